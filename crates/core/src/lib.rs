@@ -1,0 +1,14 @@
+//! The small vocabulary every Workbench domain shares.
+//!
+//! Only what more than one domain needs and that has no rule of its own elsewhere lives here:
+//! the field-level validation error that every `422` is built from, the accumulator that collects
+//! every failing field at once, pagination, and the error every repository port returns.
+//! Nothing here does I/O.
+
+mod paging;
+mod repository;
+mod validation;
+
+pub use paging::{Page, PageRequest};
+pub use repository::RepositoryError;
+pub use validation::{FieldError, FieldErrors, Validator};

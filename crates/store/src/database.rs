@@ -1,0 +1,147 @@
+//! The pooled database handle every repository shares.
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::{Connection, RunQueryDsl};
+use workbench_core::RepositoryError;
+
+use crate::connection::{Manager, sqlite_path};
+use crate::error::db;
+use crate::{AnyConnection, Backend, StoreError, migrations};
+
+/// Pool sizing. SQLite serialises writers anyway, so a few connections suffice there; PostgreSQL
+/// benefits from more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub min_idle: Option<u32>,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl PoolOptions {
+    pub fn default_for(backend: Backend) -> Self {
+        let max_size = match backend {
+            Backend::Postgres => 16,
+            Backend::Sqlite => 8,
+        };
+        Self { max_size, min_idle: Some(1), acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Connections in the pool, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    pub in_use: u32,
+    pub idle: u32,
+    pub max_size: u32,
+}
+
+/// A pool of connections to one database, PostgreSQL or SQLite. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Opens a pool on `url`, creating a SQLite file's directory when needed. Blocks while the
+    /// first connection is made, and fails with the engine's own reason when it cannot be.
+    pub fn connect(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
+        let backend = Backend::from_url(url);
+        if backend == Backend::Sqlite {
+            if let Some(dir) = Path::new(sqlite_path(url)).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|source| StoreError::DataDir { path: dir.display().to_string(), source })?;
+            }
+        }
+        // Try one connection by hand first: r2d2 would retry until its timeout and then report
+        // only "timed out", hiding the reason.
+        let manager = Manager::new(url);
+        r2d2::ManageConnection::connect(&manager).map_err(|e| StoreError::connect(backend, e))?;
+        let pool = r2d2::Pool::builder()
+            .max_size(options.max_size)
+            .min_idle(options.min_idle)
+            .connection_timeout(options.acquire_timeout)
+            .test_on_check_out(false)
+            .build(manager)
+            .map_err(|e| StoreError::connect(backend, e))?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations (see [`migrations::run_pending`]); returns the versions applied.
+    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.get().map_err(|e| StoreError::connect(self.backend, e))?;
+        migrations::run_pending(&mut conn)
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, RepositoryError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, RepositoryError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| RepositoryError::Unavailable(e.into()))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| RepositoryError::Unavailable(e.into()))?
+    }
+
+    /// Whether the database answers a trivial query, for `/ready`.
+    pub async fn ping(&self) -> Result<(), RepositoryError> {
+        self.run(|conn| diesel::sql_query("SELECT 1").execute(conn).map(drop).map_err(db)).await
+    }
+
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            in_use: state.connections - state.idle_connections,
+            idle: state.idle_connections,
+            max_size: self.pool.max_size(),
+        }
+    }
+}
+
+/// Runs `work` in a transaction that may write.
+///
+/// On SQLite the transaction starts with `BEGIN IMMEDIATE`, taking the write lock up front: a
+/// deferred transaction that reads first and writes later can fail with `SQLITE_BUSY` at once
+/// (the busy timeout cannot help it), which concurrent requests would hit constantly.
+pub(crate) fn write_transaction<T>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, RepositoryError>,
+) -> Result<T, RepositoryError> {
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    match conn {
+        AnyConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE"),
+        AnyConnection::Postgresql(_) => Manager::begin_transaction(conn),
+    }
+    .map_err(db)?;
+    match work(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn).map_err(db)?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The work's error is the one worth reporting; a failed rollback leaves the connection
+            // broken, which the pool's next validity check discards.
+            let _ = Manager::rollback_transaction(conn);
+            Err(e)
+        }
+    }
+}

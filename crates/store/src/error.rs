@@ -1,0 +1,61 @@
+//! Errors of opening and migrating the store, and the translation of Diesel's query errors into
+//! the domain's `RepositoryError`.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use workbench_core::RepositoryError;
+
+use crate::Backend;
+
+/// Failures of opening or preparing the database. Each says what an operator should look at.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the {backend} database: {source}")]
+    Connect {
+        backend: &'static str,
+        #[source]
+        source: anyhow::Error,
+    },
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database migration failed: {0}")]
+    Migrate(String),
+    #[error("database query failed: {0}")]
+    Query(#[from] DieselError),
+}
+
+impl StoreError {
+    pub(crate) fn connect(backend: Backend, source: impl Into<anyhow::Error>) -> Self {
+        StoreError::Connect { backend: backend.as_str(), source: source.into() }
+    }
+}
+
+/// Maps a Diesel error to the domain's, naming the field of a broken unique index.
+///
+/// `unique_fields` pairs a fragment of an index name (`email` in `users_email_unique`, which
+/// PostgreSQL reports as the constraint and SQLite as `users.email`) with the field a client sent.
+pub(crate) fn map_db_error(e: DieselError, unique_fields: &[(&str, &'static str)]) -> RepositoryError {
+    if let DieselError::DatabaseError(kind, info) = &e {
+        let origin = info.constraint_name().unwrap_or_else(|| info.message());
+        match kind {
+            DatabaseErrorKind::UniqueViolation => {
+                if let Some((_, field)) = unique_fields.iter().find(|(fragment, _)| origin.contains(fragment)) {
+                    return RepositoryError::Conflict { field };
+                }
+            }
+            DatabaseErrorKind::ForeignKeyViolation => {
+                return RepositoryError::MissingReference { field: "reference" };
+            }
+            _ => {}
+        }
+    }
+    RepositoryError::Unavailable(e.into())
+}
+
+/// `map_db_error` for queries that have no unique index a client could break.
+pub(crate) fn db(e: DieselError) -> RepositoryError {
+    map_db_error(e, &[])
+}

@@ -1,0 +1,128 @@
+//! Fresh, isolated databases for tests.
+//!
+//! SQLite always works (a file in a temporary directory). PostgreSQL is reached at
+//! `TEST_DATABASE_URL` (default: the local server as `postgres`); each test gets a new database,
+//! dropped afterwards. When PostgreSQL cannot be reached the test says so loudly and skips —
+//! unless `CI=true` or `REQUIRE_SERVICES=1`, where an unreachable service fails the test.
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
+use crate::{Backend, Database, PoolOptions};
+
+/// The PostgreSQL server tests use.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Whether a missing service must fail the test run instead of skipping.
+pub fn services_required() -> bool {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    set("CI") || set("REQUIRE_SERVICES")
+}
+
+/// Reports a missing service: a panic when services are required, a loud skip otherwise.
+pub fn skip_or_fail(service: &str, why: &str) {
+    assert!(!services_required(), "{service} is required (CI or REQUIRE_SERVICES is set) but unreachable: {why}");
+    #[expect(clippy::print_stderr, reason = "a skipped test must be visible in the test output")]
+    {
+        eprintln!("\n*** SKIPPED: {service} is not reachable ({why}); set CI=true to make this a failure ***\n");
+    }
+}
+
+/// A database that exists for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    url: String,
+    backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// A new SQLite file in its own temporary directory.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory can be created");
+        let url = dir.path().join("workbench.db").display().to_string();
+        Self { url, backend: Backend::Sqlite, _dir: Some(dir), pg: None }
+    }
+
+    /// A new, empty PostgreSQL database, or `None` (after a loud skip) when the server cannot be
+    /// reached and services are not required.
+    pub fn postgres() -> Option<Self> {
+        let admin_url = postgres_admin_url();
+        let mut admin = match PgConnection::establish(&admin_url) {
+            Ok(conn) => conn,
+            Err(e) => {
+                skip_or_fail("PostgreSQL", &format!("{admin_url}: {e}"));
+                return None;
+            }
+        };
+        let name = format!("workbench_test_{}", uuid::Uuid::new_v4().simple());
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .expect("the test role may create databases");
+        let url = replace_database(&admin_url, &name);
+        Some(Self { url, backend: Backend::Postgres, _dir: None, pg: Some((admin_url, name)) })
+    }
+
+    /// The database of `backend`, or `None` when PostgreSQL is skipped.
+    pub fn of(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite()),
+            Backend::Postgres => Self::postgres(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A small pool on this database with every migration applied.
+    pub fn connect(&self) -> Database {
+        let options = PoolOptions { max_size: 4, ..PoolOptions::default_for(self.backend) };
+        let db = Database::connect(&self.url, options).expect("the test database opens");
+        db.migrate().expect("migrations apply");
+        db
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.pg {
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+            }
+        }
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_name_is_replaced() {
+        assert_eq!(super::replace_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
+        assert_eq!(
+            super::replace_database("postgres://u@h/db?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(super::replace_database("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+}

@@ -1,0 +1,398 @@
+//! Users and the values they are made of. Every input type is a newtype whose constructor is the
+//! only way to make one, so a service never sees an invalid username, email or password.
+
+use std::fmt;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use workbench_core::Validator;
+
+/// The current time, truncated to microseconds: PostgreSQL keeps microseconds and SQLite keeps
+/// whatever it is given, so truncating here makes both engines return identical timestamps.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A user's database id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What a user may do, in increasing power. The derived order is the rank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Moderator,
+    Admin,
+    SuperAdmin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::User, Role::Moderator, Role::Admin, Role::SuperAdmin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+            Role::SuperAdmin => "super_admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| "must be one of user, moderator, admin, super_admin".to_owned())
+    }
+
+    /// Admins and super admins administer accounts and see every email.
+    pub fn is_admin(self) -> bool {
+        self >= Role::Admin
+    }
+
+    /// Moderators and above see every task and may remove others' comments.
+    pub fn is_moderator(self) -> bool {
+        self >= Role::Moderator
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether an account may be used. A disabled account keeps its data but cannot sign in, and its
+/// existing access tokens stop working at the next request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    Active,
+    Disabled,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "active" => Ok(UserStatus::Active),
+            "disabled" => Ok(UserStatus::Disabled),
+            _ => Err("must be one of active, disabled".to_owned()),
+        }
+    }
+}
+
+/// An account as the domain knows it. The password hash is deliberately not part of it: only the
+/// sign-in path ever reads one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    /// Always stored lower-case, so that comparisons are case-insensitive.
+    pub email: String,
+    pub role: Role,
+    pub status: UserStatus,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub bio: Option<String>,
+    pub avatar_url: Option<String>,
+    pub totp_enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn is_active(&self) -> bool {
+        self.status == UserStatus::Active
+    }
+
+    /// A user's email is shown only to themself and to admins.
+    pub fn email_visible_to(&self, viewer: &User) -> bool {
+        viewer.id == self.id || viewer.role.is_admin()
+    }
+}
+
+/// A username: 3–32 characters of `[a-zA-Z0-9_.-]`. Unique regardless of case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
+        let s = raw.as_ref().trim();
+        if !(3..=32).contains(&s.len()) {
+            return Err("must be 3 to 32 characters".into());
+        }
+        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
+            return Err("may contain only letters, digits, '_', '.' and '-'".into());
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// An email address, trimmed and lower-cased so that comparisons are case-insensitive.
+///
+/// The check is deliberately modest (one `@`, a dotted domain, no spaces or angle brackets):
+/// the only real test of an address is mail reaching it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
+        const INVALID: &str = "must be a valid email address";
+        let s = raw.as_ref().trim().to_lowercase();
+        if s.len() > 254 {
+            return Err("must be at most 254 characters".into());
+        }
+        let (local, domain) = s.split_once('@').ok_or(INVALID)?;
+        let bad_char = |c: char| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"@".contains(c);
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with(['.', '-'])
+            && !domain.ends_with(['.', '-'])
+            && !domain.contains("..")
+            && !domain.chars().any(bad_char);
+        if local.is_empty() || local.len() > 64 || local.chars().any(bad_char) || !domain_ok {
+            return Err(INVALID.into());
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A new password: 8 to 72 bytes. bcrypt reads at most 72 bytes, so a longer password is refused
+/// rather than silently truncated. The value never appears in `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_BYTES: usize = 8;
+    pub const MAX_BYTES: usize = 72;
+
+    pub fn parse(raw: impl Into<String>) -> Result<Self, String> {
+        let s = raw.into();
+        if s.len() < Self::MIN_BYTES {
+            return Err(format!("must be at least {} bytes", Self::MIN_BYTES));
+        }
+        if s.len() > Self::MAX_BYTES {
+            return Err(format!("must be at most {} bytes", Self::MAX_BYTES));
+        }
+        Ok(Self(s))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// A validated registration.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: Username,
+    pub email: Email,
+    pub password: Password,
+}
+
+impl NewAccount {
+    /// Validates the three fields at once, reporting every failing one.
+    pub fn parse(
+        username: Option<String>,
+        email: Option<String>,
+        password: Option<String>,
+    ) -> Result<Self, workbench_core::FieldErrors> {
+        let mut v = Validator::default();
+        let username = v.required("username", username, Username::parse);
+        let email = v.required("email", email, Email::parse);
+        let password = v.required("password", password, Password::parse);
+        match (username, email, password) {
+            (Some(username), Some(email), Some(password)) => Ok(Self { username, email, password }),
+            _ => Err(v.finish().expect_err("a field failed, so the validator holds an error")),
+        }
+    }
+}
+
+/// What the repository stores for a new account: the password is already hashed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: Username,
+    pub email: Email,
+    pub password_hash: Option<String>,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A validated password change.
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: Password,
+}
+
+impl PasswordChange {
+    pub fn parse(
+        current_password: Option<String>,
+        new_password: Option<String>,
+    ) -> Result<Self, workbench_core::FieldErrors> {
+        let mut v = Validator::default();
+        let current =
+            v.required(
+                "current_password",
+                current_password,
+                |s: String| {
+                    if s.is_empty() { Err("is required") } else { Ok(s) }
+                },
+            );
+        let new = v.required("new_password", new_password, Password::parse);
+        match (current, new) {
+            (Some(current_password), Some(new_password)) => Ok(Self { current_password, new_password }),
+            _ => Err(v.finish().expect_err("a field failed, so the validator holds an error")),
+        }
+    }
+}
+
+/// Changes a user makes to their own profile. For the nullable fields, `Some(None)` clears the
+/// value and `None` keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    pub username: Option<Username>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub bio: Option<Option<String>>,
+    pub avatar_url: Option<Option<String>>,
+}
+
+impl ProfileChanges {
+    pub const MAX_NAME_CHARS: usize = 100;
+    pub const MAX_BIO_CHARS: usize = 2000;
+    pub const MAX_URL_BYTES: usize = 2048;
+
+    /// A first or last name: trimmed, at most 100 characters; blank clears it.
+    pub fn parse_name(raw: Option<String>) -> Result<Option<String>, String> {
+        Self::parse_text(raw, Self::MAX_NAME_CHARS)
+    }
+
+    /// A bio: trimmed, at most 2000 characters; blank clears it.
+    pub fn parse_bio(raw: Option<String>) -> Result<Option<String>, String> {
+        Self::parse_text(raw, Self::MAX_BIO_CHARS)
+    }
+
+    /// An avatar URL: an absolute `http` or `https` URL without spaces; blank clears it.
+    pub fn parse_avatar_url(raw: Option<String>) -> Result<Option<String>, String> {
+        let Some(s) = raw.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+        let host_ok = rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'));
+        if !host_ok || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("must be an absolute http or https URL".into());
+        }
+        if s.len() > Self::MAX_URL_BYTES {
+            return Err(format!("must be at most {} bytes", Self::MAX_URL_BYTES));
+        }
+        Ok(Some(s))
+    }
+
+    fn parse_text(raw: Option<String>, max_chars: usize) -> Result<Option<String>, String> {
+        match raw.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+            Some(s) if s.chars().count() > max_chars => Err(format!("must be at most {max_chars} characters")),
+            other => Ok(other),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert!(Username::parse("al").is_err());
+        assert!(Username::parse("a".repeat(33)).is_err());
+        assert!(Username::parse("bad name").is_err());
+        assert!(Username::parse("ÉTÉ").is_err());
+        assert_eq!(Username::parse(" ok.name_-1 ").unwrap().as_str(), "ok.name_-1");
+    }
+
+    #[test]
+    fn emails_are_lower_cased_and_checked() {
+        assert_eq!(Email::parse(" Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
+        for bad in ["", "ann", "ann@", "@x.io", "ann@localhost", "a b@x.io", "ann@x..io", "a@b@c.io"] {
+            assert!(Email::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn passwords_are_bounded_in_bytes_not_chars() {
+        assert!(Password::parse("short").is_err());
+        assert!(Password::parse("x".repeat(72)).is_ok());
+        assert!(Password::parse("x".repeat(73)).is_err());
+        // 24 three-byte characters are 72 bytes; 25 are 75 and must be refused, not truncated.
+        assert!(Password::parse("€".repeat(24)).is_ok());
+        assert!(Password::parse("€".repeat(25)).is_err());
+        assert_eq!(format!("{:?}", Password::parse("secret-pass").unwrap()), "Password(***)");
+    }
+
+    #[test]
+    fn registration_reports_every_missing_field() {
+        let e = NewAccount::parse(None, None, None).unwrap_err();
+        assert!(e.contains("username") && e.contains("email") && e.contains("password"));
+    }
+
+    #[test]
+    fn roles_are_ranked() {
+        assert!(Role::User < Role::Moderator && Role::Moderator < Role::Admin && Role::Admin < Role::SuperAdmin);
+        assert_eq!(Role::parse("super_admin"), Ok(Role::SuperAdmin));
+        assert!(Role::parse("root").is_err());
+    }
+
+    #[test]
+    fn profile_fields() {
+        assert_eq!(ProfileChanges::parse_name(Some("  ".into())), Ok(None));
+        assert!(ProfileChanges::parse_name(Some("é".repeat(101))).is_err());
+        assert!(ProfileChanges::parse_avatar_url(Some("javascript:alert(1)".into())).is_err());
+        assert!(ProfileChanges::parse_avatar_url(Some("https://".into())).is_err());
+        assert_eq!(
+            ProfileChanges::parse_avatar_url(Some("https://cdn.example.com/a.png".into())),
+            Ok(Some("https://cdn.example.com/a.png".into()))
+        );
+    }
+}

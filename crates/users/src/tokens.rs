@@ -1,0 +1,118 @@
+//! Access and refresh tokens as the domain sees them.
+//!
+//! Access tokens are short-lived and self-contained (the [`TokenIssuer`](crate::TokenIssuer)
+//! port signs and checks them). Refresh tokens are opaque random strings: the server keeps only a
+//! SHA-256 hash of each, grouped in *families* — one family per sign-in — so that presenting an
+//! already-rotated token can revoke every token descended from the same sign-in.
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::{Role, UserId};
+
+/// What a verified access token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub user_id: UserId,
+    pub role: Role,
+    /// The token's unique id (`jti`).
+    pub token_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A freshly signed access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub token: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+}
+
+/// An access token that is malformed, forged, expired or meant for someone else.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid access token: {0}")]
+pub struct InvalidAccessToken(pub String);
+
+/// A refresh token as handed to the client. 256 random bits, URL-safe hex.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(String);
+
+impl RefreshToken {
+    /// A new token from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        Self(hex::encode(bytes))
+    }
+
+    /// The hash under which the token is stored and looked up.
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(&self.0)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshToken(***)")
+    }
+}
+
+/// The SHA-256 of a refresh token, hex-encoded. A plain hash (no salt, no work factor) is right
+/// here: the token already carries 256 bits of entropy, so it cannot be guessed from its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    /// The hash of whatever a client presented, valid token or not.
+    pub fn of(presented: &str) -> Self {
+        Self(hex::encode(Sha256::digest(presented.as_bytes())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A refresh token to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    pub user_id: UserId,
+    pub family_id: String,
+    pub hash: TokenHash,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub id: i64,
+    pub user_id: UserId,
+    pub family_id: String,
+    pub expires_at: DateTime<Utc>,
+    /// Set when the token was exchanged for a new pair; presenting it again is reuse.
+    pub used_at: Option<DateTime<Utc>>,
+    /// Set when its family was revoked (logout, reuse, password change, account disabled).
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_256_bit_and_distinct() {
+        let a = RefreshToken::generate();
+        let b = RefreshToken::generate();
+        assert_eq!(a.expose().len(), 64);
+        assert_ne!(a, b);
+        assert_eq!(a.hash(), TokenHash::of(a.expose()));
+        assert_ne!(a.hash().as_str(), a.expose());
+        assert_eq!(format!("{a:?}"), "RefreshToken(***)");
+    }
+}

@@ -1,0 +1,249 @@
+//! Everything people and administrators do to accounts after signing in.
+
+use std::sync::Arc;
+
+use workbench_core::{FieldErrors, Page, PageRequest};
+
+use crate::{
+    PasswordChange, PasswordHasher, ProfileChanges, RefreshTokenStore, Role, User, UserError, UserId, UserQuery,
+    UserRepository, UserStatus, now,
+};
+
+/// What an administrator may change on someone else's account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AdminChanges {
+    pub role: Option<Role>,
+    pub status: Option<UserStatus>,
+}
+
+/// Profiles, passwords, lists of users and account administration.
+#[derive(Clone)]
+pub struct UserService {
+    users: Arc<dyn UserRepository>,
+    tokens: Arc<dyn RefreshTokenStore>,
+    hasher: Arc<dyn PasswordHasher>,
+}
+
+impl std::fmt::Debug for UserService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserService").finish_non_exhaustive()
+    }
+}
+
+impl UserService {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        tokens: Arc<dyn RefreshTokenStore>,
+        hasher: Arc<dyn PasswordHasher>,
+    ) -> Self {
+        Self { users, tokens, hasher }
+    }
+
+    /// Users the viewer may see, optionally filtered by a search term. Admins see disabled
+    /// accounts too and may search by email; everyone else sees active accounts by name.
+    pub async fn list(
+        &self,
+        viewer: &User,
+        search: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<User>, UserError> {
+        let admin = viewer.role.is_admin();
+        let query = UserQuery { search, search_email: admin, exclude: None, only_active: !admin, page };
+        Ok(self.users.list(query).await?)
+    }
+
+    /// Every other active user: the candidates for an assignee picker.
+    pub async fn others(
+        &self,
+        viewer: &User,
+        search: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<User>, UserError> {
+        let query = UserQuery {
+            search,
+            search_email: viewer.role.is_admin(),
+            exclude: Some(viewer.id),
+            only_active: true,
+            page,
+        };
+        Ok(self.users.list(query).await?)
+    }
+
+    /// One user. A disabled account is invisible to everyone but admins and itself.
+    pub async fn get(&self, viewer: &User, id: UserId) -> Result<User, UserError> {
+        let user = self.users.find(id).await?.ok_or(UserError::NotFound)?;
+        if user.is_active() || user.id == viewer.id || viewer.role.is_admin() {
+            Ok(user)
+        } else {
+            Err(UserError::NotFound)
+        }
+    }
+
+    /// Applies the viewer's changes to their own profile.
+    pub async fn update_profile(&self, viewer: &User, changes: ProfileChanges) -> Result<User, UserError> {
+        if changes.is_empty() {
+            return self.users.find(viewer.id).await?.ok_or(UserError::NotFound);
+        }
+        self.users.update_profile(viewer.id, changes, now()).await?.ok_or(UserError::NotFound)
+    }
+
+    /// Changes the viewer's password after checking the current one, then signs out every other
+    /// session by revoking all of the user's refresh tokens.
+    pub async fn change_password(&self, viewer: &User, change: PasswordChange) -> Result<(), UserError> {
+        let hash = self.users.password_hash(viewer.id).await?;
+        if !self.hasher.verify(&change.current_password, hash).await? {
+            return Err(FieldErrors::single("current_password", "is incorrect").into());
+        }
+        let new_hash = self.hasher.hash(change.new_password.expose()).await?;
+        let at = now();
+        self.users.set_password_hash(viewer.id, new_hash, at).await?;
+        self.tokens.revoke_all_for_user(viewer.id, at).await?;
+        Ok(())
+    }
+
+    /// An administrator changes another account's role or status. Nobody may act on their own
+    /// account this way, on an account that outranks them, or grant a role above their own.
+    /// Disabling an account revokes its refresh tokens; its access tokens fail at the next request.
+    pub async fn administer(&self, actor: &User, target: UserId, changes: AdminChanges) -> Result<User, UserError> {
+        let user = self.target_for_admin(actor, target).await?;
+        if changes.role.is_some_and(|role| role > actor.role) {
+            return Err(UserError::Forbidden("you cannot grant a role above your own"));
+        }
+        if changes == AdminChanges::default() {
+            return Ok(user);
+        }
+        let at = now();
+        let updated = self
+            .users
+            .set_role_and_status(target, changes.role, changes.status, at)
+            .await?
+            .ok_or(UserError::NotFound)?;
+        if changes.status == Some(UserStatus::Disabled) {
+            self.tokens.revoke_all_for_user(target, at).await?;
+        }
+        Ok(updated)
+    }
+
+    /// An administrator deletes another account, under the same rules as [`Self::administer`].
+    pub async fn delete(&self, actor: &User, target: UserId) -> Result<User, UserError> {
+        let user = self.target_for_admin(actor, target).await?;
+        if !self.users.delete(target).await? {
+            return Err(UserError::NotFound);
+        }
+        Ok(user)
+    }
+
+    async fn target_for_admin(&self, actor: &User, target: UserId) -> Result<User, UserError> {
+        if !actor.role.is_admin() {
+            return Err(UserError::Forbidden("only administrators may manage accounts"));
+        }
+        let user = self.users.find(target).await?.ok_or(UserError::NotFound)?;
+        if user.id == actor.id {
+            return Err(UserError::Forbidden("you cannot change or delete your own account here"));
+        }
+        if user.role > actor.role {
+            return Err(UserError::Forbidden("you cannot manage an account that outranks you"));
+        }
+        Ok(user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MockPasswordHasher, MockRefreshTokenStore, MockUserRepository, Password};
+
+    fn user(id: i64, role: Role) -> User {
+        let at = now();
+        User {
+            id: UserId(id),
+            username: format!("user{id}"),
+            email: format!("user{id}@example.com"),
+            role,
+            status: UserStatus::Active,
+            first_name: None,
+            last_name: None,
+            bio: None,
+            avatar_url: None,
+            totp_enabled: false,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn repo_with(target: User) -> MockUserRepository {
+        let mut users = MockUserRepository::new();
+        users.expect_find().returning(move |_| Ok(Some(target.clone())));
+        users
+    }
+
+    fn service(users: MockUserRepository, tokens: MockRefreshTokenStore) -> UserService {
+        UserService::new(Arc::new(users), Arc::new(tokens), Arc::new(MockPasswordHasher::new()))
+    }
+
+    #[tokio::test]
+    async fn non_admins_cannot_administer() {
+        let svc = service(MockUserRepository::new(), MockRefreshTokenStore::new());
+        let err = svc.administer(&user(1, Role::Moderator), UserId(2), AdminChanges::default()).await;
+        assert!(matches!(err, Err(UserError::Forbidden(_))));
+    }
+
+    #[tokio::test]
+    async fn nobody_grants_a_role_above_their_own() {
+        let svc = service(repo_with(user(2, Role::User)), MockRefreshTokenStore::new());
+        let changes = AdminChanges { role: Some(Role::SuperAdmin), status: None };
+        assert!(matches!(
+            svc.administer(&user(1, Role::Admin), UserId(2), changes).await,
+            Err(UserError::Forbidden(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_admin_cannot_touch_a_super_admin_or_themself() {
+        let svc = service(repo_with(user(2, Role::SuperAdmin)), MockRefreshTokenStore::new());
+        assert!(matches!(svc.delete(&user(1, Role::Admin), UserId(2)).await, Err(UserError::Forbidden(_))));
+        let svc = service(repo_with(user(1, Role::Admin)), MockRefreshTokenStore::new());
+        assert!(matches!(svc.delete(&user(1, Role::Admin), UserId(1)).await, Err(UserError::Forbidden(_))));
+    }
+
+    #[tokio::test]
+    async fn disabling_revokes_every_refresh_token() {
+        let mut users = repo_with(user(2, Role::User));
+        users.expect_set_role_and_status().returning(|id, _, status, _| {
+            let mut u = user(id.0, Role::User);
+            u.status = status.unwrap_or(UserStatus::Active);
+            Ok(Some(u))
+        });
+        let mut tokens = MockRefreshTokenStore::new();
+        tokens.expect_revoke_all_for_user().withf(|id, _| *id == UserId(2)).times(1).returning(|_, _| Ok(()));
+        let svc = service(users, tokens);
+        let changes = AdminChanges { role: None, status: Some(UserStatus::Disabled) };
+        let updated = svc.administer(&user(1, Role::Admin), UserId(2), changes).await.unwrap();
+        assert_eq!(updated.status, UserStatus::Disabled);
+    }
+
+    #[tokio::test]
+    async fn wrong_current_password_names_the_field_and_changes_nothing() {
+        let mut users = MockUserRepository::new();
+        users.expect_password_hash().returning(|_| Ok(Some("h".into())));
+        users.expect_set_password_hash().never();
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().returning(|_, _| Ok(false));
+        let svc = UserService::new(Arc::new(users), Arc::new(MockRefreshTokenStore::new()), Arc::new(hasher));
+        let change =
+            PasswordChange { current_password: "nope".into(), new_password: Password::parse("new-password").unwrap() };
+        match svc.change_password(&user(1, Role::User), change).await {
+            Err(UserError::Validation(e)) => assert!(e.contains("current_password")),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn disabled_users_are_hidden_from_ordinary_users_only() {
+        let mut target = user(2, Role::User);
+        target.status = UserStatus::Disabled;
+        let svc = service(repo_with(target), MockRefreshTokenStore::new());
+        assert!(matches!(svc.get(&user(1, Role::User), UserId(2)).await, Err(UserError::NotFound)));
+        assert!(svc.get(&user(1, Role::Admin), UserId(2)).await.is_ok());
+    }
+}
