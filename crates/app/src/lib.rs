@@ -1,1 +1,17 @@
-//! placeholder
+//! The Workbench HTTP server: actix-web routes and middleware, OpenAPI, configuration and the
+//! wiring of domain services to their adapters. `main.rs` only parses the command line.
+
+pub mod config;
+pub mod dto;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod problem;
+mod routes;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use server::Application;

@@ -107,6 +107,13 @@ impl Database {
         self.run(|conn| diesel::sql_query("SELECT 1").execute(conn).map(drop).map_err(db)).await
     }
 
+    /// Runs raw SQL. For tests and operator tooling only: application code uses repositories.
+    #[cfg(feature = "testing")]
+    pub async fn execute_sql(&self, sql: &str) -> Result<(), RepositoryError> {
+        let sql = sql.to_owned();
+        self.run(move |conn| diesel::sql_query(sql).execute(conn).map(drop).map_err(db)).await
+    }
+
     pub fn pool_state(&self) -> PoolState {
         let state = self.pool.state();
         PoolState {

@@ -249,6 +249,18 @@ impl UserRepository for DieselUserRepository {
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
+                    // Take the row's write lock before reading it. Under PostgreSQL's READ
+                    // COMMITTED a plain read lets two concurrent changes start from the same old
+                    // row, and the later write (which sets every column) silently undoes the
+                    // earlier one. Writing first makes the second wait, then read the first's
+                    // result. (On SQLite, BEGIN IMMEDIATE already serialises writers.)
+                    let locked = diesel::update(users::table.find(id.0))
+                        .set(users::updated_at.eq(at.naive_utc()))
+                        .execute(conn)
+                        .map_err(db)?;
+                    if locked == 0 {
+                        return Ok(None);
+                    }
                     let Some(current) = find_row(conn, id)? else { return Ok(None) };
                     let username = changes.username.map_or(current.username, |u| u.into_inner());
                     let first_name = changes.first_name.unwrap_or(current.first_name);

@@ -1,0 +1,40 @@
+# Workbench: the entry point for people and CI alike. `make help` lists the targets.
+CARGO ?= cargo
+BIN   := target/debug/workbench
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint fmt openapi openapi-check build release bench clean-data
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+run: ## Serve the API on embedded SQLite (./data/workbench.db) at http://127.0.0.1:8080
+	$(CARGO) run -p workbench-app --bin workbench -- serve
+
+test: ## Run every test (PostgreSQL/Redis tests skip loudly when unreachable, fail with CI=true)
+	$(CARGO) test --workspace
+
+lint: ## Formatting check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+openapi: ## Regenerate openapi/openapi.json from the code
+	$(CARGO) build -q -p workbench-app --bin workbench
+	$(BIN) openapi > openapi/openapi.json.tmp && mv openapi/openapi.json.tmp openapi/openapi.json
+
+openapi-check: ## Fail when openapi/openapi.json differs from what the code generates
+	$(CARGO) build -q -p workbench-app --bin workbench
+	@$(BIN) openapi | diff -u openapi/openapi.json - > /dev/null || \
+		{ echo "openapi/openapi.json is stale: run 'make openapi' and commit it"; exit 1; }
+
+build: ## Debug build of the binary
+	$(CARGO) build -p workbench-app --bin workbench
+
+release: ## Optimised build of the binary (target/release/workbench)
+	$(CARGO) build --release -p workbench-app --bin workbench
+
+clean-data: ## Delete the local SQLite database
+	rm -rf ./data

@@ -1,0 +1,214 @@
+//! Request extractors that answer in problem documents.
+//!
+//! - [`Json`]: a body that is not JSON (or not labelled as JSON) is a `400`; JSON of the wrong
+//!   shape is a `422` naming the field, found with `serde_path_to_error`.
+//! - Query strings and path segments that cannot be parsed are a `400` ([`configure`]).
+//! - [`CurrentUser`]: the signed-in, active user, or a `401` with a `Bearer` challenge.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use serde::de::DeserializeOwned;
+use workbench_users::User;
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// The installed JSON/query/path error handlers; call once on the app.
+pub fn configure(cfg: &mut web::ServiceConfig, max_json_bytes: usize) {
+    cfg.app_data(web::PayloadConfig::new(max_json_bytes))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            ApiError::bad_request(format!("The query string could not be parsed: {e}")).into()
+        }))
+        .app_data(web::PathConfig::default().error_handler(|e, _| {
+            ApiError::bad_request(format!("A path segment could not be parsed: {e}")).into()
+        }));
+}
+
+/// A query string of type `T`. A value that cannot be parsed (`page=abc`) is a `400` naming the
+/// parameter; rules on parsable values (`page=0`) are the service's, answered with `422`.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query).map_err(Into::into))
+    }
+}
+
+/// Parses a query string as a `T`, naming the parameter that failed.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let field = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let mut err = ApiError::bad_request(format!("The query parameter `{field}` could not be parsed: {message}"));
+        err.push_error(&field, message);
+        err
+    })
+}
+
+/// A JSON request body of type `T`.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req.mime_type().ok().flatten().is_some_and(|m| {
+            (m.type_().as_str() == "application" && m.subtype().as_str() == "json") || m.suffix().is_some_and(|s| s == "json")
+        });
+        let body = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::bad_request("The body must be JSON (Content-Type: application/json).").into());
+            }
+            let bytes = body.await?;
+            parse_json(&bytes).map(Json).map_err(Into::into)
+        })
+    }
+}
+
+/// Parses `bytes` as a `T`: `400` when it is not JSON at all, `422` naming the field when it is
+/// JSON of the wrong shape.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("The body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::invalid_field("body", "must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde reports a missing field on its parent object; name the field itself.
+        let (field, message) = match missing_field(&inner) {
+            Some(name) if path == "." => (name.to_owned(), "is required".to_owned()),
+            Some(name) => (format!("{path}.{name}"), "is required".to_owned()),
+            None => (if path == "." { "body".to_owned() } else { path }, inner),
+        };
+        ApiError::invalid_field(&field, message)
+    })
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
+
+/// The authenticated caller: an active account holding a valid access token.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub User);
+
+/// The signed-in user's id, left in the request's extensions for the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct LoggedUser(pub i64);
+
+impl FromRequest for CurrentUser {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let token = bearer_token(&req)?;
+            let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("AppState is not registered"))
+            })?;
+            let user = state.auth.authenticate(token).await.map_err(|e| match e {
+                workbench_users::AuthError::Unknown(cause) => ApiError::internal(cause),
+                _ => ApiError::invalid_token(),
+            })?;
+            req.extensions_mut().insert(LoggedUser(user.id.0));
+            Ok(CurrentUser(user))
+        })
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("This route needs an `Authorization: Bearer <token>` header."))?;
+    let value = value.to_str().map_err(|_| ApiError::invalid_token())?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(token.trim())
+        }
+        _ => Err(ApiError::unauthorized("The Authorization header must use the Bearer scheme.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[expect(dead_code, reason = "fields exist to be deserialized")]
+    struct Body {
+        title: String,
+        count: Option<u32>,
+        nested: Option<Nested>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[expect(dead_code, reason = "fields exist to be deserialized")]
+    struct Nested {
+        name: String,
+    }
+
+    fn field_of(bytes: &str) -> (u16, String) {
+        let err = parse_json::<Body>(bytes.as_bytes()).unwrap_err();
+        let p = err.problem();
+        (p.status, p.errors.first().map(|e| e.field.clone()).unwrap_or_default())
+    }
+
+    #[test]
+    fn syntax_errors_are_400_and_shape_errors_name_the_field() {
+        assert_eq!(field_of("{not json").0, 400);
+        assert_eq!(field_of("[1,2]"), (422, "body".into()));
+        assert_eq!(field_of("{}"), (422, "title".into()));
+        assert_eq!(field_of(r#"{"title": 5}"#), (422, "title".into()));
+        assert_eq!(field_of(r#"{"title": null}"#), (422, "title".into()));
+        assert_eq!(field_of(r#"{"title": "x", "count": "many"}"#), (422, "count".into()));
+        assert_eq!(field_of(r#"{"title": "x", "nested": {}}"#), (422, "nested.name".into()));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[expect(dead_code, reason = "fields exist to be deserialized")]
+    struct Params {
+        page: Option<u64>,
+        q: Option<String>,
+    }
+
+    #[test]
+    fn unparsable_query_values_name_the_parameter() {
+        let err = parse_query::<Params>("q=x&page=abc").unwrap_err().problem();
+        assert_eq!((err.status, err.errors[0].field.as_str()), (400, "page"));
+        assert!(parse_query::<Params>("page=2&unknown=1").is_ok());
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        assert!(parse_json::<Body>(br#"{"title": "x", "colour": "red"}"#).is_ok());
+    }
+}

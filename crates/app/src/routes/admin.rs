@@ -1,0 +1,63 @@
+//! Account administration.
+
+use actix_web::{HttpResponse, delete, patch, web};
+use workbench_users::{AdminChanges, UserId};
+
+use crate::dto::{AdminUpdateRequest, UserResponse};
+use crate::extract::{CurrentUser, Json};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Change another account's role or status (admins only). Nobody grants a role above their own
+/// or manages an account that outranks them; disabling an account revokes its tokens.
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "admin_update_user",
+    security(("bearer_auth" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    request_body = AdminUpdateRequest,
+    responses(
+        (status = 200, description = "The updated user", body = UserResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin, or the change is above the caller's rank", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown role or status", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/admin/users/{id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    CurrentUser(actor): CurrentUser,
+    id: web::Path<i64>,
+    body: Json<AdminUpdateRequest>,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let body = body.into_inner();
+    let changes = AdminChanges { role: body.role, status: body.status };
+    let user = state.users.administer(&actor, UserId(id.into_inner()), changes).await?;
+    Ok(web::Json(UserResponse::seen_by(user, &actor)))
+}
+
+/// Delete another account (admins only).
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "admin_delete_user",
+    security(("bearer_auth" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/admin/users/{id}")]
+pub async fn delete_user(
+    state: web::Data<AppState>,
+    CurrentUser(actor): CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    state.users.delete(&actor, UserId(id.into_inner())).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

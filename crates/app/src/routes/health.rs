@@ -1,0 +1,74 @@
+//! Liveness, readiness and metrics for orchestrators and scrapers.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::metrics::Metrics;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// The process is up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
+    #[schema(example = "0.1.0")]
+    version: &'static str,
+}
+
+/// Every dependency answered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ready")]
+    status: &'static str,
+    /// Each dependency checked and its state.
+    #[schema(example = json!({"database": "ok"}))]
+    checks: std::collections::BTreeMap<&'static str, &'static str>,
+}
+
+/// Liveness: 200 while the process runs.
+#[utoipa::path(tag = "operations", operation_id = "get_health", responses((status = 200, body = Health)))]
+#[get("/health")]
+pub async fn health() -> web::Json<Health> {
+    web::Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+}
+
+/// Readiness: 200 when the database (and Redis, when configured) answer, 503 naming the failing
+/// check otherwise.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "get_readiness",
+    responses(
+        (status = 200, body = Readiness),
+        (status = 503, description = "A dependency is down; `detail` names it.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/ready")]
+pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
+    const TIMEOUT: Duration = Duration::from_secs(3);
+    match tokio::time::timeout(TIMEOUT, state.db.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: database check failed");
+            return Err(ApiError::unavailable("database: not reachable"));
+        }
+        Err(_) => return Err(ApiError::unavailable("database: no answer within 3 s")),
+    }
+    Ok(web::Json(Readiness { status: "ready", checks: [("database", "ok")].into() }))
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "get_metrics",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"))
+)]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>, metrics: web::Data<Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render(state.db.pool_state()))
+}

@@ -1,0 +1,34 @@
+//! HTTP routes. Handlers are thin: extract, call one service method, map the result.
+
+mod admin;
+mod auth;
+mod health;
+mod users;
+
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// The versioned API, under `/api/v1`.
+pub fn api(cfg: &mut ServiceConfig) {
+    cfg.service(
+        scope("/api/v1")
+            .service(auth::register)
+            .service(auth::login)
+            .service(auth::refresh)
+            .service(auth::logout)
+            .service(auth::me)
+            .service(users::list)
+            // Before `/users/{id}`, which would otherwise claim these paths.
+            .service(users::except_me)
+            .service(users::update_me)
+            .service(users::change_password)
+            .service(users::get)
+            .service(admin::update_user)
+            .service(admin::delete_user),
+    );
+}
+
+/// Health, readiness and metrics, outside the versioned API.
+pub fn operational(cfg: &mut ServiceConfig) {
+    cfg.service(health::health).service(health::ready).service(health::metrics);
+}

@@ -1,0 +1,132 @@
+//! Users: lists, profiles and passwords.
+
+use actix_web::{HttpRequest, HttpResponse, get, patch, put, web};
+use workbench_users::{PasswordChange, ProfileChanges, UserId};
+
+use crate::dto::{ChangePasswordRequest, Paginated, UpdateProfileRequest, UserListQuery, UserResponse, paginated};
+use crate::extract::{CurrentUser, Json, Query};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Users, searchable by username and name (and email, for admins). Non-admins see active
+/// accounts only.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "list_users",
+    security(("bearer_auth" = [])),
+    params(UserListQuery),
+    responses(
+        (status = 200, body = Paginated<UserResponse>, headers(("Link" = String, description = "first, prev, next, last"))),
+        (status = 400, description = "Unparsable query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`page` or `per_page` is 0", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/users")]
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    CurrentUser(viewer): CurrentUser,
+    query: Query<UserListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let page = state.users.list(&viewer, query.search.clone(), query.page()?).await?;
+    Ok(paginated(&req, page.map(|u| UserResponse::seen_by(u, &viewer))))
+}
+
+/// Every other active user, for assignee pickers.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "list_other_users",
+    security(("bearer_auth" = [])),
+    params(UserListQuery),
+    responses(
+        (status = 200, body = Paginated<UserResponse>, headers(("Link" = String, description = "first, prev, next, last"))),
+        (status = 400, description = "Unparsable query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`page` or `per_page` is 0", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/users/except-me")]
+pub async fn except_me(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    CurrentUser(viewer): CurrentUser,
+    query: Query<UserListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let page = state.users.others(&viewer, query.search.clone(), query.page()?).await?;
+    Ok(paginated(&req, page.map(|u| UserResponse::seen_by(u, &viewer))))
+}
+
+/// One user.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "get_user",
+    security(("bearer_auth" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 200, body = UserResponse),
+        (status = 400, description = "The id is not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/users/{id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    CurrentUser(viewer): CurrentUser,
+    id: web::Path<i64>,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let user = state.users.get(&viewer, UserId(id.into_inner())).await?;
+    Ok(web::Json(UserResponse::seen_by(user, &viewer)))
+}
+
+/// Change the caller's profile. Fields left out are kept; `null` clears a nullable field.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "update_me",
+    security(("bearer_auth" = [])),
+    request_body = UpdateProfileRequest,
+    responses(
+        (status = 200, description = "The updated caller", body = UserResponse),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Username taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, all listed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/users/me")]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    CurrentUser(viewer): CurrentUser,
+    body: Json<UpdateProfileRequest>,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    let changes = ProfileChanges::try_from(body.into_inner())?;
+    let user = state.users.update_profile(&viewer, changes).await?;
+    Ok(web::Json(UserResponse::own(user)))
+}
+
+/// Change the caller's password. Every refresh token of the user is revoked.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "change_password",
+    security(("bearer_auth" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Changed; every session must sign in again"),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong `current_password` or invalid `new_password`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/users/me/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    CurrentUser(viewer): CurrentUser,
+    body: Json<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let change = PasswordChange::try_from(body.into_inner())?;
+    state.users.change_password(&viewer, change).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,216 @@
+//! Building and running the application: the one place where adapters meet the domain.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
+use anyhow::Context;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+use workbench_auth::{BcryptHasher, JwtIssuer, JwtSettings};
+use workbench_store::{Backend, Database, DieselRefreshTokenStore, DieselUserRepository, PoolOptions};
+use workbench_users::{AuthService, AuthSettings, UserService};
+
+use crate::config::{SecretNotice, Settings};
+use crate::metrics::Metrics;
+use crate::openapi::{self, MethodTable};
+use crate::problem::ApiError;
+use crate::state::AppState;
+use crate::{extract, middleware, routes};
+
+/// The audience every access token is issued for and checked against.
+pub const TOKEN_AUDIENCE: &str = "workbench-api";
+
+/// A built, listening server, not yet serving.
+pub struct Application {
+    server: Server,
+    port: u16,
+    state: AppState,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+/// Opens the database named by the settings and applies pending migrations.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
+    let url = settings.database_url();
+    let backend = Backend::from_url(&url);
+    let mut options = PoolOptions::default_for(backend);
+    if let Some(size) = settings.database_pool_size {
+        options.max_size = size;
+    }
+    let (db, applied) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let db = Database::connect(&url, options)?;
+        let applied = db.migrate()?;
+        Ok((db, applied))
+    })
+    .await??;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "applied database migrations");
+    }
+    tracing::info!(backend = backend.as_str(), "database ready");
+    Ok(db)
+}
+
+/// The services, wired to their adapters.
+pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState> {
+    let cost = settings.bcrypt_cost;
+    // Making the dummy hash costs one bcrypt round: keep it off the executor.
+    let hasher = Arc::new(tokio::task::spawn_blocking(move || BcryptHasher::new(cost)).await??);
+    let issuer = Arc::new(JwtIssuer::new(JwtSettings {
+        secret: settings.jwt_secret_bytes(),
+        issuer: settings.public_url(),
+        audience: TOKEN_AUDIENCE.to_owned(),
+        ttl: chrono::Duration::from_std(settings.access_token_ttl).context("ACCESS_TOKEN_TTL is too large")?,
+    }));
+    let users = Arc::new(DieselUserRepository::new(db.clone()));
+    let tokens = Arc::new(DieselRefreshTokenStore::new(db.clone()));
+    let auth_settings = AuthSettings {
+        refresh_ttl: chrono::Duration::from_std(settings.refresh_token_ttl).context("REFRESH_TOKEN_TTL is too large")?,
+    };
+    Ok(AppState {
+        auth: AuthService::new(users.clone(), tokens.clone(), hasher.clone(), issuer, auth_settings),
+        users: UserService::new(users, tokens, hasher),
+        db,
+    })
+}
+
+impl Application {
+    /// Validates the settings, opens and migrates the database, wires the services and binds the
+    /// listener. `PORT=0` binds a free port (tests use it); [`Self::port`] tells which.
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        match settings.validate()? {
+            SecretNotice::Generated => tracing::warn!(
+                "JWT_SECRET is not set: generated a random one for this process; tokens will not survive a restart"
+            ),
+            SecretNotice::Weak => {
+                tracing::warn!("JWT_SECRET is weak (under 32 bytes or well known); production mode would refuse it")
+            }
+            SecretNotice::Configured => {}
+        }
+        let db = open_database(&settings).await?;
+        let state = build_state(&settings, db).await?;
+        let addr = settings.listen_addr()?;
+        let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        let port = listener.local_addr()?.port();
+        let server = serve(listener, &settings, state.clone())?;
+        tracing::info!(address = %listener_address(addr, port), "Workbench is listening; Swagger UI at /swagger-ui/");
+        Ok(Self { server, port, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The wired services, for tests that need to reach behind the API.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then stops accepting and lets in-flight requests finish
+    /// (up to `SHUTDOWN_TIMEOUT`).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn listener_address(mut addr: std::net::SocketAddr, port: u16) -> std::net::SocketAddr {
+    addr.set_port(port);
+    addr
+}
+
+fn serve(listener: TcpListener, settings: &Settings, state: AppState) -> anyhow::Result<Server> {
+    let doc = openapi::document();
+    let methods = web::Data::new(MethodTable::from_document(&doc));
+    let state = web::Data::new(state);
+    let metrics = web::Data::new(Metrics::new());
+    let origins = settings.cors_origins();
+    let max_json_bytes = settings.max_json_bytes;
+
+    let mut server = HttpServer::new(move || {
+        let (app, _) = App::new()
+            .app_data(state.clone())
+            .app_data(metrics.clone())
+            .app_data(methods.clone())
+            .configure(|cfg| extract::configure(cfg, max_json_bytes))
+            .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
+            .wrap(security_headers())
+            .wrap(from_fn(middleware::observe))
+            .into_utoipa_app()
+            .configure(routes::operational)
+            .configure(routes::api)
+            .split_for_parts();
+        app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", doc.clone()))
+            .service(web::redirect("/swagger-ui", "/swagger-ui/"))
+            .default_service(web::to(no_route))
+    })
+    .shutdown_timeout(settings.shutdown_timeout.as_secs())
+    .listen(listener)?;
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}
+
+/// Headers every response carries: no MIME sniffing, no framing, no referrer leaks.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+}
+
+/// CORS for the configured origins (`*` for any, without credentials).
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+            middleware::REQUEST_ID,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LINK,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            middleware::REQUEST_ID,
+            header::HeaderName::from_static("ratelimit-limit"),
+            header::HeaderName::from_static("ratelimit-remaining"),
+            header::HeaderName::from_static("ratelimit-reset"),
+        ])
+        .max_age(3600);
+    if origins.iter().any(|o| o == "*") {
+        cors = cors.allow_any_origin().send_wildcard();
+    } else {
+        for origin in origins {
+            cors = cors.allowed_origin(origin);
+        }
+    }
+    cors
+}
+
+/// Requests no route claimed: `405` with `Allow` when the path exists for other methods,
+/// otherwise `404`.
+async fn no_route(req: HttpRequest, methods: web::Data<MethodTable>) -> HttpResponse {
+    match methods.allowed(req.path()) {
+        Some(allowed) => {
+            let allow = allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+            let mut response = ApiError::from_status(actix_web::http::StatusCode::METHOD_NOT_ALLOWED).error_response();
+            if let Ok(value) = header::HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            response
+        }
+        None => ApiError::not_found(format!("No route matches {}.", req.path())).error_response(),
+    }
+}
