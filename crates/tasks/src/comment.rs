@@ -1,0 +1,49 @@
+//! Comments on tasks.
+
+use chrono::{DateTime, Utc};
+use workbench_users::UserId;
+
+use crate::TaskId;
+
+/// A comment on a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub id: i64,
+    pub task_id: TaskId,
+    pub author_id: UserId,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A comment's text: 1 to 5000 characters after trimming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentBody(String);
+
+impl CommentBody {
+    pub const MAX_CHARS: usize = 5000;
+
+    pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
+        let s = raw.as_ref().trim();
+        if s.is_empty() {
+            return Err("must not be blank".into());
+        }
+        if s.chars().count() > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What the repository stores for a new comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewComment {
+    pub task_id: TaskId,
+    pub author_id: UserId,
+    pub body: CommentBody,
+    pub created_at: DateTime<Utc>,
+}

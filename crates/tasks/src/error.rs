@@ -1,0 +1,33 @@
+//! What can go wrong with tasks, in the domain's words.
+
+use workbench_core::{FieldErrors, RepositoryError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error("invalid fields: {0}")]
+    Validation(#[from] FieldErrors),
+    /// No such task, or one the viewer may not see: the two are indistinguishable on purpose.
+    #[error("no such task")]
+    NotFound,
+    #[error("no such comment")]
+    CommentNotFound,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The client's `If-Match` version is not the task's current one.
+    #[error("the task changed since version {expected}; it is now at version {current}")]
+    VersionMismatch { expected: i64, current: i64 },
+    /// Concurrent writers kept winning; the client may retry.
+    #[error("the task is being changed by others; try again")]
+    Contention,
+    #[error(transparent)]
+    Unknown(anyhow::Error),
+}
+
+impl From<RepositoryError> for TaskError {
+    fn from(e: RepositoryError) -> Self {
+        match e {
+            RepositoryError::Unavailable(e) => TaskError::Unknown(e),
+            other => TaskError::Unknown(other.into()),
+        }
+    }
+}

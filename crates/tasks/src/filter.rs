@@ -1,0 +1,172 @@
+//! Which tasks a list shows, and in what order.
+
+use chrono::{DateTime, Utc};
+use workbench_core::{FieldErrors, Validator};
+use workbench_users::UserId;
+
+use crate::{Priority, Status};
+
+/// What a client may sort by. Tasks without a due date sort last in both directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    CreatedAt,
+    UpdatedAt,
+    DueDate,
+    /// By rank: `low < medium < high`.
+    Priority,
+    Title,
+}
+
+/// A sort key and direction. The default is newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskSort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Default for TaskSort {
+    fn default() -> Self {
+        Self { key: SortKey::CreatedAt, descending: true }
+    }
+}
+
+impl TaskSort {
+    /// `created_at`, `-due_date`, ...: a key with an optional `-` for descending.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let (descending, name) = match raw.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, raw),
+        };
+        let key = match name {
+            "created_at" => SortKey::CreatedAt,
+            "updated_at" => SortKey::UpdatedAt,
+            "due_date" => SortKey::DueDate,
+            "priority" => SortKey::Priority,
+            "title" => SortKey::Title,
+            _ => {
+                return Err(format!(
+                    "{raw:?} is not one of created_at, updated_at, due_date, priority, title (prefix - for descending)"
+                ));
+            }
+        };
+        Ok(Self { key, descending })
+    }
+}
+
+/// List parameters as a client sent them. Dates and ids are already parsed (an unparsable one
+/// is the caller's `400`); names are checked here (an unknown one is a `422`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawTaskFilter {
+    /// Comma-separated statuses.
+    pub status: Option<String>,
+    /// Comma-separated priorities.
+    pub priority: Option<String>,
+    pub assignee_id: Option<i64>,
+    pub owner_id: Option<i64>,
+    pub tag: Option<String>,
+    pub q: Option<String>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub due_after: Option<DateTime<Utc>>,
+    pub overdue: Option<bool>,
+    pub sort: Option<String>,
+}
+
+/// A validated task filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    /// Any of these statuses; empty means all.
+    pub statuses: Vec<Status>,
+    /// Any of these priorities; empty means all.
+    pub priorities: Vec<Priority>,
+    pub assignee_id: Option<UserId>,
+    pub owner_id: Option<UserId>,
+    /// Carries this tag (normalised like stored tags).
+    pub tag: Option<String>,
+    /// Case-insensitive substring of title or description, already lower-cased.
+    pub text: Option<String>,
+    /// Due strictly before.
+    pub due_before: Option<DateTime<Utc>>,
+    /// Due at or after.
+    pub due_after: Option<DateTime<Utc>>,
+    /// When set: due before this instant and not completed.
+    pub overdue_at: Option<DateTime<Utc>>,
+    pub sort: TaskSort,
+}
+
+impl TaskFilter {
+    /// Validates list parameters as of `now` (for `overdue`), naming every bad parameter.
+    pub fn parse(raw: RawTaskFilter, now: DateTime<Utc>) -> Result<Self, FieldErrors> {
+        let mut v = Validator::default();
+        let statuses = raw.status.map(|s| v.check("status", list(&s, Status::parse))).unwrap_or(Some(Vec::new()));
+        let priorities =
+            raw.priority.map(|s| v.check("priority", list(&s, Priority::parse))).unwrap_or(Some(Vec::new()));
+        let sort = raw.sort.map(|s| v.check("sort", TaskSort::parse(s.trim()))).unwrap_or(Some(TaskSort::default()));
+        let tag = raw.tag.map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty());
+        let text = raw.q.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
+        v.finish()?;
+        Ok(Self {
+            statuses: statuses.unwrap_or_default(),
+            priorities: priorities.unwrap_or_default(),
+            assignee_id: raw.assignee_id.map(UserId),
+            owner_id: raw.owner_id.map(UserId),
+            tag,
+            text,
+            due_before: raw.due_before,
+            due_after: raw.due_after,
+            overdue_at: raw.overdue.unwrap_or(false).then_some(now),
+            sort: sort.unwrap_or_default(),
+        })
+    }
+}
+
+fn list<T: PartialEq>(raw: &str, parse: fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    let mut values = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let value = parse(part)?;
+        if !values.contains(&value) {
+            values.push(value);
+        }
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_lists_sort_and_text() {
+        let now = workbench_users::now();
+        let raw = RawTaskFilter {
+            status: Some("pending, in_progress,pending".into()),
+            sort: Some("-priority".into()),
+            q: Some("  ÉTÉ ".into()),
+            overdue: Some(true),
+            ..RawTaskFilter::default()
+        };
+        let f = TaskFilter::parse(raw, now).unwrap();
+        assert_eq!(f.statuses, vec![Status::Pending, Status::InProgress]);
+        assert_eq!(f.sort, TaskSort { key: SortKey::Priority, descending: true });
+        assert_eq!(f.text.as_deref(), Some("été"));
+        assert_eq!(f.overdue_at, Some(now));
+    }
+
+    #[test]
+    fn unknown_names_are_reported_per_parameter() {
+        let raw = RawTaskFilter {
+            status: Some("done".into()),
+            priority: Some("urgent".into()),
+            sort: Some("colour".into()),
+            ..RawTaskFilter::default()
+        };
+        let e = TaskFilter::parse(raw, workbench_users::now()).unwrap_err();
+        assert!(e.contains("status") && e.contains("priority") && e.contains("sort"));
+    }
+
+    #[test]
+    fn default_is_newest_first() {
+        let f = TaskFilter::parse(RawTaskFilter::default(), workbench_users::now()).unwrap();
+        assert_eq!(f.sort, TaskSort { key: SortKey::CreatedAt, descending: true });
+        assert!(f.statuses.is_empty() && f.overdue_at.is_none());
+    }
+}

@@ -1,0 +1,26 @@
+//! The task-management domain of Workbench.
+//!
+//! Tasks and their comments, who may see and change them ([`Viewer`]), the rules a task keeps
+//! (trimmed titles, normalised tags, `completed_at` following `status`, versions for optimistic
+//! concurrency), list filters and statistics, and the ports the rules need:
+//! [`TaskRepository`], [`CommentRepository`] and [`TaskCache`]. [`TaskService`] ties them together.
+
+mod comment;
+mod error;
+mod filter;
+mod model;
+mod ports;
+mod service;
+
+pub use comment::{Comment, CommentBody, NewComment};
+pub use error::TaskError;
+pub use filter::{RawTaskFilter, SortKey, TaskFilter, TaskSort};
+pub use model::{
+    NewTask, NewTaskRecord, Priority, Status, TagUsage, Tags, Task, TaskChanges, TaskDraft, TaskId, TaskPatch,
+    TaskStats, Title, Viewer,
+};
+pub use ports::{CommentRepository, TaskCache, TaskRepository, TaskScope};
+pub use service::TaskService;
+
+#[cfg(feature = "mock")]
+pub use ports::{MockCommentRepository, MockTaskCache, MockTaskRepository};

@@ -1,0 +1,502 @@
+//! Tasks and the values they are made of.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use workbench_core::{FieldErrors, Validator};
+use workbench_users::{Role, User, UserId};
+
+/// A task's database id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskId(pub i64);
+
+impl std::fmt::Display for TaskId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Where a task stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    InProgress,
+    Completed,
+}
+
+impl Status {
+    pub const ALL: [Status; 3] = [Status::Pending, Status::InProgress, Status::Completed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::InProgress => "in_progress",
+            Status::Completed => "completed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not one of pending, in_progress, completed"))
+    }
+}
+
+/// How much a task matters. The derived order is the rank: `low < medium < high`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    Medium,
+    High,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 3] = [Priority::Low, Priority::Medium, Priority::High];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+        }
+    }
+
+    /// The rank stored alongside the name, so that sorting by priority is sorting by rank.
+    pub fn rank(self) -> i16 {
+        match self {
+            Priority::Low => 1,
+            Priority::Medium => 2,
+            Priority::High => 3,
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| format!("{s:?} is not one of low, medium, high"))
+    }
+}
+
+/// A task. `version` starts at 1 and grows by one with every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: TaskId,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: Status,
+    pub priority: Priority,
+    pub due_date: Option<DateTime<Utc>>,
+    pub owner_id: UserId,
+    pub assignee_id: Option<UserId>,
+    pub tags: Vec<String>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Task {
+    /// Overdue: due in the past and not completed.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.status != Status::Completed && self.due_date.is_some_and(|due| due < now)
+    }
+
+    /// The users whose view of statistics and tags this task is part of.
+    pub fn involved(&self) -> impl Iterator<Item = UserId> + '_ {
+        std::iter::once(self.owner_id).chain(self.assignee_id)
+    }
+}
+
+/// Who is looking at tasks, and what that allows.
+///
+/// Owners and assignees see and change a task; only owners delete it. Moderators and admins see,
+/// change and delete every task. Everyone else is told the task does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub id: UserId,
+    pub role: Role,
+}
+
+impl From<&User> for Viewer {
+    fn from(user: &User) -> Self {
+        Self { id: user.id, role: user.role }
+    }
+}
+
+impl Viewer {
+    pub fn sees_everything(&self) -> bool {
+        self.role.is_moderator()
+    }
+
+    pub fn can_see(&self, task: &Task) -> bool {
+        self.sees_everything() || task.owner_id == self.id || task.assignee_id == Some(self.id)
+    }
+
+    pub fn can_delete(&self, task: &Task) -> bool {
+        self.sees_everything() || task.owner_id == self.id
+    }
+}
+
+/// A title: 1 to 200 characters after trimming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
+        let s = raw.as_ref().trim();
+        if s.is_empty() {
+            return Err("must not be blank".into());
+        }
+        if s.chars().count() > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+pub(crate) const MAX_DESCRIPTION_CHARS: usize = 10_000;
+
+pub(crate) fn parse_description(raw: String) -> Result<String, String> {
+    if raw.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(format!("must be at most {MAX_DESCRIPTION_CHARS} characters"));
+    }
+    Ok(raw)
+}
+
+/// A task's tags: each trimmed and lower-cased, 1 to 32 characters; duplicates dropped (first
+/// spelling kept); at most 20.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tags(Vec<String>);
+
+impl Tags {
+    pub const MAX_TAGS: usize = 20;
+    pub const MAX_CHARS: usize = 32;
+
+    pub fn parse(raw: Vec<String>) -> Result<Self, String> {
+        let mut seen = BTreeSet::new();
+        let mut tags = Vec::with_capacity(raw.len());
+        for tag in raw {
+            let tag = tag.trim().to_lowercase();
+            if tag.is_empty() {
+                return Err("must not contain blank tags".into());
+            }
+            if tag.chars().count() > Self::MAX_CHARS {
+                return Err(format!("each tag must be at most {} characters", Self::MAX_CHARS));
+            }
+            if seen.insert(tag.clone()) {
+                tags.push(tag);
+            }
+        }
+        if tags.len() > Self::MAX_TAGS {
+            return Err(format!("must have at most {} tags", Self::MAX_TAGS));
+        }
+        Ok(Self(tags))
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> Vec<String> {
+        self.0
+    }
+}
+
+/// A task as a client sent it for creation, before validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskDraft {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    pub due_date: Option<DateTime<Utc>>,
+    pub assignee_id: Option<i64>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// A validated new task. Status defaults to `pending`, priority to `medium`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    pub title: Title,
+    pub description: Option<String>,
+    pub status: Status,
+    pub priority: Priority,
+    pub due_date: Option<DateTime<Utc>>,
+    pub assignee_id: Option<UserId>,
+    pub tags: Tags,
+}
+
+impl NewTask {
+    /// Validates a draft, reporting every failing field at once.
+    pub fn parse(draft: TaskDraft) -> Result<Self, FieldErrors> {
+        let mut v = Validator::default();
+        let title = v.required("title", draft.title, Title::parse);
+        let description = v.optional("description", draft.description, parse_description);
+        let tags = v.optional("tags", draft.tags, Tags::parse);
+        let assignee_id = v.optional("assignee_id", draft.assignee_id, positive_id);
+        match (title, description, tags, assignee_id) {
+            (Some(title), Ok(description), Ok(tags), Ok(assignee_id)) if v.is_valid() => Ok(Self {
+                title,
+                description,
+                status: draft.status.unwrap_or(Status::Pending),
+                priority: draft.priority.unwrap_or(Priority::Medium),
+                due_date: draft.due_date,
+                assignee_id,
+                tags: tags.unwrap_or_default(),
+            }),
+            _ => Err(v.finish().expect_err("a field failed")),
+        }
+    }
+}
+
+fn positive_id(id: i64) -> Result<UserId, String> {
+    if id > 0 { Ok(UserId(id)) } else { Err("must be a positive id".into()) }
+}
+
+/// What the repository stores for a new task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTaskRecord {
+    pub task: NewTask,
+    pub owner_id: UserId,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Changes a client sent, before validation. The outer `Option` says whether a field was sent;
+/// the inner one whether it was `null`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskPatch {
+    pub title: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub status: Option<Option<Status>>,
+    pub priority: Option<Option<Priority>>,
+    pub due_date: Option<Option<DateTime<Utc>>>,
+    pub assignee_id: Option<Option<i64>>,
+    pub tags: Option<Option<Vec<String>>>,
+}
+
+/// Validated changes. `None` keeps a field; for nullable fields `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskChanges {
+    pub title: Option<Title>,
+    pub description: Option<Option<String>>,
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    pub due_date: Option<Option<DateTime<Utc>>>,
+    pub assignee_id: Option<Option<UserId>>,
+    pub tags: Option<Tags>,
+}
+
+impl TaskChanges {
+    /// Validates a patch, reporting every failing field at once. `null` is refused for the
+    /// fields that cannot be empty (`title`, `status`, `priority`, `tags`).
+    pub fn parse(patch: TaskPatch) -> Result<Self, FieldErrors> {
+        let mut v = Validator::default();
+        let raw_title = not_null(&mut v, "title", patch.title);
+        let status = not_null(&mut v, "status", patch.status);
+        let priority = not_null(&mut v, "priority", patch.priority);
+        let raw_tags = not_null(&mut v, "tags", patch.tags);
+        let title = raw_title.and_then(|t| v.check("title", Title::parse(t)));
+        let tags = raw_tags.and_then(|t| v.check("tags", Tags::parse(t)));
+        let description = match patch.description {
+            Some(Some(d)) => v.check("description", parse_description(d)).map(Some),
+            other => other,
+        };
+        let assignee_id = match patch.assignee_id {
+            Some(Some(id)) => v.check("assignee_id", positive_id(id)).map(Some),
+            Some(None) => Some(None),
+            None => None,
+        };
+        v.finish()?;
+        Ok(Self { title, description, status, priority, due_date: patch.due_date, assignee_id, tags })
+    }
+
+    /// Applies the changes to `task` as of `now`: `completed_at` is set when the status becomes
+    /// `completed` and cleared when it leaves it; `version` and `updated_at` move on.
+    pub fn apply(&self, task: &mut Task, now: DateTime<Utc>) {
+        if let Some(title) = &self.title {
+            task.title = title.as_str().to_owned();
+        }
+        if let Some(description) = &self.description {
+            task.description.clone_from(description);
+        }
+        if let Some(priority) = self.priority {
+            task.priority = priority;
+        }
+        if let Some(due_date) = self.due_date {
+            task.due_date = due_date;
+        }
+        if let Some(assignee_id) = self.assignee_id {
+            task.assignee_id = assignee_id;
+        }
+        if let Some(tags) = &self.tags {
+            task.tags = tags.as_slice().to_vec();
+        }
+        if let Some(status) = self.status {
+            task.completed_at = match (task.status, status) {
+                (Status::Completed, Status::Completed) => task.completed_at,
+                (_, Status::Completed) => Some(now),
+                _ => None,
+            };
+            task.status = status;
+        }
+        task.version += 1;
+        task.updated_at = now;
+    }
+}
+
+/// A sent value of a field that may be left out but not cleared; `null` is reported.
+fn not_null<T>(v: &mut Validator, field: &str, value: Option<Option<T>>) -> Option<T> {
+    if matches!(value, Some(None)) {
+        v.fail(field, "must not be null");
+    }
+    value.flatten()
+}
+
+/// Counts over the tasks a viewer sees.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskStats {
+    pub total: u64,
+    pub pending: u64,
+    pub in_progress: u64,
+    pub completed: u64,
+    pub low: u64,
+    pub medium: u64,
+    pub high: u64,
+    pub overdue: u64,
+}
+
+impl TaskStats {
+    /// Completed over total, 0 when there are no tasks.
+    pub fn completion_rate(&self) -> f64 {
+        if self.total == 0 { 0.0 } else { self.completed as f64 / self.total as f64 }
+    }
+}
+
+/// A tag and how many visible tasks carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagUsage {
+    pub name: String,
+    pub usage_count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(status: Status) -> Task {
+        let at = workbench_users::now();
+        Task {
+            id: TaskId(1),
+            title: "t".into(),
+            description: None,
+            status,
+            priority: Priority::Medium,
+            due_date: None,
+            owner_id: UserId(1),
+            assignee_id: Some(UserId(2)),
+            tags: vec![],
+            completed_at: (status == Status::Completed).then_some(at),
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn titles_are_trimmed_and_bounded() {
+        assert_eq!(Title::parse("  buy milk ").unwrap().as_str(), "buy milk");
+        assert!(Title::parse("   ").is_err());
+        assert!(Title::parse("é".repeat(200)).is_ok());
+        assert!(Title::parse("é".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn tags_are_normalised() {
+        let tags = Tags::parse(vec![" Home ".into(), "home".into(), "WORK".into()]).unwrap();
+        assert_eq!(tags.as_slice(), ["home", "work"]);
+        assert!(Tags::parse(vec!["".into()]).is_err());
+        assert!(Tags::parse(vec!["x".repeat(33)]).is_err());
+        assert!(Tags::parse((0..21).map(|i| i.to_string()).collect()).is_err());
+        assert!(Tags::parse((0..21).map(|i| (i % 20).to_string()).collect()).is_ok(), "duplicates do not count");
+    }
+
+    #[test]
+    fn a_draft_reports_every_failing_field() {
+        let draft = TaskDraft {
+            title: Some(" ".into()),
+            description: Some("d".repeat(10_001)),
+            tags: Some(vec!["".into()]),
+            assignee_id: Some(0),
+            ..TaskDraft::default()
+        };
+        let e = NewTask::parse(draft).unwrap_err();
+        for field in ["title", "description", "tags", "assignee_id"] {
+            assert!(e.contains(field), "{field} missing from {e}");
+        }
+        let ok = NewTask::parse(TaskDraft { title: Some("x".into()), ..TaskDraft::default() }).unwrap();
+        assert_eq!((ok.status, ok.priority), (Status::Pending, Priority::Medium));
+    }
+
+    #[test]
+    fn completed_at_follows_status() {
+        let now = workbench_users::now();
+        let mut t = task(Status::Pending);
+        let complete = TaskChanges { status: Some(Status::Completed), ..TaskChanges::default() };
+        complete.apply(&mut t, now);
+        assert_eq!((t.completed_at, t.version), (Some(now), 2));
+        let later = now + chrono::Duration::seconds(5);
+        complete.apply(&mut t, later);
+        assert_eq!(t.completed_at, Some(now), "re-completing keeps the first completion time");
+        TaskChanges { status: Some(Status::InProgress), ..TaskChanges::default() }.apply(&mut t, later);
+        assert_eq!((t.completed_at, t.version, t.updated_at), (None, 4, later));
+    }
+
+    #[test]
+    fn patch_refuses_null_for_required_fields_and_clears_nullable_ones() {
+        let e = TaskChanges::parse(TaskPatch { title: Some(None), status: Some(None), ..TaskPatch::default() });
+        let e = e.unwrap_err();
+        assert!(e.contains("title") && e.contains("status"));
+        let c = TaskChanges::parse(TaskPatch { assignee_id: Some(None), due_date: Some(None), ..TaskPatch::default() })
+            .unwrap();
+        assert_eq!((c.assignee_id, c.due_date), (Some(None), Some(None)));
+    }
+
+    #[test]
+    fn visibility() {
+        let t = task(Status::Pending);
+        let owner = Viewer { id: UserId(1), role: Role::User };
+        let assignee = Viewer { id: UserId(2), role: Role::User };
+        let stranger = Viewer { id: UserId(3), role: Role::User };
+        let moderator = Viewer { id: UserId(4), role: Role::Moderator };
+        assert!(owner.can_see(&t) && owner.can_delete(&t));
+        assert!(assignee.can_see(&t) && !assignee.can_delete(&t));
+        assert!(!stranger.can_see(&t));
+        assert!(moderator.can_see(&t) && moderator.can_delete(&t));
+    }
+
+    #[test]
+    fn overdue_means_past_due_and_not_completed() {
+        let now = workbench_users::now();
+        let mut t = task(Status::Pending);
+        t.due_date = Some(now - chrono::Duration::hours(1));
+        assert!(t.is_overdue(now));
+        t.status = Status::Completed;
+        assert!(!t.is_overdue(now));
+    }
+}

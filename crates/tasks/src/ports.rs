@@ -1,0 +1,96 @@
+//! What the task domain needs from the outside world. Each method's doc says what an adapter
+//! MUST do; every adapter is tested against that contract.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use workbench_core::{Page, PageRequest, RepositoryError};
+use workbench_users::UserId;
+
+use crate::{Comment, NewComment, NewTaskRecord, TagUsage, Task, TaskFilter, TaskId, TaskStats};
+
+/// Whose tasks a query covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskScope {
+    /// Every task (moderators and admins).
+    All,
+    /// Tasks the user owns or is assigned to.
+    InvolvedUser(UserId),
+}
+
+impl TaskScope {
+    /// A stable name for the scope, for cache keys.
+    pub fn key(&self) -> String {
+        match self {
+            TaskScope::All => "all".to_owned(),
+            TaskScope::InvolvedUser(id) => format!("user:{id}"),
+        }
+    }
+}
+
+/// Where tasks live.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait TaskRepository: Send + Sync {
+    /// Stores a new task at version 1 with `updated_at = created_at`.
+    async fn create(&self, task: NewTaskRecord) -> Result<Task, RepositoryError>;
+
+    /// The task with this id, if any, with its tags in the order they were given.
+    async fn find(&self, id: TaskId) -> Result<Option<Task>, RepositoryError>;
+
+    /// One page of the tasks in `scope` matching `filter`, sorted by `filter.sort` (tasks without
+    /// a due date last in both directions; ties broken by id), and the total matching.
+    async fn list(
+        &self,
+        scope: TaskScope,
+        filter: TaskFilter,
+        page: PageRequest,
+    ) -> Result<Page<Task>, RepositoryError>;
+
+    /// Stores `task` (already changed, its version already bumped) only if the stored version is
+    /// still `expected_version`. MUST return `false` and change nothing otherwise, so that two
+    /// writers racing on one task cannot both win.
+    async fn update(&self, task: Task, expected_version: i64) -> Result<bool, RepositoryError>;
+
+    /// Deletes the task (and its comments) if it exists and, when `expected_version` is given,
+    /// is still at that version. Returns whether a task was deleted.
+    async fn delete(&self, id: TaskId, expected_version: Option<i64>) -> Result<bool, RepositoryError>;
+
+    /// Counts over the tasks in `scope`; overdue as of `now`.
+    async fn stats(&self, scope: TaskScope, now: DateTime<Utc>) -> Result<TaskStats, RepositoryError>;
+
+    /// The tags on tasks in `scope`, with how many tasks carry each, most used first; only tags
+    /// containing `search` (lower-case) when given.
+    async fn tags(&self, scope: TaskScope, search: Option<String>) -> Result<Vec<TagUsage>, RepositoryError>;
+}
+
+/// Where comments live.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait CommentRepository: Send + Sync {
+    async fn create(&self, comment: NewComment) -> Result<Comment, RepositoryError>;
+
+    /// One page of a task's comments, oldest first, and their total.
+    async fn list(&self, task: TaskId, page: PageRequest) -> Result<Page<Comment>, RepositoryError>;
+
+    /// The comment `id` if it belongs to `task`.
+    async fn find(&self, task: TaskId, id: i64) -> Result<Option<Comment>, RepositoryError>;
+
+    async fn delete(&self, id: i64) -> Result<bool, RepositoryError>;
+}
+
+/// A read-through cache of tasks and statistics.
+///
+/// Implementations MUST NOT fail: an unreachable cache behaves as an empty one (and logs), so
+/// that an outage degrades to reading the database instead of failing requests. The cache knows
+/// nothing of visibility; the service checks it on every read.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait TaskCache: Send + Sync {
+    async fn task(&self, id: TaskId) -> Option<Task>;
+    async fn put_task(&self, task: &Task);
+    async fn forget_task(&self, id: TaskId);
+    async fn stats(&self, scope: TaskScope) -> Option<TaskStats>;
+    async fn put_stats(&self, scope: TaskScope, stats: &TaskStats);
+    /// Forgets the statistics of each scope.
+    async fn forget_stats(&self, scopes: Vec<TaskScope>);
+}

@@ -1,0 +1,376 @@
+//! The task use cases.
+
+use std::sync::Arc;
+
+use workbench_core::{FieldErrors, Page, PageRequest};
+use workbench_users::{User, UserId, UserRepository, now};
+
+use crate::{
+    Comment, CommentBody, CommentRepository, NewComment, NewTask, NewTaskRecord, Status, TagUsage, Task, TaskCache,
+    TaskChanges, TaskError, TaskFilter, TaskId, TaskRepository, TaskScope, TaskStats, Viewer,
+};
+
+/// How often an update without `If-Match` re-reads and re-applies after losing a race.
+const UPDATE_ATTEMPTS: usize = 5;
+
+/// Creating, reading, changing and deleting tasks and their comments, with visibility,
+/// optimistic concurrency and a read-through cache.
+#[derive(Clone)]
+pub struct TaskService {
+    tasks: Arc<dyn TaskRepository>,
+    comments: Arc<dyn CommentRepository>,
+    users: Arc<dyn UserRepository>,
+    cache: Arc<dyn TaskCache>,
+}
+
+impl std::fmt::Debug for TaskService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskService").finish_non_exhaustive()
+    }
+}
+
+impl TaskService {
+    pub fn new(
+        tasks: Arc<dyn TaskRepository>,
+        comments: Arc<dyn CommentRepository>,
+        users: Arc<dyn UserRepository>,
+        cache: Arc<dyn TaskCache>,
+    ) -> Self {
+        Self { tasks, comments, users, cache }
+    }
+
+    fn scope(viewer: Viewer) -> TaskScope {
+        if viewer.sees_everything() { TaskScope::All } else { TaskScope::InvolvedUser(viewer.id) }
+    }
+
+    /// Creates a task owned by `owner`.
+    pub async fn create(&self, owner: &User, task: NewTask) -> Result<Task, TaskError> {
+        if let Some(assignee) = task.assignee_id {
+            self.check_assignee(assignee).await?;
+        }
+        let at = now();
+        let completed_at = (task.status == Status::Completed).then_some(at);
+        let created =
+            self.tasks.create(NewTaskRecord { task, owner_id: owner.id, completed_at, created_at: at }).await?;
+        self.forget_stats_of(&created, None).await;
+        Ok(created)
+    }
+
+    /// One task the viewer may see; otherwise `NotFound`, whether it exists or not.
+    pub async fn get(&self, viewer: &User, id: TaskId) -> Result<Task, TaskError> {
+        let task = match self.cache.task(id).await {
+            Some(task) => task,
+            None => {
+                let task = self.tasks.find(id).await?.ok_or(TaskError::NotFound)?;
+                self.cache.put_task(&task).await;
+                task
+            }
+        };
+        if Viewer::from(viewer).can_see(&task) { Ok(task) } else { Err(TaskError::NotFound) }
+    }
+
+    pub async fn list(&self, viewer: &User, filter: TaskFilter, page: PageRequest) -> Result<Page<Task>, TaskError> {
+        Ok(self.tasks.list(Self::scope(viewer.into()), filter, page).await?)
+    }
+
+    /// Applies `changes`. With `if_match`, the task must still be at that version (else
+    /// `VersionMismatch`); without it, a concurrent change is re-read and the changes re-applied.
+    pub async fn update(
+        &self,
+        viewer: &User,
+        id: TaskId,
+        changes: TaskChanges,
+        if_match: Option<i64>,
+    ) -> Result<Task, TaskError> {
+        if let Some(Some(assignee)) = changes.assignee_id {
+            self.check_assignee(assignee).await?;
+        }
+        for _ in 0..UPDATE_ATTEMPTS {
+            let current = self.visible_fresh(viewer, id).await?;
+            if let Some(expected) = if_match.filter(|v| *v != current.version) {
+                return Err(TaskError::VersionMismatch { expected, current: current.version });
+            }
+            let mut updated = current.clone();
+            changes.apply(&mut updated, now());
+            if self.tasks.update(updated.clone(), current.version).await? {
+                self.cache.forget_task(id).await;
+                self.forget_stats_of(&updated, current.assignee_id).await;
+                return Ok(updated);
+            }
+            if let Some(expected) = if_match {
+                let current = self.tasks.find(id).await?.map_or(expected + 1, |t| t.version);
+                return Err(TaskError::VersionMismatch { expected, current });
+            }
+        }
+        Err(TaskError::Contention)
+    }
+
+    /// Deletes a task: its owner, a moderator or an admin may; an assignee may not.
+    pub async fn delete(&self, viewer: &User, id: TaskId, if_match: Option<i64>) -> Result<(), TaskError> {
+        let current = self.visible_fresh(viewer, id).await?;
+        if !Viewer::from(viewer).can_delete(&current) {
+            return Err(TaskError::Forbidden("only the task's owner, moderators and admins may delete it"));
+        }
+        if let Some(expected) = if_match.filter(|v| *v != current.version) {
+            return Err(TaskError::VersionMismatch { expected, current: current.version });
+        }
+        if !self.tasks.delete(id, if_match).await? {
+            return match if_match {
+                Some(expected) => Err(TaskError::VersionMismatch { expected, current: expected + 1 }),
+                None => Err(TaskError::NotFound),
+            };
+        }
+        self.cache.forget_task(id).await;
+        self.forget_stats_of(&current, None).await;
+        Ok(())
+    }
+
+    /// Statistics over the tasks the viewer sees, read through the cache.
+    pub async fn stats(&self, viewer: &User) -> Result<TaskStats, TaskError> {
+        let scope = Self::scope(viewer.into());
+        if let Some(stats) = self.cache.stats(scope).await {
+            return Ok(stats);
+        }
+        let stats = self.tasks.stats(scope, now()).await?;
+        self.cache.put_stats(scope, &stats).await;
+        Ok(stats)
+    }
+
+    /// Tags in use on the viewer's visible tasks.
+    pub async fn tags(&self, viewer: &User, search: Option<String>) -> Result<Vec<TagUsage>, TaskError> {
+        let search = search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+        Ok(self.tasks.tags(Self::scope(viewer.into()), search).await?)
+    }
+
+    pub async fn comments(&self, viewer: &User, task: TaskId, page: PageRequest) -> Result<Page<Comment>, TaskError> {
+        self.visible_fresh(viewer, task).await?;
+        Ok(self.comments.list(task, page).await?)
+    }
+
+    /// Adds a comment to a task the viewer sees.
+    pub async fn comment(&self, viewer: &User, task: TaskId, body: Option<String>) -> Result<Comment, TaskError> {
+        let body = match body.map(CommentBody::parse) {
+            Some(Ok(body)) => body,
+            Some(Err(message)) => return Err(FieldErrors::single("body", message).into()),
+            None => return Err(FieldErrors::single("body", "is required").into()),
+        };
+        self.visible_fresh(viewer, task).await?;
+        let comment = NewComment { task_id: task, author_id: viewer.id, body, created_at: now() };
+        Ok(self.comments.create(comment).await?)
+    }
+
+    /// Removes a comment: its author, moderators and admins may.
+    pub async fn delete_comment(&self, viewer: &User, task: TaskId, comment: i64) -> Result<(), TaskError> {
+        self.visible_fresh(viewer, task).await?;
+        let found = self.comments.find(task, comment).await?.ok_or(TaskError::CommentNotFound)?;
+        if found.author_id != viewer.id && !viewer.role.is_moderator() {
+            return Err(TaskError::Forbidden("only the comment's author and moderators may delete it"));
+        }
+        if self.comments.delete(comment).await? { Ok(()) } else { Err(TaskError::CommentNotFound) }
+    }
+
+    /// The task as stored now (not cached: writes must see the current version), if visible.
+    async fn visible_fresh(&self, viewer: &User, id: TaskId) -> Result<Task, TaskError> {
+        let task = self.tasks.find(id).await?.ok_or(TaskError::NotFound)?;
+        if Viewer::from(viewer).can_see(&task) { Ok(task) } else { Err(TaskError::NotFound) }
+    }
+
+    async fn check_assignee(&self, id: UserId) -> Result<(), TaskError> {
+        let active = self.users.find(id).await.map_err(TaskError::from)?.is_some_and(|u| u.is_active());
+        if active { Ok(()) } else { Err(FieldErrors::single("assignee_id", "must be an active user").into()) }
+    }
+
+    /// Forgets the cached statistics of everyone the task concerns (and of the previous assignee).
+    async fn forget_stats_of(&self, task: &Task, previous_assignee: Option<UserId>) {
+        let mut scopes: Vec<TaskScope> =
+            task.involved().chain(previous_assignee).map(TaskScope::InvolvedUser).collect();
+        scopes.push(TaskScope::All);
+        scopes.dedup();
+        self.cache.forget_stats(scopes).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MockCommentRepository, MockTaskCache, MockTaskRepository, Priority, Tags, Title};
+    use workbench_users::{MockUserRepository, Role, UserStatus};
+
+    fn user(id: i64, role: Role) -> User {
+        let at = now();
+        User {
+            id: UserId(id),
+            username: format!("u{id}"),
+            email: format!("u{id}@example.com"),
+            role,
+            status: UserStatus::Active,
+            first_name: None,
+            last_name: None,
+            bio: None,
+            avatar_url: None,
+            totp_enabled: false,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn task(owner: i64, assignee: Option<i64>, version: i64) -> Task {
+        let at = now();
+        Task {
+            id: TaskId(7),
+            title: "t".into(),
+            description: None,
+            status: Status::Pending,
+            priority: Priority::Medium,
+            due_date: None,
+            owner_id: UserId(owner),
+            assignee_id: assignee.map(UserId),
+            tags: vec![],
+            completed_at: None,
+            version,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn quiet_cache() -> MockTaskCache {
+        let mut cache = MockTaskCache::new();
+        cache.expect_task().returning(|_| None);
+        cache.expect_put_task().returning(|_| ());
+        cache.expect_forget_task().returning(|_| ());
+        cache.expect_forget_stats().returning(|_| ());
+        cache
+    }
+
+    fn service(tasks: MockTaskRepository, users: MockUserRepository, cache: MockTaskCache) -> TaskService {
+        TaskService::new(Arc::new(tasks), Arc::new(MockCommentRepository::new()), Arc::new(users), Arc::new(cache))
+    }
+
+    #[tokio::test]
+    async fn strangers_get_not_found_even_from_the_cache() {
+        let mut cache = MockTaskCache::new();
+        cache.expect_task().returning(|_| Some(task(1, Some(2), 1)));
+        let svc = service(MockTaskRepository::new(), MockUserRepository::new(), cache);
+        assert!(matches!(svc.get(&user(3, Role::User), TaskId(7)).await, Err(TaskError::NotFound)));
+        assert!(svc.get(&user(2, Role::User), TaskId(7)).await.is_ok(), "the assignee sees it");
+        assert!(svc.get(&user(9, Role::Moderator), TaskId(7)).await.is_ok(), "moderators see all");
+    }
+
+    #[tokio::test]
+    async fn a_stale_if_match_is_refused_without_writing() {
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_find().returning(|_| Ok(Some(task(1, None, 3))));
+        tasks.expect_update().never();
+        let svc = service(tasks, MockUserRepository::new(), quiet_cache());
+        let changes = TaskChanges { title: Some(Title::parse("new").unwrap()), ..TaskChanges::default() };
+        let err = svc.update(&user(1, Role::User), TaskId(7), changes, Some(2)).await;
+        assert!(matches!(err, Err(TaskError::VersionMismatch { expected: 2, current: 3 })));
+    }
+
+    #[tokio::test]
+    async fn losing_a_race_with_if_match_is_a_mismatch_and_without_it_a_retry() {
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_find().returning(|_| Ok(Some(task(1, None, 3))));
+        tasks.expect_update().times(1).returning(|_, _| Ok(false));
+        let svc = service(tasks, MockUserRepository::new(), quiet_cache());
+        let err = svc.update(&user(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await;
+        assert!(matches!(err, Err(TaskError::VersionMismatch { .. })));
+
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_find().returning(|_| Ok(Some(task(1, None, 3))));
+        let mut calls = 0;
+        tasks.expect_update().times(2).returning(move |t, expected| {
+            calls += 1;
+            assert_eq!((t.version, expected), (4, 3));
+            Ok(calls == 2)
+        });
+        let svc = service(tasks, MockUserRepository::new(), quiet_cache());
+        let updated = svc.update(&user(1, Role::User), TaskId(7), TaskChanges::default(), None).await.unwrap();
+        assert_eq!(updated.version, 4);
+    }
+
+    #[tokio::test]
+    async fn assignees_may_change_but_not_delete() {
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_find().returning(|_| Ok(Some(task(1, Some(2), 1))));
+        tasks.expect_update().returning(|_, _| Ok(true));
+        tasks.expect_delete().never();
+        let svc = service(tasks, MockUserRepository::new(), quiet_cache());
+        let changes = TaskChanges { status: Some(Status::Completed), ..TaskChanges::default() };
+        let updated = svc.update(&user(2, Role::User), TaskId(7), changes, None).await.unwrap();
+        assert!(updated.completed_at.is_some());
+        assert!(matches!(svc.delete(&user(2, Role::User), TaskId(7), None).await, Err(TaskError::Forbidden(_))));
+    }
+
+    #[tokio::test]
+    async fn an_inactive_or_unknown_assignee_is_a_field_error() {
+        let mut users = MockUserRepository::new();
+        users.expect_find().returning(|id| {
+            Ok((id.0 == 5).then(|| {
+                let mut u = user(5, Role::User);
+                u.status = UserStatus::Disabled;
+                u
+            }))
+        });
+        let svc = service(MockTaskRepository::new(), users, quiet_cache());
+        for assignee in [5, 6] {
+            let new = NewTask {
+                title: Title::parse("x").unwrap(),
+                description: None,
+                status: Status::Pending,
+                priority: Priority::Low,
+                due_date: None,
+                assignee_id: Some(UserId(assignee)),
+                tags: Tags::default(),
+            };
+            match svc.create(&user(1, Role::User), new).await {
+                Err(TaskError::Validation(e)) => assert!(e.contains("assignee_id")),
+                other => panic!("expected a validation error, got {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_forget_the_task_and_everyones_stats() {
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_find().returning(|_| Ok(Some(task(1, Some(2), 1))));
+        tasks.expect_update().returning(|_, _| Ok(true));
+        let mut cache = MockTaskCache::new();
+        cache.expect_forget_task().withf(|id| *id == TaskId(7)).times(1).returning(|_| ());
+        cache
+            .expect_forget_stats()
+            .withf(|scopes| {
+                [
+                    TaskScope::InvolvedUser(UserId(1)),
+                    TaskScope::InvolvedUser(UserId(3)),
+                    TaskScope::InvolvedUser(UserId(2)),
+                    TaskScope::All,
+                ]
+                .iter()
+                .all(|s| scopes.contains(s))
+            })
+            .times(1)
+            .returning(|_| ());
+        let mut users = MockUserRepository::new();
+        users.expect_find().returning(|id| Ok(Some(user(id.0, Role::User))));
+        let svc = service(tasks, users, cache);
+        let changes = TaskChanges { assignee_id: Some(Some(UserId(3))), ..TaskChanges::default() };
+        svc.update(&user(1, Role::User), TaskId(7), changes, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn stats_are_read_through_the_cache_per_scope() {
+        let mut tasks = MockTaskRepository::new();
+        tasks
+            .expect_stats()
+            .withf(|scope, _| *scope == TaskScope::InvolvedUser(UserId(1)))
+            .times(1)
+            .returning(|_, _| Ok(TaskStats { total: 2, completed: 1, ..TaskStats::default() }));
+        let mut cache = MockTaskCache::new();
+        cache.expect_stats().times(1).returning(|_| None);
+        cache.expect_put_stats().times(1).returning(|_, _| ());
+        let svc = service(tasks, MockUserRepository::new(), cache);
+        let stats = svc.stats(&user(1, Role::User)).await.unwrap();
+        assert!((stats.completion_rate() - 0.5).abs() < f64::EPSILON);
+    }
+}
