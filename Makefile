@@ -38,3 +38,6 @@ release: ## Optimised build of the binary (target/release/workbench)
 
 clean-data: ## Delete the local SQLite database
 	rm -rf ./data
+
+bench: ## Load-test hot task paths on SQLite and PostgreSQL (release build, wrk); figures in target/bench/
+	./scripts/bench.sh

@@ -1,1 +1,9 @@
+//! Black-box tests of the HTTP API: one binary, one fresh app and database per test, every case
+//! on SQLite and on PostgreSQL.
 
+mod admin;
+mod auth;
+mod comments;
+mod platform;
+mod tasks;
+mod users;

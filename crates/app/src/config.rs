@@ -238,8 +238,9 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Raw::Seconds(s) => Ok(Duration::from_secs(s)),
         Raw::Text(t) => match t.trim().parse::<u64>() {
             Ok(s) => Ok(Duration::from_secs(s)),
-            Err(_) => humantime::parse_duration(t.trim())
-                .map_err(|e| serde::de::Error::custom(format!("{t:?} is not a duration ({e}); use seconds or e.g. 15m"))),
+            Err(_) => humantime::parse_duration(t.trim()).map_err(|e| {
+                serde::de::Error::custom(format!("{t:?} is not a duration ({e}); use seconds or e.g. 15m"))
+            }),
         },
     }
 }
@@ -256,7 +257,10 @@ mod tests {
     #[test]
     fn defaults_file_then_environment() {
         Jail::expect_with(|jail| {
-            jail.create_file("workbench.toml", "bind_addr = \"0.0.0.0:9000\"\nbcrypt_cost = 10\naccess_token_ttl = \"5m\"")?;
+            jail.create_file(
+                "workbench.toml",
+                "bind_addr = \"0.0.0.0:9000\"\nbcrypt_cost = 10\naccess_token_ttl = \"5m\"",
+            )?;
             jail.set_env("BCRYPT_COST", "6");
             jail.set_env("PORT", "9100");
             jail.set_env("REFRESH_TOKEN_TTL", "3600");

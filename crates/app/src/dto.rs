@@ -54,23 +54,73 @@ impl UserResponse {
     }
 }
 
+/// A field read leniently: a value of the wrong JSON type is kept as a failure instead of
+/// failing the whole body, so that it is reported together with every other invalid field.
+#[derive(Debug, Clone)]
+pub enum Lenient<T> {
+    Valid(T),
+    Invalid(String),
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Ok(match serde_json::from_value(value) {
+            Ok(v) => Lenient::Valid(v),
+            Err(e) => Lenient::Invalid(e.to_string()),
+        })
+    }
+}
+
+/// Splits lenient fields into their values and the type failures, then validates the values and
+/// merges both lists (a field's type failure replaces its "is required").
+fn merge_type_errors<T>(
+    type_errors: Vec<workbench_core::FieldError>,
+    validated: Result<T, FieldErrors>,
+) -> Result<T, FieldErrors> {
+    match validated {
+        Ok(value) => FieldErrors::from_vec(type_errors).map_or(Ok(value), Err),
+        Err(rules) => {
+            let mut all = type_errors;
+            let rest: Vec<_> =
+                rules.into_vec().into_iter().filter(|e| !all.iter().any(|t| t.field == e.field)).collect();
+            all.extend(rest);
+            Err(FieldErrors::from_vec(all).expect("a rule failed"))
+        }
+    }
+}
+
+fn lenient<T>(field: &str, raw: Option<Lenient<T>>, errors: &mut Vec<workbench_core::FieldError>) -> Option<T> {
+    match raw? {
+        Lenient::Valid(v) => Some(v),
+        Lenient::Invalid(message) => {
+            errors.push(workbench_core::FieldError::new(field, message));
+            None
+        }
+    }
+}
+
 /// `POST /auth/register`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
     /// 3–32 characters of `[a-zA-Z0-9_.-]`, unique regardless of case.
     #[schema(value_type = String, required = true, example = "ann")]
-    pub username: Option<String>,
+    pub username: Option<Lenient<String>>,
     #[schema(value_type = String, required = true, example = "ann@example.com")]
-    pub email: Option<String>,
+    pub email: Option<Lenient<String>>,
     /// 8 to 72 bytes.
     #[schema(value_type = String, required = true, example = "correct horse battery")]
-    pub password: Option<String>,
+    pub password: Option<Lenient<String>>,
 }
 
 impl TryFrom<RegisterRequest> for NewAccount {
     type Error = FieldErrors;
     fn try_from(r: RegisterRequest) -> Result<Self, FieldErrors> {
-        NewAccount::parse(r.username, r.email, r.password)
+        let mut type_errors = Vec::new();
+        let username = lenient("username", r.username, &mut type_errors);
+        let email = lenient("email", r.email, &mut type_errors);
+        let password = lenient("password", r.password, &mut type_errors);
+        merge_type_errors(type_errors, NewAccount::parse(username, email, password))
     }
 }
 
@@ -186,9 +236,10 @@ impl TryFrom<UpdateProfileRequest> for ProfileChanges {
             }
             Some(Some(raw)) => v.check("username", Username::parse(raw)),
         };
-        let mut nullable = |field: &str, raw: Option<Option<String>>, parse: fn(Option<String>) -> Result<Option<String>, String>| {
-            raw.and_then(|raw| v.check(field, parse(raw)))
-        };
+        let mut nullable =
+            |field: &str, raw: Option<Option<String>>, parse: fn(Option<String>) -> Result<Option<String>, String>| {
+                raw.and_then(|raw| v.check(field, parse(raw)))
+            };
         let changes = ProfileChanges {
             first_name: nullable("first_name", r.first_name, ProfileChanges::parse_name),
             last_name: nullable("last_name", r.last_name, ProfileChanges::parse_name),
@@ -318,6 +369,16 @@ mod tests {
         let link = link_header(&req, 1, 0);
         assert!(!link.contains("prev") && !link.contains("next"), "{link}");
         assert!(link.contains("page=1>; rel=\"last\""), "an empty list's last page is 1: {link}");
+    }
+
+    #[test]
+    fn registration_reports_type_errors_with_rule_errors() {
+        let r: RegisterRequest =
+            serde_json::from_str(r#"{"username": 5, "email": "nope", "password": "short"}"#).unwrap();
+        let e = NewAccount::try_from(r).unwrap_err();
+        let fields: Vec<_> = e.as_slice().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["username", "email", "password"]);
+        assert!(e.as_slice()[0].message.contains("invalid type"));
     }
 
     #[test]

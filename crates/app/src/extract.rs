@@ -21,12 +21,15 @@ use crate::state::AppState;
 /// The installed JSON/query/path error handlers; call once on the app.
 pub fn configure(cfg: &mut web::ServiceConfig, max_json_bytes: usize) {
     cfg.app_data(web::PayloadConfig::new(max_json_bytes))
-        .app_data(web::QueryConfig::default().error_handler(|e, _| {
-            ApiError::bad_request(format!("The query string could not be parsed: {e}")).into()
-        }))
-        .app_data(web::PathConfig::default().error_handler(|e, _| {
-            ApiError::bad_request(format!("A path segment could not be parsed: {e}")).into()
-        }));
+        .app_data(
+            web::QueryConfig::default().error_handler(|e, _| {
+                ApiError::bad_request(format!("The query string could not be parsed: {e}")).into()
+            }),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| ApiError::bad_request(format!("A path segment could not be parsed: {e}")).into()),
+        );
 }
 
 /// A query string of type `T`. A value that cannot be parsed (`page=abc`) is a `400` naming the
@@ -77,7 +80,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let is_json = req.mime_type().ok().flatten().is_some_and(|m| {
-            (m.type_().as_str() == "application" && m.subtype().as_str() == "json") || m.suffix().is_some_and(|s| s == "json")
+            (m.type_().as_str() == "application" && m.subtype().as_str() == "json")
+                || m.suffix().is_some_and(|s| s == "json")
         });
         let body = Bytes::from_request(req, payload);
         Box::pin(async move {
@@ -93,22 +97,51 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 /// Parses `bytes` as a `T`: `400` when it is not JSON at all, `422` naming the field when it is
 /// JSON of the wrong shape.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("The body is not valid JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("The body is not valid JSON: {e}")))?;
     if !value.is_object() {
         return Err(ApiError::invalid_field("body", "must be a JSON object"));
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        // serde reports a missing field on its parent object; name the field itself.
-        let (field, message) = match missing_field(&inner) {
-            Some(name) if path == "." => (name.to_owned(), "is required".to_owned()),
-            Some(name) => (format!("{path}.{name}"), "is required".to_owned()),
-            None => (if path == "." { "body".to_owned() } else { path }, inner),
-        };
-        ApiError::invalid_field(&field, message)
-    })
+    // Report every field of the wrong type at once: drop each offending field and try again,
+    // so that one bad field does not hide the next.
+    let mut value = value;
+    let mut errors = Vec::new();
+    loop {
+        match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(parsed) if errors.is_empty() => return Ok(parsed),
+            Ok(_) => return Err(ApiError::field_errors(errors)),
+            Err(e) => {
+                let path: Vec<String> = e.path().iter().map(|seg| seg.to_string()).collect();
+                let inner = e.into_inner().to_string();
+                // serde reports a missing field on its parent object; name the field itself.
+                let (field, message, prunable) = match missing_field(&inner) {
+                    Some(name) => (join_path(&path, Some(name)), "is required".to_owned(), false),
+                    None => (join_path(&path, None), inner, true),
+                };
+                // A pruned required field shows up again as missing: it was reported already.
+                if !errors.iter().any(|e: &workbench_core::FieldError| e.field == field) {
+                    errors.push(workbench_core::FieldError::new(field, message));
+                }
+                if !prunable || !prune(&mut value, &path) {
+                    return Err(ApiError::field_errors(errors));
+                }
+            }
+        }
+    }
+}
+
+fn join_path(path: &[String], leaf: Option<&str>) -> String {
+    let parts: Vec<&str> = path.iter().map(String::as_str).filter(|p| *p != "?").chain(leaf).collect();
+    if parts.is_empty() { "body".to_owned() } else { parts.join(".") }
+}
+
+/// Removes the top-level field `path` names; returns whether something was removed. Only
+/// top-level fields are pruned: deeper errors are reported one at a time.
+fn prune(value: &mut serde_json::Value, path: &[String]) -> bool {
+    match (value.as_object_mut(), path) {
+        (Some(object), [field]) => object.remove(field).is_some(),
+        _ => false,
+    }
 }
 
 fn missing_field(message: &str) -> Option<&str> {
@@ -131,9 +164,9 @@ impl FromRequest for CurrentUser {
         let req = req.clone();
         Box::pin(async move {
             let token = bearer_token(&req)?;
-            let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("AppState is not registered"))
-            })?;
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState is not registered")))?;
             let user = state.auth.authenticate(token).await.map_err(|e| match e {
                 workbench_users::AuthError::Unknown(cause) => ApiError::internal(cause),
                 _ => ApiError::invalid_token(),
@@ -151,9 +184,7 @@ fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::unauthorized("This route needs an `Authorization: Bearer <token>` header."))?;
     let value = value.to_str().map_err(|_| ApiError::invalid_token())?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
-            Ok(token.trim())
-        }
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(token.trim()),
         _ => Err(ApiError::unauthorized("The Authorization header must use the Bearer scheme.")),
     }
 }
@@ -191,6 +222,13 @@ mod tests {
         assert_eq!(field_of(r#"{"title": null}"#), (422, "title".into()));
         assert_eq!(field_of(r#"{"title": "x", "count": "many"}"#), (422, "count".into()));
         assert_eq!(field_of(r#"{"title": "x", "nested": {}}"#), (422, "nested.name".into()));
+    }
+
+    #[test]
+    fn every_type_error_is_reported_at_once() {
+        let err = parse_json::<Body>(br#"{"title": 5, "count": "many"}"#).unwrap_err().problem();
+        let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["title", "count"]);
     }
 
     #[derive(Debug, serde::Deserialize)]

@@ -3,10 +3,13 @@
 
 pub mod config;
 pub mod dto;
+pub mod dto_tasks;
 pub mod extract;
+pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod preconditions;
 pub mod problem;
 mod routes;
 pub mod server;

@@ -38,7 +38,11 @@ impl Metrics {
             &["state"],
         )
         .expect("valid metric definition");
-        for metric in [Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>, Box::new(latency.clone()), Box::new(db_pool.clone())] {
+        for metric in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(db_pool.clone()),
+        ] {
             registry.register(metric).expect("metric names are unique");
         }
         Self { registry, requests, latency, db_pool }

@@ -30,6 +30,7 @@ documents (`application/problem+json`). Lists carry `pagination` and a `Link` he
         (name = "auth", description = "Registration, sign-in and tokens"),
         (name = "users", description = "Profiles and user lists"),
         (name = "admin", description = "Account administration"),
+        (name = "tasks", description = "Tasks, comments, tags and statistics"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -72,7 +73,8 @@ pub struct MethodTable(Vec<(ResourceDef, Vec<Method>)>);
 
 impl MethodTable {
     pub fn from_document(doc: &Document) -> Self {
-        let table = doc.paths.paths.iter().map(|(path, item)| (ResourceDef::new(path.as_str()), methods(item))).collect();
+        let table =
+            doc.paths.paths.iter().map(|(path, item)| (ResourceDef::new(path.as_str()), methods(item))).collect();
         Self(table)
     }
 

@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 use workbench_core::{FieldError, FieldErrors};
+use workbench_tasks::TaskError;
 use workbench_users::{AuthError, UserError};
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
@@ -52,7 +53,15 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, slug, detail: detail.into(), errors: Vec::new(), challenge: None, retry_after: None, cause: None }
+        Self {
+            status,
+            slug,
+            detail: detail.into(),
+            errors: Vec::new(),
+            challenge: None,
+            retry_after: None,
+            cause: None,
+        }
     }
 
     /// The problem for a bare status, used when something other than a handler (actix itself, a
@@ -112,6 +121,14 @@ impl ApiError {
             many => format!("{} fields are invalid", many.len()),
         };
         Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation-error", detail) }
+    }
+
+    /// 422 from a list of failing fields.
+    pub fn field_errors(errors: Vec<FieldError>) -> Self {
+        match FieldErrors::from_vec(errors) {
+            Some(errors) => Self::validation(errors),
+            None => Self::bad_request("The request is invalid."),
+        }
     }
 
     /// 422 naming one field.
@@ -223,6 +240,22 @@ impl From<UserError> for ApiError {
                 err
             }
             UserError::Unknown(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<TaskError> for ApiError {
+    fn from(e: TaskError) -> Self {
+        match e {
+            TaskError::Validation(errors) => Self::validation(errors),
+            TaskError::NotFound => Self::not_found("No such task."),
+            TaskError::CommentNotFound => Self::not_found("No such comment on this task."),
+            TaskError::Forbidden(why) => Self::forbidden(why),
+            TaskError::VersionMismatch { expected, current } => crate::preconditions::precondition_failed(format!(
+                "The task is at version {current}, not {expected}: fetch it again and reapply your change."
+            )),
+            TaskError::Contention => Self::conflict("The task is being changed by others; try again."),
+            TaskError::Unknown(cause) => Self::internal(cause),
         }
     }
 }

@@ -12,10 +12,16 @@ use anyhow::Context;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 use workbench_auth::{BcryptHasher, JwtIssuer, JwtSettings};
-use workbench_store::{Backend, Database, DieselRefreshTokenStore, DieselUserRepository, PoolOptions};
+use workbench_cache::{MemoryTaskCache, RedisTaskCache};
+use workbench_store::{
+    Backend, Database, DieselCommentRepository, DieselIdempotencyStore, DieselRefreshTokenStore, DieselTaskRepository,
+    DieselUserRepository, PoolOptions,
+};
+use workbench_tasks::{TaskCache, TaskService};
 use workbench_users::{AuthService, AuthSettings, UserService};
 
 use crate::config::{SecretNotice, Settings};
+use crate::idempotency::Idempotency;
 use crate::metrics::Metrics;
 use crate::openapi::{self, MethodTable};
 use crate::problem::ApiError;
@@ -73,13 +79,41 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
     let users = Arc::new(DieselUserRepository::new(db.clone()));
     let tokens = Arc::new(DieselRefreshTokenStore::new(db.clone()));
     let auth_settings = AuthSettings {
-        refresh_ttl: chrono::Duration::from_std(settings.refresh_token_ttl).context("REFRESH_TOKEN_TTL is too large")?,
+        refresh_ttl: chrono::Duration::from_std(settings.refresh_token_ttl)
+            .context("REFRESH_TOKEN_TTL is too large")?,
     };
+    let (cache, redis) = task_cache(settings).await?;
     Ok(AppState {
         auth: AuthService::new(users.clone(), tokens.clone(), hasher.clone(), issuer, auth_settings),
+        tasks: TaskService::new(
+            Arc::new(DieselTaskRepository::new(db.clone())),
+            Arc::new(DieselCommentRepository::new(db.clone())),
+            users.clone(),
+            cache,
+        ),
         users: UserService::new(users, tokens, hasher),
+        idempotency: Idempotency::new(DieselIdempotencyStore::new(db.clone())),
         db,
+        redis,
     })
+}
+
+/// How long a cached task and cached statistics may be served. Writes invalidate both at once;
+/// the TTLs bound what a missed invalidation (a crash between write and invalidation) can cost,
+/// and how stale `overdue` counts may become as time passes.
+const TASK_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+const STATS_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Redis when `REDIS_URL` is set (shared by every instance), otherwise a bounded in-process cache.
+async fn task_cache(settings: &Settings) -> anyhow::Result<(Arc<dyn TaskCache>, Option<deadpool_redis::Pool>)> {
+    match settings.redis_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(url) => {
+            let pool = workbench_cache::connect(url).await.context("REDIS_URL")?;
+            tracing::info!("caching in Redis");
+            Ok((Arc::new(RedisTaskCache::new(pool.clone(), TASK_TTL, STATS_TTL)), Some(pool)))
+        }
+        None => Ok((Arc::new(MemoryTaskCache::new(10_000, TASK_TTL, STATS_TTL)), None)),
+    }
 }
 
 impl Application {

@@ -37,6 +37,9 @@ struct Claims {
     iss: String,
     aud: String,
     jti: String,
+    /// The user's token generation at issue time.
+    #[serde(default)]
+    generation: i64,
 }
 
 /// [`TokenIssuer`] with HS256 JWTs. The algorithm is pinned: a token whose header names any other
@@ -80,6 +83,7 @@ impl JwtIssuer {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
             jti: uuid::Uuid::new_v4().to_string(),
+            generation: user.token_generation,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok(AccessToken { token, expires_in: self.settings.ttl.num_seconds() })
@@ -97,7 +101,7 @@ impl TokenIssuer for JwtIssuer {
         let claims = data.claims;
         let user_id = claims.sub.parse().map(UserId).map_err(|_| InvalidAccessToken("sub is not a user id".into()))?;
         let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or_else(|| InvalidAccessToken("bad exp".into()))?;
-        Ok(AccessClaims { user_id, role: claims.role, token_id: claims.jti, expires_at })
+        Ok(AccessClaims { user_id, role: claims.role, token_id: claims.jti, generation: claims.generation, expires_at })
     }
 }
 
@@ -129,6 +133,7 @@ mod tests {
             totp_enabled: false,
             created_at: now(),
             updated_at: now(),
+            token_generation: 0,
         }
     }
 

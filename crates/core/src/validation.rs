@@ -28,6 +28,11 @@ impl FieldErrors {
         Self(vec![FieldError::new(field, message)])
     }
 
+    /// The list, or `None` when it would be empty.
+    pub fn from_vec(errors: Vec<FieldError>) -> Option<Self> {
+        (!errors.is_empty()).then_some(Self(errors))
+    }
+
     pub fn as_slice(&self) -> &[FieldError] {
         &self.0
     }
@@ -100,7 +105,9 @@ impl Validator {
         }
     }
 
-    /// Parses a field the client may leave out. `Ok(None)` when it is absent.
+    /// Parses a field the client may leave out. `Ok(None)` when it is absent; `Err(())` when it is
+    /// invalid (the failure itself is recorded in the validator).
+    #[expect(clippy::result_unit_err, reason = "the error is recorded in the validator, not returned")]
     pub fn optional<I, T, E: fmt::Display>(
         &mut self,
         field: &str,

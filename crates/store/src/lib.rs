@@ -12,8 +12,10 @@
 mod connection;
 mod database;
 mod error;
+mod idempotency;
 mod migrations;
 mod schema;
+mod tasks;
 mod users;
 
 #[cfg(feature = "testing")]
@@ -22,4 +24,6 @@ pub mod testing;
 pub use connection::{AnyConnection, Backend};
 pub use database::{Database, PoolOptions, PoolState};
 pub use error::StoreError;
+pub use idempotency::{DieselIdempotencyStore, IdempotencyClaim};
+pub use tasks::{DieselCommentRepository, DieselTaskRepository};
 pub use users::{DieselRefreshTokenStore, DieselUserRepository};

@@ -18,6 +18,7 @@ diesel::table! {
         search_text -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        token_generation -> BigInt,
     }
 }
 
@@ -34,5 +35,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tasks (id) {
+        id -> BigInt,
+        title -> Text,
+        description -> Nullable<Text>,
+        status -> Text,
+        priority -> Text,
+        priority_rank -> SmallInt,
+        due_date -> Nullable<Timestamp>,
+        owner_id -> BigInt,
+        assignee_id -> Nullable<BigInt>,
+        completed_at -> Nullable<Timestamp>,
+        version -> BigInt,
+        search_text -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        token_generation -> BigInt,
+    }
+}
+
+diesel::table! {
+    task_tags (task_id, tag) {
+        task_id -> BigInt,
+        tag -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    task_comments (id) {
+        id -> BigInt,
+        task_id -> BigInt,
+        author_id -> BigInt,
+        body -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> BigInt,
+        key -> Text,
+        request_hash -> Text,
+        state -> Text,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        response_location -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, refresh_tokens);
+diesel::joinable!(task_tags -> tasks (task_id));
+diesel::joinable!(task_comments -> tasks (task_id));
+diesel::allow_tables_to_appear_in_same_query!(users, refresh_tokens, tasks, task_tags, task_comments, idempotency_keys);

@@ -20,7 +20,7 @@ type Db = <AnyConnection as Connection>::Backend;
 const USER_UNIQUE: &[(&str, &str)] = &[("email", "email"), ("username", "username")];
 
 /// The columns a [`UserRow`] reads: everything but the derived lookup columns.
-const USER_COLUMNS: (
+type UserColumns = (
     users::id,
     users::username,
     users::email,
@@ -34,7 +34,9 @@ const USER_COLUMNS: (
     users::totp_enabled,
     users::created_at,
     users::updated_at,
-) = (
+    users::token_generation,
+);
+const USER_COLUMNS: UserColumns = (
     users::id,
     users::username,
     users::email,
@@ -48,6 +50,7 @@ const USER_COLUMNS: (
     users::totp_enabled,
     users::created_at,
     users::updated_at,
+    users::token_generation,
 );
 
 #[derive(Debug, Queryable)]
@@ -65,6 +68,7 @@ struct UserRow {
     totp_enabled: bool,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    token_generation: i64,
 }
 
 impl UserRow {
@@ -84,6 +88,7 @@ impl UserRow {
             totp_enabled: self.totp_enabled,
             created_at: self.created_at.and_utc(),
             updated_at: self.updated_at.and_utc(),
+            token_generation: self.token_generation,
         })
     }
 }
@@ -321,8 +326,10 @@ impl UserRepository for DieselUserRepository {
             Change { role: role.map(Role::as_str), status: status.map(UserStatus::as_str), updated_at: at.naive_utc() };
         self.db
             .run(move |conn| {
+                // Disabling starts a new token generation: access tokens issued before stay refused.
+                let bump = i64::from(status == Some(UserStatus::Disabled));
                 diesel::update(users::table.find(id.0))
-                    .set(&change)
+                    .set((&change, users::token_generation.eq(users::token_generation + bump)))
                     .returning(USER_COLUMNS)
                     .get_result::<UserRow>(conn)
                     .optional()

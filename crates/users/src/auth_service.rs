@@ -147,7 +147,11 @@ impl AuthService {
     /// deleted user is refused at their next request, and role changes apply at once.
     pub async fn authenticate(&self, access_token: &str) -> Result<User, AuthError> {
         let claims = self.issuer.verify(access_token).map_err(|_| AuthError::InvalidToken)?;
-        self.users.find(claims.user_id).await?.filter(User::is_active).ok_or(AuthError::InvalidToken)
+        self.users
+            .find(claims.user_id)
+            .await?
+            .filter(|user| user.is_active() && user.token_generation == claims.generation)
+            .ok_or(AuthError::InvalidToken)
     }
 
     async fn start_session(&self, user: User, family_id: String) -> Result<Session, AuthError> {
@@ -190,6 +194,7 @@ mod tests {
             totp_enabled: false,
             created_at: at,
             updated_at: at,
+            token_generation: 0,
         }
     }
 
@@ -322,10 +327,44 @@ mod tests {
     async fn a_disabled_users_access_token_is_refused() {
         let mut issuer = MockTokenIssuer::new();
         issuer.expect_verify().returning(|_| {
-            Ok(AccessClaims { user_id: UserId(1), role: Role::User, token_id: "j".into(), expires_at: now() })
+            Ok(AccessClaims {
+                user_id: UserId(1),
+                role: Role::User,
+                token_id: "j".into(),
+                generation: 0,
+                expires_at: now(),
+            })
         });
         let mut users = MockUserRepository::new();
         users.expect_find().returning(|id| Ok(Some(user(id.0, UserStatus::Disabled))));
+        let svc = AuthService::new(
+            Arc::new(users),
+            Arc::new(MockRefreshTokenStore::new()),
+            Arc::new(MockPasswordHasher::new()),
+            Arc::new(issuer),
+            AuthSettings::default(),
+        );
+        assert!(matches!(svc.authenticate("jwt").await, Err(AuthError::InvalidToken)));
+    }
+
+    #[tokio::test]
+    async fn tokens_of_an_earlier_generation_are_refused_after_re_enabling() {
+        let mut issuer = MockTokenIssuer::new();
+        issuer.expect_verify().returning(|_| {
+            Ok(AccessClaims {
+                user_id: UserId(1),
+                role: Role::User,
+                token_id: "j".into(),
+                generation: 0,
+                expires_at: now(),
+            })
+        });
+        let mut users = MockUserRepository::new();
+        users.expect_find().returning(|id| {
+            let mut u = user(id.0, UserStatus::Active);
+            u.token_generation = 1;
+            Ok(Some(u))
+        });
         let svc = AuthService::new(
             Arc::new(users),
             Arc::new(MockRefreshTokenStore::new()),

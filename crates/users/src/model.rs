@@ -115,6 +115,9 @@ pub struct User {
     pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Access tokens carry the generation they were issued under and are refused once it moves
+    /// on (it does when the account is disabled), even if the account is enabled again.
+    pub token_generation: i64,
 }
 
 impl User {

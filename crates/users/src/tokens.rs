@@ -18,6 +18,8 @@ pub struct AccessClaims {
     pub role: Role,
     /// The token's unique id (`jti`).
     pub token_id: String,
+    /// The user's token generation when the token was issued.
+    pub generation: i64,
     pub expires_at: DateTime<Utc>,
 }
 

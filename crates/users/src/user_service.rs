@@ -168,6 +168,7 @@ mod tests {
             totp_enabled: false,
             created_at: at,
             updated_at: at,
+            token_generation: 0,
         }
     }
 

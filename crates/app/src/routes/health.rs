@@ -57,7 +57,19 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Readiness>, A
         }
         Err(_) => return Err(ApiError::unavailable("database: no answer within 3 s")),
     }
-    Ok(web::Json(Readiness { status: "ready", checks: [("database", "ok")].into() }))
+    let mut checks = std::collections::BTreeMap::from([("database", "ok")]);
+    if let Some(redis) = &state.redis {
+        match tokio::time::timeout(TIMEOUT, workbench_cache::ping(redis)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: Redis check failed");
+                return Err(ApiError::unavailable("redis: not reachable"));
+            }
+            Err(_) => return Err(ApiError::unavailable("redis: no answer within 3 s")),
+        }
+        checks.insert("redis", "ok");
+    }
+    Ok(web::Json(Readiness { status: "ready", checks }))
 }
 
 /// Prometheus metrics in the text exposition format.

@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod health;
+mod tasks;
 mod users;
 
 use utoipa_actix_web::scope;
@@ -24,7 +25,19 @@ pub fn api(cfg: &mut ServiceConfig) {
             .service(users::change_password)
             .service(users::get)
             .service(admin::update_user)
-            .service(admin::delete_user),
+            .service(admin::delete_user)
+            .service(tasks::create)
+            .service(tasks::list)
+            // Before `/tasks/{id}`.
+            .service(tasks::stats)
+            .service(tasks::get)
+            .service(tasks::replace)
+            .service(tasks::update)
+            .service(tasks::remove)
+            .service(tasks::comments)
+            .service(tasks::add_comment)
+            .service(tasks::delete_comment)
+            .service(tasks::tags),
     );
 }
 

@@ -1,0 +1,251 @@
+//! The shared cache: Redis through a deadpool-redis pool.
+//!
+//! Values are JSON under namespaced keys (`{prefix}:task:{id}`, `{prefix}:stats:{scope}`, prefix
+//! `wb` by default), written with `SET … PX` so that every instance sees the same entries and the
+//! same invalidations. Every call is bounded by a short timeout; an error or a timeout is logged
+//! and treated as a miss (reads) or skipped (writes, invalidations), so a Redis outage degrades to
+//! the database instead of failing or stalling requests.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_redis::{Config, PoolConfig, PoolError, Runtime, Timeouts};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use workbench_tasks::{Task, TaskCache, TaskId, TaskScope, TaskStats};
+
+use crate::CacheError;
+use crate::error::redact;
+
+pub use deadpool_redis::Pool as RedisPool;
+
+/// How long one cache call (taking a connection and one command) may take before it counts as a
+/// miss. Redis answers in well under a millisecond on a healthy network.
+pub const CALL_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// How long the pool may take to open a connection (TCP, and AUTH/SELECT when configured).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long [`ping`] waits, connecting included.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Connections in the pool. Each is multiplexed, but held by one call at a time.
+const POOL_SIZE: usize = 16;
+
+/// The key prefix [`RedisTaskCache::new`] uses.
+pub const DEFAULT_PREFIX: &str = "wb";
+
+/// A pool for `url` (`redis://[[user]:password@]host[:port][/db]`; `rediss://` would need a TLS
+/// feature of `redis` that is not enabled) that fails fast: waiting for a free connection, opening one and checking a
+/// pooled one are each bounded. Connects lazily; [`connect`] also checks that the server answers.
+///
+/// # Errors
+///
+/// [`CacheError::InvalidUrl`] when the URL cannot be used.
+pub fn build_pool(url: &str) -> Result<RedisPool, CacheError> {
+    let mut pool = PoolConfig::new(POOL_SIZE);
+    pool.timeouts = Timeouts { wait: Some(CALL_TIMEOUT), create: Some(CONNECT_TIMEOUT), recycle: Some(CALL_TIMEOUT) };
+    let config = Config { pool: Some(pool), ..Config::from_url(url) };
+    config.create_pool(Some(Runtime::Tokio1)).map_err(|e| {
+        let reason = match e {
+            deadpool_redis::CreatePoolError::Config(deadpool_redis::ConfigError::Redis(e)) => e.to_string(),
+            other => other.to_string(),
+        };
+        CacheError::InvalidUrl { url: redact(url), reason }
+    })
+}
+
+/// A pool for `url` whose server has answered `PING`, so that a wrong URL, a wrong password or an
+/// unreachable server is reported at start-up, with the driver's own reason.
+///
+/// # Errors
+///
+/// [`CacheError::InvalidUrl`], or the failure of [`ping`] naming the server (password masked).
+pub async fn connect(url: &str) -> Result<RedisPool, CacheError> {
+    let pool = build_pool(url)?;
+    ping(&pool).await.map_err(|e| e.at_url(&redact(url)))?;
+    Ok(pool)
+}
+
+/// Whether the server behind `pool` answers `PING` within [`PING_TIMEOUT`] (for `/ready`).
+///
+/// # Errors
+///
+/// [`CacheError::Timeout`] when connecting or answering took too long,
+/// [`CacheError::Unreachable`] with the driver's reason otherwise (such as `Connection refused`
+/// or an authentication failure), [`CacheError::UnexpectedAnswer`] for anything but `PONG`.
+pub async fn ping(pool: &RedisPool) -> Result<(), CacheError> {
+    match call::<String>(pool, &redis::cmd("PING"), PING_TIMEOUT).await {
+        Ok(answer) if answer == "PONG" => Ok(()),
+        Ok(answer) => Err(CacheError::UnexpectedAnswer { url: None, answer }),
+        Err(e) if e.is_timeout() => Err(CacheError::Timeout { url: None, reason: e.to_string() }),
+        Err(e) => Err(CacheError::Unreachable { url: None, reason: e.to_string() }),
+    }
+}
+
+/// A [`TaskCache`] in Redis, shared by every instance using the same server and prefix.
+///
+/// Never fails: see the module documentation.
+#[derive(Clone)]
+pub struct RedisTaskCache {
+    pool: RedisPool,
+    task_ttl: Duration,
+    stats_ttl: Duration,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisTaskCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTaskCache")
+            .field("pool", &self.pool.status())
+            .field("task_ttl", &self.task_ttl)
+            .field("stats_ttl", &self.stats_ttl)
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl RedisTaskCache {
+    /// A cache in `pool`'s server under the prefix `wb`; tasks live `task_ttl`, statistics
+    /// `stats_ttl` (at least a millisecond), and each call may take [`CALL_TIMEOUT`].
+    pub fn new(pool: RedisPool, task_ttl: Duration, stats_ttl: Duration) -> Self {
+        Self { pool, task_ttl, stats_ttl, prefix: DEFAULT_PREFIX.to_owned(), timeout: CALL_TIMEOUT }
+    }
+
+    /// The same cache under another key prefix (tests use one each; deployments sharing a server
+    /// can use one per environment).
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The same cache with another bound on each call.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn task_key(&self, id: TaskId) -> String {
+        format!("{}:task:{id}", self.prefix)
+    }
+
+    fn stats_key(&self, scope: TaskScope) -> String {
+        format!("{}:stats:{}", self.prefix, scope.key())
+    }
+
+    /// The value under `key`; `None` when absent, unreadable or Redis is unavailable.
+    async fn read<V: DeserializeOwned>(&self, key: &str) -> Option<V> {
+        let raw = match call::<Option<Vec<u8>>>(&self.pool, &redis::cmd("GET").arg(key).take(), self.timeout).await {
+            Ok(raw) => raw?,
+            Err(e) => {
+                tracing::warn!(key, error = %e, "Redis cache read failed; treating it as a miss");
+                return None;
+            }
+        };
+        match serde_json::from_slice(&raw) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                // Left for the next write to replace, or its time to live to drop.
+                tracing::warn!(key, error = %e, "Redis cache holds an unreadable value; treating it as a miss");
+                None
+            }
+        }
+    }
+
+    async fn write<V: Serialize>(&self, key: &str, value: &V, ttl: Duration) {
+        let json = match serde_json::to_vec(value) {
+            Ok(json) => json,
+            Err(e) => {
+                tracing::warn!(key, error = %e, "cannot encode a value for the Redis cache; not caching it");
+                return;
+            }
+        };
+        // PX rather than EX: the time to live is kept to the millisecond, never rounded to zero.
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let cmd = redis::cmd("SET").arg(key).arg(json).arg("PX").arg(millis).take();
+        if let Err(e) = call::<()>(&self.pool, &cmd, self.timeout).await {
+            tracing::warn!(key, error = %e, "Redis cache write failed; skipped");
+        }
+    }
+
+    async fn delete(&self, keys: &[String]) {
+        if keys.is_empty() {
+            return;
+        }
+        if let Err(e) = call::<()>(&self.pool, &redis::cmd("DEL").arg(keys).take(), self.timeout).await {
+            tracing::warn!(keys = ?keys, error = %e, "Redis cache invalidation failed; the entries live out their time to live");
+        }
+    }
+}
+
+#[async_trait]
+impl TaskCache for RedisTaskCache {
+    async fn task(&self, id: TaskId) -> Option<Task> {
+        self.read(&self.task_key(id)).await
+    }
+
+    async fn put_task(&self, task: &Task) {
+        self.write(&self.task_key(task.id), task, self.task_ttl).await;
+    }
+
+    async fn forget_task(&self, id: TaskId) {
+        self.delete(&[self.task_key(id)]).await;
+    }
+
+    async fn stats(&self, scope: TaskScope) -> Option<TaskStats> {
+        self.read(&self.stats_key(scope)).await
+    }
+
+    async fn put_stats(&self, scope: TaskScope, stats: &TaskStats) {
+        self.write(&self.stats_key(scope), stats, self.stats_ttl).await;
+    }
+
+    async fn forget_stats(&self, scopes: Vec<TaskScope>) {
+        let keys: Vec<String> = scopes.into_iter().map(|scope| self.stats_key(scope)).collect();
+        self.delete(&keys).await;
+    }
+}
+
+/// Why one call failed.
+#[derive(Debug, thiserror::Error)]
+enum CallError {
+    #[error("no answer within {0:?}")]
+    TimedOut(Duration),
+    #[error("{}", pool_reason(.0))]
+    Pool(#[from] PoolError),
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+}
+
+impl CallError {
+    /// Whether a timeout (ours, the pool's or the driver's) rather than a refusal.
+    fn is_timeout(&self) -> bool {
+        match self {
+            CallError::TimedOut(_) | CallError::Pool(PoolError::Timeout(_)) => true,
+            CallError::Pool(PoolError::Backend(e)) | CallError::Redis(e) => e.is_timeout(),
+            CallError::Pool(_) => false,
+        }
+    }
+}
+
+/// The pool's error without its generic wrapping, so that the driver's reason comes first.
+fn pool_reason(e: &PoolError) -> String {
+    match e {
+        PoolError::Backend(e) => e.to_string(),
+        PoolError::Timeout(deadpool_redis::TimeoutType::Create) => format!("no connection within {CONNECT_TIMEOUT:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// Takes a connection and runs `cmd`, all within `timeout`.
+async fn call<T: redis::FromRedisValue>(pool: &RedisPool, cmd: &redis::Cmd, timeout: Duration) -> Result<T, CallError> {
+    let run = async {
+        let mut conn = pool.get().await?;
+        Ok(cmd.query_async::<T>(&mut conn).await?)
+    };
+    tokio::time::timeout(timeout, run).await.unwrap_or(Err(CallError::TimedOut(timeout)))
+}

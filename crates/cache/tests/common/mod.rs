@@ -1,0 +1,97 @@
+//! What the cache test binaries share: the test Redis server (with the skip rule), key prefixes of
+//! their own, and sample values.
+
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use chrono::{DateTime, TimeZone, Utc};
+use workbench_cache::RedisPool;
+use workbench_tasks::{Priority, Status, Task, TaskId, TaskStats};
+use workbench_users::UserId;
+
+/// The Redis server tests use: `TEST_REDIS_URL`, by default the local one.
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Whether a missing service must fail the test run instead of skipping.
+pub fn services_required() -> bool {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    set("CI") || set("REQUIRE_SERVICES")
+}
+
+/// A pool on the test server, or `None` after a loud skip notice when it cannot be reached —
+/// a panic instead when services are required (`CI=true` or `REQUIRE_SERVICES=1`).
+pub async fn redis_pool() -> Option<RedisPool> {
+    let url = redis_url();
+    match workbench_cache::connect(&url).await {
+        Ok(pool) => Some(pool),
+        Err(e) => {
+            assert!(!services_required(), "Redis is required (CI or REQUIRE_SERVICES is set) but unreachable: {e}");
+            // Straight to the process's stderr: `eprintln!` would be captured (hidden) by the
+            // test harness for a test that passes.
+            let notice = format!("\n*** SKIPPED: {e}; set CI=true or REQUIRE_SERVICES=1 to make this a failure ***\n");
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), notice.as_bytes());
+            None
+        }
+    }
+}
+
+/// A key prefix no other test (or process) uses.
+pub fn unique_prefix() -> String {
+    format!("wbtest:{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Deletes every key under `prefix`.
+pub async fn purge(pool: &RedisPool, prefix: &str) {
+    let mut conn = pool.get().await.expect("a connection to the test Redis");
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.expect("KEYS");
+    if !keys.is_empty() {
+        let () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.expect("DEL");
+    }
+}
+
+pub fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + secs, 123_456_000).single().expect("a valid instant")
+}
+
+/// A task with every optional field set, so that a round trip covers them all.
+pub fn full_task(id: i64) -> Task {
+    Task {
+        id: TaskId(id),
+        title: format!("Task {id}: prepare the été review"),
+        description: Some("Line one\nline \"two\" — ünïcode ✓".to_owned()),
+        status: Status::Completed,
+        priority: Priority::High,
+        due_date: Some(at(3_600)),
+        owner_id: UserId(1),
+        assignee_id: Some(UserId(2)),
+        tags: vec!["work".to_owned(), "q3".to_owned()],
+        completed_at: Some(at(60)),
+        version: 3,
+        created_at: at(0),
+        updated_at: at(60),
+    }
+}
+
+/// A task with every optional field empty.
+pub fn bare_task(id: i64) -> Task {
+    Task {
+        id: TaskId(id),
+        title: format!("Task {id}"),
+        description: None,
+        status: Status::Pending,
+        priority: Priority::Low,
+        due_date: None,
+        owner_id: UserId(3),
+        assignee_id: None,
+        tags: vec![],
+        completed_at: None,
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+    }
+}
+
+pub fn stats(total: u64) -> TaskStats {
+    TaskStats { total, pending: total, low: total, ..TaskStats::default() }
+}

@@ -1,0 +1,275 @@
+//! The `TaskCache` contract (`crates/tasks/src/ports.rs`), held against both adapters: the
+//! in-process cache always, Redis when it is reachable (and always under `CI=true` or
+//! `REQUIRE_SERVICES=1`).
+//!
+//! Each case is written once, as `async fn case(caches: &dyn MakeCache)`, and [`suite!`]
+//! generates a `memory` and a `redis` test for it. A case may make several caches (with
+//! different times to live); for Redis they share one key prefix of the test's own, purged
+//! afterwards.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{bare_task, full_task, stats};
+use workbench_cache::{MemoryTaskCache, RedisPool, RedisTaskCache};
+use workbench_tasks::{TaskCache, TaskId, TaskScope};
+use workbench_users::UserId;
+
+const LONG: Duration = Duration::from_secs(60);
+
+/// Makes caches of one adapter with the given times to live (tasks, statistics).
+trait MakeCache: Sync {
+    fn make(&self, task_ttl: Duration, stats_ttl: Duration) -> Arc<dyn TaskCache>;
+
+    fn long_lived(&self) -> Arc<dyn TaskCache> {
+        self.make(LONG, LONG)
+    }
+}
+
+struct Memory;
+
+impl MakeCache for Memory {
+    fn make(&self, task_ttl: Duration, stats_ttl: Duration) -> Arc<dyn TaskCache> {
+        Arc::new(MemoryTaskCache::new(1_000, task_ttl, stats_ttl))
+    }
+}
+
+struct Redis {
+    pool: RedisPool,
+    prefix: String,
+}
+
+impl MakeCache for Redis {
+    fn make(&self, task_ttl: Duration, stats_ttl: Duration) -> Arc<dyn TaskCache> {
+        Arc::new(RedisTaskCache::new(self.pool.clone(), task_ttl, stats_ttl).with_prefix(self.prefix.clone()))
+    }
+}
+
+macro_rules! suite {
+    ($($case:ident),+ $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn memory() {
+                super::$case(&super::Memory).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                let Some(pool) = super::common::redis_pool().await else { return };
+                let redis = super::Redis { pool, prefix: super::common::unique_prefix() };
+                super::$case(&redis).await;
+                super::common::purge(&redis.pool, &redis.prefix).await;
+            }
+        }
+    )+};
+}
+
+suite!(
+    a_task_comes_back_equal_to_what_was_put,
+    putting_a_task_again_replaces_it,
+    forget_task_forgets_only_that_task,
+    stats_are_kept_per_scope,
+    forget_stats_forgets_each_listed_scope,
+    tasks_and_stats_do_not_collide,
+    entries_expire_after_their_time_to_live,
+);
+
+async fn a_task_comes_back_equal_to_what_was_put(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    assert_eq!(cache.task(TaskId(1)).await, None, "an empty cache misses");
+    let (full, bare) = (full_task(1), bare_task(2));
+    cache.put_task(&full).await;
+    cache.put_task(&bare).await;
+    assert_eq!(cache.task(TaskId(1)).await, Some(full));
+    assert_eq!(cache.task(TaskId(2)).await, Some(bare));
+    assert_eq!(cache.task(TaskId(3)).await, None);
+}
+
+async fn putting_a_task_again_replaces_it(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let mut task = full_task(1);
+    cache.put_task(&task).await;
+    task.version += 1;
+    task.title = "Renamed".into();
+    task.assignee_id = None;
+    cache.put_task(&task).await;
+    assert_eq!(cache.task(TaskId(1)).await, Some(task));
+}
+
+async fn forget_task_forgets_only_that_task(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    cache.put_task(&full_task(1)).await;
+    cache.put_task(&bare_task(2)).await;
+    cache.forget_task(TaskId(1)).await;
+    assert_eq!(cache.task(TaskId(1)).await, None);
+    assert_eq!(cache.task(TaskId(2)).await, Some(bare_task(2)));
+    cache.forget_task(TaskId(1)).await;
+    cache.forget_task(TaskId(99)).await;
+    assert_eq!(cache.task(TaskId(2)).await, Some(bare_task(2)), "forgetting what is absent changes nothing");
+}
+
+async fn stats_are_kept_per_scope(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let (all, alice, bob) = (TaskScope::All, TaskScope::InvolvedUser(UserId(1)), TaskScope::InvolvedUser(UserId(2)));
+    assert_eq!(cache.stats(all).await, None);
+    cache.put_stats(all, &stats(10)).await;
+    cache.put_stats(alice, &stats(3)).await;
+    assert_eq!(cache.stats(all).await, Some(stats(10)));
+    assert_eq!(cache.stats(alice).await, Some(stats(3)));
+    assert_eq!(cache.stats(bob).await, None);
+    cache.put_stats(alice, &stats(4)).await;
+    assert_eq!(cache.stats(alice).await, Some(stats(4)), "a second put replaces");
+    assert_eq!(cache.stats(all).await, Some(stats(10)), "other scopes are untouched");
+}
+
+async fn forget_stats_forgets_each_listed_scope(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let scopes = [TaskScope::All, TaskScope::InvolvedUser(UserId(1)), TaskScope::InvolvedUser(UserId(2))];
+    for (n, scope) in (1..).zip(scopes) {
+        cache.put_stats(scope, &stats(n)).await;
+    }
+    cache.forget_stats(vec![]).await;
+    assert_eq!(cache.stats(scopes[0]).await, Some(stats(1)), "an empty list forgets nothing");
+    cache.forget_stats(vec![scopes[0], scopes[2], TaskScope::InvolvedUser(UserId(9))]).await;
+    assert_eq!(cache.stats(scopes[0]).await, None);
+    assert_eq!(cache.stats(scopes[1]).await, Some(stats(2)));
+    assert_eq!(cache.stats(scopes[2]).await, None);
+}
+
+async fn tasks_and_stats_do_not_collide(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    cache.put_task(&bare_task(1)).await;
+    cache.put_stats(TaskScope::InvolvedUser(UserId(1)), &stats(1)).await;
+    cache.forget_stats(vec![TaskScope::InvolvedUser(UserId(1))]).await;
+    assert_eq!(cache.task(TaskId(1)).await, Some(bare_task(1)), "forgetting statistics keeps tasks");
+    cache.put_stats(TaskScope::InvolvedUser(UserId(1)), &stats(1)).await;
+    cache.forget_task(TaskId(1)).await;
+    assert_eq!(
+        cache.stats(TaskScope::InvolvedUser(UserId(1))).await,
+        Some(stats(1)),
+        "forgetting a task keeps statistics"
+    );
+}
+
+async fn entries_expire_after_their_time_to_live(caches: &dyn MakeCache) {
+    const SHORT: Duration = Duration::from_millis(500);
+    let short_tasks = caches.make(SHORT, LONG);
+    let short_stats = caches.make(LONG, SHORT);
+    // Distinct keys: with Redis both caches share one key space.
+    short_tasks.put_task(&bare_task(1)).await;
+    short_tasks.put_stats(TaskScope::InvolvedUser(UserId(1)), &stats(1)).await;
+    short_stats.put_task(&bare_task(2)).await;
+    short_stats.put_stats(TaskScope::InvolvedUser(UserId(2)), &stats(2)).await;
+
+    tokio::time::sleep(SHORT * 3).await;
+
+    assert_eq!(short_tasks.task(TaskId(1)).await, None, "the task outlived its time to live");
+    assert_eq!(short_tasks.stats(TaskScope::InvolvedUser(UserId(1))).await, Some(stats(1)));
+    assert_eq!(short_stats.task(TaskId(2)).await, Some(bare_task(2)));
+    assert_eq!(short_stats.stats(TaskScope::InvolvedUser(UserId(2))).await, None, "the statistics outlived theirs");
+}
+
+/// What only the shared cache promises: several instances see each other's writes and
+/// invalidations, under namespaced keys holding JSON with a time to live.
+mod redis_only {
+    use super::common::{bare_task, full_task, purge, redis_pool, unique_prefix};
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn instances_share_entries_and_invalidations() {
+        let Some(pool) = redis_pool().await else { return };
+        let prefix = unique_prefix();
+        // Two instances: each its own pool, as two processes would have.
+        let other_pool = workbench_cache::connect(&common::redis_url()).await.expect("a second pool");
+        let one = RedisTaskCache::new(pool.clone(), LONG, LONG).with_prefix(&prefix);
+        let two = RedisTaskCache::new(other_pool, LONG, LONG).with_prefix(&prefix);
+
+        one.put_task(&full_task(1)).await;
+        one.put_stats(TaskScope::All, &stats(5)).await;
+        assert_eq!(two.task(TaskId(1)).await, Some(full_task(1)));
+        assert_eq!(two.stats(TaskScope::All).await, Some(stats(5)));
+        two.forget_task(TaskId(1)).await;
+        two.forget_stats(vec![TaskScope::All]).await;
+        assert_eq!(one.task(TaskId(1)).await, None);
+        assert_eq!(one.stats(TaskScope::All).await, None);
+        purge(&pool, &prefix).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn prefixes_keep_caches_apart() {
+        let Some(pool) = redis_pool().await else { return };
+        let (a, b) = (unique_prefix(), unique_prefix());
+        let one = RedisTaskCache::new(pool.clone(), LONG, LONG).with_prefix(&a);
+        let two = RedisTaskCache::new(pool.clone(), LONG, LONG).with_prefix(&b);
+        one.put_task(&bare_task(1)).await;
+        assert_eq!(two.task(TaskId(1)).await, None);
+        two.forget_task(TaskId(1)).await;
+        assert_eq!(one.task(TaskId(1)).await, Some(bare_task(1)));
+        purge(&pool, &a).await;
+    }
+
+    /// The JSON under `key` and its remaining time to live in milliseconds.
+    async fn stored(pool: &RedisPool, key: String) -> (serde_json::Value, i64) {
+        let mut conn = pool.get().await.expect("a connection");
+        let json: String = redis::cmd("GET").arg(&key).query_async(&mut conn).await.expect("GET");
+        let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await.expect("PTTL");
+        (serde_json::from_str(&json).expect("JSON"), ttl)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn entries_are_json_under_namespaced_keys_with_a_time_to_live() {
+        let Some(pool) = redis_pool().await else { return };
+        let prefix = unique_prefix();
+        let cache =
+            RedisTaskCache::new(pool.clone(), Duration::from_secs(300), Duration::from_secs(30)).with_prefix(&prefix);
+        cache.put_task(&full_task(7)).await;
+        cache.put_stats(TaskScope::InvolvedUser(UserId(4)), &stats(2)).await;
+
+        let (task, task_ttl) = stored(&pool, format!("{prefix}:task:7")).await;
+        assert_eq!(task["title"], "Task 7: prepare the été review");
+        assert!((290_000..=300_000).contains(&task_ttl), "task TTL {task_ttl} ms");
+        let (counts, stats_ttl) = stored(&pool, format!("{prefix}:stats:user:4")).await;
+        assert_eq!(counts["total"], 2);
+        assert!((20_000..=30_000).contains(&stats_ttl), "stats TTL {stats_ttl} ms");
+        purge(&pool, &prefix).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_default_prefix_is_wb() {
+        let Some(pool) = redis_pool().await else { return };
+        // An id no real data uses, forgotten straight away.
+        let id = TaskId(-7_000_000_000 - i64::from(std::process::id()));
+        let cache = RedisTaskCache::new(pool.clone(), LONG, LONG);
+        let mut task = bare_task(1);
+        task.id = id;
+        cache.put_task(&task).await;
+        let mut conn = pool.get().await.expect("a connection");
+        let exists: bool =
+            redis::cmd("EXISTS").arg(format!("wb:task:{id}")).query_async(&mut conn).await.expect("EXISTS");
+        cache.forget_task(id).await;
+        assert!(exists);
+        assert_eq!(cache.task(id).await, None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unreadable_value_is_a_miss() {
+        let Some(pool) = redis_pool().await else { return };
+        let prefix = unique_prefix();
+        let mut conn = pool.get().await.expect("a connection");
+        let () = redis::cmd("SET")
+            .arg(format!("{prefix}:task:1"))
+            .arg("{\"not\": \"a task\"}")
+            .arg("EX")
+            .arg(60)
+            .query_async(&mut conn)
+            .await
+            .expect("SET");
+        let cache = RedisTaskCache::new(pool.clone(), LONG, LONG).with_prefix(&prefix);
+        assert_eq!(cache.task(TaskId(1)).await, None);
+        cache.put_task(&bare_task(1)).await;
+        assert_eq!(cache.task(TaskId(1)).await, Some(bare_task(1)), "the next write replaces it");
+        purge(&pool, &prefix).await;
+    }
+}

@@ -1,0 +1,846 @@
+//! The task, comment and idempotency adapters, run against SQLite always and PostgreSQL when it is
+//! reachable (and always under `CI=true`).
+//!
+//! Each case is written once, as `async fn case(db: Database)`, and [`suite!`] generates a
+//! `sqlite` and a `postgres` test for it, so that both engines are held to the same port contract
+//! (`crates/tasks/src/ports.rs`).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use workbench_core::{Page, PageRequest, RepositoryError};
+use workbench_store::{
+    Database, DieselCommentRepository, DieselIdempotencyStore, DieselTaskRepository, DieselUserRepository,
+    IdempotencyClaim,
+};
+use workbench_tasks::{
+    Comment, CommentBody, CommentRepository, NewComment, NewTask, NewTaskRecord, Priority, SortKey, Status, TagUsage,
+    Tags, Task, TaskFilter, TaskId, TaskRepository, TaskScope, TaskSort, TaskStats, Title,
+};
+use workbench_users::{Email, NewUser, Role, User, UserId, UserRepository, Username};
+
+/// For each case, a module with a `sqlite` and a `postgres` test, each given a migrated
+/// [`Database`] of its own.
+macro_rules! suite {
+    ($($case:ident),+ $(,)?) => {$(
+        mod $case {
+            use workbench_store::testing::TestDatabase;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let t = TestDatabase::sqlite();
+                super::$case(t.connect()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(t) = TestDatabase::postgres() else { return };
+                super::$case(t.connect()).await;
+            }
+        }
+    )+};
+}
+
+suite!(
+    create_then_find,
+    create_with_unknown_assignee_is_a_missing_reference,
+    every_filter,
+    scope_involved_user_or_all,
+    text_search_is_case_insensitive_including_non_ascii,
+    text_search_wildcards_are_literal,
+    every_sort_key_both_directions,
+    pagination_totals,
+    update_with_current_version_stores_everything,
+    update_with_stale_version_changes_nothing,
+    concurrent_updates_exactly_one_wins,
+    delete_with_and_without_version,
+    stats_count_by_status_priority_and_overdue,
+    tags_with_counts_and_search,
+    comments_crud_and_pagination,
+    idempotency_claim_complete_replay,
+    idempotency_release_allows_a_retry,
+    idempotency_expired_keys_are_claimed_again,
+    idempotency_concurrent_claims_exactly_one_wins,
+    idempotency_purge_expired,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn repo(db: &Database) -> DieselTaskRepository {
+    DieselTaskRepository::new(db.clone())
+}
+
+async fn user(db: &Database, name: &str) -> User {
+    let new = NewUser {
+        username: Username::parse(name).expect("a valid test username"),
+        email: Email::parse(format!("{name}@example.com")).expect("a valid test email"),
+        password_hash: Some(format!("hash-of-{name}")),
+        role: Role::User,
+        created_at: instant(),
+    };
+    DieselUserRepository::new(db.clone()).create(new).await.expect("the user is created")
+}
+
+/// A fixed instant with microseconds (leading zeros included): the tests do not depend on the clock.
+fn instant() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap() + TimeDelta::microseconds(1_234)
+}
+
+fn secs(n: i64) -> TimeDelta {
+    TimeDelta::seconds(n)
+}
+
+fn days(n: i64) -> TimeDelta {
+    TimeDelta::days(n)
+}
+
+/// A pending, medium-priority task titled `title`, without anything else.
+fn draft(title: &str) -> NewTask {
+    NewTask {
+        title: Title::parse(title).expect("a valid test title"),
+        description: None,
+        status: Status::Pending,
+        priority: Priority::Medium,
+        due_date: None,
+        assignee_id: None,
+        tags: Tags::default(),
+    }
+}
+
+fn tags(raw: &[&str]) -> Tags {
+    Tags::parse(raw.iter().map(|t| (*t).to_owned()).collect()).expect("valid test tags")
+}
+
+/// Stores `task` owned by `owner`, created at `at` (completed then if its status says so).
+async fn create_at(repo: &DieselTaskRepository, owner: &User, task: NewTask, at: DateTime<Utc>) -> Task {
+    let completed_at = (task.status == Status::Completed).then_some(at);
+    repo.create(NewTaskRecord { task, owner_id: owner.id, completed_at, created_at: at })
+        .await
+        .expect("the task is created")
+}
+
+async fn find(repo: &DieselTaskRepository, id: TaskId) -> Option<Task> {
+    repo.find(id).await.expect("the task loads")
+}
+
+fn page(page: u64, per_page: u64) -> PageRequest {
+    PageRequest::new(Some(page), Some(per_page)).unwrap()
+}
+
+/// Oldest first, so that lists compare in creation order.
+fn oldest_first() -> TaskFilter {
+    TaskFilter { sort: TaskSort { key: SortKey::CreatedAt, descending: false }, ..TaskFilter::default() }
+}
+
+async fn list(repo: &DieselTaskRepository, scope: TaskScope, filter: TaskFilter, req: PageRequest) -> Page<Task> {
+    repo.list(scope, filter, req).await.expect("the list loads")
+}
+
+/// The ids a one-page list finds, in order; checks that the total counts exactly those.
+async fn found(repo: &DieselTaskRepository, scope: TaskScope, filter: TaskFilter) -> Vec<TaskId> {
+    let page = list(repo, scope, filter, page(1, 100)).await;
+    assert_eq!(page.total, page.items.len() as u64, "total counts exactly the matching tasks");
+    page.items.iter().map(|t| t.id).collect()
+}
+
+fn ids(tasks: &[&Task]) -> Vec<TaskId> {
+    tasks.iter().map(|t| t.id).collect()
+}
+
+fn usage(name: &str, usage_count: u64) -> TagUsage {
+    TagUsage { name: name.to_owned(), usage_count }
+}
+
+/// `task` changed as the domain would change it at `at`: version bumped, `updated_at` moved on.
+fn changed(task: &Task, at: DateTime<Utc>, change: impl FnOnce(&mut Task)) -> Task {
+    let mut task = task.clone();
+    change(&mut task);
+    task.version += 1;
+    task.updated_at = at;
+    task
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks
+// ---------------------------------------------------------------------------------------------
+
+async fn create_then_find(db: Database) {
+    let repo = repo(&db);
+    let ann = user(&db, "ann").await;
+    let bob = user(&db, "bob").await;
+    let at = instant();
+    let due = Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap() + TimeDelta::microseconds(7);
+
+    let task = NewTask {
+        description: Some("Milk, eggs".into()),
+        status: Status::Completed,
+        priority: Priority::High,
+        due_date: Some(due),
+        assignee_id: Some(bob.id),
+        tags: tags(&["zeta", "alpha", "mid"]),
+        ..draft("Shopping")
+    };
+    let created = create_at(&repo, &ann, task, at).await;
+    let expected = Task {
+        id: created.id,
+        title: "Shopping".into(),
+        description: Some("Milk, eggs".into()),
+        status: Status::Completed,
+        priority: Priority::High,
+        due_date: Some(due),
+        owner_id: ann.id,
+        assignee_id: Some(bob.id),
+        tags: vec!["zeta".into(), "alpha".into(), "mid".into()],
+        completed_at: Some(at),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    assert_eq!(created, expected, "create returns the stored task at version 1, updated_at = created_at");
+    assert_eq!(find(&repo, created.id).await, Some(expected), "find reads it back exactly, tags in their order");
+
+    // Nothing optional set; a whole-second instant.
+    let whole = Utc.with_ymd_and_hms(2030, 12, 31, 23, 59, 59).unwrap();
+    let bare = create_at(&repo, &ann, draft("Bare"), whole).await;
+    let found = find(&repo, bare.id).await.expect("the bare task exists");
+    assert_eq!(found, bare);
+    assert_eq!(
+        (found.description, found.due_date, found.assignee_id, found.completed_at, found.tags.len()),
+        (None, None, None, None, 0)
+    );
+    assert_eq!((found.created_at, found.updated_at), (whole, whole));
+
+    assert_eq!(find(&repo, TaskId(created.id.0 + 1000)).await, None, "an unknown id is None");
+}
+
+async fn create_with_unknown_assignee_is_a_missing_reference(db: Database) {
+    let repo = repo(&db);
+    let ann = user(&db, "ann").await;
+    let task = NewTask { assignee_id: Some(UserId(9_999)), tags: tags(&["x"]), ..draft("Orphan") };
+    let result = repo.create(NewTaskRecord { task, owner_id: ann.id, completed_at: None, created_at: instant() }).await;
+    assert!(matches!(result, Err(RepositoryError::MissingReference { .. })), "got {result:?}");
+    let all = found(&repo, TaskScope::All, oldest_first()).await;
+    assert!(all.is_empty(), "a failed create leaves nothing behind");
+}
+
+/// Five tasks between three users, used by the filter, scope, stats and tag cases.
+struct Fixture {
+    ann: User,
+    bob: User,
+    cat: User,
+    now: DateTime<Utc>,
+    /// ann's, assigned to bob: pending, high, [home, urgent], overdue.
+    t1: Task,
+    /// ann's: in progress, medium, [work], due tomorrow.
+    t2: Task,
+    /// bob's, assigned to ann: completed, low, [home], due in the past (not overdue: completed).
+    t3: Task,
+    /// bob's: pending, low, no tags, no due date.
+    t4: Task,
+    /// cat's, assigned to bob: pending, medium, [work], due in three days.
+    t5: Task,
+}
+
+async fn fixture(db: &Database) -> Fixture {
+    let repo = repo(db);
+    let (ann, bob, cat) = (user(db, "ann").await, user(db, "bob").await, user(db, "cat").await);
+    let now = instant();
+    let t1 = NewTask {
+        priority: Priority::High,
+        due_date: Some(now - days(1)),
+        assignee_id: Some(bob.id),
+        tags: tags(&["home", "urgent"]),
+        ..draft("one")
+    };
+    let t1 = create_at(&repo, &ann, t1, now - secs(50)).await;
+    let t2 =
+        NewTask { status: Status::InProgress, due_date: Some(now + days(1)), tags: tags(&["work"]), ..draft("two") };
+    let t2 = create_at(&repo, &ann, t2, now - secs(40)).await;
+    let t3 = NewTask {
+        status: Status::Completed,
+        priority: Priority::Low,
+        due_date: Some(now - days(2)),
+        assignee_id: Some(ann.id),
+        tags: tags(&["home"]),
+        ..draft("three")
+    };
+    let t3 = create_at(&repo, &bob, t3, now - secs(30)).await;
+    let t4 = create_at(&repo, &bob, NewTask { priority: Priority::Low, ..draft("four") }, now - secs(20)).await;
+    let t5 =
+        NewTask { due_date: Some(now + days(3)), assignee_id: Some(bob.id), tags: tags(&["Work"]), ..draft("five") };
+    let t5 = create_at(&repo, &cat, t5, now - secs(10)).await;
+    Fixture { ann, bob, cat, now, t1, t2, t3, t4, t5 }
+}
+
+async fn every_filter(db: Database) {
+    let repo = repo(&db);
+    let f = fixture(&db).await;
+    let all = TaskScope::All;
+    let with = |change: fn(&mut TaskFilter, &Fixture)| {
+        let mut filter = oldest_first();
+        change(&mut filter, &f);
+        filter
+    };
+
+    assert_eq!(found(&repo, all, oldest_first()).await, ids(&[&f.t1, &f.t2, &f.t3, &f.t4, &f.t5]));
+
+    let pending = with(|q, _| q.statuses = vec![Status::Pending]);
+    assert_eq!(found(&repo, all, pending).await, ids(&[&f.t1, &f.t4, &f.t5]));
+    let pending_or_done = with(|q, _| q.statuses = vec![Status::Pending, Status::Completed]);
+    assert_eq!(found(&repo, all, pending_or_done).await, ids(&[&f.t1, &f.t3, &f.t4, &f.t5]));
+
+    let low = with(|q, _| q.priorities = vec![Priority::Low]);
+    assert_eq!(found(&repo, all, low).await, ids(&[&f.t3, &f.t4]));
+    let high_or_medium = with(|q, _| q.priorities = vec![Priority::High, Priority::Medium]);
+    assert_eq!(found(&repo, all, high_or_medium).await, ids(&[&f.t1, &f.t2, &f.t5]));
+
+    let assigned_to_bob = with(|q, f| q.assignee_id = Some(f.bob.id));
+    assert_eq!(found(&repo, all, assigned_to_bob).await, ids(&[&f.t1, &f.t5]));
+    let owned_by_bob = with(|q, f| q.owner_id = Some(f.bob.id));
+    assert_eq!(found(&repo, all, owned_by_bob).await, ids(&[&f.t3, &f.t4]));
+
+    let home = with(|q, _| q.tag = Some("home".into()));
+    assert_eq!(found(&repo, all, home).await, ids(&[&f.t1, &f.t3]));
+    let work = with(|q, _| q.tag = Some("work".into()));
+    assert_eq!(found(&repo, all, work).await, ids(&[&f.t2, &f.t5]), "tags are stored normalised");
+    let partial_tag = with(|q, _| q.tag = Some("hom".into()));
+    assert_eq!(found(&repo, all, partial_tag).await, vec![], "a tag matches whole");
+
+    let before_now = with(|q, f| q.due_before = Some(f.now));
+    assert_eq!(found(&repo, all, before_now).await, ids(&[&f.t1, &f.t3]), "no due date is never due before");
+    let before_t1_due = with(|q, f| q.due_before = f.t1.due_date);
+    assert_eq!(found(&repo, all, before_t1_due).await, ids(&[&f.t3]), "due_before is strict");
+    let from_t2_due = with(|q, f| q.due_after = f.t2.due_date);
+    assert_eq!(found(&repo, all, from_t2_due).await, ids(&[&f.t2, &f.t5]), "due_after includes the instant");
+    let between = with(|q, f| {
+        q.due_after = Some(f.now - days(1));
+        q.due_before = Some(f.now + days(3));
+    });
+    assert_eq!(found(&repo, all, between).await, ids(&[&f.t1, &f.t2]));
+
+    let overdue = with(|q, f| q.overdue_at = Some(f.now));
+    assert_eq!(found(&repo, all, overdue).await, ids(&[&f.t1]), "completed tasks are never overdue");
+    let overdue_later = with(|q, f| q.overdue_at = Some(f.now + days(2)));
+    assert_eq!(found(&repo, all, overdue_later).await, ids(&[&f.t1, &f.t2]));
+
+    let text = with(|q, _| q.text = Some("thr".into()));
+    assert_eq!(found(&repo, all, text).await, ids(&[&f.t3]));
+
+    let combined = with(|q, f| {
+        q.owner_id = Some(f.ann.id);
+        q.statuses = vec![Status::Pending];
+        q.tag = Some("urgent".into());
+    });
+    assert_eq!(found(&repo, all, combined).await, ids(&[&f.t1]), "filters combine with AND");
+}
+
+async fn scope_involved_user_or_all(db: Database) {
+    let repo = repo(&db);
+    let f = fixture(&db).await;
+    let dan = user(&db, "dan").await;
+    let of = |u: &User| TaskScope::InvolvedUser(u.id);
+
+    assert_eq!(found(&repo, TaskScope::All, oldest_first()).await.len(), 5);
+    assert_eq!(found(&repo, of(&f.ann), oldest_first()).await, ids(&[&f.t1, &f.t2, &f.t3]), "owned or assigned");
+    assert_eq!(found(&repo, of(&f.bob), oldest_first()).await, ids(&[&f.t1, &f.t3, &f.t4, &f.t5]));
+    assert_eq!(found(&repo, of(&f.cat), oldest_first()).await, ids(&[&f.t5]));
+    assert_eq!(found(&repo, of(&dan), oldest_first()).await, vec![]);
+
+    let home = TaskFilter { tag: Some("home".into()), ..oldest_first() };
+    assert_eq!(found(&repo, of(&f.bob), home).await, ids(&[&f.t1, &f.t3]), "scope and filters combine");
+    let not_mine = TaskFilter { owner_id: Some(f.cat.id), ..oldest_first() };
+    assert_eq!(found(&repo, of(&f.ann), not_mine).await, vec![], "a filter cannot widen the scope");
+}
+
+async fn text_search_is_case_insensitive_including_non_ascii(db: Database) {
+    let repo = repo(&db);
+    let ann = user(&db, "ann").await;
+    let at = instant();
+    let ete = create_at(&repo, &ann, draft("Été à Paris"), at).await;
+    let plain = create_at(&repo, &ann, draft("ete plain"), at + secs(1)).await;
+    let described = NewTask { description: Some("Voir la TOUR Eiffel, ÇA VA".into()), ..draft("Trip") };
+    let described = create_at(&repo, &ann, described, at + secs(2)).await;
+    let search = |text: &str| TaskFilter { text: Some(text.to_owned()), ..oldest_first() };
+
+    // The domain lower-cases `q` (`TaskFilter::parse`); the stored text is folded in Rust.
+    assert_eq!(found(&repo, TaskScope::All, search("été")).await, vec![ete.id], "non-ASCII folds on both engines");
+    assert_eq!(found(&repo, TaskScope::All, search("été à")).await, vec![ete.id]);
+    assert_eq!(found(&repo, TaskScope::All, search("ete")).await, vec![plain.id], "accents are not stripped");
+    assert_eq!(found(&repo, TaskScope::All, search("tour eiffel")).await, vec![described.id], "description");
+    assert_eq!(found(&repo, TaskScope::All, search("ça va")).await, vec![described.id]);
+    assert_eq!(found(&repo, TaskScope::All, search("trip")).await, vec![described.id]);
+    assert_eq!(found(&repo, TaskScope::All, search("paris eiffel")).await, vec![]);
+
+    // The search text follows updates.
+    let renamed = changed(&ete, at + secs(10), |t| {
+        t.title = "Hiver".into();
+        t.description = Some("ÉTÉ fini".into());
+    });
+    assert!(repo.update(renamed, ete.version).await.unwrap());
+    assert_eq!(found(&repo, TaskScope::All, search("à paris")).await, vec![]);
+    assert_eq!(found(&repo, TaskScope::All, search("hiver")).await, vec![ete.id]);
+    assert_eq!(found(&repo, TaskScope::All, search("été fini")).await, vec![ete.id]);
+}
+
+async fn text_search_wildcards_are_literal(db: Database) {
+    let repo = repo(&db);
+    let ann = user(&db, "ann").await;
+    let at = instant();
+    let mut made = Vec::new();
+    for (i, title) in
+        ["100% sure", "1000 sure", "snake_case", "snakeXcase", r"back\slash", "backslash"].iter().enumerate()
+    {
+        made.push(create_at(&repo, &ann, draft(title), at + secs(i as i64)).await.id);
+    }
+    let search = |text: &str| TaskFilter { text: Some(text.to_owned()), ..oldest_first() };
+    assert_eq!(found(&repo, TaskScope::All, search("100%")).await, vec![made[0]]);
+    assert_eq!(found(&repo, TaskScope::All, search("%")).await, vec![made[0]]);
+    assert_eq!(found(&repo, TaskScope::All, search("e_c")).await, vec![made[2]]);
+    assert_eq!(found(&repo, TaskScope::All, search("_")).await, vec![made[2]]);
+    assert_eq!(found(&repo, TaskScope::All, search(r"k\s")).await, vec![made[4]]);
+    assert_eq!(found(&repo, TaskScope::All, search(r"\")).await, vec![made[4]]);
+}
+
+async fn every_sort_key_both_directions(db: Database) {
+    let repo = repo(&db);
+    let ann = user(&db, "ann").await;
+    let base = instant();
+    let soon = base + days(1);
+    let a = NewTask { priority: Priority::Low, due_date: Some(soon + days(2)), ..draft("delta") };
+    let a = create_at(&repo, &ann, a, base).await;
+    let b = create_at(&repo, &ann, NewTask { priority: Priority::High, ..draft("alpha") }, base + secs(1)).await;
+    let c = NewTask { priority: Priority::Medium, due_date: Some(soon), ..draft("charlie") };
+    let c = create_at(&repo, &ann, c, base + secs(2)).await;
+    let d = create_at(&repo, &ann, NewTask { priority: Priority::High, ..draft("bravo") }, base + secs(3)).await;
+    let e = NewTask { priority: Priority::Low, due_date: Some(soon + days(1)), ..draft("echo") };
+    let e = create_at(&repo, &ann, e, base + secs(4)).await;
+    // a was changed last.
+    assert!(repo.update(changed(&a, base + secs(10), |_| {}), a.version).await.unwrap());
+
+    let cases: [(SortKey, Vec<&Task>, Vec<&Task>); 5] = [
+        (SortKey::CreatedAt, vec![&a, &b, &c, &d, &e], vec![&e, &d, &c, &b, &a]),
+        (SortKey::UpdatedAt, vec![&b, &c, &d, &e, &a], vec![&a, &e, &d, &c, &b]),
+        (SortKey::Title, vec![&b, &d, &c, &a, &e], vec![&e, &a, &c, &d, &b]),
+        // Equal priorities are ordered by id, in the same direction.
+        (SortKey::Priority, vec![&a, &e, &c, &b, &d], vec![&d, &b, &c, &e, &a]),
+        // No due date last in both directions; among those, by id in the same direction.
+        (SortKey::DueDate, vec![&c, &e, &a, &b, &d], vec![&a, &e, &c, &d, &b]),
+    ];
+    for (key, ascending, descending) in cases {
+        for (descending_flag, expected) in [(false, ascending), (true, descending)] {
+            let filter = TaskFilter { sort: TaskSort { key, descending: descending_flag }, ..TaskFilter::default() };
+            assert_eq!(
+                found(&repo, TaskScope::All, filter).await,
+                ids(&expected),
+                "sort by {key:?}, descending: {descending_flag}"
+            );
+        }
+    }
+    // The default is newest first.
+    assert_eq!(found(&repo, TaskScope::All, TaskFilter::default()).await, ids(&[&e, &d, &c, &b, &a]));
+}
+
+async fn pagination_totals(db: Database) {
+    let repo = repo(&db);
+    let ann = user(&db, "ann").await;
+    let mut all = Vec::new();
+    for i in 0..7 {
+        let task = NewTask { tags: tags(&[format!("t{i}").as_str(), "common"]), ..draft(&format!("task {i}")) };
+        all.push(create_at(&repo, &ann, task, instant() + secs(i)).await);
+    }
+    let scope = TaskScope::InvolvedUser(ann.id);
+    let mut seen = Vec::new();
+    for (n, expected_len) in [(1, 3), (2, 3), (3, 1), (4, 0)] {
+        let p = list(&repo, scope, oldest_first(), page(n, 3)).await;
+        assert_eq!((p.total, p.items.len(), p.pages()), (7, expected_len, 3), "page {n}");
+        seen.extend(p.items);
+    }
+    assert_eq!(seen, all, "the pages together are the whole list, in order, each with its own tags");
+
+    let filtered = TaskFilter { text: Some("task 1".into()), ..oldest_first() };
+    let p = list(&repo, scope, filtered, page(1, 3)).await;
+    assert_eq!((p.total, p.items.len()), (1, 1), "the total counts the filtered list");
+}
+
+async fn update_with_current_version_stores_everything(db: Database) {
+    let repo = repo(&db);
+    let ann = user(&db, "ann").await;
+    let bob = user(&db, "bob").await;
+    let at = instant();
+    let task = NewTask {
+        description: Some("old".into()),
+        assignee_id: Some(bob.id),
+        due_date: Some(at + days(1)),
+        tags: tags(&["a", "b", "c"]),
+        ..draft("Before")
+    };
+    let task = create_at(&repo, &ann, task, at).await;
+
+    let later = at + secs(90) + TimeDelta::microseconds(5);
+    let updated = changed(&task, later, |t| {
+        t.title = "After".into();
+        t.description = None;
+        t.status = Status::Completed;
+        t.completed_at = Some(later);
+        t.priority = Priority::High;
+        t.due_date = None;
+        t.assignee_id = None;
+        t.tags = vec!["c".into(), "new".into(), "a".into()];
+    });
+    assert!(repo.update(updated.clone(), 1).await.unwrap(), "the current version wins");
+    assert_eq!(find(&repo, task.id).await, Some(updated.clone()), "every field is stored, tags in the new order");
+
+    // And back: nullable fields set again, tags cleared.
+    let again = changed(&updated, later + secs(1), |t| {
+        t.description = Some("new".into());
+        t.status = Status::Pending;
+        t.completed_at = None;
+        t.priority = Priority::Low;
+        t.due_date = Some(later + days(3));
+        t.assignee_id = Some(bob.id);
+        t.tags = vec![];
+    });
+    assert!(repo.update(again.clone(), 2).await.unwrap());
+    assert_eq!(find(&repo, task.id).await, Some(again));
+
+    let priority_first = TaskFilter { sort: TaskSort { key: SortKey::Priority, descending: true }, ..oldest_first() };
+    let other = create_at(&repo, &ann, draft("Other"), at).await;
+    assert_eq!(
+        found(&repo, TaskScope::All, priority_first).await,
+        vec![other.id, task.id],
+        "the priority rank follows the priority"
+    );
+
+    let ghost = Task { id: TaskId(task.id.0 + 1000), ..task.clone() };
+    assert!(!repo.update(ghost, 1).await.unwrap(), "an unknown task is not updated");
+}
+
+async fn update_with_stale_version_changes_nothing(db: Database) {
+    let repo = repo(&db);
+    let ann = user(&db, "ann").await;
+    let at = instant();
+    let task = create_at(&repo, &ann, NewTask { tags: tags(&["keep"]), ..draft("Original") }, at).await;
+    let first = changed(&task, at + secs(1), |t| t.title = "First".into());
+    assert!(repo.update(first.clone(), 1).await.unwrap());
+
+    let stale = changed(&task, at + secs(2), |t| {
+        t.title = "Stale".into();
+        t.tags = vec!["lost".into()];
+        t.status = Status::Completed;
+    });
+    assert!(!repo.update(stale, 1).await.unwrap(), "version 1 is no longer current");
+    assert_eq!(find(&repo, task.id).await, Some(first), "a stale update changes nothing, tags included");
+}
+
+async fn concurrent_updates_exactly_one_wins(db: Database) {
+    const RACERS: usize = 8;
+    let repo = Arc::new(repo(&db));
+    let ann = user(&db, "ann").await;
+    let mut current = create_at(&repo, &ann, NewTask { tags: tags(&["start"]), ..draft("Contested") }, instant()).await;
+
+    for round in 0..3 {
+        let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
+        let mut racers = tokio::task::JoinSet::new();
+        for racer in 0..RACERS {
+            let (repo, barrier) = (Arc::clone(&repo), Arc::clone(&barrier));
+            let mine = changed(&current, instant() + secs(round * 100 + racer as i64), |t| {
+                t.title = format!("round {round} racer {racer}");
+                t.tags = vec![format!("r{racer}"), "shared".into()];
+            });
+            let expected = current.version;
+            racers.spawn(async move {
+                barrier.wait().await;
+                let won = repo.update(mine.clone(), expected).await;
+                (won, mine)
+            });
+        }
+        let mut winners = Vec::new();
+        while let Some(joined) = racers.join_next().await {
+            match joined.expect("the task completes") {
+                (Ok(true), task) => winners.push(task),
+                (Ok(false), _) => {}
+                (Err(e), _) => panic!("round {round}: a racing update failed: {e:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: exactly one update wins");
+        let stored = find(&repo, current.id).await.expect("the task exists");
+        assert_eq!(stored, winners[0], "round {round}: the winner's task is stored whole");
+        current = stored;
+    }
+}
+
+async fn delete_with_and_without_version(db: Database) {
+    let repo = repo(&db);
+    let comments = DieselCommentRepository::new(db.clone());
+    let ann = user(&db, "ann").await;
+    let at = instant();
+    let task = create_at(&repo, &ann, NewTask { tags: tags(&["gone"]), ..draft("Versioned") }, at).await;
+    let comment = comments.create(new_comment(&task, &ann, "bye", at)).await.unwrap();
+    assert!(repo.update(changed(&task, at + secs(1), |_| {}), 1).await.unwrap());
+
+    assert!(!repo.delete(task.id, Some(1)).await.unwrap(), "a stale version deletes nothing");
+    assert!(find(&repo, task.id).await.is_some());
+    assert!(repo.delete(task.id, Some(2)).await.unwrap(), "the current version deletes");
+    assert_eq!(find(&repo, task.id).await, None);
+    assert_eq!(comments.find(task.id, comment.id).await.unwrap(), None, "comments go with the task");
+    assert_eq!(repo.tags(TaskScope::All, None).await.unwrap(), vec![], "tags go with the task");
+
+    let other = create_at(&repo, &ann, draft("Unversioned"), at).await;
+    assert!(repo.delete(other.id, None).await.unwrap(), "without a version any version deletes");
+    assert!(!repo.delete(other.id, None).await.unwrap(), "a deleted task is not deleted twice");
+    assert!(!repo.delete(TaskId(other.id.0 + 1000), Some(1)).await.unwrap());
+}
+
+async fn stats_count_by_status_priority_and_overdue(db: Database) {
+    let repo = repo(&db);
+    let f = fixture(&db).await;
+    let dan = user(&db, "dan").await;
+    let stats = |scope| {
+        let repo = repo.clone();
+        async move { repo.stats(scope, f.now).await.expect("stats load") }
+    };
+    let all = TaskStats { total: 5, pending: 3, in_progress: 1, completed: 1, low: 2, medium: 2, high: 1, overdue: 1 };
+    assert_eq!(stats(TaskScope::All).await, all);
+    let ann = TaskStats { total: 3, pending: 1, in_progress: 1, completed: 1, low: 1, medium: 1, high: 1, overdue: 1 };
+    assert_eq!(stats(TaskScope::InvolvedUser(f.ann.id)).await, ann);
+    let cat = TaskStats { total: 1, pending: 1, medium: 1, ..TaskStats::default() };
+    assert_eq!(stats(TaskScope::InvolvedUser(f.cat.id)).await, cat);
+    assert_eq!(stats(TaskScope::InvolvedUser(dan.id)).await, TaskStats::default());
+
+    let in_three_days = repo.stats(TaskScope::All, f.now + days(3)).await.unwrap();
+    assert_eq!(in_three_days.overdue, 2, "overdue is as of `now`, strictly before it, never completed");
+    let t4_done = changed(&f.t4, f.now, |t| {
+        t.status = Status::Completed;
+        t.completed_at = Some(f.now);
+    });
+    assert!(repo.update(t4_done, f.t4.version).await.unwrap());
+    let after = repo.stats(TaskScope::InvolvedUser(f.bob.id), f.now).await.unwrap();
+    let bob = TaskStats { total: 4, pending: 2, in_progress: 0, completed: 2, low: 2, medium: 1, high: 1, overdue: 1 };
+    assert_eq!(after, bob);
+}
+
+async fn tags_with_counts_and_search(db: Database) {
+    let repo = repo(&db);
+    let f = fixture(&db).await;
+    let tags_of = |scope, search: Option<&str>| {
+        let (repo, search) = (repo.clone(), search.map(str::to_owned));
+        async move { repo.tags(scope, search).await.expect("tags load") }
+    };
+    assert_eq!(
+        tags_of(TaskScope::All, None).await,
+        vec![usage("home", 2), usage("work", 2), usage("urgent", 1)],
+        "most used first, then by name"
+    );
+    assert_eq!(
+        tags_of(TaskScope::InvolvedUser(f.ann.id), None).await,
+        vec![usage("home", 2), usage("urgent", 1), usage("work", 1)]
+    );
+    assert_eq!(tags_of(TaskScope::InvolvedUser(f.cat.id), None).await, vec![usage("work", 1)]);
+    assert_eq!(tags_of(TaskScope::All, Some("o")).await, vec![usage("home", 2), usage("work", 2)]);
+    assert_eq!(tags_of(TaskScope::All, Some("urg")).await, vec![usage("urgent", 1)]);
+    assert_eq!(tags_of(TaskScope::InvolvedUser(f.cat.id), Some("home")).await, vec![]);
+    assert_eq!(tags_of(TaskScope::All, Some("%")).await, vec![], "wildcards are literal");
+    assert_eq!(tags_of(TaskScope::All, Some("_")).await, vec![]);
+
+    let t4 = changed(&f.t4, f.now, |t| t.tags = vec!["snake_tag".into(), "home".into()]);
+    assert!(repo.update(t4, f.t4.version).await.unwrap());
+    assert_eq!(tags_of(TaskScope::All, Some("_")).await, vec![usage("snake_tag", 1)]);
+    assert_eq!(tags_of(TaskScope::All, None).await[0], usage("home", 3));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comments
+// ---------------------------------------------------------------------------------------------
+
+fn new_comment(task: &Task, author: &User, body: &str, at: DateTime<Utc>) -> NewComment {
+    NewComment {
+        task_id: task.id,
+        author_id: author.id,
+        body: CommentBody::parse(body).expect("a valid comment"),
+        created_at: at,
+    }
+}
+
+async fn comments_crud_and_pagination(db: Database) {
+    let tasks = repo(&db);
+    let repo = DieselCommentRepository::new(db.clone());
+    let ann = user(&db, "ann").await;
+    let bob = user(&db, "bob").await;
+    let at = instant();
+    let task = create_at(&tasks, &ann, draft("Discussed"), at).await;
+    let other = create_at(&tasks, &ann, draft("Elsewhere"), at).await;
+
+    let mut made: Vec<Comment> = Vec::new();
+    for i in 0..5 {
+        let author = if i % 2 == 0 { &ann } else { &bob };
+        let created = repo.create(new_comment(&task, author, &format!("comment {i}"), at + secs(i))).await.unwrap();
+        assert_eq!(
+            (created.task_id, created.author_id, created.body.as_str(), created.created_at, created.updated_at),
+            (task.id, author.id, format!("comment {i}").as_str(), at + secs(i), at + secs(i))
+        );
+        made.push(created);
+    }
+    let elsewhere = repo.create(new_comment(&other, &bob, "elsewhere", at)).await.unwrap();
+
+    let first = repo.list(task.id, page(1, 2)).await.unwrap();
+    assert_eq!((first.total, first.items.clone()), (5, made[..2].to_vec()), "oldest first");
+    let last = repo.list(task.id, page(3, 2)).await.unwrap();
+    assert_eq!((last.total, last.items), (5, made[4..].to_vec()));
+    let beyond = repo.list(task.id, page(4, 2)).await.unwrap();
+    assert_eq!((beyond.total, beyond.items.len()), (5, 0));
+    assert_eq!(repo.list(other.id, page(1, 20)).await.unwrap().items, vec![elsewhere.clone()]);
+
+    assert_eq!(repo.find(task.id, made[1].id).await.unwrap(), Some(made[1].clone()));
+    assert_eq!(repo.find(other.id, made[1].id).await.unwrap(), None, "a comment belongs to one task");
+    assert_eq!(repo.find(task.id, elsewhere.id).await.unwrap(), None);
+
+    assert!(repo.delete(made[1].id).await.unwrap());
+    assert!(!repo.delete(made[1].id).await.unwrap(), "a deleted comment is not deleted twice");
+    assert_eq!(repo.find(task.id, made[1].id).await.unwrap(), None);
+    let rest = repo.list(task.id, page(1, 20)).await.unwrap();
+    let expected: Vec<Comment> = made.iter().filter(|c| c.id != made[1].id).cloned().collect();
+    assert_eq!((rest.total, rest.items), (4, expected));
+
+    let missing =
+        repo.create(NewComment { task_id: TaskId(other.id.0 + 1000), ..new_comment(&task, &ann, "x", at) }).await;
+    assert!(matches!(missing, Err(RepositoryError::MissingReference { .. })), "got {missing:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency keys
+// ---------------------------------------------------------------------------------------------
+
+fn keys(db: &Database) -> DieselIdempotencyStore {
+    DieselIdempotencyStore::new(db.clone())
+}
+
+fn in_progress(hash: &str) -> IdempotencyClaim {
+    IdempotencyClaim::InProgress { request_hash: hash.to_owned() }
+}
+
+async fn idempotency_claim_complete_replay(db: Database) {
+    let store = keys(&db);
+    let now = instant();
+    let until = now + TimeDelta::hours(24);
+    assert_eq!(store.claim(1, "k1", "h1", now, until).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(store.claim(1, "k1", "h1", now, until).await.unwrap(), in_progress("h1"));
+    assert_eq!(store.claim(1, "k1", "h2", now, until).await.unwrap(), in_progress("h1"), "the first hash is kept");
+    assert_eq!(store.claim(2, "k1", "h1", now, until).await.unwrap(), IdempotencyClaim::Claimed, "keys are per user");
+
+    store.complete(1, "k1", 201, r#"{"id":7}"#.into(), Some("/api/v1/tasks/7".into())).await.unwrap();
+    let replay = IdempotencyClaim::Completed {
+        request_hash: "h1".into(),
+        status: 201,
+        body: r#"{"id":7}"#.into(),
+        location: Some("/api/v1/tasks/7".into()),
+    };
+    assert_eq!(store.claim(1, "k1", "h1", now + secs(5), until).await.unwrap(), replay);
+    assert_eq!(store.claim(1, "k1", "other", now + secs(5), until).await.unwrap(), replay);
+    assert_eq!(store.claim(2, "k1", "h1", now, until).await.unwrap(), in_progress("h1"));
+
+    store.complete(2, "k1", 422, "problem".into(), None).await.unwrap();
+    let failed =
+        IdempotencyClaim::Completed { request_hash: "h1".into(), status: 422, body: "problem".into(), location: None };
+    assert_eq!(store.claim(2, "k1", "h1", now, until).await.unwrap(), failed);
+}
+
+async fn idempotency_release_allows_a_retry(db: Database) {
+    let store = keys(&db);
+    let now = instant();
+    let until = now + TimeDelta::hours(24);
+    assert_eq!(store.claim(1, "k", "h1", now, until).await.unwrap(), IdempotencyClaim::Claimed);
+    store.release(1, "k").await.unwrap();
+    assert_eq!(store.claim(1, "k", "h2", now, until).await.unwrap(), IdempotencyClaim::Claimed, "released");
+    assert_eq!(store.claim(1, "k", "h1", now, until).await.unwrap(), in_progress("h2"));
+
+    store.complete(1, "k", 201, "{}".into(), None).await.unwrap();
+    store.release(1, "k").await.unwrap();
+    assert!(
+        matches!(store.claim(1, "k", "h2", now, until).await.unwrap(), IdempotencyClaim::Completed { .. }),
+        "release only forgets a claim in progress"
+    );
+    store.release(1, "never-claimed").await.unwrap();
+}
+
+async fn idempotency_expired_keys_are_claimed_again(db: Database) {
+    let store = keys(&db);
+    let t0 = instant();
+    let hour = TimeDelta::hours(1);
+    assert_eq!(store.claim(1, "k", "h1", t0, t0 + hour).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(store.claim(1, "k", "h2", t0 + hour - secs(1), t0 + hour * 2).await.unwrap(), in_progress("h1"));
+    assert_eq!(
+        store.claim(1, "k", "h2", t0 + hour, t0 + hour * 2).await.unwrap(),
+        IdempotencyClaim::Claimed,
+        "a key expires at expires_at"
+    );
+    assert_eq!(store.claim(1, "k", "h3", t0 + hour, t0 + hour * 2).await.unwrap(), in_progress("h2"));
+
+    // A completed, expired key: claimed again, and its old response is gone.
+    store.complete(1, "k", 201, "old".into(), Some("/old".into())).await.unwrap();
+    let t1 = t0 + hour * 3;
+    assert_eq!(store.claim(1, "k", "h4", t1, t1 + hour).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(store.claim(1, "k", "h5", t1, t1 + hour).await.unwrap(), in_progress("h4"));
+    store.complete(1, "k", 200, "new".into(), None).await.unwrap();
+    let replay =
+        IdempotencyClaim::Completed { request_hash: "h4".into(), status: 200, body: "new".into(), location: None };
+    assert_eq!(store.claim(1, "k", "h4", t1, t1 + hour).await.unwrap(), replay);
+}
+
+async fn idempotency_concurrent_claims_exactly_one_wins(db: Database) {
+    const RACERS: usize = 8;
+    let store = Arc::new(keys(&db));
+    let t0 = instant();
+    let hour = TimeDelta::hours(1);
+    // Rounds 0 and 1 race on new keys; round 2 on the key of round 1, expired by then.
+    for (round, key, now) in [(0, "fresh", t0), (1, "reused", t0), (2, "reused", t0 + hour * 2)] {
+        let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
+        let mut racers = tokio::task::JoinSet::new();
+        for racer in 0..RACERS {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            racers.spawn(async move {
+                let hash = format!("round {round} racer {racer}");
+                barrier.wait().await;
+                (store.claim(1, key, &hash, now, now + hour).await, hash)
+            });
+        }
+        let mut winners = Vec::new();
+        let mut seen = HashSet::new();
+        while let Some(joined) = racers.join_next().await {
+            match joined.expect("the task completes") {
+                (Ok(IdempotencyClaim::Claimed), hash) => winners.push(hash),
+                (Ok(IdempotencyClaim::InProgress { request_hash }), _) => {
+                    seen.insert(request_hash);
+                }
+                (other, _) => panic!("round {round}: unexpected claim result {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: exactly one claim wins");
+        assert!(
+            seen.iter().all(|h| *h == winners[0]),
+            "round {round}: the losers see the winner's hash, got {seen:?} vs {winners:?}"
+        );
+    }
+}
+
+async fn idempotency_purge_expired(db: Database) {
+    let store = keys(&db);
+    let t0 = instant();
+    let hour = TimeDelta::hours(1);
+    for (i, expires) in [t0 + hour, t0 + hour * 2, t0 + hour * 3].into_iter().enumerate() {
+        let key = format!("k{i}");
+        assert_eq!(store.claim(1, &key, "h", t0, expires).await.unwrap(), IdempotencyClaim::Claimed);
+    }
+    store.complete(1, "k0", 201, "{}".into(), None).await.unwrap();
+    assert_eq!(store.purge_expired(t0).await.unwrap(), 0);
+    assert_eq!(store.purge_expired(t0 + hour * 2).await.unwrap(), 2, "expires_at <= now is expired");
+    assert_eq!(store.purge_expired(t0 + hour * 2).await.unwrap(), 0);
+    assert_eq!(store.claim(1, "k2", "x", t0 + hour * 2, t0 + hour * 4).await.unwrap(), in_progress("h"), "kept");
+    assert_eq!(
+        store.claim(1, "k0", "x", t0 + hour * 2, t0 + hour * 4).await.unwrap(),
+        IdempotencyClaim::Claimed,
+        "purged"
+    );
+}
