@@ -6,29 +6,6 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use workbench_e2e::{Account, TestApp, engines, error_fields, expect_problem};
 
-/// `engines!` for a case that exposes a server bug: both variants are ignored with `reason`, so
-/// `cargo test -- --ignored` shows whether the bug is still there.
-macro_rules! server_bug {
-    ($reason:literal, $case:ident) => {
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = $reason]
-            async fn sqlite() {
-                let app =
-                    workbench_e2e::TestApp::spawn(workbench_e2e::Backend::Sqlite).await.expect("SQLite always works");
-                super::$case(app).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = $reason]
-            async fn postgres() {
-                if let Some(app) = workbench_e2e::TestApp::spawn(workbench_e2e::Backend::Postgres).await {
-                    super::$case(app).await;
-                }
-            }
-        }
-    };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Helpers, shared with `comments.rs`.
 
@@ -1260,23 +1237,8 @@ engines!(
     tags_count_visible_tasks,
 );
 
-server_bug!(
-    "BUG: POST /tasks with a JSON shape error (`status: \"done\"`) reports only the shape errors; the broken rules of other fields (blank `title`) are not listed (contract: a 422 lists every failing field at once)",
-    creation_lists_enum_errors_with_rule_errors
-);
-server_bug!(
-    "BUG: POST and PATCH /tasks check that `assignee_id` is an active user only after every other rule passed, so `{title: \"\", assignee_id: <unknown>}` names only `title` (contract: a 422 lists every failing field at once)",
-    creation_lists_an_unknown_assignee_with_rule_errors
-);
-server_bug!(
-    "BUG: after DELETE /admin/users/{id}, GET /tasks/{task} of that user's (cascade-deleted) task still answers 200 from the task cache for up to 5 minutes",
-    a_deleted_owners_task_is_gone
-);
-server_bug!(
-    "BUG: after DELETE /admin/users/{id}, GET /tasks/stats still counts that user's cascade-deleted tasks (cached statistics are not invalidated, for up to 30 s)",
-    a_deleted_owners_task_leaves_the_statistics
-);
-server_bug!(
-    "BUG: after DELETE /admin/users/{id} of an assignee, GET /tasks/{task} still shows their `assignee_id` from the task cache, while the list shows null",
-    a_deleted_assignee_is_cleared_from_the_task
-);
+engines!(creation_lists_enum_errors_with_rule_errors);
+engines!(creation_lists_an_unknown_assignee_with_rule_errors);
+engines!(a_deleted_owners_task_is_gone);
+engines!(a_deleted_owners_task_leaves_the_statistics);
+engines!(a_deleted_assignee_is_cleared_from_the_task);

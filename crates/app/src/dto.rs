@@ -74,7 +74,7 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Lenient<T> {
 
 /// Splits lenient fields into their values and the type failures, then validates the values and
 /// merges both lists (a field's type failure replaces its "is required").
-fn merge_type_errors<T>(
+pub fn merge_type_errors<T>(
     type_errors: Vec<workbench_core::FieldError>,
     validated: Result<T, FieldErrors>,
 ) -> Result<T, FieldErrors> {
@@ -90,7 +90,16 @@ fn merge_type_errors<T>(
     }
 }
 
-fn lenient<T>(field: &str, raw: Option<Lenient<T>>, errors: &mut Vec<workbench_core::FieldError>) -> Option<T> {
+impl<T: Serialize> Serialize for Lenient<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Lenient::Valid(v) => v.serialize(s),
+            Lenient::Invalid(message) => s.serialize_str(message),
+        }
+    }
+}
+
+pub fn lenient<T>(field: &str, raw: Option<Lenient<T>>, errors: &mut Vec<workbench_core::FieldError>) -> Option<T> {
     match raw? {
         Lenient::Valid(v) => Some(v),
         Lenient::Invalid(message) => {

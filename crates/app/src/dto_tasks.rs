@@ -3,7 +3,9 @@
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use workbench_core::{FieldErrors, PageRequest};
+use workbench_core::{FieldError, FieldErrors, PageRequest};
+
+use crate::dto::{Lenient, lenient};
 use workbench_tasks::{Comment, Priority, RawTaskFilter, Status, TagUsage, Task, TaskDraft, TaskPatch, TaskStats};
 
 /// A task.
@@ -74,38 +76,47 @@ fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Optio
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// `POST /tasks`.
+/// `POST /tasks`. Fields are read leniently so that a value of the wrong type is reported together
+/// with every other failing field.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreateTaskRequest {
     /// 1–200 characters after trimming.
     #[schema(value_type = String, required = true, example = "Renew the car insurance")]
-    pub title: Option<String>,
+    pub title: Option<Lenient<String>>,
     /// At most 10 000 characters.
-    pub description: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Lenient<String>>,
     /// Default `pending`.
-    pub status: Option<Status>,
+    #[schema(value_type = Option<Status>)]
+    pub status: Option<Lenient<Status>>,
     /// Default `medium`.
-    pub priority: Option<Priority>,
+    #[schema(value_type = Option<Priority>)]
+    pub priority: Option<Lenient<Priority>>,
     /// RFC 3339 (or a bare `YYYY-MM-DD`, midnight UTC).
     #[serde(default, deserialize_with = "instant")]
     pub due_date: Option<DateTime<Utc>>,
     /// An active user.
-    pub assignee_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub assignee_id: Option<Lenient<i64>>,
     /// At most 20 tags of at most 32 characters; stored trimmed, lower-case, deduplicated.
-    pub tags: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub tags: Option<Lenient<Vec<String>>>,
 }
 
-impl From<CreateTaskRequest> for TaskDraft {
-    fn from(r: CreateTaskRequest) -> Self {
-        Self {
-            title: r.title,
-            description: r.description,
-            status: r.status,
-            priority: r.priority,
-            due_date: r.due_date,
-            assignee_id: r.assignee_id,
-            tags: r.tags,
-        }
+impl CreateTaskRequest {
+    /// The draft, and the fields whose JSON type was wrong.
+    pub fn into_draft(self) -> (TaskDraft, Vec<FieldError>) {
+        let mut errors = Vec::new();
+        let draft = TaskDraft {
+            title: lenient("title", self.title, &mut errors),
+            description: lenient("description", self.description, &mut errors),
+            status: lenient("status", self.status, &mut errors),
+            priority: lenient("priority", self.priority, &mut errors),
+            due_date: self.due_date,
+            assignee_id: lenient("assignee_id", self.assignee_id, &mut errors),
+            tags: lenient("tags", self.tags, &mut errors),
+        };
+        (draft, errors)
     }
 }
 

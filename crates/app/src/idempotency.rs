@@ -27,14 +27,17 @@ const MAX_KEY_BYTES: usize = 255;
 #[derive(Debug)]
 pub struct Created {
     pub body: serde_json::Value,
-    pub location: String,
+    /// Where the new resource can be read, when it has a URL of its own.
+    pub location: Option<String>,
     pub etag: Option<HeaderValue>,
 }
 
 impl Created {
     fn respond(self) -> HttpResponse {
         let mut response = HttpResponse::Created();
-        response.insert_header((header::LOCATION, self.location));
+        if let Some(location) = self.location {
+            response.insert_header((header::LOCATION, location));
+        }
         if let Some(etag) = self.etag {
             response.insert_header((header::ETAG, etag));
         }
@@ -90,7 +93,7 @@ impl Idempotency {
             Ok(created) => {
                 let body = created.body.to_string();
                 self.store
-                    .complete(user.0, &key, StatusCode::CREATED.as_u16(), body, Some(created.location.clone()))
+                    .complete(user.0, &key, StatusCode::CREATED.as_u16(), body, created.location.clone())
                     .await
                     .map_err(ApiError::internal)?;
                 Ok(created.respond())

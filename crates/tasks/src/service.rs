@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use workbench_core::{FieldErrors, Page, PageRequest};
+use workbench_core::{FieldError, FieldErrors, Page, PageRequest};
 use workbench_users::{User, UserId, UserRepository, now};
 
 use crate::{
     Comment, CommentBody, CommentRepository, NewComment, NewTask, NewTaskRecord, Status, TagUsage, Task, TaskCache,
-    TaskChanges, TaskError, TaskFilter, TaskId, TaskRepository, TaskScope, TaskStats, Viewer,
+    TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch, TaskRepository, TaskScope, TaskStats, Viewer,
 };
 
 /// How often an update without `If-Match` re-reads and re-applies after losing a race.
@@ -41,6 +41,23 @@ impl TaskService {
 
     fn scope(viewer: Viewer) -> TaskScope {
         if viewer.sees_everything() { TaskScope::All } else { TaskScope::InvolvedUser(viewer.id) }
+    }
+
+    /// Validates a draft completely: the field rules and that the assignee is an active user,
+    /// reporting every failing field at once.
+    pub async fn prepare(&self, draft: TaskDraft) -> Result<NewTask, TaskError> {
+        let assignee = draft.assignee_id.filter(|id| *id > 0).map(UserId);
+        let parsed = NewTask::parse(draft);
+        let assignee_error = self.assignee_error(assignee).await?;
+        combine(parsed, assignee_error)
+    }
+
+    /// Validates a patch completely, like [`Self::prepare`].
+    pub async fn prepare_changes(&self, patch: TaskPatch) -> Result<TaskChanges, TaskError> {
+        let assignee = patch.assignee_id.flatten().filter(|id| *id > 0).map(UserId);
+        let parsed = TaskChanges::parse(patch);
+        let assignee_error = self.assignee_error(assignee).await?;
+        combine(parsed, assignee_error)
     }
 
     /// Creates a task owned by `owner`.
@@ -169,6 +186,39 @@ impl TaskService {
         if self.comments.delete(comment).await? { Ok(()) } else { Err(TaskError::CommentNotFound) }
     }
 
+    /// Every task `user` owns or is assigned to: what an account deletion changes (owned tasks go,
+    /// assignments are cleared), so that their cached copies can be forgotten afterwards.
+    pub async fn involving(&self, user: UserId) -> Result<Vec<Task>, TaskError> {
+        let mut tasks = Vec::new();
+        let mut number = 1;
+        loop {
+            let page = PageRequest::new(Some(number), Some(u64::from(PageRequest::MAX_PER_PAGE)))?;
+            let batch = self.tasks.list(TaskScope::InvolvedUser(user), TaskFilter::default(), page).await?;
+            let done = batch.items.len() < PageRequest::MAX_PER_PAGE as usize;
+            tasks.extend(batch.items);
+            if done {
+                return Ok(tasks);
+            }
+            number += 1;
+        }
+    }
+
+    /// Forgets the cached copies and statistics of tasks changed behind the service's back (by an
+    /// account deletion's cascade).
+    pub async fn forget(&self, tasks: &[Task]) {
+        let mut scopes = vec![TaskScope::All];
+        for task in tasks {
+            self.cache.forget_task(task.id).await;
+            scopes.extend(task.involved().map(TaskScope::InvolvedUser));
+        }
+        scopes.sort_by_key(|s| match s {
+            TaskScope::All => 0,
+            TaskScope::InvolvedUser(id) => id.0,
+        });
+        scopes.dedup();
+        self.cache.forget_stats(scopes).await;
+    }
+
     /// The task as stored now (not cached: writes must see the current version), if visible.
     async fn visible_fresh(&self, viewer: &User, id: TaskId) -> Result<Task, TaskError> {
         let task = self.tasks.find(id).await?.ok_or(TaskError::NotFound)?;
@@ -176,8 +226,16 @@ impl TaskService {
     }
 
     async fn check_assignee(&self, id: UserId) -> Result<(), TaskError> {
+        match self.assignee_error(Some(id)).await? {
+            Some(error) => Err(FieldErrors::from_vec(vec![error]).expect("one error").into()),
+            None => Ok(()),
+        }
+    }
+
+    async fn assignee_error(&self, id: Option<UserId>) -> Result<Option<FieldError>, TaskError> {
+        let Some(id) = id else { return Ok(None) };
         let active = self.users.find(id).await.map_err(TaskError::from)?.is_some_and(|u| u.is_active());
-        if active { Ok(()) } else { Err(FieldErrors::single("assignee_id", "must be an active user").into()) }
+        Ok((!active).then(|| FieldError::new("assignee_id", "must be an active user")))
     }
 
     /// Forgets the cached statistics of everyone the task concerns (and of the previous assignee).
@@ -187,6 +245,19 @@ impl TaskService {
         scopes.push(TaskScope::All);
         scopes.dedup();
         self.cache.forget_stats(scopes).await;
+    }
+}
+
+/// A parse result with one more possible failure folded in.
+fn combine<T>(parsed: Result<T, FieldErrors>, extra: Option<FieldError>) -> Result<T, TaskError> {
+    match (parsed, extra) {
+        (Ok(value), None) => Ok(value),
+        (Ok(_), Some(error)) => Err(FieldErrors::from_vec(vec![error]).expect("one error").into()),
+        (Err(errors), extra) => {
+            let mut all = errors.into_vec();
+            all.extend(extra.filter(|e| !all.iter().any(|a| a.field == e.field)));
+            Err(FieldErrors::from_vec(all).expect("at least one error").into())
+        }
     }
 }
 

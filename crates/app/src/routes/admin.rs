@@ -58,6 +58,11 @@ pub async fn delete_user(
     CurrentUser(actor): CurrentUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    state.users.delete(&actor, UserId(id.into_inner())).await?;
+    let target = UserId(id.into_inner());
+    // The deletion cascades to owned tasks and clears assignments in the database; the cache must
+    // learn about it too, so collect what changes first.
+    let involved = state.tasks.involving(target).await?;
+    state.users.delete(&actor, target).await?;
+    state.tasks.forget(&involved).await;
     Ok(HttpResponse::NoContent().finish())
 }

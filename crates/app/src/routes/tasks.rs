@@ -2,10 +2,10 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
-use workbench_tasks::{NewTask, TaskChanges, TaskFilter, TaskId};
+use workbench_tasks::{TaskError, TaskFilter, TaskId};
 use workbench_users::now;
 
-use crate::dto::{Paginated, paginated};
+use crate::dto::{Paginated, merge_type_errors, paginated};
 use crate::dto_tasks::{
     CommentResponse, CreateCommentRequest, CreateTaskRequest, DataList, PageQuery, TagQuery, TagResponse,
     TaskListQuery, TaskResponse, TaskStatsResponse, UpdateTaskRequest,
@@ -46,9 +46,17 @@ pub async fn create(
     state
         .idempotency
         .run(&req, user.id, &body, || async {
-            let task = state.tasks.create(&user, NewTask::parse(body.clone().into())?).await?;
+            let (draft, type_errors) = body.clone().into_draft();
+            let new = match state.tasks.prepare(draft).await {
+                Ok(new) => merge_type_errors(type_errors, Ok(new))?,
+                Err(TaskError::Validation(rules)) => {
+                    merge_type_errors::<()>(type_errors, Err(rules)).map(|()| unreachable!())?
+                }
+                Err(other) => return Err(other.into()),
+            };
+            let task = state.tasks.create(&user, new).await?;
             Ok(Created {
-                location: format!("/api/v1/tasks/{}", task.id),
+                location: Some(format!("/api/v1/tasks/{}", task.id)),
                 etag: Some(etag(task.version)),
                 body: serde_json::to_value(TaskResponse::from(task)).map_err(ApiError::internal)?,
             })
@@ -143,7 +151,7 @@ async fn apply_update(
     body: UpdateTaskRequest,
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(&req)?;
-    let changes = TaskChanges::parse(body.into())?;
+    let changes = state.tasks.prepare_changes(body.into()).await?;
     let task = state.tasks.update(&user, TaskId(id), changes, expected.version()).await?;
     Ok(task_response(task, actix_web::http::StatusCode::OK))
 }
@@ -268,7 +276,7 @@ pub async fn comments(
     params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = CreateCommentRequest,
     responses(
-        (status = 201, body = CommentResponse, headers(("Location" = String))),
+        (status = 201, body = CommentResponse),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -291,7 +299,8 @@ pub async fn add_comment(
         .run(&req, user.id, &body, || async {
             let comment = state.tasks.comment(&user, task, body.body.clone()).await?;
             Ok(Created {
-                location: format!("/api/v1/tasks/{task}/comments/{}", comment.id),
+                // A comment has no URL of its own to read it from (only to delete it).
+                location: None,
                 etag: None,
                 body: serde_json::to_value(CommentResponse::from(comment)).map_err(ApiError::internal)?,
             })
