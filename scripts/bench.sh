@@ -46,18 +46,21 @@ seed() { # 10 users x 1,000 tasks, created user by user so each user's ids are c
         token=$(curl -sf "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
             -d "{\"email\":\"bench$u@example.com\",\"password\":\"bench-password\"}" | json_field access_token)
         [ "$u" = 1 ] && echo "$token" > "$OUT/token"
-        local config="$OUT/seed-$engine.curl"
-        : > "$config"
         local statuses=(pending pending in_progress completed)
         local priorities=(low medium high)
+        local plan="$OUT/seed-$engine.txt"
+        : > "$plan"
+        local dues=()
+        for d in $(seq 0 59); do dues+=("$(date -u -d "$((d - 30)) days" +%Y-%m-%dT12:00:00Z)"); done
         for i in $(seq 1 1000); do
-            local due=$(( (i % 60) - 30 ))
-            printf 'url = "%s/api/v1/tasks"\nheader = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\ndata = "{\\"title\\":\\"Task %d of user %d\\",\\"description\\":\\"Seeded for the benchmark\\",\\"status\\":\\"%s\\",\\"priority\\":\\"%s\\",\\"due_date\\":\\"%s\\",\\"tags\\":[\\"t%d\\",\\"seed\\"]}"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
-                "$BASE" "$token" "$i" "$u" "${statuses[$((i % 4))]}" "${priorities[$((i % 3))]}" \
-                "$(date -u -d "$due days" +%Y-%m-%dT12:00:00Z)" "$((i % 15))" >> "$config"
+            echo "$i ${statuses[$((i % 4))]} ${priorities[$((i % 3))]} ${dues[$((i % 60))]} $((i % 15))" >> "$plan"
         done
         local failed
-        failed=$(curl -s -Z --parallel-max 32 -K "$config" | grep -vc '^201$' || true)
+        # shellcheck disable=SC2016 # expanded by the inner shell
+        failed=$(xargs -P 16 -L 1 sh -c 'curl -s -o /dev/null -w "%{http_code}\n" "$0/api/v1/tasks" \
+                -H "Authorization: Bearer $1" -H "Content-Type: application/json" \
+                -d "{\"title\":\"Task $2 of user '"$u"'\",\"description\":\"Seeded for the benchmark\",\"status\":\"$3\",\"priority\":\"$4\",\"due_date\":\"$5\",\"tags\":[\"t$6\",\"seed\"]}"' \
+                "$BASE" "$token" < "$plan" | grep -vc '^201$' || true)
         [ "$failed" = 0 ] || { echo "seeding user $u: $failed creates failed" >&2; exit 1; }
     done
 }

@@ -101,7 +101,9 @@ impl r2d2::ManageConnection for Manager {
             .map_err(|e| ConnectionError::BadConnection(e.to_string()))
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    /// A connection returned mid-panic, still inside a transaction or with a failed rollback is
+    /// discarded rather than reused.
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }

@@ -71,7 +71,9 @@ impl Database {
             .max_size(options.max_size)
             .min_idle(options.min_idle)
             .connection_timeout(options.acquire_timeout)
-            .test_on_check_out(false)
+            // Check each connection before handing it out: one the server has closed (restart,
+            // failover, idle timeout) is replaced instead of failing every request that gets it.
+            .test_on_check_out(true)
             .build(manager)
             .map_err(|e| StoreError::connect(backend, e))?;
         Ok(Self { pool, backend })

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::{count_star, exists};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool};
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_tasks::{
     Comment, CommentRepository, NewComment, NewTaskRecord, Priority, SortKey, Status, TagUsage, Task, TaskFilter,
@@ -194,12 +195,27 @@ fn involves(
     tasks::owner_id.eq(user.0).or(tasks::assignee_id.eq(user.0))
 }
 
+/// [`involves`] as two id subqueries, for lists. With the plain OR, SQLite walks the
+/// creation-time index through every other user's tasks to avoid a sort (2.4 ms per page at
+/// 10,000 tasks); with the subqueries both engines search the two per-user indexes and sort only
+/// the user's own rows (under 1 ms). Found with `make bench` and `EXPLAIN QUERY PLAN`. Written as
+/// SQL because Diesel's types refuse a subquery on the table being filtered.
+fn involves_indexed(
+    user: UserId,
+) -> diesel::expression::SqlLiteral<Bool, impl diesel::query_builder::QueryFragment<Db> + Send> {
+    diesel::dsl::sql::<Bool>("(tasks.id IN (SELECT t.id FROM tasks t WHERE t.owner_id = ")
+        .bind::<BigInt, _>(user.0)
+        .sql(") OR tasks.id IN (SELECT t.id FROM tasks t WHERE t.assignee_id = ")
+        .bind::<BigInt, _>(user.0)
+        .sql("))")
+}
+
 /// The tasks in `scope`.
 fn scoped(scope: TaskScope) -> tasks::BoxedQuery<'static, Db> {
     let q = tasks::table.into_boxed();
     match scope {
         TaskScope::All => q,
-        TaskScope::InvolvedUser(user) => q.filter(involves(user)),
+        TaskScope::InvolvedUser(user) => q.filter(involves_indexed(user)),
     }
 }
 
