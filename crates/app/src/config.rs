@@ -255,6 +255,7 @@ mod tests {
     use figment::Jail;
 
     #[test]
+    #[expect(clippy::result_large_err, reason = "figment's Jail fixes the closure's error type")]
     fn defaults_file_then_environment() {
         Jail::expect_with(|jail| {
             jail.create_file(

@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn optional_absent_is_fine_and_invalid_is_reported() {
         let mut v = Validator::default();
-        assert_eq!(v.optional("x", None::<i32>, |n| Ok::<_, String>(n)), Ok(None));
+        assert_eq!(v.optional("x", None::<i32>, Ok::<_, String>), Ok(None));
         assert_eq!(v.optional("y", Some(-1), |_| Err::<i32, _>("must be positive")), Err(()));
         assert!(!v.is_valid());
         assert!(v.finish().unwrap_err().contains("y"));

@@ -210,19 +210,22 @@ fn involves_indexed(
         .sql("))")
 }
 
-/// The tasks in `scope`.
-fn scoped(scope: TaskScope) -> tasks::BoxedQuery<'static, Db> {
+/// The tasks in `scope`. On SQLite the user scope is written as id subqueries (see
+/// [`involves_indexed`]); PostgreSQL's planner does better with the plain OR (a BitmapOr over the
+/// same indexes), and measured 2.4× slower with the subqueries.
+fn scoped(scope: TaskScope, conn: &AnyConnection) -> tasks::BoxedQuery<'static, Db> {
     let q = tasks::table.into_boxed();
-    match scope {
-        TaskScope::All => q,
-        TaskScope::InvolvedUser(user) => q.filter(involves_indexed(user)),
+    match (scope, conn) {
+        (TaskScope::All, _) => q,
+        (TaskScope::InvolvedUser(user), AnyConnection::Sqlite(_)) => q.filter(involves_indexed(user)),
+        (TaskScope::InvolvedUser(user), AnyConnection::Postgresql(_)) => q.filter(involves(user)),
     }
 }
 
 /// The tasks in `scope` matching `filter`, unordered: the one query behind both the count and the
 /// page of [`TaskRepository::list`].
-fn filtered(scope: TaskScope, filter: &TaskFilter) -> tasks::BoxedQuery<'static, Db> {
-    let mut q = scoped(scope);
+fn filtered(scope: TaskScope, filter: &TaskFilter, conn: &AnyConnection) -> tasks::BoxedQuery<'static, Db> {
+    let mut q = scoped(scope, conn);
     if !filter.statuses.is_empty() {
         q = q.filter(tasks::status.eq_any(filter.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
     }
@@ -334,8 +337,8 @@ impl TaskRepository for DieselTaskRepository {
     ) -> Result<Page<Task>, RepositoryError> {
         self.db
             .run(move |conn| {
-                let total: i64 = filtered(scope, &filter).count().get_result(conn).map_err(db)?;
-                let rows: Vec<TaskRow> = sorted(filtered(scope, &filter), &filter)
+                let total: i64 = filtered(scope, &filter, conn).count().get_result(conn).map_err(db)?;
+                let rows: Vec<TaskRow> = sorted(filtered(scope, &filter, conn), &filter)
                     .select(TASK_COLUMNS)
                     .limit(page.limit())
                     .offset(page.offset())
@@ -412,7 +415,7 @@ impl TaskRepository for DieselTaskRepository {
                     by_group = by_group.filter(involves(user));
                 }
                 let groups: Vec<(String, String, i64)> = by_group.load(conn).map_err(db)?;
-                let overdue: i64 = scoped(scope)
+                let overdue: i64 = scoped(scope, conn)
                     .filter(tasks::due_date.lt(now.naive_utc()))
                     .filter(tasks::status.ne(Status::Completed.as_str()))
                     .count()
