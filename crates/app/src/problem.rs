@@ -114,6 +114,13 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, "conflict", detail)
     }
 
+    /// 409 for a unique value (email, username) someone already has, naming the field.
+    pub fn taken(field: &str) -> Self {
+        let mut err = Self::conflict(format!("This {field} is already taken."));
+        err.push_error(field, "is already taken");
+        err
+    }
+
     pub fn validation(errors: FieldErrors) -> Self {
         let errors = errors.into_vec();
         let detail = match errors.as_slice() {
@@ -209,11 +216,7 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Validation(errors) => Self::validation(errors),
-            AuthError::Conflict { field } => {
-                let mut err = Self::conflict(format!("This {field} is already taken."));
-                err.errors.push(FieldError::new(field, "is already taken"));
-                err
-            }
+            AuthError::Conflict { field } => Self::taken(field),
             AuthError::InvalidCredentials => {
                 Self::new(StatusCode::UNAUTHORIZED, "invalid-credentials", "Invalid email or password.")
             }
@@ -234,11 +237,7 @@ impl From<UserError> for ApiError {
             UserError::Validation(errors) => Self::validation(errors),
             UserError::NotFound => Self::not_found("No such user."),
             UserError::Forbidden(why) => Self::forbidden(why),
-            UserError::Conflict { field } => {
-                let mut err = Self::conflict(format!("This {field} is already taken."));
-                err.errors.push(FieldError::new(field, "is already taken"));
-                err
-            }
+            UserError::Conflict { field } => Self::taken(field),
             UserError::Unknown(cause) => Self::internal(cause),
         }
     }

@@ -124,6 +124,12 @@ impl UserService {
         Ok(updated)
     }
 
+    /// Whether `actor` may delete `target` (the rules of [`Self::delete`]), without deleting it:
+    /// for callers that must prepare work that only an allowed deletion should cost.
+    pub async fn check_deletable(&self, actor: &User, target: UserId) -> Result<User, UserError> {
+        self.target_for_admin(actor, target).await
+    }
+
     /// An administrator deletes another account, under the same rules as [`Self::administer`].
     pub async fn delete(&self, actor: &User, target: UserId) -> Result<User, UserError> {
         let user = self.target_for_admin(actor, target).await?;

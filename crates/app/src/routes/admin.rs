@@ -60,7 +60,8 @@ pub async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     let target = UserId(id.into_inner());
     // The deletion cascades to owned tasks and clears assignments in the database; the cache must
-    // learn about it too, so collect what changes first.
+    // learn about it too, so collect what changes first (only once the deletion is allowed).
+    state.users.check_deletable(&actor, target).await?;
     let involved = state.tasks.involving(target).await?;
     state.users.delete(&actor, target).await?;
     state.tasks.forget(&involved).await;
