@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
+use crate::audit::{AuditAction, ClientInfo, NewAuditEntry};
 use crate::tokens::{AccessToken, NewRefreshToken, RefreshToken, TokenHash};
+use crate::two_factor::{SecondFactor, SecondFactorCheck};
 use crate::{
-    AuthError, Email, NewAccount, NewUser, PasswordHasher, RefreshTokenStore, Role, TokenIssuer, User, UserRepository,
-    UserStatus, now,
+    AuditLog, AuthError, Email, NewAccount, NewUser, PasswordHasher, RefreshTokenStore, Role, TokenIssuer,
+    TotpVerifier, User, UserRepository, UserStatus, now,
 };
 
 /// Policy knobs of the sign-in rules.
@@ -31,6 +33,23 @@ pub struct Session {
     pub user: User,
 }
 
+/// What a person types to sign in.
+#[derive(Clone, Default)]
+pub struct LoginAttempt {
+    pub email: String,
+    pub password: String,
+    /// The current code of their authenticator app, when TOTP is on.
+    pub totp_code: Option<String>,
+    /// One of their recovery codes, in place of `totp_code`.
+    pub recovery_code: Option<String>,
+}
+
+impl std::fmt::Debug for LoginAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAttempt").field("email", &self.email).finish_non_exhaustive()
+    }
+}
+
 /// Registration, sign-in, refresh-token rotation, sign-out, and checking access tokens.
 #[derive(Clone)]
 pub struct AuthService {
@@ -38,6 +57,8 @@ pub struct AuthService {
     tokens: Arc<dyn RefreshTokenStore>,
     hasher: Arc<dyn PasswordHasher>,
     issuer: Arc<dyn TokenIssuer>,
+    second_factor: SecondFactorCheck,
+    audit: Arc<dyn AuditLog>,
     settings: AuthSettings,
 }
 
@@ -53,9 +74,12 @@ impl AuthService {
         tokens: Arc<dyn RefreshTokenStore>,
         hasher: Arc<dyn PasswordHasher>,
         issuer: Arc<dyn TokenIssuer>,
+        totp: Arc<dyn TotpVerifier>,
+        audit: Arc<dyn AuditLog>,
         settings: AuthSettings,
     ) -> Self {
-        Self { users, tokens, hasher, issuer, settings }
+        let second_factor = SecondFactorCheck { users: users.clone(), totp };
+        Self { users, tokens, hasher, issuer, second_factor, audit, settings }
     }
 
     /// Creates an account with `role`. Self-registration always passes [`Role::User`]; other
@@ -75,41 +99,91 @@ impl AuthService {
         Ok(user)
     }
 
-    /// Checks an email and password and starts a new session (a new refresh-token family).
+    /// Checks an email, a password and, when the account has TOTP on, a second factor, then starts
+    /// a new session (a new refresh-token family). Every outcome is recorded in the audit trail.
     ///
     /// An unknown email, a malformed one and a wrong password all spend the same bcrypt work and
-    /// give the same error. A disabled account is told so only after its password was right.
-    pub async fn login(&self, email: &str, password: &str) -> Result<Session, AuthError> {
-        let found = match Email::parse(email) {
-            Ok(email) => self.users.find_for_login(&email).await?,
-            Err(_) => None,
+    /// give the same error. A disabled account is told so only after its password was right, and
+    /// a missing second factor only after that.
+    pub async fn login(&self, attempt: LoginAttempt, client: &ClientInfo) -> Result<Session, AuthError> {
+        let email = Email::parse(&attempt.email).ok();
+        let found = match &email {
+            Some(email) => self.users.find_for_login(email).await?,
+            None => None,
         };
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), hash),
             None => (None, None),
         };
-        let password_ok = self.hasher.verify(password, hash).await?;
+        let password_ok = self.hasher.verify(&attempt.password, hash).await?;
+        let failed = |reason: &str| {
+            let typed = email
+                .as_ref()
+                .map_or_else(|| attempt.email.trim().chars().take(254).collect(), |e| e.as_str().to_owned());
+            NewAuditEntry::new(AuditAction::LoginFailed, client).with("email", typed).with("reason", reason)
+        };
         let user = match user {
             Some(user) if password_ok => user,
-            _ => return Err(AuthError::InvalidCredentials),
+            Some(user) => {
+                self.record_failure(failed("wrong_password").on(user.id)).await;
+                return Err(AuthError::InvalidCredentials);
+            }
+            None => {
+                self.record_failure(failed("unknown_email")).await;
+                return Err(AuthError::InvalidCredentials);
+            }
         };
         if user.status == UserStatus::Disabled {
+            self.record_failure(failed("account_disabled").on(user.id)).await;
             return Err(AuthError::AccountDisabled);
         }
-        self.start_session(user, uuid::Uuid::new_v4().to_string()).await
+        let mut audit =
+            vec![NewAuditEntry::new(AuditAction::Login, client).by(user.id).on(user.id).with("method", "password")];
+        if user.totp_enabled {
+            let factor =
+                self.second_factor.spend(&user, attempt.totp_code.as_deref(), attempt.recovery_code.as_deref()).await?;
+            let Some(factor) = factor else {
+                let reason = if attempt.totp_code.is_some() || attempt.recovery_code.is_some() {
+                    "invalid_second_factor"
+                } else {
+                    "second_factor_required"
+                };
+                self.record_failure(failed(reason).on(user.id)).await;
+                return Err(AuthError::TotpRequired);
+            };
+            audit[0].details.insert("second_factor".into(), factor.as_str().into());
+            if factor == SecondFactor::RecoveryCode {
+                let left = self.users.recovery_codes_left(user.id).await?;
+                audit.push(
+                    NewAuditEntry::new(AuditAction::RecoveryCodeUsed, client)
+                        .by(user.id)
+                        .on(user.id)
+                        .with("recovery_codes_left", left),
+                );
+            }
+        }
+        self.sign_in(user, audit).await
     }
 
     /// Exchanges a refresh token for a new pair. The presented token stops working; presenting
     /// it (or any other already-exchanged token of its family) again revokes the whole family,
     /// because only a thief and the rightful client can both hold it.
-    pub async fn refresh(&self, presented: &str) -> Result<Session, AuthError> {
+    pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<Session, AuthError> {
         let at = now();
         let record = self.tokens.find(&TokenHash::of(presented)).await?.ok_or(AuthError::InvalidToken)?;
         if record.revoked_at.is_some() {
             return Err(AuthError::InvalidToken);
         }
+        let reuse = || {
+            vec![
+                NewAuditEntry::new(AuditAction::RefreshTokenReuse, client)
+                    .on(record.user_id)
+                    .with("family", record.family_id.as_str())
+                    .at(at),
+            ]
+        };
         if record.used_at.is_some() {
-            self.tokens.revoke_family(&record.family_id, at).await?;
+            self.tokens.revoke_family(&record.family_id, at, reuse()).await?;
             return Err(AuthError::TokenReused { user_id: record.user_id });
         }
         if record.expires_at <= at {
@@ -127,7 +201,7 @@ impl AuthService {
         };
         if !self.tokens.rotate(record.id, stored, at).await? {
             // Another request exchanged the same token a moment ago: that is reuse too.
-            self.tokens.revoke_family(&record.family_id, at).await?;
+            self.tokens.revoke_family(&record.family_id, at, reuse()).await?;
             return Err(AuthError::TokenReused { user_id: record.user_id });
         }
         let access = self.issuer.issue(&user)?;
@@ -136,9 +210,12 @@ impl AuthService {
 
     /// Ends the session the refresh token belongs to. An unknown token is not an error: the
     /// client's goal, that the token no longer works, holds either way.
-    pub async fn logout(&self, presented: &str) -> Result<(), AuthError> {
+    pub async fn logout(&self, presented: &str, client: &ClientInfo) -> Result<(), AuthError> {
         if let Some(record) = self.tokens.find(&TokenHash::of(presented)).await? {
-            self.tokens.revoke_family(&record.family_id, now()).await?;
+            let at = now();
+            let audit = NewAuditEntry::new(AuditAction::Logout, client).by(record.user_id).on(record.user_id).at(at);
+            let audit = if record.revoked_at.is_none() { vec![audit] } else { Vec::new() };
+            self.tokens.revoke_family(&record.family_id, at, audit).await?;
         }
         Ok(())
     }
@@ -154,20 +231,29 @@ impl AuthService {
             .ok_or(AuthError::InvalidToken)
     }
 
-    async fn start_session(&self, user: User, family_id: String) -> Result<Session, AuthError> {
+    /// Starts a new session (a new refresh-token family) for a user whose credentials were
+    /// checked, recording `audit` with it.
+    pub(crate) async fn sign_in(&self, user: User, audit: Vec<NewAuditEntry>) -> Result<Session, AuthError> {
         let at = now();
         let refresh_token = RefreshToken::generate();
-        self.tokens
-            .insert(NewRefreshToken {
-                user_id: user.id,
-                family_id,
-                hash: refresh_token.hash(),
-                created_at: at,
-                expires_at: at + self.settings.refresh_ttl,
-            })
-            .await?;
+        let token = NewRefreshToken {
+            user_id: user.id,
+            family_id: uuid::Uuid::new_v4().to_string(),
+            hash: refresh_token.hash(),
+            created_at: at,
+            expires_at: at + self.settings.refresh_ttl,
+        };
+        self.tokens.insert(token, audit).await?;
         let access = self.issuer.issue(&user)?;
         Ok(Session { access, refresh_token, user })
+    }
+
+    /// Records a refused sign-in. A failure to write the entry is logged, not returned: the
+    /// person was refused either way, and a broken audit write must not change their answer.
+    pub(crate) async fn record_failure(&self, entry: NewAuditEntry) {
+        if let Err(e) = self.audit.record(entry).await {
+            tracing::error!(error = %e, "could not record a failed sign-in in the audit trail");
+        }
     }
 }
 
@@ -175,8 +261,10 @@ impl AuthService {
 mod tests {
     use super::*;
     use crate::tokens::RefreshTokenRecord;
-    use crate::{AccessClaims, MockPasswordHasher, MockRefreshTokenStore, MockTokenIssuer, MockUserRepository, UserId};
-    use mockall::predicate::eq;
+    use crate::{
+        AccessClaims, MockAuditLog, MockPasswordHasher, MockRefreshTokenStore, MockTokenIssuer, MockTotpVerifier,
+        MockUserRepository, TotpState, UserId,
+    };
     use workbench_core::RepositoryError;
 
     fn user(id: i64, status: UserStatus) -> User {
@@ -204,14 +292,45 @@ mod tests {
         issuer
     }
 
+    /// An audit log that keeps what it is given, for assertions.
+    fn audit_sink() -> (MockAuditLog, Arc<std::sync::Mutex<Vec<NewAuditEntry>>>) {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let mut audit = MockAuditLog::new();
+        audit.expect_record().returning(move |e| {
+            sink.lock().unwrap().push(e);
+            Ok(())
+        });
+        (audit, seen)
+    }
+
     fn service(users: MockUserRepository, tokens: MockRefreshTokenStore, hasher: MockPasswordHasher) -> AuthService {
+        with_totp(users, tokens, hasher, MockTotpVerifier::new())
+    }
+
+    fn with_totp(
+        users: MockUserRepository,
+        tokens: MockRefreshTokenStore,
+        hasher: MockPasswordHasher,
+        totp: MockTotpVerifier,
+    ) -> AuthService {
         AuthService::new(
             Arc::new(users),
             Arc::new(tokens),
             Arc::new(hasher),
             Arc::new(issuer()),
+            Arc::new(totp),
+            Arc::new(audit_sink().0),
             AuthSettings::default(),
         )
+    }
+
+    fn attempt(email: &str, password: &str) -> LoginAttempt {
+        LoginAttempt { email: email.into(), password: password.into(), ..LoginAttempt::default() }
+    }
+
+    fn client() -> ClientInfo {
+        ClientInfo { ip: Some("192.0.2.7".into()), user_agent: Some("curl/8".into()) }
     }
 
     fn record(used: bool, revoked: bool, expires_in: Duration) -> RefreshTokenRecord {
@@ -232,7 +351,9 @@ mod tests {
         let mut hasher = MockPasswordHasher::new();
         // The dummy verification must happen even though there is no account.
         hasher.expect_verify().withf(|_, hash| hash.is_none()).times(1).returning(|_, _| Ok(false));
-        let err = service(users, MockRefreshTokenStore::new(), hasher).login("who@example.com", "whatever1").await;
+        let err = service(users, MockRefreshTokenStore::new(), hasher)
+            .login(attempt("who@example.com", "whatever1"), &client())
+            .await;
         assert!(matches!(err, Err(AuthError::InvalidCredentials)));
     }
 
@@ -240,7 +361,9 @@ mod tests {
     async fn malformed_email_is_treated_as_unknown() {
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_verify().times(1).returning(|_, _| Ok(false));
-        let err = service(MockUserRepository::new(), MockRefreshTokenStore::new(), hasher).login("nope", "x").await;
+        let err = service(MockUserRepository::new(), MockRefreshTokenStore::new(), hasher)
+            .login(attempt("nope", "x"), &client())
+            .await;
         assert!(matches!(err, Err(AuthError::InvalidCredentials)));
     }
 
@@ -251,8 +374,14 @@ mod tests {
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_verify().returning(|pw, _| Ok(pw == "right-password"));
         let svc = service(users, MockRefreshTokenStore::new(), hasher);
-        assert!(matches!(svc.login("user1@example.com", "wrong-password").await, Err(AuthError::InvalidCredentials)));
-        assert!(matches!(svc.login("user1@example.com", "right-password").await, Err(AuthError::AccountDisabled)));
+        assert!(matches!(
+            svc.login(attempt("user1@example.com", "wrong-password"), &client()).await,
+            Err(AuthError::InvalidCredentials)
+        ));
+        assert!(matches!(
+            svc.login(attempt("user1@example.com", "right-password"), &client()).await,
+            Err(AuthError::AccountDisabled)
+        ));
     }
 
     #[tokio::test]
@@ -264,11 +393,14 @@ mod tests {
         let mut tokens = MockRefreshTokenStore::new();
         let stored = Arc::new(std::sync::Mutex::new(None));
         let sink = stored.clone();
-        tokens.expect_insert().times(1).returning(move |t| {
+        tokens.expect_insert().times(1).returning(move |t, audit| {
+            assert_eq!(audit[0].action, AuditAction::Login);
+            assert_eq!(audit[0].ip.as_deref(), Some("192.0.2.7"));
             *sink.lock().unwrap() = Some(t);
             Ok(())
         });
-        let session = service(users, tokens, hasher).login("USER1@example.com", "pw-pw-pw-pw").await.unwrap();
+        let session =
+            service(users, tokens, hasher).login(attempt("USER1@example.com", "pw-pw-pw-pw"), &client()).await.unwrap();
         let stored = stored.lock().unwrap().clone().unwrap();
         assert_eq!(stored.hash, session.refresh_token.hash());
         assert_ne!(stored.hash.as_str(), session.refresh_token.expose());
@@ -279,8 +411,12 @@ mod tests {
     async fn reusing_a_rotated_token_revokes_its_family() {
         let mut tokens = MockRefreshTokenStore::new();
         tokens.expect_find().returning(|_| Ok(Some(record(true, false, Duration::days(1)))));
-        tokens.expect_revoke_family().with(eq("fam"), mockall::predicate::always()).times(1).returning(|_, _| Ok(()));
-        let err = service(MockUserRepository::new(), tokens, MockPasswordHasher::new()).refresh("old").await;
+        tokens
+            .expect_revoke_family()
+            .withf(|family, _, audit| family == "fam" && audit[0].action == AuditAction::RefreshTokenReuse)
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let err = service(MockUserRepository::new(), tokens, MockPasswordHasher::new()).refresh("old", &client()).await;
         assert!(matches!(err, Err(AuthError::TokenReused { user_id: UserId(1) })));
     }
 
@@ -289,10 +425,10 @@ mod tests {
         let mut tokens = MockRefreshTokenStore::new();
         tokens.expect_find().returning(|_| Ok(Some(record(false, false, Duration::days(1)))));
         tokens.expect_rotate().returning(|_, _, _| Ok(false));
-        tokens.expect_revoke_family().times(1).returning(|_, _| Ok(()));
+        tokens.expect_revoke_family().times(1).returning(|_, _, _| Ok(()));
         let mut users = MockUserRepository::new();
         users.expect_find().returning(|id| Ok(Some(user(id.0, UserStatus::Active))));
-        let err = service(users, tokens, MockPasswordHasher::new()).refresh("t").await;
+        let err = service(users, tokens, MockPasswordHasher::new()).refresh("t", &client()).await;
         assert!(matches!(err, Err(AuthError::TokenReused { .. })));
     }
 
@@ -304,7 +440,8 @@ mod tests {
             let mut tokens = MockRefreshTokenStore::new();
             tokens.expect_find().returning(move |_| Ok(rec.clone()));
             tokens.expect_revoke_family().never();
-            let err = service(MockUserRepository::new(), tokens, MockPasswordHasher::new()).refresh("t").await;
+            let err =
+                service(MockUserRepository::new(), tokens, MockPasswordHasher::new()).refresh("t", &client()).await;
             assert!(matches!(err, Err(AuthError::InvalidToken)));
         }
     }
@@ -319,7 +456,7 @@ mod tests {
             .returning(|_, _, _| Ok(true));
         let mut users = MockUserRepository::new();
         users.expect_find().returning(|id| Ok(Some(user(id.0, UserStatus::Active))));
-        let session = service(users, tokens, MockPasswordHasher::new()).refresh("t").await.unwrap();
+        let session = service(users, tokens, MockPasswordHasher::new()).refresh("t", &client()).await.unwrap();
         assert_eq!(session.user.id, UserId(1));
     }
 
@@ -342,6 +479,8 @@ mod tests {
             Arc::new(MockRefreshTokenStore::new()),
             Arc::new(MockPasswordHasher::new()),
             Arc::new(issuer),
+            Arc::new(MockTotpVerifier::new()),
+            Arc::new(MockAuditLog::new()),
             AuthSettings::default(),
         );
         assert!(matches!(svc.authenticate("jwt").await, Err(AuthError::InvalidToken)));
@@ -370,6 +509,8 @@ mod tests {
             Arc::new(MockRefreshTokenStore::new()),
             Arc::new(MockPasswordHasher::new()),
             Arc::new(issuer),
+            Arc::new(MockTotpVerifier::new()),
+            Arc::new(MockAuditLog::new()),
             AuthSettings::default(),
         );
         assert!(matches!(svc.authenticate("jwt").await, Err(AuthError::InvalidToken)));
@@ -384,5 +525,99 @@ mod tests {
         let account = NewAccount::parse(Some("ann".into()), Some("a@b.io".into()), Some("password1".into())).unwrap();
         let err = service(users, MockRefreshTokenStore::new(), hasher).register(account, Role::User).await;
         assert!(matches!(err, Err(AuthError::Conflict { field: "email" })));
+    }
+
+    fn totp_user_repo(code_step_free: bool, recovery_ok: bool) -> MockUserRepository {
+        let mut users = MockUserRepository::new();
+        users.expect_find_for_login().returning(|_| {
+            let mut u = user(1, UserStatus::Active);
+            u.totp_enabled = true;
+            Ok(Some((u, Some("h".into()))))
+        });
+        users
+            .expect_totp_state()
+            .returning(|_| Ok(Some(TotpState { secret: Some("S".into()), enabled: true, last_step: None })));
+        users.expect_use_totp_step().returning(move |_, _| Ok(code_step_free));
+        users.expect_use_recovery_code().returning(move |_, _, _| Ok(recovery_ok));
+        users.expect_recovery_codes_left().returning(|_| Ok(9));
+        users
+    }
+
+    fn right_password() -> MockPasswordHasher {
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().returning(|_, _| Ok(true));
+        hasher
+    }
+
+    fn code_123456() -> MockTotpVerifier {
+        let mut totp = MockTotpVerifier::new();
+        totp.expect_verify().returning(|_, code, _| (code == "123456").then_some(7));
+        totp
+    }
+
+    fn accepting_tokens() -> MockRefreshTokenStore {
+        let mut tokens = MockRefreshTokenStore::new();
+        tokens.expect_insert().returning(|_, _| Ok(()));
+        tokens
+    }
+
+    #[tokio::test]
+    async fn a_totp_user_needs_a_valid_unused_code() {
+        let svc = with_totp(totp_user_repo(true, false), accepting_tokens(), right_password(), code_123456());
+        let mut login = attempt("user1@example.com", "right-password");
+        assert!(matches!(svc.login(login.clone(), &client()).await, Err(AuthError::TotpRequired)));
+        login.totp_code = Some("999999".into());
+        assert!(matches!(svc.login(login.clone(), &client()).await, Err(AuthError::TotpRequired)));
+        login.totp_code = Some("123456".into());
+        assert!(svc.login(login, &client()).await.is_ok());
+
+        // The same code again: its step is already used.
+        let svc = with_totp(totp_user_repo(false, false), accepting_tokens(), right_password(), code_123456());
+        let mut login = attempt("user1@example.com", "right-password");
+        login.totp_code = Some("123456".into());
+        assert!(matches!(svc.login(login, &client()).await, Err(AuthError::TotpRequired)));
+    }
+
+    #[tokio::test]
+    async fn a_recovery_code_signs_in_and_is_recorded() {
+        let mut tokens = MockRefreshTokenStore::new();
+        tokens
+            .expect_insert()
+            .withf(|_, audit| {
+                audit.len() == 2
+                    && audit[0].details["second_factor"] == "recovery_code"
+                    && audit[1].action == AuditAction::RecoveryCodeUsed
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let svc = with_totp(totp_user_repo(false, true), tokens, right_password(), code_123456());
+        let mut login = attempt("user1@example.com", "right-password");
+        login.recovery_code = Some("abcd-efgh-jkmn-pqrs".into());
+        assert!(svc.login(login, &client()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn failed_sign_ins_are_recorded_with_the_reason() {
+        let mut users = MockUserRepository::new();
+        users.expect_find_for_login().returning(|_| Ok(None));
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().returning(|_, _| Ok(false));
+        let (audit, seen) = audit_sink();
+        let svc = AuthService::new(
+            Arc::new(users),
+            Arc::new(MockRefreshTokenStore::new()),
+            Arc::new(hasher),
+            Arc::new(issuer()),
+            Arc::new(MockTotpVerifier::new()),
+            Arc::new(audit),
+            AuthSettings::default(),
+        );
+        let _ = svc.login(attempt("Who@Example.com", "whatever1"), &client()).await;
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].action, AuditAction::LoginFailed);
+        assert_eq!(seen[0].details["reason"], "unknown_email");
+        assert_eq!(seen[0].details["email"], "who@example.com");
+        assert_eq!(seen[0].user_agent.as_deref(), Some("curl/8"));
     }
 }

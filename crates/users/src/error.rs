@@ -14,6 +14,10 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("this account is disabled")]
     AccountDisabled,
+    /// The password was right, but the account has TOTP on and no valid code (or recovery code)
+    /// came with it.
+    #[error("a valid two-factor code is required")]
+    TotpRequired,
     /// A missing, expired, revoked, reused or forged token.
     #[error("the token is invalid, expired or revoked")]
     InvalidToken,

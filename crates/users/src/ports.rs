@@ -5,7 +5,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use workbench_core::{Page, PageRequest, RepositoryError};
 
+use crate::audit::{AuditEntry, AuditQuery, NewAuditEntry};
+use crate::oauth::{
+    AuthorizationRequest, ExternalIdentity, ExternalProfile, OAuthProviderName, PendingAuthorization, ProviderError,
+};
 use crate::tokens::{AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshTokenRecord, TokenHash};
+use crate::two_factor::TotpState;
 use crate::{Email, NewUser, ProfileChanges, Role, User, UserId, UserStatus};
 
 /// Which users to list.
@@ -51,28 +56,103 @@ pub trait UserRepository: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<Option<User>, RepositoryError>;
 
-    /// Replaces the password hash.
-    async fn set_password_hash(&self, id: UserId, hash: String, at: DateTime<Utc>) -> Result<(), RepositoryError>;
+    /// Replaces the password hash, revokes every refresh token of the user and appends `audit`,
+    /// all in one transaction.
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: String,
+        at: DateTime<Utc>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<(), RepositoryError>;
 
-    /// Changes role and/or status. Returns `None` when there is no such user.
+    /// Changes role and/or status and appends `audit`, in one transaction. Disabling MUST also
+    /// revoke every refresh token of the user and start a new token generation. Returns `None`
+    /// (and records nothing) when there is no such user.
     async fn set_role_and_status(
         &self,
         id: UserId,
         role: Option<Role>,
         status: Option<UserStatus>,
         at: DateTime<Utc>,
+        audit: Vec<NewAuditEntry>,
     ) -> Result<Option<User>, RepositoryError>;
 
-    /// Deletes the account and everything that belongs only to it. Returns whether it existed.
-    async fn delete(&self, id: UserId) -> Result<bool, RepositoryError>;
+    /// Deletes the account and everything that belongs only to it, and appends `audit`, in one
+    /// transaction. Returns whether it existed (nothing is recorded when it did not).
+    async fn delete(&self, id: UserId, audit: Vec<NewAuditEntry>) -> Result<bool, RepositoryError>;
+
+    /// The account an external identity is linked to.
+    async fn find_by_identity(
+        &self,
+        provider: OAuthProviderName,
+        subject: &str,
+    ) -> Result<Option<User>, RepositoryError>;
+
+    /// Stores a new account (as [`Self::create`]) together with its first external identity and
+    /// `audit`, in one transaction. Entries without an actor or target get the new account's id.
+    async fn create_with_identity(
+        &self,
+        user: NewUser,
+        identity: ExternalIdentity,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<User, RepositoryError>;
+
+    /// Links an external identity to an existing account and appends `audit`, in one transaction.
+    /// MUST return `Conflict { field: "identity" }` when the identity is already linked.
+    async fn link_identity(
+        &self,
+        id: UserId,
+        identity: ExternalIdentity,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<(), RepositoryError>;
+
+    /// The account's TOTP secret and state; `None` when there is no such user.
+    async fn totp_state(&self, id: UserId) -> Result<Option<TotpState>, RepositoryError>;
+
+    /// Stores a new, not yet enabled, TOTP secret. MUST store nothing and return `false` when TOTP
+    /// is already enabled, so that an enabled secret is never replaced or revealed.
+    async fn set_pending_totp(&self, id: UserId, secret: String, at: DateTime<Utc>) -> Result<bool, RepositoryError>;
+
+    /// Turns TOTP on with the pending secret: records `step` as used, replaces the recovery codes
+    /// with `recovery_codes` (hashes) and appends `audit`, in one transaction. MUST change nothing
+    /// and return `false` when TOTP is already on or no secret is pending.
+    async fn enable_totp(
+        &self,
+        id: UserId,
+        step: i64,
+        recovery_codes: Vec<TokenHash>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Turns TOTP off, forgetting the secret and the recovery codes, and appends `audit`, in one
+    /// transaction.
+    async fn disable_totp(
+        &self,
+        id: UserId,
+        at: DateTime<Utc>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<(), RepositoryError>;
+
+    /// Records that the code of time step `step` was used. MUST return `false` (and change
+    /// nothing) unless `step` is later than every step used before, so that a code works once.
+    async fn use_totp_step(&self, id: UserId, step: i64) -> Result<bool, RepositoryError>;
+
+    /// Spends a recovery code. MUST return `false` when the user has no unused code with this
+    /// hash; of two concurrent uses of one code, exactly one succeeds.
+    async fn use_recovery_code(&self, id: UserId, code: &TokenHash, at: DateTime<Utc>)
+    -> Result<bool, RepositoryError>;
+
+    /// How many unused recovery codes the user has left.
+    async fn recovery_codes_left(&self, id: UserId) -> Result<u32, RepositoryError>;
 }
 
 /// Where refresh tokens live, only as hashes.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync {
-    /// Stores a new token.
-    async fn insert(&self, token: NewRefreshToken) -> Result<(), RepositoryError>;
+    /// Stores a new token, and the `audit` of the sign-in that made it, in one transaction.
+    async fn insert(&self, token: NewRefreshToken, audit: Vec<NewAuditEntry>) -> Result<(), RepositoryError>;
 
     /// The token with this hash, used, revoked or expired alike.
     async fn find(&self, hash: &TokenHash) -> Result<Option<RefreshTokenRecord>, RepositoryError>;
@@ -82,8 +162,14 @@ pub trait RefreshTokenStore: Send + Sync {
     /// racing with the same token cannot both succeed.
     async fn rotate(&self, used: i64, next: NewRefreshToken, at: DateTime<Utc>) -> Result<bool, RepositoryError>;
 
-    /// Revokes every token of a family that is not revoked yet.
-    async fn revoke_family(&self, family_id: &str, at: DateTime<Utc>) -> Result<(), RepositoryError>;
+    /// Revokes every token of a family that is not revoked yet and appends `audit`, in one
+    /// transaction.
+    async fn revoke_family(
+        &self,
+        family_id: &str,
+        at: DateTime<Utc>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<(), RepositoryError>;
 
     /// Revokes every token of a user that is not revoked yet.
     async fn revoke_all_for_user(&self, user_id: UserId, at: DateTime<Utc>) -> Result<(), RepositoryError>;
@@ -111,4 +197,58 @@ pub trait TokenIssuer: Send + Sync {
     /// The claims of a valid token. MUST refuse a token that is expired, signed with another key
     /// or algorithm, or issued for another issuer or audience.
     fn verify(&self, token: &str) -> Result<AccessClaims, InvalidAccessToken>;
+}
+
+/// The audit trail's storage. Entries of changes are written by the repository making the change;
+/// this port appends the entries of actions that change nothing (a failed sign-in) and reads.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends one entry.
+    async fn record(&self, entry: NewAuditEntry) -> Result<(), RepositoryError>;
+
+    /// One page of entries matching `query`, newest first, and the total.
+    async fn list(&self, query: AuditQuery) -> Result<Page<AuditEntry>, RepositoryError>;
+}
+
+/// RFC 6238 time-based one-time passwords.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait TotpVerifier: Send + Sync {
+    /// A new random secret, base32-encoded.
+    fn generate_secret(&self) -> String;
+
+    /// The `otpauth://` URL an authenticator app imports, labelled with `account`.
+    fn otpauth_url(&self, secret: &str, account: &str) -> anyhow::Result<String>;
+
+    /// The time step (Unix time / period) whose code `code` is, when it is valid at `at` for
+    /// `secret`, allowing one step either side for clock drift.
+    fn verify(&self, secret: &str, code: &str, at: DateTime<Utc>) -> Option<i64>;
+}
+
+/// One OAuth2 identity provider (Google, GitHub), spoken to with the authorization-code flow
+/// and PKCE.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait OAuthProvider: Send + Sync {
+    fn name(&self) -> OAuthProviderName;
+
+    /// Where to send the browser, with a fresh random `state` and PKCE challenge.
+    fn authorization_request(&self) -> AuthorizationRequest;
+
+    /// Exchanges an authorization code (with the PKCE verifier of its request) and reads the
+    /// signed-in person's profile.
+    async fn profile(&self, code: &str, pkce_verifier: &str) -> Result<ExternalProfile, ProviderError>;
+}
+
+/// Pending OAuth authorizations, between the redirect to the provider and its callback. They
+/// live in the shared database so that the callback may land on any instance.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait OAuthStateStore: Send + Sync {
+    /// Remembers an authorization under the hash of its `state`.
+    async fn save(&self, state: TokenHash, pending: PendingAuthorization) -> Result<(), RepositoryError>;
+
+    /// Removes and returns the authorization stored under `state`, expired or not. Of two
+    /// concurrent takes of one state, exactly one gets it.
+    async fn take(&self, state: &TokenHash) -> Result<Option<PendingAuthorization>, RepositoryError>;
 }

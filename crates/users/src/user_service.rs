@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use workbench_core::{FieldErrors, Page, PageRequest};
 
+use crate::audit::{AuditAction, AuditEntry, AuditQuery, ClientInfo, NewAuditEntry};
 use crate::{
-    PasswordChange, PasswordHasher, ProfileChanges, RefreshTokenStore, Role, User, UserError, UserId, UserQuery,
-    UserRepository, UserStatus, now,
+    AuditLog, PasswordChange, PasswordHasher, ProfileChanges, Role, User, UserError, UserId, UserQuery, UserRepository,
+    UserStatus, now,
 };
 
 /// What an administrator may change on someone else's account.
@@ -20,8 +21,8 @@ pub struct AdminChanges {
 #[derive(Clone)]
 pub struct UserService {
     users: Arc<dyn UserRepository>,
-    tokens: Arc<dyn RefreshTokenStore>,
     hasher: Arc<dyn PasswordHasher>,
+    audit: Arc<dyn AuditLog>,
 }
 
 impl std::fmt::Debug for UserService {
@@ -31,12 +32,8 @@ impl std::fmt::Debug for UserService {
 }
 
 impl UserService {
-    pub fn new(
-        users: Arc<dyn UserRepository>,
-        tokens: Arc<dyn RefreshTokenStore>,
-        hasher: Arc<dyn PasswordHasher>,
-    ) -> Self {
-        Self { users, tokens, hasher }
+    pub fn new(users: Arc<dyn UserRepository>, hasher: Arc<dyn PasswordHasher>, audit: Arc<dyn AuditLog>) -> Self {
+        Self { users, hasher, audit }
     }
 
     /// Users the viewer may see, optionally filtered by a search term. Admins see disabled
@@ -89,39 +86,54 @@ impl UserService {
 
     /// Changes the viewer's password after checking the current one, then signs out every other
     /// session by revoking all of the user's refresh tokens.
-    pub async fn change_password(&self, viewer: &User, change: PasswordChange) -> Result<(), UserError> {
+    pub async fn change_password(
+        &self,
+        viewer: &User,
+        change: PasswordChange,
+        client: &ClientInfo,
+    ) -> Result<(), UserError> {
         let hash = self.users.password_hash(viewer.id).await?;
         if !self.hasher.verify(&change.current_password, hash).await? {
             return Err(FieldErrors::single("current_password", "is incorrect").into());
         }
         let new_hash = self.hasher.hash(change.new_password.expose()).await?;
         let at = now();
-        self.users.set_password_hash(viewer.id, new_hash, at).await?;
-        self.tokens.revoke_all_for_user(viewer.id, at).await?;
+        let audit = NewAuditEntry::new(AuditAction::PasswordChanged, client).by(viewer.id).on(viewer.id).at(at);
+        self.users.change_password(viewer.id, new_hash, at, vec![audit]).await?;
         Ok(())
     }
 
     /// An administrator changes another account's role or status. Nobody may act on their own
     /// account this way, on an account that outranks them, or grant a role above their own.
     /// Disabling an account revokes its refresh tokens; its access tokens fail at the next request.
-    pub async fn administer(&self, actor: &User, target: UserId, changes: AdminChanges) -> Result<User, UserError> {
+    pub async fn administer(
+        &self,
+        actor: &User,
+        target: UserId,
+        changes: AdminChanges,
+        client: &ClientInfo,
+    ) -> Result<User, UserError> {
         let user = self.target_for_admin(actor, target).await?;
         if changes.role.is_some_and(|role| role > actor.role) {
             return Err(UserError::Forbidden("you cannot grant a role above your own"));
         }
-        if changes == AdminChanges::default() {
+        // Only what really changes is written and recorded.
+        let role = changes.role.filter(|r| *r != user.role);
+        let status = changes.status.filter(|s| *s != user.status);
+        if role.is_none() && status.is_none() {
             return Ok(user);
         }
         let at = now();
-        let updated = self
-            .users
-            .set_role_and_status(target, changes.role, changes.status, at)
-            .await?
-            .ok_or(UserError::NotFound)?;
-        if changes.status == Some(UserStatus::Disabled) {
-            self.tokens.revoke_all_for_user(target, at).await?;
+        let entry = |action| NewAuditEntry::new(action, client).by(actor.id).on(target).at(at);
+        let mut audit = Vec::new();
+        if let Some(role) = role {
+            audit.push(entry(AuditAction::RoleChanged).with("from", user.role.as_str()).with("to", role.as_str()));
         }
-        Ok(updated)
+        if let Some(status) = status {
+            audit
+                .push(entry(AuditAction::StatusChanged).with("from", user.status.as_str()).with("to", status.as_str()));
+        }
+        self.users.set_role_and_status(target, role, status, at, audit).await?.ok_or(UserError::NotFound)
     }
 
     /// Whether `actor` may delete `target` (the rules of [`Self::delete`]), without deleting it:
@@ -131,12 +143,25 @@ impl UserService {
     }
 
     /// An administrator deletes another account, under the same rules as [`Self::administer`].
-    pub async fn delete(&self, actor: &User, target: UserId) -> Result<User, UserError> {
+    pub async fn delete(&self, actor: &User, target: UserId, client: &ClientInfo) -> Result<User, UserError> {
         let user = self.target_for_admin(actor, target).await?;
-        if !self.users.delete(target).await? {
+        let audit = NewAuditEntry::new(AuditAction::UserDeleted, client)
+            .by(actor.id)
+            .on(target)
+            .with("username", user.username.as_str())
+            .with("email", user.email.as_str());
+        if !self.users.delete(target, vec![audit]).await? {
             return Err(UserError::NotFound);
         }
         Ok(user)
+    }
+
+    /// The audit trail, for administrators.
+    pub async fn audit_trail(&self, viewer: &User, query: AuditQuery) -> Result<Page<AuditEntry>, UserError> {
+        if !viewer.role.is_admin() {
+            return Err(UserError::Forbidden("only administrators may read the audit trail"));
+        }
+        Ok(self.audit.list(query).await?)
     }
 
     async fn target_for_admin(&self, actor: &User, target: UserId) -> Result<User, UserError> {
@@ -157,7 +182,7 @@ impl UserService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{MockPasswordHasher, MockRefreshTokenStore, MockUserRepository, Password};
+    use crate::{MockAuditLog, MockPasswordHasher, MockUserRepository, Password};
 
     fn user(id: i64, role: Role) -> User {
         let at = now();
@@ -184,62 +209,84 @@ mod tests {
         users
     }
 
-    fn service(users: MockUserRepository, tokens: MockRefreshTokenStore) -> UserService {
-        UserService::new(Arc::new(users), Arc::new(tokens), Arc::new(MockPasswordHasher::new()))
+    fn service(users: MockUserRepository) -> UserService {
+        UserService::new(Arc::new(users), Arc::new(MockPasswordHasher::new()), Arc::new(MockAuditLog::new()))
+    }
+
+    fn client() -> ClientInfo {
+        ClientInfo { ip: Some("192.0.2.1".into()), user_agent: Some("test".into()) }
     }
 
     #[tokio::test]
     async fn non_admins_cannot_administer() {
-        let svc = service(MockUserRepository::new(), MockRefreshTokenStore::new());
-        let err = svc.administer(&user(1, Role::Moderator), UserId(2), AdminChanges::default()).await;
+        let svc = service(MockUserRepository::new());
+        let err = svc.administer(&user(1, Role::Moderator), UserId(2), AdminChanges::default(), &client()).await;
         assert!(matches!(err, Err(UserError::Forbidden(_))));
     }
 
     #[tokio::test]
     async fn nobody_grants_a_role_above_their_own() {
-        let svc = service(repo_with(user(2, Role::User)), MockRefreshTokenStore::new());
+        let svc = service(repo_with(user(2, Role::User)));
         let changes = AdminChanges { role: Some(Role::SuperAdmin), status: None };
         assert!(matches!(
-            svc.administer(&user(1, Role::Admin), UserId(2), changes).await,
+            svc.administer(&user(1, Role::Admin), UserId(2), changes, &client()).await,
             Err(UserError::Forbidden(_))
         ));
     }
 
     #[tokio::test]
     async fn an_admin_cannot_touch_a_super_admin_or_themself() {
-        let svc = service(repo_with(user(2, Role::SuperAdmin)), MockRefreshTokenStore::new());
-        assert!(matches!(svc.delete(&user(1, Role::Admin), UserId(2)).await, Err(UserError::Forbidden(_))));
-        let svc = service(repo_with(user(1, Role::Admin)), MockRefreshTokenStore::new());
-        assert!(matches!(svc.delete(&user(1, Role::Admin), UserId(1)).await, Err(UserError::Forbidden(_))));
+        let svc = service(repo_with(user(2, Role::SuperAdmin)));
+        assert!(matches!(svc.delete(&user(1, Role::Admin), UserId(2), &client()).await, Err(UserError::Forbidden(_))));
+        let svc = service(repo_with(user(1, Role::Admin)));
+        assert!(matches!(svc.delete(&user(1, Role::Admin), UserId(1), &client()).await, Err(UserError::Forbidden(_))));
     }
 
     #[tokio::test]
-    async fn disabling_revokes_every_refresh_token() {
+    async fn disabling_is_recorded_with_the_change() {
         let mut users = repo_with(user(2, Role::User));
-        users.expect_set_role_and_status().returning(|id, _, status, _| {
-            let mut u = user(id.0, Role::User);
-            u.status = status.unwrap_or(UserStatus::Active);
-            Ok(Some(u))
-        });
-        let mut tokens = MockRefreshTokenStore::new();
-        tokens.expect_revoke_all_for_user().withf(|id, _| *id == UserId(2)).times(1).returning(|_, _| Ok(()));
-        let svc = service(users, tokens);
-        let changes = AdminChanges { role: None, status: Some(UserStatus::Disabled) };
-        let updated = svc.administer(&user(1, Role::Admin), UserId(2), changes).await.unwrap();
+        users
+            .expect_set_role_and_status()
+            .withf(|id, role, status, _, audit| {
+                *id == UserId(2)
+                    && role.is_none()
+                    && *status == Some(UserStatus::Disabled)
+                    && audit.len() == 1
+                    && audit[0].action == AuditAction::StatusChanged
+                    && audit[0].actor_id == Some(UserId(1))
+                    && audit[0].details["to"] == "disabled"
+                    && audit[0].ip.as_deref() == Some("192.0.2.1")
+            })
+            .times(1)
+            .returning(|id, _, status, _, _| {
+                let mut u = user(id.0, Role::User);
+                u.status = status.unwrap_or(UserStatus::Active);
+                Ok(Some(u))
+            });
+        let svc = service(users);
+        let changes = AdminChanges { role: Some(Role::User), status: Some(UserStatus::Disabled) };
+        let updated = svc.administer(&user(1, Role::Admin), UserId(2), changes, &client()).await.unwrap();
         assert_eq!(updated.status, UserStatus::Disabled);
+    }
+
+    #[tokio::test]
+    async fn only_admins_read_the_audit_trail() {
+        let svc = service(MockUserRepository::new());
+        let err = svc.audit_trail(&user(1, Role::Moderator), AuditQuery::default()).await;
+        assert!(matches!(err, Err(UserError::Forbidden(_))));
     }
 
     #[tokio::test]
     async fn wrong_current_password_names_the_field_and_changes_nothing() {
         let mut users = MockUserRepository::new();
         users.expect_password_hash().returning(|_| Ok(Some("h".into())));
-        users.expect_set_password_hash().never();
+        users.expect_change_password().never();
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_verify().returning(|_, _| Ok(false));
-        let svc = UserService::new(Arc::new(users), Arc::new(MockRefreshTokenStore::new()), Arc::new(hasher));
+        let svc = UserService::new(Arc::new(users), Arc::new(hasher), Arc::new(MockAuditLog::new()));
         let change =
             PasswordChange { current_password: "nope".into(), new_password: Password::parse("new-password").unwrap() };
-        match svc.change_password(&user(1, Role::User), change).await {
+        match svc.change_password(&user(1, Role::User), change, &client()).await {
             Err(UserError::Validation(e)) => assert!(e.contains("current_password")),
             other => panic!("expected a validation error, got {other:?}"),
         }
@@ -249,7 +296,7 @@ mod tests {
     async fn disabled_users_are_hidden_from_ordinary_users_only() {
         let mut target = user(2, Role::User);
         target.status = UserStatus::Disabled;
-        let svc = service(repo_with(target), MockRefreshTokenStore::new());
+        let svc = service(repo_with(target));
         assert!(matches!(svc.get(&user(1, Role::User), UserId(2)).await, Err(UserError::NotFound)));
         assert!(svc.get(&user(1, Role::Admin), UserId(2)).await.is_ok());
     }

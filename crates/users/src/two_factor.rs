@@ -1,0 +1,335 @@
+//! Two-factor authentication with TOTP (RFC 6238) and single-use recovery codes.
+//!
+//! Turning it on takes two steps: `setup` stores a pending secret and shows it once (with an
+//! `otpauth://` URL for authenticator apps); `enable` proves the app holds it by a valid code and
+//! hands out ten recovery codes, shown only then and stored only as hashes. A code is accepted one
+//! time step either side of now, and never twice: the last used step is remembered.
+
+use std::sync::Arc;
+
+use rand::Rng;
+
+use crate::audit::{AuditAction, ClientInfo, NewAuditEntry};
+use crate::tokens::TokenHash;
+use crate::{TotpVerifier, User, UserRepository, now};
+
+/// How many recovery codes `enable` hands out.
+pub const RECOVERY_CODES: usize = 10;
+
+/// A user's TOTP secret and where they are with it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpState {
+    /// Set from `setup` on; cleared by `disable`.
+    pub secret: Option<String>,
+    pub enabled: bool,
+    /// The time step of the last accepted code.
+    pub last_step: Option<i64>,
+}
+
+impl std::fmt::Debug for TotpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpState")
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("enabled", &self.enabled)
+            .field("last_step", &self.last_step)
+            .finish()
+    }
+}
+
+/// What an authenticator app needs; shown once, at setup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpSetup {
+    pub secret: String,
+    pub otpauth_url: String,
+}
+
+/// A single-use recovery code: 16 characters (about 80 bits) from an alphabet without look-alikes,
+/// shown in groups of four. Stored as a SHA-256 hash, which is safe at that entropy.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RecoveryCode(String);
+
+const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+impl RecoveryCode {
+    pub fn generate() -> Self {
+        let mut rng = rand::rng();
+        let chars: String =
+            (0..16).map(|_| char::from(RECOVERY_ALPHABET[rng.random_range(0..RECOVERY_ALPHABET.len())])).collect();
+        let groups: Vec<&str> = (0..4).map(|i| &chars[i * 4..i * 4 + 4]).collect();
+        Self(groups.join("-"))
+    }
+
+    /// The hash of what a person typed: case, spaces and dashes do not matter.
+    pub fn hash_of(typed: &str) -> TokenHash {
+        let normalized: String =
+            typed.chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_lowercase).collect();
+        TokenHash::of(&normalized)
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        Self::hash_of(&self.0)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RecoveryCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecoveryCode(***)")
+    }
+}
+
+/// Failures of managing two-factor authentication.
+#[derive(Debug, thiserror::Error)]
+pub enum TwoFactorError {
+    /// The code (or recovery code) is wrong, expired or already used.
+    #[error("the code is invalid or was already used")]
+    InvalidCode,
+    #[error("two-factor authentication is already enabled")]
+    AlreadyEnabled,
+    #[error("two-factor authentication is not enabled")]
+    NotEnabled,
+    /// `enable` before `setup`.
+    #[error("call setup first to get a secret")]
+    NotSetUp,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+impl From<workbench_core::RepositoryError> for TwoFactorError {
+    fn from(e: workbench_core::RepositoryError) -> Self {
+        TwoFactorError::Unknown(e.into())
+    }
+}
+
+/// How a second factor was proven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactor {
+    Totp,
+    RecoveryCode,
+}
+
+impl SecondFactor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecondFactor::Totp => "totp",
+            SecondFactor::RecoveryCode => "recovery_code",
+        }
+    }
+}
+
+/// Checks and spends a second factor: a TOTP code (its step is then used up) or a recovery code
+/// (then spent). Shared by sign-in and by turning TOTP off.
+#[derive(Clone)]
+pub(crate) struct SecondFactorCheck {
+    pub(crate) users: Arc<dyn UserRepository>,
+    pub(crate) totp: Arc<dyn TotpVerifier>,
+}
+
+impl SecondFactorCheck {
+    /// Whether `code` or `recovery_code` proves the second factor of `user`, spending it if so.
+    pub(crate) async fn spend(
+        &self,
+        user: &User,
+        code: Option<&str>,
+        recovery_code: Option<&str>,
+    ) -> Result<Option<SecondFactor>, workbench_core::RepositoryError> {
+        let Some(state) = self.users.totp_state(user.id).await? else { return Ok(None) };
+        let Some(secret) = state.secret.filter(|_| state.enabled) else { return Ok(None) };
+        if let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) {
+            if let Some(step) = self.totp.verify(&secret, code, now()) {
+                if self.users.use_totp_step(user.id, step).await? {
+                    return Ok(Some(SecondFactor::Totp));
+                }
+            }
+        }
+        if let Some(typed) = recovery_code.map(str::trim).filter(|c| !c.is_empty()) {
+            if self.users.use_recovery_code(user.id, &RecoveryCode::hash_of(typed), now()).await? {
+                return Ok(Some(SecondFactor::RecoveryCode));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Setting up, enabling and disabling TOTP for the signed-in user.
+#[derive(Clone)]
+pub struct TwoFactorService {
+    users: Arc<dyn UserRepository>,
+    totp: Arc<dyn TotpVerifier>,
+    issuer_label: String,
+}
+
+impl std::fmt::Debug for TwoFactorService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwoFactorService").field("issuer_label", &self.issuer_label).finish_non_exhaustive()
+    }
+}
+
+impl TwoFactorService {
+    pub fn new(users: Arc<dyn UserRepository>, totp: Arc<dyn TotpVerifier>) -> Self {
+        Self { users, totp, issuer_label: "Workbench".into() }
+    }
+
+    /// A new secret for an authenticator app, pending until [`Self::enable`]. Calling it again
+    /// before enabling replaces the pending secret; once enabled, the secret is never shown again.
+    pub async fn setup(&self, user: &User) -> Result<TotpSetup, TwoFactorError> {
+        let secret = self.totp.generate_secret();
+        if !self.users.set_pending_totp(user.id, secret.clone(), now()).await? {
+            return Err(TwoFactorError::AlreadyEnabled);
+        }
+        let otpauth_url = self.totp.otpauth_url(&secret, &user.email)?;
+        Ok(TotpSetup { secret, otpauth_url })
+    }
+
+    /// Turns TOTP on once `code` proves the app holds the pending secret, and returns the
+    /// recovery codes: the only time anyone sees them.
+    pub async fn enable(
+        &self,
+        user: &User,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<Vec<RecoveryCode>, TwoFactorError> {
+        let state = self.users.totp_state(user.id).await?.ok_or(TwoFactorError::NotSetUp)?;
+        if state.enabled {
+            return Err(TwoFactorError::AlreadyEnabled);
+        }
+        let secret = state.secret.ok_or(TwoFactorError::NotSetUp)?;
+        let step = self.totp.verify(&secret, code.trim(), now()).ok_or(TwoFactorError::InvalidCode)?;
+        let codes: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
+        let audit = NewAuditEntry::new(AuditAction::TotpEnabled, client).by(user.id).on(user.id);
+        if !self.users.enable_totp(user.id, step, codes.iter().map(RecoveryCode::hash).collect(), vec![audit]).await? {
+            // A concurrent request enabled it (or disabled and cleared the secret) meanwhile.
+            return Err(TwoFactorError::AlreadyEnabled);
+        }
+        Ok(codes)
+    }
+
+    /// Turns TOTP off. `code` is a current TOTP code or, for someone who lost their device, an
+    /// unused recovery code.
+    pub async fn disable(&self, user: &User, code: &str, client: &ClientInfo) -> Result<(), TwoFactorError> {
+        if !user.totp_enabled {
+            return Err(TwoFactorError::NotEnabled);
+        }
+        let check = SecondFactorCheck { users: self.users.clone(), totp: self.totp.clone() };
+        let factor = check.spend(user, Some(code), Some(code)).await?.ok_or(TwoFactorError::InvalidCode)?;
+        let audit = NewAuditEntry::new(AuditAction::TotpDisabled, client)
+            .by(user.id)
+            .on(user.id)
+            .with("second_factor", factor.as_str());
+        self.users.disable_totp(user.id, now(), vec![audit]).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MockTotpVerifier, MockUserRepository, Role, UserId, UserStatus};
+
+    fn user(totp_enabled: bool) -> User {
+        let at = now();
+        User {
+            id: UserId(1),
+            username: "ann".into(),
+            email: "ann@example.com".into(),
+            role: Role::User,
+            status: UserStatus::Active,
+            first_name: None,
+            last_name: None,
+            bio: None,
+            avatar_url: None,
+            totp_enabled,
+            created_at: at,
+            updated_at: at,
+            token_generation: 0,
+        }
+    }
+
+    fn verifier() -> MockTotpVerifier {
+        let mut totp = MockTotpVerifier::new();
+        totp.expect_verify().returning(|_, code, _| (code == "123456").then_some(1000));
+        totp
+    }
+
+    fn state(enabled: bool, secret: Option<&str>) -> TotpState {
+        TotpState { secret: secret.map(str::to_owned), enabled, last_step: None }
+    }
+
+    #[test]
+    fn recovery_codes_are_long_distinct_and_forgiving_to_type() {
+        let a = RecoveryCode::generate();
+        assert_eq!(a.expose().len(), 19);
+        assert_ne!(a, RecoveryCode::generate());
+        assert_eq!(RecoveryCode::hash_of(&a.expose().to_uppercase().replace('-', " ")), a.hash());
+        assert_eq!(format!("{a:?}"), "RecoveryCode(***)");
+    }
+
+    #[tokio::test]
+    async fn setup_refuses_once_enabled_so_the_secret_is_never_shown_again() {
+        let mut users = MockUserRepository::new();
+        users.expect_set_pending_totp().returning(|_, _, _| Ok(false));
+        let mut totp = MockTotpVerifier::new();
+        totp.expect_generate_secret().returning(|| "SECRET".into());
+        let svc = TwoFactorService::new(Arc::new(users), Arc::new(totp));
+        assert!(matches!(svc.setup(&user(true)).await, Err(TwoFactorError::AlreadyEnabled)));
+    }
+
+    #[tokio::test]
+    async fn enable_needs_a_valid_code_and_stores_only_hashes() {
+        let mut users = MockUserRepository::new();
+        users.expect_totp_state().returning(|_| Ok(Some(state(false, Some("S")))));
+        let stored = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = stored.clone();
+        users.expect_enable_totp().times(1).returning(move |_, step, codes, audit| {
+            assert_eq!(step, 1000);
+            assert_eq!(audit[0].action, AuditAction::TotpEnabled);
+            *sink.lock().unwrap() = codes;
+            Ok(true)
+        });
+        let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
+        let client = ClientInfo::default();
+        assert!(matches!(svc.enable(&user(false), "000000", &client).await, Err(TwoFactorError::InvalidCode)));
+        let codes = svc.enable(&user(false), "123456", &client).await.unwrap();
+        assert_eq!(codes.len(), RECOVERY_CODES);
+        let hashes: Vec<_> = codes.iter().map(RecoveryCode::hash).collect();
+        assert_eq!(*stored.lock().unwrap(), hashes);
+    }
+
+    #[tokio::test]
+    async fn enable_before_setup_is_refused() {
+        let mut users = MockUserRepository::new();
+        users.expect_totp_state().returning(|_| Ok(Some(state(false, None))));
+        let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
+        let err = svc.enable(&user(false), "123456", &ClientInfo::default()).await;
+        assert!(matches!(err, Err(TwoFactorError::NotSetUp)));
+    }
+
+    #[tokio::test]
+    async fn a_used_step_is_refused() {
+        let mut users = MockUserRepository::new();
+        users.expect_totp_state().returning(|_| Ok(Some(state(true, Some("S")))));
+        users.expect_use_totp_step().returning(|_, _| Ok(false));
+        users.expect_use_recovery_code().returning(|_, _, _| Ok(false));
+        users.expect_disable_totp().never();
+        let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
+        let err = svc.disable(&user(true), "123456", &ClientInfo::default()).await;
+        assert!(matches!(err, Err(TwoFactorError::InvalidCode)));
+    }
+
+    #[tokio::test]
+    async fn disable_accepts_a_recovery_code() {
+        let mut users = MockUserRepository::new();
+        users.expect_totp_state().returning(|_| Ok(Some(state(true, Some("S")))));
+        users.expect_use_recovery_code().returning(|_, _, _| Ok(true));
+        users
+            .expect_disable_totp()
+            .withf(|_, _, audit| audit[0].details["second_factor"] == "recovery_code")
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
+        svc.disable(&user(true), "abcd-efgh-jkmn-pqrs", &ClientInfo::default()).await.unwrap();
+    }
+}
