@@ -9,11 +9,13 @@
 //! [`Database::run`], never on the async executor. Row structs stay private to this crate; the
 //! domain only ever sees its own types and [`RepositoryError`](workbench_core::RepositoryError).
 
+mod audit;
 mod connection;
 mod database;
 mod error;
 mod idempotency;
 mod migrations;
+mod oauth;
 mod schema;
 mod tasks;
 mod users;
@@ -21,9 +23,11 @@ mod users;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use audit::DieselAuditLog;
 pub use connection::{AnyConnection, Backend};
 pub use database::{Database, PoolOptions, PoolState};
 pub use error::StoreError;
 pub use idempotency::{DieselIdempotencyStore, IdempotencyClaim};
+pub use oauth::DieselOAuthStateStore;
 pub use tasks::{DieselCommentRepository, DieselTaskRepository};
 pub use users::{DieselRefreshTokenStore, DieselUserRepository};

@@ -51,7 +51,6 @@ diesel::table! {
         search_text -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
-        token_generation -> BigInt,
     }
 }
 
@@ -88,7 +87,74 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    totp_credentials (user_id) {
+        user_id -> BigInt,
+        secret -> Text,
+        last_step -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    totp_recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    oauth_identities (provider, subject) {
+        provider -> Text,
+        subject -> Text,
+        user_id -> BigInt,
+        email -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oauth_states (state_hash) {
+        state_hash -> Text,
+        provider -> Text,
+        pkce_verifier -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        action -> Text,
+        target_id -> Nullable<BigInt>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        details -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(totp_recovery_codes -> users (user_id));
+diesel::joinable!(totp_credentials -> users (user_id));
+diesel::joinable!(oauth_identities -> users (user_id));
 diesel::joinable!(task_tags -> tasks (task_id));
 diesel::joinable!(task_comments -> tasks (task_id));
-diesel::allow_tables_to_appear_in_same_query!(users, refresh_tokens, tasks, task_tags, task_comments, idempotency_keys);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    refresh_tokens,
+    tasks,
+    task_tags,
+    task_comments,
+    idempotency_keys,
+    totp_credentials,
+    totp_recovery_codes,
+    oauth_identities,
+    oauth_states,
+    audit_log,
+);

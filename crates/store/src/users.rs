@@ -5,13 +5,15 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use workbench_core::{Page, RepositoryError};
 use workbench_users::{
-    Email, NewRefreshToken, NewUser, ProfileChanges, RefreshTokenRecord, RefreshTokenStore, Role, TokenHash, User,
-    UserId, UserQuery, UserRepository, UserStatus,
+    Email, ExternalIdentity, NewAuditEntry, NewRefreshToken, NewUser, OAuthProviderName, ProfileChanges,
+    RefreshTokenRecord, RefreshTokenStore, Role, TokenHash, TotpState, User, UserId, UserQuery, UserRepository,
+    UserStatus,
 };
 
+use crate::audit::{append, naming};
 use crate::database::write_transaction;
 use crate::error::{db, map_db_error};
-use crate::schema::{refresh_tokens, users};
+use crate::schema::{oauth_identities, refresh_tokens, totp_credentials, totp_recovery_codes, users};
 use crate::{AnyConnection, Database};
 
 type Db = <AnyConnection as Connection>::Backend;
@@ -163,6 +165,83 @@ fn filtered(query: &UserQuery) -> users::BoxedQuery<'static, Db> {
     q
 }
 
+fn insert_user(conn: &mut AnyConnection, user: &NewUser) -> Result<User, RepositoryError> {
+    let at = user.created_at.naive_utc();
+    let row = NewUserRow {
+        username: user.username.as_str(),
+        username_key: user.username.as_str().to_lowercase(),
+        email: user.email.as_str(),
+        password_hash: user.password_hash.as_deref(),
+        role: user.role.as_str(),
+        status: UserStatus::Active.as_str(),
+        totp_enabled: false,
+        search_text: search_text(user.username.as_str(), None, None),
+        created_at: at,
+        updated_at: at,
+    };
+    diesel::insert_into(users::table)
+        .values(&row)
+        .returning(USER_COLUMNS)
+        .get_result::<UserRow>(conn)
+        .map_err(|e| map_db_error(e, USER_UNIQUE))?
+        .into_user()
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = oauth_identities)]
+struct IdentityRow<'a> {
+    provider: &'static str,
+    subject: &'a str,
+    user_id: i64,
+    email: Option<&'a str>,
+    created_at: NaiveDateTime,
+}
+
+fn insert_identity(conn: &mut AnyConnection, user: UserId, identity: &ExternalIdentity) -> Result<(), RepositoryError> {
+    diesel::insert_into(oauth_identities::table)
+        .values(IdentityRow {
+            provider: identity.provider.as_str(),
+            subject: &identity.subject,
+            user_id: user.0,
+            email: identity.email.as_deref(),
+            created_at: identity.linked_at.naive_utc(),
+        })
+        .execute(conn)
+        .map(drop)
+        .map_err(|e| map_db_error(e, &[("oauth_identities", "identity")]))
+}
+
+/// Aborts `enable_totp`'s transaction when there is nothing to enable; reported as `false`.
+#[derive(Debug, thiserror::Error)]
+#[error("TOTP is already enabled or not set up")]
+struct NotEnabled;
+
+impl NotEnabled {
+    fn into_false(e: RepositoryError) -> Result<bool, RepositoryError> {
+        match e {
+            RepositoryError::Unavailable(e) if e.is::<NotEnabled>() => Ok(false),
+            e => Err(e),
+        }
+    }
+}
+
+impl From<NotEnabled> for RepositoryError {
+    fn from(e: NotEnabled) -> Self {
+        RepositoryError::Unavailable(e.into())
+    }
+}
+
+/// Revokes every live refresh token of a user.
+fn revoke_user_tokens(conn: &mut AnyConnection, user: UserId, at: NaiveDateTime) -> Result<(), RepositoryError> {
+    diesel::update(
+        refresh_tokens::table.filter(refresh_tokens::user_id.eq(user.0)).filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(Some(at)))
+    .execute(conn)
+    .map(drop)
+    .map_err(db)
+}
+
 fn find_row(conn: &mut AnyConnection, id: UserId) -> Result<Option<UserRow>, RepositoryError> {
     users::table.find(id.0).select(USER_COLUMNS).first(conn).optional().map_err(db)
 }
@@ -170,29 +249,7 @@ fn find_row(conn: &mut AnyConnection, id: UserId) -> Result<Option<UserRow>, Rep
 #[async_trait]
 impl UserRepository for DieselUserRepository {
     async fn create(&self, user: NewUser) -> Result<User, RepositoryError> {
-        self.db
-            .run(move |conn| {
-                let at = user.created_at.naive_utc();
-                let row = NewUserRow {
-                    username: user.username.as_str(),
-                    username_key: user.username.as_str().to_lowercase(),
-                    email: user.email.as_str(),
-                    password_hash: user.password_hash.as_deref(),
-                    role: user.role.as_str(),
-                    status: UserStatus::Active.as_str(),
-                    totp_enabled: false,
-                    search_text: search_text(user.username.as_str(), None, None),
-                    created_at: at,
-                    updated_at: at,
-                };
-                diesel::insert_into(users::table)
-                    .values(&row)
-                    .returning(USER_COLUMNS)
-                    .get_result::<UserRow>(conn)
-                    .map_err(|e| map_db_error(e, USER_UNIQUE))?
-                    .into_user()
-            })
-            .await
+        self.db.run(move |conn| insert_user(conn, &user)).await
     }
 
     async fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
@@ -296,14 +353,26 @@ impl UserRepository for DieselUserRepository {
             .await
     }
 
-    async fn set_password_hash(&self, id: UserId, hash: String, at: DateTime<Utc>) -> Result<(), RepositoryError> {
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: String,
+        at: DateTime<Utc>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<(), RepositoryError> {
         self.db
             .run(move |conn| {
-                diesel::update(users::table.find(id.0))
-                    .set((users::password_hash.eq(Some(hash)), users::updated_at.eq(at.naive_utc())))
-                    .execute(conn)
-                    .map(drop)
-                    .map_err(db)
+                write_transaction(conn, |conn| {
+                    let changed = diesel::update(users::table.find(id.0))
+                        .set((users::password_hash.eq(Some(hash)), users::updated_at.eq(at.naive_utc())))
+                        .execute(conn)
+                        .map_err(db)?;
+                    if changed == 0 {
+                        return Ok(());
+                    }
+                    revoke_user_tokens(conn, id, at.naive_utc())?;
+                    append(conn, &audit)
+                })
             })
             .await
     }
@@ -314,6 +383,7 @@ impl UserRepository for DieselUserRepository {
         role: Option<Role>,
         status: Option<UserStatus>,
         at: DateTime<Utc>,
+        audit: Vec<NewAuditEntry>,
     ) -> Result<Option<User>, RepositoryError> {
         #[derive(AsChangeset)]
         #[diesel(table_name = users)]
@@ -326,22 +396,266 @@ impl UserRepository for DieselUserRepository {
             Change { role: role.map(Role::as_str), status: status.map(UserStatus::as_str), updated_at: at.naive_utc() };
         self.db
             .run(move |conn| {
-                // Disabling starts a new token generation: access tokens issued before stay refused.
-                let bump = i64::from(status == Some(UserStatus::Disabled));
-                diesel::update(users::table.find(id.0))
-                    .set((&change, users::token_generation.eq(users::token_generation + bump)))
-                    .returning(USER_COLUMNS)
-                    .get_result::<UserRow>(conn)
-                    .optional()
-                    .map_err(db)?
-                    .map(UserRow::into_user)
-                    .transpose()
+                write_transaction(conn, |conn| {
+                    // Disabling starts a new token generation: access tokens issued before stay refused.
+                    let disabling = status == Some(UserStatus::Disabled);
+                    let Some(row) = diesel::update(users::table.find(id.0))
+                        .set((&change, users::token_generation.eq(users::token_generation + i64::from(disabling))))
+                        .returning(USER_COLUMNS)
+                        .get_result::<UserRow>(conn)
+                        .optional()
+                        .map_err(db)?
+                    else {
+                        return Ok(None);
+                    };
+                    if disabling {
+                        revoke_user_tokens(conn, id, at.naive_utc())?;
+                    }
+                    append(conn, &audit)?;
+                    row.into_user().map(Some)
+                })
             })
             .await
     }
 
-    async fn delete(&self, id: UserId) -> Result<bool, RepositoryError> {
-        self.db.run(move |conn| diesel::delete(users::table.find(id.0)).execute(conn).map(|n| n > 0).map_err(db)).await
+    async fn delete(&self, id: UserId, audit: Vec<NewAuditEntry>) -> Result<bool, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    if diesel::delete(users::table.find(id.0)).execute(conn).map_err(db)? == 0 {
+                        return Ok(false);
+                    }
+                    append(conn, &audit)?;
+                    Ok(true)
+                })
+            })
+            .await
+    }
+
+    async fn find_by_identity(
+        &self,
+        provider: OAuthProviderName,
+        subject: &str,
+    ) -> Result<Option<User>, RepositoryError> {
+        let subject = subject.to_owned();
+        self.db
+            .run(move |conn| {
+                let row: Option<UserRow> = users::table
+                    .inner_join(oauth_identities::table)
+                    .filter(oauth_identities::provider.eq(provider.as_str()))
+                    .filter(oauth_identities::subject.eq(subject))
+                    .select(USER_COLUMNS)
+                    .first(conn)
+                    .optional()
+                    .map_err(db)?;
+                row.map(UserRow::into_user).transpose()
+            })
+            .await
+    }
+
+    async fn create_with_identity(
+        &self,
+        user: NewUser,
+        identity: ExternalIdentity,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<User, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let created = insert_user(conn, &user)?;
+                    insert_identity(conn, created.id, &identity)?;
+                    append(conn, &naming(audit, created.id))?;
+                    Ok(created)
+                })
+            })
+            .await
+    }
+
+    async fn link_identity(
+        &self,
+        id: UserId,
+        identity: ExternalIdentity,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<(), RepositoryError> {
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    insert_identity(conn, id, &identity)?;
+                    append(conn, &audit)
+                })
+            })
+            .await
+    }
+
+    async fn totp_state(&self, id: UserId) -> Result<Option<TotpState>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let row: Option<(bool, Option<String>, Option<i64>)> = users::table
+                    .left_join(totp_credentials::table)
+                    .filter(users::id.eq(id.0))
+                    .select((
+                        users::totp_enabled,
+                        totp_credentials::secret.nullable(),
+                        totp_credentials::last_step.nullable(),
+                    ))
+                    .first(conn)
+                    .optional()
+                    .map_err(db)?;
+                Ok(row.map(|(enabled, secret, last_step)| TotpState { secret, enabled, last_step }))
+            })
+            .await
+    }
+
+    async fn set_pending_totp(&self, id: UserId, secret: String, at: DateTime<Utc>) -> Result<bool, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    // Conditional on TOTP being off (and locking the user's row), so an enabled
+                    // secret is never replaced.
+                    let off = diesel::update(users::table.find(id.0).filter(users::totp_enabled.eq(false)))
+                        .set(users::updated_at.eq(at.naive_utc()))
+                        .execute(conn)
+                        .map_err(db)?;
+                    if off == 0 {
+                        return Ok(false);
+                    }
+                    diesel::delete(totp_credentials::table.find(id.0)).execute(conn).map_err(db)?;
+                    diesel::insert_into(totp_credentials::table)
+                        .values((
+                            totp_credentials::user_id.eq(id.0),
+                            totp_credentials::secret.eq(secret),
+                            totp_credentials::created_at.eq(at.naive_utc()),
+                        ))
+                        .execute(conn)
+                        .map_err(db)?;
+                    Ok(true)
+                })
+            })
+            .await
+    }
+
+    async fn enable_totp(
+        &self,
+        id: UserId,
+        step: i64,
+        recovery_codes: Vec<TokenHash>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<bool, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let at = audit.first().map_or_else(workbench_users::now, |e| e.at).naive_utc();
+                    let pending = diesel::update(totp_credentials::table.find(id.0))
+                        .set(totp_credentials::last_step.eq(Some(step)))
+                        .execute(conn)
+                        .map_err(db)?;
+                    let enabled = diesel::update(users::table.find(id.0).filter(users::totp_enabled.eq(false)))
+                        .set((users::totp_enabled.eq(true), users::updated_at.eq(at)))
+                        .execute(conn)
+                        .map_err(db)?;
+                    if pending == 0 || enabled == 0 {
+                        // Roll back the step written above: nothing may change.
+                        return Err(NotEnabled.into());
+                    }
+                    diesel::delete(totp_recovery_codes::table.filter(totp_recovery_codes::user_id.eq(id.0)))
+                        .execute(conn)
+                        .map_err(db)?;
+                    for code in &recovery_codes {
+                        diesel::insert_into(totp_recovery_codes::table)
+                            .values((
+                                totp_recovery_codes::user_id.eq(id.0),
+                                totp_recovery_codes::code_hash.eq(code.as_str()),
+                                totp_recovery_codes::created_at.eq(at),
+                            ))
+                            .execute(conn)
+                            .map_err(db)?;
+                    }
+                    append(conn, &audit)?;
+                    Ok(true)
+                })
+                .or_else(NotEnabled::into_false)
+            })
+            .await
+    }
+
+    async fn disable_totp(
+        &self,
+        id: UserId,
+        at: DateTime<Utc>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<(), RepositoryError> {
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    diesel::update(users::table.find(id.0))
+                        .set((users::totp_enabled.eq(false), users::updated_at.eq(at.naive_utc())))
+                        .execute(conn)
+                        .map_err(db)?;
+                    diesel::delete(totp_credentials::table.find(id.0)).execute(conn).map_err(db)?;
+                    diesel::delete(totp_recovery_codes::table.filter(totp_recovery_codes::user_id.eq(id.0)))
+                        .execute(conn)
+                        .map_err(db)?;
+                    append(conn, &audit)
+                })
+            })
+            .await
+    }
+
+    async fn use_totp_step(&self, id: UserId, step: i64) -> Result<bool, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                // The conditional update is the arbiter: of two sign-ins with the same code, one
+                // moves the step and the other finds it already there.
+                let enabled =
+                    users::table.select(users::id).filter(users::id.eq(id.0)).filter(users::totp_enabled.eq(true));
+                diesel::update(
+                    totp_credentials::table
+                        .filter(totp_credentials::user_id.eq_any(enabled))
+                        .filter(totp_credentials::last_step.is_null().or(totp_credentials::last_step.lt(step))),
+                )
+                .set(totp_credentials::last_step.eq(Some(step)))
+                .execute(conn)
+                .map(|n| n > 0)
+                .map_err(db)
+            })
+            .await
+    }
+
+    async fn use_recovery_code(
+        &self,
+        id: UserId,
+        code: &TokenHash,
+        at: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        let code = code.as_str().to_owned();
+        self.db
+            .run(move |conn| {
+                diesel::update(
+                    totp_recovery_codes::table
+                        .filter(totp_recovery_codes::user_id.eq(id.0))
+                        .filter(totp_recovery_codes::code_hash.eq(code))
+                        .filter(totp_recovery_codes::used_at.is_null()),
+                )
+                .set(totp_recovery_codes::used_at.eq(Some(at.naive_utc())))
+                .execute(conn)
+                .map(|n| n > 0)
+                .map_err(db)
+            })
+            .await
+    }
+
+    async fn recovery_codes_left(&self, id: UserId) -> Result<u32, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let left: i64 = totp_recovery_codes::table
+                    .filter(totp_recovery_codes::user_id.eq(id.0))
+                    .filter(totp_recovery_codes::used_at.is_null())
+                    .count()
+                    .get_result(conn)
+                    .map_err(db)?;
+                Ok(u32::try_from(left).unwrap_or(0))
+            })
+            .await
     }
 }
 
@@ -392,14 +706,16 @@ impl DieselRefreshTokenStore {
 
 #[async_trait]
 impl RefreshTokenStore for DieselRefreshTokenStore {
-    async fn insert(&self, token: NewRefreshToken) -> Result<(), RepositoryError> {
+    async fn insert(&self, token: NewRefreshToken, audit: Vec<NewAuditEntry>) -> Result<(), RepositoryError> {
         self.db
             .run(move |conn| {
-                diesel::insert_into(refresh_tokens::table)
-                    .values(NewRefreshTokenRow::from(&token))
-                    .execute(conn)
-                    .map(drop)
-                    .map_err(db)
+                write_transaction(conn, |conn| {
+                    diesel::insert_into(refresh_tokens::table)
+                        .values(NewRefreshTokenRow::from(&token))
+                        .execute(conn)
+                        .map_err(db)?;
+                    append(conn, &audit)
+                })
             })
             .await
     }
@@ -454,36 +770,31 @@ impl RefreshTokenStore for DieselRefreshTokenStore {
             .await
     }
 
-    async fn revoke_family(&self, family_id: &str, at: DateTime<Utc>) -> Result<(), RepositoryError> {
+    async fn revoke_family(
+        &self,
+        family_id: &str,
+        at: DateTime<Utc>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<(), RepositoryError> {
         let family_id = family_id.to_owned();
         self.db
             .run(move |conn| {
-                diesel::update(
-                    refresh_tokens::table
-                        .filter(refresh_tokens::family_id.eq(family_id))
-                        .filter(refresh_tokens::revoked_at.is_null()),
-                )
-                .set(refresh_tokens::revoked_at.eq(Some(at.naive_utc())))
-                .execute(conn)
-                .map(drop)
-                .map_err(db)
+                write_transaction(conn, |conn| {
+                    diesel::update(
+                        refresh_tokens::table
+                            .filter(refresh_tokens::family_id.eq(family_id))
+                            .filter(refresh_tokens::revoked_at.is_null()),
+                    )
+                    .set(refresh_tokens::revoked_at.eq(Some(at.naive_utc())))
+                    .execute(conn)
+                    .map_err(db)?;
+                    append(conn, &audit)
+                })
             })
             .await
     }
 
     async fn revoke_all_for_user(&self, user_id: UserId, at: DateTime<Utc>) -> Result<(), RepositoryError> {
-        self.db
-            .run(move |conn| {
-                diesel::update(
-                    refresh_tokens::table
-                        .filter(refresh_tokens::user_id.eq(user_id.0))
-                        .filter(refresh_tokens::revoked_at.is_null()),
-                )
-                .set(refresh_tokens::revoked_at.eq(Some(at.naive_utc())))
-                .execute(conn)
-                .map(drop)
-                .map_err(db)
-            })
-            .await
+        self.db.run(move |conn| revoke_user_tokens(conn, user_id, at.naive_utc())).await
     }
 }

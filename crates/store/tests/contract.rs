@@ -176,7 +176,7 @@ fn new_token(user: UserId, family: &str, at: DateTime<Utc>) -> NewRefreshToken {
 /// Stores a token and returns its hash and id.
 async fn insert_token(store: &DieselRefreshTokenStore, token: NewRefreshToken) -> (TokenHash, i64) {
     let hash = token.hash.clone();
-    store.insert(token).await.expect("the token is stored");
+    store.insert(token, vec![]).await.expect("the token is stored");
     let id = store.find(&hash).await.unwrap().expect("a stored token is found").id;
     (hash, id)
 }
@@ -301,7 +301,7 @@ async fn list_only_active_and_exclude(db: Database) {
     let ann = create(&repo, "ann").await;
     let ben = create(&repo, "ben").await;
     let cat = create(&repo, "cat").await;
-    repo.set_role_and_status(ben.id, None, Some(UserStatus::Disabled), now()).await.unwrap().unwrap();
+    repo.set_role_and_status(ben.id, None, Some(UserStatus::Disabled), now(), vec![]).await.unwrap().unwrap();
 
     assert_eq!(found(&repo, everyone()).await, ["ann", "ben", "cat"]);
     assert_eq!(found(&repo, UserQuery { only_active: true, ..everyone() }).await, ["ann", "cat"]);
@@ -377,7 +377,7 @@ async fn search_email_only_when_asked(db: Database) {
     assert!(found(&repo, by_email("%")).await.is_empty(), "'%' stays literal in emails");
 
     // The other filters still apply to an email match.
-    repo.set_role_and_status(dan.id, None, Some(UserStatus::Disabled), now()).await.unwrap().unwrap();
+    repo.set_role_and_status(dan.id, None, Some(UserStatus::Disabled), now(), vec![]).await.unwrap().unwrap();
     assert_eq!(found(&repo, UserQuery { only_active: true, ..by_email("mailhost.io") }).await, ["carol"]);
     assert_eq!(found(&repo, UserQuery { exclude: Some(carol.id), ..by_email("mailhost.io") }).await, ["dan"]);
 }
@@ -466,28 +466,30 @@ async fn role_and_status(db: Database) {
     let other = create(&repo, "bob").await;
 
     let t1 = later(instant(), 10);
-    let promoted = repo.set_role_and_status(user.id, Some(Role::Admin), None, t1).await.unwrap().unwrap();
+    let promoted = repo.set_role_and_status(user.id, Some(Role::Admin), None, t1, vec![]).await.unwrap().unwrap();
     assert_eq!((promoted.role, promoted.status, promoted.updated_at), (Role::Admin, UserStatus::Active, t1));
 
     let t2 = later(t1, 10);
-    let disabled = repo.set_role_and_status(user.id, None, Some(UserStatus::Disabled), t2).await.unwrap().unwrap();
+    let disabled =
+        repo.set_role_and_status(user.id, None, Some(UserStatus::Disabled), t2, vec![]).await.unwrap().unwrap();
     assert_eq!((disabled.role, disabled.status, disabled.updated_at), (Role::Admin, UserStatus::Disabled, t2));
     assert_eq!(repo.find(user.id).await.unwrap(), Some(disabled.clone()));
     assert_eq!(disabled.created_at, instant());
 
     let t3 = later(t2, 10);
-    let both = repo.set_role_and_status(user.id, Some(Role::SuperAdmin), Some(UserStatus::Active), t3).await.unwrap();
+    let both =
+        repo.set_role_and_status(user.id, Some(Role::SuperAdmin), Some(UserStatus::Active), t3, vec![]).await.unwrap();
     let both = both.unwrap();
     assert_eq!((both.role, both.status), (Role::SuperAdmin, UserStatus::Active));
     assert_eq!(repo.find(other.id).await.unwrap(), Some(other.clone()), "only that user changes");
 
     for role in Role::ALL {
-        let user = repo.set_role_and_status(other.id, Some(role), None, now()).await.unwrap().unwrap();
+        let user = repo.set_role_and_status(other.id, Some(role), None, now(), vec![]).await.unwrap().unwrap();
         assert_eq!(repo.find(user.id).await.unwrap().unwrap().role, role, "{role} is stored and read back");
     }
 
     let unknown = UserId(user.id.0 + 1000);
-    assert_eq!(repo.set_role_and_status(unknown, Some(Role::Admin), None, now()).await.unwrap(), None);
+    assert_eq!(repo.set_role_and_status(unknown, Some(Role::Admin), None, now(), vec![]).await.unwrap(), None);
 }
 
 async fn password_hash_is_replaced(db: Database) {
@@ -501,14 +503,14 @@ async fn password_hash_is_replaced(db: Database) {
     assert_eq!(repo.password_hash(UserId(ann.id.0 + 1000)).await.unwrap(), None);
 
     let at = later(now(), 30);
-    repo.set_password_hash(ann.id, "new-hash".into(), at).await.unwrap();
+    repo.change_password(ann.id, "new-hash".into(), at, vec![]).await.unwrap();
     assert_eq!(repo.password_hash(ann.id).await.unwrap().as_deref(), Some("new-hash"));
     let email = Email::parse("ann@example.com").unwrap();
     let (user, hash) = repo.find_for_login(&email).await.unwrap().unwrap();
     assert_eq!((hash.as_deref(), user.updated_at), (Some("new-hash"), at));
     assert_eq!(repo.password_hash(bob.id).await.unwrap().as_deref(), Some("hash-of-bob"), "only that user");
 
-    repo.set_password_hash(oauth.id, "first-hash".into(), now()).await.unwrap();
+    repo.change_password(oauth.id, "first-hash".into(), now(), vec![]).await.unwrap();
     assert_eq!(repo.password_hash(oauth.id).await.unwrap().as_deref(), Some("first-hash"));
 }
 
@@ -522,10 +524,10 @@ async fn delete_cascades_to_refresh_tokens(db: Database) {
     assert!(store.rotate(ann_used_id, new_token(ann.id, &family(), now()), now()).await.unwrap());
     let (bob_token, _) = insert_token(&store, new_token(bob.id, &family(), now())).await;
 
-    assert!(repo.delete(ann.id).await.unwrap(), "the first delete finds the user");
+    assert!(repo.delete(ann.id, vec![]).await.unwrap(), "the first delete finds the user");
     assert_eq!(repo.find(ann.id).await.unwrap(), None);
     assert_eq!(repo.find_for_login(&Email::parse("ann@example.com").unwrap()).await.unwrap(), None);
-    assert!(!repo.delete(ann.id).await.unwrap(), "the second delete finds nothing");
+    assert!(!repo.delete(ann.id, vec![]).await.unwrap(), "the second delete finds nothing");
 
     assert_eq!(store.find(&ann_token).await.unwrap(), None, "the user's tokens go with them");
     assert_eq!(store.find(&ann_used).await.unwrap(), None);
@@ -547,7 +549,7 @@ async fn refresh_token_insert_and_find(db: Database) {
     let fam = family();
     let token = new_token(ann.id, &fam, instant());
     let hash = token.hash.clone();
-    store.insert(token).await.unwrap();
+    store.insert(token, vec![]).await.unwrap();
 
     let record = store.find(&hash).await.unwrap().expect("the token is found by its hash");
     assert_eq!((record.user_id, record.family_id.as_str()), (ann.id, fam.as_str()));
@@ -556,7 +558,7 @@ async fn refresh_token_insert_and_find(db: Database) {
 
     let second = new_token(ann.id, &fam, instant());
     let second_hash = second.hash.clone();
-    store.insert(second).await.unwrap();
+    store.insert(second, vec![]).await.unwrap();
     let second = store.find(&second_hash).await.unwrap().unwrap();
     assert_ne!(second.id, record.id);
 
@@ -566,7 +568,7 @@ async fn refresh_token_insert_and_find(db: Database) {
     // A token of a user that does not exist is refused as a missing reference.
     let orphan = new_token(UserId(ann.id.0 + 1000), &family(), now());
     let orphan_hash = orphan.hash.clone();
-    match store.insert(orphan).await {
+    match store.insert(orphan, vec![]).await {
         Err(RepositoryError::MissingReference { .. }) => {}
         other => panic!("expected MissingReference, got {other:?}"),
     }
@@ -620,7 +622,7 @@ async fn rotate_refuses_used_revoked_or_unknown(db: Database) {
     // Revoked: refused, not marked used, nothing stored.
     let fam = family();
     let (revoked_hash, revoked_id) = insert_token(&store, new_token(ann.id, &fam, now())).await;
-    store.revoke_family(&fam, now()).await.unwrap();
+    store.revoke_family(&fam, now(), vec![]).await.unwrap();
     let next = new_token(ann.id, &fam, now());
     let next_hash = next.hash.clone();
     assert!(!store.rotate(revoked_id, next, now()).await.unwrap(), "a revoked token does not rotate");
@@ -646,17 +648,17 @@ async fn revoke_family_only_that_family(db: Database) {
     let (b1, _) = insert_token(&store, new_token(ann.id, &b, now())).await;
 
     let at = later(instant(), 5);
-    store.revoke_family(&a, at).await.unwrap();
+    store.revoke_family(&a, at, vec![]).await.unwrap();
     for hash in [&a1, &a2_hash] {
         assert_eq!(store.find(hash).await.unwrap().unwrap().revoked_at, Some(at), "used or not, the family is revoked");
     }
     assert_eq!(store.find(&b1).await.unwrap().unwrap().revoked_at, None, "another family is untouched");
 
     // Only tokens not revoked yet are revoked: a second revocation keeps the first instant.
-    store.revoke_family(&a, later(at, 60)).await.unwrap();
+    store.revoke_family(&a, later(at, 60), vec![]).await.unwrap();
     assert_eq!(store.find(&a1).await.unwrap().unwrap().revoked_at, Some(at));
 
-    store.revoke_family(&family(), now()).await.unwrap();
+    store.revoke_family(&family(), now(), vec![]).await.unwrap();
     assert_eq!(store.find(&b1).await.unwrap().unwrap().revoked_at, None, "an unknown family revokes nothing");
 }
 
@@ -674,7 +676,7 @@ async fn revoke_all_for_user_only_that_user(db: Database) {
     // Revoked earlier: keeps its instant.
     let earlier = instant();
     let (early_hash, _) = insert_token(&store, new_token(ann.id, &shared, now())).await;
-    store.revoke_family(&shared, earlier).await.unwrap();
+    store.revoke_family(&shared, earlier, vec![]).await.unwrap();
 
     let at = later(instant(), 3600);
     store.revoke_all_for_user(ann.id, at).await.unwrap();
