@@ -29,6 +29,18 @@ pub const KEYS: &[&str] = &[
     "PUBLIC_URL",
     "WORKERS",
     "SHUTDOWN_TIMEOUT",
+    "OAUTH_GOOGLE_CLIENT_ID",
+    "OAUTH_GOOGLE_CLIENT_SECRET",
+    "OAUTH_GOOGLE_AUTH_URL",
+    "OAUTH_GOOGLE_TOKEN_URL",
+    "OAUTH_GOOGLE_USERINFO_URL",
+    "OAUTH_GITHUB_CLIENT_ID",
+    "OAUTH_GITHUB_CLIENT_SECRET",
+    "OAUTH_GITHUB_AUTH_URL",
+    "OAUTH_GITHUB_TOKEN_URL",
+    "OAUTH_GITHUB_API_URL",
+    "OAUTH_REDIRECT_BASE_URL",
+    "FRONTEND_URL",
 ];
 
 /// `development` generates what is missing and warns; `production` refuses to start instead.
@@ -77,6 +89,24 @@ pub struct Settings {
     /// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
     #[serde(deserialize_with = "duration", serialize_with = "serialize_duration")]
     pub shutdown_timeout: Duration,
+    /// Sign-in with Google is offered when its client id and secret are set.
+    pub oauth_google_client_id: Option<String>,
+    pub oauth_google_client_secret: Option<String>,
+    /// Google's endpoints; the real ones unless set (tests point them at a local fake).
+    pub oauth_google_auth_url: Option<String>,
+    pub oauth_google_token_url: Option<String>,
+    pub oauth_google_userinfo_url: Option<String>,
+    /// Sign-in with GitHub is offered when its client id and secret are set.
+    pub oauth_github_client_id: Option<String>,
+    pub oauth_github_client_secret: Option<String>,
+    pub oauth_github_auth_url: Option<String>,
+    pub oauth_github_token_url: Option<String>,
+    /// GitHub's REST API, under which `/user` and `/user/emails` live.
+    pub oauth_github_api_url: Option<String>,
+    /// The base of the OAuth callback URLs registered with the providers; `PUBLIC_URL` unless set.
+    pub oauth_redirect_base_url: Option<String>,
+    /// When set, the OAuth callback redirects here with the tokens in the URL fragment.
+    pub frontend_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -100,6 +130,18 @@ impl Default for Settings {
             public_url: None,
             workers: None,
             shutdown_timeout: Duration::from_secs(30),
+            oauth_google_client_id: None,
+            oauth_google_client_secret: None,
+            oauth_google_auth_url: None,
+            oauth_google_token_url: None,
+            oauth_google_userinfo_url: None,
+            oauth_github_client_id: None,
+            oauth_github_client_secret: None,
+            oauth_github_auth_url: None,
+            oauth_github_token_url: None,
+            oauth_github_api_url: None,
+            oauth_redirect_base_url: None,
+            frontend_url: None,
         }
     }
 }
@@ -184,6 +226,54 @@ impl Settings {
         if self.workers == Some(0) || self.database_pool_size == Some(0) {
             return Err(ConfigError::Invalid("WORKERS and DATABASE_POOL_SIZE must be at least 1".into()));
         }
+        // A blank setting is an unset one (an empty `OAUTH_GITHUB_CLIENT_ID=` must not enable GitHub).
+        for value in [
+            &mut self.oauth_google_client_id,
+            &mut self.oauth_google_client_secret,
+            &mut self.oauth_google_auth_url,
+            &mut self.oauth_google_token_url,
+            &mut self.oauth_google_userinfo_url,
+            &mut self.oauth_github_client_id,
+            &mut self.oauth_github_client_secret,
+            &mut self.oauth_github_auth_url,
+            &mut self.oauth_github_token_url,
+            &mut self.oauth_github_api_url,
+            &mut self.oauth_redirect_base_url,
+            &mut self.frontend_url,
+            &mut self.public_url,
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *value = None;
+            }
+        }
+        for (name, id, secret) in [
+            ("GOOGLE", &self.oauth_google_client_id, &self.oauth_google_client_secret),
+            ("GITHUB", &self.oauth_github_client_id, &self.oauth_github_client_secret),
+        ] {
+            if non_empty(id).is_some() != non_empty(secret).is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "OAUTH_{name}_CLIENT_ID and OAUTH_{name}_CLIENT_SECRET must be set together"
+                )));
+            }
+        }
+        let urls = [
+            ("PUBLIC_URL", &self.public_url),
+            ("OAUTH_REDIRECT_BASE_URL", &self.oauth_redirect_base_url),
+            ("FRONTEND_URL", &self.frontend_url),
+            ("OAUTH_GOOGLE_AUTH_URL", &self.oauth_google_auth_url),
+            ("OAUTH_GOOGLE_TOKEN_URL", &self.oauth_google_token_url),
+            ("OAUTH_GOOGLE_USERINFO_URL", &self.oauth_google_userinfo_url),
+            ("OAUTH_GITHUB_AUTH_URL", &self.oauth_github_auth_url),
+            ("OAUTH_GITHUB_TOKEN_URL", &self.oauth_github_token_url),
+            ("OAUTH_GITHUB_API_URL", &self.oauth_github_api_url),
+        ];
+        for (key, value) in urls {
+            if let Some(url) = non_empty(value) {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError::Invalid(format!("{key} must be an http:// or https:// URL, not {url:?}")));
+                }
+            }
+        }
         let secret = self.jwt_secret.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let weak = |s: &str| s.len() < MIN_SECRET_BYTES || WELL_KNOWN_SECRETS.contains(&s.to_lowercase().as_str());
         match (self.workbench_env, secret) {
@@ -207,6 +297,21 @@ impl Settings {
         self.jwt_secret.as_deref().map(str::trim).unwrap_or_default().as_bytes().to_vec()
     }
 
+    /// The callback URL of `provider` registered with it: `OAUTH_REDIRECT_BASE_URL` (or
+    /// `PUBLIC_URL`) followed by the callback route.
+    pub fn oauth_redirect_url(&self, provider: &str) -> String {
+        let base = match non_empty(&self.oauth_redirect_base_url) {
+            Some(base) => base.trim_end_matches('/').to_owned(),
+            None => self.public_url(),
+        };
+        format!("{base}/api/v1/auth/oauth/{provider}/callback")
+    }
+
+    /// `FRONTEND_URL`, when set.
+    pub fn frontend_url(&self) -> Option<String> {
+        non_empty(&self.frontend_url).map(str::to_owned)
+    }
+
     /// Allowed CORS origins, parsed from the comma-separated setting.
     pub fn cors_origins(&self) -> Vec<String> {
         self.cors_allowed_origins
@@ -217,6 +322,11 @@ impl Settings {
             .filter(|o| !o.is_empty())
             .collect()
     }
+}
+
+/// An optional setting that is set to something other than blanks.
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 fn random_secret() -> String {
@@ -294,6 +404,22 @@ mod tests {
         let mut s = Settings::default();
         assert_eq!(s.validate().unwrap(), SecretNotice::Generated);
         assert_eq!(s.jwt_secret_bytes().len(), 64);
+    }
+
+    #[test]
+    fn oauth_redirects_follow_the_public_url_unless_set() {
+        let mut s = Settings { public_url: Some("https://wb.example.com/".into()), ..Settings::default() };
+        assert_eq!(s.oauth_redirect_url("github"), "https://wb.example.com/api/v1/auth/oauth/github/callback");
+        s.oauth_redirect_base_url = Some("https://api.example.com".into());
+        assert_eq!(s.oauth_redirect_url("google"), "https://api.example.com/api/v1/auth/oauth/google/callback");
+    }
+
+    #[test]
+    fn half_configured_providers_and_bad_urls_are_refused() {
+        let mut s = Settings { oauth_github_client_id: Some("id".into()), ..Settings::default() };
+        assert!(s.validate().unwrap_err().to_string().contains("OAUTH_GITHUB_CLIENT_SECRET"));
+        let mut s = Settings { frontend_url: Some("javascript:alert(1)".into()), ..Settings::default() };
+        assert!(s.validate().unwrap_err().to_string().contains("FRONTEND_URL"));
     }
 
     #[test]

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use workbench_core::{FieldErrors, Page, PageRequest, Validator};
-use workbench_users::{NewAccount, PasswordChange, ProfileChanges, Role, Session, User, UserStatus, Username};
+use workbench_users::{
+    LoginAttempt, NewAccount, PasswordChange, ProfileChanges, Role, Session, User, UserStatus, Username,
+};
 
 /// A user as others see them. `email` is present only for the user themself and for admins.
 #[derive(Debug, Serialize, ToSchema)]
@@ -140,16 +142,23 @@ pub struct LoginRequest {
     pub email: Option<String>,
     #[schema(value_type = String, required = true, example = "correct horse battery")]
     pub password: Option<String>,
+    /// The current code of the authenticator app, for accounts with TOTP on.
+    #[schema(example = "123456")]
+    pub totp_code: Option<String>,
+    /// An unused recovery code, in place of `totp_code`.
+    pub recovery_code: Option<String>,
 }
 
 impl LoginRequest {
-    /// Both fields, or a `422` naming each missing one.
-    pub fn credentials(self) -> Result<(String, String), FieldErrors> {
+    /// The attempt, or a `422` naming each missing field.
+    pub fn attempt(self) -> Result<LoginAttempt, FieldErrors> {
         let mut v = Validator::default();
         let email = v.required("email", self.email, Ok::<_, String>);
         let password = v.required("password", self.password, Ok::<_, String>);
         match (email, password) {
-            (Some(email), Some(password)) => Ok((email, password)),
+            (Some(email), Some(password)) => {
+                Ok(LoginAttempt { email, password, totp_code: self.totp_code, recovery_code: self.recovery_code })
+            }
             _ => Err(v.finish().expect_err("a field is missing")),
         }
     }
@@ -204,6 +213,23 @@ impl TokenResponse {
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"))
             .json(self)
+    }
+
+    /// 302 to `frontend_url` with the pair in the fragment, which browsers never send to a
+    /// server, so the tokens stay out of access logs and `Referer` headers.
+    pub fn redirect_to(self, frontend_url: &str) -> HttpResponse {
+        let fragment = form_urlencoded::Serializer::new(String::new())
+            .append_pair("access_token", &self.access_token)
+            .append_pair("refresh_token", &self.refresh_token)
+            .append_pair("token_type", self.token_type)
+            .append_pair("expires_in", &self.expires_in.to_string())
+            .append_pair("user_id", &self.user.id.to_string())
+            .finish();
+        let base = frontend_url.split('#').next().unwrap_or(frontend_url);
+        HttpResponse::Found()
+            .insert_header((header::LOCATION, format!("{base}#{fragment}")))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish()
     }
 }
 

@@ -50,7 +50,7 @@ impl From<Task> for TaskResponse {
 
 /// An instant given as RFC 3339 (`2026-01-15T10:30:00Z`) or a bare date (`2026-01-15`, midnight
 /// UTC), truncated to microseconds like every stored timestamp.
-fn instant<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+pub(crate) fn instant<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     Option::<String>::deserialize(d)?.map(|s| parse_instant(&s).map_err(serde::de::Error::custom)).transpose()
 }
 

@@ -4,6 +4,7 @@
 //!   shape is a `422` naming the field, found with `serde_path_to_error`.
 //! - Query strings and path segments that cannot be parsed are a `400` ([`configure`]).
 //! - [`CurrentUser`]: the signed-in, active user, or a `401` with a `Bearer` challenge.
+//! - [`Client`]: the caller's address and user agent, for the audit trail.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +14,7 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
-use workbench_users::User;
+use workbench_users::{ClientInfo, User};
 
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -174,6 +175,22 @@ impl FromRequest for CurrentUser {
             req.extensions_mut().insert(LoggedUser(user.id.0));
             Ok(CurrentUser(user))
         })
+    }
+}
+
+/// Who is calling, as far as the connection tells: the peer address (not `X-Forwarded-For`,
+/// which any client can forge) and the `User-Agent` header.
+#[derive(Debug, Clone)]
+pub struct Client(pub ClientInfo);
+
+impl FromRequest for Client {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let ip = req.peer_addr().map(|addr| addr.ip().to_string());
+        let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        std::future::ready(Ok(Client(ClientInfo { ip, user_agent })))
     }
 }
 

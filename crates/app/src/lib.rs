@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod dto;
+pub mod dto_security;
 pub mod dto_tasks;
 pub mod extract;
 pub mod idempotency;

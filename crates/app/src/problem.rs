@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use workbench_core::{FieldError, FieldErrors};
 use workbench_tasks::TaskError;
-use workbench_users::{AuthError, UserError};
+use workbench_users::{AuthError, OAuthError, ProviderError, TwoFactorError, UserError};
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 const TYPE_BASE: &str = "https://workbench.dev/problems/";
@@ -223,6 +223,11 @@ impl From<AuthError> for ApiError {
             AuthError::AccountDisabled => {
                 Self::new(StatusCode::FORBIDDEN, "account-disabled", "This account is disabled.")
             }
+            AuthError::TotpRequired => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "totp-required",
+                "This account has two-factor authentication on: send a valid `totp_code` or an unused `recovery_code`.",
+            ),
             AuthError::InvalidToken | AuthError::TokenReused { .. } => {
                 Self::new(StatusCode::UNAUTHORIZED, "invalid-token", "The token is invalid, expired or revoked.")
             }
@@ -239,6 +244,58 @@ impl From<UserError> for ApiError {
             UserError::Forbidden(why) => Self::forbidden(why),
             UserError::Conflict { field } => Self::taken(field),
             UserError::Unknown(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<TwoFactorError> for ApiError {
+    fn from(e: TwoFactorError) -> Self {
+        match e {
+            TwoFactorError::InvalidCode => Self::invalid_field("code", "is invalid, expired or already used"),
+            TwoFactorError::AlreadyEnabled => {
+                Self::conflict("Two-factor authentication is already enabled; disable it first to set up a new secret.")
+            }
+            TwoFactorError::NotEnabled => Self::conflict("Two-factor authentication is not enabled."),
+            TwoFactorError::NotSetUp => {
+                Self::conflict("There is no pending secret: call POST /api/v1/auth/totp/setup first.")
+            }
+            TwoFactorError::Unknown(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        match e {
+            OAuthError::NotConfigured(provider) => {
+                Self::not_found(format!("Sign-in with {provider:?} is not configured on this server."))
+            }
+            OAuthError::InvalidState => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-oauth-state",
+                "The sign-in request is unknown, expired or was already used; start the sign-in again.",
+            ),
+            OAuthError::MissingCode => {
+                Self::new(StatusCode::BAD_REQUEST, "bad-request", "The callback carries no `code` parameter.")
+            }
+            OAuthError::Provider(ProviderError::Refused(why)) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "oauth-provider-refused",
+                format!("The identity provider refused the sign-in: {why}"),
+            ),
+            OAuthError::Provider(ProviderError::Unavailable(why)) => {
+                let mut error = Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "oauth-provider-unavailable",
+                    "The identity provider could not be reached or gave an unusable answer; try again later.",
+                );
+                error.cause = Some(anyhow::anyhow!(why));
+                error
+            }
+            e @ OAuthError::UnverifiedEmail(_) => {
+                Self::new(StatusCode::CONFLICT, "oauth-email-unverified", e.to_string())
+            }
+            OAuthError::Auth(e) => e.into(),
         }
     }
 }

@@ -11,14 +11,16 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 use anyhow::Context;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
-use workbench_auth::{BcryptHasher, JwtIssuer, JwtSettings};
+use workbench_auth::{
+    BcryptHasher, GitHubProvider, GoogleProvider, JwtIssuer, JwtSettings, OAuthClientSettings, TotpRs,
+};
 use workbench_cache::{MemoryTaskCache, RedisTaskCache};
 use workbench_store::{
-    Backend, Database, DieselCommentRepository, DieselIdempotencyStore, DieselRefreshTokenStore, DieselTaskRepository,
-    DieselUserRepository, PoolOptions,
+    Backend, Database, DieselAuditLog, DieselCommentRepository, DieselIdempotencyStore, DieselOAuthStateStore,
+    DieselRefreshTokenStore, DieselTaskRepository, DieselUserRepository, PoolOptions,
 };
 use workbench_tasks::{TaskCache, TaskService};
-use workbench_users::{AuthService, AuthSettings, UserService};
+use workbench_users::{AuthService, AuthSettings, OAuthProvider, OAuthService, TwoFactorService, UserService};
 
 use crate::config::{SecretNotice, Settings};
 use crate::idempotency::Idempotency;
@@ -83,19 +85,68 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
             .context("REFRESH_TOKEN_TTL is too large")?,
     };
     let (cache, redis) = task_cache(settings).await?;
+    let totp = Arc::new(TotpRs::new("Workbench"));
+    let audit = Arc::new(DieselAuditLog::new(db.clone()));
+    let auth =
+        AuthService::new(users.clone(), tokens, hasher.clone(), issuer, totp.clone(), audit.clone(), auth_settings);
+    let oauth = OAuthService::new(
+        oauth_providers(settings)?,
+        Arc::new(DieselOAuthStateStore::new(db.clone())),
+        users.clone(),
+        auth.clone(),
+    );
     Ok(AppState {
-        auth: AuthService::new(users.clone(), tokens.clone(), hasher.clone(), issuer, auth_settings),
+        auth,
+        oauth,
+        two_factor: TwoFactorService::new(users.clone(), totp),
         tasks: TaskService::new(
             Arc::new(DieselTaskRepository::new(db.clone())),
             Arc::new(DieselCommentRepository::new(db.clone())),
             users.clone(),
             cache,
         ),
-        users: UserService::new(users, tokens, hasher),
+        users: UserService::new(users, hasher, audit),
         idempotency: Idempotency::new(DieselIdempotencyStore::new(db.clone())),
         db,
         redis,
+        frontend_url: settings.frontend_url(),
     })
+}
+
+/// The OAuth providers whose client id and secret are configured, on the real endpoints unless
+/// the `OAUTH_*_URL` settings point elsewhere.
+fn oauth_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn OAuthProvider>>> {
+    let or = |value: &Option<String>, default: &str| value.clone().unwrap_or_else(|| default.to_owned());
+    let mut providers: Vec<Arc<dyn OAuthProvider>> = Vec::new();
+    if let (Some(id), Some(secret)) = (&settings.oauth_google_client_id, &settings.oauth_google_client_secret) {
+        let client = OAuthClientSettings {
+            client_id: id.clone(),
+            client_secret: secret.clone(),
+            auth_url: or(&settings.oauth_google_auth_url, workbench_auth::GOOGLE_AUTH_URL),
+            token_url: or(&settings.oauth_google_token_url, workbench_auth::GOOGLE_TOKEN_URL),
+            redirect_url: settings.oauth_redirect_url("google"),
+        };
+        let userinfo = or(&settings.oauth_google_userinfo_url, workbench_auth::GOOGLE_USERINFO_URL);
+        providers.push(Arc::new(
+            GoogleProvider::new(client, userinfo, workbench_auth::http_client()?).context("Google OAuth settings")?,
+        ));
+        tracing::info!("sign-in with Google is enabled");
+    }
+    if let (Some(id), Some(secret)) = (&settings.oauth_github_client_id, &settings.oauth_github_client_secret) {
+        let client = OAuthClientSettings {
+            client_id: id.clone(),
+            client_secret: secret.clone(),
+            auth_url: or(&settings.oauth_github_auth_url, workbench_auth::GITHUB_AUTH_URL),
+            token_url: or(&settings.oauth_github_token_url, workbench_auth::GITHUB_TOKEN_URL),
+            redirect_url: settings.oauth_redirect_url("github"),
+        };
+        let api = or(&settings.oauth_github_api_url, workbench_auth::GITHUB_API_URL);
+        providers.push(Arc::new(
+            GitHubProvider::new(client, api, workbench_auth::http_client()?).context("GitHub OAuth settings")?,
+        ));
+        tracing::info!("sign-in with GitHub is enabled");
+    }
+    Ok(providers)
 }
 
 /// How long a cached task and cached statistics may be served. Writes invalidate both at once;
@@ -129,11 +180,16 @@ impl Application {
             }
             SecretNotice::Configured => {}
         }
-        let db = open_database(&settings).await?;
-        let state = build_state(&settings, db).await?;
         let addr = settings.listen_addr()?;
         let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
         let port = listener.local_addr()?.port();
+        if settings.public_url.is_none() {
+            // `PORT=0` binds a free port: the derived public URL (token issuer, OAuth callbacks)
+            // must name the port really bound.
+            settings.public_url = Some(format!("http://{}", listener_address(addr, port)));
+        }
+        let db = open_database(&settings).await?;
+        let state = build_state(&settings, db).await?;
         let server = serve(listener, &settings, state.clone())?;
         tracing::info!(address = %listener_address(addr, port), "Workbench is listening; Swagger UI at /swagger-ui/");
         Ok(Self { server, port, state })

@@ -156,11 +156,18 @@ impl UserService {
         Ok(user)
     }
 
+    /// Whether `viewer` may read the audit trail: for callers that check before parsing a query.
+    pub fn check_auditor(&self, viewer: &User) -> Result<(), UserError> {
+        if viewer.role.is_admin() {
+            Ok(())
+        } else {
+            Err(UserError::Forbidden("only administrators may read the audit trail"))
+        }
+    }
+
     /// The audit trail, for administrators.
     pub async fn audit_trail(&self, viewer: &User, query: AuditQuery) -> Result<Page<AuditEntry>, UserError> {
-        if !viewer.role.is_admin() {
-            return Err(UserError::Forbidden("only administrators may read the audit trail"));
-        }
+        self.check_auditor(viewer)?;
         Ok(self.audit.list(query).await?)
     }
 

@@ -1,10 +1,11 @@
 //! Account administration.
 
-use actix_web::{HttpResponse, delete, patch, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, web};
 use workbench_users::{AdminChanges, UserId};
 
-use crate::dto::{AdminUpdateRequest, UserResponse};
-use crate::extract::{CurrentUser, Json};
+use crate::dto::{AdminUpdateRequest, Paginated, UserResponse, paginated};
+use crate::dto_security::{AuditEntryResponse, AuditListQuery};
+use crate::extract::{Client, CurrentUser, Json, Query};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -29,12 +30,13 @@ use crate::state::AppState;
 pub async fn update_user(
     state: web::Data<AppState>,
     CurrentUser(actor): CurrentUser,
+    Client(client): Client,
     id: web::Path<i64>,
     body: Json<AdminUpdateRequest>,
 ) -> Result<web::Json<UserResponse>, ApiError> {
     let body = body.into_inner();
     let changes = AdminChanges { role: body.role, status: body.status };
-    let user = state.users.administer(&actor, UserId(id.into_inner()), changes).await?;
+    let user = state.users.administer(&actor, UserId(id.into_inner()), changes, &client).await?;
     Ok(web::Json(UserResponse::seen_by(user, &actor)))
 }
 
@@ -56,6 +58,7 @@ pub async fn update_user(
 pub async fn delete_user(
     state: web::Data<AppState>,
     CurrentUser(actor): CurrentUser,
+    Client(client): Client,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let target = UserId(id.into_inner());
@@ -63,7 +66,38 @@ pub async fn delete_user(
     // learn about it too, so collect what changes first (only once the deletion is allowed).
     state.users.check_deletable(&actor, target).await?;
     let involved = state.tasks.involving(target).await?;
-    state.users.delete(&actor, target).await?;
+    state.users.delete(&actor, target, &client).await?;
     state.tasks.forget(&involved).await;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The audit trail of security-relevant actions (admins only), newest first: sign-ins and
+/// refused sign-ins, sign-outs, refresh-token reuse, password, role and status changes,
+/// deletions, two-factor changes and OAuth links.
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "admin_audit",
+    security(("bearer_auth" = [])),
+    params(AuditListQuery),
+    responses(
+        (status = 200, body = Paginated<AuditEntryResponse>,
+            headers(("Link" = String, description = "`first`, `last`, and `prev`/`next` when they exist"))),
+        (status = 400, description = "A parameter cannot be parsed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown `action`, or `page`/`per_page` below 1", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/admin/audit")]
+pub async fn audit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    CurrentUser(viewer): CurrentUser,
+    query: Query<AuditListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    // A non-admin learns nothing, not even which parameters would be wrong.
+    state.users.check_auditor(&viewer)?;
+    let query = query.into_inner().into_query()?;
+    let page = state.users.audit_trail(&viewer, query).await?;
+    Ok(paginated(&req, page.map(AuditEntryResponse::from)))
 }

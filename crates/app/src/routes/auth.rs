@@ -5,7 +5,8 @@ use actix_web::{HttpResponse, get, post, web};
 use workbench_users::{NewAccount, Role};
 
 use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserResponse};
-use crate::extract::{CurrentUser, Json};
+use crate::dto_security::{OAuthCallbackQuery, RecoveryCodesResponse, TotpCodeRequest, TotpSetupResponse};
+use crate::extract::{Client, CurrentUser, Json, Query};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -31,7 +32,8 @@ pub async fn register(state: web::Data<AppState>, body: Json<RegisterRequest>) -
         .json(UserResponse::own(user)))
 }
 
-/// Sign in with email and password.
+/// Sign in with email and password, plus a TOTP code or a recovery code when the account has
+/// two-factor authentication on.
 #[utoipa::path(
     tag = "auth",
     operation_id = "login",
@@ -39,15 +41,19 @@ pub async fn register(state: web::Data<AppState>, body: Json<RegisterRequest>) -
     responses(
         (status = 200, description = "A new token pair", body = TokenResponse),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Unknown email or wrong password (one message for both)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown email or wrong password (one message for both); or, type ending in `totp-required`, a missing or invalid second factor", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The account is disabled", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/login")]
-pub async fn login(state: web::Data<AppState>, body: Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
-    let (email, password) = body.into_inner().credentials()?;
-    let session = state.auth.login(&email, &password).await?;
+pub async fn login(
+    state: web::Data<AppState>,
+    Client(client): Client,
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let attempt = body.into_inner().attempt()?;
+    let session = state.auth.login(attempt, &client).await?;
     Ok(TokenResponse::from(session).respond())
 }
 
@@ -65,9 +71,13 @@ pub async fn login(state: web::Data<AppState>, body: Json<LoginRequest>) -> Resu
     )
 )]
 #[post("/auth/refresh")]
-pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    Client(client): Client,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
     let token = body.into_inner().token()?;
-    match state.auth.refresh(&token).await {
+    match state.auth.refresh(&token, &client).await {
         Ok(session) => Ok(TokenResponse::from(session).respond()),
         Err(e) => {
             if let workbench_users::AuthError::TokenReused { user_id } = &e {
@@ -90,9 +100,13 @@ pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> 
     )
 )]
 #[post("/auth/logout")]
-pub async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    Client(client): Client,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
     let token = body.into_inner().token()?;
-    state.auth.logout(&token).await?;
+    state.auth.logout(&token, &client).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -109,4 +123,132 @@ pub async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> R
 #[get("/auth/me")]
 pub async fn me(CurrentUser(user): CurrentUser) -> web::Json<UserResponse> {
     web::Json(UserResponse::own(user))
+}
+
+/// Start signing in with Google or GitHub: redirects to the provider with a single-use `state`
+/// (valid 10 minutes) and a PKCE challenge.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "oauth_start",
+    params(("provider" = String, Path, description = "`google` or `github`")),
+    responses(
+        (status = 302, description = "To the provider's consent page",
+            headers(("Location" = String, description = "The provider's authorization URL"))),
+        (status = 404, description = "The provider is unknown or not configured", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/auth/oauth/{provider}")]
+pub async fn oauth_start(state: web::Data<AppState>, provider: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let url = state.oauth.begin(&provider).await?;
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, url))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// Where the provider sends the browser back. Checks and spends `state`, exchanges the code,
+/// then signs in to the linked account, to an account with the same *verified* email (linking
+/// it), or to a new account. Answers with the token pair, or, when `FRONTEND_URL` is set,
+/// redirects there with the pair in the URL fragment.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "oauth_callback",
+    params(("provider" = String, Path, description = "`google` or `github`"), OAuthCallbackQuery),
+    responses(
+        (status = 200, description = "A new token pair", body = TokenResponse),
+        (status = 302, description = "With `FRONTEND_URL` set: to it, with `access_token`, `refresh_token`, `token_type`, `expires_in` and `user_id` in the fragment",
+            headers(("Location" = String))),
+        (status = 400, description = "Missing, unknown, expired or replayed `state`, or no `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The account is disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The provider is unknown or not configured", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email belongs to an account, but the provider has not verified it", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider refused the sign-in or could not be reached", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/auth/oauth/{provider}/callback")]
+pub async fn oauth_callback(
+    state: web::Data<AppState>,
+    provider: web::Path<String>,
+    query: Query<OAuthCallbackQuery>,
+    Client(client): Client,
+) -> Result<HttpResponse, ApiError> {
+    let session = state.oauth.complete(&provider, query.into_inner().into(), &client).await?;
+    let tokens = TokenResponse::from(session);
+    Ok(match &state.frontend_url {
+        Some(url) => tokens.redirect_to(url),
+        None => tokens.respond(),
+    })
+}
+
+/// Start turning on two-factor authentication: a new secret for an authenticator app. It takes
+/// effect only after `POST /auth/totp/enable` with a code; until then, calling this again
+/// replaces it. Once TOTP is on, the secret is never shown again (409).
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "totp_setup",
+    security(("bearer_auth" = [])),
+    responses(
+        (status = 200, body = TotpSetupResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "TOTP is already enabled", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/totp/setup")]
+pub async fn totp_setup(state: web::Data<AppState>, CurrentUser(user): CurrentUser) -> Result<HttpResponse, ApiError> {
+    let setup = state.two_factor.setup(&user).await?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(TotpSetupResponse::from(setup)))
+}
+
+/// Turn on two-factor authentication with a current code of the pending secret. Answers with
+/// ten single-use recovery codes, shown only this once.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "totp_enable",
+    security(("bearer_auth" = [])),
+    request_body = TotpCodeRequest,
+    responses(
+        (status = 200, body = RecoveryCodesResponse),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already enabled, or no pending secret (call setup first)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`code` is missing or wrong", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/totp/enable")]
+pub async fn totp_enable(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    Client(client): Client,
+    body: Json<TotpCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let code = body.into_inner().code()?;
+    let codes = state.two_factor.enable(&user, &code, &client).await?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(RecoveryCodesResponse::from(codes)))
+}
+
+/// Turn off two-factor authentication with a current code, or with an unused recovery code for
+/// someone who lost their device. The secret and the recovery codes are forgotten.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "totp_disable",
+    security(("bearer_auth" = [])),
+    request_body = TotpCodeRequest,
+    responses(
+        (status = 204, description = "Two-factor authentication is off"),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "TOTP is not enabled", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`code` is missing or wrong", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/totp/disable")]
+pub async fn totp_disable(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    Client(client): Client,
+    body: Json<TotpCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let code = body.into_inner().code()?;
+    state.two_factor.disable(&user, &code, &client).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

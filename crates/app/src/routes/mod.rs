@@ -18,6 +18,11 @@ pub fn api(cfg: &mut ServiceConfig) {
             .service(auth::refresh)
             .service(auth::logout)
             .service(auth::me)
+            .service(auth::oauth_start)
+            .service(auth::oauth_callback)
+            .service(auth::totp_setup)
+            .service(auth::totp_enable)
+            .service(auth::totp_disable)
             .service(users::list)
             // Before `/users/{id}`, which would otherwise claim these paths.
             .service(users::except_me)
@@ -26,6 +31,7 @@ pub fn api(cfg: &mut ServiceConfig) {
             .service(users::get)
             .service(admin::update_user)
             .service(admin::delete_user)
+            .service(admin::audit)
             .service(tasks::create)
             .service(tasks::list)
             // Before `/tasks/{id}`.

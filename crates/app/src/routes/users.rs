@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, get, patch, put, web};
 use workbench_users::{PasswordChange, ProfileChanges, UserId};
 
 use crate::dto::{ChangePasswordRequest, Paginated, UpdateProfileRequest, UserListQuery, UserResponse, paginated};
-use crate::extract::{CurrentUser, Json, Query};
+use crate::extract::{Client, CurrentUser, Json, Query};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -124,9 +124,10 @@ pub async fn update_me(
 pub async fn change_password(
     state: web::Data<AppState>,
     CurrentUser(viewer): CurrentUser,
+    Client(client): Client,
     body: Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let change = PasswordChange::try_from(body.into_inner())?;
-    state.users.change_password(&viewer, change).await?;
+    state.users.change_password(&viewer, change, &client).await?;
     Ok(HttpResponse::NoContent().finish())
 }
