@@ -2,8 +2,10 @@
 //! on SQLite and on PostgreSQL.
 
 mod admin;
+mod audit;
 mod auth;
 mod comments;
 mod platform;
 mod tasks;
+mod totp;
 mod users;

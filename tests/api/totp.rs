@@ -1,0 +1,214 @@
+//! Two-factor authentication: setup, enable with recovery codes, login with a code or a recovery
+//! code, and disable. Codes are computed here from the secret the server hands out.
+
+use reqwest::Response;
+use serde_json::{Value, json};
+use workbench_e2e::{Account, PASSWORD, TestApp, engines, error_fields, expect_problem};
+
+engines!(
+    setup_shows_a_secret_until_enabled,
+    enable_needs_a_valid_code_and_returns_recovery_codes,
+    login_needs_a_fresh_code_once_enabled,
+    a_recovery_code_works_once,
+    disable_with_a_code_turns_it_off,
+    totp_routes_need_a_signed_in_user,
+);
+
+/// The current Unix time, in seconds.
+fn unix_now() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970")
+}
+
+/// The code an authenticator app shows for `secret` at Unix time `at`.
+fn code_at(secret: &str, at: u64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret).expect("the server's secret is base32");
+    let totp = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_secret(secret)
+        .build()
+        .expect("valid TOTP parameters");
+    totp.generate(at).to_string()
+}
+
+async fn json_of(res: Response, status: u16) -> Value {
+    let (code, url) = (res.status().as_u16(), res.url().clone());
+    let text = res.text().await.unwrap();
+    assert_eq!(code, status, "{url}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {text}"))
+}
+
+async fn setup(app: &TestApp, who: &Account) -> Response {
+    app.post("/api/v1/auth/totp/setup").bearer_auth(&who.access_token).send().await.unwrap()
+}
+
+async fn enable(app: &TestApp, who: &Account, code: &str) -> Response {
+    app.post("/api/v1/auth/totp/enable")
+        .bearer_auth(&who.access_token)
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn disable(app: &TestApp, who: &Account, code: &str) -> Response {
+    app.post("/api/v1/auth/totp/disable")
+        .bearer_auth(&who.access_token)
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn login(app: &TestApp, who: &Account, extra: Value) -> Response {
+    let mut body = json!({"email": who.email, "password": PASSWORD});
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    app.post("/api/v1/auth/login").json(&body).send().await.unwrap()
+}
+
+/// Sets up and enables TOTP for `who`; returns the secret, the Unix time of the enabling code and
+/// the recovery codes.
+async fn turn_on(app: &TestApp, who: &Account) -> (String, u64, Vec<String>) {
+    let secret = json_of(setup(app, who).await, 200).await["secret"].as_str().unwrap().to_owned();
+    let at = unix_now();
+    let body = json_of(enable(app, who, &code_at(&secret, at)).await, 200).await;
+    let codes = body["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+    (secret, at, codes)
+}
+
+async fn me(app: &TestApp, who: &Account) -> Value {
+    json_of(app.get("/api/v1/auth/me").bearer_auth(&who.access_token).send().await.unwrap(), 200).await
+}
+
+/// Asserts a 401 whose type ends in `totp-required`.
+async fn expect_totp_required(res: Response) {
+    let problem = expect_problem(res, 401).await;
+    assert!(problem["type"].as_str().unwrap().ends_with("totp-required"), "{problem}");
+}
+
+async fn setup_shows_a_secret_until_enabled(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let first = json_of(setup(&app, &ann).await, 200).await;
+    let secret = first["secret"].as_str().unwrap();
+    assert!(secret.len() >= 26 && secret.chars().all(|c| c.is_ascii_uppercase() || ('2'..='7').contains(&c)));
+    let url = first["otpauth_url"].as_str().unwrap();
+    assert!(url.starts_with("otpauth://totp/"), "{url}");
+    assert!(url.contains(&format!("secret={secret}")) && url.contains("issuer=Workbench"), "{url}");
+    assert_eq!(me(&app, &ann).await["totp_enabled"], false, "setup alone does not turn it on");
+
+    // Setting up again replaces the pending secret: only the new one enables.
+    let second = json_of(setup(&app, &ann).await, 200).await;
+    let new_secret = second["secret"].as_str().unwrap();
+    assert_ne!(new_secret, secret);
+    expect_problem(enable(&app, &ann, &code_at(secret, unix_now())).await, 422).await;
+    json_of(enable(&app, &ann, &code_at(new_secret, unix_now())).await, 200).await;
+
+    // Once enabled, the secret is never shown again.
+    let problem = expect_problem(setup(&app, &ann).await, 409).await;
+    assert!(!problem.to_string().contains(new_secret));
+}
+
+async fn enable_needs_a_valid_code_and_returns_recovery_codes(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let problem = expect_problem(enable(&app, &ann, "123456").await, 409).await;
+    assert!(problem["detail"].as_str().unwrap().contains("setup"), "enable before setup says what to do: {problem}");
+
+    let secret = json_of(setup(&app, &ann).await, 200).await["secret"].as_str().unwrap().to_owned();
+    for wrong in ["000000", "12345", "abcdef", ""] {
+        let res = enable(&app, &ann, wrong).await;
+        assert_eq!(error_fields(&expect_problem(res, 422).await), ["code"], "{wrong:?} is refused");
+    }
+    let missing =
+        app.post("/api/v1/auth/totp/enable").bearer_auth(&ann.access_token).json(&json!({})).send().await.unwrap();
+    assert_eq!(error_fields(&expect_problem(missing, 422).await), ["code"]);
+    assert_eq!(me(&app, &ann).await["totp_enabled"], false);
+
+    let body = json_of(enable(&app, &ann, &code_at(&secret, unix_now())).await, 200).await;
+    let codes = body["recovery_codes"].as_array().unwrap();
+    assert_eq!(codes.len(), 10);
+    let distinct: std::collections::HashSet<_> = codes.iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(distinct.len(), 10, "every recovery code is different");
+    assert_eq!(me(&app, &ann).await["totp_enabled"], true);
+    expect_problem(enable(&app, &ann, &code_at(&secret, unix_now())).await, 409).await;
+}
+
+async fn login_needs_a_fresh_code_once_enabled(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let (secret, enabled_at, _) = turn_on(&app, &ann).await;
+
+    expect_totp_required(login(&app, &ann, json!({})).await).await;
+    expect_totp_required(login(&app, &ann, json!({"totp_code": "000000"})).await).await;
+    // A wrong password is still the generic 401, whatever the code.
+    let wrong = app
+        .post("/api/v1/auth/login")
+        .json(&json!({"email": ann.email, "password": "wrong password", "totp_code": code_at(&secret, enabled_at)}))
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(wrong, 401).await;
+    assert!(!problem["type"].as_str().unwrap().ends_with("totp-required"), "{problem}");
+
+    // The enabling code was spent; the next step's code (one step ahead is accepted) works once.
+    expect_totp_required(login(&app, &ann, json!({"totp_code": code_at(&secret, enabled_at)})).await).await;
+    let next = code_at(&secret, enabled_at + 30);
+    let session = json_of(login(&app, &ann, json!({"totp_code": next})).await, 200).await;
+    assert_eq!(session["user"]["totp_enabled"], true);
+    let token = session["access_token"].as_str().unwrap();
+    let res = app.get("/api/v1/auth/me").bearer_auth(token).send().await.unwrap();
+    assert_eq!(res.status(), 200, "the tokens of a two-factor login work");
+    expect_totp_required(login(&app, &ann, json!({"totp_code": next})).await).await;
+
+    // Other accounts are unaffected.
+    let bob = app.signup("bob").await;
+    json_of(login(&app, &bob, json!({})).await, 200).await;
+}
+
+async fn a_recovery_code_works_once(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let (_, _, codes) = turn_on(&app, &ann).await;
+
+    // Typed in capitals and without dashes, it still counts.
+    let typed = codes[0].to_uppercase().replace('-', "");
+    let session = json_of(login(&app, &ann, json!({"recovery_code": typed})).await, 200).await;
+    assert_eq!(session["user"]["id"], ann.id);
+    expect_totp_required(login(&app, &ann, json!({"recovery_code": codes[0]})).await).await;
+    expect_totp_required(login(&app, &ann, json!({"recovery_code": "aaaa-bbbb-cccc-dddd"})).await).await;
+    json_of(login(&app, &ann, json!({"recovery_code": codes[1]})).await, 200).await;
+
+    // Another user's code does not open this account.
+    let bob = app.signup("bob").await;
+    let (_, _, bob_codes) = turn_on(&app, &bob).await;
+    expect_totp_required(login(&app, &ann, json!({"recovery_code": bob_codes[0]})).await).await;
+}
+
+async fn disable_with_a_code_turns_it_off(app: TestApp) {
+    let ann = app.signup("ann").await;
+    expect_problem(disable(&app, &ann, "123456").await, 409).await;
+    let (secret, enabled_at, codes) = turn_on(&app, &ann).await;
+
+    assert_eq!(error_fields(&expect_problem(disable(&app, &ann, "000000").await, 422).await), ["code"]);
+    expect_problem(disable(&app, &ann, &code_at(&secret, enabled_at)).await, 422).await;
+    assert_eq!(me(&app, &ann).await["totp_enabled"], true, "a refused disable changes nothing");
+
+    let res = disable(&app, &ann, &code_at(&secret, enabled_at + 30)).await;
+    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+    assert_eq!(me(&app, &ann).await["totp_enabled"], false);
+    json_of(login(&app, &ann, json!({})).await, 200).await;
+    expect_problem(disable(&app, &ann, &codes[0]).await, 409).await;
+
+    // Turning it on again starts over: a new secret, new recovery codes, the old ones dead.
+    let (_, _, new_codes) = turn_on(&app, &ann).await;
+    assert!(new_codes.iter().all(|c| !codes.contains(c)));
+    expect_totp_required(login(&app, &ann, json!({"recovery_code": codes[2]})).await).await;
+    // Someone who lost their device disables it with a recovery code.
+    assert_eq!(disable(&app, &ann, &new_codes[0]).await.status(), 204);
+    assert_eq!(me(&app, &ann).await["totp_enabled"], false);
+}
+
+async fn totp_routes_need_a_signed_in_user(app: TestApp) {
+    for path in ["/api/v1/auth/totp/setup", "/api/v1/auth/totp/enable", "/api/v1/auth/totp/disable"] {
+        let res = app.post(path).json(&json!({"code": "123456"})).send().await.unwrap();
+        expect_problem(res, 401).await;
+    }
+}
