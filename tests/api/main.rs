@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod auth;
 mod comments;
+mod oauth;
 mod platform;
 mod tasks;
 mod totp;

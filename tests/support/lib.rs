@@ -6,6 +6,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use workbench_app::config::LogFormat;
 use workbench_app::{Application, Settings};
+pub use workbench_auth::testing::FakeProvider;
 pub use workbench_store::Backend;
 use workbench_store::testing::TestDatabase;
 
@@ -29,6 +30,38 @@ macro_rules! engines {
             }
         }
     )+};
+}
+
+/// Like [`engines!`], for cases that sign in through OAuth: each test starts a [`FakeProvider`]
+/// (fake Google and GitHub) and an app with both providers pointed at it, and calls an
+/// `async fn(TestApp, FakeProvider)`. `case with |settings| ...` adjusts the settings further.
+#[macro_export]
+macro_rules! oauth_engines {
+    ($($case:ident $(with $tweak:expr)?),+ $(,)?) => {$(
+        mod $case {
+            // The tweak is written in the calling module: let it name that module's items.
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let fake = $crate::FakeProvider::start().await;
+                let app = $crate::TestApp::spawn_with_oauth($crate::Backend::Sqlite, &fake, $crate::oauth_engines!(@tweak $($tweak)?))
+                    .await
+                    .expect("SQLite always works");
+                super::$case(app, fake).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let fake = $crate::FakeProvider::start().await;
+                // `None`: PostgreSQL is unreachable and not required; the skip was reported.
+                if let Some(app) = $crate::TestApp::spawn_with_oauth($crate::Backend::Postgres, &fake, $crate::oauth_engines!(@tweak $($tweak)?)).await {
+                    super::$case(app, fake).await;
+                }
+            }
+        }
+    )+};
+    (@tweak) => { |_| {} };
+    (@tweak $tweak:expr) => { $tweak };
 }
 
 /// A running application and a client for it.
@@ -77,6 +110,49 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         Some(Self { base, client, backend, _db: db })
+    }
+
+    /// Starts the app with Google and GitHub pointed at `fake`, then adjusted by `tweak`.
+    pub async fn spawn_with_oauth(
+        backend: Backend,
+        fake: &FakeProvider,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Option<Self> {
+        let env: Vec<_> = fake.google_env().into_iter().chain(fake.github_env()).collect();
+        Self::spawn_with(backend, move |settings| {
+            apply_oauth_env(settings, &env);
+            tweak(settings);
+        })
+        .await
+    }
+
+    /// `GET /auth/oauth/{provider}`: asserts the redirect and returns where it points (the
+    /// provider's authorization URL).
+    pub async fn oauth_start(&self, provider: &str) -> String {
+        let res = self.get(&format!("/api/v1/auth/oauth/{provider}")).send().await.expect("request");
+        assert_eq!(res.status(), StatusCode::FOUND, "start {provider}: {}", res.text().await.unwrap_or_default());
+        location(&res)
+    }
+
+    /// What a browser does to sign in through `provider`, one redirect at a time: the app's
+    /// start URL, the provider (which signs in the person configured on the fake and sends the
+    /// browser back), then the app's callback. Returns the callback's answer, unchecked.
+    pub async fn oauth_walk(&self, provider: &str) -> OAuthWalk {
+        let authorize_url = self.oauth_start(provider).await;
+        let res = self.client.get(&authorize_url).send().await.expect("request to the provider");
+        assert_eq!(res.status(), StatusCode::FOUND, "the provider: {}", res.text().await.unwrap_or_default());
+        let callback_url = location(&res);
+        let expected = format!("{}/api/v1/auth/oauth/{provider}/callback?", self.base);
+        assert!(callback_url.starts_with(&expected), "the provider sent the browser to {callback_url}");
+        let response = self.client.get(&callback_url).send().await.expect("request to the callback");
+        OAuthWalk { authorize_url, callback_url, response }
+    }
+
+    /// The same walk with a client that follows redirects by itself, like `curl -L` or a
+    /// browser: returns the last answer.
+    pub async fn oauth_walk_following_redirects(&self, provider: &str) -> Response {
+        let client = reqwest::Client::builder().build().expect("client");
+        client.get(format!("{}/api/v1/auth/oauth/{provider}", self.base)).send().await.expect("request")
     }
 
     /// A request to `path` (`/api/v1/...` or `/health`).
@@ -161,4 +237,43 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
         .as_array()
         .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
         .unwrap_or_default()
+}
+
+/// One sign-in through a provider, as [`TestApp::oauth_walk`] made it.
+#[derive(Debug)]
+pub struct OAuthWalk {
+    /// Where the app sent the browser: the provider's authorization URL.
+    pub authorize_url: String,
+    /// Where the provider sent the browser back: the app's callback, with `code` and `state`.
+    pub callback_url: String,
+    /// The app's answer to the callback.
+    pub response: Response,
+}
+
+/// Sets the `Settings` fields named by `OAUTH_*` / `FRONTEND_URL` environment pairs, such as
+/// [`FakeProvider::google_env`]'s.
+pub fn apply_oauth_env(settings: &mut Settings, env: &[(&str, String)]) {
+    for (name, value) in env {
+        let field = match *name {
+            "OAUTH_GOOGLE_CLIENT_ID" => &mut settings.oauth_google_client_id,
+            "OAUTH_GOOGLE_CLIENT_SECRET" => &mut settings.oauth_google_client_secret,
+            "OAUTH_GOOGLE_AUTH_URL" => &mut settings.oauth_google_auth_url,
+            "OAUTH_GOOGLE_TOKEN_URL" => &mut settings.oauth_google_token_url,
+            "OAUTH_GOOGLE_USERINFO_URL" => &mut settings.oauth_google_userinfo_url,
+            "OAUTH_GITHUB_CLIENT_ID" => &mut settings.oauth_github_client_id,
+            "OAUTH_GITHUB_CLIENT_SECRET" => &mut settings.oauth_github_client_secret,
+            "OAUTH_GITHUB_AUTH_URL" => &mut settings.oauth_github_auth_url,
+            "OAUTH_GITHUB_TOKEN_URL" => &mut settings.oauth_github_token_url,
+            "OAUTH_GITHUB_API_URL" => &mut settings.oauth_github_api_url,
+            "OAUTH_REDIRECT_BASE_URL" => &mut settings.oauth_redirect_base_url,
+            "FRONTEND_URL" => &mut settings.frontend_url,
+            other => panic!("apply_oauth_env does not know {other}"),
+        };
+        *field = Some(value.clone());
+    }
+}
+
+/// The `Location` header of a redirect (empty when there is none).
+pub fn location(res: &Response) -> String {
+    res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }

@@ -292,6 +292,7 @@ impl From<OAuthError> for ApiError {
                 error.cause = Some(anyhow::anyhow!(why));
                 error
             }
+            e @ OAuthError::NoEmail(_) => Self::new(StatusCode::BAD_GATEWAY, "oauth-email-missing", e.to_string()),
             e @ OAuthError::UnverifiedEmail(_) => {
                 Self::new(StatusCode::CONFLICT, "oauth-email-unverified", e.to_string())
             }

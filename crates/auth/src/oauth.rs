@@ -410,13 +410,16 @@ struct GitHubEmail {
 }
 
 /// The email to use and whether GitHub verified it: the primary verified address, else any
-/// verified one, else the public profile email, unverified.
+/// verified one; failing that, unverified, the public profile email, else the primary listed
+/// one, else any listed one. An unverified address is still reported so that the domain can
+/// refuse to link it to an existing account (rather than treat the person as having no email).
 fn github_email(public: Option<String>, emails: &[GitHubEmail]) -> (Option<String>, bool) {
     let verified = || emails.iter().filter(|e| e.verified);
-    match verified().find(|e| e.primary).or_else(|| verified().next()) {
-        Some(e) => (Some(e.email.clone()), true),
-        None => (public.filter(|e| !e.is_empty()), false),
+    if let Some(e) = verified().find(|e| e.primary).or_else(|| verified().next()) {
+        return (Some(e.email.clone()), true);
     }
+    let listed = emails.iter().find(|e| e.primary).or_else(|| emails.first()).map(|e| e.email.clone());
+    (public.filter(|e| !e.is_empty()).or(listed), false)
 }
 
 #[async_trait]
@@ -463,6 +466,7 @@ mod tests {
         assert_eq!(github_email(None, &emails), (Some("v@x.io".into()), true));
         let emails = vec![email("p@x.io", true, false)];
         assert_eq!(github_email(Some("pub@x.io".into()), &emails), (Some("pub@x.io".into()), false));
+        assert_eq!(github_email(None, &emails), (Some("p@x.io".into()), false), "listed, even unverified");
         assert_eq!(github_email(Some(String::new()), &[]), (None, false));
     }
 

@@ -143,6 +143,9 @@ pub enum OAuthError {
         "an account with this email exists, but {0} has not verified the address; sign in with your password instead"
     )]
     UnverifiedEmail(OAuthProviderName),
+    /// The provider shared no email address, and an account cannot be made without one.
+    #[error("{0} shared no email address; add one to your {0} account, then sign in again")]
+    NoEmail(OAuthProviderName),
     #[error(transparent)]
     Auth(#[from] AuthError),
 }
@@ -272,9 +275,7 @@ impl OAuthService {
                 return Ok(user);
             }
         }
-        let Some(email) = email else {
-            return Err(ProviderError::Unavailable(format!("{provider} gave no usable email address")).into());
-        };
+        let Some(email) = email else { return Err(OAuthError::NoEmail(provider)) };
         self.create_account(email, &profile, identity, linked(true)).await
     }
 

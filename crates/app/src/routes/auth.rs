@@ -162,7 +162,7 @@ pub async fn oauth_start(state: web::Data<AppState>, provider: web::Path<String>
         (status = 403, description = "The account is disabled", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The provider is unknown or not configured", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email belongs to an account, but the provider has not verified it", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The provider refused the sign-in or could not be reached", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider refused the sign-in, could not be reached, or shared no email address", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/auth/oauth/{provider}/callback")]
