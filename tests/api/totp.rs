@@ -11,6 +11,7 @@ engines!(
     login_needs_a_fresh_code_once_enabled,
     a_recovery_code_works_once,
     disable_with_a_code_turns_it_off,
+    wrong_codes_lock_the_second_factor,
     totp_routes_need_a_signed_in_user,
 );
 
@@ -204,6 +205,31 @@ async fn disable_with_a_code_turns_it_off(app: TestApp) {
     // Someone who lost their device disables it with a recovery code.
     assert_eq!(disable(&app, &ann, &new_codes[0]).await.status(), 204);
     assert_eq!(me(&app, &ann).await["totp_enabled"], false);
+}
+
+async fn wrong_codes_lock_the_second_factor(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let (secret, enabled_at, codes) = turn_on(&app, &ann).await;
+    // Asking for the code is not a guess; wrong codes are.
+    expect_totp_required(login(&app, &ann, json!({})).await).await;
+    for _ in 0..4 {
+        expect_totp_required(login(&app, &ann, json!({"totp_code": "000000"})).await).await;
+    }
+    let locked = login(&app, &ann, json!({"recovery_code": "wrong-code"})).await;
+    let retry_after: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    let problem = expect_problem(locked, 429).await;
+    assert!(problem["type"].as_str().unwrap().ends_with("too-many-attempts"), "{problem}");
+
+    // While locked, even a right code or recovery code is not checked (and not spent).
+    expect_problem(login(&app, &ann, json!({"totp_code": code_at(&secret, enabled_at + 30)})).await, 429).await;
+    expect_problem(login(&app, &ann, json!({"recovery_code": codes[0]})).await, 429).await;
+    expect_problem(disable(&app, &ann, &codes[0]).await, 429).await;
+
+    // Another account is not affected.
+    let bob = app.signup("bob").await;
+    let (bob_secret, bob_at, _) = turn_on(&app, &bob).await;
+    json_of(login(&app, &bob, json!({"totp_code": code_at(&bob_secret, bob_at + 30)})).await, 200).await;
 }
 
 async fn totp_routes_need_a_signed_in_user(app: TestApp) {

@@ -228,6 +228,7 @@ impl From<AuthError> for ApiError {
                 "totp-required",
                 "This account has two-factor authentication on: send a valid `totp_code` or an unused `recovery_code`.",
             ),
+            AuthError::TooManyAttempts { until } => too_many_attempts(until),
             AuthError::InvalidToken | AuthError::TokenReused { .. } => {
                 Self::new(StatusCode::UNAUTHORIZED, "invalid-token", "The token is invalid, expired or revoked.")
             }
@@ -248,6 +249,17 @@ impl From<UserError> for ApiError {
     }
 }
 
+/// 429 after too many wrong second factors, with `Retry-After` until the lock ends.
+fn too_many_attempts(until: chrono::DateTime<chrono::Utc>) -> ApiError {
+    let seconds = (until - chrono::Utc::now()).num_seconds().max(1);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too-many-attempts",
+        "Too many wrong two-factor codes: the second factor is locked for a while. Try again later.",
+    )
+    .with_retry_after(u64::try_from(seconds).unwrap_or(1))
+}
+
 impl From<TwoFactorError> for ApiError {
     fn from(e: TwoFactorError) -> Self {
         match e {
@@ -259,6 +271,7 @@ impl From<TwoFactorError> for ApiError {
             TwoFactorError::NotSetUp => {
                 Self::conflict("There is no pending secret: call POST /api/v1/auth/totp/setup first.")
             }
+            TwoFactorError::Locked { until } => too_many_attempts(until),
             TwoFactorError::Unknown(cause) => Self::internal(cause),
         }
     }

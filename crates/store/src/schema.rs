@@ -92,6 +92,8 @@ diesel::table! {
         user_id -> BigInt,
         secret -> Text,
         last_step -> Nullable<BigInt>,
+        failed_attempts -> Integer,
+        locked_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
     }
 }

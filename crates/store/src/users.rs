@@ -490,18 +490,24 @@ impl UserRepository for DieselUserRepository {
     async fn totp_state(&self, id: UserId) -> Result<Option<TotpState>, RepositoryError> {
         self.db
             .run(move |conn| {
-                let row: Option<(bool, Option<String>, Option<i64>)> = users::table
+                let row: Option<(bool, Option<String>, Option<i64>, Option<NaiveDateTime>)> = users::table
                     .left_join(totp_credentials::table)
                     .filter(users::id.eq(id.0))
                     .select((
                         users::totp_enabled,
                         totp_credentials::secret.nullable(),
                         totp_credentials::last_step.nullable(),
+                        totp_credentials::locked_until.nullable(),
                     ))
                     .first(conn)
                     .optional()
                     .map_err(db)?;
-                Ok(row.map(|(enabled, secret, last_step)| TotpState { secret, enabled, last_step }))
+                Ok(row.map(|(enabled, secret, last_step, locked_until)| TotpState {
+                    secret,
+                    enabled,
+                    last_step,
+                    locked_until: locked_until.map(|t| t.and_utc()),
+                }))
             })
             .await
     }
@@ -640,6 +646,55 @@ impl UserRepository for DieselUserRepository {
                 .execute(conn)
                 .map(|n| n > 0)
                 .map_err(db)
+            })
+            .await
+    }
+
+    async fn record_second_factor_failure(
+        &self,
+        id: UserId,
+        limit: u32,
+        lock_until: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, RepositoryError> {
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    // The increment and the read are one locked step, so concurrent guesses are
+                    // all counted and exactly one of them locks.
+                    let failures: Option<i32> = diesel::update(totp_credentials::table.find(id.0))
+                        .set(totp_credentials::failed_attempts.eq(totp_credentials::failed_attempts + 1))
+                        .returning(totp_credentials::failed_attempts)
+                        .get_result(conn)
+                        .optional()
+                        .map_err(db)?;
+                    if failures.is_none_or(|n| n < limit) {
+                        return Ok(None);
+                    }
+                    diesel::update(totp_credentials::table.find(id.0))
+                        .set((
+                            totp_credentials::failed_attempts.eq(0),
+                            totp_credentials::locked_until.eq(Some(lock_until.naive_utc())),
+                        ))
+                        .execute(conn)
+                        .map_err(db)?;
+                    Ok(Some(lock_until))
+                })
+            })
+            .await
+    }
+
+    async fn clear_second_factor_failures(&self, id: UserId) -> Result<(), RepositoryError> {
+        self.db
+            .run(move |conn| {
+                diesel::update(totp_credentials::table.find(id.0))
+                    .set((
+                        totp_credentials::failed_attempts.eq(0),
+                        totp_credentials::locked_until.eq(None::<NaiveDateTime>),
+                    ))
+                    .execute(conn)
+                    .map(drop)
+                    .map_err(db)
             })
             .await
     }

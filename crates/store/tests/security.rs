@@ -46,6 +46,7 @@ contract!(
     totp_pending_enable_and_disable,
     totp_steps_only_move_forward,
     recovery_codes_work_once_even_concurrently,
+    second_factor_locks_after_the_limit,
     oauth_states_are_single_use,
 );
 
@@ -416,4 +417,36 @@ async fn recovery_codes_work_once_even_concurrently(db: Database) {
     }
     assert_eq!(winners.len(), 1, "exactly one concurrent use succeeds");
     assert_eq!(repo.recovery_codes_left(ann.id).await.unwrap(), 8);
+}
+
+async fn second_factor_locks_after_the_limit(db: Database) {
+    let repo = users(&db);
+    let ann = create(&db, "ann").await;
+    let until = instant();
+    assert_eq!(repo.record_second_factor_failure(ann.id, 3, until).await.unwrap(), None, "no TOTP, nothing to lock");
+    enable(&db, ann.id, vec![]).await;
+
+    assert_eq!(repo.record_second_factor_failure(ann.id, 3, until).await.unwrap(), None);
+    assert_eq!(repo.record_second_factor_failure(ann.id, 3, until).await.unwrap(), None);
+    repo.clear_second_factor_failures(ann.id).await.unwrap();
+    assert_eq!(repo.record_second_factor_failure(ann.id, 3, until).await.unwrap(), None, "a right code starts over");
+    assert_eq!(repo.record_second_factor_failure(ann.id, 3, until).await.unwrap(), None);
+    assert_eq!(repo.record_second_factor_failure(ann.id, 3, until).await.unwrap(), Some(until));
+    assert_eq!(repo.totp_state(ann.id).await.unwrap().unwrap().locked_until, Some(until));
+
+    // Concurrent guesses are all counted: of 3 × limit, exactly 3 lock.
+    let repo = Arc::new(repo);
+    let racers: Vec<_> = (0..9)
+        .map(|_| {
+            let repo = repo.clone();
+            tokio::spawn(async move { repo.record_second_factor_failure(ann.id, 3, until).await.unwrap().is_some() })
+        })
+        .collect();
+    let mut locks = 0;
+    for racer in racers {
+        locks += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(locks, 3);
+    repo.clear_second_factor_failures(ann.id).await.unwrap();
+    assert_eq!(repo.totp_state(ann.id).await.unwrap().unwrap().locked_until, None);
 }

@@ -6,7 +6,7 @@ use chrono::Duration;
 
 use crate::audit::{AuditAction, ClientInfo, NewAuditEntry};
 use crate::tokens::{AccessToken, NewRefreshToken, RefreshToken, TokenHash};
-use crate::two_factor::{SecondFactor, SecondFactorCheck};
+use crate::two_factor::{SecondFactor, SecondFactorCheck, SecondFactorOutcome};
 use crate::{
     AuditLog, AuthError, Email, NewAccount, NewUser, PasswordHasher, RefreshTokenStore, Role, TokenIssuer,
     TotpVerifier, User, UserRepository, UserStatus, now,
@@ -140,16 +140,23 @@ impl AuthService {
         let mut audit =
             vec![NewAuditEntry::new(AuditAction::Login, client).by(user.id).on(user.id).with("method", "password")];
         if user.totp_enabled {
-            let factor =
+            let outcome =
                 self.second_factor.spend(&user, attempt.totp_code.as_deref(), attempt.recovery_code.as_deref()).await?;
-            let Some(factor) = factor else {
-                let reason = if attempt.totp_code.is_some() || attempt.recovery_code.is_some() {
-                    "invalid_second_factor"
-                } else {
-                    "second_factor_required"
-                };
-                self.record_failure(failed(reason).on(user.id)).await;
-                return Err(AuthError::TotpRequired);
+            let factor = match outcome {
+                SecondFactorOutcome::Proven(factor) => factor,
+                SecondFactorOutcome::Refused => {
+                    let reason = if attempt.totp_code.is_some() || attempt.recovery_code.is_some() {
+                        "invalid_second_factor"
+                    } else {
+                        "second_factor_required"
+                    };
+                    self.record_failure(failed(reason).on(user.id)).await;
+                    return Err(AuthError::TotpRequired);
+                }
+                SecondFactorOutcome::Locked { until } => {
+                    self.record_failure(failed("second_factor_locked").on(user.id)).await;
+                    return Err(AuthError::TooManyAttempts { until });
+                }
             };
             audit[0].details.insert("second_factor".into(), factor.as_str().into());
             if factor == SecondFactor::RecoveryCode {
@@ -534,12 +541,14 @@ mod tests {
             u.totp_enabled = true;
             Ok(Some((u, Some("h".into()))))
         });
-        users
-            .expect_totp_state()
-            .returning(|_| Ok(Some(TotpState { secret: Some("S".into()), enabled: true, last_step: None })));
+        users.expect_totp_state().returning(|_| {
+            Ok(Some(TotpState { secret: Some("S".into()), enabled: true, last_step: None, locked_until: None }))
+        });
         users.expect_use_totp_step().returning(move |_, _| Ok(code_step_free));
         users.expect_use_recovery_code().returning(move |_, _, _| Ok(recovery_ok));
         users.expect_recovery_codes_left().returning(|_| Ok(9));
+        users.expect_clear_second_factor_failures().returning(|_| Ok(()));
+        users.expect_record_second_factor_failure().returning(|_, _, _| Ok(None));
         users
     }
 

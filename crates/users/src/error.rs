@@ -18,6 +18,9 @@ pub enum AuthError {
     /// came with it.
     #[error("a valid two-factor code is required")]
     TotpRequired,
+    /// Too many wrong second factors in a row: sign-in is refused until `until`.
+    #[error("too many wrong codes; try again later")]
+    TooManyAttempts { until: chrono::DateTime<chrono::Utc> },
     /// A missing, expired, revoked, reused or forged token.
     #[error("the token is invalid, expired or revoked")]
     InvalidToken,

@@ -143,6 +143,18 @@ pub trait UserRepository: Send + Sync {
     async fn use_recovery_code(&self, id: UserId, code: &TokenHash, at: DateTime<Utc>)
     -> Result<bool, RepositoryError>;
 
+    /// Counts a wrong second factor. At the `limit`-th failure in a row the second factor locks
+    /// until `lock_until` and the count starts over; returns when it is locked until, if it is.
+    async fn record_second_factor_failure(
+        &self,
+        id: UserId,
+        limit: u32,
+        lock_until: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, RepositoryError>;
+
+    /// Forgets the wrong second factors counted so far (after a right one).
+    async fn clear_second_factor_failures(&self, id: UserId) -> Result<(), RepositoryError>;
+
     /// How many unused recovery codes the user has left.
     async fn recovery_codes_left(&self, id: UserId) -> Result<u32, RepositoryError>;
 }

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 
 use crate::audit::{AuditAction, ClientInfo, NewAuditEntry};
@@ -16,6 +17,14 @@ use crate::{TotpVerifier, User, UserRepository, now};
 /// How many recovery codes `enable` hands out.
 pub const RECOVERY_CODES: usize = 10;
 
+/// Wrong second factors in a row before the second factor locks. Whoever sends codes already
+/// has the password; a 6-digit code accepted in three time steps falls to about 330,000 guesses,
+/// so guesses must be few.
+pub const MAX_SECOND_FACTOR_FAILURES: u32 = 5;
+
+/// How long the second factor stays locked after too many wrong codes.
+pub const SECOND_FACTOR_LOCKOUT: Duration = Duration::minutes(15);
+
 /// A user's TOTP secret and where they are with it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TotpState {
@@ -24,6 +33,8 @@ pub struct TotpState {
     pub enabled: bool,
     /// The time step of the last accepted code.
     pub last_step: Option<i64>,
+    /// Set after too many wrong codes in a row: no code is checked before then.
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for TotpState {
@@ -32,6 +43,7 @@ impl std::fmt::Debug for TotpState {
             .field("secret", &self.secret.as_ref().map(|_| "***"))
             .field("enabled", &self.enabled)
             .field("last_step", &self.last_step)
+            .field("locked_until", &self.locked_until)
             .finish()
     }
 }
@@ -94,6 +106,9 @@ pub enum TwoFactorError {
     /// `enable` before `setup`.
     #[error("call setup first to get a secret")]
     NotSetUp,
+    /// Too many wrong codes in a row; nothing is checked until `until`.
+    #[error("too many wrong codes; try again later")]
+    Locked { until: DateTime<Utc> },
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -120,8 +135,20 @@ impl SecondFactor {
     }
 }
 
+/// What checking a second factor found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecondFactorOutcome {
+    /// The code was right, and is now spent.
+    Proven(SecondFactor),
+    /// No code, or a wrong or used one.
+    Refused,
+    /// Too many wrong codes in a row: nothing was checked.
+    Locked { until: DateTime<Utc> },
+}
+
 /// Checks and spends a second factor: a TOTP code (its step is then used up) or a recovery code
-/// (then spent). Shared by sign-in and by turning TOTP off.
+/// (then spent). Wrong codes count towards a temporary lock. Shared by sign-in and by turning
+/// TOTP off.
 #[derive(Clone)]
 pub(crate) struct SecondFactorCheck {
     pub(crate) users: Arc<dyn UserRepository>,
@@ -135,22 +162,41 @@ impl SecondFactorCheck {
         user: &User,
         code: Option<&str>,
         recovery_code: Option<&str>,
-    ) -> Result<Option<SecondFactor>, workbench_core::RepositoryError> {
-        let Some(state) = self.users.totp_state(user.id).await? else { return Ok(None) };
-        let Some(secret) = state.secret.filter(|_| state.enabled) else { return Ok(None) };
-        if let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) {
-            if let Some(step) = self.totp.verify(&secret, code, now()) {
+    ) -> Result<SecondFactorOutcome, workbench_core::RepositoryError> {
+        let Some(state) = self.users.totp_state(user.id).await? else { return Ok(SecondFactorOutcome::Refused) };
+        let at = now();
+        if let Some(until) = state.locked_until.filter(|until| *until > at) {
+            return Ok(SecondFactorOutcome::Locked { until });
+        }
+        let Some(secret) = state.secret.filter(|_| state.enabled) else { return Ok(SecondFactorOutcome::Refused) };
+        let code = code.map(str::trim).filter(|c| !c.is_empty());
+        let recovery_code = recovery_code.map(str::trim).filter(|c| !c.is_empty());
+        if let Some(code) = code {
+            if let Some(step) = self.totp.verify(&secret, code, at) {
                 if self.users.use_totp_step(user.id, step).await? {
-                    return Ok(Some(SecondFactor::Totp));
+                    self.users.clear_second_factor_failures(user.id).await?;
+                    return Ok(SecondFactorOutcome::Proven(SecondFactor::Totp));
                 }
             }
         }
-        if let Some(typed) = recovery_code.map(str::trim).filter(|c| !c.is_empty()) {
-            if self.users.use_recovery_code(user.id, &RecoveryCode::hash_of(typed), now()).await? {
-                return Ok(Some(SecondFactor::RecoveryCode));
+        if let Some(typed) = recovery_code {
+            if self.users.use_recovery_code(user.id, &RecoveryCode::hash_of(typed), at).await? {
+                self.users.clear_second_factor_failures(user.id).await?;
+                return Ok(SecondFactorOutcome::Proven(SecondFactor::RecoveryCode));
             }
         }
-        Ok(None)
+        if code.is_none() && recovery_code.is_none() {
+            // Asking for the second factor is not a guess.
+            return Ok(SecondFactorOutcome::Refused);
+        }
+        let locked = self
+            .users
+            .record_second_factor_failure(user.id, MAX_SECOND_FACTOR_FAILURES, at + SECOND_FACTOR_LOCKOUT)
+            .await?;
+        Ok(match locked {
+            Some(until) => SecondFactorOutcome::Locked { until },
+            None => SecondFactorOutcome::Refused,
+        })
     }
 }
 
@@ -214,7 +260,11 @@ impl TwoFactorService {
             return Err(TwoFactorError::NotEnabled);
         }
         let check = SecondFactorCheck { users: self.users.clone(), totp: self.totp.clone() };
-        let factor = check.spend(user, Some(code), Some(code)).await?.ok_or(TwoFactorError::InvalidCode)?;
+        let factor = match check.spend(user, Some(code), Some(code)).await? {
+            SecondFactorOutcome::Proven(factor) => factor,
+            SecondFactorOutcome::Refused => return Err(TwoFactorError::InvalidCode),
+            SecondFactorOutcome::Locked { until } => return Err(TwoFactorError::Locked { until }),
+        };
         let audit = NewAuditEntry::new(AuditAction::TotpDisabled, client)
             .by(user.id)
             .on(user.id)
@@ -255,7 +305,7 @@ mod tests {
     }
 
     fn state(enabled: bool, secret: Option<&str>) -> TotpState {
-        TotpState { secret: secret.map(str::to_owned), enabled, last_step: None }
+        TotpState { secret: secret.map(str::to_owned), enabled, last_step: None, locked_until: None }
     }
 
     #[test]
@@ -313,6 +363,7 @@ mod tests {
         users.expect_totp_state().returning(|_| Ok(Some(state(true, Some("S")))));
         users.expect_use_totp_step().returning(|_, _| Ok(false));
         users.expect_use_recovery_code().returning(|_, _, _| Ok(false));
+        users.expect_record_second_factor_failure().times(1).returning(|_, _, _| Ok(None));
         users.expect_disable_totp().never();
         let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
         let err = svc.disable(&user(true), "123456", &ClientInfo::default()).await;
@@ -324,6 +375,7 @@ mod tests {
         let mut users = MockUserRepository::new();
         users.expect_totp_state().returning(|_| Ok(Some(state(true, Some("S")))));
         users.expect_use_recovery_code().returning(|_, _, _| Ok(true));
+        users.expect_clear_second_factor_failures().returning(|_| Ok(()));
         users
             .expect_disable_totp()
             .withf(|_, _, audit| audit[0].details["second_factor"] == "recovery_code")
@@ -331,5 +383,33 @@ mod tests {
             .returning(|_, _, _| Ok(()));
         let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
         svc.disable(&user(true), "abcd-efgh-jkmn-pqrs", &ClientInfo::default()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_locked_second_factor_checks_nothing() {
+        let mut users = MockUserRepository::new();
+        let until = now() + SECOND_FACTOR_LOCKOUT;
+        users
+            .expect_totp_state()
+            .returning(move |_| Ok(Some(TotpState { locked_until: Some(until), ..state(true, Some("S")) })));
+        users.expect_use_totp_step().never();
+        let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
+        let err = svc.disable(&user(true), "123456", &ClientInfo::default()).await;
+        assert!(matches!(err, Err(TwoFactorError::Locked { until: u }) if u == until), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn the_last_allowed_wrong_code_locks() {
+        let mut users = MockUserRepository::new();
+        users.expect_totp_state().returning(|_| Ok(Some(state(true, Some("S")))));
+        users.expect_use_recovery_code().returning(|_, _, _| Ok(false));
+        let until = now() + SECOND_FACTOR_LOCKOUT;
+        users
+            .expect_record_second_factor_failure()
+            .withf(|_, limit, _| *limit == MAX_SECOND_FACTOR_FAILURES)
+            .returning(move |_, _, _| Ok(Some(until)));
+        let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
+        let err = svc.disable(&user(true), "000000", &ClientInfo::default()).await;
+        assert!(matches!(err, Err(TwoFactorError::Locked { .. })), "{err:?}");
     }
 }

@@ -2,11 +2,15 @@
 
 -- A user's TOTP secret, from setup on (`users.totp_enabled` says whether it is in force);
 -- `last_step` is the time step of the last accepted code, so that no code is accepted twice.
+-- Wrong codes are counted; too many lock the second factor for a while (`locked_until`), because
+-- whoever sends codes already knows the password and six digits do not resist guessing for long.
 CREATE TABLE totp_credentials (
-    user_id    BIGINT    PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
-    secret     TEXT      NOT NULL,
-    last_step  BIGINT,
-    created_at TIMESTAMP NOT NULL
+    user_id         BIGINT    PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    secret          TEXT      NOT NULL,
+    last_step       BIGINT,
+    failed_attempts INTEGER   NOT NULL DEFAULT 0,
+    locked_until    TIMESTAMP,
+    created_at      TIMESTAMP NOT NULL
 );
 
 CREATE TABLE totp_recovery_codes (

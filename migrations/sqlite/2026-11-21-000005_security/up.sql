@@ -1,10 +1,12 @@
 -- Two-factor authentication, OAuth identities, pending OAuth authorizations and the audit trail;
 -- kept in step with migrations/postgres.
 CREATE TABLE totp_credentials (
-    user_id    BIGINT  PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
-    secret     TEXT    NOT NULL,
-    last_step  BIGINT,
-    created_at TIMESTAMP NOT NULL
+    user_id         BIGINT  PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    secret          TEXT    NOT NULL,
+    last_step       BIGINT,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    locked_until    TIMESTAMP,
+    created_at      TIMESTAMP NOT NULL
 );
 
 CREATE TABLE totp_recovery_codes (

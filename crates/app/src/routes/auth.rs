@@ -44,6 +44,7 @@ pub async fn register(state: web::Data<AppState>, body: Json<RegisterRequest>) -
         (status = 401, description = "Unknown email or wrong password (one message for both); or, type ending in `totp-required`, a missing or invalid second factor", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The account is disabled", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong two-factor codes in a row: locked for 15 minutes (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/login")]
@@ -239,6 +240,7 @@ pub async fn totp_enable(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "TOTP is not enabled", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`code` is missing or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong codes in a row: locked for 15 minutes (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/totp/disable")]
