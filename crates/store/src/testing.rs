@@ -7,6 +7,52 @@
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
+/// For each case, a module with a `sqlite` and a `postgres` test, so that both engines are held
+/// to the same contract. Each case is written once:
+///
+/// - `engine_cases!(case, ...)` calls `async fn case(db: Database)` with a migrated database;
+/// - `engine_cases!(fresh: case, ...)` calls `async fn case(t: &TestDatabase)`, for cases that
+///   must see a database before its first migration.
+///
+/// The PostgreSQL test skips (loudly) when the server is unreachable, unless services are required.
+#[macro_export]
+macro_rules! engine_cases {
+    (fresh: $($case:ident),+ $(,)?) => {$(
+        mod $case {
+            use $crate::testing::TestDatabase;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let t = TestDatabase::sqlite();
+                super::$case(&t).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(t) = TestDatabase::postgres() else { return };
+                super::$case(&t).await;
+            }
+        }
+    )+};
+    ($($case:ident),+ $(,)?) => {$(
+        mod $case {
+            use $crate::testing::TestDatabase;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let t = TestDatabase::sqlite();
+                super::$case(t.connect()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(t) = TestDatabase::postgres() else { return };
+                super::$case(t.connect()).await;
+            }
+        }
+    )+};
+}
+
 use crate::{Backend, Database, PoolOptions};
 
 /// The PostgreSQL server tests use.

@@ -1,7 +1,7 @@
 //! The behaviour contract of the Diesel adapters, run against SQLite always and PostgreSQL when it
 //! is reachable (and always under `CI=true`).
 //!
-//! Each case is written once, as `async fn case(db: Database)`, and [`contract!`] generates a
+//! Each case is written once, as `async fn case(db: Database)`, and `engine_cases!` generates a
 //! `sqlite` and a `postgres` test for it, so that both engines are held to the same port
 //! contract (`crates/users/src/ports.rs`).
 
@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use workbench_core::{Page, PageRequest, RepositoryError};
+use workbench_store::engine_cases;
 use workbench_store::testing::{TestDatabase, postgres_admin_url};
 use workbench_store::{Backend, Database, DieselRefreshTokenStore, DieselUserRepository, PoolOptions, StoreError};
 use workbench_users::{
@@ -17,48 +18,7 @@ use workbench_users::{
     UserQuery, UserRepository, UserStatus, Username, now,
 };
 
-/// For each case, a module with a `sqlite` and a `postgres` test.
-///
-/// `contract!(case, ...)` passes a migrated [`Database`]; `contract!(fresh: case, ...)` passes the
-/// [`TestDatabase`] itself, for cases that must see a database before its first migration.
-macro_rules! contract {
-    (fresh: $($case:ident),+ $(,)?) => {$(
-        mod $case {
-            use workbench_store::testing::TestDatabase;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let t = TestDatabase::sqlite();
-                super::$case(&t).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(t) = TestDatabase::postgres() else { return };
-                super::$case(&t).await;
-            }
-        }
-    )+};
-    ($($case:ident),+ $(,)?) => {$(
-        mod $case {
-            use workbench_store::testing::TestDatabase;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let t = TestDatabase::sqlite();
-                super::$case(t.connect()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(t) = TestDatabase::postgres() else { return };
-                super::$case(t.connect()).await;
-            }
-        }
-    )+};
-}
-
-contract!(
+engine_cases!(
     create_then_find,
     timestamps_round_trip_exactly,
     taken_email_or_username_conflicts,
@@ -80,7 +40,7 @@ contract!(
     concurrent_rotations_exactly_one_wins,
     concurrent_profile_changes_are_all_kept,
 );
-contract!(fresh: migrations_apply_once);
+engine_cases!(fresh: migrations_apply_once);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

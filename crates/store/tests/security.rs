@@ -7,34 +7,16 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use workbench_core::{PageRequest, RepositoryError};
-use workbench_store::{Database, DieselAuditLog, DieselOAuthStateStore, DieselRefreshTokenStore, DieselUserRepository};
+use workbench_store::{
+    Database, DieselAuditLog, DieselOAuthStateStore, DieselRefreshTokenStore, DieselUserRepository, engine_cases,
+};
 use workbench_users::{
     AuditAction, AuditLog, AuditQuery, ClientInfo, Email, ExternalIdentity, NewAuditEntry, NewRefreshToken, NewUser,
     OAuthProviderName, OAuthStateStore, PendingAuthorization, RecoveryCode, RefreshToken, RefreshTokenStore, Role,
     TokenHash, User, UserId, UserRepository, UserStatus, Username, now,
 };
 
-macro_rules! contract {
-    ($($case:ident),+ $(,)?) => {$(
-        mod $case {
-            use workbench_store::testing::TestDatabase;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let t = TestDatabase::sqlite();
-                super::$case(t.connect()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(t) = TestDatabase::postgres() else { return };
-                super::$case(t.connect()).await;
-            }
-        }
-    )+};
-}
-
-contract!(
+engine_cases!(
     audit_entries_round_trip_newest_first,
     audit_filters_and_pages,
     password_change_revokes_tokens_and_is_recorded,

@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_store::{
     Database, DieselCommentRepository, DieselIdempotencyStore, DieselTaskRepository, DieselUserRepository,
-    IdempotencyClaim,
+    IdempotencyClaim, engine_cases,
 };
 use workbench_tasks::{
     Comment, CommentBody, CommentRepository, NewComment, NewTask, NewTaskRecord, Priority, SortKey, Status, TagUsage,
@@ -20,29 +20,7 @@ use workbench_tasks::{
 };
 use workbench_users::{Email, NewUser, Role, User, UserId, UserRepository, Username};
 
-/// For each case, a module with a `sqlite` and a `postgres` test, each given a migrated
-/// [`Database`] of its own.
-macro_rules! suite {
-    ($($case:ident),+ $(,)?) => {$(
-        mod $case {
-            use workbench_store::testing::TestDatabase;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let t = TestDatabase::sqlite();
-                super::$case(t.connect()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(t) = TestDatabase::postgres() else { return };
-                super::$case(t.connect()).await;
-            }
-        }
-    )+};
-}
-
-suite!(
+engine_cases!(
     create_then_find,
     create_with_unknown_assignee_is_a_missing_reference,
     every_filter,
