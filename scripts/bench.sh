@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench: the release binary on SQLite, then on PostgreSQL; 10,000 tasks over 10 users seeded
-# through the API; four scenarios driven by wrk at 64 keep-alive connections for 10 s each.
+# through the API; five scenarios driven by wrk at 64 keep-alive connections for 10 s each.
 # Figures are printed as a table and kept in target/bench/results.md (raw wrk output beside it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,13 +84,14 @@ run_engine() { # $1 engine, $2 database url
     pending=$(curl -sf "$BASE/api/v1/tasks?status=pending&per_page=20" -H "Authorization: Bearer $BENCH_TOKEN" \
         | sed -E 's/.*"pages":([0-9]+).*/\1/')
     export BENCH_PAGES=$pending
-    for scenario in get_task list_tasks create_task update_task; do
+    for scenario in get_task list_tasks create_task update_task login; do
         local label
         case $scenario in
             get_task) label='GET /tasks/{id}' ;;
             list_tasks) label='GET /tasks?status=pending&per_page=20&page=N' ;;
             create_task) label='POST /tasks' ;;
             update_task) label='PATCH /tasks/{id}' ;;
+            login) label='POST /auth/login (bcrypt cost 4)' ;;
         esac
         wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -s "scripts/bench/$scenario.lua" "$BASE" > "$OUT/$engine-$scenario.txt"
         local line
