@@ -108,7 +108,6 @@ impl TokenIssuer for JwtIssuer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use workbench_users::{UserStatus, now};
 
     fn settings(secret: &str) -> JwtSettings {
         JwtSettings {
@@ -120,21 +119,7 @@ mod tests {
     }
 
     fn user() -> User {
-        User {
-            id: UserId(42),
-            username: "ann".into(),
-            email: "ann@example.com".into(),
-            role: Role::Moderator,
-            status: UserStatus::Active,
-            first_name: None,
-            last_name: None,
-            bio: None,
-            avatar_url: None,
-            totp_enabled: false,
-            created_at: now(),
-            updated_at: now(),
-            token_generation: 0,
-        }
+        User { username: "ann".into(), email: "ann@example.com".into(), role: Role::Moderator, ..User::sample(42) }
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";

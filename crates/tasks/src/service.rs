@@ -268,22 +268,7 @@ mod tests {
     use workbench_users::{MockUserRepository, Role, UserStatus};
 
     fn user(id: i64, role: Role) -> User {
-        let at = now();
-        User {
-            id: UserId(id),
-            username: format!("u{id}"),
-            email: format!("u{id}@example.com"),
-            role,
-            status: UserStatus::Active,
-            first_name: None,
-            last_name: None,
-            bio: None,
-            avatar_url: None,
-            totp_enabled: false,
-            created_at: at,
-            updated_at: at,
-            token_generation: 0,
-        }
+        User { role, ..User::sample(id) }
     }
 
     fn task(owner: i64, assignee: Option<i64>, version: i64) -> Task {

@@ -275,22 +275,7 @@ mod tests {
     use workbench_core::RepositoryError;
 
     fn user(id: i64, status: UserStatus) -> User {
-        let at = now();
-        User {
-            id: UserId(id),
-            username: format!("user{id}"),
-            email: format!("user{id}@example.com"),
-            role: Role::User,
-            status,
-            first_name: None,
-            last_name: None,
-            bio: None,
-            avatar_url: None,
-            totp_enabled: false,
-            created_at: at,
-            updated_at: at,
-            token_generation: 0,
-        }
+        User { status, ..User::sample(id) }
     }
 
     fn issuer() -> MockTokenIssuer {

@@ -129,6 +129,28 @@ impl User {
     pub fn email_visible_to(&self, viewer: &User) -> bool {
         viewer.id == self.id || viewer.role.is_admin()
     }
+
+    /// An active `user` with id `id`, username `user<id>` and email `user<id>@example.com`: the
+    /// starting point of test fixtures here and in crates that enable the `mock` feature.
+    #[cfg(any(test, feature = "mock"))]
+    pub fn sample(id: i64) -> Self {
+        let at = now();
+        User {
+            id: UserId(id),
+            username: format!("user{id}"),
+            email: format!("user{id}@example.com"),
+            role: Role::User,
+            status: UserStatus::Active,
+            first_name: None,
+            last_name: None,
+            bio: None,
+            avatar_url: None,
+            totp_enabled: false,
+            created_at: at,
+            updated_at: at,
+            token_generation: 0,
+        }
+    }
 }
 
 /// A username: 3–32 characters of `[a-zA-Z0-9_.-]`. Unique regardless of case.

@@ -341,22 +341,7 @@ mod tests {
     };
 
     fn user(id: i64, email: &str) -> User {
-        let at = now();
-        User {
-            id: UserId(id),
-            username: format!("user{id}"),
-            email: email.into(),
-            role: Role::User,
-            status: UserStatus::Active,
-            first_name: None,
-            last_name: None,
-            bio: None,
-            avatar_url: None,
-            totp_enabled: false,
-            created_at: at,
-            updated_at: at,
-            token_generation: 0,
-        }
+        User { email: email.into(), ..User::sample(id) }
     }
 
     fn auth(users: Arc<MockUserRepository>) -> AuthService {

@@ -277,25 +277,10 @@ impl TwoFactorService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{MockTotpVerifier, MockUserRepository, Role, UserId, UserStatus};
+    use crate::{MockTotpVerifier, MockUserRepository};
 
     fn user(totp_enabled: bool) -> User {
-        let at = now();
-        User {
-            id: UserId(1),
-            username: "ann".into(),
-            email: "ann@example.com".into(),
-            role: Role::User,
-            status: UserStatus::Active,
-            first_name: None,
-            last_name: None,
-            bio: None,
-            avatar_url: None,
-            totp_enabled,
-            created_at: at,
-            updated_at: at,
-            token_generation: 0,
-        }
+        User { totp_enabled, ..User::sample(1) }
     }
 
     fn verifier() -> MockTotpVerifier {

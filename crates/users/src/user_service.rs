@@ -192,22 +192,7 @@ mod tests {
     use crate::{MockAuditLog, MockPasswordHasher, MockUserRepository, Password};
 
     fn user(id: i64, role: Role) -> User {
-        let at = now();
-        User {
-            id: UserId(id),
-            username: format!("user{id}"),
-            email: format!("user{id}@example.com"),
-            role,
-            status: UserStatus::Active,
-            first_name: None,
-            last_name: None,
-            bio: None,
-            avatar_url: None,
-            totp_enabled: false,
-            created_at: at,
-            updated_at: at,
-            token_generation: 0,
-        }
+        User { role, ..User::sample(id) }
     }
 
     fn repo_with(target: User) -> MockUserRepository {
