@@ -452,8 +452,8 @@ mod tests {
         assert_eq!(session.user.id, UserId(1));
     }
 
-    #[tokio::test]
-    async fn a_disabled_users_access_token_is_refused() {
+    /// What `authenticate` says of a generation-0 token of user 1, when the account is `stored`.
+    async fn authenticate_against(stored: User) -> Result<User, AuthError> {
         let mut issuer = MockTokenIssuer::new();
         issuer.expect_verify().returning(|_| {
             Ok(AccessClaims {
@@ -465,7 +465,7 @@ mod tests {
             })
         });
         let mut users = MockUserRepository::new();
-        users.expect_find().returning(|id| Ok(Some(user(id.0, UserStatus::Disabled))));
+        users.expect_find().returning(move |_| Ok(Some(stored.clone())));
         let svc = AuthService::new(
             Arc::new(users),
             Arc::new(MockRefreshTokenStore::new()),
@@ -475,37 +475,19 @@ mod tests {
             Arc::new(MockAuditLog::new()),
             AuthSettings::default(),
         );
-        assert!(matches!(svc.authenticate("jwt").await, Err(AuthError::InvalidToken)));
+        svc.authenticate("jwt").await
+    }
+
+    #[tokio::test]
+    async fn a_disabled_users_access_token_is_refused() {
+        let err = authenticate_against(user(1, UserStatus::Disabled)).await;
+        assert!(matches!(err, Err(AuthError::InvalidToken)));
     }
 
     #[tokio::test]
     async fn tokens_of_an_earlier_generation_are_refused_after_re_enabling() {
-        let mut issuer = MockTokenIssuer::new();
-        issuer.expect_verify().returning(|_| {
-            Ok(AccessClaims {
-                user_id: UserId(1),
-                role: Role::User,
-                token_id: "j".into(),
-                generation: 0,
-                expires_at: now(),
-            })
-        });
-        let mut users = MockUserRepository::new();
-        users.expect_find().returning(|id| {
-            let mut u = user(id.0, UserStatus::Active);
-            u.token_generation = 1;
-            Ok(Some(u))
-        });
-        let svc = AuthService::new(
-            Arc::new(users),
-            Arc::new(MockRefreshTokenStore::new()),
-            Arc::new(MockPasswordHasher::new()),
-            Arc::new(issuer),
-            Arc::new(MockTotpVerifier::new()),
-            Arc::new(MockAuditLog::new()),
-            AuthSettings::default(),
-        );
-        assert!(matches!(svc.authenticate("jwt").await, Err(AuthError::InvalidToken)));
+        let re_enabled = User { token_generation: 1, ..user(1, UserStatus::Active) };
+        assert!(matches!(authenticate_against(re_enabled).await, Err(AuthError::InvalidToken)));
     }
 
     #[tokio::test]
