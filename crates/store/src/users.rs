@@ -211,24 +211,12 @@ fn insert_identity(conn: &mut AnyConnection, user: UserId, identity: &ExternalId
         .map_err(|e| map_db_error(e, &[("oauth_identities", "identity")]))
 }
 
-/// Aborts `enable_totp`'s transaction when there is nothing to enable; reported as `false`.
-#[derive(Debug, thiserror::Error)]
-#[error("TOTP is already enabled or not set up")]
-struct NotEnabled;
-
-impl NotEnabled {
-    fn into_false(e: RepositoryError) -> Result<bool, RepositoryError> {
-        match e {
-            RepositoryError::Unavailable(e) if e.is::<NotEnabled>() => Ok(false),
-            e => Err(e),
-        }
-    }
-}
-
-impl From<NotEnabled> for RepositoryError {
-    fn from(e: NotEnabled) -> Self {
-        RepositoryError::Unavailable(e.into())
-    }
+/// Forgets every recovery code of a user.
+fn forget_recovery_codes(conn: &mut AnyConnection, user: UserId) -> Result<(), RepositoryError> {
+    diesel::delete(totp_recovery_codes::table.filter(totp_recovery_codes::user_id.eq(user.0)))
+        .execute(conn)
+        .map(drop)
+        .map_err(db)
 }
 
 /// Revokes every live refresh token of a user.
@@ -545,27 +533,33 @@ impl UserRepository for DieselUserRepository {
         id: UserId,
         step: i64,
         recovery_codes: Vec<TokenHash>,
+        at: DateTime<Utc>,
         audit: Vec<NewAuditEntry>,
     ) -> Result<bool, RepositoryError> {
+        let at = at.naive_utc();
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    let at = audit.first().map_or_else(workbench_users::now, |e| e.at).naive_utc();
-                    let pending = diesel::update(totp_credentials::table.find(id.0))
+                    // One conditional statement decides, so a refused enable writes nothing: the
+                    // account must be off and hold a pending secret. It also takes the user's row
+                    // lock, which setup and disable take first too, so the secret stays put.
+                    let pending = totp_credentials::table
+                        .select(totp_credentials::user_id)
+                        .filter(totp_credentials::user_id.eq(id.0));
+                    let enabled = diesel::update(
+                        users::table.find(id.0).filter(users::totp_enabled.eq(false)).filter(users::id.eq_any(pending)),
+                    )
+                    .set((users::totp_enabled.eq(true), users::updated_at.eq(at)))
+                    .execute(conn)
+                    .map_err(db)?;
+                    if enabled == 0 {
+                        return Ok(false);
+                    }
+                    diesel::update(totp_credentials::table.find(id.0))
                         .set(totp_credentials::last_step.eq(Some(step)))
                         .execute(conn)
                         .map_err(db)?;
-                    let enabled = diesel::update(users::table.find(id.0).filter(users::totp_enabled.eq(false)))
-                        .set((users::totp_enabled.eq(true), users::updated_at.eq(at)))
-                        .execute(conn)
-                        .map_err(db)?;
-                    if pending == 0 || enabled == 0 {
-                        // Roll back the step written above: nothing may change.
-                        return Err(NotEnabled.into());
-                    }
-                    diesel::delete(totp_recovery_codes::table.filter(totp_recovery_codes::user_id.eq(id.0)))
-                        .execute(conn)
-                        .map_err(db)?;
+                    forget_recovery_codes(conn, id)?;
                     for code in &recovery_codes {
                         diesel::insert_into(totp_recovery_codes::table)
                             .values((
@@ -579,7 +573,6 @@ impl UserRepository for DieselUserRepository {
                     append(conn, &audit)?;
                     Ok(true)
                 })
-                .or_else(NotEnabled::into_false)
             })
             .await
     }
@@ -598,9 +591,7 @@ impl UserRepository for DieselUserRepository {
                         .execute(conn)
                         .map_err(db)?;
                     diesel::delete(totp_credentials::table.find(id.0)).execute(conn).map_err(db)?;
-                    diesel::delete(totp_recovery_codes::table.filter(totp_recovery_codes::user_id.eq(id.0)))
-                        .execute(conn)
-                        .map_err(db)?;
+                    forget_recovery_codes(conn, id)?;
                     append(conn, &audit)
                 })
             })

@@ -122,6 +122,7 @@ pub trait UserRepository: Send + Sync {
         id: UserId,
         step: i64,
         recovery_codes: Vec<TokenHash>,
+        at: DateTime<Utc>,
         audit: Vec<NewAuditEntry>,
     ) -> Result<bool, RepositoryError>;
 

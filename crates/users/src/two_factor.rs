@@ -245,8 +245,10 @@ impl TwoFactorService {
         let secret = state.secret.ok_or(TwoFactorError::NotSetUp)?;
         let step = self.totp.verify(&secret, code.trim(), now()).ok_or(TwoFactorError::InvalidCode)?;
         let codes: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
-        let audit = NewAuditEntry::new(AuditAction::TotpEnabled, client).by(user.id).on(user.id);
-        if !self.users.enable_totp(user.id, step, codes.iter().map(RecoveryCode::hash).collect(), vec![audit]).await? {
+        let at = now();
+        let audit = NewAuditEntry::new(AuditAction::TotpEnabled, client).by(user.id).on(user.id).at(at);
+        let hashes = codes.iter().map(RecoveryCode::hash).collect();
+        if !self.users.enable_totp(user.id, step, hashes, at, vec![audit]).await? {
             // A concurrent request enabled it (or disabled and cleared the secret) meanwhile.
             return Err(TwoFactorError::AlreadyEnabled);
         }
@@ -318,7 +320,7 @@ mod tests {
         users.expect_totp_state().returning(|_| Ok(Some(state(false, Some("S")))));
         let stored = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = stored.clone();
-        users.expect_enable_totp().times(1).returning(move |_, step, codes, audit| {
+        users.expect_enable_totp().times(1).returning(move |_, step, codes, _, audit| {
             assert_eq!(step, 1000);
             assert_eq!(audit[0].action, AuditAction::TotpEnabled);
             *sink.lock().unwrap() = codes;
