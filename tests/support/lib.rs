@@ -250,27 +250,9 @@ pub struct OAuthWalk {
     pub response: Response,
 }
 
-/// Sets the `Settings` fields named by `OAUTH_*` / `FRONTEND_URL` environment pairs, such as
-/// [`FakeProvider::google_env`]'s.
+/// Applies environment-style pairs, such as [`FakeProvider::google_env`]'s, to `settings`.
 pub fn apply_oauth_env(settings: &mut Settings, env: &[(&str, String)]) {
-    for (name, value) in env {
-        let field = match *name {
-            "OAUTH_GOOGLE_CLIENT_ID" => &mut settings.oauth_google_client_id,
-            "OAUTH_GOOGLE_CLIENT_SECRET" => &mut settings.oauth_google_client_secret,
-            "OAUTH_GOOGLE_AUTH_URL" => &mut settings.oauth_google_auth_url,
-            "OAUTH_GOOGLE_TOKEN_URL" => &mut settings.oauth_google_token_url,
-            "OAUTH_GOOGLE_USERINFO_URL" => &mut settings.oauth_google_userinfo_url,
-            "OAUTH_GITHUB_CLIENT_ID" => &mut settings.oauth_github_client_id,
-            "OAUTH_GITHUB_CLIENT_SECRET" => &mut settings.oauth_github_client_secret,
-            "OAUTH_GITHUB_AUTH_URL" => &mut settings.oauth_github_auth_url,
-            "OAUTH_GITHUB_TOKEN_URL" => &mut settings.oauth_github_token_url,
-            "OAUTH_GITHUB_API_URL" => &mut settings.oauth_github_api_url,
-            "OAUTH_REDIRECT_BASE_URL" => &mut settings.oauth_redirect_base_url,
-            "FRONTEND_URL" => &mut settings.frontend_url,
-            other => panic!("apply_oauth_env does not know {other}"),
-        };
-        *field = Some(value.clone());
-    }
+    *settings = settings.clone().with_overrides(env.iter().cloned()).expect("settings Workbench reads");
 }
 
 /// The `Location` header of a redirect (empty when there is none).

@@ -181,6 +181,26 @@ impl Settings {
         Figment::from(Serialized::defaults(Settings::default())).merge(file).merge(Env::raw().only(KEYS))
     }
 
+    /// These settings with environment-style `pairs` (`OAUTH_GITHUB_API_URL`, ...) applied on
+    /// top, exactly as the same variables in the environment would be: for programs that embed
+    /// the server (tests pointing it at a fake provider, say). A name the server does not read is
+    /// refused rather than ignored.
+    pub fn with_overrides<'a>(self, pairs: impl IntoIterator<Item = (&'a str, String)>) -> Result<Self, ConfigError> {
+        let mut overrides = std::collections::BTreeMap::new();
+        for (name, value) in pairs {
+            if !KEYS.contains(&name) {
+                return Err(ConfigError::Invalid(format!("{name} is not a setting Workbench reads")));
+            }
+            // Parsed as figment parses the environment: `0` is a number, `true` a boolean.
+            let value: figment::value::Value = value.parse().unwrap_or_else(|never| match never {});
+            overrides.insert(name.to_lowercase(), value);
+        }
+        Figment::from(Serialized::defaults(self))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))
+    }
+
     /// The socket address to listen on: `BIND_ADDR`, with its port replaced by `PORT` if set.
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         let mut addr: SocketAddr = self
@@ -404,6 +424,17 @@ mod tests {
         let mut s = Settings::default();
         assert_eq!(s.validate().unwrap(), SecretNotice::Generated);
         assert_eq!(s.jwt_secret_bytes().len(), 64);
+    }
+
+    #[test]
+    fn overrides_apply_like_the_environment() {
+        let base = Settings { bcrypt_cost: 5, ..Settings::default() };
+        let s = base
+            .with_overrides([("OAUTH_GITHUB_API_URL", "http://127.0.0.1:9/api".to_owned()), ("PORT", "0".to_owned())])
+            .unwrap();
+        assert_eq!(s.oauth_github_api_url.as_deref(), Some("http://127.0.0.1:9/api"));
+        assert_eq!((s.port, s.bcrypt_cost), (Some(0), 5), "other settings are kept");
+        assert!(Settings::default().with_overrides([("NOT_A_SETTING", String::new())]).is_err());
     }
 
     #[test]
