@@ -24,14 +24,7 @@ impl CommentBody {
     pub const MAX_CHARS: usize = 5000;
 
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
-        let s = raw.as_ref().trim();
-        if s.is_empty() {
-            return Err("must not be blank".into());
-        }
-        if s.chars().count() > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
-        }
-        Ok(Self(s.to_owned()))
+        crate::model::required_text(raw.as_ref(), Self::MAX_CHARS).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

@@ -150,14 +150,7 @@ impl Title {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
-        let s = raw.as_ref().trim();
-        if s.is_empty() {
-            return Err("must not be blank".into());
-        }
-        if s.chars().count() > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
-        }
-        Ok(Self(s.to_owned()))
+        required_text(raw.as_ref(), Self::MAX_CHARS).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -167,6 +160,18 @@ impl Title {
     pub fn into_inner(self) -> String {
         self.0
     }
+}
+
+/// Text a person must type: trimmed, not blank, at most `max_chars` characters.
+pub(crate) fn required_text(raw: &str, max_chars: usize) -> Result<String, String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err("must not be blank".into());
+    }
+    if s.chars().count() > max_chars {
+        return Err(format!("must be at most {max_chars} characters"));
+    }
+    Ok(s.to_owned())
 }
 
 pub(crate) const MAX_DESCRIPTION_CHARS: usize = 10_000;
