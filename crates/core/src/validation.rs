@@ -135,6 +135,12 @@ impl Validator {
     }
 }
 
+/// What `str::trim` and `str::split_whitespace` treat as whitespace (Unicode `White_Space`), as the
+/// body of a regular-expression character class that ECMA-262, Python and Rust engines all read
+/// alike. The OpenAPI document states rules about trimmed text with it, so that a schema accepts a
+/// value exactly when the server does.
+pub const WHITESPACE_CLASS: &str = r"\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
 #[cfg(test)]
 mod tests {
     use super::*;
