@@ -1,16 +1,81 @@
-//! bcrypt password hashing on the blocking thread pool.
+//! bcrypt password hashing on threads of its own.
+//!
+//! At a production cost one bcrypt check is tens of milliseconds of pure CPU. Run on the async
+//! executor it would stall every request sharing the thread; run on Tokio's blocking pool, a burst
+//! of logins would start dozens of hashes at once, all finishing late together and competing with
+//! the database queries that share that pool. So password work gets its own threads, one per core,
+//! taking hashes one at a time from a queue, at a lower scheduling priority than the threads that
+//! serve requests: a login burst uses the CPU the other routes leave idle and no more.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use thread_priority::{ThreadBuilder, ThreadPriority, ThreadPriorityValue};
 use workbench_users::{Password, PasswordHasher};
 
-/// [`PasswordHasher`] with bcrypt. Hashing runs on Tokio's blocking pool: at the default cost it
-/// takes tens of milliseconds of CPU, which would stall every request sharing the executor.
+/// The password threads' priority on the portable 0–99 scale: about `nice 10` on Linux, so that a
+/// request thread wanting the same core gets roughly ten times the share.
+const PASSWORD_PRIORITY: u8 = 25;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that hash and check passwords, fed through one queue.
+#[derive(Clone)]
+struct PasswordWorkers {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl PasswordWorkers {
+    /// One thread per core available to this process (its CPU affinity respected).
+    fn start() -> anyhow::Result<Self> {
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        let priority = ThreadPriority::Crossplatform(
+            ThreadPriorityValue::try_from(PASSWORD_PRIORITY).map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+        for n in 0..threads {
+            let queue = queue.clone();
+            ThreadBuilder::default().name(format!("password-{n}")).priority(priority).spawn(move |set| {
+                if let Err(e) = set {
+                    tracing::debug!(error = ?e, "password thread keeps the default priority");
+                }
+                // The threads end when the hasher (every sender) is gone.
+                while let Some(job) = next_job(&queue) {
+                    job();
+                }
+            })?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Runs `work` on a password thread and waits for its result without blocking the executor.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = done.send(work());
+            }))
+            .map_err(|_| anyhow::anyhow!("the password threads have stopped"))?;
+        result.await.map_err(|_| anyhow::anyhow!("a password thread failed while hashing"))
+    }
+}
+
+fn next_job(queue: &Mutex<mpsc::Receiver<Job>>) -> Option<Job> {
+    // A poisoned lock only means another worker panicked mid-job; the queue itself is intact.
+    let queue = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    queue.recv().ok()
+}
+
+/// [`PasswordHasher`] with bcrypt, on the password threads.
 #[derive(Clone)]
 pub struct BcryptHasher {
     cost: u32,
     /// A hash of a random password at the same cost, checked when there is no real hash, so that
     /// an unknown email costs as much time as a wrong password.
     dummy_hash: String,
+    workers: PasswordWorkers,
 }
 
 impl std::fmt::Debug for BcryptHasher {
@@ -24,7 +89,7 @@ impl BcryptHasher {
     pub fn new(cost: u32) -> anyhow::Result<Self> {
         anyhow::ensure!((4..=31).contains(&cost), "BCRYPT_COST must be 4 to 31, not {cost}");
         let dummy_hash = bcrypt::hash(uuid::Uuid::new_v4().to_string(), cost)?;
-        Ok(Self { cost, dummy_hash })
+        Ok(Self { cost, dummy_hash, workers: PasswordWorkers::start()? })
     }
 
     pub fn cost(&self) -> u32 {
@@ -37,7 +102,7 @@ impl PasswordHasher for BcryptHasher {
     async fn hash(&self, password: &str) -> anyhow::Result<String> {
         let password = password.to_owned();
         let cost = self.cost;
-        Ok(tokio::task::spawn_blocking(move || bcrypt::hash(password, cost)).await??)
+        Ok(self.workers.run(move || bcrypt::hash(password, cost)).await??)
     }
 
     async fn verify(&self, password: &str, hash: Option<String>) -> anyhow::Result<bool> {
@@ -47,7 +112,7 @@ impl PasswordHasher for BcryptHasher {
         let real = hash.is_some() && acceptable;
         let candidate = if acceptable { password.to_owned() } else { String::new() };
         let hash = hash.filter(|_| acceptable).unwrap_or_else(|| self.dummy_hash.clone());
-        let matched = tokio::task::spawn_blocking(move || bcrypt::verify(candidate, &hash)).await??;
+        let matched = self.workers.run(move || bcrypt::verify(candidate, &hash)).await??;
         Ok(real && matched)
     }
 }
@@ -73,6 +138,31 @@ mod tests {
         // bcrypt would compare only the first 72 bytes; the hasher must not accept this.
         let hash_of_prefix = hasher.hash(&long[..72]).await.unwrap();
         assert!(!hasher.verify(&long, Some(hash_of_prefix)).await.unwrap());
+    }
+
+    /// The calling thread's nice value, from `/proc` (field 19 of its `stat` line).
+    #[cfg(target_os = "linux")]
+    fn nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        // The command name (field 2) may hold spaces; count from the closing parenthesis.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        rest.split_whitespace().nth(16).unwrap().parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn password_work_runs_below_the_priority_of_request_threads() {
+        let workers = PasswordWorkers::start().unwrap();
+        let theirs = workers.run(nice).await.unwrap();
+        assert!(theirs > nice(), "password threads at nice {theirs}, request threads at nice {}", nice());
+        assert!(
+            workers
+                .run(|| std::thread::current().name().map(str::to_owned))
+                .await
+                .unwrap()
+                .unwrap()
+                .starts_with("password-")
+        );
     }
 
     #[test]

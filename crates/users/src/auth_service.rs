@@ -227,17 +227,6 @@ impl AuthService {
         Ok(())
     }
 
-    /// The active user an access token belongs to. The account is read afresh, so a disabled or
-    /// deleted user is refused at their next request, and role changes apply at once.
-    pub async fn authenticate(&self, access_token: &str) -> Result<User, AuthError> {
-        let claims = self.issuer.verify(access_token).map_err(|_| AuthError::InvalidToken)?;
-        self.users
-            .find(claims.user_id)
-            .await?
-            .filter(|user| user.is_active() && user.token_generation == claims.generation)
-            .ok_or(AuthError::InvalidToken)
-    }
-
     /// Starts a new session (a new refresh-token family) for a user whose credentials were
     /// checked, recording `audit` with it.
     pub(crate) async fn sign_in(&self, user: User, audit: Vec<NewAuditEntry>) -> Result<Session, AuthError> {
@@ -269,8 +258,8 @@ mod tests {
     use super::*;
     use crate::tokens::RefreshTokenRecord;
     use crate::{
-        AccessClaims, MockAuditLog, MockPasswordHasher, MockRefreshTokenStore, MockTokenIssuer, MockTotpVerifier,
-        MockUserRepository, TotpState, UserId,
+        MockAuditLog, MockPasswordHasher, MockRefreshTokenStore, MockTokenIssuer, MockTotpVerifier, MockUserRepository,
+        TotpState, UserId,
     };
     use workbench_core::RepositoryError;
 
@@ -450,44 +439,6 @@ mod tests {
         users.expect_find().returning(|id| Ok(Some(user(id.0, UserStatus::Active))));
         let session = service(users, tokens, MockPasswordHasher::new()).refresh("t", &client()).await.unwrap();
         assert_eq!(session.user.id, UserId(1));
-    }
-
-    /// What `authenticate` says of a generation-0 token of user 1, when the account is `stored`.
-    async fn authenticate_against(stored: User) -> Result<User, AuthError> {
-        let mut issuer = MockTokenIssuer::new();
-        issuer.expect_verify().returning(|_| {
-            Ok(AccessClaims {
-                user_id: UserId(1),
-                role: Role::User,
-                token_id: "j".into(),
-                generation: 0,
-                expires_at: now(),
-            })
-        });
-        let mut users = MockUserRepository::new();
-        users.expect_find().returning(move |_| Ok(Some(stored.clone())));
-        let svc = AuthService::new(
-            Arc::new(users),
-            Arc::new(MockRefreshTokenStore::new()),
-            Arc::new(MockPasswordHasher::new()),
-            Arc::new(issuer),
-            Arc::new(MockTotpVerifier::new()),
-            Arc::new(MockAuditLog::new()),
-            AuthSettings::default(),
-        );
-        svc.authenticate("jwt").await
-    }
-
-    #[tokio::test]
-    async fn a_disabled_users_access_token_is_refused() {
-        let err = authenticate_against(user(1, UserStatus::Disabled)).await;
-        assert!(matches!(err, Err(AuthError::InvalidToken)));
-    }
-
-    #[tokio::test]
-    async fn tokens_of_an_earlier_generation_are_refused_after_re_enabling() {
-        let re_enabled = User { token_generation: 1, ..user(1, UserStatus::Active) };
-        assert!(matches!(authenticate_against(re_enabled).await, Err(AuthError::InvalidToken)));
     }
 
     #[tokio::test]

@@ -126,7 +126,7 @@ impl User {
     }
 
     /// A user's email is shown only to themself and to admins.
-    pub fn email_visible_to(&self, viewer: &User) -> bool {
+    pub fn email_visible_to(&self, viewer: &crate::Principal) -> bool {
         viewer.id == self.id || viewer.role.is_admin()
     }
 

@@ -264,16 +264,16 @@ impl OAuthService {
                 .with("provider", provider.as_str())
                 .with("created", created)
         };
-        if let Some(email) = &email {
-            if let Some((user, _)) = self.users.find_for_login(email).await? {
-                if !profile.email_verified {
-                    return Err(OAuthError::UnverifiedEmail(provider));
-                }
-                if user.status == UserStatus::Active {
-                    self.users.link_identity(user.id, identity, vec![linked(false).by(user.id).on(user.id)]).await?;
-                }
-                return Ok(user);
+        if let Some(email) = &email
+            && let Some((user, _)) = self.users.find_for_login(email).await?
+        {
+            if !profile.email_verified {
+                return Err(OAuthError::UnverifiedEmail(provider));
             }
+            if user.status == UserStatus::Active {
+                self.users.link_identity(user.id, identity, vec![linked(false).by(user.id).on(user.id)]).await?;
+            }
+            return Ok(user);
         }
         let Some(email) = email else { return Err(OAuthError::NoEmail(provider)) };
         self.create_account(email, &profile, identity, linked(true)).await

@@ -47,6 +47,10 @@ pub trait UserRepository: Send + Sync {
     /// One page of accounts, ordered by id, and the total matching `query`.
     async fn list(&self, query: UserQuery) -> Result<Page<User>, RepositoryError>;
 
+    /// The first page of [`UserRepository::list`] without the total: what a search that shows a
+    /// few needs, and cheaper when many accounts match (the store can stop at the page's end).
+    async fn first_matching(&self, query: UserQuery) -> Result<Vec<User>, RepositoryError>;
+
     /// Applies profile changes and bumps `updated_at`. Returns `None` when there is no such user.
     /// MUST return `Conflict { field: "username" }` when the new username is taken.
     async fn update_profile(

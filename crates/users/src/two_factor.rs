@@ -12,7 +12,7 @@ use rand::Rng;
 
 use crate::audit::{AuditAction, ClientInfo, NewAuditEntry};
 use crate::tokens::TokenHash;
-use crate::{TotpVerifier, User, UserRepository, now};
+use crate::{TotpVerifier, User, UserId, UserRepository, now};
 
 /// How many recovery codes `enable` hands out.
 pub const RECOVERY_CODES: usize = 10;
@@ -171,19 +171,18 @@ impl SecondFactorCheck {
         let Some(secret) = state.secret.filter(|_| state.enabled) else { return Ok(SecondFactorOutcome::Refused) };
         let code = code.map(str::trim).filter(|c| !c.is_empty());
         let recovery_code = recovery_code.map(str::trim).filter(|c| !c.is_empty());
-        if let Some(code) = code {
-            if let Some(step) = self.totp.verify(&secret, code, at) {
-                if self.users.use_totp_step(user.id, step).await? {
-                    self.users.clear_second_factor_failures(user.id).await?;
-                    return Ok(SecondFactorOutcome::Proven(SecondFactor::Totp));
-                }
-            }
+        if let Some(code) = code
+            && let Some(step) = self.totp.verify(&secret, code, at)
+            && self.users.use_totp_step(user.id, step).await?
+        {
+            self.users.clear_second_factor_failures(user.id).await?;
+            return Ok(SecondFactorOutcome::Proven(SecondFactor::Totp));
         }
-        if let Some(typed) = recovery_code {
-            if self.users.use_recovery_code(user.id, &RecoveryCode::hash_of(typed), at).await? {
-                self.users.clear_second_factor_failures(user.id).await?;
-                return Ok(SecondFactorOutcome::Proven(SecondFactor::RecoveryCode));
-            }
+        if let Some(typed) = recovery_code
+            && self.users.use_recovery_code(user.id, &RecoveryCode::hash_of(typed), at).await?
+        {
+            self.users.clear_second_factor_failures(user.id).await?;
+            return Ok(SecondFactorOutcome::Proven(SecondFactor::RecoveryCode));
         }
         if code.is_none() && recovery_code.is_none() {
             // Asking for the second factor is not a guess.
@@ -221,7 +220,8 @@ impl TwoFactorService {
 
     /// A new secret for an authenticator app, pending until [`Self::enable`]. Calling it again
     /// before enabling replaces the pending secret; once enabled, the secret is never shown again.
-    pub async fn setup(&self, user: &User) -> Result<TotpSetup, TwoFactorError> {
+    pub async fn setup(&self, id: UserId) -> Result<TotpSetup, TwoFactorError> {
+        let user = self.account(id).await?;
         let secret = self.totp.generate_secret();
         if !self.users.set_pending_totp(user.id, secret.clone(), now()).await? {
             return Err(TwoFactorError::AlreadyEnabled);
@@ -234,10 +234,11 @@ impl TwoFactorService {
     /// recovery codes: the only time anyone sees them.
     pub async fn enable(
         &self,
-        user: &User,
+        id: UserId,
         code: &str,
         client: &ClientInfo,
     ) -> Result<Vec<RecoveryCode>, TwoFactorError> {
+        let user = self.account(id).await?;
         let state = self.users.totp_state(user.id).await?.ok_or(TwoFactorError::NotSetUp)?;
         if state.enabled {
             return Err(TwoFactorError::AlreadyEnabled);
@@ -257,7 +258,8 @@ impl TwoFactorService {
 
     /// Turns TOTP off. `code` is a current TOTP code or, for someone who lost their device, an
     /// unused recovery code.
-    pub async fn disable(&self, user: &User, code: &str, client: &ClientInfo) -> Result<(), TwoFactorError> {
+    pub async fn disable(&self, id: UserId, code: &str, client: &ClientInfo) -> Result<(), TwoFactorError> {
+        let user = &self.account(id).await?;
         if !user.totp_enabled {
             return Err(TwoFactorError::NotEnabled);
         }
@@ -273,6 +275,12 @@ impl TwoFactorService {
             .with("second_factor", factor.as_str());
         self.users.disable_totp(user.id, now(), vec![audit]).await?;
         Ok(())
+    }
+
+    /// The signed-in account, as stored now.
+    async fn account(&self, id: UserId) -> Result<User, TwoFactorError> {
+        // The caller was authenticated a moment ago: only a concurrent deletion gets here.
+        self.users.find(id).await?.ok_or_else(|| anyhow::anyhow!("the signed-in account {id} no longer exists").into())
     }
 }
 
@@ -307,16 +315,18 @@ mod tests {
     #[tokio::test]
     async fn setup_refuses_once_enabled_so_the_secret_is_never_shown_again() {
         let mut users = MockUserRepository::new();
+        users.expect_find().returning(|_| Ok(Some(user(true))));
         users.expect_set_pending_totp().returning(|_, _, _| Ok(false));
         let mut totp = MockTotpVerifier::new();
         totp.expect_generate_secret().returning(|| "SECRET".into());
         let svc = TwoFactorService::new(Arc::new(users), Arc::new(totp));
-        assert!(matches!(svc.setup(&user(true)).await, Err(TwoFactorError::AlreadyEnabled)));
+        assert!(matches!(svc.setup(UserId(1)).await, Err(TwoFactorError::AlreadyEnabled)));
     }
 
     #[tokio::test]
     async fn enable_needs_a_valid_code_and_stores_only_hashes() {
         let mut users = MockUserRepository::new();
+        users.expect_find().returning(|_| Ok(Some(user(false))));
         users.expect_totp_state().returning(|_| Ok(Some(state(false, Some("S")))));
         let stored = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = stored.clone();
@@ -328,8 +338,8 @@ mod tests {
         });
         let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
         let client = ClientInfo::default();
-        assert!(matches!(svc.enable(&user(false), "000000", &client).await, Err(TwoFactorError::InvalidCode)));
-        let codes = svc.enable(&user(false), "123456", &client).await.unwrap();
+        assert!(matches!(svc.enable(UserId(1), "000000", &client).await, Err(TwoFactorError::InvalidCode)));
+        let codes = svc.enable(UserId(1), "123456", &client).await.unwrap();
         assert_eq!(codes.len(), RECOVERY_CODES);
         let hashes: Vec<_> = codes.iter().map(RecoveryCode::hash).collect();
         assert_eq!(*stored.lock().unwrap(), hashes);
@@ -338,28 +348,31 @@ mod tests {
     #[tokio::test]
     async fn enable_before_setup_is_refused() {
         let mut users = MockUserRepository::new();
+        users.expect_find().returning(|_| Ok(Some(user(false))));
         users.expect_totp_state().returning(|_| Ok(Some(state(false, None))));
         let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
-        let err = svc.enable(&user(false), "123456", &ClientInfo::default()).await;
+        let err = svc.enable(UserId(1), "123456", &ClientInfo::default()).await;
         assert!(matches!(err, Err(TwoFactorError::NotSetUp)));
     }
 
     #[tokio::test]
     async fn a_used_step_is_refused() {
         let mut users = MockUserRepository::new();
+        users.expect_find().returning(|_| Ok(Some(user(true))));
         users.expect_totp_state().returning(|_| Ok(Some(state(true, Some("S")))));
         users.expect_use_totp_step().returning(|_, _| Ok(false));
         users.expect_use_recovery_code().returning(|_, _, _| Ok(false));
         users.expect_record_second_factor_failure().times(1).returning(|_, _, _| Ok(None));
         users.expect_disable_totp().never();
         let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
-        let err = svc.disable(&user(true), "123456", &ClientInfo::default()).await;
+        let err = svc.disable(UserId(1), "123456", &ClientInfo::default()).await;
         assert!(matches!(err, Err(TwoFactorError::InvalidCode)));
     }
 
     #[tokio::test]
     async fn disable_accepts_a_recovery_code() {
         let mut users = MockUserRepository::new();
+        users.expect_find().returning(|_| Ok(Some(user(true))));
         users.expect_totp_state().returning(|_| Ok(Some(state(true, Some("S")))));
         users.expect_use_recovery_code().returning(|_, _, _| Ok(true));
         users.expect_clear_second_factor_failures().returning(|_| Ok(()));
@@ -369,25 +382,27 @@ mod tests {
             .times(1)
             .returning(|_, _, _| Ok(()));
         let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
-        svc.disable(&user(true), "abcd-efgh-jkmn-pqrs", &ClientInfo::default()).await.unwrap();
+        svc.disable(UserId(1), "abcd-efgh-jkmn-pqrs", &ClientInfo::default()).await.unwrap();
     }
 
     #[tokio::test]
     async fn a_locked_second_factor_checks_nothing() {
         let mut users = MockUserRepository::new();
+        users.expect_find().returning(|_| Ok(Some(user(true))));
         let until = now() + SECOND_FACTOR_LOCKOUT;
         users
             .expect_totp_state()
             .returning(move |_| Ok(Some(TotpState { locked_until: Some(until), ..state(true, Some("S")) })));
         users.expect_use_totp_step().never();
         let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
-        let err = svc.disable(&user(true), "123456", &ClientInfo::default()).await;
+        let err = svc.disable(UserId(1), "123456", &ClientInfo::default()).await;
         assert!(matches!(err, Err(TwoFactorError::Locked { until: u }) if u == until), "{err:?}");
     }
 
     #[tokio::test]
     async fn the_last_allowed_wrong_code_locks() {
         let mut users = MockUserRepository::new();
+        users.expect_find().returning(|_| Ok(Some(user(true))));
         users.expect_totp_state().returning(|_| Ok(Some(state(true, Some("S")))));
         users.expect_use_recovery_code().returning(|_, _, _| Ok(false));
         let until = now() + SECOND_FACTOR_LOCKOUT;
@@ -396,7 +411,7 @@ mod tests {
             .withf(|_, limit, _| *limit == MAX_SECOND_FACTOR_FAILURES)
             .returning(move |_, _, _| Ok(Some(until)));
         let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
-        let err = svc.disable(&user(true), "000000", &ClientInfo::default()).await;
+        let err = svc.disable(UserId(1), "000000", &ClientInfo::default()).await;
         assert!(matches!(err, Err(TwoFactorError::Locked { .. })), "{err:?}");
     }
 }

@@ -6,8 +6,8 @@ use workbench_core::{FieldErrors, Page, PageRequest};
 
 use crate::audit::{AuditAction, AuditEntry, AuditQuery, ClientInfo, NewAuditEntry};
 use crate::{
-    AuditLog, PasswordChange, PasswordHasher, ProfileChanges, Role, User, UserError, UserId, UserQuery, UserRepository,
-    UserStatus, now,
+    AuditLog, PasswordChange, PasswordHasher, Principal, PrincipalCache, ProfileChanges, Role, User, UserError, UserId,
+    UserQuery, UserRepository, UserStatus, now,
 };
 
 /// What an administrator may change on someone else's account.
@@ -23,6 +23,8 @@ pub struct UserService {
     users: Arc<dyn UserRepository>,
     hasher: Arc<dyn PasswordHasher>,
     audit: Arc<dyn AuditLog>,
+    /// Forgotten on every instance when a change below alters what a request may do.
+    principals: Arc<dyn PrincipalCache>,
 }
 
 impl std::fmt::Debug for UserService {
@@ -32,15 +34,25 @@ impl std::fmt::Debug for UserService {
 }
 
 impl UserService {
-    pub fn new(users: Arc<dyn UserRepository>, hasher: Arc<dyn PasswordHasher>, audit: Arc<dyn AuditLog>) -> Self {
-        Self { users, hasher, audit }
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        hasher: Arc<dyn PasswordHasher>,
+        audit: Arc<dyn AuditLog>,
+        principals: Arc<dyn PrincipalCache>,
+    ) -> Self {
+        Self { users, hasher, audit, principals }
+    }
+
+    /// The caller's own account, as stored now.
+    pub async fn me(&self, viewer: &Principal) -> Result<User, UserError> {
+        self.users.find(viewer.id).await?.ok_or(UserError::NotFound)
     }
 
     /// Users the viewer may see, optionally filtered by a search term. Admins see disabled
     /// accounts too and may search by email; everyone else sees active accounts by name.
     pub async fn list(
         &self,
-        viewer: &User,
+        viewer: &Principal,
         search: Option<String>,
         page: PageRequest,
     ) -> Result<Page<User>, UserError> {
@@ -49,10 +61,18 @@ impl UserService {
         Ok(self.users.list(query).await?)
     }
 
+    /// The first `limit` users [`UserService::list`] would show for `search`, without a total.
+    pub async fn search(&self, viewer: &Principal, search: String, limit: u32) -> Result<Vec<User>, UserError> {
+        let admin = viewer.role.is_admin();
+        let page = PageRequest::new(Some(1), Some(u64::from(limit)))?;
+        let query = UserQuery { search: Some(search), search_email: admin, exclude: None, only_active: !admin, page };
+        Ok(self.users.first_matching(query).await?)
+    }
+
     /// Every other active user: the candidates for an assignee picker.
     pub async fn others(
         &self,
-        viewer: &User,
+        viewer: &Principal,
         search: Option<String>,
         page: PageRequest,
     ) -> Result<Page<User>, UserError> {
@@ -67,7 +87,7 @@ impl UserService {
     }
 
     /// One user. A disabled account is invisible to everyone but admins and itself.
-    pub async fn get(&self, viewer: &User, id: UserId) -> Result<User, UserError> {
+    pub async fn get(&self, viewer: &Principal, id: UserId) -> Result<User, UserError> {
         let user = self.users.find(id).await?.ok_or(UserError::NotFound)?;
         if user.is_active() || user.id == viewer.id || viewer.role.is_admin() {
             Ok(user)
@@ -77,7 +97,7 @@ impl UserService {
     }
 
     /// Applies the viewer's changes to their own profile.
-    pub async fn update_profile(&self, viewer: &User, changes: ProfileChanges) -> Result<User, UserError> {
+    pub async fn update_profile(&self, viewer: &Principal, changes: ProfileChanges) -> Result<User, UserError> {
         if changes.is_empty() {
             return self.users.find(viewer.id).await?.ok_or(UserError::NotFound);
         }
@@ -88,7 +108,7 @@ impl UserService {
     /// session by revoking all of the user's refresh tokens.
     pub async fn change_password(
         &self,
-        viewer: &User,
+        viewer: &Principal,
         change: PasswordChange,
         client: &ClientInfo,
     ) -> Result<(), UserError> {
@@ -100,6 +120,7 @@ impl UserService {
         let at = now();
         let audit = NewAuditEntry::new(AuditAction::PasswordChanged, client).by(viewer.id).on(viewer.id).at(at);
         self.users.change_password(viewer.id, new_hash, at, vec![audit]).await?;
+        self.principals.invalidate(viewer.id).await;
         Ok(())
     }
 
@@ -108,7 +129,7 @@ impl UserService {
     /// Disabling an account revokes its refresh tokens; its access tokens fail at the next request.
     pub async fn administer(
         &self,
-        actor: &User,
+        actor: &Principal,
         target: UserId,
         changes: AdminChanges,
         client: &ClientInfo,
@@ -133,17 +154,20 @@ impl UserService {
             audit
                 .push(entry(AuditAction::StatusChanged).with("from", user.status.as_str()).with("to", status.as_str()));
         }
-        self.users.set_role_and_status(target, role, status, at, audit).await?.ok_or(UserError::NotFound)
+        let changed =
+            self.users.set_role_and_status(target, role, status, at, audit).await?.ok_or(UserError::NotFound)?;
+        self.principals.invalidate(target).await;
+        Ok(changed)
     }
 
     /// Whether `actor` may delete `target` (the rules of [`Self::delete`]), without deleting it:
     /// for callers that must prepare work that only an allowed deletion should cost.
-    pub async fn check_deletable(&self, actor: &User, target: UserId) -> Result<User, UserError> {
+    pub async fn check_deletable(&self, actor: &Principal, target: UserId) -> Result<User, UserError> {
         self.target_for_admin(actor, target).await
     }
 
     /// An administrator deletes another account, under the same rules as [`Self::administer`].
-    pub async fn delete(&self, actor: &User, target: UserId, client: &ClientInfo) -> Result<User, UserError> {
+    pub async fn delete(&self, actor: &Principal, target: UserId, client: &ClientInfo) -> Result<User, UserError> {
         let user = self.target_for_admin(actor, target).await?;
         let audit = NewAuditEntry::new(AuditAction::UserDeleted, client)
             .by(actor.id)
@@ -153,11 +177,12 @@ impl UserService {
         if !self.users.delete(target, vec![audit]).await? {
             return Err(UserError::NotFound);
         }
+        self.principals.invalidate(target).await;
         Ok(user)
     }
 
     /// Whether `viewer` may read the audit trail: for callers that check before parsing a query.
-    pub fn check_auditor(&self, viewer: &User) -> Result<(), UserError> {
+    pub fn check_auditor(&self, viewer: &Principal) -> Result<(), UserError> {
         if viewer.role.is_admin() {
             Ok(())
         } else {
@@ -166,12 +191,12 @@ impl UserService {
     }
 
     /// The audit trail, for administrators.
-    pub async fn audit_trail(&self, viewer: &User, query: AuditQuery) -> Result<Page<AuditEntry>, UserError> {
+    pub async fn audit_trail(&self, viewer: &Principal, query: AuditQuery) -> Result<Page<AuditEntry>, UserError> {
         self.check_auditor(viewer)?;
         Ok(self.audit.list(query).await?)
     }
 
-    async fn target_for_admin(&self, actor: &User, target: UserId) -> Result<User, UserError> {
+    async fn target_for_admin(&self, actor: &Principal, target: UserId) -> Result<User, UserError> {
         if !actor.role.is_admin() {
             return Err(UserError::Forbidden("only administrators may manage accounts"));
         }
@@ -189,10 +214,21 @@ impl UserService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{MockAuditLog, MockPasswordHasher, MockUserRepository, Password};
+    use crate::{MockAuditLog, MockPasswordHasher, MockPrincipalCache, MockUserRepository, Password};
 
     fn user(id: i64, role: Role) -> User {
         User { role, ..User::sample(id) }
+    }
+
+    fn caller(id: i64, role: Role) -> Principal {
+        Principal::from(&user(id, role))
+    }
+
+    /// A principal cache that expects no invalidation.
+    fn untouched() -> MockPrincipalCache {
+        let mut principals = MockPrincipalCache::new();
+        principals.expect_invalidate().never();
+        principals
     }
 
     fn repo_with(target: User) -> MockUserRepository {
@@ -202,7 +238,16 @@ mod tests {
     }
 
     fn service(users: MockUserRepository) -> UserService {
-        UserService::new(Arc::new(users), Arc::new(MockPasswordHasher::new()), Arc::new(MockAuditLog::new()))
+        service_with(users, untouched())
+    }
+
+    fn service_with(users: MockUserRepository, principals: MockPrincipalCache) -> UserService {
+        UserService::new(
+            Arc::new(users),
+            Arc::new(MockPasswordHasher::new()),
+            Arc::new(MockAuditLog::new()),
+            Arc::new(principals),
+        )
     }
 
     fn client() -> ClientInfo {
@@ -212,7 +257,7 @@ mod tests {
     #[tokio::test]
     async fn non_admins_cannot_administer() {
         let svc = service(MockUserRepository::new());
-        let err = svc.administer(&user(1, Role::Moderator), UserId(2), AdminChanges::default(), &client()).await;
+        let err = svc.administer(&caller(1, Role::Moderator), UserId(2), AdminChanges::default(), &client()).await;
         assert!(matches!(err, Err(UserError::Forbidden(_))));
     }
 
@@ -221,7 +266,7 @@ mod tests {
         let svc = service(repo_with(user(2, Role::User)));
         let changes = AdminChanges { role: Some(Role::SuperAdmin), status: None };
         assert!(matches!(
-            svc.administer(&user(1, Role::Admin), UserId(2), changes, &client()).await,
+            svc.administer(&caller(1, Role::Admin), UserId(2), changes, &client()).await,
             Err(UserError::Forbidden(_))
         ));
     }
@@ -229,9 +274,15 @@ mod tests {
     #[tokio::test]
     async fn an_admin_cannot_touch_a_super_admin_or_themself() {
         let svc = service(repo_with(user(2, Role::SuperAdmin)));
-        assert!(matches!(svc.delete(&user(1, Role::Admin), UserId(2), &client()).await, Err(UserError::Forbidden(_))));
+        assert!(matches!(
+            svc.delete(&caller(1, Role::Admin), UserId(2), &client()).await,
+            Err(UserError::Forbidden(_))
+        ));
         let svc = service(repo_with(user(1, Role::Admin)));
-        assert!(matches!(svc.delete(&user(1, Role::Admin), UserId(1), &client()).await, Err(UserError::Forbidden(_))));
+        assert!(matches!(
+            svc.delete(&caller(1, Role::Admin), UserId(1), &client()).await,
+            Err(UserError::Forbidden(_))
+        ));
     }
 
     #[tokio::test]
@@ -255,16 +306,18 @@ mod tests {
                 u.status = status.unwrap_or(UserStatus::Active);
                 Ok(Some(u))
             });
-        let svc = service(users);
+        let mut principals = MockPrincipalCache::new();
+        principals.expect_invalidate().withf(|id| *id == UserId(2)).times(1).returning(|_| ());
+        let svc = service_with(users, principals);
         let changes = AdminChanges { role: Some(Role::User), status: Some(UserStatus::Disabled) };
-        let updated = svc.administer(&user(1, Role::Admin), UserId(2), changes, &client()).await.unwrap();
+        let updated = svc.administer(&caller(1, Role::Admin), UserId(2), changes, &client()).await.unwrap();
         assert_eq!(updated.status, UserStatus::Disabled);
     }
 
     #[tokio::test]
     async fn only_admins_read_the_audit_trail() {
         let svc = service(MockUserRepository::new());
-        let err = svc.audit_trail(&user(1, Role::Moderator), AuditQuery::default()).await;
+        let err = svc.audit_trail(&caller(1, Role::Moderator), AuditQuery::default()).await;
         assert!(matches!(err, Err(UserError::Forbidden(_))));
     }
 
@@ -275,10 +328,11 @@ mod tests {
         users.expect_change_password().never();
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_verify().returning(|_, _| Ok(false));
-        let svc = UserService::new(Arc::new(users), Arc::new(hasher), Arc::new(MockAuditLog::new()));
+        let svc =
+            UserService::new(Arc::new(users), Arc::new(hasher), Arc::new(MockAuditLog::new()), Arc::new(untouched()));
         let change =
             PasswordChange { current_password: "nope".into(), new_password: Password::parse("new-password").unwrap() };
-        match svc.change_password(&user(1, Role::User), change, &client()).await {
+        match svc.change_password(&caller(1, Role::User), change, &client()).await {
             Err(UserError::Validation(e)) => assert!(e.contains("current_password")),
             other => panic!("expected a validation error, got {other:?}"),
         }
@@ -289,7 +343,7 @@ mod tests {
         let mut target = user(2, Role::User);
         target.status = UserStatus::Disabled;
         let svc = service(repo_with(target));
-        assert!(matches!(svc.get(&user(1, Role::User), UserId(2)).await, Err(UserError::NotFound)));
-        assert!(svc.get(&user(1, Role::Admin), UserId(2)).await.is_ok());
+        assert!(matches!(svc.get(&caller(1, Role::User), UserId(2)).await, Err(UserError::NotFound)));
+        assert!(svc.get(&caller(1, Role::Admin), UserId(2)).await.is_ok());
     }
 }

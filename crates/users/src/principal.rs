@@ -1,0 +1,188 @@
+//! Who is calling: the few facts about an account that every authenticated request needs, and
+//! the cache that keeps them off the database.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{AccessClaims, AuthError, Role, TokenIssuer, User, UserId, UserRepository, UserStatus};
+
+/// The caller as a request sees it: enough to decide what they may do, nothing more. Requests
+/// that need the profile (name, email) read the account itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    pub id: UserId,
+    pub role: Role,
+    pub status: UserStatus,
+    /// The account's token generation: access tokens of an older one are refused.
+    pub token_generation: i64,
+}
+
+impl Principal {
+    pub fn is_active(&self) -> bool {
+        self.status == UserStatus::Active
+    }
+}
+
+impl From<&User> for Principal {
+    fn from(user: &User) -> Self {
+        Self { id: user.id, role: user.role, status: user.status, token_generation: user.token_generation }
+    }
+}
+
+/// A point in a [`PrincipalCache`]'s history of invalidations, taken before reading an account
+/// from the database so that a value read before an invalidation is never cached after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CacheEpoch(pub u64);
+
+/// The principals of recent callers, kept in process so that checking a token costs no round
+/// trip, and forgotten on every instance as soon as an account's role, status, password or token
+/// generation changes.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait PrincipalCache: Send + Sync {
+    /// The cached principal of `id`. MUST answer `None` whenever the cache cannot vouch that no
+    /// invalidation was missed (for instance while its link to the other instances is down).
+    fn get(&self, id: UserId) -> Option<Principal>;
+
+    /// Where the invalidation history stands now.
+    fn epoch(&self) -> CacheEpoch;
+
+    /// Caches `principal`, read from the database after `read_since` was taken. MUST store
+    /// nothing when any invalidation happened since then: the value may predate it.
+    fn put(&self, principal: Principal, read_since: CacheEpoch);
+
+    /// Forgets `id` on this instance before returning, and on every other instance as soon as
+    /// the broadcast reaches it. MUST NOT fail.
+    async fn invalidate(&self, id: UserId);
+}
+
+/// Checks access tokens: the question every authenticated request asks first. The account's
+/// facts come from the [`PrincipalCache`] when it has them, so a request that carries a valid
+/// token costs no database round trip; the cache is invalidated on every instance whenever those
+/// facts change, so a disabled account is still refused at its very next request.
+#[derive(Clone)]
+pub struct Authenticator {
+    issuer: Arc<dyn TokenIssuer>,
+    users: Arc<dyn UserRepository>,
+    principals: Arc<dyn PrincipalCache>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator").finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    pub fn new(
+        issuer: Arc<dyn TokenIssuer>,
+        users: Arc<dyn UserRepository>,
+        principals: Arc<dyn PrincipalCache>,
+    ) -> Self {
+        Self { issuer, users, principals }
+    }
+
+    /// The caller an access token belongs to, if the token is valid, the account exists and is
+    /// active, and the token was issued under its current token generation.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
+        let claims = self.verify(access_token)?;
+        self.principal(&claims).await
+    }
+
+    /// What a validly signed, unexpired access token says, without consulting the account: for
+    /// deciding which rate-limit bucket a request draws from before the account is read.
+    pub fn verify(&self, access_token: &str) -> Result<AccessClaims, AuthError> {
+        self.issuer.verify(access_token).map_err(|_| AuthError::InvalidToken)
+    }
+
+    /// The caller behind verified `claims` (see [`Self::authenticate`]).
+    pub async fn principal(&self, claims: &AccessClaims) -> Result<Principal, AuthError> {
+        let principal = match self.principals.get(claims.user_id) {
+            Some(principal) => principal,
+            None => {
+                let read_since = self.principals.epoch();
+                let user = self.users.find(claims.user_id).await?.ok_or(AuthError::InvalidToken)?;
+                let principal = Principal::from(&user);
+                self.principals.put(principal, read_since);
+                principal
+            }
+        };
+        if principal.is_active() && principal.token_generation == claims.generation {
+            Ok(principal)
+        } else {
+            Err(AuthError::InvalidToken)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MockTokenIssuer, MockUserRepository, now};
+
+    fn issuer() -> MockTokenIssuer {
+        let mut issuer = MockTokenIssuer::new();
+        issuer.expect_verify().returning(|_| {
+            Ok(AccessClaims {
+                user_id: UserId(1),
+                role: Role::User,
+                token_id: "j".into(),
+                generation: 0,
+                expires_at: now(),
+            })
+        });
+        issuer
+    }
+
+    /// A cache that holds nothing, as after an invalidation.
+    fn empty_cache() -> MockPrincipalCache {
+        let mut cache = MockPrincipalCache::new();
+        cache.expect_get().returning(|_| None);
+        cache.expect_epoch().returning(|| CacheEpoch(3));
+        cache.expect_put().returning(|_, _| ());
+        cache
+    }
+
+    /// What `authenticate` says of a generation-0 token of user 1, when the account is `stored`.
+    async fn authenticate_against(stored: User) -> Result<Principal, AuthError> {
+        let mut users = MockUserRepository::new();
+        users.expect_find().returning(move |_| Ok(Some(stored.clone())));
+        Authenticator::new(Arc::new(issuer()), Arc::new(users), Arc::new(empty_cache())).authenticate("jwt").await
+    }
+
+    #[tokio::test]
+    async fn a_disabled_users_access_token_is_refused() {
+        let err = authenticate_against(User { status: UserStatus::Disabled, ..User::sample(1) }).await;
+        assert!(matches!(err, Err(AuthError::InvalidToken)));
+    }
+
+    #[tokio::test]
+    async fn tokens_of_an_earlier_generation_are_refused_after_re_enabling() {
+        let re_enabled = User { token_generation: 1, ..User::sample(1) };
+        assert!(matches!(authenticate_against(re_enabled).await, Err(AuthError::InvalidToken)));
+    }
+
+    #[tokio::test]
+    async fn a_cached_principal_costs_no_database_read_and_a_missed_one_is_cached_with_its_epoch() {
+        let mut cached = MockPrincipalCache::new();
+        cached.expect_get().returning(|_| Some(Principal::from(&User::sample(1))));
+        let no_reads = MockUserRepository::new(); // any call would panic
+        let found = Authenticator::new(Arc::new(issuer()), Arc::new(no_reads), Arc::new(cached))
+            .authenticate("jwt")
+            .await
+            .expect("valid");
+        assert_eq!(found.id, UserId(1));
+
+        let mut cache = MockPrincipalCache::new();
+        cache.expect_get().returning(|_| None);
+        cache.expect_epoch().returning(|| CacheEpoch(3));
+        cache.expect_put().withf(|p, since| p.id == UserId(1) && *since == CacheEpoch(3)).times(1).returning(|_, _| ());
+        let mut users = MockUserRepository::new();
+        users.expect_find().times(1).returning(|_| Ok(Some(User::sample(1))));
+        Authenticator::new(Arc::new(issuer()), Arc::new(users), Arc::new(cache))
+            .authenticate("jwt")
+            .await
+            .expect("valid");
+    }
+}
