@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use moka::Expiry;
 use moka::future::Cache;
-use workbench_tasks::{Task, TaskCache, TaskId, TaskScope, TaskStats};
+use moka::ops::compute::Op;
+use workbench_tasks::{FORGOTTEN_FOR, Task, TaskCache, TaskId, TaskScope, TaskStats};
 
 /// A [`TaskCache`] in this process's memory: at most `max_entries` tasks and statistics together
 /// (least recently used evicted first), each dropped after its time to live.
@@ -27,6 +28,8 @@ enum Key {
 #[derive(Debug, Clone)]
 enum Entry {
     Task(Task),
+    /// A task forgotten less than [`FORGOTTEN_FOR`] ago.
+    Forgotten,
     Stats(TaskStats),
 }
 
@@ -38,22 +41,23 @@ struct TimeToLive {
 }
 
 impl TimeToLive {
-    fn of(&self, key: &Key) -> Duration {
-        match key {
-            Key::Task(_) => self.task,
-            Key::Stats(_) => self.stats,
+    fn of(&self, entry: &Entry) -> Duration {
+        match entry {
+            Entry::Task(_) => self.task,
+            Entry::Forgotten => FORGOTTEN_FOR,
+            Entry::Stats(_) => self.stats,
         }
     }
 }
 
 impl Expiry<Key, Entry> for TimeToLive {
-    fn expire_after_create(&self, key: &Key, _: &Entry, _: Instant) -> Option<Duration> {
-        Some(self.of(key))
+    fn expire_after_create(&self, _: &Key, entry: &Entry, _: Instant) -> Option<Duration> {
+        Some(self.of(entry))
     }
 
     /// A rewrite starts the time to live again (moka's default would keep the first deadline).
-    fn expire_after_update(&self, key: &Key, _: &Entry, _: Instant, _: Option<Duration>) -> Option<Duration> {
-        Some(self.of(key))
+    fn expire_after_update(&self, _: &Key, entry: &Entry, _: Instant, _: Option<Duration>) -> Option<Duration> {
+        Some(self.of(entry))
     }
 }
 
@@ -78,11 +82,21 @@ impl TaskCache for MemoryTaskCache {
     }
 
     async fn put_task(&self, task: &Task) {
-        self.entries.insert(Key::Task(task.id), Entry::Task(task.clone())).await;
+        self.entries
+            .entry(Key::Task(task.id))
+            .and_compute_with(|cached| {
+                let keep = match cached.as_ref().map(moka::Entry::value) {
+                    Some(Entry::Task(cached)) => cached.version > task.version,
+                    Some(Entry::Forgotten) => true,
+                    _ => false,
+                };
+                std::future::ready(if keep { Op::Nop } else { Op::Put(Entry::Task(task.clone())) })
+            })
+            .await;
     }
 
     async fn forget_task(&self, id: TaskId) {
-        self.entries.invalidate(&Key::Task(id)).await;
+        self.entries.insert(Key::Task(id), Entry::Forgotten).await;
     }
 
     async fn stats(&self, scope: TaskScope) -> Option<TaskStats> {

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use deadpool_redis::{Config, PoolConfig, PoolError, Runtime, Timeouts};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use workbench_tasks::{Task, TaskCache, TaskId, TaskScope, TaskStats};
+use workbench_tasks::{FORGOTTEN_FOR, Task, TaskCache, TaskId, TaskScope, TaskStats};
 
 use crate::CacheError;
 use crate::error::redact;
@@ -164,9 +164,7 @@ impl RedisTaskCache {
                 return;
             }
         };
-        // PX rather than EX: the time to live is kept to the millisecond, never rounded to zero.
-        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let cmd = redis::cmd("SET").arg(key).arg(json).arg("PX").arg(millis).take();
+        let cmd = redis::cmd("SET").arg(key).arg(json).arg("PX").arg(millis(ttl)).take();
         if let Err(e) = call::<()>(&self.pool, &cmd, self.timeout).await {
             tracing::warn!(key, error = %e, "Redis cache write failed; skipped");
         }
@@ -185,15 +183,33 @@ impl RedisTaskCache {
 #[async_trait]
 impl TaskCache for RedisTaskCache {
     async fn task(&self, id: TaskId) -> Option<Task> {
-        self.read(&self.task_key(id)).await
+        self.read::<Option<Task>>(&self.task_key(id)).await.flatten()
     }
 
     async fn put_task(&self, task: &Task) {
-        self.write(&self.task_key(task.id), task, self.task_ttl).await;
+        let key = self.task_key(task.id);
+        let json = match serde_json::to_vec(task) {
+            Ok(json) => json,
+            Err(e) => {
+                tracing::warn!(key, error = %e, "cannot encode a task for the Redis cache; not caching it");
+                return;
+            }
+        };
+        let mut script = PUT_NEWER.prepare_invoke();
+        script.key(&key).arg(task.version).arg(json).arg(millis(self.task_ttl));
+        let run = async {
+            let mut conn = self.pool.get().await?;
+            Ok::<_, CallError>(script.invoke_async::<i64>(&mut conn).await?)
+        };
+        match tokio::time::timeout(self.timeout, run).await.unwrap_or(Err(CallError::TimedOut(self.timeout))) {
+            Ok(_) => {}
+            Err(e) => tracing::warn!(key, error = %e, "Redis cache write failed; skipped"),
+        }
     }
 
     async fn forget_task(&self, id: TaskId) {
-        self.delete(&[self.task_key(id)]).await;
+        // JSON `null`: read as a miss, and refused as a base by `PUT_NEWER` until it expires.
+        self.write(&self.task_key(id), &(), FORGOTTEN_FOR).await;
     }
 
     async fn stats(&self, scope: TaskScope) -> Option<TaskStats> {
@@ -209,6 +225,31 @@ impl TaskCache for RedisTaskCache {
         self.delete(&keys).await;
     }
 }
+
+/// A time to live for `PX`: kept to the millisecond (`EX` could round it to zero), at least one.
+pub(crate) fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// Stores a task (KEYS[1] ← ARGV[2], version ARGV[1], time to live ARGV[3] ms) unless the key
+/// holds a newer version or a forgotten task (`null`), in one atomic step on the server.
+static PUT_NEWER: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local cached = redis.call('GET', KEYS[1])
+        if cached then
+            if cached == 'null' then return 0 end
+            local ok, task = pcall(cjson.decode, cached)
+            if ok and type(task) == 'table' and type(task.version) == 'number'
+                and task.version > tonumber(ARGV[1]) then
+                return 0
+            end
+        end
+        redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+        return 1
+        ",
+    )
+});
 
 /// Why one call failed.
 #[derive(Debug, thiserror::Error)]

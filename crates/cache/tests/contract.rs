@@ -69,6 +69,8 @@ macro_rules! suite {
 suite!(
     a_task_comes_back_equal_to_what_was_put,
     putting_a_task_again_replaces_it,
+    an_older_copy_never_replaces_a_newer_one,
+    a_late_copy_does_not_bring_back_a_forgotten_task,
     forget_task_forgets_only_that_task,
     stats_are_kept_per_scope,
     forget_stats_forgets_each_listed_scope,
@@ -96,6 +98,28 @@ async fn putting_a_task_again_replaces_it(caches: &dyn MakeCache) {
     task.assignee_id = None;
     cache.put_task(&task).await;
     assert_eq!(cache.task(TaskId(1)).await, Some(task));
+}
+
+async fn an_older_copy_never_replaces_a_newer_one(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let old = full_task(1);
+    let mut new = old.clone();
+    new.version += 1;
+    new.title = "Renamed".into();
+    // A read that started before the write finishes after it: its copy arrives last.
+    cache.put_task(&new).await;
+    cache.put_task(&old).await;
+    assert_eq!(cache.task(TaskId(1)).await, Some(new));
+}
+
+async fn a_late_copy_does_not_bring_back_a_forgotten_task(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let task = bare_task(1);
+    cache.put_task(&task).await;
+    cache.forget_task(TaskId(1)).await;
+    // A read that started before the deletion finishes after it.
+    cache.put_task(&task).await;
+    assert_eq!(cache.task(TaskId(1)).await, None);
 }
 
 async fn forget_task_forgets_only_that_task(caches: &dyn MakeCache) {
