@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use workbench_core::{FieldErrors, Validator};
-use workbench_users::{Role, User, UserId};
+use workbench_users::{Principal, Role, UserId};
 
 /// A task's database id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -122,9 +122,9 @@ pub struct Viewer {
     pub role: Role,
 }
 
-impl From<&User> for Viewer {
-    fn from(user: &User) -> Self {
-        Self { id: user.id, role: user.role }
+impl From<&Principal> for Viewer {
+    fn from(caller: &Principal) -> Self {
+        Self { id: caller.id, role: caller.role }
     }
 }
 

@@ -8,6 +8,10 @@ use workbench_users::UserId;
 
 use crate::{Comment, NewComment, NewTaskRecord, TagUsage, Task, TaskFilter, TaskId, TaskStats};
 
+/// How long a [`TaskCache`] refuses copies of a task it was told to forget: longer than a
+/// database read that started before the forget can take.
+pub const FORGOTTEN_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Whose tasks a query covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TaskScope {
@@ -46,6 +50,16 @@ pub trait TaskRepository: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<Task>, RepositoryError>;
 
+    /// The first `limit` tasks of [`TaskRepository::list`]'s order, without the total: what a
+    /// search that shows a few needs, and much cheaper when many tasks match (the store can stop
+    /// at `limit` rather than count every match).
+    async fn first_matching(
+        &self,
+        scope: TaskScope,
+        filter: TaskFilter,
+        limit: u32,
+    ) -> Result<Vec<Task>, RepositoryError>;
+
     /// Stores `task` (already changed, its version already bumped) only if the stored version is
     /// still `expected_version`. MUST return `false` and change nothing otherwise, so that two
     /// writers racing on one task cannot both win.
@@ -83,11 +97,19 @@ pub trait CommentRepository: Send + Sync {
 /// Implementations MUST NOT fail: an unreachable cache behaves as an empty one (and logs), so
 /// that an outage degrades to reading the database instead of failing requests. The cache knows
 /// nothing of visibility; the service checks it on every read.
+///
+/// Reads that fill the cache race with writes that change the task: a copy read from the
+/// database just before a write may arrive after the write's own copy. So the cache keeps the
+/// newest version it was given, and remembers a forgotten task for a while.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait TaskCache: Send + Sync {
     async fn task(&self, id: TaskId) -> Option<Task>;
+    /// Caches `task` unless the cache holds a newer version of it, or forgot it less than
+    /// [`FORGOTTEN_FOR`] ago (a late copy must not bring back a deleted task). MUST be atomic
+    /// with respect to other puts and forgets of the same task, on every instance sharing it.
     async fn put_task(&self, task: &Task);
+    /// Stops serving the task, and refuses copies of it for [`FORGOTTEN_FOR`].
     async fn forget_task(&self, id: TaskId);
     async fn stats(&self, scope: TaskScope) -> Option<TaskStats>;
     async fn put_stats(&self, scope: TaskScope, stats: &TaskStats);

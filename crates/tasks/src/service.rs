@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use workbench_core::{FieldError, FieldErrors, Page, PageRequest};
-use workbench_users::{User, UserId, UserRepository, now};
+use workbench_users::{Principal, UserId, UserRepository, now};
 
 use crate::{
     Comment, CommentBody, CommentRepository, NewComment, NewTask, NewTaskRecord, Status, TagUsage, Task, TaskCache,
@@ -61,7 +61,7 @@ impl TaskService {
     }
 
     /// Creates a task owned by `owner`.
-    pub async fn create(&self, owner: &User, task: NewTask) -> Result<Task, TaskError> {
+    pub async fn create(&self, owner: &Principal, task: NewTask) -> Result<Task, TaskError> {
         if let Some(assignee) = task.assignee_id {
             self.check_assignee(assignee).await?;
         }
@@ -69,12 +69,13 @@ impl TaskService {
         let completed_at = (task.status == Status::Completed).then_some(at);
         let created =
             self.tasks.create(NewTaskRecord { task, owner_id: owner.id, completed_at, created_at: at }).await?;
+        self.cache.put_task(&created).await;
         self.forget_stats_of(&created, None).await;
         Ok(created)
     }
 
     /// One task the viewer may see; otherwise `NotFound`, whether it exists or not.
-    pub async fn get(&self, viewer: &User, id: TaskId) -> Result<Task, TaskError> {
+    pub async fn get(&self, viewer: &Principal, id: TaskId) -> Result<Task, TaskError> {
         let task = match self.cache.task(id).await {
             Some(task) => task,
             None => {
@@ -86,15 +87,30 @@ impl TaskService {
         if Viewer::from(viewer).can_see(&task) { Ok(task) } else { Err(TaskError::NotFound) }
     }
 
-    pub async fn list(&self, viewer: &User, filter: TaskFilter, page: PageRequest) -> Result<Page<Task>, TaskError> {
+    pub async fn list(
+        &self,
+        viewer: &Principal,
+        filter: TaskFilter,
+        page: PageRequest,
+    ) -> Result<Page<Task>, TaskError> {
         Ok(self.tasks.list(Self::scope(viewer.into()), filter, page).await?)
+    }
+
+    /// The first `limit` tasks the viewer sees that match `filter`, without a total (a search).
+    pub async fn search(&self, viewer: &Principal, filter: TaskFilter, limit: u32) -> Result<Vec<Task>, TaskError> {
+        Ok(self.tasks.first_matching(Self::scope(viewer.into()), filter, limit).await?)
     }
 
     /// Applies `changes`. With `if_match`, the task must still be at that version (else
     /// `VersionMismatch`); without it, a concurrent change is re-read and the changes re-applied.
+    ///
+    /// The first attempt starts from the cached copy when there is one: the write is conditional
+    /// on the version it started from, so a stale copy costs a re-read, never a lost update, and a
+    /// fresh one saves the read. Refusals (not visible, stale `If-Match`) are only ever decided on
+    /// the stored copy.
     pub async fn update(
         &self,
-        viewer: &User,
+        viewer: &Principal,
         id: TaskId,
         changes: TaskChanges,
         if_match: Option<i64>,
@@ -102,28 +118,43 @@ impl TaskService {
         if let Some(Some(assignee)) = changes.assignee_id {
             self.check_assignee(assignee).await?;
         }
+        let (mut current, mut stored) = match self.cache.task(id).await {
+            Some(cached) => (cached, false),
+            None => (self.stored(id).await?, true),
+        };
         for _ in 0..UPDATE_ATTEMPTS {
-            let current = self.visible_fresh(viewer, id).await?;
-            if let Some(expected) = if_match.filter(|v| *v != current.version) {
-                return Err(TaskError::VersionMismatch { expected, current: current.version });
+            let visible = Viewer::from(viewer).can_see(&current);
+            let stale_tag = if_match.filter(|v| *v != current.version);
+            if !visible || stale_tag.is_some() {
+                if !stored {
+                    (current, stored) = (self.stored(id).await?, true);
+                    continue;
+                }
+                return Err(match stale_tag {
+                    Some(expected) if visible => TaskError::VersionMismatch { expected, current: current.version },
+                    _ => TaskError::NotFound,
+                });
             }
             let mut updated = current.clone();
             changes.apply(&mut updated, now());
             if self.tasks.update(updated.clone(), current.version).await? {
-                self.cache.forget_task(id).await;
+                self.cache.put_task(&updated).await;
                 self.forget_stats_of(&updated, current.assignee_id).await;
                 return Ok(updated);
             }
-            if let Some(expected) = if_match {
-                let current = self.tasks.find(id).await?.map_or(expected + 1, |t| t.version);
-                return Err(TaskError::VersionMismatch { expected, current });
+            // Someone changed it since that version: start again from the stored copy — unless
+            // that was the stored copy and the client named the version it expected.
+            let lost_race = stored;
+            (current, stored) = (self.stored(id).await?, true);
+            if let Some(expected) = if_match.filter(|_| lost_race) {
+                return Err(TaskError::VersionMismatch { expected, current: current.version });
             }
         }
         Err(TaskError::Contention)
     }
 
     /// Deletes a task: its owner, a moderator or an admin may; an assignee may not.
-    pub async fn delete(&self, viewer: &User, id: TaskId, if_match: Option<i64>) -> Result<(), TaskError> {
+    pub async fn delete(&self, viewer: &Principal, id: TaskId, if_match: Option<i64>) -> Result<(), TaskError> {
         let current = self.visible_fresh(viewer, id).await?;
         if !Viewer::from(viewer).can_delete(&current) {
             return Err(TaskError::Forbidden("only the task's owner, moderators and admins may delete it"));
@@ -143,7 +174,7 @@ impl TaskService {
     }
 
     /// Statistics over the tasks the viewer sees, read through the cache.
-    pub async fn stats(&self, viewer: &User) -> Result<TaskStats, TaskError> {
+    pub async fn stats(&self, viewer: &Principal) -> Result<TaskStats, TaskError> {
         let scope = Self::scope(viewer.into());
         if let Some(stats) = self.cache.stats(scope).await {
             return Ok(stats);
@@ -154,18 +185,23 @@ impl TaskService {
     }
 
     /// Tags in use on the viewer's visible tasks.
-    pub async fn tags(&self, viewer: &User, search: Option<String>) -> Result<Vec<TagUsage>, TaskError> {
+    pub async fn tags(&self, viewer: &Principal, search: Option<String>) -> Result<Vec<TagUsage>, TaskError> {
         let search = search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
         Ok(self.tasks.tags(Self::scope(viewer.into()), search).await?)
     }
 
-    pub async fn comments(&self, viewer: &User, task: TaskId, page: PageRequest) -> Result<Page<Comment>, TaskError> {
+    pub async fn comments(
+        &self,
+        viewer: &Principal,
+        task: TaskId,
+        page: PageRequest,
+    ) -> Result<Page<Comment>, TaskError> {
         self.visible_fresh(viewer, task).await?;
         Ok(self.comments.list(task, page).await?)
     }
 
     /// Adds a comment to a task the viewer sees.
-    pub async fn comment(&self, viewer: &User, task: TaskId, body: Option<String>) -> Result<Comment, TaskError> {
+    pub async fn comment(&self, viewer: &Principal, task: TaskId, body: Option<String>) -> Result<Comment, TaskError> {
         let body = match body.map(CommentBody::parse) {
             Some(Ok(body)) => body,
             Some(Err(message)) => return Err(FieldErrors::single("body", message).into()),
@@ -177,7 +213,7 @@ impl TaskService {
     }
 
     /// Removes a comment: its author, moderators and admins may.
-    pub async fn delete_comment(&self, viewer: &User, task: TaskId, comment: i64) -> Result<(), TaskError> {
+    pub async fn delete_comment(&self, viewer: &Principal, task: TaskId, comment: i64) -> Result<(), TaskError> {
         self.visible_fresh(viewer, task).await?;
         let found = self.comments.find(task, comment).await?.ok_or(TaskError::CommentNotFound)?;
         if found.author_id != viewer.id && !viewer.role.is_moderator() {
@@ -219,10 +255,14 @@ impl TaskService {
         self.cache.forget_stats(scopes).await;
     }
 
-    /// The task as stored now (not cached: writes must see the current version), if visible.
-    async fn visible_fresh(&self, viewer: &User, id: TaskId) -> Result<Task, TaskError> {
-        let task = self.tasks.find(id).await?.ok_or(TaskError::NotFound)?;
+    /// The task as stored now (not cached: the answer depends on the current version), if visible.
+    async fn visible_fresh(&self, viewer: &Principal, id: TaskId) -> Result<Task, TaskError> {
+        let task = self.stored(id).await?;
         if Viewer::from(viewer).can_see(&task) { Ok(task) } else { Err(TaskError::NotFound) }
+    }
+
+    async fn stored(&self, id: TaskId) -> Result<Task, TaskError> {
+        self.tasks.find(id).await?.ok_or(TaskError::NotFound)
     }
 
     async fn check_assignee(&self, id: UserId) -> Result<(), TaskError> {
@@ -265,10 +305,14 @@ fn combine<T>(parsed: Result<T, FieldErrors>, extra: Option<FieldError>) -> Resu
 mod tests {
     use super::*;
     use crate::{MockCommentRepository, MockTaskCache, MockTaskRepository, Priority, Tags, Title};
-    use workbench_users::{MockUserRepository, Role, UserStatus};
+    use workbench_users::{MockUserRepository, Role, User, UserStatus};
 
     fn user(id: i64, role: Role) -> User {
         User { role, ..User::sample(id) }
+    }
+
+    fn caller(id: i64, role: Role) -> Principal {
+        Principal::from(&user(id, role))
     }
 
     fn task(owner: i64, assignee: Option<i64>, version: i64) -> Task {
@@ -308,9 +352,9 @@ mod tests {
         let mut cache = MockTaskCache::new();
         cache.expect_task().returning(|_| Some(task(1, Some(2), 1)));
         let svc = service(MockTaskRepository::new(), MockUserRepository::new(), cache);
-        assert!(matches!(svc.get(&user(3, Role::User), TaskId(7)).await, Err(TaskError::NotFound)));
-        assert!(svc.get(&user(2, Role::User), TaskId(7)).await.is_ok(), "the assignee sees it");
-        assert!(svc.get(&user(9, Role::Moderator), TaskId(7)).await.is_ok(), "moderators see all");
+        assert!(matches!(svc.get(&caller(3, Role::User), TaskId(7)).await, Err(TaskError::NotFound)));
+        assert!(svc.get(&caller(2, Role::User), TaskId(7)).await.is_ok(), "the assignee sees it");
+        assert!(svc.get(&caller(9, Role::Moderator), TaskId(7)).await.is_ok(), "moderators see all");
     }
 
     #[tokio::test]
@@ -320,7 +364,7 @@ mod tests {
         tasks.expect_update().never();
         let svc = service(tasks, MockUserRepository::new(), quiet_cache());
         let changes = TaskChanges { title: Some(Title::parse("new").unwrap()), ..TaskChanges::default() };
-        let err = svc.update(&user(1, Role::User), TaskId(7), changes, Some(2)).await;
+        let err = svc.update(&caller(1, Role::User), TaskId(7), changes, Some(2)).await;
         assert!(matches!(err, Err(TaskError::VersionMismatch { expected: 2, current: 3 })));
     }
 
@@ -330,7 +374,7 @@ mod tests {
         tasks.expect_find().returning(|_| Ok(Some(task(1, None, 3))));
         tasks.expect_update().times(1).returning(|_, _| Ok(false));
         let svc = service(tasks, MockUserRepository::new(), quiet_cache());
-        let err = svc.update(&user(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await;
+        let err = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await;
         assert!(matches!(err, Err(TaskError::VersionMismatch { .. })));
 
         let mut tasks = MockTaskRepository::new();
@@ -342,7 +386,7 @@ mod tests {
             Ok(calls == 2)
         });
         let svc = service(tasks, MockUserRepository::new(), quiet_cache());
-        let updated = svc.update(&user(1, Role::User), TaskId(7), TaskChanges::default(), None).await.unwrap();
+        let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), None).await.unwrap();
         assert_eq!(updated.version, 4);
     }
 
@@ -354,9 +398,9 @@ mod tests {
         tasks.expect_delete().never();
         let svc = service(tasks, MockUserRepository::new(), quiet_cache());
         let changes = TaskChanges { status: Some(Status::Completed), ..TaskChanges::default() };
-        let updated = svc.update(&user(2, Role::User), TaskId(7), changes, None).await.unwrap();
+        let updated = svc.update(&caller(2, Role::User), TaskId(7), changes, None).await.unwrap();
         assert!(updated.completed_at.is_some());
-        assert!(matches!(svc.delete(&user(2, Role::User), TaskId(7), None).await, Err(TaskError::Forbidden(_))));
+        assert!(matches!(svc.delete(&caller(2, Role::User), TaskId(7), None).await, Err(TaskError::Forbidden(_))));
     }
 
     #[tokio::test]
@@ -380,7 +424,7 @@ mod tests {
                 assignee_id: Some(UserId(assignee)),
                 tags: Tags::default(),
             };
-            match svc.create(&user(1, Role::User), new).await {
+            match svc.create(&caller(1, Role::User), new).await {
                 Err(TaskError::Validation(e)) => assert!(e.contains("assignee_id")),
                 other => panic!("expected a validation error, got {other:?}"),
             }
@@ -388,12 +432,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn writes_forget_the_task_and_everyones_stats() {
+    async fn writes_cache_the_new_version_and_forget_everyones_stats() {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(task(1, Some(2), 1))));
         tasks.expect_update().returning(|_, _| Ok(true));
         let mut cache = MockTaskCache::new();
-        cache.expect_forget_task().withf(|id| *id == TaskId(7)).times(1).returning(|_| ());
+        cache.expect_task().returning(|_| None);
+        cache.expect_put_task().withf(|t| t.id == TaskId(7) && t.version == 2).times(1).returning(|_| ());
         cache
             .expect_forget_stats()
             .withf(|scopes| {
@@ -412,7 +457,67 @@ mod tests {
         users.expect_find().returning(|id| Ok(Some(user(id.0, Role::User))));
         let svc = service(tasks, users, cache);
         let changes = TaskChanges { assignee_id: Some(Some(UserId(3))), ..TaskChanges::default() };
-        svc.update(&user(1, Role::User), TaskId(7), changes, None).await.unwrap();
+        svc.update(&caller(1, Role::User), TaskId(7), changes, None).await.unwrap();
+    }
+
+    /// A cache that holds `cached` and accepts anything.
+    fn cache_holding(cached: Task) -> MockTaskCache {
+        let mut cache = MockTaskCache::new();
+        cache.expect_task().returning(move |_| Some(cached.clone()));
+        cache.expect_put_task().returning(|_| ());
+        cache.expect_forget_stats().returning(|_| ());
+        cache
+    }
+
+    #[tokio::test]
+    async fn an_update_starts_from_a_current_cached_copy_without_reading() {
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_find().never();
+        tasks.expect_update().withf(|t, expected| t.version == 4 && *expected == 3).times(1).returning(|_, _| Ok(true));
+        let svc = service(tasks, MockUserRepository::new(), cache_holding(task(1, None, 3)));
+        let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await.unwrap();
+        assert_eq!(updated.version, 4);
+    }
+
+    #[tokio::test]
+    async fn a_stale_cached_copy_costs_a_read_never_a_lost_update() {
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_find().times(1).returning(|_| Ok(Some(task(1, None, 5))));
+        let mut seq = mockall::Sequence::new();
+        tasks
+            .expect_update()
+            .withf(|_, expected| *expected == 2)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(false));
+        tasks
+            .expect_update()
+            .withf(|t, expected| *expected == 5 && t.version == 6)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(true));
+        let svc = service(tasks, MockUserRepository::new(), cache_holding(task(1, None, 2)));
+        let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), None).await.unwrap();
+        assert_eq!(updated.version, 6);
+    }
+
+    #[tokio::test]
+    async fn refusals_are_decided_on_the_stored_copy() {
+        // The cache says someone else owns it at version 2; the database says the caller does, at 3.
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_find().times(1).returning(|_| Ok(Some(task(1, None, 3))));
+        tasks.expect_update().withf(|_, expected| *expected == 3).times(1).returning(|_, _| Ok(true));
+        let svc = service(tasks, MockUserRepository::new(), cache_holding(task(9, None, 2)));
+        svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await.expect("allowed");
+
+        // The cache says the caller owns it at version 2: the conditional write is tried, fails
+        // on the stored version, and the stored copy (someone else's) decides.
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_find().times(1).returning(|_| Ok(Some(task(9, None, 3))));
+        tasks.expect_update().withf(|_, expected| *expected == 2).times(1).returning(|_, _| Ok(false));
+        let svc = service(tasks, MockUserRepository::new(), cache_holding(task(1, None, 2)));
+        let err = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(2)).await;
+        assert!(matches!(err, Err(TaskError::NotFound)), "{err:?}");
     }
 
     #[tokio::test]
@@ -427,7 +532,7 @@ mod tests {
         cache.expect_stats().times(1).returning(|_| None);
         cache.expect_put_stats().times(1).returning(|_, _| ());
         let svc = service(tasks, MockUserRepository::new(), cache);
-        let stats = svc.stats(&user(1, Role::User)).await.unwrap();
+        let stats = svc.stats(&caller(1, Role::User)).await.unwrap();
         assert!((stats.completion_rate() - 0.5).abs() < f64::EPSILON);
     }
 }
