@@ -1,0 +1,145 @@
+//! What can go wrong with third-party data: in the domain's words for clients
+//! ([`IntegrationError`]), and in a provider's for the service ([`ProviderError`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use workbench_core::FieldErrors;
+
+/// The three kinds of third-party data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    Weather,
+    Prices,
+    Translation,
+}
+
+impl Capability {
+    /// A stable lower-case name, for metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Weather => "weather",
+            Capability::Prices => "prices",
+            Capability::Translation => "translation",
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a request for third-party data has no answer. The app maps each variant to one status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntegrationError {
+    /// Bad parameters (422), every failing one named.
+    #[error("invalid parameters: {0}")]
+    Validation(#[from] FieldErrors),
+    /// The provider does not know the city or symbol (404). `what` names it for a person, such
+    /// as `city "Atlantis"`.
+    #[error("{what} is not known to the provider")]
+    NotFound { what: String },
+    /// No provider is configured for this capability (503): an operator's matter.
+    #[error("no {capability} provider is configured")]
+    NotConfigured { capability: Capability },
+    /// The provider failed, timed out, or is being left alone after a 429, and there is no
+    /// answer up to a day old to serve instead (502 `provider-unavailable`). `retry_after`,
+    /// when set, is how long the provider asked to be left alone (for a `Retry-After` header).
+    #[error("the {provider} service is unavailable; try again later")]
+    ProviderUnavailable { provider: &'static str, retry_after: Option<Duration> },
+}
+
+/// Why a provider gave no usable answer. Adapters map every failure to one of these; the
+/// service serves a stale answer (or a 502) for any of them.
+///
+/// Reasons are for logs: they MUST NOT hold an API key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// No answer within the adapter's timeout.
+    #[error("no answer in time")]
+    Timeout,
+    /// The provider could not be reached, or answered 5xx.
+    #[error("unavailable: {reason}")]
+    Unavailable { reason: String },
+    /// The provider answered 429; `retry_after` is its `Retry-After`, when it sent one.
+    #[error("rate limited (retry after {retry_after:?})")]
+    RateLimited { retry_after: Option<Duration> },
+    /// The answer does not have the shape the adapter knows: the provider changed its API.
+    #[error("malformed answer: {reason}")]
+    Malformed { reason: String },
+    /// The provider refused the request with a 4xx other than 429 (a bad or missing key, a quota
+    /// used up, a parameter it does not accept).
+    #[error("refused with HTTP {status}: {reason}")]
+    Refused { status: u16, reason: String },
+}
+
+impl ProviderError {
+    /// What happened, as a metric label.
+    pub fn outcome(&self) -> CallOutcome {
+        match self {
+            ProviderError::Timeout => CallOutcome::Timeout,
+            ProviderError::Unavailable { .. } => CallOutcome::Unavailable,
+            ProviderError::RateLimited { .. } => CallOutcome::RateLimited,
+            ProviderError::Malformed { .. } => CallOutcome::Malformed,
+            ProviderError::Refused { .. } => CallOutcome::Refused,
+        }
+    }
+}
+
+/// How one provider call ended, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallOutcome {
+    /// The provider answered.
+    Answered,
+    /// The provider answered that it does not know the city or symbol.
+    NotFound,
+    Timeout,
+    Unavailable,
+    RateLimited,
+    Malformed,
+    Refused,
+}
+
+impl CallOutcome {
+    /// A stable lower-case name, for metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Answered => "answered",
+            CallOutcome::NotFound => "not_found",
+            CallOutcome::Timeout => "timeout",
+            CallOutcome::Unavailable => "unavailable",
+            CallOutcome::RateLimited => "rate_limited",
+            CallOutcome::Malformed => "malformed",
+            CallOutcome::Refused => "refused",
+        }
+    }
+
+    /// Whether the provider did its job (an answer or a clear "unknown").
+    pub fn is_success(self) -> bool {
+        matches!(self, CallOutcome::Answered | CallOutcome::NotFound)
+    }
+}
+
+/// Where a request's answer came from, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CacheOutcome {
+    /// A fresh cached answer (or a cached "unknown").
+    Hit,
+    /// Nothing fresh in the cache: the provider was asked (or, backed off, could not be).
+    Miss,
+    /// A last good answer, served because the provider failed or is backed off.
+    Stale,
+}
+
+impl CacheOutcome {
+    /// A stable lower-case name, for metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheOutcome::Hit => "hit",
+            CacheOutcome::Miss => "miss",
+            CacheOutcome::Stale => "stale",
+        }
+    }
+}
