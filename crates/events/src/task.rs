@@ -1,0 +1,36 @@
+//! The events of the task domain. Their names are a public contract: subscribers filter on them,
+//! NATS subjects and bus topics are made of them.
+
+use std::fmt;
+
+/// What happened to a task. The task repository records one of these in the outbox with every
+/// change, in the same transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskEvent {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl TaskEvent {
+    pub const ALL: [TaskEvent; 3] = [TaskEvent::Created, TaskEvent::Updated, TaskEvent::Deleted];
+
+    /// `task.created`, `task.updated`, `task.deleted`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskEvent::Created => "task.created",
+            TaskEvent::Updated => "task.updated",
+            TaskEvent::Deleted => "task.deleted",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.name() == name)
+    }
+}
+
+impl fmt::Display for TaskEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,134 @@
+//! Outbound webhook requests over HTTP (`reqwest`), as the [`WebhookSender`] port demands:
+//!
+//! - **no redirects**: a 3xx is the receiver's answer, recorded as a failed attempt;
+//! - **15 s** from connecting to the last byte ([`DELIVERY_TIMEOUT`]);
+//! - **no proxies** from the environment: a proxy would resolve the target itself, out of reach
+//!   of the address check;
+//! - **internal addresses refused at connect time**: every name is resolved by [`GuardedResolver`],
+//!   which keeps only addresses that [`target::is_forbidden`] allows and refuses the request when
+//!   none is left, so a name re-pointed at an internal address after the subscription was made
+//!   (DNS rebinding) gets nowhere; an address written in the URL itself is checked before
+//!   sending, since no resolver sees it. `WEBHOOK_ALLOW_PRIVATE_TARGETS=true` lifts the check.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use workbench_webhooks::{DELIVERY_TIMEOUT, OutgoingWebhook, SendError, WebhookSender, target};
+
+/// The `User-Agent` of deliveries.
+pub const USER_AGENT: &str = concat!("Workbench-Webhooks/", env!("CARGO_PKG_VERSION"));
+
+/// A target the resolver refused; found again in the request's error chain.
+#[derive(Debug)]
+struct Forbidden(String);
+
+impl std::fmt::Display for Forbidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} resolves only to private, loopback or link-local addresses", self.0)
+    }
+}
+
+impl std::error::Error for Forbidden {}
+
+/// Resolves with the system resolver, then drops every address deliveries must not reach.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> =
+                resolved.into_iter().filter(|addr| allow_private || !target::is_forbidden(addr.ip())).collect();
+            if allowed.is_empty() {
+                return Err(Box::new(Forbidden(host)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Sends deliveries over HTTP(S).
+#[derive(Debug, Clone)]
+pub struct HttpWebhookSender {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+impl HttpWebhookSender {
+    /// `allow_private`: `WEBHOOK_ALLOW_PRIVATE_TARGETS`.
+    pub fn new(allow_private: bool) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(DELIVERY_TIMEOUT)
+            .connect_timeout(DELIVERY_TIMEOUT)
+            .no_proxy()
+            .user_agent(USER_AGENT)
+            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            .build()?;
+        Ok(Self { client, allow_private })
+    }
+
+    /// Refuses a URL whose host is an address deliveries must not reach.
+    fn check_literal(&self, url: &url::Url) -> Result<(), SendError> {
+        if self.allow_private {
+            return Ok(());
+        }
+        let ip = match url.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => return Ok(()),
+        };
+        if target::is_forbidden(ip) {
+            return Err(SendError::Refused(format!("{ip} is a private, loopback or link-local address")));
+        }
+        Ok(())
+    }
+}
+
+/// What went wrong, in one line: the refusal when the resolver refused, else the error and its
+/// causes.
+fn describe(error: &reqwest::Error) -> SendError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(forbidden) = e.downcast_ref::<Forbidden>() {
+            return SendError::Refused(forbidden.to_string());
+        }
+        source = e.source();
+    }
+    if error.is_timeout() {
+        return SendError::Failed(format!("no answer within {} s", DELIVERY_TIMEOUT.as_secs()));
+    }
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    SendError::Failed(message)
+}
+
+#[async_trait]
+impl WebhookSender for HttpWebhookSender {
+    async fn send(&self, request: &OutgoingWebhook) -> Result<u16, SendError> {
+        let url = url::Url::parse(&request.url).map_err(|e| SendError::Refused(format!("not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(SendError::Refused(format!("the scheme {:?} is not http(s)", url.scheme())));
+        }
+        self.check_literal(&url)?;
+        let mut builder = self.client.post(url);
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
+        }
+        let response = builder.body(request.body.clone()).send().await.map_err(|e| describe(&e))?;
+        // The body is not read: a receiver's answer is its status.
+        Ok(response.status().as_u16())
+    }
+}

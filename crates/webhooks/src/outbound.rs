@@ -1,0 +1,381 @@
+//! Outbound subscriptions: a user's URL for their task events, and the log of delivery attempts.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use workbench_core::{FieldErrors, Page, PageRequest, RepositoryError, Validator};
+use workbench_events::TaskEvent;
+use workbench_jobs::NewJob;
+use workbench_users::{Principal, UserId};
+
+use crate::{WebhookError, WebhookSecret, target};
+
+/// The longest subscription URL.
+pub const URL_MAX_LEN: usize = 2_000;
+/// How many subscriptions one user may have.
+pub const MAX_SUBSCRIPTIONS_PER_USER: usize = 20;
+
+/// A subscription's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubscriptionId(pub i64);
+
+impl fmt::Display for SubscriptionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A user's subscription to their task events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub owner_id: UserId,
+    pub url: String,
+    /// The event names delivered (`task.created`, ...).
+    pub events: Vec<String>,
+    pub secret: WebhookSecret,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Subscription {
+    /// Whether this subscription wants `event`.
+    pub fn wants(&self, event: &str) -> bool {
+        self.events.iter().any(|e| e == event)
+    }
+}
+
+/// What a client sends to subscribe, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionDraft {
+    pub url: Option<String>,
+    /// `None`: every task event.
+    pub events: Option<Vec<String>>,
+}
+
+/// A valid subscription to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSubscription {
+    pub owner_id: UserId,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: WebhookSecret,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The shape of a subscription URL (once trimmed), as a regular expression that ECMA-262, Python
+/// and Rust engines read alike, so that the OpenAPI document states exactly what [`check_url`]
+/// accepts: `http` or `https` (any case), a host name whose last label starts with a letter or a
+/// dotted-quad IPv4 address, an optional port of up to four digits, then an optional path, query
+/// or fragment without whitespace or control characters. Credentials cannot appear (`@` is not a
+/// host character) and IPv6 literals are not accepted: use a host name for an IPv6 receiver.
+pub const URL_SHAPE: &str = concat!(
+    r"[Hh][Tt][Tt][Pp][Ss]?://",
+    r"(?:(?:[A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*\.?",
+    r"|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))",
+    r"(?::[0-9]{1,4})?",
+    r"(?:[/?#][^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]*)?",
+);
+
+/// Checks a subscription URL: trimmed, of the [`URL_SHAPE`], at most [`URL_MAX_LEN`] characters;
+/// with `allow_private` false, no literal internal address or `localhost` (names are checked
+/// again at every connection).
+pub fn check_url(raw: &str, allow_private: bool) -> Result<String, String> {
+    static SHAPE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(&format!("^(?:{URL_SHAPE})$")).expect("URL_SHAPE is a valid regular expression")
+    });
+    let raw = raw.trim();
+    if raw.is_empty() || raw.chars().count() > URL_MAX_LEN || !SHAPE.is_match(raw) {
+        return Err(format!(
+            "must be an http(s) URL with a host name or IPv4 address, of at most {URL_MAX_LEN} characters"
+        ));
+    }
+    let url = url::Url::parse(raw).map_err(|e| format!("is not a URL: {e}"))?;
+    let host = match url.host() {
+        Some(host) => host,
+        None => return Err("must name a host".to_owned()),
+    };
+    if !allow_private {
+        let internal = match host {
+            url::Host::Ipv4(ip) => target::is_forbidden(IpAddr::V4(ip)),
+            url::Host::Ipv6(ip) => target::is_forbidden(IpAddr::V6(ip)),
+            url::Host::Domain(name) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                name == "localhost" || name.ends_with(".localhost")
+            }
+        };
+        if internal {
+            return Err("must not point at a private, loopback or link-local address".to_owned());
+        }
+    }
+    Ok(url.to_string())
+}
+
+/// Checks event names: each a task event, at least one; duplicates dropped, order kept.
+pub fn check_events(events: Option<Vec<String>>) -> Result<Vec<String>, String> {
+    let Some(events) = events else {
+        return Ok(TaskEvent::ALL.iter().map(|e| e.name().to_owned()).collect());
+    };
+    let mut out: Vec<String> = Vec::new();
+    for event in events {
+        let event = event.trim().to_owned();
+        if TaskEvent::parse(&event).is_none() {
+            return Err(format!("{event:?} is not one of task.created, task.updated, task.deleted"));
+        }
+        if !out.contains(&event) {
+            out.push(event);
+        }
+    }
+    if out.is_empty() {
+        return Err("must name at least one event (or be left out for all)".to_owned());
+    }
+    Ok(out)
+}
+
+/// Where subscriptions live.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SubscriptionRepository: Send + Sync {
+    async fn create(&self, subscription: NewSubscription) -> Result<Subscription, RepositoryError>;
+
+    /// The user's subscriptions, oldest first.
+    async fn list(&self, owner: UserId) -> Result<Vec<Subscription>, RepositoryError>;
+
+    async fn find(&self, id: SubscriptionId) -> Result<Option<Subscription>, RepositoryError>;
+
+    /// Deletes the subscription if `owner` has it (with its deliveries); whether it did.
+    async fn delete(&self, id: SubscriptionId, owner: UserId) -> Result<bool, RepositoryError>;
+
+    /// Every subscription of any of `owners`.
+    async fn for_owners(&self, owners: Vec<UserId>) -> Result<Vec<Subscription>, RepositoryError>;
+}
+
+/// A delivery's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeliveryId(pub i64);
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryStatus {
+    /// Not delivered yet; attempts may follow.
+    Pending,
+    Delivered,
+    /// Given up on.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        [DeliveryStatus::Pending, DeliveryStatus::Delivered, DeliveryStatus::Failed]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a delivery status"))
+    }
+}
+
+/// One event for one subscription: the exact body sent on every attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: DeliveryId,
+    pub subscription_id: SubscriptionId,
+    pub event_id: i64,
+    pub event: String,
+    /// `webhook-id`: the same on every attempt.
+    pub message_id: String,
+    pub body: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A delivery to store, with the job that makes its attempts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    pub subscription_id: SubscriptionId,
+    pub event_id: i64,
+    pub event: String,
+    pub message_id: String,
+    pub body: String,
+    pub job: NewJob,
+}
+
+/// One attempt, as listed at `GET /webhooks/subscriptions/{id}/deliveries`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryAttempt {
+    pub id: i64,
+    pub delivery_id: DeliveryId,
+    pub event_id: i64,
+    pub event: String,
+    pub message_id: String,
+    pub attempt: u32,
+    pub attempted_at: DateTime<Utc>,
+    /// The receiver's HTTP status, when it answered.
+    pub response_status: Option<u16>,
+    /// Why the attempt failed, when it did.
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    pub succeeded: bool,
+    /// The delivery's status after this attempt.
+    pub delivery_status: DeliveryStatus,
+}
+
+/// An attempt to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAttempt {
+    pub delivery_id: DeliveryId,
+    pub attempt: u32,
+    pub attempted_at: DateTime<Utc>,
+    pub response_status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    pub succeeded: bool,
+    /// The delivery's status from now on.
+    pub status: DeliveryStatus,
+}
+
+/// Where deliveries and their attempts live.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Stores each delivery not stored yet and enqueues its job, in one transaction. A delivery
+    /// of the same event to the same subscription stored before MUST be skipped (insert or
+    /// nothing on a unique (subscription, event)), so that fanning an event out again delivers
+    /// nothing twice. Returns how many were new.
+    async fn fan_out(&self, deliveries: Vec<NewDelivery>, now: DateTime<Utc>) -> Result<usize, RepositoryError>;
+
+    /// The delivery of `event_id` to `subscription`, with the subscription; `None` when either
+    /// is gone.
+    async fn delivery(
+        &self,
+        subscription: SubscriptionId,
+        event_id: i64,
+    ) -> Result<Option<(Delivery, Subscription)>, RepositoryError>;
+
+    /// Appends an attempt and sets the delivery's status and attempt count, in one transaction.
+    async fn record_attempt(&self, attempt: NewAttempt) -> Result<(), RepositoryError>;
+
+    /// One page of the attempts made for a subscription, newest first, and their total.
+    async fn attempts(
+        &self,
+        subscription: SubscriptionId,
+        page: PageRequest,
+    ) -> Result<Page<DeliveryAttempt>, RepositoryError>;
+}
+
+/// Subscribing, unsubscribing and reading the delivery log: a user's own subscriptions only.
+#[derive(Clone)]
+pub struct WebhookService {
+    subscriptions: Arc<dyn SubscriptionRepository>,
+    deliveries: Arc<dyn DeliveryStore>,
+    allow_private: bool,
+}
+
+impl fmt::Debug for WebhookService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookService").field("allow_private", &self.allow_private).finish_non_exhaustive()
+    }
+}
+
+impl WebhookService {
+    /// `allow_private`: whether URLs may point at internal addresses
+    /// (`WEBHOOK_ALLOW_PRIVATE_TARGETS`).
+    pub fn new(
+        subscriptions: Arc<dyn SubscriptionRepository>,
+        deliveries: Arc<dyn DeliveryStore>,
+        allow_private: bool,
+    ) -> Self {
+        Self { subscriptions, deliveries, allow_private }
+    }
+
+    /// Subscribes the caller; the answer carries the secret, shown this once.
+    pub async fn subscribe(&self, owner: &Principal, draft: SubscriptionDraft) -> Result<Subscription, WebhookError> {
+        let mut v = Validator::default();
+        let url = v.check(
+            "url",
+            match draft.url {
+                Some(url) => check_url(&url, self.allow_private),
+                None => Err("is required".to_owned()),
+            },
+        );
+        let events = v.check("events", check_events(draft.events));
+        v.finish()?;
+        let (Some(url), Some(events)) = (url, events) else {
+            return Err(FieldErrors::single("url", "is invalid").into());
+        };
+        if self.subscriptions.list(owner.id).await?.len() >= MAX_SUBSCRIPTIONS_PER_USER {
+            return Err(WebhookError::TooMany(MAX_SUBSCRIPTIONS_PER_USER));
+        }
+        let new = NewSubscription {
+            owner_id: owner.id,
+            url,
+            events,
+            secret: WebhookSecret::generate(),
+            created_at: workbench_jobs::now(),
+        };
+        Ok(self.subscriptions.create(new).await?)
+    }
+
+    /// The caller's subscriptions.
+    pub async fn list(&self, owner: &Principal) -> Result<Vec<Subscription>, WebhookError> {
+        Ok(self.subscriptions.list(owner.id).await?)
+    }
+
+    /// Removes one of the caller's subscriptions; anyone else's is `NotFound`.
+    pub async fn unsubscribe(&self, owner: &Principal, id: SubscriptionId) -> Result<(), WebhookError> {
+        if self.subscriptions.delete(id, owner.id).await? { Ok(()) } else { Err(WebhookError::NotFound) }
+    }
+
+    /// The attempts made for one of the caller's subscriptions, newest first.
+    pub async fn attempts(
+        &self,
+        owner: &Principal,
+        id: SubscriptionId,
+        page: PageRequest,
+    ) -> Result<Page<DeliveryAttempt>, WebhookError> {
+        match self.subscriptions.find(id).await? {
+            Some(s) if s.owner_id == owner.id => Ok(self.deliveries.attempts(id, page).await?),
+            _ => Err(WebhookError::NotFound),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_must_be_http_with_a_public_literal_host() {
+        assert_eq!(check_url(" https://hooks.example.com/x ", false).unwrap(), "https://hooks.example.com/x");
+        assert!(check_url("ftp://example.com", false).is_err());
+        assert!(check_url("https://user:pw@example.com", false).is_err());
+        assert!(check_url("not a url", false).is_err());
+        assert!(check_url("https://[2001:db8::1]/", true).is_err(), "IPv6 literals are not accepted");
+        assert!(check_url("https://1.2.3.4.5/", true).is_err());
+        assert_eq!(
+            check_url("HTTPS://Hooks.Example.com:8443/a?b#c", false).unwrap(),
+            "https://hooks.example.com:8443/a?b#c"
+        );
+        for internal in ["http://127.0.0.1:8080/", "http://169.254.169.254/latest", "http://localhost/"] {
+            assert!(check_url(internal, false).is_err(), "{internal}");
+            assert!(check_url(internal, true).is_ok(), "{internal} allowed by the operator");
+        }
+    }
+
+    #[test]
+    fn events_default_to_every_task_event_and_unknown_ones_are_refused() {
+        assert_eq!(check_events(None).unwrap(), ["task.created", "task.updated", "task.deleted"]);
+        assert_eq!(check_events(Some(vec!["task.updated".into(), "task.updated".into()])).unwrap(), ["task.updated"]);
+        assert!(check_events(Some(vec![])).is_err());
+        assert!(check_events(Some(vec!["user.created".into()])).is_err());
+    }
+}
