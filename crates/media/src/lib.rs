@@ -1,0 +1,28 @@
+//! Media handling for Workbench's files: what an upload is, and what is stored for it.
+//!
+//! - [`sniff`]: decides an upload's type from its bytes as they stream in ([`Sniffer`]), against
+//!   the allowlist of the contract (JPEG, PNG, WebP, GIF, PDF, UTF-8 text, MP3, Ogg, WAV, FLAC),
+//!   and sanitises the client's file name ([`sanitize_filename`]).
+//! - [`image`]: decodes an image with its size checked before any pixel is allocated, turns it
+//!   upright from its EXIF orientation, bounds its dimensions, re-encodes it without metadata and
+//!   makes a thumbnail ([`image::process`]); [`image::transform`] is the general operation.
+//! - [`audio`]: reads the stream headers of MP3, Ogg, WAV and FLAC files for their duration,
+//!   sample rate and channels ([`audio::probe_file`]), without decoding the audio.
+//! - [`MediaWorkers`]: runs the CPU-heavy work off the async executor, at most one job per core.
+//!
+//! The core is synchronous and free of I/O except where a path is taken ([`audio::probe_file`]);
+//! the files domain's ports are implemented on top of it by the application.
+//!
+//! JPEG goes through libjpeg-turbo (the system `libturbojpeg`, found with pkg-config): see
+//! README.md for why, and for the one system package it needs.
+
+pub mod audio;
+mod filename;
+pub mod image;
+mod mpeg;
+pub mod sniff;
+mod workers;
+
+pub use filename::{MAX_FILENAME_BYTES, sanitize_filename, with_extension_for};
+pub use sniff::{MediaClass, MediaType, Refused, Sniffed, Sniffer};
+pub use workers::MediaWorkers;
