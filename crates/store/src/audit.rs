@@ -85,9 +85,10 @@ pub(crate) fn append(conn: &mut AnyConnection, entries: &[NewAuditEntry]) -> Res
 
 /// `entries`, with the actor and target that are not set yet filled in by `id`: for entries
 /// written with the account they are about, before that account had an id.
-pub(crate) fn naming(entries: Vec<NewAuditEntry>, id: UserId) -> Vec<NewAuditEntry> {
+pub(crate) fn naming(entries: &[NewAuditEntry], id: UserId) -> Vec<NewAuditEntry> {
     entries
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|mut e| {
             e.actor_id.get_or_insert(id);
             e.target_id.get_or_insert(id);

@@ -1,13 +1,15 @@
 //! The pooled database handle every repository shares.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::{Connection, RunQueryDsl};
 use workbench_core::RepositoryError;
 
-use crate::connection::{Manager, sqlite_path};
+use crate::connection::{Manager, Retired, sqlite_path};
 use crate::error::db;
 use crate::{AnyConnection, Backend, StoreError, migrations};
 
@@ -43,7 +45,13 @@ pub struct PoolState {
 #[derive(Clone)]
 pub struct Database {
     pool: r2d2::Pool<Manager>,
+    /// One permit per pooled connection, taken before moving work to the blocking pool, so that
+    /// requests beyond the pool's size wait as cheap async tasks instead of as blocked threads
+    /// contending for the pool's lock.
+    permits: Arc<tokio::sync::Semaphore>,
     backend: Backend,
+    /// The manager's epoch (see `Manager::epoch_handle`), bumped when a connection is found lost.
+    epoch: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Database {
@@ -57,26 +65,29 @@ impl Database {
     /// first connection is made, and fails with the engine's own reason when it cannot be.
     pub fn connect(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
         let backend = Backend::from_url(url);
-        if backend == Backend::Sqlite {
-            if let Some(dir) = Path::new(sqlite_path(url)).parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|source| StoreError::DataDir { path: dir.display().to_string(), source })?;
-            }
+        if backend == Backend::Sqlite
+            && let Some(dir) = Path::new(sqlite_path(url)).parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::DataDir { path: dir.display().to_string(), source })?;
         }
         // Try one connection by hand first: r2d2 would retry until its timeout and then report
         // only "timed out", hiding the reason.
         let manager = Manager::new(url);
         r2d2::ManageConnection::connect(&manager).map_err(|e| StoreError::connect(backend, e))?;
+        let epoch = manager.epoch_handle();
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size)
             .min_idle(options.min_idle)
             .connection_timeout(options.acquire_timeout)
-            // Check each connection before handing it out: one the server has closed (restart,
-            // failover, idle timeout) is replaced instead of failing every request that gets it.
+            // The checkout test costs no round trip: it only retires connections opened before
+            // the last one found lost (see `Manager`).
             .test_on_check_out(true)
+            .error_handler(Box::new(PoolErrors))
             .build(manager)
             .map_err(|e| StoreError::connect(backend, e))?;
-        Ok(Self { pool, backend })
+        let permits = Arc::new(tokio::sync::Semaphore::new(options.max_size as usize));
+        Ok(Self { pool, permits, backend, epoch })
     }
 
     pub fn backend(&self) -> Backend {
@@ -86,19 +97,41 @@ impl Database {
     /// Applies pending migrations (see [`migrations::run_pending`]); returns the versions applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.pool.get().map_err(|e| StoreError::connect(self.backend, e))?;
-        migrations::run_pending(&mut conn)
+        migrations::run_pending(conn.checked_out())
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.
+    ///
+    /// When the connection turns out to have lost its server before any statement of `work`
+    /// succeeded (the database restarted while it sat idle), nothing was applied: every
+    /// connection opened before that moment is retired and `work` runs once more on a new one.
+    /// A loss after a statement succeeded is reported, never retried, since part of the work
+    /// may have been applied.
     pub async fn run<T, F>(&self, work: F) -> Result<T, RepositoryError>
     where
-        F: FnOnce(&mut AnyConnection) -> Result<T, RepositoryError> + Send + 'static,
+        F: Fn(&mut AnyConnection) -> Result<T, RepositoryError> + Send + 'static,
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let epoch = self.epoch.clone();
+        let _permit = self.permits.acquire().await.map_err(|e| RepositoryError::Unavailable(e.into()))?;
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| RepositoryError::Unavailable(e.into()))?;
-            work(&mut conn)
+            let mut retried = false;
+            loop {
+                let mut conn = pool.get().map_err(|e| RepositoryError::Unavailable(e.into()))?;
+                let result = work(conn.checked_out());
+                if result.is_err() && conn.health.lost() {
+                    // Connections opened before this moment are likely dead too (a restart
+                    // kills them all): retire them rather than fail one request per connection.
+                    epoch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if !retried && conn.health.lost_before_any_success() {
+                        retried = true;
+                        tracing::warn!("a database connection was lost; retrying once on a new connection");
+                        continue;
+                    }
+                }
+                return result;
+            }
         })
         .await
         .map_err(|e| RepositoryError::Unavailable(e.into()))?
@@ -113,7 +146,7 @@ impl Database {
     #[cfg(feature = "testing")]
     pub async fn execute_sql(&self, sql: &str) -> Result<(), RepositoryError> {
         let sql = sql.to_owned();
-        self.run(move |conn| diesel::sql_query(sql).execute(conn).map(drop).map_err(db)).await
+        self.run(move |conn| diesel::sql_query(sql.as_str()).execute(conn).map(drop).map_err(db)).await
     }
 
     pub fn pool_state(&self) -> PoolState {
@@ -122,6 +155,22 @@ impl Database {
             in_use: state.connections - state.idle_connections,
             idle: state.idle_connections,
             max_size: self.pool.max_size(),
+        }
+    }
+}
+
+/// Logs the pool's errors through `tracing` (r2d2's default handler uses `log`): retirements of
+/// connections opened before a loss are routine; failures to connect are not.
+#[derive(Debug)]
+struct PoolErrors;
+
+impl r2d2::HandleError<diesel::ConnectionError> for PoolErrors {
+    fn handle_error(&self, error: diesel::ConnectionError) {
+        match error {
+            diesel::ConnectionError::BadConnection(message) if message == Retired.to_string() => {
+                tracing::debug!("{message}");
+            }
+            other => tracing::warn!(error = %other, "database pool"),
         }
     }
 }

@@ -186,8 +186,8 @@ impl DieselIdempotencyStore {
                     .set((
                         idempotency_keys::state.eq(COMPLETED),
                         idempotency_keys::response_status.eq(Some(i32::from(status))),
-                        idempotency_keys::response_body.eq(Some(body)),
-                        idempotency_keys::response_location.eq(location),
+                        idempotency_keys::response_body.eq(Some(body.as_str())),
+                        idempotency_keys::response_location.eq(location.as_deref()),
                     ))
                     .execute(conn)
                     .map(drop)

@@ -10,24 +10,38 @@
 //! domain only ever sees its own types and [`RepositoryError`](workbench_core::RepositoryError).
 
 mod audit;
+mod census;
 mod connection;
 mod database;
 mod error;
 mod idempotency;
+mod jobs;
 mod migrations;
 mod oauth;
+mod outbox;
+mod products;
+mod scheduled;
 mod schema;
 mod tasks;
 mod users;
+mod webhooks;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use audit::DieselAuditLog;
+pub use census::DieselPlatformCensus;
 pub use connection::{AnyConnection, Backend};
 pub use database::{Database, PoolOptions, PoolState};
 pub use error::StoreError;
 pub use idempotency::{DieselIdempotencyStore, IdempotencyClaim};
+pub use jobs::{DieselJobStore, JobsWaker};
 pub use oauth::DieselOAuthStateStore;
+pub use outbox::DieselOutbox;
+pub use products::{
+    DieselCategoryRepository, DieselProductRepository, DieselUserProductRepository, FILES_COUNT_WITHOUT_FILES_TABLE,
+};
+pub use scheduled::DieselHousekeeping;
 pub use tasks::{DieselCommentRepository, DieselTaskRepository};
 pub use users::{DieselRefreshTokenStore, DieselUserRepository};
+pub use webhooks::DieselWebhookStore;

@@ -51,6 +51,8 @@ diesel::table! {
         search_text -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// JSON array of the task's tags, in the client's order; `task_tags` mirrors it (triggers).
+        tags -> Text,
     }
 }
 
@@ -141,12 +143,196 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (id) {
+        id -> BigInt,
+        kind -> Text,
+        args -> Text,
+        priority -> SmallInt,
+        state -> Text,
+        run_at -> Timestamp,
+        attempt -> Integer,
+        max_attempts -> Integer,
+        errors -> Text,
+        unique_key -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        attempted_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    schedule_runs (id) {
+        id -> BigInt,
+        schedule -> Text,
+        slot -> Timestamp,
+        job_id -> Nullable<BigInt>,
+        enqueued_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        duration_ms -> Nullable<BigInt>,
+        items_affected -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Domain events waiting to be published (see `outbox.rs`).
+    outbox (id) {
+        id -> BigInt,
+        event -> Text,
+        subject_id -> BigInt,
+        audience -> Text,
+        payload -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox_relay (name) {
+        name -> Text,
+        holder -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        url -> Text,
+        events -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        subscription_id -> BigInt,
+        event_id -> BigInt,
+        event -> Text,
+        message_id -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        subscription_id -> BigInt,
+        attempt -> Integer,
+        attempted_at -> Timestamp,
+        response_status -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+        succeeded -> Bool,
+    }
+}
+
+diesel::table! {
+    inbound_webhooks (id) {
+        id -> BigInt,
+        provider -> Text,
+        delivery_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        received_at -> Timestamp,
+        status -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        result -> Nullable<Text>,
+        processed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    categories (id) {
+        id -> BigInt,
+        name -> Text,
+        /// The lower-cased name (every script), folded in Rust: the list's order.
+        name_key -> Text,
+        slug -> Text,
+        description -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+// The product columns Diesel reads and writes. The derived columns `name_key`, `brand_key` and
+// `search_text` (lower-cased in Rust, every script) are left out: Diesel's tables hold at most 16
+// columns without its `32-column-tables` feature, so `crate::products` names them in SQL.
+diesel::table! {
+    products (id) {
+        id -> BigInt,
+        name -> Text,
+        category_id -> BigInt,
+        brand -> Text,
+        model -> Nullable<Text>,
+        description -> Nullable<Text>,
+        price_cents -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        warranty_months -> Integer,
+        warranty_conditions -> Nullable<Text>,
+        manufacturer_website -> Nullable<Text>,
+        /// A JSON object, as text on both engines (key order kept).
+        specifications -> Text,
+        status -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_products (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        product_id -> BigInt,
+        serial_number -> Nullable<Text>,
+        purchase_date -> Nullable<Date>,
+        purchase_price_cents -> Nullable<BigInt>,
+        warranty_expires -> Nullable<Date>,
+        status -> Text,
+        notes -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Each item reminded of its warranty's end date, once per date.
+    warranty_reminders (user_product_id, warranty_expires) {
+        user_product_id -> BigInt,
+        warranty_expires -> Date,
+        reminded_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(totp_recovery_codes -> users (user_id));
 diesel::joinable!(totp_credentials -> users (user_id));
 diesel::joinable!(oauth_identities -> users (user_id));
 diesel::joinable!(task_tags -> tasks (task_id));
 diesel::joinable!(task_comments -> tasks (task_id));
+diesel::joinable!(webhook_subscriptions -> users (owner_id));
+diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::joinable!(products -> categories (category_id));
+diesel::joinable!(user_products -> products (product_id));
+diesel::joinable!(user_products -> users (user_id));
+diesel::joinable!(warranty_reminders -> user_products (user_product_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
@@ -159,4 +345,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_identities,
     oauth_states,
     audit_log,
+    jobs,
+    schedule_runs,
+    outbox,
+    outbox_relay,
+    webhook_subscriptions,
+    webhook_deliveries,
+    webhook_attempts,
+    inbound_webhooks,
+    categories,
+    products,
+    user_products,
+    warranty_reminders,
 );

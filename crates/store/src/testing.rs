@@ -127,6 +127,26 @@ impl TestDatabase {
         self.backend
     }
 
+    /// Ends every server session connected to this PostgreSQL database, as a server restart
+    /// would; returns how many were ended. Does nothing on SQLite.
+    pub fn kill_connections(&self) -> usize {
+        let Some((admin_url, name)) = &self.pg else { return 0 };
+        #[derive(diesel::QueryableByName)]
+        struct Ended {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            ended: i64,
+        }
+        let mut admin = PgConnection::establish(admin_url).expect("the admin connection opens");
+        let row: Ended = diesel::sql_query(
+            "SELECT count(pg_terminate_backend(pid)) AS ended FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result(&mut admin)
+        .expect("pg_terminate_backend runs");
+        usize::try_from(row.ended).unwrap_or(0)
+    }
+
     /// A small pool on this database with every migration applied.
     pub fn connect(&self) -> Database {
         let options = PoolOptions { max_size: 4, ..PoolOptions::default_for(self.backend) };
@@ -138,10 +158,10 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Some((admin_url, name)) = &self.pg {
-            if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
-            }
+        if let Some((admin_url, name)) = &self.pg
+            && let Ok(mut admin) = PgConnection::establish(admin_url)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
         }
     }
 }

@@ -249,7 +249,7 @@ impl UserRepository for DieselUserRepository {
         self.db
             .run(move |conn| {
                 let row = users::table
-                    .filter(users::email.eq(email))
+                    .filter(users::email.eq(&email))
                     .select(USER_COLUMNS)
                     .first(conn)
                     .optional()
@@ -290,6 +290,20 @@ impl UserRepository for DieselUserRepository {
             .await
     }
 
+    async fn first_matching(&self, query: UserQuery) -> Result<Vec<User>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let rows: Vec<UserRow> = filtered(&query)
+                    .select(USER_COLUMNS)
+                    .order(users::id.asc())
+                    .limit(query.page.limit())
+                    .load(conn)
+                    .map_err(db)?;
+                rows.into_iter().map(UserRow::into_user).collect()
+            })
+            .await
+    }
+
     async fn update_profile(
         &self,
         id: UserId,
@@ -312,6 +326,7 @@ impl UserRepository for DieselUserRepository {
                         return Ok(None);
                     }
                     let Some(current) = find_row(conn, id)? else { return Ok(None) };
+                    let changes = changes.clone();
                     let username = changes.username.map_or(current.username, |u| u.into_inner());
                     let first_name = changes.first_name.unwrap_or(current.first_name);
                     let last_name = changes.last_name.unwrap_or(current.last_name);
@@ -352,7 +367,7 @@ impl UserRepository for DieselUserRepository {
             .run(move |conn| {
                 write_transaction(conn, |conn| {
                     let changed = diesel::update(users::table.find(id.0))
-                        .set((users::password_hash.eq(Some(hash)), users::updated_at.eq(at.naive_utc())))
+                        .set((users::password_hash.eq(Some(hash.as_str())), users::updated_at.eq(at.naive_utc())))
                         .execute(conn)
                         .map_err(db)?;
                     if changed == 0 {
@@ -431,7 +446,7 @@ impl UserRepository for DieselUserRepository {
                 let row: Option<UserRow> = users::table
                     .inner_join(oauth_identities::table)
                     .filter(oauth_identities::provider.eq(provider.as_str()))
-                    .filter(oauth_identities::subject.eq(subject))
+                    .filter(oauth_identities::subject.eq(&subject))
                     .select(USER_COLUMNS)
                     .first(conn)
                     .optional()
@@ -452,7 +467,7 @@ impl UserRepository for DieselUserRepository {
                 write_transaction(conn, |conn| {
                     let created = insert_user(conn, &user)?;
                     insert_identity(conn, created.id, &identity)?;
-                    append(conn, &naming(audit, created.id))?;
+                    append(conn, &naming(&audit, created.id))?;
                     Ok(created)
                 })
             })
@@ -517,7 +532,7 @@ impl UserRepository for DieselUserRepository {
                     diesel::insert_into(totp_credentials::table)
                         .values((
                             totp_credentials::user_id.eq(id.0),
-                            totp_credentials::secret.eq(secret),
+                            totp_credentials::secret.eq(&secret),
                             totp_credentials::created_at.eq(at.naive_utc()),
                         ))
                         .execute(conn)
@@ -630,7 +645,7 @@ impl UserRepository for DieselUserRepository {
                 diesel::update(
                     totp_recovery_codes::table
                         .filter(totp_recovery_codes::user_id.eq(id.0))
-                        .filter(totp_recovery_codes::code_hash.eq(code))
+                        .filter(totp_recovery_codes::code_hash.eq(&code))
                         .filter(totp_recovery_codes::used_at.is_null()),
                 )
                 .set(totp_recovery_codes::used_at.eq(Some(at.naive_utc())))
@@ -771,7 +786,7 @@ impl RefreshTokenStore for DieselRefreshTokenStore {
         self.db
             .run(move |conn| {
                 let row = refresh_tokens::table
-                    .filter(refresh_tokens::token_hash.eq(hash))
+                    .filter(refresh_tokens::token_hash.eq(&hash))
                     .select(RefreshTokenRow::as_select())
                     .first(conn)
                     .optional()
@@ -828,7 +843,7 @@ impl RefreshTokenStore for DieselRefreshTokenStore {
                 write_transaction(conn, |conn| {
                     diesel::update(
                         refresh_tokens::table
-                            .filter(refresh_tokens::family_id.eq(family_id))
+                            .filter(refresh_tokens::family_id.eq(&family_id))
                             .filter(refresh_tokens::revoked_at.is_null()),
                     )
                     .set(refresh_tokens::revoked_at.eq(Some(at.naive_utc())))

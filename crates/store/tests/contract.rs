@@ -24,6 +24,7 @@ engine_cases!(
     taken_email_or_username_conflicts,
     list_pages_ordered_by_id,
     list_only_active_and_exclude,
+    first_matching_is_the_first_page_without_a_total,
     search_is_case_insensitive_including_non_ascii,
     search_wildcards_are_literal,
     search_email_only_when_asked,
@@ -272,6 +273,19 @@ async fn list_only_active_and_exclude(db: Database) {
     // The total counts the filtered list, not the table.
     let paged = list(&repo, UserQuery { only_active: true, page: page(1, 1), ..UserQuery::default() }).await;
     assert_eq!((usernames(&paged), paged.total, paged.pages()), (vec!["ann"], 2, 2));
+}
+
+async fn first_matching_is_the_first_page_without_a_total(db: Database) {
+    let repo = users(&db);
+    for name in ["ann", "anna", "bob", "joanne"] {
+        create(&repo, name).await;
+    }
+    let query = UserQuery { page: page(1, 2), ..search("ann") };
+    let first = repo.first_matching(query.clone()).await.unwrap();
+    assert_eq!(first.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["ann", "anna"]);
+    assert_eq!(first, list(&repo, query).await.items, "the list's first page");
+    let all = repo.first_matching(UserQuery { page: page(1, 10), ..search("ann") }).await.unwrap();
+    assert_eq!(all.len(), 3);
 }
 
 async fn search_is_case_insensitive_including_non_ascii(db: Database) {

@@ -27,6 +27,7 @@ engine_cases!(
     scope_involved_user_or_all,
     text_search_is_case_insensitive_including_non_ascii,
     text_search_wildcards_are_literal,
+    first_matching_is_the_head_of_the_list_without_a_total,
     every_sort_key_both_directions,
     pagination_totals,
     update_with_current_version_stores_everything,
@@ -361,6 +362,32 @@ async fn text_search_is_case_insensitive_including_non_ascii(db: Database) {
     assert_eq!(found(&repo, TaskScope::All, search("à paris")).await, vec![]);
     assert_eq!(found(&repo, TaskScope::All, search("hiver")).await, vec![ete.id]);
     assert_eq!(found(&repo, TaskScope::All, search("été fini")).await, vec![ete.id]);
+
+    // And deletions (SQLite keeps a trigram index beside the table).
+    assert!(repo.delete(described.id, None).await.unwrap());
+    assert_eq!(found(&repo, TaskScope::All, search("tour eiffel")).await, vec![]);
+    assert_eq!(found(&repo, TaskScope::All, search("ete")).await, vec![plain.id]);
+}
+
+async fn first_matching_is_the_head_of_the_list_without_a_total(db: Database) {
+    let repo = repo(&db);
+    let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
+    let at = instant();
+    let mut anns = Vec::new();
+    for i in 0..4 {
+        anns.push(create_at(&repo, &ann, draft(&format!("Kettle {i}")), at + secs(i)).await.id);
+    }
+    create_at(&repo, &bob, draft("Bob's kettle"), at + secs(10)).await;
+    create_at(&repo, &ann, draft("Toaster"), at + secs(11)).await;
+    let kettles = TaskFilter { text: Some("kettle".into()), ..TaskFilter::default() };
+
+    let newest = repo.first_matching(TaskScope::InvolvedUser(ann.id), kettles.clone(), 3).await.unwrap();
+    assert_eq!(newest.iter().map(|t| t.id).collect::<Vec<_>>(), [anns[3], anns[2], anns[1]], "newest first, hers");
+    let all = repo.first_matching(TaskScope::All, kettles.clone(), 10).await.unwrap();
+    assert_eq!(all.len(), 5);
+    let listed = list(&repo, TaskScope::All, kettles.clone(), page(1, 2)).await;
+    let head = repo.first_matching(TaskScope::All, kettles, 2).await.unwrap();
+    assert_eq!(head, listed.items, "the same order as the list");
 }
 
 async fn text_search_wildcards_are_literal(db: Database) {

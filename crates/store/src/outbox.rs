@@ -1,0 +1,164 @@
+//! The outbox of domain events (the `Outbox` port of `workbench-events`), and the rows that
+//! repositories write into it in the same transaction as their changes.
+//!
+//! Task changes write their event in the very statement that changes the task on PostgreSQL (a
+//! data-modifying `WITH`; see `tasks.rs`), and in the same `BEGIN IMMEDIATE` transaction on
+//! SQLite, which has no such statements. Either way a change that does not happen (a lost
+//! version race, a rollback) leaves no event, and an event exists as soon as its change does.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use workbench_core::RepositoryError;
+use workbench_events::{EventId, Outbox, OutboxEvent};
+use workbench_users::UserId;
+
+use crate::Database;
+use crate::error::db;
+use crate::schema::{outbox, outbox_relay};
+use crate::{AnyConnection, Backend};
+
+/// The relay lease's row.
+const RELAY: &str = "outbox";
+/// Ids per `DELETE ... IN (...)`.
+const ID_CHUNK: usize = 1_000;
+
+/// An event to write next to a change.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = outbox)]
+pub(crate) struct NewEventRow {
+    pub(crate) event: &'static str,
+    pub(crate) subject_id: i64,
+    pub(crate) audience: String,
+    pub(crate) payload: String,
+    pub(crate) occurred_at: NaiveDateTime,
+}
+
+/// The stored form of an audience: a JSON array of user ids.
+pub(crate) fn audience_json(users: impl IntoIterator<Item = UserId>) -> String {
+    let ids: Vec<i64> = users.into_iter().map(|u| u.0).collect();
+    serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Appends `event` in the caller's transaction.
+pub(crate) fn record_in(conn: &mut AnyConnection, event: &NewEventRow) -> Result<(), RepositoryError> {
+    diesel::insert_into(outbox::table).values(event).execute(conn).map(drop).map_err(db)
+}
+
+#[derive(Debug, Queryable)]
+struct EventRow {
+    id: i64,
+    event: String,
+    subject_id: i64,
+    audience: String,
+    payload: String,
+    occurred_at: NaiveDateTime,
+}
+
+impl EventRow {
+    fn into_event(self) -> Result<OutboxEvent, RepositoryError> {
+        let corrupt =
+            |what: &str, e: serde_json::Error| RepositoryError::Unavailable(anyhow::anyhow!("outbox.{what}: {e}"));
+        let audience: Vec<i64> = serde_json::from_str(&self.audience).map_err(|e| corrupt("audience", e))?;
+        let mut payload: serde_json::Value = serde_json::from_str(&self.payload).map_err(|e| corrupt("payload", e))?;
+        // A created task's event is written before its id exists (in the inserting statement):
+        // the subject id is the authority.
+        if let Some(object) = payload.as_object_mut() {
+            object.insert("id".to_owned(), self.subject_id.into());
+        }
+        Ok(OutboxEvent {
+            id: EventId(self.id),
+            name: self.event,
+            subject_id: self.subject_id,
+            audience: audience.into_iter().map(UserId).collect(),
+            payload,
+            occurred_at: self.occurred_at.and_utc(),
+        })
+    }
+}
+
+/// [`Outbox`] on PostgreSQL or SQLite.
+#[derive(Debug, Clone)]
+pub struct DieselOutbox {
+    db: Database,
+}
+
+impl DieselOutbox {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// How many events wait in the outbox, for `/metrics` and tests.
+    pub async fn len(&self) -> Result<u64, RepositoryError> {
+        self.db
+            .run(|conn| {
+                outbox::table.count().get_result::<i64>(conn).map(|n| u64::try_from(n).unwrap_or(0)).map_err(db)
+            })
+            .await
+    }
+
+    /// Whether the outbox is empty.
+    pub async fn is_empty(&self) -> Result<bool, RepositoryError> {
+        Ok(self.len().await? == 0)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+}
+
+#[async_trait]
+impl Outbox for DieselOutbox {
+    async fn acquire(&self, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, RepositoryError> {
+        let holder = holder.to_owned();
+        let (now, until) = (now.naive_utc(), until.naive_utc());
+        self.db
+            .run(move |conn| {
+                let free = outbox_relay::holder
+                    .is_null()
+                    .or(outbox_relay::holder.eq(&holder))
+                    .or(outbox_relay::lease_until.lt(now).assume_not_null());
+                let taken = diesel::update(outbox_relay::table.find(RELAY).filter(free))
+                    .set((outbox_relay::holder.eq(&holder), outbox_relay::lease_until.eq(until)))
+                    .execute(conn)
+                    .map_err(db)?;
+                Ok(taken == 1)
+            })
+            .await
+    }
+
+    async fn release(&self, holder: &str) -> Result<(), RepositoryError> {
+        let holder = holder.to_owned();
+        self.db
+            .run(move |conn| {
+                diesel::update(outbox_relay::table.find(RELAY).filter(outbox_relay::holder.eq(&holder)))
+                    .set((outbox_relay::holder.eq(None::<String>), outbox_relay::lease_until.eq(None::<NaiveDateTime>)))
+                    .execute(conn)
+                    .map(drop)
+                    .map_err(db)
+            })
+            .await
+    }
+
+    async fn pending(&self, limit: usize) -> Result<Vec<OutboxEvent>, RepositoryError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .run(move |conn| {
+                let rows: Vec<EventRow> = outbox::table.order(outbox::id.asc()).limit(limit).load(conn).map_err(db)?;
+                rows.into_iter().map(EventRow::into_event).collect()
+            })
+            .await
+    }
+
+    async fn remove(&self, ids: Vec<EventId>) -> Result<(), RepositoryError> {
+        self.db
+            .run(move |conn| {
+                for chunk in ids.chunks(ID_CHUNK) {
+                    let chunk: Vec<i64> = chunk.iter().map(|id| id.0).collect();
+                    diesel::delete(outbox::table.filter(outbox::id.eq_any(chunk))).execute(conn).map_err(db)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE user_products;
+DROP TABLE products;
+DROP TABLE categories;

@@ -1,0 +1,2 @@
+DROP INDEX users_search_trgm;
+DROP INDEX tasks_search_trgm;
