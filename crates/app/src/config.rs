@@ -17,6 +17,7 @@ pub const KEYS: &[&str] = &[
     "DATABASE_URL",
     "DATABASE_POOL_SIZE",
     "REDIS_URL",
+    "REDIS_PREFIX",
     "WORKBENCH_ENV",
     "JWT_SECRET",
     "ACCESS_TOKEN_TTL",
@@ -41,6 +42,35 @@ pub const KEYS: &[&str] = &[
     "OAUTH_GITHUB_API_URL",
     "OAUTH_REDIRECT_BASE_URL",
     "FRONTEND_URL",
+    "RATE_LIMIT_PER_MINUTE",
+    "RATE_LIMIT_AUTH_PER_MINUTE",
+    "TRUSTED_PROXIES",
+    "INTEGRATIONS_CACHE_TTL",
+    "WEATHER_API_URL",
+    "WEATHER_GEOCODING_URL",
+    "CRYPTO_API_URL",
+    "CRYPTO_API_KEY",
+    "TRANSLATE_PROVIDER",
+    "TRANSLATE_API_URL",
+    "TRANSLATE_API_KEY",
+    "JOB_WORKERS",
+    "JOB_LEASE",
+    "JOB_RETENTION",
+    "INACTIVE_USER_DAYS",
+    "WARRANTY_REMINDER_DAYS",
+    "BACKUP_KEEP",
+    "SCHEDULE_PURGE_REFRESH_TOKENS",
+    "SCHEDULE_DISABLE_INACTIVE_USERS",
+    "SCHEDULE_DAILY_TASK_REPORT",
+    "SCHEDULE_WARRANTY_REMINDERS",
+    "SCHEDULE_SQLITE_BACKUP",
+    "SCHEDULE_ORPHAN_BLOB_SWEEP",
+    "GITHUB_WEBHOOK_SECRET",
+    "STRIPE_WEBHOOK_SECRET",
+    "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+    "SMTP_URL",
+    "MAIL_FROM",
+    "NATS_URL",
 ];
 
 /// `development` generates what is missing and warns; `production` refuses to start instead.
@@ -71,6 +101,9 @@ pub struct Settings {
     pub database_url: Option<String>,
     pub database_pool_size: Option<u32>,
     pub redis_url: Option<String>,
+    /// Namespace of every Redis key and channel this deployment uses, so that environments can
+    /// share one server.
+    pub redis_prefix: String,
     pub workbench_env: Environment,
     pub jwt_secret: Option<String>,
     #[serde(deserialize_with = "duration", serialize_with = "serialize_duration")]
@@ -107,6 +140,69 @@ pub struct Settings {
     pub oauth_redirect_base_url: Option<String>,
     /// When set, the OAuth callback redirects here with the tokens in the URL fragment.
     pub frontend_url: Option<String>,
+    /// Requests per minute per signed-in user, and per client address on other anonymous routes;
+    /// 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
+    /// Requests per minute per client address on sign-in, registration, refresh and OAuth (one
+    /// bucket for all of them); 0 turns the limit off.
+    pub rate_limit_auth_per_minute: u32,
+    /// Comma-separated CIDRs of proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<String>,
+    /// How long a third-party answer is served from the cache as fresh.
+    #[serde(deserialize_with = "duration", serialize_with = "serialize_duration")]
+    pub integrations_cache_ttl: Duration,
+    /// The providers' endpoints (the real ones unless set) and keys.
+    pub weather_api_url: Option<String>,
+    pub weather_geocoding_url: Option<String>,
+    pub crypto_api_url: Option<String>,
+    pub crypto_api_key: Option<String>,
+    /// `deepl` (the default) or `libretranslate`.
+    pub translate_provider: Option<String>,
+    pub translate_api_url: Option<String>,
+    pub translate_api_key: Option<String>,
+    /// Jobs this instance runs at once; 0 runs none here (an instance that only serves HTTP),
+    /// though it still fires schedules and rescues jobs whose worker died.
+    pub job_workers: usize,
+    /// How long a claimed job stays claimed without renewal (renewed every third of it): after a
+    /// crash, its jobs run again elsewhere within about this long.
+    #[serde(deserialize_with = "duration", serialize_with = "serialize_duration")]
+    pub job_lease: Duration,
+    /// How long finished jobs and schedule runs are kept.
+    #[serde(deserialize_with = "duration", serialize_with = "serialize_duration")]
+    pub job_retention: Duration,
+    /// Days without a sign-in or token refresh before an account is disabled; 0 never.
+    pub inactive_user_days: u32,
+    /// How many days ahead the warranty reminders look; 0 sends none.
+    pub warranty_reminder_days: u32,
+    /// How many SQLite backups `DATA_DIR/backups` keeps.
+    pub backup_keep: usize,
+    /// Each schedule's cron expression (UTC; five fields, or six with seconds first), or `off`;
+    /// unset means the default of [`workbench_scheduled::CONTRACT_SCHEDULES`].
+    #[serde(deserialize_with = "schedule_setting")]
+    pub schedule_purge_refresh_tokens: Option<String>,
+    #[serde(deserialize_with = "schedule_setting")]
+    pub schedule_disable_inactive_users: Option<String>,
+    #[serde(deserialize_with = "schedule_setting")]
+    pub schedule_daily_task_report: Option<String>,
+    #[serde(deserialize_with = "schedule_setting")]
+    pub schedule_warranty_reminders: Option<String>,
+    #[serde(deserialize_with = "schedule_setting")]
+    pub schedule_sqlite_backup: Option<String>,
+    #[serde(deserialize_with = "schedule_setting")]
+    pub schedule_orphan_blob_sweep: Option<String>,
+    /// Inbound webhooks from GitHub (`X-Hub-Signature-256`) are accepted when set.
+    pub github_webhook_secret: Option<String>,
+    /// Inbound webhooks from Stripe (`Stripe-Signature`, `whsec_...`) are accepted when set.
+    pub stripe_webhook_secret: Option<String>,
+    /// Whether outbound webhooks may target loopback, private and link-local addresses.
+    pub webhook_allow_private_targets: bool,
+    /// The SMTP server of reports and reminders (`smtp://host:25`, `smtps://user:pass@host:465`);
+    /// without it those jobs log that they skipped.
+    pub smtp_url: Option<String>,
+    /// The sender of e-mail (`Workbench <workbench@example.com>`).
+    pub mail_from: Option<String>,
+    /// When set, domain events are also published to NATS subjects `workbench.<event>`.
+    pub nats_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -118,6 +214,7 @@ impl Default for Settings {
             database_url: None,
             database_pool_size: None,
             redis_url: None,
+            redis_prefix: "wb".into(),
             workbench_env: Environment::Development,
             jwt_secret: None,
             access_token_ttl: Duration::from_secs(15 * 60),
@@ -142,6 +239,35 @@ impl Default for Settings {
             oauth_github_api_url: None,
             oauth_redirect_base_url: None,
             frontend_url: None,
+            rate_limit_per_minute: 1000,
+            rate_limit_auth_per_minute: 20,
+            trusted_proxies: None,
+            integrations_cache_ttl: Duration::from_secs(60),
+            weather_api_url: None,
+            weather_geocoding_url: None,
+            crypto_api_url: None,
+            crypto_api_key: None,
+            translate_provider: None,
+            translate_api_url: None,
+            translate_api_key: None,
+            job_workers: 8,
+            job_lease: Duration::from_secs(30),
+            job_retention: Duration::from_secs(7 * 24 * 3600),
+            inactive_user_days: 90,
+            warranty_reminder_days: 30,
+            backup_keep: 7,
+            schedule_purge_refresh_tokens: None,
+            schedule_disable_inactive_users: None,
+            schedule_daily_task_report: None,
+            schedule_warranty_reminders: None,
+            schedule_sqlite_backup: None,
+            schedule_orphan_blob_sweep: None,
+            github_webhook_secret: None,
+            stripe_webhook_secret: None,
+            webhook_allow_private_targets: false,
+            smtp_url: None,
+            mail_from: None,
+            nats_url: None,
         }
     }
 }
@@ -261,6 +387,11 @@ impl Settings {
             &mut self.oauth_redirect_base_url,
             &mut self.frontend_url,
             &mut self.public_url,
+            &mut self.github_webhook_secret,
+            &mut self.stripe_webhook_secret,
+            &mut self.smtp_url,
+            &mut self.mail_from,
+            &mut self.nats_url,
         ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 *value = None;
@@ -288,12 +419,14 @@ impl Settings {
             ("OAUTH_GITHUB_API_URL", &self.oauth_github_api_url),
         ];
         for (key, value) in urls {
-            if let Some(url) = non_empty(value) {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(ConfigError::Invalid(format!("{key} must be an http:// or https:// URL, not {url:?}")));
-                }
+            if let Some(url) = non_empty(value)
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(ConfigError::Invalid(format!("{key} must be an http:// or https:// URL, not {url:?}")));
             }
         }
+        self.trusted_proxies()?;
+        self.check_jobs()?;
         let secret = self.jwt_secret.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let weak = |s: &str| s.len() < MIN_SECRET_BYTES || WELL_KNOWN_SECRETS.contains(&s.to_lowercase().as_str());
         match (self.workbench_env, secret) {
@@ -310,6 +443,83 @@ impl Settings {
             (Environment::Development, Some(s)) if weak(s) => Ok(SecretNotice::Weak),
             _ => Ok(SecretNotice::Configured),
         }
+    }
+
+    /// Checks the job queue's settings, every schedule and the outbound services' URLs.
+    fn check_jobs(&self) -> Result<(), ConfigError> {
+        if self.job_lease < Duration::from_secs(1) {
+            return Err(ConfigError::Invalid("JOB_LEASE must be at least 1s".into()));
+        }
+        if self.backup_keep == 0 {
+            return Err(ConfigError::Invalid("BACKUP_KEEP must be at least 1".into()));
+        }
+        for spec in self.schedules() {
+            let key = format!("SCHEDULE_{}", spec.name.to_uppercase().replace('-', "_"));
+            workbench_jobs::Schedule::parse(spec).map_err(|e| ConfigError::Invalid(format!("{key}: {e}")))?;
+        }
+        if let Some(url) = non_empty(&self.smtp_url)
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(ConfigError::Invalid("SMTP_URL must be an smtp:// or smtps:// URL".into()));
+        }
+        if let Some(url) = non_empty(&self.nats_url)
+            && url.contains("://")
+            && !url.split(',').all(|u| ["nats://", "tls://", "ws://", "wss://"].iter().any(|s| u.trim().starts_with(s)))
+        {
+            return Err(ConfigError::Invalid(format!("NATS_URL must be nats:// (or tls://, ws://) URLs, not {url:?}")));
+        }
+        Ok(())
+    }
+
+    /// The contract's schedules as configured: each one's default cron expression unless its
+    /// `SCHEDULE_*` setting gives another, `enabled` unless that setting is `off`.
+    pub fn schedules(&self) -> Vec<workbench_jobs::ScheduleSpec> {
+        workbench_scheduled::CONTRACT_SCHEDULES
+            .iter()
+            .map(|(name, default, kind)| {
+                let setting = match *name {
+                    "purge-refresh-tokens" => &self.schedule_purge_refresh_tokens,
+                    "disable-inactive-users" => &self.schedule_disable_inactive_users,
+                    "daily-task-report" => &self.schedule_daily_task_report,
+                    "warranty-reminders" => &self.schedule_warranty_reminders,
+                    "sqlite-backup" => &self.schedule_sqlite_backup,
+                    "orphan-blob-sweep" => &self.schedule_orphan_blob_sweep,
+                    _ => &None,
+                };
+                let value = non_empty(setting);
+                let off = value.is_some_and(|v| OFF.iter().any(|o| v.eq_ignore_ascii_case(o)));
+                workbench_jobs::ScheduleSpec {
+                    name: (*name).to_owned(),
+                    cron: value.filter(|_| !off).unwrap_or(default).to_owned(),
+                    kind: (*kind).to_owned(),
+                    args: serde_json::Value::Null,
+                    enabled: !off,
+                }
+            })
+            .collect()
+    }
+
+    /// `MAIL_FROM`, or a placeholder sender.
+    pub fn mail_from(&self) -> String {
+        non_empty(&self.mail_from).unwrap_or("Workbench <workbench@localhost>").to_owned()
+    }
+
+    /// The proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        non_empty(&self.trusted_proxies)
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|cidr| !cidr.is_empty())
+                    .map(|cidr| {
+                        // A bare address is a one-address network.
+                        cidr.parse::<ipnet::IpNet>()
+                            .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                            .map_err(|_| ConfigError::Invalid(format!("TRUSTED_PROXIES: {cidr:?} is not a CIDR")))
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(|| Ok(Vec::new()))
     }
 
     /// The settled JWT secret. Call after [`Self::validate`].
@@ -373,6 +583,25 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
             }),
         },
     }
+}
+
+/// The words that switch a schedule off.
+const OFF: [&str; 4] = ["off", "false", "disabled", "none"];
+
+/// A schedule setting: a cron expression, or a word (or boolean) switching it off; `true` keeps
+/// the default.
+fn schedule_setting<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Flag(bool),
+    }
+    Ok(match Option::<Raw>::deserialize(d)? {
+        None | Some(Raw::Flag(true)) => None,
+        Some(Raw::Flag(false)) => Some("off".to_owned()),
+        Some(Raw::Text(text)) => Some(text),
+    })
 }
 
 fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -451,6 +680,26 @@ mod tests {
         assert!(s.validate().unwrap_err().to_string().contains("OAUTH_GITHUB_CLIENT_SECRET"));
         let mut s = Settings { frontend_url: Some("javascript:alert(1)".into()), ..Settings::default() };
         assert!(s.validate().unwrap_err().to_string().contains("FRONTEND_URL"));
+    }
+
+    #[test]
+    fn schedules_take_their_defaults_unless_moved_or_switched_off() {
+        let s = Settings::default()
+            .with_overrides([
+                ("SCHEDULE_DAILY_TASK_REPORT", "0 6 * * 1-5".to_owned()),
+                ("SCHEDULE_SQLITE_BACKUP", "off".to_owned()),
+                ("SCHEDULE_PURGE_REFRESH_TOKENS", "false".to_owned()),
+            ])
+            .unwrap();
+        let specs = s.schedules();
+        let spec = |name: &str| specs.iter().find(|s| s.name == name).unwrap();
+        assert_eq!((spec("daily-task-report").cron.as_str(), spec("daily-task-report").enabled), ("0 6 * * 1-5", true));
+        assert!(!spec("sqlite-backup").enabled && !spec("purge-refresh-tokens").enabled);
+        assert_eq!(spec("warranty-reminders").cron, "0 8 * * *", "the default");
+        let mut bad = Settings { schedule_warranty_reminders: Some("every day".into()), ..Settings::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("SCHEDULE_WARRANTY_REMINDERS"));
+        let mut bad = Settings { smtp_url: Some("mail.example.com".into()), ..Settings::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("SMTP_URL"));
     }
 
     #[test]

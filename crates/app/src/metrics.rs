@@ -1,7 +1,9 @@
 //! Prometheus metrics. Requests are labelled by route *template* (`/api/v1/users/{id}`), never by
 //! raw path, so that cardinality stays bounded whatever clients send.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 use workbench_store::PoolState;
 
 /// The metrics of one app instance, in its own registry (tests run several apps in one process).
@@ -11,6 +13,95 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     db_pool: IntGaugeVec,
+    dropped_log_lines: IntGauge,
+    provider_calls: IntCounterVec,
+    provider_latency: HistogramVec,
+    answer_cache: IntCounterVec,
+    jobs: JobMetrics,
+}
+
+/// The job queue's, webhooks' and outbox relay's metrics.
+#[derive(Clone)]
+struct JobMetrics {
+    depth: IntGaugeVec,
+    attempts: IntCounterVec,
+    durations: HistogramVec,
+    rescued: IntCounter,
+    fired: IntCounterVec,
+    outbound: IntCounterVec,
+    inbound: IntCounterVec,
+    published: IntCounterVec,
+    publish_failures: IntCounterVec,
+}
+
+impl JobMetrics {
+    fn new() -> Self {
+        Self {
+            depth: IntGaugeVec::new(Opts::new("jobs_queue_depth", "Jobs in the queue by state."), &["state"])
+                .expect("valid metric definition"),
+            attempts: IntCounterVec::new(
+                Opts::new(
+                    "job_attempts_total",
+                    "Job attempts by kind and outcome (completed; retried and discarded are failures).",
+                ),
+                &["kind", "outcome"],
+            )
+            .expect("valid metric definition"),
+            durations: HistogramVec::new(
+                HistogramOpts::new("job_duration_seconds", "How long job attempts ran, by kind and outcome.")
+                    .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0]),
+                &["kind", "outcome"],
+            )
+            .expect("valid metric definition"),
+            rescued: IntCounter::new(
+                "jobs_rescued_total",
+                "Jobs whose worker stopped renewing their lease (crash or hang), failed and retried by the rescuer.",
+            )
+            .expect("valid metric definition"),
+            fired: IntCounterVec::new(
+                Opts::new("schedule_firings_total", "Schedule slots this instance fired, by schedule."),
+                &["schedule"],
+            )
+            .expect("valid metric definition"),
+            outbound: IntCounterVec::new(
+                Opts::new(
+                    "webhook_deliveries_total",
+                    "Outbound webhook attempts by outcome (delivered, retried, failed).",
+                ),
+                &["outcome"],
+            )
+            .expect("valid metric definition"),
+            inbound: IntCounterVec::new(
+                Opts::new("inbound_webhooks_total", "Inbound webhook deliveries processed, by provider and status."),
+                &["provider", "status"],
+            )
+            .expect("valid metric definition"),
+            published: IntCounterVec::new(
+                Opts::new("events_published_total", "Domain events published from the outbox, by publisher."),
+                &["publisher"],
+            )
+            .expect("valid metric definition"),
+            publish_failures: IntCounterVec::new(
+                Opts::new("events_publish_failures_total", "Failed publications of domain events, by publisher."),
+                &["publisher"],
+            )
+            .expect("valid metric definition"),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.depth.clone()),
+            Box::new(self.attempts.clone()),
+            Box::new(self.durations.clone()),
+            Box::new(self.rescued.clone()),
+            Box::new(self.fired.clone()),
+            Box::new(self.outbound.clone()),
+            Box::new(self.inbound.clone()),
+            Box::new(self.published.clone()),
+            Box::new(self.publish_failures.clone()),
+        ]
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -38,14 +129,61 @@ impl Metrics {
             &["state"],
         )
         .expect("valid metric definition");
+        let dropped_log_lines =
+            IntGauge::new("log_lines_dropped", "Log lines dropped because the log writer could not keep up.")
+                .expect("valid metric definition");
+        let provider_calls = IntCounterVec::new(
+            Opts::new("integration_provider_calls_total", "Third-party provider calls by provider and outcome."),
+            &["provider", "outcome"],
+        )
+        .expect("valid metric definition");
+        let provider_latency = HistogramVec::new(
+            HistogramOpts::new("integration_provider_call_duration_seconds", "Third-party provider call latency.")
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            &["provider"],
+        )
+        .expect("valid metric definition");
+        let answer_cache = IntCounterVec::new(
+            Opts::new(
+                "integration_cache_total",
+                "Third-party answers by capability and cache outcome (hit, miss, stale).",
+            ),
+            &["capability", "outcome"],
+        )
+        .expect("valid metric definition");
+        let jobs = JobMetrics::new();
         for metric in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(db_pool.clone()),
-        ] {
+            Box::new(dropped_log_lines.clone()),
+            Box::new(provider_calls.clone()),
+            Box::new(provider_latency.clone()),
+            Box::new(answer_cache.clone()),
+        ]
+        .into_iter()
+        .chain(jobs.collectors())
+        {
             registry.register(metric).expect("metric names are unique");
         }
-        Self { registry, requests, latency, db_pool }
+        Self {
+            registry,
+            requests,
+            latency,
+            db_pool,
+            dropped_log_lines,
+            provider_calls,
+            provider_latency,
+            answer_cache,
+            jobs,
+        }
+    }
+
+    /// Sets the queue depth gauges, read from the store at scrape time.
+    pub fn set_queue_depth(&self, counts: &workbench_jobs::JobCounts) {
+        for (state, count) in counts.iter() {
+            self.jobs.depth.with_label_values(&[state.as_str()]).set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
     }
 
     /// Counts one finished request.
@@ -61,6 +199,7 @@ impl Metrics {
         self.db_pool.with_label_values(&["in_use"]).set(i64::from(pool.in_use));
         self.db_pool.with_label_values(&["idle"]).set(i64::from(pool.idle));
         self.db_pool.with_label_values(&["max"]).set(i64::from(pool.max_size));
+        self.dropped_log_lines.set(i64::try_from(crate::telemetry::dropped_lines()).unwrap_or(i64::MAX));
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail for well-formed metrics.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
@@ -71,5 +210,61 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl workbench_jobs::JobsObserver for Metrics {
+    fn attempt_finished(&self, kind: &str, outcome: workbench_jobs::AttemptOutcome, duration: std::time::Duration) {
+        let labels = [kind, outcome.as_str()];
+        self.jobs.attempts.with_label_values(&labels).inc();
+        self.jobs.durations.with_label_values(&labels).observe(duration.as_secs_f64());
+    }
+
+    fn jobs_rescued(&self, count: usize) {
+        self.jobs.rescued.inc_by(count as u64);
+    }
+
+    fn schedule_fired(&self, schedule: &str) {
+        self.jobs.fired.with_label_values(&[schedule]).inc();
+    }
+}
+
+impl workbench_webhooks::WebhookObserver for Metrics {
+    fn outbound(&self, outcome: &'static str) {
+        self.jobs.outbound.with_label_values(&[outcome]).inc();
+    }
+
+    fn inbound(&self, provider: workbench_webhooks::Provider, status: workbench_webhooks::InboundStatus) {
+        self.jobs.inbound.with_label_values(&[provider.as_str(), status.as_str()]).inc();
+    }
+}
+
+impl workbench_events::RelayObserver for Metrics {
+    fn published(&self, publisher: &str, count: usize) {
+        self.jobs.published.with_label_values(&[publisher]).inc_by(count as u64);
+    }
+
+    fn publish_failed(&self, publisher: &str) {
+        self.jobs.publish_failures.with_label_values(&[publisher]).inc();
+    }
+}
+
+impl workbench_integrations::IntegrationsObserver for Metrics {
+    fn provider_called(
+        &self,
+        provider: &'static str,
+        outcome: workbench_integrations::CallOutcome,
+        latency: std::time::Duration,
+    ) {
+        self.provider_calls.with_label_values(&[provider, outcome.as_str()]).inc();
+        self.provider_latency.with_label_values(&[provider]).observe(latency.as_secs_f64());
+    }
+
+    fn cache_used(
+        &self,
+        capability: workbench_integrations::Capability,
+        outcome: workbench_integrations::CacheOutcome,
+    ) {
+        self.answer_cache.with_label_values(&[capability.as_str(), outcome.as_str()]).inc();
     }
 }

@@ -1,18 +1,19 @@
-//! The outermost middleware: request id, one access-log line per request, metrics, and the
-//! guarantee that every error response is a problem document.
+//! The outermost middleware: request id, one access-log line per request, metrics, the log line of
+//! every failure's cause (with the request id), and the guarantee that every error response is a
+//! problem document.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
-use tracing::Instrument;
 
-use crate::extract::LoggedUser;
+use crate::http::extract::LoggedUser;
+use crate::http::problem::{self, ApiError};
 use crate::metrics::Metrics;
-use crate::problem::{self, ApiError};
+use crate::telemetry::{AccessLog, AccessRecord};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -48,41 +49,44 @@ pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let started = Instant::now();
+    let (at, started) = (SystemTime::now(), Instant::now());
     let id = request_id(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = method_label(req.method());
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let span = tracing::info_span!("request", request_id = %id, method = method);
+    let access = req.app_data::<web::Data<AccessLog>>().cloned();
 
-    let response = match next.call(req).instrument(span.clone()).await {
+    let response = match next.call(req).await {
         Ok(response) => response.map_into_boxed_body(),
         Err(error) => {
             // An inner middleware failed; answer its error here so it still gets an id and a log line.
-            let _guard = span.enter();
-            tracing::warn!(error = %error, "middleware error");
+            tracing::warn!(request_id = %id, error = %error, "middleware error");
             return Err(error);
         }
     };
-    let mut response = span.in_scope(|| ensure_problem(response));
+    let mut response = ensure_problem(response);
 
     let status = response.status().as_u16();
     let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let user_id = response.request().extensions().get::<LoggedUser>().map(|u| u.0);
     let elapsed = started.elapsed();
+    if let Some(cause) = response.response().extensions().get::<problem::Cause>() {
+        tracing::error!(request_id = %id, method, route, status, error = %cause.0, "request failed");
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
+    }
+    // `identity` only told the compressor to keep its hands off (media that is compressed
+    // already); clients need not see it.
+    if response.headers().get(header::CONTENT_ENCODING).is_some_and(|v| v == "identity") {
+        response.headers_mut().remove(header::CONTENT_ENCODING);
     }
     if let Some(metrics) = metrics {
         metrics.observe_request(method, &route, status, elapsed.as_secs_f64());
     }
-    span.in_scope(|| {
-        let latency_ms = elapsed.as_secs_f64() * 1000.0;
-        match user_id {
-            Some(user_id) => tracing::info!(route, status, latency_ms, user_id, "request"),
-            None => tracing::info!(route, status, latency_ms, "request"),
-        }
-    });
+    if let Some(access) = access {
+        access.record(AccessRecord { at, request_id: id, method, route, status, latency: elapsed, user_id });
+    }
     Ok(response)
 }
 
@@ -107,4 +111,18 @@ fn ensure_problem(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody
         }
     }
     ServiceResponse::new(req, replacement)
+}
+
+/// Refuses a method that a documented fixed path does not take (`PUT /tasks/stats`) with `405`
+/// before routing, so that a templated route of the same prefix never answers for it.
+pub async fn refuse_undocumented_methods(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let refused =
+        req.app_data::<web::Data<crate::openapi::MethodTable>>().and_then(|m| m.refuse_fixed(req.path(), req.method()));
+    match refused {
+        Some(response) => Ok(req.into_response(response)),
+        None => next.call(req).await.map(ServiceResponse::map_into_boxed_body),
+    }
 }

@@ -4,16 +4,20 @@
 //! registers, so a route cannot be served without being documented. The same document drives
 //! `405 Method Not Allowed` answers (see [`MethodTable`]).
 
-use actix_web::App;
 use actix_web::dev::ResourceDef;
-use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{App, HttpResponse, ResponseError};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{OpenApi as Document, PathItem};
+use utoipa::openapi::{OpenApi as Document, PathItem, RefOr};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
-use crate::problem::Problem;
-use crate::routes;
+use crate::http;
+use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{
+    BadRequest, Forbidden, NotFound, PreconditionFailed, TooManyRequests, Unauthorized, Unprocessable,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,12 +29,20 @@ documents (`application/problem+json`). Lists carry `pagination` and a `Link` he
         license(name = "MIT OR Apache-2.0")
     ),
     modifiers(&BearerAuth),
-    components(schemas(Problem, workbench_core::FieldError)),
+    components(
+        schemas(Problem, workbench_core::FieldError),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, PreconditionFailed, Unprocessable, TooManyRequests)
+    ),
     tags(
         (name = "auth", description = "Registration, sign-in and tokens"),
         (name = "users", description = "Profiles and user lists"),
-        (name = "admin", description = "Account administration"),
+        (name = "admin", description = "Account administration, the audit trail, the job queue and its schedules"),
         (name = "tasks", description = "Tasks, comments, tags and statistics"),
+        (name = "products", description = "The public catalogue: categories and products (changed by admins)"),
+        (name = "user-products", description = "The caller's own products, their serials and warranties"),
+        (name = "integrations", description = "Weather, crypto prices and translations from third parties, cached"),
+        (name = "search", description = "One search over users, tasks and products, each group as its own routes show it"),
+        (name = "webhooks", description = "Deliveries received from GitHub and Stripe; users' subscriptions to their task events"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -48,15 +60,62 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Lists the `429` of the rate limiter on every operation under `/api/v1` (all of them are
+/// limited), rather than on each annotation. Applied once the routes' paths are collected.
+struct RateLimited;
+
+impl Modify for RateLimited {
+    fn modify(&self, doc: &mut Document) {
+        let too_many = utoipa::openapi::Ref::from_response_name("TooManyRequests");
+        for (path, item) in doc.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") {
+                continue;
+            }
+            for op in
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+            {
+                op.responses.responses.entry("429".into()).or_insert_with(|| too_many.clone().into());
+            }
+        }
+    }
+}
+
 /// The whole document, as served at `/api-docs/openapi.json` and committed in `openapi/`.
 pub fn document() -> Document {
-    let (_, doc) = App::new()
+    let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(routes::operational)
-        .configure(routes::api)
+        .configure(http::operational)
+        .configure(http::api)
         .split_for_parts();
+    RateLimited.modify(&mut doc);
+    name_link_operations_as_the_specification_does(&mut doc);
     doc
+}
+
+/// utoipa 5 writes a response link's target as `operation_id` (its `Link` misses serde's camelCase
+/// renaming), a key no reader of the document knows; the specification's key is `operationId`.
+/// Links are declared in the routes' annotations; this only corrects how they are written.
+fn name_link_operations_as_the_specification_does(doc: &mut Document) {
+    let operations = doc.paths.paths.values_mut().flat_map(|item| {
+        [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+    });
+    for operation in operations {
+        let responses = operation.responses.responses.values_mut().filter_map(|response| match response {
+            RefOr::T(response) => Some(response),
+            RefOr::Ref(_) => None,
+        });
+        for response in responses {
+            for link in response.links.values_mut() {
+                if let RefOr::T(link) = link
+                    && !link.operation_id.is_empty()
+                {
+                    let id = std::mem::take(&mut link.operation_id);
+                    link.extensions.get_or_insert_with(Default::default).insert("operationId".to_owned(), id.into());
+                }
+            }
+        }
+    }
 }
 
 /// The document as pretty JSON with a trailing newline, exactly as `make openapi` writes it.
@@ -69,19 +128,56 @@ pub fn document_json() -> String {
 /// Which methods each documented path accepts, so that a request for a known path with the wrong
 /// method is answered `405` with `Allow`, and only unknown paths are `404`.
 #[derive(Debug)]
-pub struct MethodTable(Vec<(ResourceDef, Vec<Method>)>);
+pub struct MethodTable {
+    table: Vec<(ResourceDef, Vec<Method>)>,
+    /// The paths without parameters, for a lookup that costs one hash per request.
+    fixed: std::collections::HashMap<String, Vec<Method>>,
+}
 
 impl MethodTable {
     pub fn from_document(doc: &Document) -> Self {
-        let table =
+        let mut table: Vec<_> =
             doc.paths.paths.iter().map(|(path, item)| (ResourceDef::new(path.as_str()), methods(item))).collect();
-        Self(table)
+        // The most specific path decides: `/tasks/stats` before `/tasks/{id}`, which matches it too.
+        table.sort_by_key(|(def, _)| def.pattern().unwrap_or_default().matches('{').count());
+        let fixed = doc
+            .paths
+            .paths
+            .iter()
+            .filter(|(path, _)| !path.contains('{'))
+            .map(|(path, item)| (path.clone(), methods(item)))
+            .collect();
+        Self { table, fixed }
     }
 
     /// The methods allowed on `path`, or `None` when no route has that path.
     pub fn allowed(&self, path: &str) -> Option<&[Method]> {
-        self.0.iter().find(|(def, _)| def.is_match(path)).map(|(_, methods)| methods.as_slice())
+        self.table.iter().find(|(def, _)| def.is_match(path)).map(|(_, methods)| methods.as_slice())
     }
+
+    /// `405` with `Allow` when `path` is a documented path without parameters that does not
+    /// take `method`. Checked before routing: a templated route of another resource
+    /// (`PUT /products/{id}`) would otherwise claim `PUT /products/search` and answer for it
+    /// (`401`, or `400` for an id that is not a number).
+    pub fn refuse_fixed(&self, path: &str, method: &Method) -> Option<HttpResponse> {
+        let allowed = self.fixed.get(path)?;
+        (!allowed.contains(method) && *method != Method::OPTIONS).then(|| method_not_allowed(allowed))
+    }
+
+    /// `405` with `Allow` when `path` is documented but not for `method`; `None` otherwise.
+    pub fn refuse(&self, path: &str, method: &Method) -> Option<HttpResponse> {
+        let allowed = self.allowed(path).filter(|allowed| !allowed.contains(method))?;
+        Some(method_not_allowed(allowed))
+    }
+}
+
+fn method_not_allowed(allowed: &[Method]) -> HttpResponse {
+    let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    let mut response = ApiError::from_status(StatusCode::METHOD_NOT_ALLOWED).error_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 fn methods(item: &PathItem) -> Vec<Method> {
@@ -96,4 +192,44 @@ fn methods(item: &PathItem) -> Vec<Method> {
     .into_iter()
     .filter_map(|(present, method)| present.then_some(method))
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_specific_documented_path_decides_the_methods() {
+        let table = MethodTable::from_document(&document());
+        assert_eq!(table.allowed("/api/v1/tasks/stats"), Some(&[Method::GET, Method::HEAD][..]));
+        let refused = table.refuse("/api/v1/tasks/stats", &Method::PUT).expect("PUT is not a method of /tasks/stats");
+        assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(refused.headers().get(header::ALLOW).unwrap(), "GET, HEAD");
+        assert!(table.refuse("/api/v1/tasks/7", &Method::PUT).is_none(), "PUT /tasks/{{id}} exists");
+        assert!(table.refuse("/api/v1/tasks/stats", &Method::GET).is_none());
+        assert!(table.refuse("/api/v1/nowhere", &Method::GET).is_none(), "an unknown path is not a 405");
+        let me = table.allowed("/api/v1/users/me").unwrap();
+        assert!(me.contains(&Method::GET) && me.contains(&Method::PATCH) && !me.contains(&Method::DELETE));
+    }
+
+    #[test]
+    fn links_name_their_target_operation_as_the_specification_does() {
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).unwrap();
+        let operations: Vec<&serde_json::Value> =
+            doc["paths"].as_object().unwrap().values().flat_map(|item| item.as_object().unwrap().values()).collect();
+        let ids: Vec<&str> = operations.iter().filter_map(|operation| operation["operationId"].as_str()).collect();
+        let links: Vec<&serde_json::Value> = operations
+            .iter()
+            .filter_map(|operation| operation["responses"].as_object())
+            .flat_map(|responses| responses.values())
+            .filter_map(|response| response["links"].as_object())
+            .flat_map(|links| links.values())
+            .collect();
+        assert!(!links.is_empty(), "creating routes link to the routes that take the new id");
+        for link in links {
+            assert!(link.get("operation_id").is_none(), "{link}");
+            let target = link["operationId"].as_str().unwrap_or_else(|| panic!("no operationId: {link}"));
+            assert!(ids.contains(&target), "{target} is not an operation of the document");
+        }
+    }
 }

@@ -1,12 +1,13 @@
 //! Building and running the application: the one place where adapters meet the domain.
 
 use std::net::TcpListener;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
-use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
+use actix_web::middleware::{Compress, Condition, DefaultHeaders, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 use anyhow::Context;
 use utoipa_actix_web::AppExt;
@@ -14,21 +15,39 @@ use utoipa_swagger_ui::SwaggerUi;
 use workbench_auth::{
     BcryptHasher, GitHubProvider, GoogleProvider, JwtIssuer, JwtSettings, OAuthClientSettings, TotpRs,
 };
-use workbench_cache::{MemoryTaskCache, RedisTaskCache};
+use workbench_broadcast::{LocalBroadcast, RedisBroadcast};
+use workbench_cache::{
+    MemoryAnswerCache, MemoryCatalogueCache, MemoryTaskCache, RedisAnswerCache, RedisCatalogueCache, RedisTaskCache,
+    SharedPrincipalCache,
+};
+use workbench_core::broadcast::Broadcast;
+use workbench_integrations::{AnswerCache, IntegrationService};
+use workbench_jobs::JobQueue;
+use workbench_products::{CatalogueCache, CatalogueService, CollectionService};
+use workbench_providers::{ApiKey, ProvidersConfig};
+use workbench_ratelimit::{LocalLimiter, Policy, RateLimiter, RedisLimiter};
 use workbench_store::{
-    Backend, Database, DieselAuditLog, DieselCommentRepository, DieselIdempotencyStore, DieselOAuthStateStore,
-    DieselRefreshTokenStore, DieselTaskRepository, DieselUserRepository, PoolOptions,
+    Backend, Database, DieselAuditLog, DieselCategoryRepository, DieselCommentRepository, DieselIdempotencyStore,
+    DieselJobStore, DieselOAuthStateStore, DieselPlatformCensus, DieselProductRepository, DieselRefreshTokenStore,
+    DieselTaskRepository, DieselUserProductRepository, DieselUserRepository, DieselWebhookStore, PoolOptions,
 };
 use workbench_tasks::{TaskCache, TaskService};
-use workbench_users::{AuthService, AuthSettings, OAuthProvider, OAuthService, TwoFactorService, UserService};
+use workbench_users::{
+    AuthService, AuthSettings, Authenticator, DashboardService, OAuthProvider, OAuthService, TwoFactorService,
+    UserService,
+};
+use workbench_webhooks::{InboundService, ProviderSecrets, WebhookService};
 
+use crate::background::{self, Background};
 use crate::config::{SecretNotice, Settings};
-use crate::idempotency::Idempotency;
+use crate::http::idempotency::Idempotency;
+use crate::http::problem::ApiError;
+use crate::limits::{Limits, TrustedProxies};
 use crate::metrics::Metrics;
 use crate::openapi::{self, MethodTable};
-use crate::problem::ApiError;
 use crate::state::AppState;
-use crate::{extract, middleware, routes};
+use crate::telemetry::AccessLog;
+use crate::{http, middleware};
 
 /// The audience every access token is issued for and checked against.
 pub const TOKEN_AUDIENCE: &str = "workbench-api";
@@ -38,6 +57,9 @@ pub struct Application {
     server: Server,
     port: u16,
     state: AppState,
+    access: AccessLog,
+    background: Background,
+    shutdown_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -69,6 +91,15 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
 
 /// The services, wired to their adapters.
 pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState> {
+    build_state_with(settings, db, background::Extras::default()).await
+}
+
+/// [`build_state`] with what other features hand to the job runtime.
+pub async fn build_state_with(
+    settings: &Settings,
+    db: Database,
+    extras: background::Extras,
+) -> anyhow::Result<AppState> {
     let cost = settings.bcrypt_cost;
     // Making the dummy hash costs one bcrypt round: keep it off the executor.
     let hasher = Arc::new(tokio::task::spawn_blocking(move || BcryptHasher::new(cost)).await??);
@@ -84,9 +115,11 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
         refresh_ttl: chrono::Duration::from_std(settings.refresh_token_ttl)
             .context("REFRESH_TOKEN_TTL is too large")?,
     };
-    let (cache, redis) = task_cache(settings).await?;
+    let Shared { tasks: cache, catalogue: catalogue_cache, redis, bus } = shared(settings).await?;
+    let principals = SharedPrincipalCache::start(bus.clone(), PRINCIPALS_MAX, PRINCIPAL_TTL);
     let totp = Arc::new(TotpRs::new("Workbench"));
     let audit = Arc::new(DieselAuditLog::new(db.clone()));
+    let authenticator = Authenticator::new(issuer.clone(), users.clone(), principals.clone());
     let auth =
         AuthService::new(users.clone(), tokens, hasher.clone(), issuer, totp.clone(), audit.clone(), auth_settings);
     let oauth = OAuthService::new(
@@ -95,7 +128,44 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
         users.clone(),
         auth.clone(),
     );
+    let metrics = Metrics::new();
+    let integrations = integrations(settings, redis.as_ref(), &metrics)?;
+    let catalogue = CatalogueService::new(
+        Arc::new(DieselCategoryRepository::new(db.clone())),
+        Arc::new(DieselProductRepository::new(db.clone())),
+        catalogue_cache,
+    );
+    let collection = CollectionService::new(Arc::new(DieselUserProductRepository::new(db.clone())), catalogue.clone());
+    // One job store per process: its wake-up signal is shared by whatever enqueues and the runtime.
+    let job_store = DieselJobStore::new(db.clone());
+    let webhook_store = DieselWebhookStore::new(db.clone()).waking(job_store.waker());
+    let jobs = JobQueue::new(Arc::new(job_store.clone()));
+    let plan = background::build(background::Parts {
+        settings,
+        db: &db,
+        store: &job_store,
+        webhooks: &webhook_store,
+        queue: &jobs,
+        users: users.clone(),
+        principals: principals.clone(),
+        bus: bus.clone(),
+        metrics: &metrics,
+        extras,
+    })?;
+    let webhooks = WebhookService::new(
+        Arc::new(webhook_store.clone()),
+        Arc::new(webhook_store.clone()),
+        settings.webhook_allow_private_targets,
+    );
+    let inbound = InboundService::new(
+        Arc::new(webhook_store),
+        ProviderSecrets {
+            github: settings.github_webhook_secret.clone(),
+            stripe: settings.stripe_webhook_secret.clone(),
+        },
+    );
     Ok(AppState {
+        authenticator,
         auth,
         oauth,
         two_factor: TwoFactorService::new(users.clone(), totp),
@@ -105,12 +175,57 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
             users.clone(),
             cache,
         ),
-        users: UserService::new(users, hasher, audit),
+        users: UserService::new(users, hasher, audit, principals),
+        dashboard: DashboardService::new(Arc::new(DieselPlatformCensus::new(db.clone()))),
+        catalogue,
+        collection,
         idempotency: Idempotency::new(DieselIdempotencyStore::new(db.clone())),
         db,
         redis,
+        bus,
+        integrations,
+        metrics,
         frontend_url: settings.frontend_url(),
+        jobs,
+        schedules: plan.schedules(),
+        webhooks,
+        inbound,
+        background: plan,
     })
+}
+
+/// The third-party data service: the providers of `WEATHER_*`, `CRYPTO_*` and `TRANSLATE_*`
+/// (real endpoints unless set), answers cached in Redis when configured (instances share them).
+fn integrations(
+    settings: &Settings,
+    redis: Option<&deadpool_redis::Pool>,
+    metrics: &Metrics,
+) -> anyhow::Result<IntegrationService> {
+    let providers = ProvidersConfig {
+        weather_api_url: settings.weather_api_url.clone(),
+        weather_geocoding_url: settings.weather_geocoding_url.clone(),
+        crypto_api_url: settings.crypto_api_url.clone(),
+        crypto_api_key: settings.crypto_api_key.clone().and_then(ApiKey::new),
+        translate_provider: settings
+            .translate_provider
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .context("TRANSLATE_PROVIDER")?
+            .unwrap_or_default(),
+        translate_api_url: settings.translate_api_url.clone(),
+        translate_api_key: settings.translate_api_key.clone().and_then(ApiKey::new),
+        timeout: None,
+    }
+    .build()?;
+    let cache: Arc<dyn AnswerCache> = match redis {
+        Some(pool) => Arc::new(RedisAnswerCache::new(pool.clone()).with_prefix(settings.redis_prefix.clone())),
+        None => Arc::new(MemoryAnswerCache::default()),
+    };
+    let service = IntegrationService::new(cache)
+        .with_cache_ttl(settings.integrations_cache_ttl)
+        .with_observer(Arc::new(metrics.clone()));
+    Ok(providers.install(service))
 }
 
 /// The OAuth providers whose client id and secret are configured, on the real endpoints unless
@@ -155,15 +270,47 @@ fn oauth_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn OAuthProvi
 const TASK_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 const STATS_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Redis when `REDIS_URL` is set (shared by every instance), otherwise a bounded in-process cache.
-async fn task_cache(settings: &Settings) -> anyhow::Result<(Arc<dyn TaskCache>, Option<deadpool_redis::Pool>)> {
+/// How long a cached catalogue entry (the category list, a product, a quick search) may be
+/// served. Every admin write invalidates the whole catalogue at once; the time to live only bounds
+/// what a lost invalidation (Redis unreachable during the write) could cost.
+const CATALOGUE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// How many callers' principals each instance keeps, and for how long at most: invalidations
+/// remove them at once; the time to live only bounds what a lost invalidation could cost.
+const PRINCIPALS_MAX: u64 = 100_000;
+const PRINCIPAL_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What instances share, or its in-process stand-in on a single instance.
+struct Shared {
+    tasks: Arc<dyn TaskCache>,
+    catalogue: Arc<dyn CatalogueCache>,
+    redis: Option<deadpool_redis::Pool>,
+    bus: Arc<dyn Broadcast>,
+}
+
+/// With `REDIS_URL`, a task cache and a broadcast bus in Redis, shared by every instance;
+/// otherwise a bounded in-process cache and an in-process bus.
+async fn shared(settings: &Settings) -> anyhow::Result<Shared> {
     match settings.redis_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
         Some(url) => {
             let pool = workbench_cache::connect(url).await.context("REDIS_URL")?;
-            tracing::info!("caching in Redis");
-            Ok((Arc::new(RedisTaskCache::new(pool.clone(), TASK_TTL, STATS_TTL)), Some(pool)))
+            let prefix = &settings.redis_prefix;
+            let channel = format!("{prefix}:bus");
+            let bus = RedisBroadcast::connect(url, pool.clone(), &channel).await.context("REDIS_URL")?;
+            tracing::info!(prefix, "caching and broadcasting through Redis");
+            Ok(Shared {
+                tasks: Arc::new(RedisTaskCache::new(pool.clone(), TASK_TTL, STATS_TTL).with_prefix(prefix.as_str())),
+                catalogue: Arc::new(RedisCatalogueCache::new(pool.clone(), CATALOGUE_TTL).with_prefix(prefix.as_str())),
+                redis: Some(pool),
+                bus: Arc::new(bus),
+            })
         }
-        None => Ok((Arc::new(MemoryTaskCache::new(10_000, TASK_TTL, STATS_TTL)), None)),
+        None => Ok(Shared {
+            tasks: Arc::new(MemoryTaskCache::new(10_000, TASK_TTL, STATS_TTL)),
+            catalogue: Arc::new(MemoryCatalogueCache::new(10_000, CATALOGUE_TTL)),
+            redis: None,
+            bus: Arc::new(LocalBroadcast::new()),
+        }),
     }
 }
 
@@ -190,9 +337,11 @@ impl Application {
         }
         let db = open_database(&settings).await?;
         let state = build_state(&settings, db).await?;
-        let server = serve(listener, &settings, state.clone())?;
+        let access = AccessLog::start(settings.log_format)?;
+        let background = Background::start(&state.background).await?;
+        let server = serve(listener, &settings, state.clone(), access.clone())?;
         tracing::info!(address = %listener_address(addr, port), "Workbench is listening; Swagger UI at /swagger-ui/");
-        Ok(Self { server, port, state })
+        Ok(Self { server, port, state, access, background, shutdown_timeout: settings.shutdown_timeout })
     }
 
     pub fn port(&self) -> u16 {
@@ -204,10 +353,54 @@ impl Application {
         &self.state
     }
 
+    /// The name on this instance's job leases.
+    pub fn instance(&self) -> &str {
+        self.background.instance()
+    }
+
     /// Serves until SIGTERM or Ctrl-C, then stops accepting and lets in-flight requests finish
-    /// (up to `SHUTDOWN_TIMEOUT`).
+    /// (up to `SHUTDOWN_TIMEOUT`). Meanwhile, not after, the job runtime stops claiming, gives
+    /// running jobs the same time to finish and releases the rest to other instances.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Self { server, access, background, shutdown_timeout, .. } = self;
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let told = stopping.clone();
+        let background = tokio::spawn(async move {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = told.notified() => {}
+            }
+            background.shutdown(shutdown_timeout).await;
+        });
+        let served = server.await;
+        // Stopped some other way than by a signal: stop the background too.
+        stopping.notify_one();
+        let _ = background.await;
+        access.close();
+        served
+    }
+}
+
+/// Resolves at SIGTERM or SIGINT (Ctrl-C), the signals on which actix-web stops gracefully too.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
@@ -216,11 +409,14 @@ fn listener_address(mut addr: std::net::SocketAddr, port: u16) -> std::net::Sock
     addr
 }
 
-fn serve(listener: TcpListener, settings: &Settings, state: AppState) -> anyhow::Result<Server> {
+fn serve(listener: TcpListener, settings: &Settings, state: AppState, access: AccessLog) -> anyhow::Result<Server> {
     let doc = openapi::document();
     let methods = web::Data::new(MethodTable::from_document(&doc));
+    let limits = web::Data::new(limits(settings, state.redis.clone())?);
+    let proxies = web::Data::new(limits.proxies.clone());
+    let metrics = web::Data::new(state.metrics.clone());
     let state = web::Data::new(state);
-    let metrics = web::Data::new(Metrics::new());
+    let access = web::Data::new(access);
     let origins = settings.cors_origins();
     let max_json_bytes = settings.max_json_bytes;
 
@@ -228,14 +424,22 @@ fn serve(listener: TcpListener, settings: &Settings, state: AppState) -> anyhow:
         let (app, _) = App::new()
             .app_data(state.clone())
             .app_data(metrics.clone())
+            .app_data(access.clone())
             .app_data(methods.clone())
-            .configure(|cfg| extract::configure(cfg, max_json_bytes))
+            .app_data(limits.clone())
+            .app_data(proxies.clone())
+            .configure(|cfg| http::extract::configure(cfg, max_json_bytes))
+            .wrap(from_fn(middleware::refuse_undocumented_methods))
+            .wrap(from_fn(crate::limits::limit))
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(security_headers())
+            // Negotiated by `Accept-Encoding` (gzip, br, zstd); skips images, video, partial
+            // content and anything marked `Content-Encoding: identity` (already-compressed media).
+            .wrap(Compress::default())
             .wrap(from_fn(middleware::observe))
             .into_utoipa_app()
-            .configure(routes::operational)
-            .configure(routes::api)
+            .configure(http::operational)
+            .configure(http::api)
             .split_for_parts();
         app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", doc.clone()))
             .service(web::redirect("/swagger-ui", "/swagger-ui/"))
@@ -247,6 +451,33 @@ fn serve(listener: TcpListener, settings: &Settings, state: AppState) -> anyhow:
         server = server.workers(workers);
     }
     Ok(server.run())
+}
+
+/// The rate limits of `RATE_LIMIT_*`: in Redis when it is configured (one limit shared by every
+/// instance), otherwise in process; idle buckets are forgotten every minute.
+fn limits(settings: &Settings, redis: Option<deadpool_redis::Pool>) -> anyhow::Result<Limits> {
+    let policy = |name, per_minute| NonZeroU32::new(per_minute).map(|n| Policy::new(name, n));
+    let auth = policy("auth", settings.rate_limit_auth_per_minute);
+    // Users and anonymous addresses are told apart by their bucket keys, so one policy serves both.
+    let general = policy("general", settings.rate_limit_per_minute);
+    let local = Arc::new(LocalLimiter::new(&[auth, general].into_iter().flatten().collect::<Vec<_>>()));
+    let sweeper = Arc::downgrade(&local);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            let Some(local) = sweeper.upgrade() else { return };
+            local.forget_idle();
+        }
+    });
+    let limiter: Arc<dyn RateLimiter> = match redis {
+        Some(pool) => {
+            let fallback = LocalLimiter::new(&[auth, general].into_iter().flatten().collect::<Vec<_>>());
+            Arc::new(RedisLimiter::new(pool, settings.redis_prefix.clone(), fallback))
+        }
+        None => local,
+    };
+    Ok(Limits { limiter, auth, general, proxies: TrustedProxies(settings.trusted_proxies()?.into()) })
 }
 
 /// Headers every response carries: no MIME sniffing, no framing, no referrer leaks.

@@ -1,16 +1,219 @@
 //! Logging: human-readable by default, one JSON object per line with `LOG_FORMAT=json`.
+//!
+//! Two streams share stdout. Events (`tracing`: start-up, warnings, errors) are formatted where
+//! they happen and written by a background thread (`tracing-appender`), so a slow or blocked
+//! stdout never delays a request. The access log (one line per request, see [`AccessLog`]) is
+//! formatted and written by a thread of its own. When either writer falls more than its buffer
+//! behind, lines are dropped rather than making requests wait; how many is exported on
+//! `/metrics`. Colours only when stdout is a terminal.
 
+use std::io::IsTerminal;
+use std::sync::OnceLock;
+
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
-/// Installing twice (as tests do) keeps the first.
-pub fn init(format: LogFormat) {
+static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+
+/// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`). Installing
+/// twice (as tests do) keeps the first. Keep the returned guard for the life of the process: when
+/// it is dropped, the lines still queued are written out.
+pub fn init(format: LogFormat) -> Option<WorkerGuard> {
+    let (writer, guard) = NonBlockingBuilder::default().lossy(true).finish(std::io::stdout());
+    let dropped = writer.error_counter();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
-    let _ = match format {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_writer(writer);
+    let installed = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
     };
+    installed.ok()?;
+    let _ = DROPPED.set(dropped);
+    Some(guard)
+}
+
+/// How many log lines (access lines included) were dropped because a writer could not keep up.
+pub fn dropped_lines() -> u64 {
+    let events = DROPPED.get().map_or(0, |counter| u64::try_from(counter.dropped_lines()).unwrap_or(u64::MAX));
+    events.saturating_add(ACCESS_DROPPED.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// One finished request, as the access log records it.
+#[derive(Debug)]
+pub struct AccessRecord {
+    pub at: std::time::SystemTime,
+    pub request_id: String,
+    pub method: &'static str,
+    /// The route template (`/api/v1/tasks/{id}`), never the raw path.
+    pub route: String,
+    pub status: u16,
+    pub latency: std::time::Duration,
+    pub user_id: Option<i64>,
+}
+
+/// How many records may wait for the access-log thread before new ones are dropped (and counted).
+const ACCESS_BACKLOG: usize = 65_536;
+
+/// The access log: one line per request, formatted and written by a thread of its own, so that a
+/// request pays for handing over a small record and nothing else. Formatting a line through
+/// `tracing` on the request's thread measured about 40% of a `GET /health`.
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    records: Option<std::sync::mpsc::SyncSender<AccessRecord>>,
+    writer: std::sync::Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl AccessLog {
+    /// Starts the writer thread, unless `RUST_LOG` filters out `info` (then records are dropped
+    /// at no cost).
+    pub fn start(format: LogFormat) -> std::io::Result<Self> {
+        if !tracing::enabled!(tracing::Level::INFO) {
+            return Ok(Self { records: None, writer: Default::default() });
+        }
+        let (records, queue) = std::sync::mpsc::sync_channel(ACCESS_BACKLOG);
+        let writer =
+            std::thread::Builder::new().name("access-log".into()).spawn(move || write_access_lines(&queue, format))?;
+        Ok(Self { records: Some(records), writer: std::sync::Arc::new(std::sync::Mutex::new(Some(writer))) })
+    }
+
+    /// Writes out what is still queued: call once the server has stopped, with this the last
+    /// handle (the writer ends when every handle is gone). Waits at most a second.
+    pub fn close(self) {
+        let writer = self.writer.lock().ok().and_then(|mut w| w.take());
+        drop(self);
+        if let Some(writer) = writer {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            while !writer.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+
+    /// Queues `record`; when the writer is that far behind, the record is dropped and counted.
+    pub fn record(&self, record: AccessRecord) {
+        if let Some(records) = &self.records
+            && records.try_send(record).is_err()
+        {
+            ACCESS_DROPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+static ACCESS_DROPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How often the access-log thread wakes to write what was queued meanwhile.
+const ACCESS_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Writes the queued records every [`ACCESS_FLUSH_EVERY`], in one write per batch. The thread
+/// sleeps between batches rather than waiting on the queue, so that queuing a record never has to
+/// wake it: on a busy core, a wake-up per request costs more than formatting the line.
+fn write_access_lines(queue: &std::sync::mpsc::Receiver<AccessRecord>, format: LogFormat) {
+    let mut batch = Vec::with_capacity(64 * 1024);
+    loop {
+        std::thread::sleep(ACCESS_FLUSH_EVERY);
+        let open = loop {
+            match queue.try_recv() {
+                Ok(record) => format_access(&mut batch, &record, format),
+                Err(std::sync::mpsc::TryRecvError::Empty) => break true,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => break false,
+            }
+            if batch.len() >= 1024 * 1024 {
+                write_batch(&mut batch);
+            }
+        };
+        write_batch(&mut batch);
+        if !open {
+            return;
+        }
+    }
+}
+
+fn write_batch(batch: &mut Vec<u8>) {
+    use std::io::Write;
+    if batch.is_empty() {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    // A log line that cannot be written has nowhere else to go.
+    let _ = out.write_all(batch).and_then(|()| out.flush());
+    batch.clear();
+}
+
+fn format_access(out: &mut Vec<u8>, r: &AccessRecord, format: LogFormat) {
+    use std::io::Write;
+    let at = chrono::DateTime::<chrono::Utc>::from(r.at).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let latency_ms = r.latency.as_secs_f64() * 1000.0;
+    // Writing into a Vec cannot fail.
+    let _ = match format {
+        LogFormat::Json => {
+            let line = serde_json::json!({
+                "timestamp": at,
+                "level": "INFO",
+                "message": "request",
+                "request_id": r.request_id,
+                "method": r.method,
+                "route": r.route,
+                "status": r.status,
+                "latency_ms": latency_ms,
+                "user_id": r.user_id,
+            });
+            serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::other).and_then(|()| writeln!(out))
+        }
+        LogFormat::Pretty => {
+            let user = r.user_id.map(|id| format!(" user_id={id}")).unwrap_or_default();
+            writeln!(
+                out,
+                "{at}  INFO request: request_id={} method={} route={} status={} latency_ms={latency_ms:.3}{user}",
+                r.request_id, r.method, r.route, r.status
+            )
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> AccessRecord {
+        AccessRecord {
+            at: std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_800_000_000_123_456),
+            request_id: "req-1".into(),
+            method: "GET",
+            route: "/api/v1/tasks/{id}".into(),
+            status: 200,
+            latency: std::time::Duration::from_micros(1_500),
+            user_id: Some(7),
+        }
+    }
+
+    #[test]
+    fn json_access_lines_are_one_object_per_line() {
+        let mut out = Vec::new();
+        format_access(&mut out, &record(), LogFormat::Json);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with('\n') && text.matches('\n').count() == 1);
+        let line: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(line["timestamp"], "2027-01-15T08:00:00.123456Z");
+        assert_eq!(line["message"], "request");
+        assert_eq!((line["route"].as_str(), line["status"].as_u64()), (Some("/api/v1/tasks/{id}"), Some(200)));
+        assert_eq!((line["request_id"].as_str(), line["user_id"].as_i64()), (Some("req-1"), Some(7)));
+        assert!((line["latency_ms"].as_f64().unwrap() - 1.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn pretty_access_lines_name_every_field() {
+        let mut out = Vec::new();
+        format_access(&mut out, &record(), LogFormat::Pretty);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2027-01-15T08:00:00.123456Z  INFO request: request_id=req-1 method=GET route=/api/v1/tasks/{id} \
+             status=200 latency_ms=1.500 user_id=7\n"
+        );
+    }
 }

@@ -14,9 +14,10 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
-use workbench_users::{ClientInfo, User};
+use workbench_users::{ClientInfo, Principal};
 
-use crate::problem::ApiError;
+use crate::http::problem::ApiError;
+use crate::limits::{TrustedProxies, VerifiedClaims};
 use crate::state::AppState;
 
 /// The installed JSON/query/path error handlers; call once on the app.
@@ -27,10 +28,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_json_bytes: usize) {
                 ApiError::bad_request(format!("The query string could not be parsed: {e}")).into()
             }),
         )
-        .app_data(
-            web::PathConfig::default()
-                .error_handler(|e, _| ApiError::bad_request(format!("A path segment could not be parsed: {e}")).into()),
-        );
+        .app_data(web::PathConfig::default().error_handler(|e, req| {
+            // A fixed path that a templated route of another method also matches (`PUT /tasks/stats`
+            // reaching `PUT /tasks/{id}`) names a known resource with the wrong method.
+            let methods = req.app_data::<web::Data<crate::openapi::MethodTable>>();
+            if let Some(response) = methods.and_then(|m| m.refuse(req.path(), req.method())) {
+                return actix_web::error::InternalError::from_response(e, response).into();
+            }
+            ApiError::bad_request(format!("A path segment could not be parsed: {e}")).into()
+        }));
 }
 
 /// A query string of type `T`. A value that cannot be parsed (`page=abc`) is a `400` naming the
@@ -149,9 +155,10 @@ fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.split('`').next()
 }
 
-/// The authenticated caller: an active account holding a valid access token.
-#[derive(Debug, Clone)]
-pub struct CurrentUser(pub User);
+/// The authenticated caller: an active account holding a valid access token. Costs no database
+/// round trip when the caller's principal is cached (see `workbench_users::Authenticator`).
+#[derive(Debug, Clone, Copy)]
+pub struct CurrentUser(pub Principal);
 
 /// The signed-in user's id, left in the request's extensions for the access log.
 #[derive(Debug, Clone, Copy)]
@@ -168,18 +175,24 @@ impl FromRequest for CurrentUser {
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState is not registered")))?;
-            let user = state.auth.authenticate(token).await.map_err(|e| match e {
+            // The rate limiter may have verified the token already.
+            let verified = req.extensions().get::<VerifiedClaims>().map(|v| v.0.clone());
+            let outcome = match verified {
+                Some(claims) => state.authenticator.principal(&claims).await,
+                None => state.authenticator.authenticate(token).await,
+            };
+            let caller = outcome.map_err(|e| match e {
                 workbench_users::AuthError::Unknown(cause) => ApiError::internal(cause),
                 _ => ApiError::invalid_token(),
             })?;
-            req.extensions_mut().insert(LoggedUser(user.id.0));
-            Ok(CurrentUser(user))
+            req.extensions_mut().insert(LoggedUser(caller.id.0));
+            Ok(CurrentUser(caller))
         })
     }
 }
 
-/// Who is calling, as far as the connection tells: the peer address (not `X-Forwarded-For`,
-/// which any client can forge) and the `User-Agent` header.
+/// Who is calling, as far as the connection tells: the client address (the peer's, or the one a
+/// trusted proxy forwarded — see `crate::limits::TrustedProxies`) and the `User-Agent` header.
 #[derive(Debug, Clone)]
 pub struct Client(pub ClientInfo);
 
@@ -188,7 +201,11 @@ impl FromRequest for Client {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let ip = req.peer_addr().map(|addr| addr.ip().to_string());
+        let proxies = req.app_data::<web::Data<TrustedProxies>>();
+        let ip = req.peer_addr().map(|addr| match proxies {
+            Some(proxies) => proxies.client_of(addr.ip(), req.headers()).to_string(),
+            None => addr.ip().to_string(),
+        });
         let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
         std::future::ready(Ok(Client(ClientInfo { ip, user_agent })))
     }

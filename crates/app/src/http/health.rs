@@ -6,8 +6,8 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::http::problem::{ApiError, Problem};
 use crate::metrics::Metrics;
-use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
 /// The process is up.
@@ -80,6 +80,11 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Readiness>, A
 )]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>, metrics: web::Data<Metrics>) -> HttpResponse {
+    // The queue's depth is the database's to tell; a scrape while it is down shows the last one.
+    match state.jobs.counts().await {
+        Ok(counts) => metrics.set_queue_depth(&counts),
+        Err(e) => tracing::warn!(error = %e, "could not count jobs for /metrics"),
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render(state.db.pool_state()))

@@ -9,8 +9,12 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 use workbench_core::{FieldError, FieldErrors};
+use workbench_integrations::IntegrationError;
+use workbench_jobs::JobsError;
+use workbench_products::{ProductError, Resource};
 use workbench_tasks::TaskError;
 use workbench_users::{AuthError, OAuthError, ProviderError, TwoFactorError, UserError};
+use workbench_webhooks::WebhookError;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 const TYPE_BASE: &str = "https://workbench.dev/problems/";
@@ -36,6 +40,11 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }
+
+/// What really went wrong behind an opaque 500, carried in the response's extensions to the
+/// middleware that logs it with the request id; never sent.
+#[derive(Debug, Clone)]
+pub struct Cause(pub String);
 
 /// An error on its way to becoming a problem response.
 #[derive(Debug)]
@@ -189,11 +198,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Some(cause) = &self.cause {
-            // Runs inside the request's span, so the log line carries the request id.
-            tracing::error!(error = format!("{cause:#}"), "request failed");
-        }
         let mut response = HttpResponse::build(self.status);
+        if let Some(cause) = &self.cause {
+            // Logged by the outermost middleware, which knows the request id.
+            response.extensions_mut().insert(Cause(format!("{cause:#}")));
+        }
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE)));
         if let Some(error) = self.challenge {
             let value = if error.is_empty() { "Bearer".to_owned() } else { format!("Bearer error=\"{error}\"") };
@@ -321,11 +330,116 @@ impl From<TaskError> for ApiError {
             TaskError::NotFound => Self::not_found("No such task."),
             TaskError::CommentNotFound => Self::not_found("No such comment on this task."),
             TaskError::Forbidden(why) => Self::forbidden(why),
-            TaskError::VersionMismatch { expected, current } => crate::preconditions::precondition_failed(format!(
-                "The task is at version {current}, not {expected}: fetch it again and reapply your change."
-            )),
+            TaskError::VersionMismatch { expected, current } => crate::http::preconditions::precondition_failed(
+                format!("The task is at version {current}, not {expected}: fetch it again and reapply your change."),
+            ),
             TaskError::Contention => Self::conflict("The task is being changed by others; try again."),
             TaskError::Unknown(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<ProductError> for ApiError {
+    fn from(e: ProductError) -> Self {
+        match e {
+            ProductError::Validation(errors) => Self::validation(errors),
+            ProductError::NotFound(what) => Self::not_found(match what {
+                Resource::Category => "No such category.",
+                Resource::Product => "No such product.",
+                Resource::UserProduct => "No such item in your collection.",
+            }),
+            ProductError::Forbidden(why) => Self::forbidden(why),
+            ProductError::Conflict { field: "serial_number" } => {
+                let mut err = Self::conflict("You already have this product with this serial number.");
+                err.push_error("serial_number", "is already registered for this product");
+                err
+            }
+            ProductError::Conflict { field } => Self::taken(field),
+            ProductError::VersionMismatch { expected, current } => {
+                crate::http::preconditions::precondition_failed(format!(
+                    "The resource is at version {current}, not {expected}: fetch it again and reapply your change."
+                ))
+            }
+            ProductError::CategoryInUse => {
+                Self::conflict("The category still has products: move or delete them first.")
+            }
+            ProductError::ProductInUse => {
+                Self::conflict("Users own this product, so it cannot be deleted; discontinue it instead.")
+            }
+            ProductError::FilesAttached => Self::conflict("Files are attached to this item: delete them first."),
+            ProductError::Contention => Self::conflict("The resource is being changed by others; try again."),
+            ProductError::Unavailable(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<IntegrationError> for ApiError {
+    fn from(e: IntegrationError) -> Self {
+        match e {
+            IntegrationError::Validation(errors) => Self::validation(errors),
+            IntegrationError::NotFound { what } => Self::not_found(format!("The provider knows no {what}.")),
+            IntegrationError::NotConfigured { capability } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "provider-not-configured",
+                format!("No {} provider is configured on this server.", capability.as_str()),
+            ),
+            IntegrationError::ProviderUnavailable { provider, retry_after } => {
+                let error = Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "provider-unavailable",
+                    format!("{provider} could not be reached or gave an unusable answer, and nothing is cached."),
+                );
+                match retry_after {
+                    Some(wait) => error.with_retry_after(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
+                    None => error,
+                }
+            }
+        }
+    }
+}
+
+impl From<JobsError> for ApiError {
+    fn from(e: JobsError) -> Self {
+        match e {
+            JobsError::Validation(errors) => Self::validation(errors),
+            JobsError::NotFound => Self::not_found("No such job."),
+            e @ JobsError::WrongState { .. } => Self::new(StatusCode::CONFLICT, "job-state-conflict", e.to_string()),
+            JobsError::DuplicateKey => Self::new(
+                StatusCode::CONFLICT,
+                "job-state-conflict",
+                "Another job with this job's unique key is waiting or running; retrying this one would run the work twice.",
+            ),
+            e @ JobsError::Configuration(_) => Self::internal(anyhow::anyhow!(e)),
+            JobsError::Unknown(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(e: WebhookError) -> Self {
+        match e {
+            WebhookError::Validation(errors) => Self::validation(errors),
+            WebhookError::NotFound => Self::not_found("No such webhook subscription."),
+            e @ WebhookError::TooMany(_) => Self::new(StatusCode::CONFLICT, "too-many-subscriptions", format!("{e}.")),
+            // Nothing can be verified, so nothing is accepted: the sender hears 400 as for a bad
+            // signature, and GitHub or Stripe show it in their delivery logs.
+            WebhookError::NotConfigured(provider) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "webhook-not-configured",
+                format!("Webhooks from {provider} are not accepted here: no signing secret is configured."),
+            ),
+            // Why exactly is logged by the handler: a forger learns nothing from the answer.
+            WebhookError::BadSignature(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-signature",
+                "The delivery's signature is missing, malformed, wrong or too old; nothing was stored.",
+            ),
+            WebhookError::Malformed(why) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-delivery",
+                format!("The delivery is signed but cannot be used: {why}. Nothing was stored."),
+            ),
+            WebhookError::Unknown(cause) => Self::internal(cause),
         }
     }
 }

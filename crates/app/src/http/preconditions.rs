@@ -3,7 +3,24 @@
 use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderValue};
 
-use crate::problem::ApiError;
+use crate::http::body::{component, patterned};
+use crate::http::problem::ApiError;
+
+/// The schema of an `If-Match` header as [`if_match`] reads it.
+#[derive(Debug)]
+pub struct IfMatchSchema;
+
+component!(
+    IfMatchSchema,
+    "IfMatch",
+    patterned(
+        r#"^[ \t]*(?:\*|(?:W/)?"[0-9]+"(?:[ \t]*,[ \t]*(?:W/)?"[0-9]+")*)[ \t]*$"#.to_owned(),
+        "`*`, or the `ETag` the change is based on (`\"7\"`; a weak `W/\"7\"` is read the same; a comma-separated \
+         list matches when any tag does). When no tag names the current version, nothing changes and the answer \
+         is `412`"
+    )
+    .examples([r#""1""#])
+);
 
 /// The strong entity tag of a version: `"7"`. The representation of a version never changes, so
 /// a strong tag is honest.

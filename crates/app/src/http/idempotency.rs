@@ -17,7 +17,23 @@ use sha2::{Digest, Sha256};
 use workbench_store::{DieselIdempotencyStore, IdempotencyClaim};
 use workbench_users::{UserId, now};
 
-use crate::problem::ApiError;
+use crate::http::body::{component, patterned};
+use crate::http::problem::ApiError;
+
+/// The schema of an `Idempotency-Key` header as [`key`] reads it.
+#[derive(Debug)]
+pub struct IdempotencyKeySchema;
+
+component!(
+    IdempotencyKeySchema,
+    "IdempotencyKey",
+    patterned(
+        "^[!-~]{1,255}$".to_owned(),
+        "1 to 255 visible ASCII characters. The same key from the same user within 24 h answers the first \
+         response again and creates nothing; with another body (or path) it is refused with `422`"
+    )
+    .examples(["6c1d0d1e-1b8a-4c5e-9f55-0d5b1f0e7a21"])
+);
 
 pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -140,7 +156,7 @@ fn request_hash(path: &str, request: &impl Serialize) -> String {
 fn replay(status: u16, body: String, location: Option<String>) -> HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let mut response = HttpResponse::build(status);
-    let content_type = if status.is_success() { "application/json" } else { crate::problem::CONTENT_TYPE };
+    let content_type = if status.is_success() { "application/json" } else { crate::http::problem::CONTENT_TYPE };
     response.insert_header((header::CONTENT_TYPE, content_type));
     response.insert_header((REPLAYED, "true"));
     if let Some(location) = location {
@@ -149,7 +165,7 @@ fn replay(status: u16, body: String, location: Option<String>) -> HttpResponse {
     // A replayed resource carries the ETag of the version it was created at.
     let version = serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["version"].as_i64());
     if let Some(version) = version.filter(|_| status.is_success()) {
-        response.insert_header((header::ETAG, crate::preconditions::etag(version)));
+        response.insert_header((header::ETAG, crate::http::preconditions::etag(version)));
     }
     response.body(body)
 }

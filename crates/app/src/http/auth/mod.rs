@@ -4,11 +4,17 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use workbench_users::{NewAccount, Role};
 
-use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserResponse};
-use crate::dto_security::{OAuthCallbackQuery, RecoveryCodesResponse, TotpCodeRequest, TotpSetupResponse};
-use crate::extract::{Client, CurrentUser, Json, Query};
-use crate::problem::{ApiError, Problem};
+pub mod dto;
+
+use crate::http::extract::{Client, CurrentUser, Json, Query};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{BadRequest, Unauthorized, Unprocessable};
+use crate::http::users::dto::UserResponse;
 use crate::state::AppState;
+use dto::{
+    LoginRequest, OAuthCallbackQuery, OAuthProviderSchema, RecoveryCodesResponse, RefreshRequest, RegisterRequest,
+    TokenResponse, TotpCodeRequest, TotpSetupResponse,
+};
 
 /// Create an account with the `user` role.
 #[utoipa::path(
@@ -17,10 +23,15 @@ use crate::state::AppState;
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "The new account", body = UserResponse,
-            headers(("Location" = String, description = "The new user's URL"))),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+            headers(("Location" = String, description = "The new user's URL")),
+            links(
+                ("GetUser" = (operation_id = "get_user", parameters(("id" = "$response.body#/id")))),
+                ("AdminUpdateUser" = (operation_id = "admin_update_user", parameters(("id" = "$response.body#/id")))),
+                ("AdminDeleteUser" = (operation_id = "admin_delete_user", parameters(("id" = "$response.body#/id")))),
+            )),
+        (status = 400, response = BadRequest),
         (status = 409, description = "Email or username taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, all listed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, response = Unprocessable),
     )
 )]
 #[post("/auth/register")]
@@ -40,10 +51,10 @@ pub async fn register(state: web::Data<AppState>, body: Json<RegisterRequest>) -
     request_body = LoginRequest,
     responses(
         (status = 200, description = "A new token pair", body = TokenResponse),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
         (status = 401, description = "Unknown email or wrong password (one message for both); or, type ending in `totp-required`, a missing or invalid second factor", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The account is disabled", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing", body = Problem, content_type = "application/problem+json"),
+        (status = 422, response = Unprocessable),
         (status = 429, description = "Too many wrong two-factor codes in a row: locked for 15 minutes (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -66,7 +77,7 @@ pub async fn login(
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new token pair", body = TokenResponse),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
         (status = 401, description = "Unknown, expired, revoked or reused token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`refresh_token` is missing", body = Problem, content_type = "application/problem+json"),
     )
@@ -96,7 +107,7 @@ pub async fn refresh(
     request_body = RefreshRequest,
     responses(
         (status = 204, description = "Signed out"),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
         (status = 422, description = "`refresh_token` is missing", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -118,12 +129,15 @@ pub async fn logout(
     security(("bearer_auth" = [])),
     responses(
         (status = 200, body = UserResponse),
-        (status = 401, description = "Missing, expired or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
     )
 )]
 #[get("/auth/me")]
-pub async fn me(CurrentUser(user): CurrentUser) -> web::Json<UserResponse> {
-    web::Json(UserResponse::own(user))
+pub async fn me(
+    state: web::Data<AppState>,
+    CurrentUser(caller): CurrentUser,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    Ok(web::Json(UserResponse::own(state.users.me(&caller).await?)))
 }
 
 /// Start signing in with Google or GitHub: redirects to the provider with a single-use `state`
@@ -131,7 +145,7 @@ pub async fn me(CurrentUser(user): CurrentUser) -> web::Json<UserResponse> {
 #[utoipa::path(
     tag = "auth",
     operation_id = "oauth_start",
-    params(("provider" = String, Path, description = "`google` or `github`")),
+    params(("provider" = inline(OAuthProviderSchema), Path, description = "`google` or `github`")),
     responses(
         (status = 302, description = "To the provider's consent page",
             headers(("Location" = String, description = "The provider's authorization URL"))),
@@ -154,7 +168,7 @@ pub async fn oauth_start(state: web::Data<AppState>, provider: web::Path<String>
 #[utoipa::path(
     tag = "auth",
     operation_id = "oauth_callback",
-    params(("provider" = String, Path, description = "`google` or `github`"), OAuthCallbackQuery),
+    params(("provider" = inline(OAuthProviderSchema), Path, description = "`google` or `github`"), OAuthCallbackQuery),
     responses(
         (status = 200, description = "A new token pair", body = TokenResponse),
         (status = 302, description = "With `FRONTEND_URL` set: to it, with `access_token`, `refresh_token`, `token_type`, `expires_in` and `user_id` in the fragment",
@@ -190,13 +204,16 @@ pub async fn oauth_callback(
     security(("bearer_auth" = [])),
     responses(
         (status = 200, body = TotpSetupResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
         (status = 409, description = "TOTP is already enabled", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/totp/setup")]
-pub async fn totp_setup(state: web::Data<AppState>, CurrentUser(user): CurrentUser) -> Result<HttpResponse, ApiError> {
-    let setup = state.two_factor.setup(&user).await?;
+pub async fn totp_setup(
+    state: web::Data<AppState>,
+    CurrentUser(caller): CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    let setup = state.two_factor.setup(caller.id).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(TotpSetupResponse::from(setup)))
 }
 
@@ -209,8 +226,8 @@ pub async fn totp_setup(state: web::Data<AppState>, CurrentUser(user): CurrentUs
     request_body = TotpCodeRequest,
     responses(
         (status = 200, body = RecoveryCodesResponse),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
         (status = 409, description = "Already enabled, or no pending secret (call setup first)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`code` is missing or wrong", body = Problem, content_type = "application/problem+json"),
     )
@@ -218,12 +235,12 @@ pub async fn totp_setup(state: web::Data<AppState>, CurrentUser(user): CurrentUs
 #[post("/auth/totp/enable")]
 pub async fn totp_enable(
     state: web::Data<AppState>,
-    CurrentUser(user): CurrentUser,
+    CurrentUser(caller): CurrentUser,
     Client(client): Client,
     body: Json<TotpCodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().code()?;
-    let codes = state.two_factor.enable(&user, &code, &client).await?;
+    let codes = state.two_factor.enable(caller.id, &code, &client).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(RecoveryCodesResponse::from(codes)))
 }
 
@@ -236,8 +253,8 @@ pub async fn totp_enable(
     request_body = TotpCodeRequest,
     responses(
         (status = 204, description = "Two-factor authentication is off"),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
         (status = 409, description = "TOTP is not enabled", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`code` is missing or wrong", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes in a row: locked for 15 minutes (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
@@ -246,11 +263,11 @@ pub async fn totp_enable(
 #[post("/auth/totp/disable")]
 pub async fn totp_disable(
     state: web::Data<AppState>,
-    CurrentUser(user): CurrentUser,
+    CurrentUser(caller): CurrentUser,
     Client(client): Client,
     body: Json<TotpCodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().code()?;
-    state.two_factor.disable(&user, &code, &client).await?;
+    state.two_factor.disable(caller.id, &code, &client).await?;
     Ok(HttpResponse::NoContent().finish())
 }

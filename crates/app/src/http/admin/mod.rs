@@ -3,11 +3,21 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, web};
 use workbench_users::{AdminChanges, UserId};
 
-use crate::dto::{AdminUpdateRequest, Paginated, UserResponse, paginated};
-use crate::dto_security::{AuditEntryResponse, AuditListQuery};
-use crate::extract::{Client, CurrentUser, Json, Query};
-use crate::problem::{ApiError, Problem};
+pub mod dto;
+pub mod jobs;
+
+use crate::http::extract::{Client, CurrentUser, Json, Query};
+use crate::http::pagination::{Paginated, paginated};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{BadRequest, Forbidden, NotFound, Unauthorized};
+use crate::http::users::dto::UserResponse;
 use crate::state::AppState;
+use dto::{AdminUpdateRequest, AuditEntryResponse, AuditListQuery, DashboardResponse};
+
+/// Refuses anyone but admins (and super admins): the operational views are theirs alone.
+pub fn admins_only(viewer: &workbench_users::Principal) -> Result<(), ApiError> {
+    if viewer.role.is_admin() { Ok(()) } else { Err(ApiError::forbidden("Only administrators may do this.")) }
+}
 
 /// Change another account's role or status (admins only). Nobody grants a role above their own
 /// or manages an account that outranks them; disabling an account revokes its tokens.
@@ -15,14 +25,14 @@ use crate::state::AppState;
     tag = "admin",
     operation_id = "admin_update_user",
     security(("bearer_auth" = [])),
-    params(("id" = i64, Path, description = "User id")),
+    params(("id" = i64, Path, minimum = 1, description = "User id")),
     request_body = AdminUpdateRequest,
     responses(
         (status = 200, description = "The updated user", body = UserResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
         (status = 403, description = "Not an admin, or the change is above the caller's rank", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, response = NotFound),
         (status = 422, description = "Unknown role or status", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -45,13 +55,13 @@ pub async fn update_user(
     tag = "admin",
     operation_id = "admin_delete_user",
     security(("bearer_auth" = [])),
-    params(("id" = i64, Path, description = "User id")),
+    params(("id" = i64, Path, minimum = 1, description = "User id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
     )
 )]
 #[delete("/admin/users/{id}")]
@@ -82,8 +92,8 @@ pub async fn delete_user(
     responses(
         (status = 200, body = Paginated<AuditEntryResponse>,
             headers(("Link" = String, description = "`first`, `last`, and `prev`/`next` when they exist"))),
-        (status = 400, description = "A parameter cannot be parsed", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown `action`, or `page`/`per_page` below 1", body = Problem, content_type = "application/problem+json"),
     )
@@ -100,4 +110,25 @@ pub async fn audit(
     let query = query.into_inner().into_query()?;
     let page = state.users.audit_trail(&viewer, query).await?;
     Ok(paginated(&req, page.map(AuditEntryResponse::from)))
+}
+
+/// Counts across the platform (admins only): users, tasks, products and files, accounts created
+/// today (UTC) and live sign-ins (refresh-token families that can still be refreshed).
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "admin_dashboard",
+    security(("bearer_auth" = [])),
+    responses(
+        (status = 200, body = DashboardResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    )
+)]
+#[get("/admin/dashboard")]
+pub async fn dashboard(
+    state: web::Data<AppState>,
+    CurrentUser(viewer): CurrentUser,
+) -> Result<web::Json<DashboardResponse>, ApiError> {
+    let counts = state.dashboard.counts(&viewer, workbench_users::now()).await?;
+    Ok(web::Json(counts.into()))
 }

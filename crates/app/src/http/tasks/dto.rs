@@ -1,12 +1,48 @@
-//! Wire types of tasks, comments, tags and statistics.
+//! Wire shapes of tasks, comments, tags and statistics.
 
-use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use workbench_core::{FieldError, FieldErrors, PageRequest};
-
-use crate::dto::{Lenient, lenient};
 use workbench_tasks::{Comment, Priority, RawTaskFilter, Status, TagUsage, Task, TaskDraft, TaskPatch, TaskStats};
+
+use crate::http::body::{
+    Instant, Lenient, component, instant, lenient, nullable, nullable_instant, present, trimmed_text,
+};
+use crate::http::pagination::{PageNumberSchema, PageSizeSchema};
+
+/// The schema of a task title as `Title::parse` reads it.
+#[derive(Debug)]
+pub struct TitleSchema;
+
+component!(
+    TitleSchema,
+    "TaskTitle",
+    trimmed_text(1, workbench_tasks::Title::MAX_CHARS, "1 to 200 characters once trimmed")
+        .examples(["Renew the car insurance"])
+);
+
+/// The schema of one tag as `Tags::parse` reads it.
+#[derive(Debug)]
+pub struct TagSchema;
+
+component!(
+    TagSchema,
+    "Tag",
+    trimmed_text(1, workbench_tasks::Tags::MAX_CHARS, "1 to 32 characters once trimmed; stored in lower case")
+        .examples(["car"])
+);
+
+/// The schema of a comment's body as `CommentBody::parse` reads it.
+#[derive(Debug)]
+pub struct CommentBodySchema;
+
+component!(
+    CommentBodySchema,
+    "CommentBody",
+    trimmed_text(1, workbench_tasks::CommentBody::MAX_CHARS, "1 to 5000 characters once trimmed")
+        .examples(["Called the insurer; waiting for the quote."])
+);
 
 /// A task.
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,59 +84,37 @@ impl From<Task> for TaskResponse {
     }
 }
 
-/// An instant given as RFC 3339 (`2026-01-15T10:30:00Z`) or a bare date (`2026-01-15`, midnight
-/// UTC), truncated to microseconds like every stored timestamp.
-pub(crate) fn instant<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-    Option::<String>::deserialize(d)?.map(|s| parse_instant(&s).map_err(serde::de::Error::custom)).transpose()
-}
-
-fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc).trunc_subsecs(6));
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-        .ok_or_else(|| format!("{s:?} is not an RFC 3339 timestamp or a YYYY-MM-DD date"))
-}
-
-/// `instant` for a field whose `null` clears it: outer `None` = left out.
-fn nullable_instant<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<DateTime<Utc>>>, D::Error> {
-    instant(d).map(Some)
-}
-
-/// Distinguishes a field left out (`None`) from one sent as `null` (`Some(None)`).
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// `POST /tasks`. Fields are read leniently so that a value of the wrong type is reported together
 /// with every other failing field.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreateTaskRequest {
-    /// 1–200 characters after trimming.
-    #[schema(value_type = String, required = true, example = "Renew the car insurance")]
-    pub title: Option<Lenient<String>>,
+    #[schema(value_type = TitleSchema, required = true)]
+    #[serde(default)]
+    pub title: Lenient<String>,
     /// At most 10 000 characters.
-    #[schema(value_type = Option<String>)]
-    pub description: Option<Lenient<String>>,
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[serde(default)]
+    pub description: Lenient<String>,
     /// Default `pending`.
-    #[schema(value_type = Option<Status>)]
-    pub status: Option<Lenient<Status>>,
+    #[schema(value_type = Status)]
+    #[serde(default)]
+    pub status: Lenient<Status>,
     /// Default `medium`.
-    #[schema(value_type = Option<Priority>)]
-    pub priority: Option<Lenient<Priority>>,
+    #[schema(value_type = Priority)]
+    #[serde(default)]
+    pub priority: Lenient<Priority>,
     /// RFC 3339 (or a bare `YYYY-MM-DD`, midnight UTC).
     #[serde(default, deserialize_with = "instant")]
+    #[schema(value_type = Option<Instant>)]
     pub due_date: Option<DateTime<Utc>>,
-    /// An active user.
-    #[schema(value_type = Option<i64>)]
-    pub assignee_id: Option<Lenient<i64>>,
-    /// At most 20 tags of at most 32 characters; stored trimmed, lower-case, deduplicated.
-    #[schema(value_type = Option<Vec<String>>)]
-    pub tags: Option<Lenient<Vec<String>>>,
+    /// The id of an active user; any other id is refused with `422` naming this field.
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    #[serde(default)]
+    pub assignee_id: Lenient<i64>,
+    /// At most 20 distinct tags; stored trimmed, lower-case, deduplicated.
+    #[schema(value_type = Vec<TagSchema>, max_items = 20)]
+    #[serde(default)]
+    pub tags: Lenient<Vec<String>>,
 }
 
 impl CreateTaskRequest {
@@ -109,11 +123,11 @@ impl CreateTaskRequest {
         let mut errors = Vec::new();
         let draft = TaskDraft {
             title: lenient("title", self.title, &mut errors),
-            description: lenient("description", self.description, &mut errors),
+            description: nullable("description", self.description, &mut errors),
             status: lenient("status", self.status, &mut errors),
             priority: lenient("priority", self.priority, &mut errors),
             due_date: self.due_date,
-            assignee_id: lenient("assignee_id", self.assignee_id, &mut errors),
+            assignee_id: nullable("assignee_id", self.assignee_id, &mut errors),
             tags: lenient("tags", self.tags, &mut errors),
         };
         (draft, errors)
@@ -125,25 +139,29 @@ impl CreateTaskRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdateTaskRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = TitleSchema)]
     pub title: Option<Option<String>>,
+    /// At most 10 000 characters.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, max_length = 10000)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Status>)]
+    #[schema(value_type = Status)]
     pub status: Option<Option<Status>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Priority>)]
+    #[schema(value_type = Priority)]
     pub priority: Option<Option<Priority>>,
+    /// RFC 3339 (or a bare `YYYY-MM-DD`, midnight UTC).
     #[serde(default, deserialize_with = "nullable_instant")]
-    #[schema(value_type = Option<DateTime<Utc>>, nullable)]
+    #[schema(value_type = Option<Instant>, nullable)]
     pub due_date: Option<Option<DateTime<Utc>>>,
+    /// The id of an active user; any other id is refused with `422` naming this field.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>, nullable)]
+    #[schema(value_type = Option<i64>, nullable, minimum = 1)]
     pub assignee_id: Option<Option<i64>>,
+    /// At most 20 distinct tags; stored trimmed, lower-case, deduplicated.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Vec<TagSchema>, max_items = 20)]
     pub tags: Option<Option<Vec<String>>>,
 }
 
@@ -161,13 +179,45 @@ impl From<UpdateTaskRequest> for TaskPatch {
     }
 }
 
+/// The schema of `sort` as `TaskSort::parse` reads it.
+#[derive(Debug)]
+pub struct TaskSortSchema;
+
+component!(
+    TaskSortSchema,
+    "TaskSort",
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some([
+            "created_at",
+            "-created_at",
+            "updated_at",
+            "-updated_at",
+            "due_date",
+            "-due_date",
+            "priority",
+            "-priority",
+            "title",
+            "-title",
+        ]))
+        .description(Some("A key, with `-` in front for descending (surrounding whitespace is ignored)"))
+);
+
 /// Filters, sort and page of `GET /tasks`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TaskListQuery {
-    /// Comma-separated statuses: `pending`, `in_progress`, `completed`.
+    /// Comma-separated statuses: `pending`, `in_progress`, `completed` (empty items are ignored).
+    #[param(
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:pending|in_progress|completed)?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:,[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:pending|in_progress|completed)?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)*$",
+        example = "pending,in_progress"
+    )]
     pub status: Option<String>,
-    /// `low`, `medium` or `high` (comma-separated for several).
+    /// Comma-separated priorities: `low`, `medium`, `high` (empty items are ignored).
+    #[param(
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:low|medium|high)?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:,[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:low|medium|high)?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)*$",
+        example = "high"
+    )]
     pub priority: Option<String>,
     pub assignee_id: Option<i64>,
     pub owner_id: Option<i64>,
@@ -177,20 +227,23 @@ pub struct TaskListQuery {
     pub q: Option<String>,
     /// Due strictly before: RFC 3339 or `YYYY-MM-DD` (midnight UTC).
     #[serde(default, deserialize_with = "instant")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<Instant>, inline)]
     pub due_before: Option<DateTime<Utc>>,
     /// Due at or after: RFC 3339 or `YYYY-MM-DD` (midnight UTC).
     #[serde(default, deserialize_with = "instant")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<Instant>, inline)]
     pub due_after: Option<DateTime<Utc>>,
     /// Only tasks due in the past and not completed.
     pub overdue: Option<bool>,
     /// `created_at`, `updated_at`, `due_date`, `priority` or `title`; `-` prefix for descending.
     /// Default `-created_at`. Tasks without a due date sort last in both directions.
+    #[param(value_type = Option<TaskSortSchema>, inline)]
     pub sort: Option<String>,
-    #[param(minimum = 1, default = 1)]
+    /// Page number, from 1.
+    #[param(value_type = Option<PageNumberSchema>, inline)]
     pub page: Option<u64>,
-    #[param(minimum = 1, maximum = 100, default = 20)]
+    /// Items per page, from 1; more than 100 is read as 100. Default 20.
+    #[param(value_type = Option<PageSizeSchema>, inline)]
     pub per_page: Option<u64>,
 }
 
@@ -280,8 +333,7 @@ impl From<Comment> for CommentResponse {
 /// `POST /tasks/{id}/comments`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateCommentRequest {
-    /// 1–5000 characters after trimming.
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = CommentBodySchema, required = true)]
     pub body: Option<String>,
 }
 
@@ -298,12 +350,6 @@ impl From<TagUsage> for TagResponse {
     }
 }
 
-/// A list that is not paginated.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DataList<T: ToSchema> {
-    pub data: Vec<T>,
-}
-
 /// `q` of `GET /tags`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -312,32 +358,9 @@ pub struct TagQuery {
     pub q: Option<String>,
 }
 
-/// `page` and `per_page` of a paginated list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    #[param(minimum = 1, default = 1)]
-    pub page: Option<u64>,
-    #[param(minimum = 1, maximum = 100, default = 20)]
-    pub per_page: Option<u64>,
-}
-
-impl PageQuery {
-    pub fn page(&self) -> Result<PageRequest, FieldErrors> {
-        PageRequest::new(self.page, self.per_page)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn instants_accept_rfc3339_and_bare_dates() {
-        assert_eq!(parse_instant("2026-01-15").unwrap().to_rfc3339(), "2026-01-15T00:00:00+00:00");
-        assert_eq!(parse_instant("2026-01-15T12:00:00+02:00").unwrap().to_rfc3339(), "2026-01-15T10:00:00+00:00");
-        assert!(parse_instant("tomorrow").is_err());
-    }
 
     #[test]
     fn update_distinguishes_absent_null_and_value() {

@@ -3,10 +3,14 @@
 use actix_web::{HttpRequest, HttpResponse, get, patch, put, web};
 use workbench_users::{PasswordChange, ProfileChanges, UserId};
 
-use crate::dto::{ChangePasswordRequest, Paginated, UpdateProfileRequest, UserListQuery, UserResponse, paginated};
-use crate::extract::{Client, CurrentUser, Json, Query};
-use crate::problem::{ApiError, Problem};
+pub mod dto;
+
+use crate::http::extract::{Client, CurrentUser, Json, Query};
+use crate::http::pagination::{Paginated, paginated};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{BadRequest, NotFound, Unauthorized, Unprocessable};
 use crate::state::AppState;
+use dto::{ChangePasswordRequest, UpdateProfileRequest, UserListQuery, UserResponse};
 
 /// Users, searchable by username and name (and email, for admins). Non-admins see active
 /// accounts only.
@@ -17,9 +21,9 @@ use crate::state::AppState;
     params(UserListQuery),
     responses(
         (status = 200, body = Paginated<UserResponse>, headers(("Link" = String, description = "first, prev, next, last"))),
-        (status = 400, description = "Unparsable query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`page` or `per_page` is 0", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = Unprocessable),
     )
 )]
 #[get("/users")]
@@ -42,9 +46,9 @@ pub async fn list(
     params(UserListQuery),
     responses(
         (status = 200, body = Paginated<UserResponse>, headers(("Link" = String, description = "first, prev, next, last"))),
-        (status = 400, description = "Unparsable query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`page` or `per_page` is 0", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = Unprocessable),
     )
 )]
 #[get("/users/except-me")]
@@ -59,17 +63,35 @@ pub async fn except_me(
     Ok(paginated(&req, page.map(|u| UserResponse::seen_by(u, &viewer))))
 }
 
+/// The caller, exactly as `GET /auth/me` answers.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "get_my_profile",
+    security(("bearer_auth" = [])),
+    responses(
+        (status = 200, body = UserResponse),
+        (status = 401, response = Unauthorized),
+    )
+)]
+#[get("/users/me")]
+pub async fn me(
+    state: web::Data<AppState>,
+    CurrentUser(caller): CurrentUser,
+) -> Result<web::Json<UserResponse>, ApiError> {
+    Ok(web::Json(UserResponse::own(state.users.me(&caller).await?)))
+}
+
 /// One user.
 #[utoipa::path(
     tag = "users",
     operation_id = "get_user",
     security(("bearer_auth" = [])),
-    params(("id" = i64, Path, description = "User id")),
+    params(("id" = i64, Path, minimum = 1, description = "User id")),
     responses(
         (status = 200, body = UserResponse),
-        (status = 400, description = "The id is not a number", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
     )
 )]
 #[get("/users/{id}")]
@@ -90,10 +112,10 @@ pub async fn get(
     request_body = UpdateProfileRequest,
     responses(
         (status = 200, description = "The updated caller", body = UserResponse),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
         (status = 409, description = "Username taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, all listed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, response = Unprocessable),
     )
 )]
 #[patch("/users/me")]
@@ -115,8 +137,8 @@ pub async fn update_me(
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed; every session must sign in again"),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
         (status = 422, description = "Wrong `current_password` or invalid `new_password`", body = Problem, content_type = "application/problem+json"),
     )
 )]

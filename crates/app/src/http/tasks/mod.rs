@@ -5,16 +5,20 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use workbench_tasks::{TaskError, TaskFilter, TaskId};
 use workbench_users::now;
 
-use crate::dto::{Paginated, merge_type_errors, paginated};
-use crate::dto_tasks::{
-    CommentResponse, CreateCommentRequest, CreateTaskRequest, DataList, PageQuery, TagQuery, TagResponse,
-    TaskListQuery, TaskResponse, TaskStatsResponse, UpdateTaskRequest,
-};
-use crate::extract::{CurrentUser, Json, Query};
-use crate::idempotency::Created;
-use crate::preconditions::{etag, if_match, none_match_hits};
-use crate::problem::{ApiError, Problem};
+pub mod dto;
+
+use crate::http::body::merge_type_errors;
+use crate::http::extract::{CurrentUser, Json, Query};
+use crate::http::idempotency::{Created, IdempotencyKeySchema};
+use crate::http::pagination::{DataList, PageQuery, Paginated, paginated};
+use crate::http::preconditions::{IfMatchSchema, etag, if_match, none_match_hits};
+use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{BadRequest, Forbidden, NotFound, PreconditionFailed, Unauthorized, Unprocessable};
 use crate::state::AppState;
+use dto::{
+    CommentResponse, CreateCommentRequest, CreateTaskRequest, TagQuery, TagResponse, TaskListQuery, TaskResponse,
+    TaskStatsResponse, UpdateTaskRequest,
+};
 
 fn task_response(task: workbench_tasks::Task, status: actix_web::http::StatusCode) -> HttpResponse {
     HttpResponse::build(status).insert_header((header::ETAG, etag(task.version))).json(TaskResponse::from(task))
@@ -25,12 +29,22 @@ fn task_response(task: workbench_tasks::Task, status: actix_web::http::StatusCod
     tag = "tasks",
     operation_id = "create_task",
     security(("bearer_auth" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    params(("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h")),
     request_body = CreateTaskRequest,
     responses(
-        (status = 201, body = TaskResponse, headers(("Location" = String), ("ETag" = String))),
+        (status = 201, body = TaskResponse, headers(("Location" = String), ("ETag" = String)),
+            links(
+                ("GetTask" = (operation_id = "get_task", parameters(("id" = "$response.body#/id")))),
+                ("UpdateTask" = (operation_id = "update_task",
+                    parameters(("id" = "$response.body#/id"), ("If-Match" = "$response.header.ETag")))),
+                ("ReplaceTask" = (operation_id = "replace_task",
+                    parameters(("id" = "$response.body#/id"), ("If-Match" = "$response.header.ETag")))),
+                ("DeleteTask" = (operation_id = "delete_task", parameters(("id" = "$response.body#/id")))),
+                ("ListTaskComments" = (operation_id = "list_task_comments", parameters(("id" = "$response.body#/id")))),
+                ("CreateTaskComment" = (operation_id = "create_task_comment", parameters(("id" = "$response.body#/id")))),
+            )),
         (status = 400, description = "The body is not JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
         (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, all listed (or a reused Idempotency-Key with another body)", body = Problem, content_type = "application/problem+json"),
     )
@@ -73,7 +87,7 @@ pub async fn create(
     responses(
         (status = 200, body = Paginated<TaskResponse>, headers(("Link" = String))),
         (status = 400, description = "An unparsable value (`page=abc`, a bad date)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
         (status = 422, description = "A value outside the allowed set (`sort=colour`, `status=done`, `page=0`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -104,7 +118,7 @@ pub async fn list(
     security(("bearer_auth" = [])),
     responses(
         (status = 200, body = TaskStatsResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
     )
 )]
 #[get("/tasks/stats")]
@@ -120,13 +134,16 @@ pub async fn stats(
     tag = "tasks",
     operation_id = "get_task",
     security(("bearer_auth" = [])),
-    params(("id" = i64, Path, description = "Task id")),
+    params(
+        ("id" = i64, Path, minimum = 1, description = "Task id"),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "`ETag`s the client holds; the current one answers `304`"),
+    ),
     responses(
         (status = 200, body = TaskResponse, headers(("ETag" = String))),
         (status = 304, description = "Not modified since the `If-None-Match` version"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such task, or one the caller may not see", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
     )
 )]
 #[get("/tasks/{id}")]
@@ -146,7 +163,7 @@ pub async fn get(
 async fn apply_update(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: workbench_users::User,
+    user: workbench_users::Principal,
     id: i64,
     body: UpdateTaskRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -162,16 +179,19 @@ async fn apply_update(
     tag = "tasks",
     operation_id = "replace_task",
     security(("bearer_auth" = [])),
-    params(("id" = i64, Path), ("If-Match" = Option<String>, Header, description = "The `ETag` the change is based on")),
+    params(
+        ("id" = i64, Path, minimum = 1, description = "Task id"),
+        ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
+    ),
     request_body = UpdateTaskRequest,
     responses(
         (status = 200, body = TaskResponse, headers(("ETag" = String))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
         (status = 409, description = "Concurrent writers kept winning; retry", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 412, response = PreconditionFailed),
+        (status = 422, response = Unprocessable),
     )
 )]
 #[put("/tasks/{id}")]
@@ -191,16 +211,19 @@ pub async fn replace(
     tag = "tasks",
     operation_id = "update_task",
     security(("bearer_auth" = [])),
-    params(("id" = i64, Path), ("If-Match" = Option<String>, Header, description = "The `ETag` the change is based on")),
+    params(
+        ("id" = i64, Path, minimum = 1, description = "Task id"),
+        ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
+    ),
     request_body = UpdateTaskRequest,
     responses(
         (status = 200, body = TaskResponse, headers(("ETag" = String))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
         (status = 409, description = "Concurrent writers kept winning; retry", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 412, response = PreconditionFailed),
+        (status = 422, response = Unprocessable),
     )
 )]
 #[patch("/tasks/{id}")]
@@ -219,14 +242,17 @@ pub async fn update(
     tag = "tasks",
     operation_id = "delete_task",
     security(("bearer_auth" = [])),
-    params(("id" = i64, Path), ("If-Match" = Option<String>, Header)),
+    params(
+        ("id" = i64, Path, minimum = 1, description = "Task id"),
+        ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the deletion is based on"),
+    ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
         (status = 403, description = "An assignee may not delete", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
     )
 )]
 #[delete("/tasks/{id}")]
@@ -246,13 +272,13 @@ pub async fn remove(
     tag = "tasks",
     operation_id = "list_task_comments",
     security(("bearer_auth" = [])),
-    params(("id" = i64, Path), PageQuery),
+    params(("id" = i64, Path, minimum = 1, description = "Task id"), PageQuery),
     responses(
         (status = 200, body = Paginated<CommentResponse>, headers(("Link" = String))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
     )
 )]
 #[get("/tasks/{id}/comments")]
@@ -273,15 +299,22 @@ pub async fn comments(
     tag = "tasks",
     operation_id = "create_task_comment",
     security(("bearer_auth" = [])),
-    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(
+        ("id" = i64, Path, minimum = 1, description = "Task id"),
+        ("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h"),
+    ),
     request_body = CreateCommentRequest,
     responses(
-        (status = 201, body = CommentResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 201, body = CommentResponse,
+            links(
+                ("DeleteTaskComment" = (operation_id = "delete_task_comment",
+                    parameters(("id" = "$response.body#/task_id"), ("comment_id" = "$response.body#/id")))),
+            )),
+        (status = 400, description = "The body is not JSON, the path cannot be parsed, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, response = Unprocessable),
     )
 )]
 #[post("/tasks/{id}/comments")]
@@ -313,13 +346,16 @@ pub async fn add_comment(
     tag = "tasks",
     operation_id = "delete_task_comment",
     security(("bearer_auth" = [])),
-    params(("id" = i64, Path), ("comment_id" = i64, Path)),
+    params(
+        ("id" = i64, Path, minimum = 1, description = "Task id"),
+        ("comment_id" = i64, Path, minimum = 1, description = "Comment id"),
+    ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
     )
 )]
 #[delete("/tasks/{id}/comments/{comment_id}")]
@@ -341,7 +377,8 @@ pub async fn delete_comment(
     params(TagQuery),
     responses(
         (status = 200, body = DataList<TagResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
     )
 )]
 #[get("/tags")]

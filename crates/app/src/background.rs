@@ -1,0 +1,286 @@
+//! Work done off the request path: the durable job queue's runtime (a bounded pool of
+//! `JOB_WORKERS` workers, leases and their rescue, the contract's schedules, pruning) running every
+//! handler, and the outbox relay publishing domain events to the broadcast bus, to outbound
+//! webhook subscriptions (as delivery jobs) and to NATS.
+//!
+//! [`build`] wires the handlers and schedules from the settings (once per process, with the
+//! other services); [`Background::start`] runs them, in the server or on its own (a process
+//! that only works off jobs needs nothing else); [`Background::shutdown`] stops claiming, lets
+//! running jobs finish within `SHUTDOWN_TIMEOUT`, and releases the rest to other instances.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use workbench_core::broadcast::Broadcast;
+use workbench_events::{BroadcastPublisher, EventPublisher, Relay, RelayConfig};
+use workbench_jobs::{
+    HandlerOptions, Handlers, JobHandler, JobQueue, JobRuntime, RuntimeConfig, Schedule, ScheduleSpec,
+};
+use workbench_mail::SmtpMailer;
+use workbench_scheduled::{
+    BACKUP_KIND, BLOB_SWEEP_KIND, DAILY_REPORT_KIND, DISABLE_INACTIVE_KIND, DailyTaskReport, DisableInactiveUsers,
+    Mailer, PURGE_TOKENS_KIND, PurgeExpiredTokens, SqliteBackup, USER_REPORT_KIND, USER_WARRANTY_KIND, UserTaskReport,
+    UserWarrantyReminder, WARRANTY_REMINDERS_KIND, WarrantyReminderRun,
+};
+use workbench_store::{Backend, Database, DieselHousekeeping, DieselJobStore, DieselOutbox, DieselWebhookStore};
+use workbench_users::{PrincipalCache, UserRepository};
+use workbench_webhook_client::HttpWebhookSender;
+use workbench_webhooks::{DELIVER_KIND, DeliveryHandler, FanOut, INBOUND_KIND, InboundProcessor, delivery_options};
+
+use crate::config::Settings;
+use crate::events::WirePresenter;
+use crate::metrics::Metrics;
+
+/// How long a stopping process lets the relay finish the batch in hand.
+pub const RELAY_GRACE: Duration = Duration::from_secs(5);
+
+/// The longest an inbound delivery's processing or a scheduled job may run before it counts as
+/// failed (and is retried).
+const HANDLER_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What other features hand to the job runtime once they exist. The orphaned-blob sweep needs the
+/// files table (its `KnownBlobs`) and the blob store: until the files feature provides the
+/// handler, its schedule (`orphan-blob-sweep`) is configured but not registered.
+#[derive(Default, Clone)]
+pub struct Extras {
+    /// The `blobs.sweep_orphans` handler (`workbench_scheduled::OrphanBlobSweep`).
+    pub blob_sweep: Option<Arc<dyn JobHandler>>,
+}
+
+impl std::fmt::Debug for Extras {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extras").field("blob_sweep", &self.blob_sweep.is_some()).finish()
+    }
+}
+
+/// A schedule as configured and as this process runs it, for the admin view.
+#[derive(Debug, Clone)]
+pub struct ScheduleInfo {
+    pub schedule: Schedule,
+    /// Why an enabled schedule is not run here, when it is not.
+    pub held_back: Option<&'static str>,
+}
+
+impl ScheduleInfo {
+    /// Whether this process fires it.
+    pub fn active(&self) -> bool {
+        self.schedule.enabled() && self.held_back.is_none()
+    }
+}
+
+/// Everything the background needs, wired once per process by [`build`].
+#[derive(Clone)]
+pub struct Plan {
+    db: Database,
+    store: DieselJobStore,
+    webhooks: DieselWebhookStore,
+    handlers: Handlers,
+    schedules: Arc<Vec<ScheduleInfo>>,
+    config: RuntimeConfig,
+    bus: Arc<dyn Broadcast>,
+    metrics: Metrics,
+    nats_url: Option<String>,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan").field("handlers", &self.handlers).field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Plan {
+    /// The schedules as configured, with what this process does with each.
+    pub fn schedules(&self) -> Arc<Vec<ScheduleInfo>> {
+        self.schedules.clone()
+    }
+}
+
+/// What [`build`] needs from the rest of the wiring.
+pub struct Parts<'a> {
+    pub settings: &'a Settings,
+    pub db: &'a Database,
+    pub store: &'a DieselJobStore,
+    pub webhooks: &'a DieselWebhookStore,
+    pub queue: &'a JobQueue,
+    pub users: Arc<dyn UserRepository>,
+    pub principals: Arc<dyn PrincipalCache>,
+    pub bus: Arc<dyn Broadcast>,
+    pub metrics: &'a Metrics,
+    pub extras: Extras,
+}
+
+impl std::fmt::Debug for Parts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts").field("extras", &self.extras).finish_non_exhaustive()
+    }
+}
+
+/// The mailer of `SMTP_URL`, if set.
+fn mailer(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Mailer>>> {
+    let Some(url) = settings.smtp_url.as_deref() else {
+        tracing::info!("SMTP_URL is not set: the daily task reports and warranty reminders will be skipped");
+        return Ok(None);
+    };
+    let mailer = SmtpMailer::new(url, &settings.mail_from())?;
+    tracing::info!(from = settings.mail_from(), "e-mail goes out through SMTP_URL");
+    Ok(Some(Arc::new(mailer)))
+}
+
+/// Registers every job kind's handler and decides which configured schedules this process runs.
+pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
+    let Parts { settings, db, store, webhooks, queue, users, principals, bus, metrics, extras } = parts;
+    let mailer = mailer(settings)?;
+    let housekeeping = Arc::new(DieselHousekeeping::new(db.clone()));
+    let sender = HttpWebhookSender::new(settings.webhook_allow_private_targets).context("the webhook HTTP client")?;
+    let observer = Arc::new(metrics.clone());
+    let long = HandlerOptions::default().timeout(HANDLER_TIMEOUT);
+    let mut handlers = Handlers::new()
+        .register_with(
+            INBOUND_KIND,
+            Arc::new(InboundProcessor::new(Arc::new(webhooks.clone()), observer.clone())),
+            long,
+        )?
+        .register_with(
+            DELIVER_KIND,
+            Arc::new(DeliveryHandler::new(Arc::new(webhooks.clone()), Arc::new(sender), observer)),
+            delivery_options(),
+        )?
+        .register_with(PURGE_TOKENS_KIND, Arc::new(PurgeExpiredTokens::new(housekeeping.clone())), long)?
+        .register_with(
+            DISABLE_INACTIVE_KIND,
+            Arc::new(DisableInactiveUsers::new(housekeeping.clone(), users, principals, settings.inactive_user_days)),
+            long,
+        )?
+        .register_with(
+            DAILY_REPORT_KIND,
+            Arc::new(DailyTaskReport::new(housekeeping.clone(), queue.clone(), mailer.is_some())),
+            long,
+        )?
+        .register_with(USER_REPORT_KIND, Arc::new(UserTaskReport::new(housekeeping.clone(), mailer.clone())), long)?
+        .register_with(
+            WARRANTY_REMINDERS_KIND,
+            Arc::new(WarrantyReminderRun::new(
+                housekeeping.clone(),
+                queue.clone(),
+                mailer.is_some(),
+                settings.warranty_reminder_days,
+            )),
+            long,
+        )?
+        .register_with(
+            USER_WARRANTY_KIND,
+            Arc::new(UserWarrantyReminder::new(housekeeping.clone(), mailer, settings.warranty_reminder_days)),
+            long,
+        )?
+        .register_with(
+            BACKUP_KIND,
+            Arc::new(SqliteBackup::new(housekeeping, settings.data_dir.join("backups"), settings.backup_keep)),
+            long,
+        )?;
+    if let Some(sweep) = extras.blob_sweep {
+        handlers = handlers.register_with(BLOB_SWEEP_KIND, sweep, long)?;
+    }
+    let schedules = schedules(settings.schedules(), db.backend(), &handlers)?;
+    let mut config = RuntimeConfig::new(settings.job_workers);
+    config.lease = settings.job_lease;
+    // A crashed instance's jobs wait for their lease to lapse, then for the next rescue pass.
+    config.rescue_interval = (settings.job_lease / 2).clamp(Duration::from_millis(500), Duration::from_secs(15));
+    config.retention = (!settings.job_retention.is_zero()).then_some(settings.job_retention);
+    config.schedules = schedules.iter().filter(|s| s.active()).map(|s| s.schedule.clone()).collect();
+    Ok(Plan {
+        db: db.clone(),
+        store: store.clone(),
+        webhooks: webhooks.clone(),
+        handlers,
+        schedules: Arc::new(schedules),
+        config,
+        bus,
+        metrics: metrics.clone(),
+        nats_url: settings.nats_url.clone(),
+    })
+}
+
+/// The configured schedules, each held back when it cannot run here: the SQLite backup on
+/// PostgreSQL, a job kind without a handler (the orphaned-blob sweep before files exist).
+fn schedules(specs: Vec<ScheduleSpec>, backend: Backend, handlers: &Handlers) -> anyhow::Result<Vec<ScheduleInfo>> {
+    let mut out = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let name = spec.name.clone();
+        let schedule = Schedule::parse(spec).map_err(|e| anyhow::anyhow!("schedule {name}: {e}"))?;
+        let held_back = if schedule.kind() == BACKUP_KIND && backend != Backend::Sqlite {
+            Some("PostgreSQL is backed up with its own tools")
+        } else if !handlers.kinds().any(|k| k == schedule.kind()) {
+            Some("its job has no handler yet (the files feature provides it)")
+        } else {
+            None
+        };
+        if schedule.enabled()
+            && let Some(why) = held_back
+        {
+            tracing::info!(schedule = schedule.name(), why, "schedule not run");
+        }
+        out.push(ScheduleInfo { schedule, held_back });
+    }
+    Ok(out)
+}
+
+/// The job runtime and the outbox relay of this process.
+#[derive(Debug)]
+pub struct Background {
+    jobs: JobRuntime,
+    relay: Relay,
+}
+
+impl Background {
+    /// Starts the job runtime and the relay on the current Tokio runtime. With `NATS_URL`, events
+    /// are published to NATS too (a server not reachable yet is retried in the background).
+    pub async fn start(plan: &Plan) -> anyhow::Result<Self> {
+        let jobs = JobRuntime::builder(Arc::new(plan.store.clone()), plan.handlers.clone())
+            .config(plan.config.clone())
+            .observer(Arc::new(plan.metrics.clone()))
+            .start()?;
+        let presenter = Arc::new(WirePresenter);
+        let mut publishers: Vec<Arc<dyn EventPublisher>> = vec![
+            Arc::new(BroadcastPublisher::new(plan.bus.clone(), presenter.clone())),
+            Arc::new(FanOut::new(Arc::new(plan.webhooks.clone()), Arc::new(plan.webhooks.clone()), presenter.clone())),
+        ];
+        if let Some(url) = plan.nats_url.as_deref() {
+            publishers.push(Arc::new(workbench_nats::NatsPublisher::connect(url, presenter).await?));
+            tracing::info!("domain events are published to NATS as workbench.<event>");
+        }
+        // The relay's lease follows the jobs': after a crash, events go out elsewhere as soon as
+        // the dead instance's jobs run again.
+        let lease = plan.config.lease;
+        let relay_config = RelayConfig {
+            lease,
+            standby_interval: (lease / 4).clamp(Duration::from_millis(200), Duration::from_secs(2)),
+            ..RelayConfig::default()
+        };
+        let relay = Relay::start(
+            Arc::new(DieselOutbox::new(plan.db.clone())),
+            publishers,
+            Arc::new(plan.metrics.clone()),
+            relay_config,
+        );
+        Ok(Self { jobs, relay })
+    }
+
+    /// The name on this process's job leases.
+    pub fn instance(&self) -> &str {
+        self.jobs.instance()
+    }
+
+    /// Stops gracefully: no more claims; running jobs get `grace` to finish, the rest are
+    /// released at once for another instance; the relay finishes its batch.
+    pub async fn shutdown(self, grace: Duration) {
+        let (report, ()) = tokio::join!(self.jobs.shutdown(grace), self.relay.shutdown(RELAY_GRACE));
+        if report.interrupted > 0 || report.released > 0 {
+            tracing::info!(
+                interrupted = report.interrupted,
+                released = report.released,
+                "jobs handed back for another instance"
+            );
+        }
+    }
+}

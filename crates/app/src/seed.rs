@@ -1,0 +1,142 @@
+//! `workbench seed --demo`: a newcomer's demo database, filled through the same services (and so
+//! the same rules) as every client: the demo catalogue of `workbench_products::demo`, and a demo
+//! user with a few tasks and owned products whose warranties show every state of the overview.
+
+use anyhow::Context;
+use chrono::{Duration, Utc};
+use workbench_products::{CategoryDraft, CategoryId, Product, ProductError, ProductFilter, demo, today};
+use workbench_store::DieselUserRepository;
+use workbench_tasks::{Priority, Status, TaskDraft};
+use workbench_users::{AuthError, NewAccount, Principal, Role, UserId, UserQuery, UserRepository, UserStatus};
+
+use crate::state::AppState;
+
+/// The demo account's password (a demo database is not for production).
+pub const DEMO_PASSWORD: &str = "demo-password-123";
+
+/// What seeding made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedReport {
+    pub categories: usize,
+    pub products: usize,
+    pub username: String,
+    pub email: String,
+    pub password: &'static str,
+    pub tasks: usize,
+    pub owned: usize,
+}
+
+/// Fills the database. Refuses when any account exists, unless `force`: then the catalogue's
+/// existing categories (by slug) are kept and only missing ones are added, with their products,
+/// and the demo user gets a fresh name when `demo` is taken.
+pub async fn demo(state: &AppState, force: bool) -> anyhow::Result<SeedReport> {
+    let users = DieselUserRepository::new(state.db.clone());
+    let existing = users.list(UserQuery::default()).await.context("counting accounts")?.total;
+    if existing > 0 && !force {
+        anyhow::bail!("the database already has {existing} account(s); seed only an empty one, or pass --force");
+    }
+    // The seeder acts as the system, with an admin's rights over the catalogue.
+    let system = Principal { id: UserId(0), role: Role::Admin, status: UserStatus::Active, token_generation: 0 };
+    let (categories, products) = catalogue(state, &system).await?;
+
+    let (user, email) = demo_account(state).await?;
+    let owner = Principal::from(&user);
+    let mut tasks = 0;
+    for draft in demo_tasks() {
+        let new = state.tasks.prepare(draft).await.map_err(|e| anyhow::anyhow!("demo task: {e}"))?;
+        state.tasks.create(&owner, new).await.map_err(|e| anyhow::anyhow!("demo task: {e}"))?;
+        tasks += 1;
+    }
+    let all = state
+        .catalogue
+        .products(ProductFilter::default(), workbench_core::PageRequest::new(Some(1), Some(100))?)
+        .await?
+        .items;
+    let mut owned = 0;
+    for draft in demo::collection(&all, today()) {
+        let new = state.collection.prepare(draft).await?;
+        match state.collection.create(&owner, new).await {
+            Ok(_) => owned += 1,
+            Err(ProductError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(SeedReport { categories, products, username: user.username, email, password: DEMO_PASSWORD, tasks, owned })
+}
+
+/// Adds the demo catalogue; returns how many categories and products were added.
+async fn catalogue(state: &AppState, system: &Principal) -> anyhow::Result<(usize, usize)> {
+    let (mut categories, mut products) = (0, 0);
+    for entry in demo::catalogue() {
+        let Some(category) = add_category(state, system, entry.category).await? else { continue };
+        categories += 1;
+        for draft in entry.products {
+            let draft = workbench_products::ProductDraft { category_id: Some(category.0), ..draft };
+            let new = state.catalogue.prepare_product(system, draft).await?;
+            let _: Product = state.catalogue.create_product(system, new).await?;
+            products += 1;
+        }
+    }
+    Ok((categories, products))
+}
+
+/// Creates a category; `None` when its slug is taken (seeded before).
+async fn add_category(
+    state: &AppState,
+    system: &Principal,
+    draft: CategoryDraft,
+) -> anyhow::Result<Option<CategoryId>> {
+    let new = state.catalogue.prepare_category(system, draft)?;
+    match state.catalogue.create_category(system, new).await {
+        Ok(category) => Ok(Some(category.id)),
+        Err(ProductError::Conflict { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The demo account: `demo`, or `demo-N` when that is taken.
+async fn demo_account(state: &AppState) -> anyhow::Result<(workbench_users::User, String)> {
+    for n in 1..=100 {
+        let name = if n == 1 { "demo".to_owned() } else { format!("demo-{n}") };
+        let email = format!("{name}@example.com");
+        let account = NewAccount::parse(Some(name), Some(email.clone()), Some(DEMO_PASSWORD.to_owned()))
+            .map_err(|e| anyhow::anyhow!("demo account: {e}"))?;
+        match state.auth.register(account, Role::User).await {
+            Ok(user) => return Ok((user, email)),
+            Err(AuthError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("every demo account name is taken")
+}
+
+fn demo_tasks() -> Vec<TaskDraft> {
+    let now = Utc::now();
+    let task = |title: &str, status, priority, due: Option<Duration>, tags: &[&str]| TaskDraft {
+        title: Some(title.to_owned()),
+        description: None,
+        status: Some(status),
+        priority: Some(priority),
+        due_date: due.map(|d| now + d),
+        assignee_id: None,
+        tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
+    };
+    vec![
+        task(
+            "Register the new headphones for the extended warranty",
+            Status::Pending,
+            Priority::High,
+            Some(Duration::days(7)),
+            &["warranty", "audio"],
+        ),
+        task("Sell the old coffee machine", Status::InProgress, Priority::Medium, None, &["home"]),
+        task(
+            "Send the broken blender back for repair",
+            Status::Pending,
+            Priority::High,
+            Some(Duration::days(-2)),
+            &["warranty", "kitchen"],
+        ),
+        task("Scan the invoices of this year", Status::Completed, Priority::Low, None, &["paperwork"]),
+    ]
+}
