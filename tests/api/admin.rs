@@ -289,5 +289,40 @@ engines!(
     deleting_a_user,
 );
 
+async fn dashboard(app: &TestApp, who: &Account) -> Response {
+    app.get("/api/v1/admin/dashboard").bearer_auth(&who.access_token).send().await.unwrap()
+}
+
+async fn the_dashboard_counts_the_platform_for_admins(app: TestApp) {
+    let admin = app.signup_with_role("root", "admin").await;
+    let moderator = app.signup_with_role("mod", "moderator").await;
+    let ann = app.signup("ann").await;
+    for title in ["One", "Two"] {
+        let res = app.post("/api/v1/tasks").bearer_auth(&ann.access_token).json(&json!({"title": title})).send();
+        assert_eq!(res.await.unwrap().status(), 201);
+    }
+    let counts = expect_json(dashboard(&app, &admin).await, 200).await;
+    let sessions = counts["active_sessions"].as_u64().unwrap();
+    assert!(sessions >= 3, "everyone is signed in: {counts}");
+    assert_eq!(
+        counts,
+        json!({"users_count": 3, "tasks_count": 2, "products_count": 0, "files_count": 0,
+               "new_users_today": 3, "active_sessions": sessions})
+    );
+
+    // A second sign-in of Ann is one more live session; signing out of it ends it again.
+    let again = app.login(&ann.email, PASSWORD).await;
+    assert_eq!(expect_json(dashboard(&app, &admin).await, 200).await["active_sessions"], sessions + 1);
+    let res = app.post("/api/v1/auth/logout").json(&json!({"refresh_token": again.refresh_token})).send();
+    assert_eq!(res.await.unwrap().status(), 204);
+    assert_eq!(expect_json(dashboard(&app, &admin).await, 200).await["active_sessions"], sessions);
+
+    for who in [&moderator, &ann] {
+        expect_problem(dashboard(&app, who).await, 403).await;
+    }
+    expect_problem(app.get("/api/v1/admin/dashboard").send().await.unwrap(), 401).await;
+}
+
 engines!(invalid_role_and_status_are_listed_together);
+engines!(the_dashboard_counts_the_platform_for_admins);
 engines!(access_tokens_stay_revoked_after_reenabling);

@@ -4,9 +4,17 @@
 mod admin;
 mod audit;
 mod auth;
+mod cluster;
 mod comments;
+mod events;
+mod integrations;
+mod jobs;
+mod limits;
 mod oauth;
 mod platform;
+mod products;
+mod search;
 mod tasks;
 mod totp;
 mod users;
+mod webhooks;

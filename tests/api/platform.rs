@@ -1,6 +1,6 @@
 //! Health, readiness, docs, metrics and the conventions every endpoint shares.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use workbench_e2e::{TestApp, engines, expect_problem};
 
 async fn health_and_readiness(app: TestApp) {
@@ -80,3 +80,33 @@ async fn documented_routes_are_served(app: TestApp) {
 }
 
 engines!(documented_routes_are_served);
+
+/// Responses are compressed as the client asks (`Accept-Encoding`), and only then.
+async fn responses_are_compressed_as_negotiated(app: TestApp) {
+    let ann = app.signup("ann").await;
+    for n in 0..30 {
+        let body = json!({"title": format!("Task {n} with a title long enough to be worth compressing")});
+        app.post("/api/v1/tasks").bearer_auth(&ann.access_token).json(&body).send().await.unwrap();
+    }
+    let list = |encoding: Option<&'static str>| {
+        let mut req = app.get("/api/v1/tasks?per_page=100").bearer_auth(&ann.access_token);
+        if let Some(encoding) = encoding {
+            req = req.header("accept-encoding", encoding);
+        }
+        req.send()
+    };
+    let plain = list(None).await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain_len = plain.bytes().await.unwrap().len();
+    for (asked, expected) in [("gzip", "gzip"), ("br", "br"), ("zstd", "zstd"), ("br;q=0.5, gzip;q=1.0", "gzip")] {
+        let res = list(Some(asked)).await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers().get("content-encoding").and_then(|v| v.to_str().ok()), Some(expected), "{asked}");
+        let compressed = res.bytes().await.unwrap().len();
+        assert!(compressed * 3 < plain_len, "{asked}: {compressed} bytes against {plain_len}");
+    }
+    let doc = app.get("/api-docs/openapi.json").header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(doc.headers().get("content-encoding").and_then(|v| v.to_str().ok()), Some("gzip"));
+}
+
+engines!(responses_are_compressed_as_negotiated);

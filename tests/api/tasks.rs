@@ -214,6 +214,9 @@ async fn creation_rules_are_422_naming_the_field(app: TestApp) {
         (json!({"title": "ok", "tags": ["fine", "  "]}), "tags"),
         (json!({"title": "ok", "tags": "home"}), "tags"),
         (json!({"title": "ok", "status": "done"}), "status"),
+        (json!({"title": "ok", "status": null}), "status"),
+        (json!({"title": "ok", "priority": null}), "priority"),
+        (json!({"title": "ok", "tags": null}), "tags"),
         (json!({"title": "ok", "status": "Pending"}), "status"),
         (json!({"title": "ok", "priority": "urgent"}), "priority"),
         (json!({"title": "ok", "due_date": "tomorrow"}), "due_date"),
@@ -251,6 +254,10 @@ async fn creation_rules_are_422_naming_the_field(app: TestApp) {
     expect_problem(post_task(&app, &ann, &json!(["title"])).await, 422).await;
 
     assert_eq!(list(&app, &ann, "").await["pagination"]["total"], 0, "nothing was created");
+
+    // `null` clears nothing on create, but is fine for a field that may be empty.
+    let body = json!({"title": "ok", "description": null, "assignee_id": null, "due_date": null});
+    assert_eq!(post_task(&app, &ann, &body).await.status().as_u16(), 201);
 }
 
 /// The contract: "422 ... `errors` lists every failing field at once". A value outside an enum

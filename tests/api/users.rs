@@ -519,7 +519,41 @@ async fn users_carry_an_etag_and_profile_changes_honour_if_match(app: TestApp) {
     assert_eq!(get_json(&app, "/api/v1/auth/me", &ann).await["bio"], "first");
 }
 
+/// The contract lists `GET /users/me` beside `GET /auth/me`: the caller, answered alike.
+async fn users_me_is_the_caller(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let bob = app.signup("bob").await;
+    let me = get_json(&app, "/api/v1/users/me", &ann).await;
+    assert_eq!(me, get_json(&app, "/api/v1/auth/me", &ann).await);
+    assert_eq!(me["id"], ann.id);
+    assert_eq!(
+        (&me["username"], &me["email"]),
+        (&json!("ann"), &json!("ann@example.com")),
+        "the caller sees their email"
+    );
+    assert_eq!(get_json(&app, "/api/v1/users/me", &bob).await["id"], bob.id);
+
+    // It follows the profile's changes.
+    expect_json(patch_me(&app, &ann, &json!({"bio": "Hello", "username": "annie"})).await, 200).await;
+    let me = get_json(&app, "/api/v1/users/me", &ann).await;
+    assert_eq!((&me["bio"], &me["username"]), (&json!("Hello"), &json!("annie")));
+
+    let res = app.get("/api/v1/users/me").send().await.unwrap();
+    let challenge = res.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+    expect_problem(res, 401).await;
+    assert!(challenge.is_some_and(|c| c.starts_with("Bearer")), "a Bearer challenge");
+    let res = app.get("/api/v1/users/me").bearer_auth("not-a-token").send().await.unwrap();
+    expect_problem(res, 401).await;
+
+    // The path's own methods decide, not those of `/users/{id}`.
+    let res = app.request(Method::DELETE, "/api/v1/users/me").bearer_auth(&ann.access_token).send().await.unwrap();
+    let allow = res.headers().get("allow").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    expect_problem(res, 405).await;
+    assert!(allow.contains("GET") && allow.contains("PATCH"), "Allow: {allow}");
+}
+
 engines!(
+    users_me_is_the_caller,
     lists_are_paginated_with_link_headers,
     list_edges,
     emails_are_shown_only_to_the_user_and_to_admins,

@@ -32,6 +32,35 @@ macro_rules! engines {
     )+};
 }
 
+/// Like [`engines!`], for cases that talk to a fake third party: `$start` (an async fn) starts the
+/// fake, which tells its address with `uri()`; `$point` (a fn of the settings and that address)
+/// points the app at it; each case is an `async fn(TestApp, Fake)`.
+#[macro_export]
+macro_rules! engines_with_fake {
+    ($start:ident, $point:ident; $($case:ident),+ $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let fake = super::$start().await;
+                let uri = fake.uri();
+                let app = $crate::TestApp::spawn_with($crate::Backend::Sqlite, |s| super::$point(s, &uri))
+                    .await
+                    .expect("SQLite always works");
+                super::$case(app, fake).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let fake = super::$start().await;
+                let uri = fake.uri();
+                // `None`: PostgreSQL is unreachable and not required; the skip was reported.
+                if let Some(app) = $crate::TestApp::spawn_with($crate::Backend::Postgres, |s| super::$point(s, &uri)).await {
+                    super::$case(app, fake).await;
+                }
+            }
+        }
+    )+};
+}
+
 /// Like [`engines!`], for cases that sign in through OAuth: each test starts a [`FakeProvider`]
 /// (fake Google and GitHub) and an app with both providers pointed at it, and calls an
 /// `async fn(TestApp, FakeProvider)`. `case with |settings| ...` adjusts the settings further.
@@ -65,12 +94,22 @@ macro_rules! oauth_engines {
 }
 
 /// A running application and a client for it.
-#[derive(Debug)]
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub backend: Backend,
-    _db: TestDatabase,
+    /// The app's broadcast bus, for tests that listen to what the app publishes.
+    pub bus: std::sync::Arc<dyn workbench_core::broadcast::Broadcast>,
+    /// Shared by the instances of a [`TestApp::spawn_cluster`].
+    _db: std::sync::Arc<TestDatabase>,
+    /// `DATA_DIR`: where a SQLite backup would go.
+    _data: std::sync::Arc<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for TestApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestApp").field("base", &self.base).field("backend", &self.backend).finish_non_exhaustive()
+    }
 }
 
 /// A signed-in user: their id, tokens and credentials.
@@ -95,21 +134,74 @@ impl TestApp {
     /// Starts the app with settings adjusted by `tweak`.
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Option<Self> {
         let db = tokio::task::spawn_blocking(move || TestDatabase::of(backend)).await.expect("no panic")?;
+        Some(Self::start(std::sync::Arc::new(db), tweak).await)
+    }
+
+    /// `n` instances on one fresh database of `backend` and the test Redis (under a key prefix
+    /// of their own), as a load balancer would see them; `None` when PostgreSQL or Redis is
+    /// skipped.
+    pub async fn spawn_cluster(backend: Backend, n: usize) -> Option<Vec<Self>> {
+        Self::spawn_cluster_with(backend, n, |_| {}).await
+    }
+
+    /// [`Self::spawn_cluster`] with settings adjusted by `tweak` on every instance.
+    pub async fn spawn_cluster_with(backend: Backend, n: usize, tweak: impl Fn(&mut Settings)) -> Option<Vec<Self>> {
+        workbench_cache::testing::redis_pool().await?;
+        let db = tokio::task::spawn_blocking(move || TestDatabase::of(backend)).await.expect("no panic")?;
+        let db = std::sync::Arc::new(db);
+        let prefix = format!("wbtest:{}", uuid::Uuid::new_v4().simple());
+        let mut apps = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (url, prefix) = (workbench_cache::testing::redis_url(), prefix.clone());
+            apps.push(
+                Self::start(db.clone(), |settings| {
+                    settings.redis_url = Some(url);
+                    settings.redis_prefix = prefix;
+                    // One public URL, as behind a load balancer: tokens name it as their issuer.
+                    settings.public_url = Some("http://workbench.test".into());
+                    tweak(settings);
+                })
+                .await,
+            );
+        }
+        Some(apps)
+    }
+
+    /// Another instance on this one's database (without Redis: instances share only the
+    /// database), with settings adjusted by `tweak`.
+    pub async fn spawn_sharing(&self, tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::start(self._db.clone(), tweak).await
+    }
+
+    /// The database URL, for a process of its own on the same database.
+    pub fn database_url(&self) -> &str {
+        self._db.url()
+    }
+
+    async fn start(db: std::sync::Arc<TestDatabase>, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let backend = db.backend();
+        let data = std::sync::Arc::new(tempfile::tempdir().expect("a data directory"));
         let mut settings = Settings {
             bind_addr: "127.0.0.1:0".into(),
+            data_dir: data.path().to_owned(),
             database_url: Some(db.url().to_owned()),
             bcrypt_cost: 4,
             jwt_secret: Some("test-secret-of-at-least-thirty-two-bytes".into()),
             log_format: LogFormat::Pretty,
             workers: Some(2),
+            // The suites sign in many times from one address, as an operator's test rig would:
+            // high limits keep the headers and the code path without refusing anyone.
+            rate_limit_per_minute: 1_000_000,
+            rate_limit_auth_per_minute: 1_000_000,
             ..Settings::default()
         };
         tweak(&mut settings);
         let app = Application::build(settings).await.expect("the application starts");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let bus = app.state().bus.clone();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Some(Self { base, client, backend, _db: db })
+        Self { base, client, backend, bus, _db: db, _data: data }
     }
 
     /// Starts the app with Google and GitHub pointed at `fake`, then adjusted by `tweak`.
@@ -258,4 +350,81 @@ pub fn apply_oauth_env(settings: &mut Settings, env: &[(&str, String)]) {
 /// The `Location` header of a redirect (empty when there is none).
 pub fn location(res: &Response) -> String {
     res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// Like [`engines!`], with the settings of every test app adjusted: `case with |settings| ...`.
+#[macro_export]
+macro_rules! engines_with {
+    ($($case:ident with $tweak:expr),+ $(,)?) => {$(
+        mod $case {
+            // The tweak is written in the calling module: let it name that module's items.
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::TestApp::spawn_with($crate::Backend::Sqlite, $tweak).await.expect("SQLite always works");
+                super::$case(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                // `None`: PostgreSQL is unreachable and not required; the skip was reported.
+                if let Some(app) = $crate::TestApp::spawn_with($crate::Backend::Postgres, $tweak).await {
+                    super::$case(app).await;
+                }
+            }
+        }
+    )+};
+}
+
+/// Polls `check` every 100 ms until it answers `Some`, for at most `timeout`; panics naming
+/// `what` otherwise.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {timeout:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Signatures made as GitHub, Stripe and Standard Webhooks receivers make and check them,
+/// written here from the providers' documentation rather than taken from the code under test.
+pub mod signatures {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    fn mac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// `X-Hub-Signature-256`: `sha256=` and the hex HMAC-SHA256 of the body.
+    pub fn github(secret: &str, body: &[u8]) -> String {
+        format!("sha256={}", hex::encode(mac(secret.as_bytes(), &[body])))
+    }
+
+    /// `Stripe-Signature`: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{body}">`.
+    pub fn stripe(secret: &str, timestamp: i64, body: &[u8]) -> String {
+        let t = timestamp.to_string();
+        format!("t={t},v1={}", hex::encode(mac(secret.as_bytes(), &[t.as_bytes(), b".", body])))
+    }
+
+    /// Whether `signature` (space-separated `v1,<base64>` values) signs `{id}.{timestamp}.{body}`
+    /// with the `whsec_` secret, as a Standard Webhooks receiver checks it.
+    pub fn standard_webhooks_valid(secret: &str, id: &str, timestamp: &str, signature: &str, body: &[u8]) -> bool {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let Ok(key) = b64.decode(secret.strip_prefix("whsec_").unwrap_or(secret)) else { return false };
+        let expected = b64.encode(mac(&key, &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body]));
+        signature.split(' ').any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
+    }
 }

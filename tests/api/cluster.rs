@@ -1,0 +1,84 @@
+//! Several instances on one database and one Redis behave as one: what one instance changes about
+//! an account is honoured by every other instance at the caller's very next request, although
+//! each keeps callers' principals in its own memory.
+
+use reqwest::{Response, StatusCode};
+use serde_json::json;
+use workbench_e2e::{Account, Backend, TestApp};
+
+async fn get(app: &TestApp, who: &Account, path: &str) -> Response {
+    app.get(path).bearer_auth(&who.access_token).send().await.expect("request")
+}
+
+async fn administer(app: &TestApp, admin: &Account, id: i64, body: serde_json::Value) {
+    let res = app
+        .request(reqwest::Method::PATCH, &format!("/api/v1/admin/users/{id}"))
+        .bearer_auth(&admin.access_token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap_or_default());
+}
+
+async fn a_disabled_users_token_is_refused_on_every_instance_at_the_next_request(backend: Backend) {
+    let Some(apps) = TestApp::spawn_cluster(backend, 2).await else { return };
+    let (one, two) = (&apps[0], &apps[1]);
+    let admin = one.signup_with_role("root", "admin").await;
+    let ann = one.signup("ann").await;
+    // Instance two now holds Ann's principal in memory.
+    for _ in 0..3 {
+        assert_eq!(get(two, &ann, "/api/v1/tasks").await.status(), StatusCode::OK);
+    }
+
+    administer(one, &admin, ann.id, json!({"status": "disabled"})).await;
+
+    assert_eq!(
+        get(two, &ann, "/api/v1/tasks").await.status(),
+        StatusCode::UNAUTHORIZED,
+        "refused on the other instance"
+    );
+    assert_eq!(get(one, &ann, "/api/v1/tasks").await.status(), StatusCode::UNAUTHORIZED, "and on this one");
+}
+
+async fn a_role_change_applies_on_every_instance_at_once(backend: Backend) {
+    let Some(apps) = TestApp::spawn_cluster(backend, 2).await else { return };
+    let (one, two) = (&apps[0], &apps[1]);
+    let admin = one.signup_with_role("root", "admin").await;
+    let (ann, bob) = (one.signup("ann").await, one.signup("bob").await);
+    let task = one
+        .post("/api/v1/tasks")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"title": "Ann's own"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(task.status(), StatusCode::CREATED);
+    let id = task.json::<serde_json::Value>().await.expect("JSON")["id"].as_i64().expect("id");
+    let path = format!("/api/v1/tasks/{id}");
+    assert_eq!(get(two, &bob, &path).await.status(), StatusCode::NOT_FOUND, "an ordinary user does not see it");
+
+    administer(one, &admin, bob.id, json!({"role": "moderator"})).await;
+
+    assert_eq!(get(two, &bob, &path).await.status(), StatusCode::OK, "the moderator sees it at once");
+}
+
+macro_rules! cluster_cases {
+    ($($case:ident),+ $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$case(workbench_e2e::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$case(workbench_e2e::Backend::Postgres).await;
+            }
+        }
+    )+};
+}
+
+cluster_cases!(
+    a_disabled_users_token_is_refused_on_every_instance_at_the_next_request,
+    a_role_change_applies_on_every_instance_at_once
+);
