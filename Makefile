@@ -3,13 +3,16 @@ CARGO ?= cargo
 BIN   := target/debug/workbench
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt openapi openapi-check build release bench clean-data
+.PHONY: help run demo test lint fmt openapi openapi-check build release bench fuzz-api clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 run: ## Serve the API on embedded SQLite (./data/workbench.db) at http://127.0.0.1:8080
 	$(CARGO) run -p workbench-app --bin workbench -- serve
+
+demo: ## Fill an empty database (DATABASE_URL, by default ./data/workbench.db) with demo data; then `make run`
+	$(CARGO) run -p workbench-app --bin workbench -- seed --demo
 
 test: ## Run every test (PostgreSQL/Redis tests skip loudly when unreachable, fail with CI=true)
 	$(CARGO) test --workspace
@@ -41,3 +44,6 @@ clean-data: ## Delete the local SQLite database
 
 bench: ## Load-test hot task paths on SQLite and PostgreSQL (release build, wrk); figures in target/bench/
 	./scripts/bench.sh
+
+fuzz-api: ## Schemathesis over every documented operation against the release binary (reports in target/fuzz-api/)
+	./scripts/fuzz-api.sh

@@ -4,6 +4,7 @@ token = os.getenv("BENCH_TOKEN")
 first_id = tonumber(os.getenv("BENCH_FIRST_ID"))
 last_id = tonumber(os.getenv("BENCH_LAST_ID"))
 pages = tonumber(os.getenv("BENCH_PAGES"))
+all_pages = tonumber(os.getenv("BENCH_ALL_PAGES"))
 wrk.headers["Authorization"] = "Bearer " .. token
 wrk.headers["Content-Type"] = "application/json"
 
@@ -19,7 +20,8 @@ function done(summary, latency, requests)
   local non2xx = summary.errors.status + summary.errors.connect + summary.errors.read
     + summary.errors.write + summary.errors.timeout
   io.write(string.format(
-    "RESULT requests=%d rps=%.0f p50_ms=%.2f p95_ms=%.2f p99_ms=%.2f non2xx=%d\n",
+    "RESULT requests=%d rps=%.0f p50_ms=%.2f p95_ms=%.2f p99_ms=%.2f non2xx=%d bytes=%.0f\n",
     summary.requests, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, non2xx))
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, non2xx,
+    summary.bytes / math.max(summary.requests, 1)))
 end

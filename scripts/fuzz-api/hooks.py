@@ -1,0 +1,104 @@
+"""Schemathesis hooks for `make fuzz-api`.
+
+The OpenAPI document states every rule about the *shape* of a request. A few refusals depend on
+the server's *state* instead, and no schema can predict them for a generated value:
+
+- a TOTP code that is not the current one (`code`), the account's real password
+  (`current_password`);
+- an id that names no usable row (`assignee_id` of a task: an active user; `category_id` of a
+  product; `product_id` of an owned item: an active product);
+- today's date (`purchase_date` must not be in the future);
+- a rule between two fields (`warranty_expires` not before `purchase_date`, a `price_cents` needs
+  a `currency`, a category `name` without a letter or digit needs a `slug`), which JSON Schema
+  can state only by listing every pair;
+- an `Idempotency-Key` that this user already sent with another body;
+- a webhook URL naming an internal address (the operator decides whether those are allowed);
+- an inbound webhook's signature: an HMAC of the raw body under a secret only the server and the
+  provider hold, so a generated one is refused with `400 invalid-signature`.
+
+The contract answers each with `422` naming the field. Such an answer to a schema-valid request is
+right, so it is not reported as a failure: only when *every* field the answer names is one of these,
+with the server's message for that state. Anything else (a length, a pattern, a missing field)
+remains a failure.
+
+To reach the rest of the server rather than stop at those refusals, schema-valid requests also
+carry real ids where the document cannot say which exist: `scripts/fuzz-api.sh` exports
+`FUZZ_REAL_IDS`, a JSON object from a body property name to the ids it may take (for example
+`{"assignee_id": [1, 3], "product_id": [2]}`), and positive cases use those.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import schemathesis
+from schemathesis.openapi.checks import RejectedPositiveData
+
+# (field, message) of the 422s that answer a state, not a shape.
+STATE_DEPENDENT_REFUSALS = {
+    ("code", "is invalid, expired or already used"),
+    ("current_password", "is incorrect"),
+    ("assignee_id", "must be an active user"),
+    ("category_id", "must be an existing category"),
+    ("product_id", "must be an existing, active product"),
+    ("product_id", "is discontinued; only active products can be added"),
+    ("purchase_date", "must not be in the future"),
+    ("warranty_expires", "must not be before purchase_date"),
+    ("currency", "is required when price_cents is set"),
+    ("slug", "cannot be derived from the name; send one"),
+    ("Idempotency-Key", "was already used with a different request body"),
+    ("url", "must not point at a private, loopback or link-local address"),
+}
+
+# Operations whose `400` with this problem type answers a signature no client without the secret
+# could compute.
+SIGNED_OPERATIONS = {"receive_github_webhook", "receive_stripe_webhook"}
+INVALID_SIGNATURE = "/invalid-signature"
+
+REAL_IDS: dict[str, list[int]] = {
+    name: [int(i) for i in ids] for name, ids in json.loads(os.environ.get("FUZZ_REAL_IDS") or "{}").items() if ids
+}
+
+
+@schemathesis.hook
+def map_case(context, case):
+    """Schema-valid bodies name rows that exist: each property listed in `FUZZ_REAL_IDS` that holds
+    a positive integer takes one of its real ids (chosen by the drawn value, so runs replay).
+
+    In the stateful phase every create carries a key of its own: there a created resource is
+    followed into later calls, and a replayed key answers the *first* creation again (as the
+    contract says), whose resource an earlier step of the chain may have deleted since."""
+    meta = case.meta
+    if meta is not None and meta.phase.name == "stateful" and case.headers and "Idempotency-Key" in case.headers:
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex
+    if not REAL_IDS or meta is None or not meta.generation.mode.is_positive or not isinstance(case.body, dict):
+        return case
+    for name, ids in REAL_IDS.items():
+        value = case.body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            case.body[name] = ids[value % len(ids)]
+    return case
+
+
+@schemathesis.hook
+def filter_failure(context, failure, case, response):
+    """Keeps every failure except a `422` to a schema-valid request whose named fields are all
+    state-dependent refusals, or a signed webhook's `400 invalid-signature` (see the module
+    docstring)."""
+    if not isinstance(failure, RejectedPositiveData):
+        return True
+    if response.status_code == 400 and case.operation.definition.raw.get("operationId") in SIGNED_OPERATIONS:
+        try:
+            return not str(json.loads(response.content).get("type", "")).endswith(INVALID_SIGNATURE)
+        except (ValueError, AttributeError):
+            return True
+    if response.status_code != 422:
+        return True
+    try:
+        errors = json.loads(response.content).get("errors") or []
+        named = {(error["field"], error["message"]) for error in errors}
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return True
+    return not (named and named <= STATE_DEPENDENT_REFUSALS)
