@@ -68,14 +68,14 @@ pub struct NewSubscription {
 /// The shape of a subscription URL (once trimmed), as a regular expression that ECMA-262, Python
 /// and Rust engines read alike, so that the OpenAPI document states exactly what [`check_url`]
 /// accepts: `http` or `https` (any case), a host name whose last label starts with a letter or a
-/// dotted-quad IPv4 address, an optional port of up to four digits, then an optional path, query
+/// dotted-quad IPv4 address, an optional port (0 to 65535), then an optional path, query
 /// or fragment without whitespace or control characters. Credentials cannot appear (`@` is not a
 /// host character) and IPv6 literals are not accepted: use a host name for an IPv6 receiver.
 pub const URL_SHAPE: &str = concat!(
     r"[Hh][Tt][Tt][Pp][Ss]?://",
     r"(?:(?:[A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*\.?",
     r"|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))",
-    r"(?::[0-9]{1,4})?",
+    r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?",
     r"(?:[/?#][^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]*)?",
 );
 
@@ -361,6 +361,8 @@ mod tests {
         assert!(check_url("not a url", false).is_err());
         assert!(check_url("https://[2001:db8::1]/", true).is_err(), "IPv6 literals are not accepted");
         assert!(check_url("https://1.2.3.4.5/", true).is_err());
+        assert!(check_url("http://127.0.0.1:46243/hook", true).is_ok());
+        assert!(check_url("http://example.com:65536/", true).is_err());
         assert_eq!(
             check_url("HTTPS://Hooks.Example.com:8443/a?b#c", false).unwrap(),
             "https://hooks.example.com:8443/a?b#c"
