@@ -75,6 +75,12 @@ impl Currency {
         Ok(Self { code, minor_units })
     }
 
+    /// Every code [`Currency::parse`] accepts, in ISO 4217's order.
+    pub fn codes() -> Vec<&'static str> {
+        use iso_currency::IntoEnumIterator;
+        iso_currency::Currency::iter().filter(|c| Self::parse(c.code()).is_ok()).map(|c| c.code()).collect()
+    }
+
     /// The three-letter code (`EUR`).
     pub fn code(self) -> &'static str {
         self.code.code()

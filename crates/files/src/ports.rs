@@ -1,0 +1,96 @@
+//! What the files domain needs from the outside world, besides the [`BlobStore`](crate::BlobStore)
+//! and the [`PdfRenderer`](crate::PdfRenderer). Each method's doc says what an adapter MUST do.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use workbench_core::{FieldErrors, RepositoryError};
+use workbench_users::{Principal, UserId};
+
+use crate::{Attachment, FileId, NewFile, PreparedMedia, ProfileReport, StagedUpload, StoredFile, TaskReport};
+use crate::{BlobKey, TaskReportFilters};
+
+/// Where file records live.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait FileRepository: Send + Sync {
+    /// Stores a new record. MUST return `MissingReference { field: "task_id" }` or
+    /// `MissingReference { field: "user_product_id" }` when the task or the item it is attached to
+    /// no longer exists, decided by a foreign key so that a concurrent deletion cannot leave a file
+    /// attached to nothing.
+    async fn insert(&self, file: NewFile) -> Result<StoredFile, RepositoryError>;
+
+    async fn find(&self, id: FileId) -> Result<Option<StoredFile>, RepositoryError>;
+
+    /// Deletes the record and returns it, or `None` when there was none. The blobs are the
+    /// caller's to delete.
+    async fn delete(&self, id: FileId) -> Result<Option<StoredFile>, RepositoryError>;
+
+    /// The files attached to a task or an item, oldest first.
+    async fn attached(&self, to: Attachment) -> Result<Vec<StoredFile>, RepositoryError>;
+
+    /// At most `limit` files whose name contains `text` (compared without regard to case, in
+    /// every script), newest first: `owner`'s, or everyone's when `owner` is `None`.
+    async fn search(&self, owner: Option<UserId>, text: String, limit: u32)
+    -> Result<Vec<StoredFile>, RepositoryError>;
+
+    /// The keys among `keys` that no record refers to (as its bytes or its thumbnail).
+    async fn unknown_blobs(&self, keys: Vec<BlobKey>) -> Result<Vec<BlobKey>, RepositoryError>;
+}
+
+/// Why the media step refused or failed an upload.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// The bytes are of an accepted type but cannot be used (an image too large to decode, or
+    /// damaged): a client error naming `file`.
+    #[error("{0}")]
+    Invalid(String),
+    /// The processing itself failed; the cause is for the logs.
+    #[error(transparent)]
+    Failed(anyhow::Error),
+}
+
+/// Turns an accepted upload into what is stored: images re-encoded (upright, bounded, without
+/// metadata) with a thumbnail, audio's stream headers read, anything else as received.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait MediaProcessor: Send + Sync {
+    /// Prepares `upload` for storage, writing any new file into the directory `scratch` (the
+    /// caller removes it). MUST do its CPU work off the async executor, a bounded number of jobs
+    /// at a time, and MUST refuse an image whose declared dimensions exceed the limits before
+    /// decoding its pixels.
+    async fn prepare(&self, upload: &StagedUpload, scratch: &Path) -> Result<PreparedMedia, MediaError>;
+}
+
+/// What the files domain asks of the tasks and products domains.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait AttachmentTargets: Send + Sync {
+    /// Whether `caller` may see the task (its owner, its assignee, moderators and admins).
+    async fn can_see_task(&self, caller: &Principal, task: i64) -> Result<bool, RepositoryError>;
+
+    /// Whether the item belongs to `owner`'s collection.
+    async fn owns_user_product(&self, owner: UserId, item: i64) -> Result<bool, RepositoryError>;
+}
+
+/// Why a report's data could not be gathered.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The filters are invalid, every one of them.
+    #[error("invalid fields: {0}")]
+    Validation(#[from] FieldErrors),
+    #[error(transparent)]
+    Unavailable(#[from] RepositoryError),
+}
+
+/// The data of the generated documents that other domains own.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ReportSources: Send + Sync {
+    /// The caller's profile as the `profile` template prints it.
+    async fn profile(&self, caller: &Principal) -> Result<ProfileReport, ReportError>;
+
+    /// The tasks the caller sees that match `filters` (validated here: field names `status`,
+    /// `due_after`, `due_before`), as the `task_report` template prints them.
+    async fn task_report(&self, caller: &Principal, filters: TaskReportFilters) -> Result<TaskReport, ReportError>;
+}
