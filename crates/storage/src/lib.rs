@@ -10,6 +10,8 @@
 mod config;
 mod local;
 mod s3;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{
     DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, MIN_PART_SIZE, S3Settings, Secret, StorageError, StorageUrl, open,

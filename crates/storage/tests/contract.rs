@@ -13,58 +13,18 @@ use chrono::{Duration, Utc};
 use futures_util::TryStreamExt;
 use tempfile::TempDir;
 use workbench_files::{BlobError, BlobKey, BlobStore, ByteRange};
+use workbench_storage::testing::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
 use workbench_storage::{S3Settings, Secret, StorageUrl, open};
 
-const BUCKET: &str = "workbench-test";
-const ACCESS_KEY: &str = "test-access-key";
-const SECRET_KEY: &str = "test-secret-key";
 const MIB: usize = 1024 * 1024;
 
-/// An S3 server on a random local port, serving a temporary directory; stopped when dropped.
-struct S3Server {
-    endpoint: String,
-    data: TempDir,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 async fn start_s3_server() -> S3Server {
-    let data = tempfile::tempdir().unwrap();
-    std::fs::create_dir(data.path().join(BUCKET)).unwrap();
-    let fs = s3s_fs::FileSystem::new(data.path()).unwrap();
-    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-    builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-    let service = builder.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        let http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-        loop {
-            let Ok((socket, _)) = listener.accept().await else { continue };
-            let connection = http.serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone()).into_owned();
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
-        }
-    });
-    S3Server { endpoint, data, task }
+    S3Server::start().await
 }
 
 fn s3_settings(server: &S3Server) -> S3Settings {
-    S3Settings {
-        endpoint: Some(server.endpoint.clone()),
-        region: Some("us-east-1".into()),
-        access_key_id: Some(ACCESS_KEY.into()),
-        secret_access_key: Some(Secret::new(SECRET_KEY)),
-        // The smallest S3 allows, so that the multipart test stays small.
-        multipart_threshold: 5 * MIB as u64,
-        multipart_part_size: 5 * MIB,
-    }
+    // The smallest part S3 allows, so that the multipart test stays small.
+    server.settings(5 * MIB)
 }
 
 /// A store under test, a scratch directory for source files, and what keeps the store alive.
