@@ -18,6 +18,7 @@ const COUNTS: &str = "SELECT
     (SELECT COUNT(*) FROM users) AS users,
     (SELECT COUNT(*) FROM tasks) AS tasks,
     (SELECT COUNT(*) FROM products) AS products,
+    (SELECT COUNT(*) FROM files) AS files,
     (SELECT COUNT(*) FROM users WHERE created_at >= $1) AS new_users_today,
     (SELECT COUNT(DISTINCT family_id) FROM refresh_tokens
         WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at > $2) AS active_sessions";
@@ -30,6 +31,8 @@ struct Counts {
     tasks: i64,
     #[diesel(sql_type = BigInt)]
     products: i64,
+    #[diesel(sql_type = BigInt)]
+    files: i64,
     #[diesel(sql_type = BigInt)]
     new_users_today: i64,
     #[diesel(sql_type = BigInt)]
@@ -70,7 +73,7 @@ impl PlatformCensus for DieselPlatformCensus {
             users: count(row.users),
             tasks: count(row.tasks),
             products: count(row.products),
-            files: 0,
+            files: count(row.files),
             new_users_today: count(row.new_users_today),
             active_sessions: count(row.active_sessions),
         })

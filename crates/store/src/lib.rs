@@ -14,6 +14,7 @@ mod census;
 mod connection;
 mod database;
 mod error;
+mod files;
 mod idempotency;
 mod jobs;
 mod migrations;
@@ -34,13 +35,12 @@ pub use census::DieselPlatformCensus;
 pub use connection::{AnyConnection, Backend};
 pub use database::{Database, PoolOptions, PoolState};
 pub use error::StoreError;
+pub use files::DieselFileRepository;
 pub use idempotency::{DieselIdempotencyStore, IdempotencyClaim};
 pub use jobs::{DieselJobStore, JobsWaker};
 pub use oauth::DieselOAuthStateStore;
 pub use outbox::DieselOutbox;
-pub use products::{
-    DieselCategoryRepository, DieselProductRepository, DieselUserProductRepository, FILES_COUNT_WITHOUT_FILES_TABLE,
-};
+pub use products::{DieselCategoryRepository, DieselProductRepository, DieselUserProductRepository};
 pub use scheduled::DieselHousekeeping;
 pub use tasks::{DieselCommentRepository, DieselTaskRepository};
 pub use users::{DieselRefreshTokenStore, DieselUserRepository};

@@ -28,10 +28,12 @@ use crate::{AnyConnection, Database};
 
 type Db = <AnyConnection as Connection>::Backend;
 
-/// How many files are attached to an owned item. No files table exists yet, so always none; when
-/// one does, [`UserProductRepository::find`] and the lists count its rows instead (and `delete`
-/// already reports its foreign key as [`Removal::InUse`]).
-pub const FILES_COUNT_WITHOUT_FILES_TABLE: u64 = 0;
+/// How many files are attached to the item of the row being read: counted where it is read (the
+/// files' index on `user_product_id` makes it one index probe per item), so that it can never
+/// disagree with the files themselves.
+fn files_count() -> SqlLiteral<BigInt> {
+    sql::<BigInt>("(SELECT COUNT(*) FROM files WHERE files.user_product_id = user_products.id)")
+}
 
 fn corrupt(column: &str, why: &str) -> RepositoryError {
     RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {column}: {why}"))
@@ -734,7 +736,7 @@ struct SummaryRow {
     warranty_months: i32,
 }
 
-fn into_item((row, summary): (UserProductRow, SummaryRow)) -> Result<UserProduct, RepositoryError> {
+fn into_item((row, summary, files_count): (UserProductRow, SummaryRow, i64)) -> Result<UserProduct, RepositoryError> {
     Ok(UserProduct {
         id: UserProductId(row.id),
         user_id: UserId(row.user_id),
@@ -754,7 +756,7 @@ fn into_item((row, summary): (UserProductRow, SummaryRow)) -> Result<UserProduct
         warranty_expires: row.warranty_expires,
         status: UserProductStatus::parse(&row.status).map_err(|e| corrupt("user_products.status", &e))?,
         notes: row.notes,
-        files_count: FILES_COUNT_WITHOUT_FILES_TABLE,
+        files_count: count(files_count),
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
     })
@@ -767,14 +769,14 @@ macro_rules! owned_by {
         user_products::table
             .inner_join(products::table.inner_join(categories::table))
             .filter(user_products::user_id.eq($owner.0))
-            .select((USER_PRODUCT_COLUMNS, SUMMARY_COLUMNS))
+            .select((USER_PRODUCT_COLUMNS, SUMMARY_COLUMNS, files_count()))
     };
 }
 
 fn find_item(conn: &mut AnyConnection, owner: UserId, id: i64) -> Result<Option<UserProduct>, RepositoryError> {
     owned_by!(owner)
         .filter(user_products::id.eq(id))
-        .first::<(UserProductRow, SummaryRow)>(conn)
+        .first::<(UserProductRow, SummaryRow, i64)>(conn)
         .optional()
         .map_err(db)?
         .map(into_item)
@@ -876,7 +878,7 @@ impl UserProductRepository for DieselUserProductRepository {
                     rows = rows.filter(user_products::status.eq_any(statuses.clone()));
                     total = total.filter(user_products::status.eq_any(statuses));
                 }
-                let rows: Vec<(UserProductRow, SummaryRow)> = rows
+                let rows: Vec<(UserProductRow, SummaryRow, i64)> = rows
                     .order((user_products::created_at.desc(), user_products::id.desc()))
                     .limit(page.limit())
                     .offset(page.offset())
@@ -967,7 +969,7 @@ impl UserProductRepository for DieselUserProductRepository {
                 } else {
                     q.order((user_products::warranty_expires.asc(), user_products::id.asc()))
                 };
-                let rows: Vec<(UserProductRow, SummaryRow)> = q.load(conn).map_err(db)?;
+                let rows: Vec<(UserProductRow, SummaryRow, i64)> = q.load(conn).map_err(db)?;
                 rows.into_iter().map(into_item).collect()
             })
             .await

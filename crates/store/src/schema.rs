@@ -320,6 +320,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Stored files (see `crate::files`).
+    files (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        filename -> Text,
+        /// The lower-cased file name (every script), folded in Rust: what search matches.
+        name_key -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        kind -> Text,
+        sha256 -> Text,
+        width -> Nullable<Integer>,
+        height -> Nullable<Integer>,
+        /// Audio stream headers, a JSON object.
+        audio -> Nullable<Text>,
+        task_id -> Nullable<BigInt>,
+        user_product_id -> Nullable<BigInt>,
+        blob_key -> Text,
+        thumbnail_key -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(totp_recovery_codes -> users (user_id));
 diesel::joinable!(totp_credentials -> users (user_id));
@@ -333,6 +357,9 @@ diesel::joinable!(products -> categories (category_id));
 diesel::joinable!(user_products -> products (product_id));
 diesel::joinable!(user_products -> users (user_id));
 diesel::joinable!(warranty_reminders -> user_products (user_product_id));
+diesel::joinable!(files -> users (owner_id));
+diesel::joinable!(files -> tasks (task_id));
+diesel::joinable!(files -> user_products (user_product_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
@@ -357,4 +384,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     products,
     user_products,
     warranty_reminders,
+    files,
 );

@@ -15,7 +15,7 @@ use workbench_products::{
 };
 use workbench_store::{
     Database, DieselCategoryRepository, DieselProductRepository, DieselUserProductRepository, DieselUserRepository,
-    FILES_COUNT_WITHOUT_FILES_TABLE, engine_cases,
+    engine_cases,
 };
 use workbench_users::{Email, NewUser, Role, User, UserId, UserRepository, Username};
 
@@ -530,7 +530,7 @@ async fn user_product_round_trip_with_summary(db: Database) {
             Some("Left ear\ncrackles"),
         )
     );
-    assert_eq!(created.files_count, FILES_COUNT_WITHOUT_FILES_TABLE);
+    assert_eq!(created.files_count, 0, "no file is attached yet");
     assert_eq!(items(&db).find(ann.id, created.id).await.unwrap(), Some(created.clone()));
     assert_eq!(items(&db).find(ann.id, UserProductId(999_999)).await.unwrap(), None);
     let bare = own(&db, record(ann.id, p.id, None)).await;

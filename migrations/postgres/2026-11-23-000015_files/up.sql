@@ -1,0 +1,35 @@
+-- Files: the record of each stored file; its bytes live in the blob store under `blob_key` (and
+-- an image's thumbnail under `thumbnail_key`).
+--
+-- A file belongs to its owner (deleted with the account), and is attached to at most one task or
+-- one item of its owner's collection. A task's attachments go with the task; an item with files
+-- cannot be deleted (the default NO ACTION is checked at the end of the statement, so deleting an
+-- account, which removes its files and its items together, is not refused). Bytes left behind by
+-- a cascade are removed by the orphaned-blob sweep.
+CREATE TABLE files (
+    id              BIGSERIAL PRIMARY KEY,
+    owner_id        BIGINT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    filename        TEXT      NOT NULL,
+    -- The lower-cased name (every script), folded in Rust: what search matches.
+    name_key        TEXT      NOT NULL,
+    content_type    TEXT      NOT NULL,
+    size            BIGINT    NOT NULL CHECK (size >= 0),
+    kind            TEXT      NOT NULL
+        CHECK (kind IN ('image', 'audio', 'document', 'manual', 'warranty', 'invoice', 'pdf', 'attachment')),
+    sha256          TEXT      NOT NULL CHECK (length(sha256) = 64),
+    width           INTEGER,
+    height          INTEGER,
+    -- Audio stream headers as a JSON object {duration_ms, sample_rate, channels}.
+    audio           TEXT,
+    task_id         BIGINT    REFERENCES tasks (id) ON DELETE CASCADE,
+    user_product_id BIGINT    REFERENCES user_products (id),
+    blob_key        TEXT      NOT NULL,
+    thumbnail_key   TEXT,
+    created_at      TIMESTAMP NOT NULL,
+    CONSTRAINT files_one_attachment CHECK (task_id IS NULL OR user_product_id IS NULL),
+    CONSTRAINT files_blob_key_unique UNIQUE (blob_key),
+    CONSTRAINT files_thumbnail_key_unique UNIQUE (thumbnail_key)
+);
+CREATE INDEX files_owner_created ON files (owner_id, created_at DESC, id DESC);
+CREATE INDEX files_task ON files (task_id, id) WHERE task_id IS NOT NULL;
+CREATE INDEX files_user_product ON files (user_product_id, id) WHERE user_product_id IS NOT NULL;
