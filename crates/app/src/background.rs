@@ -14,14 +14,13 @@ use std::time::Duration;
 use anyhow::Context;
 use workbench_core::broadcast::Broadcast;
 use workbench_events::{BroadcastPublisher, EventPublisher, Relay, RelayConfig};
-use workbench_jobs::{
-    HandlerOptions, Handlers, JobHandler, JobQueue, JobRuntime, RuntimeConfig, Schedule, ScheduleSpec,
-};
+use workbench_files::BlobStore;
+use workbench_jobs::{HandlerOptions, Handlers, JobQueue, JobRuntime, RuntimeConfig, Schedule, ScheduleSpec};
 use workbench_mail::SmtpMailer;
 use workbench_scheduled::{
     BACKUP_KIND, BLOB_SWEEP_KIND, DAILY_REPORT_KIND, DISABLE_INACTIVE_KIND, DailyTaskReport, DisableInactiveUsers,
-    Mailer, PURGE_TOKENS_KIND, PurgeExpiredTokens, SqliteBackup, USER_REPORT_KIND, USER_WARRANTY_KIND, UserTaskReport,
-    UserWarrantyReminder, WARRANTY_REMINDERS_KIND, WarrantyReminderRun,
+    KnownBlobs, Mailer, OrphanBlobSweep, PURGE_TOKENS_KIND, PurgeExpiredTokens, SqliteBackup, USER_REPORT_KIND,
+    USER_WARRANTY_KIND, UserTaskReport, UserWarrantyReminder, WARRANTY_REMINDERS_KIND, WarrantyReminderRun,
 };
 use workbench_store::{Backend, Database, DieselHousekeeping, DieselJobStore, DieselOutbox, DieselWebhookStore};
 use workbench_users::{PrincipalCache, UserRepository};
@@ -39,20 +38,9 @@ pub const RELAY_GRACE: Duration = Duration::from_secs(5);
 /// failed (and is retried).
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// What other features hand to the job runtime once they exist. The orphaned-blob sweep needs the
-/// files table (its `KnownBlobs`) and the blob store: until the files feature provides the
-/// handler, its schedule (`orphan-blob-sweep`) is configured but not registered.
-#[derive(Default, Clone)]
-pub struct Extras {
-    /// The `blobs.sweep_orphans` handler (`workbench_scheduled::OrphanBlobSweep`).
-    pub blob_sweep: Option<Arc<dyn JobHandler>>,
-}
-
-impl std::fmt::Debug for Extras {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Extras").field("blob_sweep", &self.blob_sweep.is_some()).finish()
-    }
-}
+/// How old a blob no file refers to must be before the sweep deletes it: older than any upload
+/// still between storing its bytes and writing its record.
+pub const ORPHAN_MIN_AGE: Duration = Duration::from_secs(3600);
 
 /// A schedule as configured and as this process runs it, for the admin view.
 #[derive(Debug, Clone)]
@@ -107,12 +95,14 @@ pub struct Parts<'a> {
     pub principals: Arc<dyn PrincipalCache>,
     pub bus: Arc<dyn Broadcast>,
     pub metrics: &'a Metrics,
-    pub extras: Extras,
+    /// Where file bytes are kept, and which blobs the file records know: the orphaned-blob sweep.
+    pub blobs: Arc<dyn BlobStore>,
+    pub known_blobs: Arc<dyn KnownBlobs>,
 }
 
 impl std::fmt::Debug for Parts<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Parts").field("extras", &self.extras).finish_non_exhaustive()
+        f.debug_struct("Parts").finish_non_exhaustive()
     }
 }
 
@@ -129,13 +119,13 @@ fn mailer(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Mailer>>> {
 
 /// Registers every job kind's handler and decides which configured schedules this process runs.
 pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
-    let Parts { settings, db, store, webhooks, queue, users, principals, bus, metrics, extras } = parts;
+    let Parts { settings, db, store, webhooks, queue, users, principals, bus, metrics, blobs, known_blobs } = parts;
     let mailer = mailer(settings)?;
     let housekeeping = Arc::new(DieselHousekeeping::new(db.clone()));
     let sender = HttpWebhookSender::new(settings.webhook_allow_private_targets).context("the webhook HTTP client")?;
     let observer = Arc::new(metrics.clone());
     let long = HandlerOptions::default().timeout(HANDLER_TIMEOUT);
-    let mut handlers = Handlers::new()
+    let handlers = Handlers::new()
         .register_with(
             INBOUND_KIND,
             Arc::new(InboundProcessor::new(Arc::new(webhooks.clone()), observer.clone())),
@@ -177,10 +167,8 @@ pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
             BACKUP_KIND,
             Arc::new(SqliteBackup::new(housekeeping, settings.data_dir.join("backups"), settings.backup_keep)),
             long,
-        )?;
-    if let Some(sweep) = extras.blob_sweep {
-        handlers = handlers.register_with(BLOB_SWEEP_KIND, sweep, long)?;
-    }
+        )?
+        .register_with(BLOB_SWEEP_KIND, Arc::new(OrphanBlobSweep::new(blobs, known_blobs, ORPHAN_MIN_AGE)), long)?;
     let schedules = schedules(settings.schedules(), db.backend(), &handlers)?;
     let mut config = RuntimeConfig::new(settings.job_workers);
     config.lease = settings.job_lease;
@@ -202,7 +190,7 @@ pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
 }
 
 /// The configured schedules, each held back when it cannot run here: the SQLite backup on
-/// PostgreSQL, a job kind without a handler (the orphaned-blob sweep before files exist).
+/// PostgreSQL, or a job kind without a handler (a configuration naming a kind this build lacks).
 fn schedules(specs: Vec<ScheduleSpec>, backend: Backend, handlers: &Handlers) -> anyhow::Result<Vec<ScheduleInfo>> {
     let mut out = Vec::with_capacity(specs.len());
     for spec in specs {
@@ -211,7 +199,7 @@ fn schedules(specs: Vec<ScheduleSpec>, backend: Backend, handlers: &Handlers) ->
         let held_back = if schedule.kind() == BACKUP_KIND && backend != Backend::Sqlite {
             Some("PostgreSQL is backed up with its own tools")
         } else if !handlers.kinds().any(|k| k == schedule.kind()) {
-            Some("its job has no handler yet (the files feature provides it)")
+            Some("its job has no handler in this build")
         } else {
             None
         };

@@ -8,6 +8,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize};
+use workbench_storage::{S3Settings, Secret, StorageUrl};
 
 /// Every environment variable the server reads. Anything else in the environment is ignored.
 pub const KEYS: &[&str] = &[
@@ -71,6 +72,11 @@ pub const KEYS: &[&str] = &[
     "SMTP_URL",
     "MAIL_FROM",
     "NATS_URL",
+    "STORAGE_URL",
+    "S3_ENDPOINT",
+    "S3_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
 ];
 
 /// `development` generates what is missing and warns; `production` refuses to start instead.
@@ -203,6 +209,14 @@ pub struct Settings {
     pub mail_from: Option<String>,
     /// When set, domain events are also published to NATS subjects `workbench.<event>`.
     pub nats_url: Option<String>,
+    /// Where file bytes are kept: `file://<path>` or `s3://bucket[/prefix]`; unset means
+    /// `file://<DATA_DIR>/files`.
+    pub storage_url: Option<String>,
+    /// An S3-compatible server (`http://127.0.0.1:9000`); unset means AWS itself.
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub aws_access_key_id: Option<String>,
+    pub aws_secret_access_key: Option<String>,
 }
 
 impl Default for Settings {
@@ -268,6 +282,11 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: None,
             nats_url: None,
+            storage_url: None,
+            s3_endpoint: None,
+            s3_region: None,
+            aws_access_key_id: None,
+            aws_secret_access_key: None,
         }
     }
 }
@@ -347,6 +366,26 @@ impl Settings {
         }
     }
 
+    /// Where file bytes are kept (`STORAGE_URL`, by default `file://<DATA_DIR>/files`), and how to
+    /// reach S3 when that is where.
+    pub fn storage(&self) -> Result<(StorageUrl, S3Settings), ConfigError> {
+        let url = match self.storage_url.as_deref() {
+            Some(raw) => StorageUrl::parse(raw.trim()).map_err(|e| ConfigError::Invalid(e.to_string()))?,
+            None => StorageUrl::default_for(&self.data_dir),
+        };
+        let s3 = S3Settings {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            access_key_id: self.aws_access_key_id.clone(),
+            secret_access_key: self.aws_secret_access_key.clone().map(Secret::new),
+            ..S3Settings::default()
+        };
+        if matches!(url, StorageUrl::S3 { .. }) {
+            s3.check().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
+        Ok((url, s3))
+    }
+
     /// The URL clients reach this server at: `PUBLIC_URL`, or one made from the listen address.
     pub fn public_url(&self) -> String {
         match &self.public_url {
@@ -392,6 +431,11 @@ impl Settings {
             &mut self.smtp_url,
             &mut self.mail_from,
             &mut self.nats_url,
+            &mut self.storage_url,
+            &mut self.s3_endpoint,
+            &mut self.s3_region,
+            &mut self.aws_access_key_id,
+            &mut self.aws_secret_access_key,
         ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 *value = None;
@@ -427,6 +471,10 @@ impl Settings {
         }
         self.trusted_proxies()?;
         self.check_jobs()?;
+        self.storage()?;
+        if self.max_upload_bytes == 0 {
+            return Err(ConfigError::Invalid("MAX_UPLOAD_BYTES must be at least 1".into()));
+        }
         let secret = self.jwt_secret.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let weak = |s: &str| s.len() < MIN_SECRET_BYTES || WELL_KNOWN_SECRETS.contains(&s.to_lowercase().as_str());
         match (self.workbench_env, secret) {

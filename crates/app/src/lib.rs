@@ -4,6 +4,7 @@
 pub mod background;
 pub mod config;
 pub mod events;
+pub(crate) mod files;
 pub mod http;
 pub mod limits;
 pub mod metrics;

@@ -17,6 +17,9 @@ pub struct Metrics {
     provider_calls: IntCounterVec,
     provider_latency: HistogramVec,
     answer_cache: IntCounterVec,
+    upload_bytes: IntCounter,
+    uploads: IntCounter,
+    media_seconds: HistogramVec,
     jobs: JobMetrics,
 }
 
@@ -151,6 +154,19 @@ impl Metrics {
             &["capability", "outcome"],
         )
         .expect("valid metric definition");
+        let upload_bytes = IntCounter::new("file_upload_bytes_total", "Bytes of files received by uploads.")
+            .expect("valid metric definition");
+        let uploads = IntCounter::new("file_uploads_total", "Uploads received whole (before checks).")
+            .expect("valid metric definition");
+        let media_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "media_processing_seconds",
+                "Time to prepare an upload for storage (image re-encoding and thumbnail, audio headers), by class.",
+            )
+            .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            &["class"],
+        )
+        .expect("valid metric definition");
         let jobs = JobMetrics::new();
         for metric in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -160,6 +176,9 @@ impl Metrics {
             Box::new(provider_calls.clone()),
             Box::new(provider_latency.clone()),
             Box::new(answer_cache.clone()),
+            Box::new(upload_bytes.clone()),
+            Box::new(uploads.clone()),
+            Box::new(media_seconds.clone()),
         ]
         .into_iter()
         .chain(jobs.collectors())
@@ -175,8 +194,22 @@ impl Metrics {
             provider_calls,
             provider_latency,
             answer_cache,
+            upload_bytes,
+            uploads,
+            media_seconds,
             jobs,
         }
+    }
+
+    /// Counts one upload received whole.
+    pub fn observe_upload(&self, bytes: u64) {
+        self.uploads.inc();
+        self.upload_bytes.inc_by(bytes);
+    }
+
+    /// Records how long preparing an upload of `class` (`image`, `audio`, `document`) took.
+    pub fn observe_media(&self, class: &'static str, seconds: f64) {
+        self.media_seconds.with_label_values(&[class]).observe(seconds);
     }
 
     /// Sets the queue depth gauges, read from the store at scrape time.

@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use crate::http;
+use crate::http::files::dto::{InvoiceDataSchema, TaskReportData, TaskStatusListSchema};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::responses::{
     BadRequest, Forbidden, NotFound, PreconditionFailed, TooManyRequests, Unauthorized, Unprocessable,
@@ -30,7 +31,14 @@ documents (`application/problem+json`). Lists carry `pagination` and a `Link` he
     ),
     modifiers(&BearerAuth),
     components(
-        schemas(Problem, workbench_core::FieldError),
+        schemas(
+            Problem,
+            workbench_core::FieldError,
+            // Referenced by name from the hand-built `PdfRequest`.
+            InvoiceDataSchema,
+            TaskReportData,
+            TaskStatusListSchema,
+        ),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, PreconditionFailed, Unprocessable, TooManyRequests)
     ),
     tags(
@@ -40,6 +48,7 @@ documents (`application/problem+json`). Lists carry `pagination` and a `Link` he
         (name = "tasks", description = "Tasks, comments, tags and statistics"),
         (name = "products", description = "The public catalogue: categories and products (changed by admins)"),
         (name = "user-products", description = "The caller's own products, their serials and warranties"),
+        (name = "files", description = "Uploads (typed by their bytes), downloads with ranges, thumbnails and generated PDFs"),
         (name = "integrations", description = "Weather, crypto prices and translations from third parties, cached"),
         (name = "search", description = "One search over users, tasks and products, each group as its own routes show it"),
         (name = "webhooks", description = "Deliveries received from GitHub and Stripe; users' subscriptions to their task events"),

@@ -21,15 +21,21 @@ use workbench_cache::{
     SharedPrincipalCache,
 };
 use workbench_core::broadcast::Broadcast;
+use workbench_files::{BlobStore, FileParts, FileService};
 use workbench_integrations::{AnswerCache, IntegrationService};
 use workbench_jobs::JobQueue;
+use workbench_media::MediaPreparer;
+use workbench_media::MediaWorkers;
+use workbench_media::image::ImagePolicy;
+use workbench_pdf::TypstPdfRenderer;
 use workbench_products::{CatalogueCache, CatalogueService, CollectionService};
 use workbench_providers::{ApiKey, ProvidersConfig};
 use workbench_ratelimit::{LocalLimiter, Policy, RateLimiter, RedisLimiter};
 use workbench_store::{
-    Backend, Database, DieselAuditLog, DieselCategoryRepository, DieselCommentRepository, DieselIdempotencyStore,
-    DieselJobStore, DieselOAuthStateStore, DieselPlatformCensus, DieselProductRepository, DieselRefreshTokenStore,
-    DieselTaskRepository, DieselUserProductRepository, DieselUserRepository, DieselWebhookStore, PoolOptions,
+    Backend, Database, DieselAuditLog, DieselCategoryRepository, DieselCommentRepository, DieselFileRepository,
+    DieselIdempotencyStore, DieselJobStore, DieselOAuthStateStore, DieselPlatformCensus, DieselProductRepository,
+    DieselRefreshTokenStore, DieselTaskRepository, DieselUserProductRepository, DieselUserRepository,
+    DieselWebhookStore, PoolOptions,
 };
 use workbench_tasks::{TaskCache, TaskService};
 use workbench_users::{
@@ -91,15 +97,6 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
 
 /// The services, wired to their adapters.
 pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState> {
-    build_state_with(settings, db, background::Extras::default()).await
-}
-
-/// [`build_state`] with what other features hand to the job runtime.
-pub async fn build_state_with(
-    settings: &Settings,
-    db: Database,
-    extras: background::Extras,
-) -> anyhow::Result<AppState> {
     let cost = settings.bcrypt_cost;
     // Making the dummy hash costs one bcrypt round: keep it off the executor.
     let hasher = Arc::new(tokio::task::spawn_blocking(move || BcryptHasher::new(cost)).await??);
@@ -136,6 +133,17 @@ pub async fn build_state_with(
         catalogue_cache,
     );
     let collection = CollectionService::new(Arc::new(DieselUserProductRepository::new(db.clone())), catalogue.clone());
+    let tasks = TaskService::new(
+        Arc::new(DieselTaskRepository::new(db.clone())),
+        Arc::new(DieselCommentRepository::new(db.clone())),
+        users.clone(),
+        cache,
+    );
+    let user_service = UserService::new(users.clone(), hasher.clone(), audit, principals.clone());
+    let (storage_url, s3) = settings.storage()?;
+    let blobs = workbench_storage::open(&storage_url, &s3).with_context(|| format!("STORAGE_URL {storage_url}"))?;
+    let file_records = DieselFileRepository::new(db.clone());
+    let files = files_service(settings, &file_records, blobs.clone(), &metrics, &tasks, &collection, &user_service)?;
     // One job store per process: its wake-up signal is shared by whatever enqueues and the runtime.
     let job_store = DieselJobStore::new(db.clone());
     let webhook_store = DieselWebhookStore::new(db.clone()).waking(job_store.waker());
@@ -147,10 +155,11 @@ pub async fn build_state_with(
         webhooks: &webhook_store,
         queue: &jobs,
         users: users.clone(),
-        principals: principals.clone(),
+        principals,
         bus: bus.clone(),
         metrics: &metrics,
-        extras,
+        blobs,
+        known_blobs: Arc::new(file_records),
     })?;
     let webhooks = WebhookService::new(
         Arc::new(webhook_store.clone()),
@@ -169,16 +178,14 @@ pub async fn build_state_with(
         auth,
         oauth,
         two_factor: TwoFactorService::new(users.clone(), totp),
-        tasks: TaskService::new(
-            Arc::new(DieselTaskRepository::new(db.clone())),
-            Arc::new(DieselCommentRepository::new(db.clone())),
-            users.clone(),
-            cache,
-        ),
-        users: UserService::new(users, hasher, audit, principals),
+        tasks,
+        users: user_service,
         dashboard: DashboardService::new(Arc::new(DieselPlatformCensus::new(db.clone()))),
         catalogue,
         collection,
+        files,
+        max_upload_bytes: settings.max_upload_bytes,
+        public_url: settings.public_url(),
         idempotency: Idempotency::new(DieselIdempotencyStore::new(db.clone())),
         db,
         redis,
@@ -192,6 +199,50 @@ pub async fn build_state_with(
         inbound,
         background: plan,
     })
+}
+
+/// Files: records in the database, bytes in the blob store, images and audio prepared on the
+/// media workers (one job per core), PDFs rendered by Typst; temporary files in a directory of
+/// this process's own under `DATA_DIR/tmp` (instances may share a data directory).
+fn files_service(
+    settings: &Settings,
+    records: &DieselFileRepository,
+    blobs: Arc<dyn BlobStore>,
+    metrics: &Metrics,
+    tasks: &TaskService,
+    collection: &CollectionService,
+    users: &UserService,
+) -> anyhow::Result<FileService> {
+    let root = settings.data_dir.join("tmp");
+    forget_stale_scratch(&root);
+    let scratch = root.join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    let media = Arc::new(crate::files::TimedMedia {
+        inner: Arc::new(MediaPreparer::new(MediaWorkers::new(), ImagePolicy::default())),
+        metrics: metrics.clone(),
+    });
+    Ok(FileService::new(FileParts {
+        files: Arc::new(records.clone()),
+        blobs,
+        media,
+        pdf: Arc::new(TypstPdfRenderer::new()?),
+        targets: Arc::new(crate::files::Targets { tasks: tasks.clone(), collection: collection.clone() }),
+        sources: Arc::new(crate::files::Reports { users: users.clone(), tasks: tasks.clone() }),
+        scratch,
+    }))
+}
+
+/// Removes what processes that stopped mid-upload left under `root` a day or more ago (a running
+/// instance's own directory is younger, or touched by its uploads).
+fn forget_stale_scratch(root: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for entry in entries.flatten() {
+        let stale = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > day));
+        if stale {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The third-party data service: the providers of `WEATHER_*`, `CRYPTO_*` and `TRANSLATE_*`

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use workbench_core::broadcast::Broadcast;
+use workbench_files::FileService;
 use workbench_integrations::IntegrationService;
 use workbench_jobs::JobQueue;
 use workbench_products::{CatalogueService, CollectionService};
@@ -31,6 +32,12 @@ pub struct AppState {
     pub catalogue: CatalogueService,
     /// Each user's own products.
     pub collection: CollectionService,
+    /// Uploads, downloads and generated PDFs.
+    pub files: FileService,
+    /// `MAX_UPLOAD_BYTES`.
+    pub max_upload_bytes: u64,
+    /// The URL clients reach this server at (`PUBLIC_URL`), without a trailing slash: file links.
+    pub public_url: String,
     pub idempotency: Idempotency,
     pub db: Database,
     /// Redis, when `REDIS_URL` is set: checked by `/ready`.

@@ -100,7 +100,7 @@ pub(crate) fn present<'de, T: serde::de::DeserializeOwned, D: Deserializer<'de>>
 /// A number written with a fraction of zero (`72.0`) as the integer it is: JSON has one number
 /// type, and JSON Schema's `integer` accepts `72.0`, so an integer field must too. Anything else
 /// is left as it is, to be refused by the field's own type.
-fn integral(value: serde_json::Value) -> serde_json::Value {
+pub(crate) fn integral(value: serde_json::Value) -> serde_json::Value {
     match &value {
         serde_json::Value::Number(n) if n.is_f64() => {
             let f = n.as_f64().unwrap_or(f64::NAN);
@@ -115,13 +115,25 @@ fn integral(value: serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// [`integral`] applied to every number inside `value`, however deeply nested.
+pub(crate) fn integral_deep(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Array(items) => items.into_iter().map(integral_deep).collect(),
+        serde_json::Value::Object(fields) => {
+            serde_json::Value::Object(fields.into_iter().map(|(k, v)| (k, integral_deep(v))).collect())
+        }
+        number @ serde_json::Value::Number(_) => integral(number),
+        other => other,
+    }
+}
+
 /// An instant given as RFC 3339 (`2026-01-15T10:30:00Z`) or a bare date (`2026-01-15`, midnight
 /// UTC), truncated to microseconds like every stored timestamp.
 pub(crate) fn instant<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     Option::<String>::deserialize(d)?.map(|s| parse_instant(&s).map_err(serde::de::Error::custom)).transpose()
 }
 
-fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc).trunc_subsecs(6));

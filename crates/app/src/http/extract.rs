@@ -106,19 +106,33 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("The body is not valid JSON: {e}")))?;
+    parse_object(value, None)
+}
+
+/// Reads the JSON object `value`, found in the body under `field`, as a `T`: `422` naming each
+/// field of the wrong shape as `field.<name>`.
+/// Numbers written with a fraction of zero are read as the integers they are (JSON Schema agrees
+/// that `72.0` is an integer): unlike a body's free-form JSON (a product's specifications), such
+/// a part is read, never stored as sent.
+pub fn parse_json_value<T: DeserializeOwned>(value: serde_json::Value, field: &str) -> Result<T, ApiError> {
+    parse_object(crate::http::body::integral_deep(value), Some(field))
+}
+
+fn parse_object<T: DeserializeOwned>(value: serde_json::Value, within: Option<&str>) -> Result<T, ApiError> {
     if !value.is_object() {
-        return Err(ApiError::invalid_field("body", "must be a JSON object"));
+        return Err(ApiError::invalid_field(within.unwrap_or("body"), "must be a JSON object"));
     }
+    let mut value = value;
     // Report every field of the wrong type at once: drop each offending field and try again,
     // so that one bad field does not hide the next.
-    let mut value = value;
     let mut errors = Vec::new();
     loop {
         match serde_path_to_error::deserialize::<_, T>(value.clone()) {
             Ok(parsed) if errors.is_empty() => return Ok(parsed),
             Ok(_) => return Err(ApiError::field_errors(errors)),
             Err(e) => {
-                let path: Vec<String> = e.path().iter().map(|seg| seg.to_string()).collect();
+                let path: Vec<String> =
+                    within.map(str::to_owned).into_iter().chain(e.path().iter().map(|seg| seg.to_string())).collect();
                 let inner = e.into_inner().to_string();
                 // serde reports a missing field on its parent object; name the field itself.
                 let (field, message, prunable) = match missing_field(&inner) {
@@ -129,7 +143,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 if !errors.iter().any(|e: &workbench_core::FieldError| e.field == field) {
                     errors.push(workbench_core::FieldError::new(field, message));
                 }
-                if !prunable || !prune(&mut value, &path) {
+                let relative = &path[usize::from(within.is_some())..];
+                if !prunable || !prune(&mut value, relative) {
                     return Err(ApiError::field_errors(errors));
                 }
             }
@@ -137,9 +152,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
+/// A field's path as clients write it: `customer.name`, `lines[2].quantity`.
 fn join_path(path: &[String], leaf: Option<&str>) -> String {
-    let parts: Vec<&str> = path.iter().map(String::as_str).filter(|p| *p != "?").chain(leaf).collect();
-    if parts.is_empty() { "body".to_owned() } else { parts.join(".") }
+    let mut joined = String::new();
+    for part in path.iter().map(String::as_str).filter(|p| *p != "?").chain(leaf) {
+        if !joined.is_empty() && !part.starts_with('[') {
+            joined.push('.');
+        }
+        joined.push_str(part);
+    }
+    if joined.is_empty() { "body".to_owned() } else { joined }
 }
 
 /// Removes the top-level field `path` names; returns whether something was removed. Only

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod extract;
+pub mod files;
 pub mod health;
 pub mod idempotency;
 pub mod integrations;
@@ -70,6 +71,8 @@ pub fn api(cfg: &mut ServiceConfig) {
             .service(tasks::add_comment)
             .service(tasks::delete_comment)
             .service(tasks::tags)
+            .service(files::upload_to_task)
+            .service(files::task_attachments)
             .service(products::list_categories)
             .service(products::get_category)
             .service(products::create_category)
@@ -91,6 +94,15 @@ pub fn api(cfg: &mut ServiceConfig) {
             .service(user_products::replace)
             .service(user_products::update)
             .service(user_products::remove)
+            .service(files::upload_to_user_product)
+            .service(files::user_product_files)
+            .service(files::upload)
+            // Before `/files/{id}`.
+            .service(files::render_pdf)
+            .service(files::get)
+            .service(files::download)
+            .service(files::thumbnail)
+            .service(files::remove)
             .service(integrations::weather)
             .service(integrations::crypto)
             .service(integrations::translate)

@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 use workbench_core::{FieldError, FieldErrors};
+use workbench_files::{FileError, Missing};
 use workbench_integrations::IntegrationError;
 use workbench_jobs::JobsError;
 use workbench_products::{ProductError, Resource};
@@ -162,6 +163,16 @@ impl ApiError {
     }
 
     /// Adds a failing field to the problem's `errors`.
+    /// Renames the fields of `errors` (a body's part read on its own, named as the whole body has it).
+    pub fn rename_fields(&mut self, rename: impl Fn(&str) -> String) {
+        for error in &mut self.errors {
+            error.field = rename(&error.field);
+        }
+        if let [one] = self.errors.as_slice() {
+            self.detail = format!("{}: {}", one.field, one.message);
+        }
+    }
+
     pub fn push_error(&mut self, field: &str, message: impl Into<String>) {
         self.errors.push(FieldError::new(field, message));
     }
@@ -440,6 +451,30 @@ impl From<WebhookError> for ApiError {
                 format!("The delivery is signed but cannot be used: {why}. Nothing was stored."),
             ),
             WebhookError::Unknown(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<FileError> for ApiError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::Validation(errors) => Self::validation(errors),
+            FileError::NotFound(what) => Self::not_found(match what {
+                Missing::File => "No such file.",
+                Missing::Thumbnail => "This file has no thumbnail: only images do.",
+                Missing::Task => "No such task.",
+                Missing::UserProduct => "No such item in your collection.",
+            }),
+            FileError::Forbidden(why) => Self::forbidden(why),
+            e @ FileError::RangeNotSatisfiable { .. } => {
+                Self::new(StatusCode::RANGE_NOT_SATISFIABLE, "range-not-satisfiable", format!("The {e}."))
+            }
+            e @ FileError::DocumentTooLong { .. } => {
+                let mut err = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation-error", format!("The {e}."));
+                err.push_error("data", "selects too much for one document; narrow it down");
+                err
+            }
+            FileError::Unavailable(cause) => Self::internal(cause),
         }
     }
 }

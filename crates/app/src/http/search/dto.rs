@@ -5,6 +5,7 @@ use utoipa::{IntoParams, ToSchema};
 use workbench_core::{FieldErrors, Validator};
 
 use crate::http::body::{component, name_list_pattern, patterned, trimmed_text};
+use crate::http::files::dto::FileResponse;
 use crate::http::products::dto::ProductResponse;
 use crate::http::tasks::dto::TaskResponse;
 use crate::http::users::dto::UserResponse;
@@ -15,16 +16,18 @@ pub enum Group {
     Users,
     Tasks,
     Products,
+    Files,
 }
 
 impl Group {
-    pub const ALL: [Group; 3] = [Group::Users, Group::Tasks, Group::Products];
+    pub const ALL: [Group; 4] = [Group::Users, Group::Tasks, Group::Products, Group::Files];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Group::Users => "users",
             Group::Tasks => "tasks",
             Group::Products => "products",
+            Group::Files => "files",
         }
     }
 
@@ -58,7 +61,7 @@ component!(
     "SearchGroups",
     patterned(
         name_list_pattern(&Group::ALL.map(Group::as_str)),
-        "Comma-separated groups: `users`, `tasks`, `products` (empty items are ignored; none means all)"
+        "Comma-separated groups: `users`, `tasks`, `products`, `files` (empty items are ignored; none means all)"
     )
     .examples(["tasks,products"])
 );
@@ -68,7 +71,8 @@ component!(
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// What to look for: a case-insensitive substring of a username or name (and email, for
-    /// admins), of a task's title or description, or of a product's name, brand or model.
+    /// admins), of a task's title or description, of a product's name, brand or model, or of a
+    /// file's name.
     #[param(required = true, value_type = SearchTextSchema, inline)]
     pub q: Option<String>,
     /// Which groups to search; all of them when left out.
@@ -147,6 +151,9 @@ pub struct SearchResponse {
     /// Active products of the public catalogue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub products: Option<Vec<ProductResponse>>,
+    /// The caller's own files by name (admins: anyone's), newest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<FileResponse>>,
 }
 
 #[cfg(test)]

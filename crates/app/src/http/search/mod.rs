@@ -10,6 +10,7 @@ use workbench_tasks::{RawTaskFilter, TaskFilter};
 pub mod dto;
 
 use crate::http::extract::{CurrentUser, Query};
+use crate::http::files::dto::FileResponse;
 use crate::http::problem::ApiError;
 use crate::http::products::dto::ProductResponse;
 use crate::http::responses::{BadRequest, Unauthorized, Unprocessable};
@@ -18,7 +19,7 @@ use crate::http::users::dto::UserResponse;
 use crate::state::AppState;
 use dto::{Group, SearchQuery, SearchResponse};
 
-/// Users, tasks and products matching `q`, grouped by type; each group holds at most `limit`
+/// Users, tasks, products and files matching `q`, grouped by type; each group holds at most `limit`
 /// results the caller may see, and is present only when searched.
 #[utoipa::path(
     tag = "search",
@@ -69,6 +70,13 @@ pub async fn search(
         let found = state.catalogue.search(wanted).await?;
         Ok::<_, ApiError>(Some(found.into_iter().map(ProductResponse::from).collect()))
     };
-    let (users, tasks, products) = futures_util::try_join!(users, tasks, products)?;
-    Ok(web::Json(SearchResponse { users, tasks, products }))
+    let files = async {
+        if !wanted(Group::Files) {
+            return Ok(None);
+        }
+        let found = state.files.search(&viewer, &search.text, page.per_page()).await?;
+        Ok::<_, ApiError>(Some(found.into_iter().map(|f| FileResponse::new(f, &state.public_url)).collect()))
+    };
+    let (users, tasks, products, files) = futures_util::try_join!(users, tasks, products, files)?;
+    Ok(web::Json(SearchResponse { users, tasks, products, files }))
 }
