@@ -124,6 +124,7 @@ for i in 1 2 3; do
     task=$(call POST /api/v1/tasks "$USER_TOKEN" \
         "{\"title\":\"Seeded task $i\",\"description\":\"So that ids are real\",\"due_date\":\"2030-0$i-15\",\"tags\":[\"seed\",\"t$i\"],\"assignee_id\":$ADMIN_ID}")
     task_id=$(field '["id"]' <<< "$task")
+    TASK_IDS="${TASK_IDS:+$TASK_IDS, }$task_id"
     call POST "/api/v1/tasks/$task_id/comments" "$USER_TOKEN" "{\"body\":\"Seeded comment on task $i\"}" > /dev/null
 done
 call POST /api/v1/tasks "$ADMIN_TOKEN" '{"title":"Seeded task of the admin","priority":"high"}' > /dev/null
@@ -132,12 +133,13 @@ CATEGORY_ID=$(field '["id"]' <<< "$category")
 product=$(call POST /api/v1/products "$ADMIN_TOKEN" \
     "{\"name\":\"Seeded kettle\",\"category_id\":$CATEGORY_ID,\"brand\":\"Acme\",\"warranty_months\":24,\"price_cents\":4999,\"currency\":\"EUR\"}")
 PRODUCT_ID=$(field '["id"]' <<< "$product")
-call POST /api/v1/user-products "$USER_TOKEN" \
-    "{\"product_id\":$PRODUCT_ID,\"serial_number\":\"SEED-1\",\"purchase_date\":\"2025-01-31\"}" > /dev/null
+item=$(call POST /api/v1/user-products "$USER_TOKEN" \
+    "{\"product_id\":$PRODUCT_ID,\"serial_number\":\"SEED-1\",\"purchase_date\":\"2025-01-31\"}")
+ITEM_ID=$(field '["id"]' <<< "$item")
 # The admin stays active through both passes (nobody may disable their own account): tasks may be
 # assigned to it. The fuzzer may discontinue or delete the seeded product in the admin pass; the
 # hooks accept the refusals that follow.
-export FUZZ_REAL_IDS="{\"assignee_id\": [$ADMIN_ID], \"category_id\": [$CATEGORY_ID], \"product_id\": [$PRODUCT_ID]}"
+export FUZZ_REAL_IDS="{\"assignee_id\": [$ADMIN_ID], \"category_id\": [$CATEGORY_ID], \"product_id\": [$PRODUCT_ID], \"task_id\": [$TASK_IDS], \"user_product_id\": [$ITEM_ID]}"
 
 operations=$(curl -sf "$BASE/api-docs/openapi.json" | python3 -c 'import json, sys
 doc = json.load(sys.stdin)

@@ -13,6 +13,7 @@ the server's *state* instead, and no schema can predict them for a generated val
   can state only by listing every pair;
 - an `Idempotency-Key` that this user already sent with another body;
 - a webhook URL naming an internal address (the operator decides whether those are allowed);
+- a file attached to a task the caller cannot see or an item not theirs, or to both at once;
 - an inbound webhook's signature: an HMAC of the raw body under a secret only the server and the
   provider hold, so a generated one is refused with `400 invalid-signature`.
 
@@ -50,6 +51,9 @@ STATE_DEPENDENT_REFUSALS = {
     ("slug", "cannot be derived from the name; send one"),
     ("Idempotency-Key", "was already used with a different request body"),
     ("url", "must not point at a private, loopback or link-local address"),
+    ("task_id", "must be a task you can see"),
+    ("user_product_id", "must be an item of your collection"),
+    ("user_product_id", "a file is attached to a task or to an item, not both"),
 }
 
 # Operations whose `400` with this problem type answers a signature no client without the secret

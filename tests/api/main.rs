@@ -7,6 +7,7 @@ mod auth;
 mod cluster;
 mod comments;
 mod events;
+mod files;
 mod integrations;
 mod jobs;
 mod limits;

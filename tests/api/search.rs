@@ -1,5 +1,5 @@
-//! `GET /search`: one query over users, tasks and products, each group holding only what the
-//! caller may see under that domain's own rule.
+//! `GET /search`: one query over users, tasks, products and files, each group holding only what
+//! the caller may see under that domain's own rule.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -54,6 +54,17 @@ async fn each_group_shows_only_what_its_domain_would(app: TestApp) {
     assert_eq!(field(&by_email["users"], "username"), ["bob"], "admins match emails");
     let not_by_email = search(&app, &ann, "q=bob%40example").await;
     assert_eq!(not_by_email["users"], json!([]), "others do not");
+
+    for (who, name) in [(&ann, "Kettle manual.pdf"), (&bob, "kettle-receipt.txt")] {
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(b"%PDF-1.4\n%%EOF\n".to_vec()).file_name(name));
+        let res = as_user(&app, who, Method::POST, "/api/v1/files").multipart(form).send().await.unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let files = search(&app, &ann, "q=KETTLE&type=files").await;
+    assert_eq!(field(&files["files"], "filename"), ["Kettle manual.pdf"], "only her own files");
+    let files = search(&app, &admin, "q=kettle&type=files").await;
+    assert_eq!(files["files"].as_array().unwrap().len(), 2, "admins find anyone's");
 }
 
 async fn the_groups_and_the_limit_are_the_callers_choice(app: TestApp) {
