@@ -14,8 +14,12 @@ run: ## Serve the API on embedded SQLite (./data/workbench.db) at http://127.0.0
 demo: ## Fill an empty database (DATABASE_URL, by default ./data/workbench.db) with demo data; then `make run`
 	$(CARGO) run -p workbench-app --bin workbench -- seed --demo
 
+# Most tests wait on sockets, databases and timers rather than the CPU: eight at a time finish the
+# black-box suite in a third of the time on two cores.
+TEST_THREADS ?= 8
+
 test: ## Run every test (PostgreSQL/Redis tests skip loudly when unreachable, fail with CI=true)
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
 
 lint: ## Formatting check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
