@@ -168,7 +168,7 @@ async fn subscriber(
                             None => break "the subscription ended".to_owned(),
                         },
                         _ = ping.tick() => {
-                            match tokio::time::timeout(PING_TIMEOUT, sink.ping::<String>()).await {
+                            match tokio::time::timeout(PING_TIMEOUT, sink.ping::<redis::Value>()).await {
                                 Ok(Ok(_)) => {}
                                 Ok(Err(e)) => break format!("ping failed: {e}"),
                                 Err(_) => break "ping timed out".to_owned(),

@@ -50,3 +50,19 @@ async fn an_unreachable_server_is_an_error_at_start_up() {
     let err = RedisBroadcast::connect("redis://127.0.0.1:1", pool, &channel()).await.expect_err("refused");
     assert!(err.to_string().contains("cannot subscribe"), "{err}");
 }
+
+/// A subscribed connection answers `PING` with `["pong", ""]`, not a string: the watchdog must
+/// take that as the live answer it is, or the link would drop and renew itself every interval
+/// (and every instance's principal cache would be off most of the time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_subscription_stays_linked_across_pings() {
+    let Some(pool) = redis_pool().await else { return };
+    let bus = RedisBroadcast::connect(&redis_url(), pool, &channel()).await.expect("subscribes");
+    let mut sub = bus.subscribe();
+    // Longer than two ping intervals, without a message.
+    let quiet = tokio::time::timeout(Duration::from_secs(11), sub.recv()).await;
+    assert!(quiet.is_err(), "nothing is delivered to an idle subscription, Lost included: {quiet:?}");
+    assert!(bus.is_linked());
+    bus.publish("still", b"here".to_vec()).await;
+    assert_eq!(next_message(&mut sub).await, ("still".to_owned(), b"here".to_vec()));
+}
