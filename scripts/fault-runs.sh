@@ -20,6 +20,7 @@ PGPORT=15433 REDISPORT=16379 GWPORT=18390 P1=18391 P2=18392
 PGBIN=/usr/lib/postgresql/15/bin
 GW=http://127.0.0.1:$GWPORT
 D=$(mktemp -d /tmp/wb-faults.XXXXXX)
+chmod 755 "$D"  # nginx runs as nobody, PostgreSQL as postgres
 mkdir -p "$D/pids" "$D/gw/tmp" "$D/data" "$D/pgsock"
 OUTDIR=$ROOT/target/fault-runs
 mkdir -p "$OUTDIR"

@@ -35,6 +35,7 @@ if [ -z "${WORKBENCH_BIN:-}" ]; then
 fi
 
 D=$(mktemp -d /tmp/wb-gateway.XXXXXX)
+chmod 755 "$D"  # nginx runs as nobody
 mkdir -p "$D/gw/tmp" "$D/data" "$D/pids"
 NAME=wb_gw_$(date +%s)_$$
 DB_URL="${PG_URL%/*}/$NAME"
@@ -151,8 +152,6 @@ roles() {
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P_CORE/api/v1/auth/me")" = 404 ]
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P_WORKER/api/v1/tasks")" = 404 ]
     curl -fsS -o /dev/null "http://127.0.0.1:$P_WORKER/metrics"
-    # X-Forwarded-For reaches the services through the gateway.
-    grep -q 'X-Forwarded-For $proxy_add_x_forwarded_for' "$D/gw/routes.conf"
 }
 step "walk through the gateway $GW" walk
 step "roles answer only their groups" roles
