@@ -97,6 +97,7 @@ up() {
 }
 
 smoke() {
+    dockerd_start
     ensure_compose
     local user=compose$$ token task
     curl -fsS -o /dev/null -w 'register: %{http_code}\n' -H 'Content-Type: application/json' \

@@ -108,7 +108,9 @@ for a in failed:
 last_failure = max((a["w"] + a["ms"] / 1000 for a in failed), default=None)
 after = f"{last_failure - end:+.1f} s" if last_failure else "none"
 slowest = max((a["ms"] for a in failed), default=0)
-print(f"| {name} | {len(answers)} | {len(ok)} | {', '.join(f'{k}: {v}' for k, v in sorted(statuses.items())) or '-'} "
+ms = sorted(a["ms"] for a in answers)
+p50, top = (ms[len(ms) // 2], ms[-1]) if ms else (0, 0)
+print(f"| {name} | {len(answers)} | {len(ok)} | {p50} / {top} ms | {', '.join(f'{k}: {v}' for k, v in sorted(statuses.items())) or '-'} "
       f"| {slowest} ms | {end - begin:.1f} s | {after} | {len(ids)} | {len(lost)} |")
 PY
 }
@@ -119,8 +121,8 @@ kill_one() { kill -9 "$(cat "$D/pids/two.pid")"; rm -f "$D/pids/two.pid"; }
 {
     echo "Fault runs $(date -u +%FT%TZ), $(git rev-parse --short HEAD), ${SECONDS_LOAD}s at ${RATE} writes/s through the gateway, two instances"
     echo
-    echo "| fault | requests | 2xx | failed (status: count; 0 = no answer) | slowest failure | fault lasted | last failure after the fault ended | rows written | acknowledged but lost |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| fault | requests | 2xx | latency p50 / max | failed (status: count; 0 = no answer) | slowest failure | fault lasted | last failure after the fault ended | rows written | acknowledged but lost |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
 } | tee "$OUTDIR/results.md"
 step "fault: PostgreSQL restart" scenario pg pg_restart
 step "fault: Redis restart" scenario redis redis_restart
