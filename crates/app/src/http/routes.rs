@@ -40,7 +40,11 @@ pub const GROUPS: &[RouteGroup] = &[
         register: products_routes,
     },
     RouteGroup { name: "files", prefixes: &["/files"], register: files_routes },
-    RouteGroup { name: "integrations", prefixes: &["/weather", "/crypto", "/translate"], register: integrations_routes },
+    RouteGroup {
+        name: "integrations",
+        prefixes: &["/weather", "/crypto", "/translate"],
+        register: integrations_routes,
+    },
     RouteGroup { name: "search", prefixes: &["/search"], register: search_routes },
     RouteGroup { name: "webhooks", prefixes: &["/webhooks"], register: webhooks_routes },
     // Reserved for chat and the WebSocket endpoint (`/api/v1/ws`): its routes go in
@@ -284,10 +288,14 @@ mod tests {
         for path in doc.paths.paths.keys().filter(|p| p.starts_with("/api/v1/")) {
             let rest = &path["/api/v1".len()..];
             let first = rest.split('/').nth(1).map(|s| format!("/{s}")).unwrap_or_default();
-            let owners: Vec<_> = GROUPS.iter().filter(|g| g.prefixes.contains(&first.as_str())).map(|g| g.name).collect();
+            let owners: Vec<_> =
+                GROUPS.iter().filter(|g| g.prefixes.contains(&first.as_str())).map(|g| g.name).collect();
             assert_eq!(owners.len(), 1, "{path} belongs to {owners:?}");
             let only = RouteSet::parse(owners[0]).unwrap();
-            assert!(crate::openapi::document_for(&only).paths.paths.contains_key(path), "{path} not served by {owners:?}");
+            assert!(
+                crate::openapi::document_for(&only).paths.paths.contains_key(path),
+                "{path} not served by {owners:?}"
+            );
         }
     }
 }
