@@ -51,3 +51,41 @@ bench: ## Load-test hot task paths on SQLite and PostgreSQL (release build, wrk)
 
 fuzz-api: ## Schemathesis over every documented operation against the release binary (reports in target/fuzz-api/)
 	./scripts/fuzz-api.sh
+
+# --- Deploy (deploy/, scripts/deploy*, scripts/image.sh, scripts/gateway-test.sh) ------------
+.PHONY: image image-prebuilt deploy-local deploy-local-down deploy-check gateway-test deploy fault-runs
+HELM ?= $(shell command -v helm 2>/dev/null || echo /tmp/wb-deploy/helm/helm/helm)
+
+image: ## Build deploy/Dockerfile for real (Rust builder stage, --network none) and smoke-test it
+	nice -n 19 ./scripts/image.sh build
+	./scripts/image.sh smoke
+
+image-prebuilt: ## The image around the host's debug binary (no Rust compiled in a container)
+	nice -n 19 $(CARGO) build -q -p workbench-app --bin workbench
+	./scripts/image.sh prebuilt target/debug/workbench
+	./scripts/image.sh smoke
+
+deploy-local: ## Bring up deploy/compose.yaml (2 API replicas, worker, PG, Redis, NATS, gateway); print the URL
+	./scripts/deploy-local.sh up
+	./scripts/deploy-local.sh smoke
+
+deploy-local-down: ## Take deploy/compose.yaml down (volumes too)
+	./scripts/deploy-local.sh down
+
+deploy-check: ## Offline checks: hadolint, compose config, helm lint/template, kubernetes-validate, checkov
+	./scripts/deploy-check.sh
+
+gateway-test: ## Three route-group roles and a worker behind nginx on loopback: a user's walk through the gateway
+	./scripts/gateway-test.sh
+
+deploy: ## helm upgrade --install deploy/helm/workbench where a cluster answers; otherwise show what it would apply
+	@if [ -x "$(HELM)" ] && kubectl cluster-info >/dev/null 2>&1; then \
+		$(HELM) upgrade --install $${RELEASE:-workbench} deploy/helm/workbench $${HELM_ARGS:-} --wait; \
+	else \
+		echo "No Kubernetes cluster answers (kubectl cluster-info); this is what would be applied:"; \
+		[ -x "$(HELM)" ] || ./scripts/deploy-check.sh tools >/dev/null; \
+		$(HELM) template $${RELEASE:-workbench} deploy/helm/workbench $${HELM_ARGS:-}; \
+	fi
+
+fault-runs: ## Two instances behind the gateway under write load: restart PostgreSQL, Redis; kill -9 one
+	./scripts/fault-runs.sh

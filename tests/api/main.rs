@@ -14,6 +14,7 @@ mod limits;
 mod oauth;
 mod platform;
 mod products;
+mod routes;
 mod search;
 mod tasks;
 mod totp;

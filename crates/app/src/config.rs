@@ -77,6 +77,7 @@ pub const KEYS: &[&str] = &[
     "S3_REGION",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
+    "WORKBENCH_ROUTES",
 ];
 
 /// `development` generates what is missing and warns; `production` refuses to start instead.
@@ -217,6 +218,8 @@ pub struct Settings {
     pub s3_region: Option<String>,
     pub aws_access_key_id: Option<String>,
     pub aws_secret_access_key: Option<String>,
+    /// The route groups this process serves (`auth,users`, `all`, `none`); unset serves all.
+    pub workbench_routes: Option<String>,
 }
 
 impl Default for Settings {
@@ -287,6 +290,7 @@ impl Default for Settings {
             s3_region: None,
             aws_access_key_id: None,
             aws_secret_access_key: None,
+            workbench_routes: None,
         }
     }
 }
@@ -470,6 +474,7 @@ impl Settings {
             }
         }
         self.trusted_proxies()?;
+        self.routes()?;
         self.check_jobs()?;
         self.storage()?;
         if self.max_upload_bytes == 0 {
@@ -568,6 +573,12 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    /// The route groups to serve (`WORKBENCH_ROUTES`, by default all of them).
+    pub fn routes(&self) -> Result<crate::http::RouteSet, ConfigError> {
+        crate::http::RouteSet::parse(self.workbench_routes.as_deref().unwrap_or_default())
+            .map_err(|e| ConfigError::Invalid(format!("WORKBENCH_ROUTES: {e}")))
     }
 
     /// The settled JWT secret. Call after [`Self::validate`].
@@ -756,5 +767,10 @@ mod tests {
         assert!(s.validate().is_err());
         let mut s = Settings { bind_addr: "nowhere".into(), ..Settings::default() };
         assert!(s.validate().is_err());
+        let mut s = Settings { workbench_routes: Some("auth,tasks,chats".into()), ..Settings::default() };
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("WORKBENCH_ROUTES") && err.contains("\"chats\""), "{err}");
+        let s = Settings { workbench_routes: Some("tasks,auth".into()), ..Settings::default() };
+        assert_eq!(s.routes().unwrap().names(), ["auth", "tasks"]);
     }
 }

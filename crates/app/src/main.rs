@@ -21,8 +21,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the HTTP API (the default).
-    Serve,
+    /// Serve the HTTP API (the default), and run background jobs unless JOB_WORKERS=0.
+    Serve {
+        /// Route groups to serve, e.g. `auth,users` (overrides WORKBENCH_ROUTES; default all).
+        #[arg(long, value_name = "GROUPS")]
+        routes: Option<String>,
+    },
+    /// Run background jobs, schedules and the outbox relay without the API (only /health,
+    /// /ready and /metrics are served, on BIND_ADDR).
+    Worker,
+    /// Exit 0 when the server on BIND_ADDR/PORT answers /health with 200 (a container's
+    /// HEALTHCHECK, without curl in the image).
+    Healthcheck,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document as JSON.
@@ -64,17 +74,33 @@ async fn main() -> ExitCode {
     if let Some(Command::Openapi) = cli.command {
         return write_stdout(&openapi::document_json());
     }
-    let settings = match Settings::load() {
+    let mut settings = match Settings::load() {
         Ok(settings) => settings,
         Err(e) => return fail(&e),
     };
+    if let Some(Command::Healthcheck) = cli.command {
+        return healthcheck(&settings);
+    }
     // Held until the end of `main`, so that queued log lines are written before the process exits.
     let _logs = telemetry::init(settings.log_format);
-    let outcome = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings).await,
+    let outcome = match cli.command.unwrap_or(Command::Serve { routes: None }) {
+        Command::Serve { routes } => {
+            if routes.is_some() {
+                settings.workbench_routes = routes;
+            }
+            serve(settings).await
+        }
+        Command::Worker => {
+            settings.workbench_routes = Some("none".to_owned());
+            if settings.job_workers == 0 {
+                tracing::warn!("JOB_WORKERS=0: this worker runs no jobs (it still fires schedules and relays events)");
+            }
+            serve(settings).await
+        }
         Command::Migrate => server::open_database(&settings).await.map(drop),
         Command::Seed { demo: _, force } => seed(settings, force).await,
         Command::Openapi => unreachable!("handled before configuration is loaded"),
+        Command::Healthcheck => unreachable!("handled before logging is set up"),
         Command::Admin { command: AdminCommand::CreateUser { username, email, role } } => {
             create_user(settings, username, email, role).await
         }
@@ -130,6 +156,41 @@ async fn seed(mut settings: Settings, force: bool) -> anyhow::Result<()> {
         report.categories, report.products, report.username, report.email, report.password, report.tasks, report.owned
     )?;
     Ok(())
+}
+
+/// `GET /health` on this host's listener (the loopback address when it listens on all), with a
+/// two-second budget: `ExitCode::SUCCESS` on a 200.
+fn healthcheck(settings: &Settings) -> ExitCode {
+    use std::io::Read;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpStream};
+    use std::time::Duration;
+    let mut addr = match settings.listen_addr() {
+        Ok(addr) => addr,
+        Err(e) => return fail(&e),
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { IpAddr::V6(Ipv6Addr::LOCALHOST) });
+    }
+    let budget = Duration::from_secs(2);
+    let answer = TcpStream::connect_timeout(&addr, budget).and_then(|mut stream| {
+        stream.set_read_timeout(Some(budget))?;
+        stream.set_write_timeout(Some(budget))?;
+        stream.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut head = [0u8; 64];
+        let mut read = 0;
+        while read < head.len() {
+            match stream.read(&mut head[read..])? {
+                0 => break,
+                n => read += n,
+            }
+        }
+        Ok(String::from_utf8_lossy(&head[..read]).into_owned())
+    });
+    match answer {
+        Ok(head) if head.split_whitespace().nth(1) == Some("200") => ExitCode::SUCCESS,
+        Ok(head) => fail(&format!("/health on {addr} answered {:?}", head.lines().next().unwrap_or_default())),
+        Err(e) => fail(&format!("/health on {addr}: {e}")),
+    }
 }
 
 fn write_stdout(text: &str) -> ExitCode {

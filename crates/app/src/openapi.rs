@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use crate::http;
+use crate::http::RouteSet;
 use crate::http::files::dto::{InvoiceDataSchema, TaskReportData, TaskStatusListSchema};
 use crate::http::problem::{ApiError, Problem};
 use crate::http::responses::{
@@ -91,11 +92,17 @@ impl Modify for RateLimited {
 
 /// The whole document, as served at `/api-docs/openapi.json` and committed in `openapi/`.
 pub fn document() -> Document {
+    document_for(&RouteSet::all())
+}
+
+/// The document of what a process serving the route groups of `routes` serves: the operational
+/// routes and those groups' paths.
+pub fn document_for(routes: &RouteSet) -> Document {
     let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(http::operational)
-        .configure(http::api)
+        .configure(|cfg| http::api(cfg, routes))
         .split_for_parts();
     RateLimited.modify(&mut doc);
     name_link_operations_as_the_specification_does(&mut doc);

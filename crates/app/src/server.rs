@@ -391,7 +391,8 @@ impl Application {
         let access = AccessLog::start(settings.log_format)?;
         let background = Background::start(&state.background).await?;
         let server = serve(listener, &settings, state.clone(), access.clone())?;
-        tracing::info!(address = %listener_address(addr, port), "Workbench is listening; Swagger UI at /swagger-ui/");
+        let routes = settings.routes()?;
+        tracing::info!(address = %listener_address(addr, port), %routes, "Workbench is listening; Swagger UI at /swagger-ui/");
         Ok(Self { server, port, state, access, background, shutdown_timeout: settings.shutdown_timeout })
     }
 
@@ -461,7 +462,9 @@ fn listener_address(mut addr: std::net::SocketAddr, port: u16) -> std::net::Sock
 }
 
 fn serve(listener: TcpListener, settings: &Settings, state: AppState, access: AccessLog) -> anyhow::Result<Server> {
-    let doc = openapi::document();
+    // Route groups (`WORKBENCH_ROUTES`): the API, its document and its 404/405s cover only these.
+    let routes = settings.routes()?;
+    let doc = openapi::document_for(&routes);
     let methods = web::Data::new(MethodTable::from_document(&doc));
     let limits = web::Data::new(limits(settings, state.redis.clone())?);
     let proxies = web::Data::new(limits.proxies.clone());
@@ -490,7 +493,7 @@ fn serve(listener: TcpListener, settings: &Settings, state: AppState, access: Ac
             .wrap(from_fn(middleware::observe))
             .into_utoipa_app()
             .configure(http::operational)
-            .configure(http::api)
+            .configure(|cfg| http::api(cfg, &routes))
             .split_for_parts();
         app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", doc.clone()))
             .service(web::redirect("/swagger-ui", "/swagger-ui/"))

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Services by route group behind the real gateway, on loopback: three API roles and a worker
+# (one binary) on one fresh PostgreSQL database and one Redis, nginx in front with
+# deploy/gateway/{nginx,routes}.conf and upstreams for this topology, then a user's walk through
+# the gateway: register, sign in, profile, a task, an attachment, an upload and its download,
+# search, the catalogue, and the chat once the realtime routes exist.
+#
+#   WORKBENCH_BIN      the binary (default: target/debug/workbench, built when missing or stale)
+#   TEST_DATABASE_URL  a PostgreSQL server where a database may be created (default local)
+#   TEST_REDIS_URL     Redis (default redis://127.0.0.1:6379; keys under a prefix of their own)
+#   GATEWAY_PORT       the gateway's port (default 18380; the roles take the next four)
+#   KEEP=1             leave everything running (prints how to stop it)
+# Unreachable PostgreSQL or Redis skip the test, or fail it when CI=true.
+. "$(dirname "$0")/deploy/lib.sh"
+cd "$ROOT"
+
+PG_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
+GW_PORT=${GATEWAY_PORT:-18380}
+P_AUTH=$((GW_PORT + 1)) P_CORE=$((GW_PORT + 2)) P_EDGE=$((GW_PORT + 3)) P_WORKER=$((GW_PORT + 4))
+GW=http://127.0.0.1:$GW_PORT
+
+skip() {
+    if [ "${CI:-}" = true ]; then echo "gateway-test: $*" >&2; exit 1; fi
+    echo "gateway-test: SKIPPED: $*" >&2
+    exit 0
+}
+pg_isready -q -d "$PG_URL" 2>/dev/null || skip "PostgreSQL at $PG_URL is not reachable"
+redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || skip "Redis at $REDIS_URL is not reachable"
+step "apt: nginx" ensure_apt nginx
+
+BIN=${WORKBENCH_BIN:-target/debug/workbench}
+if [ -z "${WORKBENCH_BIN:-}" ]; then
+    step "cargo build (debug)" $NICE cargo build -q -p workbench-app --bin workbench
+fi
+
+D=$(mktemp -d /tmp/wb-gateway.XXXXXX)
+chmod 755 "$D"  # nginx runs as nobody
+mkdir -p "$D/gw/tmp" "$D/data" "$D/pids"
+NAME=wb_gw_$(date +%s)_$$
+DB_URL="${PG_URL%/*}/$NAME"
+psql -q -d "$PG_URL" -c "CREATE DATABASE $NAME" >/dev/null
+
+stop_all() {
+    local f
+    for f in "$D"/pids/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+    sleep 0.5
+    for f in "$D"/pids/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; rm -f "$f"; done
+    psql -q -d "$PG_URL" -c "DROP DATABASE IF EXISTS $NAME WITH (FORCE)" >/dev/null 2>&1 || true
+    redis-cli -u "$REDIS_URL" --scan --pattern "$NAME:*" 2>/dev/null | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null 2>&1 || true
+    rm -rf "$D"
+}
+if [ -z "${KEEP:-}" ]; then
+    trap stop_all EXIT
+else
+    trap 'echo "kept: $D (stop: kill \$(cat $D/pids/*.pid); drop database $NAME)"' EXIT
+fi
+
+# What every role shares: one database, one Redis prefix, one signing secret, one public URL (the
+# tokens' issuer), one data directory (uploads), and the gateway as the trusted proxy.
+export DATABASE_URL=$DB_URL REDIS_URL REDIS_PREFIX=$NAME DATA_DIR=$D/data PUBLIC_URL=$GW \
+    JWT_SECRET=gateway-test-secret-of-at-least-32-bytes WORKBENCH_ENV=production TRUSTED_PROXIES=127.0.0.1/32 \
+    BCRYPT_COST=4 LOG_FORMAT=json WORKERS=1 DATABASE_POOL_SIZE=4 BIND_ADDR=127.0.0.1:0
+step "workbench migrate" "$BIN" migrate >"$D/migrate.log" 2>&1
+
+start_role() {  # NAME PORT ARGS... (the environment above, plus any VAR=value given first)
+    local name=$1 port=$2
+    shift 2
+    env PORT="$port" "$@" >"$D/$name.log" 2>&1 &
+    echo $! >"$D/pids/$name.pid"
+}
+# API roles run no jobs (JOB_WORKERS=0); the worker runs them.
+start_role identity "$P_AUTH" JOB_WORKERS=0 "$BIN" serve --routes auth,users
+start_role core "$P_CORE" JOB_WORKERS=0 WORKBENCH_ROUTES=tasks,search,admin "$BIN" serve
+start_role edge "$P_EDGE" JOB_WORKERS=0 "$BIN" serve --routes files,products,integrations,webhooks,realtime
+start_role worker "$P_WORKER" "$BIN" worker
+for p in "$P_AUTH" "$P_CORE" "$P_EDGE" "$P_WORKER"; do
+    wait_http "http://127.0.0.1:$p/ready" 150 || { tail -n 5 "$D"/*.log; exit 1; }
+done
+
+# The gateway: deploy/gateway's configuration with this run's paths and ports.
+{
+    up() { printf 'upstream %s { server 127.0.0.1:%s max_fails=1 fail_timeout=2s; keepalive 8; }\n' "$1" "$2"; }
+    up auth "$P_AUTH"; up users "$P_AUTH"
+    up tasks "$P_CORE"; up search "$P_CORE"; up admin "$P_CORE"
+    for g in products files integrations webhooks realtime; do up "$g" "$P_EDGE"; done
+} >"$D/gw/upstreams.conf"
+cp deploy/gateway/routes.conf "$D/gw/routes.conf"
+sed -e "s#listen 8080;#listen 127.0.0.1:$GW_PORT;#" -e "s#/etc/nginx/workbench/#$D/gw/#g" \
+    -e "s#/tmp/nginx#$D/gw/tmp/nginx#g" -e "s#error_log stderr#error_log $D/gw/error.log#" \
+    -e "s#access_log /dev/stdout#access_log $D/gw/access.log#" -e "s#^worker_processes .*#worker_processes 1;#" \
+    deploy/gateway/nginx.conf >"$D/gw/nginx.conf"
+chown -R nobody:nogroup "$D/gw"
+AS_NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+step "nginx -t" $AS_NOBODY nginx -q -p "$D/gw" -c "$D/gw/nginx.conf" -e "$D/gw/error.log" -t
+$AS_NOBODY nginx -p "$D/gw" -c "$D/gw/nginx.conf" -e "$D/gw/error.log" -g 'daemon off;' &
+echo $! >"$D/pids/nginx.pid"
+wait_http "$GW/gateway/health"
+
+# The walk. `call METHOD PATH EXPECTED [curl args...]` prints the body and checks the status.
+TOKEN=
+call() {
+    local method=$1 path=$2 expected=$3 status
+    shift 3
+    local auth=()
+    [ -z "$TOKEN" ] || auth=(-H "Authorization: Bearer $TOKEN")
+    status=$(curl -sS -m 10 -o "$D/body" -w '%{http_code}' -X "$method" "${auth[@]}" "$@" "$GW$path")
+    if [ "$status" != "$expected" ]; then
+        echo "FAIL: $method $path answered $status, expected $expected: $(head -c 400 "$D/body")" >&2
+        return 1
+    fi
+    printf '  %-6s %-40s %s\n' "$method" "$path" "$status" >&2
+    cat "$D/body"
+}
+json() { jq -r "$1" "$D/body"; }
+walk() {
+    local user=walker$$ id file
+    call POST /api/v1/auth/register 201 -H 'Content-Type: application/json' \
+        -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"correct horse battery\"}" >/dev/null
+    call POST /api/v1/auth/login 200 -H 'Content-Type: application/json' \
+        -d "{\"email\":\"$user@example.com\",\"password\":\"correct horse battery\"}" >/dev/null
+    TOKEN=$(json .access_token)
+    call GET /api/v1/users/me 200 >/dev/null
+    [ "$(json .username)" = "$user" ]
+    call POST /api/v1/tasks 201 -H 'Content-Type: application/json' -d '{"title":"Ship the gateway"}' >/dev/null
+    id=$(json .id)
+    call GET "/api/v1/tasks/$id" 200 >/dev/null
+    printf 'notes for the gateway walk\n' >"$D/notes.txt"
+    call POST "/api/v1/tasks/$id/attachments" 201 -F "file=@$D/notes.txt;type=text/plain" >/dev/null
+    call GET "/api/v1/tasks/$id/attachments" 200 >/dev/null
+    call POST /api/v1/files 201 -F "file=@$D/notes.txt;type=text/plain" >/dev/null
+    file=$(json .id)
+    call GET "/api/v1/files/$file/download" 200 >/dev/null
+    cmp -s "$D/body" "$D/notes.txt" || { echo "FAIL: the download differs from the upload" >&2; return 1; }
+    call GET "/api/v1/search?q=gateway" 200 >/dev/null
+    call GET /api/v1/products 200 >/dev/null
+    call GET /api/v1/tags 200 >/dev/null
+    call GET /api/v1/nowhere 404 >/dev/null
+    # CHAT: the realtime routes are on another branch. Once `realtime` serves /api/v1/chat and
+    # /api/v1/ws, add here: create a room, post a message, read it back, and a WebSocket
+    # handshake through the gateway (curl -i -N -H 'Connection: Upgrade' -H 'Upgrade: websocket' ...).
+    if curl -fsS -m 5 "http://127.0.0.1:$P_EDGE/api-docs/openapi.json" | jq -e '.paths | keys | map(select(startswith("/api/v1/chat"))) | length > 0' >/dev/null; then
+        echo "FAIL: the realtime routes exist: add the chat step to scripts/gateway-test.sh" >&2
+        return 1
+    fi
+    echo "  (chat: skipped, no realtime routes in this build)" >&2
+}
+roles() {
+    # Each role answers only its groups; the worker serves health and metrics only.
+    TOKEN=
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P_AUTH/api/v1/tasks")" = 404 ]
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P_CORE/api/v1/auth/me")" = 404 ]
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P_WORKER/api/v1/tasks")" = 404 ]
+    curl -fsS -o /dev/null "http://127.0.0.1:$P_WORKER/metrics"
+}
+step "walk through the gateway $GW" walk
+step "roles answer only their groups" roles
+log "gateway test passed"
