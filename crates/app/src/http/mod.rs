@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod chat;
 pub mod extract;
 pub mod files;
 pub mod health;
@@ -112,7 +113,12 @@ pub fn api(cfg: &mut ServiceConfig) {
             .service(webhooks::subscribe)
             .service(webhooks::subscriptions)
             .service(webhooks::unsubscribe)
-            .service(webhooks::deliveries),
+            .service(webhooks::deliveries)
+            .service(chat::rooms)
+            .service(chat::create_room)
+            .service(chat::add_member)
+            .service(chat::room_messages)
+            .service(chat::direct_messages),
     );
 }
 
