@@ -61,7 +61,8 @@ async fn a_name_that_is_not_a_slug_is_refused_naming_it(app: TestApp) {
         let problem = expect_problem(create_room(&app, &ann, json!({"name": bad})).await, 422).await;
         assert_eq!(error_fields(&problem), ["name"], "{bad}: {problem}");
     }
-    let problem = expect_problem(create_room(&app, &ann, json!({"description": 7, "is_private": "yes"})).await, 422).await;
+    let problem =
+        expect_problem(create_room(&app, &ann, json!({"description": 7, "is_private": "yes"})).await, 422).await;
     let mut fields = error_fields(&problem);
     fields.sort();
     assert_eq!(fields, ["description", "is_private", "name"], "every failing field at once");

@@ -33,10 +33,10 @@ use workbench_products::{CatalogueCache, CatalogueService, CollectionService};
 use workbench_providers::{ApiKey, ProvidersConfig};
 use workbench_ratelimit::{LocalLimiter, Policy, RateLimiter, RedisLimiter};
 use workbench_store::{
-    Backend, Database, DieselAuditLog, DieselChatStore, DieselCategoryRepository, DieselCommentRepository, DieselFileRepository,
-    DieselIdempotencyStore, DieselJobStore, DieselOAuthStateStore, DieselPlatformCensus, DieselProductRepository,
-    DieselRefreshTokenStore, DieselTaskRepository, DieselUserProductRepository, DieselUserRepository,
-    DieselWebhookStore, PoolOptions,
+    Backend, Database, DieselAuditLog, DieselCategoryRepository, DieselChatStore, DieselCommentRepository,
+    DieselFileRepository, DieselIdempotencyStore, DieselJobStore, DieselOAuthStateStore, DieselPlatformCensus,
+    DieselProductRepository, DieselRefreshTokenStore, DieselTaskRepository, DieselUserProductRepository,
+    DieselUserRepository, DieselWebhookStore, PoolOptions,
 };
 use workbench_tasks::{TaskCache, TaskService};
 use workbench_users::{
