@@ -116,7 +116,7 @@ async fn a_private_room_is_seen_and_read_by_its_members_only(app: TestApp) {
 async fn history_parameters_are_checked(app: TestApp) {
     let (ann, bob) = (app.signup("ann").await, app.signup("bob").await);
     assert_eq!(create_room(&app, &ann, json!({"name": "ops"})).await.status(), StatusCode::CREATED);
-    for query in ["limit=0", "limit=101", "before=0", "after=-1", "before=5&after=3"] {
+    for query in ["limit=0", "limit=101", "before=0", "after=-1"] {
         let path = format!("/api/v1/chat/rooms/ops/messages?{query}");
         expect_problem(history(&app, &ann, &path).await, 422).await;
         let path = format!("/api/v1/chat/dm/{}?{query}", bob.id);

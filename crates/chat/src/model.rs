@@ -186,7 +186,8 @@ pub struct Message {
 
 /// Which part of a conversation's history to read. `before` pages back through older messages
 /// (the newest `limit` below it); `after` reads forward from the last message a client saw (the
-/// oldest `limit` above it). Either way the page comes oldest first.
+/// oldest `limit` above it); both together read the window between them, forward from `after`.
+/// Either way the page comes oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryPage {
     pub before: Option<MessageId>,
@@ -198,8 +199,7 @@ impl HistoryPage {
     pub const DEFAULT_LIMIT: u32 = 50;
     pub const MAX_LIMIT: u32 = 100;
 
-    /// Checks the values a client sent: `limit` 1 to 100 (50 when absent), ids positive, and not
-    /// both `before` and `after`.
+    /// Checks the values a client sent: `limit` 1 to 100 (50 when absent), ids positive.
     pub fn parse(before: Option<i64>, after: Option<i64>, limit: Option<i64>) -> Result<Self, FieldErrors> {
         let mut v = Validator::default();
         let id = |raw: i64| if raw >= 1 { Ok(MessageId(raw)) } else { Err("must be a positive message id") };
@@ -215,9 +215,6 @@ impl HistoryPage {
             .ok()
             .flatten()
             .unwrap_or(Self::DEFAULT_LIMIT);
-        if before.is_some() && after.is_some() {
-            v.fail("after", "cannot be combined with before");
-        }
         v.finish()?;
         Ok(Self { before, after, limit })
     }
@@ -262,7 +259,8 @@ mod tests {
         assert_eq!(HistoryPage::parse(None, None, None).unwrap(), HistoryPage::latest(50));
         let errors = HistoryPage::parse(Some(0), Some(3), Some(101)).unwrap_err();
         assert!(errors.contains("before") && errors.contains("limit"));
-        assert!(HistoryPage::parse(Some(5), Some(3), None).unwrap_err().contains("after"));
+        let window = HistoryPage::parse(Some(5), Some(3), Some(10)).unwrap();
+        assert_eq!((window.before, window.after, window.limit), (Some(MessageId(5)), Some(MessageId(3)), 10));
     }
 
     #[test]

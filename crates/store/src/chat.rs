@@ -249,8 +249,12 @@ impl ChatStore for DieselChatStore {
                     .limit(i64::from(page.limit))
                     .into_boxed();
                 let rows = match (page.before, page.after) {
-                    (_, Some(after)) => {
-                        q.filter(chat_messages::id.gt(after.0)).order(chat_messages::id.asc()).load::<MessageRow>(conn)
+                    (before, Some(after)) => {
+                        let mut q = q.filter(chat_messages::id.gt(after.0));
+                        if let Some(before) = before {
+                            q = q.filter(chat_messages::id.lt(before.0));
+                        }
+                        q.order(chat_messages::id.asc()).load::<MessageRow>(conn)
                     }
                     (Some(before), None) => q
                         .filter(chat_messages::id.lt(before.0))

@@ -131,6 +131,8 @@ async fn history_pages_backwards_and_forwards(db: Database) {
     assert_eq!(texts(store.history(room.clone(), before).await.unwrap()), ["room 2", "room 3"]);
     let after = HistoryPage { before: None, after: Some(ids[1]), limit: 2 };
     assert_eq!(texts(store.history(room.clone(), after).await.unwrap()), ["room 3", "room 4"]);
+    let window = HistoryPage { before: Some(ids[4]), after: Some(ids[1]), limit: 10 };
+    assert_eq!(texts(store.history(room.clone(), window).await.unwrap()), ["room 3", "room 4"]);
     let past_the_end = HistoryPage { before: None, after: Some(MessageId(ids[4].0 + 1_000)), limit: 10 };
     assert!(store.history(room, past_the_end).await.unwrap().is_empty());
 

@@ -126,7 +126,8 @@ pub struct HistoryQuery {
     /// Only messages older than this id (the newest `limit` of them).
     #[param(minimum = 1, nullable = false)]
     pub before: Option<i64>,
-    /// Only messages newer than this id (the oldest `limit` of them); not with `before`.
+    /// Only messages newer than this id (the oldest `limit` of them); with `before`, the window
+    /// between the two.
     #[param(minimum = 1, nullable = false)]
     pub after: Option<i64>,
     /// 1 to 100, default 50.

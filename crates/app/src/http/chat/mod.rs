@@ -14,7 +14,10 @@ use crate::http::pagination::DataList;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable};
 use crate::state::AppState;
-use dto::{AddMemberRequest, CreateRoomRequest, HistoryQuery, MembershipResponse, MessageResponse, RoomResponse};
+use dto::{
+    AddMemberRequest, CreateRoomRequest, HistoryQuery, MembershipResponse, MessageResponse, RoomResponse,
+    RoomSlugSchema,
+};
 
 fn page(query: HistoryQuery) -> Result<HistoryPage, ApiError> {
     Ok(HistoryPage::parse(query.before, query.after, query.limit)?)
@@ -92,7 +95,7 @@ pub async fn create_room(
     tag = "chat",
     operation_id = "add_chat_room_member",
     security(("bearer_auth" = [])),
-    params(("room" = RoomSlugSchema, Path, description = "The room's name")),
+    params(("room" = inline(RoomSlugSchema), Path, description = "The room's name")),
     request_body = AddMemberRequest,
     responses(
         (status = 201, body = MembershipResponse),
@@ -131,7 +134,7 @@ pub async fn add_member(
     tag = "chat",
     operation_id = "list_chat_room_messages",
     security(("bearer_auth" = [])),
-    params(("room" = RoomSlugSchema, Path, description = "The room's name"), HistoryQuery),
+    params(("room" = inline(RoomSlugSchema), Path, description = "The room's name"), HistoryQuery),
     responses(
         (status = 200, body = DataList<MessageResponse>),
         (status = 400, response = BadRequest),
@@ -177,5 +180,3 @@ pub async fn direct_messages(
     let messages = state.chat.direct_history(&user, other.into_inner(), page).await?;
     Ok(web::Json(DataList { data: messages.into_iter().map(|m| MessageResponse::new(m, None)).collect() }))
 }
-
-use dto::RoomSlugSchema;
