@@ -113,10 +113,11 @@ impl RoomDraft {
     pub fn parse(self, created_by: UserId, created_at: DateTime<Utc>) -> Result<NewRoom, FieldErrors> {
         let mut v = Validator::default();
         let slug = v.required("name", self.name, RoomSlug::parse);
-        let description = self.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
-        if description.as_ref().is_some_and(|d| d.chars().count() > DESCRIPTION_MAX_CHARS) {
+        // Counted as sent, as the published schema's `maxLength` counts, then trimmed.
+        if self.description.as_ref().is_some_and(|d| d.chars().count() > DESCRIPTION_MAX_CHARS) {
             v.fail("description", format!("must be at most {DESCRIPTION_MAX_CHARS} characters"));
         }
+        let description = self.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
         v.finish()?;
         Ok(NewRoom {
             slug: slug.expect("checked by the validator"),

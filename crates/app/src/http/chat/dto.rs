@@ -55,7 +55,7 @@ pub struct CreateRoomRequest {
     #[schema(value_type = RoomSlugSchema, required = true)]
     #[serde(default)]
     pub name: Lenient<String>,
-    /// At most 500 characters once trimmed.
+    /// At most 500 characters; stored trimmed (blank means none).
     #[schema(value_type = Option<String>, max_length = 500)]
     #[serde(default)]
     pub description: Lenient<String>,
