@@ -139,7 +139,7 @@ ITEM_ID=$(field '["id"]' <<< "$item")
 # The admin stays active through both passes (nobody may disable their own account): tasks may be
 # assigned to it. The fuzzer may discontinue or delete the seeded product in the admin pass; the
 # hooks accept the refusals that follow.
-export FUZZ_REAL_IDS="{\"assignee_id\": [$ADMIN_ID], \"category_id\": [$CATEGORY_ID], \"product_id\": [$PRODUCT_ID], \"task_id\": [$TASK_IDS], \"user_product_id\": [$ITEM_ID]}"
+export FUZZ_REAL_IDS="{\"assignee_id\": [$ADMIN_ID], \"category_id\": [$CATEGORY_ID], \"product_id\": [$PRODUCT_ID], \"task_id\": [$TASK_IDS], \"user_product_id\": [$ITEM_ID], \"user_id\": [$ADMIN_ID]}"
 
 operations=$(curl -sf "$BASE/api-docs/openapi.json" | python3 -c 'import json, sys
 doc = json.load(sys.stdin)

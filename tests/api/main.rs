@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod chat;
 mod cluster;
 mod comments;
 mod events;

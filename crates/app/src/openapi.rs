@@ -53,6 +53,7 @@ documents (`application/problem+json`). Lists carry `pagination` and a `Link` he
         (name = "integrations", description = "Weather, crypto prices and translations from third parties, cached"),
         (name = "search", description = "One search over users, tasks and products, each group as its own routes show it"),
         (name = "webhooks", description = "Deliveries received from GitHub and Stripe; users' subscriptions to their task events"),
+        (name = "chat", description = "Chat rooms, their members and the history of rooms and direct messages (messages are sent over the WebSocket)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

@@ -20,6 +20,7 @@ use workbench_cache::{
     MemoryAnswerCache, MemoryCatalogueCache, MemoryTaskCache, RedisAnswerCache, RedisCatalogueCache, RedisTaskCache,
     SharedPrincipalCache,
 };
+use workbench_chat::ChatService;
 use workbench_core::broadcast::Broadcast;
 use workbench_files::{BlobStore, FileParts, FileService};
 use workbench_integrations::{AnswerCache, IntegrationService};
@@ -32,10 +33,10 @@ use workbench_products::{CatalogueCache, CatalogueService, CollectionService};
 use workbench_providers::{ApiKey, ProvidersConfig};
 use workbench_ratelimit::{LocalLimiter, Policy, RateLimiter, RedisLimiter};
 use workbench_store::{
-    Backend, Database, DieselAuditLog, DieselCategoryRepository, DieselCommentRepository, DieselFileRepository,
-    DieselIdempotencyStore, DieselJobStore, DieselOAuthStateStore, DieselPlatformCensus, DieselProductRepository,
-    DieselRefreshTokenStore, DieselTaskRepository, DieselUserProductRepository, DieselUserRepository,
-    DieselWebhookStore, PoolOptions,
+    Backend, Database, DieselAuditLog, DieselCategoryRepository, DieselChatStore, DieselCommentRepository,
+    DieselFileRepository, DieselIdempotencyStore, DieselJobStore, DieselOAuthStateStore, DieselPlatformCensus,
+    DieselProductRepository, DieselRefreshTokenStore, DieselTaskRepository, DieselUserProductRepository,
+    DieselUserRepository, DieselWebhookStore, PoolOptions,
 };
 use workbench_tasks::{TaskCache, TaskService};
 use workbench_users::{
@@ -179,6 +180,7 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
         oauth,
         two_factor: TwoFactorService::new(users.clone(), totp),
         tasks,
+        chat: ChatService::new(Arc::new(DieselChatStore::new(db.clone())), users.clone()),
         users: user_service,
         dashboard: DashboardService::new(Arc::new(DieselPlatformCensus::new(db.clone()))),
         catalogue,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use workbench_chat::ChatService;
 use workbench_core::broadcast::Broadcast;
 use workbench_files::FileService;
 use workbench_integrations::IntegrationService;
@@ -28,6 +29,8 @@ pub struct AppState {
     /// The administrators' counts across the platform.
     pub dashboard: DashboardService,
     pub tasks: TaskService,
+    /// Chat rooms, members, messages and their history.
+    pub chat: ChatService,
     /// The public catalogue (cached).
     pub catalogue: CatalogueService,
     /// Each user's own products.

@@ -11,6 +11,7 @@
 
 mod audit;
 mod census;
+mod chat;
 mod connection;
 mod database;
 mod error;
@@ -32,6 +33,7 @@ pub mod testing;
 
 pub use audit::DieselAuditLog;
 pub use census::DieselPlatformCensus;
+pub use chat::DieselChatStore;
 pub use connection::{AnyConnection, Backend};
 pub use database::{Database, PoolOptions, PoolState};
 pub use error::StoreError;

@@ -344,6 +344,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Chat rooms (see `crate::chat`).
+    chat_rooms (id) {
+        id -> BigInt,
+        slug -> Text,
+        description -> Nullable<Text>,
+        is_private -> Bool,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chat_members (room_id, user_id) {
+        room_id -> BigInt,
+        user_id -> BigInt,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chat_messages (id) {
+        id -> BigInt,
+        /// `room:<id>` or `dm:<low user id>:<high user id>`: what history is read by.
+        conversation -> Text,
+        room_id -> Nullable<BigInt>,
+        sender_id -> BigInt,
+        recipient_id -> Nullable<BigInt>,
+        content -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(totp_recovery_codes -> users (user_id));
 diesel::joinable!(totp_credentials -> users (user_id));
@@ -360,6 +393,8 @@ diesel::joinable!(warranty_reminders -> user_products (user_product_id));
 diesel::joinable!(files -> users (owner_id));
 diesel::joinable!(files -> tasks (task_id));
 diesel::joinable!(files -> user_products (user_product_id));
+diesel::joinable!(chat_members -> chat_rooms (room_id));
+diesel::joinable!(chat_rooms -> users (created_by));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
@@ -385,4 +420,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_products,
     warranty_reminders,
     files,
+    chat_rooms,
+    chat_members,
+    chat_messages,
 );

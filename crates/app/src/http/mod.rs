@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod chat;
 pub mod extract;
 pub mod files;
 pub mod health;

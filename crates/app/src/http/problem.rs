@@ -8,6 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
+use workbench_chat::ChatError;
 use workbench_core::{FieldError, FieldErrors};
 use workbench_files::{FileError, Missing};
 use workbench_integrations::IntegrationError;
@@ -330,6 +331,20 @@ impl From<OAuthError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "oauth-email-unverified", e.to_string())
             }
             OAuthError::Auth(e) => e.into(),
+        }
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::Validation(errors) => Self::validation(errors),
+            ChatError::RoomNotFound => Self::not_found("No such room."),
+            ChatError::UserNotFound => Self::not_found("No such user."),
+            ChatError::Forbidden(why) => Self::forbidden(why),
+            ChatError::Conflict { field: "name" } => Self::conflict("A room of this name exists already."),
+            ChatError::Conflict { field } => Self::taken(field),
+            ChatError::Unknown(cause) => Self::internal(cause),
         }
     }
 }

@@ -14,7 +14,7 @@ use std::fmt;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{admin, auth, files, integrations, products, search, tasks, user_products, users, webhooks};
+use super::{admin, auth, chat, files, integrations, products, search, tasks, user_products, users, webhooks};
 
 /// A named group of routes under `/api/v1`.
 #[derive(Debug)]
@@ -160,8 +160,14 @@ fn webhooks_routes(cfg: &mut ServiceConfig) {
         .service(webhooks::deliveries);
 }
 
-/// Chat and WebSocket routes: none in this build yet.
-fn realtime_routes(_cfg: &mut ServiceConfig) {}
+/// Chat rooms and their history (the WebSocket, when it comes, belongs here too).
+fn realtime_routes(cfg: &mut ServiceConfig) {
+    cfg.service(chat::rooms)
+        .service(chat::create_room)
+        .service(chat::add_member)
+        .service(chat::room_messages)
+        .service(chat::direct_messages);
+}
 
 /// The route groups one process serves, in [`GROUPS`] order.
 #[derive(Debug, Clone, PartialEq, Eq)]

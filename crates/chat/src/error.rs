@@ -1,0 +1,31 @@
+//! What can go wrong in chat, in the domain's words.
+
+use workbench_core::{FieldErrors, RepositoryError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("invalid fields: {0}")]
+    Validation(#[from] FieldErrors),
+    /// No such room, or a private one the caller is not a member of: indistinguishable on purpose.
+    #[error("no such room")]
+    RoomNotFound,
+    /// The other party of a direct message does not exist or is disabled.
+    #[error("no such user")]
+    UserNotFound,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{field} is already taken")]
+    Conflict { field: &'static str },
+    #[error(transparent)]
+    Unknown(anyhow::Error),
+}
+
+impl From<RepositoryError> for ChatError {
+    fn from(e: RepositoryError) -> Self {
+        match e {
+            RepositoryError::Conflict { field } => ChatError::Conflict { field },
+            RepositoryError::Unavailable(e) => ChatError::Unknown(e),
+            other => ChatError::Unknown(other.into()),
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! The chat domain of Workbench.
+//!
+//! Rooms are named by a slug (`[a-z0-9-]{1,64}`) and are public (anyone may join, read and post)
+//! or private (only members, added by the room's creator or a moderator). Messages go to a room
+//! or directly to one user; every message is stored before anyone is told of it, and history is
+//! read by message id (`before` for older pages, `after` for what a reconnecting client missed).
+//! [`ChatService`] holds the rules; [`ChatStore`] is the port the store implements.
+
+mod error;
+mod model;
+mod ports;
+mod service;
+
+pub use error::ChatError;
+pub use model::{
+    Conversation, HistoryPage, Message, MessageContent, MessageId, NewMessage, NewRoom, Room, RoomDraft, RoomId,
+    RoomSlug,
+};
+pub use ports::ChatStore;
+pub use service::ChatService;
+
+#[cfg(feature = "mock")]
+pub use ports::MockChatStore;

@@ -1,0 +1,279 @@
+//! Rooms, messages and the values they are made of.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use workbench_core::{FieldErrors, Validator};
+use workbench_users::UserId;
+
+/// A room's database id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RoomId(pub i64);
+
+/// A message's id: grows with every message stored, across every conversation, so that "what came
+/// after the last message I saw" is a comparison of ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageId(pub i64);
+
+/// A room's name: 1 to 64 of `a-z`, `0-9` and `-`. It names the room in URLs and on the socket,
+/// so it is never trimmed or folded: anything else is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RoomSlug(String);
+
+impl RoomSlug {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(raw: impl Into<String>) -> Result<Self, String> {
+        let raw = raw.into();
+        if raw.is_empty() || raw.len() > Self::MAX_CHARS {
+            return Err(format!("must be 1 to {} characters", Self::MAX_CHARS));
+        }
+        if !raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err("may hold only lower-case letters a-z, digits and '-'".to_owned());
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoomSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a message says: 1 to 4 000 characters once trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageContent(String);
+
+impl MessageContent {
+    pub const MAX_CHARS: usize = 4000;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err("must not be blank".to_owned());
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A room as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    pub id: RoomId,
+    pub slug: RoomSlug,
+    pub description: Option<String>,
+    pub is_private: bool,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a client asks for when it creates a room.
+#[derive(Debug, Clone, Default)]
+pub struct RoomDraft {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub is_private: Option<bool>,
+}
+
+/// A room to store; its creator becomes its first member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRoom {
+    pub slug: RoomSlug,
+    pub description: Option<String>,
+    pub is_private: bool,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The longest room description, in characters.
+pub const DESCRIPTION_MAX_CHARS: usize = 500;
+
+impl RoomDraft {
+    /// Checks every field at once.
+    pub fn parse(self, created_by: UserId, created_at: DateTime<Utc>) -> Result<NewRoom, FieldErrors> {
+        let mut v = Validator::default();
+        let slug = v.required("name", self.name, RoomSlug::parse);
+        // Counted as sent, as the published schema's `maxLength` counts, then trimmed.
+        if self.description.as_ref().is_some_and(|d| d.chars().count() > DESCRIPTION_MAX_CHARS) {
+            v.fail("description", format!("must be at most {DESCRIPTION_MAX_CHARS} characters"));
+        }
+        let description = self.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
+        v.finish()?;
+        Ok(NewRoom {
+            slug: slug.expect("checked by the validator"),
+            description,
+            is_private: self.is_private.unwrap_or(false),
+            created_by,
+            created_at,
+        })
+    }
+}
+
+/// Where a message was said: in a room, or between two users.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Conversation {
+    Room(RoomId),
+    Direct(UserId, UserId),
+}
+
+impl Conversation {
+    /// The conversation of two users, the same whichever of them is named first.
+    pub fn direct(a: UserId, b: UserId) -> Self {
+        if a <= b { Conversation::Direct(a, b) } else { Conversation::Direct(b, a) }
+    }
+
+    /// A stable key for the conversation (`room:7`, `dm:3:9`): what the store indexes history by.
+    pub fn key(&self) -> String {
+        match self {
+            Conversation::Room(id) => format!("room:{}", id.0),
+            Conversation::Direct(a, b) => format!("dm:{}:{}", a.0, b.0),
+        }
+    }
+}
+
+/// A message to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The room it was said in, or `None` for a direct message.
+    pub room: Option<RoomId>,
+    pub sender_id: UserId,
+    /// The other party of a direct message.
+    pub recipient_id: Option<UserId>,
+    pub content: MessageContent,
+    pub created_at: DateTime<Utc>,
+}
+
+impl NewMessage {
+    pub fn conversation(&self) -> Conversation {
+        match (self.room, self.recipient_id) {
+            (Some(room), _) => Conversation::Room(room),
+            (None, Some(to)) => Conversation::direct(self.sender_id, to),
+            // A message is built by the service with one or the other.
+            (None, None) => Conversation::direct(self.sender_id, self.sender_id),
+        }
+    }
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: MessageId,
+    pub room: Option<RoomId>,
+    pub sender_id: UserId,
+    pub recipient_id: Option<UserId>,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which part of a conversation's history to read. `before` pages back through older messages
+/// (the newest `limit` below it); `after` reads forward from the last message a client saw (the
+/// oldest `limit` above it); both together read the window between them, forward from `after`.
+/// Either way the page comes oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub before: Option<MessageId>,
+    pub after: Option<MessageId>,
+    pub limit: u32,
+}
+
+impl HistoryPage {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 100;
+
+    /// Checks the values a client sent: `limit` 1 to 100 (50 when absent), ids positive.
+    pub fn parse(before: Option<i64>, after: Option<i64>, limit: Option<i64>) -> Result<Self, FieldErrors> {
+        let mut v = Validator::default();
+        let id = |raw: i64| if raw >= 1 { Ok(MessageId(raw)) } else { Err("must be a positive message id") };
+        let before = v.optional("before", before, id).ok().flatten();
+        let after = v.optional("after", after, id).ok().flatten();
+        let limit = v
+            .optional("limit", limit, |n| {
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=Self::MAX_LIMIT).contains(n))
+                    .ok_or(format!("must be between 1 and {}", Self::MAX_LIMIT))
+            })
+            .ok()
+            .flatten()
+            .unwrap_or(Self::DEFAULT_LIMIT);
+        v.finish()?;
+        Ok(Self { before, after, limit })
+    }
+
+    /// The newest page.
+    pub fn latest(limit: u32) -> Self {
+        Self { before: None, after: None, limit }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_lower_case_letters_digits_and_dashes() {
+        assert!(RoomSlug::parse("general").is_ok());
+        assert!(RoomSlug::parse("team-42").is_ok());
+        assert!(RoomSlug::parse("a".repeat(64)).is_ok());
+        for bad in ["", "General", "with space", "café", "a_b", &"a".repeat(65)] {
+            assert!(RoomSlug::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn content_is_trimmed_and_bounded() {
+        assert_eq!(MessageContent::parse("  hi  ").unwrap().as_str(), "hi");
+        assert!(MessageContent::parse(" \n ").is_err());
+        assert!(MessageContent::parse(&"é".repeat(4000)).is_ok());
+        assert!(MessageContent::parse(&"é".repeat(4001)).is_err());
+    }
+
+    #[test]
+    fn a_direct_conversation_is_the_same_from_both_ends() {
+        assert_eq!(Conversation::direct(UserId(9), UserId(3)), Conversation::direct(UserId(3), UserId(9)));
+        assert_eq!(Conversation::direct(UserId(9), UserId(3)).key(), "dm:3:9");
+        assert_eq!(Conversation::Room(RoomId(7)).key(), "room:7");
+    }
+
+    #[test]
+    fn history_pages_are_checked_field_by_field() {
+        assert_eq!(HistoryPage::parse(None, None, None).unwrap(), HistoryPage::latest(50));
+        let errors = HistoryPage::parse(Some(0), Some(3), Some(101)).unwrap_err();
+        assert!(errors.contains("before") && errors.contains("limit"));
+        let window = HistoryPage::parse(Some(5), Some(3), Some(10)).unwrap();
+        assert_eq!((window.before, window.after, window.limit), (Some(MessageId(5)), Some(MessageId(3)), 10));
+    }
+
+    #[test]
+    fn a_draft_without_a_slug_names_the_field() {
+        let at = Utc::now();
+        let errors = RoomDraft { name: Some("Not A Slug".into()), ..Default::default() }.parse(UserId(1), at);
+        assert!(errors.unwrap_err().contains("name"));
+        let errors = RoomDraft::default().parse(UserId(1), at).unwrap_err();
+        assert!(errors.contains("name"));
+        let room = RoomDraft { name: Some("ops".into()), description: Some("  ".into()), is_private: Some(true) }
+            .parse(UserId(1), at)
+            .unwrap();
+        assert_eq!((room.slug.as_str(), room.description, room.is_private), ("ops", None, true));
+    }
+}

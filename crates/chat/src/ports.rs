@@ -1,0 +1,40 @@
+//! What the chat domain needs from the outside world. Each method's doc says what an adapter
+//! MUST do; the store's tests hold it to that on both engines.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use workbench_core::RepositoryError;
+use workbench_users::UserId;
+
+use crate::{Conversation, HistoryPage, Message, NewMessage, NewRoom, Room, RoomId, RoomSlug};
+
+/// Where rooms, their members and messages live.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ChatStore: Send + Sync {
+    /// Stores the room and makes its creator a member, atomically. A taken slug is
+    /// `Conflict { field: "name" }`.
+    async fn create_room(&self, room: NewRoom) -> Result<Room, RepositoryError>;
+
+    async fn find_room(&self, slug: &RoomSlug) -> Result<Option<Room>, RepositoryError>;
+
+    /// Every public room and every private room `user` is a member of (every room when
+    /// `user` is `None`), by slug.
+    async fn rooms_visible_to(&self, user: Option<UserId>) -> Result<Vec<Room>, RepositoryError>;
+
+    /// Makes `user` a member of `room`; `false` when they already were. A user that does not
+    /// exist is `MissingReference`.
+    async fn add_member(&self, room: RoomId, user: UserId, at: DateTime<Utc>) -> Result<bool, RepositoryError>;
+
+    async fn is_member(&self, room: RoomId, user: UserId) -> Result<bool, RepositoryError>;
+
+    /// The users who share a room with `user` or have exchanged a direct message with them
+    /// (`user` excluded): who hears when they come online or go offline.
+    async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepositoryError>;
+
+    /// Stores a message; its id is above every id stored before.
+    async fn insert_message(&self, message: NewMessage) -> Result<Message, RepositoryError>;
+
+    /// One page of a conversation, oldest first (see [`HistoryPage`]).
+    async fn history(&self, conversation: Conversation, page: HistoryPage) -> Result<Vec<Message>, RepositoryError>;
+}

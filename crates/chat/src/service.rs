@@ -1,0 +1,237 @@
+//! The chat use cases.
+
+use std::sync::Arc;
+
+use workbench_core::FieldErrors;
+use workbench_users::{Principal, UserId, UserRepository, now};
+
+use crate::{
+    ChatError, ChatStore, Conversation, HistoryPage, Message, MessageContent, NewMessage, Room, RoomDraft, RoomSlug,
+};
+
+/// Rooms, their members, messages and history, with who may see and say what.
+#[derive(Clone)]
+pub struct ChatService {
+    store: Arc<dyn ChatStore>,
+    users: Arc<dyn UserRepository>,
+}
+
+impl std::fmt::Debug for ChatService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatService").finish_non_exhaustive()
+    }
+}
+
+/// A room name that cannot name a room is simply not found (a path or socket value, not a field).
+fn slug(raw: &str) -> Result<RoomSlug, ChatError> {
+    RoomSlug::parse(raw).map_err(|_| ChatError::RoomNotFound)
+}
+
+fn content(raw: &str) -> Result<MessageContent, ChatError> {
+    MessageContent::parse(raw).map_err(|why| FieldErrors::single("content", why).into())
+}
+
+impl ChatService {
+    pub fn new(store: Arc<dyn ChatStore>, users: Arc<dyn UserRepository>) -> Self {
+        Self { store, users }
+    }
+
+    /// Creates a room; the caller becomes its creator and first member.
+    pub async fn create_room(&self, caller: &Principal, draft: RoomDraft) -> Result<Room, ChatError> {
+        let room = draft.parse(caller.id, now())?;
+        Ok(self.store.create_room(room).await?)
+    }
+
+    /// The rooms the caller may see: public ones, private ones they belong to (every room for
+    /// moderators and admins).
+    pub async fn rooms(&self, caller: &Principal) -> Result<Vec<Room>, ChatError> {
+        let whose = (!caller.role.is_moderator()).then_some(caller.id);
+        Ok(self.store.rooms_visible_to(whose).await?)
+    }
+
+    /// The room if the caller may see it: public, or private with the caller a member (or a
+    /// moderator). Otherwise `RoomNotFound`, whether it exists or not.
+    pub async fn visible_room(&self, caller: &Principal, room: &str) -> Result<Room, ChatError> {
+        let room = self.store.find_room(&slug(room)?).await?.ok_or(ChatError::RoomNotFound)?;
+        if room.is_private && !caller.role.is_moderator() && !self.store.is_member(room.id, caller.id).await? {
+            return Err(ChatError::RoomNotFound);
+        }
+        Ok(room)
+    }
+
+    /// Adds `user` to the room: only its creator or a moderator may. Returns whether they were
+    /// new to it. A user that does not exist is a `user_id` validation error.
+    pub async fn add_member(&self, caller: &Principal, room: &str, user: i64) -> Result<(Room, bool), ChatError> {
+        let room = self.visible_room(caller, room).await?;
+        if room.created_by != caller.id && !caller.role.is_moderator() {
+            return Err(ChatError::Forbidden("Only the room's creator or a moderator may add members."));
+        }
+        let unknown = || ChatError::Validation(FieldErrors::single("user_id", "is not an existing user"));
+        if user < 1 || self.users.find(UserId(user)).await?.is_none() {
+            return Err(unknown());
+        }
+        match self.store.add_member(room.id, UserId(user), now()).await {
+            Ok(added) => Ok((room, added)),
+            // Deleted between the check and the insert.
+            Err(workbench_core::RepositoryError::MissingReference { .. }) => Err(unknown()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Joins a room on the socket: a public room records the caller as a member (so that they
+    /// share presence with it); a private one must already count them in.
+    pub async fn join(&self, caller: &Principal, room: &str) -> Result<Room, ChatError> {
+        let room = self.store.find_room(&slug(room)?).await?.ok_or(ChatError::RoomNotFound)?;
+        let member = self.store.is_member(room.id, caller.id).await?;
+        if !member {
+            if room.is_private && !caller.role.is_moderator() {
+                return Err(ChatError::Forbidden("This room is private: only its members may join."));
+            }
+            self.store.add_member(room.id, caller.id, now()).await?;
+        }
+        Ok(room)
+    }
+
+    /// Stores a message to a room the caller may see (joining a public one by saying something).
+    pub async fn say(&self, caller: &Principal, room: &str, text: &str) -> Result<(Room, Message), ChatError> {
+        let content = content(text)?;
+        let room = self.join(caller, room).await?;
+        let message =
+            NewMessage { room: Some(room.id), sender_id: caller.id, recipient_id: None, content, created_at: now() };
+        Ok((room, self.store.insert_message(message).await?))
+    }
+
+    /// Stores a direct message to an active user other than the caller.
+    pub async fn send_direct(&self, caller: &Principal, to: i64, text: &str) -> Result<Message, ChatError> {
+        let content = content(text)?;
+        if to == caller.id.0 {
+            return Err(FieldErrors::single("to", "cannot be yourself").into());
+        }
+        self.active_user(to).await?;
+        let message =
+            NewMessage { room: None, sender_id: caller.id, recipient_id: Some(UserId(to)), content, created_at: now() };
+        Ok(self.store.insert_message(message).await?)
+    }
+
+    /// A page of a room's history, for whoever may see the room.
+    pub async fn room_history(
+        &self,
+        caller: &Principal,
+        room: &str,
+        page: HistoryPage,
+    ) -> Result<(Room, Vec<Message>), ChatError> {
+        let room = self.visible_room(caller, room).await?;
+        let messages = self.store.history(Conversation::Room(room.id), page).await?;
+        Ok((room, messages))
+    }
+
+    /// A page of the caller's direct messages with `other` (an existing user).
+    pub async fn direct_history(
+        &self,
+        caller: &Principal,
+        other: i64,
+        page: HistoryPage,
+    ) -> Result<Vec<Message>, ChatError> {
+        if other < 1 || self.users.find(UserId(other)).await?.is_none() {
+            return Err(ChatError::UserNotFound);
+        }
+        Ok(self.store.history(Conversation::direct(caller.id, UserId(other)), page).await?)
+    }
+
+    /// Who hears of the user's presence.
+    pub async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, ChatError> {
+        Ok(self.store.contacts(user).await?)
+    }
+
+    async fn active_user(&self, id: i64) -> Result<(), ChatError> {
+        match self.users.find(UserId(id)).await? {
+            Some(user) if user.status == workbench_users::UserStatus::Active => Ok(()),
+            _ => Err(ChatError::UserNotFound),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use workbench_users::{MockUserRepository, Role, User, UserStatus};
+
+    use super::*;
+    use crate::{MockChatStore, RoomId};
+
+    fn principal(id: i64, role: Role) -> Principal {
+        Principal { id: UserId(id), role, status: UserStatus::Active, token_generation: 0 }
+    }
+
+    fn room(private: bool, creator: i64) -> Room {
+        Room {
+            id: RoomId(1),
+            slug: RoomSlug::parse("ops").unwrap(),
+            description: None,
+            is_private: private,
+            created_by: UserId(creator),
+            created_at: Utc::now(),
+        }
+    }
+
+    fn service(store: MockChatStore, users: MockUserRepository) -> ChatService {
+        ChatService::new(Arc::new(store), Arc::new(users))
+    }
+
+    #[tokio::test]
+    async fn only_the_creator_or_a_moderator_adds_members() {
+        let mut store = MockChatStore::new();
+        store.expect_find_room().returning(|_| Ok(Some(room(false, 1))));
+        store.expect_add_member().times(1).returning(|_, _, _| Ok(true));
+        let mut users = MockUserRepository::new();
+        users.expect_find().returning(|id| Ok(Some(User::sample(id.0))));
+        let chat = service(store, users);
+
+        let refused = chat.add_member(&principal(2, Role::User), "ops", 3).await;
+        assert!(matches!(refused, Err(ChatError::Forbidden(_))), "{refused:?}");
+        let (_, added) = chat.add_member(&principal(1, Role::User), "ops", 3).await.unwrap();
+        assert!(added);
+    }
+
+    #[tokio::test]
+    async fn a_private_room_is_hidden_from_outsiders_and_closed_to_them() {
+        let mut store = MockChatStore::new();
+        store.expect_find_room().returning(|_| Ok(Some(room(true, 1))));
+        store.expect_is_member().returning(|_, user| Ok(user == UserId(1)));
+        store.expect_history().returning(|_, _| Ok(vec![]));
+        let chat = service(store, MockUserRepository::new());
+
+        let outsider = principal(2, Role::User);
+        assert!(matches!(
+            chat.room_history(&outsider, "ops", HistoryPage::latest(5)).await,
+            Err(ChatError::RoomNotFound)
+        ));
+        assert!(matches!(chat.join(&outsider, "ops").await, Err(ChatError::Forbidden(_))));
+        assert!(chat.room_history(&principal(1, Role::User), "ops", HistoryPage::latest(5)).await.is_ok());
+        assert!(chat.room_history(&principal(9, Role::Moderator), "ops", HistoryPage::latest(5)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_blank_message_or_one_to_oneself_stores_nothing() {
+        let mut store = MockChatStore::new();
+        store.expect_insert_message().never();
+        let chat = service(store, MockUserRepository::new());
+        let me = principal(1, Role::User);
+        let blank = chat.send_direct(&me, 2, "  ").await.unwrap_err();
+        assert!(matches!(blank, ChatError::Validation(ref e) if e.contains("content")), "{blank:?}");
+        let to_self = chat.send_direct(&me, 1, "hi").await.unwrap_err();
+        assert!(matches!(to_self, ChatError::Validation(ref e) if e.contains("to")), "{to_self:?}");
+    }
+
+    #[tokio::test]
+    async fn a_disabled_recipient_is_not_found() {
+        let mut users = MockUserRepository::new();
+        users.expect_find().returning(|id| {
+            let mut user = User::sample(id.0);
+            user.status = UserStatus::Disabled;
+            Ok(Some(user))
+        });
+        let chat = service(MockChatStore::new(), users);
+        assert!(matches!(chat.send_direct(&principal(1, Role::User), 2, "hi").await, Err(ChatError::UserNotFound)));
+    }
+}

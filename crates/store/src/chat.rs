@@ -1,0 +1,275 @@
+//! Chat rooms, members and messages (the chat domain's `ChatStore`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use diesel::prelude::*;
+use workbench_chat::{
+    ChatStore, Conversation, HistoryPage, Message, MessageId, NewMessage, NewRoom, Room, RoomId, RoomSlug,
+};
+use workbench_core::RepositoryError;
+use workbench_users::UserId;
+
+use crate::Database;
+use crate::database::write_transaction;
+use crate::error::{db, map_db_error};
+use crate::schema::{chat_members, chat_messages, chat_rooms};
+
+/// `ChatStore` on the shared database.
+#[derive(Debug, Clone)]
+pub struct DieselChatStore {
+    db: Database,
+}
+
+impl DieselChatStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+/// Microseconds, as PostgreSQL keeps them, so that both engines give back the same value.
+fn stored(at: DateTime<Utc>) -> NaiveDateTime {
+    at.trunc_subsecs(6).naive_utc()
+}
+
+#[derive(Debug, Queryable)]
+struct RoomRow {
+    id: i64,
+    slug: String,
+    description: Option<String>,
+    is_private: bool,
+    created_by: i64,
+    created_at: NaiveDateTime,
+}
+
+impl RoomRow {
+    fn into_room(self) -> Result<Room, RepositoryError> {
+        Ok(Room {
+            id: RoomId(self.id),
+            slug: RoomSlug::parse(self.slug).map_err(|e| {
+                RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in chat_rooms.slug: {e}"))
+            })?,
+            description: self.description,
+            is_private: self.is_private,
+            created_by: UserId(self.created_by),
+            created_at: self.created_at.and_utc(),
+        })
+    }
+}
+
+fn into_rooms(rows: Vec<RoomRow>) -> Result<Vec<Room>, RepositoryError> {
+    rows.into_iter().map(RoomRow::into_room).collect()
+}
+
+#[derive(Debug, Queryable)]
+struct MessageRow {
+    id: i64,
+    _conversation: String,
+    room_id: Option<i64>,
+    sender_id: i64,
+    recipient_id: Option<i64>,
+    content: String,
+    created_at: NaiveDateTime,
+}
+
+impl From<MessageRow> for Message {
+    fn from(row: MessageRow) -> Self {
+        Message {
+            id: MessageId(row.id),
+            room: row.room_id.map(RoomId),
+            sender_id: UserId(row.sender_id),
+            recipient_id: row.recipient_id.map(UserId),
+            content: row.content,
+            created_at: row.created_at.and_utc(),
+        }
+    }
+}
+
+#[async_trait]
+impl ChatStore for DieselChatStore {
+    async fn create_room(&self, room: NewRoom) -> Result<Room, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let created = diesel::insert_into(chat_rooms::table)
+                        .values((
+                            chat_rooms::slug.eq(room.slug.as_str()),
+                            chat_rooms::description.eq(room.description.as_deref()),
+                            chat_rooms::is_private.eq(room.is_private),
+                            chat_rooms::created_by.eq(room.created_by.0),
+                            chat_rooms::created_at.eq(stored(room.created_at)),
+                        ))
+                        .returning(chat_rooms::all_columns)
+                        .get_result::<RoomRow>(conn)
+                        .map_err(|e| map_db_error(e, &[("slug", "name")]))?;
+                    diesel::insert_into(chat_members::table)
+                        .values((
+                            chat_members::room_id.eq(created.id),
+                            chat_members::user_id.eq(room.created_by.0),
+                            chat_members::added_at.eq(stored(room.created_at)),
+                        ))
+                        .execute(conn)
+                        .map_err(db)?;
+                    created.into_room()
+                })
+            })
+            .await
+    }
+
+    async fn find_room(&self, slug: &RoomSlug) -> Result<Option<Room>, RepositoryError> {
+        let slug = slug.as_str().to_owned();
+        self.db
+            .run(move |conn| {
+                chat_rooms::table
+                    .filter(chat_rooms::slug.eq(&slug))
+                    .first::<RoomRow>(conn)
+                    .optional()
+                    .map_err(db)?
+                    .map(RoomRow::into_room)
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn rooms_visible_to(&self, user: Option<UserId>) -> Result<Vec<Room>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let mut q = chat_rooms::table.order(chat_rooms::slug.asc()).into_boxed();
+                if let Some(user) = user {
+                    let mine =
+                        chat_members::table.filter(chat_members::user_id.eq(user.0)).select(chat_members::room_id);
+                    q = q.filter(chat_rooms::is_private.eq(false).or(chat_rooms::id.eq_any(mine)));
+                }
+                into_rooms(q.load::<RoomRow>(conn).map_err(db)?)
+            })
+            .await
+    }
+
+    async fn add_member(&self, room: RoomId, user: UserId, at: DateTime<Utc>) -> Result<bool, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                // A second add is a broken primary key, answered as "already a member" (no upsert:
+                // `ON CONFLICT` is not expressible on the two-engine connection).
+                let added = diesel::insert_into(chat_members::table)
+                    .values((
+                        chat_members::room_id.eq(room.0),
+                        chat_members::user_id.eq(user.0),
+                        chat_members::added_at.eq(stored(at)),
+                    ))
+                    .execute(conn)
+                    .map_err(|e| map_db_error(e, &[("chat_members", "membership")]));
+                let added = match added {
+                    Ok(n) => n,
+                    Err(RepositoryError::Conflict { .. }) => 0,
+                    Err(RepositoryError::MissingReference { .. }) => {
+                        return Err(RepositoryError::MissingReference { field: "user_id" });
+                    }
+                    Err(e) => return Err(e),
+                };
+                Ok(added == 1)
+            })
+            .await
+    }
+
+    async fn is_member(&self, room: RoomId, user: UserId) -> Result<bool, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                diesel::select(diesel::dsl::exists(
+                    chat_members::table
+                        .filter(chat_members::room_id.eq(room.0))
+                        .filter(chat_members::user_id.eq(user.0)),
+                ))
+                .get_result::<bool>(conn)
+                .map_err(db)
+            })
+            .await
+    }
+
+    async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let my_rooms: Vec<i64> = chat_members::table
+                    .filter(chat_members::user_id.eq(user.0))
+                    .select(chat_members::room_id)
+                    .load(conn)
+                    .map_err(db)?;
+                let mut ids: Vec<i64> = chat_members::table
+                    .filter(chat_members::room_id.eq_any(&my_rooms))
+                    .select(chat_members::user_id)
+                    .distinct()
+                    .load(conn)
+                    .map_err(db)?;
+                let wrote_to: Vec<Option<i64>> = chat_messages::table
+                    .filter(chat_messages::sender_id.eq(user.0))
+                    .filter(chat_messages::recipient_id.is_not_null())
+                    .select(chat_messages::recipient_id)
+                    .distinct()
+                    .load(conn)
+                    .map_err(db)?;
+                let heard_from: Vec<i64> = chat_messages::table
+                    .filter(chat_messages::recipient_id.eq(user.0))
+                    .select(chat_messages::sender_id)
+                    .distinct()
+                    .load(conn)
+                    .map_err(db)?;
+                ids.extend(wrote_to.into_iter().flatten());
+                ids.extend(heard_from);
+                ids.sort_unstable();
+                ids.dedup();
+                Ok(ids.into_iter().filter(|id| *id != user.0).map(UserId).collect())
+            })
+            .await
+    }
+
+    async fn insert_message(&self, message: NewMessage) -> Result<Message, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                diesel::insert_into(chat_messages::table)
+                    .values((
+                        chat_messages::conversation.eq(message.conversation().key()),
+                        chat_messages::room_id.eq(message.room.map(|r| r.0)),
+                        chat_messages::sender_id.eq(message.sender_id.0),
+                        chat_messages::recipient_id.eq(message.recipient_id.map(|r| r.0)),
+                        chat_messages::content.eq(message.content.as_str()),
+                        chat_messages::created_at.eq(stored(message.created_at)),
+                    ))
+                    .returning(chat_messages::all_columns)
+                    .get_result::<MessageRow>(conn)
+                    .map(Message::from)
+                    .map_err(db)
+            })
+            .await
+    }
+
+    async fn history(&self, conversation: Conversation, page: HistoryPage) -> Result<Vec<Message>, RepositoryError> {
+        let key = conversation.key();
+        self.db
+            .run(move |conn| {
+                let q = chat_messages::table
+                    .filter(chat_messages::conversation.eq(&key))
+                    .limit(i64::from(page.limit))
+                    .into_boxed();
+                let rows = match (page.before, page.after) {
+                    (before, Some(after)) => {
+                        let mut q = q.filter(chat_messages::id.gt(after.0));
+                        if let Some(before) = before {
+                            q = q.filter(chat_messages::id.lt(before.0));
+                        }
+                        q.order(chat_messages::id.asc()).load::<MessageRow>(conn)
+                    }
+                    (Some(before), None) => q
+                        .filter(chat_messages::id.lt(before.0))
+                        .order(chat_messages::id.desc())
+                        .load::<MessageRow>(conn)
+                        .map(reversed),
+                    (None, None) => q.order(chat_messages::id.desc()).load::<MessageRow>(conn).map(reversed),
+                };
+                Ok(rows.map_err(db)?.into_iter().map(Message::from).collect())
+            })
+            .await
+    }
+}
+
+fn reversed<T>(mut rows: Vec<T>) -> Vec<T> {
+    rows.reverse();
+    rows
+}

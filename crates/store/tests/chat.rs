@@ -1,0 +1,147 @@
+//! The chat adapter, on SQLite always and PostgreSQL when it is reachable (always under
+//! `CI=true`), held to the `ChatStore` contract (`crates/chat/src/ports.rs`): rooms with their
+//! creator as first member, taken slugs, who sees which room, members added once, contacts for
+//! presence, and history pages read backwards (`before`) and forwards (`after`).
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use workbench_chat::{ChatStore, Conversation, HistoryPage, MessageContent, MessageId, NewMessage, NewRoom, RoomSlug};
+use workbench_core::RepositoryError;
+use workbench_store::{Database, DieselChatStore, DieselUserRepository, engine_cases};
+use workbench_users::{Email, NewUser, Role, User, UserId, UserRepository, Username};
+
+engine_cases!(
+    a_room_round_trips_and_its_creator_is_a_member,
+    a_taken_slug_is_a_conflict_on_name,
+    private_rooms_are_listed_only_to_their_members,
+    a_member_is_added_once_and_must_exist,
+    contacts_are_room_mates_and_direct_partners,
+    history_pages_backwards_and_forwards,
+);
+
+fn instant() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap() + TimeDelta::microseconds(1_234)
+}
+
+async fn user(db: &Database, name: &str) -> User {
+    let new = NewUser {
+        username: Username::parse(name).unwrap(),
+        email: Email::parse(format!("{name}@example.com")).unwrap(),
+        password_hash: Some("hash".into()),
+        role: Role::User,
+        created_at: instant(),
+    };
+    DieselUserRepository::new(db.clone()).create(new).await.unwrap()
+}
+
+fn room(slug: &str, private: bool, by: &User) -> NewRoom {
+    NewRoom {
+        slug: RoomSlug::parse(slug).unwrap(),
+        description: Some("About things".into()),
+        is_private: private,
+        created_by: by.id,
+        created_at: instant(),
+    }
+}
+
+fn said(room: Option<workbench_chat::RoomId>, by: UserId, to: Option<UserId>, text: &str) -> NewMessage {
+    NewMessage {
+        room,
+        sender_id: by,
+        recipient_id: to,
+        content: MessageContent::parse(text).unwrap(),
+        created_at: instant(),
+    }
+}
+
+async fn a_room_round_trips_and_its_creator_is_a_member(db: Database) {
+    let store = DieselChatStore::new(db.clone());
+    let ann = user(&db, "ann").await;
+    let created = store.create_room(room("ops", true, &ann)).await.unwrap();
+    assert_eq!(created.slug.as_str(), "ops");
+    assert_eq!(created.description.as_deref(), Some("About things"));
+    assert!(created.is_private);
+    assert_eq!((created.created_by, created.created_at), (ann.id, instant()));
+    assert_eq!(store.find_room(&RoomSlug::parse("ops").unwrap()).await.unwrap(), Some(created.clone()));
+    assert_eq!(store.find_room(&RoomSlug::parse("nope").unwrap()).await.unwrap(), None);
+    assert!(store.is_member(created.id, ann.id).await.unwrap());
+}
+
+async fn a_taken_slug_is_a_conflict_on_name(db: Database) {
+    let store = DieselChatStore::new(db.clone());
+    let ann = user(&db, "ann").await;
+    store.create_room(room("general", false, &ann)).await.unwrap();
+    let again = store.create_room(room("general", true, &ann)).await;
+    assert!(matches!(again, Err(RepositoryError::Conflict { field: "name" })), "{again:?}");
+}
+
+async fn private_rooms_are_listed_only_to_their_members(db: Database) {
+    let store = DieselChatStore::new(db.clone());
+    let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
+    store.create_room(room("public", false, &ann)).await.unwrap();
+    store.create_room(room("secret", true, &ann)).await.unwrap();
+    let slugs = |rooms: Vec<workbench_chat::Room>| rooms.into_iter().map(|r| r.slug.to_string()).collect::<Vec<_>>();
+    assert_eq!(slugs(store.rooms_visible_to(Some(ann.id)).await.unwrap()), ["public", "secret"]);
+    assert_eq!(slugs(store.rooms_visible_to(Some(bob.id)).await.unwrap()), ["public"]);
+    assert_eq!(slugs(store.rooms_visible_to(None).await.unwrap()), ["public", "secret"]);
+}
+
+async fn a_member_is_added_once_and_must_exist(db: Database) {
+    let store = DieselChatStore::new(db.clone());
+    let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
+    let secret = store.create_room(room("secret", true, &ann)).await.unwrap();
+    assert!(!store.is_member(secret.id, bob.id).await.unwrap());
+    assert!(store.add_member(secret.id, bob.id, instant()).await.unwrap());
+    assert!(!store.add_member(secret.id, bob.id, instant()).await.unwrap(), "a second add changes nothing");
+    assert!(store.is_member(secret.id, bob.id).await.unwrap());
+    let ghost = store.add_member(secret.id, UserId(9999), instant()).await;
+    assert!(matches!(ghost, Err(RepositoryError::MissingReference { field: "user_id" })), "{ghost:?}");
+}
+
+async fn contacts_are_room_mates_and_direct_partners(db: Database) {
+    let store = DieselChatStore::new(db.clone());
+    let (ann, bob, cy, dee) =
+        (user(&db, "ann").await, user(&db, "bob").await, user(&db, "cyd").await, user(&db, "deb").await);
+    let ops = store.create_room(room("ops", false, &ann)).await.unwrap();
+    store.add_member(ops.id, bob.id, instant()).await.unwrap();
+    store.insert_message(said(None, cy.id, Some(ann.id), "hello ann")).await.unwrap();
+    store.insert_message(said(None, ann.id, Some(dee.id), "hello dee")).await.unwrap();
+
+    assert_eq!(store.contacts(ann.id).await.unwrap(), vec![bob.id, cy.id, dee.id]);
+    assert_eq!(store.contacts(bob.id).await.unwrap(), vec![ann.id]);
+    assert_eq!(store.contacts(cy.id).await.unwrap(), vec![ann.id]);
+}
+
+async fn history_pages_backwards_and_forwards(db: Database) {
+    let store = DieselChatStore::new(db.clone());
+    let (ann, bob, cy) = (user(&db, "ann").await, user(&db, "bob").await, user(&db, "cyd").await);
+    let ops = store.create_room(room("ops", false, &ann)).await.unwrap();
+    let mut ids = Vec::new();
+    for n in 1..=5 {
+        ids.push(store.insert_message(said(Some(ops.id), ann.id, None, &format!("room {n}"))).await.unwrap().id);
+        // Other conversations interleave; they must not leak into this one.
+        store.insert_message(said(None, ann.id, Some(bob.id), &format!("to bob {n}"))).await.unwrap();
+        store.insert_message(said(None, cy.id, Some(ann.id), &format!("from cy {n}"))).await.unwrap();
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids grow");
+    let texts = |page: Vec<workbench_chat::Message>| page.into_iter().map(|m| m.content).collect::<Vec<_>>();
+    let room = Conversation::Room(ops.id);
+
+    assert_eq!(texts(store.history(room.clone(), HistoryPage::latest(2)).await.unwrap()), ["room 4", "room 5"]);
+    let before = HistoryPage { before: Some(ids[3]), after: None, limit: 2 };
+    assert_eq!(texts(store.history(room.clone(), before).await.unwrap()), ["room 2", "room 3"]);
+    let after = HistoryPage { before: None, after: Some(ids[1]), limit: 2 };
+    assert_eq!(texts(store.history(room.clone(), after).await.unwrap()), ["room 3", "room 4"]);
+    let window = HistoryPage { before: Some(ids[4]), after: Some(ids[1]), limit: 10 };
+    assert_eq!(texts(store.history(room.clone(), window).await.unwrap()), ["room 3", "room 4"]);
+    let past_the_end = HistoryPage { before: None, after: Some(MessageId(ids[4].0 + 1_000)), limit: 10 };
+    assert!(store.history(room, past_the_end).await.unwrap().is_empty());
+
+    let direct = store.history(Conversation::direct(bob.id, ann.id), HistoryPage::latest(3)).await.unwrap();
+    assert_eq!(texts(direct.clone()), ["to bob 3", "to bob 4", "to bob 5"]);
+    let first = &direct[0];
+    assert_eq!(
+        (first.sender_id, first.recipient_id, first.room, first.created_at),
+        (ann.id, Some(bob.id), None, instant())
+    );
+    assert_eq!(store.history(Conversation::direct(bob.id, cy.id), HistoryPage::latest(3)).await.unwrap(), vec![]);
+}
