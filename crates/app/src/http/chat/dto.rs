@@ -120,7 +120,7 @@ impl MessageResponse {
 }
 
 /// A page of history: `before` pages back, `after` reads forward from the last id a client saw.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Only messages older than this id (the newest `limit` of them).
