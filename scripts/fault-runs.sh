@@ -41,10 +41,10 @@ start_instance() {  # NAME PORT
 }
 stop_all() {
     local f
-    for f in "$D"/pids/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+    for f in "$D"/pids/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
     pg -m immediate stop 2>/dev/null || true
     sleep 0.5
-    for f in "$D"/pids/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+    for f in "$D"/pids/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
     [ -n "${KEEP:-}" ] || rm -rf "$D"
 }
 trap stop_all EXIT

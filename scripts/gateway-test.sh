@@ -43,9 +43,10 @@ psql -q -d "$PG_URL" -c "CREATE DATABASE $NAME" >/dev/null
 
 stop_all() {
     local f
-    for f in "$D"/pids/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+    # `|| true`: a process that already exited makes kill fail, and errexit would end the trap there.
+    for f in "$D"/pids/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
     sleep 0.5
-    for f in "$D"/pids/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; rm -f "$f"; done
+    for f in "$D"/pids/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; rm -f "$f"; done
     psql -q -d "$PG_URL" -c "DROP DATABASE IF EXISTS $NAME WITH (FORCE)" >/dev/null 2>&1 || true
     redis-cli -u "$REDIS_URL" --scan --pattern "$NAME:*" 2>/dev/null | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null 2>&1 || true
     rm -rf "$D"
