@@ -1,7 +1,7 @@
 //! Chat rooms, members and messages (the chat domain's `ChatStore`).
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use workbench_chat::{
     ChatStore, Conversation, HistoryPage, Message, MessageId, NewMessage, NewRoom, Room, RoomId, RoomSlug,
@@ -10,7 +10,7 @@ use workbench_core::RepositoryError;
 use workbench_users::UserId;
 
 use crate::Database;
-use crate::database::write_transaction;
+use crate::database::{stored, write_transaction};
 use crate::error::{db, map_db_error};
 use crate::schema::{chat_members, chat_messages, chat_rooms};
 
@@ -24,11 +24,6 @@ impl DieselChatStore {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
-}
-
-/// Microseconds, as PostgreSQL keeps them, so that both engines give back the same value.
-fn stored(at: DateTime<Utc>) -> NaiveDateTime {
-    at.trunc_subsecs(6).naive_utc()
 }
 
 #[derive(Debug, Queryable)]

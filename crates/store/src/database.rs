@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::{Connection, RunQueryDsl};
 use workbench_core::RepositoryError;
@@ -12,6 +13,12 @@ use workbench_core::RepositoryError;
 use crate::connection::{Manager, Retired, sqlite_path};
 use crate::error::db;
 use crate::{AnyConnection, Backend, StoreError, migrations};
+
+/// A timestamp as stored: microseconds (PostgreSQL keeps no more; SQLite would keep what it is
+/// given), so that both engines give back the same value.
+pub(crate) fn stored(at: DateTime<Utc>) -> NaiveDateTime {
+    at.trunc_subsecs(6).naive_utc()
+}
 
 /// Pool sizing. SQLite serialises writers anyway, so a few connections suffice there; PostgreSQL
 /// benefits from more.

@@ -5,7 +5,7 @@
 //! with files refuses its own deletion (see the migration).
 
 use async_trait::async_trait;
-use chrono::{NaiveDateTime, SubsecRound};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use workbench_core::RepositoryError;
@@ -13,6 +13,7 @@ use workbench_files::{Attachment, AudioMeta, BlobKey, FileId, FileKind, FileRepo
 use workbench_scheduled::KnownBlobs;
 use workbench_users::UserId;
 
+use crate::database::stored;
 use crate::error::{db, map_db_error};
 use crate::schema::files;
 use crate::users::contains_pattern;
@@ -153,7 +154,7 @@ fn insert(conn: &mut AnyConnection, file: &NewFile) -> Result<StoredFile, Reposi
         blob_key: file.blob_key.as_str(),
         thumbnail_key: file.thumbnail_key.as_ref().map(BlobKey::as_str),
         // Microseconds, as PostgreSQL keeps them, so that both engines give back the same value.
-        created_at: file.created_at.trunc_subsecs(6).naive_utc(),
+        created_at: stored(file.created_at),
     };
     diesel::insert_into(files::table)
         .values(&row)

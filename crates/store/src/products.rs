@@ -5,7 +5,7 @@
 //! `lower()` only folds ASCII: the same filter gives the same rows in the same order everywhere.
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SubsecRound, Utc};
+use chrono::{NaiveDate, NaiveDateTime, SubsecRound};
 use diesel::dsl::sql;
 use diesel::expression::SqlLiteral;
 use diesel::prelude::*;
@@ -20,7 +20,7 @@ use workbench_products::{
 };
 use workbench_users::UserId;
 
-use crate::database::write_transaction;
+use crate::database::{stored, write_transaction};
 use crate::error::{db, map_db_error};
 use crate::schema::{categories, products, user_products};
 use crate::users::contains_pattern;
@@ -41,12 +41,6 @@ fn corrupt(column: &str, why: &str) -> RepositoryError {
 
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
-}
-
-/// A timestamp as stored: microseconds (PostgreSQL keeps no more; SQLite would keep what it is
-/// given), so that both engines give back the same value.
-fn stored(t: DateTime<Utc>) -> NaiveDateTime {
-    t.trunc_subsecs(6).naive_utc()
 }
 
 /// Maps a write's error: a broken unique index to `Conflict` on the field `unique` names, a

@@ -5,7 +5,9 @@
 //! dropped afterwards. When PostgreSQL cannot be reached the test says so loudly and skips —
 //! unless `CI=true` or `REQUIRE_SERVICES=1`, where an unreachable service fails the test.
 
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use diesel::{Connection, PgConnection, RunQueryDsl};
+use workbench_users::{Email, NewUser, Role, User, UserRepository, Username};
 
 /// For each case, a module with a `sqlite` and a `postgres` test, so that both engines are held
 /// to the same contract. Each case is written once:
@@ -53,7 +55,30 @@ macro_rules! engine_cases {
     )+};
 }
 
-use crate::{Backend, Database, PoolOptions};
+use crate::{Backend, Database, DieselUserRepository, PoolOptions};
+
+/// A fixed instant with microseconds (leading zeros included), as both engines keep it: the store
+/// suites do not depend on the clock.
+pub fn instant() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap() + TimeDelta::microseconds(1_234)
+}
+
+/// A user `name` (`name@example.com`, password hash `hash-of-name`) with the role `User`.
+pub async fn user(db: &Database, name: &str) -> User {
+    user_with_role(db, name, Role::User).await
+}
+
+/// A user `name` (`name@example.com`, password hash `hash-of-name`) with `role`, created at [`instant`].
+pub async fn user_with_role(db: &Database, name: &str, role: Role) -> User {
+    let new = NewUser {
+        username: Username::parse(name).expect("a valid test username"),
+        email: Email::parse(format!("{name}@example.com")).expect("a valid test email"),
+        password_hash: Some(format!("hash-of-{name}")),
+        role,
+        created_at: instant(),
+    };
+    DieselUserRepository::new(db.clone()).create(new).await.expect("the user is created")
+}
 
 /// The PostgreSQL server tests use.
 pub fn postgres_admin_url() -> String {

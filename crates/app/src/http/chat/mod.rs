@@ -1,5 +1,5 @@
 //! Chat over REST: rooms, their members, and the history of rooms and direct conversations.
-//! Messages themselves are sent over the socket (`crate::realtime`), which stores each before it
+//! Messages are meant to be sent over the WebSocket (not built yet), which stores each before it
 //! delivers it; these routes read what was stored.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
