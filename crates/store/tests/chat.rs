@@ -3,11 +3,11 @@
 //! creator as first member, taken slugs, who sees which room, members added once, contacts for
 //! presence, and history pages read backwards (`before`) and forwards (`after`).
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use workbench_chat::{ChatStore, Conversation, HistoryPage, MessageContent, MessageId, NewMessage, NewRoom, RoomSlug};
 use workbench_core::RepositoryError;
-use workbench_store::{Database, DieselChatStore, DieselUserRepository, engine_cases};
-use workbench_users::{Email, NewUser, Role, User, UserId, UserRepository, Username};
+use workbench_store::testing::{instant, user};
+use workbench_store::{Database, DieselChatStore, engine_cases};
+use workbench_users::{User, UserId};
 
 engine_cases!(
     a_room_round_trips_and_its_creator_is_a_member,
@@ -17,21 +17,6 @@ engine_cases!(
     contacts_are_room_mates_and_direct_partners,
     history_pages_backwards_and_forwards,
 );
-
-fn instant() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap() + TimeDelta::microseconds(1_234)
-}
-
-async fn user(db: &Database, name: &str) -> User {
-    let new = NewUser {
-        username: Username::parse(name).unwrap(),
-        email: Email::parse(format!("{name}@example.com")).unwrap(),
-        password_hash: Some("hash".into()),
-        role: Role::User,
-        created_at: instant(),
-    };
-    DieselUserRepository::new(db.clone()).create(new).await.unwrap()
-}
 
 fn room(slug: &str, private: bool, by: &User) -> NewRoom {
     NewRoom {

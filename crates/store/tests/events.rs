@@ -3,20 +3,19 @@
 //! repository to its promise: every change writes its event in the same transaction, and a change
 //! that does not happen writes none.
 
-use chrono::{DateTime, SubsecRound, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde_json::json;
 use workbench_core::{PageRequest, RepositoryError};
 use workbench_events::{EventId, Outbox};
 use workbench_jobs::{JobState, JobStore, NewJob};
 use workbench_scheduled::{AccountHousekeeping, DatabaseBackup, TaskDigests, WarrantyReminders};
+use workbench_store::testing::user_with_role as user;
 use workbench_store::{
     Backend, Database, DieselHousekeeping, DieselJobStore, DieselOutbox, DieselRefreshTokenStore, DieselTaskRepository,
-    DieselUserRepository, DieselWebhookStore, engine_cases,
+    DieselWebhookStore, engine_cases,
 };
 use workbench_tasks::{NewTask, NewTaskRecord, Priority, Status, Tags, Task, TaskRepository, Title};
-use workbench_users::{
-    Email, NewRefreshToken, NewUser, RefreshTokenStore, Role, TokenHash, User, UserId, UserRepository, Username,
-};
+use workbench_users::{NewRefreshToken, RefreshTokenStore, Role, TokenHash, User, UserId};
 use workbench_webhooks::{
     DeliveryStatus, DeliveryStore, Finished, InboundStatus, InboundStore, NewAttempt, NewDelivery, NewInboundDelivery,
     NewSubscription, Provider, Recorded, SubscriptionRepository, WebhookSecret,
@@ -37,23 +36,8 @@ engine_cases!(
     warranties_ending_soon_are_reminded_once_per_end_date,
 );
 
-fn instant() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap() + TimeDelta::microseconds(1_234)
-}
-
 fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
-}
-
-async fn user(db: &Database, name: &str, role: Role) -> User {
-    let new = NewUser {
-        username: Username::parse(name).unwrap(),
-        email: Email::parse(format!("{name}@example.com")).unwrap(),
-        password_hash: Some(format!("hash-of-{name}")),
-        role,
-        created_at: instant(),
-    };
-    DieselUserRepository::new(db.clone()).create(new).await.expect("the user is created")
 }
 
 fn draft(title: &str, assignee: Option<UserId>) -> NewTask {

@@ -3,7 +3,7 @@
 //! attachments guarded by foreign keys, what deleting a task, an item or an account does to its
 //! files, files counted on items, name search, and the blob keys no record knows.
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::TimeDelta;
 use workbench_core::RepositoryError;
 use workbench_files::{Attachment, AudioMeta, BlobKey, FileId, FileKind, FileRepository, NewFile};
 use workbench_products::{
@@ -11,12 +11,13 @@ use workbench_products::{
     ProductName, ProductRepository, ProductStatus, Removal, Slug, Specifications, UserProductRepository,
     UserProductStatus,
 };
+use workbench_store::testing::{instant, user};
 use workbench_store::{
     Database, DieselCategoryRepository, DieselFileRepository, DieselProductRepository, DieselTaskRepository,
     DieselUserProductRepository, DieselUserRepository, engine_cases,
 };
 use workbench_tasks::{NewTask, NewTaskRecord, Priority, Status, Tags, TaskId, TaskRepository, Title};
-use workbench_users::{Email, NewUser, Role, User, UserId, UserRepository, Username};
+use workbench_users::{User, UserId, UserRepository};
 
 engine_cases!(
     a_file_round_trips_every_field,
@@ -28,23 +29,8 @@ engine_cases!(
     blob_keys_no_record_knows_are_reported,
 );
 
-fn instant() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap() + TimeDelta::microseconds(1_234)
-}
-
 fn repo(db: &Database) -> DieselFileRepository {
     DieselFileRepository::new(db.clone())
-}
-
-async fn user(db: &Database, name: &str) -> User {
-    let new = NewUser {
-        username: Username::parse(name).unwrap(),
-        email: Email::parse(format!("{name}@example.com")).unwrap(),
-        password_hash: Some("hash".into()),
-        role: Role::User,
-        created_at: instant(),
-    };
-    DieselUserRepository::new(db.clone()).create(new).await.unwrap()
 }
 
 async fn task(db: &Database, owner: &User) -> TaskId {

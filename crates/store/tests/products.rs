@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono::{NaiveDate, TimeDelta};
 use serde_json::json;
 use workbench_core::{PageRequest, RepositoryError};
 use workbench_products::{
@@ -13,11 +13,11 @@ use workbench_products::{
     ProductStatus, RawProductFilter, Removal, Slug, Specifications, UserProduct, UserProductFilter, UserProductId,
     UserProductRepository, UserProductStatus, WarrantyFilter, WarrantyQuery, Website,
 };
+use workbench_store::testing::{instant, user};
 use workbench_store::{
-    Database, DieselCategoryRepository, DieselProductRepository, DieselUserProductRepository, DieselUserRepository,
-    engine_cases,
+    Database, DieselCategoryRepository, DieselProductRepository, DieselUserProductRepository, engine_cases,
 };
-use workbench_users::{Email, NewUser, Role, User, UserId, UserRepository, Username};
+use workbench_users::UserId;
 
 engine_cases!(
     categories_create_list_find,
@@ -59,24 +59,8 @@ fn items(db: &Database) -> DieselUserProductRepository {
     DieselUserProductRepository::new(db.clone())
 }
 
-/// A fixed instant with microseconds: the tests do not depend on the clock.
-fn instant() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap() + TimeDelta::microseconds(1_234)
-}
-
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
-
-async fn user(db: &Database, name: &str) -> User {
-    let new = NewUser {
-        username: Username::parse(name).expect("a valid test username"),
-        email: Email::parse(format!("{name}@example.com")).expect("a valid test email"),
-        password_hash: Some(format!("hash-of-{name}")),
-        role: Role::User,
-        created_at: instant(),
-    };
-    DieselUserRepository::new(db.clone()).create(new).await.expect("the user is created")
 }
 
 fn new_category(name: &str, slug: &str) -> NewCategory {

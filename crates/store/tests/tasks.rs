@@ -10,15 +10,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use workbench_core::{Page, PageRequest, RepositoryError};
+use workbench_store::testing::{instant, user};
 use workbench_store::{
-    Database, DieselCommentRepository, DieselIdempotencyStore, DieselTaskRepository, DieselUserRepository,
-    IdempotencyClaim, engine_cases,
+    Database, DieselCommentRepository, DieselIdempotencyStore, DieselTaskRepository, IdempotencyClaim, engine_cases,
 };
 use workbench_tasks::{
     Comment, CommentBody, CommentRepository, NewComment, NewTask, NewTaskRecord, Priority, SortKey, Status, TagUsage,
     Tags, Task, TaskFilter, TaskId, TaskRepository, TaskScope, TaskSort, TaskStats, Title,
 };
-use workbench_users::{Email, NewUser, Role, User, UserId, UserRepository, Username};
+use workbench_users::{User, UserId};
 
 engine_cases!(
     create_then_find,
@@ -50,22 +50,6 @@ engine_cases!(
 
 fn repo(db: &Database) -> DieselTaskRepository {
     DieselTaskRepository::new(db.clone())
-}
-
-async fn user(db: &Database, name: &str) -> User {
-    let new = NewUser {
-        username: Username::parse(name).expect("a valid test username"),
-        email: Email::parse(format!("{name}@example.com")).expect("a valid test email"),
-        password_hash: Some(format!("hash-of-{name}")),
-        role: Role::User,
-        created_at: instant(),
-    };
-    DieselUserRepository::new(db.clone()).create(new).await.expect("the user is created")
-}
-
-/// A fixed instant with microseconds (leading zeros included): the tests do not depend on the clock.
-fn instant() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap() + TimeDelta::microseconds(1_234)
 }
 
 fn secs(n: i64) -> TimeDelta {
