@@ -17,6 +17,7 @@ mod platform;
 mod products;
 mod routes;
 mod search;
+mod system;
 mod tasks;
 mod totp;
 mod users;

@@ -20,6 +20,7 @@ pub struct Metrics {
     upload_bytes: IntCounter,
     uploads: IntCounter,
     media_seconds: HistogramVec,
+    websockets: IntGauge,
     jobs: JobMetrics,
 }
 
@@ -167,6 +168,8 @@ impl Metrics {
             &["class"],
         )
         .expect("valid metric definition");
+        let websockets =
+            IntGauge::new("websocket_connections", "Open WebSocket connections.").expect("valid metric definition");
         let jobs = JobMetrics::new();
         for metric in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -179,6 +182,7 @@ impl Metrics {
             Box::new(upload_bytes.clone()),
             Box::new(uploads.clone()),
             Box::new(media_seconds.clone()),
+            Box::new(websockets.clone()),
         ]
         .into_iter()
         .chain(jobs.collectors())
@@ -197,8 +201,19 @@ impl Metrics {
             upload_bytes,
             uploads,
             media_seconds,
+            websockets,
             jobs,
         }
+    }
+
+    /// Counts a WebSocket connection that opened; call [`Self::websocket_closed`] when it ends.
+    pub fn websocket_opened(&self) {
+        self.websockets.inc();
+    }
+
+    /// Counts a WebSocket connection that ended.
+    pub fn websocket_closed(&self) {
+        self.websockets.dec();
     }
 
     /// Counts one upload received whole.
@@ -243,6 +258,44 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The figures of the live system metrics, read from the same counters `/metrics` shows: every
+/// request, route and status summed.
+impl workbench_system::AppGauges for Metrics {
+    fn snapshot(&self) -> workbench_system::AppSnapshot {
+        let mut snapshot = workbench_system::AppSnapshot {
+            websockets: u64::try_from(self.websockets.get()).unwrap_or(0),
+            ..workbench_system::AppSnapshot::default()
+        };
+        for series in prometheus::core::Collector::collect(&self.requests).iter().flat_map(|family| family.get_metric())
+        {
+            // Counters hold whole numbers; the exposition format keeps them as floats.
+            let count = series.get_counter().get_value() as u64;
+            snapshot.requests_total += count;
+            let status = series.get_label().iter().find(|l| l.name() == "status").map(|l| l.value());
+            if status.is_some_and(|s| s.starts_with('5')) {
+                snapshot.errors_total += count;
+            }
+        }
+        let latency = &mut snapshot.latency;
+        for series in prometheus::core::Collector::collect(&self.latency).iter().flat_map(|family| family.get_metric())
+        {
+            let histogram = series.get_histogram();
+            latency.count += histogram.get_sample_count();
+            // Every series has the buckets the histogram was defined with, in the same order.
+            for (i, bucket) in histogram.get_bucket().iter().enumerate() {
+                match latency.buckets.get_mut(i) {
+                    Some(sum) => sum.count += bucket.cumulative_count(),
+                    None => latency.buckets.push(workbench_system::LatencyBucket {
+                        le: bucket.upper_bound(),
+                        count: bucket.cumulative_count(),
+                    }),
+                }
+            }
+        }
+        snapshot
     }
 }
 
@@ -299,5 +352,31 @@ impl workbench_integrations::IntegrationsObserver for Metrics {
         outcome: workbench_integrations::CacheOutcome,
     ) {
         self.answer_cache.with_label_values(&[capability.as_str(), outcome.as_str()]).inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use workbench_system::AppGauges;
+
+    use super::*;
+
+    #[test]
+    fn the_snapshot_sums_every_route_and_counts_5xx_as_errors() {
+        let metrics = Metrics::new();
+        assert_eq!(metrics.snapshot(), workbench_system::AppSnapshot::default());
+        metrics.observe_request("GET", "/api/v1/tasks", 200, 0.003);
+        metrics.observe_request("GET", "/api/v1/tasks", 200, 0.004);
+        metrics.observe_request("POST", "/api/v1/tasks", 503, 0.2);
+        metrics.observe_request("GET", "/health", 404, 0.0005);
+        metrics.websocket_opened();
+        metrics.websocket_opened();
+        metrics.websocket_closed();
+        let snapshot = metrics.snapshot();
+        assert_eq!((snapshot.requests_total, snapshot.errors_total, snapshot.websockets), (4, 1, 1));
+        assert_eq!(snapshot.latency.count, 4);
+        let le = |bound: f64| snapshot.latency.buckets.iter().find(|b| b.le == bound).map(|b| b.count);
+        assert_eq!((le(0.001), le(0.005), le(0.1), le(0.25), le(10.0)), (Some(1), Some(3), Some(3), Some(4), Some(4)));
+        assert!(metrics.render(PoolState { in_use: 0, idle: 0, max_size: 1 }).contains("websocket_connections 1"));
     }
 }

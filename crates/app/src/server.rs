@@ -38,6 +38,7 @@ use workbench_store::{
     DieselProductRepository, DieselRefreshTokenStore, DieselTaskRepository, DieselUserProductRepository,
     DieselUserRepository, DieselWebhookStore, PoolOptions,
 };
+use workbench_system::SystemMonitor;
 use workbench_tasks::{TaskCache, TaskService};
 use workbench_users::{
     AuthService, AuthSettings, Authenticator, DashboardService, OAuthProvider, OAuthService, TwoFactorService,
@@ -127,6 +128,7 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
         auth.clone(),
     );
     let metrics = Metrics::new();
+    let system = SystemMonitor::start(settings.system()?, Arc::new(metrics.clone()));
     let integrations = integrations(settings, redis.as_ref(), &metrics)?;
     let catalogue = CatalogueService::new(
         Arc::new(DieselCategoryRepository::new(db.clone())),
@@ -194,6 +196,7 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
         bus,
         integrations,
         metrics,
+        system,
         frontend_url: settings.frontend_url(),
         jobs,
         schedules: plan.schedules(),

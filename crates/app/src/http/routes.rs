@@ -14,7 +14,7 @@ use std::fmt;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{admin, auth, chat, files, integrations, products, search, tasks, user_products, users, webhooks};
+use super::{admin, auth, chat, files, integrations, products, search, system, tasks, user_products, users, webhooks};
 
 /// A named group of routes under `/api/v1`.
 #[derive(Debug)]
@@ -47,9 +47,9 @@ pub const GROUPS: &[RouteGroup] = &[
     },
     RouteGroup { name: "search", prefixes: &["/search"], register: search_routes },
     RouteGroup { name: "webhooks", prefixes: &["/webhooks"], register: webhooks_routes },
-    // Reserved for chat and the WebSocket endpoint (`/api/v1/ws`): its routes go in
-    // `realtime_routes`.
-    RouteGroup { name: "realtime", prefixes: &["/ws", "/chat"], register: realtime_routes },
+    // Chat, the WebSocket endpoint (`/api/v1/ws`) and the live system metrics it streams: its
+    // routes go in `realtime_routes`.
+    RouteGroup { name: "realtime", prefixes: &["/ws", "/chat", "/system"], register: realtime_routes },
 ];
 
 fn auth_routes(cfg: &mut ServiceConfig) {
@@ -160,13 +160,16 @@ fn webhooks_routes(cfg: &mut ServiceConfig) {
         .service(webhooks::deliveries);
 }
 
-/// Chat rooms and their history (the WebSocket, when it comes, belongs here too).
+/// Chat rooms and their history, and the system metrics (the WebSocket, when it comes, belongs
+/// here too).
 fn realtime_routes(cfg: &mut ServiceConfig) {
     cfg.service(chat::rooms)
         .service(chat::create_room)
         .service(chat::add_member)
         .service(chat::room_messages)
-        .service(chat::direct_messages);
+        .service(chat::direct_messages)
+        .service(system::latest)
+        .service(system::history);
 }
 
 /// The route groups one process serves, in [`GROUPS`] order.
@@ -276,6 +279,15 @@ mod tests {
             assert!(proxied, "{} is not sent to the upstream {}", group.name, group.name);
             assert!(upstreams.contains(&format!("upstream {} {{", group.name)), "no upstream {}", group.name);
         }
+    }
+
+    #[test]
+    fn the_gateway_sends_the_dashboard_with_the_metrics_it_shows() {
+        let routes = include_str!("../../../../deploy/gateway/routes.conf");
+        let line = routes.lines().find(|l| l.starts_with("location ~ ^/dashboard(/|$) {"));
+        let line = line.expect("deploy/gateway/routes.conf has no location for /dashboard");
+        let group = GROUPS.iter().find(|g| g.prefixes.contains(&"/system")).expect("a group serves /system");
+        assert!(line.contains(&format!("proxy_pass http://{};", group.name)), "{line}");
     }
 
     #[test]
