@@ -14,13 +14,13 @@ pub struct Metrics {
     latency: HistogramVec,
     db_pool: IntGaugeVec,
     dropped_log_lines: IntGauge,
+    websockets: IntGauge,
     provider_calls: IntCounterVec,
     provider_latency: HistogramVec,
     answer_cache: IntCounterVec,
     upload_bytes: IntCounter,
     uploads: IntCounter,
     media_seconds: HistogramVec,
-    websockets: IntGauge,
     jobs: JobMetrics,
 }
 
@@ -136,6 +136,8 @@ impl Metrics {
         let dropped_log_lines =
             IntGauge::new("log_lines_dropped", "Log lines dropped because the log writer could not keep up.")
                 .expect("valid metric definition");
+        let websockets = IntGauge::new("websocket_connections", "Open WebSocket connections on this instance.")
+            .expect("valid metric definition");
         let provider_calls = IntCounterVec::new(
             Opts::new("integration_provider_calls_total", "Third-party provider calls by provider and outcome."),
             &["provider", "outcome"],
@@ -168,21 +170,19 @@ impl Metrics {
             &["class"],
         )
         .expect("valid metric definition");
-        let websockets =
-            IntGauge::new("websocket_connections", "Open WebSocket connections.").expect("valid metric definition");
         let jobs = JobMetrics::new();
         for metric in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(db_pool.clone()),
             Box::new(dropped_log_lines.clone()),
+            Box::new(websockets.clone()),
             Box::new(provider_calls.clone()),
             Box::new(provider_latency.clone()),
             Box::new(answer_cache.clone()),
             Box::new(upload_bytes.clone()),
             Box::new(uploads.clone()),
             Box::new(media_seconds.clone()),
-            Box::new(websockets.clone()),
         ]
         .into_iter()
         .chain(jobs.collectors())
@@ -195,25 +195,15 @@ impl Metrics {
             latency,
             db_pool,
             dropped_log_lines,
+            websockets,
             provider_calls,
             provider_latency,
             answer_cache,
             upload_bytes,
             uploads,
             media_seconds,
-            websockets,
             jobs,
         }
-    }
-
-    /// Counts a WebSocket connection that opened; call [`Self::websocket_closed`] when it ends.
-    pub fn websocket_opened(&self) {
-        self.websockets.inc();
-    }
-
-    /// Counts a WebSocket connection that ended.
-    pub fn websocket_closed(&self) {
-        self.websockets.dec();
     }
 
     /// Counts one upload received whole.
@@ -232,6 +222,21 @@ impl Metrics {
         for (state, count) in counts.iter() {
             self.jobs.depth.with_label_values(&[state.as_str()]).set(i64::try_from(count).unwrap_or(i64::MAX));
         }
+    }
+
+    /// Counts a WebSocket that opened (authenticated).
+    pub fn websocket_opened(&self) {
+        self.websockets.inc();
+    }
+
+    /// Counts a WebSocket that closed.
+    pub fn websocket_closed(&self) {
+        self.websockets.dec();
+    }
+
+    /// Open WebSockets on this instance.
+    pub fn websockets(&self) -> i64 {
+        self.websockets.get()
     }
 
     /// Counts one finished request.
@@ -266,7 +271,7 @@ impl Default for Metrics {
 impl workbench_system::AppGauges for Metrics {
     fn snapshot(&self) -> workbench_system::AppSnapshot {
         let mut snapshot = workbench_system::AppSnapshot {
-            websockets: u64::try_from(self.websockets.get()).unwrap_or(0),
+            websockets: u64::try_from(self.websockets()).unwrap_or(0),
             ..workbench_system::AppSnapshot::default()
         };
         for series in prometheus::core::Collector::collect(&self.requests).iter().flat_map(|family| family.get_metric())
