@@ -272,3 +272,73 @@ mod the_history_is_json_or_csv_oldest_first_with_alerts_and_traffic {
         }
     }
 }
+
+/// An app sampling every second whose alerts (thresholds 0) fire 4 s after start: long enough
+/// for a test to sign in and subscribe first.
+async fn alerting_soon(backend: Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |s| {
+        s.system_metrics_interval = Duration::from_secs(1);
+        s.alert_cpu_percent = 0.0;
+        s.alert_for = Duration::from_secs(4);
+    })
+    .await
+}
+
+async fn subscribers_of_the_system_topic_get_samples_and_alerts(app: TestApp) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let moderator = app.signup_with_role("watcher", "moderator").await;
+    let url = format!("{}/api/v1/ws?token={}", app.base.replacen("http://", "ws://", 1), moderator.access_token);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("the socket opens");
+    let subscribe = serde_json::json!({"type": "subscribe", "topic": "system"}).to_string();
+    socket.send(Message::text(subscribe)).await.expect("sent");
+    let mut next = async || loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("an event in time");
+        if let Message::Text(text) = frame.expect("open").expect("a frame") {
+            let event: Value = serde_json::from_str(&text).expect("JSON");
+            assert_ne!(event["type"], "error", "{event}");
+            if event["type"].as_str().is_some_and(|t| t.starts_with("system.")) {
+                return event;
+            }
+        }
+    };
+    let first = next().await;
+    assert_eq!(first["type"], "system.metrics", "{first}");
+    assert_sample(&first["data"]);
+    assert!(
+        first["data"]["alerts"].as_array().unwrap().is_empty(),
+        "signing in and subscribing took longer than ALERT_FOR: {first}"
+    );
+    // Samples keep coming each second until the CPU alert fires; the sample after it lists it.
+    let fired = loop {
+        let event = next().await;
+        match event["type"].as_str() {
+            Some("system.metrics") => assert_sample(&event["data"]),
+            Some("system.alert") => break event,
+            _ => unreachable!("only system events are returned"),
+        }
+    };
+    let alert = &fired["data"];
+    assert_eq!((alert["metric"].as_str(), alert["state"].as_str()), (Some("cpu_percent"), Some("firing")), "{fired}");
+    assert_eq!(alert["threshold"].as_f64(), Some(0.0));
+    let after = next().await;
+    assert_eq!(after["type"], "system.metrics", "the sample the alert was decided on follows it");
+    let listed = after["data"]["alerts"].as_array().unwrap();
+    assert!(listed.iter().any(|a| a["metric"] == "cpu_percent" && a["at"] == alert["at"]), "{after}");
+}
+
+mod subscribers_of_the_system_topic_get_samples_and_alerts {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let app = super::alerting_soon(super::Backend::Sqlite).await.expect("SQLite always works");
+        super::subscribers_of_the_system_topic_get_samples_and_alerts(app).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        // `None`: PostgreSQL is unreachable and not required; the skip was reported.
+        if let Some(app) = super::alerting_soon(super::Backend::Postgres).await {
+            super::subscribers_of_the_system_topic_get_samples_and_alerts(app).await;
+        }
+    }
+}

@@ -415,6 +415,7 @@ impl Application {
         let access = AccessLog::start(settings.log_format)?;
         let background = Background::start(&state.background).await?;
         let realtime = state.realtime.start(&state.bus);
+        crate::system_topic::relay(&state.system, state.realtime.hub.clone());
         let server = serve(listener, &settings, state.clone(), access.clone())?;
         let routes = settings.routes()?;
         tracing::info!(address = %listener_address(addr, port), %routes, "Workbench is listening; Swagger UI at /swagger-ui/");
