@@ -358,7 +358,7 @@
         if (event.data && event.data.code === 'forbidden') {
           // Not a moderator: retrying would be refused again.
           stop();
-          setConnection('offline', 'not allowed');
+          notAllowed();
         }
         showError((event.data && event.data.message) || 'The server refused a request.');
         break;
@@ -379,9 +379,16 @@
 
   // --- Start, sign in, sign out -----------------------------------------------------------------
 
+  /** Someone who may not see the metrics: only the error stays on the page. */
+  function notAllowed() {
+    setConnection('offline', 'not allowed');
+    $('dashboard').dataset.allowed = 'false';
+  }
+
   async function start() {
     show('dashboard');
     showError('');
+    delete $('dashboard').dataset.allowed;
     makeCharts();
     const res = await api(`/system/metrics/history?minutes=${WINDOW_MINUTES}`);
     if (res.status === 401) {
@@ -389,7 +396,7 @@
       return;
     }
     if (res.status === 403) {
-      setConnection('offline', 'not allowed');
+      notAllowed();
       showError(await detail(res));
       return;
     }
