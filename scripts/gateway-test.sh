@@ -144,6 +144,13 @@ walk() {
     call GET /api/v1/chat/rooms 200 >/dev/null
     [ "$(jq -r --arg r "$room" '[.data[] | select(.name == $r)] | length' "$D/body")" = 1 ]
     call GET "/api/v1/chat/rooms/$room/messages" 200 >/dev/null
+    # The system metrics go to the realtime role too (a plain user is refused there, not lost),
+    # and the dashboard's page with them.
+    call GET /api/v1/system/metrics 403 >/dev/null
+    call GET /dashboard 308 >/dev/null
+    call GET /dashboard/ 200 >/dev/null
+    grep -q 'dashboard.js' "$D/body" || { echo "FAIL: /dashboard/ is not the dashboard" >&2; return 1; }
+    call GET /dashboard/vendor/uPlot.iife.min.js 200 >/dev/null
 }
 roles() {
     # Each role answers only its groups; the worker serves health and metrics only.

@@ -18,6 +18,7 @@ mod products;
 mod realtime;
 mod routes;
 mod search;
+mod system;
 mod tasks;
 mod totp;
 mod users;

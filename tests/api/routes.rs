@@ -19,14 +19,22 @@ async fn a_role_serves_only_its_groups(app: TestApp) {
     let me = app.get("/api/v1/users/me").bearer_auth(&ann.access_token).send().await.expect("request");
     assert_eq!(me.status(), StatusCode::OK, "users is served");
 
-    for path in ["/api/v1/tasks", "/api/v1/tasks/stats", "/api/v1/products", "/api/v1/files", "/api/v1/admin/audit"] {
+    for path in [
+        "/api/v1/tasks",
+        "/api/v1/tasks/stats",
+        "/api/v1/products",
+        "/api/v1/files",
+        "/api/v1/admin/audit",
+        "/api/v1/system/metrics",
+    ] {
         let res = app.get(path).bearer_auth(&ann.access_token).send().await.expect("request");
         expect_problem(res, 404).await;
     }
     let res = app.post("/api/v1/tasks").bearer_auth(&ann.access_token).json(&json!({"title": "x"})).send().await;
     expect_problem(res.expect("request"), 404).await;
 
-    for path in ["/health", "/ready", "/metrics"] {
+    // The dashboard's page is served by every role, like the operational routes.
+    for path in ["/health", "/ready", "/metrics", "/dashboard/"] {
         assert_eq!(app.get(path).send().await.expect("request").status(), StatusCode::OK, "{path}");
     }
     let doc: Value = app.get("/api-docs/openapi.json").send().await.expect("request").json().await.expect("JSON");

@@ -78,6 +78,12 @@ pub const KEYS: &[&str] = &[
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "WORKBENCH_ROUTES",
+    "SYSTEM_METRICS_INTERVAL",
+    "SYSTEM_METRICS_RETENTION",
+    "ALERT_CPU_PERCENT",
+    "ALERT_MEMORY_PERCENT",
+    "ALERT_DISK_PERCENT",
+    "ALERT_FOR",
 ];
 
 /// `development` generates what is missing and warns; `production` refuses to start instead.
@@ -220,6 +226,19 @@ pub struct Settings {
     pub aws_secret_access_key: Option<String>,
     /// The route groups this process serves (`auth,users`, `all`, `none`); unset serves all.
     pub workbench_routes: Option<String>,
+    /// Time between two samples of the live system metrics.
+    #[serde(deserialize_with = "duration", serialize_with = "serialize_duration")]
+    pub system_metrics_interval: Duration,
+    /// How long system metrics samples are kept in memory.
+    #[serde(deserialize_with = "duration", serialize_with = "serialize_duration")]
+    pub system_metrics_retention: Duration,
+    /// The CPU, memory and fullest-disk percentages at or above which a system alert is pending.
+    pub alert_cpu_percent: f64,
+    pub alert_memory_percent: f64,
+    pub alert_disk_percent: f64,
+    /// How long a metric must stay at or above its threshold before its alert fires.
+    #[serde(deserialize_with = "duration", serialize_with = "serialize_duration")]
+    pub alert_for: Duration,
 }
 
 impl Default for Settings {
@@ -291,6 +310,12 @@ impl Default for Settings {
             aws_access_key_id: None,
             aws_secret_access_key: None,
             workbench_routes: None,
+            system_metrics_interval: Duration::from_secs(5),
+            system_metrics_retention: Duration::from_secs(3600),
+            alert_cpu_percent: 90.0,
+            alert_memory_percent: 90.0,
+            alert_disk_percent: 90.0,
+            alert_for: Duration::from_secs(30),
         }
     }
 }
@@ -476,6 +501,7 @@ impl Settings {
         self.trusted_proxies()?;
         self.routes()?;
         self.check_jobs()?;
+        self.system()?;
         self.storage()?;
         if self.max_upload_bytes == 0 {
             return Err(ConfigError::Invalid("MAX_UPLOAD_BYTES must be at least 1".into()));
@@ -579,6 +605,34 @@ impl Settings {
     pub fn routes(&self) -> Result<crate::http::RouteSet, ConfigError> {
         crate::http::RouteSet::parse(self.workbench_routes.as_deref().unwrap_or_default())
             .map_err(|e| ConfigError::Invalid(format!("WORKBENCH_ROUTES: {e}")))
+    }
+
+    /// The live system metrics' sampling, retention and alerts (`SYSTEM_METRICS_*`, `ALERT_*`),
+    /// refused with the key to fix.
+    pub fn system(&self) -> Result<workbench_system::SystemConfig, ConfigError> {
+        use workbench_system::{AlertMetric, ConfigError as Refused};
+        let config = workbench_system::SystemConfig {
+            interval: self.system_metrics_interval,
+            retention: self.system_metrics_retention,
+            thresholds: workbench_system::Thresholds {
+                cpu_percent: self.alert_cpu_percent,
+                memory_percent: self.alert_memory_percent,
+                disk_percent: self.alert_disk_percent,
+            },
+            alert_for: self.alert_for,
+        };
+        config.validate().map_err(|e| {
+            let key = match &e {
+                Refused::Interval(_) => "SYSTEM_METRICS_INTERVAL",
+                Refused::Retention(_) => "SYSTEM_METRICS_RETENTION",
+                Refused::TooManySamples { .. } => "SYSTEM_METRICS_RETENTION / SYSTEM_METRICS_INTERVAL",
+                Refused::Threshold { metric: AlertMetric::CpuPercent, .. } => "ALERT_CPU_PERCENT",
+                Refused::Threshold { metric: AlertMetric::MemoryPercent, .. } => "ALERT_MEMORY_PERCENT",
+                Refused::Threshold { metric: AlertMetric::DiskPercent, .. } => "ALERT_DISK_PERCENT",
+            };
+            ConfigError::Invalid(format!("{key}: {e}"))
+        })?;
+        Ok(config)
     }
 
     /// The settled JWT secret. Call after [`Self::validate`].
@@ -759,6 +813,38 @@ mod tests {
         assert!(bad.validate().unwrap_err().to_string().contains("SCHEDULE_WARRANTY_REMINDERS"));
         let mut bad = Settings { smtp_url: Some("mail.example.com".into()), ..Settings::default() };
         assert!(bad.validate().unwrap_err().to_string().contains("SMTP_URL"));
+    }
+
+    #[test]
+    #[expect(clippy::result_large_err, reason = "figment's Jail fixes the closure's error type")]
+    fn system_metrics_settings_are_read_and_checked() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SYSTEM_METRICS_INTERVAL", "1s");
+            jail.set_env("SYSTEM_METRICS_RETENTION", "2h");
+            jail.set_env("ALERT_CPU_PERCENT", "0");
+            jail.set_env("ALERT_MEMORY_PERCENT", "75.5");
+            jail.set_env("ALERT_FOR", "2");
+            let s = Settings::load().expect("loads");
+            let system = s.system().expect("valid");
+            assert_eq!((system.interval, system.retention), (Duration::from_secs(1), Duration::from_secs(7200)));
+            assert_eq!((system.thresholds.cpu_percent, system.thresholds.memory_percent), (0.0, 75.5));
+            assert_eq!((system.thresholds.disk_percent, system.alert_for), (90.0, Duration::from_secs(2)));
+            Ok(())
+        });
+        let defaults = Settings::default().system().unwrap();
+        assert_eq!(defaults, workbench_system::SystemConfig::default(), "the contract's defaults");
+        for (key, value, named) in [
+            ("SYSTEM_METRICS_INTERVAL", "0", "SYSTEM_METRICS_INTERVAL"),
+            ("SYSTEM_METRICS_RETENTION", "10s", "SYSTEM_METRICS_RETENTION"),
+            ("ALERT_DISK_PERCENT", "120", "ALERT_DISK_PERCENT"),
+            ("ALERT_CPU_PERCENT", "-1", "ALERT_CPU_PERCENT"),
+        ] {
+            let mut s = Settings::default().with_overrides([(key, value.to_owned())]).unwrap();
+            let err = s.validate().unwrap_err().to_string();
+            assert!(err.contains(named), "{key}={value}: {err}");
+        }
+        let unreadable = Settings::default().with_overrides([("ALERT_MEMORY_PERCENT", "lots".to_owned())]);
+        assert!(unreadable.unwrap_err().to_string().contains("alert_memory_percent"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod realtime;
 pub mod seed;
 pub mod server;
 pub mod state;
+pub mod system_topic;
 pub mod telemetry;
 
 pub use config::Settings;

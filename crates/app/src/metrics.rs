@@ -266,6 +266,44 @@ impl Default for Metrics {
     }
 }
 
+/// The figures of the live system metrics, read from the same counters `/metrics` shows: every
+/// request, route and status summed.
+impl workbench_system::AppGauges for Metrics {
+    fn snapshot(&self) -> workbench_system::AppSnapshot {
+        let mut snapshot = workbench_system::AppSnapshot {
+            websockets: u64::try_from(self.websockets()).unwrap_or(0),
+            ..workbench_system::AppSnapshot::default()
+        };
+        for series in prometheus::core::Collector::collect(&self.requests).iter().flat_map(|family| family.get_metric())
+        {
+            // Counters hold whole numbers; the exposition format keeps them as floats.
+            let count = series.get_counter().get_value() as u64;
+            snapshot.requests_total += count;
+            let status = series.get_label().iter().find(|l| l.name() == "status").map(|l| l.value());
+            if status.is_some_and(|s| s.starts_with('5')) {
+                snapshot.errors_total += count;
+            }
+        }
+        let latency = &mut snapshot.latency;
+        for series in prometheus::core::Collector::collect(&self.latency).iter().flat_map(|family| family.get_metric())
+        {
+            let histogram = series.get_histogram();
+            latency.count += histogram.get_sample_count();
+            // Every series has the buckets the histogram was defined with, in the same order.
+            for (i, bucket) in histogram.get_bucket().iter().enumerate() {
+                match latency.buckets.get_mut(i) {
+                    Some(sum) => sum.count += bucket.cumulative_count(),
+                    None => latency.buckets.push(workbench_system::LatencyBucket {
+                        le: bucket.upper_bound(),
+                        count: bucket.cumulative_count(),
+                    }),
+                }
+            }
+        }
+        snapshot
+    }
+}
+
 impl workbench_jobs::JobsObserver for Metrics {
     fn attempt_finished(&self, kind: &str, outcome: workbench_jobs::AttemptOutcome, duration: std::time::Duration) {
         let labels = [kind, outcome.as_str()];
@@ -319,5 +357,31 @@ impl workbench_integrations::IntegrationsObserver for Metrics {
         outcome: workbench_integrations::CacheOutcome,
     ) {
         self.answer_cache.with_label_values(&[capability.as_str(), outcome.as_str()]).inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use workbench_system::AppGauges;
+
+    use super::*;
+
+    #[test]
+    fn the_snapshot_sums_every_route_and_counts_5xx_as_errors() {
+        let metrics = Metrics::new();
+        assert_eq!(metrics.snapshot(), workbench_system::AppSnapshot::default());
+        metrics.observe_request("GET", "/api/v1/tasks", 200, 0.003);
+        metrics.observe_request("GET", "/api/v1/tasks", 200, 0.004);
+        metrics.observe_request("POST", "/api/v1/tasks", 503, 0.2);
+        metrics.observe_request("GET", "/health", 404, 0.0005);
+        metrics.websocket_opened();
+        metrics.websocket_opened();
+        metrics.websocket_closed();
+        let snapshot = metrics.snapshot();
+        assert_eq!((snapshot.requests_total, snapshot.errors_total, snapshot.websockets), (4, 1, 1));
+        assert_eq!(snapshot.latency.count, 4);
+        let le = |bound: f64| snapshot.latency.buckets.iter().find(|b| b.le == bound).map(|b| b.count);
+        assert_eq!((le(0.001), le(0.005), le(0.1), le(0.25), le(10.0)), (Some(1), Some(3), Some(3), Some(4), Some(4)));
+        assert!(metrics.render(PoolState { in_use: 0, idle: 0, max_size: 1 }).contains("websocket_connections 1"));
     }
 }

@@ -54,6 +54,7 @@ documents (`application/problem+json`). Lists carry `pagination` and a `Link` he
         (name = "search", description = "One search over users, tasks and products, each group as its own routes show it"),
         (name = "webhooks", description = "Deliveries received from GitHub and Stripe; users' subscriptions to their task events"),
         (name = "chat", description = "Chat rooms, their members and the history of rooms and direct messages (messages are sent over the WebSocket)"),
+        (name = "system", description = "Live metrics of this instance (CPU, memory, disks, network, the process and its HTTP traffic), their recent history and threshold alerts, for moderators and admins; and the dashboard page that shows them"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

@@ -40,6 +40,7 @@ use workbench_store::{
     DieselProductRepository, DieselRefreshTokenStore, DieselTaskRepository, DieselUserProductRepository,
     DieselUserRepository, DieselWebhookStore, PoolOptions,
 };
+use workbench_system::SystemMonitor;
 use workbench_tasks::{TaskCache, TaskService};
 use workbench_users::{
     AuthService, AuthSettings, Authenticator, DashboardService, OAuthProvider, OAuthService, TwoFactorService,
@@ -131,6 +132,7 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
         auth.clone(),
     );
     let metrics = Metrics::new();
+    let system = SystemMonitor::start(settings.system()?, Arc::new(metrics.clone()));
     let integrations = integrations(settings, redis.as_ref(), &metrics)?;
     let catalogue = CatalogueService::new(
         Arc::new(DieselCategoryRepository::new(db.clone())),
@@ -213,6 +215,7 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
         bus,
         integrations,
         metrics,
+        system,
         frontend_url: settings.frontend_url(),
         jobs,
         schedules: plan.schedules(),
@@ -412,6 +415,7 @@ impl Application {
         let access = AccessLog::start(settings.log_format)?;
         let background = Background::start(&state.background).await?;
         let realtime = state.realtime.start(&state.bus);
+        crate::system_topic::relay(&state.system, state.realtime.hub.clone());
         let server = serve(listener, &settings, state.clone(), access.clone())?;
         let routes = settings.routes()?;
         tracing::info!(address = %listener_address(addr, port), %routes, "Workbench is listening; Swagger UI at /swagger-ui/");

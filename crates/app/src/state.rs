@@ -9,6 +9,7 @@ use workbench_integrations::IntegrationService;
 use workbench_jobs::JobQueue;
 use workbench_products::{CatalogueService, CollectionService};
 use workbench_store::Database;
+use workbench_system::SystemMonitor;
 use workbench_tasks::TaskService;
 use workbench_users::{AuthService, Authenticator, DashboardService, OAuthService, TwoFactorService, UserService};
 use workbench_webhooks::{InboundService, WebhookService};
@@ -54,6 +55,8 @@ pub struct AppState {
     pub integrations: IntegrationService,
     /// This instance's Prometheus registry.
     pub metrics: Metrics,
+    /// This instance's live system metrics, their history and alerts.
+    pub system: SystemMonitor,
     /// Where the OAuth callback sends the browser with the tokens, when set.
     pub frontend_url: Option<String>,
     /// The durable job queue: enqueueing, and the admin view.

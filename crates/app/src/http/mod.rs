@@ -1,13 +1,14 @@
 //! The HTTP layer, one module per domain, each holding that domain's handlers (`mod.rs`) and wire
 //! types (`dto.rs`), beside the pieces every domain shares: extractors, problem documents, bodies
 //! read leniently, pagination, preconditions (`ETag`/`If-Match`), idempotency keys and the
-//! OpenAPI responses that many routes repeat. Handlers are thin: extract, call one service
+//! OpenAPI responses that many routes repeat. `dashboard` serves the live dashboard's page. Handlers are thin: extract, call one service
 //! method, map the result.
 
 pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod chat;
+pub mod dashboard;
 pub mod extract;
 pub mod files;
 pub mod health;
@@ -20,6 +21,7 @@ pub mod products;
 pub mod responses;
 pub mod routes;
 pub mod search;
+pub mod system;
 pub mod tasks;
 pub mod user_products;
 pub mod users;
@@ -38,7 +40,14 @@ pub fn api(cfg: &mut ServiceConfig, routes: &RouteSet) {
     }
 }
 
-/// Health, readiness and metrics, outside the versioned API.
+/// Health, readiness, metrics and the live dashboard, outside the versioned API: every process
+/// serves them, whatever its route groups.
 pub fn operational(cfg: &mut ServiceConfig) {
-    cfg.service(health::health).service(health::ready).service(health::metrics);
+    cfg.service(health::health)
+        .service(health::ready)
+        .service(health::metrics)
+        .service(dashboard::page)
+        // The page's files are not API operations: served, not documented.
+        .route("/dashboard", actix_web::web::get().to(dashboard::redirect))
+        .route("/dashboard/{asset:.+}", actix_web::web::get().to(dashboard::asset));
 }

@@ -14,7 +14,9 @@ use std::fmt;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{admin, auth, chat, files, integrations, products, search, tasks, user_products, users, webhooks, ws};
+use super::{
+    admin, auth, chat, files, integrations, products, search, system, tasks, user_products, users, webhooks, ws,
+};
 
 /// A named group of routes under `/api/v1`.
 #[derive(Debug)]
@@ -47,9 +49,9 @@ pub const GROUPS: &[RouteGroup] = &[
     },
     RouteGroup { name: "search", prefixes: &["/search"], register: search_routes },
     RouteGroup { name: "webhooks", prefixes: &["/webhooks"], register: webhooks_routes },
-    // Chat and the WebSocket (`/api/v1/ws`): long-lived connections, so a deployment can scale
-    // them apart from the request/response groups.
-    RouteGroup { name: "realtime", prefixes: &["/ws", "/chat"], register: realtime_routes },
+    // Chat and the WebSocket (`/api/v1/ws`) with the live system metrics it streams: long-lived
+    // connections, so a deployment can scale them apart from the request/response groups.
+    RouteGroup { name: "realtime", prefixes: &["/ws", "/chat", "/system"], register: realtime_routes },
 ];
 
 fn auth_routes(cfg: &mut ServiceConfig) {
@@ -160,14 +162,16 @@ fn webhooks_routes(cfg: &mut ServiceConfig) {
         .service(webhooks::deliveries);
 }
 
-/// The WebSocket, chat rooms and their history.
+/// The WebSocket, chat rooms and their history, and the system metrics the socket streams.
 fn realtime_routes(cfg: &mut ServiceConfig) {
     cfg.service(ws::connect)
         .service(chat::rooms)
         .service(chat::create_room)
         .service(chat::add_member)
         .service(chat::room_messages)
-        .service(chat::direct_messages);
+        .service(chat::direct_messages)
+        .service(system::latest)
+        .service(system::history);
 }
 
 /// The route groups one process serves, in [`GROUPS`] order.
@@ -277,6 +281,15 @@ mod tests {
             assert!(proxied, "{} is not sent to the upstream {}", group.name, group.name);
             assert!(upstreams.contains(&format!("upstream {} {{", group.name)), "no upstream {}", group.name);
         }
+    }
+
+    #[test]
+    fn the_gateway_sends_the_dashboard_with_the_metrics_it_shows() {
+        let routes = include_str!("../../../../deploy/gateway/routes.conf");
+        let line = routes.lines().find(|l| l.starts_with("location ~ ^/dashboard(/|$) {"));
+        let line = line.expect("deploy/gateway/routes.conf has no location for /dashboard");
+        let group = GROUPS.iter().find(|g| g.prefixes.contains(&"/system")).expect("a group serves /system");
+        assert!(line.contains(&format!("proxy_pass http://{};", group.name)), "{line}");
     }
 
     #[test]

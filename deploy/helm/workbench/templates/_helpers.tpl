@@ -62,7 +62,7 @@ files: [files]
 integrations: [weather, crypto, translate]
 search: [search]
 webhooks: [webhooks]
-realtime: [ws, chat]
+realtime: [ws, chat, system]
 {{- end }}
 
 {{/*

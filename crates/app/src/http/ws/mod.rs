@@ -6,6 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 pub mod protocol;
 mod session;
 
+pub use session::SYSTEM_TOPIC;
+
 use crate::http::extract::Query;
 use crate::http::problem::{ApiError, Problem};
 use crate::state::AppState;
