@@ -10,6 +10,7 @@ pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod realtime;
 pub mod seed;
 pub mod server;
 pub mod state;

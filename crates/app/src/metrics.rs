@@ -14,6 +14,7 @@ pub struct Metrics {
     latency: HistogramVec,
     db_pool: IntGaugeVec,
     dropped_log_lines: IntGauge,
+    websockets: IntGauge,
     provider_calls: IntCounterVec,
     provider_latency: HistogramVec,
     answer_cache: IntCounterVec,
@@ -135,6 +136,8 @@ impl Metrics {
         let dropped_log_lines =
             IntGauge::new("log_lines_dropped", "Log lines dropped because the log writer could not keep up.")
                 .expect("valid metric definition");
+        let websockets = IntGauge::new("websocket_connections", "Open WebSocket connections on this instance.")
+            .expect("valid metric definition");
         let provider_calls = IntCounterVec::new(
             Opts::new("integration_provider_calls_total", "Third-party provider calls by provider and outcome."),
             &["provider", "outcome"],
@@ -173,6 +176,7 @@ impl Metrics {
             Box::new(latency.clone()),
             Box::new(db_pool.clone()),
             Box::new(dropped_log_lines.clone()),
+            Box::new(websockets.clone()),
             Box::new(provider_calls.clone()),
             Box::new(provider_latency.clone()),
             Box::new(answer_cache.clone()),
@@ -191,6 +195,7 @@ impl Metrics {
             latency,
             db_pool,
             dropped_log_lines,
+            websockets,
             provider_calls,
             provider_latency,
             answer_cache,
@@ -217,6 +222,21 @@ impl Metrics {
         for (state, count) in counts.iter() {
             self.jobs.depth.with_label_values(&[state.as_str()]).set(i64::try_from(count).unwrap_or(i64::MAX));
         }
+    }
+
+    /// Counts a WebSocket that opened (authenticated).
+    pub fn websocket_opened(&self) {
+        self.websockets.inc();
+    }
+
+    /// Counts a WebSocket that closed.
+    pub fn websocket_closed(&self) {
+        self.websockets.dec();
+    }
+
+    /// Open WebSockets on this instance.
+    pub fn websockets(&self) -> i64 {
+        self.websockets.get()
     }
 
     /// Counts one finished request.

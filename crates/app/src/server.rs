@@ -20,7 +20,7 @@ use workbench_cache::{
     MemoryAnswerCache, MemoryCatalogueCache, MemoryTaskCache, RedisAnswerCache, RedisCatalogueCache, RedisTaskCache,
     SharedPrincipalCache,
 };
-use workbench_chat::ChatService;
+use workbench_chat::{ChatService, Presence};
 use workbench_core::broadcast::Broadcast;
 use workbench_files::{BlobStore, FileParts, FileService};
 use workbench_integrations::{AnswerCache, IntegrationService};
@@ -29,9 +29,11 @@ use workbench_media::MediaPreparer;
 use workbench_media::MediaWorkers;
 use workbench_media::image::ImagePolicy;
 use workbench_pdf::TypstPdfRenderer;
+use workbench_presence::{MemoryPresence, RedisPresence};
 use workbench_products::{CatalogueCache, CatalogueService, CollectionService};
 use workbench_providers::{ApiKey, ProvidersConfig};
 use workbench_ratelimit::{LocalLimiter, Policy, RateLimiter, RedisLimiter};
+use workbench_realtime::{CloseReason, Hub, HubConfig};
 use workbench_store::{
     Backend, Database, DieselAuditLog, DieselCategoryRepository, DieselChatStore, DieselCommentRepository,
     DieselFileRepository, DieselIdempotencyStore, DieselJobStore, DieselOAuthStateStore, DieselPlatformCensus,
@@ -52,6 +54,7 @@ use crate::http::problem::ApiError;
 use crate::limits::{Limits, TrustedProxies};
 use crate::metrics::Metrics;
 use crate::openapi::{self, MethodTable};
+use crate::realtime::{PRESENCE_TTL, Realtime, RealtimeTasks};
 use crate::state::AppState;
 use crate::telemetry::AccessLog;
 use crate::{http, middleware};
@@ -66,6 +69,7 @@ pub struct Application {
     state: AppState,
     access: AccessLog,
     background: Background,
+    realtime: RealtimeTasks,
     shutdown_timeout: std::time::Duration,
 }
 
@@ -174,13 +178,26 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
             stripe: settings.stripe_webhook_secret.clone(),
         },
     );
+    let chat = ChatService::new(Arc::new(DieselChatStore::new(db.clone())), users.clone());
+    let presence: Arc<dyn Presence> = match &redis {
+        Some(pool) => Arc::new(RedisPresence::new(pool.clone(), settings.redis_prefix.clone(), PRESENCE_TTL)),
+        None => Arc::new(MemoryPresence::new()),
+    };
+    let realtime = Realtime::new(
+        Hub::new(bus.clone(), HubConfig::default()),
+        presence,
+        chat.clone(),
+        users.clone(),
+        format!("instance-{}", uuid::Uuid::new_v4().simple()),
+    );
     Ok(AppState {
         authenticator,
         auth,
         oauth,
         two_factor: TwoFactorService::new(users.clone(), totp),
         tasks,
-        chat: ChatService::new(Arc::new(DieselChatStore::new(db.clone())), users.clone()),
+        chat,
+        realtime,
         users: user_service,
         dashboard: DashboardService::new(Arc::new(DieselPlatformCensus::new(db.clone()))),
         catalogue,
@@ -392,10 +409,11 @@ impl Application {
         let state = build_state(&settings, db).await?;
         let access = AccessLog::start(settings.log_format)?;
         let background = Background::start(&state.background).await?;
+        let realtime = state.realtime.start(&state.bus);
         let server = serve(listener, &settings, state.clone(), access.clone())?;
         let routes = settings.routes()?;
         tracing::info!(address = %listener_address(addr, port), %routes, "Workbench is listening; Swagger UI at /swagger-ui/");
-        Ok(Self { server, port, state, access, background, shutdown_timeout: settings.shutdown_timeout })
+        Ok(Self { server, port, state, access, background, realtime, shutdown_timeout: settings.shutdown_timeout })
     }
 
     pub fn port(&self) -> u16 {
@@ -416,7 +434,7 @@ impl Application {
     /// (up to `SHUTDOWN_TIMEOUT`). Meanwhile, not after, the job runtime stops claiming, gives
     /// running jobs the same time to finish and releases the rest to other instances.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { server, access, background, shutdown_timeout, .. } = self;
+        let Self { server, access, background, realtime, shutdown_timeout, state, .. } = self;
         let stopping = Arc::new(tokio::sync::Notify::new());
         let told = stopping.clone();
         let background = tokio::spawn(async move {
@@ -424,12 +442,16 @@ impl Application {
                 () = shutdown_signal() => {}
                 () = told.notified() => {}
             }
+            // Sockets would otherwise hold the graceful shutdown until its timeout: clients are
+            // told to reconnect (to another instance) at once.
+            state.realtime.hub.close_all(CloseReason::Shutdown);
             background.shutdown(shutdown_timeout).await;
         });
         let served = server.await;
         // Stopped some other way than by a signal: stop the background too.
         stopping.notify_one();
         let _ = background.await;
+        drop(realtime);
         access.close();
         served
     }

@@ -16,6 +16,7 @@ use workbench_webhooks::{InboundService, WebhookService};
 use crate::background::{Plan, ScheduleInfo};
 use crate::http::idempotency::Idempotency;
 use crate::metrics::Metrics;
+use crate::realtime::Realtime;
 
 /// The services and handles shared by all workers.
 #[derive(Clone)]
@@ -31,6 +32,8 @@ pub struct AppState {
     pub tasks: TaskService,
     /// Chat rooms, members, messages and their history.
     pub chat: ChatService,
+    /// This instance's sockets, presence, and delivery to sockets on every instance.
+    pub realtime: Realtime,
     /// The public catalogue (cached).
     pub catalogue: CatalogueService,
     /// Each user's own products.

@@ -17,8 +17,9 @@ fn every_operation_is_documented_with_errors_and_security() {
             assert!(op["operationId"].is_string(), "{where_} has no operationId");
             assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{where_} has no tag");
             let responses = op["responses"].as_object().unwrap();
-            // A redirect is the success of a browser-facing route (the start of an OAuth sign-in).
-            let success = |s: &String| s.starts_with('2') || s == "302";
+            // A redirect is the success of a browser-facing route (the start of an OAuth sign-in);
+            // switching protocols, the WebSocket's.
+            let success = |s: &String| s.starts_with('2') || s == "302" || s == "101";
             assert!(responses.keys().any(success), "{where_} documents no success");
             // The catalogue is read by anyone (contract: "public catalogue").
             let catalogue =

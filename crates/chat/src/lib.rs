@@ -4,7 +4,8 @@
 //! or private (only members, added by the room's creator or a moderator). Messages go to a room
 //! or directly to one user; every message is stored before anyone is told of it, and history is
 //! read by message id (`before` for older pages, `after` for what a reconnecting client missed).
-//! [`ChatService`] holds the rules; [`ChatStore`] is the port the store implements.
+//! [`ChatService`] holds the rules; [`ChatStore`] is the port the store implements, [`Presence`]
+//! the one that says who is online across instances.
 
 mod error;
 mod model;
@@ -16,8 +17,8 @@ pub use model::{
     Conversation, HistoryPage, Message, MessageContent, MessageId, NewMessage, NewRoom, Room, RoomDraft, RoomId,
     RoomSlug,
 };
-pub use ports::ChatStore;
+pub use ports::{ChatStore, Presence};
 pub use service::ChatService;
 
 #[cfg(feature = "mock")]
-pub use ports::MockChatStore;
+pub use ports::{MockChatStore, MockPresence};

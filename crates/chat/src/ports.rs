@@ -38,3 +38,30 @@ pub trait ChatStore: Send + Sync {
     /// One page of a conversation, oldest first (see [`HistoryPage`]).
     async fn history(&self, conversation: Conversation, page: HistoryPage) -> Result<Vec<Message>, RepositoryError>;
 }
+
+/// Who is online, counted per instance so that several instances agree: a user is online while
+/// at least one instance has a connection of theirs. An instance that dies stops renewing its
+/// entries, which then expire: its users go offline without anyone telling the store.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Presence: Send + Sync {
+    /// `user` has a connection on `instance` (the first one there). Answers `true` when the
+    /// user was offline everywhere before: they just came online.
+    async fn connected(&self, user: UserId, instance: &str) -> Result<bool, RepositoryError>;
+
+    /// `user` has no connection on `instance` any more. Answers `true` when no other instance
+    /// has one either: they just went offline.
+    async fn disconnected(&self, user: UserId, instance: &str) -> Result<bool, RepositoryError>;
+
+    /// Renews the entries of `users` on `instance`: they are still connected there. MUST also
+    /// (re)create missing entries, so that a store that lost them (a restarted Redis) recovers.
+    async fn heartbeat(&self, instance: &str, users: &[UserId]) -> Result<(), RepositoryError>;
+
+    /// Removes entries that were not renewed in time and answers the users who thereby went
+    /// offline everywhere. Each such user is answered once, to one caller, however many
+    /// instances sweep at the same time.
+    async fn sweep(&self) -> Result<Vec<UserId>, RepositoryError>;
+
+    /// Which of `users` are online now.
+    async fn online(&self, users: &[UserId]) -> Result<Vec<UserId>, RepositoryError>;
+}

@@ -8,7 +8,8 @@ use workbench_core::broadcast::Broadcast;
 use crate::{Envelope, EventPresenter, EventPublisher, OutboxEvent, PublishError};
 
 /// Publishes each event on the broadcast port under the topic `event.<name>`
-/// (`event.task.updated`), the payload its [`Envelope`] with its id. The bus is at most once and
+/// (`event.task.updated`), the payload its [`Envelope`] with its id and its audience (the users
+/// realtime clients deliver it to). The bus is at most once and
 /// never fails its caller: realtime clients that miss an event are told so by the bus
 /// (`Delivery::Lost`) and re-read.
 pub struct BroadcastPublisher {
@@ -41,7 +42,8 @@ impl EventPublisher for BroadcastPublisher {
 
     async fn publish(&self, events: &[OutboxEvent]) -> Result<(), PublishError> {
         for event in events {
-            let envelope = Envelope::of(event, self.presenter.data(event), true);
+            let mut envelope = Envelope::of(event, self.presenter.data(event), true);
+            envelope.audience = event.audience.iter().map(|u| u.0).collect();
             self.bus.publish(&Self::topic(&event.name), envelope.to_bytes()).await;
         }
         Ok(())

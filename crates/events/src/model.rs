@@ -53,6 +53,10 @@ pub struct Envelope {
     /// When the change happened, RFC 3339 in UTC.
     pub timestamp: String,
     pub data: serde_json::Value,
+    /// Who may see the subject, on the bus only: realtime delivery sends the event to these
+    /// users' connections. Never sent to webhooks or NATS.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub audience: Vec<i64>,
 }
 
 impl Envelope {
@@ -63,6 +67,7 @@ impl Envelope {
             event_type: event.name.clone(),
             timestamp: event.occurred_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
             data,
+            audience: Vec::new(),
         }
     }
 

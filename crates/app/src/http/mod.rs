@@ -24,6 +24,7 @@ pub mod tasks;
 pub mod user_products;
 pub mod users;
 pub mod webhooks;
+pub mod ws;
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;

@@ -14,7 +14,7 @@ use std::fmt;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{admin, auth, chat, files, integrations, products, search, tasks, user_products, users, webhooks};
+use super::{admin, auth, chat, files, integrations, products, search, tasks, user_products, users, webhooks, ws};
 
 /// A named group of routes under `/api/v1`.
 #[derive(Debug)]
@@ -47,8 +47,8 @@ pub const GROUPS: &[RouteGroup] = &[
     },
     RouteGroup { name: "search", prefixes: &["/search"], register: search_routes },
     RouteGroup { name: "webhooks", prefixes: &["/webhooks"], register: webhooks_routes },
-    // Reserved for chat and the WebSocket endpoint (`/api/v1/ws`): its routes go in
-    // `realtime_routes`.
+    // Chat and the WebSocket (`/api/v1/ws`): long-lived connections, so a deployment can scale
+    // them apart from the request/response groups.
     RouteGroup { name: "realtime", prefixes: &["/ws", "/chat"], register: realtime_routes },
 ];
 
@@ -160,9 +160,10 @@ fn webhooks_routes(cfg: &mut ServiceConfig) {
         .service(webhooks::deliveries);
 }
 
-/// Chat rooms and their history (the WebSocket, when it comes, belongs here too).
+/// The WebSocket, chat rooms and their history.
 fn realtime_routes(cfg: &mut ServiceConfig) {
-    cfg.service(chat::rooms)
+    cfg.service(ws::connect)
+        .service(chat::rooms)
         .service(chat::create_room)
         .service(chat::add_member)
         .service(chat::room_messages)

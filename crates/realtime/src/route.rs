@@ -1,0 +1,106 @@
+//! What travels on the broadcast port for realtime clients, and how each instance reads it.
+
+use bytestring::ByteString;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use workbench_users::UserId;
+
+/// The bus topic of frames for users or a room.
+pub const TOPIC: &str = "realtime";
+
+/// The prefix of domain events on the bus (`event.task.updated`), published by the outbox relay.
+const EVENT_TOPIC_PREFIX: &str = "event.task.";
+
+/// Who a frame published on the bus is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Every connection of these users.
+    Users(Vec<UserId>),
+    /// Every connection that joined this room.
+    Room(String),
+}
+
+/// The payload: one header line saying who it is for (`u 1,2` or `r slug`), then the frame.
+pub(crate) fn encode(target: &Target, frame: &str) -> Vec<u8> {
+    let header = match target {
+        Target::Users(users) => {
+            let ids = users.iter().map(|u| u.0.to_string()).collect::<Vec<_>>().join(",");
+            format!("u {ids}\n")
+        }
+        Target::Room(room) => format!("r {room}\n"),
+    };
+    let mut payload = Vec::with_capacity(header.len() + frame.len());
+    payload.extend_from_slice(header.as_bytes());
+    payload.extend_from_slice(frame.as_bytes());
+    payload
+}
+
+/// Reads a bus message meant for realtime clients: a frame of [`TOPIC`], or a task event
+/// published by the relay. `None` for other topics and for what cannot be read.
+pub(crate) fn decode(topic: &str, payload: &[u8]) -> Option<(Target, ByteString)> {
+    if topic == TOPIC {
+        let text = std::str::from_utf8(payload).ok()?;
+        let (header, frame) = text.split_once('\n')?;
+        let target = match header.split_once(' ')? {
+            ("u", ids) => {
+                Target::Users(ids.split(',').map(|id| id.parse().map(UserId)).collect::<Result<_, _>>().ok()?)
+            }
+            ("r", room) => Target::Room(room.to_owned()),
+            _ => return None,
+        };
+        return Some((target, ByteString::from(frame)));
+    }
+    if topic.starts_with(EVENT_TOPIC_PREFIX) {
+        return task_event(payload);
+    }
+    None
+}
+
+/// A task event as the relay publishes it (its envelope with the audience): the client sees
+/// `{"type": "task.updated", "data": <the task>}`, sent to the owner and the assignee.
+fn task_event(payload: &[u8]) -> Option<(Target, ByteString)> {
+    #[derive(Deserialize)]
+    struct Published<'a> {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(borrow)]
+        data: &'a RawValue,
+        #[serde(default)]
+        audience: Vec<i64>,
+    }
+    let event: Published<'_> = serde_json::from_slice(payload).ok()?;
+    if event.audience.is_empty() {
+        return None;
+    }
+    let kind = serde_json::to_string(&event.kind).ok()?;
+    let frame = format!(r#"{{"type":{kind},"data":{}}}"#, event.data.get());
+    Some((Target::Users(event.audience.into_iter().map(UserId).collect()), ByteString::from(frame)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_round_trip() {
+        for target in [Target::Users(vec![UserId(1), UserId(22)]), Target::Room("ops-team".into())] {
+            let payload = encode(&target, r#"{"type":"x","data":{"a":"b\nc"}}"#);
+            let (decoded, frame) = decode(TOPIC, &payload).expect("decodes");
+            assert_eq!(decoded, target);
+            assert_eq!(&*frame, r#"{"type":"x","data":{"a":"b\nc"}}"#);
+        }
+        assert!(decode(TOPIC, b"q 1\n{}").is_none());
+        assert!(decode(TOPIC, b"u 1,x\n{}").is_none());
+        assert!(decode("principal.changed", b"7").is_none());
+    }
+
+    #[test]
+    fn a_task_event_goes_to_its_audience_as_type_and_data() {
+        let payload = br#"{"id":"evt_3","type":"task.deleted","timestamp":"2026-01-15T10:30:00Z","data":{"id":9},"audience":[1,2]}"#;
+        let (target, frame) = decode("event.task.deleted", payload).expect("decodes");
+        assert_eq!(target, Target::Users(vec![UserId(1), UserId(2)]));
+        assert_eq!(&*frame, r#"{"type":"task.deleted","data":{"id":9}}"#);
+        // Without an audience nobody may see it.
+        assert!(decode("event.task.deleted", br#"{"type":"task.deleted","data":{"id":9}}"#).is_none());
+    }
+}

@@ -1,0 +1,374 @@
+//! The WebSocket as clients use it: authentication at the upgrade or in the first message, task
+//! events to the owner and assignee, rooms and direct messages stored before they are delivered,
+//! history through the socket, presence, the `system` topic's permission, disabled accounts
+//! closed at once; and two instances sharing Redis behaving as one.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use workbench_e2e::{Account, Backend, TestApp, engines};
+
+use crate::chat::create_room;
+
+engines!(
+    a_bad_token_is_refused_at_the_upgrade,
+    a_token_in_the_first_message_authenticates_and_a_bad_one_closes,
+    task_events_reach_the_owner_and_the_assignee_only,
+    room_messages_are_stored_then_delivered_to_those_who_joined,
+    direct_messages_reach_both_sides_and_a_reconnecting_client_catches_up,
+    contacts_see_each_other_come_and_go,
+    the_system_topic_is_for_moderators_and_admins,
+    a_disabled_accounts_sockets_close_at_once,
+);
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A client's socket.
+struct Socket(WebSocketStream<MaybeTlsStream<TcpStream>>);
+
+fn ws_url(app: &TestApp, query: &str) -> String {
+    format!("{}/api/v1/ws{query}", app.base.replacen("http://", "ws://", 1))
+}
+
+impl Socket {
+    async fn open(app: &TestApp, who: &Account) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(ws_url(app, &format!("?token={}", who.access_token)))
+            .await
+            .expect("the socket opens");
+        Self(ws)
+    }
+
+    async fn anonymous(app: &TestApp) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(ws_url(app, "")).await.expect("the socket opens");
+        Self(ws)
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.0.send(Message::text(message.to_string())).await.expect("sent");
+    }
+
+    /// The next event, whatever its type.
+    async fn event(&mut self) -> Value {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.0.next()).await.expect("an event in time");
+            match frame.expect("the socket is open").expect("a frame") {
+                Message::Text(text) => return serde_json::from_str(&text).expect("events are JSON"),
+                Message::Close(frame) => panic!("closed: {frame:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// The next event of type `kind`, skipping others (presence comes and goes meanwhile).
+    async fn next(&mut self, kind: &str) -> Value {
+        loop {
+            let event = self.event().await;
+            if event["type"] == kind {
+                return event;
+            }
+        }
+    }
+
+    /// Waits until everything sent before was handled: the answer to a `ping` comes after.
+    async fn settle(&mut self) -> Vec<Value> {
+        self.send(json!({"type": "ping"})).await;
+        let mut before = Vec::new();
+        loop {
+            let event = self.event().await;
+            if event["type"] == "pong" {
+                return before;
+            }
+            before.push(event);
+        }
+    }
+
+    /// The close frame the server sends.
+    async fn closed(&mut self) -> (CloseCode, String) {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.0.next()).await.expect("closed in time");
+            match frame {
+                Some(Ok(Message::Close(Some(frame)))) => return (frame.code, frame.reason.to_string()),
+                Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => panic!("no close frame: {e}"),
+            }
+        }
+    }
+
+    async fn close(mut self) {
+        let _ = self.0.close(None).await;
+    }
+}
+
+async fn new_task(app: &TestApp, who: &Account, body: Value) -> Value {
+    let res = app.post("/api/v1/tasks").bearer_auth(&who.access_token).json(&body).send().await.expect("request");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.json().await.expect("JSON")
+}
+
+async fn a_bad_token_is_refused_at_the_upgrade(app: TestApp) {
+    for query in ["?token=not-a-jwt", "?token="] {
+        match tokio_tungstenite::connect_async(ws_url(&app, query)).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 401, "{query}");
+                assert_eq!(response.headers()["content-type"], "application/problem+json");
+            }
+            other => panic!("{query}: expected a 401, got {:?}", other.map(|(_, r)| r.status())),
+        }
+    }
+    // Not a WebSocket handshake at all.
+    let ann = app.signup("ann").await;
+    let res = app.get(&format!("/api/v1/ws?token={}", ann.access_token)).send().await.expect("request");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+async fn a_token_in_the_first_message_authenticates_and_a_bad_one_closes(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let mut socket = Socket::anonymous(&app).await;
+    socket.send(json!({"type": "auth", "token": ann.access_token})).await;
+    assert!(socket.settle().await.is_empty());
+
+    let mut refused = Socket::anonymous(&app).await;
+    refused.send(json!({"type": "auth", "token": "forged"})).await;
+    let error = refused.next("error").await;
+    assert_eq!(error["data"]["code"], "unauthorized");
+    assert_eq!(refused.closed().await.0, CloseCode::Policy);
+
+    let mut impatient = Socket::anonymous(&app).await;
+    impatient.send(json!({"type": "join", "room": "general"})).await;
+    assert_eq!(impatient.next("error").await["data"]["code"], "unauthorized");
+    assert_eq!(impatient.closed().await.0, CloseCode::Policy);
+    socket.close().await;
+}
+
+async fn task_events_reach_the_owner_and_the_assignee_only(app: TestApp) {
+    let (ann, bob, carl) = (app.signup("ann").await, app.signup("bob").await, app.signup("carl").await);
+    let (mut owner, mut assignee, mut stranger) =
+        (Socket::open(&app, &ann).await, Socket::open(&app, &bob).await, Socket::open(&app, &carl).await);
+
+    let task = new_task(&app, &ann, json!({"title": "Ship it", "assignee_id": bob.id, "priority": "high"})).await;
+    for socket in [&mut owner, &mut assignee] {
+        let event = socket.next("task.created").await;
+        assert_eq!(event["data"], task, "the task as GET /tasks/{{id}} shows it");
+    }
+    let id = task["id"].as_i64().expect("id");
+    let res = app
+        .request(reqwest::Method::PATCH, &format!("/api/v1/tasks/{id}"))
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"status": "in_progress"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::OK);
+    let updated = assignee.next("task.updated").await;
+    assert_eq!(updated["data"]["status"], "in_progress");
+    let res = app
+        .request(reqwest::Method::DELETE, &format!("/api/v1/tasks/{id}"))
+        .bearer_auth(&ann.access_token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(owner.next("task.deleted").await["data"], json!({"id": id}));
+    assert_eq!(assignee.next("task.deleted").await["data"], json!({"id": id}));
+
+    // Carl's own task reaches Carl: the events above were not for him, and did not come first.
+    let own = new_task(&app, &carl, json!({"title": "Carl's"})).await;
+    let first_task_event = loop {
+        let event = stranger.event().await;
+        if event["type"].as_str().is_some_and(|t| t.starts_with("task.")) {
+            break event;
+        }
+    };
+    assert_eq!(first_task_event["data"]["id"], own["id"], "{first_task_event}");
+}
+
+async fn room_messages_are_stored_then_delivered_to_those_who_joined(app: TestApp) {
+    let (ann, bob, carl) = (app.signup("ann").await, app.signup("bob").await, app.signup("carl").await);
+    assert_eq!(create_room(&app, &ann, json!({"name": "ops"})).await.status(), StatusCode::CREATED);
+    assert_eq!(create_room(&app, &ann, json!({"name": "secret", "is_private": true})).await.status(), 201);
+    let (mut a, mut b, mut c) =
+        (Socket::open(&app, &ann).await, Socket::open(&app, &bob).await, Socket::open(&app, &carl).await);
+    a.send(json!({"type": "join", "room": "ops"})).await;
+    b.send(json!({"type": "join", "room": "ops"})).await;
+    a.settle().await;
+    b.settle().await;
+
+    c.send(json!({"type": "join", "room": "nowhere"})).await;
+    assert_eq!(c.next("error").await["data"]["code"], "not_found");
+    c.send(json!({"type": "join", "room": "secret"})).await;
+    assert_eq!(c.next("error").await["data"]["code"], "forbidden");
+    c.send(json!({"type": "message", "room": "ops", "content": "   "})).await;
+    let blank = c.next("error").await;
+    assert_eq!(blank["data"]["code"], "invalid");
+    assert_eq!(blank["data"]["errors"][0]["field"], "content");
+
+    b.send(json!({"type": "message", "room": "ops", "content": "deploying now"})).await;
+    let heard = a.next("chat.message").await;
+    assert_eq!(heard["data"]["room"], "ops");
+    assert_eq!(heard["data"]["sender_id"], bob.id);
+    assert_eq!(heard["data"]["content"], "deploying now");
+    assert!(heard["data"]["recipient_id"].is_null());
+    let echoed = b.next("chat.message").await;
+    assert_eq!(echoed["data"]["id"], heard["data"]["id"], "the sender sees its message stored, with its id");
+    assert!(c.settle().await.iter().all(|e| e["type"] != "chat.message"), "Carl did not join");
+
+    // Stored: the REST history and the socket's history have it.
+    let res = app.get("/api/v1/chat/rooms/ops/messages").bearer_auth(&carl.access_token).send().await.expect("request");
+    let stored: Value = res.json().await.expect("JSON");
+    assert_eq!(stored["data"][0]["id"], heard["data"]["id"]);
+    c.send(json!({"type": "history", "room": "ops", "limit": 10})).await;
+    let history = c.next("history").await;
+    assert_eq!(history["data"]["room"], "ops");
+    assert_eq!(history["data"]["messages"][0], heard["data"]);
+    c.send(json!({"type": "history", "room": "ops", "limit": 0})).await;
+    assert_eq!(c.next("error").await["data"]["errors"][0]["field"], "limit");
+
+    // Leaving stops delivery.
+    a.send(json!({"type": "leave", "room": "ops"})).await;
+    a.settle().await;
+    b.send(json!({"type": "message", "room": "ops", "content": "done"})).await;
+    b.next("chat.message").await;
+    assert!(a.settle().await.iter().all(|e| e["type"] != "chat.message"), "Ann left");
+}
+
+async fn direct_messages_reach_both_sides_and_a_reconnecting_client_catches_up(app: TestApp) {
+    let (ann, bob) = (app.signup("ann").await, app.signup("bob").await);
+    let (mut a, mut b) = (Socket::open(&app, &ann).await, Socket::open(&app, &bob).await);
+    a.send(json!({"type": "dm", "to": bob.id, "content": "lunch?"})).await;
+    let received = b.next("chat.dm").await;
+    assert_eq!(received["data"]["sender_id"], ann.id);
+    assert_eq!(received["data"]["recipient_id"], bob.id);
+    assert!(received["data"]["room"].is_null());
+    assert_eq!(a.next("chat.dm").await["data"]["id"], received["data"]["id"]);
+    let last_seen = received["data"]["id"].as_i64().expect("id");
+
+    // Bob goes away; Ann writes twice; Bob comes back and asks what came after the last he saw.
+    b.close().await;
+    for text in ["12:30?", "or 13:00"] {
+        a.send(json!({"type": "dm", "to": bob.id, "content": text})).await;
+        a.next("chat.dm").await;
+    }
+    let mut b = Socket::open(&app, &bob).await;
+    b.send(json!({"type": "history", "with": ann.id, "after": last_seen})).await;
+    let missed = b.next("history").await;
+    assert_eq!(missed["data"]["with"], ann.id);
+    let texts: Vec<_> =
+        missed["data"]["messages"].as_array().expect("messages").iter().map(|m| &m["content"]).collect();
+    assert_eq!(texts, ["12:30?", "or 13:00"]);
+
+    a.send(json!({"type": "dm", "to": ann.id, "content": "note to self"})).await;
+    assert_eq!(a.next("error").await["data"]["errors"][0]["field"], "to");
+    a.send(json!({"type": "dm", "to": 999_999, "content": "anyone?"})).await;
+    assert_eq!(a.next("error").await["data"]["code"], "not_found");
+    a.send(json!({"type": "shout"})).await;
+    assert_eq!(a.next("error").await["data"]["code"], "bad_request");
+}
+
+async fn contacts_see_each_other_come_and_go(app: TestApp) {
+    let (ann, bob) = (app.signup("ann").await, app.signup("bob").await);
+    // Ann and Bob share a room; Carl shares nothing with them.
+    assert_eq!(create_room(&app, &ann, json!({"name": "pair", "is_private": true})).await.status(), 201);
+    let res = app
+        .post("/api/v1/chat/rooms/pair/members")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"user_id": bob.id}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let carl = app.signup("carl").await;
+
+    let mut b = Socket::open(&app, &bob).await;
+    let mut c = Socket::open(&app, &carl).await;
+    // Their arrival is over (they were told who is online: nobody yet) before Ann's begins.
+    assert!(b.settle().await.is_empty());
+    c.settle().await;
+    let a = Socket::open(&app, &ann).await;
+    assert_eq!(b.next("presence").await["data"], json!({"user_id": ann.id, "status": "online"}));
+    // A second socket of Ann's is not a new arrival, and tells her who is online.
+    let mut a2 = Socket::open(&app, &ann).await;
+    assert_eq!(a2.next("presence").await["data"], json!({"user_id": bob.id, "status": "online"}));
+    a.close().await;
+    a2.close().await;
+    assert_eq!(b.next("presence").await["data"], json!({"user_id": ann.id, "status": "offline"}));
+    assert!(c.settle().await.iter().all(|e| e["type"] != "presence"), "Carl is nobody's contact");
+}
+
+async fn the_system_topic_is_for_moderators_and_admins(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let mut socket = Socket::open(&app, &ann).await;
+    socket.send(json!({"type": "subscribe", "topic": "system"})).await;
+    assert_eq!(socket.next("error").await["data"]["code"], "forbidden");
+    socket.send(json!({"type": "subscribe", "topic": "gossip"})).await;
+    assert_eq!(socket.next("error").await["data"]["code"], "not_found");
+    let moderator = app.signup_with_role("mod", "moderator").await;
+    let mut watching = Socket::open(&app, &moderator).await;
+    watching.send(json!({"type": "subscribe", "topic": "system"})).await;
+    assert!(watching.settle().await.iter().all(|e| e["type"] != "error"));
+}
+
+async fn a_disabled_accounts_sockets_close_at_once(app: TestApp) {
+    let admin = app.signup_with_role("root", "admin").await;
+    let ann = app.signup("ann").await;
+    let mut socket = Socket::open(&app, &ann).await;
+    socket.settle().await;
+    let res = app
+        .request(reqwest::Method::PATCH, &format!("/api/v1/admin/users/{}", ann.id))
+        .bearer_auth(&admin.access_token)
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(socket.closed().await.0, CloseCode::Policy);
+}
+
+macro_rules! cluster_cases {
+    ($($case:ident),+ $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$case(workbench_e2e::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$case(workbench_e2e::Backend::Postgres).await;
+            }
+        }
+    )+};
+}
+
+cluster_cases!(clients_on_two_instances_chat_see_each_other_and_their_tasks);
+
+async fn clients_on_two_instances_chat_see_each_other_and_their_tasks(backend: Backend) {
+    let Some(apps) = TestApp::spawn_cluster(backend, 2).await else { return };
+    let (one, two) = (&apps[0], &apps[1]);
+    let (ann, bob) = (one.signup("ann").await, one.signup("bob").await);
+    assert_eq!(create_room(one, &ann, json!({"name": "bridge"})).await.status(), StatusCode::CREATED);
+
+    let mut b = Socket::open(two, &bob).await;
+    b.send(json!({"type": "join", "room": "bridge"})).await;
+    b.settle().await;
+    let mut a = Socket::open(one, &ann).await;
+    assert_eq!(b.next("presence").await["data"], json!({"user_id": ann.id, "status": "online"}), "across instances");
+    a.send(json!({"type": "join", "room": "bridge"})).await;
+    a.send(json!({"type": "message", "room": "bridge", "content": "hello from one"})).await;
+    assert_eq!(b.next("chat.message").await["data"]["content"], "hello from one");
+    b.send(json!({"type": "dm", "to": ann.id, "content": "hello from two"})).await;
+    assert_eq!(a.next("chat.dm").await["data"]["content"], "hello from two");
+
+    // A task made through instance two reaches Ann on instance one, and Bob on two.
+    let task = new_task(two, &bob, json!({"title": "Cross", "assignee_id": ann.id})).await;
+    assert_eq!(a.next("task.created").await["data"]["id"], task["id"]);
+    assert_eq!(b.next("task.created").await["data"]["id"], task["id"]);
+
+    b.close().await;
+    assert_eq!(a.next("presence").await["data"], json!({"user_id": bob.id, "status": "offline"}));
+}
