@@ -195,7 +195,7 @@ impl End {
         match self {
             Self::Closed => "closed by us".to_owned(),
             Self::ServerClose(c) => format!("server close {c}"),
-            Self::Eof => "eof without close frame".to_owned(),
+            Self::Eof => "TCP closed without a Close frame".to_owned(),
             Self::Error(e) => format!("error: {e}"),
         }
     }
@@ -264,7 +264,7 @@ async fn drive<H: Handler>(mut ws: Ws, me: i64, mut rx: mpsc::Receiver<Out>, han
                 }
                 Some(Ok(Message::Close(frame))) => break End::ServerClose(frame.map_or(1005, |f| u16::from(f.code))),
                 Some(Ok(_)) => {}
-                Some(Err(e)) => break End::Error(short_error(&e)),
+                Some(Err(e)) => break read_end(&e),
                 None => break End::Eof,
             },
             out = rx.recv() => match out {
@@ -290,6 +290,17 @@ async fn drive<H: Handler>(mut ws: Ws, me: i64, mut rx: mpsc::Receiver<Out>, han
     handler.on_end(me, &end);
 }
 
+/// How a read that failed ended the socket: the TCP stream's end without a Close frame is
+/// [`End::Eof`], anything else an error.
+fn read_end(e: &tokio_tungstenite::tungstenite::Error) -> End {
+    use tokio_tungstenite::tungstenite::Error;
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    match e {
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => End::Eof,
+        _ => End::Error(short_error(e)),
+    }
+}
+
 fn short_error(e: &tokio_tungstenite::tungstenite::Error) -> String {
     use tokio_tungstenite::tungstenite::Error;
     match e {
@@ -310,7 +321,7 @@ pub async fn drain(ws: &mut Ws, limit: Duration) -> (Option<End>, u64) {
                 Some(Ok(Message::Text(_))) => frames += 1,
                 Some(Ok(Message::Close(frame))) => return End::ServerClose(frame.map_or(1005, |f| u16::from(f.code))),
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return End::Error(short_error(&e)),
+                Some(Err(e)) => return read_end(&e),
                 None => return End::Eof,
             }
         }

@@ -17,12 +17,29 @@ use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
 
+/// What this process's log lines say after `wsload` (a child process: its accounts).
+static LOG_TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub fn set_log_tag(tag: String) {
+    let _ = LOG_TAG.set(tag);
+}
+
+pub fn log_tag() -> &'static str {
+    LOG_TAG.get().map_or("", String::as_str)
+}
+
 /// One line on stderr (progress and diagnostics; results go to stdout).
 #[macro_export]
 macro_rules! log {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "[wsload {}] {}", chrono::Utc::now().format("%H:%M:%S%.3f"), format_args!($($arg)*));
+        let _ = writeln!(
+            std::io::stderr(),
+            "[wsload{} {}] {}",
+            $crate::log_tag(),
+            chrono::Utc::now().format("%H:%M:%S%.3f"),
+            format_args!($($arg)*)
+        );
     }};
 }
 

@@ -5,9 +5,9 @@
 //! from the message's `created_at` (the moment it was stored) and from the send time; the sender
 //! measures the time until its own copy comes back.
 //!
-//! `slow` runs the same load twice: once as a baseline, once with one more client that never
-//! reads its socket while other users send it direct messages, and reports whether the server
-//! dropped that client and what the others' latency was meanwhile.
+//! `slow` runs the same load twice, each time with extra direct messages to one more client:
+//! first to a client that reads them (the baseline), then to one that never reads its socket;
+//! it reports whether the server dropped the second and what the others' latency was meanwhile.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -316,9 +316,9 @@ pub async fn run_dm(ctx: &Ctx, a: &DmArgs) -> anyhow::Result<ExitCode> {
     let rate = ctx.common.rate_share(a.rate);
     log!("dm: {} sockets, {rate}/s for {} s", connected.conns.len(), a.secs);
     let p = phase(&connected.conns, &stats, a, rate, 1).await;
+    let mut result = common_json(ctx, count, &connected, &stats, &wire);
     stats.closing.store(true, Ordering::Relaxed);
     close_all(&connected.conns).await;
-    let mut result = common_json(ctx, count, &connected, &stats, &wire);
     result["scenario"] = json!("dm");
     for (k, v) in p.as_object().into_iter().flatten() {
         result[k] = v.clone();
@@ -331,35 +331,68 @@ pub async fn run_dm(ctx: &Ctx, a: &DmArgs) -> anyhow::Result<ExitCode> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
 
+/// A DM phase while `rate_to_one` messages per second of `bytes` characters also go to `to`:
+/// the phase's figures and how many went to `to`.
+async fn phase_with_extra(
+    conns: &[Conn],
+    stats: &Stats,
+    a: &SlowArgs,
+    rate: f64,
+    phase_no: u64,
+    to: i64,
+) -> (Value, u64) {
+    let stop = AtomicBool::new(false);
+    tokio::join!(
+        async {
+            let p = phase(conns, stats, &a.dm, rate, phase_no).await;
+            stop.store(true, Ordering::Relaxed);
+            p
+        },
+        pace_to_one(conns, to, a.slow_rate, a.slow_bytes, &stop)
+    )
+}
+
 pub async fn run_slow(ctx: &Ctx, a: &SlowArgs) -> anyhow::Result<ExitCode> {
     let (_, count) = ctx.common.accounts(a.dm.connections);
-    // One more account than the load's: the client that stops reading.
-    let (accounts, stats, wire, connected) = open(ctx, a.dm.connections, 1).await?;
-    let slow = accounts[count].clone();
+    // Two more accounts than the load's: a client that reads the extra messages (the baseline)
+    // and one that never reads them.
+    let (accounts, stats, wire, connected) = open(ctx, a.dm.connections, 2).await?;
+    let (sink, slow) = (accounts[count].clone(), accounts[count + 1].clone());
     let rate = ctx.common.rate_share(a.dm.rate);
-    log!("slow: baseline, {} sockets, {rate}/s for {} s", connected.conns.len(), a.dm.secs);
-    let baseline = phase(&connected.conns, &stats, &a.dm, rate, 1).await;
+
+    // Baseline: the same load, the extra messages going to a client that reads them.
+    let sink_wire = Arc::new(Wire::default());
+    let sink_ws = match ctx.connector.connect(sink.index, &sink.token).await {
+        Ok(ws) => ws,
+        Err(e) => bail!("the reading client could not connect: {e}"),
+    };
+    let sink_conn = crate::conn::spawn(sink_ws, sink.id, Arc::clone(&stats), Arc::clone(&sink_wire));
+    log!(
+        "slow: baseline, {} sockets, {rate}/s, and {} DMs/s of {} chars to user {} who reads them, for {} s",
+        connected.conns.len(),
+        a.slow_rate,
+        a.slow_bytes,
+        sink.id,
+        a.dm.secs
+    );
+    let (baseline, sink_sent) = phase_with_extra(&connected.conns, &stats, a, rate, 1, sink.id).await;
+    // What it still has to read arrives within the drain of the phase; then it leaves.
+    let sink_received = sink_wire.frames_in.load(Ordering::Relaxed);
+    let _ = sink_conn.tx.send(Out::Close).await;
 
     let mut slow_ws = match ctx.connector.connect_with(slow.index, &slow.token, Some(a.slow_rcvbuf)).await {
         Ok(ws) => ws,
         Err(e) => bail!("the slow client could not connect: {e}"),
     };
     stats.slow_user.store(slow.id, Ordering::Relaxed);
-    log!("slow: with user {} not reading, {} DMs/s of {} chars to it", slow.id, a.slow_rate, a.slow_bytes);
-    let stop = AtomicBool::new(false);
+    log!("slow: the same with user {} who never reads (receive buffer {} bytes)", slow.id, a.slow_rcvbuf);
     let started_us = now_us();
-    let (with_slow, slow_sent) = tokio::join!(
-        async {
-            let p = phase(&connected.conns, &stats, &a.dm, rate, 2).await;
-            stop.store(true, Ordering::Relaxed);
-            p
-        },
-        pace_to_one(&connected.conns, slow.id, a.slow_rate, a.slow_bytes, &stop)
-    );
+    let (with_slow, slow_sent) = phase_with_extra(&connected.conns, &stats, a, rate, 2, slow.id).await;
     // Now read what the slow client was sent: the server's Close (4008), the TCP connection's
     // end, or, if it was never dropped, frames until the time limit.
     let (end, frames) = crate::conn::drain(&mut slow_ws, Duration::from_secs(10)).await;
     let offline_at = stats.slow_offline_at_us.load(Ordering::Relaxed);
+    let mut result = common_json(ctx, count, &connected, &stats, &wire);
     stats.closing.store(true, Ordering::Relaxed);
     close_all(&connected.conns).await;
 
@@ -367,10 +400,11 @@ pub async fn run_slow(ctx: &Ctx, a: &SlowArgs) -> anyhow::Result<ExitCode> {
     let end_class = end.as_ref().map_or_else(|| "still open after 10 s of reading".to_owned(), End::class);
     let offline_after_ms = (offline_at != 0).then(|| round2((offline_at - started_us) as f64 / 1000.0));
     let p99 = |p: &Value| p["store_to_recipient"]["p99_ms"].as_f64().unwrap_or(f64::NAN);
-    let mut result = common_json(ctx, count, &connected, &stats, &wire);
     result["scenario"] = json!("slow");
     result["baseline"] = baseline.clone();
     result["with_slow"] = with_slow.clone();
+    result["reading_client"] =
+        json!({"user_id": sink.id, "dms_sent_to_it": sink_sent, "frames_it_read": sink_received});
     result["slow"] = json!({
         "user_id": slow.id, "dms_sent_to_it": slow_sent, "dm_rate": a.slow_rate, "dm_chars": a.slow_bytes,
         "rcvbuf": a.slow_rcvbuf, "disconnected": disconnected, "end": end_class,
@@ -379,8 +413,10 @@ pub async fn run_slow(ctx: &Ctx, a: &SlowArgs) -> anyhow::Result<ExitCode> {
     });
     result["p99_ms_baseline"] = json!(p99(&baseline));
     result["p99_ms_with_slow"] = json!(p99(&with_slow));
-    let mut rows = vec![row("connected", format!("{} of {count} (+1 not reading)", connected.conns.len()))];
+    let mut rows =
+        vec![row("connected", format!("{} of {count} (+1 reading, then +1 not reading)", connected.conns.len()))];
     rows.extend(phase_rows("baseline: ", &baseline));
+    rows.push(row("baseline: reading client", format!("{sink_sent} DMs sent to it, {sink_received} frames read")));
     rows.extend(phase_rows("with slow client: ", &with_slow));
     rows.push(row(
         "slow client",

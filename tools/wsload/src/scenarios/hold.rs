@@ -294,6 +294,7 @@ impl Kid {
 
 /// The child's side: open the sockets, say so, hold them when told, report, close when told.
 async fn child(ctx: &Ctx, a: &HoldArgs) -> anyhow::Result<ExitCode> {
+    crate::set_log_tag(format!(" {}..{}", ctx.common.first_user, ctx.common.first_user + a.connections));
     let local = open(ctx, ctx.common.first_user, a.connections, true).await?;
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     say(&local.connected_json()).await?;

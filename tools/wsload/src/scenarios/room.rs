@@ -208,6 +208,7 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
         rounds.push(fig);
         tokio::time::sleep(Duration::from_millis(a.gap_ms)).await;
     }
+    let presence_total = stats.presence.load(Ordering::Relaxed);
     stats.closing.store(true, Ordering::Relaxed);
     close_all(conns).await;
 
@@ -216,7 +217,7 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
         "scenario": "room", "room": slug, "members": count, "connected": m, "connect_failed": connected.failed.total(),
         "connect_secs": round2(connected.secs), "joins_answered": stats.histories.load(Ordering::Relaxed),
         "join_secs": round2(join_secs), "rounds": rounds,
-        "last_after_send_ms": lasts, "presence_events": stats.presence.load(Ordering::Relaxed),
+        "last_after_send_ms": lasts, "presence_events": presence_total,
         "presence_events_after_joins": presence_after_joins,
         "errors": stats.errors.snapshot(), "disconnects": stats.disconnects.load(Ordering::Relaxed),
     });

@@ -184,6 +184,7 @@ pub async fn run(ctx: &Ctx, a: &TasksArgs) -> anyhow::Result<ExitCode> {
             && stats.assignee_events.load(Ordering::Relaxed) >= n_created
     })
     .await;
+    let other_events = stats.other_events.snapshot();
     stats.closing.store(true, Ordering::Relaxed);
     close_all(conns).await;
 
@@ -201,7 +202,7 @@ pub async fn run(ctx: &Ctx, a: &TasksArgs) -> anyhow::Result<ExitCode> {
         "assignee_events_lost": n_created.saturating_sub(assignee_events), "all_arrived": all_arrived,
         "store_to_owner": stats.at_owner.summary(), "store_to_assignee": stats.at_assignee.summary(),
         "send_to_assignee": stats.send_to_assignee.summary(), "http_create": stats.http.summary(),
-        "errors": stats.errors.snapshot(), "other_events": stats.other_events.snapshot(),
+        "errors": stats.errors.snapshot(), "other_events": other_events,
         "disconnects": stats.disconnects.load(Ordering::Relaxed),
     });
     let rows = [
