@@ -136,11 +136,20 @@ pinned() { # CPU list, command...: the command on those CPUs (or anywhere when P
 }
 
 start_server() { # $1 log name
-    DATABASE_URL="$PG_URL/$DB" DATA_DIR="$DATA_DIR" PORT=$PORT BCRYPT_COST=4 \
-        JWT_SECRET=ws-bench-secret-ws-bench-secret-ws-bench-secret ACCESS_TOKEN_TTL=12h \
-        RATE_LIMIT_PER_MINUTE=$RATE_LIMIT RATE_LIMIT_AUTH_PER_MINUTE=$RATE_LIMIT \
-        LOG_FORMAT=json RUST_LOG=${WSBENCH_LOG:-warn} \
-        pinned "$SERVER_CPUS" "$BIN" serve >"$RUN/server-$1.log" 2>&1 &
+    if ss -Hltn "sport = :$PORT" | grep -q .; then
+        echo "port $PORT is already in use by another process (WSBENCH_PORT picks another)" >&2
+        exit 1
+    fi
+    local cmd=("$BIN" serve)
+    [[ -n "$SERVER_CPUS" ]] && cmd=(taskset -c "$SERVER_CPUS" "${cmd[@]}")
+    # exec, so that $! is the server itself (its memory is what hold reads).
+    (
+        export DATABASE_URL="$PG_URL/$DB" DATA_DIR="$DATA_DIR" PORT=$PORT BCRYPT_COST=4 \
+            JWT_SECRET=ws-bench-secret-ws-bench-secret-ws-bench-secret ACCESS_TOKEN_TTL=12h \
+            RATE_LIMIT_PER_MINUTE=$RATE_LIMIT RATE_LIMIT_AUTH_PER_MINUTE=$RATE_LIMIT \
+            LOG_FORMAT=json RUST_LOG=${WSBENCH_LOG:-warn} SHUTDOWN_TIMEOUT=5s
+        exec "${cmd[@]}"
+    ) >"$RUN/server-$1.log" 2>&1 &
     server_pid=$!
     local i
     for ((i = 0; i < 300; i++)); do
