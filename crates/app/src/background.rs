@@ -69,6 +69,8 @@ pub struct Plan {
     bus: Arc<dyn Broadcast>,
     metrics: Metrics,
     nats_url: Option<String>,
+    /// Rung by the task repository once a change and its event committed: wakes the relay.
+    events_written: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Plan {
@@ -98,6 +100,8 @@ pub struct Parts<'a> {
     /// Where file bytes are kept, and which blobs the file records know: the orphaned-blob sweep.
     pub blobs: Arc<dyn BlobStore>,
     pub known_blobs: Arc<dyn KnownBlobs>,
+    /// What the task repository rings when it wrote an event (see `Plan`).
+    pub events_written: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Parts<'_> {
@@ -119,7 +123,20 @@ fn mailer(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Mailer>>> {
 
 /// Registers every job kind's handler and decides which configured schedules this process runs.
 pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
-    let Parts { settings, db, store, webhooks, queue, users, principals, bus, metrics, blobs, known_blobs } = parts;
+    let Parts {
+        settings,
+        db,
+        store,
+        webhooks,
+        queue,
+        users,
+        principals,
+        bus,
+        metrics,
+        blobs,
+        known_blobs,
+        events_written,
+    } = parts;
     let mailer = mailer(settings)?;
     let housekeeping = Arc::new(DieselHousekeeping::new(db.clone()));
     let sender = HttpWebhookSender::new(settings.webhook_allow_private_targets).context("the webhook HTTP client")?;
@@ -186,6 +203,7 @@ pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
         bus,
         metrics: metrics.clone(),
         nats_url: settings.nats_url.clone(),
+        events_written,
     })
 }
 
@@ -243,6 +261,7 @@ impl Background {
         let relay_config = RelayConfig {
             lease,
             standby_interval: (lease / 4).clamp(Duration::from_millis(200), Duration::from_secs(2)),
+            wake: Some(plan.events_written.clone()),
             ..RelayConfig::default()
         };
         let relay = Relay::start(

@@ -110,6 +110,12 @@ impl Realtime {
         }
     }
 
+    /// A connection joined `room`: who is in the room now hears that the user is online (they
+    /// may have become contacts only now, by joining).
+    pub async fn joined(&self, user: UserId, room: &str) {
+        self.hub.publish(&Target::Room(room.to_owned()), &presence_frame(user, true)).await;
+    }
+
     /// A connection closed: when it was the user's last anywhere, their contacts hear of it.
     pub async fn closed(&self, connection: Connection) {
         let user = connection.user;

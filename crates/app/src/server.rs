@@ -138,8 +138,9 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
         catalogue_cache,
     );
     let collection = CollectionService::new(Arc::new(DieselUserProductRepository::new(db.clone())), catalogue.clone());
+    let events_written = Arc::new(tokio::sync::Notify::new());
     let tasks = TaskService::new(
-        Arc::new(DieselTaskRepository::new(db.clone())),
+        Arc::new(DieselTaskRepository::new(db.clone()).ringing(events_written.clone())),
         Arc::new(DieselCommentRepository::new(db.clone())),
         users.clone(),
         cache,
@@ -165,6 +166,7 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
         metrics: &metrics,
         blobs,
         known_blobs: Arc::new(file_records),
+        events_written,
     })?;
     let webhooks = WebhookService::new(
         Arc::new(webhook_store.clone()),

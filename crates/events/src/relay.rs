@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::{EventId, EventPublisher, Outbox, OutboxEvent, RelayObserver};
@@ -33,6 +33,9 @@ pub struct RelayConfig {
     pub batch: usize,
     /// The longest pause after failures.
     pub max_backoff: Duration,
+    /// Rung by this process's writers once a change and its event committed: the relay then
+    /// looks at once instead of at its next poll (events written by other instances wait for it).
+    pub wake: Option<Arc<Notify>>,
 }
 
 impl Default for RelayConfig {
@@ -44,6 +47,7 @@ impl Default for RelayConfig {
             standby_interval: Duration::from_secs(2),
             batch: 500,
             max_backoff: Duration::from_secs(30),
+            wake: None,
         }
     }
 }
@@ -107,8 +111,19 @@ async fn run(mut state: State, mut stop: watch::Receiver<bool>) {
             break;
         }
         let wait = state.step().await;
+        // Only an idle holder listens: one backing off after failures, or standing by while
+        // another instance relays, keeps its pace whatever is written.
+        let listening = state.held_until.is_some() && state.failures == 0;
+        let bell = state.config.wake.clone().filter(|_| listening);
+        let rung = async {
+            match &bell {
+                Some(bell) => bell.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            () = rung => {}
             _ = stop.changed() => {}
         }
     }
@@ -380,5 +395,30 @@ mod tests {
         assert_eq!(*first.seen.lock().unwrap(), [1]);
         outbox.release("one").await.unwrap();
         assert!(two.hold_lease().await, "a released lease is taken at once");
+    }
+
+    #[tokio::test]
+    async fn a_rung_bell_publishes_at_once_instead_of_at_the_next_poll() {
+        let outbox = Arc::new(MemoryOutbox::default());
+        let recorder = Recorder::new("bus", 0);
+        let bell = Arc::new(Notify::new());
+        let config = RelayConfig {
+            holder: "one".into(),
+            poll_interval: Duration::from_secs(3600),
+            wake: Some(bell.clone()),
+            ..RelayConfig::default()
+        };
+        let relay = Relay::start(outbox.clone(), vec![recorder.clone()], Arc::new(NoRelayObserver), config);
+        // The first look finds nothing; the next poll would be an hour away.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        outbox.events.lock().unwrap().push(event(1));
+        bell.notify_one();
+        let published = async {
+            while recorder.seen.lock().unwrap().is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(2), published).await.expect("published when rung");
+        relay.shutdown(Duration::from_secs(1)).await;
     }
 }

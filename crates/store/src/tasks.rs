@@ -1,11 +1,14 @@
 //! Tasks, their tags and their comments in the database.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::{count_star, exists};
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Nullable, SmallInt, Text, Timestamp};
+use tokio::sync::Notify;
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_tasks::{
     Comment, CommentRepository, NewComment, NewTaskRecord, Priority, SortKey, Status, TagUsage, Task, TaskFilter,
@@ -555,11 +558,27 @@ impl<Q> diesel::expression::ValidGrouping<()> for ScalarSubquery<Q> {
 #[derive(Debug, Clone)]
 pub struct DieselTaskRepository {
     db: Database,
+    /// Rung after a change (and its event) committed, so that this process's outbox relay
+    /// publishes at once instead of at its next poll.
+    events_written: Option<Arc<Notify>>,
 }
 
 impl DieselTaskRepository {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self { db, events_written: None }
+    }
+
+    /// Rings `bell` whenever a change wrote an event to the outbox (see
+    /// `workbench_events::RelayConfig::wake`).
+    pub fn ringing(mut self, bell: Arc<Notify>) -> Self {
+        self.events_written = Some(bell);
+        self
+    }
+
+    fn ring(&self) {
+        if let Some(bell) = &self.events_written {
+            bell.notify_one();
+        }
     }
 }
 
@@ -601,6 +620,7 @@ impl TaskRepository for DieselTaskRepository {
                 }
             })
             .await
+            .inspect(|_| self.ring())
     }
 
     async fn find(&self, id: TaskId) -> Result<Option<Task>, RepositoryError> {
@@ -679,6 +699,11 @@ impl TaskRepository for DieselTaskRepository {
                 }
             })
             .await
+            .inspect(|updated| {
+                if *updated {
+                    self.ring()
+                }
+            })
     }
 
     async fn delete(&self, id: TaskId, expected_version: Option<i64>) -> Result<bool, RepositoryError> {
@@ -724,6 +749,11 @@ impl TaskRepository for DieselTaskRepository {
                 }
             })
             .await
+            .inspect(|deleted| {
+                if *deleted {
+                    self.ring()
+                }
+            })
     }
 
     async fn stats(&self, scope: TaskScope, now: DateTime<Utc>) -> Result<TaskStats, RepositoryError> {

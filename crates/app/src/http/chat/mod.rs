@@ -1,6 +1,6 @@
 //! Chat over REST: rooms, their members, and the history of rooms and direct conversations.
-//! Messages are meant to be sent over the WebSocket (not built yet), which stores each before it
-//! delivers it; these routes read what was stored.
+//! Messages are sent over the WebSocket (`http::ws`), which stores each before it delivers it;
+//! these routes read what was stored.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use workbench_chat::HistoryPage;
