@@ -75,11 +75,11 @@ TOKENS="$ROOT/target/ws-bench/wsload-tokens.json"
 profile_flag=(--release)
 [[ "$PROFILE" == debug ]] && profile_flag=()
 echo "== building workbench and wsload ($PROFILE; target dir $TARGET_DIR)"
-nice -n 10 cargo build "${profile_flag[@]}" -q -p workbench-app --bin workbench
-nice -n 10 cargo build "${profile_flag[@]}" -q -p workbench-wsload --bin wsload
-# Copies, so that another build in the same target directory cannot change them mid-run.
-cp "$TARGET_DIR/$PROFILE/workbench" "$RUN/workbench"
-cp "$TARGET_DIR/$PROFILE/wsload" "$RUN/wsload"
+# Each binary is copied the moment its build returns: when worktrees share a target directory,
+# another one's build (even one with nothing to compile) re-links target/<profile>/<bin> to its
+# own version, and the copy keeps ours for the whole run.
+nice -n 10 cargo build "${profile_flag[@]}" -q -p workbench-app --bin workbench && cp "$TARGET_DIR/$PROFILE/workbench" "$RUN/workbench"
+nice -n 10 cargo build "${profile_flag[@]}" -q -p workbench-wsload --bin wsload && cp "$TARGET_DIR/$PROFILE/wsload" "$RUN/wsload"
 BIN="$RUN/workbench"
 WSLOAD="$RUN/wsload"
 
