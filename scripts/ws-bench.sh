@@ -14,7 +14,8 @@
 #
 # Environment (defaults in brackets):
 #   SCENARIOS ["hold dm tasks slow room"]   WSBENCH_PROFILE [release] (debug: quicker to build, for a smoke run)
-#   HOLD_CONNECTIONS [19000] HOLD_SECS [40]   LOAD_CONNECTIONS [10000] LOAD_RATE [5000] LOAD_SECS [20]
+#   HOLD_CONNECTIONS [19000] HOLD_SECS [40] HOLD_PROCS [0: one client process per 9,500 sockets]
+#   LOAD_CONNECTIONS [10000] LOAD_RATE [5000] LOAD_SECS [20]
 #   SLOW_CONNECTIONS [LOAD_CONNECTIONS] SLOW_RATE [LOAD_RATE] SLOW_SECS [LOAD_SECS] SLOW_DM_RATE [500]
 #   ROOM_MEMBERS [5000] ROOM_REPEATS [5] ROOM_FIRST_USER [20000] (its own accounts: the room makes its
 #     members each other's contacts, so that every later connect of theirs tells 1,000 of them)
@@ -34,6 +35,7 @@ SCENARIOS=${SCENARIOS:-"hold dm tasks slow room"}
 PROFILE=${WSBENCH_PROFILE:-release}
 HOLD_CONNECTIONS=${HOLD_CONNECTIONS:-19000}
 HOLD_SECS=${HOLD_SECS:-40}
+HOLD_PROCS=${HOLD_PROCS:-0}
 LOAD_CONNECTIONS=${LOAD_CONNECTIONS:-10000}
 LOAD_RATE=${LOAD_RATE:-5000}
 LOAD_SECS=${LOAD_SECS:-20}
@@ -199,9 +201,31 @@ wsload() {
 }
 
 echo "== results in $RUN"
+# Every account signed in first, on a server of its own, so that no scenario's server carries the
+# sign-in burst (and hold's memory baseline is a server that has only started).
+need=0
 for s in $SCENARIOS; do
     case "$s" in
-        hold) wsload hold hold --connections "$HOLD_CONNECTIONS" --hold-secs "$HOLD_SECS" ;;
+        hold) ((HOLD_CONNECTIONS > need)) && need=$HOLD_CONNECTIONS ;;
+        dm | tasks) ((LOAD_CONNECTIONS > need)) && need=$LOAD_CONNECTIONS ;;
+        slow) ((SLOW_CONNECTIONS + 2 > need)) && need=$((SLOW_CONNECTIONS + 2)) ;;
+    esac
+done
+start_server users
+echo "== signing in accounts (wsload-0 .. wsload-$((need - 1)), and the room's from wsload-$ROOM_FIRST_USER)"
+sign_in() { # first count
+    # shellcheck disable=SC2086 # WSLOAD_ARGS is a list of options
+    pinned "$LOAD_CPUS" "$WSLOAD" --url "$BASE" --tokens "$TOKENS" --first-user "$1" ${WSLOAD_ARGS:-} users --count "$2" \
+        >/dev/null 2>>"$RUN/wsload-users.log" || { tail -20 "$RUN/wsload-users.log" >&2; exit 1; }
+}
+((need > 0)) && sign_in 0 "$need"
+[[ " $SCENARIOS " == *" room "* ]] && sign_in "$ROOM_FIRST_USER" "$ROOM_MEMBERS"
+tail -1 "$RUN/wsload-users.log"
+stop_server
+
+for s in $SCENARIOS; do
+    case "$s" in
+        hold) wsload hold hold --connections "$HOLD_CONNECTIONS" --hold-secs "$HOLD_SECS" --procs "$HOLD_PROCS" ;;
         dm) wsload dm dm --connections "$LOAD_CONNECTIONS" --rate "$LOAD_RATE" --secs "$LOAD_SECS" ;;
         tasks) wsload tasks tasks --connections "$LOAD_CONNECTIONS" --rate "$LOAD_RATE" --secs "$LOAD_SECS" ;;
         slow) wsload slow slow --connections "$SLOW_CONNECTIONS" --rate "$SLOW_RATE" --secs "$SLOW_SECS" --slow-rate "$SLOW_DM_RATE" ;;

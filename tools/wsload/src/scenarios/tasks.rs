@@ -104,6 +104,11 @@ impl Handler for Stats {
     }
 }
 
+/// Requests that did not create a task so far.
+fn failures(statuses: &Tally) -> u64 {
+    statuses.snapshot().iter().filter(|(k, _)| !k.starts_with('2')).map(|(_, n)| n).sum()
+}
+
 pub async fn run(ctx: &Ctx, a: &TasksArgs) -> anyhow::Result<ExitCode> {
     let (first, count) = ctx.common.accounts(a.connections);
     if count < 2 {
@@ -151,6 +156,9 @@ pub async fn run(ctx: &Ctx, a: &TasksArgs) -> anyhow::Result<ExitCode> {
                 match r {
                     Ok(resp) => {
                         let s = resp.status();
+                        if !s.is_success() && failures(&statuses) < 3 {
+                            log!("POST /tasks answered {s}");
+                        }
                         statuses.add(s.as_u16().to_string());
                         if s.is_success() {
                             created.fetch_add(1, Ordering::Relaxed);
@@ -162,7 +170,10 @@ pub async fn run(ctx: &Ctx, a: &TasksArgs) -> anyhow::Result<ExitCode> {
                         let _ = resp.bytes().await;
                     }
                     Err(e) => {
-                        statuses.add(if e.is_timeout() { "timeout".to_owned() } else { "connection error".to_owned() })
+                        if failures(&statuses) < 3 {
+                            log!("POST /tasks failed: {e:?}");
+                        }
+                        statuses.add(if e.is_timeout() { "timeout".to_owned() } else { "connection error".to_owned() });
                     }
                 }
                 drop(permit);
