@@ -246,13 +246,13 @@ done
       elif .scenario == "hold" then
         "| hold | \(.connected)/\(.target) sockets for \(.hold_secs) s, \(.connect_failed) connect failures, \(.disconnects) disconnects, \(.server_pings_answered) pings answered; server RSS \((.server_rss_kb_before // 0) / 1024 | floor) → \((.server_rss_kb_after_hold // 0) / 1024 | floor) MiB = **\(.rss_per_conn_kb) KB per socket** (\(.rss_per_conn_kb_at_connect) KB at connect) |"
       elif .scenario == "dm" then
-        "| dm | \(.connected) connected, \(.achieved_rate)/s of \(.rate)/s, sent \(.sent), lost \(.lost); store → recipient **\(ms(.store_to_recipient))**; send → recipient \(ms(.send_to_recipient)) |"
+        "| dm | \(.connected) connected, \(.achieved_rate)/s of \(.rate)/s, sent \(.sent), lost \(.lost), disconnects \(.disconnects); store → recipient **\(ms(.store_to_recipient))**; send → recipient \(ms(.send_to_recipient)) |"
       elif .scenario == "tasks" then
         "| tasks | \(.connected) connected, \(.achieved_rate)/s created of \(.rate)/s asked (HTTP \(.http_statuses | tostring)); store → owner **\(ms(.store_to_owner))**, → assignee **\(ms(.store_to_assignee))**; lost \(.owner_events_lost)/\(.assignee_events_lost); POST \(ms(.http_create)) |"
       elif .scenario == "slow" then
-        "| slow | slow client: \(.slow.end) after \(.slow.dms_sent_to_it) DMs (offline seen after \(.slow.presence_offline_after_ms // "-") ms); others p99 \(.p99_ms_baseline) ms baseline vs **\(.p99_ms_with_slow) ms** with it; lost \(.baseline.lost) / \(.with_slow.lost) |"
+        "| slow | slow client: \(.slow.end) after \(.slow.dms_sent_to_it) DMs (offline seen after \(.slow.presence_offline_after_ms // "-") ms); others p99 \(.p99_ms_baseline) ms baseline vs **\(.p99_ms_with_slow) ms** with it; lost \(.baseline.lost) / \(.with_slow.lost)\(if .valid == false then "; **not valid: a client that was reading was dropped**" else "" end) |"
       elif .scenario == "room" then
-        "| room | \(.connected) members, joins in \(.join_secs) s; last member after **\(.last_after_send_ms | map(tostring) | join(", ")) ms** from send (from store: \([.rounds[].last_after_store_ms] | map(tostring) | join(", ")) ms) |"
+        "| room | \(.connected) members, joins in \(.join_secs) s; last member after **\(.last_after_send_ms | map(tostring) | join(", ")) ms** from send (from store: \([.rounds[].last_after_store_ms] | map(tostring) | join(", ")) ms); \(.presence_events) presence events; disconnects \(.disconnects) \(.ends | tostring) |"
       else "| \(.scenario) | \(tostring) |" end
     ' "$RESULTS"
 } | tee "$RUN/summary.md"

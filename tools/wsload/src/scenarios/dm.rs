@@ -327,7 +327,10 @@ pub async fn run_dm(ctx: &Ctx, a: &DmArgs) -> anyhow::Result<ExitCode> {
     rows.extend(phase_rows("", &p));
     rows.push(row("errors / disconnects", format!("{} / {}", result["errors"], result["disconnects"])));
     emit(&result, &rows, ctx.common.out.as_deref())?;
-    let ok = p["lost"] == 0 && stats.errors.total() == 0 && connected.failed.total() == 0;
+    let ok = p["lost"] == 0
+        && stats.errors.total() == 0
+        && connected.failed.total() == 0
+        && stats.disconnects.load(Ordering::Relaxed) == 0;
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
 
@@ -378,14 +381,24 @@ pub async fn run_slow(ctx: &Ctx, a: &SlowArgs) -> anyhow::Result<ExitCode> {
     let (baseline, sink_sent) = phase_with_extra(&connected.conns, &stats, a, rate, 1, sink.id).await;
     // What it still has to read arrives within the drain of the phase; then it leaves.
     let sink_received = sink_wire.frames_in.load(Ordering::Relaxed);
+    // It should still be open: a reading client that the server dropped makes the baseline moot.
+    let sink_dropped = sink_wire.ends.snapshot();
+    if !sink_dropped.is_empty() {
+        log!("the reading client was disconnected during the baseline: {sink_dropped:?}");
+    }
     let _ = sink_conn.tx.send(Out::Close).await;
 
     let mut slow_ws = match ctx.connector.connect_with(slow.index, &slow.token, Some(a.slow_rcvbuf)).await {
         Ok(ws) => ws,
         Err(e) => bail!("the slow client could not connect: {e}"),
     };
+    // It reads what the server says on connecting (presence of its contacts), then stops reading.
+    let (early_end, early_frames) = crate::conn::drain(&mut slow_ws, Duration::from_secs(1)).await;
+    if let Some(end) = &early_end {
+        log!("the slow client was disconnected before it stopped reading: {}", end.class());
+    }
     stats.slow_user.store(slow.id, Ordering::Relaxed);
-    log!("slow: the same with user {} who never reads (receive buffer {} bytes)", slow.id, a.slow_rcvbuf);
+    log!("slow: the same with user {} who stops reading now (receive buffer {} bytes)", slow.id, a.slow_rcvbuf);
     let started_us = now_us();
     let (with_slow, slow_sent) = phase_with_extra(&connected.conns, &stats, a, rate, 2, slow.id).await;
     // Now read what the slow client was sent: the server's Close (4008), the TCP connection's
@@ -403,13 +416,13 @@ pub async fn run_slow(ctx: &Ctx, a: &SlowArgs) -> anyhow::Result<ExitCode> {
     result["scenario"] = json!("slow");
     result["baseline"] = baseline.clone();
     result["with_slow"] = with_slow.clone();
-    result["reading_client"] =
-        json!({"user_id": sink.id, "dms_sent_to_it": sink_sent, "frames_it_read": sink_received});
+    result["reading_client"] = json!({"user_id": sink.id, "dms_sent_to_it": sink_sent, "frames_it_read": sink_received, "dropped": sink_dropped});
     result["slow"] = json!({
         "user_id": slow.id, "dms_sent_to_it": slow_sent, "dm_rate": a.slow_rate, "dm_chars": a.slow_bytes,
         "rcvbuf": a.slow_rcvbuf, "disconnected": disconnected, "end": end_class,
         "close_code": match end { Some(End::ServerClose(c)) => Some(c), _ => None },
         "frames_read_before_end": frames, "presence_offline_after_ms": offline_after_ms,
+        "frames_read_on_connect": early_frames, "dropped_while_reading": early_end.as_ref().map(End::class),
     });
     result["p99_ms_baseline"] = json!(p99(&baseline));
     result["p99_ms_with_slow"] = json!(p99(&with_slow));
@@ -427,8 +440,14 @@ pub async fn run_slow(ctx: &Ctx, a: &SlowArgs) -> anyhow::Result<ExitCode> {
         offline_after_ms.map_or("not seen".to_owned(), |ms| format!("{ms} ms")),
     ));
     rows.push(row("errors / disconnects", format!("{} / {}", result["errors"], result["disconnects"])));
+    // A drop that came while it still read, or of the reading client, is not the slow-consumer rule at work.
+    let valid = early_end.is_none() && sink_dropped.is_empty();
+    result["valid"] = json!(valid);
+    if !valid {
+        rows.push(row("NOT VALID", "a client that was reading was disconnected (see the log)"));
+    }
     emit(&result, &rows, ctx.common.out.as_deref())?;
-    let ok = disconnected && with_slow["lost"] == 0 && baseline["lost"] == 0;
+    let ok = valid && disconnected && with_slow["lost"] == 0 && baseline["lost"] == 0;
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
 

@@ -167,9 +167,23 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
         }
     }))
     .await;
-    let joined =
-        super::wait_until(Duration::from_secs(a.join_secs), || stats.histories.load(Ordering::Relaxed) >= m as u64)
-            .await;
+    let joined = {
+        let mut last_log = Instant::now();
+        super::wait_until(Duration::from_secs(a.join_secs), || {
+            if last_log.elapsed() >= Duration::from_secs(5) {
+                last_log = Instant::now();
+                log!(
+                    "  joins answered {}/{m}, presence events {}, sockets ended {} {:?}",
+                    stats.histories.load(Ordering::Relaxed),
+                    stats.presence.load(Ordering::Relaxed),
+                    stats.disconnects.load(Ordering::Relaxed),
+                    wire.ends.snapshot()
+                );
+            }
+            stats.histories.load(Ordering::Relaxed) >= m as u64
+        })
+        .await
+    };
     let join_secs = join_started.elapsed().as_secs_f64();
     log!("joins: {} of {m} answered in {join_secs:.2} s", stats.histories.load(Ordering::Relaxed));
     if !joined {
@@ -187,8 +201,14 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
         }
         let send_us = now_us();
         let text = json!({"type": "message", "room": slug, "content": content(rep, send_us)}).to_string();
-        if conns[0].tx.send(Out::Text(text)).await.is_err() {
-            bail!("the sending member's socket is gone");
+        // The first member whose socket is still open sends.
+        let Some(sender) = conns.iter().find(|c| !c.tx.is_closed()) else {
+            log!("every member's socket is gone");
+            break;
+        };
+        if sender.tx.send(Out::Text(text)).await.is_err() {
+            log!("the sending member's socket is gone");
+            continue;
         }
         super::wait_until(Duration::from_secs(a.wait_secs), || {
             stats.round.lock().unwrap_or_else(PoisonError::into_inner).arrivals.len() >= m
@@ -209,6 +229,7 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
         tokio::time::sleep(Duration::from_millis(a.gap_ms)).await;
     }
     let presence_total = stats.presence.load(Ordering::Relaxed);
+    let ends = wire.ends.snapshot();
     stats.closing.store(true, Ordering::Relaxed);
     close_all(conns).await;
 
@@ -220,6 +241,7 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
         "last_after_send_ms": lasts, "presence_events": presence_total,
         "presence_events_after_joins": presence_after_joins,
         "errors": stats.errors.snapshot(), "disconnects": stats.disconnects.load(Ordering::Relaxed),
+        "ends": ends,
     });
     let mut rows = vec![
         row("members connected", format!("{m} of {count}")),
@@ -238,9 +260,15 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
             ),
         ));
     }
-    rows.push(row("errors / disconnects", format!("{} / {}", result["errors"], result["disconnects"])));
+    rows.push(row(
+        "errors / disconnects",
+        format!("{} / {} {}", result["errors"], result["disconnects"], result["ends"]),
+    ));
     emit(&result, &rows, ctx.common.out.as_deref())?;
-    let ok = joined && rounds.iter().all(|r| r["all_received"] == true) && stats.errors.total() == 0;
+    let ok = stats.disconnects.load(Ordering::Relaxed) == 0
+        && joined
+        && rounds.iter().all(|r| r["all_received"] == true)
+        && stats.errors.total() == 0;
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
 

@@ -233,6 +233,6 @@ pub async fn run(ctx: &Ctx, a: &TasksArgs) -> anyhow::Result<ExitCode> {
         row("errors / disconnects", format!("{} / {}", result["errors"], result["disconnects"])),
     ];
     emit(&result, &rows, ctx.common.out.as_deref())?;
-    let ok = all_arrived && stats.errors.total() == 0 && n_created == seq;
+    let ok = all_arrived && stats.errors.total() == 0 && n_created == seq && result["disconnects"] == 0;
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
