@@ -25,6 +25,7 @@ engines!(
     contacts_see_each_other_come_and_go,
     the_system_topic_is_for_moderators_and_admins,
     a_disabled_accounts_sockets_close_at_once,
+    a_flood_of_messages_is_refused_beyond_the_sockets_pace,
 );
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -328,6 +329,27 @@ async fn a_disabled_accounts_sockets_close_at_once(app: TestApp) {
         .expect("request");
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(socket.closed().await.0, CloseCode::Policy);
+}
+
+async fn a_flood_of_messages_is_refused_beyond_the_sockets_pace(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let mut socket = Socket::open(&app, &ann).await;
+    for _ in 0..100 {
+        socket.send(json!({"type": "ping"})).await;
+    }
+    let (mut pongs, mut refused) = (0, 0);
+    while pongs + refused < 100 {
+        match socket.event().await["type"].as_str() {
+            Some("pong") => pongs += 1,
+            Some("error") => refused += 1,
+            _ => {}
+        }
+    }
+    assert!(pongs >= 60, "a burst of 60 is allowed: {pongs}");
+    assert!(refused >= 1, "100 at once is over the pace");
+    // The socket stays open and answers again once the pace allows.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(socket.settle().await.is_empty());
 }
 
 macro_rules! cluster_cases {

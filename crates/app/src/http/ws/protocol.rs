@@ -59,7 +59,7 @@ pub struct FieldProblem {
 }
 
 /// An `error` event: `{code, message, errors?}`, where `code` is one of `bad_request`,
-/// `unauthorized`, `forbidden`, `not_found`, `invalid`, `internal`.
+/// `unauthorized`, `forbidden`, `not_found`, `invalid`, `rate_limited`, `internal`.
 #[derive(Debug, Serialize)]
 pub struct SocketError {
     pub code: &'static str,

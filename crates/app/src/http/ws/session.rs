@@ -1,11 +1,13 @@
 //! One socket's life: authentication, then a loop that writes what the hub queued for it, reads
 //! what the client says, and keeps the connection alive with pings.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, ProtocolError, Session};
 use futures_util::StreamExt;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use workbench_chat::HistoryPage;
 use workbench_realtime::{Connection, ConnectionId, Target, event_frame};
 use workbench_users::{AuthError, Principal};
@@ -22,6 +24,11 @@ const PING_EVERY: Duration = Duration::from_secs(25);
 const SILENCE_LIMIT: Duration = Duration::from_secs(2 * 25 + 5);
 /// How long a close frame may take to go out to a client that may have stopped reading.
 const CLOSE_WITHIN: Duration = Duration::from_secs(1);
+
+/// What one socket may ask per second, and in a burst: plenty for a person typing or a client
+/// catching up, while a runaway client cannot turn its socket into a stream of database writes.
+const MESSAGES_PER_SECOND: NonZeroU32 = NonZeroU32::new(20).unwrap();
+const MESSAGES_BURST: NonZeroU32 = NonZeroU32::new(60).unwrap();
 
 /// The only topic there is: this instance's live system metrics, for moderators and admins.
 pub const SYSTEM_TOPIC: &str = "system";
@@ -52,7 +59,9 @@ pub async fn run(
     let (mut connection, first_here) = state.realtime.hub.register(principal.id, principal.token_generation);
     state.metrics.websocket_opened();
     state.realtime.opened(&connection, first_here).await;
-    let mut conversation = Conversation { state: state.clone(), principal, id: connection.id };
+    let quota = Quota::per_second(MESSAGES_PER_SECOND).allow_burst(MESSAGES_BURST);
+    let mut conversation =
+        Conversation { state: state.clone(), principal, id: connection.id, pace: RateLimiter::direct(quota) };
     conversation.serve(&mut connection, socket, stream).await;
     state.metrics.websocket_closed();
     state.realtime.closed(connection).await;
@@ -111,6 +120,8 @@ struct Conversation {
     state: Arc<AppState>,
     principal: Principal,
     id: ConnectionId,
+    /// How fast this socket may ask for things.
+    pace: DefaultDirectRateLimiter,
 }
 
 impl Conversation {
@@ -182,6 +193,11 @@ impl Conversation {
     }
 
     async fn handle(&mut self, text: &str) {
+        if self.pace.check().is_err() {
+            let limit = format!("Too many messages: at most {MESSAGES_PER_SECOND} a second; this one was dropped.");
+            self.reply_error(&SocketError::new("rate_limited", limit));
+            return;
+        }
         let outcome = match ClientMessage::parse(text) {
             Ok(message) => self.act(message).await,
             Err(unreadable) => Err(unreadable),
