@@ -118,8 +118,13 @@ stop_server() {
     [[ -z "$server_pid" ]] && return 0
     kill -TERM "$server_pid" 2>/dev/null || true
     local i
-    for ((i = 0; i < 100; i++)); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$server_pid" 2>/dev/null && kill -KILL "$server_pid" 2>/dev/null || true
+    # SHUTDOWN_TIMEOUT is 5 s; a server killed before it gives up the outbox relay's lease leaves the
+    # next one without task events until the lease lapses (30 s).
+    for ((i = 0; i < 200; i++)); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$server_pid" 2>/dev/null; then
+        echo "   the server did not stop within 20 s of SIGTERM; killed (its outbox relay lease lapses only after 30 s)"
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
 }

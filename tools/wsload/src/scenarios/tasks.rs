@@ -190,6 +190,12 @@ pub async fn run(ctx: &Ctx, a: &TasksArgs) -> anyhow::Result<ExitCode> {
     let _ = semaphore.acquire_many(u32::try_from(a.http_concurrency.max(1)).unwrap_or(u32::MAX)).await;
     let answered_secs = pacer.started().elapsed().as_secs_f64();
     let n_created = created.load(Ordering::Relaxed);
+    if n_created > 0 && stats.owner_events.load(Ordering::Relaxed) == 0 {
+        log!(
+            "no task event has arrived yet: the events leave through the outbox relay, which runs where its \
+             lease is (a server killed without giving it up holds it for its lease, 30 s)"
+        );
+    }
     let all_arrived = super::wait_until(Duration::from_secs(a.drain_secs), || {
         stats.owner_events.load(Ordering::Relaxed) >= n_created
             && stats.assignee_events.load(Ordering::Relaxed) >= n_created
