@@ -167,7 +167,7 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
         }
     }))
     .await;
-    let joined = {
+    let joined_or_gone = {
         let mut last_log = Instant::now();
         super::wait_until(Duration::from_secs(a.join_secs), || {
             if last_log.elapsed() >= Duration::from_secs(5) {
@@ -180,12 +180,14 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
                     wire.ends.snapshot()
                 );
             }
-            stats.histories.load(Ordering::Relaxed) >= m as u64
+            // Every member answered, or gone (a dropped socket's answer never comes).
+            stats.histories.load(Ordering::Relaxed) + stats.disconnects.load(Ordering::Relaxed) >= m as u64
         })
         .await
     };
     let join_secs = join_started.elapsed().as_secs_f64();
     log!("joins: {} of {m} answered in {join_secs:.2} s", stats.histories.load(Ordering::Relaxed));
+    let joined = joined_or_gone && stats.disconnects.load(Ordering::Relaxed) == 0;
     if !joined {
         log!("not every join was answered; measuring anyway");
     }
@@ -211,7 +213,8 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         super::wait_until(Duration::from_secs(a.wait_secs), || {
-            stats.round.lock().unwrap_or_else(PoisonError::into_inner).arrivals.len() >= m
+            let open = m.saturating_sub(stats.disconnects.load(Ordering::Relaxed) as usize);
+            stats.round.lock().unwrap_or_else(PoisonError::into_inner).arrivals.len() >= open
         })
         .await;
         let fig = {
