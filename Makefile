@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIN   := target/debug/workbench
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint fmt openapi openapi-check build release bench fuzz-api clean-data browser-test
+.PHONY: help run demo test lint fmt openapi openapi-check build release bench ws-bench fuzz-api clean-data browser-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ bench: ## Load-test hot task paths on SQLite and PostgreSQL (release build, wrk)
 
 browser-test: ## The live dashboard in Debian's chromium (playwright-core): sign in, live charts, an alert, the CSV
 	./scripts/browser-test.sh
+
+ws-bench: ## WebSocket load (tools/wsload): sockets held, DM/task-event latency, a room, a slow client; figures in target/ws-bench/
+	./scripts/ws-bench.sh
 
 fuzz-api: ## Schemathesis over every documented operation against the release binary (reports in target/fuzz-api/)
 	./scripts/fuzz-api.sh
