@@ -147,10 +147,15 @@ print(sum(1 for item in doc["paths"].values() for m in item if m in ("get", "put
 echo "$operations operations in the served document"
 
 status=0
+# Left out: the WebSocket handshake (not a request schemathesis can make: without an upgrade it is
+# a 400 by design) and the metrics history, whose `minutes` bound is the configured retention,
+# which the document cannot state. Both have black-box tests of their own.
 # $1 pass name, $2 token, $3 seconds
 pass() {
     log "pass '$1': every operation as the $1, up to $3 s"
     FUZZ_TOKEN=$2 "$ST" --config-file "$CONFIG" run "$BASE/api-docs/openapi.json" \
+ \
+        --exclude-path /api/v1/ws --exclude-path /api/v1/system/metrics/history \
         --checks all --max-time "$3" --workers "$WORKERS" --rate-limit "$RATE" --no-color \
         --report junit --report-junit-path "$OUT/$1.xml" ${FUZZ_SEED:+--seed "$FUZZ_SEED"} \
         || status=1

@@ -29,6 +29,9 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
 /// every arrival a storm of events (and of lookups) that nobody reads: beyond this many, the
 /// contacts that come first (by id) hear of it.
 pub const PRESENCE_AUDIENCE_MAX: usize = 1_000;
+/// Online contacts a new socket is told of at most: the snapshot must fit well within the socket's
+/// outgoing queue, or a reading client with many contacts would be closed as a slow consumer.
+pub const PRESENCE_SNAPSHOT_MAX: usize = 128;
 
 /// A `presence` event's data.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -102,18 +105,12 @@ impl Realtime {
         }
         match self.presence.online(&contacts).await {
             Ok(online) => {
-                for contact in online {
+                for contact in online.into_iter().take(PRESENCE_SNAPSHOT_MAX) {
                     self.hub.reply(connection.id, &presence_frame(contact, true));
                 }
             }
             Err(e) => tracing::warn!(user = user.0, error = %e, "cannot tell a new connection who is online"),
         }
-    }
-
-    /// A connection joined `room`: who is in the room now hears that the user is online (they
-    /// may have become contacts only now, by joining).
-    pub async fn joined(&self, user: UserId, room: &str) {
-        self.hub.publish(&Target::Room(room.to_owned()), &presence_frame(user, true)).await;
     }
 
     /// A connection closed: when it was the user's last anywhere, their contacts hear of it.

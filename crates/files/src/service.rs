@@ -329,10 +329,11 @@ impl FileService {
     }
 }
 
-/// Ids in multipart fields are text: a positive integer, surrounding whitespace ignored.
+/// Ids in multipart fields are text: a positive integer, surrounding whitespace ignored; empty or
+/// `null` (how clients encode a JSON null in a form field) means none.
 fn parse_id(raw: &str) -> Result<Option<i64>, String> {
     let raw = raw.trim();
-    if raw.is_empty() {
+    if raw.is_empty() || raw == "null" {
         return Ok(None);
     }
     match raw.parse::<i64>() {

@@ -222,7 +222,6 @@ impl Conversation {
             }
             ClientMessage::Join { room } => {
                 let room = chat.join(&self.principal, &room).await?;
-                self.state.realtime.joined(self.principal.id, room.slug.as_str()).await;
                 hub.join(id, room.slug.as_str());
             }
             ClientMessage::Leave { room } => {
