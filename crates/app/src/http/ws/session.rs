@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, ProtocolError, Session};
+use bytestring::ByteString;
 use futures_util::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use workbench_chat::HistoryPage;
-use workbench_realtime::{Connection, ConnectionId, Target, event_frame};
+use workbench_realtime::{Closing, Connection, ConnectionId, Target, event_frame};
 use workbench_users::{AuthError, Principal};
 
 use super::protocol::{ClientMessage, HistoryAnswer, SocketError};
@@ -115,6 +116,21 @@ async fn first_message_auth(
     None
 }
 
+/// Writes one queued frame; `false` when the socket is done (the queue ended, the client went, or
+/// the hub asked for it to close, which is then done).
+async fn write_out(socket: &mut Session, frame: Option<ByteString>, closing: &Closing) -> bool {
+    let Some(frame) = frame else { return false };
+    // A client that reads slowly makes this wait; the hub meanwhile queues for it and closes it
+    // once its queue fills, which ends the wait too.
+    tokio::select! {
+        sent = socket.text(frame) => sent.is_ok(),
+        reason = closing.wait() => {
+            close(socket.clone(), CloseCode::Other(reason.code()), reason.description()).await;
+            false
+        }
+    }
+}
+
 /// An authenticated socket.
 struct Conversation {
     state: Arc<AppState>,
@@ -136,22 +152,31 @@ impl Conversation {
                     return;
                 }
                 frame = connection.queue.recv() => {
-                    let Some(frame) = frame else { return };
-                    // A client that reads slowly makes this wait; the hub meanwhile queues for it
-                    // and closes it once its queue fills, which ends the wait too.
-                    tokio::select! {
-                        sent = socket.text(frame) => if sent.is_err() { return },
-                        reason = closing.wait() => {
-                            close(socket.clone(), CloseCode::Other(reason.code()), reason.description()).await;
-                            return;
-                        }
+                    if !write_out(&mut socket, frame, &closing).await {
+                        return;
                     }
                 }
                 message = stream.next() => {
                     last_heard = Instant::now();
                     match message {
                         None => return,
-                        Some(Ok(AggregatedMessage::Text(text))) => self.handle(&text).await,
+                        Some(Ok(AggregatedMessage::Text(text))) => {
+                            // What the hub queues meanwhile is written while this request waits
+                            // on the database: a client that reads is never closed as slow
+                            // because its own request took time.
+                            let handling = self.handle(&text);
+                            tokio::pin!(handling);
+                            loop {
+                                tokio::select! {
+                                    () = &mut handling => break,
+                                    frame = connection.queue.recv() => {
+                                        if !write_out(&mut socket, frame, &closing).await {
+                                            return;
+                                        }
+                                    }
+                                }
+                            }
+                        }
                         Some(Ok(AggregatedMessage::Binary(_))) => {
                             self.reply_error(&SocketError::new("bad_request", "Only text frames are understood."));
                         }
