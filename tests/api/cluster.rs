@@ -63,22 +63,7 @@ async fn a_role_change_applies_on_every_instance_at_once(backend: Backend) {
     assert_eq!(get(two, &bob, &path).await.status(), StatusCode::OK, "the moderator sees it at once");
 }
 
-macro_rules! cluster_cases {
-    ($($case:ident),+ $(,)?) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$case(workbench_e2e::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$case(workbench_e2e::Backend::Postgres).await;
-            }
-        }
-    )+};
-}
-
-cluster_cases!(
+workbench_e2e::per_engine!(
     a_disabled_users_token_is_refused_on_every_instance_at_the_next_request,
     a_role_change_applies_on_every_instance_at_once
 );

@@ -424,21 +424,6 @@ impl Drop for Child {
     }
 }
 
-macro_rules! both_engines {
-    ($($case:ident),+ $(,)?) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$case(workbench_e2e::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$case(workbench_e2e::Backend::Postgres).await;
-            }
-        }
-    )+};
-}
-
 engines!(only_admins_see_the_queue);
 workbench_e2e::engines_with!(
     admins_retry_dead_jobs_and_cancel_waiting_ones with |s: &mut workbench_app::Settings| s.webhook_allow_private_targets = true,
@@ -446,4 +431,8 @@ workbench_e2e::engines_with!(
         s.schedule_daily_task_report = Some("* * * * * *".into());
     },
 );
-both_engines!(two_instances_fire_each_slot_once, reports_and_reminders_are_mailed_once, kill_dash_nine_loses_no_job);
+workbench_e2e::per_engine!(
+    two_instances_fire_each_slot_once,
+    reports_and_reminders_are_mailed_once,
+    kill_dash_nine_loses_no_job
+);

@@ -352,22 +352,7 @@ async fn a_flood_of_messages_is_refused_beyond_the_sockets_pace(app: TestApp) {
     assert!(socket.settle().await.is_empty());
 }
 
-macro_rules! cluster_cases {
-    ($($case:ident),+ $(,)?) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$case(workbench_e2e::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$case(workbench_e2e::Backend::Postgres).await;
-            }
-        }
-    )+};
-}
-
-cluster_cases!(clients_on_two_instances_chat_see_each_other_and_their_tasks);
+workbench_e2e::per_engine!(clients_on_two_instances_chat_see_each_other_and_their_tasks);
 
 async fn clients_on_two_instances_chat_see_each_other_and_their_tasks(backend: Backend) {
     let Some(apps) = TestApp::spawn_cluster(backend, 2).await else { return };

@@ -32,6 +32,24 @@ macro_rules! engines {
     )+};
 }
 
+/// Like [`engines!`], for cases that start their own apps (several instances, a child process):
+/// each case is an `async fn(Backend)`, run once per engine.
+#[macro_export]
+macro_rules! per_engine {
+    ($($case:ident),+ $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$case($crate::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$case($crate::Backend::Postgres).await;
+            }
+        }
+    )+};
+}
+
 /// Like [`engines!`], for cases that talk to a fake third party: `$start` (an async fn) starts the
 /// fake, which tells its address with `uri()`; `$point` (a fn of the settings and that address)
 /// points the app at it; each case is an `async fn(TestApp, Fake)`.
