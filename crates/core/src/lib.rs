@@ -11,5 +11,5 @@ mod repository;
 mod validation;
 
 pub use paging::{Page, PageRequest};
-pub use repository::RepositoryError;
+pub use repository::{RepositoryError, StoreUnreachable, is_unreachable};
 pub use validation::{FieldError, FieldErrors, Validator, WHITESPACE_CLASS};

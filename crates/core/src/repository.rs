@@ -17,3 +17,45 @@ pub enum RepositoryError {
     #[error(transparent)]
     Unavailable(#[from] anyhow::Error),
 }
+
+/// The database could not be reached: no connection could be opened (the server is down or
+/// restarting) or the one in use was lost mid-request. Carried inside
+/// [`RepositoryError::Unavailable`]; it is temporary, so the HTTP layer answers `503` with
+/// `Retry-After` instead of an opaque `500`.
+#[derive(Debug, thiserror::Error)]
+#[error("the database cannot be reached: {0}")]
+pub struct StoreUnreachable(pub String);
+
+impl RepositoryError {
+    /// [`RepositoryError::Unavailable`] because the database cannot be reached.
+    pub fn unreachable(why: impl Into<String>) -> Self {
+        Self::Unavailable(anyhow::Error::new(StoreUnreachable(why.into())))
+    }
+
+    /// Whether this is the database being out of reach rather than a failed statement.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Unavailable(cause) if is_unreachable(cause))
+    }
+}
+
+/// Whether `cause` (as domain errors carry it) says the database cannot be reached.
+pub fn is_unreachable(cause: &anyhow::Error) -> bool {
+    cause.downcast_ref::<StoreUnreachable>().is_some()
+        || cause.downcast_ref::<RepositoryError>().is_some_and(RepositoryError::is_unreachable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_is_recognised_through_the_domain_errors_wrapping() {
+        let RepositoryError::Unavailable(inner) = RepositoryError::unreachable("connection refused") else {
+            panic!("unreachable is an Unavailable")
+        };
+        assert!(is_unreachable(&inner));
+        assert!(is_unreachable(&anyhow::Error::new(RepositoryError::unreachable("refused"))));
+        assert!(!is_unreachable(&anyhow::anyhow!("syntax error at or near SELECT")));
+        assert!(!RepositoryError::Conflict { field: "email" }.is_unreachable());
+    }
+}

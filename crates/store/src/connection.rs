@@ -122,6 +122,8 @@ pub(crate) struct Manager {
     url: String,
     backend: Backend,
     epoch: Arc<AtomicU64>,
+    /// Whether the last attempt to open a connection succeeded: see [`Manager::reachable_handle`].
+    reachable: Arc<AtomicBool>,
 }
 
 impl Manager {
@@ -131,7 +133,13 @@ impl Manager {
             Backend::Postgres => plain_on_loopback(url),
             Backend::Sqlite => url.to_owned(),
         };
-        Self { url, backend, epoch: Arc::new(AtomicU64::new(0)) }
+        Self { url, backend, epoch: Arc::new(AtomicU64::new(0)), reachable: Arc::new(AtomicBool::new(true)) }
+    }
+
+    /// Cleared when opening a connection fails (or one is found lost), set again when one opens:
+    /// while it is clear, requests wait only briefly for a connection (see `Database::run`).
+    pub(crate) fn reachable_handle(&self) -> Arc<AtomicBool> {
+        self.reachable.clone()
     }
 
     /// The epoch counter: bumping it retires every connection opened before, so that the next
@@ -202,7 +210,8 @@ impl r2d2::ManageConnection for Manager {
         let health = Arc::new(Health::default());
         let conn = match self.backend {
             Backend::Postgres => {
-                let mut conn = PgConnection::establish(&self.url)?;
+                let mut conn = PgConnection::establish(&self.url)
+                    .inspect_err(|_| self.reachable.store(false, Ordering::Relaxed))?;
                 // Columns are TIMESTAMP holding UTC; pin the session zone so that SQL-side
                 // date arithmetic agrees with the application's.
                 conn.batch_execute("SET TIME ZONE 'UTC'").map_err(ConnectionError::CouldntSetupConfiguration)?;
@@ -215,6 +224,7 @@ impl r2d2::ManageConnection for Manager {
                 AnyConnection::Sqlite(conn)
             }
         };
+        self.reachable.store(true, Ordering::Relaxed);
         Ok(PooledConnection { conn, health, epoch })
     }
 

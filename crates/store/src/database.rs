@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
@@ -59,7 +59,16 @@ pub struct Database {
     backend: Backend,
     /// The manager's epoch (see `Manager::epoch_handle`), bumped when a connection is found lost.
     epoch: Arc<AtomicU64>,
+    /// Cleared while the database cannot be reached (see `Manager::reachable_handle`).
+    reachable: Arc<AtomicBool>,
+    acquire_timeout: Duration,
 }
+
+/// How long a request waits for a connection while the last attempt to open one failed. The
+/// pool keeps trying in the background (every 0.2 s, backing off to half the acquire timeout), so
+/// service resumes within seconds of the database's return; meanwhile each request fails fast
+/// with a 503 instead of holding its client for the whole acquire timeout.
+const UNREACHABLE_WAIT: Duration = Duration::from_millis(250);
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,6 +92,7 @@ impl Database {
         let manager = Manager::new(url);
         r2d2::ManageConnection::connect(&manager).map_err(|e| StoreError::connect(backend, e))?;
         let epoch = manager.epoch_handle();
+        let reachable = manager.reachable_handle();
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size)
             .min_idle(options.min_idle)
@@ -94,7 +104,7 @@ impl Database {
             .build(manager)
             .map_err(|e| StoreError::connect(backend, e))?;
         let permits = Arc::new(tokio::sync::Semaphore::new(options.max_size as usize));
-        Ok(Self { pool, permits, backend, epoch })
+        Ok(Self { pool, permits, backend, epoch, reachable, acquire_timeout: options.acquire_timeout })
     }
 
     pub fn backend(&self) -> Backend {
@@ -114,6 +124,9 @@ impl Database {
     /// connection opened before that moment is retired and `work` runs once more on a new one.
     /// A loss after a statement succeeded is reported, never retried, since part of the work
     /// may have been applied.
+    ///
+    /// No connection to be had, or one lost for good, is [`RepositoryError::unreachable`]: a
+    /// `503`, at once while the database is known to be down.
     pub async fn run<T, F>(&self, work: F) -> Result<T, RepositoryError>
     where
         F: Fn(&mut AnyConnection) -> Result<T, RepositoryError> + Send + 'static,
@@ -121,21 +134,29 @@ impl Database {
     {
         let pool = self.pool.clone();
         let epoch = self.epoch.clone();
+        let reachable = self.reachable.clone();
+        let acquire_timeout = self.acquire_timeout;
         let _permit = self.permits.acquire().await.map_err(|e| RepositoryError::Unavailable(e.into()))?;
         tokio::task::spawn_blocking(move || {
             let mut retried = false;
             loop {
-                let mut conn = pool.get().map_err(|e| RepositoryError::Unavailable(e.into()))?;
+                let wait = if reachable.load(Ordering::Relaxed) { acquire_timeout } else { UNREACHABLE_WAIT };
+                let mut conn = pool.get_timeout(wait).map_err(|e| RepositoryError::unreachable(e.to_string()))?;
                 let result = work(conn.checked_out());
-                if result.is_err() && conn.health.lost() {
+                if let Err(error) = &result
+                    && conn.health.lost()
+                {
                     // Connections opened before this moment are likely dead too (a restart
-                    // kills them all): retire them rather than fail one request per connection.
-                    epoch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // kills them all): retire them rather than fail one request per connection,
+                    // and wait only briefly for a new one until one opens.
+                    epoch.fetch_add(1, Ordering::Relaxed);
+                    reachable.store(false, Ordering::Relaxed);
                     if !retried && conn.health.lost_before_any_success() {
                         retried = true;
                         tracing::warn!("a database connection was lost; retrying once on a new connection");
                         continue;
                     }
+                    return Err(RepositoryError::unreachable(format!("connection lost: {error}")));
                 }
                 return result;
             }

@@ -124,3 +124,97 @@ async fn hot_task_statements_are_prepared_once_per_connection() {
         assert_eq!(n, 1, "{kind}: prepared {n} times in {prepared:#?}");
     }
 }
+
+/// A TCP relay in front of PostgreSQL that can be taken down (every relayed connection cut, new
+/// ones closed at once, as a stopped server would) and brought back.
+struct Outage {
+    addr: std::net::SocketAddr,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pipes: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Outage {
+    async fn relay(upstream: String) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let addr = listener.local_addr().expect("has an address");
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let pipes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (up2, pipes2) = (up.clone(), pipes.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees its connection closed
+                }
+                let upstream = upstream.clone();
+                pipes2.lock().expect("lock").push(tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                }));
+            }
+        });
+        Self { addr, up, pipes }
+    }
+
+    fn down(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for pipe in self.pipes.lock().expect("lock").drain(..) {
+            pipe.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// While the database cannot be reached, requests fail at once as `unreachable` (the HTTP layer's
+/// 503) instead of each waiting the whole acquire timeout; when it is back, they succeed again
+/// without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_fails_fast_and_service_resumes() {
+    use std::time::{Duration, Instant};
+    use workbench_store::PoolOptions;
+
+    let Some(t) = TestDatabase::postgres() else { return };
+    t.connect(); // migrated
+    let target = url::Url::parse(t.url()).expect("a URL");
+    let relay = Outage::relay(format!("{}:{}", target.host_str().expect("host"), target.port().unwrap_or(5432))).await;
+    let mut via_relay = target.clone();
+    via_relay.set_host(Some("127.0.0.1")).expect("host");
+    via_relay.set_port(Some(relay.addr.port())).expect("port");
+
+    let acquire_timeout = Duration::from_secs(20);
+    let options = PoolOptions { max_size: 2, min_idle: Some(1), acquire_timeout };
+    let db = Database::connect(via_relay.as_str(), options).expect("opens through the relay");
+    let users = DieselUserRepository::new(db.clone());
+    let ann = users.create(account(1)).await.expect("created");
+
+    relay.down();
+    for attempt in 0..3 {
+        let started = Instant::now();
+        let error = users.find(ann.id).await.expect_err("the database is out of reach");
+        assert!(error.is_unreachable(), "attempt {attempt}: {error:#}");
+        // The bound is the point of the test, not a speed figure: waiting out the acquire
+        // timeout is the hang this replaces.
+        assert!(started.elapsed() < acquire_timeout / 4, "attempt {attempt} waited {:?}", started.elapsed());
+    }
+
+    relay.restore();
+    let deadline = Instant::now() + acquire_timeout;
+    loop {
+        match users.find(ann.id).await {
+            Ok(found) => {
+                assert_eq!(found.map(|u| u.id), Some(ann.id));
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                assert!(e.is_unreachable(), "{e:#}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("still failing after the database came back: {e:#}"),
+        }
+    }
+    users.create(account(2)).await.expect("writes resume");
+}

@@ -158,9 +158,22 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "service-unavailable", detail)
     }
 
-    /// An opaque 500; `cause` is logged, never shown.
+    /// An opaque 500; `cause` is logged, never shown. A database out of reach is not a bug but a
+    /// passing state: that is a 503 `database-unavailable` with `Retry-After`.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        Self { cause: Some(cause.into()), ..Self::from_status(StatusCode::INTERNAL_SERVER_ERROR) }
+        let cause = cause.into();
+        if workbench_core::is_unreachable(&cause) {
+            return Self {
+                cause: Some(cause),
+                retry_after: Some(1),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database-unavailable",
+                    "The database cannot be reached at the moment; try again shortly.",
+                )
+            };
+        }
+        Self { cause: Some(cause), ..Self::from_status(StatusCode::INTERNAL_SERVER_ERROR) }
     }
 
     /// Adds a failing field to the problem's `errors`.
@@ -498,6 +511,7 @@ impl From<FileError> for ApiError {
 mod tests {
     use super::*;
     use actix_web::body::to_bytes;
+    use workbench_core::RepositoryError;
 
     #[actix_web::test]
     async fn internal_errors_hide_their_cause() {
@@ -509,6 +523,19 @@ mod tests {
         let text = String::from_utf8(body.to_vec()).unwrap();
         assert!(!text.contains("SELECT") && !text.contains("/srv"), "{text}");
         assert!(text.contains("internal-error"));
+    }
+
+    #[actix_web::test]
+    async fn an_unreachable_database_is_a_503_to_retry() {
+        let RepositoryError::Unavailable(cause) = RepositoryError::unreachable("connection refused") else {
+            unreachable!()
+        };
+        let response = ApiError::from(TaskError::Unknown(cause)).error_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        let body = to_bytes(response.into_body()).await.unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.contains("database-unavailable") && !text.contains("refused"), "{text}");
     }
 
     #[test]
