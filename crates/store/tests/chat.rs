@@ -16,6 +16,7 @@ engine_cases!(
     a_member_is_added_once_and_must_exist,
     contacts_are_room_mates_and_direct_partners,
     history_pages_backwards_and_forwards,
+    messages_sent_at_once_are_each_stored_once_and_a_bad_one_fails_alone,
 );
 
 fn room(slug: &str, private: bool, by: &User) -> NewRoom {
@@ -129,4 +130,56 @@ async fn history_pages_backwards_and_forwards(db: Database) {
         (ann.id, Some(bob.id), None, instant())
     );
     assert_eq!(store.history(Conversation::direct(bob.id, cy.id), HistoryPage::latest(3)).await.unwrap(), vec![]);
+}
+
+/// Messages arriving together are written together (see `DieselChatStore`): each caller still
+/// gets its own stored message, and one that cannot be stored fails without taking the others.
+async fn messages_sent_at_once_are_each_stored_once_and_a_bad_one_fails_alone(db: Database) {
+    let store = DieselChatStore::new(db.clone());
+    let ann = user(&db, "ann").await;
+    let bob = user(&db, "bob").await;
+    let general = store.create_room(room("general", false, &ann)).await.unwrap();
+    const BAD: usize = 151;
+    let sends: Vec<_> = (0..300)
+        .map(|n| {
+            let message = match n {
+                BAD => said(Some(workbench_chat::RoomId(i64::MAX)), ann.id, None, "to a room that is not there"),
+                n if n % 2 == 0 => said(Some(general.id), ann.id, None, &format!("m{n}")),
+                n => said(None, ann.id, Some(bob.id), &format!("m{n}")),
+            };
+            let store = store.clone();
+            tokio::spawn(async move { store.insert_message(message).await })
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    for (n, send) in sends.into_iter().enumerate() {
+        let outcome = send.await.unwrap();
+        if n == BAD {
+            assert!(outcome.is_err(), "a message to a missing room is refused: {outcome:?}");
+            continue;
+        }
+        let message = outcome.unwrap();
+        assert_eq!(message.content, format!("m{n}"), "each caller gets its own message back");
+        assert_eq!(message.room.is_some(), n % 2 == 0);
+        assert!(ids.insert(message.id), "ids are distinct");
+    }
+    let all = |conversation: Conversation| {
+        let store = store.clone();
+        async move {
+            let page = HistoryPage { before: None, after: Some(MessageId(0)), limit: 100 };
+            let mut seen = Vec::new();
+            let mut next = page;
+            loop {
+                let batch = store.history(conversation.clone(), next).await.unwrap();
+                let Some(last) = batch.last() else { break };
+                next = HistoryPage { after: Some(last.id), ..page };
+                seen.extend(batch);
+            }
+            seen
+        }
+    };
+    let (room_messages, direct) =
+        (all(Conversation::Room(general.id)).await, all(Conversation::Direct(ann.id, bob.id)).await);
+    assert_eq!((room_messages.len(), direct.len()), (150, 149), "every message stored once, the bad one not at all");
+    assert!(room_messages.iter().chain(&direct).all(|m| ids.contains(&m.id)));
 }
