@@ -5,7 +5,9 @@
 # gateway), in turn:
 #   pg      PostgreSQL stopped for 3 s and started again
 #   redis   Redis stopped for 3 s and started again
-#   kill    one instance killed with SIGKILL
+#   kill    one instance killed with SIGKILL, while a chat reader connected to it and a sender on
+#           the other talk in a room (scripts/deploy/ws_faults.py): the reader reconnects through the
+#           gateway and fetches what it missed by `history after`; stored messages it never saw = lost
 # and, for each: answers by status, how slow the failed answers were (fail fast, not hang), how
 # long after the fault the last failure came, and acknowledged writes (2xx) against the rows in
 # the database (lost = acknowledged but absent). Figures: target/fault-runs/results.md.
@@ -126,5 +128,20 @@ kill_one() { kill -9 "$(cat "$D/pids/two.pid")"; rm -f "$D/pids/two.pid"; }
 } | tee "$OUTDIR/results.md"
 step "fault: PostgreSQL restart" scenario pg pg_restart
 step "fault: Redis restart" scenario redis redis_restart
+ensure_pip ws websockets
+"$WORK/venv-ws/bin/python" scripts/deploy/ws_faults.py "$GW" "http://127.0.0.1:$P1" "http://127.0.0.1:$P2" "$SECONDS_LOAD" "$D/ws.json" \
+    >"$D/ws.log" 2>&1 &
+ws_clients=$!
 step "fault: kill -9 one instance" scenario kill kill_one
+ws_status=0
+wait "$ws_clients" || ws_status=$?
+{
+    echo
+    echo "WebSocket clients through the kill (scripts/deploy/ws_faults.py): $(tail -1 "$D/ws.log")"
+} | tee -a "$OUTDIR/results.md"
+if [ "$ws_status" != 0 ]; then
+    tail -20 "$D/ws.log" >&2
+    log "FAILED: a chat message stored during the kill never reached the reader (or it never came back)"
+    exit 1
+fi
 log "figures in $OUTDIR/results.md"
