@@ -182,7 +182,7 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
             stripe: settings.stripe_webhook_secret.clone(),
         },
     );
-    let chat = ChatService::new(Arc::new(DieselChatStore::new(db.clone())), users.clone());
+    let chat = ChatService::new(Arc::new(DieselChatStore::new(db.clone())), Arc::new(authenticator.clone()));
     let presence: Arc<dyn Presence> = match &redis {
         Some(pool) => Arc::new(RedisPresence::new(pool.clone(), settings.redis_prefix.clone(), PRESENCE_TTL)),
         None => Arc::new(MemoryPresence::new()),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use workbench_core::FieldErrors;
-use workbench_users::{Principal, UserId, UserRepository, now};
+use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
     ChatError, ChatStore, Conversation, HistoryPage, Message, MessageContent, NewMessage, Room, RoomDraft, RoomSlug,
@@ -13,7 +13,9 @@ use crate::{
 #[derive(Clone)]
 pub struct ChatService {
     store: Arc<dyn ChatStore>,
-    users: Arc<dyn UserRepository>,
+    /// Who exists and is active, from the principal cache: a direct message costs no read of
+    /// its recipient's account.
+    accounts: Arc<dyn Accounts>,
 }
 
 impl std::fmt::Debug for ChatService {
@@ -32,8 +34,8 @@ fn content(raw: &str) -> Result<MessageContent, ChatError> {
 }
 
 impl ChatService {
-    pub fn new(store: Arc<dyn ChatStore>, users: Arc<dyn UserRepository>) -> Self {
-        Self { store, users }
+    pub fn new(store: Arc<dyn ChatStore>, accounts: Arc<dyn Accounts>) -> Self {
+        Self { store, accounts }
     }
 
     /// Creates a room; the caller becomes its creator and first member.
@@ -67,7 +69,7 @@ impl ChatService {
             return Err(ChatError::Forbidden("Only the room's creator or a moderator may add members."));
         }
         let unknown = || ChatError::Validation(FieldErrors::single("user_id", "is not an existing user"));
-        if user < 1 || self.users.find(UserId(user)).await?.is_none() {
+        if user < 1 || self.accounts.account(UserId(user)).await?.is_none() {
             return Err(unknown());
         }
         match self.store.add_member(room.id, UserId(user), now()).await {
@@ -132,7 +134,7 @@ impl ChatService {
         other: i64,
         page: HistoryPage,
     ) -> Result<Vec<Message>, ChatError> {
-        if other < 1 || self.users.find(UserId(other)).await?.is_none() {
+        if other < 1 || self.accounts.account(UserId(other)).await?.is_none() {
             return Err(ChatError::UserNotFound);
         }
         Ok(self.store.history(Conversation::direct(caller.id, UserId(other)), page).await?)
@@ -144,8 +146,8 @@ impl ChatService {
     }
 
     async fn active_user(&self, id: i64) -> Result<(), ChatError> {
-        match self.users.find(UserId(id)).await? {
-            Some(user) if user.status == workbench_users::UserStatus::Active => Ok(()),
+        match self.accounts.account(UserId(id)).await? {
+            Some(account) if account.is_active() => Ok(()),
             _ => Err(ChatError::UserNotFound),
         }
     }
@@ -154,7 +156,7 @@ impl ChatService {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use workbench_users::{MockUserRepository, Role, User, UserStatus};
+    use workbench_users::{MockAccounts, Role, UserStatus};
 
     use super::*;
     use crate::{MockChatStore, RoomId};
@@ -174,8 +176,8 @@ mod tests {
         }
     }
 
-    fn service(store: MockChatStore, users: MockUserRepository) -> ChatService {
-        ChatService::new(Arc::new(store), Arc::new(users))
+    fn service(store: MockChatStore, accounts: MockAccounts) -> ChatService {
+        ChatService::new(Arc::new(store), Arc::new(accounts))
     }
 
     #[tokio::test]
@@ -183,9 +185,9 @@ mod tests {
         let mut store = MockChatStore::new();
         store.expect_find_room().returning(|_| Ok(Some(room(false, 1))));
         store.expect_add_member().times(1).returning(|_, _, _| Ok(true));
-        let mut users = MockUserRepository::new();
-        users.expect_find().returning(|id| Ok(Some(User::sample(id.0))));
-        let chat = service(store, users);
+        let mut accounts = MockAccounts::new();
+        accounts.expect_account().returning(|id| Ok(Some(principal(id.0, Role::User))));
+        let chat = service(store, accounts);
 
         let refused = chat.add_member(&principal(2, Role::User), "ops", 3).await;
         assert!(matches!(refused, Err(ChatError::Forbidden(_))), "{refused:?}");
@@ -199,7 +201,7 @@ mod tests {
         store.expect_find_room().returning(|_| Ok(Some(room(true, 1))));
         store.expect_is_member().returning(|_, user| Ok(user == UserId(1)));
         store.expect_history().returning(|_, _| Ok(vec![]));
-        let chat = service(store, MockUserRepository::new());
+        let chat = service(store, MockAccounts::new());
 
         let outsider = principal(2, Role::User);
         assert!(matches!(
@@ -215,7 +217,7 @@ mod tests {
     async fn a_blank_message_or_one_to_oneself_stores_nothing() {
         let mut store = MockChatStore::new();
         store.expect_insert_message().never();
-        let chat = service(store, MockUserRepository::new());
+        let chat = service(store, MockAccounts::new());
         let me = principal(1, Role::User);
         let blank = chat.send_direct(&me, 2, "  ").await.unwrap_err();
         assert!(matches!(blank, ChatError::Validation(ref e) if e.contains("content")), "{blank:?}");
@@ -225,13 +227,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_disabled_recipient_is_not_found() {
-        let mut users = MockUserRepository::new();
-        users.expect_find().returning(|id| {
-            let mut user = User::sample(id.0);
-            user.status = UserStatus::Disabled;
-            Ok(Some(user))
-        });
-        let chat = service(MockChatStore::new(), users);
+        let mut accounts = MockAccounts::new();
+        accounts
+            .expect_account()
+            .returning(|id| Ok(Some(Principal { status: UserStatus::Disabled, ..principal(id.0, Role::User) })));
+        let chat = service(MockChatStore::new(), accounts);
         assert!(matches!(chat.send_direct(&principal(1, Role::User), 2, "hi").await, Err(ChatError::UserNotFound)));
     }
 }

@@ -37,7 +37,7 @@ pub use ports::{
     AuditLog, OAuthProvider, OAuthStateStore, PasswordHasher, RefreshTokenStore, TokenIssuer, TotpVerifier, UserQuery,
     UserRepository,
 };
-pub use principal::{Authenticator, CacheEpoch, Principal, PrincipalCache};
+pub use principal::{Accounts, Authenticator, CacheEpoch, Principal, PrincipalCache};
 pub use tokens::{
     AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshToken, RefreshTokenRecord, TokenHash,
 };
@@ -54,4 +54,4 @@ pub use ports::{
     MockTotpVerifier, MockUserRepository,
 };
 #[cfg(feature = "mock")]
-pub use principal::MockPrincipalCache;
+pub use principal::{MockAccounts, MockPrincipalCache};

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use workbench_core::RepositoryError;
 
 use crate::{AccessClaims, AuthError, Role, TokenIssuer, User, UserId, UserRepository, UserStatus};
 
@@ -57,6 +58,16 @@ pub trait PrincipalCache: Send + Sync {
     async fn invalidate(&self, id: UserId);
 }
 
+/// The facts of any account by id, as access checks see them: for a domain that must know
+/// whether another user exists and is active (a direct message's recipient) without a round
+/// trip per question. [`Authenticator`] answers it from the [`PrincipalCache`].
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Accounts: Send + Sync {
+    /// Account `id`'s principal, or `None` when there is no such account.
+    async fn account(&self, id: UserId) -> Result<Option<Principal>, RepositoryError>;
+}
+
 /// Checks access tokens: the question every authenticated request asks first. The account's
 /// facts come from the [`PrincipalCache`] when it has them, so a request that carries a valid
 /// token costs no database round trip; the cache is invalidated on every instance whenever those
@@ -98,21 +109,26 @@ impl Authenticator {
 
     /// The caller behind verified `claims` (see [`Self::authenticate`]).
     pub async fn principal(&self, claims: &AccessClaims) -> Result<Principal, AuthError> {
-        let principal = match self.principals.get(claims.user_id) {
-            Some(principal) => principal,
-            None => {
-                let read_since = self.principals.epoch();
-                let user = self.users.find(claims.user_id).await?.ok_or(AuthError::InvalidToken)?;
-                let principal = Principal::from(&user);
-                self.principals.put(principal, read_since);
-                principal
-            }
-        };
+        let principal = self.account(claims.user_id).await?.ok_or(AuthError::InvalidToken)?;
         if principal.is_active() && principal.token_generation == claims.generation {
             Ok(principal)
         } else {
             Err(AuthError::InvalidToken)
         }
+    }
+}
+
+#[async_trait]
+impl Accounts for Authenticator {
+    async fn account(&self, id: UserId) -> Result<Option<Principal>, RepositoryError> {
+        if let Some(principal) = self.principals.get(id) {
+            return Ok(Some(principal));
+        }
+        let read_since = self.principals.epoch();
+        let Some(user) = self.users.find(id).await? else { return Ok(None) };
+        let principal = Principal::from(&user);
+        self.principals.put(principal, read_since);
+        Ok(Some(principal))
     }
 }
 
