@@ -144,7 +144,7 @@ pub async fn build_state(settings: &Settings, db: Database) -> anyhow::Result<Ap
     let tasks = TaskService::new(
         Arc::new(DieselTaskRepository::new(db.clone()).ringing(events_written.clone())),
         Arc::new(DieselCommentRepository::new(db.clone())),
-        users.clone(),
+        Arc::new(authenticator.clone()),
         cache,
     );
     let user_service = UserService::new(users.clone(), hasher.clone(), audit, principals.clone());

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use workbench_core::{FieldError, FieldErrors, Page, PageRequest};
-use workbench_users::{Principal, UserId, UserRepository, now};
+use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
     Comment, CommentBody, CommentRepository, NewComment, NewTask, NewTaskRecord, Status, TagUsage, Task, TaskCache,
@@ -19,7 +19,8 @@ const UPDATE_ATTEMPTS: usize = 5;
 pub struct TaskService {
     tasks: Arc<dyn TaskRepository>,
     comments: Arc<dyn CommentRepository>,
-    users: Arc<dyn UserRepository>,
+    /// Who exists and is active (for assignees), from the principal cache.
+    accounts: Arc<dyn Accounts>,
     cache: Arc<dyn TaskCache>,
 }
 
@@ -33,10 +34,10 @@ impl TaskService {
     pub fn new(
         tasks: Arc<dyn TaskRepository>,
         comments: Arc<dyn CommentRepository>,
-        users: Arc<dyn UserRepository>,
+        accounts: Arc<dyn Accounts>,
         cache: Arc<dyn TaskCache>,
     ) -> Self {
-        Self { tasks, comments, users, cache }
+        Self { tasks, comments, accounts, cache }
     }
 
     fn scope(viewer: Viewer) -> TaskScope {
@@ -274,7 +275,7 @@ impl TaskService {
 
     async fn assignee_error(&self, id: Option<UserId>) -> Result<Option<FieldError>, TaskError> {
         let Some(id) = id else { return Ok(None) };
-        let active = self.users.find(id).await.map_err(TaskError::from)?.is_some_and(|u| u.is_active());
+        let active = self.accounts.account(id).await.map_err(TaskError::from)?.is_some_and(|a| a.is_active());
         Ok((!active).then(|| FieldError::new("assignee_id", "must be an active user")))
     }
 
@@ -305,7 +306,7 @@ fn combine<T>(parsed: Result<T, FieldErrors>, extra: Option<FieldError>) -> Resu
 mod tests {
     use super::*;
     use crate::{MockCommentRepository, MockTaskCache, MockTaskRepository, Priority, Tags, Title};
-    use workbench_users::{MockUserRepository, Role, User, UserStatus};
+    use workbench_users::{MockAccounts, Role, User, UserStatus};
 
     fn user(id: i64, role: Role) -> User {
         User { role, ..User::sample(id) }
@@ -343,7 +344,7 @@ mod tests {
         cache
     }
 
-    fn service(tasks: MockTaskRepository, users: MockUserRepository, cache: MockTaskCache) -> TaskService {
+    fn service(tasks: MockTaskRepository, users: MockAccounts, cache: MockTaskCache) -> TaskService {
         TaskService::new(Arc::new(tasks), Arc::new(MockCommentRepository::new()), Arc::new(users), Arc::new(cache))
     }
 
@@ -351,7 +352,7 @@ mod tests {
     async fn strangers_get_not_found_even_from_the_cache() {
         let mut cache = MockTaskCache::new();
         cache.expect_task().returning(|_| Some(task(1, Some(2), 1)));
-        let svc = service(MockTaskRepository::new(), MockUserRepository::new(), cache);
+        let svc = service(MockTaskRepository::new(), MockAccounts::new(), cache);
         assert!(matches!(svc.get(&caller(3, Role::User), TaskId(7)).await, Err(TaskError::NotFound)));
         assert!(svc.get(&caller(2, Role::User), TaskId(7)).await.is_ok(), "the assignee sees it");
         assert!(svc.get(&caller(9, Role::Moderator), TaskId(7)).await.is_ok(), "moderators see all");
@@ -362,7 +363,7 @@ mod tests {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(task(1, None, 3))));
         tasks.expect_update().never();
-        let svc = service(tasks, MockUserRepository::new(), quiet_cache());
+        let svc = service(tasks, MockAccounts::new(), quiet_cache());
         let changes = TaskChanges { title: Some(Title::parse("new").unwrap()), ..TaskChanges::default() };
         let err = svc.update(&caller(1, Role::User), TaskId(7), changes, Some(2)).await;
         assert!(matches!(err, Err(TaskError::VersionMismatch { expected: 2, current: 3 })));
@@ -373,7 +374,7 @@ mod tests {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(task(1, None, 3))));
         tasks.expect_update().times(1).returning(|_, _| Ok(false));
-        let svc = service(tasks, MockUserRepository::new(), quiet_cache());
+        let svc = service(tasks, MockAccounts::new(), quiet_cache());
         let err = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await;
         assert!(matches!(err, Err(TaskError::VersionMismatch { .. })));
 
@@ -385,7 +386,7 @@ mod tests {
             assert_eq!((t.version, expected), (4, 3));
             Ok(calls == 2)
         });
-        let svc = service(tasks, MockUserRepository::new(), quiet_cache());
+        let svc = service(tasks, MockAccounts::new(), quiet_cache());
         let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), None).await.unwrap();
         assert_eq!(updated.version, 4);
     }
@@ -396,7 +397,7 @@ mod tests {
         tasks.expect_find().returning(|_| Ok(Some(task(1, Some(2), 1))));
         tasks.expect_update().returning(|_, _| Ok(true));
         tasks.expect_delete().never();
-        let svc = service(tasks, MockUserRepository::new(), quiet_cache());
+        let svc = service(tasks, MockAccounts::new(), quiet_cache());
         let changes = TaskChanges { status: Some(Status::Completed), ..TaskChanges::default() };
         let updated = svc.update(&caller(2, Role::User), TaskId(7), changes, None).await.unwrap();
         assert!(updated.completed_at.is_some());
@@ -405,13 +406,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_inactive_or_unknown_assignee_is_a_field_error() {
-        let mut users = MockUserRepository::new();
-        users.expect_find().returning(|id| {
-            Ok((id.0 == 5).then(|| {
-                let mut u = user(5, Role::User);
-                u.status = UserStatus::Disabled;
-                u
-            }))
+        let mut users = MockAccounts::new();
+        users.expect_account().returning(|id| {
+            Ok((id.0 == 5).then(|| Principal { status: UserStatus::Disabled, ..caller(5, Role::User) }))
         });
         let svc = service(MockTaskRepository::new(), users, quiet_cache());
         for assignee in [5, 6] {
@@ -453,8 +450,8 @@ mod tests {
             })
             .times(1)
             .returning(|_| ());
-        let mut users = MockUserRepository::new();
-        users.expect_find().returning(|id| Ok(Some(user(id.0, Role::User))));
+        let mut users = MockAccounts::new();
+        users.expect_account().returning(|id| Ok(Some(caller(id.0, Role::User))));
         let svc = service(tasks, users, cache);
         let changes = TaskChanges { assignee_id: Some(Some(UserId(3))), ..TaskChanges::default() };
         svc.update(&caller(1, Role::User), TaskId(7), changes, None).await.unwrap();
@@ -474,7 +471,7 @@ mod tests {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().never();
         tasks.expect_update().withf(|t, expected| t.version == 4 && *expected == 3).times(1).returning(|_, _| Ok(true));
-        let svc = service(tasks, MockUserRepository::new(), cache_holding(task(1, None, 3)));
+        let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 3)));
         let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await.unwrap();
         assert_eq!(updated.version, 4);
     }
@@ -496,7 +493,7 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(true));
-        let svc = service(tasks, MockUserRepository::new(), cache_holding(task(1, None, 2)));
+        let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 2)));
         let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), None).await.unwrap();
         assert_eq!(updated.version, 6);
     }
@@ -507,7 +504,7 @@ mod tests {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().times(1).returning(|_| Ok(Some(task(1, None, 3))));
         tasks.expect_update().withf(|_, expected| *expected == 3).times(1).returning(|_, _| Ok(true));
-        let svc = service(tasks, MockUserRepository::new(), cache_holding(task(9, None, 2)));
+        let svc = service(tasks, MockAccounts::new(), cache_holding(task(9, None, 2)));
         svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await.expect("allowed");
 
         // The cache says the caller owns it at version 2: the conditional write is tried, fails
@@ -515,7 +512,7 @@ mod tests {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().times(1).returning(|_| Ok(Some(task(9, None, 3))));
         tasks.expect_update().withf(|_, expected| *expected == 2).times(1).returning(|_, _| Ok(false));
-        let svc = service(tasks, MockUserRepository::new(), cache_holding(task(1, None, 2)));
+        let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 2)));
         let err = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(2)).await;
         assert!(matches!(err, Err(TaskError::NotFound)), "{err:?}");
     }
@@ -531,7 +528,7 @@ mod tests {
         let mut cache = MockTaskCache::new();
         cache.expect_stats().times(1).returning(|_| None);
         cache.expect_put_stats().times(1).returning(|_, _| ());
-        let svc = service(tasks, MockUserRepository::new(), cache);
+        let svc = service(tasks, MockAccounts::new(), cache);
         let stats = svc.stats(&caller(1, Role::User)).await.unwrap();
         assert!((stats.completion_rate() - 0.5).abs() < f64::EPSILON);
     }
