@@ -9,6 +9,9 @@
 #   slow   the dm load twice: as a baseline, then with one client that never reads and is sent
 #          SLOW_DM_RATE (500)/s messages: is it dropped (4008), and the others' p99 meanwhile
 #   room   one message to a room of ROOM_MEMBERS (5,000), repeated ROOM_REPEATS (5) times
+#   hold2  HOLD2_CONNECTIONS (20,000) idle sockets over two instances sharing PostgreSQL and
+#          Redis (WSBENCH_REDIS_URL), half on each: one process may hold 20,000 descriptors here,
+#          so 20,000 sockets need two servers; each half reads its own server's memory
 # Results: target/ws-bench/run-<UTC time>/ (results.jsonl, one wsload-<scenario>.log and
 # server-<scenario>.log each, summary.md); target/ws-bench/latest points at the last run.
 #
@@ -31,7 +34,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-SCENARIOS=${SCENARIOS:-"hold dm tasks slow room"}
+SCENARIOS=${SCENARIOS:-"hold dm tasks slow room hold2"}
+HOLD2_CONNECTIONS=${HOLD2_CONNECTIONS:-20000}
+REDIS_URL_BENCH=${WSBENCH_REDIS_URL:-redis://127.0.0.1:6379}
 PROFILE=${WSBENCH_PROFILE:-release}
 HOLD_CONNECTIONS=${HOLD_CONNECTIONS:-19000}
 HOLD_SECS=${HOLD_SECS:-40}
@@ -155,6 +160,7 @@ start_server() { # $1 log name
             JWT_SECRET=ws-bench-secret-ws-bench-secret-ws-bench-secret ACCESS_TOKEN_TTL=12h \
             RATE_LIMIT_PER_MINUTE=$RATE_LIMIT RATE_LIMIT_AUTH_PER_MINUTE=$RATE_LIMIT \
             LOG_FORMAT=json RUST_LOG=${WSBENCH_LOG:-warn} SHUTDOWN_TIMEOUT=5s
+        [[ -n "${SERVER_REDIS:-}" ]] && export REDIS_URL=$SERVER_REDIS REDIS_PREFIX=wsbench
         exec "${cmd[@]}"
     ) >"$RUN/server-$1.log" 2>&1 &
     server_pid=$!
@@ -205,6 +211,37 @@ wsload() {
     stop_server
 }
 
+# hold2: two servers on PORT and PORT+1 sharing the database and Redis, a wsload per server.
+hold2() {
+    stop_server
+    local port_b=$((PORT + 1)) pid_a pid_b rc_a=0 rc_b=0
+    SERVER_REDIS=$REDIS_URL_BENCH start_server hold2-a
+    pid_a=$server_pid
+    SERVER_REDIS=$REDIS_URL_BENCH PORT=$port_b BASE=http://127.0.0.1:$port_b start_server hold2-b
+    pid_b=$server_pid
+    wait_quiet
+    echo
+    echo "== hold2: $HOLD2_CONNECTIONS sockets over two instances (pids $pid_a on :$PORT, $pid_b on :$port_b)"
+    # shellcheck disable=SC2086 # WSLOAD_ARGS is a list of options
+    pinned "$LOAD_CPUS" "$WSLOAD" --url "$BASE" --tokens "$TOKENS" --server-pid "$pid_a" --shard 0/2 \
+        --out "$RESULTS" ${WSLOAD_ARGS:-} hold --connections "$HOLD2_CONNECTIONS" --hold-secs "$HOLD_SECS" \
+        2>"$RUN/wsload-hold2-a.log" >/dev/null &
+    local load_a=$!
+    # shellcheck disable=SC2086
+    pinned "$LOAD_CPUS" "$WSLOAD" --url "http://127.0.0.1:$port_b" --tokens "$TOKENS" --server-pid "$pid_b" \
+        --shard 1/2 --out "$RESULTS" ${WSLOAD_ARGS:-} hold --connections "$HOLD2_CONNECTIONS" \
+        --hold-secs "$HOLD_SECS" 2>"$RUN/wsload-hold2-b.log" >/dev/null &
+    local load_b=$!
+    wait "$load_a" || rc_a=$?
+    wait "$load_b" || rc_b=$?
+    tail -12 "$RUN/wsload-hold2-a.log" "$RUN/wsload-hold2-b.log"
+    ((rc_a == 0 && rc_b == 0)) || echo "   hold2: wsload exited $rc_a / $rc_b"
+    server_pid=$pid_b
+    stop_server
+    server_pid=$pid_a
+    stop_server
+}
+
 echo "== results in $RUN"
 # Every account signed in first, on a server of its own, so that no scenario's server carries the
 # sign-in burst (and hold's memory baseline is a server that has only started).
@@ -212,6 +249,7 @@ need=0
 for s in $SCENARIOS; do
     case "$s" in
         hold) ((HOLD_CONNECTIONS > need)) && need=$HOLD_CONNECTIONS ;;
+        hold2) ((HOLD2_CONNECTIONS > need)) && need=$HOLD2_CONNECTIONS ;;
         dm | tasks) ((LOAD_CONNECTIONS > need)) && need=$LOAD_CONNECTIONS ;;
         slow) ((SLOW_CONNECTIONS + 2 > need)) && need=$((SLOW_CONNECTIONS + 2)) ;;
     esac
@@ -235,7 +273,8 @@ for s in $SCENARIOS; do
         tasks) wsload tasks tasks --connections "$LOAD_CONNECTIONS" --rate "$LOAD_RATE" --secs "$LOAD_SECS" ;;
         slow) wsload slow slow --connections "$SLOW_CONNECTIONS" --rate "$SLOW_RATE" --secs "$SLOW_SECS" --slow-rate "$SLOW_DM_RATE" ;;
         room) wsload room --first-user "$ROOM_FIRST_USER" room --members "$ROOM_MEMBERS" --repeats "$ROOM_REPEATS" ;;
-        *) echo "unknown scenario $s (hold dm tasks slow room)" >&2; exit 1 ;;
+        hold2) hold2 ;;
+        *) echo "unknown scenario $s (hold dm tasks slow room hold2)" >&2; exit 1 ;;
     esac
 done
 

@@ -50,22 +50,24 @@ pub async fn run(
     mut stream: AggregatedMessageStream,
     principal: Option<Principal>,
 ) {
+    // The steps that run once or per request are boxed, so that the state an idle socket keeps
+    // in memory is only the loop's: tens of thousands of sockets each carry this future.
     let principal = match principal {
         Some(principal) => principal,
-        None => match first_message_auth(&state, &mut socket, &mut stream).await {
+        None => match Box::pin(first_message_auth(&state, &mut socket, &mut stream)).await {
             Some(principal) => principal,
             None => return,
         },
     };
     let (mut connection, first_here) = state.realtime.hub.register(principal.id, principal.token_generation);
     state.metrics.websocket_opened();
-    state.realtime.opened(&connection, first_here).await;
+    Box::pin(state.realtime.opened(&connection, first_here)).await;
     let quota = Quota::per_second(MESSAGES_PER_SECOND).allow_burst(MESSAGES_BURST);
     let mut conversation =
         Conversation { state: state.clone(), principal, id: connection.id, pace: RateLimiter::direct(quota) };
     conversation.serve(&mut connection, socket, stream).await;
     state.metrics.websocket_closed();
-    state.realtime.closed(connection).await;
+    Box::pin(state.realtime.closed(connection)).await;
 }
 
 /// Waits for `{"type": "auth", "token": ...}`; anything else, a bad token or silence closes the
@@ -164,8 +166,7 @@ impl Conversation {
                             // What the hub queues meanwhile is written while this request waits
                             // on the database: a client that reads is never closed as slow
                             // because its own request took time.
-                            let handling = self.handle(&text);
-                            tokio::pin!(handling);
+                            let mut handling = Box::pin(self.handle(&text));
                             loop {
                                 tokio::select! {
                                     () = &mut handling => break,
