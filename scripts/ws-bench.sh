@@ -18,6 +18,7 @@
 # Environment (defaults in brackets):
 #   SCENARIOS ["hold dm tasks slow room"]   WSBENCH_PROFILE [release] (debug: quicker to build, for a smoke run)
 #   HOLD_CONNECTIONS [19000] HOLD_SECS [40] HOLD_PROCS [0: one client process per 9,500 sockets]
+#   HOLD2_CONNECTIONS [20000] HOLD2_SECS [60] WSBENCH_REDIS_URL [redis://127.0.0.1:6379]
 #   LOAD_CONNECTIONS [10000] LOAD_RATE [5000] LOAD_SECS [20]
 #   SLOW_CONNECTIONS [LOAD_CONNECTIONS] SLOW_RATE [LOAD_RATE] SLOW_SECS [LOAD_SECS] SLOW_DM_RATE [500]
 #   ROOM_MEMBERS [5000] ROOM_REPEATS [5] ROOM_FIRST_USER [20000] (its own accounts: the room makes its
@@ -36,6 +37,7 @@ ROOT=$PWD
 
 SCENARIOS=${SCENARIOS:-"hold dm tasks slow room hold2"}
 HOLD2_CONNECTIONS=${HOLD2_CONNECTIONS:-20000}
+HOLD2_SECS=${HOLD2_SECS:-60}
 REDIS_URL_BENCH=${WSBENCH_REDIS_URL:-redis://127.0.0.1:6379}
 PROFILE=${WSBENCH_PROFILE:-release}
 HOLD_CONNECTIONS=${HOLD_CONNECTIONS:-19000}
@@ -224,17 +226,20 @@ hold2() {
     echo "== hold2: $HOLD2_CONNECTIONS sockets over two instances (pids $pid_a on :$PORT, $pid_b on :$port_b)"
     # shellcheck disable=SC2086 # WSLOAD_ARGS is a list of options
     pinned "$LOAD_CPUS" "$WSLOAD" --url "$BASE" --tokens "$TOKENS" --server-pid "$pid_a" --shard 0/2 \
-        --out "$RESULTS" ${WSLOAD_ARGS:-} hold --connections "$HOLD2_CONNECTIONS" --hold-secs "$HOLD_SECS" \
+        --out "$RESULTS" ${WSLOAD_ARGS:-} hold --connections "$HOLD2_CONNECTIONS" --hold-secs "$HOLD2_SECS" \
         2>"$RUN/wsload-hold2-a.log" >/dev/null &
     local load_a=$!
+    # The token cache names the server it was filled on; the tokens are as good on the second
+    # (same database and secret), so its half reads a copy that names it.
+    jq --arg url "http://127.0.0.1:$port_b" '.url = $url' "$TOKENS" >"$RUN/tokens-b.json"
     # shellcheck disable=SC2086
-    pinned "$LOAD_CPUS" "$WSLOAD" --url "http://127.0.0.1:$port_b" --tokens "$TOKENS" --server-pid "$pid_b" \
+    pinned "$LOAD_CPUS" "$WSLOAD" --url "http://127.0.0.1:$port_b" --tokens "$RUN/tokens-b.json" --server-pid "$pid_b" \
         --shard 1/2 --out "$RESULTS" ${WSLOAD_ARGS:-} hold --connections "$HOLD2_CONNECTIONS" \
-        --hold-secs "$HOLD_SECS" 2>"$RUN/wsload-hold2-b.log" >/dev/null &
+        --hold-secs "$HOLD2_SECS" 2>"$RUN/wsload-hold2-b.log" >/dev/null &
     local load_b=$!
     wait "$load_a" || rc_a=$?
     wait "$load_b" || rc_b=$?
-    tail -12 "$RUN/wsload-hold2-a.log" "$RUN/wsload-hold2-b.log"
+    tail -n 12 "$RUN/wsload-hold2-a.log" "$RUN/wsload-hold2-b.log"
     ((rc_a == 0 && rc_b == 0)) || echo "   hold2: wsload exited $rc_a / $rc_b"
     server_pid=$pid_b
     stop_server

@@ -238,6 +238,10 @@ pub struct Background {
     relay: Relay,
 }
 
+/// The outbox relay's own connections: it runs one statement at a time; the second serves the
+/// webhook fan-out's enqueueing while the first is returned.
+const RELAY_CONNECTIONS: u32 = 2;
+
 impl Background {
     /// Starts the job runtime and the relay on the current Tokio runtime. With `NATS_URL`, events
     /// are published to NATS too (a server not reachable yet is retried in the background).
@@ -247,9 +251,14 @@ impl Background {
             .observer(Arc::new(plan.metrics.clone()))
             .start()?;
         let presenter = Arc::new(WirePresenter);
+        // The relay's statements go through connections of their own: in the requests' queue they
+        // would wait behind every request in flight, and events would fall seconds behind.
+        let db = plan.db.clone();
+        let relay_db = tokio::task::spawn_blocking(move || db.dedicated(RELAY_CONNECTIONS)).await??;
+        let webhooks = plan.webhooks.on(relay_db.clone());
         let mut publishers: Vec<Arc<dyn EventPublisher>> = vec![
             Arc::new(BroadcastPublisher::new(plan.bus.clone(), presenter.clone())),
-            Arc::new(FanOut::new(Arc::new(plan.webhooks.clone()), Arc::new(plan.webhooks.clone()), presenter.clone())),
+            Arc::new(FanOut::new(Arc::new(webhooks.clone()), Arc::new(webhooks), presenter.clone())),
         ];
         if let Some(url) = plan.nats_url.as_deref() {
             publishers.push(Arc::new(workbench_nats::NatsPublisher::connect(url, presenter).await?));
@@ -265,7 +274,7 @@ impl Background {
             ..RelayConfig::default()
         };
         let relay = Relay::start(
-            Arc::new(DieselOutbox::new(plan.db.clone())),
+            Arc::new(DieselOutbox::new(relay_db)),
             publishers,
             Arc::new(plan.metrics.clone()),
             relay_config,

@@ -62,6 +62,7 @@ pub struct Database {
     /// Cleared while the database cannot be reached (see `Manager::reachable_handle`).
     reachable: Arc<AtomicBool>,
     acquire_timeout: Duration,
+    url: Arc<str>,
 }
 
 /// How long a request waits for a connection while the last attempt to open one failed. The
@@ -104,11 +105,21 @@ impl Database {
             .build(manager)
             .map_err(|e| StoreError::connect(backend, e))?;
         let permits = Arc::new(tokio::sync::Semaphore::new(options.max_size as usize));
-        Ok(Self { pool, permits, backend, epoch, reachable, acquire_timeout: options.acquire_timeout })
+        let acquire_timeout = options.acquire_timeout;
+        Ok(Self { pool, permits, backend, epoch, reachable, acquire_timeout, url: url.into() })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A pool of its own on the same database, `max_size` connections, for work that must not
+    /// queue behind requests: the outbox relay, which under a write load would otherwise wait its
+    /// turn behind hundreds of them for each statement and fall seconds behind. Blocks while the
+    /// first connection is made.
+    pub fn dedicated(&self, max_size: u32) -> Result<Self, StoreError> {
+        let options = PoolOptions { max_size, min_idle: Some(1), acquire_timeout: self.acquire_timeout };
+        Self::connect(&self.url, options)
     }
 
     /// Applies pending migrations (see [`migrations::run_pending`]); returns the versions applied.

@@ -264,6 +264,11 @@ impl DieselWebhookStore {
         self
     }
 
+    /// This store (and its waker) on another pool of the same database.
+    pub fn on(&self, db: Database) -> Self {
+        Self { db, waker: self.waker.clone() }
+    }
+
     fn wake(&self) {
         if let Some(waker) = &self.waker {
             waker.wake();
