@@ -16,7 +16,7 @@
 # server-<scenario>.log each, summary.md); target/ws-bench/latest points at the last run.
 #
 # Environment (defaults in brackets):
-#   SCENARIOS ["hold dm tasks slow room"]   WSBENCH_PROFILE [release] (debug: quicker to build, for a smoke run)
+#   SCENARIOS ["hold dm tasks slow room hold2"]   WSBENCH_PROFILE [release] (debug: quicker to build, for a smoke run)
 #   HOLD_CONNECTIONS [19000] HOLD_SECS [40] HOLD_PROCS [0: one client process per 9,500 sockets]
 #   HOLD2_CONNECTIONS [20000] HOLD2_SECS [60] WSBENCH_REDIS_URL [redis://127.0.0.1:6379]
 #   LOAD_CONNECTIONS [10000] LOAD_RATE [5000] LOAD_SECS [20]
