@@ -3,15 +3,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{mpsc, oneshot};
 use workbench_chat::{
     ChatStore, Conversation, HistoryPage, Message, MessageId, NewMessage, NewRoom, Room, RoomId, RoomSlug,
 };
 use workbench_core::RepositoryError;
 use workbench_users::UserId;
-
-use std::sync::{Arc, OnceLock};
-
-use tokio::sync::{mpsc, oneshot};
 
 use crate::database::{stored, write_transaction};
 use crate::error::{db, map_db_error};
@@ -59,6 +57,10 @@ async fn write_batches(db: Database, mut queue: mpsc::Receiver<Pending>) {
         let (messages, waiters): (Vec<NewMessage>, Vec<_>) = std::mem::take(&mut batch).into_iter().unzip();
         let outcomes = match insert_batch(&db, messages.clone()).await {
             Ok(stored) => stored.into_iter().map(Ok).collect(),
+            // Out of reach, one at a time would only wait for it once per message.
+            Err(e) if e.is_unreachable() => {
+                messages.iter().map(|_| Err(RepositoryError::unreachable(e.to_string()))).collect()
+            }
             Err(_) if messages.len() > 1 => {
                 let mut outcomes = Vec::with_capacity(messages.len());
                 for message in messages {
