@@ -36,6 +36,12 @@ pub struct RelayConfig {
     /// Rung by this process's writers once a change and its event committed: the relay then
     /// looks at once instead of at its next poll (events written by other instances wait for it).
     pub wake: Option<Arc<Notify>>,
+    /// While events keep coming, rounds start at least this far apart: a ring that arrives
+    /// sooner after a round that published something waits out the rest. Each round costs a
+    /// read, a removal and a subscription lookup; measured at 1,900 task writes/s, a round per
+    /// ring carried 2.7 events and the relay sent more statements than the requests did. An
+    /// event written while the relay is idle still goes out at once.
+    pub min_round: Duration,
 }
 
 impl Default for RelayConfig {
@@ -48,6 +54,7 @@ impl Default for RelayConfig {
             batch: 500,
             max_backoff: Duration::from_secs(30),
             wake: None,
+            min_round: Duration::from_millis(5),
         }
     }
 }
@@ -69,6 +76,8 @@ struct State {
     /// Until when this instance holds the lease, if it does.
     held_until: Option<DateTime<Utc>>,
     failures: u32,
+    /// How many events the last round read.
+    last_read: usize,
 }
 
 impl Relay {
@@ -81,7 +90,7 @@ impl Relay {
     ) -> Self {
         let (stop, stop_rx) = watch::channel(false);
         let taken = publishers.iter().map(|_| HashSet::new()).collect();
-        let state = State { outbox, publishers, observer, config, taken, held_until: None, failures: 0 };
+        let state = State { outbox, publishers, observer, config, taken, held_until: None, failures: 0, last_read: 0 };
         let task = tokio::spawn(run(state, stop_rx));
         Self { stop, task: Some(task) }
     }
@@ -110,6 +119,7 @@ async fn run(mut state: State, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             break;
         }
+        let started = tokio::time::Instant::now();
         let wait = state.step().await;
         // Only an idle holder listens: one backing off after failures, or standing by while
         // another instance relays, keeps its pace whatever is written.
@@ -121,10 +131,16 @@ async fn run(mut state: State, mut stop: watch::Receiver<bool>) {
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            () = rung => {}
-            _ = stop.changed() => {}
+        let rung_early = tokio::select! {
+            _ = tokio::time::sleep(wait) => false,
+            () = rung => state.last_read > 0,
+            _ = stop.changed() => false,
+        };
+        if rung_early {
+            tokio::select! {
+                _ = tokio::time::sleep_until(started + state.config.min_round) => {}
+                _ = stop.changed() => {}
+            }
         }
     }
     if state.held_until.is_some()
@@ -140,6 +156,7 @@ impl State {
         if !self.hold_lease().await {
             return self.config.standby_interval;
         }
+        self.last_read = 0;
         let events = match self.outbox.pending(self.config.batch).await {
             Ok(events) => events,
             Err(e) => {
@@ -150,6 +167,7 @@ impl State {
         if events.is_empty() {
             return self.config.poll_interval;
         }
+        self.last_read = events.len();
         let full = events.len() >= self.config.batch;
         let failed = self.publish(&events).await;
         if failed {
@@ -266,6 +284,8 @@ mod tests {
     struct MemoryOutbox {
         events: Mutex<Vec<OutboxEvent>>,
         holder: Mutex<Option<(String, DateTime<Utc>)>>,
+        /// How many times the relay read it.
+        reads: std::sync::atomic::AtomicUsize,
     }
 
     #[async_trait]
@@ -293,6 +313,7 @@ mod tests {
             Ok(())
         }
         async fn pending(&self, limit: usize) -> Result<Vec<OutboxEvent>, RepositoryError> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Ok(self.events.lock().unwrap().iter().take(limit).cloned().collect())
         }
         async fn remove(&self, ids: Vec<EventId>) -> Result<(), RepositoryError> {
@@ -351,6 +372,7 @@ mod tests {
             taken,
             held_until: None,
             failures: 0,
+            last_read: 0,
         }
     }
 
@@ -419,6 +441,34 @@ mod tests {
             }
         };
         tokio::time::timeout(Duration::from_secs(2), published).await.expect("published when rung");
+        relay.shutdown(Duration::from_secs(1)).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_steady_stream_of_writes_is_relayed_in_rounds_not_one_read_per_write() {
+        let outbox = Arc::new(MemoryOutbox::default());
+        let recorder = Recorder::new("bus", 0);
+        let bell = Arc::new(Notify::new());
+        let config = RelayConfig {
+            holder: "one".into(),
+            poll_interval: Duration::from_secs(3600),
+            wake: Some(bell.clone()),
+            min_round: Duration::from_millis(5),
+            ..RelayConfig::default()
+        };
+        let relay = Relay::start(outbox.clone(), vec![recorder.clone()], Arc::new(NoRelayObserver), config);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        // A write (and its ring) every millisecond for 100 ms.
+        for id in 1..=100 {
+            outbox.events.lock().unwrap().push(event(id));
+            bell.notify_one();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(*recorder.seen.lock().unwrap(), (1..=100).collect::<Vec<_>>(), "each event once, in order");
+        assert!(outbox.events.lock().unwrap().is_empty());
+        let reads = outbox.reads.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(reads <= 1 + 100 / 5 + 2, "{reads} reads for 100 writes over 100 ms: at most one per 5 ms round");
         relay.shutdown(Duration::from_secs(1)).await;
     }
 }
