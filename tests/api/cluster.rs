@@ -1,6 +1,7 @@
 //! Several instances on one database and one Redis behave as one: what one instance changes about
 //! an account is honoured by every other instance at the caller's very next request, although
-//! each keeps callers' principals in its own memory.
+//! each keeps callers' principals in its own memory; and a task changed on one instance shows in
+//! every instance's lists at once, although lists are served from the shared cache.
 
 use reqwest::{Response, StatusCode};
 use serde_json::json;
@@ -63,7 +64,59 @@ async fn a_role_change_applies_on_every_instance_at_once(backend: Backend) {
     assert_eq!(get(two, &bob, &path).await.status(), StatusCode::OK, "the moderator sees it at once");
 }
 
+/// The ids on a page of `GET path` and the total it reports.
+async fn listed(app: &TestApp, who: &Account, path: &str) -> (Vec<i64>, i64) {
+    let res = get(app, who, path).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.json::<serde_json::Value>().await.expect("JSON");
+    let ids = page["data"].as_array().expect("data").iter().map(|t| t["id"].as_i64().expect("id")).collect();
+    (ids, page["pagination"]["total"].as_i64().expect("total"))
+}
+
+async fn a_task_changed_on_one_instance_is_in_every_instances_lists_at_once(backend: Backend) {
+    let Some(apps) = TestApp::spawn_cluster(backend, 2).await else { return };
+    let (one, two) = (&apps[0], &apps[1]);
+    let moderator = one.signup_with_role("mod", "moderator").await;
+    let ann = one.signup("ann").await;
+    // Instance two serves these pages, and so caches them.
+    for _ in 0..2 {
+        assert_eq!(listed(two, &ann, "/api/v1/tasks").await, (vec![], 0));
+        assert_eq!(listed(two, &ann, "/api/v1/tasks?status=completed").await, (vec![], 0));
+        assert_eq!(listed(two, &moderator, "/api/v1/tasks").await, (vec![], 0));
+    }
+
+    let created = one
+        .post("/api/v1/tasks")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"title": "Written on one"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = created.json::<serde_json::Value>().await.expect("JSON")["id"].as_i64().expect("id");
+    assert_eq!(listed(two, &ann, "/api/v1/tasks").await, (vec![id], 1), "the owner's list on two");
+    assert_eq!(listed(two, &moderator, "/api/v1/tasks").await, (vec![id], 1), "everyone's list on two");
+
+    let path = format!("/api/v1/tasks/{id}");
+    let done = one
+        .request(reqwest::Method::PATCH, &path)
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"status": "completed"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(listed(two, &ann, "/api/v1/tasks?status=completed").await, (vec![id], 1), "a filtered list on two");
+
+    let gone =
+        one.request(reqwest::Method::DELETE, &path).bearer_auth(&ann.access_token).send().await.expect("request");
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+    assert_eq!(listed(two, &ann, "/api/v1/tasks").await, (vec![], 0), "deleted on one, gone from two");
+    assert_eq!(listed(two, &moderator, "/api/v1/tasks").await, (vec![], 0));
+}
+
 workbench_e2e::per_engine!(
     a_disabled_users_token_is_refused_on_every_instance_at_the_next_request,
-    a_role_change_applies_on_every_instance_at_once
+    a_role_change_applies_on_every_instance_at_once,
+    a_task_changed_on_one_instance_is_in_every_instances_lists_at_once
 );

@@ -1,28 +1,39 @@
-//! The in-process cache: one bounded moka cache holding tasks and statistics, each kind with its
-//! own time to live.
+//! The in-process cache: one bounded moka cache holding tasks, statistics and list pages, each
+//! kind with its own time to live.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use moka::Expiry;
 use moka::future::Cache;
 use moka::ops::compute::Op;
-use workbench_tasks::{FORGOTTEN_FOR, Task, TaskCache, TaskId, TaskScope, TaskStats};
+use workbench_tasks::{
+    FORGOTTEN_FOR, ListLookup, ListTicket, ListedPage, Task, TaskCache, TaskId, TaskScope, TaskStats,
+};
 
-/// A [`TaskCache`] in this process's memory: at most `max_entries` tasks and statistics together
-/// (least recently used evicted first), each dropped after its time to live.
+/// A [`TaskCache`] in this process's memory: at most `max_entries` tasks, statistics and list
+/// pages together (least recently used evicted first), each dropped after its time to live.
 ///
 /// Correct for one instance only: another instance's writes cannot invalidate it, so several
 /// instances need [`RedisTaskCache`](crate::RedisTaskCache).
 #[derive(Debug, Clone)]
 pub struct MemoryTaskCache {
     entries: Cache<Key, Entry>,
+    /// The source of list generations: every generation handed out is greater than all before
+    /// it, so that a scope whose generation was evicted never returns to an old one.
+    generations: Arc<AtomicU64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Task(TaskId),
     Stats(TaskScope),
+    /// The current generation of the scope's lists.
+    Generation(TaskScope),
+    /// A page of a scope's list: generation and query.
+    Page(TaskScope, u64, String),
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +42,8 @@ enum Entry {
     /// A task forgotten less than [`FORGOTTEN_FOR`] ago.
     Forgotten,
     Stats(TaskStats),
+    Generation(u64),
+    Page(ListedPage),
 }
 
 /// Each entry lives for its kind's time to live from when it was last written.
@@ -45,7 +58,10 @@ impl TimeToLive {
         match entry {
             Entry::Task(_) => self.task,
             Entry::Forgotten => FORGOTTEN_FOR,
-            Entry::Stats(_) => self.stats,
+            // Pages are derived from many tasks, as statistics are; a generation only needs to
+            // outlive the pages filed under it.
+            Entry::Stats(_) | Entry::Page(_) => self.stats,
+            Entry::Generation(_) => self.task,
         }
     }
 }
@@ -68,7 +84,11 @@ impl MemoryTaskCache {
             .max_capacity(max_entries)
             .expire_after(TimeToLive { task: task_ttl, stats: stats_ttl })
             .build();
-        Self { entries }
+        Self { entries, generations: Arc::new(AtomicU64::new(1)) }
+    }
+
+    fn next_generation(&self) -> u64 {
+        self.generations.fetch_add(1, Ordering::Relaxed)
     }
 }
 
@@ -110,9 +130,29 @@ impl TaskCache for MemoryTaskCache {
         self.entries.insert(Key::Stats(scope), Entry::Stats(stats.clone())).await;
     }
 
-    async fn forget_stats(&self, scopes: Vec<TaskScope>) {
+    async fn list_page(&self, scope: TaskScope, query: &str) -> ListLookup {
+        let generation = self
+            .entries
+            .entry(Key::Generation(scope))
+            .or_insert_with(std::future::ready(Entry::Generation(self.next_generation())))
+            .await
+            .into_value();
+        let Entry::Generation(generation) = generation else { return ListLookup::Bypass };
+        match self.entries.get(&Key::Page(scope, generation, query.to_owned())).await {
+            Some(Entry::Page(page)) => ListLookup::Hit(page),
+            _ => ListLookup::Miss(ListTicket { scope, generation, query: query.to_owned() }),
+        }
+    }
+
+    async fn put_list_page(&self, ticket: ListTicket, page: &ListedPage) {
+        let key = Key::Page(ticket.scope, ticket.generation, ticket.query);
+        self.entries.insert(key, Entry::Page(page.clone())).await;
+    }
+
+    async fn forget_scopes(&self, scopes: Vec<TaskScope>) {
         for scope in scopes {
             self.entries.invalidate(&Key::Stats(scope)).await;
+            self.entries.insert(Key::Generation(scope), Entry::Generation(self.next_generation())).await;
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The shared cache: Redis through a deadpool-redis pool.
 //!
-//! Values are JSON under namespaced keys (`{prefix}:task:{id}`, `{prefix}:stats:{scope}`, prefix
-//! `wb` by default), written with `SET … PX` so that every instance sees the same entries and the
+//! Values are JSON under namespaced keys (`{prefix}:task:{id}`, `{prefix}:stats:{scope}`,
+//! `{prefix}:list:{scope}:{generation}:{query}`, prefix `wb` by default), written with `SET … PX` so that every instance sees the same entries and the
 //! same invalidations. Every call is bounded by a short timeout; an error or a timeout is logged
 //! and treated as a miss (reads) or skipped (writes, invalidations), so a Redis outage degrades to
 //! the database instead of failing or stalling requests.
@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use deadpool_redis::{Config, PoolConfig, PoolError, Runtime, Timeouts};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use workbench_tasks::{FORGOTTEN_FOR, Task, TaskCache, TaskId, TaskScope, TaskStats};
+use workbench_tasks::{
+    FORGOTTEN_FOR, ListLookup, ListTicket, ListedPage, Task, TaskCache, TaskId, TaskScope, TaskStats,
+};
 
 use crate::CacheError;
 use crate::error::redact;
@@ -137,6 +139,30 @@ impl RedisTaskCache {
         format!("{}:stats:{}", self.prefix, scope.key())
     }
 
+    /// The current generation of the scope's lists.
+    fn generation_key(&self, scope: TaskScope) -> String {
+        format!("{}:lists:{}", self.prefix, scope.key())
+    }
+
+    /// The counter every generation is drawn from.
+    fn generations_key(&self) -> String {
+        format!("{}:lists:next", self.prefix)
+    }
+
+    /// A page's key is this, the generation, `:` and the query.
+    fn page_key_prefix(&self, scope: TaskScope) -> String {
+        format!("{}:list:{}:", self.prefix, scope.key())
+    }
+
+    /// Runs a prepared script on a pooled connection, within the call timeout.
+    async fn invoke<T: redis::FromRedisValue>(&self, script: &redis::ScriptInvocation<'_>) -> Result<T, CallError> {
+        let run = async {
+            let mut conn = self.pool.get().await?;
+            Ok::<_, CallError>(script.invoke_async::<T>(&mut conn).await?)
+        };
+        tokio::time::timeout(self.timeout, run).await.unwrap_or(Err(CallError::TimedOut(self.timeout)))
+    }
+
     /// The value under `key`; `None` when absent, unreadable or Redis is unavailable.
     async fn read<V: DeserializeOwned>(&self, key: &str) -> Option<V> {
         let raw = match call::<Option<Vec<u8>>>(&self.pool, &redis::cmd("GET").arg(key).take(), self.timeout).await {
@@ -169,15 +195,6 @@ impl RedisTaskCache {
             tracing::warn!(key, error = %e, "Redis cache write failed; skipped");
         }
     }
-
-    async fn delete(&self, keys: &[String]) {
-        if keys.is_empty() {
-            return;
-        }
-        if let Err(e) = call::<()>(&self.pool, &redis::cmd("DEL").arg(keys).take(), self.timeout).await {
-            tracing::warn!(keys = ?keys, error = %e, "Redis cache invalidation failed; the entries live out their time to live");
-        }
-    }
 }
 
 #[async_trait]
@@ -197,13 +214,8 @@ impl TaskCache for RedisTaskCache {
         };
         let mut script = PUT_NEWER.prepare_invoke();
         script.key(&key).arg(task.version).arg(json).arg(millis(self.task_ttl));
-        let run = async {
-            let mut conn = self.pool.get().await?;
-            Ok::<_, CallError>(script.invoke_async::<i64>(&mut conn).await?)
-        };
-        match tokio::time::timeout(self.timeout, run).await.unwrap_or(Err(CallError::TimedOut(self.timeout))) {
-            Ok(_) => {}
-            Err(e) => tracing::warn!(key, error = %e, "Redis cache write failed; skipped"),
+        if let Err(e) = self.invoke::<i64>(&script).await {
+            tracing::warn!(key, error = %e, "Redis cache write failed; skipped");
         }
     }
 
@@ -220,9 +232,53 @@ impl TaskCache for RedisTaskCache {
         self.write(&self.stats_key(scope), stats, self.stats_ttl).await;
     }
 
-    async fn forget_stats(&self, scopes: Vec<TaskScope>) {
-        let keys: Vec<String> = scopes.into_iter().map(|scope| self.stats_key(scope)).collect();
-        self.delete(&keys).await;
+    async fn list_page(&self, scope: TaskScope, query: &str) -> ListLookup {
+        let mut script = LIST_PAGE.prepare_invoke();
+        script
+            .key(self.generation_key(scope))
+            .key(self.generations_key())
+            .arg(self.page_key_prefix(scope))
+            .arg(format!(":{query}"))
+            .arg(millis(self.task_ttl));
+        let (generation, page) = match self.invoke::<(u64, Option<Vec<u8>>)>(&script).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(scope = scope.key(), error = %e, "Redis cache list lookup failed; reading the database");
+                return ListLookup::Bypass;
+            }
+        };
+        let ticket = ListTicket { scope, generation, query: query.to_owned() };
+        match page.map(|raw| serde_json::from_slice::<ListedPage>(&raw)) {
+            Some(Ok(page)) => ListLookup::Hit(page),
+            Some(Err(e)) => {
+                tracing::warn!(scope = scope.key(), error = %e, "Redis cache holds an unreadable page; treating it as a miss");
+                ListLookup::Miss(ticket)
+            }
+            None => ListLookup::Miss(ticket),
+        }
+    }
+
+    async fn put_list_page(&self, ticket: ListTicket, page: &ListedPage) {
+        let key = format!("{}{}:{}", self.page_key_prefix(ticket.scope), ticket.generation, ticket.query);
+        self.write(&key, page, self.stats_ttl).await;
+    }
+
+    async fn forget_scopes(&self, scopes: Vec<TaskScope>) {
+        if scopes.is_empty() {
+            return;
+        }
+        let mut script = FORGET_SCOPES.prepare_invoke();
+        script.key(self.generations_key());
+        for scope in &scopes {
+            script.key(self.generation_key(*scope));
+        }
+        for scope in &scopes {
+            script.key(self.stats_key(*scope));
+        }
+        script.arg(scopes.len()).arg(millis(self.task_ttl));
+        if let Err(e) = self.invoke::<i64>(&script).await {
+            tracing::warn!(scopes = ?scopes, error = %e, "Redis cache invalidation failed; the entries live out their time to live");
+        }
     }
 }
 
@@ -247,6 +303,39 @@ static PUT_NEWER: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(
         end
         redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
         return 1
+        ",
+    )
+});
+
+/// The scope's list generation (KEYS[1]; drawn from the counter KEYS[2] when absent, kept
+/// ARGV[3] ms) and the page under it (key ARGV[1] .. generation .. ARGV[2]), in one round trip.
+/// Drawing from one counter means a scope whose generation expired gets a new one, never an old.
+static LIST_PAGE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local generation = redis.call('GET', KEYS[1])
+        if not generation then
+            generation = tostring(redis.call('INCR', KEYS[2]))
+            redis.call('SET', KEYS[1], generation, 'PX', ARGV[3])
+        end
+        return {generation, redis.call('GET', ARGV[1] .. generation .. ARGV[2])}
+        ",
+    )
+});
+
+/// Moves ARGV[1] scopes' list generations (KEYS[2..]) to new values drawn from the counter
+/// KEYS[1] (kept ARGV[2] ms), and deletes the statistics keys after them, atomically.
+static FORGET_SCOPES: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local n = tonumber(ARGV[1])
+        for i = 2, n + 1 do
+            redis.call('SET', KEYS[i], redis.call('INCR', KEYS[1]), 'PX', ARGV[2])
+        end
+        if #KEYS > n + 1 then
+            redis.call('DEL', unpack(KEYS, n + 2))
+        end
+        return n
         ",
     )
 });

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::{bare_task, full_task, stats};
 use workbench_cache::{MemoryTaskCache, RedisPool, RedisTaskCache};
-use workbench_tasks::{TaskCache, TaskId, TaskScope};
+use workbench_tasks::{ListLookup, ListTicket, ListedPage, TaskCache, TaskId, TaskScope};
 use workbench_users::UserId;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -73,10 +73,27 @@ suite!(
     a_late_copy_does_not_bring_back_a_forgotten_task,
     forget_task_forgets_only_that_task,
     stats_are_kept_per_scope,
-    forget_stats_forgets_each_listed_scope,
+    forget_scopes_forgets_each_listed_scope,
     tasks_and_stats_do_not_collide,
     entries_expire_after_their_time_to_live,
+    a_list_page_is_served_until_its_scope_is_forgotten,
+    a_page_read_before_a_change_is_never_served_after_it,
+    list_pages_are_kept_per_scope_and_query,
+    a_scope_whose_generation_expired_never_returns_to_an_old_one,
 );
+
+/// A page of the given tasks.
+fn page(ids: &[i64]) -> ListedPage {
+    ListedPage { items: ids.iter().map(|id| full_task(*id)).collect(), total: ids.len() as u64 }
+}
+
+/// The ticket of a miss; panics on anything else.
+async fn miss(cache: &dyn TaskCache, scope: TaskScope, query: &str) -> ListTicket {
+    match cache.list_page(scope, query).await {
+        ListLookup::Miss(ticket) => ticket,
+        other => panic!("expected a miss for {query} in {scope:?}, got {other:?}"),
+    }
+}
 
 async fn a_task_comes_back_equal_to_what_was_put(caches: &dyn MakeCache) {
     let cache = caches.long_lived();
@@ -148,15 +165,15 @@ async fn stats_are_kept_per_scope(caches: &dyn MakeCache) {
     assert_eq!(cache.stats(all).await, Some(stats(10)), "other scopes are untouched");
 }
 
-async fn forget_stats_forgets_each_listed_scope(caches: &dyn MakeCache) {
+async fn forget_scopes_forgets_each_listed_scope(caches: &dyn MakeCache) {
     let cache = caches.long_lived();
     let scopes = [TaskScope::All, TaskScope::InvolvedUser(UserId(1)), TaskScope::InvolvedUser(UserId(2))];
     for (n, scope) in (1..).zip(scopes) {
         cache.put_stats(scope, &stats(n)).await;
     }
-    cache.forget_stats(vec![]).await;
+    cache.forget_scopes(vec![]).await;
     assert_eq!(cache.stats(scopes[0]).await, Some(stats(1)), "an empty list forgets nothing");
-    cache.forget_stats(vec![scopes[0], scopes[2], TaskScope::InvolvedUser(UserId(9))]).await;
+    cache.forget_scopes(vec![scopes[0], scopes[2], TaskScope::InvolvedUser(UserId(9))]).await;
     assert_eq!(cache.stats(scopes[0]).await, None);
     assert_eq!(cache.stats(scopes[1]).await, Some(stats(2)));
     assert_eq!(cache.stats(scopes[2]).await, None);
@@ -166,7 +183,7 @@ async fn tasks_and_stats_do_not_collide(caches: &dyn MakeCache) {
     let cache = caches.long_lived();
     cache.put_task(&bare_task(1)).await;
     cache.put_stats(TaskScope::InvolvedUser(UserId(1)), &stats(1)).await;
-    cache.forget_stats(vec![TaskScope::InvolvedUser(UserId(1))]).await;
+    cache.forget_scopes(vec![TaskScope::InvolvedUser(UserId(1))]).await;
     assert_eq!(cache.task(TaskId(1)).await, Some(bare_task(1)), "forgetting statistics keeps tasks");
     cache.put_stats(TaskScope::InvolvedUser(UserId(1)), &stats(1)).await;
     cache.forget_task(TaskId(1)).await;
@@ -195,6 +212,62 @@ async fn entries_expire_after_their_time_to_live(caches: &dyn MakeCache) {
     assert_eq!(short_stats.stats(TaskScope::InvolvedUser(UserId(2))).await, None, "the statistics outlived theirs");
 }
 
+async fn a_list_page_is_served_until_its_scope_is_forgotten(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let alice = TaskScope::InvolvedUser(UserId(1));
+    let ticket = miss(&*cache, alice, "1x20").await;
+    cache.put_list_page(ticket, &page(&[3, 2, 1])).await;
+    assert_eq!(cache.list_page(alice, "1x20").await, ListLookup::Hit(page(&[3, 2, 1])));
+    assert_eq!(cache.list_page(alice, "1x20").await, ListLookup::Hit(page(&[3, 2, 1])), "a hit does not spend it");
+
+    cache.forget_scopes(vec![alice]).await;
+    let ticket = miss(&*cache, alice, "1x20").await;
+    cache.put_list_page(ticket, &page(&[4, 3, 2, 1])).await;
+    assert_eq!(cache.list_page(alice, "1x20").await, ListLookup::Hit(page(&[4, 3, 2, 1])), "the new page is served");
+}
+
+async fn a_page_read_before_a_change_is_never_served_after_it(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let alice = TaskScope::InvolvedUser(UserId(1));
+    // A reader takes its ticket and goes to the database; a writer changes a task of the scope
+    // and forgets it; the reader's page, read before the change, arrives last.
+    let before = miss(&*cache, alice, "1x20").await;
+    cache.forget_scopes(vec![alice]).await;
+    cache.put_list_page(before.clone(), &page(&[1])).await;
+    let after = miss(&*cache, alice, "1x20").await;
+    assert!(after.generation > before.generation, "{after:?} after {before:?}");
+}
+
+async fn list_pages_are_kept_per_scope_and_query(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let (all, alice, bob) = (TaskScope::All, TaskScope::InvolvedUser(UserId(1)), TaskScope::InvolvedUser(UserId(2)));
+    for (n, (scope, query)) in [(all, "1x20"), (alice, "1x20"), (alice, "2x20"), (bob, "1x20")].into_iter().enumerate()
+    {
+        let ticket = miss(&*cache, scope, query).await;
+        cache.put_list_page(ticket, &page(&[n as i64 + 1])).await;
+    }
+    assert_eq!(cache.list_page(alice, "2x20").await, ListLookup::Hit(page(&[3])));
+    cache.put_stats(alice, &stats(1)).await;
+    cache.forget_scopes(vec![alice, all]).await;
+    miss(&*cache, alice, "1x20").await;
+    miss(&*cache, alice, "2x20").await;
+    miss(&*cache, all, "1x20").await;
+    assert_eq!(cache.stats(alice).await, None, "statistics go with the lists");
+    assert_eq!(cache.list_page(bob, "1x20").await, ListLookup::Hit(page(&[4])), "other scopes keep theirs");
+}
+
+async fn a_scope_whose_generation_expired_never_returns_to_an_old_one(caches: &dyn MakeCache) {
+    // Generations live as long as tasks; pages as long as statistics.
+    const SHORT: Duration = Duration::from_millis(500);
+    let cache = caches.make(SHORT, LONG);
+    let alice = TaskScope::InvolvedUser(UserId(1));
+    let before = miss(&*cache, alice, "1x20").await;
+    cache.put_list_page(before.clone(), &page(&[1])).await;
+    tokio::time::sleep(SHORT * 3).await;
+    let after = miss(&*cache, alice, "1x20").await;
+    assert!(after.generation > before.generation, "{after:?} after {before:?}");
+}
+
 /// What only the shared cache promises: several instances see each other's writes and
 /// invalidations, under namespaced keys holding JSON with a time to live.
 mod redis_only {
@@ -215,9 +288,26 @@ mod redis_only {
         assert_eq!(two.task(TaskId(1)).await, Some(full_task(1)));
         assert_eq!(two.stats(TaskScope::All).await, Some(stats(5)));
         two.forget_task(TaskId(1)).await;
-        two.forget_stats(vec![TaskScope::All]).await;
+        two.forget_scopes(vec![TaskScope::All]).await;
         assert_eq!(one.task(TaskId(1)).await, None);
         assert_eq!(one.stats(TaskScope::All).await, None);
+        purge(&pool, &prefix).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_on_one_instance_moves_every_instances_lists_on() {
+        let Some(pool) = redis_pool().await else { return };
+        let prefix = unique_prefix();
+        let other_pool = workbench_cache::connect(&common::redis_url()).await.expect("a second pool");
+        let one = RedisTaskCache::new(pool.clone(), LONG, LONG).with_prefix(&prefix);
+        let two = RedisTaskCache::new(other_pool, LONG, LONG).with_prefix(&prefix);
+        let alice = TaskScope::InvolvedUser(UserId(1));
+
+        let ticket = miss(&one, alice, "1x20").await;
+        one.put_list_page(ticket, &page(&[1])).await;
+        assert_eq!(two.list_page(alice, "1x20").await, ListLookup::Hit(page(&[1])), "pages are shared");
+        two.forget_scopes(vec![alice]).await;
+        miss(&one, alice, "1x20").await;
         purge(&pool, &prefix).await;
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{bare_task, stats};
 use tokio::net::TcpListener;
 use workbench_cache::{CacheError, RedisTaskCache};
-use workbench_tasks::{TaskCache, TaskId, TaskScope};
+use workbench_tasks::{ListLookup, ListTicket, ListedPage, TaskCache, TaskId, TaskScope};
 
 /// Nothing listens on port 1 of the loopback interface: connections are refused at once.
 const CLOSED: &str = "redis://127.0.0.1:1";
@@ -17,14 +17,18 @@ const CLOSED: &str = "redis://127.0.0.1:1";
 /// Generous: each call gives up after a quarter of a second; this only guards against hanging.
 const GUARD: Duration = Duration::from_secs(5);
 
-/// Every operation of the port, on one cache; the reads must miss.
+/// Every operation of the port, on one cache; the reads must miss, and lists bypass the cache
+/// (a page read now could not be invalidated).
 async fn exercise(cache: &RedisTaskCache) {
     cache.put_task(&bare_task(1)).await;
     assert_eq!(cache.task(TaskId(1)).await, None);
     cache.forget_task(TaskId(1)).await;
     cache.put_stats(TaskScope::All, &stats(1)).await;
     assert_eq!(cache.stats(TaskScope::All).await, None);
-    cache.forget_stats(vec![TaskScope::All]).await;
+    cache.forget_scopes(vec![TaskScope::All]).await;
+    assert_eq!(cache.list_page(TaskScope::All, "1x20").await, ListLookup::Bypass);
+    let ticket = ListTicket { scope: TaskScope::All, generation: 1, query: "1x20".into() };
+    cache.put_list_page(ticket, &ListedPage { items: vec![bare_task(1)], total: 1 }).await;
 }
 
 /// A server that accepts connections and never says a word.

@@ -94,6 +94,13 @@ pub struct TaskFilter {
 }
 
 impl TaskFilter {
+    /// The filter as part of a cache key, or `None` when its answer depends on the clock
+    /// (`overdue`), which no later request would ask for again. Two filters have the same key only
+    /// if they are equal: it is the `Debug` form, which names every field and quotes strings.
+    pub fn cache_key(&self) -> Option<String> {
+        self.overdue_at.is_none().then(|| format!("{self:?}"))
+    }
+
     /// Validates list parameters as of `now` (for `overdue`), naming every bad parameter.
     pub fn parse(raw: RawTaskFilter, now: DateTime<Utc>) -> Result<Self, FieldErrors> {
         let mut v = Validator::default();

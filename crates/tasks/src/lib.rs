@@ -19,7 +19,9 @@ pub use model::{
     NewTask, NewTaskRecord, Priority, Status, TagUsage, Tags, Task, TaskChanges, TaskDraft, TaskId, TaskPatch,
     TaskStats, Title, Viewer,
 };
-pub use ports::{CommentRepository, FORGOTTEN_FOR, TaskCache, TaskRepository, TaskScope};
+pub use ports::{
+    CommentRepository, FORGOTTEN_FOR, ListLookup, ListTicket, ListedPage, TaskCache, TaskRepository, TaskScope,
+};
 pub use service::TaskService;
 
 #[cfg(feature = "mock")]

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_users::UserId;
 
@@ -92,7 +93,35 @@ pub trait CommentRepository: Send + Sync {
     async fn delete(&self, id: i64) -> Result<bool, RepositoryError>;
 }
 
-/// A read-through cache of tasks and statistics.
+/// One page of a list as a [`TaskCache`] keeps it (the page request is part of its key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListedPage {
+    pub items: Vec<Task>,
+    pub total: u64,
+}
+
+/// Where a page read from the database may be cached: the scope, the query, and the generation
+/// of the scope's lists that was current *before* the read. A change to any task of the scope
+/// moves the generation on, so a page read before a change is filed under a generation no later
+/// lookup asks for, however late it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListTicket {
+    pub scope: TaskScope,
+    pub generation: u64,
+    pub query: String,
+}
+
+/// What [`TaskCache::list_page`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListLookup {
+    Hit(ListedPage),
+    /// Not cached: read the database, then store the page with this ticket.
+    Miss(ListTicket),
+    /// The cache cannot serve lists now (unreachable): read the database and keep nothing.
+    Bypass,
+}
+
+/// A read-through cache of tasks, statistics and list pages.
 ///
 /// Implementations MUST NOT fail: an unreachable cache behaves as an empty one (and logs), so
 /// that an outage degrades to reading the database instead of failing requests. The cache knows
@@ -100,7 +129,8 @@ pub trait CommentRepository: Send + Sync {
 ///
 /// Reads that fill the cache race with writes that change the task: a copy read from the
 /// database just before a write may arrive after the write's own copy. So the cache keeps the
-/// newest version it was given, and remembers a forgotten task for a while.
+/// newest version it was given, and remembers a forgotten task for a while. List pages are kept
+/// per generation of their scope for the same reason (see [`ListTicket`]).
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait TaskCache: Send + Sync {
@@ -113,6 +143,13 @@ pub trait TaskCache: Send + Sync {
     async fn forget_task(&self, id: TaskId);
     async fn stats(&self, scope: TaskScope) -> Option<TaskStats>;
     async fn put_stats(&self, scope: TaskScope, stats: &TaskStats);
-    /// Forgets the statistics of each scope.
-    async fn forget_stats(&self, scopes: Vec<TaskScope>);
+    /// The page `query` of `scope`'s list under the scope's current generation, or the ticket to
+    /// store it with. A scope without a generation (new, or its generation evicted) MUST get one
+    /// greater than any it had before, so that no page filed earlier becomes reachable again.
+    async fn list_page(&self, scope: TaskScope, query: &str) -> ListLookup;
+    /// Stores `page` under `ticket` (reachable only while the ticket's generation is current).
+    async fn put_list_page(&self, ticket: ListTicket, page: &ListedPage);
+    /// Forgets the statistics of each scope and moves its lists to a new generation, on every
+    /// instance sharing the cache. Called after the change is stored, before it is answered.
+    async fn forget_scopes(&self, scopes: Vec<TaskScope>);
 }

@@ -6,8 +6,9 @@ use workbench_core::{FieldError, FieldErrors, Page, PageRequest};
 use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
-    Comment, CommentBody, CommentRepository, NewComment, NewTask, NewTaskRecord, Status, TagUsage, Task, TaskCache,
-    TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch, TaskRepository, TaskScope, TaskStats, Viewer,
+    Comment, CommentBody, CommentRepository, ListLookup, ListedPage, NewComment, NewTask, NewTaskRecord, Status,
+    TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch, TaskRepository,
+    TaskScope, TaskStats, Viewer,
 };
 
 /// How often an update without `If-Match` re-reads and re-applies after losing a race.
@@ -71,7 +72,7 @@ impl TaskService {
         let created =
             self.tasks.create(NewTaskRecord { task, owner_id: owner.id, completed_at, created_at: at }).await?;
         self.cache.put_task(&created).await;
-        self.forget_stats_of(&created, None).await;
+        self.forget_scopes_of(&created, None).await;
         Ok(created)
     }
 
@@ -88,13 +89,30 @@ impl TaskService {
         if Viewer::from(viewer).can_see(&task) { Ok(task) } else { Err(TaskError::NotFound) }
     }
 
+    /// One page of the tasks the viewer sees that match `filter`, with their total. Pages are
+    /// read through the cache under their scope's list generation, which every change to a task
+    /// of the scope moves on before it is answered: a client always lists its own writes.
     pub async fn list(
         &self,
         viewer: &Principal,
         filter: TaskFilter,
         page: PageRequest,
     ) -> Result<Page<Task>, TaskError> {
-        Ok(self.tasks.list(Self::scope(viewer.into()), filter, page).await?)
+        let scope = Self::scope(viewer.into());
+        let Some(filter_key) = filter.cache_key() else {
+            return Ok(self.tasks.list(scope, filter, page).await?);
+        };
+        let query = format!("{}x{}:{filter_key}", page.page(), page.per_page());
+        match self.cache.list_page(scope, &query).await {
+            ListLookup::Hit(cached) => Ok(Page::new(cached.items, cached.total, page)),
+            ListLookup::Miss(ticket) => {
+                let found = self.tasks.list(scope, filter, page).await?;
+                let listed = ListedPage { items: found.items, total: found.total };
+                self.cache.put_list_page(ticket, &listed).await;
+                Ok(Page::new(listed.items, listed.total, page))
+            }
+            ListLookup::Bypass => Ok(self.tasks.list(scope, filter, page).await?),
+        }
     }
 
     /// The first `limit` tasks the viewer sees that match `filter`, without a total (a search).
@@ -140,7 +158,7 @@ impl TaskService {
             changes.apply(&mut updated, now());
             if self.tasks.update(updated.clone(), current.version).await? {
                 self.cache.put_task(&updated).await;
-                self.forget_stats_of(&updated, current.assignee_id).await;
+                self.forget_scopes_of(&updated, current.assignee_id).await;
                 return Ok(updated);
             }
             // Someone changed it since that version: start again from the stored copy — unless
@@ -170,7 +188,7 @@ impl TaskService {
             };
         }
         self.cache.forget_task(id).await;
-        self.forget_stats_of(&current, None).await;
+        self.forget_scopes_of(&current, None).await;
         Ok(())
     }
 
@@ -240,8 +258,8 @@ impl TaskService {
         }
     }
 
-    /// Forgets the cached copies and statistics of tasks changed behind the service's back (by an
-    /// account deletion's cascade).
+    /// Forgets the cached copies, statistics and lists of tasks changed behind the service's back
+    /// (by an account deletion's cascade).
     pub async fn forget(&self, tasks: &[Task]) {
         let mut scopes = vec![TaskScope::All];
         for task in tasks {
@@ -253,7 +271,7 @@ impl TaskService {
             TaskScope::InvolvedUser(id) => id.0,
         });
         scopes.dedup();
-        self.cache.forget_stats(scopes).await;
+        self.cache.forget_scopes(scopes).await;
     }
 
     /// The task as stored now (not cached: the answer depends on the current version), if visible.
@@ -279,13 +297,14 @@ impl TaskService {
         Ok((!active).then(|| FieldError::new("assignee_id", "must be an active user")))
     }
 
-    /// Forgets the cached statistics of everyone the task concerns (and of the previous assignee).
-    async fn forget_stats_of(&self, task: &Task, previous_assignee: Option<UserId>) {
+    /// Forgets the cached statistics and lists of everyone the task concerns (and of the previous
+    /// assignee), and of the scope of all tasks.
+    async fn forget_scopes_of(&self, task: &Task, previous_assignee: Option<UserId>) {
         let mut scopes: Vec<TaskScope> =
             task.involved().chain(previous_assignee).map(TaskScope::InvolvedUser).collect();
         scopes.push(TaskScope::All);
         scopes.dedup();
-        self.cache.forget_stats(scopes).await;
+        self.cache.forget_scopes(scopes).await;
     }
 }
 
@@ -305,7 +324,7 @@ fn combine<T>(parsed: Result<T, FieldErrors>, extra: Option<FieldError>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{MockCommentRepository, MockTaskCache, MockTaskRepository, Priority, Tags, Title};
+    use crate::{ListTicket, MockCommentRepository, MockTaskCache, MockTaskRepository, Priority, Tags, Title};
     use workbench_users::{MockAccounts, Role, User, UserStatus};
 
     fn user(id: i64, role: Role) -> User {
@@ -340,7 +359,7 @@ mod tests {
         cache.expect_task().returning(|_| None);
         cache.expect_put_task().returning(|_| ());
         cache.expect_forget_task().returning(|_| ());
-        cache.expect_forget_stats().returning(|_| ());
+        cache.expect_forget_scopes().returning(|_| ());
         cache
     }
 
@@ -437,7 +456,7 @@ mod tests {
         cache.expect_task().returning(|_| None);
         cache.expect_put_task().withf(|t| t.id == TaskId(7) && t.version == 2).times(1).returning(|_| ());
         cache
-            .expect_forget_stats()
+            .expect_forget_scopes()
             .withf(|scopes| {
                 [
                     TaskScope::InvolvedUser(UserId(1)),
@@ -462,7 +481,7 @@ mod tests {
         let mut cache = MockTaskCache::new();
         cache.expect_task().returning(move |_| Some(cached.clone()));
         cache.expect_put_task().returning(|_| ());
-        cache.expect_forget_stats().returning(|_| ());
+        cache.expect_forget_scopes().returning(|_| ());
         cache
     }
 
@@ -531,5 +550,54 @@ mod tests {
         let svc = service(tasks, MockAccounts::new(), cache);
         let stats = svc.stats(&caller(1, Role::User)).await.unwrap();
         assert!((stats.completion_rate() - 0.5).abs() < f64::EPSILON);
+    }
+
+    #[tokio::test]
+    async fn list_pages_are_read_through_the_cache_under_the_scopes_generation() {
+        let page = PageRequest::new(Some(2), Some(20)).unwrap();
+        let ticket = ListTicket { scope: TaskScope::InvolvedUser(UserId(1)), generation: 4, query: "2x20:…".into() };
+        let stored = task(1, None, 1);
+        let (from_db, from_cache) = (stored.clone(), stored.clone());
+        let mut tasks = MockTaskRepository::new();
+        tasks
+            .expect_list()
+            .withf(|scope, _, _| *scope == TaskScope::InvolvedUser(UserId(1)))
+            .times(1)
+            .returning(move |_, _, page| Ok(Page::new(vec![from_db.clone()], 21, page)));
+        let mut cache = MockTaskCache::new();
+        let miss = ticket.clone();
+        cache
+            .expect_list_page()
+            .withf(|scope, query| *scope == TaskScope::InvolvedUser(UserId(1)) && query.starts_with("2x20:"))
+            .times(1)
+            .returning(move |_, _| ListLookup::Miss(miss.clone()));
+        cache
+            .expect_put_list_page()
+            .withf(move |t, listed| *t == ticket && listed.total == 21 && listed.items.len() == 1)
+            .times(1)
+            .returning(|_, _| ());
+        cache
+            .expect_list_page()
+            .times(1)
+            .returning(move |_, _| ListLookup::Hit(ListedPage { items: vec![from_cache.clone()], total: 21 }));
+        let svc = service(tasks, MockAccounts::new(), cache);
+        let alice = caller(1, Role::User);
+
+        let read = svc.list(&alice, TaskFilter::default(), page).await.unwrap();
+        assert_eq!((read.items.len(), read.total, read.request), (1, 21, page));
+        let cached = svc.list(&alice, TaskFilter::default(), page).await.unwrap();
+        assert_eq!(cached, read, "the second read is the cached page, without the database");
+    }
+
+    #[tokio::test]
+    async fn lists_that_depend_on_the_clock_or_an_unreachable_cache_go_to_the_database() {
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_list().times(2).returning(|_, _, page| Ok(Page::new(vec![], 0, page)));
+        let mut cache = MockTaskCache::new();
+        cache.expect_list_page().times(1).returning(|_, _| ListLookup::Bypass);
+        let svc = service(tasks, MockAccounts::new(), cache);
+        let overdue = TaskFilter { overdue_at: Some(now()), ..TaskFilter::default() };
+        svc.list(&caller(1, Role::User), overdue, PageRequest::first()).await.unwrap();
+        svc.list(&caller(1, Role::User), TaskFilter::default(), PageRequest::first()).await.unwrap();
     }
 }
