@@ -78,10 +78,16 @@ impl Expiry<Key, Entry> for TimeToLive {
 }
 
 impl MemoryTaskCache {
-    /// A cache of at most `max_entries` entries; tasks live `task_ttl`, statistics `stats_ttl`.
+    /// A cache of at most `max_entries` entries, a list page counting as one entry per task it
+    /// holds (so that memory stays bounded by tasks, whatever the page size); tasks and list
+    /// generations live `task_ttl`, statistics and list pages `stats_ttl`.
     pub fn new(max_entries: u64, task_ttl: Duration, stats_ttl: Duration) -> Self {
         let entries = Cache::builder()
             .max_capacity(max_entries)
+            .weigher(|_: &Key, entry: &Entry| match entry {
+                Entry::Page(page) => u32::try_from(page.items.len()).unwrap_or(u32::MAX).saturating_add(1),
+                _ => 1,
+            })
             .expire_after(TimeToLive { task: task_ttl, stats: stats_ttl })
             .build();
         Self { entries, generations: Arc::new(AtomicU64::new(1)) }
@@ -154,5 +160,48 @@ impl TaskCache for MemoryTaskCache {
             self.entries.invalidate(&Key::Stats(scope)).await;
             self.entries.insert(Key::Generation(scope), Entry::Generation(self.next_generation())).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use workbench_tasks::{Priority, Status};
+    use workbench_users::UserId;
+
+    use super::*;
+
+    fn task(id: i64) -> Task {
+        let at = Utc::now();
+        Task {
+            id: TaskId(id),
+            title: format!("Task {id}"),
+            description: None,
+            status: Status::Pending,
+            priority: Priority::Low,
+            due_date: None,
+            owner_id: UserId(1),
+            assignee_id: None,
+            tags: vec![],
+            completed_at: None,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_list_page_weighs_as_much_as_the_tasks_it_holds() {
+        let cache = MemoryTaskCache::new(100, Duration::from_secs(60), Duration::from_secs(60));
+        let page = ListedPage { items: (1..=40).map(task).collect(), total: 1_000 };
+        for n in 1..=5 {
+            let ListLookup::Miss(ticket) = cache.list_page(TaskScope::All, &format!("{n}x40")).await else {
+                panic!("an empty cache misses");
+            };
+            cache.put_list_page(ticket, &page).await;
+        }
+        cache.entries.run_pending_tasks().await;
+        assert!(cache.entries.weighted_size() <= 100, "{} tasks' worth kept", cache.entries.weighted_size());
+        assert!(cache.entries.entry_count() <= 3, "at most two pages of 40 (and the generation) fit in 100");
     }
 }
