@@ -11,8 +11,8 @@ use diesel::sql_types::{BigInt, Bool, Nullable, SmallInt, Text, Timestamp};
 use tokio::sync::Notify;
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_tasks::{
-    Comment, CommentRepository, NewComment, NewTaskRecord, Priority, SortKey, Status, TagUsage, Task, TaskFilter,
-    TaskId, TaskRepository, TaskScope, TaskStats,
+    Comment, CommentRepository, NewComment, NewTaskRecord, Priority, Rebase, SortKey, Status, TagUsage, Task,
+    TaskFilter, TaskId, TaskRepository, TaskScope, TaskStats, UpdateOutcome,
 };
 use workbench_users::UserId;
 
@@ -407,6 +407,28 @@ impl QueryFragment<Db> for DeleteTaskRecorded {
     }
 }
 
+/// Stores `task` if the stored version is still `expected_version`, with its `task.updated`
+/// event; whether it did. One conditional statement is the race arbiter: on PostgreSQL a
+/// concurrent writer waits for the row lock, then finds the version moved on and changes
+/// nothing; SQLite serialises writers. The tags trigger runs inside it. The event goes with it:
+/// in the same statement on PostgreSQL, the same transaction on SQLite; a lost race writes neither.
+fn store_update(conn: &mut AnyConnection, task: &Task, expected_version: i64) -> Result<bool, RepositoryError> {
+    let update = UpdateTask { id: task.id.0, expected_version, values: TaskValues::of(task) };
+    let event = EventValues::of(TaskEvent::Updated, task, task.updated_at.naive_utc());
+    match conn {
+        AnyConnection::Postgresql(_) => {
+            Ok(UpdateTaskRecorded { update, event: &event }.execute(conn).map_err(db)? == 1)
+        }
+        AnyConnection::Sqlite(_) => write_transaction(conn, |c| {
+            let updated = update.execute(c).map_err(db)? == 1;
+            if updated {
+                record_in(c, &event.row(task.id.0))?;
+            }
+            Ok(updated)
+        }),
+    }
+}
+
 /// [`TASK_COLUMNS`] as SQL, for the statements written out above.
 const TASK_COLUMN_NAMES: &str = "id, title, description, status, priority, due_date, owner_id, assignee_id, \
                                  completed_at, version, created_at, updated_at, tags";
@@ -675,32 +697,33 @@ impl TaskRepository for DieselTaskRepository {
             .await
     }
 
-    async fn update(&self, task: Task, expected_version: i64) -> Result<bool, RepositoryError> {
+    async fn update(
+        &self,
+        task: Task,
+        expected_version: i64,
+        rebase: Rebase,
+        attempts: usize,
+    ) -> Result<UpdateOutcome, RepositoryError> {
         self.db
             .run(move |conn| {
-                // One conditional statement is the race arbiter: on PostgreSQL a concurrent
-                // writer waits for the row lock, then finds the version moved on and changes
-                // nothing; SQLite serialises writers. The tags trigger runs inside it.
-                // The event goes with it: in the same statement on PostgreSQL, the same
-                // transaction on SQLite; a lost race writes neither.
-                let update = UpdateTask { id: task.id.0, expected_version, values: TaskValues::of(&task) };
-                let event = EventValues::of(TaskEvent::Updated, &task, task.updated_at.naive_utc());
-                match conn {
-                    AnyConnection::Postgresql(_) => {
-                        Ok(UpdateTaskRecorded { update, event: &event }.execute(conn).map_err(db)? == 1)
+                let (mut candidate, mut expected, mut replaced) = (task.clone(), expected_version, None);
+                let mut attempt = 1;
+                loop {
+                    if store_update(conn, &candidate, expected)? {
+                        return Ok(UpdateOutcome::Stored { task: candidate, replaced });
                     }
-                    AnyConnection::Sqlite(_) => write_transaction(conn, |c| {
-                        let updated = update.execute(c).map_err(db)? == 1;
-                        if updated {
-                            record_in(c, &event.row(task.id.0))?;
-                        }
-                        Ok(updated)
-                    }),
+                    // A statement of its own sees the winner's commit (read committed; SQLite
+                    // serialises writers).
+                    let Some(stored) = find_task(conn, candidate.id.0)? else { return Ok(UpdateOutcome::Stale(None)) };
+                    let next = if attempt < attempts { rebase(&stored) } else { None };
+                    let Some(next) = next else { return Ok(UpdateOutcome::Stale(Some(stored))) };
+                    (candidate, expected, replaced) = (next, stored.version, Some(stored));
+                    attempt += 1;
                 }
             })
             .await
-            .inspect(|updated| {
-                if *updated {
+            .inspect(|outcome| {
+                if matches!(outcome, UpdateOutcome::Stored { .. }) {
                     self.ring()
                 }
             })

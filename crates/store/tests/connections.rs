@@ -98,7 +98,8 @@ async fn hot_task_statements_are_prepared_once_per_connection() {
             .expect("ok");
         let mut changed = tasks.find(created.id).await.expect("found").expect("exists");
         changed.version += 1;
-        assert!(tasks.update(changed, 1).await.expect("updated"));
+        let outcome = tasks.update(changed, 1, std::sync::Arc::new(|_: &workbench_tasks::Task| None), 1).await;
+        assert!(matches!(outcome.expect("updated"), workbench_tasks::UpdateOutcome::Stored { .. }));
     }
 
     #[derive(diesel::QueryableByName)]

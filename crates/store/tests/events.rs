@@ -14,7 +14,7 @@ use workbench_store::{
     Backend, Database, DieselHousekeeping, DieselJobStore, DieselOutbox, DieselRefreshTokenStore, DieselTaskRepository,
     DieselWebhookStore, engine_cases,
 };
-use workbench_tasks::{NewTask, NewTaskRecord, Priority, Status, Tags, Task, TaskRepository, Title};
+use workbench_tasks::{NewTask, NewTaskRecord, Priority, Status, Tags, Task, TaskRepository, Title, UpdateOutcome};
 use workbench_users::{NewRefreshToken, RefreshTokenStore, Role, TokenHash, User, UserId};
 use workbench_webhooks::{
     DeliveryStatus, DeliveryStore, Finished, InboundStatus, InboundStore, NewAttempt, NewDelivery, NewInboundDelivery,
@@ -66,7 +66,10 @@ async fn task_changes_write_their_events_in_order(db: Database) {
     let mut changed = task.clone();
     changed.title = "Renew the car insurance".into();
     changed.version += 1;
-    assert!(repo.update(changed.clone(), task.version).await.unwrap());
+    assert!(matches!(
+        repo.update(changed.clone(), task.version, std::sync::Arc::new(|_: &Task| None), 1).await.unwrap(),
+        UpdateOutcome::Stored { .. }
+    ));
     assert!(repo.delete(task.id, Some(changed.version)).await.unwrap());
 
     let events = DieselOutbox::new(db.clone()).pending(10).await.unwrap();
@@ -100,7 +103,13 @@ async fn a_change_that_does_not_happen_writes_no_event(db: Database) {
     outbox.remove(vec![created[0].id]).await.unwrap();
     let mut stale = task.clone();
     stale.version = 9;
-    assert!(!repo.update(stale, 8).await.unwrap(), "a stale version changes nothing");
+    assert!(
+        matches!(
+            repo.update(stale, 8, std::sync::Arc::new(|_: &Task| None), 1).await.unwrap(),
+            UpdateOutcome::Stale(_)
+        ),
+        "a stale version changes nothing"
+    );
     assert!(!repo.delete(task.id, Some(8)).await.unwrap());
     assert!(!repo.delete(workbench_tasks::TaskId(123_456), None).await.unwrap());
     assert!(outbox.is_empty().await.unwrap(), "no event for changes that did not happen");

@@ -16,7 +16,7 @@ use workbench_store::{
 };
 use workbench_tasks::{
     Comment, CommentBody, CommentRepository, NewComment, NewTask, NewTaskRecord, Priority, SortKey, Status, TagUsage,
-    Tags, Task, TaskFilter, TaskId, TaskRepository, TaskScope, TaskSort, TaskStats, Title,
+    Tags, Task, TaskFilter, TaskId, TaskRepository, TaskScope, TaskSort, TaskStats, Title, UpdateOutcome,
 };
 use workbench_users::{User, UserId};
 
@@ -33,6 +33,8 @@ engine_cases!(
     update_with_current_version_stores_everything,
     update_with_stale_version_changes_nothing,
     concurrent_updates_exactly_one_wins,
+    a_lost_race_is_rebased_on_the_stored_copy_in_the_same_call,
+    racing_rebased_updates_lose_nothing,
     delete_with_and_without_version,
     stats_count_by_status_priority_and_overdue,
     tags_with_counts_and_search,
@@ -118,6 +120,12 @@ fn usage(name: &str, usage_count: u64) -> TagUsage {
 }
 
 /// `task` changed as the domain would change it at `at`: version bumped, `updated_at` moved on.
+/// `update` without a second attempt: whether `task` was stored over version `expected`.
+async fn stored_over(repo: &DieselTaskRepository, task: Task, expected: i64) -> bool {
+    let outcome = repo.update(task, expected, Arc::new(|_: &Task| None), 1).await.unwrap();
+    matches!(outcome, UpdateOutcome::Stored { replaced: None, .. })
+}
+
 fn changed(task: &Task, at: DateTime<Utc>, change: impl FnOnce(&mut Task)) -> Task {
     let mut task = task.clone();
     change(&mut task);
@@ -342,7 +350,7 @@ async fn text_search_is_case_insensitive_including_non_ascii(db: Database) {
         t.title = "Hiver".into();
         t.description = Some("ÉTÉ fini".into());
     });
-    assert!(repo.update(renamed, ete.version).await.unwrap());
+    assert!(stored_over(&repo, renamed, ete.version).await);
     assert_eq!(found(&repo, TaskScope::All, search("à paris")).await, vec![]);
     assert_eq!(found(&repo, TaskScope::All, search("hiver")).await, vec![ete.id]);
     assert_eq!(found(&repo, TaskScope::All, search("été fini")).await, vec![ete.id]);
@@ -407,7 +415,7 @@ async fn every_sort_key_both_directions(db: Database) {
     let e = NewTask { priority: Priority::Low, due_date: Some(soon + days(1)), ..draft("echo") };
     let e = create_at(&repo, &ann, e, base + secs(4)).await;
     // a was changed last.
-    assert!(repo.update(changed(&a, base + secs(10), |_| {}), a.version).await.unwrap());
+    assert!(stored_over(&repo, changed(&a, base + secs(10), |_| {}), a.version).await);
 
     let cases: [(SortKey, Vec<&Task>, Vec<&Task>); 5] = [
         (SortKey::CreatedAt, vec![&a, &b, &c, &d, &e], vec![&e, &d, &c, &b, &a]),
@@ -479,7 +487,7 @@ async fn update_with_current_version_stores_everything(db: Database) {
         t.assignee_id = None;
         t.tags = vec!["c".into(), "new".into(), "a".into()];
     });
-    assert!(repo.update(updated.clone(), 1).await.unwrap(), "the current version wins");
+    assert!(stored_over(&repo, updated.clone(), 1).await, "the current version wins");
     assert_eq!(find(&repo, task.id).await, Some(updated.clone()), "every field is stored, tags in the new order");
 
     // And back: nullable fields set again, tags cleared.
@@ -492,7 +500,7 @@ async fn update_with_current_version_stores_everything(db: Database) {
         t.assignee_id = Some(bob.id);
         t.tags = vec![];
     });
-    assert!(repo.update(again.clone(), 2).await.unwrap());
+    assert!(stored_over(&repo, again.clone(), 2).await);
     assert_eq!(find(&repo, task.id).await, Some(again));
 
     let priority_first = TaskFilter { sort: TaskSort { key: SortKey::Priority, descending: true }, ..oldest_first() };
@@ -504,7 +512,7 @@ async fn update_with_current_version_stores_everything(db: Database) {
     );
 
     let ghost = Task { id: TaskId(task.id.0 + 1000), ..task.clone() };
-    assert!(!repo.update(ghost, 1).await.unwrap(), "an unknown task is not updated");
+    assert!(!stored_over(&repo, ghost, 1).await, "an unknown task is not updated");
 }
 
 async fn update_with_stale_version_changes_nothing(db: Database) {
@@ -513,14 +521,14 @@ async fn update_with_stale_version_changes_nothing(db: Database) {
     let at = instant();
     let task = create_at(&repo, &ann, NewTask { tags: tags(&["keep"]), ..draft("Original") }, at).await;
     let first = changed(&task, at + secs(1), |t| t.title = "First".into());
-    assert!(repo.update(first.clone(), 1).await.unwrap());
+    assert!(stored_over(&repo, first.clone(), 1).await);
 
     let stale = changed(&task, at + secs(2), |t| {
         t.title = "Stale".into();
         t.tags = vec!["lost".into()];
         t.status = Status::Completed;
     });
-    assert!(!repo.update(stale, 1).await.unwrap(), "version 1 is no longer current");
+    assert!(!stored_over(&repo, stale, 1).await, "version 1 is no longer current");
     assert_eq!(find(&repo, task.id).await, Some(first), "a stale update changes nothing, tags included");
 }
 
@@ -542,15 +550,19 @@ async fn concurrent_updates_exactly_one_wins(db: Database) {
             let expected = current.version;
             racers.spawn(async move {
                 barrier.wait().await;
-                let won = repo.update(mine.clone(), expected).await;
+                let won = repo.update(mine.clone(), expected, Arc::new(|_: &Task| None), 1).await;
                 (won, mine)
             });
         }
         let mut winners = Vec::new();
         while let Some(joined) = racers.join_next().await {
             match joined.expect("the task completes") {
-                (Ok(true), task) => winners.push(task),
-                (Ok(false), _) => {}
+                (Ok(UpdateOutcome::Stored { task, replaced: None }), mine) => {
+                    assert_eq!(task, mine);
+                    winners.push(task)
+                }
+                (Ok(UpdateOutcome::Stale(Some(_))), _) => {}
+                (Ok(other), _) => panic!("round {round}: a lone attempt ended {other:?}"),
                 (Err(e), _) => panic!("round {round}: a racing update failed: {e:?}"),
             }
         }
@@ -561,6 +573,66 @@ async fn concurrent_updates_exactly_one_wins(db: Database) {
     }
 }
 
+async fn a_lost_race_is_rebased_on_the_stored_copy_in_the_same_call(db: Database) {
+    let repo = repo(&db);
+    let ann = user(&db, "ann").await;
+    let at = instant();
+    let first = create_at(&repo, &ann, NewTask { tags: tags(&["a"]), ..draft("First") }, at).await;
+    let second = changed(&first, at + secs(1), |t| t.title = "Second".into());
+    assert!(stored_over(&repo, second.clone(), 1).await);
+
+    // Made from version 1, which moved on: rebased on the stored version 2.
+    let stale = changed(&first, at + secs(2), |t| t.title = "Lost".into());
+    let rebase = Arc::new(move |stored: &Task| {
+        Some(changed(stored, at + secs(3), |t| t.tags = vec!["a".into(), "rebased".into()]))
+    });
+    let outcome = repo.update(stale.clone(), 1, rebase, 2).await.unwrap();
+    let rebased = changed(&second, at + secs(3), |t| t.tags = vec!["a".into(), "rebased".into()]);
+    assert_eq!(outcome, UpdateOutcome::Stored { task: rebased.clone(), replaced: Some(second.clone()) });
+    assert_eq!(find(&repo, first.id).await, Some(rebased.clone()), "the rebased copy is stored whole");
+
+    // A rebase that declines, or no attempt left, stores nothing and shows the stored copy.
+    let declined = repo.update(stale.clone(), 1, Arc::new(|_: &Task| None), 5).await.unwrap();
+    assert_eq!(declined, UpdateOutcome::Stale(Some(rebased.clone())));
+    let never = Arc::new(|_: &Task| -> Option<Task> { panic!("no attempt is left to rebase for") });
+    assert_eq!(repo.update(stale.clone(), 1, never, 1).await.unwrap(), UpdateOutcome::Stale(Some(rebased.clone())));
+    assert_eq!(find(&repo, first.id).await, Some(rebased.clone()));
+
+    // Gone: nothing to rebase on.
+    assert!(repo.delete(first.id, None).await.unwrap());
+    let gone = repo.update(stale, 1, Arc::new(|stored: &Task| Some(stored.clone())), 5).await.unwrap();
+    assert_eq!(gone, UpdateOutcome::Stale(None));
+}
+
+/// Racers that each add their own tag, all starting from one version, rebasing on every lost
+/// race: every tag is stored, and the version grew by one per racer.
+async fn racing_rebased_updates_lose_nothing(db: Database) {
+    const RACERS: usize = 6;
+    let repo = Arc::new(repo(&db));
+    let ann = user(&db, "ann").await;
+    let start = create_at(&repo, &ann, draft("Shared"), instant()).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
+    let mut racers = tokio::task::JoinSet::new();
+    for racer in 0..RACERS {
+        let (repo, barrier, start) = (Arc::clone(&repo), Arc::clone(&barrier), start.clone());
+        racers.spawn(async move {
+            let add_mine = move |t: &Task| changed(t, instant(), |t| t.tags.push(format!("r{racer}")));
+            let first = add_mine(&start);
+            barrier.wait().await;
+            repo.update(first, start.version, Arc::new(move |stored: &Task| Some(add_mine(stored))), RACERS).await
+        });
+    }
+    while let Some(joined) = racers.join_next().await {
+        let outcome = joined.expect("the task completes").expect("no store error");
+        assert!(matches!(outcome, UpdateOutcome::Stored { .. }), "{outcome:?}");
+    }
+    let stored = find(&repo, start.id).await.expect("the task exists");
+    assert_eq!(stored.version, start.version + RACERS as i64);
+    let mut tags = stored.tags;
+    tags.sort();
+    assert_eq!(tags, (0..RACERS).map(|r| format!("r{r}")).collect::<Vec<_>>(), "no racer's change is lost");
+}
+
 async fn delete_with_and_without_version(db: Database) {
     let repo = repo(&db);
     let comments = DieselCommentRepository::new(db.clone());
@@ -568,7 +640,7 @@ async fn delete_with_and_without_version(db: Database) {
     let at = instant();
     let task = create_at(&repo, &ann, NewTask { tags: tags(&["gone"]), ..draft("Versioned") }, at).await;
     let comment = comments.create(new_comment(&task, &ann, "bye", at)).await.unwrap();
-    assert!(repo.update(changed(&task, at + secs(1), |_| {}), 1).await.unwrap());
+    assert!(stored_over(&repo, changed(&task, at + secs(1), |_| {}), 1).await);
 
     assert!(!repo.delete(task.id, Some(1)).await.unwrap(), "a stale version deletes nothing");
     assert!(find(&repo, task.id).await.is_some());
@@ -605,7 +677,7 @@ async fn stats_count_by_status_priority_and_overdue(db: Database) {
         t.status = Status::Completed;
         t.completed_at = Some(f.now);
     });
-    assert!(repo.update(t4_done, f.t4.version).await.unwrap());
+    assert!(stored_over(&repo, t4_done, f.t4.version).await);
     let after = repo.stats(TaskScope::InvolvedUser(f.bob.id), f.now).await.unwrap();
     let bob = TaskStats { total: 4, pending: 2, in_progress: 0, completed: 2, low: 2, medium: 1, high: 1, overdue: 1 };
     assert_eq!(after, bob);
@@ -635,7 +707,7 @@ async fn tags_with_counts_and_search(db: Database) {
     assert_eq!(tags_of(TaskScope::All, Some("_")).await, vec![]);
 
     let t4 = changed(&f.t4, f.now, |t| t.tags = vec!["snake_tag".into(), "home".into()]);
-    assert!(repo.update(t4, f.t4.version).await.unwrap());
+    assert!(stored_over(&repo, t4, f.t4.version).await);
     assert_eq!(tags_of(TaskScope::All, Some("_")).await, vec![usage("snake_tag", 1)]);
     assert_eq!(tags_of(TaskScope::All, None).await[0], usage("home", 3));
 }

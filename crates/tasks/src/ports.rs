@@ -32,6 +32,21 @@ impl TaskScope {
     }
 }
 
+/// How a conditional write that lost a race starts again: given the task as stored now, the
+/// task to store in its place (changed again, its version bumped), or `None` to give up.
+pub type Rebase = std::sync::Arc<dyn Fn(&Task) -> Option<Task> + Send + Sync>;
+
+/// What [`TaskRepository::update`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpdateOutcome {
+    /// `task` is stored. `replaced` is the stored copy it was rebased on, when the first write
+    /// lost a race (`None`: it replaced the version the caller named).
+    Stored { task: Task, replaced: Option<Task> },
+    /// Nothing was stored: the task as stored now, or `None` when it is gone. `rebase` declined
+    /// it, or the attempts ran out.
+    Stale(Option<Task>),
+}
+
 /// Where tasks live.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
@@ -62,9 +77,19 @@ pub trait TaskRepository: Send + Sync {
     ) -> Result<Vec<Task>, RepositoryError>;
 
     /// Stores `task` (already changed, its version already bumped) only if the stored version is
-    /// still `expected_version`. MUST return `false` and change nothing otherwise, so that two
-    /// writers racing on one task cannot both win.
-    async fn update(&self, task: Task, expected_version: i64) -> Result<bool, RepositoryError>;
+    /// still `expected_version`. When it is not, reads the task as stored now and stores what
+    /// `rebase` makes of it instead, on the same condition, for at most `attempts` writes in all;
+    /// it stops when `rebase` declines or the task is gone. All on one connection, so that a
+    /// writer that lost a race does not wait its turn for the database again.
+    /// MUST change nothing unless the stored version is the one the write was made from, so that
+    /// two writers racing on one task cannot both win.
+    async fn update(
+        &self,
+        task: Task,
+        expected_version: i64,
+        rebase: Rebase,
+        attempts: usize,
+    ) -> Result<UpdateOutcome, RepositoryError>;
 
     /// Deletes the task (and its comments) if it exists and, when `expected_version` is given,
     /// is still at that version. Returns whether a task was deleted.

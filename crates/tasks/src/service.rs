@@ -6,12 +6,12 @@ use workbench_core::{FieldError, FieldErrors, Page, PageRequest};
 use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
-    Comment, CommentBody, CommentRepository, ListLookup, ListedPage, NewComment, NewTask, NewTaskRecord, Status,
-    TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch, TaskRepository,
-    TaskScope, TaskStats, Viewer,
+    Comment, CommentBody, CommentRepository, ListLookup, ListedPage, NewComment, NewTask, NewTaskRecord, Rebase,
+    Status, TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch,
+    TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
 };
 
-/// How often an update without `If-Match` re-reads and re-applies after losing a race.
+/// How many writes an update tries, re-applying its change to the stored copy after each lost race.
 const UPDATE_ATTEMPTS: usize = 5;
 
 /// Creating, reading, changing and deleting tasks and their comments, with visibility,
@@ -137,39 +137,36 @@ impl TaskService {
         if let Some(Some(assignee)) = changes.assignee_id {
             self.check_assignee(assignee).await?;
         }
+        let viewer = Viewer::from(viewer);
         let (mut current, mut stored) = match self.cache.task(id).await {
             Some(cached) => (cached, false),
             None => (self.stored(id).await?, true),
         };
-        for _ in 0..UPDATE_ATTEMPTS {
-            let visible = Viewer::from(viewer).can_see(&current);
-            let stale_tag = if_match.filter(|v| *v != current.version);
-            if !visible || stale_tag.is_some() {
-                if !stored {
-                    (current, stored) = (self.stored(id).await?, true);
-                    continue;
-                }
-                return Err(match stale_tag {
-                    Some(expected) if visible => TaskError::VersionMismatch { expected, current: current.version },
-                    _ => TaskError::NotFound,
-                });
+        // A refusal is decided on the stored copy: a cached copy that would be refused is read again.
+        let first = loop {
+            match changed(viewer, &current, &changes, if_match) {
+                Ok(first) => break first,
+                Err(_) if !stored => (current, stored) = (self.stored(id).await?, true),
+                Err(refused) => return Err(refused),
             }
-            let mut updated = current.clone();
-            changes.apply(&mut updated, now());
-            if self.tasks.update(updated.clone(), current.version).await? {
-                self.cache.put_task(&updated).await;
-                self.forget_scopes_of(&updated, current.assignee_id).await;
-                return Ok(updated);
+        };
+        // Someone changed it since that version: the repository starts again from the stored
+        // copy, on the same connection. With `If-Match`, the stored copy must still be at the
+        // version the client named, so a lost race ends in 412 on it.
+        let rebase: Rebase = Arc::new(move |stored: &Task| changed(viewer, stored, &changes, if_match).ok());
+        match self.tasks.update(first, current.version, rebase, UPDATE_ATTEMPTS).await? {
+            UpdateOutcome::Stored { task, replaced } => {
+                let previous_assignee = replaced.as_ref().unwrap_or(&current).assignee_id;
+                self.cache.put_task(&task).await;
+                self.forget_scopes_of(&task, previous_assignee).await;
+                Ok(task)
             }
-            // Someone changed it since that version: start again from the stored copy — unless
-            // that was the stored copy and the client named the version it expected.
-            let lost_race = stored;
-            (current, stored) = (self.stored(id).await?, true);
-            if let Some(expected) = if_match.filter(|_| lost_race) {
-                return Err(TaskError::VersionMismatch { expected, current: current.version });
+            UpdateOutcome::Stale(None) => Err(TaskError::NotFound),
+            // Refused on the stored copy, or every attempt lost a race.
+            UpdateOutcome::Stale(Some(stored)) => {
+                Err(refusal(viewer, &stored, if_match).unwrap_or(TaskError::Contention))
             }
         }
-        Err(TaskError::Contention)
     }
 
     /// Deletes a task: its owner, a moderator or an admin may; an assignee may not.
@@ -308,6 +305,27 @@ impl TaskService {
     }
 }
 
+/// `current` with `changes` applied (its version bumped), or why `viewer` may not: it cannot see
+/// the task (`NotFound`, whether it exists or not), or the client named another version.
+fn changed(viewer: Viewer, current: &Task, changes: &TaskChanges, if_match: Option<i64>) -> Result<Task, TaskError> {
+    if let Some(refused) = refusal(viewer, current, if_match) {
+        return Err(refused);
+    }
+    let mut updated = current.clone();
+    changes.apply(&mut updated, now());
+    Ok(updated)
+}
+
+/// Why `viewer` may not change `task`, if they may not.
+fn refusal(viewer: Viewer, task: &Task, if_match: Option<i64>) -> Option<TaskError> {
+    if !viewer.can_see(task) {
+        return Some(TaskError::NotFound);
+    }
+    if_match
+        .filter(|v| *v != task.version)
+        .map(|expected| TaskError::VersionMismatch { expected, current: task.version })
+}
+
 /// A parse result with one more possible failure folded in.
 fn combine<T>(parsed: Result<T, FieldErrors>, extra: Option<FieldError>) -> Result<T, TaskError> {
     match (parsed, extra) {
@@ -392,29 +410,36 @@ mod tests {
     async fn losing_a_race_with_if_match_is_a_mismatch_and_without_it_a_retry() {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(task(1, None, 3))));
-        tasks.expect_update().times(1).returning(|_, _| Ok(false));
+        // The store found version 4 in place of 3: with `If-Match: 3` there is nothing to rebase.
+        tasks.expect_update().times(1).returning(|_, _, rebase, _| {
+            let stored = task(1, None, 4);
+            assert!(rebase(&stored).is_none(), "If-Match named another version");
+            Ok(UpdateOutcome::Stale(Some(stored)))
+        });
         let svc = service(tasks, MockAccounts::new(), quiet_cache());
         let err = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await;
-        assert!(matches!(err, Err(TaskError::VersionMismatch { .. })));
+        assert!(matches!(err, Err(TaskError::VersionMismatch { expected: 3, current: 4 })), "{err:?}");
 
+        // Without it, the change is made again on the stored copy.
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(task(1, None, 3))));
-        let mut calls = 0;
-        tasks.expect_update().times(2).returning(move |t, expected| {
-            calls += 1;
-            assert_eq!((t.version, expected), (4, 3));
-            Ok(calls == 2)
+        tasks.expect_update().times(1).returning(|t, expected, rebase, attempts| {
+            assert_eq!((t.version, expected, attempts), (4, 3, UPDATE_ATTEMPTS));
+            let stored = task(1, None, 4);
+            let again = rebase(&stored).expect("rebased");
+            assert_eq!(again.version, 5);
+            Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored) })
         });
         let svc = service(tasks, MockAccounts::new(), quiet_cache());
         let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), None).await.unwrap();
-        assert_eq!(updated.version, 4);
+        assert_eq!(updated.version, 5);
     }
 
     #[tokio::test]
     async fn assignees_may_change_but_not_delete() {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(task(1, Some(2), 1))));
-        tasks.expect_update().returning(|_, _| Ok(true));
+        tasks.expect_update().returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
         tasks.expect_delete().never();
         let svc = service(tasks, MockAccounts::new(), quiet_cache());
         let changes = TaskChanges { status: Some(Status::Completed), ..TaskChanges::default() };
@@ -451,7 +476,7 @@ mod tests {
     async fn writes_cache_the_new_version_and_forget_everyones_stats() {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(task(1, Some(2), 1))));
-        tasks.expect_update().returning(|_, _| Ok(true));
+        tasks.expect_update().returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
         let mut cache = MockTaskCache::new();
         cache.expect_task().returning(|_| None);
         cache.expect_put_task().withf(|t| t.id == TaskId(7) && t.version == 2).times(1).returning(|_| ());
@@ -489,32 +514,56 @@ mod tests {
     async fn an_update_starts_from_a_current_cached_copy_without_reading() {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().never();
-        tasks.expect_update().withf(|t, expected| t.version == 4 && *expected == 3).times(1).returning(|_, _| Ok(true));
+        tasks
+            .expect_update()
+            .withf(|t, expected, _, _| t.version == 4 && *expected == 3)
+            .times(1)
+            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 3)));
         let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await.unwrap();
         assert_eq!(updated.version, 4);
     }
 
     #[tokio::test]
-    async fn a_stale_cached_copy_costs_a_read_never_a_lost_update() {
+    async fn a_stale_cached_copy_costs_a_rebase_never_a_lost_update() {
         let mut tasks = MockTaskRepository::new();
-        tasks.expect_find().times(1).returning(|_| Ok(Some(task(1, None, 5))));
-        let mut seq = mockall::Sequence::new();
-        tasks
-            .expect_update()
-            .withf(|_, expected| *expected == 2)
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(false));
-        tasks
-            .expect_update()
-            .withf(|t, expected| *expected == 5 && t.version == 6)
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(true));
+        tasks.expect_find().never();
+        tasks.expect_update().withf(|t, expected, _, _| t.version == 3 && *expected == 2).times(1).returning(
+            |_, _, rebase, _| {
+                // The store holds version 5: the change is made again on it.
+                let stored = task(1, None, 5);
+                let again = rebase(&stored).expect("the caller still may");
+                assert_eq!(again.version, 6);
+                Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored) })
+            },
+        );
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 2)));
         let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), None).await.unwrap();
         assert_eq!(updated.version, 6);
+    }
+
+    #[tokio::test]
+    async fn a_rebased_change_forgets_the_lists_of_the_copy_it_replaced() {
+        // The cache has the task assigned to 2; meanwhile someone assigned it to 3, and this
+        // change unassigns it: user 3's lists held it, so they must be forgotten.
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_update().times(1).returning(|_, _, rebase, _| {
+            let stored = task(1, Some(3), 5);
+            let again = rebase(&stored).expect("the owner may");
+            assert_eq!(again.assignee_id, None);
+            Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored) })
+        });
+        let mut cache = MockTaskCache::new();
+        cache.expect_task().returning(|_| Some(task(1, Some(2), 2)));
+        cache.expect_put_task().returning(|_| ());
+        cache
+            .expect_forget_scopes()
+            .withf(|scopes| scopes.contains(&TaskScope::InvolvedUser(UserId(3))) && scopes.contains(&TaskScope::All))
+            .times(1)
+            .returning(|_| ());
+        let svc = service(tasks, MockAccounts::new(), cache);
+        let changes = TaskChanges { assignee_id: Some(None), ..TaskChanges::default() };
+        svc.update(&caller(1, Role::User), TaskId(7), changes, None).await.unwrap();
     }
 
     #[tokio::test]
@@ -522,18 +571,43 @@ mod tests {
         // The cache says someone else owns it at version 2; the database says the caller does, at 3.
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().times(1).returning(|_| Ok(Some(task(1, None, 3))));
-        tasks.expect_update().withf(|_, expected| *expected == 3).times(1).returning(|_, _| Ok(true));
+        tasks
+            .expect_update()
+            .withf(|_, expected, _, _| *expected == 3)
+            .times(1)
+            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(9, None, 2)));
         svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await.expect("allowed");
 
         // The cache says the caller owns it at version 2: the conditional write is tried, fails
         // on the stored version, and the stored copy (someone else's) decides.
         let mut tasks = MockTaskRepository::new();
-        tasks.expect_find().times(1).returning(|_| Ok(Some(task(9, None, 3))));
-        tasks.expect_update().withf(|_, expected| *expected == 2).times(1).returning(|_, _| Ok(false));
+        tasks.expect_find().never();
+        tasks.expect_update().withf(|_, expected, _, _| *expected == 2).times(1).returning(|_, _, rebase, _| {
+            let stored = task(9, None, 3);
+            assert!(rebase(&stored).is_none(), "not the caller's to change");
+            Ok(UpdateOutcome::Stale(Some(stored)))
+        });
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 2)));
         let err = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(2)).await;
         assert!(matches!(err, Err(TaskError::NotFound)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_task_gone_or_always_moved_on_is_not_found_or_contention() {
+        for (outcome, gone) in
+            [(UpdateOutcome::Stale(None), true), (UpdateOutcome::Stale(Some(task(1, None, 9))), false)]
+        {
+            let mut tasks = MockTaskRepository::new();
+            tasks.expect_update().times(1).returning(move |_, _, _, _| Ok(outcome.clone()));
+            let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 2)));
+            let err = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), None).await;
+            if gone {
+                assert!(matches!(err, Err(TaskError::NotFound)), "{err:?}");
+            } else {
+                assert!(matches!(err, Err(TaskError::Contention)), "{err:?}");
+            }
+        }
     }
 
     #[tokio::test]
