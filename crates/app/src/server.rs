@@ -530,6 +530,10 @@ fn serve(listener: TcpListener, settings: &Settings, state: AppState, access: Ac
             .default_service(web::to(no_route))
     })
     .shutdown_timeout(settings.shutdown_timeout.as_secs())
+    // A compressed or streamed body goes out in several writes. With Nagle's algorithm on, every
+    // write after the first waited for the client's delayed ACK on a kept-alive connection: 40 ms
+    // per gzip or br answer (50 answers/s on one connection, against 8,500 uncompressed).
+    .tcp_nodelay(true)
     .listen(listener)?;
     if let Some(workers) = settings.workers {
         server = server.workers(workers);
