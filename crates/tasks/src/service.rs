@@ -150,10 +150,10 @@ impl TaskService {
                 Err(refused) => return Err(refused),
             }
         };
-        // Someone changed it since that version: the repository starts again from the stored
+        // If someone changed it since that version, the repository starts again from the stored
         // copy, on the same connection. With `If-Match`, the stored copy must still be at the
         // version the client named, so a lost race ends in 412 on it.
-        let rebase: Rebase = Arc::new(move |stored: &Task| changed(viewer, stored, &changes, if_match).ok());
+        let rebase: Rebase = Arc::new(move |latest: &Task| changed(viewer, latest, &changes, if_match).ok());
         match self.tasks.update(first, current.version, rebase, UPDATE_ATTEMPTS).await? {
             UpdateOutcome::Stored { task, replaced } => {
                 let previous_assignee = replaced.as_ref().unwrap_or(&current).assignee_id;
