@@ -44,13 +44,27 @@ struct Claims {
 
 /// [`TokenIssuer`] with HS256 JWTs. The algorithm is pinned: a token whose header names any other
 /// algorithm (including `none`) is refused, and so is one for another issuer or audience.
+///
+/// Verified tokens are remembered (clones share the memory). A client sends the same token with
+/// every request for its lifetime, and verifying it (an HMAC and two JSON parses) measured about
+/// 52,000 instructions: 44% of a cached `GET /tasks/{id}`, 17% of a task create. A remembered
+/// token costs a lookup instead and is still refused once expired. Only tokens that passed the
+/// full check go in, keyed by their whole text: the same bytes carry the same valid signature,
+/// under this issuer's key. The map's hasher is keyed at random, so a client cannot choose which
+/// remembered token its own is compared with.
 #[derive(Clone)]
 pub struct JwtIssuer {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
     settings: JwtSettings,
+    verified: moka::sync::Cache<Box<str>, AccessClaims>,
 }
+
+/// How many verified tokens are remembered; the least used go first beyond that.
+const REMEMBERED_TOKENS: u64 = 10_000;
+/// Seconds of clock skew allowed on `exp`.
+const LEEWAY_SECONDS: u64 = 5;
 
 impl std::fmt::Debug for JwtIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,13 +78,41 @@ impl JwtIssuer {
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECONDS;
+        // A token outlives neither its lifetime nor the leeway, so neither does its memory.
+        let lifetime = settings.ttl.to_std().unwrap_or_default() + std::time::Duration::from_secs(LEEWAY_SECONDS);
         Self {
             encoding: EncodingKey::from_secret(&settings.secret),
             decoding: DecodingKey::from_secret(&settings.secret),
             validation,
             settings,
+            verified: moka::sync::Cache::builder().max_capacity(REMEMBERED_TOKENS).time_to_live(lifetime).build(),
         }
+    }
+
+    /// [`TokenIssuer::verify`] at `now` for remembered tokens (the full check reads the clock).
+    fn verify_at(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, InvalidAccessToken> {
+        if let Some(claims) = self.verified.get(token) {
+            let leeway = Duration::seconds(LEEWAY_SECONDS.cast_signed());
+            if claims.expires_at + leeway < now {
+                self.verified.invalidate(token);
+                return Err(InvalidAccessToken("ExpiredSignature".into()));
+            }
+            return Ok(claims);
+        }
+        let claims = self.decode(token)?;
+        self.verified.insert(token.into(), claims.clone());
+        Ok(claims)
+    }
+
+    /// The full check: signature, algorithm, issuer, audience, expiry and claims.
+    fn decode(&self, token: &str) -> Result<AccessClaims, InvalidAccessToken> {
+        let data =
+            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| InvalidAccessToken(e.to_string()))?;
+        let claims = data.claims;
+        let user_id = claims.sub.parse().map(UserId).map_err(|_| InvalidAccessToken("sub is not a user id".into()))?;
+        let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or_else(|| InvalidAccessToken("bad exp".into()))?;
+        Ok(AccessClaims { user_id, role: claims.role, token_id: claims.jti, generation: claims.generation, expires_at })
     }
 
     fn issue_at(&self, user: &User, now: DateTime<Utc>) -> anyhow::Result<AccessToken> {
@@ -96,12 +138,7 @@ impl TokenIssuer for JwtIssuer {
     }
 
     fn verify(&self, token: &str) -> Result<AccessClaims, InvalidAccessToken> {
-        let data =
-            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| InvalidAccessToken(e.to_string()))?;
-        let claims = data.claims;
-        let user_id = claims.sub.parse().map(UserId).map_err(|_| InvalidAccessToken("sub is not a user id".into()))?;
-        let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or_else(|| InvalidAccessToken("bad exp".into()))?;
-        Ok(AccessClaims { user_id, role: claims.role, token_id: claims.jti, generation: claims.generation, expires_at })
+        self.verify_at(token, Utc::now())
     }
 }
 
@@ -142,7 +179,10 @@ mod tests {
 
     #[test]
     fn other_keys_issuers_and_audiences_are_refused() {
-        let token = JwtIssuer::new(settings(SECRET)).issue(&user()).unwrap().token;
+        let issuer = JwtIssuer::new(settings(SECRET));
+        let token = issuer.issue(&user()).unwrap().token;
+        // Remembered by its own issuer, which must not make anyone else accept it.
+        assert!(issuer.verify(&token).is_ok());
         assert!(JwtIssuer::new(settings("another-secret-another-secret-xx")).verify(&token).is_err());
         let mut other = settings(SECRET);
         other.issuer = "https://evil.example".into();
@@ -158,11 +198,35 @@ mod tests {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let issuer = JwtIssuer::new(settings(SECRET));
         let valid = issuer.issue(&user()).unwrap().token;
+        assert!(issuer.verify(&valid).is_ok());
         let payload = valid.split('.').nth(1).unwrap();
         for alg in ["none", "HS512"] {
             let header = b64.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
             let forged = format!("{header}.{payload}.");
             assert!(issuer.verify(&forged).is_err(), "alg {alg} must be refused");
         }
+    }
+
+    #[test]
+    fn a_remembered_token_is_refused_once_it_expires() {
+        let issuer = JwtIssuer::new(settings(SECRET));
+        let now = Utc::now();
+        // Issued long enough ago that it expires 30 s from now.
+        let token = issuer.issue_at(&user(), now - Duration::minutes(15) + Duration::seconds(30)).unwrap().token;
+        assert!(issuer.verify_at(&token, now).is_ok());
+        assert!(issuer.verify_at(&token, now + Duration::seconds(34)).is_ok(), "within the leeway");
+        assert!(issuer.verify_at(&token, now + Duration::seconds(60)).is_err());
+    }
+
+    #[test]
+    fn altered_copies_of_a_remembered_token_are_refused() {
+        let issuer = JwtIssuer::new(settings(SECRET));
+        let token = issuer.issue(&user()).unwrap().token;
+        assert_eq!(issuer.verify(&token).unwrap().user_id, UserId(42));
+        let last = token.chars().last().unwrap();
+        let altered = format!("{}{}", &token[..token.len() - 1], if last == 'A' { 'B' } else { 'A' });
+        assert!(issuer.verify(&altered).is_err(), "another signature");
+        assert!(issuer.verify(&format!("{token}A")).is_err(), "a longer token");
+        assert!(issuer.verify(&token[..token.len() - 1]).is_err(), "a shorter token");
     }
 }
