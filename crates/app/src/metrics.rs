@@ -241,8 +241,8 @@ impl Metrics {
 
     /// Counts one finished request.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let status = status.to_string();
-        let labels = [method, route, status.as_str()];
+        let mut status_text = itoa::Buffer::new();
+        let labels = [method, route, status_text.format(status)];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
     }

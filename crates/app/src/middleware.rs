@@ -17,18 +17,21 @@ use crate::telemetry::{AccessLog, AccessRecord};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The request's id, kept in its extensions for handlers that want it.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
 /// The client's `X-Request-Id` when it is 1–128 characters of `[A-Za-z0-9._-]`; otherwise a new
-/// UUID. Anything else could forge or break log lines.
-fn request_id(req: &ServiceRequest) -> String {
+/// UUID. Anything else could forge or break log lines. A header value, so that the response
+/// header and the log line share it rather than copy it.
+fn request_id(req: &ServiceRequest) -> HeaderValue {
     req.headers()
         .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+        .filter(|v| {
+            (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(b))
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+            HeaderValue::from_str(text).expect("a UUID is a valid header value")
+        })
 }
 
 /// Methods get their own label; anything else is `OTHER`, so junk methods cannot grow metrics.
@@ -51,7 +54,6 @@ pub async fn observe(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let (at, started) = (SystemTime::now(), Instant::now());
     let id = request_id(&req);
-    req.extensions_mut().insert(RequestId(id.clone()));
     let method = method_label(req.method());
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let access = req.app_data::<web::Data<AccessLog>>().cloned();
@@ -60,7 +62,7 @@ pub async fn observe(
         Ok(response) => response.map_into_boxed_body(),
         Err(error) => {
             // An inner middleware failed; answer its error here so it still gets an id and a log line.
-            tracing::warn!(request_id = %id, error = %error, "middleware error");
+            tracing::warn!(request_id = id.to_str().unwrap_or_default(), error = %error, "middleware error");
             return Err(error);
         }
     };
@@ -71,11 +73,9 @@ pub async fn observe(
     let user_id = response.request().extensions().get::<LoggedUser>().map(|u| u.0);
     let elapsed = started.elapsed();
     if let Some(cause) = response.response().extensions().get::<problem::Cause>() {
-        tracing::error!(request_id = %id, method, route, status, error = %cause.0, "request failed");
+        tracing::error!(request_id = id.to_str().unwrap_or_default(), method, route, status, error = %cause.0, "request failed");
     }
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
+    response.headers_mut().insert(REQUEST_ID, id.clone());
     // `identity` only told the compressor to keep its hands off (media that is compressed
     // already); clients need not see it.
     if response.headers().get(header::CONTENT_ENCODING).is_some_and(|v| v == "identity") {
