@@ -3,6 +3,7 @@
 //! them on the broadcast port under `event.<name>`, to outbound webhook subscriptions and to NATS,
 //! then removes them, so the outbox holds only what is not yet published.
 
+use serde::Deserialize as _;
 use workbench_events::{EventPresenter, OutboxEvent, TaskEvent};
 use workbench_tasks::Task;
 
@@ -16,7 +17,7 @@ pub struct WirePresenter;
 impl EventPresenter for WirePresenter {
     fn data(&self, event: &OutboxEvent) -> serde_json::Value {
         match TaskEvent::parse(&event.name) {
-            Some(TaskEvent::Created | TaskEvent::Updated) => serde_json::from_value::<Task>(event.payload.clone())
+            Some(TaskEvent::Created | TaskEvent::Updated) => Task::deserialize(&event.payload)
                 .ok()
                 .and_then(|task| serde_json::to_value(TaskResponse::from(task)).ok())
                 .unwrap_or_else(|| event.payload.clone()),

@@ -157,8 +157,14 @@ impl TaskCache for MemoryTaskCache {
 
     async fn forget_scopes(&self, scopes: Vec<TaskScope>) {
         for scope in scopes {
-            self.entries.invalidate(&Key::Stats(scope)).await;
-            self.entries.insert(Key::Generation(scope), Entry::Generation(self.next_generation())).await;
+            // Without its generation, every page filed under it is unreachable: the next lookup
+            // starts a newer one. Checking first (a plain read) spares a burst of writes to a
+            // scope that nobody lists a cache write each.
+            for key in [Key::Stats(scope), Key::Generation(scope)] {
+                if self.entries.contains_key(&key) {
+                    self.entries.invalidate(&key).await;
+                }
+            }
         }
     }
 }
