@@ -3,9 +3,9 @@
 //! them on the broadcast port under `event.<name>`, to outbound webhook subscriptions and to NATS,
 //! then removes them, so the outbox holds only what is not yet published.
 
-use serde::Deserialize as _;
+use serde_json::value::RawValue;
 use workbench_events::{EventPresenter, OutboxEvent, TaskEvent};
-use workbench_tasks::Task;
+use workbench_tasks::{Task, TaskId};
 
 use crate::http::tasks::dto::TaskResponse;
 
@@ -15,11 +15,16 @@ use crate::http::tasks::dto::TaskResponse;
 pub struct WirePresenter;
 
 impl EventPresenter for WirePresenter {
-    fn data(&self, event: &OutboxEvent) -> serde_json::Value {
+    fn data(&self, event: &OutboxEvent) -> Box<RawValue> {
         match TaskEvent::parse(&event.name) {
-            Some(TaskEvent::Created | TaskEvent::Updated) => Task::deserialize(&event.payload)
+            // Text to task to text, with no JSON tree between: this runs once per write.
+            Some(TaskEvent::Created | TaskEvent::Updated) => serde_json::from_str::<Task>(event.payload.get())
                 .ok()
-                .and_then(|task| serde_json::to_value(TaskResponse::from(task)).ok())
+                .and_then(|task| {
+                    // A created task's payload was written before its id existed.
+                    let task = Task { id: TaskId(event.subject_id), ..task };
+                    serde_json::value::to_raw_value(&TaskResponse::from(task)).ok()
+                })
                 .unwrap_or_else(|| event.payload.clone()),
             _ => event.payload.clone(),
         }
@@ -31,6 +36,7 @@ mod tests {
     use super::*;
 
     fn event(name: &str, payload: serde_json::Value) -> OutboxEvent {
+        let payload = serde_json::value::to_raw_value(&payload).unwrap();
         OutboxEvent {
             id: workbench_events::EventId(1),
             name: name.into(),
@@ -44,17 +50,20 @@ mod tests {
     #[test]
     fn a_deletion_is_shown_as_its_id() {
         let data = WirePresenter.data(&event("task.deleted", serde_json::json!({"id": 7})));
-        assert_eq!(data, serde_json::json!({"id": 7}));
+        assert_eq!(data.get(), r#"{"id":7}"#);
     }
 
     #[test]
     fn a_task_is_shown_as_the_api_shows_it() {
+        // As a create writes it: before the row had an id.
         let task = serde_json::json!({
-            "id": 7, "title": "Call", "description": null, "status": "pending", "priority": "high",
+            "id": 0, "title": "Call", "description": null, "status": "pending", "priority": "high",
             "due_date": null, "owner_id": 1, "assignee_id": 2, "tags": ["x"], "completed_at": null,
             "version": 3, "created_at": "2026-11-22T10:00:00Z", "updated_at": "2026-11-22T10:00:00Z"
         });
-        let data = WirePresenter.data(&event("task.updated", task));
+        let data = WirePresenter.data(&event("task.created", task));
+        let data: serde_json::Value = serde_json::from_str(data.get()).unwrap();
+        assert_eq!(data["id"], 7, "the subject's id");
         assert_eq!(data["title"], "Call");
         assert_eq!(data["priority"], "high");
         assert_eq!(data["assignee_id"], 2);

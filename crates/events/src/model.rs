@@ -4,6 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use workbench_users::UserId;
 
 /// An event's id: the outbox row's, never reused, so that publishers can deduplicate by it.
@@ -26,7 +27,7 @@ impl EventId {
 }
 
 /// One event waiting in the outbox.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct OutboxEvent {
     pub id: EventId,
     /// `task.created`, `task.updated`, `task.deleted`.
@@ -36,15 +37,25 @@ pub struct OutboxEvent {
     /// The users who may see the subject (a task's owner and assignee): only they hear of it
     /// through their webhook subscriptions.
     pub audience: Vec<UserId>,
-    /// The subject as the domain serialises it (a `Task`), or `{"id": ...}` for a deletion.
-    pub payload: serde_json::Value,
+    /// The subject as the domain serialises it (a `Task`), or `{"id": ...}` for a deletion, as
+    /// the JSON text it was stored as: it is read once, by the presenter, so it is not parsed
+    /// into a tree on the way. A created task's event is written with its row, before the row's
+    /// id exists: `subject_id` is the authority for the id, not the payload.
+    pub payload: Box<RawValue>,
     pub occurred_at: DateTime<Utc>,
+}
+
+impl PartialEq for OutboxEvent {
+    fn eq(&self, other: &Self) -> bool {
+        (self.id, &self.name, self.subject_id, &self.audience, self.payload.get(), self.occurred_at)
+            == (other.id, &other.name, other.subject_id, &other.audience, other.payload.get(), other.occurred_at)
+    }
 }
 
 /// An event as receivers get it: `{"type": "task.updated", "timestamp": "...", "data": {...}}`.
 /// Outbound webhooks send exactly these three fields (the id travels in `webhook-id`); the bus and
 /// NATS add `id`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub id: Option<String>,
@@ -52,7 +63,8 @@ pub struct Envelope {
     pub event_type: String,
     /// When the change happened, RFC 3339 in UTC.
     pub timestamp: String,
-    pub data: serde_json::Value,
+    /// JSON text, written into the envelope as it is.
+    pub data: Box<RawValue>,
     /// Who may see the subject, on the bus only: realtime delivery sends the event to these
     /// users' connections. Never sent to webhooks or NATS.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
@@ -61,7 +73,7 @@ pub struct Envelope {
 
 impl Envelope {
     /// The envelope of `event` with `data`, carrying the event's id when `with_id`.
-    pub fn of(event: &OutboxEvent, data: serde_json::Value, with_id: bool) -> Self {
+    pub fn of(event: &OutboxEvent, data: Box<RawValue>, with_id: bool) -> Self {
         Self {
             id: with_id.then(|| event.id.message_id()),
             event_type: event.name.clone(),
@@ -73,7 +85,7 @@ impl Envelope {
 
     /// The envelope as compact JSON bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        // Serialising strings and a JSON value cannot fail.
+        // Serialising strings and JSON text cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
     }
 }
@@ -91,15 +103,16 @@ mod tests {
             name: "task.updated".into(),
             subject_id: 7,
             audience: vec![UserId(1)],
-            payload: serde_json::json!({}),
+            payload: RawValue::from_string("{}".into()).unwrap(),
             occurred_at: Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 0).unwrap(),
         };
-        let webhook = Envelope::of(&event, serde_json::json!({"id": 7}), false);
+        let data = || RawValue::from_string(r#"{"id":7}"#.into()).unwrap();
+        let webhook = Envelope::of(&event, data(), false);
         assert_eq!(
             String::from_utf8(webhook.to_bytes()).unwrap(),
             r#"{"type":"task.updated","timestamp":"2026-01-15T10:30:00Z","data":{"id":7}}"#
         );
-        let bus = Envelope::of(&event, serde_json::json!({"id": 7}), true);
+        let bus = Envelope::of(&event, data(), true);
         assert_eq!(bus.id.as_deref(), Some("evt_42"));
     }
 }

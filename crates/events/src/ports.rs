@@ -20,8 +20,8 @@ pub trait Outbox: Send + Sync {
     /// Gives the lease up if `holder` has it, so that another instance takes over at once.
     async fn release(&self, holder: &str) -> Result<(), RepositoryError>;
 
-    /// Up to `limit` events still in the outbox, lowest id first. A task event's `payload` MUST
-    /// carry the subject's id (`payload.id == subject_id`).
+    /// Up to `limit` events still in the outbox, lowest id first, each with its payload as stored
+    /// (see [`OutboxEvent::payload`]).
     async fn pending(&self, limit: usize) -> Result<Vec<OutboxEvent>, RepositoryError>;
 
     /// Removes published events; ids no longer there are ignored.
@@ -49,8 +49,8 @@ pub trait EventPublisher: Send + Sync {
 /// `GET /tasks/{id}` shows it. Lives in the application, which owns the wire shapes.
 #[cfg_attr(feature = "mock", mockall::automock)]
 pub trait EventPresenter: Send + Sync {
-    /// The `data` of the event's envelope.
-    fn data(&self, event: &OutboxEvent) -> serde_json::Value;
+    /// The `data` of the event's envelope, as JSON text.
+    fn data(&self, event: &OutboxEvent) -> Box<serde_json::value::RawValue>;
 }
 
 /// What `/metrics` hears from the relay. MUST return quickly (update counters, nothing more).

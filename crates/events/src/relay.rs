@@ -357,7 +357,7 @@ mod tests {
             name: "task.created".into(),
             subject_id: id,
             audience: vec![UserId(1)],
-            payload: serde_json::json!({"id": id}),
+            payload: serde_json::value::to_raw_value(&serde_json::json!({"id": id})).unwrap(),
             occurred_at: crate_now(),
         }
     }

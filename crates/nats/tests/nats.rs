@@ -36,7 +36,9 @@ async fn events_arrive_on_their_subjects_with_their_ids() {
     listener.flush().await.unwrap();
 
     let mut presenter = MockEventPresenter::new();
-    presenter.expect_data().returning(|e| serde_json::json!({"id": e.subject_id, "shown": true}));
+    presenter.expect_data().returning(|e| {
+        serde_json::value::to_raw_value(&serde_json::json!({"id": e.subject_id, "shown": true})).unwrap()
+    });
     let publisher = NatsPublisher::connect(&nats_url(), Arc::new(presenter)).await.unwrap();
     // Ids unique to this run: other tests may publish on the same server.
     let base = i64::from(uuid::Uuid::new_v4().as_fields().0 >> 1);
@@ -45,7 +47,7 @@ async fn events_arrive_on_their_subjects_with_their_ids() {
         name: name.into(),
         subject_id: 7,
         audience: vec![workbench_users::UserId(1)],
-        payload: serde_json::json!({"id": 7}),
+        payload: serde_json::value::RawValue::from_string(r#"{"id":7}"#.into()).unwrap(),
         occurred_at: chrono::Utc::now(),
     };
     publisher.publish(&[event(1, "task.created"), event(2, "task.updated")]).await.unwrap();

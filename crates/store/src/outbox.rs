@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use serde_json::value::RawValue;
 use workbench_core::RepositoryError;
 use workbench_events::{EventId, Outbox, OutboxEvent};
 use workbench_users::UserId;
@@ -65,12 +66,7 @@ impl EventRow {
         let corrupt =
             |what: &str, e: serde_json::Error| RepositoryError::Unavailable(anyhow::anyhow!("outbox.{what}: {e}"));
         let audience: Vec<i64> = serde_json::from_str(&self.audience).map_err(|e| corrupt("audience", e))?;
-        let mut payload: serde_json::Value = serde_json::from_str(&self.payload).map_err(|e| corrupt("payload", e))?;
-        // A created task's event is written before its id exists (in the inserting statement):
-        // the subject id is the authority.
-        if let Some(object) = payload.as_object_mut() {
-            object.insert("id".to_owned(), self.subject_id.into());
-        }
+        let payload = RawValue::from_string(self.payload).map_err(|e| corrupt("payload", e))?;
         Ok(OutboxEvent {
             id: EventId(self.id),
             name: self.event,

@@ -281,7 +281,7 @@ mod tests {
             name: name.into(),
             subject_id: 9,
             audience: audience.iter().copied().map(UserId).collect(),
-            payload: json!({"id": 9}),
+            payload: serde_json::value::RawValue::from_string(r#"{"id":9}"#.into()).unwrap(),
             occurred_at: Utc::now(),
         }
     }
