@@ -35,8 +35,8 @@ impl EventPresenter for WirePresenter {
 mod tests {
     use super::*;
 
-    fn event(name: &str, payload: serde_json::Value) -> OutboxEvent {
-        let payload = serde_json::value::to_raw_value(&payload).unwrap();
+    fn event(name: &str, payload: &serde_json::Value) -> OutboxEvent {
+        let payload = serde_json::value::to_raw_value(payload).unwrap();
         OutboxEvent {
             id: workbench_events::EventId(1),
             name: name.into(),
@@ -49,7 +49,7 @@ mod tests {
 
     #[test]
     fn a_deletion_is_shown_as_its_id() {
-        let data = WirePresenter.data(&event("task.deleted", serde_json::json!({"id": 7})));
+        let data = WirePresenter.data(&event("task.deleted", &serde_json::json!({"id": 7})));
         assert_eq!(data.get(), r#"{"id":7}"#);
     }
 
@@ -61,7 +61,7 @@ mod tests {
             "due_date": null, "owner_id": 1, "assignee_id": 2, "tags": ["x"], "completed_at": null,
             "version": 3, "created_at": "2026-11-22T10:00:00Z", "updated_at": "2026-11-22T10:00:00Z"
         });
-        let data = WirePresenter.data(&event("task.created", task));
+        let data = WirePresenter.data(&event("task.created", &task));
         let data: serde_json::Value = serde_json::from_str(data.get()).unwrap();
         assert_eq!(data["id"], 7, "the subject's id");
         assert_eq!(data["title"], "Call");

@@ -42,7 +42,8 @@ const MAX_KEY_BYTES: usize = 255;
 /// The response of a creating request, as stored for replay.
 #[derive(Debug)]
 pub struct Created {
-    pub body: serde_json::Value,
+    /// JSON text: serialised once, then sent (and stored for replay) as it is.
+    pub body: Box<serde_json::value::RawValue>,
     /// Where the new resource can be read, when it has a URL of its own.
     pub location: Option<String>,
     pub etag: Option<HeaderValue>,
@@ -57,7 +58,7 @@ impl Created {
         if let Some(etag) = self.etag {
             response.insert_header((header::ETAG, etag));
         }
-        response.json(self.body)
+        response.insert_header(header::ContentType::json()).body(String::from(Box::<str>::from(self.body)))
     }
 }
 
@@ -107,7 +108,7 @@ impl Idempotency {
         }
         match create().await {
             Ok(created) => {
-                let body = created.body.to_string();
+                let body = created.body.get().to_owned();
                 self.store
                     .complete(user.0, &key, StatusCode::CREATED.as_u16(), body, created.location.clone())
                     .await

@@ -83,7 +83,7 @@ pub async fn create_room(
             Ok(Created {
                 location: Some(format!("/api/v1/chat/rooms/{}/messages", room.slug)),
                 etag: None,
-                body: serde_json::to_value(RoomResponse::from(room)).map_err(ApiError::internal)?,
+                body: serde_json::value::to_raw_value(&RoomResponse::from(room)).map_err(ApiError::internal)?,
             })
         })
         .await

@@ -74,7 +74,7 @@ async fn store_upload(
             Ok(Created {
                 location: Some(format!("/api/v1/files/{}", file.id)),
                 etag: None,
-                body: serde_json::to_value(file_response(&state, file)).map_err(ApiError::internal)?,
+                body: serde_json::value::to_raw_value(&file_response(&state, file)).map_err(ApiError::internal)?,
             })
         })
         .await
@@ -392,7 +392,7 @@ pub async fn render_pdf(
             Ok(Created {
                 location: Some(format!("/api/v1/files/{}", file.id)),
                 etag: None,
-                body: serde_json::to_value(file_response(&state, file)).map_err(ApiError::internal)?,
+                body: serde_json::value::to_raw_value(&file_response(&state, file)).map_err(ApiError::internal)?,
             })
         })
         .await

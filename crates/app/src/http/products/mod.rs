@@ -302,7 +302,7 @@ pub async fn create(
             Ok(Created {
                 location: Some(format!("/api/v1/products/{}", product.id)),
                 etag: Some(etag(product.version)),
-                body: serde_json::to_value(ProductResponse::from(product)).map_err(ApiError::internal)?,
+                body: serde_json::value::to_raw_value(&ProductResponse::from(product)).map_err(ApiError::internal)?,
             })
         })
         .await

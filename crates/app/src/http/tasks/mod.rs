@@ -72,7 +72,7 @@ pub async fn create(
             Ok(Created {
                 location: Some(format!("/api/v1/tasks/{}", task.id)),
                 etag: Some(etag(task.version)),
-                body: serde_json::to_value(TaskResponse::from(task)).map_err(ApiError::internal)?,
+                body: serde_json::value::to_raw_value(&TaskResponse::from(task)).map_err(ApiError::internal)?,
             })
         })
         .await
@@ -335,7 +335,7 @@ pub async fn add_comment(
                 // A comment has no URL of its own to read it from (only to delete it).
                 location: None,
                 etag: None,
-                body: serde_json::to_value(CommentResponse::from(comment)).map_err(ApiError::internal)?,
+                body: serde_json::value::to_raw_value(&CommentResponse::from(comment)).map_err(ApiError::internal)?,
             })
         })
         .await

@@ -123,7 +123,7 @@ pub async fn create(
             Ok(Created {
                 location: Some(format!("/api/v1/user-products/{}", item.id)),
                 etag: Some(etag(item.version)),
-                body: serde_json::to_value(UserProductResponse::from(item)).map_err(ApiError::internal)?,
+                body: serde_json::value::to_raw_value(&UserProductResponse::from(item)).map_err(ApiError::internal)?,
             })
         })
         .await

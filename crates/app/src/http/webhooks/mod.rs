@@ -155,7 +155,7 @@ pub async fn subscribe(
                 // Subscriptions are listed, not read one by one.
                 location: None,
                 etag: None,
-                body: serde_json::to_value(SubscriptionCreatedResponse::from(subscription))
+                body: serde_json::value::to_raw_value(&SubscriptionCreatedResponse::from(subscription))
                     .map_err(ApiError::internal)?,
             })
         })
