@@ -45,13 +45,6 @@ pub struct OutboxEvent {
     pub occurred_at: DateTime<Utc>,
 }
 
-impl PartialEq for OutboxEvent {
-    fn eq(&self, other: &Self) -> bool {
-        (self.id, &self.name, self.subject_id, &self.audience, self.payload.get(), self.occurred_at)
-            == (other.id, &other.name, other.subject_id, &other.audience, other.payload.get(), other.occurred_at)
-    }
-}
-
 /// An event as receivers get it: `{"type": "task.updated", "timestamp": "...", "data": {...}}`.
 /// Outbound webhooks send exactly these three fields (the id travels in `webhook-id`); the bus and
 /// NATS add `id`.
