@@ -62,7 +62,11 @@ pub async fn connect(
         actix_ws::handle(&req, body).map_err(|e| ApiError::bad_request(format!("Not a WebSocket handshake: {e}.")))?;
     let stream =
         stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
-    actix_web::rt::spawn(session::run(state.into_inner(), socket, stream, principal));
+    let opening = match principal {
+        Some(principal) => session::Opening::register(&state, principal),
+        None => session::Opening::Anonymous,
+    };
+    actix_web::rt::spawn(session::run(state.into_inner(), socket, stream, opening));
     Ok(response)
 }
 
