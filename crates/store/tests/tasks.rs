@@ -23,6 +23,7 @@ use workbench_users::{User, UserId};
 engine_cases!(
     create_then_find,
     create_with_unknown_assignee_is_a_missing_reference,
+    the_schema_refuses_an_unknown_priority_or_a_rank_that_disagrees,
     every_filter,
     scope_involved_user_or_all,
     text_search_is_case_insensitive_including_non_ascii,
@@ -213,6 +214,32 @@ struct Fixture {
     t4: Task,
     /// cat's, assigned to bob: pending, medium, [work], due in three days.
     t5: Task,
+}
+
+/// The schema holds the priority and the rank sorting uses to each other, whatever writes the
+/// row: an unknown priority, or a rank that is not the priority's, is refused.
+async fn the_schema_refuses_an_unknown_priority_or_a_rank_that_disagrees(db: Database) {
+    use diesel::RunQueryDsl;
+
+    let repo = repo(&db);
+    let ann = user(&db, "ann").await;
+    let task = create_at(&repo, &ann, draft("Ranked"), instant()).await;
+    let id = task.id.0;
+    let run = |sql: String| {
+        db.run(move |conn| diesel::sql_query(&sql).execute(conn).map_err(|e| RepositoryError::Unavailable(e.into())))
+    };
+    for refused in [
+        "priority = 'urgent', priority_rank = 2",
+        "priority = 'urgent'",
+        "priority_rank = 1",
+        "priority = 'high'",
+        "priority = 'low', priority_rank = 3",
+    ] {
+        let outcome = run(format!("UPDATE tasks SET {refused} WHERE id = {id}")).await;
+        assert!(outcome.is_err(), "{refused} is refused");
+    }
+    assert_eq!(run(format!("UPDATE tasks SET priority = 'high', priority_rank = 3 WHERE id = {id}")).await.unwrap(), 1);
+    assert_eq!(find(&repo, task.id).await.expect("still there").priority, Priority::High);
 }
 
 async fn fixture(db: &Database) -> Fixture {
