@@ -1,3 +1,4 @@
+ALTER INDEX tasks_search_trgm RESET (gin_pending_list_limit);
 DROP INDEX tasks_due_date;
 CREATE INDEX tasks_due_date ON tasks (due_date);
 DROP INDEX tasks_assignee_created;
