@@ -63,7 +63,7 @@ pub async fn connect(
     let stream =
         stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
     let opening = match principal {
-        Some(principal) => session::Opening::register(&state, principal),
+        Some(principal) => session::Opening::Registered(session::Registration::new(&state, principal)),
         None => session::Opening::Anonymous,
     };
     actix_web::rt::spawn(session::run(state.into_inner(), socket, stream, opening));

@@ -43,37 +43,38 @@ async fn close(socket: Session, code: CloseCode, description: &str) {
     let _ = tokio::time::timeout(CLOSE_WITHIN, socket.close(Some(reason))).await;
 }
 
+/// A connection the hub knows, and whose it is.
+pub struct Registration {
+    principal: Principal,
+    connection: Connection,
+    /// Whether it is the user's only connection on this instance (presence: an arrival).
+    first_here: bool,
+}
+
+impl Registration {
+    pub fn new(state: &AppState, principal: Principal) -> Self {
+        let (connection, first_here) = state.realtime.hub.register(principal.id, principal.token_generation);
+        Self { principal, connection, first_here }
+    }
+}
+
 /// How a socket starts. One whose handshake carried a token is registered with the hub before
 /// the `101` goes out, so that a client may rely on hearing everything sent to it after the
 /// handshake (a direct message written the moment the socket opened, say).
 pub enum Opening {
-    Registered {
-        principal: Principal,
-        connection: Connection,
-        first_here: bool,
-    },
+    Registered(Registration),
     /// No token yet: the first message must be `auth`.
     Anonymous,
-}
-
-impl Opening {
-    pub fn register(state: &AppState, principal: Principal) -> Self {
-        let (connection, first_here) = state.realtime.hub.register(principal.id, principal.token_generation);
-        Self::Registered { principal, connection, first_here }
-    }
 }
 
 /// Runs a socket until either side closes it.
 pub async fn run(state: Arc<AppState>, mut socket: Session, mut stream: AggregatedMessageStream, opening: Opening) {
     // The steps that run once or per request are boxed, so that the state an idle socket keeps
     // in memory is only the loop's: tens of thousands of sockets each carry this future.
-    let (principal, mut connection, first_here) = match opening {
-        Opening::Registered { principal, connection, first_here } => (principal, connection, first_here),
+    let Registration { principal, mut connection, first_here } = match opening {
+        Opening::Registered(registration) => registration,
         Opening::Anonymous => match Box::pin(first_message_auth(&state, &mut socket, &mut stream)).await {
-            Some(principal) => {
-                let (connection, first_here) = state.realtime.hub.register(principal.id, principal.token_generation);
-                (principal, connection, first_here)
-            }
+            Some(principal) => Registration::new(&state, principal),
             None => return,
         },
     };
