@@ -44,7 +44,7 @@ pub async fn list(
     super::admins_only(&viewer)?;
     let query = query.into_inner();
     let (status, page) = match (
-        query.status.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(parse_status).transpose(),
+        query.status.as_deref().map(str::trim).map(parse_status).transpose(),
         PageRequest::new(query.page, query.per_page),
     ) {
         (Ok(status), Ok(page)) => (status, page),
