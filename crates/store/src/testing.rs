@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use diesel::{Connection, PgConnection, RunQueryDsl};
+use workbench_core::RepositoryError;
 use workbench_users::{Email, NewUser, Role, User, UserRepository, Username};
 
 /// For each case, a module with a `sqlite` and a `postgres` test, so that both engines are held
@@ -61,6 +62,13 @@ use crate::{Backend, Database, DieselUserRepository, PoolOptions};
 /// suites do not depend on the clock.
 pub fn instant() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap() + TimeDelta::microseconds(1_234)
+}
+
+/// Runs one SQL statement on a pooled connection, for tests that must reach past the
+/// repositories (to break a rule the schema holds, say); the number of rows it affected.
+pub async fn execute_sql(db: &Database, sql: impl Into<String>) -> Result<usize, RepositoryError> {
+    let sql = sql.into();
+    db.run(move |conn| diesel::sql_query(&sql).execute(conn).map_err(|e| RepositoryError::Unavailable(e.into()))).await
 }
 
 /// A user `name` (`name@example.com`, password hash `hash-of-name`) with the role `User`.

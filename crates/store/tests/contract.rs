@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_store::engine_cases;
-use workbench_store::testing::{TestDatabase, postgres_admin_url};
+use workbench_store::testing::{TestDatabase, execute_sql, postgres_admin_url};
 use workbench_store::{Backend, Database, DieselRefreshTokenStore, DieselUserRepository, PoolOptions, StoreError};
 use workbench_users::{
     Email, NewRefreshToken, NewUser, ProfileChanges, RefreshToken, RefreshTokenStore, Role, TokenHash, User, UserId,
@@ -815,15 +815,11 @@ mod migrations_concurrently {
 }
 
 mod pool_replaces_connections_the_server_closed {
-    use diesel::RunQueryDsl;
-
     use super::*;
 
     /// Runs `sql` (which returns one row per affected backend) and returns the row count.
     async fn run_sql(db: &Database, sql: &'static str) -> usize {
-        db.run(move |conn| diesel::sql_query(sql).execute(conn).map_err(|e| RepositoryError::Unavailable(e.into())))
-            .await
-            .expect("the statement runs")
+        execute_sql(db, sql).await.expect("the statement runs")
     }
 
     /// A server restart, failover or idle timeout closes pooled connections. The pool must not

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use workbench_core::{Page, PageRequest, RepositoryError};
-use workbench_store::testing::{instant, user};
+use workbench_store::testing::{execute_sql, instant, user};
 use workbench_store::{
     Database, DieselCommentRepository, DieselIdempotencyStore, DieselTaskRepository, IdempotencyClaim, engine_cases,
 };
@@ -219,15 +219,11 @@ struct Fixture {
 /// The schema holds the priority and the rank sorting uses to each other, whatever writes the
 /// row: an unknown priority, or a rank that is not the priority's, is refused.
 async fn the_schema_refuses_an_unknown_priority_or_a_rank_that_disagrees(db: Database) {
-    use diesel::RunQueryDsl;
-
     let repo = repo(&db);
     let ann = user(&db, "ann").await;
     let task = create_at(&repo, &ann, draft("Ranked"), instant()).await;
     let id = task.id.0;
-    let run = |sql: String| {
-        db.run(move |conn| diesel::sql_query(&sql).execute(conn).map_err(|e| RepositoryError::Unavailable(e.into())))
-    };
+    let run = |sql: String| execute_sql(&db, sql);
     for refused in [
         "priority = 'urgent', priority_rank = 2",
         "priority = 'urgent'",
