@@ -468,6 +468,11 @@ async fn password_change_signs_out_every_session(app: TestApp) {
     let mut fields = error_fields(&expect_problem(change_password(&app, &ann, &json!({})).await, 422).await);
     fields.sort();
     assert_eq!(fields, ["current_password", "new_password"]);
+    // Every failing field at once: a wrong current password beside a new one that breaks the rules.
+    let both = json!({"current_password": "wrong password", "new_password": "short"});
+    let mut fields = error_fields(&expect_problem(change_password(&app, &ann, &both).await, 422).await);
+    fields.sort();
+    assert_eq!(fields, ["current_password", "new_password"]);
     let res = app.request(Method::PUT, "/api/v1/users/me/password").json(&json!({})).send().await.unwrap();
     expect_problem(res, 401).await;
     assert_eq!(login_status(&app, &ann.email, PASSWORD).await, 200);
@@ -517,6 +522,24 @@ async fn users_carry_an_etag_and_profile_changes_honour_if_match(app: TestApp) {
         .unwrap();
     expect_problem(res, 412).await;
     assert_eq!(get_json(&app, "/api/v1/auth/me", &ann).await["bio"], "first");
+
+    // An admin's changes are conditional too, on the tag any read of the account carried.
+    let admin = app.signup_with_role("root", "admin").await;
+    let path = format!("/api/v1/admin/users/{}", ann.id);
+    let res = app.request(Method::PATCH, &path).bearer_auth(&admin.access_token).header("if-match", &etag);
+    expect_problem(res.json(&json!({"role": "moderator"})).send().await.unwrap(), 412).await;
+    let res = app.request(Method::DELETE, &path).bearer_auth(&admin.access_token).header("if-match", &etag);
+    expect_problem(res.send().await.unwrap(), 412).await;
+    let res = get(&app, "/api/v1/users/me", &ann).await;
+    let current = res.headers().get("etag").expect("GET /users/me carries an ETag").to_str().unwrap().to_owned();
+    assert_eq!(expect_json(res, 200).await["role"], "user", "the stale change was not applied");
+    let res = app.request(Method::PATCH, &path).bearer_auth(&admin.access_token).header("if-match", &current);
+    let res = res.json(&json!({"role": "moderator"})).send().await.unwrap();
+    let promoted = res.headers().get("etag").expect("the change answers the new tag").to_str().unwrap().to_owned();
+    assert_ne!(promoted, current);
+    assert_eq!(expect_json(res, 200).await["role"], "moderator");
+    let res = app.request(Method::DELETE, &path).bearer_auth(&admin.access_token).header("if-match", &promoted);
+    assert_eq!(res.send().await.unwrap().status(), 204);
 }
 
 /// The contract lists `GET /users/me` beside `GET /auth/me`: the caller, answered alike.
@@ -565,9 +588,5 @@ engines!(
     username_changes,
     profile_changes_are_validated_all_at_once,
     password_change_signs_out_every_session,
-);
-
-crate::known_bug!(
-    "BUG: user resources carry no ETag and PATCH /users/me ignores a stale If-Match (contract: Conventions)",
-    users_carry_an_etag_and_profile_changes_honour_if_match
+    users_carry_an_etag_and_profile_changes_honour_if_match,
 );

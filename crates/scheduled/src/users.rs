@@ -104,7 +104,7 @@ impl JobHandler for DisableInactiveUsers {
                     .at(now);
                 if self
                     .users
-                    .set_role_and_status(id, None, Some(UserStatus::Disabled), now, vec![audit])
+                    .set_role_and_status(id, None, Some(UserStatus::Disabled), now, None, vec![audit])
                     .await?
                     .is_some()
                 {
@@ -164,15 +164,16 @@ pub(crate) mod tests {
         let mut users = MockUserRepository::new();
         users
             .expect_set_role_and_status()
-            .withf(|_, role, status, _, audit| {
+            .withf(|_, role, status, _, expected, audit| {
                 role.is_none()
                     && *status == Some(UserStatus::Disabled)
+                    && expected.is_none()
                     && audit.len() == 1
                     && audit[0].details["reason"] == "inactive for 90 days"
             })
             .times(2)
             // User 7 was deleted meanwhile: nothing to disable, nothing counted.
-            .returning(|id, _, status, at, _| Ok((id == UserId(4)).then(|| user(id, status.unwrap(), at))));
+            .returning(|id, _, status, at, _, _| Ok((id == UserId(4)).then(|| user(id, status.unwrap(), at))));
         let mut principals = MockPrincipalCache::new();
         principals.expect_invalidate().withf(|id| *id == UserId(4)).times(1).return_const(());
         let handler = DisableInactiveUsers::new(Arc::new(store), Arc::new(users), Arc::new(principals), 90);
@@ -194,6 +195,7 @@ pub(crate) mod tests {
             created_at: at,
             updated_at: at,
             token_generation: 2,
+            version: 3,
         }
     }
 

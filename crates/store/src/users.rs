@@ -1,7 +1,7 @@
 //! Accounts and refresh tokens in the database.
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use workbench_core::{Page, RepositoryError};
 use workbench_users::{
@@ -91,7 +91,31 @@ impl UserRow {
             created_at: self.created_at.and_utc(),
             updated_at: self.updated_at.and_utc(),
             token_generation: self.token_generation,
+            version: version_of(self.updated_at),
         })
+    }
+}
+
+/// A user's version is the instant of the last write to its row, in nanoseconds: every write
+/// sets `updated_at` to its own later instant, so the number names one state of the account.
+/// (Kept in the column the representation already has: `users` is at Diesel's 16 columns.)
+/// PostgreSQL keeps microseconds and SQLite the whole value, so it reads back exactly.
+fn version_of(updated_at: NaiveDateTime) -> i64 {
+    updated_at.and_utc().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// The `updated_at` values a conditional write accepts: the one the client's version names, or
+/// any (every stored instant lies in that range). A range keeps one statement shape for both.
+fn accepted_instants(expected: Option<i64>) -> (NaiveDateTime, NaiveDateTime) {
+    match expected {
+        Some(version) => {
+            let at = DateTime::from_timestamp_nanos(version).naive_utc();
+            (at, at)
+        }
+        None => (
+            DateTime::UNIX_EPOCH.naive_utc(),
+            NaiveDate::from_ymd_opt(9999, 12, 31).and_then(|d| d.and_hms_opt(23, 59, 59)).expect("a valid date"),
+        ),
     }
 }
 
@@ -309,7 +333,9 @@ impl UserRepository for DieselUserRepository {
         id: UserId,
         changes: ProfileChanges,
         at: DateTime<Utc>,
+        expected: Option<i64>,
     ) -> Result<Option<User>, RepositoryError> {
+        let (low, high) = accepted_instants(expected);
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
@@ -318,7 +344,7 @@ impl UserRepository for DieselUserRepository {
                     // row, and the later write (which sets every column) silently undoes the
                     // earlier one. Writing first makes the second wait, then read the first's
                     // result. (On SQLite, BEGIN IMMEDIATE already serialises writers.)
-                    let locked = diesel::update(users::table.find(id.0))
+                    let locked = diesel::update(users::table.find(id.0).filter(users::updated_at.between(low, high)))
                         .set(users::updated_at.eq(at.naive_utc()))
                         .execute(conn)
                         .map_err(db)?;
@@ -386,8 +412,10 @@ impl UserRepository for DieselUserRepository {
         role: Option<Role>,
         status: Option<UserStatus>,
         at: DateTime<Utc>,
+        expected: Option<i64>,
         audit: Vec<NewAuditEntry>,
     ) -> Result<Option<User>, RepositoryError> {
+        let (low, high) = accepted_instants(expected);
         #[derive(AsChangeset)]
         #[diesel(table_name = users)]
         struct Change {
@@ -402,12 +430,13 @@ impl UserRepository for DieselUserRepository {
                 write_transaction(conn, |conn| {
                     // Disabling starts a new token generation: access tokens issued before stay refused.
                     let disabling = status == Some(UserStatus::Disabled);
-                    let Some(row) = diesel::update(users::table.find(id.0))
-                        .set((&change, users::token_generation.eq(users::token_generation + i64::from(disabling))))
-                        .returning(USER_COLUMNS)
-                        .get_result::<UserRow>(conn)
-                        .optional()
-                        .map_err(db)?
+                    let Some(row) =
+                        diesel::update(users::table.find(id.0).filter(users::updated_at.between(low, high)))
+                            .set((&change, users::token_generation.eq(users::token_generation + i64::from(disabling))))
+                            .returning(USER_COLUMNS)
+                            .get_result::<UserRow>(conn)
+                            .optional()
+                            .map_err(db)?
                     else {
                         return Ok(None);
                     };
@@ -421,11 +450,18 @@ impl UserRepository for DieselUserRepository {
             .await
     }
 
-    async fn delete(&self, id: UserId, audit: Vec<NewAuditEntry>) -> Result<bool, RepositoryError> {
+    async fn delete(
+        &self,
+        id: UserId,
+        expected: Option<i64>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<bool, RepositoryError> {
+        let (low, high) = accepted_instants(expected);
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    if diesel::delete(users::table.find(id.0)).execute(conn).map_err(db)? == 0 {
+                    let target = users::table.find(id.0).filter(users::updated_at.between(low, high));
+                    if diesel::delete(target).execute(conn).map_err(db)? == 0 {
                         return Ok(false);
                     }
                     append(conn, &audit)?;

@@ -30,6 +30,7 @@ engine_cases!(
     search_email_only_when_asked,
     update_profile_applies_clears_and_keeps,
     update_profile_username_rules,
+    writes_with_an_expected_version_need_the_current_one,
     role_and_status,
     password_hash_is_replaced,
     delete_cascades_to_refresh_tokens,
@@ -78,7 +79,7 @@ async fn create_named(repo: &DieselUserRepository, name: &str, first: Option<&st
         last_name: Some(last.map(str::to_owned)),
         ..ProfileChanges::default()
     };
-    repo.update_profile(user.id, changes, now()).await.expect("the profile updates").expect("the user exists")
+    repo.update_profile(user.id, changes, now(), None).await.expect("the profile updates").expect("the user exists")
 }
 
 fn page(page: u64, per_page: u64) -> PageRequest {
@@ -262,7 +263,7 @@ async fn list_only_active_and_exclude(db: Database) {
     let ann = create(&repo, "ann").await;
     let ben = create(&repo, "ben").await;
     let cat = create(&repo, "cat").await;
-    repo.set_role_and_status(ben.id, None, Some(UserStatus::Disabled), now(), vec![]).await.unwrap().unwrap();
+    repo.set_role_and_status(ben.id, None, Some(UserStatus::Disabled), now(), None, vec![]).await.unwrap().unwrap();
 
     assert_eq!(found(&repo, everyone()).await, ["ann", "ben", "cat"]);
     assert_eq!(found(&repo, UserQuery { only_active: true, ..everyone() }).await, ["ann", "cat"]);
@@ -309,7 +310,7 @@ async fn search_is_case_insensitive_including_non_ascii(db: Database) {
     // A cleared name is no longer found.
     let summer = list(&repo, search("summer")).await.items.remove(0);
     let clear = ProfileChanges { first_name: Some(None), ..ProfileChanges::default() };
-    repo.update_profile(summer.id, clear, now()).await.unwrap().unwrap();
+    repo.update_profile(summer.id, clear, now(), None).await.unwrap().unwrap();
     assert!(found(&repo, search("été")).await.is_empty());
     assert_eq!(found(&repo, search("ØSTER")).await, ["summer"]);
 }
@@ -351,7 +352,7 @@ async fn search_email_only_when_asked(db: Database) {
     assert!(found(&repo, by_email("%")).await.is_empty(), "'%' stays literal in emails");
 
     // The other filters still apply to an email match.
-    repo.set_role_and_status(dan.id, None, Some(UserStatus::Disabled), now(), vec![]).await.unwrap().unwrap();
+    repo.set_role_and_status(dan.id, None, Some(UserStatus::Disabled), now(), None, vec![]).await.unwrap().unwrap();
     assert_eq!(found(&repo, UserQuery { only_active: true, ..by_email("mailhost.io") }).await, ["carol"]);
     assert_eq!(found(&repo, UserQuery { exclude: Some(carol.id), ..by_email("mailhost.io") }).await, ["dan"]);
 }
@@ -369,7 +370,7 @@ async fn update_profile_applies_clears_and_keeps(db: Database) {
         bio: Some(Some("Writes things.".into())),
         avatar_url: Some(Some("https://cdn.example.com/ann.png".into())),
     };
-    let updated = repo.update_profile(user.id, all, t1).await.unwrap().expect("the user exists");
+    let updated = repo.update_profile(user.id, all, t1, None).await.unwrap().expect("the user exists");
     assert_eq!(updated.first_name.as_deref(), Some("Ann"));
     assert_eq!(updated.last_name.as_deref(), Some("Lee"));
     assert_eq!(updated.bio.as_deref(), Some("Writes things."));
@@ -380,7 +381,7 @@ async fn update_profile_applies_clears_and_keeps(db: Database) {
 
     let t2 = later(t1, 60);
     let clear_first_and_bio = ProfileChanges { first_name: Some(None), bio: Some(None), ..ProfileChanges::default() };
-    let cleared = repo.update_profile(user.id, clear_first_and_bio, t2).await.unwrap().unwrap();
+    let cleared = repo.update_profile(user.id, clear_first_and_bio, t2, None).await.unwrap().unwrap();
     assert_eq!(cleared.first_name, None, "Some(None) clears");
     assert_eq!(cleared.bio, None, "Some(None) clears");
     assert_eq!(cleared.last_name.as_deref(), Some("Lee"), "None keeps");
@@ -390,8 +391,8 @@ async fn update_profile_applies_clears_and_keeps(db: Database) {
 
     // No changes at all still keeps everything.
     let t3 = later(t2, 60);
-    let same = repo.update_profile(user.id, ProfileChanges::default(), t3).await.unwrap().unwrap();
-    assert_eq!(User { updated_at: t2, ..same.clone() }, cleared);
+    let same = repo.update_profile(user.id, ProfileChanges::default(), t3, None).await.unwrap().unwrap();
+    assert_eq!(User { updated_at: t2, version: cleared.version, ..same.clone() }, cleared);
     assert_eq!(same.updated_at, t3);
 
     // The password hash is untouched by profile changes.
@@ -399,7 +400,42 @@ async fn update_profile_applies_clears_and_keeps(db: Database) {
 
     let unknown = UserId(user.id.0 + 1000);
     let change = ProfileChanges { first_name: Some(Some("Ghost".into())), ..ProfileChanges::default() };
-    assert_eq!(repo.update_profile(unknown, change, t3).await.unwrap(), None);
+    assert_eq!(repo.update_profile(unknown, change, t3, None).await.unwrap(), None);
+}
+
+/// `If-Match` on accounts: a write naming a version applies only while the account is at it,
+/// and every write moves the version on, whichever column it changes.
+async fn writes_with_an_expected_version_need_the_current_one(db: Database) {
+    let repo = users(&db);
+    let t0 = instant();
+    let ann = repo.create(NewUser { created_at: t0, ..new_user("ann") }).await.unwrap();
+    assert_eq!(repo.find(ann.id).await.unwrap().unwrap().version, ann.version, "the version reads back exactly");
+    let bio = |text: &str| ProfileChanges { bio: Some(Some(text.into())), ..ProfileChanges::default() };
+
+    let first = repo.update_profile(ann.id, bio("first"), later(t0, 1), Some(ann.version)).await.unwrap().unwrap();
+    assert_ne!(first.version, ann.version);
+    assert_eq!(repo.update_profile(ann.id, bio("second"), later(t0, 2), Some(ann.version)).await.unwrap(), None);
+    assert_eq!(
+        repo.find(ann.id).await.unwrap().unwrap().bio.as_deref(),
+        Some("first"),
+        "a stale write changes nothing"
+    );
+
+    let stale = repo.set_role_and_status(ann.id, Some(Role::Moderator), None, later(t0, 3), Some(ann.version), vec![]);
+    assert_eq!(stale.await.unwrap(), None);
+    let promoted =
+        repo.set_role_and_status(ann.id, Some(Role::Moderator), None, later(t0, 4), Some(first.version), vec![]);
+    let promoted = promoted.await.unwrap().unwrap();
+    assert_eq!(promoted.role, Role::Moderator);
+    assert_ne!(promoted.version, first.version);
+
+    repo.change_password(ann.id, "hash-2".into(), later(t0, 5), vec![]).await.unwrap();
+    let now_at = repo.find(ann.id).await.unwrap().unwrap().version;
+    assert_ne!(now_at, promoted.version, "a password change is a change too");
+    assert!(!repo.delete(ann.id, Some(promoted.version), vec![]).await.unwrap(), "a stale delete deletes nothing");
+    assert!(repo.find(ann.id).await.unwrap().is_some());
+    assert!(repo.delete(ann.id, Some(now_at), vec![]).await.unwrap());
+    assert_eq!(repo.find(ann.id).await.unwrap(), None);
 }
 
 async fn update_profile_username_rules(db: Database) {
@@ -411,16 +447,16 @@ async fn update_profile_username_rules(db: Database) {
 
     // Taken, in any case: a conflict, and nothing about ann changes.
     let attempt = ProfileChanges { first_name: Some(Some("Changed".into())), ..rename("BOB") };
-    assert_conflict(repo.update_profile(ann.id, attempt, later(now(), 5)).await, "username");
+    assert_conflict(repo.update_profile(ann.id, attempt, later(now(), 5), None).await, "username");
     assert_eq!(repo.find(ann.id).await.unwrap(), Some(ann.clone()), "a refused change changes nothing");
     assert_eq!(repo.find(bob.id).await.unwrap(), Some(bob.clone()));
 
     // Re-casing one's own name is not a conflict.
-    let recased = repo.update_profile(ann.id, rename("ANN"), now()).await.unwrap().unwrap();
+    let recased = repo.update_profile(ann.id, rename("ANN"), now(), None).await.unwrap().unwrap();
     assert_eq!(recased.username, "ANN");
 
     // A rename frees the old name, takes the new one, and is what search sees.
-    let renamed = repo.update_profile(ann.id, rename("annabel"), now()).await.unwrap().unwrap();
+    let renamed = repo.update_profile(ann.id, rename("annabel"), now(), None).await.unwrap().unwrap();
     assert_eq!(renamed.username, "annabel");
     assert_eq!(repo.find(ann.id).await.unwrap().unwrap().username, "annabel");
     assert_eq!(found(&repo, search("ANNAB")).await, ["annabel"]);
@@ -431,7 +467,7 @@ async fn update_profile_username_rules(db: Database) {
         repo.create(NewUser { username: Username::parse("ANNABEL").unwrap(), ..new_user("x1y") }).await,
         "username",
     );
-    assert_conflict(repo.update_profile(bob.id, rename("annabel"), now()).await, "username");
+    assert_conflict(repo.update_profile(bob.id, rename("annabel"), now(), None).await, "username");
 }
 
 async fn role_and_status(db: Database) {
@@ -440,30 +476,32 @@ async fn role_and_status(db: Database) {
     let other = create(&repo, "bob").await;
 
     let t1 = later(instant(), 10);
-    let promoted = repo.set_role_and_status(user.id, Some(Role::Admin), None, t1, vec![]).await.unwrap().unwrap();
+    let promoted = repo.set_role_and_status(user.id, Some(Role::Admin), None, t1, None, vec![]).await.unwrap().unwrap();
     assert_eq!((promoted.role, promoted.status, promoted.updated_at), (Role::Admin, UserStatus::Active, t1));
 
     let t2 = later(t1, 10);
     let disabled =
-        repo.set_role_and_status(user.id, None, Some(UserStatus::Disabled), t2, vec![]).await.unwrap().unwrap();
+        repo.set_role_and_status(user.id, None, Some(UserStatus::Disabled), t2, None, vec![]).await.unwrap().unwrap();
     assert_eq!((disabled.role, disabled.status, disabled.updated_at), (Role::Admin, UserStatus::Disabled, t2));
     assert_eq!(repo.find(user.id).await.unwrap(), Some(disabled.clone()));
     assert_eq!(disabled.created_at, instant());
 
     let t3 = later(t2, 10);
-    let both =
-        repo.set_role_and_status(user.id, Some(Role::SuperAdmin), Some(UserStatus::Active), t3, vec![]).await.unwrap();
+    let both = repo
+        .set_role_and_status(user.id, Some(Role::SuperAdmin), Some(UserStatus::Active), t3, None, vec![])
+        .await
+        .unwrap();
     let both = both.unwrap();
     assert_eq!((both.role, both.status), (Role::SuperAdmin, UserStatus::Active));
     assert_eq!(repo.find(other.id).await.unwrap(), Some(other.clone()), "only that user changes");
 
     for role in Role::ALL {
-        let user = repo.set_role_and_status(other.id, Some(role), None, now(), vec![]).await.unwrap().unwrap();
+        let user = repo.set_role_and_status(other.id, Some(role), None, now(), None, vec![]).await.unwrap().unwrap();
         assert_eq!(repo.find(user.id).await.unwrap().unwrap().role, role, "{role} is stored and read back");
     }
 
     let unknown = UserId(user.id.0 + 1000);
-    assert_eq!(repo.set_role_and_status(unknown, Some(Role::Admin), None, now(), vec![]).await.unwrap(), None);
+    assert_eq!(repo.set_role_and_status(unknown, Some(Role::Admin), None, now(), None, vec![]).await.unwrap(), None);
 }
 
 async fn password_hash_is_replaced(db: Database) {
@@ -498,10 +536,10 @@ async fn delete_cascades_to_refresh_tokens(db: Database) {
     assert!(store.rotate(ann_used_id, new_token(ann.id, &family(), now()), now()).await.unwrap());
     let (bob_token, _) = insert_token(&store, new_token(bob.id, &family(), now())).await;
 
-    assert!(repo.delete(ann.id, vec![]).await.unwrap(), "the first delete finds the user");
+    assert!(repo.delete(ann.id, None, vec![]).await.unwrap(), "the first delete finds the user");
     assert_eq!(repo.find(ann.id).await.unwrap(), None);
     assert_eq!(repo.find_for_login(&Email::parse("ann@example.com").unwrap()).await.unwrap(), None);
-    assert!(!repo.delete(ann.id, vec![]).await.unwrap(), "the second delete finds nothing");
+    assert!(!repo.delete(ann.id, None, vec![]).await.unwrap(), "the second delete finds nothing");
 
     assert_eq!(store.find(&ann_token).await.unwrap(), None, "the user's tokens go with them");
     assert_eq!(store.find(&ann_used).await.unwrap(), None);
@@ -726,7 +764,7 @@ async fn concurrent_profile_changes_are_all_kept(db: Database) {
             let (repo, barrier) = (Arc::clone(&repo), Arc::clone(&barrier));
             racers.spawn(async move {
                 barrier.wait().await;
-                repo.update_profile(user.id, change, now()).await
+                repo.update_profile(user.id, change, now(), None).await
             });
         }
         while let Some(joined) = racers.join_next().await {

@@ -197,7 +197,7 @@ async fn an_accounts_files_go_with_it(db: Database) {
         repo(&db).insert(new_file(&ann, "on-task.txt", Attachment::Task(task.0))).await.unwrap(),
     ];
     // The item's own foreign key does not hold the account back: its files go in the same statement.
-    assert!(DieselUserRepository::new(db.clone()).delete(ann.id, vec![]).await.unwrap());
+    assert!(DieselUserRepository::new(db.clone()).delete(ann.id, None, vec![]).await.unwrap());
     for file in files {
         assert_eq!(repo(&db).find(file.id).await.unwrap(), None, "{}", file.filename);
     }

@@ -184,7 +184,7 @@ async fn disabling_revokes_tokens_and_is_recorded(db: Database) {
         entry(AuditAction::StatusChanged).by(UserId(99)).on(ann.id).with("to", "disabled"),
     ];
     let updated = repo
-        .set_role_and_status(ann.id, Some(Role::Moderator), Some(UserStatus::Disabled), now(), changes)
+        .set_role_and_status(ann.id, Some(Role::Moderator), Some(UserStatus::Disabled), now(), None, changes)
         .await
         .unwrap()
         .unwrap();
@@ -194,7 +194,8 @@ async fn disabling_revokes_tokens_and_is_recorded(db: Database) {
     assert_eq!(actions(&db, all()).await, [AuditAction::StatusChanged, AuditAction::RoleChanged]);
 
     let ghost = UserId(ann.id.0 + 1000);
-    let none = repo.set_role_and_status(ghost, Some(Role::Admin), None, now(), vec![entry(AuditAction::RoleChanged)]);
+    let none =
+        repo.set_role_and_status(ghost, Some(Role::Admin), None, now(), None, vec![entry(AuditAction::RoleChanged)]);
     assert_eq!(none.await.unwrap(), None);
     assert_eq!(audit(&db).list(all()).await.unwrap().total, 2, "nothing is recorded for no change");
 }
@@ -203,8 +204,8 @@ async fn deletion_is_recorded_and_outlives_the_account(db: Database) {
     let repo = users(&db);
     let ann = create(&db, "ann").await;
     let deleted = entry(AuditAction::UserDeleted).by(UserId(99)).on(ann.id).with("username", "ann");
-    assert!(repo.delete(ann.id, vec![deleted]).await.unwrap());
-    assert!(!repo.delete(ann.id, vec![entry(AuditAction::UserDeleted)]).await.unwrap());
+    assert!(repo.delete(ann.id, None, vec![deleted]).await.unwrap());
+    assert!(!repo.delete(ann.id, None, vec![entry(AuditAction::UserDeleted)]).await.unwrap());
     let trail = audit(&db).list(all()).await.unwrap();
     assert_eq!(trail.total, 1, "the second, empty deletion is not recorded");
     assert_eq!(trail.items[0].target_id, Some(ann.id), "the entry still names the deleted account");
@@ -249,7 +250,7 @@ async fn identities_link_once_and_find_their_account(db: Database) {
 
     // One account may hold identities of both providers; they go with the account.
     repo.link_identity(ann.id, identity(OAuthProviderName::Google, "g-1"), vec![]).await.unwrap();
-    assert!(repo.delete(ann.id, vec![]).await.unwrap());
+    assert!(repo.delete(ann.id, None, vec![]).await.unwrap());
     assert_eq!(repo.find_by_identity(OAuthProviderName::Google, "g-1").await.unwrap(), None);
     repo.link_identity(bob.id, identity(OAuthProviderName::GitHub, "42"), vec![]).await.unwrap();
 }

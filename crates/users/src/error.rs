@@ -59,6 +59,9 @@ pub enum UserError {
     Forbidden(&'static str),
     #[error("{field} is already taken")]
     Conflict { field: &'static str },
+    /// The client's `If-Match` version is not the account's current one.
+    #[error("the account changed since version {expected}; it is now at version {current}")]
+    VersionMismatch { expected: i64, current: i64 },
     #[error(transparent)]
     Unknown(anyhow::Error),
 }

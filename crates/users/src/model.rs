@@ -118,6 +118,9 @@ pub struct User {
     /// Access tokens carry the generation they were issued under and are refused once it moves
     /// on (it does when the account is disabled), even if the account is enabled again.
     pub token_generation: i64,
+    /// Grows with every change to the account: the `ETag` of its representation, and what a
+    /// conditional change (`If-Match`) is checked against.
+    pub version: i64,
 }
 
 impl User {
@@ -149,6 +152,7 @@ impl User {
             created_at: at,
             updated_at: at,
             token_generation: 0,
+            version: 1,
         }
     }
 }

@@ -51,13 +51,16 @@ pub trait UserRepository: Send + Sync {
     /// few needs, and cheaper when many accounts match (the store can stop at the page's end).
     async fn first_matching(&self, query: UserQuery) -> Result<Vec<User>, RepositoryError>;
 
-    /// Applies profile changes and bumps `updated_at`. Returns `None` when there is no such user.
-    /// MUST return `Conflict { field: "username" }` when the new username is taken.
+    /// Applies profile changes and bumps `updated_at` and `version`. With `expected`, changes
+    /// nothing unless the account is at that version. Returns `None` when there is no such user
+    /// (or it is not at `expected`). MUST return `Conflict { field: "username" }` when the new
+    /// username is taken.
     async fn update_profile(
         &self,
         id: UserId,
         changes: ProfileChanges,
         at: DateTime<Utc>,
+        expected: Option<i64>,
     ) -> Result<Option<User>, RepositoryError>;
 
     /// Replaces the password hash, revokes every refresh token of the user and appends `audit`,
@@ -70,21 +73,30 @@ pub trait UserRepository: Send + Sync {
         audit: Vec<NewAuditEntry>,
     ) -> Result<(), RepositoryError>;
 
-    /// Changes role and/or status and appends `audit`, in one transaction. Disabling MUST also
-    /// revoke every refresh token of the user and start a new token generation. Returns `None`
-    /// (and records nothing) when there is no such user.
+    /// Changes role and/or status, bumps `version` and appends `audit`, in one transaction.
+    /// Disabling MUST also revoke every refresh token of the user and start a new token
+    /// generation. With `expected`, changes nothing unless the account is at that version.
+    /// Returns `None` (and records nothing) when there is no such user (or it is not at
+    /// `expected`).
     async fn set_role_and_status(
         &self,
         id: UserId,
         role: Option<Role>,
         status: Option<UserStatus>,
         at: DateTime<Utc>,
+        expected: Option<i64>,
         audit: Vec<NewAuditEntry>,
     ) -> Result<Option<User>, RepositoryError>;
 
     /// Deletes the account and everything that belongs only to it, and appends `audit`, in one
-    /// transaction. Returns whether it existed (nothing is recorded when it did not).
-    async fn delete(&self, id: UserId, audit: Vec<NewAuditEntry>) -> Result<bool, RepositoryError>;
+    /// transaction. With `expected`, deletes nothing unless the account is at that version.
+    /// Returns whether it deleted (nothing is recorded when it did not).
+    async fn delete(
+        &self,
+        id: UserId,
+        expected: Option<i64>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<bool, RepositoryError>;
 
     /// The account an external identity is linked to.
     async fn find_by_identity(

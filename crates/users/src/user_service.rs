@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use workbench_core::{FieldErrors, Page, PageRequest};
+use workbench_core::{FieldError, FieldErrors, Page, PageRequest};
 
 use crate::audit::{AuditAction, AuditEntry, AuditQuery, ClientInfo, NewAuditEntry};
 use crate::{
@@ -96,24 +96,47 @@ impl UserService {
         }
     }
 
-    /// Applies the viewer's changes to their own profile.
-    pub async fn update_profile(&self, viewer: &Principal, changes: ProfileChanges) -> Result<User, UserError> {
+    /// Applies the viewer's changes to their own profile. With `if_match`, only while the account
+    /// is still at that version.
+    pub async fn update_profile(
+        &self,
+        viewer: &Principal,
+        changes: ProfileChanges,
+        if_match: Option<i64>,
+    ) -> Result<User, UserError> {
         if changes.is_empty() {
-            return self.users.find(viewer.id).await?.ok_or(UserError::NotFound);
+            let user = self.users.find(viewer.id).await?.ok_or(UserError::NotFound)?;
+            return at_version(user, if_match);
         }
-        self.users.update_profile(viewer.id, changes, now()).await?.ok_or(UserError::NotFound)
+        match self.users.update_profile(viewer.id, changes, now(), if_match).await? {
+            Some(user) => Ok(user),
+            None => Err(self.refused_write(viewer.id, if_match).await),
+        }
     }
 
     /// Changes the viewer's password after checking the current one, then signs out every other
-    /// session by revoking all of the user's refresh tokens.
+    /// session by revoking all of the user's refresh tokens. A refusal names every failing field:
+    /// a wrong current password is reported beside a new password that breaks the rules.
     pub async fn change_password(
         &self,
         viewer: &Principal,
-        change: PasswordChange,
+        current_password: Option<String>,
+        new_password: Option<String>,
         client: &ClientInfo,
     ) -> Result<(), UserError> {
-        let hash = self.users.password_hash(viewer.id).await?;
-        if !self.hasher.verify(&change.current_password, hash).await? {
+        let change = match PasswordChange::parse(current_password.clone(), new_password) {
+            Ok(change) => change,
+            Err(refused) => {
+                let mut errors = refused.into_vec();
+                if let Some(current) = current_password.filter(|c| !c.is_empty())
+                    && !self.current_password_matches(viewer.id, &current).await?
+                {
+                    errors.push(FieldError::new("current_password", "is incorrect"));
+                }
+                return Err(FieldErrors::from_vec(errors).expect("the parse failed, so it named a field").into());
+            }
+        };
+        if !self.current_password_matches(viewer.id, &change.current_password).await? {
             return Err(FieldErrors::single("current_password", "is incorrect").into());
         }
         let new_hash = self.hasher.hash(change.new_password.expose()).await?;
@@ -122,6 +145,11 @@ impl UserService {
         self.users.change_password(viewer.id, new_hash, at, vec![audit]).await?;
         self.principals.invalidate(viewer.id).await;
         Ok(())
+    }
+
+    async fn current_password_matches(&self, id: UserId, password: &str) -> Result<bool, UserError> {
+        let hash = self.users.password_hash(id).await?;
+        Ok(self.hasher.verify(password, hash).await?)
     }
 
     /// An administrator changes another account's role or status. Nobody may act on their own
@@ -133,8 +161,9 @@ impl UserService {
         target: UserId,
         changes: AdminChanges,
         client: &ClientInfo,
+        if_match: Option<i64>,
     ) -> Result<User, UserError> {
-        let user = self.target_for_admin(actor, target).await?;
+        let user = at_version(self.target_for_admin(actor, target).await?, if_match)?;
         if changes.role.is_some_and(|role| role > actor.role) {
             return Err(UserError::Forbidden("you cannot grant a role above your own"));
         }
@@ -154,8 +183,9 @@ impl UserService {
             audit
                 .push(entry(AuditAction::StatusChanged).with("from", user.status.as_str()).with("to", status.as_str()));
         }
-        let changed =
-            self.users.set_role_and_status(target, role, status, at, audit).await?.ok_or(UserError::NotFound)?;
+        let Some(changed) = self.users.set_role_and_status(target, role, status, at, if_match, audit).await? else {
+            return Err(self.refused_write(target, if_match).await);
+        };
         self.principals.invalidate(target).await;
         Ok(changed)
     }
@@ -167,18 +197,35 @@ impl UserService {
     }
 
     /// An administrator deletes another account, under the same rules as [`Self::administer`].
-    pub async fn delete(&self, actor: &Principal, target: UserId, client: &ClientInfo) -> Result<User, UserError> {
-        let user = self.target_for_admin(actor, target).await?;
+    /// With `if_match`, only while the account is still at that version.
+    pub async fn delete(
+        &self,
+        actor: &Principal,
+        target: UserId,
+        client: &ClientInfo,
+        if_match: Option<i64>,
+    ) -> Result<User, UserError> {
+        let user = at_version(self.target_for_admin(actor, target).await?, if_match)?;
         let audit = NewAuditEntry::new(AuditAction::UserDeleted, client)
             .by(actor.id)
             .on(target)
             .with("username", user.username.as_str())
             .with("email", user.email.as_str());
-        if !self.users.delete(target, vec![audit]).await? {
-            return Err(UserError::NotFound);
+        if !self.users.delete(target, if_match, vec![audit]).await? {
+            return Err(self.refused_write(target, if_match).await);
         }
         self.principals.invalidate(target).await;
         Ok(user)
+    }
+
+    /// Why a conditional write to `id` changed nothing: the account is gone, or (with `if_match`)
+    /// it moved past that version meanwhile.
+    async fn refused_write(&self, id: UserId, if_match: Option<i64>) -> UserError {
+        match (self.users.find(id).await, if_match) {
+            (Ok(Some(user)), Some(expected)) => UserError::VersionMismatch { expected, current: user.version },
+            (Ok(_), _) => UserError::NotFound,
+            (Err(e), _) => e.into(),
+        }
     }
 
     /// Whether `viewer` may read the audit trail: for callers that check before parsing a query.
@@ -211,10 +258,20 @@ impl UserService {
     }
 }
 
+/// `user`, unless the client's `If-Match` names another version.
+fn at_version(user: User, if_match: Option<i64>) -> Result<User, UserError> {
+    match if_match {
+        Some(expected) if expected != user.version => {
+            Err(UserError::VersionMismatch { expected, current: user.version })
+        }
+        _ => Ok(user),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{MockAuditLog, MockPasswordHasher, MockPrincipalCache, MockUserRepository, Password};
+    use crate::{MockAuditLog, MockPasswordHasher, MockPrincipalCache, MockUserRepository};
 
     fn user(id: i64, role: Role) -> User {
         User { role, ..User::sample(id) }
@@ -257,7 +314,8 @@ mod tests {
     #[tokio::test]
     async fn non_admins_cannot_administer() {
         let svc = service(MockUserRepository::new());
-        let err = svc.administer(&caller(1, Role::Moderator), UserId(2), AdminChanges::default(), &client()).await;
+        let err =
+            svc.administer(&caller(1, Role::Moderator), UserId(2), AdminChanges::default(), &client(), None).await;
         assert!(matches!(err, Err(UserError::Forbidden(_))));
     }
 
@@ -266,7 +324,7 @@ mod tests {
         let svc = service(repo_with(user(2, Role::User)));
         let changes = AdminChanges { role: Some(Role::SuperAdmin), status: None };
         assert!(matches!(
-            svc.administer(&caller(1, Role::Admin), UserId(2), changes, &client()).await,
+            svc.administer(&caller(1, Role::Admin), UserId(2), changes, &client(), None).await,
             Err(UserError::Forbidden(_))
         ));
     }
@@ -275,12 +333,12 @@ mod tests {
     async fn an_admin_cannot_touch_a_super_admin_or_themself() {
         let svc = service(repo_with(user(2, Role::SuperAdmin)));
         assert!(matches!(
-            svc.delete(&caller(1, Role::Admin), UserId(2), &client()).await,
+            svc.delete(&caller(1, Role::Admin), UserId(2), &client(), None).await,
             Err(UserError::Forbidden(_))
         ));
         let svc = service(repo_with(user(1, Role::Admin)));
         assert!(matches!(
-            svc.delete(&caller(1, Role::Admin), UserId(1), &client()).await,
+            svc.delete(&caller(1, Role::Admin), UserId(1), &client(), None).await,
             Err(UserError::Forbidden(_))
         ));
     }
@@ -290,8 +348,9 @@ mod tests {
         let mut users = repo_with(user(2, Role::User));
         users
             .expect_set_role_and_status()
-            .withf(|id, role, status, _, audit| {
+            .withf(|id, role, status, _, expected, audit| {
                 *id == UserId(2)
+                    && expected.is_none()
                     && role.is_none()
                     && *status == Some(UserStatus::Disabled)
                     && audit.len() == 1
@@ -301,7 +360,7 @@ mod tests {
                     && audit[0].ip.as_deref() == Some("192.0.2.1")
             })
             .times(1)
-            .returning(|id, _, status, _, _| {
+            .returning(|id, _, status, _, _, _| {
                 let mut u = user(id.0, Role::User);
                 u.status = status.unwrap_or(UserStatus::Active);
                 Ok(Some(u))
@@ -310,8 +369,37 @@ mod tests {
         principals.expect_invalidate().withf(|id| *id == UserId(2)).times(1).returning(|_| ());
         let svc = service_with(users, principals);
         let changes = AdminChanges { role: Some(Role::User), status: Some(UserStatus::Disabled) };
-        let updated = svc.administer(&caller(1, Role::Admin), UserId(2), changes, &client()).await.unwrap();
+        let updated = svc.administer(&caller(1, Role::Admin), UserId(2), changes, &client(), None).await.unwrap();
         assert_eq!(updated.status, UserStatus::Disabled);
+    }
+
+    #[tokio::test]
+    async fn a_stale_if_match_changes_nothing() {
+        let mut users = repo_with(User { version: 4, ..user(2, Role::User) });
+        users.expect_set_role_and_status().never();
+        users.expect_delete().never();
+        let svc = service(users);
+        let changes = AdminChanges { role: Some(Role::Moderator), status: None };
+        assert!(matches!(
+            svc.administer(&caller(1, Role::Admin), UserId(2), changes, &client(), Some(3)).await,
+            Err(UserError::VersionMismatch { expected: 3, current: 4 })
+        ));
+        assert!(matches!(
+            svc.delete(&caller(1, Role::Admin), UserId(2), &client(), Some(3)).await,
+            Err(UserError::VersionMismatch { expected: 3, current: 4 })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_profile_change_that_lost_a_race_is_refused_at_the_new_version() {
+        let mut users = repo_with(User { version: 5, ..user(1, Role::User) });
+        users.expect_update_profile().withf(|_, _, _, expected| *expected == Some(4)).returning(|_, _, _, _| Ok(None));
+        let svc = service(users);
+        let changes = ProfileChanges { bio: Some(Some("hi".into())), ..ProfileChanges::default() };
+        assert!(matches!(
+            svc.update_profile(&caller(1, Role::User), changes, Some(4)).await,
+            Err(UserError::VersionMismatch { expected: 4, current: 5 })
+        ));
     }
 
     #[tokio::test]
@@ -330,10 +418,14 @@ mod tests {
         hasher.expect_verify().returning(|_, _| Ok(false));
         let svc =
             UserService::new(Arc::new(users), Arc::new(hasher), Arc::new(MockAuditLog::new()), Arc::new(untouched()));
-        let change =
-            PasswordChange { current_password: "nope".into(), new_password: Password::parse("new-password").unwrap() };
-        match svc.change_password(&caller(1, Role::User), change, &client()).await {
-            Err(UserError::Validation(e)) => assert!(e.contains("current_password")),
+        let (current, new) = (Some("nope".to_owned()), Some("new-password".to_owned()));
+        match svc.change_password(&caller(1, Role::User), current, new, &client()).await {
+            Err(UserError::Validation(e)) => assert!(e.contains("current_password") && !e.contains("new_password")),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+        // A new password that breaks the rules is named beside the wrong current one.
+        match svc.change_password(&caller(1, Role::User), Some("nope".into()), Some("short".into()), &client()).await {
+            Err(UserError::Validation(e)) => assert!(e.contains("current_password") && e.contains("new_password")),
             other => panic!("expected a validation error, got {other:?}"),
         }
     }

@@ -278,6 +278,9 @@ impl From<UserError> for ApiError {
             UserError::NotFound => Self::not_found("No such user."),
             UserError::Forbidden(why) => Self::forbidden(why),
             UserError::Conflict { field } => Self::taken(field),
+            UserError::VersionMismatch { expected, current } => crate::http::preconditions::precondition_failed(
+                format!("The account is at version {current}, not {expected}: fetch it again and reapply your change."),
+            ),
             UserError::Unknown(cause) => Self::internal(cause),
         }
     }

@@ -8,9 +8,11 @@ pub mod jobs;
 
 use crate::http::extract::{Client, CurrentUser, Json, Query};
 use crate::http::pagination::{Paginated, paginated};
+use crate::http::preconditions::{IfMatchSchema, if_match};
 use crate::http::problem::{ApiError, Problem};
-use crate::http::responses::{BadRequest, Forbidden, NotFound, Unauthorized};
+use crate::http::responses::{BadRequest, Forbidden, NotFound, PreconditionFailed, Unauthorized};
 use crate::http::users::dto::UserResponse;
+use crate::http::users::user_response;
 use crate::state::AppState;
 use dto::{AdminUpdateRequest, AuditEntryResponse, AuditListQuery, DashboardResponse};
 
@@ -20,63 +22,76 @@ pub fn admins_only(viewer: &workbench_users::Principal) -> Result<(), ApiError> 
 }
 
 /// Change another account's role or status (admins only). Nobody grants a role above their own
-/// or manages an account that outranks them; disabling an account revokes its tokens.
+/// or manages an account that outranks them; disabling an account revokes its tokens. With
+/// `If-Match`, a stale version is refused with `412`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_update_user",
     security(("bearer_auth" = [])),
-    params(("id" = i64, Path, minimum = 1, description = "User id")),
+    params(
+        ("id" = i64, Path, minimum = 1, description = "User id"),
+        ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
+    ),
     request_body = AdminUpdateRequest,
     responses(
-        (status = 200, description = "The updated user", body = UserResponse),
+        (status = 200, description = "The updated user", body = UserResponse, headers(("ETag" = String))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, description = "Not an admin, or the change is above the caller's rank", body = Problem, content_type = "application/problem+json"),
         (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
         (status = 422, description = "Unknown role or status", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/admin/users/{id}")]
 pub async fn update_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     CurrentUser(actor): CurrentUser,
     Client(client): Client,
     id: web::Path<i64>,
     body: Json<AdminUpdateRequest>,
-) -> Result<web::Json<UserResponse>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
+    let expected = if_match(&req)?;
     let body = body.into_inner();
     let changes = AdminChanges { role: body.role, status: body.status };
-    let user = state.users.administer(&actor, UserId(id.into_inner()), changes, &client).await?;
-    Ok(web::Json(UserResponse::seen_by(user, &actor)))
+    let user = state.users.administer(&actor, UserId(id.into_inner()), changes, &client, expected.version()).await?;
+    Ok(user_response(actix_web::http::StatusCode::OK, user, &actor))
 }
 
-/// Delete another account (admins only).
+/// Delete another account (admins only). With `If-Match`, a stale version is refused with `412`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_delete_user",
     security(("bearer_auth" = [])),
-    params(("id" = i64, Path, minimum = 1, description = "User id")),
+    params(
+        ("id" = i64, Path, minimum = 1, description = "User id"),
+        ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the deletion is based on"),
+    ),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
     )
 )]
 #[delete("/admin/users/{id}")]
 pub async fn delete_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     CurrentUser(actor): CurrentUser,
     Client(client): Client,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
+    let expected = if_match(&req)?;
     let target = UserId(id.into_inner());
     // The deletion cascades to owned tasks and clears assignments in the database; the cache must
     // learn about it too, so collect what changes first (only once the deletion is allowed).
     state.users.check_deletable(&actor, target).await?;
     let involved = state.tasks.involving(target).await?;
-    state.users.delete(&actor, target, &client).await?;
+    state.users.delete(&actor, target, &client, expected.version()).await?;
     state.tasks.forget(&involved).await;
     Ok(HttpResponse::NoContent().finish())
 }

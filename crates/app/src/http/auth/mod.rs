@@ -128,16 +128,13 @@ pub async fn logout(
     operation_id = "get_me",
     security(("bearer_auth" = [])),
     responses(
-        (status = 200, body = UserResponse),
+        (status = 200, body = UserResponse, headers(("ETag" = String))),
         (status = 401, response = Unauthorized),
     )
 )]
 #[get("/auth/me")]
-pub async fn me(
-    state: web::Data<AppState>,
-    CurrentUser(caller): CurrentUser,
-) -> Result<web::Json<UserResponse>, ApiError> {
-    Ok(web::Json(UserResponse::own(state.users.me(&caller).await?)))
+pub async fn me(state: web::Data<AppState>, CurrentUser(caller): CurrentUser) -> Result<HttpResponse, ApiError> {
+    Ok(crate::http::users::own_response(actix_web::http::StatusCode::OK, state.users.me(&caller).await?))
 }
 
 /// Start signing in with Google or GitHub: redirects to the provider with a single-use `state`

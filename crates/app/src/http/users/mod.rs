@@ -1,16 +1,31 @@
 //! Users: lists, profiles and passwords.
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, patch, put, web};
-use workbench_users::{PasswordChange, ProfileChanges, UserId};
+use workbench_users::{Principal, ProfileChanges, User, UserId};
 
 pub mod dto;
 
 use crate::http::extract::{Client, CurrentUser, Json, Query};
 use crate::http::pagination::{Paginated, paginated};
+use crate::http::preconditions::{IfMatchSchema, etag, if_match};
 use crate::http::problem::{ApiError, Problem};
-use crate::http::responses::{BadRequest, NotFound, Unauthorized, Unprocessable};
+use crate::http::responses::{BadRequest, NotFound, PreconditionFailed, Unauthorized, Unprocessable};
 use crate::state::AppState;
 use dto::{ChangePasswordRequest, UpdateProfileRequest, UserListQuery, UserResponse};
+
+/// `user` as `viewer` may see it, with the `ETag` of its version.
+pub(crate) fn user_response(status: actix_web::http::StatusCode, user: User, viewer: &Principal) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag(user.version)))
+        .json(UserResponse::seen_by(user, viewer))
+}
+
+/// The caller, as they see themself, with the `ETag` of their account's version.
+pub(crate) fn own_response(status: actix_web::http::StatusCode, user: User) -> HttpResponse {
+    let viewer = Principal::from(&user);
+    user_response(status, user, &viewer)
+}
 
 /// Users, searchable by username and name (and email, for admins). Non-admins see active
 /// accounts only.
@@ -69,16 +84,13 @@ pub async fn except_me(
     operation_id = "get_my_profile",
     security(("bearer_auth" = [])),
     responses(
-        (status = 200, body = UserResponse),
+        (status = 200, body = UserResponse, headers(("ETag" = String))),
         (status = 401, response = Unauthorized),
     )
 )]
 #[get("/users/me")]
-pub async fn me(
-    state: web::Data<AppState>,
-    CurrentUser(caller): CurrentUser,
-) -> Result<web::Json<UserResponse>, ApiError> {
-    Ok(web::Json(UserResponse::own(state.users.me(&caller).await?)))
+pub async fn me(state: web::Data<AppState>, CurrentUser(caller): CurrentUser) -> Result<HttpResponse, ApiError> {
+    Ok(own_response(actix_web::http::StatusCode::OK, state.users.me(&caller).await?))
 }
 
 /// One user.
@@ -88,7 +100,7 @@ pub async fn me(
     security(("bearer_auth" = [])),
     params(("id" = i64, Path, minimum = 1, description = "User id")),
     responses(
-        (status = 200, body = UserResponse),
+        (status = 200, body = UserResponse, headers(("ETag" = String))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
@@ -99,34 +111,41 @@ pub async fn get(
     state: web::Data<AppState>,
     CurrentUser(viewer): CurrentUser,
     id: web::Path<i64>,
-) -> Result<web::Json<UserResponse>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let user = state.users.get(&viewer, UserId(id.into_inner())).await?;
-    Ok(web::Json(UserResponse::seen_by(user, &viewer)))
+    Ok(user_response(actix_web::http::StatusCode::OK, user, &viewer))
 }
 
 /// Change the caller's profile. Fields left out are kept; `null` clears a nullable field.
+/// With `If-Match`, a stale version is refused with `412`.
 #[utoipa::path(
     tag = "users",
     operation_id = "update_me",
     security(("bearer_auth" = [])),
+    params(
+        ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
+    ),
     request_body = UpdateProfileRequest,
     responses(
-        (status = 200, description = "The updated caller", body = UserResponse),
+        (status = 200, description = "The updated caller", body = UserResponse, headers(("ETag" = String))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 409, description = "Username taken", body = Problem, content_type = "application/problem+json"),
+        (status = 412, response = PreconditionFailed),
         (status = 422, response = Unprocessable),
     )
 )]
 #[patch("/users/me")]
 pub async fn update_me(
+    req: HttpRequest,
     state: web::Data<AppState>,
     CurrentUser(viewer): CurrentUser,
     body: Json<UpdateProfileRequest>,
-) -> Result<web::Json<UserResponse>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
+    let expected = if_match(&req)?;
     let changes = ProfileChanges::try_from(body.into_inner())?;
-    let user = state.users.update_profile(&viewer, changes).await?;
-    Ok(web::Json(UserResponse::own(user)))
+    let user = state.users.update_profile(&viewer, changes, expected.version()).await?;
+    Ok(own_response(actix_web::http::StatusCode::OK, user))
 }
 
 /// Change the caller's password. Every refresh token of the user is revoked.
@@ -149,7 +168,7 @@ pub async fn change_password(
     Client(client): Client,
     body: Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let change = PasswordChange::try_from(body.into_inner())?;
-    state.users.change_password(&viewer, change, &client).await?;
+    let body = body.into_inner();
+    state.users.change_password(&viewer, body.current_password, body.new_password, &client).await?;
     Ok(HttpResponse::NoContent().finish())
 }
