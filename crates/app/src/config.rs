@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Deserializer, Serialize};
 use workbench_storage::{S3Settings, Secret, StorageUrl};
 
@@ -329,6 +330,29 @@ pub enum ConfigError {
     Load(#[from] Box<figment::Error>),
 }
 
+/// Environment-style variables as a figment source, each value kept as the text it is.
+/// Extracted lossily, a setting that wants a number or a flag reads one from the text (`8080`;
+/// `true`, `1`, `yes`, `on`), while a secret or id made of digits stays text. (figment's own
+/// `Env` guesses a type for every value first, so `JWT_SECRET=1234...` would be refused as a
+/// number and `WEBHOOK_ALLOW_PRIVATE_TARGETS=1` as a flag.)
+struct Variables(Dict);
+
+impl Variables {
+    fn new<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Self {
+        Self(pairs.into_iter().map(|(name, value)| (name.to_lowercase(), Value::from(value))).collect())
+    }
+}
+
+impl Provider for Variables {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable(s)").interpolater(|_, keys| keys.join(".").to_uppercase())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
+}
+
 /// What the JWT secret check decided, for the caller to log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretNotice {
@@ -348,11 +372,12 @@ impl Settings {
     /// exists, then the environment.
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var("WORKBENCH_CONFIG").unwrap_or_else(|_| "workbench.toml".into());
-        Self::figment(Toml::file(file)).extract().map_err(|e| ConfigError::Load(Box::new(e)))
+        Self::figment(Toml::file(file)).extract_lossy().map_err(|e| ConfigError::Load(Box::new(e)))
     }
 
     fn figment(file: impl figment::Provider) -> Figment {
-        Figment::from(Serialized::defaults(Settings::default())).merge(file).merge(Env::raw().only(KEYS))
+        let environment = KEYS.iter().filter_map(|key| std::env::var(key).ok().map(|value| (*key, value)));
+        Figment::from(Serialized::defaults(Settings::default())).merge(file).merge(Variables::new(environment))
     }
 
     /// These settings with environment-style `pairs` (`OAUTH_GITHUB_API_URL`, ...) applied on
@@ -360,18 +385,13 @@ impl Settings {
     /// the server (tests pointing it at a fake provider, say). A name the server does not read is
     /// refused rather than ignored.
     pub fn with_overrides<'a>(self, pairs: impl IntoIterator<Item = (&'a str, String)>) -> Result<Self, ConfigError> {
-        let mut overrides = std::collections::BTreeMap::new();
-        for (name, value) in pairs {
-            if !KEYS.contains(&name) {
-                return Err(ConfigError::Invalid(format!("{name} is not a setting Workbench reads")));
-            }
-            // Parsed as figment parses the environment: `0` is a number, `true` a boolean.
-            let value: figment::value::Value = value.parse().unwrap_or_else(|never| match never {});
-            overrides.insert(name.to_lowercase(), value);
+        let pairs: Vec<(&str, String)> = pairs.into_iter().collect();
+        if let Some((name, _)) = pairs.iter().find(|(name, _)| !KEYS.contains(name)) {
+            return Err(ConfigError::Invalid(format!("{name} is not a setting Workbench reads")));
         }
         Figment::from(Serialized::defaults(self))
-            .merge(Serialized::defaults(overrides))
-            .extract()
+            .merge(Variables::new(pairs))
+            .extract_lossy()
             .map_err(|e| ConfigError::Load(Box::new(e)))
     }
 
@@ -738,6 +758,9 @@ mod tests {
             jail.set_env("PORT", "9100");
             jail.set_env("REFRESH_TOKEN_TTL", "3600");
             jail.set_env("UNRELATED_VARIABLE", "ignored");
+            // Text stays text, flags read as flags: digits are a valid secret, `1` a valid yes.
+            jail.set_env("GITHUB_WEBHOOK_SECRET", "12345678");
+            jail.set_env("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1");
             let s = Settings::load().expect("loads");
             assert_eq!(s.listen_addr().unwrap().to_string(), "0.0.0.0:9100");
             assert_eq!(s.bcrypt_cost, 6, "the environment wins over the file");
@@ -745,6 +768,8 @@ mod tests {
             assert_eq!(s.refresh_token_ttl, Duration::from_secs(3600));
             assert_eq!(s.max_upload_bytes, 10 * 1024 * 1024);
             assert!(s.database_url().ends_with("workbench.db"));
+            assert_eq!(s.github_webhook_secret.as_deref(), Some("12345678"));
+            assert!(s.webhook_allow_private_targets);
             Ok(())
         });
     }
@@ -844,7 +869,8 @@ mod tests {
             assert!(err.contains(named), "{key}={value}: {err}");
         }
         let unreadable = Settings::default().with_overrides([("ALERT_MEMORY_PERCENT", "lots".to_owned())]);
-        assert!(unreadable.unwrap_err().to_string().contains("alert_memory_percent"));
+        let message = unreadable.unwrap_err().to_string();
+        assert!(message.contains("ALERT_MEMORY_PERCENT"), "{message}");
     }
 
     #[test]
