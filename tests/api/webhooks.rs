@@ -405,6 +405,12 @@ async fn subscriptions_are_their_owners_alone(app: TestApp) {
         (Some("https://hooks.example.com/ann"), json!(["task.deleted"]))
     );
     assert!(created["created_at"].is_string());
+    // The URL comes back as it was sent, not as a parser would rewrite it (a `/` added).
+    let bare = json_of(subscribe(&app, &bob, json!({"url": "https://hooks.example.com"})).await, 201).await;
+    assert_eq!(bare["url"], "https://hooks.example.com");
+    let bare_path = format!("/api/v1/webhooks/subscriptions/{}", bare["id"]);
+    let res = app.request(Method::DELETE, &bare_path).bearer_auth(&bob.access_token).send().await.unwrap();
+    assert_eq!(res.status(), 204);
 
     let list =
         json_of(app.get("/api/v1/webhooks/subscriptions").bearer_auth(&ann.access_token).send().await.unwrap(), 200)

@@ -81,7 +81,8 @@ pub const URL_SHAPE: &str = concat!(
 
 /// Checks a subscription URL: trimmed, of the [`URL_SHAPE`], at most [`URL_MAX_LEN`] characters;
 /// with `allow_private` false, no literal internal address or `localhost` (names are checked
-/// again at every connection).
+/// again at every connection). Answers the URL as the subscriber wrote it (trimmed), not as the
+/// parser normalises it: clients compare what they get back with what they sent.
 pub fn check_url(raw: &str, allow_private: bool) -> Result<String, String> {
     static SHAPE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(&format!("^(?:{URL_SHAPE})$")).expect("URL_SHAPE is a valid regular expression")
@@ -110,7 +111,7 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<String, String> {
             return Err("must not point at a private, loopback or link-local address".to_owned());
         }
     }
-    Ok(url.to_string())
+    Ok(raw.to_owned())
 }
 
 /// Checks event names: each a task event, at least one; duplicates dropped, order kept.
@@ -356,6 +357,7 @@ mod tests {
     #[test]
     fn urls_must_be_http_with_a_public_literal_host() {
         assert_eq!(check_url(" https://hooks.example.com/x ", false).unwrap(), "https://hooks.example.com/x");
+        assert_eq!(check_url("https://Hooks.example.com", false).unwrap(), "https://Hooks.example.com", "as written");
         assert!(check_url("ftp://example.com", false).is_err());
         assert!(check_url("https://user:pw@example.com", false).is_err());
         assert!(check_url("not a url", false).is_err());
@@ -365,7 +367,7 @@ mod tests {
         assert!(check_url("http://example.com:65536/", true).is_err());
         assert_eq!(
             check_url("HTTPS://Hooks.Example.com:8443/a?b#c", false).unwrap(),
-            "https://hooks.example.com:8443/a?b#c"
+            "HTTPS://Hooks.Example.com:8443/a?b#c"
         );
         for internal in ["http://127.0.0.1:8080/", "http://169.254.169.254/latest", "http://localhost/"] {
             assert!(check_url(internal, false).is_err(), "{internal}");
