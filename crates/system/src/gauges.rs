@@ -87,7 +87,7 @@ impl HttpRates {
         };
         Self {
             requests_per_s: per_second(earlier.requests_total, later.requests_total),
-            p95_ms: later.latency.quantile_since(&earlier.latency, 0.95).map(|s| round2(s * 1000.0)),
+            p95_ms: later.latency.quantile_since(&earlier.latency, 0.95).map_or(0.0, |s| round2(s * 1000.0)),
             errors_per_s: per_second(earlier.errors_total, later.errors_total),
         }
     }
@@ -148,9 +148,9 @@ mod tests {
         assert_eq!(rates.requests_per_s, 10.0);
         assert_eq!(rates.errors_per_s, 1.0);
         // 50 new: rank 47.5 in the second bucket (40 below, 10 in it): 10 + 90 * 7.5/10 ms.
-        assert_eq!(rates.p95_ms, Some(77.5));
+        assert_eq!(rates.p95_ms, 77.5);
         let idle = HttpRates::between(&later, &later, Duration::from_secs(5));
-        assert_eq!((idle.requests_per_s, idle.p95_ms, idle.errors_per_s), (0.0, None, 0.0));
+        assert_eq!((idle.requests_per_s, idle.p95_ms, idle.errors_per_s), (0.0, 0.0, 0.0));
     }
 
     #[test]

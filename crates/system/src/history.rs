@@ -55,15 +55,15 @@ memory_total_bytes,memory_used_bytes,memory_available_bytes,swap_total_bytes,swa
 network_rx_bytes_per_s,network_tx_bytes_per_s,process_rss_bytes,process_cpu_percent,process_uptime_s,\
 http_requests_per_s,http_p95_ms,http_errors_per_s,websockets";
 
-/// `samples` as CSV: the [`CSV_HEADER`] row, then one row per sample (an unknown `http_p95_ms`
-/// is an empty cell). Every cell is a number or a timestamp, so nothing needs quoting.
+/// `samples` as CSV: the [`CSV_HEADER`] row, then one row per sample. Every cell is a number or
+/// a timestamp, so nothing needs quoting.
 pub fn to_csv(samples: &[Arc<Sample>]) -> String {
     let mut out = String::with_capacity(CSV_HEADER.len() + 2 + samples.len() * 160);
     out.push_str(CSV_HEADER);
     out.push_str("\r\n");
     for s in samples {
         let [l1, l5, l15] = s.load_average;
-        let p95 = s.http.p95_ms.map(|p| p.to_string()).unwrap_or_default();
+        let p95 = s.http.p95_ms;
         // Writing into a String cannot fail.
         let _ = write!(
             out,
@@ -124,7 +124,7 @@ mod tests {
     #[test]
     fn csv_has_a_header_and_one_row_per_sample_with_matching_columns() {
         let mut idle = sample(at(0), 12.5);
-        idle.http.p95_ms = None;
+        idle.http.p95_ms = 0.0;
         let csv = to_csv(&[Arc::new(sample(at(0), 12.5)), Arc::new(idle)]);
         let lines: Vec<_> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(columns, 19);
         assert_eq!(lines[1], "2023-11-14T22:13:20Z,12.5,0.5,0.25,0.125,1000,250,750,0,0,10,20,4096,1.5,60,2,12.5,0,3");
         assert!(lines.iter().all(|l| l.split(',').count() == columns));
-        assert_eq!(lines[2].split(',').nth(16), Some(""), "no request in the interval: no p95");
+        assert_eq!(lines[2].split(',').nth(16), Some("0"), "no request in the interval: 0");
         assert_eq!(to_csv(&[]), format!("{CSV_HEADER}\r\n"));
     }
 }

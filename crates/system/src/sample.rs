@@ -90,8 +90,9 @@ pub struct HttpRates {
     /// Requests answered per second.
     pub requests_per_s: f64,
     /// The 95th percentile of their latency in milliseconds, interpolated within the latency
-    /// histogram's bucket; `null` when no request was answered in the interval.
-    pub p95_ms: Option<f64>,
+    /// histogram's bucket; 0 when no request was answered in the interval (as the rates are:
+    /// clients chart and compare it as a number).
+    pub p95_ms: f64,
     /// `5xx` answers per second.
     pub errors_per_s: f64,
 }
@@ -136,7 +137,7 @@ pub(crate) mod testing {
             disks: vec![DiskSpace { mount: "/".into(), total_bytes: 1000, available_bytes: 600 }],
             network: NetworkRates { rx_bytes_per_s: 10.0, tx_bytes_per_s: 20.0 },
             process: ProcessUsage { rss_bytes: 4096, cpu_percent: 1.5, uptime_s: 60 },
-            http: HttpRates { requests_per_s: 2.0, p95_ms: Some(12.5), errors_per_s: 0.0 },
+            http: HttpRates { requests_per_s: 2.0, p95_ms: 12.5, errors_per_s: 0.0 },
             websockets: 3,
             alerts: Vec::new(),
             thresholds: Thresholds::default(),

@@ -247,7 +247,7 @@
     $('value-network').textContent = `${bytes(s.network.rx_bytes_per_s)}/s · ${bytes(s.network.tx_bytes_per_s)}/s`;
     $('value-http').textContent = rate(s.http.requests_per_s);
     $('note-http').textContent =
-      `p95 ${s.http.p95_ms == null ? '–' : `${s.http.p95_ms.toFixed(1)} ms`} · ${rate(s.http.errors_per_s)} 5xx`;
+      `p95 ${s.http.requests_per_s === 0 ? '–' : `${s.http.p95_ms.toFixed(1)} ms`} · ${rate(s.http.errors_per_s)} 5xx`;
     $('value-process').textContent = bytes(s.process.rss_bytes);
     $('note-process').textContent = `${percent(s.process.cpu_percent)} CPU · up ${Math.round(s.process.uptime_s / 60)} min`;
     $('value-websockets').textContent = String(s.websockets);
