@@ -253,7 +253,12 @@ impl InboundService {
                 .ok_or_else(|| WebhookError::Malformed(format!("no usable {what}")))
         };
         let delivery_id = field(delivery_id, "delivery id")?;
-        let event_type = field(event_type, "event type")?;
+        // Only the signature and the delivery id are required: a delivery that names no event
+        // type is still kept, under `unknown`, and processing ignores it.
+        let event_type = match event_type.filter(|v| !v.trim().is_empty()) {
+            None => UNKNOWN_EVENT.to_owned(),
+            named => field(named, "event type")?,
+        };
         let job = NewJob::new(INBOUND_KIND, json!({"provider": provider, "delivery_id": delivery_id}))
             .max_attempts(INBOUND_MAX_ATTEMPTS);
         let delivery = NewInboundDelivery { provider, event_type, delivery_id, payload, received_at: now };
@@ -269,6 +274,9 @@ impl InboundService {
         Ok(self.store.list(provider, page).await?)
     }
 }
+
+/// The event type of a delivery that names none (no `X-GitHub-Event`, no Stripe `type`).
+pub const UNKNOWN_EVENT: &str = "unknown";
 
 /// What processing made of a delivery.
 #[derive(Debug, Clone, PartialEq)]
