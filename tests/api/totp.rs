@@ -150,8 +150,11 @@ async fn login_needs_a_fresh_code_once_enabled(app: TestApp) {
     let problem = expect_problem(wrong, 401).await;
     assert!(!problem["type"].as_str().unwrap().ends_with("totp-required"), "{problem}");
 
-    // The enabling code was spent; the next step's code (one step ahead is accepted) works once.
-    expect_totp_required(login(&app, &ann, json!({"totp_code": code_at(&secret, enabled_at)})).await).await;
+    // The code that turned it on still signs in (the user's next move, often on another device),
+    // once; then the next step's code (one step ahead is accepted) works once.
+    let first = code_at(&secret, enabled_at);
+    assert_eq!(json_of(login(&app, &ann, json!({"totp_code": first})).await, 200).await["user"]["id"], ann.id);
+    expect_totp_required(login(&app, &ann, json!({"totp_code": first})).await).await;
     let next = code_at(&secret, enabled_at + 30);
     let session = json_of(login(&app, &ann, json!({"totp_code": next})).await, 200).await;
     assert_eq!(session["user"]["totp_enabled"], true);
@@ -189,6 +192,8 @@ async fn disable_with_a_code_turns_it_off(app: TestApp) {
     let (secret, enabled_at, codes) = turn_on(&app, &ann).await;
 
     assert_eq!(error_fields(&expect_problem(disable(&app, &ann, "000000").await, 422).await), ["code"]);
+    // A code already spent (here on a sign-in) is refused.
+    json_of(login(&app, &ann, json!({"totp_code": code_at(&secret, enabled_at)})).await, 200).await;
     expect_problem(disable(&app, &ann, &code_at(&secret, enabled_at)).await, 422).await;
     assert_eq!(me(&app, &ann).await["totp_enabled"], true, "a refused disable changes nothing");
 

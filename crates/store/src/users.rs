@@ -582,7 +582,7 @@ impl UserRepository for DieselUserRepository {
     async fn enable_totp(
         &self,
         id: UserId,
-        step: i64,
+        used_step: Option<i64>,
         recovery_codes: Vec<TokenHash>,
         at: DateTime<Utc>,
         audit: Vec<NewAuditEntry>,
@@ -607,7 +607,7 @@ impl UserRepository for DieselUserRepository {
                         return Ok(false);
                     }
                     diesel::update(totp_credentials::table.find(id.0))
-                        .set(totp_credentials::last_step.eq(Some(step)))
+                        .set(totp_credentials::last_step.eq(used_step))
                         .execute(conn)
                         .map_err(db)?;
                     forget_recovery_codes(conn, id)?;

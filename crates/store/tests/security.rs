@@ -329,19 +329,22 @@ async fn totp_pending_enable_and_disable(db: Database) {
     let fresh = repo.totp_state(ann.id).await.unwrap().unwrap();
     assert_eq!((fresh.secret, fresh.enabled), (None, false));
     let codes = || (0..10).map(|_| RecoveryCode::generate().hash()).collect::<Vec<_>>();
-    assert!(!repo.enable_totp(ann.id, 5, codes(), now(), vec![]).await.unwrap(), "nothing to enable before setup");
+    assert!(
+        !repo.enable_totp(ann.id, Some(5), codes(), now(), vec![]).await.unwrap(),
+        "nothing to enable before setup"
+    );
 
     assert!(repo.set_pending_totp(ann.id, "FIRST".into(), now()).await.unwrap());
     assert!(repo.set_pending_totp(ann.id, "SECOND".into(), now()).await.unwrap(), "setup again replaces");
     let enabled = vec![entry(AuditAction::TotpEnabled).by(ann.id)];
-    assert!(repo.enable_totp(ann.id, 5, codes(), now(), enabled).await.unwrap());
+    assert!(repo.enable_totp(ann.id, Some(5), codes(), now(), enabled).await.unwrap());
     let state = repo.totp_state(ann.id).await.unwrap().unwrap();
     assert_eq!((state.secret.as_deref(), state.enabled, state.last_step), (Some("SECOND"), true, Some(5)));
     assert!(repo.find(ann.id).await.unwrap().unwrap().totp_enabled, "the user shows totp_enabled");
     assert_eq!(repo.recovery_codes_left(ann.id).await.unwrap(), 10);
 
     assert!(!repo.set_pending_totp(ann.id, "THIRD".into(), now()).await.unwrap(), "an enabled secret stays");
-    assert!(!repo.enable_totp(ann.id, 6, codes(), now(), vec![entry(AuditAction::TotpEnabled)]).await.unwrap());
+    assert!(!repo.enable_totp(ann.id, Some(6), codes(), now(), vec![entry(AuditAction::TotpEnabled)]).await.unwrap());
     assert_eq!(repo.totp_state(ann.id).await.unwrap().unwrap().secret.as_deref(), Some("SECOND"));
     assert_eq!(actions(&db, all()).await, [AuditAction::TotpEnabled], "the refused enable is not recorded");
 
@@ -356,7 +359,7 @@ async fn totp_pending_enable_and_disable(db: Database) {
 async fn enable(db: &Database, user: UserId, codes: Vec<TokenHash>) {
     let repo = users(db);
     assert!(repo.set_pending_totp(user, "SECRET".into(), now()).await.unwrap());
-    assert!(repo.enable_totp(user, 100, codes, now(), vec![]).await.unwrap());
+    assert!(repo.enable_totp(user, Some(100), codes, now(), vec![]).await.unwrap());
 }
 
 async fn totp_steps_only_move_forward(db: Database) {

@@ -130,13 +130,14 @@ pub trait UserRepository: Send + Sync {
     /// is already enabled, so that an enabled secret is never replaced or revealed.
     async fn set_pending_totp(&self, id: UserId, secret: String, at: DateTime<Utc>) -> Result<bool, RepositoryError>;
 
-    /// Turns TOTP on with the pending secret: records `step` as used, replaces the recovery codes
-    /// with `recovery_codes` (hashes) and appends `audit`, in one transaction. MUST change nothing
-    /// and return `false` when TOTP is already on or no secret is pending.
+    /// Turns TOTP on with the pending secret: records `used_step` (if any) as the last used step,
+    /// replaces the recovery codes with `recovery_codes` (hashes) and appends `audit`, in one
+    /// transaction. MUST change nothing and return `false` when TOTP is already on or no secret
+    /// is pending.
     async fn enable_totp(
         &self,
         id: UserId,
-        step: i64,
+        used_step: Option<i64>,
         recovery_codes: Vec<TokenHash>,
         at: DateTime<Utc>,
         audit: Vec<NewAuditEntry>,

@@ -3,7 +3,7 @@
 //! Turning it on takes two steps: `setup` stores a pending secret and shows it once (with an
 //! `otpauth://` URL for authenticator apps); `enable` proves the app holds it by a valid code and
 //! hands out ten recovery codes, shown only then and stored only as hashes. A code is accepted one
-//! time step either side of now, and never twice: the last used step is remembered.
+//! time step either side of now, and never twice for a sign-in: the last used step is remembered.
 
 use std::sync::Arc;
 
@@ -244,12 +244,16 @@ impl TwoFactorService {
             return Err(TwoFactorError::AlreadyEnabled);
         }
         let secret = state.secret.ok_or(TwoFactorError::NotSetUp)?;
-        let step = self.totp.verify(&secret, code.trim(), now()).ok_or(TwoFactorError::InvalidCode)?;
+        // The confirming code does not use up its step: the user's next move is usually to sign in
+        // (on this device or another) with the code the app still shows, and refusing it as a
+        // replay would be a trap. It proved the secret over an authenticated session; a sign-in
+        // still needs the password, and spends the step it uses.
+        self.totp.verify(&secret, code.trim(), now()).ok_or(TwoFactorError::InvalidCode)?;
         let codes: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
         let at = now();
         let audit = NewAuditEntry::new(AuditAction::TotpEnabled, client).by(user.id).on(user.id).at(at);
         let hashes = codes.iter().map(RecoveryCode::hash).collect();
-        if !self.users.enable_totp(user.id, step, hashes, at, vec![audit]).await? {
+        if !self.users.enable_totp(user.id, None, hashes, at, vec![audit]).await? {
             // A concurrent request enabled it (or disabled and cleared the secret) meanwhile.
             return Err(TwoFactorError::AlreadyEnabled);
         }
@@ -330,8 +334,8 @@ mod tests {
         users.expect_totp_state().returning(|_| Ok(Some(state(false, Some("S")))));
         let stored = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = stored.clone();
-        users.expect_enable_totp().times(1).returning(move |_, step, codes, _, audit| {
-            assert_eq!(step, 1000);
+        users.expect_enable_totp().times(1).returning(move |_, used_step, codes, _, audit| {
+            assert_eq!(used_step, None, "the confirming code may still sign in");
             assert_eq!(audit[0].action, AuditAction::TotpEnabled);
             *sink.lock().unwrap() = codes;
             Ok(true)
