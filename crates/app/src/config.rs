@@ -375,7 +375,7 @@ impl Settings {
         Self::figment(Toml::file(file)).extract_lossy().map_err(|e| ConfigError::Load(Box::new(e)))
     }
 
-    fn figment(file: impl figment::Provider) -> Figment {
+    fn figment(file: impl Provider) -> Figment {
         let environment = KEYS.iter().filter_map(|key| std::env::var(key).ok().map(|value| (*key, value)));
         Figment::from(Serialized::defaults(Settings::default())).merge(file).merge(Variables::new(environment))
     }
