@@ -1,7 +1,7 @@
 //! Health, readiness, docs, metrics and the conventions every endpoint shares.
 
 use serde_json::{Value, json};
-use workbench_e2e::{TestApp, engines, expect_problem};
+use workbench_e2e::{TestApp, engines, error_fields, expect_problem};
 
 async fn health_and_readiness(app: TestApp) {
     let res = app.get("/health").send().await.unwrap();
@@ -110,3 +110,87 @@ async fn responses_are_compressed_as_negotiated(app: TestApp) {
 }
 
 engines!(responses_are_compressed_as_negotiated);
+
+/// `page` and `per_page` below 1 are parsable values outside the allowed set on every paginated
+/// list: a negative one is a `422` naming it, like `0`, while one that is not a number stays `400`.
+async fn a_page_below_one_is_422_naming_it_on_every_list(app: TestApp) {
+    let admin = app.signup_with_role("root", "admin").await;
+    let res = app.post("/api/v1/tasks").bearer_auth(&admin.access_token).json(&json!({"title": "T"})).send();
+    let task: Value = res.await.unwrap().json().await.unwrap();
+    let comments = format!("/api/v1/tasks/{}/comments", task["id"]);
+    let lists = [
+        "/api/v1/tasks",
+        "/api/v1/users",
+        "/api/v1/users/except-me",
+        &comments,
+        "/api/v1/products",
+        "/api/v1/user-products",
+        "/api/v1/admin/jobs",
+        "/api/v1/admin/jobs/runs",
+        "/api/v1/admin/audit",
+    ];
+    let get = |path: &str, query: &str| app.get(&format!("{path}?{query}")).bearer_auth(&admin.access_token).send();
+    for list in lists {
+        for (query, fields) in [
+            ("page=-1", &["page"][..]),
+            ("per_page=-1", &["per_page"]),
+            ("page=-9223372036854775808&per_page=-5", &["page", "per_page"]),
+            ("page=0&per_page=-1", &["page", "per_page"]),
+        ] {
+            let problem = expect_problem(get(list, query).await.unwrap(), 422).await;
+            let mut named = error_fields(&problem);
+            named.sort();
+            assert_eq!(named, fields, "{list}?{query}: {problem}");
+        }
+        for query in ["page=abc", "per_page=lots", "page=1.5"] {
+            expect_problem(get(list, query).await.unwrap(), 400).await;
+        }
+        let res = get(list, "per_page=1000").await.unwrap();
+        assert_eq!(res.status(), 200, "{list}");
+        assert_eq!(res.json::<Value>().await.unwrap()["pagination"]["per_page"], 100, "{list}: still clamped");
+    }
+}
+
+/// A JSON body over the limit is refused before any handler runs (`413`, as a problem), yet the
+/// answer keeps the headers every response of the route carries: rate limits, CORS, security.
+async fn a_body_over_the_limit_keeps_the_routes_headers(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let post = |body: &Value| {
+        app.post("/api/v1/tasks")
+            .bearer_auth(&ann.access_token)
+            .header("origin", ORIGIN)
+            .header("x-request-id", "limit-1")
+            .json(body)
+            .send()
+    };
+    let normal = post(&json!({"title": "small"})).await.unwrap();
+    assert_eq!(normal.status(), 201);
+    let res = post(&json!({"title": "big", "description": "x".repeat(1024 * 1024)})).await.unwrap();
+    let headers = res.headers().clone();
+    expect_problem(res, 413).await;
+    assert_eq!(headers["x-request-id"], "limit-1");
+    for name in [
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "access-control-allow-origin",
+        "access-control-expose-headers",
+        "x-content-type-options",
+        "x-frame-options",
+    ] {
+        assert!(normal.headers().contains_key(name), "a normal answer carries {name}: {:?}", normal.headers());
+        assert!(headers.contains_key(name), "the 413 lost {name}: {headers:?}");
+    }
+    assert_eq!(headers["ratelimit-limit"], normal.headers()["ratelimit-limit"]);
+    assert_eq!(headers["access-control-allow-origin"], ORIGIN);
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+}
+
+const ORIGIN: &str = "https://app.example.com";
+
+engines!(a_page_below_one_is_422_naming_it_on_every_list);
+workbench_e2e::engines_with!(
+    a_body_over_the_limit_keeps_the_routes_headers with |s: &mut workbench_app::Settings| {
+        s.cors_allowed_origins = Some(ORIGIN.into());
+    },
+);

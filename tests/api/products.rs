@@ -306,6 +306,24 @@ async fn an_idempotency_key_replays_a_product_creation(app: TestApp) {
     assert_eq!(get_public(&app, "/api/v1/products").await["pagination"]["total"], 1);
 }
 
+async fn an_idempotency_key_replays_a_category_creation(app: TestApp) {
+    let admin = app.signup_with_role("root", "admin").await;
+    let post = |body: Value| {
+        as_user(&app, &admin, Method::POST, "/api/v1/categories").header("idempotency-key", "c-1").json(&body).send()
+    };
+    let first = Reply::of(post(json!({"name": "Audio"})).await.unwrap()).await;
+    // Without the key this would be a 409 (the slug is taken): a 201 is the first answer again.
+    let again = Reply::of(post(json!({"name": "Audio"})).await.unwrap()).await;
+    assert_eq!((first.status, again.status), (201, 201), "{}", again.text);
+    assert_eq!(first.json(), again.json());
+    assert_eq!(first.header("location"), again.header("location"));
+    assert_eq!(first.header("etag"), again.header("etag"));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let problem = expect_problem(post(json!({"name": "Video"})).await.unwrap(), 422).await;
+    assert_eq!(error_fields(&problem), ["Idempotency-Key"]);
+    assert_eq!(names(&get_public(&app, "/api/v1/categories").await), ["Audio"]);
+}
+
 async fn products_are_listed_filtered_and_paginated(app: TestApp) {
     let admin = app.signup_with_role("root", "admin").await;
     let audio = id(&create_category(&app, &admin, "Audio").await);
@@ -670,6 +688,7 @@ engines!(
     categories_are_created_changed_and_deleted,
     products_are_created_read_changed_and_deleted,
     an_idempotency_key_replays_a_product_creation,
+    an_idempotency_key_replays_a_category_creation,
     products_are_listed_filtered_and_paginated,
     quick_search_finds_active_products_with_a_clamped_limit,
     users_add_and_change_their_own_products,

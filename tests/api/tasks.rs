@@ -1098,6 +1098,8 @@ async fn bad_list_parameters_are_400_or_422(app: TestApp) {
         ("priority=urgent", "priority"),
         ("page=0", "page"),
         ("per_page=0", "per_page"),
+        ("page=-1", "page"),
+        ("per_page=-1", "per_page"),
     ] {
         let problem = expect_problem(get(query).await.unwrap(), 422).await;
         assert_eq!(error_fields(&problem), [field], "{query}: {problem}");
@@ -1109,7 +1111,7 @@ async fn bad_list_parameters_are_400_or_422(app: TestApp) {
 
     for query in [
         "page=abc",
-        "page=-1",
+        "page=1.5",
         "per_page=lots",
         "due_before=tomorrow",
         "due_after=2026-13-45",

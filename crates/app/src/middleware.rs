@@ -104,10 +104,17 @@ fn ensure_problem(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody
     }
     let (req, old) = response.into_parts();
     let mut replacement = ApiError::from_status(status).error_response();
-    // Keep headers that carry meaning (Allow on 405, WWW-Authenticate on 401, Retry-After).
-    for name in [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
-        if let Some(value) = old.headers().get(&name) {
-            replacement.headers_mut().insert(name, value.clone());
+    // Only the body is replaced: what the inner middleware and handlers said about the exchange
+    // (Allow, WWW-Authenticate, Retry-After, RateLimit-*, CORS, security headers) holds for the
+    // problem too. Headers describing the old body would lie about the new one.
+    let headers = replacement.headers_mut();
+    for name in old.headers().keys() {
+        if [header::CONTENT_TYPE, header::CONTENT_LENGTH, header::CONTENT_ENCODING].contains(name) {
+            continue;
+        }
+        headers.remove(name);
+        for value in old.headers().get_all(name) {
+            headers.append(name.clone(), value.clone());
         }
     }
     ServiceResponse::new(req, replacement)

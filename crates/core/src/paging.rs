@@ -13,23 +13,31 @@ impl PageRequest {
     pub const DEFAULT_PER_PAGE: u32 = 20;
     pub const MAX_PER_PAGE: u32 = 100;
 
-    /// Validates a client's `page` and `per_page`. Zero is refused (naming the parameter);
-    /// a `per_page` over [`Self::MAX_PER_PAGE`] is clamped rather than refused, so that a
-    /// client asking for "everything" still gets an answer.
+    /// Validates a `page` and `per_page` known not to be negative; see [`Self::from_signed`].
     pub fn new(page: Option<u64>, per_page: Option<u64>) -> Result<Self, FieldErrors> {
+        // Past `i64::MAX` both are clamped anyway (page to `u32::MAX`, per_page to the maximum).
+        let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        Self::from_signed(page.map(signed), per_page.map(signed))
+    }
+
+    /// Validates a client's `page` and `per_page`. Zero or less is refused (naming the
+    /// parameter); a `per_page` over [`Self::MAX_PER_PAGE`] is clamped rather than refused, so
+    /// that a client asking for "everything" still gets an answer. Signed, so that a query's
+    /// `page=-1` reaches this rule (`422`) instead of failing to parse (`400`).
+    pub fn from_signed(page: Option<i64>, per_page: Option<i64>) -> Result<Self, FieldErrors> {
         let mut v = crate::Validator::default();
         let page = v.check(
             "page",
             match page.unwrap_or(1) {
-                0 => Err("must be at least 1"),
+                ..=0 => Err("must be at least 1"),
                 n => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
             },
         );
         let per_page = v.check(
             "per_page",
-            match per_page.unwrap_or(u64::from(Self::DEFAULT_PER_PAGE)) {
-                0 => Err("must be at least 1"),
-                n => Ok(n.min(u64::from(Self::MAX_PER_PAGE)) as u32),
+            match per_page.unwrap_or(i64::from(Self::DEFAULT_PER_PAGE)) {
+                ..=0 => Err("must be at least 1"),
+                n => Ok(n.min(i64::from(Self::MAX_PER_PAGE)) as u32),
             },
         );
         v.finish()?;
@@ -104,6 +112,16 @@ mod tests {
     fn zero_is_refused_naming_each_parameter() {
         let e = PageRequest::new(Some(0), Some(0)).unwrap_err();
         assert!(e.contains("page") && e.contains("per_page"));
+    }
+
+    #[test]
+    fn negative_is_refused_like_zero_and_huge_is_clamped() {
+        let e = PageRequest::from_signed(Some(-1), Some(i64::MIN)).unwrap_err();
+        assert!(e.contains("page") && e.contains("per_page"));
+        let e = PageRequest::from_signed(Some(2), Some(-5)).unwrap_err();
+        assert!(!e.contains("page") && e.contains("per_page"));
+        let p = PageRequest::new(Some(u64::MAX), Some(u64::MAX)).unwrap();
+        assert_eq!((p.page(), p.per_page()), (u32::MAX, 100));
     }
 
     #[test]

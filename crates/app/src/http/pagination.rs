@@ -73,18 +73,19 @@ pub struct DataList<T: ToSchema> {
     pub data: Vec<T>,
 }
 
-/// The schema of `page` as `PageRequest::new` reads it: any unsigned 64-bit number from 1.
+/// The schema of `page` as `PageRequest::from_signed` reads it: any signed 64-bit number from 1
+/// (below 1 is a `422` naming it, like any parsable value outside the allowed set).
 #[derive(Debug)]
 pub struct PageNumberSchema;
 
 component!(
     PageNumberSchema,
     "PageNumber",
-    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(u64::MAX)).default(Some(1.into()))
+    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(i64::MAX)).default(Some(1.into()))
 );
 
-/// The schema of `per_page` as `PageRequest::new` reads it: any unsigned 64-bit number from 1,
-/// more than [`PageRequest::MAX_PER_PAGE`] being read as that many.
+/// The schema of `per_page` as `PageRequest::from_signed` reads it: any signed 64-bit number
+/// from 1, more than [`PageRequest::MAX_PER_PAGE`] being read as that many.
 #[derive(Debug)]
 pub struct PageSizeSchema;
 
@@ -94,7 +95,7 @@ component!(
     ObjectBuilder::new()
         .schema_type(Type::Integer)
         .minimum(Some(1))
-        .maximum(Some(u64::MAX))
+        .maximum(Some(i64::MAX))
         .default(Some(PageRequest::DEFAULT_PER_PAGE.into()))
 );
 
@@ -104,15 +105,15 @@ component!(
 pub struct PageQuery {
     /// Page number, from 1.
     #[param(value_type = Option<PageNumberSchema>, inline)]
-    pub page: Option<u64>,
+    pub page: Option<i64>,
     /// Items per page, from 1; more than 100 is read as 100. Default 20.
     #[param(value_type = Option<PageSizeSchema>, inline)]
-    pub per_page: Option<u64>,
+    pub per_page: Option<i64>,
 }
 
 impl PageQuery {
     pub fn page(&self) -> Result<PageRequest, FieldErrors> {
-        PageRequest::new(self.page, self.per_page)
+        PageRequest::from_signed(self.page, self.per_page)
     }
 }
 

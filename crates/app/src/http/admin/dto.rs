@@ -65,10 +65,10 @@ pub struct AuditListQuery {
     pub since: Option<DateTime<Utc>>,
     /// Page number, from 1.
     #[param(value_type = Option<PageNumberSchema>, inline)]
-    pub page: Option<u64>,
+    pub page: Option<i64>,
     /// Items per page, from 1; more than 100 is read as 100. Default 20.
     #[param(value_type = Option<PageSizeSchema>, inline)]
-    pub per_page: Option<u64>,
+    pub per_page: Option<i64>,
 }
 
 impl AuditListQuery {
@@ -76,7 +76,7 @@ impl AuditListQuery {
     pub fn into_query(self) -> Result<AuditQuery, FieldErrors> {
         let mut v = Validator::default();
         let action = v.optional("action", self.action, |a: String| AuditAction::parse(a.trim()));
-        let page = PageRequest::new(self.page, self.per_page);
+        let page = PageRequest::from_signed(self.page, self.per_page);
         let mut errors = v.finish().err().map(FieldErrors::into_vec).unwrap_or_default();
         if let Err(page_errors) = &page {
             errors.extend(page_errors.as_slice().iter().cloned());

@@ -45,7 +45,7 @@ pub async fn list(
     let query = query.into_inner();
     let (status, page) = match (
         query.status.as_deref().map(str::trim).map(parse_status).transpose(),
-        PageRequest::new(query.page, query.per_page),
+        PageRequest::from_signed(query.page, query.per_page),
     ) {
         (Ok(status), Ok(page)) => (status, page),
         (status, page) => {
@@ -83,7 +83,7 @@ pub async fn runs(
 ) -> Result<HttpResponse, ApiError> {
     super::admins_only(&viewer)?;
     let query = query.into_inner();
-    let page = PageRequest::new(query.page, query.per_page)?;
+    let page = PageRequest::from_signed(query.page, query.per_page)?;
     let schedule = query.schedule.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let runs = state.jobs.runs(schedule, page).await?;
     Ok(paginated(&req, runs.map(ScheduleRunResponse::from)))

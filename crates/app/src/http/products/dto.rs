@@ -373,15 +373,15 @@ pub struct ProductListQuery {
     pub q: Option<String>,
     /// Page number, from 1.
     #[param(value_type = Option<PageNumberSchema>, inline)]
-    pub page: Option<u64>,
+    pub page: Option<i64>,
     /// Items per page, from 1; more than 100 is read as 100. Default 20.
     #[param(value_type = Option<PageSizeSchema>, inline)]
-    pub per_page: Option<u64>,
+    pub per_page: Option<i64>,
 }
 
 impl ProductListQuery {
     pub fn split(self) -> (RawProductFilter, Result<PageRequest, FieldErrors>) {
-        let page = PageRequest::new(self.page, self.per_page);
+        let page = PageRequest::from_signed(self.page, self.per_page);
         (RawProductFilter { category_id: self.category_id, brand: self.brand, status: self.status, q: self.q }, page)
     }
 }

@@ -83,36 +83,47 @@ pub async fn get_category(state: web::Data<AppState>, id: web::Path<i64>) -> Res
     Ok(category_response(category, StatusCode::OK))
 }
 
-/// Create a category (admins). The slug is derived from the name when left out.
+/// Create a category (admins). The slug is derived from the name when left out. Honours `Idempotency-Key`.
 #[utoipa::path(
     tag = "products",
     operation_id = "create_category",
     security(("bearer_auth" = [])),
+    params(("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h")),
     request_body = CreateCategoryRequest,
     responses(
         (status = 201, body = CategoryResponse, headers(("Location" = String), ("ETag" = String))),
-        (status = 400, response = BadRequest),
+        (status = 400, description = "The body is not JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
-        (status = 409, description = "The slug is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, response = Unprocessable),
+        (status = 409, description = "The slug is taken, or the same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, all listed, or a reused Idempotency-Key with another body", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/categories")]
 pub async fn create_category(
+    req: HttpRequest,
     state: web::Data<AppState>,
     CurrentUser(user): CurrentUser,
     body: Json<CreateCategoryRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (draft, type_errors) = body.into_inner().into_draft();
-    let new = with_type_errors(type_errors, state.catalogue.prepare_category(&user, draft))?;
-    let category = state.catalogue.create_category(&user, new).await?;
-    let location = format!("/api/v1/categories/{}", category.id);
-    let mut response = category_response(category, StatusCode::CREATED);
-    response
-        .headers_mut()
-        .insert(header::LOCATION, header::HeaderValue::from_str(&location).map_err(ApiError::internal)?);
-    Ok(response)
+    let body = body.into_inner();
+    // Refused before the key is looked at: a key must not replay a creation to a non-admin.
+    if !user.role.is_admin() {
+        return Err(ProductError::Forbidden("only admins may change the catalogue").into());
+    }
+    state
+        .idempotency
+        .run(&req, user.id, &body, || async {
+            let (draft, type_errors) = body.clone().into_draft();
+            let new = with_type_errors(type_errors, state.catalogue.prepare_category(&user, draft))?;
+            let category = state.catalogue.create_category(&user, new).await?;
+            Ok(Created {
+                location: Some(format!("/api/v1/categories/{}", category.id)),
+                etag: Some(etag(category.version)),
+                body: serde_json::value::to_raw_value(&CategoryResponse::from(category)).map_err(ApiError::internal)?,
+            })
+        })
+        .await
 }
 
 /// Change a category (admins): fields left out are kept, `null` clears `description`.

@@ -241,15 +241,15 @@ pub struct TaskListQuery {
     pub sort: Option<String>,
     /// Page number, from 1.
     #[param(value_type = Option<PageNumberSchema>, inline)]
-    pub page: Option<u64>,
+    pub page: Option<i64>,
     /// Items per page, from 1; more than 100 is read as 100. Default 20.
     #[param(value_type = Option<PageSizeSchema>, inline)]
-    pub per_page: Option<u64>,
+    pub per_page: Option<i64>,
 }
 
 impl TaskListQuery {
     pub fn split(self) -> (RawTaskFilter, Result<PageRequest, FieldErrors>) {
-        let page = PageRequest::new(self.page, self.per_page);
+        let page = PageRequest::from_signed(self.page, self.per_page);
         let filter = RawTaskFilter {
             status: self.status,
             priority: self.priority,

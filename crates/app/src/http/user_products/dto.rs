@@ -199,10 +199,10 @@ pub struct UserProductListQuery {
     pub status: Option<String>,
     /// Page number, from 1.
     #[param(value_type = Option<PageNumberSchema>, inline)]
-    pub page: Option<u64>,
+    pub page: Option<i64>,
     /// Items per page, from 1; more than 100 is read as 100. Default 20.
     #[param(value_type = Option<PageSizeSchema>, inline)]
-    pub per_page: Option<u64>,
+    pub per_page: Option<i64>,
 }
 
 /// `filter` and `days` of `GET /user-products/warranty`.

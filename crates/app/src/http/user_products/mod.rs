@@ -46,7 +46,8 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let (filter, page) =
-        match (UserProductFilter::parse(query.status.as_deref()), PageRequest::new(query.page, query.per_page)) {
+        match (UserProductFilter::parse(query.status.as_deref()), PageRequest::from_signed(query.page, query.per_page))
+        {
             (Ok(filter), Ok(page)) => (filter, page),
             (filter, page) => {
                 let mut errors: Vec<_> = filter.err().map(|e| e.into_vec()).unwrap_or_default();

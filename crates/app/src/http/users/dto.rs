@@ -214,17 +214,17 @@ impl TryFrom<ChangePasswordRequest> for PasswordChange {
 pub struct UserListQuery {
     /// Page number, from 1.
     #[param(value_type = Option<PageNumberSchema>, inline)]
-    pub page: Option<u64>,
+    pub page: Option<i64>,
     /// Items per page, from 1; more than 100 is read as 100. Default 20.
     #[param(value_type = Option<PageSizeSchema>, inline)]
-    pub per_page: Option<u64>,
+    pub per_page: Option<i64>,
     /// Case-insensitive substring of username or name (and email, for admins).
     pub search: Option<String>,
 }
 
 impl UserListQuery {
     pub fn page(&self) -> Result<PageRequest, FieldErrors> {
-        PageRequest::new(self.page, self.per_page)
+        PageRequest::from_signed(self.page, self.per_page)
     }
 }
 

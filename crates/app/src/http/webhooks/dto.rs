@@ -261,7 +261,7 @@ pub struct InboundListQuery {
     #[param(value_type = Option<ProviderName>, inline)]
     pub provider: Option<String>,
     #[param(value_type = Option<PageNumberSchema>, inline)]
-    pub page: Option<u64>,
+    pub page: Option<i64>,
     #[param(value_type = Option<PageSizeSchema>, inline)]
-    pub per_page: Option<u64>,
+    pub per_page: Option<i64>,
 }

@@ -63,12 +63,12 @@ async fn receive(
     params(
         ("X-Hub-Signature-256" = String, Header, description = "`sha256=` and the hex HMAC-SHA256 of the raw body"),
         ("X-GitHub-Delivery" = String, Header, description = "The delivery's id: a redelivery carries the same"),
-        ("X-GitHub-Event" = String, Header, description = "The event type (`push`, `ping`, ...)"),
+        ("X-GitHub-Event" = Option<String>, Header, description = "The event type (`push`, `ping`, ...); without it the delivery is kept as `unknown` and ignored"),
     ),
     request_body(content = serde_json::Value, content_type = "application/json", description = "The event, exactly as GitHub sends it"),
     responses(
         (status = 200, description = "Stored (or stored before: `duplicate`)", body = InboundReceipt),
-        (status = 400, description = "Bad, missing or unconfigured signature, or a signed body without a delivery id, an event type or JSON; nothing is stored", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad, missing or unconfigured signature, or a signed body without a delivery id or JSON; nothing is stored", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than allowed", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -94,7 +94,7 @@ pub async fn github(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -
     request_body(content = serde_json::Value, content_type = "application/json", description = "The event (`id`, `type`, `data.object`), exactly as Stripe sends it"),
     responses(
         (status = 200, description = "Stored (or stored before: `duplicate`)", body = InboundReceipt),
-        (status = 400, description = "Bad, missing, expired or unconfigured signature, or a signed body without an `id`, a `type` or JSON; nothing is stored", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad, missing, expired or unconfigured signature, or a signed body without an `id` or JSON (one without a `type` is kept as `unknown` and ignored); nothing is stored", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than allowed", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -260,7 +260,7 @@ pub async fn inbound(
     let query = query.into_inner();
     let (provider, page) = match (
         query.provider.as_deref().map(Provider::parse).transpose(),
-        PageRequest::new(query.page, query.per_page),
+        PageRequest::from_signed(query.page, query.per_page),
     ) {
         (Ok(provider), Ok(page)) => (provider, page),
         (provider, page) => {

@@ -127,9 +127,9 @@ pub struct JobListQuery {
     #[param(value_type = Option<JobStatus>, inline)]
     pub status: Option<String>,
     #[param(value_type = Option<PageNumberSchema>, inline)]
-    pub page: Option<u64>,
+    pub page: Option<i64>,
     #[param(value_type = Option<PageSizeSchema>, inline)]
-    pub per_page: Option<u64>,
+    pub per_page: Option<i64>,
 }
 
 /// How a scheduled run ended.
@@ -198,9 +198,9 @@ pub struct RunListQuery {
     /// Only the runs of this schedule.
     pub schedule: Option<String>,
     #[param(value_type = Option<PageNumberSchema>, inline)]
-    pub page: Option<u64>,
+    pub page: Option<i64>,
     #[param(value_type = Option<PageSizeSchema>, inline)]
-    pub per_page: Option<u64>,
+    pub per_page: Option<i64>,
 }
 
 /// A schedule as configured.
