@@ -115,6 +115,9 @@ async fn admin_changes_are_validated(app: TestApp) {
         (json!({"role": 5}), "role"),
         (json!({"status": "gone"}), "status"),
         (json!({"status": true}), "status"),
+        // An account always has both: null is not "leave it".
+        (json!({"role": null}), "role"),
+        (json!({"status": null, "role": "moderator"}), "status"),
     ] {
         let problem = expect_problem(administer(&app, &admin, ann.id, &body).await, 422).await;
         assert_eq!(error_fields(&problem), [field], "{body}: {problem}");

@@ -5,16 +5,36 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use workbench_core::{FieldErrors, PageRequest, Validator};
-use workbench_users::{AuditAction, AuditEntry, AuditQuery, PlatformCounts, Role, UserId, UserStatus};
+use workbench_users::{AdminChanges, AuditAction, AuditEntry, AuditQuery, PlatformCounts, Role, UserId, UserStatus};
 
-use crate::http::body::{Instant, instant};
+use crate::http::body::{Instant, instant, present};
 use crate::http::pagination::{PageNumberSchema, PageSizeSchema};
 
-/// `PATCH /admin/users/{id}`.
+/// `PATCH /admin/users/{id}`: either field may be left out, neither cleared.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AdminUpdateRequest {
-    pub role: Option<Role>,
-    pub status: Option<UserStatus>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Role)]
+    pub role: Option<Option<Role>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = UserStatus)]
+    pub status: Option<Option<UserStatus>>,
+}
+
+impl TryFrom<AdminUpdateRequest> for AdminChanges {
+    type Error = FieldErrors;
+    /// `null` for either is refused, naming it: an account always has a role and a status.
+    fn try_from(r: AdminUpdateRequest) -> Result<Self, FieldErrors> {
+        fn given<T>(v: &mut Validator, field: &str, raw: Option<Option<T>>) -> Option<T> {
+            if matches!(raw, Some(None)) {
+                v.fail(field, "must not be null");
+            }
+            raw.flatten()
+        }
+        let mut v = Validator::default();
+        let changes = AdminChanges { role: given(&mut v, "role", r.role), status: given(&mut v, "status", r.status) };
+        v.finish().map(|()| changes)
+    }
 }
 
 /// One entry of the audit trail.

@@ -53,8 +53,7 @@ pub async fn update_user(
     body: Json<AdminUpdateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(&req)?;
-    let body = body.into_inner();
-    let changes = AdminChanges { role: body.role, status: body.status };
+    let changes = AdminChanges::try_from(body.into_inner())?;
     let user = state.users.administer(&actor, UserId(id.into_inner()), changes, &client, expected.version()).await?;
     Ok(user_response(actix_web::http::StatusCode::OK, user, &actor))
 }
