@@ -116,13 +116,16 @@ async fn a_private_room_is_seen_and_read_by_its_members_only(app: TestApp) {
 async fn history_parameters_are_checked(app: TestApp) {
     let (ann, bob) = (app.signup("ann").await, app.signup("bob").await);
     assert_eq!(create_room(&app, &ann, json!({"name": "ops"})).await.status(), StatusCode::CREATED);
-    for query in ["limit=0", "limit=101", "before=0", "after=-1"] {
+    for query in ["limit=0", "limit=-3", "before=0", "after=-1"] {
         let path = format!("/api/v1/chat/rooms/ops/messages?{query}");
         expect_problem(history(&app, &ann, &path).await, 422).await;
         let path = format!("/api/v1/chat/dm/{}?{query}", bob.id);
         expect_problem(history(&app, &ann, &path).await, 422).await;
     }
     expect_problem(history(&app, &ann, "/api/v1/chat/rooms/ops/messages?limit=abc").await, 400).await;
+    // Over the maximum is read as the maximum, as `per_page` is on every list.
+    let res = history(&app, &ann, "/api/v1/chat/rooms/ops/messages?limit=500").await;
+    assert_eq!(res.status(), StatusCode::OK);
     expect_problem(history(&app, &ann, "/api/v1/chat/dm/abc").await, 400).await;
     expect_problem(history(&app, &ann, "/api/v1/chat/dm/99999").await, 404).await;
     expect_problem(history(&app, &ann, "/api/v1/chat/rooms/Not%20A%20Slug/messages").await, 404).await;

@@ -200,18 +200,17 @@ impl HistoryPage {
     pub const DEFAULT_LIMIT: u32 = 50;
     pub const MAX_LIMIT: u32 = 100;
 
-    /// Checks the values a client sent: `limit` 1 to 100 (50 when absent), ids positive.
+    /// Checks the values a client sent: `limit` at least 1 (50 when absent; more than 100 is read
+    /// as 100, as `per_page` is on every list), ids positive.
     pub fn parse(before: Option<i64>, after: Option<i64>, limit: Option<i64>) -> Result<Self, FieldErrors> {
         let mut v = Validator::default();
         let id = |raw: i64| if raw >= 1 { Ok(MessageId(raw)) } else { Err("must be a positive message id") };
         let before = v.optional("before", before, id).ok().flatten();
         let after = v.optional("after", after, id).ok().flatten();
         let limit = v
-            .optional("limit", limit, |n| {
-                u32::try_from(n)
-                    .ok()
-                    .filter(|n| (1..=Self::MAX_LIMIT).contains(n))
-                    .ok_or(format!("must be between 1 and {}", Self::MAX_LIMIT))
+            .optional("limit", limit, |n| match n {
+                ..=0 => Err("must be at least 1"),
+                n => Ok(u32::try_from(n).unwrap_or(u32::MAX).min(Self::MAX_LIMIT)),
             })
             .ok()
             .flatten()
@@ -258,8 +257,9 @@ mod tests {
     #[test]
     fn history_pages_are_checked_field_by_field() {
         assert_eq!(HistoryPage::parse(None, None, None).unwrap(), HistoryPage::latest(50));
-        let errors = HistoryPage::parse(Some(0), Some(3), Some(101)).unwrap_err();
+        let errors = HistoryPage::parse(Some(0), Some(3), Some(0)).unwrap_err();
         assert!(errors.contains("before") && errors.contains("limit"));
+        assert_eq!(HistoryPage::parse(None, None, Some(500)).unwrap().limit, 100, "clamped like per_page");
         let window = HistoryPage::parse(Some(5), Some(3), Some(10)).unwrap();
         assert_eq!((window.before, window.after, window.limit), (Some(MessageId(5)), Some(MessageId(3)), 10));
     }

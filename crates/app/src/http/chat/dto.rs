@@ -130,7 +130,7 @@ pub struct HistoryQuery {
     /// between the two.
     #[param(minimum = 1, nullable = false)]
     pub after: Option<i64>,
-    /// 1 to 100, default 50.
-    #[param(minimum = 1, maximum = 100, nullable = false)]
+    /// At least 1, default 50; more than 100 is read as 100.
+    #[param(minimum = 1, nullable = false)]
     pub limit: Option<i64>,
 }
