@@ -43,8 +43,8 @@ impl CatalogueService {
     }
 
     /// Refuses anyone but admins. Checked before anything else, so that a non-admin learns
-    /// nothing from validation.
-    fn admin_only(caller: &Principal) -> Result<(), ProductError> {
+    /// nothing from validation (nor, at the HTTP edge, from a replayed idempotent creation).
+    pub fn admin_only(caller: &Principal) -> Result<(), ProductError> {
         if caller.role.is_admin() {
             Ok(())
         } else {

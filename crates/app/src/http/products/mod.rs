@@ -3,7 +3,7 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use workbench_core::FieldError;
-use workbench_products::{CategoryId, ProductError, ProductFilter, ProductId};
+use workbench_products::{CatalogueService, CategoryId, ProductError, ProductFilter, ProductId};
 
 pub mod dto;
 
@@ -108,9 +108,7 @@ pub async fn create_category(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     // Refused before the key is looked at: a key must not replay a creation to a non-admin.
-    if !user.role.is_admin() {
-        return Err(ProductError::Forbidden("only admins may change the catalogue").into());
-    }
+    CatalogueService::admin_only(&user)?;
     state
         .idempotency
         .run(&req, user.id, &body, || async {
@@ -301,9 +299,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     // Refused before the key is looked at: a key must not replay a creation to a non-admin.
-    if !user.role.is_admin() {
-        return Err(ProductError::Forbidden("only admins may change the catalogue").into());
-    }
+    CatalogueService::admin_only(&user)?;
     state
         .idempotency
         .run(&req, user.id, &body, || async {
