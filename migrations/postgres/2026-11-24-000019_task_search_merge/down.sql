@@ -1,0 +1,1 @@
+ALTER INDEX tasks_search_trgm SET (gin_pending_list_limit = 128);
