@@ -26,6 +26,7 @@ engine_cases!(
     a_change_that_does_not_happen_writes_no_event,
     removed_events_are_gone_and_ids_are_never_reused,
     a_churning_outbox_stays_the_size_of_its_backlog,
+    relaying_task_changes_merges_the_search_index,
     the_relay_lease_is_held_by_one_instance_at_a_time,
     an_inbound_delivery_is_stored_once_with_one_job,
     fanning_out_twice_delivers_once_and_attempts_are_listed,
@@ -129,22 +130,27 @@ async fn removed_events_are_gone_and_ids_are_never_reused(db: Database) {
     assert!(second[0].id > first[0].id, "publishers deduplicate by id: a removed id never comes back");
 }
 
-/// The outbox's size on disk, in bytes (PostgreSQL).
-async fn outbox_bytes(db: &Database) -> i64 {
+/// The one `BIGINT` that `sql` (PostgreSQL) answers, named `n`.
+async fn scalar(db: &Database, sql: &'static str) -> i64 {
     #[derive(diesel::QueryableByName)]
-    struct Size {
+    struct Scalar {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
-        bytes: i64,
+        n: i64,
     }
-    db.run(|conn| {
+    db.run(move |conn| {
         use diesel::RunQueryDsl;
-        diesel::sql_query("SELECT pg_relation_size('outbox') AS bytes")
-            .get_result::<Size>(conn)
-            .map(|s| s.bytes)
+        diesel::sql_query(sql)
+            .get_result::<Scalar>(conn)
+            .map(|s| s.n)
             .map_err(|e| RepositoryError::Unavailable(e.into()))
     })
     .await
     .unwrap()
+}
+
+/// The outbox's size on disk, in bytes (PostgreSQL).
+async fn outbox_bytes(db: &Database) -> i64 {
+    scalar(db, "SELECT pg_relation_size('outbox') AS n").await
 }
 
 async fn a_churning_outbox_stays_the_size_of_its_backlog(db: Database) {
@@ -174,6 +180,41 @@ async fn a_churning_outbox_stays_the_size_of_its_backlog(db: Database) {
     }
     // Without the vacuum every batch of events would take new pages: four times the first size.
     assert!(sizes[3] <= sizes[0] * 5 / 4, "the outbox grew with each batch of 2,000 events: {sizes:?} bytes");
+}
+
+async fn relaying_task_changes_merges_the_search_index(db: Database) {
+    // SQLite searches without a trigram index.
+    if db.backend() != Backend::Postgres {
+        return;
+    }
+    let ann = user(&db, "ann", Role::User).await;
+    // 600 new tasks' trigrams wait in the index's pending list (well under the 4 MB at which a
+    // writer would merge them), and 500 of their events in the outbox.
+    db.execute_sql(&format!(
+        r#"INSERT INTO tasks (title, description, status, priority, priority_rank, owner_id, version,
+                              search_text, created_at, updated_at)
+           SELECT 'Task ' || g, 'Waits to be indexed', 'pending', 'medium', 2, {owner}, 1,
+                  'task ' || g || E'\nwaits to be indexed', now(), now()
+           FROM generate_series(1, 600) g"#,
+        owner = ann.id.0
+    ))
+    .await
+    .unwrap();
+    db.execute_sql(&format!(
+        r#"INSERT INTO outbox (event, subject_id, audience, payload, occurred_at)
+           SELECT 'task.created', id, '[{owner}]', '{{}}', now() FROM tasks ORDER BY id LIMIT 500"#,
+        owner = ann.id.0
+    ))
+    .await
+    .unwrap();
+    let outbox = DieselOutbox::new(db.clone());
+    let published = outbox.pending(500).await.unwrap();
+    assert_eq!(published.len(), 500);
+    outbox.remove(published.iter().map(|e| e.id).collect()).await.unwrap();
+    let left = scalar(&db, "SELECT gin_clean_pending_list('tasks_search_trgm') AS n").await;
+    assert_eq!(left, 0, "the relay merged the pending list; a later merge found {left} pages still waiting");
+    let found = scalar(&db, "SELECT count(*) AS n FROM tasks WHERE search_text LIKE '%waits to be%'").await;
+    assert_eq!(found, 600, "every task is still found");
 }
 
 async fn the_relay_lease_is_held_by_one_instance_at_a_time(db: Database) {
