@@ -7,7 +7,7 @@
 //! version race, a rollback) leaves no event, and an event exists as soon as its change does.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -90,11 +90,19 @@ pub struct DieselOutbox {
     removed: Arc<AtomicUsize>,
     /// Events removed since the tasks' trigram index last had its pending list merged.
     unmerged: Arc<AtomicUsize>,
+    /// Cleared when PostgreSQL refused a merge (only the index's owner may ask for one, and the
+    /// app may run under a role that did not migrate the database): writers merge from then on.
+    merging: Arc<AtomicBool>,
 }
 
 impl DieselOutbox {
     pub fn new(db: Database) -> Self {
-        Self { db, removed: Arc::new(AtomicUsize::new(0)), unmerged: Arc::new(AtomicUsize::new(0)) }
+        Self {
+            db,
+            removed: Arc::new(AtomicUsize::new(0)),
+            unmerged: Arc::new(AtomicUsize::new(0)),
+            merging: Arc::new(AtomicBool::new(true)),
+        }
     }
 
     /// How many events wait in the outbox, for `/metrics` and tests.
@@ -189,7 +197,9 @@ impl Outbox for DieselOutbox {
     async fn remove(&self, ids: Vec<EventId>) -> Result<(), RepositoryError> {
         let postgres = self.db.backend() == Backend::Postgres;
         let vacuum = postgres && due(&self.removed, ids.len(), VACUUM_EVERY);
-        let merge = postgres && due(&self.unmerged, ids.len(), MERGE_SEARCH_EVERY);
+        let merge =
+            postgres && self.merging.load(Ordering::Relaxed) && due(&self.unmerged, ids.len(), MERGE_SEARCH_EVERY);
+        let merging = self.merging.clone();
         self.db
             .run(move |conn| {
                 for chunk in ids.chunks(ID_CHUNK) {
@@ -204,8 +214,12 @@ impl Outbox for DieselOutbox {
                     && let Err(e) =
                         diesel::sql_query("SELECT gin_clean_pending_list('tasks_search_trgm')").execute(conn)
                 {
-                    // The next writer to find the list full, or autovacuum, merges it instead.
-                    tracing::warn!(error = %e, "could not merge the tasks' search index");
+                    // The deletes just went through on this connection, so this is a refusal
+                    // rather than a lost connection, and asking again every 500 events would
+                    // only repeat it in the log. The next writer to find the list full, or
+                    // autovacuum, merges it instead.
+                    merging.store(false, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "could not merge the tasks' search index; writers will from now on");
                 }
                 Ok(())
             })
