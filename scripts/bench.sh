@@ -100,7 +100,7 @@ run_engine() { # $1 engine, $2 database url
     local demo_token
     demo_token=$(curl -sf "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
         -d '{"email":"demo@example.com","password":"demo-password-123"}' | json_field access_token)
-    for scenario in ${BENCH_SCENARIOS:-health get_task get_task_1000 list_all list_tasks list_big list_big_gzip list_big_br create_task update_task product_search user_products login}; do
+    for scenario in ${BENCH_SCENARIOS:-health get_task get_task_1000 list_all list_tasks list_big list_big_gzip list_big_browser create_task update_task product_search user_products login}; do
         local label script=$scenario connections=$CONNECTIONS encoding= token=$BENCH_TOKEN
         case $scenario in
             health) label='GET /health' ;;
@@ -110,7 +110,7 @@ run_engine() { # $1 engine, $2 database url
             list_tasks) label='GET /tasks?status=pending&per_page=20&page=N' ;;
             list_big) label='GET /tasks?per_page=100&page=N, uncompressed' ;;
             list_big_gzip) label='GET /tasks?per_page=100&page=N, gzip'; script=list_big; encoding=gzip ;;
-            list_big_br) label='GET /tasks?per_page=100&page=N, br'; script=list_big; encoding=br ;;
+            list_big_browser) label='GET /tasks?per_page=100&page=N, as a browser asks (zstd)'; script=list_big; encoding='gzip, deflate, br, zstd' ;;
             create_task) label='POST /tasks' ;;
             update_task) label='PATCH /tasks/{id}' ;;
             product_search) label='GET /products/search?q=' ;;
