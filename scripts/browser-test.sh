@@ -49,19 +49,19 @@ password="browser-test-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 email=dashboard@example.com
 
 # Only these settings: nothing from the caller's environment or a workbench.toml (the server
-# runs in the empty work directory) points it at another database.
-run() {
-    (cd "$work" && env -i PATH="$PATH" HOME="$work" \
-        BIND_ADDR="127.0.0.1:$port" DATA_DIR="$work/data" BCRYPT_COST=4 LOG_FORMAT=json \
-        SYSTEM_METRICS_INTERVAL=1s ALERT_CPU_PERCENT=0 ALERT_FOR=2s JOB_WORKERS=1 \
-        JWT_SECRET="browser-test-secret-$(basename "$work")-0123456789abcdef" \
-        "$work/workbench" "$@")
-}
+# runs in the empty work directory) points it at another database. `env` execs the binary in
+# place, so the server's `$!` is the server itself and `cleanup` stops it; a subshell around it
+# would take the signal and leave the server running.
+with_settings=(env -C "$work" -i PATH="$PATH" HOME="$work"
+    BIND_ADDR="127.0.0.1:$port" DATA_DIR="$work/data" BCRYPT_COST=4 LOG_FORMAT=json
+    SYSTEM_METRICS_INTERVAL=1s ALERT_CPU_PERCENT=0 ALERT_FOR=2s JOB_WORKERS=1
+    JWT_SECRET="browser-test-secret-$(basename "$work")-0123456789abcdef")
+run() { "${with_settings[@]}" "$work/workbench" "$@"; }
 
 printf '%s\n' "$password" | run admin create-user --username dashboard --email "$email" --role admin >"$work/admin.log" 2>&1 ||
     { say "could not create the admin:"; cat "$work/admin.log" >&2; exit 1; }
 
-run serve >"$work/server.log" 2>&1 &
+"${with_settings[@]}" "$work/workbench" serve >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do
     if run healthcheck 2>/dev/null; then break; fi
