@@ -517,9 +517,9 @@ fn serve(listener: TcpListener, settings: &Settings, state: AppState, access: Ac
             .wrap(from_fn(crate::limits::limit))
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(security_headers())
-            // Negotiated by `Accept-Encoding` (zstd, gzip, deflate; not br: see the workspace's
-            // Cargo.toml); skips images, video, partial
-            // content and anything marked `Content-Encoding: identity` (already-compressed media).
+            // Negotiated by `Accept-Encoding`: zstd, gzip or deflate, not br (see the workspace's
+            // Cargo.toml). Skips images, video, partial content and anything marked
+            // `Content-Encoding: identity` (already-compressed media).
             .wrap(Compress::default())
             .wrap(from_fn(middleware::observe))
             .into_utoipa_app()
