@@ -113,6 +113,11 @@ impl Database {
         self.backend
     }
 
+    /// The most connections the pool opens.
+    pub fn max_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
     /// A pool of its own on the same database, `max_size` connections, for work that must not
     /// queue behind requests: the outbox relay, which under a write load would otherwise wait its
     /// turn behind hundreds of them for each statement and fall seconds behind. Blocks while the

@@ -16,6 +16,7 @@ mod connection;
 mod database;
 mod error;
 mod files;
+mod group_commit;
 mod idempotency;
 mod jobs;
 mod migrations;

@@ -21,6 +21,7 @@ use workbench_events::TaskEvent;
 
 use crate::database::write_transaction;
 use crate::error::db;
+use crate::group_commit::{Batching, GroupCommit, Write};
 use crate::outbox::{NewEventRow, audience_json, record_in};
 use crate::schema::{outbox, task_comments, task_tags, tasks};
 use crate::users::contains_pattern;
@@ -431,17 +432,97 @@ impl QueryFragment<Db> for DeleteTaskRecorded {
 /// nothing; SQLite serialises writers. The tags trigger runs inside it. The event goes with it:
 /// in the same statement on PostgreSQL, the same transaction on SQLite; a lost race writes neither.
 fn store_update(conn: &mut AnyConnection, task: &Task, expected_version: i64) -> Result<bool, RepositoryError> {
-    let update = UpdateTask { id: task.id.0, expected_version, values: TaskValues::of(task) };
     let event = EventValues::of(TaskEvent::Updated, task, task.updated_at.naive_utc());
     match conn {
-        AnyConnection::Postgresql(pg) => Ok(UpdateTaskRecorded { update, event: &event }.execute(pg).map_err(db)? == 1),
-        AnyConnection::Sqlite(_) => write_transaction(conn, |c| {
-            let updated = update.execute(c).map_err(db)? == 1;
+        AnyConnection::Postgresql(_) => update_recorded(conn, task, expected_version, &event),
+        AnyConnection::Sqlite(_) => write_transaction(conn, |c| update_recorded(c, task, expected_version, &event)),
+    }
+}
+
+/// Inserts `task` with its `task.created` event: one statement on PostgreSQL, two on SQLite for
+/// the caller's transaction. The task as stored, with its id.
+fn insert_recorded(conn: &mut AnyConnection, task: &Task, event: &EventValues) -> Result<Task, RepositoryError> {
+    // The tags go in with the row (the trigger fills `task_tags`), the event with it.
+    let insert = InsertTask(TaskValues::of(task));
+    match conn {
+        AnyConnection::Postgresql(pg) => {
+            InsertTaskRecorded { insert, event }.get_result::<TaskRow>(pg).map_err(db)?.into_task()
+        }
+        AnyConnection::Sqlite(_) => {
+            let created = insert.get_result::<TaskRow>(conn).map_err(db)?.into_task()?;
+            record_in(conn, &event.row(created.id.0))?;
+            Ok(created)
+        }
+    }
+}
+
+/// Stores `task` if the stored version is still `expected_version`, and then its `task.updated`
+/// event: one statement on PostgreSQL, two on SQLite for the caller's transaction. Whether it
+/// applied.
+fn update_recorded(
+    conn: &mut AnyConnection,
+    task: &Task,
+    expected_version: i64,
+    event: &EventValues,
+) -> Result<bool, RepositoryError> {
+    let update = UpdateTask { id: task.id.0, expected_version, values: TaskValues::of(task) };
+    match conn {
+        AnyConnection::Postgresql(pg) => Ok(UpdateTaskRecorded { update, event }.execute(pg).map_err(db)? == 1),
+        AnyConnection::Sqlite(_) => {
+            let updated = update.execute(conn).map_err(db)? == 1;
             if updated {
-                record_in(c, &event.row(task.id.0))?;
+                record_in(conn, &event.row(task.id.0))?;
             }
             Ok(updated)
-        }),
+        }
+    }
+}
+
+/// A task write that may share its transaction with others (see `group_commit`): the creates
+/// and the first attempt of each update, which is nearly always the only one.
+enum TaskWrite {
+    /// A new task (its id not yet known) and its `task.created` event.
+    Create { task: Task, event: EventValues },
+    /// `task` if the stored version is still `expected_version`, and its `task.updated` event.
+    Update { task: Task, expected_version: i64, event: EventValues },
+}
+
+enum TaskWritten {
+    Created(Task),
+    /// Whether the version was still the expected one.
+    Updated(bool),
+}
+
+impl TaskWrite {
+    fn create(task: Task) -> Self {
+        let event = EventValues::of(TaskEvent::Created, &task, task.created_at.naive_utc());
+        Self::Create { task, event }
+    }
+
+    fn update(task: Task, expected_version: i64) -> Self {
+        let event = EventValues::of(TaskEvent::Updated, &task, task.updated_at.naive_utc());
+        Self::Update { task, expected_version, event }
+    }
+}
+
+impl Write for TaskWrite {
+    type Output = TaskWritten;
+
+    fn apply(&self, conn: &mut AnyConnection) -> Result<TaskWritten, RepositoryError> {
+        match self {
+            Self::Create { task, event } => insert_recorded(conn, task, event).map(TaskWritten::Created),
+            Self::Update { task, expected_version, event } => {
+                update_recorded(conn, task, *expected_version, event).map(TaskWritten::Updated)
+            }
+        }
+    }
+
+    /// Creates lock no existing row; updates lock their task's.
+    fn lock_order(&self) -> i64 {
+        match self {
+            Self::Create { .. } => 0,
+            Self::Update { task, .. } => task.id.0,
+        }
     }
 }
 
@@ -596,6 +677,8 @@ impl<Q> diesel::expression::ValidGrouping<()> for ScalarSubquery<Q> {
 #[derive(Debug, Clone)]
 pub struct DieselTaskRepository {
     db: Database,
+    /// Creates and updates, committed in batches when they arrive together.
+    writes: Arc<GroupCommit<TaskWrite>>,
     /// Rung after a change (and its event) committed, so that this process's outbox relay
     /// publishes at once instead of at its next poll.
     events_written: Option<Arc<Notify>>,
@@ -603,7 +686,9 @@ pub struct DieselTaskRepository {
 
 impl DieselTaskRepository {
     pub fn new(db: Database) -> Self {
-        Self { db, events_written: None }
+        // A few dozen writes share a commit: as many as a busy server's clients have in flight.
+        let writes = GroupCommit::new(db.clone(), Batching::concurrent(&db, 32));
+        Self { writes, db, events_written: None }
     }
 
     /// Rings `bell` whenever a change wrote an event to the outbox (see
@@ -639,26 +724,13 @@ impl TaskRepository for DieselTaskRepository {
             created_at: at,
             updated_at: at,
         };
-        let event = EventValues::of(TaskEvent::Created, &task, at.naive_utc());
-        self.db
-            .run(move |conn| {
-                // The tags go in with the row (the trigger fills `task_tags`), the event with it:
-                // one statement on PostgreSQL, one transaction on SQLite.
-                let insert = InsertTask(TaskValues::of(&task));
-                match conn {
-                    AnyConnection::Postgresql(pg) => {
-                        let recorded = InsertTaskRecorded { insert, event: &event };
-                        recorded.get_result::<TaskRow>(pg).map_err(db)?.into_task()
-                    }
-                    AnyConnection::Sqlite(_) => write_transaction(conn, |c| {
-                        let created = insert.get_result::<TaskRow>(c).map_err(db)?.into_task()?;
-                        record_in(c, &event.row(created.id.0))?;
-                        Ok(created)
-                    }),
-                }
-            })
-            .await
-            .inspect(|_| self.ring())
+        match self.writes.submit(TaskWrite::create(task)).await? {
+            TaskWritten::Created(task) => {
+                self.ring();
+                Ok(task)
+            }
+            TaskWritten::Updated(_) => unreachable!("a create is answered with the task it created"),
+        }
     }
 
     async fn find(&self, id: TaskId) -> Result<Option<Task>, RepositoryError> {
@@ -720,21 +792,31 @@ impl TaskRepository for DieselTaskRepository {
         rebase: Rebase,
         attempts: usize,
     ) -> Result<UpdateOutcome, RepositoryError> {
+        // The first attempt in a batch with whatever else is being written.
+        let first = TaskWrite::update(task.clone(), expected_version);
+        match self.writes.submit(first).await? {
+            TaskWritten::Updated(true) => {
+                self.ring();
+                return Ok(UpdateOutcome::Stored { task, replaced: None });
+            }
+            TaskWritten::Updated(false) => {}
+            TaskWritten::Created(_) => unreachable!("an update is answered with whether it applied"),
+        }
+        // Someone changed it first: the rest on one connection.
+        let lost = task.id.0;
         self.db
             .run(move |conn| {
-                let (mut candidate, mut expected, mut replaced) = (task.clone(), expected_version, None);
                 let mut attempt = 1;
                 loop {
-                    if store_update(conn, &candidate, expected)? {
-                        return Ok(UpdateOutcome::Stored { task: candidate, replaced });
-                    }
                     // A statement of its own sees the winner's commit (read committed; SQLite
                     // serialises writers).
-                    let Some(stored) = find_task(conn, candidate.id.0)? else { return Ok(UpdateOutcome::Stale(None)) };
+                    let Some(stored) = find_task(conn, lost)? else { return Ok(UpdateOutcome::Stale(None)) };
                     let next = if attempt < attempts { rebase(&stored) } else { None };
                     let Some(next) = next else { return Ok(UpdateOutcome::Stale(Some(stored))) };
-                    (candidate, expected, replaced) = (next, stored.version, Some(stored));
                     attempt += 1;
+                    if store_update(conn, &next, stored.version)? {
+                        return Ok(UpdateOutcome::Stored { task: next, replaced: Some(stored) });
+                    }
                 }
             })
             .await

@@ -24,6 +24,7 @@ use workbench_webhooks::{
 engine_cases!(
     task_changes_write_their_events_in_order,
     a_change_that_does_not_happen_writes_no_event,
+    writes_arriving_together_commit_together_and_fail_alone,
     removed_events_are_gone_and_ids_are_never_reused,
     a_churning_outbox_stays_the_size_of_its_backlog,
     relaying_task_changes_merges_the_search_index,
@@ -115,6 +116,80 @@ async fn a_change_that_does_not_happen_writes_no_event(db: Database) {
     assert!(!repo.delete(task.id, Some(8)).await.unwrap());
     assert!(!repo.delete(workbench_tasks::TaskId(123_456), None).await.unwrap());
     assert!(outbox.is_empty().await.unwrap(), "no event for changes that did not happen");
+}
+
+/// Creates and updates that arrive at once share transactions (`group_commit`), which must not
+/// show: each create gets its own task and event, each update of its own task applies once with
+/// its event, and a create naming an unknown assignee fails alone, leaving no task and no event,
+/// whichever batch it fell into.
+async fn writes_arriving_together_commit_together_and_fail_alone(db: Database) {
+    const AT_ONCE: usize = 48;
+    let ann = user(&db, "ann", Role::User).await;
+    let repo = std::sync::Arc::new(DieselTaskRepository::new(db.clone()));
+    let mut existing = Vec::new();
+    for i in 0..AT_ONCE / 4 {
+        existing.push(create(&db, &ann, draft(&format!("Existing {i}"), None)).await.unwrap());
+    }
+    let outbox = DieselOutbox::new(db.clone());
+    let backlog = outbox.pending(100).await.unwrap();
+    outbox.remove(backlog.iter().map(|e| e.id).collect()).await.unwrap();
+
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(AT_ONCE + existing.len()));
+    let mut writers = tokio::task::JoinSet::new();
+    for i in 0..AT_ONCE {
+        let (repo, barrier) = (repo.clone(), barrier.clone());
+        let orphan = i % 8 == 3;
+        let task = draft(&format!("At once {i}"), orphan.then_some(UserId(999_999)));
+        let record = NewTaskRecord { task, owner_id: ann.id, completed_at: None, created_at: now() };
+        writers.spawn(async move {
+            barrier.wait().await;
+            (format!("At once {i}"), orphan, repo.create(record).await.map(|t| (t.id, t.title)))
+        });
+    }
+    for task in &existing {
+        let (repo, barrier) = (repo.clone(), barrier.clone());
+        let mut changed = task.clone();
+        changed.title = format!("{} changed", task.title);
+        changed.version += 1;
+        let expected = task.version;
+        writers.spawn(async move {
+            barrier.wait().await;
+            let outcome = repo.update(changed.clone(), expected, std::sync::Arc::new(|_: &Task| None), 1).await;
+            let stored = matches!(outcome, Ok(UpdateOutcome::Stored { replaced: None, .. }));
+            assert!(stored, "{}: {outcome:?}", changed.title);
+            (changed.title.clone(), false, Ok((changed.id, changed.title)))
+        });
+    }
+
+    let mut created = std::collections::HashSet::new();
+    let (mut updated, mut refused) = (0, 0);
+    while let Some(joined) = writers.join_next().await {
+        match joined.expect("the writer completes") {
+            (title, false, Ok((_, stored))) if title.ends_with("changed") => {
+                assert_eq!(stored, title);
+                updated += 1;
+            }
+            (title, false, Ok((id, stored))) => {
+                assert_eq!(stored, title);
+                assert!(created.insert(id.0), "{title} got an id of its own");
+            }
+            (_, true, Err(RepositoryError::MissingReference { .. })) => refused += 1,
+            (title, orphan, other) => panic!("{title} (orphan: {orphan}) ended {other:?}"),
+        }
+    }
+    assert_eq!((created.len(), updated, refused), (AT_ONCE - AT_ONCE / 8, existing.len(), AT_ONCE / 8));
+
+    let events = outbox.pending(200).await.unwrap();
+    let subjects = |name: &str| -> Vec<i64> {
+        let mut ids: Vec<i64> = events.iter().filter(|e| e.name == name).map(|e| e.subject_id).collect();
+        ids.sort_unstable();
+        ids
+    };
+    let mut expected_created: Vec<i64> = created.into_iter().collect();
+    expected_created.sort_unstable();
+    assert_eq!(subjects("task.created"), expected_created, "one event per task created, none for the refused");
+    assert_eq!(subjects("task.updated"), existing.iter().map(|t| t.id.0).collect::<Vec<_>>(), "one per update");
+    assert_eq!(events.len(), expected_created.len() + existing.len());
 }
 
 async fn removed_events_are_gone_and_ids_are_never_reused(db: Database) {
