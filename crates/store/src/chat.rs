@@ -3,8 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use std::sync::{Arc, OnceLock};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
 use workbench_chat::{
     ChatStore, Conversation, HistoryPage, Message, MessageId, NewMessage, NewRoom, Room, RoomId, RoomSlug,
 };
@@ -13,117 +12,82 @@ use workbench_users::UserId;
 
 use crate::database::{stored, write_transaction};
 use crate::error::{db, map_db_error};
+use crate::group_commit::{Batching, GroupCommit, Write};
 use crate::schema::{chat_members, chat_messages, chat_rooms};
 use crate::{AnyConnection, Database};
 
 /// `ChatStore` on the shared database.
 ///
-/// Messages are written by one writer per store, a batch at a time: what arrives while a batch
-/// is being written goes in the next one, a single statement on PostgreSQL (one transaction on
-/// SQLite) and one commit. Alone, a message is written at once; under load, thousands a second
-/// cost tens of commits instead of thousands. A message is still answered only once it is
-/// stored, and a batch that fails is retried message by message, so one bad message never fails
-/// another.
+/// Messages are written by one writer per store, a batch at a time (`group_commit`): what
+/// arrives while a batch is being written goes in the next one, a single statement and one
+/// commit. Alone, a message is written at once; under load, thousands a second cost tens of
+/// commits instead of thousands. A message is still answered only once it is stored, and a batch
+/// that fails is retried message by message, so one bad message never fails another.
 #[derive(Debug, Clone)]
 pub struct DieselChatStore {
     db: Database,
-    writer: Arc<OnceLock<mpsc::Sender<Pending>>>,
+    messages: Arc<GroupCommit<NewMessage>>,
 }
-
-/// The most messages one statement writes (7 parameters each, far under either engine's limit).
-const MAX_BATCH: usize = 512;
-
-type Pending = (NewMessage, oneshot::Sender<Result<Message, RepositoryError>>);
 
 impl DieselChatStore {
     pub fn new(db: Database) -> Self {
-        Self { db, writer: Arc::default() }
-    }
-
-    /// The writer's queue, started on first use (inside the runtime). It ends when the last
-    /// clone of the store is dropped.
-    fn writer(&self) -> &mpsc::Sender<Pending> {
-        self.writer.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
-            tokio::spawn(write_batches(self.db.clone(), rx));
-            tx
-        })
+        // One writer, so that messages are stored (and numbered) in the order they arrived; 512
+        // messages of 7 parameters each are far under either engine's limit for one statement.
+        let messages = GroupCommit::new(db.clone(), Batching { runners: 1, max_batch: 512 });
+        Self { db, messages }
     }
 }
 
-async fn write_batches(db: Database, mut queue: mpsc::Receiver<Pending>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (messages, waiters): (Vec<NewMessage>, Vec<_>) = std::mem::take(&mut batch).into_iter().unzip();
-        let outcomes = match insert_batch(&db, messages.clone()).await {
-            Ok(stored) => stored.into_iter().map(Ok).collect(),
-            // Out of reach, one at a time would only wait for it once per message.
-            Err(e) if e.is_unreachable() => {
-                messages.iter().map(|_| Err(RepositoryError::unreachable(e.to_string()))).collect()
-            }
-            Err(_) if messages.len() > 1 => {
-                let mut outcomes = Vec::with_capacity(messages.len());
-                for message in messages {
-                    outcomes.push(insert_batch(&db, vec![message]).await.map(|mut one| one.remove(0)));
-                }
-                outcomes
-            }
-            Err(e) => vec![Err(e)],
-        };
-        for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
-            let _ = waiter.send(outcome); // a caller that went away no longer needs it
-        }
-    }
-}
+impl Write for NewMessage {
+    type Output = Message;
 
-/// Writes `messages` in one commit; the stored messages come back in the order given.
-async fn insert_batch(database: &Database, messages: Vec<NewMessage>) -> Result<Vec<Message>, RepositoryError> {
-    let expected = messages.len();
-    database
-        .run(move |conn| {
-            let rows = messages
+    fn apply(&self, conn: &mut AnyConnection) -> Result<Message, RepositoryError> {
+        let mut one = Self::apply_together(conn, std::slice::from_ref(self))?;
+        one.pop().ok_or_else(|| RepositoryError::Unavailable(anyhow::anyhow!("a chat message was not written")))
+    }
+
+    /// One multi-row insert on PostgreSQL; on SQLite, where a statement costs no round trip, one
+    /// insert per message.
+    fn apply_together(conn: &mut AnyConnection, messages: &[Self]) -> Result<Vec<Message>, RepositoryError> {
+        let rows = messages
+            .iter()
+            .map(|message| {
+                (
+                    chat_messages::conversation.eq(message.conversation().key()),
+                    chat_messages::room_id.eq(message.room.map(|r| r.0)),
+                    chat_messages::sender_id.eq(message.sender_id.0),
+                    chat_messages::recipient_id.eq(message.recipient_id.map(|r| r.0)),
+                    chat_messages::content.eq(message.content.as_str()),
+                    chat_messages::created_at.eq(stored(message.created_at)),
+                )
+            })
+            .collect::<Vec<_>>();
+        let mut stored: Vec<MessageRow> = match conn {
+            AnyConnection::Postgresql(pg) => diesel::insert_into(chat_messages::table)
+                .values(&rows)
+                .returning(chat_messages::all_columns)
+                .get_results(pg)
+                .map_err(db)?,
+            AnyConnection::Sqlite(sqlite) => rows
                 .iter()
-                .map(|message| {
-                    (
-                        chat_messages::conversation.eq(message.conversation().key()),
-                        chat_messages::room_id.eq(message.room.map(|r| r.0)),
-                        chat_messages::sender_id.eq(message.sender_id.0),
-                        chat_messages::recipient_id.eq(message.recipient_id.map(|r| r.0)),
-                        chat_messages::content.eq(message.content.as_str()),
-                        chat_messages::created_at.eq(stored(message.created_at)),
-                    )
+                .map(|row| {
+                    diesel::insert_into(chat_messages::table)
+                        .values(row.clone())
+                        .returning(chat_messages::all_columns)
+                        .get_result(sqlite)
                 })
-                .collect::<Vec<_>>();
-            let mut stored: Vec<MessageRow> = match conn {
-                AnyConnection::Postgresql(pg) => diesel::insert_into(chat_messages::table)
-                    .values(&rows)
-                    .returning(chat_messages::all_columns)
-                    .get_results(pg)
-                    .map_err(db)?,
-                AnyConnection::Sqlite(sqlite) => sqlite
-                    .immediate_transaction(|c| {
-                        rows.iter()
-                            .map(|row| {
-                                diesel::insert_into(chat_messages::table)
-                                    .values(row.clone())
-                                    .returning(chat_messages::all_columns)
-                                    .get_result(c)
-                            })
-                            .collect::<Result<Vec<MessageRow>, _>>()
-                    })
-                    .map_err(db)?,
-            };
-            // Ids are drawn in the order of the rows written; RETURNING's order is not promised.
-            stored.sort_unstable_by_key(|row| row.id);
-            if stored.len() != expected {
-                return Err(RepositoryError::Unavailable(anyhow::anyhow!(
-                    "wrote {} of {expected} chat messages",
-                    stored.len()
-                )));
-            }
-            Ok(stored.into_iter().map(Message::from).collect())
-        })
-        .await
+                .collect::<Result<Vec<MessageRow>, _>>()
+                .map_err(db)?,
+        };
+        // Ids are drawn in the order of the rows written; RETURNING's order is not promised.
+        stored.sort_unstable_by_key(|row| row.id);
+        Ok(stored.into_iter().map(Message::from).collect())
+    }
+
+    /// A new row locks nothing that exists.
+    fn lock_order(&self) -> i64 {
+        0
+    }
 }
 
 #[derive(Debug, Queryable)]
@@ -316,10 +280,7 @@ impl ChatStore for DieselChatStore {
     }
 
     async fn insert_message(&self, message: NewMessage) -> Result<Message, RepositoryError> {
-        let (stored, answer) = oneshot::channel();
-        let gone = || RepositoryError::Unavailable(anyhow::anyhow!("the chat message writer stopped"));
-        self.writer().send((message, stored)).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        self.messages.submit(message).await
     }
 
     async fn history(&self, conversation: Conversation, page: HistoryPage) -> Result<Vec<Message>, RepositoryError> {
