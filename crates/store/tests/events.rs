@@ -255,6 +255,9 @@ async fn a_churning_outbox_stays_the_size_of_its_backlog(db: Database) {
     }
     // Without the vacuum every batch of events would take new pages: four times the first size.
     assert!(sizes[3] <= sizes[0] * 5 / 4, "the outbox grew with each batch of 2,000 events: {sizes:?} bytes");
+    // The last vacuum ran on an empty outbox. Giving its pages back would have meant locking out
+    // every writer of an event (every task write) while it truncated; they are kept for the next.
+    assert!(outbox_bytes(&db).await >= sizes[0] / 2, "the vacuum truncated the outbox (migration 000020)");
 }
 
 async fn relaying_task_changes_merges_the_search_index(db: Database) {
