@@ -6,6 +6,7 @@ use workbench_e2e::{TestApp, engines, error_fields, expect_problem};
 async fn health_and_readiness(app: TestApp) {
     let res = app.get("/health").send().await.unwrap();
     assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));

@@ -1,7 +1,10 @@
 //! Liveness, readiness and metrics for orchestrators and scrapers.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -32,9 +35,17 @@ pub struct Readiness {
 /// Liveness: 200 while the process runs.
 #[utoipa::path(tag = "operations", operation_id = "get_health", responses((status = 200, body = Health)))]
 #[get("/health")]
-pub async fn health() -> web::Json<Health> {
-    web::Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+pub async fn health() -> HttpResponse {
+    // The same bytes for every probe, serialised once: with orchestrators, load balancers and
+    // uptime checks asking, this is often the most frequent request a server answers.
+    static BODY: LazyLock<Bytes> = LazyLock::new(|| {
+        let health = Health { status: "ok", version: env!("CARGO_PKG_VERSION") };
+        serde_json::to_vec(&health).expect("a struct of two strings serialises").into()
+    });
+    HttpResponse::Ok().insert_header((header::CONTENT_TYPE, JSON)).body(BODY.clone())
 }
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// Readiness: 200 when the database (and Redis, when configured) answer, 503 naming the failing
 /// check otherwise.
