@@ -48,9 +48,13 @@ async fn swagger_ui_and_openapi_are_served(app: TestApp) {
 }
 
 async fn metrics_are_labelled_by_route_template(app: TestApp) {
-    app.get("/api/v1/users/12345").send().await.unwrap();
+    for id in [12345, 67890, 13579] {
+        assert_eq!(app.get(&format!("/api/v1/users/{id}")).send().await.unwrap().status(), 401);
+    }
     let text = app.get("/metrics").send().await.unwrap().text().await.unwrap();
-    assert!(text.contains(r#"route="/api/v1/users/{id}""#), "{text}");
+    // Every request counts, not only the first of its series.
+    let series = r#"http_requests_total{method="GET",route="/api/v1/users/{id}",status="401"} 3"#;
+    assert!(text.contains(series), "{text}");
     assert!(!text.contains("/users/12345"), "raw paths must never become labels");
     assert!(text.contains("http_request_duration_seconds_bucket"));
     assert!(text.contains(r#"db_pool_connections{state="max"}"#));

@@ -8,7 +8,7 @@ pub(crate) mod files;
 pub mod http;
 pub mod limits;
 pub mod metrics;
-pub mod middleware;
+pub(crate) mod middleware;
 pub mod openapi;
 pub mod realtime;
 pub mod seed;

@@ -15,11 +15,9 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{HttpMessage, ResponseError, web};
+use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use ipnet::IpNet;
 use workbench_ratelimit::{Decision, Policy, RateLimiter};
 
@@ -90,43 +88,28 @@ impl std::fmt::Debug for Limits {
 #[derive(Debug, Clone)]
 pub struct VerifiedClaims(pub workbench_users::AccessClaims);
 
-pub async fn limit(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some((policy, key)) = bucket(&req) else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
-    };
-    let Some(limits) = req.app_data::<web::Data<Limits>>().cloned() else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
-    };
-    let decision = limits.limiter.check(&policy, &key).await;
-    if !decision.allowed {
-        let wait = decision.retry_after.unwrap_or_default();
-        // Whole seconds, rounded up: a client that waits this long is let through.
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        let mut response = ApiError::new(
-            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            format!("Too many requests; try again in {seconds} s."),
-        )
-        .with_retry_after(seconds.max(1))
-        .error_response();
-        set_headers(response.headers_mut(), &decision);
-        return Ok(req.into_response(response));
-    }
-    let mut response = next.call(req).await?.map_into_boxed_body();
-    set_headers(response.headers_mut(), &decision);
-    Ok(response)
+/// The `429` of a request its bucket refused, with whole seconds to wait, rounded up: a client
+/// that waits this long is let through.
+pub fn too_many_requests(decision: &Decision) -> HttpResponse {
+    let wait = decision.retry_after.unwrap_or_default();
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = ApiError::new(
+        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        format!("Too many requests; try again in {seconds} s."),
+    )
+    .with_retry_after(seconds.max(1))
+    .error_response();
+    set_headers(response.headers_mut(), decision);
+    response
 }
 
 /// The policy and bucket key of a request, or `None` when it is not limited.
-fn bucket(req: &ServiceRequest) -> Option<(Policy, String)> {
+pub fn bucket(req: &ServiceRequest, limits: &Limits, state: &AppState) -> Option<(Policy, String)> {
     let path = req.path();
     if UNLIMITED.contains(&path) {
         return None;
     }
-    let limits = req.app_data::<web::Data<Limits>>()?;
     let address = || {
         let peer = req.peer_addr().map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
         address_bucket(limits.proxies.client_of(peer, req.headers()))
@@ -135,10 +118,7 @@ fn bucket(req: &ServiceRequest) -> Option<(Policy, String)> {
         return limits.auth.map(|policy| (policy, address()));
     }
     let policy = limits.general?;
-    let verified = bearer(req).and_then(|token| {
-        let state = req.app_data::<web::Data<AppState>>()?;
-        state.authenticator.verify(token).ok()
-    });
+    let verified = bearer(req).and_then(|token| state.authenticator.verify(token).ok());
     match verified {
         Some(claims) => {
             let key = format!("user:{}", claims.user_id);
@@ -155,7 +135,8 @@ fn bearer(req: &ServiceRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
+/// The `RateLimit-*` headers of a decision.
+pub fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
     let reset = decision.reset.as_secs() + u64::from(decision.reset.subsec_nanos() > 0);
     headers.insert(LIMIT, HeaderValue::from(decision.limit));
     headers.insert(REMAINING, HeaderValue::from(decision.remaining));

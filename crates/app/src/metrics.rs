@@ -24,6 +24,27 @@ pub struct Metrics {
     jobs: JobMetrics,
 }
 
+/// The request count and latency histogram of one method, route template and status.
+#[derive(Clone)]
+pub struct RequestSeries {
+    count: IntCounter,
+    latency: prometheus::Histogram,
+}
+
+impl std::fmt::Debug for RequestSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestSeries").field("count", &self.count.get()).finish_non_exhaustive()
+    }
+}
+
+impl RequestSeries {
+    /// Counts one finished request that took `seconds`.
+    pub fn observe(&self, seconds: f64) {
+        self.count.inc();
+        self.latency.observe(seconds);
+    }
+}
+
 /// The job queue's, webhooks' and outbox relay's metrics.
 #[derive(Clone)]
 struct JobMetrics {
@@ -241,10 +262,19 @@ impl Metrics {
 
     /// Counts one finished request.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.request_series(method, route, status).observe(seconds);
+    }
+
+    /// The count and latency of one method, route template and status. Looking a series up by its
+    /// labels hashes them and takes the family's lock, so the request path keeps the series it has
+    /// met (see `middleware::Edge`) and calls [`RequestSeries::observe`] on them.
+    pub fn request_series(&self, method: &str, route: &str, status: u16) -> RequestSeries {
         let mut status_text = itoa::Buffer::new();
         let labels = [method, route, status_text.format(status)];
-        self.requests.with_label_values(&labels).inc();
-        self.latency.with_label_values(&labels).observe(seconds);
+        RequestSeries {
+            count: self.requests.with_label_values(&labels),
+            latency: self.latency.with_label_values(&labels),
+        }
     }
 
     /// The text exposition, with pool gauges read at scrape time.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
-use actix_web::middleware::{Compress, Condition, DefaultHeaders, from_fn};
+use actix_web::middleware::Condition;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 use anyhow::Context;
 use utoipa_actix_web::AppExt;
@@ -54,6 +54,7 @@ use crate::http::idempotency::Idempotency;
 use crate::http::problem::ApiError;
 use crate::limits::{Limits, TrustedProxies};
 use crate::metrics::Metrics;
+use crate::middleware::{Admission, CompressWhenAsked, Edge};
 use crate::openapi::{self, MethodTable};
 use crate::realtime::{PRESENCE_TTL, Realtime, RealtimeTasks};
 use crate::state::AppState;
@@ -513,15 +514,11 @@ fn serve(listener: TcpListener, settings: &Settings, state: AppState, access: Ac
             .app_data(limits.clone())
             .app_data(proxies.clone())
             .configure(|cfg| http::extract::configure(cfg, max_json_bytes))
-            .wrap(from_fn(middleware::refuse_undocumented_methods))
-            .wrap(from_fn(crate::limits::limit))
+            // Outermost last; see `middleware` for what each layer does and why in this order.
+            .wrap(Admission::new(limits.clone(), methods.clone(), state.clone()))
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
-            .wrap(security_headers())
-            // Negotiated by `Accept-Encoding`: zstd, gzip or deflate, not br (see the workspace's
-            // Cargo.toml). Skips images, video, partial content and anything marked
-            // `Content-Encoding: identity` (already-compressed media).
-            .wrap(Compress::default())
-            .wrap(from_fn(middleware::observe))
+            .wrap(CompressWhenAsked)
+            .wrap(Edge::new(metrics.get_ref().clone(), access.clone()))
             .into_utoipa_app()
             .configure(http::operational)
             .configure(|cfg| http::api(cfg, &routes))
@@ -567,14 +564,6 @@ fn limits(settings: &Settings, redis: Option<deadpool_redis::Pool>) -> anyhow::R
         None => local,
     };
     Ok(Limits { limiter, auth, general, proxies: TrustedProxies(settings.trusted_proxies()?.into()) })
-}
-
-/// Headers every response carries: no MIME sniffing, no framing, no referrer leaks.
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
-        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .add((header::X_FRAME_OPTIONS, "DENY"))
-        .add((header::REFERRER_POLICY, "no-referrer"))
 }
 
 /// CORS for the configured origins (`*` for any, without credentials).
