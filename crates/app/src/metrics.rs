@@ -260,11 +260,6 @@ impl Metrics {
         self.websockets.get()
     }
 
-    /// Counts one finished request.
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        self.request_series(method, route, status).observe(seconds);
-    }
-
     /// The count and latency of one method, route template and status. Looking a series up by its
     /// labels hashes them and takes the family's lock, so the request path keeps the series it has
     /// met (see `middleware::Edge`) and calls [`RequestSeries::observe`] on them.
@@ -400,10 +395,10 @@ mod tests {
     fn the_snapshot_sums_every_route_and_counts_5xx_as_errors() {
         let metrics = Metrics::new();
         assert_eq!(metrics.snapshot(), workbench_system::AppSnapshot::default());
-        metrics.observe_request("GET", "/api/v1/tasks", 200, 0.003);
-        metrics.observe_request("GET", "/api/v1/tasks", 200, 0.004);
-        metrics.observe_request("POST", "/api/v1/tasks", 503, 0.2);
-        metrics.observe_request("GET", "/health", 404, 0.0005);
+        metrics.request_series("GET", "/api/v1/tasks", 200).observe(0.003);
+        metrics.request_series("GET", "/api/v1/tasks", 200).observe(0.004);
+        metrics.request_series("POST", "/api/v1/tasks", 503).observe(0.2);
+        metrics.request_series("GET", "/health", 404).observe(0.0005);
         metrics.websocket_opened();
         metrics.websocket_opened();
         metrics.websocket_closed();

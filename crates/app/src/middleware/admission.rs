@@ -2,17 +2,15 @@
 //! `limits`), then a method that a documented fixed path does not take (`PUT /tasks/stats`) is
 //! refused with `405` before the router could hand it to a templated route of the same prefix.
 
-use std::future::{Future, Ready, ready};
-use std::pin::Pin;
+use std::future::{Ready, ready};
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, web};
-use futures_util::future::LocalBoxFuture;
 use workbench_ratelimit::Policy;
 
+use super::Passage;
 use crate::limits::{self, Limits};
 use crate::openapi::MethodTable;
 use crate::state::AppState;
@@ -59,7 +57,7 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = Admitted<S::Future, B>;
+    type Future = Passage<S::Future, B>;
 
     forward_ready!(service);
 
@@ -68,12 +66,10 @@ where
         match limits::bucket(&req, limits, state) {
             // Unlimited routes (probes, metrics) and switched-off limits: no bucket to wait on.
             None => match methods.refuse_fixed(req.path(), req.method()) {
-                Some(refusal) => {
-                    Admitted::Answered { response: Some(req.into_response(refusal).map_into_right_body()) }
-                }
-                None => Admitted::Passed { response: self.service.call(req) },
+                Some(refusal) => Passage::Answered { response: Some(req.into_response(refusal).map_into_right_body()) },
+                None => Passage::Passed { response: self.service.call(req) },
             },
-            Some((policy, key)) => Admitted::Limited {
+            Some((policy, key)) => Passage::Boxed {
                 response: Box::pin(draw_then_pass(
                     Rc::clone(&self.service),
                     Rc::clone(&self.admission),
@@ -109,32 +105,4 @@ where
     };
     limits::set_headers(response.headers_mut(), &decision);
     Ok(response)
-}
-
-pin_project_lite::pin_project! {
-    /// A request past admission: passed on as it is, answered here, or waiting on its bucket.
-    #[project = AdmittedProjection]
-    pub enum Admitted<F, B> {
-        Passed { #[pin] response: F },
-        Answered { response: Option<ServiceResponse<EitherBody<B>>> },
-        Limited { response: LocalBoxFuture<'static, Result<ServiceResponse<EitherBody<B>>, Error>> },
-    }
-}
-
-impl<F, B> Future for Admitted<F, B>
-where
-    F: Future<Output = Result<ServiceResponse<B>, Error>>,
-    B: MessageBody,
-{
-    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            AdmittedProjection::Passed { response } => response.poll(cx).map_ok(ServiceResponse::map_into_left_body),
-            AdmittedProjection::Answered { response } => {
-                Poll::Ready(Ok(response.take().expect("an answered request is not polled again")))
-            }
-            AdmittedProjection::Limited { response } => response.as_mut().poll(cx),
-        }
-    }
 }

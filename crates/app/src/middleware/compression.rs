@@ -6,17 +6,16 @@
 //! `Compress` would only parse each response's media type and wrap its body to send it as it is
 //! (HTTP says such a client accepts any coding, but `Compress` sends identity, and so does this).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
 use actix_web::Error;
-use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header;
 use actix_web::middleware::Compress;
 use futures_util::future::LocalBoxFuture;
+
+use super::Passage;
 
 /// `Compress`, for the requests that ask for it; see the module documentation.
 #[derive(Debug, Default, Clone, Copy)]
@@ -24,7 +23,8 @@ pub struct CompressWhenAsked;
 
 /// The compressor around the inner layers; boxed, since its type (`Compress`'s middleware) is
 /// not public, and the box costs nothing next to compressing the body.
-type Compressing = Box<dyn Fn(ServiceRequest) -> LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, Error>>>;
+type Compressing<B> =
+    Box<dyn Fn(ServiceRequest) -> LocalBoxFuture<'static, Result<ServiceResponse<EitherBody<B>>, Error>>>;
 
 impl<S, B> Transform<S, ServiceRequest> for CompressWhenAsked
 where
@@ -33,7 +33,7 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Transform = CompressWhenAskedService<S>;
+    type Transform = CompressWhenAskedService<S, B>;
     type InitError = ();
     type Future = LocalBoxFuture<'static, Result<Self::Transform, Self::InitError>>;
 
@@ -42,62 +42,38 @@ where
         let compressor = Compress::default().new_transform(Rc::clone(&plain));
         Box::pin(async move {
             let compressor = compressor.await?;
-            let compressing: Compressing = Box::new(move |req| {
+            let compressing: Compressing<B> = Box::new(move |req| {
                 let response = compressor.call(req);
-                Box::pin(async move { response.await.map(ServiceResponse::map_into_boxed_body) })
+                Box::pin(async move {
+                    response.await.map(|compressed| compressed.map_into_boxed_body().map_into_right_body())
+                })
             });
             Ok(CompressWhenAskedService { plain, compressing })
         })
     }
 }
 
-pub struct CompressWhenAskedService<S> {
+pub struct CompressWhenAskedService<S, B> {
     plain: Rc<S>,
-    compressing: Compressing,
+    compressing: Compressing<B>,
 }
 
-impl<S, B> Service<ServiceRequest> for CompressWhenAskedService<S>
+impl<S, B> Service<ServiceRequest> for CompressWhenAskedService<S, B>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
     B: MessageBody + 'static,
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = Negotiated<S::Future>;
+    type Future = Passage<S::Future, B>;
 
     forward_ready!(plain);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         if req.headers().contains_key(header::ACCEPT_ENCODING) {
-            Negotiated::Compressed { response: (self.compressing)(req) }
+            Passage::Boxed { response: (self.compressing)(req) }
         } else {
-            Negotiated::Plain { response: self.plain.call(req) }
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A response on its way out: as the inner layers made it, or through the compressor.
-    #[project = NegotiatedProjection]
-    pub enum Negotiated<F> {
-        Plain { #[pin] response: F },
-        Compressed { response: LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, Error>> },
-    }
-}
-
-impl<F, B> Future for Negotiated<F>
-where
-    F: Future<Output = Result<ServiceResponse<B>, Error>>,
-    B: MessageBody,
-{
-    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            NegotiatedProjection::Plain { response } => response.poll(cx).map_ok(ServiceResponse::map_into_left_body),
-            NegotiatedProjection::Compressed { response } => {
-                response.as_mut().poll(cx).map_ok(ServiceResponse::map_into_right_body)
-            }
+            Passage::Passed { response: self.plain.call(req) }
         }
     }
 }
