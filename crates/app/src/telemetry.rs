@@ -48,14 +48,48 @@ pub fn dropped_lines() -> u64 {
 #[derive(Debug)]
 pub struct AccessRecord {
     pub at: std::time::SystemTime,
-    /// Checked to be printable ASCII (see `middleware::request_id`).
-    pub request_id: actix_web::http::header::HeaderValue,
+    pub request_id: RequestId,
     pub method: &'static str,
     /// The route template (`/api/v1/tasks/{id}`), never the raw path.
     pub route: String,
     pub status: u16,
     pub latency: std::time::Duration,
     pub user_id: Option<i64>,
+}
+
+/// A request's id as the access log carries it: a generated UUID inline, or the client's own
+/// header value, shared rather than copied. Either is printable ASCII (see
+/// `middleware::edge::request_id`), so a log line writes it as it is. Inline rather than a header
+/// value of its own: sharing a freshly made header value between the response and the log line
+/// cost an allocation and an atomic count on both threads.
+#[derive(Debug, Clone)]
+pub enum RequestId {
+    Generated([u8; uuid::fmt::Hyphenated::LENGTH]),
+    Client(actix_web::http::header::HeaderValue),
+}
+
+impl RequestId {
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Generated(text) => text,
+            Self::Client(value) => value.as_bytes(),
+        }
+    }
+
+    /// The id as the response's `X-Request-Id`.
+    pub fn to_header(&self) -> actix_web::http::header::HeaderValue {
+        match self {
+            Self::Generated(text) => {
+                actix_web::http::header::HeaderValue::from_bytes(text).expect("a UUID is a valid header value")
+            }
+            Self::Client(value) => value.clone(),
+        }
+    }
+
+    /// The id as text; empty if it were not (it always is).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
 }
 
 /// How many records may wait for the access-log thread before new ones are dropped (and counted).
@@ -151,7 +185,7 @@ fn write_batch(batch: &mut Vec<u8>) {
 /// shares the machine with the requests, and the generic formatting (floats above all) cost about
 /// 10% of the instructions of a `GET /health`.
 fn format_access(out: &mut Vec<u8>, clock: &mut SecondText, r: &AccessRecord, format: LogFormat) {
-    let request_id = r.request_id.to_str().unwrap_or_default();
+    let request_id = r.request_id.as_bytes();
     match format {
         LogFormat::Json => {
             out.extend_from_slice(b"{\"timestamp\":\"");
@@ -159,9 +193,9 @@ fn format_access(out: &mut Vec<u8>, clock: &mut SecondText, r: &AccessRecord, fo
             out.extend_from_slice(b"\",\"level\":\"INFO\",\"message\":\"request\",\"request_id\":");
             write_json_str(out, request_id);
             out.extend_from_slice(b",\"method\":");
-            write_json_str(out, r.method);
+            write_json_str(out, r.method.as_bytes());
             out.extend_from_slice(b",\"route\":");
-            write_json_str(out, &r.route);
+            write_json_str(out, r.route.as_bytes());
             out.extend_from_slice(b",\"status\":");
             out.extend_from_slice(itoa::Buffer::new().format(r.status).as_bytes());
             out.extend_from_slice(b",\"latency_ms\":");
@@ -176,7 +210,7 @@ fn format_access(out: &mut Vec<u8>, clock: &mut SecondText, r: &AccessRecord, fo
         LogFormat::Pretty => {
             clock.write(out, r.at);
             out.extend_from_slice(b"  INFO request: request_id=");
-            out.extend_from_slice(request_id.as_bytes());
+            out.extend_from_slice(request_id);
             out.extend_from_slice(b" method=");
             out.extend_from_slice(r.method.as_bytes());
             out.extend_from_slice(b" route=");
@@ -251,33 +285,51 @@ fn write_timestamp(out: &mut Vec<u8>, at: std::time::SystemTime) {
 
 /// Milliseconds with three decimals (`1.500`), a valid JSON number.
 fn write_millis(out: &mut Vec<u8>, latency: std::time::Duration) {
-    let micros = latency.as_micros();
+    // 584,000 years of microseconds fit in a u64; u128 arithmetic would cost a library call.
+    let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
     out.extend_from_slice(itoa::Buffer::new().format(micros / 1_000).as_bytes());
     out.push(b'.');
     write_padded(out, u32::try_from(micros % 1_000).unwrap_or_default(), 3);
 }
 
-/// `value` in decimal, zero-padded on the left to `width` digits.
-fn write_padded(out: &mut Vec<u8>, value: u32, width: usize) {
-    let mut digits = itoa::Buffer::new();
-    let digits = digits.format(value);
-    out.extend(std::iter::repeat_n(b'0', width.saturating_sub(digits.len())));
-    out.extend_from_slice(digits.as_bytes());
+/// `value` in decimal, zero-padded on the left to `width` digits (at most 10, a `u32`'s longest).
+fn write_padded(out: &mut Vec<u8>, mut value: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut start = digits.len();
+    while value > 0 || digits.len() - start < width.min(digits.len()) {
+        start -= 1;
+        digits[start] = b'0' + u8::try_from(value % 10).unwrap_or_default();
+        value /= 10;
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
-fn write_json_str(out: &mut Vec<u8>, value: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, value);
+/// `value` as a JSON string. Ids and route templates are printable ASCII with nothing to escape,
+/// which a scan confirms more cheaply than the escaper would; anything else goes through it.
+fn write_json_str(out: &mut Vec<u8>, value: &[u8]) {
+    if value.iter().all(|&b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(value);
+        out.push(b'"');
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &String::from_utf8_lossy(value));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// 2027-01-15T08:00:00.123456Z
+    fn at() -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_800_000_000_123_456)
+    }
+
     fn record() -> AccessRecord {
         AccessRecord {
-            at: std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_800_000_000_123_456),
-            request_id: actix_web::http::header::HeaderValue::from_static("req-1"),
+            at: at(),
+            request_id: RequestId::Client(actix_web::http::header::HeaderValue::from_static("req-1")),
             method: "GET",
             route: "/api/v1/tasks/{id}".into(),
             status: 200,
@@ -298,6 +350,28 @@ mod tests {
         assert_eq!((line["route"].as_str(), line["status"].as_u64()), (Some("/api/v1/tasks/{id}"), Some(200)));
         assert_eq!((line["request_id"].as_str(), line["user_id"].as_i64()), (Some("req-1"), Some(7)));
         assert!((line["latency_ms"].as_f64().unwrap() - 1.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn json_access_lines_escape_what_needs_it_and_carry_generated_ids() {
+        let mut out = Vec::new();
+        let id = *b"0b6f3c1e-8d4a-4f7e-9c2b-5a1d3e7f9b20";
+        let record = AccessRecord { request_id: RequestId::Generated(id), route: "/a\"b\\c\u{e9}".into(), ..record() };
+        format_access(&mut out, &mut SecondText::default(), &record, LogFormat::Json);
+        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(line["route"], "/a\"b\\c\u{e9}");
+        assert_eq!(line["request_id"], "0b6f3c1e-8d4a-4f7e-9c2b-5a1d3e7f9b20");
+    }
+
+    #[test]
+    fn padded_numbers_keep_digits_beyond_their_width() {
+        let padded = |value, width| {
+            let mut out = Vec::new();
+            write_padded(&mut out, value, width);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!((padded(7, 4).as_str(), padded(0, 2).as_str(), padded(12_345, 4).as_str()), ("0007", "00", "12345"));
+        assert_eq!(padded(u32::MAX, 2), "4294967295");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use actix_web::{Error, HttpMessage, ResponseError, web};
 use crate::http::extract::LoggedUser;
 use crate::http::problem::{self, ApiError};
 use crate::metrics::{Metrics, RequestSeries};
-use crate::telemetry::{AccessLog, AccessRecord};
+use crate::telemetry::{AccessLog, AccessRecord, RequestId};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -113,7 +113,7 @@ where
             Err(error) => {
                 // An inner middleware failed; actix answers its error, and its cause is logged
                 // here with the request id.
-                tracing::warn!(request_id = arrival.id.to_str().unwrap_or_default(), error = %error, "middleware error");
+                tracing::warn!(request_id = arrival.id.as_str(), error = %error, "middleware error");
                 Err(error)
             }
         })
@@ -124,7 +124,7 @@ where
 struct Arrival {
     at: SystemTime,
     started: Instant,
-    id: HeaderValue,
+    id: RequestId,
     method: &'static str,
 }
 
@@ -152,15 +152,18 @@ impl Books {
         let user_id = response.request().extensions().get::<LoggedUser>().map(|u| u.0);
         let Arrival { at, started, id, method } = arrival;
         let latency = started.elapsed();
-        if let Some(cause) = response.response().extensions().get::<problem::Cause>() {
-            tracing::error!(request_id = id.to_str().unwrap_or_default(), method, route, status, error = %cause.0, "request failed");
+        // Only error responses carry a cause.
+        if status >= 400
+            && let Some(cause) = response.response().extensions().get::<problem::Cause>()
+        {
+            tracing::error!(request_id = id.as_str(), method, route, status, error = %cause.0, "request failed");
         }
 
         let headers = response.headers_mut();
         for (name, value) in &SECURITY_HEADERS {
             headers.insert(name.clone(), value.clone());
         }
-        headers.insert(REQUEST_ID, id.clone());
+        headers.insert(REQUEST_ID, id.to_header());
         // `identity` only told the compressor to keep its hands off (media that is compressed
         // already); clients need not see it.
         if headers.get(header::CONTENT_ENCODING).is_some_and(|v| v == "identity") {
@@ -188,20 +191,19 @@ impl Books {
 }
 
 /// The client's `X-Request-Id` when it is 1–128 characters of `[A-Za-z0-9._-]`; otherwise a new
-/// UUID. Anything else could forge or break log lines. A header value, so that the response
-/// header and the log line share it rather than copy it.
-fn request_id(req: &ServiceRequest) -> HeaderValue {
-    req.headers()
-        .get(&REQUEST_ID)
-        .filter(|v| {
-            (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(b))
-        })
-        .cloned()
-        .unwrap_or_else(|| {
+/// UUID. Anything else could forge or break log lines.
+fn request_id(req: &ServiceRequest) -> RequestId {
+    let client = req.headers().get(&REQUEST_ID).filter(|v| {
+        (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(b))
+    });
+    match client {
+        Some(client) => RequestId::Client(client.clone()),
+        None => {
             let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-            let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
-            HeaderValue::from_str(text).expect("a UUID is a valid header value")
-        })
+            uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+            RequestId::Generated(text)
+        }
+    }
 }
 
 /// Methods get their own label; anything else is `OTHER`, so junk methods cannot grow metrics.
@@ -223,11 +225,13 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
 /// plain-text error body.
 fn ensure_problem<B: MessageBody + 'static>(response: ServiceResponse<B>) -> ServiceResponse<BoxBody> {
     let status = response.status();
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(problem::CONTENT_TYPE.as_bytes()));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    let is_problem = || {
+        response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(problem::CONTENT_TYPE.as_bytes()))
+    };
+    if !(status.is_client_error() || status.is_server_error()) || is_problem() {
         return response.map_into_boxed_body();
     }
     let (req, old) = response.into_parts();
