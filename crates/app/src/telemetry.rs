@@ -62,7 +62,7 @@ pub struct AccessRecord {
 /// `middleware::edge::request_id`), so a log line writes it as it is. Inline rather than a header
 /// value of its own: sharing a freshly made header value between the response and the log line
 /// cost an allocation and an atomic count on both threads.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum RequestId {
     Generated([u8; uuid::fmt::Hyphenated::LENGTH]),
     Client(actix_web::http::header::HeaderValue),
@@ -321,14 +321,9 @@ fn write_json_str(out: &mut Vec<u8>, value: &[u8]) {
 mod tests {
     use super::*;
 
-    /// 2027-01-15T08:00:00.123456Z
-    fn at() -> std::time::SystemTime {
-        std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_800_000_000_123_456)
-    }
-
     fn record() -> AccessRecord {
         AccessRecord {
-            at: at(),
+            at: std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_800_000_000_123_456),
             request_id: RequestId::Client(actix_web::http::header::HeaderValue::from_static("req-1")),
             method: "GET",
             route: "/api/v1/tasks/{id}".into(),
