@@ -26,4 +26,4 @@ pub use answers::{DEFAULT_ANSWER_CACHE_BYTES, MemoryAnswerCache, RedisAnswerCach
 pub use catalogue::{MemoryCatalogueCache, RedisCatalogueCache};
 pub use error::CacheError;
 pub use memory::MemoryTaskCache;
-pub use principals::{PRINCIPAL_CHANGED, SharedPrincipalCache};
+pub use principals::SharedPrincipalCache;

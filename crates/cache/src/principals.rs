@@ -12,10 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use workbench_core::broadcast::{Broadcast, Delivery};
-use workbench_users::{CacheEpoch, Principal, PrincipalCache, UserId};
-
-/// The bus topic of "forget this account's principal"; the payload is the user id in decimal.
-pub const PRINCIPAL_CHANGED: &str = "principal.changed";
+use workbench_users::{CacheEpoch, PRINCIPAL_CHANGED, Principal, PrincipalCache, UserId};
 
 /// A [`PrincipalCache`] in this process, invalidated on every instance through the bus.
 pub struct SharedPrincipalCache {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use workbench_cache::testing::{redis_pool, redis_url};
 use workbench_cache::{MemoryAnswerCache, RedisAnswerCache, RedisPool};
 use workbench_integrations::{
     AnswerBody, AnswerCache, CacheKey, KEEP_ANSWERS_FOR, Price, PriceQuery, PriceRequest, StoredAnswer, Translation,
@@ -124,7 +125,7 @@ macro_rules! suite {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn redis() {
-                let Some(pool) = super::common::redis_pool().await else { return };
+                let Some(pool) = workbench_cache::testing::redis_pool().await else { return };
                 let prefix = super::common::unique_prefix();
                 super::$case(&super::Redis { pool: pool.clone(), prefix: prefix.clone() }).await;
                 super::common::purge(&pool, &prefix).await;
@@ -178,7 +179,7 @@ async fn keys_do_not_collide(caches: &dyn MakeCache) {
 
 /// The test server and a prefix of the test's own, or `None` after the skip notice.
 async fn redis() -> Option<(RedisPool, String)> {
-    let pool = common::redis_pool().await?;
+    let pool = redis_pool().await?;
     Some((pool, common::unique_prefix()))
 }
 
@@ -187,7 +188,7 @@ async fn an_answer_stored_by_one_instance_is_read_by_another() {
     let Some((pool, prefix)) = redis().await else { return };
     let first = RedisAnswerCache::new(pool.clone()).with_prefix(prefix.clone());
     // Another instance: its own pool on the same server.
-    let other_pool = workbench_cache::connect(&common::redis_url()).await.expect("the test Redis");
+    let other_pool = workbench_cache::connect(&redis_url()).await.expect("the test Redis");
     let second = RedisAnswerCache::new(other_pool).with_prefix(prefix.clone());
 
     first.put(&price_key(), &price()).await;

@@ -50,7 +50,7 @@ macro_rules! suite {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn redis() {
-                let Some(pool) = super::common::redis_pool().await else { return };
+                let Some(pool) = workbench_cache::testing::redis_pool().await else { return };
                 let redis = super::Redis { pool, prefix: super::common::unique_prefix() };
                 super::$case(&redis).await;
                 super::common::purge(&redis.pool, &redis.prefix).await;

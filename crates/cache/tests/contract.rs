@@ -57,7 +57,7 @@ macro_rules! suite {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn redis() {
-                let Some(pool) = super::common::redis_pool().await else { return };
+                let Some(pool) = workbench_cache::testing::redis_pool().await else { return };
                 let redis = super::Redis { pool, prefix: super::common::unique_prefix() };
                 super::$case(&redis).await;
                 super::common::purge(&redis.pool, &redis.prefix).await;
@@ -271,7 +271,9 @@ async fn a_scope_whose_generation_expired_never_returns_to_an_old_one(caches: &d
 /// What only the shared cache promises: several instances see each other's writes and
 /// invalidations, under namespaced keys holding JSON with a time to live.
 mod redis_only {
-    use super::common::{bare_task, full_task, purge, redis_pool, unique_prefix};
+    use workbench_cache::testing::{redis_pool, redis_url};
+
+    use super::common::{bare_task, full_task, purge, unique_prefix};
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,7 +281,7 @@ mod redis_only {
         let Some(pool) = redis_pool().await else { return };
         let prefix = unique_prefix();
         // Two instances: each its own pool, as two processes would have.
-        let other_pool = workbench_cache::connect(&common::redis_url()).await.expect("a second pool");
+        let other_pool = workbench_cache::connect(&redis_url()).await.expect("a second pool");
         let one = RedisTaskCache::new(pool.clone(), LONG, LONG).with_prefix(&prefix);
         let two = RedisTaskCache::new(other_pool, LONG, LONG).with_prefix(&prefix);
 
@@ -298,7 +300,7 @@ mod redis_only {
     async fn a_change_on_one_instance_moves_every_instances_lists_on() {
         let Some(pool) = redis_pool().await else { return };
         let prefix = unique_prefix();
-        let other_pool = workbench_cache::connect(&common::redis_url()).await.expect("a second pool");
+        let other_pool = workbench_cache::connect(&redis_url()).await.expect("a second pool");
         let one = RedisTaskCache::new(pool.clone(), LONG, LONG).with_prefix(&prefix);
         let two = RedisTaskCache::new(other_pool, LONG, LONG).with_prefix(&prefix);
         let alice = TaskScope::InvolvedUser(UserId(1));

@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use workbench_core::{FieldErrors, Validator};
+use workbench_core::{BoundedText, FieldErrors, TypeFailures, Validator, at_most_chars};
 use workbench_users::UserId;
 
 /// A room's database id.
@@ -51,28 +51,21 @@ impl fmt::Display for RoomSlug {
 
 /// What a message says: 1 to 4 000 characters once trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageContent(String);
+pub struct MessageContent(BoundedText<{ MessageContent::MAX_CHARS }>);
 
 impl MessageContent {
     pub const MAX_CHARS: usize = 4000;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err("must not be blank".to_owned());
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
-        }
-        Ok(Self(trimmed.to_owned()))
+        Ok(Self(BoundedText::parse(raw)?))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     pub fn into_string(self) -> String {
-        self.0
+        self.0.into_inner()
     }
 }
 
@@ -93,6 +86,8 @@ pub struct RoomDraft {
     pub name: Option<String>,
     pub description: Option<String>,
     pub is_private: Option<bool>,
+    /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
+    pub type_failures: TypeFailures,
 }
 
 /// A room to store; its creator becomes its first member.
@@ -109,23 +104,17 @@ pub struct NewRoom {
 pub const DESCRIPTION_MAX_CHARS: usize = 500;
 
 impl RoomDraft {
-    /// Checks every field at once.
+    /// Checks every field at once (those that could not be read first).
     pub fn parse(self, created_by: UserId, created_at: DateTime<Utc>) -> Result<NewRoom, FieldErrors> {
-        let mut v = Validator::default();
+        let mut v = Validator::seeded(self.type_failures);
         let slug = v.required("name", self.name, RoomSlug::parse);
         // Counted as sent, as the published schema's `maxLength` counts, then trimmed.
-        if self.description.as_ref().is_some_and(|d| d.chars().count() > DESCRIPTION_MAX_CHARS) {
-            v.fail("description", format!("must be at most {DESCRIPTION_MAX_CHARS} characters"));
+        if let Some(description) = self.description.as_deref() {
+            v.check("description", at_most_chars(description, DESCRIPTION_MAX_CHARS));
         }
         let description = self.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
-        v.finish()?;
-        Ok(NewRoom {
-            slug: slug.expect("checked by the validator"),
-            description,
-            is_private: self.is_private.unwrap_or(false),
-            created_by,
-            created_at,
-        })
+        let is_private = self.is_private.unwrap_or(false);
+        v.finish_with(slug.map(|slug| NewRoom { slug, description, is_private, created_by, created_at }))
     }
 }
 
@@ -242,9 +231,9 @@ mod tests {
     #[test]
     fn content_is_trimmed_and_bounded() {
         assert_eq!(MessageContent::parse("  hi  ").unwrap().as_str(), "hi");
-        assert!(MessageContent::parse(" \n ").is_err());
+        assert_eq!(MessageContent::parse(" \n ").unwrap_err(), "must not be blank");
         assert!(MessageContent::parse(&"é".repeat(4000)).is_ok());
-        assert!(MessageContent::parse(&"é".repeat(4001)).is_err());
+        assert_eq!(MessageContent::parse(&"é".repeat(4001)).unwrap_err(), "must be at most 4000 characters");
     }
 
     #[test]
@@ -271,9 +260,29 @@ mod tests {
         assert!(errors.unwrap_err().contains("name"));
         let errors = RoomDraft::default().parse(UserId(1), at).unwrap_err();
         assert!(errors.contains("name"));
-        let room = RoomDraft { name: Some("ops".into()), description: Some("  ".into()), is_private: Some(true) }
-            .parse(UserId(1), at)
-            .unwrap();
+        let room = RoomDraft {
+            name: Some("ops".into()),
+            description: Some("  ".into()),
+            is_private: Some(true),
+            type_failures: TypeFailures::default(),
+        }
+        .parse(UserId(1), at)
+        .unwrap();
         assert_eq!((room.slug.as_str(), room.description, room.is_private), ("ops", None, true));
+    }
+
+    #[test]
+    fn a_field_that_could_not_be_read_is_reported_as_such_with_the_others() {
+        let mut type_failures = TypeFailures::default();
+        type_failures.record("is_private", "invalid type: string \"yes\", expected a boolean");
+        let draft = RoomDraft { name: None, type_failures, ..Default::default() };
+        let errors = draft.parse(UserId(1), Utc::now()).unwrap_err();
+        let fields: Vec<_> = errors.as_slice().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["is_private", "name"]);
+
+        let mut type_failures = TypeFailures::default();
+        type_failures.record("is_private", "must not be null");
+        let draft = RoomDraft { name: Some("ops".into()), type_failures, ..Default::default() };
+        assert!(draft.parse(UserId(1), Utc::now()).unwrap_err().contains("is_private"), "valid otherwise");
     }
 }

@@ -156,6 +156,7 @@ impl ChatService {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
+    use workbench_core::TypeFailures;
     use workbench_users::{MockAccounts, Role, UserStatus};
 
     use super::*;
@@ -223,6 +224,18 @@ mod tests {
         assert!(matches!(blank, ChatError::Validation(ref e) if e.contains("content")), "{blank:?}");
         let to_self = chat.send_direct(&me, 1, "hi").await.unwrap_err();
         assert!(matches!(to_self, ChatError::Validation(ref e) if e.contains("to")), "{to_self:?}");
+    }
+
+    #[tokio::test]
+    async fn a_room_with_a_field_that_could_not_be_read_stores_nothing() {
+        let mut store = MockChatStore::new();
+        store.expect_create_room().never();
+        let chat = service(store, MockAccounts::new());
+        let mut type_failures = TypeFailures::default();
+        type_failures.record("is_private", "must not be null");
+        let draft = RoomDraft { name: Some("ops".into()), type_failures, ..Default::default() };
+        let refused = chat.create_room(&principal(1, Role::User), draft).await;
+        assert!(matches!(refused, Err(ChatError::Validation(ref e)) if e.contains("is_private")), "{refused:?}");
     }
 
     #[tokio::test]

@@ -3,13 +3,23 @@
 //! Only what more than one domain needs and that has no rule of its own elsewhere lives here:
 //! the field-level validation error that every `422` is built from, the accumulator that collects
 //! every failing field at once, pagination, the error every repository port returns, and the
-//! broadcast port through which instances tell each other what changed. Nothing here does I/O.
+//! broadcast port through which instances tell each other what changed, and the idempotency-key
+//! port every creating route shares; also the rule for text a person types ([`BoundedText`], whose
+//! messages are part of the contract) and the clock every record is stamped by ([`now`]). Nothing
+//! here does I/O.
 
 pub mod broadcast;
+mod clock;
+mod dates;
+pub mod idempotency;
 mod paging;
 mod repository;
+mod text;
 mod validation;
 
+pub use clock::now;
+pub use dates::{parse_calendar_date, parse_instant};
 pub use paging::{Page, PageRequest};
 pub use repository::{RepositoryError, StoreUnreachable, is_unreachable};
-pub use validation::{FieldError, FieldErrors, Validator, WHITESPACE_CLASS};
+pub use text::{BoundedText, TextError, at_most_chars};
+pub use validation::{FieldError, FieldErrors, TypeFailures, Validator, WHITESPACE_CLASS};

@@ -32,7 +32,10 @@ pub use pdf::{
     MAX_INVOICE_LINES, MAX_QUANTITY, MAX_UNIT_PRICE_MINOR, PdfDocument, PdfError, PdfRenderer, PdfTemplate,
     ProfileReport, Quantity, RenderedPdf, ReportCount, TaskReport, TaskReportFilters, TaskReportRow, TaxRate,
 };
-pub use ports::{AttachmentTargets, FileRepository, MediaError, MediaProcessor, ReportError, ReportSources};
+pub use ports::{
+    AttachmentTargets, ContentSniffer, FileRepository, MediaError, MediaProcessor, Refusal, ReportError, ReportSources,
+    Sniff, SniffedType,
+};
 pub use service::{Destination, FileParts, FileService, PdfRequest};
 
 #[cfg(feature = "mock")]
@@ -40,4 +43,4 @@ pub use blob::MockBlobStore;
 #[cfg(feature = "mock")]
 pub use pdf::MockPdfRenderer;
 #[cfg(feature = "mock")]
-pub use ports::{MockAttachmentTargets, MockFileRepository, MockMediaProcessor, MockReportSources};
+pub use ports::{MockAttachmentTargets, MockContentSniffer, MockFileRepository, MockMediaProcessor, MockReportSources};

@@ -8,7 +8,7 @@ use std::fmt;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use workbench_core::{FieldErrors, Validator};
+use workbench_core::{BoundedText, FieldErrors, Validator};
 
 /// The most lines one invoice may have.
 pub const MAX_INVOICE_LINES: usize = 1_000;
@@ -284,7 +284,7 @@ impl Invoice {
     /// Validates a draft, naming every failing field at once (`lines[3].quantity`).
     pub fn parse(draft: InvoiceDraft) -> Result<Self, FieldErrors> {
         let mut v = Validator::default();
-        let number = v.required("number", draft.number, |s| single_line(&s, 64));
+        let number = v.required("number", draft.number, |s| single_line::<64>(&s));
         let date = v.required("date", draft.date, |s| parse_date(&s));
         let currency = v.required("currency", draft.currency, |s| Currency::parse(&s));
         let tax_rate = v.optional("tax_rate_percent", draft.tax_rate_percent, TaxRate::parse);
@@ -295,8 +295,8 @@ impl Invoice {
                 None
             }
             Some(c) => {
-                let name = v.required("customer.name", c.name, |s| single_line(&s, 200));
-                let address = v.optional("customer.address", c.address, |s| multi_line(&s, 1_000));
+                let name = v.required("customer.name", c.name, |s| single_line::<200>(&s));
+                let address = v.optional("customer.address", c.address, |s| multi_line::<1_000>(&s));
                 match (name, address) {
                     (Some(name), Ok(address)) => Some(Customer { name, address }),
                     _ => None,
@@ -323,7 +323,7 @@ impl Invoice {
                     .enumerate()
                     .map(|(i, line)| {
                         let description = v.required(&format!("lines[{i}].description"), line.description, |s| {
-                            multi_line(&s, MAX_DESCRIPTION_CHARS)
+                            multi_line::<MAX_DESCRIPTION_CHARS>(&s)
                         });
                         let quantity = v.required(&format!("lines[{i}].quantity"), line.quantity, Quantity::parse);
                         let unit_price_minor =
@@ -364,30 +364,19 @@ impl Invoice {
     }
 }
 
-fn single_line(raw: &str, max_chars: usize) -> Result<String, String> {
-    let text = raw.trim();
-    if text.is_empty() {
-        return Err("must not be blank".into());
-    }
-    if text.chars().count() > max_chars {
-        return Err(format!("must be at most {max_chars} characters"));
-    }
+fn single_line<const MAX: usize>(raw: &str) -> Result<String, String> {
+    let text = BoundedText::<MAX>::parse(raw)?.into_inner();
     if text.chars().any(char::is_control) {
         return Err("must be a single line without control characters".into());
     }
-    Ok(text.to_owned())
+    Ok(text)
 }
 
 /// Trimmed text that may hold line breaks (`\r\n` becomes `\n`) and tabs but no other control
 /// characters.
-fn multi_line(raw: &str, max_chars: usize) -> Result<String, String> {
-    let text = raw.trim().replace("\r\n", "\n");
-    if text.is_empty() {
-        return Err("must not be blank".into());
-    }
-    if text.chars().count() > max_chars {
-        return Err(format!("must be at most {max_chars} characters"));
-    }
+fn multi_line<const MAX: usize>(raw: &str) -> Result<String, String> {
+    // A line break is counted as it is kept, one character.
+    let text = BoundedText::<MAX>::parse(&raw.replace("\r\n", "\n"))?.into_inner();
     if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err("must not contain control characters".into());
     }
@@ -723,6 +712,15 @@ mod tests {
     fn file_names_are_safe() {
         let invoice = Invoice::parse(InvoiceDraft { number: Some("INV/2026 #42".into()), ..draft() }).unwrap();
         assert_eq!(PdfDocument::Invoice(invoice).file_name(), "invoice-inv-2026-42.pdf");
+    }
+
+    #[test]
+    fn a_line_break_counts_once_and_other_controls_are_refused() {
+        assert_eq!(multi_line::<3>(" a\r\nb ").unwrap(), "a\nb");
+        assert_eq!(multi_line::<2>("a\r\nb").unwrap_err(), "must be at most 2 characters");
+        assert_eq!(multi_line::<5>("a\u{7}b").unwrap_err(), "must not contain control characters");
+        assert_eq!(single_line::<5>("a\nb").unwrap_err(), "must be a single line without control characters");
+        assert_eq!(single_line::<5>(" \r\n ").unwrap_err(), "must not be blank");
     }
 
     #[test]

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use workbench_core::{FieldErrors, RepositoryError};
 use workbench_users::{Principal, UserId};
 
-use crate::{Attachment, FileId, NewFile, PreparedMedia, ProfileReport, StagedUpload, StoredFile, TaskReport};
+use crate::{
+    Attachment, FileId, MediaClass, NewFile, PreparedMedia, ProfileReport, StagedUpload, StoredFile, TaskReport,
+};
 use crate::{BlobKey, TaskReportFilters};
 
 /// Where file records live.
@@ -94,3 +96,37 @@ pub trait ReportSources: Send + Sync {
     /// `due_after`, `due_before`), as the `task_report` template prints them.
     async fn task_report(&self, caller: &Principal, filters: TaskReportFilters) -> Result<TaskReport, ReportError>;
 }
+
+/// Tells an upload's type from its bytes as they arrive, against the allowlist, never from what
+/// the client claims.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait ContentSniffer: Send + Sync {
+    /// A fresh look at one upload.
+    fn start(&self) -> Box<dyn Sniff>;
+}
+
+/// The look at one upload, fed its bytes in order as they stream in.
+pub trait Sniff: Send {
+    /// Feeds the next chunk; chunks may be of any size.
+    fn feed(&mut self, chunk: &[u8]);
+
+    /// A refusal already certain from the bytes seen so far (a format not on the allowlist), so
+    /// that the rest of the upload need not be stored.
+    fn early_refusal(&self) -> Option<Refusal>;
+
+    /// The verdict once every byte was fed.
+    fn finish(self: Box<Self>) -> Result<SniffedType, Refusal>;
+}
+
+/// What an accepted upload's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SniffedType {
+    /// The media type the file is stored and served as.
+    pub content_type: String,
+    pub class: MediaClass,
+}
+
+/// Why an upload's bytes are not accepted, in words for the client (`the file is empty`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);

@@ -16,9 +16,9 @@ use workbench_users::Principal;
 use crate::error::Missing;
 use crate::file::may_delete;
 use crate::{
-    Attachment, AttachmentTargets, BlobKey, BlobRead, BlobStore, ByteRange, FileError, FileId, FileKind,
-    FileRepository, Invoice, InvoiceDraft, MediaProcessor, NewFile, PdfDocument, PdfRenderer, ReportSources,
-    StagedUpload, StoredFile, TaskReportFilters, Thumbnail, UploadDraft,
+    Attachment, AttachmentTargets, BlobKey, BlobRead, BlobStore, ByteRange, ContentSniffer, FileError, FileId,
+    FileKind, FileRepository, Invoice, InvoiceDraft, MediaProcessor, NewFile, PdfDocument, PdfRenderer, ReportSources,
+    Sniff, StagedUpload, StoredFile, TaskReportFilters, Thumbnail, UploadDraft,
 };
 
 /// What a generated PDF is made from.
@@ -46,6 +46,7 @@ pub struct FileService {
     files: Arc<dyn FileRepository>,
     blobs: Arc<dyn BlobStore>,
     media: Arc<dyn MediaProcessor>,
+    sniffer: Arc<dyn ContentSniffer>,
     pdf: Arc<dyn PdfRenderer>,
     targets: Arc<dyn AttachmentTargets>,
     sources: Arc<dyn ReportSources>,
@@ -65,6 +66,8 @@ pub struct FileParts {
     pub files: Arc<dyn FileRepository>,
     pub blobs: Arc<dyn BlobStore>,
     pub media: Arc<dyn MediaProcessor>,
+    /// Decides what an upload is from its bytes.
+    pub sniffer: Arc<dyn ContentSniffer>,
     pub pdf: Arc<dyn PdfRenderer>,
     pub targets: Arc<dyn AttachmentTargets>,
     pub sources: Arc<dyn ReportSources>,
@@ -74,8 +77,13 @@ pub struct FileParts {
 
 impl FileService {
     pub fn new(parts: FileParts) -> Self {
-        let FileParts { files, blobs, media, pdf, targets, sources, scratch } = parts;
-        Self { files, blobs, media, pdf, targets, sources, scratch }
+        let FileParts { files, blobs, media, sniffer, pdf, targets, sources, scratch } = parts;
+        Self { files, blobs, media, sniffer, pdf, targets, sources, scratch }
+    }
+
+    /// A look at one upload's bytes as they arrive: receivers feed it while they stage the file.
+    pub fn sniff(&self) -> Box<dyn Sniff> {
+        self.sniffer.start()
     }
 
     /// Where uploads are received before they are stored: the same directory as the service's
@@ -385,8 +393,8 @@ mod tests {
 
     use super::*;
     use crate::{
-        MediaClass, MockAttachmentTargets, MockBlobStore, MockFileRepository, MockMediaProcessor, MockPdfRenderer,
-        MockReportSources, PreparedMedia,
+        MediaClass, MockAttachmentTargets, MockBlobStore, MockContentSniffer, MockFileRepository, MockMediaProcessor,
+        MockPdfRenderer, MockReportSources, PreparedMedia,
     };
 
     fn caller(id: i64, role: Role) -> Principal {
@@ -451,6 +459,7 @@ mod tests {
                 files: Arc::new(self.files),
                 blobs: Arc::new(self.blobs),
                 media: Arc::new(self.media),
+                sniffer: Arc::new(MockContentSniffer::new()),
                 pdf: Arc::new(MockPdfRenderer::new()),
                 targets: Arc::new(self.targets),
                 sources: Arc::new(MockReportSources::new()),

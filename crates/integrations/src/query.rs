@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use workbench_core::{FieldErrors, Validator};
+use workbench_core::{FieldErrors, TextError, Validator, at_most_chars};
 
 use crate::CacheKey;
 
@@ -22,12 +22,10 @@ impl City {
     pub fn parse(raw: &str) -> Result<Self, String> {
         // The bound is on what was sent, not on what is kept, so that the OpenAPI document can
         // state it exactly (`maxLength`).
-        if raw.chars().count() > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
-        }
+        at_most_chars(raw, Self::MAX_CHARS)?;
         let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
         if name.is_empty() {
-            return Err("must not be blank".to_owned());
+            return Err(TextError::Blank.into());
         }
         Ok(Self(name))
     }
@@ -53,7 +51,7 @@ impl CryptoSymbol {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let symbol = raw.trim();
         if symbol.is_empty() {
-            return Err("must not be blank".to_owned());
+            return Err(TextError::Blank.into());
         }
         if symbol.len() > Self::MAX_CHARS || !symbol.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(format!("must be 1 to {} letters or digits, such as BTC", Self::MAX_CHARS));
@@ -126,12 +124,9 @@ impl TranslationText {
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         if raw.trim().is_empty() {
-            return Err("must not be blank".to_owned());
+            return Err(TextError::Blank.into());
         }
-        if raw.chars().count() > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
-        }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(at_most_chars(raw, Self::MAX_CHARS)?.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -381,6 +376,8 @@ mod tests {
         assert_eq!(City::parse("   ").unwrap_err(), "must not be blank");
         assert!(City::parse(&"é".repeat(100)).is_ok(), "100 characters, 200 bytes");
         assert!(City::parse(&"é".repeat(101)).is_err());
+        // Bounded as sent, before blankness is judged.
+        assert_eq!(City::parse(&" ".repeat(101)).unwrap_err(), "must be at most 100 characters");
     }
 
     #[test]
@@ -434,6 +431,7 @@ mod tests {
         assert!(TranslationText::parse(&"é".repeat(5_001)).is_err());
         assert_eq!(TranslationText::parse(" Bonjour ").unwrap().as_str(), " Bonjour ");
         assert!(TranslationText::parse(" \n ").is_err());
+        assert_eq!(TranslationText::parse(&" ".repeat(5_001)).unwrap_err(), "must not be blank");
         assert_eq!(format!("{:?}", TranslationText::parse("secret words").unwrap()), "TranslationText(12 chars)");
     }
 

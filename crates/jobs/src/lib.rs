@@ -38,7 +38,9 @@ pub use ports::{AttemptOutcome, Clock, JobStore, JobsObserver, NoObserver, Syste
 pub use queue::JobQueue;
 pub use retry::{RetryPolicy, after_failure};
 pub use runtime::{JobRuntime, JobRuntimeBuilder, RuntimeConfig, ShutdownReport};
-pub use schedule::{RunOutcome, RunReport, Schedule, ScheduleRun, ScheduleSlot, ScheduleSpec, SlotFiring};
+pub use schedule::{
+    RunOutcome, RunReport, Schedule, ScheduleInfo, ScheduleRun, ScheduleSlot, ScheduleSpec, SlotFiring,
+};
 
 #[cfg(feature = "mock")]
 pub use handler::MockJobHandler;

@@ -8,11 +8,8 @@ use workbench_core::{FieldErrors, Validator};
 
 use crate::schedule::ScheduleSlot;
 
-/// The current time, truncated to microseconds so that both engines store and return the same
-/// instants (PostgreSQL keeps microseconds, SQLite whatever it is given).
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
+// Defined once for every domain; kept here so that `workbench_jobs::now` callers need not change.
+pub use workbench_core::now;
 
 /// How many attempts a job gets unless its producer says otherwise.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 20;

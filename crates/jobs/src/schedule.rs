@@ -219,6 +219,21 @@ pub struct SlotFiring {
     pub at: DateTime<Utc>,
 }
 
+/// A schedule as configured and as this process runs it, for the admin view.
+#[derive(Debug, Clone)]
+pub struct ScheduleInfo {
+    pub schedule: Schedule,
+    /// Why an enabled schedule is not run here, when it is not.
+    pub held_back: Option<&'static str>,
+}
+
+impl ScheduleInfo {
+    /// Whether this process fires it.
+    pub fn active(&self) -> bool {
+        self.schedule.enabled() && self.held_back.is_none()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{TimeDelta, TimeZone};

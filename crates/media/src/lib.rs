@@ -9,7 +9,8 @@
 //! - [`audio`]: reads the stream headers of MP3, Ogg, WAV and FLAC files for their duration,
 //!   sample rate and channels ([`audio::probe_file`]), without decoding the audio.
 //! - [`MediaWorkers`]: runs the CPU-heavy work off the async executor, at most one job per core.
-//! - [`MediaPreparer`]: the files domain's `MediaProcessor` port on top of all this.
+//! - [`MediaPreparer`]: the files domain's `MediaProcessor` port on top of all this, and
+//!   [`AllowlistSniffer`] its `ContentSniffer` port.
 //!
 //! The core is synchronous and free of I/O except where a path is taken ([`audio::probe_file`]);
 //! the files domain's ports are implemented on top of it by the application.
@@ -17,6 +18,7 @@
 //! JPEG goes through libjpeg-turbo (the system `libturbojpeg`, found with pkg-config): see
 //! README.md for why, and for the one system package it needs.
 
+mod allowlist;
 pub mod audio;
 mod filename;
 pub mod image;
@@ -25,6 +27,7 @@ mod prepare;
 pub mod sniff;
 mod workers;
 
+pub use allowlist::AllowlistSniffer;
 pub use filename::{MAX_FILENAME_BYTES, sanitize_filename, with_extension_for};
 pub use prepare::{MAX_IMAGE_BYTES, MediaPreparer};
 pub use sniff::{MediaClass, MediaType, Refused, Sniffed, Sniffer};

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use workbench_core::{FieldError, FieldErrors, Page, PageRequest};
+use workbench_core::{Page, PageRequest, Validator};
 use workbench_users::{Principal, now};
 
 use crate::error::reference_message;
@@ -65,40 +65,28 @@ impl CatalogueService {
         Ok(categories)
     }
 
-    /// Validates a new category for an admin.
-    pub fn prepare_category(&self, caller: &Principal, draft: CategoryDraft) -> Result<NewCategory, ProductError> {
+    /// Creates a category for an admin, from what a client sent (every failing field at once); a
+    /// taken slug is a `Conflict` on `slug`.
+    pub async fn create_category(&self, caller: &Principal, draft: CategoryDraft) -> Result<Category, ProductError> {
         Self::admin_only(caller)?;
-        Ok(NewCategory::parse(draft)?)
-    }
-
-    /// Creates a category; a taken slug is a `Conflict` on `slug`.
-    pub async fn create_category(&self, caller: &Principal, category: NewCategory) -> Result<Category, ProductError> {
-        Self::admin_only(caller)?;
+        let category = NewCategory::parse(draft)?;
         let created = self.categories.create(category).await?;
         self.cache.invalidate().await;
         Ok(created)
     }
 
-    /// Validates changes to a category for an admin.
-    pub fn prepare_category_changes(
-        &self,
-        caller: &Principal,
-        patch: CategoryPatch,
-    ) -> Result<CategoryChanges, ProductError> {
-        Self::admin_only(caller)?;
-        Ok(CategoryChanges::parse(patch)?)
-    }
-
-    /// Applies `changes`. With `if_match`, the category must still be at that version (else
-    /// `VersionMismatch`); without it, a concurrent change is re-read and the changes re-applied.
+    /// Applies the changes an admin sent (every failing field at once). With `if_match`, the
+    /// category must still be at that version (else `VersionMismatch`); without it, a concurrent
+    /// change is re-read and the changes re-applied.
     pub async fn update_category(
         &self,
         caller: &Principal,
         id: CategoryId,
-        changes: CategoryChanges,
+        patch: CategoryPatch,
         if_match: Option<i64>,
     ) -> Result<Category, ProductError> {
         Self::admin_only(caller)?;
+        let changes = CategoryChanges::parse(patch)?;
         for _ in 0..UPDATE_ATTEMPTS {
             let current = self.categories.find(id).await?.ok_or(ProductError::NotFound(Resource::Category))?;
             check_version(if_match, current.version)?;
@@ -162,48 +150,37 @@ impl CatalogueService {
         Ok(products)
     }
 
-    /// Validates a new product for an admin completely: the field rules and that the category
-    /// exists, reporting every failing field at once.
-    pub async fn prepare_product(&self, caller: &Principal, draft: ProductDraft) -> Result<NewProduct, ProductError> {
+    /// Adds a product for an admin, from what a client sent. Every failing field is reported at
+    /// once: those that could not be read, the field rules, and a category that does not exist.
+    /// One deleted after that check is still reported on `category_id`: the database's foreign
+    /// key decides.
+    pub async fn create_product(&self, caller: &Principal, draft: ProductDraft) -> Result<Product, ProductError> {
         Self::admin_only(caller)?;
+        // From the draft, not the checked product: an unknown category is reported even beside other failures.
         let category = draft.category_id.filter(|id| *id > 0).map(CategoryId);
-        let parsed = NewProduct::parse(draft);
-        let category_error = self.category_error(category).await?;
-        combine(parsed, category_error)
-    }
-
-    /// Creates a product. A category that is gone by now (deleted since [`Self::prepare_product`])
-    /// is still reported on `category_id`: the database's foreign key decides.
-    pub async fn create_product(&self, caller: &Principal, product: NewProduct) -> Result<Product, ProductError> {
-        Self::admin_only(caller)?;
+        let (mut v, product) = NewProduct::check(draft);
+        self.check_category(&mut v, category).await?;
+        let product = v.finish_with(product)?;
         let created = self.products.create(NewProductRecord { product, created_at: now() }).await?;
         self.cache.invalidate().await;
         Ok(created)
     }
 
-    /// Validates changes to a product for an admin, like [`Self::prepare_product`].
-    pub async fn prepare_product_changes(
-        &self,
-        caller: &Principal,
-        patch: ProductPatch,
-    ) -> Result<ProductChanges, ProductError> {
-        Self::admin_only(caller)?;
-        let category = patch.category_id.flatten().filter(|id| *id > 0).map(CategoryId);
-        let parsed = ProductChanges::parse(patch);
-        let category_error = self.category_error(category).await?;
-        combine(parsed, category_error)
-    }
-
-    /// Applies `changes`, with `If-Match` semantics as for categories. A change that would leave
-    /// a price without a currency is refused on `currency`.
+    /// Applies the changes an admin sent, validated like [`Self::create_product`]'s draft, with
+    /// `If-Match` semantics as for categories. A change that would leave a price without a
+    /// currency is refused on `currency`.
     pub async fn update_product(
         &self,
         caller: &Principal,
         id: ProductId,
-        changes: ProductChanges,
+        patch: ProductPatch,
         if_match: Option<i64>,
     ) -> Result<Product, ProductError> {
         Self::admin_only(caller)?;
+        let category = patch.category_id.flatten().filter(|id| *id > 0).map(CategoryId);
+        let (mut v, changes) = ProductChanges::check(patch);
+        self.check_category(&mut v, category).await?;
+        v.finish()?;
         for _ in 0..UPDATE_ATTEMPTS {
             let current = self.products.find(id).await?.ok_or(ProductError::NotFound(Resource::Product))?;
             check_version(if_match, current.version)?;
@@ -238,10 +215,13 @@ impl CatalogueService {
         }
     }
 
-    async fn category_error(&self, id: Option<CategoryId>) -> Result<Option<FieldError>, ProductError> {
-        let Some(id) = id else { return Ok(None) };
-        let exists = self.categories.find(id).await?.is_some();
-        Ok((!exists).then(|| FieldError::new("category_id", reference_message("category_id"))))
+    /// Records a failure on `category_id` unless `id` (when there is one) names a category.
+    async fn check_category(&self, v: &mut Validator, id: Option<CategoryId>) -> Result<(), ProductError> {
+        let Some(id) = id else { return Ok(()) };
+        if self.categories.find(id).await?.is_none() {
+            v.fail("category_id", reference_message("category_id"));
+        }
+        Ok(())
     }
 }
 
@@ -261,20 +241,6 @@ pub(crate) fn not_removed(what: Resource, current: Option<i64>, if_match: Option
     }
 }
 
-/// A parse result with one more possible failure folded in (unless its field already failed).
-pub(crate) fn combine<T>(parsed: Result<T, FieldErrors>, extra: Option<FieldError>) -> Result<T, ProductError> {
-    match (parsed, extra) {
-        (Ok(value), None) => Ok(value),
-        (Ok(_), Some(error)) => Err(FieldErrors::single(error.field, error.message).into()),
-        (Err(errors), extra) => {
-            let mut all = errors.into_vec();
-            all.extend(extra.filter(|e| !all.iter().any(|a| a.field == e.field)));
-            // Cannot fail: `all` holds at least the parse's own errors.
-            Err(FieldErrors::from_vec(all).expect("at least one error").into())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use mockall::predicate::eq;
@@ -286,6 +252,7 @@ mod tests {
         CatalogueEpoch, MockCatalogueCache, MockCategoryRepository, MockProductRepository, ProductStatus,
         Specifications,
     };
+    use workbench_core::TypeFailures;
 
     fn caller(role: Role) -> Principal {
         Principal::from(&User { role, ..User::sample(1) })
@@ -360,20 +327,17 @@ mod tests {
             let who = caller(role);
             let forbidden =
                 |r: Result<(), ProductError>| assert!(matches!(r, Err(ProductError::Forbidden(_))), "{r:?}");
-            forbidden(svc.prepare_category(&who, CategoryDraft::default()).map(drop));
-            forbidden(svc.prepare_category_changes(&who, CategoryPatch::default()).map(drop));
-            forbidden(svc.prepare_product(&who, ProductDraft::default()).await.map(drop));
-            forbidden(svc.prepare_product_changes(&who, ProductPatch::default()).await.map(drop));
-            let new = NewProduct::parse(draft()).unwrap();
-            forbidden(svc.create_product(&who, new).await.map(drop));
-            forbidden(svc.update_product(&who, ProductId(1), ProductChanges::default(), None).await.map(drop));
+            forbidden(svc.create_category(&who, CategoryDraft::default()).await.map(drop));
+            forbidden(svc.update_category(&who, CategoryId(1), CategoryPatch::default(), None).await.map(drop));
+            forbidden(svc.create_product(&who, ProductDraft::default()).await.map(drop));
+            forbidden(svc.create_product(&who, draft()).await.map(drop));
+            forbidden(svc.update_product(&who, ProductId(1), ProductPatch::default(), None).await.map(drop));
             forbidden(svc.delete_product(&who, ProductId(1), None).await);
             forbidden(svc.delete_category(&who, CategoryId(1), None).await);
         }
         let super_admin = caller(Role::SuperAdmin);
-        assert!(
-            svc.prepare_category(&super_admin, CategoryDraft { name: Some("A".into()), ..Default::default() }).is_ok()
-        );
+        let validated = svc.create_category(&super_admin, CategoryDraft::default()).await;
+        assert!(matches!(validated, Err(ProductError::Validation(_))), "{validated:?}");
     }
 
     #[tokio::test]
@@ -426,24 +390,35 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_category_is_reported_with_every_other_field() {
         let mut categories = MockCategoryRepository::new();
-        categories.expect_find().with(eq(CategoryId(9))).returning(|_| Ok(None));
-        let svc = service(categories, MockProductRepository::new(), empty_cache(0));
-        let bad = ProductDraft { category_id: Some(9), brand: None, ..draft() };
-        match svc.prepare_product(&admin(), bad).await {
-            Err(ProductError::Validation(e)) => assert!(e.contains("category_id") && e.contains("brand"), "{e}"),
+        // Once per write: the check that reports it is the only lookup.
+        categories.expect_find().with(eq(CategoryId(9))).times(2).returning(|_| Ok(None));
+        let mut products = MockProductRepository::new();
+        products.expect_create().never();
+        products.expect_find().never();
+        let svc = service(categories, products, empty_cache(0));
+        let mut type_failures = TypeFailures::default();
+        type_failures.record("status", "unknown variant `sold`");
+        let bad = ProductDraft { category_id: Some(9), brand: None, type_failures, ..draft() };
+        match svc.create_product(&admin(), bad).await {
+            Err(ProductError::Validation(e)) => {
+                let fields: Vec<_> = e.as_slice().iter().map(|e| e.field.as_str()).collect();
+                assert_eq!(fields, ["status", "brand", "category_id"], "{e}");
+            }
             other => panic!("expected a validation error, got {other:?}"),
         }
         let patch = ProductPatch { category_id: Some(Some(9)), ..Default::default() };
-        let e = svc.prepare_product_changes(&admin(), patch).await;
+        let e = svc.update_product(&admin(), ProductId(1), patch, None).await;
         assert!(matches!(e, Err(ProductError::Validation(e)) if e.contains("category_id")));
     }
 
     #[tokio::test]
     async fn a_category_deleted_meanwhile_is_still_a_field_error() {
+        let mut categories = MockCategoryRepository::new();
+        categories.expect_find().times(1).returning(|id| Ok(Some(category(id.0, 1))));
         let mut products = MockProductRepository::new();
         products.expect_create().returning(|_| Err(RepositoryError::MissingReference { field: "category_id" }));
-        let svc = service(MockCategoryRepository::new(), products, empty_cache(0));
-        let err = svc.create_product(&admin(), NewProduct::parse(draft()).unwrap()).await;
+        let svc = service(categories, products, empty_cache(0));
+        let err = svc.create_product(&admin(), draft()).await;
         assert!(matches!(err, Err(ProductError::Validation(e)) if e.contains("category_id")));
     }
 
@@ -461,9 +436,9 @@ mod tests {
         });
         categories.expect_create().times(1).returning(|_| Err(RepositoryError::Conflict { field: "slug" }));
         let svc = service(categories, MockProductRepository::new(), empty_cache(1));
-        let new = || svc.prepare_category(&admin(), CategoryDraft { name: Some("Audio".into()), ..Default::default() });
-        assert_eq!(svc.create_category(&admin(), new().unwrap()).await.unwrap().slug, "audio");
-        let err = svc.create_category(&admin(), new().unwrap()).await;
+        let new = || CategoryDraft { name: Some("Audio".into()), ..Default::default() };
+        assert_eq!(svc.create_category(&admin(), new()).await.unwrap().slug, "audio");
+        let err = svc.create_category(&admin(), new()).await;
         assert!(matches!(err, Err(ProductError::Conflict { field: "slug" })));
     }
 
@@ -473,7 +448,7 @@ mod tests {
         products.expect_find().returning(|_| Ok(Some(product(1, 3))));
         products.expect_update().never();
         let svc = service(MockCategoryRepository::new(), products, empty_cache(0));
-        let err = svc.update_product(&admin(), ProductId(1), ProductChanges::default(), Some(2)).await;
+        let err = svc.update_product(&admin(), ProductId(1), ProductPatch::default(), Some(2)).await;
         assert!(matches!(err, Err(ProductError::VersionMismatch { expected: 2, current: 3 })));
     }
 
@@ -499,8 +474,7 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(true));
         let svc = service(MockCategoryRepository::new(), products, empty_cache(1));
-        let changes =
-            ProductChanges::parse(ProductPatch { brand: Some(Some("SONY".into())), ..Default::default() }).unwrap();
+        let changes = ProductPatch { brand: Some(Some("SONY".into())), ..Default::default() };
         let updated = svc.update_product(&admin(), ProductId(1), changes.clone(), None).await.unwrap();
         assert_eq!((updated.version, updated.brand.as_str()), (5, "SONY"));
 
@@ -522,7 +496,7 @@ mod tests {
         products.expect_find().returning(|_| Ok(Some(product(1, 1))));
         products.expect_update().never();
         let svc = service(MockCategoryRepository::new(), products, empty_cache(0));
-        let changes = ProductChanges::parse(ProductPatch { currency: Some(None), ..Default::default() }).unwrap();
+        let changes = ProductPatch { currency: Some(None), ..Default::default() };
         let err = svc.update_product(&admin(), ProductId(1), changes, None).await;
         assert!(matches!(err, Err(ProductError::Validation(e)) if e.contains("currency")));
     }
@@ -560,12 +534,7 @@ mod tests {
             .withf(|c, v| *v == 1 && c.version == 2 && c.slug == "audio")
             .returning(|_, _| Ok(true));
         let svc = service(categories, MockProductRepository::new(), empty_cache(1));
-        let changes = svc
-            .prepare_category_changes(
-                &admin(),
-                CategoryPatch { name: Some(Some("Hi-Fi".into())), ..Default::default() },
-            )
-            .unwrap();
+        let changes = CategoryPatch { name: Some(Some("Hi-Fi".into())), ..Default::default() };
         let updated = svc.update_category(&admin(), CategoryId(1), changes, Some(1)).await.unwrap();
         assert_eq!((updated.name.as_str(), updated.slug.as_str()), ("Hi-Fi", "audio"));
     }

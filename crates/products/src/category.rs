@@ -1,9 +1,9 @@
 //! Categories of the catalogue and the values they are made of.
 
 use serde::{Deserialize, Serialize};
-use workbench_core::{FieldErrors, Validator};
+use workbench_core::{BoundedText, FieldErrors, TypeFailures, Validator, at_most_chars};
 
-use crate::fields::{long_text, nullable, required_change, required_text};
+use crate::fields::{nullable, required_change};
 
 /// A category's database id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -29,21 +29,21 @@ pub struct Category {
 
 /// A category's name: 1 to 100 characters after trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CategoryName(String);
+pub struct CategoryName(BoundedText<{ CategoryName::MAX_CHARS }>);
 
 impl CategoryName {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
-        required_text(raw.as_ref(), Self::MAX_CHARS).map(Self)
+        Ok(Self(BoundedText::parse(raw.as_ref())?))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     pub fn into_inner(self) -> String {
-        self.0
+        self.0.into_inner()
     }
 }
 
@@ -51,7 +51,7 @@ impl CategoryName {
 pub const MAX_CATEGORY_DESCRIPTION_CHARS: usize = 1_000;
 
 fn parse_description(raw: String) -> Result<String, String> {
-    long_text(raw, MAX_CATEGORY_DESCRIPTION_CHARS)
+    Ok(at_most_chars(raw, MAX_CATEGORY_DESCRIPTION_CHARS)?)
 }
 
 /// The name of a category in URLs: 1 to 64 characters of `[a-z0-9-]`, unique.
@@ -159,6 +159,8 @@ pub struct CategoryDraft {
     /// Derived from the name when left out.
     pub slug: Option<String>,
     pub description: Option<String>,
+    /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
+    pub type_failures: TypeFailures,
 }
 
 /// A validated new category.
@@ -173,7 +175,7 @@ impl NewCategory {
     /// Validates a draft, reporting every failing field at once. A slug that cannot be derived
     /// from a valid name is reported under `slug`.
     pub fn parse(draft: CategoryDraft) -> Result<Self, FieldErrors> {
-        let mut v = Validator::default();
+        let mut v = Validator::seeded(draft.type_failures);
         let name = v.required("name", draft.name, CategoryName::parse);
         let slug = match (draft.slug, &name) {
             (Some(raw), _) => v.check("slug", Slug::parse(raw)),
@@ -181,11 +183,11 @@ impl NewCategory {
             (None, None) => None,
         };
         let description = v.optional("description", draft.description, parse_description);
-        match (name, slug, description) {
-            (Some(name), Some(slug), Ok(description)) if v.is_valid() => Ok(Self { name, slug, description }),
-            // Cannot fail: a value is missing only when its field was recorded as failing.
-            _ => Err(v.finish().expect_err("a field failed")),
-        }
+        let category = match (name, slug, description) {
+            (Some(name), Some(slug), Ok(description)) => Some(Self { name, slug, description }),
+            _ => None,
+        };
+        v.finish_with(category)
     }
 }
 
@@ -265,6 +267,7 @@ mod tests {
             name: Some(" ".into()),
             slug: Some("Not A Slug".into()),
             description: Some("d".repeat(1_001)),
+            type_failures: TypeFailures::default(),
         })
         .unwrap_err();
         for field in ["name", "slug", "description"] {

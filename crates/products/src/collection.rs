@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use workbench_core::{FieldError, FieldErrors, Page, PageRequest};
+use workbench_core::{FieldErrors, Page, PageRequest, Validator};
 use workbench_users::{Principal, now};
 
-use crate::catalogue::{UPDATE_ATTEMPTS, check_version, combine, not_removed};
+use crate::catalogue::{UPDATE_ATTEMPTS, check_version, not_removed};
 use crate::error::reference_message;
 use crate::{
     CatalogueService, NewUserProduct, Product, ProductError, ProductId, Removal, Resource, UserProduct,
@@ -35,23 +35,20 @@ impl CollectionService {
         Self { items, catalogue }
     }
 
-    /// Validates a new item completely: the field rules and that the product exists and is
-    /// active, reporting every failing field at once.
-    pub async fn prepare(&self, draft: UserProductDraft) -> Result<NewUserProduct, ProductError> {
+    /// Adds an item to `owner`'s collection, from what a client sent. Every failing field is
+    /// reported at once: those that could not be read, the field rules, and a product that is
+    /// unknown or discontinued (on `product_id`). Its `warranty_expires` defaults to the purchase
+    /// date plus the product's warranty. The same serial twice for one product is a `Conflict`
+    /// on `serial_number`.
+    pub async fn create(&self, owner: &Principal, draft: UserProductDraft) -> Result<UserProduct, ProductError> {
+        // From the draft, not the checked item: an unusable product is reported even beside other failures.
         let product = draft.product_id.filter(|id| *id > 0).map(ProductId);
-        let parsed = NewUserProduct::parse(draft, today());
-        let product_error = match product {
-            Some(id) => self.usable_product(id).await?.err(),
+        let (mut v, item) = NewUserProduct::check(draft, today());
+        let product = match product {
+            Some(id) => self.usable_product(&mut v, id).await?,
             None => None,
         };
-        combine(parsed, product_error)
-    }
-
-    /// Adds an item to `owner`'s collection. Its `warranty_expires` defaults to the purchase
-    /// date plus the product's warranty. The same serial twice for one product is a `Conflict`
-    /// on `serial_number`; an unknown or discontinued product a field error on `product_id`.
-    pub async fn create(&self, owner: &Principal, item: NewUserProduct) -> Result<UserProduct, ProductError> {
-        let product = self.usable_product(item.product_id).await?.map_err(single)?;
+        let (item, product) = v.finish_with(item.zip(product))?;
         let record = item.into_record(owner.id, &product, now());
         Ok(self.items.create(record).await?)
     }
@@ -71,44 +68,35 @@ impl CollectionService {
         Ok(self.items.list(owner.id, filter, page).await?)
     }
 
-    /// Validates changes completely, like [`Self::prepare`]; a product named here must exist
-    /// (whether it may still be chosen depends on the item: see [`Self::update`]).
-    pub async fn prepare_changes(&self, patch: UserProductPatch) -> Result<UserProductChanges, ProductError> {
-        let product = patch.product_id.flatten().filter(|id| *id > 0).map(ProductId);
-        let parsed = UserProductChanges::parse(patch, today());
-        let product_error = match product {
-            Some(id) => match self.catalogue.product(id).await {
-                Ok(_) => None,
-                Err(ProductError::NotFound(_)) => Some(FieldError::new("product_id", reference_message("product_id"))),
-                Err(other) => return Err(other),
-            },
-            None => None,
-        };
-        combine(parsed, product_error)
-    }
-
-    /// Applies `changes` to one of the caller's items. With `if_match`, the item must still be
-    /// at that version (else `VersionMismatch`); without it, a concurrent change is re-read and
-    /// the changes re-applied. Moving the item to another product requires that product to be
-    /// active; naming the product it already is changes nothing, even if it is discontinued.
+    /// Applies the changes the owner sent to one of their items, validated like
+    /// [`Self::create`]'s draft, except that a product named here need only exist: whether it may
+    /// still be chosen depends on the item. Moving the item to another product requires that
+    /// product to be active; naming the product it already is changes nothing, even if it is
+    /// discontinued. With `if_match`, the item must still be at that version (else
+    /// `VersionMismatch`); without it, a concurrent change is re-read and the changes re-applied.
     pub async fn update(
         &self,
         owner: &Principal,
         id: UserProductId,
-        mut changes: UserProductChanges,
+        patch: UserProductPatch,
         if_match: Option<i64>,
     ) -> Result<UserProduct, ProductError> {
-        let mut product: Option<Product> = None;
+        let named = patch.product_id.flatten().filter(|id| *id > 0).map(ProductId);
+        let (mut v, mut changes) = UserProductChanges::check(patch, today());
+        let product = match named {
+            Some(id) => self.existing_product(&mut v, id).await?,
+            None => None,
+        };
+        v.finish()?;
         for _ in 0..UPDATE_ATTEMPTS {
             let current = self.items.find(owner.id, id).await?.ok_or(ProductError::NotFound(Resource::UserProduct))?;
             check_version(if_match, current.version)?;
             if changes.product_id == Some(current.product.id) {
                 changes.product_id = None;
             }
-            if let Some(wanted) = changes.product_id
-                && product.as_ref().is_none_or(|p| p.id != wanted)
-            {
-                product = Some(self.usable_product(wanted).await?.map_err(single)?);
+            // Checked on each attempt: whether the item moves depends on the copy it is applied to.
+            if changes.product_id.is_some() && product.as_ref().is_some_and(|p| !p.is_active()) {
+                return Err(FieldErrors::single("product_id", DISCONTINUED).into());
             }
             let mut updated = current.clone();
             changes.apply(&mut updated, product.as_ref(), now())?;
@@ -142,20 +130,35 @@ impl CollectionService {
         Ok(self.items.warranties(owner.id, query.window(today())).await?)
     }
 
-    /// The product, if it can be added to a collection; otherwise why not, as a field error.
-    async fn usable_product(&self, id: ProductId) -> Result<Result<Product, FieldError>, ProductError> {
+    /// The product, if it can be added to a collection; otherwise `None`, with why not recorded
+    /// on `product_id`.
+    async fn usable_product(&self, v: &mut Validator, id: ProductId) -> Result<Option<Product>, ProductError> {
+        let product = self.existing_product(v, id).await?;
+        match product {
+            Some(product) if !product.is_active() => {
+                v.fail("product_id", DISCONTINUED);
+                Ok(None)
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// The product, if it exists (whatever its status); otherwise `None`, recorded on
+    /// `product_id`.
+    async fn existing_product(&self, v: &mut Validator, id: ProductId) -> Result<Option<Product>, ProductError> {
         match self.catalogue.product(id).await {
-            Ok(product) if product.is_active() => Ok(Ok(product)),
-            Ok(_) => Ok(Err(FieldError::new("product_id", "is discontinued; only active products can be added"))),
-            Err(ProductError::NotFound(_)) => Ok(Err(FieldError::new("product_id", reference_message("product_id")))),
+            Ok(product) => Ok(Some(product)),
+            Err(ProductError::NotFound(_)) => {
+                v.fail("product_id", reference_message("product_id"));
+                Ok(None)
+            }
             Err(other) => Err(other),
         }
     }
 }
 
-fn single(error: FieldError) -> ProductError {
-    FieldErrors::single(error.field, error.message).into()
-}
+/// Why a product cannot be chosen for an item.
+const DISCONTINUED: &str = "is discontinued; only active products can be added";
 
 #[cfg(test)]
 mod tests {
@@ -169,6 +172,7 @@ mod tests {
         CatalogueEpoch, CategoryId, MockCatalogueCache, MockCategoryRepository, MockProductRepository,
         MockUserProductRepository, ProductStatus, ProductSummary, Specifications, UserProductStatus,
     };
+    use workbench_core::TypeFailures;
 
     fn caller(id: i64) -> Principal {
         Principal::from(&User { role: Role::User, ..User::sample(id) })
@@ -226,10 +230,11 @@ mod tests {
         }
     }
 
-    /// The catalogue: product 1 active (1 month of warranty), 2 discontinued, others unknown.
-    fn catalogue() -> CatalogueService {
+    /// The catalogue: product 1 active (1 month of warranty), 2 discontinued, others unknown;
+    /// read `reads` times.
+    fn catalogue(reads: impl Into<mockall::TimesRange>) -> CatalogueService {
         let mut products = MockProductRepository::new();
-        products.expect_find().returning(|id| {
+        products.expect_find().times(reads).returning(|id| {
             Ok(match id.0 {
                 1 => Some(product(1, ProductStatus::Active, 1)),
                 2 => Some(product(2, ProductStatus::Discontinued, 12)),
@@ -244,7 +249,7 @@ mod tests {
     }
 
     fn service(items: MockUserProductRepository) -> CollectionService {
-        CollectionService::new(Arc::new(items), catalogue())
+        CollectionService::new(Arc::new(items), catalogue(..))
     }
 
     fn draft(product_id: i64) -> UserProductDraft {
@@ -253,19 +258,36 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_and_discontinued_products_are_field_errors_with_the_others() {
-        let svc = service(MockUserProductRepository::new());
+        let mut items = MockUserProductRepository::new();
+        items.expect_create().never();
+        // Once per creation: the check that reports it is the only lookup.
+        let svc = CollectionService::new(Arc::new(items), catalogue(3));
         for product_id in [2, 3] {
             let bad = UserProductDraft { purchase_price_cents: Some(-1), ..draft(product_id) };
-            match svc.prepare(bad).await {
+            match svc.create(&caller(1), bad).await {
                 Err(ProductError::Validation(e)) => {
-                    assert!(e.contains("product_id") && e.contains("purchase_price_cents"), "{e}");
+                    let fields: Vec<_> = e.as_slice().iter().map(|e| e.field.as_str()).collect();
+                    assert_eq!(fields, ["purchase_price_cents", "product_id"], "{e}");
                 }
                 other => panic!("expected a validation error, got {other:?}"),
             }
         }
-        let new = NewUserProduct::parse(draft(2), today()).unwrap();
-        let err = svc.create(&caller(1), new).await;
+        let err = svc.create(&caller(1), draft(2)).await;
         assert!(matches!(err, Err(ProductError::Validation(e)) if e.contains("product_id")));
+    }
+
+    #[tokio::test]
+    async fn fields_that_could_not_be_read_come_first_and_replace_what_the_rules_say() {
+        let svc = CollectionService::new(Arc::new(MockUserProductRepository::new()), catalogue(0));
+        let mut type_failures = TypeFailures::default();
+        type_failures.record("product_id", "invalid type: string \"1\", expected i64");
+        let bad = UserProductDraft { notes: Some("n".repeat(10_001)), type_failures, ..Default::default() };
+        let Err(ProductError::Validation(e)) = svc.create(&caller(1), bad).await else {
+            panic!("expected a validation error");
+        };
+        let fields: Vec<_> = e.as_slice().iter().map(|e| (e.field.as_str(), e.message.as_str())).collect();
+        assert_eq!(fields[0], ("product_id", "invalid type: string \"1\", expected i64"));
+        assert_eq!(fields.iter().map(|f| f.0).collect::<Vec<_>>(), ["product_id", "notes"]);
     }
 
     #[tokio::test]
@@ -280,9 +302,8 @@ mod tests {
             })
             .times(1)
             .returning(|_| Ok(item(4, 1, 1)));
-        let svc = service(items);
-        let new = svc.prepare(UserProductDraft { purchase_date: Some(date(2024, 1, 31)), ..draft(1) }).await.unwrap();
-        svc.create(&caller(4), new).await.unwrap();
+        let svc = CollectionService::new(Arc::new(items), catalogue(1));
+        svc.create(&caller(4), UserProductDraft { purchase_date: Some(date(2024, 1, 31)), ..draft(1) }).await.unwrap();
     }
 
     #[tokio::test]
@@ -290,7 +311,7 @@ mod tests {
         let mut items = MockUserProductRepository::new();
         items.expect_create().returning(|_| Err(RepositoryError::Conflict { field: "serial_number" }));
         let svc = service(items);
-        let new = svc.prepare(UserProductDraft { serial_number: Some("SN1".into()), ..draft(1) }).await.unwrap();
+        let new = UserProductDraft { serial_number: Some("SN1".into()), ..draft(1) };
         assert!(matches!(svc.create(&caller(1), new).await, Err(ProductError::Conflict { field: "serial_number" })));
     }
 
@@ -311,7 +332,7 @@ mod tests {
         items.expect_find().returning(|_, _| Ok(Some(item(1, 1, 3))));
         items.expect_update().never();
         let svc = service(items);
-        let err = svc.update(&caller(1), UserProductId(9), UserProductChanges::default(), Some(2)).await;
+        let err = svc.update(&caller(1), UserProductId(9), UserProductPatch::default(), Some(2)).await;
         assert!(matches!(err, Err(ProductError::VersionMismatch { expected: 2, current: 3 })));
 
         let mut items = MockUserProductRepository::new();
@@ -329,29 +350,30 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|i, _| Ok(Some(i)));
         let svc = service(items);
-        let changes = UserProductChanges { notes: Some(Some("mine".into())), ..Default::default() };
+        let changes = UserProductPatch { notes: Some(Some("mine".into())), ..Default::default() };
         let updated = svc.update(&caller(1), UserProductId(9), changes, None).await.unwrap();
         assert_eq!(updated.version, 5);
     }
 
     #[tokio::test]
     async fn moving_to_a_discontinued_product_is_refused_but_keeping_one_is_not() {
+        let to_2 = || UserProductPatch { product_id: Some(Some(2)), ..Default::default() };
         let mut items = MockUserProductRepository::new();
         items.expect_find().returning(|_, _| Ok(Some(item(1, 2, 1))));
         items.expect_update().times(1).returning(|i, _| Ok(Some(i)));
-        let svc = service(items);
-        let keep =
-            svc.prepare_changes(UserProductPatch { product_id: Some(Some(2)), ..Default::default() }).await.unwrap();
-        assert_eq!(svc.update(&caller(1), UserProductId(9), keep, None).await.unwrap().product.id, ProductId(2));
+        let svc = CollectionService::new(Arc::new(items), catalogue(1));
+        assert_eq!(svc.update(&caller(1), UserProductId(9), to_2(), None).await.unwrap().product.id, ProductId(2));
 
         let mut items = MockUserProductRepository::new();
-        items.expect_find().returning(|_, _| Ok(Some(item(1, 1, 1))));
+        items.expect_find().times(1).returning(|_, _| Ok(Some(item(1, 1, 1))));
         items.expect_update().never();
-        let svc = service(items);
-        let changes = UserProductChanges { product_id: Some(ProductId(2)), ..Default::default() };
-        let err = svc.update(&caller(1), UserProductId(9), changes, None).await;
+        // Once per change: the product checked with the fields is the one the item moves to.
+        let svc = CollectionService::new(Arc::new(items), catalogue(2));
+        let err = svc.update(&caller(1), UserProductId(9), to_2(), None).await;
         assert!(matches!(err, Err(ProductError::Validation(e)) if e.contains("product_id")));
-        let unknown = svc.prepare_changes(UserProductPatch { product_id: Some(Some(3)), ..Default::default() }).await;
+        // An unknown product is refused with the other fields, before the item is read.
+        let unknown = UserProductPatch { product_id: Some(Some(3)), ..Default::default() };
+        let unknown = svc.update(&caller(1), UserProductId(9), unknown, None).await;
         assert!(matches!(unknown, Err(ProductError::Validation(e)) if e.contains("product_id")));
     }
 

@@ -4,6 +4,7 @@
 
 use chrono::{Days, Months, NaiveDate};
 use serde_json::{Value, json};
+use workbench_core::TypeFailures;
 
 use crate::{CategoryDraft, Product, ProductDraft, ProductStatus, UserProductDraft, UserProductStatus};
 
@@ -17,7 +18,12 @@ pub struct DemoCategory {
 
 fn category(name: &str, description: &str, products: Vec<ProductDraft>) -> DemoCategory {
     DemoCategory {
-        category: CategoryDraft { name: Some(name.into()), slug: None, description: Some(description.into()) },
+        category: CategoryDraft {
+            name: Some(name.into()),
+            slug: None,
+            description: Some(description.into()),
+            type_failures: TypeFailures::default(),
+        },
         products,
     }
 }
@@ -51,6 +57,7 @@ fn product(spec: Spec<'_>) -> ProductDraft {
         manufacturer_website: Some(spec.website.into()),
         specifications: Some(spec.specifications),
         status: Some(ProductStatus::Active),
+        type_failures: TypeFailures::default(),
     }
 }
 
@@ -301,6 +308,7 @@ pub fn collection(products: &[Product], today: NaiveDate) -> Vec<UserProductDraf
                     UserProductStatus::Active
                 }),
                 notes: (i == 0).then(|| "Invoice in the drawer; register for the extended warranty.".to_owned()),
+                type_failures: TypeFailures::default(),
             }
         })
         .collect()

@@ -4,26 +4,6 @@ use std::fmt::Display;
 
 use workbench_core::Validator;
 
-/// Text a person must type: trimmed, not blank, at most `max_chars` characters.
-pub(crate) fn required_text(raw: &str, max_chars: usize) -> Result<String, String> {
-    let s = raw.trim();
-    if s.is_empty() {
-        return Err("must not be blank".into());
-    }
-    if s.chars().count() > max_chars {
-        return Err(format!("must be at most {max_chars} characters"));
-    }
-    Ok(s.to_owned())
-}
-
-/// Free text kept as the client wrote it (line breaks and spacing matter), at most `max_chars`.
-pub(crate) fn long_text(raw: String, max_chars: usize) -> Result<String, String> {
-    if raw.chars().count() > max_chars {
-        return Err(format!("must be at most {max_chars} characters"));
-    }
-    Ok(raw)
-}
-
 /// An amount of money in minor units: zero or more.
 pub(crate) fn cents(raw: i64) -> Result<i64, String> {
     if raw < 0 { Err("must not be negative".into()) } else { Ok(raw) }
@@ -83,14 +63,6 @@ pub(crate) fn name_list<T: PartialEq>(raw: &str, parse: fn(&str) -> Result<T, St
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn required_text_is_trimmed_and_bounded_in_characters() {
-        assert_eq!(required_text("  Kettle ", 10).unwrap(), "Kettle");
-        assert!(required_text(" \t ", 10).is_err());
-        assert!(required_text(&"é".repeat(10), 10).is_ok());
-        assert!(required_text(&"é".repeat(11), 10).is_err());
-    }
 
     #[test]
     fn patches_tell_absent_from_null_from_invalid() {

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
-use workbench_core::{FieldErrors, Validator};
+use workbench_core::{BoundedText, FieldErrors, TypeFailures, Validator, at_most_chars};
 
 use crate::CategoryId;
-use crate::fields::{cents, long_text, nullable, positive_id, required_change, required_text};
+use crate::fields::{cents, nullable, positive_id, required_change};
 
 /// A product's database id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -77,41 +77,41 @@ impl Product {
 
 /// A product's name: 1 to 200 characters after trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProductName(String);
+pub struct ProductName(BoundedText<{ ProductName::MAX_CHARS }>);
 
 impl ProductName {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
-        required_text(raw.as_ref(), Self::MAX_CHARS).map(Self)
+        Ok(Self(BoundedText::parse(raw.as_ref())?))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     pub fn into_inner(self) -> String {
-        self.0
+        self.0.into_inner()
     }
 }
 
 /// A brand: 1 to 100 characters after trimming. Compared without regard to case.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Brand(String);
+pub struct Brand(BoundedText<{ Brand::MAX_CHARS }>);
 
 impl Brand {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
-        required_text(raw.as_ref(), Self::MAX_CHARS).map(Self)
+        Ok(Self(BoundedText::parse(raw.as_ref())?))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     pub fn into_inner(self) -> String {
-        self.0
+        self.0.into_inner()
     }
 }
 
@@ -125,15 +125,15 @@ pub const MAX_WARRANTY_CONDITIONS_CHARS: usize = 5_000;
 pub const MAX_WARRANTY_MONTHS: u16 = 600;
 
 fn parse_model(raw: impl AsRef<str>) -> Result<String, String> {
-    required_text(raw.as_ref(), MAX_MODEL_CHARS)
+    Ok(BoundedText::<MAX_MODEL_CHARS>::parse(raw.as_ref())?.into_inner())
 }
 
 fn parse_description(raw: String) -> Result<String, String> {
-    long_text(raw, MAX_PRODUCT_DESCRIPTION_CHARS)
+    Ok(at_most_chars(raw, MAX_PRODUCT_DESCRIPTION_CHARS)?)
 }
 
 fn parse_conditions(raw: String) -> Result<String, String> {
-    long_text(raw, MAX_WARRANTY_CONDITIONS_CHARS)
+    Ok(at_most_chars(raw, MAX_WARRANTY_CONDITIONS_CHARS)?)
 }
 
 /// How long a product's warranty lasts, in months: 0 to 600.
@@ -223,10 +223,7 @@ impl Website {
         if !host_ok || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("must be an absolute http or https URL".into());
         }
-        if raw.chars().count() > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
-        }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(at_most_chars(raw, Self::MAX_CHARS)?.to_owned()))
     }
 
     /// `raw` unless it is blank: a blank website is no website (so that a form's empty field
@@ -304,6 +301,8 @@ pub struct ProductDraft {
     pub manufacturer_website: Option<String>,
     pub specifications: Option<Value>,
     pub status: Option<ProductStatus>,
+    /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
+    pub type_failures: TypeFailures,
 }
 
 /// A validated new product. Required: `name`, `category_id`, `brand`, `warranty_months`;
@@ -328,10 +327,17 @@ pub struct NewProduct {
 const CURRENCY_REQUIRED: &str = "is required when price_cents is set";
 
 impl NewProduct {
-    /// Validates a draft, reporting every failing field at once. Whether the category exists is
-    /// the service's question.
+    /// Validates a draft, reporting every failing field at once (those that could not be read
+    /// first). Whether the category exists is the service's question.
     pub fn parse(draft: ProductDraft) -> Result<Self, FieldErrors> {
-        let mut v = Validator::default();
+        let (v, product) = Self::check(draft);
+        v.finish_with(product)
+    }
+
+    /// The draft checked by the field rules, and the validator that holds what failed, left open
+    /// for what only the service can check (whether the category exists).
+    pub(crate) fn check(draft: ProductDraft) -> (Validator, Option<Self>) {
+        let mut v = Validator::seeded(draft.type_failures);
         let price_without_currency = draft.price_cents.is_some() && draft.currency.is_none();
         let name = v.required("name", draft.name, ProductName::parse);
         let category_id = v.required("category_id", draft.category_id, positive_id);
@@ -348,7 +354,7 @@ impl NewProduct {
         let manufacturer_website =
             v.optional("manufacturer_website", Website::unless_blank(draft.manufacturer_website), Website::parse);
         let specifications = v.optional("specifications", draft.specifications, Specifications::parse);
-        match (
+        let product = match (
             name,
             category_id,
             brand,
@@ -373,7 +379,7 @@ impl NewProduct {
                 Ok(warranty_conditions),
                 Ok(manufacturer_website),
                 Ok(specifications),
-            ) if v.is_valid() => Ok(Self {
+            ) => Some(Self {
                 name,
                 category_id: CategoryId(category_id),
                 brand,
@@ -387,9 +393,9 @@ impl NewProduct {
                 specifications: specifications.unwrap_or_default(),
                 status: draft.status.unwrap_or(ProductStatus::Active),
             }),
-            // Cannot fail: a value is missing only when its field was recorded as failing.
-            _ => Err(v.finish().expect_err("a field failed")),
-        }
+            _ => None,
+        };
+        (v, product)
     }
 }
 
@@ -440,6 +446,13 @@ impl ProductChanges {
     /// fields a product cannot be without (`name`, `category_id`, `brand`, `warranty_months`,
     /// `specifications`, `status`).
     pub fn parse(patch: ProductPatch) -> Result<Self, FieldErrors> {
+        let (v, changes) = Self::check(patch);
+        v.finish_with(Some(changes))
+    }
+
+    /// The patch checked by the field rules (a field that failed is left out of the changes), and
+    /// the validator that holds what failed, left open like [`NewProduct::check`]'s.
+    pub(crate) fn check(patch: ProductPatch) -> (Validator, Self) {
         let mut v = Validator::default();
         let name = required_change(&mut v, "name", patch.name, ProductName::parse);
         let category_id = required_change(&mut v, "category_id", patch.category_id, positive_id).map(CategoryId);
@@ -457,8 +470,7 @@ impl ProductChanges {
             Some(raw) => v.check("specifications", Specifications::parse(raw.unwrap_or(Value::Null))),
         };
         let status = required_change(&mut v, "status", patch.status, Ok::<_, String>);
-        v.finish()?;
-        Ok(Self {
+        let changes = Self {
             name,
             category_id,
             brand,
@@ -471,7 +483,8 @@ impl ProductChanges {
             manufacturer_website,
             specifications,
             status,
-        })
+        };
+        (v, changes)
     }
 
     /// Applies the changes as of `now`: `version` and `updated_at` move on. Fails, changing
@@ -639,6 +652,7 @@ mod tests {
             manufacturer_website: Some("ftp://x".into()),
             specifications: Some(json!([1])),
             status: None,
+            type_failures: TypeFailures::default(),
         })
         .unwrap_err();
         for field in [

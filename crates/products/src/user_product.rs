@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use workbench_core::{FieldErrors, Validator};
+use workbench_core::{BoundedText, FieldErrors, TypeFailures, Validator, at_most_chars};
 use workbench_users::UserId;
 
-use crate::fields::{cents, long_text, nullable, positive_id, required_change, required_text};
+use crate::fields::{cents, nullable, positive_id, required_change};
 use crate::warranty::{is_under_warranty, warranty_expiry};
 use crate::{Product, ProductId};
 
@@ -116,21 +116,21 @@ impl UserProduct {
 /// A serial number: 1 to 100 characters after trimming, compared exactly (case included).
 /// Unique per owner and product.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SerialNumber(String);
+pub struct SerialNumber(BoundedText<{ SerialNumber::MAX_CHARS }>);
 
 impl SerialNumber {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
-        required_text(raw.as_ref(), Self::MAX_CHARS).map(Self)
+        Ok(Self(BoundedText::parse(raw.as_ref())?))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     pub fn into_inner(self) -> String {
-        self.0
+        self.0.into_inner()
     }
 }
 
@@ -138,7 +138,7 @@ impl SerialNumber {
 pub const MAX_NOTES_CHARS: usize = 10_000;
 
 fn parse_notes(raw: String) -> Result<String, String> {
-    long_text(raw, MAX_NOTES_CHARS)
+    Ok(at_most_chars(raw, MAX_NOTES_CHARS)?)
 }
 
 /// A purchase date may not be in the future. "Today" is the UTC day, which is tomorrow's date
@@ -161,6 +161,8 @@ pub struct UserProductDraft {
     pub warranty_expires: Option<NaiveDate>,
     pub status: Option<UserProductStatus>,
     pub notes: Option<String>,
+    /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
+    pub type_failures: TypeFailures,
 }
 
 /// A validated new item. Only `product_id` is required; status defaults to `active`, and
@@ -178,10 +180,17 @@ pub struct NewUserProduct {
 }
 
 impl NewUserProduct {
-    /// Validates a draft as of `today`, reporting every failing field at once. Whether the
-    /// product exists and is active is the service's question.
+    /// Validates a draft as of `today`, reporting every failing field at once (those that could
+    /// not be read first). Whether the product exists and is active is the service's question.
     pub fn parse(draft: UserProductDraft, today: NaiveDate) -> Result<Self, FieldErrors> {
-        let mut v = Validator::default();
+        let (v, item) = Self::check(draft, today);
+        v.finish_with(item)
+    }
+
+    /// The draft checked by the field rules, and the validator that holds what failed, left open
+    /// for what only the service can check (whether the product may be added).
+    pub(crate) fn check(draft: UserProductDraft, today: NaiveDate) -> (Validator, Option<Self>) {
+        let mut v = Validator::seeded(draft.type_failures);
         let product_id = v.required("product_id", draft.product_id, positive_id);
         let serial_number = v.optional("serial_number", draft.serial_number, SerialNumber::parse);
         let purchase_date = v.optional("purchase_date", draft.purchase_date, purchase_date_rule(today));
@@ -192,11 +201,9 @@ impl NewUserProduct {
         {
             v.fail("warranty_expires", EXPIRES_BEFORE_PURCHASE);
         }
-        match (product_id, serial_number, purchase_date, purchase_price_cents, notes) {
-            (Some(product_id), Ok(serial_number), Ok(purchase_date), Ok(purchase_price_cents), Ok(notes))
-                if v.is_valid() =>
-            {
-                Ok(Self {
+        let item = match (product_id, serial_number, purchase_date, purchase_price_cents, notes) {
+            (Some(product_id), Ok(serial_number), Ok(purchase_date), Ok(purchase_price_cents), Ok(notes)) => {
+                Some(Self {
                     product_id: ProductId(product_id),
                     serial_number,
                     purchase_date,
@@ -206,9 +213,9 @@ impl NewUserProduct {
                     notes,
                 })
             }
-            // Cannot fail: a value is missing only when its field was recorded as failing.
-            _ => Err(v.finish().expect_err("a field failed")),
-        }
+            _ => None,
+        };
+        (v, item)
     }
 
     /// What to store for `owner`, created at `now`: `warranty_expires` defaults to the purchase
@@ -274,6 +281,13 @@ impl UserProductChanges {
     /// Validates a patch as of `today`, reporting every failing field at once; `null` is
     /// refused for `product_id` and `status`.
     pub fn parse(patch: UserProductPatch, today: NaiveDate) -> Result<Self, FieldErrors> {
+        let (v, changes) = Self::check(patch, today);
+        v.finish_with(Some(changes))
+    }
+
+    /// The patch checked by the field rules (a field that failed is left out of the changes), and
+    /// the validator that holds what failed, left open like [`NewUserProduct::check`]'s.
+    pub(crate) fn check(patch: UserProductPatch, today: NaiveDate) -> (Validator, Self) {
         let mut v = Validator::default();
         let product_id = required_change(&mut v, "product_id", patch.product_id, positive_id).map(ProductId);
         let serial_number = nullable(&mut v, "serial_number", patch.serial_number, SerialNumber::parse);
@@ -286,8 +300,7 @@ impl UserProductChanges {
         {
             v.fail("warranty_expires", EXPIRES_BEFORE_PURCHASE);
         }
-        v.finish()?;
-        Ok(Self {
+        let changes = Self {
             product_id,
             serial_number,
             purchase_date,
@@ -295,7 +308,8 @@ impl UserProductChanges {
             warranty_expires: patch.warranty_expires,
             status,
             notes,
-        })
+        };
+        (v, changes)
     }
 
     /// Applies the changes as of `now`; `version` and `updated_at` move on. `product` is the
@@ -431,6 +445,7 @@ mod tests {
                 warranty_expires: Some(date(2026, 6, 1)),
                 status: None,
                 notes: Some("n".repeat(10_001)),
+                type_failures: TypeFailures::default(),
             },
             fixed_today(),
         )

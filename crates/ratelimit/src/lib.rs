@@ -2,14 +2,18 @@
 //! without a refill timer) keyed by who is asking.
 //!
 //! - [`LocalLimiter`]: buckets in this process (`governor`), correct for one instance.
-//! - [`RedisLimiter`]: buckets in Redis, one atomic script per check, so that any number of
+//! - `RedisLimiter` (feature `redis`): buckets in Redis, one atomic script per check, so that any number of
 //!   instances share one limit instead of multiplying it; when Redis cannot be reached it falls
 //!   back to its local buckets and logs, never failing a request.
+//!
+//! The port, [`RateLimiter`], and the in-process buckets need no Redis client: a crate that only
+//! applies limits (the HTTP adapter) depends on this one without the `redis` feature.
 //!
 //! Each [`Policy`] allows `per_minute` requests per key in a minute, all at once if they come at
 //! once (the burst is the whole minute's allowance), then one every `60 / per_minute` seconds.
 
 mod local;
+#[cfg(feature = "redis")]
 mod redis;
 
 use std::num::NonZeroU32;
@@ -17,6 +21,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+#[cfg(feature = "redis")]
 pub use crate::redis::RedisLimiter;
 pub use local::LocalLimiter;
 

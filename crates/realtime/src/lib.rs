@@ -11,13 +11,21 @@
 //! (it never waits), and a connection whose queue is full is closed as a slow consumer
 //! ([`CloseReason::SlowConsumer`]): one client that stops reading costs nobody else anything.
 //!
+//! [`Realtime`] is what an instance runs for all its sockets: presence (announced to contacts,
+//! renewed by heartbeats, swept when an instance dies) and the watch that closes the sockets of
+//! accounts that lost their access.
+//!
 //! The hub is transport-agnostic: frames are ready-made JSON text (serialised once, shared by
 //! every recipient); the application owns their shapes and the socket itself.
 
 mod hub;
+mod presence;
 mod route;
 
 pub use hub::{CloseReason, Closing, Connection, ConnectionId, Hub, HubConfig};
+pub use presence::{
+    HEARTBEAT_EVERY, PRESENCE_AUDIENCE_MAX, PRESENCE_SNAPSHOT_MAX, PRESENCE_TTL, Realtime, RealtimeTasks, SWEEP_EVERY,
+};
 pub use route::{TOPIC, Target};
 
 use bytestring::ByteString;

@@ -17,6 +17,7 @@
 mod backup;
 mod blobs;
 mod mail;
+mod per_user;
 mod report;
 mod users;
 mod warranty;

@@ -4,21 +4,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 use workbench_core::RepositoryError;
-use workbench_jobs::{Enqueued, Job, JobFailure, JobHandler, JobOutcome, JobQueue, NewJob};
+use workbench_jobs::{Job, JobFailure, JobHandler, JobOutcome, JobQueue};
 use workbench_users::UserId;
 
+use crate::per_user::{PerUserJob, UserDay};
 use crate::{MailError, MailMessage, Mailer};
 
 pub const DAILY_REPORT_KIND: &str = "reports.daily_tasks";
 pub const USER_REPORT_KIND: &str = "reports.daily_tasks.user";
 
-/// Recipients read per round.
-const RECIPIENTS_BATCH: usize = 500;
-/// Attempts per user's report.
-const USER_REPORT_ATTEMPTS: u32 = 5;
+/// Each user's report is a job of its own, so that a failure re-sends one report, not all.
+const USER_REPORT: PerUserJob = PerUserJob { kind: USER_REPORT_KIND, key_prefix: "report", max_attempts: 5 };
 
 /// One task in a report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,12 +72,6 @@ impl DailyTaskReport {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct UserReportArgs {
-    user_id: i64,
-    date: NaiveDate,
-}
-
 #[async_trait]
 impl JobHandler for DailyTaskReport {
     async fn run(&self, job: &Job) -> Result<JobOutcome, JobFailure> {
@@ -89,28 +80,9 @@ impl JobHandler for DailyTaskReport {
         }
         // The report's day is the slot's (the schedule's firing), not whenever a retry runs.
         let date = job.schedule_slot().map_or_else(workbench_jobs::now, |s| s.slot).date_naive();
-        let mut after = None;
-        let mut enqueued = 0u64;
-        loop {
-            let batch = self.digests.recipients(after, RECIPIENTS_BATCH).await?;
-            let done = batch.len() < RECIPIENTS_BATCH;
-            after = batch.last().copied();
-            let jobs: Vec<NewJob> = batch
-                .iter()
-                .map(|user| {
-                    NewJob::new(USER_REPORT_KIND, json!(UserReportArgs { user_id: user.0, date }))
-                        .unique_key(format!("report:{date}:{}", user.0))
-                        .max_attempts(USER_REPORT_ATTEMPTS)
-                })
-                .collect();
-            if !jobs.is_empty() {
-                let results = self.queue.enqueue_many(jobs).await.map_err(|e| JobFailure::new(e.to_string()))?;
-                enqueued += results.iter().filter(|r| matches!(r, Enqueued::Inserted(_))).count() as u64;
-            }
-            if done {
-                break;
-            }
-        }
+        let enqueued = USER_REPORT
+            .enqueue_for_each(&self.queue, date, |after, limit| self.digests.recipients(after, limit))
+            .await?;
         Ok(JobOutcome::affected(enqueued).with_note(format!("{enqueued} reports enqueued for {date}")))
     }
 }
@@ -136,8 +108,7 @@ impl UserTaskReport {
 #[async_trait]
 impl JobHandler for UserTaskReport {
     async fn run(&self, job: &Job) -> Result<JobOutcome, JobFailure> {
-        let args: UserReportArgs = serde_json::from_value(job.args.clone())
-            .map_err(|e| JobFailure::permanent(format!("bad arguments: {e}")))?;
+        let args = UserDay::of(job)?;
         let Some(mailer) = &self.mailer else {
             return Ok(JobOutcome::skipped("SMTP_URL is not set: report not sent"));
         };
@@ -189,6 +160,7 @@ pub(crate) fn compose(digest: &TaskDigest, date: NaiveDate) -> MailMessage {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+    use serde_json::json;
 
     use super::*;
     use crate::{MockMailer, MockTaskDigests};

@@ -10,21 +10,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 use workbench_core::RepositoryError;
-use workbench_jobs::{Enqueued, Job, JobFailure, JobHandler, JobOutcome, JobQueue, NewJob};
+use workbench_jobs::{Job, JobFailure, JobHandler, JobOutcome, JobQueue};
 use workbench_users::UserId;
 
+use crate::per_user::{PerUserJob, UserDay};
 use crate::{MailError, MailMessage, Mailer};
 
 pub const WARRANTY_REMINDERS_KIND: &str = "warranty.reminders";
 pub const USER_WARRANTY_KIND: &str = "warranty.reminders.user";
 
-/// Recipients read per round.
-const RECIPIENTS_BATCH: usize = 500;
-/// Attempts per user's reminder.
-const USER_REMINDER_ATTEMPTS: u32 = 5;
+/// Each user's reminder is a job of its own, so that a failure re-sends one reminder, not all.
+const USER_REMINDER: PerUserJob = PerUserJob { kind: USER_WARRANTY_KIND, key_prefix: "warranty", max_attempts: 5 };
 /// Items listed in one reminder; the rest come the next day.
 pub const ITEMS_PER_REMINDER: usize = 50;
 
@@ -76,12 +73,6 @@ pub trait WarrantyReminders: Send + Sync {
     async fn mark_reminded(&self, items: Vec<(i64, NaiveDate)>, at: DateTime<Utc>) -> Result<(), RepositoryError>;
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct UserReminderArgs {
-    user_id: i64,
-    date: NaiveDate,
-}
-
 /// The window a run on `date` looks at.
 fn window(date: NaiveDate, days: u32) -> (NaiveDate, NaiveDate) {
     (date, date + TimeDelta::days(i64::from(days)))
@@ -123,28 +114,9 @@ impl JobHandler for WarrantyReminderRun {
         }
         let date = job.schedule_slot().map_or_else(workbench_jobs::now, |s| s.slot).date_naive();
         let (from, until) = window(date, self.days);
-        let mut after = None;
-        let mut enqueued = 0u64;
-        loop {
-            let batch = self.store.owners_due(from, until, after, RECIPIENTS_BATCH).await?;
-            let done = batch.len() < RECIPIENTS_BATCH;
-            after = batch.last().copied();
-            let jobs: Vec<NewJob> = batch
-                .iter()
-                .map(|user| {
-                    NewJob::new(USER_WARRANTY_KIND, json!(UserReminderArgs { user_id: user.0, date }))
-                        .unique_key(format!("warranty:{date}:{}", user.0))
-                        .max_attempts(USER_REMINDER_ATTEMPTS)
-                })
-                .collect();
-            if !jobs.is_empty() {
-                let results = self.queue.enqueue_many(jobs).await.map_err(|e| JobFailure::new(e.to_string()))?;
-                enqueued += results.iter().filter(|r| matches!(r, Enqueued::Inserted(_))).count() as u64;
-            }
-            if done {
-                break;
-            }
-        }
+        let enqueued = USER_REMINDER
+            .enqueue_for_each(&self.queue, date, |after, limit| self.store.owners_due(from, until, after, limit))
+            .await?;
         Ok(JobOutcome::affected(enqueued).with_note(format!("{enqueued} reminders enqueued for {date}")))
     }
 }
@@ -171,8 +143,7 @@ impl UserWarrantyReminder {
 #[async_trait]
 impl JobHandler for UserWarrantyReminder {
     async fn run(&self, job: &Job) -> Result<JobOutcome, JobFailure> {
-        let args: UserReminderArgs = serde_json::from_value(job.args.clone())
-            .map_err(|e| JobFailure::permanent(format!("bad arguments: {e}")))?;
+        let args = UserDay::of(job)?;
         let Some(mailer) = &self.mailer else {
             return Ok(JobOutcome::skipped("SMTP_URL is not set: reminder not sent"));
         };
@@ -225,6 +196,8 @@ pub(crate) fn compose(digest: &WarrantyDigest, date: NaiveDate) -> MailMessage {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::{MockMailer, MockWarrantyReminders};
 

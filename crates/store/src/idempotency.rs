@@ -21,18 +21,10 @@ const COMPLETED: &str = "completed";
 /// a handful is plenty.
 const CLAIM_ATTEMPTS: usize = 5;
 
-/// What [`DieselIdempotencyStore::claim`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IdempotencyClaim {
-    /// The key is now this request's: run it, then `complete` or `release` the key.
-    Claimed,
-    /// Another request with this key is still running.
-    InProgress { request_hash: String },
-    /// A request with this key already ran; this is its response.
-    Completed { request_hash: String, status: u16, body: String, location: Option<String> },
-}
+pub use workbench_core::idempotency::IdempotencyClaim;
 
-#[derive(Debug, Queryable)]
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = idempotency_keys)]
 struct KeyRow {
     request_hash: String,
     state: String,
@@ -41,22 +33,6 @@ struct KeyRow {
     response_location: Option<String>,
     expires_at: NaiveDateTime,
 }
-
-const KEY_COLUMNS: (
-    idempotency_keys::request_hash,
-    idempotency_keys::state,
-    idempotency_keys::response_status,
-    idempotency_keys::response_body,
-    idempotency_keys::response_location,
-    idempotency_keys::expires_at,
-) = (
-    idempotency_keys::request_hash,
-    idempotency_keys::state,
-    idempotency_keys::response_status,
-    idempotency_keys::response_body,
-    idempotency_keys::response_location,
-    idempotency_keys::expires_at,
-);
 
 impl KeyRow {
     fn into_claim(self) -> Result<IdempotencyClaim, RepositoryError> {
@@ -227,5 +203,35 @@ impl DieselIdempotencyStore {
 }
 
 fn find(conn: &mut AnyConnection, user_id: i64, key: &str) -> Result<Option<KeyRow>, RepositoryError> {
-    idempotency_keys::table.find((user_id, key)).select(KEY_COLUMNS).first(conn).optional().map_err(db)
+    idempotency_keys::table.find((user_id, key)).select(KeyRow::as_select()).first(conn).optional().map_err(db)
+}
+
+/// The port every creating route uses, over the inherent methods above.
+#[async_trait::async_trait]
+impl workbench_core::idempotency::IdempotencyStore for DieselIdempotencyStore {
+    async fn claim(
+        &self,
+        user_id: i64,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<IdempotencyClaim, RepositoryError> {
+        DieselIdempotencyStore::claim(self, user_id, key, request_hash, now, expires_at).await
+    }
+
+    async fn complete(
+        &self,
+        user_id: i64,
+        key: &str,
+        status: u16,
+        body: String,
+        location: Option<String>,
+    ) -> Result<(), RepositoryError> {
+        DieselIdempotencyStore::complete(self, user_id, key, status, body, location).await
+    }
+
+    async fn release(&self, user_id: i64, key: &str) -> Result<(), RepositoryError> {
+        DieselIdempotencyStore::release(self, user_id, key).await
+    }
 }

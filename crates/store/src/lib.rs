@@ -12,6 +12,7 @@
 mod audit;
 mod census;
 mod chat;
+mod columns;
 mod connection;
 mod database;
 mod error;

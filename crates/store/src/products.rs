@@ -20,6 +20,7 @@ use workbench_products::{
 };
 use workbench_users::UserId;
 
+use crate::columns::{returning, row, values};
 use crate::database::{stored, write_transaction};
 use crate::error::{db, map_db_error};
 use crate::schema::{categories, products, user_products};
@@ -80,18 +81,11 @@ fn prefix_pattern(term: &str) -> String {
 // Categories
 // ---------------------------------------------------------------------------------------------
 
-const CATEGORY_COLUMNS: (
-    categories::id,
-    categories::name,
-    categories::slug,
-    categories::description,
-    categories::version,
-) = (categories::id, categories::name, categories::slug, categories::description, categories::version);
-
 /// The unique indexes of `categories` and the fields they guard.
 const CATEGORY_UNIQUE: &[(&str, &str)] = &[("slug", "slug"), ("name", "name")];
 
-#[derive(Debug, Queryable)]
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = categories)]
 struct CategoryRow {
     id: i64,
     name: String,
@@ -164,7 +158,7 @@ impl CategoryRepository for DieselCategoryRepository {
                 };
                 diesel::insert_into(categories::table)
                     .values(&row)
-                    .returning(CATEGORY_COLUMNS)
+                    .returning(returning::<CategoryRow>())
                     .get_result::<CategoryRow>(conn)
                     .map(Category::from)
                     .map_err(|e| map_db_error(e, CATEGORY_UNIQUE))
@@ -176,7 +170,7 @@ impl CategoryRepository for DieselCategoryRepository {
         self.db
             .run(|conn| {
                 let rows: Vec<CategoryRow> = categories::table
-                    .select(CATEGORY_COLUMNS)
+                    .select(CategoryRow::as_select())
                     .order((categories::name_key.asc(), categories::id.asc()))
                     .load(conn)
                     .map_err(db)?;
@@ -190,7 +184,7 @@ impl CategoryRepository for DieselCategoryRepository {
             .run(move |conn| {
                 categories::table
                     .find(id.0)
-                    .select(CATEGORY_COLUMNS)
+                    .select(CategoryRow::as_select())
                     .first::<CategoryRow>(conn)
                     .optional()
                     .map(|row| row.map(Category::from))
@@ -245,50 +239,6 @@ impl CategoryRepository for DieselCategoryRepository {
 // Products
 // ---------------------------------------------------------------------------------------------
 
-/// Every column Diesel knows of `products` (see `schema.rs`: the derived ones are named in SQL).
-type ProductColumns = (
-    products::id,
-    products::name,
-    products::category_id,
-    products::brand,
-    products::model,
-    products::description,
-    products::price_cents,
-    products::currency,
-    products::warranty_months,
-    products::warranty_conditions,
-    products::manufacturer_website,
-    products::specifications,
-    products::status,
-    products::version,
-    products::created_at,
-    products::updated_at,
-);
-
-const PRODUCT_COLUMNS: ProductColumns = (
-    products::id,
-    products::name,
-    products::category_id,
-    products::brand,
-    products::model,
-    products::description,
-    products::price_cents,
-    products::currency,
-    products::warranty_months,
-    products::warranty_conditions,
-    products::manufacturer_website,
-    products::specifications,
-    products::status,
-    products::version,
-    products::created_at,
-    products::updated_at,
-);
-
-/// [`PRODUCT_COLUMNS`] as SQL, for the statements written out below.
-const PRODUCT_COLUMN_NAMES: &str = "id, name, category_id, brand, model, description, price_cents, currency, \
-                                    warranty_months, warranty_conditions, manufacturer_website, specifications, \
-                                    status, version, created_at, updated_at";
-
 /// `products.name_key`: the lower-cased name, the list's order and the quick search's prefix.
 fn name_key() -> SqlLiteral<Text> {
     sql::<Text>("products.name_key")
@@ -304,24 +254,28 @@ fn search_text() -> SqlLiteral<Text> {
     sql::<Text>("products.search_text")
 }
 
-#[derive(Debug, Queryable)]
-struct ProductRow {
-    id: i64,
-    name: String,
-    category_id: i64,
-    brand: String,
-    model: Option<String>,
-    description: Option<String>,
-    price_cents: Option<i64>,
-    currency: Option<String>,
-    warranty_months: i32,
-    warranty_conditions: Option<String>,
-    manufacturer_website: Option<String>,
-    specifications: String,
-    status: String,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+row! {
+    /// A product as read: every column Diesel knows of `products` (see `schema.rs`: the derived
+    /// ones are named in SQL).
+    #[derive(Debug)]
+    struct ProductRow in products {
+        id: i64,
+        name: String,
+        category_id: i64,
+        brand: String,
+        model: Option<String>,
+        description: Option<String>,
+        price_cents: Option<i64>,
+        currency: Option<String>,
+        warranty_months: i32,
+        warranty_conditions: Option<String>,
+        manufacturer_website: Option<String>,
+        specifications: String,
+        status: String,
+        version: i64,
+        created_at: NaiveDateTime,
+        updated_at: NaiveDateTime,
+    }
 }
 
 impl ProductRow {
@@ -353,26 +307,29 @@ impl ProductRow {
     }
 }
 
-/// What a product's row holds besides its id and `created_at`: written whole by both the insert
-/// and the update, derived columns included.
-struct ProductValues {
-    name: String,
-    name_key: String,
-    category_id: i64,
-    brand: String,
-    brand_key: String,
-    model: Option<String>,
-    description: Option<String>,
-    price_cents: Option<i64>,
-    currency: Option<&'static str>,
-    warranty_months: i32,
-    warranty_conditions: Option<String>,
-    manufacturer_website: Option<String>,
-    specifications: String,
-    status: &'static str,
-    search_text: String,
-    version: i64,
-    updated_at: NaiveDateTime,
+values! {
+    /// What a product's row holds besides its id and `created_at`: written whole by both the
+    /// insert and the update, derived columns included (Diesel's `products` table leaves those
+    /// out, see `schema.rs`, so its `Insertable` and `AsChangeset` could not write them).
+    struct ProductValues {
+        name: String => Text,
+        name_key: String => Text,
+        category_id: i64 => BigInt,
+        brand: String => Text,
+        brand_key: String => Text,
+        model: Option<String> => Nullable<Text>,
+        description: Option<String> => Nullable<Text>,
+        price_cents: Option<i64> => Nullable<BigInt>,
+        currency: Option<&'static str> => Nullable<Text>,
+        warranty_months: i32 => Integer,
+        warranty_conditions: Option<String> => Nullable<Text>,
+        manufacturer_website: Option<String> => Nullable<Text>,
+        specifications: String => Text,
+        status: &'static str => Text,
+        search_text: String => Text,
+        version: i64 => BigInt,
+        updated_at: NaiveDateTime => Timestamp,
+    }
 }
 
 impl ProductValues {
@@ -398,62 +355,6 @@ impl ProductValues {
             brand: p.brand,
         }
     }
-
-    /// The values, separated by commas, each preceded by `column = ` when `assign` (an `UPDATE`'s
-    /// `SET`), in the order of [`Self::COLUMNS`] (an `INSERT`'s).
-    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Db>, assign: bool) -> QueryResult<()> {
-        let mut columns = Self::COLUMNS.split(", ");
-        let mut next = |out: &mut AstPass<'_, 'b, Db>| {
-            let column = columns.next().unwrap_or_default();
-            if column != "name" {
-                out.push_sql(", ");
-            }
-            if assign {
-                out.push_sql(column);
-                out.push_sql(" = ");
-            }
-        };
-        next(out);
-        out.push_bind_param::<Text, _>(&self.name)?;
-        next(out);
-        out.push_bind_param::<Text, _>(&self.name_key)?;
-        next(out);
-        out.push_bind_param::<BigInt, _>(&self.category_id)?;
-        next(out);
-        out.push_bind_param::<Text, _>(&self.brand)?;
-        next(out);
-        out.push_bind_param::<Text, _>(&self.brand_key)?;
-        next(out);
-        out.push_bind_param::<Nullable<Text>, _>(&self.model)?;
-        next(out);
-        out.push_bind_param::<Nullable<Text>, _>(&self.description)?;
-        next(out);
-        out.push_bind_param::<Nullable<BigInt>, _>(&self.price_cents)?;
-        next(out);
-        out.push_bind_param::<Nullable<Text>, _>(&self.currency)?;
-        next(out);
-        out.push_bind_param::<Integer, _>(&self.warranty_months)?;
-        next(out);
-        out.push_bind_param::<Nullable<Text>, _>(&self.warranty_conditions)?;
-        next(out);
-        out.push_bind_param::<Nullable<Text>, _>(&self.manufacturer_website)?;
-        next(out);
-        out.push_bind_param::<Text, _>(&self.specifications)?;
-        next(out);
-        out.push_bind_param::<Text, _>(&self.status)?;
-        next(out);
-        out.push_bind_param::<Text, _>(&self.search_text)?;
-        next(out);
-        out.push_bind_param::<BigInt, _>(&self.version)?;
-        next(out);
-        out.push_bind_param::<Timestamp, _>(&self.updated_at)?;
-        Ok(())
-    }
-
-    /// The columns [`Self::walk`] writes, in its order.
-    const COLUMNS: &'static str = "name, name_key, category_id, brand, brand_key, model, description, price_cents, \
-                                   currency, warranty_months, warranty_conditions, manufacturer_website, \
-                                   specifications, status, search_text, version, updated_at";
 }
 
 /// `INSERT INTO products (...) VALUES (...) RETURNING ...`, written out because Diesel's
@@ -481,7 +382,7 @@ impl QueryId for UpdateProduct {
 }
 
 impl diesel::query_builder::Query for InsertProduct {
-    type SqlType = <ProductColumns as Expression>::SqlType;
+    type SqlType = diesel::dsl::SqlTypeOf<<ProductRow as Selectable<Db>>::SelectExpression>;
 }
 
 impl RunQueryDsl<AnyConnection> for InsertProduct {}
@@ -496,7 +397,7 @@ impl QueryFragment<Db> for InsertProduct {
         out.push_sql(", ");
         out.push_bind_param::<Timestamp, _>(&self.created_at)?;
         out.push_sql(") RETURNING ");
-        out.push_sql(PRODUCT_COLUMN_NAMES);
+        out.push_sql(ProductRow::COLUMNS);
         Ok(())
     }
 }
@@ -534,7 +435,7 @@ fn filtered(filter: &ProductFilter) -> products::BoxedQuery<'static, Db> {
 fn find_product(conn: &mut AnyConnection, id: i64) -> Result<Option<Product>, RepositoryError> {
     products::table
         .find(id)
-        .select(PRODUCT_COLUMNS)
+        .select(ProductRow::as_select())
         .first::<ProductRow>(conn)
         .optional()
         .map_err(db)?
@@ -593,7 +494,7 @@ impl ProductRepository for DieselProductRepository {
         self.db
             .run(move |conn| {
                 let rows: Vec<ProductRow> = filtered(&filter)
-                    .select(PRODUCT_COLUMNS)
+                    .select(ProductRow::as_select())
                     .order((name_key().asc(), products::id.asc()))
                     .limit(page.limit())
                     .offset(page.offset())
@@ -617,7 +518,7 @@ impl ProductRepository for DieselProductRepository {
                 let text = search.text();
                 let mut q = products::table
                     .filter(products::status.eq(ProductStatus::Active.as_str()))
-                    .select(PRODUCT_COLUMNS)
+                    .select(ProductRow::as_select())
                     .into_boxed();
                 if !text.is_empty() {
                     q = q
@@ -667,45 +568,11 @@ impl ProductRepository for DieselProductRepository {
 // Users' collections
 // ---------------------------------------------------------------------------------------------
 
-const USER_PRODUCT_COLUMNS: (
-    user_products::id,
-    user_products::user_id,
-    user_products::serial_number,
-    user_products::purchase_date,
-    user_products::purchase_price_cents,
-    user_products::warranty_expires,
-    user_products::status,
-    user_products::notes,
-    user_products::version,
-    user_products::created_at,
-    user_products::updated_at,
-) = (
-    user_products::id,
-    user_products::user_id,
-    user_products::serial_number,
-    user_products::purchase_date,
-    user_products::purchase_price_cents,
-    user_products::warranty_expires,
-    user_products::status,
-    user_products::notes,
-    user_products::version,
-    user_products::created_at,
-    user_products::updated_at,
-);
-
-const SUMMARY_COLUMNS: (
-    products::id,
-    products::name,
-    products::brand,
-    products::model,
-    categories::name,
-    products::warranty_months,
-) = (products::id, products::name, products::brand, products::model, categories::name, products::warranty_months);
-
 /// The unique index of `user_products` and the field it guards.
 const USER_PRODUCT_UNIQUE: &[(&str, &str)] = &[("serial", "serial_number")];
 
-#[derive(Debug, Queryable)]
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = user_products)]
 struct UserProductRow {
     id: i64,
     user_id: i64,
@@ -720,12 +587,15 @@ struct UserProductRow {
     updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Queryable)]
+/// What an item shows of its product (and the product's category).
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = products)]
 struct SummaryRow {
     id: i64,
     name: String,
     brand: String,
     model: Option<String>,
+    #[diesel(select_expression = categories::name)]
     category_name: String,
     warranty_months: i32,
 }
@@ -763,7 +633,7 @@ macro_rules! owned_by {
         user_products::table
             .inner_join(products::table.inner_join(categories::table))
             .filter(user_products::user_id.eq($owner.0))
-            .select((USER_PRODUCT_COLUMNS, SUMMARY_COLUMNS, files_count()))
+            .select((UserProductRow::as_select(), SummaryRow::as_select(), files_count()))
     };
 }
 

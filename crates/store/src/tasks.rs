@@ -19,6 +19,7 @@ use workbench_users::UserId;
 
 use workbench_events::TaskEvent;
 
+use crate::columns::{returning, row, values};
 use crate::database::write_transaction;
 use crate::error::db;
 use crate::group_commit::{Batching, GroupCommit, Write};
@@ -29,56 +30,28 @@ use crate::{AnyConnection, Database};
 
 type Db = <AnyConnection as Connection>::Backend;
 
-/// The columns a [`TaskRow`] reads: everything but the derived ones (`priority_rank`,
-/// `search_text`).
-type TaskColumns = (
-    tasks::id,
-    tasks::title,
-    tasks::description,
-    tasks::status,
-    tasks::priority,
-    tasks::due_date,
-    tasks::owner_id,
-    tasks::assignee_id,
-    tasks::completed_at,
-    tasks::version,
-    tasks::created_at,
-    tasks::updated_at,
-    tasks::tags,
-);
-
-const TASK_COLUMNS: TaskColumns = (
-    tasks::id,
-    tasks::title,
-    tasks::description,
-    tasks::status,
-    tasks::priority,
-    tasks::due_date,
-    tasks::owner_id,
-    tasks::assignee_id,
-    tasks::completed_at,
-    tasks::version,
-    tasks::created_at,
-    tasks::updated_at,
-    tasks::tags,
-);
-
-#[derive(Debug, Queryable)]
-struct TaskRow {
-    id: i64,
-    title: String,
-    description: Option<String>,
-    status: String,
-    priority: String,
-    due_date: Option<NaiveDateTime>,
-    owner_id: i64,
-    assignee_id: Option<i64>,
-    completed_at: Option<NaiveDateTime>,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    tags: String,
+row! {
+    /// A task as read: every column but the derived ones (`priority_rank`, `search_text`).
+    #[derive(Debug)]
+    struct TaskRow in tasks {
+        id: i64,
+        title: String,
+        description: Option<String>,
+        status: String,
+        priority: String,
+        due_date: Option<NaiveDateTime>,
+        owner_id: i64,
+        assignee_id: Option<i64>,
+        completed_at: Option<NaiveDateTime>,
+        version: i64,
+        created_at: NaiveDateTime,
+        updated_at: NaiveDateTime,
+        tags: String,
+    }
 }
+
+/// The SQL types of what a statement returning [`TaskRow::COLUMNS`] answers.
+type TaskRowSqlType = diesel::dsl::SqlTypeOf<<TaskRow as Selectable<Db>>::SelectExpression>;
 
 impl TaskRow {
     fn into_task(self) -> Result<Task, RepositoryError> {
@@ -125,22 +98,24 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// What a task's row holds besides its id: written whole by both the insert and the update.
-struct TaskValues<'a> {
-    title: &'a str,
-    description: Option<&'a str>,
-    status: &'static str,
-    priority: &'static str,
-    priority_rank: i16,
-    due_date: Option<NaiveDateTime>,
-    owner_id: i64,
-    assignee_id: Option<i64>,
-    completed_at: Option<NaiveDateTime>,
-    version: i64,
-    search_text: String,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    tags: String,
+values! {
+    /// What a task's row holds besides its id and `created_at`: written whole by both the insert
+    /// and the update.
+    struct TaskValues<'a> {
+        title: &'a str => Text,
+        description: Option<&'a str> => Nullable<Text>,
+        status: &'a str => Text,
+        priority: &'a str => Text,
+        priority_rank: i16 => SmallInt,
+        due_date: Option<NaiveDateTime> => Nullable<Timestamp>,
+        owner_id: i64 => BigInt,
+        assignee_id: Option<i64> => Nullable<BigInt>,
+        completed_at: Option<NaiveDateTime> => Nullable<Timestamp>,
+        version: i64 => BigInt,
+        search_text: String => Text,
+        updated_at: NaiveDateTime => Timestamp,
+        tags: String => Text,
+    }
 }
 
 impl<'a> TaskValues<'a> {
@@ -157,7 +132,6 @@ impl<'a> TaskValues<'a> {
             completed_at: task.completed_at.map(|t| t.naive_utc()),
             version: task.version,
             search_text: search_text(&task.title, task.description.as_deref()),
-            created_at: task.created_at.naive_utc(),
             updated_at: task.updated_at.naive_utc(),
             tags: tags_json(&task.tags),
         }
@@ -167,7 +141,16 @@ impl<'a> TaskValues<'a> {
 /// `INSERT ... RETURNING` of a task, written out so that Diesel prepares it once per connection:
 /// its own single-row insert writes `DEFAULT` for absent values, varies its text, and so is
 /// parsed and planned again on every call (as is every `UPDATE` it builds).
-struct InsertTask<'a>(TaskValues<'a>);
+struct InsertTask<'a> {
+    values: TaskValues<'a>,
+    created_at: NaiveDateTime,
+}
+
+impl<'a> InsertTask<'a> {
+    fn of(task: &'a Task) -> Self {
+        Self { values: TaskValues::of(task), created_at: task.created_at.naive_utc() }
+    }
+}
 
 /// `UPDATE tasks SET ... WHERE id = ? AND version = ?`: the conditional write, written out for the
 /// same reason as [`InsertTask`].
@@ -188,7 +171,7 @@ impl QueryId for UpdateTask<'_> {
 }
 
 impl diesel::query_builder::Query for InsertTask<'_> {
-    type SqlType = <TaskColumns as Expression>::SqlType;
+    type SqlType = TaskRowSqlType;
 }
 
 impl RunQueryDsl<AnyConnection> for InsertTask<'_> {}
@@ -216,71 +199,20 @@ macro_rules! query_fragment_on_both_backends {
 }
 
 query_fragment_on_both_backends!(InsertTask<'_>, |this, out| {
-    let v = &this.0;
-    out.push_sql(
-        "INSERT INTO tasks (title, description, status, priority, priority_rank, due_date, owner_id, \
-         assignee_id, completed_at, version, search_text, created_at, updated_at, tags) VALUES (",
-    );
-    out.push_bind_param::<Text, _>(&v.title)?;
+    out.push_sql("INSERT INTO tasks (");
+    out.push_sql(TaskValues::COLUMNS);
+    out.push_sql(", created_at) VALUES (");
+    this.values.walk(&mut out, false)?;
     out.push_sql(", ");
-    out.push_bind_param::<Nullable<Text>, _>(&v.description)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&v.status)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&v.priority)?;
-    out.push_sql(", ");
-    out.push_bind_param::<SmallInt, _>(&v.priority_rank)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Nullable<Timestamp>, _>(&v.due_date)?;
-    out.push_sql(", ");
-    out.push_bind_param::<BigInt, _>(&v.owner_id)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Nullable<BigInt>, _>(&v.assignee_id)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Nullable<Timestamp>, _>(&v.completed_at)?;
-    out.push_sql(", ");
-    out.push_bind_param::<BigInt, _>(&v.version)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&v.search_text)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Timestamp, _>(&v.created_at)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Timestamp, _>(&v.updated_at)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&v.tags)?;
+    out.push_bind_param::<Timestamp, _>(&this.created_at)?;
     out.push_sql(") RETURNING ");
-    out.push_sql(TASK_COLUMN_NAMES);
+    out.push_sql(TaskRow::COLUMNS);
     Ok(())
 });
 
 query_fragment_on_both_backends!(UpdateTask<'_>, |this, out| {
-    let v = &this.values;
-    out.push_sql("UPDATE tasks SET title = ");
-    out.push_bind_param::<Text, _>(&v.title)?;
-    out.push_sql(", description = ");
-    out.push_bind_param::<Nullable<Text>, _>(&v.description)?;
-    out.push_sql(", status = ");
-    out.push_bind_param::<Text, _>(&v.status)?;
-    out.push_sql(", priority = ");
-    out.push_bind_param::<Text, _>(&v.priority)?;
-    out.push_sql(", priority_rank = ");
-    out.push_bind_param::<SmallInt, _>(&v.priority_rank)?;
-    out.push_sql(", due_date = ");
-    out.push_bind_param::<Nullable<Timestamp>, _>(&v.due_date)?;
-    out.push_sql(", owner_id = ");
-    out.push_bind_param::<BigInt, _>(&v.owner_id)?;
-    out.push_sql(", assignee_id = ");
-    out.push_bind_param::<Nullable<BigInt>, _>(&v.assignee_id)?;
-    out.push_sql(", completed_at = ");
-    out.push_bind_param::<Nullable<Timestamp>, _>(&v.completed_at)?;
-    out.push_sql(", version = ");
-    out.push_bind_param::<BigInt, _>(&v.version)?;
-    out.push_sql(", search_text = ");
-    out.push_bind_param::<Text, _>(&v.search_text)?;
-    out.push_sql(", updated_at = ");
-    out.push_bind_param::<Timestamp, _>(&v.updated_at)?;
-    out.push_sql(", tags = ");
-    out.push_bind_param::<Text, _>(&v.tags)?;
+    out.push_sql("UPDATE tasks SET ");
+    this.values.walk(&mut out, true)?;
     out.push_sql(" WHERE id = ");
     out.push_bind_param::<BigInt, _>(&this.id)?;
     out.push_sql(" AND version = ");
@@ -374,7 +306,7 @@ impl QueryId for DeleteTaskRecorded {
 }
 
 impl diesel::query_builder::Query for InsertTaskRecorded<'_> {
-    type SqlType = <TaskColumns as Expression>::SqlType;
+    type SqlType = TaskRowSqlType;
 }
 
 impl RunQueryDsl<PgConnection> for InsertTaskRecorded<'_> {}
@@ -388,7 +320,7 @@ impl QueryFragment<Pg> for InsertTaskRecorded<'_> {
         out.push_sql("), e AS (");
         self.event.walk_insert_from_t(&mut out)?;
         out.push_sql(") SELECT ");
-        out.push_sql(TASK_COLUMN_NAMES);
+        out.push_sql(TaskRow::COLUMNS);
         out.push_sql(" FROM t");
         Ok(())
     }
@@ -443,7 +375,7 @@ fn store_update(conn: &mut AnyConnection, task: &Task, expected_version: i64) ->
 /// the caller's transaction. The task as stored, with its id.
 fn insert_recorded(conn: &mut AnyConnection, task: &Task, event: &EventValues) -> Result<Task, RepositoryError> {
     // The tags go in with the row (the trigger fills `task_tags`), the event with it.
-    let insert = InsertTask(TaskValues::of(task));
+    let insert = InsertTask::of(task);
     match conn {
         AnyConnection::Postgresql(pg) => {
             InsertTaskRecorded { insert, event }.get_result::<TaskRow>(pg).map_err(db)?.into_task()
@@ -526,14 +458,10 @@ impl Write for TaskWrite {
     }
 }
 
-/// [`TASK_COLUMNS`] as SQL, for the statements written out above.
-const TASK_COLUMN_NAMES: &str = "id, title, description, status, priority, due_date, owner_id, assignee_id, \
-                                 completed_at, version, created_at, updated_at, tags";
-
 fn find_task(conn: &mut AnyConnection, id: i64) -> Result<Option<Task>, RepositoryError> {
     tasks::table
         .find(id)
-        .select(TASK_COLUMNS)
+        .select(TaskRow::as_select())
         .first::<TaskRow>(conn)
         .optional()
         .map_err(db)?
@@ -751,7 +679,7 @@ impl TaskRepository for DieselTaskRepository {
                 // end needs a second statement to learn the total.
                 let total = ScalarSubquery(filtered(scope, &filter, conn).select(count_star()));
                 let rows: Vec<(TaskRow, i64)> = sorted(filtered(scope, &filter, conn), &filter)
-                    .select((TASK_COLUMNS, total))
+                    .select((TaskRow::as_select(), total))
                     .limit(page.limit())
                     .offset(page.offset())
                     .load(conn)
@@ -776,7 +704,7 @@ impl TaskRepository for DieselTaskRepository {
         self.db
             .run(move |conn| {
                 let rows: Vec<TaskRow> = sorted(filtered(scope, &filter, conn), &filter)
-                    .select(TASK_COLUMNS)
+                    .select(TaskRow::as_select())
                     .limit(i64::from(limit))
                     .load(conn)
                     .map_err(db)?;
@@ -936,23 +864,8 @@ impl TaskRepository for DieselTaskRepository {
     }
 }
 
-const COMMENT_COLUMNS: (
-    task_comments::id,
-    task_comments::task_id,
-    task_comments::author_id,
-    task_comments::body,
-    task_comments::created_at,
-    task_comments::updated_at,
-) = (
-    task_comments::id,
-    task_comments::task_id,
-    task_comments::author_id,
-    task_comments::body,
-    task_comments::created_at,
-    task_comments::updated_at,
-);
-
-#[derive(Debug, Queryable)]
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = task_comments)]
 struct CommentRow {
     id: i64,
     task_id: i64,
@@ -1012,7 +925,7 @@ impl CommentRepository for DieselCommentRepository {
                 };
                 diesel::insert_into(task_comments::table)
                     .values(&row)
-                    .returning(COMMENT_COLUMNS)
+                    .returning(returning::<CommentRow>())
                     .get_result::<CommentRow>(conn)
                     .map(Comment::from)
                     .map_err(db)
@@ -1026,7 +939,7 @@ impl CommentRepository for DieselCommentRepository {
                 let of_task = || task_comments::table.filter(task_comments::task_id.eq(task.0));
                 let total: i64 = of_task().count().get_result(conn).map_err(db)?;
                 let rows: Vec<CommentRow> = of_task()
-                    .select(COMMENT_COLUMNS)
+                    .select(CommentRow::as_select())
                     // Ids grow with insertion, so this is oldest first, served by (task_id, id).
                     .order(task_comments::id.asc())
                     .limit(page.limit())
@@ -1044,7 +957,7 @@ impl CommentRepository for DieselCommentRepository {
                 task_comments::table
                     .find(id)
                     .filter(task_comments::task_id.eq(task.0))
-                    .select(COMMENT_COLUMNS)
+                    .select(CommentRow::as_select())
                     .first::<CommentRow>(conn)
                     .optional()
                     .map(|row| row.map(Comment::from))

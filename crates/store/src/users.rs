@@ -11,6 +11,7 @@ use workbench_users::{
 };
 
 use crate::audit::{append, naming};
+use crate::columns::returning;
 use crate::database::write_transaction;
 use crate::error::{db, map_db_error};
 use crate::schema::{oauth_identities, refresh_tokens, totp_credentials, totp_recovery_codes, users};
@@ -21,41 +22,9 @@ type Db = <AnyConnection as Connection>::Backend;
 /// Unique indexes of `users` and the request field each protects.
 const USER_UNIQUE: &[(&str, &str)] = &[("email", "email"), ("username", "username")];
 
-/// The columns a [`UserRow`] reads: everything but the derived lookup columns.
-type UserColumns = (
-    users::id,
-    users::username,
-    users::email,
-    users::password_hash,
-    users::role,
-    users::status,
-    users::first_name,
-    users::last_name,
-    users::bio,
-    users::avatar_url,
-    users::totp_enabled,
-    users::created_at,
-    users::updated_at,
-    users::token_generation,
-);
-const USER_COLUMNS: UserColumns = (
-    users::id,
-    users::username,
-    users::email,
-    users::password_hash,
-    users::role,
-    users::status,
-    users::first_name,
-    users::last_name,
-    users::bio,
-    users::avatar_url,
-    users::totp_enabled,
-    users::created_at,
-    users::updated_at,
-    users::token_generation,
-);
-
-#[derive(Debug, Queryable)]
+/// An account as read: every column but the derived lookup ones.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = users)]
 struct UserRow {
     id: i64,
     username: String,
@@ -205,7 +174,7 @@ fn insert_user(conn: &mut AnyConnection, user: &NewUser) -> Result<User, Reposit
     };
     diesel::insert_into(users::table)
         .values(&row)
-        .returning(USER_COLUMNS)
+        .returning(returning::<UserRow>())
         .get_result::<UserRow>(conn)
         .map_err(|e| map_db_error(e, USER_UNIQUE))?
         .into_user()
@@ -255,7 +224,7 @@ fn revoke_user_tokens(conn: &mut AnyConnection, user: UserId, at: NaiveDateTime)
 }
 
 fn find_row(conn: &mut AnyConnection, id: UserId) -> Result<Option<UserRow>, RepositoryError> {
-    users::table.find(id.0).select(USER_COLUMNS).first(conn).optional().map_err(db)
+    users::table.find(id.0).select(UserRow::as_select()).first(conn).optional().map_err(db)
 }
 
 #[async_trait]
@@ -274,7 +243,7 @@ impl UserRepository for DieselUserRepository {
             .run(move |conn| {
                 let row = users::table
                     .filter(users::email.eq(&email))
-                    .select(USER_COLUMNS)
+                    .select(UserRow::as_select())
                     .first(conn)
                     .optional()
                     .map_err(db)?;
@@ -302,7 +271,7 @@ impl UserRepository for DieselUserRepository {
             .run(move |conn| {
                 let total: i64 = filtered(&query).count().get_result(conn).map_err(db)?;
                 let rows: Vec<UserRow> = filtered(&query)
-                    .select(USER_COLUMNS)
+                    .select(UserRow::as_select())
                     .order(users::id.asc())
                     .limit(query.page.limit())
                     .offset(query.page.offset())
@@ -318,7 +287,7 @@ impl UserRepository for DieselUserRepository {
         self.db
             .run(move |conn| {
                 let rows: Vec<UserRow> = filtered(&query)
-                    .select(USER_COLUMNS)
+                    .select(UserRow::as_select())
                     .order(users::id.asc())
                     .limit(query.page.limit())
                     .load(conn)
@@ -371,7 +340,7 @@ impl UserRepository for DieselUserRepository {
                             users::avatar_url.eq(avatar_url),
                             users::updated_at.eq(at.naive_utc()),
                         ))
-                        .returning(USER_COLUMNS)
+                        .returning(returning::<UserRow>())
                         .get_result::<UserRow>(conn)
                         .optional()
                         .map_err(|e| map_db_error(e, USER_UNIQUE))?
@@ -433,7 +402,7 @@ impl UserRepository for DieselUserRepository {
                     let Some(row) =
                         diesel::update(users::table.find(id.0).filter(users::updated_at.between(low, high)))
                             .set((&change, users::token_generation.eq(users::token_generation + i64::from(disabling))))
-                            .returning(USER_COLUMNS)
+                            .returning(returning::<UserRow>())
                             .get_result::<UserRow>(conn)
                             .optional()
                             .map_err(db)?
@@ -483,7 +452,7 @@ impl UserRepository for DieselUserRepository {
                     .inner_join(oauth_identities::table)
                     .filter(oauth_identities::provider.eq(provider.as_str()))
                     .filter(oauth_identities::subject.eq(&subject))
-                    .select(USER_COLUMNS)
+                    .select(UserRow::as_select())
                     .first(conn)
                     .optional()
                     .map_err(db)?;

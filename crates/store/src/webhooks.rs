@@ -149,7 +149,10 @@ struct NewAttemptRow<'a> {
     succeeded: bool,
 }
 
-#[derive(Debug, Queryable)]
+/// An attempt with what it shows of its delivery (`webhook_attempts` joined to
+/// `webhook_deliveries`).
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = webhook_attempts)]
 struct AttemptRow {
     id: i64,
     delivery_id: i64,
@@ -159,10 +162,15 @@ struct AttemptRow {
     error: Option<String>,
     duration_ms: i64,
     succeeded: bool,
+    #[diesel(select_expression = webhook_deliveries::event_id)]
     event_id: i64,
+    #[diesel(select_expression = webhook_deliveries::event)]
     event: String,
+    #[diesel(select_expression = webhook_deliveries::message_id)]
     message_id: String,
+    #[diesel(select_expression = webhook_deliveries::status)]
     status: String,
+    #[diesel(select_expression = webhook_deliveries::attempts)]
     delivery_attempts: i32,
 }
 
@@ -467,21 +475,7 @@ impl DeliveryStore for DieselWebhookStore {
                 let total: i64 = of_subscription().count().get_result(conn).map_err(db)?;
                 let rows: Vec<AttemptRow> = of_subscription()
                     .inner_join(webhook_deliveries::table)
-                    .select((
-                        webhook_attempts::id,
-                        webhook_attempts::delivery_id,
-                        webhook_attempts::attempt,
-                        webhook_attempts::attempted_at,
-                        webhook_attempts::response_status,
-                        webhook_attempts::error,
-                        webhook_attempts::duration_ms,
-                        webhook_attempts::succeeded,
-                        webhook_deliveries::event_id,
-                        webhook_deliveries::event,
-                        webhook_deliveries::message_id,
-                        webhook_deliveries::status,
-                        webhook_deliveries::attempts,
-                    ))
+                    .select(AttemptRow::as_select())
                     .order(webhook_attempts::id.desc())
                     .limit(page.limit())
                     .offset(page.offset())

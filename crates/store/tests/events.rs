@@ -3,9 +3,9 @@
 //! repository to its promise: every change writes its event in the same transaction, and a change
 //! that does not happen writes none.
 
-use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
-use workbench_core::{PageRequest, RepositoryError};
+use workbench_core::{PageRequest, RepositoryError, now};
 use workbench_events::{EventId, Outbox};
 use workbench_jobs::{JobState, JobStore, NewJob};
 use workbench_scheduled::{AccountHousekeeping, DatabaseBackup, TaskDigests, WarrantyReminders};
@@ -38,10 +38,6 @@ engine_cases!(
     the_backup_copies_a_sqlite_database,
     warranties_ending_soon_are_reminded_once_per_end_date,
 );
-
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
 
 fn draft(title: &str, assignee: Option<UserId>) -> NewTask {
     NewTask {

@@ -1,6 +1,7 @@
 //! Comments on tasks.
 
 use chrono::{DateTime, Utc};
+use workbench_core::BoundedText;
 use workbench_users::UserId;
 
 use crate::TaskId;
@@ -18,17 +19,17 @@ pub struct Comment {
 
 /// A comment's text: 1 to 5000 characters after trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommentBody(String);
+pub struct CommentBody(BoundedText<{ CommentBody::MAX_CHARS }>);
 
 impl CommentBody {
     pub const MAX_CHARS: usize = 5000;
 
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
-        crate::model::required_text(raw.as_ref(), Self::MAX_CHARS).map(Self)
+        Ok(Self(BoundedText::parse(raw.as_ref())?))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 

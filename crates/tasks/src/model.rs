@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use workbench_core::{FieldErrors, Validator};
+use workbench_core::{BoundedText, FieldErrors, TypeFailures, Validator, at_most_chars};
 use workbench_users::{Principal, Role, UserId};
 
 /// A task's database id.
@@ -144,43 +144,29 @@ impl Viewer {
 
 /// A title: 1 to 200 characters after trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Title(String);
+pub struct Title(BoundedText<{ Title::MAX_CHARS }>);
 
 impl Title {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
-        required_text(raw.as_ref(), Self::MAX_CHARS).map(Self)
+        Ok(Self(BoundedText::parse(raw.as_ref())?))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     pub fn into_inner(self) -> String {
-        self.0
+        self.0.into_inner()
     }
-}
-
-/// Text a person must type: trimmed, not blank, at most `max_chars` characters.
-pub(crate) fn required_text(raw: &str, max_chars: usize) -> Result<String, String> {
-    let s = raw.trim();
-    if s.is_empty() {
-        return Err("must not be blank".into());
-    }
-    if s.chars().count() > max_chars {
-        return Err(format!("must be at most {max_chars} characters"));
-    }
-    Ok(s.to_owned())
 }
 
 pub(crate) const MAX_DESCRIPTION_CHARS: usize = 10_000;
 
+/// Kept as written (line breaks and spacing matter), so counted as sent.
 pub(crate) fn parse_description(raw: String) -> Result<String, String> {
-    if raw.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(format!("must be at most {MAX_DESCRIPTION_CHARS} characters"));
-    }
-    Ok(raw)
+    Ok(at_most_chars(raw, MAX_DESCRIPTION_CHARS)?)
 }
 
 /// A task's tags: each trimmed and lower-cased, 1 to 32 characters; duplicates dropped (first
@@ -232,6 +218,8 @@ pub struct TaskDraft {
     pub due_date: Option<DateTime<Utc>>,
     pub assignee_id: Option<i64>,
     pub tags: Option<Vec<String>>,
+    /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
+    pub type_failures: TypeFailures,
 }
 
 /// A validated new task. Status defaults to `pending`, priority to `medium`.
@@ -247,15 +235,23 @@ pub struct NewTask {
 }
 
 impl NewTask {
-    /// Validates a draft, reporting every failing field at once.
+    /// Validates a draft, reporting every failing field at once (those that could not be read
+    /// first).
     pub fn parse(draft: TaskDraft) -> Result<Self, FieldErrors> {
-        let mut v = Validator::default();
+        let (v, task) = Self::check(draft);
+        v.finish_with(task)
+    }
+
+    /// The draft checked by the field rules, and the validator that holds what failed, left open
+    /// for what only the service can check (whether the assignee is an active user).
+    pub(crate) fn check(draft: TaskDraft) -> (Validator, Option<Self>) {
+        let mut v = Validator::seeded(draft.type_failures);
         let title = v.required("title", draft.title, Title::parse);
         let description = v.optional("description", draft.description, parse_description);
         let tags = v.optional("tags", draft.tags, Tags::parse);
         let assignee_id = v.optional("assignee_id", draft.assignee_id, positive_id);
-        match (title, description, tags, assignee_id) {
-            (Some(title), Ok(description), Ok(tags), Ok(assignee_id)) if v.is_valid() => Ok(Self {
+        let task = match (title, description, tags, assignee_id) {
+            (Some(title), Ok(description), Ok(tags), Ok(assignee_id)) => Some(Self {
                 title,
                 description,
                 status: draft.status.unwrap_or(Status::Pending),
@@ -264,8 +260,9 @@ impl NewTask {
                 assignee_id,
                 tags: tags.unwrap_or_default(),
             }),
-            _ => Err(v.finish().expect_err("a field failed")),
-        }
+            _ => None,
+        };
+        (v, task)
     }
 }
 
@@ -311,6 +308,13 @@ impl TaskChanges {
     /// Validates a patch, reporting every failing field at once. `null` is refused for the
     /// fields that cannot be empty (`title`, `status`, `priority`, `tags`).
     pub fn parse(patch: TaskPatch) -> Result<Self, FieldErrors> {
+        let (v, changes) = Self::check(patch);
+        v.finish_with(Some(changes))
+    }
+
+    /// The patch checked by the field rules (a field that failed is left out of the changes), and
+    /// the validator that holds what failed, left open like [`NewTask::check`]'s.
+    pub(crate) fn check(patch: TaskPatch) -> (Validator, Self) {
         let mut v = Validator::default();
         let raw_title = not_null(&mut v, "title", patch.title);
         let status = not_null(&mut v, "status", patch.status);
@@ -327,8 +331,8 @@ impl TaskChanges {
             Some(None) => Some(None),
             None => None,
         };
-        v.finish()?;
-        Ok(Self { title, description, status, priority, due_date: patch.due_date, assignee_id, tags })
+        let changes = Self { title, description, status, priority, due_date: patch.due_date, assignee_id, tags };
+        (v, changes)
     }
 
     /// Applies the changes to `task` as of `now`: `completed_at` is set when the status becomes
@@ -426,9 +430,10 @@ mod tests {
     #[test]
     fn titles_are_trimmed_and_bounded() {
         assert_eq!(Title::parse("  buy milk ").unwrap().as_str(), "buy milk");
-        assert!(Title::parse("   ").is_err());
+        assert_eq!(Title::parse("   ").unwrap_err(), "must not be blank");
         assert!(Title::parse("é".repeat(200)).is_ok());
-        assert!(Title::parse("é".repeat(201)).is_err());
+        assert_eq!(Title::parse("é".repeat(201)).unwrap_err(), "must be at most 200 characters");
+        assert_eq!(format!("{:?}", Title::parse(" a ").unwrap()), r#"Title("a")"#);
     }
 
     #[test]
@@ -456,6 +461,19 @@ mod tests {
         }
         let ok = NewTask::parse(TaskDraft { title: Some("x".into()), ..TaskDraft::default() }).unwrap();
         assert_eq!((ok.status, ok.priority), (Status::Pending, Priority::Medium));
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_reported_as_such_not_as_missing() {
+        let mut type_failures = TypeFailures::default();
+        type_failures.record("title", "invalid type: integer `5`, expected a string");
+        let draft = TaskDraft { tags: Some(vec!["".into()]), type_failures, ..TaskDraft::default() };
+        let e = NewTask::parse(draft).unwrap_err();
+        let fields: Vec<_> = e.as_slice().iter().map(|e| (e.field.as_str(), e.message.as_str())).collect();
+        assert_eq!(
+            fields,
+            [("title", "invalid type: integer `5`, expected a string"), ("tags", "must not contain blank tags")]
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use workbench_core::{FieldError, FieldErrors, Page, PageRequest};
+use workbench_core::{FieldErrors, Page, PageRequest, Validator};
 use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
@@ -45,28 +45,15 @@ impl TaskService {
         if viewer.sees_everything() { TaskScope::All } else { TaskScope::InvolvedUser(viewer.id) }
     }
 
-    /// Validates a draft completely: the field rules and that the assignee is an active user,
-    /// reporting every failing field at once.
-    pub async fn prepare(&self, draft: TaskDraft) -> Result<NewTask, TaskError> {
+    /// Creates a task owned by `owner` from what a client sent. Every failing field is reported
+    /// at once: those that could not be read, the field rules, and an assignee that is not an
+    /// active user.
+    pub async fn create(&self, owner: &Principal, draft: TaskDraft) -> Result<Task, TaskError> {
+        // From the draft, not the checked task: an unknown assignee is reported even beside other failures.
         let assignee = draft.assignee_id.filter(|id| *id > 0).map(UserId);
-        let parsed = NewTask::parse(draft);
-        let assignee_error = self.assignee_error(assignee).await?;
-        combine(parsed, assignee_error)
-    }
-
-    /// Validates a patch completely, like [`Self::prepare`].
-    pub async fn prepare_changes(&self, patch: TaskPatch) -> Result<TaskChanges, TaskError> {
-        let assignee = patch.assignee_id.flatten().filter(|id| *id > 0).map(UserId);
-        let parsed = TaskChanges::parse(patch);
-        let assignee_error = self.assignee_error(assignee).await?;
-        combine(parsed, assignee_error)
-    }
-
-    /// Creates a task owned by `owner`.
-    pub async fn create(&self, owner: &Principal, task: NewTask) -> Result<Task, TaskError> {
-        if let Some(assignee) = task.assignee_id {
-            self.check_assignee(assignee).await?;
-        }
+        let (mut v, task) = NewTask::check(draft);
+        self.check_assignee(&mut v, assignee).await?;
+        let task = v.finish_with(task)?;
         let at = now();
         let completed_at = (task.status == Status::Completed).then_some(at);
         let created =
@@ -120,8 +107,9 @@ impl TaskService {
         Ok(self.tasks.first_matching(Self::scope(viewer.into()), filter, limit).await?)
     }
 
-    /// Applies `changes`. With `if_match`, the task must still be at that version (else
-    /// `VersionMismatch`); without it, a concurrent change is re-read and the changes re-applied.
+    /// Applies the changes a client sent, validated like [`Self::create`]'s draft. With
+    /// `if_match`, the task must still be at that version (else `VersionMismatch`); without it, a
+    /// concurrent change is re-read and the changes re-applied.
     ///
     /// The first attempt starts from the cached copy when there is one: the write is conditional
     /// on the version it started from, so a stale copy costs a re-read, never a lost update, and a
@@ -131,12 +119,13 @@ impl TaskService {
         &self,
         viewer: &Principal,
         id: TaskId,
-        changes: TaskChanges,
+        patch: TaskPatch,
         if_match: Option<i64>,
     ) -> Result<Task, TaskError> {
-        if let Some(Some(assignee)) = changes.assignee_id {
-            self.check_assignee(assignee).await?;
-        }
+        let assignee = patch.assignee_id.flatten().filter(|id| *id > 0).map(UserId);
+        let (mut v, changes) = TaskChanges::check(patch);
+        self.check_assignee(&mut v, assignee).await?;
+        v.finish()?;
         let viewer = Viewer::from(viewer);
         let (mut current, mut stored) = match self.cache.task(id).await {
             Some(cached) => (cached, false),
@@ -281,17 +270,14 @@ impl TaskService {
         self.tasks.find(id).await?.ok_or(TaskError::NotFound)
     }
 
-    async fn check_assignee(&self, id: UserId) -> Result<(), TaskError> {
-        match self.assignee_error(Some(id)).await? {
-            Some(error) => Err(FieldErrors::from_vec(vec![error]).expect("one error").into()),
-            None => Ok(()),
-        }
-    }
-
-    async fn assignee_error(&self, id: Option<UserId>) -> Result<Option<FieldError>, TaskError> {
-        let Some(id) = id else { return Ok(None) };
+    /// Records a failure on `assignee_id` unless `id` (when there is one) names an active user.
+    async fn check_assignee(&self, v: &mut Validator, id: Option<UserId>) -> Result<(), TaskError> {
+        let Some(id) = id else { return Ok(()) };
         let active = self.accounts.account(id).await.map_err(TaskError::from)?.is_some_and(|a| a.is_active());
-        Ok((!active).then(|| FieldError::new("assignee_id", "must be an active user")))
+        if !active {
+            v.fail("assignee_id", "must be an active user");
+        }
+        Ok(())
     }
 
     /// Forgets the cached statistics and lists of everyone the task concerns (and of the previous
@@ -326,23 +312,11 @@ fn refusal(viewer: Viewer, task: &Task, if_match: Option<i64>) -> Option<TaskErr
         .map(|expected| TaskError::VersionMismatch { expected, current: task.version })
 }
 
-/// A parse result with one more possible failure folded in.
-fn combine<T>(parsed: Result<T, FieldErrors>, extra: Option<FieldError>) -> Result<T, TaskError> {
-    match (parsed, extra) {
-        (Ok(value), None) => Ok(value),
-        (Ok(_), Some(error)) => Err(FieldErrors::from_vec(vec![error]).expect("one error").into()),
-        (Err(errors), extra) => {
-            let mut all = errors.into_vec();
-            all.extend(extra.filter(|e| !all.iter().any(|a| a.field == e.field)));
-            Err(FieldErrors::from_vec(all).expect("at least one error").into())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ListTicket, MockCommentRepository, MockTaskCache, MockTaskRepository, Priority, Tags, Title};
+    use crate::{ListTicket, MockCommentRepository, MockTaskCache, MockTaskRepository, Priority};
+    use workbench_core::TypeFailures;
     use workbench_users::{MockAccounts, Role, User, UserStatus};
 
     fn user(id: i64, role: Role) -> User {
@@ -401,7 +375,7 @@ mod tests {
         tasks.expect_find().returning(|_| Ok(Some(task(1, None, 3))));
         tasks.expect_update().never();
         let svc = service(tasks, MockAccounts::new(), quiet_cache());
-        let changes = TaskChanges { title: Some(Title::parse("new").unwrap()), ..TaskChanges::default() };
+        let changes = TaskPatch { title: Some(Some("new".into())), ..TaskPatch::default() };
         let err = svc.update(&caller(1, Role::User), TaskId(7), changes, Some(2)).await;
         assert!(matches!(err, Err(TaskError::VersionMismatch { expected: 2, current: 3 })));
     }
@@ -417,7 +391,7 @@ mod tests {
             Ok(UpdateOutcome::Stale(Some(stored)))
         });
         let svc = service(tasks, MockAccounts::new(), quiet_cache());
-        let err = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await;
+        let err = svc.update(&caller(1, Role::User), TaskId(7), TaskPatch::default(), Some(3)).await;
         assert!(matches!(err, Err(TaskError::VersionMismatch { expected: 3, current: 4 })), "{err:?}");
 
         // Without it, the change is made again on the stored copy.
@@ -431,7 +405,7 @@ mod tests {
             Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored) })
         });
         let svc = service(tasks, MockAccounts::new(), quiet_cache());
-        let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), None).await.unwrap();
+        let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskPatch::default(), None).await.unwrap();
         assert_eq!(updated.version, 5);
     }
 
@@ -442,7 +416,7 @@ mod tests {
         tasks.expect_update().returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
         tasks.expect_delete().never();
         let svc = service(tasks, MockAccounts::new(), quiet_cache());
-        let changes = TaskChanges { status: Some(Status::Completed), ..TaskChanges::default() };
+        let changes = TaskPatch { status: Some(Some(Status::Completed)), ..TaskPatch::default() };
         let updated = svc.update(&caller(2, Role::User), TaskId(7), changes, None).await.unwrap();
         assert!(updated.completed_at.is_some());
         assert!(matches!(svc.delete(&caller(2, Role::User), TaskId(7), None).await, Err(TaskError::Forbidden(_))));
@@ -451,25 +425,67 @@ mod tests {
     #[tokio::test]
     async fn an_inactive_or_unknown_assignee_is_a_field_error() {
         let mut users = MockAccounts::new();
-        users.expect_account().returning(|id| {
+        // Once per creation: the check that reports it is the only lookup.
+        users.expect_account().times(2).returning(|id| {
             Ok((id.0 == 5).then(|| Principal { status: UserStatus::Disabled, ..caller(5, Role::User) }))
         });
-        let svc = service(MockTaskRepository::new(), users, quiet_cache());
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_create().never();
+        let svc = service(tasks, users, quiet_cache());
         for assignee in [5, 6] {
-            let new = NewTask {
-                title: Title::parse("x").unwrap(),
-                description: None,
-                status: Status::Pending,
-                priority: Priority::Low,
-                due_date: None,
-                assignee_id: Some(UserId(assignee)),
-                tags: Tags::default(),
-            };
-            match svc.create(&caller(1, Role::User), new).await {
+            let draft = TaskDraft { title: Some("x".into()), assignee_id: Some(assignee), ..TaskDraft::default() };
+            match svc.create(&caller(1, Role::User), draft).await {
                 Err(TaskError::Validation(e)) => assert!(e.contains("assignee_id")),
                 other => panic!("expected a validation error, got {other:?}"),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_assignee_is_reported_after_the_fields_that_could_not_be_read_and_the_rules() {
+        let mut users = MockAccounts::new();
+        users.expect_account().times(2).returning(|_| Ok(None));
+        let svc = service(MockTaskRepository::new(), users, quiet_cache());
+        let mut type_failures = TypeFailures::default();
+        type_failures.record("priority", "unknown variant `urgent`");
+        let draft = TaskDraft { title: Some(" ".into()), assignee_id: Some(9), type_failures, ..TaskDraft::default() };
+        let Err(TaskError::Validation(e)) = svc.create(&caller(1, Role::User), draft).await else {
+            panic!("expected a validation error");
+        };
+        let fields: Vec<_> = e.as_slice().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["priority", "title", "assignee_id"]);
+
+        let patch = TaskPatch { title: Some(None), assignee_id: Some(Some(9)), ..TaskPatch::default() };
+        let Err(TaskError::Validation(e)) = svc.update(&caller(1, Role::User), TaskId(7), patch, None).await else {
+            panic!("expected a validation error");
+        };
+        let fields: Vec<_> = e.as_slice().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["title", "assignee_id"]);
+    }
+
+    #[tokio::test]
+    async fn a_created_task_completed_from_the_start_has_its_completion_time() {
+        let mut tasks = MockTaskRepository::new();
+        tasks
+            .expect_create()
+            .withf(|r| r.task.assignee_id == Some(UserId(2)) && r.completed_at == Some(r.created_at))
+            .times(1)
+            .returning(|r| {
+                let mut created = task(r.owner_id.0, r.task.assignee_id.map(|a| a.0), 1);
+                created.completed_at = r.completed_at;
+                Ok(created)
+            });
+        let mut users = MockAccounts::new();
+        users.expect_account().times(1).returning(|id| Ok(Some(caller(id.0, Role::User))));
+        let svc = service(tasks, users, quiet_cache());
+        let draft = TaskDraft {
+            title: Some("x".into()),
+            status: Some(Status::Completed),
+            assignee_id: Some(2),
+            ..TaskDraft::default()
+        };
+        let created = svc.create(&caller(1, Role::User), draft).await.unwrap();
+        assert!(created.completed_at.is_some());
     }
 
     #[tokio::test]
@@ -495,9 +511,10 @@ mod tests {
             .times(1)
             .returning(|_| ());
         let mut users = MockAccounts::new();
-        users.expect_account().returning(|id| Ok(Some(caller(id.0, Role::User))));
+        // Looked up once, while the changes are checked.
+        users.expect_account().times(1).returning(|id| Ok(Some(caller(id.0, Role::User))));
         let svc = service(tasks, users, cache);
-        let changes = TaskChanges { assignee_id: Some(Some(UserId(3))), ..TaskChanges::default() };
+        let changes = TaskPatch { assignee_id: Some(Some(3)), ..TaskPatch::default() };
         svc.update(&caller(1, Role::User), TaskId(7), changes, None).await.unwrap();
     }
 
@@ -520,7 +537,7 @@ mod tests {
             .times(1)
             .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 3)));
-        let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await.unwrap();
+        let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskPatch::default(), Some(3)).await.unwrap();
         assert_eq!(updated.version, 4);
     }
 
@@ -538,7 +555,7 @@ mod tests {
             },
         );
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 2)));
-        let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), None).await.unwrap();
+        let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskPatch::default(), None).await.unwrap();
         assert_eq!(updated.version, 6);
     }
 
@@ -562,7 +579,7 @@ mod tests {
             .times(1)
             .returning(|_| ());
         let svc = service(tasks, MockAccounts::new(), cache);
-        let changes = TaskChanges { assignee_id: Some(None), ..TaskChanges::default() };
+        let changes = TaskPatch { assignee_id: Some(None), ..TaskPatch::default() };
         svc.update(&caller(1, Role::User), TaskId(7), changes, None).await.unwrap();
     }
 
@@ -577,7 +594,7 @@ mod tests {
             .times(1)
             .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(9, None, 2)));
-        svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(3)).await.expect("allowed");
+        svc.update(&caller(1, Role::User), TaskId(7), TaskPatch::default(), Some(3)).await.expect("allowed");
 
         // The cache says the caller owns it at version 2: the conditional write is tried, fails
         // on the stored version, and the stored copy (someone else's) decides.
@@ -589,7 +606,7 @@ mod tests {
             Ok(UpdateOutcome::Stale(Some(stored)))
         });
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 2)));
-        let err = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), Some(2)).await;
+        let err = svc.update(&caller(1, Role::User), TaskId(7), TaskPatch::default(), Some(2)).await;
         assert!(matches!(err, Err(TaskError::NotFound)), "{err:?}");
     }
 
@@ -601,7 +618,7 @@ mod tests {
             let mut tasks = MockTaskRepository::new();
             tasks.expect_update().times(1).returning(move |_, _, _, _| Ok(outcome.clone()));
             let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 2)));
-            let err = svc.update(&caller(1, Role::User), TaskId(7), TaskChanges::default(), None).await;
+            let err = svc.update(&caller(1, Role::User), TaskId(7), TaskPatch::default(), None).await;
             if gone {
                 assert!(matches!(err, Err(TaskError::NotFound)), "{err:?}");
             } else {

@@ -37,7 +37,7 @@ pub use ports::{
     AuditLog, OAuthProvider, OAuthStateStore, PasswordHasher, RefreshTokenStore, TokenIssuer, TotpVerifier, UserQuery,
     UserRepository,
 };
-pub use principal::{Accounts, Authenticator, CacheEpoch, Principal, PrincipalCache};
+pub use principal::{Accounts, Authenticator, CacheEpoch, PRINCIPAL_CHANGED, Principal, PrincipalCache};
 pub use tokens::{
     AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshToken, RefreshTokenRecord, TokenHash,
 };

@@ -3,15 +3,12 @@
 
 use std::fmt;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use workbench_core::Validator;
+use workbench_core::{BoundedText, TextError, TypeFailures, Validator};
 
-/// The current time, truncated to microseconds: PostgreSQL keeps microseconds and SQLite keeps
-/// whatever it is given, so truncating here makes both engines return identical timestamps.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
+// Defined once for every domain; kept here so that `workbench_users::now` callers need not change.
+pub use workbench_core::now;
 
 /// A user's database id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -264,14 +261,26 @@ impl NewAccount {
         email: Option<String>,
         password: Option<String>,
     ) -> Result<Self, workbench_core::FieldErrors> {
-        let mut v = Validator::default();
+        Self::parse_with(TypeFailures::default(), username, email, password)
+    }
+
+    /// [`Self::parse`] of a registration some of whose fields were sent with a value of the
+    /// wrong type: those are absent here, and reported as they failed, first.
+    pub fn parse_with(
+        type_failures: TypeFailures,
+        username: Option<String>,
+        email: Option<String>,
+        password: Option<String>,
+    ) -> Result<Self, workbench_core::FieldErrors> {
+        let mut v = Validator::seeded(type_failures);
         let username = v.required("username", username, Username::parse);
         let email = v.required("email", email, Email::parse);
         let password = v.required("password", password, Password::parse);
-        match (username, email, password) {
-            (Some(username), Some(email), Some(password)) => Ok(Self { username, email, password }),
-            _ => Err(v.finish().expect_err("a field failed, so the validator holds an error")),
-        }
+        let account = match (username, email, password) {
+            (Some(username), Some(email), Some(password)) => Some(Self { username, email, password }),
+            _ => None,
+        };
+        v.finish_with(account)
     }
 }
 
@@ -307,10 +316,7 @@ impl PasswordChange {
                 },
             );
         let new = v.required("new_password", new_password, Password::parse);
-        match (current, new) {
-            (Some(current_password), Some(new_password)) => Ok(Self { current_password, new_password }),
-            _ => Err(v.finish().expect_err("a field failed, so the validator holds an error")),
-        }
+        v.finish_with(current.zip(new).map(|(current_password, new_password)| Self { current_password, new_password }))
     }
 }
 
@@ -332,12 +338,12 @@ impl ProfileChanges {
 
     /// A first or last name: trimmed, at most 100 characters; blank clears it.
     pub fn parse_name(raw: Option<String>) -> Result<Option<String>, String> {
-        Self::parse_text(raw, Self::MAX_NAME_CHARS)
+        Self::parse_text::<{ Self::MAX_NAME_CHARS }>(raw)
     }
 
     /// A bio: trimmed, at most 2000 characters; blank clears it.
     pub fn parse_bio(raw: Option<String>) -> Result<Option<String>, String> {
-        Self::parse_text(raw, Self::MAX_BIO_CHARS)
+        Self::parse_text::<{ Self::MAX_BIO_CHARS }>(raw)
     }
 
     /// An avatar URL: an absolute `http` or `https` URL without spaces; blank clears it.
@@ -356,10 +362,12 @@ impl ProfileChanges {
         Ok(Some(s))
     }
 
-    fn parse_text(raw: Option<String>, max_chars: usize) -> Result<Option<String>, String> {
-        match raw.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
-            Some(s) if s.chars().count() > max_chars => Err(format!("must be at most {max_chars} characters")),
-            other => Ok(other),
+    /// Bounded like any text a person types, except that blank is no error: it clears the field.
+    fn parse_text<const MAX: usize>(raw: Option<String>) -> Result<Option<String>, String> {
+        match raw.map(|raw| BoundedText::<MAX>::parse(&raw)) {
+            None | Some(Err(TextError::Blank)) => Ok(None),
+            Some(Ok(text)) => Ok(Some(text.into_inner())),
+            Some(Err(e)) => Err(e.into()),
         }
     }
 
@@ -404,6 +412,16 @@ mod tests {
     fn registration_reports_every_missing_field() {
         let e = NewAccount::parse(None, None, None).unwrap_err();
         assert!(e.contains("username") && e.contains("email") && e.contains("password"));
+    }
+
+    #[test]
+    fn a_registration_field_of_the_wrong_type_is_reported_as_such_first() {
+        let mut type_failures = TypeFailures::default();
+        type_failures.record("email", "invalid type: integer `5`, expected a string");
+        let e = NewAccount::parse_with(type_failures, Some("x".into()), None, Some("password1".into())).unwrap_err();
+        let fields: Vec<_> = e.as_slice().iter().map(|e| (e.field.as_str(), e.message.as_str())).collect();
+        assert_eq!(fields[0], ("email", "invalid type: integer `5`, expected a string"));
+        assert_eq!(fields.iter().map(|f| f.0).collect::<Vec<_>>(), ["email", "username"]);
     }
 
     #[test]

@@ -36,6 +36,11 @@ impl From<&User> for Principal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CacheEpoch(pub u64);
 
+/// The broadcast topic on which a [`PrincipalCache`] tells every instance to forget an account's
+/// principal (its role, status, password or token generation changed); the payload is the user
+/// id in decimal. Whatever else must react to such a change (open sockets) listens to it too.
+pub const PRINCIPAL_CHANGED: &str = "principal.changed";
+
 /// The principals of recent callers, kept in process so that checking a token costs no round
 /// trip, and forgotten on every instance as soon as an account's role, status, password or token
 /// generation changes.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use workbench_core::{FieldError, FieldErrors, Page, PageRequest};
+use workbench_core::{FieldErrors, Page, PageRequest};
 
 use crate::audit::{AuditAction, AuditEntry, AuditQuery, ClientInfo, NewAuditEntry};
 use crate::{
@@ -126,14 +126,13 @@ impl UserService {
     ) -> Result<(), UserError> {
         let change = match PasswordChange::parse(current_password.clone(), new_password) {
             Ok(change) => change,
-            Err(refused) => {
-                let mut errors = refused.into_vec();
+            Err(mut refused) => {
                 if let Some(current) = current_password.filter(|c| !c.is_empty())
                     && !self.current_password_matches(viewer.id, &current).await?
                 {
-                    errors.push(FieldError::new("current_password", "is incorrect"));
+                    refused.append(FieldErrors::single("current_password", "is incorrect"));
                 }
-                return Err(FieldErrors::from_vec(errors).expect("the parse failed, so it named a field").into());
+                return Err(refused.into());
             }
         };
         if !self.current_password_matches(viewer.id, &change.current_password).await? {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use workbench_core::{FieldErrors, Page, PageRequest, RepositoryError, Validator};
+use workbench_core::{Page, PageRequest, RepositoryError, TypeFailures, Validator};
 use workbench_events::TaskEvent;
 use workbench_jobs::NewJob;
 use workbench_users::{Principal, UserId};
@@ -53,6 +53,8 @@ pub struct SubscriptionDraft {
     pub url: Option<String>,
     /// `None`: every task event.
     pub events: Option<Vec<String>>,
+    /// Fields whose JSON type was wrong: reported with the rules' failures, never stored.
+    pub type_failures: TypeFailures,
 }
 
 /// A valid subscription to store.
@@ -300,7 +302,7 @@ impl WebhookService {
 
     /// Subscribes the caller; the answer carries the secret, shown this once.
     pub async fn subscribe(&self, owner: &Principal, draft: SubscriptionDraft) -> Result<Subscription, WebhookError> {
-        let mut v = Validator::default();
+        let mut v = Validator::seeded(draft.type_failures);
         let url = v.check(
             "url",
             match draft.url {
@@ -309,10 +311,7 @@ impl WebhookService {
             },
         );
         let events = v.check("events", check_events(draft.events));
-        v.finish()?;
-        let (Some(url), Some(events)) = (url, events) else {
-            return Err(FieldErrors::single("url", "is invalid").into());
-        };
+        let (url, events) = v.finish_with(url.zip(events))?;
         if self.subscriptions.list(owner.id).await?.len() >= MAX_SUBSCRIPTIONS_PER_USER {
             return Err(WebhookError::TooMany(MAX_SUBSCRIPTIONS_PER_USER));
         }

@@ -1,5 +1,5 @@
-//! What the cache test binaries share: the test Redis server (with the skip rule), key prefixes of
-//! their own, and sample values.
+//! What the cache test binaries share: key prefixes of their own and sample values. The test
+//! Redis server and its skip rule are `workbench_cache::testing`, as for every crate's tests.
 
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
@@ -7,34 +7,6 @@ use chrono::{DateTime, TimeZone, Utc};
 use workbench_cache::RedisPool;
 use workbench_tasks::{Priority, Status, Task, TaskId, TaskStats};
 use workbench_users::UserId;
-
-/// The Redis server tests use: `TEST_REDIS_URL`, by default the local one.
-pub fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-/// Whether a missing service must fail the test run instead of skipping.
-pub fn services_required() -> bool {
-    let set = |name: &str| std::env::var(name).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
-    set("CI") || set("REQUIRE_SERVICES")
-}
-
-/// A pool on the test server, or `None` after a loud skip notice when it cannot be reached —
-/// a panic instead when services are required (`CI=true` or `REQUIRE_SERVICES=1`).
-pub async fn redis_pool() -> Option<RedisPool> {
-    let url = redis_url();
-    match workbench_cache::connect(&url).await {
-        Ok(pool) => Some(pool),
-        Err(e) => {
-            assert!(!services_required(), "Redis is required (CI or REQUIRE_SERVICES is set) but unreachable: {e}");
-            // Straight to the process's stderr: `eprintln!` would be captured (hidden) by the
-            // test harness for a test that passes.
-            let notice = format!("\n*** SKIPPED: {e}; set CI=true or REQUIRE_SERVICES=1 to make this a failure ***\n");
-            let _ = std::io::Write::write_all(&mut std::io::stderr(), notice.as_bytes());
-            None
-        }
-    }
-}
 
 /// A key prefix no other test (or process) uses.
 pub fn unique_prefix() -> String {
