@@ -236,8 +236,8 @@ async fn login_failures_look_the_same(app: TestApp) {
 
 async fn token_lifetimes_follow_the_settings(app: TestApp) {
     let app = TestApp::spawn_with(app.backend, |s| {
-        s.access_token_ttl = Duration::from_secs(120);
-        s.refresh_token_ttl = Duration::from_secs(1);
+        s.auth.access_token_ttl = Duration::from_secs(120);
+        s.auth.refresh_token_ttl = Duration::from_secs(1);
     })
     .await
     .expect("the backend was reachable a moment ago");
@@ -367,7 +367,7 @@ async fn me_needs_a_valid_bearer_token(app: TestApp) {
 async fn tokens_of_another_deployment_are_refused(app: TestApp) {
     let ann = app.signup("ann").await;
     let elsewhere = TestApp::spawn_with(app.backend, |s| {
-        s.jwt_secret = Some("another-secret-of-at-least-thirty-two-bytes".into());
+        s.auth.jwt_secret = Some("another-secret-of-at-least-thirty-two-bytes".into());
     })
     .await
     .expect("the backend was reachable a moment ago");

@@ -108,4 +108,4 @@ fn nats_url() -> String {
 }
 
 engines!(task_changes_are_published_in_the_apis_shape);
-workbench_e2e::engines_with!(task_changes_reach_nats with |s: &mut workbench_app::Settings| s.nats_url = Some(nats_url()));
+workbench_e2e::engines_with!(task_changes_reach_nats with |s: &mut workbench_app::Settings| s.events.nats_url = Some(nats_url()));

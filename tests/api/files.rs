@@ -533,7 +533,7 @@ engines!(
     a_repeated_upload_with_its_idempotency_key_stores_one_file,
 );
 
-engines_with!(an_upload_over_the_limit_is_refused_with_413_and_the_client_hears_it with |s| s.max_upload_bytes = 64 * 1024);
+engines_with!(an_upload_over_the_limit_is_refused_with_413_and_the_client_hears_it with |s| s.files.max_upload_bytes = 64 * 1024);
 
 /// The local S3 server, as the fake third party of `engines_with_fake!`.
 struct S3 {
@@ -551,11 +551,11 @@ async fn start_s3() -> S3 {
 }
 
 fn point_at_s3(settings: &mut workbench_app::Settings, endpoint: &str) {
-    settings.storage_url = Some(format!("s3://{BUCKET}/workbench"));
-    settings.s3_endpoint = Some(endpoint.to_owned());
-    settings.s3_region = Some("us-east-1".into());
-    settings.aws_access_key_id = Some(workbench_storage::testing::ACCESS_KEY.into());
-    settings.aws_secret_access_key = Some(workbench_storage::testing::SECRET_KEY.into());
+    settings.files.storage_url = Some(format!("s3://{BUCKET}/workbench"));
+    settings.files.s3_endpoint = Some(endpoint.to_owned());
+    settings.files.s3_region = Some("us-east-1".into());
+    settings.files.aws_access_key_id = Some(workbench_storage::testing::ACCESS_KEY.into());
+    settings.files.aws_secret_access_key = Some(workbench_storage::testing::SECRET_KEY.into());
 }
 
 async fn files_live_in_s3_with_ranges_and_deletion(app: TestApp, s3: S3) {

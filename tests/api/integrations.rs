@@ -18,13 +18,13 @@ async fn provider() -> MockServer {
 }
 
 fn point_at(settings: &mut workbench_app::config::Settings, fake: &str) {
-    settings.weather_api_url = Some(fake.to_owned());
-    settings.weather_geocoding_url = Some(fake.to_owned());
-    settings.crypto_api_url = Some(fake.to_owned());
-    settings.translate_provider = Some("libretranslate".to_owned());
-    settings.translate_api_url = Some(fake.to_owned());
+    settings.integrations.weather_api_url = Some(fake.to_owned());
+    settings.integrations.weather_geocoding_url = Some(fake.to_owned());
+    settings.integrations.crypto_api_url = Some(fake.to_owned());
+    settings.integrations.translate_provider = Some("libretranslate".to_owned());
+    settings.integrations.translate_api_url = Some(fake.to_owned());
     // Short enough that a test can outlive a cached answer.
-    settings.integrations_cache_ttl = Duration::from_millis(600);
+    settings.integrations.cache_ttl = Duration::from_millis(600);
 }
 
 async fn get(app: &TestApp, who: &Account, path: &str) -> reqwest::Response {
@@ -177,8 +177,8 @@ engines_with_fake!(
 
 fn deepl_without_key(settings: &mut workbench_app::config::Settings, fake: &str) {
     point_at(settings, fake);
-    settings.translate_provider = Some("deepl".to_owned());
-    settings.translate_api_key = None;
+    settings.integrations.translate_provider = Some("deepl".to_owned());
+    settings.integrations.translate_api_key = None;
 }
 
 engines_with_fake!(provider, deepl_without_key; a_provider_left_unconfigured_is_503);

@@ -161,7 +161,7 @@ async fn admins_retry_dead_jobs_and_cancel_waiting_ones(app: TestApp) {
 /// once, with one job, whichever instance fired it.
 async fn two_instances_fire_each_slot_once(backend: Backend) {
     let every_second = |settings: &mut workbench_app::Settings| {
-        settings.schedule_purge_refresh_tokens = Some("* * * * * *".into());
+        settings.jobs.schedule_purge_refresh_tokens = Some("* * * * * *".into());
     };
     let Some(one) = TestApp::spawn_with(backend, every_second).await else { return };
     let _two = one.spawn_sharing(every_second).await;
@@ -204,7 +204,7 @@ async fn reports_and_reminders_are_mailed_once(backend: Backend) {
     let Some(sink) = SmtpSink::start().await else { return };
     // One instance to set the scene, running no jobs (it has no SMTP_URL); the instance mailing
     // starts afterwards.
-    let Some(app) = TestApp::spawn_with(backend, |s| s.job_workers = 0).await else { return };
+    let Some(app) = TestApp::spawn_with(backend, |s| s.jobs.workers = 0).await else { return };
     let admin = app.signup_with_role("root", "admin").await;
     let ann = app.signup("ann").await;
     let yesterday = (chrono::Utc::now() - chrono::TimeDelta::days(1)).to_rfc3339();
@@ -247,10 +247,10 @@ async fn reports_and_reminders_are_mailed_once(backend: Backend) {
     let (url, once) = (sink.url(), at.format("%S %M %H * * *").to_string());
     let _mailing = app
         .spawn_sharing(|s| {
-            s.smtp_url = Some(url);
-            s.mail_from = Some("Workbench <workbench@example.com>".into());
-            s.schedule_daily_task_report = Some(once);
-            s.schedule_warranty_reminders = Some("*/2 * * * * *".into());
+            s.mail.smtp_url = Some(url);
+            s.mail.from = Some("Workbench <workbench@example.com>".into());
+            s.jobs.schedule_daily_task_report = Some(once);
+            s.jobs.schedule_warranty_reminders = Some("*/2 * * * * *".into());
         })
         .await;
     sink.wait_for(2, Duration::from_secs(30)).await;
@@ -296,8 +296,8 @@ async fn without_smtp_the_report_is_skipped_and_logged(app: TestApp) {
 async fn kill_dash_nine_loses_no_job(backend: Backend) {
     // The API instance runs no jobs: the child process is the only worker until it dies.
     let Some(api) = TestApp::spawn_with(backend, |s| {
-        s.job_workers = 0;
-        s.webhook_allow_private_targets = true;
+        s.jobs.workers = 0;
+        s.webhooks.allow_private_targets = true;
     })
     .await
     else {
@@ -323,8 +323,8 @@ async fn kill_dash_nine_loses_no_job(backend: Backend) {
     child.kill();
     let _rescuer = api
         .spawn_sharing(|s| {
-            s.job_lease = Duration::from_secs(2);
-            s.webhook_allow_private_targets = true;
+            s.jobs.lease = Duration::from_secs(2);
+            s.webhooks.allow_private_targets = true;
         })
         .await;
     let ids = eventually("every event delivered", Duration::from_secs(40), || async {
@@ -442,9 +442,9 @@ impl Drop for Child {
 
 engines!(only_admins_see_the_queue);
 workbench_e2e::engines_with!(
-    admins_retry_dead_jobs_and_cancel_waiting_ones with |s: &mut workbench_app::Settings| s.webhook_allow_private_targets = true,
+    admins_retry_dead_jobs_and_cancel_waiting_ones with |s: &mut workbench_app::Settings| s.webhooks.allow_private_targets = true,
     without_smtp_the_report_is_skipped_and_logged with |s: &mut workbench_app::Settings| {
-        s.schedule_daily_task_report = Some("* * * * * *".into());
+        s.jobs.schedule_daily_task_report = Some("* * * * * *".into());
     },
 );
 workbench_e2e::per_engine!(

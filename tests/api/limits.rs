@@ -97,7 +97,7 @@ async fn an_untrusted_peer_cannot_forge_its_address(app: TestApp) {
 
 /// Two instances on one Redis share one sign-in limit instead of multiplying it.
 async fn instances_share_the_sign_in_limit(backend: Backend) {
-    let Some(apps) = TestApp::spawn_cluster_with(backend, 2, |s| s.rate_limit_auth_per_minute = 20).await else {
+    let Some(apps) = TestApp::spawn_cluster_with(backend, 2, |s| s.limits.auth_per_minute = 20).await else {
         return;
     };
     for n in 0..20 {
@@ -127,19 +127,19 @@ macro_rules! limited {
             }
         }
     )+};
-    (@tweak) => { |s: &mut workbench_app::Settings| s.rate_limit_auth_per_minute = 20 };
+    (@tweak) => { |s: &mut workbench_app::Settings| s.limits.auth_per_minute = 20 };
     (@tweak $tweak:expr) => { $tweak };
 }
 
 limited!(
     a_burst_of_logins_gets_twenty_answers_then_429,
-    retry_after_can_be_trusted with |s: &mut workbench_app::Settings| s.rate_limit_auth_per_minute = 3,
-    each_user_has_a_bucket with |s: &mut workbench_app::Settings| s.rate_limit_per_minute = 5,
+    retry_after_can_be_trusted with |s: &mut workbench_app::Settings| s.limits.auth_per_minute = 3,
+    each_user_has_a_bucket with |s: &mut workbench_app::Settings| s.limits.per_minute = 5,
     a_trusted_proxy_forwards_client_addresses with |s: &mut workbench_app::Settings| {
-        s.rate_limit_auth_per_minute = 3;
-        s.trusted_proxies = Some("127.0.0.1/32".into());
+        s.limits.auth_per_minute = 3;
+        s.server.trusted_proxies = Some("127.0.0.1/32".into());
     },
-    an_untrusted_peer_cannot_forge_its_address with |s: &mut workbench_app::Settings| s.rate_limit_auth_per_minute = 3,
+    an_untrusted_peer_cannot_forge_its_address with |s: &mut workbench_app::Settings| s.limits.auth_per_minute = 3,
 );
 
 mod instances_share_the_sign_in_limit {

@@ -20,7 +20,7 @@ oauth_engines!(
     provider_refusal_and_outage,
     start_redirect_carries_state_and_pkce,
     disabled_account_cannot_sign_in_through_a_provider,
-    frontend_url_gets_tokens_in_the_fragment with |settings| settings.frontend_url = Some(FRONTEND.into()),
+    frontend_url_gets_tokens_in_the_fragment with |settings| settings.oauth.frontend_url = Some(FRONTEND.into()),
 );
 
 engines!(unconfigured_and_unknown_providers_are_404);

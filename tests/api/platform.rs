@@ -207,6 +207,6 @@ const ORIGIN: &str = "https://app.example.com";
 engines!(a_page_below_one_is_422_naming_it_on_every_list);
 workbench_e2e::engines_with!(
     a_body_over_the_limit_keeps_the_routes_headers with |s: &mut workbench_app::Settings| {
-        s.cors_allowed_origins = Some(ORIGIN.into());
+        s.server.cors_allowed_origins = Some(ORIGIN.into());
     },
 );

@@ -45,7 +45,7 @@ async fn a_role_serves_only_its_groups(app: TestApp) {
 }
 
 async fn auth_and_users(backend: Backend) -> Option<TestApp> {
-    TestApp::spawn_with(backend, |settings| settings.workbench_routes = Some("auth,users".into())).await
+    TestApp::spawn_with(backend, |settings| settings.server.routes = Some("auth,users".into())).await
 }
 
 mod a_role_serves_only_its_groups {

@@ -209,11 +209,11 @@ async fn the_dashboard_is_served_from_the_binary(app: TestApp) {
 /// every threshold, so alerts fire at once.
 async fn alerting(backend: Backend) -> Option<TestApp> {
     TestApp::spawn_with(backend, |s| {
-        s.system_metrics_interval = Duration::from_secs(1);
-        s.alert_cpu_percent = 0.0;
-        s.alert_memory_percent = 0.0;
-        s.alert_disk_percent = 0.0;
-        s.alert_for = Duration::ZERO;
+        s.system.metrics_interval = Duration::from_secs(1);
+        s.system.alert_cpu_percent = 0.0;
+        s.system.alert_memory_percent = 0.0;
+        s.system.alert_disk_percent = 0.0;
+        s.system.alert_for = Duration::ZERO;
     })
     .await
 }
@@ -280,9 +280,9 @@ mod the_history_is_json_or_csv_oldest_first_with_alerts_and_traffic {
 /// for a test to sign in and subscribe first.
 async fn alerting_soon(backend: Backend) -> Option<TestApp> {
     TestApp::spawn_with(backend, |s| {
-        s.system_metrics_interval = Duration::from_secs(1);
-        s.alert_cpu_percent = 0.0;
-        s.alert_for = Duration::from_secs(4);
+        s.system.metrics_interval = Duration::from_secs(1);
+        s.system.alert_cpu_percent = 0.0;
+        s.system.alert_for = Duration::from_secs(4);
     })
     .await
 }

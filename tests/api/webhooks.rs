@@ -16,12 +16,12 @@ const GITHUB_SECRET: &str = "It's a Secret to Everybody";
 const STRIPE_SECRET: &str = "whsec_test_0123456789abcdef";
 
 fn with_secrets(settings: &mut workbench_app::Settings) {
-    settings.github_webhook_secret = Some(GITHUB_SECRET.into());
-    settings.stripe_webhook_secret = Some(STRIPE_SECRET.into());
+    settings.webhooks.github_secret = Some(GITHUB_SECRET.into());
+    settings.webhooks.stripe_secret = Some(STRIPE_SECRET.into());
 }
 
 fn with_private_targets(settings: &mut workbench_app::Settings) {
-    settings.webhook_allow_private_targets = true;
+    settings.webhooks.allow_private_targets = true;
 }
 
 async fn json_of(res: Response, status: u16) -> Value {
@@ -453,6 +453,12 @@ async fn bad_subscriptions_name_every_field(app: TestApp) {
     let problem =
         expect_problem(subscribe(&app, &ann, json!({"url": "https://x.example.com", "events": []})).await, 422).await;
     assert_eq!(error_fields(&problem), ["events"]);
+    // A field of the wrong type beside a valid URL: refused, and nothing is stored.
+    let problem =
+        expect_problem(subscribe(&app, &ann, json!({"url": "https://x.example.com", "events": 7})).await, 422).await;
+    assert_eq!(error_fields(&problem), ["events"]);
+    let listed = app.get("/api/v1/webhooks/subscriptions").bearer_auth(&ann.access_token).send().await.unwrap();
+    assert_eq!(json_of(listed, 200).await["data"], json!([]), "a refused subscription is not stored");
     for internal in
         ["http://127.0.0.1:8080/hook", "http://localhost/hook", "http://169.254.169.254/latest", "http://[::1]/"]
     {

@@ -173,10 +173,10 @@ impl TestApp {
             let (url, prefix) = (workbench_cache::testing::redis_url(), prefix.clone());
             apps.push(
                 Self::start(db.clone(), |settings| {
-                    settings.redis_url = Some(url);
-                    settings.redis_prefix = prefix;
+                    settings.redis.url = Some(url);
+                    settings.redis.prefix = prefix;
                     // One public URL, as behind a load balancer: tokens name it as their issuer.
-                    settings.public_url = Some("http://workbench.test".into());
+                    settings.server.public_url = Some("http://workbench.test".into());
                     tweak(settings);
                 })
                 .await,
@@ -199,20 +199,18 @@ impl TestApp {
     async fn start(db: std::sync::Arc<TestDatabase>, tweak: impl FnOnce(&mut Settings)) -> Self {
         let backend = db.backend();
         let data = std::sync::Arc::new(tempfile::tempdir().expect("a data directory"));
-        let mut settings = Settings {
-            bind_addr: "127.0.0.1:0".into(),
-            data_dir: data.path().to_owned(),
-            database_url: Some(db.url().to_owned()),
-            bcrypt_cost: 4,
-            jwt_secret: Some("test-secret-of-at-least-thirty-two-bytes".into()),
-            log_format: LogFormat::Pretty,
-            workers: Some(2),
-            // The suites sign in many times from one address, as an operator's test rig would:
-            // high limits keep the headers and the code path without refusing anyone.
-            rate_limit_per_minute: 1_000_000,
-            rate_limit_auth_per_minute: 1_000_000,
-            ..Settings::default()
-        };
+        let mut settings = Settings::default();
+        settings.server.bind_addr = "127.0.0.1:0".into();
+        settings.server.data_dir = data.path().to_owned();
+        settings.server.log_format = LogFormat::Pretty;
+        settings.server.workers = Some(2);
+        settings.database.url = Some(db.url().to_owned());
+        settings.auth.bcrypt_cost = 4;
+        settings.auth.jwt_secret = Some("test-secret-of-at-least-thirty-two-bytes".into());
+        // The suites sign in many times from one address, as an operator's test rig would:
+        // high limits keep the headers and the code path without refusing anyone.
+        settings.limits.per_minute = 1_000_000;
+        settings.limits.auth_per_minute = 1_000_000;
         tweak(&mut settings);
         let app = Application::build(settings).await.expect("the application starts");
         let base = format!("http://127.0.0.1:{}", app.port());

@@ -15,7 +15,10 @@ use anyhow::Context;
 use workbench_core::broadcast::Broadcast;
 use workbench_events::{BroadcastPublisher, EventPublisher, Relay, RelayConfig};
 use workbench_files::BlobStore;
-use workbench_jobs::{HandlerOptions, Handlers, JobQueue, JobRuntime, RuntimeConfig, Schedule, ScheduleSpec};
+use workbench_http::tasks::events::WirePresenter;
+use workbench_jobs::{
+    HandlerOptions, Handlers, JobQueue, JobRuntime, RuntimeConfig, Schedule, ScheduleInfo, ScheduleSpec,
+};
 use workbench_mail::SmtpMailer;
 use workbench_scheduled::{
     BACKUP_KIND, BLOB_SWEEP_KIND, DAILY_REPORT_KIND, DISABLE_INACTIVE_KIND, DailyTaskReport, DisableInactiveUsers,
@@ -28,7 +31,6 @@ use workbench_webhook_client::HttpWebhookSender;
 use workbench_webhooks::{DELIVER_KIND, DeliveryHandler, FanOut, INBOUND_KIND, InboundProcessor, delivery_options};
 
 use crate::config::Settings;
-use crate::events::WirePresenter;
 use crate::metrics::Metrics;
 
 /// How long a stopping process lets the relay finish the batch in hand.
@@ -41,21 +43,6 @@ const HANDLER_TIMEOUT: Duration = Duration::from_secs(300);
 /// How old a blob no file refers to must be before the sweep deletes it: older than any upload
 /// still between storing its bytes and writing its record.
 pub const ORPHAN_MIN_AGE: Duration = Duration::from_secs(3600);
-
-/// A schedule as configured and as this process runs it, for the admin view.
-#[derive(Debug, Clone)]
-pub struct ScheduleInfo {
-    pub schedule: Schedule,
-    /// Why an enabled schedule is not run here, when it is not.
-    pub held_back: Option<&'static str>,
-}
-
-impl ScheduleInfo {
-    /// Whether this process fires it.
-    pub fn active(&self) -> bool {
-        self.schedule.enabled() && self.held_back.is_none()
-    }
-}
 
 /// Everything the background needs, wired once per process by [`build`].
 #[derive(Clone)]
@@ -112,7 +99,7 @@ impl std::fmt::Debug for Parts<'_> {
 
 /// The mailer of `SMTP_URL`, if set.
 fn mailer(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Mailer>>> {
-    let Some(url) = settings.smtp_url.as_deref() else {
+    let Some(url) = settings.mail.smtp_url.as_deref() else {
         tracing::info!("SMTP_URL is not set: the daily task reports and warranty reminders will be skipped");
         return Ok(None);
     };
@@ -139,7 +126,7 @@ pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
     } = parts;
     let mailer = mailer(settings)?;
     let housekeeping = Arc::new(DieselHousekeeping::new(db.clone()));
-    let sender = HttpWebhookSender::new(settings.webhook_allow_private_targets).context("the webhook HTTP client")?;
+    let sender = HttpWebhookSender::new(settings.webhooks.allow_private_targets).context("the webhook HTTP client")?;
     let observer = Arc::new(metrics.clone());
     let long = HandlerOptions::default().timeout(HANDLER_TIMEOUT);
     let handlers = Handlers::new()
@@ -156,7 +143,12 @@ pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
         .register_with(PURGE_TOKENS_KIND, Arc::new(PurgeExpiredTokens::new(housekeeping.clone())), long)?
         .register_with(
             DISABLE_INACTIVE_KIND,
-            Arc::new(DisableInactiveUsers::new(housekeeping.clone(), users, principals, settings.inactive_user_days)),
+            Arc::new(DisableInactiveUsers::new(
+                housekeeping.clone(),
+                users,
+                principals,
+                settings.jobs.inactive_user_days,
+            )),
             long,
         )?
         .register_with(
@@ -171,27 +163,31 @@ pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
                 housekeeping.clone(),
                 queue.clone(),
                 mailer.is_some(),
-                settings.warranty_reminder_days,
+                settings.jobs.warranty_reminder_days,
             )),
             long,
         )?
         .register_with(
             USER_WARRANTY_KIND,
-            Arc::new(UserWarrantyReminder::new(housekeeping.clone(), mailer, settings.warranty_reminder_days)),
+            Arc::new(UserWarrantyReminder::new(housekeeping.clone(), mailer, settings.jobs.warranty_reminder_days)),
             long,
         )?
         .register_with(
             BACKUP_KIND,
-            Arc::new(SqliteBackup::new(housekeeping, settings.data_dir.join("backups"), settings.backup_keep)),
+            Arc::new(SqliteBackup::new(
+                housekeeping,
+                settings.server.data_dir.join("backups"),
+                settings.jobs.backup_keep,
+            )),
             long,
         )?
         .register_with(BLOB_SWEEP_KIND, Arc::new(OrphanBlobSweep::new(blobs, known_blobs, ORPHAN_MIN_AGE)), long)?;
     let schedules = schedules(settings.schedules(), db.backend(), &handlers)?;
-    let mut config = RuntimeConfig::new(settings.job_workers);
-    config.lease = settings.job_lease;
+    let mut config = RuntimeConfig::new(settings.jobs.workers);
+    config.lease = settings.jobs.lease;
     // A crashed instance's jobs wait for their lease to lapse, then for the next rescue pass.
-    config.rescue_interval = (settings.job_lease / 2).clamp(Duration::from_millis(500), Duration::from_secs(15));
-    config.retention = (!settings.job_retention.is_zero()).then_some(settings.job_retention);
+    config.rescue_interval = (settings.jobs.lease / 2).clamp(Duration::from_millis(500), Duration::from_secs(15));
+    config.retention = (!settings.jobs.retention.is_zero()).then_some(settings.jobs.retention);
     config.schedules = schedules.iter().filter(|s| s.active()).map(|s| s.schedule.clone()).collect();
     Ok(Plan {
         db: db.clone(),
@@ -202,7 +198,7 @@ pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
         config,
         bus,
         metrics: metrics.clone(),
-        nats_url: settings.nats_url.clone(),
+        nats_url: settings.events.nats_url.clone(),
         events_written,
     })
 }

@@ -1,21 +1,16 @@
-//! The Workbench HTTP server: actix-web routes and middleware, OpenAPI, configuration and the
-//! wiring of domain services to their adapters. `main.rs` only parses the command line.
+//! The Workbench binary's composition root: configuration in sections ([`config`]), one wiring
+//! function per domain ([`wiring`]), the background runtime ([`background`]), logging
+//! ([`telemetry`]) and the Prometheus registry ([`metrics`]). The HTTP adapter is
+//! `workbench-http`; `main.rs` only parses the command line.
 
 pub mod background;
 pub mod config;
-pub mod events;
-pub(crate) mod files;
-pub mod http;
-pub mod limits;
 pub mod metrics;
-pub(crate) mod middleware;
-pub mod openapi;
-pub mod realtime;
 pub mod seed;
 pub mod server;
-pub mod state;
-pub mod system_topic;
 pub mod telemetry;
+pub mod wiring;
 
 pub use config::Settings;
 pub use server::Application;
+pub use workbench_http::openapi;

@@ -4,7 +4,7 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use workbench_app::{Application, Settings, openapi, server, telemetry};
+use workbench_app::{Application, Settings, openapi, server, telemetry, wiring};
 use workbench_users::{AuthError, NewAccount, Role};
 
 /// mimalloc instead of the system allocator: requests allocate many small, short-lived buffers
@@ -82,17 +82,17 @@ async fn main() -> ExitCode {
         return healthcheck(&settings);
     }
     // Held until the end of `main`, so that queued log lines are written before the process exits.
-    let _logs = telemetry::init(settings.log_format);
+    let _logs = telemetry::init(settings.server.log_format);
     let outcome = match cli.command.unwrap_or(Command::Serve { routes: None }) {
         Command::Serve { routes } => {
             if routes.is_some() {
-                settings.workbench_routes = routes;
+                settings.server.routes = routes;
             }
             serve(settings).await
         }
         Command::Worker => {
-            settings.workbench_routes = Some("none".to_owned());
-            if settings.job_workers == 0 {
+            settings.server.routes = Some("none".to_owned());
+            if settings.jobs.workers == 0 {
                 tracing::warn!("JOB_WORKERS=0: this worker runs no jobs (it still fires schedules and relays events)");
             }
             serve(settings).await
@@ -126,8 +126,8 @@ async fn create_user(mut settings: Settings, username: String, email: String, ro
         .map_err(|e| anyhow::anyhow!("invalid account: {e}"))?;
     settings.validate()?;
     let db = server::open_database(&settings).await?;
-    let state = server::build_state(&settings, db).await?;
-    match state.auth.register(account, role).await {
+    let wired = wiring::build(&settings, db).await?;
+    match wired.state.auth.register(account, role).await {
         Ok(user) => {
             tracing::info!(user_id = user.id.0, username = user.username, role = %user.role, "created user");
             Ok(())
@@ -140,8 +140,8 @@ async fn create_user(mut settings: Settings, username: String, email: String, ro
 async fn seed(mut settings: Settings, force: bool) -> anyhow::Result<()> {
     settings.validate()?;
     let db = server::open_database(&settings).await?;
-    let state = server::build_state(&settings, db).await?;
-    let report = workbench_app::seed::demo(&state, force).await?;
+    let wired = wiring::build(&settings, db).await?;
+    let report = workbench_app::seed::demo(&wired, force).await?;
     tracing::info!(
         categories = report.categories,
         products = report.products,

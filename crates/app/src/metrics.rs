@@ -37,9 +37,8 @@ impl std::fmt::Debug for RequestSeries {
     }
 }
 
-impl RequestSeries {
-    /// Counts one finished request that took `seconds`.
-    pub fn observe(&self, seconds: f64) {
+impl workbench_http::ports::RequestSeries for RequestSeries {
+    fn observe(&self, seconds: f64) {
         self.count.inc();
         self.latency.observe(seconds);
     }
@@ -227,12 +226,6 @@ impl Metrics {
         }
     }
 
-    /// Counts one upload received whole.
-    pub fn observe_upload(&self, bytes: u64) {
-        self.uploads.inc();
-        self.upload_bytes.inc_by(bytes);
-    }
-
     /// Records how long preparing an upload of `class` (`image`, `audio`, `document`) took.
     pub fn observe_media(&self, class: &'static str, seconds: f64) {
         self.media_seconds.with_label_values(&[class]).observe(seconds);
@@ -245,24 +238,12 @@ impl Metrics {
         }
     }
 
-    /// Counts a WebSocket that opened (authenticated).
-    pub fn websocket_opened(&self) {
-        self.websockets.inc();
-    }
-
-    /// Counts a WebSocket that closed.
-    pub fn websocket_closed(&self) {
-        self.websockets.dec();
-    }
-
     /// Open WebSockets on this instance.
     pub fn websockets(&self) -> i64 {
         self.websockets.get()
     }
 
-    /// The count and latency of one method, route template and status. Looking a series up by its
-    /// labels hashes them and takes the family's lock, so the request path keeps the series it has
-    /// met (see `middleware::Edge`) and calls [`RequestSeries::observe`] on them.
+    /// The count and latency of one method, route template and status.
     pub fn request_series(&self, method: &str, route: &str, status: u16) -> RequestSeries {
         let mut status_text = itoa::Buffer::new();
         let labels = [method, route, status_text.format(status)];
@@ -282,6 +263,31 @@ impl Metrics {
         // Encoding into a Vec cannot fail for well-formed metrics.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// What the HTTP adapter counts: requests by series, sockets and uploads.
+impl workbench_http::ports::HttpMetrics for Metrics {
+    fn request_series(
+        &self,
+        method: &'static str,
+        route: &str,
+        status: u16,
+    ) -> Box<dyn workbench_http::ports::RequestSeries> {
+        Box::new(Metrics::request_series(self, method, route, status))
+    }
+
+    fn websocket_opened(&self) {
+        self.websockets.inc();
+    }
+
+    fn websocket_closed(&self) {
+        self.websockets.dec();
+    }
+
+    fn upload_received(&self, bytes: u64) {
+        self.uploads.inc();
+        self.upload_bytes.inc_by(bytes);
     }
 }
 
@@ -387,6 +393,7 @@ impl workbench_integrations::IntegrationsObserver for Metrics {
 
 #[cfg(test)]
 mod tests {
+    use workbench_http::ports::{HttpMetrics, RequestSeries as _};
     use workbench_system::AppGauges;
 
     use super::*;

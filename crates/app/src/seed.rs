@@ -4,12 +4,15 @@
 
 use anyhow::Context;
 use chrono::{Duration, Utc};
+use workbench_core::TypeFailures;
 use workbench_products::{CategoryDraft, CategoryId, Product, ProductError, ProductFilter, demo, today};
 use workbench_store::DieselUserRepository;
 use workbench_tasks::{Priority, Status, TaskDraft};
 use workbench_users::{AuthError, NewAccount, Principal, Role, UserId, UserQuery, UserRepository, UserStatus};
 
-use crate::state::AppState;
+use workbench_http::AppState;
+
+use crate::wiring::Wired;
 
 /// The demo account's password (a demo database is not for production).
 pub const DEMO_PASSWORD: &str = "demo-password-123";
@@ -29,8 +32,9 @@ pub struct SeedReport {
 /// Fills the database. Refuses when any account exists, unless `force`: then the catalogue's
 /// existing categories (by slug) are kept and only missing ones are added, with their products,
 /// and the demo user gets a fresh name when `demo` is taken.
-pub async fn demo(state: &AppState, force: bool) -> anyhow::Result<SeedReport> {
-    let users = DieselUserRepository::new(state.db.clone());
+pub async fn demo(wired: &Wired, force: bool) -> anyhow::Result<SeedReport> {
+    let state = &wired.state;
+    let users = DieselUserRepository::new(wired.db.clone());
     let existing = users.list(UserQuery::default()).await.context("counting accounts")?.total;
     if existing > 0 && !force {
         anyhow::bail!("the database already has {existing} account(s); seed only an empty one, or pass --force");
@@ -43,8 +47,7 @@ pub async fn demo(state: &AppState, force: bool) -> anyhow::Result<SeedReport> {
     let owner = Principal::from(&user);
     let mut tasks = 0;
     for draft in demo_tasks() {
-        let new = state.tasks.prepare(draft).await.map_err(|e| anyhow::anyhow!("demo task: {e}"))?;
-        state.tasks.create(&owner, new).await.map_err(|e| anyhow::anyhow!("demo task: {e}"))?;
+        state.tasks.create(&owner, draft).await.map_err(|e| anyhow::anyhow!("demo task: {e}"))?;
         tasks += 1;
     }
     let all = state
@@ -54,8 +57,7 @@ pub async fn demo(state: &AppState, force: bool) -> anyhow::Result<SeedReport> {
         .items;
     let mut owned = 0;
     for draft in demo::collection(&all, today()) {
-        let new = state.collection.prepare(draft).await?;
-        match state.collection.create(&owner, new).await {
+        match state.collection.create(&owner, draft).await {
             Ok(_) => owned += 1,
             Err(ProductError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -72,8 +74,7 @@ async fn catalogue(state: &AppState, system: &Principal) -> anyhow::Result<(usiz
         categories += 1;
         for draft in entry.products {
             let draft = workbench_products::ProductDraft { category_id: Some(category.0), ..draft };
-            let new = state.catalogue.prepare_product(system, draft).await?;
-            let _: Product = state.catalogue.create_product(system, new).await?;
+            let _: Product = state.catalogue.create_product(system, draft).await?;
             products += 1;
         }
     }
@@ -86,8 +87,7 @@ async fn add_category(
     system: &Principal,
     draft: CategoryDraft,
 ) -> anyhow::Result<Option<CategoryId>> {
-    let new = state.catalogue.prepare_category(system, draft)?;
-    match state.catalogue.create_category(system, new).await {
+    match state.catalogue.create_category(system, draft).await {
         Ok(category) => Ok(Some(category.id)),
         Err(ProductError::Conflict { .. }) => Ok(None),
         Err(e) => Err(e.into()),
@@ -120,6 +120,7 @@ fn demo_tasks() -> Vec<TaskDraft> {
         due_date: due.map(|d| now + d),
         assignee_id: None,
         tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
+        type_failures: TypeFailures::default(),
     };
     vec![
         task(

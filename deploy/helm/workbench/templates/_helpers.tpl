@@ -50,7 +50,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 The route groups and the paths under /api/v1 that belong to each: the same table as
-crates/app/src/http/routes.rs (a unit test there compares them).
+crates/http/src/groups.rs (a unit test there compares them).
 */}}
 {{- define "workbench.routeGroups" -}}
 auth: [auth]

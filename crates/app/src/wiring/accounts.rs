@@ -1,0 +1,120 @@
+//! Accounts: users, tokens, passwords, two-factor sign-in, OAuth and the audit trail.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use workbench_auth::{
+    BcryptHasher, GitHubProvider, GoogleProvider, JwtIssuer, JwtSettings, OAuthClientSettings, TotpRs,
+};
+use workbench_cache::SharedPrincipalCache;
+use workbench_core::broadcast::Broadcast;
+use workbench_store::{
+    Database, DieselAuditLog, DieselOAuthStateStore, DieselPlatformCensus, DieselRefreshTokenStore,
+    DieselUserRepository,
+};
+use workbench_users::{
+    AuthService, AuthSettings, Authenticator, DashboardService, OAuthProvider, OAuthService, PrincipalCache,
+    TwoFactorService, UserRepository, UserService,
+};
+
+use crate::config::{Settings, non_empty};
+
+/// The audience every access token is issued for and checked against.
+pub const TOKEN_AUDIENCE: &str = "workbench-api";
+
+/// How many callers' principals each instance keeps, and for how long at most: invalidations
+/// remove them at once; the time to live only bounds what a lost invalidation could cost.
+const PRINCIPALS_MAX: u64 = 100_000;
+const PRINCIPAL_TTL: Duration = Duration::from_secs(60);
+
+/// The accounts domain's services, and what other domains borrow from it.
+#[derive(Clone)]
+pub struct Accounts {
+    pub authenticator: Authenticator,
+    pub auth: AuthService,
+    pub oauth: OAuthService,
+    pub two_factor: TwoFactorService,
+    pub users: UserService,
+    pub dashboard: DashboardService,
+    /// The accounts themselves, for the background's jobs and the realtime recheck.
+    pub repository: Arc<dyn UserRepository>,
+    pub principals: Arc<dyn PrincipalCache>,
+}
+
+pub async fn wire(settings: &Settings, db: &Database, bus: Arc<dyn Broadcast>) -> anyhow::Result<Accounts> {
+    let cost = settings.auth.bcrypt_cost;
+    // Making the dummy hash costs one bcrypt round: keep it off the executor.
+    let hasher = Arc::new(tokio::task::spawn_blocking(move || BcryptHasher::new(cost)).await??);
+    let issuer = Arc::new(JwtIssuer::new(JwtSettings {
+        secret: settings.jwt_secret_bytes(),
+        issuer: settings.public_url(),
+        audience: TOKEN_AUDIENCE.to_owned(),
+        ttl: chrono::Duration::from_std(settings.auth.access_token_ttl).context("ACCESS_TOKEN_TTL is too large")?,
+    }));
+    let users = Arc::new(DieselUserRepository::new(db.clone()));
+    let tokens = Arc::new(DieselRefreshTokenStore::new(db.clone()));
+    let auth_settings = AuthSettings {
+        refresh_ttl: chrono::Duration::from_std(settings.auth.refresh_token_ttl)
+            .context("REFRESH_TOKEN_TTL is too large")?,
+    };
+    let principals = SharedPrincipalCache::start(bus, PRINCIPALS_MAX, PRINCIPAL_TTL);
+    let totp = Arc::new(TotpRs::new("Workbench"));
+    let audit = Arc::new(DieselAuditLog::new(db.clone()));
+    let authenticator = Authenticator::new(issuer.clone(), users.clone(), principals.clone());
+    let auth =
+        AuthService::new(users.clone(), tokens, hasher.clone(), issuer, totp.clone(), audit.clone(), auth_settings);
+    let oauth = OAuthService::new(
+        oauth_providers(settings)?,
+        Arc::new(DieselOAuthStateStore::new(db.clone())),
+        users.clone(),
+        auth.clone(),
+    );
+    Ok(Accounts {
+        authenticator,
+        oauth,
+        two_factor: TwoFactorService::new(users.clone(), totp),
+        users: UserService::new(users.clone(), hasher, audit, principals.clone()),
+        dashboard: DashboardService::new(Arc::new(DieselPlatformCensus::new(db.clone()))),
+        auth,
+        repository: users,
+        principals,
+    })
+}
+
+/// The OAuth providers whose client id and secret are configured, on the real endpoints unless
+/// the `OAUTH_*_URL` settings point elsewhere.
+fn oauth_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn OAuthProvider>>> {
+    let oauth = &settings.oauth;
+    let or = |value: &Option<String>, default: &str| non_empty(value).unwrap_or(default).to_owned();
+    let mut providers: Vec<Arc<dyn OAuthProvider>> = Vec::new();
+    if let (Some(id), Some(secret)) = (&oauth.google_client_id, &oauth.google_client_secret) {
+        let client = OAuthClientSettings {
+            client_id: id.clone(),
+            client_secret: secret.clone(),
+            auth_url: or(&oauth.google_auth_url, workbench_auth::GOOGLE_AUTH_URL),
+            token_url: or(&oauth.google_token_url, workbench_auth::GOOGLE_TOKEN_URL),
+            redirect_url: settings.oauth_redirect_url("google"),
+        };
+        let userinfo = or(&oauth.google_userinfo_url, workbench_auth::GOOGLE_USERINFO_URL);
+        providers.push(Arc::new(
+            GoogleProvider::new(client, userinfo, workbench_auth::http_client()?).context("Google OAuth settings")?,
+        ));
+        tracing::info!("sign-in with Google is enabled");
+    }
+    if let (Some(id), Some(secret)) = (&oauth.github_client_id, &oauth.github_client_secret) {
+        let client = OAuthClientSettings {
+            client_id: id.clone(),
+            client_secret: secret.clone(),
+            auth_url: or(&oauth.github_auth_url, workbench_auth::GITHUB_AUTH_URL),
+            token_url: or(&oauth.github_token_url, workbench_auth::GITHUB_TOKEN_URL),
+            redirect_url: settings.oauth_redirect_url("github"),
+        };
+        let api = or(&oauth.github_api_url, workbench_auth::GITHUB_API_URL);
+        providers.push(Arc::new(
+            GitHubProvider::new(client, api, workbench_auth::http_client()?).context("GitHub OAuth settings")?,
+        ));
+        tracing::info!("sign-in with GitHub is enabled");
+    }
+    Ok(providers)
+}

@@ -1,0 +1,36 @@
+//! Chat and the realtime side of the instance: rooms and messages in the database, presence in
+//! Redis (or in process), the hub of this instance's sockets, and the system topic's relay.
+
+use std::sync::Arc;
+
+use workbench_chat::{ChatService, Presence};
+use workbench_core::broadcast::Broadcast;
+use workbench_presence::{MemoryPresence, RedisPresence};
+use workbench_realtime::{Hub, HubConfig, PRESENCE_TTL, Realtime};
+use workbench_store::{Database, DieselChatStore};
+use workbench_users::{Authenticator, UserRepository};
+
+use crate::config::Settings;
+
+pub fn services(
+    settings: &Settings,
+    db: &Database,
+    redis: Option<&deadpool_redis::Pool>,
+    bus: Arc<dyn Broadcast>,
+    authenticator: &Authenticator,
+    users: Arc<dyn UserRepository>,
+) -> (ChatService, Realtime) {
+    let chat = ChatService::new(Arc::new(DieselChatStore::new(db.clone())), Arc::new(authenticator.clone()));
+    let presence: Arc<dyn Presence> = match redis {
+        Some(pool) => Arc::new(RedisPresence::new(pool.clone(), settings.redis.prefix.clone(), PRESENCE_TTL)),
+        None => Arc::new(MemoryPresence::new()),
+    };
+    let realtime = Realtime::new(
+        Hub::new(bus, HubConfig::default()),
+        presence,
+        chat.clone(),
+        users,
+        format!("instance-{}", uuid::Uuid::new_v4().simple()),
+    );
+    (chat, realtime)
+}

@@ -1,0 +1,130 @@
+//! The composition root: where adapters meet the domain. Each domain's services are built from
+//! their adapters in a module of their own (`wiring/<domain>.rs`); [`build`] calls them in the
+//! order their dependencies need and hands the result to the HTTP adapter as its state.
+
+mod accounts;
+mod chat;
+mod files;
+mod integrations;
+mod operations;
+mod products;
+mod shared;
+mod system_topic;
+mod tasks;
+mod webhooks;
+
+use std::sync::Arc;
+
+use workbench_http::idempotency::Idempotency;
+use workbench_http::{AppState, WebSettings};
+use workbench_jobs::JobQueue;
+use workbench_store::{Database, DieselIdempotencyStore, DieselJobStore, DieselWebhookStore};
+use workbench_system::SystemMonitor;
+
+pub use accounts::TOKEN_AUDIENCE;
+pub use operations::limits;
+pub use system_topic::relay as relay_system_topic;
+
+use crate::background::{self, Plan};
+use crate::config::Settings;
+use crate::metrics::Metrics;
+
+/// Everything one process runs, wired once.
+pub struct Wired {
+    /// What the HTTP adapter serves with.
+    pub state: AppState,
+    /// What the job runtime and the outbox relay run.
+    pub plan: Plan,
+    pub db: Database,
+    pub redis: Option<deadpool_redis::Pool>,
+}
+
+impl std::fmt::Debug for Wired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wired").field("db", &self.db).field("redis", &self.redis.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// The services, wired to their adapters.
+pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
+    let shared::Shared { tasks: task_cache, catalogue: catalogue_cache, redis, bus } =
+        shared::connect(settings).await?;
+    let metrics = Metrics::new();
+    let accounts = accounts::wire(settings, &db, bus.clone()).await?;
+    let system = SystemMonitor::start(settings.system()?, Arc::new(metrics.clone()));
+    let integrations = integrations::service(settings, redis.as_ref(), &metrics)?;
+    let (catalogue, collection) = products::services(&db, catalogue_cache);
+    let events_written = Arc::new(tokio::sync::Notify::new());
+    let tasks = tasks::service(&db, &accounts.authenticator, task_cache, events_written.clone());
+    let blobs = files::blobs(settings)?;
+    let files = files::service(
+        settings,
+        files::FilesParts {
+            db: &db,
+            blobs: blobs.clone(),
+            metrics: &metrics,
+            tasks: &tasks,
+            collection: &collection,
+            users: &accounts.users,
+        },
+    )?;
+    // One job store per process: its wake-up signal is shared by whatever enqueues and the runtime.
+    let job_store = DieselJobStore::new(db.clone());
+    let webhook_store = DieselWebhookStore::new(db.clone()).waking(job_store.waker());
+    let jobs = JobQueue::new(Arc::new(job_store.clone()));
+    let plan = background::build(background::Parts {
+        settings,
+        db: &db,
+        store: &job_store,
+        webhooks: &webhook_store,
+        queue: &jobs,
+        users: accounts.repository.clone(),
+        principals: accounts.principals.clone(),
+        bus: bus.clone(),
+        metrics: &metrics,
+        blobs,
+        known_blobs: Arc::new(workbench_store::DieselFileRepository::new(db.clone())),
+        events_written,
+    })?;
+    let (webhooks, inbound) = webhooks::services(settings, &webhook_store);
+    let (chat, realtime) = chat::services(
+        settings,
+        &db,
+        redis.as_ref(),
+        bus.clone(),
+        &accounts.authenticator,
+        accounts.repository.clone(),
+    );
+    let operations =
+        operations::Deployment { db: db.clone(), redis: redis.clone(), jobs: jobs.clone(), metrics: metrics.clone() };
+    let state = AppState {
+        authenticator: accounts.authenticator,
+        auth: accounts.auth,
+        oauth: accounts.oauth,
+        two_factor: accounts.two_factor,
+        users: accounts.users,
+        dashboard: accounts.dashboard,
+        tasks,
+        chat,
+        realtime,
+        catalogue,
+        collection,
+        files,
+        integrations,
+        system,
+        jobs,
+        schedules: plan.schedules(),
+        webhooks,
+        inbound,
+        idempotency: Idempotency::new(Arc::new(DieselIdempotencyStore::new(db.clone()))),
+        bus,
+        metrics: Arc::new(metrics),
+        operations: Arc::new(operations),
+        web: WebSettings {
+            max_upload_bytes: settings.files.max_upload_bytes,
+            public_url: settings.public_url(),
+            frontend_url: settings.frontend_url(),
+        },
+    };
+    Ok(Wired { state, plan, db, redis })
+}

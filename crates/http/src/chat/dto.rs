@@ -1,0 +1,137 @@
+//! Wire shapes of chat: rooms, members and messages, as the REST routes and the socket show them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use workbench_chat::{Message, Room, RoomDraft, RoomSlug};
+use workbench_core::TypeFailures;
+
+use crate::body::{Lenient, component, lenient, nullable, patterned};
+
+/// The schema of a room name as `RoomSlug::parse` reads it.
+#[derive(Debug)]
+pub struct RoomSlugSchema;
+
+component!(
+    RoomSlugSchema,
+    "RoomSlug",
+    patterned(
+        format!("^[a-z0-9-]{{1,{}}}$", RoomSlug::MAX_CHARS),
+        "A room's name: 1 to 64 lower-case letters a-z, digits and '-'"
+    )
+    .examples(["general"])
+);
+
+/// A chat room.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoomResponse {
+    pub id: i64,
+    /// The room's slug: what names it in paths and on the socket.
+    #[schema(value_type = RoomSlugSchema)]
+    pub name: String,
+    pub description: Option<String>,
+    /// Private rooms are seen, joined and read by their members only.
+    pub is_private: bool,
+    pub created_by: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Room> for RoomResponse {
+    fn from(r: Room) -> Self {
+        Self {
+            id: r.id.0,
+            name: r.slug.to_string(),
+            description: r.description,
+            is_private: r.is_private,
+            created_by: r.created_by.0,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// `POST /chat/rooms`. Fields are read leniently so that every failing one is reported at once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateRoomRequest {
+    #[schema(value_type = RoomSlugSchema, required = true)]
+    #[serde(default)]
+    pub name: Lenient<String>,
+    /// At most 500 characters; stored trimmed (blank means none).
+    #[schema(value_type = Option<String>, max_length = 500)]
+    #[serde(default)]
+    pub description: Lenient<String>,
+    /// Default `false`.
+    #[schema(value_type = Option<bool>, nullable = false)]
+    #[serde(default)]
+    pub is_private: Lenient<bool>,
+}
+
+impl CreateRoomRequest {
+    /// The draft, with the fields whose JSON type was wrong.
+    pub fn into_draft(self) -> RoomDraft {
+        let mut failures = TypeFailures::default();
+        let name = lenient("name", self.name, &mut failures);
+        let description = nullable("description", self.description, &mut failures);
+        let is_private = lenient("is_private", self.is_private, &mut failures);
+        RoomDraft { name, description, is_private, type_failures: failures }
+    }
+}
+
+/// `POST /chat/rooms/{room}/members`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AddMemberRequest {
+    /// An existing user; any other id is refused with `422` naming this field.
+    #[schema(value_type = i64, minimum = 1, required = true)]
+    #[serde(default)]
+    pub user_id: Lenient<i64>,
+}
+
+/// A member added to a room.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipResponse {
+    #[schema(value_type = RoomSlugSchema)]
+    pub room: String,
+    pub user_id: i64,
+}
+
+/// A chat message: to a room (`room` set) or directly to a user (`recipient_id` set).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageResponse {
+    /// Grows with every message: pass the last one seen as `after` to fetch what was missed.
+    pub id: i64,
+    #[schema(value_type = Option<RoomSlugSchema>)]
+    pub room: Option<String>,
+    pub sender_id: i64,
+    pub recipient_id: Option<i64>,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl MessageResponse {
+    /// A message as shown, naming its room by slug (`room` is the room it was said in, if any).
+    pub fn new(m: Message, room: Option<&RoomSlug>) -> Self {
+        Self {
+            id: m.id.0,
+            room: room.map(ToString::to_string),
+            sender_id: m.sender_id.0,
+            recipient_id: m.recipient_id.map(|r| r.0),
+            content: m.content,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// A page of history: `before` pages back, `after` reads forward from the last id a client saw.
+#[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Only messages older than this id (the newest `limit` of them).
+    #[param(minimum = 1, nullable = false)]
+    pub before: Option<i64>,
+    /// Only messages newer than this id (the oldest `limit` of them); with `before`, the window
+    /// between the two.
+    #[param(minimum = 1, nullable = false)]
+    pub after: Option<i64>,
+    /// At least 1, default 50; more than 100 is read as 100.
+    #[param(minimum = 1, nullable = false)]
+    pub limit: Option<i64>,
+}

@@ -1,0 +1,190 @@
+//! Chat over REST: rooms, their members, and the history of rooms and direct conversations.
+//! Messages are sent over the WebSocket (`http::ws`), which stores each before it delivers it;
+//! these routes read what was stored.
+
+use std::convert::Infallible;
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use workbench_chat::HistoryPage;
+use workbench_core::{TypeFailures, Validator};
+
+pub mod dto;
+mod errors;
+
+use crate::body::lenient;
+use crate::extract::{CurrentUser, Json, Query};
+use crate::groups::Routes;
+use crate::idempotency::{Created, IdempotencyKeySchema};
+use crate::pagination::DataList;
+use crate::problem::{ApiError, Problem};
+use crate::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable};
+use crate::state::AppState;
+use dto::{
+    AddMemberRequest, CreateRoomRequest, HistoryQuery, MembershipResponse, MessageResponse, RoomResponse,
+    RoomSlugSchema,
+};
+
+fn page(query: HistoryQuery) -> Result<HistoryPage, ApiError> {
+    Ok(HistoryPage::parse(query.before, query.after, query.limit)?)
+}
+
+/// This domain's routes.
+pub fn routes(routes: &mut Routes<'_, '_>) {
+    if let Some(cfg) = routes.under("/chat") {
+        cfg.service(rooms).service(create_room).service(add_member).service(room_messages).service(direct_messages);
+    }
+}
+
+/// The rooms the caller may see: every public room and the private rooms they belong to (every
+/// room for moderators and admins), by name. Not paginated.
+#[utoipa::path(
+    tag = "chat",
+    operation_id = "list_chat_rooms",
+    security(("bearer_auth" = [])),
+    responses(
+        (status = 200, body = DataList<RoomResponse>),
+        (status = 401, response = Unauthorized),
+    )
+)]
+#[get("/chat/rooms")]
+pub async fn rooms(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> Result<web::Json<DataList<RoomResponse>>, ApiError> {
+    let rooms = state.chat.rooms(&user).await?;
+    Ok(web::Json(DataList { data: rooms.into_iter().map(RoomResponse::from).collect() }))
+}
+
+/// Create a room; the caller becomes its creator and first member. Honours `Idempotency-Key`.
+#[utoipa::path(
+    tag = "chat",
+    operation_id = "create_chat_room",
+    security(("bearer_auth" = [])),
+    params(("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h")),
+    request_body = CreateRoomRequest,
+    responses(
+        (status = 201, body = RoomResponse, headers(("Location" = String)),
+            links(
+                ("ListRoomMessages" = (operation_id = "list_chat_room_messages", parameters(("room" = "$response.body#/name")))),
+                ("AddRoomMember" = (operation_id = "add_chat_room_member", parameters(("room" = "$response.body#/name")))),
+            )),
+        (status = 400, description = "The body is not JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 409, description = "A room of this name exists, or the same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, all listed (`name` not a slug)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/chat/rooms")]
+pub async fn create_room(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    body: Json<CreateRoomRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    state
+        .idempotency
+        .run(&req, user.id, &body, || async {
+            let room = state.chat.create_room(&user, body.clone().into_draft()).await?;
+            Ok(Created {
+                location: Some(format!("/api/v1/chat/rooms/{}/messages", room.slug)),
+                etag: None,
+                body: serde_json::value::to_raw_value(&RoomResponse::from(room)).map_err(ApiError::internal)?,
+            })
+        })
+        .await
+}
+
+/// Add a user to a room: only its creator or a moderator may (`403` for anyone else who can see
+/// the room). Adding a member twice changes nothing and answers `201` again.
+#[utoipa::path(
+    tag = "chat",
+    operation_id = "add_chat_room_member",
+    security(("bearer_auth" = [])),
+    params(("room" = inline(RoomSlugSchema), Path, description = "The room's name")),
+    request_body = AddMemberRequest,
+    responses(
+        (status = 201, body = MembershipResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, description = "`user_id` missing, of the wrong type or not an existing user", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/chat/rooms/{room}/members")]
+pub async fn add_member(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    room: web::Path<String>,
+    body: Json<AddMemberRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut failures = TypeFailures::default();
+    let member = lenient("user_id", body.into_inner().user_id, &mut failures);
+    let mut v = Validator::seeded(failures);
+    let member = v.required("user_id", member, Ok::<_, Infallible>);
+    let member = match v.finish_with(member) {
+        Ok(member) => member,
+        Err(errors) => {
+            // The room is checked first: a client that may not see it learns nothing about the body.
+            state.chat.visible_room(&user, &room).await?;
+            return Err(errors.into());
+        }
+    };
+    let (room, _) = state.chat.add_member(&user, &room, member).await?;
+    Ok(HttpResponse::Created().json(MembershipResponse { room: room.slug.to_string(), user_id: member }))
+}
+
+/// A page of a room's messages, oldest first: the newest `limit` by default, older ones with
+/// `before`, and what came after the last message a client saw with `after`. Private rooms are
+/// read by their members (and moderators) only.
+#[utoipa::path(
+    tag = "chat",
+    operation_id = "list_chat_room_messages",
+    security(("bearer_auth" = [])),
+    params(("room" = inline(RoomSlugSchema), Path, description = "The room's name"), HistoryQuery),
+    responses(
+        (status = 200, body = DataList<MessageResponse>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+    )
+)]
+#[get("/chat/rooms/{room}/messages")]
+pub async fn room_messages(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    room: web::Path<String>,
+    query: Query<HistoryQuery>,
+) -> Result<web::Json<DataList<MessageResponse>>, ApiError> {
+    let page = page(query.into_inner())?;
+    let (room, messages) = state.chat.room_history(&user, &room, page).await?;
+    Ok(web::Json(DataList { data: messages.into_iter().map(|m| MessageResponse::new(m, Some(&room.slug))).collect() }))
+}
+
+/// A page of the caller's direct messages with one user, oldest first, paged like a room's.
+#[utoipa::path(
+    tag = "chat",
+    operation_id = "list_direct_messages",
+    security(("bearer_auth" = [])),
+    params(("user_id" = i64, Path, minimum = 1, description = "The other user's id"), HistoryQuery),
+    responses(
+        (status = 200, body = DataList<MessageResponse>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+    )
+)]
+#[get("/chat/dm/{user_id}")]
+pub async fn direct_messages(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    other: web::Path<i64>,
+    query: Query<HistoryQuery>,
+) -> Result<web::Json<DataList<MessageResponse>>, ApiError> {
+    let page = page(query.into_inner())?;
+    let messages = state.chat.direct_history(&user, other.into_inner(), page).await?;
+    Ok(web::Json(DataList { data: messages.into_iter().map(|m| MessageResponse::new(m, None)).collect() }))
+}

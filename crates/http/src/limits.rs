@@ -1,0 +1,183 @@
+//! Rate limits on the request path: which bucket a request draws from, the `RateLimit-*` headers
+//! on every response of a limited route, and the `429` with an honest `Retry-After`.
+//!
+//! - Sign-in, registration, refresh and the OAuth routes share one bucket per client address
+//!   (`RATE_LIMIT_AUTH_PER_MINUTE`): password guessing and account spraying are slowed per source.
+//! - Every other authenticated request draws from its user's bucket, every other anonymous one
+//!   from its client address's (`RATE_LIMIT_PER_MINUTE`).
+//! - `/health`, `/ready` and `/metrics` are never limited: probes and scrapers must get through.
+//!
+//! The client address is the connection's peer, unless the peer is a trusted proxy
+//! (`TRUSTED_PROXIES`); then it is the right-most address of `X-Forwarded-For` that is not a
+//! trusted proxy (the left-most ones could be written by the client). IPv6 clients are grouped
+//! by /64, since one host usually holds a whole /64.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::dev::ServiceRequest;
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::{HttpMessage, HttpResponse, ResponseError};
+use ipnet::IpNet;
+use workbench_ratelimit::{Decision, Policy, RateLimiter};
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
+/// Routes whose requests share the per-address sign-in bucket.
+const AUTH_ROUTES: [&str; 3] = ["/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/auth/refresh"];
+const OAUTH_PREFIX: &str = "/api/v1/auth/oauth/";
+/// Routes that are never limited.
+const UNLIMITED: [&str; 3] = ["/health", "/ready", "/metrics"];
+
+/// The proxies whose `X-Forwarded-For` is believed.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Arc<[IpNet]>);
+
+impl TrustedProxies {
+    /// The address of the client behind a request that arrived from `peer`.
+    pub fn client_of(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = peer.to_canonical();
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let forwarded: Vec<IpAddr> = headers
+            .get_all(HeaderName::from_static("x-forwarded-for"))
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+            .map(|ip| ip.to_canonical())
+            .collect();
+        // Right to left: each trusted hop vouches for the one before it.
+        forwarded.iter().rev().find(|ip| !self.trusts(**ip)).or(forwarded.first()).copied().unwrap_or(peer)
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// The bucket key of a client address: the address itself, or its /64 for IPv6.
+pub fn address_bucket(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => IpNet::new(IpAddr::V6(v6), 64).map_or_else(|_| v6.to_string(), |net| net.trunc().to_string()),
+    }
+}
+
+/// The limits this server applies; a policy of `None` is switched off.
+pub struct Limits {
+    pub limiter: Arc<dyn RateLimiter>,
+    pub auth: Option<Policy>,
+    pub general: Option<Policy>,
+    pub proxies: TrustedProxies,
+}
+
+impl std::fmt::Debug for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limits").field("auth", &self.auth).field("general", &self.general).finish_non_exhaustive()
+    }
+}
+
+/// Claims of a bearer token already verified here, so the handler's extractor does not verify
+/// them again.
+#[derive(Debug, Clone)]
+pub struct VerifiedClaims(pub workbench_users::AccessClaims);
+
+/// The `429` of a request its bucket refused, with whole seconds to wait, rounded up: a client
+/// that waits this long is let through.
+pub fn too_many_requests(decision: &Decision) -> HttpResponse {
+    let wait = decision.retry_after.unwrap_or_default();
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = ApiError::new(
+        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        format!("Too many requests; try again in {seconds} s."),
+    )
+    .with_retry_after(seconds.max(1))
+    .error_response();
+    set_headers(response.headers_mut(), decision);
+    response
+}
+
+/// The policy and bucket key of a request, or `None` when it is not limited.
+pub fn bucket(req: &ServiceRequest, limits: &Limits, state: &AppState) -> Option<(Policy, String)> {
+    let path = req.path();
+    if UNLIMITED.contains(&path) {
+        return None;
+    }
+    let address = || {
+        let peer = req.peer_addr().map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+        address_bucket(limits.proxies.client_of(peer, req.headers()))
+    };
+    if AUTH_ROUTES.contains(&path) || path.starts_with(OAUTH_PREFIX) {
+        return limits.auth.map(|policy| (policy, address()));
+    }
+    let policy = limits.general?;
+    let verified = bearer(req).and_then(|token| state.authenticator.verify(token).ok());
+    match verified {
+        Some(claims) => {
+            let key = format!("user:{}", claims.user_id);
+            req.extensions_mut().insert(VerifiedClaims(claims));
+            Some((policy, key))
+        }
+        None => Some((policy, address())),
+    }
+}
+
+fn bearer(req: &ServiceRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The `RateLimit-*` headers of a decision.
+pub fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
+    let reset = decision.reset.as_secs() + u64::from(decision.reset.subsec_nanos() > 0);
+    headers.insert(LIMIT, HeaderValue::from(decision.limit));
+    headers.insert(REMAINING, HeaderValue::from(decision.remaining));
+    headers.insert(RESET, HeaderValue::from(reset));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxies(list: &[&str]) -> TrustedProxies {
+        TrustedProxies(list.iter().map(|n| n.parse().unwrap()).collect::<Vec<_>>().into())
+    }
+
+    fn forwarded(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(HeaderName::from_static("x-forwarded-for"), HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let peer: IpAddr = "10.0.0.5".parse().unwrap();
+        let headers = forwarded("203.0.113.9, 198.51.100.2");
+        assert_eq!(proxies(&[]).client_of(peer, &headers), peer, "no trusted proxies: the peer");
+        let trusted = proxies(&["10.0.0.0/8"]);
+        assert_eq!(trusted.client_of(peer, &headers).to_string(), "198.51.100.2", "the right-most untrusted entry");
+        let chain = proxies(&["10.0.0.0/8", "198.51.100.0/24"]);
+        assert_eq!(chain.client_of(peer, &headers).to_string(), "203.0.113.9", "through two trusted hops");
+        assert_eq!(trusted.client_of(peer, &forwarded("not-an-ip")), peer);
+        let outsider: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(trusted.client_of(outsider, &headers), outsider, "an untrusted peer's header is ignored");
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_64() {
+        let a = address_bucket("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = address_bucket("2001:db8:1:2:bbbb::2".parse().unwrap());
+        let c = address_bucket("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(address_bucket("::ffff:192.0.2.1".parse::<IpAddr>().unwrap().to_canonical()), "192.0.2.1");
+    }
+}

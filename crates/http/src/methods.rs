@@ -1,0 +1,80 @@
+//! Which methods each documented path accepts: the table behind `405 Method Not Allowed`, built
+//! from the same OpenAPI document the routes are registered with.
+
+use actix_web::dev::ResourceDef;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use utoipa::openapi::{OpenApi as Document, PathItem};
+
+use crate::problem::ApiError;
+
+/// Which methods each documented path accepts, so that a request for a known path with the wrong
+/// method is answered `405` with `Allow`, and only unknown paths are `404`.
+#[derive(Debug)]
+pub struct MethodTable {
+    table: Vec<(ResourceDef, Vec<Method>)>,
+    /// The paths without parameters, for a lookup that costs one hash per request (foldhash:
+    /// the keys are our own routes, so nothing a client sends can be aimed at its collisions).
+    fixed: std::collections::HashMap<String, Vec<Method>, foldhash::fast::FixedState>,
+}
+
+impl MethodTable {
+    pub fn from_document(doc: &Document) -> Self {
+        let mut table: Vec<_> =
+            doc.paths.paths.iter().map(|(path, item)| (ResourceDef::new(path.as_str()), methods(item))).collect();
+        // The most specific path decides: `/tasks/stats` before `/tasks/{id}`, which matches it too.
+        table.sort_by_key(|(def, _)| def.pattern().unwrap_or_default().matches('{').count());
+        let fixed = doc
+            .paths
+            .paths
+            .iter()
+            .filter(|(path, _)| !path.contains('{'))
+            .map(|(path, item)| (path.clone(), methods(item)))
+            .collect();
+        Self { table, fixed }
+    }
+
+    /// The methods allowed on `path`, or `None` when no route has that path.
+    pub fn allowed(&self, path: &str) -> Option<&[Method]> {
+        self.table.iter().find(|(def, _)| def.is_match(path)).map(|(_, methods)| methods.as_slice())
+    }
+
+    /// `405` with `Allow` when `path` is a documented path without parameters that does not
+    /// take `method`. Checked before routing: a templated route of another resource
+    /// (`PUT /products/{id}`) would otherwise claim `PUT /products/search` and answer for it
+    /// (`401`, or `400` for an id that is not a number).
+    pub fn refuse_fixed(&self, path: &str, method: &Method) -> Option<HttpResponse> {
+        let allowed = self.fixed.get(path)?;
+        (!allowed.contains(method) && *method != Method::OPTIONS).then(|| method_not_allowed(allowed))
+    }
+
+    /// `405` with `Allow` when `path` is documented but not for `method`; `None` otherwise.
+    pub fn refuse(&self, path: &str, method: &Method) -> Option<HttpResponse> {
+        let allowed = self.allowed(path).filter(|allowed| !allowed.contains(method))?;
+        Some(method_not_allowed(allowed))
+    }
+}
+
+fn method_not_allowed(allowed: &[Method]) -> HttpResponse {
+    let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    let mut response = ApiError::from_status(StatusCode::METHOD_NOT_ALLOWED).error_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}
+
+fn methods(item: &PathItem) -> Vec<Method> {
+    [
+        (item.get.is_some(), Method::GET),
+        (item.get.is_some(), Method::HEAD),
+        (item.post.is_some(), Method::POST),
+        (item.put.is_some(), Method::PUT),
+        (item.patch.is_some(), Method::PATCH),
+        (item.delete.is_some(), Method::DELETE),
+    ]
+    .into_iter()
+    .filter_map(|(present, method)| present.then_some(method))
+    .collect()
+}

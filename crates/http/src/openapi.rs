@@ -1,0 +1,199 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//!
+//! Paths are collected by `utoipa-actix-web` from the very `ServiceConfig` functions the server
+//! registers, so a route cannot be served without being documented. The same document drives
+//! `405 Method Not Allowed` answers (see [`crate::methods::MethodTable`]).
+
+use actix_web::App;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, RefOr};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+
+use crate::files::dto::{InvoiceDataSchema, TaskReportData, TaskStatusListSchema};
+use crate::groups::RouteSet;
+use crate::problem::Problem;
+use crate::responses::{
+    BadRequest, Forbidden, NotFound, PreconditionFailed, TooManyRequests, Unauthorized, Unprocessable,
+};
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Workbench API",
+        description = "Tasks, products, files and the people around them. Errors are RFC 9457 problem \
+documents (`application/problem+json`). Lists carry `pagination` and a `Link` header. Sign in with \
+`POST /api/v1/auth/login`, then use **Authorize** with the `access_token`.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    components(
+        schemas(
+            Problem,
+            workbench_core::FieldError,
+            // Referenced by name from the hand-built `PdfRequest`.
+            InvoiceDataSchema,
+            TaskReportData,
+            TaskStatusListSchema,
+        ),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, PreconditionFailed, Unprocessable, TooManyRequests)
+    ),
+    tags(
+        (name = "auth", description = "Registration, sign-in and tokens"),
+        (name = "users", description = "Profiles and user lists"),
+        (name = "admin", description = "Account administration, the audit trail, the job queue and its schedules"),
+        (name = "tasks", description = "Tasks, comments, tags and statistics"),
+        (name = "products", description = "The public catalogue: categories and products (changed by admins)"),
+        (name = "user-products", description = "The caller's own products, their serials and warranties"),
+        (name = "files", description = "Uploads (typed by their bytes), downloads with ranges, thumbnails and generated PDFs"),
+        (name = "integrations", description = "Weather, crypto prices and translations from third parties, cached"),
+        (name = "search", description = "One search over users, tasks and products, each group as its own routes show it"),
+        (name = "webhooks", description = "Deliveries received from GitHub and Stripe; users' subscriptions to their task events"),
+        (name = "chat", description = "Chat rooms, their members and the history of rooms and direct messages (messages are sent over the WebSocket)"),
+        (name = "system", description = "Live metrics of this instance (CPU, memory, disks, network, the process and its HTTP traffic), their recent history and threshold alerts, for moderators and admins; and the dashboard page that shows them"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// Adds the `bearer_auth` security scheme, so Swagger UI's "Authorize" takes an access token.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".into());
+        components.add_security_scheme("bearer_auth", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Lists the `429` of the rate limiter on every operation under `/api/v1` (all of them are
+/// limited), rather than on each annotation. Applied once the routes' paths are collected.
+struct RateLimited;
+
+impl Modify for RateLimited {
+    fn modify(&self, doc: &mut Document) {
+        let too_many = utoipa::openapi::Ref::from_response_name("TooManyRequests");
+        for (path, item) in doc.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") {
+                continue;
+            }
+            for op in
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+            {
+                op.responses.responses.entry("429".into()).or_insert_with(|| too_many.clone().into());
+            }
+        }
+    }
+}
+
+/// The whole document, as served at `/api-docs/openapi.json` and committed in `openapi/`.
+pub fn document() -> Document {
+    document_for(&RouteSet::all())
+}
+
+/// The document of what a process serving the route groups of `routes` serves: the operational
+/// routes and those groups' paths.
+pub fn document_for(routes: &RouteSet) -> Document {
+    let (_, mut doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::operational)
+        .configure(|cfg| routes::api(cfg, routes))
+        .split_for_parts();
+    RateLimited.modify(&mut doc);
+    name_link_operations_as_the_specification_does(&mut doc);
+    doc
+}
+
+/// utoipa 5 writes a response link's target as `operation_id` (its `Link` misses serde's camelCase
+/// renaming), a key no reader of the document knows; the specification's key is `operationId`.
+/// Links are declared in the routes' annotations; this only corrects how they are written.
+fn name_link_operations_as_the_specification_does(doc: &mut Document) {
+    let operations = doc.paths.paths.values_mut().flat_map(|item| {
+        [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+    });
+    for operation in operations {
+        let responses = operation.responses.responses.values_mut().filter_map(|response| match response {
+            RefOr::T(response) => Some(response),
+            RefOr::Ref(_) => None,
+        });
+        for response in responses {
+            for link in response.links.values_mut() {
+                if let RefOr::T(link) = link
+                    && !link.operation_id.is_empty()
+                {
+                    let id = std::mem::take(&mut link.operation_id);
+                    link.extensions.get_or_insert_with(Default::default).insert("operationId".to_owned(), id.into());
+                }
+            }
+        }
+    }
+}
+
+/// The document as pretty JSON with a trailing newline, exactly as `make openapi` writes it.
+pub fn document_json() -> String {
+    let mut json = document().to_pretty_json().expect("the OpenAPI document serialises");
+    json.push('\n');
+    json
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header;
+    use actix_web::http::{Method, StatusCode};
+
+    use super::*;
+    use crate::methods::MethodTable;
+
+    #[test]
+    fn the_most_specific_documented_path_decides_the_methods() {
+        let table = MethodTable::from_document(&document());
+        assert_eq!(table.allowed("/api/v1/tasks/stats"), Some(&[Method::GET, Method::HEAD][..]));
+        let refused = table.refuse("/api/v1/tasks/stats", &Method::PUT).expect("PUT is not a method of /tasks/stats");
+        assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(refused.headers().get(header::ALLOW).unwrap(), "GET, HEAD");
+        assert!(table.refuse("/api/v1/tasks/7", &Method::PUT).is_none(), "PUT /tasks/{{id}} exists");
+        assert!(table.refuse("/api/v1/tasks/stats", &Method::GET).is_none());
+        assert!(table.refuse("/api/v1/nowhere", &Method::GET).is_none(), "an unknown path is not a 405");
+        let me = table.allowed("/api/v1/users/me").unwrap();
+        assert!(me.contains(&Method::GET) && me.contains(&Method::PATCH) && !me.contains(&Method::DELETE));
+    }
+
+    #[test]
+    fn links_name_their_target_operation_as_the_specification_does() {
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).unwrap();
+        let operations: Vec<&serde_json::Value> =
+            doc["paths"].as_object().unwrap().values().flat_map(|item| item.as_object().unwrap().values()).collect();
+        let ids: Vec<&str> = operations.iter().filter_map(|operation| operation["operationId"].as_str()).collect();
+        let links: Vec<&serde_json::Value> = operations
+            .iter()
+            .filter_map(|operation| operation["responses"].as_object())
+            .flat_map(|responses| responses.values())
+            .filter_map(|response| response["links"].as_object())
+            .flat_map(|links| links.values())
+            .collect();
+        assert!(!links.is_empty(), "creating routes link to the routes that take the new id");
+        for link in links {
+            assert!(link.get("operation_id").is_none(), "{link}");
+            let target = link["operationId"].as_str().unwrap_or_else(|| panic!("no operationId: {link}"));
+            assert!(ids.contains(&target), "{target} is not an operation of the document");
+        }
+    }
+
+    #[test]
+    fn every_documented_api_path_belongs_to_exactly_one_group() {
+        let doc = document();
+        for path in doc.paths.paths.keys().filter(|p| p.starts_with("/api/v1/")) {
+            let rest = &path["/api/v1".len()..];
+            let first = rest.split('/').nth(1).map(|s| format!("/{s}")).unwrap_or_default();
+            let owners: Vec<_> =
+                crate::groups::GROUPS.iter().filter(|g| g.prefixes.contains(&first.as_str())).map(|g| g.name).collect();
+            assert_eq!(owners.len(), 1, "{path} belongs to {owners:?}");
+            let only = RouteSet::parse(owners[0]).unwrap();
+            assert!(document_for(&only).paths.paths.contains_key(path), "{path} not served by {owners:?}");
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Registering the API: every domain's routes under `/api/v1` (for the groups a process serves,
+//! see [`crate::groups`]), and the operational routes every process serves.
+
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::DOMAINS;
+use crate::groups::{RouteSet, Routes};
+
+/// Registers the routes of every group `served` (relative to `/api/v1`).
+fn register(cfg: &mut ServiceConfig, served: &RouteSet) {
+    let mut routes = Routes::new(cfg, served);
+    for domain in DOMAINS {
+        domain(&mut routes);
+    }
+}
+
+/// The versioned API, under `/api/v1`: the route groups of `routes` (see [`crate::groups::GROUPS`]).
+pub fn api(cfg: &mut ServiceConfig, routes: &RouteSet) {
+    if !routes.is_empty() {
+        cfg.service(scope("/api/v1").configure(|cfg| register(cfg, routes)));
+    }
+}
+
+/// Health, readiness, metrics and the live dashboard, outside the versioned API: every process
+/// serves them, whatever its route groups.
+pub fn operational(cfg: &mut ServiceConfig) {
+    cfg.service(crate::health::health)
+        .service(crate::health::ready)
+        .service(crate::health::metrics)
+        .service(crate::dashboard::page)
+        // The page's files are not API operations: served, not documented.
+        .route("/dashboard", actix_web::web::get().to(crate::dashboard::redirect))
+        .route("/dashboard/{asset:.+}", actix_web::web::get().to(crate::dashboard::asset));
+}

@@ -1,0 +1,370 @@
+//! Wire shapes of tasks, comments, tags and statistics.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use workbench_core::{FieldErrors, PageRequest, TypeFailures};
+use workbench_tasks::{Comment, Priority, RawTaskFilter, Status, TagUsage, Task, TaskDraft, TaskPatch, TaskStats};
+
+use crate::body::{Instant, Lenient, component, instant, lenient, nullable, nullable_instant, present, trimmed_text};
+use crate::pagination::{PageNumberSchema, PageSizeSchema};
+
+/// The schema of a task title as `Title::parse` reads it.
+#[derive(Debug)]
+pub struct TitleSchema;
+
+component!(
+    TitleSchema,
+    "TaskTitle",
+    trimmed_text(1, workbench_tasks::Title::MAX_CHARS, "1 to 200 characters once trimmed")
+        .examples(["Renew the car insurance"])
+);
+
+/// The schema of one tag as `Tags::parse` reads it.
+#[derive(Debug)]
+pub struct TagSchema;
+
+component!(
+    TagSchema,
+    "Tag",
+    trimmed_text(1, workbench_tasks::Tags::MAX_CHARS, "1 to 32 characters once trimmed; stored in lower case")
+        .examples(["car"])
+);
+
+/// The schema of a comment's body as `CommentBody::parse` reads it.
+#[derive(Debug)]
+pub struct CommentBodySchema;
+
+component!(
+    CommentBodySchema,
+    "CommentBody",
+    trimmed_text(1, workbench_tasks::CommentBody::MAX_CHARS, "1 to 5000 characters once trimmed")
+        .examples(["Called the insurer; waiting for the quote."])
+);
+
+/// A task.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskResponse {
+    pub id: i64,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: Status,
+    pub priority: Priority,
+    pub due_date: Option<DateTime<Utc>>,
+    pub owner_id: i64,
+    pub assignee_id: Option<i64>,
+    pub tags: Vec<String>,
+    /// Set when the status became `completed`; cleared when it leaves it.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Grows by one with every change; the `ETag` is derived from it.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Task> for TaskResponse {
+    fn from(t: Task) -> Self {
+        Self {
+            id: t.id.0,
+            title: t.title,
+            description: t.description,
+            status: t.status,
+            priority: t.priority,
+            due_date: t.due_date,
+            owner_id: t.owner_id.0,
+            assignee_id: t.assignee_id.map(|a| a.0),
+            tags: t.tags,
+            completed_at: t.completed_at,
+            version: t.version,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// `POST /tasks`. Fields are read leniently so that a value of the wrong type is reported together
+/// with every other failing field.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateTaskRequest {
+    #[schema(value_type = TitleSchema, required = true)]
+    #[serde(default)]
+    pub title: Lenient<String>,
+    /// At most 10 000 characters.
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[serde(default)]
+    pub description: Lenient<String>,
+    /// Default `pending`.
+    #[schema(value_type = Status)]
+    #[serde(default)]
+    pub status: Lenient<Status>,
+    /// Default `medium`.
+    #[schema(value_type = Priority)]
+    #[serde(default)]
+    pub priority: Lenient<Priority>,
+    /// RFC 3339 (or a bare `YYYY-MM-DD`, midnight UTC).
+    #[serde(default, deserialize_with = "instant")]
+    #[schema(value_type = Option<Instant>)]
+    pub due_date: Option<DateTime<Utc>>,
+    /// The id of an active user; any other id is refused with `422` naming this field.
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    #[serde(default)]
+    pub assignee_id: Lenient<i64>,
+    /// At most 20 distinct tags; stored trimmed, lower-case, deduplicated.
+    #[schema(value_type = Vec<TagSchema>, max_items = 20)]
+    #[serde(default)]
+    pub tags: Lenient<Vec<String>>,
+}
+
+impl CreateTaskRequest {
+    /// The draft, with the fields whose JSON type was wrong.
+    pub fn into_draft(self) -> TaskDraft {
+        let mut failures = TypeFailures::default();
+        TaskDraft {
+            title: lenient("title", self.title, &mut failures),
+            description: nullable("description", self.description, &mut failures),
+            status: lenient("status", self.status, &mut failures),
+            priority: lenient("priority", self.priority, &mut failures),
+            due_date: self.due_date,
+            assignee_id: nullable("assignee_id", self.assignee_id, &mut failures),
+            tags: lenient("tags", self.tags, &mut failures),
+            type_failures: failures,
+        }
+    }
+}
+
+/// `PUT` and `PATCH /tasks/{id}`: fields left out are kept; `null` clears a nullable field
+/// (`description`, `due_date`, `assignee_id`) and is refused for the others.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateTaskRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = TitleSchema)]
+    pub title: Option<Option<String>>,
+    /// At most 10 000 characters.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, max_length = 10000)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Status)]
+    pub status: Option<Option<Status>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Priority)]
+    pub priority: Option<Option<Priority>>,
+    /// RFC 3339 (or a bare `YYYY-MM-DD`, midnight UTC).
+    #[serde(default, deserialize_with = "nullable_instant")]
+    #[schema(value_type = Option<Instant>, nullable)]
+    pub due_date: Option<Option<DateTime<Utc>>>,
+    /// The id of an active user; any other id is refused with `422` naming this field.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, nullable, minimum = 1)]
+    pub assignee_id: Option<Option<i64>>,
+    /// At most 20 distinct tags; stored trimmed, lower-case, deduplicated.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Vec<TagSchema>, max_items = 20)]
+    pub tags: Option<Option<Vec<String>>>,
+}
+
+impl From<UpdateTaskRequest> for TaskPatch {
+    fn from(r: UpdateTaskRequest) -> Self {
+        Self {
+            title: r.title,
+            description: r.description,
+            status: r.status,
+            priority: r.priority,
+            due_date: r.due_date,
+            assignee_id: r.assignee_id,
+            tags: r.tags,
+        }
+    }
+}
+
+/// The schema of `sort` as `TaskSort::parse` reads it.
+#[derive(Debug)]
+pub struct TaskSortSchema;
+
+component!(
+    TaskSortSchema,
+    "TaskSort",
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some([
+            "created_at",
+            "-created_at",
+            "updated_at",
+            "-updated_at",
+            "due_date",
+            "-due_date",
+            "priority",
+            "-priority",
+            "title",
+            "-title",
+        ]))
+        .description(Some("A key, with `-` in front for descending (surrounding whitespace is ignored)"))
+);
+
+/// Filters, sort and page of `GET /tasks`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskListQuery {
+    /// Comma-separated statuses: `pending`, `in_progress`, `completed` (empty items are ignored).
+    #[param(
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:pending|in_progress|completed)?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:,[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:pending|in_progress|completed)?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)*$",
+        example = "pending,in_progress"
+    )]
+    pub status: Option<String>,
+    /// Comma-separated priorities: `low`, `medium`, `high` (empty items are ignored).
+    #[param(
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:low|medium|high)?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:,[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:low|medium|high)?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)*$",
+        example = "high"
+    )]
+    pub priority: Option<String>,
+    pub assignee_id: Option<i64>,
+    pub owner_id: Option<i64>,
+    /// Tasks carrying this tag.
+    pub tag: Option<String>,
+    /// Case-insensitive substring of title or description.
+    pub q: Option<String>,
+    /// Due strictly before: RFC 3339 or `YYYY-MM-DD` (midnight UTC).
+    #[serde(default, deserialize_with = "instant")]
+    #[param(value_type = Option<Instant>, inline)]
+    pub due_before: Option<DateTime<Utc>>,
+    /// Due at or after: RFC 3339 or `YYYY-MM-DD` (midnight UTC).
+    #[serde(default, deserialize_with = "instant")]
+    #[param(value_type = Option<Instant>, inline)]
+    pub due_after: Option<DateTime<Utc>>,
+    /// Only tasks due in the past and not completed.
+    pub overdue: Option<bool>,
+    /// `created_at`, `updated_at`, `due_date`, `priority` or `title`; `-` prefix for descending.
+    /// Default `-created_at`. Tasks without a due date sort last in both directions.
+    #[param(value_type = Option<TaskSortSchema>, inline)]
+    pub sort: Option<String>,
+    /// Page number, from 1.
+    #[param(value_type = Option<PageNumberSchema>, inline)]
+    pub page: Option<i64>,
+    /// Items per page, from 1; more than 100 is read as 100. Default 20.
+    #[param(value_type = Option<PageSizeSchema>, inline)]
+    pub per_page: Option<i64>,
+}
+
+impl TaskListQuery {
+    pub fn split(self) -> (RawTaskFilter, Result<PageRequest, FieldErrors>) {
+        let page = PageRequest::from_signed(self.page, self.per_page);
+        let filter = RawTaskFilter {
+            status: self.status,
+            priority: self.priority,
+            assignee_id: self.assignee_id,
+            owner_id: self.owner_id,
+            tag: self.tag,
+            q: self.q,
+            due_before: self.due_before,
+            due_after: self.due_after,
+            overdue: self.overdue,
+            sort: self.sort,
+        };
+        (filter, page)
+    }
+}
+
+/// Counts by status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusCounts {
+    pub pending: u64,
+    pub in_progress: u64,
+    pub completed: u64,
+}
+
+/// Counts by priority.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriorityCounts {
+    pub low: u64,
+    pub medium: u64,
+    pub high: u64,
+}
+
+/// Statistics over the tasks the caller sees.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskStatsResponse {
+    pub total: u64,
+    pub by_status: StatusCounts,
+    pub by_priority: PriorityCounts,
+    /// Due in the past and not completed.
+    pub overdue: u64,
+    /// Completed over total, from 0 to 1 (0 when there are no tasks).
+    pub completion_rate: f64,
+}
+
+impl From<TaskStats> for TaskStatsResponse {
+    fn from(s: TaskStats) -> Self {
+        Self {
+            total: s.total,
+            completion_rate: s.completion_rate(),
+            by_status: StatusCounts { pending: s.pending, in_progress: s.in_progress, completed: s.completed },
+            by_priority: PriorityCounts { low: s.low, medium: s.medium, high: s.high },
+            overdue: s.overdue,
+        }
+    }
+}
+
+/// A comment on a task.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommentResponse {
+    pub id: i64,
+    pub task_id: i64,
+    pub author_id: i64,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Comment> for CommentResponse {
+    fn from(c: Comment) -> Self {
+        Self {
+            id: c.id,
+            task_id: c.task_id.0,
+            author_id: c.author_id.0,
+            body: c.body,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// `POST /tasks/{id}/comments`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreateCommentRequest {
+    #[schema(value_type = CommentBodySchema, required = true)]
+    pub body: Option<String>,
+}
+
+/// A tag in use, with how many visible tasks carry it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagResponse {
+    pub name: String,
+    pub usage_count: u64,
+}
+
+impl From<TagUsage> for TagResponse {
+    fn from(t: TagUsage) -> Self {
+        Self { name: t.name, usage_count: t.usage_count }
+    }
+}
+
+/// `q` of `GET /tags`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TagQuery {
+    /// Only tags containing this (case-insensitive).
+    pub q: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_distinguishes_absent_null_and_value() {
+        let r: UpdateTaskRequest = serde_json::from_str(r#"{"due_date": null, "title": "x"}"#).unwrap();
+        assert_eq!(r.due_date, Some(None));
+        assert_eq!(r.title, Some(Some("x".into())));
+        assert_eq!(r.assignee_id, None);
+    }
+}

@@ -1,0 +1,85 @@
+//! The WebSocket: `GET /api/v1/ws` upgrades to a socket that carries task events, chat, presence
+//! and (for moderators and admins) live system metrics. The protocol is in [`protocol`]; one
+//! socket's life in [`session`]; what outlives a socket (presence, the hub) in `crate::realtime`.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+pub mod protocol;
+mod session;
+
+pub use session::SYSTEM_TOPIC;
+
+use crate::extract::Query;
+use crate::groups::Routes;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+use protocol::ConnectQuery;
+
+/// The largest frame a client may send: a chat message is at most a few kilobytes.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// This domain's routes.
+pub fn routes(routes: &mut Routes<'_, '_>) {
+    if let Some(cfg) = routes.under("/ws") {
+        cfg.service(connect);
+    }
+}
+
+/// Open the realtime WebSocket.
+///
+/// Server → client events are `{"type": "...", "data": {...}}`: `task.created`, `task.updated`,
+/// `task.deleted` (to the task's owner and assignee), `chat.message`, `chat.dm`, `presence`
+/// (`{user_id, status: "online"|"offline"}`), `history` (an answer to `history`), `system.metrics`,
+/// `system.alert`, `pong` and `error` (`{code, message, errors?}`). Client → server messages are
+/// flat objects: `{"type": "join", "room": "ops"}`, `leave {room}`, `message {room, content}`,
+/// `dm {to, content}`, `history {room | with, before?, after?, limit?}`, `subscribe {topic}` and
+/// `unsubscribe {topic}` (topic `system`, moderators and admins), `ping`, `auth {token}`.
+/// Every message is stored before it is delivered; a client that reconnects asks `history` with
+/// `after` set to the last id it saw. The server pings every 25 s and closes a socket that
+/// missed two pongs; frames over 64 KiB close it with 1009; a client that stops reading is
+/// closed with 4008 once 256 frames wait for it; a disabled account's sockets close with 1008.
+#[utoipa::path(
+    tag = "realtime",
+    operation_id = "open_websocket",
+    params(ConnectQuery),
+    security((), ("bearer_auth" = [])),
+    responses(
+        (status = 101, description = "Switching protocols: the WebSocket is open"),
+        (status = 400, description = "Not a WebSocket handshake", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The token in `?token=` (or the `Authorization` header) is not valid",
+            body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String))),
+    )
+)]
+#[get("/ws")]
+pub async fn connect(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    query: Query<ConnectQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let token = query.into_inner().token.or_else(|| bearer(&req));
+    // Checked before the upgrade, so that a bad token is an HTTP 401 the client can read.
+    let principal = match token {
+        Some(token) => Some(session::authenticate(&state, &token).await.map_err(|e| match e {
+            workbench_users::AuthError::Unknown(cause) => ApiError::internal(cause),
+            _ => ApiError::invalid_token(),
+        })?),
+        None => None,
+    };
+    let (response, socket, stream) =
+        actix_ws::handle(&req, body).map_err(|e| ApiError::bad_request(format!("Not a WebSocket handshake: {e}.")))?;
+    let stream =
+        stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
+    let opening = match principal {
+        Some(principal) => session::Opening::Registered(session::Registration::new(&state, principal)),
+        None => session::Opening::Anonymous,
+    };
+    actix_web::rt::spawn(session::run(state.into_inner(), socket, stream, opening));
+    Ok(response)
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}

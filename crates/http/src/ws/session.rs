@@ -1,0 +1,325 @@
+//! One socket's life: authentication, then a loop that writes what the hub queued for it, reads
+//! what the client says, and keeps the connection alive with pings.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, ProtocolError, Session};
+use bytestring::ByteString;
+use futures_util::StreamExt;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use workbench_chat::HistoryPage;
+use workbench_realtime::{Closing, Connection, ConnectionId, Target, event_frame};
+use workbench_users::{AuthError, Principal};
+
+use super::protocol::{ClientMessage, HistoryAnswer, SocketError};
+use crate::chat::dto::MessageResponse;
+use crate::state::AppState;
+
+/// How long a socket opened without a token has to send `auth`.
+const AUTH_WITHIN: Duration = Duration::from_secs(10);
+/// How often the server pings.
+const PING_EVERY: Duration = Duration::from_secs(25);
+/// Silence (no pong, no message) after which the socket is closed: two missed pongs.
+const SILENCE_LIMIT: Duration = Duration::from_secs(2 * 25 + 5);
+/// How long a close frame may take to go out to a client that may have stopped reading.
+const CLOSE_WITHIN: Duration = Duration::from_secs(1);
+
+/// What one socket may ask per second, and in a burst: plenty for a person typing or a client
+/// catching up, while a runaway client cannot turn its socket into a stream of database writes.
+const MESSAGES_PER_SECOND: NonZeroU32 = NonZeroU32::new(20).unwrap();
+const MESSAGES_BURST: NonZeroU32 = NonZeroU32::new(60).unwrap();
+
+/// The only topic there is: this instance's live system metrics, for moderators and admins.
+pub const SYSTEM_TOPIC: &str = "system";
+
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, AuthError> {
+    state.authenticator.authenticate(token).await
+}
+
+async fn close(socket: Session, code: CloseCode, description: &str) {
+    let reason = actix_ws::CloseReason { code, description: Some(description.to_owned()) };
+    let _ = tokio::time::timeout(CLOSE_WITHIN, socket.close(Some(reason))).await;
+}
+
+/// A connection the hub knows, and whose it is.
+pub struct Registration {
+    principal: Principal,
+    connection: Connection,
+    /// Whether it is the user's only connection on this instance (presence: an arrival).
+    first_here: bool,
+}
+
+impl Registration {
+    pub fn new(state: &AppState, principal: Principal) -> Self {
+        let (connection, first_here) = state.realtime.hub.register(principal.id, principal.token_generation);
+        Self { principal, connection, first_here }
+    }
+}
+
+/// How a socket starts. One whose handshake carried a token is registered with the hub before
+/// the `101` goes out, so that a client may rely on hearing everything sent to it after the
+/// handshake (a direct message written the moment the socket opened, say).
+pub enum Opening {
+    Registered(Registration),
+    /// No token yet: the first message must be `auth`.
+    Anonymous,
+}
+
+/// Runs a socket until either side closes it.
+pub async fn run(state: Arc<AppState>, mut socket: Session, mut stream: AggregatedMessageStream, opening: Opening) {
+    // The steps that run once or per request are boxed, so that the state an idle socket keeps
+    // in memory is only the loop's: tens of thousands of sockets each carry this future.
+    let Registration { principal, mut connection, first_here } = match opening {
+        Opening::Registered(registration) => registration,
+        Opening::Anonymous => match Box::pin(first_message_auth(&state, &mut socket, &mut stream)).await {
+            Some(principal) => Registration::new(&state, principal),
+            None => return,
+        },
+    };
+    state.metrics.websocket_opened();
+    Box::pin(state.realtime.opened(&connection, first_here)).await;
+    let quota = Quota::per_second(MESSAGES_PER_SECOND).allow_burst(MESSAGES_BURST);
+    let mut conversation =
+        Conversation { state: state.clone(), principal, id: connection.id, pace: RateLimiter::direct(quota) };
+    conversation.serve(&mut connection, socket, stream).await;
+    state.metrics.websocket_closed();
+    Box::pin(state.realtime.closed(connection)).await;
+}
+
+/// Waits for `{"type": "auth", "token": ...}`; anything else, a bad token or silence closes the
+/// socket (1008) after an `error` event saying why.
+async fn first_message_auth(
+    state: &AppState,
+    socket: &mut Session,
+    stream: &mut AggregatedMessageStream,
+) -> Option<Principal> {
+    let deadline = tokio::time::Instant::now() + AUTH_WITHIN;
+    let refusal = loop {
+        let message = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => break SocketError::new("unauthorized", "No auth message within 10 s."),
+            Ok(None | Some(Ok(AggregatedMessage::Close(_)))) => return None,
+            Ok(Some(Err(_))) => break SocketError::new("bad_request", "Unreadable frame."),
+            Ok(Some(Ok(message))) => message,
+        };
+        match message {
+            AggregatedMessage::Text(text) => match ClientMessage::parse(&text) {
+                Ok(ClientMessage::Auth { token }) => match authenticate(state, &token).await {
+                    Ok(principal) => return Some(principal),
+                    Err(AuthError::Unknown(cause)) => {
+                        tracing::error!(error = %format!("{cause:#}"), "cannot check a socket's token");
+                        break SocketError::new("internal", "Cannot check the token now; try again.");
+                    }
+                    Err(_) => break SocketError::new("unauthorized", "The token is invalid or expired."),
+                },
+                Ok(_) => {
+                    break SocketError::new(
+                        "unauthorized",
+                        "Authenticate first: {\"type\":\"auth\",\"token\":\"...\"}.",
+                    );
+                }
+                Err(unreadable) => break unreadable,
+            },
+            AggregatedMessage::Ping(bytes) => {
+                if socket.pong(&bytes).await.is_err() {
+                    return None;
+                }
+            }
+            AggregatedMessage::Pong(_) => {}
+            AggregatedMessage::Binary(_) => break SocketError::new("bad_request", "Only text frames are understood."),
+            AggregatedMessage::Close(_) => return None,
+        }
+    };
+    let _ = socket.text(refusal.frame()).await;
+    close(socket.clone(), CloseCode::Policy, &refusal.message).await;
+    None
+}
+
+/// Writes one queued frame; `false` when the socket is done (the queue ended, the client went, or
+/// the hub asked for it to close, which is then done).
+async fn write_out(socket: &mut Session, frame: Option<ByteString>, closing: &Closing) -> bool {
+    let Some(frame) = frame else { return false };
+    // A client that reads slowly makes this wait; the hub meanwhile queues for it and closes it
+    // once its queue fills, which ends the wait too.
+    tokio::select! {
+        sent = socket.text(frame) => sent.is_ok(),
+        reason = closing.wait() => {
+            close(socket.clone(), CloseCode::Other(reason.code()), reason.description()).await;
+            false
+        }
+    }
+}
+
+/// An authenticated socket.
+struct Conversation {
+    state: Arc<AppState>,
+    principal: Principal,
+    id: ConnectionId,
+    /// How fast this socket may ask for things.
+    pace: DefaultDirectRateLimiter,
+}
+
+impl Conversation {
+    async fn serve(&mut self, connection: &mut Connection, mut socket: Session, mut stream: AggregatedMessageStream) {
+        let mut last_heard = Instant::now();
+        let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        let closing = connection.closing.clone();
+        loop {
+            tokio::select! {
+                reason = closing.wait() => {
+                    close(socket.clone(), CloseCode::Other(reason.code()), reason.description()).await;
+                    return;
+                }
+                frame = connection.queue.recv() => {
+                    if !write_out(&mut socket, frame, &closing).await {
+                        return;
+                    }
+                }
+                message = stream.next() => {
+                    last_heard = Instant::now();
+                    match message {
+                        None => return,
+                        Some(Ok(AggregatedMessage::Text(text))) => {
+                            // What the hub queues meanwhile is written while this request waits
+                            // on the database: a client that reads is never closed as slow
+                            // because its own request took time.
+                            let mut handling = Box::pin(self.handle(&text));
+                            loop {
+                                tokio::select! {
+                                    () = &mut handling => break,
+                                    frame = connection.queue.recv() => {
+                                        if !write_out(&mut socket, frame, &closing).await {
+                                            return;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        Some(Ok(AggregatedMessage::Binary(_))) => {
+                            self.reply_error(&SocketError::new("bad_request", "Only text frames are understood."));
+                        }
+                        Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                            if socket.pong(&bytes).await.is_err() {
+                                return;
+                            }
+                        }
+                        Some(Ok(AggregatedMessage::Pong(_))) => {}
+                        Some(Ok(AggregatedMessage::Close(reason))) => {
+                            let _ = tokio::time::timeout(CLOSE_WITHIN, socket.close(reason)).await;
+                            return;
+                        }
+                        Some(Err(ProtocolError::Overflow)) => {
+                            close(socket.clone(), CloseCode::Size, "frames are limited to 64 KiB").await;
+                            return;
+                        }
+                        Some(Err(e)) => {
+                            close(socket.clone(), CloseCode::Protocol, &e.to_string()).await;
+                            return;
+                        }
+                    }
+                }
+                _ = pings.tick() => {
+                    if last_heard.elapsed() > SILENCE_LIMIT {
+                        close(socket.clone(), CloseCode::Away, "no pong").await;
+                        return;
+                    }
+                    if socket.ping(b"").await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn reply_error(&self, error: &SocketError) {
+        self.state.realtime.hub.reply(self.id, &error.frame());
+    }
+
+    async fn handle(&mut self, text: &str) {
+        if self.pace.check().is_err() {
+            let limit = format!("Too many messages: at most {MESSAGES_PER_SECOND} a second; this one was dropped.");
+            self.reply_error(&SocketError::new("rate_limited", limit));
+            return;
+        }
+        let outcome = match ClientMessage::parse(text) {
+            Ok(message) => self.act(message).await,
+            Err(unreadable) => Err(unreadable),
+        };
+        if let Err(error) = outcome {
+            self.reply_error(&error);
+        }
+    }
+
+    async fn act(&mut self, message: ClientMessage) -> Result<(), SocketError> {
+        let chat = &self.state.chat;
+        let hub = &self.state.realtime.hub;
+        let id = self.id;
+        match message {
+            ClientMessage::Auth { token } => {
+                // A fresh token for the same account (a client refreshing before expiry) is fine.
+                match authenticate(&self.state, &token).await {
+                    Ok(principal) if principal.id == self.principal.id => self.principal = principal,
+                    Ok(_) => return Err(SocketError::new("bad_request", "This socket belongs to another account.")),
+                    Err(_) => return Err(SocketError::new("unauthorized", "The token is invalid or expired.")),
+                }
+            }
+            ClientMessage::Join { room } => {
+                let room = chat.join(&self.principal, &room).await?;
+                hub.join(id, room.slug.as_str());
+            }
+            ClientMessage::Leave { room } => {
+                hub.leave(id, &room);
+            }
+            ClientMessage::Message { room, content } => {
+                let (room, message) = chat.say(&self.principal, &room, &content).await?;
+                // Saying something in a room is joining it.
+                hub.join(id, room.slug.as_str());
+                let frame = event_frame("chat.message", &MessageResponse::new(message, Some(&room.slug)));
+                hub.publish(&Target::Room(room.slug.to_string()), &frame).await;
+            }
+            ClientMessage::Dm { to, content } => {
+                let message = chat.send_direct(&self.principal, to, &content).await?;
+                let frame = event_frame("chat.dm", &MessageResponse::new(message, None));
+                hub.publish(&Target::Users(vec![workbench_users::UserId(to), self.principal.id]), &frame).await;
+            }
+            ClientMessage::History { room, with, before, after, limit } => {
+                let page = HistoryPage::parse(before, after, limit).map_err(|e| SocketError::invalid(&e))?;
+                let answer = match (room, with) {
+                    (Some(room), None) => {
+                        let (room, messages) = chat.room_history(&self.principal, &room, page).await?;
+                        HistoryAnswer {
+                            room: Some(room.slug.to_string()),
+                            with: None,
+                            messages: messages.into_iter().map(|m| MessageResponse::new(m, Some(&room.slug))).collect(),
+                        }
+                    }
+                    (None, Some(other)) => {
+                        let messages = chat.direct_history(&self.principal, other, page).await?;
+                        HistoryAnswer {
+                            room: None,
+                            with: Some(other),
+                            messages: messages.into_iter().map(|m| MessageResponse::new(m, None)).collect(),
+                        }
+                    }
+                    _ => return Err(SocketError::new("bad_request", "history takes either `room` or `with`.")),
+                };
+                hub.reply(id, &event_frame("history", &answer));
+            }
+            ClientMessage::Subscribe { topic } => {
+                if topic != SYSTEM_TOPIC {
+                    return Err(SocketError::new("not_found", format!("No topic {topic:?}; the topic is \"system\".")));
+                }
+                if !self.principal.role.is_moderator() {
+                    return Err(SocketError::new("forbidden", "Only moderators and admins see system metrics."));
+                }
+                hub.subscribe(id, SYSTEM_TOPIC);
+            }
+            ClientMessage::Unsubscribe { topic } => hub.unsubscribe(id, &topic),
+            ClientMessage::Ping => {
+                hub.reply(id, &event_frame("pong", &serde_json::json!({})));
+            }
+        }
+        Ok(())
+    }
+}
