@@ -72,6 +72,8 @@ pub struct WebSettings {
     pub public_url: String,
     /// Where the OAuth callback sends the browser with the tokens, when set.
     pub frontend_url: Option<String>,
+    /// When set, `/metrics` answers only requests that carry it as a bearer token.
+    pub metrics_token: Option<String>,
 }
 
 impl std::fmt::Debug for AppState {

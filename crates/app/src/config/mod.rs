@@ -280,6 +280,9 @@ impl Settings {
         if self.files.max_upload_bytes == 0 {
             return Err(ConfigError::Invalid("MAX_UPLOAD_BYTES must be at least 1".into()));
         }
+        if self.files.max_image_pixels == 0 || self.limits.ws_max_sockets_per_user == 0 {
+            return Err(ConfigError::Invalid("MAX_IMAGE_PIXELS and WS_MAX_SOCKETS_PER_USER must be at least 1".into()));
+        }
         let secret = self.auth.jwt_secret.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let weak = |s: &str| s.len() < MIN_SECRET_BYTES || WELL_KNOWN_SECRETS.contains(&s.to_lowercase().as_str());
         match (self.server.environment, secret) {
@@ -315,6 +318,7 @@ impl Settings {
             &mut oauth.redirect_base_url,
             &mut oauth.frontend_url,
             &mut server.public_url,
+            &mut server.metrics_token,
             &mut webhooks.github_secret,
             &mut webhooks.stripe_secret,
             &mut mail.smtp_url,

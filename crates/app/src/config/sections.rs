@@ -41,6 +41,8 @@ pub struct ServerSection {
     pub routes: Option<String>,
     /// Comma-separated CIDRs of proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Option<String>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ServerSection {
@@ -58,6 +60,7 @@ impl Default for ServerSection {
             max_json_bytes: 1024 * 1024,
             routes: None,
             trusted_proxies: None,
+            metrics_token: None,
         }
     }
 }
@@ -140,11 +143,16 @@ pub struct LimitsSection {
     /// Requests per minute per client address on sign-in, registration, refresh and OAuth (one
     /// bucket for all of them).
     pub auth_per_minute: u32,
+    /// Sockets one account may hold open at once.
+    pub ws_max_sockets_per_user: u32,
+    /// Characters one account may have translated in an hour (the provider's quota is the
+    /// deployment's).
+    pub translate_chars_per_hour: u32,
 }
 
 impl Default for LimitsSection {
     fn default() -> Self {
-        Self { per_minute: 1000, auth_per_minute: 20 }
+        Self { per_minute: 1000, auth_per_minute: 20, ws_max_sockets_per_user: 16, translate_chars_per_hour: 100_000 }
     }
 }
 
@@ -153,6 +161,8 @@ impl Default for LimitsSection {
 #[serde(default)]
 pub struct FilesSection {
     pub max_upload_bytes: u64,
+    /// The most pixels an uploaded image may decode to; larger ones are refused before decoding.
+    pub max_image_pixels: u64,
     /// `file://<path>` or `s3://bucket[/prefix]`; unset means `file://<DATA_DIR>/files`.
     pub storage_url: Option<String>,
     /// An S3-compatible server (`http://127.0.0.1:9000`); unset means AWS itself.
@@ -166,6 +176,7 @@ impl Default for FilesSection {
     fn default() -> Self {
         Self {
             max_upload_bytes: 10 * 1024 * 1024,
+            max_image_pixels: 40_000_000,
             storage_url: None,
             s3_endpoint: None,
             s3_region: None,

@@ -124,6 +124,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
             max_upload_bytes: settings.files.max_upload_bytes,
             public_url: settings.public_url(),
             frontend_url: settings.frontend_url(),
+            metrics_token: settings.server.metrics_token.clone(),
         },
     };
     Ok(Wired { state, plan, db, redis })
