@@ -48,6 +48,32 @@ async fn a_burst_of_logins_gets_twenty_answers_then_429(app: TestApp) {
     assert!(res.headers().get("ratelimit-limit").is_none());
 }
 
+/// The bucket is the route's, however the path is spelt: percent-encoded letters reach the same
+/// handler and draw from the same bucket; doubled slashes reach no route at all. Were the bucket
+/// chosen from the raw path, the encoded spellings would escape the sign-in limit and the right
+/// password would get through after 25 wrong ones.
+async fn the_sign_in_bucket_follows_the_route_however_it_is_spelt(app: TestApp) {
+    let ann = app.signup("ann").await; // registration and sign-in: 2 of the 20
+    let wrong = json!({"email": ann.email, "password": "not the password"});
+    let spellings = ["/api/v1/auth/%6Cogin", "/api/v1/auth/logi%6E", "/api/v1/%61uth/login", "/api/v1/auth/login"];
+    let mut statuses = Vec::new();
+    for n in 0..25 {
+        let res = app.post(spellings[n % spellings.len()]).json(&wrong).send().await.expect("request");
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 18, "{statuses:?}");
+    assert_eq!(statuses[18..], [429; 7], "{statuses:?}");
+    let right = json!({"email": ann.email, "password": ann.password});
+    let res = app.post("/api/v1/auth/%6Cogin").json(&right).send().await.expect("request");
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the right password waits like any other");
+    let res = app.post("/api/v1/auth/%72egister").json(&json!({})).send().await.expect("request");
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "registration shares the bucket");
+    for doubled in ["/api/v1//auth/login", "/api/v1/auth//login"] {
+        let res = app.post(doubled).json(&right).send().await.expect("request");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{doubled} reaches no route, so no sign-in");
+    }
+}
+
 /// The announced wait is honest: after it, the next login is answered.
 async fn retry_after_can_be_trusted(app: TestApp) {
     for _ in 0..3 {
@@ -133,6 +159,7 @@ macro_rules! limited {
 
 limited!(
     a_burst_of_logins_gets_twenty_answers_then_429,
+    the_sign_in_bucket_follows_the_route_however_it_is_spelt,
     retry_after_can_be_trusted with |s: &mut workbench_app::Settings| s.limits.auth_per_minute = 3,
     each_user_has_a_bucket with |s: &mut workbench_app::Settings| s.limits.per_minute = 5,
     a_trusted_proxy_forwards_client_addresses with |s: &mut workbench_app::Settings| {

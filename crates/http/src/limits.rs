@@ -1,11 +1,16 @@
 //! Rate limits on the request path: which bucket a request draws from, the `RateLimit-*` headers
 //! on every response of a limited route, and the `429` with an honest `Retry-After`.
 //!
-//! - Sign-in, registration, refresh and the OAuth routes share one bucket per client address
-//!   (`RATE_LIMIT_AUTH_PER_MINUTE`): password guessing and account spraying are slowed per source.
+//! - Sign-in (with its second step), registration, refresh and the OAuth routes share one bucket
+//!   per client address (`RATE_LIMIT_AUTH_PER_MINUTE`): password guessing and account spraying
+//!   are slowed per source.
 //! - Every other authenticated request draws from its user's bucket, every other anonymous one
 //!   from its client address's (`RATE_LIMIT_PER_MINUTE`).
 //! - `/health`, `/ready` and `/metrics` are never limited: probes and scrapers must get through.
+//!
+//! The bucket follows the route the router will give the request, read from the path as the
+//! router reads it (percent-decoded: `/auth/%6Cogin` is `/auth/login`), never from the raw text,
+//! which a client may spell however it likes.
 //!
 //! The client address is the connection's peer, unless the peer is a trusted proxy
 //! (`TRUSTED_PROXIES`); then it is the right-most address of `X-Forwarded-For` that is not a
@@ -13,9 +18,9 @@
 //! by /64, since one host usually holds a whole /64.
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use actix_web::dev::ServiceRequest;
+use actix_web::dev::{ResourceDef, ServiceRequest};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use ipnet::IpNet;
@@ -28,11 +33,32 @@ const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
-/// Routes whose requests share the per-address sign-in bucket.
-const AUTH_ROUTES: [&str; 3] = ["/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/auth/refresh"];
-const OAUTH_PREFIX: &str = "/api/v1/auth/oauth/";
+/// The routes whose requests share the per-address sign-in bucket, matched as the router matches
+/// them. Each lives under [`SIGN_IN_PREFIX`], so other requests are told apart by one comparison.
+const SIGN_IN_ROUTES: [&str; 6] = [
+    "/api/v1/auth/login",
+    "/api/v1/auth/login/totp",
+    "/api/v1/auth/register",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/oauth/{provider}",
+    "/api/v1/auth/oauth/{provider}/callback",
+];
+const SIGN_IN_PREFIX: &str = "/api/v1/auth/";
+static SIGN_IN: LazyLock<Vec<ResourceDef>> =
+    LazyLock::new(|| SIGN_IN_ROUTES.iter().map(|r| ResourceDef::new(*r)).collect());
 /// Routes that are never limited.
 const UNLIMITED: [&str; 3] = ["/health", "/ready", "/metrics"];
+
+/// The path the router matches `req` by: percent-decoded where decoding cannot change which
+/// segments there are (an encoded `/` stays encoded).
+pub fn routed_path(req: &ServiceRequest) -> &str {
+    req.match_info().as_str()
+}
+
+/// Whether the router will send `path` to a sign-in route.
+fn is_sign_in(path: &str) -> bool {
+    path.starts_with(SIGN_IN_PREFIX) && SIGN_IN.iter().any(|route| route.is_match(path))
+}
 
 /// The proxies whose `X-Forwarded-For` is believed.
 #[derive(Debug, Clone, Default)]
@@ -106,7 +132,7 @@ pub fn too_many_requests(decision: &Decision) -> HttpResponse {
 
 /// The policy and bucket key of a request, or `None` when it is not limited.
 pub fn bucket(req: &ServiceRequest, limits: &Limits, state: &AppState) -> Option<(Policy, String)> {
-    let path = req.path();
+    let path = routed_path(req);
     if UNLIMITED.contains(&path) {
         return None;
     }
@@ -114,7 +140,7 @@ pub fn bucket(req: &ServiceRequest, limits: &Limits, state: &AppState) -> Option
         let peer = req.peer_addr().map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
         address_bucket(limits.proxies.client_of(peer, req.headers()))
     };
-    if AUTH_ROUTES.contains(&path) || path.starts_with(OAUTH_PREFIX) {
+    if is_sign_in(path) {
         return limits.auth.map(|policy| (policy, address()));
     }
     let policy = limits.general?;
@@ -169,6 +195,25 @@ mod tests {
         assert_eq!(trusted.client_of(peer, &forwarded("not-an-ip")), peer);
         let outsider: IpAddr = "192.0.2.1".parse().unwrap();
         assert_eq!(trusted.client_of(outsider, &headers), outsider, "an untrusted peer's header is ignored");
+    }
+
+    #[test]
+    fn sign_in_routes_are_known_by_their_route_however_spelt() {
+        for path in ["/api/v1/auth/login", "/api/v1/auth/login/totp", "/api/v1/auth/oauth/github/callback"] {
+            assert!(is_sign_in(path), "{path}");
+        }
+        for path in ["/api/v1/auth/me", "/api/v1/auth/login/x", "/api/v1/tasks", "/api/v1/auth/oauth/a/b/c"] {
+            assert!(!is_sign_in(path), "{path}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn the_router_s_path_is_decoded_and_decides() {
+        let req = actix_web::test::TestRequest::post().uri("/api/v1/auth/%6Cogin").to_srv_request();
+        assert_eq!(routed_path(&req), "/api/v1/auth/login");
+        assert!(is_sign_in(routed_path(&req)));
+        let encoded_slash = actix_web::test::TestRequest::post().uri("/api/v1/auth%2Flogin").to_srv_request();
+        assert!(!is_sign_in(routed_path(&encoded_slash)), "an encoded slash is no path separator to the router");
     }
 
     #[test]

@@ -65,7 +65,7 @@ where
         let Admission { limits, methods, state } = &*self.admission;
         match limits::bucket(&req, limits, state) {
             // Unlimited routes (probes, metrics) and switched-off limits: no bucket to wait on.
-            None => match methods.refuse_fixed(req.path(), req.method()) {
+            None => match methods.refuse_fixed(limits::routed_path(&req), req.method()) {
                 Some(refusal) => Passage::Answered { response: Some(req.into_response(refusal).map_into_right_body()) },
                 None => Passage::Passed { response: self.service.call(req) },
             },
@@ -99,7 +99,7 @@ where
     if !decision.allowed {
         return Ok(req.into_response(limits::too_many_requests(&decision)).map_into_right_body());
     }
-    let mut response = match admission.methods.refuse_fixed(req.path(), req.method()) {
+    let mut response = match admission.methods.refuse_fixed(limits::routed_path(&req), req.method()) {
         Some(refusal) => req.into_response(refusal).map_into_right_body(),
         None => service.call(req).await?.map_into_left_body(),
     };
