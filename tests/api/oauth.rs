@@ -1,13 +1,17 @@
 //! Signing in with Google and GitHub (OAuth2 authorization code with PKCE), against a fake
-//! provider: new accounts, linking by verified email only, `state` checks, provider failures and
-//! the hand-over to a front end.
+//! provider: new accounts, linking by verified email only, `state` checks (and the browser that
+//! must bring it back), provider failures, the hand-over to a front end, and accounts with TOTP
+//! on, which stop at `totp-required` and complete with `POST /auth/login/totp`.
 
 use reqwest::{Method, Response, StatusCode, Url};
 use serde_json::{Value, json};
 use workbench_auth::testing::{FakeEmail, FakeGitHubUser, FakeGoogleUser, GITHUB_CLIENT_ID, GOOGLE_CLIENT_ID};
 use workbench_e2e::{
-    Account, FakeProvider, PASSWORD, TestApp, apply_oauth_env, engines, expect_problem, location, oauth_engines,
+    Account, FakeProvider, PASSWORD, TestApp, apply_oauth_env, browser, engines, error_fields, expect_problem,
+    location, oauth_engines,
 };
+
+use crate::totp::{code_at, unix_now};
 
 oauth_engines!(
     google_new_user_then_same_account,
@@ -21,6 +25,13 @@ oauth_engines!(
     start_redirect_carries_state_and_pkce,
     disabled_account_cannot_sign_in_through_a_provider,
     frontend_url_gets_tokens_in_the_fragment with |settings| settings.oauth.frontend_url = Some(FRONTEND.into()),
+    the_callback_needs_the_browser_that_started,
+    the_browser_cookie_is_secure_behind_https with |settings| settings.server.public_url = Some("https://workbench.test".into()),
+    a_totp_account_completes_with_a_code,
+    racing_completions_sign_in_once,
+    wrong_codes_lock_and_spend_the_mfa_token,
+    a_linked_password_account_with_totp_stops_too,
+    frontend_url_gets_the_mfa_token_in_the_fragment with |settings| settings.oauth.frontend_url = Some(FRONTEND.into()),
 );
 
 engines!(unconfigured_and_unknown_providers_are_404);
@@ -93,7 +104,8 @@ fn param(url: &str, name: &str) -> Option<String> {
 
 /// The provider's redirect back with a valid `state` but `code` replaced, and the app's answer.
 async fn callback_with_code(app: &TestApp, provider: &str, code: &str) -> Response {
-    let res = app.client.get(app.oauth_start(provider).await).send().await.unwrap();
+    let browser = browser();
+    let res = browser.get(app.oauth_start_in(&browser, provider).await).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
     let mut url = Url::parse(&location(&res)).unwrap();
     let pairs: Vec<(String, String)> = url
@@ -104,7 +116,7 @@ async fn callback_with_code(app: &TestApp, provider: &str, code: &str) -> Respon
         })
         .collect();
     url.query_pairs_mut().clear().extend_pairs(pairs);
-    app.client.get(url.as_str()).send().await.unwrap()
+    browser.get(url.as_str()).send().await.unwrap()
 }
 
 fn github_user(id: u64, login: &str, emails: &[(&str, bool, bool)]) -> FakeGitHubUser {
@@ -333,10 +345,10 @@ async fn state_mismatch_and_replay(app: TestApp, fake: FakeProvider) {
     expect_kind(res, 400, "invalid-oauth-state").await;
     assert_eq!(fake.token_requests(), 0, "no code is exchanged without a valid state");
 
-    // A real sign-in works once; the same callback URL replayed does not.
+    // A real sign-in works once; the same callback URL replayed (by the same browser) does not.
     let walk = app.oauth_walk("google").await;
     assert_signed_in(&expect_json(walk.response, 200).await);
-    let res = app.client.get(&walk.callback_url).send().await.unwrap();
+    let res = walk.browser.get(&walk.callback_url).send().await.unwrap();
     expect_kind(res, 400, "invalid-oauth-state").await;
     assert_eq!(fake.token_requests(), 1, "the replay did not reach the provider");
 }
@@ -462,4 +474,241 @@ async fn unconfigured_and_unknown_providers_are_404(app: TestApp) {
         let res = app.get(&format!("/api/v1/auth/oauth/{provider}/callback?code=abc&state=xyz")).send().await.unwrap();
         expect_problem(res, 404).await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The browser that started the sign-in
+// ---------------------------------------------------------------------------------------------
+
+/// The `Set-Cookie` headers of `res`.
+fn set_cookies(res: &Response) -> Vec<String> {
+    res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
+}
+
+/// The browser's half of a walk: the start (in `browser`) and the provider; returns the start's
+/// `Set-Cookie` and the callback URL the provider sent the browser to.
+async fn to_the_callback(app: &TestApp, browser: &reqwest::Client, provider: &str) -> (Vec<String>, String) {
+    let start = browser.get(format!("{}/api/v1/auth/oauth/{provider}", app.base)).send().await.unwrap();
+    assert_eq!(start.status(), StatusCode::FOUND);
+    let cookies = set_cookies(&start);
+    let res = browser.get(location(&start)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    (cookies, location(&res))
+}
+
+async fn the_callback_needs_the_browser_that_started(app: TestApp, fake: FakeProvider) {
+    fake.set_google_user(google_user("g-eve", "eve@example.com", true));
+
+    // The start sets a short-lived, script-proof cookie, sent back only to the callback.
+    let victim = browser();
+    let (cookies, _) = to_the_callback(&app, &victim, "google").await;
+    let [cookie] = cookies.as_slice() else { panic!("one cookie: {cookies:?}") };
+    let attributes: Vec<String> = cookie.split(';').map(|a| a.trim().to_lowercase()).collect();
+    for expected in ["httponly", "samesite=lax", "path=/api/v1/auth/oauth/google/callback", "max-age=600"] {
+        assert!(attributes.iter().any(|a| a == expected), "{expected} in {cookie}");
+    }
+    assert!(!attributes.iter().any(|a| a == "secure"), "plain http here: {cookie}");
+
+    // The attacker starts a sign-in to their own account, stops at the provider's redirect back,
+    // and has the victim open it: the victim's browser is not the one that started it.
+    let attacker = browser();
+    let (_, callback_url) = to_the_callback(&app, &attacker, "google").await;
+    let res = victim.get(&callback_url).send().await.unwrap();
+    assert!(set_cookies(&res).iter().any(|c| c.contains("Max-Age=0")), "the callback clears the cookie");
+    expect_kind(res, 400, "invalid-oauth-state").await;
+    // Nor does a client without any cookie get in.
+    let (_, callback_url) = to_the_callback(&app, &attacker, "google").await;
+    expect_kind(app.client.get(&callback_url).send().await.unwrap(), 400, "invalid-oauth-state").await;
+    assert_eq!(fake.token_requests(), 0, "no code is exchanged for another browser");
+
+    // The browser that started it signs in, and its cookie is cleared.
+    let browser = browser();
+    let (_, callback_url) = to_the_callback(&app, &browser, "google").await;
+    let res = browser.get(&callback_url).send().await.unwrap();
+    let cleared = set_cookies(&res);
+    assert!(
+        cleared.iter().any(|c| c.starts_with("workbench_oauth_browser=;") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    assert_signed_in(&expect_json(res, 200).await);
+}
+
+async fn the_browser_cookie_is_secure_behind_https(app: TestApp, _fake: FakeProvider) {
+    let (cookies, _) = to_the_callback(&app, &browser(), "github").await;
+    let [cookie] = cookies.as_slice() else { panic!("one cookie: {cookies:?}") };
+    assert!(cookie.split(';').any(|a| a.trim().eq_ignore_ascii_case("secure")), "{cookie}");
+    assert!(cookie.contains("Path=/api/v1/auth/oauth/github/callback"), "{cookie}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts with TOTP on
+// ---------------------------------------------------------------------------------------------
+
+/// The account's secret and recovery codes, after turning TOTP on with a code of `at` (and
+/// `password`, when the account has one).
+async fn turn_on_totp(app: &TestApp, token: &str, password: Option<&str>, at: u64) -> (String, Vec<String>) {
+    let setup = app.post("/api/v1/auth/totp/setup").bearer_auth(token).send().await.unwrap();
+    let secret = expect_json(setup, 200).await["secret"].as_str().unwrap().to_owned();
+    let mut body = json!({"code": code_at(&secret, at)});
+    if let Some(password) = password {
+        body["password"] = json!(password);
+    }
+    let res = app.post("/api/v1/auth/totp/enable").bearer_auth(token).json(&body).send().await.unwrap();
+    let codes = expect_json(res, 200).await["recovery_codes"].as_array().unwrap().clone();
+    (secret, codes.iter().map(|c| c.as_str().unwrap().to_owned()).collect())
+}
+
+/// A Google account (made through Google, so without a password) with TOTP on: its id, secret,
+/// the Unix time of the enabling code and its recovery codes.
+async fn google_totp_account(app: &TestApp, fake: &FakeProvider, sub: &str) -> (i64, String, u64, Vec<String>) {
+    fake.set_google_user(google_user(sub, &format!("{sub}@example.com"), true));
+    let first = sign_in(app, "google").await;
+    let token = first["access_token"].as_str().unwrap();
+    let at = unix_now();
+    // Made through Google alone: no password to send.
+    let (secret, codes) = turn_on_totp(app, token, None, at).await;
+    (first["user"]["id"].as_i64().unwrap(), secret, at, codes)
+}
+
+/// The callback's `401 totp-required`: asserts it carries an `mfa_token` and no tokens.
+async fn expect_mfa_token(res: Response) -> String {
+    let cache = res.headers().get("cache-control").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let problem = expect_kind(res, 401, "totp-required").await;
+    assert_eq!(cache, "no-store", "{problem}");
+    assert!(problem.get("access_token").is_none() && problem.get("refresh_token").is_none(), "{problem}");
+    assert!(problem["expires_in"].as_i64().is_some_and(|s| (290..=300).contains(&s)), "{problem}");
+    let token = problem["mfa_token"].as_str().unwrap_or_else(|| panic!("no mfa_token: {problem}")).to_owned();
+    assert!(token.len() >= 32 && token.chars().all(|c| c.is_ascii_hexdigit()), "at least 128 bits: {token}");
+    token
+}
+
+async fn complete(app: &TestApp, body: Value) -> Response {
+    app.post("/api/v1/auth/login/totp").json(&body).send().await.unwrap()
+}
+
+async fn a_totp_account_completes_with_a_code(app: TestApp, fake: FakeProvider) {
+    let admin = app.signup_with_role("root", "admin").await;
+    let (id, secret, at, codes) = google_totp_account(&app, &fake, "g-tina").await;
+
+    let mfa_token = expect_mfa_token(app.oauth_walk("google").await.response).await;
+
+    // Wrong, missing or used codes are refused, and leave the mfa_token usable.
+    expect_kind(complete(&app, json!({"mfa_token": mfa_token, "totp_code": "000000"})).await, 401, "totp-required")
+        .await;
+    expect_kind(complete(&app, json!({"mfa_token": mfa_token})).await, 401, "totp-required").await;
+    let problem = expect_problem(complete(&app, json!({"totp_code": code_at(&secret, at)})).await, 422).await;
+    assert_eq!(error_fields(&problem), ["mfa_token"]);
+    let made_up = json!({"mfa_token": "0".repeat(64), "totp_code": code_at(&secret, at)});
+    expect_kind(complete(&app, made_up).await, 401, "invalid-token").await;
+
+    // The right code signs in, with tokens that work.
+    let body =
+        expect_json(complete(&app, json!({"mfa_token": mfa_token, "totp_code": code_at(&secret, at)})).await, 200)
+            .await;
+    assert_signed_in(&body);
+    assert_eq!(body["user"]["id"], id, "{body}");
+    let own = expect_json(me(&app, body["access_token"].as_str().unwrap()).await, 200).await;
+    assert_eq!(own["id"], id, "{own}");
+    expect_json(refresh(&app, body["refresh_token"].as_str().unwrap()).await, 200).await;
+
+    // The mfa_token is spent: not even a valid recovery code reuses it.
+    let again = json!({"mfa_token": mfa_token, "recovery_code": codes[0]});
+    expect_kind(complete(&app, again).await, 401, "invalid-token").await;
+
+    // A fresh sign-in completes with a recovery code instead.
+    let mfa_token = expect_mfa_token(app.oauth_walk("google").await.response).await;
+    let body = expect_json(complete(&app, json!({"mfa_token": mfa_token, "recovery_code": codes[0]})).await, 200).await;
+    assert_eq!(body["user"]["id"], id, "{body}");
+
+    // The trail says how: the provider and the second factor.
+    let logins = audit(&app, &admin, "login").await;
+    for factor in ["totp", "recovery_code"] {
+        assert!(
+            logins.iter().any(|e| e["target_id"] == id
+                && e["details"]["method"] == "google"
+                && e["details"]["second_factor"] == factor),
+            "no google + {factor} login: {logins:?}"
+        );
+    }
+    let failed = audit(&app, &admin, "login_failed").await;
+    assert!(
+        failed.iter().any(|e| e["target_id"] == id && e["details"]["reason"] == "invalid_second_factor"),
+        "{failed:?}"
+    );
+}
+
+async fn racing_completions_sign_in_once(app: TestApp, fake: FakeProvider) {
+    let (_, secret, at, codes) = google_totp_account(&app, &fake, "g-rae").await;
+    let mfa_token = expect_mfa_token(app.oauth_walk("google").await.response).await;
+    // Two valid second factors at once, so that only the mfa_token can decide.
+    let (a, b) = tokio::join!(
+        complete(&app, json!({"mfa_token": mfa_token, "totp_code": code_at(&secret, at + 30)})),
+        complete(&app, json!({"mfa_token": mfa_token, "recovery_code": codes[1]})),
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401], "exactly one completion signs in");
+}
+
+async fn wrong_codes_lock_and_spend_the_mfa_token(app: TestApp, fake: FakeProvider) {
+    let (_, secret, at, _) = google_totp_account(&app, &fake, "g-lou").await;
+    let mfa_token = expect_mfa_token(app.oauth_walk("google").await.response).await;
+    for _ in 0..4 {
+        let wrong = json!({"mfa_token": mfa_token, "totp_code": "000000"});
+        expect_kind(complete(&app, wrong).await, 401, "totp-required").await;
+    }
+    let locked = complete(&app, json!({"mfa_token": mfa_token, "totp_code": "000000"})).await;
+    assert!(locked.headers().contains_key("retry-after"));
+    expect_kind(locked, 429, "too-many-attempts").await;
+    // The lock outlasts the mfa_token, which is spent.
+    let right = json!({"mfa_token": mfa_token, "totp_code": code_at(&secret, at + 30)});
+    expect_kind(complete(&app, right).await, 401, "invalid-token").await;
+}
+
+async fn a_linked_password_account_with_totp_stops_too(app: TestApp, fake: FakeProvider) {
+    let ann = app.signup("ann").await;
+    let at = unix_now();
+    let (secret, _) = turn_on_totp(&app, &ann.access_token, Some(PASSWORD), at).await;
+
+    // GitHub vouches for ann's address: linked, yet no session without her code.
+    fake.set_github_user(github_user(5150, "ann-gh", &[("ann@example.com", true, true)]));
+    let walk = app.oauth_walk("github").await;
+    let mfa_token = expect_mfa_token(walk.response).await;
+    let body =
+        expect_json(complete(&app, json!({"mfa_token": mfa_token, "totp_code": code_at(&secret, at)})).await, 200)
+            .await;
+    assert_eq!(body["user"]["id"], ann.id, "{body}");
+    // Following the redirects ends at the same 401.
+    expect_mfa_token(app.oauth_walk_following_redirects("github").await).await;
+}
+
+/// The fragment of a redirect to [`FRONTEND`], as a URL whose query is that fragment.
+fn fragment_of(res: &Response) -> String {
+    let target = location(res);
+    let (base, fragment) = target.split_once('#').unwrap_or_else(|| panic!("no fragment: {target}"));
+    assert_eq!(base, FRONTEND, "{target}");
+    format!("http://fragment.invalid/?{fragment}")
+}
+
+async fn frontend_url_gets_the_mfa_token_in_the_fragment(app: TestApp, fake: FakeProvider) {
+    fake.set_google_user(google_user("g-fern", "fern@example.com", true));
+    let first = fragment_of(&app.oauth_walk("google").await.response);
+    let id: i64 = param(&first, "user_id").unwrap().parse().unwrap();
+    let at = unix_now();
+    let (secret, _) = turn_on_totp(&app, &param(&first, "access_token").unwrap(), None, at).await;
+
+    let res = app.oauth_walk("google").await.response;
+    assert_eq!(res.status(), StatusCode::FOUND, "{}", res.text().await.unwrap_or_default());
+    let target = location(&res);
+    let (base, fragment) = target.split_once('#').unwrap_or_else(|| panic!("no fragment: {target}"));
+    assert_eq!(base, FRONTEND, "{target}");
+    let pairs = format!("http://fragment.invalid/?{fragment}");
+    assert_eq!(param(&pairs, "error").as_deref(), Some("totp_required"), "{target}");
+    assert!(param(&pairs, "access_token").is_none() && param(&pairs, "refresh_token").is_none(), "{target}");
+    assert!(param(&pairs, "expires_in").is_some_and(|s| s.parse::<u64>().is_ok_and(|s| s > 0)), "{target}");
+    let mfa_token = param(&pairs, "mfa_token").unwrap_or_else(|| panic!("no mfa_token: {target}"));
+    let body =
+        expect_json(complete(&app, json!({"mfa_token": mfa_token, "totp_code": code_at(&secret, at)})).await, 200)
+            .await;
+    assert_eq!(body["user"]["id"], id, "{body}");
 }

@@ -1,5 +1,6 @@
-//! Two-factor authentication: setup, enable with recovery codes, login with a code or a recovery
-//! code, and disable. Codes are computed here from the secret the server hands out.
+//! Two-factor authentication: setup, enable with recovery codes (and the current password),
+//! login with a code or a recovery code, and disable. Codes are computed here from the secret the
+//! server hands out. The sign-in through a provider of an account with TOTP on is in `oauth.rs`.
 
 use reqwest::Response;
 use serde_json::{Value, json};
@@ -13,15 +14,16 @@ engines!(
     disable_with_a_code_turns_it_off,
     wrong_codes_lock_the_second_factor,
     totp_routes_need_a_signed_in_user,
+    enable_and_disable_need_the_current_password,
 );
 
 /// The current Unix time, in seconds.
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970")
 }
 
 /// The code an authenticator app shows for `secret` at Unix time `at`.
-fn code_at(secret: &str, at: u64) -> String {
+pub(crate) fn code_at(secret: &str, at: u64) -> String {
     let secret = totp_rs::Secret::try_from_base32(secret).expect("the server's secret is base32");
     let totp = totp_rs::Builder::new()
         .with_algorithm(totp_rs::Algorithm::SHA1)
@@ -44,22 +46,19 @@ async fn setup(app: &TestApp, who: &Account) -> Response {
     app.post("/api/v1/auth/totp/setup").bearer_auth(&who.access_token).send().await.unwrap()
 }
 
-async fn enable(app: &TestApp, who: &Account, code: &str) -> Response {
-    app.post("/api/v1/auth/totp/enable")
-        .bearer_auth(&who.access_token)
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap()
+/// `POST /auth/totp/{action}` (`enable` or `disable`) with `body` as it is.
+async fn totp_change(app: &TestApp, who: &Account, action: &str, body: Value) -> Response {
+    app.post(&format!("/api/v1/auth/totp/{action}")).bearer_auth(&who.access_token).json(&body).send().await.unwrap()
 }
 
+/// Enables with `code` and the right password.
+async fn enable(app: &TestApp, who: &Account, code: &str) -> Response {
+    totp_change(app, who, "enable", json!({"code": code, "password": PASSWORD})).await
+}
+
+/// Disables with `code` and the right password.
 async fn disable(app: &TestApp, who: &Account, code: &str) -> Response {
-    app.post("/api/v1/auth/totp/disable")
-        .bearer_auth(&who.access_token)
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap()
+    totp_change(app, who, "disable", json!({"code": code, "password": PASSWORD})).await
 }
 
 async fn login(app: &TestApp, who: &Account, extra: Value) -> Response {
@@ -120,9 +119,8 @@ async fn enable_needs_a_valid_code_and_returns_recovery_codes(app: TestApp) {
         let res = enable(&app, &ann, wrong).await;
         assert_eq!(error_fields(&expect_problem(res, 422).await), ["code"], "{wrong:?} is refused");
     }
-    let missing =
-        app.post("/api/v1/auth/totp/enable").bearer_auth(&ann.access_token).json(&json!({})).send().await.unwrap();
-    assert_eq!(error_fields(&expect_problem(missing, 422).await), ["code"]);
+    let missing = totp_change(&app, &ann, "enable", json!({})).await;
+    assert_eq!(error_fields(&expect_problem(missing, 422).await), ["code", "password"], "every missing field");
     assert_eq!(me(&app, &ann).await["totp_enabled"], false);
 
     let body = json_of(enable(&app, &ann, &code_at(&secret, unix_now())).await, 200).await;
@@ -242,4 +240,36 @@ async fn totp_routes_need_a_signed_in_user(app: TestApp) {
         let res = app.post(path).json(&json!({"code": "123456"})).send().await.unwrap();
         expect_problem(res, 401).await;
     }
+}
+
+/// The fields a refused `POST /auth/totp/{action}` with `body` names.
+async fn refused(app: &TestApp, who: &Account, action: &str, body: Value) -> Vec<String> {
+    error_fields(&expect_problem(totp_change(app, who, action, body).await, 422).await)
+}
+
+async fn enable_and_disable_need_the_current_password(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let secret = json_of(setup(&app, &ann).await, 200).await["secret"].as_str().unwrap().to_owned();
+    let at = unix_now();
+    let code = code_at(&secret, at);
+    let enable_refused = |body: Value| refused(&app, &ann, "enable", body);
+    assert_eq!(enable_refused(json!({"code": code})).await, ["password"], "no password");
+    assert_eq!(enable_refused(json!({"code": code, "password": ""})).await, ["password"]);
+    assert_eq!(enable_refused(json!({"code": code, "password": "not the password"})).await, ["password"]);
+    assert_eq!(enable_refused(json!({"code": "000000"})).await, ["code", "password"], "both at once");
+    assert_eq!(enable_refused(json!({"code": "000000", "password": PASSWORD})).await, ["code"]);
+    assert_eq!(me(&app, &ann).await["totp_enabled"], false, "a refused enable changes nothing");
+    json_of(enable(&app, &ann, &code).await, 200).await;
+
+    let disable_refused = |body: Value| refused(&app, &ann, "disable", body);
+    let next = code_at(&secret, at + 30);
+    assert_eq!(disable_refused(json!({"code": next})).await, ["password"], "no password");
+    let both = disable_refused(json!({"code": "000000", "password": "not the password"})).await;
+    assert_eq!(both, ["password", "code"], "both at once");
+    // A right code with a wrong password is refused and not spent: it still works after.
+    assert_eq!(disable_refused(json!({"code": next, "password": "not the password"})).await, ["password"]);
+    assert_eq!(me(&app, &ann).await["totp_enabled"], true);
+    let res = totp_change(&app, &ann, "disable", json!({"code": next, "password": PASSWORD})).await;
+    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+    assert_eq!(me(&app, &ann).await["totp_enabled"], false);
 }

@@ -234,32 +234,39 @@ impl TestApp {
         .await
     }
 
-    /// `GET /auth/oauth/{provider}`: asserts the redirect and returns where it points (the
-    /// provider's authorization URL).
+    /// `GET /auth/oauth/{provider}` from the shared client, which keeps no cookies: asserts the
+    /// redirect and returns where it points (the provider's authorization URL).
     pub async fn oauth_start(&self, provider: &str) -> String {
-        let res = self.get(&format!("/api/v1/auth/oauth/{provider}")).send().await.expect("request");
+        self.oauth_start_in(&self.client, provider).await
+    }
+
+    /// [`Self::oauth_start`] from `browser`, which keeps the cookie that binds the sign-in to it.
+    pub async fn oauth_start_in(&self, browser: &reqwest::Client, provider: &str) -> String {
+        let res = browser.get(format!("{}/api/v1/auth/oauth/{provider}", self.base)).send().await.expect("request");
         assert_eq!(res.status(), StatusCode::FOUND, "start {provider}: {}", res.text().await.unwrap_or_default());
         location(&res)
     }
 
     /// What a browser does to sign in through `provider`, one redirect at a time: the app's
     /// start URL, the provider (which signs in the person configured on the fake and sends the
-    /// browser back), then the app's callback. Returns the callback's answer, unchecked.
+    /// browser back), then the app's callback. Each walk is a new [`browser`]. Returns the
+    /// callback's answer, unchecked.
     pub async fn oauth_walk(&self, provider: &str) -> OAuthWalk {
-        let authorize_url = self.oauth_start(provider).await;
-        let res = self.client.get(&authorize_url).send().await.expect("request to the provider");
+        let browser = browser();
+        let authorize_url = self.oauth_start_in(&browser, provider).await;
+        let res = browser.get(&authorize_url).send().await.expect("request to the provider");
         assert_eq!(res.status(), StatusCode::FOUND, "the provider: {}", res.text().await.unwrap_or_default());
         let callback_url = location(&res);
         let expected = format!("{}/api/v1/auth/oauth/{provider}/callback?", self.base);
         assert!(callback_url.starts_with(&expected), "the provider sent the browser to {callback_url}");
-        let response = self.client.get(&callback_url).send().await.expect("request to the callback");
-        OAuthWalk { authorize_url, callback_url, response }
+        let response = browser.get(&callback_url).send().await.expect("request to the callback");
+        OAuthWalk { authorize_url, callback_url, response, browser }
     }
 
-    /// The same walk with a client that follows redirects by itself, like `curl -L` or a
+    /// The same walk with a client that follows redirects by itself and keeps cookies, like a
     /// browser: returns the last answer.
     pub async fn oauth_walk_following_redirects(&self, provider: &str) -> Response {
-        let client = reqwest::Client::builder().build().expect("client");
+        let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
         client.get(format!("{}/api/v1/auth/oauth/{provider}", self.base)).send().await.expect("request")
     }
 
@@ -347,6 +354,12 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A client that keeps cookies, as a browser does, and does not follow redirects (each step of
+/// a walk is looked at).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
 /// One sign-in through a provider, as [`TestApp::oauth_walk`] made it.
 #[derive(Debug)]
 pub struct OAuthWalk {
@@ -356,6 +369,8 @@ pub struct OAuthWalk {
     pub callback_url: String,
     /// The app's answer to the callback.
     pub response: Response,
+    /// The browser that made the walk, with its cookies.
+    pub browser: reqwest::Client,
 }
 
 /// Applies environment-style pairs, such as [`FakeProvider::google_env`]'s, to `settings`.

@@ -19,6 +19,7 @@ struct NewStateRow<'a> {
     pkce_verifier: &'a str,
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
+    browser_hash: &'a str,
 }
 
 /// [`OAuthStateStore`] on PostgreSQL or SQLite.
@@ -50,6 +51,7 @@ impl OAuthStateStore for DieselOAuthStateStore {
                         pkce_verifier: &pending.pkce_verifier,
                         created_at: at,
                         expires_at: pending.expires_at.naive_utc(),
+                        browser_hash: pending.browser.as_str(),
                     })
                     .execute(conn)
                     .map(drop)
@@ -63,13 +65,18 @@ impl OAuthStateStore for DieselOAuthStateStore {
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    let row: Option<(String, String, NaiveDateTime)> = oauth_states::table
+                    let row: Option<(String, String, NaiveDateTime, String)> = oauth_states::table
                         .find(&hash)
-                        .select((oauth_states::provider, oauth_states::pkce_verifier, oauth_states::expires_at))
+                        .select((
+                            oauth_states::provider,
+                            oauth_states::pkce_verifier,
+                            oauth_states::expires_at,
+                            oauth_states::browser_hash,
+                        ))
                         .first(conn)
                         .optional()
                         .map_err(db)?;
-                    let Some((provider, pkce_verifier, expires_at)) = row else { return Ok(None) };
+                    let Some((provider, pkce_verifier, expires_at, browser)) = row else { return Ok(None) };
                     // The delete decides who gets the state when two callbacks race with it.
                     if diesel::delete(oauth_states::table.find(&hash)).execute(conn).map_err(db)? == 0 {
                         return Ok(None);
@@ -77,7 +84,12 @@ impl OAuthStateStore for DieselOAuthStateStore {
                     let provider = OAuthProviderName::parse(&provider).ok_or_else(|| {
                         RepositoryError::Unavailable(anyhow::anyhow!("unexpected oauth_states.provider {provider:?}"))
                     })?;
-                    Ok(Some(PendingAuthorization { provider, pkce_verifier, expires_at: expires_at.and_utc() }))
+                    Ok(Some(PendingAuthorization {
+                        provider,
+                        pkce_verifier,
+                        expires_at: expires_at.and_utc(),
+                        browser: TokenHash::stored(browser),
+                    }))
                 })
             })
             .await

@@ -127,6 +127,17 @@ diesel::table! {
         pkce_verifier -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        browser_hash -> Text,
+    }
+}
+
+diesel::table! {
+    mfa_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        provider -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
     }
 }
 
@@ -381,6 +392,7 @@ diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(totp_recovery_codes -> users (user_id));
 diesel::joinable!(totp_credentials -> users (user_id));
 diesel::joinable!(oauth_identities -> users (user_id));
+diesel::joinable!(mfa_tokens -> users (user_id));
 diesel::joinable!(task_tags -> tasks (task_id));
 diesel::joinable!(task_comments -> tasks (task_id));
 diesel::joinable!(webhook_subscriptions -> users (owner_id));
@@ -406,6 +418,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     totp_recovery_codes,
     oauth_identities,
     oauth_states,
+    mfa_tokens,
     audit_log,
     jobs,
     schedule_runs,

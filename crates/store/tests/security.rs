@@ -289,6 +289,7 @@ async fn oauth_states_are_single_use(db: Database) {
         provider: OAuthProviderName::Google,
         pkce_verifier: "verifier-1".into(),
         expires_at: now() + TimeDelta::minutes(10),
+        browser: TokenHash::of("browser-1"),
     };
     let state = TokenHash::of("state-1");
     store.save(state.clone(), pending.clone()).await.unwrap();

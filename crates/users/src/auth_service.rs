@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 use crate::audit::{AuditAction, ClientInfo, NewAuditEntry};
-use crate::tokens::{AccessToken, NewRefreshToken, RefreshToken, TokenHash};
+use crate::tokens::{AccessToken, NewRefreshToken, RefreshToken, RefreshTokenRecord, TokenHash};
 use crate::two_factor::{SecondFactor, SecondFactorCheck, SecondFactorOutcome};
 use crate::{
-    AuditLog, AuthError, Email, NewAccount, NewUser, PasswordHasher, RefreshTokenStore, Role, TokenIssuer,
-    TotpVerifier, User, UserRepository, UserStatus, now,
+    AuditLog, AuthError, Email, NewAccount, NewUser, PasswordHasher, PrincipalCache, RefreshTokenStore, Role,
+    TokenIssuer, TotpVerifier, User, UserRepository, UserStatus, now,
 };
 
 /// Policy knobs of the sign-in rules.
@@ -31,6 +31,15 @@ pub struct Session {
     pub access: AccessToken,
     pub refresh_token: RefreshToken,
     pub user: User,
+}
+
+/// A second factor proven for a sign-in, and what the audit trail records of it besides the
+/// sign-in itself.
+#[derive(Debug)]
+pub(crate) struct ProvenSecondFactor {
+    pub(crate) factor: SecondFactor,
+    /// A `RecoveryCodeUsed` entry, when a recovery code was spent.
+    pub(crate) entries: Vec<NewAuditEntry>,
 }
 
 /// What a person types to sign in.
@@ -59,6 +68,8 @@ pub struct AuthService {
     issuer: Arc<dyn TokenIssuer>,
     second_factor: SecondFactorCheck,
     audit: Arc<dyn AuditLog>,
+    /// Told when an account's access tokens stop working (a stolen refresh token).
+    principals: Arc<dyn PrincipalCache>,
     settings: AuthSettings,
 }
 
@@ -68,18 +79,25 @@ impl std::fmt::Debug for AuthService {
     }
 }
 
+/// The ports an [`AuthService`] is built from.
+#[expect(missing_debug_implementations, reason = "a bag of ports, consumed at once by AuthService::new")]
+pub struct AuthParts {
+    pub users: Arc<dyn UserRepository>,
+    pub tokens: Arc<dyn RefreshTokenStore>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub issuer: Arc<dyn TokenIssuer>,
+    pub totp: Arc<dyn TotpVerifier>,
+    pub audit: Arc<dyn AuditLog>,
+    /// Told when an account's access tokens stop working (a stolen refresh token).
+    pub principals: Arc<dyn PrincipalCache>,
+    pub settings: AuthSettings,
+}
+
 impl AuthService {
-    pub fn new(
-        users: Arc<dyn UserRepository>,
-        tokens: Arc<dyn RefreshTokenStore>,
-        hasher: Arc<dyn PasswordHasher>,
-        issuer: Arc<dyn TokenIssuer>,
-        totp: Arc<dyn TotpVerifier>,
-        audit: Arc<dyn AuditLog>,
-        settings: AuthSettings,
-    ) -> Self {
+    pub fn new(parts: AuthParts) -> Self {
+        let AuthParts { users, tokens, hasher, issuer, totp, audit, principals, settings } = parts;
         let second_factor = SecondFactorCheck { users: users.clone(), totp };
-        Self { users, tokens, hasher, issuer, second_factor, audit, settings }
+        Self { users, tokens, hasher, issuer, second_factor, audit, principals, settings }
     }
 
     /// Creates an account with `role`. Self-registration always passes [`Role::User`]; other
@@ -116,12 +134,13 @@ impl AuthService {
             None => (None, None),
         };
         let password_ok = self.hasher.verify(&attempt.password, hash).await?;
-        let failed = |reason: &str| {
+        let refused = || {
             let typed = email
                 .as_ref()
                 .map_or_else(|| attempt.email.trim().chars().take(254).collect(), |e| e.as_str().to_owned());
-            NewAuditEntry::new(AuditAction::LoginFailed, client).with("email", typed).with("reason", reason)
+            NewAuditEntry::new(AuditAction::LoginFailed, client).with("email", typed)
         };
+        let failed = |reason: &str| refused().with("reason", reason);
         let user = match user {
             Some(user) if password_ok => user,
             Some(user) => {
@@ -140,34 +159,17 @@ impl AuthService {
         let mut audit =
             vec![NewAuditEntry::new(AuditAction::Login, client).by(user.id).on(user.id).with("method", "password")];
         if user.totp_enabled {
-            let outcome =
-                self.second_factor.spend(&user, attempt.totp_code.as_deref(), attempt.recovery_code.as_deref()).await?;
-            let factor = match outcome {
-                SecondFactorOutcome::Proven(factor) => factor,
-                SecondFactorOutcome::Refused => {
-                    let reason = if attempt.totp_code.is_some() || attempt.recovery_code.is_some() {
-                        "invalid_second_factor"
-                    } else {
-                        "second_factor_required"
-                    };
-                    self.record_failure(failed(reason).on(user.id)).await;
-                    return Err(AuthError::TotpRequired);
-                }
-                SecondFactorOutcome::Locked { until } => {
-                    self.record_failure(failed("second_factor_locked").on(user.id)).await;
-                    return Err(AuthError::TooManyAttempts { until });
-                }
-            };
-            audit[0].details.insert("second_factor".into(), factor.as_str().into());
-            if factor == SecondFactor::RecoveryCode {
-                let left = self.users.recovery_codes_left(user.id).await?;
-                audit.push(
-                    NewAuditEntry::new(AuditAction::RecoveryCodeUsed, client)
-                        .by(user.id)
-                        .on(user.id)
-                        .with("recovery_codes_left", left),
-                );
-            }
+            let proven = self
+                .prove_second_factor(
+                    &user,
+                    attempt.totp_code.as_deref(),
+                    attempt.recovery_code.as_deref(),
+                    client,
+                    refused().on(user.id),
+                )
+                .await?;
+            audit[0].details.insert("second_factor".into(), proven.factor.as_str().into());
+            audit.extend(proven.entries);
         }
         self.sign_in(user, audit).await
     }
@@ -190,8 +192,7 @@ impl AuthService {
             ]
         };
         if record.used_at.is_some() {
-            self.tokens.revoke_family(&record.family_id, at, reuse()).await?;
-            return Err(AuthError::TokenReused { user_id: record.user_id });
+            return Err(self.stolen(&record, at, reuse()).await);
         }
         if record.expires_at <= at {
             return Err(AuthError::InvalidToken);
@@ -208,11 +209,22 @@ impl AuthService {
         };
         if !self.tokens.rotate(record.id, stored, at).await? {
             // Another request exchanged the same token a moment ago: that is reuse too.
-            self.tokens.revoke_family(&record.family_id, at, reuse()).await?;
-            return Err(AuthError::TokenReused { user_id: record.user_id });
+            return Err(self.stolen(&record, at, reuse()).await);
         }
         let access = self.issuer.issue(&user)?;
         Ok(Session { access, refresh_token: next, user })
+    }
+
+    /// A refresh token of `record`'s family was presented twice: only a thief and the rightful
+    /// client can both hold it, and nobody can tell which is which. The family is revoked and
+    /// every access token of the user issued before now stops working, on every instance at its
+    /// next request.
+    async fn stolen(&self, record: &RefreshTokenRecord, at: DateTime<Utc>, audit: Vec<NewAuditEntry>) -> AuthError {
+        if let Err(e) = self.tokens.revoke_stolen_family(&record.family_id, record.user_id, at, audit).await {
+            return e.into();
+        }
+        self.principals.invalidate(record.user_id).await;
+        AuthError::TokenReused { user_id: record.user_id }
     }
 
     /// Ends the session the refresh token belongs to. An unknown token is not an error: the
@@ -244,6 +256,46 @@ impl AuthService {
         Ok(Session { access, refresh_token, user })
     }
 
+    /// Checks and spends the second factor of `user`, whose first factor was just proven (a
+    /// password, a provider). A refusal is recorded as `refused` with its reason; wrong codes count
+    /// towards the lock, and a locked second factor checks nothing.
+    pub(crate) async fn prove_second_factor(
+        &self,
+        user: &User,
+        totp_code: Option<&str>,
+        recovery_code: Option<&str>,
+        client: &ClientInfo,
+        refused: NewAuditEntry,
+    ) -> Result<ProvenSecondFactor, AuthError> {
+        let factor = match self.second_factor.spend(user, totp_code, recovery_code).await? {
+            SecondFactorOutcome::Proven(factor) => factor,
+            SecondFactorOutcome::Refused => {
+                let reason = if totp_code.is_some() || recovery_code.is_some() {
+                    "invalid_second_factor"
+                } else {
+                    "second_factor_required"
+                };
+                self.record_failure(refused.with("reason", reason)).await;
+                return Err(AuthError::TotpRequired);
+            }
+            SecondFactorOutcome::Locked { until } => {
+                self.record_failure(refused.with("reason", "second_factor_locked")).await;
+                return Err(AuthError::TooManyAttempts { until });
+            }
+        };
+        let mut entries = Vec::new();
+        if factor == SecondFactor::RecoveryCode {
+            let left = self.users.recovery_codes_left(user.id).await?;
+            entries.push(
+                NewAuditEntry::new(AuditAction::RecoveryCodeUsed, client)
+                    .by(user.id)
+                    .on(user.id)
+                    .with("recovery_codes_left", left),
+            );
+        }
+        Ok(ProvenSecondFactor { factor, entries })
+    }
+
     /// Records a refused sign-in. A failure to write the entry is logged, not returned: the
     /// person was refused either way, and a broken audit write must not change their answer.
     pub(crate) async fn record_failure(&self, entry: NewAuditEntry) {
@@ -256,10 +308,9 @@ impl AuthService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokens::RefreshTokenRecord;
     use crate::{
-        MockAuditLog, MockPasswordHasher, MockRefreshTokenStore, MockTokenIssuer, MockTotpVerifier, MockUserRepository,
-        TotpState, UserId,
+        MockAuditLog, MockPasswordHasher, MockPrincipalCache, MockRefreshTokenStore, MockTokenIssuer, MockTotpVerifier,
+        MockUserRepository, TotpState, UserId,
     };
     use workbench_core::RepositoryError;
 
@@ -271,6 +322,13 @@ mod tests {
         let mut issuer = MockTokenIssuer::new();
         issuer.expect_issue().returning(|_| Ok(AccessToken { token: "jwt".into(), expires_in: 900 }));
         issuer
+    }
+
+    /// A principal cache whose invalidations are accepted and forgotten.
+    fn forgetting_cache() -> MockPrincipalCache {
+        let mut cache = MockPrincipalCache::new();
+        cache.expect_invalidate().returning(|_| ());
+        cache
     }
 
     /// An audit log that keeps what it is given, for assertions.
@@ -295,15 +353,16 @@ mod tests {
         hasher: MockPasswordHasher,
         totp: MockTotpVerifier,
     ) -> AuthService {
-        AuthService::new(
-            Arc::new(users),
-            Arc::new(tokens),
-            Arc::new(hasher),
-            Arc::new(issuer()),
-            Arc::new(totp),
-            Arc::new(audit_sink().0),
-            AuthSettings::default(),
-        )
+        AuthService::new(AuthParts {
+            users: Arc::new(users),
+            tokens: Arc::new(tokens),
+            hasher: Arc::new(hasher),
+            issuer: Arc::new(issuer()),
+            totp: Arc::new(totp),
+            audit: Arc::new(audit_sink().0),
+            principals: Arc::new(forgetting_cache()),
+            settings: AuthSettings::default(),
+        })
     }
 
     fn attempt(email: &str, password: &str) -> LoginAttempt {
@@ -389,15 +448,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reusing_a_rotated_token_revokes_its_family() {
+    async fn reusing_a_rotated_token_revokes_its_family_and_ends_the_user_s_access_tokens() {
         let mut tokens = MockRefreshTokenStore::new();
         tokens.expect_find().returning(|_| Ok(Some(record(true, false, Duration::days(1)))));
         tokens
-            .expect_revoke_family()
-            .withf(|family, _, audit| family == "fam" && audit[0].action == AuditAction::RefreshTokenReuse)
+            .expect_revoke_stolen_family()
+            .withf(|family, user, _, audit| {
+                family == "fam" && *user == UserId(1) && audit[0].action == AuditAction::RefreshTokenReuse
+            })
             .times(1)
-            .returning(|_, _, _| Ok(()));
-        let err = service(MockUserRepository::new(), tokens, MockPasswordHasher::new()).refresh("old", &client()).await;
+            .returning(|_, _, _, _| Ok(()));
+        let mut cache = MockPrincipalCache::new();
+        cache.expect_invalidate().withf(|id| *id == UserId(1)).times(1).returning(|_| ());
+        let svc = AuthService::new(AuthParts {
+            users: Arc::new(MockUserRepository::new()),
+            tokens: Arc::new(tokens),
+            hasher: Arc::new(MockPasswordHasher::new()),
+            issuer: Arc::new(issuer()),
+            totp: Arc::new(MockTotpVerifier::new()),
+            audit: Arc::new(audit_sink().0),
+            principals: Arc::new(cache),
+            settings: AuthSettings::default(),
+        });
+        let err = svc.refresh("old", &client()).await;
         assert!(matches!(err, Err(AuthError::TokenReused { user_id: UserId(1) })));
     }
 
@@ -406,7 +479,7 @@ mod tests {
         let mut tokens = MockRefreshTokenStore::new();
         tokens.expect_find().returning(|_| Ok(Some(record(false, false, Duration::days(1)))));
         tokens.expect_rotate().returning(|_, _, _| Ok(false));
-        tokens.expect_revoke_family().times(1).returning(|_, _, _| Ok(()));
+        tokens.expect_revoke_stolen_family().times(1).returning(|_, _, _, _| Ok(()));
         let mut users = MockUserRepository::new();
         users.expect_find().returning(|id| Ok(Some(user(id.0, UserStatus::Active))));
         let err = service(users, tokens, MockPasswordHasher::new()).refresh("t", &client()).await;
@@ -421,6 +494,7 @@ mod tests {
             let mut tokens = MockRefreshTokenStore::new();
             tokens.expect_find().returning(move |_| Ok(rec.clone()));
             tokens.expect_revoke_family().never();
+            tokens.expect_revoke_stolen_family().never();
             let err =
                 service(MockUserRepository::new(), tokens, MockPasswordHasher::new()).refresh("t", &client()).await;
             assert!(matches!(err, Err(AuthError::InvalidToken)));
@@ -530,15 +604,16 @@ mod tests {
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_verify().returning(|_, _| Ok(false));
         let (audit, seen) = audit_sink();
-        let svc = AuthService::new(
-            Arc::new(users),
-            Arc::new(MockRefreshTokenStore::new()),
-            Arc::new(hasher),
-            Arc::new(issuer()),
-            Arc::new(MockTotpVerifier::new()),
-            Arc::new(audit),
-            AuthSettings::default(),
-        );
+        let svc = AuthService::new(AuthParts {
+            users: Arc::new(users),
+            tokens: Arc::new(MockRefreshTokenStore::new()),
+            hasher: Arc::new(hasher),
+            issuer: Arc::new(issuer()),
+            totp: Arc::new(MockTotpVerifier::new()),
+            audit: Arc::new(audit),
+            principals: Arc::new(forgetting_cache()),
+            settings: AuthSettings::default(),
+        });
         let _ = svc.login(attempt("Who@Example.com", "whatever1"), &client()).await;
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 1);

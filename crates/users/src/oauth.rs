@@ -6,6 +6,15 @@
 //! unverified email that belongs to an account is refused, because anyone can claim an address
 //! they do not own. Otherwise a new account is made, with a unique username derived from the
 //! profile. `state` is single-use and expires, and the PKCE verifier never leaves the server.
+//!
+//! A `state` is also bound to the browser that started the sign-in: [`OAuthService::begin`] hands
+//! out a [`BrowserBinding`] for the adapter to keep in that browser (a cookie), and the callback
+//! is refused without it. Otherwise anyone could start a sign-in to their own account, stop at the
+//! provider's redirect back, and send that URL to a victim, whose browser would then be signed in
+//! to the attacker's account (login CSRF).
+//!
+//! A provider proves a first factor only: an account with TOTP on gets no session from the
+//! callback, but an [`MfaChallenge`] to complete with a code ([`OAuthService::complete_second_factor`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,13 +22,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
+use subtle::ConstantTimeEq;
 use workbench_core::RepositoryError;
 
 use crate::audit::{AuditAction, ClientInfo, NewAuditEntry};
 use crate::tokens::TokenHash;
+use crate::two_factor::{MFA_TOKEN_TTL, MfaChallenge, MfaToken, PendingSecondFactor, SecondFactorAttempt, random_hex};
 use crate::{
-    AuthError, AuthService, Email, NewUser, OAuthProvider, OAuthStateStore, Role, Session, User, UserRepository,
-    UserStatus, Username, now,
+    AuthError, AuthService, Email, MfaTokenStore, NewUser, OAuthProvider, OAuthStateStore, Role, Session, User,
+    UserRepository, UserStatus, Username, now,
 };
 
 /// How long a pending authorization may wait for its callback.
@@ -73,6 +84,50 @@ pub struct PendingAuthorization {
     pub provider: OAuthProviderName,
     pub pkce_verifier: String,
     pub expires_at: DateTime<Utc>,
+    /// The hash of the [`BrowserBinding`] given to the browser that started it.
+    pub browser: TokenHash,
+}
+
+/// A random value kept by the browser that started a sign-in (256 bits, hex), and presented
+/// again with the callback: only that browser can finish the sign-in. Stored only as a hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BrowserBinding(String);
+
+impl BrowserBinding {
+    pub fn generate() -> Self {
+        Self(random_hex())
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(&self.0)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BrowserBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BrowserBinding(***)")
+    }
+}
+
+/// A started sign-in: where to send the browser, and what it must keep until it comes back.
+#[derive(Debug, Clone)]
+pub struct OAuthStart {
+    pub url: String,
+    pub binding: BrowserBinding,
+    /// How long the sign-in may wait for its callback (and the browser keep its binding).
+    pub ttl: Duration,
+}
+
+/// How a callback ended, when it did not fail.
+#[derive(Debug, Clone)]
+pub enum OAuthSignIn {
+    SignedIn(Box<Session>),
+    /// The account has TOTP on: no session yet, a challenge to complete with a code.
+    SecondFactorRequired(MfaChallenge),
 }
 
 impl fmt::Debug for PendingAuthorization {
@@ -131,8 +186,9 @@ pub struct Callback {
 pub enum OAuthError {
     #[error("sign-in with {0} is not configured")]
     NotConfigured(String),
-    /// A missing, unknown, expired, replayed or other provider's `state`.
-    #[error("the sign-in request is unknown, expired or was already used; start again")]
+    /// A missing, unknown, expired, replayed or other provider's `state`, or one that another
+    /// browser started.
+    #[error("the sign-in request is unknown, expired, was already used or was started in another browser; start again")]
     InvalidState,
     #[error("the callback carries no authorization code")]
     MissingCode,
@@ -161,6 +217,7 @@ impl From<RepositoryError> for OAuthError {
 pub struct OAuthService {
     providers: HashMap<OAuthProviderName, Arc<dyn OAuthProvider>>,
     states: Arc<dyn OAuthStateStore>,
+    challenges: Arc<dyn MfaTokenStore>,
     users: Arc<dyn UserRepository>,
     auth: AuthService,
 }
@@ -175,11 +232,12 @@ impl OAuthService {
     pub fn new(
         providers: Vec<Arc<dyn OAuthProvider>>,
         states: Arc<dyn OAuthStateStore>,
+        challenges: Arc<dyn MfaTokenStore>,
         users: Arc<dyn UserRepository>,
         auth: AuthService,
     ) -> Self {
         let providers = providers.into_iter().map(|p| (p.name(), p)).collect();
-        Self { providers, states, users, auth }
+        Self { providers, states, challenges, users, auth }
     }
 
     /// The configured providers.
@@ -193,33 +251,43 @@ impl OAuthService {
             .ok_or_else(|| OAuthError::NotConfigured(name.to_owned()))
     }
 
-    /// Starts a sign-in: remembers a fresh `state` and PKCE verifier, and returns the provider
-    /// URL to send the browser to.
-    pub async fn begin(&self, provider: &str) -> Result<String, OAuthError> {
+    /// Starts a sign-in: remembers a fresh `state`, PKCE verifier and browser binding, and returns
+    /// the provider URL to send the browser to with the binding for the browser to keep.
+    pub async fn begin(&self, provider: &str) -> Result<OAuthStart, OAuthError> {
         let provider = self.provider(provider)?;
         let request = provider.authorization_request();
+        let binding = BrowserBinding::generate();
         let pending = PendingAuthorization {
             provider: provider.name(),
             pkce_verifier: request.pkce_verifier,
             expires_at: now() + STATE_TTL,
+            browser: binding.hash(),
         };
         self.states.save(TokenHash::of(&request.state), pending).await?;
-        Ok(request.url)
+        Ok(OAuthStart { url: request.url, binding, ttl: STATE_TTL })
     }
 
-    /// Finishes a sign-in: checks and spends `state`, exchanges the code, then signs the person in
-    /// to their linked account, an account with the same verified email, or a new one.
+    /// Finishes a sign-in: checks and spends `state`, checks that `browser` is the binding of the
+    /// browser that started it, exchanges the code, then signs the person in to their linked
+    /// account, an account with the same verified email, or a new one. An account with TOTP on
+    /// is not signed in: it gets a challenge for [`Self::complete_second_factor`].
     pub async fn complete(
         &self,
         provider: &str,
         callback: Callback,
+        browser: Option<&str>,
         client: &ClientInfo,
-    ) -> Result<Session, OAuthError> {
+    ) -> Result<OAuthSignIn, OAuthError> {
         let provider = self.provider(provider)?;
         let state = callback.state.as_deref().filter(|s| !s.is_empty()).ok_or(OAuthError::InvalidState)?;
-        // Taken (deleted) before anything else, so a state is spent even when the rest fails.
+        // Taken (deleted) before anything else, so a state is spent even when the rest fails: a
+        // callback URL opened in the wrong browser is dead for the right one too.
         let pending = self.states.take(&TokenHash::of(state)).await?.ok_or(OAuthError::InvalidState)?;
         if pending.provider != provider.name() || pending.expires_at <= now() {
+            return Err(OAuthError::InvalidState);
+        }
+        let presented = TokenHash::of(browser.unwrap_or_default());
+        if !bool::from(presented.as_str().as_bytes().ct_eq(pending.browser.as_str().as_bytes())) {
             return Err(OAuthError::InvalidState);
         }
         if let Some(error) = callback.error {
@@ -228,19 +296,87 @@ impl OAuthService {
         let code = callback.code.filter(|c| !c.is_empty()).ok_or(OAuthError::MissingCode)?;
         let profile = provider.profile(&code, &pending.pkce_verifier).await?;
         let user = self.account_for(provider.name(), profile, client).await?;
+        let method = provider.name().as_str();
         if user.status == UserStatus::Disabled {
             let failed = NewAuditEntry::new(AuditAction::LoginFailed, client)
                 .on(user.id)
-                .with("method", provider.name().as_str())
+                .with("method", method)
                 .with("reason", "account_disabled");
             self.auth.record_failure(failed).await;
             return Err(AuthError::AccountDisabled.into());
         }
+        if user.totp_enabled {
+            let token = MfaToken::generate();
+            let expires_at = now() + MFA_TOKEN_TTL;
+            let pending = PendingSecondFactor { user_id: user.id, provider: provider.name(), expires_at };
+            self.challenges.save(token.hash(), pending).await?;
+            // As a password sign-in without its code is: the first factor was right, the sign-in
+            // is not complete.
+            let stopped = NewAuditEntry::new(AuditAction::LoginFailed, client)
+                .on(user.id)
+                .with("method", method)
+                .with("reason", "second_factor_required");
+            self.auth.record_failure(stopped).await;
+            return Ok(OAuthSignIn::SecondFactorRequired(MfaChallenge { token, expires_at }));
+        }
+        let login = NewAuditEntry::new(AuditAction::Login, client).by(user.id).on(user.id).with("method", method);
+        Ok(OAuthSignIn::SignedIn(Box::new(self.auth.sign_in(user, vec![login]).await?)))
+    }
+
+    /// Completes a sign-in that stopped at the second factor: the challenge's token and a TOTP
+    /// code or a recovery code. The code is checked as a password sign-in checks it (wrong codes
+    /// count towards the same lock); a wrong one leaves the token usable until it expires or the
+    /// lock trips, a right one spends it. The token is spent after the code, by the database, so
+    /// of two completions racing with one token exactly one gets a session.
+    pub async fn complete_second_factor(
+        &self,
+        attempt: SecondFactorAttempt,
+        client: &ClientInfo,
+    ) -> Result<Session, AuthError> {
+        let token = TokenHash::of(&attempt.mfa_token);
+        let pending =
+            self.challenges.find(&token).await?.filter(|p| p.expires_at > now()).ok_or(AuthError::InvalidToken)?;
+        // Deleted accounts take their challenges with them; this is a concurrent deletion.
+        let user = self.users.find(pending.user_id).await?.ok_or(AuthError::InvalidToken)?;
+        let method = pending.provider.as_str();
+        if user.status == UserStatus::Disabled {
+            let failed = NewAuditEntry::new(AuditAction::LoginFailed, client)
+                .on(user.id)
+                .with("method", method)
+                .with("reason", "account_disabled");
+            self.auth.record_failure(failed).await;
+            return Err(AuthError::AccountDisabled);
+        }
+        let refused = NewAuditEntry::new(AuditAction::LoginFailed, client).on(user.id).with("method", method);
+        let proven = match self
+            .auth
+            .prove_second_factor(&user, attempt.totp_code.as_deref(), attempt.recovery_code.as_deref(), client, refused)
+            .await
+        {
+            Ok(proven) => proven,
+            Err(e @ AuthError::TooManyAttempts { .. }) => {
+                // The lock outlasts the token: nothing is left to complete.
+                self.challenges.spend(&token, now()).await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        if !self.challenges.spend(&token, now()).await? {
+            // Another completion won (or the token expired meanwhile). A recovery code spent on
+            // the way is gone all the same: the trail must say so.
+            for entry in proven.entries {
+                self.auth.record_failure(entry).await;
+            }
+            return Err(AuthError::InvalidToken);
+        }
         let login = NewAuditEntry::new(AuditAction::Login, client)
             .by(user.id)
             .on(user.id)
-            .with("method", provider.name().as_str());
-        Ok(self.auth.sign_in(user, vec![login]).await?)
+            .with("method", method)
+            .with("second_factor", proven.factor.as_str());
+        let mut audit = vec![login];
+        audit.extend(proven.entries);
+        self.auth.sign_in(user, audit).await
     }
 
     async fn account_for(
@@ -334,9 +470,9 @@ fn username_base(hint: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AccessToken, MockAuditLog, UserId};
+    use crate::{AccessToken, MockAuditLog, MockMfaTokenStore, TotpState, UserId};
     use crate::{
-        AuthSettings, MockOAuthProvider, MockOAuthStateStore, MockPasswordHasher, MockRefreshTokenStore,
+        AuthParts, AuthSettings, MockOAuthProvider, MockOAuthStateStore, MockPasswordHasher, MockRefreshTokenStore,
         MockTokenIssuer, MockTotpVerifier, MockUserRepository,
     };
 
@@ -349,15 +485,16 @@ mod tests {
         issuer.expect_issue().returning(|_| Ok(AccessToken { token: "jwt".into(), expires_in: 900 }));
         let mut tokens = MockRefreshTokenStore::new();
         tokens.expect_insert().returning(|_, _| Ok(()));
-        AuthService::new(
+        AuthService::new(AuthParts {
             users,
-            Arc::new(tokens),
-            Arc::new(MockPasswordHasher::new()),
-            Arc::new(issuer),
-            Arc::new(MockTotpVerifier::new()),
-            Arc::new(MockAuditLog::new()),
-            AuthSettings::default(),
-        )
+            tokens: Arc::new(tokens),
+            hasher: Arc::new(MockPasswordHasher::new()),
+            issuer: Arc::new(issuer),
+            totp: Arc::new(MockTotpVerifier::new()),
+            audit: Arc::new(MockAuditLog::new()),
+            principals: Arc::new(crate::MockPrincipalCache::new()),
+            settings: AuthSettings::default(),
+        })
     }
 
     fn provider(profile: ExternalProfile) -> MockOAuthProvider {
@@ -373,13 +510,44 @@ mod tests {
         states
     }
 
+    /// The binding of the browser that started the flow, in the tests' callbacks.
+    const BROWSER: &str = "browser-binding";
+
     fn pending(provider: OAuthProviderName, expires_in: Duration) -> Option<PendingAuthorization> {
-        Some(PendingAuthorization { provider, pkce_verifier: "v".into(), expires_at: now() + expires_in })
+        Some(PendingAuthorization {
+            provider,
+            pkce_verifier: "v".into(),
+            expires_at: now() + expires_in,
+            browser: TokenHash::of(BROWSER),
+        })
     }
 
     fn service(users: MockUserRepository, profile: ExternalProfile, states: MockOAuthStateStore) -> OAuthService {
+        with_challenges(users, profile, states, MockMfaTokenStore::new())
+    }
+
+    fn with_challenges(
+        users: MockUserRepository,
+        profile: ExternalProfile,
+        states: MockOAuthStateStore,
+        challenges: MockMfaTokenStore,
+    ) -> OAuthService {
         let users = Arc::new(users);
-        OAuthService::new(vec![Arc::new(provider(profile))], Arc::new(states), users.clone(), auth(users))
+        OAuthService::new(
+            vec![Arc::new(provider(profile))],
+            Arc::new(states),
+            Arc::new(challenges),
+            users.clone(),
+            auth(users),
+        )
+    }
+
+    /// The session of a callback that signed in.
+    fn signed_in(outcome: Result<OAuthSignIn, OAuthError>) -> Session {
+        match outcome {
+            Ok(OAuthSignIn::SignedIn(session)) => *session,
+            other => panic!("expected a session, got {other:?}"),
+        }
     }
 
     fn callback() -> Callback {
@@ -403,7 +571,7 @@ mod tests {
             pending(OAuthProviderName::Google, STATE_TTL),
         ] {
             let svc = service(MockUserRepository::new(), profile("a@b.io", true), states(pending));
-            let err = svc.complete("github", callback(), &ClientInfo::default()).await;
+            let err = svc.complete("github", callback(), Some(BROWSER), &ClientInfo::default()).await;
             assert!(matches!(err, Err(OAuthError::InvalidState)), "{err:?}");
         }
     }
@@ -424,7 +592,7 @@ mod tests {
         users.expect_create_with_identity().never();
         let svc =
             service(users, profile("ann@example.com", false), states(pending(OAuthProviderName::GitHub, STATE_TTL)));
-        let err = svc.complete("github", callback(), &ClientInfo::default()).await;
+        let err = svc.complete("github", callback(), Some(BROWSER), &ClientInfo::default()).await;
         assert!(matches!(err, Err(OAuthError::UnverifiedEmail(OAuthProviderName::GitHub))), "{err:?}");
     }
 
@@ -442,7 +610,7 @@ mod tests {
             .returning(|_, _, _| Ok(()));
         let svc =
             service(users, profile("Ann@Example.com", true), states(pending(OAuthProviderName::GitHub, STATE_TTL)));
-        let session = svc.complete("github", callback(), &ClientInfo::default()).await.unwrap();
+        let session = signed_in(svc.complete("github", callback(), Some(BROWSER), &ClientInfo::default()).await);
         assert_eq!(session.user.id, UserId(7));
     }
 
@@ -463,7 +631,7 @@ mod tests {
         });
         let svc =
             service(users, profile("new@example.com", false), states(pending(OAuthProviderName::GitHub, STATE_TTL)));
-        let session = svc.complete("github", callback(), &ClientInfo::default()).await.unwrap();
+        let session = signed_in(svc.complete("github", callback(), Some(BROWSER), &ClientInfo::default()).await);
         assert_eq!(session.user.id, UserId(9));
         let tried = tried.lock().unwrap();
         assert_eq!(tried[0], "octocat");
@@ -478,8 +646,242 @@ mod tests {
             states(pending(OAuthProviderName::GitHub, STATE_TTL)),
         );
         let refused = Callback { code: None, state: Some("s".into()), error: Some("access_denied".into()) };
-        let err = svc.complete("github", refused, &ClientInfo::default()).await;
+        let err = svc.complete("github", refused, Some(BROWSER), &ClientInfo::default()).await;
         assert!(matches!(err, Err(OAuthError::Provider(ProviderError::Refused(_)))), "{err:?}");
+    }
+
+    // --- The browser binding -------------------------------------------------------------------
+
+    #[tokio::test]
+    async fn begin_binds_the_state_to_the_browser() {
+        let mut provider = MockOAuthProvider::new();
+        provider.expect_name().return_const(OAuthProviderName::GitHub);
+        provider.expect_authorization_request().returning(|| AuthorizationRequest {
+            url: "https://github.example/authorize?state=s".into(),
+            state: "s".into(),
+            pkce_verifier: "v".into(),
+        });
+        let saved = Arc::new(std::sync::Mutex::new(None));
+        let sink = saved.clone();
+        let mut states = MockOAuthStateStore::new();
+        states.expect_save().times(1).returning(move |state, pending| {
+            *sink.lock().unwrap() = Some((state, pending));
+            Ok(())
+        });
+        let users = Arc::new(MockUserRepository::new());
+        let svc = OAuthService::new(
+            vec![Arc::new(provider)],
+            Arc::new(states),
+            Arc::new(MockMfaTokenStore::new()),
+            users.clone(),
+            auth(users),
+        );
+        let start = svc.begin("github").await.unwrap();
+        let (state, pending) = saved.lock().unwrap().clone().unwrap();
+        assert_eq!(state, TokenHash::of("s"));
+        assert_eq!(pending.browser, start.binding.hash(), "the browser's binding is stored as its hash");
+        assert_eq!(start.binding.expose().len(), 64, "256 bits");
+        assert_eq!(start.ttl, STATE_TTL);
+        assert_eq!(format!("{:?}", start.binding), "BrowserBinding(***)");
+    }
+
+    #[tokio::test]
+    async fn a_callback_without_the_starting_browser_is_refused() {
+        for browser in [None, Some(""), Some("another-browser")] {
+            let mut provider = MockOAuthProvider::new();
+            provider.expect_name().return_const(OAuthProviderName::GitHub);
+            provider.expect_profile().never();
+            let users = Arc::new(MockUserRepository::new());
+            let svc = OAuthService::new(
+                vec![Arc::new(provider)],
+                Arc::new(states(pending(OAuthProviderName::GitHub, STATE_TTL))),
+                Arc::new(MockMfaTokenStore::new()),
+                users.clone(),
+                auth(users),
+            );
+            let err = svc.complete("github", callback(), browser, &ClientInfo::default()).await;
+            assert!(matches!(err, Err(OAuthError::InvalidState)), "{browser:?}: {err:?}");
+        }
+    }
+
+    // --- TOTP after a provider --------------------------------------------------------------------
+
+    /// An audit log that keeps what it is given.
+    fn audit_sink() -> (MockAuditLog, Arc<std::sync::Mutex<Vec<NewAuditEntry>>>) {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let mut audit = MockAuditLog::new();
+        audit.expect_record().returning(move |e| {
+            sink.lock().unwrap().push(e);
+            Ok(())
+        });
+        (audit, seen)
+    }
+
+    /// The accounts of a TOTP user: only code "123456" is right, and its step is free once
+    /// (`step_free`); `lock` is what a wrong code's failure count answers.
+    fn totp_users(step_free: bool, lock: Option<DateTime<Utc>>) -> MockUserRepository {
+        let mut users = MockUserRepository::new();
+        users.expect_find().returning(|id| Ok(Some(User { totp_enabled: true, ..User::sample(id.0) })));
+        users.expect_totp_state().returning(|_| {
+            Ok(Some(TotpState { secret: Some("S".into()), enabled: true, last_step: None, locked_until: None }))
+        });
+        users.expect_use_totp_step().returning(move |_, _| Ok(step_free));
+        users.expect_use_recovery_code().returning(|_, _, _| Ok(false));
+        users.expect_clear_second_factor_failures().returning(|_| Ok(()));
+        users.expect_record_second_factor_failure().returning(move |_, _, _| Ok(lock));
+        users
+    }
+
+    /// An `OAuthService` over these ports, with a TOTP verifier for which "123456" is right.
+    fn totp_service(
+        users: MockUserRepository,
+        profile: Option<ExternalProfile>,
+        states: MockOAuthStateStore,
+        challenges: MockMfaTokenStore,
+        tokens: MockRefreshTokenStore,
+    ) -> (OAuthService, Arc<std::sync::Mutex<Vec<NewAuditEntry>>>) {
+        let mut issuer = MockTokenIssuer::new();
+        issuer.expect_issue().returning(|_| Ok(AccessToken { token: "jwt".into(), expires_in: 900 }));
+        let mut totp = MockTotpVerifier::new();
+        totp.expect_verify().returning(|_, code, _| (code == "123456").then_some(7));
+        let (audit, seen) = audit_sink();
+        let users = Arc::new(users);
+        let auth = AuthService::new(AuthParts {
+            users: users.clone(),
+            tokens: Arc::new(tokens),
+            hasher: Arc::new(MockPasswordHasher::new()),
+            issuer: Arc::new(issuer),
+            totp: Arc::new(totp),
+            audit: Arc::new(audit),
+            principals: Arc::new(crate::MockPrincipalCache::new()),
+            settings: AuthSettings::default(),
+        });
+        let providers: Vec<Arc<dyn OAuthProvider>> =
+            profile.into_iter().map(|p| Arc::new(provider(p)) as Arc<dyn OAuthProvider>).collect();
+        (OAuthService::new(providers, Arc::new(states), Arc::new(challenges), users, auth), seen)
+    }
+
+    fn no_tokens() -> MockRefreshTokenStore {
+        let mut tokens = MockRefreshTokenStore::new();
+        tokens.expect_insert().never();
+        tokens
+    }
+
+    /// A challenge store holding the token "mfa" of user 5, from GitHub, expiring in `expires_in`.
+    fn waiting(expires_in: Duration) -> MockMfaTokenStore {
+        let mut challenges = MockMfaTokenStore::new();
+        challenges.expect_find().returning(move |token| {
+            Ok((*token == TokenHash::of("mfa")).then(|| PendingSecondFactor {
+                user_id: UserId(5),
+                provider: OAuthProviderName::GitHub,
+                expires_at: now() + expires_in,
+            }))
+        });
+        challenges
+    }
+
+    fn second_step(code: &str) -> SecondFactorAttempt {
+        SecondFactorAttempt { mfa_token: "mfa".into(), totp_code: Some(code.into()), recovery_code: None }
+    }
+
+    #[tokio::test]
+    async fn an_account_with_totp_gets_a_challenge_and_no_session() {
+        let mut users = totp_users(true, None);
+        users.expect_find_by_identity().returning(|_, _| Ok(Some(User { totp_enabled: true, ..User::sample(7) })));
+        let saved = Arc::new(std::sync::Mutex::new(None));
+        let sink = saved.clone();
+        let mut challenges = MockMfaTokenStore::new();
+        challenges.expect_save().times(1).returning(move |token, pending| {
+            *sink.lock().unwrap() = Some((token, pending));
+            Ok(())
+        });
+        let (svc, seen) = totp_service(
+            users,
+            Some(profile("ann@example.com", true)),
+            states(pending(OAuthProviderName::GitHub, STATE_TTL)),
+            challenges,
+            no_tokens(),
+        );
+        let outcome = svc.complete("github", callback(), Some(BROWSER), &ClientInfo::default()).await;
+        let Ok(OAuthSignIn::SecondFactorRequired(challenge)) = outcome else { panic!("{outcome:?}") };
+        let (stored, pending) = saved.lock().unwrap().clone().unwrap();
+        assert_eq!(stored, challenge.token.hash(), "stored only as its hash");
+        assert_ne!(stored.as_str(), challenge.token.expose());
+        assert_eq!(challenge.token.expose().len(), 64, "256 bits");
+        assert_eq!((pending.user_id, pending.provider), (UserId(7), OAuthProviderName::GitHub));
+        assert_eq!(pending.expires_at, challenge.expires_at);
+        let left = challenge.expires_at - now();
+        assert!(left > MFA_TOKEN_TTL - Duration::seconds(5) && left <= MFA_TOKEN_TTL, "{left}");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0].details["reason"], "second_factor_required");
+        assert_eq!(seen[0].details["method"], "github");
+    }
+
+    #[tokio::test]
+    async fn a_right_code_completes_the_sign_in_and_spends_the_token() {
+        let mut challenges = waiting(MFA_TOKEN_TTL);
+        challenges.expect_spend().withf(|token, _| *token == TokenHash::of("mfa")).times(1).returning(|_, _| Ok(true));
+        let mut tokens = MockRefreshTokenStore::new();
+        tokens
+            .expect_insert()
+            .withf(|_, audit| {
+                audit[0].action == AuditAction::Login
+                    && audit[0].details["method"] == "github"
+                    && audit[0].details["second_factor"] == "totp"
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let (svc, _) = totp_service(totp_users(true, None), None, MockOAuthStateStore::new(), challenges, tokens);
+        let session = svc.complete_second_factor(second_step("123456"), &ClientInfo::default()).await.unwrap();
+        assert_eq!(session.user.id, UserId(5));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_code_leaves_the_token_usable() {
+        let mut challenges = waiting(MFA_TOKEN_TTL);
+        challenges.expect_spend().never();
+        let (svc, seen) =
+            totp_service(totp_users(true, None), None, MockOAuthStateStore::new(), challenges, no_tokens());
+        let err = svc.complete_second_factor(second_step("000000"), &ClientInfo::default()).await;
+        assert!(matches!(err, Err(AuthError::TotpRequired)), "{err:?}");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0].details["reason"], "invalid_second_factor");
+        assert_eq!(seen[0].details["method"], "github");
+    }
+
+    #[tokio::test]
+    async fn unknown_and_expired_tokens_are_refused_before_any_code_is_checked() {
+        for (token, expires_in) in [("mfa", Duration::seconds(-1)), ("other", MFA_TOKEN_TTL)] {
+            let mut challenges = waiting(expires_in);
+            challenges.expect_spend().never();
+            // No expectations: checking a code would panic.
+            let (svc, _) =
+                totp_service(MockUserRepository::new(), None, MockOAuthStateStore::new(), challenges, no_tokens());
+            let attempt = SecondFactorAttempt { mfa_token: token.into(), ..second_step("123456") };
+            let err = svc.complete_second_factor(attempt, &ClientInfo::default()).await;
+            assert!(matches!(err, Err(AuthError::InvalidToken)), "{token}: {err:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn losing_the_race_for_the_token_signs_in_nobody() {
+        let mut challenges = waiting(MFA_TOKEN_TTL);
+        challenges.expect_spend().times(1).returning(|_, _| Ok(false));
+        let (svc, _) = totp_service(totp_users(true, None), None, MockOAuthStateStore::new(), challenges, no_tokens());
+        let err = svc.complete_second_factor(second_step("123456"), &ClientInfo::default()).await;
+        assert!(matches!(err, Err(AuthError::InvalidToken)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn the_lock_spends_the_token() {
+        let until = now() + crate::two_factor::SECOND_FACTOR_LOCKOUT;
+        let mut challenges = waiting(MFA_TOKEN_TTL);
+        challenges.expect_spend().times(1).returning(|_, _| Ok(true));
+        let (svc, _) =
+            totp_service(totp_users(true, Some(until)), None, MockOAuthStateStore::new(), challenges, no_tokens());
+        let err = svc.complete_second_factor(second_step("000000"), &ClientInfo::default()).await;
+        assert!(matches!(err, Err(AuthError::TooManyAttempts { .. })), "{err:?}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::oauth::{
     AuthorizationRequest, ExternalIdentity, ExternalProfile, OAuthProviderName, PendingAuthorization, ProviderError,
 };
 use crate::tokens::{AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshTokenRecord, TokenHash};
-use crate::two_factor::TotpState;
+use crate::two_factor::{PendingSecondFactor, TotpState};
 use crate::{Email, NewUser, ProfileChanges, Role, User, UserId, UserStatus};
 
 /// Which users to list.
@@ -201,6 +201,18 @@ pub trait RefreshTokenStore: Send + Sync {
         audit: Vec<NewAuditEntry>,
     ) -> Result<(), RepositoryError>;
 
+    /// A family's token was presented again, so it was stolen: revokes the family as
+    /// [`Self::revoke_family`] does and moves `user`'s token generation on, so that every access
+    /// token issued before (the thief's among them) stops working, and appends `audit`, all in
+    /// one transaction.
+    async fn revoke_stolen_family(
+        &self,
+        family_id: &str,
+        user: UserId,
+        at: DateTime<Utc>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<(), RepositoryError>;
+
     /// Revokes every token of a user that is not revoked yet.
     async fn revoke_all_for_user(&self, user_id: UserId, at: DateTime<Utc>) -> Result<(), RepositoryError>;
 }
@@ -281,4 +293,20 @@ pub trait OAuthStateStore: Send + Sync {
     /// Removes and returns the authorization stored under `state`, expired or not. Of two
     /// concurrent takes of one state, exactly one gets it.
     async fn take(&self, state: &TokenHash) -> Result<Option<PendingAuthorization>, RepositoryError>;
+}
+
+/// Sign-ins waiting for their second factor, under the hash of their [`MfaToken`](crate::MfaToken).
+/// They live in the shared database so that the second step may land on any instance.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait MfaTokenStore: Send + Sync {
+    /// Remembers a pending sign-in under the hash of its token.
+    async fn save(&self, token: TokenHash, pending: PendingSecondFactor) -> Result<(), RepositoryError>;
+
+    /// The pending sign-in stored under `token`, expired or not; spends nothing.
+    async fn find(&self, token: &TokenHash) -> Result<Option<PendingSecondFactor>, RepositoryError>;
+
+    /// Spends the token: removes it unless it is gone or expired at `at`, and returns whether it
+    /// did. Of two concurrent spends of one token, exactly one succeeds.
+    async fn spend(&self, token: &TokenHash, at: DateTime<Utc>) -> Result<bool, RepositoryError>;
 }

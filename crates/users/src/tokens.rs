@@ -75,6 +75,11 @@ impl TokenHash {
         Self(hex::encode(Sha256::digest(presented.as_bytes())))
     }
 
+    /// A hash as an adapter stored it (read back, not computed).
+    pub fn stored(hex: String) -> Self {
+        Self(hex)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

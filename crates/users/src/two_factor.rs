@@ -4,15 +4,24 @@
 //! `otpauth://` URL for authenticator apps); `enable` proves the app holds it by a valid code and
 //! hands out ten recovery codes, shown only then and stored only as hashes. A code is accepted one
 //! time step either side of now, and never twice for a sign-in: the last used step is remembered.
+//! Turning it on or off also takes the current password, when the account has one: an access
+//! token alone (a borrowed laptop, a stolen token) must not be enough to change how the account
+//! is protected.
+//!
+//! A sign-in that proves its first factor anywhere but the password form (an OAuth provider)
+//! stops at the second factor with an [`MfaToken`]: single use, short-lived, stored only as a
+//! hash, and exchanged with a code for the session.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use rand::Rng;
+use rand::{Rng, RngCore};
+use workbench_core::{FieldErrors, Validator};
 
 use crate::audit::{AuditAction, ClientInfo, NewAuditEntry};
+use crate::oauth::OAuthProviderName;
 use crate::tokens::TokenHash;
-use crate::{TotpVerifier, User, UserId, UserRepository, now};
+use crate::{PasswordHasher, TotpVerifier, User, UserId, UserRepository, now};
 
 /// How many recovery codes `enable` hands out.
 pub const RECOVERY_CODES: usize = 10;
@@ -24,6 +33,75 @@ pub const MAX_SECOND_FACTOR_FAILURES: u32 = 5;
 
 /// How long the second factor stays locked after too many wrong codes.
 pub const SECOND_FACTOR_LOCKOUT: Duration = Duration::minutes(15);
+
+/// How long a sign-in that stopped at the second factor may be completed.
+pub const MFA_TOKEN_TTL: Duration = Duration::minutes(5);
+
+/// The ticket of a sign-in waiting for its second factor: 256 random bits, hex-encoded, handed to
+/// the client once and stored only as its SHA-256 (like a refresh token, it cannot be guessed
+/// from its hash).
+#[derive(Clone, PartialEq, Eq)]
+pub struct MfaToken(String);
+
+impl MfaToken {
+    /// A new token from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        Self(random_hex())
+    }
+
+    /// The hash under which the token is stored and looked up.
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(&self.0)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for MfaToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MfaToken(***)")
+    }
+}
+
+/// 256 random bits, hex-encoded.
+pub(crate) fn random_hex() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// A sign-in whose first factor was proven, waiting for the second, stored under the hash of its
+/// [`MfaToken`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSecondFactor {
+    pub user_id: UserId,
+    /// The provider that proved the first factor, for the audit trail of the completed sign-in.
+    pub provider: OAuthProviderName,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a client is told when a sign-in stops at the second factor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaChallenge {
+    pub token: MfaToken,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The second step of a sign-in that stopped at `totp-required`.
+#[derive(Clone, Default)]
+pub struct SecondFactorAttempt {
+    pub mfa_token: String,
+    pub totp_code: Option<String>,
+    pub recovery_code: Option<String>,
+}
+
+impl std::fmt::Debug for SecondFactorAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecondFactorAttempt").finish_non_exhaustive()
+    }
+}
 
 /// A user's TOTP secret and where they are with it.
 #[derive(Clone, PartialEq, Eq)]
@@ -82,6 +160,20 @@ impl RecoveryCode {
         Self::hash_of(&self.0)
     }
 
+    /// Whether `typed` could be a recovery code: 16 characters of the alphabet once case, spaces
+    /// and dashes are set aside.
+    pub fn looks_like(typed: &str) -> bool {
+        let chars = typed.chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_lowercase);
+        let mut count = 0;
+        for c in chars {
+            if !u8::try_from(c).is_ok_and(|b| RECOVERY_ALPHABET.contains(&b)) {
+                return false;
+            }
+            count += 1;
+        }
+        count == 16
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -96,9 +188,10 @@ impl std::fmt::Debug for RecoveryCode {
 /// Failures of managing two-factor authentication.
 #[derive(Debug, thiserror::Error)]
 pub enum TwoFactorError {
-    /// The code (or recovery code) is wrong, expired or already used.
-    #[error("the code is invalid or was already used")]
-    InvalidCode,
+    /// The code (or recovery code) is missing, wrong, expired or already used, or the current
+    /// password is missing or wrong: every failing one of `code` and `password` is named.
+    #[error("invalid fields: {0}")]
+    Invalid(FieldErrors),
     #[error("two-factor authentication is already enabled")]
     AlreadyEnabled,
     #[error("two-factor authentication is not enabled")]
@@ -199,11 +292,15 @@ impl SecondFactorCheck {
     }
 }
 
+/// What a wrong code is called, wherever one is refused.
+const WRONG_CODE: &str = "is invalid, expired or already used";
+
 /// Setting up, enabling and disabling TOTP for the signed-in user.
 #[derive(Clone)]
 pub struct TwoFactorService {
     users: Arc<dyn UserRepository>,
     totp: Arc<dyn TotpVerifier>,
+    hasher: Arc<dyn PasswordHasher>,
     issuer_label: String,
 }
 
@@ -214,8 +311,8 @@ impl std::fmt::Debug for TwoFactorService {
 }
 
 impl TwoFactorService {
-    pub fn new(users: Arc<dyn UserRepository>, totp: Arc<dyn TotpVerifier>) -> Self {
-        Self { users, totp, issuer_label: "Workbench".into() }
+    pub fn new(users: Arc<dyn UserRepository>, totp: Arc<dyn TotpVerifier>, hasher: Arc<dyn PasswordHasher>) -> Self {
+        Self { users, totp, hasher, issuer_label: "Workbench".into() }
     }
 
     /// A new secret for an authenticator app, pending until [`Self::enable`]. Calling it again
@@ -230,12 +327,14 @@ impl TwoFactorService {
         Ok(TotpSetup { secret, otpauth_url })
     }
 
-    /// Turns TOTP on once `code` proves the app holds the pending secret, and returns the
-    /// recovery codes: the only time anyone sees them.
+    /// Turns TOTP on once `code` proves the app holds the pending secret and `password` is the
+    /// account's current one (accounts without a password, made through a provider, send none),
+    /// and returns the recovery codes: the only time anyone sees them.
     pub async fn enable(
         &self,
         id: UserId,
         code: &str,
+        password: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Vec<RecoveryCode>, TwoFactorError> {
         let user = self.account(id).await?;
@@ -244,11 +343,18 @@ impl TwoFactorService {
             return Err(TwoFactorError::AlreadyEnabled);
         }
         let secret = state.secret.ok_or(TwoFactorError::NotSetUp)?;
+        let mut v = Validator::default();
         // The confirming code does not use up its step: the user's next move is usually to sign in
         // (on this device or another) with the code the app still shows, and refusing it as a
         // replay would be a trap. It proved the secret over an authenticated session; a sign-in
         // still needs the password, and spends the step it uses.
-        self.totp.verify(&secret, code.trim(), now()).ok_or(TwoFactorError::InvalidCode)?;
+        match code.trim() {
+            "" => v.fail("code", "is required"),
+            code if self.totp.verify(&secret, code, now()).is_none() => v.fail("code", WRONG_CODE),
+            _ => {}
+        }
+        self.check_password(&user, password, &mut v).await?;
+        v.finish().map_err(TwoFactorError::Invalid)?;
         let codes: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
         let at = now();
         let audit = NewAuditEntry::new(AuditAction::TotpEnabled, client).by(user.id).on(user.id).at(at);
@@ -261,16 +367,38 @@ impl TwoFactorService {
     }
 
     /// Turns TOTP off. `code` is a current TOTP code or, for someone who lost their device, an
-    /// unused recovery code.
-    pub async fn disable(&self, id: UserId, code: &str, client: &ClientInfo) -> Result<(), TwoFactorError> {
+    /// unused recovery code; `password` is the current password, when the account has one.
+    ///
+    /// The code is spent only once the password is right. Before that it is judged without being
+    /// spent, which a recovery code cannot be: with a wrong password, a code shaped like a
+    /// recovery code is not judged (only `password` is named).
+    pub async fn disable(
+        &self,
+        id: UserId,
+        code: &str,
+        password: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<(), TwoFactorError> {
         let user = &self.account(id).await?;
         if !user.totp_enabled {
             return Err(TwoFactorError::NotEnabled);
         }
+        let code = code.trim();
+        let mut v = Validator::default();
+        self.check_password(user, password, &mut v).await?;
+        let password_ok = v.is_valid();
+        if code.is_empty() {
+            v.fail("code", "is required");
+        } else if !password_ok && self.plainly_wrong(user, code).await? {
+            v.fail("code", WRONG_CODE);
+        }
+        v.finish().map_err(TwoFactorError::Invalid)?;
         let check = SecondFactorCheck { users: self.users.clone(), totp: self.totp.clone() };
         let factor = match check.spend(user, Some(code), Some(code)).await? {
             SecondFactorOutcome::Proven(factor) => factor,
-            SecondFactorOutcome::Refused => return Err(TwoFactorError::InvalidCode),
+            SecondFactorOutcome::Refused => {
+                return Err(TwoFactorError::Invalid(FieldErrors::single("code", WRONG_CODE)));
+            }
             SecondFactorOutcome::Locked { until } => return Err(TwoFactorError::Locked { until }),
         };
         let audit = NewAuditEntry::new(AuditAction::TotpDisabled, client)
@@ -279,6 +407,40 @@ impl TwoFactorService {
             .with("second_factor", factor.as_str());
         self.users.disable_totp(user.id, now(), vec![audit]).await?;
         Ok(())
+    }
+
+    /// Names `password` in `v` when the account has a password and `password` is missing or not
+    /// it. An account without one (made through a provider) has nothing to check.
+    async fn check_password(
+        &self,
+        user: &User,
+        password: Option<&str>,
+        v: &mut Validator,
+    ) -> Result<(), TwoFactorError> {
+        let Some(hash) = self.users.password_hash(user.id).await? else { return Ok(()) };
+        match password.filter(|p| !p.is_empty()) {
+            None => v.fail("password", "is required: the current password of the account"),
+            Some(password) => {
+                if !self.hasher.verify(password, Some(hash)).await? {
+                    v.fail("password", "is not the current password");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `code` is wrong without spending anything: not a current, unused TOTP code, and not
+    /// shaped like a recovery code (which only spending can judge). A locked second factor
+    /// judges nothing.
+    async fn plainly_wrong(&self, user: &User, code: &str) -> Result<bool, TwoFactorError> {
+        let Some(state) = self.users.totp_state(user.id).await? else { return Ok(false) };
+        let at = now();
+        if state.locked_until.is_some_and(|until| until > at) || RecoveryCode::looks_like(code) {
+            return Ok(false);
+        }
+        let Some(secret) = state.secret.filter(|_| state.enabled) else { return Ok(true) };
+        let unused = |step: i64| state.last_step.is_none_or(|last| step > last);
+        Ok(!self.totp.verify(&secret, code, at).is_some_and(unused))
     }
 
     /// The signed-in account, as stored now.
@@ -291,7 +453,22 @@ impl TwoFactorService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{MockTotpVerifier, MockUserRepository};
+    use crate::{MockPasswordHasher, MockTotpVerifier, MockUserRepository};
+
+    /// The service, with a hasher for which only "right password" is right.
+    fn service(users: MockUserRepository, totp: MockTotpVerifier) -> TwoFactorService {
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().returning(|password, hash| Ok(hash.is_some() && password == "right password"));
+        TwoFactorService::new(Arc::new(users), Arc::new(totp), Arc::new(hasher))
+    }
+
+    /// The fields a refusal names.
+    fn fields<T: std::fmt::Debug>(result: Result<T, TwoFactorError>) -> Vec<String> {
+        match result {
+            Err(TwoFactorError::Invalid(errors)) => errors.as_slice().iter().map(|e| e.field.clone()).collect(),
+            other => panic!("expected a 422, got {other:?}"),
+        }
+    }
 
     fn user(totp_enabled: bool) -> User {
         User { totp_enabled, ..User::sample(1) }
@@ -320,10 +497,11 @@ mod tests {
     async fn setup_refuses_once_enabled_so_the_secret_is_never_shown_again() {
         let mut users = MockUserRepository::new();
         users.expect_find().returning(|_| Ok(Some(user(true))));
+        users.expect_password_hash().returning(|_| Ok(None));
         users.expect_set_pending_totp().returning(|_, _, _| Ok(false));
         let mut totp = MockTotpVerifier::new();
         totp.expect_generate_secret().returning(|| "SECRET".into());
-        let svc = TwoFactorService::new(Arc::new(users), Arc::new(totp));
+        let svc = service(users, totp);
         assert!(matches!(svc.setup(UserId(1)).await, Err(TwoFactorError::AlreadyEnabled)));
     }
 
@@ -331,6 +509,7 @@ mod tests {
     async fn enable_needs_a_valid_code_and_stores_only_hashes() {
         let mut users = MockUserRepository::new();
         users.expect_find().returning(|_| Ok(Some(user(false))));
+        users.expect_password_hash().returning(|_| Ok(None));
         users.expect_totp_state().returning(|_| Ok(Some(state(false, Some("S")))));
         let stored = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = stored.clone();
@@ -340,10 +519,10 @@ mod tests {
             *sink.lock().unwrap() = codes;
             Ok(true)
         });
-        let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
+        let svc = service(users, verifier());
         let client = ClientInfo::default();
-        assert!(matches!(svc.enable(UserId(1), "000000", &client).await, Err(TwoFactorError::InvalidCode)));
-        let codes = svc.enable(UserId(1), "123456", &client).await.unwrap();
+        assert_eq!(fields(svc.enable(UserId(1), "000000", None, &client).await), ["code"]);
+        let codes = svc.enable(UserId(1), "123456", None, &client).await.unwrap();
         assert_eq!(codes.len(), RECOVERY_CODES);
         let hashes: Vec<_> = codes.iter().map(RecoveryCode::hash).collect();
         assert_eq!(*stored.lock().unwrap(), hashes);
@@ -353,9 +532,10 @@ mod tests {
     async fn enable_before_setup_is_refused() {
         let mut users = MockUserRepository::new();
         users.expect_find().returning(|_| Ok(Some(user(false))));
+        users.expect_password_hash().returning(|_| Ok(None));
         users.expect_totp_state().returning(|_| Ok(Some(state(false, None))));
-        let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
-        let err = svc.enable(UserId(1), "123456", &ClientInfo::default()).await;
+        let svc = service(users, verifier());
+        let err = svc.enable(UserId(1), "123456", None, &ClientInfo::default()).await;
         assert!(matches!(err, Err(TwoFactorError::NotSetUp)));
     }
 
@@ -363,20 +543,21 @@ mod tests {
     async fn a_used_step_is_refused() {
         let mut users = MockUserRepository::new();
         users.expect_find().returning(|_| Ok(Some(user(true))));
+        users.expect_password_hash().returning(|_| Ok(None));
         users.expect_totp_state().returning(|_| Ok(Some(state(true, Some("S")))));
         users.expect_use_totp_step().returning(|_, _| Ok(false));
         users.expect_use_recovery_code().returning(|_, _, _| Ok(false));
         users.expect_record_second_factor_failure().times(1).returning(|_, _, _| Ok(None));
         users.expect_disable_totp().never();
-        let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
-        let err = svc.disable(UserId(1), "123456", &ClientInfo::default()).await;
-        assert!(matches!(err, Err(TwoFactorError::InvalidCode)));
+        let svc = service(users, verifier());
+        assert_eq!(fields(svc.disable(UserId(1), "123456", None, &ClientInfo::default()).await), ["code"]);
     }
 
     #[tokio::test]
     async fn disable_accepts_a_recovery_code() {
         let mut users = MockUserRepository::new();
         users.expect_find().returning(|_| Ok(Some(user(true))));
+        users.expect_password_hash().returning(|_| Ok(None));
         users.expect_totp_state().returning(|_| Ok(Some(state(true, Some("S")))));
         users.expect_use_recovery_code().returning(|_, _, _| Ok(true));
         users.expect_clear_second_factor_failures().returning(|_| Ok(()));
@@ -385,21 +566,22 @@ mod tests {
             .withf(|_, _, audit| audit[0].details["second_factor"] == "recovery_code")
             .times(1)
             .returning(|_, _, _| Ok(()));
-        let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
-        svc.disable(UserId(1), "abcd-efgh-jkmn-pqrs", &ClientInfo::default()).await.unwrap();
+        let svc = service(users, verifier());
+        svc.disable(UserId(1), "abcd-efgh-jkmn-pqrs", None, &ClientInfo::default()).await.unwrap();
     }
 
     #[tokio::test]
     async fn a_locked_second_factor_checks_nothing() {
         let mut users = MockUserRepository::new();
         users.expect_find().returning(|_| Ok(Some(user(true))));
+        users.expect_password_hash().returning(|_| Ok(None));
         let until = now() + SECOND_FACTOR_LOCKOUT;
         users
             .expect_totp_state()
             .returning(move |_| Ok(Some(TotpState { locked_until: Some(until), ..state(true, Some("S")) })));
         users.expect_use_totp_step().never();
-        let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
-        let err = svc.disable(UserId(1), "123456", &ClientInfo::default()).await;
+        let svc = service(users, verifier());
+        let err = svc.disable(UserId(1), "123456", None, &ClientInfo::default()).await;
         assert!(matches!(err, Err(TwoFactorError::Locked { until: u }) if u == until), "{err:?}");
     }
 
@@ -407,6 +589,7 @@ mod tests {
     async fn the_last_allowed_wrong_code_locks() {
         let mut users = MockUserRepository::new();
         users.expect_find().returning(|_| Ok(Some(user(true))));
+        users.expect_password_hash().returning(|_| Ok(None));
         users.expect_totp_state().returning(|_| Ok(Some(state(true, Some("S")))));
         users.expect_use_recovery_code().returning(|_, _, _| Ok(false));
         let until = now() + SECOND_FACTOR_LOCKOUT;
@@ -414,8 +597,92 @@ mod tests {
             .expect_record_second_factor_failure()
             .withf(|_, limit, _| *limit == MAX_SECOND_FACTOR_FAILURES)
             .returning(move |_, _, _| Ok(Some(until)));
-        let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()));
-        let err = svc.disable(UserId(1), "000000", &ClientInfo::default()).await;
+        let svc = service(users, verifier());
+        let err = svc.disable(UserId(1), "000000", None, &ClientInfo::default()).await;
         assert!(matches!(err, Err(TwoFactorError::Locked { .. })), "{err:?}");
+    }
+
+    fn with_password(totp_enabled: bool) -> MockUserRepository {
+        let mut users = MockUserRepository::new();
+        users.expect_find().returning(move |_| Ok(Some(user(totp_enabled))));
+        users.expect_password_hash().returning(|_| Ok(Some("hash".into())));
+        users.expect_totp_state().returning(move |_| Ok(Some(state(totp_enabled, Some("S")))));
+        users
+    }
+
+    #[tokio::test]
+    async fn enable_takes_the_current_password_and_names_every_wrong_field() {
+        let mut users = with_password(false);
+        users.expect_enable_totp().times(1).returning(|_, _, _, _, _| Ok(true));
+        let svc = service(users, verifier());
+        let client = ClientInfo::default();
+        let enable =
+            |code: &'static str, password: Option<&'static str>| svc.enable(UserId(1), code, password, &client);
+        assert_eq!(fields(enable("000000", None).await), ["code", "password"]);
+        assert_eq!(fields(enable("", Some("wrong")).await), ["code", "password"]);
+        assert_eq!(fields(enable("123456", None).await), ["password"]);
+        assert_eq!(fields(enable("123456", Some("")).await), ["password"]);
+        assert_eq!(fields(enable("123456", Some("wrong")).await), ["password"]);
+        assert_eq!(fields(enable("000000", Some("right password")).await), ["code"]);
+        assert_eq!(enable("123456", Some("right password")).await.unwrap().len(), RECOVERY_CODES);
+    }
+
+    #[tokio::test]
+    async fn an_account_without_a_password_needs_only_the_code() {
+        let mut users = MockUserRepository::new();
+        users.expect_find().returning(|_| Ok(Some(user(false))));
+        users.expect_password_hash().returning(|_| Ok(None));
+        users.expect_totp_state().returning(|_| Ok(Some(state(false, Some("S")))));
+        users.expect_enable_totp().times(1).returning(|_, _, _, _, _| Ok(true));
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().never();
+        let svc = TwoFactorService::new(Arc::new(users), Arc::new(verifier()), Arc::new(hasher));
+        svc.enable(UserId(1), "123456", None, &ClientInfo::default()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn disable_with_a_wrong_password_spends_no_code() {
+        let mut users = with_password(true);
+        users.expect_use_totp_step().never();
+        users.expect_use_recovery_code().never();
+        users.expect_record_second_factor_failure().never();
+        users.expect_disable_totp().never();
+        let svc = service(users, verifier());
+        let client = ClientInfo::default();
+        let disable =
+            |code: &'static str, password: Option<&'static str>| svc.disable(UserId(1), code, password, &client);
+        assert_eq!(fields(disable("000000", None).await), ["password", "code"]);
+        assert_eq!(fields(disable("", Some("wrong")).await), ["password", "code"]);
+        // A right code is not spent, and not named.
+        assert_eq!(fields(disable("123456", Some("wrong")).await), ["password"]);
+        // Only spending could judge a recovery code.
+        assert_eq!(fields(disable("abcd-efgh-jkmn-pqrs", Some("wrong")).await), ["password"]);
+    }
+
+    #[tokio::test]
+    async fn disable_with_the_right_password_spends_the_code() {
+        let mut users = with_password(true);
+        users.expect_use_totp_step().times(1).returning(|_, _| Ok(true));
+        users.expect_clear_second_factor_failures().returning(|_| Ok(()));
+        users.expect_disable_totp().times(1).returning(|_, _, _| Ok(()));
+        let svc = service(users, verifier());
+        svc.disable(UserId(1), "123456", Some("right password"), &ClientInfo::default()).await.unwrap();
+    }
+
+    #[test]
+    fn mfa_tokens_are_long_distinct_and_redacted() {
+        let a = MfaToken::generate();
+        assert_eq!(a.expose().len(), 64, "256 bits");
+        assert_ne!(a, MfaToken::generate());
+        assert_ne!(a.hash().as_str(), a.expose());
+        assert_eq!(format!("{a:?}"), "MfaToken(***)");
+    }
+
+    #[test]
+    fn recovery_codes_are_recognised_by_shape() {
+        assert!(RecoveryCode::looks_like(RecoveryCode::generate().expose()));
+        assert!(RecoveryCode::looks_like("ABCD EFGH JKMN PQRS"));
+        assert!(!RecoveryCode::looks_like("123456"));
+        assert!(!RecoveryCode::looks_like("abcd-efgh-jkmn-pqr0"));
     }
 }

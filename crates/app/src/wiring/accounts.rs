@@ -10,11 +10,11 @@ use workbench_auth::{
 use workbench_cache::SharedPrincipalCache;
 use workbench_core::broadcast::Broadcast;
 use workbench_store::{
-    Database, DieselAuditLog, DieselOAuthStateStore, DieselPlatformCensus, DieselRefreshTokenStore,
-    DieselUserRepository,
+    Database, DieselAuditLog, DieselMfaTokenStore, DieselOAuthStateStore, DieselPlatformCensus,
+    DieselRefreshTokenStore, DieselUserRepository,
 };
 use workbench_users::{
-    AuthService, AuthSettings, Authenticator, DashboardService, OAuthProvider, OAuthService, PrincipalCache,
+    AuthParts, AuthService, AuthSettings, Authenticator, DashboardService, OAuthProvider, OAuthService, PrincipalCache,
     TwoFactorService, UserRepository, UserService,
 };
 
@@ -62,18 +62,27 @@ pub async fn wire(settings: &Settings, db: &Database, bus: Arc<dyn Broadcast>) -
     let totp = Arc::new(TotpRs::new("Workbench"));
     let audit = Arc::new(DieselAuditLog::new(db.clone()));
     let authenticator = Authenticator::new(issuer.clone(), users.clone(), principals.clone());
-    let auth =
-        AuthService::new(users.clone(), tokens, hasher.clone(), issuer, totp.clone(), audit.clone(), auth_settings);
+    let auth = AuthService::new(AuthParts {
+        users: users.clone(),
+        tokens,
+        hasher: hasher.clone(),
+        issuer,
+        totp: totp.clone(),
+        audit: audit.clone(),
+        principals: principals.clone(),
+        settings: auth_settings,
+    });
     let oauth = OAuthService::new(
         oauth_providers(settings)?,
         Arc::new(DieselOAuthStateStore::new(db.clone())),
+        Arc::new(DieselMfaTokenStore::new(db.clone())),
         users.clone(),
         auth.clone(),
     );
     Ok(Accounts {
         authenticator,
         oauth,
-        two_factor: TwoFactorService::new(users.clone(), totp),
+        two_factor: TwoFactorService::new(users.clone(), totp, hasher.clone()),
         users: UserService::new(users.clone(), hasher, audit, principals.clone()),
         dashboard: DashboardService::new(Arc::new(DieselPlatformCensus::new(db.clone()))),
         auth,

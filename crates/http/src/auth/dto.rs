@@ -5,9 +5,12 @@ use actix_web::http::header;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use workbench_core::{FieldErrors, TypeFailures, Validator};
-use workbench_users::{Callback, LoginAttempt, NewAccount, RecoveryCode, Session, TotpSetup};
+use workbench_users::{
+    Callback, LoginAttempt, MfaChallenge, NewAccount, RecoveryCode, SecondFactorAttempt, Session, TotpSetup,
+};
 
 use crate::body::{Lenient, WHITESPACE_CLASS, component, lenient, patterned};
+use crate::problem::{ApiError, CONTENT_TYPE, Problem};
 use crate::users::dto::{EmailSchema, PasswordSchema, UserResponse, UsernameSchema};
 
 /// `POST /auth/register`.
@@ -36,7 +39,7 @@ impl TryFrom<RegisterRequest> for NewAccount {
 }
 
 /// `POST /auth/login`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     #[schema(value_type = String, required = true, example = "ann@example.com")]
     pub email: Option<String>,
@@ -47,6 +50,12 @@ pub struct LoginRequest {
     pub totp_code: Option<String>,
     /// An unused recovery code, in place of `totp_code`.
     pub recovery_code: Option<String>,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest").field("email", &self.email).finish_non_exhaustive()
+    }
 }
 
 impl LoginRequest {
@@ -62,6 +71,37 @@ impl LoginRequest {
             totp_code,
             recovery_code,
         }))
+    }
+}
+
+/// `POST /auth/login/totp`: the second step of a sign-in that stopped at `totp-required`.
+#[derive(Deserialize, ToSchema)]
+pub struct LoginTotpRequest {
+    /// The `mfa_token` of the `totp-required` answer (or of the front end's URL fragment).
+    #[schema(value_type = String, required = true, min_length = 1)]
+    pub mfa_token: Option<String>,
+    /// The current code of the authenticator app.
+    #[schema(example = "123456")]
+    pub totp_code: Option<String>,
+    /// An unused recovery code, in place of `totp_code`.
+    pub recovery_code: Option<String>,
+}
+
+impl std::fmt::Debug for LoginTotpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginTotpRequest").finish_non_exhaustive()
+    }
+}
+
+impl LoginTotpRequest {
+    /// The attempt, or a `422` naming `mfa_token` when it is missing.
+    pub fn attempt(self) -> Result<SecondFactorAttempt, FieldErrors> {
+        match self.mfa_token.filter(|t| !t.is_empty()) {
+            Some(mfa_token) => {
+                Ok(SecondFactorAttempt { mfa_token, totp_code: self.totp_code, recovery_code: self.recovery_code })
+            }
+            None => Err(FieldErrors::single("mfa_token", "is required")),
+        }
     }
 }
 
@@ -127,12 +167,74 @@ impl TokenResponse {
             .append_pair("expires_in", &self.expires_in.to_string())
             .append_pair("user_id", &self.user.id.to_string())
             .finish();
-        let base = frontend_url.split('#').next().unwrap_or(frontend_url);
-        HttpResponse::Found()
-            .insert_header((header::LOCATION, format!("{base}#{fragment}")))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish()
+        redirect(frontend_url, &fragment)
     }
+}
+
+/// The callback's `401 totp-required`: a problem document with the challenge's token.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "https://workbench.dev/problems/totp-required",
+    "title": "Unauthorized",
+    "status": 401,
+    "detail": "This account has two-factor authentication on: complete the sign-in with POST /api/v1/auth/login/totp.",
+    "mfa_token": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "expires_in": 300
+}))]
+pub struct TotpRequiredProblem {
+    #[serde(flatten)]
+    pub problem: Problem,
+    /// Single use, valid `expires_in` seconds: send it to `POST /auth/login/totp` with a code.
+    pub mfa_token: String,
+    /// Seconds until `mfa_token` expires.
+    pub expires_in: i64,
+}
+
+impl TotpRequiredProblem {
+    pub fn new(challenge: &MfaChallenge) -> Self {
+        let problem = ApiError::new(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "totp-required",
+            "This account has two-factor authentication on: complete the sign-in with POST \
+             /api/v1/auth/login/totp, sending `mfa_token` with a `totp_code` or a `recovery_code`.",
+        )
+        .problem();
+        Self { problem, mfa_token: challenge.token.expose().to_owned(), expires_in: seconds_left(challenge) }
+    }
+
+    /// 401 with the challenge; never cached.
+    pub fn respond(self) -> HttpResponse {
+        HttpResponse::Unauthorized()
+            .insert_header((header::CONTENT_TYPE, CONTENT_TYPE))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(self)
+    }
+
+    /// 302 to `frontend_url` with `error=totp_required`, `mfa_token` and `expires_in` in the
+    /// fragment (kept out of logs and `Referer` as the tokens are), and no tokens: the front end
+    /// asks for a code and completes with `POST /auth/login/totp`.
+    pub fn redirect_to(challenge: &MfaChallenge, frontend_url: &str) -> HttpResponse {
+        let fragment = form_urlencoded::Serializer::new(String::new())
+            .append_pair("error", "totp_required")
+            .append_pair("mfa_token", challenge.token.expose())
+            .append_pair("expires_in", &seconds_left(challenge).to_string())
+            .finish();
+        redirect(frontend_url, &fragment)
+    }
+}
+
+/// Whole seconds until the challenge expires.
+fn seconds_left(challenge: &MfaChallenge) -> i64 {
+    (challenge.expires_at - workbench_users::now()).num_seconds().max(0)
+}
+
+/// 302 to `frontend_url` (any fragment of its own replaced) with `fragment`.
+fn redirect(frontend_url: &str, fragment: &str) -> HttpResponse {
+    let base = frontend_url.split('#').next().unwrap_or(frontend_url);
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, format!("{base}#{fragment}")))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
 }
 
 /// `POST /auth/totp/setup`: what an authenticator app needs. Shown only until TOTP is enabled.
@@ -168,20 +270,29 @@ component!(
 );
 
 /// `POST /auth/totp/enable` and `POST /auth/totp/disable`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct TotpCodeRequest {
     /// The current 6-digit code of the authenticator app (for `disable`, an unused recovery code
     /// works too).
     #[schema(value_type = TotpCodeSchema, required = true)]
     pub code: Option<String>,
+    /// The account's current password. Required when the account has one; accounts made through
+    /// Google or GitHub alone have none and leave it out.
+    #[schema(example = "correct horse battery")]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for TotpCodeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpCodeRequest").finish_non_exhaustive()
+    }
 }
 
 impl TotpCodeRequest {
-    pub fn code(self) -> Result<String, FieldErrors> {
-        match self.code.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()) {
-            Some(code) => Ok(code),
-            None => Err(FieldErrors::single("code", "is required")),
-        }
+    /// The code (empty when missing: the domain names it, with the password if that fails too)
+    /// and the password.
+    pub fn into_parts(self) -> (String, Option<String>) {
+        (self.code.map(|c| c.trim().to_owned()).unwrap_or_default(), self.password)
     }
 }
 

@@ -44,7 +44,7 @@ fn too_many_attempts(until: chrono::DateTime<chrono::Utc>) -> ApiError {
 impl From<TwoFactorError> for ApiError {
     fn from(e: TwoFactorError) -> Self {
         match e {
-            TwoFactorError::InvalidCode => ApiError::invalid_field("code", "is invalid, expired or already used"),
+            TwoFactorError::Invalid(errors) => ApiError::validation(errors),
             TwoFactorError::AlreadyEnabled => ApiError::conflict(
                 "Two-factor authentication is already enabled; disable it first to set up a new secret.",
             ),
@@ -67,7 +67,8 @@ impl From<OAuthError> for ApiError {
             OAuthError::InvalidState => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid-oauth-state",
-                "The sign-in request is unknown, expired or was already used; start the sign-in again.",
+                "The sign-in request is unknown, expired, was already used or was started in another browser; \
+                 start the sign-in again.",
             ),
             OAuthError::MissingCode => {
                 ApiError::new(StatusCode::BAD_REQUEST, "bad-request", "The callback carries no `code` parameter.")

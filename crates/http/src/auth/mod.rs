@@ -1,8 +1,9 @@
 //! Registration, sign-in and token rotation.
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, web};
-use workbench_users::{NewAccount, Role};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
+use workbench_users::{NewAccount, OAuthProviderName, OAuthSignIn, Role};
 
 pub mod dto;
 mod errors;
@@ -14,15 +15,19 @@ use crate::responses::{BadRequest, Unauthorized, Unprocessable};
 use crate::state::AppState;
 use crate::users::dto::UserResponse;
 use dto::{
-    LoginRequest, OAuthCallbackQuery, OAuthProviderSchema, RecoveryCodesResponse, RefreshRequest, RegisterRequest,
-    TokenResponse, TotpCodeRequest, TotpSetupResponse,
+    LoginRequest, LoginTotpRequest, OAuthCallbackQuery, OAuthProviderSchema, RecoveryCodesResponse, RefreshRequest,
+    RegisterRequest, TokenResponse, TotpCodeRequest, TotpRequiredProblem, TotpSetupResponse,
 };
+
+/// The cookie that binds a pending OAuth sign-in to the browser that started it.
+const BROWSER_COOKIE: &str = "workbench_oauth_browser";
 
 /// This domain's routes.
 pub fn routes(routes: &mut Routes<'_, '_>) {
     if let Some(cfg) = routes.under("/auth") {
         cfg.service(register)
             .service(login)
+            .service(login_totp)
             .service(refresh)
             .service(logout)
             .service(me)
@@ -84,6 +89,34 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let attempt = body.into_inner().attempt()?;
     let session = state.auth.login(attempt, &client).await?;
+    Ok(TokenResponse::from(session).respond())
+}
+
+/// Complete a sign-in that stopped at `totp-required` (an OAuth sign-in of an account with
+/// two-factor authentication on) with its `mfa_token` and a TOTP code or an unused recovery code.
+/// Wrong codes count towards the same lock as at `POST /auth/login`; a wrong code leaves the
+/// `mfa_token` usable until it expires (5 minutes) or the lock trips, a right one spends it.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "login_totp",
+    request_body = LoginTotpRequest,
+    responses(
+        (status = 200, description = "A new token pair; the `mfa_token` is spent", body = TokenResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "Type ending in `invalid-token`: the `mfa_token` is unknown, expired or already used (start the sign-in again); type ending in `totp-required`: the code is missing, wrong or already used (the same `mfa_token` may try again)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The account is disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`mfa_token` is missing", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong two-factor codes in a row: locked for 15 minutes (`Retry-After`); the `mfa_token` is spent", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/login/totp")]
+pub async fn login_totp(
+    state: web::Data<AppState>,
+    Client(client): Client,
+    body: Json<LoginTotpRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let attempt = body.into_inner().attempt()?;
+    let session = state.oauth.complete_second_factor(attempt, &client).await?;
     Ok(TokenResponse::from(session).respond())
 }
 
@@ -156,39 +189,58 @@ pub async fn me(state: web::Data<AppState>, CurrentUser(caller): CurrentUser) ->
 }
 
 /// Start signing in with Google or GitHub: redirects to the provider with a single-use `state`
-/// (valid 10 minutes) and a PKCE challenge.
+/// (valid 10 minutes) and a PKCE challenge, and binds the sign-in to this browser with an
+/// `HttpOnly` cookie scoped to the callback: only this browser can finish it.
 #[utoipa::path(
     tag = "auth",
     operation_id = "oauth_start",
     params(("provider" = inline(OAuthProviderSchema), Path, description = "`google` or `github`")),
     responses(
         (status = 302, description = "To the provider's consent page",
-            headers(("Location" = String, description = "The provider's authorization URL"))),
+            headers(
+                ("Location" = String, description = "The provider's authorization URL"),
+                ("Set-Cookie" = String, description = "`workbench_oauth_browser`: `HttpOnly`, `SameSite=Lax`, `Secure` when `PUBLIC_URL` is https, `Path` the callback's, `Max-Age` 600. The callback needs it back"),
+            )),
         (status = 404, description = "The provider is unknown or not configured", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/auth/oauth/{provider}")]
 pub async fn oauth_start(state: web::Data<AppState>, provider: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let url = state.oauth.begin(&provider).await?;
+    let start = state.oauth.begin(&provider).await?;
+    let ttl = actix_web::cookie::time::Duration::seconds(start.ttl.num_seconds());
+    let cookie = browser_cookie(&state, &provider, start.binding.expose().to_owned()).max_age(ttl).finish();
     Ok(HttpResponse::Found()
-        .insert_header((header::LOCATION, url))
+        .insert_header((header::LOCATION, start.url))
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(cookie)
         .finish())
 }
 
-/// Where the provider sends the browser back. Checks and spends `state`, exchanges the code,
-/// then signs in to the linked account, to an account with the same *verified* email (linking
-/// it), or to a new account. Answers with the token pair, or, when `FRONTEND_URL` is set,
-/// redirects there with the pair in the URL fragment.
+/// The browser-binding cookie of `provider`'s sign-ins, holding `value`.
+fn browser_cookie<'c>(state: &AppState, provider: &str, value: String) -> actix_web::cookie::CookieBuilder<'c> {
+    Cookie::build(BROWSER_COOKIE, value)
+        .path(format!("/api/v1/auth/oauth/{provider}/callback"))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.web.public_url.starts_with("https://"))
+}
+
+/// Where the provider sends the browser back. Checks and spends `state`, checks that this is the
+/// browser that started the sign-in (its cookie, cleared here whatever the outcome), exchanges
+/// the code, then signs in to the linked account, to an account with the same *verified* email
+/// (linking it), or to a new account. Answers with the token pair, or, when `FRONTEND_URL` is
+/// set, redirects there with the pair in the URL fragment. An account with two-factor
+/// authentication on gets no tokens here, but an `mfa_token` for `POST /auth/login/totp`.
 #[utoipa::path(
     tag = "auth",
     operation_id = "oauth_callback",
     params(("provider" = inline(OAuthProviderSchema), Path, description = "`google` or `github`"), OAuthCallbackQuery),
     responses(
         (status = 200, description = "A new token pair", body = TokenResponse),
-        (status = 302, description = "With `FRONTEND_URL` set: to it, with `access_token`, `refresh_token`, `token_type`, `expires_in` and `user_id` in the fragment",
+        (status = 302, description = "With `FRONTEND_URL` set: to it, with `access_token`, `refresh_token`, `token_type`, `expires_in` and `user_id` in the fragment; or, for an account with two-factor authentication on, with `error=totp_required`, `mfa_token` and `expires_in` (and no tokens): the front end asks for a code and completes with `POST /auth/login/totp`",
             headers(("Location" = String))),
-        (status = 400, description = "Missing, unknown, expired or replayed `state`, or no `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Missing, unknown, expired or replayed `state`, a callback opened in another browser than the one that started the sign-in (no or another `workbench_oauth_browser` cookie), or no `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Type ending in `totp-required`: the account has two-factor authentication on. No tokens: `mfa_token` (single use, valid `expires_in` seconds, 5 minutes) completes the sign-in with a code at `POST /auth/login/totp`", body = TotpRequiredProblem, content_type = "application/problem+json"),
         (status = 403, description = "The account is disabled", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The provider is unknown or not configured", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email belongs to an account, but the provider has not verified it", body = Problem, content_type = "application/problem+json"),
@@ -197,17 +249,38 @@ pub async fn oauth_start(state: web::Data<AppState>, provider: web::Path<String>
 )]
 #[get("/auth/oauth/{provider}/callback")]
 pub async fn oauth_callback(
+    request: HttpRequest,
     state: web::Data<AppState>,
     provider: web::Path<String>,
     query: Query<OAuthCallbackQuery>,
     Client(client): Client,
-) -> Result<HttpResponse, ApiError> {
-    let session = state.oauth.complete(&provider, query.into_inner().into(), &client).await?;
-    let tokens = TokenResponse::from(session);
-    Ok(match &state.web.frontend_url {
-        Some(url) => tokens.redirect_to(url),
-        None => tokens.respond(),
-    })
+) -> HttpResponse {
+    let browser = request.cookie(BROWSER_COOKIE);
+    let outcome =
+        state.oauth.complete(&provider, query.into_inner().into(), browser.as_ref().map(Cookie::value), &client).await;
+    let frontend = state.web.frontend_url.as_deref();
+    let mut response = match outcome {
+        Ok(OAuthSignIn::SignedIn(session)) => {
+            let tokens = TokenResponse::from(*session);
+            match frontend {
+                Some(url) => tokens.redirect_to(url),
+                None => tokens.respond(),
+            }
+        }
+        Ok(OAuthSignIn::SecondFactorRequired(challenge)) => match frontend {
+            Some(url) => TotpRequiredProblem::redirect_to(&challenge, url),
+            None => TotpRequiredProblem::new(&challenge).respond(),
+        },
+        Err(e) => ApiError::from(e).error_response(),
+    };
+    // The binding is single use like its state. Only a known provider's path is safe in a header.
+    if let Some(provider) = OAuthProviderName::parse(&provider) {
+        let cookie = browser_cookie(&state, provider.as_str(), String::new()).finish();
+        if let Err(e) = response.add_removal_cookie(&cookie) {
+            tracing::warn!(error = %e, "could not clear the OAuth browser cookie");
+        }
+    }
+    response
 }
 
 /// Start turning on two-factor authentication: a new secret for an authenticator app. It takes
@@ -232,7 +305,8 @@ pub async fn totp_setup(
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(TotpSetupResponse::from(setup)))
 }
 
-/// Turn on two-factor authentication with a current code of the pending secret. Answers with
+/// Turn on two-factor authentication with a current code of the pending secret and the current
+/// password (accounts made through Google or GitHub alone have none and send none). Answers with
 /// ten single-use recovery codes, shown only this once.
 #[utoipa::path(
     tag = "auth",
@@ -244,7 +318,7 @@ pub async fn totp_setup(
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 409, description = "Already enabled, or no pending secret (call setup first)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`code` is missing or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Naming `code` when it is missing or wrong, and `password` when the account has one and it is missing or wrong (both when both fail)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/totp/enable")]
@@ -254,13 +328,15 @@ pub async fn totp_enable(
     Client(client): Client,
     body: Json<TotpCodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = body.into_inner().code()?;
-    let codes = state.two_factor.enable(caller.id, &code, &client).await?;
+    let (code, password) = body.into_inner().into_parts();
+    let codes = state.two_factor.enable(caller.id, &code, password.as_deref(), &client).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(RecoveryCodesResponse::from(codes)))
 }
 
 /// Turn off two-factor authentication with a current code, or with an unused recovery code for
-/// someone who lost their device. The secret and the recovery codes are forgotten.
+/// someone who lost their device, and the current password (accounts made through Google or
+/// GitHub alone have none and send none). The secret and the recovery codes are forgotten. The
+/// code is spent only when the password is right.
 #[utoipa::path(
     tag = "auth",
     operation_id = "totp_disable",
@@ -271,7 +347,7 @@ pub async fn totp_enable(
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 409, description = "TOTP is not enabled", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`code` is missing or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Naming `code` when it is missing or wrong, and `password` when the account has one and it is missing or wrong (both when both fail; with a wrong password, a recovery code is not judged, since only spending it could)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes in a row: locked for 15 minutes (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -282,7 +358,7 @@ pub async fn totp_disable(
     Client(client): Client,
     body: Json<TotpCodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = body.into_inner().code()?;
-    state.two_factor.disable(caller.id, &code, &client).await?;
+    let (code, password) = body.into_inner().into_parts();
+    state.two_factor.disable(caller.id, &code, password.as_deref(), &client).await?;
     Ok(HttpResponse::NoContent().finish())
 }
