@@ -269,13 +269,18 @@ async fn refresh_rotates_and_reuse_revokes_the_family(app: TestApp) {
     assert_ne!(new_refresh, ann.refresh_token);
     assert_eq!(expect_json(me(&app, new_access).await, 200).await["id"], ann.id);
 
-    // The presented token stopped working; presenting it again revokes the new one too.
+    // The presented token stopped working; presenting it again revokes the new one too, and
+    // ends every access token issued before (the thief's and the rightful client's alike).
     expect_problem(refresh(&app, &ann.refresh_token).await, 401).await;
     expect_problem(refresh(&app, new_refresh).await, 401).await;
+    expect_problem(me(&app, new_access).await, 401).await;
+    expect_problem(me(&app, &ann.access_token).await, 401).await;
+    expect_problem(me(&app, &other_session.access_token).await, 401).await;
 
-    // Another sign-in is another family and is untouched.
+    // Another sign-in is another family: its refresh token still works, and brings access again.
     let other = expect_json(refresh(&app, &other_session.refresh_token).await, 200).await;
-    expect_json(refresh(&app, other["refresh_token"].as_str().unwrap()).await, 200).await;
+    let again = expect_json(refresh(&app, other["refresh_token"].as_str().unwrap()).await, 200).await;
+    expect_json(me(&app, again["access_token"].as_str().unwrap()).await, 200).await;
 }
 
 async fn concurrent_refreshes_of_one_token_yield_one_pair(app: TestApp) {

@@ -115,7 +115,46 @@ async fn a_task_changed_on_one_instance_is_in_every_instances_lists_at_once(back
     assert_eq!(listed(two, &moderator, "/api/v1/tasks").await, (vec![], 0));
 }
 
+/// A password changed through one instance ends, on the other, every access token issued
+/// before (the changer's own included) at its next request, and the sockets opened with them.
+async fn a_password_change_ends_every_session_on_every_instance(backend: Backend) {
+    let Some(apps) = TestApp::spawn_cluster(backend, 2).await else { return };
+    let (one, two) = (&apps[0], &apps[1]);
+    let ann = one.signup("ann").await;
+    let elsewhere = two.login(&ann.email, &ann.password).await;
+    for _ in 0..3 {
+        assert_eq!(get(two, &elsewhere, "/api/v1/tasks").await.status(), StatusCode::OK);
+    }
+    let url = format!("{}/api/v1/ws?token={}", two.base.replacen("http://", "ws://", 1), elsewhere.access_token);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("the socket opens");
+
+    let res = one
+        .request(reqwest::Method::PUT, "/api/v1/users/me/password")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"current_password": ann.password, "new_password": "another good password"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+
+    assert_eq!(get(two, &elsewhere, "/api/v1/tasks").await.status(), StatusCode::UNAUTHORIZED, "other instance");
+    assert_eq!(get(one, &ann, "/api/v1/tasks").await.status(), StatusCode::UNAUTHORIZED, "the changer's own");
+    let closed = loop {
+        use futures_util::StreamExt;
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next()).await;
+        match frame.expect("closed in time") {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))) => break u16::from(frame.code),
+            Some(Ok(_)) => {}
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    assert_eq!(closed, 4001, "the socket on the other instance closes: sign in again");
+    let fresh = two.login(&ann.email, "another good password").await;
+    assert_eq!(get(one, &fresh, "/api/v1/tasks").await.status(), StatusCode::OK);
+}
+
 workbench_e2e::per_engine!(
+    a_password_change_ends_every_session_on_every_instance,
     a_disabled_users_token_is_refused_on_every_instance_at_the_next_request,
     a_role_change_applies_on_every_instance_at_once,
     a_task_changed_on_one_instance_is_in_every_instances_lists_at_once

@@ -25,8 +25,13 @@ engines!(
     contacts_see_each_other_come_and_go,
     the_system_topic_is_for_moderators_and_admins,
     a_disabled_accounts_sockets_close_at_once,
-    a_flood_of_messages_is_refused_beyond_the_sockets_pace,
+    a_password_change_closes_the_sockets_opened_before,
+    a_role_taken_away_closes_the_sockets_that_had_it,
+    a_flood_of_messages_is_refused_beyond_the_accounts_pace,
 );
+
+/// The close code of a socket whose credentials no longer hold: sign in again.
+const SIGN_IN_AGAIN: CloseCode = CloseCode::Library(4001);
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -328,28 +333,137 @@ async fn a_disabled_accounts_sockets_close_at_once(app: TestApp) {
         .await
         .expect("request");
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(socket.closed().await.0, CloseCode::Policy);
+    assert_eq!(socket.closed().await.0, SIGN_IN_AGAIN);
 }
 
-async fn a_flood_of_messages_is_refused_beyond_the_sockets_pace(app: TestApp) {
+async fn a_password_change_closes_the_sockets_opened_before(app: TestApp) {
     let ann = app.signup("ann").await;
     let mut socket = Socket::open(&app, &ann).await;
-    for _ in 0..100 {
-        socket.send(json!({"type": "ping"})).await;
-    }
-    let (mut pongs, mut refused) = (0, 0);
-    while pongs + refused < 100 {
-        match socket.event().await["type"].as_str() {
-            Some("pong") => pongs += 1,
-            Some("error") => refused += 1,
-            _ => {}
+    socket.settle().await;
+    let res = app
+        .request(reqwest::Method::PUT, "/api/v1/users/me/password")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"current_password": ann.password, "new_password": "another good password"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(socket.closed().await.0, SIGN_IN_AGAIN);
+    let me = app.get("/api/v1/auth/me").bearer_auth(&ann.access_token).send().await.expect("request");
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED, "the token the socket was opened with is over too");
+}
+
+/// A moderator demoted to user keeps nothing of the role through a socket opened before: it
+/// closes, and the private room it could have joined stays closed to a new one.
+async fn a_role_taken_away_closes_the_sockets_that_had_it(app: TestApp) {
+    let admin = app.signup_with_role("root", "admin").await;
+    let owner = app.signup("owner").await;
+    let moderator = app.signup_with_role("mod", "moderator").await;
+    assert_eq!(
+        create_room(&app, &owner, json!({"name": "backroom", "is_private": true})).await.status(),
+        StatusCode::CREATED
+    );
+    let mut socket = Socket::open(&app, &moderator).await;
+    socket.settle().await;
+    let res = app
+        .request(reqwest::Method::PATCH, &format!("/api/v1/admin/users/{}", moderator.id))
+        .bearer_auth(&admin.access_token)
+        .json(&json!({"role": "user"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(socket.closed().await.0, SIGN_IN_AGAIN);
+    let again = app.login(&moderator.email, &moderator.password).await;
+    let mut socket = Socket::open(&app, &again).await;
+    socket.send(json!({"type": "join", "room": "backroom"})).await;
+    assert_eq!(socket.next("error").await["type"], "error", "a user may not join a private room");
+}
+
+/// The allowance of client messages is the account's, whichever of its sockets they come from:
+/// two sockets together get one burst, not two.
+async fn a_flood_of_messages_is_refused_beyond_the_accounts_pace(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let mut sockets = [Socket::open(&app, &ann).await, Socket::open(&app, &ann).await];
+    for socket in &mut sockets {
+        for _ in 0..50 {
+            socket.send(json!({"type": "ping"})).await;
         }
     }
-    assert!(pongs >= 60, "a burst of 60 is allowed: {pongs}");
-    assert!(refused >= 1, "100 at once is over the pace");
-    // The socket stays open and answers again once the pace allows.
+    let (mut pongs, mut refused) = (0, 0);
+    for socket in &mut sockets {
+        let (mut answers, mut mine) = (0, 0);
+        while answers < 50 {
+            match socket.event().await["type"].as_str() {
+                Some("pong") => {
+                    pongs += 1;
+                    answers += 1;
+                }
+                Some("error") => {
+                    refused += 1;
+                    answers += 1;
+                }
+                _ => {}
+            }
+            mine += 1;
+            assert!(mine < 200, "every message is answered");
+        }
+    }
+    // One burst of 60 (and what the pace of 20 a second lets through meanwhile), not 2 × 50.
+    assert!((60..90).contains(&pongs), "one account's pace: {pongs} answered, {refused} refused");
+    assert!(refused >= 10, "100 at once over two sockets is over the account's pace");
+    // The sockets stay open and answer again once the pace allows.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(socket.settle().await.is_empty());
+    assert!(sockets[0].settle().await.is_empty());
+}
+
+workbench_e2e::per_engine!(a_socket_lives_no_longer_than_its_token, an_account_holds_at_most_its_share_of_sockets);
+
+/// With tokens of 3 s: a socket closes (4001) at its token's expiry, unless a newer token of the
+/// same account came first, whose expiry then applies.
+async fn a_socket_lives_no_longer_than_its_token(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.auth.access_token_ttl = Duration::from_secs(3)).await else {
+        return;
+    };
+    let ann = app.signup("ann").await;
+    let started = std::time::Instant::now();
+    let mut lapsing = Socket::open(&app, &ann).await;
+    let mut renewed = Socket::open(&app, &ann).await;
+    lapsing.settle().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let newer = app.login(&ann.email, &ann.password).await;
+    renewed.send(json!({"type": "auth", "token": newer.access_token})).await;
+    assert!(renewed.settle().await.is_empty(), "a newer token of the same account is taken quietly");
+    assert_eq!(lapsing.closed().await.0, SIGN_IN_AGAIN);
+    let lived = started.elapsed();
+    // `exp` is whole seconds: the token lived 2 to 3 s from its sign-in.
+    assert!(lived >= Duration::from_secs(1) && lived < Duration::from_secs(5), "closed at expiry: {lived:?}");
+    assert!(renewed.settle().await.is_empty(), "the renewed socket outlives the first token");
+    assert_eq!(renewed.closed().await.0, SIGN_IN_AGAIN, "and ends with the newer one");
+}
+
+/// `WS_MAX_SOCKETS_PER_USER` sockets at most: one more is refused at the handshake (`429`), or,
+/// authenticating by its first message, told why and closed.
+async fn an_account_holds_at_most_its_share_of_sockets(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.limits.ws_max_sockets_per_user = 2).await else {
+        return;
+    };
+    let ann = app.signup("ann").await;
+    let bob = app.signup("bob").await;
+    let first = Socket::open(&app, &ann).await;
+    let _second = Socket::open(&app, &ann).await;
+    let third = tokio_tungstenite::connect_async(ws_url(&app, &format!("?token={}", ann.access_token))).await;
+    match third {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 429),
+        other => panic!("a third socket was not refused: {:?}", other.map(|_| ())),
+    }
+    let mut anonymous = Socket::anonymous(&app).await;
+    anonymous.send(json!({"type": "auth", "token": ann.access_token})).await;
+    assert_eq!(anonymous.next("error").await["data"]["code"], "too_many_sockets");
+    let _bobs = Socket::open(&app, &bob).await;
+    first.close().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _again = Socket::open(&app, &ann).await;
 }
 
 workbench_e2e::per_engine!(clients_on_two_instances_chat_see_each_other_and_their_tasks);
@@ -378,4 +492,41 @@ async fn clients_on_two_instances_chat_see_each_other_and_their_tasks(backend: B
 
     b.close().await;
     assert_eq!(a.next("presence").await["data"], json!({"user_id": bob.id, "status": "offline"}));
+}
+
+engines!(an_unanswered_direct_message_shows_the_sender_no_presence);
+
+/// Writing to someone does not make the writer a contact who watches them come and go: Mallory
+/// hears nothing of Ann's presence until Ann has written back.
+async fn an_unanswered_direct_message_shows_the_sender_no_presence(app: TestApp) {
+    let (ann, bob, mallory) = (app.signup("ann").await, app.signup("bob").await, app.signup("mallory").await);
+    // Bob shares a room with Ann: once he has heard of her, anyone else who would hear has.
+    assert_eq!(create_room(&app, &ann, json!({"name": "pair", "is_private": true})).await.status(), 201);
+    let res = app
+        .post("/api/v1/chat/rooms/pair/members")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"user_id": bob.id}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let (mut b, mut m) = (Socket::open(&app, &bob).await, Socket::open(&app, &mallory).await);
+    b.settle().await;
+    m.settle().await;
+    m.send(json!({"type": "dm", "to": ann.id, "content": "remember me?"})).await;
+    m.next("chat.dm").await;
+
+    let mut a = Socket::open(&app, &ann).await;
+    assert_eq!(b.next("presence").await["data"], json!({"user_id": ann.id, "status": "online"}));
+    assert!(m.settle().await.iter().all(|e| e["type"] != "presence"), "Mallory hears nothing of Ann");
+    assert_eq!(a.next("presence").await["data"], json!({"user_id": bob.id, "status": "online"}));
+    assert!(a.settle().await.iter().all(|e| e["type"] != "presence"), "nor is Ann told of Mallory");
+
+    // Ann answers: they have written to each other, so each now sees the other come and go.
+    a.send(json!({"type": "dm", "to": mallory.id, "content": "who is this?"})).await;
+    m.next("chat.dm").await;
+    a.close().await;
+    assert_eq!(m.next("presence").await["data"], json!({"user_id": ann.id, "status": "offline"}));
+    let _back = Socket::open(&app, &ann).await;
+    assert_eq!(m.next("presence").await["data"], json!({"user_id": ann.id, "status": "online"}));
 }

@@ -492,6 +492,11 @@ async fn password_change_signs_out_every_session(app: TestApp) {
         let res = app.post("/api/v1/auth/refresh").json(&json!({"refresh_token": token})).send().await.unwrap();
         expect_problem(res, 401).await;
     }
+    // Every access token issued before the change stops at its next use, the changer's own too.
+    for token in [&ann.access_token, &other_session.access_token] {
+        let res = app.get("/api/v1/auth/me").bearer_auth(token).send().await.unwrap();
+        expect_problem(res, 401).await;
+    }
     // Sessions started after the change work.
     let fresh = app.login(&ann.email, new_password).await;
     let res =

@@ -4,10 +4,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
+use std::num::NonZeroU32;
+
 use bytestring::ByteString;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Notify, mpsc};
 use workbench_core::broadcast::{Broadcast, Delivery};
-use workbench_users::UserId;
+use workbench_users::{Principal, Role, UserId};
 
 use crate::route::{self, TOPIC, Target};
 
@@ -16,14 +19,34 @@ use crate::route::{self, TOPIC, Target};
 pub struct HubConfig {
     /// Frames a connection may have waiting before it counts as a slow consumer and is closed.
     pub queue: usize,
+    /// Connections one account may hold here at once (`WS_MAX_SOCKETS_PER_USER`).
+    pub max_per_user: usize,
+    /// What one account's connections together may ask per second, and in a burst: plenty for a
+    /// person typing or a client catching up, while a runaway client cannot turn its sockets into
+    /// a stream of database writes (nor multiply its allowance by opening more of them).
+    pub messages_per_second: NonZeroU32,
+    pub messages_burst: NonZeroU32,
 }
 
 impl Default for HubConfig {
     fn default() -> Self {
         // A burst of a few hundred events is normal (a busy room, a page of history); a client
         // that lets more pile up has stopped reading.
-        Self { queue: 256 }
+        Self {
+            queue: 256,
+            max_per_user: 16,
+            messages_per_second: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
+            messages_burst: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN),
+        }
     }
+}
+
+/// Why a connection was not registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// The account holds as many connections as it may.
+    #[error("this account already holds {0} open sockets, the most it may")]
+    TooMany(usize),
 }
 
 /// One connection's id, unique within this process.
@@ -35,19 +58,22 @@ pub struct ConnectionId(u64);
 pub enum CloseReason {
     /// Its queue of outgoing frames filled: the client stopped reading.
     SlowConsumer,
-    /// The account was disabled or deleted, or its tokens were revoked.
+    /// The account lost what the connection was opened with: it was disabled or deleted, its
+    /// password or role changed, or its tokens were revoked.
     Revoked,
+    /// The access token the connection lives by expired, and no newer one was sent.
+    Expired,
     /// The server is shutting down.
     Shutdown,
 }
 
 impl CloseReason {
-    /// The WebSocket close code: 4008 (an application code: "slow consumer"), 1008 (policy
-    /// violation), 1001 (going away).
+    /// The WebSocket close code: application codes 4008 ("slow consumer") and 4001 ("sign in
+    /// again": the credentials no longer hold), or 1001 (going away).
     pub fn code(self) -> u16 {
         match self {
             Self::SlowConsumer => 4008,
-            Self::Revoked => 1008,
+            Self::Revoked | Self::Expired => 4001,
             Self::Shutdown => 1001,
         }
     }
@@ -55,7 +81,8 @@ impl CloseReason {
     pub fn description(self) -> &'static str {
         match self {
             Self::SlowConsumer => "slow consumer: too many undelivered messages",
-            Self::Revoked => "the account may no longer connect",
+            Self::Revoked => "the account's access changed: sign in again",
+            Self::Expired => "the access token expired: send a newer one before it does",
             Self::Shutdown => "the server is shutting down",
         }
     }
@@ -94,8 +121,10 @@ impl Closing {
 
 struct Peer {
     user: UserId,
-    /// The token generation the connection authenticated with.
+    /// The token generation and role the connection authenticated with: when the account's move
+    /// on, the connection closes.
     generation: i64,
+    role: Role,
     outgoing: mpsc::Sender<ByteString>,
     closing: Arc<Closing>,
     rooms: HashSet<String>,
@@ -129,6 +158,8 @@ struct Inner {
     next_id: AtomicU64,
     bus: Arc<dyn Broadcast>,
     config: HubConfig,
+    /// Each account's allowance of client messages, shared by its connections here.
+    budgets: DefaultKeyedRateLimiter<UserId>,
 }
 
 impl Inner {
@@ -214,34 +245,72 @@ impl Hub {
     /// Tokio runtime: it spawns the task that reads the bus (which ends when the hub is dropped).
     pub fn new(bus: Arc<dyn Broadcast>, config: HubConfig) -> Self {
         let subscription = bus.subscribe();
-        let inner = Arc::new(Inner { state: RwLock::new(State::default()), next_id: AtomicU64::new(1), bus, config });
+        let quota = Quota::per_second(config.messages_per_second).allow_burst(config.messages_burst);
+        let inner = Arc::new(Inner {
+            state: RwLock::new(State::default()),
+            next_id: AtomicU64::new(1),
+            bus,
+            config,
+            budgets: RateLimiter::keyed(quota),
+        });
         tokio::spawn(route_bus(Arc::downgrade(&inner), subscription));
         Self { inner }
     }
 
-    /// Registers a connection of `user`, authenticated with a token of `generation`. Also
-    /// answers whether it is the user's first connection on this instance (they just came
-    /// online here).
-    pub fn register(&self, user: UserId, generation: i64) -> (Connection, bool) {
-        let id = ConnectionId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
+    /// Registers a connection of `principal`'s account. Also answers whether it is the user's
+    /// first connection on this instance (they just came online here).
+    pub fn register(&self, principal: &Principal) -> Result<(Connection, bool), Refused> {
+        let user = principal.id;
         let (outgoing, queue) = mpsc::channel(self.inner.config.queue);
         let closing = Arc::new(Closing::default());
         let peer = Peer {
             user,
-            generation,
+            generation: principal.token_generation,
+            role: principal.role,
             outgoing,
             closing: closing.clone(),
             rooms: HashSet::new(),
             topics: HashSet::new(),
         };
-        let first = {
+        let max = self.inner.config.max_per_user;
+        let (id, first) = {
             let mut state = self.inner.write();
+            if state.by_user.get(&user).is_some_and(|ids| ids.len() >= max) {
+                return Err(Refused::TooMany(max));
+            }
+            let id = ConnectionId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
             state.peers.insert(id, peer);
             let ids = state.by_user.entry(user).or_default();
             ids.push(id);
-            ids.len() == 1
+            (id, ids.len() == 1)
         };
-        (Connection { id, user, queue, closing, hub: Arc::downgrade(&self.inner), removed: false }, first)
+        Ok((Connection { id, user, queue, closing, hub: Arc::downgrade(&self.inner), removed: false }, first))
+    }
+
+    /// The connection authenticated again, with a newer token of its account: what it is checked
+    /// against from now on.
+    pub fn reauthenticated(&self, id: ConnectionId, principal: &Principal) {
+        if let Some(peer) = self.inner.write().peers.get_mut(&id).filter(|peer| peer.user == principal.id) {
+            peer.generation = principal.token_generation;
+            peer.role = principal.role;
+        }
+    }
+
+    /// Whether `user` may have one more client message handled now, drawn from the allowance all
+    /// of the account's connections share.
+    pub fn admit_message(&self, user: UserId) -> bool {
+        self.inner.budgets.check_key(&user).is_ok()
+    }
+
+    /// Forgets the allowances of accounts that have been quiet long enough to be full again.
+    pub fn forget_idle_budgets(&self) {
+        self.inner.budgets.retain_recent();
+        self.inner.budgets.shrink_to_fit();
+    }
+
+    /// The most client messages one account may send per second, for the refusal's words.
+    pub fn messages_per_second(&self) -> NonZeroU32 {
+        self.inner.config.messages_per_second
     }
 
     /// From now on the connection receives what is said in `room`.
@@ -317,12 +386,16 @@ impl Hub {
         }
     }
 
-    /// Asks the connections of `user` here that authenticated with a token generation older than
-    /// `generation` to close (their tokens were revoked).
-    pub fn close_user_before(&self, user: UserId, generation: i64, reason: CloseReason) {
+    /// Asks the connections of `user` here that authenticated as anything but `current` (an
+    /// older token generation: a password change or revoked tokens; another role) to close.
+    pub fn close_stale(&self, current: &Principal, reason: CloseReason) {
         let state = self.inner.read();
-        for id in state.by_user.get(&user).into_iter().flatten() {
-            if let Some(peer) = state.peers.get(id).filter(|peer| peer.generation < generation) {
+        for id in state.by_user.get(&current.id).into_iter().flatten() {
+            if let Some(peer) = state
+                .peers
+                .get(id)
+                .filter(|peer| peer.generation != current.token_generation || peer.role != current.role)
+            {
                 peer.closing.close(reason);
             }
         }
@@ -412,7 +485,17 @@ mod tests {
     use crate::event_frame;
 
     fn hub(queue: usize) -> Hub {
-        Hub::new(Arc::new(LocalBroadcast::new()), HubConfig { queue })
+        Hub::new(Arc::new(LocalBroadcast::new()), HubConfig { queue, ..HubConfig::default() })
+    }
+
+    /// An active user's principal, of token generation `generation`.
+    fn who(id: i64, generation: i64) -> Principal {
+        Principal {
+            id: UserId(id),
+            role: Role::User,
+            status: workbench_users::UserStatus::Active,
+            token_generation: generation,
+        }
     }
 
     async fn next(connection: &mut Connection) -> ByteString {
@@ -429,11 +512,11 @@ mod tests {
     #[tokio::test]
     async fn frames_reach_every_connection_of_their_users_and_rooms_only() {
         let hub = hub(8);
-        let (mut a1, first) = hub.register(UserId(1), 0);
+        let (mut a1, first) = hub.register(&who(1, 0)).unwrap();
         assert!(first);
-        let (mut a2, first) = hub.register(UserId(1), 0);
+        let (mut a2, first) = hub.register(&who(1, 0)).unwrap();
         assert!(!first);
-        let (mut b, _) = hub.register(UserId(2), 0);
+        let (mut b, _) = hub.register(&who(2, 0)).unwrap();
 
         hub.publish(&Target::Users(vec![UserId(1)]), r#"{"type":"chat.dm","data":{}}"#).await;
         assert_eq!(&*next(&mut a1).await, r#"{"type":"chat.dm","data":{}}"#);
@@ -452,8 +535,8 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_stops_reading_is_closed_and_the_others_still_get_everything() {
         let hub = hub(4);
-        let (slow, _) = hub.register(UserId(1), 0);
-        let (mut reader, _) = hub.register(UserId(2), 0);
+        let (slow, _) = hub.register(&who(1, 0)).unwrap();
+        let (mut reader, _) = hub.register(&who(2, 0)).unwrap();
         for (id, _) in [(slow.id, ()), (reader.id, ())] {
             hub.join(id, "busy");
         }
@@ -469,8 +552,8 @@ mod tests {
     #[tokio::test]
     async fn unregistering_tells_when_a_user_has_no_connection_left() {
         let hub = hub(4);
-        let (a1, _) = hub.register(UserId(1), 0);
-        let (a2, _) = hub.register(UserId(1), 0);
+        let (a1, _) = hub.register(&who(1, 0)).unwrap();
+        let (a2, _) = hub.register(&who(1, 0)).unwrap();
         hub.join(a1.id, "ops");
         hub.subscribe(a2.id, "system");
         assert!(hub.has_subscribers("system"));
@@ -485,8 +568,8 @@ mod tests {
     #[tokio::test]
     async fn topics_are_local_and_closing_a_user_closes_each_connection() {
         let hub = hub(4);
-        let (mut watcher, _) = hub.register(UserId(1), 0);
-        let (mut other, _) = hub.register(UserId(2), 0);
+        let (mut watcher, _) = hub.register(&who(1, 0)).unwrap();
+        let (mut other, _) = hub.register(&who(2, 0)).unwrap();
         hub.subscribe(watcher.id, "system");
         let frame = event_frame("system.metrics", &serde_json::json!({"cpu_percent": 3.5}));
         hub.deliver_topic("system", &frame);
@@ -498,18 +581,55 @@ mod tests {
         assert_eq!(other.closing.reason(), None);
 
         // Tokens of generation 0 revoked: a socket opened with generation 1 stays.
-        let (newer, _) = hub.register(UserId(2), 1);
-        hub.close_user_before(UserId(2), 1, CloseReason::Revoked);
+        let (newer, _) = hub.register(&who(2, 1)).unwrap();
+        hub.close_stale(&who(2, 1), CloseReason::Revoked);
         assert_eq!(other.closing.reason(), Some(CloseReason::Revoked));
         assert_eq!(newer.closing.reason(), None);
+        assert_eq!(CloseReason::Revoked.code(), 4001);
+    }
+
+    #[tokio::test]
+    async fn a_role_taken_away_closes_the_sockets_opened_with_it() {
+        let hub = hub(4);
+        let moderator = Principal { role: Role::Moderator, ..who(1, 0) };
+        let (opened_as_moderator, _) = hub.register(&moderator).unwrap();
+        let (renewed, _) = hub.register(&moderator).unwrap();
+        hub.reauthenticated(renewed.id, &who(1, 0));
+        hub.close_stale(&who(1, 0), CloseReason::Revoked);
+        assert_eq!(opened_as_moderator.closing.reason(), Some(CloseReason::Revoked));
+        assert_eq!(renewed.closing.reason(), None, "re-authenticated with the role it has now");
+    }
+
+    #[tokio::test]
+    async fn an_account_s_sockets_share_one_allowance_of_messages() {
+        let config = HubConfig {
+            messages_per_second: NonZeroU32::new(1).unwrap(),
+            messages_burst: NonZeroU32::new(3).unwrap(),
+            ..HubConfig::default()
+        };
+        let hub = Hub::new(Arc::new(LocalBroadcast::new()), config);
+        let admitted = (0..10).filter(|_| hub.admit_message(UserId(1))).count();
+        assert_eq!(admitted, 3, "one allowance, however many sockets ask");
+        assert!(hub.admit_message(UserId(2)), "another account has its own");
+    }
+
+    #[tokio::test]
+    async fn an_account_holds_at_most_its_share_of_sockets() {
+        let hub = Hub::new(Arc::new(LocalBroadcast::new()), HubConfig { max_per_user: 2, ..HubConfig::default() });
+        let first = hub.register(&who(1, 0)).unwrap();
+        let _second = hub.register(&who(1, 0)).unwrap();
+        assert_eq!(hub.register(&who(1, 0)).err(), Some(Refused::TooMany(2)));
+        assert!(hub.register(&who(2, 0)).is_ok(), "another account has its own share");
+        drop(first);
+        assert!(hub.register(&who(1, 0)).is_ok(), "a closed socket frees its place");
     }
 
     #[tokio::test]
     async fn task_events_from_the_relay_reach_their_audience() {
         let bus = Arc::new(LocalBroadcast::new());
         let hub = Hub::new(bus.clone(), HubConfig::default());
-        let (mut owner, _) = hub.register(UserId(1), 0);
-        let (mut stranger, _) = hub.register(UserId(3), 0);
+        let (mut owner, _) = hub.register(&who(1, 0)).unwrap();
+        let (mut stranger, _) = hub.register(&who(3, 0)).unwrap();
         let envelope = br#"{"id":"evt_1","type":"task.created","timestamp":"2026-01-15T10:30:00Z","data":{"id":5},"audience":[1,2]}"#;
         bus.publish("event.task.created", envelope.to_vec()).await;
         assert_eq!(&*next(&mut owner).await, r#"{"type":"task.created","data":{"id":5}}"#);

@@ -22,7 +22,7 @@ mod hub;
 mod presence;
 mod route;
 
-pub use hub::{CloseReason, Closing, Connection, ConnectionId, Hub, HubConfig};
+pub use hub::{CloseReason, Closing, Connection, ConnectionId, Hub, HubConfig, Refused};
 pub use presence::{
     HEARTBEAT_EVERY, PRESENCE_AUDIENCE_MAX, PRESENCE_SNAPSHOT_MAX, PRESENCE_TTL, Realtime, RealtimeTasks, SWEEP_EVERY,
 };

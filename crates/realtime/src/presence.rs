@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::task::JoinHandle;
 use workbench_chat::{ChatService, Presence};
 use workbench_core::broadcast::{Broadcast, Delivery};
-use workbench_users::{PRINCIPAL_CHANGED, UserId, UserRepository, UserStatus};
+use workbench_users::{PRINCIPAL_CHANGED, Principal, UserId, UserRepository, UserStatus};
 
 use crate::{CloseReason, Connection, Hub, Target, event_frame};
 
@@ -139,6 +139,7 @@ impl Realtime {
             loop {
                 every.tick().await;
                 let users = beat.hub.users();
+                beat.hub.forget_idle_budgets();
                 if let Err(e) = beat.presence.heartbeat(&beat.instance, &users).await {
                     tracing::warn!(error = %e, "presence heartbeat failed");
                 }
@@ -182,12 +183,12 @@ impl Realtime {
     }
 
     /// An account changed: its sockets close when it was disabled or deleted, and those opened
-    /// with tokens of an older generation (revoked by a password change or a sign-out
-    /// everywhere) close too.
+    /// as anything it no longer is (a token generation ended by a password change or a stolen
+    /// refresh token, a role taken away or given) close too; the client signs in again.
     async fn recheck(&self, user: UserId) {
         match self.users.find(user).await {
             Ok(Some(account)) if account.status == UserStatus::Active => {
-                self.hub.close_user_before(user, account.token_generation, CloseReason::Revoked);
+                self.hub.close_stale(&Principal::from(&account), CloseReason::Revoked);
             }
             Ok(_) => self.hub.close_user(user, CloseReason::Revoked),
             Err(e) => tracing::warn!(user = user.0, error = %e, "cannot recheck an account with open sockets"),

@@ -223,6 +223,16 @@ fn revoke_user_tokens(conn: &mut AnyConnection, user: UserId, at: NaiveDateTime)
     .map_err(db)
 }
 
+/// Moves the account's token generation on: every access token issued under the old one is
+/// refused from the next request (the principal caches are told by the service).
+fn end_access_tokens(conn: &mut AnyConnection, user: UserId) -> Result<(), RepositoryError> {
+    diesel::update(users::table.find(user.0))
+        .set(users::token_generation.eq(users::token_generation + 1))
+        .execute(conn)
+        .map(drop)
+        .map_err(db)
+}
+
 fn find_row(conn: &mut AnyConnection, id: UserId) -> Result<Option<UserRow>, RepositoryError> {
     users::table.find(id.0).select(UserRow::as_select()).first(conn).optional().map_err(db)
 }
@@ -361,8 +371,14 @@ impl UserRepository for DieselUserRepository {
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
+                    // A new password ends every session: refresh tokens are revoked below, and
+                    // the generation moves on so that every access token issued before is refused.
                     let changed = diesel::update(users::table.find(id.0))
-                        .set((users::password_hash.eq(Some(hash.as_str())), users::updated_at.eq(at.naive_utc())))
+                        .set((
+                            users::password_hash.eq(Some(hash.as_str())),
+                            users::updated_at.eq(at.naive_utc()),
+                            users::token_generation.eq(users::token_generation + 1),
+                        ))
                         .execute(conn)
                         .map_err(db)?;
                     if changed == 0 {
@@ -854,6 +870,32 @@ impl RefreshTokenStore for DieselRefreshTokenStore {
                     .set(refresh_tokens::revoked_at.eq(Some(at.naive_utc())))
                     .execute(conn)
                     .map_err(db)?;
+                    append(conn, &audit)
+                })
+            })
+            .await
+    }
+
+    async fn revoke_stolen_family(
+        &self,
+        family_id: &str,
+        user: UserId,
+        at: DateTime<Utc>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<(), RepositoryError> {
+        let family_id = family_id.to_owned();
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    diesel::update(
+                        refresh_tokens::table
+                            .filter(refresh_tokens::family_id.eq(&family_id))
+                            .filter(refresh_tokens::revoked_at.is_null()),
+                    )
+                    .set(refresh_tokens::revoked_at.eq(Some(at.naive_utc())))
+                    .execute(conn)
+                    .map_err(db)?;
+                    end_access_tokens(conn, user)?;
                     append(conn, &audit)
                 })
             })

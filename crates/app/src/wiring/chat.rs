@@ -25,8 +25,12 @@ pub fn services(
         Some(pool) => Arc::new(RedisPresence::new(pool.clone(), settings.redis.prefix.clone(), PRESENCE_TTL)),
         None => Arc::new(MemoryPresence::new()),
     };
+    let hub = HubConfig {
+        max_per_user: usize::try_from(settings.limits.ws_max_sockets_per_user).unwrap_or(usize::MAX),
+        ..HubConfig::default()
+    };
     let realtime = Realtime::new(
-        Hub::new(bus, HubConfig::default()),
+        Hub::new(bus, hub),
         presence,
         chat.clone(),
         users,

@@ -36,7 +36,11 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 /// Every message is stored before it is delivered; a client that reconnects asks `history` with
 /// `after` set to the last id it saw. The server pings every 25 s and closes a socket that
 /// missed two pongs; frames over 64 KiB close it with 1009; a client that stops reading is
-/// closed with 4008 once 256 frames wait for it; a disabled account's sockets close with 1008.
+/// closed with 4008 once 256 frames wait for it. A socket lives no longer than its token: at the
+/// token's `exp` it closes with 4001, unless `auth` brought a newer token of the same account
+/// (whose `exp` then applies); it also closes with 4001 when the account's password, role or
+/// status changes. An account holds at most `WS_MAX_SOCKETS_PER_USER` sockets (one more is a
+/// `429` at the handshake), and its client messages share one allowance across them.
 #[utoipa::path(
     tag = "realtime",
     operation_id = "open_websocket",
@@ -59,10 +63,17 @@ pub async fn connect(
 ) -> Result<HttpResponse, ApiError> {
     let token = query.into_inner().token.or_else(|| bearer(&req));
     // Checked before the upgrade, so that a bad token is an HTTP 401 the client can read.
-    let principal = match token {
+    let credentials = match token {
         Some(token) => Some(session::authenticate(&state, &token).await.map_err(|e| match e {
             workbench_users::AuthError::Unknown(cause) => ApiError::internal(cause),
             _ => ApiError::invalid_token(),
+        })?),
+        None => None,
+    };
+    // Registered before the upgrade, so that an account with all its sockets open hears why.
+    let registration = match credentials {
+        Some(credentials) => Some(session::Registration::new(&state, credentials).map_err(|refused| {
+            ApiError::new(actix_web::http::StatusCode::TOO_MANY_REQUESTS, "too-many-sockets", format!("{refused}."))
         })?),
         None => None,
     };
@@ -70,8 +81,8 @@ pub async fn connect(
         actix_ws::handle(&req, body).map_err(|e| ApiError::bad_request(format!("Not a WebSocket handshake: {e}.")))?;
     let stream =
         stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
-    let opening = match principal {
-        Some(principal) => session::Opening::Registered(session::Registration::new(&state, principal)),
+    let opening = match registration {
+        Some(registration) => session::Opening::Registered(registration),
         None => session::Opening::Anonymous,
     };
     actix_web::rt::spawn(session::run(state.into_inner(), socket, stream, opening));

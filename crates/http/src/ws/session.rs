@@ -1,16 +1,16 @@
 //! One socket's life: authentication, then a loop that writes what the hub queued for it, reads
 //! what the client says, and keeps the connection alive with pings.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, ProtocolError, Session};
 use bytestring::ByteString;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::time::Instant;
 use workbench_chat::HistoryPage;
-use workbench_realtime::{Closing, Connection, ConnectionId, Target, event_frame};
+use workbench_realtime::{CloseReason, Closing, Connection, ConnectionId, Refused, Target, event_frame};
 use workbench_users::{AuthError, Principal};
 
 use super::protocol::{ClientMessage, HistoryAnswer, SocketError};
@@ -26,16 +26,29 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(2 * 25 + 5);
 /// How long a close frame may take to go out to a client that may have stopped reading.
 const CLOSE_WITHIN: Duration = Duration::from_secs(1);
 
-/// What one socket may ask per second, and in a burst: plenty for a person typing or a client
-/// catching up, while a runaway client cannot turn its socket into a stream of database writes.
-const MESSAGES_PER_SECOND: NonZeroU32 = NonZeroU32::new(20).unwrap();
-const MESSAGES_BURST: NonZeroU32 = NonZeroU32::new(60).unwrap();
-
 /// The only topic there is: this instance's live system metrics, for moderators and admins.
 pub const SYSTEM_TOPIC: &str = "system";
 
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, AuthError> {
-    state.authenticator.authenticate(token).await
+/// Who a token belongs to, and when it expires: a socket lives no longer than its token.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Credentials, AuthError> {
+    let claims = state.authenticator.verify(token)?;
+    let principal = state.authenticator.principal(&claims).await?;
+    Ok(Credentials { principal, expires_at: claims.expires_at })
+}
+
+/// A verified access token: its account as it is now, and its expiry.
+#[derive(Debug, Clone, Copy)]
+pub struct Credentials {
+    pub principal: Principal,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Credentials {
+    /// The expiry on the runtime's clock.
+    fn deadline(&self) -> Instant {
+        let left = (self.expires_at - Utc::now()).to_std().unwrap_or_default();
+        Instant::now() + left
+    }
 }
 
 async fn close(socket: Session, code: CloseCode, description: &str) {
@@ -45,16 +58,17 @@ async fn close(socket: Session, code: CloseCode, description: &str) {
 
 /// A connection the hub knows, and whose it is.
 pub struct Registration {
-    principal: Principal,
+    credentials: Credentials,
     connection: Connection,
     /// Whether it is the user's only connection on this instance (presence: an arrival).
     first_here: bool,
 }
 
 impl Registration {
-    pub fn new(state: &AppState, principal: Principal) -> Self {
-        let (connection, first_here) = state.realtime.hub.register(principal.id, principal.token_generation);
-        Self { principal, connection, first_here }
+    /// Registers the connection with the hub, unless its account holds as many as it may.
+    pub fn new(state: &AppState, credentials: Credentials) -> Result<Self, Refused> {
+        let (connection, first_here) = state.realtime.hub.register(&credentials.principal)?;
+        Ok(Self { credentials, connection, first_here })
     }
 }
 
@@ -71,18 +85,30 @@ pub enum Opening {
 pub async fn run(state: Arc<AppState>, mut socket: Session, mut stream: AggregatedMessageStream, opening: Opening) {
     // The steps that run once or per request are boxed, so that the state an idle socket keeps
     // in memory is only the loop's: tens of thousands of sockets each carry this future.
-    let Registration { principal, mut connection, first_here } = match opening {
+    let Registration { credentials, mut connection, first_here } = match opening {
         Opening::Registered(registration) => registration,
-        Opening::Anonymous => match Box::pin(first_message_auth(&state, &mut socket, &mut stream)).await {
-            Some(principal) => Registration::new(&state, principal),
-            None => return,
-        },
+        Opening::Anonymous => {
+            let Some(credentials) = Box::pin(first_message_auth(&state, &mut socket, &mut stream)).await else {
+                return;
+            };
+            match Registration::new(&state, credentials) {
+                Ok(registration) => registration,
+                Err(refused) => {
+                    let _ = socket.text(SocketError::new("too_many_sockets", refused.to_string()).frame()).await;
+                    close(socket, CloseCode::Policy, &refused.to_string()).await;
+                    return;
+                }
+            }
+        }
     };
     state.metrics.websocket_opened();
     Box::pin(state.realtime.opened(&connection, first_here)).await;
-    let quota = Quota::per_second(MESSAGES_PER_SECOND).allow_burst(MESSAGES_BURST);
-    let mut conversation =
-        Conversation { state: state.clone(), principal, id: connection.id, pace: RateLimiter::direct(quota) };
+    let mut conversation = Conversation {
+        state: state.clone(),
+        principal: credentials.principal,
+        expires: credentials.deadline(),
+        id: connection.id,
+    };
     conversation.serve(&mut connection, socket, stream).await;
     state.metrics.websocket_closed();
     Box::pin(state.realtime.closed(connection)).await;
@@ -94,8 +120,8 @@ async fn first_message_auth(
     state: &AppState,
     socket: &mut Session,
     stream: &mut AggregatedMessageStream,
-) -> Option<Principal> {
-    let deadline = tokio::time::Instant::now() + AUTH_WITHIN;
+) -> Option<Credentials> {
+    let deadline = Instant::now() + AUTH_WITHIN;
     let refusal = loop {
         let message = match tokio::time::timeout_at(deadline, stream.next()).await {
             Err(_) => break SocketError::new("unauthorized", "No auth message within 10 s."),
@@ -106,7 +132,7 @@ async fn first_message_auth(
         match message {
             AggregatedMessage::Text(text) => match ClientMessage::parse(&text) {
                 Ok(ClientMessage::Auth { token }) => match authenticate(state, &token).await {
-                    Ok(principal) => return Some(principal),
+                    Ok(credentials) => return Some(credentials),
                     Err(AuthError::Unknown(cause)) => {
                         tracing::error!(error = %format!("{cause:#}"), "cannot check a socket's token");
                         break SocketError::new("internal", "Cannot check the token now; try again.");
@@ -155,17 +181,21 @@ async fn write_out(socket: &mut Session, frame: Option<ByteString>, closing: &Cl
 struct Conversation {
     state: Arc<AppState>,
     principal: Principal,
+    /// When the token the socket lives by expires (moved on by `auth` with a newer one).
+    expires: Instant,
     id: ConnectionId,
-    /// How fast this socket may ask for things.
-    pace: DefaultDirectRateLimiter,
 }
 
 impl Conversation {
     async fn serve(&mut self, connection: &mut Connection, mut socket: Session, mut stream: AggregatedMessageStream) {
         let mut last_heard = Instant::now();
-        let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        // One timer per socket, for whichever comes first: the next ping or the token's expiry.
+        let mut next_ping = Instant::now() + PING_EVERY;
+        let wake = tokio::time::sleep_until(next_ping.min(self.expires));
+        tokio::pin!(wake);
         let closing = connection.closing.clone();
         loop {
+            wake.as_mut().reset(next_ping.min(self.expires));
             tokio::select! {
                 reason = closing.wait() => {
                     close(socket.clone(), CloseCode::Other(reason.code()), reason.description()).await;
@@ -219,13 +249,22 @@ impl Conversation {
                         }
                     }
                 }
-                _ = pings.tick() => {
-                    if last_heard.elapsed() > SILENCE_LIMIT {
-                        close(socket.clone(), CloseCode::Away, "no pong").await;
+                () = &mut wake => {
+                    let now = Instant::now();
+                    if now >= self.expires {
+                        let expired = CloseReason::Expired;
+                        close(socket.clone(), CloseCode::Other(expired.code()), expired.description()).await;
                         return;
                     }
-                    if socket.ping(b"").await.is_err() {
-                        return;
+                    if now >= next_ping {
+                        if last_heard.elapsed() > SILENCE_LIMIT {
+                            close(socket.clone(), CloseCode::Away, "no pong").await;
+                            return;
+                        }
+                        if socket.ping(b"").await.is_err() {
+                            return;
+                        }
+                        next_ping = now + PING_EVERY;
                     }
                 }
             }
@@ -237,8 +276,12 @@ impl Conversation {
     }
 
     async fn handle(&mut self, text: &str) {
-        if self.pace.check().is_err() {
-            let limit = format!("Too many messages: at most {MESSAGES_PER_SECOND} a second; this one was dropped.");
+        let hub = &self.state.realtime.hub;
+        if !hub.admit_message(self.principal.id) {
+            let limit = format!(
+                "Too many messages: at most {} a second from one account's sockets; this one was dropped.",
+                hub.messages_per_second()
+            );
             self.reply_error(&SocketError::new("rate_limited", limit));
             return;
         }
@@ -257,9 +300,14 @@ impl Conversation {
         let id = self.id;
         match message {
             ClientMessage::Auth { token } => {
-                // A fresh token for the same account (a client refreshing before expiry) is fine.
+                // A fresh token for the same account (a client refreshing before expiry) extends
+                // the socket to that token's expiry, and is what the socket is checked against.
                 match authenticate(&self.state, &token).await {
-                    Ok(principal) if principal.id == self.principal.id => self.principal = principal,
+                    Ok(credentials) if credentials.principal.id == self.principal.id => {
+                        self.principal = credentials.principal;
+                        self.expires = self.expires.max(credentials.deadline());
+                        hub.reauthenticated(id, &self.principal);
+                    }
                     Ok(_) => return Err(SocketError::new("bad_request", "This socket belongs to another account.")),
                     Err(_) => return Err(SocketError::new("unauthorized", "The token is invalid or expired.")),
                 }
