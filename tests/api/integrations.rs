@@ -1,7 +1,9 @@
 //! Third-party data through the running server, against a local fake of the providers that
 //! answers as Open-Meteo, CoinGecko and LibreTranslate do: cold and cached answers, stale
 //! answers while a provider is down, 502 with nothing cached, 503 for a provider left
-//! unconfigured, 404 for unknown names and 422 for bad parameters.
+//! unconfigured, 404 for unknown names and 422 for bad parameters; and each account's budget of
+//! characters to translate, spent only on what the provider translates, one budget however many
+//! instances serve the account.
 
 use std::time::Duration;
 
@@ -9,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use workbench_e2e::{Account, TestApp, engines_with_fake, error_fields, expect_problem};
+use workbench_e2e::{Account, Backend, TestApp, engines_with_fake, error_fields, expect_problem, per_engine};
 
 use crate::tasks::{as_user, expect_json};
 
@@ -182,3 +184,90 @@ fn deepl_without_key(settings: &mut workbench_app::config::Settings, fake: &str)
 }
 
 engines_with_fake!(provider, deepl_without_key; a_provider_left_unconfigured_is_503);
+
+/// Thirty characters an hour (one back every two minutes), and answers cached long enough for a
+/// test to reuse them.
+fn with_budget(settings: &mut workbench_app::config::Settings, fake: &str) {
+    point_at(settings, fake);
+    settings.integrations.cache_ttl = Duration::from_secs(60);
+    settings.limits.translate_chars_per_hour = 30;
+}
+
+/// The fake translator answers every text, `calls` times in all.
+async fn translator_answers(fake: &MockServer, calls: u64) {
+    Mock::given(method("POST"))
+        .and(path("/translate"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"translatedText": "Hello", "detectedLanguage": {"confidence": 90, "language": "fr"}}),
+        ))
+        .expect(calls)
+        .mount(fake)
+        .await;
+}
+
+async fn translate(app: &TestApp, who: &Account, text: &str) -> reqwest::Response {
+    as_user(app, who, Method::GET, "/api/v1/translate").query(&[("text", text), ("to", "en")]).send().await.unwrap()
+}
+
+/// A refusal for want of budget: its problem, and its `Retry-After` in seconds.
+async fn budget_spent(res: reqwest::Response) -> (Value, u64) {
+    let retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+    let problem = expect_problem(res, 429).await;
+    assert!(problem["type"].as_str().unwrap().ends_with("/translation-budget-exhausted"), "{problem}");
+    (problem, retry_after.expect("Retry-After, in whole seconds"))
+}
+
+async fn the_translation_budget_pays_for_what_the_provider_translates_only(app: TestApp, fake: MockServer) {
+    // Bonjour, the twenty characters, Bob's Bonsoir and Oui: four calls, whatever Ann asks after.
+    translator_answers(&fake, 4).await;
+    let (ann, bob) = (app.signup("ann").await, app.signup("bob").await);
+
+    let first = expect_json(translate(&app, &ann, "Bonjour").await, 200).await;
+    assert_eq!(first["cached"], false);
+    for _ in 0..5 {
+        let again = expect_json(translate(&app, &ann, "Bonjour").await, 200).await;
+        assert_eq!(again["cached"], true, "a cached answer costs nothing: 7 characters spent so far");
+    }
+    // Twenty characters in twenty-two bytes: 27 spent, 3 left.
+    expect_json(translate(&app, &ann, "Bonne nuit à demain!").await, 200).await;
+
+    let (problem, retry_after) = budget_spent(translate(&app, &ann, "Bonsoir").await).await;
+    assert_eq!(problem["status"], 429);
+    // Four characters short, one back every two minutes.
+    assert!((470..=480).contains(&retry_after), "Retry-After: {retry_after}");
+
+    // Bob has a budget of his own, and what he paid for is in the cache for anyone.
+    expect_json(translate(&app, &bob, "Bonsoir").await, 200).await;
+    let cached = expect_json(translate(&app, &ann, "Bonsoir").await, 200).await;
+    assert_eq!(cached["cached"], true, "served from the cache although Ann's budget is spent");
+
+    // The rest of the budget can be spent to the last character, and then nothing.
+    expect_json(translate(&app, &ann, "Oui").await, 200).await;
+    budget_spent(translate(&app, &ann, "Non").await).await;
+
+    // A text longer than the whole budget could never be paid for: no wait helps, so no 429.
+    let problem = expect_problem(translate(&app, &bob, &"a".repeat(31)).await, 422).await;
+    assert_eq!(error_fields(&problem), ["text"]);
+}
+
+engines_with_fake!(provider, with_budget; the_translation_budget_pays_for_what_the_provider_translates_only);
+
+/// Two instances on one Redis draw one account's characters from one budget: what is spent
+/// through one is gone through the other.
+async fn the_translation_budget_is_one_across_instances(backend: Backend) {
+    let fake = provider().await;
+    translator_answers(&fake, 2).await;
+    let uri = fake.uri();
+    let Some(apps) = TestApp::spawn_cluster_with(backend, 2, |s| with_budget(s, &uri)).await else { return };
+    let (one, two) = (&apps[0], &apps[1]);
+    let ann = one.signup("ann").await;
+
+    // 25 characters through one: 5 left.
+    expect_json(translate(one, &ann, "Bonjour à vous, mes amis.").await, 200).await;
+    let (_, retry_after) = budget_spent(translate(two, &ann, "Bonsoir").await).await;
+    assert!((230..=240).contains(&retry_after), "two characters short: {retry_after}");
+    expect_json(translate(two, &ann, "Salut").await, 200).await;
+    budget_spent(translate(one, &ann, "Oui").await).await;
+}
+
+per_engine!(the_translation_budget_is_one_across_instances);

@@ -1,7 +1,7 @@
 //! Health, readiness, docs, metrics and the conventions every endpoint shares.
 
 use serde_json::{Value, json};
-use workbench_e2e::{TestApp, engines, error_fields, expect_problem};
+use workbench_e2e::{TestApp, engines, engines_with, error_fields, expect_problem};
 
 async fn health_and_readiness(app: TestApp) {
     let res = app.get("/health").send().await.unwrap();
@@ -59,6 +59,32 @@ async fn metrics_are_labelled_by_route_template(app: TestApp) {
     assert!(text.contains("http_request_duration_seconds_bucket"));
     assert!(text.contains(r#"db_pool_connections{state="max"}"#));
 }
+
+/// With `METRICS_TOKEN` set, `/metrics` is for whoever presents it as a bearer token; the probes
+/// stay open.
+async fn metrics_need_the_token_when_one_is_set(app: TestApp) {
+    let refused = app.get("/metrics").send().await.unwrap();
+    assert_eq!(refused.headers().get("www-authenticate").map(|v| v.to_str().unwrap()), Some("Bearer"));
+    let problem = expect_problem(refused, 401).await;
+    assert!(problem["type"].as_str().unwrap().ends_with("/unauthorized"), "{problem}");
+    for wrong in
+        ["Bearer scrape-secreT", "Bearer scrape-secret-and-more", "Basic c2NyYXBlLXNlY3JldA==", "scrape-secret"]
+    {
+        let res = app.get("/metrics").header("authorization", wrong).send().await.unwrap();
+        assert_eq!(res.status(), 401, "{wrong}");
+    }
+    let res = app.get("/metrics").bearer_auth("scrape-secret").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("http_requests_total"));
+    assert_eq!(app.get("/health").send().await.unwrap().status(), 200);
+    assert_eq!(app.get("/ready").send().await.unwrap().status(), 200);
+}
+
+engines_with!(
+    metrics_need_the_token_when_one_is_set with |s: &mut workbench_app::Settings| {
+        s.server.metrics_token = Some("scrape-secret".into());
+    },
+);
 
 engines!(
     health_and_readiness,

@@ -28,8 +28,11 @@ pub trait ChatStore: Send + Sync {
 
     async fn is_member(&self, room: RoomId, user: UserId) -> Result<bool, RepositoryError>;
 
-    /// The users who share a room with `user` or have exchanged a direct message with them
-    /// (`user` excluded): who hears when they come online or go offline.
+    /// The users who share a room with `user`, or with whom `user` has exchanged direct messages
+    /// both ways (each has written to the other), by id, `user` excluded: who hears when they
+    /// come online or go offline, and whose presence they are told of. A message nobody answered
+    /// makes no contact, or writing to someone would be enough to watch them. One query, however
+    /// many contacts.
     async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepositoryError>;
 
     /// Stores a message; its id is above every id stored before.

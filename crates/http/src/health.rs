@@ -2,10 +2,12 @@
 
 use std::sync::LazyLock;
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::web::Bytes;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
 use crate::problem::{ApiError, Problem};
@@ -61,15 +63,69 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Readiness>, A
     Ok(web::Json(Readiness { status: "ready", checks: checks.into_iter().map(|name| (name, "ok")).collect() }))
 }
 
-/// Prometheus metrics in the text exposition format.
+/// Prometheus metrics in the text exposition format. With `METRICS_TOKEN` set, only for requests
+/// that carry it as `Authorization: Bearer <METRICS_TOKEN>`; unset, for anyone who can reach it.
 #[utoipa::path(
     tag = "operations",
     operation_id = "get_metrics",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"))
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "`METRICS_TOKEN` is set and the request does not carry it as `Authorization: Bearer <METRICS_TOKEN>`", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+    )
 )]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(expected) = &state.web.metrics_token
+        && !bearer(req.headers()).is_some_and(|given| same_secret(given, expected))
+    {
+        return Err(ApiError::unauthorized("/metrics needs `Authorization: Bearer <METRICS_TOKEN>`."));
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.operations.metrics_text().await)
+        .body(state.operations.metrics_text().await))
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if the request has one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Whether `given` is `expected`, in a time that tells nothing of either: their digests are
+/// compared, in constant time, so neither the token's length nor the place of a first wrong byte
+/// shows in how long a refusal takes.
+fn same_secret(given: &str, expected: &str) -> bool {
+    Sha256::digest(given.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes())).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::HeaderName;
+
+    use super::*;
+
+    fn headers(authorization: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(HeaderName::from_static("authorization"), HeaderValue::from_str(authorization).unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_bearer_token_is_read_from_the_authorization_header() {
+        assert_eq!(bearer(&headers("Bearer s3cret")), Some("s3cret"));
+        assert_eq!(bearer(&headers("bearer  s3cret ")), Some("s3cret"));
+        assert_eq!(bearer(&headers("Basic czNjcmV0")), None);
+        assert_eq!(bearer(&headers("s3cret")), None);
+        assert_eq!(bearer(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn only_the_very_token_is_the_same_secret() {
+        assert!(same_secret("scrape-me", "scrape-me"));
+        for other in ["scrape-mE", "scrape-m", "scrape-me!", ""] {
+            assert!(!same_secret(other, "scrape-me"), "{other:?}");
+        }
+    }
 }

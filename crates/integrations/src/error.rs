@@ -49,6 +49,10 @@ pub enum IntegrationError {
     /// when set, is how long the provider asked to be left alone (for a `Retry-After` header).
     #[error("the {provider} service is unavailable; try again later")]
     ProviderUnavailable { provider: &'static str, retry_after: Option<Duration> },
+    /// The caller's budget for `capability` (its share of the provider's quota) cannot pay for
+    /// this request now (429); it can after `retry_after`.
+    #[error("the {capability} budget of this account is spent; try again in {retry_after:?}")]
+    BudgetExhausted { capability: Capability, retry_after: Duration },
 }
 
 /// Why a provider gave no usable answer. Adapters map every failure to one of these; the

@@ -1,6 +1,8 @@
 //! What the third-party data domain needs from the outside world. Each method's doc says what an
 //! adapter MUST do.
 
+use std::fmt;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -74,6 +76,55 @@ pub trait AnswerCache: Send + Sync {
     /// [`KEEP_ANSWERS_FOR`](crate::KEEP_ANSWERS_FOR) (unless evicted for room); a failure is
     /// logged and skipped. The service decides freshness from `fetched_at`, not the cache.
     async fn put(&self, key: &CacheKey, answer: &StoredAnswer);
+}
+
+/// The account a request for third-party data is charged to: the signed-in user's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AccountId(pub i64);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What became of an attempt to spend from an account's [`UsageBudget`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spending {
+    /// Spent: the provider may be asked.
+    Spent,
+    /// Not that much is left; it will be after `retry_after`. Nothing was spent.
+    Short { retry_after: Duration },
+    /// More than the whole budget, `budget` per `period`: no wait is enough. Nothing was spent.
+    OverBudget { budget: u32, period: Duration },
+}
+
+/// How much of the deployment's provider quota each account may use: the characters it has the
+/// translator translate, over a rolling window (`TRANSLATE_CHARS_PER_HOUR`). The service spends
+/// from it only when it is about to call the provider, never for an answer from the cache.
+///
+/// With several instances the budget MUST be shared by all of them (one account's requests may
+/// reach any), or an account could spend it once per instance.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait UsageBudget: Send + Sync {
+    /// Spends `amount` (in the capability's unit: characters for translation) of `account`'s
+    /// budget for `capability`: all of it, or nothing when not that much is left. A capability
+    /// without a budget is [`Spending::Spent`].
+    ///
+    /// MUST NOT fail: an adapter that cannot reach a shared store decides on its own (and logs).
+    async fn spend(&self, capability: Capability, account: AccountId, amount: NonZeroU32) -> Spending;
+}
+
+/// No budget at all: every amount is spent. For deployments that set none (and tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unlimited;
+
+#[async_trait]
+impl UsageBudget for Unlimited {
+    async fn spend(&self, _: Capability, _: AccountId, _: NonZeroU32) -> Spending {
+        Spending::Spent
+    }
 }
 
 /// Told what happens, for metrics. Implementations MUST be cheap and MUST NOT block: they are

@@ -3,6 +3,7 @@
 //! request's parse reports every failing parameter at once.
 
 use std::fmt;
+use std::num::NonZeroU32;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -131,6 +132,13 @@ impl TranslationText {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Its length in characters (Unicode scalar values), as the limits count it: never 0.
+    pub fn chars(&self) -> NonZeroU32 {
+        // At most MAX_CHARS, and not blank: always within 1..=u32::MAX.
+        let count = u32::try_from(self.0.chars().count()).unwrap_or(u32::MAX);
+        NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN)
     }
 }
 

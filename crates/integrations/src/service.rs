@@ -1,8 +1,10 @@
-//! The third-party data use cases: validate, serve from the cache while fresh, otherwise ask the
-//! provider once per key however many requests wait for it, and fall back to the last good
-//! answer when the provider fails or asked to be left alone.
+//! The third-party data use cases: validate, serve from the cache while fresh, otherwise charge
+//! the caller's budget (translation) and ask the provider once per key however many requests
+//! wait for it, and fall back to the last good answer when the provider fails or asked to be
+//! left alone.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -13,11 +15,12 @@ use futures_util::future::BoxFuture;
 use crate::answer::Answer;
 use crate::flight::SingleFlight;
 use crate::{
-    AnswerBody, AnswerCache, CacheKey, CacheOutcome, CallOutcome, Capability, Clock, IntegrationError,
+    AccountId, AnswerBody, AnswerCache, CacheKey, CacheOutcome, CallOutcome, Capability, Clock, IntegrationError,
     IntegrationsObserver, KEEP_ANSWERS_FOR, NoObserver, Price, PriceProvider, PriceQuery, PriceRequest, ProviderError,
-    StoredAnswer, SystemClock, Translation, TranslationQuery, TranslationRequest, Translator, Weather, WeatherProvider,
-    WeatherQuery, WeatherRequest,
+    Spending, StoredAnswer, SystemClock, Translation, TranslationQuery, TranslationRequest, Translator, Unlimited,
+    UsageBudget, Weather, WeatherProvider, WeatherQuery, WeatherRequest,
 };
+use workbench_core::FieldErrors;
 
 /// How long an answer is served from the cache without asking the provider, unless configured
 /// (`INTEGRATIONS_CACHE_TTL`).
@@ -38,16 +41,27 @@ pub const PROVIDER_DEADLINE: Duration = Duration::from_secs(10);
 /// Weather, crypto prices and translations from third-party providers, cached and resilient.
 ///
 /// Built with [`IntegrationService::new`] and the `with_*` methods; a capability without a
-/// provider answers [`IntegrationError::NotConfigured`]. Cheap to clone: clones share the
-/// providers, the cache, the calls under way and the back-offs. Its methods must run within a
-/// Tokio runtime: a provider call runs on a task of its own, so that it completes (and its
-/// answer is cached) even when the request that started it goes away.
+/// provider answers [`IntegrationError::NotConfigured`].
+///
+/// Translations are paid for from the caller's [`UsageBudget`], in characters, when and only
+/// when the provider is about to be asked: an answer from the cache (fresh, or the last good one
+/// while the provider is backed off) costs the provider nothing, so it costs the caller nothing
+/// either. A request that finds the cache cold is charged before it joins or starts the provider
+/// call, so two requests for one cold text at the same moment each pay, although one call answers
+/// both; so does a request whose call finds the answer another instance stored meanwhile. A
+/// provider that then fails is no refund: the quota may have been spent all the same.
+///
+/// Cheap to clone: clones share the providers, the cache, the budget, the calls under way and
+/// the back-offs. Its methods must run within a Tokio runtime: a provider call runs on a task of
+/// its own, so that it completes (and its answer is cached) even when the request that started
+/// it goes away.
 #[derive(Clone)]
 pub struct IntegrationService {
     weather: Option<Arc<dyn WeatherProvider>>,
     prices: Option<Arc<dyn PriceProvider>>,
     translator: Option<Arc<dyn Translator>>,
     cache: Arc<dyn AnswerCache>,
+    budget: Arc<dyn UsageBudget>,
     observer: Arc<dyn IntegrationsObserver>,
     clock: Arc<dyn Clock>,
     cache_ttl: Duration,
@@ -81,14 +95,15 @@ enum Outcome {
 }
 
 impl IntegrationService {
-    /// A service with no provider yet, answers cached in `cache` for [`DEFAULT_CACHE_TTL`], the
-    /// system clock and no metrics.
+    /// A service with no provider yet, answers cached in `cache` for [`DEFAULT_CACHE_TTL`], no
+    /// budget, the system clock and no metrics.
     pub fn new(cache: Arc<dyn AnswerCache>) -> Self {
         Self {
             weather: None,
             prices: None,
             translator: None,
             cache,
+            budget: Arc::new(Unlimited),
             observer: Arc::new(NoObserver),
             clock: Arc::new(SystemClock),
             cache_ttl: DEFAULT_CACHE_TTL,
@@ -123,6 +138,13 @@ impl IntegrationService {
     #[must_use]
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache_ttl = ttl;
+        self
+    }
+
+    /// Charges translations to their callers' `budget`.
+    #[must_use]
+    pub fn with_budget(mut self, budget: Arc<dyn UsageBudget>) -> Self {
+        self.budget = budget;
         self
     }
 
@@ -179,6 +201,7 @@ impl IntegrationService {
             provider: provider.name(),
             key: query.cache_key(),
             what: format!("city {:?}", query.city.as_str()),
+            charge: None,
         };
         let query = query.clone();
         self.serve(request, move || async move { provider.current(&query).await }.boxed()).await
@@ -205,32 +228,45 @@ impl IntegrationService {
             provider: provider.name(),
             key: query.cache_key(),
             what: format!("symbol {:?}", query.symbol.as_str()),
+            charge: None,
         };
         let query = query.clone();
         self.serve(request, move || async move { provider.price(&query).await }.boxed()).await
     }
 
-    /// `GET /translate`: validates the query, then as [`Self::translate_for`].
+    /// `GET /translate` for `account`: validates the query, then as [`Self::translate_for`].
     ///
     /// # Errors
     ///
     /// `Validation` before anything else, then as [`Self::translate_for`].
-    pub async fn translate(&self, request: TranslationRequest) -> Result<Translation, IntegrationError> {
-        self.translate_for(&TranslationQuery::parse(request)?).await
+    pub async fn translate(
+        &self,
+        account: AccountId,
+        request: TranslationRequest,
+    ) -> Result<Translation, IntegrationError> {
+        self.translate_for(account, &TranslationQuery::parse(request)?).await
     }
 
-    /// A translation, cached and resilient like [`Self::weather_for`].
+    /// A translation, cached and resilient like [`Self::weather_for`]; the text's characters
+    /// are charged to `account`'s budget when the translator has to be asked.
     ///
     /// # Errors
     ///
-    /// `NotConfigured` without a translator, `ProviderUnavailable`.
-    pub async fn translate_for(&self, query: &TranslationQuery) -> Result<Translation, IntegrationError> {
+    /// `NotConfigured` without a translator; `BudgetExhausted` when the budget cannot pay for
+    /// the text yet, `Validation` (on `text`) when it never could, being longer than the whole
+    /// budget; `ProviderUnavailable`.
+    pub async fn translate_for(
+        &self,
+        account: AccountId,
+        query: &TranslationQuery,
+    ) -> Result<Translation, IntegrationError> {
         let provider = Arc::clone(self.translator.as_ref().ok_or_else(|| not_configured(Capability::Translation))?);
         let request = Request {
             capability: Capability::Translation,
             provider: provider.name(),
             key: query.cache_key(),
             what: "the text".to_owned(),
+            charge: Some(Charge { account, amount: query.text.chars() }),
         };
         let query = query.clone();
         self.serve(request, move || async move { provider.translate(&query).await.map(Some) }.boxed()).await
@@ -250,6 +286,9 @@ impl IntegrationService {
         }
         if let Some(remaining) = self.back_offs.remaining(request.provider, now) {
             return self.fall_back(&request, cached, now, Some(remaining));
+        }
+        if let Some(charge) = &request.charge {
+            self.pay(request.capability, charge).await?;
         }
         let flight = self.flight(&request, call);
         match self.flights.run(request.key.as_str(), flight, Outcome::Failed { retry_after: None }).await {
@@ -319,6 +358,32 @@ impl IntegrationService {
         }
     }
 
+    /// Spends `charge` from its account's budget, or says why it cannot be.
+    async fn pay(&self, capability: Capability, charge: &Charge) -> Result<(), IntegrationError> {
+        match self.budget.spend(capability, charge.account, charge.amount).await {
+            Spending::Spent => Ok(()),
+            Spending::Short { retry_after } => {
+                tracing::debug!(
+                    account = %charge.account, %capability, amount = charge.amount, ?retry_after,
+                    "usage budget spent"
+                );
+                Err(IntegrationError::BudgetExhausted { capability, retry_after })
+            }
+            Spending::OverBudget { budget, period } => {
+                // Only translations are charged, by the characters of their text: that field is
+                // what no wait can make affordable.
+                let within = match period.as_secs() {
+                    3600 => "an hour".to_owned(),
+                    60 => "a minute".to_owned(),
+                    secs => format!("{secs} s"),
+                };
+                let message =
+                    format!("is longer than the {budget} characters an account may have translated in {within}");
+                Err(FieldErrors::single("text", message).into())
+            }
+        }
+    }
+
     /// The last good answer, up to a day old, marked stale; else `ProviderUnavailable`.
     fn fall_back<T: Answer>(
         &self,
@@ -349,6 +414,15 @@ struct Request {
     key: CacheKey,
     /// The subject of a `NotFound`.
     what: String,
+    /// What asking the provider costs, and whom.
+    charge: Option<Charge>,
+}
+
+/// An amount to spend from an account's budget.
+#[derive(Debug, Clone, Copy)]
+struct Charge {
+    account: AccountId,
+    amount: NonZeroU32,
 }
 
 impl Request {

@@ -10,13 +10,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use tokio::sync::Notify;
 use workbench_integrations::{
-    AnswerBody, AnswerCache, CacheKey, CacheOutcome, CallOutcome, Capability, Clock, IntegrationError,
+    AccountId, AnswerBody, AnswerCache, CacheKey, CacheOutcome, CallOutcome, Capability, Clock, IntegrationError,
     IntegrationService, IntegrationsObserver, MAX_BACK_OFF, MockAnswerCache, MockPriceProvider, MockTranslator,
-    MockWeatherProvider, Price, PriceRequest, ProviderError, StoredAnswer, Translation, TranslationRequest, Weather,
-    WeatherProvider, WeatherQuery, WeatherRequest,
+    MockUsageBudget, MockWeatherProvider, Price, PriceRequest, ProviderError, Spending, StoredAnswer, Translation,
+    TranslationRequest, Weather, WeatherProvider, WeatherQuery, WeatherRequest,
 };
 
 const TTL: Duration = Duration::from_secs(60);
+
+/// The account translations are charged to.
+const ANN: AccountId = AccountId(7);
 
 /// A clock that moves only when told.
 struct ManualClock(Mutex<DateTime<Utc>>);
@@ -282,13 +285,13 @@ async fn a_capability_without_a_provider_is_not_configured_after_validation() {
     assert!(!s.service.is_configured(Capability::Translation));
     let error = s
         .service
-        .translate(TranslationRequest { text: Some("Bonjour".into()), to: Some("en".into()), from: None })
+        .translate(ANN, TranslationRequest { text: Some("Bonjour".into()), to: Some("en".into()), from: None })
         .await
         .unwrap_err();
     assert_eq!(error, IntegrationError::NotConfigured { capability: Capability::Translation });
     assert_eq!(error.to_string(), "no translation provider is configured");
 
-    let error = s.service.translate(TranslationRequest::default()).await.unwrap_err();
+    let error = s.service.translate(ANN, TranslationRequest::default()).await.unwrap_err();
     let IntegrationError::Validation(fields) = error else { panic!("expected a validation error, got {error:?}") };
     assert!(fields.contains("text") && fields.contains("to"));
 
@@ -471,11 +474,11 @@ async fn translations_are_cached_per_text_and_language_pair() {
         to: Some("EN".into()),
         from: from.map(Into::into),
     };
-    let first = s.service.translate(ask(None)).await.unwrap();
+    let first = s.service.translate(ANN, ask(None)).await.unwrap();
     assert_eq!((first.translated.as_str(), first.from.as_deref(), first.cached), ("Hello", Some("fr"), false));
-    assert!(s.service.translate(ask(None)).await.unwrap().cached);
-    assert!(!s.service.translate(ask(Some("fr"))).await.unwrap().cached, "a given source is another question");
-    assert!(s.service.translate(ask(Some("FR"))).await.unwrap().cached);
+    assert!(s.service.translate(ANN, ask(None)).await.unwrap().cached);
+    assert!(!s.service.translate(ANN, ask(Some("fr"))).await.unwrap().cached, "a given source is another question");
+    assert!(s.service.translate(ANN, ask(Some("FR"))).await.unwrap().cached);
 }
 
 #[tokio::test]
@@ -487,9 +490,100 @@ async fn a_failing_translator_serves_the_stale_translation() {
     let s = setup(|service| service.with_translator(Arc::new(translator)));
     let ask = || TranslationRequest { text: Some("Bonjour".into()), to: Some("en".into()), from: None };
 
-    s.service.translate(ask()).await.unwrap();
+    s.service.translate(ANN, ask()).await.unwrap();
     s.clock.advance(120);
-    let stale = s.service.translate(ask()).await.unwrap();
+    let stale = s.service.translate(ANN, ask()).await.unwrap();
     assert_eq!((stale.cached, stale.stale), (true, true));
     assert_eq!(s.recorder.uses(), [CacheOutcome::Miss, CacheOutcome::Stale]);
+}
+
+/// What a budget was asked to spend, in order.
+type Spent = Arc<Mutex<Vec<(Capability, AccountId, u32)>>>;
+
+/// A budget that records what it was asked to spend and answers with `answer`.
+fn budget(answer: Spending, spent: &Spent) -> MockUsageBudget {
+    let mut budget = MockUsageBudget::new();
+    let spent = Arc::clone(spent);
+    budget.expect_spend().returning(move |capability, account, amount| {
+        spent.lock().unwrap().push((capability, account, amount.get()));
+        answer
+    });
+    budget
+}
+
+#[tokio::test]
+async fn a_translation_is_charged_by_its_characters_only_when_the_translator_is_asked() {
+    let mut translator = MockTranslator::new();
+    translator.expect_name().return_const("deepl");
+    let mut answers = vec![Ok(translation(Some("fr"))), Err(ProviderError::Timeout)].into_iter();
+    translator.expect_translate().times(2).returning(move |_| answers.next().unwrap());
+    let spent = Arc::new(Mutex::new(Vec::new()));
+    let budget = budget(Spending::Spent, &spent);
+    let s = setup(|service| service.with_translator(Arc::new(translator)).with_budget(Arc::new(budget)));
+    // Eight characters in eleven bytes: characters are what is counted.
+    let ask = || TranslationRequest { text: Some("Çà et là".into()), to: Some("en".into()), from: None };
+
+    assert!(!s.service.translate(ANN, ask()).await.unwrap().cached);
+    assert_eq!(*spent.lock().unwrap(), [(Capability::Translation, ANN, 8)]);
+    assert!(s.service.translate(AccountId(8), ask()).await.unwrap().cached, "anyone's cached answer is free");
+    assert_eq!(spent.lock().unwrap().len(), 1);
+
+    s.clock.advance(120);
+    let stale = s.service.translate(ANN, ask()).await.unwrap();
+    assert!(stale.stale);
+    assert_eq!(spent.lock().unwrap().len(), 2, "the translator was asked (and failed): the call is paid for");
+}
+
+#[tokio::test]
+async fn a_spent_budget_refuses_before_the_translator_is_asked() {
+    let mut translator = MockTranslator::new();
+    translator.expect_name().return_const("deepl");
+    translator.expect_translate().never();
+    let spent = Arc::new(Mutex::new(Vec::new()));
+    let short = Spending::Short { retry_after: Duration::from_secs(40) };
+    let s = setup(|service| service.with_translator(Arc::new(translator)).with_budget(Arc::new(budget(short, &spent))));
+    let ask = TranslationRequest { text: Some("Bonjour".into()), to: Some("en".into()), from: None };
+
+    let error = s.service.translate(ANN, ask).await.unwrap_err();
+    assert_eq!(
+        error,
+        IntegrationError::BudgetExhausted { capability: Capability::Translation, retry_after: Duration::from_secs(40) }
+    );
+    assert!(s.recorder.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_text_longer_than_the_whole_budget_is_invalid_and_a_bad_query_costs_nothing() {
+    let mut translator = MockTranslator::new();
+    translator.expect_name().return_const("deepl");
+    translator.expect_translate().never();
+    let spent = Arc::new(Mutex::new(Vec::new()));
+    let over = Spending::OverBudget { budget: 5, period: Duration::from_secs(3600) };
+    let s = setup(|service| service.with_translator(Arc::new(translator)).with_budget(Arc::new(budget(over, &spent))));
+
+    let error = s
+        .service
+        .translate(ANN, TranslationRequest { text: Some("Bonjour".into()), to: Some("en".into()), from: None })
+        .await
+        .unwrap_err();
+    let IntegrationError::Validation(fields) = error else { panic!("expected a validation error, got {error:?}") };
+    assert_eq!(fields.as_slice()[0].field, "text");
+    assert_eq!(
+        fields.as_slice()[0].message,
+        "is longer than the 5 characters an account may have translated in an hour"
+    );
+
+    let bad = TranslationRequest { text: Some("Bonjour".into()), to: Some("english".into()), from: None };
+    assert!(matches!(s.service.translate(ANN, bad).await, Err(IntegrationError::Validation(_))));
+    assert_eq!(spent.lock().unwrap().len(), 1, "only the valid query reached the budget");
+}
+
+#[tokio::test]
+async fn weather_and_prices_are_not_charged() {
+    let mut budget = MockUsageBudget::new();
+    budget.expect_spend().never();
+    let s = setup(|service| {
+        service.with_weather(Arc::new(weather_provider(vec![Ok(Some(weather(24.0)))]))).with_budget(Arc::new(budget))
+    });
+    s.service.weather(dakar()).await.unwrap();
 }

@@ -9,8 +9,10 @@
 //! The port, [`RateLimiter`], and the in-process buckets need no Redis client: a crate that only
 //! applies limits (the HTTP adapter) depends on this one without the `redis` feature.
 //!
-//! Each [`Policy`] allows `per_minute` requests per key in a minute, all at once if they come at
-//! once (the burst is the whole minute's allowance), then one every `60 / per_minute` seconds.
+//! Each [`Policy`] lets a key spend `limit` cells in a `period`, all at once if they come at once
+//! (the burst is the whole period's allowance), then one every `period / limit`. A cell is a
+//! request ([`RateLimiter::check`]) or a unit of what a request costs, such as characters of text
+//! sent to a paid provider ([`RateLimiter::check_n`]).
 
 mod local;
 #[cfg(feature = "redis")]
@@ -30,17 +32,31 @@ pub use local::LocalLimiter;
 pub struct Policy {
     /// A short stable name (`auth`, `user`, `ip`): part of every bucket's key.
     pub name: &'static str,
-    pub per_minute: NonZeroU32,
+    /// The cells a key may spend in one `period`, and at once.
+    pub limit: NonZeroU32,
+    /// How long an empty bucket takes to fill again.
+    pub period: Duration,
 }
 
 impl Policy {
+    /// `per_minute` requests a minute.
     pub fn new(name: &'static str, per_minute: NonZeroU32) -> Self {
-        Self { name, per_minute }
+        Self { name, limit: per_minute, period: Duration::from_secs(60) }
     }
 
-    /// The time between two requests once the burst is spent.
+    /// `limit` cells an hour: a budget rather than a pace, such as characters translated.
+    pub fn per_hour(name: &'static str, limit: NonZeroU32) -> Self {
+        Self { name, limit, period: Duration::from_secs(3600) }
+    }
+
+    /// The time one cell takes to come back.
     pub fn interval(&self) -> Duration {
-        Duration::from_secs(60) / self.per_minute.get()
+        self.period / self.limit.get()
+    }
+
+    /// Refuses a cost no wait could let through, before any bucket is touched.
+    fn fits(&self, cost: NonZeroU32) -> Result<(), OverCapacity> {
+        if cost > self.limit { Err(OverCapacity { cost: cost.get(), limit: self.limit.get() }) } else { Ok(()) }
     }
 }
 
@@ -48,13 +64,13 @@ impl Policy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
     pub allowed: bool,
-    /// The policy's requests per minute.
+    /// The policy's cells per period (for request limits, requests per minute).
     pub limit: u32,
-    /// How many more requests the bucket would allow right now.
+    /// How many more cells the bucket would let through right now.
     pub remaining: u32,
     /// How long until the bucket is full again.
     pub reset: Duration,
-    /// When refused: how long until a request would be allowed.
+    /// When refused: how long until the same cost would be let through.
     pub retry_after: Option<Duration>,
 }
 
@@ -64,21 +80,44 @@ impl Decision {
     fn allowed(policy: &Policy, ahead: Duration) -> Self {
         let interval = policy.interval();
         let used = ahead.as_nanos().div_ceil(interval.as_nanos().max(1));
-        let remaining = u32::try_from(u128::from(policy.per_minute.get()).saturating_sub(used)).unwrap_or(0);
-        Self { allowed: true, limit: policy.per_minute.get(), remaining, reset: ahead, retry_after: None }
+        let remaining = u32::try_from(u128::from(policy.limit.get()).saturating_sub(used)).unwrap_or(0);
+        Self { allowed: true, limit: policy.limit.get(), remaining, reset: ahead, retry_after: None }
     }
 
-    /// The decision for a refused request that could be let through in `wait`.
-    fn refused(policy: &Policy, wait: Duration) -> Self {
-        // The bucket is full again once the wait is over and the rest of the burst has dripped in.
-        let reset = wait + policy.interval() * (policy.per_minute.get() - 1);
-        Self { allowed: false, limit: policy.per_minute.get(), remaining: 0, reset, retry_after: Some(wait) }
+    /// The decision for a refused request of `cost` cells that could be let through in `wait`.
+    fn refused(policy: &Policy, wait: Duration, cost: NonZeroU32) -> Self {
+        let interval = policy.interval();
+        // The bucket is full again once the wait is over and the cells the request would not
+        // have spent have dripped in too.
+        let reset = wait + interval * (policy.limit.get() - cost.get());
+        // Short of a fraction of one cell, the bucket holds `cost - 1` whole ones.
+        let short = u32::try_from(wait.as_nanos().div_ceil(interval.as_nanos().max(1))).unwrap_or(u32::MAX);
+        let remaining = cost.get().saturating_sub(short);
+        Self { allowed: false, limit: policy.limit.get(), remaining, reset, retry_after: Some(wait) }
     }
 }
 
-/// Checks a request against a policy's bucket for a key. MUST NOT fail: a limiter that cannot
+/// A cost larger than the whole bucket: refused whatever the bucket holds, since no wait would
+/// let it through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a cost of {cost} is more than the {limit} cells the bucket holds")]
+pub struct OverCapacity {
+    pub cost: u32,
+    pub limit: u32,
+}
+
+/// Checks requests against a policy's bucket for a key. MUST NOT fail: a limiter that cannot
 /// reach its store decides locally.
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
+    /// Spends one cell: one request.
     async fn check(&self, policy: &Policy, key: &str) -> Decision;
+
+    /// Spends `cost` cells at once, or none: a request that costs more than others (GCRA with a
+    /// cost, governor's `check_n`). The decision's `retry_after` is the wait for the whole cost.
+    ///
+    /// # Errors
+    ///
+    /// [`OverCapacity`] when `cost` is more than the policy's limit; nothing is spent.
+    async fn check_n(&self, policy: &Policy, key: &str, cost: NonZeroU32) -> Result<Decision, OverCapacity>;
 }

@@ -6,36 +6,43 @@
 //! within a short bound sends the check to the local buckets instead (logged at most every few
 //! seconds), so an outage loosens the limit to per-instance and never fails a request.
 
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use deadpool_redis::Pool;
 
-use crate::{Decision, LocalLimiter, Policy, RateLimiter};
+use crate::{Decision, LocalLimiter, OverCapacity, Policy, RateLimiter};
 
 /// How long one check may wait for Redis before deciding locally.
 const CHECK_TIMEOUT: Duration = Duration::from_millis(100);
 /// How often a Redis outage is logged, at most.
 const WARN_EVERY_SECS: u64 = 10;
 
-/// GCRA over milliseconds. KEYS[1] the bucket; ARGV[1] the limit (burst), ARGV[2] the period in
-/// ms for that many requests. Returns {allowed, remaining, reset_ms, retry_after_ms}.
+/// GCRA with a cost, over milliseconds. KEYS[1] the bucket; ARGV[1] the limit (burst), ARGV[2]
+/// the period in ms for that many cells, ARGV[3] the cells this request costs (at most the limit:
+/// the caller refuses more). Returns {allowed, remaining, reset_ms, retry_after_ms}.
+///
+/// It reckons from `ahead`, how far the bucket's theoretical arrival time lies past now (what
+/// was spent and has not come back), rather than from absolute times: near `TIME`'s 10^12 ms a
+/// sum and a difference each round, and a request of the whole burst on a full bucket must land
+/// exactly on the period, not a rounding past it.
 const GCRA: &str = r"
 local limit = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
-local interval = period / limit
+local cost = tonumber(ARGV[3])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - period
-if allow_at > now then
-    return {0, 0, math.ceil(tat - now), math.ceil(allow_at - now)}
+local tat = tonumber(redis.call('GET', KEYS[1]))
+local ahead = 0
+if tat and tat > now then ahead = tat - now end
+local after = ahead + period * cost / limit
+if after > period then
+    return {0, math.floor((period - ahead) * limit / period), math.ceil(ahead), math.ceil(after - period)}
 end
-redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now))
-return {1, math.floor((period - (new_tat - now)) / interval), math.ceil(new_tat - now), 0}
+redis.call('SET', KEYS[1], string.format('%.3f', now + after), 'PX', math.ceil(after))
+return {1, math.floor((period - after) * limit / period), math.ceil(after), 0}
 ";
 
 /// Buckets in Redis under `{prefix}:rl:{policy}:{key}`, with local buckets as the fallback.
@@ -59,10 +66,11 @@ impl RedisLimiter {
         Self { pool, prefix: prefix.into(), script: redis::Script::new(GCRA), fallback, warned_at: AtomicU64::new(0) }
     }
 
-    async fn remote(&self, policy: &Policy, key: &str) -> Result<Decision, String> {
+    async fn remote(&self, policy: &Policy, key: &str, cost: NonZeroU32) -> Result<Decision, String> {
         let bucket = format!("{}:rl:{}:{key}", self.prefix, policy.name);
+        let period_ms = u64::try_from(policy.period.as_millis()).unwrap_or(u64::MAX);
         let mut call = self.script.prepare_invoke();
-        call.key(bucket).arg(policy.per_minute.get()).arg(60_000u64);
+        call.key(bucket).arg(policy.limit.get()).arg(period_ms).arg(cost.get());
         let run = async {
             let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
             call.invoke_async::<(i64, i64, i64, i64)>(&mut conn).await.map_err(|e| e.to_string())
@@ -72,11 +80,25 @@ impl RedisLimiter {
         let millis = |ms: i64| Duration::from_millis(u64::try_from(ms).unwrap_or(0));
         Ok(Decision {
             allowed: allowed == 1,
-            limit: policy.per_minute.get(),
+            limit: policy.limit.get(),
             remaining: u32::try_from(remaining).unwrap_or(0),
             reset: millis(reset_ms),
             retry_after: (allowed != 1).then(|| millis(retry_ms)),
         })
+    }
+
+    /// `cost` cells from the shared bucket, or from the local one while Redis is out of reach.
+    async fn spend(&self, policy: &Policy, key: &str, cost: NonZeroU32) -> Result<Decision, OverCapacity> {
+        policy.fits(cost)?;
+        match self.remote(policy, key, cost).await {
+            Ok(decision) => Ok(decision),
+            Err(reason) => {
+                if self.warn_now() {
+                    tracing::warn!(reason, "rate limiting in process: Redis is unreachable");
+                }
+                self.fallback.decide_n(policy, key, cost)
+            }
+        }
     }
 
     fn warn_now(&self) -> bool {
@@ -90,14 +112,11 @@ impl RedisLimiter {
 #[async_trait]
 impl RateLimiter for RedisLimiter {
     async fn check(&self, policy: &Policy, key: &str) -> Decision {
-        match self.remote(policy, key).await {
-            Ok(decision) => decision,
-            Err(reason) => {
-                if self.warn_now() {
-                    tracing::warn!(reason, "rate limiting in process: Redis is unreachable");
-                }
-                self.fallback.decide(policy, key)
-            }
-        }
+        // One cell always fits: a limit is at least 1.
+        self.spend(policy, key, NonZeroU32::MIN).await.unwrap_or_else(|_| self.fallback.decide(policy, key))
+    }
+
+    async fn check_n(&self, policy: &Policy, key: &str, cost: NonZeroU32) -> Result<Decision, OverCapacity> {
+        self.spend(policy, key, cost).await
     }
 }

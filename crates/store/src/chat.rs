@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use std::sync::Arc;
 use workbench_chat::{
     ChatStore, Conversation, HistoryPage, Message, MessageId, NewMessage, NewRoom, Room, RoomId, RoomSlug,
@@ -15,6 +16,31 @@ use crate::error::{db, map_db_error};
 use crate::group_commit::{Batching, GroupCommit, Write};
 use crate::schema::{chat_members, chat_messages, chat_rooms};
 use crate::{AnyConnection, Database};
+
+/// A user's contacts for presence, in one statement on either engine: whoever shares a room with
+/// them, and whoever they have exchanged direct messages with both ways. One message is not
+/// enough: anyone may write to anyone, and a stranger's unanswered message must not let them
+/// watch the recipient come and go. Both halves read indexes only (`chat_members_user` and the
+/// primary key; the two direct-message indexes); the pair of directions is an `INTERSECT`, inside
+/// a subquery because SQLite does not group compound selects by parentheses.
+const CONTACTS: &str = "SELECT mate.user_id AS id
+    FROM chat_members mine
+    JOIN chat_members mate ON mate.room_id = mine.room_id
+    WHERE mine.user_id = $1 AND mate.user_id <> $1
+UNION
+SELECT partner FROM (
+    SELECT recipient_id AS partner FROM chat_messages WHERE sender_id = $1 AND recipient_id IS NOT NULL
+    INTERSECT
+    SELECT sender_id FROM chat_messages WHERE recipient_id = $1
+) AS answered
+WHERE partner <> $1
+ORDER BY id";
+
+#[derive(QueryableByName)]
+struct Contact {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
 
 /// `ChatStore` on the shared database.
 ///
@@ -246,35 +272,14 @@ impl ChatStore for DieselChatStore {
     async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepositoryError> {
         self.db
             .run(move |conn| {
-                let my_rooms: Vec<i64> = chat_members::table
-                    .filter(chat_members::user_id.eq(user.0))
-                    .select(chat_members::room_id)
-                    .load(conn)
-                    .map_err(db)?;
-                let mut ids: Vec<i64> = chat_members::table
-                    .filter(chat_members::room_id.eq_any(&my_rooms))
-                    .select(chat_members::user_id)
-                    .distinct()
-                    .load(conn)
-                    .map_err(db)?;
-                let wrote_to: Vec<Option<i64>> = chat_messages::table
-                    .filter(chat_messages::sender_id.eq(user.0))
-                    .filter(chat_messages::recipient_id.is_not_null())
-                    .select(chat_messages::recipient_id)
-                    .distinct()
-                    .load(conn)
-                    .map_err(db)?;
-                let heard_from: Vec<i64> = chat_messages::table
-                    .filter(chat_messages::recipient_id.eq(user.0))
-                    .select(chat_messages::sender_id)
-                    .distinct()
-                    .load(conn)
-                    .map_err(db)?;
-                ids.extend(wrote_to.into_iter().flatten());
-                ids.extend(heard_from);
-                ids.sort_unstable();
-                ids.dedup();
-                Ok(ids.into_iter().filter(|id| *id != user.0).map(UserId).collect())
+                // SQLite reads the repeated `$1` as one parameter: one bind serves every use.
+                let query = diesel::sql_query(CONTACTS).bind::<BigInt, _>(user.0);
+                let rows: Vec<Contact> = match conn {
+                    AnyConnection::Postgresql(c) => query.load(c),
+                    AnyConnection::Sqlite(c) => query.load(c),
+                }
+                .map_err(db)?;
+                Ok(rows.into_iter().map(|row| UserId(row.id)).collect())
             })
             .await
     }

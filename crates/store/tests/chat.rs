@@ -1,7 +1,7 @@
 //! The chat adapter, on SQLite always and PostgreSQL when it is reachable (always under
 //! `CI=true`), held to the `ChatStore` contract (`crates/chat/src/ports.rs`): rooms with their
 //! creator as first member, taken slugs, who sees which room, members added once, contacts for
-//! presence, and history pages read backwards (`before`) and forwards (`after`).
+//! presence (room mates, and direct partners who have written both ways), and history pages read backwards (`before`) and forwards (`after`).
 
 use workbench_chat::{ChatStore, Conversation, HistoryPage, MessageContent, MessageId, NewMessage, NewRoom, RoomSlug};
 use workbench_core::RepositoryError;
@@ -15,6 +15,7 @@ engine_cases!(
     private_rooms_are_listed_only_to_their_members,
     a_member_is_added_once_and_must_exist,
     contacts_are_room_mates_and_direct_partners,
+    a_direct_message_makes_contacts_only_once_it_is_answered,
     history_pages_backwards_and_forwards,
     messages_sent_at_once_are_each_stored_once_and_a_bad_one_fails_alone,
 );
@@ -85,16 +86,49 @@ async fn a_member_is_added_once_and_must_exist(db: Database) {
 
 async fn contacts_are_room_mates_and_direct_partners(db: Database) {
     let store = DieselChatStore::new(db.clone());
-    let (ann, bob, cy, dee) =
-        (user(&db, "ann").await, user(&db, "bob").await, user(&db, "cyd").await, user(&db, "deb").await);
+    let (ann, bob, cy, dee, eve) = (
+        user(&db, "ann").await,
+        user(&db, "bob").await,
+        user(&db, "cyd").await,
+        user(&db, "deb").await,
+        user(&db, "eve").await,
+    );
     let ops = store.create_room(room("ops", false, &ann)).await.unwrap();
     store.add_member(ops.id, bob.id, instant()).await.unwrap();
+    // Eve and Ann wrote to each other, several times; Bob, a room mate, too.
+    for _ in 0..3 {
+        store.insert_message(said(None, eve.id, Some(ann.id), "hi ann")).await.unwrap();
+    }
+    store.insert_message(said(None, ann.id, Some(eve.id), "hi eve")).await.unwrap();
+    store.insert_message(said(None, ann.id, Some(bob.id), "hi bob")).await.unwrap();
+    store.insert_message(said(None, bob.id, Some(ann.id), "hi ann")).await.unwrap();
+    store.insert_message(said(None, ann.id, Some(ann.id), "a note to self")).await.unwrap();
+    // Unanswered, either way.
     store.insert_message(said(None, cy.id, Some(ann.id), "hello ann")).await.unwrap();
     store.insert_message(said(None, ann.id, Some(dee.id), "hello dee")).await.unwrap();
 
-    assert_eq!(store.contacts(ann.id).await.unwrap(), vec![bob.id, cy.id, dee.id]);
+    assert_eq!(store.contacts(ann.id).await.unwrap(), vec![bob.id, eve.id], "each once, by id, never herself");
     assert_eq!(store.contacts(bob.id).await.unwrap(), vec![ann.id]);
-    assert_eq!(store.contacts(cy.id).await.unwrap(), vec![ann.id]);
+    assert_eq!(store.contacts(eve.id).await.unwrap(), vec![ann.id]);
+    assert_eq!(store.contacts(cy.id).await.unwrap(), vec![]);
+    assert_eq!(store.contacts(dee.id).await.unwrap(), vec![]);
+}
+
+/// Writing to someone is not enough to be their contact (and watch them come and go): they must
+/// have written back.
+async fn a_direct_message_makes_contacts_only_once_it_is_answered(db: Database) {
+    let store = DieselChatStore::new(db.clone());
+    let (ann, mallory, dee) = (user(&db, "ann").await, user(&db, "mallory").await, user(&db, "deb").await);
+    store.insert_message(said(None, mallory.id, Some(ann.id), "remember me?")).await.unwrap();
+    store.insert_message(said(None, mallory.id, Some(ann.id), "hello?")).await.unwrap();
+    store.insert_message(said(None, ann.id, Some(dee.id), "lunch?")).await.unwrap();
+    assert_eq!(store.contacts(ann.id).await.unwrap(), vec![], "neither the unsolicited nor the unanswered");
+    assert_eq!(store.contacts(mallory.id).await.unwrap(), vec![]);
+    assert_eq!(store.contacts(dee.id).await.unwrap(), vec![]);
+
+    store.insert_message(said(None, ann.id, Some(mallory.id), "oh, hi")).await.unwrap();
+    assert_eq!(store.contacts(ann.id).await.unwrap(), vec![mallory.id]);
+    assert_eq!(store.contacts(mallory.id).await.unwrap(), vec![ann.id]);
 }
 
 async fn history_pages_backwards_and_forwards(db: Database) {

@@ -38,17 +38,28 @@ pub struct GuardedResolver {
     allow_private: bool,
 }
 
+impl GuardedResolver {
+    /// `allow_private`: `WEBHOOK_ALLOW_PRIVATE_TARGETS`, which keeps every address.
+    pub fn new(allow_private: bool) -> Self {
+        Self { allow_private }
+    }
+
+    /// The addresses of `resolved` that deliveries may reach, or the refusal of `host` when none
+    /// is left.
+    fn keep_allowed(&self, host: &str, resolved: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, Forbidden> {
+        let allowed: Vec<SocketAddr> =
+            resolved.into_iter().filter(|addr| self.allow_private || !target::is_forbidden(addr.ip())).collect();
+        if allowed.is_empty() { Err(Forbidden(host.to_owned())) } else { Ok(allowed) }
+    }
+}
+
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
+        let guard = *self;
         let host = name.as_str().to_owned();
         Box::pin(async move {
             let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> =
-                resolved.into_iter().filter(|addr| allow_private || !target::is_forbidden(addr.ip())).collect();
-            if allowed.is_empty() {
-                return Err(Box::new(Forbidden(host)) as Box<dyn std::error::Error + Send + Sync>);
-            }
+            let allowed = guard.keep_allowed(&host, resolved)?;
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
     }
@@ -70,7 +81,7 @@ impl HttpWebhookSender {
             .connect_timeout(DELIVERY_TIMEOUT)
             .no_proxy()
             .user_agent(USER_AGENT)
-            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            .dns_resolver(Arc::new(GuardedResolver::new(allow_private)))
             .build()?;
         Ok(Self { client, allow_private })
     }
@@ -130,5 +141,71 @@ impl WebhookSender for HttpWebhookSender {
         let response = builder.body(request.body.clone()).send().await.map_err(|e| describe(&e))?;
         // The body is not read: a receiver's answer is its status.
         Ok(response.status().as_u16())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv6Addr};
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn at(ip: &str) -> SocketAddr {
+        SocketAddr::new(ip.parse().unwrap(), 443)
+    }
+
+    /// Internal IPv4 addresses as the forms of IPv6 that carry them: NAT64, 6to4, and the
+    /// deprecated site-local range.
+    const DISGUISED: [&str; 6] =
+        ["64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::1", "2002:a9fe:a9fe::", "2002:a00:1::1", "fec0::1"];
+
+    #[test]
+    fn a_name_resolving_only_to_disguised_internal_addresses_is_refused() {
+        let guard = GuardedResolver::new(false);
+        for ip in DISGUISED {
+            let refused = guard.keep_allowed("hooks.example.com", vec![at(ip)]);
+            assert!(refused.is_err(), "{ip} must be refused");
+        }
+        let all = DISGUISED.iter().map(|ip| at(ip)).collect();
+        assert!(guard.keep_allowed("hooks.example.com", all).is_err());
+    }
+
+    #[test]
+    fn only_the_reachable_addresses_of_a_name_are_kept_unless_private_targets_are_allowed() {
+        let resolved = vec![at("64:ff9b::7f00:1"), at("64:ff9b::101:101"), at("2002:a9fe:a9fe::1"), at("1.1.1.1")];
+        let kept = GuardedResolver::new(false).keep_allowed("hooks.example.com", resolved.clone()).unwrap();
+        assert_eq!(kept, [at("64:ff9b::101:101"), at("1.1.1.1")]);
+        assert_eq!(GuardedResolver::new(true).keep_allowed("hooks.example.com", resolved.clone()).unwrap(), resolved);
+    }
+
+    #[tokio::test]
+    async fn the_resolver_refuses_what_resolves_to_a_disguised_internal_address() {
+        for ip in DISGUISED {
+            // An address is its own resolution: the system resolver hands it back as it is.
+            let name = Name::from_str(ip).unwrap();
+            let error = match GuardedResolver::new(false).resolve(name).await {
+                Ok(addrs) => panic!("{ip} resolved to {:?}", addrs.collect::<Vec<_>>()),
+                Err(error) => error,
+            };
+            assert!(error.downcast_ref::<Forbidden>().is_some(), "{ip}: {error}");
+        }
+        let public = Name::from_str("64:ff9b::101:101").unwrap();
+        let addrs: Vec<IpAddr> = GuardedResolver::new(false).resolve(public).await.unwrap().map(|a| a.ip()).collect();
+        assert_eq!(addrs, [IpAddr::V6(Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0x101, 0x101))]);
+    }
+
+    #[tokio::test]
+    async fn a_disguised_internal_address_written_in_the_url_is_refused_before_sending() {
+        let sender = HttpWebhookSender::new(false).unwrap();
+        for ip in DISGUISED {
+            let url = url::Url::parse(&format!("http://[{ip}]:8080/hook")).unwrap();
+            match sender.check_literal(&url) {
+                Err(SendError::Refused(why)) => assert!(why.contains("private"), "{why}"),
+                other => panic!("{ip} must be refused, got {other:?}"),
+            }
+        }
+        let allowed = HttpWebhookSender::new(true).unwrap();
+        assert_eq!(allowed.check_literal(&url::Url::parse("http://[64:ff9b::7f00:1]/").unwrap()), Ok(()));
     }
 }

@@ -54,6 +54,12 @@ async fn internal_targets_are_refused_unless_allowed() {
         format!("http://127.0.0.1:{port}/hook"),
         format!("http://localhost:{port}/hook"),
         format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        // NAT64 and 6to4 forms of 127.0.0.1 and of the metadata service, and a site-local address.
+        format!("http://[64:ff9b::7f00:1]:{port}/hook"),
+        format!("http://[2002:7f00:1::1]:{port}/hook"),
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data".to_owned(),
+        "http://[2002:a9fe:a9fe::]/latest/meta-data".to_owned(),
+        "http://[fec0::1]/hook".to_owned(),
         "http://169.254.169.254/latest/meta-data".to_owned(),
     ] {
         match guarded.send(&request(url.clone())).await {

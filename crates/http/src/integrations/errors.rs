@@ -1,7 +1,9 @@
 //! The third-party data domain's errors as problem documents.
 
+use std::time::Duration;
+
 use actix_web::http::StatusCode;
-use workbench_integrations::IntegrationError;
+use workbench_integrations::{Capability, IntegrationError};
 
 use crate::problem::ApiError;
 
@@ -22,10 +24,29 @@ impl From<IntegrationError> for ApiError {
                     format!("{provider} could not be reached or gave an unusable answer, and nothing is cached."),
                 );
                 match retry_after {
-                    Some(wait) => error.with_retry_after(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
+                    Some(wait) => error.with_retry_after(whole_seconds(wait)),
                     None => error,
                 }
             }
+            IntegrationError::BudgetExhausted { capability, retry_after } => {
+                let (slug, detail) = match capability {
+                    Capability::Translation => (
+                        "translation-budget-exhausted",
+                        "This account has had its characters for the hour translated; this text fits again after Retry-After seconds.",
+                    ),
+                    Capability::Weather | Capability::Prices => (
+                        "usage-budget-exhausted",
+                        "This account has used its share of the provider for now; try again after Retry-After seconds.",
+                    ),
+                };
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, slug, detail).with_retry_after(whole_seconds(retry_after))
+            }
         }
     }
+}
+
+/// A wait as `Retry-After` gives it: whole seconds, rounded up so that a client that waits that
+/// long is not refused again.
+fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }

@@ -2,7 +2,9 @@
 //! `workbench_integrations::IntegrationService`). Each handler is one call.
 
 use actix_web::{get, web};
-use workbench_integrations::{Price, PriceRequest, Translation, TranslationRequest, Weather, WeatherRequest};
+use workbench_integrations::{
+    AccountId, Price, PriceRequest, Translation, TranslationRequest, Weather, WeatherRequest,
+};
 
 mod errors;
 
@@ -77,6 +79,10 @@ pub async fn crypto(
 }
 
 /// A translation by DeepL or LibreTranslate (`TRANSLATE_PROVIDER`); `from` is detected when left out.
+///
+/// Each account may have `TRANSLATE_CHARS_PER_HOUR` characters translated in an hour (by every
+/// instance together); a text is charged its characters only when the provider is asked, never
+/// for an answer from the cache.
 #[utoipa::path(
     tag = "integrations",
     operation_id = "translate",
@@ -86,7 +92,14 @@ pub async fn crypto(
         (status = 200, body = Translation),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 422, response = Unprocessable),
+        (status = 422, description = "Invalid parameters, every one listed in `errors`; also a `text` longer than the whole hourly budget of characters", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited, or (`type` ending in `translation-budget-exhausted`) this account's characters for the hour are spent: this text fits again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(
+                ("Retry-After" = u64, description = "Whole seconds until the request would be let through"),
+                ("RateLimit-Limit" = u32, description = "Requests per minute of the caller's request bucket"),
+                ("RateLimit-Remaining" = u32, description = "Requests left in that bucket"),
+                ("RateLimit-Reset" = u64, description = "Whole seconds until that bucket is full again")
+            )),
         (status = 502, description = "The provider failed and nothing is cached (`type` ending in `provider-unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No translation provider is configured (DeepL needs `TRANSLATE_API_KEY`)", body = Problem, content_type = "application/problem+json"),
     )
@@ -94,8 +107,9 @@ pub async fn crypto(
 #[get("/translate")]
 pub async fn translate(
     state: web::Data<AppState>,
-    _caller: CurrentUser,
+    caller: CurrentUser,
     query: Query<TranslationRequest>,
 ) -> Result<web::Json<Translation>, ApiError> {
-    Ok(web::Json(state.integrations.translate(query.into_inner()).await?))
+    let account = AccountId(caller.0.id.0);
+    Ok(web::Json(state.integrations.translate(account, query.into_inner()).await?))
 }

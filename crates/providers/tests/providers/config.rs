@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use workbench_integrations::{Capability, IntegrationService, NoObserver, TranslationRequest};
+use workbench_integrations::{AccountId, Capability, IntegrationService, NoObserver, TranslationRequest};
 use workbench_providers::{ApiKey, ProvidersConfig, ProvidersError, TranslateProvider};
 
 use crate::TEST_TIMEOUT;
@@ -85,7 +85,7 @@ async fn installed_providers_serve_through_the_service() {
     let service = providers.install(IntegrationService::new(Arc::new(NoCache)).with_observer(Arc::new(NoObserver)));
     assert!(service.is_configured(Capability::Translation));
     let translation = service
-        .translate(TranslationRequest { text: Some("Bonjour".into()), to: Some("en".into()), from: None })
+        .translate(AccountId(1), TranslationRequest { text: Some("Bonjour".into()), to: Some("en".into()), from: None })
         .await
         .unwrap();
     assert_eq!((translation.translated.as_str(), translation.from.as_deref()), ("Hello", Some("fr")));
