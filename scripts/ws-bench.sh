@@ -31,6 +31,8 @@
 #   WSBENCH_RATE_LIMIT [100000000] requests per minute, both limits (0 turns them off)
 #   WSBENCH_SIO=1         then run ../shared/anchors/sio-run.sh (Socket.IO, 3 runs) in the same window
 #   WSLOAD_ARGS           more options for every wsload run (e.g. "--sources 16")
+#   WSBENCH_BIN           a server binary to measure instead of building this tree's (a before/after
+#                         comparison runs the same load against an older build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -87,7 +89,11 @@ echo "== building workbench and wsload ($PROFILE; target dir $TARGET_DIR)"
 # Each binary is copied the moment its build returns: when worktrees share a target directory,
 # another one's build (even one with nothing to compile) re-links target/<profile>/<bin> to its
 # own version, and the copy keeps ours for the whole run.
-nice -n 10 cargo build "${profile_flag[@]}" -q -p workbench-app --bin workbench && cp "$TARGET_DIR/$PROFILE/workbench" "$RUN/workbench"
+if [[ -n "${WSBENCH_BIN:-}" ]]; then
+    cp "$WSBENCH_BIN" "$RUN/workbench"
+else
+    nice -n 10 cargo build "${profile_flag[@]}" -q -p workbench-app --bin workbench && cp "$TARGET_DIR/$PROFILE/workbench" "$RUN/workbench"
+fi
 nice -n 10 cargo build "${profile_flag[@]}" -q -p workbench-wsload --bin wsload && cp "$TARGET_DIR/$PROFILE/wsload" "$RUN/wsload"
 BIN="$RUN/workbench"
 WSLOAD="$RUN/wsload"
