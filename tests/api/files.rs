@@ -104,15 +104,36 @@ fn gif(width: u32, height: u32) -> Vec<u8> {
 
 /// A PNG whose header claims 20 000 × 20 000 pixels (a decompression bomb).
 fn png_bomb() -> Vec<u8> {
-    let mut bytes = png(8, 8);
-    // IHDR's width and height sit at offsets 16 and 20; the CRC after them is left stale, as a
-    // crafted file's would be fixed: the size must be refused before anything else is read.
-    bytes[16..20].copy_from_slice(&20_000u32.to_be_bytes());
-    bytes[20..24].copy_from_slice(&20_000u32.to_be_bytes());
-    let crc_input = &bytes[12..29];
-    let crc = crc32(crc_input);
-    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
-    bytes
+    declaring(png(8, 8), 20_000, 20_000)
+}
+
+/// `png` with its header claiming `width`×`height`: a crafted file's CRC would be right, so it
+/// is fixed; the size must be refused before anything else is read.
+fn declaring(mut png: Vec<u8>, width: u32, height: u32) -> Vec<u8> {
+    // IHDR's width and height sit at offsets 16 and 20; its CRC (of bytes 12..29) at 29.
+    png[16..20].copy_from_slice(&width.to_be_bytes());
+    png[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+/// A 16-bit RGBA PNG (eight bytes a pixel once decoded) whose header claims `width`×`height`:
+/// a few hundred bytes that would decode to `width × height × 8` bytes.
+fn deep_png_bomb(width: u32, height: u32) -> Vec<u8> {
+    let image = image::ImageBuffer::from_pixel(4, 4, image::Rgba([0x1234_u16, 0x5678, 0x9ABC, 0xFFFF]));
+    let mut out = Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgba16(image).write_to(&mut out, image::ImageFormat::Png).unwrap();
+    let png = out.into_inner();
+    // Colour type 6 (RGBA) at 16 bits a sample.
+    assert_eq!((png[24], png[25]), (16, 6));
+    declaring(png, width, height)
+}
+
+/// The message of a problem's only error, which must be about `field`.
+fn only_error(problem: &Value, field: &str) -> String {
+    assert_eq!(error_fields(problem), [field], "{problem}");
+    problem["errors"][0]["message"].as_str().unwrap_or_default().to_owned()
 }
 
 fn crc32(bytes: &[u8]) -> u32 {
@@ -522,6 +543,170 @@ async fn a_repeated_upload_with_its_idempotency_key_stores_one_file(app: TestApp
     assert_eq!(files_count(&app).await, 1);
 }
 
+async fn a_sixteen_bit_png_bomb_is_refused_before_decoding(app: TestApp) {
+    let ann = app.signup("ann").await;
+    // 7000 × 7000 is 49 megapixels, 374 MiB once decoded; the file is a few hundred bytes.
+    let bomb = deep_png_bomb(7_000, 7_000);
+    assert!(bomb.len() < 1_000);
+    let res = upload_to(&app, &ann, "/api/v1/files", form("bomb.png", bomb, &[])).await;
+    let message = only_error(&expect_problem(res, 422).await, "file");
+    assert!(message.contains("7000×7000") && message.contains("40000000 pixels"), "{message}");
+    assert_eq!(files_count(&app).await, 0);
+}
+
+async fn max_image_pixels_bounds_what_is_decoded(app: TestApp) {
+    let ann = app.signup("ann").await;
+    // MAX_IMAGE_PIXELS is a million here.
+    let res = upload_to(&app, &ann, "/api/v1/files", form("wide.png", png(1_001, 1_000), &[])).await;
+    let message = only_error(&expect_problem(res, 422).await, "file");
+    assert!(message.contains("1001×1000") && message.contains("1000000 pixels"), "{message}");
+    let fits = upload(&app, &ann, "fits.png", png(1_000, 1_000), &[]).await;
+    assert_eq!((fits["width"].as_u64(), fits["height"].as_u64()), (Some(1_000), Some(1_000)));
+    assert_eq!(files_count(&app).await, 1);
+}
+
+async fn deep_pixels_count_in_the_decoded_bytes(app: TestApp) {
+    let ann = app.signup("ann").await;
+    // MAX_IMAGE_PIXELS is 100 million here, so the pixel count passes: 9000 × 9000 at eight bytes
+    // a pixel is 618 MiB decoded, past the 512 MiB bound.
+    let res = upload_to(&app, &ann, "/api/v1/files", form("deep.png", deep_png_bomb(9_000, 9_000), &[])).await;
+    let message = only_error(&expect_problem(res, 422).await, "file");
+    assert!(message.contains("618 MiB") && message.contains("512 MiB"), "{message}");
+    assert_eq!(files_count(&app).await, 0);
+}
+
+async fn html_xml_and_svg_are_not_plain_text(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let text_part = |name: &str, bytes: &[u8]| {
+        Form::new().part("file", Part::bytes(bytes.to_vec()).file_name(name.to_owned()).mime_str("text/plain").unwrap())
+    };
+    let markup: [(&str, &[u8], &str); 5] = [
+        ("page.txt", b"<!DOCTYPE html>\n<html><body><script>alert(document.cookie)</script></body></html>", "HTML"),
+        ("notes.txt", b"\n\n   <SCRIPT>fetch('/api/v1/users/me')</SCRIPT>", "HTML"),
+        ("logo.svg", b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"><circle r=\"4\"/></svg>", "SVG"),
+        ("feed.xml", b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed/>", "XML"),
+        ("comment.txt", b"<!-- hidden --> hello", "HTML"),
+    ];
+    for (name, bytes, detected) in markup {
+        let problem = expect_problem(upload_to(&app, &ann, "/api/v1/files", text_part(name, bytes)).await, 415).await;
+        assert!(problem["type"].as_str().unwrap().ends_with("/unsupported-media-type"), "{problem}");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains(&format!("{detected} markup")), "{name}: {detail}");
+    }
+    assert_eq!(files_count(&app).await, 0, "no refused upload left a record");
+    // Text that only mentions a tag later on is text.
+    let plain = b"To make a word bold, write <b>word</b>.\n";
+    let res = upload_to(&app, &ann, "/api/v1/files", text_part("howto.txt", plain)).await;
+    assert_eq!(res.status(), 201);
+    let file: Value = res.json().await.unwrap();
+    assert_eq!(file["content_type"], "text/plain; charset=utf-8");
+    assert_eq!(download(&app, &ann, &file).await, plain);
+}
+
+async fn text_is_stored_under_a_text_extension(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let cases = [
+        ("notes.html", "notes.html.txt"),
+        ("evil.svg", "evil.svg.txt"),
+        ("readme", "readme.txt"),
+        ("CHANGES.md", "CHANGES.md"),
+        ("table.csv", "table.csv"),
+        ("server.LOG", "server.LOG"),
+        ("plain.txt", "plain.txt"),
+    ];
+    for (sent, stored) in cases {
+        let file = upload(&app, &ann, sent, b"just words\n".to_vec(), &[]).await;
+        assert_eq!(file["filename"], stored, "{sent}");
+        let res = get(&app, &ann, &format!("/api/v1/files/{}/download", file["id"])).await;
+        let disposition = res.headers()["content-disposition"].to_str().unwrap().to_owned();
+        assert!(disposition.contains(&format!("filename=\"{stored}\"")), "{disposition}");
+    }
+}
+
+async fn a_form_without_its_file_and_with_a_stranger_names_both(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let task: Value = app
+        .post("/api/v1/tasks")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"title": "mine"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stranger_bytes = vec![b'x'; 200 * 1024];
+    let cases: Vec<(String, Form, Vec<&str>)> = vec![
+        ("/api/v1/files".into(), Form::new().text("kind", "manual").text("colour", "red"), vec!["colour", "file"]),
+        // The file sent under another name: read past, not stored, and both named.
+        (
+            "/api/v1/files".into(),
+            Form::new()
+                .part("upload", Part::bytes(stranger_bytes.clone()).file_name("a.txt"))
+                .text("colour", "red")
+                .text("kind", "manual"),
+            vec!["colour", "file", "upload"],
+        ),
+        // A stranger before the file: only the stranger.
+        (
+            "/api/v1/files".into(),
+            Form::new()
+                .part("upload", Part::bytes(stranger_bytes))
+                .part("file", Part::bytes(b"hello".to_vec()).file_name("a.txt")),
+            vec!["upload"],
+        ),
+        (
+            format!("/api/v1/tasks/{}/attachments", task["id"]),
+            Form::new().text("task_id", "1"),
+            vec!["file", "task_id"],
+        ),
+    ];
+    for (i, (path, form, fields)) in cases.into_iter().enumerate() {
+        let problem = expect_problem(upload_to(&app, &ann, &path, form).await, 422).await;
+        let mut got = error_fields(&problem);
+        got.sort();
+        assert_eq!(got, fields, "case {i}: {problem}");
+    }
+    assert_eq!(files_count(&app).await, 0);
+}
+
+async fn invoice_limits_are_decided_before_any_layout(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let invoice = |lines: Vec<Value>| {
+        json!({"template": "invoice", "data": {
+            "number": "INV-9", "date": "2026-11-23", "currency": "EUR",
+            "customer": {"name": "Acme"}, "lines": lines}})
+    };
+    let line = |description: String| json!({"description": description, "quantity": 1, "unit_price_cents": 100});
+    let render = |body: Value| app.post("/api/v1/files/pdf").bearer_auth(&ann.access_token).json(&body).send();
+
+    let started = std::time::Instant::now();
+    let res = render(invoice(vec![line("Widget".into()); 501])).await.unwrap();
+    let problem = expect_problem(res, 422).await;
+    assert_eq!(error_fields(&problem), ["data.lines"], "{problem}");
+    assert!(problem["errors"][0]["message"].as_str().unwrap().contains("500"), "{problem}");
+
+    let mut lines = vec![line("Widget".into()); 4];
+    lines[3] = line("é".repeat(1_001));
+    let problem = expect_problem(render(invoice(lines)).await.unwrap(), 422).await;
+    assert_eq!(error_fields(&problem), ["data.lines[3].description"], "{problem}");
+    assert!(problem["errors"][0]["message"].as_str().unwrap().contains("1000"), "{problem}");
+
+    // Nearly a megabyte that once cost half a minute of layout before its 422: every
+    // description is named, and nothing is laid out.
+    let problem = expect_problem(render(invoice(vec![line("w".repeat(2_000)); 480])).await.unwrap(), 422).await;
+    let fields = error_fields(&problem);
+    assert_eq!(fields.len(), 480);
+    assert!(fields.iter().all(|f| f.starts_with("data.lines[") && f.ends_with("].description")), "{fields:?}");
+    let elapsed = started.elapsed();
+    assert!(elapsed < std::time::Duration::from_secs(5), "refused in {elapsed:?}");
+
+    // At the limit is fine.
+    let res = render(invoice(vec![line("é".repeat(1_000))])).await.unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(files_count(&app).await, 1);
+}
+
 engines!(
     every_accepted_type_is_stored_as_its_bytes_say,
     images_are_turned_upright_stripped_bounded_and_get_a_thumbnail,
@@ -531,9 +716,16 @@ engines!(
     an_owned_product_keeps_its_files_and_counts_them,
     pdfs_are_rendered_from_templates_and_stored,
     a_repeated_upload_with_its_idempotency_key_stores_one_file,
+    a_sixteen_bit_png_bomb_is_refused_before_decoding,
+    html_xml_and_svg_are_not_plain_text,
+    text_is_stored_under_a_text_extension,
+    a_form_without_its_file_and_with_a_stranger_names_both,
+    invoice_limits_are_decided_before_any_layout,
 );
 
 engines_with!(an_upload_over_the_limit_is_refused_with_413_and_the_client_hears_it with |s| s.files.max_upload_bytes = 64 * 1024);
+engines_with!(max_image_pixels_bounds_what_is_decoded with |s| s.files.max_image_pixels = 1_000_000);
+engines_with!(deep_pixels_count_in_the_decoded_bytes with |s| s.files.max_image_pixels = 100_000_000);
 
 /// The local S3 server, as the fake third party of `engines_with_fake!`.
 struct S3 {

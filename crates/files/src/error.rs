@@ -42,6 +42,10 @@ pub enum FileError {
     /// The document would be longer than the renderer allows.
     #[error("the document would have {pages} pages, more than the {max} allowed")]
     DocumentTooLong { pages: usize, max: usize },
+    /// The renderer abandoned the document at its time bound: the server could not give it the
+    /// time, which a later attempt may find.
+    #[error("rendering the document took longer than the {} s allowed", .limit.as_secs())]
+    RenderTimedOut { limit: std::time::Duration },
     /// The store, the blob store or a worker failed; the cause is for the logs.
     #[error(transparent)]
     Unavailable(anyhow::Error),
@@ -82,6 +86,7 @@ impl From<PdfError> for FileError {
     fn from(e: PdfError) -> Self {
         match e {
             PdfError::TooLong { pages, max } => FileError::DocumentTooLong { pages, max },
+            PdfError::TimedOut { limit } => FileError::RenderTimedOut { limit },
             PdfError::Failed(e) => FileError::Unavailable(e),
         }
     }

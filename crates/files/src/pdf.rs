@@ -10,10 +10,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use workbench_core::{BoundedText, FieldErrors, Validator};
 
-/// The most lines one invoice may have.
-pub const MAX_INVOICE_LINES: usize = 1_000;
+/// The most lines one invoice may have. With [`MAX_DESCRIPTION_CHARS`], this bounds the layout
+/// work a valid invoice can ask for, and is checked before any of it.
+pub const MAX_INVOICE_LINES: usize = 500;
 /// The longest line description, in characters.
-pub const MAX_DESCRIPTION_CHARS: usize = 2_000;
+pub const MAX_DESCRIPTION_CHARS: usize = 1_000;
 /// The largest quantity on one line.
 pub const MAX_QUANTITY: f64 = 1_000_000.0;
 /// The largest unit price, in minor units (ten billion euros, say).
@@ -546,6 +547,10 @@ pub enum PdfError {
     /// The document would exceed the renderer's page limit (a report over far too many tasks).
     #[error("the document would have {pages} pages, more than the {max} allowed")]
     TooLong { pages: usize, max: usize },
+    /// The render ran past the renderer's time bound and was abandoned: with inputs inside
+    /// their limits, that is a busy server rather than a bad request.
+    #[error("rendering took longer than the {} s allowed and was abandoned", .limit.as_secs())]
+    TimedOut { limit: std::time::Duration },
     /// Anything else; the cause is for the logs.
     #[error("PDF rendering failed: {0:#}")]
     Failed(#[source] anyhow::Error),
@@ -562,7 +567,9 @@ pub trait PdfRenderer: Send + Sync {
     /// rather than cut it or run over; right-align amounts; print the invoice totals computed by
     /// [`Invoice`]'s methods; break pages by itself, repeating a table's header row on every page
     /// it spans; print `Page n of N` on every page; and do its CPU work off the async executor.
-    /// It MUST return [`PdfError::TooLong`] instead of rendering past its page limit.
+    /// It MUST return [`PdfError::TooLong`] instead of rendering past its page limit, and
+    /// [`PdfError::TimedOut`] instead of rendering past its time bound (and then stop spending
+    /// CPU on the document).
     async fn render(&self, document: PdfDocument) -> Result<RenderedPdf, PdfError>;
 }
 
@@ -666,6 +673,33 @@ mod tests {
             assert!(errors.contains(field), "{field} missing from {errors}");
         }
         assert!(!errors.contains("lines[0].quantity"));
+    }
+
+    #[test]
+    fn too_many_lines_or_too_long_a_description_is_refused_before_any_line_is_read() {
+        let line = || InvoiceLineDraft {
+            description: Some("Widget".into()),
+            quantity: Some(1.0),
+            unit_price_cents: Some(100),
+        };
+        let mut d = draft();
+        d.lines = Some(vec![line(); MAX_INVOICE_LINES]);
+        assert!(Invoice::parse(d.clone()).is_ok());
+        d.lines = Some(vec![InvoiceLineDraft::default(); MAX_INVOICE_LINES + 1]);
+        let errors = Invoice::parse(d).unwrap_err();
+        let fields: Vec<&str> = errors.as_slice().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["lines"], "the lines are not even looked at: {errors}");
+
+        let mut d = draft();
+        let mut long = line();
+        long.description = Some("é".repeat(MAX_DESCRIPTION_CHARS + 1));
+        d.lines = Some(vec![line(), line(), line(), long.clone()]);
+        let errors = Invoice::parse(d.clone()).unwrap_err();
+        let fields: Vec<&str> = errors.as_slice().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["lines[3].description"]);
+        long.description = Some("é".repeat(MAX_DESCRIPTION_CHARS));
+        d.lines = Some(vec![line(), long]);
+        assert!(Invoice::parse(d).is_ok());
     }
 
     #[test]

@@ -33,7 +33,9 @@ pub fn sanitize_filename(raw: &str) -> String {
 
 /// Gives a (sanitised) file name the extension of the type it is stored as, when its own
 /// extension does not belong to that type: an uploaded `cat.webp` stored as JPEG downloads as
-/// `cat.jpg`, and `scan` stored as PDF as `scan.pdf`. Text keeps any extension (`.md`, `.csv`).
+/// `cat.jpg`, and `scan` stored as PDF as `scan.pdf`. Text keeps a text extension (`.txt`,
+/// `.md`, `.csv`, `.log`) and any other gets `.txt` appended, so that `notes.html` is stored as
+/// `notes.html.txt`: what was written is still read, and nothing opens it as a page.
 pub fn with_extension_for(name: &str, media_type: MediaType) -> String {
     let Some(usual) = media_type.extensions().first() else {
         return name.to_owned();
@@ -43,6 +45,7 @@ pub fn with_extension_for(name: &str, media_type: MediaType) -> String {
     if fits {
         return name.to_owned();
     }
+    let stem = if media_type == MediaType::Text { name } else { stem };
     join_within_limit(if stem.is_empty() { FALLBACK_STEM } else { stem }, Some(usual))
 }
 
@@ -132,6 +135,20 @@ mod tests {
     fn unicode_names_survive() {
         assert_eq!(sanitize_filename("Rechnung März 2026.pdf"), "Rechnung März 2026.pdf");
         assert_eq!(sanitize_filename("请求.txt"), "请求.txt");
+    }
+
+    #[test]
+    fn text_keeps_a_text_extension_and_any_other_gets_txt_appended() {
+        for kept in ["notes.txt", "README.md", "data.CSV", "server.log"] {
+            assert_eq!(with_extension_for(kept, MediaType::Text), kept);
+        }
+        assert_eq!(with_extension_for("notes.html", MediaType::Text), "notes.html.txt");
+        assert_eq!(with_extension_for("evil.svg", MediaType::Text), "evil.svg.txt");
+        assert_eq!(with_extension_for("readme", MediaType::Text), "readme.txt");
+        assert_eq!(with_extension_for("invoice.exe", MediaType::Text), "invoice.exe.txt");
+        let long = with_extension_for(&format!("{}.html", "z".repeat(260)), MediaType::Text);
+        assert_eq!(long.len(), MAX_FILENAME_BYTES);
+        assert!(long.ends_with(".txt"), "{long}");
     }
 
     #[test]

@@ -71,9 +71,10 @@ impl MediaProcessor for MediaPreparer {
                 }
                 let bytes = tokio::fs::read(&upload.path).await.map_err(|e| MediaError::Failed(e.into()))?;
                 let processed = self.workers.process_image(bytes, self.policy).await.map_err(|e| match e {
-                    ImageError::TooLarge { .. } | ImageError::Malformed(_) | ImageError::NotAnImage => {
-                        MediaError::Invalid(e.to_string())
-                    }
+                    ImageError::TooLarge { .. }
+                    | ImageError::TooManyBytes { .. }
+                    | ImageError::Malformed(_)
+                    | ImageError::NotAnImage => MediaError::Invalid(e.to_string()),
                     other => MediaError::Failed(other.into()),
                 })?;
                 let (image, thumbnail) = (processed.image, processed.thumbnail);

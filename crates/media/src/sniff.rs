@@ -10,7 +10,10 @@
 //!   (`infer` looks at bytes 8–11 only for WebP); WebP must also start with a `VP8 `, `VP8L` or
 //!   `VP8X` chunk.
 //! - Plain text is UTF-8 over the whole stream, validated across chunk boundaries, with no NUL
-//!   byte; a UTF-8 byte order mark is fine. UTF-16 text (full of NULs) is refused.
+//!   byte; a UTF-8 byte order mark is fine. UTF-16 text (full of NULs) is refused. So is text
+//!   that opens as markup — what WHATWG MIME sniffing calls HTML or XML, and SVG — however
+//!   much whitespace comes first: a browser, a proxy or a viewer that ever sees it without our
+//!   `text/plain` and `nosniff` would render it and run its scripts.
 //! - MP3 needs a Layer III frame header followed by a second one (or an ID3v1 tag, or the end of
 //!   the stream) — after the ID3v2 tag when there is one, whatever its size: an ID3 tag alone, or
 //!   a stray `FF FB`, does not make a file MP3.
@@ -115,8 +118,9 @@ impl MediaType {
         }
     }
 
-    /// The file-name extensions that belong to this type, the usual one first. Empty for text,
-    /// whose files legitimately carry any extension (`.md`, `.csv`, `.log`, ...).
+    /// The file-name extensions that belong to this type, the usual one first. Text has a few:
+    /// a text file is never stored under a name that would make a browser or a desktop open it
+    /// as something else (`.html`, `.svg`).
     pub const fn extensions(self) -> &'static [&'static str] {
         match self {
             Self::Jpeg => &["jpg", "jpeg", "jpe", "jfif"],
@@ -124,7 +128,7 @@ impl MediaType {
             Self::Webp => &["webp"],
             Self::Gif => &["gif"],
             Self::Pdf => &["pdf"],
-            Self::Text => &[],
+            Self::Text => &["txt", "md", "csv", "log"],
             Self::Mp3 => &["mp3"],
             Self::Ogg => &["ogg", "oga", "opus"],
             Self::Wav => &["wav"],
@@ -189,6 +193,12 @@ pub enum Refused {
     /// Neither a known format nor UTF-8 text without NUL bytes.
     #[error("the file is neither an accepted format nor UTF-8 text")]
     Unrecognised,
+    /// Text that opens as markup a browser would render (`detected` is `HTML`, `XML` or `SVG`).
+    #[error("the file is {detected} markup, which is not accepted, not even as plain text")]
+    Markup {
+        /// Which markup its first bytes are.
+        detected: &'static str,
+    },
 }
 
 /// What the head of a stream says.
@@ -218,6 +228,7 @@ pub struct Sniffer {
     size: u64,
     verdict: Option<HeadVerdict>,
     utf8: Utf8Validator,
+    markup: MarkupProbe,
     mp3: Option<Mp3Window>,
 }
 
@@ -252,6 +263,7 @@ impl Sniffer {
         }
         if matches!(self.verdict, None | Some(HeadVerdict::MaybeText)) {
             self.utf8.feed(chunk);
+            self.markup.feed(chunk);
         }
     }
 
@@ -266,7 +278,11 @@ impl Sniffer {
         match self.verdict? {
             HeadVerdict::NotAllowed(detected) => Some(Refused::NotAllowed { detected }),
             HeadVerdict::Inconsistent(claimed) => Some(Refused::Inconsistent { claimed }),
-            HeadVerdict::MaybeText if !self.utf8.is_plausible_text() => Some(Refused::Unrecognised),
+            HeadVerdict::MaybeText => match self.markup.verdict(false) {
+                Some(detected) => Some(Refused::Markup { detected }),
+                None if !self.utf8.is_plausible_text() => Some(Refused::Unrecognised),
+                None => None,
+            },
             _ => None,
         }
     }
@@ -288,8 +304,11 @@ impl Sniffer {
             },
             HeadVerdict::NotAllowed(detected) => return Err(Refused::NotAllowed { detected }),
             HeadVerdict::Inconsistent(claimed) => return Err(Refused::Inconsistent { claimed }),
-            HeadVerdict::MaybeText if self.utf8.is_complete_text() => MediaType::Text,
-            HeadVerdict::MaybeText => return Err(Refused::Unrecognised),
+            HeadVerdict::MaybeText => match self.markup.verdict(true) {
+                Some(detected) => return Err(Refused::Markup { detected }),
+                None if self.utf8.is_complete_text() => MediaType::Text,
+                None => return Err(Refused::Unrecognised),
+            },
         };
         Ok(Sniffed { media_type, size: self.size })
     }
@@ -314,8 +333,9 @@ fn classify(head: &[u8]) -> HeadVerdict {
         return verdict;
     }
     match infer::get(head) {
-        // HTML, XML and shell scripts are text to `infer`; stored as `text/plain` with `nosniff`
-        // they are harmless, so they go through the UTF-8 check like any other text.
+        // HTML, XML and shell scripts are text to `infer`. Whether text is markup is decided by
+        // the `MarkupProbe` (WHATWG's patterns, past any amount of leading whitespace, which
+        // `infer`'s matchers are not), so they go through the text checks like any other text.
         Some(kind) if kind.matcher_type() == infer::MatcherType::Text => HeadVerdict::MaybeText,
         // `infer` is laxer than the checks above (WebP from bytes 8-11 alone, ...): what it takes
         // for an allowed type failed them, so it is an impostor, not a type we refuse.
@@ -440,6 +460,96 @@ impl Mp3Window {
     }
 }
 
+/// The UTF-8 byte order mark, which may precede the markup as it may precede text.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// What the markup patterns need to see: a BOM, the longest pattern (`<!DOCTYPE HTML`) and the
+/// byte that must follow it.
+const MARKUP_PREFIX: usize = UTF8_BOM.len() + 16;
+
+/// WHATWG MIME sniffing's HTML patterns ("rules for identifying an unknown MIME type"): each
+/// must be followed by a tag-terminating byte (a space or `>`), compared case-insensitively.
+const HTML_PATTERNS: [&[u8]; 17] = [
+    b"<!DOCTYPE HTML",
+    b"<HTML",
+    b"<HEAD",
+    b"<SCRIPT",
+    b"<IFRAME",
+    b"<H1",
+    b"<DIV",
+    b"<FONT",
+    b"<TABLE",
+    b"<A",
+    b"<STYLE",
+    b"<TITLE",
+    b"<B",
+    b"<BODY",
+    b"<BR",
+    b"<P",
+    b"<!--",
+];
+
+/// The first bytes of a text upload after its leading whitespace (and a byte order mark), kept
+/// until they are enough to tell whether the text opens as markup. Leading whitespace is
+/// skipped however long it is: the verdict cannot be dodged by padding past the sniffed head.
+#[derive(Debug, Default)]
+struct MarkupProbe {
+    prefix: Vec<u8>,
+}
+
+impl MarkupProbe {
+    fn feed(&mut self, chunk: &[u8]) {
+        for &byte in chunk {
+            if self.prefix.len() >= MARKUP_PREFIX {
+                return;
+            }
+            let at_start = self.prefix.is_empty() || self.prefix == UTF8_BOM;
+            if at_start && is_sniffing_whitespace(byte) {
+                continue;
+            }
+            self.prefix.push(byte);
+        }
+    }
+
+    /// The markup the text opens with, once that is certain: when enough bytes were seen, or
+    /// when the stream is `complete`.
+    fn verdict(&self, complete: bool) -> Option<&'static str> {
+        if !complete && self.prefix.len() < MARKUP_PREFIX {
+            return None;
+        }
+        let text = self.prefix.strip_prefix(UTF8_BOM).unwrap_or(&self.prefix);
+        let starts = |pattern: &[u8]| text.get(..pattern.len()).is_some_and(|head| head.eq_ignore_ascii_case(pattern));
+        let followed_by =
+            |pattern: &[u8], ends: fn(u8) -> bool| starts(pattern) && text.get(pattern.len()).is_some_and(|b| ends(*b));
+        if HTML_PATTERNS.iter().any(|pattern| followed_by(pattern, is_tag_terminating)) {
+            Some("HTML")
+        // WHATWG compares `<?xml` exactly; any case here, since no plain text opens so by chance.
+        } else if starts(b"<?xml") {
+            Some("XML")
+        } else if followed_by(b"<svg", ends_svg_name) || followed_by(b"<!DOCTYPE svg", ends_svg_name) {
+            Some("SVG")
+        } else {
+            None
+        }
+    }
+}
+
+/// WHATWG's whitespace bytes for sniffing: tab, line feed, form feed, carriage return, space.
+fn is_sniffing_whitespace(byte: u8) -> bool {
+    matches!(byte, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ')
+}
+
+/// WHATWG's tag-terminating bytes: a space or `>`.
+fn is_tag_terminating(byte: u8) -> bool {
+    matches!(byte, b' ' | b'>')
+}
+
+/// SVG is not in WHATWG's table (browsers render it only when told it is SVG); its files are
+/// usually written `<svg` and a line break, or `/>`, so any whitespace ends the name too.
+fn ends_svg_name(byte: u8) -> bool {
+    is_sniffing_whitespace(byte) || matches!(byte, b'>' | b'/')
+}
+
 /// UTF-8 validation across chunk boundaries: at most three bytes of an unfinished sequence are
 /// carried from one chunk to the next.
 #[derive(Debug, Default)]
@@ -522,6 +632,70 @@ mod tests {
         }
         assert_eq!(MediaType::parse("Text/Plain"), Some(MediaType::Text));
         assert_eq!(MediaType::parse("application/zip"), None);
+    }
+
+    fn sniffed(text: &[u8]) -> Result<MediaType, Refused> {
+        let mut sniffer = Sniffer::new();
+        sniffer.feed(text);
+        sniffer.finish().map(|s| s.media_type)
+    }
+
+    #[test]
+    fn every_whatwg_html_pattern_is_markup_after_any_leading_whitespace() {
+        for pattern in HTML_PATTERNS {
+            let pattern = std::str::from_utf8(pattern).unwrap_or_default();
+            for (lead, end) in [("", ">"), (" \t\r\n\x0C", " "), ("\n\n", ">")] {
+                for spelt in [pattern.to_owned(), pattern.to_ascii_lowercase()] {
+                    let text = format!("{lead}{spelt}{end}hello</x>\n");
+                    assert_eq!(sniffed(text.as_bytes()), Err(Refused::Markup { detected: "HTML" }), "{text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn xml_and_svg_are_markup() {
+        let cases: [(&[u8], &str); 7] = [
+            (b"<?xml version=\"1.0\"?><note/>", "XML"),
+            (b"  <?XML version=\"1.0\"?>", "XML"),
+            (b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>", "XML"),
+            (b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>", "SVG"),
+            (b"\n<SVG\n  viewBox=\"0 0 1 1\">", "SVG"),
+            (b"<svg/>", "SVG"),
+            (b"<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\">", "SVG"),
+        ];
+        for (text, detected) in cases {
+            assert_eq!(sniffed(text), Err(Refused::Markup { detected }), "{:?}", String::from_utf8_lossy(text));
+        }
+    }
+
+    #[test]
+    fn markup_behind_a_byte_order_mark_or_a_long_run_of_whitespace_is_found() {
+        assert_eq!(sniffed(b"\xEF\xBB\xBF\n<html>"), Err(Refused::Markup { detected: "HTML" }));
+        let padded = [" \n".repeat(HEAD_LEN).as_bytes(), b"<script>alert(1)</script>"].concat();
+        let mut sniffer = Sniffer::new();
+        for chunk in padded.chunks(1000) {
+            sniffer.feed(chunk);
+        }
+        assert_eq!(sniffer.early_refusal(), Some(Refused::Markup { detected: "HTML" }));
+        assert_eq!(sniffer.finish(), Err(Refused::Markup { detected: "HTML" }));
+    }
+
+    #[test]
+    fn text_that_only_mentions_markup_is_plain_text() {
+        let cases: [&[u8]; 8] = [
+            b"Use <b> for bold and <p> for paragraphs.\n",
+            b"notes\n<html>\n",
+            b"<abbr>is not in the table</abbr>",
+            b"<html",
+            b"<p\tclass=x>: WHATWG ends a tag name with a space or > only",
+            b"<-- an arrow, not a comment",
+            b"<svgs are fun",
+            b"< html>",
+        ];
+        for text in cases {
+            assert_eq!(sniffed(text), Ok(MediaType::Text), "{:?}", String::from_utf8_lossy(text));
+        }
     }
 
     #[test]

@@ -250,13 +250,19 @@ fn a_grey_jpeg_stays_grey() {
     assert_eq!(decoded(&processed.image).color(), image::ColorType::L8);
 }
 
-/// A PNG whose header declares `width`×`height`, followed by a few bytes of (unusable) data.
+/// A PNG whose header declares `width`×`height` of 8-bit RGB, followed by a few bytes of
+/// (unusable) data.
 fn png_declaring(width: u32, height: u32) -> Vec<u8> {
+    png_declaring_depth(width, height, 8, 2)
+}
+
+/// [`png_declaring`] with the bit depth and colour type (2 RGB, 6 RGBA) given.
+fn png_declaring_depth(width: u32, height: u32, depth: u8, colour: u8) -> Vec<u8> {
     fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
         let crc = crc32(&[kind.as_slice(), data].concat());
         [&(data.len() as u32).to_be_bytes()[..], kind, data, &crc.to_be_bytes()].concat()
     }
-    let ihdr = [&width.to_be_bytes()[..], &height.to_be_bytes(), &[8, 2, 0, 0, 0]].concat();
+    let ihdr = [&width.to_be_bytes()[..], &height.to_be_bytes(), &[depth, colour, 0, 0, 0]].concat();
     [
         &b"\x89PNG\r\n\x1a\n"[..],
         &chunk(b"IHDR", &ihdr),
@@ -295,6 +301,41 @@ fn a_decompression_bomb_is_refused_from_its_header() {
     assert!(matches!(process(&too_many, &policy()), Err(ImageError::TooLarge { height: 6_000, .. })));
     let too_many_png = png_declaring(9_000, 9_000);
     assert!(matches!(process(&too_many_png, &policy()), Err(ImageError::TooLarge { .. })));
+}
+
+#[test]
+fn deep_samples_count_in_the_decoded_bytes() {
+    // 16-bit RGBA is eight bytes a pixel: 9 000 × 9 000 is 81 megapixels, 618 MiB decoded.
+    let limits = Limits { max_pixels: 100_000_000, ..Limits::default() };
+    let deep = png_declaring_depth(9_000, 9_000, 16, 6);
+    let roomy = ImagePolicy { limits, ..policy() };
+    let refused = process(&deep, &roomy);
+    assert!(matches!(refused, Err(ImageError::TooManyBytes { width: 9_000, bytes_per_pixel: 8, .. })), "{refused:?}");
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("618 MiB") && message.contains("512 MiB"), "{message}");
+
+    // The same bound on real pixels: 20×20 of 16-bit RGBA is 3 200 bytes, of 8-bit grey 400.
+    let tight = ImagePolicy { limits: Limits { max_decoded_bytes: 1_000, ..Limits::default() }, ..policy() };
+    let rgba16 = DynamicImage::ImageRgba16(image::ImageBuffer::from_pixel(20, 20, Rgba([9_000, 0, 0, 65_535])));
+    assert!(matches!(process(&png_of(&rgba16), &tight), Err(ImageError::TooManyBytes { bytes_per_pixel: 8, .. })));
+    let grey = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(20, 20, image::Luma([7])));
+    assert!(process(&png_of(&grey), &tight).is_ok());
+}
+
+#[test]
+fn sixteen_bit_samples_are_rounded_to_eight() {
+    // 0x8101 is 128.5 × 257, rounded up to 129; 0xFFFF is 255; 0x0101 is exactly 1.
+    let wide = image::ImageBuffer::from_fn(64, 32, |x, _| {
+        if x < 32 { Rgba([0x8101_u16, 0xFFFF, 0x0101, 0x4000]) } else { Rgba([0, 0x00FF, 0xFF00, 0x4000]) }
+    });
+    let processed = process(&png_of(&DynamicImage::ImageRgba16(wide)), &policy()).expect("process");
+    assert_eq!(processed.image.media_type, MediaType::Png);
+    let out = decoded(&processed.image).to_rgba8();
+    assert_eq!(out.get_pixel(5, 5).0, [129, 255, 1, 64]);
+    assert_eq!(out.get_pixel(60, 5).0, [0, 1, 254, 64]);
+    let grey = image::ImageBuffer::from_pixel(16, 16, image::Luma([0x7F7F_u16]));
+    let processed = process(&png_of(&DynamicImage::ImageLuma16(grey)), &policy()).expect("process grey");
+    assert_eq!(decoded(&processed.image).to_luma8().get_pixel(3, 3).0, [127]);
 }
 
 #[test]

@@ -123,8 +123,10 @@ fn utf8_text_is_recognised_across_chunk_boundaries() {
     let with_bom = [b"\xEF\xBB\xBF".as_slice(), "BOM first".as_bytes()].concat();
     assert_eq!(sniff(&with_bom), Ok(MediaType::Text));
     assert_eq!(sniff(b"x"), Ok(MediaType::Text));
-    // HTML without NUL is text: stored as text/plain with nosniff, a browser shows its source.
-    assert_eq!(sniff(b"<!DOCTYPE html><html><body>hi</body></html>"), Ok(MediaType::Text));
+    // Markup is not plain text, whatever the chunking; text that mentions it later is.
+    assert_eq!(sniff(b"<!DOCTYPE html><html><body>hi</body></html>"), Err(Refused::Markup { detected: "HTML" }));
+    assert_eq!(sniff(b"\n  <svg xmlns=\"http://www.w3.org/2000/svg\"/>"), Err(Refused::Markup { detected: "SVG" }));
+    assert_eq!(sniff(b"Bold is written <b>so</b>.\n"), Ok(MediaType::Text));
 }
 
 #[test]
@@ -148,8 +150,8 @@ fn refused_types() {
     elf.extend([0u8; 56]);
     assert!(matches!(sniff(&elf), Err(Refused::NotAllowed { .. })), "{:?}", sniff(&elf));
 
-    let html_with_nul = b"<!DOCTYPE html><html><body>\0</body></html>";
-    assert_eq!(sniff(html_with_nul), Err(Refused::Unrecognised));
+    let text_with_nul = b"plain words, then \0 and more";
+    assert_eq!(sniff(text_with_nul), Err(Refused::Unrecognised));
 
     let invalid_utf8 = b"caf\xE9 au lait (latin-1)";
     assert_eq!(sniff(invalid_utf8), Err(Refused::Unrecognised));

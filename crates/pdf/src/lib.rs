@@ -9,12 +9,19 @@
 //!
 //! Typst memoises layout work in a process-wide cache that only grows; the renderer evicts it
 //! after every document so that a long-running server does not accumulate it.
+//!
+//! A render has a time bound ([`DEFAULT_RENDER_TIME_LIMIT`]). Typst cannot be interrupted, but
+//! every piece of text it shapes asks the world for its font: past the deadline that request
+//! unwinds out of the compilation, which is caught here and answered [`PdfError::TimedOut`], so
+//! an abandoned render stops spending CPU within moments.
 
 mod inputs;
 mod world;
 
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::Semaphore;
@@ -23,10 +30,23 @@ use typst::text::Font;
 use typst_layout::PagedDocument;
 use workbench_files::{PdfDocument, PdfError, PdfRenderer, RenderedPdf};
 
-use crate::world::{TemplateWorld, Templates};
+use crate::world::{PastDeadline, TemplateWorld, Templates};
 
 /// The page limit a renderer starts with.
 pub const DEFAULT_MAX_PAGES: usize = 200;
+
+/// How long one render may run before it is abandoned. The costliest invoice the inputs' limits
+/// allow (500 lines of 1,000 unbreakable characters: 455 pages, refused as too long only once
+/// laid out) takes 0.7 s of one core in a release build, and about twenty times that in a debug
+/// one; 20 s leaves that room on a busy machine, and still frees a render permit (one per core)
+/// before clients and proxies give up waiting.
+pub const DEFAULT_RENDER_TIME_LIMIT: Duration = Duration::from_secs(20);
+
+/// How long past its time limit a render's caller waits for it: a render stops within moments
+/// of its deadline (at the next text it lays out, or when writing the PDF ends); should one not,
+/// the caller is answered anyway and the job finishes alone, still holding its permit so that
+/// the bound on concurrent renders holds.
+const ABANDON_GRACE: Duration = Duration::from_secs(5);
 
 /// The most table rows that fit on one A4 page with these templates, rounded up generously:
 /// dividing a row count by it gives a lower bound on the pages a document needs, so that an
@@ -54,6 +74,7 @@ struct Inner {
     fonts: Vec<Font>,
     templates: Templates,
     max_pages: usize,
+    time_limit: Duration,
 }
 
 impl fmt::Debug for TypstPdfRenderer {
@@ -61,12 +82,14 @@ impl fmt::Debug for TypstPdfRenderer {
         f.debug_struct("TypstPdfRenderer")
             .field("fonts", &self.inner.fonts.len())
             .field("max_pages", &self.inner.max_pages)
+            .field("time_limit", &self.inner.time_limit)
             .finish_non_exhaustive()
     }
 }
 
 impl TypstPdfRenderer {
-    /// A renderer with the embedded fonts and templates and [`DEFAULT_MAX_PAGES`].
+    /// A renderer with the embedded fonts and templates, [`DEFAULT_MAX_PAGES`] and
+    /// [`DEFAULT_RENDER_TIME_LIMIT`].
     ///
     /// Fails only if an embedded font cannot be read, which the tests rule out.
     pub fn new() -> Result<Self, PdfError> {
@@ -81,30 +104,49 @@ impl TypstPdfRenderer {
         }
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Ok(Self {
-            inner: Arc::new(Inner { fonts, templates: Templates::new(), max_pages: DEFAULT_MAX_PAGES }),
+            inner: Arc::new(Inner {
+                fonts,
+                templates: Templates::new(),
+                max_pages: DEFAULT_MAX_PAGES,
+                time_limit: DEFAULT_RENDER_TIME_LIMIT,
+            }),
             permits: Arc::new(Semaphore::new(cores)),
         })
     }
 
     /// The same renderer refusing documents longer than `max_pages`.
     pub fn with_max_pages(self, max_pages: usize) -> Self {
-        let Inner { fonts, templates, .. } = Arc::unwrap_or_clone(self.inner);
-        Self { inner: Arc::new(Inner { fonts, templates, max_pages: max_pages.max(1) }), permits: self.permits }
+        let inner = Inner { max_pages: max_pages.max(1), ..Arc::unwrap_or_clone(self.inner) };
+        Self { inner: Arc::new(inner), permits: self.permits }
+    }
+
+    /// The same renderer abandoning a render that runs longer than `time_limit`.
+    pub fn with_time_limit(self, time_limit: Duration) -> Self {
+        let inner = Inner { time_limit, ..Arc::unwrap_or_clone(self.inner) };
+        Self { inner: Arc::new(inner), permits: self.permits }
     }
 
     /// Renders `document` on the calling thread. This is CPU work (about 0.7 s for a 3-page
     /// document in a debug build): call it from a blocking context, or use
-    /// [`PdfRenderer::render`], which does.
+    /// [`PdfRenderer::render`], which does. Past the time limit it stops and answers
+    /// [`PdfError::TimedOut`].
     pub fn render_sync(&self, document: &PdfDocument) -> Result<RenderedPdf, PdfError> {
-        let laid_out = self.lay_out(document)?;
+        let deadline = Instant::now() + self.inner.time_limit;
+        let laid_out = self.lay_out(document, deadline)?;
         let options = typst_pdf::PdfOptions { creator: Smart::Custom(Some("Workbench".into())), ..Default::default() };
         let bytes = typst_pdf::pdf(&laid_out, &options)
             .map_err(|errors| PdfError::Failed(anyhow::anyhow!("PDF export failed: {}", describe(&errors))))?;
+        self.in_time(deadline)?;
         Ok(RenderedPdf { bytes, pages: laid_out.pages().len() })
     }
 
+    fn in_time(&self, deadline: Instant) -> Result<(), PdfError> {
+        if Instant::now() >= deadline { Err(PdfError::TimedOut { limit: self.inner.time_limit }) } else { Ok(()) }
+    }
+
     /// Compiles and lays out `document`, checking the page limit, without writing the PDF.
-    fn lay_out(&self, document: &PdfDocument) -> Result<PagedDocument, PdfError> {
+    /// Past `deadline` the compilation is abandoned: [`PdfError::TimedOut`].
+    fn lay_out(&self, document: &PdfDocument, deadline: Instant) -> Result<PagedDocument, PdfError> {
         let max = self.inner.max_pages;
         let rows = match document {
             PdfDocument::Invoice(invoice) => invoice.lines.len(),
@@ -116,11 +158,27 @@ impl TypstPdfRenderer {
             return Err(PdfError::TooLong { pages: at_least, max });
         }
 
-        let world =
-            TemplateWorld::new(&self.inner.templates, &self.inner.fonts, document.template(), inputs::of(document));
-        let result = typst::compile::<PagedDocument>(&world).output;
+        let world = TemplateWorld::new(
+            &self.inner.templates,
+            &self.inner.fonts,
+            document.template(),
+            inputs::of(document),
+            deadline,
+        );
+        // Nothing of the compilation outlives an unwinding out of it but the memo cache, which
+        // only ever holds finished results.
+        let compiled = std::panic::catch_unwind(AssertUnwindSafe(|| typst::compile::<PagedDocument>(&world).output));
         // Typst's memo cache is global and only grows; nothing here profits from keeping it.
         comemo::evict(0);
+        let result = match compiled {
+            Ok(result) => result,
+            Err(payload) if payload.is::<PastDeadline>() => {
+                return Err(PdfError::TimedOut { limit: self.inner.time_limit });
+            }
+            // A bug in Typst or a template stays one.
+            Err(payload) => std::panic::resume_unwind(payload),
+        };
+        self.in_time(deadline)?;
         let laid_out = result.map_err(|errors| {
             PdfError::Failed(anyhow::anyhow!("the {} template failed: {}", document.template(), describe(&errors)))
         })?;
@@ -144,12 +202,14 @@ impl PdfRenderer for TypstPdfRenderer {
             .await
             .map_err(|e| PdfError::Failed(anyhow::anyhow!("renderer shut down: {e}")))?;
         let renderer = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let job = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             renderer.render_sync(&document)
-        })
-        .await
-        .map_err(|e| PdfError::Failed(anyhow::anyhow!("render task failed: {e}")))?
+        });
+        match tokio::time::timeout(self.inner.time_limit + ABANDON_GRACE, job).await {
+            Ok(joined) => joined.map_err(|e| PdfError::Failed(anyhow::anyhow!("render task failed: {e}")))?,
+            Err(_) => Err(PdfError::TimedOut { limit: self.inner.time_limit }),
+        }
     }
 }
 

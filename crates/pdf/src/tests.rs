@@ -45,7 +45,7 @@ fn runs(frame: &Frame, ts: Transform, out: &mut Vec<Run>) {
 }
 
 fn pages(renderer: &TypstPdfRenderer, document: &PdfDocument) -> Vec<Vec<Run>> {
-    let laid_out = renderer.lay_out(document).unwrap();
+    let laid_out = renderer.lay_out(document, Instant::now() + Duration::from_secs(600)).unwrap();
     laid_out
         .pages()
         .iter()
@@ -306,6 +306,81 @@ fn documents_past_the_page_limit_are_refused() {
     // Far too many rows are refused before any layout work.
     let r = renderer().with_max_pages(2);
     assert!(matches!(r.render_sync(&task_report(500)), Err(PdfError::TooLong { max: 2, pages }) if pages > 2));
+}
+
+/// An invoice of `lines` lines whose descriptions are as long as the domain allows.
+fn wordy_invoice(lines: usize) -> PdfDocument {
+    let description = "Maintenance of the conveyor belts, spare parts and labour included; ".repeat(15);
+    let description: String = description.chars().take(workbench_files::MAX_DESCRIPTION_CHARS).collect();
+    let draft = InvoiceDraft {
+        lines: Some(
+            (0..lines)
+                .map(|_| workbench_files::InvoiceLineDraft {
+                    description: Some(description.clone()),
+                    quantity: Some(1.0),
+                    unit_price_cents: Some(100),
+                })
+                .collect(),
+        ),
+        ..match invoice(1, "EUR") {
+            PdfDocument::Invoice(i) => InvoiceDraft {
+                number: Some(i.number),
+                date: Some(i.date.to_string()),
+                customer: Some(workbench_files::CustomerDraft { name: Some(i.customer.name), address: None }),
+                currency: Some("EUR".into()),
+                ..InvoiceDraft::default()
+            },
+            _ => InvoiceDraft::default(),
+        }
+    };
+    PdfDocument::Invoice(Invoice::parse(draft).unwrap())
+}
+
+#[test]
+fn a_render_past_its_time_limit_is_abandoned_and_stops_working() {
+    let document = wordy_invoice(60);
+    let started = Instant::now();
+    let whole = renderer().render_sync(&document).unwrap();
+    let full_time = started.elapsed();
+    assert!(whole.pages > 10, "{} pages", whole.pages);
+
+    let limit = full_time / 10;
+    let started = Instant::now();
+    let abandoned = renderer().with_time_limit(limit).render_sync(&document);
+    let abandoned_after = started.elapsed();
+    assert!(matches!(abandoned, Err(PdfError::TimedOut { limit: l }) if l == limit), "{abandoned:?}");
+    // Starved of fonts, the rest of the layout is cheap: far less than the whole render.
+    assert!(abandoned_after < full_time / 2, "abandoned after {abandoned_after:?}; a whole render takes {full_time:?}");
+    #[expect(clippy::print_stderr, reason = "the figures are worth seeing when the test is run with --nocapture")]
+    {
+        eprintln!("{} pages in {full_time:?}; abandoned at {limit:?} after {abandoned_after:?}", whole.pages);
+    }
+
+    // The layout of a render that ran out of time is not reused by the next one.
+    let again = renderer().render_sync(&document).unwrap();
+    assert_eq!(again.pages, whole.pages);
+}
+
+#[test]
+fn a_render_beside_an_abandoned_one_is_unaffected() {
+    let document = wordy_invoice(30);
+    let expected = renderer().render_sync(&document).unwrap().pages;
+    for _ in 0..3 {
+        let (whole, abandoned) = std::thread::scope(|scope| {
+            let whole = scope.spawn(|| renderer().render_sync(&document));
+            let abandoned =
+                scope.spawn(|| renderer().with_time_limit(Duration::from_millis(50)).render_sync(&document));
+            (whole.join().unwrap(), abandoned.join().unwrap())
+        });
+        assert_eq!(whole.unwrap().pages, expected);
+        assert!(matches!(abandoned, Err(PdfError::TimedOut { .. })), "{abandoned:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_async_port_answers_a_render_past_its_time_limit() {
+    let r: Arc<dyn PdfRenderer> = Arc::new(renderer().with_time_limit(Duration::ZERO));
+    assert!(matches!(r.render(profile()).await, Err(PdfError::TimedOut { .. })));
 }
 
 #[tokio::test]

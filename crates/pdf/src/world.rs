@@ -1,8 +1,11 @@
 //! The closed world a template compiles in: the embedded template sources, the embedded fonts
 //! and the document's data as `sys.inputs`. Nothing else is reachable — no file system, no
 //! packages, no clock — so a template cannot read the server's files or depend on the day.
+//! Its fonts are also where a render past its deadline is stopped (see [`PastDeadline`]).
 
+use std::time::Instant;
 use typst::diag::{FileError, FileResult};
+
 use typst::foundations::{Bytes, Datetime, Dict, Duration};
 use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
 use typst::text::{Font, FontBook};
@@ -48,6 +51,17 @@ impl Templates {
     }
 }
 
+/// What a compilation unwinds with once its deadline has passed; [`crate::TypstPdfRenderer`]
+/// catches it. Typst cannot be interrupted otherwise, but it asks the world for a font for
+/// every run of text it shapes, and shaping is most of its work, so a render stops within
+/// moments of its deadline. Answering `None` instead would not do: Typst memoises layout and
+/// requires the world to answer the same question the same way within one memoised call.
+/// Unwinding leaves nothing behind: the memo cache takes only finished results, its locks are
+/// released on the way out and never poisoned, and `rayon` hands a panic in its workers back to
+/// the thread that called it.
+#[derive(Debug)]
+pub(crate) struct PastDeadline;
+
 /// One compilation's world.
 pub(crate) struct TemplateWorld<'a> {
     templates: &'a Templates,
@@ -55,16 +69,24 @@ pub(crate) struct TemplateWorld<'a> {
     fonts: &'a [Font],
     book: LazyHash<FontBook>,
     library: LazyHash<Library>,
+    deadline: Instant,
 }
 
 impl<'a> TemplateWorld<'a> {
-    pub(crate) fn new(templates: &'a Templates, fonts: &'a [Font], template: PdfTemplate, inputs: Dict) -> Self {
+    pub(crate) fn new(
+        templates: &'a Templates,
+        fonts: &'a [Font],
+        template: PdfTemplate,
+        inputs: Dict,
+        deadline: Instant,
+    ) -> Self {
         Self {
             templates,
             main: templates.main(template).id(),
             fonts,
             book: LazyHash::new(FontBook::from_fonts(fonts)),
             library: LazyHash::new(Library::builder().with_inputs(inputs).build()),
+            deadline,
         }
     }
 }
@@ -91,6 +113,10 @@ impl World for TemplateWorld<'_> {
     }
 
     fn font(&self, index: usize) -> Option<Font> {
+        if Instant::now() >= self.deadline {
+            // `resume_unwind`, not `panic!`: this is no bug, and the panic hook stays quiet.
+            std::panic::resume_unwind(Box::new(PastDeadline));
+        }
         self.fonts.get(index).cloned()
     }
 

@@ -19,7 +19,7 @@ use workbench_tasks::{RawTaskFilter, TaskError, TaskFilter, TaskId, TaskService}
 use workbench_users::{Principal, UserError, UserId, UserService, now};
 
 use anyhow::Context;
-use workbench_media::image::ImagePolicy;
+use workbench_media::image::{ImagePolicy, Limits};
 use workbench_media::{AllowlistSniffer, MediaPreparer, MediaWorkers};
 use workbench_pdf::TypstPdfRenderer;
 use workbench_store::{Database, DieselFileRepository};
@@ -49,8 +49,10 @@ pub fn service(settings: &Settings, parts: FilesParts<'_>) -> anyhow::Result<Fil
     forget_stale_scratch(&root);
     let scratch = root.join(uuid::Uuid::new_v4().simple().to_string());
     std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    let limits = Limits { max_pixels: settings.files.max_image_pixels, ..Limits::default() };
+    let policy = ImagePolicy { limits, ..ImagePolicy::default() };
     let media = Arc::new(TimedMedia {
-        inner: Arc::new(MediaPreparer::new(MediaWorkers::new(), ImagePolicy::default())),
+        inner: Arc::new(MediaPreparer::new(MediaWorkers::new(), policy)),
         metrics: metrics.clone(),
     });
     Ok(FileService::new(FileParts {

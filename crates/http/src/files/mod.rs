@@ -115,8 +115,8 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
         (status = 401, response = Unauthorized),
         (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The bytes are not of an accepted type", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No `file` part; an unknown `kind`; a task the caller cannot see or an item not theirs; both at once; an image too large to decode or damaged", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The bytes are not of an accepted type; text that opens as HTML, XML or SVG is not plain text", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No `file` part, or a part the form does not have (every one named, with `file` when it is missing too); an unknown `kind`; a task the caller cannot see or an item not theirs; both at once; an image whose decoded size would pass `MAX_IMAGE_PIXELS` or 512 MiB (refused before decoding), or damaged", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/files")]
@@ -146,8 +146,8 @@ pub async fn upload(
         (status = 404, response = NotFound),
         (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The bytes are not of an accepted type", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No `file` part, an unknown `kind`, or an image too large to decode or damaged", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The bytes are not of an accepted type; text that opens as HTML, XML or SVG is not plain text", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No `file` part, or a part the form does not have (every one named, with `file` when it is missing too); an unknown `kind`; an image whose decoded size would pass `MAX_IMAGE_PIXELS` or 512 MiB (refused before decoding), or damaged", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/user-products/{id}/files")]
@@ -179,8 +179,8 @@ pub async fn upload_to_user_product(
         (status = 404, response = NotFound),
         (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The bytes are not of an accepted type", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No `file` part, an unknown `kind`, or an image too large to decode or damaged", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The bytes are not of an accepted type; text that opens as HTML, XML or SVG is not plain text", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No `file` part, or a part the form does not have (every one named, with `file` when it is missing too); an unknown `kind`; an image whose decoded size would pass `MAX_IMAGE_PIXELS` or 512 MiB (refused before decoding), or damaged", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/tasks/{id}/attachments")]
@@ -388,6 +388,8 @@ pub async fn remove(
         (status = 401, response = Unauthorized),
         (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 422, response = Unprocessable),
+        (status = 503, description = "`pdf-render-timeout`: the render ran past its time bound and was abandoned; try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 #[post("/files/pdf")]

@@ -6,6 +6,8 @@
 //! `Content-Length`, or when the count passes the limit), and a refused type with `415` as soon
 //! as the first bytes show it; in both cases the rest of the body is read and thrown away, up to
 //! a bound, so that the client sees the answer rather than a reset connection (actix-web #2772).
+//! A part the form does not have is read past within the same bound, so that the one `422`
+//! names every unknown part and a missing `file` together.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use futures_util::stream::Fuse;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncWriteExt, BufWriter};
+use workbench_core::FieldError;
 use workbench_files::{FileService, Refusal, StagedUpload, UploadDraft};
 
 use crate::problem::ApiError;
@@ -33,6 +36,8 @@ const MAX_TEXT_PART: usize = 1024;
 const ENVELOPE_BYTES: u64 = 64 * 1024;
 /// Bytes buffered before a write to the temporary file: few, large writes.
 const WRITE_BUFFER: usize = 1024 * 1024;
+/// What a body without its `file` part is told.
+const FILE_REQUIRED: &str = "is required: send the file as a part named `file`";
 
 /// An upload received: the staged file (if a `file` part came) and the text parts. The staged
 /// file is removed when this is dropped.
@@ -45,9 +50,7 @@ pub struct Received {
 impl Received {
     /// The staged file, or `422` naming `file` when the body had none.
     pub fn staged(&self) -> Result<StagedUpload, ApiError> {
-        self.file
-            .clone()
-            .ok_or_else(|| ApiError::invalid_field("file", "is required: send the file as a part named `file`"))
+        self.file.clone().ok_or_else(|| ApiError::invalid_field("file", FILE_REQUIRED))
     }
 }
 
@@ -101,6 +104,8 @@ pub async fn receive(
     tokio::fs::create_dir_all(scratch).await.map_err(ApiError::internal)?;
     let mut received = Received { file: None, draft: UploadDraft::default() };
     let mut envelope: u64 = 0;
+    let mut unknown: Vec<String> = Vec::new();
+    let mut skipping = Skipping::new();
     while let Some(part) = parts.next().await {
         let mut part = part.map_err(|e| malformed(&e))?;
         let name = part.name().unwrap_or_default().to_owned();
@@ -141,19 +146,62 @@ pub async fn receive(
                 *slot = Some(text);
             }
             // A part the form does not have is a mistake worth telling (a misspelt `kind`
-            // would otherwise be silently ignored).
+            // would otherwise be silently ignored). The rest of the form is still read, so
+            // that the answer names every mistake at once, a missing `file` included.
             _ => {
-                drop(part);
-                drain(&mut parts).await;
-                let known = match accepted {
-                    Parts::All => "`file`, `kind`, `task_id` and `user_product_id`",
-                    Parts::KindOnly => "`file` and `kind`",
-                };
-                return Err(ApiError::invalid_field(&name, format!("is not a part of this form: send {known}")));
+                if !unknown.contains(&name) {
+                    unknown.push(name);
+                }
+                if !skipping.discard(&mut part).await? {
+                    // Past the drain bounds: answer with what is known, without `file`, which
+                    // may have been further on.
+                    return Err(unknown_parts(&unknown, false, accepted));
+                }
             }
         }
     }
+    if !unknown.is_empty() {
+        return Err(unknown_parts(&unknown, received.file.is_none(), accepted));
+    }
     Ok(received)
+}
+
+/// `422` naming each part the form does not have, and `file` when it is missing too.
+fn unknown_parts(unknown: &[String], file_missing: bool, accepted: Parts) -> ApiError {
+    let known = match accepted {
+        Parts::All => "`file`, `kind`, `task_id` and `user_product_id`",
+        Parts::KindOnly => "`file` and `kind`",
+    };
+    let missing = file_missing.then(|| FieldError::new("file", FILE_REQUIRED));
+    let strangers =
+        unknown.iter().map(|name| FieldError::new(name, format!("is not a part of this form: send {known}")));
+    ApiError::field_errors(missing.into_iter().chain(strangers).collect())
+}
+
+/// Parts read past and thrown away, within the drain bounds counted from the first of them.
+struct Skipping {
+    started: Option<Instant>,
+    read: u64,
+}
+
+impl Skipping {
+    fn new() -> Self {
+        Self { started: None, read: 0 }
+    }
+
+    /// Reads `part` to its end; `false` when the bounds ran out first.
+    async fn discard(&mut self, part: &mut Field) -> Result<bool, ApiError> {
+        let started = *self.started.get_or_insert_with(Instant::now);
+        loop {
+            if self.read >= DRAIN_BYTES || started.elapsed() >= DRAIN_TIME {
+                return Ok(false);
+            }
+            match part.next().await {
+                Some(chunk) => self.read += chunk.map_err(|e| malformed(&e))?.len() as u64,
+                None => return Ok(true),
+            }
+        }
+    }
 }
 
 /// Streams one part into a new file under `scratch`, counting, hashing and sniffing it.
@@ -248,7 +296,8 @@ fn unsupported(refused: &Refusal) -> ApiError {
     )
 }
 
-fn capitalised(s: &str) -> String {
+/// `s` with its first letter in upper case (the domain's messages start in lower case).
+pub(super) fn capitalised(s: &str) -> String {
     let mut chars = s.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

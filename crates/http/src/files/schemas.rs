@@ -58,7 +58,7 @@ component!(InvoiceDataSchema, "InvoiceData", {
     let line = ObjectBuilder::new()
         .property(
             "description",
-            multi_line(MAX_DESCRIPTION_CHARS, "1 to 2,000 characters once trimmed; line breaks are kept"),
+            multi_line(MAX_DESCRIPTION_CHARS, "1 to 1,000 characters once trimmed; line breaks are kept"),
         )
         .required("description")
         .property(

@@ -32,6 +32,17 @@ pub(super) fn read_header(input: &[u8]) -> Result<JpegHeader, ImageError> {
     })
 }
 
+impl JpegHeader {
+    /// The size of one pixel as [`decode`] writes it: grey stays one byte, anything else is
+    /// four (RGBX, or CMYK converted in place).
+    pub(super) fn bytes_per_pixel(&self) -> u8 {
+        match self.colorspace {
+            Colorspace::Gray => 1,
+            _ => 4,
+        }
+    }
+}
+
 /// Decodes at 1/`shrink` of the stored size (`shrink` is 1, 2, 4 or 8): libjpeg-turbo then runs
 /// a smaller inverse DCT per block instead of decoding every pixel and throwing most away.
 pub(super) fn decode(input: &[u8], header: &JpegHeader, shrink: u32) -> Result<Raster, ImageError> {

@@ -6,9 +6,11 @@
 //! [`transform`] is the general operation underneath, one output per call.
 //!
 //! Safety first: the size is read from the header and checked against [`Limits`] (10 000 px a
-//! side, 40 megapixels) before a single pixel buffer is allocated, so a decompression bomb — a
-//! small file declaring 100 000 × 100 000 pixels — is an [`ImageError::TooLarge`], never an
-//! out-of-memory.
+//! side, 40 megapixels, 512 MiB of decoded pixels) before a single pixel buffer is allocated, so
+//! a decompression bomb — a small file declaring 100 000 × 100 000 pixels, or 16-bit samples
+//! that make each pixel eight bytes — is an [`ImageError::TooLarge`] or
+//! [`ImageError::TooManyBytes`], never an out-of-memory. The `image` crate's decoders are given
+//! the same byte budget for their own allocations.
 //!
 //! Stored formats (the contract lets `content_type` name the stored format):
 //!
@@ -41,29 +43,44 @@ use image::metadata::Orientation;
 use crate::MediaType;
 use raster::{Layout, Raster, swaps_axes};
 
+const MIB: u64 = 1024 * 1024;
+
 /// The largest image accepted for decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// The longest side, in pixels (default 10 000).
     pub max_side: u32,
-    /// Width × height (default 40 000 000).
+    /// Width × height (default 40 000 000, `MAX_IMAGE_PIXELS`).
     pub max_pixels: u64,
+    /// Width × height × the bytes of one pixel of the colour type the decoder produces
+    /// (default 512 MiB): a 16-bit RGBA pixel costs eight times what an 8-bit grey one does.
+    pub max_decoded_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_side: 10_000, max_pixels: 40_000_000 }
+        Self { max_side: 10_000, max_pixels: 40_000_000, max_decoded_bytes: 512 * MIB }
     }
 }
 
 impl Limits {
-    /// `Ok` when an image of this size may be decoded.
-    pub fn check(&self, width: u32, height: u32) -> Result<(), ImageError> {
+    /// `Ok` when an image of this size, decoded to pixels of `bytes_per_pixel` bytes, may be
+    /// decoded.
+    pub fn check(&self, width: u32, height: u32, bytes_per_pixel: u8) -> Result<(), ImageError> {
         if width == 0 || height == 0 {
             return Err(ImageError::Malformed(format!("the image declares a size of {width}×{height}")));
         }
-        if width > self.max_side || height > self.max_side || u64::from(width) * u64::from(height) > self.max_pixels {
+        let pixels = u64::from(width) * u64::from(height);
+        if width > self.max_side || height > self.max_side || pixels > self.max_pixels {
             return Err(ImageError::TooLarge { width, height, max_side: self.max_side, max_pixels: self.max_pixels });
+        }
+        if pixels.saturating_mul(u64::from(bytes_per_pixel)) > self.max_decoded_bytes {
+            return Err(ImageError::TooManyBytes {
+                width,
+                height,
+                bytes_per_pixel,
+                max_decoded_bytes: self.max_decoded_bytes,
+            });
         }
         Ok(())
     }
@@ -173,6 +190,22 @@ pub enum ImageError {
         /// The limit on width × height.
         max_pixels: u64,
     },
+    /// More bytes once decoded than the limits allow, judged from the header (a client error: 422).
+    #[error(
+        "the image is {width}×{height} pixels of {bytes_per_pixel} bytes, {} MiB once decoded; at most {} MiB are accepted",
+        (u64::from(*.width) * u64::from(*.height) * u64::from(*.bytes_per_pixel)).div_ceil(MIB),
+        .max_decoded_bytes / MIB
+    )]
+    TooManyBytes {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// The size of one decoded pixel (8 for 16-bit RGBA).
+        bytes_per_pixel: u8,
+        /// The limit on width × height × bytes per pixel.
+        max_decoded_bytes: u64,
+    },
     /// Not a JPEG, PNG, GIF or WebP (the sniffer should have said so first: 415).
     #[error("the file is not a JPEG, PNG, GIF or WebP image")]
     NotAnImage,
@@ -275,7 +308,7 @@ impl<'a> Source<'a> {
         match MediaType::of_image(input) {
             Some(MediaType::Jpeg) => {
                 let header = jpeg::read_header(input)?;
-                limits.check(header.width, header.height)?;
+                limits.check(header.width, header.height, header.bytes_per_pixel())?;
                 Ok(Self::Jpeg { input, header })
             }
             Some(media_type) => {

@@ -1,5 +1,5 @@
 //! PNG, GIF and WebP through the `image` crate's decoders, with the size checked from the header
-//! before any pixel buffer exists, and the PNG encoder.
+//! before any pixel buffer exists and the decoders held to the same budget, and the PNG encoder.
 
 use std::io::Cursor;
 
@@ -7,7 +7,7 @@ use image::codecs::gif::GifDecoder;
 use image::codecs::png::{CompressionType, FilterType, PngDecoder, PngEncoder};
 use image::codecs::webp::WebPDecoder;
 use image::metadata::Orientation;
-use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageEncoder};
+use image::{ColorType, ExtendedColorType, ImageDecoder, ImageEncoder};
 
 use super::raster::{Layout, Raster};
 use super::{ImageError, Limits};
@@ -23,43 +23,82 @@ pub(super) struct Decoded {
 pub(super) fn decode(input: &[u8], media_type: MediaType, limits: &Limits) -> Result<Decoded, ImageError> {
     let cursor = Cursor::new(input);
     match media_type {
-        MediaType::Png => decode_with(PngDecoder::new(cursor).map_err(|e| decode_error(&e))?, limits),
+        // The PNG decoder hands the byte budget to the `png` crate only when it is built with it
+        // (`set_limits` later does not reach the crate's own buffers: ancillary chunks, an ICC
+        // profile inflated from a few bytes). The size is left to `decode_with`, which can say
+        // what the header declared.
+        MediaType::Png => {
+            decode_with(PngDecoder::with_limits(cursor, byte_budget(limits)).map_err(|e| decode_error(&e))?, limits)
+        }
         MediaType::Gif => decode_with(GifDecoder::new(cursor).map_err(|e| decode_error(&e))?, limits),
         MediaType::Webp => decode_with(WebPDecoder::new(cursor).map_err(|e| decode_error(&e))?, limits),
         _ => Err(ImageError::NotAnImage),
     }
 }
 
-/// `DynamicImage::from_decoder` does not apply `image::Limits` by itself, and the limits' width
-/// and height are off by default: the size is checked here, from the header, and the decoder is
-/// also given the limits so that its own allocations stay bounded.
+/// Checks the size the header declares, in pixels and in decoded bytes, before any pixel buffer
+/// exists; then decodes into one buffer of exactly that size. `DynamicImage::from_decoder` is
+/// not used: it applies no limit by itself, and its 8-bit conversion of a 16-bit image would
+/// hold a second copy of the pixels beside the first.
 fn decode_with(mut decoder: impl ImageDecoder, limits: &Limits) -> Result<Decoded, ImageError> {
     let (width, height) = decoder.dimensions();
-    limits.check(width, height)?;
-    let mut decoder_limits = image::Limits::default();
+    let color = decoder.color_type();
+    limits.check(width, height, color.bytes_per_pixel())?;
+    let layout = layout_of(color)?;
+    // The decoders that take limits (GIF, PNG) count their own allocations against the same
+    // budget, so no decoding path allocates past it whatever the file says further on; WebP's
+    // decoder ignores them, but its buffers follow the dimensions checked above.
+    let mut decoder_limits = byte_budget(limits);
     decoder_limits.max_image_width = Some(limits.max_side);
     decoder_limits.max_image_height = Some(limits.max_side);
     decoder.set_limits(decoder_limits).map_err(|e| limit_error(e, width, height, limits))?;
     // A broken EXIF block should not cost the image: it is shown as stored.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let image = DynamicImage::from_decoder(decoder).map_err(|e| limit_error(e, width, height, limits))?;
-    Ok(Decoded { raster: to_raster(image), orientation })
+    // Within `max_decoded_bytes` (checked above), so it fits in memory's address space.
+    let len = usize::try_from(decoder.total_bytes()).map_err(|_| ImageError::TooManyBytes {
+        width,
+        height,
+        bytes_per_pixel: color.bytes_per_pixel(),
+        max_decoded_bytes: limits.max_decoded_bytes,
+    })?;
+    let mut pixels = vec![0_u8; len];
+    decoder.read_image(&mut pixels).map_err(|e| limit_error(e, width, height, limits))?;
+    if color.bytes_per_pixel() / color.channel_count() == 2 {
+        narrow_to_8_bits(&mut pixels);
+    }
+    Ok(Decoded { raster: Raster { width, height, layout, pixels }, orientation })
 }
 
-/// Brings every colour type to 8-bit grey, grey+alpha, RGB or RGBA.
-fn to_raster(image: DynamicImage) -> Raster {
-    let (width, height) = (image.width(), image.height());
-    let (layout, pixels) = match image {
-        DynamicImage::ImageLuma8(buffer) => (Layout::Gray, buffer.into_raw()),
-        DynamicImage::ImageLumaA8(buffer) => (Layout::GrayAlpha, buffer.into_raw()),
-        DynamicImage::ImageRgb8(buffer) => (Layout::Rgb, buffer.into_raw()),
-        DynamicImage::ImageRgba8(buffer) => (Layout::Rgba, buffer.into_raw()),
-        DynamicImage::ImageLuma16(_) => (Layout::Gray, image.to_luma8().into_raw()),
-        DynamicImage::ImageLumaA16(_) => (Layout::GrayAlpha, image.to_luma_alpha8().into_raw()),
-        DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgb32F(_) => (Layout::Rgb, image.to_rgb8().into_raw()),
-        _ => (Layout::Rgba, image.to_rgba8().into_raw()),
-    };
-    Raster { width, height, layout, pixels }
+/// `image::Limits` allowing the decoder `max_decoded_bytes` of allocations and nothing more.
+fn byte_budget(limits: &Limits) -> image::Limits {
+    let mut budget = image::Limits::no_limits();
+    budget.max_alloc = Some(limits.max_decoded_bytes);
+    budget
+}
+
+/// The 8-bit layout of what a PNG, GIF or WebP decoder produces.
+fn layout_of(color: ColorType) -> Result<Layout, ImageError> {
+    Ok(match color {
+        ColorType::L8 | ColorType::L16 => Layout::Gray,
+        ColorType::La8 | ColorType::La16 => Layout::GrayAlpha,
+        ColorType::Rgb8 | ColorType::Rgb16 => Layout::Rgb,
+        ColorType::Rgba8 | ColorType::Rgba16 => Layout::Rgba,
+        other => return Err(ImageError::Malformed(format!("samples of type {other:?} are not supported"))),
+    })
+}
+
+/// Native-endian 16-bit samples to 8 bits, rounded as the `image` crate rounds, written over
+/// the first half of the same buffer: no second buffer of the image's size is allocated.
+fn narrow_to_8_bits(pixels: &mut Vec<u8>) {
+    let samples = pixels.len() / 2;
+    for i in 0..samples {
+        let wide = u32::from(u16::from_ne_bytes([pixels[2 * i], pixels[2 * i + 1]]));
+        // Sample `i` is written after samples `0..=i` were read: nothing unread is overwritten.
+        pixels[i] = u8::try_from((wide + 128) / 257).unwrap_or(u8::MAX);
+    }
+    pixels.truncate(samples);
+    // Gives the unused half back where the allocator can shrink a block in place.
+    pixels.shrink_to_fit();
 }
 
 /// Whether a WebP's image data is lossy (a `VP8 ` chunk) rather than lossless (`VP8L`).
@@ -101,11 +140,19 @@ fn decode_error(error: &image::ImageError) -> ImageError {
     ImageError::Malformed(error.to_string())
 }
 
+/// A limit the decoder itself enforced: the size from the header (checked before, so only in
+/// theory), or its own allocations past the byte budget while reading the file.
 fn limit_error(error: image::ImageError, width: u32, height: u32, limits: &Limits) -> ImageError {
     match error {
-        image::ImageError::Limits(_) => {
-            ImageError::TooLarge { width, height, max_side: limits.max_side, max_pixels: limits.max_pixels }
-        }
+        image::ImageError::Limits(limit) => match limit.kind() {
+            image::error::LimitErrorKind::DimensionError => {
+                ImageError::TooLarge { width, height, max_side: limits.max_side, max_pixels: limits.max_pixels }
+            }
+            _ => ImageError::Malformed(format!(
+                "decoding it needs more than the {} MiB allowed",
+                limits.max_decoded_bytes / super::MIB
+            )),
+        },
         other => decode_error(&other),
     }
 }
