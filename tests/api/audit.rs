@@ -158,8 +158,11 @@ async fn two_factor_changes_are_recorded(app: TestApp) {
     let post = |path: &str, body: Value| app.post(path).bearer_auth(&ann.access_token).json(&body).send();
     let setup = json_of(post("/api/v1/auth/totp/setup", json!({})).await.unwrap(), 200).await;
     let secret = setup["secret"].as_str().unwrap().to_owned();
-    let enabled =
-        json_of(post("/api/v1/auth/totp/enable", json!({"code": code(&secret, 0)})).await.unwrap(), 200).await;
+    let enabled = json_of(
+        post("/api/v1/auth/totp/enable", json!({"code": code(&secret, 0), "password": PASSWORD})).await.unwrap(),
+        200,
+    )
+    .await;
     let recovery = enabled["recovery_codes"][0].as_str().unwrap().to_owned();
     let entry = only_entry(&app, &admin, "totp_enabled", ann.id).await;
     assert!(!entry.to_string().contains(&secret), "the secret never reaches the trail");
@@ -173,7 +176,7 @@ async fn two_factor_changes_are_recorded(app: TestApp) {
     let logins: Vec<Value> = trail(&app, &admin, &format!("action=login&actor_id={}", ann.id)).await;
     assert_eq!(logins[0]["details"]["second_factor"], "recovery_code");
 
-    let res = post("/api/v1/auth/totp/disable", json!({"code": code(&secret, 1)})).await.unwrap();
+    let res = post("/api/v1/auth/totp/disable", json!({"code": code(&secret, 1), "password": PASSWORD})).await.unwrap();
     assert_eq!(res.status(), 204);
     assert_eq!(only_entry(&app, &admin, "totp_disabled", ann.id).await["details"]["second_factor"], "totp");
 }
