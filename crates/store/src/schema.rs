@@ -57,6 +57,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// How many tasks each user is involved in, per status; `user_id` 0 counts every task.
+    task_counts (user_id, status) {
+        user_id -> BigInt,
+        status -> Text,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Changes to `task_counts` not yet folded into it (PostgreSQL; always empty on SQLite).
+    task_count_changes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        status -> Text,
+        delta -> BigInt,
+    }
+}
+
+diesel::table! {
     task_tags (task_id, tag) {
         task_id -> BigInt,
         tag -> Text,
@@ -411,6 +430,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
     tasks,
+    task_counts,
+    task_count_changes,
     task_tags,
     task_comments,
     idempotency_keys,

@@ -71,6 +71,25 @@ pub async fn execute_sql(db: &Database, sql: impl Into<String>) -> Result<usize,
     db.run(move |conn| diesel::sql_query(&sql).execute(conn).map_err(|e| RepositoryError::Unavailable(e.into()))).await
 }
 
+/// How many rows `table` holds, for tests that must look past the repositories.
+pub async fn count_rows(db: &Database, table: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Counted {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+    let counted = db
+        .run(move |conn| {
+            diesel::sql_query(sql.clone())
+                .get_result::<Counted>(conn)
+                .map_err(|e| RepositoryError::Unavailable(e.into()))
+        })
+        .await
+        .expect("the table can be counted");
+    counted.n
+}
+
 /// A user `name` (`name@example.com`, password hash `hash-of-name`) with the role `User`.
 pub async fn user(db: &Database, name: &str) -> User {
     user_with_role(db, name, Role::User).await

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use workbench_core::{Page, PageRequest, RepositoryError};
-use workbench_store::testing::{execute_sql, instant, user};
+use workbench_store::testing::{count_rows, execute_sql, instant, user};
 use workbench_store::{
     Database, DieselCommentRepository, DieselIdempotencyStore, DieselTaskRepository, IdempotencyClaim, engine_cases,
 };
@@ -31,6 +31,7 @@ engine_cases!(
     first_matching_is_the_head_of_the_list_without_a_total,
     every_sort_key_both_directions,
     pagination_totals,
+    totals_stay_exact_through_every_kind_of_change,
     update_with_current_version_stores_everything,
     update_with_stale_version_changes_nothing,
     concurrent_updates_exactly_one_wins,
@@ -483,6 +484,73 @@ async fn pagination_totals(db: Database) {
     let filtered = TaskFilter { text: Some("task 1".into()), ..oldest_first() };
     let p = list(&repo, scope, filtered, page(1, 3)).await;
     assert_eq!((p.total, p.items.len()), (1, 1), "the total counts the filtered list");
+}
+
+/// How many tasks `scope` holds with one of `statuses` (any when empty), as a list's total says.
+async fn total(repo: &DieselTaskRepository, scope: TaskScope, statuses: &[Status]) -> u64 {
+    let filter = TaskFilter { statuses: statuses.to_vec(), ..TaskFilter::default() };
+    list(repo, scope, filter, page(1, 1)).await.total
+}
+
+/// `[all, pending, in progress, completed]` of `scope`, as list totals.
+async fn totals(repo: &DieselTaskRepository, scope: TaskScope) -> [u64; 4] {
+    [
+        total(repo, scope, &[]).await,
+        total(repo, scope, &[Status::Pending]).await,
+        total(repo, scope, &[Status::InProgress]).await,
+        total(repo, scope, &[Status::Completed, Status::InProgress]).await
+            - total(repo, scope, &[Status::InProgress]).await,
+    ]
+}
+
+/// A total by scope and status is read from counters, not counted (issue 35): creates, status
+/// changes, reassignments, deletions and the cascade of a deleted user all keep it exact, on
+/// PostgreSQL before and after the changes are folded into the counters.
+async fn totals_stay_exact_through_every_kind_of_change(db: Database) {
+    let repo = repo(&db);
+    let (ann, bob, cat) = (user(&db, "ann").await, user(&db, "bob").await, user(&db, "cat").await);
+    let at = instant();
+    let mine = create_at(&repo, &ann, draft("mine"), at).await;
+    let shared = create_at(&repo, &ann, NewTask { assignee_id: Some(bob.id), ..draft("shared") }, at).await;
+    let bobs = NewTask { status: Status::InProgress, assignee_id: Some(ann.id), ..draft("bob's") };
+    create_at(&repo, &bob, bobs, at).await;
+    let own = NewTask { status: Status::Completed, assignee_id: Some(ann.id), ..draft("to myself") };
+    create_at(&repo, &ann, own, at).await;
+    let (anns, bobs, cats) =
+        (TaskScope::InvolvedUser(ann.id), TaskScope::InvolvedUser(bob.id), TaskScope::InvolvedUser(cat.id));
+    assert_eq!(totals(&repo, anns).await, [4, 2, 1, 1], "a task assigned to its owner counts once");
+    assert_eq!(totals(&repo, bobs).await, [2, 1, 1, 0]);
+    assert_eq!(totals(&repo, TaskScope::All).await, [4, 2, 1, 1]);
+
+    let moved = changed(&shared, at + secs(1), |t| {
+        t.status = Status::Completed;
+        t.assignee_id = Some(cat.id);
+    });
+    assert!(stored_over(&repo, moved, shared.version).await);
+    assert_eq!(totals(&repo, anns).await, [4, 1, 1, 2]);
+    assert_eq!(totals(&repo, bobs).await, [1, 0, 1, 0]);
+    assert_eq!(totals(&repo, cats).await, [1, 0, 0, 1]);
+
+    assert!(repo.delete(mine.id, None).await.unwrap());
+    assert_eq!(totals(&repo, anns).await, [3, 0, 1, 2]);
+    assert_eq!(totals(&repo, TaskScope::All).await, [3, 0, 1, 2]);
+
+    // Behind the repository's back: the schema cascades bob's tasks away with him.
+    execute_sql(&db, format!("DELETE FROM users WHERE id = {}", bob.id.0)).await.unwrap();
+    assert_eq!(totals(&repo, anns).await, [2, 0, 0, 2]);
+    assert_eq!(totals(&repo, cats).await, [1, 0, 0, 1]);
+    assert_eq!(totals(&repo, TaskScope::All).await, [2, 0, 0, 2]);
+
+    // A write folds the changes into the counters (PostgreSQL); the totals stay.
+    create_at(&repo, &cat, draft("cat's"), at).await;
+    let mut waited = 0;
+    while count_rows(&db, "task_count_changes").await > 0 {
+        assert!(waited < 100, "the changes are folded into the counters");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(totals(&repo, cats).await, [2, 1, 0, 1]);
+    assert_eq!(totals(&repo, TaskScope::All).await, [3, 1, 0, 2]);
 }
 
 async fn update_with_current_version_stores_everything(db: Database) {

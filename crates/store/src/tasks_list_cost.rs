@@ -1,0 +1,250 @@
+//! What a list costs at 100,000 tasks: the statements [`TaskRepository::list`] runs, explained by
+//! each engine, read a bounded number of rows, and answer what the plain query would.
+
+use diesel::query_builder::Query;
+use diesel::sql_types::Integer;
+use serde_json::Value;
+
+use super::*;
+use crate::engine_cases;
+use crate::testing::{execute_sql, user};
+
+engine_cases!(a_page_of_a_hundred_thousand_tasks_reads_a_page_and_its_total_a_few_counters);
+
+const OWNED: i64 = 100_000;
+/// Bob's tasks assigned to ann: one every 100 seconds, so that they interleave with hers.
+const ASSIGNED: i64 = 1_000;
+
+/// Ann's tasks (1..=OWNED, one a second), bob's assigned to her (1..=ASSIGNED, one every 100
+/// seconds among hers) and cat's (as many as ann's, all later); a third of each status.
+fn fill(backend: Backend, ann: i64, bob: i64, cat: i64) -> Vec<String> {
+    let columns = "title, status, priority, priority_rank, owner_id, assignee_id, completed_at, version, \
+                   search_text, created_at, updated_at, tags";
+    let status = "CASE n % 3 WHEN 0 THEN 'pending' WHEN 1 THEN 'in_progress' ELSE 'completed' END";
+    let (series, at) = match backend {
+        Backend::Postgres => (
+            "SELECT n FROM generate_series(1, {count}) AS n",
+            "TIMESTAMP '2026-01-01' + ({offset}) * INTERVAL '1 second'",
+        ),
+        Backend::Sqlite => (
+            "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count}) SELECT n FROM s",
+            "datetime('2026-01-01', '+' || ({offset}) || ' seconds')",
+        ),
+    };
+    let rows = |count: i64, offset: &str, owner: i64, assignee: &str| {
+        let at = at.replace("{offset}", offset);
+        format!(
+            "INSERT INTO tasks ({columns}) SELECT 'task ' || n, {status}, 'medium', 2, {owner}, {assignee}, \
+             CASE n % 3 WHEN 2 THEN {at} END, 1, 'task ' || n, {at}, {at}, '[]' FROM ({}) AS numbers",
+            series.replace("{count}", &count.to_string())
+        )
+    };
+    vec![
+        rows(OWNED, "n", ann, "NULL"),
+        rows(ASSIGNED, "n * 100 + 50", bob, &ann.to_string()),
+        // Someone else's, all newer than ann's: a walk of every task from the newest passes them.
+        rows(OWNED, "n + 200000", cat, "NULL"),
+    ]
+}
+
+/// `EXPLAIN ...` of a query, with its binds.
+struct Explain<Q> {
+    prefix: &'static str,
+    query: Q,
+}
+
+impl<Q> Query for Explain<Q> {
+    type SqlType = Text;
+}
+
+impl<Q> QueryId for Explain<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: QueryFragment<Db>> QueryFragment<Db> for Explain<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Db>) -> QueryResult<()> {
+        out.push_sql(self.prefix);
+        self.query.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q> RunQueryDsl<AnyConnection> for Explain<Q> {}
+
+/// SQLite's `EXPLAIN QUERY PLAN` answers four columns; the last is the step.
+struct QueryPlan<Q>(Q);
+
+impl<Q> Query for QueryPlan<Q> {
+    type SqlType = (Integer, Integer, Integer, Text);
+}
+
+impl<Q> QueryId for QueryPlan<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: QueryFragment<Db>> QueryFragment<Db> for QueryPlan<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Db>) -> QueryResult<()> {
+        out.push_sql("EXPLAIN QUERY PLAN ");
+        self.0.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q> RunQueryDsl<AnyConnection> for QueryPlan<Q> {}
+
+/// The rows every scan of a PostgreSQL plan read (`EXPLAIN (ANALYZE, FORMAT JSON)`): those it
+/// produced and those its filter removed, over all its loops.
+fn rows_scanned(plan: &Value) -> f64 {
+    let number = |key: &str| plan[key].as_f64().unwrap_or(0.0);
+    let own = match plan["Node Type"].as_str() {
+        Some(kind) if kind.contains("Scan") => {
+            (number("Actual Rows") + number("Rows Removed by Filter") + number("Rows Removed by Index Recheck"))
+                * plan["Actual Loops"].as_f64().unwrap_or(1.0)
+        }
+        _ => 0.0,
+    };
+    let children = plan["Plans"].as_array().map(|plans| plans.iter().map(rows_scanned).sum()).unwrap_or(0.0);
+    own + children
+}
+
+/// What `statement` costs on `conn`: on PostgreSQL the rows its scans read, run for real; on
+/// SQLite the steps of its plan (SQLite does not count rows).
+fn explained<Q: QueryFragment<Db>>(conn: &mut AnyConnection, statement: Q) -> Result<Explained, RepositoryError> {
+    match conn {
+        AnyConnection::Postgresql(_) => {
+            let explain = Explain { prefix: "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ", query: statement };
+            let json: String = explain.get_result(conn).map_err(db)?;
+            let plan: Value = serde_json::from_str(&json).expect("EXPLAIN answers JSON");
+            Ok(Explained::Rows(rows_scanned(&plan[0]["Plan"]), json))
+        }
+        AnyConnection::Sqlite(_) => {
+            let steps: Vec<(i32, i32, i32, String)> = QueryPlan(statement).load(conn).map_err(db)?;
+            Ok(Explained::Steps(steps.into_iter().map(|(id, parent, _, step)| (id, parent, step)).collect()))
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Explained {
+    /// Rows read, and the plan.
+    Rows(f64, String),
+    /// `(id, parent, step)` of each step of the plan.
+    Steps(Vec<(i32, i32, String)>),
+}
+
+impl Explained {
+    /// Asserts the statement read at most `bound` rows (PostgreSQL), or that its plan reads tasks
+    /// only along indexes and sorts no side of the page (SQLite): each side is then read in the
+    /// page's order and stops at the page's end; only the merged sides are sorted.
+    fn assert_bounded(&self, bound: f64, what: &str) {
+        match self {
+            Self::Rows(rows, plan) => assert!(*rows <= bound, "{what}: {rows} rows read, over {bound}: {plan}"),
+            Self::Steps(steps) => {
+                let step = |id: i32| steps.iter().find(|(step, ..)| *step == id).map(|(_, _, d)| d.as_str());
+                let by_id_at_top =
+                    steps.iter().any(|(_, parent, d)| *parent == 0 && d.contains("PRIMARY KEY (rowid=?)"));
+                for (_, parent, detail) in steps {
+                    let whole_table = detail.starts_with("SCAN tasks") && !detail.contains("USING");
+                    assert!(!whole_table, "{what}: a full scan: {steps:#?}");
+                    if detail.starts_with("USE TEMP B-TREE") {
+                        // Sorted: the page's rows, read by id; or the sides' merged keys.
+                        let sorts_the_page = *parent == 0 && by_id_at_top;
+                        let merges_sides = step(*parent).is_some_and(|d| d.starts_with("LIST SUBQUERY"));
+                        assert!(sorts_the_page || merges_sides, "{what}: sorts more than a page: {steps:#?}");
+                    }
+                }
+                let searches = steps.iter().filter(|(.., s)| s.contains("INDEX") || s.contains("PRIMARY KEY"));
+                assert!(searches.count() > 0, "{what}: reads no index: {steps:#?}");
+            }
+        }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// The ids the plain query (every row of the scope, sorted) finds for a page, to compare with.
+async fn plainly(database: &Database, condition: &str, descending: bool, offset: i64) -> Vec<i64> {
+    let order = if descending { "DESC" } else { "ASC" };
+    let sql = format!(
+        "SELECT id FROM tasks WHERE {condition} ORDER BY created_at {order}, id {order} LIMIT 20 OFFSET {offset}"
+    );
+    database
+        .run(move |conn| diesel::sql_query(sql.clone()).load::<Id>(conn).map_err(db))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.id)
+        .collect()
+}
+
+async fn plain_count(database: &Database, condition: &str) -> u64 {
+    let sql = format!("SELECT COUNT(*) AS id FROM tasks WHERE {condition}");
+    let rows = database.run(move |conn| diesel::sql_query(sql.clone()).load::<Id>(conn).map_err(db)).await.unwrap();
+    rows[0].id as u64
+}
+
+async fn a_page_of_a_hundred_thousand_tasks_reads_a_page_and_its_total_a_few_counters(db: Database) {
+    let (ann, bob, cat) = (user(&db, "ann").await.id, user(&db, "bob").await.id, user(&db, "cat").await.id);
+    for statement in fill(db.backend(), ann.0, bob.0, cat.0) {
+        execute_sql(&db, statement).await.expect("the tasks are inserted");
+    }
+    if db.backend() == Backend::Postgres {
+        execute_sql(&db, "VACUUM ANALYZE tasks").await.unwrap();
+    }
+    let repo = DieselTaskRepository::new(db.clone());
+    let involved = format!("(owner_id = {0} OR assignee_id = {0})", ann.0);
+    let newest = TaskFilter::default();
+    let pending = TaskFilter { statuses: vec![Status::Pending], ..TaskFilter::default() };
+    let oldest_done = TaskFilter {
+        statuses: vec![Status::Completed, Status::InProgress],
+        sort: workbench_tasks::TaskSort { key: SortKey::CreatedAt, descending: false },
+        ..TaskFilter::default()
+    };
+    let assigned_by_bob = TaskFilter { owner_id: Some(bob), ..TaskFilter::default() };
+    let cases = [
+        (TaskScope::InvolvedUser(ann), &newest, involved.clone()),
+        (TaskScope::InvolvedUser(ann), &pending, format!("{involved} AND status = 'pending'")),
+        (TaskScope::InvolvedUser(ann), &oldest_done, format!("{involved} AND status <> 'pending'")),
+        (TaskScope::InvolvedUser(ann), &assigned_by_bob, format!("{involved} AND owner_id = {}", bob.0)),
+        (TaskScope::InvolvedUser(bob), &newest, format!("(owner_id = {0} OR assignee_id = {0})", bob.0)),
+        (TaskScope::All, &pending, "status = 'pending'".to_owned()),
+    ];
+
+    // The same answers as the plain query, on the first, a middle and the last page.
+    for (scope, filter, condition) in &cases {
+        let total = plain_count(&db, condition).await;
+        for number in [1, 2, total.div_ceil(40).max(1), total.div_ceil(20).max(1)] {
+            let request = PageRequest::new(Some(number), Some(20)).unwrap();
+            let listed = repo.list(*scope, (*filter).clone(), request).await.unwrap();
+            let expected = plainly(&db, condition, filter.sort.descending, request.offset()).await;
+            let ids: Vec<i64> = listed.items.iter().map(|task| task.id.0).collect();
+            assert_eq!((listed.total, ids), (total, expected), "{condition}, page {number}");
+        }
+    }
+
+    // The first page and its total read a page's worth of rows, whatever the data.
+    for (scope, filter, condition) in cases {
+        let filter = filter.clone();
+        let (page, total) = db
+            .run(move |conn| {
+                let statement = page_statement(scope, &filter, PageRequest::first(), conn).expect("a page to read");
+                let page = explained(conn, statement)?;
+                let user = match scope {
+                    TaskScope::All => 0,
+                    TaskScope::InvolvedUser(user) => user.0,
+                };
+                let counters = task_counts::table.filter(task_counts::user_id.eq(user)).select(task_counts::n);
+                let total = explained(conn, counters.filter(task_counts::status.eq_any(["pending"])))?;
+                Ok::<_, RepositoryError>((page, total))
+            })
+            .await
+            .unwrap();
+        // 20 index entries per side and 20 rows, and for a status the rows checked to find 20.
+        page.assert_bounded(200.0, &condition);
+        total.assert_bounded(3.0, &condition);
+    }
+}

@@ -1,0 +1,11 @@
+DROP INDEX tasks_created;
+DROP INDEX tasks_assignee_created;
+DROP INDEX tasks_owner_created;
+CREATE INDEX tasks_created ON tasks (created_at);
+CREATE INDEX tasks_assignee_created ON tasks (assignee_id, created_at);
+CREATE INDEX tasks_owner_created ON tasks (owner_id, created_at);
+DROP TRIGGER tasks_recounted ON tasks;
+DROP TRIGGER tasks_counted ON tasks;
+DROP FUNCTION tasks_count_change();
+DROP TABLE task_count_changes;
+DROP TABLE task_counts;
