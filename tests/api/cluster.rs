@@ -73,6 +73,13 @@ async fn listed(app: &TestApp, who: &Account, path: &str) -> (Vec<i64>, i64) {
     (ids, page["pagination"]["total"].as_i64().expect("total"))
 }
 
+/// The first task on a page of `GET path`.
+async fn first_listed(app: &TestApp, who: &Account, path: &str) -> serde_json::Value {
+    let res = get(app, who, path).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json::<serde_json::Value>().await.expect("JSON")["data"][0].clone()
+}
+
 async fn a_task_changed_on_one_instance_is_in_every_instances_lists_at_once(backend: Backend) {
     let Some(apps) = TestApp::spawn_cluster(backend, 2).await else { return };
     let (one, two) = (&apps[0], &apps[1]);
@@ -107,6 +114,23 @@ async fn a_task_changed_on_one_instance_is_in_every_instances_lists_at_once(back
         .expect("request");
     assert_eq!(done.status(), StatusCode::OK);
     assert_eq!(listed(two, &ann, "/api/v1/tasks?status=completed").await, (vec![id], 1), "a filtered list on two");
+    // The unfiltered page cached on two holds the same task in the same place, so it is kept;
+    // what it shows of the task is the task as the change left it, on either instance.
+    assert_eq!(first_listed(two, &ann, "/api/v1/tasks").await["status"], "completed");
+    let renamed = one
+        .request(reqwest::Method::PATCH, &path)
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"title": "Renamed on one"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(renamed.status(), StatusCode::OK);
+    for app in [one, two] {
+        let first = first_listed(app, &ann, "/api/v1/tasks").await;
+        assert_eq!((&first["title"], &first["version"]), (&json!("Renamed on one"), &json!(3)));
+        let completed = first_listed(app, &moderator, "/api/v1/tasks?status=completed").await;
+        assert_eq!(completed["title"], "Renamed on one");
+    }
 
     let gone =
         one.request(reqwest::Method::DELETE, &path).bearer_auth(&ann.access_token).send().await.expect("request");

@@ -10,7 +10,7 @@ use moka::Expiry;
 use moka::future::Cache;
 use moka::ops::compute::Op;
 use workbench_tasks::{
-    FORGOTTEN_FOR, ListLookup, ListTicket, ListedPage, Task, TaskCache, TaskId, TaskScope, TaskStats,
+    FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, Task, TaskCache, TaskId, TaskScope, TaskStats,
 };
 
 /// A [`TaskCache`] in this process's memory: at most `max_entries` tasks, statistics and list
@@ -38,12 +38,12 @@ pub struct MemoryTaskCache {
 enum Key {
     Task(TaskId),
     Stats(TaskScope),
-    /// The current generation of the scope's lists.
-    Generation(TaskScope),
+    /// The current generation of a part of the scope's lists.
+    Generation(TaskScope, ListPart),
 }
 
-/// A page of a scope's list: generation and query.
-type PageKey = (TaskScope, u64, String);
+/// A page of a part of a scope's lists: generation and query.
+type PageKey = (TaskScope, ListPart, u64, String);
 
 #[derive(Debug, Clone)]
 enum Entry {
@@ -98,7 +98,7 @@ impl MemoryTaskCache {
         let pages = Cache::builder()
             .max_capacity(max_entries)
             .weigher(|_: &PageKey, page: &ListedPage| {
-                u32::try_from(page.items.len()).unwrap_or(u32::MAX).saturating_add(1)
+                u32::try_from(page.ids.len()).unwrap_or(u32::MAX).saturating_add(1)
             })
             // moka starts the time to live again on every write, as the expiry above does.
             .time_to_live(stats_ttl)
@@ -118,6 +118,14 @@ impl TaskCache for MemoryTaskCache {
             Some(Entry::Task(task)) => Some(task),
             _ => None,
         }
+    }
+
+    async fn tasks(&self, ids: &[TaskId]) -> Vec<Task> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            found.extend(self.task(*id).await);
+        }
+        found
     }
 
     async fn put_task(&self, task: &Task) {
@@ -149,30 +157,35 @@ impl TaskCache for MemoryTaskCache {
         self.entries.insert(Key::Stats(scope), Entry::Stats(stats.clone())).await;
     }
 
-    async fn list_page(&self, scope: TaskScope, query: &str) -> ListLookup {
+    async fn list_page(&self, scope: TaskScope, part: ListPart, query: &str) -> ListLookup {
         let generation = self
             .entries
-            .entry(Key::Generation(scope))
+            .entry(Key::Generation(scope, part))
             .or_insert_with(std::future::ready(Entry::Generation(self.next_generation())))
             .await
             .into_value();
         let Entry::Generation(generation) = generation else { return ListLookup::Bypass };
-        match self.pages.get(&(scope, generation, query.to_owned())).await {
+        match self.pages.get(&(scope, part, generation, query.to_owned())).await {
             Some(page) => ListLookup::Hit(page),
-            None => ListLookup::Miss(ListTicket { scope, generation, query: query.to_owned() }),
+            None => ListLookup::Miss(ListTicket { scope, part, generation, query: query.to_owned() }),
         }
     }
 
     async fn put_list_page(&self, ticket: ListTicket, page: &ListedPage) {
-        self.pages.insert((ticket.scope, ticket.generation, ticket.query), page.clone()).await;
+        self.pages.insert((ticket.scope, ticket.part, ticket.generation, ticket.query), page.clone()).await;
     }
 
     async fn forget_scopes(&self, scopes: Vec<TaskScope>) {
+        self.forget_parts(scopes, ListPart::ALL.to_vec()).await;
+    }
+
+    async fn forget_parts(&self, scopes: Vec<TaskScope>, parts: Vec<ListPart>) {
         for scope in scopes {
             // Without its generation, every page filed under it is unreachable: the next lookup
             // starts a newer one. Checking first (a plain read) spares a burst of writes to a
             // scope that nobody lists a cache write each.
-            for key in [Key::Stats(scope), Key::Generation(scope)] {
+            let generations = parts.iter().map(|part| Key::Generation(scope, *part));
+            for key in std::iter::once(Key::Stats(scope)).chain(generations) {
                 if self.entries.contains_key(&key) {
                     self.entries.invalidate(&key).await;
                 }
@@ -211,9 +224,10 @@ mod tests {
     #[tokio::test]
     async fn a_list_page_weighs_as_much_as_the_tasks_it_holds() {
         let cache = MemoryTaskCache::new(100, Duration::from_secs(60), Duration::from_secs(60));
-        let page = ListedPage { items: (1..=40).map(task).collect(), total: 1_000 };
+        let page = ListedPage { ids: (1..=40).map(TaskId).collect(), total: 1_000 };
         for n in 1..=5 {
-            let ListLookup::Miss(ticket) = cache.list_page(TaskScope::All, &format!("{n}x40")).await else {
+            let ListLookup::Miss(ticket) = cache.list_page(TaskScope::All, ListPart::Members, &format!("{n}x40")).await
+            else {
                 panic!("an empty cache misses");
             };
             cache.put_list_page(ticket, &page).await;
@@ -237,10 +251,12 @@ mod tests {
         }
         cache.entries.run_pending_tasks().await;
         // Then 50 pages of 20, each listed eight times: each misses once.
-        let page = ListedPage { items: (1..=20).map(task).collect(), total: 10_000 };
+        let page = ListedPage { ids: (1..=20).map(TaskId).collect(), total: 10_000 };
         let mut misses = 0;
         for round in 0..400 {
-            if let ListLookup::Miss(ticket) = cache.list_page(TaskScope::All, &format!("page={}", round % 50)).await {
+            if let ListLookup::Miss(ticket) =
+                cache.list_page(TaskScope::All, ListPart::Members, &format!("page={}", round % 50)).await
+            {
                 misses += 1;
                 cache.put_list_page(ticket, &page).await;
             }

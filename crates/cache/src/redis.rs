@@ -1,7 +1,7 @@
 //! The shared cache: Redis through a deadpool-redis pool.
 //!
 //! Values are JSON under namespaced keys (`{prefix}:task:{id}`, `{prefix}:stats:{scope}`,
-//! `{prefix}:list:{scope}:{generation}:{query}`, prefix `wb` by default), written with `SET … PX` so that every instance sees the same entries and the
+//! `{prefix}:list:{scope}:{part}:{generation}:{query}`, prefix `wb` by default), written with `SET … PX` so that every instance sees the same entries and the
 //! same invalidations. Every call is bounded by a short timeout; an error or a timeout is logged
 //! and treated as a miss (reads) or skipped (writes, invalidations), so a Redis outage degrades to
 //! the database instead of failing or stalling requests.
@@ -13,7 +13,7 @@ use deadpool_redis::{Config, PoolConfig, PoolError, Runtime, Timeouts};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use workbench_tasks::{
-    FORGOTTEN_FOR, ListLookup, ListTicket, ListedPage, Task, TaskCache, TaskId, TaskScope, TaskStats,
+    FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, Task, TaskCache, TaskId, TaskScope, TaskStats,
 };
 
 use crate::CacheError;
@@ -139,9 +139,9 @@ impl RedisTaskCache {
         format!("{}:stats:{}", self.prefix, scope.key())
     }
 
-    /// The current generation of the scope's lists.
-    fn generation_key(&self, scope: TaskScope) -> String {
-        format!("{}:lists:{}", self.prefix, scope.key())
+    /// The current generation of a part of the scope's lists.
+    fn generation_key(&self, scope: TaskScope, part: ListPart) -> String {
+        format!("{}:lists:{}:{}", self.prefix, scope.key(), part.key())
     }
 
     /// The counter every generation is drawn from.
@@ -150,8 +150,8 @@ impl RedisTaskCache {
     }
 
     /// A page's key is this, the generation, `:` and the query.
-    fn page_key_prefix(&self, scope: TaskScope) -> String {
-        format!("{}:list:{}:", self.prefix, scope.key())
+    fn page_key_prefix(&self, scope: TaskScope, part: ListPart) -> String {
+        format!("{}:list:{}:{}:", self.prefix, scope.key(), part.key())
     }
 
     /// Runs a prepared script on a pooled connection, within the call timeout.
@@ -203,6 +203,27 @@ impl TaskCache for RedisTaskCache {
         self.read::<Option<Task>>(&self.task_key(id)).await.flatten()
     }
 
+    async fn tasks(&self, ids: &[TaskId]) -> Vec<Task> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.task_key(*id)).collect();
+        let cmd = redis::cmd("MGET").arg(&keys).take();
+        let values = match call::<Vec<Option<Vec<u8>>>>(&self.pool, &cmd, self.timeout).await {
+            Ok(values) => values,
+            Err(e) => {
+                tracing::warn!(tasks = ids.len(), error = %e, "Redis cache read failed; treating it as a miss");
+                return Vec::new();
+            }
+        };
+        // A forgotten task (`null`) or an unreadable value is a miss, as in `task`.
+        values
+            .into_iter()
+            .flatten()
+            .filter_map(|raw| serde_json::from_slice::<Option<Task>>(&raw).ok().flatten())
+            .collect()
+    }
+
     async fn put_task(&self, task: &Task) {
         let key = self.task_key(task.id);
         let json = match serde_json::to_vec(task) {
@@ -232,12 +253,12 @@ impl TaskCache for RedisTaskCache {
         self.write(&self.stats_key(scope), stats, self.stats_ttl).await;
     }
 
-    async fn list_page(&self, scope: TaskScope, query: &str) -> ListLookup {
+    async fn list_page(&self, scope: TaskScope, part: ListPart, query: &str) -> ListLookup {
         let mut script = LIST_PAGE.prepare_invoke();
         script
-            .key(self.generation_key(scope))
+            .key(self.generation_key(scope, part))
             .key(self.generations_key())
-            .arg(self.page_key_prefix(scope))
+            .arg(self.page_key_prefix(scope, part))
             .arg(format!(":{query}"))
             .arg(millis(self.task_ttl));
         let (generation, page) = match self.invoke::<(u64, Option<Vec<u8>>)>(&script).await {
@@ -247,7 +268,7 @@ impl TaskCache for RedisTaskCache {
                 return ListLookup::Bypass;
             }
         };
-        let ticket = ListTicket { scope, generation, query: query.to_owned() };
+        let ticket = ListTicket { scope, part, generation, query: query.to_owned() };
         match page.map(|raw| serde_json::from_slice::<ListedPage>(&raw)) {
             Some(Ok(page)) => ListLookup::Hit(page),
             Some(Err(e)) => {
@@ -259,23 +280,29 @@ impl TaskCache for RedisTaskCache {
     }
 
     async fn put_list_page(&self, ticket: ListTicket, page: &ListedPage) {
-        let key = format!("{}{}:{}", self.page_key_prefix(ticket.scope), ticket.generation, ticket.query);
+        let key = format!("{}{}:{}", self.page_key_prefix(ticket.scope, ticket.part), ticket.generation, ticket.query);
         self.write(&key, page, self.stats_ttl).await;
     }
 
     async fn forget_scopes(&self, scopes: Vec<TaskScope>) {
+        self.forget_parts(scopes, ListPart::ALL.to_vec()).await;
+    }
+
+    async fn forget_parts(&self, scopes: Vec<TaskScope>, parts: Vec<ListPart>) {
         if scopes.is_empty() {
             return;
         }
         let mut script = FORGET_SCOPES.prepare_invoke();
         script.key(self.generations_key());
         for scope in &scopes {
-            script.key(self.generation_key(*scope));
+            for part in &parts {
+                script.key(self.generation_key(*scope, *part));
+            }
         }
         for scope in &scopes {
             script.key(self.stats_key(*scope));
         }
-        script.arg(scopes.len()).arg(millis(self.task_ttl));
+        script.arg(scopes.len() * parts.len()).arg(millis(self.task_ttl));
         if let Err(e) = self.invoke::<i64>(&script).await {
             tracing::warn!(scopes = ?scopes, error = %e, "Redis cache invalidation failed; the entries live out their time to live");
         }
@@ -323,7 +350,7 @@ static LIST_PAGE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(
     )
 });
 
-/// Moves ARGV[1] scopes' list generations (KEYS[2..]) to new values drawn from the counter
+/// Moves ARGV[1] list generations (KEYS[2..]) to new values drawn from the counter
 /// KEYS[1] (kept ARGV[2] ms), and deletes the statistics keys after them, atomically.
 static FORGET_SCOPES: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(

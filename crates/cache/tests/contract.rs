@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::{bare_task, full_task, stats};
 use workbench_cache::{MemoryTaskCache, RedisPool, RedisTaskCache};
-use workbench_tasks::{ListLookup, ListTicket, ListedPage, TaskCache, TaskId, TaskScope};
+use workbench_tasks::{ListLookup, ListPart, ListTicket, ListedPage, Status, TaskCache, TaskId, TaskScope};
 use workbench_users::UserId;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -79,17 +79,24 @@ suite!(
     a_list_page_is_served_until_its_scope_is_forgotten,
     a_page_read_before_a_change_is_never_served_after_it,
     list_pages_are_kept_per_scope_and_query,
+    forgetting_parts_keeps_the_other_parts_pages,
+    many_tasks_are_read_at_once,
     a_scope_whose_generation_expired_never_returns_to_an_old_one,
 );
 
 /// A page of the given tasks.
 fn page(ids: &[i64]) -> ListedPage {
-    ListedPage { items: ids.iter().map(|id| full_task(*id)).collect(), total: ids.len() as u64 }
+    ListedPage { ids: ids.iter().map(|id| TaskId(*id)).collect(), total: ids.len() as u64 }
 }
 
-/// The ticket of a miss; panics on anything else.
+/// The ticket of a miss of the scope's whole list; panics on anything else.
 async fn miss(cache: &dyn TaskCache, scope: TaskScope, query: &str) -> ListTicket {
-    match cache.list_page(scope, query).await {
+    miss_in(cache, scope, ListPart::Members, query).await
+}
+
+/// The ticket of a miss in `part`; panics on anything else.
+async fn miss_in(cache: &dyn TaskCache, scope: TaskScope, part: ListPart, query: &str) -> ListTicket {
+    match cache.list_page(scope, part, query).await {
         ListLookup::Miss(ticket) => ticket,
         other => panic!("expected a miss for {query} in {scope:?}, got {other:?}"),
     }
@@ -217,13 +224,21 @@ async fn a_list_page_is_served_until_its_scope_is_forgotten(caches: &dyn MakeCac
     let alice = TaskScope::InvolvedUser(UserId(1));
     let ticket = miss(&*cache, alice, "1x20").await;
     cache.put_list_page(ticket, &page(&[3, 2, 1])).await;
-    assert_eq!(cache.list_page(alice, "1x20").await, ListLookup::Hit(page(&[3, 2, 1])));
-    assert_eq!(cache.list_page(alice, "1x20").await, ListLookup::Hit(page(&[3, 2, 1])), "a hit does not spend it");
+    assert_eq!(cache.list_page(alice, ListPart::Members, "1x20").await, ListLookup::Hit(page(&[3, 2, 1])));
+    assert_eq!(
+        cache.list_page(alice, ListPart::Members, "1x20").await,
+        ListLookup::Hit(page(&[3, 2, 1])),
+        "a hit does not spend it"
+    );
 
     cache.forget_scopes(vec![alice]).await;
     let ticket = miss(&*cache, alice, "1x20").await;
     cache.put_list_page(ticket, &page(&[4, 3, 2, 1])).await;
-    assert_eq!(cache.list_page(alice, "1x20").await, ListLookup::Hit(page(&[4, 3, 2, 1])), "the new page is served");
+    assert_eq!(
+        cache.list_page(alice, ListPart::Members, "1x20").await,
+        ListLookup::Hit(page(&[4, 3, 2, 1])),
+        "the new page is served"
+    );
 }
 
 async fn a_page_read_before_a_change_is_never_served_after_it(caches: &dyn MakeCache) {
@@ -246,14 +261,52 @@ async fn list_pages_are_kept_per_scope_and_query(caches: &dyn MakeCache) {
         let ticket = miss(&*cache, scope, query).await;
         cache.put_list_page(ticket, &page(&[n as i64 + 1])).await;
     }
-    assert_eq!(cache.list_page(alice, "2x20").await, ListLookup::Hit(page(&[3])));
+    assert_eq!(cache.list_page(alice, ListPart::Members, "2x20").await, ListLookup::Hit(page(&[3])));
     cache.put_stats(alice, &stats(1)).await;
     cache.forget_scopes(vec![alice, all]).await;
     miss(&*cache, alice, "1x20").await;
     miss(&*cache, alice, "2x20").await;
     miss(&*cache, all, "1x20").await;
     assert_eq!(cache.stats(alice).await, None, "statistics go with the lists");
-    assert_eq!(cache.list_page(bob, "1x20").await, ListLookup::Hit(page(&[4])), "other scopes keep theirs");
+    assert_eq!(
+        cache.list_page(bob, ListPart::Members, "1x20").await,
+        ListLookup::Hit(page(&[4])),
+        "other scopes keep theirs"
+    );
+}
+
+async fn forgetting_parts_keeps_the_other_parts_pages(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let alice = TaskScope::InvolvedUser(UserId(1));
+    let (pending, done) = (ListPart::Status(Status::Pending), ListPart::Status(Status::Completed));
+    for (n, part) in (1..).zip([ListPart::Members, pending, done, ListPart::Rest]) {
+        let ticket = miss_in(&*cache, alice, part, "1x20").await;
+        cache.put_list_page(ticket, &page(&[n])).await;
+    }
+    cache.put_stats(alice, &stats(1)).await;
+    // A task of alice's went from pending to in progress.
+    let moved = vec![ListPart::Rest, pending, ListPart::Status(Status::InProgress)];
+    cache.forget_parts(vec![alice], moved).await;
+    assert_eq!(cache.list_page(alice, ListPart::Members, "1x20").await, ListLookup::Hit(page(&[1])));
+    assert_eq!(cache.list_page(alice, done, "1x20").await, ListLookup::Hit(page(&[3])));
+    miss_in(&*cache, alice, pending, "1x20").await;
+    miss_in(&*cache, alice, ListPart::Rest, "1x20").await;
+    assert_eq!(cache.stats(alice).await, None, "statistics go with any part");
+    cache.forget_scopes(vec![alice]).await;
+    miss_in(&*cache, alice, ListPart::Members, "1x20").await;
+    miss_in(&*cache, alice, done, "1x20").await;
+}
+
+async fn many_tasks_are_read_at_once(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    assert_eq!(cache.tasks(&[]).await, vec![]);
+    for id in 1..=3 {
+        cache.put_task(&full_task(id)).await;
+    }
+    cache.forget_task(TaskId(2)).await;
+    let mut found = cache.tasks(&[TaskId(3), TaskId(2), TaskId(1), TaskId(4)]).await;
+    found.sort_by_key(|task| task.id);
+    assert_eq!(found, vec![full_task(1), full_task(3)], "forgotten and absent tasks are misses");
 }
 
 async fn a_scope_whose_generation_expired_never_returns_to_an_old_one(caches: &dyn MakeCache) {
@@ -307,7 +360,11 @@ mod redis_only {
 
         let ticket = miss(&one, alice, "1x20").await;
         one.put_list_page(ticket, &page(&[1])).await;
-        assert_eq!(two.list_page(alice, "1x20").await, ListLookup::Hit(page(&[1])), "pages are shared");
+        assert_eq!(
+            two.list_page(alice, ListPart::Members, "1x20").await,
+            ListLookup::Hit(page(&[1])),
+            "pages are shared"
+        );
         two.forget_scopes(vec![alice]).await;
         miss(&one, alice, "1x20").await;
         purge(&pool, &prefix).await;

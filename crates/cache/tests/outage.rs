@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{bare_task, stats};
 use tokio::net::TcpListener;
 use workbench_cache::{CacheError, RedisTaskCache};
-use workbench_tasks::{ListLookup, ListTicket, ListedPage, TaskCache, TaskId, TaskScope};
+use workbench_tasks::{ListLookup, ListPart, ListTicket, ListedPage, TaskCache, TaskId, TaskScope};
 
 /// Nothing listens on port 1 of the loopback interface: connections are refused at once.
 const CLOSED: &str = "redis://127.0.0.1:1";
@@ -26,9 +26,11 @@ async fn exercise(cache: &RedisTaskCache) {
     cache.put_stats(TaskScope::All, &stats(1)).await;
     assert_eq!(cache.stats(TaskScope::All).await, None);
     cache.forget_scopes(vec![TaskScope::All]).await;
-    assert_eq!(cache.list_page(TaskScope::All, "1x20").await, ListLookup::Bypass);
-    let ticket = ListTicket { scope: TaskScope::All, generation: 1, query: "1x20".into() };
-    cache.put_list_page(ticket, &ListedPage { items: vec![bare_task(1)], total: 1 }).await;
+    cache.forget_parts(vec![TaskScope::All], vec![ListPart::Rest]).await;
+    assert_eq!(cache.tasks(&[TaskId(1)]).await, vec![]);
+    assert_eq!(cache.list_page(TaskScope::All, ListPart::Members, "1x20").await, ListLookup::Bypass);
+    let ticket = ListTicket { scope: TaskScope::All, part: ListPart::Members, generation: 1, query: "1x20".into() };
+    cache.put_list_page(ticket, &ListedPage { ids: vec![TaskId(1)], total: 1 }).await;
 }
 
 /// A server that accepts connections and never says a word.

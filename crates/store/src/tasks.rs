@@ -898,6 +898,20 @@ impl TaskRepository for DieselTaskRepository {
         self.db.run(move |conn| find_task(conn, id.0)).await
     }
 
+    async fn find_many(&self, ids: Vec<TaskId>) -> Result<Vec<Task>, RepositoryError> {
+        let ids: Vec<i64> = ids.into_iter().map(|id| id.0).collect();
+        self.db
+            .run(move |conn| {
+                let rows: Vec<TaskRow> = tasks::table
+                    .filter(tasks::id.eq_any(ids.clone()))
+                    .select(TaskRow::as_select())
+                    .load(conn)
+                    .map_err(db)?;
+                rows.into_iter().map(TaskRow::into_task).collect()
+            })
+            .await
+    }
+
     async fn list(
         &self,
         scope: TaskScope,

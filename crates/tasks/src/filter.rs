@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use workbench_core::{FieldErrors, Validator};
 use workbench_users::UserId;
 
-use crate::{Priority, Status};
+use crate::{ListPart, Priority, Status};
 
 /// What a client may sort by. Tasks without a due date sort last in both directions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +99,29 @@ impl TaskFilter {
     /// if they are equal: it is the `Debug` form, which names every field and quotes strings.
     pub fn cache_key(&self) -> Option<String> {
         self.overdue_at.is_none().then(|| format!("{self:?}"))
+    }
+
+    /// The part of a scope's lists this filter's pages belong to (see [`ListPart`]): by creation
+    /// and narrowed by nothing, or by one status only, its pages hold the same tasks in the same
+    /// order until a task joins or leaves them; anything else can change with any write.
+    pub fn list_part(&self) -> ListPart {
+        // Destructured, so that a new filter cannot be forgotten here.
+        let Self { statuses, priorities, assignee_id, owner_id, tag, text, due_before, due_after, overdue_at, sort } =
+            self;
+        let by_creation_only = sort.key == SortKey::CreatedAt
+            && priorities.is_empty()
+            && assignee_id.is_none()
+            && owner_id.is_none()
+            && tag.is_none()
+            && text.is_none()
+            && due_before.is_none()
+            && due_after.is_none()
+            && overdue_at.is_none();
+        match statuses.as_slice() {
+            [] if by_creation_only => ListPart::Members,
+            [status] if by_creation_only => ListPart::Status(*status),
+            _ => ListPart::Rest,
+        }
     }
 
     /// Validates list parameters as of `now` (for `overdue`), naming every bad parameter.

@@ -20,8 +20,8 @@ pub use model::{
     TaskStats, Title, Viewer,
 };
 pub use ports::{
-    CommentRepository, FORGOTTEN_FOR, ListLookup, ListTicket, ListedPage, Rebase, TaskCache, TaskRepository, TaskScope,
-    UpdateOutcome,
+    CommentRepository, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, Rebase, TaskCache, TaskRepository,
+    TaskScope, UpdateOutcome,
 };
 pub use service::TaskService;
 

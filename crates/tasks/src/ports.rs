@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_users::UserId;
 
-use crate::{Comment, NewComment, NewTaskRecord, TagUsage, Task, TaskFilter, TaskId, TaskStats};
+use crate::{Comment, NewComment, NewTaskRecord, Status, TagUsage, Task, TaskFilter, TaskId, TaskStats};
 
 /// How long a [`TaskCache`] refuses copies of a task it was told to forget: longer than a
 /// database read that started before the forget can take.
@@ -56,6 +56,9 @@ pub trait TaskRepository: Send + Sync {
 
     /// The task with this id, if any, with its tags in the order they were given.
     async fn find(&self, id: TaskId) -> Result<Option<Task>, RepositoryError>;
+
+    /// The tasks among `ids` that exist, in any order.
+    async fn find_many(&self, ids: Vec<TaskId>) -> Result<Vec<Task>, RepositoryError>;
 
     /// One page of the tasks in `scope` matching `filter`, sorted by `filter.sort` (tasks without
     /// a due date last in both directions; ties broken by id), and the total matching.
@@ -118,20 +121,64 @@ pub trait CommentRepository: Send + Sync {
     async fn delete(&self, id: i64) -> Result<bool, RepositoryError>;
 }
 
-/// One page of a list as a [`TaskCache`] keeps it (the page request is part of its key).
+/// One page of a list as a [`TaskCache`] keeps it (the page request is part of its key): the ids
+/// of its tasks, whose bodies are read from the cached tasks (kept current by every write), so
+/// that a page outlives writes that change its tasks but not which tasks it holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ListedPage {
-    pub items: Vec<Task>,
+    pub ids: Vec<TaskId>,
     pub total: u64,
 }
 
-/// Where a page read from the database may be cached: the scope, the query, and the generation
-/// of the scope's lists that was current *before* the read. A change to any task of the scope
-/// moves the generation on, so a page read before a change is filed under a generation no later
-/// lookup asks for, however late it is stored.
+/// The part of a scope's lists a page belongs to: which writes can change which tasks it holds,
+/// in what order, and its total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListPart {
+    /// Every task of the scope by creation: changed by creates, deletes and reassignments only.
+    Members,
+    /// The scope's tasks of one status by creation: also changed when a task enters or leaves it.
+    Status(Status),
+    /// Any other filter or sort: changed by every write.
+    Rest,
+}
+
+impl ListPart {
+    pub const ALL: [ListPart; 5] = [
+        ListPart::Members,
+        ListPart::Status(Status::Pending),
+        ListPart::Status(Status::InProgress),
+        ListPart::Status(Status::Completed),
+        ListPart::Rest,
+    ];
+
+    /// The parts a change from `before` to `after` can change (both in the same scopes, their
+    /// owner and assignee unchanged): the rest always, and the statuses it leaves and enters.
+    pub fn changed_by(before: &Task, after: &Task) -> Vec<ListPart> {
+        let mut parts = vec![ListPart::Rest];
+        if before.status != after.status {
+            parts.extend([ListPart::Status(before.status), ListPart::Status(after.status)]);
+        }
+        parts
+    }
+
+    /// A stable name for the part, for cache keys.
+    pub fn key(&self) -> &'static str {
+        match self {
+            ListPart::Members => "members",
+            ListPart::Status(status) => status.as_str(),
+            ListPart::Rest => "rest",
+        }
+    }
+}
+
+/// Where a page read from the database may be cached: the scope, its part, the query, and the
+/// generation of that part of the scope's lists that was current *before* the read. A change that
+/// can change the part moves the generation on, so a page read before a change is filed under a
+/// generation no later lookup asks for, however late it is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListTicket {
     pub scope: TaskScope,
+    pub part: ListPart,
     pub generation: u64,
     pub query: String,
 }
@@ -160,6 +207,8 @@ pub enum ListLookup {
 #[async_trait]
 pub trait TaskCache: Send + Sync {
     async fn task(&self, id: TaskId) -> Option<Task>;
+    /// The cached tasks among `ids`, in any order (one round trip to a shared cache).
+    async fn tasks(&self, ids: &[TaskId]) -> Vec<Task>;
     /// Caches `task` unless the cache holds a newer version of it, or forgot it less than
     /// [`FORGOTTEN_FOR`] ago (a late copy must not bring back a deleted task). MUST be atomic
     /// with respect to other puts and forgets of the same task, on every instance sharing it.
@@ -168,13 +217,17 @@ pub trait TaskCache: Send + Sync {
     async fn forget_task(&self, id: TaskId);
     async fn stats(&self, scope: TaskScope) -> Option<TaskStats>;
     async fn put_stats(&self, scope: TaskScope, stats: &TaskStats);
-    /// The page `query` of `scope`'s list under the scope's current generation, or the ticket to
-    /// store it with. A scope without a generation (new, or its generation evicted) MUST get one
-    /// greater than any it had before, so that no page filed earlier becomes reachable again.
-    async fn list_page(&self, scope: TaskScope, query: &str) -> ListLookup;
+    /// The page `query` of `part` of `scope`'s lists under the part's current generation, or the
+    /// ticket to store it with. A part without a generation (new, or its generation evicted) MUST
+    /// get one greater than any it had before, so that no page filed earlier becomes reachable.
+    async fn list_page(&self, scope: TaskScope, part: ListPart, query: &str) -> ListLookup;
     /// Stores `page` under `ticket` (reachable only while the ticket's generation is current).
     async fn put_list_page(&self, ticket: ListTicket, page: &ListedPage);
-    /// Forgets the statistics of each scope and moves its lists to a new generation, on every
-    /// instance sharing the cache. Called after the change is stored, before it is answered.
+    /// Forgets the statistics of each scope and moves every part of its lists to a new
+    /// generation, on every instance sharing the cache. Called after the change is stored,
+    /// before it is answered.
     async fn forget_scopes(&self, scopes: Vec<TaskScope>);
+    /// As [`Self::forget_scopes`], for the `parts` of each scope's lists only: a change that
+    /// leaves the others as they were.
+    async fn forget_parts(&self, scopes: Vec<TaskScope>, parts: Vec<ListPart>);
 }

@@ -1,13 +1,14 @@
 //! The task use cases.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use workbench_core::{FieldErrors, Page, PageRequest, Validator};
 use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
-    Comment, CommentBody, CommentRepository, ListLookup, ListedPage, NewComment, NewTask, NewTaskRecord, Rebase,
-    Status, TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch,
+    Comment, CommentBody, CommentRepository, ListLookup, ListPart, ListedPage, NewComment, NewTask, NewTaskRecord,
+    Rebase, Status, TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch,
     TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
 };
 
@@ -90,16 +91,33 @@ impl TaskService {
             return Ok(self.tasks.list(scope, filter, page).await?);
         };
         let query = format!("{}x{}:{filter_key}", page.page(), page.per_page());
-        match self.cache.list_page(scope, &query).await {
-            ListLookup::Hit(cached) => Ok(Page::new(cached.items, cached.total, page)),
+        match self.cache.list_page(scope, filter.list_part(), &query).await {
+            ListLookup::Hit(cached) => Ok(Page::new(self.bodies(viewer, &cached.ids).await?, cached.total, page)),
             ListLookup::Miss(ticket) => {
                 let found = self.tasks.list(scope, filter, page).await?;
-                let listed = ListedPage { items: found.items, total: found.total };
+                let listed = ListedPage { ids: found.items.iter().map(|task| task.id).collect(), total: found.total };
                 self.cache.put_list_page(ticket, &listed).await;
-                Ok(Page::new(listed.items, listed.total, page))
+                Ok(found)
             }
             ListLookup::Bypass => Ok(self.tasks.list(scope, filter, page).await?),
         }
+    }
+
+    /// The tasks of a cached page, in its order: from the task cache, which every write keeps
+    /// current, and those it lacks from the database (and then cached). A task deleted or handed
+    /// to someone else since the page was filed is left out rather than shown.
+    async fn bodies(&self, viewer: &Principal, ids: &[TaskId]) -> Result<Vec<Task>, TaskError> {
+        let mut found: HashMap<TaskId, Task> =
+            self.cache.tasks(ids).await.into_iter().map(|task| (task.id, task)).collect();
+        let missing: Vec<TaskId> = ids.iter().copied().filter(|id| !found.contains_key(id)).collect();
+        if !missing.is_empty() {
+            for task in self.tasks.find_many(missing).await? {
+                self.cache.put_task(&task).await;
+                found.insert(task.id, task);
+            }
+        }
+        let viewer = Viewer::from(viewer);
+        Ok(ids.iter().filter_map(|id| found.remove(id)).filter(|task| viewer.can_see(task)).collect())
     }
 
     /// The first `limit` tasks the viewer sees that match `filter`, without a total (a search).
@@ -145,9 +163,14 @@ impl TaskService {
         let rebase: Rebase = Arc::new(move |latest: &Task| changed(viewer, latest, &changes, if_match).ok());
         match self.tasks.update(first, current.version, rebase, UPDATE_ATTEMPTS).await? {
             UpdateOutcome::Stored { task, replaced } => {
-                let previous_assignee = replaced.as_ref().unwrap_or(&current).assignee_id;
+                // What it replaced: the copy it was rebased on, or the version it was written over.
+                let before = replaced.as_ref().unwrap_or(&current);
                 self.cache.put_task(&task).await;
-                self.forget_scopes_of(&task, previous_assignee).await;
+                if before.assignee_id == task.assignee_id {
+                    self.forget_parts_of(&task, ListPart::changed_by(before, &task)).await;
+                } else {
+                    self.forget_scopes_of(&task, before.assignee_id).await;
+                }
                 Ok(task)
             }
             UpdateOutcome::Stale(None) => Err(TaskError::NotFound),
@@ -280,6 +303,15 @@ impl TaskService {
         Ok(())
     }
 
+    /// Forgets the cached statistics of everyone the task concerns and of the scope of all tasks,
+    /// and the `parts` of their lists: after a change that kept its owner and assignee.
+    async fn forget_parts_of(&self, task: &Task, parts: Vec<ListPart>) {
+        let mut scopes: Vec<TaskScope> = task.involved().map(TaskScope::InvolvedUser).collect();
+        scopes.push(TaskScope::All);
+        scopes.dedup();
+        self.cache.forget_parts(scopes, parts).await;
+    }
+
     /// Forgets the cached statistics and lists of everyone the task concerns (and of the previous
     /// assignee), and of the scope of all tasks.
     async fn forget_scopes_of(&self, task: &Task, previous_assignee: Option<UserId>) {
@@ -352,6 +384,7 @@ mod tests {
         cache.expect_put_task().returning(|_| ());
         cache.expect_forget_task().returning(|_| ());
         cache.expect_forget_scopes().returning(|_| ());
+        cache.expect_forget_parts().returning(|_, _| ());
         cache
     }
 
@@ -524,7 +557,32 @@ mod tests {
         cache.expect_task().returning(move |_| Some(cached.clone()));
         cache.expect_put_task().returning(|_| ());
         cache.expect_forget_scopes().returning(|_| ());
+        cache.expect_forget_parts().returning(|_, _| ());
         cache
+    }
+
+    #[tokio::test]
+    async fn a_change_that_keeps_the_assignee_forgets_only_the_parts_it_moves() {
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_update().returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
+        let mut cache = MockTaskCache::new();
+        cache.expect_task().returning(|_| Some(task(1, Some(2), 1)));
+        cache.expect_put_task().returning(|_| ());
+        cache.expect_forget_scopes().times(0);
+        let scopes = vec![TaskScope::InvolvedUser(UserId(1)), TaskScope::InvolvedUser(UserId(2)), TaskScope::All];
+        let moved = vec![ListPart::Rest, ListPart::Status(Status::Pending), ListPart::Status(Status::Completed)];
+        cache
+            .expect_forget_parts()
+            .withf(move |s, parts| *s == scopes && *parts == moved)
+            .times(1)
+            .returning(|_, _| ());
+        cache.expect_forget_parts().withf(|_, parts| *parts == [ListPart::Rest]).times(1).returning(|_, _| ());
+        let svc = service(tasks, MockAccounts::new(), cache);
+        let done = TaskPatch { status: Some(Some(Status::Completed)), ..TaskPatch::default() };
+        svc.update(&caller(1, Role::User), TaskId(7), done, None).await.unwrap();
+        // The title is in no filter or order of the pages by creation.
+        let renamed = TaskPatch { title: Some(Some("renamed".into())), ..TaskPatch::default() };
+        svc.update(&caller(1, Role::User), TaskId(7), renamed, None).await.unwrap();
     }
 
     #[tokio::test]
@@ -646,7 +704,8 @@ mod tests {
     #[tokio::test]
     async fn list_pages_are_read_through_the_cache_under_the_scopes_generation() {
         let page = PageRequest::new(Some(2), Some(20)).unwrap();
-        let ticket = ListTicket { scope: TaskScope::InvolvedUser(UserId(1)), generation: 4, query: "2x20:…".into() };
+        let scope = TaskScope::InvolvedUser(UserId(1));
+        let ticket = ListTicket { scope, part: ListPart::Members, generation: 4, query: "2x20:…".into() };
         let stored = task(1, None, 1);
         let (from_db, from_cache) = (stored.clone(), stored.clone());
         let mut tasks = MockTaskRepository::new();
@@ -659,18 +718,20 @@ mod tests {
         let miss = ticket.clone();
         cache
             .expect_list_page()
-            .withf(|scope, query| *scope == TaskScope::InvolvedUser(UserId(1)) && query.starts_with("2x20:"))
+            .withf(move |s, part, query| *s == scope && *part == ListPart::Members && query.starts_with("2x20:"))
             .times(1)
-            .returning(move |_, _| ListLookup::Miss(miss.clone()));
+            .returning(move |_, _, _| ListLookup::Miss(miss.clone()));
         cache
             .expect_put_list_page()
-            .withf(move |t, listed| *t == ticket && listed.total == 21 && listed.items.len() == 1)
+            .withf(move |t, listed| *t == ticket && listed.total == 21 && listed.ids == [TaskId(7)])
             .times(1)
             .returning(|_, _| ());
         cache
             .expect_list_page()
             .times(1)
-            .returning(move |_, _| ListLookup::Hit(ListedPage { items: vec![from_cache.clone()], total: 21 }));
+            .returning(|_, _, _| ListLookup::Hit(ListedPage { ids: vec![TaskId(7)], total: 21 }));
+        // The page's task from the task cache, as the write that changed it last left it there.
+        cache.expect_tasks().withf(|ids| ids == [TaskId(7)]).times(1).returning(move |_| vec![from_cache.clone()]);
         let svc = service(tasks, MockAccounts::new(), cache);
         let alice = caller(1, Role::User);
 
@@ -685,7 +746,7 @@ mod tests {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_list().times(2).returning(|_, _, page| Ok(Page::new(vec![], 0, page)));
         let mut cache = MockTaskCache::new();
-        cache.expect_list_page().times(1).returning(|_, _| ListLookup::Bypass);
+        cache.expect_list_page().times(1).returning(|_, _, _| ListLookup::Bypass);
         let svc = service(tasks, MockAccounts::new(), cache);
         let overdue = TaskFilter { overdue_at: Some(now()), ..TaskFilter::default() };
         svc.list(&caller(1, Role::User), overdue, PageRequest::first()).await.unwrap();
