@@ -702,9 +702,16 @@ struct PageByCreation {
 }
 
 impl PageByCreation {
-    fn of(scope: TaskScope, filter: &TaskFilter, page: PageRequest, conn: &AnyConnection) -> Self {
-        let descending = filter.sort.descending;
-        let end = page.offset().saturating_add(page.limit());
+    /// The page `page` of a list of `total` tasks. A page in the list's second half is read from
+    /// its other end, so that no page walks more than half the list.
+    fn of(scope: TaskScope, filter: &TaskFilter, page: PageRequest, total: i64, conn: &AnyConnection) -> Self {
+        let (mut descending, mut offset, mut limit) = (filter.sort.descending, page.offset(), page.limit());
+        if offset.saturating_mul(2) > total {
+            descending = !descending;
+            let end = offset.saturating_add(limit).min(total);
+            (offset, limit) = (total - end, end - offset);
+        }
+        let end = offset.saturating_add(limit);
         let sides = sides(scope, filter)
             .into_iter()
             .map(|side| {
@@ -717,7 +724,7 @@ impl PageByCreation {
                 side.select((tasks::created_at, tasks::id)).limit(end)
             })
             .collect();
-        Self { sides, descending, limit: page.limit(), offset: page.offset() }
+        Self { sides, descending, limit, offset }
     }
 }
 
@@ -770,27 +777,29 @@ fn page_statement(
     scope: TaskScope,
     filter: &TaskFilter,
     page: PageRequest,
+    total: i64,
     conn: &AnyConnection,
 ) -> Option<tasks::BoxedQuery<'static, Db, diesel::dsl::AsSelect<TaskRow, Db>>> {
     if !by_creation(filter) {
         let q = sorted(filtered(scope, filter, conn), filter).select(TaskRow::as_select());
         return Some(q.limit(page.limit()).offset(page.offset()));
     }
-    let ids = PageByCreation::of(scope, filter, page, conn);
+    let ids = PageByCreation::of(scope, filter, page, total, conn);
     if ids.sides.is_empty() {
         return None;
     }
     Some(sorted(tasks::table.into_boxed(), filter).filter(ids).select(TaskRow::as_select()))
 }
 
-/// One page of `filter` in `scope`, in its order.
+/// One page of `filter` in `scope`, in its order, of a list of `total` tasks.
 fn page_of(
     conn: &mut AnyConnection,
     scope: TaskScope,
     filter: &TaskFilter,
     page: PageRequest,
+    total: i64,
 ) -> Result<Vec<TaskRow>, RepositoryError> {
-    match page_statement(scope, filter, page, conn) {
+    match page_statement(scope, filter, page, total, conn) {
         Some(statement) => statement.load(conn).map_err(db),
         None => Ok(Vec::new()),
     }
@@ -929,11 +938,10 @@ impl TaskRepository for DieselTaskRepository {
                 if total <= page.offset() {
                     return Ok(Page::new(Vec::new(), count(total), page));
                 }
-                let items = page_of(conn, scope, &filter, page)?.into_iter().map(TaskRow::into_task).collect::<Result<
-                    Vec<_>,
-                    _,
-                >>(
-                )?;
+                let items = page_of(conn, scope, &filter, page, total)?
+                    .into_iter()
+                    .map(TaskRow::into_task)
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(Page::new(items, count(total), page))
             })
             .await
