@@ -120,10 +120,10 @@ impl TaskCache for MemoryTaskCache {
         }
     }
 
-    async fn tasks(&self, ids: &[TaskId]) -> Vec<Task> {
+    async fn tasks(&self, ids: &[TaskId]) -> Vec<Option<Task>> {
         let mut found = Vec::with_capacity(ids.len());
         for id in ids {
-            found.extend(self.task(*id).await);
+            found.push(self.task(*id).await);
         }
         found
     }

@@ -203,7 +203,7 @@ impl TaskCache for RedisTaskCache {
         self.read::<Option<Task>>(&self.task_key(id)).await.flatten()
     }
 
-    async fn tasks(&self, ids: &[TaskId]) -> Vec<Task> {
+    async fn tasks(&self, ids: &[TaskId]) -> Vec<Option<Task>> {
         if ids.is_empty() {
             return Vec::new();
         }
@@ -213,14 +213,13 @@ impl TaskCache for RedisTaskCache {
             Ok(values) => values,
             Err(e) => {
                 tracing::warn!(tasks = ids.len(), error = %e, "Redis cache read failed; treating it as a miss");
-                return Vec::new();
+                return vec![None; ids.len()];
             }
         };
         // A forgotten task (`null`) or an unreadable value is a miss, as in `task`.
         values
             .into_iter()
-            .flatten()
-            .filter_map(|raw| serde_json::from_slice::<Option<Task>>(&raw).ok().flatten())
+            .map(|raw| raw.and_then(|raw| serde_json::from_slice::<Option<Task>>(&raw).ok().flatten()))
             .collect()
     }
 

@@ -27,7 +27,7 @@ async fn exercise(cache: &RedisTaskCache) {
     assert_eq!(cache.stats(TaskScope::All).await, None);
     cache.forget_scopes(vec![TaskScope::All]).await;
     cache.forget_parts(vec![TaskScope::All], vec![ListPart::Rest]).await;
-    assert_eq!(cache.tasks(&[TaskId(1)]).await, vec![]);
+    assert_eq!(cache.tasks(&[TaskId(1)]).await, vec![None]);
     assert_eq!(cache.list_page(TaskScope::All, ListPart::Members, "1x20").await, ListLookup::Bypass);
     let ticket = ListTicket { scope: TaskScope::All, part: ListPart::Members, generation: 1, query: "1x20".into() };
     cache.put_list_page(ticket, &ListedPage { ids: vec![TaskId(1)], total: 1 }).await;

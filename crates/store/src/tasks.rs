@@ -818,6 +818,10 @@ pub struct DieselTaskRepository {
     folding: Arc<Folding>,
 }
 
+/// How long changes gather before a fold: at a few thousand writes a second, a total reads a few
+/// hundred unfolded changes at most.
+const FOLD_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One fold at a time per repository, and one more after it for writes that came while it ran.
 #[derive(Debug, Default)]
 struct Folding {
@@ -850,6 +854,9 @@ impl DieselTaskRepository {
         }
     }
 
+    /// Folds the counted changes a moment from now, all that gathered meanwhile in one statement
+    /// (a fold per write would cost as much as the write); a total reads unfolded changes too, so
+    /// the pause only bounds how many it reads.
     fn fold_soon(&self) {
         let folding = &self.folding;
         folding.again.store(true, Ordering::SeqCst);
@@ -859,14 +866,14 @@ impl DieselTaskRepository {
         let (db, folding) = (self.db.clone(), self.folding.clone());
         tokio::spawn(async move {
             loop {
-                while folding.again.swap(false, Ordering::SeqCst) {
-                    if let Err(error) = db.run(fold_counts).await {
-                        // Nothing is lost: the changes stay, counted, for the next fold.
-                        tracing::warn!(%error, "folding task counts failed");
-                    }
+                tokio::time::sleep(FOLD_PAUSE).await;
+                folding.again.store(false, Ordering::SeqCst);
+                if let Err(error) = db.run(fold_counts).await {
+                    // Nothing is lost: the changes stay, counted, for the next fold.
+                    tracing::warn!(%error, "folding task counts failed");
                 }
                 folding.running.store(false, Ordering::SeqCst);
-                // A write that asked while this one was finishing found it running: fold for it.
+                // Writes since the pause ended: fold them too, unless another fold took over.
                 if !folding.again.load(Ordering::SeqCst) || folding.running.swap(true, Ordering::SeqCst) {
                     break;
                 }

@@ -207,8 +207,9 @@ pub enum ListLookup {
 #[async_trait]
 pub trait TaskCache: Send + Sync {
     async fn task(&self, id: TaskId) -> Option<Task>;
-    /// The cached tasks among `ids`, in any order (one round trip to a shared cache).
-    async fn tasks(&self, ids: &[TaskId]) -> Vec<Task>;
+    /// The cached copy of each of `ids`, in their order, `None` for a miss (one round trip to a
+    /// shared cache).
+    async fn tasks(&self, ids: &[TaskId]) -> Vec<Option<Task>>;
     /// Caches `task` unless the cache holds a newer version of it, or forgot it less than
     /// [`FORGOTTEN_FOR`] ago (a late copy must not bring back a deleted task). MUST be atomic
     /// with respect to other puts and forgets of the same task, on every instance sharing it.

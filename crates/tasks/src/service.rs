@@ -107,17 +107,23 @@ impl TaskService {
     /// current, and those it lacks from the database (and then cached). A task deleted or handed
     /// to someone else since the page was filed is left out rather than shown.
     async fn bodies(&self, viewer: &Principal, ids: &[TaskId]) -> Result<Vec<Task>, TaskError> {
-        let mut found: HashMap<TaskId, Task> =
-            self.cache.tasks(ids).await.into_iter().map(|task| (task.id, task)).collect();
-        let missing: Vec<TaskId> = ids.iter().copied().filter(|id| !found.contains_key(id)).collect();
+        let mut cached = self.cache.tasks(ids).await;
+        let missing: Vec<TaskId> =
+            ids.iter().zip(&cached).filter(|(_, task)| task.is_none()).map(|(id, _)| *id).collect();
         if !missing.is_empty() {
+            let mut found: HashMap<TaskId, Task> = HashMap::new();
             for task in self.tasks.find_many(missing).await? {
                 self.cache.put_task(&task).await;
                 found.insert(task.id, task);
             }
+            for (id, task) in ids.iter().zip(cached.iter_mut()) {
+                if task.is_none() {
+                    *task = found.remove(id);
+                }
+            }
         }
         let viewer = Viewer::from(viewer);
-        Ok(ids.iter().filter_map(|id| found.remove(id)).filter(|task| viewer.can_see(task)).collect())
+        Ok(cached.into_iter().flatten().filter(|task| viewer.can_see(task)).collect())
     }
 
     /// The first `limit` tasks the viewer sees that match `filter`, without a total (a search).
@@ -731,7 +737,11 @@ mod tests {
             .times(1)
             .returning(|_, _, _| ListLookup::Hit(ListedPage { ids: vec![TaskId(7)], total: 21 }));
         // The page's task from the task cache, as the write that changed it last left it there.
-        cache.expect_tasks().withf(|ids| ids == [TaskId(7)]).times(1).returning(move |_| vec![from_cache.clone()]);
+        cache
+            .expect_tasks()
+            .withf(|ids| ids == [TaskId(7)])
+            .times(1)
+            .returning(move |_| vec![Some(from_cache.clone())]);
         let svc = service(tasks, MockAccounts::new(), cache);
         let alice = caller(1, Role::User);
 

@@ -5,8 +5,8 @@
 -- without owning), per status, and `user_id = 0` the whole table's; a total by scope and status is
 -- a sum of at most three of its rows. Writers never update those rows: a trigger appends the change
 -- (`task_count_changes`, insert-only, so concurrent writers never wait on a counter or deadlock
--- over two of them), and the store folds changes into the counters after its writes, in one
--- statement that locks counters in key order. A total is counters plus changes not yet folded,
+-- over two of them), and the store folds changes into the counters a moment after its writes (all
+-- that gathered meanwhile at once), in one statement that locks counters in key order. A total is counters plus changes not yet folded,
 -- so it is exact at every moment; the changes read are the few written since the last fold.
 CREATE TABLE task_counts (
     user_id BIGINT      NOT NULL,
@@ -33,20 +33,22 @@ SELECT user_id, status, COUNT(*) FROM (
 ) AS involved
 GROUP BY user_id, status;
 
+-- One statement per changed row: the counters it leaves (-1) and enters (+1), those that cancel
+-- (a reassignment within one status leaves the owner's count as it was) left out.
 CREATE FUNCTION tasks_count_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        INSERT INTO task_count_changes (user_id, status, delta)
-        SELECT u, OLD.status, -1 FROM (VALUES (0::bigint), (OLD.owner_id),
-            (CASE WHEN OLD.assignee_id <> OLD.owner_id THEN OLD.assignee_id END)) AS who (u)
-        WHERE u IS NOT NULL;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        INSERT INTO task_count_changes (user_id, status, delta)
-        SELECT u, NEW.status, 1 FROM (VALUES (0::bigint), (NEW.owner_id),
-            (CASE WHEN NEW.assignee_id <> NEW.owner_id THEN NEW.assignee_id END)) AS who (u)
-        WHERE u IS NOT NULL;
-    END IF;
+    INSERT INTO task_count_changes (user_id, status, delta)
+    SELECT who, status, SUM(delta) FROM (VALUES
+        (0::bigint, OLD.status, -1),
+        (OLD.owner_id, OLD.status, -1),
+        (CASE WHEN OLD.assignee_id <> OLD.owner_id THEN OLD.assignee_id END, OLD.status, -1),
+        (0::bigint, NEW.status, 1),
+        (NEW.owner_id, NEW.status, 1),
+        (CASE WHEN NEW.assignee_id <> NEW.owner_id THEN NEW.assignee_id END, NEW.status, 1)
+    ) AS change (who, status, delta)
+    WHERE who IS NOT NULL AND status IS NOT NULL
+    GROUP BY who, status
+    HAVING SUM(delta) <> 0;
     RETURN NULL;
 END;
 $$;
