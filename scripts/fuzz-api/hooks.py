@@ -4,7 +4,8 @@ The OpenAPI document states every rule about the *shape* of a request. A few ref
 the server's *state* instead, and no schema can predict them for a generated value:
 
 - a TOTP code that is not the current one (`code`), the account's real password
-  (`current_password`);
+  (`current_password`, and `password` when TOTP is turned on or off: required exactly when the
+  account has one, which accounts made through OAuth alone do not);
 - an id that names no usable row (`assignee_id` of a task: an active user; `category_id` of a
   product; `product_id` of an owned item: an active product; `user_id` of a new room member: a user);
 - today's date (`purchase_date` must not be in the future);
@@ -41,6 +42,8 @@ from schemathesis.openapi.checks import RejectedPositiveData
 STATE_DEPENDENT_REFUSALS = {
     ("code", "is invalid, expired or already used"),
     ("current_password", "is incorrect"),
+    ("password", "is required: the current password of the account"),
+    ("password", "is not the current password"),
     ("assignee_id", "must be an active user"),
     ("category_id", "must be an existing category"),
     ("product_id", "must be an existing, active product"),
