@@ -47,50 +47,37 @@ fn fill(backend: Backend, ann: i64, bob: i64, cat: i64) -> Vec<String> {
     ]
 }
 
-/// `EXPLAIN ...` of a query, with its binds.
-struct Explain<Q> {
+/// `EXPLAIN ...` of a query, with its binds, answering rows of `ST`: PostgreSQL's JSON plan is one
+/// text, SQLite's `EXPLAIN QUERY PLAN` four columns (the last is the step).
+struct Explain<Q, ST> {
     prefix: &'static str,
     query: Q,
+    answers: std::marker::PhantomData<ST>,
 }
 
-impl<Q> Query for Explain<Q> {
-    type SqlType = Text;
+impl<Q, ST> Explain<Q, ST> {
+    fn new(prefix: &'static str, query: Q) -> Self {
+        Self { prefix, query, answers: std::marker::PhantomData }
+    }
 }
 
-impl<Q> QueryId for Explain<Q> {
+impl<Q, ST: diesel::expression::TypedExpressionType> Query for Explain<Q, ST> {
+    type SqlType = ST;
+}
+
+impl<Q, ST> QueryId for Explain<Q, ST> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<Q: QueryFragment<Db>> QueryFragment<Db> for Explain<Q> {
+impl<Q: QueryFragment<Db>, ST> QueryFragment<Db> for Explain<Q, ST> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Db>) -> QueryResult<()> {
         out.push_sql(self.prefix);
         self.query.walk_ast(out.reborrow())
     }
 }
 
-impl<Q> RunQueryDsl<AnyConnection> for Explain<Q> {}
-
-/// SQLite's `EXPLAIN QUERY PLAN` answers four columns; the last is the step.
-struct QueryPlan<Q>(Q);
-
-impl<Q> Query for QueryPlan<Q> {
-    type SqlType = (Integer, Integer, Integer, Text);
-}
-
-impl<Q> QueryId for QueryPlan<Q> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<Q: QueryFragment<Db>> QueryFragment<Db> for QueryPlan<Q> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Db>) -> QueryResult<()> {
-        out.push_sql("EXPLAIN QUERY PLAN ");
-        self.0.walk_ast(out.reborrow())
-    }
-}
-
-impl<Q> RunQueryDsl<AnyConnection> for QueryPlan<Q> {}
+impl<Q, ST> RunQueryDsl<AnyConnection> for Explain<Q, ST> {}
 
 /// The rows every scan of a PostgreSQL plan read (`EXPLAIN (ANALYZE, FORMAT JSON)`): those it
 /// produced and those its filter removed, over all its loops.
@@ -112,13 +99,14 @@ fn rows_scanned(plan: &Value) -> f64 {
 fn explained<Q: QueryFragment<Db>>(conn: &mut AnyConnection, statement: Q) -> Result<Explained, RepositoryError> {
     match conn {
         AnyConnection::Postgresql(_) => {
-            let explain = Explain { prefix: "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ", query: statement };
+            let explain = Explain::<_, Text>::new("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ", statement);
             let json: String = explain.get_result(conn).map_err(db)?;
             let plan: Value = serde_json::from_str(&json).expect("EXPLAIN answers JSON");
             Ok(Explained::Rows(rows_scanned(&plan[0]["Plan"]), json))
         }
         AnyConnection::Sqlite(_) => {
-            let steps: Vec<(i32, i32, i32, String)> = QueryPlan(statement).load(conn).map_err(db)?;
+            let plan = Explain::<_, (Integer, Integer, Integer, Text)>::new("EXPLAIN QUERY PLAN ", statement);
+            let steps: Vec<(i32, i32, i32, String)> = plan.load(conn).map_err(db)?;
             Ok(Explained::Steps(steps.into_iter().map(|(id, parent, _, step)| (id, parent, step)).collect()))
         }
     }

@@ -223,6 +223,19 @@ fn revoke_user_tokens(conn: &mut AnyConnection, user: UserId, at: NaiveDateTime)
     .map_err(db)
 }
 
+/// Revokes every refresh token of the family not revoked yet, as of `at`.
+fn revoke_family_in(conn: &mut AnyConnection, family_id: &str, at: DateTime<Utc>) -> Result<(), RepositoryError> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(Some(at.naive_utc())))
+    .execute(conn)
+    .map_err(db)?;
+    Ok(())
+}
+
 /// Moves the account's token generation on: every access token issued under the old one is
 /// refused from the next request (the principal caches are told by the service).
 fn end_access_tokens(conn: &mut AnyConnection, user: UserId) -> Result<(), RepositoryError> {
@@ -862,14 +875,7 @@ impl RefreshTokenStore for DieselRefreshTokenStore {
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    diesel::update(
-                        refresh_tokens::table
-                            .filter(refresh_tokens::family_id.eq(&family_id))
-                            .filter(refresh_tokens::revoked_at.is_null()),
-                    )
-                    .set(refresh_tokens::revoked_at.eq(Some(at.naive_utc())))
-                    .execute(conn)
-                    .map_err(db)?;
+                    revoke_family_in(conn, &family_id, at)?;
                     append(conn, &audit)
                 })
             })
@@ -887,14 +893,7 @@ impl RefreshTokenStore for DieselRefreshTokenStore {
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    diesel::update(
-                        refresh_tokens::table
-                            .filter(refresh_tokens::family_id.eq(&family_id))
-                            .filter(refresh_tokens::revoked_at.is_null()),
-                    )
-                    .set(refresh_tokens::revoked_at.eq(Some(at.naive_utc())))
-                    .execute(conn)
-                    .map_err(db)?;
+                    revoke_family_in(conn, &family_id, at)?;
                     end_access_tokens(conn, user)?;
                     append(conn, &audit)
                 })
