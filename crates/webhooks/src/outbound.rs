@@ -81,7 +81,7 @@ pub const URL_SHAPE: &str = concat!(
     r"(?:[/?#][^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f]*)?",
 );
 
-/// Checks a subscription URL: trimmed, of the [`URL_SHAPE`], at most [`URL_MAX_LEN`] characters;
+/// Checks a subscription URL: at most [`URL_MAX_LEN`] characters as sent, of the [`URL_SHAPE`] once trimmed;
 /// with `allow_private` false, no literal internal address or `localhost` (names are checked
 /// again at every connection). Answers the URL as the subscriber wrote it (trimmed), not as the
 /// parser normalises it: clients compare what they get back with what they sent.
@@ -89,8 +89,10 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<String, String> {
     static SHAPE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(&format!("^(?:{URL_SHAPE})$")).expect("URL_SHAPE is a valid regular expression")
     });
+    // The length as sent, as the document's `maxLength` counts it; the shape once trimmed.
+    let too_long = raw.chars().count() > URL_MAX_LEN;
     let raw = raw.trim();
-    if raw.is_empty() || raw.chars().count() > URL_MAX_LEN || !SHAPE.is_match(raw) {
+    if raw.is_empty() || too_long || !SHAPE.is_match(raw) {
         return Err(format!(
             "must be an http(s) URL with a host name or IPv4 address, of at most {URL_MAX_LEN} characters"
         ));
