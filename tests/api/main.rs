@@ -18,6 +18,7 @@ mod products;
 mod realtime;
 mod routes;
 mod search;
+mod share_links;
 mod system;
 mod tasks;
 mod totp;

@@ -12,6 +12,8 @@ pub enum Missing {
     Thumbnail,
     Task,
     UserProduct,
+    /// A share link: unknown, revoked, expired or used up, alike.
+    ShareLink,
 }
 
 impl std::fmt::Display for Missing {
@@ -21,6 +23,7 @@ impl std::fmt::Display for Missing {
             Missing::Thumbnail => "thumbnail",
             Missing::Task => "task",
             Missing::UserProduct => "user product",
+            Missing::ShareLink => "share link",
         })
     }
 }
@@ -33,6 +36,9 @@ pub enum FileError {
     /// No such thing, or one the caller may not see: the two are indistinguishable on purpose.
     #[error("no such {0}")]
     NotFound(Missing),
+    /// A share link with a password was opened without it, or with another one.
+    #[error("this link needs its password")]
+    PasswordRequired,
     /// The caller may see the file but not do this to it.
     #[error("{0}")]
     Forbidden(&'static str),

@@ -8,8 +8,9 @@
 //! validated inputs of each template: an [`Invoice`] whose totals are computed from its lines, a
 //! [`ProfileReport`], a [`TaskReport`]). The ports: [`FileRepository`], [`BlobStore`],
 //! [`MediaProcessor`] (sniffed uploads made ready to store), [`AttachmentTargets`] and
-//! [`ReportSources`] (what the tasks, products and accounts domains know). Nothing here does I/O
-//! but the service's temporary files.
+//! [`ReportSources`] (what the tasks, products and accounts domains know). [`ShareService`] hands
+//! a file to someone without an account through a [`ShareLink`] ([`ShareLinkRepository`]). Nothing
+//! here does I/O but the service's temporary files.
 
 mod blob;
 mod error;
@@ -17,6 +18,7 @@ mod file;
 mod pdf;
 mod ports;
 mod service;
+mod share;
 
 pub use blob::{
     BlobEntry, BlobError, BlobInfo, BlobKey, BlobListing, BlobRead, BlobStore, BlobStream, ByteRange, InvalidBlobKey,
@@ -37,6 +39,10 @@ pub use ports::{
     Sniff, SniffedType,
 };
 pub use service::{Destination, FileParts, FileService, PdfRequest};
+pub use share::{
+    DEFAULT_LINK_HOURS, IssuedShareLink, LINK_PASSWORD_BYTES, MAX_LINK_DOWNLOADS, MAX_LINK_HOURS, NewShareLink,
+    OpenedLink, ShareLink, ShareLinkDraft, ShareLinkId, ShareLinkRepository, ShareService, ShareToken,
+};
 
 #[cfg(feature = "mock")]
 pub use blob::MockBlobStore;
@@ -44,3 +50,5 @@ pub use blob::MockBlobStore;
 pub use pdf::MockPdfRenderer;
 #[cfg(feature = "mock")]
 pub use ports::{MockAttachmentTargets, MockContentSniffer, MockFileRepository, MockMediaProcessor, MockReportSources};
+#[cfg(feature = "mock")]
+pub use share::MockShareLinkRepository;

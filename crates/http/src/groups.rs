@@ -124,6 +124,11 @@ impl RouteSet {
         &self.0
     }
 
+    /// Whether the group named `name` is served.
+    pub fn serves(&self, name: &str) -> bool {
+        self.0.contains(&name)
+    }
+
     pub fn is_all(&self) -> bool {
         self.0.len() == GROUPS.len()
     }

@@ -4,6 +4,8 @@
 //! - Sign-in (with its second step), registration, refresh and the OAuth routes share one bucket
 //!   per client address (`RATE_LIMIT_AUTH_PER_MINUTE`): password guessing and account spraying
 //!   are slowed per source.
+//! - Share-link downloads (`/s/{token}`) draw from a bucket per client address of their own at
+//!   the same rate: a link's password is as guessable as an account's.
 //! - Every other authenticated request draws from its user's bucket, every other anonymous one
 //!   from its client address's (`RATE_LIMIT_PER_MINUTE`).
 //! - `/health`, `/ready` and `/metrics` are never limited: probes and scrapers must get through.
@@ -46,6 +48,8 @@ const SIGN_IN_ROUTES: [&str; 6] = [
 const SIGN_IN_PREFIX: &str = "/api/v1/auth/";
 static SIGN_IN: LazyLock<Vec<ResourceDef>> =
     LazyLock::new(|| SIGN_IN_ROUTES.iter().map(|r| ResourceDef::new(*r)).collect());
+/// Where share-link downloads live (see `crate::files::links`).
+const SHARE_PREFIX: &str = "/s/";
 /// Routes that are never limited.
 const UNLIMITED: [&str; 3] = ["/health", "/ready", "/metrics"];
 
@@ -142,6 +146,9 @@ pub fn bucket(req: &ServiceRequest, limits: &Limits, state: &AppState) -> Option
     };
     if is_sign_in(path) {
         return limits.auth.map(|policy| (policy, address()));
+    }
+    if path.starts_with(SHARE_PREFIX) {
+        return limits.auth.map(|policy| (policy, format!("share:{}", address())));
     }
     let policy = limits.general?;
     let verified = bearer(req).and_then(|token| state.authenticator.verify(token).ok());

@@ -20,6 +20,11 @@ pub fn api(cfg: &mut ServiceConfig, routes: &RouteSet) {
     if !routes.is_empty() {
         cfg.service(scope("/api/v1").configure(|cfg| register(cfg, routes)));
     }
+    // Share links are handed to people, so they are short and unversioned; the files group
+    // serves them (the gateway sends `/s/` there too).
+    if routes.serves("files") {
+        cfg.service(crate::files::links::download_shared);
+    }
 }
 
 /// Health, readiness, metrics and the live dashboard, outside the versioned API: every process

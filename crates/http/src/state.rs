@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use workbench_chat::ChatService;
 use workbench_core::broadcast::Broadcast;
-use workbench_files::FileService;
+use workbench_files::{FileService, ShareService};
 use workbench_integrations::IntegrationService;
 use workbench_jobs::{JobQueue, ScheduleInfo};
 use workbench_products::{CatalogueService, CollectionService};
@@ -41,6 +41,8 @@ pub struct AppState {
     pub collection: CollectionService,
     /// Uploads, downloads and generated PDFs.
     pub files: FileService,
+    /// Share links: files handed out without an account.
+    pub shares: ShareService,
     /// Weather, crypto prices and translations from third parties.
     pub integrations: IntegrationService,
     /// This instance's live system metrics, their history and alerts.

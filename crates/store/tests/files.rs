@@ -233,3 +233,97 @@ async fn blob_keys_no_record_knows_are_reported(db: Database) {
     assert!(!unknown.contains(&key("thumbs/00/known-thumb.jpg")));
     assert!(unknown.contains(&key("files/00/orphan")));
 }
+
+mod share_links {
+    //! Share links, held to the `ShareLinkRepository` contract (`crates/files/src/share.rs`):
+    //! a link opens until it expires, runs out or is revoked, the database deciding; two visitors
+    //! racing for the last download are counted once; links go with their file.
+
+    use chrono::TimeDelta;
+    use workbench_core::RepositoryError;
+    use workbench_files::{Attachment, FileId, FileRepository, NewShareLink, ShareLinkId, ShareLinkRepository};
+    use workbench_store::testing::{instant, user};
+    use workbench_store::{Database, DieselShareLinkRepository, engine_cases};
+
+    use super::{new_file, repo};
+
+    engine_cases!(a_link_opens_until_it_expires_runs_out_or_is_revoked, racing_for_the_last_download_counts_once);
+
+    fn links(db: &Database) -> DieselShareLinkRepository {
+        DieselShareLinkRepository::new(db.clone())
+    }
+
+    fn new_link(file: FileId, digest: char, max_downloads: Option<u32>) -> NewShareLink {
+        NewShareLink {
+            file_id: file,
+            token_digest: digest.to_string().repeat(64),
+            expires_at: instant() + TimeDelta::hours(1),
+            max_downloads,
+            password_hash: Some("$2b$04$hash".into()),
+            created_at: instant(),
+        }
+    }
+
+    async fn a_link_opens_until_it_expires_runs_out_or_is_revoked(db: Database) {
+        let ann = user(&db, "ann").await;
+        let file = repo(&db).insert(new_file(&ann, "manual.pdf", Attachment::None)).await.unwrap();
+        let made = links(&db).insert(new_link(file.id, 'a', Some(2))).await.unwrap();
+        assert_eq!(
+            (made.downloads, made.max_downloads, made.password_hash.as_deref()),
+            (0, Some(2), Some("$2b$04$hash"))
+        );
+        assert_eq!(made.expires_at, instant() + TimeDelta::hours(1));
+        let missing = links(&db).insert(new_link(FileId(999_999), 'b', None)).await;
+        assert!(matches!(missing, Err(RepositoryError::MissingReference { field: "file_id" })), "{missing:?}");
+
+        let digest = "a".repeat(64);
+        let now = instant();
+        assert_eq!(links(&db).find_open(digest.clone(), now).await.unwrap(), Some(made.clone()));
+        assert_eq!(links(&db).find_open("c".repeat(64), now).await.unwrap(), None, "an unknown token");
+        let at_expiry = instant() + TimeDelta::hours(1);
+        assert_eq!(links(&db).find_open(digest.clone(), at_expiry).await.unwrap(), None, "expired");
+        assert!(!links(&db).count_download(made.id, at_expiry).await.unwrap(), "nothing counted once expired");
+
+        assert!(links(&db).count_download(made.id, now).await.unwrap());
+        assert!(links(&db).count_download(made.id, now).await.unwrap());
+        assert!(!links(&db).count_download(made.id, now).await.unwrap(), "two of two used");
+        assert_eq!(links(&db).find_open(digest.clone(), now).await.unwrap(), None, "used up");
+        let listed = links(&db).list(file.id).await.unwrap();
+        assert_eq!(listed.iter().map(|l| l.downloads).collect::<Vec<_>>(), [2], "a used-up link stays listed");
+
+        let unlimited = links(&db).insert(new_link(file.id, 'd', None)).await.unwrap();
+        for _ in 0..5 {
+            assert!(links(&db).count_download(unlimited.id, now).await.unwrap());
+        }
+        let listed = links(&db).list(file.id).await.unwrap();
+        assert_eq!(listed.iter().map(|l| l.id).collect::<Vec<_>>(), [unlimited.id, made.id], "newest first");
+
+        assert!(!links(&db).revoke(FileId(999_999), unlimited.id).await.unwrap(), "another file's link");
+        assert!(links(&db).revoke(file.id, unlimited.id).await.unwrap());
+        assert!(!links(&db).revoke(file.id, unlimited.id).await.unwrap());
+        assert_eq!(links(&db).find_open("d".repeat(64), now).await.unwrap(), None, "revoked");
+        assert!(!links(&db).count_download(unlimited.id, now).await.unwrap());
+
+        repo(&db).delete(file.id).await.unwrap();
+        assert_eq!(links(&db).list(file.id).await.unwrap(), vec![], "links go with their file");
+        assert!(!links(&db).revoke(file.id, ShareLinkId(made.id.0)).await.unwrap());
+    }
+
+    async fn racing_for_the_last_download_counts_once(db: Database) {
+        let ann = user(&db, "ann").await;
+        let file = repo(&db).insert(new_file(&ann, "manual.pdf", Attachment::None)).await.unwrap();
+        let link = links(&db).insert(new_link(file.id, 'e', Some(1))).await.unwrap();
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                let links = links(&db);
+                tokio::spawn(async move { links.count_download(link.id, instant()).await.unwrap() })
+            })
+            .collect();
+        let mut counted = 0;
+        for racer in racers {
+            counted += usize::from(racer.await.unwrap());
+        }
+        assert_eq!(counted, 1, "exactly one of eight visitors got the one download");
+        assert_eq!(links(&db).list(file.id).await.unwrap()[0].downloads, 1);
+    }
+}

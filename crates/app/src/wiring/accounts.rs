@@ -14,8 +14,8 @@ use workbench_store::{
     DieselRefreshTokenStore, DieselUserRepository,
 };
 use workbench_users::{
-    AuthParts, AuthService, AuthSettings, Authenticator, DashboardService, OAuthProvider, OAuthService, PrincipalCache,
-    TwoFactorService, UserRepository, UserService,
+    AuthParts, AuthService, AuthSettings, Authenticator, DashboardService, OAuthProvider, OAuthService, PasswordHasher,
+    PrincipalCache, TwoFactorService, UserRepository, UserService,
 };
 
 use crate::config::{Settings, non_empty};
@@ -40,12 +40,15 @@ pub struct Accounts {
     /// The accounts themselves, for the background's jobs and the realtime recheck.
     pub repository: Arc<dyn UserRepository>,
     pub principals: Arc<dyn PrincipalCache>,
+    /// Password hashing on its own threads, for the other secrets people choose (a share link's).
+    pub hasher: Arc<dyn PasswordHasher>,
 }
 
 pub async fn wire(settings: &Settings, db: &Database, bus: Arc<dyn Broadcast>) -> anyhow::Result<Accounts> {
     let cost = settings.auth.bcrypt_cost;
     // Making the dummy hash costs one bcrypt round: keep it off the executor.
-    let hasher = Arc::new(tokio::task::spawn_blocking(move || BcryptHasher::new(cost)).await??);
+    let hasher: Arc<dyn PasswordHasher> =
+        Arc::new(tokio::task::spawn_blocking(move || BcryptHasher::new(cost)).await??);
     let issuer = Arc::new(JwtIssuer::new(JwtSettings {
         secret: settings.jwt_secret_bytes(),
         issuer: settings.public_url(),
@@ -83,11 +86,12 @@ pub async fn wire(settings: &Settings, db: &Database, bus: Arc<dyn Broadcast>) -
         authenticator,
         oauth,
         two_factor: TwoFactorService::new(users.clone(), totp, hasher.clone()),
-        users: UserService::new(users.clone(), hasher, audit, principals.clone()),
+        users: UserService::new(users.clone(), hasher.clone(), audit, principals.clone()),
         dashboard: DashboardService::new(Arc::new(DieselPlatformCensus::new(db.clone()))),
         auth,
         repository: users,
         principals,
+        hasher,
     })
 }
 

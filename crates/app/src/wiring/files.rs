@@ -12,17 +12,18 @@ use async_trait::async_trait;
 use workbench_core::{FieldErrors, PageRequest, RepositoryError, Validator, parse_instant};
 use workbench_files::{
     AttachmentTargets, BlobStore, FileParts, FileService, MediaClass, MediaError, MediaProcessor, PreparedMedia,
-    ProfileReport, ReportCount, ReportError, ReportSources, StagedUpload, TaskReport, TaskReportFilters, TaskReportRow,
+    ProfileReport, ReportCount, ReportError, ReportSources, ShareService, StagedUpload, TaskReport, TaskReportFilters,
+    TaskReportRow,
 };
 use workbench_products::{CollectionService, ProductError, UserProductId};
 use workbench_tasks::{RawTaskFilter, TaskError, TaskFilter, TaskId, TaskService};
-use workbench_users::{Principal, UserError, UserId, UserService, now};
+use workbench_users::{PasswordHasher, Principal, UserError, UserId, UserService, now};
 
 use anyhow::Context;
 use workbench_media::image::{ImagePolicy, Limits};
 use workbench_media::{AllowlistSniffer, MediaPreparer, MediaWorkers};
 use workbench_pdf::TypstPdfRenderer;
-use workbench_store::{Database, DieselFileRepository};
+use workbench_store::{Database, DieselFileRepository, DieselShareLinkRepository};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -65,6 +66,16 @@ pub fn service(settings: &Settings, parts: FilesParts<'_>) -> anyhow::Result<Fil
         sources: Arc::new(Reports { users: users.clone(), tasks: tasks.clone() }),
         scratch,
     }))
+}
+
+/// Share links, on the same records and bytes as the files service.
+pub fn shares(db: &Database, blobs: Arc<dyn BlobStore>, hasher: Arc<dyn PasswordHasher>) -> ShareService {
+    ShareService::new(
+        Arc::new(DieselFileRepository::new(db.clone())),
+        Arc::new(DieselShareLinkRepository::new(db.clone())),
+        blobs,
+        hasher,
+    )
 }
 
 /// Where file bytes are kept (`STORAGE_URL`).

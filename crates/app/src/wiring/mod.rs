@@ -68,6 +68,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
             users: &accounts.users,
         },
     )?;
+    let shares = files::shares(&db, blobs.clone(), accounts.hasher.clone());
     // One job store per process: its wake-up signal is shared by whatever enqueues and the runtime.
     let job_store = DieselJobStore::new(db.clone());
     let webhook_store = DieselWebhookStore::new(db.clone()).waking(job_store.waker());
@@ -110,6 +111,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         catalogue,
         collection,
         files,
+        shares,
         integrations,
         system,
         jobs,

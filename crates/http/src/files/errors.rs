@@ -15,7 +15,14 @@ impl From<FileError> for ApiError {
                 Missing::Thumbnail => "This file has no thumbnail: only images do.",
                 Missing::Task => "No such task.",
                 Missing::UserProduct => "No such item in your collection.",
+                Missing::ShareLink => "No such link: it may have expired, run out or been revoked.",
             }),
+            // Not a bearer route: no `WWW-Authenticate: Bearer` challenge.
+            FileError::PasswordRequired => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "share-password-required",
+                "This link needs its password, sent as X-Share-Password.",
+            ),
             FileError::Forbidden(why) => ApiError::forbidden(why),
             e @ FileError::RangeNotSatisfiable { .. } => {
                 ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range-not-satisfiable", sentence(&e))

@@ -1,6 +1,8 @@
 //! Files: uploads (alone, to a task, to an item of the caller's collection), their records,
 //! downloads with ranges and validators, thumbnails, deletion, and PDFs made from templates.
 //!
+//! Share links (`links`) hand a file to someone without an account.
+//!
 //! Who may read a file: its owner, admins, and anyone who can see the task it is attached to;
 //! anyone else is told it does not exist.
 
@@ -13,6 +15,7 @@ use workbench_users::Principal;
 
 pub mod dto;
 mod errors;
+pub mod links;
 pub mod receiving;
 mod schemas;
 pub mod serving;
@@ -84,7 +87,15 @@ async fn store_upload(
 pub fn routes(routes: &mut Routes<'_, '_>) {
     // `/files/pdf` before `/files/{id}`.
     if let Some(cfg) = routes.under("/files") {
-        cfg.service(upload).service(render_pdf).service(get).service(download).service(thumbnail).service(remove);
+        cfg.service(upload)
+            .service(render_pdf)
+            .service(get)
+            .service(download)
+            .service(thumbnail)
+            .service(remove)
+            .service(links::create_link)
+            .service(links::list_links)
+            .service(links::revoke_link);
     }
     if let Some(cfg) = routes.under("/tasks") {
         cfg.service(upload_to_task).service(task_attachments);

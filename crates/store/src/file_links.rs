@@ -1,0 +1,207 @@
+//! Share links of files (the files domain's `ShareLinkRepository`).
+//!
+//! Whether a link still opens is decided in SQL, by the statement that reads it or counts a
+//! download of it: `expires_at` against the caller's clock, `downloads` against `max_downloads`
+//! in the same `UPDATE` that adds one, so that two visitors racing for a link's last download
+//! cannot both be counted.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use workbench_core::RepositoryError;
+use workbench_files::{FileId, NewShareLink, ShareLink, ShareLinkId, ShareLinkRepository};
+
+use crate::Database;
+use crate::database::stored;
+use crate::error::{db, map_db_error};
+
+diesel::table! {
+    /// Share links (see the migration): known by their token's SHA-256.
+    file_links (id) {
+        id -> BigInt,
+        file_id -> BigInt,
+        token_digest -> Text,
+        password_hash -> Nullable<Text>,
+        expires_at -> Timestamp,
+        max_downloads -> Nullable<Integer>,
+        downloads -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+/// `ShareLinkRepository` on the shared database.
+#[derive(Debug, Clone)]
+pub struct DieselShareLinkRepository {
+    db: Database,
+}
+
+impl DieselShareLinkRepository {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+/// The columns read back, in `LinkRow`'s order (the token's digest never is).
+type LinkColumns = (
+    file_links::id,
+    file_links::file_id,
+    file_links::password_hash,
+    file_links::expires_at,
+    file_links::max_downloads,
+    file_links::downloads,
+    file_links::created_at,
+);
+const LINK_COLUMNS: LinkColumns = (
+    file_links::id,
+    file_links::file_id,
+    file_links::password_hash,
+    file_links::expires_at,
+    file_links::max_downloads,
+    file_links::downloads,
+    file_links::created_at,
+);
+
+#[derive(Debug, Queryable)]
+struct LinkRow {
+    id: i64,
+    file_id: i64,
+    password_hash: Option<String>,
+    expires_at: NaiveDateTime,
+    max_downloads: Option<i32>,
+    downloads: i32,
+    created_at: NaiveDateTime,
+}
+
+impl LinkRow {
+    fn into_link(self) -> Result<ShareLink, RepositoryError> {
+        let count = |n: i32, column: &str| {
+            u32::try_from(n)
+                .map_err(|e| RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {column}: {e}")))
+        };
+        Ok(ShareLink {
+            id: ShareLinkId(self.id),
+            file_id: FileId(self.file_id),
+            expires_at: self.expires_at.and_utc(),
+            max_downloads: self.max_downloads.map(|n| count(n, "file_links.max_downloads")).transpose()?,
+            downloads: count(self.downloads, "file_links.downloads")?,
+            password_hash: self.password_hash,
+            created_at: self.created_at.and_utc(),
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = file_links, treat_none_as_default_value = false)]
+struct NewLinkRow<'a> {
+    file_id: i64,
+    token_digest: &'a str,
+    password_hash: Option<&'a str>,
+    expires_at: NaiveDateTime,
+    max_downloads: Option<i32>,
+    created_at: NaiveDateTime,
+}
+
+#[async_trait]
+impl ShareLinkRepository for DieselShareLinkRepository {
+    async fn insert(&self, link: NewShareLink) -> Result<ShareLink, RepositoryError> {
+        let max_downloads = link
+            .max_downloads
+            .map(i32::try_from)
+            .transpose()
+            .map_err(|e| RepositoryError::Unavailable(anyhow::anyhow!("max_downloads out of range: {e}")))?;
+        self.db
+            .run(move |conn| {
+                let row = NewLinkRow {
+                    file_id: link.file_id.0,
+                    token_digest: &link.token_digest,
+                    password_hash: link.password_hash.as_deref(),
+                    expires_at: stored(link.expires_at),
+                    max_downloads,
+                    created_at: stored(link.created_at),
+                };
+                diesel::insert_into(file_links::table)
+                    .values(&row)
+                    .returning(LINK_COLUMNS)
+                    .get_result::<LinkRow>(conn)
+                    .map_err(|e| match map_db_error(e, &[]) {
+                        RepositoryError::MissingReference { .. } => {
+                            RepositoryError::MissingReference { field: "file_id" }
+                        }
+                        other => other,
+                    })?
+                    .into_link()
+            })
+            .await
+    }
+
+    async fn list(&self, file: FileId) -> Result<Vec<ShareLink>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                file_links::table
+                    .filter(file_links::file_id.eq(file.0))
+                    .order((file_links::created_at.desc(), file_links::id.desc()))
+                    .select(LINK_COLUMNS)
+                    .load::<LinkRow>(conn)
+                    .map_err(db)?
+                    .into_iter()
+                    .map(LinkRow::into_link)
+                    .collect()
+            })
+            .await
+    }
+
+    async fn revoke(&self, file: FileId, link: ShareLinkId) -> Result<bool, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let gone = diesel::delete(
+                    file_links::table.filter(file_links::id.eq(link.0)).filter(file_links::file_id.eq(file.0)),
+                )
+                .execute(conn)
+                .map_err(db)?;
+                Ok(gone == 1)
+            })
+            .await
+    }
+
+    async fn find_open(&self, token_digest: String, now: DateTime<Utc>) -> Result<Option<ShareLink>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                file_links::table
+                    .filter(file_links::token_digest.eq(&token_digest))
+                    .filter(file_links::expires_at.gt(stored(now)))
+                    .filter(
+                        file_links::max_downloads
+                            .is_null()
+                            .or(file_links::downloads.nullable().lt(file_links::max_downloads)),
+                    )
+                    .select(LINK_COLUMNS)
+                    .first::<LinkRow>(conn)
+                    .optional()
+                    .map_err(db)?
+                    .map(LinkRow::into_link)
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn count_download(&self, link: ShareLinkId, now: DateTime<Utc>) -> Result<bool, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let counted = diesel::update(
+                    file_links::table
+                        .filter(file_links::id.eq(link.0))
+                        .filter(file_links::expires_at.gt(stored(now)))
+                        .filter(
+                            file_links::max_downloads
+                                .is_null()
+                                .or(file_links::downloads.nullable().lt(file_links::max_downloads)),
+                        ),
+                )
+                .set(file_links::downloads.eq(file_links::downloads + 1))
+                .execute(conn)
+                .map_err(db)?;
+                Ok(counted == 1)
+            })
+            .await
+    }
+}
