@@ -7,7 +7,8 @@ the server's *state* instead, and no schema can predict them for a generated val
   (`current_password`, and `password` when TOTP is turned on or off: required exactly when the
   account has one, which accounts made through OAuth alone do not);
 - an id that names no usable row (`assignee_id` of a task: an active user; `category_id` of a
-  product; `product_id` of an owned item: an active product; `user_id` of a new room member: a user);
+  product; `product_id` of an owned item: an active product; `user_id` of a new room member: a user;
+  `user_id` of a new project member: an active user);
 - today's date (`purchase_date` must not be in the future);
 - a rule between two fields (`warranty_expires` not before `purchase_date`, a `price_cents` needs
   a `currency`, a category `name` without a letter or digit needs a `slug`), which JSON Schema
@@ -58,6 +59,7 @@ STATE_DEPENDENT_REFUSALS = {
     ("user_product_id", "must be an item of your collection"),
     ("user_product_id", "a file is attached to a task or to an item, not both"),
     ("user_id", "is not an existing user"),
+    ("user_id", "must be an active user"),
 }
 
 # Operations whose `400` with this problem type answers a signature no client without the secret

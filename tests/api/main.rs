@@ -15,6 +15,7 @@ mod limits;
 mod oauth;
 mod platform;
 mod products;
+mod projects;
 mod realtime;
 mod routes;
 mod search;

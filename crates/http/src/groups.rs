@@ -32,6 +32,7 @@ pub const GROUPS: &[RouteGroup] = &[
     RouteGroup { name: "tasks", prefixes: &["/tasks", "/tags"] },
     RouteGroup { name: "products", prefixes: &["/categories", "/products", "/user-products"] },
     RouteGroup { name: "files", prefixes: &["/files"] },
+    RouteGroup { name: "projects", prefixes: &["/projects", "/invites"] },
     RouteGroup { name: "integrations", prefixes: &["/weather", "/crypto", "/translate"] },
     RouteGroup { name: "search", prefixes: &["/search"] },
     RouteGroup { name: "webhooks", prefixes: &["/webhooks"] },

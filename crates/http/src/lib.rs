@@ -34,6 +34,7 @@ pub mod ports;
 pub mod preconditions;
 pub mod problem;
 pub mod products;
+pub mod projects;
 pub mod responses;
 pub mod routes;
 pub mod search;
@@ -56,6 +57,7 @@ const DOMAINS: &[fn(&mut groups::Routes<'_, '_>)] = &[
     products::routes,
     user_products::routes,
     files::routes,
+    projects::routes,
     integrations::routes,
     search::routes,
     webhooks::routes,

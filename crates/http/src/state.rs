@@ -10,6 +10,7 @@ use workbench_files::{FileService, ShareService};
 use workbench_integrations::IntegrationService;
 use workbench_jobs::{JobQueue, ScheduleInfo};
 use workbench_products::{CatalogueService, CollectionService};
+use workbench_projects::ProjectService;
 use workbench_realtime::Realtime;
 use workbench_system::SystemMonitor;
 use workbench_tasks::TaskService;
@@ -31,6 +32,8 @@ pub struct AppState {
     /// The administrators' counts across the platform.
     pub dashboard: DashboardService,
     pub tasks: TaskService,
+    /// Projects shared by a team: members, roles and invitations.
+    pub projects: ProjectService,
     /// Chat rooms, members, messages and their history.
     pub chat: ChatService,
     /// This instance's sockets, presence, and delivery to sockets on every instance.

@@ -375,6 +375,44 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Projects (see `crate::projects`).
+    projects (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Nullable<Text>,
+        owner_id -> BigInt,
+        archived -> Bool,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    project_members (project_id, user_id) {
+        project_id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+        joined_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Invitations, known by their token's SHA-256.
+    project_invites (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        token_digest -> Text,
+        role -> Text,
+        max_uses -> Nullable<Integer>,
+        uses -> Integer,
+        expires_at -> Timestamp,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// Chat rooms (see `crate::chat`).
     chat_rooms (id) {
         id -> BigInt,
@@ -425,6 +463,9 @@ diesel::joinable!(files -> users (owner_id));
 diesel::joinable!(files -> tasks (task_id));
 diesel::joinable!(files -> user_products (user_product_id));
 diesel::joinable!(chat_members -> chat_rooms (room_id));
+diesel::joinable!(project_members -> projects (project_id));
+diesel::joinable!(project_members -> users (user_id));
+diesel::joinable!(project_invites -> projects (project_id));
 diesel::joinable!(chat_rooms -> users (created_by));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -457,4 +498,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_rooms,
     chat_members,
     chat_messages,
+    projects,
+    project_members,
+    project_invites,
 );

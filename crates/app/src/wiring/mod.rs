@@ -8,6 +8,7 @@ mod files;
 mod integrations;
 mod operations;
 mod products;
+mod projects;
 mod shared;
 mod system_topic;
 mod tasks;
@@ -106,6 +107,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         users: accounts.users,
         dashboard: accounts.dashboard,
         tasks,
+        projects: projects::service(&db),
         chat,
         realtime,
         catalogue,

@@ -1,0 +1,44 @@
+//! What can go wrong with projects, in the domain's words.
+
+use workbench_core::{FieldErrors, RepositoryError};
+
+/// The thing that was not found, for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Project,
+    Member,
+    Invite,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// Invalid fields, every one of them.
+    #[error("invalid fields: {0}")]
+    Validation(#[from] FieldErrors),
+    /// No such thing, or one the caller may not see: the two are indistinguishable on purpose.
+    #[error("no such {0:?}")]
+    NotFound(Missing),
+    /// The caller sees the project but their role does not allow this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The user is a member already.
+    #[error("the user is already a member of this project")]
+    AlreadyMember,
+    /// The change would leave the project without an admin.
+    #[error("a project keeps at least one admin: promote another member first")]
+    LastAdmin,
+    /// `If-Match` named another version than the current one.
+    #[error("the project is at version {current}, not {expected}")]
+    VersionMismatch { expected: i64, current: i64 },
+    /// Concurrent writers kept winning.
+    #[error("the project kept changing; try again")]
+    Contention,
+    #[error(transparent)]
+    Unavailable(anyhow::Error),
+}
+
+impl From<RepositoryError> for ProjectError {
+    fn from(e: RepositoryError) -> Self {
+        ProjectError::Unavailable(e.into())
+    }
+}

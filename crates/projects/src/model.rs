@@ -1,0 +1,399 @@
+//! Projects, their members and invitations, and the rules on their fields.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use workbench_core::{BoundedText, FieldErrors, TypeFailures, Validator, at_most_chars};
+use workbench_users::{Principal, UserId};
+
+/// A project's database id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProjectId(pub i64);
+
+impl fmt::Display for ProjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An invitation's database id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InviteId(pub i64);
+
+impl fmt::Display for InviteId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What a member may do in a project, in increasing power (the derived order is the rank): a
+/// viewer reads the project's tasks and comments on them; an editor also creates, changes,
+/// assigns and deletes them; an admin also manages the project, its members and invitations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProjectRole {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+impl ProjectRole {
+    pub const ALL: [ProjectRole; 3] = [ProjectRole::Viewer, ProjectRole::Editor, ProjectRole::Admin];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProjectRole::Viewer => "viewer",
+            ProjectRole::Editor => "editor",
+            ProjectRole::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| "must be one of viewer, editor, admin".to_owned())
+    }
+
+    /// Editors and admins change the project's tasks.
+    pub fn edits_tasks(self) -> bool {
+        self >= ProjectRole::Editor
+    }
+}
+
+impl fmt::Display for ProjectRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A project's name: 1 to 100 characters once trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectName(BoundedText<{ ProjectName::MAX_CHARS }>);
+
+impl ProjectName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Ok(Self(BoundedText::parse(raw)?))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// The most characters a project's description may have.
+pub const DESCRIPTION_MAX_CHARS: usize = 2_000;
+
+/// A description as stored: trimmed, at most 2,000 characters; blank means none.
+fn parse_description(raw: &str) -> Result<Option<String>, String> {
+    let trimmed = raw.trim();
+    Ok(at_most_chars(trimmed, DESCRIPTION_MAX_CHARS).map(|t| (!t.is_empty()).then(|| t.to_owned()))?)
+}
+
+/// A project as stored, with how many members it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: ProjectId,
+    pub name: String,
+    pub description: Option<String>,
+    /// Its creator, who has no rights beyond their role.
+    pub owner_id: UserId,
+    pub archived: bool,
+    pub member_count: u64,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A project as one caller sees it: with their role, `None` for platform staff who are not
+/// members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectView {
+    pub project: Project,
+    pub my_role: Option<ProjectRole>,
+}
+
+/// A project about to be stored; its creator becomes its first admin in the same write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProject {
+    pub name: ProjectName,
+    pub description: Option<String>,
+    pub owner_id: UserId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a client sent to create a project.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectDraft {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub type_failures: TypeFailures,
+}
+
+impl ProjectDraft {
+    pub(crate) fn parse(self, owner: &Principal, at: DateTime<Utc>) -> Result<NewProject, FieldErrors> {
+        let mut v = Validator::seeded(self.type_failures);
+        let name = v.required("name", self.name, |n| ProjectName::parse(&n));
+        let description =
+            v.optional("description", self.description, |d| parse_description(&d)).ok().flatten().flatten();
+        let name = v.finish_with(name)?;
+        Ok(NewProject { name, description, owner_id: owner.id, created_at: at })
+    }
+}
+
+/// What a client sent to change a project: fields left out are kept; `description: null` clears.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectPatch {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub archived: Option<bool>,
+    pub type_failures: TypeFailures,
+}
+
+/// A patch whose every field is valid.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ProjectChanges {
+    name: Option<ProjectName>,
+    description: Option<Option<String>>,
+    archived: Option<bool>,
+}
+
+impl ProjectChanges {
+    pub(crate) fn parse(patch: ProjectPatch) -> Result<Self, FieldErrors> {
+        let mut v = Validator::seeded(patch.type_failures);
+        let name = v.optional("name", patch.name, |n| ProjectName::parse(&n)).ok().flatten();
+        let description = match patch.description {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(raw)) => v.check("description", parse_description(&raw)),
+        };
+        v.finish()?;
+        Ok(Self { name, description, archived: patch.archived })
+    }
+
+    pub(crate) fn apply(&self, project: &mut Project, at: DateTime<Utc>) {
+        if let Some(name) = &self.name {
+            project.name = name.as_str().to_owned();
+        }
+        if let Some(description) = &self.description {
+            project.description.clone_from(description);
+        }
+        if let Some(archived) = self.archived {
+            project.archived = archived;
+        }
+        project.updated_at = at;
+    }
+}
+
+/// A member of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: UserId,
+    pub username: String,
+    pub role: ProjectRole,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// Which projects a list shows: archived ones, or the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProjectFilter {
+    pub archived: bool,
+}
+
+/// An invitation: a link that makes whoever follows it a member with its role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    pub id: InviteId,
+    pub project_id: ProjectId,
+    pub role: ProjectRole,
+    /// `None`: unlimited.
+    pub max_uses: Option<u32>,
+    pub uses: u32,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An invitation about to be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvite {
+    pub project_id: ProjectId,
+    pub role: ProjectRole,
+    pub max_uses: Option<u32>,
+    /// [`InviteToken::digest`] of its token.
+    pub token_digest: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The secret of an invitation: 256 random bits as 64 hex digits, shown once.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InviteToken(String);
+
+impl fmt::Debug for InviteToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InviteToken(..)")
+    }
+}
+
+impl InviteToken {
+    pub(crate) fn generate() -> Self {
+        let mut bytes = [0_u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        Self(hex::encode(bytes))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// What the database knows an invitation by.
+    pub fn digest(token: &str) -> String {
+        hex::encode(Sha256::digest(token.as_bytes()))
+    }
+}
+
+/// An invitation just made, with its token (shown only now).
+#[derive(Debug, Clone)]
+pub struct IssuedInvite {
+    pub invite: Invite,
+    pub token: InviteToken,
+}
+
+/// How long an invitation lasts unless told, in hours (a week), and at most (30 days).
+pub const DEFAULT_INVITE_HOURS: i64 = 168;
+pub const MAX_INVITE_HOURS: i64 = 720;
+/// The most uses a limited invitation may allow.
+pub const MAX_INVITE_USES: i64 = 1_000;
+
+/// What a project admin sent to invite people.
+#[derive(Debug, Clone, Default)]
+pub struct InviteDraft {
+    pub role: Option<String>,
+    pub max_uses: Option<i64>,
+    pub expires_in_hours: Option<i64>,
+    pub type_failures: TypeFailures,
+}
+
+/// A draft whose every field is valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InviteTerms {
+    pub role: ProjectRole,
+    pub max_uses: Option<u32>,
+    pub lifetime: Duration,
+}
+
+impl InviteTerms {
+    pub(crate) fn parse(draft: InviteDraft) -> Result<Self, FieldErrors> {
+        let mut v = Validator::seeded(draft.type_failures);
+        let role = v.required("role", draft.role, |r| ProjectRole::parse(&r));
+        let max_uses = v
+            .optional("max_uses", draft.max_uses, |n| match u32::try_from(n) {
+                Ok(n) if (1..=MAX_INVITE_USES).contains(&i64::from(n)) => Ok(n),
+                _ => Err(format!("must be between 1 and {MAX_INVITE_USES}")),
+            })
+            .ok()
+            .flatten();
+        let hours = v
+            .optional("expires_in_hours", draft.expires_in_hours, |h| {
+                if (1..=MAX_INVITE_HOURS).contains(&h) {
+                    Ok(h)
+                } else {
+                    Err(format!("must be between 1 and {MAX_INVITE_HOURS}"))
+                }
+            })
+            .ok()
+            .flatten()
+            .unwrap_or(DEFAULT_INVITE_HOURS);
+        let role = v.finish_with(role)?;
+        Ok(Self { role, max_uses, lifetime: Duration::hours(hours) })
+    }
+}
+
+/// What following an invitation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acceptance {
+    /// The caller joined the project; one use was counted.
+    Joined(ProjectId),
+    /// The caller was a member already: nothing changed, no use was counted.
+    AlreadyMember(ProjectId),
+    /// No such invitation, or one that no longer admits anyone (revoked, expired, used up).
+    Closed,
+}
+
+/// Why a member could not be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Added,
+    AlreadyMember,
+    /// No such account, or a disabled one.
+    NoSuchUser,
+}
+
+/// Why a member's role could not be changed, or the member removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    Done,
+    NotAMember,
+    /// The project would be left without an admin.
+    LastAdmin,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_read_and_rank_as_the_contract_says() {
+        assert_eq!(ProjectRole::parse("editor"), Ok(ProjectRole::Editor));
+        assert!(ProjectRole::parse("owner").is_err());
+        assert!(ProjectRole::Viewer < ProjectRole::Editor && ProjectRole::Editor < ProjectRole::Admin);
+        assert!(!ProjectRole::Viewer.edits_tasks() && ProjectRole::Editor.edits_tasks());
+    }
+
+    #[test]
+    fn every_failing_field_of_a_draft_is_reported_at_once() {
+        let owner = Principal::from(&workbench_users::User::sample(1));
+        let draft = ProjectDraft { name: Some(" ".into()), description: Some("x".repeat(2_001)), ..Default::default() };
+        let errors = draft.parse(&owner, Utc::now()).unwrap_err();
+        assert!(errors.contains("name") && errors.contains("description"), "{errors}");
+        let ok =
+            ProjectDraft { name: Some("  Kitchen  ".into()), description: Some("  ".into()), ..Default::default() }
+                .parse(&owner, Utc::now())
+                .unwrap();
+        assert_eq!((ok.name.as_str(), ok.description), ("Kitchen", None));
+
+        let terms = InviteTerms::parse(InviteDraft {
+            role: Some("owner".into()),
+            max_uses: Some(1_001),
+            expires_in_hours: Some(0),
+            ..Default::default()
+        })
+        .unwrap_err();
+        for field in ["role", "max_uses", "expires_in_hours"] {
+            assert!(terms.contains(field), "{field}: {terms}");
+        }
+        let week = InviteTerms::parse(InviteDraft { role: Some("viewer".into()), ..Default::default() }).unwrap();
+        assert_eq!((week.lifetime.num_hours(), week.max_uses), (DEFAULT_INVITE_HOURS, None));
+    }
+
+    #[test]
+    fn a_patch_changes_only_what_it_names_and_null_clears_the_description() {
+        let mut project = Project {
+            id: ProjectId(1),
+            name: "Kitchen".into(),
+            description: Some("Tiles".into()),
+            owner_id: UserId(1),
+            archived: false,
+            member_count: 1,
+            version: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let changes =
+            ProjectChanges::parse(ProjectPatch { description: Some(None), archived: Some(true), ..Default::default() })
+                .unwrap();
+        changes.apply(&mut project, Utc::now());
+        assert_eq!((project.name.as_str(), project.description.as_deref(), project.archived), ("Kitchen", None, true));
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE project_invites;
+DROP TABLE project_members;
+DROP TABLE projects;
