@@ -155,6 +155,16 @@ async fn seed(mut settings: Settings, force: bool) -> anyhow::Result<()> {
         "Seeded {} categories, {} products; demo user {} <{}> (password {:?}) with {} tasks and {} owned products.",
         report.categories, report.products, report.username, report.email, report.password, report.tasks, report.owned
     )?;
+    let members: Vec<String> = report.team.members.iter().map(|(name, role)| format!("{name} ({role})")).collect();
+    writeln!(
+        out,
+        "Project {:?} with {}; every account's password is {:?}.\nShare link (password {:?}, 5 downloads): {}",
+        report.team.project,
+        members.join(", "),
+        report.password,
+        workbench_app::seed::SHARE_PASSWORD,
+        report.team.share_url
+    )?;
     Ok(())
 }
 

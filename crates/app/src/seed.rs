@@ -1,11 +1,15 @@
 //! `workbench seed --demo`: a newcomer's demo database, filled through the same services (and so
 //! the same rules) as every client: the demo catalogue of `workbench_products::demo`, and a demo
-//! user with a few tasks and owned products whose warranties show every state of the overview.
+//! user with a few tasks and owned products whose warranties show every state of the overview; a
+//! team project where the demo user is admin beside an editor and a viewer; and a share link,
+//! with a password, to a generated PDF.
 
 use anyhow::Context;
 use chrono::{Duration, Utc};
 use workbench_core::TypeFailures;
+use workbench_files::{PdfRequest, ShareLinkDraft};
 use workbench_products::{CategoryDraft, CategoryId, Product, ProductError, ProductFilter, demo, today};
+use workbench_projects::{MemberDraft, ProjectDraft, ProjectRole};
 use workbench_store::DieselUserRepository;
 use workbench_tasks::{Priority, Status, TaskDraft};
 use workbench_users::{AuthError, NewAccount, Principal, Role, UserId, UserQuery, UserRepository, UserStatus};
@@ -27,7 +31,21 @@ pub struct SeedReport {
     pub password: &'static str,
     pub tasks: usize,
     pub owned: usize,
+    pub team: TeamReport,
 }
+
+/// The demo team: a project, its members with their roles, and a share link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamReport {
+    pub project: String,
+    /// `(username, role)`, the demo user first.
+    pub members: Vec<(String, &'static str)>,
+    /// Where anyone may download the demo user's profile PDF, with [`SHARE_PASSWORD`].
+    pub share_url: String,
+}
+
+/// The demo share link's password.
+pub const SHARE_PASSWORD: &str = "for-the-plumber";
 
 /// Fills the database. Refuses when any account exists, unless `force`: then the catalogue's
 /// existing categories (by slug) are kept and only missing ones are added, with their products,
@@ -63,7 +81,46 @@ pub async fn demo(wired: &Wired, force: bool) -> anyhow::Result<SeedReport> {
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(SeedReport { categories, products, username: user.username, email, password: DEMO_PASSWORD, tasks, owned })
+    let team = team(state, &owner, &user.username).await?;
+    Ok(SeedReport { categories, products, username: user.username, email, password: DEMO_PASSWORD, tasks, owned, team })
+}
+
+/// A project of the demo user's with two teammates of other roles, and a share link (with a
+/// password, five downloads) to the demo user's profile as a PDF.
+async fn team(state: &AppState, owner: &Principal, owner_name: &str) -> anyhow::Result<TeamReport> {
+    let draft = ProjectDraft {
+        name: Some("Kitchen renovation".to_owned()),
+        description: Some("Tiles, taps and the new oven: who does what, and by when.".to_owned()),
+        type_failures: TypeFailures::default(),
+    };
+    let project = state.projects.create(owner, draft).await.map_err(|e| anyhow::anyhow!("demo project: {e}"))?;
+    let mut members = vec![(owner_name.to_owned(), ProjectRole::Admin.as_str())];
+    for (base, role) in [("sam", ProjectRole::Editor), ("kim", ProjectRole::Viewer)] {
+        let (mate, _) = account(state, base).await?;
+        let draft = MemberDraft {
+            user_id: Some(mate.id.0),
+            role: Some(role.as_str().to_owned()),
+            type_failures: TypeFailures::default(),
+        };
+        state
+            .projects
+            .add_member(owner, project.project.id, draft)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo member: {e}"))?;
+        members.push((mate.username, role.as_str()));
+    }
+    let pdf = state.files.render_pdf(owner, PdfRequest::Profile).await.map_err(|e| anyhow::anyhow!("demo PDF: {e}"))?;
+    let link = ShareLinkDraft {
+        password: Some(SHARE_PASSWORD.to_owned()),
+        max_downloads: Some(5),
+        ..ShareLinkDraft::default()
+    };
+    let issued = state.shares.create(owner, pdf.id, link).await.map_err(|e| anyhow::anyhow!("demo share link: {e}"))?;
+    Ok(TeamReport {
+        project: project.project.name,
+        members,
+        share_url: format!("{}/s/{}", state.web.public_url, issued.token.expose()),
+    })
 }
 
 /// Adds the demo catalogue; returns how many categories and products were added.
@@ -96,8 +153,13 @@ async fn add_category(
 
 /// The demo account: `demo`, or `demo-N` when that is taken.
 async fn demo_account(state: &AppState) -> anyhow::Result<(workbench_users::User, String)> {
+    account(state, "demo").await
+}
+
+/// An account named `base`, or `base-N` when that is taken, with [`DEMO_PASSWORD`].
+async fn account(state: &AppState, base: &str) -> anyhow::Result<(workbench_users::User, String)> {
     for n in 1..=100 {
-        let name = if n == 1 { "demo".to_owned() } else { format!("demo-{n}") };
+        let name = if n == 1 { base.to_owned() } else { format!("{base}-{n}") };
         let email = format!("{name}@example.com");
         let account = NewAccount::parse(Some(name), Some(email.clone()), Some(DEMO_PASSWORD.to_owned()))
             .map_err(|e| anyhow::anyhow!("demo account: {e}"))?;
@@ -107,7 +169,7 @@ async fn demo_account(state: &AppState) -> anyhow::Result<(workbench_users::User
             Err(e) => return Err(e.into()),
         }
     }
-    anyhow::bail!("every demo account name is taken")
+    anyhow::bail!("every {base} account name is taken")
 }
 
 fn demo_tasks() -> Vec<TaskDraft> {
