@@ -223,6 +223,7 @@ mod tests {
             purchase_price_cents: None,
             warranty_expires: None,
             status: UserProductStatus::Active,
+            tradeable: false,
             notes: None,
             files_count: 0,
             created_at: at,

@@ -88,6 +88,8 @@ pub struct UserProduct {
     /// The last day the warranty covers.
     pub warranty_expires: Option<NaiveDate>,
     pub status: UserProductStatus,
+    /// Offered on the market to other users (`GET /market`), who may propose trades for it.
+    pub tradeable: bool,
     pub notes: Option<String>,
     /// How many files (manuals, invoices) are attached.
     pub files_count: u64,
@@ -261,6 +263,7 @@ pub struct UserProductPatch {
     pub purchase_price_cents: Option<Option<i64>>,
     pub warranty_expires: Option<Option<NaiveDate>>,
     pub status: Option<Option<UserProductStatus>>,
+    pub tradeable: Option<Option<bool>>,
     pub notes: Option<Option<String>>,
 }
 
@@ -274,6 +277,7 @@ pub struct UserProductChanges {
     pub purchase_price_cents: Option<Option<i64>>,
     pub warranty_expires: Option<Option<NaiveDate>>,
     pub status: Option<UserProductStatus>,
+    pub tradeable: Option<bool>,
     pub notes: Option<Option<String>>,
 }
 
@@ -294,6 +298,7 @@ impl UserProductChanges {
         let purchase_date = nullable(&mut v, "purchase_date", patch.purchase_date, purchase_date_rule(today));
         let purchase_price_cents = nullable(&mut v, "purchase_price_cents", patch.purchase_price_cents, cents);
         let status = required_change(&mut v, "status", patch.status, Ok::<_, String>);
+        let tradeable = required_change(&mut v, "tradeable", patch.tradeable, Ok::<_, String>);
         let notes = nullable(&mut v, "notes", patch.notes, parse_notes);
         if let (Some(Some(purchased)), Some(Some(expires))) = (patch.purchase_date, patch.warranty_expires)
             && expires < purchased
@@ -307,6 +312,7 @@ impl UserProductChanges {
             purchase_price_cents,
             warranty_expires: patch.warranty_expires,
             status,
+            tradeable,
             notes,
         };
         (v, changes)
@@ -349,6 +355,9 @@ impl UserProductChanges {
         }
         if let Some(status) = self.status {
             changed.status = status;
+        }
+        if let Some(tradeable) = self.tradeable {
+            changed.tradeable = tradeable;
         }
         if let Some(notes) = &self.notes {
             changed.notes.clone_from(notes);
@@ -423,6 +432,7 @@ mod tests {
             purchase_price_cents: None,
             warranty_expires,
             status: UserProductStatus::Active,
+            tradeable: false,
             notes: None,
             files_count: 0,
             created_at: at,

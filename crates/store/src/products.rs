@@ -245,12 +245,12 @@ fn name_key() -> SqlLiteral<Text> {
 }
 
 /// `products.brand_key`: the lower-cased brand, which the `brand` filter equals.
-fn brand_key() -> SqlLiteral<Text> {
+pub(crate) fn brand_key() -> SqlLiteral<Text> {
     sql::<Text>("products.brand_key")
 }
 
 /// `products.search_text`: lower-cased name, brand and model, one a line, which `q` is found in.
-fn search_text() -> SqlLiteral<Text> {
+pub(crate) fn search_text() -> SqlLiteral<Text> {
     sql::<Text>("products.search_text")
 }
 
@@ -585,6 +585,7 @@ struct UserProductRow {
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    tradeable: bool,
 }
 
 /// What an item shows of its product (and the product's category).
@@ -619,6 +620,7 @@ fn into_item((row, summary, files_count): (UserProductRow, SummaryRow, i64)) -> 
         purchase_price_cents: row.purchase_price_cents,
         warranty_expires: row.warranty_expires,
         status: UserProductStatus::parse(&row.status).map_err(|e| corrupt("user_products.status", &e))?,
+        tradeable: row.tradeable,
         notes: row.notes,
         files_count: count(files_count),
         created_at: row.created_at.and_utc(),
@@ -672,6 +674,7 @@ struct UserProductChangeset<'a> {
     purchase_price_cents: Option<i64>,
     warranty_expires: Option<NaiveDate>,
     status: &'static str,
+    tradeable: bool,
     notes: Option<&'a str>,
     version: i64,
     updated_at: NaiveDateTime,
@@ -770,6 +773,7 @@ impl UserProductRepository for DieselUserProductRepository {
                     purchase_price_cents: item.purchase_price_cents,
                     warranty_expires: item.warranty_expires,
                     status: item.status.as_str(),
+                    tradeable: item.tradeable,
                     notes: item.notes.as_deref(),
                     version: item.version,
                     updated_at: at,

@@ -338,6 +338,8 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// Offered on the market (see `crate::trades`).
+        tradeable -> Bool,
     }
 }
 
@@ -371,6 +373,31 @@ diesel::table! {
         blob_key -> Text,
         thumbnail_key -> Nullable<Text>,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Trades between owners (see `crate::trades`).
+    trades (id) {
+        id -> BigInt,
+        parent_id -> Nullable<BigInt>,
+        proposer_id -> BigInt,
+        recipient_id -> BigInt,
+        message -> Nullable<Text>,
+        status -> Text,
+        expires_at -> Timestamp,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The items of each trade, by side (`offered` by the proposer, `requested` of the recipient).
+    trade_items (trade_id, user_product_id) {
+        trade_id -> BigInt,
+        user_product_id -> BigInt,
+        side -> Text,
     }
 }
 
@@ -464,6 +491,8 @@ diesel::joinable!(files -> tasks (task_id));
 diesel::joinable!(files -> user_products (user_product_id));
 diesel::joinable!(chat_members -> chat_rooms (room_id));
 diesel::joinable!(project_members -> projects (project_id));
+diesel::joinable!(trade_items -> trades (trade_id));
+diesel::joinable!(trade_items -> user_products (user_product_id));
 diesel::joinable!(project_members -> users (user_id));
 diesel::joinable!(project_invites -> projects (project_id));
 diesel::joinable!(chat_rooms -> users (created_by));
@@ -501,4 +530,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     projects,
     project_members,
     project_invites,
+    trades,
+    trade_items,
 );

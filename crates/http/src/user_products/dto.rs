@@ -66,6 +66,8 @@ pub struct UserProductResponse {
     /// Whether `warranty_expires` is today (UTC) or later.
     pub is_under_warranty: bool,
     pub status: UserProductStatus,
+    /// Offered on the market (`GET /market`) for others to propose trades.
+    pub tradeable: bool,
     pub notes: Option<String>,
     /// How many files are attached.
     pub files_count: u64,
@@ -93,6 +95,7 @@ impl From<UserProduct> for UserProductResponse {
             warranty_expires: item.warranty_expires,
             is_under_warranty,
             status: item.status,
+            tradeable: item.tradeable,
             notes: item.notes,
             files_count: item.files_count,
             created_at: item.created_at,
@@ -173,6 +176,10 @@ pub struct UpdateUserProductRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = UserProductStatus)]
     pub status: Option<Option<UserProductStatus>>,
+    /// Offer the item on the market (`true`) or take it off (`false`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool)]
+    pub tradeable: Option<Option<bool>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, nullable, max_length = 10000)]
     pub notes: Option<Option<String>>,
@@ -187,6 +194,7 @@ impl From<UpdateUserProductRequest> for UserProductPatch {
             purchase_price_cents: r.purchase_price_cents,
             warranty_expires: r.warranty_expires.map(|d| d.map(NaiveDate::from)),
             status: r.status,
+            tradeable: r.tradeable,
             notes: r.notes,
         }
     }

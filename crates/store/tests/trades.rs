@@ -1,0 +1,219 @@
+//! The trades adapter, on SQLite always and PostgreSQL when it is reachable (always under
+//! `CI=true`), held to the `TradeRepository` contract (`crates/trades/src/ports.rs`): proposals
+//! read back with their items, counter-proposals that supersede, expiry read at once, items that
+//! leave the market cancelling their trades, and 50 concurrent accepts over trades that share
+//! items: every accepted trade's items moved together, and no item moved twice.
+
+use std::collections::HashMap;
+
+use chrono::TimeDelta;
+use workbench_core::PageRequest;
+use workbench_products::{
+    Brand, CategoryName, CategoryRepository, NewCategory, NewProduct, NewProductRecord, NewUserProductRecord,
+    ProductId, ProductName, ProductRepository, ProductStatus, Slug, Specifications, UserProductRepository,
+    UserProductStatus,
+};
+use workbench_store::testing::{execute_sql, instant, user};
+use workbench_store::{
+    Database, DieselCategoryRepository, DieselProductRepository, DieselTradeRepository, DieselUserProductRepository,
+    engine_cases,
+};
+use workbench_trades::{NewTrade, TradeFilter, TradeId, TradeRepository, TradeStatus, Transition};
+use workbench_users::{User, UserId};
+
+engine_cases!(
+    a_trade_reads_back_with_its_items_and_counters_supersede,
+    an_item_leaving_the_market_cancels_its_open_trades,
+    fifty_concurrent_accepts_over_shared_items_move_each_item_once,
+);
+
+fn repo(db: &Database) -> DieselTradeRepository {
+    DieselTradeRepository::new(db.clone())
+}
+
+async fn product(db: &Database) -> ProductId {
+    let category = DieselCategoryRepository::new(db.clone())
+        .create(NewCategory {
+            name: CategoryName::parse("Audio").unwrap(),
+            slug: Slug::parse("audio").unwrap(),
+            description: None,
+        })
+        .await
+        .unwrap();
+    let product = NewProduct {
+        name: ProductName::parse("Speaker").unwrap(),
+        category_id: category.id,
+        brand: Brand::parse("Acme").unwrap(),
+        model: None,
+        description: None,
+        price_cents: None,
+        currency: None,
+        warranty_months: 24,
+        warranty_conditions: None,
+        manufacturer_website: None,
+        specifications: Specifications::default(),
+        status: ProductStatus::Active,
+    };
+    DieselProductRepository::new(db.clone())
+        .create(NewProductRecord { product, created_at: instant() })
+        .await
+        .unwrap()
+        .id
+}
+
+async fn item(db: &Database, owner: &User, product: ProductId) -> i64 {
+    let record = NewUserProductRecord {
+        user_id: owner.id,
+        product_id: product,
+        serial_number: None,
+        purchase_date: None,
+        purchase_price_cents: None,
+        warranty_expires: None,
+        status: UserProductStatus::Active,
+        notes: None,
+        created_at: instant(),
+    };
+    let id = DieselUserProductRepository::new(db.clone()).create(record).await.unwrap().id.0;
+    execute_sql(db, format!("UPDATE user_products SET tradeable = TRUE WHERE id = {id}")).await.unwrap();
+    id
+}
+
+fn proposal(proposer: &User, recipient: &User, offered: Vec<i64>, requested: Vec<i64>) -> NewTrade {
+    NewTrade {
+        parent_id: None,
+        proposer_id: proposer.id,
+        recipient_id: recipient.id,
+        offered,
+        requested,
+        message: Some("Swap?".into()),
+        expires_at: instant() + TimeDelta::hours(72),
+        created_at: instant(),
+    }
+}
+
+fn page() -> PageRequest {
+    PageRequest::new(None, None).unwrap()
+}
+
+async fn owners(db: &Database, items: &[i64]) -> HashMap<i64, UserId> {
+    let states = repo(db).items(items.to_vec()).await.unwrap();
+    states.into_iter().map(|s| (s.id, s.owner)).collect()
+}
+
+async fn a_trade_reads_back_with_its_items_and_counters_supersede(db: Database) {
+    let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
+    let speaker = product(&db).await;
+    let (a1, b1, b2) = (item(&db, &ann, speaker).await, item(&db, &bob, speaker).await, item(&db, &bob, speaker).await);
+    let trade = repo(&db).create(proposal(&ann, &bob, vec![a1], vec![b1, b2]), None).await.unwrap().unwrap();
+    assert_eq!((trade.status, trade.version, trade.message.as_deref()), (TradeStatus::Open, 1, Some("Swap?")));
+    assert_eq!(trade.offered.iter().map(|i| i.id).collect::<Vec<_>>(), [a1]);
+    assert_eq!(trade.requested.iter().map(|i| i.id).collect::<Vec<_>>(), [b1, b2]);
+    assert_eq!(trade.offered[0].product.name, "Speaker");
+    assert_eq!(repo(&db).find(trade.id).await.unwrap(), Some(trade.clone()));
+
+    let mut answer = proposal(&bob, &ann, vec![b1], vec![a1]);
+    answer.parent_id = Some(trade.id);
+    let counter = repo(&db).create(answer.clone(), Some(trade.id)).await.unwrap().unwrap();
+    assert_eq!(counter.parent_id, Some(trade.id));
+    assert_eq!(repo(&db).find(trade.id).await.unwrap().unwrap().status, TradeStatus::Superseded);
+    assert_eq!(repo(&db).create(answer, Some(trade.id)).await.unwrap(), Err(TradeStatus::Superseded), "answered once");
+
+    let sent =
+        repo(&db).list(bob.id, TradeFilter::parse(Some("sent"), None).unwrap(), instant(), page()).await.unwrap();
+    assert_eq!(sent.items.iter().map(|t| t.id).collect::<Vec<_>>(), [counter.id]);
+    let later = instant() + TimeDelta::hours(73);
+    let expired =
+        repo(&db).list(ann.id, TradeFilter::parse(None, Some("expired")).unwrap(), later, page()).await.unwrap();
+    assert_eq!(expired.total, 1, "an open trade past its expiry lists as expired before the schedule runs");
+    let refused = repo(&db).accept(counter.id, None, later).await.unwrap();
+    assert_eq!(refused, Transition::NotOpen(TradeStatus::Expired));
+    assert_eq!(repo(&db).expire(later).await.unwrap(), 1);
+    assert_eq!(repo(&db).find(counter.id).await.unwrap().unwrap().status, TradeStatus::Expired);
+    assert_eq!(
+        repo(&db).close(TradeId(999_999), TradeStatus::Declined, None, instant()).await.unwrap(),
+        Transition::NotFound
+    );
+}
+
+async fn an_item_leaving_the_market_cancels_its_open_trades(db: Database) {
+    let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
+    let speaker = product(&db).await;
+    let (a1, b1, b2) = (item(&db, &ann, speaker).await, item(&db, &bob, speaker).await, item(&db, &bob, speaker).await);
+    let sold = repo(&db).create(proposal(&ann, &bob, vec![a1], vec![b1]), None).await.unwrap().unwrap();
+    let deleted = repo(&db).create(proposal(&ann, &bob, vec![], vec![b2]), None).await.unwrap().unwrap();
+    execute_sql(&db, format!("UPDATE user_products SET status = 'sold' WHERE id = {b1}")).await.unwrap();
+    execute_sql(&db, format!("DELETE FROM user_products WHERE id = {b2}")).await.unwrap();
+    assert_eq!(repo(&db).find(sold.id).await.unwrap().unwrap().status, TradeStatus::Cancelled);
+    assert_eq!(repo(&db).find(deleted.id).await.unwrap().unwrap().status, TradeStatus::Cancelled);
+}
+
+async fn fifty_concurrent_accepts_over_shared_items_move_each_item_once(db: Database) {
+    let speaker = product(&db).await;
+    let mut people = Vec::new();
+    for name in ["ann", "bob", "cid", "dee", "eve"] {
+        people.push(user(&db, name).await);
+    }
+    // Three items each; every trade swaps one item of one person for one of the next, so that
+    // each item is held by many trades at once.
+    let mut items: Vec<Vec<i64>> = Vec::new();
+    for person in &people {
+        let mut theirs = Vec::new();
+        for _ in 0..3 {
+            theirs.push(item(&db, person, speaker).await);
+        }
+        items.push(theirs);
+    }
+    let mut trades = Vec::new();
+    for n in 0..50_usize {
+        let (p, r) = (n % 5, (n / 5 + n + 1) % 5);
+        let r = if r == p { (p + 1) % 5 } else { r };
+        let offered = vec![items[p][n % 3]];
+        let requested = vec![items[r][(n / 3) % 3], items[r][(n / 3 + 1) % 3]];
+        let trade =
+            repo(&db).create(proposal(&people[p], &people[r], offered, requested), None).await.unwrap().unwrap();
+        trades.push(trade);
+    }
+    let all: Vec<i64> = items.iter().flatten().copied().collect();
+    let before = owners(&db, &all).await;
+    let racers: Vec<_> = trades
+        .iter()
+        .map(|t| {
+            let (repo, id) = (repo(&db), t.id);
+            tokio::spawn(async move { repo.accept(id, None, instant()).await.unwrap() })
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    for (trade, racer) in trades.iter().zip(racers) {
+        match racer.await.unwrap() {
+            Transition::Done(done) => {
+                assert_eq!(done.status, TradeStatus::Accepted);
+                accepted.push(trade.clone());
+            }
+            Transition::ItemsChanged | Transition::NotOpen(TradeStatus::Cancelled) => {}
+            other => panic!("trade {}: {other:?}", trade.id),
+        }
+    }
+    assert!(!accepted.is_empty(), "some trade went through");
+    let after = owners(&db, &all).await;
+    let mut moved: HashMap<i64, UserId> = HashMap::new();
+    for trade in &accepted {
+        for item in &trade.offered {
+            assert!(moved.insert(item.id, trade.recipient_id).is_none(), "item {} moved twice", item.id);
+        }
+        for item in &trade.requested {
+            assert!(moved.insert(item.id, trade.proposer_id).is_none(), "item {} moved twice", item.id);
+        }
+    }
+    for id in &all {
+        let expected = moved.get(id).copied().unwrap_or(before[id]);
+        assert_eq!(after[id], expected, "item {id}: moved by an accepted trade, or not at all");
+    }
+    for trade in &trades {
+        let status = repo(&db).find(trade.id).await.unwrap().unwrap().status;
+        let won = accepted.iter().any(|a| a.id == trade.id);
+        assert_eq!(status == TradeStatus::Accepted, won, "trade {}", trade.id);
+        if !won {
+            assert_eq!(status, TradeStatus::Cancelled, "trade {}: a trade that shared an item is closed", trade.id);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! What the trades domain needs from the outside world. Each method's doc says what an adapter
+//! MUST do.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use workbench_core::{Page, PageRequest, RepositoryError};
+use workbench_users::UserId;
+
+use crate::{ItemState, MarketFilter, MarketItem, NewTrade, Trade, TradeFilter, TradeId, TradeStatus, Transition};
+
+/// Where trades live, and the owned items they move.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait TradeRepository: Send + Sync {
+    /// The items among `ids` that exist, with their owner and state.
+    async fn items(&self, ids: Vec<i64>) -> Result<Vec<ItemState>, RepositoryError>;
+
+    /// Whether `user` is an active account.
+    async fn is_active_user(&self, user: UserId) -> Result<bool, RepositoryError>;
+
+    /// Stores an open trade at version 1. With `supersedes`, the trade it answers becomes
+    /// `superseded` in the same transaction, only if it is still open at `now` (else nothing is
+    /// stored and its state is returned as `NotOpen`).
+    async fn create(
+        &self,
+        trade: NewTrade,
+        supersedes: Option<TradeId>,
+    ) -> Result<Result<Trade, TradeStatus>, RepositoryError>;
+
+    async fn find(&self, id: TradeId) -> Result<Option<Trade>, RepositoryError>;
+
+    /// One page of `user`'s trades (sent, received, or both), newest first; the status filter
+    /// reads the state at `now` (an open trade past its expiry is expired).
+    async fn list(
+        &self,
+        user: UserId,
+        filter: TradeFilter,
+        now: DateTime<Utc>,
+        page: PageRequest,
+    ) -> Result<Page<Trade>, RepositoryError>;
+
+    /// Moves an open trade to `to` (declined or cancelled) if it is still open at `now` and at
+    /// `expected_version` when one is given.
+    async fn close(
+        &self,
+        id: TradeId,
+        to: TradeStatus,
+        expected_version: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, RepositoryError>;
+
+    /// Accepts an open trade in one transaction: every item still owned by the side that put it
+    /// in (and tradeable by state), each moved to the other side with its files (no longer
+    /// `tradeable`), the trade `accepted`, every other open trade holding any of its items
+    /// `cancelled`. When an item moved meanwhile, nothing of it is applied, the trade becomes
+    /// `cancelled` and `ItemsChanged` is returned. Of any number of accepts racing for an item,
+    /// on any number of instances, exactly one MUST succeed.
+    async fn accept(
+        &self,
+        id: TradeId,
+        expected_version: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, RepositoryError>;
+
+    /// Marks every open trade past its expiry at `now` as `expired`; how many it marked.
+    async fn expire(&self, now: DateTime<Utc>) -> Result<u64, RepositoryError>;
+
+    /// One page of the market: tradeable, active items of active users other than `viewer`,
+    /// newest first.
+    async fn market(
+        &self,
+        viewer: UserId,
+        filter: MarketFilter,
+        page: PageRequest,
+    ) -> Result<Page<MarketItem>, RepositoryError>;
+}

@@ -1,0 +1,56 @@
+-- Trades: owners swap what they own (issue 39).
+--
+-- An item is offered on the market while `tradeable`. A trade holds items of both parties
+-- (`trade_items.side`: what the proposer offers, what they ask of the recipient). Accepting one
+-- moves every item in one transaction (see `crates/store/src/trades.rs`).
+ALTER TABLE user_products ADD COLUMN tradeable BOOLEAN NOT NULL DEFAULT FALSE;
+-- The market: tradeable items, newest first.
+CREATE INDEX user_products_market ON user_products (created_at DESC, id DESC) WHERE tradeable;
+
+CREATE TABLE trades (
+    id           BIGSERIAL PRIMARY KEY,
+    parent_id    BIGINT    REFERENCES trades (id) ON DELETE SET NULL,
+    proposer_id  BIGINT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    recipient_id BIGINT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    message      TEXT,
+    status       TEXT      NOT NULL
+        CHECK (status IN ('open', 'accepted', 'declined', 'cancelled', 'expired', 'superseded')),
+    expires_at   TIMESTAMP NOT NULL,
+    version      BIGINT    NOT NULL DEFAULT 1,
+    created_at   TIMESTAMP NOT NULL,
+    updated_at   TIMESTAMP NOT NULL,
+    CHECK (proposer_id <> recipient_id)
+);
+CREATE INDEX trades_proposer ON trades (proposer_id, created_at DESC, id DESC);
+CREATE INDEX trades_recipient ON trades (recipient_id, created_at DESC, id DESC);
+CREATE INDEX trades_open_expiry ON trades (expires_at) WHERE status = 'open';
+
+CREATE TABLE trade_items (
+    trade_id        BIGINT NOT NULL REFERENCES trades (id) ON DELETE CASCADE,
+    user_product_id BIGINT NOT NULL REFERENCES user_products (id) ON DELETE CASCADE,
+    side            TEXT   NOT NULL CHECK (side IN ('offered', 'requested')),
+    PRIMARY KEY (trade_id, user_product_id)
+);
+CREATE INDEX trade_items_item ON trade_items (user_product_id, trade_id);
+
+-- An item deleted, or marked sold, broken or archived, cancels at once every open trade that
+-- holds it: in the statement that changes the item, whoever makes it. Before a deletion, so that
+-- the trade's items are still there to find.
+CREATE FUNCTION trades_cancel_for_item() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE trades SET status = 'cancelled', version = version + 1, updated_at = (now() AT TIME ZONE 'UTC')
+    WHERE status = 'open'
+      AND id IN (SELECT trade_id FROM trade_items WHERE user_product_id = OLD.id);
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER user_products_untradeable_delete BEFORE DELETE ON user_products
+FOR EACH ROW EXECUTE FUNCTION trades_cancel_for_item();
+
+CREATE TRIGGER user_products_untradeable_status AFTER UPDATE OF status ON user_products
+FOR EACH ROW WHEN (NEW.status IN ('sold', 'broken', 'archived') AND OLD.status IS DISTINCT FROM NEW.status)
+EXECUTE FUNCTION trades_cancel_for_item();
