@@ -16,6 +16,8 @@ the server's *state* instead, and no schema can predict them for a generated val
 - an `Idempotency-Key` that this user already sent with another body;
 - a webhook URL naming an internal address (the operator decides whether those are allowed);
 - a file attached to a task the caller cannot see or an item not theirs, or to both at once;
+- a trade's items (the caller's on one side, the recipient's tradeable ones on the other, at least
+  one in all, none on both sides) and its recipient (another active user);
 - an inbound webhook's signature: an HMAC of the raw body under a secret only the server and the
   provider hold, so a generated one is refused with `400 invalid-signature`.
 
@@ -60,6 +62,12 @@ STATE_DEPENDENT_REFUSALS = {
     ("user_product_id", "a file is attached to a task or to an item, not both"),
     ("user_id", "is not an existing user"),
     ("user_id", "must be an active user"),
+    ("recipient_id", "must be another user"),
+    ("recipient_id", "must be an active user"),
+    ("offered_item_ids", "a trade holds at least one item"),
+    ("requested_item_ids", "must not name an item that is also offered"),
+    ("offered_item_ids", "must be items of yours that are not sold, broken or archived"),
+    ("requested_item_ids", "must be tradeable items of the recipient that are not sold, broken or archived"),
 }
 
 # Operations whose `400` with this problem type answers a signature no client without the secret

@@ -23,5 +23,6 @@ mod share_links;
 mod system;
 mod tasks;
 mod totp;
+mod trades;
 mod users;
 mod webhooks;

@@ -33,6 +33,7 @@ pub const GROUPS: &[RouteGroup] = &[
     RouteGroup { name: "products", prefixes: &["/categories", "/products", "/user-products"] },
     RouteGroup { name: "files", prefixes: &["/files"] },
     RouteGroup { name: "projects", prefixes: &["/projects", "/invites"] },
+    RouteGroup { name: "trades", prefixes: &["/market", "/trades"] },
     RouteGroup { name: "integrations", prefixes: &["/weather", "/crypto", "/translate"] },
     RouteGroup { name: "search", prefixes: &["/search"] },
     RouteGroup { name: "webhooks", prefixes: &["/webhooks"] },

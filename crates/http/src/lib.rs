@@ -42,6 +42,7 @@ pub mod server;
 pub mod state;
 pub mod system;
 pub mod tasks;
+pub mod trades;
 pub mod user_products;
 pub mod users;
 pub mod webhooks;
@@ -58,6 +59,7 @@ const DOMAINS: &[fn(&mut groups::Routes<'_, '_>)] = &[
     user_products::routes,
     files::routes,
     projects::routes,
+    trades::routes,
     integrations::routes,
     search::routes,
     webhooks::routes,

@@ -47,6 +47,7 @@ documents (`application/problem+json`). Lists carry `pagination` and a `Link` he
         (name = "products", description = "The public catalogue: categories and products (changed by admins)"),
         (name = "user-products", description = "The caller's own products, their serials and warranties"),
         (name = "files", description = "Uploads (typed by their bytes), downloads with ranges, thumbnails, generated PDFs and share links"),
+        (name = "trades", description = "The market of tradeable items, and trades that swap them between owners at once"),
         (name = "projects", description = "Projects shared by a team: members with roles (viewer, editor, admin) and invitations by link"),
         (name = "integrations", description = "Weather, crypto prices and translations from third parties, cached"),
         (name = "search", description = "One search over users, tasks and products, each group as its own routes show it"),

@@ -14,6 +14,7 @@ use workbench_projects::ProjectService;
 use workbench_realtime::Realtime;
 use workbench_system::SystemMonitor;
 use workbench_tasks::TaskService;
+use workbench_trades::TradeService;
 use workbench_users::{AuthService, Authenticator, DashboardService, OAuthService, TwoFactorService, UserService};
 use workbench_webhooks::{InboundService, WebhookService};
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub catalogue: CatalogueService,
     /// Each user's own products.
     pub collection: CollectionService,
+    /// The market of tradeable items, and trades between owners.
+    pub trades: TradeService,
     /// Uploads, downloads and generated PDFs.
     pub files: FileService,
     /// Share links: files handed out without an account.

@@ -12,6 +12,7 @@ mod projects;
 mod shared;
 mod system_topic;
 mod tasks;
+mod trades;
 mod webhooks;
 
 use std::sync::Arc;
@@ -112,6 +113,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         realtime,
         catalogue,
         collection,
+        trades: trades::service(&db),
         files,
         shares,
         integrations,

@@ -1,0 +1,261 @@
+//! Trades as owners meet them: items offered on the market, proposals checked field by field,
+//! each party acting for itself, a swap that moves every item (with its files) at once or none,
+//! counter-proposals, and an item that leaves the market closing its trades; on both engines.
+
+use reqwest::multipart::{Form, Part};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use workbench_e2e::{Account, TestApp, engines, error_fields, expect_problem, location};
+
+async fn send(app: &TestApp, who: &Account, method: Method, path: &str, body: Option<Value>) -> Response {
+    let mut req = app.request(method, &format!("/api/v1{path}")).bearer_auth(&who.access_token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    req.send().await.unwrap()
+}
+
+async fn ok(res: Response, status: StatusCode) -> Value {
+    let got = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    assert_eq!(got, status, "{body}");
+    body
+}
+
+/// A catalogue product (made by an admin); its id.
+async fn product(app: &TestApp, name: &str, brand: &str) -> i64 {
+    let root = app.signup_with_role(&format!("root-{}", name.to_lowercase()), "admin").await;
+    let category = ok(
+        send(app, &root, Method::POST, "/categories", Some(json!({"name": format!("{name}s")}))).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let body = json!({"name": name, "category_id": category["id"], "brand": brand, "warranty_months": 24});
+    ok(send(app, &root, Method::POST, "/products", Some(body)).await, StatusCode::CREATED).await["id"].as_i64().unwrap()
+}
+
+/// An item of `who`'s, offered on the market when `tradeable`; its id.
+async fn item(app: &TestApp, who: &Account, product: i64, tradeable: bool) -> i64 {
+    let made = ok(
+        send(
+            app,
+            who,
+            Method::POST,
+            "/user-products",
+            Some(json!({"product_id": product, "purchase_date": "2026-01-10"})),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = made["id"].as_i64().unwrap();
+    assert_eq!(made["tradeable"], false, "not on the market unless its owner says so");
+    if tradeable {
+        let path = format!("/user-products/{id}");
+        let marked =
+            ok(send(app, who, Method::PATCH, &path, Some(json!({"tradeable": true}))).await, StatusCode::OK).await;
+        assert_eq!(marked["tradeable"], true);
+    }
+    id
+}
+
+async fn propose(app: &TestApp, who: &Account, body: Value) -> Value {
+    ok(send(app, who, Method::POST, "/trades", Some(body)).await, StatusCode::CREATED).await
+}
+
+async fn owner_of(app: &TestApp, who: &Account, item: i64) -> StatusCode {
+    send(app, who, Method::GET, &format!("/user-products/{item}"), None).await.status()
+}
+
+engines!(
+    the_market_shows_other_users_tradeable_items,
+    a_proposal_is_checked_field_by_field,
+    an_accepted_trade_moves_every_item_with_its_files,
+    each_party_acts_for_itself_and_only_open_trades_change,
+    a_counter_supersedes_and_a_sold_item_closes_its_trades,
+);
+
+async fn the_market_shows_other_users_tradeable_items(app: TestApp) {
+    let (ann, bob) = (app.signup("ann").await, app.signup("bob").await);
+    let speaker = product(&app, "Speaker", "Acme").await;
+    let kettle = product(&app, "Kettle", "Bosch").await;
+    let on_market = item(&app, &bob, speaker, true).await;
+    let kept = item(&app, &bob, kettle, false).await;
+    let mine = item(&app, &ann, kettle, true).await;
+    let kettle_on_market = item(&app, &bob, kettle, true).await;
+
+    let market = ok(send(&app, &ann, Method::GET, "/market", None).await, StatusCode::OK).await;
+    let listed: Vec<i64> = market["data"].as_array().unwrap().iter().map(|i| i["item_id"].as_i64().unwrap()).collect();
+    assert_eq!(listed, [kettle_on_market, on_market], "others' tradeable items, newest first: {market}");
+    assert!(!listed.contains(&kept) && !listed.contains(&mine));
+    let first = &market["data"][1];
+    assert_eq!((first["owner"]["id"].as_i64(), first["owner"]["username"].as_str()), (Some(bob.id), Some("bob")));
+    assert_eq!(first["product"]["name"], "Speaker");
+    assert_eq!(first["is_under_warranty"], true);
+    assert_eq!(market["pagination"]["total"], 2);
+
+    let searched = ok(send(&app, &ann, Method::GET, "/market?q=kett", None).await, StatusCode::OK).await;
+    assert_eq!(searched["data"].as_array().unwrap().len(), 1);
+    let branded = ok(send(&app, &ann, Method::GET, "/market?brand=acme", None).await, StatusCode::OK).await;
+    assert_eq!(branded["data"][0]["item_id"], on_market);
+    expect_problem(send(&app, &ann, Method::GET, "/market?page=0", None).await, 422).await;
+}
+
+async fn a_proposal_is_checked_field_by_field(app: TestApp) {
+    let (ann, bob) = (app.signup("ann").await, app.signup("bob").await);
+    let speaker = product(&app, "Speaker", "Acme").await;
+    let ann_item = item(&app, &ann, speaker, false).await;
+    let bob_kept = item(&app, &bob, speaker, false).await;
+    let bob_offered = item(&app, &bob, speaker, true).await;
+
+    let bad = json!({"recipient_id": bob.id, "offered_item_ids": [bob_offered], "requested_item_ids": [bob_kept], "message": "x".repeat(2001), "expires_in_hours": 721});
+    let problem = expect_problem(send(&app, &ann, Method::POST, "/trades", Some(bad)).await, 422).await;
+    let mut fields = error_fields(&problem);
+    fields.sort();
+    assert_eq!(fields, ["expires_in_hours", "message", "offered_item_ids", "requested_item_ids"], "{problem}");
+    let empty = json!({"recipient_id": bob.id, "offered_item_ids": [], "requested_item_ids": []});
+    assert_eq!(
+        error_fields(&expect_problem(send(&app, &ann, Method::POST, "/trades", Some(empty)).await, 422).await),
+        ["offered_item_ids"]
+    );
+    let myself = json!({"recipient_id": ann.id, "offered_item_ids": [ann_item]});
+    assert_eq!(
+        error_fields(&expect_problem(send(&app, &ann, Method::POST, "/trades", Some(myself)).await, 422).await),
+        ["recipient_id"]
+    );
+    let twice = json!({"recipient_id": bob.id, "offered_item_ids": [ann_item, ann_item]});
+    assert_eq!(
+        error_fields(&expect_problem(send(&app, &ann, Method::POST, "/trades", Some(twice)).await, 422).await),
+        ["offered_item_ids"]
+    );
+
+    let res = send(&app, &ann, Method::POST, "/trades", Some(json!({"recipient_id": bob.id, "offered_item_ids": [ann_item], "requested_item_ids": [bob_offered], "message": "Swap?"}))).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let place = location(&res);
+    let trade: Value = res.json().await.unwrap();
+    assert_eq!(place, format!("/api/v1/trades/{}", trade["id"]));
+    assert_eq!((trade["status"].as_str(), trade["version"].as_i64()), (Some("open"), Some(1)));
+    assert_eq!(trade["offered_items"][0]["id"], ann_item);
+    assert_eq!(trade["requested_items"][0]["product"]["name"], "Speaker");
+    let lasts = chrono::DateTime::parse_from_rfc3339(trade["expires_at"].as_str().unwrap()).unwrap()
+        - chrono::DateTime::parse_from_rfc3339(trade["created_at"].as_str().unwrap()).unwrap();
+    assert_eq!(lasts.num_hours(), 72, "three days unless told");
+}
+
+async fn an_accepted_trade_moves_every_item_with_its_files(app: TestApp) {
+    let (ann, bob, cid) = (app.signup("ann").await, app.signup("bob").await, app.signup("cid").await);
+    let speaker = product(&app, "Speaker", "Acme").await;
+    let ann_item = item(&app, &ann, speaker, false).await;
+    let bob_item = item(&app, &bob, speaker, true).await;
+    let manual = Form::new().part("file", Part::bytes(b"Manual: keep dry.\n".to_vec()).file_name("manual.txt"));
+    let res = app
+        .post(&format!("/api/v1/user-products/{bob_item}/files"))
+        .bearer_auth(&bob.access_token)
+        .multipart(manual)
+        .send()
+        .await
+        .unwrap();
+    let file: Value = ok(res, StatusCode::CREATED).await;
+
+    let trade = propose(
+        &app,
+        &ann,
+        json!({"recipient_id": bob.id, "offered_item_ids": [ann_item], "requested_item_ids": [bob_item]}),
+    )
+    .await;
+    let rival = propose(&app, &cid, json!({"recipient_id": bob.id, "requested_item_ids": [bob_item]})).await;
+    let path = format!("/trades/{}", trade["id"]);
+    expect_problem(send(&app, &cid, Method::GET, &path, None).await, 404).await;
+    let stale = app
+        .post(&format!("/api/v1{path}/accept"))
+        .bearer_auth(&bob.access_token)
+        .header("If-Match", "\"9\"")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(stale, 412).await;
+    let accepted = ok(send(&app, &bob, Method::POST, &format!("{path}/accept"), None).await, StatusCode::OK).await;
+    assert_eq!((accepted["status"].as_str(), accepted["version"].as_i64()), (Some("accepted"), Some(2)));
+
+    assert_eq!(owner_of(&app, &ann, bob_item).await, StatusCode::OK, "the requested item is ann's now");
+    assert_eq!(owner_of(&app, &bob, ann_item).await, StatusCode::OK, "the offered item is bob's now");
+    assert_eq!(owner_of(&app, &bob, bob_item).await, StatusCode::NOT_FOUND);
+    let moved =
+        ok(send(&app, &ann, Method::GET, &format!("/user-products/{bob_item}"), None).await, StatusCode::OK).await;
+    assert_eq!((moved["tradeable"].as_bool(), moved["files_count"].as_i64()), (Some(false), Some(1)));
+    assert_eq!(moved["purchase_date"], "2026-01-10", "its dates and warranty go with it");
+    let download =
+        app.get(&format!("/api/v1/files/{}/download", file["id"])).bearer_auth(&ann.access_token).send().await.unwrap();
+    assert_eq!(download.status(), StatusCode::OK, "its files go with it");
+
+    let rival =
+        ok(send(&app, &cid, Method::GET, &format!("/trades/{}", rival["id"]), None).await, StatusCode::OK).await;
+    assert_eq!(rival["status"], "cancelled", "every other open trade holding the item is cancelled");
+    let again = expect_problem(send(&app, &bob, Method::POST, &format!("{path}/accept"), None).await, 409).await;
+    assert!(!again["type"].as_str().unwrap().ends_with("items-changed"), "{again}");
+}
+
+async fn each_party_acts_for_itself_and_only_open_trades_change(app: TestApp) {
+    let (ann, bob) = (app.signup("ann").await, app.signup("bob").await);
+    let speaker = product(&app, "Speaker", "Acme").await;
+    let ann_item = item(&app, &ann, speaker, false).await;
+    let bob_item = item(&app, &bob, speaker, true).await;
+    let trade = propose(
+        &app,
+        &ann,
+        json!({"recipient_id": bob.id, "offered_item_ids": [ann_item], "requested_item_ids": [bob_item]}),
+    )
+    .await;
+    let path = format!("/trades/{}", trade["id"]);
+    for action in ["accept", "decline"] {
+        expect_problem(send(&app, &ann, Method::POST, &format!("{path}/{action}"), None).await, 403).await;
+    }
+    expect_problem(send(&app, &bob, Method::POST, &format!("{path}/cancel"), None).await, 403).await;
+    let counter = json!({"offered_item_ids": [bob_item]});
+    expect_problem(send(&app, &ann, Method::POST, &format!("{path}/counter"), Some(counter)).await, 403).await;
+
+    let sent = ok(send(&app, &ann, Method::GET, "/trades?role=sent", None).await, StatusCode::OK).await;
+    assert_eq!(sent["pagination"]["total"], 1);
+    let received = ok(send(&app, &ann, Method::GET, "/trades?role=received", None).await, StatusCode::OK).await;
+    assert_eq!(received["pagination"]["total"], 0);
+    expect_problem(send(&app, &ann, Method::GET, "/trades?role=both", None).await, 422).await;
+
+    let declined = ok(send(&app, &bob, Method::POST, &format!("{path}/decline"), None).await, StatusCode::OK).await;
+    assert_eq!(declined["status"], "declined");
+    expect_problem(send(&app, &ann, Method::POST, &format!("{path}/cancel"), None).await, 409).await;
+    let open = ok(send(&app, &ann, Method::GET, "/trades?status=open", None).await, StatusCode::OK).await;
+    assert_eq!(open["pagination"]["total"], 0);
+    let second = propose(&app, &ann, json!({"recipient_id": bob.id, "offered_item_ids": [ann_item]})).await;
+    let cancelled =
+        ok(send(&app, &ann, Method::POST, &format!("/trades/{}/cancel", second["id"]), None).await, StatusCode::OK)
+            .await;
+    assert_eq!(cancelled["status"], "cancelled");
+}
+
+async fn a_counter_supersedes_and_a_sold_item_closes_its_trades(app: TestApp) {
+    let (ann, bob) = (app.signup("ann").await, app.signup("bob").await);
+    let speaker = product(&app, "Speaker", "Acme").await;
+    let ann_item = item(&app, &ann, speaker, true).await;
+    let bob_item = item(&app, &bob, speaker, true).await;
+    let trade = propose(&app, &ann, json!({"recipient_id": bob.id, "offered_item_ids": [ann_item]})).await;
+    let path = format!("/trades/{}/counter", trade["id"]);
+    let answer = json!({"offered_item_ids": [bob_item], "requested_item_ids": [ann_item], "message": "Mine for yours"});
+    let res = send(&app, &bob, Method::POST, &path, Some(answer.clone())).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let counter: Value = res.json().await.unwrap();
+    assert_eq!((counter["parent_id"].clone(), counter["proposer_id"].as_i64()), (trade["id"].clone(), Some(bob.id)));
+    let first =
+        ok(send(&app, &ann, Method::GET, &format!("/trades/{}", trade["id"]), None).await, StatusCode::OK).await;
+    assert_eq!(first["status"], "superseded");
+    expect_problem(send(&app, &bob, Method::POST, &path, Some(answer)).await, 409).await;
+
+    // Ann sells the item the counter asks for: the trade closes at once.
+    ok(
+        send(&app, &ann, Method::PATCH, &format!("/user-products/{ann_item}"), Some(json!({"status": "sold"}))).await,
+        StatusCode::OK,
+    )
+    .await;
+    let closed =
+        ok(send(&app, &ann, Method::GET, &format!("/trades/{}", counter["id"]), None).await, StatusCode::OK).await;
+    assert_eq!(closed["status"], "cancelled");
+}
