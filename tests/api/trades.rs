@@ -2,9 +2,12 @@
 //! each party acting for itself, a swap that moves every item (with its files) at once or none,
 //! counter-proposals, and an item that leaves the market closing its trades; on both engines.
 
+use std::time::Duration;
+
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
+use workbench_core::broadcast::{Delivery, Subscription};
 use workbench_e2e::{Account, TestApp, engines, error_fields, expect_problem, location};
 
 async fn send(app: &TestApp, who: &Account, method: Method, path: &str, body: Option<Value>) -> Response {
@@ -73,7 +76,76 @@ engines!(
     an_accepted_trade_moves_every_item_with_its_files,
     each_party_acts_for_itself_and_only_open_trades_change,
     a_counter_supersedes_and_a_sold_item_closes_its_trades,
+    every_change_is_an_event_for_both_parties,
 );
+
+/// The next event published under `topic`, within 10 s.
+async fn next_event(events: &mut Subscription, topic: &str) -> Value {
+    let wait = async {
+        loop {
+            match events.recv().await {
+                Some(Delivery::Message(message)) if message.topic == topic => {
+                    return serde_json::from_slice::<Value>(&message.payload).expect("a JSON envelope");
+                }
+                Some(_) => {}
+                None => panic!("the bus closed"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait).await.unwrap_or_else(|_| panic!("no {topic} within 10 s"))
+}
+
+async fn every_change_is_an_event_for_both_parties(app: TestApp) {
+    let mut events = app.bus.subscribe();
+    let (ann, bob) = (app.signup("ann").await, app.signup("bob").await);
+    let speaker = product(&app, "Speaker", "Acme").await;
+    let ann_item = item(&app, &ann, speaker, false).await;
+    let bob_item = item(&app, &bob, speaker, true).await;
+    let trade = propose(
+        &app,
+        &ann,
+        json!({"recipient_id": bob.id, "offered_item_ids": [ann_item], "requested_item_ids": [bob_item]}),
+    )
+    .await;
+    let proposed = next_event(&mut events, "event.trade.proposed").await;
+    assert_eq!(proposed["data"]["id"], trade["id"]);
+    assert_eq!(proposed["data"]["status"], "open", "the trade as the API shows it: {proposed}");
+    assert_eq!(proposed["data"]["requested_items"][0]["id"], bob_item);
+    let mut audience: Vec<i64> = proposed["audience"].as_array().unwrap().iter().filter_map(Value::as_i64).collect();
+    audience.sort_unstable();
+    assert_eq!(audience, [ann.id, bob.id], "both parties hear of it");
+
+    ok(send(&app, &bob, Method::POST, &format!("/trades/{}/accept", trade["id"]), None).await, StatusCode::OK).await;
+    let accepted = next_event(&mut events, "event.trade.accepted").await;
+    assert_eq!(
+        (accepted["data"]["id"].clone(), accepted["data"]["status"].as_str()),
+        (trade["id"].clone(), Some("accepted"))
+    );
+
+    // Bob (who now owns ann's item) offers it, then marks it broken: the trade closes with an event.
+    let cid = app.signup("cid").await;
+    let cid_item = item(&app, &cid, speaker, true).await;
+    let offer = propose(
+        &app,
+        &bob,
+        json!({"recipient_id": cid.id, "offered_item_ids": [ann_item], "requested_item_ids": [cid_item]}),
+    )
+    .await;
+    ok(
+        send(&app, &bob, Method::PATCH, &format!("/user-products/{ann_item}"), Some(json!({"status": "broken"}))).await,
+        StatusCode::OK,
+    )
+    .await;
+    let cancelled = next_event(&mut events, "event.trade.cancelled").await;
+    let hook = json!({"url": "https://hooks.example.com/trades", "events": ["trade.accepted", "trade.cancelled"]});
+    let subscribed =
+        ok(send(&app, &bob, Method::POST, "/webhooks/subscriptions", Some(hook)).await, StatusCode::CREATED).await;
+    assert_eq!(subscribed["events"], json!(["trade.accepted", "trade.cancelled"]), "webhooks may ask for trade events");
+    assert_eq!(
+        (cancelled["data"]["id"].clone(), cancelled["data"]["status"].as_str()),
+        (offer["id"].clone(), Some("cancelled"))
+    );
+}
 
 async fn the_market_shows_other_users_tradeable_items(app: TestApp) {
     let (ann, bob) = (app.signup("ann").await, app.signup("bob").await);

@@ -22,8 +22,9 @@ use workbench_jobs::{
 use workbench_mail::SmtpMailer;
 use workbench_scheduled::{
     BACKUP_KIND, BLOB_SWEEP_KIND, DAILY_REPORT_KIND, DISABLE_INACTIVE_KIND, DailyTaskReport, DisableInactiveUsers,
-    KnownBlobs, Mailer, OrphanBlobSweep, PURGE_TOKENS_KIND, PurgeExpiredTokens, SqliteBackup, USER_REPORT_KIND,
-    USER_WARRANTY_KIND, UserTaskReport, UserWarrantyReminder, WARRANTY_REMINDERS_KIND, WarrantyReminderRun,
+    EXPIRE_TRADES_KIND, ExpireTrades, KnownBlobs, Mailer, OrphanBlobSweep, PURGE_TOKENS_KIND, PurgeExpiredTokens,
+    SqliteBackup, USER_REPORT_KIND, USER_WARRANTY_KIND, UserTaskReport, UserWarrantyReminder, WARRANTY_REMINDERS_KIND,
+    WarrantyReminderRun,
 };
 use workbench_store::{Backend, Database, DieselHousekeeping, DieselJobStore, DieselOutbox, DieselWebhookStore};
 use workbench_users::{PrincipalCache, UserRepository};
@@ -87,6 +88,8 @@ pub struct Parts<'a> {
     /// Where file bytes are kept, and which blobs the file records know: the orphaned-blob sweep.
     pub blobs: Arc<dyn BlobStore>,
     pub known_blobs: Arc<dyn KnownBlobs>,
+    /// Trades, for the expiry schedule.
+    pub trades: workbench_trades::TradeService,
     /// What the task repository rings when it wrote an event (see `Plan`).
     pub events_written: Arc<tokio::sync::Notify>,
 }
@@ -122,6 +125,7 @@ pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
         metrics,
         blobs,
         known_blobs,
+        trades,
         events_written,
     } = parts;
     let mailer = mailer(settings)?;
@@ -181,7 +185,8 @@ pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
             )),
             long,
         )?
-        .register_with(BLOB_SWEEP_KIND, Arc::new(OrphanBlobSweep::new(blobs, known_blobs, ORPHAN_MIN_AGE)), long)?;
+        .register_with(BLOB_SWEEP_KIND, Arc::new(OrphanBlobSweep::new(blobs, known_blobs, ORPHAN_MIN_AGE)), long)?
+        .register_with(EXPIRE_TRADES_KIND, Arc::new(ExpireTrades::new(trades)), long)?;
     let schedules = schedules(settings.schedules(), db.backend(), &handlers)?;
     let mut config = RuntimeConfig::new(settings.jobs.workers);
     config.lease = settings.jobs.lease;

@@ -21,12 +21,14 @@ mod model;
 mod ports;
 mod relay;
 mod task;
+mod trade;
 
 pub use bus::BroadcastPublisher;
 pub use model::{Envelope, EventId, OutboxEvent};
 pub use ports::{EventPresenter, EventPublisher, NoRelayObserver, Outbox, PublishError, RelayObserver};
 pub use relay::{Relay, RelayConfig};
 pub use task::TaskEvent;
+pub use trade::TradeEvent;
 
 #[cfg(feature = "mock")]
 pub use ports::{MockEventPresenter, MockEventPublisher, MockOutbox};

@@ -8,8 +8,9 @@ use workbench_users::UserId;
 /// The bus topic of frames for users or a room.
 pub const TOPIC: &str = "realtime";
 
-/// The prefix of domain events on the bus (`event.task.updated`), published by the outbox relay.
-const EVENT_TOPIC_PREFIX: &str = "event.task.";
+/// The prefixes of domain events on the bus (`event.task.updated`, `event.trade.accepted`),
+/// published by the outbox relay.
+const EVENT_TOPIC_PREFIXES: [&str; 2] = ["event.task.", "event.trade."];
 
 /// Who a frame published on the bus is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,15 +51,16 @@ pub(crate) fn decode(topic: &str, payload: &[u8]) -> Option<(Target, ByteString)
         };
         return Some((target, ByteString::from(frame)));
     }
-    if topic.starts_with(EVENT_TOPIC_PREFIX) {
-        return task_event(payload);
+    if EVENT_TOPIC_PREFIXES.iter().any(|prefix| topic.starts_with(prefix)) {
+        return domain_event(payload);
     }
     None
 }
 
-/// A task event as the relay publishes it (its envelope with the audience): the client sees
-/// `{"type": "task.updated", "data": <the task>}`, sent to the owner and the assignee.
-fn task_event(payload: &[u8]) -> Option<(Target, ByteString)> {
+/// A domain event as the relay publishes it (its envelope with the audience): the client sees
+/// `{"type": "task.updated", "data": <the task>}`, sent to the event's audience (a task's owner
+/// and assignee, a trade's two parties).
+fn domain_event(payload: &[u8]) -> Option<(Target, ByteString)> {
     #[derive(Deserialize)]
     struct Published<'a> {
         #[serde(rename = "type")]
@@ -80,6 +82,15 @@ fn task_event(payload: &[u8]) -> Option<(Target, ByteString)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trade_events_reach_both_parties() {
+        let payload = br#"{"type":"trade.accepted","data":{"id":3},"audience":[1,2]}"#;
+        let (target, frame) = decode("event.trade.accepted", payload).expect("decodes");
+        assert_eq!(target, Target::Users(vec![UserId(1), UserId(2)]));
+        assert_eq!(&*frame, r#"{"type":"trade.accepted","data":{"id":3}}"#);
+        assert!(decode("event.chat.sent", payload).is_none(), "only the domains' events");
+    }
 
     #[test]
     fn targets_round_trip() {

@@ -11,6 +11,7 @@
 //! | `warranty-reminders` | `warranty.reminders` | enqueues one reminder per user owning items whose warranty ends within `WARRANTY_REMINDER_DAYS` (`warranty.reminders.user`), each item reminded once per end date |
 //! | `sqlite-backup` | `db.backup` | SQLite: an online copy (`VACUUM INTO`) into `DATA_DIR/backups`, the newest `BACKUP_KEEP` kept; skipped on PostgreSQL |
 //! | `orphan-blob-sweep` | `blobs.sweep_orphans` | deletes blobs older than a day that no file refers to (wired once the files table exists) |
+//! | `expire-trades` | `trades.expire` | marks open trades past their expiry `expired` (reads show them so before) |
 //!
 //! Every handler is repeatable (the queue delivers at least once).
 
@@ -19,6 +20,7 @@ mod blobs;
 mod mail;
 mod per_user;
 mod report;
+mod trades;
 mod users;
 mod warranty;
 
@@ -28,6 +30,7 @@ pub use mail::{MailError, MailMessage, Mailer};
 pub use report::{
     DAILY_REPORT_KIND, DailyTaskReport, TaskDigest, TaskDigests, TaskLine, USER_REPORT_KIND, UserTaskReport,
 };
+pub use trades::{EXPIRE_TRADES_KIND, ExpireTrades};
 pub use users::{
     AccountHousekeeping, DISABLE_INACTIVE_KIND, DisableInactiveUsers, PURGE_TOKENS_KIND, PurgeExpiredTokens,
 };
@@ -59,4 +62,5 @@ pub const CONTRACT_SCHEDULES: &[(&str, &str, &str)] = &[
     ("warranty-reminders", "0 8 * * *", WARRANTY_REMINDERS_KIND),
     ("sqlite-backup", "0 2 * * *", BACKUP_KIND),
     ("orphan-blob-sweep", "0 4 * * *", BLOB_SWEEP_KIND),
+    ("expire-trades", "* * * * *", EXPIRE_TRADES_KIND),
 ];

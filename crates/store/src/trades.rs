@@ -21,8 +21,11 @@ use workbench_trades::{
 };
 use workbench_users::UserId;
 
+use workbench_events::TradeEvent;
+
 use crate::database::{stored, write_transaction};
 use crate::error::db;
+use crate::outbox::{NewEventRow, audience_json, record_in};
 use crate::products::{brand_key, search_text};
 use crate::schema::{categories, files, products, trade_items, trades, user_products, users};
 use crate::users::contains_pattern;
@@ -169,6 +172,33 @@ fn with_items(conn: &mut AnyConnection, rows: Vec<TradeRow>) -> Result<Vec<Trade
         .collect()
 }
 
+/// Appends `event` about `trade` to the outbox, in the caller's transaction: both parties hear it.
+fn record(
+    conn: &mut AnyConnection,
+    event: TradeEvent,
+    trade: &Trade,
+    at: NaiveDateTime,
+) -> Result<(), RepositoryError> {
+    let payload = serde_json::to_string(trade).map_err(|e| RepositoryError::Unavailable(e.into()))?;
+    record_in(
+        conn,
+        &NewEventRow {
+            event: event.name(),
+            subject_id: trade.id.0,
+            audience: audience_json([trade.proposer_id, trade.recipient_id]),
+            payload,
+            occurred_at: at,
+        },
+    )
+}
+
+/// The trade as it is now, and its event recorded.
+fn changed(conn: &mut AnyConnection, id: i64, event: TradeEvent, at: NaiveDateTime) -> Result<Trade, RepositoryError> {
+    let trade = find(conn, id)?.ok_or_else(|| corrupt("trades", "a trade changed a moment ago is gone"))?;
+    record(conn, event, &trade, at)?;
+    Ok(trade)
+}
+
 fn find(conn: &mut AnyConnection, id: i64) -> Result<Option<Trade>, RepositoryError> {
     let Some(row) = trades::table.find(id).select(TradeRow::as_select()).first(conn).optional().map_err(db)? else {
         return Ok(None);
@@ -296,18 +326,16 @@ fn accept_once(
                 .map_err(db)?;
         }
         transition(conn, id, current.version, TradeStatus::Accepted, now)?;
-        let others: Vec<i64> = sharing.into_iter().filter(|t| *t != id).collect();
-        diesel::update(
-            trades::table.filter(trades::id.eq_any(others)).filter(trades::status.eq(TradeStatus::Open.as_str())),
-        )
-        .set((
-            trades::status.eq(TradeStatus::Cancelled.as_str()),
-            trades::version.eq(trades::version + 1),
-            trades::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .map_err(db)?;
-        Ok(Transition::Done(find(conn, id)?.ok_or_else(|| corrupt("trades", "an accepted trade is gone"))?))
+        let accepted = changed(conn, id, TradeEvent::Accepted, now)?;
+        for other in sharing.into_iter().filter(|t| *t != id) {
+            let version = row(conn, other)?.filter(|r| r.status == TradeStatus::Open.as_str()).map(|r| r.version);
+            if let Some(version) = version
+                && transition(conn, other, version, TradeStatus::Cancelled, now)?
+            {
+                changed(conn, other, TradeEvent::Cancelled, now)?;
+            }
+        }
+        Ok(Transition::Done(accepted))
     })
 }
 
@@ -408,7 +436,8 @@ impl TradeRepository for DieselTradeRepository {
                     for item in &rows {
                         diesel::insert_into(trade_items::table).values(item).execute(conn).map_err(db)?;
                     }
-                    Ok(Ok(find(conn, id)?.ok_or_else(|| corrupt("trades", "a new trade cannot be read back"))?))
+                    let event = if supersedes.is_some() { TradeEvent::Countered } else { TradeEvent::Proposed };
+                    Ok(Ok(changed(conn, id, event, at)?))
                 })
             })
             .await
@@ -481,7 +510,8 @@ impl TradeRepository for DieselTradeRepository {
                         let status = row(conn, id.0)?.map(|r| r.status_at(now)).transpose()?;
                         return Ok(status.map_or(Transition::NotFound, Transition::NotOpen));
                     }
-                    Ok(find(conn, id.0)?.map_or(Transition::NotFound, Transition::Done))
+                    let event = if to == TradeStatus::Declined { TradeEvent::Declined } else { TradeEvent::Cancelled };
+                    Ok(Transition::Done(changed(conn, id.0, event, now)?))
                 })
             })
             .await
@@ -502,8 +532,13 @@ impl TradeRepository for DieselTradeRepository {
                     match accept_once(conn, id.0, expected_version, now) {
                         Err(RepositoryError::Conflict { field: ITEMS_CHANGED }) => {
                             // Nothing of the swap was applied; the trade can never succeed now.
-                            let version = row(conn, id.0)?.map(|r| r.version).unwrap_or_default();
-                            transition(conn, id.0, version, TradeStatus::Cancelled, now)?;
+                            write_transaction(conn, |conn| {
+                                let version = row(conn, id.0)?.map(|r| r.version).unwrap_or_default();
+                                if transition(conn, id.0, version, TradeStatus::Cancelled, now)? {
+                                    changed(conn, id.0, TradeEvent::Cancelled, now)?;
+                                }
+                                Ok(())
+                            })?;
                             return Ok(Transition::ItemsChanged);
                         }
                         Err(e) if attempt <= DEADLOCK_RETRIES && is_deadlock(&e) => {}
@@ -518,19 +553,26 @@ impl TradeRepository for DieselTradeRepository {
         self.db
             .run(move |conn| {
                 let now = stored(now);
-                let expired = diesel::update(
-                    trades::table
-                        .filter(trades::status.eq(TradeStatus::Open.as_str()))
-                        .filter(trades::expires_at.le(now)),
-                )
-                .set((
-                    trades::status.eq(TradeStatus::Expired.as_str()),
-                    trades::version.eq(trades::version + 1),
-                    trades::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .map_err(db)?;
-                Ok(u64::try_from(expired).unwrap_or_default())
+                let due: Vec<(i64, i64)> = trades::table
+                    .filter(trades::status.eq(TradeStatus::Open.as_str()))
+                    .filter(trades::expires_at.le(now))
+                    .select((trades::id, trades::version))
+                    .load(conn)
+                    .map_err(db)?;
+                let mut expired = 0;
+                // One transaction per trade: its change and its event together, and an accept
+                // racing for one of them decides that trade alone.
+                for (id, version) in due {
+                    let marked = write_transaction(conn, |conn| {
+                        let marked = transition(conn, id, version, TradeStatus::Expired, now)?;
+                        if marked {
+                            changed(conn, id, TradeEvent::Expired, now)?;
+                        }
+                        Ok(marked)
+                    })?;
+                    expired += u64::from(marked);
+                }
+                Ok(expired)
             })
             .await
     }

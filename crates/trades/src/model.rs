@@ -4,12 +4,14 @@ use std::collections::HashSet;
 use std::fmt;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use workbench_core::{FieldErrors, TypeFailures, Validator, at_most_chars};
 use workbench_products::{ProductSummary, UserProductStatus};
 use workbench_users::UserId;
 
 /// A trade's database id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct TradeId(pub i64);
 
 impl fmt::Display for TradeId {
@@ -19,7 +21,8 @@ impl fmt::Display for TradeId {
 }
 
 /// Where a trade stands. Only an `Open` one changes; every other state is final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TradeStatus {
     Open,
     Accepted,
@@ -66,14 +69,14 @@ impl fmt::Display for TradeStatus {
 }
 
 /// An item in a trade: the owned item's id (which it keeps when its owner changes) and what it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TradeItem {
     pub id: i64,
     pub product: ProductSummary,
 }
 
-/// A trade between two users.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A trade between two users. Serialised as it goes into the outbox with each change's event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trade {
     pub id: TradeId,
     /// The trade this one answers (a counter-proposal).

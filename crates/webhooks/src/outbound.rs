@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use workbench_core::{Page, PageRequest, RepositoryError, TypeFailures, Validator};
-use workbench_events::TaskEvent;
+use workbench_events::{TaskEvent, TradeEvent};
 use workbench_jobs::NewJob;
 use workbench_users::{Principal, UserId};
 
@@ -118,7 +118,8 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<String, String> {
     Ok(raw.to_owned())
 }
 
-/// Checks event names: each a task event, at least one; duplicates dropped, order kept.
+/// Checks event names: each a task or trade event, at least one; duplicates dropped, order kept.
+/// Left out, every task event (the contract's default); trade events are asked for by name.
 pub fn check_events(events: Option<Vec<String>>) -> Result<Vec<String>, String> {
     let Some(events) = events else {
         return Ok(TaskEvent::ALL.iter().map(|e| e.name().to_owned()).collect());
@@ -126,8 +127,11 @@ pub fn check_events(events: Option<Vec<String>>) -> Result<Vec<String>, String> 
     let mut out: Vec<String> = Vec::new();
     for event in events {
         let event = event.trim().to_owned();
-        if TaskEvent::parse(&event).is_none() {
-            return Err(format!("{event:?} is not one of task.created, task.updated, task.deleted"));
+        if TaskEvent::parse(&event).is_none() && TradeEvent::parse(&event).is_none() {
+            return Err(format!(
+                "{event:?} is not one of task.created, task.updated, task.deleted, trade.proposed, trade.accepted, \
+                 trade.declined, trade.cancelled, trade.countered, trade.expired"
+            ));
         }
         if !out.contains(&event) {
             out.push(event);

@@ -34,13 +34,21 @@ CREATE TABLE trade_items (
 CREATE INDEX trade_items_item ON trade_items (user_product_id, trade_id);
 
 -- An item deleted, or marked sold, broken or archived, cancels at once every open trade that
--- holds it: in the statement that changes the item, whoever makes it. Before a deletion, so that
--- the trade's items are still there to find.
+-- holds it: in the statement that changes the item, whoever makes it, with each trade's
+-- `trade.cancelled` event in the outbox (its data `{"id", "status"}`: the trade as a whole is
+-- the repository's to show). Before a deletion, so that the trade's items are still there to find.
 CREATE FUNCTION trades_cancel_for_item() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE trades SET status = 'cancelled', version = version + 1, updated_at = (now() AT TIME ZONE 'UTC')
-    WHERE status = 'open'
-      AND id IN (SELECT trade_id FROM trade_items WHERE user_product_id = OLD.id);
+    WITH cancelled AS (
+        UPDATE trades SET status = 'cancelled', version = version + 1, updated_at = (now() AT TIME ZONE 'UTC')
+        WHERE status = 'open'
+          AND id IN (SELECT trade_id FROM trade_items WHERE user_product_id = OLD.id)
+        RETURNING id, proposer_id, recipient_id, updated_at
+    )
+    INSERT INTO outbox (event, subject_id, audience, payload, occurred_at)
+    SELECT 'trade.cancelled', id, '[' || proposer_id || ',' || recipient_id || ']',
+           '{"id":' || id || ',"status":"cancelled"}', updated_at
+    FROM cancelled;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;
     END IF;

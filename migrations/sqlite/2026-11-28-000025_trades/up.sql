@@ -30,6 +30,10 @@ CREATE INDEX trade_items_item ON trade_items (user_product_id, trade_id);
 
 CREATE TRIGGER user_products_untradeable_delete BEFORE DELETE ON user_products
 FOR EACH ROW BEGIN
+    INSERT INTO outbox (event, subject_id, audience, payload, occurred_at)
+    SELECT 'trade.cancelled', id, '[' || proposer_id || ',' || recipient_id || ']',
+           '{"id":' || id || ',"status":"cancelled"}', strftime('%Y-%m-%d %H:%M:%f', 'now')
+    FROM trades WHERE status = 'open' AND id IN (SELECT trade_id FROM trade_items WHERE user_product_id = OLD.id);
     UPDATE trades SET status = 'cancelled', version = version + 1, updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
     WHERE status = 'open' AND id IN (SELECT trade_id FROM trade_items WHERE user_product_id = OLD.id);
 END;
@@ -37,6 +41,10 @@ END;
 CREATE TRIGGER user_products_untradeable_status AFTER UPDATE OF status ON user_products
 FOR EACH ROW WHEN NEW.status IN ('sold', 'broken', 'archived') AND OLD.status IS NOT NEW.status
 BEGIN
+    INSERT INTO outbox (event, subject_id, audience, payload, occurred_at)
+    SELECT 'trade.cancelled', id, '[' || proposer_id || ',' || recipient_id || ']',
+           '{"id":' || id || ',"status":"cancelled"}', strftime('%Y-%m-%d %H:%M:%f', 'now')
+    FROM trades WHERE status = 'open' AND id IN (SELECT trade_id FROM trade_items WHERE user_product_id = OLD.id);
     UPDATE trades SET status = 'cancelled', version = version + 1, updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
     WHERE status = 'open' AND id IN (SELECT trade_id FROM trade_items WHERE user_product_id = OLD.id);
 END;

@@ -69,6 +69,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("SCHEDULE_WARRANTY_REMINDERS", "jobs", "schedule_warranty_reminders"),
     ("SCHEDULE_SQLITE_BACKUP", "jobs", "schedule_sqlite_backup"),
     ("SCHEDULE_ORPHAN_BLOB_SWEEP", "jobs", "schedule_orphan_blob_sweep"),
+    ("SCHEDULE_EXPIRE_TRADES", "jobs", "schedule_expire_trades"),
     ("GITHUB_WEBHOOK_SECRET", "webhooks", "github_secret"),
     ("STRIPE_WEBHOOK_SECRET", "webhooks", "stripe_secret"),
     ("WEBHOOK_ALLOW_PRIVATE_TARGETS", "webhooks", "allow_private_targets"),

@@ -376,6 +376,7 @@ impl Settings {
                     "warranty-reminders" => &jobs.schedule_warranty_reminders,
                     "sqlite-backup" => &jobs.schedule_sqlite_backup,
                     "orphan-blob-sweep" => &jobs.schedule_orphan_blob_sweep,
+                    "expire-trades" => &jobs.schedule_expire_trades,
                     _ => &None,
                 };
                 let value = non_empty(setting);

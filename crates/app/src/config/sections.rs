@@ -252,6 +252,7 @@ pub struct JobsSection {
     pub schedule_sqlite_backup: Option<String>,
     #[serde(deserialize_with = "schedule_setting")]
     pub schedule_orphan_blob_sweep: Option<String>,
+    pub schedule_expire_trades: Option<String>,
 }
 
 impl Default for JobsSection {
@@ -269,6 +270,7 @@ impl Default for JobsSection {
             schedule_warranty_reminders: None,
             schedule_sqlite_backup: None,
             schedule_orphan_blob_sweep: None,
+            schedule_expire_trades: None,
         }
     }
 }

@@ -71,6 +71,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         },
     )?;
     let shares = files::shares(&db, blobs.clone(), accounts.hasher.clone());
+    let trades = trades::service(&db);
     // One job store per process: its wake-up signal is shared by whatever enqueues and the runtime.
     let job_store = DieselJobStore::new(db.clone());
     let webhook_store = DieselWebhookStore::new(db.clone()).waking(job_store.waker());
@@ -87,6 +88,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         metrics: &metrics,
         blobs,
         known_blobs: Arc::new(workbench_store::DieselFileRepository::new(db.clone())),
+        trades: trades.clone(),
         events_written,
     })?;
     let (webhooks, inbound) = webhooks::services(settings, &webhook_store);
@@ -113,7 +115,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         realtime,
         catalogue,
         collection,
-        trades: trades::service(&db),
+        trades,
         files,
         shares,
         integrations,

@@ -1,17 +1,18 @@
-//! How task events look on the wire. Events leave the outbox through one relay per deployment
+//! How domain events (a task's, a trade's) look on the wire. Events leave the outbox through one relay per deployment
 //! (a lease in the database decides which instance runs it), which publishes them on the
 //! broadcast port under `event.<name>`, to outbound webhook subscriptions and to NATS, then
 //! removes them, so the outbox holds only what is not yet published. What they carry is the task
 //! as this API shows it, so the presenter lives with the task's wire type.
 
 use serde_json::value::RawValue;
-use workbench_events::{EventPresenter, OutboxEvent, TaskEvent};
+use workbench_events::{EventPresenter, OutboxEvent, TaskEvent, TradeEvent};
 use workbench_tasks::{Task, TaskId};
 
 use super::dto::TaskResponse;
 
-/// Shows a task event's subject exactly as `GET /tasks/{id}` shows the task; a deletion's
-/// `{"id": ...}` as it is.
+/// Shows a task event's subject exactly as `GET /tasks/{id}` shows the task, a trade event's as
+/// `GET /trades/{id}` shows the trade (its state as of the event); a deletion's `{"id": ...}`, and
+/// what a database trigger wrote for a trade it closed, as they are.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WirePresenter;
 
@@ -27,6 +28,15 @@ impl EventPresenter for WirePresenter {
                     serde_json::value::to_raw_value(&TaskResponse::from(task)).ok()
                 })
                 .unwrap_or_else(|| event.payload.clone()),
+            None if TradeEvent::parse(&event.name).is_some() => {
+                serde_json::from_str::<workbench_trades::Trade>(event.payload.get())
+                    .ok()
+                    .and_then(|trade| {
+                        let shown = crate::trades::dto::TradeResponse::new(trade, event.occurred_at);
+                        serde_json::value::to_raw_value(&shown).ok()
+                    })
+                    .unwrap_or_else(|| event.payload.clone())
+            }
             _ => event.payload.clone(),
         }
     }

@@ -9,7 +9,7 @@ use workbench_webhooks::{DeliveryAttempt, InboundDelivery, Subscription, Subscri
 use crate::body::{Lenient, WHITESPACE_CLASS, component, lenient, patterned};
 use crate::pagination::{PageNumberSchema, PageSizeSchema};
 
-/// The task events a subscription can ask for.
+/// The events a subscription can ask for: a task's (the default: all three), a trade's (by name).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 pub enum TaskEventName {
     #[serde(rename = "task.created")]
@@ -21,6 +21,24 @@ pub enum TaskEventName {
     #[serde(rename = "task.deleted")]
     #[schema(rename = "task.deleted")]
     Deleted,
+    #[serde(rename = "trade.proposed")]
+    #[schema(rename = "trade.proposed")]
+    TradeProposed,
+    #[serde(rename = "trade.accepted")]
+    #[schema(rename = "trade.accepted")]
+    TradeAccepted,
+    #[serde(rename = "trade.declined")]
+    #[schema(rename = "trade.declined")]
+    TradeDeclined,
+    #[serde(rename = "trade.cancelled")]
+    #[schema(rename = "trade.cancelled")]
+    TradeCancelled,
+    #[serde(rename = "trade.countered")]
+    #[schema(rename = "trade.countered")]
+    TradeCountered,
+    #[serde(rename = "trade.expired")]
+    #[schema(rename = "trade.expired")]
+    TradeExpired,
 }
 
 /// The schema of a subscription URL as `workbench_webhooks::check_url` reads it.
@@ -99,12 +117,7 @@ impl From<Subscription> for SubscriptionCreatedResponse {
         let events = s
             .events
             .iter()
-            .filter_map(|e| match e.as_str() {
-                "task.created" => Some(TaskEventName::Created),
-                "task.updated" => Some(TaskEventName::Updated),
-                "task.deleted" => Some(TaskEventName::Deleted),
-                _ => None,
-            })
+            .filter_map(|e| serde_json::from_value::<TaskEventName>(serde_json::Value::String(e.clone())).ok())
             .collect();
         Self { id: s.id.0, url: s.url, events, secret: s.secret.expose().to_owned(), created_at: s.created_at }
     }
