@@ -165,6 +165,12 @@ async fn seed(mut settings: Settings, force: bool) -> anyhow::Result<()> {
         workbench_app::seed::SHARE_PASSWORD,
         report.team.share_url
     )?;
+    if let Some(trade) = report.trade {
+        writeln!(
+            out,
+            "Market: sam's and demo's offered items; sam proposes trade {trade} to demo (GET /api/v1/trades)."
+        )?;
+    }
     Ok(())
 }
 

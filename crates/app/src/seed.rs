@@ -1,17 +1,21 @@
 //! `workbench seed --demo`: a newcomer's demo database, filled through the same services (and so
 //! the same rules) as every client: the demo catalogue of `workbench_products::demo`, and a demo
 //! user with a few tasks and owned products whose warranties show every state of the overview; a
-//! team project where the demo user is admin beside an editor and a viewer; and a share link,
-//! with a password, to a generated PDF.
+//! team project where the demo user is admin beside an editor and a viewer; a share link, with a
+//! password, to a generated PDF; and a market where the editor offers an item and proposes to swap
+//! it for one of the demo user's.
 
 use anyhow::Context;
 use chrono::{Duration, Utc};
 use workbench_core::TypeFailures;
 use workbench_files::{PdfRequest, ShareLinkDraft};
-use workbench_products::{CategoryDraft, CategoryId, Product, ProductError, ProductFilter, demo, today};
+use workbench_products::{
+    CategoryDraft, CategoryId, Product, ProductError, ProductFilter, UserProductId, UserProductPatch, demo, today,
+};
 use workbench_projects::{MemberDraft, ProjectDraft, ProjectRole};
 use workbench_store::DieselUserRepository;
 use workbench_tasks::{Priority, Status, TaskDraft};
+use workbench_trades::TradeDraft;
 use workbench_users::{AuthError, NewAccount, Principal, Role, UserId, UserQuery, UserRepository, UserStatus};
 
 use workbench_http::AppState;
@@ -32,6 +36,8 @@ pub struct SeedReport {
     pub tasks: usize,
     pub owned: usize,
     pub team: TeamReport,
+    /// The open trade `sam` proposed to the demo user (`None` when the collection is empty).
+    pub trade: Option<i64>,
 }
 
 /// The demo team: a project, its members with their roles, and a share link.
@@ -74,20 +80,68 @@ pub async fn demo(wired: &Wired, force: bool) -> anyhow::Result<SeedReport> {
         .await?
         .items;
     let mut owned = 0;
+    let mut first_item = None;
     for draft in demo::collection(&all, today()) {
         match state.collection.create(&owner, draft).await {
-            Ok(_) => owned += 1,
+            Ok(item) => {
+                owned += 1;
+                first_item.get_or_insert(item.id);
+            }
             Err(ProductError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let team = team(state, &owner, &user.username).await?;
-    Ok(SeedReport { categories, products, username: user.username, email, password: DEMO_PASSWORD, tasks, owned, team })
+    let (team, sam) = team(state, &owner, &user.username).await?;
+    let trade = match first_item {
+        Some(item) => Some(market(state, &owner, item, &sam, &all).await?),
+        None => None,
+    };
+    Ok(SeedReport {
+        categories,
+        products,
+        username: user.username,
+        email,
+        password: DEMO_PASSWORD,
+        tasks,
+        owned,
+        team,
+        trade,
+    })
+}
+
+/// The market: one of the demo user's items and one of sam's offered, and sam's open proposal to
+/// swap them; the trade's id.
+async fn market(
+    state: &AppState,
+    owner: &Principal,
+    owner_item: UserProductId,
+    sam: &workbench_users::User,
+    all: &[Product],
+) -> anyhow::Result<i64> {
+    let sam = Principal::from(sam);
+    let draft = demo::collection(all, today()).into_iter().next().context("the demo collection is empty")?;
+    let sam_item = state.collection.create(&sam, draft).await?.id;
+    let offer = || UserProductPatch { tradeable: Some(Some(true)), ..UserProductPatch::default() };
+    state.collection.update(&sam, sam_item, offer(), None).await?;
+    state.collection.update(owner, owner_item, offer(), None).await?;
+    let draft = TradeDraft {
+        recipient_id: Some(owner.id.0),
+        offered_item_ids: Some(vec![sam_item.0]),
+        requested_item_ids: Some(vec![owner_item.0]),
+        message: Some("Mine for yours? Both still under warranty.".to_owned()),
+        ..TradeDraft::default()
+    };
+    let trade = state.trades.propose(&sam, draft).await.map_err(|e| anyhow::anyhow!("demo trade: {e}"))?;
+    Ok(trade.id.0)
 }
 
 /// A project of the demo user's with two teammates of other roles, and a share link (with a
-/// password, five downloads) to the demo user's profile as a PDF.
-async fn team(state: &AppState, owner: &Principal, owner_name: &str) -> anyhow::Result<TeamReport> {
+/// password, five downloads) to the demo user's profile as a PDF; and the editor's account.
+async fn team(
+    state: &AppState,
+    owner: &Principal,
+    owner_name: &str,
+) -> anyhow::Result<(TeamReport, workbench_users::User)> {
     let draft = ProjectDraft {
         name: Some("Kitchen renovation".to_owned()),
         description: Some("Tiles, taps and the new oven: who does what, and by when.".to_owned()),
@@ -95,8 +149,12 @@ async fn team(state: &AppState, owner: &Principal, owner_name: &str) -> anyhow::
     };
     let project = state.projects.create(owner, draft).await.map_err(|e| anyhow::anyhow!("demo project: {e}"))?;
     let mut members = vec![(owner_name.to_owned(), ProjectRole::Admin.as_str())];
+    let mut editor = None;
     for (base, role) in [("sam", ProjectRole::Editor), ("kim", ProjectRole::Viewer)] {
         let (mate, _) = account(state, base).await?;
+        if role == ProjectRole::Editor {
+            editor = Some(mate.clone());
+        }
         let draft = MemberDraft {
             user_id: Some(mate.id.0),
             role: Some(role.as_str().to_owned()),
@@ -116,11 +174,12 @@ async fn team(state: &AppState, owner: &Principal, owner_name: &str) -> anyhow::
         ..ShareLinkDraft::default()
     };
     let issued = state.shares.create(owner, pdf.id, link).await.map_err(|e| anyhow::anyhow!("demo share link: {e}"))?;
-    Ok(TeamReport {
+    let report = TeamReport {
         project: project.project.name,
         members,
         share_url: format!("{}/s/{}", state.web.public_url, issued.token.expose()),
-    })
+    };
+    Ok((report, editor.context("the demo team has an editor")?))
 }
 
 /// Adds the demo catalogue; returns how many categories and products were added.

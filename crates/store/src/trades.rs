@@ -6,7 +6,8 @@
 //! applies nothing), and SQLite runs writers one at a time. Trade rows are locked in ascending id
 //! order, the trade and every open trade sharing an item with it, before any item is touched, so
 //! that accepts never wait on each other in a circle; a deadlock PostgreSQL reports anyway is
-//! retried (the retry finds the items moved).
+//! retried (the retry finds the items moved). Each move is in the audit log, written in the same
+//! transaction (the recipient who accepted is its actor, the new owner its target).
 
 use std::collections::HashMap;
 
@@ -19,12 +20,12 @@ use workbench_trades::{
     ItemState, MarketFilter, MarketItem, NewTrade, Trade, TradeFilter, TradeId, TradeItem, TradeRepository, TradeRole,
     TradeStatus, Transition,
 };
-use workbench_users::UserId;
+use workbench_users::{AuditAction, NewAuditEntry, UserId};
 
 use workbench_events::TradeEvent;
 
 use crate::database::{stored, write_transaction};
-use crate::error::db;
+use crate::error::{db, map_db_error};
 use crate::outbox::{NewEventRow, audience_json, record_in};
 use crate::products::{brand_key, search_text};
 use crate::schema::{categories, files, products, trade_items, trades, user_products, users};
@@ -35,6 +36,8 @@ use crate::{AnyConnection, Database};
 const DEADLOCK_RETRIES: usize = 3;
 /// The marker of an accept whose items moved: the transaction is rolled back with it.
 const ITEMS_CHANGED: &str = "items changed";
+/// The marker of an accept that would give someone a second item of one product and serial.
+const SERIAL_TAKEN: &str = "serial_number";
 
 /// `TradeRepository` on the shared database.
 #[derive(Debug, Clone)]
@@ -297,6 +300,15 @@ fn accept_once(
         }
         let untradeable =
             [UserProductStatus::Sold, UserProductStatus::Broken, UserProductStatus::Archived].map(|s| s.as_str());
+        // Serial numbers are set aside while items move: two items of one product with one serial
+        // may change hands in either order (each owner has one before and after), and the unique
+        // index would refuse the state between the two moves. Set back once all moved, a serial
+        // the new owner already has for that product refuses the whole swap.
+        let serials: Vec<(i64, Option<String>)> = user_products::table
+            .filter(user_products::id.eq_any(&item_ids))
+            .select((user_products::id, user_products::serial_number))
+            .load(conn)
+            .map_err(db)?;
         for (item, side) in &items {
             let (from, to) = if side == OFFERED {
                 (current.proposer_id, current.recipient_id)
@@ -311,6 +323,7 @@ fn accept_once(
             )
             .set((
                 user_products::user_id.eq(to),
+                user_products::serial_number.eq(None::<String>),
                 user_products::tradeable.eq(false),
                 user_products::version.eq(user_products::version + 1),
                 user_products::updated_at.eq(now),
@@ -324,6 +337,27 @@ fn accept_once(
                 .set(files::owner_id.eq(to))
                 .execute(conn)
                 .map_err(db)?;
+            let mut details = serde_json::Map::new();
+            details.insert("item_id".into(), (*item).into());
+            details.insert("trade_id".into(), id.into());
+            details.insert("from".into(), from.into());
+            details.insert("to".into(), to.into());
+            let entry = NewAuditEntry {
+                action: AuditAction::OwnershipTransferred,
+                actor_id: Some(UserId(current.recipient_id)),
+                target_id: Some(UserId(to)),
+                ip: None,
+                user_agent: None,
+                details,
+                at: now.and_utc(),
+            };
+            crate::audit::append(conn, &[entry])?;
+        }
+        for (item, serial) in serials.iter().filter(|(_, serial)| serial.is_some()) {
+            diesel::update(user_products::table.find(item))
+                .set(user_products::serial_number.eq(serial))
+                .execute(conn)
+                .map_err(|e| map_db_error(e, &[("serial", SERIAL_TAKEN)]))?;
         }
         transition(conn, id, current.version, TradeStatus::Accepted, now)?;
         let accepted = changed(conn, id, TradeEvent::Accepted, now)?;
@@ -530,6 +564,7 @@ impl TradeRepository for DieselTradeRepository {
                 loop {
                     attempt += 1;
                     match accept_once(conn, id.0, expected_version, now) {
+                        Err(RepositoryError::Conflict { field: SERIAL_TAKEN }) => return Ok(Transition::SerialTaken),
                         Err(RepositoryError::Conflict { field: ITEMS_CHANGED }) => {
                             // Nothing of the swap was applied; the trade can never succeed now.
                             write_transaction(conn, |conn| {

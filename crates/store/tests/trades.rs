@@ -24,6 +24,7 @@ use workbench_users::{User, UserId};
 engine_cases!(
     a_trade_reads_back_with_its_items_and_counters_supersede,
     an_item_leaving_the_market_cancels_its_open_trades,
+    items_with_one_serial_swap_but_never_double_up,
     fifty_concurrent_accepts_over_shared_items_move_each_item_once,
 );
 
@@ -133,6 +134,33 @@ async fn a_trade_reads_back_with_its_items_and_counters_supersede(db: Database) 
         repo(&db).close(TradeId(999_999), TradeStatus::Declined, None, instant()).await.unwrap(),
         Transition::NotFound
     );
+}
+
+async fn serial_item(db: &Database, owner: &User, product: ProductId, serial: &str) -> i64 {
+    let id = item(db, owner, product).await;
+    execute_sql(db, format!("UPDATE user_products SET serial_number = '{serial}' WHERE id = {id}")).await.unwrap();
+    id
+}
+
+async fn items_with_one_serial_swap_but_never_double_up(db: Database) {
+    let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
+    let speaker = product(&db).await;
+    // The same product and serial on both sides (a seller's mistake, or demo data): the swap goes
+    // through, though between its two moves one owner would briefly hold both.
+    let (a1, b1) = (serial_item(&db, &ann, speaker, "SN-1").await, serial_item(&db, &bob, speaker, "SN-1").await);
+    let swap = repo(&db).create(proposal(&ann, &bob, vec![a1], vec![b1]), None).await.unwrap().unwrap();
+    assert!(matches!(repo(&db).accept(swap.id, None, instant()).await.unwrap(), Transition::Done(_)));
+    let after = owners(&db, &[a1, b1]).await;
+    assert_eq!((after[&a1], after[&b1]), (bob.id, ann.id));
+
+    // Bob would end up with two SN-2s: refused, nothing moved, the trade still open.
+    let (a2, b2) = (serial_item(&db, &ann, speaker, "SN-2").await, serial_item(&db, &bob, speaker, "SN-2").await);
+    let doubling = repo(&db).create(proposal(&ann, &bob, vec![a2], vec![]), None).await.unwrap().unwrap();
+    assert_eq!(repo(&db).accept(doubling.id, None, instant()).await.unwrap(), Transition::SerialTaken);
+    assert_eq!(owners(&db, &[a2, b2]).await[&a2], ann.id);
+    assert_eq!(repo(&db).find(doubling.id).await.unwrap().unwrap().status, TradeStatus::Open);
+    let serial: Vec<_> = repo(&db).items(vec![a2]).await.unwrap();
+    assert_eq!(serial.len(), 1);
 }
 
 async fn an_item_leaving_the_market_cancels_its_open_trades(db: Database) {

@@ -21,6 +21,9 @@ pub enum TradeError {
     /// An item is no longer owned by the side that put it in; the trade was cancelled.
     #[error("an item of the trade changed hands or state; the trade was cancelled")]
     ItemsChanged,
+    /// A party already owns this product with the serial number an item of the trade carries.
+    #[error("a party already owns this product with the same serial number")]
+    SerialTaken,
     /// `If-Match` named another version than the current one.
     #[error("the trade is at version {current}, not {expected}")]
     VersionMismatch { expected: i64, current: i64 },

@@ -277,6 +277,9 @@ pub enum Transition {
     },
     /// An item is no longer where the trade put it (accept only); the trade is now cancelled.
     ItemsChanged,
+    /// The swap would give a party a second item of one product with one serial number (accept
+    /// only); nothing moved, and the trade stays open.
+    SerialTaken,
     NotFound,
 }
 

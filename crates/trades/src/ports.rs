@@ -53,7 +53,8 @@ pub trait TradeRepository: Send + Sync {
     /// in (and tradeable by state), each moved to the other side with its files (no longer
     /// `tradeable`), the trade `accepted`, every other open trade holding any of its items
     /// `cancelled`. When an item moved meanwhile, nothing of it is applied, the trade becomes
-    /// `cancelled` and `ItemsChanged` is returned. Of any number of accepts racing for an item,
+    /// `cancelled` and `ItemsChanged` is returned. When the new owner of an item already has that
+    /// product with the same serial number, nothing is applied and `SerialTaken` is returned. Of any number of accepts racing for an item,
     /// on any number of instances, exactly one MUST succeed.
     async fn accept(
         &self,

@@ -200,6 +200,7 @@ fn settle(outcome: Transition, if_match: Option<i64>) -> Result<Trade, TradeErro
             Err(TradeError::VersionMismatch { expected: if_match.unwrap_or_default(), current })
         }
         Transition::ItemsChanged => Err(TradeError::ItemsChanged),
+        Transition::SerialTaken => Err(TradeError::SerialTaken),
         Transition::NotFound => Err(TradeError::NotFound),
     }
 }

@@ -44,10 +44,12 @@ pub enum AuditAction {
     RecoveryCodeUsed,
     /// An OAuth identity was attached to an account (a new one, or an existing one by verified email).
     OauthLinked,
+    /// An owned item changed owner through an accepted trade (`details`: item, trade, from, to).
+    OwnershipTransferred,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 13] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Logout,
@@ -60,6 +62,7 @@ impl AuditAction {
         AuditAction::TotpDisabled,
         AuditAction::RecoveryCodeUsed,
         AuditAction::OauthLinked,
+        AuditAction::OwnershipTransferred,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +79,7 @@ impl AuditAction {
             AuditAction::TotpDisabled => "totp_disabled",
             AuditAction::RecoveryCodeUsed => "recovery_code_used",
             AuditAction::OauthLinked => "oauth_linked",
+            AuditAction::OwnershipTransferred => "ownership_transferred",
         }
     }
 

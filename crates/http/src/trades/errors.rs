@@ -20,6 +20,13 @@ impl From<TradeError> for ApiError {
                 "items-changed",
                 "An item of the trade changed hands or state meanwhile: nothing was swapped, and the trade is cancelled.",
             ),
+            TradeError::SerialTaken => {
+                let mut err = ApiError::conflict(
+                    "One of you already owns this product with the same serial number: nothing was swapped.",
+                );
+                err.push_error("serial_number", "is already registered for this product to its new owner");
+                err
+            }
             TradeError::VersionMismatch { expected, current } => {
                 precondition_failed(format!("The trade is at version {current}, not {expected}: fetch it again."))
             }

@@ -195,7 +195,7 @@ pub async fn get(
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 409, description = "The trade is not open, or (type `items-changed`) an item moved meanwhile", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The trade is not open; (type `items-changed`) an item moved meanwhile; or a party already owns one of the products with the same serial number (`errors` names `serial_number`; nothing moved, the trade stays open)", body = Problem, content_type = "application/problem+json"),
         (status = 412, response = PreconditionFailed),
     )
 )]
