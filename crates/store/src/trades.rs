@@ -32,6 +32,14 @@ use crate::schema::{categories, files, products, trade_items, trades, user_produ
 use crate::users::contains_pattern;
 use crate::{AnyConnection, Database};
 
+diesel::table! {
+    /// How many items each seller offers on the market; `user_id` 0: all active sellers.
+    market_counts (user_id) {
+        user_id -> BigInt,
+        n -> BigInt,
+    }
+}
+
 /// How often an accept that PostgreSQL chose as a deadlock's victim is tried again.
 const DEADLOCK_RETRIES: usize = 3;
 /// The marker of an accept whose items moved: the transaction is rolled back with it.
@@ -640,7 +648,22 @@ impl TradeRepository for DieselTradeRepository {
                     }
                     q
                 };
-                let total: i64 = query().count().get_result(conn).map_err(db)?;
+                let unfiltered = filter.q.as_deref().is_none_or(|t| t.trim().is_empty())
+                    && filter.category_id.is_none()
+                    && filter.brand.as_deref().is_none_or(|b| b.trim().is_empty());
+                // The whole market's total comes from its counters (see the migration): every
+                // active seller's offers, less the viewer's own. A filtered one is counted.
+                let total: i64 = if unfiltered {
+                    let counts: Vec<(i64, i64)> = market_counts::table
+                        .filter(market_counts::user_id.eq_any([0, viewer.0]))
+                        .select((market_counts::user_id, market_counts::n))
+                        .load(conn)
+                        .map_err(db)?;
+                    let of = |user: i64| counts.iter().find(|(u, _)| *u == user).map_or(0, |(_, n)| *n);
+                    (of(0) - of(viewer.0)).max(0)
+                } else {
+                    query().count().get_result(conn).map_err(db)?
+                };
                 #[expect(clippy::type_complexity, reason = "one row of a join, read once just below")]
                 let rows: Vec<(
                     i64,

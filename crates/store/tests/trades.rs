@@ -18,7 +18,7 @@ use workbench_store::{
     Database, DieselCategoryRepository, DieselProductRepository, DieselTradeRepository, DieselUserProductRepository,
     engine_cases,
 };
-use workbench_trades::{NewTrade, TradeFilter, TradeId, TradeRepository, TradeStatus, Transition};
+use workbench_trades::{MarketFilter, NewTrade, TradeFilter, TradeId, TradeRepository, TradeStatus, Transition};
 use workbench_users::{User, UserId};
 
 engine_cases!(
@@ -26,6 +26,7 @@ engine_cases!(
     an_item_leaving_the_market_cancels_its_open_trades,
     items_with_one_serial_swap_but_never_double_up,
     fifty_concurrent_accepts_over_shared_items_move_each_item_once,
+    the_markets_total_is_kept_through_every_change,
 );
 
 fn repo(db: &Database) -> DieselTradeRepository {
@@ -161,6 +162,46 @@ async fn items_with_one_serial_swap_but_never_double_up(db: Database) {
     assert_eq!(repo(&db).find(doubling.id).await.unwrap().unwrap().status, TradeStatus::Open);
     let serial: Vec<_> = repo(&db).items(vec![a2]).await.unwrap();
     assert_eq!(serial.len(), 1);
+}
+
+/// The market's total as the counters give it, and as a count over the items gives it (the brand
+/// filter matches every item of these tests, and a filtered market is counted).
+async fn market_totals(db: &Database, viewer: &User) -> (u64, u64) {
+    let all = repo(db).market(viewer.id, MarketFilter::default(), page()).await.unwrap().total;
+    let filter = MarketFilter { brand: Some("acme".into()), ..MarketFilter::default() };
+    let counted = repo(db).market(viewer.id, filter, page()).await.unwrap().total;
+    (all, counted)
+}
+
+async fn the_markets_total_is_kept_through_every_change(db: Database) {
+    let (ann, bob, cid) = (user(&db, "ann").await, user(&db, "bob").await, user(&db, "cid").await);
+    let speaker = product(&db).await;
+    let mut bobs = Vec::new();
+    for _ in 0..3 {
+        bobs.push(item(&db, &bob, speaker).await);
+    }
+    let cids = [item(&db, &cid, speaker).await, item(&db, &cid, speaker).await];
+    let anns = item(&db, &ann, speaker).await;
+    assert_eq!(market_totals(&db, &ann).await, (5, 5), "others' offers, not one's own");
+    assert_eq!(market_totals(&db, &bob).await, (3, 3));
+
+    let sql = |q: String| execute_sql(&db, q);
+    sql(format!("UPDATE user_products SET status = 'sold' WHERE id = {}", bobs[0])).await.unwrap();
+    sql(format!("UPDATE user_products SET tradeable = FALSE WHERE id = {}", bobs[1])).await.unwrap();
+    assert_eq!(market_totals(&db, &ann).await, (3, 3), "sold, and taken off the market");
+    sql(format!("UPDATE users SET status = 'disabled' WHERE id = {}", cid.id.0)).await.unwrap();
+    assert_eq!(market_totals(&db, &ann).await, (1, 1), "a disabled seller's offers leave the market");
+    sql(format!("UPDATE users SET status = 'active' WHERE id = {}", cid.id.0)).await.unwrap();
+    assert_eq!(market_totals(&db, &ann).await, (3, 3), "and come back with them");
+
+    let swap = repo(&db).create(proposal(&ann, &bob, vec![anns], vec![bobs[2]]), None).await.unwrap().unwrap();
+    assert!(matches!(repo(&db).accept(swap.id, None, instant()).await.unwrap(), Transition::Done(_)));
+    assert_eq!(market_totals(&db, &ann).await, (2, 2), "swapped items leave the market");
+    sql(format!("DELETE FROM user_products WHERE id = {}", cids[0])).await.unwrap();
+    assert_eq!(market_totals(&db, &ann).await, (1, 1));
+    sql(format!("DELETE FROM users WHERE id = {}", cid.id.0)).await.unwrap();
+    assert_eq!(market_totals(&db, &ann).await, (0, 0), "a deleted seller's offers go with the account");
+    assert_eq!(market_totals(&db, &bob).await, (0, 0));
 }
 
 async fn an_item_leaving_the_market_cancels_its_open_trades(db: Database) {
