@@ -228,6 +228,11 @@ async fn an_accepted_trade_moves_every_item_with_its_files(app: TestApp) {
         .await
         .unwrap();
     let file: Value = ok(res, StatusCode::CREATED).await;
+    let link =
+        ok(send(&app, &bob, Method::POST, &format!("/files/{}/links", file["id"]), None).await, StatusCode::CREATED)
+            .await;
+    let link_path = link["url"].as_str().unwrap().split("/s/").nth(1).map(|t| format!("/s/{t}")).unwrap();
+    assert_eq!(app.get(&link_path).send().await.unwrap().status(), StatusCode::OK);
 
     let trade = propose(
         &app,
@@ -259,6 +264,7 @@ async fn an_accepted_trade_moves_every_item_with_its_files(app: TestApp) {
     let download =
         app.get(&format!("/api/v1/files/{}/download", file["id"])).bearer_auth(&ann.access_token).send().await.unwrap();
     assert_eq!(download.status(), StatusCode::OK, "its files go with it");
+    assert_eq!(app.get(&link_path).send().await.unwrap().status(), StatusCode::NOT_FOUND, "the old owner's links end");
 
     let rival =
         ok(send(&app, &cid, Method::GET, &format!("/trades/{}", rival["id"]), None).await, StatusCode::OK).await;
@@ -320,6 +326,15 @@ async fn a_counter_supersedes_and_a_sold_item_closes_its_trades(app: TestApp) {
         ok(send(&app, &ann, Method::GET, &format!("/trades/{}", trade["id"]), None).await, StatusCode::OK).await;
     assert_eq!(first["status"], "superseded");
     expect_problem(send(&app, &bob, Method::POST, &path, Some(answer)).await, 409).await;
+
+    // Bob turns the item he offers into another product: what ann would get is not what she saw.
+    let kettle = product(&app, "Kettle", "Bosch").await;
+    let third = propose(&app, &bob, json!({"recipient_id": ann.id, "offered_item_ids": [bob_item]})).await;
+    let path = format!("/user-products/{bob_item}");
+    ok(send(&app, &bob, Method::PATCH, &path, Some(json!({"product_id": kettle}))).await, StatusCode::OK).await;
+    let changed =
+        ok(send(&app, &ann, Method::GET, &format!("/trades/{}", third["id"]), None).await, StatusCode::OK).await;
+    assert_eq!(changed["status"], "cancelled", "an item changed under an open trade closes it");
 
     // Ann sells the item the counter asks for: the trade closes at once.
     ok(

@@ -147,7 +147,12 @@ impl ShareTerms {
             .flatten();
         let password = v
             .optional("password", draft.password, |p| {
-                if LINK_PASSWORD_BYTES.contains(&p.len()) {
+                if p.trim() != p {
+                    // Sent in a header, which loses surrounding whitespace: it could never match.
+                    Err("must not begin or end with whitespace".to_owned())
+                } else if p.chars().any(char::is_control) {
+                    Err("must not contain control characters".to_owned())
+                } else if LINK_PASSWORD_BYTES.contains(&p.len()) {
                     Ok(p)
                 } else {
                     Err(format!("must be {} to {} bytes long", LINK_PASSWORD_BYTES.start(), LINK_PASSWORD_BYTES.end()))
@@ -397,6 +402,8 @@ mod tests {
             password: Some("short".into()),
             ..ShareLinkDraft::default()
         };
+        let spaced = ShareLinkDraft { password: Some(" long enough ".into()), ..ShareLinkDraft::default() };
+        assert!(ShareTerms::parse(spaced).is_err(), "a header loses surrounding spaces: never matchable");
         let Err(FileError::Validation(errors)) = m.service().create(&caller(1), FileId(1), draft).await else {
             panic!("refused")
         };

@@ -328,6 +328,8 @@ pub enum Admission {
     AlreadyMember,
     /// No such account, or a disabled one.
     NoSuchUser,
+    /// The project is gone.
+    NoSuchProject,
 }
 
 /// Why a member's role could not be changed, or the member removed.

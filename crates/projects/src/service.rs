@@ -142,6 +142,7 @@ impl ProjectService {
             Admission::NoSuchUser => {
                 Err(workbench_core::FieldErrors::single("user_id", "must be an active user").into())
             }
+            Admission::NoSuchProject => Err(ProjectError::NotFound(Missing::Project)),
         }
     }
 

@@ -11,9 +11,9 @@ use diesel::prelude::*;
 use workbench_core::RepositoryError;
 use workbench_files::{FileId, NewShareLink, ShareLink, ShareLinkId, ShareLinkRepository};
 
-use crate::Database;
 use crate::database::stored;
 use crate::error::{db, map_db_error};
+use crate::{AnyConnection, Database};
 
 diesel::table! {
     /// Share links (see the migration): known by their token's SHA-256.
@@ -27,6 +27,12 @@ diesel::table! {
         downloads -> Integer,
         created_at -> Timestamp,
     }
+}
+
+/// Revokes every share link to `files`, in the caller's transaction (a file changing owner).
+pub(crate) fn revoke_all(conn: &mut AnyConnection, files: &[i64]) -> Result<(), RepositoryError> {
+    diesel::delete(file_links::table.filter(file_links::file_id.eq_any(files))).execute(conn).map_err(db)?;
+    Ok(())
 }
 
 /// `ShareLinkRepository` on the shared database.

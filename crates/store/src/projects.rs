@@ -421,6 +421,10 @@ impl ProjectRepository for DieselProjectRepository {
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
+                    // Concurrent adds and invitation accepts of one project take turns.
+                    if !lock_project(conn, project)? {
+                        return Ok(Admission::NoSuchProject);
+                    }
                     let status: Option<String> =
                         users::table.find(user.0).select(users::status).first(conn).optional().map_err(db)?;
                     if status.as_deref() != Some("active") {

@@ -3,11 +3,13 @@
 //! Accepting a trade is one transaction. Each item moves by a conditional `UPDATE` that names the
 //! owner it must still have: on PostgreSQL a concurrent accept that moved the item first makes the
 //! condition fail once its row lock is released (so the later accept sees `ItemsChanged` and
-//! applies nothing), and SQLite runs writers one at a time. Trade rows are locked in ascending id
-//! order, the trade and every open trade sharing an item with it, before any item is touched, so
-//! that accepts never wait on each other in a circle; a deadlock PostgreSQL reports anyway is
-//! retried (the retry finds the items moved). Each move is in the audit log, written in the same
-//! transaction (the recipient who accepted is its actor, the new owner its target).
+//! applies nothing), and SQLite runs writers one at a time. The trade's items are locked first,
+//! then the trade and every open trade sharing an item with it, each in ascending id order (the
+//! order in which an owner's change to an item reaches its trades through the trigger), so that
+//! writers never wait on each other in a circle; a deadlock PostgreSQL reports anyway is retried
+//! (the retry finds the items moved). A moved file's share links are revoked with the move. Each
+//! move is in the audit log, written in the same transaction (the recipient who accepted is its
+//! actor, the new owner its target).
 
 use std::collections::HashMap;
 
@@ -278,6 +280,14 @@ fn accept_once(
             .load(conn)
             .map_err(db)?;
         let item_ids: Vec<i64> = items.iter().map(|(item, _)| *item).collect();
+        // The items first, in id order, then the trades: an owner's change to an item locks the
+        // item, then (by trigger) the trades holding it, in the same order.
+        for item in &item_ids {
+            diesel::update(user_products::table.find(item))
+                .set(user_products::version.eq(user_products::version))
+                .execute(conn)
+                .map_err(db)?;
+        }
         // Every open trade holding one of these items, this one included, locked in id order.
         let mut sharing: Vec<i64> = trade_items::table
             .inner_join(trades::table)
@@ -345,6 +355,12 @@ fn accept_once(
                 .set(files::owner_id.eq(to))
                 .execute(conn)
                 .map_err(db)?;
+            // The previous owner's share links to these files end with their ownership.
+            let moved_files: Vec<i64> =
+                files::table.filter(files::user_product_id.eq(item)).select(files::id).load(conn).map_err(db)?;
+            if !moved_files.is_empty() {
+                crate::file_links::revoke_all(conn, &moved_files)?;
+            }
             let mut details = serde_json::Map::new();
             details.insert("item_id".into(), (*item).into());
             details.insert("trade_id".into(), id.into());
@@ -361,12 +377,6 @@ fn accept_once(
             };
             crate::audit::append(conn, &[entry])?;
         }
-        for (item, serial) in serials.iter().filter(|(_, serial)| serial.is_some()) {
-            diesel::update(user_products::table.find(item))
-                .set(user_products::serial_number.eq(serial))
-                .execute(conn)
-                .map_err(|e| map_db_error(e, &[("serial", SERIAL_TAKEN)]))?;
-        }
         transition(conn, id, current.version, TradeStatus::Accepted, now)?;
         let accepted = changed(conn, id, TradeEvent::Accepted, now)?;
         for other in sharing.into_iter().filter(|t| *t != id) {
@@ -376,6 +386,14 @@ fn accept_once(
             {
                 changed(conn, other, TradeEvent::Cancelled, now)?;
             }
+        }
+        // Set back once the trade is closed: the trigger that closes trades whose item changed
+        // under them finds none of this swap's open.
+        for (item, serial) in serials.iter().filter(|(_, serial)| serial.is_some()) {
+            diesel::update(user_products::table.find(item))
+                .set(user_products::serial_number.eq(serial))
+                .execute(conn)
+                .map_err(|e| map_db_error(e, &[("serial", SERIAL_TAKEN)]))?;
         }
         Ok(Transition::Done(accepted))
     })

@@ -65,8 +65,8 @@ impl TradeService {
         }
         let p = v.finish_with(proposal)?;
         let recipient = p.recipient.unwrap_or(caller.id);
-        let trade = self.trades.create(new_trade(&p, None, caller.id, recipient), None).await?;
-        trade.map_err(TradeError::NotOpen)
+        let created = self.trades.create(new_trade(&p, None, caller.id, recipient), None).await;
+        self.stored(created, &p, caller.id, recipient).await
     }
 
     /// One trade: its parties only.
@@ -120,8 +120,8 @@ impl TradeService {
             self.check_items(&mut v, p, caller.id, parent.proposer_id).await?;
         }
         let p = v.finish_with(proposal)?;
-        let trade = self.trades.create(new_trade(&p, Some(id), caller.id, parent.proposer_id), Some(id)).await?;
-        trade.map_err(TradeError::NotOpen)
+        let created = self.trades.create(new_trade(&p, Some(id), caller.id, parent.proposer_id), Some(id)).await;
+        self.stored(created, &p, caller.id, parent.proposer_id).await
     }
 
     /// One page of the market: other active users' tradeable items, newest first.
@@ -137,6 +137,27 @@ impl TradeService {
     /// Marks the open trades past their expiry as expired (the schedule's work); how many.
     pub async fn expire(&self) -> Result<u64, TradeError> {
         Ok(self.trades.expire(now()).await?)
+    }
+
+    /// What storing a proposal gave: an item deleted between the checks and the write is the
+    /// item rule's refusal, checked again, as if it had been gone from the start.
+    async fn stored(
+        &self,
+        created: Result<Result<Trade, TradeStatus>, workbench_core::RepositoryError>,
+        p: &Proposal,
+        giver: UserId,
+        taker: UserId,
+    ) -> Result<Trade, TradeError> {
+        match created {
+            Ok(trade) => trade.map_err(TradeError::NotOpen),
+            Err(workbench_core::RepositoryError::MissingReference { .. }) => {
+                let mut v = Validator::default();
+                self.check_items(&mut v, p, giver, taker).await?;
+                v.finish()?;
+                Err(TradeError::ItemsChanged)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The trade, when the caller is the party `party`: anyone else who is no party is told it

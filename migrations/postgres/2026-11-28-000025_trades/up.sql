@@ -33,8 +33,9 @@ CREATE TABLE trade_items (
 );
 CREATE INDEX trade_items_item ON trade_items (user_product_id, trade_id);
 
--- An item deleted, or marked sold, broken or archived, cancels at once every open trade that
--- holds it: in the statement that changes the item, whoever makes it, with each trade's
+-- An item deleted, marked sold, broken or archived, or changed by its owner into something else
+-- (another product, serial or dates: what the other party agreed to is no longer what it is),
+-- cancels at once every open trade that holds it: in the statement that changes the item, whoever makes it, with each trade's
 -- `trade.cancelled` event in the outbox (its data `{"id", "status"}`: the trade as a whole is
 -- the repository's to show). Before a deletion, so that the trade's items are still there to find.
 CREATE FUNCTION trades_cancel_for_item() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -59,6 +60,13 @@ $$;
 CREATE TRIGGER user_products_untradeable_delete BEFORE DELETE ON user_products
 FOR EACH ROW EXECUTE FUNCTION trades_cancel_for_item();
 
-CREATE TRIGGER user_products_untradeable_status AFTER UPDATE OF status ON user_products
-FOR EACH ROW WHEN (NEW.status IN ('sold', 'broken', 'archived') AND OLD.status IS DISTINCT FROM NEW.status)
+-- A swap moves the item (`user_id` changes): that is the trade itself, not a change under it.
+CREATE TRIGGER user_products_untradeable_status
+AFTER UPDATE OF status, product_id, serial_number, purchase_date, warranty_expires ON user_products
+FOR EACH ROW WHEN (OLD.user_id = NEW.user_id AND (
+    (NEW.status IN ('sold', 'broken', 'archived') AND OLD.status IS DISTINCT FROM NEW.status)
+    OR OLD.product_id IS DISTINCT FROM NEW.product_id
+    OR OLD.serial_number IS DISTINCT FROM NEW.serial_number
+    OR OLD.purchase_date IS DISTINCT FROM NEW.purchase_date
+    OR OLD.warranty_expires IS DISTINCT FROM NEW.warranty_expires))
 EXECUTE FUNCTION trades_cancel_for_item();

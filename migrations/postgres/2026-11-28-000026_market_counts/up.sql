@@ -16,12 +16,14 @@ WHERE p.tradeable AND p.status = 'active' AND u.status = 'active';
 
 CREATE FUNCTION market_count_add(seller BIGINT, delta BIGINT) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO market_counts (user_id, n) VALUES (seller, delta)
-    ON CONFLICT (user_id) DO UPDATE SET n = market_counts.n + EXCLUDED.n;
+    -- Row 0 first, then the seller's, in every transaction: two writers never wait on each
+    -- other's counter rows in opposite orders.
     IF EXISTS (SELECT 1 FROM users WHERE id = seller AND status = 'active') THEN
         INSERT INTO market_counts (user_id, n) VALUES (0, delta)
         ON CONFLICT (user_id) DO UPDATE SET n = market_counts.n + EXCLUDED.n;
     END IF;
+    INSERT INTO market_counts (user_id, n) VALUES (seller, delta)
+    ON CONFLICT (user_id) DO UPDATE SET n = market_counts.n + EXCLUDED.n;
 END;
 $$;
 

@@ -38,8 +38,14 @@ FOR EACH ROW BEGIN
     WHERE status = 'open' AND id IN (SELECT trade_id FROM trade_items WHERE user_product_id = OLD.id);
 END;
 
-CREATE TRIGGER user_products_untradeable_status AFTER UPDATE OF status ON user_products
-FOR EACH ROW WHEN NEW.status IN ('sold', 'broken', 'archived') AND OLD.status IS NOT NEW.status
+CREATE TRIGGER user_products_untradeable_status
+AFTER UPDATE OF status, product_id, serial_number, purchase_date, warranty_expires ON user_products
+FOR EACH ROW WHEN OLD.user_id = NEW.user_id AND (
+    (NEW.status IN ('sold', 'broken', 'archived') AND OLD.status IS NOT NEW.status)
+    OR OLD.product_id IS NOT NEW.product_id
+    OR OLD.serial_number IS NOT NEW.serial_number
+    OR OLD.purchase_date IS NOT NEW.purchase_date
+    OR OLD.warranty_expires IS NOT NEW.warranty_expires)
 BEGIN
     INSERT INTO outbox (event, subject_id, audience, payload, occurred_at)
     SELECT 'trade.cancelled', id, '[' || proposer_id || ',' || recipient_id || ']',

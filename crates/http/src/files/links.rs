@@ -229,7 +229,9 @@ pub async fn download_shared(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let password = req.headers().get(SHARE_PASSWORD).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // Read as UTF-8 bytes, not only visible ASCII: a password may be any text.
+    let password =
+        req.headers().get(SHARE_PASSWORD).and_then(|v| std::str::from_utf8(v.as_bytes()).ok()).map(str::to_owned);
     let opened = state.shares.open(&token, password).await?;
     let tag = &opened.file.sha256;
     if serving::not_modified(&req, tag) {
