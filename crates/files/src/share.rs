@@ -150,7 +150,7 @@ impl ShareTerms {
                 if p.trim() != p {
                     // Sent in a header, which loses surrounding whitespace: it could never match.
                     Err("must not begin or end with whitespace".to_owned())
-                } else if p.chars().any(char::is_control) {
+                } else if p.chars().any(|c| c.is_ascii_control()) {
                     Err("must not contain control characters".to_owned())
                 } else if LINK_PASSWORD_BYTES.contains(&p.len()) {
                     Ok(p)

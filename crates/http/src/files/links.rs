@@ -35,9 +35,9 @@ pub struct CreateShareLinkRequest {
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 10000)]
     #[serde(default)]
     pub max_downloads: Lenient<i64>,
-    /// A password the visitor must send as `X-Share-Password`: 8 to 72 bytes. Kept only as a
-    /// bcrypt hash.
-    #[schema(value_type = Option<String>, min_length = 8, max_length = 72)]
+    /// A password the visitor must send as `X-Share-Password`: 8 to 72 bytes, no control
+    /// characters, no whitespace at either end (a header would lose it). Kept only as a bcrypt hash.
+    #[schema(value_type = Option<String>, min_length = 8, max_length = 72, pattern = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$")]
     #[serde(default)]
     pub password: Lenient<String>,
 }
@@ -116,7 +116,7 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(req: &HttpRequest, bo
     operation_id = "create_share_link",
     security(("bearer_auth" = [])),
     params(("id" = i64, Path, minimum = 1, description = "File id")),
-    request_body(content = CreateShareLinkRequest, description = "May be left out: a week, unlimited, no password"),
+    request_body(content = Option<CreateShareLinkRequest>, description = "May be left out: a week, unlimited, no password"),
     responses(
         (status = 201, body = ShareLinkResponse, description = "The link, with its URL (shown only here)"),
         (status = 400, response = BadRequest),

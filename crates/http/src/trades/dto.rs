@@ -17,6 +17,22 @@ fn product(p: ProductSummary) -> ProductSummaryResponse {
     ProductSummaryResponse { id: p.id.0, name: p.name, brand: p.brand, model: p.model, category_name: p.category_name }
 }
 
+/// An id in a list, read as JSON Schema's `integer` reads it: `72.0` is 72.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(transparent)]
+pub struct WholeNumber(pub i64);
+
+impl<'de> Deserialize<'de> for WholeNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = crate::body::integral_deep(serde_json::Value::deserialize(d)?);
+        i64::deserialize(value).map(WholeNumber).map_err(serde::de::Error::custom)
+    }
+}
+
+fn whole(ids: Option<Vec<WholeNumber>>) -> Option<Vec<i64>> {
+    ids.map(|ids| ids.into_iter().map(|id| id.0).collect())
+}
+
 /// The schema of one side's item ids as the trade rules read them.
 #[derive(Debug)]
 pub struct TradeItemIdsSchema;
@@ -126,11 +142,11 @@ pub struct CreateTradeRequest {
     /// Items of the caller's (tradeable or not); at most 20, none twice.
     #[schema(value_type = TradeItemIdsSchema)]
     #[serde(default)]
-    pub offered_item_ids: Lenient<Vec<i64>>,
+    pub offered_item_ids: Lenient<Vec<WholeNumber>>,
     /// Tradeable items of the recipient's; at most 20, none twice. At least one item in all.
     #[schema(value_type = TradeItemIdsSchema)]
     #[serde(default)]
-    pub requested_item_ids: Lenient<Vec<i64>>,
+    pub requested_item_ids: Lenient<Vec<WholeNumber>>,
     /// At most 2,000 characters.
     #[schema(value_type = Option<String>, max_length = 2000)]
     #[serde(default)]
@@ -146,8 +162,8 @@ impl CreateTradeRequest {
         let mut type_failures = TypeFailures::default();
         TradeDraft {
             recipient_id: lenient("recipient_id", self.recipient_id, &mut type_failures),
-            offered_item_ids: lenient("offered_item_ids", self.offered_item_ids, &mut type_failures),
-            requested_item_ids: lenient("requested_item_ids", self.requested_item_ids, &mut type_failures),
+            offered_item_ids: whole(lenient("offered_item_ids", self.offered_item_ids, &mut type_failures)),
+            requested_item_ids: whole(lenient("requested_item_ids", self.requested_item_ids, &mut type_failures)),
             message: nullable("message", self.message, &mut type_failures),
             expires_in_hours: nullable("expires_in_hours", self.expires_in_hours, &mut type_failures),
             type_failures,
@@ -161,11 +177,11 @@ pub struct CounterTradeRequest {
     /// Items of the caller's; at most 20, none twice.
     #[schema(value_type = TradeItemIdsSchema)]
     #[serde(default)]
-    pub offered_item_ids: Lenient<Vec<i64>>,
+    pub offered_item_ids: Lenient<Vec<WholeNumber>>,
     /// Tradeable items of the trade's proposer; at most 20, none twice.
     #[schema(value_type = TradeItemIdsSchema)]
     #[serde(default)]
-    pub requested_item_ids: Lenient<Vec<i64>>,
+    pub requested_item_ids: Lenient<Vec<WholeNumber>>,
     #[schema(value_type = Option<String>, max_length = 2000)]
     #[serde(default)]
     pub message: Lenient<String>,
@@ -176,8 +192,8 @@ impl CounterTradeRequest {
         let mut type_failures = TypeFailures::default();
         TradeDraft {
             recipient_id: None,
-            offered_item_ids: lenient("offered_item_ids", self.offered_item_ids, &mut type_failures),
-            requested_item_ids: lenient("requested_item_ids", self.requested_item_ids, &mut type_failures),
+            offered_item_ids: whole(lenient("offered_item_ids", self.offered_item_ids, &mut type_failures)),
+            requested_item_ids: whole(lenient("requested_item_ids", self.requested_item_ids, &mut type_failures)),
             message: nullable("message", self.message, &mut type_failures),
             expires_in_hours: None,
             type_failures,
