@@ -93,9 +93,11 @@ pub struct ShareLinkList {
     pub data: Vec<ShareLinkResponse>,
 }
 
-/// A body that may be absent: nothing at all reads as `{}`; anything else must be JSON.
+/// A body that may be absent: nothing at all, or JSON `null`, reads as `{}`; anything else must be
+/// JSON.
 fn optional_json<T: serde::de::DeserializeOwned + Default>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    let body = body.trim_ascii();
+    if body.is_empty() || body == b"null" {
         return Ok(T::default());
     }
     let is_json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
