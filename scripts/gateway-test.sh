@@ -73,7 +73,7 @@ start_role() {  # NAME PORT ARGS... (the environment above, plus any VAR=value g
 # API roles run no jobs (JOB_WORKERS=0); the worker runs them.
 start_role identity "$P_AUTH" JOB_WORKERS=0 "$BIN" serve --routes auth,users
 start_role core "$P_CORE" JOB_WORKERS=0 WORKBENCH_ROUTES=tasks,search,admin "$BIN" serve
-start_role edge "$P_EDGE" JOB_WORKERS=0 "$BIN" serve --routes files,products,integrations,webhooks,realtime
+start_role edge "$P_EDGE" JOB_WORKERS=0 "$BIN" serve --routes files,projects,trades,products,integrations,webhooks,realtime
 start_role worker "$P_WORKER" "$BIN" worker
 for p in "$P_AUTH" "$P_CORE" "$P_EDGE" "$P_WORKER"; do
     wait_http "http://127.0.0.1:$p/ready" 150 || { tail -n 5 "$D"/*.log; exit 1; }
@@ -84,7 +84,7 @@ done
     up() { printf 'upstream %s { server 127.0.0.1:%s max_fails=1 fail_timeout=2s; keepalive 8; }\n' "$1" "$2"; }
     up auth "$P_AUTH"; up users "$P_AUTH"
     up tasks "$P_CORE"; up search "$P_CORE"; up admin "$P_CORE"
-    for g in products files integrations webhooks realtime; do up "$g" "$P_EDGE"; done
+    for g in products files projects trades integrations webhooks realtime; do up "$g" "$P_EDGE"; done
 } >"$D/gw/upstreams.conf"
 cp deploy/gateway/routes.conf "$D/gw/routes.conf"
 sed -e "s#listen 8080;#listen 127.0.0.1:$GW_PORT;#" -e "s#/etc/nginx/workbench/#$D/gw/#g" \
@@ -136,6 +136,8 @@ walk() {
     call GET "/api/v1/search?q=gateway" 200 >/dev/null
     call GET /api/v1/products 200 >/dev/null
     call GET /api/v1/tags 200 >/dev/null
+    call GET /api/v1/projects 200 >/dev/null
+    call GET /api/v1/market 200 >/dev/null
     call GET /api/v1/nowhere 404 >/dev/null
     # Chat through the gateway (served by the edge role's realtime group): a room, its members'
     # list and its history. Messages are sent over the WebSocket, which is not built yet.
