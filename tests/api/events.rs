@@ -9,7 +9,7 @@ use workbench_core::broadcast::{Delivery, Subscription};
 use workbench_e2e::{TestApp, engines};
 
 /// The next event published under `topic`, within 10 s.
-async fn next_event(events: &mut Subscription, topic: &str) -> Value {
+pub(crate) async fn next_event(events: &mut Subscription, topic: &str) -> Value {
     let wait = async {
         loop {
             match events.recv().await {

@@ -2,12 +2,10 @@
 //! each party acting for itself, a swap that moves every item (with its files) at once or none,
 //! counter-proposals, and an item that leaves the market closing its trades; on both engines.
 
-use std::time::Duration;
-
+use crate::events::next_event;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
-use workbench_core::broadcast::{Delivery, Subscription};
 use workbench_e2e::{Account, TestApp, engines, error_fields, expect_problem, location};
 
 async fn send(app: &TestApp, who: &Account, method: Method, path: &str, body: Option<Value>) -> Response {
@@ -78,22 +76,6 @@ engines!(
     a_counter_supersedes_and_a_sold_item_closes_its_trades,
     every_change_is_an_event_for_both_parties,
 );
-
-/// The next event published under `topic`, within 10 s.
-async fn next_event(events: &mut Subscription, topic: &str) -> Value {
-    let wait = async {
-        loop {
-            match events.recv().await {
-                Some(Delivery::Message(message)) if message.topic == topic => {
-                    return serde_json::from_slice::<Value>(&message.payload).expect("a JSON envelope");
-                }
-                Some(_) => {}
-                None => panic!("the bus closed"),
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), wait).await.unwrap_or_else(|_| panic!("no {topic} within 10 s"))
-}
 
 async fn every_change_is_an_event_for_both_parties(app: TestApp) {
     let mut events = app.bus.subscribe();

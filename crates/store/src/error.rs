@@ -55,6 +55,12 @@ pub(crate) fn map_db_error(e: DieselError, unique_fields: &[(&str, &'static str)
     RepositoryError::Unavailable(e.into())
 }
 
+/// A stored value the domain cannot read (a row written by something else, or by hand): the
+/// store is not to be trusted for this answer, so it is a server error, named for the logs.
+pub(crate) fn corrupt(column: &str, why: impl std::fmt::Display) -> RepositoryError {
+    RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {column}: {why}"))
+}
+
 /// `map_db_error` for queries that have no unique index a client could break.
 pub(crate) fn db(e: DieselError) -> RepositoryError {
     map_db_error(e, &[])

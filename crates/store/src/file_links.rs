@@ -12,7 +12,7 @@ use workbench_core::RepositoryError;
 use workbench_files::{FileId, NewShareLink, ShareLink, ShareLinkId, ShareLinkRepository};
 
 use crate::database::stored;
-use crate::error::{db, map_db_error};
+use crate::error::{corrupt, db, map_db_error};
 use crate::{AnyConnection, Database};
 
 diesel::table! {
@@ -80,10 +80,7 @@ struct LinkRow {
 
 impl LinkRow {
     fn into_link(self) -> Result<ShareLink, RepositoryError> {
-        let count = |n: i32, column: &str| {
-            u32::try_from(n)
-                .map_err(|e| RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {column}: {e}")))
-        };
+        let count = |n: i32, column: &str| u32::try_from(n).map_err(|e| corrupt(column, e));
         Ok(ShareLink {
             id: ShareLinkId(self.id),
             file_id: FileId(self.file_id),

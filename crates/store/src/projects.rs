@@ -18,7 +18,7 @@ use workbench_projects::{
 use workbench_users::UserId;
 
 use crate::database::{stored, write_transaction};
-use crate::error::db;
+use crate::error::{corrupt, db};
 use crate::schema::{project_invites, project_members, projects, users};
 use crate::{AnyConnection, Database};
 
@@ -32,10 +32,6 @@ impl DieselProjectRepository {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
-}
-
-fn corrupt(column: &str, why: impl std::fmt::Display) -> RepositoryError {
-    RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {column}: {why}"))
 }
 
 fn role(raw: &str, column: &str) -> Result<ProjectRole, RepositoryError> {

@@ -27,7 +27,7 @@ use workbench_users::{AuditAction, NewAuditEntry, UserId};
 use workbench_events::TradeEvent;
 
 use crate::database::{stored, write_transaction};
-use crate::error::{db, map_db_error};
+use crate::error::{corrupt, db, map_db_error};
 use crate::outbox::{NewEventRow, audience_json, record_in};
 use crate::products::{brand_key, search_text};
 use crate::schema::{categories, files, products, trade_items, trades, user_products, users};
@@ -59,10 +59,6 @@ impl DieselTradeRepository {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
-}
-
-fn corrupt(column: &str, why: impl std::fmt::Display) -> RepositoryError {
-    RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {column}: {why}"))
 }
 
 #[derive(Debug, Queryable, Selectable)]
