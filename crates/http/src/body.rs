@@ -273,6 +273,16 @@ mod tests {
         assert_eq!(body.assignee, Some(None));
     }
 
+    /// Found by the fuzzer: without exact float parsing, `2251799813685247.0` was read as
+    /// `2251799813685247.25` and refused as a fraction.
+    #[test]
+    fn large_integral_numbers_are_read_exactly() {
+        let body: Body =
+            serde_json::from_str(r#"{"months": 2251799813685247.0, "assignee": 9007199254740991.0}"#).unwrap();
+        assert!(matches!(body.months, Lenient::Valid(2_251_799_813_685_247)));
+        assert_eq!(body.assignee, Some(Some(9_007_199_254_740_991)));
+    }
+
     /// The URL pattern accepts a value exactly when the domain's rules do (the product website's
     /// and the avatar's, which share it).
     #[test]
