@@ -15,6 +15,7 @@ mod limits;
 mod oauth;
 mod platform;
 mod products;
+mod project_tasks;
 mod projects;
 mod realtime;
 mod routes;

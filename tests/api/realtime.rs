@@ -20,6 +20,7 @@ engines!(
     a_bad_token_is_refused_at_the_upgrade,
     a_token_in_the_first_message_authenticates_and_a_bad_one_closes,
     task_events_reach_the_owner_and_the_assignee_only,
+    a_project_tasks_events_reach_its_members_until_they_leave,
     room_messages_are_stored_then_delivered_to_those_who_joined,
     direct_messages_reach_both_sides_and_a_reconnecting_client_catches_up,
     contacts_see_each_other_come_and_go,
@@ -193,6 +194,59 @@ async fn task_events_reach_the_owner_and_the_assignee_only(app: TestApp) {
         }
     };
     assert_eq!(first_task_event["data"]["id"], own["id"], "{first_task_event}");
+}
+
+async fn a_project_tasks_events_reach_its_members_until_they_leave(app: TestApp) {
+    let (ann, bob, carl) = (app.signup("ann").await, app.signup("bob").await, app.signup("carl").await);
+    let res = app
+        .post("/api/v1/projects")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"name": "Kitchen"}))
+        .send()
+        .await
+        .expect("request");
+    let project = res.json::<Value>().await.expect("JSON")["id"].as_i64().expect("id");
+    let res = app
+        .post(&format!("/api/v1/projects/{project}/members"))
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"user_id": bob.id, "role": "viewer"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let (mut member, mut stranger) = (Socket::open(&app, &bob).await, Socket::open(&app, &carl).await);
+
+    let task = new_task(&app, &ann, json!({"title": "Tiles", "project_id": project})).await;
+    let event = member.next("task.created").await;
+    assert_eq!(event["data"], task, "a viewer who neither owns nor is assigned it is told");
+
+    let res = app
+        .request(reqwest::Method::DELETE, &format!("/api/v1/projects/{project}/members/{}", bob.id))
+        .bearer_auth(&ann.access_token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let id = task["id"].as_i64().expect("id");
+    let res = app
+        .request(reqwest::Method::PATCH, &format!("/api/v1/tasks/{id}"))
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"status": "in_progress"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::OK);
+    // Bob's own task is the next task event he gets: the change after he left was not for him.
+    let own = new_task(&app, &bob, json!({"title": "Bob's"})).await;
+    let next = loop {
+        let event = member.event().await;
+        if event["type"].as_str().is_some_and(|t| t.starts_with("task.")) {
+            break event;
+        }
+    };
+    assert_eq!(next["data"]["id"], own["id"], "{next}");
+    let none: Vec<Value> = stranger.settle().await.into_iter().filter(|e| e["type"] != "presence").collect();
+    assert!(none.iter().all(|e| !e["type"].as_str().unwrap_or("").starts_with("task.")), "{none:?}");
 }
 
 async fn room_messages_are_stored_then_delivered_to_those_who_joined(app: TestApp) {

@@ -167,6 +167,24 @@ async fn team(
             .map_err(|e| anyhow::anyhow!("demo member: {e}"))?;
         members.push((mate.username, role.as_str()));
     }
+    // The project's tasks: every member sees them; the editor is assigned the first.
+    let plans = [
+        ("Choose the wall tiles", Status::InProgress, Priority::High, editor.as_ref().map(|e| e.id.0)),
+        ("Book the plumber for the taps", Status::Pending, Priority::Medium, None),
+        ("Order the new oven", Status::Completed, Priority::Low, None),
+    ];
+    for (title, status, priority, assignee) in plans {
+        let draft = TaskDraft {
+            title: Some(title.to_owned()),
+            status: Some(status),
+            priority: Some(priority),
+            assignee_id: assignee,
+            tags: Some(vec!["kitchen".to_owned()]),
+            project_id: Some(project.project.id.0),
+            ..TaskDraft::default()
+        };
+        state.tasks.create(owner, draft).await.map_err(|e| anyhow::anyhow!("demo project task: {e}"))?;
+    }
     let pdf = state.files.render_pdf(owner, PdfRequest::Profile).await.map_err(|e| anyhow::anyhow!("demo PDF: {e}"))?;
     let link = ShareLinkDraft {
         password: Some(SHARE_PASSWORD.to_owned()),
@@ -241,6 +259,7 @@ fn demo_tasks() -> Vec<TaskDraft> {
         due_date: due.map(|d| now + d),
         assignee_id: None,
         tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
+        project_id: None,
         type_failures: TypeFailures::default(),
     };
     vec![

@@ -218,6 +218,7 @@ mod tests {
             version: 1,
             created_at: at,
             updated_at: at,
+            project_id: None,
         }
     }
 

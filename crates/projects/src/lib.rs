@@ -18,8 +18,8 @@ pub use model::{
     IssuedInvite, MAX_INVITE_HOURS, MAX_INVITE_USES, Member, MemberChange, NewInvite, NewProject, Project,
     ProjectDraft, ProjectFilter, ProjectId, ProjectName, ProjectPatch, ProjectRole, ProjectView,
 };
-pub use ports::ProjectRepository;
+pub use ports::{MembershipListener, ProjectRepository};
 pub use service::{MemberDraft, ProjectService};
 
 #[cfg(feature = "mock")]
-pub use ports::MockProjectRepository;
+pub use ports::{MockMembershipListener, MockProjectRepository};

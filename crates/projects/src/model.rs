@@ -9,7 +9,8 @@ use workbench_core::{BoundedText, FieldErrors, TypeFailures, Validator, at_most_
 use workbench_users::{Principal, UserId};
 
 /// A project's database id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct ProjectId(pub i64);
 
 impl fmt::Display for ProjectId {

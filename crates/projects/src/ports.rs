@@ -65,8 +65,16 @@ pub trait ProjectRepository: Send + Sync {
         role: ProjectRole,
     ) -> Result<MemberChange, RepositoryError>;
 
-    /// Removes a member, unless they are its last admin (decided as for `change_role`).
-    async fn remove_member(&self, project: ProjectId, user: UserId) -> Result<MemberChange, RepositoryError>;
+    /// Removes a member, unless they are its last admin (decided as for `change_role`), and in
+    /// the same transaction unassigns them from the project's tasks: the ids of those tasks.
+    async fn remove_member(
+        &self,
+        project: ProjectId,
+        user: UserId,
+    ) -> Result<(MemberChange, Vec<i64>), RepositoryError>;
+
+    /// The ids of every member of the project.
+    async fn member_ids(&self, project: ProjectId) -> Result<Vec<UserId>, RepositoryError>;
 
     async fn create_invite(&self, invite: NewInvite) -> Result<Invite, RepositoryError>;
 
@@ -87,4 +95,17 @@ pub trait ProjectRepository: Send + Sync {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<Acceptance, RepositoryError>;
+}
+
+/// Told when who may see a project's tasks changed, after it was stored: what caches and other
+/// domains that show the project's tasks must forget, on every instance.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait MembershipListener: Send + Sync {
+    /// `user` joined `project` (added, or by invitation).
+    async fn joined(&self, project: ProjectId, user: UserId);
+    /// `user` left `project` or was removed, and was unassigned from the tasks `unassigned`.
+    async fn left(&self, project: ProjectId, user: UserId, unassigned: Vec<i64>);
+    /// `project` was deleted with its tasks; `members` were its members.
+    async fn deleted(&self, project: ProjectId, members: Vec<UserId>);
 }

@@ -13,8 +13,9 @@ use workbench_users::{Principal, UserId};
 use crate::error::Missing;
 use crate::model::{InviteTerms, ProjectChanges};
 use crate::{
-    Acceptance, Admission, Invite, InviteDraft, InviteId, InviteToken, IssuedInvite, Member, MemberChange, NewInvite,
-    ProjectDraft, ProjectError, ProjectFilter, ProjectId, ProjectPatch, ProjectRepository, ProjectRole, ProjectView,
+    Acceptance, Admission, Invite, InviteDraft, InviteId, InviteToken, IssuedInvite, Member, MemberChange,
+    MembershipListener, NewInvite, ProjectDraft, ProjectError, ProjectFilter, ProjectId, ProjectPatch,
+    ProjectRepository, ProjectRole, ProjectView,
 };
 
 /// How many times a change is re-applied to a fresh copy when concurrent writers win.
@@ -34,6 +35,8 @@ pub struct MemberDraft {
 #[derive(Clone)]
 pub struct ProjectService {
     projects: Arc<dyn ProjectRepository>,
+    /// Told of every change to who sees the project's tasks.
+    listeners: Vec<Arc<dyn MembershipListener>>,
 }
 
 impl std::fmt::Debug for ProjectService {
@@ -44,7 +47,13 @@ impl std::fmt::Debug for ProjectService {
 
 impl ProjectService {
     pub fn new(projects: Arc<dyn ProjectRepository>) -> Self {
-        Self { projects }
+        Self { projects, listeners: Vec::new() }
+    }
+
+    /// The service, telling `listener` of every change to who sees a project's tasks.
+    pub fn notifying(mut self, listener: Arc<dyn MembershipListener>) -> Self {
+        self.listeners.push(listener);
+        self
     }
 
     /// Creates a project; the caller is its owner and first admin.
@@ -99,7 +108,11 @@ impl ProjectService {
     pub async fn delete(&self, caller: &Principal, id: ProjectId, if_match: Option<i64>) -> Result<(), ProjectError> {
         let view = self.managed(caller, id).await?;
         check_version(if_match, view.project.version)?;
+        let members = self.projects.member_ids(id).await?;
         if self.projects.delete(id, if_match).await? {
+            for listener in &self.listeners {
+                listener.deleted(id, members.clone()).await;
+            }
             return Ok(());
         }
         match (self.projects.find(id).await?, if_match) {
@@ -137,7 +150,12 @@ impl ProjectService {
         let role = v.required("role", draft.role, |r| ProjectRole::parse(&r));
         let (user, role) = v.finish_with(user.zip(role))?;
         match self.projects.add_member(id, user, role, now()).await? {
-            Admission::Added => self.projects.member(id, user).await?.ok_or(ProjectError::NotFound(Missing::Member)),
+            Admission::Added => {
+                for listener in &self.listeners {
+                    listener.joined(id, user).await;
+                }
+                self.projects.member(id, user).await?.ok_or(ProjectError::NotFound(Missing::Member))
+            }
             Admission::AlreadyMember => Err(ProjectError::AlreadyMember),
             Admission::NoSuchUser => {
                 Err(workbench_core::FieldErrors::single("user_id", "must be an active user").into())
@@ -175,9 +193,14 @@ impl ProjectService {
             self.managed(caller, id).await?;
         }
         match self.projects.remove_member(id, user).await? {
-            MemberChange::Done => Ok(()),
-            MemberChange::NotAMember => Err(ProjectError::NotFound(Missing::Member)),
-            MemberChange::LastAdmin => Err(ProjectError::LastAdmin),
+            (MemberChange::Done, unassigned) => {
+                for listener in &self.listeners {
+                    listener.left(id, user, unassigned.clone()).await;
+                }
+                Ok(())
+            }
+            (MemberChange::NotAMember, _) => Err(ProjectError::NotFound(Missing::Member)),
+            (MemberChange::LastAdmin, _) => Err(ProjectError::LastAdmin),
         }
     }
 
@@ -233,7 +256,13 @@ impl ProjectService {
     /// `NotFound`.
     pub async fn accept(&self, caller: &Principal, token: &str) -> Result<ProjectView, ProjectError> {
         let project = match self.projects.accept_invite(InviteToken::digest(token), caller.id, now()).await? {
-            Acceptance::Joined(project) | Acceptance::AlreadyMember(project) => project,
+            Acceptance::Joined(project) => {
+                for listener in &self.listeners {
+                    listener.joined(project, caller.id).await;
+                }
+                project
+            }
+            Acceptance::AlreadyMember(project) => project,
             Acceptance::Closed => return Err(ProjectError::NotFound(Missing::Invite)),
         };
         self.visible(caller, project).await
@@ -337,7 +366,7 @@ mod tests {
     #[tokio::test]
     async fn a_member_may_leave_but_not_remove_others() {
         let mut repo = repo_with(Some(ProjectRole::Viewer));
-        repo.expect_remove_member().times(1).returning(|_, _| Ok(MemberChange::Done));
+        repo.expect_remove_member().times(1).returning(|_, _| Ok((MemberChange::Done, Vec::new())));
         let service = service(repo);
         service.remove_member(&caller(2, Role::User), ProjectId(1), UserId(2)).await.unwrap();
         let other = service.remove_member(&caller(2, Role::User), ProjectId(1), UserId(5)).await;

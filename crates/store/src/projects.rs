@@ -15,11 +15,12 @@ use workbench_projects::{
     Acceptance, Admission, Invite, InviteId, Member, MemberChange, NewInvite, NewProject, Project, ProjectFilter,
     ProjectId, ProjectRepository, ProjectRole, ProjectView,
 };
+use workbench_tasks::Standing;
 use workbench_users::UserId;
 
 use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, db};
-use crate::schema::{project_invites, project_members, projects, users};
+use crate::schema::{project_invites, project_members, projects, tasks, users};
 use crate::{AnyConnection, Database};
 
 /// `ProjectRepository` on the shared database.
@@ -470,22 +471,46 @@ impl ProjectRepository for DieselProjectRepository {
             .await
     }
 
-    async fn remove_member(&self, project: ProjectId, user: UserId) -> Result<MemberChange, RepositoryError> {
+    async fn remove_member(
+        &self,
+        project: ProjectId,
+        user: UserId,
+    ) -> Result<(MemberChange, Vec<i64>), RepositoryError> {
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
                     if !lock_project(conn, project)? {
-                        return Ok(MemberChange::NotAMember);
+                        return Ok((MemberChange::NotAMember, Vec::new()));
                     }
-                    let Some(current) = role_of(conn, project, user)? else { return Ok(MemberChange::NotAMember) };
+                    let Some(current) = role_of(conn, project, user)? else {
+                        return Ok((MemberChange::NotAMember, Vec::new()));
+                    };
                     if !keeps_an_admin(conn, project, user, current, None)? {
-                        return Ok(MemberChange::LastAdmin);
+                        return Ok((MemberChange::LastAdmin, Vec::new()));
                     }
                     diesel::delete(project_members::table.find((project.0, user.0))).execute(conn).map_err(db)?;
-                    Ok(MemberChange::Done)
+                    // Only members are assigned a project's tasks: the one leaving is unassigned,
+                    // each task one version later, in the transaction that removes them.
+                    let at = workbench_core::now().naive_utc();
+                    let unassigned = diesel::update(
+                        tasks::table.filter(tasks::project_id.eq(project.0)).filter(tasks::assignee_id.eq(user.0)),
+                    )
+                    .set((
+                        tasks::assignee_id.eq(None::<i64>),
+                        tasks::version.eq(tasks::version + 1),
+                        tasks::updated_at.eq(at),
+                    ))
+                    .returning(tasks::id)
+                    .get_results::<i64>(conn)
+                    .map_err(db)?;
+                    Ok((MemberChange::Done, unassigned))
                 })
             })
             .await
+    }
+
+    async fn member_ids(&self, project: ProjectId) -> Result<Vec<UserId>, RepositoryError> {
+        self.db.run(move |conn| member_ids(conn, project.0)).await
     }
 
     async fn create_invite(&self, invite: NewInvite) -> Result<Invite, RepositoryError> {
@@ -607,5 +632,61 @@ impl ProjectRepository for DieselProjectRepository {
                 })
             })
             .await
+    }
+}
+
+/// Every member of `project`.
+pub(crate) fn member_ids(conn: &mut AnyConnection, project: i64) -> Result<Vec<UserId>, RepositoryError> {
+    let ids = project_members::table
+        .filter(project_members::project_id.eq(project))
+        .order(project_members::user_id.asc())
+        .select(project_members::user_id)
+        .load::<i64>(conn)
+        .map_err(db)?;
+    Ok(ids.into_iter().map(UserId).collect())
+}
+
+/// The tasks domain's view of projects: who stands where, read from the members table.
+#[async_trait]
+impl workbench_tasks::ProjectMembership for DieselProjectRepository {
+    async fn standing(&self, project: ProjectId, user: UserId) -> Result<Standing, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let found = projects::table
+                    .left_join(
+                        project_members::table
+                            .on(project_members::project_id.eq(projects::id).and(project_members::user_id.eq(user.0))),
+                    )
+                    .filter(projects::id.eq(project.0))
+                    .select(project_members::role.nullable())
+                    .first::<Option<String>>(conn)
+                    .optional()
+                    .map_err(db)?;
+                Ok(match found {
+                    None => Standing::NoSuchProject,
+                    Some(None) => Standing::Outsider,
+                    Some(Some(raw)) => Standing::Member(role(&raw, "project_members.role")?),
+                })
+            })
+            .await
+    }
+
+    async fn roles_of(&self, user: UserId) -> Result<Vec<(ProjectId, ProjectRole)>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let rows = project_members::table
+                    .filter(project_members::user_id.eq(user.0))
+                    .select((project_members::project_id, project_members::role))
+                    .load::<(i64, String)>(conn)
+                    .map_err(db)?;
+                rows.into_iter()
+                    .map(|(project, raw)| Ok((ProjectId(project), role(&raw, "project_members.role")?)))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn member_ids(&self, project: ProjectId) -> Result<Vec<UserId>, RepositoryError> {
+        self.db.run(move |conn| member_ids(conn, project.0)).await
     }
 }

@@ -53,11 +53,14 @@ diesel::table! {
         updated_at -> Timestamp,
         /// JSON array of the task's tags, in the client's order; `task_tags` mirrors it (triggers).
         tags -> Text,
+        /// The project the task belongs to; null for a personal task.
+        project_id -> Nullable<BigInt>,
     }
 }
 
 diesel::table! {
-    /// How many tasks each user is involved in, per status; `user_id` 0 counts every task.
+    /// How many tasks each counter holds, per status: `user_id` is a user's id for the personal
+    /// tasks they own or are assigned, 0 for every task, minus a project's id for its tasks.
     task_counts (user_id, status) {
         user_id -> BigInt,
         status -> Text,
@@ -478,6 +481,7 @@ diesel::joinable!(totp_credentials -> users (user_id));
 diesel::joinable!(oauth_identities -> users (user_id));
 diesel::joinable!(mfa_tokens -> users (user_id));
 diesel::joinable!(task_tags -> tasks (task_id));
+diesel::joinable!(tasks -> projects (project_id));
 diesel::joinable!(task_comments -> tasks (task_id));
 diesel::joinable!(webhook_subscriptions -> users (owner_id));
 diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));

@@ -12,6 +12,7 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Nullable, SmallInt, Text, Timestamp};
 use tokio::sync::Notify;
 use workbench_core::{Page, PageRequest, RepositoryError};
+use workbench_projects::ProjectId;
 use workbench_tasks::{
     Comment, CommentRepository, NewComment, NewTaskRecord, Priority, Rebase, SortKey, Status, TagUsage, Task,
     TaskFilter, TaskId, TaskRepository, TaskScope, TaskStats, UpdateOutcome,
@@ -25,7 +26,7 @@ use crate::database::write_transaction;
 use crate::error::db;
 use crate::group_commit::{Batching, GroupCommit, Write};
 use crate::outbox::{NewEventRow, audience_json, record_in};
-use crate::schema::{outbox, task_comments, task_count_changes, task_counts, task_tags, tasks};
+use crate::schema::{outbox, project_members, task_comments, task_count_changes, task_counts, task_tags, tasks};
 use crate::users::contains_pattern;
 use crate::{AnyConnection, Backend, Database};
 
@@ -48,6 +49,7 @@ row! {
         created_at: NaiveDateTime,
         updated_at: NaiveDateTime,
         tags: String,
+        project_id: Option<i64>,
     }
 }
 
@@ -73,6 +75,7 @@ impl TaskRow {
             version: self.version,
             created_at: self.created_at.and_utc(),
             updated_at: self.updated_at.and_utc(),
+            project_id: self.project_id.map(ProjectId),
         })
     }
 }
@@ -116,6 +119,7 @@ values! {
         search_text: String => Text,
         updated_at: NaiveDateTime => Timestamp,
         tags: String => Text,
+        project_id: Option<i64> => Nullable<BigInt>,
     }
 }
 
@@ -135,6 +139,7 @@ impl<'a> TaskValues<'a> {
             search_text: search_text(&task.title, task.description.as_deref()),
             updated_at: task.updated_at.naive_utc(),
             tags: tags_json(&task.tags),
+            project_id: task.project_id.map(|p| p.0),
         }
     }
 }
@@ -222,6 +227,7 @@ query_fragment_on_both_backends!(UpdateTask<'_>, |this, out| {
 });
 
 /// The outbox row of a task event, bound into the statements below.
+#[derive(Clone)]
 struct EventValues {
     event: &'static str,
     audience: String,
@@ -230,7 +236,8 @@ struct EventValues {
 }
 
 impl EventValues {
-    /// The event `event` about `task` (its owner and assignee are the audience), at `at`.
+    /// The event `event` about `task`, at `at`, for its owner and assignee: the audience of a
+    /// personal task. A project task's is its members' (see [`Self::for_members`]).
     fn of(event: TaskEvent, task: &Task, at: NaiveDateTime) -> Self {
         Self {
             event: event.name(),
@@ -239,6 +246,15 @@ impl EventValues {
             payload: serde_json::to_string(task).unwrap_or_else(|_| "{}".to_owned()),
             occurred_at: at,
         }
+    }
+
+    /// This event with a project task's audience: its members as they are in the transaction
+    /// that writes it, and its assignee. A member removed before the write is not told.
+    fn for_members(&self, conn: &mut AnyConnection, task: &Task) -> Result<Self, RepositoryError> {
+        let Some(project) = task.project_id else { return Ok(self.clone()) };
+        let mut audience = crate::projects::member_ids(conn, project.0)?;
+        audience.extend(task.assignee_id.filter(|a| !audience.contains(a)));
+        Ok(Self { audience: audience_json(audience), ..self.clone() })
     }
 
     fn row(&self, subject_id: i64) -> NewEventRow {
@@ -345,13 +361,19 @@ impl QueryFragment<Db> for DeleteTaskRecorded {
             out.push_bind_param::<BigInt, _>(version)?;
         }
         out.push_sql(
-            " RETURNING id, owner_id, assignee_id) \
+            " RETURNING id, owner_id, assignee_id, project_id) \
              INSERT INTO outbox (event, subject_id, audience, payload, occurred_at) SELECT '",
         );
         // A constant of ours, not input: safe to write into the statement.
         out.push_sql(TaskEvent::Deleted.name());
+        // A personal task's owner and assignee; a project task's members and assignee.
         out.push_sql(
-            "', t.id, '[' || t.owner_id || COALESCE(',' || t.assignee_id, '') || ']', '{\"id\":' || t.id || '}', ",
+            "', t.id, CASE WHEN t.project_id IS NULL \
+                THEN '[' || t.owner_id || COALESCE(',' || t.assignee_id, '') || ']' \
+                ELSE (SELECT COALESCE(json_agg(a.u ORDER BY a.u), '[]'::json)::text FROM ( \
+                    SELECT m.user_id AS u FROM project_members m WHERE m.project_id = t.project_id \
+                    UNION SELECT t.assignee_id WHERE t.assignee_id IS NOT NULL) AS a) END, \
+             '{\"id\":' || t.id || '}', ",
         );
         out.push_bind_param::<Timestamp, _>(&self.occurred_at)?;
         out.push_sql(" FROM t");
@@ -365,7 +387,7 @@ impl QueryFragment<Db> for DeleteTaskRecorded {
 /// nothing; SQLite serialises writers. The tags trigger runs inside it. The event goes with it:
 /// in the same statement on PostgreSQL, the same transaction on SQLite; a lost race writes neither.
 fn store_update(conn: &mut AnyConnection, task: &Task, expected_version: i64) -> Result<bool, RepositoryError> {
-    let event = EventValues::of(TaskEvent::Updated, task, task.updated_at.naive_utc());
+    let event = EventValues::of(TaskEvent::Updated, task, task.updated_at.naive_utc()).for_members(conn, task)?;
     match conn {
         AnyConnection::Postgresql(_) => update_recorded(conn, task, expected_version, &event),
         AnyConnection::Sqlite(_) => write_transaction(conn, |c| update_recorded(c, task, expected_version, &event)),
@@ -443,9 +465,13 @@ impl Write for TaskWrite {
 
     fn apply(&self, conn: &mut AnyConnection) -> Result<TaskWritten, RepositoryError> {
         match self {
-            Self::Create { task, event } => insert_recorded(conn, task, event).map(TaskWritten::Created),
+            Self::Create { task, event } => {
+                let event = event.for_members(conn, task)?;
+                insert_recorded(conn, task, &event).map(TaskWritten::Created)
+            }
             Self::Update { task, expected_version, event } => {
-                update_recorded(conn, task, *expected_version, event).map(TaskWritten::Updated)
+                let event = event.for_members(conn, task)?;
+                update_recorded(conn, task, *expected_version, &event).map(TaskWritten::Updated)
             }
         }
     }
@@ -470,41 +496,88 @@ fn find_task(conn: &mut AnyConnection, id: i64) -> Result<Option<Task>, Reposito
         .transpose()
 }
 
-/// The tasks `user` owns or is assigned to.
-fn involves(
-    user: UserId,
-) -> diesel::dsl::Or<diesel::dsl::Eq<tasks::owner_id, i64>, diesel::dsl::Eq<tasks::assignee_id, i64>> {
-    tasks::owner_id.eq(user.0).or(tasks::assignee_id.eq(user.0))
+/// A [`TaskScope`] with what the statements need read first: a member's projects.
+#[derive(Debug, Clone)]
+pub(crate) enum Resolved {
+    All,
+    Project(i64),
+    /// A user's personal tasks (owned or assigned) and every task of `projects`.
+    User {
+        user: i64,
+        projects: Vec<i64>,
+    },
 }
 
-/// [`involves`] as two id subqueries, for lists. With the plain OR, SQLite walks the
-/// creation-time index through every other user's tasks to avoid a sort (2.4 ms per page at
-/// 10,000 tasks); with the subqueries both engines search the two per-user indexes and sort only
-/// the user's own rows (under 1 ms). Found with `make bench` and `EXPLAIN QUERY PLAN`. Written as
-/// SQL because Diesel's types refuse a subquery on the table being filtered.
-fn involves_indexed(user: UserId) -> diesel::expression::SqlLiteral<Bool, impl QueryFragment<Db> + Send> {
-    diesel::dsl::sql::<Bool>("(tasks.id IN (SELECT t.id FROM tasks t WHERE t.owner_id = ")
-        .bind::<BigInt, _>(user.0)
-        .sql(") OR tasks.id IN (SELECT t.id FROM tasks t WHERE t.assignee_id = ")
-        .bind::<BigInt, _>(user.0)
-        .sql("))")
+impl Resolved {
+    /// The `task_counts` rows whose sum is the scope's total (see the `project_tasks` migration).
+    fn counters(&self) -> Vec<i64> {
+        match self {
+            Resolved::All => vec![0],
+            Resolved::Project(project) => vec![-project],
+            Resolved::User { user, projects } => std::iter::once(*user).chain(projects.iter().map(|p| -p)).collect(),
+        }
+    }
 }
 
-/// The tasks in `scope`. On SQLite the user scope is written as id subqueries (see
-/// [`involves_indexed`]); PostgreSQL's planner does better with the plain OR (a BitmapOr over the
-/// same indexes), and measured 2.4× slower with the subqueries.
-fn scoped(scope: TaskScope, conn: &AnyConnection) -> tasks::BoxedQuery<'static, Db> {
+/// `scope` with the projects of its member read (one indexed read of `project_members`), in the
+/// same transaction as the statements that use it.
+pub(crate) fn resolve(conn: &mut AnyConnection, scope: TaskScope) -> Result<Resolved, RepositoryError> {
+    Ok(match scope {
+        TaskScope::All => Resolved::All,
+        TaskScope::Project(project) => Resolved::Project(project.0),
+        TaskScope::InvolvedUser(user) => Resolved::User {
+            user: user.0,
+            projects: project_members::table
+                .filter(project_members::user_id.eq(user.0))
+                .order(project_members::project_id.asc())
+                .select(project_members::project_id)
+                .load(conn)
+                .map_err(db)?,
+        },
+    })
+}
+
+/// The condition that keeps `scope`'s tasks, `None` for every task. Ids are written into the
+/// text (integers read from the database, never client text): the number of a member's projects
+/// varies, which Diesel's typed binds cannot.
+///
+/// A user's personal tasks are found on SQLite as id subqueries on the owner and assignee indexes
+/// (with the plain OR, SQLite walks the creation-time index through every other user's tasks: 2.4
+/// ms per page at 10,000 tasks, under 1 ms this way); PostgreSQL's planner does better with the
+/// plain OR (a BitmapOr over the same indexes), and measured 2.4x slower with the subqueries.
+fn scope_condition(scope: &Resolved, conn: &AnyConnection) -> Option<diesel::expression::SqlLiteral<Bool>> {
+    let in_projects = |projects: &[i64]| match projects {
+        [] => String::new(),
+        ids => format!(" OR tasks.project_id IN ({})", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")),
+    };
+    let sql = match (scope, conn) {
+        (Resolved::All, _) => return None,
+        (Resolved::Project(project), _) => format!("tasks.project_id = {project}"),
+        (Resolved::User { user, projects }, AnyConnection::Sqlite(_)) => format!(
+            "(tasks.id IN (SELECT t.id FROM tasks t WHERE t.owner_id = {user} AND t.project_id IS NULL) \
+             OR tasks.id IN (SELECT t.id FROM tasks t WHERE t.assignee_id = {user} AND t.project_id IS NULL){})",
+            in_projects(projects)
+        ),
+        (Resolved::User { user, projects }, AnyConnection::Postgresql(_)) => format!(
+            "((tasks.project_id IS NULL AND (tasks.owner_id = {user} OR tasks.assignee_id = {user})){})",
+            in_projects(projects)
+        ),
+    };
+    Some(diesel::dsl::sql::<Bool>(&sql))
+}
+
+/// The tasks in `scope`.
+fn scoped(scope: &Resolved, conn: &AnyConnection) -> tasks::BoxedQuery<'static, Db> {
     let q = tasks::table.into_boxed();
-    match (scope, conn) {
-        (TaskScope::All, _) => q,
-        (TaskScope::InvolvedUser(user), AnyConnection::Sqlite(_)) => q.filter(involves_indexed(user)),
-        (TaskScope::InvolvedUser(user), AnyConnection::Postgresql(_)) => q.filter(involves(user)),
+    match scope_condition(scope, conn) {
+        Some(condition) => q.filter(condition),
+        None => q,
     }
 }
 
 /// The tasks in `scope` matching `filter`, unordered: the one query behind both the count and the
 /// page of [`TaskRepository::list`].
-fn filtered(scope: TaskScope, filter: &TaskFilter, conn: &AnyConnection) -> tasks::BoxedQuery<'static, Db> {
+fn filtered(scope: &Resolved, filter: &TaskFilter, conn: &AnyConnection) -> tasks::BoxedQuery<'static, Db> {
     narrowed(scoped(scope, conn), filter, conn)
 }
 
@@ -613,28 +686,25 @@ fn counted(filter: &TaskFilter) -> bool {
 /// How many tasks of `scope` have one of `statuses` (any when empty): at most three rows of
 /// `task_counts`, plus the changes to them not yet folded in (PostgreSQL; see the
 /// `task_list_cost` migration and [`fold_counts`]). Exact at every moment, whatever the data.
-fn counted_total(conn: &mut AnyConnection, scope: TaskScope, statuses: &[Status]) -> Result<i64, RepositoryError> {
-    let user = match scope {
-        TaskScope::All => 0,
-        TaskScope::InvolvedUser(user) => user.0,
-    };
+fn counted_total(conn: &mut AnyConnection, scope: &Resolved, statuses: &[Status]) -> Result<i64, RepositoryError> {
+    let keys = scope.counters();
     let statuses = if statuses.is_empty() { &Status::ALL[..] } else { statuses };
     let names: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
     match conn {
         AnyConnection::Sqlite(sqlite) => {
             let counters = task_counts::table
-                .filter(task_counts::user_id.eq(user))
+                .filter(task_counts::user_id.eq_any(keys))
                 .filter(task_counts::status.eq_any(names))
                 .select(task_counts::n);
             Ok(counters.load::<i64>(sqlite).map_err(db)?.into_iter().sum())
         }
         AnyConnection::Postgresql(pg) => {
             let counters = task_counts::table
-                .filter(task_counts::user_id.eq(user))
+                .filter(task_counts::user_id.eq_any(keys.clone()))
                 .filter(task_counts::status.eq_any(names.clone()))
                 .select(task_counts::n);
             let changes = task_count_changes::table
-                .filter(task_count_changes::user_id.eq(user))
+                .filter(task_count_changes::user_id.eq_any(keys))
                 .filter(task_count_changes::status.eq_any(names))
                 .select(task_count_changes::delta);
             // One statement, so one snapshot: a fold committing between two reads would move
@@ -669,19 +739,33 @@ fn by_creation(filter: &TaskFilter) -> bool {
 }
 
 /// The parts of `scope` a page in creation order reads, each along an index in that order: every
-/// task; or the user's own tasks and the tasks assigned to them that they do not own (disjoint,
-/// so a page is their merge), less a part that `filter`'s owner or assignee rules out.
-fn sides(scope: TaskScope, filter: &TaskFilter) -> Vec<tasks::BoxedQuery<'static, Db>> {
-    let TaskScope::InvolvedUser(user) = scope else { return vec![tasks::table.into_boxed()] };
+/// task; a project's; or the user's own personal tasks, the personal tasks assigned to them that
+/// they do not own, and each of their projects' (disjoint, so a page is their merge), less a
+/// personal part that `filter`'s owner or assignee rules out.
+fn sides(scope: &Resolved, filter: &TaskFilter) -> Vec<tasks::BoxedQuery<'static, Db>> {
+    let (user, projects) = match scope {
+        Resolved::All => return vec![tasks::table.into_boxed()],
+        Resolved::Project(project) => return vec![tasks::table.filter(tasks::project_id.eq(*project)).into_boxed()],
+        Resolved::User { user, projects } => (UserId(*user), projects),
+    };
     let owned = filter.owner_id.is_none_or(|owner| owner == user);
     let assigned =
         filter.owner_id.is_none_or(|owner| owner != user) && filter.assignee_id.is_none_or(|who| who == user);
-    let mut sides = Vec::with_capacity(2);
+    let mut sides = Vec::with_capacity(2 + projects.len());
     if owned {
-        sides.push(tasks::table.filter(tasks::owner_id.eq(user.0)).into_boxed());
+        sides.push(tasks::table.filter(tasks::owner_id.eq(user.0)).filter(tasks::project_id.is_null()).into_boxed());
     }
     if assigned {
-        sides.push(tasks::table.filter(tasks::assignee_id.eq(user.0)).filter(tasks::owner_id.ne(user.0)).into_boxed());
+        sides.push(
+            tasks::table
+                .filter(tasks::assignee_id.eq(user.0))
+                .filter(tasks::owner_id.ne(user.0))
+                .filter(tasks::project_id.is_null())
+                .into_boxed(),
+        );
+    }
+    for project in projects {
+        sides.push(tasks::table.filter(tasks::project_id.eq(*project)).into_boxed());
     }
     sides
 }
@@ -704,7 +788,7 @@ struct PageByCreation {
 impl PageByCreation {
     /// The page `page` of a list of `total` tasks. A page in the list's second half is read from
     /// its other end, so that no page walks more than half the list.
-    fn of(scope: TaskScope, filter: &TaskFilter, page: PageRequest, total: i64, conn: &AnyConnection) -> Self {
+    fn of(scope: &Resolved, filter: &TaskFilter, page: PageRequest, total: i64, conn: &AnyConnection) -> Self {
         let (mut descending, mut offset, mut limit) = (filter.sort.descending, page.offset(), page.limit());
         if offset.saturating_mul(2) > total {
             descending = !descending;
@@ -748,7 +832,7 @@ impl QueryFragment<Db> for PageByCreation {
             // Wrapped, because SQLite refuses ORDER BY and LIMIT on a bare UNION member.
             out.push_sql("SELECT * FROM (");
             QueryFragment::<Db>::walk_ast(side, out.reborrow())?;
-            out.push_sql(if i == 0 { ") AS side1" } else { ") AS side2" });
+            out.push_sql(&format!(") AS side{i}"));
         }
         out.push_sql(") AS page ORDER BY page.created_at");
         out.push_sql(order);
@@ -774,7 +858,7 @@ impl diesel::expression::ValidGrouping<()> for PageByCreation {
 /// The statement reading one page of `filter` in `scope`, in its order; `None` when `filter`
 /// rules out all of `scope`.
 fn page_statement(
-    scope: TaskScope,
+    scope: &Resolved,
     filter: &TaskFilter,
     page: PageRequest,
     total: i64,
@@ -794,7 +878,7 @@ fn page_statement(
 /// One page of `filter` in `scope`, in its order, of a list of `total` tasks.
 fn page_of(
     conn: &mut AnyConnection,
-    scope: TaskScope,
+    scope: &Resolved,
     filter: &TaskFilter,
     page: PageRequest,
     total: i64,
@@ -900,6 +984,7 @@ impl TaskRepository for DieselTaskRepository {
             version: 1,
             created_at: at,
             updated_at: at,
+            project_id: record.task.project_id,
         };
         match self.writes.submit(TaskWrite::create(task)).await? {
             TaskWritten::Created(task) => {
@@ -936,6 +1021,7 @@ impl TaskRepository for DieselTaskRepository {
     ) -> Result<Page<Task>, RepositoryError> {
         self.db
             .run(move |conn| {
+                let scope = &resolve(conn, scope)?;
                 // The total first: a sum of counters for the usual filters. A page past it is
                 // empty without being read.
                 let total = match counted(&filter) {
@@ -962,6 +1048,7 @@ impl TaskRepository for DieselTaskRepository {
     ) -> Result<Vec<Task>, RepositoryError> {
         self.db
             .run(move |conn| {
+                let scope = &resolve(conn, scope)?;
                 let rows: Vec<TaskRow> = sorted(filtered(scope, &filter, conn), &filter)
                     .select(TaskRow::as_select())
                     .limit(i64::from(limit))
@@ -1029,8 +1116,8 @@ impl TaskRepository for DieselTaskRepository {
                     // `RETURNING`.
                     AnyConnection::Sqlite(sqlite) => sqlite
                         .immediate_transaction(|c| {
-                            let returning = (tasks::owner_id, tasks::assignee_id);
-                            let gone: Option<(i64, Option<i64>)> = match expected_version {
+                            let returning = (tasks::owner_id, tasks::assignee_id, tasks::project_id);
+                            let gone: Option<(i64, Option<i64>, Option<i64>)> = match expected_version {
                                 Some(version) => {
                                     diesel::delete(tasks::table.find(id.0).filter(tasks::version.eq(version)))
                                         .returning(returning)
@@ -1042,11 +1129,23 @@ impl TaskRepository for DieselTaskRepository {
                                     .get_result(c)
                                     .optional()?,
                             };
-                            let Some((owner, assignee)) = gone else { return Ok(false) };
+                            let Some((owner, assignee, project)) = gone else { return Ok(false) };
+                            let mut audience = match project {
+                                None => vec![UserId(owner)],
+                                Some(project) => project_members::table
+                                    .filter(project_members::project_id.eq(project))
+                                    .order(project_members::user_id.asc())
+                                    .select(project_members::user_id)
+                                    .load::<i64>(c)?
+                                    .into_iter()
+                                    .map(UserId)
+                                    .collect(),
+                            };
+                            audience.extend(assignee.map(UserId).filter(|a| !audience.contains(a)));
                             let event = NewEventRow {
                                 event: TaskEvent::Deleted.name(),
                                 subject_id: id.0,
-                                audience: audience_json(std::iter::once(UserId(owner)).chain(assignee.map(UserId))),
+                                audience: audience_json(audience),
                                 payload: serde_json::json!({ "id": id.0 }).to_string(),
                                 occurred_at: at,
                             };
@@ -1067,12 +1166,13 @@ impl TaskRepository for DieselTaskRepository {
     async fn stats(&self, scope: TaskScope, now: DateTime<Utc>) -> Result<TaskStats, RepositoryError> {
         self.db
             .run(move |conn| {
+                let scope = &resolve(conn, scope)?;
                 let mut by_group = tasks::table
                     .group_by((tasks::status, tasks::priority))
                     .select((tasks::status, tasks::priority, count_star()))
                     .into_boxed::<Db>();
-                if let TaskScope::InvolvedUser(user) = scope {
-                    by_group = by_group.filter(involves(user));
+                if let Some(condition) = scope_condition(scope, conn) {
+                    by_group = by_group.filter(condition);
                 }
                 let groups: Vec<(String, String, i64)> = by_group.load(conn).map_err(db)?;
                 let overdue: i64 = scoped(scope, conn)
@@ -1104,14 +1204,15 @@ impl TaskRepository for DieselTaskRepository {
     async fn tags(&self, scope: TaskScope, search: Option<String>) -> Result<Vec<TagUsage>, RepositoryError> {
         self.db
             .run(move |conn| {
+                let scope = &resolve(conn, scope)?;
                 let mut q = task_tags::table
                     .inner_join(tasks::table)
                     .group_by(task_tags::tag)
                     .select((task_tags::tag, count_star()))
                     .order((count_star().desc(), task_tags::tag.asc()))
                     .into_boxed::<Db>();
-                if let TaskScope::InvolvedUser(user) = scope {
-                    q = q.filter(involves(user));
+                if let Some(condition) = scope_condition(scope, conn) {
+                    q = q.filter(condition);
                 }
                 if let Some(search) = search.as_deref().filter(|s| !s.is_empty()) {
                     q = q.filter(task_tags::tag.like(contains_pattern(search)).escape('\\'));

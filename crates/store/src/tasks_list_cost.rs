@@ -177,8 +177,26 @@ async fn plain_count(database: &Database, condition: &str) -> u64 {
 
 async fn a_page_of_a_hundred_thousand_tasks_reads_a_page_and_its_total_a_few_counters(db: Database) {
     let (ann, bob, cat) = (user(&db, "ann").await.id, user(&db, "bob").await.id, user(&db, "cat").await.id);
+    let dee = user(&db, "dee").await.id;
     for statement in fill(db.backend(), ann.0, bob.0, cat.0) {
         execute_sql(&db, statement).await.expect("the tasks are inserted");
+    }
+    // Cat's tasks are a project's, of which Dee (who has no task of her own) is a member.
+    let project = 77;
+    for statement in [
+        format!(
+            "INSERT INTO projects (id, name, owner_id, created_at, updated_at) \
+             VALUES ({project}, 'Big', {}, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            cat.0
+        ),
+        format!(
+            "INSERT INTO project_members (project_id, user_id, role, joined_at) \
+             VALUES ({project}, {}, 'viewer', '2026-01-01 00:00:00')",
+            dee.0
+        ),
+        format!("UPDATE tasks SET project_id = {project} WHERE owner_id = {}", cat.0),
+    ] {
+        execute_sql(&db, statement).await.expect("the project is made");
     }
     if db.backend() == Backend::Postgres {
         execute_sql(&db, "VACUUM ANALYZE tasks").await.unwrap();
@@ -200,6 +218,9 @@ async fn a_page_of_a_hundred_thousand_tasks_reads_a_page_and_its_total_a_few_cou
         (TaskScope::InvolvedUser(ann), &assigned_by_bob, format!("{involved} AND owner_id = {}", bob.0)),
         (TaskScope::InvolvedUser(bob), &newest, format!("(owner_id = {0} OR assignee_id = {0})", bob.0)),
         (TaskScope::All, &pending, "status = 'pending'".to_owned()),
+        (TaskScope::Project(ProjectId(project)), &newest, format!("project_id = {project}")),
+        (TaskScope::Project(ProjectId(project)), &pending, format!("project_id = {project} AND status = 'pending'")),
+        (TaskScope::InvolvedUser(dee), &oldest_done, format!("project_id = {project} AND status <> 'pending'")),
     ];
 
     // The same answers as the plain query, on the first, a middle and the last page.
@@ -223,15 +244,13 @@ async fn a_page_of_a_hundred_thousand_tasks_reads_a_page_and_its_total_a_few_cou
         let (pages, counted) = db
             .run(move |conn| {
                 let mut pages = Vec::new();
+                let resolved = resolve(conn, scope)?;
                 for page in [PageRequest::first(), last] {
-                    let statement = page_statement(scope, &filter, page, total, conn).expect("a page to read");
+                    let statement = page_statement(&resolved, &filter, page, total, conn).expect("a page to read");
                     pages.push(explained(conn, statement)?);
                 }
-                let user = match scope {
-                    TaskScope::All => 0,
-                    TaskScope::InvolvedUser(user) => user.0,
-                };
-                let counters = task_counts::table.filter(task_counts::user_id.eq(user)).select(task_counts::n);
+                let counters =
+                    task_counts::table.filter(task_counts::user_id.eq_any(resolved.counters())).select(task_counts::n);
                 let counted = explained(conn, counters.filter(task_counts::status.eq_any(["pending"])))?;
                 Ok::<_, RepositoryError>((pages, counted))
             })

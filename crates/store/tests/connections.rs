@@ -91,6 +91,7 @@ async fn hot_task_statements_are_prepared_once_per_connection() {
             due_date: None,
             assignee_id: None,
             tags: Tags::default(),
+            project_id: None,
         };
         let created = tasks
             .create(NewTaskRecord { task, owner_id: owner.id, completed_at: None, created_at: now() })

@@ -48,6 +48,7 @@ fn draft(title: &str, assignee: Option<UserId>) -> NewTask {
         due_date: None,
         assignee_id: assignee,
         tags: Tags::default(),
+        project_id: None,
     }
 }
 

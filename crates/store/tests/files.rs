@@ -42,6 +42,7 @@ async fn task(db: &Database, owner: &User) -> TaskId {
         due_date: None,
         assignee_id: None,
         tags: Tags::default(),
+        project_id: None,
     };
     let record = NewTaskRecord { task, owner_id: owner.id, completed_at: None, created_at: instant() };
     DieselTaskRepository::new(db.clone()).create(record).await.unwrap().id

@@ -98,12 +98,12 @@ async fn members_join_change_and_leave_but_the_last_admin_stays(db: Database) {
     assert_eq!(repo(&db).find(kitchen).await.unwrap().unwrap().member_count, 2);
 
     assert_eq!(repo(&db).change_role(kitchen, ann.id, ProjectRole::Editor).await.unwrap(), MemberChange::LastAdmin);
-    assert_eq!(repo(&db).remove_member(kitchen, ann.id).await.unwrap(), MemberChange::LastAdmin);
+    assert_eq!(repo(&db).remove_member(kitchen, ann.id).await.unwrap().0, MemberChange::LastAdmin);
     assert_eq!(repo(&db).change_role(kitchen, bob.id, ProjectRole::Admin).await.unwrap(), MemberChange::Done);
     assert_eq!(repo(&db).change_role(kitchen, ann.id, ProjectRole::Editor).await.unwrap(), MemberChange::Done);
     assert_eq!(repo(&db).member(kitchen, ann.id).await.unwrap().unwrap().role, ProjectRole::Editor);
-    assert_eq!(repo(&db).remove_member(kitchen, ann.id).await.unwrap(), MemberChange::Done);
-    assert_eq!(repo(&db).remove_member(kitchen, ann.id).await.unwrap(), MemberChange::NotAMember);
+    assert_eq!(repo(&db).remove_member(kitchen, ann.id).await.unwrap().0, MemberChange::Done);
+    assert_eq!(repo(&db).remove_member(kitchen, ann.id).await.unwrap().0, MemberChange::NotAMember);
     assert_eq!(
         repo(&db).change_role(ProjectId(999_999), bob.id, ProjectRole::Viewer).await.unwrap(),
         MemberChange::NotAMember
@@ -119,7 +119,7 @@ async fn two_admins_demoting_each_other_at_once_leave_one(db: Database) {
         let (a, b) = (repo(&db), repo(&db));
         let (one, other) =
             tokio::join!(a.change_role(kitchen, ann.id, ProjectRole::Viewer), b.remove_member(kitchen, bob.id),);
-        let done = [one.unwrap(), other.unwrap()].iter().filter(|c| **c == MemberChange::Done).count();
+        let done = [one.unwrap(), other.unwrap().0].iter().filter(|c| **c == MemberChange::Done).count();
         assert_eq!(done, 1, "round {round}: exactly one of the two changes went through");
         let members = repo(&db).members(kitchen, page()).await.unwrap().items;
         assert!(members.iter().any(|m| m.role == ProjectRole::Admin), "round {round}: an admin is left");

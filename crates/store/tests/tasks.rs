@@ -74,6 +74,7 @@ fn draft(title: &str) -> NewTask {
         due_date: None,
         assignee_id: None,
         tags: Tags::default(),
+        project_id: None,
     }
 }
 
@@ -171,6 +172,7 @@ async fn create_then_find(db: Database) {
         version: 1,
         created_at: at,
         updated_at: at,
+        project_id: None,
     };
     assert_eq!(created, expected, "create returns the stored task at version 1, updated_at = created_at");
     assert_eq!(find(&repo, created.id).await, Some(expected), "find reads it back exactly, tags in their order");

@@ -16,14 +16,14 @@ pub use comment::{Comment, CommentBody, NewComment};
 pub use error::TaskError;
 pub use filter::{RawTaskFilter, SortKey, TaskFilter, TaskSort};
 pub use model::{
-    NewTask, NewTaskRecord, Priority, Status, TagUsage, Tags, Task, TaskChanges, TaskDraft, TaskId, TaskPatch,
+    Access, NewTask, NewTaskRecord, Priority, Status, TagUsage, Tags, Task, TaskChanges, TaskDraft, TaskId, TaskPatch,
     TaskStats, Title, Viewer,
 };
 pub use ports::{
-    CommentRepository, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, Rebase, TaskCache, TaskRepository,
-    TaskScope, UpdateOutcome,
+    CommentRepository, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, ProjectMembership, Rebase,
+    Standing, TaskCache, TaskRepository, TaskScope, UpdateOutcome,
 };
 pub use service::TaskService;
 
 #[cfg(feature = "mock")]
-pub use ports::{MockCommentRepository, MockTaskCache, MockTaskRepository};
+pub use ports::{MockCommentRepository, MockProjectMembership, MockTaskCache, MockTaskRepository};

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use workbench_core::{BoundedText, FieldErrors, TypeFailures, Validator, at_most_chars};
+use workbench_projects::{ProjectId, ProjectRole};
 use workbench_users::{Principal, Role, UserId};
 
 /// A task's database id.
@@ -98,6 +99,10 @@ pub struct Task {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The project the task belongs to; `None` for a personal task. (Defaulted when read, so
+    /// that copies cached before projects existed still read.)
+    #[serde(default)]
+    pub project_id: Option<ProjectId>,
 }
 
 impl Task {
@@ -106,16 +111,33 @@ impl Task {
         self.status != Status::Completed && self.due_date.is_some_and(|due| due < now)
     }
 
-    /// The users whose view of statistics and tags this task is part of.
+    /// Its owner and assignee: the users whose view of statistics and tags a personal task is
+    /// part of (a project task is part of every member's).
     pub fn involved(&self) -> impl Iterator<Item = UserId> + '_ {
         std::iter::once(self.owner_id).chain(self.assignee_id)
     }
 }
 
+/// What a viewer may do with one task, in increasing power (the derived order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    /// Told the task does not exist.
+    None,
+    /// Reads it and comments on it (a project's viewers).
+    Read,
+    /// Also changes it (an assignee).
+    Change,
+    /// Also deletes it (its owner; a project's editors and admins; moderators and admins).
+    Delete,
+}
+
 /// Who is looking at tasks, and what that allows.
 ///
-/// Owners and assignees see and change a task; only owners delete it. Moderators and admins see,
-/// change and delete every task. Everyone else is told the task does not exist.
+/// A personal task: its owner sees, changes and deletes it; its assignee sees and changes it. A
+/// project task: by the viewer's role in the project (viewers read and comment, editors and
+/// admins also change and delete), and its assignee changes it; its owner has no rights beyond
+/// their role. Moderators and admins see, change and delete every task. Everyone else is told
+/// the task does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Viewer {
     pub id: UserId,
@@ -133,12 +155,26 @@ impl Viewer {
         self.role.is_moderator()
     }
 
-    pub fn can_see(&self, task: &Task) -> bool {
-        self.sees_everything() || task.owner_id == self.id || task.assignee_id == Some(self.id)
+    /// Whether what the viewer may do with `task` depends on their role in its project (and so
+    /// needs it looked up).
+    pub fn needs_project_role(&self, task: &Task) -> bool {
+        task.project_id.is_some() && !self.sees_everything()
     }
 
-    pub fn can_delete(&self, task: &Task) -> bool {
-        self.sees_everything() || task.owner_id == self.id
+    /// What the viewer may do with `task`, `project_role` being their role in its project (for a
+    /// project task; ignored for a personal one).
+    pub fn access(&self, task: &Task, project_role: Option<ProjectRole>) -> Access {
+        if self.sees_everything() {
+            return Access::Delete;
+        }
+        let assignee = task.assignee_id == Some(self.id);
+        match (task.project_id, project_role) {
+            (None, _) if task.owner_id == self.id => Access::Delete,
+            (Some(_), Some(role)) if role.edits_tasks() => Access::Delete,
+            _ if assignee => Access::Change,
+            (Some(_), Some(_)) => Access::Read,
+            _ => Access::None,
+        }
     }
 }
 
@@ -218,6 +254,7 @@ pub struct TaskDraft {
     pub due_date: Option<DateTime<Utc>>,
     pub assignee_id: Option<i64>,
     pub tags: Option<Vec<String>>,
+    pub project_id: Option<i64>,
     /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
     pub type_failures: TypeFailures,
 }
@@ -232,6 +269,7 @@ pub struct NewTask {
     pub due_date: Option<DateTime<Utc>>,
     pub assignee_id: Option<UserId>,
     pub tags: Tags,
+    pub project_id: Option<ProjectId>,
 }
 
 impl NewTask {
@@ -250,8 +288,9 @@ impl NewTask {
         let description = v.optional("description", draft.description, parse_description);
         let tags = v.optional("tags", draft.tags, Tags::parse);
         let assignee_id = v.optional("assignee_id", draft.assignee_id, positive_id);
-        let task = match (title, description, tags, assignee_id) {
-            (Some(title), Ok(description), Ok(tags), Ok(assignee_id)) => Some(Self {
+        let project_id = v.optional("project_id", draft.project_id, positive_project);
+        let task = match (title, description, tags, assignee_id, project_id) {
+            (Some(title), Ok(description), Ok(tags), Ok(assignee_id), Ok(project_id)) => Some(Self {
                 title,
                 description,
                 status: draft.status.unwrap_or(Status::Pending),
@@ -259,6 +298,7 @@ impl NewTask {
                 due_date: draft.due_date,
                 assignee_id,
                 tags: tags.unwrap_or_default(),
+                project_id,
             }),
             _ => None,
         };
@@ -268,6 +308,10 @@ impl NewTask {
 
 fn positive_id(id: i64) -> Result<UserId, String> {
     if id > 0 { Ok(UserId(id)) } else { Err("must be a positive id".into()) }
+}
+
+fn positive_project(id: i64) -> Result<ProjectId, String> {
+    if id > 0 { Ok(ProjectId(id)) } else { Err("must be a positive id".into()) }
 }
 
 /// What the repository stores for a new task.
@@ -290,6 +334,7 @@ pub struct TaskPatch {
     pub due_date: Option<Option<DateTime<Utc>>>,
     pub assignee_id: Option<Option<i64>>,
     pub tags: Option<Option<Vec<String>>>,
+    pub project_id: Option<Option<i64>>,
 }
 
 /// Validated changes. `None` keeps a field; for nullable fields `Some(None)` clears it.
@@ -302,6 +347,8 @@ pub struct TaskChanges {
     pub due_date: Option<Option<DateTime<Utc>>>,
     pub assignee_id: Option<Option<UserId>>,
     pub tags: Option<Tags>,
+    /// `Some(None)` makes it a personal task again.
+    pub project_id: Option<Option<ProjectId>>,
 }
 
 impl TaskChanges {
@@ -331,7 +378,13 @@ impl TaskChanges {
             Some(None) => Some(None),
             None => None,
         };
-        let changes = Self { title, description, status, priority, due_date: patch.due_date, assignee_id, tags };
+        let project_id = match patch.project_id {
+            Some(Some(id)) => v.check("project_id", positive_project(id)).map(Some),
+            Some(None) => Some(None),
+            None => None,
+        };
+        let changes =
+            Self { title, description, status, priority, due_date: patch.due_date, assignee_id, tags, project_id };
         (v, changes)
     }
 
@@ -355,6 +408,9 @@ impl TaskChanges {
         }
         if let Some(tags) = &self.tags {
             task.tags = tags.as_slice().to_vec();
+        }
+        if let Some(project_id) = self.project_id {
+            task.project_id = project_id;
         }
         if let Some(status) = self.status {
             task.completed_at = match (task.status, status) {
@@ -424,6 +480,7 @@ mod tests {
             version: 1,
             created_at: at,
             updated_at: at,
+            project_id: None,
         }
     }
 
@@ -507,10 +564,26 @@ mod tests {
         let assignee = Viewer { id: UserId(2), role: Role::User };
         let stranger = Viewer { id: UserId(3), role: Role::User };
         let moderator = Viewer { id: UserId(4), role: Role::Moderator };
-        assert!(owner.can_see(&t) && owner.can_delete(&t));
-        assert!(assignee.can_see(&t) && !assignee.can_delete(&t));
-        assert!(!stranger.can_see(&t));
-        assert!(moderator.can_see(&t) && moderator.can_delete(&t));
+        assert_eq!(owner.access(&t, None), Access::Delete);
+        assert_eq!(assignee.access(&t, None), Access::Change);
+        assert_eq!(stranger.access(&t, None), Access::None);
+        assert_eq!(moderator.access(&t, None), Access::Delete);
+    }
+
+    #[test]
+    fn a_project_task_is_governed_by_the_project_role() {
+        let t = Task { project_id: Some(ProjectId(9)), ..task(Status::Pending) };
+        let owner = Viewer { id: UserId(1), role: Role::User };
+        let assignee = Viewer { id: UserId(2), role: Role::User };
+        let member = Viewer { id: UserId(3), role: Role::User };
+        assert_eq!(owner.access(&t, None), Access::None, "the creator has no rights beyond a role");
+        assert_eq!(owner.access(&t, Some(ProjectRole::Viewer)), Access::Read);
+        assert_eq!(assignee.access(&t, Some(ProjectRole::Viewer)), Access::Change);
+        assert_eq!(member.access(&t, Some(ProjectRole::Viewer)), Access::Read);
+        assert_eq!(member.access(&t, Some(ProjectRole::Editor)), Access::Delete);
+        assert_eq!(member.access(&t, Some(ProjectRole::Admin)), Access::Delete);
+        assert_eq!(member.access(&t, None), Access::None);
+        assert!(member.needs_project_role(&t) && !member.needs_project_role(&task(Status::Pending)));
     }
 
     #[test]

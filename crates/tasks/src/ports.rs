@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use workbench_core::{Page, PageRequest, RepositoryError};
+use workbench_projects::{ProjectId, ProjectRole};
 use workbench_users::UserId;
 
 use crate::{Comment, NewComment, NewTaskRecord, Status, TagUsage, Task, TaskFilter, TaskId, TaskStats};
@@ -18,8 +19,11 @@ pub const FORGOTTEN_FOR: std::time::Duration = std::time::Duration::from_secs(30
 pub enum TaskScope {
     /// Every task (moderators and admins).
     All,
-    /// Tasks the user owns or is assigned to.
+    /// Tasks the user sees: the personal tasks they own or are assigned to, and every task of
+    /// the projects they are a member of.
     InvolvedUser(UserId),
+    /// Every task of one project.
+    Project(ProjectId),
 }
 
 impl TaskScope {
@@ -28,6 +32,7 @@ impl TaskScope {
         match self {
             TaskScope::All => "all".to_owned(),
             TaskScope::InvolvedUser(id) => format!("user:{id}"),
+            TaskScope::Project(id) => format!("project:{id}"),
         }
     }
 }
@@ -104,6 +109,29 @@ pub trait TaskRepository: Send + Sync {
     /// The tags on tasks in `scope`, with how many tasks carry each, most used first; only tags
     /// containing `search` (lower-case) when given.
     async fn tags(&self, scope: TaskScope, search: Option<String>) -> Result<Vec<TagUsage>, RepositoryError>;
+}
+
+/// Where a user stands in a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    NoSuchProject,
+    /// The project exists; the user is not a member.
+    Outsider,
+    Member(ProjectRole),
+}
+
+/// What the task domain needs to know of projects: who may see and change their tasks. Read at
+/// each request, never cached, so that a removed member loses access at their next request.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ProjectMembership: Send + Sync {
+    async fn standing(&self, project: ProjectId, user: UserId) -> Result<Standing, RepositoryError>;
+
+    /// Every project `user` is a member of, with their role.
+    async fn roles_of(&self, user: UserId) -> Result<Vec<(ProjectId, ProjectRole)>, RepositoryError>;
+
+    /// Every member of `project`.
+    async fn member_ids(&self, project: ProjectId) -> Result<Vec<UserId>, RepositoryError>;
 }
 
 /// Where comments live.

@@ -4,13 +4,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use workbench_core::{FieldErrors, Page, PageRequest, Validator};
+use workbench_projects::{ProjectId, ProjectRole};
 use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
-    Comment, CommentBody, CommentRepository, ListLookup, ListPart, ListedPage, NewComment, NewTask, NewTaskRecord,
-    Rebase, Status, TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch,
-    TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
+    Access, Comment, CommentBody, CommentRepository, ListLookup, ListPart, ListedPage, NewComment, NewTask,
+    NewTaskRecord, ProjectMembership, Rebase, Standing, Status, TagUsage, Task, TaskCache, TaskChanges, TaskDraft,
+    TaskError, TaskFilter, TaskId, TaskPatch, TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
 };
+
+const VIEWERS_READ: &str = "A project's viewers read its tasks and comment on them; its editors change them.";
+const NOT_A_MEMBER: &str = "must be a project you are a member of";
 
 /// How many writes an update tries, re-applying its change to the stored copy after each lost race.
 const UPDATE_ATTEMPTS: usize = 5;
@@ -24,6 +28,8 @@ pub struct TaskService {
     /// Who exists and is active (for assignees), from the principal cache.
     accounts: Arc<dyn Accounts>,
     cache: Arc<dyn TaskCache>,
+    /// Who may see and change project tasks, read at each request.
+    projects: Arc<dyn ProjectMembership>,
 }
 
 impl std::fmt::Debug for TaskService {
@@ -38,8 +44,9 @@ impl TaskService {
         comments: Arc<dyn CommentRepository>,
         accounts: Arc<dyn Accounts>,
         cache: Arc<dyn TaskCache>,
+        projects: Arc<dyn ProjectMembership>,
     ) -> Self {
-        Self { tasks, comments, accounts, cache }
+        Self { tasks, comments, accounts, cache, projects }
     }
 
     fn scope(viewer: Viewer) -> TaskScope {
@@ -49,18 +56,26 @@ impl TaskService {
     /// Creates a task owned by `owner` from what a client sent. Every failing field is reported
     /// at once: those that could not be read, the field rules, and an assignee that is not an
     /// active user.
+    ///
+    /// A project task needs the creator to be an editor or admin there (a viewer is refused, a
+    /// non-member told the project is not theirs) and its assignee to be a member.
     pub async fn create(&self, owner: &Principal, draft: TaskDraft) -> Result<Task, TaskError> {
         // From the draft, not the checked task: an unknown assignee is reported even beside other failures.
         let assignee = draft.assignee_id.filter(|id| *id > 0).map(UserId);
+        let project = draft.project_id.filter(|id| *id > 0).map(ProjectId);
         let (mut v, task) = NewTask::check(draft);
         self.check_assignee(&mut v, assignee).await?;
+        if let Some(project) = project {
+            self.check_editor(&mut v, owner.into(), project).await?;
+            self.check_member_assignee(&mut v, project, assignee).await?;
+        }
         let task = v.finish_with(task)?;
         let at = now();
         let completed_at = (task.status == Status::Completed).then_some(at);
         let created =
             self.tasks.create(NewTaskRecord { task, owner_id: owner.id, completed_at, created_at: at }).await?;
         self.cache.put_task(&created).await;
-        self.forget_scopes_of(&created, None).await;
+        self.forget_scopes_of(&[&created]).await?;
         Ok(created)
     }
 
@@ -74,7 +89,7 @@ impl TaskService {
                 task
             }
         };
-        if Viewer::from(viewer).can_see(&task) { Ok(task) } else { Err(TaskError::NotFound) }
+        if self.access(viewer.into(), &task).await? >= Access::Read { Ok(task) } else { Err(TaskError::NotFound) }
     }
 
     /// One page of the tasks the viewer sees that match `filter`, with their total. Pages are
@@ -86,7 +101,32 @@ impl TaskService {
         filter: TaskFilter,
         page: PageRequest,
     ) -> Result<Page<Task>, TaskError> {
-        let scope = Self::scope(viewer.into());
+        self.list_in(viewer, Self::scope(viewer.into()), filter, page).await
+    }
+
+    /// As [`Self::list`], over the tasks of one project: empty for a viewer who is not a member
+    /// (moderators and admins see every project's).
+    pub async fn list_project(
+        &self,
+        viewer: &Principal,
+        project: ProjectId,
+        filter: TaskFilter,
+        page: PageRequest,
+    ) -> Result<Page<Task>, TaskError> {
+        let member = matches!(self.projects.standing(project, viewer.id).await?, Standing::Member(_));
+        if !member && !Viewer::from(viewer).sees_everything() {
+            return Ok(Page::new(Vec::new(), 0, page));
+        }
+        self.list_in(viewer, TaskScope::Project(project), filter, page).await
+    }
+
+    async fn list_in(
+        &self,
+        viewer: &Principal,
+        scope: TaskScope,
+        filter: TaskFilter,
+        page: PageRequest,
+    ) -> Result<Page<Task>, TaskError> {
         let Some(filter_key) = filter.cache_key() else {
             return Ok(self.tasks.list(scope, filter, page).await?);
         };
@@ -123,7 +163,14 @@ impl TaskService {
             }
         }
         let viewer = Viewer::from(viewer);
-        Ok(cached.into_iter().flatten().filter(|task| viewer.can_see(task)).collect())
+        let tasks: Vec<Task> = cached.into_iter().flatten().collect();
+        let roles: HashMap<ProjectId, ProjectRole> = if tasks.iter().any(|task| viewer.needs_project_role(task)) {
+            self.projects.roles_of(viewer.id).await?.into_iter().collect()
+        } else {
+            HashMap::new()
+        };
+        let role = |task: &Task| task.project_id.and_then(|project| roles.get(&project).copied());
+        Ok(tasks.into_iter().filter(|task| viewer.access(task, role(task)) >= Access::Read).collect())
     }
 
     /// The first `limit` tasks the viewer sees that match `filter`, without a total (a search).
@@ -155,43 +202,62 @@ impl TaskService {
             Some(cached) => (cached, false),
             None => (self.stored(id).await?, true),
         };
+        let mut role = self.project_role(viewer, &current).await?;
         // A refusal is decided on the stored copy: a cached copy that would be refused is read again.
         let first = loop {
-            match changed(viewer, &current, &changes, if_match) {
+            match changed(viewer, role, &current, &changes, if_match) {
                 Ok(first) => break first,
-                Err(_) if !stored => (current, stored) = (self.stored(id).await?, true),
+                Err(_) if !stored => {
+                    (current, stored) = (self.stored(id).await?, true);
+                    role = self.project_role(viewer, &current).await?;
+                }
                 Err(refused) => return Err(refused),
             }
         };
+        self.check_project_rules(viewer, viewer.access(&current, role), &current, &first).await?;
         // If someone changed it since that version, the repository starts again from the stored
         // copy, on the same connection. With `If-Match`, the stored copy must still be at the
-        // version the client named, so a lost race ends in 412 on it.
-        let rebase: Rebase = Arc::new(move |latest: &Task| changed(viewer, latest, &changes, if_match).ok());
+        // version the client named, so a lost race ends in 412 on it. The project rules were
+        // checked against `current`: a stored copy that moved project, or whose assignee changed
+        // under a move, is not rebased on.
+        let (project, assignee, moving) = (current.project_id, current.assignee_id, changes.project_id.is_some());
+        let rebase: Rebase = Arc::new(move |latest: &Task| {
+            let same_ground = latest.project_id == project && (!moving || latest.assignee_id == assignee);
+            same_ground.then(|| changed(viewer, role, latest, &changes, if_match).ok()).flatten()
+        });
         match self.tasks.update(first, current.version, rebase, UPDATE_ATTEMPTS).await? {
             UpdateOutcome::Stored { task, replaced } => {
                 // What it replaced: the copy it was rebased on, or the version it was written over.
                 let before = replaced.as_ref().unwrap_or(&current);
                 self.cache.put_task(&task).await;
-                if before.assignee_id == task.assignee_id {
-                    self.forget_parts_of(&task, ListPart::changed_by(before, &task)).await;
+                if before.assignee_id == task.assignee_id && before.project_id == task.project_id {
+                    self.forget_parts_of(&task, ListPart::changed_by(before, &task)).await?;
                 } else {
-                    self.forget_scopes_of(&task, before.assignee_id).await;
+                    self.forget_scopes_of(&[before, &task]).await?;
                 }
                 Ok(task)
             }
             UpdateOutcome::Stale(None) => Err(TaskError::NotFound),
             // Refused on the stored copy, or every attempt lost a race.
             UpdateOutcome::Stale(Some(stored)) => {
-                Err(refusal(viewer, &stored, if_match).unwrap_or(TaskError::Contention))
+                let role = self.project_role(viewer, &stored).await?;
+                Err(refusal(viewer, role, &stored, if_match).unwrap_or(TaskError::Contention))
             }
         }
     }
 
-    /// Deletes a task: its owner, a moderator or an admin may; an assignee may not.
+    /// Deletes a task: its owner (a project's editors and admins for a project task), a
+    /// moderator or an admin may; an assignee may not.
     pub async fn delete(&self, viewer: &Principal, id: TaskId, if_match: Option<i64>) -> Result<(), TaskError> {
-        let current = self.visible_fresh(viewer, id).await?;
-        if !Viewer::from(viewer).can_delete(&current) {
-            return Err(TaskError::Forbidden("only the task's owner, moderators and admins may delete it"));
+        let current = self.stored(id).await?;
+        match self.access(viewer.into(), &current).await? {
+            Access::None => return Err(TaskError::NotFound),
+            Access::Read | Access::Change => {
+                return Err(TaskError::Forbidden(
+                    "only the task's owner (a project's editors and admins), moderators and admins may delete it",
+                ));
+            }
+            Access::Delete => {}
         }
         if let Some(expected) = if_match.filter(|v| *v != current.version) {
             return Err(TaskError::VersionMismatch { expected, current: current.version });
@@ -203,13 +269,22 @@ impl TaskService {
             };
         }
         self.cache.forget_task(id).await;
-        self.forget_scopes_of(&current, None).await;
+        self.forget_scopes_of(&[&current]).await?;
         Ok(())
     }
 
     /// Statistics over the tasks the viewer sees, read through the cache.
     pub async fn stats(&self, viewer: &Principal) -> Result<TaskStats, TaskError> {
-        let scope = Self::scope(viewer.into());
+        self.stats_in(Self::scope(viewer.into())).await
+    }
+
+    /// Statistics over a project's tasks, read through the cache. Whether the caller may see the
+    /// project is the projects domain's to decide first.
+    pub async fn project_stats(&self, project: ProjectId) -> Result<TaskStats, TaskError> {
+        self.stats_in(TaskScope::Project(project)).await
+    }
+
+    async fn stats_in(&self, scope: TaskScope) -> Result<TaskStats, TaskError> {
         if let Some(stats) = self.cache.stats(scope).await {
             return Ok(stats);
         }
@@ -276,23 +351,130 @@ impl TaskService {
     /// Forgets the cached copies, statistics and lists of tasks changed behind the service's back
     /// (by an account deletion's cascade).
     pub async fn forget(&self, tasks: &[Task]) {
-        let mut scopes = vec![TaskScope::All];
         for task in tasks {
             self.cache.forget_task(task.id).await;
-            scopes.extend(task.involved().map(TaskScope::InvolvedUser));
         }
-        scopes.sort_by_key(|s| match s {
-            TaskScope::All => 0,
-            TaskScope::InvolvedUser(id) => id.0,
-        });
-        scopes.dedup();
+        let tasks: Vec<&Task> = tasks.iter().collect();
+        if let Err(error) = self.forget_scopes_of(&tasks).await {
+            tracing::warn!(%error, "could not read who sees the changed tasks; forgetting every list");
+            self.cache.forget_scopes(vec![TaskScope::All]).await;
+        }
+    }
+
+    /// After `user` joined `project`: their lists and statistics now hold its tasks.
+    pub async fn member_joined(&self, _project: ProjectId, user: UserId) {
+        self.cache.forget_scopes(vec![TaskScope::InvolvedUser(user)]).await;
+    }
+
+    /// After `user` left `project` (or was removed) and was unassigned from `unassigned`: their
+    /// lists no longer hold its tasks, and every list that showed those assignments is redone.
+    pub async fn member_left(&self, project: ProjectId, user: UserId, unassigned: &[TaskId]) {
+        for id in unassigned {
+            self.cache.forget_task(*id).await;
+        }
+        let mut scopes = vec![TaskScope::InvolvedUser(user), TaskScope::Project(project), TaskScope::All];
+        if !unassigned.is_empty() {
+            match self.projects.member_ids(project).await {
+                Ok(members) => scopes.extend(members.into_iter().map(TaskScope::InvolvedUser)),
+                Err(error) => tracing::warn!(%error, "could not read the project's members to forget their lists"),
+            }
+        }
+        self.cache.forget_scopes(scopes).await;
+    }
+
+    /// After `project` was deleted with its tasks: the lists of its `members`, of the project and
+    /// of everything. (Cached copies of its tasks are refused at their next read: a project task
+    /// whose project is gone is seen by nobody.)
+    pub async fn project_deleted(&self, project: ProjectId, members: &[UserId]) {
+        let mut scopes = vec![TaskScope::Project(project), TaskScope::All];
+        scopes.extend(members.iter().copied().map(TaskScope::InvolvedUser));
         self.cache.forget_scopes(scopes).await;
     }
 
     /// The task as stored now (not cached: the answer depends on the current version), if visible.
     async fn visible_fresh(&self, viewer: &Principal, id: TaskId) -> Result<Task, TaskError> {
         let task = self.stored(id).await?;
-        if Viewer::from(viewer).can_see(&task) { Ok(task) } else { Err(TaskError::NotFound) }
+        if self.access(viewer.into(), &task).await? >= Access::Read { Ok(task) } else { Err(TaskError::NotFound) }
+    }
+
+    /// What `viewer` may do with `task`. A project task's project is looked up even for moderators
+    /// and admins: once the project is gone (and its tasks with it), a cached copy shows nobody.
+    async fn access(&self, viewer: Viewer, task: &Task) -> Result<Access, TaskError> {
+        let Some(project) = task.project_id else { return Ok(viewer.access(task, None)) };
+        match self.projects.standing(project, viewer.id).await? {
+            Standing::NoSuchProject => {
+                self.cache.forget_task(task.id).await;
+                Ok(Access::None)
+            }
+            Standing::Outsider => Ok(viewer.access(task, None)),
+            Standing::Member(role) => Ok(viewer.access(task, Some(role))),
+        }
+    }
+
+    /// The viewer's role in the task's project, when what they may do depends on it.
+    async fn project_role(&self, viewer: Viewer, task: &Task) -> Result<Option<ProjectRole>, TaskError> {
+        match task.project_id {
+            Some(project) if viewer.needs_project_role(task) => {
+                Ok(match self.projects.standing(project, viewer.id).await? {
+                    Standing::Member(role) => Some(role),
+                    Standing::NoSuchProject | Standing::Outsider => None,
+                })
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Records a failure on `project_id` unless `viewer` may put tasks in `project` (an editor or
+    /// admin there; moderators and admins in any project that exists); refuses a viewer.
+    async fn check_editor(&self, v: &mut Validator, viewer: Viewer, project: ProjectId) -> Result<(), TaskError> {
+        match self.projects.standing(project, viewer.id).await? {
+            Standing::NoSuchProject => v.fail("project_id", NOT_A_MEMBER),
+            Standing::Outsider if !viewer.sees_everything() => v.fail("project_id", NOT_A_MEMBER),
+            Standing::Member(role) if !role.edits_tasks() && !viewer.sees_everything() => {
+                return Err(TaskError::Forbidden(VIEWERS_READ));
+            }
+            Standing::Outsider | Standing::Member(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Records a failure on `assignee_id` unless `assignee` (when there is one) is a member of
+    /// `project`.
+    async fn check_member_assignee(
+        &self,
+        v: &mut Validator,
+        project: ProjectId,
+        assignee: Option<UserId>,
+    ) -> Result<(), TaskError> {
+        let Some(assignee) = assignee else { return Ok(()) };
+        if !matches!(self.projects.standing(project, assignee).await?, Standing::Member(_)) {
+            v.fail("assignee_id", "must be a member of the task's project");
+        }
+        Ok(())
+    }
+
+    /// The rules a project adds to a change from `before` to `after`: moving a task takes delete
+    /// rights on it and editor rights in the project it moves to; a project task's assignee
+    /// must be a member of its project.
+    async fn check_project_rules(
+        &self,
+        viewer: Viewer,
+        access: Access,
+        before: &Task,
+        after: &Task,
+    ) -> Result<(), TaskError> {
+        let moved = before.project_id != after.project_id;
+        if moved && access < Access::Delete {
+            return Err(TaskError::Forbidden("only those who may delete a task move it between projects"));
+        }
+        let mut v = Validator::default();
+        if let Some(project) = after.project_id.filter(|_| moved) {
+            self.check_editor(&mut v, viewer, project).await?;
+        }
+        if let Some(project) = after.project_id.filter(|_| moved || before.assignee_id != after.assignee_id) {
+            self.check_member_assignee(&mut v, project, after.assignee_id).await?;
+        }
+        Ok(v.finish()?)
     }
 
     async fn stored(&self, id: TaskId) -> Result<Task, TaskError> {
@@ -309,30 +491,59 @@ impl TaskService {
         Ok(())
     }
 
-    /// Forgets the cached statistics of everyone the task concerns and of the scope of all tasks,
-    /// and the `parts` of their lists: after a change that kept its owner and assignee.
-    async fn forget_parts_of(&self, task: &Task, parts: Vec<ListPart>) {
-        let mut scopes: Vec<TaskScope> = task.involved().map(TaskScope::InvolvedUser).collect();
-        scopes.push(TaskScope::All);
-        scopes.dedup();
+    /// Forgets the cached statistics of everyone who sees the task and of the scope of all tasks,
+    /// and the `parts` of their lists: after a change that kept its owner, assignee and project.
+    async fn forget_parts_of(&self, task: &Task, parts: Vec<ListPart>) -> Result<(), TaskError> {
+        let scopes = self.scopes_of(&[task]).await?;
         self.cache.forget_parts(scopes, parts).await;
+        Ok(())
     }
 
-    /// Forgets the cached statistics and lists of everyone the task concerns (and of the previous
-    /// assignee), and of the scope of all tasks.
-    async fn forget_scopes_of(&self, task: &Task, previous_assignee: Option<UserId>) {
-        let mut scopes: Vec<TaskScope> =
-            task.involved().chain(previous_assignee).map(TaskScope::InvolvedUser).collect();
-        scopes.push(TaskScope::All);
-        scopes.dedup();
+    /// Forgets the cached statistics and lists of everyone who sees any of `tasks` (a task before
+    /// and after a change), and of the scope of all tasks.
+    async fn forget_scopes_of(&self, tasks: &[&Task]) -> Result<(), TaskError> {
+        let scopes = self.scopes_of(tasks).await?;
         self.cache.forget_scopes(scopes).await;
+        Ok(())
+    }
+
+    /// The scopes whose lists and statistics hold any of `tasks`: everything; a personal task's
+    /// owner and assignee; a project task's project, assignee and every member.
+    async fn scopes_of(&self, tasks: &[&Task]) -> Result<Vec<TaskScope>, TaskError> {
+        let mut scopes = Vec::new();
+        let mut projects = Vec::new();
+        for task in tasks {
+            match task.project_id {
+                None => scopes.extend(task.involved().map(TaskScope::InvolvedUser)),
+                Some(project) => {
+                    scopes.extend(task.assignee_id.map(TaskScope::InvolvedUser));
+                    if !projects.contains(&project) {
+                        projects.push(project);
+                        scopes.push(TaskScope::Project(project));
+                        let members = self.projects.member_ids(project).await?;
+                        scopes.extend(members.into_iter().map(TaskScope::InvolvedUser));
+                    }
+                }
+            }
+        }
+        scopes.push(TaskScope::All);
+        let mut seen = std::collections::HashSet::new();
+        scopes.retain(|scope| seen.insert(*scope));
+        Ok(scopes)
     }
 }
 
-/// `current` with `changes` applied (its version bumped), or why `viewer` may not: it cannot see
-/// the task (`NotFound`, whether it exists or not), or the client named another version.
-fn changed(viewer: Viewer, current: &Task, changes: &TaskChanges, if_match: Option<i64>) -> Result<Task, TaskError> {
-    if let Some(refused) = refusal(viewer, current, if_match) {
+/// `current` with `changes` applied (its version bumped), or why `viewer` (with `role` in its
+/// project) may not: they cannot see the task (`NotFound`, whether it exists or not), only read
+/// it, or the client named another version.
+fn changed(
+    viewer: Viewer,
+    role: Option<ProjectRole>,
+    current: &Task,
+    changes: &TaskChanges,
+    if_match: Option<i64>,
+) -> Result<Task, TaskError> {
+    if let Some(refused) = refusal(viewer, role, current, if_match) {
         return Err(refused);
     }
     let mut updated = current.clone();
@@ -340,10 +551,12 @@ fn changed(viewer: Viewer, current: &Task, changes: &TaskChanges, if_match: Opti
     Ok(updated)
 }
 
-/// Why `viewer` may not change `task`, if they may not.
-fn refusal(viewer: Viewer, task: &Task, if_match: Option<i64>) -> Option<TaskError> {
-    if !viewer.can_see(task) {
-        return Some(TaskError::NotFound);
+/// Why `viewer` (with `role` in its project) may not change `task`, if they may not.
+fn refusal(viewer: Viewer, role: Option<ProjectRole>, task: &Task, if_match: Option<i64>) -> Option<TaskError> {
+    match viewer.access(task, role) {
+        Access::None => return Some(TaskError::NotFound),
+        Access::Read => return Some(TaskError::Forbidden(VIEWERS_READ)),
+        Access::Change | Access::Delete => {}
     }
     if_match
         .filter(|v| *v != task.version)
@@ -353,7 +566,9 @@ fn refusal(viewer: Viewer, task: &Task, if_match: Option<i64>) -> Option<TaskErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ListTicket, MockCommentRepository, MockTaskCache, MockTaskRepository, Priority};
+    use crate::{
+        ListTicket, MockCommentRepository, MockProjectMembership, MockTaskCache, MockTaskRepository, Priority,
+    };
     use workbench_core::TypeFailures;
     use workbench_users::{MockAccounts, Role, User, UserStatus};
 
@@ -381,6 +596,7 @@ mod tests {
             version,
             created_at: at,
             updated_at: at,
+            project_id: None,
         }
     }
 
@@ -395,7 +611,13 @@ mod tests {
     }
 
     fn service(tasks: MockTaskRepository, users: MockAccounts, cache: MockTaskCache) -> TaskService {
-        TaskService::new(Arc::new(tasks), Arc::new(MockCommentRepository::new()), Arc::new(users), Arc::new(cache))
+        TaskService::new(
+            Arc::new(tasks),
+            Arc::new(MockCommentRepository::new()),
+            Arc::new(users),
+            Arc::new(cache),
+            Arc::new(MockProjectMembership::new()),
+        )
     }
 
     #[tokio::test]
@@ -761,5 +983,78 @@ mod tests {
         let overdue = TaskFilter { overdue_at: Some(now()), ..TaskFilter::default() };
         svc.list(&caller(1, Role::User), overdue, PageRequest::first()).await.unwrap();
         svc.list(&caller(1, Role::User), TaskFilter::default(), PageRequest::first()).await.unwrap();
+    }
+
+    fn in_project(project: i64, owner: i64, assignee: Option<i64>) -> Task {
+        Task { project_id: Some(ProjectId(project)), ..task(owner, assignee, 1) }
+    }
+
+    /// Roles in project 9: user 2 an editor, user 3 a viewer; nobody else is a member.
+    fn members_of_nine() -> MockProjectMembership {
+        let mut projects = MockProjectMembership::new();
+        projects.expect_standing().returning(|project, user| {
+            Ok(match (project.0, user.0) {
+                (9, 2) => Standing::Member(ProjectRole::Editor),
+                (9, 3) => Standing::Member(ProjectRole::Viewer),
+                (9, _) => Standing::Outsider,
+                _ => Standing::NoSuchProject,
+            })
+        });
+        projects.expect_member_ids().returning(|_| Ok(vec![UserId(2), UserId(3)]));
+        projects
+    }
+
+    #[tokio::test]
+    async fn a_projects_viewer_reads_its_tasks_but_only_editors_change_them() {
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_find().returning(|_| Ok(Some(in_project(9, 1, None))));
+        tasks.expect_update().times(1).returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
+        let svc = TaskService::new(
+            Arc::new(tasks),
+            Arc::new(MockCommentRepository::new()),
+            Arc::new(MockAccounts::new()),
+            Arc::new(quiet_cache()),
+            Arc::new(members_of_nine()),
+        );
+        assert!(svc.get(&caller(3, Role::User), TaskId(7)).await.is_ok(), "a viewer reads");
+        assert!(
+            matches!(svc.get(&caller(1, Role::User), TaskId(7)).await, Err(TaskError::NotFound)),
+            "the creator left"
+        );
+        let rename = || TaskPatch { title: Some(Some("new".into())), ..TaskPatch::default() };
+        let refused = svc.update(&caller(3, Role::User), TaskId(7), rename(), None).await;
+        assert!(matches!(refused, Err(TaskError::Forbidden(_))), "{refused:?}");
+        svc.update(&caller(2, Role::User), TaskId(7), rename(), None).await.expect("an editor changes it");
+    }
+
+    #[tokio::test]
+    async fn a_project_tasks_creator_must_edit_there_and_its_assignee_belong() {
+        let mut users = MockAccounts::new();
+        users.expect_account().returning(|id| Ok(Some(caller(id.0, Role::User))));
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_create().never();
+        let svc = TaskService::new(
+            Arc::new(tasks),
+            Arc::new(MockCommentRepository::new()),
+            Arc::new(users),
+            Arc::new(quiet_cache()),
+            Arc::new(members_of_nine()),
+        );
+        let draft = |project: i64, assignee: Option<i64>| TaskDraft {
+            title: Some("t".into()),
+            project_id: Some(project),
+            assignee_id: assignee,
+            ..TaskDraft::default()
+        };
+        let viewer = svc.create(&caller(3, Role::User), draft(9, None)).await;
+        assert!(matches!(viewer, Err(TaskError::Forbidden(_))), "{viewer:?}");
+        for (who, project, assignee, field) in
+            [(5, 9, None, "project_id"), (2, 4, None, "project_id"), (2, 9, Some(5), "assignee_id")]
+        {
+            match svc.create(&caller(who, Role::User), draft(project, assignee)).await {
+                Err(TaskError::Validation(e)) => assert!(e.contains(field), "{e}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

@@ -58,6 +58,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
     let (catalogue, collection) = products::services(&db, catalogue_cache);
     let events_written = Arc::new(tokio::sync::Notify::new());
     let tasks = tasks::service(&db, &accounts.authenticator, task_cache, events_written.clone());
+    let projects = projects::service(&db, &tasks);
     let blobs = files::blobs(settings)?;
     let files = files::service(
         settings,
@@ -110,7 +111,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         users: accounts.users,
         dashboard: accounts.dashboard,
         tasks,
-        projects: projects::service(&db),
+        projects,
         chat,
         realtime,
         catalogue,

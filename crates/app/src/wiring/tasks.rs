@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use workbench_store::{Database, DieselCommentRepository, DieselTaskRepository};
+use workbench_store::{Database, DieselCommentRepository, DieselProjectRepository, DieselTaskRepository};
 use workbench_tasks::{TaskCache, TaskService};
 use workbench_users::Authenticator;
 
@@ -20,5 +20,7 @@ pub fn service(
         Arc::new(DieselCommentRepository::new(db.clone())),
         Arc::new(accounts.clone()),
         cache,
+        // Who may see project tasks: read from the members table at each request.
+        Arc::new(DieselProjectRepository::new(db.clone())),
     )
 }

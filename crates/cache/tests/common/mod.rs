@@ -42,6 +42,7 @@ pub fn full_task(id: i64) -> Task {
         version: 3,
         created_at: at(0),
         updated_at: at(60),
+        project_id: None,
     }
 }
 
@@ -61,6 +62,7 @@ pub fn bare_task(id: i64) -> Task {
         version: 1,
         created_at: at(0),
         updated_at: at(0),
+        project_id: None,
     }
 }
 

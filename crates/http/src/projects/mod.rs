@@ -32,6 +32,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
         cfg.service(list)
             .service(create)
             .service(get)
+            .service(stats)
             .service(update)
             .service(remove)
             .service(members)
@@ -153,6 +154,30 @@ pub async fn get(
         return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag(view.project.version))).finish());
     }
     Ok(project_response(view, StatusCode::OK))
+}
+
+/// Counts over the project's tasks, as `GET /tasks/stats` counts the caller's: its members,
+/// platform moderators and admins.
+#[utoipa::path(
+    tag = "projects",
+    operation_id = "get_project_stats",
+    security(("bearer_auth" = [])),
+    params(("id" = i64, Path, minimum = 1, description = "Project id")),
+    responses(
+        (status = 200, body = crate::tasks::dto::TaskStatsResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    )
+)]
+#[get("/projects/{id}/stats")]
+pub async fn stats(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    id: web::Path<i64>,
+) -> Result<web::Json<crate::tasks::dto::TaskStatsResponse>, ApiError> {
+    let view = state.projects.get(&user, ProjectId(id.into_inner())).await?;
+    Ok(web::Json(state.tasks.project_stats(view.project.id).await?.into()))
 }
 
 /// Change a project's name, description or archived flag: its admins. Fields left out are kept;

@@ -60,6 +60,8 @@ pub struct TaskResponse {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The project the task belongs to; null for a personal task.
+    pub project_id: Option<i64>,
 }
 
 impl From<Task> for TaskResponse {
@@ -78,6 +80,7 @@ impl From<Task> for TaskResponse {
             version: t.version,
             created_at: t.created_at,
             updated_at: t.updated_at,
+            project_id: t.project_id.map(|p| p.0),
         }
     }
 }
@@ -113,6 +116,12 @@ pub struct CreateTaskRequest {
     #[schema(value_type = Vec<TagSchema>, max_items = 20)]
     #[serde(default)]
     pub tags: Lenient<Vec<String>>,
+    /// A project where the caller is an editor or admin (a viewer is refused with `403`, a
+    /// non-member with `422` naming this field); the assignee must then be a member. Null or
+    /// left out: a personal task.
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    #[serde(default)]
+    pub project_id: Lenient<i64>,
 }
 
 impl CreateTaskRequest {
@@ -127,6 +136,7 @@ impl CreateTaskRequest {
             due_date: self.due_date,
             assignee_id: nullable("assignee_id", self.assignee_id, &mut failures),
             tags: lenient("tags", self.tags, &mut failures),
+            project_id: nullable("project_id", self.project_id, &mut failures),
             type_failures: failures,
         }
     }
@@ -161,6 +171,11 @@ pub struct UpdateTaskRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Vec<TagSchema>, max_items = 20)]
     pub tags: Option<Option<Vec<String>>>,
+    /// Moves the task to another project, where the caller must be an editor too (as in the one
+    /// it leaves); `null` makes it a personal task of its owner.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, nullable, minimum = 1)]
+    pub project_id: Option<Option<i64>>,
 }
 
 impl From<UpdateTaskRequest> for TaskPatch {
@@ -173,6 +188,7 @@ impl From<UpdateTaskRequest> for TaskPatch {
             due_date: r.due_date,
             assignee_id: r.assignee_id,
             tags: r.tags,
+            project_id: r.project_id,
         }
     }
 }
@@ -219,6 +235,9 @@ pub struct TaskListQuery {
     pub priority: Option<String>,
     pub assignee_id: Option<i64>,
     pub owner_id: Option<i64>,
+    /// Only the tasks of this project (none unless the caller is a member, or a moderator or
+    /// admin).
+    pub project_id: Option<i64>,
     /// Tasks carrying this tag.
     pub tag: Option<String>,
     /// Case-insensitive substring of title or description.
@@ -246,7 +265,8 @@ pub struct TaskListQuery {
 }
 
 impl TaskListQuery {
-    pub fn split(self) -> (RawTaskFilter, Result<PageRequest, FieldErrors>) {
+    /// The filter, the project it narrows to (if any) and the page.
+    pub fn split(self) -> (RawTaskFilter, Option<i64>, Result<PageRequest, FieldErrors>) {
         let page = PageRequest::from_signed(self.page, self.per_page);
         let filter = RawTaskFilter {
             status: self.status,
@@ -260,7 +280,7 @@ impl TaskListQuery {
             overdue: self.overdue,
             sort: self.sort,
         };
-        (filter, page)
+        (filter, self.project_id, page)
     }
 }
 

@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use workbench_core::FieldErrors;
+use workbench_projects::ProjectId;
 use workbench_tasks::{TaskFilter, TaskId};
 use workbench_users::now;
 
@@ -68,6 +69,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
             )),
         (status = 400, description = "The body is not JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
+        (status = 403, description = "A viewer of the project named by `project_id`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, all listed (or a reused Idempotency-Key with another body)", body = Problem, content_type = "application/problem+json"),
     )
@@ -93,7 +95,8 @@ pub async fn create(
         .await
 }
 
-/// Tasks the caller owns or is assigned to (every task for moderators and admins).
+/// The tasks the caller sees: the personal tasks they own or are assigned to and every task of
+/// their projects (every task for moderators and admins).
 #[utoipa::path(
     tag = "tasks",
     operation_id = "list_tasks",
@@ -113,9 +116,12 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     query: Query<TaskListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (raw, page) = query.into_inner().split();
+    let (raw, project, page) = query.into_inner().split();
     let (filter, page) = FieldErrors::both(TaskFilter::parse(raw, now()), page)?;
-    let tasks = state.tasks.list(&user, filter, page).await?;
+    let tasks = match project {
+        Some(project) => state.tasks.list_project(&user, ProjectId(project), filter, page).await?,
+        None => state.tasks.list(&user, filter, page).await?,
+    };
     Ok(paginated(&req, tasks.map(TaskResponse::from)))
 }
 
@@ -195,6 +201,7 @@ async fn apply_update(
         (status = 200, body = TaskResponse, headers(("ETag" = String))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, description = "A viewer of the task's project, or a move by someone who may not delete the task", body = Problem, content_type = "application/problem+json"),
         (status = 404, response = NotFound),
         (status = 409, description = "Concurrent writers kept winning; retry", body = Problem, content_type = "application/problem+json"),
         (status = 412, response = PreconditionFailed),
@@ -227,6 +234,7 @@ pub async fn replace(
         (status = 200, body = TaskResponse, headers(("ETag" = String))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, description = "A viewer of the task's project, or a move by someone who may not delete the task", body = Problem, content_type = "application/problem+json"),
         (status = 404, response = NotFound),
         (status = 409, description = "Concurrent writers kept winning; retry", body = Problem, content_type = "application/problem+json"),
         (status = 412, response = PreconditionFailed),
@@ -257,7 +265,7 @@ pub async fn update(
         (status = 204, description = "Deleted"),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "An assignee may not delete", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An assignee (or a project's viewer) may not delete", body = Problem, content_type = "application/problem+json"),
         (status = 404, response = NotFound),
         (status = 412, response = PreconditionFailed),
     )
