@@ -105,7 +105,7 @@ impl TaskService {
     }
 
     /// As [`Self::list`], over the tasks of one project: empty for a viewer who is not a member
-    /// (moderators and admins see every project's).
+    /// (moderators and admins see every project's), and for a project that does not exist.
     pub async fn list_project(
         &self,
         viewer: &Principal,
@@ -113,8 +113,12 @@ impl TaskService {
         filter: TaskFilter,
         page: PageRequest,
     ) -> Result<Page<Task>, TaskError> {
-        let member = matches!(self.projects.standing(project, viewer.id).await?, Standing::Member(_));
-        if !member && !Viewer::from(viewer).sees_everything() {
+        let sees = match self.projects.standing(project, viewer.id).await? {
+            Standing::Member(_) => true,
+            Standing::Outsider => Viewer::from(viewer).sees_everything(),
+            Standing::NoSuchProject => false,
+        };
+        if !sees {
             return Ok(Page::new(Vec::new(), 0, page));
         }
         self.list_in(viewer, TaskScope::Project(project), filter, page).await
