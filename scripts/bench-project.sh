@@ -24,7 +24,7 @@ for tool in wrk psql; do
     command -v "$tool" >/dev/null || { echo "make bench-project needs $tool" >&2; exit 1; }
 done
 
-cargo build --release -q -p workbench-app --bin workbench
+[ -n "${BENCH_SKIP_BUILD:-}" ] || cargo build --release -q -p workbench-app --bin workbench
 psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB_NAME" -c "CREATE DATABASE $DB_NAME"
 
 # PostgreSQL beside the server on CPU 1 (its backends inherit it), as ../shared/bench/compare.sh
@@ -42,7 +42,7 @@ DATABASE_URL="$DB_URL" PORT=$PORT BCRYPT_COST=4 JWT_SECRET=bench-secret-bench-se
 server_pid=$!
 for _ in $(seq 1 100); do curl -sf "$BASE/health" >/dev/null && break; sleep 0.1; done
 
-json_field() { sed -E "s/.*\"$1\":\"?([^\",}]*)\"?.*/\1/"; }
+json_field() { sed -E "s/.*\"$1\":\"?([^\",}]*)\"?.*/\1/"; echo; }
 token_of() {
     curl -sf "$BASE/api/v1/auth/register" -H 'content-type: application/json' \
         -d "{\"username\":\"member$1\",\"email\":\"member$1@example.com\",\"password\":\"bench-password\"}" \

@@ -796,7 +796,11 @@ impl PageByCreation {
             (offset, limit) = (total - end, end - offset);
         }
         let end = offset.saturating_add(limit);
-        let sides = sides(scope, filter)
+        let sides = sides(scope, filter);
+        // A single side is the page itself, cut at both ends (a merge would walk the page's
+        // end twice: once in the side, once more in the merge).
+        let alone = sides.len() == 1;
+        let sides = sides
             .into_iter()
             .map(|side| {
                 let side = narrowed(side, filter, conn);
@@ -805,7 +809,8 @@ impl PageByCreation {
                 } else {
                     side.order((tasks::created_at.asc(), tasks::id.asc()))
                 };
-                side.select((tasks::created_at, tasks::id)).limit(end)
+                let side = side.select((tasks::created_at, tasks::id));
+                if alone { side.limit(limit).offset(offset) } else { side.limit(end) }
             })
             .collect();
         Self { sides, descending, limit, offset }
@@ -823,6 +828,12 @@ impl QueryId for PageByCreation {
 
 impl QueryFragment<Db> for PageByCreation {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Db>) -> QueryResult<()> {
+        if let [side] = self.sides.as_slice() {
+            out.push_sql("tasks.id IN (SELECT page.id FROM (");
+            QueryFragment::<Db>::walk_ast(side, out.reborrow())?;
+            out.push_sql(") AS page)");
+            return Ok(());
+        }
         let order = if self.descending { " DESC" } else { " ASC" };
         out.push_sql("tasks.id IN (SELECT page.id FROM (");
         for (i, side) in self.sides.iter().enumerate() {
