@@ -18,6 +18,7 @@ mod products;
 mod project_tasks;
 mod projects;
 mod realtime;
+mod recurring;
 mod routes;
 mod search;
 mod share_links;

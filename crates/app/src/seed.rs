@@ -260,6 +260,7 @@ fn demo_tasks() -> Vec<TaskDraft> {
         assignee_id: None,
         tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
         project_id: None,
+        recurrence: None,
         type_failures: TypeFailures::default(),
     };
     vec![
@@ -279,5 +280,9 @@ fn demo_tasks() -> Vec<TaskDraft> {
             &["warranty", "kitchen"],
         ),
         task("Scan the invoices of this year", Status::Completed, Priority::Low, None, &["paperwork"]),
+        TaskDraft {
+            recurrence: Some("FREQ=WEEKLY;BYDAY=SA".to_owned()),
+            ..task("Water the plants", Status::Pending, Priority::Low, Some(Duration::days(3)), &["home"])
+        },
     ]
 }

@@ -219,6 +219,8 @@ mod tests {
             created_at: at,
             updated_at: at,
             project_id: None,
+            recurrence: None,
+            previous_id: None,
         }
     }
 

@@ -55,6 +55,10 @@ diesel::table! {
         tags -> Text,
         /// The project the task belongs to; null for a personal task.
         project_id -> Nullable<BigInt>,
+        /// An RFC 5545 RRULE: completing the task makes the next occurrence.
+        recurrence -> Nullable<Text>,
+        /// The occurrence this one follows (unique: one next occurrence per task).
+        previous_id -> Nullable<BigInt>,
     }
 }
 

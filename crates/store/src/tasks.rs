@@ -15,7 +15,7 @@ use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_projects::ProjectId;
 use workbench_tasks::{
     Comment, CommentRepository, NewComment, NewTaskRecord, Priority, Rebase, SortKey, Status, TagUsage, Task,
-    TaskFilter, TaskId, TaskRepository, TaskScope, TaskStats, UpdateOutcome,
+    TaskFilter, TaskId, TaskRepository, TaskScope, TaskStats, UpdateOutcome, next_occurrence,
 };
 use workbench_users::UserId;
 
@@ -50,6 +50,8 @@ row! {
         updated_at: NaiveDateTime,
         tags: String,
         project_id: Option<i64>,
+        recurrence: Option<String>,
+        previous_id: Option<i64>,
     }
 }
 
@@ -76,6 +78,8 @@ impl TaskRow {
             created_at: self.created_at.and_utc(),
             updated_at: self.updated_at.and_utc(),
             project_id: self.project_id.map(ProjectId),
+            recurrence: self.recurrence,
+            previous_id: self.previous_id.map(TaskId),
         })
     }
 }
@@ -120,6 +124,8 @@ values! {
         updated_at: NaiveDateTime => Timestamp,
         tags: String => Text,
         project_id: Option<i64> => Nullable<BigInt>,
+        recurrence: Option<&'a str> => Nullable<Text>,
+        previous_id: Option<i64> => Nullable<BigInt>,
     }
 }
 
@@ -140,6 +146,8 @@ impl<'a> TaskValues<'a> {
             updated_at: task.updated_at.naive_utc(),
             tags: tags_json(&task.tags),
             project_id: task.project_id.map(|p| p.0),
+            recurrence: task.recurrence.as_deref(),
+            previous_id: task.previous_id.map(|p| p.0),
         }
     }
 }
@@ -157,6 +165,10 @@ impl<'a> InsertTask<'a> {
         Self { values: TaskValues::of(task), created_at: task.created_at.naive_utc() }
     }
 }
+
+/// The next occurrence of a recurring task: inserted unless its predecessor already has one
+/// (`tasks_previous`), in which case nothing is inserted and nothing returned.
+struct InsertFollowUp<'a>(InsertTask<'a>);
 
 /// `UPDATE tasks SET ... WHERE id = ? AND version = ?`: the conditional write, written out for the
 /// same reason as [`InsertTask`].
@@ -180,7 +192,17 @@ impl diesel::query_builder::Query for InsertTask<'_> {
     type SqlType = TaskRowSqlType;
 }
 
+impl QueryId for InsertFollowUp<'_> {
+    type QueryId = InsertFollowUp<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for InsertFollowUp<'_> {
+    type SqlType = TaskRowSqlType;
+}
+
 impl RunQueryDsl<AnyConnection> for InsertTask<'_> {}
+impl RunQueryDsl<AnyConnection> for InsertFollowUp<'_> {}
 impl RunQueryDsl<AnyConnection> for UpdateTask<'_> {}
 
 /// Implements `QueryFragment` with one body for the two-engine backend (the SQLite path) and for
@@ -212,6 +234,18 @@ query_fragment_on_both_backends!(InsertTask<'_>, |this, out| {
     out.push_sql(", ");
     out.push_bind_param::<Timestamp, _>(&this.created_at)?;
     out.push_sql(") RETURNING ");
+    out.push_sql(TaskRow::COLUMNS);
+    Ok(())
+});
+
+query_fragment_on_both_backends!(InsertFollowUp<'_>, |this, out| {
+    out.push_sql("INSERT INTO tasks (");
+    out.push_sql(TaskValues::COLUMNS);
+    out.push_sql(", created_at) VALUES (");
+    this.0.values.walk(&mut out, false)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Timestamp, _>(&this.0.created_at)?;
+    out.push_sql(") ON CONFLICT (previous_id) WHERE previous_id IS NOT NULL DO NOTHING RETURNING ");
     out.push_sql(TaskRow::COLUMNS);
     Ok(())
 });
@@ -386,12 +420,37 @@ impl QueryFragment<Db> for DeleteTaskRecorded {
 /// concurrent writer waits for the row lock, then finds the version moved on and changes
 /// nothing; SQLite serialises writers. The tags trigger runs inside it. The event goes with it:
 /// in the same statement on PostgreSQL, the same transaction on SQLite; a lost race writes neither.
-fn store_update(conn: &mut AnyConnection, task: &Task, expected_version: i64) -> Result<bool, RepositoryError> {
+/// With `follow_up` (the next occurrence of a recurring task it completes), that goes in with it,
+/// in one transaction; what was stored of it is answered beside whether the update applied.
+fn store_update(
+    conn: &mut AnyConnection,
+    task: &Task,
+    expected_version: i64,
+    follow_up: Option<&Task>,
+) -> Result<(bool, Option<Task>), RepositoryError> {
     let event = EventValues::of(TaskEvent::Updated, task, task.updated_at.naive_utc()).for_members(conn, task)?;
-    match conn {
-        AnyConnection::Postgresql(_) => update_recorded(conn, task, expected_version, &event),
-        AnyConnection::Sqlite(_) => write_transaction(conn, |c| update_recorded(c, task, expected_version, &event)),
+    match (&*conn, follow_up) {
+        (AnyConnection::Postgresql(_), None) => Ok((update_recorded(conn, task, expected_version, &event)?, None)),
+        _ => write_transaction(conn, |c| {
+            let applied = update_recorded(c, task, expected_version, &event)?;
+            let follow_up = match follow_up.filter(|_| applied) {
+                Some(next) => insert_follow_up(c, next)?,
+                None => None,
+            };
+            Ok((applied, follow_up))
+        }),
     }
+}
+
+/// Inserts `next`, the next occurrence of a recurring task, with its `task.created` event, unless
+/// its predecessor has one already (then nothing): the task as stored, if inserted.
+fn insert_follow_up(conn: &mut AnyConnection, next: &Task) -> Result<Option<Task>, RepositoryError> {
+    let event = EventValues::of(TaskEvent::Created, next, next.created_at.naive_utc()).for_members(conn, next)?;
+    let inserted = InsertFollowUp(InsertTask::of(next)).get_result::<TaskRow>(conn).optional().map_err(db)?;
+    let Some(row) = inserted else { return Ok(None) };
+    let created = row.into_task()?;
+    record_in(conn, &event.row(created.id.0))?;
+    Ok(Some(created))
 }
 
 /// Inserts `task` with its `task.created` event: one statement on PostgreSQL, two on SQLite for
@@ -438,14 +497,15 @@ fn update_recorded(
 enum TaskWrite {
     /// A new task (its id not yet known) and its `task.created` event.
     Create { task: Task, event: EventValues },
-    /// `task` if the stored version is still `expected_version`, and its `task.updated` event.
-    Update { task: Task, expected_version: i64, event: EventValues },
+    /// `task` if the stored version is still `expected_version`, and its `task.updated` event;
+    /// then `follow_up`, the next occurrence of a recurring task it completes.
+    Update { task: Task, expected_version: i64, event: EventValues, follow_up: Option<Box<Task>> },
 }
 
 enum TaskWritten {
     Created(Task),
-    /// Whether the version was still the expected one.
-    Updated(bool),
+    /// Whether the version was still the expected one, and the next occurrence stored with it.
+    Updated(bool, Option<Task>),
 }
 
 impl TaskWrite {
@@ -454,9 +514,11 @@ impl TaskWrite {
         Self::Create { task, event }
     }
 
-    fn update(task: Task, expected_version: i64) -> Self {
+    /// `task` written over `before`, and the next occurrence if the change completes a recurring task.
+    fn update(task: Task, before: &Task) -> Self {
         let event = EventValues::of(TaskEvent::Updated, &task, task.updated_at.naive_utc());
-        Self::Update { task, expected_version, event }
+        let follow_up = next_occurrence(before, &task).map(Box::new);
+        Self::Update { task, expected_version: before.version, event, follow_up }
     }
 }
 
@@ -469,10 +531,26 @@ impl Write for TaskWrite {
                 let event = event.for_members(conn, task)?;
                 insert_recorded(conn, task, &event).map(TaskWritten::Created)
             }
-            Self::Update { task, expected_version, event } => {
+            Self::Update { task, expected_version, event, follow_up } => {
                 let event = event.for_members(conn, task)?;
-                update_recorded(conn, task, *expected_version, &event).map(TaskWritten::Updated)
+                let applied = update_recorded(conn, task, *expected_version, &event)?;
+                let follow_up = match follow_up.as_deref().filter(|_| applied) {
+                    Some(next) => insert_follow_up(conn, next)?,
+                    None => None,
+                };
+                Ok(TaskWritten::Updated(applied, follow_up))
             }
+        }
+    }
+
+    /// As the trait's, but an update that may make a next occurrence takes a transaction on
+    /// PostgreSQL too: its two statements commit together.
+    fn apply_alone(&self, conn: &mut AnyConnection) -> Result<TaskWritten, RepositoryError> {
+        match (&*conn, self) {
+            (AnyConnection::Postgresql(_), Self::Create { .. } | Self::Update { follow_up: None, .. }) => {
+                self.apply(conn)
+            }
+            _ => write_transaction(conn, |c| self.apply(c)),
         }
     }
 
@@ -996,13 +1074,15 @@ impl TaskRepository for DieselTaskRepository {
             created_at: at,
             updated_at: at,
             project_id: record.task.project_id,
+            recurrence: record.task.recurrence.map(|r| r.as_str().to_owned()),
+            previous_id: None,
         };
         match self.writes.submit(TaskWrite::create(task)).await? {
             TaskWritten::Created(task) => {
                 self.ring();
                 Ok(task)
             }
-            TaskWritten::Updated(_) => unreachable!("a create is answered with the task it created"),
+            TaskWritten::Updated(..) => unreachable!("a create is answered with the task it created"),
         }
     }
 
@@ -1073,18 +1153,18 @@ impl TaskRepository for DieselTaskRepository {
     async fn update(
         &self,
         task: Task,
-        expected_version: i64,
+        before: Task,
         rebase: Rebase,
         attempts: usize,
     ) -> Result<UpdateOutcome, RepositoryError> {
         // The first attempt in a batch with whatever else is being written.
-        let first = TaskWrite::update(task.clone(), expected_version);
+        let first = TaskWrite::update(task.clone(), &before);
         match self.writes.submit(first).await? {
-            TaskWritten::Updated(true) => {
+            TaskWritten::Updated(true, follow_up) => {
                 self.ring();
-                return Ok(UpdateOutcome::Stored { task, replaced: None });
+                return Ok(UpdateOutcome::Stored { task, replaced: None, follow_up: follow_up.map(Box::new) });
             }
-            TaskWritten::Updated(false) => {}
+            TaskWritten::Updated(false, _) => {}
             TaskWritten::Created(_) => unreachable!("an update is answered with whether it applied"),
         }
         // Someone changed it first: the rest on one connection.
@@ -1099,8 +1179,10 @@ impl TaskRepository for DieselTaskRepository {
                     let next = if attempt < attempts { rebase(&stored) } else { None };
                     let Some(next) = next else { return Ok(UpdateOutcome::Stale(Some(stored))) };
                     attempt += 1;
-                    if store_update(conn, &next, stored.version)? {
-                        return Ok(UpdateOutcome::Stored { task: next, replaced: Some(stored) });
+                    let follow_up = next_occurrence(&stored, &next);
+                    if let (true, follow_up) = store_update(conn, &next, stored.version, follow_up.as_ref())? {
+                        let follow_up = follow_up.map(Box::new);
+                        return Ok(UpdateOutcome::Stored { task: next, replaced: Some(stored), follow_up });
                     }
                 }
             })

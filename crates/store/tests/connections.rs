@@ -92,14 +92,16 @@ async fn hot_task_statements_are_prepared_once_per_connection() {
             assignee_id: None,
             tags: Tags::default(),
             project_id: None,
+            recurrence: None,
         };
         let created = tasks
             .create(NewTaskRecord { task, owner_id: owner.id, completed_at: None, created_at: now() })
             .await
             .expect("ok");
-        let mut changed = tasks.find(created.id).await.expect("found").expect("exists");
+        let before = tasks.find(created.id).await.expect("found").expect("exists");
+        let mut changed = before.clone();
         changed.version += 1;
-        let outcome = tasks.update(changed, 1, std::sync::Arc::new(|_: &workbench_tasks::Task| None), 1).await;
+        let outcome = tasks.update(changed, before, std::sync::Arc::new(|_: &workbench_tasks::Task| None), 1).await;
         assert!(matches!(outcome.expect("updated"), workbench_tasks::UpdateOutcome::Stored { .. }));
     }
 

@@ -49,6 +49,7 @@ fn draft(title: &str, assignee: Option<UserId>) -> NewTask {
         assignee_id: assignee,
         tags: Tags::default(),
         project_id: None,
+        recurrence: None,
     }
 }
 
@@ -66,7 +67,7 @@ async fn task_changes_write_their_events_in_order(db: Database) {
     changed.title = "Renew the car insurance".into();
     changed.version += 1;
     assert!(matches!(
-        repo.update(changed.clone(), task.version, std::sync::Arc::new(|_: &Task| None), 1).await.unwrap(),
+        repo.update(changed.clone(), task.clone(), std::sync::Arc::new(|_: &Task| None), 1).await.unwrap(),
         UpdateOutcome::Stored { .. }
     ));
     assert!(repo.delete(task.id, Some(changed.version)).await.unwrap());
@@ -103,9 +104,10 @@ async fn a_change_that_does_not_happen_writes_no_event(db: Database) {
     outbox.remove(vec![created[0].id]).await.unwrap();
     let mut stale = task.clone();
     stale.version = 9;
+    let believed = Task { version: 8, ..task.clone() };
     assert!(
         matches!(
-            repo.update(stale, 8, std::sync::Arc::new(|_: &Task| None), 1).await.unwrap(),
+            repo.update(stale, believed, std::sync::Arc::new(|_: &Task| None), 1).await.unwrap(),
             UpdateOutcome::Stale(_)
         ),
         "a stale version changes nothing"
@@ -148,10 +150,10 @@ async fn writes_arriving_together_commit_together_and_fail_alone(db: Database) {
         let mut changed = task.clone();
         changed.title = format!("{} changed", task.title);
         changed.version += 1;
-        let expected = task.version;
+        let before = task.clone();
         writers.spawn(async move {
             barrier.wait().await;
-            let outcome = repo.update(changed.clone(), expected, std::sync::Arc::new(|_: &Task| None), 1).await;
+            let outcome = repo.update(changed.clone(), before, std::sync::Arc::new(|_: &Task| None), 1).await;
             let stored = matches!(outcome, Ok(UpdateOutcome::Stored { replaced: None, .. }));
             assert!(stored, "{}: {outcome:?}", changed.title);
             (changed.title.clone(), false, Ok((changed.id, changed.title)))

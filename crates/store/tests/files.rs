@@ -43,6 +43,7 @@ async fn task(db: &Database, owner: &User) -> TaskId {
         assignee_id: None,
         tags: Tags::default(),
         project_id: None,
+        recurrence: None,
     };
     let record = NewTaskRecord { task, owner_id: owner.id, completed_at: None, created_at: instant() };
     DieselTaskRepository::new(db.clone()).create(record).await.unwrap().id

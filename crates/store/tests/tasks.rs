@@ -75,6 +75,7 @@ fn draft(title: &str) -> NewTask {
         assignee_id: None,
         tags: Tags::default(),
         project_id: None,
+        recurrence: None,
     }
 }
 
@@ -122,10 +123,16 @@ fn usage(name: &str, usage_count: u64) -> TagUsage {
     TagUsage { name: name.to_owned(), usage_count }
 }
 
+/// `task` as it was at `version`: what an update names as the copy it replaces.
+fn at_version(task: &Task, version: i64) -> Task {
+    Task { version, ..task.clone() }
+}
+
 /// `task` changed as the domain would change it at `at`: version bumped, `updated_at` moved on.
 /// `update` without a second attempt: whether `task` was stored over version `expected`.
 async fn stored_over(repo: &DieselTaskRepository, task: Task, expected: i64) -> bool {
-    let outcome = repo.update(task, expected, Arc::new(|_: &Task| None), 1).await.unwrap();
+    let before = at_version(&task, expected);
+    let outcome = repo.update(task, before, Arc::new(|_: &Task| None), 1).await.unwrap();
     matches!(outcome, UpdateOutcome::Stored { replaced: None, .. })
 }
 
@@ -173,6 +180,8 @@ async fn create_then_find(db: Database) {
         created_at: at,
         updated_at: at,
         project_id: None,
+        recurrence: None,
+        previous_id: None,
     };
     assert_eq!(created, expected, "create returns the stored task at version 1, updated_at = created_at");
     assert_eq!(find(&repo, created.id).await, Some(expected), "find reads it back exactly, tags in their order");
@@ -643,14 +652,14 @@ async fn concurrent_updates_exactly_one_wins(db: Database) {
             let expected = current.version;
             racers.spawn(async move {
                 barrier.wait().await;
-                let won = repo.update(mine.clone(), expected, Arc::new(|_: &Task| None), 1).await;
+                let won = repo.update(mine.clone(), at_version(&mine, expected), Arc::new(|_: &Task| None), 1).await;
                 (won, mine)
             });
         }
         let mut winners = Vec::new();
         while let Some(joined) = racers.join_next().await {
             match joined.expect("the task completes") {
-                (Ok(UpdateOutcome::Stored { task, replaced: None }), mine) => {
+                (Ok(UpdateOutcome::Stored { task, replaced: None, follow_up: None }), mine) => {
                     assert_eq!(task, mine);
                     winners.push(task)
                 }
@@ -679,21 +688,28 @@ async fn a_lost_race_is_rebased_on_the_stored_copy_in_the_same_call(db: Database
     let rebase = Arc::new(move |stored: &Task| {
         Some(changed(stored, at + secs(3), |t| t.tags = vec!["a".into(), "rebased".into()]))
     });
-    let outcome = repo.update(stale.clone(), 1, rebase, 2).await.unwrap();
+    let outcome = repo.update(stale.clone(), at_version(&stale, 1), rebase, 2).await.unwrap();
     let rebased = changed(&second, at + secs(3), |t| t.tags = vec!["a".into(), "rebased".into()]);
-    assert_eq!(outcome, UpdateOutcome::Stored { task: rebased.clone(), replaced: Some(second.clone()) });
+    assert_eq!(
+        outcome,
+        UpdateOutcome::Stored { task: rebased.clone(), replaced: Some(second.clone()), follow_up: None }
+    );
     assert_eq!(find(&repo, first.id).await, Some(rebased.clone()), "the rebased copy is stored whole");
 
     // A rebase that declines, or no attempt left, stores nothing and shows the stored copy.
-    let declined = repo.update(stale.clone(), 1, Arc::new(|_: &Task| None), 5).await.unwrap();
+    let declined = repo.update(stale.clone(), at_version(&stale, 1), Arc::new(|_: &Task| None), 5).await.unwrap();
     assert_eq!(declined, UpdateOutcome::Stale(Some(rebased.clone())));
     let never = Arc::new(|_: &Task| -> Option<Task> { panic!("no attempt is left to rebase for") });
-    assert_eq!(repo.update(stale.clone(), 1, never, 1).await.unwrap(), UpdateOutcome::Stale(Some(rebased.clone())));
+    assert_eq!(
+        repo.update(stale.clone(), at_version(&stale, 1), never, 1).await.unwrap(),
+        UpdateOutcome::Stale(Some(rebased.clone()))
+    );
     assert_eq!(find(&repo, first.id).await, Some(rebased.clone()));
 
     // Gone: nothing to rebase on.
     assert!(repo.delete(first.id, None).await.unwrap());
-    let gone = repo.update(stale, 1, Arc::new(|stored: &Task| Some(stored.clone())), 5).await.unwrap();
+    let before = at_version(&stale, 1);
+    let gone = repo.update(stale, before, Arc::new(|stored: &Task| Some(stored.clone())), 5).await.unwrap();
     assert_eq!(gone, UpdateOutcome::Stale(None));
 }
 
@@ -712,7 +728,8 @@ async fn racing_rebased_updates_lose_nothing(db: Database) {
             let add_mine = move |t: &Task| changed(t, instant(), |t| t.tags.push(format!("r{racer}")));
             let first = add_mine(&start);
             barrier.wait().await;
-            repo.update(first, start.version, Arc::new(move |stored: &Task| Some(add_mine(stored))), RACERS).await
+            let before = at_version(&first, start.version);
+            repo.update(first, before, Arc::new(move |stored: &Task| Some(add_mine(stored))), RACERS).await
         });
     }
     while let Some(joined) = racers.join_next().await {

@@ -10,6 +10,7 @@ mod error;
 mod filter;
 mod model;
 mod ports;
+mod recurrence;
 mod service;
 
 pub use comment::{Comment, CommentBody, NewComment};
@@ -23,6 +24,7 @@ pub use ports::{
     CommentRepository, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, ProjectMembership, Rebase,
     Standing, TaskCache, TaskRepository, TaskScope, UpdateOutcome,
 };
+pub use recurrence::{Recurrence, next_occurrence};
 pub use service::TaskService;
 
 #[cfg(feature = "mock")]

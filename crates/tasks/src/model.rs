@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use workbench_core::{BoundedText, FieldErrors, TypeFailures, Validator, at_most_chars};
 use workbench_projects::{ProjectId, ProjectRole};
+
+use crate::Recurrence;
 use workbench_users::{Principal, Role, UserId};
 
 /// A task's database id.
@@ -103,6 +105,12 @@ pub struct Task {
     /// that copies cached before projects existed still read.)
     #[serde(default)]
     pub project_id: Option<ProjectId>,
+    /// An RFC 5545 `RRULE` (see [`crate::Recurrence`]): completing the task makes the next one.
+    #[serde(default)]
+    pub recurrence: Option<String>,
+    /// The occurrence this one follows, for a task made by completing a recurring one.
+    #[serde(default)]
+    pub previous_id: Option<TaskId>,
 }
 
 impl Task {
@@ -255,6 +263,7 @@ pub struct TaskDraft {
     pub assignee_id: Option<i64>,
     pub tags: Option<Vec<String>>,
     pub project_id: Option<i64>,
+    pub recurrence: Option<String>,
     /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
     pub type_failures: TypeFailures,
 }
@@ -270,6 +279,7 @@ pub struct NewTask {
     pub assignee_id: Option<UserId>,
     pub tags: Tags,
     pub project_id: Option<ProjectId>,
+    pub recurrence: Option<Recurrence>,
 }
 
 impl NewTask {
@@ -289,8 +299,12 @@ impl NewTask {
         let tags = v.optional("tags", draft.tags, Tags::parse);
         let assignee_id = v.optional("assignee_id", draft.assignee_id, positive_id);
         let project_id = v.optional("project_id", draft.project_id, positive_project);
-        let task = match (title, description, tags, assignee_id, project_id) {
-            (Some(title), Ok(description), Ok(tags), Ok(assignee_id), Ok(project_id)) => Some(Self {
+        let recurrence = v.optional("recurrence", draft.recurrence, |r| Recurrence::parse(&r));
+        if matches!(recurrence, Ok(Some(_))) && draft.due_date.is_none() {
+            v.fail("recurrence", NEEDS_DUE_DATE);
+        }
+        let task = match (title, description, tags, assignee_id, project_id, recurrence) {
+            (Some(title), Ok(description), Ok(tags), Ok(assignee_id), Ok(project_id), Ok(recurrence)) => Some(Self {
                 title,
                 description,
                 status: draft.status.unwrap_or(Status::Pending),
@@ -299,6 +313,7 @@ impl NewTask {
                 assignee_id,
                 tags: tags.unwrap_or_default(),
                 project_id,
+                recurrence,
             }),
             _ => None,
         };
@@ -309,6 +324,9 @@ impl NewTask {
 fn positive_id(id: i64) -> Result<UserId, String> {
     if id > 0 { Ok(UserId(id)) } else { Err("must be a positive id".into()) }
 }
+
+/// Why a recurrence is refused on a task without a due date: its occurrences start there.
+pub(crate) const NEEDS_DUE_DATE: &str = "needs a due_date, where its occurrences start";
 
 fn positive_project(id: i64) -> Result<ProjectId, String> {
     if id > 0 { Ok(ProjectId(id)) } else { Err("must be a positive id".into()) }
@@ -335,6 +353,7 @@ pub struct TaskPatch {
     pub assignee_id: Option<Option<i64>>,
     pub tags: Option<Option<Vec<String>>>,
     pub project_id: Option<Option<i64>>,
+    pub recurrence: Option<Option<String>>,
 }
 
 /// Validated changes. `None` keeps a field; for nullable fields `Some(None)` clears it.
@@ -349,6 +368,8 @@ pub struct TaskChanges {
     pub tags: Option<Tags>,
     /// `Some(None)` makes it a personal task again.
     pub project_id: Option<Option<ProjectId>>,
+    /// `Some(None)` stops it recurring.
+    pub recurrence: Option<Option<Recurrence>>,
 }
 
 impl TaskChanges {
@@ -383,8 +404,22 @@ impl TaskChanges {
             Some(None) => Some(None),
             None => None,
         };
-        let changes =
-            Self { title, description, status, priority, due_date: patch.due_date, assignee_id, tags, project_id };
+        let recurrence = match patch.recurrence {
+            Some(Some(rule)) => v.check("recurrence", Recurrence::parse(&rule)).map(Some),
+            Some(None) => Some(None),
+            None => None,
+        };
+        let changes = Self {
+            title,
+            description,
+            status,
+            priority,
+            due_date: patch.due_date,
+            assignee_id,
+            tags,
+            project_id,
+            recurrence,
+        };
         (v, changes)
     }
 
@@ -411,6 +446,9 @@ impl TaskChanges {
         }
         if let Some(project_id) = self.project_id {
             task.project_id = project_id;
+        }
+        if let Some(recurrence) = &self.recurrence {
+            task.recurrence = recurrence.as_ref().map(|r| r.as_str().to_owned());
         }
         if let Some(status) = self.status {
             task.completed_at = match (task.status, status) {
@@ -481,6 +519,8 @@ mod tests {
             created_at: at,
             updated_at: at,
             project_id: None,
+            recurrence: None,
+            previous_id: None,
         }
     }
 

@@ -42,11 +42,14 @@ impl TaskScope {
 pub type Rebase = std::sync::Arc<dyn Fn(&Task) -> Option<Task> + Send + Sync>;
 
 /// What [`TaskRepository::update`] did.
+// One is returned per update and consumed at once, never kept in bulk: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum UpdateOutcome {
     /// `task` is stored. `replaced` is the stored copy it was rebased on, when the first write
-    /// lost a race (`None`: it replaced the version the caller named).
-    Stored { task: Task, replaced: Option<Task> },
+    /// lost a race (`None`: it replaced the version the caller named). `follow_up` is the next
+    /// occurrence of a recurring task the write completed, when it made one.
+    Stored { task: Task, replaced: Option<Task>, follow_up: Option<Box<Task>> },
     /// Nothing was stored: the task as stored now, or `None` when it is gone. `rebase` declined
     /// it, or the attempts ran out.
     Stale(Option<Task>),
@@ -85,16 +88,19 @@ pub trait TaskRepository: Send + Sync {
     ) -> Result<Vec<Task>, RepositoryError>;
 
     /// Stores `task` (already changed, its version already bumped) only if the stored version is
-    /// still `expected_version`. When it is not, reads the task as stored now and stores what
+    /// still `before`'s. When it is not, reads the task as stored now and stores what
     /// `rebase` makes of it instead, on the same condition, for at most `attempts` writes in all;
     /// it stops when `rebase` declines or the task is gone. All on one connection, so that a
     /// writer that lost a race does not wait its turn for the database again.
     /// MUST change nothing unless the stored version is the one the write was made from, so that
-    /// two writers racing on one task cannot both win.
+    /// two writers racing on one task cannot both win. MUST store, in the same transaction as the
+    /// write, the occurrence [`crate::next_occurrence`] makes of the change from the copy it
+    /// replaced, unless that task already has a next occurrence: one per completed task, however
+    /// often it is completed, retried or raced.
     async fn update(
         &self,
         task: Task,
-        expected_version: i64,
+        before: Task,
         rebase: Rebase,
         attempts: usize,
     ) -> Result<UpdateOutcome, RepositoryError>;

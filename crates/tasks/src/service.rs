@@ -229,12 +229,16 @@ impl TaskService {
             let same_ground = latest.project_id == project && (!moving || latest.assignee_id == assignee);
             same_ground.then(|| changed(viewer, role, latest, &changes, if_match).ok()).flatten()
         });
-        match self.tasks.update(first, current.version, rebase, UPDATE_ATTEMPTS).await? {
-            UpdateOutcome::Stored { task, replaced } => {
+        match self.tasks.update(first, current.clone(), rebase, UPDATE_ATTEMPTS).await? {
+            UpdateOutcome::Stored { task, replaced, follow_up } => {
                 // What it replaced: the copy it was rebased on, or the version it was written over.
                 let before = replaced.as_ref().unwrap_or(&current);
                 self.cache.put_task(&task).await;
-                if before.assignee_id == task.assignee_id && before.project_id == task.project_id {
+                if let Some(next) = follow_up.as_deref() {
+                    // A task was added to every list of the completed one's.
+                    self.cache.put_task(next).await;
+                    self.forget_scopes_of(&[before, &task, next]).await?;
+                } else if before.assignee_id == task.assignee_id && before.project_id == task.project_id {
                     self.forget_parts_of(&task, ListPart::changed_by(before, &task)).await?;
                 } else {
                     self.forget_scopes_of(&[before, &task]).await?;
@@ -275,6 +279,19 @@ impl TaskService {
         self.cache.forget_task(id).await;
         self.forget_scopes_of(&[&current]).await?;
         Ok(())
+    }
+
+    /// Up to `count` next due dates of a task the viewer sees, each after its own due date; none
+    /// for a task that does not recur.
+    pub async fn occurrences(
+        &self,
+        viewer: &Principal,
+        id: TaskId,
+        count: usize,
+    ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, TaskError> {
+        let task = self.get(viewer, id).await?;
+        let (Some(rule), Some(due)) = (task.recurrence.as_deref(), task.due_date) else { return Ok(Vec::new()) };
+        Ok(crate::Recurrence::parse(rule).map(|rule| rule.after(due, count)).unwrap_or_default())
     }
 
     /// Statistics over the tasks the viewer sees, read through the cache.
@@ -552,6 +569,9 @@ fn changed(
     }
     let mut updated = current.clone();
     changes.apply(&mut updated, now());
+    if updated.recurrence.is_some() && updated.due_date.is_none() {
+        return Err(FieldErrors::single("recurrence", crate::model::NEEDS_DUE_DATE).into());
+    }
     Ok(updated)
 }
 
@@ -601,6 +621,8 @@ mod tests {
             created_at: at,
             updated_at: at,
             project_id: None,
+            recurrence: None,
+            previous_id: None,
         }
     }
 
@@ -663,11 +685,11 @@ mod tests {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(task(1, None, 3))));
         tasks.expect_update().times(1).returning(|t, expected, rebase, attempts| {
-            assert_eq!((t.version, expected, attempts), (4, 3, UPDATE_ATTEMPTS));
+            assert_eq!((t.version, expected.version, attempts), (4, 3, UPDATE_ATTEMPTS));
             let stored = task(1, None, 4);
             let again = rebase(&stored).expect("rebased");
             assert_eq!(again.version, 5);
-            Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored) })
+            Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored), follow_up: None })
         });
         let svc = service(tasks, MockAccounts::new(), quiet_cache());
         let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskPatch::default(), None).await.unwrap();
@@ -678,7 +700,9 @@ mod tests {
     async fn assignees_may_change_but_not_delete() {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(task(1, Some(2), 1))));
-        tasks.expect_update().returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
+        tasks
+            .expect_update()
+            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
         tasks.expect_delete().never();
         let svc = service(tasks, MockAccounts::new(), quiet_cache());
         let changes = TaskPatch { status: Some(Some(Status::Completed)), ..TaskPatch::default() };
@@ -757,7 +781,9 @@ mod tests {
     async fn writes_cache_the_new_version_and_forget_everyones_stats() {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(task(1, Some(2), 1))));
-        tasks.expect_update().returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
+        tasks
+            .expect_update()
+            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
         let mut cache = MockTaskCache::new();
         cache.expect_task().returning(|_| None);
         cache.expect_put_task().withf(|t| t.id == TaskId(7) && t.version == 2).times(1).returning(|_| ());
@@ -796,7 +822,9 @@ mod tests {
     #[tokio::test]
     async fn a_change_that_keeps_the_assignee_forgets_only_the_parts_it_moves() {
         let mut tasks = MockTaskRepository::new();
-        tasks.expect_update().returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
+        tasks
+            .expect_update()
+            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
         let mut cache = MockTaskCache::new();
         cache.expect_task().returning(|_| Some(task(1, Some(2), 1)));
         cache.expect_put_task().returning(|_| ());
@@ -823,9 +851,9 @@ mod tests {
         tasks.expect_find().never();
         tasks
             .expect_update()
-            .withf(|t, expected, _, _| t.version == 4 && *expected == 3)
+            .withf(|t, before, _, _| t.version == 4 && before.version == 3)
             .times(1)
-            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
+            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 3)));
         let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskPatch::default(), Some(3)).await.unwrap();
         assert_eq!(updated.version, 4);
@@ -835,13 +863,13 @@ mod tests {
     async fn a_stale_cached_copy_costs_a_rebase_never_a_lost_update() {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().never();
-        tasks.expect_update().withf(|t, expected, _, _| t.version == 3 && *expected == 2).times(1).returning(
+        tasks.expect_update().withf(|t, before, _, _| t.version == 3 && before.version == 2).times(1).returning(
             |_, _, rebase, _| {
                 // The store holds version 5: the change is made again on it.
                 let stored = task(1, None, 5);
                 let again = rebase(&stored).expect("the caller still may");
                 assert_eq!(again.version, 6);
-                Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored) })
+                Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored), follow_up: None })
             },
         );
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 2)));
@@ -858,7 +886,7 @@ mod tests {
             let stored = task(1, Some(3), 5);
             let again = rebase(&stored).expect("the owner may");
             assert_eq!(again.assignee_id, None);
-            Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored) })
+            Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored), follow_up: None })
         });
         let mut cache = MockTaskCache::new();
         cache.expect_task().returning(|_| Some(task(1, Some(2), 2)));
@@ -880,9 +908,9 @@ mod tests {
         tasks.expect_find().times(1).returning(|_| Ok(Some(task(1, None, 3))));
         tasks
             .expect_update()
-            .withf(|_, expected, _, _| *expected == 3)
+            .withf(|_, before, _, _| before.version == 3)
             .times(1)
-            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
+            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(9, None, 2)));
         svc.update(&caller(1, Role::User), TaskId(7), TaskPatch::default(), Some(3)).await.expect("allowed");
 
@@ -890,7 +918,7 @@ mod tests {
         // on the stored version, and the stored copy (someone else's) decides.
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().never();
-        tasks.expect_update().withf(|_, expected, _, _| *expected == 2).times(1).returning(|_, _, rebase, _| {
+        tasks.expect_update().withf(|_, before, _, _| before.version == 2).times(1).returning(|_, _, rebase, _| {
             let stored = task(9, None, 3);
             assert!(rebase(&stored).is_none(), "not the caller's to change");
             Ok(UpdateOutcome::Stale(Some(stored)))
@@ -1012,7 +1040,10 @@ mod tests {
     async fn a_projects_viewer_reads_its_tasks_but_only_editors_change_them() {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(in_project(9, 1, None))));
-        tasks.expect_update().times(1).returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None }));
+        tasks
+            .expect_update()
+            .times(1)
+            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
         let svc = TaskService::new(
             Arc::new(tasks),
             Arc::new(MockCommentRepository::new()),

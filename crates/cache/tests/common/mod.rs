@@ -43,6 +43,8 @@ pub fn full_task(id: i64) -> Task {
         created_at: at(0),
         updated_at: at(60),
         project_id: None,
+        recurrence: None,
+        previous_id: None,
     }
 }
 
@@ -63,6 +65,8 @@ pub fn bare_task(id: i64) -> Task {
         created_at: at(0),
         updated_at: at(0),
         project_id: None,
+        recurrence: None,
+        previous_id: None,
     }
 }
 

@@ -62,6 +62,10 @@ pub struct TaskResponse {
     pub updated_at: DateTime<Utc>,
     /// The project the task belongs to; null for a personal task.
     pub project_id: Option<i64>,
+    /// An RFC 5545 `RRULE` (upper-case): completing the task makes the next occurrence.
+    pub recurrence: Option<String>,
+    /// The occurrence this one follows, for a task made by completing a recurring one.
+    pub previous_id: Option<i64>,
 }
 
 impl From<Task> for TaskResponse {
@@ -81,6 +85,8 @@ impl From<Task> for TaskResponse {
             created_at: t.created_at,
             updated_at: t.updated_at,
             project_id: t.project_id.map(|p| p.0),
+            recurrence: t.recurrence,
+            previous_id: t.previous_id.map(|p| p.0),
         }
     }
 }
@@ -122,6 +128,12 @@ pub struct CreateTaskRequest {
     #[schema(value_type = Option<i64>, minimum = 1)]
     #[serde(default)]
     pub project_id: Lenient<i64>,
+    /// An RFC 5545 `RRULE`: `FREQ=DAILY|WEEKLY|MONTHLY|YEARLY` with `INTERVAL`, `BYDAY`,
+    /// `BYMONTHDAY`, `BYMONTH`, `COUNT` or `UNTIL` (anything else is a `422` naming this field);
+    /// needs a `due_date`, the first occurrence.
+    #[schema(value_type = Option<String>, max_length = 500, example = "FREQ=WEEKLY;BYDAY=MO")]
+    #[serde(default)]
+    pub recurrence: Lenient<String>,
 }
 
 impl CreateTaskRequest {
@@ -137,6 +149,7 @@ impl CreateTaskRequest {
             assignee_id: nullable("assignee_id", self.assignee_id, &mut failures),
             tags: lenient("tags", self.tags, &mut failures),
             project_id: nullable("project_id", self.project_id, &mut failures),
+            recurrence: nullable("recurrence", self.recurrence, &mut failures),
             type_failures: failures,
         }
     }
@@ -176,6 +189,10 @@ pub struct UpdateTaskRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, nullable, minimum = 1)]
     pub project_id: Option<Option<i64>>,
+    /// An RFC 5545 `RRULE`, as on creation; `null` stops the task recurring.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, max_length = 500, example = "FREQ=MONTHLY;BYMONTHDAY=1")]
+    pub recurrence: Option<Option<String>>,
 }
 
 impl From<UpdateTaskRequest> for TaskPatch {
@@ -189,6 +206,7 @@ impl From<UpdateTaskRequest> for TaskPatch {
             assignee_id: r.assignee_id,
             tags: r.tags,
             project_id: r.project_id,
+            recurrence: r.recurrence,
         }
     }
 }
@@ -387,4 +405,19 @@ mod tests {
         assert_eq!(r.title, Some(Some("x".into())));
         assert_eq!(r.assignee_id, None);
     }
+}
+
+/// `GET /tasks/{id}/occurrences`: how many of the next due dates to preview.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OccurrencesQuery {
+    /// 1 to 50; default 5.
+    #[param(minimum = 1, maximum = 50)]
+    pub count: Option<i64>,
+}
+
+/// The next due dates of a recurring task, earliest first (none for a task that does not recur).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OccurrencesResponse {
+    pub data: Vec<DateTime<Utc>>,
 }

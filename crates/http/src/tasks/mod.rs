@@ -20,8 +20,8 @@ use crate::problem::{ApiError, Problem};
 use crate::responses::{BadRequest, Forbidden, NotFound, PreconditionFailed, Unauthorized, Unprocessable};
 use crate::state::AppState;
 use dto::{
-    CommentResponse, CreateCommentRequest, CreateTaskRequest, TagQuery, TagResponse, TaskListQuery, TaskResponse,
-    TaskStatsResponse, UpdateTaskRequest,
+    CommentResponse, CreateCommentRequest, CreateTaskRequest, OccurrencesQuery, OccurrencesResponse, TagQuery,
+    TagResponse, TaskListQuery, TaskResponse, TaskStatsResponse, UpdateTaskRequest,
 };
 
 fn task_response(task: workbench_tasks::Task, status: actix_web::http::StatusCode) -> HttpResponse {
@@ -36,6 +36,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
             .service(list)
             .service(stats)
             .service(get)
+            .service(occurrences)
             .service(replace)
             .service(update)
             .service(remove)
@@ -172,6 +173,37 @@ pub async fn get(
         return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag(task.version))).finish());
     }
     Ok(task_response(task, actix_web::http::StatusCode::OK))
+}
+
+/// The next due dates of a recurring task, each after the task's own: what completing it, and
+/// the occurrences after, will make. Empty for a task that does not recur.
+#[utoipa::path(
+    tag = "tasks",
+    operation_id = "list_task_occurrences",
+    security(("bearer_auth" = [])),
+    params(("id" = i64, Path, minimum = 1, description = "Task id"), OccurrencesQuery),
+    responses(
+        (status = 200, body = OccurrencesResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 422, description = "`count` outside 1 to 50", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/tasks/{id}/occurrences")]
+pub async fn occurrences(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    id: web::Path<i64>,
+    query: Query<OccurrencesQuery>,
+) -> Result<web::Json<OccurrencesResponse>, ApiError> {
+    let count = match query.into_inner().count {
+        None => 5,
+        Some(n @ 1..=50) => n as usize,
+        Some(_) => return Err(FieldErrors::single("count", "must be from 1 to 50").into()),
+    };
+    let data = state.tasks.occurrences(&user, TaskId(id.into_inner()), count).await?;
+    Ok(web::Json(OccurrencesResponse { data }))
 }
 
 async fn apply_update(

@@ -1,0 +1,3 @@
+DROP INDEX tasks_previous;
+ALTER TABLE tasks DROP COLUMN previous_id;
+ALTER TABLE tasks DROP COLUMN recurrence;

@@ -1,0 +1,134 @@
+//! Recurring tasks as their users meet them, on both engines: an RRULE of the contract's subset
+//! (anything else named in a 422), a preview of the next due dates, and completing a task making
+//! exactly one next occurrence, however often or concurrently it is completed, until the rule ends.
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use workbench_e2e::{Account, TestApp, engines, error_fields, expect_problem};
+
+async fn send(app: &TestApp, who: &Account, method: Method, path: &str, body: Option<Value>) -> Response {
+    let mut req = app.request(method, &format!("/api/v1{path}")).bearer_auth(&who.access_token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    req.send().await.unwrap()
+}
+
+async fn ok(res: Response, status: StatusCode) -> Value {
+    let got = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    assert_eq!(got, status, "{body}");
+    body
+}
+
+async fn complete(app: &TestApp, who: &Account, id: &Value) -> Value {
+    let done = json!({"status": "completed"});
+    ok(send(app, who, Method::PATCH, &format!("/tasks/{id}"), Some(done)).await, StatusCode::OK).await
+}
+
+/// Every task of the caller, oldest first.
+async fn all_tasks(app: &TestApp, who: &Account) -> Vec<Value> {
+    let page = ok(send(app, who, Method::GET, "/tasks?sort=created_at&per_page=100", None).await, StatusCode::OK).await;
+    page["data"].as_array().unwrap().clone()
+}
+
+fn following<'a>(tasks: &'a [Value], id: &Value) -> Vec<&'a Value> {
+    tasks.iter().filter(|t| t["previous_id"] == *id).collect()
+}
+
+engines!(
+    a_rule_outside_the_subset_or_without_a_due_date_is_named,
+    completing_a_recurring_task_makes_the_next_until_the_rule_ends,
+    two_completions_at_once_make_one_next_occurrence,
+);
+
+async fn a_rule_outside_the_subset_or_without_a_due_date_is_named(app: TestApp) {
+    let ann = app.signup("ann").await;
+    for body in [
+        json!({"title": "t", "recurrence": "FREQ=DAILY"}),
+        json!({"title": "t", "due_date": "2026-12-01", "recurrence": "FREQ=HOURLY"}),
+        json!({"title": "t", "due_date": "2026-12-01", "recurrence": "FREQ=DAILY;BYHOUR=9"}),
+        json!({"title": "t", "due_date": "2026-12-01", "recurrence": "FREQ=DAILY;COUNT=0"}),
+        json!({"title": "t", "due_date": "2026-12-01", "recurrence": 7}),
+    ] {
+        let problem = expect_problem(send(&app, &ann, Method::POST, "/tasks", Some(body.clone())).await, 422).await;
+        assert_eq!(error_fields(&problem), ["recurrence"], "{body}");
+    }
+    let body =
+        json!({"title": "Rent", "due_date": "2026-12-01T09:00:00Z", "recurrence": "rrule:freq=monthly;bymonthday=1"});
+    let rent = ok(send(&app, &ann, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await;
+    assert_eq!(
+        (rent["recurrence"].as_str(), rent["previous_id"].as_null()),
+        (Some("FREQ=MONTHLY;BYMONTHDAY=1"), Some(()))
+    );
+    let path = format!("/tasks/{}", rent["id"]);
+    let cleared = send(&app, &ann, Method::PATCH, &path, Some(json!({"due_date": null}))).await;
+    assert_eq!(error_fields(&expect_problem(cleared, 422).await), ["recurrence"]);
+    let stopped =
+        ok(send(&app, &ann, Method::PATCH, &path, Some(json!({"recurrence": null}))).await, StatusCode::OK).await;
+    assert_eq!(stopped["recurrence"], Value::Null);
+    let preview = ok(send(&app, &ann, Method::GET, &format!("{path}/occurrences"), None).await, StatusCode::OK).await;
+    assert_eq!(preview, json!({"data": []}), "a task that does not recur has no next dates");
+    for count in ["0", "51"] {
+        let res = send(&app, &ann, Method::GET, &format!("{path}/occurrences?count={count}"), None).await;
+        assert_eq!(error_fields(&expect_problem(res, 422).await), ["count"]);
+    }
+    let stranger = app.signup("bob").await;
+    expect_problem(send(&app, &stranger, Method::GET, &format!("{path}/occurrences"), None).await, 404).await;
+}
+
+async fn completing_a_recurring_task_makes_the_next_until_the_rule_ends(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let body = json!({
+        "title": "Water the plants", "priority": "low", "tags": ["home"],
+        "due_date": "2026-12-01T09:00:00Z", "recurrence": "FREQ=WEEKLY;COUNT=3",
+    });
+    let first = ok(send(&app, &ann, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await;
+    let preview = format!("/tasks/{}/occurrences?count=5", first["id"]);
+    let dates = ok(send(&app, &ann, Method::GET, &preview, None).await, StatusCode::OK).await;
+    assert_eq!(dates, json!({"data": ["2026-12-08T09:00:00Z", "2026-12-15T09:00:00Z"]}), "COUNT counts the first");
+
+    complete(&app, &ann, &first["id"]).await;
+    let tasks = all_tasks(&app, &ann).await;
+    let next = following(&tasks, &first["id"]);
+    assert_eq!(next.len(), 1, "{tasks:?}");
+    let second = next[0].clone();
+    assert_eq!(
+        (second["status"].as_str(), second["due_date"].as_str(), second["recurrence"].as_str()),
+        (Some("pending"), Some("2026-12-08T09:00:00Z"), Some("FREQ=WEEKLY;COUNT=2"))
+    );
+    assert_eq!((second["title"].clone(), second["tags"].clone()), (json!("Water the plants"), json!(["home"])));
+
+    // Reopened and completed again, retried: still one next occurrence.
+    let reopen = json!({"status": "pending"});
+    ok(send(&app, &ann, Method::PATCH, &format!("/tasks/{}", first["id"]), Some(reopen)).await, StatusCode::OK).await;
+    complete(&app, &ann, &first["id"]).await;
+    complete(&app, &ann, &first["id"]).await;
+    assert_eq!(following(&all_tasks(&app, &ann).await, &first["id"]).len(), 1);
+
+    complete(&app, &ann, &second["id"]).await;
+    let tasks = all_tasks(&app, &ann).await;
+    let third = following(&tasks, &second["id"])[0].clone();
+    assert_eq!(
+        (third["due_date"].as_str(), third["recurrence"].as_str()),
+        (Some("2026-12-15T09:00:00Z"), Some("FREQ=WEEKLY;COUNT=1"))
+    );
+    complete(&app, &ann, &third["id"]).await;
+    let tasks = all_tasks(&app, &ann).await;
+    assert!(following(&tasks, &third["id"]).is_empty(), "the rule ended with the third");
+    assert_eq!(tasks.len(), 3);
+}
+
+async fn two_completions_at_once_make_one_next_occurrence(app: TestApp) {
+    let ann = app.signup("ann").await;
+    for round in 0..5 {
+        let body = json!({"title": format!("Daily {round}"), "due_date": "2026-12-01", "recurrence": "FREQ=DAILY"});
+        let task = ok(send(&app, &ann, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await;
+        let (one, two) = tokio::join!(complete(&app, &ann, &task["id"]), complete(&app, &ann, &task["id"]));
+        assert_eq!((one["status"].as_str(), two["status"].as_str()), (Some("completed"), Some("completed")));
+        let tasks = all_tasks(&app, &ann).await;
+        let next = following(&tasks, &task["id"]);
+        assert_eq!(next.len(), 1, "round {round}: {tasks:?}");
+        assert_eq!(next[0]["due_date"], "2026-12-02T00:00:00Z");
+    }
+}
