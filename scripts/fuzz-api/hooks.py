@@ -11,8 +11,10 @@ the server's *state* instead, and no schema can predict them for a generated val
   `user_id` of a new project member: an active user);
 - today's date (`purchase_date` must not be in the future);
 - a rule between two fields (`warranty_expires` not before `purchase_date`, a `price_cents` needs
-  a `currency`, a category `name` without a letter or digit needs a `slug`), which JSON Schema
-  can state only by listing every pair;
+  a `currency`, a category `name` without a letter or digit needs a `slug`, a `recurrence` needs a
+  `due_date`), which JSON Schema can state only by listing every pair;
+- a project the caller edits in (`project_id` of a task) and an assignee who is its member;
+- a calendar (an `UNTIL` of a recurrence that matches its pattern but names a 13th month);
 - an `Idempotency-Key` that this user already sent with another body;
 - a webhook URL naming an internal address (the operator decides whether those are allowed);
 - a file attached to a task the caller cannot see or an item not theirs, or to both at once;
@@ -68,6 +70,10 @@ STATE_DEPENDENT_REFUSALS = {
     ("requested_item_ids", "must not name an item that is also offered"),
     ("offered_item_ids", "must be items of yours that are not sold, broken or archived"),
     ("requested_item_ids", "must be tradeable items of the recipient that are not sold, broken or archived"),
+    ("project_id", "must be a project you are a member of"),
+    ("assignee_id", "must be a member of the task's project"),
+    ("recurrence", "needs a due_date, where its occurrences start"),
+    ("recurrence", "UNTIL must be a real date and time"),
 }
 
 # Operations whose `400` with this problem type answers a signature no client without the secret

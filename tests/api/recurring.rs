@@ -50,12 +50,14 @@ async fn a_rule_outside_the_subset_or_without_a_due_date_is_named(app: TestApp) 
         json!({"title": "t", "due_date": "2026-12-01", "recurrence": "FREQ=DAILY;BYHOUR=9"}),
         json!({"title": "t", "due_date": "2026-12-01", "recurrence": "FREQ=DAILY;COUNT=0"}),
         json!({"title": "t", "due_date": "2026-12-01", "recurrence": 7}),
+        json!({"title": "t", "due_date": "2026-12-01", "recurrence": "freq=daily"}),
+        json!({"title": "t", "due_date": "2026-12-01", "recurrence": "FREQ=DAILY;UNTIL=20261399T000000Z"}),
     ] {
         let problem = expect_problem(send(&app, &ann, Method::POST, "/tasks", Some(body.clone())).await, 422).await;
         assert_eq!(error_fields(&problem), ["recurrence"], "{body}");
     }
     let body =
-        json!({"title": "Rent", "due_date": "2026-12-01T09:00:00Z", "recurrence": "rrule:freq=monthly;bymonthday=1"});
+        json!({"title": "Rent", "due_date": "2026-12-01T09:00:00Z", "recurrence": "RRULE:FREQ=MONTHLY;BYMONTHDAY=1"});
     let rent = ok(send(&app, &ann, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await;
     assert_eq!(
         (rent["recurrence"].as_str(), rent["previous_id"].as_null()),

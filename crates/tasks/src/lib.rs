@@ -24,7 +24,7 @@ pub use ports::{
     CommentRepository, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, ProjectMembership, Rebase,
     Standing, TaskCache, TaskRepository, TaskScope, UpdateOutcome,
 };
-pub use recurrence::{Recurrence, next_occurrence};
+pub use recurrence::{NOT_A_RULE, Recurrence, UNTIL_NOT_AN_INSTANT, next_occurrence};
 pub use service::TaskService;
 
 #[cfg(feature = "mock")]

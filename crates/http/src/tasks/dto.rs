@@ -20,6 +20,22 @@ component!(
         .examples(["Renew the car insurance"])
 );
 
+/// The schema of a recurrence rule as `Recurrence::parse` reads it.
+#[derive(Debug)]
+pub struct RecurrenceSchema;
+
+component!(
+    RecurrenceSchema,
+    "Recurrence",
+    crate::body::patterned(
+        workbench_tasks::Recurrence::pattern(),
+        "An RFC 5545 RRULE: FREQ=DAILY|WEEKLY|MONTHLY|YEARLY, then any of INTERVAL, BYDAY, BYMONTHDAY (not with \
+         WEEKLY), BYMONTH, and COUNT or UNTIL (UTC), in that order"
+    )
+    .max_length(Some(workbench_tasks::Recurrence::MAX_CHARS))
+    .examples(["FREQ=WEEKLY;BYDAY=MO", "FREQ=MONTHLY;BYMONTHDAY=1;COUNT=12"])
+);
+
 /// The schema of one tag as `Tags::parse` reads it.
 #[derive(Debug)]
 pub struct TagSchema;
@@ -128,10 +144,9 @@ pub struct CreateTaskRequest {
     #[schema(value_type = Option<i64>, minimum = 1)]
     #[serde(default)]
     pub project_id: Lenient<i64>,
-    /// An RFC 5545 `RRULE`: `FREQ=DAILY|WEEKLY|MONTHLY|YEARLY` with `INTERVAL`, `BYDAY`,
-    /// `BYMONTHDAY`, `BYMONTH`, `COUNT` or `UNTIL` (anything else is a `422` naming this field);
-    /// needs a `due_date`, the first occurrence.
-    #[schema(value_type = Option<String>, max_length = 500, example = "FREQ=WEEKLY;BYDAY=MO")]
+    /// An RFC 5545 `RRULE` of the subset its schema states (anything else is a `422` naming this
+    /// field); needs a `due_date`, the first occurrence.
+    #[schema(value_type = Option<RecurrenceSchema>)]
     #[serde(default)]
     pub recurrence: Lenient<String>,
 }
@@ -191,7 +206,7 @@ pub struct UpdateTaskRequest {
     pub project_id: Option<Option<i64>>,
     /// An RFC 5545 `RRULE`, as on creation; `null` stops the task recurring.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, nullable, max_length = 500, example = "FREQ=MONTHLY;BYMONTHDAY=1")]
+    #[schema(value_type = Option<RecurrenceSchema>, nullable)]
     pub recurrence: Option<Option<String>>,
 }
 
