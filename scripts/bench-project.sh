@@ -73,7 +73,7 @@ WITH moved AS (DELETE FROM task_count_changes RETURNING user_id, status, delta)
 INSERT INTO task_counts (user_id, status, n)
 SELECT user_id, status, SUM(delta) FROM moved GROUP BY user_id, status
 ON CONFLICT (user_id, status) DO UPDATE SET n = task_counts.n + EXCLUDED.n;
-VACUUM ANALYZE tasks;
+VACUUM ANALYZE tasks, task_counts, task_count_changes;
 SQL
 pages=$(( (TASKS + 19) / 20 ))
 total=$(curl -sf "$BASE/api/v1/tasks?project_id=$project" -H "authorization: Bearer $admin" | sed -E 's/.*"total":([0-9]+).*/\1/')
