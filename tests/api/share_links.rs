@@ -181,6 +181,15 @@ async fn links_are_the_owners_alone_and_their_terms_are_checked(app: TestApp) {
         .send()
         .await;
     expect_problem(res.unwrap(), 400).await;
+    // A form feed is whitespace to many, but not to JSON: no body, and not an empty one either.
+    let res = app
+        .post(&format!("/api/v1/files/{}/links", file["id"]))
+        .bearer_auth(&ann.access_token)
+        .header("content-type", "application/json")
+        .body("\u{c}")
+        .send()
+        .await;
+    expect_problem(res.unwrap(), 400).await;
     assert_eq!(listing(&app, &ann, &file).await.len(), 1, "nothing was made by the refusals");
 }
 

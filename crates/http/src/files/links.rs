@@ -96,7 +96,12 @@ pub struct ShareLinkList {
 /// A body that may be absent: nothing at all, or JSON `null`, reads as `{}`; anything else must be
 /// JSON.
 fn optional_json<T: serde::de::DeserializeOwned + Default>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
-    let body = body.trim_ascii();
+    // JSON's whitespace only (RFC 8259 §2): a form feed, which `trim_ascii` would drop too, is
+    // not JSON, so a body of one is refused rather than read as no body (found by the fuzzer).
+    let json_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let start = body.iter().position(|b| !json_space(b)).unwrap_or(body.len());
+    let end = body.iter().rposition(|b| !json_space(b)).map_or(start, |i| i + 1);
+    let body = &body[start..end];
     if body.is_empty() || body == b"null" {
         return Ok(T::default());
     }
