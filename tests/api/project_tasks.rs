@@ -4,47 +4,35 @@
 //! mover edits, and a member removed loses all of it at their next request, their assignments
 //! with it.
 
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use workbench_e2e::{Account, Backend, TestApp, engines, error_fields, expect_problem};
-
-async fn send(app: &TestApp, who: &Account, method: Method, path: &str, body: Option<Value>) -> Response {
-    let mut req = app.request(method, &format!("/api/v1{path}")).bearer_auth(&who.access_token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
-}
-
-async fn ok(res: Response, status: StatusCode) -> Value {
-    let got = res.status();
-    let body: Value = res.json().await.unwrap_or(Value::Null);
-    assert_eq!(got, status, "{body}");
-    body
-}
+use workbench_e2e::{Account, Backend, TestApp, engines, error_fields, expect_json, expect_problem, send_as};
 
 async fn project(app: &TestApp, who: &Account, name: &str) -> i64 {
-    let created =
-        ok(send(app, who, Method::POST, "/projects", Some(json!({"name": name}))).await, StatusCode::CREATED).await;
+    let created = expect_json(
+        send_as(app, who, Method::POST, "/projects", Some(json!({"name": name}))).await,
+        StatusCode::CREATED,
+    )
+    .await;
     created["id"].as_i64().unwrap()
 }
 
 async fn add(app: &TestApp, admin: &Account, project: i64, who: &Account, role: &str) {
     let path = format!("/projects/{project}/members");
-    ok(
-        send(app, admin, Method::POST, &path, Some(json!({"user_id": who.id, "role": role}))).await,
+    expect_json(
+        send_as(app, admin, Method::POST, &path, Some(json!({"user_id": who.id, "role": role}))).await,
         StatusCode::CREATED,
     )
     .await;
 }
 
 async fn task(app: &TestApp, who: &Account, body: Value) -> Value {
-    ok(send(app, who, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await
+    expect_json(send_as(app, who, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await
 }
 
 /// The total of a list and the ids on its first page.
 async fn listed(app: &TestApp, who: &Account, path: &str) -> (i64, Vec<i64>) {
-    let page = ok(send(app, who, Method::GET, path, None).await, StatusCode::OK).await;
+    let page = expect_json(send_as(app, who, Method::GET, path, None).await, StatusCode::OK).await;
     let ids = page["data"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
     (page["pagination"]["total"].as_i64().unwrap(), ids)
 }
@@ -67,15 +55,15 @@ async fn members_see_project_tasks_and_their_roles_decide_the_rest(app: TestApp)
     let tiles = task(&app, &ann, json!({"title": "Choose the tiles", "project_id": kitchen})).await;
     assert_eq!((tiles["project_id"].as_i64(), tiles["owner_id"].as_i64()), (Some(kitchen), Some(ann.id)));
     let body = json!({"title": "Paint", "project_id": kitchen});
-    expect_problem(send(&app, &cat, Method::POST, "/tasks", Some(body.clone())).await, 403).await;
-    let refused = expect_problem(send(&app, &dan, Method::POST, "/tasks", Some(body.clone())).await, 422).await;
+    expect_problem(send_as(&app, &cat, Method::POST, "/tasks", Some(body.clone())).await, 403).await;
+    let refused = expect_problem(send_as(&app, &dan, Method::POST, "/tasks", Some(body.clone())).await, 422).await;
     assert_eq!(error_fields(&refused), ["project_id"]);
     let unknown = json!({"title": "Paint", "project_id": kitchen + 1000});
-    let refused = expect_problem(send(&app, &ann, Method::POST, "/tasks", Some(unknown)).await, 422).await;
+    let refused = expect_problem(send_as(&app, &ann, Method::POST, "/tasks", Some(unknown)).await, 422).await;
     assert_eq!(error_fields(&refused), ["project_id"]);
     // The assignee must be a member.
     let outsider = json!({"title": "Taps", "project_id": kitchen, "assignee_id": dan.id});
-    let refused = expect_problem(send(&app, &bob, Method::POST, "/tasks", Some(outsider)).await, 422).await;
+    let refused = expect_problem(send_as(&app, &bob, Method::POST, "/tasks", Some(outsider)).await, 422).await;
     assert_eq!(error_fields(&refused), ["assignee_id"]);
     let taps =
         task(&app, &bob, json!({"title": "Book the plumber", "project_id": kitchen, "assignee_id": cat.id})).await;
@@ -85,9 +73,9 @@ async fn members_see_project_tasks_and_their_roles_decide_the_rest(app: TestApp)
     // Reading: every member and platform staff; nobody else, whether by id, list, stats or search.
     let tiles_path = format!("/tasks/{}", tiles["id"]);
     for reader in [&ann, &bob, &cat, &moderator] {
-        ok(send(&app, reader, Method::GET, &tiles_path, None).await, StatusCode::OK).await;
+        expect_json(send_as(&app, reader, Method::GET, &tiles_path, None).await, StatusCode::OK).await;
     }
-    expect_problem(send(&app, &dan, Method::GET, &tiles_path, None).await, 404).await;
+    expect_problem(send_as(&app, &dan, Method::GET, &tiles_path, None).await, 404).await;
     let in_kitchen = format!("/tasks?project_id={kitchen}");
     let (total, ids) = listed(&app, &cat, &in_kitchen).await;
     assert_eq!((total, ids), (2, vec![taps["id"].as_i64().unwrap(), tiles["id"].as_i64().unwrap()]));
@@ -96,50 +84,53 @@ async fn members_see_project_tasks_and_their_roles_decide_the_rest(app: TestApp)
     assert_eq!(listed(&app, &cat, "/tasks").await.0, 2, "a member's own list holds the project's tasks");
     assert_eq!(listed(&app, &cat, "/tasks?status=pending").await.0, 2);
     assert_eq!(listed(&app, &dan, "/tasks").await, (1, vec![personal["id"].as_i64().unwrap()]));
-    let stats = ok(send(&app, &cat, Method::GET, "/tasks/stats", None).await, StatusCode::OK).await;
+    let stats = expect_json(send_as(&app, &cat, Method::GET, "/tasks/stats", None).await, StatusCode::OK).await;
     assert_eq!(stats["total"], 2);
     let stats_path = format!("/projects/{kitchen}/stats");
-    let stats = ok(send(&app, &cat, Method::GET, &stats_path, None).await, StatusCode::OK).await;
+    let stats = expect_json(send_as(&app, &cat, Method::GET, &stats_path, None).await, StatusCode::OK).await;
     assert_eq!((stats["total"].as_i64(), stats["by_status"]["pending"].as_i64()), (Some(2), Some(2)));
-    expect_problem(send(&app, &dan, Method::GET, &stats_path, None).await, 404).await;
-    let found = ok(send(&app, &cat, Method::GET, "/search?q=plumber&type=tasks", None).await, StatusCode::OK).await;
+    expect_problem(send_as(&app, &dan, Method::GET, &stats_path, None).await, 404).await;
+    let found =
+        expect_json(send_as(&app, &cat, Method::GET, "/search?q=plumber&type=tasks", None).await, StatusCode::OK).await;
     assert_eq!(found["tasks"].as_array().unwrap().len(), 1, "{found}");
-    let found = ok(send(&app, &dan, Method::GET, "/search?q=plumber&type=tasks", None).await, StatusCode::OK).await;
+    let found =
+        expect_json(send_as(&app, &dan, Method::GET, "/search?q=plumber&type=tasks", None).await, StatusCode::OK).await;
     assert_eq!(found["tasks"].as_array().unwrap().len(), 0, "{found}");
 
     // Changing: editors and admins; a viewer reads and comments; the creator has only their role.
     let rename = json!({"title": "Choose the wall tiles"});
-    expect_problem(send(&app, &cat, Method::PATCH, &tiles_path, Some(rename.clone())).await, 403).await;
-    expect_problem(send(&app, &dan, Method::PATCH, &tiles_path, Some(rename.clone())).await, 404).await;
-    let renamed = ok(send(&app, &bob, Method::PATCH, &tiles_path, Some(rename)).await, StatusCode::OK).await;
+    expect_problem(send_as(&app, &cat, Method::PATCH, &tiles_path, Some(rename.clone())).await, 403).await;
+    expect_problem(send_as(&app, &dan, Method::PATCH, &tiles_path, Some(rename.clone())).await, 404).await;
+    let renamed =
+        expect_json(send_as(&app, &bob, Method::PATCH, &tiles_path, Some(rename)).await, StatusCode::OK).await;
     assert_eq!(renamed["title"], "Choose the wall tiles");
     let comment = json!({"body": "The grey ones, please."});
     let comments = format!("{tiles_path}/comments");
-    ok(send(&app, &cat, Method::POST, &comments, Some(comment)).await, StatusCode::CREATED).await;
+    expect_json(send_as(&app, &cat, Method::POST, &comments, Some(comment)).await, StatusCode::CREATED).await;
     assert_eq!(
-        ok(send(&app, &bob, Method::GET, &comments, None).await, StatusCode::OK).await["pagination"]["total"],
+        expect_json(send_as(&app, &bob, Method::GET, &comments, None).await, StatusCode::OK).await["pagination"]["total"],
         1
     );
     let reassign = json!({"assignee_id": dan.id});
-    let refused = expect_problem(send(&app, &bob, Method::PATCH, &tiles_path, Some(reassign)).await, 422).await;
+    let refused = expect_problem(send_as(&app, &bob, Method::PATCH, &tiles_path, Some(reassign)).await, 422).await;
     assert_eq!(error_fields(&refused), ["assignee_id"]);
-    expect_problem(send(&app, &cat, Method::DELETE, &tiles_path, None).await, 403).await;
+    expect_problem(send_as(&app, &cat, Method::DELETE, &tiles_path, None).await, 403).await;
 
     // The creator demoted to viewer keeps only a viewer's rights over what they created.
     let demote = json!({"role": "viewer"});
     add(&app, &ann, kitchen, &dan, "admin").await;
     let ann_path = format!("/projects/{kitchen}/members/{}", ann.id);
-    ok(send(&app, &dan, Method::PATCH, &ann_path, Some(demote)).await, StatusCode::OK).await;
-    expect_problem(send(&app, &ann, Method::DELETE, &tiles_path, None).await, 403).await;
-    let gone = send(&app, &bob, Method::DELETE, &tiles_path, None).await;
+    expect_json(send_as(&app, &dan, Method::PATCH, &ann_path, Some(demote)).await, StatusCode::OK).await;
+    expect_problem(send_as(&app, &ann, Method::DELETE, &tiles_path, None).await, 403).await;
+    let gone = send_as(&app, &bob, Method::DELETE, &tiles_path, None).await;
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
     assert_eq!(listed(&app, &cat, &in_kitchen).await.0, 1);
 
     // Deleting the project takes its tasks with it.
-    let res = send(&app, &dan, Method::DELETE, &format!("/projects/{kitchen}"), None).await;
+    let res = send_as(&app, &dan, Method::DELETE, &format!("/projects/{kitchen}"), None).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let taps_path = format!("/tasks/{}", taps["id"]);
-    expect_problem(send(&app, &moderator, Method::GET, &taps_path, None).await, 404).await;
+    expect_problem(send_as(&app, &moderator, Method::GET, &taps_path, None).await, 404).await;
     assert_eq!(listed(&app, &cat, "/tasks").await.0, 0);
 }
 
@@ -151,17 +142,17 @@ async fn a_removed_member_loses_the_projects_tasks_at_their_next_request(app: Te
     let path = format!("/tasks/{}", assigned["id"]);
     // Bob reads it, so that it is cached for him.
     for _ in 0..2 {
-        ok(send(&app, &bob, Method::GET, &path, None).await, StatusCode::OK).await;
+        expect_json(send_as(&app, &bob, Method::GET, &path, None).await, StatusCode::OK).await;
         assert_eq!(listed(&app, &bob, "/tasks").await.0, 1);
     }
 
-    let res = send(&app, &ann, Method::DELETE, &format!("/projects/{kitchen}/members/{}", bob.id), None).await;
+    let res = send_as(&app, &ann, Method::DELETE, &format!("/projects/{kitchen}/members/{}", bob.id), None).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
 
-    expect_problem(send(&app, &bob, Method::GET, &path, None).await, 404).await;
+    expect_problem(send_as(&app, &bob, Method::GET, &path, None).await, 404).await;
     assert_eq!(listed(&app, &bob, "/tasks").await.0, 0);
     assert_eq!(listed(&app, &bob, &format!("/tasks?project_id={kitchen}")).await.0, 0);
-    let after = ok(send(&app, &ann, Method::GET, &path, None).await, StatusCode::OK).await;
+    let after = expect_json(send_as(&app, &ann, Method::GET, &path, None).await, StatusCode::OK).await;
     assert_eq!(after["assignee_id"], Value::Null, "a removed member is unassigned");
     assert_eq!(after["version"].as_i64(), Some(assigned["version"].as_i64().unwrap() + 1));
 }
@@ -175,21 +166,25 @@ async fn tasks_move_between_projects_where_the_mover_edits(app: TestApp) {
     let moved = task(&app, &bob, json!({"title": "Seeds", "project_id": kitchen, "assignee_id": bob.id})).await;
     let path = format!("/tasks/{}", moved["id"]);
 
-    let refused = send(&app, &bob, Method::PATCH, &path, Some(json!({"project_id": garden}))).await;
+    let refused = send_as(&app, &bob, Method::PATCH, &path, Some(json!({"project_id": garden}))).await;
     expect_problem(refused, 403).await;
-    let ann_attic = send(&app, &ann, Method::PATCH, &path, Some(json!({"project_id": attic}))).await;
+    let ann_attic = send_as(&app, &ann, Method::PATCH, &path, Some(json!({"project_id": attic}))).await;
     assert_eq!(error_fields(&expect_problem(ann_attic, 422).await), ["project_id"]);
     // Ann edits in both, but Bob, the assignee, is only a viewer of the garden: still a member.
-    let to_garden =
-        ok(send(&app, &ann, Method::PATCH, &path, Some(json!({"project_id": garden}))).await, StatusCode::OK).await;
+    let to_garden = expect_json(
+        send_as(&app, &ann, Method::PATCH, &path, Some(json!({"project_id": garden}))).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(to_garden["project_id"].as_i64(), Some(garden));
     assert_eq!(listed(&app, &bob, &format!("/tasks?project_id={garden}")).await.0, 1);
     assert_eq!(listed(&app, &bob, &format!("/tasks?project_id={kitchen}")).await.0, 0);
     // Made personal again: its owner's (Bob's) and no longer the garden's.
     let personal =
-        ok(send(&app, &ann, Method::PATCH, &path, Some(json!({"project_id": null}))).await, StatusCode::OK).await;
+        expect_json(send_as(&app, &ann, Method::PATCH, &path, Some(json!({"project_id": null}))).await, StatusCode::OK)
+            .await;
     assert_eq!(personal["project_id"], Value::Null);
-    expect_problem(send(&app, &ann, Method::GET, &path, None).await, 404).await;
+    expect_problem(send_as(&app, &ann, Method::GET, &path, None).await, 404).await;
     assert_eq!(listed(&app, &bob, "/tasks").await.0, 1);
 }
 
@@ -205,18 +200,18 @@ async fn a_member_removed_on_one_instance_is_refused_on_the_other(backend: Backe
     let path = format!("/tasks/{}", tiles["id"]);
     let in_kitchen = format!("/tasks?project_id={kitchen}");
     for _ in 0..2 {
-        ok(send(two, &bob, Method::GET, &path, None).await, StatusCode::OK).await;
+        expect_json(send_as(two, &bob, Method::GET, &path, None).await, StatusCode::OK).await;
         assert_eq!(listed(two, &bob, "/tasks").await.0, 1);
         assert_eq!(listed(two, &bob, &in_kitchen).await.0, 1);
     }
 
-    let res = send(one, &ann, Method::DELETE, &format!("/projects/{kitchen}/members/{}", bob.id), None).await;
+    let res = send_as(one, &ann, Method::DELETE, &format!("/projects/{kitchen}/members/{}", bob.id), None).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
 
-    expect_problem(send(two, &bob, Method::GET, &path, None).await, 404).await;
+    expect_problem(send_as(two, &bob, Method::GET, &path, None).await, 404).await;
     assert_eq!(listed(two, &bob, "/tasks").await.0, 0, "the other instance's list forgot the project");
     assert_eq!(listed(two, &bob, &in_kitchen).await.0, 0);
-    let stats = ok(send(two, &bob, Method::GET, "/tasks/stats", None).await, StatusCode::OK).await;
+    let stats = expect_json(send_as(two, &bob, Method::GET, "/tasks/stats", None).await, StatusCode::OK).await;
     assert_eq!(stats["total"], 0);
 }
 

@@ -3,33 +3,19 @@
 //! with the last admin kept, and invitations that admit as many people as they allow, on both
 //! engines.
 
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use workbench_e2e::{Account, TestApp, engines, error_fields, expect_problem, location};
-
-async fn send(app: &TestApp, who: &Account, method: Method, path: &str, body: Option<Value>) -> Response {
-    let mut req = app.request(method, &format!("/api/v1{path}")).bearer_auth(&who.access_token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
-}
-
-async fn ok(res: Response, status: StatusCode) -> Value {
-    let got = res.status();
-    let body: Value = res.json().await.unwrap_or(Value::Null);
-    assert_eq!(got, status, "{body}");
-    body
-}
+use workbench_e2e::{Account, TestApp, engines, error_fields, expect_json, expect_problem, location, send_as};
 
 async fn project(app: &TestApp, who: &Account, name: &str) -> Value {
-    ok(send(app, who, Method::POST, "/projects", Some(json!({"name": name}))).await, StatusCode::CREATED).await
+    expect_json(send_as(app, who, Method::POST, "/projects", Some(json!({"name": name}))).await, StatusCode::CREATED)
+        .await
 }
 
 async fn add(app: &TestApp, admin: &Account, project: &Value, who: &Account, role: &str) {
     let path = format!("/projects/{}/members", project["id"]);
-    let member = ok(
-        send(app, admin, Method::POST, &path, Some(json!({"user_id": who.id, "role": role}))).await,
+    let member = expect_json(
+        send_as(app, admin, Method::POST, &path, Some(json!({"user_id": who.id, "role": role}))).await,
         StatusCode::CREATED,
     )
     .await;
@@ -49,7 +35,8 @@ async fn a_project_is_seen_by_its_members_and_platform_staff_only(app: TestApp) 
     let bob = app.signup("bob").await;
     let moderator = app.signup_with_role("mod", "moderator").await;
     let res =
-        send(&app, &ann, Method::POST, "/projects", Some(json!({"name": "  Kitchen  ", "description": "Tiles"}))).await;
+        send_as(&app, &ann, Method::POST, "/projects", Some(json!({"name": "  Kitchen  ", "description": "Tiles"})))
+            .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let (place, tag) = (location(&res), res.headers().get("etag").unwrap().to_str().unwrap().to_owned());
     let kitchen: Value = res.json().await.unwrap();
@@ -62,30 +49,36 @@ async fn a_project_is_seen_by_its_members_and_platform_staff_only(app: TestApp) 
         app.get(&format!("/api/v1{path}")).bearer_auth(&ann.access_token).header("If-None-Match", &tag).send().await;
     assert_eq!(cached.unwrap().status(), StatusCode::NOT_MODIFIED);
 
-    expect_problem(send(&app, &bob, Method::GET, &path, None).await, 404).await;
-    expect_problem(send(&app, &bob, Method::GET, &format!("{path}/members"), None).await, 404).await;
-    let seen = ok(send(&app, &moderator, Method::GET, &path, None).await, StatusCode::OK).await;
+    expect_problem(send_as(&app, &bob, Method::GET, &path, None).await, 404).await;
+    expect_problem(send_as(&app, &bob, Method::GET, &format!("{path}/members"), None).await, 404).await;
+    let seen = expect_json(send_as(&app, &moderator, Method::GET, &path, None).await, StatusCode::OK).await;
     assert_eq!(seen["my_role"], Value::Null, "staff who are not members have no role");
 
     let garden = project(&app, &bob, "Garden").await;
-    let mine = ok(send(&app, &ann, Method::GET, "/projects", None).await, StatusCode::OK).await;
+    let mine = expect_json(send_as(&app, &ann, Method::GET, "/projects", None).await, StatusCode::OK).await;
     assert_eq!(mine["pagination"]["total"], 1);
     assert_eq!(mine["data"][0]["id"], kitchen["id"]);
-    let all_ignored = ok(send(&app, &ann, Method::GET, "/projects?all=true", None).await, StatusCode::OK).await;
+    let all_ignored =
+        expect_json(send_as(&app, &ann, Method::GET, "/projects?all=true", None).await, StatusCode::OK).await;
     assert_eq!(all_ignored["pagination"]["total"], 1, "`all` is ignored for a user");
-    let all =
-        ok(send(&app, &moderator, Method::GET, "/projects?all=true&per_page=1", None).await, StatusCode::OK).await;
+    let all = expect_json(
+        send_as(&app, &moderator, Method::GET, "/projects?all=true&per_page=1", None).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!((all["pagination"]["total"].as_i64(), all["pagination"]["pages"].as_i64()), (Some(2), Some(2)));
     assert_eq!(all["data"][0]["id"], garden["id"], "newest created first");
 
-    ok(send(&app, &ann, Method::PATCH, &path, Some(json!({"archived": true}))).await, StatusCode::OK).await;
-    let active = ok(send(&app, &ann, Method::GET, "/projects", None).await, StatusCode::OK).await;
+    expect_json(send_as(&app, &ann, Method::PATCH, &path, Some(json!({"archived": true}))).await, StatusCode::OK).await;
+    let active = expect_json(send_as(&app, &ann, Method::GET, "/projects", None).await, StatusCode::OK).await;
     assert_eq!(active["pagination"]["total"], 0, "archived projects leave the default list");
-    let archived = ok(send(&app, &ann, Method::GET, "/projects?archived=true", None).await, StatusCode::OK).await;
+    let archived =
+        expect_json(send_as(&app, &ann, Method::GET, "/projects?archived=true", None).await, StatusCode::OK).await;
     assert_eq!(archived["data"][0]["archived"], true);
 
     let problem = expect_problem(
-        send(&app, &ann, Method::POST, "/projects", Some(json!({"name": " ", "description": "x".repeat(2001)}))).await,
+        send_as(&app, &ann, Method::POST, "/projects", Some(json!({"name": " ", "description": "x".repeat(2001)})))
+            .await,
         422,
     )
     .await;
@@ -106,13 +99,14 @@ async fn admins_manage_and_other_roles_are_refused(app: TestApp) {
     add(&app, &ann, &kitchen, &cid, "viewer").await;
 
     for who in [&bob, &cid] {
-        expect_problem(send(&app, who, Method::PATCH, &path, Some(json!({"name": "Mine"}))).await, 403).await;
-        expect_problem(send(&app, who, Method::DELETE, &path, None).await, 403).await;
+        expect_problem(send_as(&app, who, Method::PATCH, &path, Some(json!({"name": "Mine"}))).await, 403).await;
+        expect_problem(send_as(&app, who, Method::DELETE, &path, None).await, 403).await;
         let member = json!({"user_id": root.id, "role": "viewer"});
-        expect_problem(send(&app, who, Method::POST, &format!("{path}/members"), Some(member)).await, 403).await;
-        expect_problem(send(&app, who, Method::GET, &format!("{path}/invites"), None).await, 403).await;
+        expect_problem(send_as(&app, who, Method::POST, &format!("{path}/members"), Some(member)).await, 403).await;
+        expect_problem(send_as(&app, who, Method::GET, &format!("{path}/invites"), None).await, 403).await;
     }
-    let members = ok(send(&app, &cid, Method::GET, &format!("{path}/members"), None).await, StatusCode::OK).await;
+    let members =
+        expect_json(send_as(&app, &cid, Method::GET, &format!("{path}/members"), None).await, StatusCode::OK).await;
     assert_eq!(members["pagination"]["total"], 3, "any member reads the members");
 
     let stale = app
@@ -124,8 +118,8 @@ async fn admins_manage_and_other_roles_are_refused(app: TestApp) {
         .await
         .unwrap();
     expect_problem(stale, 412).await;
-    let renamed = ok(
-        send(&app, &ann, Method::PATCH, &path, Some(json!({"name": "Kitchen 2", "description": null}))).await,
+    let renamed = expect_json(
+        send_as(&app, &ann, Method::PATCH, &path, Some(json!({"name": "Kitchen 2", "description": null}))).await,
         StatusCode::OK,
     )
     .await;
@@ -133,22 +127,23 @@ async fn admins_manage_and_other_roles_are_refused(app: TestApp) {
     assert_eq!(renamed["member_count"], 3);
 
     let again = json!({"user_id": bob.id, "role": "viewer"});
-    expect_problem(send(&app, &ann, Method::POST, &format!("{path}/members"), Some(again)).await, 409).await;
+    expect_problem(send_as(&app, &ann, Method::POST, &format!("{path}/members"), Some(again)).await, 409).await;
     let unknown = json!({"user_id": 999_999, "role": "boss"});
     let problem =
-        expect_problem(send(&app, &ann, Method::POST, &format!("{path}/members"), Some(unknown)).await, 422).await;
+        expect_problem(send_as(&app, &ann, Method::POST, &format!("{path}/members"), Some(unknown)).await, 422).await;
     assert_eq!(error_fields(&problem), ["role"], "the role first: the user is looked up once the body is valid");
     let unknown = json!({"user_id": 999_999, "role": "viewer"});
     let problem =
-        expect_problem(send(&app, &ann, Method::POST, &format!("{path}/members"), Some(unknown)).await, 422).await;
+        expect_problem(send_as(&app, &ann, Method::POST, &format!("{path}/members"), Some(unknown)).await, 422).await;
     assert_eq!(error_fields(&problem), ["user_id"]);
 
     // A platform admin acts as a project admin anywhere.
     let renamed =
-        ok(send(&app, &root, Method::PATCH, &path, Some(json!({"name": "Audited"}))).await, StatusCode::OK).await;
+        expect_json(send_as(&app, &root, Method::PATCH, &path, Some(json!({"name": "Audited"}))).await, StatusCode::OK)
+            .await;
     assert_eq!(renamed["my_role"], Value::Null);
-    ok(send(&app, &root, Method::DELETE, &path, None).await, StatusCode::NO_CONTENT).await;
-    expect_problem(send(&app, &ann, Method::GET, &path, None).await, 404).await;
+    expect_json(send_as(&app, &root, Method::DELETE, &path, None).await, StatusCode::NO_CONTENT).await;
+    expect_problem(send_as(&app, &ann, Method::GET, &path, None).await, 404).await;
 }
 
 async fn members_change_roles_and_leave_but_the_last_admin_stays(app: TestApp) {
@@ -157,23 +152,27 @@ async fn members_change_roles_and_leave_but_the_last_admin_stays(app: TestApp) {
     let kitchen = project(&app, &ann, "Kitchen").await;
     let path = format!("/projects/{}", kitchen["id"]);
     let me = format!("{path}/members/{}", ann.id);
-    expect_problem(send(&app, &ann, Method::PATCH, &me, Some(json!({"role": "editor"}))).await, 409).await;
-    expect_problem(send(&app, &ann, Method::DELETE, &me, None).await, 409).await;
+    expect_problem(send_as(&app, &ann, Method::PATCH, &me, Some(json!({"role": "editor"}))).await, 409).await;
+    expect_problem(send_as(&app, &ann, Method::DELETE, &me, None).await, 409).await;
 
     add(&app, &ann, &kitchen, &bob, "viewer").await;
     let bobs = format!("{path}/members/{}", bob.id);
     let promoted =
-        ok(send(&app, &ann, Method::PATCH, &bobs, Some(json!({"role": "admin"}))).await, StatusCode::OK).await;
+        expect_json(send_as(&app, &ann, Method::PATCH, &bobs, Some(json!({"role": "admin"}))).await, StatusCode::OK)
+            .await;
     assert_eq!(promoted["role"], "admin");
-    let demoted = ok(send(&app, &ann, Method::PATCH, &me, Some(json!({"role": "viewer"}))).await, StatusCode::OK).await;
+    let demoted =
+        expect_json(send_as(&app, &ann, Method::PATCH, &me, Some(json!({"role": "viewer"}))).await, StatusCode::OK)
+            .await;
     assert_eq!(demoted["role"], "viewer");
-    let problem = expect_problem(send(&app, &bob, Method::PATCH, &me, Some(json!({"role": "owner"}))).await, 422).await;
+    let problem =
+        expect_problem(send_as(&app, &bob, Method::PATCH, &me, Some(json!({"role": "owner"}))).await, 422).await;
     assert_eq!(error_fields(&problem), ["role"]);
-    expect_problem(send(&app, &ann, Method::DELETE, &bobs, None).await, 403).await;
-    ok(send(&app, &ann, Method::DELETE, &me, None).await, StatusCode::NO_CONTENT).await;
-    expect_problem(send(&app, &ann, Method::GET, &path, None).await, 404).await;
-    expect_problem(send(&app, &bob, Method::DELETE, &me, None).await, 404).await;
-    let project = ok(send(&app, &bob, Method::GET, &path, None).await, StatusCode::OK).await;
+    expect_problem(send_as(&app, &ann, Method::DELETE, &bobs, None).await, 403).await;
+    expect_json(send_as(&app, &ann, Method::DELETE, &me, None).await, StatusCode::NO_CONTENT).await;
+    expect_problem(send_as(&app, &ann, Method::GET, &path, None).await, 404).await;
+    expect_problem(send_as(&app, &bob, Method::DELETE, &me, None).await, 404).await;
+    let project = expect_json(send_as(&app, &bob, Method::GET, &path, None).await, StatusCode::OK).await;
     assert_eq!(project["member_count"], 1);
 }
 
@@ -181,8 +180,8 @@ async fn invitations_admit_as_many_as_they_allow(app: TestApp) {
     let ann = app.signup("ann").await;
     let kitchen = project(&app, &ann, "Kitchen").await;
     let invites = format!("/projects/{}/invites", kitchen["id"]);
-    let one = ok(
-        send(&app, &ann, Method::POST, &invites, Some(json!({"role": "editor", "max_uses": 1}))).await,
+    let one = expect_json(
+        send_as(&app, &ann, Method::POST, &invites, Some(json!({"role": "editor", "max_uses": 1}))).await,
         StatusCode::CREATED,
     )
     .await;
@@ -197,33 +196,41 @@ async fn invitations_admit_as_many_as_they_allow(app: TestApp) {
     // Two people follow a one-use invitation at once: exactly one joins.
     let (bob, cid) = (app.signup("bob").await, app.signup("cid").await);
     let accept = format!("/invites/{token}/accept");
-    let (first, second) =
-        tokio::join!(send(&app, &bob, Method::POST, &accept, None), send(&app, &cid, Method::POST, &accept, None));
+    let (first, second) = tokio::join!(
+        send_as(&app, &bob, Method::POST, &accept, None),
+        send_as(&app, &cid, Method::POST, &accept, None)
+    );
     let statuses = [first.status().as_u16(), second.status().as_u16()];
     assert!(statuses.contains(&200) && statuses.contains(&404), "{statuses:?}");
     let (joined, refused) = if first.status() == StatusCode::OK { (&bob, &cid) } else { (&cid, &bob) };
-    let seen = ok(send(&app, joined, Method::POST, &accept, None).await, StatusCode::OK).await;
+    let seen = expect_json(send_as(&app, joined, Method::POST, &accept, None).await, StatusCode::OK).await;
     assert_eq!(seen["my_role"], "editor", "a member following it again is shown the project");
-    expect_problem(send(&app, refused, Method::GET, &format!("/projects/{}", kitchen["id"]), None).await, 404).await;
+    expect_problem(send_as(&app, refused, Method::GET, &format!("/projects/{}", kitchen["id"]), None).await, 404).await;
 
-    let listed = ok(send(&app, &ann, Method::GET, &invites, None).await, StatusCode::OK).await;
+    let listed = expect_json(send_as(&app, &ann, Method::GET, &invites, None).await, StatusCode::OK).await;
     assert_eq!(listed["data"][0]["uses"], 1, "counted once");
     assert!(listed["data"][0].get("token").is_none() && !listed.to_string().contains(&token), "{listed}");
 
-    let open =
-        ok(send(&app, &ann, Method::POST, &invites, Some(json!({"role": "viewer"}))).await, StatusCode::CREATED).await;
+    let open = expect_json(
+        send_as(&app, &ann, Method::POST, &invites, Some(json!({"role": "viewer"}))).await,
+        StatusCode::CREATED,
+    )
+    .await;
     assert_eq!(open["max_uses"], Value::Null, "unlimited unless told");
-    ok(send(&app, &ann, Method::DELETE, &format!("{invites}/{}", open["id"]), None).await, StatusCode::NO_CONTENT)
-        .await;
+    expect_json(
+        send_as(&app, &ann, Method::DELETE, &format!("{invites}/{}", open["id"]), None).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     let revoked = format!("/invites/{}/accept", open["token"].as_str().unwrap());
-    expect_problem(send(&app, refused, Method::POST, &revoked, None).await, 404).await;
-    expect_problem(send(&app, &ann, Method::DELETE, &format!("{invites}/{}", open["id"]), None).await, 404).await;
-    let listed = ok(send(&app, &ann, Method::GET, &invites, None).await, StatusCode::OK).await;
+    expect_problem(send_as(&app, refused, Method::POST, &revoked, None).await, 404).await;
+    expect_problem(send_as(&app, &ann, Method::DELETE, &format!("{invites}/{}", open["id"]), None).await, 404).await;
+    let listed = expect_json(send_as(&app, &ann, Method::GET, &invites, None).await, StatusCode::OK).await;
     assert_eq!(listed["pagination"]["total"], 1, "a revoked invitation leaves the listing");
-    expect_problem(send(&app, refused, Method::POST, "/invites/nonsense/accept", None).await, 404).await;
+    expect_problem(send_as(&app, refused, Method::POST, "/invites/nonsense/accept", None).await, 404).await;
 
     let bad = json!({"role": "owner", "max_uses": 0, "expires_in_hours": 721});
-    let problem = expect_problem(send(&app, &ann, Method::POST, &invites, Some(bad)).await, 422).await;
+    let problem = expect_problem(send_as(&app, &ann, Method::POST, &invites, Some(bad)).await, 422).await;
     let mut fields = error_fields(&problem);
     fields.sort();
     assert_eq!(fields, ["expires_in_hours", "max_uses", "role"]);

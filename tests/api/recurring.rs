@@ -2,33 +2,20 @@
 //! (anything else named in a 422), a preview of the next due dates, and completing a task making
 //! exactly one next occurrence, however often or concurrently it is completed, until the rule ends.
 
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use workbench_e2e::{Account, TestApp, engines, error_fields, expect_problem};
-
-async fn send(app: &TestApp, who: &Account, method: Method, path: &str, body: Option<Value>) -> Response {
-    let mut req = app.request(method, &format!("/api/v1{path}")).bearer_auth(&who.access_token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
-}
-
-async fn ok(res: Response, status: StatusCode) -> Value {
-    let got = res.status();
-    let body: Value = res.json().await.unwrap_or(Value::Null);
-    assert_eq!(got, status, "{body}");
-    body
-}
+use workbench_e2e::{Account, TestApp, engines, error_fields, expect_json, expect_problem, send_as};
 
 async fn complete(app: &TestApp, who: &Account, id: &Value) -> Value {
     let done = json!({"status": "completed"});
-    ok(send(app, who, Method::PATCH, &format!("/tasks/{id}"), Some(done)).await, StatusCode::OK).await
+    expect_json(send_as(app, who, Method::PATCH, &format!("/tasks/{id}"), Some(done)).await, StatusCode::OK).await
 }
 
 /// Every task of the caller, oldest first.
 async fn all_tasks(app: &TestApp, who: &Account) -> Vec<Value> {
-    let page = ok(send(app, who, Method::GET, "/tasks?sort=created_at&per_page=100", None).await, StatusCode::OK).await;
+    let page =
+        expect_json(send_as(app, who, Method::GET, "/tasks?sort=created_at&per_page=100", None).await, StatusCode::OK)
+            .await;
     page["data"].as_array().unwrap().clone()
 }
 
@@ -53,30 +40,32 @@ async fn a_rule_outside_the_subset_or_without_a_due_date_is_named(app: TestApp) 
         json!({"title": "t", "due_date": "2026-12-01", "recurrence": "freq=daily"}),
         json!({"title": "t", "due_date": "2026-12-01", "recurrence": "FREQ=DAILY;UNTIL=20261399T000000Z"}),
     ] {
-        let problem = expect_problem(send(&app, &ann, Method::POST, "/tasks", Some(body.clone())).await, 422).await;
+        let problem = expect_problem(send_as(&app, &ann, Method::POST, "/tasks", Some(body.clone())).await, 422).await;
         assert_eq!(error_fields(&problem), ["recurrence"], "{body}");
     }
     let body =
         json!({"title": "Rent", "due_date": "2026-12-01T09:00:00Z", "recurrence": "RRULE:FREQ=MONTHLY;BYMONTHDAY=1"});
-    let rent = ok(send(&app, &ann, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await;
+    let rent = expect_json(send_as(&app, &ann, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await;
     assert_eq!(
         (rent["recurrence"].as_str(), rent["previous_id"].as_null()),
         (Some("FREQ=MONTHLY;BYMONTHDAY=1"), Some(()))
     );
     let path = format!("/tasks/{}", rent["id"]);
-    let cleared = send(&app, &ann, Method::PATCH, &path, Some(json!({"due_date": null}))).await;
+    let cleared = send_as(&app, &ann, Method::PATCH, &path, Some(json!({"due_date": null}))).await;
     assert_eq!(error_fields(&expect_problem(cleared, 422).await), ["recurrence"]);
     let stopped =
-        ok(send(&app, &ann, Method::PATCH, &path, Some(json!({"recurrence": null}))).await, StatusCode::OK).await;
+        expect_json(send_as(&app, &ann, Method::PATCH, &path, Some(json!({"recurrence": null}))).await, StatusCode::OK)
+            .await;
     assert_eq!(stopped["recurrence"], Value::Null);
-    let preview = ok(send(&app, &ann, Method::GET, &format!("{path}/occurrences"), None).await, StatusCode::OK).await;
+    let preview =
+        expect_json(send_as(&app, &ann, Method::GET, &format!("{path}/occurrences"), None).await, StatusCode::OK).await;
     assert_eq!(preview, json!({"data": []}), "a task that does not recur has no next dates");
     for count in ["0", "51"] {
-        let res = send(&app, &ann, Method::GET, &format!("{path}/occurrences?count={count}"), None).await;
+        let res = send_as(&app, &ann, Method::GET, &format!("{path}/occurrences?count={count}"), None).await;
         assert_eq!(error_fields(&expect_problem(res, 422).await), ["count"]);
     }
     let stranger = app.signup("bob").await;
-    expect_problem(send(&app, &stranger, Method::GET, &format!("{path}/occurrences"), None).await, 404).await;
+    expect_problem(send_as(&app, &stranger, Method::GET, &format!("{path}/occurrences"), None).await, 404).await;
 }
 
 async fn completing_a_recurring_task_makes_the_next_until_the_rule_ends(app: TestApp) {
@@ -85,9 +74,9 @@ async fn completing_a_recurring_task_makes_the_next_until_the_rule_ends(app: Tes
         "title": "Water the plants", "priority": "low", "tags": ["home"],
         "due_date": "2026-12-01T09:00:00Z", "recurrence": "FREQ=WEEKLY;COUNT=3",
     });
-    let first = ok(send(&app, &ann, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await;
+    let first = expect_json(send_as(&app, &ann, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await;
     let preview = format!("/tasks/{}/occurrences?count=5", first["id"]);
-    let dates = ok(send(&app, &ann, Method::GET, &preview, None).await, StatusCode::OK).await;
+    let dates = expect_json(send_as(&app, &ann, Method::GET, &preview, None).await, StatusCode::OK).await;
     assert_eq!(dates, json!({"data": ["2026-12-08T09:00:00Z", "2026-12-15T09:00:00Z"]}), "COUNT counts the first");
 
     complete(&app, &ann, &first["id"]).await;
@@ -103,7 +92,11 @@ async fn completing_a_recurring_task_makes_the_next_until_the_rule_ends(app: Tes
 
     // Reopened and completed again, retried: still one next occurrence.
     let reopen = json!({"status": "pending"});
-    ok(send(&app, &ann, Method::PATCH, &format!("/tasks/{}", first["id"]), Some(reopen)).await, StatusCode::OK).await;
+    expect_json(
+        send_as(&app, &ann, Method::PATCH, &format!("/tasks/{}", first["id"]), Some(reopen)).await,
+        StatusCode::OK,
+    )
+    .await;
     complete(&app, &ann, &first["id"]).await;
     complete(&app, &ann, &first["id"]).await;
     assert_eq!(following(&all_tasks(&app, &ann).await, &first["id"]).len(), 1);
@@ -125,7 +118,8 @@ async fn two_completions_at_once_make_one_next_occurrence(app: TestApp) {
     let ann = app.signup("ann").await;
     for round in 0..5 {
         let body = json!({"title": format!("Daily {round}"), "due_date": "2026-12-01", "recurrence": "FREQ=DAILY"});
-        let task = ok(send(&app, &ann, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await;
+        let task =
+            expect_json(send_as(&app, &ann, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await;
         let (one, two) = tokio::join!(complete(&app, &ann, &task["id"]), complete(&app, &ann, &task["id"]));
         assert_eq!((one["status"].as_str(), two["status"].as_str()), (Some("completed"), Some("completed")));
         let tasks = all_tasks(&app, &ann).await;

@@ -4,41 +4,28 @@
 
 use crate::events::next_event;
 use reqwest::multipart::{Form, Part};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use workbench_e2e::{Account, TestApp, engines, error_fields, expect_problem, location};
-
-async fn send(app: &TestApp, who: &Account, method: Method, path: &str, body: Option<Value>) -> Response {
-    let mut req = app.request(method, &format!("/api/v1{path}")).bearer_auth(&who.access_token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
-}
-
-async fn ok(res: Response, status: StatusCode) -> Value {
-    let got = res.status();
-    let body: Value = res.json().await.unwrap_or(Value::Null);
-    assert_eq!(got, status, "{body}");
-    body
-}
+use workbench_e2e::{Account, TestApp, engines, error_fields, expect_json, expect_problem, location, send_as};
 
 /// A catalogue product (made by an admin); its id.
 async fn product(app: &TestApp, name: &str, brand: &str) -> i64 {
     let root = app.signup_with_role(&format!("root-{}", name.to_lowercase()), "admin").await;
-    let category = ok(
-        send(app, &root, Method::POST, "/categories", Some(json!({"name": format!("{name}s")}))).await,
+    let category = expect_json(
+        send_as(app, &root, Method::POST, "/categories", Some(json!({"name": format!("{name}s")}))).await,
         StatusCode::CREATED,
     )
     .await;
     let body = json!({"name": name, "category_id": category["id"], "brand": brand, "warranty_months": 24});
-    ok(send(app, &root, Method::POST, "/products", Some(body)).await, StatusCode::CREATED).await["id"].as_i64().unwrap()
+    expect_json(send_as(app, &root, Method::POST, "/products", Some(body)).await, StatusCode::CREATED).await["id"]
+        .as_i64()
+        .unwrap()
 }
 
 /// An item of `who`'s, offered on the market when `tradeable`; its id.
 async fn item(app: &TestApp, who: &Account, product: i64, tradeable: bool) -> i64 {
-    let made = ok(
-        send(
+    let made = expect_json(
+        send_as(
             app,
             who,
             Method::POST,
@@ -53,19 +40,22 @@ async fn item(app: &TestApp, who: &Account, product: i64, tradeable: bool) -> i6
     assert_eq!(made["tradeable"], false, "not on the market unless its owner says so");
     if tradeable {
         let path = format!("/user-products/{id}");
-        let marked =
-            ok(send(app, who, Method::PATCH, &path, Some(json!({"tradeable": true}))).await, StatusCode::OK).await;
+        let marked = expect_json(
+            send_as(app, who, Method::PATCH, &path, Some(json!({"tradeable": true}))).await,
+            StatusCode::OK,
+        )
+        .await;
         assert_eq!(marked["tradeable"], true);
     }
     id
 }
 
 async fn propose(app: &TestApp, who: &Account, body: Value) -> Value {
-    ok(send(app, who, Method::POST, "/trades", Some(body)).await, StatusCode::CREATED).await
+    expect_json(send_as(app, who, Method::POST, "/trades", Some(body)).await, StatusCode::CREATED).await
 }
 
 async fn owner_of(app: &TestApp, who: &Account, item: i64) -> StatusCode {
-    send(app, who, Method::GET, &format!("/user-products/{item}"), None).await.status()
+    send_as(app, who, Method::GET, &format!("/user-products/{item}"), None).await.status()
 }
 
 engines!(
@@ -97,7 +87,11 @@ async fn every_change_is_an_event_for_both_parties(app: TestApp) {
     audience.sort_unstable();
     assert_eq!(audience, [ann.id, bob.id], "both parties hear of it");
 
-    ok(send(&app, &bob, Method::POST, &format!("/trades/{}/accept", trade["id"]), None).await, StatusCode::OK).await;
+    expect_json(
+        send_as(&app, &bob, Method::POST, &format!("/trades/{}/accept", trade["id"]), None).await,
+        StatusCode::OK,
+    )
+    .await;
     let accepted = next_event(&mut events, "event.trade.accepted").await;
     assert_eq!(
         (accepted["data"]["id"].clone(), accepted["data"]["status"].as_str()),
@@ -113,15 +107,19 @@ async fn every_change_is_an_event_for_both_parties(app: TestApp) {
         json!({"recipient_id": cid.id, "offered_item_ids": [ann_item], "requested_item_ids": [cid_item]}),
     )
     .await;
-    ok(
-        send(&app, &bob, Method::PATCH, &format!("/user-products/{ann_item}"), Some(json!({"status": "broken"}))).await,
+    expect_json(
+        send_as(&app, &bob, Method::PATCH, &format!("/user-products/{ann_item}"), Some(json!({"status": "broken"})))
+            .await,
         StatusCode::OK,
     )
     .await;
     let cancelled = next_event(&mut events, "event.trade.cancelled").await;
     let hook = json!({"url": "https://hooks.example.com/trades", "events": ["trade.accepted", "trade.cancelled"]});
-    let subscribed =
-        ok(send(&app, &bob, Method::POST, "/webhooks/subscriptions", Some(hook)).await, StatusCode::CREATED).await;
+    let subscribed = expect_json(
+        send_as(&app, &bob, Method::POST, "/webhooks/subscriptions", Some(hook)).await,
+        StatusCode::CREATED,
+    )
+    .await;
     assert_eq!(subscribed["events"], json!(["trade.accepted", "trade.cancelled"]), "webhooks may ask for trade events");
     assert_eq!(
         (cancelled["data"]["id"].clone(), cancelled["data"]["status"].as_str()),
@@ -138,7 +136,7 @@ async fn the_market_shows_other_users_tradeable_items(app: TestApp) {
     let mine = item(&app, &ann, kettle, true).await;
     let kettle_on_market = item(&app, &bob, kettle, true).await;
 
-    let market = ok(send(&app, &ann, Method::GET, "/market", None).await, StatusCode::OK).await;
+    let market = expect_json(send_as(&app, &ann, Method::GET, "/market", None).await, StatusCode::OK).await;
     let listed: Vec<i64> = market["data"].as_array().unwrap().iter().map(|i| i["item_id"].as_i64().unwrap()).collect();
     assert_eq!(listed, [kettle_on_market, on_market], "others' tradeable items, newest first: {market}");
     assert!(!listed.contains(&kept) && !listed.contains(&mine));
@@ -148,11 +146,11 @@ async fn the_market_shows_other_users_tradeable_items(app: TestApp) {
     assert_eq!(first["is_under_warranty"], true);
     assert_eq!(market["pagination"]["total"], 2);
 
-    let searched = ok(send(&app, &ann, Method::GET, "/market?q=kett", None).await, StatusCode::OK).await;
+    let searched = expect_json(send_as(&app, &ann, Method::GET, "/market?q=kett", None).await, StatusCode::OK).await;
     assert_eq!(searched["data"].as_array().unwrap().len(), 1);
-    let branded = ok(send(&app, &ann, Method::GET, "/market?brand=acme", None).await, StatusCode::OK).await;
+    let branded = expect_json(send_as(&app, &ann, Method::GET, "/market?brand=acme", None).await, StatusCode::OK).await;
     assert_eq!(branded["data"][0]["item_id"], on_market);
-    expect_problem(send(&app, &ann, Method::GET, "/market?page=0", None).await, 422).await;
+    expect_problem(send_as(&app, &ann, Method::GET, "/market?page=0", None).await, 422).await;
 }
 
 async fn a_proposal_is_checked_field_by_field(app: TestApp) {
@@ -163,27 +161,27 @@ async fn a_proposal_is_checked_field_by_field(app: TestApp) {
     let bob_offered = item(&app, &bob, speaker, true).await;
 
     let bad = json!({"recipient_id": bob.id, "offered_item_ids": [bob_offered], "requested_item_ids": [bob_kept], "message": "x".repeat(2001), "expires_in_hours": 721});
-    let problem = expect_problem(send(&app, &ann, Method::POST, "/trades", Some(bad)).await, 422).await;
+    let problem = expect_problem(send_as(&app, &ann, Method::POST, "/trades", Some(bad)).await, 422).await;
     let mut fields = error_fields(&problem);
     fields.sort();
     assert_eq!(fields, ["expires_in_hours", "message", "offered_item_ids", "requested_item_ids"], "{problem}");
     let empty = json!({"recipient_id": bob.id, "offered_item_ids": [], "requested_item_ids": []});
     assert_eq!(
-        error_fields(&expect_problem(send(&app, &ann, Method::POST, "/trades", Some(empty)).await, 422).await),
+        error_fields(&expect_problem(send_as(&app, &ann, Method::POST, "/trades", Some(empty)).await, 422).await),
         ["offered_item_ids"]
     );
     let myself = json!({"recipient_id": ann.id, "offered_item_ids": [ann_item]});
     assert_eq!(
-        error_fields(&expect_problem(send(&app, &ann, Method::POST, "/trades", Some(myself)).await, 422).await),
+        error_fields(&expect_problem(send_as(&app, &ann, Method::POST, "/trades", Some(myself)).await, 422).await),
         ["recipient_id"]
     );
     let twice = json!({"recipient_id": bob.id, "offered_item_ids": [ann_item, ann_item]});
     assert_eq!(
-        error_fields(&expect_problem(send(&app, &ann, Method::POST, "/trades", Some(twice)).await, 422).await),
+        error_fields(&expect_problem(send_as(&app, &ann, Method::POST, "/trades", Some(twice)).await, 422).await),
         ["offered_item_ids"]
     );
 
-    let res = send(&app, &ann, Method::POST, "/trades", Some(json!({"recipient_id": bob.id, "offered_item_ids": [ann_item], "requested_item_ids": [bob_offered], "message": "Swap?"}))).await;
+    let res = send_as(&app, &ann, Method::POST, "/trades", Some(json!({"recipient_id": bob.id, "offered_item_ids": [ann_item], "requested_item_ids": [bob_offered], "message": "Swap?"}))).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let place = location(&res);
     let trade: Value = res.json().await.unwrap();
@@ -209,10 +207,12 @@ async fn an_accepted_trade_moves_every_item_with_its_files(app: TestApp) {
         .send()
         .await
         .unwrap();
-    let file: Value = ok(res, StatusCode::CREATED).await;
-    let link =
-        ok(send(&app, &bob, Method::POST, &format!("/files/{}/links", file["id"]), None).await, StatusCode::CREATED)
-            .await;
+    let file: Value = expect_json(res, StatusCode::CREATED).await;
+    let link = expect_json(
+        send_as(&app, &bob, Method::POST, &format!("/files/{}/links", file["id"]), None).await,
+        StatusCode::CREATED,
+    )
+    .await;
     let link_path = link["url"].as_str().unwrap().split("/s/").nth(1).map(|t| format!("/s/{t}")).unwrap();
     assert_eq!(app.get(&link_path).send().await.unwrap().status(), StatusCode::OK);
 
@@ -224,7 +224,7 @@ async fn an_accepted_trade_moves_every_item_with_its_files(app: TestApp) {
     .await;
     let rival = propose(&app, &cid, json!({"recipient_id": bob.id, "requested_item_ids": [bob_item]})).await;
     let path = format!("/trades/{}", trade["id"]);
-    expect_problem(send(&app, &cid, Method::GET, &path, None).await, 404).await;
+    expect_problem(send_as(&app, &cid, Method::GET, &path, None).await, 404).await;
     let stale = app
         .post(&format!("/api/v1{path}/accept"))
         .bearer_auth(&bob.access_token)
@@ -233,14 +233,18 @@ async fn an_accepted_trade_moves_every_item_with_its_files(app: TestApp) {
         .await
         .unwrap();
     expect_problem(stale, 412).await;
-    let accepted = ok(send(&app, &bob, Method::POST, &format!("{path}/accept"), None).await, StatusCode::OK).await;
+    let accepted =
+        expect_json(send_as(&app, &bob, Method::POST, &format!("{path}/accept"), None).await, StatusCode::OK).await;
     assert_eq!((accepted["status"].as_str(), accepted["version"].as_i64()), (Some("accepted"), Some(2)));
 
     assert_eq!(owner_of(&app, &ann, bob_item).await, StatusCode::OK, "the requested item is ann's now");
     assert_eq!(owner_of(&app, &bob, ann_item).await, StatusCode::OK, "the offered item is bob's now");
     assert_eq!(owner_of(&app, &bob, bob_item).await, StatusCode::NOT_FOUND);
-    let moved =
-        ok(send(&app, &ann, Method::GET, &format!("/user-products/{bob_item}"), None).await, StatusCode::OK).await;
+    let moved = expect_json(
+        send_as(&app, &ann, Method::GET, &format!("/user-products/{bob_item}"), None).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!((moved["tradeable"].as_bool(), moved["files_count"].as_i64()), (Some(false), Some(1)));
     assert_eq!(moved["purchase_date"], "2026-01-10", "its dates and warranty go with it");
     let download =
@@ -249,9 +253,10 @@ async fn an_accepted_trade_moves_every_item_with_its_files(app: TestApp) {
     assert_eq!(app.get(&link_path).send().await.unwrap().status(), StatusCode::NOT_FOUND, "the old owner's links end");
 
     let rival =
-        ok(send(&app, &cid, Method::GET, &format!("/trades/{}", rival["id"]), None).await, StatusCode::OK).await;
+        expect_json(send_as(&app, &cid, Method::GET, &format!("/trades/{}", rival["id"]), None).await, StatusCode::OK)
+            .await;
     assert_eq!(rival["status"], "cancelled", "every other open trade holding the item is cancelled");
-    let again = expect_problem(send(&app, &bob, Method::POST, &format!("{path}/accept"), None).await, 409).await;
+    let again = expect_problem(send_as(&app, &bob, Method::POST, &format!("{path}/accept"), None).await, 409).await;
     assert!(!again["type"].as_str().unwrap().ends_with("items-changed"), "{again}");
 }
 
@@ -268,27 +273,31 @@ async fn each_party_acts_for_itself_and_only_open_trades_change(app: TestApp) {
     .await;
     let path = format!("/trades/{}", trade["id"]);
     for action in ["accept", "decline"] {
-        expect_problem(send(&app, &ann, Method::POST, &format!("{path}/{action}"), None).await, 403).await;
+        expect_problem(send_as(&app, &ann, Method::POST, &format!("{path}/{action}"), None).await, 403).await;
     }
-    expect_problem(send(&app, &bob, Method::POST, &format!("{path}/cancel"), None).await, 403).await;
+    expect_problem(send_as(&app, &bob, Method::POST, &format!("{path}/cancel"), None).await, 403).await;
     let counter = json!({"offered_item_ids": [bob_item]});
-    expect_problem(send(&app, &ann, Method::POST, &format!("{path}/counter"), Some(counter)).await, 403).await;
+    expect_problem(send_as(&app, &ann, Method::POST, &format!("{path}/counter"), Some(counter)).await, 403).await;
 
-    let sent = ok(send(&app, &ann, Method::GET, "/trades?role=sent", None).await, StatusCode::OK).await;
+    let sent = expect_json(send_as(&app, &ann, Method::GET, "/trades?role=sent", None).await, StatusCode::OK).await;
     assert_eq!(sent["pagination"]["total"], 1);
-    let received = ok(send(&app, &ann, Method::GET, "/trades?role=received", None).await, StatusCode::OK).await;
+    let received =
+        expect_json(send_as(&app, &ann, Method::GET, "/trades?role=received", None).await, StatusCode::OK).await;
     assert_eq!(received["pagination"]["total"], 0);
-    expect_problem(send(&app, &ann, Method::GET, "/trades?role=both", None).await, 422).await;
+    expect_problem(send_as(&app, &ann, Method::GET, "/trades?role=both", None).await, 422).await;
 
-    let declined = ok(send(&app, &bob, Method::POST, &format!("{path}/decline"), None).await, StatusCode::OK).await;
+    let declined =
+        expect_json(send_as(&app, &bob, Method::POST, &format!("{path}/decline"), None).await, StatusCode::OK).await;
     assert_eq!(declined["status"], "declined");
-    expect_problem(send(&app, &ann, Method::POST, &format!("{path}/cancel"), None).await, 409).await;
-    let open = ok(send(&app, &ann, Method::GET, "/trades?status=open", None).await, StatusCode::OK).await;
+    expect_problem(send_as(&app, &ann, Method::POST, &format!("{path}/cancel"), None).await, 409).await;
+    let open = expect_json(send_as(&app, &ann, Method::GET, "/trades?status=open", None).await, StatusCode::OK).await;
     assert_eq!(open["pagination"]["total"], 0);
     let second = propose(&app, &ann, json!({"recipient_id": bob.id, "offered_item_ids": [ann_item]})).await;
-    let cancelled =
-        ok(send(&app, &ann, Method::POST, &format!("/trades/{}/cancel", second["id"]), None).await, StatusCode::OK)
-            .await;
+    let cancelled = expect_json(
+        send_as(&app, &ann, Method::POST, &format!("/trades/{}/cancel", second["id"]), None).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(cancelled["status"], "cancelled");
 }
 
@@ -300,31 +309,38 @@ async fn a_counter_supersedes_and_a_sold_item_closes_its_trades(app: TestApp) {
     let trade = propose(&app, &ann, json!({"recipient_id": bob.id, "offered_item_ids": [ann_item]})).await;
     let path = format!("/trades/{}/counter", trade["id"]);
     let answer = json!({"offered_item_ids": [bob_item], "requested_item_ids": [ann_item], "message": "Mine for yours"});
-    let res = send(&app, &bob, Method::POST, &path, Some(answer.clone())).await;
+    let res = send_as(&app, &bob, Method::POST, &path, Some(answer.clone())).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let counter: Value = res.json().await.unwrap();
     assert_eq!((counter["parent_id"].clone(), counter["proposer_id"].as_i64()), (trade["id"].clone(), Some(bob.id)));
     let first =
-        ok(send(&app, &ann, Method::GET, &format!("/trades/{}", trade["id"]), None).await, StatusCode::OK).await;
+        expect_json(send_as(&app, &ann, Method::GET, &format!("/trades/{}", trade["id"]), None).await, StatusCode::OK)
+            .await;
     assert_eq!(first["status"], "superseded");
-    expect_problem(send(&app, &bob, Method::POST, &path, Some(answer)).await, 409).await;
+    expect_problem(send_as(&app, &bob, Method::POST, &path, Some(answer)).await, 409).await;
 
     // Bob turns the item he offers into another product: what ann would get is not what she saw.
     let kettle = product(&app, "Kettle", "Bosch").await;
     let third = propose(&app, &bob, json!({"recipient_id": ann.id, "offered_item_ids": [bob_item]})).await;
     let path = format!("/user-products/{bob_item}");
-    ok(send(&app, &bob, Method::PATCH, &path, Some(json!({"product_id": kettle}))).await, StatusCode::OK).await;
+    expect_json(send_as(&app, &bob, Method::PATCH, &path, Some(json!({"product_id": kettle}))).await, StatusCode::OK)
+        .await;
     let changed =
-        ok(send(&app, &ann, Method::GET, &format!("/trades/{}", third["id"]), None).await, StatusCode::OK).await;
+        expect_json(send_as(&app, &ann, Method::GET, &format!("/trades/{}", third["id"]), None).await, StatusCode::OK)
+            .await;
     assert_eq!(changed["status"], "cancelled", "an item changed under an open trade closes it");
 
     // Ann sells the item the counter asks for: the trade closes at once.
-    ok(
-        send(&app, &ann, Method::PATCH, &format!("/user-products/{ann_item}"), Some(json!({"status": "sold"}))).await,
+    expect_json(
+        send_as(&app, &ann, Method::PATCH, &format!("/user-products/{ann_item}"), Some(json!({"status": "sold"})))
+            .await,
         StatusCode::OK,
     )
     .await;
-    let closed =
-        ok(send(&app, &ann, Method::GET, &format!("/trades/{}", counter["id"]), None).await, StatusCode::OK).await;
+    let closed = expect_json(
+        send_as(&app, &ann, Method::GET, &format!("/trades/{}", counter["id"]), None).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(closed["status"], "cancelled");
 }

@@ -348,6 +348,24 @@ fn run_sql(url: &str, sql: &str) -> usize {
     runtime.block_on(workbench_store::testing::execute_sql(&db, sql)).expect("the statement runs")
 }
 
+/// `method path` (under `/api/v1`) as `who`, with `body` as JSON when there is one.
+pub async fn send_as(app: &TestApp, who: &Account, method: Method, path: &str, body: Option<Value>) -> Response {
+    let mut req = app.request(method, &format!("/api/v1{path}")).bearer_auth(&who.access_token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    req.send().await.expect("request")
+}
+
+/// Asserts that `res` has `status` (showing its body when not), and returns its JSON body (`null`
+/// when it has none).
+pub async fn expect_json(res: Response, status: StatusCode) -> Value {
+    let got = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    assert_eq!(got, status, "{body}");
+    body
+}
+
 /// Asserts that `res` is a problem document with `status`, and returns its body.
 pub async fn expect_problem(res: Response, status: u16) -> Value {
     assert_eq!(res.status().as_u16(), status, "unexpected status for {}", res.url());
