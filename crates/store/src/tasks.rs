@@ -1,5 +1,6 @@
 //! Tasks, their tags and their comments in the database.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -283,12 +284,13 @@ impl EventValues {
     }
 
     /// This event with a project task's audience: its members as they are in the transaction
-    /// that writes it, and its assignee. A member removed before the write is not told.
-    fn for_members(&self, conn: &mut AnyConnection, task: &Task) -> Result<Self, RepositoryError> {
-        let Some(project) = task.project_id else { return Ok(self.clone()) };
+    /// that writes it, and its assignee. A member removed before the write is not told. A
+    /// personal task's event is kept as it is, without a copy (the hot path).
+    fn for_members(&self, conn: &mut AnyConnection, task: &Task) -> Result<Cow<'_, Self>, RepositoryError> {
+        let Some(project) = task.project_id else { return Ok(Cow::Borrowed(self)) };
         let mut audience = crate::projects::member_ids(conn, project.0)?;
         audience.extend(task.assignee_id.filter(|a| !audience.contains(a)));
-        Ok(Self { audience: audience_json(audience), ..self.clone() })
+        Ok(Cow::Owned(Self { audience: audience_json(audience), ..self.clone() }))
     }
 
     fn row(&self, subject_id: i64) -> NewEventRow {
@@ -428,7 +430,8 @@ fn store_update(
     expected_version: i64,
     follow_up: Option<&Task>,
 ) -> Result<(bool, Option<Task>), RepositoryError> {
-    let event = EventValues::of(TaskEvent::Updated, task, task.updated_at.naive_utc()).for_members(conn, task)?;
+    let event = EventValues::of(TaskEvent::Updated, task, task.updated_at.naive_utc());
+    let event = event.for_members(conn, task)?;
     match (&*conn, follow_up) {
         (AnyConnection::Postgresql(_), None) => Ok((update_recorded(conn, task, expected_version, &event)?, None)),
         _ => write_transaction(conn, |c| {
@@ -445,7 +448,8 @@ fn store_update(
 /// Inserts `next`, the next occurrence of a recurring task, with its `task.created` event, unless
 /// its predecessor has one already (then nothing): the task as stored, if inserted.
 fn insert_follow_up(conn: &mut AnyConnection, next: &Task) -> Result<Option<Task>, RepositoryError> {
-    let event = EventValues::of(TaskEvent::Created, next, next.created_at.naive_utc()).for_members(conn, next)?;
+    let event = EventValues::of(TaskEvent::Created, next, next.created_at.naive_utc());
+    let event = event.for_members(conn, next)?;
     let inserted = InsertFollowUp(InsertTask::of(next)).get_result::<TaskRow>(conn).optional().map_err(db)?;
     let Some(row) = inserted else { return Ok(None) };
     let created = row.into_task()?;
