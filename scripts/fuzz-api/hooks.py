@@ -88,13 +88,21 @@ REAL_IDS: dict[str, list[int]] = {
 
 @schemathesis.hook
 def map_case(context, case):
-    """Schema-valid bodies name rows that exist: each property listed in `FUZZ_REAL_IDS` that holds
+    """Integral floats in paths and queries are written as integers (see below); schema-valid
+    bodies name rows that exist: each property listed in `FUZZ_REAL_IDS` that holds
     a positive integer takes one of its real ids (chosen by the drawn value, so runs replay).
 
     In the stateful phase every create carries a key of its own: there a created resource is
     followed into later calls, and a replayed key answers the *first* creation again (as the
     contract says), whose resource an earlier step of the chain may have deleted since."""
     meta = case.meta
+    # A path or query parameter is sent as OpenAPI serialises its value (RFC 6570): the integer 5
+    # is "5". The generator draws integral floats (5.0) for `integer` schemas and writes them "5.0",
+    # which names no id; send them as the integers they are.
+    for parameters in (case.path_parameters, case.query):
+        for name, value in (parameters or {}).items():
+            if isinstance(value, float) and value.is_integer():
+                parameters[name] = int(value)
     if meta is not None and meta.phase.name == "stateful" and case.headers and "Idempotency-Key" in case.headers:
         case.headers["Idempotency-Key"] = uuid.uuid4().hex
     if not REAL_IDS or meta is None or not meta.generation.mode.is_positive or not isinstance(case.body, dict):
