@@ -10,7 +10,8 @@ use moka::Expiry;
 use moka::future::Cache;
 use moka::ops::compute::Op;
 use workbench_tasks::{
-    FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, Task, TaskCache, TaskId, TaskScope, TaskStats,
+    CreationKey, CreationOrder, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, OrderLookup, OrderTicket,
+    OrderWindow, Task, TaskCache, TaskId, TaskScope, TaskStats,
 };
 
 /// A [`TaskCache`] in this process's memory: at most `max_entries` tasks, statistics and list
@@ -29,6 +30,8 @@ use workbench_tasks::{
 pub struct MemoryTaskCache {
     entries: Cache<Key, Entry>,
     pages: Cache<PageKey, ListedPage>,
+    /// Scopes' creation orders, weighed by the ids they hold.
+    orders: Cache<TaskScope, Arc<StoredOrder>>,
     /// The source of list generations: every generation handed out is greater than all before
     /// it, so that a scope whose generation was evicted never returns to an old one.
     generations: Arc<AtomicU64>,
@@ -44,6 +47,18 @@ enum Key {
 
 /// A page of a part of a scope's lists: generation and query.
 type PageKey = (TaskScope, ListPart, u64, String);
+
+/// A scope's creation order and the generations it was read under.
+#[derive(Debug)]
+struct StoredOrder {
+    members: u64,
+    appended: u64,
+    ids: Vec<TaskId>,
+    last: Option<CreationKey>,
+}
+
+/// The ids a cache of creation orders holds by default: 32 MB of them.
+pub const DEFAULT_ORDER_CAPACITY: u64 = 4_000_000;
 
 #[derive(Debug, Clone)]
 enum Entry {
@@ -103,11 +118,44 @@ impl MemoryTaskCache {
             // moka starts the time to live again on every write, as the expiry above does.
             .time_to_live(stats_ttl)
             .build();
-        Self { entries, pages, generations: Arc::new(AtomicU64::new(1)) }
+        let orders = Self::orders(DEFAULT_ORDER_CAPACITY, stats_ttl);
+        Self { entries, pages, orders, generations: Arc::new(AtomicU64::new(1)) }
+    }
+
+    /// The same cache holding creation orders of at most `ids` task ids in all.
+    #[must_use]
+    pub fn with_order_capacity(mut self, ids: u64) -> Self {
+        let ttl = self.orders.policy().time_to_live().unwrap_or(Duration::from_secs(30));
+        self.orders = Self::orders(ids, ttl);
+        self
+    }
+
+    fn orders(capacity: u64, ttl: Duration) -> Cache<TaskScope, Arc<StoredOrder>> {
+        Cache::builder()
+            .max_capacity(capacity)
+            .weigher(|_: &TaskScope, order: &Arc<StoredOrder>| {
+                u32::try_from(order.ids.len()).unwrap_or(u32::MAX).saturating_add(1)
+            })
+            .time_to_live(ttl)
+            .build()
     }
 
     fn next_generation(&self) -> u64 {
         self.generations.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The current generation of `part` of `scope`'s lists, drawn anew when it has none.
+    async fn generation(&self, scope: TaskScope, part: ListPart) -> Option<u64> {
+        let entry = self
+            .entries
+            .entry(Key::Generation(scope, part))
+            .or_insert_with(std::future::ready(Entry::Generation(self.next_generation())))
+            .await
+            .into_value();
+        match entry {
+            Entry::Generation(generation) => Some(generation),
+            _ => None,
+        }
     }
 }
 
@@ -158,13 +206,7 @@ impl TaskCache for MemoryTaskCache {
     }
 
     async fn list_page(&self, scope: TaskScope, part: ListPart, query: &str) -> ListLookup {
-        let generation = self
-            .entries
-            .entry(Key::Generation(scope, part))
-            .or_insert_with(std::future::ready(Entry::Generation(self.next_generation())))
-            .await
-            .into_value();
-        let Entry::Generation(generation) = generation else { return ListLookup::Bypass };
+        let Some(generation) = self.generation(scope, part).await else { return ListLookup::Bypass };
         match self.pages.get(&(scope, part, generation, query.to_owned())).await {
             Some(page) => ListLookup::Hit(page),
             None => ListLookup::Miss(ListTicket { scope, part, generation, query: query.to_owned() }),
@@ -173,6 +215,61 @@ impl TaskCache for MemoryTaskCache {
 
     async fn put_list_page(&self, ticket: ListTicket, page: &ListedPage) {
         self.pages.insert((ticket.scope, ticket.part, ticket.generation, ticket.query), page.clone()).await;
+    }
+
+    async fn creation_window(&self, scope: TaskScope, window: OrderWindow) -> OrderLookup {
+        let (Some(members), Some(appended)) =
+            (self.generation(scope, ListPart::Members).await, self.generation(scope, ListPart::Appended).await)
+        else {
+            return OrderLookup::Bypass;
+        };
+        let ticket = OrderTicket { scope, members, appended, extends: None };
+        match self.orders.get(&scope).await {
+            Some(order) if order.members == members && order.appended == appended => {
+                OrderLookup::Hit { ids: window.of(&order.ids), total: order.ids.len() as u64 }
+            }
+            Some(order) if order.members == members => {
+                OrderLookup::Behind(OrderTicket { extends: Some((order.ids.len() as u64, order.last)), ..ticket })
+            }
+            _ => OrderLookup::Miss(ticket),
+        }
+    }
+
+    async fn put_creation_order(&self, ticket: OrderTicket, order: &CreationOrder) {
+        self.orders
+            .entry(ticket.scope)
+            .and_compute_with(|cached| {
+                let cached = cached.map(moka::Entry::into_value);
+                let stored = match (ticket.extends, cached) {
+                    // An order read under a later generation is never replaced by an older one.
+                    (None, Some(cached)) if cached.members > ticket.members => None,
+                    (None, _) => Some(StoredOrder {
+                        members: ticket.members,
+                        appended: ticket.appended,
+                        ids: order.ids.clone(),
+                        last: order.last,
+                    }),
+                    (Some((len, _)), Some(cached))
+                        if cached.members == ticket.members && cached.ids.len() as u64 == len =>
+                    {
+                        let mut ids = Vec::with_capacity(cached.ids.len() + order.ids.len());
+                        ids.extend_from_slice(&cached.ids);
+                        ids.extend_from_slice(&order.ids);
+                        Some(StoredOrder {
+                            members: cached.members,
+                            appended: ticket.appended,
+                            ids,
+                            last: order.last.or(cached.last),
+                        })
+                    }
+                    (Some(_), _) => None,
+                };
+                std::future::ready(match stored {
+                    Some(stored) => Op::Put(Arc::new(stored)),
+                    None => Op::Nop,
+                })
+            })
+            .await;
     }
 
     async fn forget_scopes(&self, scopes: Vec<TaskScope>) {

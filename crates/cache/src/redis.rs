@@ -2,7 +2,9 @@
 //!
 //! Values are JSON under namespaced keys (`{prefix}:task:{id}`, `{prefix}:stats:{scope}`,
 //! `{prefix}:list:{scope}:{part}:{generation}:{query}`, prefix `wb` by default), written with `SET … PX` so that every instance sees the same entries and the
-//! same invalidations. Every call is bounded by a short timeout; an error or a timeout is logged
+//! same invalidations. A scope's creation order is binary: its ids as 8-byte little-endian
+//! integers under `{prefix}:order:{scope}`, so that any window of it is one `GETRANGE`, and what
+//! it was read under as text under `{prefix}:order:{scope}:meta`. Every call is bounded by a short timeout; an error or a timeout is logged
 //! and treated as a miss (reads) or skipped (writes, invalidations), so a Redis outage degrades to
 //! the database instead of failing or stalling requests.
 
@@ -13,7 +15,8 @@ use deadpool_redis::{Config, PoolConfig, PoolError, Runtime, Timeouts};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use workbench_tasks::{
-    FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, Task, TaskCache, TaskId, TaskScope, TaskStats,
+    CreationKey, CreationOrder, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, OrderLookup, OrderTicket,
+    OrderWindow, Task, TaskCache, TaskId, TaskScope, TaskStats,
 };
 
 use crate::CacheError;
@@ -154,6 +157,13 @@ impl RedisTaskCache {
         format!("{}:list:{}:{}:", self.prefix, scope.key(), part.key())
     }
 
+    /// A scope's creation order (ids) and what it was read under.
+    fn order_keys(&self, scope: TaskScope) -> (String, String) {
+        let ids = format!("{}:order:{}", self.prefix, scope.key());
+        let meta = format!("{ids}:meta");
+        (ids, meta)
+    }
+
     /// Runs a prepared script on a pooled connection, within the call timeout.
     async fn invoke<T: redis::FromRedisValue>(&self, script: &redis::ScriptInvocation<'_>) -> Result<T, CallError> {
         let run = async {
@@ -283,6 +293,75 @@ impl TaskCache for RedisTaskCache {
         self.write(&key, page, self.stats_ttl).await;
     }
 
+    async fn creation_window(&self, scope: TaskScope, window: OrderWindow) -> OrderLookup {
+        let (ids, meta) = self.order_keys(scope);
+        let mut script = ORDER_WINDOW.prepare_invoke();
+        script
+            .key(self.generation_key(scope, ListPart::Members))
+            .key(self.generation_key(scope, ListPart::Appended))
+            .key(self.generations_key())
+            .key(ids)
+            .key(meta)
+            .arg(window.offset)
+            .arg(window.limit)
+            .arg(u8::from(window.newest_first))
+            .arg(millis(self.task_ttl));
+        let (found, members, appended, len, data) = match self.invoke::<(u8, u64, u64, u64, Vec<u8>)>(&script).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::warn!(scope = scope.key(), error = %e, "Redis cache order lookup failed; reading the database");
+                return OrderLookup::Bypass;
+            }
+        };
+        let ticket = OrderTicket { scope, members, appended, extends: None };
+        match found {
+            ORDER_CURRENT => {
+                let mut ids: Vec<TaskId> = data
+                    .chunks_exact(8)
+                    .map(|id| TaskId(i64::from_le_bytes(id.try_into().unwrap_or_default())))
+                    .collect();
+                if window.newest_first {
+                    ids.reverse();
+                }
+                OrderLookup::Hit { ids, total: len }
+            }
+            ORDER_BEHIND => match decode_key(&data) {
+                Ok(last) => OrderLookup::Behind(OrderTicket { extends: Some((len, last)), ..ticket }),
+                Err(()) => {
+                    tracing::warn!(scope = scope.key(), "Redis cache holds an unreadable order; reading it again");
+                    OrderLookup::Miss(ticket)
+                }
+            },
+            ORDER_MISSING => OrderLookup::Miss(ticket),
+            other => {
+                tracing::warn!(
+                    scope = scope.key(),
+                    answer = other,
+                    "Redis cache order lookup answered oddly; reading it again"
+                );
+                OrderLookup::Miss(ticket)
+            }
+        }
+    }
+
+    async fn put_creation_order(&self, ticket: OrderTicket, order: &CreationOrder) {
+        let (ids, meta) = self.order_keys(ticket.scope);
+        let data: Vec<u8> = order.ids.iter().flat_map(|id| id.0.to_le_bytes()).collect();
+        let mut script = PUT_ORDER.prepare_invoke();
+        script
+            .key(ids)
+            .key(meta)
+            .arg(ticket.members)
+            .arg(ticket.appended)
+            .arg(ticket.extends.map_or(-1, |(len, _)| i64::try_from(len).unwrap_or(i64::MAX)))
+            .arg(data)
+            .arg(order.last.map(encode_key).unwrap_or_default())
+            .arg(millis(self.stats_ttl));
+        if let Err(e) = self.invoke::<i64>(&script).await {
+            tracing::warn!(scope = ticket.scope.key(), error = %e, "Redis cache order write failed; skipped");
+        }
+    }
+
     async fn forget_scopes(&self, scopes: Vec<TaskScope>) {
         self.forget_parts(scopes, ListPart::ALL.to_vec()).await;
     }
@@ -345,6 +424,103 @@ static LIST_PAGE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(
             redis.call('SET', KEYS[1], generation, 'PX', ARGV[3])
         end
         return {generation, redis.call('GET', ARGV[1] .. generation .. ARGV[2])}
+        ",
+    )
+});
+
+/// [`ORDER_WINDOW`]'s first answer: the order is not cached, or was reordered since.
+const ORDER_MISSING: u8 = 0;
+/// The order lacks tasks created since (the last answer is its last key).
+const ORDER_BEHIND: u8 = 1;
+/// The order is current (the last answer is the window's ids).
+const ORDER_CURRENT: u8 = 2;
+
+/// A creation key as text: microseconds since the epoch and the id (`""` for none).
+fn encode_key(key: CreationKey) -> String {
+    format!("{}:{}", key.created_at.timestamp_micros(), key.id.0)
+}
+
+fn decode_key(raw: &[u8]) -> Result<Option<CreationKey>, ()> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let text = std::str::from_utf8(raw).map_err(|_| ())?;
+    let (micros, id) = text.split_once(':').ok_or(())?;
+    let created_at = chrono::DateTime::from_timestamp_micros(micros.parse().map_err(|_| ())?).ok_or(())?;
+    Ok(Some(CreationKey { created_at, id: TaskId(id.parse().map_err(|_| ())?) }))
+}
+
+/// A window of a scope's creation order, in one round trip. KEYS: the `Members` and `Appended`
+/// generations (drawn from the counter KEYS[3] when absent, kept ARGV[4] ms), the order's ids
+/// (KEYS[4]) and its meta (KEYS[5]: `members appended length last-key`). ARGV[1..3]: the window's
+/// offset, limit and whether newest first. Answers `{state, members, appended, length, data}`:
+/// state [`ORDER_MISSING`], [`ORDER_BEHIND`] (data: the last key) or [`ORDER_CURRENT`] (data: the
+/// window's ids, oldest first). An order whose ids and meta disagree (one evicted) is missing.
+static ORDER_WINDOW: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local function generation(key)
+            local g = redis.call('GET', key)
+            if not g then
+                g = tostring(redis.call('INCR', KEYS[3]))
+                redis.call('SET', key, g, 'PX', ARGV[4])
+            end
+            return g
+        end
+        local members, appended = generation(KEYS[1]), generation(KEYS[2])
+        local meta = redis.call('GET', KEYS[5])
+        if not meta then return {0, tonumber(members), tonumber(appended), 0, ''} end
+        local m, a, len, last = string.match(meta, '^(%d+) (%d+) (%d+) ?(.*)$')
+        len = tonumber(len)
+        if m ~= members or not len or redis.call('STRLEN', KEYS[4]) ~= len * 8 then
+            return {0, tonumber(members), tonumber(appended), 0, ''}
+        end
+        if a ~= appended then return {1, tonumber(members), tonumber(appended), len, last} end
+        local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+        local first, past
+        if ARGV[3] == '1' then
+            past = math.max(len - offset, 0)
+            first = math.max(past - limit, 0)
+        else
+            first = math.min(offset, len)
+            past = math.min(first + limit, len)
+        end
+        local data = ''
+        if past > first then data = redis.call('GETRANGE', KEYS[4], first * 8, past * 8 - 1) end
+        return {2, tonumber(members), tonumber(appended), len, data}
+        ",
+    )
+});
+
+/// Stores a creation order (ids KEYS[1], meta KEYS[2], both kept ARGV[6] ms) read under the
+/// generations ARGV[1] (`Members`) and ARGV[2] (`Appended`): whole (ARGV[3] = -1) unless an order
+/// read under a later `Members` generation is there, or appended (ARGV[3] = the length it
+/// extends) only to the order of that length and `Members` generation. ARGV[4]: the ids, ARGV[5]:
+/// the last one's key (`''` to keep the one stored).
+static PUT_ORDER: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local meta = redis.call('GET', KEYS[2])
+        local added = #ARGV[4] / 8
+        if ARGV[3] == '-1' then
+            if meta then
+                local m = tonumber(string.match(meta, '^(%d+)'))
+                if m and m > tonumber(ARGV[1]) then return 0 end
+            end
+            redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[6])
+            redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. added .. ' ' .. ARGV[5], 'PX', ARGV[6])
+            return 1
+        end
+        if not meta then return 0 end
+        local m, _, len, last = string.match(meta, '^(%d+) (%d+) (%d+) ?(.*)$')
+        if m ~= ARGV[1] or len ~= ARGV[3] or redis.call('STRLEN', KEYS[1]) ~= tonumber(len) * 8 then
+            return 0
+        end
+        if ARGV[5] ~= '' then last = ARGV[5] end
+        redis.call('APPEND', KEYS[1], ARGV[4])
+        redis.call('PEXPIRE', KEYS[1], ARGV[6])
+        redis.call('SET', KEYS[2], m .. ' ' .. ARGV[2] .. ' ' .. (tonumber(len) + added) .. ' ' .. last, 'PX', ARGV[6])
+        return 1
         ",
     )
 });

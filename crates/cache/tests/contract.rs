@@ -12,9 +12,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{bare_task, full_task, stats};
+use common::{at, bare_task, full_task, stats};
 use workbench_cache::{MemoryTaskCache, RedisPool, RedisTaskCache};
-use workbench_tasks::{ListLookup, ListPart, ListTicket, ListedPage, Status, TaskCache, TaskId, TaskScope};
+use workbench_tasks::{
+    CreationKey, CreationOrder, ListLookup, ListPart, ListTicket, ListedPage, OrderLookup, OrderTicket, OrderWindow,
+    Status, TaskCache, TaskId, TaskScope,
+};
 use workbench_users::UserId;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -82,7 +85,32 @@ suite!(
     forgetting_parts_keeps_the_other_parts_pages,
     many_tasks_are_read_at_once,
     a_scope_whose_generation_expired_never_returns_to_an_old_one,
+    a_creation_order_is_served_window_by_window_until_a_task_moves_inside_it,
+    creates_leave_the_order_behind_and_an_extension_catches_it_up,
+    an_order_read_before_a_reorder_is_never_served_after_it,
 );
+
+/// Tasks `ids` as an order read from the database: task `n` created at second `n`.
+fn order(ids: std::ops::RangeInclusive<i64>, total: u64) -> CreationOrder {
+    let last = ids.clone().last().map(|id| CreationKey { created_at: at(id), id: TaskId(id) });
+    CreationOrder { ids: ids.map(TaskId).collect(), last, total }
+}
+
+fn window(offset: u64, limit: u64, newest_first: bool) -> OrderWindow {
+    OrderWindow { offset, limit, newest_first }
+}
+
+fn ids(ids: impl IntoIterator<Item = i64>) -> Vec<TaskId> {
+    ids.into_iter().map(TaskId).collect()
+}
+
+/// The ticket of an order lookup that missed; panics on anything else.
+async fn order_miss(cache: &dyn TaskCache, scope: TaskScope) -> OrderTicket {
+    match cache.creation_window(scope, window(0, 20, true)).await {
+        OrderLookup::Miss(ticket) => ticket,
+        other => panic!("expected the order of {scope:?} to miss, got {other:?}"),
+    }
+}
 
 /// A page of the given tasks.
 fn page(ids: &[i64]) -> ListedPage {
@@ -321,6 +349,67 @@ async fn a_scope_whose_generation_expired_never_returns_to_an_old_one(caches: &d
     assert!(after.generation > before.generation, "{after:?} after {before:?}");
 }
 
+async fn a_creation_order_is_served_window_by_window_until_a_task_moves_inside_it(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let (alice, bob) = (TaskScope::InvolvedUser(UserId(1)), TaskScope::InvolvedUser(UserId(2)));
+    let ticket = order_miss(&*cache, alice).await;
+    assert_eq!(ticket.extends, None, "a miss reads the whole order");
+    cache.put_creation_order(ticket, &order(1..=50, 50)).await;
+    let hit = |ids, total| OrderLookup::Hit { ids, total };
+    assert_eq!(cache.creation_window(alice, window(0, 20, true)).await, hit(ids((31..=50).rev()), 50));
+    assert_eq!(cache.creation_window(alice, window(40, 20, true)).await, hit(ids((1..=10).rev()), 50));
+    assert_eq!(cache.creation_window(alice, window(20, 20, false)).await, hit(ids(21..=40), 50));
+    assert_eq!(cache.creation_window(alice, window(60, 20, true)).await, hit(vec![], 50), "past the end");
+    order_miss(&*cache, bob).await;
+    // Statuses and the rest change without moving a task in the order.
+    cache.forget_parts(vec![alice], vec![ListPart::Rest, ListPart::Status(Status::Pending)]).await;
+    assert_eq!(cache.creation_window(alice, window(0, 2, true)).await, hit(ids([50, 49]), 50));
+    // A delete or a reassignment does.
+    cache.forget_parts(vec![alice], vec![ListPart::Members]).await;
+    order_miss(&*cache, alice).await;
+}
+
+async fn creates_leave_the_order_behind_and_an_extension_catches_it_up(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let alice = TaskScope::InvolvedUser(UserId(1));
+    let ticket = order_miss(&*cache, alice).await;
+    cache.put_creation_order(ticket, &order(1..=50, 50)).await;
+    cache.forget_parts(vec![alice], vec![ListPart::Appended, ListPart::Rest]).await;
+    let behind = match cache.creation_window(alice, window(0, 20, true)).await {
+        OrderLookup::Behind(ticket) => ticket,
+        other => panic!("expected the order to be behind, got {other:?}"),
+    };
+    let last = CreationKey { created_at: at(50), id: TaskId(50) };
+    assert_eq!(behind.extends, Some((50, Some(last))), "it names where the newer tasks start");
+    cache.put_creation_order(behind.clone(), &order(51..=53, 53)).await;
+    assert_eq!(
+        cache.creation_window(alice, window(0, 4, true)).await,
+        OrderLookup::Hit { ids: ids([53, 52, 51, 50]), total: 53 }
+    );
+    // The same extension again (another request behind at the same moment) adds nothing.
+    cache.put_creation_order(behind, &order(51..=53, 53)).await;
+    assert_eq!(
+        cache.creation_window(alice, window(0, 4, true)).await,
+        OrderLookup::Hit { ids: ids([53, 52, 51, 50]), total: 53 }
+    );
+}
+
+async fn an_order_read_before_a_reorder_is_never_served_after_it(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let alice = TaskScope::InvolvedUser(UserId(1));
+    let stale = order_miss(&*cache, alice).await;
+    // A task is deleted while the order is read, and forgotten before the read is stored.
+    cache.forget_parts(vec![alice], vec![ListPart::Members]).await;
+    let fresh = order_miss(&*cache, alice).await;
+    assert!(fresh.members > stale.members, "{fresh:?} after {stale:?}");
+    cache.put_creation_order(stale.clone(), &order(1..=50, 50)).await;
+    order_miss(&*cache, alice).await;
+    cache.put_creation_order(fresh, &order(1..=49, 49)).await;
+    // The late whole read does not replace the newer one either.
+    cache.put_creation_order(stale, &order(1..=50, 50)).await;
+    assert_eq!(cache.creation_window(alice, window(0, 1, true)).await, OrderLookup::Hit { ids: ids([49]), total: 49 });
+}
+
 /// What only the shared cache promises: several instances see each other's writes and
 /// invalidations, under namespaced keys holding JSON with a time to live.
 mod redis_only {
@@ -367,6 +456,28 @@ mod redis_only {
         );
         two.forget_scopes(vec![alice]).await;
         miss(&one, alice, "1x20").await;
+        purge(&pool, &prefix).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_creation_order_stored_by_one_instance_is_served_and_extended_by_another() {
+        let Some(pool) = redis_pool().await else { return };
+        let prefix = unique_prefix();
+        let other_pool = workbench_cache::connect(&redis_url()).await.expect("a second pool");
+        let one = RedisTaskCache::new(pool.clone(), LONG, LONG).with_prefix(&prefix);
+        let two = RedisTaskCache::new(other_pool, LONG, LONG).with_prefix(&prefix);
+        let alice = TaskScope::InvolvedUser(UserId(1));
+
+        let ticket = order_miss(&one, alice).await;
+        one.put_creation_order(ticket, &order(1..=30, 30)).await;
+        let deep = window(25, 20, true);
+        assert_eq!(two.creation_window(alice, deep).await, OrderLookup::Hit { ids: ids((1..=5).rev()), total: 30 });
+        one.forget_parts(vec![alice], vec![ListPart::Appended]).await;
+        let OrderLookup::Behind(behind) = two.creation_window(alice, deep).await else { panic!("behind") };
+        two.put_creation_order(behind, &order(31..=31, 31)).await;
+        assert_eq!(one.creation_window(alice, deep).await, OrderLookup::Hit { ids: ids((1..=6).rev()), total: 31 });
+        two.forget_parts(vec![alice], vec![ListPart::Members]).await;
+        order_miss(&one, alice).await;
         purge(&pool, &prefix).await;
     }
 

@@ -247,3 +247,32 @@ pub(crate) fn write_transaction<T>(
         }
     }
 }
+
+/// Runs `work` in a read-only transaction that sees one snapshot of the database throughout, so
+/// that what several statements read belongs together.
+///
+/// PostgreSQL: `REPEATABLE READ READ ONLY` (its snapshot is taken at the first statement).
+/// SQLite: a deferred transaction, whose first read fixes what it sees until it ends (WAL).
+pub(crate) fn read_snapshot<T>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, RepositoryError>,
+) -> Result<T, RepositoryError> {
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    match conn {
+        AnyConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN DEFERRED"),
+        AnyConnection::Postgresql(pg) => {
+            AnsiTransactionManager::begin_transaction_sql(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        }
+    }
+    .map_err(db)?;
+    match work(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn).map_err(db)?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = Manager::rollback_transaction(conn);
+            Err(e)
+        }
+    }
+}

@@ -9,21 +9,21 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::{count_star, exists};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Nullable, SmallInt, Text, Timestamp};
 use tokio::sync::Notify;
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_projects::ProjectId;
 use workbench_tasks::{
-    Comment, CommentRepository, NewComment, NewTaskRecord, Priority, Rebase, SortKey, Status, TagUsage, Task,
-    TaskFilter, TaskId, TaskRepository, TaskScope, TaskStats, UpdateOutcome, next_occurrence,
+    Comment, CommentRepository, CreationKey, CreationOrder, NewComment, NewTaskRecord, Priority, Rebase, SortKey,
+    Status, TagUsage, Task, TaskFilter, TaskId, TaskRepository, TaskScope, TaskStats, UpdateOutcome, next_occurrence,
 };
 use workbench_users::UserId;
 
 use workbench_events::TaskEvent;
 
 use crate::columns::{returning, row, values};
-use crate::database::write_transaction;
+use crate::database::{read_snapshot, write_transaction};
 use crate::error::db;
 use crate::group_commit::{Batching, GroupCommit, Write};
 use crate::outbox::{NewEventRow, audience_json, record_in};
@@ -189,7 +189,7 @@ impl QueryId for UpdateTask<'_> {
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl diesel::query_builder::Query for InsertTask<'_> {
+impl Query for InsertTask<'_> {
     type SqlType = TaskRowSqlType;
 }
 
@@ -198,7 +198,7 @@ impl QueryId for InsertFollowUp<'_> {
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl diesel::query_builder::Query for InsertFollowUp<'_> {
+impl Query for InsertFollowUp<'_> {
     type SqlType = TaskRowSqlType;
 }
 
@@ -358,7 +358,7 @@ impl QueryId for DeleteTaskRecorded {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl diesel::query_builder::Query for InsertTaskRecorded<'_> {
+impl Query for InsertTaskRecorded<'_> {
     type SqlType = TaskRowSqlType;
 }
 
@@ -496,14 +496,69 @@ fn update_recorded(
     }
 }
 
+/// The `task_counts` counters a task adds one to, for its status: every task's (0), its
+/// owner's or its project's (minus the project's id), and its assignee's when it is a personal
+/// task of someone else's (the same rule as the `tasks_count_change` trigger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Counted {
+    status: Status,
+    counters: [Option<i64>; 3],
+}
+
+impl Counted {
+    fn of(task: &Task) -> Self {
+        let home = match task.project_id {
+            None => task.owner_id.0,
+            Some(project) => -project.0,
+        };
+        let assignee =
+            task.assignee_id.filter(|who| task.project_id.is_none() && *who != task.owner_id).map(|who| who.0);
+        Self { status: task.status, counters: [Some(0), Some(home), assignee] }
+    }
+}
+
+/// What a batch of task writes changed in `task_counts`, summed per counter and status, appended
+/// as one statement before the batch commits (PostgreSQL; see the `counted_by_the_writer`
+/// migration): a few rows for the whole batch instead of two to four per written row.
+#[derive(Debug, Default)]
+struct CountChanges(std::collections::BTreeMap<(i64, &'static str), i64>);
+
+impl CountChanges {
+    fn add(&mut self, counted: Counted, delta: i64) {
+        for counter in counted.counters.into_iter().flatten() {
+            *self.0.entry((counter, counted.status.as_str())).or_default() += delta;
+        }
+    }
+
+    fn append(self, conn: &mut PgConnection) -> Result<(), RepositoryError> {
+        let rows: Vec<_> = self
+            .0
+            .into_iter()
+            .filter(|(_, delta)| *delta != 0)
+            .map(|((counter, status), delta)| {
+                (
+                    task_count_changes::user_id.eq(counter),
+                    task_count_changes::status.eq(status),
+                    task_count_changes::delta.eq(delta),
+                )
+            })
+            .collect();
+        if !rows.is_empty() {
+            diesel::insert_into(task_count_changes::table).values(rows).execute(conn).map_err(db)?;
+        }
+        Ok(())
+    }
+}
+
 /// A task write that may share its transaction with others (see `group_commit`): the creates
 /// and the first attempt of each update, which is nearly always the only one.
 enum TaskWrite {
     /// A new task (its id not yet known) and its `task.created` event.
     Create { task: Task, event: EventValues },
-    /// `task` if the stored version is still `expected_version`, and its `task.updated` event;
-    /// then `follow_up`, the next occurrence of a recurring task it completes.
-    Update { task: Task, expected_version: i64, event: EventValues, follow_up: Option<Box<Task>> },
+    /// `task` if the stored version is still `expected_version` (at which it was `before`), and
+    /// its `task.updated` event; then `follow_up`, the next occurrence of a recurring task it
+    /// completes.
+    Update { task: Task, before: Counted, expected_version: i64, event: EventValues, follow_up: Option<Box<Task>> },
 }
 
 enum TaskWritten {
@@ -522,7 +577,22 @@ impl TaskWrite {
     fn update(task: Task, before: &Task) -> Self {
         let event = EventValues::of(TaskEvent::Updated, &task, task.updated_at.naive_utc());
         let follow_up = next_occurrence(before, &task).map(Box::new);
-        Self::Update { task, expected_version: before.version, event, follow_up }
+        Self::Update { task, before: Counted::of(before), expected_version: before.version, event, follow_up }
+    }
+
+    /// Adds what the write did, as `written`, to the counters' changes.
+    fn count(&self, written: &TaskWritten, changes: &mut CountChanges) {
+        match (self, written) {
+            (_, TaskWritten::Created(task)) => changes.add(Counted::of(task), 1),
+            (Self::Update { task, before, .. }, TaskWritten::Updated(true, follow_up)) => {
+                changes.add(*before, -1);
+                changes.add(Counted::of(task), 1);
+                if let Some(next) = follow_up {
+                    changes.add(Counted::of(next), 1);
+                }
+            }
+            (_, TaskWritten::Updated(false, _)) | (Self::Create { .. }, TaskWritten::Updated(..)) => {}
+        }
     }
 }
 
@@ -535,7 +605,7 @@ impl Write for TaskWrite {
                 let event = event.for_members(conn, task)?;
                 insert_recorded(conn, task, &event).map(TaskWritten::Created)
             }
-            Self::Update { task, expected_version, event, follow_up } => {
+            Self::Update { task, expected_version, event, follow_up, .. } => {
                 let event = event.for_members(conn, task)?;
                 let applied = update_recorded(conn, task, *expected_version, &event)?;
                 let follow_up = match follow_up.as_deref().filter(|_| applied) {
@@ -545,6 +615,26 @@ impl Write for TaskWrite {
                 Ok(TaskWritten::Updated(applied, follow_up))
             }
         }
+    }
+
+    /// On PostgreSQL, the batch counts itself (see [`CountChanges`]): the count triggers skip
+    /// the rows of a transaction that set `workbench.counted`.
+    fn apply_together(conn: &mut AnyConnection, writes: &[Self]) -> Result<Vec<TaskWritten>, RepositoryError> {
+        if matches!(conn, AnyConnection::Sqlite(_)) {
+            return writes.iter().map(|write| write.apply(conn)).collect();
+        }
+        diesel::sql_query("SET LOCAL workbench.counted = 'on'").execute(conn).map_err(db)?;
+        let mut changes = CountChanges::default();
+        let mut written = Vec::with_capacity(writes.len());
+        for write in writes {
+            let output = write.apply(conn)?;
+            write.count(&output, &mut changes);
+            written.push(output);
+        }
+        if let AnyConnection::Postgresql(pg) = conn {
+            changes.append(pg)?;
+        }
+        Ok(written)
     }
 
     /// As the trait's, but an update that may make a next occurrence takes a transaction on
@@ -1318,6 +1408,93 @@ impl TaskRepository for DieselTaskRepository {
                 Ok(rows.into_iter().map(|(name, n)| TagUsage { name, usage_count: count(n) }).collect())
             })
             .await
+    }
+
+    async fn creation_order(
+        &self,
+        scope: TaskScope,
+        after: Option<CreationKey>,
+        limit: u64,
+    ) -> Result<CreationOrder, RepositoryError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .run(move |conn| {
+                read_snapshot(conn, |conn| {
+                    let scope = &resolve(conn, scope)?;
+                    let mut keys = CreationKeys::of(scope, after, limit);
+                    let rows: Vec<(NaiveDateTime, i64)> = match keys.sides.len() {
+                        0 => Vec::new(),
+                        1 => keys.sides.remove(0).limit(limit).load(conn).map_err(db)?,
+                        _ => keys.load(conn).map_err(db)?,
+                    };
+                    let total = counted_total(conn, scope, &[])?;
+                    let last = rows.last().map(|(at, id)| CreationKey { created_at: at.and_utc(), id: TaskId(*id) });
+                    Ok(CreationOrder {
+                        ids: rows.into_iter().map(|(_, id)| TaskId(id)).collect(),
+                        last,
+                        total: count(total),
+                    })
+                })
+            })
+            .await
+    }
+}
+
+/// `(created_at, id)` of a scope's tasks after a key, oldest first, up to a limit: its sides
+/// (see [`sides`]) each read along its index from the key, merged (PostgreSQL: a Merge Append of
+/// index-only scans, stopped at the limit).
+struct CreationKeys {
+    sides: Vec<SideKeys>,
+    limit: i64,
+}
+
+impl CreationKeys {
+    fn of(scope: &Resolved, after: Option<CreationKey>, limit: i64) -> Self {
+        let sides = sides(scope, &TaskFilter::default())
+            .into_iter()
+            .map(|side| {
+                let side = match after {
+                    Some(key) => {
+                        let at = crate::database::stored(key.created_at);
+                        // `>=` first: the range both engines' indexes start from.
+                        side.filter(tasks::created_at.ge(at))
+                            .filter(tasks::created_at.gt(at).or(tasks::id.gt(key.id.0)))
+                    }
+                    None => side,
+                };
+                side.order((tasks::created_at.asc(), tasks::id.asc())).select((tasks::created_at, tasks::id))
+            })
+            .collect();
+        Self { sides, limit }
+    }
+}
+
+impl Query for CreationKeys {
+    type SqlType = (Timestamp, BigInt);
+}
+
+impl QueryId for CreationKeys {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl RunQueryDsl<AnyConnection> for CreationKeys {}
+
+impl QueryFragment<Db> for CreationKeys {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Db>) -> QueryResult<()> {
+        out.push_sql("SELECT keys.created_at, keys.id FROM (");
+        for (i, side) in self.sides.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(" UNION ALL ");
+            }
+            // Wrapped, because SQLite refuses ORDER BY on a bare UNION member.
+            out.push_sql("SELECT * FROM (");
+            QueryFragment::<Db>::walk_ast(side, out.reborrow())?;
+            out.push_sql(&format!(") AS side{i}"));
+        }
+        out.push_sql(") AS keys ORDER BY keys.created_at ASC, keys.id ASC LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        Ok(())
     }
 }
 

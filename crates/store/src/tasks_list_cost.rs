@@ -169,6 +169,13 @@ async fn plainly(database: &Database, condition: &str, descending: bool, offset:
         .collect()
 }
 
+/// Every id of the scope in creation order, oldest first, by the plain query.
+async fn plain_order(database: &Database, condition: &str) -> Vec<i64> {
+    let sql = format!("SELECT id FROM tasks WHERE {condition} ORDER BY created_at, id");
+    let rows = database.run(move |conn| diesel::sql_query(sql.clone()).load::<Id>(conn).map_err(db)).await.unwrap();
+    rows.into_iter().map(|row| row.id).collect()
+}
+
 async fn plain_count(database: &Database, condition: &str) -> u64 {
     let sql = format!("SELECT COUNT(*) AS id FROM tasks WHERE {condition}");
     let rows = database.run(move |conn| diesel::sql_query(sql.clone()).load::<Id>(conn).map_err(db)).await.unwrap();
@@ -261,5 +268,39 @@ async fn a_page_of_a_hundred_thousand_tasks_reads_a_page_and_its_total_a_few_cou
             page.assert_bounded(200.0, &condition);
         }
         counted.assert_bounded(3.0, &condition);
+    }
+
+    // A scope's creation order, read whole once, is the plain query's; what a create adds to
+    // it is read from the order's last key, along the indexes, not from its start.
+    let orders = [
+        (TaskScope::InvolvedUser(ann), involved.clone()),
+        (TaskScope::Project(ProjectId(project)), format!("project_id = {project}")),
+        (TaskScope::InvolvedUser(dee), format!("project_id = {project}")),
+    ];
+    for (scope, condition) in orders {
+        let all = plain_order(&db, &condition).await;
+        let order = repo.creation_order(scope, None, u64::MAX).await.unwrap();
+        let ids: Vec<i64> = order.ids.iter().map(|id| id.0).collect();
+        assert!(ids == all, "{condition}: the whole order is the plain query's");
+        assert_eq!(order.total, all.len() as u64, "{condition}");
+        let cut = all.len() - 10;
+        let known = repo.find(TaskId(all[cut - 1])).await.unwrap().expect("the task");
+        let key = CreationKey::of(&known);
+        let newer = repo.creation_order(scope, Some(key), 1_000).await.unwrap();
+        let newer_ids: Vec<i64> = newer.ids.iter().map(|id| id.0).collect();
+        assert_eq!((newer_ids.as_slice(), newer.total), (&all[cut..], all.len() as u64), "{condition}");
+        let explained = db
+            .run(move |conn| {
+                let resolved = resolve(conn, scope)?;
+                let mut keys = CreationKeys::of(&resolved, Some(key), 1_000);
+                match keys.sides.len() {
+                    1 => explained(conn, keys.sides.remove(0).limit(1_000)),
+                    _ => explained(conn, keys),
+                }
+            })
+            .await
+            .unwrap();
+        // Ten new tasks, and at most a few index entries per side to find where they start.
+        explained.assert_bounded(40.0, &format!("{condition}, after a key"));
     }
 }

@@ -15,8 +15,9 @@ use workbench_store::{
     Database, DieselCommentRepository, DieselIdempotencyStore, DieselTaskRepository, IdempotencyClaim, engine_cases,
 };
 use workbench_tasks::{
-    Comment, CommentBody, CommentRepository, NewComment, NewTask, NewTaskRecord, Priority, SortKey, Status, TagUsage,
-    Tags, Task, TaskFilter, TaskId, TaskRepository, TaskScope, TaskSort, TaskStats, Title, UpdateOutcome,
+    Comment, CommentBody, CommentRepository, CreationKey, CreationOrder, NewComment, NewTask, NewTaskRecord, Priority,
+    SortKey, Status, TagUsage, Tags, Task, TaskFilter, TaskId, TaskRepository, TaskScope, TaskSort, TaskStats, Title,
+    UpdateOutcome,
 };
 use workbench_users::{User, UserId};
 
@@ -32,6 +33,8 @@ engine_cases!(
     every_sort_key_both_directions,
     pagination_totals,
     totals_stay_exact_through_every_kind_of_change,
+    totals_stay_exact_when_writes_commit_together,
+    the_creation_order_is_every_task_oldest_first_with_the_total,
     update_with_current_version_stores_everything,
     update_with_stale_version_changes_nothing,
     concurrent_updates_exactly_one_wins,
@@ -131,7 +134,11 @@ fn at_version(task: &Task, version: i64) -> Task {
 /// `task` changed as the domain would change it at `at`: version bumped, `updated_at` moved on.
 /// `update` without a second attempt: whether `task` was stored over version `expected`.
 async fn stored_over(repo: &DieselTaskRepository, task: Task, expected: i64) -> bool {
-    let before = at_version(&task, expected);
+    // The copy the change was made from, as the port asks (a stale version: any copy at it).
+    let before = match find(repo, task.id).await {
+        Some(stored) if stored.version == expected => stored,
+        _ => at_version(&task, expected),
+    };
     let outcome = repo.update(task, before, Arc::new(|_: &Task| None), 1).await.unwrap();
     matches!(outcome, UpdateOutcome::Stored { replaced: None, .. })
 }
@@ -562,6 +569,82 @@ async fn totals_stay_exact_through_every_kind_of_change(db: Database) {
     }
     assert_eq!(totals(&repo, cats).await, [2, 1, 0, 1]);
     assert_eq!(totals(&repo, TaskScope::All).await, [3, 1, 0, 2]);
+}
+
+/// What `SELECT COUNT(*)` says: `[all, pending, in progress, completed]` of the tasks ann owns or
+/// is assigned, to hold the counters to.
+async fn counted_by_hand(db: &Database, user: UserId) -> [u64; 4] {
+    let mut counts = [0; 4];
+    for (i, status) in ["", "pending", "in_progress", "completed"].into_iter().enumerate() {
+        let status = if status.is_empty() { String::new() } else { format!(" AND status = '{status}'") };
+        let table = format!("tasks WHERE (owner_id = {0} OR assignee_id = {0}){status}", user.0);
+        let n = count_rows(db, &table).await;
+        counts[i] = u64::try_from(n).unwrap();
+    }
+    counts
+}
+
+/// Writes that arrive together commit in one transaction, which counts them itself on
+/// PostgreSQL (one change per counter and status for the batch): the totals stay exact.
+async fn totals_stay_exact_when_writes_commit_together(db: Database) {
+    let repo = Arc::new(repo(&db));
+    let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
+    let mut creates = tokio::task::JoinSet::new();
+    for n in 0..60_i64 {
+        let (repo, owner) = (Arc::clone(&repo), if n % 3 == 0 { bob.clone() } else { ann.clone() });
+        let assignee = match n % 4 {
+            0 => Some(ann.id),
+            1 => Some(bob.id),
+            _ => None,
+        };
+        let status = [Status::Pending, Status::InProgress, Status::Completed][(n % 3) as usize];
+        let task = NewTask { status, assignee_id: assignee, ..draft(&format!("together {n}")) };
+        creates.spawn(async move { create_at(&repo, &owner, task, instant() + secs(n)).await });
+    }
+    let created: Vec<Task> = creates.join_all().await;
+    for who in [ann.id, bob.id] {
+        assert_eq!(totals(&repo, TaskScope::InvolvedUser(who)).await, counted_by_hand(&db, who).await);
+    }
+    // Then every one changes status, and some change hands, all at once.
+    let mut updates = tokio::task::JoinSet::new();
+    for task in created {
+        let repo = Arc::clone(&repo);
+        let moved = changed(&task, instant() + secs(100), |t| {
+            t.status = if t.status == Status::Completed { Status::Pending } else { Status::Completed };
+            if t.id.0 % 5 == 0 {
+                t.assignee_id = if t.assignee_id == Some(bob.id) { Some(ann.id) } else { Some(bob.id) };
+            }
+        });
+        updates.spawn(async move { stored_over(&repo, moved, task.version).await });
+    }
+    assert!(updates.join_all().await.into_iter().all(|stored| stored));
+    for who in [ann.id, bob.id] {
+        assert_eq!(totals(&repo, TaskScope::InvolvedUser(who)).await, counted_by_hand(&db, who).await);
+    }
+    let all = count_rows(&db, "tasks").await;
+    assert_eq!(totals(&repo, TaskScope::All).await[0], u64::try_from(all).unwrap());
+}
+
+async fn the_creation_order_is_every_task_oldest_first_with_the_total(db: Database) {
+    let repo = repo(&db);
+    let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
+    let anns = TaskScope::InvolvedUser(ann.id);
+    assert_eq!(repo.creation_order(anns, None, 100).await.unwrap(), CreationOrder::default());
+    // Created out of id order: the order is by creation time, then id.
+    let second = create_at(&repo, &ann, draft("second"), instant() + secs(2)).await;
+    let first = create_at(&repo, &ann, draft("first"), instant() + secs(1)).await;
+    let tied =
+        create_at(&repo, &bob, NewTask { assignee_id: Some(ann.id), ..draft("tied") }, instant() + secs(2)).await;
+    create_at(&repo, &bob, draft("bob's own"), instant()).await;
+    let whole = repo.creation_order(anns, None, 100).await.unwrap();
+    assert_eq!(whole.ids, [first.id, second.id, tied.id]);
+    assert_eq!((whole.last, whole.total), (Some(CreationKey::of(&tied)), 3));
+    let cut = repo.creation_order(anns, None, 2).await.unwrap();
+    assert_eq!((cut.ids.len(), cut.total), (2, 3), "at most the limit, and the whole total");
+    let after = repo.creation_order(anns, Some(CreationKey::of(&second)), 100).await.unwrap();
+    assert_eq!((after.ids, after.total), (vec![tied.id], 3));
+    let none_after = repo.creation_order(anns, Some(CreationKey::of(&tied)), 100).await.unwrap();
+    assert_eq!((none_after.ids, none_after.last, none_after.total), (vec![], None, 3));
 }
 
 async fn update_with_current_version_stores_everything(db: Database) {

@@ -21,8 +21,9 @@ pub use model::{
     TaskStats, Title, Viewer,
 };
 pub use ports::{
-    CommentRepository, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, ProjectMembership, Rebase,
-    Standing, TaskCache, TaskRepository, TaskScope, UpdateOutcome,
+    CommentRepository, CreationKey, CreationOrder, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage,
+    OrderLookup, OrderTicket, OrderWindow, ProjectMembership, Rebase, Standing, TaskCache, TaskRepository, TaskScope,
+    UpdateOutcome,
 };
 pub use recurrence::{NOT_A_RULE, Recurrence, UNTIL_NOT_AN_INSTANT, next_occurrence};
 pub use service::TaskService;

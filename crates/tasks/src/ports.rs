@@ -88,7 +88,8 @@ pub trait TaskRepository: Send + Sync {
     ) -> Result<Vec<Task>, RepositoryError>;
 
     /// Stores `task` (already changed, its version already bumped) only if the stored version is
-    /// still `before`'s. When it is not, reads the task as stored now and stores what
+    /// still `before`'s, `before` being the task as stored at that version (the copy the change
+    /// was made from: a store may count what the write moved from `before` to `task`). When it is not, reads the task as stored now and stores what
     /// `rebase` makes of it instead, on the same condition, for at most `attempts` writes in all;
     /// it stops when `rebase` declines or the task is gone. All on one connection, so that a
     /// writer that lost a race does not wait its turn for the database again.
@@ -115,6 +116,40 @@ pub trait TaskRepository: Send + Sync {
     /// The tags on tasks in `scope`, with how many tasks carry each, most used first; only tags
     /// containing `search` (lower-case) when given.
     async fn tags(&self, scope: TaskScope, search: Option<String>) -> Result<Vec<TagUsage>, RepositoryError>;
+
+    /// The ids of `scope`'s tasks created after `after` (all of them when `None`), oldest first
+    /// (by `created_at`, then id), at most `limit`, and the scope's total: both as of one moment,
+    /// so that a caller can tell whether the ids it holds and these are every task of the scope.
+    async fn creation_order(
+        &self,
+        scope: TaskScope,
+        after: Option<CreationKey>,
+        limit: u64,
+    ) -> Result<CreationOrder, RepositoryError>;
+}
+
+/// Where a task stands in its scope's creation order: the order is by `created_at`, then id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CreationKey {
+    pub created_at: DateTime<Utc>,
+    pub id: TaskId,
+}
+
+impl CreationKey {
+    pub fn of(task: &Task) -> Self {
+        Self { created_at: task.created_at, id: task.id }
+    }
+}
+
+/// Some of a scope's tasks in creation order, oldest first (see
+/// [`TaskRepository::creation_order`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreationOrder {
+    pub ids: Vec<TaskId>,
+    /// The key of the last of `ids`.
+    pub last: Option<CreationKey>,
+    /// How many tasks the whole scope held at the moment `ids` were read.
+    pub total: u64,
 }
 
 /// Where a user stands in a project.
@@ -168,8 +203,12 @@ pub struct ListedPage {
 /// in what order, and its total.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ListPart {
-    /// Every task of the scope by creation: changed by creates, deletes and reassignments only.
+    /// Every task of the scope by creation (its creation order, see [`OrderTicket`]): changed in
+    /// place by deletes, reassignments and moves between projects only.
     Members,
+    /// The newest end of the creation order, where creates add tasks (and nowhere else, unless a
+    /// clock or a race puts one before the newest: see [`TaskRepository::creation_order`]).
+    Appended,
     /// The scope's tasks of one status by creation: also changed when a task enters or leaves it.
     Status(Status),
     /// Any other filter or sort: changed by every write.
@@ -177,8 +216,9 @@ pub enum ListPart {
 }
 
 impl ListPart {
-    pub const ALL: [ListPart; 5] = [
+    pub const ALL: [ListPart; 6] = [
         ListPart::Members,
+        ListPart::Appended,
         ListPart::Status(Status::Pending),
         ListPart::Status(Status::InProgress),
         ListPart::Status(Status::Completed),
@@ -195,14 +235,83 @@ impl ListPart {
         parts
     }
 
+    /// The parts a new task changes: it joins the newest end of the creation order, its status
+    /// and the rest, but moves no task already in the order.
+    pub fn created(task: &Task) -> Vec<ListPart> {
+        vec![ListPart::Appended, ListPart::Status(task.status), ListPart::Rest]
+    }
+
     /// A stable name for the part, for cache keys.
     pub fn key(&self) -> &'static str {
         match self {
             ListPart::Members => "members",
+            ListPart::Appended => "appended",
             ListPart::Status(status) => status.as_str(),
             ListPart::Rest => "rest",
         }
     }
+}
+
+/// Which slice of a scope's creation order a list page shows: `limit` tasks after skipping
+/// `offset`, from the newest end when `newest_first`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderWindow {
+    pub offset: u64,
+    pub limit: u64,
+    pub newest_first: bool,
+}
+
+impl OrderWindow {
+    /// The positions (oldest first) of the window in an order of `len` tasks: what the window
+    /// shows, in the order it shows them, is `ids[range]`, reversed when `newest_first`.
+    pub fn range(&self, len: u64) -> std::ops::Range<usize> {
+        let (start, end) = if self.newest_first {
+            let end = len.saturating_sub(self.offset);
+            (end.saturating_sub(self.limit), end)
+        } else {
+            let start = self.offset.min(len);
+            (start, start.saturating_add(self.limit).min(len))
+        };
+        usize::try_from(start).unwrap_or(usize::MAX)..usize::try_from(end).unwrap_or(usize::MAX)
+    }
+
+    /// The window's ids out of a whole order, in the window's order.
+    pub fn of(&self, ids: &[TaskId]) -> Vec<TaskId> {
+        let range = self.range(ids.len() as u64);
+        let mut window = ids[range].to_vec();
+        if self.newest_first {
+            window.reverse();
+        }
+        window
+    }
+}
+
+/// Where a scope's creation order read from the database may be cached, and what the cache held
+/// when it was asked: the generations of [`ListPart::Members`] (moved on by changes that take a
+/// task out of the order or put one in its middle) and [`ListPart::Appended`] (moved on by
+/// creates), both as they were *before* the read, and for an order that only lacks the newest
+/// tasks, its length and last key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderTicket {
+    pub scope: TaskScope,
+    pub members: u64,
+    pub appended: u64,
+    /// `(length, last key)` of the cached order to extend; `None` to store a whole order.
+    pub extends: Option<(u64, Option<CreationKey>)>,
+}
+
+/// What [`TaskCache::creation_window`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderLookup {
+    /// The window's ids, in its order, and the order's length (the scope's total).
+    Hit { ids: Vec<TaskId>, total: u64 },
+    /// Cached, but tasks were created since: read those after `ticket.extends`' key and store
+    /// them with this ticket.
+    Behind(OrderTicket),
+    /// Not cached (or reordered since): read the whole order and store it with this ticket.
+    Miss(OrderTicket),
+    /// The cache cannot serve orders now: read the database and keep nothing.
+    Bypass,
 }
 
 /// Where a page read from the database may be cached: the scope, its part, the query, and the
@@ -258,6 +367,17 @@ pub trait TaskCache: Send + Sync {
     async fn list_page(&self, scope: TaskScope, part: ListPart, query: &str) -> ListLookup;
     /// Stores `page` under `ticket` (reachable only while the ticket's generation is current).
     async fn put_list_page(&self, ticket: ListTicket, page: &ListedPage);
+    /// The `window` of `scope`'s creation order if it is cached and current, or the ticket to
+    /// read and store it (or what it lacks) with. An order is current while the scope's
+    /// [`ListPart::Members`] generation is the one it was read under; it only lacks the newest
+    /// tasks while its [`ListPart::Appended`] generation is older. Generations are drawn as for
+    /// [`Self::list_page`].
+    async fn creation_window(&self, scope: TaskScope, window: OrderWindow) -> OrderLookup;
+    /// Stores `order` as the whole creation order of `ticket.scope` or, when `ticket.extends`,
+    /// appends it to the cached order, if that is still the order the ticket was made for (same
+    /// `Members` generation, same length): otherwise stores nothing. MUST NOT make an order
+    /// reachable under a `Members` generation later than the ticket's.
+    async fn put_creation_order(&self, ticket: OrderTicket, order: &CreationOrder);
     /// Forgets the statistics of each scope and moves every part of its lists to a new
     /// generation, on every instance sharing the cache. Called after the change is stored,
     /// before it is answered.

@@ -9,8 +9,9 @@ use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
     Access, Comment, CommentBody, CommentRepository, ListLookup, ListPart, ListedPage, NewComment, NewTask,
-    NewTaskRecord, ProjectMembership, Rebase, Standing, Status, TagUsage, Task, TaskCache, TaskChanges, TaskDraft,
-    TaskError, TaskFilter, TaskId, TaskPatch, TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
+    NewTaskRecord, OrderLookup, OrderWindow, ProjectMembership, Rebase, Standing, Status, TagUsage, Task, TaskCache,
+    TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch, TaskRepository, TaskScope, TaskStats,
+    UpdateOutcome, Viewer,
 };
 
 const VIEWERS_READ: &str = "A project's viewers read its tasks and comment on them; its editors change them.";
@@ -18,6 +19,10 @@ const NOT_A_MEMBER: &str = "must be a project you are a member of";
 
 /// How many writes an update tries, re-applying its change to the stored copy after each lost race.
 const UPDATE_ATTEMPTS: usize = 5;
+
+/// The most tasks a scope's creation order is cached for (8 bytes each in the cache). A larger
+/// scope's lists are read page by page from the database (see [`TaskService::list`]).
+pub const ORDER_LIMIT: u64 = 2_000_000;
 
 /// Creating, reading, changing and deleting tasks and their comments, with visibility,
 /// optimistic concurrency and a read-through cache.
@@ -75,7 +80,7 @@ impl TaskService {
         let created =
             self.tasks.create(NewTaskRecord { task, owner_id: owner.id, completed_at, created_at: at }).await?;
         self.cache.put_task(&created).await;
-        self.forget_scopes_of(&[&created]).await?;
+        self.forget_parts_of(&[&created], ListPart::created(&created)).await?;
         Ok(created)
     }
 
@@ -134,8 +139,20 @@ impl TaskService {
         let Some(filter_key) = filter.cache_key() else {
             return Ok(self.tasks.list(scope, filter, page).await?);
         };
+        let part = filter.list_part();
+        if part == ListPart::Members {
+            let window = OrderWindow {
+                offset: u64::try_from(page.offset()).unwrap_or(0),
+                limit: u64::from(page.per_page()),
+                newest_first: filter.sort.descending,
+            };
+            if let Some((ids, total)) = self.creation_window(scope, window).await? {
+                return Ok(Page::new(self.bodies(viewer, &ids).await?, total, page));
+            }
+            return Ok(self.tasks.list(scope, filter, page).await?);
+        }
         let query = format!("{}x{}:{filter_key}", page.page(), page.per_page());
-        match self.cache.list_page(scope, filter.list_part(), &query).await {
+        match self.cache.list_page(scope, part, &query).await {
             ListLookup::Hit(cached) => Ok(Page::new(self.bodies(viewer, &cached.ids).await?, cached.total, page)),
             ListLookup::Miss(ticket) => {
                 let found = self.tasks.list(scope, filter, page).await?;
@@ -145,6 +162,47 @@ impl TaskService {
             }
             ListLookup::Bypass => Ok(self.tasks.list(scope, filter, page).await?),
         }
+    }
+
+    /// The ids `window` shows of `scope`'s creation order, and the scope's total, from the cached
+    /// order: read whole from the database when the cache lacks it or it was reordered, extended
+    /// with the tasks created since when it only lacks those. `None` when the cache cannot serve
+    /// it (unreachable, or the scope holds over [`ORDER_LIMIT`] tasks): the caller reads the page
+    /// from the database.
+    ///
+    /// So a page costs a slice of the order, however deep, and the order is read whole once per
+    /// change that moves a task inside it (a delete, a reassignment), not per create or patch.
+    async fn creation_window(
+        &self,
+        scope: TaskScope,
+        window: OrderWindow,
+    ) -> Result<Option<(Vec<TaskId>, u64)>, TaskError> {
+        let ticket = match self.cache.creation_window(scope, window).await {
+            OrderLookup::Hit { ids, total } => return Ok(Some((ids, total))),
+            OrderLookup::Bypass => return Ok(None),
+            OrderLookup::Behind(ticket) => {
+                let (known, last) = ticket.extends.unwrap_or_default();
+                let newer = self.tasks.creation_order(scope, last, ORDER_LIMIT.saturating_sub(known)).await?;
+                // Fewer than the total: a task was created before the newest one the order held
+                // (a clock behind another instance's, or two creates committing out of order).
+                if known + newer.ids.len() as u64 == newer.total {
+                    self.cache.put_creation_order(ticket, &newer).await;
+                    if let OrderLookup::Hit { ids, total } = self.cache.creation_window(scope, window).await {
+                        return Ok(Some((ids, total)));
+                    }
+                    return Ok(None);
+                }
+                crate::OrderTicket { extends: None, ..ticket }
+            }
+            OrderLookup::Miss(ticket) => ticket,
+        };
+        let order = self.tasks.creation_order(scope, None, ORDER_LIMIT).await?;
+        if order.ids.len() as u64 != order.total {
+            return Ok(None);
+        }
+        let ids = window.of(&order.ids);
+        self.cache.put_creation_order(ticket, &order).await;
+        Ok(Some((ids, order.total)))
     }
 
     /// The tasks of a cached page, in its order: from the task cache, which every write keeps
@@ -234,12 +292,20 @@ impl TaskService {
                 // What it replaced: the copy it was rebased on, or the version it was written over.
                 let before = replaced.as_ref().unwrap_or(&current);
                 self.cache.put_task(&task).await;
+                let same_ground = before.assignee_id == task.assignee_id && before.project_id == task.project_id;
                 if let Some(next) = follow_up.as_deref() {
-                    // A task was added to every list of the completed one's.
                     self.cache.put_task(next).await;
+                }
+                if same_ground {
+                    // A next occurrence is a copy (same assignee and project): it was added to
+                    // the lists of the completed task.
+                    let mut parts = ListPart::changed_by(before, &task);
+                    if let Some(next) = follow_up.as_deref() {
+                        parts.extend(ListPart::created(next));
+                    }
+                    self.forget_parts_of(&[&task], parts).await?;
+                } else if let Some(next) = follow_up.as_deref() {
                     self.forget_scopes_of(&[before, &task, next]).await?;
-                } else if before.assignee_id == task.assignee_id && before.project_id == task.project_id {
-                    self.forget_parts_of(&task, ListPart::changed_by(before, &task)).await?;
                 } else {
                     self.forget_scopes_of(&[before, &task]).await?;
                 }
@@ -512,10 +578,11 @@ impl TaskService {
         Ok(())
     }
 
-    /// Forgets the cached statistics of everyone who sees the task and of the scope of all tasks,
-    /// and the `parts` of their lists: after a change that kept its owner, assignee and project.
-    async fn forget_parts_of(&self, task: &Task, parts: Vec<ListPart>) -> Result<(), TaskError> {
-        let scopes = self.scopes_of(&[task]).await?;
+    /// Forgets the cached statistics of everyone who sees the tasks and of the scope of all tasks,
+    /// and the `parts` of their lists: after a create, or a change that kept the task's owner,
+    /// assignee and project.
+    async fn forget_parts_of(&self, tasks: &[&Task], parts: Vec<ListPart>) -> Result<(), TaskError> {
+        let scopes = self.scopes_of(tasks).await?;
         self.cache.forget_parts(scopes, parts).await;
         Ok(())
     }
@@ -965,7 +1032,8 @@ mod tests {
     async fn list_pages_are_read_through_the_cache_under_the_scopes_generation() {
         let page = PageRequest::new(Some(2), Some(20)).unwrap();
         let scope = TaskScope::InvolvedUser(UserId(1));
-        let ticket = ListTicket { scope, part: ListPart::Members, generation: 4, query: "2x20:…".into() };
+        let pending = ListPart::Status(Status::Pending);
+        let ticket = ListTicket { scope, part: pending, generation: 4, query: "2x20:…".into() };
         let stored = task(1, None, 1);
         let (from_db, from_cache) = (stored.clone(), stored.clone());
         let mut tasks = MockTaskRepository::new();
@@ -978,7 +1046,7 @@ mod tests {
         let miss = ticket.clone();
         cache
             .expect_list_page()
-            .withf(move |s, part, query| *s == scope && *part == ListPart::Members && query.starts_with("2x20:"))
+            .withf(move |s, part, query| *s == scope && *part == pending && query.starts_with("2x20:"))
             .times(1)
             .returning(move |_, _, _| ListLookup::Miss(miss.clone()));
         cache
@@ -999,22 +1067,139 @@ mod tests {
         let svc = service(tasks, MockAccounts::new(), cache);
         let alice = caller(1, Role::User);
 
-        let read = svc.list(&alice, TaskFilter::default(), page).await.unwrap();
+        let filter = TaskFilter { statuses: vec![Status::Pending], ..TaskFilter::default() };
+        let read = svc.list(&alice, filter.clone(), page).await.unwrap();
         assert_eq!((read.items.len(), read.total, read.request), (1, 21, page));
-        let cached = svc.list(&alice, TaskFilter::default(), page).await.unwrap();
+        let cached = svc.list(&alice, filter, page).await.unwrap();
         assert_eq!(cached, read, "the second read is the cached page, without the database");
     }
 
     #[tokio::test]
     async fn lists_that_depend_on_the_clock_or_an_unreachable_cache_go_to_the_database() {
         let mut tasks = MockTaskRepository::new();
-        tasks.expect_list().times(2).returning(|_, _, page| Ok(Page::new(vec![], 0, page)));
+        tasks.expect_list().times(3).returning(|_, _, page| Ok(Page::new(vec![], 0, page)));
         let mut cache = MockTaskCache::new();
         cache.expect_list_page().times(1).returning(|_, _, _| ListLookup::Bypass);
+        cache.expect_creation_window().times(1).returning(|_, _| OrderLookup::Bypass);
         let svc = service(tasks, MockAccounts::new(), cache);
         let overdue = TaskFilter { overdue_at: Some(now()), ..TaskFilter::default() };
-        svc.list(&caller(1, Role::User), overdue, PageRequest::first()).await.unwrap();
-        svc.list(&caller(1, Role::User), TaskFilter::default(), PageRequest::first()).await.unwrap();
+        let pending = TaskFilter { statuses: vec![Status::Pending], ..TaskFilter::default() };
+        for filter in [overdue, pending, TaskFilter::default()] {
+            svc.list(&caller(1, Role::User), filter, PageRequest::first()).await.unwrap();
+        }
+    }
+
+    /// Tasks 1..=n of user 1, as the repository and the task cache hold them.
+    fn numbered(n: i64) -> Vec<Task> {
+        (1..=n).map(|id| Task { id: TaskId(id), ..task(1, None, 1) }).collect()
+    }
+
+    /// A cache holding the tasks `tasks`, and whose orders follow `lookups` in turn.
+    fn order_cache(tasks: Vec<Task>, lookups: Vec<OrderLookup>) -> MockTaskCache {
+        let mut cache = MockTaskCache::new();
+        let mut lookups = lookups.into_iter();
+        cache.expect_creation_window().times(lookups.len()).returning(move |_, _| lookups.next().unwrap());
+        cache
+            .expect_tasks()
+            .returning(move |ids| ids.iter().map(|id| tasks.iter().find(|t| t.id == *id).cloned()).collect());
+        cache
+    }
+
+    fn order_of(ids: std::ops::RangeInclusive<i64>, total: u64) -> crate::CreationOrder {
+        let last = ids.clone().last().map(|id| crate::CreationKey { created_at: now(), id: TaskId(id) });
+        crate::CreationOrder { ids: ids.map(TaskId).collect(), last, total }
+    }
+
+    #[tokio::test]
+    async fn a_deep_page_by_creation_is_a_window_of_the_order_read_once() {
+        let scope = TaskScope::InvolvedUser(UserId(1));
+        let ticket = crate::OrderTicket { scope, members: 3, appended: 5, extends: None };
+        let mut tasks = MockTaskRepository::new();
+        tasks
+            .expect_creation_order()
+            .withf(|s, after, limit| {
+                *s == TaskScope::InvolvedUser(UserId(1)) && after.is_none() && *limit == ORDER_LIMIT
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(order_of(1..=100, 100)));
+        let mut cache = order_cache(numbered(100), vec![OrderLookup::Miss(ticket.clone())]);
+        cache
+            .expect_put_creation_order()
+            .withf(move |t, order| *t == ticket && order.ids.len() == 100)
+            .times(1)
+            .returning(|_, _| ());
+        let svc = service(tasks, MockAccounts::new(), cache);
+        let page = PageRequest::new(Some(4), Some(20)).unwrap();
+        let read = svc.list(&caller(1, Role::User), TaskFilter::default(), page).await.unwrap();
+        let ids: Vec<i64> = read.items.iter().map(|t| t.id.0).collect();
+        assert_eq!(ids, (21..=40).rev().collect::<Vec<_>>(), "page 4 newest first");
+        assert_eq!(read.total, 100);
+    }
+
+    #[tokio::test]
+    async fn an_order_behind_is_extended_with_the_tasks_created_since() {
+        let scope = TaskScope::InvolvedUser(UserId(1));
+        let last = crate::CreationKey { created_at: now(), id: TaskId(100) };
+        let behind = crate::OrderTicket { scope, members: 3, appended: 6, extends: Some((100, Some(last))) };
+        let mut tasks = MockTaskRepository::new();
+        tasks
+            .expect_creation_order()
+            .withf(move |_, after, limit| *after == Some(last) && *limit == ORDER_LIMIT - 100)
+            .times(1)
+            .returning(|_, _, _| Ok(order_of(101..=102, 102)));
+        let hit = OrderLookup::Hit { ids: vec![TaskId(102), TaskId(101)], total: 102 };
+        let mut cache = order_cache(numbered(102), vec![OrderLookup::Behind(behind.clone()), hit]);
+        cache
+            .expect_put_creation_order()
+            .withf(move |t, order| *t == behind && order.ids == [TaskId(101), TaskId(102)])
+            .times(1)
+            .returning(|_, _| ());
+        let svc = service(tasks, MockAccounts::new(), cache);
+        let page = PageRequest::new(Some(1), Some(2)).unwrap();
+        let read = svc.list(&caller(1, Role::User), TaskFilter::default(), page).await.unwrap();
+        assert_eq!((read.items[0].id, read.total), (TaskId(102), 102));
+    }
+
+    #[tokio::test]
+    async fn a_task_created_out_of_order_makes_the_order_read_whole_again() {
+        let scope = TaskScope::InvolvedUser(UserId(1));
+        let last = crate::CreationKey { created_at: now(), id: TaskId(100) };
+        let behind = crate::OrderTicket { scope, members: 3, appended: 6, extends: Some((100, Some(last))) };
+        let mut tasks = MockTaskRepository::new();
+        // One task was created after the order's last, and another before it: 102 in all.
+        tasks
+            .expect_creation_order()
+            .withf(|_, after, _| after.is_some())
+            .times(1)
+            .returning(|_, _, _| Ok(order_of(102..=102, 102)));
+        tasks
+            .expect_creation_order()
+            .withf(|_, after, _| after.is_none())
+            .times(1)
+            .returning(|_, _, _| Ok(order_of(1..=102, 102)));
+        let mut cache = order_cache(numbered(102), vec![OrderLookup::Behind(behind)]);
+        cache
+            .expect_put_creation_order()
+            .withf(|t, order| t.extends.is_none() && t.appended == 6 && order.ids.len() == 102)
+            .times(1)
+            .returning(|_, _| ());
+        let svc = service(tasks, MockAccounts::new(), cache);
+        let read = svc.list(&caller(1, Role::User), TaskFilter::default(), PageRequest::first()).await.unwrap();
+        assert_eq!(read.total, 102);
+    }
+
+    #[tokio::test]
+    async fn a_scope_too_large_to_cache_is_read_page_by_page() {
+        let scope = TaskScope::All;
+        let ticket = crate::OrderTicket { scope, members: 1, appended: 1, extends: None };
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_creation_order().times(1).returning(|_, _, _| Ok(order_of(1..=10, ORDER_LIMIT + 1)));
+        tasks.expect_list().times(1).returning(|_, _, page| Ok(Page::new(vec![], ORDER_LIMIT + 1, page)));
+        let mut cache = order_cache(vec![], vec![OrderLookup::Miss(ticket)]);
+        cache.expect_put_creation_order().times(0);
+        let svc = service(tasks, MockAccounts::new(), cache);
+        let read = svc.list(&caller(1, Role::Admin), TaskFilter::default(), PageRequest::first()).await.unwrap();
+        assert_eq!(read.total, ORDER_LIMIT + 1);
     }
 
     fn in_project(project: i64, owner: i64, assignee: Option<i64>) -> Task {
