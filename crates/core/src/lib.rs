@@ -5,12 +5,13 @@
 //! every failing field at once, pagination, the error every repository port returns, and the
 //! broadcast port through which instances tell each other what changed, and the idempotency-key
 //! port every creating route shares; also the rule for text a person types ([`BoundedText`], whose
-//! messages are part of the contract) and the clock every record is stamped by ([`now`]). Nothing
-//! here does I/O.
+//! messages are part of the contract), the clock every record is stamped by ([`now`]), and
+//! [`SingleFlight`], which lets concurrent identical reads share one. Nothing here does I/O.
 
 pub mod broadcast;
 mod clock;
 mod dates;
+mod flight;
 pub mod idempotency;
 mod paging;
 mod repository;
@@ -19,6 +20,7 @@ mod validation;
 
 pub use clock::now;
 pub use dates::{parse_calendar_date, parse_instant};
+pub use flight::SingleFlight;
 pub use paging::{Page, PageRequest};
 pub use repository::{RepositoryError, StoreUnreachable, is_unreachable};
 pub use text::{BoundedText, TextError, at_most_chars};

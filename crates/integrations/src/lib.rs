@@ -16,7 +16,6 @@
 
 mod answer;
 mod error;
-mod flight;
 mod ports;
 mod query;
 mod service;

@@ -13,7 +13,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use crate::answer::Answer;
-use crate::flight::SingleFlight;
+use workbench_core::SingleFlight;
 use crate::{
     AccountId, AnswerBody, AnswerCache, CacheKey, CacheOutcome, CallOutcome, Capability, Clock, IntegrationError,
     IntegrationsObserver, KEEP_ANSWERS_FOR, NoObserver, Price, PriceProvider, PriceQuery, PriceRequest, ProviderError,

@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use workbench_core::{FieldErrors, Page, PageRequest, Validator};
+use workbench_core::{FieldErrors, Page, PageRequest, SingleFlight, Validator};
 use workbench_projects::{ProjectId, ProjectRole};
 use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
-    Access, Comment, CommentBody, CommentRepository, ListLookup, ListPart, ListedPage, NewComment, NewTask,
+    Access, Comment, CommentBody, CommentRepository, CreationOrder, ListLookup, ListPart, ListedPage, NewComment, NewTask,
     NewTaskRecord, OrderLookup, OrderWindow, ProjectMembership, Rebase, Standing, Status, TagUsage, Task, TaskCache,
     TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch, TaskRepository, TaskScope, TaskStats,
     UpdateOutcome, Viewer,
@@ -35,6 +35,9 @@ pub struct TaskService {
     cache: Arc<dyn TaskCache>,
     /// Who may see and change project tasks, read at each request.
     projects: Arc<dyn ProjectMembership>,
+    /// Whole creation orders being read, so that the requests that miss one at once (the first
+    /// of a busy scope, or all of them when it expires) share one read.
+    order_reads: Arc<SingleFlight<Option<Arc<CreationOrder>>>>,
 }
 
 impl std::fmt::Debug for TaskService {
@@ -51,7 +54,7 @@ impl TaskService {
         cache: Arc<dyn TaskCache>,
         projects: Arc<dyn ProjectMembership>,
     ) -> Self {
-        Self { tasks, comments, accounts, cache, projects }
+        Self { tasks, comments, accounts, cache, projects, order_reads: Arc::new(SingleFlight::new()) }
     }
 
     fn scope(viewer: Viewer) -> TaskScope {
@@ -196,13 +199,23 @@ impl TaskService {
             }
             OrderLookup::Miss(ticket) => ticket,
         };
-        let order = self.tasks.creation_order(scope, None, ORDER_LIMIT).await?;
-        if order.ids.len() as u64 != order.total {
-            return Ok(None);
-        }
-        let ids = window.of(&order.ids);
-        self.cache.put_creation_order(ticket, &order).await;
-        Ok(Some((ids, order.total)))
+        let key = format!("{}:{}:{}", scope.key(), ticket.members, ticket.appended);
+        let (tasks, cache) = (Arc::clone(&self.tasks), Arc::clone(&self.cache));
+        let read = async move {
+            match tasks.creation_order(scope, None, ORDER_LIMIT).await {
+                Ok(order) if order.ids.len() as u64 == order.total => {
+                    cache.put_creation_order(ticket, &order).await;
+                    Some(Arc::new(order))
+                }
+                Ok(_) => None,
+                Err(error) => {
+                    // The page's own read reports it, if it is still there.
+                    tracing::warn!(%error, scope = scope.key(), "could not read a creation order");
+                    None
+                }
+            }
+        };
+        Ok(self.order_reads.run(&key, read, None).await.map(|order| (window.of(&order.ids), order.total)))
     }
 
     /// The tasks of a cached page, in its order: from the task cache, which every write keeps

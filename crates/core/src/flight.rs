@@ -11,7 +11,7 @@ use futures_util::future::{BoxFuture, Shared};
 type Flights<V> = Arc<Mutex<HashMap<String, Shared<BoxFuture<'static, V>>>>>;
 
 /// The runs under way, by key.
-pub(crate) struct SingleFlight<V: Clone> {
+pub struct SingleFlight<V: Clone> {
     flights: Flights<V>,
 }
 
@@ -23,7 +23,7 @@ impl<V: Clone> std::fmt::Debug for SingleFlight<V> {
 }
 
 impl<V: Clone + Send + Sync + 'static> SingleFlight<V> {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self { flights: Arc::new(Mutex::new(HashMap::new())) }
     }
 
@@ -33,7 +33,7 @@ impl<V: Clone + Send + Sync + 'static> SingleFlight<V> {
     /// even when every request waiting for it goes away; `lost` is the result if it panics. The
     /// key is free again once the run has ended, so `work` should leave behind what later
     /// requests need (a cached answer) before it returns.
-    pub(crate) async fn run<F>(&self, key: &str, work: F, lost: V) -> V
+    pub async fn run<F>(&self, key: &str, work: F, lost: V) -> V
     where
         F: Future<Output = V> + Send + 'static,
     {
