@@ -6,9 +6,20 @@ use utoipa::ToSchema;
 use workbench_core::TypeFailures;
 use workbench_tokens::{DEFAULT_DAYS, IssuedToken, MAX_DAYS, NAME_MAX_CHARS, PersonalAccessToken, TokenDraft};
 
-use crate::body::{Lenient, lenient, nullable};
+use crate::body::{Lenient, component, lenient, nullable, trimmed_text};
 
 const _: () = assert!(DEFAULT_DAYS == 90 && MAX_DAYS == 365 && NAME_MAX_CHARS == 100);
+
+/// The schema of a token's name as the domain reads it.
+#[derive(Debug)]
+pub struct TokenNameSchema;
+
+component!(
+    TokenNameSchema,
+    "TokenName",
+    trimmed_text(1, NAME_MAX_CHARS, "What the token is for, to tell it apart: 1 to 100 characters once trimmed")
+        .examples(["nightly backup"])
+);
 
 /// The scopes a token may be granted (`:write` implies `:read`).
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,13 +54,12 @@ pub enum ScopeSchema {
 /// `POST /tokens`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CreateTokenRequest {
-    /// What the token is for, to tell it apart: 1 to 100 characters after trimming.
-    #[schema(value_type = String, min_length = 1, max_length = 100)]
+    #[schema(value_type = TokenNameSchema, required = true)]
     #[serde(default)]
     pub name: Lenient<String>,
     /// What the token may do: at least one scope; repeats are ignored. A route outside them
     /// answers `403` with a `type` ending in `insufficient-scope`.
-    #[schema(value_type = Vec<ScopeSchema>, min_items = 1)]
+    #[schema(value_type = Vec<ScopeSchema>, min_items = 1, required = true)]
     #[serde(default)]
     pub scopes: Lenient<Vec<String>>,
     /// Days until the token stops working: 1 to 365; 90 when left out.
