@@ -170,6 +170,7 @@ async fn every_bad_field_is_named_at_once(app: TestApp) {
             vec!["name", "scopes", "expires_in_days"],
         ),
         (json!({"name": null, "scopes": null}), vec!["name", "scopes"]),
+        (json!({"name": "nightly\u{0}backup", "scopes": ["tasks:read"]}), vec!["name"]),
     ];
     for (body, fields) in cases {
         let problem = expect_problem(send_as(&app, &ann, Method::POST, "/tokens", Some(body.clone())).await, 422).await;

@@ -15,9 +15,8 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
-use workbench_users::{ClientInfo, Principal};
-
 use workbench_tokens::{Scope, is_personal_token};
+use workbench_users::{ClientInfo, Principal};
 
 use crate::limits::{TrustedProxies, VerifiedClaims};
 use crate::problem::ApiError;

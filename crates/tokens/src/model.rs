@@ -195,7 +195,15 @@ pub(crate) struct TokenTerms {
 impl TokenTerms {
     pub(crate) fn parse(draft: TokenDraft) -> Result<Self, FieldErrors> {
         let mut v = Validator::seeded(draft.type_failures);
-        let name = v.required("name", draft.name, |n| BoundedText::<NAME_MAX_CHARS>::parse(&n));
+        let name = v.required("name", draft.name, |n| {
+            let name = BoundedText::<NAME_MAX_CHARS>::parse(&n).map_err(|e| e.to_string())?;
+            // A label shown in listings: control characters (a NUL above all, which PostgreSQL
+            // cannot store) have no place in it.
+            if name.as_str().chars().any(char::is_control) {
+                return Err("must not contain control characters".to_owned());
+            }
+            Ok(name)
+        });
         let scopes = v.required("scopes", draft.scopes, |names| {
             let scopes =
                 names.iter().map(|n| Scope::parse(n)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
@@ -265,6 +273,9 @@ mod tests {
         assert_eq!(failing(draft(None, None, Some(0))), ["name", "scopes", "expires_in_days"]);
         assert_eq!(failing(draft(Some(" "), Some(&[]), Some(366))), ["name", "scopes", "expires_in_days"]);
         assert_eq!(failing(draft(Some(&"n".repeat(101)), Some(&["tasks:delete"]), Some(365))), ["name", "scopes"]);
+        assert_eq!(failing(draft(Some("a\u{0}b"), Some(&["tasks:read"]), None)), ["name"]);
+        assert_eq!(failing(draft(Some("a\tb"), Some(&["tasks:read"]), None)), ["name"]);
+        assert!(TokenTerms::parse(draft(Some("\tci\n"), Some(&["tasks:read"]), None)).is_ok(), "trimmed first");
         let long = TokenTerms::parse(draft(Some(&"n".repeat(100)), Some(&["chat:write", "chat:write"]), Some(365)));
         assert_eq!(long.unwrap().scopes, Scopes::of([Scope::ChatWrite]));
     }

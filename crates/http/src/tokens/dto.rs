@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use workbench_core::TypeFailures;
 use workbench_tokens::{DEFAULT_DAYS, IssuedToken, MAX_DAYS, NAME_MAX_CHARS, PersonalAccessToken, TokenDraft};
 
-use crate::body::{Lenient, component, lenient, nullable, trimmed_text};
+use crate::body::{Lenient, WHITESPACE_CLASS, component, lenient, nullable, patterned};
 
 const _: () = assert!(DEFAULT_DAYS == 90 && MAX_DAYS == 365 && NAME_MAX_CHARS == 100);
 
@@ -14,12 +14,17 @@ const _: () = assert!(DEFAULT_DAYS == 90 && MAX_DAYS == 365 && NAME_MAX_CHARS ==
 #[derive(Debug)]
 pub struct TokenNameSchema;
 
-component!(
-    TokenNameSchema,
-    "TokenName",
-    trimmed_text(1, NAME_MAX_CHARS, "What the token is for, to tell it apart: 1 to 100 characters once trimmed")
-        .examples(["nightly backup"])
-);
+component!(TokenNameSchema, "TokenName", {
+    // Trimmed text of 1 to 100 characters, none of them a control character once trimmed.
+    let (w, control) = (WHITESPACE_CLASS, "\\u0000-\\u001f\\u007f-\\u009f");
+    let inner = NAME_MAX_CHARS - 2;
+    let pattern = format!("^[{w}]*[^{w}{control}](?:[^{control}]{{0,{inner}}}[^{w}{control}])?[{w}]*$");
+    patterned(
+        pattern,
+        "What the token is for, to tell it apart: 1 to 100 characters once trimmed, no control characters",
+    )
+    .examples(["nightly backup"])
+});
 
 /// The scopes a token may be granted (`:write` implies `:read`).
 #[derive(Debug, Serialize, ToSchema)]
