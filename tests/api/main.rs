@@ -24,6 +24,7 @@ mod search;
 mod share_links;
 mod system;
 mod tasks;
+mod tokens;
 mod totp;
 mod trades;
 mod users;

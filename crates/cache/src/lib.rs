@@ -1,7 +1,9 @@
 //! Cache adapters for Workbench: the [`TaskCache`](workbench_tasks::TaskCache) port, in process
 //! ([`MemoryTaskCache`], moka) or shared by every instance ([`RedisTaskCache`], Redis through a
 //! deadpool-redis pool); and the [`PrincipalCache`](workbench_users::PrincipalCache) port, in
-//! process on every instance and invalidated through the broadcast port ([`SharedPrincipalCache`]);
+//! process on every instance and invalidated through the broadcast port ([`SharedPrincipalCache`]),
+//! and the personal access tokens' [`GrantCache`](workbench_tokens::GrantCache) likewise
+//! ([`SharedGrantCache`]);
 //! and the third-party answers' [`AnswerCache`](workbench_integrations::AnswerCache), in process
 //! ([`MemoryAnswerCache`]) or in Redis ([`RedisAnswerCache`]); and the products domain's
 //! [`CatalogueCache`](workbench_products::CatalogueCache), in process ([`MemoryCatalogueCache`])
@@ -15,6 +17,8 @@
 mod answers;
 mod catalogue;
 mod error;
+mod grants;
+mod invalidated;
 mod memory;
 mod principals;
 pub mod redis;
@@ -25,5 +29,6 @@ pub use crate::redis::{RedisPool, RedisTaskCache, build_pool, connect, ping};
 pub use answers::{DEFAULT_ANSWER_CACHE_BYTES, MemoryAnswerCache, RedisAnswerCache};
 pub use catalogue::{MemoryCatalogueCache, RedisCatalogueCache};
 pub use error::CacheError;
+pub use grants::{SharedGrantCache, TOKEN_REVOKED};
 pub use memory::MemoryTaskCache;
 pub use principals::SharedPrincipalCache;

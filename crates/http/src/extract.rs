@@ -3,7 +3,8 @@
 //! - [`Json`]: a body that is not JSON (or not labelled as JSON) is a `400`; JSON of the wrong
 //!   shape is a `422` naming the field, found with `serde_path_to_error`.
 //! - Query strings and path segments that cannot be parsed are a `400` ([`configure`]).
-//! - [`CurrentUser`]: the signed-in, active user, or a `401` with a `Bearer` challenge.
+//! - [`CurrentUser`]: the signed-in, active user, or a `401` with a `Bearer` challenge; for a
+//!   personal access token, also a `403` when the route's declared scope is not among its own.
 //! - [`Client`]: the caller's address and user agent, for the audit trail.
 
 use std::future::Future;
@@ -14,10 +15,12 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
+use workbench_tokens::{Scope, is_personal_token};
 use workbench_users::{ClientInfo, Principal};
 
 use crate::limits::{TrustedProxies, VerifiedClaims};
 use crate::problem::ApiError;
+use crate::scopes::{Requirement, ScopeTable};
 use crate::state::AppState;
 
 /// The installed JSON/query/path error handlers; call once on the app.
@@ -177,8 +180,10 @@ fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.split('`').next()
 }
 
-/// The authenticated caller: an active account holding a valid access token. Costs no database
-/// round trip when the caller's principal is cached (see `workbench_users::Authenticator`).
+/// The authenticated caller: an active account holding a valid access token, or a valid personal
+/// access token granted the scope the route declares (see [`crate::scopes`]). Costs no database
+/// round trip when the caller's principal (and the token's grant) are cached (see
+/// `workbench_users::Authenticator` and `workbench_tokens::TokenService`).
 #[derive(Debug, Clone, Copy)]
 pub struct CurrentUser(pub Principal);
 
@@ -197,6 +202,15 @@ impl FromRequest for CurrentUser {
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState is not registered")))?;
+            if is_personal_token(token) {
+                let caller = state.tokens.authenticate(token).await.map_err(ApiError::from)?;
+                let scope = required_scope(&req)?;
+                if !caller.scopes.grants(scope) {
+                    return Err(ApiError::insufficient_scope(Some(scope.as_str())).into());
+                }
+                req.extensions_mut().insert(LoggedUser(caller.principal.id.0));
+                return Ok(CurrentUser(caller.principal));
+            }
             // The rate limiter may have verified the token already.
             let verified = req.extensions().get::<VerifiedClaims>().map(|v| v.0.clone());
             let outcome = match verified {
@@ -210,6 +224,20 @@ impl FromRequest for CurrentUser {
             req.extensions_mut().insert(LoggedUser(caller.id.0));
             Ok(CurrentUser(caller))
         })
+    }
+}
+
+/// The scope the route `req` reached declares, for a request made with a personal access token,
+/// or a `403` for a route only a session may use or one that declares nothing (a forgotten
+/// declaration closes a route to tokens, it never opens one).
+fn required_scope(req: &HttpRequest) -> Result<Scope, ApiError> {
+    let table = req
+        .app_data::<web::Data<ScopeTable>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("ScopeTable is not registered")))?;
+    let required = req.match_pattern().and_then(|pattern| table.required(req.method(), &pattern));
+    match required {
+        Some(Requirement::Scope(scope)) => Ok(scope),
+        Some(Requirement::Session) | None => Err(ApiError::insufficient_scope(None)),
     }
 }
 

@@ -26,7 +26,7 @@ pub struct RouteGroup {
 
 /// Every route group.
 pub const GROUPS: &[RouteGroup] = &[
-    RouteGroup { name: "auth", prefixes: &["/auth"] },
+    RouteGroup { name: "auth", prefixes: &["/auth", "/tokens"] },
     RouteGroup { name: "users", prefixes: &["/users"] },
     RouteGroup { name: "admin", prefixes: &["/admin"] },
     RouteGroup { name: "tasks", prefixes: &["/tasks", "/tags"] },

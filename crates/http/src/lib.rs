@@ -5,7 +5,7 @@
 //! beside what every domain shares: [`extract`] (JSON, query, caller), [`problem`] (RFC 9457
 //! documents), [`body`] (fields read leniently), [`pagination`], [`preconditions`] (`ETag` and
 //! `If-Match`), [`idempotency`] (`Idempotency-Key`), [`responses`] (the OpenAPI responses many
-//! routes repeat), [`groups`] (the route groups: one table) and [`routes`] (every domain's routes), [`openapi`] and [`methods`] (the
+//! routes repeat), [`groups`] (the route groups: one table) and [`routes`] (every domain's routes), [`openapi`], [`methods`] and [`scopes`] (the
 //! document and the `405` table built from it), the [`middleware`] of the request path, the
 //! [`access_log`], the WebSocket ([`ws`]) and the live dashboard's page ([`dashboard`]).
 //!
@@ -37,11 +37,13 @@ pub mod products;
 pub mod projects;
 pub mod responses;
 pub mod routes;
+pub mod scopes;
 pub mod search;
 pub mod server;
 pub mod state;
 pub mod system;
 pub mod tasks;
+pub mod tokens;
 pub mod trades;
 pub mod user_products;
 pub mod users;
@@ -52,6 +54,7 @@ pub mod ws;
 /// live at ([`groups::Routes::under`]). A new domain is a module above and its `routes` here.
 const DOMAINS: &[fn(&mut groups::Routes<'_, '_>)] = &[
     auth::routes,
+    tokens::routes,
     users::routes,
     admin::routes,
     tasks::routes,

@@ -7,7 +7,8 @@
 //! - Share-link downloads (`/s/{token}`) draw from a bucket per client address of their own at
 //!   the same rate: a link's password is as guessable as an account's.
 //! - Every other authenticated request draws from its user's bucket, every other anonymous one
-//!   from its client address's (`RATE_LIMIT_PER_MINUTE`).
+//!   from its client address's (`RATE_LIMIT_PER_MINUTE`); a personal access token, from its
+//!   user's once its grant is cached on this instance (its address's for its first request).
 //! - `/health`, `/ready` and `/metrics` are never limited: probes and scrapers must get through.
 //!
 //! The bucket follows the route the router will give the request, read from the path as the
@@ -151,6 +152,14 @@ pub fn bucket(req: &ServiceRequest, limits: &Limits, state: &AppState) -> Option
         return limits.auth.map(|policy| (policy, format!("share:{}", address())));
     }
     let policy = limits.general?;
+    // A personal access token draws from its user's bucket once its grant is cached (from its
+    // first request on), and from its address's until then: no round trip is spent on choosing.
+    if let Some(token) = bearer(req).filter(|token| workbench_tokens::is_personal_token(token)) {
+        return Some(match state.tokens.cached_user(token) {
+            Some(user) => (policy, format!("user:{user}")),
+            None => (policy, address()),
+        });
+    }
     let verified = bearer(req).and_then(|token| state.authenticator.verify(token).ok());
     match verified {
         Some(claims) => {

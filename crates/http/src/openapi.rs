@@ -14,7 +14,8 @@ use crate::files::dto::{InvoiceDataSchema, TaskReportData, TaskStatusListSchema}
 use crate::groups::RouteSet;
 use crate::problem::Problem;
 use crate::responses::{
-    BadRequest, Forbidden, NotFound, PreconditionFailed, TooManyRequests, Unauthorized, Unprocessable,
+    BadRequest, Forbidden, InsufficientScope, NotFound, PreconditionFailed, TooManyRequests, Unauthorized,
+    Unprocessable,
 };
 use crate::routes;
 
@@ -24,7 +25,11 @@ use crate::routes;
         title = "Workbench API",
         description = "Tasks, products, files and the people around them. Errors are RFC 9457 problem \
 documents (`application/problem+json`). Lists carry `pagination` and a `Link` header. Sign in with \
-`POST /api/v1/auth/login`, then use **Authorize** with the `access_token`.",
+`POST /api/v1/auth/login`, then use **Authorize** with the `access_token`. Scripts may use a personal \
+access token instead (`POST /api/v1/tokens`, then **Authorize** with its `wbp_…` token): it acts as its user within \
+its scopes. Each operation names what it needs in `x-required-scope`: a scope (`:write` implies `:read`), or \
+`session` for what only a signed-in session may do (managing tokens, the password, two-factor sign-in, the admin \
+routes); a token outside it is answered `403` with a `type` ending in `insufficient-scope`.",
         license(name = "MIT OR Apache-2.0")
     ),
     modifiers(&BearerAuth),
@@ -37,10 +42,20 @@ documents (`application/problem+json`). Lists carry `pagination` and a `Link` he
             TaskReportData,
             TaskStatusListSchema,
         ),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, PreconditionFailed, Unprocessable, TooManyRequests)
+        responses(
+            BadRequest,
+            Unauthorized,
+            Forbidden,
+            InsufficientScope,
+            NotFound,
+            PreconditionFailed,
+            Unprocessable,
+            TooManyRequests
+        )
     ),
     tags(
         (name = "auth", description = "Registration, sign-in and tokens"),
+        (name = "tokens", description = "Personal access tokens: scoped, expiring credentials for scripts, made and revoked by a signed-in user"),
         (name = "users", description = "Profiles and user lists"),
         (name = "admin", description = "Account administration, the audit trail, the job queue and its schedules"),
         (name = "tasks", description = "Tasks, comments, tags and statistics"),
@@ -66,7 +81,13 @@ impl Modify for BearerAuth {
     fn modify(&self, doc: &mut Document) {
         let components = doc.components.get_or_insert_with(Default::default);
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
-        scheme.bearer_format = Some("JWT".into());
+        scheme.bearer_format = Some("JWT or personal access token (wbp_…)".into());
+        scheme.description = Some(
+            "An access token from sign-in (a JWT), or a personal access token (`wbp_…`) limited to its scopes. \
+Each operation's requirement lists the scope it needs (also shown as `x-required-scope`); `session` means only a \
+signed-in session's access token is accepted."
+                .into(),
+        );
         components.add_security_scheme("bearer_auth", SecurityScheme::Http(scheme));
     }
 }
@@ -106,6 +127,7 @@ pub fn document_for(routes: &RouteSet) -> Document {
         .configure(|cfg| routes::api(cfg, routes))
         .split_for_parts();
     RateLimited.modify(&mut doc);
+    crate::scopes::show_required_scopes(&mut doc);
     name_link_operations_as_the_specification_does(&mut doc);
     doc
 }

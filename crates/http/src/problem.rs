@@ -50,7 +50,10 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     /// `WWW-Authenticate` for 401s: the `error` parameter when a token was presented but refused.
     challenge: Option<&'static str>,
-    retry_after: Option<u64>,
+    /// The scope a `403 insufficient-scope` names in its challenge.
+    scope: Option<&'static str>,
+    /// Whole seconds; a `u32` (136 years) keeps the error small enough to return by value.
+    retry_after: Option<u32>,
     /// What really happened, for the log only.
     cause: Option<anyhow::Error>,
 }
@@ -63,6 +66,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             challenge: None,
+            scope: None,
             retry_after: None,
             cause: None,
         }
@@ -103,6 +107,21 @@ impl ApiError {
         Self {
             challenge: Some("invalid_token"),
             ..Self::new(StatusCode::UNAUTHORIZED, "invalid-token", "The access token is invalid or expired.")
+        }
+    }
+
+    /// 403 for a personal access token on a route its scopes do not open, naming the `scope`
+    /// needed in the detail and in an RFC 6750 challenge; `None` for a route that only a
+    /// signed-in session may use, which no scope opens.
+    pub fn insufficient_scope(scope: Option<&'static str>) -> Self {
+        let detail = match scope {
+            Some(scope) => format!("This route needs the `{scope}` scope, which this token was not granted."),
+            None => "Only a signed-in session may do this: no personal access token can, whatever its scopes.".into(),
+        };
+        Self {
+            challenge: Some("insufficient_scope"),
+            scope,
+            ..Self::new(StatusCode::FORBIDDEN, "insufficient-scope", detail)
         }
     }
 
@@ -191,7 +210,7 @@ impl ApiError {
     }
 
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds);
+        self.retry_after = Some(u32::try_from(seconds).unwrap_or(u32::MAX));
         self
     }
 
@@ -229,7 +248,11 @@ impl ResponseError for ApiError {
         }
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE)));
         if let Some(error) = self.challenge {
-            let value = if error.is_empty() { "Bearer".to_owned() } else { format!("Bearer error=\"{error}\"") };
+            let value = match (error, self.scope) {
+                ("", _) => "Bearer".to_owned(),
+                (error, Some(scope)) => format!("Bearer error=\"{error}\", scope=\"{scope}\""),
+                (error, None) => format!("Bearer error=\"{error}\""),
+            };
             response.insert_header((header::WWW_AUTHENTICATE, value));
         }
         if let Some(seconds) = self.retry_after {
@@ -289,5 +312,9 @@ mod tests {
         assert_eq!(response.headers().get(header::WWW_AUTHENTICATE).unwrap(), "Bearer error=\"invalid_token\"");
         let response = ApiError::unauthorized("no token").error_response();
         assert_eq!(response.headers().get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
+        let response = ApiError::insufficient_scope(Some("tasks:write")).error_response();
+        assert_eq!(response.status(), 403);
+        let challenge = response.headers().get(header::WWW_AUTHENTICATE).unwrap();
+        assert_eq!(challenge, "Bearer error=\"insufficient_scope\", scope=\"tasks:write\"");
     }
 }

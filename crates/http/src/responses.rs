@@ -28,6 +28,18 @@ pub struct Unauthorized(#[expect(dead_code, reason = "only its OpenAPI descripti
 #[response(description = "Signed in, but not allowed to do this", content_type = "application/problem+json")]
 pub struct Forbidden(#[expect(dead_code, reason = "only its OpenAPI description is read")] Problem);
 
+/// `403 insufficient-scope`: a personal access token whose scopes do not include the one the
+/// operation names in `x-required-scope` (or any token, where that is `session`). Every
+/// authenticated operation may answer it; the document lists it on each that lists no `403` of
+/// its own (see `scopes::show_required_scopes`).
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "A personal access token without the scope this operation needs (`x-required-scope`)",
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "`Bearer error=\"insufficient_scope\", scope=\"<the scope needed>\"`"))
+)]
+pub struct InsufficientScope(#[expect(dead_code, reason = "only its OpenAPI description is read")] Problem);
+
 /// `404`: no such resource, or one the caller may not see (existence is never revealed).
 #[derive(Debug, ToResponse)]
 #[response(description = "No such resource, or one the caller may not see", content_type = "application/problem+json")]

@@ -19,6 +19,7 @@ use crate::methods::MethodTable;
 use crate::middleware::{self, Admission, CompressWhenAsked, Edge};
 use crate::problem::ApiError;
 use crate::routes;
+use crate::scopes::ScopeTable;
 use crate::state::AppState;
 
 /// How the server is shaped: what it serves and its bounds.
@@ -48,6 +49,7 @@ pub fn serve(
     let routes = settings.routes.clone();
     let doc = crate::openapi::document_for(&routes);
     let methods = web::Data::new(MethodTable::from_document(&doc));
+    let scopes = web::Data::new(ScopeTable::from_document(&doc));
     let proxies = web::Data::new(limits.proxies.clone());
     let limits = web::Data::new(limits);
     let metrics = state.metrics.clone();
@@ -61,6 +63,7 @@ pub fn serve(
             .app_data(state.clone())
             .app_data(access.clone())
             .app_data(methods.clone())
+            .app_data(scopes.clone())
             .app_data(limits.clone())
             .app_data(proxies.clone())
             .configure(|cfg| crate::extract::configure(cfg, max_json_bytes))

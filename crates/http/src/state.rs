@@ -14,6 +14,7 @@ use workbench_projects::ProjectService;
 use workbench_realtime::Realtime;
 use workbench_system::SystemMonitor;
 use workbench_tasks::TaskService;
+use workbench_tokens::TokenService;
 use workbench_trades::TradeService;
 use workbench_users::{AuthService, Authenticator, DashboardService, OAuthService, TwoFactorService, UserService};
 use workbench_webhooks::{InboundService, WebhookService};
@@ -26,6 +27,9 @@ use crate::ports::{HttpMetrics, Operations};
 pub struct AppState {
     /// Who is calling: checked on every authenticated request.
     pub authenticator: Authenticator,
+    /// Personal access tokens: made and revoked by their users, checked on every request that
+    /// carries one.
+    pub tokens: TokenService,
     pub auth: AuthService,
     pub oauth: OAuthService,
     pub two_factor: TwoFactorService,

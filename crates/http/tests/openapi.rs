@@ -61,3 +61,89 @@ fn every_reference_resolves() {
         assert!(doc.pointer(pointer).is_some(), "{target} names nothing in the document");
     }
 }
+
+/// Every operation that takes a bearer token says, in one declaration, what a personal access
+/// token needs to call it: the check and the document both read it (`workbench_http::scopes`), so
+/// a route added without one fails here (and refuses every token) instead of opening silently.
+#[test]
+fn every_authenticated_operation_names_the_scope_a_token_needs() {
+    let doc: serde_json::Value = serde_json::from_str(&workbench_http::openapi::document_json()).unwrap();
+    let known: Vec<&str> =
+        workbench_tokens::Scope::ALL.iter().map(|s| s.as_str()).chain([workbench_http::scopes::SESSION]).collect();
+    let mut session_only = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let declared: Vec<&str> = op["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|requirement| requirement.get("bearer_auth")?.as_array())
+                .flatten()
+                .filter_map(|name| name.as_str())
+                .collect();
+            let takes_bearer =
+                op["security"].as_array().is_some_and(|r| r.iter().any(|r| r.get("bearer_auth").is_some()));
+            if !takes_bearer {
+                assert!(op.get("x-required-scope").is_none(), "{method} {path}: a scope on a public operation");
+                continue;
+            }
+            let shown = op["x-required-scope"].as_str();
+            let shown = shown.unwrap_or_else(|| panic!("{method} {path} names no scope: declare it in `security`"));
+            assert_eq!(declared, [shown], "{method} {path}: one declaration, shown as it is");
+            assert!(known.contains(&shown), "{method} {path}: {shown} is no scope");
+            assert!(op["responses"].get("403").is_some(), "{method} {path} must document the 403 a token can get");
+            if shown == workbench_http::scopes::SESSION {
+                session_only.push(format!("{method} {path}"));
+            }
+        }
+    }
+    // What the contract says no token may ever do, whatever its scopes.
+    for never in [
+        "post /api/v1/tokens",
+        "get /api/v1/tokens",
+        "delete /api/v1/tokens/{id}",
+        "put /api/v1/users/me/password",
+        "post /api/v1/auth/totp/setup",
+        "post /api/v1/auth/totp/enable",
+        "post /api/v1/auth/totp/disable",
+        "patch /api/v1/admin/users/{id}",
+        "get /api/v1/admin/audit",
+    ] {
+        assert!(session_only.iter().any(|s| s == never), "{never} must be for sessions only");
+    }
+    for (path, item) in doc["paths"].as_object().unwrap().iter().filter(|(p, _)| p.starts_with("/api/v1/admin/")) {
+        for (method, op) in item.as_object().unwrap() {
+            assert_eq!(op["x-required-scope"], "session", "{method} {path}: admin routes are for sessions only");
+        }
+    }
+}
+
+#[test]
+fn the_scopes_a_token_may_be_granted_are_the_domain_s() {
+    let doc: serde_json::Value = serde_json::from_str(&workbench_http::openapi::document_json()).unwrap();
+    let listed: Vec<&str> = doc["components"]["schemas"]["TokenScope"]["enum"]
+        .as_array()
+        .expect("the TokenScope schema lists its values")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    let scopes: Vec<&str> = workbench_tokens::Scope::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(listed, scopes);
+}
+
+#[test]
+fn the_scope_table_answers_what_the_document_declares() {
+    use actix_web::http::Method;
+    use workbench_http::scopes::{Requirement, ScopeTable};
+    use workbench_tokens::Scope;
+
+    let table = ScopeTable::from_document(&workbench_http::openapi::document());
+    let tasks_read = Some(Requirement::Scope(Scope::TasksRead));
+    assert_eq!(table.required(&Method::GET, "/api/v1/tasks/{id}"), tasks_read);
+    assert_eq!(table.required(&Method::HEAD, "/api/v1/tasks/{id}"), tasks_read);
+    assert_eq!(table.required(&Method::PATCH, "/api/v1/tasks/{id}"), Some(Requirement::Scope(Scope::TasksWrite)));
+    assert_eq!(table.required(&Method::POST, "/api/v1/tokens"), Some(Requirement::Session));
+    assert_eq!(table.required(&Method::GET, "/api/v1/categories"), None, "public: nothing to check");
+    assert_eq!(table.required(&Method::GET, "/api/v1/nowhere"), None);
+    assert_eq!(table.required(&Method::OPTIONS, "/api/v1/tasks/{id}"), None);
+}

@@ -30,6 +30,7 @@ mod projects;
 mod scheduled;
 mod schema;
 mod tasks;
+mod tokens;
 mod trades;
 mod users;
 mod webhooks;
@@ -54,6 +55,7 @@ pub use products::{DieselCategoryRepository, DieselProductRepository, DieselUser
 pub use projects::DieselProjectRepository;
 pub use scheduled::DieselHousekeeping;
 pub use tasks::{DieselCommentRepository, DieselTaskRepository};
+pub use tokens::DieselTokenRepository;
 pub use trades::DieselTradeRepository;
 pub use users::{DieselRefreshTokenStore, DieselUserRepository};
 pub use webhooks::DieselWebhookStore;

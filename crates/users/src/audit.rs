@@ -46,10 +46,14 @@ pub enum AuditAction {
     OauthLinked,
     /// An owned item changed owner through an accepted trade (`details`: item, trade, from, to).
     OwnershipTransferred,
+    /// A personal access token was made (`details`: token id, name, scopes, expiry).
+    TokenCreated,
+    /// A personal access token was revoked by its user (`details`: token id).
+    TokenRevoked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Logout,
@@ -63,6 +67,8 @@ impl AuditAction {
         AuditAction::RecoveryCodeUsed,
         AuditAction::OauthLinked,
         AuditAction::OwnershipTransferred,
+        AuditAction::TokenCreated,
+        AuditAction::TokenRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +86,8 @@ impl AuditAction {
             AuditAction::RecoveryCodeUsed => "recovery_code_used",
             AuditAction::OauthLinked => "oauth_linked",
             AuditAction::OwnershipTransferred => "ownership_transferred",
+            AuditAction::TokenCreated => "token_created",
+            AuditAction::TokenRevoked => "token_revoked",
         }
     }
 

@@ -12,6 +12,7 @@ mod projects;
 mod shared;
 mod system_topic;
 mod tasks;
+mod tokens;
 mod trades;
 mod webhooks;
 
@@ -53,6 +54,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         shared::connect(settings).await?;
     let metrics = Metrics::new();
     let accounts = accounts::wire(settings, &db, bus.clone()).await?;
+    let tokens = tokens::service(&db, bus.clone(), &accounts.authenticator);
     let system = SystemMonitor::start(settings.system()?, Arc::new(metrics.clone()));
     let integrations = integrations::service(settings, redis.as_ref(), &metrics)?;
     let (catalogue, collection) = products::services(&db, catalogue_cache);
@@ -105,6 +107,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         operations::Deployment { db: db.clone(), redis: redis.clone(), jobs: jobs.clone(), metrics: metrics.clone() };
     let state = AppState {
         authenticator: accounts.authenticator,
+        tokens,
         auth: accounts.auth,
         oauth: accounts.oauth,
         two_factor: accounts.two_factor,

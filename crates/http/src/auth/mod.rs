@@ -177,7 +177,7 @@ pub async fn logout(
 #[utoipa::path(
     tag = "auth",
     operation_id = "get_me",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["profile:read"])),
     responses(
         (status = 200, body = UserResponse, headers(("ETag" = String))),
         (status = 401, response = Unauthorized),
@@ -289,7 +289,7 @@ pub async fn oauth_callback(
 #[utoipa::path(
     tag = "auth",
     operation_id = "totp_setup",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["session"])),
     responses(
         (status = 200, body = TotpSetupResponse),
         (status = 401, response = Unauthorized),
@@ -311,7 +311,7 @@ pub async fn totp_setup(
 #[utoipa::path(
     tag = "auth",
     operation_id = "totp_enable",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["session"])),
     request_body = TotpCodeRequest,
     responses(
         (status = 200, body = RecoveryCodesResponse),
@@ -340,7 +340,7 @@ pub async fn totp_enable(
 #[utoipa::path(
     tag = "auth",
     operation_id = "totp_disable",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["session"])),
     request_body = TotpCodeRequest,
     responses(
         (status = 204, description = "Two-factor authentication is off"),

@@ -40,7 +40,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 #[utoipa::path(
     tag = "chat",
     operation_id = "list_chat_rooms",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["chat:read"])),
     responses(
         (status = 200, body = DataList<RoomResponse>),
         (status = 401, response = Unauthorized),
@@ -59,7 +59,7 @@ pub async fn rooms(
 #[utoipa::path(
     tag = "chat",
     operation_id = "create_chat_room",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["chat:write"])),
     params(("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h")),
     request_body = CreateRoomRequest,
     responses(
@@ -100,7 +100,7 @@ pub async fn create_room(
 #[utoipa::path(
     tag = "chat",
     operation_id = "add_chat_room_member",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["chat:write"])),
     params(("room" = inline(RoomSlugSchema), Path, description = "The room's name")),
     request_body = AddMemberRequest,
     responses(
@@ -141,7 +141,7 @@ pub async fn add_member(
 #[utoipa::path(
     tag = "chat",
     operation_id = "list_chat_room_messages",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["chat:read"])),
     params(("room" = inline(RoomSlugSchema), Path, description = "The room's name"), HistoryQuery),
     responses(
         (status = 200, body = DataList<MessageResponse>),
@@ -167,7 +167,7 @@ pub async fn room_messages(
 #[utoipa::path(
     tag = "chat",
     operation_id = "list_direct_messages",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["chat:read"])),
     params(("user_id" = i64, Path, minimum = 1, description = "The other user's id"), HistoryQuery),
     responses(
         (status = 200, body = DataList<MessageResponse>),

@@ -121,7 +121,7 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(req: &HttpRequest, bo
 #[utoipa::path(
     tag = "files",
     operation_id = "create_share_link",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["files:write"])),
     params(("id" = i64, Path, minimum = 1, description = "File id")),
     request_body(content = Option<CreateShareLinkRequest>, description = "May be left out: a week, unlimited, no password"),
     responses(
@@ -151,7 +151,7 @@ pub async fn create_link(
 #[utoipa::path(
     tag = "files",
     operation_id = "list_share_links",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["files:read"])),
     params(("id" = i64, Path, minimum = 1, description = "File id")),
     responses(
         (status = 200, body = ShareLinkList),
@@ -174,7 +174,7 @@ pub async fn list_links(
 #[utoipa::path(
     tag = "files",
     operation_id = "revoke_share_link",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["files:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "File id"),
         ("link_id" = i64, Path, minimum = 1, description = "Share link id"),

@@ -112,7 +112,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 #[utoipa::path(
     tag = "files",
     operation_id = "upload_file",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["files:write"])),
     params(("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h")),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
@@ -144,7 +144,7 @@ pub async fn upload(
 #[utoipa::path(
     tag = "files",
     operation_id = "upload_user_product_file",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["files:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Item id"),
         ("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h"),
@@ -177,7 +177,7 @@ pub async fn upload_to_user_product(
 #[utoipa::path(
     tag = "files",
     operation_id = "upload_task_attachment",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["files:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Task id"),
         ("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h"),
@@ -209,7 +209,7 @@ pub async fn upload_to_task(
 #[utoipa::path(
     tag = "files",
     operation_id = "list_user_product_files",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["files:read"])),
     params(("id" = i64, Path, minimum = 1, description = "Item id")),
     responses(
         (status = 200, body = DataList<FileResponse>),
@@ -232,7 +232,7 @@ pub async fn user_product_files(
 #[utoipa::path(
     tag = "files",
     operation_id = "list_task_attachments",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["files:read"])),
     params(("id" = i64, Path, minimum = 1, description = "Task id")),
     responses(
         (status = 200, body = DataList<FileResponse>),
@@ -255,7 +255,7 @@ pub async fn task_attachments(
 #[utoipa::path(
     tag = "files",
     operation_id = "get_file",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["files:read"])),
     params(("id" = i64, Path, minimum = 1, description = "File id")),
     responses(
         (status = 200, body = FileResponse),
@@ -280,7 +280,7 @@ pub async fn get(
 #[utoipa::path(
     tag = "files",
     operation_id = "download_file",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["files:read"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "File id"),
         ("Range" = Option<String>, Header, nullable = false, description = "`bytes=first-last`, `bytes=first-` or `bytes=-suffix`"),
@@ -331,7 +331,7 @@ pub async fn download(
 #[utoipa::path(
     tag = "files",
     operation_id = "get_file_thumbnail",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["files:read"])),
     params(("id" = i64, Path, minimum = 1, description = "File id")),
     responses(
         (status = 200, description = "The thumbnail", content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png")),
@@ -360,7 +360,7 @@ pub async fn thumbnail(
 #[utoipa::path(
     tag = "files",
     operation_id = "delete_file",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["files:write"])),
     params(("id" = i64, Path, minimum = 1, description = "File id")),
     responses(
         (status = 204, description = "Deleted, bytes and thumbnail too"),
@@ -386,7 +386,7 @@ pub async fn remove(
 #[utoipa::path(
     tag = "files",
     operation_id = "render_pdf",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["files:write"])),
     params(("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h")),
     request_body = PdfRequestSchema,
     responses(

@@ -32,7 +32,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 #[utoipa::path(
     tag = "integrations",
     operation_id = "get_weather",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["session"])),
     params(WeatherRequest),
     responses(
         (status = 200, body = Weather),
@@ -57,7 +57,7 @@ pub async fn weather(
 #[utoipa::path(
     tag = "integrations",
     operation_id = "get_crypto_price",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["session"])),
     params(PriceRequest),
     responses(
         (status = 200, body = Price),
@@ -86,7 +86,7 @@ pub async fn crypto(
 #[utoipa::path(
     tag = "integrations",
     operation_id = "translate",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["session"])),
     params(TranslationRequest),
     responses(
         (status = 200, body = Translation),

@@ -60,7 +60,7 @@ fn project_response(view: ProjectView, status: StatusCode) -> HttpResponse {
 #[utoipa::path(
     tag = "projects",
     operation_id = "list_projects",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:read"])),
     params(ProjectListQuery),
     responses(
         (status = 200, body = Paginated<ProjectResponse>, headers(("Link" = String))),
@@ -87,7 +87,7 @@ pub async fn list(
 #[utoipa::path(
     tag = "projects",
     operation_id = "create_project",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:write"])),
     params(("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h")),
     request_body = CreateProjectRequest,
     responses(
@@ -129,7 +129,7 @@ pub async fn create(
 #[utoipa::path(
     tag = "projects",
     operation_id = "get_project",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:read"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Project id"),
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "`ETag`s the client holds; the current one answers `304`"),
@@ -161,7 +161,7 @@ pub async fn get(
 #[utoipa::path(
     tag = "projects",
     operation_id = "get_project_stats",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:read"])),
     params(("id" = i64, Path, minimum = 1, description = "Project id")),
     responses(
         (status = 200, body = crate::tasks::dto::TaskStatsResponse),
@@ -185,7 +185,7 @@ pub async fn stats(
 #[utoipa::path(
     tag = "projects",
     operation_id = "update_project",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Project id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
@@ -220,7 +220,7 @@ pub async fn update(
 #[utoipa::path(
     tag = "projects",
     operation_id = "delete_project",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Project id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the deletion is based on"),
@@ -250,7 +250,7 @@ pub async fn remove(
 #[utoipa::path(
     tag = "projects",
     operation_id = "list_project_members",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:read"])),
     params(("id" = i64, Path, minimum = 1, description = "Project id"), PageQuery),
     responses(
         (status = 200, body = Paginated<ProjectMemberResponse>, headers(("Link" = String))),
@@ -278,7 +278,7 @@ pub async fn members(
 #[utoipa::path(
     tag = "projects",
     operation_id = "add_project_member",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:write"])),
     params(("id" = i64, Path, minimum = 1, description = "Project id")),
     request_body = AddProjectMemberRequest,
     responses(
@@ -306,7 +306,7 @@ pub async fn add_member(
 #[utoipa::path(
     tag = "projects",
     operation_id = "change_project_member_role",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Project id"),
         ("user_id" = i64, Path, minimum = 1, description = "The member's user id"),
@@ -340,7 +340,7 @@ pub async fn change_role(
 #[utoipa::path(
     tag = "projects",
     operation_id = "remove_project_member",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Project id"),
         ("user_id" = i64, Path, minimum = 1, description = "The member's user id"),
@@ -370,7 +370,7 @@ pub async fn remove_member(
 #[utoipa::path(
     tag = "projects",
     operation_id = "list_project_invites",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:read"])),
     params(("id" = i64, Path, minimum = 1, description = "Project id"), PageQuery),
     responses(
         (status = 200, body = Paginated<ProjectInviteResponse>, headers(("Link" = String))),
@@ -399,7 +399,7 @@ pub async fn invites(
 #[utoipa::path(
     tag = "projects",
     operation_id = "create_project_invite",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:write"])),
     params(("id" = i64, Path, minimum = 1, description = "Project id")),
     request_body = CreateProjectInviteRequest,
     responses(
@@ -437,7 +437,7 @@ pub async fn create_invite(
 #[utoipa::path(
     tag = "projects",
     operation_id = "revoke_project_invite",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Project id"),
         ("invite_id" = i64, Path, minimum = 1, description = "Invitation id"),
@@ -467,7 +467,7 @@ pub async fn revoke_invite(
 #[utoipa::path(
     tag = "projects",
     operation_id = "accept_project_invite",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["projects:write"])),
     params(("token" = String, Path, description = "The invitation's token")),
     responses(
         (status = 200, body = ProjectResponse, headers(("ETag" = String))),

@@ -32,7 +32,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 #[utoipa::path(
     tag = "search",
     operation_id = "search",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["tasks:read"])),
     params(SearchQuery),
     responses(
         (status = 200, body = SearchResponse),

@@ -53,7 +53,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 #[utoipa::path(
     tag = "tasks",
     operation_id = "create_task",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["tasks:write"])),
     params(("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h")),
     request_body = CreateTaskRequest,
     responses(
@@ -101,7 +101,7 @@ pub async fn create(
 #[utoipa::path(
     tag = "tasks",
     operation_id = "list_tasks",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["tasks:read"])),
     params(TaskListQuery),
     responses(
         (status = 200, body = Paginated<TaskResponse>, headers(("Link" = String))),
@@ -130,7 +130,7 @@ pub async fn list(
 #[utoipa::path(
     tag = "tasks",
     operation_id = "get_task_stats",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["tasks:read"])),
     responses(
         (status = 200, body = TaskStatsResponse),
         (status = 401, response = Unauthorized),
@@ -148,7 +148,7 @@ pub async fn stats(
 #[utoipa::path(
     tag = "tasks",
     operation_id = "get_task",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["tasks:read"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Task id"),
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "`ETag`s the client holds; the current one answers `304`"),
@@ -180,7 +180,7 @@ pub async fn get(
 #[utoipa::path(
     tag = "tasks",
     operation_id = "list_task_occurrences",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["tasks:read"])),
     params(("id" = i64, Path, minimum = 1, description = "Task id"), OccurrencesQuery),
     responses(
         (status = 200, body = OccurrencesResponse),
@@ -223,7 +223,7 @@ async fn apply_update(
 #[utoipa::path(
     tag = "tasks",
     operation_id = "replace_task",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["tasks:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Task id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
@@ -256,7 +256,7 @@ pub async fn replace(
 #[utoipa::path(
     tag = "tasks",
     operation_id = "update_task",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["tasks:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Task id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
@@ -288,7 +288,7 @@ pub async fn update(
 #[utoipa::path(
     tag = "tasks",
     operation_id = "delete_task",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["tasks:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Task id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the deletion is based on"),
@@ -318,7 +318,7 @@ pub async fn remove(
 #[utoipa::path(
     tag = "tasks",
     operation_id = "list_task_comments",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["tasks:read"])),
     params(("id" = i64, Path, minimum = 1, description = "Task id"), PageQuery),
     responses(
         (status = 200, body = Paginated<CommentResponse>, headers(("Link" = String))),
@@ -345,7 +345,7 @@ pub async fn comments(
 #[utoipa::path(
     tag = "tasks",
     operation_id = "create_task_comment",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["tasks:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Task id"),
         ("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h"),
@@ -392,7 +392,7 @@ pub async fn add_comment(
 #[utoipa::path(
     tag = "tasks",
     operation_id = "delete_task_comment",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["tasks:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Task id"),
         ("comment_id" = i64, Path, minimum = 1, description = "Comment id"),
@@ -420,7 +420,7 @@ pub async fn delete_comment(
 #[utoipa::path(
     tag = "tasks",
     operation_id = "list_tags",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["tasks:read"])),
     params(TagQuery),
     responses(
         (status = 200, body = DataList<TagResponse>),

@@ -46,7 +46,7 @@ fn trade_response(trade: Trade, status: StatusCode) -> HttpResponse {
 #[utoipa::path(
     tag = "trades",
     operation_id = "list_market",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:read"])),
     params(MarketQuery),
     responses(
         (status = 200, body = Paginated<MarketItemResponse>, headers(("Link" = String))),
@@ -79,7 +79,7 @@ pub async fn market(
 #[utoipa::path(
     tag = "trades",
     operation_id = "list_trades",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:read"])),
     params(TradeListQuery),
     responses(
         (status = 200, body = Paginated<TradeResponse>, headers(("Link" = String))),
@@ -110,7 +110,7 @@ pub async fn list(
 #[utoipa::path(
     tag = "trades",
     operation_id = "propose_trade",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:write"])),
     params(("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h")),
     request_body = CreateTradeRequest,
     responses(
@@ -150,7 +150,7 @@ pub async fn propose(
 #[utoipa::path(
     tag = "trades",
     operation_id = "get_trade",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:read"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Trade id"),
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "`ETag`s the client holds; the current one answers `304`"),
@@ -184,7 +184,7 @@ pub async fn get(
 #[utoipa::path(
     tag = "trades",
     operation_id = "accept_trade",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Trade id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the answer is based on"),
@@ -215,7 +215,7 @@ pub async fn accept(
 #[utoipa::path(
     tag = "trades",
     operation_id = "decline_trade",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Trade id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the answer is based on"),
@@ -246,7 +246,7 @@ pub async fn decline(
 #[utoipa::path(
     tag = "trades",
     operation_id = "cancel_trade",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Trade id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the answer is based on"),
@@ -278,7 +278,7 @@ pub async fn cancel(
 #[utoipa::path(
     tag = "trades",
     operation_id = "counter_trade",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:write"])),
     params(("id" = i64, Path, minimum = 1, description = "Trade id")),
     request_body = CounterTradeRequest,
     responses(

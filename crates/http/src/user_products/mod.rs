@@ -42,7 +42,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 #[utoipa::path(
     tag = "user-products",
     operation_id = "list_user_products",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:read"])),
     params(UserProductListQuery),
     responses(
         (status = 200, body = Paginated<UserProductResponse>, headers(("Link" = String))),
@@ -73,7 +73,7 @@ pub async fn list(
 #[utoipa::path(
     tag = "user-products",
     operation_id = "warranty_overview",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:read"])),
     params(WarrantyQueryParams),
     responses(
         (status = 200, body = DataList<UserProductResponse>),
@@ -98,7 +98,7 @@ pub async fn warranty(
 #[utoipa::path(
     tag = "user-products",
     operation_id = "create_user_product",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:write"])),
     params(("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h")),
     request_body = CreateUserProductRequest,
     responses(
@@ -140,7 +140,7 @@ pub async fn create(
 #[utoipa::path(
     tag = "user-products",
     operation_id = "get_user_product",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:read"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Item id"),
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "`ETag`s the client holds; the current one answers `304`"),
@@ -184,7 +184,7 @@ async fn apply_update(
 #[utoipa::path(
     tag = "user-products",
     operation_id = "replace_user_product",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Item id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
@@ -216,7 +216,7 @@ pub async fn replace(
 #[utoipa::path(
     tag = "user-products",
     operation_id = "update_user_product",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Item id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
@@ -247,7 +247,7 @@ pub async fn update(
 #[utoipa::path(
     tag = "user-products",
     operation_id = "delete_user_product",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["products:write"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Item id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the deletion is based on"),

@@ -42,7 +42,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 #[utoipa::path(
     tag = "users",
     operation_id = "list_users",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["profile:read"])),
     params(UserListQuery),
     responses(
         (status = 200, body = Paginated<UserResponse>, headers(("Link" = String, description = "first, prev, next, last"))),
@@ -67,7 +67,7 @@ pub async fn list(
 #[utoipa::path(
     tag = "users",
     operation_id = "list_other_users",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["profile:read"])),
     params(UserListQuery),
     responses(
         (status = 200, body = Paginated<UserResponse>, headers(("Link" = String, description = "first, prev, next, last"))),
@@ -92,7 +92,7 @@ pub async fn except_me(
 #[utoipa::path(
     tag = "users",
     operation_id = "get_my_profile",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["profile:read"])),
     responses(
         (status = 200, body = UserResponse, headers(("ETag" = String))),
         (status = 401, response = Unauthorized),
@@ -107,7 +107,7 @@ pub async fn me(state: web::Data<AppState>, CurrentUser(caller): CurrentUser) ->
 #[utoipa::path(
     tag = "users",
     operation_id = "get_user",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["profile:read"])),
     params(("id" = i64, Path, minimum = 1, description = "User id")),
     responses(
         (status = 200, body = UserResponse, headers(("ETag" = String))),
@@ -131,7 +131,7 @@ pub async fn get(
 #[utoipa::path(
     tag = "users",
     operation_id = "update_me",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["session"])),
     params(
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
     ),
@@ -162,7 +162,7 @@ pub async fn update_me(
 #[utoipa::path(
     tag = "users",
     operation_id = "change_password",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["session"])),
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed; every session must sign in again"),

@@ -132,7 +132,7 @@ pub async fn stripe(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -
 #[utoipa::path(
     tag = "webhooks",
     operation_id = "create_webhook_subscription",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["webhooks:write"])),
     params(("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h")),
     request_body = CreateSubscriptionRequest,
     responses(
@@ -171,7 +171,7 @@ pub async fn subscribe(
 #[utoipa::path(
     tag = "webhooks",
     operation_id = "list_webhook_subscriptions",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["webhooks:write"])),
     responses(
         (status = 200, body = DataList<SubscriptionResponse>),
         (status = 401, response = Unauthorized),
@@ -191,7 +191,7 @@ pub async fn subscriptions(
 #[utoipa::path(
     tag = "webhooks",
     operation_id = "delete_webhook_subscription",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["webhooks:write"])),
     params(("id" = i64, Path, minimum = 1, description = "Subscription id")),
     responses(
         (status = 204, description = "Deleted"),
@@ -215,7 +215,7 @@ pub async fn unsubscribe(
 #[utoipa::path(
     tag = "webhooks",
     operation_id = "list_webhook_deliveries",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["webhooks:write"])),
     params(("id" = i64, Path, minimum = 1, description = "Subscription id"), PageQuery),
     responses(
         (status = 200, body = Paginated<DeliveryAttemptResponse>, headers(("Link" = String))),
@@ -243,7 +243,7 @@ pub async fn deliveries(
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_list_inbound_webhooks",
-    security(("bearer_auth" = [])),
+    security(("bearer_auth" = ["session"])),
     params(InboundListQuery),
     responses(
         (status = 200, body = Paginated<InboundDeliveryResponse>, headers(("Link" = String))),

@@ -45,13 +45,15 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
     tag = "realtime",
     operation_id = "open_websocket",
     params(ConnectQuery),
-    security((), ("bearer_auth" = [])),
+    security((), ("bearer_auth" = ["session"])),
     responses(
         (status = 101, description = "Switching protocols: the WebSocket is open"),
         (status = 400, description = "Not a WebSocket handshake", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "The token in `?token=` (or the `Authorization` header) is not valid",
             body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "A personal access token: sockets are for signed-in sessions",
+            body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/ws")]
@@ -62,6 +64,11 @@ pub async fn connect(
     query: Query<ConnectQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let token = query.into_inner().token.or_else(|| bearer(&req));
+    // A socket outlives any one request, and a revoked token must stop at once: sockets are for
+    // signed-in sessions, whose accounts' changes close them.
+    if token.as_deref().is_some_and(workbench_tokens::is_personal_token) {
+        return Err(ApiError::insufficient_scope(None));
+    }
     // Checked before the upgrade, so that a bad token is an HTTP 401 the client can read.
     let credentials = match token {
         Some(token) => Some(session::authenticate(&state, &token).await.map_err(|e| match e {

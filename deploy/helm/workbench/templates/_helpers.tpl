@@ -53,7 +53,7 @@ The route groups and the paths under /api/v1 that belong to each: the same table
 crates/http/src/groups.rs (a unit test there compares them).
 */}}
 {{- define "workbench.routeGroups" -}}
-auth: [auth]
+auth: [auth, tokens]
 users: [users]
 admin: [admin]
 tasks: [tasks, tags]

@@ -1,0 +1,156 @@
+//! Which scope each operation needs from a personal access token, declared once per operation:
+//! as the scope of its bearer security requirement in its annotation,
+//! `security(("bearer_auth" = ["tasks:read"]))`, or [`SESSION`] for what only a signed-in session
+//! may do (managing tokens, the password, two-factor sign-in, the admin routes), which no scope
+//! opens.
+//!
+//! Both sides come from that one declaration, so they cannot drift: the document shows it as the
+//! operation's `x-required-scope` ([`show_required_scopes`]), and the [`ScopeTable`] that the
+//! caller extractor checks tokens against is built from the same document the routes are
+//! registered with. An authenticated operation that declares nothing fails the OpenAPI test, and
+//! answers every token `403` until it does: forgetting a scope closes the route to tokens, it never
+//! opens it.
+
+use std::collections::HashMap;
+
+use actix_web::http::Method;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{OpenApi as Document, PathItem};
+use workbench_tokens::Scope;
+
+/// The security scheme whose scopes declare what an operation needs.
+pub const BEARER: &str = "bearer_auth";
+/// The declaration of an operation that only a signed-in session (an access token from sign-in)
+/// may call.
+pub const SESSION: &str = "session";
+/// The extension that shows an operation's requirement in the document.
+pub const EXTENSION: &str = "x-required-scope";
+
+/// What an operation asks of a personal access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// A token granted this scope (or the `:write` that implies it) may call it.
+    Scope(Scope),
+    /// No token may call it, whatever its scopes.
+    Session,
+}
+
+impl Requirement {
+    pub fn parse(name: &str) -> Result<Self, String> {
+        if name == SESSION {
+            return Ok(Self::Session);
+        }
+        Scope::parse(name).map(Self::Scope).map_err(|e| format!("{e}, or {SESSION}"))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scope(scope) => scope.as_str(),
+            Self::Session => SESSION,
+        }
+    }
+}
+
+/// What `operation` declares: `Ok(None)` when it has no bearer requirement or names nothing in
+/// it; an error for a declaration that is not exactly one known name.
+pub fn declared(operation: &Operation) -> Result<Option<Requirement>, String> {
+    // `SecurityRequirement` keeps its map private; its JSON is the map.
+    let requirements = serde_json::to_value(&operation.security).unwrap_or_default();
+    let names: Vec<&str> = requirements
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|requirement| requirement.get(BEARER)?.as_array())
+        .flatten()
+        .filter_map(|name| name.as_str())
+        .collect();
+    match names.as_slice() {
+        [] => Ok(None),
+        [name] => Requirement::parse(name).map(Some),
+        more => Err(format!("declares {} scopes ({}); an operation needs exactly one", more.len(), more.join(", "))),
+    }
+}
+
+fn operations(item: &PathItem) -> [(Method, Option<&Operation>); 5] {
+    [
+        (Method::GET, item.get.as_ref()),
+        (Method::POST, item.post.as_ref()),
+        (Method::PUT, item.put.as_ref()),
+        (Method::PATCH, item.patch.as_ref()),
+        (Method::DELETE, item.delete.as_ref()),
+    ]
+}
+
+/// Writes each operation's declared requirement into the document as `x-required-scope`, and
+/// lists the `403` a token outside it gets on each operation that lists no `403` of its own.
+///
+/// # Panics
+/// On a declaration that names no scope (a typo): the document is built by every test that
+/// serves or checks it, so such a mistake cannot reach a deployment.
+pub fn show_required_scopes(doc: &mut Document) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for operation in
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+        {
+            let requirement = declared(operation).unwrap_or_else(|e| panic!("an operation of {path} {e}"));
+            if let Some(requirement) = requirement {
+                let refused = utoipa::openapi::Ref::from_response_name("InsufficientScope");
+                operation.responses.responses.entry("403".into()).or_insert_with(|| refused.into());
+                operation
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .insert(EXTENSION.to_owned(), requirement.as_str().into());
+            }
+        }
+    }
+}
+
+/// The requirement of every documented operation, by route pattern and method: what a token is
+/// checked against, at the cost of one hash per request made with a token.
+#[derive(Debug, Default)]
+pub struct ScopeTable {
+    /// Requirements by pattern (`/api/v1/tasks/{id}`), for GET, POST, PUT, PATCH, DELETE.
+    routes: HashMap<String, [Option<Requirement>; 5], foldhash::fast::FixedState>,
+}
+
+impl ScopeTable {
+    pub fn from_document(doc: &Document) -> Self {
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let requirements = operations(item).map(|(_, op)| op.and_then(|op| declared(op).ok().flatten()));
+                (path.clone(), requirements)
+            })
+            .collect();
+        Self { routes }
+    }
+
+    /// What the operation at route `pattern` (as the router matched it) answering `method` asks
+    /// of a token; `None` when it declares nothing, which no token satisfies.
+    pub fn required(&self, method: &Method, pattern: &str) -> Option<Requirement> {
+        let index = match *method {
+            Method::GET | Method::HEAD => 0,
+            Method::POST => 1,
+            Method::PUT => 2,
+            Method::PATCH => 3,
+            Method::DELETE => 4,
+            _ => return None,
+        };
+        self.routes.get(pattern).and_then(|requirements| requirements[index])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirements_are_a_scope_or_the_session_and_nothing_else() {
+        assert_eq!(Requirement::parse("tasks:write"), Ok(Requirement::Scope(Scope::TasksWrite)));
+        assert_eq!(Requirement::parse("session"), Ok(Requirement::Session));
+        let err = Requirement::parse("task:read").unwrap_err();
+        assert!(err.contains("tasks:read") && err.contains("session"), "{err}");
+    }
+}

@@ -1,0 +1,346 @@
+//! [`TokenService`]: making, listing and revoking a user's tokens, and checking a presented token
+//! on the request path without a database round trip.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use workbench_core::{Page, PageRequest, now};
+use workbench_users::{Accounts, AuditAction, ClientInfo, NewAuditEntry, Principal, UserId};
+
+use crate::model::TokenTerms;
+use crate::{
+    GrantCache, IssuedToken, NewToken, PersonalAccessToken, Scopes, TokenDigest, TokenDraft, TokenError, TokenId,
+    TokenRepository, TokenSecret,
+};
+
+/// How often, at most, a token's use is written down by one instance: `last_used_at` is good to
+/// about this, and a token in constant use costs a write this often rather than one per request.
+const USE_EVERY: Duration = Duration::minutes(1);
+/// How long the writer lets uses gather before writing them together.
+const GATHER_FOR: StdDuration = StdDuration::from_secs(1);
+
+/// A request's caller, known by a personal access token.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenCaller {
+    /// The token's user, as the account is now.
+    pub principal: Principal,
+    pub scopes: Scopes,
+    pub token_id: TokenId,
+}
+
+/// Personal access tokens: a user's scoped credentials for scripts.
+#[derive(Clone)]
+pub struct TokenService {
+    tokens: Arc<dyn TokenRepository>,
+    grants: Arc<dyn GrantCache>,
+    accounts: Arc<dyn Accounts>,
+    uses: Arc<UseLog>,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService").finish_non_exhaustive()
+    }
+}
+
+impl TokenService {
+    pub fn new(tokens: Arc<dyn TokenRepository>, grants: Arc<dyn GrantCache>, accounts: Arc<dyn Accounts>) -> Self {
+        Self { tokens, grants, accounts, uses: Arc::new(UseLog::default()) }
+    }
+
+    /// Makes a token for `caller`. Its secret is in the answer and nowhere else.
+    pub async fn create(
+        &self,
+        caller: &Principal,
+        draft: TokenDraft,
+        client: &ClientInfo,
+    ) -> Result<IssuedToken, TokenError> {
+        let terms = TokenTerms::parse(draft)?;
+        let secret = TokenSecret::generate();
+        let created_at = now();
+        let expires_at = created_at + terms.lifetime;
+        let audit = NewAuditEntry::new(AuditAction::TokenCreated, client)
+            .by(caller.id)
+            .on(caller.id)
+            .with("name", terms.name.as_str())
+            .with("scopes", terms.scopes.to_stored())
+            .with("expires_at", expires_at.to_rfc3339())
+            .at(created_at);
+        let token = self
+            .tokens
+            .insert(
+                NewToken {
+                    user_id: caller.id,
+                    name: terms.name,
+                    scopes: terms.scopes,
+                    digest: TokenDigest::of(secret.expose()),
+                    prefix: secret.shown_prefix().to_owned(),
+                    expires_at,
+                    created_at,
+                },
+                audit,
+            )
+            .await?;
+        Ok(IssuedToken { token, secret })
+    }
+
+    /// `caller`'s tokens, newest first, expired ones included until they are revoked.
+    pub async fn list(&self, caller: &Principal, page: PageRequest) -> Result<Page<PersonalAccessToken>, TokenError> {
+        Ok(self.tokens.list(caller.id, page).await?)
+    }
+
+    /// Revokes `caller`'s token `id`: refused at its next request on every instance, since its
+    /// grant is forgotten here before this returns and everywhere else through the bus.
+    pub async fn revoke(&self, caller: &Principal, id: TokenId, client: &ClientInfo) -> Result<(), TokenError> {
+        let audit =
+            NewAuditEntry::new(AuditAction::TokenRevoked, client).by(caller.id).on(caller.id).with("token_id", id.0);
+        let digest = self.tokens.revoke(caller.id, id, audit).await?.ok_or(TokenError::NotFound)?;
+        self.grants.invalidate(digest).await;
+        Ok(())
+    }
+
+    /// The user of a presented token whose grant is cached and current, at the cost of a hash:
+    /// what the rate limiter asks to choose the user's bucket before the request is authenticated.
+    pub fn cached_user(&self, presented: &str) -> Option<UserId> {
+        self.grants.get(&TokenDigest::of(presented)).filter(|grant| !grant.is_expired(now())).map(|grant| grant.user_id)
+    }
+
+    /// The caller behind a presented token: a token that exists and has not expired, of an
+    /// account that exists and is active. Costs no round trip when the token's grant and its
+    /// user's principal are cached; a use is noted for the writer, never written here.
+    pub async fn authenticate(&self, presented: &str) -> Result<TokenCaller, TokenError> {
+        let digest = TokenDigest::of(presented);
+        let grant = match self.grants.get(&digest) {
+            Some(grant) => grant,
+            None => {
+                let read_since = self.grants.epoch();
+                let grant = Arc::new(self.tokens.grant(digest).await?.ok_or(TokenError::InvalidToken)?);
+                self.grants.put(digest, grant.clone(), read_since);
+                grant
+            }
+        };
+        let at = now();
+        if grant.is_expired(at) {
+            return Err(TokenError::InvalidToken);
+        }
+        let principal =
+            self.accounts.account(grant.user_id).await?.filter(Principal::is_active).ok_or(TokenError::InvalidToken)?;
+        if grant.claim_use(at, USE_EVERY) {
+            self.uses.note(grant.token_id, at);
+        }
+        Ok(TokenCaller { principal, scopes: grant.scopes, token_id: grant.token_id })
+    }
+
+    /// The task that writes noted uses down, gathered over a second into one write. Run it once
+    /// per process; it runs until the runtime stops (uses noted and not yet written are lost
+    /// then, which costs `last_used_at` at most a minute).
+    pub fn use_writer(&self) -> impl Future<Output = ()> + Send + 'static {
+        let uses = self.uses.clone();
+        let tokens = self.tokens.clone();
+        async move {
+            loop {
+                uses.wake.notified().await;
+                tokio::time::sleep(GATHER_FOR).await;
+                let batch = uses.drain();
+                if batch.is_empty() {
+                    continue;
+                }
+                let count = batch.len();
+                if let Err(e) = tokens.record_uses(batch).await {
+                    tracing::warn!(error = %e, count, "token uses not written");
+                }
+            }
+        }
+    }
+}
+
+/// Uses noted on the request path, waiting for the writer.
+#[derive(Debug, Default)]
+struct UseLog {
+    pending: Mutex<HashMap<TokenId, DateTime<Utc>>>,
+    wake: tokio::sync::Notify,
+}
+
+impl UseLog {
+    fn note(&self, token: TokenId, at: DateTime<Utc>) {
+        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let latest = pending.entry(token).or_insert(at);
+        *latest = (*latest).max(at);
+        drop(pending);
+        self.wake.notify_one();
+    }
+
+    fn drain(&self) -> Vec<(TokenId, DateTime<Utc>)> {
+        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pending.drain().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Grant, MockGrantCache, MockTokenRepository, Scope};
+    use workbench_users::{CacheEpoch, MockAccounts, Role, UserId, UserStatus};
+
+    fn principal(status: UserStatus) -> Principal {
+        Principal { id: UserId(7), role: Role::User, status, token_generation: 3 }
+    }
+
+    fn client() -> ClientInfo {
+        ClientInfo { ip: Some("192.0.2.1".into()), user_agent: None }
+    }
+
+    fn accounts(status: UserStatus) -> MockAccounts {
+        let mut accounts = MockAccounts::new();
+        accounts.expect_account().returning(move |_| Ok(Some(principal(status))));
+        accounts
+    }
+
+    fn grant(expires_in: Duration) -> Grant {
+        Grant::new(TokenId(5), UserId(7), Scopes::of([Scope::TasksRead]), now() + expires_in, None)
+    }
+
+    /// A cache that holds `cached`, and refuses to be written.
+    fn holding(cached: Grant) -> MockGrantCache {
+        let cached = Arc::new(cached);
+        let mut cache = MockGrantCache::new();
+        cache.expect_get().returning(move |_| Some(cached.clone()));
+        cache
+    }
+
+    #[tokio::test]
+    async fn a_cached_grant_costs_no_database_read() {
+        let no_reads = MockTokenRepository::new(); // any call would panic
+        let service = TokenService::new(
+            Arc::new(no_reads),
+            Arc::new(holding(grant(Duration::days(1)))),
+            Arc::new(accounts(UserStatus::Active)),
+        );
+        let caller = service.authenticate("wbp_secret").await.expect("valid");
+        assert_eq!((caller.principal.id, caller.token_id), (UserId(7), TokenId(5)));
+        assert!(caller.scopes.grants(Scope::TasksRead));
+        assert_eq!(service.uses.drain().len(), 1, "the use is noted, not written");
+    }
+
+    #[tokio::test]
+    async fn expired_tokens_and_disabled_users_are_refused() {
+        let expired = TokenService::new(
+            Arc::new(MockTokenRepository::new()),
+            Arc::new(holding(grant(Duration::seconds(-1)))),
+            Arc::new(accounts(UserStatus::Active)),
+        );
+        assert!(matches!(expired.authenticate("wbp_x").await, Err(TokenError::InvalidToken)));
+        let disabled = TokenService::new(
+            Arc::new(MockTokenRepository::new()),
+            Arc::new(holding(grant(Duration::days(1)))),
+            Arc::new(accounts(UserStatus::Disabled)),
+        );
+        assert!(matches!(disabled.authenticate("wbp_x").await, Err(TokenError::InvalidToken)));
+    }
+
+    #[tokio::test]
+    async fn a_missed_grant_is_read_once_and_cached_with_the_epoch_taken_before_the_read() {
+        let mut cache = MockGrantCache::new();
+        cache.expect_get().returning(|_| None);
+        cache.expect_epoch().returning(|| CacheEpoch(4));
+        cache
+            .expect_put()
+            .withf(|digest, grant, since| {
+                *digest == TokenDigest::of("wbp_x") && grant.token_id == TokenId(5) && *since == CacheEpoch(4)
+            })
+            .times(1)
+            .returning(|_, _, _| ());
+        let mut tokens = MockTokenRepository::new();
+        tokens
+            .expect_grant()
+            .withf(|digest| *digest == TokenDigest::of("wbp_x"))
+            .times(1)
+            .returning(|_| Ok(Some(grant(Duration::days(1)))));
+        let service = TokenService::new(Arc::new(tokens), Arc::new(cache), Arc::new(accounts(UserStatus::Active)));
+        service.authenticate("wbp_x").await.expect("valid");
+
+        let mut unknown = MockTokenRepository::new();
+        unknown.expect_grant().returning(|_| Ok(None));
+        let mut empty = MockGrantCache::new();
+        empty.expect_get().returning(|_| None);
+        empty.expect_epoch().returning(|| CacheEpoch(0));
+        let service = TokenService::new(Arc::new(unknown), Arc::new(empty), Arc::new(accounts(UserStatus::Active)));
+        assert!(matches!(service.authenticate("wbp_nope").await, Err(TokenError::InvalidToken)));
+    }
+
+    #[tokio::test]
+    async fn the_first_use_in_a_minute_is_noted_for_the_writer_and_later_ones_are_not() {
+        let service = TokenService::new(
+            Arc::new(MockTokenRepository::new()),
+            Arc::new(holding(grant(Duration::days(1)))),
+            Arc::new(accounts(UserStatus::Active)),
+        );
+        service.authenticate("wbp_x").await.expect("valid");
+        service.authenticate("wbp_x").await.expect("valid");
+        let noted = service.uses.drain();
+        assert_eq!(noted.len(), 1);
+        assert_eq!(noted[0].0, TokenId(5));
+    }
+
+    #[tokio::test]
+    async fn revoking_forgets_the_grant_and_an_unknown_token_is_not_found() {
+        let digest = TokenDigest::of("wbp_x");
+        let mut tokens = MockTokenRepository::new();
+        tokens
+            .expect_revoke()
+            .withf(|user, id, audit| {
+                *user == UserId(7) && *id == TokenId(5) && audit.action == AuditAction::TokenRevoked
+            })
+            .returning(move |_, _, _| Ok(Some(digest)));
+        tokens.expect_revoke().returning(|_, _, _| Ok(None));
+        let mut cache = MockGrantCache::new();
+        cache.expect_invalidate().withf(move |d| *d == digest).times(1).returning(|_| ());
+        let service = TokenService::new(Arc::new(tokens), Arc::new(cache), Arc::new(accounts(UserStatus::Active)));
+        let caller = principal(UserStatus::Active);
+        service.revoke(&caller, TokenId(5), &client()).await.expect("revoked");
+        assert!(matches!(service.revoke(&caller, TokenId(6), &client()).await, Err(TokenError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn a_token_is_stored_by_its_digest_with_its_audit_entry() {
+        let mut tokens = MockTokenRepository::new();
+        tokens
+            .expect_insert()
+            .withf(|token, audit| {
+                token.user_id == UserId(7)
+                    && token.prefix.starts_with("wbp_")
+                    && token.prefix.len() == 12
+                    && token.expires_at - token.created_at == Duration::days(90)
+                    && audit.action == AuditAction::TokenCreated
+            })
+            .returning(|token, _| {
+                Ok(PersonalAccessToken {
+                    id: TokenId(1),
+                    user_id: token.user_id,
+                    name: token.name,
+                    scopes: token.scopes,
+                    prefix: token.prefix,
+                    expires_at: token.expires_at,
+                    last_used_at: None,
+                    created_at: token.created_at,
+                })
+            });
+        let service = TokenService::new(
+            Arc::new(tokens),
+            Arc::new(MockGrantCache::new()),
+            Arc::new(accounts(UserStatus::Active)),
+        );
+        let draft = TokenDraft {
+            name: Some("ci".into()),
+            scopes: Some(vec!["tasks:write".into()]),
+            expires_in_days: None,
+            type_failures: Default::default(),
+        };
+        let issued = service.create(&principal(UserStatus::Active), draft, &client()).await.expect("made");
+        assert_eq!(issued.token.prefix, issued.secret.shown_prefix());
+        let invalid = service.create(&principal(UserStatus::Active), TokenDraft::default(), &client()).await;
+        assert!(matches!(invalid, Err(TokenError::Invalid(_))));
+    }
+}
