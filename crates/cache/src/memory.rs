@@ -11,7 +11,7 @@ use moka::future::Cache;
 use moka::ops::compute::Op;
 use workbench_tasks::{
     CreationKey, CreationOrder, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, OrderLookup, OrderTicket,
-    OrderWindow, Task, TaskCache, TaskId, TaskScope, TaskStats,
+    OrderWindow, ShownLookup, ShownPage, Task, TaskCache, TaskId, TaskScope, TaskStats,
 };
 
 /// A [`TaskCache`] in this process's memory: at most `max_entries` tasks, statistics and list
@@ -30,6 +30,8 @@ use workbench_tasks::{
 pub struct MemoryTaskCache {
     entries: Cache<Key, Entry>,
     pages: Cache<PageKey, ListedPage>,
+    /// Pages as shown, weighed by the tasks they hold (shared: a hit is cloned out of it).
+    shown: Cache<PageKey, Arc<ShownPage>>,
     /// Scopes' creation orders, weighed by the ids they hold.
     orders: Cache<TaskScope, Arc<StoredOrder>>,
     /// The source of list generations: every generation handed out is greater than all before
@@ -118,8 +120,15 @@ impl MemoryTaskCache {
             // moka starts the time to live again on every write, as the expiry above does.
             .time_to_live(stats_ttl)
             .build();
+        let shown = Cache::builder()
+            .max_capacity(max_entries)
+            .weigher(|_: &PageKey, page: &Arc<ShownPage>| {
+                u32::try_from(page.tasks.len()).unwrap_or(u32::MAX).saturating_add(1)
+            })
+            .time_to_live(stats_ttl)
+            .build();
         let orders = Self::orders(DEFAULT_ORDER_CAPACITY, stats_ttl);
-        Self { entries, pages, orders, generations: Arc::new(AtomicU64::new(1)) }
+        Self { entries, pages, shown, orders, generations: Arc::new(AtomicU64::new(1)) }
     }
 
     /// The same cache holding creation orders of at most `ids` task ids in all.
@@ -215,6 +224,19 @@ impl TaskCache for MemoryTaskCache {
 
     async fn put_list_page(&self, ticket: ListTicket, page: &ListedPage) {
         self.pages.insert((ticket.scope, ticket.part, ticket.generation, ticket.query), page.clone()).await;
+    }
+
+    async fn shown_page(&self, scope: TaskScope, query: &str) -> ShownLookup {
+        let Some(generation) = self.generation(scope, ListPart::Rest).await else { return ShownLookup::Bypass };
+        match self.shown.get(&(scope, ListPart::Rest, generation, query.to_owned())).await {
+            Some(page) => ShownLookup::Hit(ShownPage::clone(&page)),
+            None => ShownLookup::Miss(ListTicket { scope, part: ListPart::Rest, generation, query: query.to_owned() }),
+        }
+    }
+
+    async fn put_shown_page(&self, ticket: ListTicket, page: &ShownPage) {
+        let key = (ticket.scope, ticket.part, ticket.generation, ticket.query);
+        self.shown.insert(key, Arc::new(page.clone())).await;
     }
 
     async fn creation_window(&self, scope: TaskScope, window: OrderWindow) -> OrderLookup {

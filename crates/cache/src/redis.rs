@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use workbench_tasks::{
     CreationKey, CreationOrder, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, OrderLookup, OrderTicket,
-    OrderWindow, Task, TaskCache, TaskId, TaskScope, TaskStats,
+    OrderWindow, ShownLookup, ShownPage, Task, TaskCache, TaskId, TaskScope, TaskStats,
 };
 
 use crate::CacheError;
@@ -157,6 +157,11 @@ impl RedisTaskCache {
         format!("{}:list:{}:{}:", self.prefix, scope.key(), part.key())
     }
 
+    /// A shown page's key is this, the generation, `:` and the query.
+    fn shown_key_prefix(&self, scope: TaskScope) -> String {
+        format!("{}:shown:{}:", self.prefix, scope.key())
+    }
+
     /// A scope's creation order (ids) and what it was read under.
     fn order_keys(&self, scope: TaskScope) -> (String, String) {
         let ids = format!("{}:order:{}", self.prefix, scope.key());
@@ -290,6 +295,38 @@ impl TaskCache for RedisTaskCache {
 
     async fn put_list_page(&self, ticket: ListTicket, page: &ListedPage) {
         let key = format!("{}{}:{}", self.page_key_prefix(ticket.scope, ticket.part), ticket.generation, ticket.query);
+        self.write(&key, page, self.stats_ttl).await;
+    }
+
+    async fn shown_page(&self, scope: TaskScope, query: &str) -> ShownLookup {
+        // The same step as a page of ids: the generation (of the rest) and the page under it.
+        let mut script = LIST_PAGE.prepare_invoke();
+        script
+            .key(self.generation_key(scope, ListPart::Rest))
+            .key(self.generations_key())
+            .arg(self.shown_key_prefix(scope))
+            .arg(format!(":{query}"))
+            .arg(millis(self.task_ttl));
+        let (generation, page) = match self.invoke::<(u64, Option<Vec<u8>>)>(&script).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(scope = scope.key(), error = %e, "Redis cache page lookup failed; listing from the rest");
+                return ShownLookup::Bypass;
+            }
+        };
+        let ticket = ListTicket { scope, part: ListPart::Rest, generation, query: query.to_owned() };
+        match page.map(|raw| serde_json::from_slice::<ShownPage>(&raw)) {
+            Some(Ok(page)) => ShownLookup::Hit(page),
+            Some(Err(e)) => {
+                tracing::warn!(scope = scope.key(), error = %e, "Redis cache holds an unreadable page; treating it as a miss");
+                ShownLookup::Miss(ticket)
+            }
+            None => ShownLookup::Miss(ticket),
+        }
+    }
+
+    async fn put_shown_page(&self, ticket: ListTicket, page: &ShownPage) {
+        let key = format!("{}{}:{}", self.shown_key_prefix(ticket.scope), ticket.generation, ticket.query);
         self.write(&key, page, self.stats_ttl).await;
     }
 

@@ -16,7 +16,7 @@ use common::{at, bare_task, full_task, stats};
 use workbench_cache::{MemoryTaskCache, RedisPool, RedisTaskCache};
 use workbench_tasks::{
     CreationKey, CreationOrder, ListLookup, ListPart, ListTicket, ListedPage, OrderLookup, OrderTicket, OrderWindow,
-    Status, TaskCache, TaskId, TaskScope,
+    ShownLookup, ShownPage, Status, TaskCache, TaskId, TaskScope,
 };
 use workbench_users::UserId;
 
@@ -88,6 +88,7 @@ suite!(
     a_creation_order_is_served_window_by_window_until_a_task_moves_inside_it,
     creates_leave_the_order_behind_and_an_extension_catches_it_up,
     an_order_read_before_a_reorder_is_never_served_after_it,
+    a_shown_page_is_shown_again_until_anything_in_its_scope_changes,
 );
 
 /// Tasks `ids` as an order read from the database: task `n` created at second `n`.
@@ -408,6 +409,32 @@ async fn an_order_read_before_a_reorder_is_never_served_after_it(caches: &dyn Ma
     // The late whole read does not replace the newer one either.
     cache.put_creation_order(stale, &order(1..=50, 50)).await;
     assert_eq!(cache.creation_window(alice, window(0, 1, true)).await, OrderLookup::Hit { ids: ids([49]), total: 49 });
+}
+
+async fn a_shown_page_is_shown_again_until_anything_in_its_scope_changes(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let (alice, bob) = (TaskScope::InvolvedUser(UserId(1)), TaskScope::InvolvedUser(UserId(2)));
+    let shown = ShownPage { tasks: vec![full_task(1), bare_task(2)], total: 2 };
+    let miss = |lookup: ShownLookup| match lookup {
+        ShownLookup::Miss(ticket) => ticket,
+        other => panic!("expected a miss, got {other:?}"),
+    };
+    let ticket = miss(cache.shown_page(alice, "1x20").await);
+    assert_eq!(ticket.part, ListPart::Rest, "filed under the generation every change moves");
+    cache.put_shown_page(ticket, &shown).await;
+    let bobs = miss(cache.shown_page(bob, "1x20").await);
+    cache.put_shown_page(bobs, &ShownPage { tasks: vec![], total: 0 }).await;
+    assert_eq!(cache.shown_page(alice, "1x20").await, ShownLookup::Hit(shown.clone()));
+    miss(cache.shown_page(alice, "2x20").await);
+    // A task of alice's changed: whatever it was, the rest moves with it.
+    cache.forget_parts(vec![alice], vec![ListPart::Rest, ListPart::Status(Status::Pending)]).await;
+    miss(cache.shown_page(alice, "1x20").await);
+    assert_eq!(cache.shown_page(bob, "1x20").await, ShownLookup::Hit(ShownPage { tasks: vec![], total: 0 }));
+    // A page read before the change is not shown after it.
+    let stale = miss(cache.shown_page(bob, "3x20").await);
+    cache.forget_scopes(vec![bob]).await;
+    cache.put_shown_page(stale, &shown).await;
+    miss(cache.shown_page(bob, "3x20").await);
 }
 
 /// What only the shared cache promises: several instances see each other's writes and

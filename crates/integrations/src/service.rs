@@ -13,7 +13,6 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use crate::answer::Answer;
-use workbench_core::SingleFlight;
 use crate::{
     AccountId, AnswerBody, AnswerCache, CacheKey, CacheOutcome, CallOutcome, Capability, Clock, IntegrationError,
     IntegrationsObserver, KEEP_ANSWERS_FOR, NoObserver, Price, PriceProvider, PriceQuery, PriceRequest, ProviderError,
@@ -21,6 +20,7 @@ use crate::{
     UsageBudget, Weather, WeatherProvider, WeatherQuery, WeatherRequest,
 };
 use workbench_core::FieldErrors;
+use workbench_core::SingleFlight;
 
 /// How long an answer is served from the cache without asking the provider, unless configured
 /// (`INTEGRATIONS_CACHE_TTL`).

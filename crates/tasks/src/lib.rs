@@ -22,8 +22,8 @@ pub use model::{
 };
 pub use ports::{
     CommentRepository, CreationKey, CreationOrder, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage,
-    OrderLookup, OrderTicket, OrderWindow, ProjectMembership, Rebase, Standing, TaskCache, TaskRepository, TaskScope,
-    UpdateOutcome,
+    OrderLookup, OrderTicket, OrderWindow, ProjectMembership, Rebase, ShownLookup, ShownPage, Standing, TaskCache,
+    TaskRepository, TaskScope, UpdateOutcome,
 };
 pub use recurrence::{NOT_A_RULE, Recurrence, UNTIL_NOT_AN_INSTANT, next_occurrence};
 pub use service::TaskService;

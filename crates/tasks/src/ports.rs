@@ -252,6 +252,26 @@ impl ListPart {
     }
 }
 
+/// A page as it was last shown: its tasks (those the viewer of its scope may see) and its total.
+/// Kept under its scope's [`ListPart::Rest`] generation, which every change to a task of the scope
+/// moves on, so it is shown again only while nothing in the scope changed: then a page costs one
+/// lookup, whatever the list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShownPage {
+    pub tasks: Vec<Task>,
+    pub total: u64,
+}
+
+/// What [`TaskCache::shown_page`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ShownLookup {
+    Hit(ShownPage),
+    /// Not shown since the scope last changed: list it, then store it with this ticket (its
+    /// part is [`ListPart::Rest`]).
+    Miss(ListTicket),
+    Bypass,
+}
+
 /// Which slice of a scope's creation order a list page shows: `limit` tasks after skipping
 /// `offset`, from the newest end when `newest_first`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,6 +387,12 @@ pub trait TaskCache: Send + Sync {
     async fn list_page(&self, scope: TaskScope, part: ListPart, query: &str) -> ListLookup;
     /// Stores `page` under `ticket` (reachable only while the ticket's generation is current).
     async fn put_list_page(&self, ticket: ListTicket, page: &ListedPage);
+    /// The page `query` of `scope` as it was last shown, if nothing in the scope changed since
+    /// (its [`ListPart::Rest`] generation is the one it was filed under), or the ticket to store
+    /// it with. Generations are drawn as for [`Self::list_page`].
+    async fn shown_page(&self, scope: TaskScope, query: &str) -> ShownLookup;
+    /// Stores `page` under `ticket` (reachable only while the ticket's generation is current).
+    async fn put_shown_page(&self, ticket: ListTicket, page: &ShownPage);
     /// The `window` of `scope`'s creation order if it is cached and current, or the ticket to
     /// read and store it (or what it lacks) with. An order is current while the scope's
     /// [`ListPart::Members`] generation is the one it was read under; it only lacks the newest

@@ -8,10 +8,10 @@ use workbench_projects::{ProjectId, ProjectRole};
 use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
-    Access, Comment, CommentBody, CommentRepository, CreationOrder, ListLookup, ListPart, ListedPage, NewComment, NewTask,
-    NewTaskRecord, OrderLookup, OrderWindow, ProjectMembership, Rebase, Standing, Status, TagUsage, Task, TaskCache,
-    TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch, TaskRepository, TaskScope, TaskStats,
-    UpdateOutcome, Viewer,
+    Access, Comment, CommentBody, CommentRepository, CreationOrder, ListLookup, ListPart, ListedPage, NewComment,
+    NewTask, NewTaskRecord, OrderLookup, OrderWindow, ProjectMembership, Rebase, ShownLookup, ShownPage, Standing,
+    Status, TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch,
+    TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
 };
 
 const VIEWERS_READ: &str = "A project's viewers read its tasks and comment on them; its editors change them.";
@@ -142,6 +142,30 @@ impl TaskService {
         let Some(filter_key) = filter.cache_key() else {
             return Ok(self.tasks.list(scope, filter, page).await?);
         };
+        let query = format!("{}x{}:{filter_key}", page.page(), page.per_page());
+        let ticket = match self.cache.shown_page(scope, &query).await {
+            ShownLookup::Hit(shown) => return Ok(Page::new(shown.tasks, shown.total, page)),
+            ShownLookup::Miss(ticket) => Some(ticket),
+            ShownLookup::Bypass => None,
+        };
+        let listed = self.list_cached(viewer, scope, filter, page, query).await?;
+        if let Some(ticket) = ticket {
+            self.cache.put_shown_page(ticket, &ShownPage { tasks: listed.items.clone(), total: listed.total }).await;
+        }
+        Ok(listed)
+    }
+
+    /// A page of `scope` from what the cache keeps of its lists (the creation order, pages of
+    /// ids filed by part), the tasks themselves from the task cache, and what it lacks from the
+    /// database.
+    async fn list_cached(
+        &self,
+        viewer: &Principal,
+        scope: TaskScope,
+        filter: TaskFilter,
+        page: PageRequest,
+        query: String,
+    ) -> Result<Page<Task>, TaskError> {
         let part = filter.list_part();
         if part == ListPart::Members {
             let window = OrderWindow {
@@ -154,7 +178,6 @@ impl TaskService {
             }
             return Ok(self.tasks.list(scope, filter, page).await?);
         }
-        let query = format!("{}x{}:{filter_key}", page.page(), page.per_page());
         match self.cache.list_page(scope, part, &query).await {
             ListLookup::Hit(cached) => Ok(Page::new(self.bodies(viewer, &cached.ids).await?, cached.total, page)),
             ListLookup::Miss(ticket) => {
@@ -1056,6 +1079,7 @@ mod tests {
             .times(1)
             .returning(move |_, _, page| Ok(Page::new(vec![from_db.clone()], 21, page)));
         let mut cache = MockTaskCache::new();
+        cache.expect_shown_page().returning(|_, _| ShownLookup::Bypass);
         let miss = ticket.clone();
         cache
             .expect_list_page()
@@ -1092,6 +1116,7 @@ mod tests {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_list().times(3).returning(|_, _, page| Ok(Page::new(vec![], 0, page)));
         let mut cache = MockTaskCache::new();
+        cache.expect_shown_page().times(2).returning(|_, _| ShownLookup::Bypass);
         cache.expect_list_page().times(1).returning(|_, _, _| ListLookup::Bypass);
         cache.expect_creation_window().times(1).returning(|_, _| OrderLookup::Bypass);
         let svc = service(tasks, MockAccounts::new(), cache);
@@ -1102,6 +1127,33 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_page_shown_since_the_scopes_last_change_is_shown_again_at_once() {
+        let scope = TaskScope::InvolvedUser(UserId(1));
+        let ticket = ListTicket { scope, part: ListPart::Rest, generation: 9, query: "1x20:…".into() };
+        let pending = TaskFilter { statuses: vec![Status::Pending], ..TaskFilter::default() };
+        let shown = task(1, None, 1);
+        let mut cache = MockTaskCache::new();
+        let miss = ticket.clone();
+        cache.expect_shown_page().times(1).returning(move |_, _| ShownLookup::Miss(miss.clone()));
+        cache.expect_list_page().times(1).returning(|_, _, _| ListLookup::Bypass);
+        let stored = shown.clone();
+        cache
+            .expect_put_shown_page()
+            .withf(move |t, page| *t == ticket && page.tasks == [stored.clone()] && page.total == 1)
+            .times(1)
+            .returning(|_, _| ());
+        let again = ShownPage { tasks: vec![shown.clone()], total: 1 };
+        cache.expect_shown_page().times(1).returning(move |_, _| ShownLookup::Hit(again.clone()));
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_list().times(1).returning(move |_, _, page| Ok(Page::new(vec![shown.clone()], 1, page)));
+        let svc = service(tasks, MockAccounts::new(), cache);
+        let alice = caller(1, Role::User);
+        let first = svc.list(&alice, pending.clone(), PageRequest::first()).await.unwrap();
+        let second = svc.list(&alice, pending, PageRequest::first()).await.unwrap();
+        assert_eq!(second, first, "shown again without the database or the task cache");
+    }
+
     /// Tasks 1..=n of user 1, as the repository and the task cache hold them.
     fn numbered(n: i64) -> Vec<Task> {
         (1..=n).map(|id| Task { id: TaskId(id), ..task(1, None, 1) }).collect()
@@ -1110,6 +1162,7 @@ mod tests {
     /// A cache holding the tasks `tasks`, and whose orders follow `lookups` in turn.
     fn order_cache(tasks: Vec<Task>, lookups: Vec<OrderLookup>) -> MockTaskCache {
         let mut cache = MockTaskCache::new();
+        cache.expect_shown_page().returning(|_, _| ShownLookup::Bypass);
         let mut lookups = lookups.into_iter();
         cache.expect_creation_window().times(lookups.len()).returning(move |_, _| lookups.next().unwrap());
         cache
