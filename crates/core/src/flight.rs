@@ -22,6 +22,12 @@ impl<V: Clone> std::fmt::Debug for SingleFlight<V> {
     }
 }
 
+impl<V: Clone + Send + Sync + 'static> Default for SingleFlight<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<V: Clone + Send + Sync + 'static> SingleFlight<V> {
     pub fn new() -> Self {
         Self { flights: Arc::new(Mutex::new(HashMap::new())) }

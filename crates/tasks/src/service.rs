@@ -1171,9 +1171,9 @@ mod tests {
         cache
     }
 
-    fn order_of(ids: std::ops::RangeInclusive<i64>, total: u64) -> crate::CreationOrder {
+    fn order_of(ids: std::ops::RangeInclusive<i64>, total: u64) -> CreationOrder {
         let last = ids.clone().last().map(|id| crate::CreationKey { created_at: now(), id: TaskId(id) });
-        crate::CreationOrder { ids: ids.map(TaskId).collect(), last, total }
+        CreationOrder { ids: ids.map(TaskId).collect(), last, total }
     }
 
     #[tokio::test]
