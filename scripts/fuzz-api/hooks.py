@@ -23,7 +23,11 @@ the server's *state* instead, and no schema can predict them for a generated val
 - an inbound webhook's signature: an HMAC of the raw body under a secret only the server and the
   provider hold, so a generated one is refused with `400 invalid-signature`.
 
-The contract answers each with `422` naming the field. Such an answer to a schema-valid request is
+One rule about shape is not written on each string of the document either: no text the API keeps
+may hold U+0000 (PostgreSQL cannot store it). A body string holding it is a `422` naming the field, a
+query parameter a `400` naming it, with the message in `NUL_REFUSAL`.
+
+The contract answers each state-dependent refusal with `422` naming the field. Such an answer to a schema-valid request is
 right, so it is not reported as a failure: only when *every* field the answer names is one of these,
 with the server's message for that state. Anything else (a length, a pattern, a missing field)
 remains a failure.
@@ -76,6 +80,9 @@ STATE_DEPENDENT_REFUSALS = {
     ("recurrence", "UNTIL must be a real date and time"),
 }
 
+# The refusal of text holding U+0000, for any field or query parameter.
+NUL_REFUSAL = "must not contain the NUL character (U+0000)"
+
 # Operations whose `400` with this problem type answers a signature no client without the secret
 # could compute.
 SIGNED_OPERATIONS = {"receive_github_webhook", "receive_stripe_webhook"}
@@ -126,11 +133,14 @@ def filter_failure(context, failure, case, response):
             return not str(json.loads(response.content).get("type", "")).endswith(INVALID_SIGNATURE)
         except (ValueError, AttributeError):
             return True
-    if response.status_code != 422:
+    if response.status_code not in (400, 422):
         return True
     try:
         errors = json.loads(response.content).get("errors") or []
         named = {(error["field"], error["message"]) for error in errors}
     except (ValueError, AttributeError, KeyError, TypeError):
         return True
-    return not (named and named <= STATE_DEPENDENT_REFUSALS)
+    named = {(field, message) for field, message in named if message != NUL_REFUSAL}
+    if not named and errors:
+        return False
+    return not (response.status_code == 422 and named and named <= STATE_DEPENDENT_REFUSALS)

@@ -223,6 +223,9 @@ async fn creation_rules_are_422_naming_the_field(app: TestApp) {
         (json!({"title": "ok", "assignee_id": "me"}), "assignee_id"),
         (json!({"title": "ok", "assignee_id": 0}), "assignee_id"),
         (json!({"title": "ok", "assignee_id": 999_999}), "assignee_id"),
+        // No text the API keeps may hold U+0000: PostgreSQL could not store it.
+        (json!({"title": "a\u{0}b"}), "title"),
+        (json!({"title": "ok", "tags": ["home", "\u{0}"]}), "tags[1]"),
     ];
     for (body, field) in cases {
         let problem = expect_problem(post_task(&app, &ann, &body).await, 422).await;
@@ -1110,6 +1113,8 @@ async fn bad_list_parameters_are_400_or_422(app: TestApp) {
     assert_eq!(fields, ["page", "sort", "status"], "every bad parameter at once: {problem}");
 
     for query in [
+        "q=a%00b",
+        "tag=%00",
         "page=abc",
         "page=1.5",
         "per_page=lots",

@@ -64,6 +64,11 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 
 /// Parses a query string as a `T`, naming the parameter that failed.
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    if let Some((name, _)) = form_urlencoded::parse(query.as_bytes()).find(|(_, value)| value.contains('\0')) {
+        let mut err = ApiError::bad_request(format!("The query parameter `{name}` could not be parsed: {NUL}"));
+        err.push_error(&name, NUL);
+        return Err(err);
+    }
     let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let field = e.path().to_string();
@@ -109,7 +114,49 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("The body is not valid JSON: {e}")))?;
+    // JSON can only carry U+0000 escaped, so a body without the escape needs no walk.
+    if memchr::memmem::find(bytes, b"\\u0000").is_some() {
+        let mut fields = Vec::new();
+        nul_fields(&value, &mut Vec::new(), &mut fields);
+        if !fields.is_empty() {
+            return Err(ApiError::field_errors(
+                fields.into_iter().map(|field| workbench_core::FieldError::new(field, NUL)).collect(),
+            ));
+        }
+    }
     parse_object(value, None)
+}
+
+/// Why text holding U+0000 is refused, wherever it comes: no text the API keeps may hold it
+/// (PostgreSQL cannot store it, and no person types it), so both engines refuse it alike, before
+/// anything is stored.
+pub const NUL: &str = "must not contain the NUL character (U+0000)";
+
+/// The paths (as [`join_path`] writes them) of the strings in `value` that hold U+0000, keys
+/// included (a key with it is named by its parent).
+fn nul_fields(value: &serde_json::Value, path: &mut Vec<String>, found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => found.push(join_path(path, None)),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(format!("[{i}]"));
+                nul_fields(item, path, found);
+                path.pop();
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for (key, item) in fields {
+                if key.contains('\0') {
+                    found.push(join_path(path, None));
+                    continue;
+                }
+                path.push(key.clone());
+                nul_fields(item, path, found);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Reads the JSON object `value`, found in the body under `field`, as a `T`: `422` naming each
@@ -300,6 +347,21 @@ mod tests {
         let err = parse_json::<Body>(bytes.as_bytes()).unwrap_err();
         let p = err.problem();
         (p.status, p.errors.first().map(|e| e.field.clone()).unwrap_or_default())
+    }
+
+    #[test]
+    fn text_holding_u0000_is_refused_naming_each_field() {
+        let err =
+            parse_json::<Body>(br#"{"title": "a\u0000b", "nested": {"name": "\u0000"}, "tags": ["x", "\u0000"]}"#)
+                .unwrap_err();
+        let p = err.problem();
+        let named: Vec<(&str, &str)> = p.errors.iter().map(|e| (e.field.as_str(), e.message.as_str())).collect();
+        assert_eq!(p.status, 422);
+        assert_eq!(named, [("title", NUL), ("nested.name", NUL), ("tags[1]", NUL)]);
+        // Escaped backslashes are not the escape.
+        assert!(parse_json::<Body>(br#"{"title": "C:\\u0000"}"#).is_ok());
+        let err = parse_query::<std::collections::HashMap<String, String>>("q=a%00b&page=1").unwrap_err();
+        assert_eq!((err.problem().status, err.problem().errors[0].field.as_str()), (400, "q"));
     }
 
     #[test]

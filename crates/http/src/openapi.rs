@@ -29,7 +29,8 @@ documents (`application/problem+json`). Lists carry `pagination` and a `Link` he
 access token instead (`POST /api/v1/tokens`, then **Authorize** with its `wbp_…` token): it acts as its user within \
 its scopes. Each operation names what it needs in `x-required-scope`: a scope (`:write` implies `:read`), or \
 `session` for what only a signed-in session may do (managing tokens, the password, two-factor sign-in, the admin \
-routes); a token outside it is answered `403` with a `type` ending in `insufficient-scope`.",
+routes); a token outside it is answered `403` with a `type` ending in `insufficient-scope`. No text the API keeps \
+may hold U+0000: a body string holding it is a `422` naming the field, a query parameter a `400`.",
         license(name = "MIT OR Apache-2.0")
     ),
     modifiers(&BearerAuth),
