@@ -208,6 +208,57 @@ mod tests {
         }
     }
 
+    /// utoipa files schemas by name, so two types of one name leave one of them in the document
+    /// and the other's operations describe answers they never give (the sign-in's token pair was
+    /// once documented as a personal access token). The names are read from the sources, as the
+    /// derive reads them: `#[schema(as = …)]` when given, else the type's own name.
+    #[test]
+    fn no_two_schema_types_share_a_name() {
+        fn rust_files(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+                let path = entry.path();
+                if path.is_dir() {
+                    rust_files(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    found.push(path);
+                }
+            }
+        }
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let mut files = Vec::new();
+        for krate in std::fs::read_dir(crates).unwrap().map(Result::unwrap) {
+            let src = krate.path().join("src");
+            if src.is_dir() {
+                rust_files(&src, &mut files);
+            }
+        }
+        let mut named: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, _) in lines.iter().enumerate().filter(|(_, l)| l.contains("derive(") && l.contains("ToSchema")) {
+                let mut alias = None;
+                for next in lines.iter().skip(i + 1).take(12) {
+                    if let Some(rest) = next.split("schema(as = ").nth(1) {
+                        alias = rest.split(')').next().map(str::to_owned);
+                    }
+                    let words: Vec<&str> = next.split_whitespace().collect();
+                    if let Some(at) = words.iter().position(|w| *w == "struct" || *w == "enum") {
+                        let own = words[at + 1].split(['<', '{', '(', ';']).next().unwrap().to_owned();
+                        let name = alias.take().unwrap_or(own);
+                        named.entry(name).or_default().push(format!("{}:{}", file.display(), i + 1));
+                        break;
+                    }
+                }
+            }
+        }
+        assert!(named.len() > 50, "the scan found the schema types ({} names)", named.len());
+        let shared: Vec<_> = named.iter().filter(|(_, at)| at.len() > 1).collect();
+        assert!(shared.is_empty(), "schema names declared twice: {shared:?}");
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).unwrap();
+        assert!(doc["components"]["schemas"]["TokenResponse"]["properties"]["access_token"].is_object());
+    }
+
     #[test]
     fn every_documented_api_path_belongs_to_exactly_one_group() {
         let doc = document();

@@ -85,7 +85,7 @@ impl CreateTokenRequest {
 
 /// A personal access token as its user sees it. The secret is never shown again after it is made.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TokenResponse {
+pub struct PersonalTokenResponse {
     pub id: i64,
     pub name: String,
     /// The scopes as granted (without those they imply).
@@ -100,7 +100,7 @@ pub struct TokenResponse {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<PersonalAccessToken> for TokenResponse {
+impl From<PersonalAccessToken> for PersonalTokenResponse {
     fn from(token: PersonalAccessToken) -> Self {
         Self {
             id: token.id.0,
@@ -116,7 +116,7 @@ impl From<PersonalAccessToken> for TokenResponse {
 
 /// A token just made: the only answer that carries its secret.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CreatedTokenResponse {
+pub struct CreatedPersonalTokenResponse {
     pub id: i64,
     pub name: String,
     #[schema(value_type = Vec<ScopeSchema>)]
@@ -131,7 +131,7 @@ pub struct CreatedTokenResponse {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<IssuedToken> for CreatedTokenResponse {
+impl From<IssuedToken> for CreatedPersonalTokenResponse {
     fn from(issued: IssuedToken) -> Self {
         let token = issued.token;
         Self {

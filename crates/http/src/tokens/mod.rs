@@ -14,7 +14,7 @@ use crate::pagination::{PageQuery, Paginated, paginated};
 use crate::problem::{ApiError, Problem};
 use crate::responses::{BadRequest, NotFound, Unauthorized, Unprocessable};
 use crate::state::AppState;
-use dto::{CreateTokenRequest, CreatedTokenResponse, TokenResponse};
+use dto::{CreateTokenRequest, CreatedPersonalTokenResponse, PersonalTokenResponse};
 
 /// This domain's routes.
 pub fn routes(routes: &mut Routes<'_, '_>) {
@@ -34,7 +34,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
     security(("bearer_auth" = ["session"])),
     request_body = CreateTokenRequest,
     responses(
-        (status = 201, body = CreatedTokenResponse, headers(("Location" = String)),
+        (status = 201, body = CreatedPersonalTokenResponse, headers(("Location" = String)),
             links(("RevokeToken" = (operation_id = "revoke_token", parameters(("id" = "$response.body#/id")))))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
@@ -54,7 +54,7 @@ pub async fn create(
         .insert_header((header::LOCATION, format!("/api/v1/tokens/{}", issued.token.id)))
         // The body holds a credential: no cache may keep it.
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(CreatedTokenResponse::from(issued)))
+        .json(CreatedPersonalTokenResponse::from(issued)))
 }
 
 /// The caller's personal access tokens, newest first, expired ones included until revoked; with
@@ -65,7 +65,7 @@ pub async fn create(
     security(("bearer_auth" = ["session"])),
     params(PageQuery),
     responses(
-        (status = 200, body = Paginated<TokenResponse>, headers(("Link" = String))),
+        (status = 200, body = Paginated<PersonalTokenResponse>, headers(("Link" = String))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, description = "A personal access token: only a signed-in session lists tokens", body = Problem, content_type = "application/problem+json"),
@@ -81,7 +81,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let page = query.into_inner().page()?;
     let tokens = state.tokens.list(&user, page).await?;
-    Ok(paginated(&req, tokens.map(TokenResponse::from)))
+    Ok(paginated(&req, tokens.map(PersonalTokenResponse::from)))
 }
 
 /// Revoke one of the caller's tokens: it is refused at its next request, on every instance, and
