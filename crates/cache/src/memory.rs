@@ -102,6 +102,17 @@ impl Expiry<Key, Entry> for TimeToLive {
     }
 }
 
+/// How many of `cached` stay before `recent`, the tasks created after a key at or before its
+/// last: those up to the first it shares with `recent` (the ones after it are all in `recent`,
+/// each once, in the same order), when that and `recent` make the total; `None` when they do
+/// not (a task committed later than `recent` reaches back).
+fn kept_before(cached: &[TaskId], recent: &CreationOrder) -> Option<usize> {
+    let fresh: std::collections::HashSet<TaskId> = recent.ids.iter().copied().collect();
+    let shared = cached.iter().rev().take_while(|id| fresh.contains(id)).count();
+    let kept = cached.len() - shared;
+    (kept as u64 + recent.ids.len() as u64 == recent.total).then_some(kept)
+}
+
 impl MemoryTaskCache {
     /// A cache of at most `max_entries` tasks, statistics and generations, and of list pages
     /// holding at most `max_entries` tasks (a page counting as one entry per task it holds, so that
@@ -245,7 +256,7 @@ impl TaskCache for MemoryTaskCache {
         else {
             return OrderLookup::Bypass;
         };
-        let ticket = OrderTicket { scope, members, appended, extends: None };
+        let ticket = OrderTicket { scope, members, appended, extends: None, overlaps: false };
         match self.orders.get(&scope).await {
             Some(order) if order.members == members && order.appended == appended => {
                 OrderLookup::Hit { ids: window.of(&order.ids), total: order.ids.len() as u64 }
@@ -274,14 +285,18 @@ impl TaskCache for MemoryTaskCache {
                     (Some((len, _)), Some(cached))
                         if cached.members == ticket.members && cached.ids.len() as u64 == len =>
                     {
-                        let mut ids = Vec::with_capacity(cached.ids.len() + order.ids.len());
-                        ids.extend_from_slice(&cached.ids);
-                        ids.extend_from_slice(&order.ids);
-                        Some(StoredOrder {
-                            members: cached.members,
-                            appended: ticket.appended,
-                            ids,
-                            last: order.last.or(cached.last),
+                        let kept =
+                            if ticket.overlaps { kept_before(&cached.ids, order) } else { Some(cached.ids.len()) };
+                        kept.map(|kept| {
+                            let mut ids = Vec::with_capacity(kept + order.ids.len());
+                            ids.extend_from_slice(&cached.ids[..kept]);
+                            ids.extend_from_slice(&order.ids);
+                            StoredOrder {
+                                members: cached.members,
+                                appended: ticket.appended,
+                                ids,
+                                last: order.last.or(cached.last),
+                            }
                         })
                     }
                     (Some(_), _) => None,

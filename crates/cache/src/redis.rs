@@ -350,7 +350,7 @@ impl TaskCache for RedisTaskCache {
                 return OrderLookup::Bypass;
             }
         };
-        let ticket = OrderTicket { scope, members, appended, extends: None };
+        let ticket = OrderTicket { scope, members, appended, extends: None, overlaps: false };
         match found {
             ORDER_CURRENT => {
                 let mut ids: Vec<TaskId> = data
@@ -393,7 +393,9 @@ impl TaskCache for RedisTaskCache {
             .arg(ticket.extends.map_or(-1, |(len, _)| i64::try_from(len).unwrap_or(i64::MAX)))
             .arg(data)
             .arg(order.last.map(encode_key).unwrap_or_default())
-            .arg(millis(self.stats_ttl));
+            .arg(millis(self.stats_ttl))
+            .arg(u8::from(ticket.overlaps))
+            .arg(order.total);
         if let Err(e) = self.invoke::<i64>(&script).await {
             tracing::warn!(scope = ticket.scope.key(), error = %e, "Redis cache order write failed; skipped");
         }
@@ -533,7 +535,10 @@ static ORDER_WINDOW: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::n
 /// generations ARGV[1] (`Members`) and ARGV[2] (`Appended`): whole (ARGV[3] = -1) unless an order
 /// read under a later `Members` generation is there, or appended (ARGV[3] = the length it
 /// extends) only to the order of that length and `Members` generation. ARGV[4]: the ids, ARGV[5]:
-/// the last one's key (`''` to keep the one stored).
+/// the last one's key (`''` to keep the one stored). With ARGV[7] = 1 the ids overlap the order's
+/// end (see `OrderTicket::overlaps`): they are written over it from the first id of theirs it
+/// holds, only when that makes the total ARGV[8]. They are never fewer than the ids they cover, so
+/// the order never shrinks and `SETRANGE` needs no truncation.
 static PUT_ORDER: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
         r"
@@ -554,9 +559,23 @@ static PUT_ORDER: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(
             return 0
         end
         if ARGV[5] ~= '' then last = ARGV[5] end
-        redis.call('APPEND', KEYS[1], ARGV[4])
+        local kept = tonumber(len)
+        if ARGV[7] == '1' then
+            local fresh = {}
+            for i = 1, #ARGV[4], 8 do fresh[string.sub(ARGV[4], i, i + 7)] = true end
+            local looked = math.min(kept, added)
+            if looked > 0 then
+                local tail = redis.call('GETRANGE', KEYS[1], (kept - looked) * 8, kept * 8 - 1)
+                for i = looked, 1, -1 do
+                    if not fresh[string.sub(tail, i * 8 - 7, i * 8)] then break end
+                    kept = kept - 1
+                end
+            end
+            if kept + added ~= tonumber(ARGV[8]) then return 0 end
+        end
+        redis.call('SETRANGE', KEYS[1], kept * 8, ARGV[4])
         redis.call('PEXPIRE', KEYS[1], ARGV[6])
-        redis.call('SET', KEYS[2], m .. ' ' .. ARGV[2] .. ' ' .. (tonumber(len) + added) .. ' ' .. last, 'PX', ARGV[6])
+        redis.call('SET', KEYS[2], m .. ' ' .. ARGV[2] .. ' ' .. (kept + added) .. ' ' .. last, 'PX', ARGV[6])
         return 1
         ",
     )

@@ -87,6 +87,7 @@ suite!(
     a_scope_whose_generation_expired_never_returns_to_an_old_one,
     a_creation_order_is_served_window_by_window_until_a_task_moves_inside_it,
     creates_leave_the_order_behind_and_an_extension_catches_it_up,
+    a_task_committed_late_is_laid_over_the_end_of_the_order,
     an_order_read_before_a_reorder_is_never_served_after_it,
     a_shown_page_is_shown_again_until_anything_in_its_scope_changes,
 );
@@ -392,6 +393,41 @@ async fn creates_leave_the_order_behind_and_an_extension_catches_it_up(caches: &
     assert_eq!(
         cache.creation_window(alice, window(0, 4, true)).await,
         OrderLookup::Hit { ids: ids([53, 52, 51, 50]), total: 53 }
+    );
+}
+
+async fn a_task_committed_late_is_laid_over_the_end_of_the_order(caches: &dyn MakeCache) {
+    let cache = caches.long_lived();
+    let alice = TaskScope::InvolvedUser(UserId(1));
+    let ticket = order_miss(&*cache, alice).await;
+    // Task 48 took its key before 49 and 50 but had not committed when the order was read.
+    let without_48: Vec<i64> = (1..=47).chain([49, 50]).collect();
+    let read = CreationOrder { ids: ids(without_48), last: order(50..=50, 49).last, total: 49 };
+    cache.put_creation_order(ticket, &read).await;
+    cache.forget_parts(vec![alice], vec![ListPart::Appended, ListPart::Rest]).await;
+    let behind = match cache.creation_window(alice, window(0, 20, true)).await {
+        OrderLookup::Behind(ticket) => OrderTicket { overlaps: true, ..ticket },
+        other => panic!("expected the order to be behind, got {other:?}"),
+    };
+    // What reaches back further than the tasks read again is not laid over: 45 is missing too.
+    cache.put_creation_order(behind.clone(), &order(46..=51, 52)).await;
+    assert!(matches!(cache.creation_window(alice, window(0, 8, true)).await, OrderLookup::Behind(_)));
+    // The tasks created since a moment before the order's end: 46, 47, 49 and 50 it holds.
+    cache.put_creation_order(behind.clone(), &order(46..=51, 51)).await;
+    assert_eq!(
+        cache.creation_window(alice, window(0, 8, true)).await,
+        OrderLookup::Hit { ids: ids((44..=51).rev()), total: 51 }
+    );
+    assert_eq!(
+        cache.creation_window(alice, window(0, 51, false)).await,
+        OrderLookup::Hit { ids: ids(1..=51), total: 51 },
+        "every task once, oldest first"
+    );
+    // The same overlap again (another request behind at the same moment) changes nothing.
+    cache.put_creation_order(behind, &order(46..=51, 51)).await;
+    assert_eq!(
+        cache.creation_window(alice, window(0, 51, false)).await,
+        OrderLookup::Hit { ids: ids(1..=51), total: 51 }
     );
 }
 

@@ -318,6 +318,12 @@ pub struct OrderTicket {
     pub appended: u64,
     /// `(length, last key)` of the cached order to extend; `None` to store a whole order.
     pub extends: Option<(u64, Option<CreationKey>)>,
+    /// With `extends`: the ids stored are every task created after a key at or before the cached
+    /// order's last (its total beside them), so they overlap the order's end and may hold tasks
+    /// that committed after newer ones had been appended. The cache keeps the order up to the
+    /// first id it holds of them and puts them after it, only when that comes to the total;
+    /// otherwise it keeps what it has (and the reader reads the order whole).
+    pub overlaps: bool,
 }
 
 /// What [`TaskCache::creation_window`] found.

@@ -8,9 +8,9 @@ use workbench_projects::{ProjectId, ProjectRole};
 use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
-    Access, Comment, CommentBody, CommentRepository, CreationOrder, ListLookup, ListPart, ListedPage, NewComment,
-    NewTask, NewTaskRecord, OrderLookup, OrderWindow, ProjectMembership, Rebase, ShownLookup, ShownPage, Standing,
-    Status, TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch,
+    Access, Comment, CommentBody, CommentRepository, CreationKey, CreationOrder, ListLookup, ListPart, ListedPage,
+    NewComment, NewTask, NewTaskRecord, OrderLookup, OrderWindow, ProjectMembership, Rebase, ShownLookup, ShownPage,
+    Standing, Status, TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch,
     TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
 };
 
@@ -23,6 +23,11 @@ const UPDATE_ATTEMPTS: usize = 5;
 /// The most tasks a scope's creation order is cached for (8 bytes each in the cache). A larger
 /// scope's lists are read page by page from the database (see [`TaskService::list`]).
 pub const ORDER_LIMIT: u64 = 2_000_000;
+
+/// How long before the newest task of a cached creation order a task may still commit: a create
+/// takes its key before its batch commits, beside other batches. Tasks created within this of the
+/// order's end are read again when one arrives late.
+pub const SETTLING: chrono::Duration = chrono::Duration::seconds(2);
 
 /// Creating, reading, changing and deleting tasks and their comments, with visibility,
 /// optimistic concurrency and a read-through cache.
@@ -217,6 +222,19 @@ impl TaskService {
                         return Ok(Some((ids, total)));
                     }
                     return Ok(None);
+                }
+                // Concurrent creates take their keys before their batches commit, and batches
+                // commit side by side: the late ones are a moment older than the order's end. The
+                // tasks of the last moments, laid over the order's end, bring them in; only a task
+                // older than that makes the order be read whole.
+                if let Some(last) = last {
+                    let since = CreationKey { created_at: last.created_at - SETTLING, id: TaskId(0) };
+                    let recent = self.tasks.creation_order(scope, Some(since), ORDER_LIMIT).await?;
+                    let overlapping = crate::OrderTicket { overlaps: true, ..ticket.clone() };
+                    self.cache.put_creation_order(overlapping, &recent).await;
+                    if let OrderLookup::Hit { ids, total } = self.cache.creation_window(scope, window).await {
+                        return Ok(Some((ids, total)));
+                    }
                 }
                 crate::OrderTicket { extends: None, ..ticket }
             }
@@ -1172,14 +1190,14 @@ mod tests {
     }
 
     fn order_of(ids: std::ops::RangeInclusive<i64>, total: u64) -> CreationOrder {
-        let last = ids.clone().last().map(|id| crate::CreationKey { created_at: now(), id: TaskId(id) });
+        let last = ids.clone().last().map(|id| CreationKey { created_at: now(), id: TaskId(id) });
         CreationOrder { ids: ids.map(TaskId).collect(), last, total }
     }
 
     #[tokio::test]
     async fn a_deep_page_by_creation_is_a_window_of_the_order_read_once() {
         let scope = TaskScope::InvolvedUser(UserId(1));
-        let ticket = crate::OrderTicket { scope, members: 3, appended: 5, extends: None };
+        let ticket = crate::OrderTicket { scope, members: 3, appended: 5, extends: None, overlaps: false };
         let mut tasks = MockTaskRepository::new();
         tasks
             .expect_creation_order()
@@ -1205,8 +1223,9 @@ mod tests {
     #[tokio::test]
     async fn an_order_behind_is_extended_with_the_tasks_created_since() {
         let scope = TaskScope::InvolvedUser(UserId(1));
-        let last = crate::CreationKey { created_at: now(), id: TaskId(100) };
-        let behind = crate::OrderTicket { scope, members: 3, appended: 6, extends: Some((100, Some(last))) };
+        let last = CreationKey { created_at: now(), id: TaskId(100) };
+        let behind =
+            crate::OrderTicket { scope, members: 3, appended: 6, extends: Some((100, Some(last))), overlaps: false };
         let mut tasks = MockTaskRepository::new();
         tasks
             .expect_creation_order()
@@ -1226,24 +1245,67 @@ mod tests {
         assert_eq!((read.items[0].id, read.total), (TaskId(102), 102));
     }
 
-    #[tokio::test]
-    async fn a_task_created_out_of_order_makes_the_order_read_whole_again() {
-        let scope = TaskScope::InvolvedUser(UserId(1));
-        let last = crate::CreationKey { created_at: now(), id: TaskId(100) };
-        let behind = crate::OrderTicket { scope, members: 3, appended: 6, extends: Some((100, Some(last))) };
-        let mut tasks = MockTaskRepository::new();
-        // One task was created after the order's last, and another before it: 102 in all.
+    /// The cache after an order 1..=100 fell behind: one task (102) was created after its last,
+    /// and one (101) a moment before it but committed later; 102 in all.
+    fn late_arrival(tasks: &mut MockTaskRepository, last: CreationKey) {
         tasks
             .expect_creation_order()
-            .withf(|_, after, _| after.is_some())
+            .withf(move |_, after, _| *after == Some(last))
             .times(1)
             .returning(|_, _, _| Ok(order_of(102..=102, 102)));
+    }
+
+    #[tokio::test]
+    async fn a_task_committed_late_is_laid_over_the_end_of_the_order() {
+        let scope = TaskScope::InvolvedUser(UserId(1));
+        let last = CreationKey { created_at: now(), id: TaskId(100) };
+        let behind =
+            crate::OrderTicket { scope, members: 3, appended: 6, extends: Some((100, Some(last))), overlaps: false };
+        let mut tasks = MockTaskRepository::new();
+        late_arrival(&mut tasks, last);
+        // The tasks of the last moments: 99 and 100 the order holds, and both new ones.
+        let since = CreationKey { created_at: last.created_at - SETTLING, id: TaskId(0) };
+        tasks
+            .expect_creation_order()
+            .withf(move |_, after, _| *after == Some(since))
+            .times(1)
+            .returning(|_, _, _| Ok(order_of(99..=102, 102)));
+        let hit = OrderLookup::Hit { ids: vec![TaskId(102), TaskId(101)], total: 102 };
+        let mut cache = order_cache(numbered(102), vec![OrderLookup::Behind(behind.clone()), hit]);
+        let overlapping = crate::OrderTicket { overlaps: true, ..behind };
+        cache
+            .expect_put_creation_order()
+            .withf(move |t, order| *t == overlapping && order.ids.len() == 4 && order.total == 102)
+            .times(1)
+            .returning(|_, _| ());
+        let svc = service(tasks, MockAccounts::new(), cache);
+        let page = PageRequest::new(Some(1), Some(2)).unwrap();
+        let read = svc.list(&caller(1, Role::User), TaskFilter::default(), page).await.unwrap();
+        assert_eq!((read.items[0].id, read.total), (TaskId(102), 102));
+    }
+
+    #[tokio::test]
+    async fn a_task_older_than_the_last_moments_makes_the_order_read_whole_again() {
+        let scope = TaskScope::InvolvedUser(UserId(1));
+        let last = CreationKey { created_at: now(), id: TaskId(100) };
+        let behind =
+            crate::OrderTicket { scope, members: 3, appended: 6, extends: Some((100, Some(last))), overlaps: false };
+        let mut tasks = MockTaskRepository::new();
+        late_arrival(&mut tasks, last);
+        tasks
+            .expect_creation_order()
+            .withf(move |_, after, _| after.is_some_and(|a| a.created_at < last.created_at))
+            .times(1)
+            .returning(|_, _, _| Ok(order_of(100..=102, 102)));
         tasks
             .expect_creation_order()
             .withf(|_, after, _| after.is_none())
             .times(1)
             .returning(|_, _, _| Ok(order_of(1..=102, 102)));
-        let mut cache = order_cache(numbered(102), vec![OrderLookup::Behind(behind)]);
+        // The cache found the overlap short of the total and kept what it had.
+        let behind_still = OrderLookup::Behind(behind.clone());
+        let mut cache = order_cache(numbered(102), vec![OrderLookup::Behind(behind), behind_still]);
+        cache.expect_put_creation_order().withf(|t, _| t.extends.is_some() && t.overlaps).times(1).returning(|_, _| ());
         cache
             .expect_put_creation_order()
             .withf(|t, order| t.extends.is_none() && t.appended == 6 && order.ids.len() == 102)
@@ -1257,7 +1319,7 @@ mod tests {
     #[tokio::test]
     async fn a_scope_too_large_to_cache_is_read_page_by_page() {
         let scope = TaskScope::All;
-        let ticket = crate::OrderTicket { scope, members: 1, appended: 1, extends: None };
+        let ticket = crate::OrderTicket { scope, members: 1, appended: 1, extends: None, overlaps: false };
         let mut tasks = MockTaskRepository::new();
         tasks.expect_creation_order().times(1).returning(|_, _, _| Ok(order_of(1..=10, ORDER_LIMIT + 1)));
         tasks.expect_list().times(1).returning(|_, _, page| Ok(Page::new(vec![], ORDER_LIMIT + 1, page)));
