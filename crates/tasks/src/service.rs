@@ -29,10 +29,6 @@ pub const ORDER_LIMIT: u64 = 2_000_000;
 /// order's end are read again when one arrives late.
 pub const SETTLING: chrono::Duration = chrono::Duration::seconds(2);
 
-/// How many times one read extends a creation order that creates keep moving on before it leaves
-/// its page to the database.
-const EXTENSION_ROUNDS: u32 = 3;
-
 /// Creating, reading, changing and deleting tasks and their comments, with visibility,
 /// optimistic concurrency and a read-through cache.
 #[derive(Clone)]
@@ -212,44 +208,37 @@ impl TaskService {
         scope: TaskScope,
         window: OrderWindow,
     ) -> Result<Option<(Vec<TaskId>, u64)>, TaskError> {
-        let mut lookup = self.cache.creation_window(scope, window).await;
-        let mut rounds = 0;
-        let ticket = loop {
-            let ticket = match lookup {
-                OrderLookup::Hit { ids, total } => return Ok(Some((ids, total))),
-                OrderLookup::Bypass => return Ok(None),
-                OrderLookup::Miss(ticket) => break ticket,
-                OrderLookup::Behind(ticket) => ticket,
-            };
-            // Creates keep coming while the order is extended: a few rounds catch up with them,
-            // and when they outpace that, this page is read from the database.
-            rounds += 1;
-            if rounds > EXTENSION_ROUNDS {
-                return Ok(None);
+        let ticket = match self.cache.creation_window(scope, window).await {
+            OrderLookup::Hit { ids, total } => return Ok(Some((ids, total))),
+            OrderLookup::Bypass => return Ok(None),
+            OrderLookup::Behind(ticket) => {
+                let (known, last) = ticket.extends.unwrap_or_default();
+                let newer = self.tasks.creation_order(scope, last, ORDER_LIMIT.saturating_sub(known)).await?;
+                // Fewer than the total: a task was created before the newest one the order held
+                // (a clock behind another instance's, or two creates committing out of order).
+                if known + newer.ids.len() as u64 == newer.total {
+                    self.cache.put_creation_order(ticket, &newer).await;
+                    if let OrderLookup::Hit { ids, total } = self.cache.creation_window(scope, window).await {
+                        return Ok(Some((ids, total)));
+                    }
+                    return Ok(None);
+                }
+                // Concurrent creates take their keys before their batches commit, and batches
+                // commit side by side: the late ones are a moment older than the order's end. The
+                // tasks of the last moments, laid over the order's end, bring them in; only a task
+                // older than that makes the order be read whole.
+                if let Some(last) = last {
+                    let since = CreationKey { created_at: last.created_at - SETTLING, id: TaskId(0) };
+                    let recent = self.tasks.creation_order(scope, Some(since), ORDER_LIMIT).await?;
+                    let overlapping = crate::OrderTicket { overlaps: true, ..ticket.clone() };
+                    self.cache.put_creation_order(overlapping, &recent).await;
+                    if let OrderLookup::Hit { ids, total } = self.cache.creation_window(scope, window).await {
+                        return Ok(Some((ids, total)));
+                    }
+                }
+                crate::OrderTicket { extends: None, ..ticket }
             }
-            let (known, last) = ticket.extends.unwrap_or_default();
-            let newer = self.tasks.creation_order(scope, last, ORDER_LIMIT.saturating_sub(known)).await?;
-            if known + newer.ids.len() as u64 == newer.total {
-                self.cache.put_creation_order(ticket, &newer).await;
-                lookup = self.cache.creation_window(scope, window).await;
-                continue;
-            }
-            // Fewer than the total: a task was created before the newest one the order held.
-            // Concurrent creates take their keys before their batches commit, and batches commit
-            // side by side, so the late ones are a moment older than the order's end (or a clock
-            // behind another instance's). The tasks of the last moments, laid over the order's
-            // end, bring them in; only a task older than that makes the order be read whole.
-            let Some(last) = last else { break crate::OrderTicket { extends: None, ..ticket } };
-            let since = CreationKey { created_at: last.created_at - SETTLING, id: TaskId(0) };
-            let recent = self.tasks.creation_order(scope, Some(since), ORDER_LIMIT).await?;
-            self.cache.put_creation_order(crate::OrderTicket { overlaps: true, ..ticket.clone() }, &recent).await;
-            lookup = self.cache.creation_window(scope, window).await;
-            // Still the order of the same length: the overlap did not make the total.
-            if let OrderLookup::Behind(now) = &lookup
-                && now.extends.is_some_and(|(len, _)| len == known)
-            {
-                break crate::OrderTicket { extends: None, ..ticket };
-            }
+            OrderLookup::Miss(ticket) => ticket,
         };
         let key = format!("{}:{}:{}", scope.key(), ticket.members, ticket.appended);
         let (tasks, cache) = (Arc::clone(&self.tasks), Arc::clone(&self.cache));
@@ -1293,38 +1282,6 @@ mod tests {
         let page = PageRequest::new(Some(1), Some(2)).unwrap();
         let read = svc.list(&caller(1, Role::User), TaskFilter::default(), page).await.unwrap();
         assert_eq!((read.items[0].id, read.total), (TaskId(102), 102));
-    }
-
-    #[tokio::test]
-    async fn an_order_laid_over_while_more_tasks_were_created_is_extended_again() {
-        let scope = TaskScope::InvolvedUser(UserId(1));
-        let last = CreationKey { created_at: now(), id: TaskId(100) };
-        let behind =
-            crate::OrderTicket { scope, members: 3, appended: 6, extends: Some((100, Some(last))), overlaps: false };
-        let mut tasks = MockTaskRepository::new();
-        late_arrival(&mut tasks, last);
-        tasks
-            .expect_creation_order()
-            .withf(move |_, after, _| after.is_some_and(|a| a.created_at < last.created_at))
-            .times(1)
-            .returning(|_, _, _| Ok(order_of(99..=102, 102)));
-        // Task 103 was created while the order was laid over: the next round appends it.
-        let newer = CreationKey { created_at: now(), id: TaskId(102) };
-        tasks
-            .expect_creation_order()
-            .withf(move |_, after, _| *after == Some(newer))
-            .times(1)
-            .returning(|_, _, _| Ok(order_of(103..=103, 103)));
-        let still = crate::OrderTicket { appended: 7, extends: Some((102, Some(newer))), ..behind.clone() };
-        let hit = OrderLookup::Hit { ids: vec![TaskId(103)], total: 103 };
-        let lookups = vec![OrderLookup::Behind(behind), OrderLookup::Behind(still.clone()), hit];
-        let mut cache = order_cache(numbered(103), lookups);
-        cache.expect_put_creation_order().withf(|t, _| t.overlaps).times(1).returning(|_, _| ());
-        cache.expect_put_creation_order().withf(move |t, _| *t == still).times(1).returning(|_, _| ());
-        let svc = service(tasks, MockAccounts::new(), cache);
-        let page = PageRequest::new(Some(1), Some(1)).unwrap();
-        let read = svc.list(&caller(1, Role::User), TaskFilter::default(), page).await.unwrap();
-        assert_eq!((read.items[0].id, read.total), (TaskId(103), 103));
     }
 
     #[tokio::test]
