@@ -1,6 +1,7 @@
 //! `workbench`: the server and its operator commands.
 
 use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,28 @@ enum Command {
         /// Seed even though accounts exist (categories already there are kept).
         #[arg(long)]
         force: bool,
+    },
+    /// Write the whole database to one archive (zstd-compressed JSON Lines, one section per
+    /// table) from one snapshot, while the server keeps running. Audit log, jobs and outbox are
+    /// left out unless --all.
+    Export {
+        /// The archive to write (written beside it as FILE.partial, renamed when complete).
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+        /// Include the operational tables: audit log, jobs and schedule runs, outbox.
+        #[arg(long)]
+        all: bool,
+        /// Copy every file's bytes from the blob store (STORAGE_URL) into the archive;
+        /// without it, file rows refer to the blob store, which both databases must share.
+        #[arg(long)]
+        with_files: bool,
+    },
+    /// Load an archive into an empty database of either engine (migrating it first); refuses a
+    /// database that holds data, or an archive of another migration level.
+    Import {
+        /// The archive to read.
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
     },
     /// Operator commands.
     Admin {
@@ -99,6 +122,8 @@ async fn main() -> ExitCode {
         }
         Command::Migrate => server::open_database(&settings).await.map(drop),
         Command::Seed { demo: _, force } => seed(settings, force).await,
+        Command::Export { output, all, with_files } => export_archive(&settings, &output, all, with_files).await,
+        Command::Import { input } => import_archive(&settings, &input).await,
         Command::Openapi => unreachable!("handled before configuration is loaded"),
         Command::Healthcheck => unreachable!("handled before logging is set up"),
         Command::Admin { command: AdminCommand::CreateUser { username, email, role } } => {
@@ -171,6 +196,81 @@ async fn seed(mut settings: Settings, force: bool) -> anyhow::Result<()> {
             "Market: sam's and demo's offered items; sam proposes trade {trade} to demo (GET /api/v1/trades)."
         )?;
     }
+    Ok(())
+}
+
+/// The database of `settings`, as it is: an export must not migrate the database of a running
+/// server (a newer binary would change it under the server), and an import migrates by itself.
+async fn archive_database(settings: &Settings) -> anyhow::Result<workbench_store::Database> {
+    let url = settings.database_url();
+    let options = workbench_store::PoolOptions {
+        max_size: 2,
+        ..workbench_store::PoolOptions::default_for(workbench_store::Backend::from_url(&url))
+    };
+    Ok(tokio::task::spawn_blocking(move || workbench_store::Database::connect(&url, options)).await??)
+}
+
+fn blob_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn workbench_files::BlobStore>> {
+    let (url, s3) = settings.storage()?;
+    Ok(workbench_storage::open(&url, &s3)?)
+}
+
+async fn export_archive(settings: &Settings, output: &Path, all: bool, with_files: bool) -> anyhow::Result<()> {
+    let db = archive_database(settings).await?;
+    let blobs = if with_files { Some(blob_store(settings)?) } else { None };
+    // Written aside and renamed once complete and synced, so that a file under the asked name
+    // is always a whole archive.
+    let mut partial = output.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let file =
+        std::fs::File::create(&partial).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", partial.display()))?;
+    let options = workbench_archive::ExportOptions { all, blobs };
+    let (file, summary) = match workbench_archive::export(&db, file, options).await {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e.into());
+        }
+    };
+    file.sync_all()?;
+    let size = file.metadata()?.len();
+    drop(file);
+    std::fs::rename(&partial, output)?;
+    report("exported", &summary, Some(size))
+}
+
+async fn import_archive(settings: &Settings, input: &Path) -> anyhow::Result<()> {
+    let db = archive_database(settings).await?;
+    let file = std::fs::File::open(input).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", input.display()))?;
+    let options = workbench_archive::ImportOptions { blobs: Some(blob_store(settings)?) };
+    let summary = workbench_archive::import(&db, file, options).await?;
+    report("imported", &summary, None)
+}
+
+/// One line per table and the totals, on standard error (standard output stays free for a
+/// pipe).
+fn report(verb: &str, summary: &workbench_archive::Summary, archive_bytes: Option<u64>) -> anyhow::Result<()> {
+    let mut err = std::io::stderr().lock();
+    for table in &summary.tables {
+        writeln!(err, "{:<28} {:>12} rows", table.name, table.rows)?;
+    }
+    if summary.blobs > 0 || summary.missing_blobs > 0 {
+        writeln!(
+            err,
+            "{:<28} {:>12} blobs, {} bytes ({} missing from the store)",
+            "(files)", summary.blobs, summary.blob_bytes, summary.missing_blobs
+        )?;
+    }
+    let size = archive_bytes.map(|b| format!(", archive {b} bytes")).unwrap_or_default();
+    writeln!(
+        err,
+        "{verb} {} rows of {} tables in {:.1} s: {:.0} rows/s{size}",
+        summary.rows,
+        summary.tables.len(),
+        summary.elapsed.as_secs_f64(),
+        summary.rows_per_second()
+    )?;
     Ok(())
 }
 
