@@ -26,7 +26,7 @@ fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn say(line: String) {
+fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
@@ -65,7 +65,7 @@ async fn export_to(db: &Database, path: &std::path::Path, label: &str) -> Summar
     let file = BufWriter::new(std::fs::File::create(path).expect("the archive file"));
     let (_, summary) = export(db, file, ExportOptions { all: true, blobs: None }).await.expect("export");
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    say(format!(
+    say(&format!(
         "export {label}: {} rows in {:.1} s = {:.0} rows/s; archive {:.1} MiB; peak RSS {:.0} MiB",
         summary.rows,
         summary.elapsed.as_secs_f64(),
@@ -80,7 +80,7 @@ async fn import_from(db: &Database, path: &std::path::Path, label: &str) -> Summ
     reset_peak();
     let file = std::fs::File::open(path).expect("the archive file");
     let summary = import(db, file, ImportOptions::default()).await.expect("import");
-    say(format!(
+    say(&format!(
         "import {label}: {} rows in {:.1} s = {:.0} rows/s; peak RSS {:.0} MiB",
         summary.rows,
         summary.elapsed.as_secs_f64(),
@@ -99,7 +99,7 @@ async fn a_million_tasks_there_and_back() {
     let source_db = source.connect();
     let started = Instant::now();
     fill(&source_db, Backend::Sqlite, tasks).await;
-    say(format!("filled {tasks} tasks on SQLite in {:.1} s", started.elapsed().as_secs_f64()));
+    say(&format!("filled {tasks} tasks on SQLite in {:.1} s", started.elapsed().as_secs_f64()));
 
     let first = dir.path().join("sqlite.wba");
     let exported = export_to(&source_db, &first, "SQLite").await;
