@@ -2,6 +2,9 @@
 
 use workbench_core::RepositoryError;
 
+use crate::catalogue::{Column, Table};
+use crate::value::BadValue;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     #[error("database query failed: {0}")]
@@ -40,6 +43,16 @@ pub enum ArchiveError {
 }
 
 impl ArchiveError {
+    /// A value of `table.column` that is not what its column holds, shown in part.
+    pub(crate) fn value(table: &Table, column: &Column, bad: &BadValue) -> Self {
+        Self::Value {
+            table: table.name.clone(),
+            column: column.name.clone(),
+            kind: bad.kind,
+            value: bad.value.to_string().chars().take(80).collect(),
+        }
+    }
+
     pub(crate) fn corrupt(line: u64, why: impl Into<String>) -> Self {
         Self::Corrupt { line, why: why.into() }
     }

@@ -297,13 +297,7 @@ fn write_row(table: &Table, backend: Backend, text: &str, w: &mut impl Write) ->
     let mut row = Map::with_capacity(table.columns.len());
     for column in &table.columns {
         let value = read.remove(&column.name).unwrap_or(Value::Null);
-        let shown = || value.to_string().chars().take(80).collect::<String>();
-        let value = canonical(column.kind, backend, value.clone()).map_err(|bad| ArchiveError::Value {
-            table: table.name.clone(),
-            column: column.name.clone(),
-            kind: bad.0,
-            value: shown(),
-        })?;
+        let value = canonical(column.kind, backend, value).map_err(|bad| ArchiveError::value(table, column, &bad))?;
         row.insert(column.name.clone(), value);
     }
     serde_json::to_writer(&mut *w, &row).map_err(std::io::Error::from)?;

@@ -435,13 +435,8 @@ fn load_table<R: BufRead>(
                 let mut converted = Map::with_capacity(table.columns.len());
                 for column in &table.columns {
                     let value = row.remove(&column.name).unwrap_or(Value::Null);
-                    let shown = value.to_string().chars().take(80).collect::<String>();
-                    let value = for_engine(column.kind, backend, value).map_err(|bad| ArchiveError::Value {
-                        table: table.name.clone(),
-                        column: column.name.clone(),
-                        kind: bad.0,
-                        value: shown,
-                    })?;
+                    let value = for_engine(column.kind, backend, value)
+                        .map_err(|bad| ArchiveError::value(table, column, &bad))?;
                     converted.insert(column.name.clone(), value);
                 }
                 batch.push(if in_batch == 0 { '[' } else { ',' });

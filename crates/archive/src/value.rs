@@ -70,9 +70,13 @@ const CANONICAL_TIMESTAMP: &str = "%Y-%m-%dT%H:%M:%S%.6f";
 /// What Diesel writes for a `Timestamp` on SQLite, and so what the store compares against.
 const SQLITE_TIMESTAMP: &str = "%Y-%m-%d %H:%M:%S%.f";
 
-/// Why a value could not be read as its kind (the caller names table and column).
+/// A value that could not be read as its kind, given back so that the caller can name it
+/// (values that pass through unchanged are never copied to keep one for an error message).
 #[derive(Debug)]
-pub struct BadValue(pub &'static str);
+pub struct BadValue {
+    pub kind: &'static str,
+    pub value: Value,
+}
 
 fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
     ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
@@ -82,43 +86,42 @@ fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
         .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
 }
 
+fn decode_base64(value: &Value) -> Option<Vec<u8>> {
+    BASE64.decode(value.as_str()?).ok()
+}
+
 /// The canonical form of `value` as `engine`'s reader gave it.
 pub fn canonical(kind: Kind, engine: Backend, value: Value) -> Result<Value, BadValue> {
-    if value.is_null() {
+    if value.is_null() || matches!((kind, &value), (Kind::Bool, Value::Bool(_))) {
         return Ok(value);
     }
-    let bad = || BadValue(kind.as_str());
-    Ok(match kind {
+    let converted = match kind {
         Kind::Bool => match &value {
-            Value::Bool(_) => value,
-            Value::Number(n) => Value::Bool(n.as_i64().ok_or_else(bad)? != 0),
-            Value::String(s) => Value::Bool(matches!(s.as_str(), "t" | "true" | "1" | "TRUE")),
-            _ => return Err(bad()),
+            Value::Number(n) => n.as_i64().map(|n| Value::Bool(n != 0)),
+            Value::String(s) => Some(Value::Bool(matches!(s.as_str(), "t" | "true" | "1" | "TRUE"))),
+            _ => None,
         },
         Kind::Timestamp => {
-            let text = value.as_str().ok_or_else(bad)?;
-            let at = parse_timestamp(text).ok_or_else(bad)?;
-            Value::String(at.format(CANONICAL_TIMESTAMP).to_string())
+            value.as_str().and_then(parse_timestamp).map(|at| Value::String(at.format(CANONICAL_TIMESTAMP).to_string()))
         }
-        Kind::Date => {
-            let text = value.as_str().ok_or_else(bad)?;
-            let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?;
-            Value::String(date.format("%Y-%m-%d").to_string())
-        }
-        Kind::Blob => {
-            let text = value.as_str().ok_or_else(bad)?;
-            // PostgreSQL's `row_to_json` spells bytea `\x…`; the SQLite reader selects `hex(c)`.
-            let hex_digits = match engine {
-                Backend::Postgres => text.strip_prefix("\\x").ok_or_else(bad)?,
-                Backend::Sqlite => text,
-            };
-            let bytes = hex::decode(hex_digits).map_err(|_| bad())?;
-            Value::String(BASE64.encode(bytes))
-        }
+        Kind::Date => value
+            .as_str()
+            .and_then(|text| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+            .map(|date| Value::String(date.format("%Y-%m-%d").to_string())),
+        // PostgreSQL's `row_to_json` spells bytea `\x…`; the SQLite reader selects `hex(c)`.
+        Kind::Blob => value
+            .as_str()
+            .and_then(|text| match engine {
+                Backend::Postgres => text.strip_prefix("\\x"),
+                Backend::Sqlite => Some(text),
+            })
+            .and_then(|digits| hex::decode(digits).ok())
+            .map(|bytes| Value::String(BASE64.encode(bytes))),
         // SQLite's dynamic typing can leave a number in a text column (or text in an integer
         // one); kept as found rather than guessed at, so nothing is lost.
-        Kind::Integer | Kind::Real | Kind::Text | Kind::Json => value,
-    })
+        Kind::Integer | Kind::Real | Kind::Text | Kind::Json => return Ok(value),
+    };
+    converted.ok_or(BadValue { kind: kind.as_str(), value })
 }
 
 /// `value` (canonical) as `engine`'s writer takes it: PostgreSQL through
@@ -127,40 +130,24 @@ pub fn for_engine(kind: Kind, engine: Backend, value: Value) -> Result<Value, Ba
     if value.is_null() {
         return Ok(value);
     }
-    let bad = || BadValue(kind.as_str());
-    Ok(match (engine, kind) {
-        (Backend::Postgres, Kind::Blob) => {
-            let bytes = BASE64.decode(value.as_str().ok_or_else(bad)?).map_err(|_| bad())?;
-            Value::String(format!("\\x{}", hex::encode(bytes)))
+    let converted = match (engine, kind, &value) {
+        (Backend::Postgres, Kind::Blob, _) => {
+            decode_base64(&value).map(|bytes| Value::String(format!("\\x{}", hex::encode(bytes))))
         }
         // A JSON column filled from an engine that keeps JSON as text.
-        (Backend::Postgres, Kind::Json) => match &value {
-            Value::String(s) => serde_json::from_str(s).unwrap_or(value),
-            _ => value,
-        },
-        (Backend::Postgres, Kind::Bool) => match &value {
-            Value::Number(n) => Value::Bool(n.as_i64().ok_or_else(bad)? != 0),
-            _ => value,
-        },
-        (Backend::Postgres, _) => value,
-        (Backend::Sqlite, Kind::Bool) => match &value {
-            Value::Bool(b) => Value::from(i64::from(*b)),
-            _ => value,
-        },
-        (Backend::Sqlite, Kind::Timestamp) => {
-            let at = parse_timestamp(value.as_str().ok_or_else(bad)?).ok_or_else(bad)?;
-            Value::String(at.format(SQLITE_TIMESTAMP).to_string())
+        (Backend::Postgres, Kind::Json, Value::String(s)) => serde_json::from_str(s).ok(),
+        (Backend::Postgres, Kind::Bool, Value::Number(n)) => n.as_i64().map(|n| Value::Bool(n != 0)),
+        (Backend::Sqlite, Kind::Bool, Value::Bool(b)) => Some(Value::from(i64::from(*b))),
+        (Backend::Sqlite, Kind::Timestamp, _) => {
+            value.as_str().and_then(parse_timestamp).map(|at| Value::String(at.format(SQLITE_TIMESTAMP).to_string()))
         }
-        (Backend::Sqlite, Kind::Blob) => {
-            let bytes = BASE64.decode(value.as_str().ok_or_else(bad)?).map_err(|_| bad())?;
-            Value::String(hex::encode_upper(bytes))
+        (Backend::Sqlite, Kind::Blob, _) => decode_base64(&value).map(|bytes| Value::String(hex::encode_upper(bytes))),
+        (Backend::Sqlite, Kind::Json, Value::Array(_) | Value::Object(_) | Value::Number(_) | Value::Bool(_)) => {
+            Some(Value::String(value.to_string()))
         }
-        (Backend::Sqlite, Kind::Json) => match value {
-            Value::String(_) => value,
-            other => Value::String(other.to_string()),
-        },
-        (Backend::Sqlite, _) => value,
-    })
+        _ => return Ok(value),
+    };
+    converted.ok_or(BadValue { kind: kind.as_str(), value })
 }
 
 #[cfg(test)]
