@@ -36,6 +36,9 @@ pub trait FileRepository: Send + Sync {
     async fn search(&self, owner: Option<UserId>, text: String, limit: u32)
     -> Result<Vec<StoredFile>, RepositoryError>;
 
+    /// How many files [`FileRepository::search`] finds when nothing limits it.
+    async fn count_matching(&self, owner: Option<UserId>, text: String) -> Result<u64, RepositoryError>;
+
     /// The keys among `keys` that no record refers to (as its bytes or its thumbnail).
     async fn unknown_blobs(&self, keys: Vec<BlobKey>) -> Result<Vec<BlobKey>, RepositoryError>;
 }

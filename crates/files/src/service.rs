@@ -247,6 +247,12 @@ impl FileService {
         Ok(self.files.search(owner, text.to_owned(), limit).await?)
     }
 
+    /// How many files [`Self::search`] finds when nothing limits it.
+    pub async fn search_total(&self, caller: &Principal, text: &str) -> Result<u64, FileError> {
+        let owner = if caller.role.is_admin() { None } else { Some(caller.id) };
+        Ok(self.files.count_matching(owner, text.to_owned()).await?)
+    }
+
     async fn may_read(&self, caller: &Principal, file: &StoredFile) -> Result<bool, FileError> {
         if file.owner_id == caller.id || caller.role.is_admin() {
             return Ok(true);

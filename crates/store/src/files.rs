@@ -267,6 +267,20 @@ impl FileRepository for DieselFileRepository {
             .await
     }
 
+    async fn count_matching(&self, owner: Option<UserId>, text: String) -> Result<u64, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let mut q =
+                    files::table.filter(files::name_key.like(contains_pattern(&text)).escape('\\')).into_boxed();
+                if let Some(owner) = owner {
+                    q = q.filter(files::owner_id.eq(owner.0));
+                }
+                let n: i64 = q.count().get_result(conn).map_err(db)?;
+                Ok(u64::try_from(n).unwrap_or_default())
+            })
+            .await
+    }
+
     async fn unknown_blobs(&self, keys: Vec<BlobKey>) -> Result<Vec<BlobKey>, RepositoryError> {
         self.db
             .run(move |conn| {

@@ -16,7 +16,8 @@ use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_projects::ProjectId;
 use workbench_tasks::{
     Comment, CommentRepository, CreationKey, CreationOrder, NewComment, NewTaskRecord, Priority, Rebase, SortKey,
-    Status, TagUsage, Task, TaskFilter, TaskId, TaskRepository, TaskScope, TaskStats, UpdateOutcome, next_occurrence,
+    Status, TagUsage, Task, TaskFacets, TaskFilter, TaskId, TaskRepository, TaskScope, TaskStats, UpdateOutcome,
+    next_occurrence,
 };
 use workbench_users::UserId;
 
@@ -27,7 +28,7 @@ use crate::database::{read_snapshot, write_transaction};
 use crate::error::db;
 use crate::group_commit::{Batching, GroupCommit, Write};
 use crate::outbox::{NewEventRow, audience_json, record_in};
-use crate::schema::{outbox, project_members, task_comments, task_count_changes, task_counts, task_tags, tasks};
+use crate::schema::{files, outbox, project_members, task_comments, task_count_changes, task_counts, task_tags, tasks};
 use crate::users::contains_pattern;
 use crate::{AnyConnection, Backend, Database};
 
@@ -753,44 +754,98 @@ fn filtered(scope: &Resolved, filter: &TaskFilter, conn: &AnyConnection) -> task
     narrowed(scoped(scope, conn), filter, conn)
 }
 
+/// `$q` (a boxed query of tasks, grouped or not) narrowed by every condition of `$filter` (its
+/// scope aside). A macro rather than a function: Diesel types a grouped boxed query apart, and
+/// the facets' grouped query must narrow exactly as the lists do.
+macro_rules! narrow {
+    ($q:expr, $filter:expr, $conn:expr) => {{
+        let (mut q, filter, conn): (_, &TaskFilter, &AnyConnection) = ($q, $filter, $conn);
+        if !filter.statuses.is_empty() {
+            q = q.filter(tasks::status.eq_any(filter.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
+        }
+        if !filter.priorities.is_empty() {
+            q = q.filter(tasks::priority.eq_any(filter.priorities.iter().map(|p| p.as_str()).collect::<Vec<_>>()));
+        }
+        if let Some(assignee) = filter.assignee_id {
+            q = q.filter(tasks::assignee_id.eq(assignee.0));
+        }
+        if let Some(owner) = filter.owner_id {
+            q = q.filter(tasks::owner_id.eq(owner.0));
+        }
+        if let Some(tag) = filter.tag.clone() {
+            q = q.filter(exists(
+                task_tags::table.filter(task_tags::task_id.eq(tasks::id)).filter(task_tags::tag.eq(tag)),
+            ));
+        }
+        if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+            q = match conn {
+                AnyConnection::Sqlite(_) if trigram_searchable(text) => q.filter(in_trigram_index(text)),
+                // PostgreSQL answers the same `LIKE` from its trigram index (`tasks_search_trgm`).
+                _ => q.filter(tasks::search_text.like(contains_pattern(text)).escape('\\')),
+            };
+        }
+        if let Some(before) = filter.due_before {
+            q = q.filter(tasks::due_date.lt(before.naive_utc()));
+        }
+        if let Some(after) = filter.due_after {
+            q = q.filter(tasks::due_date.ge(after.naive_utc()));
+        }
+        if let Some(at) = filter.overdue_at {
+            q = q.filter(tasks::due_date.lt(at.naive_utc())).filter(tasks::status.ne(Status::Completed.as_str()));
+        }
+        let refinement = &filter.refinement;
+        for text in refinement.contains.iter().filter(|t| !t.is_empty()) {
+            q = match conn {
+                AnyConnection::Sqlite(_) if trigram_searchable(text) => q.filter(in_trigram_index(text)),
+                _ => q.filter(tasks::search_text.like(contains_pattern(text)).escape('\\')),
+            };
+        }
+        for text in refinement.excludes.iter().filter(|t| !t.is_empty()) {
+            q = q.filter(tasks::search_text.not_like(contains_pattern(text)).escape('\\'));
+        }
+        for tag in &refinement.tags {
+            q = q.filter(exists(
+                task_tags::table.filter(task_tags::task_id.eq(tasks::id)).filter(task_tags::tag.eq(tag.clone())),
+            ));
+        }
+        if !refinement.project_ids.is_empty() {
+            q = q.filter(tasks::project_id.eq_any(refinement.project_ids.iter().map(|p| p.0).collect::<Vec<_>>()));
+        }
+        if refinement.has_attachment {
+            q = q.filter(exists(files::table.filter(files::task_id.eq(tasks::id.nullable()))));
+        }
+        q
+    }};
+}
+
 /// `q` narrowed by every condition of `filter` (its scope aside).
 fn narrowed(
-    mut q: tasks::BoxedQuery<'static, Db>,
+    q: tasks::BoxedQuery<'static, Db>,
     filter: &TaskFilter,
     conn: &AnyConnection,
 ) -> tasks::BoxedQuery<'static, Db> {
-    if !filter.statuses.is_empty() {
-        q = q.filter(tasks::status.eq_any(filter.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
+    narrow!(q, filter, conn)
+}
+
+/// Facets from groups of matching tasks sharing status, priority, project and tags.
+fn fold_facets(groups: Vec<(String, String, Option<i64>, String, i64)>) -> Result<TaskFacets, RepositoryError> {
+    let mut facets = TaskFacets::default();
+    for (status, priority, project, tags, n) in groups {
+        let n = u64::try_from(n).unwrap_or_default();
+        let status = Status::parse(&status).map_err(|e| corrupt("tasks.status", &e))?;
+        let priority = Priority::parse(&priority).map_err(|e| corrupt("tasks.priority", &e))?;
+        let tags: Vec<String> = serde_json::from_str(&tags).map_err(|e| corrupt("tasks.tags", &e.to_string()))?;
+        facets.total += n;
+        *facets.status.entry(status).or_default() += n;
+        *facets.priority.entry(priority).or_default() += n;
+        if let Some(project) = project {
+            *facets.project.entry(ProjectId(project)).or_default() += n;
+        }
+        for tag in tags {
+            *facets.tag.entry(tag).or_default() += n;
+        }
     }
-    if !filter.priorities.is_empty() {
-        q = q.filter(tasks::priority.eq_any(filter.priorities.iter().map(|p| p.as_str()).collect::<Vec<_>>()));
-    }
-    if let Some(assignee) = filter.assignee_id {
-        q = q.filter(tasks::assignee_id.eq(assignee.0));
-    }
-    if let Some(owner) = filter.owner_id {
-        q = q.filter(tasks::owner_id.eq(owner.0));
-    }
-    if let Some(tag) = filter.tag.clone() {
-        q = q.filter(exists(task_tags::table.filter(task_tags::task_id.eq(tasks::id)).filter(task_tags::tag.eq(tag))));
-    }
-    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
-        q = match conn {
-            AnyConnection::Sqlite(_) if trigram_searchable(text) => q.filter(in_trigram_index(text)),
-            // PostgreSQL answers the same `LIKE` from its trigram index (`tasks_search_trgm`).
-            _ => q.filter(tasks::search_text.like(contains_pattern(text)).escape('\\')),
-        };
-    }
-    if let Some(before) = filter.due_before {
-        q = q.filter(tasks::due_date.lt(before.naive_utc()));
-    }
-    if let Some(after) = filter.due_after {
-        q = q.filter(tasks::due_date.ge(after.naive_utc()));
-    }
-    if let Some(at) = filter.overdue_at {
-        q = q.filter(tasks::due_date.lt(at.naive_utc())).filter(tasks::status.ne(Status::Completed.as_str()));
-    }
-    q
+    Ok(facets)
 }
 
 /// Whether SQLite's trigram index (`tasks_fts`) can answer a search for `text`: it needs three
@@ -843,9 +898,11 @@ fn counted(filter: &TaskFilter) -> bool {
         due_before,
         due_after,
         overdue_at,
+        refinement,
         sort: _,
     } = filter;
-    priorities.is_empty()
+    refinement.is_empty()
+        && priorities.is_empty()
         && assignee_id.is_none()
         && owner_id.is_none()
         && tag.is_none()
@@ -907,7 +964,11 @@ fn fold_counts(conn: &mut AnyConnection) -> Result<usize, RepositoryError> {
 /// sorted by `created_at`, and not narrowed by a tag or text, which their own indexes find faster
 /// than a walk in creation order that checks each row.
 fn by_creation(filter: &TaskFilter) -> bool {
-    filter.sort.key == SortKey::CreatedAt && filter.tag.is_none() && filter.text.is_none()
+    filter.sort.key == SortKey::CreatedAt
+        && filter.tag.is_none()
+        && filter.text.is_none()
+        && filter.refinement.contains.is_empty()
+        && filter.refinement.tags.is_empty()
 }
 
 /// The parts of `scope` a page in creation order reads, each along an index in that order: every
@@ -1240,6 +1301,26 @@ impl TaskRepository for DieselTaskRepository {
                     .load(conn)
                     .map_err(db)?;
                 rows.into_iter().map(TaskRow::into_task).collect()
+            })
+            .await
+    }
+
+    async fn facets(&self, scope: TaskScope, filter: TaskFilter) -> Result<TaskFacets, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let scope = &resolve(conn, scope)?;
+                // One read of the matches, grouped by every faceted column at once: a group's tasks
+                // share their tags (the JSON list), so its count goes to each of them.
+                let mut grouped = tasks::table
+                    .group_by((tasks::status, tasks::priority, tasks::project_id, tasks::tags))
+                    .select((tasks::status, tasks::priority, tasks::project_id, tasks::tags, count_star()))
+                    .into_boxed::<Db>();
+                if let Some(condition) = scope_condition(scope, conn) {
+                    grouped = grouped.filter(condition);
+                }
+                let groups: Vec<(String, String, Option<i64>, String, i64)> =
+                    narrow!(grouped, &filter, conn).load(conn).map_err(db)?;
+                fold_facets(groups)
             })
             .await
     }

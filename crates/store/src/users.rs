@@ -7,7 +7,7 @@ use workbench_core::{Page, RepositoryError};
 use workbench_users::{
     Email, ExternalIdentity, NewAuditEntry, NewRefreshToken, NewUser, OAuthProviderName, ProfileChanges,
     RefreshTokenRecord, RefreshTokenStore, Role, TokenHash, TotpState, User, UserId, UserQuery, UserRepository,
-    UserStatus,
+    UserStatus, Username,
 };
 
 use crate::audit::{append, naming};
@@ -258,6 +258,21 @@ impl UserRepository for DieselUserRepository {
 
     async fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
         self.db.run(move |conn| find_row(conn, id)?.map(UserRow::into_user).transpose()).await
+    }
+
+    async fn find_by_username(&self, username: &Username) -> Result<Option<User>, RepositoryError> {
+        let key = username.as_str().to_lowercase();
+        self.db
+            .run(move |conn| {
+                let row: Option<UserRow> = users::table
+                    .filter(users::username_key.eq(&key))
+                    .select(UserRow::as_select())
+                    .first(conn)
+                    .optional()
+                    .map_err(db)?;
+                row.map(UserRow::into_user).transpose()
+            })
+            .await
     }
 
     async fn find_for_login(&self, email: &Email) -> Result<Option<(User, Option<String>)>, RepositoryError> {

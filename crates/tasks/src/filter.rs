@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use workbench_core::{FieldErrors, Validator};
+use workbench_projects::ProjectId;
 use workbench_users::UserId;
 
 use crate::{ListPart, Priority, Status};
@@ -90,7 +91,31 @@ pub struct TaskFilter {
     pub due_after: Option<DateTime<Utc>>,
     /// When set: due before this instant and not completed.
     pub overdue_at: Option<DateTime<Utc>>,
+    /// What only the search language asks (more words, exclusions, projects, attachments).
+    pub refinement: Refinement,
     pub sort: TaskSort,
+}
+
+/// The conditions of a search that list parameters cannot express, each on top of
+/// [`TaskFilter`]'s own (its `text` is the first word, its `tag` the first tag).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refinement {
+    /// Further lower-cased texts that title or description must each contain.
+    pub contains: Vec<String>,
+    /// Lower-cased texts that neither title nor description may contain.
+    pub excludes: Vec<String>,
+    /// Further tags the task must each carry (normalised like stored tags).
+    pub tags: Vec<String>,
+    /// In any of these projects; empty means wherever the scope allows.
+    pub project_ids: Vec<ProjectId>,
+    /// Only tasks with at least one attached file.
+    pub has_attachment: bool,
+}
+
+impl Refinement {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 impl TaskFilter {
@@ -106,9 +131,21 @@ impl TaskFilter {
     /// order until a task joins or leaves them; anything else can change with any write.
     pub fn list_part(&self) -> ListPart {
         // Destructured, so that a new filter cannot be forgotten here.
-        let Self { statuses, priorities, assignee_id, owner_id, tag, text, due_before, due_after, overdue_at, sort } =
-            self;
+        let Self {
+            statuses,
+            priorities,
+            assignee_id,
+            owner_id,
+            tag,
+            text,
+            due_before,
+            due_after,
+            overdue_at,
+            refinement,
+            sort,
+        } = self;
         let by_creation_only = sort.key == SortKey::CreatedAt
+            && refinement.is_empty()
             && priorities.is_empty()
             && assignee_id.is_none()
             && owner_id.is_none()
@@ -144,6 +181,7 @@ impl TaskFilter {
             due_before: raw.due_before,
             due_after: raw.due_after,
             overdue_at: raw.overdue.unwrap_or(false).then_some(now),
+            refinement: Refinement::default(),
             sort: sort.unwrap_or_default(),
         })
     }

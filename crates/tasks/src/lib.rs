@@ -15,7 +15,7 @@ mod service;
 
 pub use comment::{Comment, CommentBody, NewComment};
 pub use error::TaskError;
-pub use filter::{RawTaskFilter, SortKey, TaskFilter, TaskSort};
+pub use filter::{RawTaskFilter, Refinement, SortKey, TaskFilter, TaskSort};
 pub use model::{
     Access, NewTask, NewTaskRecord, Priority, Status, TagUsage, Tags, Task, TaskChanges, TaskDraft, TaskId, TaskPatch,
     TaskStats, Title, Viewer,
@@ -23,7 +23,7 @@ pub use model::{
 pub use ports::{
     CommentRepository, CreationKey, CreationOrder, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage,
     OrderLookup, OrderTicket, OrderWindow, ProjectMembership, Rebase, ShownLookup, ShownPage, Standing, TaskCache,
-    TaskRepository, TaskScope, UpdateOutcome,
+    TaskFacets, TaskRepository, TaskScope, UpdateOutcome,
 };
 pub use recurrence::{NOT_A_RULE, Recurrence, UNTIL_NOT_AN_INSTANT, next_occurrence};
 pub use service::TaskService;

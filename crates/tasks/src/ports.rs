@@ -1,6 +1,8 @@
 //! What the task domain needs from the outside world. Each method's doc says what an adapter
 //! MUST do; every adapter is tested against that contract.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,11 +10,22 @@ use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_projects::{ProjectId, ProjectRole};
 use workbench_users::UserId;
 
-use crate::{Comment, NewComment, NewTaskRecord, Status, TagUsage, Task, TaskFilter, TaskId, TaskStats};
+use crate::{Comment, NewComment, NewTaskRecord, Priority, Status, TagUsage, Task, TaskFilter, TaskId, TaskStats};
 
 /// How long a [`TaskCache`] refuses copies of a task it was told to forget: longer than a
 /// database read that started before the forget can take.
 pub const FORGOTTEN_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How the tasks matching a search spread: the total, and how many of them have each status,
+/// priority, tag and project (values no match has are absent).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFacets {
+    pub total: u64,
+    pub status: BTreeMap<Status, u64>,
+    pub priority: BTreeMap<Priority, u64>,
+    pub tag: BTreeMap<String, u64>,
+    pub project: BTreeMap<ProjectId, u64>,
+}
 
 /// Whose tasks a query covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,6 +125,11 @@ pub trait TaskRepository: Send + Sync {
 
     /// Counts over the tasks in `scope`; overdue as of `now`.
     async fn stats(&self, scope: TaskScope, now: DateTime<Utc>) -> Result<TaskStats, RepositoryError>;
+
+    /// How the tasks in `scope` matching `filter` spread over statuses, priorities, tags and
+    /// projects, and how many they are (`filter.sort` aside). MUST read the matches once, not
+    /// once per facet, and MUST count each task once per facet value it has.
+    async fn facets(&self, scope: TaskScope, filter: TaskFilter) -> Result<TaskFacets, RepositoryError>;
 
     /// The tags on tasks in `scope`, with how many tasks carry each, most used first; only tags
     /// containing `search` (lower-case) when given.

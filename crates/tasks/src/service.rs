@@ -10,8 +10,8 @@ use workbench_users::{Accounts, Principal, UserId, now};
 use crate::{
     Access, Comment, CommentBody, CommentRepository, CreationKey, CreationOrder, ListLookup, ListPart, ListedPage,
     NewComment, NewTask, NewTaskRecord, OrderLookup, OrderWindow, ProjectMembership, Rebase, ShownLookup, ShownPage,
-    Standing, Status, TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError, TaskFilter, TaskId, TaskPatch,
-    TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
+    Standing, Status, TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError, TaskFacets, TaskFilter, TaskId,
+    TaskPatch, TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
 };
 
 const VIEWERS_READ: &str = "A project's viewers read its tasks and comment on them; its editors change them.";
@@ -292,6 +292,12 @@ impl TaskService {
     /// The first `limit` tasks the viewer sees that match `filter`, without a total (a search).
     pub async fn search(&self, viewer: &Principal, filter: TaskFilter, limit: u32) -> Result<Vec<Task>, TaskError> {
         Ok(self.tasks.first_matching(Self::scope(viewer.into()), filter, limit).await?)
+    }
+
+    /// How the tasks the viewer sees that match `filter` spread over statuses, priorities, tags
+    /// and projects, and how many they are: a search's totals and facets.
+    pub async fn facets(&self, viewer: &Principal, filter: TaskFilter) -> Result<TaskFacets, TaskError> {
+        Ok(self.tasks.facets(Self::scope(viewer.into()), filter).await?)
     }
 
     /// Applies the changes a client sent, validated like [`Self::create`]'s draft. With

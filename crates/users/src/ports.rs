@@ -11,7 +11,7 @@ use crate::oauth::{
 };
 use crate::tokens::{AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshTokenRecord, TokenHash};
 use crate::two_factor::{PendingSecondFactor, TotpState};
-use crate::{Email, NewUser, ProfileChanges, Role, User, UserId, UserStatus};
+use crate::{Email, NewUser, ProfileChanges, Role, User, UserId, UserStatus, Username};
 
 /// Which users to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,6 +37,9 @@ pub trait UserRepository: Send + Sync {
 
     /// The account with this id, if any.
     async fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError>;
+
+    /// The account with this username, compared without regard to case, if any.
+    async fn find_by_username(&self, username: &Username) -> Result<Option<User>, RepositoryError>;
 
     /// The account with this (already lower-cased) email and its password hash, if it has one.
     async fn find_for_login(&self, email: &Email) -> Result<Option<(User, Option<String>)>, RepositoryError>;

@@ -7,7 +7,7 @@ use workbench_core::{FieldErrors, Page, PageRequest};
 use crate::audit::{AuditAction, AuditEntry, AuditQuery, ClientInfo, NewAuditEntry};
 use crate::{
     AuditLog, PasswordChange, PasswordHasher, Principal, PrincipalCache, ProfileChanges, Role, User, UserError, UserId,
-    UserQuery, UserRepository, UserStatus, now,
+    UserQuery, UserRepository, UserStatus, Username, now,
 };
 
 /// What an administrator may change on someone else's account.
@@ -67,6 +67,14 @@ impl UserService {
         let page = PageRequest::new(Some(1), Some(u64::from(limit)))?;
         let query = UserQuery { search: Some(search), search_email: admin, exclude: None, only_active: !admin, page };
         Ok(self.users.first_matching(query).await?)
+    }
+
+    /// The account the viewer knows by this username (any case), if they may see it: as
+    /// [`UserService::list`] would show it.
+    pub async fn by_username(&self, viewer: &Principal, username: &str) -> Result<Option<User>, UserError> {
+        let Ok(username) = Username::parse(username) else { return Ok(None) };
+        let user = self.users.find_by_username(&username).await?;
+        Ok(user.filter(|u| viewer.role.is_admin() || u.status == UserStatus::Active))
     }
 
     /// Every other active user: the candidates for an assignee picker.
