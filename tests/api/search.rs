@@ -73,11 +73,12 @@ async fn the_groups_and_the_limit_are_the_callers_choice(app: TestApp) {
         create_task(&app, &ann, json!({"title": format!("Report {i}")})).await;
     }
     let found = search(&app, &ann, "q=report&type=tasks&limit=3").await;
-    assert_eq!(found.as_object().unwrap().keys().collect::<Vec<_>>(), ["tasks"], "{found}");
+    assert_eq!(found.as_object().unwrap().keys().collect::<Vec<_>>(), ["tasks", "totals", "facets"], "{found}");
+    assert_eq!(found["totals"], json!({"tasks": 4}), "every match counted, not only those returned");
     assert_eq!(field(&found["tasks"], "title"), ["Report 3", "Report 2", "Report 1"], "newest first");
 
     let two = search(&app, &ann, "q=nothing-like-this&type=users,%20products").await;
-    assert_eq!(two, json!({"users": [], "products": []}));
+    assert_eq!(two, json!({"users": [], "products": [], "totals": {"users": 0, "products": 0}}));
 }
 
 async fn bad_parameters_are_named(app: TestApp) {
@@ -90,8 +91,169 @@ async fn bad_parameters_are_named(app: TestApp) {
     expect_problem(app.get("/api/v1/search?q=x").send().await.unwrap(), 401).await;
 }
 
+fn q(query: &str) -> String {
+    format!("q={}", utf8_percent(query))
+}
+
+/// `query` as a query-string value (every byte but unreserved ones escaped).
+fn utf8_percent(query: &str) -> String {
+    query
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn titles(found: &Value) -> Vec<&str> {
+    let mut titles = field(&found["tasks"], "title");
+    titles.sort_unstable();
+    titles
+}
+
+async fn the_language_narrows_tasks_with_words_and_qualifiers(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let bob = app.signup("bob").await;
+    let project = expect_json(
+        as_user(&app, &ann, Method::POST, "/api/v1/projects").json(&json!({"name": "Home"})).send().await.unwrap(),
+        201,
+    )
+    .await;
+    let project_id = project["id"].as_i64().unwrap();
+    let descale = create_task(
+        &app,
+        &ann,
+        json!({"title": "Descale the red kettle", "priority": "high", "tags": ["home", "kitchen"],
+               "due_date": "2026-11-20T09:00:00Z"}),
+    )
+    .await;
+    create_task(&app, &ann, json!({"title": "Buy a kettle lid", "tags": ["home"], "due_date": "2026-12-05T09:00:00Z"}))
+        .await;
+    create_task(
+        &app,
+        &ann,
+        json!({"title": "Kettle in the project", "description": "the RED one", "project_id": project_id,
+               "tags": ["kitchen"]}),
+    )
+    .await;
+    create_task(&app, &bob, json!({"title": "Red kettle for ann", "assignee_id": ann.id, "priority": "low"})).await;
+    create_task(&app, &bob, json!({"title": "Bob's own red kettle"})).await;
+    let res = as_user(&app, &ann, Method::POST, &format!("/api/v1/tasks/{}/attachments", descale["id"]))
+        .multipart(
+            reqwest::multipart::Form::new()
+                .part("file", reqwest::multipart::Part::bytes(b"descale".to_vec()).file_name("steps.txt")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
+    // Words must all appear, in any order; an exclusion removes; a phrase is exact.
+    let found = search(&app, &ann, &q("kettle red")).await;
+    assert_eq!(titles(&found), ["Descale the red kettle", "Kettle in the project", "Red kettle for ann"]);
+    assert_eq!(found["totals"]["tasks"], 3);
+    let found = search(&app, &ann, &q("kettle -lid -project")).await;
+    assert_eq!(titles(&found), ["Descale the red kettle", "Red kettle for ann"]);
+    let found = search(&app, &ann, &q(r#""red kettle""#)).await;
+    assert_eq!(titles(&found), ["Descale the red kettle", "Red kettle for ann"]);
+
+    // A task qualifier makes it a task search, and each narrows.
+    let found = search(&app, &ann, &q("kettle tag:home")).await;
+    assert_eq!(found.as_object().unwrap().keys().collect::<Vec<_>>(), ["tasks", "totals", "facets"], "{found}");
+    assert_eq!(titles(&found), ["Buy a kettle lid", "Descale the red kettle"]);
+    assert_eq!(titles(&search(&app, &ann, &q("tag:home tag:kitchen")).await), ["Descale the red kettle"]);
+    assert_eq!(titles(&search(&app, &ann, &q("priority:high")).await), ["Descale the red kettle"]);
+    assert_eq!(titles(&search(&app, &ann, &q(&format!("project:{project_id}"))).await), ["Kettle in the project"]);
+    assert_eq!(titles(&search(&app, &ann, &q("assignee:me")).await), ["Red kettle for ann"]);
+    assert_eq!(titles(&search(&app, &ann, &q("assignee:ANN kettle")).await), ["Red kettle for ann"]);
+    assert_eq!(titles(&search(&app, &ann, &q("due:<2026-12-01")).await), ["Descale the red kettle"]);
+    assert_eq!(titles(&search(&app, &ann, &q("due:>2026-12-01")).await), ["Buy a kettle lid"]);
+    assert_eq!(titles(&search(&app, &ann, &q("is:overdue")).await), ["Descale the red kettle"]);
+    assert_eq!(titles(&search(&app, &ann, &q("has:attachment")).await), ["Descale the red kettle"]);
+    assert_eq!(titles(&search(&app, &ann, &q("status:completed kettle")).await), Vec::<&str>::new());
+
+    // Facets count every match the caller may see (Bob's own task is not hers).
+    let found = search(&app, &ann, &q("kettle")).await;
+    assert_eq!(found["totals"]["tasks"], 4);
+    assert_eq!(found["facets"]["status"], json!({"pending": 4}));
+    assert_eq!(found["facets"]["priority"], json!({"high": 1, "low": 1, "medium": 2}));
+    assert_eq!(found["facets"]["tag"], json!({"home": 2, "kitchen": 2}));
+    assert_eq!(found["facets"]["project"], json!({(project_id.to_string()): 1}));
+    let limited = search(&app, &ann, &format!("{}&limit=1", q("kettle"))).await;
+    assert_eq!(limited["tasks"].as_array().unwrap().len(), 1);
+    assert_eq!(limited["totals"]["tasks"], 4, "totals count beyond the limit");
+}
+
+async fn every_bad_term_is_named_in_one_422(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let query =
+        q(r#"kettle colour:red status:done priority:urgent due:soon is:late has:owner project:x type:boat "open"#);
+    let res = as_user(&app, &ann, Method::GET, &format!("/api/v1/search?{query}")).send().await.unwrap();
+    let problem = expect_problem(res, 422).await;
+    let errors = problem["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 9, "{problem}");
+    for (error, term) in errors.iter().zip([
+        "colour:red",
+        "status:done",
+        "priority:urgent",
+        "due:soon",
+        "is:late",
+        "has:owner",
+        "project:x",
+        "type:boat",
+        "\"open",
+    ]) {
+        assert_eq!(error["field"], "q");
+        assert!(error["message"].as_str().unwrap().contains(&format!("`{term}`")), "{term}: {error}");
+    }
+    let res = as_user(&app, &ann, Method::GET, &format!("/api/v1/search?{}", q("assignee:nobody-here"))).send().await;
+    let problem = expect_problem(res.unwrap(), 422).await;
+    assert_eq!(error_fields(&problem), ["q"]);
+}
+
+async fn searches_are_saved_per_user(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let bob = app.signup("bob").await;
+    let save = |who: &Account, body: Value| as_user(&app, who, Method::POST, "/api/v1/searches").json(&body).send();
+
+    let res = save(&ann, json!({"name": "Due soon", "q": "status:pending due:<2026-12-01"})).await.unwrap();
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let saved: Value = res.json().await.unwrap();
+    assert_eq!(location, format!("/api/v1/searches/{}", saved["id"]));
+    assert_eq!(
+        (saved["name"].as_str(), saved["q"].as_str()),
+        (Some("Due soon"), Some("status:pending due:<2026-12-01"))
+    );
+    assert!(saved["created_at"].is_string());
+    save(&ann, json!({"name": "Kettles", "q": "kettle"})).await.unwrap();
+
+    let problem = expect_problem(save(&ann, json!({"name": " ", "q": "colour:red"})).await.unwrap(), 422).await;
+    assert_eq!(error_fields(&problem), ["name", "q"]);
+    let problem = expect_problem(save(&ann, json!({"name": 5})).await.unwrap(), 422).await;
+    assert_eq!(error_fields(&problem), ["name", "q"]);
+
+    let listed = expect_json(as_user(&app, &ann, Method::GET, "/api/v1/searches").send().await.unwrap(), 200).await;
+    assert_eq!(field(&listed["data"], "name"), ["Kettles", "Due soon"], "newest first");
+    assert_eq!(listed["pagination"]["total"], 2);
+    let bobs = expect_json(as_user(&app, &bob, Method::GET, "/api/v1/searches").send().await.unwrap(), 200).await;
+    assert_eq!(bobs["data"], json!([]));
+
+    let res = as_user(&app, &bob, Method::DELETE, &location).send().await.unwrap();
+    expect_problem(res, 404).await;
+    let res = as_user(&app, &ann, Method::DELETE, &location).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    let res = as_user(&app, &ann, Method::DELETE, &location).send().await.unwrap();
+    expect_problem(res, 404).await;
+    expect_problem(app.get("/api/v1/searches").send().await.unwrap(), 401).await;
+}
+
 engines!(
     each_group_shows_only_what_its_domain_would,
     the_groups_and_the_limit_are_the_callers_choice,
-    bad_parameters_are_named
+    bad_parameters_are_named,
+    the_language_narrows_tasks_with_words_and_qualifiers,
+    every_bad_term_is_named_in_one_422,
+    searches_are_saved_per_user
 );

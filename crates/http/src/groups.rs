@@ -35,7 +35,7 @@ pub const GROUPS: &[RouteGroup] = &[
     RouteGroup { name: "projects", prefixes: &["/projects", "/invites"] },
     RouteGroup { name: "trades", prefixes: &["/market", "/trades"] },
     RouteGroup { name: "integrations", prefixes: &["/weather", "/crypto", "/translate"] },
-    RouteGroup { name: "search", prefixes: &["/search"] },
+    RouteGroup { name: "search", prefixes: &["/search", "/searches"] },
     RouteGroup { name: "webhooks", prefixes: &["/webhooks"] },
     // Chat and the WebSocket (`/api/v1/ws`) with the live system metrics it streams: long-lived
     // connections, so a deployment can scale them apart from the request/response groups.

@@ -12,6 +12,7 @@ use workbench_jobs::{JobQueue, ScheduleInfo};
 use workbench_products::{CatalogueService, CollectionService};
 use workbench_projects::ProjectService;
 use workbench_realtime::Realtime;
+use workbench_search::SavedSearchService;
 use workbench_system::SystemMonitor;
 use workbench_tasks::TaskService;
 use workbench_tokens::TokenService;
@@ -30,6 +31,8 @@ pub struct AppState {
     /// Personal access tokens: made and revoked by their users, checked on every request that
     /// carries one.
     pub tokens: TokenService,
+    /// Saved searches (the search itself asks each domain's service).
+    pub searches: SavedSearchService,
     pub auth: AuthService,
     pub oauth: OAuthService,
     pub two_factor: TwoFactorService,

@@ -21,7 +21,10 @@ use std::sync::Arc;
 use workbench_http::idempotency::Idempotency;
 use workbench_http::{AppState, WebSettings};
 use workbench_jobs::JobQueue;
-use workbench_store::{Database, DieselIdempotencyStore, DieselJobStore, DieselWebhookStore};
+use workbench_search::SavedSearchService;
+use workbench_store::{
+    Database, DieselIdempotencyStore, DieselJobStore, DieselSavedSearchRepository, DieselWebhookStore,
+};
 use workbench_system::SystemMonitor;
 
 pub use accounts::TOKEN_AUDIENCE;
@@ -75,6 +78,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
     )?;
     let shares = files::shares(&db, blobs.clone(), accounts.hasher.clone());
     let trades = trades::service(&db);
+    let searches = SavedSearchService::new(Arc::new(DieselSavedSearchRepository::new(db.clone())));
     // One job store per process: its wake-up signal is shared by whatever enqueues and the runtime.
     let job_store = DieselJobStore::new(db.clone());
     let webhook_store = DieselWebhookStore::new(db.clone()).waking(job_store.waker());
@@ -108,6 +112,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
     let state = AppState {
         authenticator: accounts.authenticator,
         tokens,
+        searches,
         auth: accounts.auth,
         oauth: accounts.oauth,
         two_factor: accounts.two_factor,

@@ -1,40 +1,19 @@
 //! Wire types of `GET /search`.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use workbench_core::{FieldErrors, Validator};
+use workbench_core::{FieldErrors, TypeFailures, Validator};
+use workbench_search::{Group, Query, SavedSearch, SavedSearchDraft};
+use workbench_tasks::TaskFacets;
 
-use crate::body::{component, name_list_pattern, patterned, trimmed_text};
+use crate::body::{Lenient, component, lenient, name_list_pattern, patterned, trimmed_text};
 use crate::files::dto::FileResponse;
 use crate::products::dto::ProductResponse;
 use crate::tasks::dto::TaskResponse;
 use crate::users::dto::UserResponse;
-
-/// The groups a search may cover, in the order they are answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Group {
-    Users,
-    Tasks,
-    Products,
-    Files,
-}
-
-impl Group {
-    pub const ALL: [Group; 4] = [Group::Users, Group::Tasks, Group::Products, Group::Files];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Group::Users => "users",
-            Group::Tasks => "tasks",
-            Group::Products => "products",
-            Group::Files => "files",
-        }
-    }
-
-    fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|g| g.as_str() == name)
-    }
-}
 
 /// The most characters `q` may have once trimmed.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -49,7 +28,8 @@ pub struct SearchTextSchema;
 component!(
     SearchTextSchema,
     "SearchText",
-    trimmed_text(1, MAX_QUERY_CHARS, "1 to 200 characters once trimmed").examples(["kettle"])
+    trimmed_text(1, MAX_QUERY_CHARS, "1 to 200 characters once trimmed, in the search language")
+        .examples(["kettle", "descale -vinegar status:pending tag:home due:<2026-12-01"])
 );
 
 /// The schema of `type`.
@@ -70,9 +50,15 @@ component!(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
-    /// What to look for: a case-insensitive substring of a username or name (and email, for
-    /// admins), of a task's title or description, of a product's name, brand or model, or of a
-    /// file's name.
+    /// What to look for, in the search language: words (each must appear in a task's title or
+    /// description; the other groups match the words as one phrase: a username or name, and
+    /// email for admins; a product's name, brand or model; a file's name), `"exact phrase"`,
+    /// `-excluded` (tasks), and qualifiers `type:task|product|file|user`, `status:`, `priority:`,
+    /// `tag:`, `project:<id>`, `assignee:me|<username>`, `due:<2026-12-01` (also `<=`, `>`, `>=`,
+    /// dates or RFC 3339 instants), `is:overdue`, `has:attachment`. A qualifier other than
+    /// `type:` narrows tasks only, so without `type:` such a search covers tasks alone. Several
+    /// `type:`, `status:`, `priority:` or `project:` values mean any of them; several `tag:`s
+    /// all of them. Every term that cannot be read is named in one `422` on `q`.
     #[param(required = true, value_type = SearchTextSchema, inline)]
     pub q: Option<String>,
     /// Which groups to search; all of them when left out.
@@ -87,7 +73,7 @@ pub struct SearchQuery {
 /// A validated search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Search {
-    pub text: String,
+    pub query: Query,
     pub groups: Vec<Group>,
     pub limit: u64,
 }
@@ -107,6 +93,17 @@ impl SearchQuery {
             },
         );
         let groups = v.check("type", groups(self.groups.as_deref()));
+        // The terms are read only once `q` is known to be there and of a sane length.
+        let query = match text.as_deref().map(Query::parse) {
+            Some(Ok(query)) => Some(query),
+            Some(Err(terms)) => {
+                for error in terms.into_vec() {
+                    v.fail(&error.field, error.message);
+                }
+                None
+            }
+            None => None,
+        };
         let limit = v.check(
             "limit",
             match self.limit {
@@ -116,7 +113,9 @@ impl SearchQuery {
             },
         );
         v.finish()?;
-        Ok(Search { text: text.expect("checked"), groups: groups.expect("checked"), limit: limit.expect("checked") })
+        let query = query.expect("checked");
+        let groups = query.groups(&groups.expect("checked"));
+        Ok(Search { query, groups, limit: limit.expect("checked") })
     }
 }
 
@@ -154,6 +153,89 @@ pub struct SearchResponse {
     /// The caller's own files by name (admins: anyone's), newest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<FileResponse>>,
+    /// Every match of each group present, not only those returned.
+    pub totals: Totals,
+    /// How the matching tasks spread (every match, not only those returned); present when tasks
+    /// were searched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<Facets>,
+}
+
+/// How many matches each searched group has; a group not searched is absent.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Totals {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub products: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<u64>,
+}
+
+/// The matching tasks counted by status, priority, tag and project (by id); a value no match has
+/// is absent.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Facets {
+    #[schema(example = json!({"pending": 3, "completed": 1}))]
+    pub status: BTreeMap<&'static str, u64>,
+    #[schema(example = json!({"high": 2, "low": 2}))]
+    pub priority: BTreeMap<&'static str, u64>,
+    #[schema(example = json!({"home": 2}))]
+    pub tag: BTreeMap<String, u64>,
+    #[schema(example = json!({"7": 4}))]
+    pub project: BTreeMap<String, u64>,
+}
+
+impl From<TaskFacets> for Facets {
+    fn from(f: TaskFacets) -> Self {
+        Self {
+            status: f.status.into_iter().map(|(s, n)| (s.as_str(), n)).collect(),
+            priority: f.priority.into_iter().map(|(p, n)| (p.as_str(), n)).collect(),
+            tag: f.tag,
+            project: f.project.into_iter().map(|(p, n)| (p.0.to_string(), n)).collect(),
+        }
+    }
+}
+
+/// `POST /searches`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct SaveSearchRequest {
+    /// What the search is for: 1 to 100 characters once trimmed, no control characters.
+    #[schema(value_type = String, min_length = 1, max_length = 100, required = true, example = "Due this week")]
+    #[serde(default)]
+    pub name: Lenient<String>,
+    /// A query of the search language, as `GET /search?q=` takes it (1 to 200 characters); every
+    /// term that cannot be read is named in one `422` on `q`.
+    #[schema(value_type = SearchTextSchema, required = true)]
+    #[serde(default)]
+    pub q: Lenient<String>,
+}
+
+impl SaveSearchRequest {
+    pub fn into_draft(self) -> SavedSearchDraft {
+        let mut type_failures = TypeFailures::default();
+        let name = lenient("name", self.name, &mut type_failures);
+        let q = lenient("q", self.q, &mut type_failures);
+        SavedSearchDraft { name, q, type_failures }
+    }
+}
+
+/// A saved search.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedSearchResponse {
+    pub id: i64,
+    pub name: String,
+    /// The query, to send as `GET /search?q=`.
+    pub q: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<SavedSearch> for SavedSearchResponse {
+    fn from(s: SavedSearch) -> Self {
+        Self { id: s.id.0, name: s.name, q: s.q, created_at: s.created_at }
+    }
 }
 
 #[cfg(test)]
@@ -167,7 +249,8 @@ mod tests {
     #[test]
     fn every_group_is_searched_unless_some_are_named() {
         let all = query(Some(" kettle "), None, None).parse().unwrap();
-        assert_eq!(all, Search { text: "kettle".into(), groups: Group::ALL.to_vec(), limit: DEFAULT_LIMIT });
+        assert_eq!(all.query.words, ["kettle"]);
+        assert_eq!((all.groups, all.limit), (Group::ALL.to_vec(), DEFAULT_LIMIT));
         let some = query(Some("x"), Some("products, tasks,,tasks"), Some(500)).parse().unwrap();
         assert_eq!(some.groups, [Group::Products, Group::Tasks]);
         assert_eq!(some.limit, MAX_LIMIT);
@@ -180,5 +263,20 @@ mod tests {
         assert_eq!(fields, ["q", "type", "limit"]);
         assert!(query(None, None, None).parse().is_err());
         assert!(query(Some(&"a".repeat(201)), None, None).parse().is_err());
+    }
+
+    #[test]
+    fn bad_terms_are_named_with_the_other_parameters() {
+        let e = query(Some("kettle colour:red status:done"), Some("tasks"), Some(0)).parse().unwrap_err();
+        let fields: Vec<_> = e.into_vec().into_iter().map(|f| f.field).collect();
+        assert_eq!(fields, ["q", "q", "limit"]);
+    }
+
+    #[test]
+    fn qualifiers_choose_the_groups() {
+        let typed = query(Some("type:product kettle"), Some("tasks"), None).parse().unwrap();
+        assert_eq!(typed.groups, [Group::Products], "type: wins over the parameter");
+        let narrowed = query(Some("kettle status:pending"), None, None).parse().unwrap();
+        assert_eq!(narrowed.groups, [Group::Tasks]);
     }
 }

@@ -2,33 +2,42 @@
 //! under that domain's own visibility rule, so that search can never show more than the domain's
 //! own routes would.
 
-use actix_web::{get, web};
-use workbench_core::PageRequest;
-use workbench_products::ProductSearch;
-use workbench_tasks::{RawTaskFilter, TaskFilter};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use workbench_core::{FieldErrors, PageRequest};
+use workbench_products::{ProductFilter, ProductSearch, ProductStatus};
+use workbench_search::{Assignee, FIELD, Group, SavedSearchId};
 
 pub mod dto;
+mod errors;
 
-use crate::extract::{CurrentUser, Query};
+use crate::extract::{CurrentUser, Json, Query};
 use crate::files::dto::FileResponse;
 use crate::groups::Routes;
+use crate::pagination::{PageQuery, Paginated, paginated};
 use crate::problem::ApiError;
+use crate::problem::Problem;
 use crate::products::dto::ProductResponse;
-use crate::responses::{BadRequest, Unauthorized, Unprocessable};
+use crate::responses::{BadRequest, NotFound, Unauthorized, Unprocessable};
 use crate::state::AppState;
 use crate::tasks::dto::TaskResponse;
 use crate::users::dto::UserResponse;
-use dto::{Group, SearchQuery, SearchResponse};
+use dto::{Facets, SaveSearchRequest, SavedSearchResponse, Search, SearchQuery, SearchResponse, Totals};
 
 /// This domain's routes.
 pub fn routes(routes: &mut Routes<'_, '_>) {
     if let Some(cfg) = routes.under("/search") {
         cfg.service(search);
     }
+    if let Some(cfg) = routes.under("/searches") {
+        cfg.service(save).service(list_saved).service(delete_saved);
+    }
 }
 
-/// Users, tasks, products and files matching `q`, grouped by type; each group holds at most `limit`
-/// results the caller may see, and is present only when searched.
+/// Users, tasks, products and files matching `q` (a query of the search language), grouped by
+/// type; each group holds at most `limit` results the caller may see, and is present only when
+/// searched. `totals` counts every match of each group, and `facets` how the matching tasks
+/// spread over statuses, priorities, tags and projects.
 #[utoipa::path(
     tag = "search",
     operation_id = "search",
@@ -47,44 +56,156 @@ pub async fn search(
     CurrentUser(viewer): CurrentUser,
     query: Query<SearchQuery>,
 ) -> Result<web::Json<SearchResponse>, ApiError> {
-    let search = query.into_inner().parse()?;
-    let wanted = |group| search.groups.contains(&group);
+    let Search { query, groups, limit } = query.into_inner().parse()?;
+    let wanted = |group| groups.contains(&group);
     // A page of `limit` (at most 50, within a page's bounds) from each domain's own list.
-    let limit = Some(search.limit);
-    let page = PageRequest::new(Some(1), limit)?;
+    let page = PageRequest::new(Some(1), Some(limit))?;
+    let text = query.text();
 
     let users = async {
         if !wanted(Group::Users) {
-            return Ok(None);
+            return Ok((None, None));
         }
-        let found = state.users.search(&viewer, search.text.clone(), page.per_page()).await?;
-        Ok::<_, ApiError>(Some(found.into_iter().map(|u| UserResponse::seen_by(u, &viewer)).collect()))
+        let (found, total) = futures_util::try_join!(
+            state.users.search(&viewer, text.clone(), page.per_page()),
+            state.users.list(&viewer, Some(text.clone()), PageRequest::new(Some(1), Some(1))?),
+        )?;
+        let found = found.into_iter().map(|u| UserResponse::seen_by(u, &viewer)).collect();
+        Ok::<_, ApiError>((Some(found), Some(total.total)))
     };
     let tasks = async {
         if !wanted(Group::Tasks) {
-            return Ok(None);
+            return Ok((None, None));
         }
+        let assignee = match &query.assignee {
+            None => None,
+            Some(Assignee::Me) => Some(viewer.id),
+            Some(Assignee::Username(name)) => match state.users.by_username(&viewer, name).await? {
+                Some(user) => Some(user.id),
+                None => {
+                    let message = format!("term `assignee:{name}`: no user is called {name:?}");
+                    return Err(FieldErrors::single(FIELD, message).into());
+                }
+            },
+        };
         // Newest first, as `GET /tasks?q=` lists them.
-        let raw = RawTaskFilter { q: Some(search.text.clone()), ..RawTaskFilter::default() };
-        let filter = TaskFilter::parse(raw, workbench_users::now())?;
-        let found = state.tasks.search(&viewer, filter, page.per_page()).await?;
-        Ok::<_, ApiError>(Some(found.into_iter().map(TaskResponse::from).collect()))
+        let filter = query.task_filter(assignee, workbench_users::now());
+        let (found, facets) = futures_util::try_join!(
+            state.tasks.search(&viewer, filter.clone(), page.per_page()),
+            state.tasks.facets(&viewer, filter),
+        )?;
+        Ok::<_, ApiError>((Some(found.into_iter().map(TaskResponse::from).collect()), Some(facets)))
     };
     let products = async {
         if !wanted(Group::Products) {
-            return Ok(None);
+            return Ok((None, None));
         }
-        let wanted = ProductSearch::parse(Some(search.text.clone()), limit)?;
-        let found = state.catalogue.search(wanted).await?;
-        Ok::<_, ApiError>(Some(found.into_iter().map(ProductResponse::from).collect()))
+        let wanted = ProductSearch::parse(Some(text.clone()), Some(limit))?;
+        let active = ProductFilter {
+            statuses: vec![ProductStatus::Active],
+            text: Some(text.to_lowercase()).filter(|t| !t.is_empty()),
+            ..ProductFilter::default()
+        };
+        let (found, total) = futures_util::try_join!(
+            state.catalogue.search(wanted),
+            state.catalogue.products(active, PageRequest::new(Some(1), Some(1))?),
+        )?;
+        Ok::<_, ApiError>((Some(found.into_iter().map(ProductResponse::from).collect()), Some(total.total)))
     };
     let files = async {
         if !wanted(Group::Files) {
-            return Ok(None);
+            return Ok((None, None));
         }
-        let found = state.files.search(&viewer, &search.text, page.per_page()).await?;
-        Ok::<_, ApiError>(Some(found.into_iter().map(|f| FileResponse::new(f, &state.web.public_url)).collect()))
+        let (found, total) = futures_util::try_join!(
+            state.files.search(&viewer, &text, page.per_page()),
+            state.files.search_total(&viewer, &text),
+        )?;
+        let found = found.into_iter().map(|f| FileResponse::new(f, &state.web.public_url)).collect();
+        Ok::<_, ApiError>((Some(found), Some(total)))
     };
-    let (users, tasks, products, files) = futures_util::try_join!(users, tasks, products, files)?;
-    Ok(web::Json(SearchResponse { users, tasks, products, files }))
+    let ((users, users_total), (tasks, facets), (products, products_total), (files, files_total)) =
+        futures_util::try_join!(users, tasks, products, files)?;
+    let totals = Totals {
+        users: users_total,
+        tasks: facets.as_ref().map(|f| f.total),
+        products: products_total,
+        files: files_total,
+    };
+    Ok(web::Json(SearchResponse { users, tasks, products, files, totals, facets: facets.map(Facets::from) }))
+}
+
+/// Keep a query under a name, to run it again later with `GET /search?q=`. The query must be one
+/// `GET /search` would answer; each user keeps at most 100.
+#[utoipa::path(
+    tag = "search",
+    operation_id = "save_search",
+    security(("bearer_auth" = ["tasks:write"])),
+    request_body = SaveSearchRequest,
+    responses(
+        (status = 201, body = SavedSearchResponse, headers(("Location" = String)),
+            links(("DeleteSavedSearch" = (operation_id = "delete_saved_search", parameters(("id" = "$response.body#/id")))))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 409, description = "The caller already keeps 100 saved searches", body = Problem, content_type = "application/problem+json"),
+        (status = 422, response = Unprocessable),
+    )
+)]
+#[post("/searches")]
+pub async fn save(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    body: Json<SaveSearchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let saved = state.searches.save(&user, body.into_inner().into_draft()).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/searches/{}", saved.id.0)))
+        .json(SavedSearchResponse::from(saved)))
+}
+
+/// The caller's saved searches, newest first.
+#[utoipa::path(
+    tag = "search",
+    operation_id = "list_saved_searches",
+    security(("bearer_auth" = ["tasks:read"])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = Paginated<SavedSearchResponse>, headers(("Link" = String))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = Unprocessable),
+    )
+)]
+#[get("/searches")]
+pub async fn list_saved(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    query: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.into_inner().page()?;
+    let searches = state.searches.list(&user, page).await?;
+    Ok(paginated(&req, searches.map(SavedSearchResponse::from)))
+}
+
+/// Forget one of the caller's saved searches.
+#[utoipa::path(
+    tag = "search",
+    operation_id = "delete_saved_search",
+    security(("bearer_auth" = ["tasks:write"])),
+    params(("id" = i64, Path, minimum = 1, description = "Saved search id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    )
+)]
+#[delete("/searches/{id}")]
+pub async fn delete_saved(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    state.searches.delete(&user, SavedSearchId(id.into_inner())).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -62,7 +62,7 @@ files: [files]
 projects: [projects, invites]
 trades: [market, trades]
 integrations: [weather, crypto, translate]
-search: [search]
+search: [search, searches]
 webhooks: [webhooks]
 realtime: [ws, chat, system]
 {{- end }}

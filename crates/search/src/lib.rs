@@ -1,0 +1,15 @@
+//! Search in Workbench: the query language of `GET /search` ([`Query`]: words, phrases,
+//! exclusions and typed qualifiers, every bad term named at once) and saved searches
+//! ([`SavedSearchService`] over the [`SavedSearchRepository`] port). The groups themselves are
+//! answered by their own domains, under their own visibility rules.
+
+mod query;
+mod saved;
+
+pub use query::{Assignee, Due, FIELD, Group, Query};
+#[cfg(feature = "mock")]
+pub use saved::MockSavedSearchRepository;
+pub use saved::{
+    MAX_PER_USER, NAME_MAX_CHARS, NewSavedSearch, QUERY_MAX_CHARS, SavedSearch, SavedSearchDraft, SavedSearchError,
+    SavedSearchId, SavedSearchRepository, SavedSearchService,
+};
