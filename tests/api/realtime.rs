@@ -584,3 +584,69 @@ async fn an_unanswered_direct_message_shows_the_sender_no_presence(app: TestApp)
     let _back = Socket::open(&app, &ann).await;
     assert_eq!(m.next("presence").await["data"], json!({"user_id": ann.id, "status": "online"}));
 }
+
+engines!(messages_are_searched_in_the_readers_conversations_only);
+
+async fn search_chat(app: &TestApp, who: &Account, query: &str) -> (StatusCode, Value) {
+    let res = app.get(&format!("/api/v1/chat/search?{query}")).bearer_auth(&who.access_token).send().await.unwrap();
+    (res.status(), res.json().await.unwrap())
+}
+
+fn contents(page: &Value) -> Vec<&str> {
+    page.as_array().expect("messages").iter().map(|m| m["content"].as_str().unwrap()).collect()
+}
+
+/// `GET /chat/search` and the `messages` group of `GET /search` find what the caller may read:
+/// their rooms' messages and their direct messages, newest first, and nothing of anyone else's.
+async fn messages_are_searched_in_the_readers_conversations_only(app: TestApp) {
+    let (ann, bob, carl) = (app.signup("ann").await, app.signup("bob").await, app.signup("carl").await);
+    assert_eq!(create_room(&app, &ann, json!({"name": "ops"})).await.status(), StatusCode::CREATED);
+    assert_eq!(create_room(&app, &carl, json!({"name": "lobby"})).await.status(), StatusCode::CREATED);
+    let (mut a, mut b, mut c) =
+        (Socket::open(&app, &ann).await, Socket::open(&app, &bob).await, Socket::open(&app, &carl).await);
+    b.send(json!({"type": "join", "room": "ops"})).await;
+    b.settle().await;
+    c.send(json!({"type": "join", "room": "lobby"})).await;
+    c.settle().await;
+    b.send(json!({"type": "message", "room": "ops", "content": "The kettle is broken"})).await;
+    b.next("chat.message").await;
+    c.send(json!({"type": "message", "room": "lobby", "content": "a kettle in the lobby"})).await;
+    c.next("chat.message").await;
+    a.send(json!({"type": "dm", "to": bob.id, "content": "buy a KETTLE"})).await;
+    a.next("chat.dm").await;
+    b.send(json!({"type": "dm", "to": ann.id, "content": "no kettle here, ÉTÉ"})).await;
+    b.next("chat.dm").await;
+    c.send(json!({"type": "dm", "to": bob.id, "content": "kettle?"})).await;
+    c.next("chat.dm").await;
+
+    let (status, found) = search_chat(&app, &ann, "q=Kettle").await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(contents(&found["data"]), ["no kettle here, ÉTÉ", "buy a KETTLE", "The kettle is broken"]);
+    assert_eq!(found["data"][2]["room"], "ops");
+    assert_eq!(found["pagination"]["total"], 3);
+    let (_, found) = search_chat(&app, &ann, "q=kettle&per_page=1&page=2").await;
+    assert_eq!(contents(&found["data"]), ["buy a KETTLE"]);
+    let (_, found) = search_chat(&app, &ann, &format!("q=kettle&with={}", bob.id)).await;
+    assert_eq!(contents(&found["data"]), ["no kettle here, ÉTÉ", "buy a KETTLE"]);
+    let (_, found) = search_chat(&app, &ann, "q=kettle&room=ops").await;
+    assert_eq!(contents(&found["data"]), ["The kettle is broken"]);
+    let (_, found) = search_chat(&app, &ann, "q=%C3%A9t%C3%A9").await;
+    assert_eq!(contents(&found["data"]), ["no kettle here, ÉTÉ"], "case folds in every script");
+    let (_, found) = search_chat(&app, &carl, "q=kettle").await;
+    assert_eq!(contents(&found["data"]), ["kettle?", "a kettle in the lobby"]);
+
+    let (status, _) = search_chat(&app, &ann, "q=kettle&room=lobby").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a room she does not belong to");
+    let (status, problem) = search_chat(&app, &ann, "q=k&with=2&room=ops").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<_> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["q", "room"]);
+
+    let res = app.get("/api/v1/search?q=kettle&type=messages").bearer_auth(&ann.access_token).send().await.unwrap();
+    let found: Value = res.json().await.unwrap();
+    assert_eq!(contents(&found["messages"]), ["no kettle here, ÉTÉ", "buy a KETTLE", "The kettle is broken"]);
+    assert_eq!(found["totals"], json!({"messages": 3}));
+    let res = app.get("/api/v1/search?q=type%3Amessage%20lobby").bearer_auth(&carl.access_token).send().await.unwrap();
+    let found: Value = res.json().await.unwrap();
+    assert_eq!(contents(&found["messages"]), ["a kettle in the lobby"]);
+}

@@ -14,8 +14,8 @@ mod service;
 
 pub use error::ChatError;
 pub use model::{
-    Conversation, HistoryPage, Message, MessageContent, MessageId, NewMessage, NewRoom, Room, RoomDraft, RoomId,
-    RoomSlug,
+    Conversation, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch, NewMessage, NewRoom,
+    Room, RoomDraft, RoomId, RoomSlug,
 };
 pub use ports::{ChatStore, Presence};
 pub use service::ChatService;

@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use workbench_core::{BoundedText, FieldErrors, TypeFailures, Validator, at_most_chars};
+use workbench_core::{BoundedText, FieldErrors, PageRequest, TypeFailures, Validator, at_most_chars};
 use workbench_users::UserId;
 
 /// A room's database id.
@@ -285,4 +285,40 @@ mod tests {
         let draft = RoomDraft { name: Some("ops".into()), type_failures, ..Default::default() };
         assert!(draft.parse(UserId(1), Utc::now()).unwrap_err().contains("is_private"), "valid otherwise");
     }
+}
+
+/// A search of the messages one user may read (see [`crate::ChatStore::search`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSearch {
+    pub reader: UserId,
+    /// What the content must contain, lower-cased; empty for anything.
+    pub text: String,
+    /// Only this conversation of the reader's.
+    pub within: Option<Conversation>,
+    /// Only messages older than this one.
+    pub before: Option<MessageId>,
+    pub page: PageRequest,
+}
+
+impl MessageSearch {
+    /// The fewest and most characters `q` may have on `GET /chat/search`.
+    pub const MIN_CHARS: usize = 2;
+    pub const MAX_CHARS: usize = 200;
+
+    /// Checks the text a client looks for (trimmed: 2 to 200 characters), naming `q`.
+    pub fn text(q: Option<&str>) -> Result<String, String> {
+        let q = q.map(str::trim).unwrap_or_default();
+        let chars = q.chars().count();
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&chars) {
+            return Err(format!("must be {} to {} characters once trimmed", Self::MIN_CHARS, Self::MAX_CHARS));
+        }
+        Ok(q.to_lowercase())
+    }
+}
+
+/// A message a search found, with the slug of the room it was said in (if any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundMessage {
+    pub message: Message,
+    pub room: Option<RoomSlug>,
 }

@@ -3,10 +3,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use workbench_core::RepositoryError;
+use workbench_core::{Page, RepositoryError};
 use workbench_users::UserId;
 
-use crate::{Conversation, HistoryPage, Message, NewMessage, NewRoom, Room, RoomId, RoomSlug};
+use crate::{
+    Conversation, FoundMessage, HistoryPage, Message, MessageSearch, NewMessage, NewRoom, Room, RoomId, RoomSlug,
+};
 
 /// Where rooms, their members and messages live.
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -34,6 +36,12 @@ pub trait ChatStore: Send + Sync {
     /// makes no contact, or writing to someone would be enough to watch them. One query, however
     /// many contacts.
     async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepositoryError>;
+
+    /// The messages `search.reader` may read (those of the rooms they are a member of, and the
+    /// direct messages they sent or received) whose content contains `search.text` without regard
+    /// to case, newest first, each with its room's slug, and how many match. MUST find them
+    /// through an index of the text, never by reading every message.
+    async fn search(&self, search: MessageSearch) -> Result<Page<FoundMessage>, RepositoryError>;
 
     /// Stores a message; its id is above every id stored before.
     async fn insert_message(&self, message: NewMessage) -> Result<Message, RepositoryError>;

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use workbench_core::FieldErrors;
+use workbench_core::{FieldErrors, Page, PageRequest, Validator};
 use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
-    ChatError, ChatStore, Conversation, HistoryPage, Message, MessageContent, NewMessage, Room, RoomDraft, RoomSlug,
+    ChatError, ChatStore, Conversation, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch,
+    NewMessage, Room, RoomDraft, RoomSlug,
 };
 
 /// Rooms, their members, messages and history, with who may see and say what.
@@ -138,6 +139,65 @@ impl ChatService {
             return Err(ChatError::UserNotFound);
         }
         Ok(self.store.history(Conversation::direct(caller.id, UserId(other)), page).await?)
+    }
+
+    /// The messages the caller may read whose content contains `q` (2 to 200 characters), newest
+    /// first: in one conversation of theirs when `with` (a DM partner) or `room` (a room they are
+    /// a member of) names it, else in all of them.
+    pub async fn search(
+        &self,
+        caller: &Principal,
+        q: Option<&str>,
+        with: Option<i64>,
+        room: Option<&str>,
+        before: Option<i64>,
+        page: PageRequest,
+    ) -> Result<Page<FoundMessage>, ChatError> {
+        let mut v = Validator::default();
+        let text = v.check("q", MessageSearch::text(q));
+        if with.is_some() && room.is_some() {
+            v.fail("room", "give `with` or `room`, not both");
+        }
+        if with.is_some_and(|w| w < 1) {
+            v.fail("with", "must be a user id (at least 1)");
+        }
+        if before.is_some_and(|b| b < 1) {
+            v.fail("before", "must be a message id (at least 1)");
+        }
+        v.finish()?;
+        let within = match (with, room) {
+            (Some(other), _) => Some(Conversation::direct(caller.id, UserId(other))),
+            (None, Some(room)) => {
+                let slug = RoomSlug::parse(room.to_owned()).map_err(|_| ChatError::RoomNotFound)?;
+                let room = self.store.find_room(&slug).await?.ok_or(ChatError::RoomNotFound)?;
+                // A conversation of the caller's: a room they belong to, whatever its kind.
+                if !self.store.is_member(room.id, caller.id).await? {
+                    return Err(ChatError::RoomNotFound);
+                }
+                Some(Conversation::Room(room.id))
+            }
+            (None, None) => None,
+        };
+        let search = MessageSearch {
+            reader: caller.id,
+            text: text.expect("checked"),
+            within,
+            before: before.map(MessageId),
+            page,
+        };
+        Ok(self.store.search(search).await?)
+    }
+
+    /// Messages in any of the caller's conversations containing `text` (already lower-cased, any
+    /// length: what `GET /search` asks), newest first.
+    pub async fn search_everywhere(
+        &self,
+        caller: &Principal,
+        text: String,
+        page: PageRequest,
+    ) -> Result<Page<FoundMessage>, ChatError> {
+        let search = MessageSearch { reader: caller.id, text, within: None, before: None, page };
+        Ok(self.store.search(search).await?)
     }
 
     /// Who hears of the user's presence.

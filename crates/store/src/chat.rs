@@ -3,19 +3,24 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Bool, Text};
+use std::collections::HashMap;
 use std::sync::Arc;
 use workbench_chat::{
-    ChatStore, Conversation, HistoryPage, Message, MessageId, NewMessage, NewRoom, Room, RoomId, RoomSlug,
+    ChatStore, Conversation, FoundMessage, HistoryPage, Message, MessageId, MessageSearch, NewMessage, NewRoom, Room,
+    RoomId, RoomSlug,
 };
-use workbench_core::RepositoryError;
+use workbench_core::{Page, RepositoryError};
 use workbench_users::UserId;
 
 use crate::database::{stored, write_transaction};
-use crate::error::{db, map_db_error};
+use crate::error::{corrupt, db, map_db_error};
 use crate::group_commit::{Batching, GroupCommit, Write};
 use crate::schema::{chat_members, chat_messages, chat_rooms};
+use crate::users::contains_pattern;
 use crate::{AnyConnection, Database};
+
+type Db = <AnyConnection as Connection>::Backend;
 
 /// A user's contacts for presence, in one statement on either engine: whoever shares a room with
 /// them, and whoever they have exchanged direct messages with both ways. One message is not
@@ -85,13 +90,14 @@ impl Write for NewMessage {
                     chat_messages::recipient_id.eq(message.recipient_id.map(|r| r.0)),
                     chat_messages::content.eq(message.content.as_str()),
                     chat_messages::created_at.eq(stored(message.created_at)),
+                    chat_messages::search_text.eq(message.content.as_str().to_lowercase()),
                 )
             })
             .collect::<Vec<_>>();
         let mut stored: Vec<MessageRow> = match conn {
             AnyConnection::Postgresql(pg) => diesel::insert_into(chat_messages::table)
                 .values(&rows)
-                .returning(chat_messages::all_columns)
+                .returning(MESSAGE_COLUMNS)
                 .get_results(pg)
                 .map_err(db)?,
             AnyConnection::Sqlite(sqlite) => rows
@@ -99,7 +105,7 @@ impl Write for NewMessage {
                 .map(|row| {
                     diesel::insert_into(chat_messages::table)
                         .values(row.clone())
-                        .returning(chat_messages::all_columns)
+                        .returning(MESSAGE_COLUMNS)
                         .get_result(sqlite)
                 })
                 .collect::<Result<Vec<MessageRow>, _>>()
@@ -144,6 +150,25 @@ impl RoomRow {
 fn into_rooms(rows: Vec<RoomRow>) -> Result<Vec<Room>, RepositoryError> {
     rows.into_iter().map(RoomRow::into_room).collect()
 }
+
+/// A message's columns as read (its search text never is).
+const MESSAGE_COLUMNS: (
+    chat_messages::id,
+    chat_messages::conversation,
+    chat_messages::room_id,
+    chat_messages::sender_id,
+    chat_messages::recipient_id,
+    chat_messages::content,
+    chat_messages::created_at,
+) = (
+    chat_messages::id,
+    chat_messages::conversation,
+    chat_messages::room_id,
+    chat_messages::sender_id,
+    chat_messages::recipient_id,
+    chat_messages::content,
+    chat_messages::created_at,
+);
 
 #[derive(Debug, Queryable)]
 struct MessageRow {
@@ -295,6 +320,7 @@ impl ChatStore for DieselChatStore {
                 let q = chat_messages::table
                     .filter(chat_messages::conversation.eq(&key))
                     .limit(i64::from(page.limit))
+                    .select(MESSAGE_COLUMNS)
                     .into_boxed();
                 let rows = match (page.before, page.after) {
                     (before, Some(after)) => {
@@ -314,6 +340,102 @@ impl ChatStore for DieselChatStore {
                 Ok(rows.map_err(db)?.into_iter().map(Message::from).collect())
             })
             .await
+    }
+
+    async fn search(&self, search: MessageSearch) -> Result<Page<FoundMessage>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let sqlite = matches!(conn, AnyConnection::Sqlite(_));
+                let matching = || {
+                    let mut q = chat_messages::table.filter(readable_by(search.reader)).into_boxed();
+                    if let Some(within) = &search.within {
+                        q = q.filter(chat_messages::conversation.eq(within.key()));
+                    }
+                    if let Some(before) = search.before {
+                        q = q.filter(chat_messages::id.lt(before.0));
+                    }
+                    containing(q, &search.text, sqlite)
+                };
+                let total: i64 = matching().count().get_result(conn).map_err(db)?;
+                let page = search.page;
+                let rows: Vec<MessageRow> = if total > page.offset() {
+                    matching()
+                        .order(chat_messages::id.desc())
+                        .offset(page.offset())
+                        .limit(page.limit())
+                        .select(MESSAGE_COLUMNS)
+                        .load(conn)
+                        .map_err(db)?
+                } else {
+                    Vec::new()
+                };
+                let mut rooms: Vec<i64> = rows.iter().filter_map(|r| r.room_id).collect();
+                rooms.sort_unstable();
+                rooms.dedup();
+                let slugs: HashMap<i64, String> = if rooms.is_empty() {
+                    HashMap::new()
+                } else {
+                    chat_rooms::table
+                        .filter(chat_rooms::id.eq_any(rooms))
+                        .select((chat_rooms::id, chat_rooms::slug))
+                        .load::<(i64, String)>(conn)
+                        .map_err(db)?
+                        .into_iter()
+                        .collect()
+                };
+                let found = rows
+                    .into_iter()
+                    .map(|row| {
+                        let room = match row.room_id {
+                            None => None,
+                            Some(id) => Some(
+                                slugs
+                                    .get(&id)
+                                    .cloned()
+                                    .and_then(|slug| RoomSlug::parse(slug).ok())
+                                    .ok_or_else(|| corrupt("chat_rooms.slug", "missing or not a slug"))?,
+                            ),
+                        };
+                        Ok(FoundMessage { message: Message::from(row), room })
+                    })
+                    .collect::<Result<Vec<_>, RepositoryError>>()?;
+                Ok(Page::new(found, u64::try_from(total).unwrap_or_default(), page))
+            })
+            .await
+    }
+}
+
+/// The messages `reader` may read: those of the rooms they are a member of, and the direct
+/// messages they sent or received. Ids are written into the text (read from the caller's
+/// principal, never client text).
+fn readable_by(reader: UserId) -> diesel::expression::SqlLiteral<Bool> {
+    let r = reader.0;
+    diesel::dsl::sql::<Bool>(&format!(
+        "(chat_messages.room_id IN (SELECT m.room_id FROM chat_members m WHERE m.user_id = {r}) \
+         OR (chat_messages.recipient_id IS NOT NULL AND (chat_messages.sender_id = {r} OR chat_messages.recipient_id = {r})))"
+    ))
+}
+
+/// The messages whose search text contains `text`, through the engine's trigram index: SQLite's
+/// FTS5 table needs three characters and a pattern without `LIKE` wildcards (with an `ESCAPE` it
+/// reads every row); PostgreSQL's GIN index answers the plain `LIKE`.
+fn containing(
+    q: chat_messages::BoxedQuery<'static, Db>,
+    text: &str,
+    sqlite: bool,
+) -> chat_messages::BoxedQuery<'static, Db> {
+    if text.is_empty() {
+        return q;
+    }
+    match sqlite {
+        true if text.chars().count() >= 3 && !text.contains(['%', '_', '\\']) => q.filter(
+            diesel::dsl::sql::<Bool>(
+                "chat_messages.id IN (SELECT rowid FROM chat_messages_fts WHERE chat_messages_fts.search_text LIKE ",
+            )
+            .bind::<Text, _>(format!("%{text}%"))
+            .sql(")"),
+        ),
+        _ => q.filter(chat_messages::search_text.like(contains_pattern(text)).escape('\\')),
     }
 }
 

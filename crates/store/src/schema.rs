@@ -476,6 +476,9 @@ diesel::table! {
         recipient_id -> Nullable<BigInt>,
         content -> Text,
         created_at -> Timestamp,
+        /// The content lower-cased (every script, folded in Rust): what search matches, through
+        /// a trigram index.
+        search_text -> Text,
     }
 }
 

@@ -135,3 +135,28 @@ pub struct HistoryQuery {
     #[param(minimum = 1, nullable = false)]
     pub limit: Option<i64>,
 }
+
+/// `GET /chat/search`.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChatSearchQuery {
+    /// What a message's content must contain, without regard to case: 2 to 200 characters once
+    /// trimmed.
+    #[param(required = true, min_length = 2, max_length = 200)]
+    pub q: Option<String>,
+    /// Only the direct conversation with this user.
+    #[param(minimum = 1, nullable = false)]
+    pub with: Option<i64>,
+    /// Only this room (one the caller is a member of).
+    #[param(value_type = Option<RoomSlugSchema>, inline, nullable = false)]
+    pub room: Option<String>,
+    /// Only messages older than this id.
+    #[param(minimum = 1, nullable = false)]
+    pub before: Option<i64>,
+    /// Page number, from 1.
+    #[param(minimum = 1, nullable = false)]
+    pub page: Option<i64>,
+    /// Items per page, from 1; more than 100 is read as 100. Default 20.
+    #[param(minimum = 1, nullable = false)]
+    pub per_page: Option<i64>,
+}

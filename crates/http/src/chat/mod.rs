@@ -6,7 +6,7 @@ use std::convert::Infallible;
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use workbench_chat::HistoryPage;
-use workbench_core::{TypeFailures, Validator};
+use workbench_core::{PageRequest, TypeFailures, Validator};
 
 pub mod dto;
 mod errors;
@@ -15,13 +15,13 @@ use crate::body::lenient;
 use crate::extract::{CurrentUser, Json, Query};
 use crate::groups::Routes;
 use crate::idempotency::{Created, IdempotencyKeySchema};
-use crate::pagination::DataList;
+use crate::pagination::{DataList, Paginated, paginated};
 use crate::problem::{ApiError, Problem};
 use crate::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable};
 use crate::state::AppState;
 use dto::{
-    AddMemberRequest, CreateRoomRequest, HistoryQuery, MembershipResponse, MessageResponse, RoomResponse,
-    RoomSlugSchema,
+    AddMemberRequest, ChatSearchQuery, CreateRoomRequest, HistoryQuery, MembershipResponse, MessageResponse,
+    RoomResponse, RoomSlugSchema,
 };
 
 fn page(query: HistoryQuery) -> Result<HistoryPage, ApiError> {
@@ -31,7 +31,12 @@ fn page(query: HistoryQuery) -> Result<HistoryPage, ApiError> {
 /// This domain's routes.
 pub fn routes(routes: &mut Routes<'_, '_>) {
     if let Some(cfg) = routes.under("/chat") {
-        cfg.service(rooms).service(create_room).service(add_member).service(room_messages).service(direct_messages);
+        cfg.service(rooms)
+            .service(create_room)
+            .service(add_member)
+            .service(room_messages)
+            .service(direct_messages)
+            .service(search);
     }
 }
 
@@ -187,4 +192,34 @@ pub async fn direct_messages(
     let page = page(query.into_inner())?;
     let messages = state.chat.direct_history(&user, other.into_inner(), page).await?;
     Ok(web::Json(DataList { data: messages.into_iter().map(|m| MessageResponse::new(m, None)).collect() }))
+}
+
+/// The messages the caller may read (their rooms' and their direct messages) whose content
+/// contains `q`, newest first, found through an index of the text: in one conversation with
+/// `with` (a user) or `room` (a room they are a member of), else in all of theirs.
+#[utoipa::path(
+    tag = "chat",
+    operation_id = "search_chat_messages",
+    security(("bearer_auth" = ["chat:read"])),
+    params(ChatSearchQuery),
+    responses(
+        (status = 200, body = Paginated<MessageResponse>, headers(("Link" = String))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+    )
+)]
+#[get("/chat/search")]
+pub async fn search(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    query: Query<ChatSearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let page = PageRequest::from_signed(query.page, query.per_page)?;
+    let found =
+        state.chat.search(&user, query.q.as_deref(), query.with, query.room.as_deref(), query.before, page).await?;
+    Ok(paginated(&req, found.map(|f| MessageResponse::new(f.message, f.room.as_ref()))))
 }

@@ -10,6 +10,7 @@ use workbench_search::{Group, Query, SavedSearch, SavedSearchDraft};
 use workbench_tasks::TaskFacets;
 
 use crate::body::{Lenient, component, lenient, name_list_pattern, patterned, trimmed_text};
+use crate::chat::dto::MessageResponse;
 use crate::files::dto::FileResponse;
 use crate::products::dto::ProductResponse;
 use crate::tasks::dto::TaskResponse;
@@ -41,7 +42,7 @@ component!(
     "SearchGroups",
     patterned(
         name_list_pattern(&Group::ALL.map(Group::as_str)),
-        "Comma-separated groups: `users`, `tasks`, `products`, `files` (empty items are ignored; none means all)"
+        "Comma-separated groups: `users`, `tasks`, `products`, `files`, `messages` (empty items are ignored; none means all)"
     )
     .examples(["tasks,products"])
 );
@@ -52,8 +53,9 @@ component!(
 pub struct SearchQuery {
     /// What to look for, in the search language: words (each must appear in a task's title or
     /// description; the other groups match the words as one phrase: a username or name, and
-    /// email for admins; a product's name, brand or model; a file's name), `"exact phrase"`,
-    /// `-excluded` (tasks), and qualifiers `type:task|product|file|user`, `status:`, `priority:`,
+    /// email for admins; a product's name, brand or model; a file's name; a message's content),
+    /// `"exact phrase"`,
+    /// `-excluded` (tasks), and qualifiers `type:task|product|file|message|user`, `status:`, `priority:`,
     /// `tag:`, `project:<id>`, `assignee:me|<username>`, `due:<2026-12-01` (also `<=`, `>`, `>=`,
     /// dates or RFC 3339 instants), `is:overdue`, `has:attachment`. A qualifier other than
     /// `type:` narrows tasks only, so without `type:` such a search covers tasks alone. Several
@@ -153,6 +155,9 @@ pub struct SearchResponse {
     /// The caller's own files by name (admins: anyone's), newest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<FileResponse>>,
+    /// Messages of the caller's conversations (their rooms and direct messages), newest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<MessageResponse>>,
     /// Every match of each group present, not only those returned.
     pub totals: Totals,
     /// How the matching tasks spread (every match, not only those returned); present when tasks
@@ -172,6 +177,8 @@ pub struct Totals {
     pub products: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<u64>,
 }
 
 /// The matching tasks counted by status, priority, tag and project (by id); a value no match has

@@ -11,6 +11,7 @@ use workbench_search::{Assignee, FIELD, Group, SavedSearchId};
 pub mod dto;
 mod errors;
 
+use crate::chat::dto::MessageResponse;
 use crate::extract::{CurrentUser, Json, Query};
 use crate::files::dto::FileResponse;
 use crate::groups::Routes;
@@ -34,7 +35,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
     }
 }
 
-/// Users, tasks, products and files matching `q` (a query of the search language), grouped by
+/// Users, tasks, products, files and messages matching `q` (a query of the search language), grouped by
 /// type; each group holds at most `limit` results the caller may see, and is present only when
 /// searched. `totals` counts every match of each group, and `facets` how the matching tasks
 /// spread over statuses, priorities, tags and projects.
@@ -123,15 +124,30 @@ pub async fn search(
         let found = found.into_iter().map(|f| FileResponse::new(f, &state.web.public_url)).collect();
         Ok::<_, ApiError>((Some(found), Some(total)))
     };
-    let ((users, users_total), (tasks, facets), (products, products_total), (files, files_total)) =
-        futures_util::try_join!(users, tasks, products, files)?;
+    let messages = async {
+        if !wanted(Group::Messages) {
+            return Ok((None, None));
+        }
+        let found = state.chat.search_everywhere(&viewer, text.to_lowercase(), page).await?;
+        let total = found.total;
+        let found = found.items.into_iter().map(|f| MessageResponse::new(f.message, f.room.as_ref())).collect();
+        Ok::<_, ApiError>((Some(found), Some(total)))
+    };
+    let (
+        (users, users_total),
+        (tasks, facets),
+        (products, products_total),
+        (files, files_total),
+        (messages, messages_total),
+    ) = futures_util::try_join!(users, tasks, products, files, messages)?;
     let totals = Totals {
         users: users_total,
         tasks: facets.as_ref().map(|f| f.total),
         products: products_total,
         files: files_total,
+        messages: messages_total,
     };
-    Ok(web::Json(SearchResponse { users, tasks, products, files, totals, facets: facets.map(Facets::from) }))
+    Ok(web::Json(SearchResponse { users, tasks, products, files, messages, totals, facets: facets.map(Facets::from) }))
 }
 
 /// Keep a query under a name, to run it again later with `GET /search?q=`. The query must be one
