@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIN   := target/debug/workbench
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint fmt openapi openapi-check build release bench bench-tokens bench-project ws-bench fuzz-api clean-data browser-test
+.PHONY: help run demo test lint fmt openapi openapi-check build release bench bench-tokens bench-project bench-search ws-bench fuzz-api clean-data browser-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ bench: ## Load-test hot task paths on SQLite and PostgreSQL (release build, wrk)
 
 bench-tokens: ## A personal access token against a JWT on GET /tasks/{id}, same binary and task, alternating runs; figures in target/bench/tokens.md
 	./scripts/bench-tokens.sh
+
+bench-search: ## GET /search with three qualifiers over 100,000 tasks on PostgreSQL: req/s, p50/p95/p99; figures in target/bench/search.md
+	./scripts/bench-search.sh
 
 bench-project: ## A project of 100,000 tasks and 50 members on PostgreSQL: random pages of GET /tasks?project_id=, alone and with writes; figures in target/bench/project.md
 	./scripts/bench-project.sh
