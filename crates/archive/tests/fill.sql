@@ -62,6 +62,8 @@ INSERT INTO idempotency_keys (user_id, key, request_hash, state, response_status
  (1, 'key-1', 'rh', 'completed', 201, '{"id":3}', '/api/v1/tasks/3', '2026-03-04 12:00:00', '2026-03-05 12:00:00');
 INSERT INTO personal_access_tokens (id, user_id, name, scopes, token_digest, prefix, expires_at, last_used_at, created_at) VALUES
  (1, 1, 'ci', 'tasks:write', 'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc', 'wbp_abcdefgh', '2027-03-04 00:00:00', '2026-03-04 13:00:00', '2026-03-04 12:30:00');
+INSERT INTO saved_searches (id, user_id, name, query, created_at) VALUES
+ (1, 1, 'Due soon', 'status:pending due:<2026-04-01', '2026-03-04 12:40:00');
 INSERT INTO jobs (id, kind, args, priority, state, run_at, attempt, max_attempts, errors, unique_key, lease_owner, lease_until, created_at, attempted_at, finished_at) VALUES
  (1, 'daily_report', '{}', 0, 'completed', '2026-03-04 00:00:00', 1, 3, '[]', NULL, NULL, NULL, '2026-03-04 00:00:00', '2026-03-04 00:00:01', '2026-03-04 00:00:02');
 INSERT INTO schedule_runs (id, schedule, slot, job_id, enqueued_at, started_at, finished_at, outcome, duration_ms, items_affected, error, note) VALUES
