@@ -650,3 +650,40 @@ async fn messages_are_searched_in_the_readers_conversations_only(app: TestApp) {
     let found: Value = res.json().await.unwrap();
     assert_eq!(contents(&found["messages"]), ["a kettle in the lobby"]);
 }
+
+engines!(typing_reaches_the_others_at_most_once_in_two_seconds);
+
+/// `typing` is passed on as `chat.typing` to the other side or the room's others, never stored,
+/// and at most once per sender and conversation every two seconds.
+async fn typing_reaches_the_others_at_most_once_in_two_seconds(app: TestApp) {
+    let (ann, bob) = (app.signup("ann").await, app.signup("bob").await);
+    assert_eq!(create_room(&app, &ann, json!({"name": "ops"})).await.status(), StatusCode::CREATED);
+    let (mut a, mut b) = (Socket::open(&app, &ann).await, Socket::open(&app, &bob).await);
+    for socket in [&mut a, &mut b] {
+        socket.send(json!({"type": "join", "room": "ops"})).await;
+        socket.settle().await;
+    }
+
+    a.send(json!({"type": "typing", "to": bob.id})).await;
+    assert_eq!(b.next("chat.typing").await["data"], json!({"from": ann.id, "to": bob.id}));
+    for _ in 0..3 {
+        a.send(json!({"type": "typing", "to": bob.id})).await;
+    }
+    a.send(json!({"type": "typing", "room": "ops"})).await;
+    assert_eq!(
+        b.next("chat.typing").await["data"],
+        json!({"from": ann.id, "room": "ops"}),
+        "the repeats within two seconds were dropped"
+    );
+    assert!(a.settle().await.iter().all(|e| e["type"] != "chat.typing"), "the sender hears nothing of it");
+    assert!(b.settle().await.iter().all(|e| e["type"] != "chat.typing"));
+
+    let res = app.get(&format!("/api/v1/chat/dm/{}", bob.id)).bearer_auth(&ann.access_token).send().await.unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["data"], json!([]), "nothing was stored");
+    a.send(json!({"type": "typing", "to": ann.id})).await;
+    assert_eq!(a.next("error").await["data"]["errors"][0]["field"], "to");
+    a.send(json!({"type": "typing"})).await;
+    assert_eq!(a.next("error").await["data"]["code"], "invalid");
+    a.send(json!({"type": "typing", "room": "nowhere"})).await;
+    assert_eq!(a.next("error").await["data"]["code"], "not_found");
+}

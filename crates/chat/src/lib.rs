@@ -15,7 +15,7 @@ mod service;
 pub use error::ChatError;
 pub use model::{
     Conversation, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch, NewMessage, NewRoom,
-    Room, RoomDraft, RoomId, RoomSlug,
+    Room, RoomDraft, RoomId, RoomSlug, Typing,
 };
 pub use ports::{ChatStore, Presence};
 pub use service::ChatService;

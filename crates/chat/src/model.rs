@@ -322,3 +322,12 @@ pub struct FoundMessage {
     pub message: Message,
     pub room: Option<RoomSlug>,
 }
+
+/// Where a typing indicator goes (it is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typing {
+    /// To the other side of a direct conversation.
+    Direct(UserId),
+    /// To the others in a room.
+    Room(RoomSlug),
+}

@@ -7,7 +7,7 @@ use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
     ChatError, ChatStore, Conversation, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch,
-    NewMessage, Room, RoomDraft, RoomSlug,
+    NewMessage, Room, RoomDraft, RoomSlug, Typing,
 };
 
 /// Rooms, their members, messages and history, with who may see and say what.
@@ -102,6 +102,27 @@ impl ChatService {
         let message =
             NewMessage { room: Some(room.id), sender_id: caller.id, recipient_id: None, content, created_at: now() };
         Ok((room, self.store.insert_message(message).await?))
+    }
+
+    /// Where the caller's typing indicator goes, never stored: an active user other than the
+    /// caller (`to`), or a room the caller may see (`room`); exactly one of the two.
+    pub async fn typing_in(
+        &self,
+        caller: &Principal,
+        to: Option<i64>,
+        room: Option<&str>,
+    ) -> Result<Typing, ChatError> {
+        match (to, room) {
+            (Some(to), None) => {
+                if to == caller.id.0 {
+                    return Err(FieldErrors::single("to", "cannot be yourself").into());
+                }
+                self.active_user(to).await?;
+                Ok(Typing::Direct(UserId(to)))
+            }
+            (None, Some(room)) => Ok(Typing::Room(self.visible_room(caller, room).await?.slug)),
+            _ => Err(FieldErrors::single("to", "give `to` (a user) or `room`, one of them").into()),
+        }
     }
 
     /// Stores a direct message to an active user other than the caller.

@@ -160,7 +160,13 @@ struct Inner {
     config: HubConfig,
     /// Each account's allowance of client messages, shared by its connections here.
     budgets: DefaultKeyedRateLimiter<UserId>,
+    /// Typing indicators let through, per sender and conversation (its key): one every
+    /// [`TYPING_EVERY`].
+    typing: DefaultKeyedRateLimiter<(UserId, String)>,
 }
+
+/// How often one sender's typing indicator in one conversation is passed on; more are dropped.
+pub const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Inner {
     fn read(&self) -> RwLockReadGuard<'_, State> {
@@ -188,6 +194,13 @@ impl Inner {
             Target::Room(room) => {
                 for id in state.rooms.get(room).into_iter().flatten() {
                     if let Some(peer) = state.peers.get(id) {
+                        peer.offer(frame);
+                    }
+                }
+            }
+            Target::RoomExcept { room, except } => {
+                for id in state.rooms.get(room).into_iter().flatten() {
+                    if let Some(peer) = state.peers.get(id).filter(|peer| peer.user != *except) {
                         peer.offer(frame);
                     }
                 }
@@ -252,6 +265,7 @@ impl Hub {
             bus,
             config,
             budgets: RateLimiter::keyed(quota),
+            typing: RateLimiter::keyed(Quota::with_period(TYPING_EVERY).expect("a period above zero")),
         });
         tokio::spawn(route_bus(Arc::downgrade(&inner), subscription));
         Self { inner }
@@ -302,8 +316,15 @@ impl Hub {
         self.inner.budgets.check_key(&user).is_ok()
     }
 
+    /// Whether a typing indicator of `user` in `conversation` (its key) is passed on: one every
+    /// [`TYPING_EVERY`], whichever of the user's connections here sends it.
+    pub fn admit_typing(&self, user: UserId, conversation: String) -> bool {
+        self.inner.typing.check_key(&(user, conversation)).is_ok()
+    }
+
     /// Forgets the allowances of accounts that have been quiet long enough to be full again.
     pub fn forget_idle_budgets(&self) {
+        self.inner.typing.retain_recent();
         self.inner.budgets.retain_recent();
         self.inner.budgets.shrink_to_fit();
     }

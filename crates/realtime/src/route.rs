@@ -19,6 +19,8 @@ pub enum Target {
     Users(Vec<UserId>),
     /// Every connection that joined this room.
     Room(String),
+    /// Every connection that joined this room, but those of one user (who said it).
+    RoomExcept { room: String, except: UserId },
 }
 
 /// The payload: one header line saying who it is for (`u 1,2` or `r slug`), then the frame.
@@ -29,6 +31,7 @@ pub(crate) fn encode(target: &Target, frame: &str) -> Vec<u8> {
             format!("u {ids}\n")
         }
         Target::Room(room) => format!("r {room}\n"),
+        Target::RoomExcept { room, except } => format!("x {} {room}\n", except.0),
     };
     let mut payload = Vec::with_capacity(header.len() + frame.len());
     payload.extend_from_slice(header.as_bytes());
@@ -47,6 +50,10 @@ pub(crate) fn decode(topic: &str, payload: &[u8]) -> Option<(Target, ByteString)
                 Target::Users(ids.split(',').map(|id| id.parse().map(UserId)).collect::<Result<_, _>>().ok()?)
             }
             ("r", room) => Target::Room(room.to_owned()),
+            ("x", rest) => {
+                let (except, room) = rest.split_once(' ')?;
+                Target::RoomExcept { room: room.to_owned(), except: UserId(except.parse().ok()?) }
+            }
             _ => return None,
         };
         return Some((target, ByteString::from(frame)));
@@ -94,7 +101,11 @@ mod tests {
 
     #[test]
     fn targets_round_trip() {
-        for target in [Target::Users(vec![UserId(1), UserId(22)]), Target::Room("ops-team".into())] {
+        for target in [
+            Target::Users(vec![UserId(1), UserId(22)]),
+            Target::Room("ops-team".into()),
+            Target::RoomExcept { room: "ops-team".into(), except: UserId(7) },
+        ] {
             let payload = encode(&target, r#"{"type":"x","data":{"a":"b\nc"}}"#);
             let (decoded, frame) = decode(TOPIC, &payload).expect("decodes");
             assert_eq!(decoded, target);

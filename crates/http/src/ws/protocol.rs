@@ -22,14 +22,41 @@ pub struct ConnectQuery {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
-    Auth { token: String },
-    Join { room: String },
-    Leave { room: String },
-    Message { room: String, content: String },
-    Dm { to: i64, content: String },
-    History { room: Option<String>, with: Option<i64>, before: Option<i64>, after: Option<i64>, limit: Option<i64> },
-    Subscribe { topic: String },
-    Unsubscribe { topic: String },
+    Auth {
+        token: String,
+    },
+    Join {
+        room: String,
+    },
+    Leave {
+        room: String,
+    },
+    Message {
+        room: String,
+        content: String,
+    },
+    Dm {
+        to: i64,
+        content: String,
+    },
+    /// The caller is typing to `to` or in `room`: passed on, never stored.
+    Typing {
+        to: Option<i64>,
+        room: Option<String>,
+    },
+    History {
+        room: Option<String>,
+        with: Option<i64>,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: Option<i64>,
+    },
+    Subscribe {
+        topic: String,
+    },
+    Unsubscribe {
+        topic: String,
+    },
     Ping,
 }
 

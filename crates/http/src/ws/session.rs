@@ -9,7 +9,7 @@ use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::time::Instant;
-use workbench_chat::HistoryPage;
+use workbench_chat::{HistoryPage, Typing};
 use workbench_realtime::{CloseReason, Closing, Connection, ConnectionId, Refused, Target, event_frame};
 use workbench_users::{AuthError, Principal};
 
@@ -330,6 +330,26 @@ impl Conversation {
                 let message = chat.send_direct(&self.principal, to, &content).await?;
                 let frame = event_frame("chat.dm", &MessageResponse::new(message, None));
                 hub.publish(&Target::Users(vec![workbench_users::UserId(to), self.principal.id]), &frame).await;
+            }
+            ClientMessage::Typing { to, room } => {
+                let from = self.principal.id;
+                let (target, conversation, data) = match chat.typing_in(&self.principal, to, room.as_deref()).await? {
+                    Typing::Direct(to) => (
+                        Target::Users(vec![to]),
+                        workbench_chat::Conversation::direct(from, to).key(),
+                        serde_json::json!({"from": from.0, "to": to.0}),
+                    ),
+                    Typing::Room(room) => (
+                        Target::RoomExcept { room: room.to_string(), except: from },
+                        format!("room:{room}"),
+                        serde_json::json!({"from": from.0, "room": room.as_str()}),
+                    ),
+                };
+                // More than one every two seconds per conversation is dropped without a word: a
+                // client sends one per keystroke.
+                if hub.admit_typing(from, conversation) {
+                    hub.publish(&target, &event_frame("chat.typing", &data)).await;
+                }
             }
             ClientMessage::History { room, with, before, after, limit } => {
                 let page = HistoryPage::parse(before, after, limit).map_err(|e| SocketError::invalid(&e))?;
