@@ -687,3 +687,77 @@ async fn typing_reaches_the_others_at_most_once_in_two_seconds(app: TestApp) {
     a.send(json!({"type": "typing", "room": "nowhere"})).await;
     assert_eq!(a.next("error").await["data"]["code"], "not_found");
 }
+
+engines!(a_message_is_corrected_by_its_author_and_taken_back_as_a_tombstone);
+
+async fn change(
+    app: &TestApp,
+    who: &Account,
+    method: reqwest::Method,
+    id: &Value,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut req = app.request(method, &format!("/api/v1/chat/messages/{id}")).bearer_auth(&who.access_token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    req.send().await.expect("request")
+}
+
+/// `PATCH` and `DELETE /chat/messages/{id}`: the author corrects (others may not), the author,
+/// the room's creator or a moderator takes back, and everyone in the conversation hears of both.
+async fn a_message_is_corrected_by_its_author_and_taken_back_as_a_tombstone(app: TestApp) {
+    use reqwest::Method;
+    let (ann, bob, eve) = (app.signup("ann").await, app.signup("bob").await, app.signup("eve").await);
+    assert_eq!(create_room(&app, &ann, json!({"name": "ops"})).await.status(), StatusCode::CREATED);
+    let (mut a, mut b) = (Socket::open(&app, &ann).await, Socket::open(&app, &bob).await);
+    for socket in [&mut a, &mut b] {
+        socket.send(json!({"type": "join", "room": "ops"})).await;
+        socket.settle().await;
+    }
+    b.send(json!({"type": "message", "room": "ops", "content": "helo all"})).await;
+    let said = a.next("chat.message").await["data"].clone();
+    assert!(said["edited_at"].is_null() && said["deleted_at"].is_null());
+    let id = &said["id"];
+
+    assert_eq!(change(&app, &ann, Method::PATCH, id, Some(json!({"content": "hi"}))).await.status(), 403);
+    assert_eq!(change(&app, &eve, Method::PATCH, id, Some(json!({"content": "hi"}))).await.status(), 403);
+    let blank = change(&app, &bob, Method::PATCH, id, Some(json!({"content": "  "}))).await;
+    assert_eq!(blank.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = change(&app, &bob, Method::PATCH, id, Some(json!({"content": "hello all"}))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let edited: Value = res.json().await.unwrap();
+    assert_eq!((edited["content"].as_str(), edited["room"].as_str()), (Some("hello all"), Some("ops")));
+    assert!(edited["edited_at"].is_string());
+    assert_eq!(a.next("chat.edited").await["data"], edited, "the room hears of the correction");
+    let missing = change(&app, &bob, Method::PATCH, &json!(999_999), Some(json!({"content": "x"}))).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    assert_eq!(change(&app, &eve, Method::DELETE, id, None).await.status(), 403);
+    assert_eq!(
+        change(&app, &ann, Method::DELETE, id, None).await.status(),
+        StatusCode::NO_CONTENT,
+        "the room's creator"
+    );
+    let gone = b.next("chat.deleted").await["data"].clone();
+    assert!(gone["content"].is_null() && gone["deleted_at"].is_string(), "{gone}");
+    let res = app.get("/api/v1/chat/rooms/ops/messages").bearer_auth(&eve.access_token).send().await.unwrap();
+    let history: Value = res.json().await.unwrap();
+    assert_eq!(history["data"][0]["id"], *id);
+    assert!(history["data"][0]["content"].is_null(), "a tombstone stays in history");
+    let late = change(&app, &bob, Method::PATCH, id, Some(json!({"content": "again"}))).await;
+    assert_eq!(late.status(), StatusCode::CONFLICT);
+    let res = app.get("/api/v1/chat/search?q=hello").bearer_auth(&bob.access_token).send().await.unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["data"], json!([]), "its text is no longer found");
+
+    a.send(json!({"type": "dm", "to": bob.id, "content": "secret"})).await;
+    let dm = b.next("chat.dm").await["data"].clone();
+    assert_eq!(change(&app, &eve, Method::DELETE, &dm["id"], None).await.status(), 404, "not hers to see");
+    assert_eq!(
+        change(&app, &bob, Method::DELETE, &dm["id"], None).await.status(),
+        403,
+        "the recipient did not write it"
+    );
+    assert_eq!(change(&app, &ann, Method::DELETE, &dm["id"], None).await.status(), 204);
+    assert!(b.next("chat.deleted").await["data"]["content"].is_null());
+}

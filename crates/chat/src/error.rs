@@ -9,6 +9,12 @@ pub enum ChatError {
     /// No such room, or a private one the caller is not a member of: indistinguishable on purpose.
     #[error("no such room")]
     RoomNotFound,
+    /// No such message, or one the caller may not read: indistinguishable on purpose.
+    #[error("no such message")]
+    MessageNotFound,
+    /// The message can no longer change that way (too old to edit, or deleted).
+    #[error("{0}")]
+    TooLate(&'static str),
     /// The other party of a direct message does not exist or is disabled.
     #[error("no such user")]
     UserNotFound,

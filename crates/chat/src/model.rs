@@ -170,8 +170,27 @@ pub struct Message {
     pub room: Option<RoomId>,
     pub sender_id: UserId,
     pub recipient_id: Option<UserId>,
+    /// Empty once deleted.
     pub content: String,
     pub created_at: DateTime<Utc>,
+    /// When its author last corrected it.
+    pub edited_at: Option<DateTime<Utc>>,
+    /// When it was taken back: it stays in history as a tombstone, its text gone.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Message {
+    /// How long after sending its author may still correct a message.
+    pub const EDITABLE_FOR: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
+    /// The conversation it belongs to.
+    pub fn conversation(&self) -> Conversation {
+        match (self.room, self.recipient_id) {
+            (Some(room), _) => Conversation::Room(room),
+            (None, Some(to)) => Conversation::direct(self.sender_id, to),
+            (None, None) => Conversation::direct(self.sender_id, self.sender_id),
+        }
+    }
 }
 
 /// Which part of a conversation's history to read. `before` pages back through older messages

@@ -7,7 +7,8 @@ use workbench_core::{Page, RepositoryError};
 use workbench_users::UserId;
 
 use crate::{
-    Conversation, FoundMessage, HistoryPage, Message, MessageSearch, NewMessage, NewRoom, Room, RoomId, RoomSlug,
+    Conversation, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch, NewMessage, NewRoom,
+    Room, RoomId, RoomSlug,
 };
 
 /// Where rooms, their members and messages live.
@@ -42,6 +43,25 @@ pub trait ChatStore: Send + Sync {
     /// to case, newest first, each with its room's slug, and how many match. MUST find them
     /// through an index of the text, never by reading every message.
     async fn search(&self, search: MessageSearch) -> Result<Page<FoundMessage>, RepositoryError>;
+
+    /// The message with this id, tombstone or not.
+    async fn find_message(&self, id: MessageId) -> Result<Option<Message>, RepositoryError>;
+
+    /// The room with this id.
+    async fn room_by_id(&self, id: RoomId) -> Result<Option<Room>, RepositoryError>;
+
+    /// Replaces a message's content (and its search text) and sets `edited_at`, unless it was
+    /// deleted meanwhile; the message as stored after, `None` when there is none to change.
+    async fn edit_message(
+        &self,
+        id: MessageId,
+        content: MessageContent,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Message>, RepositoryError>;
+
+    /// Makes a message a tombstone: content and search text emptied, `deleted_at` set (kept from
+    /// a first deletion). The message as stored after, `None` when there is none.
+    async fn delete_message(&self, id: MessageId, at: DateTime<Utc>) -> Result<Option<Message>, RepositoryError>;
 
     /// Stores a message; its id is above every id stored before.
     async fn insert_message(&self, message: NewMessage) -> Result<Message, RepositoryError>;

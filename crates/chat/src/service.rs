@@ -226,6 +226,57 @@ impl ChatService {
         Ok(self.store.contacts(user).await?)
     }
 
+    /// A message the caller may read, with its room (if any): a direct message they sent or
+    /// received, or one of a room they may see.
+    async fn readable(&self, caller: &Principal, id: i64) -> Result<(Message, Option<Room>), ChatError> {
+        let message = match id {
+            1.. => self.store.find_message(MessageId(id)).await?.ok_or(ChatError::MessageNotFound)?,
+            _ => return Err(ChatError::MessageNotFound),
+        };
+        let Some(room) = message.room else {
+            let party = message.sender_id == caller.id || message.recipient_id == Some(caller.id);
+            return if party { Ok((message, None)) } else { Err(ChatError::MessageNotFound) };
+        };
+        let room = self.store.room_by_id(room).await?.ok_or(ChatError::MessageNotFound)?;
+        if room.is_private && !caller.role.is_moderator() && !self.store.is_member(room.id, caller.id).await? {
+            return Err(ChatError::MessageNotFound);
+        }
+        Ok((message, Some(room)))
+    }
+
+    /// Corrects a message: only its author, within [`Message::EDITABLE_FOR`] of sending, and not
+    /// once deleted. The message as stored after, with its room.
+    pub async fn edit(&self, caller: &Principal, id: i64, text: &str) -> Result<(Message, Option<Room>), ChatError> {
+        let content = content(text)?;
+        let (message, room) = self.readable(caller, id).await?;
+        if message.sender_id != caller.id {
+            return Err(ChatError::Forbidden("Only its author edits a message."));
+        }
+        if message.deleted_at.is_some() {
+            return Err(ChatError::TooLate("The message was deleted."));
+        }
+        let at = now();
+        if at - message.created_at > Message::EDITABLE_FOR {
+            return Err(ChatError::TooLate("A message can be edited for 15 minutes after it was sent."));
+        }
+        let edited = self.store.edit_message(message.id, content, at).await?;
+        Ok((edited.ok_or(ChatError::TooLate("The message was deleted."))?, room))
+    }
+
+    /// Takes a message back, leaving a tombstone: its author, the room's creator or a moderator.
+    /// Deleting a tombstone again changes nothing.
+    pub async fn delete(&self, caller: &Principal, id: i64) -> Result<(Message, Option<Room>), ChatError> {
+        let (message, room) = self.readable(caller, id).await?;
+        let allowed = message.sender_id == caller.id
+            || caller.role.is_moderator()
+            || room.as_ref().is_some_and(|room| room.created_by == caller.id);
+        if !allowed {
+            return Err(ChatError::Forbidden("Only its author, the room's creator or a moderator deletes a message."));
+        }
+        let deleted = self.store.delete_message(message.id, now()).await?.ok_or(ChatError::MessageNotFound)?;
+        Ok((deleted, room))
+    }
+
     async fn active_user(&self, id: i64) -> Result<(), ChatError> {
         match self.accounts.account(UserId(id)).await? {
             Some(account) if account.is_active() => Ok(()),
@@ -327,5 +378,46 @@ mod tests {
             .returning(|id| Ok(Some(Principal { status: UserStatus::Disabled, ..principal(id.0, Role::User) })));
         let chat = service(MockChatStore::new(), accounts);
         assert!(matches!(chat.send_direct(&principal(1, Role::User), 2, "hi").await, Err(ChatError::UserNotFound)));
+    }
+
+    fn direct(from: i64, to: i64, sent_ago: chrono::TimeDelta) -> Message {
+        Message {
+            id: MessageId(5),
+            room: None,
+            sender_id: UserId(from),
+            recipient_id: Some(UserId(to)),
+            content: "helo".into(),
+            created_at: Utc::now() - sent_ago,
+            edited_at: None,
+            deleted_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_is_edited_by_its_author_for_fifteen_minutes() {
+        let mut store = MockChatStore::new();
+        let old = direct(1, 2, chrono::TimeDelta::minutes(16));
+        store.expect_find_message().returning(move |_| Ok(Some(old.clone())));
+        store.expect_edit_message().never();
+        let chat = service(store, MockAccounts::new());
+        let late = chat.edit(&principal(1, Role::User), 5, "hello").await;
+        assert!(matches!(late, Err(ChatError::TooLate(_))), "{late:?}");
+        let other = chat.edit(&principal(2, Role::User), 5, "hello").await;
+        assert!(matches!(other, Err(ChatError::Forbidden(_))), "the recipient reads it but did not write it");
+        let stranger = chat.edit(&principal(3, Role::Admin), 5, "hello").await;
+        assert!(matches!(stranger, Err(ChatError::MessageNotFound)), "not a party: not found");
+
+        let mut store = MockChatStore::new();
+        let fresh = direct(1, 2, chrono::TimeDelta::minutes(14));
+        store.expect_find_message().returning(move |_| Ok(Some(fresh.clone())));
+        store.expect_edit_message().times(1).returning(|id, content, at| {
+            let mut edited = direct(1, 2, chrono::TimeDelta::minutes(14));
+            (edited.id, edited.content, edited.edited_at) = (id, content.into_string(), Some(at));
+            Ok(Some(edited))
+        });
+        let chat = service(store, MockAccounts::new());
+        let (edited, room) = chat.edit(&principal(1, Role::User), 5, " hello ").await.unwrap();
+        assert_eq!((edited.content.as_str(), room), ("hello", None));
+        assert!(edited.edited_at.is_some());
     }
 }

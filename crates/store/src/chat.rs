@@ -7,8 +7,8 @@ use diesel::sql_types::{BigInt, Bool, Text};
 use std::collections::HashMap;
 use std::sync::Arc;
 use workbench_chat::{
-    ChatStore, Conversation, FoundMessage, HistoryPage, Message, MessageId, MessageSearch, NewMessage, NewRoom, Room,
-    RoomId, RoomSlug,
+    ChatStore, Conversation, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch, NewMessage,
+    NewRoom, Room, RoomId, RoomSlug,
 };
 use workbench_core::{Page, RepositoryError};
 use workbench_users::UserId;
@@ -160,6 +160,8 @@ const MESSAGE_COLUMNS: (
     chat_messages::recipient_id,
     chat_messages::content,
     chat_messages::created_at,
+    chat_messages::edited_at,
+    chat_messages::deleted_at,
 ) = (
     chat_messages::id,
     chat_messages::conversation,
@@ -168,6 +170,8 @@ const MESSAGE_COLUMNS: (
     chat_messages::recipient_id,
     chat_messages::content,
     chat_messages::created_at,
+    chat_messages::edited_at,
+    chat_messages::deleted_at,
 );
 
 #[derive(Debug, Queryable)]
@@ -179,6 +183,8 @@ struct MessageRow {
     recipient_id: Option<i64>,
     content: String,
     created_at: NaiveDateTime,
+    edited_at: Option<NaiveDateTime>,
+    deleted_at: Option<NaiveDateTime>,
 }
 
 impl From<MessageRow> for Message {
@@ -190,6 +196,8 @@ impl From<MessageRow> for Message {
             recipient_id: row.recipient_id.map(UserId),
             content: row.content,
             created_at: row.created_at.and_utc(),
+            edited_at: row.edited_at.map(|at| at.and_utc()),
+            deleted_at: row.deleted_at.map(|at| at.and_utc()),
         }
     }
 }
@@ -236,6 +244,76 @@ impl ChatStore for DieselChatStore {
                     .map_err(db)?
                     .map(RoomRow::into_room)
                     .transpose()
+            })
+            .await
+    }
+
+    async fn room_by_id(&self, id: RoomId) -> Result<Option<Room>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                chat_rooms::table
+                    .find(id.0)
+                    .first::<RoomRow>(conn)
+                    .optional()
+                    .map_err(db)?
+                    .map(RoomRow::into_room)
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn find_message(&self, id: MessageId) -> Result<Option<Message>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let row: Option<MessageRow> =
+                    chat_messages::table.find(id.0).select(MESSAGE_COLUMNS).first(conn).optional().map_err(db)?;
+                Ok(row.map(Message::from))
+            })
+            .await
+    }
+
+    async fn edit_message(
+        &self,
+        id: MessageId,
+        content: MessageContent,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Message>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let row: Option<MessageRow> =
+                    diesel::update(chat_messages::table.find(id.0).filter(chat_messages::deleted_at.is_null()))
+                        .set((
+                            chat_messages::search_text.eq(content.as_str().to_lowercase()),
+                            chat_messages::content.eq(content.as_str()),
+                            chat_messages::edited_at.eq(Some(stored(at))),
+                        ))
+                        .returning(MESSAGE_COLUMNS)
+                        .get_result(conn)
+                        .optional()
+                        .map_err(db)?;
+                Ok(row.map(Message::from))
+            })
+            .await
+    }
+
+    async fn delete_message(&self, id: MessageId, at: DateTime<Utc>) -> Result<Option<Message>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let row: Option<MessageRow> = diesel::update(chat_messages::table.find(id.0))
+                    .set((
+                        chat_messages::content.eq(""),
+                        chat_messages::search_text.eq(""),
+                        chat_messages::deleted_at.eq(diesel::dsl::sql::<
+                            diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+                        >("COALESCE(chat_messages.deleted_at, ")
+                        .bind::<diesel::sql_types::Timestamp, _>(stored(at))
+                        .sql(")")),
+                    ))
+                    .returning(MESSAGE_COLUMNS)
+                    .get_result(conn)
+                    .optional()
+                    .map_err(db)?;
+                Ok(row.map(Message::from))
             })
             .await
     }

@@ -479,6 +479,10 @@ diesel::table! {
         /// The content lower-cased (every script, folded in Rust): what search matches, through
         /// a trigram index.
         search_text -> Text,
+        /// When its author last corrected it.
+        edited_at -> Nullable<Timestamp>,
+        /// When it was taken back (a tombstone: content and search text empty).
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 

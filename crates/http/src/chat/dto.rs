@@ -102,8 +102,13 @@ pub struct MessageResponse {
     pub room: Option<String>,
     pub sender_id: i64,
     pub recipient_id: Option<i64>,
-    pub content: String,
+    /// `null` once the message was deleted.
+    pub content: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When its author last corrected it.
+    pub edited_at: Option<DateTime<Utc>>,
+    /// When it was taken back; it stays in history as this tombstone.
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl MessageResponse {
@@ -114,10 +119,21 @@ impl MessageResponse {
             room: room.map(ToString::to_string),
             sender_id: m.sender_id.0,
             recipient_id: m.recipient_id.map(|r| r.0),
-            content: m.content,
+            content: m.deleted_at.is_none().then_some(m.content),
             created_at: m.created_at,
+            edited_at: m.edited_at,
+            deleted_at: m.deleted_at,
         }
     }
+}
+
+/// `PATCH /chat/messages/{id}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct EditMessageRequest {
+    /// The corrected text: 1 to 4,000 characters once trimmed.
+    #[schema(value_type = String, min_length = 1, max_length = 4000, required = true)]
+    #[serde(default)]
+    pub content: Lenient<String>,
 }
 
 /// A page of history: `before` pages back, `after` reads forward from the last id a client saw.

@@ -10,6 +10,8 @@ impl From<ChatError> for ApiError {
             ChatError::Validation(errors) => ApiError::validation(errors),
             ChatError::RoomNotFound => ApiError::not_found("No such room."),
             ChatError::UserNotFound => ApiError::not_found("No such user."),
+            ChatError::MessageNotFound => ApiError::not_found("No such message."),
+            ChatError::TooLate(why) => ApiError::conflict(why),
             ChatError::Forbidden(why) => ApiError::forbidden(why),
             ChatError::Conflict { field: "name" } => ApiError::conflict("A room of this name exists already."),
             ChatError::Conflict { field } => ApiError::taken(field),

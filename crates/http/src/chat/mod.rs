@@ -4,9 +4,10 @@
 
 use std::convert::Infallible;
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use workbench_chat::HistoryPage;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use workbench_chat::{HistoryPage, Message, Room};
 use workbench_core::{PageRequest, TypeFailures, Validator};
+use workbench_realtime::{Target, event_frame};
 
 pub mod dto;
 mod errors;
@@ -20,8 +21,8 @@ use crate::problem::{ApiError, Problem};
 use crate::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable};
 use crate::state::AppState;
 use dto::{
-    AddMemberRequest, ChatSearchQuery, CreateRoomRequest, HistoryQuery, MembershipResponse, MessageResponse,
-    RoomResponse, RoomSlugSchema,
+    AddMemberRequest, ChatSearchQuery, CreateRoomRequest, EditMessageRequest, HistoryQuery, MembershipResponse,
+    MessageResponse, RoomResponse, RoomSlugSchema,
 };
 
 fn page(query: HistoryQuery) -> Result<HistoryPage, ApiError> {
@@ -36,7 +37,9 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
             .service(add_member)
             .service(room_messages)
             .service(direct_messages)
-            .service(search);
+            .service(search)
+            .service(edit_message)
+            .service(delete_message);
     }
 }
 
@@ -222,4 +225,78 @@ pub async fn search(
     let found =
         state.chat.search(&user, query.q.as_deref(), query.with, query.room.as_deref(), query.before, page).await?;
     Ok(paginated(&req, found.map(|f| MessageResponse::new(f.message, f.room.as_ref()))))
+}
+
+/// Who hears of a change to `message`: the sockets in its room, or both sides of its direct
+/// conversation, on every instance.
+async fn announce(state: &AppState, kind: &str, message: Message, room: Option<Room>) -> MessageResponse {
+    let target = match &room {
+        Some(room) => Target::Room(room.slug.to_string()),
+        None => Target::Users(message.recipient_id.into_iter().chain([message.sender_id]).collect()),
+    };
+    let shown = MessageResponse::new(message, room.as_ref().map(|r| &r.slug));
+    state.realtime.hub.publish(&target, &event_frame(kind, &shown)).await;
+    shown
+}
+
+/// Correct a message: its author only (anyone else who can read it: 403), within 15 minutes of
+/// sending it (later, or once deleted: 409). Those in its conversation get `chat.edited`.
+#[utoipa::path(
+    tag = "chat",
+    operation_id = "edit_chat_message",
+    security(("bearer_auth" = ["chat:write"])),
+    params(("id" = i64, Path, minimum = 1, description = "Message id")),
+    request_body = EditMessageRequest,
+    responses(
+        (status = 200, body = MessageResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, description = "Sent more than 15 minutes ago, or deleted", body = Problem, content_type = "application/problem+json"),
+        (status = 422, response = Unprocessable),
+    )
+)]
+#[patch("/chat/messages/{id}")]
+pub async fn edit_message(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    id: web::Path<i64>,
+    body: Json<EditMessageRequest>,
+) -> Result<web::Json<MessageResponse>, ApiError> {
+    let mut failures = TypeFailures::default();
+    let content = lenient("content", body.into_inner().content, &mut failures);
+    let mut v = Validator::seeded(failures);
+    let content = v.required("content", content, Ok::<_, Infallible>);
+    v.finish()?;
+    let content = content.unwrap_or_default();
+    let (message, room) = state.chat.edit(&user, id.into_inner(), &content).await?;
+    Ok(web::Json(announce(&state, "chat.edited", message, room).await))
+}
+
+/// Take a message back: its author, the room's creator or a moderator (anyone else who can read
+/// it: 403). It stays in history as a tombstone (`content: null`, `deleted_at`); those in its
+/// conversation get `chat.deleted`.
+#[utoipa::path(
+    tag = "chat",
+    operation_id = "delete_chat_message",
+    security(("bearer_auth" = ["chat:write"])),
+    params(("id" = i64, Path, minimum = 1, description = "Message id")),
+    responses(
+        (status = 204, description = "Deleted (or already a tombstone)"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
+#[delete("/chat/messages/{id}")]
+pub async fn delete_message(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let (message, room) = state.chat.delete(&user, id.into_inner()).await?;
+    announce(&state, "chat.deleted", message, room).await;
+    Ok(HttpResponse::NoContent().finish())
 }
