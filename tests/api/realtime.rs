@@ -761,3 +761,70 @@ async fn a_message_is_corrected_by_its_author_and_taken_back_as_a_tombstone(app:
     assert_eq!(change(&app, &ann, Method::DELETE, &dm["id"], None).await.status(), 204);
     assert!(b.next("chat.deleted").await["data"]["content"].is_null());
 }
+
+engines!(reactions_are_counted_per_emoji_and_reader);
+
+/// `PUT`/`DELETE /chat/messages/{id}/reactions/{emoji}`: one emoji each, counted per emoji with
+/// `me` for the reader, at most 20 different a message, `chat.reaction` to the conversation.
+async fn reactions_are_counted_per_emoji_and_reader(app: TestApp) {
+    use reqwest::Method;
+    let (ann, bob, eve) = (app.signup("ann").await, app.signup("bob").await, app.signup("eve").await);
+    let (mut a, mut b) = (Socket::open(&app, &ann).await, Socket::open(&app, &bob).await);
+    a.send(json!({"type": "dm", "to": bob.id, "content": "shipped!"})).await;
+    let dm = b.next("chat.dm").await["data"].clone();
+    assert_eq!(dm["reactions"], json!([]));
+    let react = |who: &Account, method: Method, emoji: &str| {
+        let path = format!("/api/v1/chat/messages/{}/reactions/{}", dm["id"], utf8_percent(emoji));
+        app.request(method, &path).bearer_auth(&who.access_token).send()
+    };
+
+    assert_eq!(react(&bob, Method::PUT, "🎉").await.unwrap().status(), StatusCode::NO_CONTENT);
+    let event = a.next("chat.reaction").await["data"].clone();
+    assert_eq!(
+        event,
+        json!({"message_id": dm["id"], "room": null, "emoji": "🎉", "count": 1, "user_id": bob.id, "added": true})
+    );
+    assert_eq!(react(&bob, Method::PUT, "🎉").await.unwrap().status(), 204, "twice changes nothing");
+    assert_eq!(react(&ann, Method::PUT, "🎉").await.unwrap().status(), 204);
+    assert_eq!(react(&ann, Method::PUT, "👍🏽").await.unwrap().status(), 204, "a skin tone is one emoji");
+    for bad in ["ab", "a", " ", "🎉🎉"] {
+        let res = react(&ann, Method::PUT, bad).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+    }
+    assert_eq!(react(&eve, Method::PUT, "🎉").await.unwrap().status(), 404, "not hers to read");
+
+    let res = app.get(&format!("/api/v1/chat/dm/{}", ann.id)).bearer_auth(&bob.access_token).send().await.unwrap();
+    let history: Value = res.json().await.unwrap();
+    assert_eq!(
+        history["data"][0]["reactions"],
+        json!([{"emoji": "🎉", "count": 2, "me": true}, {"emoji": "👍🏽", "count": 1, "me": false}])
+    );
+    assert_eq!(react(&bob, Method::DELETE, "🎉").await.unwrap().status(), 204);
+    let taken = loop {
+        let event = b.next("chat.reaction").await["data"].clone();
+        if event["added"] == false {
+            break event;
+        }
+    };
+    assert_eq!((taken["count"].as_i64(), taken["user_id"].as_i64()), (Some(1), Some(bob.id)));
+    assert_eq!(react(&bob, Method::DELETE, "🎉").await.unwrap().status(), 204, "taking back twice changes nothing");
+
+    let many =
+        ["😀", "😃", "😄", "😁", "😆", "😅", "😂", "🤣", "😊", "😇", "🙂", "🙃", "😉", "😌", "😍", "🥰", "😘", "😗"];
+    for emoji in many {
+        assert_eq!(react(&ann, Method::PUT, emoji).await.unwrap().status(), 204);
+    }
+    let full = react(&bob, Method::PUT, "🚀").await.unwrap();
+    assert_eq!(full.status(), StatusCode::CONFLICT, "a 21st different emoji");
+    assert_eq!(react(&bob, Method::PUT, "😀").await.unwrap().status(), 204, "one already there is still welcome");
+}
+
+/// `text` as a path segment (every byte but unreserved ones escaped).
+fn utf8_percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -49,9 +49,12 @@ INSERT INTO files (id, owner_id, filename, name_key, content_type, size, kind, s
 INSERT INTO file_links (id, file_id, token_digest, password_hash, expires_at, max_downloads, downloads, created_at) VALUES (1, 1, 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', '$2b$04$linkhash', '2026-03-11 00:00:00', 5, 2, '2026-03-04 08:01:00');
 INSERT INTO chat_rooms (id, slug, description, is_private, created_by, created_at) VALUES (1, 'general', 'Everyone', FALSE, 1, '2026-03-04 09:00:00'), (2, 'secret', NULL, TRUE, 2, '2026-03-04 09:00:01');
 INSERT INTO chat_members (room_id, user_id, added_at) VALUES (2, 1, '2026-03-04 09:01:00');
-INSERT INTO chat_messages (id, conversation, room_id, sender_id, recipient_id, content, created_at) VALUES
- (1, 'room:1', 1, 1, NULL, 'hello <b>world</b>', '2026-03-04 09:02:00.000002'),
- (2, 'dm:1:2', NULL, 2, 1, 'psst', '2026-03-04 09:03:00');
+INSERT INTO chat_messages (id, conversation, room_id, sender_id, recipient_id, content, created_at, search_text, edited_at, deleted_at) VALUES
+ (1, 'room:1', 1, 1, NULL, 'hello <b>world</b>', '2026-03-04 09:02:00.000002', 'hello <b>world</b>', '2026-03-04 09:04:00', NULL),
+ (2, 'dm:1:2', NULL, 2, 1, 'psst', '2026-03-04 09:03:00', 'psst', NULL, NULL),
+ (3, 'dm:1:2', NULL, 1, 2, '', '2026-03-04 09:05:00', '', NULL, '2026-03-04 09:06:00');
+INSERT INTO chat_reactions (message_id, emoji, user_id, created_at) VALUES
+ (1, '🎉', 2, '2026-03-04 09:07:00'), (1, '👍🏽', 1, '2026-03-04 09:07:30');
 INSERT INTO webhook_subscriptions (id, owner_id, url, events, secret, created_at) VALUES (1, 1, 'https://hooks.example.com/in', '["task.created"]', 'whsec_abc', '2026-03-04 10:00:00');
 INSERT INTO webhook_deliveries (id, subscription_id, event_id, event, message_id, body, status, attempts, created_at) VALUES (1, 1, 7, 'task.created', 'msg_1', '{"id":1}', 'delivered', 2, '2026-03-04 10:01:00');
 INSERT INTO webhook_attempts (id, delivery_id, subscription_id, attempt, attempted_at, response_status, error, duration_ms, succeeded) VALUES

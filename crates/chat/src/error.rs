@@ -15,6 +15,9 @@ pub enum ChatError {
     /// The message can no longer change that way (too old to edit, or deleted).
     #[error("{0}")]
     TooLate(&'static str),
+    /// A limit of the message's was reached (its distinct reactions).
+    #[error("{0}")]
+    Full(&'static str),
     /// The other party of a direct message does not exist or is disabled.
     #[error("no such user")]
     UserNotFound,

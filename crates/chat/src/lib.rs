@@ -14,8 +14,8 @@ mod service;
 
 pub use error::ChatError;
 pub use model::{
-    Conversation, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch, NewMessage, NewRoom,
-    Room, RoomDraft, RoomId, RoomSlug, Typing,
+    Conversation, Emoji, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch, NewMessage,
+    NewRoom, Reacted, Reaction, Room, RoomDraft, RoomId, RoomSlug, Typing,
 };
 pub use ports::{ChatStore, Presence};
 pub use service::ChatService;

@@ -177,6 +177,53 @@ pub struct Message {
     pub edited_at: Option<DateTime<Utc>>,
     /// When it was taken back: it stays in history as a tombstone, its text gone.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Its reactions as the reader sees them (who read it decides `me`), most used first; empty
+    /// where no reader was asked for (a message just sent has none).
+    pub reactions: Vec<Reaction>,
+}
+
+/// How many people reacted to a message with one emoji, and whether the reader is one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: u64,
+    pub me: bool,
+}
+
+/// One emoji, as a reaction names it: a single extended grapheme cluster (a flag, a skin tone or
+/// a family are one), neither blank nor a control, nor a lone ASCII character.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emoji(String);
+
+impl Emoji {
+    /// The most distinct emoji one message may carry.
+    pub const MAX_PER_MESSAGE: u64 = 20;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        use unicode_segmentation::UnicodeSegmentation;
+        let one = raw.graphemes(true).count() == 1;
+        let printable = !raw.chars().any(|c| c.is_whitespace() || c.is_control());
+        let ascii_letter = raw.len() == 1 && raw.is_ascii();
+        if !one || !printable || ascii_letter || raw.len() > 32 {
+            return Err("must be one emoji".to_owned());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What adding a reaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reacted {
+    /// Added; `count` people now react with that emoji.
+    Added { count: u64 },
+    /// The user had already reacted so.
+    Already { count: u64 },
+    /// The message carries [`Emoji::MAX_PER_MESSAGE`] other emoji already.
+    Full,
 }
 
 impl Message {

@@ -1,14 +1,16 @@
 //! What the chat domain needs from the outside world. Each method's doc says what an adapter
 //! MUST do; the store's tests hold it to that on both engines.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use workbench_core::{Page, RepositoryError};
 use workbench_users::UserId;
 
 use crate::{
-    Conversation, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch, NewMessage, NewRoom,
-    Room, RoomId, RoomSlug,
+    Conversation, Emoji, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch, NewMessage,
+    NewRoom, Reacted, Reaction, Room, RoomId, RoomSlug,
 };
 
 /// Where rooms, their members and messages live.
@@ -62,6 +64,29 @@ pub trait ChatStore: Send + Sync {
     /// Makes a message a tombstone: content and search text emptied, `deleted_at` set (kept from
     /// a first deletion). The message as stored after, `None` when there is none.
     async fn delete_message(&self, id: MessageId, at: DateTime<Utc>) -> Result<Option<Message>, RepositoryError>;
+
+    /// The reactions to each of `messages` (those that have any), most used first, `me` telling
+    /// whether `reader` is among those who reacted so. One query, however many messages.
+    async fn reactions(
+        &self,
+        reader: UserId,
+        messages: Vec<MessageId>,
+    ) -> Result<HashMap<MessageId, Vec<Reaction>>, RepositoryError>;
+
+    /// Records `user`'s reaction, unless the message already carries [`Emoji::MAX_PER_MESSAGE`]
+    /// other emoji. MUST decide that limit and the insert together, so that racing reactions
+    /// cannot pass it.
+    async fn react(
+        &self,
+        message: MessageId,
+        user: UserId,
+        emoji: Emoji,
+        at: DateTime<Utc>,
+    ) -> Result<Reacted, RepositoryError>;
+
+    /// Takes `user`'s reaction back: how many still react with that emoji, `None` when the user
+    /// had not.
+    async fn unreact(&self, message: MessageId, user: UserId, emoji: Emoji) -> Result<Option<u64>, RepositoryError>;
 
     /// Stores a message; its id is above every id stored before.
     async fn insert_message(&self, message: NewMessage) -> Result<Message, RepositoryError>;

@@ -6,8 +6,8 @@ use workbench_core::{FieldErrors, Page, PageRequest, Validator};
 use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
-    ChatError, ChatStore, Conversation, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch,
-    NewMessage, Room, RoomDraft, RoomSlug, Typing,
+    ChatError, ChatStore, Conversation, Emoji, FoundMessage, HistoryPage, Message, MessageContent, MessageId,
+    MessageSearch, NewMessage, Reacted, Room, RoomDraft, RoomSlug, Typing,
 };
 
 /// Rooms, their members, messages and history, with who may see and say what.
@@ -146,7 +146,7 @@ impl ChatService {
     ) -> Result<(Room, Vec<Message>), ChatError> {
         let room = self.visible_room(caller, room).await?;
         let messages = self.store.history(Conversation::Room(room.id), page).await?;
-        Ok((room, messages))
+        Ok((room, self.with_reactions(caller, messages).await?))
     }
 
     /// A page of the caller's direct messages with `other` (an existing user).
@@ -159,7 +159,8 @@ impl ChatService {
         if other < 1 || self.accounts.account(UserId(other)).await?.is_none() {
             return Err(ChatError::UserNotFound);
         }
-        Ok(self.store.history(Conversation::direct(caller.id, UserId(other)), page).await?)
+        let messages = self.store.history(Conversation::direct(caller.id, UserId(other)), page).await?;
+        self.with_reactions(caller, messages).await
     }
 
     /// The messages the caller may read whose content contains `q` (2 to 200 characters), newest
@@ -206,7 +207,7 @@ impl ChatService {
             before: before.map(MessageId),
             page,
         };
-        Ok(self.store.search(search).await?)
+        self.found_with_reactions(caller, self.store.search(search).await?).await
     }
 
     /// Messages in any of the caller's conversations containing `text` (already lower-cased, any
@@ -218,7 +219,7 @@ impl ChatService {
         page: PageRequest,
     ) -> Result<Page<FoundMessage>, ChatError> {
         let search = MessageSearch { reader: caller.id, text, within: None, before: None, page };
-        Ok(self.store.search(search).await?)
+        self.found_with_reactions(caller, self.store.search(search).await?).await
     }
 
     /// Who hears of the user's presence.
@@ -260,7 +261,9 @@ impl ChatService {
             return Err(ChatError::TooLate("A message can be edited for 15 minutes after it was sent."));
         }
         let edited = self.store.edit_message(message.id, content, at).await?;
-        Ok((edited.ok_or(ChatError::TooLate("The message was deleted."))?, room))
+        let edited = edited.ok_or(ChatError::TooLate("The message was deleted."))?;
+        let mut edited = self.with_reactions(caller, vec![edited]).await?;
+        Ok((edited.pop().ok_or(ChatError::MessageNotFound)?, room))
     }
 
     /// Takes a message back, leaving a tombstone: its author, the room's creator or a moderator.
@@ -277,6 +280,64 @@ impl ChatService {
         Ok((deleted, room))
     }
 
+    /// Adds the caller's reaction `emoji` to a message they may read (not a tombstone); the
+    /// message, its room, and how many now react so. Reacting twice changes nothing.
+    pub async fn react(
+        &self,
+        caller: &Principal,
+        id: i64,
+        emoji: &str,
+    ) -> Result<(Message, Option<Room>, u64), ChatError> {
+        let emoji = Emoji::parse(emoji).map_err(|why| FieldErrors::single("emoji", why))?;
+        let (message, room) = self.readable(caller, id).await?;
+        if message.deleted_at.is_some() {
+            return Err(ChatError::TooLate("The message was deleted."));
+        }
+        match self.store.react(message.id, caller.id, emoji, now()).await? {
+            Reacted::Added { count } | Reacted::Already { count } => Ok((message, room, count)),
+            Reacted::Full => Err(ChatError::Full("A message carries at most 20 different reactions.")),
+        }
+    }
+
+    /// Takes the caller's reaction back; the message, its room, and how many still react so, or
+    /// `None` when the caller had not reacted so (nothing changed).
+    pub async fn unreact(
+        &self,
+        caller: &Principal,
+        id: i64,
+        emoji: &str,
+    ) -> Result<(Message, Option<Room>, Option<u64>), ChatError> {
+        let emoji = Emoji::parse(emoji).map_err(|why| FieldErrors::single("emoji", why))?;
+        let (message, room) = self.readable(caller, id).await?;
+        let left = self.store.unreact(message.id, caller.id, emoji).await?;
+        Ok((message, room, left))
+    }
+
+    /// `messages` with their reactions as the caller sees them.
+    async fn with_reactions(&self, caller: &Principal, mut messages: Vec<Message>) -> Result<Vec<Message>, ChatError> {
+        if messages.is_empty() {
+            return Ok(messages);
+        }
+        let mut reactions = self.store.reactions(caller.id, messages.iter().map(|m| m.id).collect()).await?;
+        for message in &mut messages {
+            message.reactions = reactions.remove(&message.id).unwrap_or_default();
+        }
+        Ok(messages)
+    }
+
+    async fn found_with_reactions(
+        &self,
+        caller: &Principal,
+        found: Page<FoundMessage>,
+    ) -> Result<Page<FoundMessage>, ChatError> {
+        let Page { items, total, request } = found;
+        let (messages, rooms): (Vec<Message>, Vec<Option<RoomSlug>>) =
+            items.into_iter().map(|f| (f.message, f.room)).unzip();
+        let messages = self.with_reactions(caller, messages).await?;
+        let items = messages.into_iter().zip(rooms).map(|(message, room)| FoundMessage { message, room }).collect();
+        Ok(Page::new(items, total, request))
+    }
+
     async fn active_user(&self, id: i64) -> Result<(), ChatError> {
         match self.accounts.account(UserId(id)).await? {
             Some(account) if account.is_active() => Ok(()),
@@ -288,6 +349,8 @@ impl ChatService {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
+    use std::collections::HashMap;
+
     use workbench_core::TypeFailures;
     use workbench_users::{MockAccounts, Role, UserStatus};
 
@@ -390,6 +453,7 @@ mod tests {
             created_at: Utc::now() - sent_ago,
             edited_at: None,
             deleted_at: None,
+            reactions: Vec::new(),
         }
     }
 
@@ -410,6 +474,7 @@ mod tests {
         let mut store = MockChatStore::new();
         let fresh = direct(1, 2, chrono::TimeDelta::minutes(14));
         store.expect_find_message().returning(move |_| Ok(Some(fresh.clone())));
+        store.expect_reactions().returning(|_, _| Ok(HashMap::new()));
         store.expect_edit_message().times(1).returning(|id, content, at| {
             let mut edited = direct(1, 2, chrono::TimeDelta::minutes(14));
             (edited.id, edited.content, edited.edited_at) = (id, content.into_string(), Some(at));

@@ -2,13 +2,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 use std::collections::HashMap;
 use std::sync::Arc;
 use workbench_chat::{
-    ChatStore, Conversation, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch, NewMessage,
-    NewRoom, Room, RoomId, RoomSlug,
+    ChatStore, Conversation, Emoji, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch,
+    NewMessage, NewRoom, Reacted, Reaction, Room, RoomId, RoomSlug,
 };
 use workbench_core::{Page, RepositoryError};
 use workbench_users::UserId;
@@ -16,7 +17,7 @@ use workbench_users::UserId;
 use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, db, map_db_error};
 use crate::group_commit::{Batching, GroupCommit, Write};
-use crate::schema::{chat_members, chat_messages, chat_rooms};
+use crate::schema::{chat_members, chat_messages, chat_reactions, chat_rooms};
 use crate::users::contains_pattern;
 use crate::{AnyConnection, Database};
 
@@ -198,6 +199,7 @@ impl From<MessageRow> for Message {
             created_at: row.created_at.and_utc(),
             edited_at: row.edited_at.map(|at| at.and_utc()),
             deleted_at: row.deleted_at.map(|at| at.and_utc()),
+            reactions: Vec::new(),
         }
     }
 }
@@ -299,6 +301,10 @@ impl ChatStore for DieselChatStore {
     async fn delete_message(&self, id: MessageId, at: DateTime<Utc>) -> Result<Option<Message>, RepositoryError> {
         self.db
             .run(move |conn| {
+                // A tombstone keeps no reactions either.
+                diesel::delete(chat_reactions::table.filter(chat_reactions::message_id.eq(id.0)))
+                    .execute(conn)
+                    .map_err(db)?;
                 let row: Option<MessageRow> = diesel::update(chat_messages::table.find(id.0))
                     .set((
                         chat_messages::content.eq(""),
@@ -314,6 +320,125 @@ impl ChatStore for DieselChatStore {
                     .optional()
                     .map_err(db)?;
                 Ok(row.map(Message::from))
+            })
+            .await
+    }
+
+    async fn reactions(
+        &self,
+        reader: UserId,
+        messages: Vec<MessageId>,
+    ) -> Result<HashMap<MessageId, Vec<Reaction>>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let ids: Vec<i64> = messages.iter().map(|m| m.0).collect();
+                let rows: Vec<(i64, String, i64, Option<i64>)> = chat_reactions::table
+                    .filter(chat_reactions::message_id.eq_any(ids))
+                    .group_by((chat_reactions::message_id, chat_reactions::emoji))
+                    .select((
+                        chat_reactions::message_id,
+                        chat_reactions::emoji,
+                        count_star(),
+                        diesel::dsl::max(diesel::dsl::sql::<BigInt>(&format!(
+                            "CAST(CASE WHEN chat_reactions.user_id = {} THEN 1 ELSE 0 END AS BIGINT)",
+                            reader.0
+                        ))),
+                    ))
+                    .order((chat_reactions::message_id, count_star().desc(), chat_reactions::emoji))
+                    .into_boxed::<Db>()
+                    .load(conn)
+                    .map_err(db)?;
+                let mut by_message: HashMap<MessageId, Vec<Reaction>> = HashMap::new();
+                for (message, emoji, count, mine) in rows {
+                    by_message.entry(MessageId(message)).or_default().push(Reaction {
+                        emoji,
+                        count: u64::try_from(count).unwrap_or_default(),
+                        me: mine == Some(1),
+                    });
+                }
+                Ok(by_message)
+            })
+            .await
+    }
+
+    async fn react(
+        &self,
+        message: MessageId,
+        user: UserId,
+        emoji: Emoji,
+        at: DateTime<Utc>,
+    ) -> Result<Reacted, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    if let AnyConnection::Postgresql(pg) = conn {
+                        // Racing reactions to one message take turns here, so the limit holds.
+                        chat_messages::table
+                            .find(message.0)
+                            .select(chat_messages::id)
+                            .for_no_key_update()
+                            .first::<i64>(pg)
+                            .optional()
+                            .map_err(db)?;
+                    }
+                    let of_message = chat_reactions::table.filter(chat_reactions::message_id.eq(message.0));
+                    let count_of = |conn: &mut AnyConnection| -> Result<u64, RepositoryError> {
+                        let n: i64 = of_message
+                            .filter(chat_reactions::emoji.eq(emoji.as_str()))
+                            .count()
+                            .get_result(conn)
+                            .map_err(db)?;
+                        Ok(u64::try_from(n).unwrap_or_default())
+                    };
+                    let mine: i64 = of_message
+                        .filter(chat_reactions::emoji.eq(emoji.as_str()))
+                        .filter(chat_reactions::user_id.eq(user.0))
+                        .count()
+                        .get_result(conn)
+                        .map_err(db)?;
+                    if mine > 0 {
+                        return Ok(Reacted::Already { count: count_of(conn)? });
+                    }
+                    let emoji_known: i64 = of_message
+                        .filter(chat_reactions::emoji.eq(emoji.as_str()))
+                        .count()
+                        .get_result(conn)
+                        .map_err(db)?;
+                    if emoji_known == 0 {
+                        let distinct: Vec<String> =
+                            of_message.select(chat_reactions::emoji).distinct().load(conn).map_err(db)?;
+                        if distinct.len() as u64 >= Emoji::MAX_PER_MESSAGE {
+                            return Ok(Reacted::Full);
+                        }
+                    }
+                    diesel::insert_into(chat_reactions::table)
+                        .values((
+                            chat_reactions::message_id.eq(message.0),
+                            chat_reactions::emoji.eq(emoji.as_str()),
+                            chat_reactions::user_id.eq(user.0),
+                            chat_reactions::created_at.eq(stored(at)),
+                        ))
+                        .execute(conn)
+                        .map_err(db)?;
+                    Ok(Reacted::Added { count: count_of(conn)? })
+                })
+            })
+            .await
+    }
+
+    async fn unreact(&self, message: MessageId, user: UserId, emoji: Emoji) -> Result<Option<u64>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let of_emoji = chat_reactions::table
+                    .filter(chat_reactions::message_id.eq(message.0))
+                    .filter(chat_reactions::emoji.eq(emoji.as_str()));
+                let removed =
+                    diesel::delete(of_emoji.filter(chat_reactions::user_id.eq(user.0))).execute(conn).map_err(db)?;
+                if removed == 0 {
+                    return Ok(None);
+                }
+                let left: i64 = of_emoji.count().get_result(conn).map_err(db)?;
+                Ok(Some(u64::try_from(left).unwrap_or_default()))
             })
             .await
     }

@@ -486,6 +486,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Reactions to chat messages: one row per message, emoji and user.
+    chat_reactions (message_id, emoji, user_id) {
+        message_id -> BigInt,
+        emoji -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(totp_recovery_codes -> users (user_id));
 diesel::joinable!(totp_credentials -> users (user_id));
@@ -542,6 +552,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_rooms,
     chat_members,
     chat_messages,
+    chat_reactions,
     projects,
     project_members,
     project_invites,

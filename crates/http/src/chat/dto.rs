@@ -109,6 +109,33 @@ pub struct MessageResponse {
     pub edited_at: Option<DateTime<Utc>>,
     /// When it was taken back; it stays in history as this tombstone.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Reactions, most used first; `me` when the reader is among those who reacted so (a message
+    /// as an event delivers it shows none).
+    pub reactions: Vec<ReactionResponse>,
+}
+
+/// How many reacted to a message with one emoji, and whether the reader did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReactionResponse {
+    #[schema(example = "👍")]
+    pub emoji: String,
+    pub count: u64,
+    pub me: bool,
+}
+
+/// `chat.reaction`: someone reacted to a message, or took a reaction back.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReactionEvent {
+    pub message_id: i64,
+    #[schema(value_type = Option<RoomSlugSchema>)]
+    pub room: Option<String>,
+    pub emoji: String,
+    /// How many react with that emoji now.
+    pub count: u64,
+    /// Who reacted or took it back.
+    pub user_id: i64,
+    /// `true` when added, `false` when taken back.
+    pub added: bool,
 }
 
 impl MessageResponse {
@@ -123,6 +150,11 @@ impl MessageResponse {
             created_at: m.created_at,
             edited_at: m.edited_at,
             deleted_at: m.deleted_at,
+            reactions: m
+                .reactions
+                .into_iter()
+                .map(|r| ReactionResponse { emoji: r.emoji, count: r.count, me: r.me })
+                .collect(),
         }
     }
 }

@@ -11,7 +11,7 @@ impl From<ChatError> for ApiError {
             ChatError::RoomNotFound => ApiError::not_found("No such room."),
             ChatError::UserNotFound => ApiError::not_found("No such user."),
             ChatError::MessageNotFound => ApiError::not_found("No such message."),
-            ChatError::TooLate(why) => ApiError::conflict(why),
+            ChatError::TooLate(why) | ChatError::Full(why) => ApiError::conflict(why),
             ChatError::Forbidden(why) => ApiError::forbidden(why),
             ChatError::Conflict { field: "name" } => ApiError::conflict("A room of this name exists already."),
             ChatError::Conflict { field } => ApiError::taken(field),

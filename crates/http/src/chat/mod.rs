@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use workbench_chat::{HistoryPage, Message, Room};
 use workbench_core::{PageRequest, TypeFailures, Validator};
 use workbench_realtime::{Target, event_frame};
@@ -22,7 +22,7 @@ use crate::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unprocessa
 use crate::state::AppState;
 use dto::{
     AddMemberRequest, ChatSearchQuery, CreateRoomRequest, EditMessageRequest, HistoryQuery, MembershipResponse,
-    MessageResponse, RoomResponse, RoomSlugSchema,
+    MessageResponse, ReactionEvent, RoomResponse, RoomSlugSchema,
 };
 
 fn page(query: HistoryQuery) -> Result<HistoryPage, ApiError> {
@@ -39,7 +39,9 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
             .service(direct_messages)
             .service(search)
             .service(edit_message)
-            .service(delete_message);
+            .service(delete_message)
+            .service(react)
+            .service(unreact);
     }
 }
 
@@ -298,5 +300,93 @@ pub async fn delete_message(
 ) -> Result<HttpResponse, ApiError> {
     let (message, room) = state.chat.delete(&user, id.into_inner()).await?;
     announce(&state, "chat.deleted", message, room).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Tells the conversation of `message` that `user` reacted (or took a reaction back).
+async fn announce_reaction(state: &AppState, event: ReactionEvent, message: &Message, room: Option<&Room>) {
+    let target = match room {
+        Some(room) => Target::Room(room.slug.to_string()),
+        None => Target::Users(message.recipient_id.into_iter().chain([message.sender_id]).collect()),
+    };
+    state.realtime.hub.publish(&target, &event_frame("chat.reaction", &event)).await;
+}
+
+/// React to a message the caller may read with one emoji (at most 20 different ones a message:
+/// one more is a 409). Reacting twice changes nothing. Those in its conversation get
+/// `chat.reaction`.
+#[utoipa::path(
+    tag = "chat",
+    operation_id = "react_to_chat_message",
+    security(("bearer_auth" = ["chat:write"])),
+    params(
+        ("id" = i64, Path, minimum = 1, description = "Message id"),
+        ("emoji" = String, Path, description = "One emoji (one grapheme), percent-encoded"),
+    ),
+    responses(
+        (status = 204, description = "Reacted"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, description = "The message carries 20 other reactions, or was deleted", body = Problem, content_type = "application/problem+json"),
+        (status = 422, response = Unprocessable),
+    )
+)]
+#[put("/chat/messages/{id}/reactions/{emoji}")]
+pub async fn react(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i64, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, emoji) = path.into_inner();
+    let (message, room, count) = state.chat.react(&user, id, &emoji).await?;
+    let event = ReactionEvent {
+        message_id: message.id.0,
+        room: room.as_ref().map(|r| r.slug.to_string()),
+        emoji,
+        count,
+        user_id: user.id.0,
+        added: true,
+    };
+    announce_reaction(&state, event, &message, room.as_ref()).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Take the caller's reaction back (one never given changes nothing). Those in the message's
+/// conversation get `chat.reaction` with `added: false`.
+#[utoipa::path(
+    tag = "chat",
+    operation_id = "unreact_to_chat_message",
+    security(("bearer_auth" = ["chat:write"])),
+    params(
+        ("id" = i64, Path, minimum = 1, description = "Message id"),
+        ("emoji" = String, Path, description = "One emoji (one grapheme), percent-encoded"),
+    ),
+    responses(
+        (status = 204, description = "Taken back"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+    )
+)]
+#[delete("/chat/messages/{id}/reactions/{emoji}")]
+pub async fn unreact(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i64, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, emoji) = path.into_inner();
+    let (message, room, count) = state.chat.unreact(&user, id, &emoji).await?;
+    let Some(count) = count else { return Ok(HttpResponse::NoContent().finish()) };
+    let event = ReactionEvent {
+        message_id: message.id.0,
+        room: room.as_ref().map(|r| r.slug.to_string()),
+        emoji,
+        count,
+        user_id: user.id.0,
+        added: false,
+    };
+    announce_reaction(&state, event, &message, room.as_ref()).await;
     Ok(HttpResponse::NoContent().finish())
 }

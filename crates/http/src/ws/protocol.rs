@@ -124,7 +124,7 @@ impl From<ChatError> for SocketError {
             ChatError::RoomNotFound => Self::new("not_found", "No such room."),
             ChatError::UserNotFound => Self::new("not_found", "No such user."),
             ChatError::MessageNotFound => Self::new("not_found", "No such message."),
-            ChatError::TooLate(why) => Self::new("conflict", why),
+            ChatError::TooLate(why) | ChatError::Full(why) => Self::new("conflict", why),
             ChatError::Forbidden(why) => Self::new("forbidden", why),
             ChatError::Conflict { field } => Self::new("invalid", format!("{field} is already taken.")),
             ChatError::Unknown(cause) => {
