@@ -828,3 +828,72 @@ fn utf8_percent(text: &str) -> String {
         })
         .collect()
 }
+
+engines!(conversations_list_unread_counts_and_read_marks_move_forward);
+
+async fn conversation_list(app: &TestApp, who: &Account) -> Value {
+    let res = app.get("/api/v1/chat/conversations").bearer_auth(&who.access_token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+async fn mark(app: &TestApp, who: &Account, body: Value) -> reqwest::Response {
+    app.post("/api/v1/chat/read").bearer_auth(&who.access_token).json(&body).send().await.unwrap()
+}
+
+/// `GET /chat/conversations` lists a user's rooms and direct conversations by latest activity
+/// with unread counts (others' messages after their mark); `POST /chat/read` moves the mark
+/// forward only, and the other side hears `chat.read`.
+async fn conversations_list_unread_counts_and_read_marks_move_forward(app: TestApp) {
+    let (ann, bob, carl) = (app.signup("ann").await, app.signup("bob").await, app.signup("carl").await);
+    assert_eq!(create_room(&app, &ann, json!({"name": "ops"})).await.status(), StatusCode::CREATED);
+    let (mut a, mut b) = (Socket::open(&app, &ann).await, Socket::open(&app, &bob).await);
+    for socket in [&mut a, &mut b] {
+        socket.send(json!({"type": "join", "room": "ops"})).await;
+        socket.settle().await;
+    }
+    let mut ids = Vec::new();
+    for text in ["one", "two", "three"] {
+        b.send(json!({"type": "dm", "to": ann.id, "content": text})).await;
+        ids.push(a.next("chat.dm").await["data"]["id"].clone());
+    }
+    b.send(json!({"type": "message", "room": "ops", "content": "standup?"})).await;
+    a.next("chat.message").await;
+
+    let list = conversation_list(&app, &ann).await;
+    assert_eq!(list["pagination"]["total"], 2);
+    let room = &list["data"][0];
+    assert_eq!((room["kind"].as_str(), room["room"]["slug"].as_str()), (Some("room"), Some("ops")));
+    assert_eq!(room["last_message"]["content"], "standup?");
+    assert_eq!(room["unread_count"], 1);
+    let dm = &list["data"][1];
+    assert_eq!(dm["kind"], "dm");
+    assert_eq!(dm["with"], json!({"id": bob.id, "username": "bob"}));
+    assert_eq!(dm["last_message"]["content"], "three");
+    assert_eq!(dm["unread_count"], 3);
+    let bobs = conversation_list(&app, &bob).await;
+    assert!(bobs["data"].as_array().unwrap().iter().all(|c| c["unread_count"] == 0), "one's own are never unread");
+
+    assert_eq!(mark(&app, &ann, json!({"with": bob.id, "up_to": ids[1]})).await.status(), StatusCode::NO_CONTENT);
+    let receipt = b.next("chat.read").await["data"].clone();
+    assert_eq!(receipt, json!({"by": ann.id, "with": bob.id, "up_to": ids[1]}));
+    assert_eq!(conversation_list(&app, &ann).await["data"][1]["unread_count"], 1);
+    assert_eq!(mark(&app, &ann, json!({"with": bob.id, "up_to": ids[0]})).await.status(), 204, "never back");
+    assert_eq!(conversation_list(&app, &ann).await["data"][1]["unread_count"], 1);
+    assert!(b.settle().await.iter().all(|e| e["type"] != "chat.read"), "nothing moved, nobody is told");
+
+    // Answering reads everything before the answer.
+    a.send(json!({"type": "dm", "to": bob.id, "content": "on it"})).await;
+    b.next("chat.dm").await;
+    let list = conversation_list(&app, &ann).await;
+    assert_eq!((list["data"][0]["kind"].as_str(), list["data"][0]["unread_count"].as_i64()), (Some("dm"), Some(0)));
+    assert_eq!(conversation_list(&app, &bob).await["data"][0]["unread_count"], 1);
+
+    let bad = mark(&app, &ann, json!({"room": "ops", "up_to": ids[0]})).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY, "a message of another conversation");
+    let bad = mark(&app, &ann, json!({"up_to": ids[0]})).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let none = mark(&app, &carl, json!({"room": "ops", "up_to": ids[0]})).await;
+    assert_eq!(none.status(), StatusCode::NOT_FOUND, "not a room of his");
+    assert_eq!(conversation_list(&app, &carl).await["data"], json!([]));
+}

@@ -14,8 +14,8 @@ mod service;
 
 pub use error::ChatError;
 pub use model::{
-    Conversation, Emoji, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch, NewMessage,
-    NewRoom, Reacted, Reaction, Room, RoomDraft, RoomId, RoomSlug, Typing,
+    Conversation, ConversationSummary, Counterpart, Emoji, FoundMessage, HistoryPage, Marked, Message, MessageContent,
+    MessageId, MessageSearch, NewMessage, NewRoom, Reacted, Reaction, Room, RoomDraft, RoomId, RoomSlug, Typing,
 };
 pub use ports::{ChatStore, Presence};
 pub use service::ChatService;

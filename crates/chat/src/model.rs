@@ -397,3 +397,34 @@ pub enum Typing {
     /// To the others in a room.
     Room(RoomSlug),
 }
+
+/// Who a conversation is with, as its list and its read receipts name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counterpart {
+    /// A room the reader belongs to.
+    Room(RoomSlug),
+    /// The other side of a direct conversation.
+    Direct(UserId),
+}
+
+/// One of a user's conversations: its latest message and how many messages of others came after
+/// the user's read mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationSummary {
+    pub with: Counterpart,
+    /// The other side's username, for a direct conversation.
+    pub partner_name: Option<String>,
+    pub last_message: Message,
+    pub unread: u64,
+}
+
+/// What moving a read mark did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marked {
+    /// The mark moved forward to the message.
+    Moved,
+    /// The mark was at or past it already: marks never move back.
+    Unchanged,
+    /// The message is not one of that conversation.
+    NotInConversation,
+}

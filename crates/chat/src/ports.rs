@@ -5,12 +5,12 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use workbench_core::{Page, RepositoryError};
+use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_users::UserId;
 
 use crate::{
-    Conversation, Emoji, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch, NewMessage,
-    NewRoom, Reacted, Reaction, Room, RoomId, RoomSlug,
+    Conversation, ConversationSummary, Emoji, FoundMessage, HistoryPage, Marked, Message, MessageContent, MessageId,
+    MessageSearch, NewMessage, NewRoom, Reacted, Reaction, Room, RoomId, RoomSlug,
 };
 
 /// Where rooms, their members and messages live.
@@ -87,6 +87,26 @@ pub trait ChatStore: Send + Sync {
     /// Takes `user`'s reaction back: how many still react with that emoji, `None` when the user
     /// had not.
     async fn unreact(&self, message: MessageId, user: UserId, emoji: Emoji) -> Result<Option<u64>, RepositoryError>;
+
+    /// `user`'s conversations (the rooms they are a member of and the direct conversations they
+    /// took part in, each with at least one message), latest activity first, with their unread
+    /// counts, and how many there are. MUST cost what the user's conversations do, never a
+    /// count over their messages.
+    async fn conversations(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<ConversationSummary>, RepositoryError>;
+
+    /// Moves `user`'s read mark in `conversation` forward to `up_to` (never back); `partner` is
+    /// the other side of a direct conversation.
+    async fn mark_read(
+        &self,
+        user: UserId,
+        conversation: Conversation,
+        partner: Option<UserId>,
+        up_to: MessageId,
+    ) -> Result<Marked, RepositoryError>;
 
     /// Stores a message; its id is above every id stored before.
     async fn insert_message(&self, message: NewMessage) -> Result<Message, RepositoryError>;

@@ -6,8 +6,8 @@ use workbench_core::{FieldErrors, Page, PageRequest, Validator};
 use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
-    ChatError, ChatStore, Conversation, Emoji, FoundMessage, HistoryPage, Message, MessageContent, MessageId,
-    MessageSearch, NewMessage, Reacted, Room, RoomDraft, RoomSlug, Typing,
+    ChatError, ChatStore, Conversation, ConversationSummary, Counterpart, Emoji, FoundMessage, HistoryPage, Marked,
+    Message, MessageContent, MessageId, MessageSearch, NewMessage, Reacted, Room, RoomDraft, RoomSlug, Typing,
 };
 
 /// Rooms, their members, messages and history, with who may see and say what.
@@ -336,6 +336,76 @@ impl ChatService {
         let messages = self.with_reactions(caller, messages).await?;
         let items = messages.into_iter().zip(rooms).map(|(message, room)| FoundMessage { message, room }).collect();
         Ok(Page::new(items, total, request))
+    }
+
+    /// The caller's conversations, latest activity first, with unread counts.
+    pub async fn conversations(
+        &self,
+        caller: &Principal,
+        page: PageRequest,
+    ) -> Result<Page<ConversationSummary>, ChatError> {
+        let found = self.store.conversations(caller.id, page).await?;
+        let Page { items, total, request } = found;
+        let messages = self.with_reactions(caller, items.iter().map(|c| c.last_message.clone()).collect()).await?;
+        let items = items
+            .into_iter()
+            .zip(messages)
+            .map(|(summary, last_message)| ConversationSummary { last_message, ..summary })
+            .collect();
+        Ok(Page::new(items, total, request))
+    }
+
+    /// Moves the caller's read mark forward to `up_to` in a conversation of theirs: with `with`
+    /// (a user) or in `room` (one they belong to). Where the receipt goes, or `None` when the
+    /// mark was already there or past it (marks never move back, and nobody is told).
+    pub async fn mark_read(
+        &self,
+        caller: &Principal,
+        with: Option<i64>,
+        room: Option<&str>,
+        up_to: Option<i64>,
+    ) -> Result<Option<Counterpart>, ChatError> {
+        let mut v = Validator::default();
+        let up_to = v.check(
+            "up_to",
+            match up_to {
+                Some(id) if id >= 1 => Ok(MessageId(id)),
+                Some(_) => Err("must be a message id (at least 1)"),
+                None => Err("is required"),
+            },
+        );
+        match (with, room) {
+            (Some(_), Some(_)) => v.fail("room", "give `with` or `room`, not both"),
+            (None, None) => v.fail("with", "give `with` (a user) or `room`"),
+            (Some(w), None) if w < 1 => v.fail("with", "must be a user id (at least 1)"),
+            (Some(w), None) if w == caller.id.0 => v.fail("with", "cannot be yourself"),
+            _ => {}
+        }
+        v.finish()?;
+        let up_to = up_to.expect("checked");
+        let (conversation, partner, counterpart) = match (with, room) {
+            (Some(other), _) => {
+                self.active_user(other).await?;
+                let other = UserId(other);
+                (Conversation::direct(caller.id, other), Some(other), Counterpart::Direct(other))
+            }
+            (None, Some(room)) => {
+                let slug = RoomSlug::parse(room.to_owned()).map_err(|_| ChatError::RoomNotFound)?;
+                let room = self.store.find_room(&slug).await?.ok_or(ChatError::RoomNotFound)?;
+                if !self.store.is_member(room.id, caller.id).await? {
+                    return Err(ChatError::RoomNotFound);
+                }
+                (Conversation::Room(room.id), None, Counterpart::Room(room.slug))
+            }
+            (None, None) => unreachable!("checked above"),
+        };
+        match self.store.mark_read(caller.id, conversation, partner, up_to).await? {
+            Marked::Moved => Ok(Some(counterpart)),
+            Marked::Unchanged => Ok(None),
+            Marked::NotInConversation => {
+                Err(FieldErrors::single("up_to", "is not a message of that conversation").into())
+            }
+        }
     }
 
     async fn active_user(&self, id: i64) -> Result<(), ChatError> {

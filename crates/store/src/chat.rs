@@ -4,20 +4,20 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use std::collections::HashMap;
 use std::sync::Arc;
 use workbench_chat::{
-    ChatStore, Conversation, Emoji, FoundMessage, HistoryPage, Message, MessageContent, MessageId, MessageSearch,
-    NewMessage, NewRoom, Reacted, Reaction, Room, RoomId, RoomSlug,
+    ChatStore, Conversation, ConversationSummary, Counterpart, Emoji, FoundMessage, HistoryPage, Marked, Message,
+    MessageContent, MessageId, MessageSearch, NewMessage, NewRoom, Reacted, Reaction, Room, RoomId, RoomSlug,
 };
-use workbench_core::{Page, RepositoryError};
+use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_users::UserId;
 
 use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, db, map_db_error};
 use crate::group_commit::{Batching, GroupCommit, Write};
-use crate::schema::{chat_members, chat_messages, chat_reactions, chat_rooms};
+use crate::schema::{chat_members, chat_messages, chat_reactions, chat_reads, chat_rooms, users};
 use crate::users::contains_pattern;
 use crate::{AnyConnection, Database};
 
@@ -114,7 +114,15 @@ impl Write for NewMessage {
         };
         // Ids are drawn in the order of the rows written; RETURNING's order is not promised.
         stored.sort_unstable_by_key(|row| row.id);
-        Ok(stored.into_iter().map(Message::from).collect())
+        let messages: Vec<Message> = stored.into_iter().map(Message::from).collect();
+        record_conversations(conn, &messages)?;
+        Ok(messages)
+    }
+
+    /// Several statements (the message, its conversation, the read marks): a transaction of its
+    /// own on both engines.
+    fn apply_alone(&self, conn: &mut AnyConnection) -> Result<Message, RepositoryError> {
+        write_transaction(conn, |c| self.apply(c))
     }
 
     /// A new row locks nothing that exists.
@@ -309,9 +317,9 @@ impl ChatStore for DieselChatStore {
                     .set((
                         chat_messages::content.eq(""),
                         chat_messages::search_text.eq(""),
-                        chat_messages::deleted_at.eq(diesel::dsl::sql::<
-                            diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
-                        >("COALESCE(chat_messages.deleted_at, ")
+                        chat_messages::deleted_at.eq(diesel::dsl::sql::<Nullable<diesel::sql_types::Timestamp>>(
+                            "COALESCE(chat_messages.deleted_at, ",
+                        )
                         .bind::<diesel::sql_types::Timestamp, _>(stored(at))
                         .sql(")")),
                     ))
@@ -439,6 +447,137 @@ impl ChatStore for DieselChatStore {
                 }
                 let left: i64 = of_emoji.count().get_result(conn).map_err(db)?;
                 Ok(Some(u64::try_from(left).unwrap_or_default()))
+            })
+            .await
+    }
+
+    async fn conversations(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<ConversationSummary>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let mine = conversations_of(user);
+                let total = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {mine}"))
+                    .get_result::<Counted>(conn)
+                    .map_err(db)?
+                    .n;
+                if total <= page.offset() {
+                    return Ok(Page::new(Vec::new(), u64::try_from(total).unwrap_or_default(), page));
+                }
+                let rows: Vec<ConversationRow> = diesel::sql_query(format!(
+                    "SELECT c.room_id, r.partner_id, c.last_message_id, \
+                            c.messages - COALESCE(r.read_seq, 0) AS unread \
+                     FROM {mine} \
+                     LEFT JOIN chat_reads r ON r.user_id = {u} AND r.conversation = c.conversation \
+                     ORDER BY c.last_message_id DESC LIMIT {limit} OFFSET {offset}",
+                    u = user.0,
+                    limit = page.limit(),
+                    offset = page.offset(),
+                ))
+                .load(conn)
+                .map_err(db)?;
+                let last: HashMap<i64, Message> = chat_messages::table
+                    .filter(chat_messages::id.eq_any(rows.iter().map(|r| r.last_message_id).collect::<Vec<_>>()))
+                    .select(MESSAGE_COLUMNS)
+                    .load::<MessageRow>(conn)
+                    .map_err(db)?
+                    .into_iter()
+                    .map(|row| (row.id, Message::from(row)))
+                    .collect();
+                let slugs: HashMap<i64, String> = chat_rooms::table
+                    .filter(chat_rooms::id.eq_any(rows.iter().filter_map(|r| r.room_id).collect::<Vec<_>>()))
+                    .select((chat_rooms::id, chat_rooms::slug))
+                    .load::<(i64, String)>(conn)
+                    .map_err(db)?
+                    .into_iter()
+                    .collect();
+                let names: HashMap<i64, String> = users::table
+                    .filter(users::id.eq_any(rows.iter().filter_map(|r| r.partner_id).collect::<Vec<_>>()))
+                    .select((users::id, users::username))
+                    .load::<(i64, String)>(conn)
+                    .map_err(db)?
+                    .into_iter()
+                    .collect();
+                let mut items = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let last_message = last
+                        .get(&row.last_message_id)
+                        .cloned()
+                        .ok_or_else(|| corrupt("chat_conversations.last_message_id", "no such message"))?;
+                    let (with, partner_name) = match (row.room_id, row.partner_id) {
+                        (Some(room), _) => {
+                            let slug = slugs.get(&room).cloned().and_then(|s| RoomSlug::parse(s).ok());
+                            (Counterpart::Room(slug.ok_or_else(|| corrupt("chat_rooms.slug", "missing"))?), None)
+                        }
+                        (None, Some(partner)) => (Counterpart::Direct(UserId(partner)), names.get(&partner).cloned()),
+                        (None, None) => {
+                            return Err(corrupt("chat_reads.partner_id", "a direct conversation without one"));
+                        }
+                    };
+                    let unread = u64::try_from(row.unread).unwrap_or_default();
+                    items.push(ConversationSummary { with, partner_name, last_message, unread });
+                }
+                Ok(Page::new(items, u64::try_from(total).unwrap_or_default(), page))
+            })
+            .await
+    }
+
+    async fn mark_read(
+        &self,
+        user: UserId,
+        conversation: Conversation,
+        partner: Option<UserId>,
+        up_to: MessageId,
+    ) -> Result<Marked, RepositoryError> {
+        let key = conversation.key();
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let of: Option<String> = chat_messages::table
+                        .find(up_to.0)
+                        .select(chat_messages::conversation)
+                        .first(conn)
+                        .optional()
+                        .map_err(db)?;
+                    if of.as_deref() != Some(key.as_str()) {
+                        return Ok(Marked::NotInConversation);
+                    }
+                    let (read_up_to, read_seq): (i64, i64) = chat_reads::table
+                        .find((user.0, &key))
+                        .select((chat_reads::read_up_to, chat_reads::read_seq))
+                        .first(conn)
+                        .optional()
+                        .map_err(db)?
+                        .unwrap_or((0, 0));
+                    if up_to.0 <= read_up_to {
+                        return Ok(Marked::Unchanged);
+                    }
+                    // Only the messages newly read are counted: what came after the old mark.
+                    let newly: i64 = chat_messages::table
+                        .filter(chat_messages::conversation.eq(&key))
+                        .filter(chat_messages::id.gt(read_up_to))
+                        .filter(chat_messages::id.le(up_to.0))
+                        .count()
+                        .get_result(conn)
+                        .map_err(db)?;
+                    let max = greatest(conn);
+                    let partner = partner.map_or_else(|| "NULL".to_owned(), |p| p.0.to_string());
+                    diesel::sql_query(format!(
+                        "INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq) \
+                         VALUES ({u}, '{key}', {partner}, {up_to}, {seq}) \
+                         ON CONFLICT (user_id, conversation) DO UPDATE SET \
+                         read_up_to = {max}(chat_reads.read_up_to, excluded.read_up_to), \
+                         read_seq = {max}(chat_reads.read_seq, excluded.read_seq)",
+                        u = user.0,
+                        up_to = up_to.0,
+                        seq = read_seq + newly,
+                    ))
+                    .execute(conn)
+                    .map_err(db)?;
+                    Ok(Marked::Moved)
+                })
             })
             .await
     }
@@ -606,6 +745,135 @@ impl ChatStore for DieselChatStore {
             })
             .await
     }
+}
+
+/// The larger of two values, as each engine spells it.
+fn greatest(conn: &AnyConnection) -> &'static str {
+    match conn {
+        AnyConnection::Postgresql(_) => "GREATEST",
+        AnyConnection::Sqlite(_) => "MAX",
+    }
+}
+
+#[derive(QueryableByName)]
+struct ConversationCount {
+    #[diesel(sql_type = Text)]
+    conversation: String,
+    #[diesel(sql_type = BigInt)]
+    messages: i64,
+}
+
+/// Counts a batch of stored messages into their conversations and moves their senders' read
+/// marks to what they sent (one's own messages are never unread); a direct message also gives
+/// its recipient a row, so that the conversation is in their list. Two statements per batch,
+/// however many messages and conversations: the conversations with their new totals, then the
+/// marks. Conversation keys are made by the store (`room:7`, `dm:3:9`), never client text.
+fn record_conversations(conn: &mut AnyConnection, messages: &[Message]) -> Result<(), RepositoryError> {
+    // Per conversation, in the order first seen: room, last id, how many in this batch.
+    let mut batch: Vec<(String, Option<i64>, i64, i64)> = Vec::new();
+    for message in messages {
+        let key = message.conversation().key();
+        match batch.iter_mut().find(|(k, ..)| *k == key) {
+            Some(entry) => {
+                entry.2 = entry.2.max(message.id.0);
+                entry.3 += 1;
+            }
+            None => batch.push((key, message.room.map(|r| r.0), message.id.0, 1)),
+        }
+    }
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let max = greatest(conn);
+    let values = batch
+        .iter()
+        .map(|(key, room, last, n)| {
+            let room = room.map_or_else(|| "NULL".to_owned(), |r| r.to_string());
+            format!("('{key}', {room}, {last}, {n})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let totals: Vec<ConversationCount> = diesel::sql_query(format!(
+        "INSERT INTO chat_conversations (conversation, room_id, last_message_id, messages) VALUES {values} \
+         ON CONFLICT (conversation) DO UPDATE SET \
+         last_message_id = {max}(chat_conversations.last_message_id, excluded.last_message_id), \
+         messages = chat_conversations.messages + excluded.messages \
+         RETURNING conversation, messages"
+    ))
+    .load(conn)
+    .map_err(db)?;
+    let total = |key: &str| totals.iter().find(|t| t.conversation == key).map_or(0, |t| t.messages);
+    // Each message's place in its conversation: the batch's are the last of it.
+    let mut seen: HashMap<String, i64> = HashMap::new();
+    let mut marks: Vec<(i64, String, Option<i64>, i64, i64)> = Vec::new();
+    let mut mark = |user: i64, key: &str, partner: Option<i64>, up_to: i64, seq: i64| match marks
+        .iter_mut()
+        .find(|(u, k, ..)| *u == user && k == key)
+    {
+        Some(entry) => {
+            entry.3 = entry.3.max(up_to);
+            entry.4 = entry.4.max(seq);
+        }
+        None => marks.push((user, key.to_owned(), partner, up_to, seq)),
+    };
+    for message in messages {
+        let key = message.conversation().key();
+        let in_batch = batch.iter().find(|(k, ..)| *k == key).map_or(0, |b| b.3);
+        let place = seen.entry(key.clone()).or_insert(0);
+        *place += 1;
+        let seq = total(&key) - in_batch + *place;
+        let partner = message.recipient_id.map(|r| r.0);
+        mark(message.sender_id.0, &key, partner, message.id.0, seq);
+        if let Some(recipient) = partner {
+            mark(recipient, &key, Some(message.sender_id.0), 0, 0);
+        }
+    }
+    let values = marks
+        .iter()
+        .map(|(user, key, partner, up_to, seq)| {
+            let partner = partner.map_or_else(|| "NULL".to_owned(), |p| p.to_string());
+            format!("({user}, '{key}', {partner}, {up_to}, {seq})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    diesel::sql_query(format!(
+        "INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq) VALUES {values} \
+         ON CONFLICT (user_id, conversation) DO UPDATE SET \
+         read_up_to = {max}(chat_reads.read_up_to, excluded.read_up_to), \
+         read_seq = {max}(chat_reads.read_seq, excluded.read_seq)"
+    ))
+    .execute(conn)
+    .map_err(db)?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct ConversationRow {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    room_id: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    partner_id: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    last_message_id: i64,
+    #[diesel(sql_type = BigInt)]
+    unread: i64,
+}
+
+#[derive(QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// A user's conversations, by key: their direct conversations (their own mark rows) and their
+/// rooms', each found along an index of theirs.
+fn conversations_of(user: UserId) -> String {
+    let u = user.0;
+    format!(
+        "(SELECT r.conversation FROM chat_reads r WHERE r.user_id = {u} AND r.partner_id IS NOT NULL \
+          UNION ALL SELECT 'room:' || m.room_id FROM chat_members m WHERE m.user_id = {u}) mine \
+         JOIN chat_conversations c ON c.conversation = mine.conversation"
+    )
 }
 
 /// The messages `reader` may read: those of the rooms they are a member of, and the direct

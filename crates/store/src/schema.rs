@@ -496,6 +496,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Each reader's mark in a conversation (see the `conversations` migration).
+    chat_reads (user_id, conversation) {
+        user_id -> BigInt,
+        conversation -> Text,
+        partner_id -> Nullable<BigInt>,
+        read_up_to -> BigInt,
+        read_seq -> BigInt,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(totp_recovery_codes -> users (user_id));
 diesel::joinable!(totp_credentials -> users (user_id));
@@ -553,6 +564,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_members,
     chat_messages,
     chat_reactions,
+    chat_reads,
     projects,
     project_members,
     project_invites,

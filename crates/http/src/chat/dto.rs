@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use workbench_chat::{Message, Room, RoomDraft, RoomSlug};
+use workbench_chat::{ConversationSummary, Counterpart, Message, Room, RoomDraft, RoomSlug};
 use workbench_core::TypeFailures;
 
 use crate::body::{Lenient, component, lenient, nullable, patterned};
@@ -207,4 +207,90 @@ pub struct ChatSearchQuery {
     /// Items per page, from 1; more than 100 is read as 100. Default 20.
     #[param(minimum = 1, nullable = false)]
     pub per_page: Option<i64>,
+}
+
+/// The other side of a direct conversation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConversationUser {
+    pub id: i64,
+    pub username: Option<String>,
+}
+
+/// The room of a room conversation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConversationRoom {
+    #[schema(value_type = RoomSlugSchema)]
+    pub slug: String,
+    /// The room's name (its slug).
+    #[schema(value_type = RoomSlugSchema)]
+    pub name: String,
+}
+
+/// One of the caller's conversations.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConversationResponse {
+    /// `dm` or `room`.
+    #[schema(example = "dm")]
+    pub kind: &'static str,
+    /// The other side, for `dm`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub with: Option<ConversationUser>,
+    /// The room, for `room`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room: Option<ConversationRoom>,
+    pub last_message: MessageResponse,
+    /// Others' messages after the caller's read mark (one's own are never unread).
+    pub unread_count: u64,
+}
+
+impl From<ConversationSummary> for ConversationResponse {
+    fn from(c: ConversationSummary) -> Self {
+        match c.with {
+            Counterpart::Room(slug) => Self {
+                kind: "room",
+                with: None,
+                room: Some(ConversationRoom { slug: slug.to_string(), name: slug.to_string() }),
+                last_message: MessageResponse::new(c.last_message, Some(&slug)),
+                unread_count: c.unread,
+            },
+            Counterpart::Direct(user) => Self {
+                kind: "dm",
+                with: Some(ConversationUser { id: user.0, username: c.partner_name }),
+                room: None,
+                last_message: MessageResponse::new(c.last_message, None),
+                unread_count: c.unread,
+            },
+        }
+    }
+}
+
+/// `POST /chat/read`: one of `with` and `room`, and `up_to`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct MarkReadRequest {
+    /// The other side of a direct conversation.
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    #[serde(default)]
+    pub with: Lenient<i64>,
+    /// A room the caller is a member of.
+    #[schema(value_type = Option<RoomSlugSchema>)]
+    #[serde(default)]
+    pub room: Lenient<String>,
+    /// The last message read (of that conversation): the mark moves forward to it, never back.
+    #[schema(value_type = i64, minimum = 1, required = true)]
+    #[serde(default)]
+    pub up_to: Lenient<i64>,
+}
+
+/// `chat.read`: someone's read mark moved.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReadReceipt {
+    /// Who read.
+    pub by: i64,
+    /// The direct conversation's other side (the receipt's recipient).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub with: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RoomSlugSchema>)]
+    pub room: Option<String>,
+    pub up_to: i64,
 }

@@ -5,24 +5,24 @@
 use std::convert::Infallible;
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
-use workbench_chat::{HistoryPage, Message, Room};
+use workbench_chat::{Counterpart, HistoryPage, Message, Room};
 use workbench_core::{PageRequest, TypeFailures, Validator};
 use workbench_realtime::{Target, event_frame};
 
 pub mod dto;
 mod errors;
 
-use crate::body::lenient;
+use crate::body::{lenient, nullable};
 use crate::extract::{CurrentUser, Json, Query};
 use crate::groups::Routes;
 use crate::idempotency::{Created, IdempotencyKeySchema};
-use crate::pagination::{DataList, Paginated, paginated};
+use crate::pagination::{DataList, PageQuery, Paginated, paginated};
 use crate::problem::{ApiError, Problem};
 use crate::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable};
 use crate::state::AppState;
 use dto::{
-    AddMemberRequest, ChatSearchQuery, CreateRoomRequest, EditMessageRequest, HistoryQuery, MembershipResponse,
-    MessageResponse, ReactionEvent, RoomResponse, RoomSlugSchema,
+    AddMemberRequest, ChatSearchQuery, ConversationResponse, CreateRoomRequest, EditMessageRequest, HistoryQuery,
+    MarkReadRequest, MembershipResponse, MessageResponse, ReactionEvent, ReadReceipt, RoomResponse, RoomSlugSchema,
 };
 
 fn page(query: HistoryQuery) -> Result<HistoryPage, ApiError> {
@@ -41,7 +41,9 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
             .service(edit_message)
             .service(delete_message)
             .service(react)
-            .service(unreact);
+            .service(unreact)
+            .service(conversations)
+            .service(mark_read);
     }
 }
 
@@ -388,5 +390,77 @@ pub async fn unreact(
         added: false,
     };
     announce_reaction(&state, event, &message, room.as_ref()).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's conversations (the rooms they belong to and their direct conversations, each
+/// with a message), latest activity first, each with its last message and how many messages of
+/// others came after the caller's read mark.
+#[utoipa::path(
+    tag = "chat",
+    operation_id = "list_chat_conversations",
+    security(("bearer_auth" = ["chat:read"])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = Paginated<ConversationResponse>, headers(("Link" = String))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = Unprocessable),
+    )
+)]
+#[get("/chat/conversations")]
+pub async fn conversations(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    query: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.into_inner().page()?;
+    let found = state.chat.conversations(&user, page).await?;
+    Ok(paginated(&req, found.map(ConversationResponse::from)))
+}
+
+/// Move the caller's read mark in a conversation forward to `up_to` (a message of it; never
+/// back: an older one changes nothing). The other side of a direct conversation, or the room's
+/// sockets, get `chat.read {by, with | room, up_to}`.
+#[utoipa::path(
+    tag = "chat",
+    operation_id = "mark_chat_read",
+    security(("bearer_auth" = ["chat:write"])),
+    request_body = MarkReadRequest,
+    responses(
+        (status = 204, description = "Marked"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+    )
+)]
+#[post("/chat/read")]
+pub async fn mark_read(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    body: Json<MarkReadRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut failures = TypeFailures::default();
+    let with = nullable("with", body.with, &mut failures);
+    let room = nullable("room", body.room, &mut failures);
+    let up_to = nullable("up_to", body.up_to, &mut failures);
+    Validator::seeded(failures).finish()?;
+    let Some(counterpart) = state.chat.mark_read(&user, with, room.as_deref(), up_to).await? else {
+        return Ok(HttpResponse::NoContent().finish());
+    };
+    let up_to = up_to.unwrap_or_default();
+    let (target, receipt) = match counterpart {
+        Counterpart::Direct(other) => {
+            (Target::Users(vec![other]), ReadReceipt { by: user.id.0, with: Some(other.0), room: None, up_to })
+        }
+        Counterpart::Room(slug) => (
+            Target::Room(slug.to_string()),
+            ReadReceipt { by: user.id.0, with: None, room: Some(slug.to_string()), up_to },
+        ),
+    };
+    state.realtime.hub.publish(&target, &event_frame("chat.read", &receipt)).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,0 +1,2 @@
+DROP TABLE chat_reads;
+DROP TABLE chat_conversations;
