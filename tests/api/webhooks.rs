@@ -153,7 +153,12 @@ async fn github_deliveries_are_stored_processed_once_and_redeliveries_ignored(ap
         metrics.contains(r#"job_attempts_total{kind="webhook.inbound",outcome="completed"} 3"#).then_some(metrics)
     })
     .await;
-    assert!(metrics.contains(r#"jobs_queue_depth{state="completed"} 3"#), "{metrics}");
+    // At least the three deliveries' jobs: a schedule (trades' expiry) may have fired a job meanwhile.
+    let completed = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(r#"jobs_queue_depth{state="completed"} "#))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert!(completed.is_some_and(|n| n >= 3), "{metrics}");
     assert!(metrics.contains(r#"inbound_webhooks_total{provider="github",status="processed"} 2"#), "{metrics}");
 }
 
