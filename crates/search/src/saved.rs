@@ -112,11 +112,7 @@ impl SavedSearchService {
             Ok(name.into_inner())
         });
         let q = v.required("q", draft.q, |q| {
-            let q = BoundedText::<QUERY_MAX_CHARS>::parse(&q).map_err(|e| e.to_string())?;
-            if q.as_str().chars().any(char::is_control) {
-                return Err("must not contain control characters".to_owned());
-            }
-            Ok(q.into_inner())
+            BoundedText::<QUERY_MAX_CHARS>::parse(&q).map(BoundedText::into_inner).map_err(|e| e.to_string())
         });
         let mut errors = v.finish().err();
         if let Some(Err(terms)) = q.as_deref().map(Query::parse) {

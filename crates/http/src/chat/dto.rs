@@ -184,13 +184,23 @@ pub struct HistoryQuery {
     pub limit: Option<i64>,
 }
 
+/// The schema of `GET /chat/search`'s `q`: 2 to 200 characters once trimmed.
+#[derive(Debug)]
+pub struct ChatSearchTextSchema;
+
+component!(ChatSearchTextSchema, "ChatSearchText", {
+    let w = crate::body::WHITESPACE_CLASS;
+    patterned(format!("^[{w}]*[^{w}][\\s\\S]{{0,198}}[^{w}][{w}]*$"), "2 to 200 characters once trimmed")
+        .examples(["kettle"])
+});
+
 /// `GET /chat/search`.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChatSearchQuery {
     /// What a message's content must contain, without regard to case: 2 to 200 characters once
     /// trimmed.
-    #[param(required = true, min_length = 2, max_length = 200)]
+    #[param(required = true, value_type = ChatSearchTextSchema, inline)]
     pub q: Option<String>,
     /// Only the direct conversation with this user.
     #[param(minimum = 1, nullable = false)]

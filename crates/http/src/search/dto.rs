@@ -206,11 +206,22 @@ impl From<TaskFacets> for Facets {
     }
 }
 
+/// The schema of a saved search's name (the rule of a token's name).
+#[derive(Debug)]
+pub struct SavedSearchNameSchema;
+
+component!(SavedSearchNameSchema, "SavedSearchName", {
+    let (w, control) = (crate::body::WHITESPACE_CLASS, "\\u0000-\\u001f\\u007f-\\u009f");
+    let inner = workbench_search::NAME_MAX_CHARS - 2;
+    let pattern = format!("^[{w}]*[^{w}{control}](?:[^{control}]{{0,{inner}}}[^{w}{control}])?[{w}]*$");
+    patterned(pattern, "1 to 100 characters once trimmed, no control characters").examples(["Due this week"])
+});
+
 /// `POST /searches`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct SaveSearchRequest {
     /// What the search is for: 1 to 100 characters once trimmed, no control characters.
-    #[schema(value_type = String, min_length = 1, max_length = 100, required = true, example = "Due this week")]
+    #[schema(value_type = SavedSearchNameSchema, required = true)]
     #[serde(default)]
     pub name: Lenient<String>,
     /// A query of the search language, as `GET /search?q=` takes it (1 to 200 characters); every
