@@ -769,16 +769,21 @@ struct ConversationCount {
 /// however many messages and conversations: the conversations with their new totals, then the
 /// marks. Conversation keys are made by the store (`room:7`, `dm:3:9`), never client text.
 fn record_conversations(conn: &mut AnyConnection, messages: &[Message]) -> Result<(), RepositoryError> {
-    // Per conversation, in the order first seen: room, last id, how many in this batch.
+    // Per conversation, in the order first seen: room, last id, how many in this batch; found by
+    // key through `index`, so that a batch of hundreds of conversations costs no quadratic search.
     let mut batch: Vec<(String, Option<i64>, i64, i64)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     for message in messages {
         let key = message.conversation().key();
-        match batch.iter_mut().find(|(k, ..)| *k == key) {
-            Some(entry) => {
-                entry.2 = entry.2.max(message.id.0);
-                entry.3 += 1;
+        match index.get(&key) {
+            Some(&i) => {
+                batch[i].2 = batch[i].2.max(message.id.0);
+                batch[i].3 += 1;
             }
-            None => batch.push((key, message.room.map(|r| r.0), message.id.0, 1)),
+            None => {
+                index.insert(key.clone(), batch.len());
+                batch.push((key, message.room.map(|r| r.0), message.id.0, 1));
+            }
         }
     }
     if batch.is_empty() {
@@ -802,26 +807,35 @@ fn record_conversations(conn: &mut AnyConnection, messages: &[Message]) -> Resul
     ))
     .load(conn)
     .map_err(db)?;
-    let total = |key: &str| totals.iter().find(|t| t.conversation == key).map_or(0, |t| t.messages);
-    // Each message's place in its conversation: the batch's are the last of it.
-    let mut seen: HashMap<String, i64> = HashMap::new();
+    // The place in its conversation before this batch's first message: the batch's are the last.
+    let mut place: HashMap<String, i64> = totals
+        .into_iter()
+        .map(|t| {
+            let in_batch = index.get(&t.conversation).map_or(0, |&i| batch[i].3);
+            (t.conversation, t.messages - in_batch)
+        })
+        .collect();
+    // Per (user, conversation), the mark to keep: the furthest of this batch's.
     let mut marks: Vec<(i64, String, Option<i64>, i64, i64)> = Vec::new();
-    let mut mark = |user: i64, key: &str, partner: Option<i64>, up_to: i64, seq: i64| match marks
-        .iter_mut()
-        .find(|(u, k, ..)| *u == user && k == key)
+    let mut mark_index: HashMap<(i64, String), usize> = HashMap::new();
+    let mut mark = |user: i64, key: &str, partner: Option<i64>, up_to: i64, seq: i64| match mark_index
+        .get(&(user, key.to_owned()))
     {
-        Some(entry) => {
-            entry.3 = entry.3.max(up_to);
-            entry.4 = entry.4.max(seq);
+        Some(&i) => {
+            marks[i].3 = marks[i].3.max(up_to);
+            marks[i].4 = marks[i].4.max(seq);
         }
-        None => marks.push((user, key.to_owned(), partner, up_to, seq)),
+        None => {
+            mark_index.insert((user, key.to_owned()), marks.len());
+            marks.push((user, key.to_owned(), partner, up_to, seq));
+        }
     };
     for message in messages {
         let key = message.conversation().key();
-        let in_batch = batch.iter().find(|(k, ..)| *k == key).map_or(0, |b| b.3);
-        let place = seen.entry(key.clone()).or_insert(0);
-        *place += 1;
-        let seq = total(&key) - in_batch + *place;
+        let seq = place.get_mut(&key).map_or(0, |p| {
+            *p += 1;
+            *p
+        });
         let partner = message.recipient_id.map(|r| r.0);
         mark(message.sender_id.0, &key, partner, message.id.0, seq);
         if let Some(recipient) = partner {
