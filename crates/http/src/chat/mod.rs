@@ -234,10 +234,7 @@ pub async fn search(
 /// Who hears of a change to `message`: the sockets in its room, or both sides of its direct
 /// conversation, on every instance.
 async fn announce(state: &AppState, kind: &str, message: Message, room: Option<Room>) -> MessageResponse {
-    let target = match &room {
-        Some(room) => Target::Room(room.slug.to_string()),
-        None => Target::Users(message.recipient_id.into_iter().chain([message.sender_id]).collect()),
-    };
+    let target = audience(&message, room.as_ref());
     let shown = MessageResponse::new(message, room.as_ref().map(|r| &r.slug));
     state.realtime.hub.publish(&target, &event_frame(kind, &shown)).await;
     shown
@@ -305,13 +302,33 @@ pub async fn delete_message(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Tells the conversation of `message` that `user` reacted (or took a reaction back).
-async fn announce_reaction(state: &AppState, event: ReactionEvent, message: &Message, room: Option<&Room>) {
-    let target = match room {
+/// The sockets of `message`'s conversation: its room's, or both sides of a direct one.
+fn audience(message: &Message, room: Option<&Room>) -> Target {
+    match room {
         Some(room) => Target::Room(room.slug.to_string()),
         None => Target::Users(message.recipient_id.into_iter().chain([message.sender_id]).collect()),
+    }
+}
+
+/// Tells the conversation of `message` that the caller reacted with `emoji` (or took it back),
+/// `count` reacting so now.
+async fn announce_reaction(
+    state: &AppState,
+    caller: &workbench_users::Principal,
+    (message, room, count): (Message, Option<Room>, u64),
+    emoji: String,
+    added: bool,
+) {
+    let event = ReactionEvent {
+        message_id: message.id.0,
+        room: room.as_ref().map(|r| r.slug.to_string()),
+        emoji,
+        count,
+        user_id: caller.id.0,
+        added,
     };
-    state.realtime.hub.publish(&target, &event_frame("chat.reaction", &event)).await;
+    let frame = event_frame("chat.reaction", &event);
+    state.realtime.hub.publish(&audience(&message, room.as_ref()), &frame).await;
 }
 
 /// React to a message the caller may read with one emoji (at most 20 different ones a message:
@@ -341,16 +358,8 @@ pub async fn react(
     path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, emoji) = path.into_inner();
-    let (message, room, count) = state.chat.react(&user, id, &emoji).await?;
-    let event = ReactionEvent {
-        message_id: message.id.0,
-        room: room.as_ref().map(|r| r.slug.to_string()),
-        emoji,
-        count,
-        user_id: user.id.0,
-        added: true,
-    };
-    announce_reaction(&state, event, &message, room.as_ref()).await;
+    let reacted = state.chat.react(&user, id, &emoji).await?;
+    announce_reaction(&state, &user, reacted, emoji, true).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -380,16 +389,10 @@ pub async fn unreact(
 ) -> Result<HttpResponse, ApiError> {
     let (id, emoji) = path.into_inner();
     let (message, room, count) = state.chat.unreact(&user, id, &emoji).await?;
-    let Some(count) = count else { return Ok(HttpResponse::NoContent().finish()) };
-    let event = ReactionEvent {
-        message_id: message.id.0,
-        room: room.as_ref().map(|r| r.slug.to_string()),
-        emoji,
-        count,
-        user_id: user.id.0,
-        added: false,
-    };
-    announce_reaction(&state, event, &message, room.as_ref()).await;
+    // Taking back a reaction never given changed nothing: nobody is told.
+    if let Some(count) = count {
+        announce_reaction(&state, &user, (message, room, count), emoji, false).await;
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
