@@ -899,3 +899,125 @@ async fn conversations_list_unread_counts_and_read_marks_move_forward(app: TestA
     assert_eq!(none.status(), StatusCode::NOT_FOUND, "not a room of his");
     assert_eq!(conversation_list(&app, &carl).await["data"], json!([]));
 }
+
+engines!(attachments_open_their_files_to_exactly_the_messages_readers);
+
+/// Uploads a small text file of `who`'s.
+async fn text_file(app: &TestApp, who: &Account, name: &str) -> Value {
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(format!("notes of {name}\n").into_bytes()).file_name(name.to_owned()),
+    );
+    let res = app.post("/api/v1/files").bearer_auth(&who.access_token).multipart(form).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.json().await.unwrap()
+}
+
+async fn file_status(app: &TestApp, who: &Account, file: &Value, what: &str) -> StatusCode {
+    let path = format!("/api/v1/files/{}{what}", file["id"]);
+    app.get(&path).bearer_auth(&who.access_token).send().await.unwrap().status()
+}
+
+/// `dm` and `message` carry `attachments` (files the sender owns, at most 10; else an `error`
+/// event and nothing stored); whoever may read the message may then read and download its files,
+/// nobody else, and a message taken back takes them back.
+async fn attachments_open_their_files_to_exactly_the_messages_readers(app: TestApp) {
+    let (ann, bob, eve) = (app.signup("ann").await, app.signup("bob").await, app.signup("eve").await);
+    let (plan, photo, bobs) = (
+        text_file(&app, &ann, "plan.txt").await,
+        text_file(&app, &ann, "list.txt").await,
+        text_file(&app, &bob, "b.txt").await,
+    );
+    let (mut a, mut b) = (Socket::open(&app, &ann).await, Socket::open(&app, &bob).await);
+    assert_eq!(file_status(&app, &bob, &plan, "").await, StatusCode::NOT_FOUND, "not his before it is sent");
+
+    // Refused: another's file, an unknown id, more than ten. Nothing is stored.
+    for attachments in [json!([bobs["id"]]), json!([plan["id"], 999_999]), json!((1..=11).collect::<Vec<_>>())] {
+        a.send(json!({"type": "dm", "to": bob.id, "content": "see attached", "attachments": attachments})).await;
+        let error = a.next("error").await["data"].clone();
+        assert_eq!(error["errors"][0]["field"], "attachments", "{error}");
+    }
+    let res = app.get(&format!("/api/v1/chat/dm/{}", ann.id)).bearer_auth(&bob.access_token).send().await.unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["data"], json!([]), "nothing was stored");
+
+    a.send(json!({"type": "dm", "to": bob.id, "content": "the plan", "attachments": [plan["id"], plan["id"]]})).await;
+    let dm = b.next("chat.dm").await["data"].clone();
+    let carried = &dm["attachments"];
+    assert_eq!(carried.as_array().unwrap().len(), 1, "a file named twice is carried once: {dm}");
+    assert_eq!(carried[0]["id"], plan["id"]);
+    assert_eq!(carried[0]["filename"], "plan.txt");
+    assert_eq!(carried[0]["size"], plan["size"]);
+    assert_eq!(carried[0]["download_url"], format!("/api/v1/files/{}/download", plan["id"]));
+    for what in ["", "/download"] {
+        assert_eq!(file_status(&app, &bob, &plan, what).await, StatusCode::OK, "the recipient reads {what}");
+        assert_eq!(file_status(&app, &eve, &plan, what).await, StatusCode::NOT_FOUND, "nobody else");
+    }
+    let bytes = app.get(&format!("/api/v1/files/{}/download", plan["id"])).bearer_auth(&bob.access_token);
+    assert_eq!(bytes.send().await.unwrap().text().await.unwrap(), "notes of plan.txt\n");
+    let res = app.request(reqwest::Method::DELETE, &format!("/api/v1/files/{}", plan["id"]));
+    assert_eq!(res.bearer_auth(&bob.access_token).send().await.unwrap().status(), 403, "reading is not owning");
+    let res = app.get(&format!("/api/v1/chat/dm/{}", ann.id)).bearer_auth(&bob.access_token).send().await.unwrap();
+    let history: Value = res.json().await.unwrap();
+    assert_eq!(history["data"][0]["attachments"][0]["id"], plan["id"], "history shows what a message carries");
+
+    // A private room's files are its members' (and moderators').
+    assert_eq!(create_room(&app, &ann, json!({"name": "ops", "is_private": true})).await.status(), 201);
+    let res = app
+        .post("/api/v1/chat/rooms/ops/members")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"user_id": bob.id}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    b.send(json!({"type": "join", "room": "ops"})).await;
+    b.settle().await;
+    a.send(json!({"type": "message", "room": "ops", "content": "the list", "attachments": [photo["id"]]})).await;
+    assert_eq!(b.next("chat.message").await["data"]["attachments"][0]["id"], photo["id"]);
+    assert_eq!(file_status(&app, &bob, &photo, "/download").await, StatusCode::OK);
+    assert_eq!(file_status(&app, &eve, &photo, "/download").await, StatusCode::NOT_FOUND, "not a member");
+    let moderator = app.signup_with_role("mona", "moderator").await;
+    assert_eq!(file_status(&app, &moderator, &photo, "").await, StatusCode::OK, "moderators read every room");
+
+    // Taken back: the tombstone carries nothing, and the recipient loses the file with it.
+    let res = app.request(reqwest::Method::DELETE, &format!("/api/v1/chat/messages/{}", dm["id"]));
+    assert_eq!(res.bearer_auth(&ann.access_token).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(b.next("chat.deleted").await["data"]["attachments"], json!([]));
+    assert_eq!(file_status(&app, &bob, &plan, "/download").await, StatusCode::NOT_FOUND);
+    assert_eq!(file_status(&app, &ann, &plan, "/download").await, StatusCode::OK, "still its owner's");
+}
+
+workbench_e2e::per_engine!(conversation_events_reach_every_instance);
+
+/// Edits, deletions, reactions, read receipts and typing reach the other side's socket when the
+/// two people are connected to different instances sharing Redis, and unread counts agree.
+async fn conversation_events_reach_every_instance(backend: Backend) {
+    use reqwest::Method;
+    let Some(apps) = TestApp::spawn_cluster(backend, 2).await else { return };
+    let (one, two) = (&apps[0], &apps[1]);
+    let (ann, bob) = (one.signup("ann").await, one.signup("bob").await);
+    let (mut a, mut b) = (Socket::open(one, &ann).await, Socket::open(two, &bob).await);
+    a.send(json!({"type": "dm", "to": bob.id, "content": "helo"})).await;
+    let dm = b.next("chat.dm").await["data"].clone();
+    let id = &dm["id"];
+    assert_eq!(conversation_list(two, &bob).await["data"][0]["unread_count"], 1, "counted where it was read");
+
+    let res = change(one, &ann, Method::PATCH, id, Some(json!({"content": "hello"}))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(b.next("chat.edited").await["data"]["content"], "hello");
+
+    let put = two.request(Method::PUT, &format!("/api/v1/chat/messages/{id}/reactions/{}", utf8_percent("👍")));
+    assert_eq!(put.bearer_auth(&bob.access_token).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    let reaction = a.next("chat.reaction").await["data"].clone();
+    assert_eq!((reaction["emoji"].as_str(), reaction["added"].as_bool()), (Some("👍"), Some(true)));
+
+    assert_eq!(mark(two, &bob, json!({"with": ann.id, "up_to": id})).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(a.next("chat.read").await["data"], json!({"by": bob.id, "with": ann.id, "up_to": id}));
+    assert_eq!(conversation_list(one, &bob).await["data"][0]["unread_count"], 0, "the same on either instance");
+
+    b.send(json!({"type": "typing", "to": ann.id})).await;
+    assert_eq!(a.next("chat.typing").await["data"], json!({"from": bob.id, "to": ann.id}));
+
+    assert_eq!(change(one, &ann, Method::DELETE, id, None).await.status(), StatusCode::NO_CONTENT);
+    assert!(b.next("chat.deleted").await["data"]["content"].is_null());
+}

@@ -59,6 +59,7 @@ INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq)
  (1, 'room:1', NULL, 1, 1), (1, 'dm:1:2', 2, 3, 2), (2, 'dm:1:2', 1, 2, 1);
 INSERT INTO chat_reactions (message_id, emoji, user_id, created_at) VALUES
  (1, '🎉', 2, '2026-03-04 09:07:00'), (1, '👍🏽', 1, '2026-03-04 09:07:30');
+INSERT INTO chat_attachments (message_id, file_id, position) VALUES (2, 2, 0);
 INSERT INTO webhook_subscriptions (id, owner_id, url, events, secret, created_at) VALUES (1, 1, 'https://hooks.example.com/in', '["task.created"]', 'whsec_abc', '2026-03-04 10:00:00');
 INSERT INTO webhook_deliveries (id, subscription_id, event_id, event, message_id, body, status, attempts, created_at) VALUES (1, 1, 7, 'task.created', 'msg_1', '{"id":1}', 'delivered', 2, '2026-03-04 10:01:00');
 INSERT INTO webhook_attempts (id, delivery_id, subscription_id, attempt, attempted_at, response_status, error, duration_ms, succeeded) VALUES

@@ -14,8 +14,9 @@ mod service;
 
 pub use error::ChatError;
 pub use model::{
-    Conversation, ConversationSummary, Counterpart, Emoji, FoundMessage, HistoryPage, Marked, Message, MessageContent,
-    MessageId, MessageSearch, NewMessage, NewRoom, Reacted, Reaction, Room, RoomDraft, RoomId, RoomSlug, Typing,
+    AttachedFile, Conversation, ConversationSummary, Counterpart, Emoji, FoundMessage, HistoryPage, Marked, Message,
+    MessageContent, MessageId, MessageSearch, NewMessage, NewRoom, Reacted, Reaction, Room, RoomDraft, RoomId,
+    RoomSlug, Typing,
 };
 pub use ports::{ChatStore, Presence};
 pub use service::ChatService;

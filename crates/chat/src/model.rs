@@ -150,6 +150,24 @@ pub struct NewMessage {
     pub recipient_id: Option<UserId>,
     pub content: MessageContent,
     pub created_at: DateTime<Utc>,
+    /// Files of the sender's it carries, in the order given (checked by the service).
+    pub attachments: Vec<AttachedFile>,
+}
+
+/// A file a message carries, as its readers see it: a summary of the file, whose bytes anyone
+/// who may read the message may download (the files domain asks [`crate::ChatStore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedFile {
+    pub id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub kind: String,
+}
+
+impl AttachedFile {
+    /// The most files one message carries.
+    pub const MAX_PER_MESSAGE: usize = 10;
 }
 
 impl NewMessage {
@@ -180,6 +198,8 @@ pub struct Message {
     /// Its reactions as the reader sees them (who read it decides `me`), most used first; empty
     /// where no reader was asked for (a message just sent has none).
     pub reactions: Vec<Reaction>,
+    /// The files it carries, in the order sent; none once deleted.
+    pub attachments: Vec<AttachedFile>,
 }
 
 /// How many people reacted to a message with one emoji, and whether the reader is one of them.

@@ -9,8 +9,8 @@ use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_users::UserId;
 
 use crate::{
-    Conversation, ConversationSummary, Emoji, FoundMessage, HistoryPage, Marked, Message, MessageContent, MessageId,
-    MessageSearch, NewMessage, NewRoom, Reacted, Reaction, Room, RoomId, RoomSlug,
+    AttachedFile, Conversation, ConversationSummary, Emoji, FoundMessage, HistoryPage, Marked, Message, MessageContent,
+    MessageId, MessageSearch, NewMessage, NewRoom, Reacted, Reaction, Room, RoomId, RoomSlug,
 };
 
 /// Where rooms, their members and messages live.
@@ -108,7 +108,24 @@ pub trait ChatStore: Send + Sync {
         up_to: MessageId,
     ) -> Result<Marked, RepositoryError>;
 
-    /// Stores a message; its id is above every id stored before.
+    /// Of `files`, those `owner` owns, as summaries, in no particular order (ids that name no
+    /// file of theirs are left out).
+    async fn files_owned(&self, owner: UserId, files: Vec<i64>) -> Result<Vec<AttachedFile>, RepositoryError>;
+
+    /// The files each of `messages` carries (those that carry any), in the order sent. One query,
+    /// however many messages.
+    async fn attachments(
+        &self,
+        messages: Vec<MessageId>,
+    ) -> Result<HashMap<MessageId, Vec<AttachedFile>>, RepositoryError>;
+
+    /// Whether a message `reader` may read carries the file: a direct message they sent or
+    /// received, or a message of a public room, of a room they are a member of, or of any room
+    /// when `every_room` (moderators). Tombstones carry nothing. One query.
+    async fn carries_readable(&self, reader: UserId, every_room: bool, file: i64) -> Result<bool, RepositoryError>;
+
+    /// Stores a message with its attachments; its id is above every id stored before. A file
+    /// deleted meanwhile, or a recipient, is `MissingReference`.
     async fn insert_message(&self, message: NewMessage) -> Result<Message, RepositoryError>;
 
     /// One page of a conversation, oldest first (see [`HistoryPage`]).

@@ -6,8 +6,9 @@ use workbench_core::{FieldErrors, Page, PageRequest, Validator};
 use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
-    ChatError, ChatStore, Conversation, ConversationSummary, Counterpart, Emoji, FoundMessage, HistoryPage, Marked,
-    Message, MessageContent, MessageId, MessageSearch, NewMessage, Reacted, Room, RoomDraft, RoomSlug, Typing,
+    AttachedFile, ChatError, ChatStore, Conversation, ConversationSummary, Counterpart, Emoji, FoundMessage,
+    HistoryPage, Marked, Message, MessageContent, MessageId, MessageSearch, NewMessage, Reacted, Room, RoomDraft,
+    RoomSlug, Typing,
 };
 
 /// Rooms, their members, messages and history, with who may see and say what.
@@ -95,13 +96,28 @@ impl ChatService {
         Ok(room)
     }
 
-    /// Stores a message to a room the caller may see (joining a public one by saying something).
-    pub async fn say(&self, caller: &Principal, room: &str, text: &str) -> Result<(Room, Message), ChatError> {
+    /// Stores a message to a room the caller may see (joining a public one by saying something),
+    /// carrying `attachments` (files of the caller's).
+    pub async fn say(
+        &self,
+        caller: &Principal,
+        room: &str,
+        text: &str,
+        attachments: &[i64],
+    ) -> Result<(Room, Message), ChatError> {
         let content = content(text)?;
+        let attachments = self.attachable(caller, attachments).await?;
         let room = self.join(caller, room).await?;
-        let message =
-            NewMessage { room: Some(room.id), sender_id: caller.id, recipient_id: None, content, created_at: now() };
-        Ok((room, self.store.insert_message(message).await?))
+        let message = NewMessage {
+            room: Some(room.id),
+            sender_id: caller.id,
+            recipient_id: None,
+            content,
+            created_at: now(),
+            attachments,
+        };
+        let message = self.store_message(message, ChatError::RoomNotFound).await?;
+        Ok((room, message))
     }
 
     /// Where the caller's typing indicator goes, never stored: an active user other than the
@@ -125,16 +141,79 @@ impl ChatService {
         }
     }
 
-    /// Stores a direct message to an active user other than the caller.
-    pub async fn send_direct(&self, caller: &Principal, to: i64, text: &str) -> Result<Message, ChatError> {
+    /// Stores a direct message to an active user other than the caller, carrying `attachments`
+    /// (files of the caller's).
+    pub async fn send_direct(
+        &self,
+        caller: &Principal,
+        to: i64,
+        text: &str,
+        attachments: &[i64],
+    ) -> Result<Message, ChatError> {
         let content = content(text)?;
         if to == caller.id.0 {
             return Err(FieldErrors::single("to", "cannot be yourself").into());
         }
+        let attachments = self.attachable(caller, attachments).await?;
         self.active_user(to).await?;
-        let message =
-            NewMessage { room: None, sender_id: caller.id, recipient_id: Some(UserId(to)), content, created_at: now() };
-        Ok(self.store.insert_message(message).await?)
+        let message = NewMessage {
+            room: None,
+            sender_id: caller.id,
+            recipient_id: Some(UserId(to)),
+            content,
+            created_at: now(),
+            attachments,
+        };
+        self.store_message(message, ChatError::UserNotFound).await
+    }
+
+    /// The files a message may carry: at most [`AttachedFile::MAX_PER_MESSAGE`] (a file named
+    /// twice counts once), every one the caller's own. Anything else names `attachments`, and
+    /// nothing is stored.
+    async fn attachable(&self, caller: &Principal, ids: &[i64]) -> Result<Vec<AttachedFile>, ChatError> {
+        let mut wanted: Vec<i64> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !wanted.contains(id) {
+                wanted.push(*id);
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        if wanted.len() > AttachedFile::MAX_PER_MESSAGE {
+            let why = format!("may hold at most {} files", AttachedFile::MAX_PER_MESSAGE);
+            return Err(FieldErrors::single("attachments", why).into());
+        }
+        let not_yours = || FieldErrors::single("attachments", "must be ids of files you own").into();
+        if wanted.iter().any(|id| *id < 1) {
+            return Err(not_yours());
+        }
+        let mut owned = self.store.files_owned(caller.id, wanted.clone()).await?;
+        if owned.len() != wanted.len() {
+            return Err(not_yours());
+        }
+        owned.sort_by_key(|file| wanted.iter().position(|id| *id == file.id));
+        Ok(owned)
+    }
+
+    /// Stores the message; a reference gone meanwhile is an attachment deleted (when it carries
+    /// any) or `gone` (its room or recipient).
+    async fn store_message(&self, message: NewMessage, gone: ChatError) -> Result<Message, ChatError> {
+        let carries = !message.attachments.is_empty();
+        match self.store.insert_message(message).await {
+            Ok(message) => Ok(message),
+            Err(workbench_core::RepositoryError::MissingReference { .. }) if carries => {
+                Err(FieldErrors::single("attachments", "must be ids of files you own").into())
+            }
+            Err(workbench_core::RepositoryError::MissingReference { .. }) => Err(gone),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether the caller may read the file because a message they may read carries it: the
+    /// chat's part of the file-access rule.
+    pub async fn may_read_attachment(&self, caller: &Principal, file: i64) -> Result<bool, ChatError> {
+        Ok(self.store.carries_readable(caller.id, caller.role.is_moderator(), file).await?)
     }
 
     /// A page of a room's history, for whoever may see the room.
@@ -313,14 +392,17 @@ impl ChatService {
         Ok((message, room, left))
     }
 
-    /// `messages` with their reactions as the caller sees them.
+    /// `messages` with their reactions as the caller sees them, and their attachments.
     async fn with_reactions(&self, caller: &Principal, mut messages: Vec<Message>) -> Result<Vec<Message>, ChatError> {
         if messages.is_empty() {
             return Ok(messages);
         }
-        let mut reactions = self.store.reactions(caller.id, messages.iter().map(|m| m.id).collect()).await?;
+        let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
+        let mut reactions = self.store.reactions(caller.id, ids.clone()).await?;
+        let mut attachments = self.store.attachments(ids).await?;
         for message in &mut messages {
             message.reactions = reactions.remove(&message.id).unwrap_or_default();
+            message.attachments = attachments.remove(&message.id).unwrap_or_default();
         }
         Ok(messages)
     }
@@ -485,9 +567,9 @@ mod tests {
         store.expect_insert_message().never();
         let chat = service(store, MockAccounts::new());
         let me = principal(1, Role::User);
-        let blank = chat.send_direct(&me, 2, "  ").await.unwrap_err();
+        let blank = chat.send_direct(&me, 2, "  ", &[]).await.unwrap_err();
         assert!(matches!(blank, ChatError::Validation(ref e) if e.contains("content")), "{blank:?}");
-        let to_self = chat.send_direct(&me, 1, "hi").await.unwrap_err();
+        let to_self = chat.send_direct(&me, 1, "hi", &[]).await.unwrap_err();
         assert!(matches!(to_self, ChatError::Validation(ref e) if e.contains("to")), "{to_self:?}");
     }
 
@@ -510,7 +592,10 @@ mod tests {
             .expect_account()
             .returning(|id| Ok(Some(Principal { status: UserStatus::Disabled, ..principal(id.0, Role::User) })));
         let chat = service(MockChatStore::new(), accounts);
-        assert!(matches!(chat.send_direct(&principal(1, Role::User), 2, "hi").await, Err(ChatError::UserNotFound)));
+        assert!(matches!(
+            chat.send_direct(&principal(1, Role::User), 2, "hi", &[]).await,
+            Err(ChatError::UserNotFound)
+        ));
     }
 
     fn direct(from: i64, to: i64, sent_ago: chrono::TimeDelta) -> Message {
@@ -524,6 +609,7 @@ mod tests {
             edited_at: None,
             deleted_at: None,
             reactions: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 
@@ -545,6 +631,7 @@ mod tests {
         let fresh = direct(1, 2, chrono::TimeDelta::minutes(14));
         store.expect_find_message().returning(move |_| Ok(Some(fresh.clone())));
         store.expect_reactions().returning(|_, _| Ok(HashMap::new()));
+        store.expect_attachments().returning(|_| Ok(HashMap::new()));
         store.expect_edit_message().times(1).returning(|id, content, at| {
             let mut edited = direct(1, 2, chrono::TimeDelta::minutes(14));
             (edited.id, edited.content, edited.edited_at) = (id, content.into_string(), Some(at));

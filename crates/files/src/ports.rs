@@ -76,6 +76,9 @@ pub trait AttachmentTargets: Send + Sync {
 
     /// Whether the item belongs to `owner`'s collection.
     async fn owns_user_product(&self, owner: UserId, item: i64) -> Result<bool, RepositoryError>;
+
+    /// Whether a chat message `caller` may read carries the file (tombstones carry nothing).
+    async fn carried_to(&self, caller: &Principal, file: FileId) -> Result<bool, RepositoryError>;
 }
 
 /// Why a report's data could not be gathered.

@@ -185,8 +185,9 @@ impl FileService {
         self.insert(record, Destination::AsRequested).await
     }
 
-    /// The file's record, when the caller may read it: its owner, admins, and anyone who can see
-    /// the task it is attached to. Anyone else is told it does not exist.
+    /// The file's record, when the caller may read it: its owner, admins, anyone who can see the
+    /// task it is attached to, and anyone who may read a chat message carrying it. Anyone else is
+    /// told it does not exist. Every way to a file (metadata, bytes, thumbnail) asks here.
     pub async fn get(&self, caller: &Principal, id: FileId) -> Result<StoredFile, FileError> {
         let file = self.files.find(id).await?.ok_or(FileError::NotFound(Missing::File))?;
         if self.may_read(caller, &file).await? { Ok(file) } else { Err(FileError::NotFound(Missing::File)) }
@@ -257,10 +258,12 @@ impl FileService {
         if file.owner_id == caller.id || caller.role.is_admin() {
             return Ok(true);
         }
-        match file.attachment {
-            Attachment::Task(task) => Ok(self.targets.can_see_task(caller, task).await?),
-            Attachment::UserProduct(_) | Attachment::None => Ok(false),
-        }
+        let through_task = match file.attachment {
+            Attachment::Task(task) => self.targets.can_see_task(caller, task).await?,
+            // An item's files are its owner's alone, unless they send one in a message.
+            Attachment::UserProduct(_) | Attachment::None => false,
+        };
+        Ok(through_task || self.targets.carried_to(caller, file.id).await?)
     }
 
     /// A route's task must be visible to the caller, a route's item in their collection.
@@ -570,16 +573,23 @@ mod tests {
             let file = on_task.clone();
             m.files.expect_find().returning(move |_| Ok(Some(file.clone())));
             m.targets.expect_can_see_task().returning(move |_, _| Ok(can_see_task));
+            m.targets.expect_carried_to().returning(|_, _| Ok(false));
             let got = m.service().get(&who, FileId(1)).await;
             assert_eq!(got.is_ok(), readable, "{who:?}: {got:?}");
             if !readable {
                 assert!(matches!(got, Err(FileError::NotFound(Missing::File))));
             }
         }
-        // An item's files are its owner's (and admins') alone.
+        // An item's files are its owner's (and admins') alone...
         let mut m = Mocks::new();
         m.files.expect_find().returning(|_| Ok(Some(stored(1, 2, Attachment::UserProduct(4), false))));
+        m.targets.expect_carried_to().returning(|_, _| Ok(false));
         assert!(m.service().get(&caller(6, Role::Moderator), FileId(1)).await.is_err());
+        // ...unless a chat message the caller may read carries one.
+        let mut m = Mocks::new();
+        m.files.expect_find().returning(|_| Ok(Some(stored(1, 2, Attachment::UserProduct(4), false))));
+        m.targets.expect_carried_to().withf(|who, file| who.id.0 == 7 && *file == FileId(1)).returning(|_, _| Ok(true));
+        assert!(m.service().get(&caller(7, Role::User), FileId(1)).await.is_ok());
     }
 
     #[tokio::test]

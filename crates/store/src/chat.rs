@@ -8,8 +8,8 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use std::collections::HashMap;
 use std::sync::Arc;
 use workbench_chat::{
-    ChatStore, Conversation, ConversationSummary, Counterpart, Emoji, FoundMessage, HistoryPage, Marked, Message,
-    MessageContent, MessageId, MessageSearch, NewMessage, NewRoom, Reacted, Reaction, Room, RoomId, RoomSlug,
+    AttachedFile, ChatStore, Conversation, ConversationSummary, Counterpart, Emoji, FoundMessage, HistoryPage, Marked,
+    Message, MessageContent, MessageId, MessageSearch, NewMessage, NewRoom, Reacted, Reaction, Room, RoomId, RoomSlug,
 };
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_users::UserId;
@@ -17,7 +17,9 @@ use workbench_users::UserId;
 use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, db, map_db_error};
 use crate::group_commit::{Batching, GroupCommit, Write};
-use crate::schema::{chat_members, chat_messages, chat_reactions, chat_reads, chat_rooms, users};
+use crate::schema::{
+    chat_attachments, chat_members, chat_messages, chat_reactions, chat_reads, chat_rooms, files, users,
+};
 use crate::users::contains_pattern;
 use crate::{AnyConnection, Database};
 
@@ -114,9 +116,13 @@ impl Write for NewMessage {
         };
         // Ids are drawn in the order of the rows written; RETURNING's order is not promised.
         stored.sort_unstable_by_key(|row| row.id);
-        let messages: Vec<Message> = stored.into_iter().map(Message::from).collect();
-        record_conversations(conn, &messages)?;
-        Ok(messages)
+        let mut stored: Vec<Message> = stored.into_iter().map(Message::from).collect();
+        for (message, sent) in stored.iter_mut().zip(messages) {
+            message.attachments.clone_from(&sent.attachments);
+        }
+        attach(conn, &stored)?;
+        record_conversations(conn, &stored)?;
+        Ok(stored)
     }
 
     /// Several statements (the message, its conversation, the read marks): a transaction of its
@@ -208,6 +214,7 @@ impl From<MessageRow> for Message {
             edited_at: row.edited_at.map(|at| at.and_utc()),
             deleted_at: row.deleted_at.map(|at| at.and_utc()),
             reactions: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 }
@@ -309,8 +316,12 @@ impl ChatStore for DieselChatStore {
     async fn delete_message(&self, id: MessageId, at: DateTime<Utc>) -> Result<Option<Message>, RepositoryError> {
         self.db
             .run(move |conn| {
-                // A tombstone keeps no reactions either.
+                // A tombstone keeps no reactions either, nor attachments: whoever could download
+                // its files through it no longer can.
                 diesel::delete(chat_reactions::table.filter(chat_reactions::message_id.eq(id.0)))
+                    .execute(conn)
+                    .map_err(db)?;
+                diesel::delete(chat_attachments::table.filter(chat_attachments::message_id.eq(id.0)))
                     .execute(conn)
                     .map_err(db)?;
                 let row: Option<MessageRow> = diesel::update(chat_messages::table.find(id.0))
@@ -651,6 +662,67 @@ impl ChatStore for DieselChatStore {
             .await
     }
 
+    async fn files_owned(&self, owner: UserId, ids: Vec<i64>) -> Result<Vec<AttachedFile>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let rows: Vec<AttachmentRow> = files::table
+                    .filter(files::owner_id.eq(owner.0))
+                    .filter(files::id.eq_any(ids.clone()))
+                    .select(ATTACHMENT_COLUMNS)
+                    .load(conn)
+                    .map_err(db)?;
+                Ok(rows.into_iter().map(AttachedFile::from).collect())
+            })
+            .await
+    }
+
+    async fn attachments(
+        &self,
+        messages: Vec<MessageId>,
+    ) -> Result<HashMap<MessageId, Vec<AttachedFile>>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let ids: Vec<i64> = messages.iter().map(|m| m.0).collect();
+                let rows: Vec<(i64, AttachmentRow)> = chat_attachments::table
+                    .inner_join(files::table)
+                    .filter(chat_attachments::message_id.eq_any(ids))
+                    .order((chat_attachments::message_id, chat_attachments::position))
+                    .select((chat_attachments::message_id, ATTACHMENT_COLUMNS))
+                    .load(conn)
+                    .map_err(db)?;
+                let mut by_message: HashMap<MessageId, Vec<AttachedFile>> = HashMap::new();
+                for (message, file) in rows {
+                    by_message.entry(MessageId(message)).or_default().push(file.into());
+                }
+                Ok(by_message)
+            })
+            .await
+    }
+
+    async fn carries_readable(&self, reader: UserId, every_room: bool, file: i64) -> Result<bool, RepositoryError> {
+        let r = reader.0;
+        // Ids are written into the text (the caller's principal, never client text).
+        let mut readable = format!(
+            "((chat_messages.recipient_id IS NOT NULL AND (chat_messages.sender_id = {r} OR chat_messages.recipient_id = {r})) \
+             OR chat_messages.room_id IN (SELECT id FROM chat_rooms WHERE NOT is_private) \
+             OR chat_messages.room_id IN (SELECT room_id FROM chat_members WHERE user_id = {r})"
+        );
+        readable.push_str(if every_room { " OR chat_messages.room_id IS NOT NULL)" } else { ")" });
+        self.db
+            .run(move |conn| {
+                diesel::select(diesel::dsl::exists(
+                    chat_attachments::table
+                        .inner_join(chat_messages::table)
+                        .filter(chat_attachments::file_id.eq(file))
+                        .filter(chat_messages::deleted_at.is_null())
+                        .filter(diesel::dsl::sql::<Bool>(&readable)),
+                ))
+                .get_result(conn)
+                .map_err(db)
+            })
+            .await
+    }
+
     async fn insert_message(&self, message: NewMessage) -> Result<Message, RepositoryError> {
         self.messages.submit(message).await
     }
@@ -922,6 +994,62 @@ fn containing(
         ),
         _ => q.filter(chat_messages::search_text.like(contains_pattern(text)).escape('\\')),
     }
+}
+
+/// A file summary as a message carries it.
+const ATTACHMENT_COLUMNS: (files::id, files::filename, files::content_type, files::size, files::kind) =
+    (files::id, files::filename, files::content_type, files::size, files::kind);
+
+#[derive(Debug, Queryable)]
+struct AttachmentRow {
+    id: i64,
+    filename: String,
+    content_type: String,
+    size: i64,
+    kind: String,
+}
+
+impl From<AttachmentRow> for AttachedFile {
+    fn from(row: AttachmentRow) -> Self {
+        AttachedFile {
+            id: row.id,
+            filename: row.filename,
+            content_type: row.content_type,
+            size: row.size,
+            kind: row.kind,
+        }
+    }
+}
+
+/// Writes the attachments of freshly stored messages: one multi-row insert on PostgreSQL, one
+/// insert a row on SQLite (where a statement costs no round trip).
+fn attach(conn: &mut AnyConnection, messages: &[Message]) -> Result<(), RepositoryError> {
+    let rows: Vec<_> = messages
+        .iter()
+        .flat_map(|message| {
+            message.attachments.iter().zip(0_i16..).map(move |(file, position)| {
+                (
+                    chat_attachments::message_id.eq(message.id.0),
+                    chat_attachments::file_id.eq(file.id),
+                    chat_attachments::position.eq(position),
+                )
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        AnyConnection::Postgresql(pg) => {
+            diesel::insert_into(chat_attachments::table).values(&rows).execute(pg).map_err(db)?;
+        }
+        AnyConnection::Sqlite(sqlite) => {
+            for row in rows {
+                diesel::insert_into(chat_attachments::table).values(row).execute(sqlite).map_err(db)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn reversed<T>(mut rows: Vec<T>) -> Vec<T> {

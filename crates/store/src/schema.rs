@@ -497,6 +497,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Files carried by chat messages, in the order sent (see the `message_attachments` migration).
+    chat_attachments (message_id, file_id) {
+        message_id -> BigInt,
+        file_id -> BigInt,
+        position -> SmallInt,
+    }
+}
+
+diesel::table! {
     /// Each reader's mark in a conversation (see the `conversations` migration).
     chat_reads (user_id, conversation) {
         user_id -> BigInt,
@@ -526,6 +535,8 @@ diesel::joinable!(files -> users (owner_id));
 diesel::joinable!(files -> tasks (task_id));
 diesel::joinable!(files -> user_products (user_product_id));
 diesel::joinable!(chat_members -> chat_rooms (room_id));
+diesel::joinable!(chat_attachments -> files (file_id));
+diesel::joinable!(chat_attachments -> chat_messages (message_id));
 diesel::joinable!(project_members -> projects (project_id));
 diesel::joinable!(trade_items -> trades (trade_id));
 diesel::joinable!(trade_items -> user_products (user_product_id));
@@ -564,6 +575,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_members,
     chat_messages,
     chat_reactions,
+    chat_attachments,
     chat_reads,
     projects,
     project_members,

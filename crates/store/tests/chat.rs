@@ -3,9 +3,11 @@
 //! creator as first member, taken slugs, who sees which room, members added once, contacts for
 //! presence (room mates, and direct partners who have written both ways), and history pages read backwards (`before`) and forwards (`after`).
 
-use workbench_chat::{ChatStore, Conversation, HistoryPage, MessageContent, MessageId, NewMessage, NewRoom, RoomSlug};
+use workbench_chat::{
+    AttachedFile, ChatStore, Conversation, HistoryPage, MessageContent, MessageId, NewMessage, NewRoom, RoomSlug,
+};
 use workbench_core::RepositoryError;
-use workbench_store::testing::{instant, user};
+use workbench_store::testing::{execute_sql, instant, user, user_with_role};
 use workbench_store::{Database, DieselChatStore, engine_cases};
 use workbench_users::{User, UserId};
 
@@ -18,6 +20,7 @@ engine_cases!(
     a_direct_message_makes_contacts_only_once_it_is_answered,
     history_pages_backwards_and_forwards,
     messages_sent_at_once_are_each_stored_once_and_a_bad_one_fails_alone,
+    attachments_travel_with_their_message_and_open_files_to_its_readers_only,
 );
 
 fn room(slug: &str, private: bool, by: &User) -> NewRoom {
@@ -37,6 +40,7 @@ fn said(room: Option<workbench_chat::RoomId>, by: UserId, to: Option<UserId>, te
         recipient_id: to,
         content: MessageContent::parse(text).unwrap(),
         created_at: instant(),
+        attachments: Vec::new(),
     }
 }
 
@@ -216,4 +220,78 @@ async fn messages_sent_at_once_are_each_stored_once_and_a_bad_one_fails_alone(db
         (all(Conversation::Room(general.id)).await, all(Conversation::Direct(ann.id, bob.id)).await);
     assert_eq!((room_messages.len(), direct.len()), (150, 149), "every message stored once, the bad one not at all");
     assert!(room_messages.iter().chain(&direct).all(|m| ids.contains(&m.id)));
+}
+
+/// Stores a file record of `owner`'s with this id (its bytes are not the store's business).
+async fn file(db: &Database, id: i64, owner: &User) -> AttachedFile {
+    let sql = format!(
+        "INSERT INTO files (id, owner_id, filename, name_key, content_type, size, kind, sha256, blob_key, created_at) \
+         VALUES ({id}, {}, 'f{id}.txt', 'f{id}.txt', 'text/plain', 5, 'document', '{}', 'files/{id}', '2026-01-01 00:00:00')",
+        owner.id.0,
+        "a".repeat(64)
+    );
+    execute_sql(db, sql).await.unwrap();
+    AttachedFile {
+        id,
+        filename: format!("f{id}.txt"),
+        content_type: "text/plain".into(),
+        size: 5,
+        kind: "document".into(),
+    }
+}
+
+async fn attachments_travel_with_their_message_and_open_files_to_its_readers_only(db: Database) {
+    let store = DieselChatStore::new(db.clone());
+    let (ann, bob, cat) = (user(&db, "ann").await, user(&db, "bob").await, user(&db, "cat").await);
+    let moderator = user_with_role(&db, "mod", workbench_users::Role::Moderator).await;
+    let (a1, a2, b1) = (file(&db, 101, &ann).await, file(&db, 102, &ann).await, file(&db, 103, &bob).await);
+
+    let mut owned = store.files_owned(ann.id, vec![101, 103, 999]).await.unwrap();
+    owned.sort_by_key(|f| f.id);
+    assert_eq!(owned, std::slice::from_ref(&a1), "only ann's own files, the others left out");
+
+    // A direct message carries two files, in the order sent.
+    let mut dm = said(None, ann.id, Some(bob.id), "the invoice and the photo");
+    dm.attachments = vec![a2.clone(), a1.clone()];
+    let dm = store.insert_message(dm).await.unwrap();
+    assert_eq!(dm.attachments, [a2.clone(), a1.clone()]);
+    let page = store.history(Conversation::direct(ann.id, bob.id), HistoryPage::latest(10)).await.unwrap();
+    let found = store.attachments(page.iter().map(|m| m.id).collect()).await.unwrap();
+    assert_eq!(found.get(&dm.id), Some(&vec![a2.clone(), a1.clone()]));
+
+    // A private room's message: its members and moderators read it; a public room's: anyone.
+    let secret = store.create_room(room("secret", true, &bob)).await.unwrap();
+    let mut in_secret = said(Some(secret.id), bob.id, None, "the plan");
+    in_secret.attachments = vec![b1.clone()];
+    store.insert_message(in_secret).await.unwrap();
+    let readable = |reader: &User, every_room: bool, file: i64| {
+        let (store, reader) = (store.clone(), reader.id);
+        async move { store.carries_readable(reader, every_room, file).await.unwrap() }
+    };
+    assert!(readable(&bob, false, 101).await, "the recipient of the direct message");
+    assert!(!readable(&cat, false, 101).await, "nobody else");
+    assert!(!readable(&cat, false, 103).await, "not a member of the private room");
+    assert!(readable(&moderator, true, 103).await, "moderators read every room");
+    assert!(!readable(&ann, false, 103).await);
+    store.add_member(secret.id, ann.id, instant()).await.unwrap();
+    assert!(readable(&ann, false, 103).await, "a member now");
+    let open = store.create_room(room("open", false, &ann)).await.unwrap();
+    let mut in_open = said(Some(open.id), ann.id, None, "for everyone");
+    in_open.attachments = vec![a2.clone()];
+    store.insert_message(in_open).await.unwrap();
+    assert!(readable(&cat, false, 102).await, "a public room's message is anyone's to read");
+
+    // Taken back: the tombstone carries nothing, and its readers lose the file with it.
+    let tombstone = store.delete_message(dm.id, instant()).await.unwrap().unwrap();
+    assert!(store.attachments(vec![tombstone.id]).await.unwrap().is_empty());
+    assert!(!readable(&bob, false, 101).await, "the only message carrying it is gone");
+    assert!(readable(&cat, false, 102).await, "the other message still carries its file");
+
+    // A file that is not there (deleted meanwhile) stores nothing.
+    let mut gone = said(None, ann.id, Some(bob.id), "a file that was deleted");
+    gone.attachments = vec![AttachedFile { id: 999, ..a1.clone() }];
+    let refused = store.insert_message(gone).await;
+    assert!(matches!(refused, Err(RepositoryError::MissingReference { .. })), "{refused:?}");
+    let after = store.history(Conversation::direct(ann.id, bob.id), HistoryPage::latest(10)).await.unwrap();
+    assert_eq!(after.len(), 1, "only the tombstone: nothing else was stored");
 }

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use workbench_chat::ChatService;
 use workbench_core::{FieldErrors, PageRequest, RepositoryError, Validator, parse_instant};
 use workbench_files::{
-    AttachmentTargets, BlobStore, FileParts, FileService, MediaClass, MediaError, MediaProcessor, PreparedMedia,
-    ProfileReport, ReportCount, ReportError, ReportSources, ShareService, StagedUpload, TaskReport, TaskReportFilters,
-    TaskReportRow,
+    AttachmentTargets, BlobStore, FileId, FileParts, FileService, MediaClass, MediaError, MediaProcessor,
+    PreparedMedia, ProfileReport, ReportCount, ReportError, ReportSources, ShareService, StagedUpload, TaskReport,
+    TaskReportFilters, TaskReportRow,
 };
 use workbench_products::{CollectionService, ProductError, UserProductId};
 use workbench_tasks::{RawTaskFilter, TaskError, TaskFilter, TaskId, TaskService};
@@ -40,12 +41,13 @@ pub struct FilesParts<'a> {
     pub tasks: &'a TaskService,
     pub collection: &'a CollectionService,
     pub users: &'a UserService,
+    pub chat: &'a ChatService,
 }
 
 /// The files service. Temporary files go to a directory of this process's own under
 /// `DATA_DIR/tmp` (instances may share a data directory).
 pub fn service(settings: &Settings, parts: FilesParts<'_>) -> anyhow::Result<FileService> {
-    let FilesParts { db, blobs, metrics, tasks, collection, users } = parts;
+    let FilesParts { db, blobs, metrics, tasks, collection, users, chat } = parts;
     let root = settings.server.data_dir.join("tmp");
     forget_stale_scratch(&root);
     let scratch = root.join(uuid::Uuid::new_v4().simple().to_string());
@@ -62,7 +64,7 @@ pub fn service(settings: &Settings, parts: FilesParts<'_>) -> anyhow::Result<Fil
         media,
         sniffer: Arc::new(AllowlistSniffer),
         pdf: Arc::new(TypstPdfRenderer::new()?),
-        targets: Arc::new(Targets { tasks: tasks.clone(), collection: collection.clone() }),
+        targets: Arc::new(Targets { tasks: tasks.clone(), collection: collection.clone(), chat: chat.clone() }),
         sources: Arc::new(Reports { users: users.clone(), tasks: tasks.clone() }),
         scratch,
     }))
@@ -101,12 +103,14 @@ fn unavailable(e: impl std::fmt::Display) -> RepositoryError {
     RepositoryError::Unavailable(anyhow::anyhow!("{e}"))
 }
 
-/// Task visibility and item ownership, from the tasks and products services (the task cache
-/// included, so that checking an attachment's task usually costs no round trip).
+/// Task visibility, item ownership and messages carrying a file, from the tasks, products and
+/// chat services (the task cache included, so that checking an attachment's task usually costs
+/// no round trip).
 #[derive(Clone)]
 struct Targets {
     pub tasks: TaskService,
     pub collection: CollectionService,
+    pub chat: ChatService,
 }
 
 #[async_trait]
@@ -132,6 +136,10 @@ impl AttachmentTargets for Targets {
             Err(ProductError::NotFound(_)) => Ok(false),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    async fn carried_to(&self, caller: &Principal, file: FileId) -> Result<bool, RepositoryError> {
+        self.chat.may_read_attachment(caller, file.0).await.map_err(unavailable)
     }
 }
 

@@ -64,6 +64,14 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
     let events_written = Arc::new(tokio::sync::Notify::new());
     let tasks = tasks::service(&db, &accounts.authenticator, task_cache, events_written.clone());
     let projects = projects::service(&db, &tasks);
+    let (chat, realtime) = chat::services(
+        settings,
+        &db,
+        redis.as_ref(),
+        bus.clone(),
+        &accounts.authenticator,
+        accounts.repository.clone(),
+    );
     let blobs = files::blobs(settings)?;
     let files = files::service(
         settings,
@@ -74,6 +82,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
             tasks: &tasks,
             collection: &collection,
             users: &accounts.users,
+            chat: &chat,
         },
     )?;
     let shares = files::shares(&db, blobs.clone(), accounts.hasher.clone());
@@ -99,14 +108,6 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         events_written,
     })?;
     let (webhooks, inbound) = webhooks::services(settings, &webhook_store);
-    let (chat, realtime) = chat::services(
-        settings,
-        &db,
-        redis.as_ref(),
-        bus.clone(),
-        &accounts.authenticator,
-        accounts.repository.clone(),
-    );
     let operations =
         operations::Deployment { db: db.clone(), redis: redis.clone(), jobs: jobs.clone(), metrics: metrics.clone() };
     let state = AppState {

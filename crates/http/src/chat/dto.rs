@@ -112,6 +112,23 @@ pub struct MessageResponse {
     /// Reactions, most used first; `me` when the reader is among those who reacted so (a message
     /// as an event delivers it shows none).
     pub reactions: Vec<ReactionResponse>,
+    /// The files it carries, in the order sent (none once deleted): anyone who may read the
+    /// message may read and download them.
+    pub attachments: Vec<AttachmentResponse>,
+}
+
+/// A file a message carries: a summary of the file, and where its bytes are.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttachmentResponse {
+    pub id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    #[schema(example = "document")]
+    pub kind: String,
+    /// `GET` it with the reader's token (`Range` works as on any download).
+    #[schema(example = "/api/v1/files/7/download")]
+    pub download_url: String,
 }
 
 /// How many reacted to a message with one emoji, and whether the reader did.
@@ -154,6 +171,18 @@ impl MessageResponse {
                 .reactions
                 .into_iter()
                 .map(|r| ReactionResponse { emoji: r.emoji, count: r.count, me: r.me })
+                .collect(),
+            attachments: m
+                .attachments
+                .into_iter()
+                .map(|f| AttachmentResponse {
+                    download_url: format!("/api/v1/files/{}/download", f.id),
+                    id: f.id,
+                    filename: f.filename,
+                    content_type: f.content_type,
+                    size: f.size,
+                    kind: f.kind,
+                })
                 .collect(),
         }
     }

@@ -27,11 +27,14 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 /// Open the realtime WebSocket.
 ///
 /// Server → client events are `{"type": "...", "data": {...}}`: `task.created`, `task.updated`,
-/// `task.deleted` (to the task's owner and assignee), `chat.message`, `chat.dm`, `presence`
+/// `task.deleted` (to the task's owner and assignee), `chat.message`, `chat.dm`, `chat.edited`,
+/// `chat.deleted`, `chat.reaction`, `chat.read`, `chat.typing`, `presence`
 /// (`{user_id, status: "online"|"offline"}`), `history` (an answer to `history`), `system.metrics`,
 /// `system.alert`, `pong` and `error` (`{code, message, errors?}`). Client → server messages are
-/// flat objects: `{"type": "join", "room": "ops"}`, `leave {room}`, `message {room, content}`,
-/// `dm {to, content}`, `history {room | with, before?, after?, limit?}`, `subscribe {topic}` and
+/// flat objects: `{"type": "join", "room": "ops"}`, `leave {room}`,
+/// `message {room, content, attachments?}`, `dm {to, content, attachments?}` (`attachments`: ids
+/// of at most 10 files the sender owns, which every reader of the message may then download),
+/// `typing {to | room}`, `history {room | with, before?, after?, limit?}`, `subscribe {topic}` and
 /// `unsubscribe {topic}` (topic `system`, moderators and admins), `ping`, `auth {token}`.
 /// Every message is stored before it is delivered; a client that reconnects asks `history` with
 /// `after` set to the last id it saw. The server pings every 25 s and closes a socket that

@@ -31,13 +31,18 @@ pub enum ClientMessage {
     Leave {
         room: String,
     },
+    /// `attachments`: ids of files the sender owns (at most 10), carried by the message.
     Message {
         room: String,
         content: String,
+        #[serde(default)]
+        attachments: Vec<i64>,
     },
     Dm {
         to: i64,
         content: String,
+        #[serde(default)]
+        attachments: Vec<i64>,
     },
     /// The caller is typing to `to` or in `room`: passed on, never stored.
     Typing {

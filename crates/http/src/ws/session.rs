@@ -319,15 +319,15 @@ impl Conversation {
             ClientMessage::Leave { room } => {
                 hub.leave(id, &room);
             }
-            ClientMessage::Message { room, content } => {
-                let (room, message) = chat.say(&self.principal, &room, &content).await?;
+            ClientMessage::Message { room, content, attachments } => {
+                let (room, message) = chat.say(&self.principal, &room, &content, &attachments).await?;
                 // Saying something in a room is joining it.
                 hub.join(id, room.slug.as_str());
                 let frame = event_frame("chat.message", &MessageResponse::new(message, Some(&room.slug)));
                 hub.publish(&Target::Room(room.slug.to_string()), &frame).await;
             }
-            ClientMessage::Dm { to, content } => {
-                let message = chat.send_direct(&self.principal, to, &content).await?;
+            ClientMessage::Dm { to, content, attachments } => {
+                let message = chat.send_direct(&self.principal, to, &content, &attachments).await?;
                 let frame = event_frame("chat.dm", &MessageResponse::new(message, None));
                 hub.publish(&Target::Users(vec![workbench_users::UserId(to), self.principal.id]), &frame).await;
             }
