@@ -196,6 +196,11 @@ async fn seed(mut settings: Settings, force: bool) -> anyhow::Result<()> {
             "Market: sam's and demo's offered items; sam proposes trade {trade} to demo (GET /api/v1/trades)."
         )?;
     }
+    writeln!(
+        out,
+        "Chat: demo sent sam the profile PDF; sam reacted, answered and corrected; {} unread (GET /api/v1/chat/conversations).",
+        report.unread
+    )?;
     Ok(())
 }
 

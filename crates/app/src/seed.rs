@@ -2,13 +2,15 @@
 //! the same rules) as every client: the demo catalogue of `workbench_products::demo`, and a demo
 //! user with a few tasks and owned products whose warranties show every state of the overview; a
 //! team project where the demo user is admin beside an editor and a viewer; a share link, with a
-//! password, to a generated PDF; and a market where the editor offers an item and proposes to swap
-//! it for one of the demo user's.
+//! password, to a generated PDF; a market where the editor offers an item and proposes to swap
+//! it for one of the demo user's; and a conversation between the demo user and the editor with
+//! unread messages, an edit, a reaction and an attachment.
 
 use anyhow::Context;
 use chrono::{Duration, Utc};
+use workbench_chat::ChatError;
 use workbench_core::TypeFailures;
-use workbench_files::{PdfRequest, ShareLinkDraft};
+use workbench_files::{FileId, PdfRequest, ShareLinkDraft};
 use workbench_products::{
     CategoryDraft, CategoryId, Product, ProductError, ProductFilter, UserProductId, UserProductPatch, demo, today,
 };
@@ -38,6 +40,8 @@ pub struct SeedReport {
     pub team: TeamReport,
     /// The open trade `sam` proposed to the demo user (`None` when the collection is empty).
     pub trade: Option<i64>,
+    /// How many of `sam`'s direct messages the demo user has not read.
+    pub unread: usize,
 }
 
 /// The demo team: a project, its members with their roles, and a share link.
@@ -91,7 +95,8 @@ pub async fn demo(wired: &Wired, force: bool) -> anyhow::Result<SeedReport> {
             Err(e) => return Err(e.into()),
         }
     }
-    let (team, sam) = team(state, &owner, &user.username).await?;
+    let (team, sam, profile) = team(state, &owner, &user.username).await?;
+    let unread = conversation(state, &owner, &sam, profile).await?;
     let trade = match first_item {
         Some(item) => Some(market(state, &owner, item, &sam, &all).await?),
         None => None,
@@ -106,7 +111,32 @@ pub async fn demo(wired: &Wired, force: bool) -> anyhow::Result<SeedReport> {
         owned,
         team,
         trade,
+        unread,
     })
+}
+
+/// The demo user sends sam their profile PDF (which sam may then download) and sam reacts to it;
+/// sam answers twice, correcting the first answer, and the demo user has not read either yet.
+/// How many are unread.
+async fn conversation(
+    state: &AppState,
+    owner: &Principal,
+    sam: &workbench_users::User,
+    attachment: FileId,
+) -> anyhow::Result<usize> {
+    let chat = &state.chat;
+    let sam_principal = Principal::from(sam);
+    let failed = |e: ChatError| anyhow::anyhow!("demo conversation: {e}");
+    let text = "Here is my profile for the plumber, with my phone number.";
+    let sent = chat.send_direct(owner, sam.id.0, text, &[attachment.0]).await.map_err(failed)?;
+    chat.react(&sam_principal, sent.id.0, "👍").await.map_err(failed)?;
+    let answers = ["Thanks! The tiles arive on Tuesday.", "Could you check which oven model we ordered?"];
+    let mut ids = Vec::new();
+    for text in answers {
+        ids.push(chat.send_direct(&sam_principal, owner.id.0, text, &[]).await.map_err(failed)?.id);
+    }
+    chat.edit(&sam_principal, ids[0].0, "Thanks! The tiles arrive on Tuesday.").await.map_err(failed)?;
+    Ok(answers.len())
 }
 
 /// The market: one of the demo user's items and one of sam's offered, and sam's open proposal to
@@ -141,7 +171,7 @@ async fn team(
     state: &AppState,
     owner: &Principal,
     owner_name: &str,
-) -> anyhow::Result<(TeamReport, workbench_users::User)> {
+) -> anyhow::Result<(TeamReport, workbench_users::User, FileId)> {
     let draft = ProjectDraft {
         name: Some("Kitchen renovation".to_owned()),
         description: Some("Tiles, taps and the new oven: who does what, and by when.".to_owned()),
@@ -197,7 +227,7 @@ async fn team(
         members,
         share_url: format!("{}/s/{}", state.web.public_url, issued.token.expose()),
     };
-    Ok((report, editor.context("the demo team has an editor")?))
+    Ok((report, editor.context("the demo team has an editor")?, pdf.id))
 }
 
 /// Adds the demo catalogue; returns how many categories and products were added.
