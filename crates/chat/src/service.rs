@@ -171,12 +171,8 @@ impl ChatService {
     /// twice counts once), every one the caller's own. Anything else names `attachments`, and
     /// nothing is stored.
     async fn attachable(&self, caller: &Principal, ids: &[i64]) -> Result<Vec<AttachedFile>, ChatError> {
-        let mut wanted: Vec<i64> = Vec::with_capacity(ids.len());
-        for id in ids {
-            if !wanted.contains(id) {
-                wanted.push(*id);
-            }
-        }
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        let wanted: Vec<i64> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
@@ -571,6 +567,43 @@ mod tests {
         assert!(matches!(blank, ChatError::Validation(ref e) if e.contains("content")), "{blank:?}");
         let to_self = chat.send_direct(&me, 1, "hi", &[]).await.unwrap_err();
         assert!(matches!(to_self, ChatError::Validation(ref e) if e.contains("to")), "{to_self:?}");
+    }
+
+    fn file(id: i64) -> AttachedFile {
+        AttachedFile {
+            id,
+            filename: format!("f{id}.txt"),
+            content_type: "text/plain".into(),
+            size: 1,
+            kind: "document".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn attachments_are_the_senders_own_files_at_most_ten_in_the_order_sent() {
+        let mut store = MockChatStore::new();
+        // The store knows files 1 to 3 as the sender's, answered in no particular order.
+        store.expect_files_owned().returning(|_, ids| {
+            let mut owned: Vec<_> = ids.into_iter().filter(|id| (1..=3).contains(id)).map(file).collect();
+            owned.reverse();
+            Ok(owned)
+        });
+        store.expect_insert_message().times(1).returning(|m| {
+            let ids: Vec<i64> = m.attachments.iter().map(|f| f.id).collect();
+            assert_eq!(ids, [3, 1], "in the order sent, a file named twice once");
+            Ok(Message { attachments: m.attachments, ..direct(1, 2, chrono::TimeDelta::zero()) })
+        });
+        let mut accounts = MockAccounts::new();
+        accounts.expect_account().returning(|id| Ok(Some(principal(id.0, Role::User))));
+        let chat = service(store, accounts);
+        let me = principal(1, Role::User);
+
+        for refused in [vec![1, 4], vec![0], (1..=11).collect()] {
+            let err = chat.send_direct(&me, 2, "see attached", &refused).await.unwrap_err();
+            assert!(matches!(err, ChatError::Validation(ref e) if e.contains("attachments")), "{refused:?}: {err:?}");
+        }
+        let sent = chat.send_direct(&me, 2, "see attached", &[3, 1, 3]).await.unwrap();
+        assert_eq!(sent.attachments.len(), 2);
     }
 
     #[tokio::test]
