@@ -391,6 +391,12 @@ impl MessageSearch {
     pub const MIN_CHARS: usize = 2;
     pub const MAX_CHARS: usize = 200;
 
+    /// The most matches a search counts: its total is exact up to this many, and this many when
+    /// more match. Counting every match of a common word means reading every row it matches (an
+    /// index of trigrams only narrows; each candidate is checked on its row), which grows with
+    /// the store; counting up to the cap costs what reading that many does.
+    pub const COUNT_CAP: u64 = 1_000;
+
     /// Checks the text a client looks for (trimmed: 2 to 200 characters), naming `q`.
     pub fn text(q: Option<&str>) -> Result<String, String> {
         let q = q.map(str::trim).unwrap_or_default();

@@ -42,8 +42,9 @@ pub trait ChatStore: Send + Sync {
 
     /// The messages `search.reader` may read (those of the rooms they are a member of, and the
     /// direct messages they sent or received) whose content contains `search.text` without regard
-    /// to case, newest first, each with its room's slug, and how many match. MUST find them
-    /// through an index of the text, never by reading every message.
+    /// to case, newest first, each with its room's slug, and how many match, counted up to
+    /// [`MessageSearch::COUNT_CAP`] (that many when more match). MUST find them through an index
+    /// of the text, never by reading every message, and MUST answer a page past the cap.
     async fn search(&self, search: MessageSearch) -> Result<Page<FoundMessage>, RepositoryError>;
 
     /// The message with this id, tombstone or not.

@@ -770,9 +770,14 @@ impl ChatStore for DieselChatStore {
                     }
                     containing(q, &search.text, sqlite)
                 };
-                let total: i64 = matching().count().get_result(conn).map_err(db)?;
+                // Counted up to the cap: the planner stops there, walking the newest messages
+                // for a common word and the index's few candidates for a rare one.
+                let cap = i64::try_from(MessageSearch::COUNT_CAP).unwrap_or(i64::MAX);
+                let counted: Vec<i64> = matching().select(chat_messages::id).limit(cap + 1).load(conn).map_err(db)?;
+                let counted = i64::try_from(counted.len()).unwrap_or(i64::MAX);
+                let total = counted.min(cap);
                 let page = search.page;
-                let rows: Vec<MessageRow> = if total > page.offset() {
+                let rows: Vec<MessageRow> = if counted > page.offset() {
                     matching()
                         .order(chat_messages::id.desc())
                         .offset(page.offset())

@@ -21,6 +21,7 @@ engine_cases!(
     history_pages_backwards_and_forwards,
     messages_sent_at_once_are_each_stored_once_and_a_bad_one_fails_alone,
     attachments_travel_with_their_message_and_open_files_to_its_readers_only,
+    a_search_counts_up_to_its_cap_and_still_pages_past_it,
 );
 
 fn room(slug: &str, private: bool, by: &User) -> NewRoom {
@@ -294,4 +295,36 @@ async fn attachments_travel_with_their_message_and_open_files_to_its_readers_onl
     assert!(matches!(refused, Err(RepositoryError::MissingReference { .. })), "{refused:?}");
     let after = store.history(Conversation::direct(ann.id, bob.id), HistoryPage::latest(10)).await.unwrap();
     assert_eq!(after.len(), 1, "only the tombstone: nothing else was stored");
+}
+
+async fn a_search_counts_up_to_its_cap_and_still_pages_past_it(db: Database) {
+    use workbench_chat::MessageSearch;
+    use workbench_core::PageRequest;
+    let store = DieselChatStore::new(db.clone());
+    let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
+    let cap = usize::try_from(MessageSearch::COUNT_CAP).unwrap();
+    let sends: Vec<_> = (0..=cap)
+        .map(|n| {
+            let store = store.clone();
+            let message = said(None, ann.id, Some(bob.id), &format!("kettle number {n}"));
+            tokio::spawn(async move { store.insert_message(message).await.unwrap() })
+        })
+        .collect();
+    for send in sends {
+        send.await.unwrap();
+    }
+    let search = |page: u64| MessageSearch {
+        reader: bob.id,
+        text: "kettle".into(),
+        within: None,
+        before: None,
+        page: PageRequest::new(Some(page), Some(20)).unwrap(),
+    };
+    let first = store.search(search(1)).await.unwrap();
+    assert_eq!(first.total, MessageSearch::COUNT_CAP, "one more than the cap matches: counted up to it");
+    assert_eq!(first.items.len(), 20);
+    let past = store.search(search(51)).await.unwrap();
+    assert_eq!(past.items.len(), 1, "the page past the cap is still read");
+    let few = MessageSearch { text: "number 99".into(), ..search(1) };
+    assert_eq!(store.search(few).await.unwrap().total, 11, "exact below the cap (99 and 990 to 999)");
 }

@@ -204,6 +204,8 @@ pub async fn direct_messages(
 /// The messages the caller may read (their rooms' and their direct messages) whose content
 /// contains `q`, newest first, found through an index of the text: in one conversation with
 /// `with` (a user) or `room` (a room they are a member of), else in all of theirs.
+/// `pagination.total` counts at most 1,000 matches (1,000 when more match); pages past it are
+/// still served, and `before` pages back from any message.
 #[utoipa::path(
     tag = "chat",
     operation_id = "search_chat_messages",
