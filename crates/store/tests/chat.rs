@@ -327,4 +327,10 @@ async fn a_search_counts_up_to_its_cap_and_still_pages_past_it(db: Database) {
     assert_eq!(past.items.len(), 1, "the page past the cap is still read");
     let few = MessageSearch { text: "number 99".into(), ..search(1) };
     assert_eq!(store.search(few).await.unwrap().total, 11, "exact below the cap (99 and 990 to 999)");
+    for text in ["paint the roof", "the roof paint", "paint the roofs"] {
+        store.insert_message(said(None, bob.id, Some(ann.id), text)).await.unwrap();
+    }
+    let phrase = store.search(MessageSearch { text: "paint the roof".into(), ..search(1) }).await.unwrap();
+    let found: Vec<&str> = phrase.items.iter().map(|f| f.message.content.as_str()).collect();
+    assert_eq!(found, ["paint the roofs", "paint the roof"], "the phrase as written, newest first");
 }
