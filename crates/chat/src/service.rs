@@ -221,7 +221,7 @@ impl ChatService {
     ) -> Result<(Room, Vec<Message>), ChatError> {
         let room = self.visible_room(caller, room).await?;
         let messages = self.store.history(Conversation::Room(room.id), page).await?;
-        Ok((room, self.with_reactions(caller, messages).await?))
+        Ok((room, self.as_read(caller, messages).await?))
     }
 
     /// A page of the caller's direct messages with `other` (an existing user).
@@ -235,7 +235,7 @@ impl ChatService {
             return Err(ChatError::UserNotFound);
         }
         let messages = self.store.history(Conversation::direct(caller.id, UserId(other)), page).await?;
-        self.with_reactions(caller, messages).await
+        self.as_read(caller, messages).await
     }
 
     /// The messages the caller may read whose content contains `q` (2 to 200 characters), newest
@@ -282,7 +282,7 @@ impl ChatService {
             before: before.map(MessageId),
             page,
         };
-        self.found_with_reactions(caller, self.store.search(search).await?).await
+        self.found_as_read(caller, self.store.search(search).await?).await
     }
 
     /// Messages in any of the caller's conversations containing `text` (already lower-cased, any
@@ -294,7 +294,7 @@ impl ChatService {
         page: PageRequest,
     ) -> Result<Page<FoundMessage>, ChatError> {
         let search = MessageSearch { reader: caller.id, text, within: None, before: None, page };
-        self.found_with_reactions(caller, self.store.search(search).await?).await
+        self.found_as_read(caller, self.store.search(search).await?).await
     }
 
     /// Who hears of the user's presence.
@@ -337,7 +337,7 @@ impl ChatService {
         }
         let edited = self.store.edit_message(message.id, content, at).await?;
         let edited = edited.ok_or(ChatError::TooLate("The message was deleted."))?;
-        let mut edited = self.with_reactions(caller, vec![edited]).await?;
+        let mut edited = self.as_read(caller, vec![edited]).await?;
         Ok((edited.pop().ok_or(ChatError::MessageNotFound)?, room))
     }
 
@@ -388,8 +388,8 @@ impl ChatService {
         Ok((message, room, left))
     }
 
-    /// `messages` with their reactions as the caller sees them, and their attachments.
-    async fn with_reactions(&self, caller: &Principal, mut messages: Vec<Message>) -> Result<Vec<Message>, ChatError> {
+    /// `messages` as the caller reads them: their reactions (`me` for the caller) and attachments.
+    async fn as_read(&self, caller: &Principal, mut messages: Vec<Message>) -> Result<Vec<Message>, ChatError> {
         if messages.is_empty() {
             return Ok(messages);
         }
@@ -403,7 +403,7 @@ impl ChatService {
         Ok(messages)
     }
 
-    async fn found_with_reactions(
+    async fn found_as_read(
         &self,
         caller: &Principal,
         found: Page<FoundMessage>,
@@ -411,7 +411,7 @@ impl ChatService {
         let Page { items, total, request } = found;
         let (messages, rooms): (Vec<Message>, Vec<Option<RoomSlug>>) =
             items.into_iter().map(|f| (f.message, f.room)).unzip();
-        let messages = self.with_reactions(caller, messages).await?;
+        let messages = self.as_read(caller, messages).await?;
         let items = messages.into_iter().zip(rooms).map(|(message, room)| FoundMessage { message, room }).collect();
         Ok(Page::new(items, total, request))
     }
@@ -424,7 +424,7 @@ impl ChatService {
     ) -> Result<Page<ConversationSummary>, ChatError> {
         let found = self.store.conversations(caller.id, page).await?;
         let Page { items, total, request } = found;
-        let messages = self.with_reactions(caller, items.iter().map(|c| c.last_message.clone()).collect()).await?;
+        let messages = self.as_read(caller, items.iter().map(|c| c.last_message.clone()).collect()).await?;
         let items = items
             .into_iter()
             .zip(messages)
