@@ -14,6 +14,8 @@ pub enum Missing {
     UserProduct,
     /// A share link: unknown, revoked, expired or used up, alike.
     ShareLink,
+    /// Only audio has renditions.
+    Audio,
 }
 
 impl std::fmt::Display for Missing {
@@ -24,6 +26,7 @@ impl std::fmt::Display for Missing {
             Missing::Task => "task",
             Missing::UserProduct => "user product",
             Missing::ShareLink => "share link",
+            Missing::Audio => "audio file",
         })
     }
 }

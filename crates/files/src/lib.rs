@@ -9,7 +9,9 @@
 //! [`ProfileReport`], a [`TaskReport`]). The ports: [`FileRepository`], [`BlobStore`],
 //! [`MediaProcessor`] (sniffed uploads made ready to store), [`AttachmentTargets`] and
 //! [`ReportSources`] (what the tasks, products and accounts domains know). [`ShareService`] hands
-//! a file to someone without an account through a [`ShareLink`] ([`ShareLinkRepository`]). Nothing
+//! a file to someone without an account through a [`ShareLink`] ([`ShareLinkRepository`]).
+//! [`RenditionService`] serves audio transcoded ([`Transcoder`]), one transcode per rendition,
+//! kept within a budget ([`RenditionRepository`]). Nothing
 //! here does I/O but the service's temporary files.
 
 mod blob;
@@ -17,6 +19,7 @@ mod error;
 mod file;
 mod pdf;
 mod ports;
+mod rendition;
 mod service;
 mod share;
 
@@ -38,6 +41,10 @@ pub use ports::{
     AttachmentTargets, ContentSniffer, FileRepository, MediaError, MediaProcessor, Refusal, ReportError, ReportSources,
     Sniff, SniffedType,
 };
+pub use rendition::{
+    AudioCodec, LiveRendition, Rendition, RenditionBody, RenditionError, RenditionRepository, RenditionService,
+    StoredRendition, TranscodeError, TranscodeProgress, Transcoder,
+};
 pub use service::{Destination, FileParts, FileService, PdfRequest};
 pub use share::{
     DEFAULT_LINK_HOURS, IssuedShareLink, LINK_PASSWORD_BYTES, MAX_LINK_DOWNLOADS, MAX_LINK_HOURS, NewShareLink,
@@ -50,5 +57,7 @@ pub use blob::MockBlobStore;
 pub use pdf::MockPdfRenderer;
 #[cfg(feature = "mock")]
 pub use ports::{MockAttachmentTargets, MockContentSniffer, MockFileRepository, MockMediaProcessor, MockReportSources};
+#[cfg(feature = "mock")]
+pub use rendition::{MockRenditionRepository, MockTranscoder};
 #[cfg(feature = "mock")]
 pub use share::MockShareLinkRepository;

@@ -193,6 +193,16 @@ impl FileService {
         if self.may_read(caller, &file).await? { Ok(file) } else { Err(FileError::NotFound(Missing::File)) }
     }
 
+    /// The file, when `owner` owns it (other domains' rules on their own users' files, as a
+    /// station's playlist).
+    pub async fn find_owned(
+        &self,
+        owner: workbench_users::UserId,
+        id: FileId,
+    ) -> Result<Option<StoredFile>, FileError> {
+        Ok(self.files.find(id).await?.filter(|file| file.owner_id == owner))
+    }
+
     /// Opens the file's bytes, whole or one range.
     pub async fn open(
         &self,
@@ -361,7 +371,7 @@ fn parse_id(raw: &str) -> Result<Option<i64>, String> {
 
 /// A fresh, unguessable key under `folder`, spread over 256 sub-folders so that no directory of
 /// a local store grows too large, with an extension when one tells the blob's type.
-fn new_key(folder: &str, extension: Option<&str>) -> BlobKey {
+pub(crate) fn new_key(folder: &str, extension: Option<&str>) -> BlobKey {
     let mut bytes = [0_u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     let id = hex::encode(bytes);
@@ -371,10 +381,10 @@ fn new_key(folder: &str, extension: Option<&str>) -> BlobKey {
 }
 
 /// A temporary directory of the service's own, removed when dropped.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(PathBuf);
 
 impl Scratch {
-    async fn create(root: &Path) -> Result<Self, FileError> {
+    pub(crate) async fn create(root: &Path) -> Result<Self, FileError> {
         let mut bytes = [0_u8; 8];
         rand::rng().fill_bytes(&mut bytes);
         let path = root.join(format!("work-{}", hex::encode(bytes)));
@@ -382,7 +392,7 @@ impl Scratch {
         Ok(Self(path))
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }

@@ -9,6 +9,7 @@
 //! - [`audio`]: reads the stream headers of MP3, Ogg, WAV and FLAC files for their duration,
 //!   sample rate and channels ([`audio::probe_file`]), without decoding the audio.
 //! - [`MediaWorkers`]: runs the CPU-heavy work off the async executor, at most one job per core.
+//! - [`FfmpegTranscoder`]: audio renditions made by an `ffmpeg` subprocess, a bounded pool of them.
 //! - [`MediaPreparer`]: the files domain's `MediaProcessor` port on top of all this, and
 //!   [`AllowlistSniffer`] its `ContentSniffer` port.
 //!
@@ -25,10 +26,12 @@ pub mod image;
 mod mpeg;
 mod prepare;
 pub mod sniff;
+mod transcode;
 mod workers;
 
 pub use allowlist::AllowlistSniffer;
 pub use filename::{MAX_FILENAME_BYTES, sanitize_filename, with_extension_for};
 pub use prepare::{MAX_IMAGE_BYTES, MediaPreparer};
 pub use sniff::{MediaClass, MediaType, Refused, Sniffed, Sniffer};
+pub use transcode::{FfmpegTranscoder, arguments as ffmpeg_arguments};
 pub use workers::MediaWorkers;

@@ -297,12 +297,15 @@ impl FileRepository for DieselFileRepository {
                         .select(files::thumbnail_key)
                         .load(conn)
                         .map_err(db)?;
+                    let renditions = crate::renditions::known_keys(conn, &wanted).map_err(db)?;
                     unknown.extend(
                         chunk
                             .iter()
                             .filter(|key| {
                                 let key = key.as_str();
-                                !known.iter().any(|k| k == key) && !known_thumbnails.iter().flatten().any(|k| k == key)
+                                !known.iter().any(|k| k == key)
+                                    && !known_thumbnails.iter().flatten().any(|k| k == key)
+                                    && !renditions.iter().any(|k| k == key)
                             })
                             .cloned(),
                     );
