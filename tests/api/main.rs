@@ -2,6 +2,7 @@
 //! on SQLite and on PostgreSQL.
 
 mod admin;
+mod audio;
 mod audit;
 mod auth;
 mod chat;
@@ -17,6 +18,7 @@ mod platform;
 mod products;
 mod project_tasks;
 mod projects;
+mod radio;
 mod realtime;
 mod recurring;
 mod routes;

@@ -118,6 +118,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// The app's broadcast bus, for tests that listen to what the app publishes.
     pub bus: std::sync::Arc<dyn workbench_core::broadcast::Broadcast>,
+    /// Where this instance's radio sources connect.
+    pub radio_sources: Option<std::net::SocketAddr>,
     /// Shared by the instances of a [`TestApp::spawn_cluster`].
     _db: std::sync::Arc<TestDatabase>,
     /// `DATA_DIR`: where a SQLite backup would go.
@@ -211,13 +213,16 @@ impl TestApp {
         // high limits keep the headers and the code path without refusing anyone.
         settings.limits.per_minute = 1_000_000;
         settings.limits.auth_per_minute = 1_000_000;
+        // A free port of each instance's own, so that tests in parallel do not collide.
+        settings.radio.source_addr = "127.0.0.1:0".into();
         tweak(&mut settings);
         let app = Application::build(settings).await.expect("the application starts");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let radio_sources = app.radio_source_addr();
         let bus = app.state().bus.clone();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { base, client, backend, bus, _db: db, _data: data }
+        Self { base, client, backend, bus, radio_sources, _db: db, _data: data }
     }
 
     /// Starts the app with Google and GitHub pointed at `fake`, then adjusted by `tweak`.

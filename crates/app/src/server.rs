@@ -21,7 +21,19 @@ pub struct Application {
     access: AccessLog,
     background: Background,
     realtime: RealtimeTasks,
+    /// Where radio sources connect, and the task serving them (stopped with the application).
+    radio_sources: Option<(std::net::SocketAddr, AbortOnDrop)>,
     shutdown_timeout: std::time::Duration,
+}
+
+/// A task stopped when its handle goes.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl std::fmt::Debug for Application {
@@ -88,11 +100,13 @@ impl Application {
             workers: settings.server.workers,
         };
         let limits = wiring::limits(&settings, wired.redis)?;
+        let radio_sources = start_radio_sources(&settings, &state).await;
         let server = workbench_http::serve(listener, &http, state.clone(), access.clone(), limits)?;
         tracing::info!(address = %listener_address(addr, port), %routes, "Workbench is listening; Swagger UI at /swagger-ui/");
         Ok(Self {
             server,
             port,
+            radio_sources,
             state,
             access,
             background,
@@ -103,6 +117,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where radio sources connect, when the source listener could bind.
+    pub fn radio_source_addr(&self) -> Option<std::net::SocketAddr> {
+        self.radio_sources.as_ref().map(|(addr, _)| *addr)
     }
 
     /// The wired services, for tests that need to reach behind the API.
@@ -119,7 +138,7 @@ impl Application {
     /// (up to `SHUTDOWN_TIMEOUT`). Meanwhile, not after, the job runtime stops claiming, gives
     /// running jobs the same time to finish and releases the rest to other instances.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { server, access, background, realtime, shutdown_timeout, state, .. } = self;
+        let Self { server, access, background, realtime, shutdown_timeout, state, radio_sources, .. } = self;
         let stopping = Arc::new(tokio::sync::Notify::new());
         let told = stopping.clone();
         let background = tokio::spawn(async move {
@@ -137,6 +156,7 @@ impl Application {
         stopping.notify_one();
         let _ = background.await;
         drop(realtime);
+        drop(radio_sources);
         access.close();
         served
     }
@@ -168,4 +188,22 @@ async fn shutdown_signal() {
 fn listener_address(mut addr: std::net::SocketAddr, port: u16) -> std::net::SocketAddr {
     addr.set_port(port);
     addr
+}
+
+/// Binds the radio source listener (`RADIO_SOURCE_ADDR`) and serves it. A port that cannot be
+/// bound is logged, not fatal: the rest of the API still serves, and stations still play their
+/// playlists.
+async fn start_radio_sources(settings: &Settings, state: &AppState) -> Option<(std::net::SocketAddr, AbortOnDrop)> {
+    let addr = &settings.radio.source_addr;
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            let bound = listener.local_addr().ok()?;
+            tracing::info!(address = %bound, "radio sources connect here (Icecast-compatible PUT or SOURCE)");
+            Some((bound, AbortOnDrop(tokio::spawn(workbench_icecast::serve(listener, state.radio.clone())))))
+        }
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "cannot listen for radio sources; stations play their playlists only");
+            None
+        }
+    }
 }

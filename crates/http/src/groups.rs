@@ -34,6 +34,9 @@ pub const GROUPS: &[RouteGroup] = &[
     RouteGroup { name: "files", prefixes: &["/files"] },
     RouteGroup { name: "projects", prefixes: &["/projects", "/invites"] },
     RouteGroup { name: "trades", prefixes: &["/market", "/trades"] },
+    // Stations are managed here; their listeners (`/radio/{slug}/stream`, outside `/api/v1`)
+    // hold long-lived responses, and the gateway sends them here too.
+    RouteGroup { name: "radio", prefixes: &["/radio"] },
     RouteGroup { name: "integrations", prefixes: &["/weather", "/crypto", "/translate"] },
     RouteGroup { name: "search", prefixes: &["/search", "/searches"] },
     RouteGroup { name: "webhooks", prefixes: &["/webhooks"] },

@@ -35,6 +35,7 @@ pub mod preconditions;
 pub mod problem;
 pub mod products;
 pub mod projects;
+pub mod radio;
 pub mod responses;
 pub mod routes;
 pub mod scopes;
@@ -63,6 +64,7 @@ const DOMAINS: &[fn(&mut groups::Routes<'_, '_>)] = &[
     files::routes,
     projects::routes,
     trades::routes,
+    radio::routes,
     integrations::routes,
     search::routes,
     webhooks::routes,

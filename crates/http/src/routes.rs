@@ -25,6 +25,9 @@ pub fn api(cfg: &mut ServiceConfig, routes: &RouteSet) {
     if routes.serves("files") {
         cfg.service(crate::files::links::download_shared);
     }
+    if routes.serves("radio") {
+        cfg.service(crate::radio::listen);
+    }
 }
 
 /// Health, readiness, metrics and the live dashboard, outside the versioned API: every process

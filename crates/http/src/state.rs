@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use workbench_chat::ChatService;
 use workbench_core::broadcast::Broadcast;
-use workbench_files::{FileService, ShareService};
+use workbench_files::{FileService, RenditionService, ShareService};
 use workbench_integrations::IntegrationService;
 use workbench_jobs::{JobQueue, ScheduleInfo};
 use workbench_products::{CatalogueService, CollectionService};
@@ -56,6 +56,10 @@ pub struct AppState {
     pub files: FileService,
     /// Share links: files handed out without an account.
     pub shares: ShareService,
+    /// Audio files transcoded on demand, and kept.
+    pub renditions: RenditionService,
+    /// Radio stations, their sources and listeners.
+    pub radio: workbench_radio::RadioService,
     /// Weather, crypto prices and translations from third parties.
     pub integrations: IntegrationService,
     /// This instance's live system metrics, their history and alerts.

@@ -205,6 +205,13 @@ impl Inner {
                     }
                 }
             }
+            Target::Topic(topic) => {
+                for id in state.topics.get(topic).into_iter().flatten() {
+                    if let Some(peer) = state.peers.get(id) {
+                        peer.offer(frame);
+                    }
+                }
+            }
         }
     }
 

@@ -21,6 +21,8 @@ pub enum Target {
     Room(String),
     /// Every connection that joined this room, but those of one user (who said it).
     RoomExcept { room: String, except: UserId },
+    /// Every connection subscribed to this topic (`radio:{slug}`), on every instance.
+    Topic(String),
 }
 
 /// The payload: one header line saying who it is for (`u 1,2` or `r slug`), then the frame.
@@ -32,6 +34,7 @@ pub(crate) fn encode(target: &Target, frame: &str) -> Vec<u8> {
         }
         Target::Room(room) => format!("r {room}\n"),
         Target::RoomExcept { room, except } => format!("x {} {room}\n", except.0),
+        Target::Topic(topic) => format!("t {topic}\n"),
     };
     let mut payload = Vec::with_capacity(header.len() + frame.len());
     payload.extend_from_slice(header.as_bytes());
@@ -50,6 +53,7 @@ pub(crate) fn decode(topic: &str, payload: &[u8]) -> Option<(Target, ByteString)
                 Target::Users(ids.split(',').map(|id| id.parse().map(UserId)).collect::<Result<_, _>>().ok()?)
             }
             ("r", room) => Target::Room(room.to_owned()),
+            ("t", topic) => Target::Topic(topic.to_owned()),
             ("x", rest) => {
                 let (except, room) = rest.split_once(' ')?;
                 Target::RoomExcept { room: room.to_owned(), except: UserId(except.parse().ok()?) }

@@ -384,6 +384,46 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Finished audio renditions (see `crate::renditions`).
+    file_renditions (file_id, codec, kbps) {
+        file_id -> BigInt,
+        codec -> Text,
+        kbps -> Integer,
+        blob_key -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        last_used_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Radio stations (see `crate::radio`).
+    radio_stations (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        owner_id -> BigInt,
+        is_public -> Bool,
+        format -> Text,
+        key_digest -> Text,
+        now_playing_title -> Nullable<Text>,
+        now_playing_artist -> Nullable<Text>,
+        now_playing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// A station's playlist, in order.
+    radio_playlist (station_id, position) {
+        station_id -> BigInt,
+        position -> Integer,
+        file_id -> BigInt,
+    }
+}
+
+diesel::table! {
     /// Trades between owners (see `crate::trades`).
     trades (id) {
         id -> BigInt,
@@ -536,6 +576,7 @@ diesel::joinable!(files -> tasks (task_id));
 diesel::joinable!(files -> user_products (user_product_id));
 diesel::joinable!(chat_members -> chat_rooms (room_id));
 diesel::joinable!(chat_attachments -> files (file_id));
+diesel::joinable!(file_renditions -> files (file_id));
 diesel::joinable!(chat_attachments -> chat_messages (message_id));
 diesel::joinable!(project_members -> projects (project_id));
 diesel::joinable!(trade_items -> trades (trade_id));
@@ -571,6 +612,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_products,
     warranty_reminders,
     files,
+    file_renditions,
+    radio_stations,
+    radio_playlist,
     chat_rooms,
     chat_members,
     chat_messages,

@@ -20,7 +20,8 @@ use workbench_storage::{S3Settings, Secret, StorageUrl};
 pub use keys::KEYS;
 pub use sections::{
     AuthSection, DatabaseSection, Environment, EventsSection, FilesSection, IntegrationsSection, JobsSection,
-    LimitsSection, MailSection, OAuthSection, RedisSection, ServerSection, SystemSection, WebhooksSection,
+    LimitsSection, MailSection, OAuthSection, RadioSection, RedisSection, ServerSection, SystemSection,
+    WebhooksSection,
 };
 pub use workbench_http::LogFormat;
 
@@ -41,6 +42,7 @@ pub struct Settings {
     pub mail: MailSection,
     pub events: EventsSection,
     pub system: SystemSection,
+    pub radio: RadioSection,
 }
 
 /// A configuration that cannot be used, with the key to fix.
@@ -277,6 +279,9 @@ impl Settings {
         self.check_jobs()?;
         self.system()?;
         self.storage()?;
+        if self.files.transcode_workers == Some(0) {
+            return Err(ConfigError::Invalid("TRANSCODE_WORKERS must be at least 1".into()));
+        }
         if self.files.max_upload_bytes == 0 {
             return Err(ConfigError::Invalid("MAX_UPLOAD_BYTES must be at least 1".into()));
         }

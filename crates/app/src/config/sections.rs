@@ -170,6 +170,12 @@ pub struct FilesSection {
     pub s3_region: Option<String>,
     pub aws_access_key_id: Option<String>,
     pub aws_secret_access_key: Option<String>,
+    /// How many bytes of audio renditions are kept; the least recently used go beyond it.
+    pub rendition_cache_bytes: u64,
+    /// Transcodes at a time; unset means one per core.
+    pub transcode_workers: Option<usize>,
+    /// The `ffmpeg` program renditions are made with: a path, or a name looked up on `PATH`.
+    pub ffmpeg_path: String,
 }
 
 impl Default for FilesSection {
@@ -182,6 +188,9 @@ impl Default for FilesSection {
             s3_region: None,
             aws_access_key_id: None,
             aws_secret_access_key: None,
+            rendition_cache_bytes: 1024 * 1024 * 1024,
+            transcode_workers: None,
+            ffmpeg_path: "ffmpeg".to_owned(),
         }
     }
 }
@@ -295,6 +304,20 @@ pub struct MailSection {
     pub smtp_url: Option<String>,
     /// The sender (`Workbench <workbench@example.com>`).
     pub from: Option<String>,
+}
+
+/// Radio stations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RadioSection {
+    /// Where sources connect (a port of its own, Icecast-style): `host:port`.
+    pub source_addr: String,
+}
+
+impl Default for RadioSection {
+    fn default() -> Self {
+        Self { source_addr: "127.0.0.1:8000".to_owned() }
+    }
 }
 
 /// Where domain events go besides the bus and webhooks.

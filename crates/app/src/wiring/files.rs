@@ -13,8 +13,8 @@ use workbench_chat::ChatService;
 use workbench_core::{FieldErrors, PageRequest, RepositoryError, Validator, parse_instant};
 use workbench_files::{
     AttachmentTargets, BlobStore, FileId, FileParts, FileService, MediaClass, MediaError, MediaProcessor,
-    PreparedMedia, ProfileReport, ReportCount, ReportError, ReportSources, ShareService, StagedUpload, TaskReport,
-    TaskReportFilters, TaskReportRow,
+    PreparedMedia, ProfileReport, RenditionService, ReportCount, ReportError, ReportSources, ShareService,
+    StagedUpload, TaskReport, TaskReportFilters, TaskReportRow,
 };
 use workbench_products::{CollectionService, ProductError, UserProductId};
 use workbench_tasks::{RawTaskFilter, TaskError, TaskFilter, TaskId, TaskService};
@@ -22,9 +22,9 @@ use workbench_users::{PasswordHasher, Principal, UserError, UserId, UserService,
 
 use anyhow::Context;
 use workbench_media::image::{ImagePolicy, Limits};
-use workbench_media::{AllowlistSniffer, MediaPreparer, MediaWorkers};
+use workbench_media::{AllowlistSniffer, FfmpegTranscoder, MediaPreparer, MediaWorkers};
 use workbench_pdf::TypstPdfRenderer;
-use workbench_store::{Database, DieselFileRepository, DieselShareLinkRepository};
+use workbench_store::{Database, DieselFileRepository, DieselRenditionRepository, DieselShareLinkRepository};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -68,6 +68,37 @@ pub fn service(settings: &Settings, parts: FilesParts<'_>) -> anyhow::Result<Fil
         sources: Arc::new(Reports { users: users.clone(), tasks: tasks.clone() }),
         scratch,
     }))
+}
+
+/// How long one transcode may take before it is killed: a two-hour file at 20x real time takes
+/// six minutes.
+const TRANSCODE_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Audio renditions, transcoded by `ffmpeg` when this machine has it (with its MP3 and Opus
+/// encoders); says at start-up whether it does, so that a server without it still runs the rest.
+pub fn renditions(
+    settings: &Settings,
+    db: &Database,
+    blobs: Arc<dyn BlobStore>,
+    files: &FileService,
+) -> RenditionService {
+    let workers = settings
+        .files
+        .transcode_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let transcoder = Arc::new(FfmpegTranscoder::new(&settings.files.ffmpeg_path, workers, TRANSCODE_TIME_LIMIT));
+    let service = RenditionService::new(
+        files.clone(),
+        blobs,
+        Arc::new(DieselRenditionRepository::new(db.clone())),
+        transcoder,
+        settings.files.rendition_cache_bytes,
+    );
+    match service.availability() {
+        Ok(how) => tracing::info!(transcoder = %how, "audio renditions available"),
+        Err(e) => tracing::warn!("audio renditions unavailable: {e}; GET /files/{{id}}/stream answers 503"),
+    }
+    service
 }
 
 /// Share links, on the same records and bytes as the files service.

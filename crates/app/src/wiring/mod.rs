@@ -9,6 +9,7 @@ mod integrations;
 mod operations;
 mod products;
 mod projects;
+mod radio;
 mod shared;
 mod system_topic;
 mod tasks;
@@ -86,6 +87,8 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         },
     )?;
     let shares = files::shares(&db, blobs.clone(), accounts.hasher.clone());
+    let renditions = files::renditions(settings, &db, blobs.clone(), &files);
+    let radio = radio::service(&db, &files, &renditions, realtime.hub.clone());
     let trades = trades::service(&db);
     let searches = SavedSearchService::new(Arc::new(DieselSavedSearchRepository::new(db.clone())));
     // One job store per process: its wake-up signal is shared by whatever enqueues and the runtime.
@@ -128,6 +131,8 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         trades,
         files,
         shares,
+        renditions,
+        radio,
         integrations,
         system,
         jobs,

@@ -163,3 +163,15 @@ pub struct TaskReportData {
     #[serde(default)]
     pub due_before: Option<String>,
 }
+
+/// `GET /files/{id}/stream`: which rendition.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// `mp3` (the default, `audio/mpeg`) or `opus` (Opus in Ogg, `audio/ogg`).
+    #[param(nullable = false, example = "mp3")]
+    pub format: Option<String>,
+    /// Kilobits per second: `64`, `96`, `128` (the default) or `192`.
+    #[param(nullable = false, example = "128")]
+    pub bitrate: Option<String>,
+}

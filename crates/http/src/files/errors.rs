@@ -1,7 +1,7 @@
 //! The files domain's errors as problem documents.
 
 use actix_web::http::StatusCode;
-use workbench_files::{FileError, Missing};
+use workbench_files::{FileError, Missing, RenditionError, TranscodeError};
 
 use super::receiving::capitalised;
 use crate::problem::ApiError;
@@ -16,6 +16,7 @@ impl From<FileError> for ApiError {
                 Missing::Task => "No such task.",
                 Missing::UserProduct => "No such item in your collection.",
                 Missing::ShareLink => "No such link: it may have expired, run out or been revoked.",
+                Missing::Audio => "This file is not audio: only audio files have renditions.",
             }),
             // Not a bearer route: no `WWW-Authenticate: Bearer` challenge.
             FileError::PasswordRequired => ApiError::new(
@@ -41,6 +42,26 @@ impl From<FileError> for ApiError {
             )
             .with_retry_after(limit.as_secs().max(1)),
             FileError::Unavailable(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+impl From<RenditionError> for ApiError {
+    fn from(e: RenditionError) -> Self {
+        match e {
+            RenditionError::File(e) => e.into(),
+            e @ RenditionError::Transcode(TranscodeError::Unavailable { .. }) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "transcoding-unavailable",
+                format!("{}.", capitalised(&e.to_string())),
+            ),
+            RenditionError::Transcode(TranscodeError::Busy { retry_after }) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "transcoding-busy",
+                "Every transcoding worker is busy and the queue is full; try again shortly.",
+            )
+            .with_retry_after(retry_after.as_secs().max(1)),
+            RenditionError::Transcode(TranscodeError::Failed(cause)) => ApiError::internal(cause),
         }
     }
 }

@@ -9,7 +9,8 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use serde::Serialize;
 use workbench_files::{
-    Attachment, Destination, FileError, FileId, InvoiceDraft, PdfRequest, StoredFile, TaskReportFilters,
+    Attachment, Destination, FileError, FileId, InvoiceDraft, PdfRequest, Rendition, RenditionBody, RenditionError,
+    StoredFile, TaskReportFilters,
 };
 use workbench_users::Principal;
 
@@ -20,7 +21,7 @@ pub mod receiving;
 mod schemas;
 pub mod serving;
 
-use crate::extract::{CurrentUser, Json, parse_json_value};
+use crate::extract::{CurrentUser, Json, Query, parse_json_value};
 use crate::groups::Routes;
 use crate::idempotency::{Created, IdempotencyKeySchema};
 use crate::pagination::DataList;
@@ -28,7 +29,8 @@ use crate::problem::{ApiError, Problem};
 use crate::responses::{BadRequest, NotFound, Unauthorized, Unprocessable};
 use crate::state::AppState;
 use dto::{
-    BoundUploadForm, FileResponse, PdfRequestBody, PdfRequestSchema, PdfTemplateName, TaskReportData, UploadForm,
+    BoundUploadForm, FileResponse, PdfRequestBody, PdfRequestSchema, PdfTemplateName, StreamQuery, TaskReportData,
+    UploadForm,
 };
 
 fn file_response(state: &AppState, file: StoredFile) -> FileResponse {
@@ -91,6 +93,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
             .service(render_pdf)
             .service(get)
             .service(download)
+            .service(stream)
             .service(thumbnail)
             .service(remove)
             .service(links::create_link)
@@ -322,6 +325,65 @@ pub async fn download(
     match state.files.open(&user, id, range).await {
         Ok((file, read)) => Ok(serving::respond(&file, read, range.is_some())),
         Err(FileError::RangeNotSatisfiable { size }) => Ok(serving::unsatisfiable(size)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The audio file transcoded: MP3 or Opus (in Ogg) at 64, 96, 128 or 192 kbit/s. The first
+/// request streams while it transcodes (chunked, `Accept-Ranges: none`), and requests that arrive
+/// meanwhile share that transcode; afterwards the rendition is served like a download (`ETag`,
+/// `Range` → `206`) until `RENDITION_CACHE_BYTES` pushes it out, least recently used first.
+#[utoipa::path(
+    tag = "files",
+    operation_id = "stream_file",
+    security(("bearer_auth" = ["files:read"])),
+    params(
+        ("id" = i64, Path, minimum = 1, description = "File id"),
+        StreamQuery,
+        ("Range" = Option<String>, Header, nullable = false, description = "`bytes=first-last`, `bytes=first-` or `bytes=-suffix`; honoured once the rendition is stored"),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "`ETag`s the client holds; the stored rendition's answers `304`"),
+    ),
+    responses(
+        (status = 200, description = "The rendition, whole: stored (with `ETag` and `Accept-Ranges: bytes`) or streamed as it is transcoded (chunked, `Accept-Ranges: none`)",
+            content((Vec<u8> = "audio/mpeg"), (Vec<u8> = "audio/ogg")),
+            headers(("ETag" = String), ("Accept-Ranges" = String))),
+        (status = 206, description = "One range of the stored rendition", content((Vec<u8> = "audio/mpeg"), (Vec<u8> = "audio/ogg")),
+            headers(("Content-Range" = String), ("ETag" = String))),
+        (status = 304, description = "Not modified: the client's `If-None-Match` names the stored rendition"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "No such file, one the caller may not read, or a file that is not audio", body = Problem, content_type = "application/problem+json"),
+        (status = 416, description = "The range selects nothing of the stored rendition", body = Problem, content_type = "application/problem+json",
+            headers(("Content-Range" = String, description = "`bytes */<size>`"))),
+        (status = 422, description = "An unknown `format` or `bitrate` (each named)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No encoder on this server (named), or more transcodes waiting than `TRANSCODE_WORKERS` can take (`Retry-After`)", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String))),
+    )
+)]
+#[get("/files/{id}/stream")]
+pub async fn stream(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    id: web::Path<i64>,
+    query: Query<StreamQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let StreamQuery { format, bitrate } = query.into_inner();
+    let rendition = Rendition::parse(format.as_deref(), bitrate.as_deref()).map_err(ApiError::validation)?;
+    let opened = state
+        .renditions
+        .open(&user, FileId(id.into_inner()), rendition, |tag| serving::requested_range(&req, tag))
+        .await;
+    match opened {
+        Ok(RenditionBody::Stored { rendition: stored, read }) => {
+            if serving::not_modified(&req, &stored.sha256) {
+                return Ok(serving::not_modified_response(&stored.sha256));
+            }
+            let partial = serving::requested_range(&req, &stored.sha256).is_some();
+            Ok(serving::rendition(rendition.codec.content_type(), &stored.sha256, read, partial))
+        }
+        Ok(RenditionBody::Live(live)) => Ok(serving::live_rendition(rendition.codec.content_type(), live)),
+        Err(RenditionError::File(FileError::RangeNotSatisfiable { size })) => Ok(serving::unsatisfiable(size)),
         Err(e) => Err(e.into()),
     }
 }

@@ -8,7 +8,7 @@ use actix_web::http::header::{
 };
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use futures_util::TryStreamExt;
-use workbench_files::{BlobRead, ByteRange, StoredFile};
+use workbench_files::{BlobRead, ByteRange, LiveRendition, StoredFile};
 
 use crate::problem::ApiError;
 
@@ -100,6 +100,33 @@ pub fn respond(file: &StoredFile, read: BlobRead, partial: bool) -> HttpResponse
         .insert_header(identity_encoding());
     let len = read.len();
     response.no_chunking(len).streaming(read.body.map_err(actix_web::error::ErrorInternalServerError))
+}
+
+/// A stored rendition, whole (`200`) or the range that `read` holds (`206`), shown inline.
+pub fn rendition(content_type: &'static str, tag: &str, read: BlobRead, partial: bool) -> HttpResponse {
+    let mut response = if partial { HttpResponse::PartialContent() } else { HttpResponse::Ok() };
+    if partial {
+        let (start, end) = (read.range.start, read.range.end.saturating_sub(1));
+        response.insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{}", read.size)));
+    }
+    response
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::ETAG, entity_tag(tag)))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .insert_header(identity_encoding());
+    let len = read.len();
+    response.no_chunking(len).streaming(read.body.map_err(actix_web::error::ErrorInternalServerError))
+}
+
+/// A rendition as it is transcoded: chunked, no ranges (its length is not known yet), no tag.
+pub fn live_rendition(content_type: &'static str, live: LiveRendition) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::ACCEPT_RANGES, "none"))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .insert_header(identity_encoding())
+        .streaming(live.body.map_err(actix_web::error::ErrorInternalServerError))
 }
 
 /// An image's thumbnail, shown inline.

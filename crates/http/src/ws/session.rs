@@ -29,6 +29,9 @@ const CLOSE_WITHIN: Duration = Duration::from_secs(1);
 /// The only topic there is: this instance's live system metrics, for moderators and admins.
 pub const SYSTEM_TOPIC: &str = "system";
 
+/// The topics of radio stations' events: `radio:{slug}`.
+pub const RADIO_TOPIC_PREFIX: &str = "radio:";
+
 /// Who a token belongs to, and when it expires: a socket lives no longer than its token.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Credentials, AuthError> {
     let claims = state.authenticator.verify(token)?;
@@ -375,8 +378,19 @@ impl Conversation {
                 hub.reply(id, &event_frame("history", &answer));
             }
             ClientMessage::Subscribe { topic } => {
+                if let Some(slug) = topic.strip_prefix(RADIO_TOPIC_PREFIX) {
+                    // A station's events: for whoever may listen to it.
+                    if !self.state.radio.may_listen(&self.principal, slug).await {
+                        return Err(SocketError::new("not_found", format!("No station {slug:?}.")));
+                    }
+                    hub.subscribe(id, &topic);
+                    return Ok(());
+                }
                 if topic != SYSTEM_TOPIC {
-                    return Err(SocketError::new("not_found", format!("No topic {topic:?}; the topic is \"system\".")));
+                    return Err(SocketError::new(
+                        "not_found",
+                        format!("No topic {topic:?}; the topics are \"system\" and \"radio:{{slug}}\"."),
+                    ));
                 }
                 if !self.principal.role.is_moderator() {
                     return Err(SocketError::new("forbidden", "Only moderators and admins see system metrics."));

@@ -1,0 +1,25 @@
+//! The radio domain of Workbench.
+//!
+//! A [`Station`] relays one live source to any number of listeners, Icecast-style, and plays its
+//! playlist when no source is live. [`RadioService`] holds the rules: stations by slug, public or
+//! private (their owner and admins), managed by their owner or an admin; a source key of 256
+//! bits known by its SHA-256, whose rotation cuts a connected source; playlists of the owner's
+//! audio. [`relay`] hands the audio to listeners, cut on frame boundaries by [`frames`]. The
+//! ports: [`StationRepository`], [`PlaylistFiles`] (the files domain), [`ListenerCensus`]
+//! (counts across instances) and [`RadioEvents`] (the sockets' `radio:{slug}` topic).
+
+mod census;
+mod error;
+pub mod frames;
+mod ports;
+pub mod relay;
+mod service;
+mod station;
+
+pub use census::LocalCensus;
+pub use error::RadioError;
+pub use ports::{ListenerCensus, PlaylistFiles, RadioEvents, StationRepository, Track};
+pub use service::{Caller, Listening, MAX_PLAYLIST, OnAir, RadioService, SourceSession};
+pub use station::{
+    NewStation, NowPlaying, SourceKey, Station, StationChanges, StationDraft, StationFormat, StationSlug, digest,
+};

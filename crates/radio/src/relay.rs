@@ -1,0 +1,235 @@
+//! The relay of one station on this instance: what its source (or its playlist) sends, handed to
+//! every listener without a copy per listener.
+//!
+//! Audio arrives cut into whole frames (see [`crate::frames`]) and is sent on in chunks of about
+//! [`CHUNK`] of playing time, each starting on a boundary, through one broadcast channel whose
+//! ring holds each chunk once (`Bytes`: listeners share it). A listener that falls more than the
+//! ring behind is told so and dropped; nobody waits for it. A new listener first gets a burst:
+//! an Ogg stream's header pages, then the last [`BURST`] of audio, so that playback starts at once.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::broadcast;
+
+use crate::frames::{Frame, Framing, ogg_starts_stream};
+
+/// How much recent audio a listener gets at once when it connects.
+pub const BURST: Duration = Duration::from_secs(2);
+
+/// How much playing time one chunk holds: fewer, larger chunks mean fewer wake-ups per listener.
+pub const CHUNK: Duration = Duration::from_millis(100);
+
+/// How many chunks a listener may fall behind (about 25 s of audio) before it is dropped.
+const QUEUE: usize = 256;
+
+/// One station's relay on this instance.
+#[derive(Debug)]
+pub struct Relay {
+    framing: Framing,
+    sender: broadcast::Sender<Bytes>,
+    recent: Mutex<Recent>,
+    /// A source is connected to this instance.
+    live: AtomicBool,
+    /// The auto-DJ is playing into it.
+    pub(crate) dj: AtomicBool,
+}
+
+/// What a new listener is given before the live chunks.
+#[derive(Debug, Default)]
+struct Recent {
+    /// Ogg: the current logical stream's header pages.
+    headers: Vec<Bytes>,
+    /// The chunks of the last [`BURST`], oldest first, with their playing time.
+    chunks: VecDeque<(Bytes, Duration)>,
+    held: Duration,
+    /// Frames not yet sent, and their playing time.
+    gathering: BytesMut,
+    gathered: Duration,
+}
+
+/// A listener's place: the burst, then whatever the relay sends next.
+#[derive(Debug)]
+pub struct Tuned {
+    pub burst: Vec<Bytes>,
+    pub live: broadcast::Receiver<Bytes>,
+}
+
+impl Relay {
+    pub fn new(framing: Framing) -> Self {
+        Self {
+            framing,
+            sender: broadcast::channel(QUEUE).0,
+            recent: Mutex::new(Recent::default()),
+            live: AtomicBool::new(false),
+            dj: AtomicBool::new(false),
+        }
+    }
+
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// Sends `frames` on: gathered until a chunk's worth, then to every listener at once.
+    pub fn push(&self, frames: impl IntoIterator<Item = Frame>) {
+        let mut recent = self.recent();
+        for frame in frames {
+            if self.framing == Framing::Ogg && frame.duration.is_zero() {
+                // Header pages: kept for listeners who join this logical stream later.
+                if ogg_starts_stream(&frame.bytes) {
+                    recent.headers.clear();
+                    recent.chunks.clear();
+                    recent.held = Duration::ZERO;
+                }
+                if recent.chunks.is_empty() && recent.gathered.is_zero() {
+                    recent.headers.push(frame.bytes.clone());
+                }
+            }
+            recent.gathering.extend_from_slice(&frame.bytes);
+            recent.gathered += frame.duration;
+            if recent.gathered >= CHUNK {
+                self.send(&mut recent);
+            }
+        }
+    }
+
+    /// Sends what was gathered, whatever its length (the source paused, or went).
+    pub fn flush(&self) {
+        let mut recent = self.recent();
+        if !recent.gathering.is_empty() {
+            self.send(&mut recent);
+        }
+    }
+
+    fn send(&self, recent: &mut Recent) {
+        let chunk = recent.gathering.split().freeze();
+        let played = std::mem::take(&mut recent.gathered);
+        // No listener is no error: the chunk is still kept for the next one's burst.
+        let _ = self.sender.send(chunk.clone());
+        recent.chunks.push_back((chunk, played));
+        recent.held += played;
+        while recent.held > BURST && recent.chunks.len() > 1 {
+            if let Some((_, d)) = recent.chunks.pop_front() {
+                recent.held -= d;
+            }
+        }
+    }
+
+    /// A new listener: the burst and the live chunks after it, with nothing lost or repeated
+    /// between the two.
+    pub fn tune_in(&self) -> Tuned {
+        let recent = self.recent();
+        let live = self.sender.subscribe();
+        let mut burst = recent.headers.clone();
+        let after_headers = recent.chunks.iter().map(|(c, _)| c.clone());
+        // Ogg: a chunk may begin with the header pages themselves; they are sent once.
+        burst.extend(after_headers.filter(|c| !recent.headers.iter().any(|h| c.starts_with(h))));
+        Tuned { burst, live }
+    }
+
+    /// Listeners tuned in on this instance.
+    pub fn listeners(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
+    /// Forgets the recent audio: what follows is another stream (the source took over from the
+    /// playlist, or the other way round), and a new listener must not start in the old one.
+    pub fn restart(&self) {
+        let mut recent = self.recent();
+        recent.headers.clear();
+        recent.chunks.clear();
+        recent.held = Duration::ZERO;
+        recent.gathering.clear();
+        recent.gathered = Duration::ZERO;
+    }
+
+    /// Marks a source connected here; `false` when one already is.
+    pub fn claim_source(&self) -> bool {
+        self.live.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    pub fn release_source(&self) {
+        self.flush();
+        self.live.store(false, Ordering::Release);
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.live.load(Ordering::Acquire)
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Every station's relay on this instance, made on first use.
+#[derive(Debug, Default)]
+pub struct Relays {
+    relays: Mutex<HashMap<String, Arc<Relay>>>,
+}
+
+impl Relays {
+    /// The relay of `slug`, with `framing` when it is new.
+    pub fn get(&self, slug: &str, framing: Framing) -> Arc<Relay> {
+        let mut relays = self.relays.lock().unwrap_or_else(PoisonError::into_inner);
+        relays.entry(slug.to_owned()).or_insert_with(|| Arc::new(Relay::new(framing))).clone()
+    }
+
+    /// The relay of `slug`, when there is one.
+    pub fn find(&self, slug: &str) -> Option<Arc<Relay>> {
+        self.relays.lock().unwrap_or_else(PoisonError::into_inner).get(slug).cloned()
+    }
+
+    /// Forgets a deleted station's relay (its listeners see their stream end).
+    pub fn remove(&self, slug: &str) -> Option<Arc<Relay>> {
+        self.relays.lock().unwrap_or_else(PoisonError::into_inner).remove(slug)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(byte: u8, ms: u64) -> Frame {
+        Frame { bytes: Bytes::from(vec![byte; 10]), duration: Duration::from_millis(ms) }
+    }
+
+    #[tokio::test]
+    async fn listeners_get_the_last_two_seconds_then_every_chunk_once() {
+        let relay = Relay::new(Framing::Mpeg);
+        // 3 s of 50 ms frames: chunks of 100 ms.
+        relay.push((0..60).map(|i| frame(i, 50)));
+        let mut tuned = relay.tune_in();
+        let burst: Duration = tuned.burst.iter().map(|_| CHUNK).sum();
+        assert!(burst >= BURST && burst <= BURST + CHUNK, "{burst:?}");
+        assert_eq!(tuned.burst.last().unwrap()[0], 59 - 1, "the burst ends with the last whole chunk");
+        relay.push([frame(100, 50), frame(101, 50)]);
+        let next = tuned.live.recv().await.unwrap();
+        assert_eq!((next[0], next[10], next.len()), (100, 101, 20));
+        assert_eq!(relay.listeners(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_listener_that_falls_behind_is_told_and_the_others_are_not_slowed() {
+        let relay = Relay::new(Framing::Mpeg);
+        let mut slow = relay.tune_in().live;
+        let mut fast = relay.tune_in().live;
+        for i in 0..(QUEUE as u64 + 10) {
+            relay.push([frame(1, 100)]);
+            assert!(fast.recv().await.is_ok(), "chunk {i}");
+        }
+        assert!(matches!(slow.recv().await, Err(broadcast::error::RecvError::Lagged(_))));
+    }
+
+    #[test]
+    fn one_source_at_a_time() {
+        let relay = Relay::new(Framing::Mpeg);
+        assert!(relay.claim_source());
+        assert!(!relay.claim_source());
+        relay.release_source();
+        assert!(relay.claim_source());
+    }
+}

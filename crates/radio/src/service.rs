@@ -1,0 +1,399 @@
+//! `RadioService`: stations and their rules, sources and listeners, and the auto-DJ that plays
+//! a station's playlist while no source is live.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::sync::broadcast;
+use workbench_core::{FieldErrors, Page, PageRequest, RepositoryError, Validator};
+use workbench_users::Principal;
+
+use crate::error::RadioError;
+use crate::frames::Framer;
+use crate::ports::{ListenerCensus, PlaylistFiles, RadioEvents, StationRepository};
+use crate::relay::{Relay, Relays, Tuned};
+use crate::station::{
+    NowPlaying, SourceKey, Station, StationChanges, StationDraft, StationSlug, description, digest, name,
+};
+
+/// The most files a playlist holds.
+pub const MAX_PLAYLIST: usize = 500;
+
+/// How long the auto-DJ plays on with nobody listening before it stops.
+const IDLE_DJ: Duration = Duration::from_secs(5);
+
+/// A station with what is happening on it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnAir {
+    pub station: Station,
+    pub live: bool,
+    pub listeners: u64,
+}
+
+/// Radio: see the module documentation.
+#[derive(Clone)]
+pub struct RadioService {
+    stations: Arc<dyn StationRepository>,
+    files: Arc<dyn PlaylistFiles>,
+    census: Arc<dyn ListenerCensus>,
+    events: Arc<dyn RadioEvents>,
+    relays: Arc<Relays>,
+    /// Bumped when a station's key changes: a source that connected before it is cut.
+    keys_changed: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for RadioService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RadioService").finish_non_exhaustive()
+    }
+}
+
+impl RadioService {
+    pub fn new(
+        stations: Arc<dyn StationRepository>,
+        files: Arc<dyn PlaylistFiles>,
+        census: Arc<dyn ListenerCensus>,
+        events: Arc<dyn RadioEvents>,
+    ) -> Self {
+        Self { stations, files, census, events, relays: Arc::default(), keys_changed: Arc::default() }
+    }
+
+    /// A new station owned by the caller, and its source key (shown only now).
+    pub async fn create(&self, caller: &Principal, draft: StationDraft) -> Result<(OnAir, SourceKey), RadioError> {
+        let key = SourceKey::generate();
+        let new = draft.parse(caller.id, key.digest())?;
+        let station = self.stations.insert(new).await.map_err(|e| match e {
+            RepositoryError::Conflict { .. } => RadioError::SlugTaken,
+            e => e.into(),
+        })?;
+        Ok((OnAir { station, live: false, listeners: 0 }, key))
+    }
+
+    /// Public stations and the caller's own.
+    pub async fn list(&self, caller: &Principal, page: PageRequest) -> Result<Page<OnAir>, RadioError> {
+        let page = self.stations.list(caller.id, page).await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for station in page.items {
+            items.push(self.on_air(station).await);
+        }
+        Ok(Page::new(items, page.total, page.request))
+    }
+
+    /// A station the caller may see.
+    pub async fn get(&self, caller: &Principal, slug: &str) -> Result<OnAir, RadioError> {
+        let station = self.visible(Some(caller), slug).await?;
+        Ok(self.on_air(station).await)
+    }
+
+    pub async fn update(&self, caller: &Principal, slug: &str, changes: StationChanges) -> Result<OnAir, RadioError> {
+        let station = self.managed(caller, slug).await?;
+        let mut v = Validator::default();
+        let name = v.optional("name", changes.name, |raw| name(&raw)).ok().flatten();
+        let description = match changes.description {
+            Some(Some(raw)) => v.check("description", description(&raw)).map(|d| Some(d).filter(|d| !d.is_empty())),
+            Some(None) => Some(None),
+            None => None,
+        };
+        v.finish()?;
+        let changes = StationChanges { name, description, is_public: changes.is_public };
+        let station = self.stations.update(station.id, changes).await?.ok_or(RadioError::NotFound)?;
+        Ok(self.on_air(station).await)
+    }
+
+    pub async fn delete(&self, caller: &Principal, slug: &str) -> Result<(), RadioError> {
+        let station = self.managed(caller, slug).await?;
+        self.stations.delete(station.id).await?;
+        self.keys_changed.fetch_add(1, Ordering::AcqRel);
+        self.relays.remove(slug);
+        Ok(())
+    }
+
+    /// A new source key; the old one stops working, and a source connected with it is cut.
+    pub async fn rotate_key(&self, caller: &Principal, slug: &str) -> Result<SourceKey, RadioError> {
+        let station = self.managed(caller, slug).await?;
+        let key = SourceKey::generate();
+        self.stations.set_key(station.id, key.digest()).await?;
+        self.keys_changed.fetch_add(1, Ordering::AcqRel);
+        Ok(key)
+    }
+
+    /// Replaces the playlist: audio files the owner owns, in order.
+    pub async fn set_playlist(&self, caller: &Principal, slug: &str, files: Vec<i64>) -> Result<Vec<i64>, RadioError> {
+        let station = self.managed(caller, slug).await?;
+        if files.len() > MAX_PLAYLIST {
+            return Err(FieldErrors::single("file_ids", format!("holds at most {MAX_PLAYLIST} files")).into());
+        }
+        let strangers = self.files.not_owned_audio(station.owner_id, &files).await?;
+        if !strangers.is_empty() {
+            let ids = strangers.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+            return Err(FieldErrors::single(
+                "file_ids",
+                format!("must be audio files of the station's owner; these are not: {ids}"),
+            )
+            .into());
+        }
+        self.stations.set_playlist(station.id, files.clone()).await?;
+        Ok(files)
+    }
+
+    /// Says what is on air: the owner (or an admin), or the source with its key.
+    pub async fn now_playing(
+        &self,
+        caller: Caller<'_>,
+        slug: &str,
+        title: Option<String>,
+        artist: Option<String>,
+    ) -> Result<(), RadioError> {
+        let station = match caller {
+            Caller::User(user) => self.managed(user, slug).await?,
+            Caller::SourceKey(key) => self.source_station(slug, key).await?,
+        };
+        let mut v = Validator::default();
+        let title = v.required("title", title, |raw| name(&raw).map_err(|_| "must be 1 to 100 characters"));
+        let artist =
+            v.optional("artist", artist, |raw| name(&raw).map_err(|_| "must be 1 to 100 characters")).ok().flatten();
+        let title = v.finish_with(title)?;
+        let now = NowPlaying { title, artist, since: workbench_users::now() };
+        self.stations.set_now_playing(station.id, now.clone()).await?;
+        let data = json!({"slug": slug, "title": now.title, "artist": now.artist, "since": now.since});
+        self.events.publish(slug, "radio.now_playing", data).await;
+        Ok(())
+    }
+
+    /// Whether `viewer` may hear the station's events (topic `radio:{slug}`).
+    pub async fn may_listen(&self, viewer: &Principal, slug: &str) -> bool {
+        self.visible(Some(viewer), slug).await.is_ok()
+    }
+
+    /// A listener tuning in: the station's media type and its audio, from a burst of the last
+    /// seconds; the playlist when no source is live (started when nobody was playing it).
+    pub async fn tune_in(&self, viewer: Option<&Principal>, slug: &str) -> Result<Listening, RadioError> {
+        let station = self.visible(viewer, slug).await?;
+        let relay = self.relays.get(slug, station.format.framing());
+        if !relay.is_live() {
+            let playlist = self.stations.playlist(station.id).await?;
+            if playlist.is_empty() {
+                return Err(RadioError::OffAir);
+            }
+            self.start_dj(&station, &relay, playlist);
+        }
+        let tuned = relay.tune_in();
+        self.report(slug, &relay);
+        Ok(Listening {
+            content_type: station.format.content_type(),
+            tuned,
+            _counted: Counted { service: self.clone(), slug: slug.to_owned(), relay },
+        })
+    }
+
+    /// A source connecting with `key`: refused for an unknown station, a wrong key, a format
+    /// the station does not carry, or while another source is connected.
+    pub async fn connect_source(
+        &self,
+        slug: &str,
+        key: &str,
+        content_type: Option<&str>,
+    ) -> Result<SourceSession, RadioError> {
+        let epoch = self.keys_changed.load(Ordering::Acquire);
+        let station = self.source_station(slug, key).await?;
+        if !station.format.accepts(content_type) {
+            return Err(RadioError::WrongFormat(station.format.content_type()));
+        }
+        let relay = self.relays.get(slug, station.format.framing());
+        if !relay.claim_source() {
+            return Err(RadioError::SourceConnected);
+        }
+        relay.restart();
+        self.report(slug, &relay);
+        self.events.publish(slug, "radio.live", json!({"slug": slug, "live": true})).await;
+        Ok(SourceSession {
+            service: self.clone(),
+            slug: slug.to_owned(),
+            framer: Framer::new(station.format.framing()),
+            relay,
+            epoch,
+        })
+    }
+
+    /// Whether a source connected at `epoch` may go on: its station's key has not changed since
+    /// (checked against the store when any key changed).
+    async fn source_still_valid(&self, slug: &str, key: &str, epoch: u64) -> bool {
+        if self.keys_changed.load(Ordering::Acquire) == epoch {
+            return true;
+        }
+        self.source_station(slug, key).await.is_ok()
+    }
+
+    async fn source_station(&self, slug: &str, key: &str) -> Result<Station, RadioError> {
+        let (station, stored) = self.stations.find(slug).await?.ok_or(RadioError::NotFound)?;
+        if digest(key) == stored { Ok(station) } else { Err(RadioError::WrongKey) }
+    }
+
+    async fn visible(&self, viewer: Option<&Principal>, slug: &str) -> Result<Station, RadioError> {
+        if StationSlug::parse(slug).is_err() {
+            return Err(RadioError::NotFound);
+        }
+        match self.stations.find(slug).await? {
+            Some((station, _)) if station.visible_to(viewer) => Ok(station),
+            _ => Err(RadioError::NotFound),
+        }
+    }
+
+    /// A station the caller manages: anyone else gets 403 on one they can see, 404 otherwise.
+    async fn managed(&self, caller: &Principal, slug: &str) -> Result<Station, RadioError> {
+        let station = self.visible(Some(caller), slug).await?;
+        if station.managed_by(caller) { Ok(station) } else { Err(RadioError::Forbidden) }
+    }
+
+    async fn on_air(&self, station: Station) -> OnAir {
+        let (listeners, live) = self.census.count(station.slug.as_str()).await;
+        OnAir { station, live, listeners }
+    }
+
+    fn report(&self, slug: &str, relay: &Relay) {
+        self.census.report(slug, relay.listeners() as u64, relay.is_live());
+    }
+
+    /// Plays the playlist into the relay unless it already plays: track after track, each paced
+    /// at the speed it plays, until a source connects or nobody has listened for a while.
+    fn start_dj(&self, station: &Station, relay: &Arc<Relay>, playlist: Vec<i64>) {
+        if relay.dj.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (files, relay, owner, format) = (self.files.clone(), relay.clone(), station.owner_id, station.format);
+        let slug = station.slug.to_string();
+        tokio::spawn(async move {
+            let mut idle_since = None;
+            'playing: for file in playlist.iter().cycle() {
+                let track = match files.track(owner, *file, format).await {
+                    Ok(Some(track)) => track,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::warn!(station = %slug, file, error = %e, "the auto-DJ cannot open a track");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                tracing::debug!(station = %slug, track = %track.title, "the auto-DJ plays");
+                let mut framer = Framer::new(format.framing());
+                let mut audio = track.audio;
+                let started = tokio::time::Instant::now();
+                let mut played = Duration::ZERO;
+                while let Some(chunk) = audio.next().await {
+                    let Ok(chunk) = chunk else { break };
+                    for frame in framer.feed(&chunk) {
+                        if relay.is_live() {
+                            break 'playing;
+                        }
+                        played += frame.duration;
+                        relay.push([frame]);
+                        // A little ahead of the clock, so that listeners' buffers never run dry.
+                        tokio::time::sleep_until(started + played.saturating_sub(Duration::from_millis(500))).await;
+                    }
+                    if relay.listeners() == 0 {
+                        let since = *idle_since.get_or_insert_with(tokio::time::Instant::now);
+                        if since.elapsed() > IDLE_DJ {
+                            break 'playing;
+                        }
+                    } else {
+                        idle_since = None;
+                    }
+                }
+                relay.flush();
+            }
+            relay.dj.store(false, Ordering::Release);
+        });
+    }
+}
+
+/// Who says what is playing.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    User(&'a Principal),
+    /// The source, with its key as a bearer token.
+    SourceKey(&'a str),
+}
+
+/// A listener's stream: the burst, then the live chunks; counted while it lasts.
+#[derive(Debug)]
+pub struct Listening {
+    pub content_type: &'static str,
+    pub tuned: Tuned,
+    _counted: Counted,
+}
+
+impl Listening {
+    /// The audio, ending when the listener falls too far behind or the station goes away.
+    pub fn into_stream(self) -> futures_util::stream::BoxStream<'static, Bytes> {
+        let Listening { tuned: Tuned { burst, live }, _counted, .. } = self;
+        let live = futures_util::stream::unfold((live, _counted), |(mut live, counted)| async move {
+            match live.recv().await {
+                Ok(chunk) => Some((chunk, (live, counted))),
+                // Fell behind by the whole queue: dropped, never waited for.
+                Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => None,
+            }
+        });
+        Box::pin(futures_util::stream::iter(burst).chain(live))
+    }
+}
+
+/// Keeps the census right when a listener goes.
+#[derive(Debug)]
+struct Counted {
+    service: RadioService,
+    slug: String,
+    relay: Arc<Relay>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        // The receiver is dropped after this guard: count it out.
+        let listeners = self.relay.listeners().saturating_sub(1) as u64;
+        self.service.census.report(&self.slug, listeners, self.relay.is_live());
+    }
+}
+
+/// A connected source: feed it what arrives.
+#[derive(Debug)]
+pub struct SourceSession {
+    service: RadioService,
+    slug: String,
+    framer: Framer,
+    relay: Arc<Relay>,
+    epoch: u64,
+}
+
+impl SourceSession {
+    /// Relays `bytes`; `false` when the source must be cut (its key changed, its station went).
+    pub async fn feed(&mut self, key: &str, bytes: &[u8]) -> bool {
+        let current = self.service.keys_changed.load(Ordering::Acquire);
+        if current != self.epoch {
+            if !self.service.source_still_valid(&self.slug, key, self.epoch).await {
+                return false;
+            }
+            self.epoch = current;
+        }
+        let frames = self.framer.feed(bytes);
+        self.relay.push(frames);
+        true
+    }
+
+    /// The source went: listeners go on with the playlist, if there is one.
+    pub async fn end(self) {
+        self.relay.release_source();
+        self.relay.restart();
+        self.service.report(&self.slug, &self.relay);
+        self.service.events.publish(&self.slug, "radio.live", json!({"slug": self.slug, "live": false})).await;
+        if self.relay.listeners() > 0
+            && let Ok(Some((station, _))) = self.service.stations.find(&self.slug).await
+            && let Ok(playlist) = self.service.stations.playlist(station.id).await
+            && !playlist.is_empty()
+        {
+            self.service.start_dj(&station, &self.relay, playlist);
+        }
+    }
+}

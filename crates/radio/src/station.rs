@@ -1,0 +1,240 @@
+//! Stations and their rules: slugs, formats, source keys, who may listen and who may manage.
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use workbench_core::{BoundedText, FieldErrors, Validator};
+use workbench_users::{Principal, UserId};
+
+use crate::frames::Framing;
+
+/// A station's name in URLs: `[a-z0-9-]{1,64}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StationSlug(String);
+
+impl StationSlug {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let ok = (1..=64).contains(&raw.len()) && raw.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'));
+        if ok { Ok(Self(raw.to_owned())) } else { Err("must be 1 to 64 characters of a-z, 0-9 and '-'") }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for StationSlug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a station broadcasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StationFormat {
+    Mp3,
+    /// Ogg (Vorbis or Opus from a source; Opus from the playlist).
+    Ogg,
+}
+
+impl StationFormat {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        match raw {
+            "mp3" => Ok(Self::Mp3),
+            "ogg" => Ok(Self::Ogg),
+            _ => Err("must be mp3 or ogg"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mp3 => "mp3",
+            Self::Ogg => "ogg",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Mp3 => "audio/mpeg",
+            Self::Ogg => "audio/ogg",
+        }
+    }
+
+    pub fn framing(self) -> Framing {
+        match self {
+            Self::Mp3 => Framing::Mpeg,
+            Self::Ogg => Framing::Ogg,
+        }
+    }
+
+    /// Whether a source's `Content-Type` is this format (parameters ignored; a source that
+    /// sends none is taken at its word).
+    pub fn accepts(self, content_type: Option<&str>) -> bool {
+        let Some(content_type) = content_type else { return true };
+        let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        match self {
+            Self::Mp3 => matches!(essence.as_str(), "audio/mpeg" | "audio/mp3" | "audio/mpeg3"),
+            Self::Ogg => matches!(essence.as_str(), "audio/ogg" | "application/ogg" | "audio/opus" | "audio/vorbis"),
+        }
+    }
+}
+
+/// A station as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Station {
+    pub id: i64,
+    pub slug: StationSlug,
+    pub name: String,
+    pub description: Option<String>,
+    pub owner_id: UserId,
+    pub is_public: bool,
+    pub format: StationFormat,
+    pub now_playing: Option<NowPlaying>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Station {
+    /// Whether `viewer` may see and listen to it: a public station, or its owner, or an admin.
+    pub fn visible_to(&self, viewer: Option<&Principal>) -> bool {
+        self.is_public || viewer.is_some_and(|v| self.managed_by(v))
+    }
+
+    /// Whether `who` may change it: its owner or an admin.
+    pub fn managed_by(&self, who: &Principal) -> bool {
+        who.id == self.owner_id || who.role.is_admin()
+    }
+}
+
+/// What is on air, as the owner or the source said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NowPlaying {
+    pub title: String,
+    pub artist: Option<String>,
+    pub since: DateTime<Utc>,
+}
+
+/// What a client asks a new station to be.
+#[derive(Debug, Clone, Default)]
+pub struct StationDraft {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub is_public: Option<bool>,
+    pub format: Option<String>,
+}
+
+/// A new station, its fields checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStation {
+    pub slug: StationSlug,
+    pub name: String,
+    pub description: Option<String>,
+    pub owner_id: UserId,
+    pub is_public: bool,
+    pub format: StationFormat,
+    pub key_digest: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Changes to a station: absent fields stay.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StationChanges {
+    pub name: Option<String>,
+    /// `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+    pub is_public: Option<bool>,
+}
+
+pub(crate) fn name(raw: &str) -> Result<String, String> {
+    BoundedText::<100>::parse(raw).map(BoundedText::into_inner).map_err(|e| e.to_string())
+}
+
+/// A description: at most 2,000 characters; blank means none.
+pub(crate) fn description(raw: &str) -> Result<String, String> {
+    if raw.trim().is_empty() {
+        return Ok(String::new());
+    }
+    BoundedText::<2000>::parse(raw).map(BoundedText::into_inner).map_err(|e| e.to_string())
+}
+
+impl StationDraft {
+    pub(crate) fn parse(self, owner: UserId, key_digest: String) -> Result<NewStation, FieldErrors> {
+        let mut v = Validator::default();
+        let slug = v.required("slug", self.slug, |raw| StationSlug::parse(&raw));
+        let name = v.required("name", self.name, |raw| name(&raw));
+        let description = v.optional("description", self.description, |raw| description(&raw)).ok().flatten();
+        let format = v.optional("format", self.format, |raw| StationFormat::parse(&raw)).ok().flatten();
+        let parsed = slug.zip(name);
+        v.finish_with(parsed).map(|(slug, name)| NewStation {
+            slug,
+            name,
+            description: description.filter(|d| !d.is_empty()),
+            owner_id: owner,
+            is_public: self.is_public.unwrap_or(true),
+            format: format.unwrap_or(StationFormat::Mp3),
+            key_digest,
+            created_at: workbench_users::now(),
+        })
+    }
+}
+
+/// A source's password: 256 random bits as 64 hex digits, shown once; stored as its SHA-256.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SourceKey(String);
+
+impl std::fmt::Debug for SourceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SourceKey(..)")
+    }
+}
+
+impl SourceKey {
+    pub fn generate() -> Self {
+        let mut bytes = [0_u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        Self(hex::encode(bytes))
+    }
+
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+
+    pub fn digest(&self) -> String {
+        digest(&self.0)
+    }
+}
+
+/// The SHA-256 of a presented key, as stored.
+pub fn digest(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_short_lower_case_words() {
+        assert!(StationSlug::parse("night-owl-42").is_ok());
+        for bad in ["", "Night", "a b", "é", &"a".repeat(65)] {
+            assert!(StationSlug::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_are_256_bits_and_stored_hashed() {
+        let key = SourceKey::generate();
+        assert_eq!(key.reveal().len(), 64);
+        assert_ne!(key.digest(), key.reveal());
+        assert_eq!(key.digest(), digest(key.reveal()));
+        assert_eq!(format!("{key:?}"), "SourceKey(..)");
+    }
+
+    #[test]
+    fn formats_accept_their_media_types() {
+        assert!(StationFormat::Mp3.accepts(Some("audio/mpeg")));
+        assert!(StationFormat::Ogg.accepts(Some("application/ogg; charset=x")));
+        assert!(!StationFormat::Mp3.accepts(Some("audio/ogg")));
+        assert!(StationFormat::Ogg.accepts(None));
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE radio_playlist;
+DROP TABLE radio_stations;

@@ -1,0 +1,254 @@
+//! Radio stations as clients meet them: managed by their owner (others: 403 on a public
+//! station, 404 on a private one), an Icecast-style source on the source listener, listeners
+//! who start on a frame boundary, one source at a time, a rotated key that cuts the source, and
+//! the playlist when no source is live.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use workbench_e2e::{Account, TestApp, engines, error_fields, expect_problem};
+
+async fn create(app: &TestApp, who: &Account, body: Value) -> reqwest::Response {
+    app.post("/api/v1/radio/stations").bearer_auth(&who.access_token).json(&body).send().await.unwrap()
+}
+
+async fn station(app: &TestApp, who: &Account, slug: &str) -> reqwest::Response {
+    app.get(&format!("/api/v1/radio/stations/{slug}")).bearer_auth(&who.access_token).send().await.unwrap()
+}
+
+fn patch(app: &TestApp, who: &Account, slug: &str, body: &Value) -> reqwest::RequestBuilder {
+    app.request(reqwest::Method::PATCH, &format!("/api/v1/radio/stations/{slug}"))
+        .bearer_auth(&who.access_token)
+        .json(body)
+}
+
+/// A silent MPEG-1 Layer III frame at 128 kbit/s, 44.1 kHz (417 bytes).
+fn mp3_frame() -> Vec<u8> {
+    let mut frame = vec![0xFF, 0xFB, 0x90, 0x64];
+    frame.resize(417, 0);
+    frame
+}
+
+/// A source connected as ffmpeg's `icecast://` connects: `PUT` with `Expect: 100-continue` and
+/// a body with no length. Answers the stream after `100 Continue`, or the refusal's status line.
+async fn connect_source(app: &TestApp, slug: &str, key: &str) -> Result<TcpStream, String> {
+    use base64::Engine;
+    let addr = app.radio_sources.expect("the source listener is bound");
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let credentials = base64::engine::general_purpose::STANDARD.encode(format!("source:{key}"));
+    let head = format!(
+        "PUT /radio/{slug}/source HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {credentials}\r\n\
+         Content-Type: audio/mpeg\r\nIce-Public: 0\r\nExpect: 100-continue\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0_u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer)).await.unwrap().unwrap();
+    let line = String::from_utf8_lossy(&answer[..n]).lines().next().unwrap_or_default().to_owned();
+    if line.contains(" 100 ") { Ok(stream) } else { Err(line) }
+}
+
+/// Sends `seconds` of frames, paced a little faster than they play.
+async fn send_frames(source: &mut TcpStream, frames: usize) -> std::io::Result<()> {
+    let frame = mp3_frame();
+    for _ in 0..frames {
+        source.write_all(&frame).await?;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+async fn stations_are_managed_by_their_owner_and_seen_by_whom_they_should(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let bob = app.signup("bob").await;
+    let res = create(&app, &ann, json!({"slug": "night-owl", "name": "Night Owl", "description": "Jazz"})).await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.headers()["location"], "/api/v1/radio/stations/night-owl");
+    let created: Value = res.json().await.unwrap();
+    let key = created["source_key"].as_str().unwrap().to_owned();
+    assert_eq!(key.len(), 64, "256 bits as hex");
+    assert_eq!(created["format"], "mp3");
+    assert_eq!((created["is_public"].as_bool(), created["live"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(created["listeners"], 0);
+    assert_eq!(created["now_playing"], Value::Null);
+    assert_eq!(created["owner_id"], ann.id);
+
+    expect_problem(create(&app, &bob, json!({"slug": "night-owl", "name": "Mine"})).await, 409).await;
+    let problem = expect_problem(create(&app, &bob, json!({"slug": "Bad Slug", "format": "wav"})).await, 422).await;
+    assert_eq!(error_fields(&problem), ["slug", "name", "format"]);
+    let private =
+        create(&app, &ann, json!({"slug": "diary", "name": "Diary", "is_public": false, "format": "ogg"})).await;
+    assert_eq!(private.status(), 201);
+
+    // Public stations and one's own.
+    let list = |who: Account| {
+        let app = &app;
+        async move {
+            let res = app.get("/api/v1/radio/stations").bearer_auth(&who.access_token).send().await.unwrap();
+            let body: Value = res.json().await.unwrap();
+            body["data"].as_array().unwrap().iter().map(|s| s["slug"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list(ann.clone()).await, ["diary", "night-owl"]);
+    assert_eq!(list(bob.clone()).await, ["night-owl"]);
+    expect_problem(station(&app, &bob, "diary").await, 404).await;
+    expect_problem(patch(&app, &bob, "diary", &json!({"name": "x"})).send().await.unwrap(), 404).await;
+    expect_problem(patch(&app, &bob, "night-owl", &json!({"name": "x"})).send().await.unwrap(), 403).await;
+    let res = app
+        .request(reqwest::Method::DELETE, "/api/v1/radio/stations/night-owl")
+        .bearer_auth(&bob.access_token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, 403).await;
+
+    let res =
+        patch(&app, &ann, "night-owl", &json!({"name": "Night Owl FM", "description": null})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let changed: Value = res.json().await.unwrap();
+    assert_eq!((changed["name"].as_str(), changed["description"].as_str()), (Some("Night Owl FM"), None));
+    assert!(changed.get("source_key").is_none(), "the key is shown only when made");
+
+    // What is playing: the owner, or the source with its key as a bearer.
+    let say = |token: String, body: Value| {
+        let app = &app;
+        async move {
+            app.post("/api/v1/radio/stations/night-owl/now-playing")
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(say(ann.access_token.clone(), json!({"title": "So What", "artist": "Miles Davis"})).await.status(), 204);
+    let shown: Value = station(&app, &bob, "night-owl").await.json().await.unwrap();
+    assert_eq!(shown["now_playing"]["title"], "So What");
+    assert_eq!(shown["now_playing"]["artist"], "Miles Davis");
+    assert_eq!(say(key.clone(), json!({"title": "Blue in Green"})).await.status(), 204);
+    expect_problem(say(bob.access_token.clone(), json!({"title": "x"})).await, 403).await;
+    expect_problem(say(ann.access_token.clone(), json!({})).await, 422).await;
+
+    // Playlists hold the owner's audio only.
+    let part = reqwest::multipart::Part::bytes(b"just text".to_vec()).file_name("notes.txt");
+    let notes: Value = app
+        .post("/api/v1/files")
+        .bearer_auth(&ann.access_token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .request(reqwest::Method::PUT, "/api/v1/radio/stations/night-owl/playlist")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"file_ids": [notes["id"], 999_999]}))
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(res, 422).await;
+    assert_eq!(error_fields(&problem), ["file_ids"]);
+    let res = app
+        .request(reqwest::Method::PUT, "/api/v1/radio/stations/night-owl/playlist")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"file_ids": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["file_ids"], json!([]));
+
+    let res = app
+        .request(reqwest::Method::DELETE, "/api/v1/radio/stations/diary")
+        .bearer_auth(&ann.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    expect_problem(station(&app, &ann, "diary").await, 404).await;
+}
+
+async fn a_source_is_relayed_to_listeners_from_a_frame_boundary(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let bob = app.signup("bob").await;
+    let created: Value = create(&app, &ann, json!({"slug": "live", "name": "Live"})).await.json().await.unwrap();
+    let key = created["source_key"].as_str().unwrap().to_owned();
+    let listen = || app.get("/radio/live/stream").send();
+
+    // Neither a source nor a playlist.
+    expect_problem(listen().await.unwrap(), 503).await;
+
+    assert_eq!(connect_source(&app, "live", "wrong").await.unwrap_err().split(' ').nth(1), Some("401"));
+    assert_eq!(connect_source(&app, "nowhere", &key).await.unwrap_err().split(' ').nth(1), Some("404"));
+    let mut source = connect_source(&app, "live", &key).await.expect("the source is accepted");
+    assert_eq!(connect_source(&app, "live", &key).await.unwrap_err().split(' ').nth(1), Some("409"));
+    // Some audio before anyone listens: the burst.
+    send_frames(&mut source, 40).await.unwrap();
+
+    let mut res = listen().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "audio/mpeg");
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let first = tokio::time::timeout(Duration::from_secs(5), res.chunk()).await.unwrap().unwrap().unwrap();
+    assert_eq!(&first[..2], &[0xFF, 0xFB], "the first byte starts a frame");
+    assert!(first.len() >= 417, "a burst of recent audio at once");
+    let shown: Value = station(&app, &bob, "live").await.json().await.unwrap();
+    assert_eq!((shown["live"].as_bool(), shown["listeners"].as_u64()), (Some(true), Some(1)));
+
+    // Live audio keeps coming.
+    let feeding = tokio::spawn(async move {
+        let _ = send_frames(&mut source, 400).await;
+        source
+    });
+    let mut received = first.len();
+    while received < 417 * 80 {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), res.chunk()).await.unwrap().unwrap().unwrap();
+        received += chunk.len();
+    }
+    assert_eq!(received % 417, 0, "whole frames only");
+
+    // A new key cuts the source.
+    let res = app.post("/api/v1/radio/stations/live/source-key").bearer_auth(&ann.access_token).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let new_key = res.json::<Value>().await.unwrap()["source_key"].as_str().unwrap().to_owned();
+    assert_ne!(new_key, key);
+    let mut source = feeding.await.unwrap();
+    let cut = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = [0_u8; 64];
+        loop {
+            if send_frames(&mut source, 10).await.is_err() {
+                return;
+            }
+            match source.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(cut.is_ok(), "the old key's source was cut");
+    assert_eq!(connect_source(&app, "live", &key).await.unwrap_err().split(' ').nth(1), Some("401"));
+    let source = connect_source(&app, "live", &new_key).await;
+    assert!(source.is_ok(), "the new key works");
+}
+
+async fn a_private_station_needs_its_owners_token(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let bob = app.signup("bob").await;
+    create(&app, &ann, json!({"slug": "secret", "name": "Secret", "is_public": false})).await;
+    expect_problem(app.get("/radio/secret/stream").send().await.unwrap(), 404).await;
+    let as_bob = app.get(&format!("/radio/secret/stream?token={}", bob.access_token)).send().await.unwrap();
+    expect_problem(as_bob, 404).await;
+    let as_ann = app.get(&format!("/radio/secret/stream?token={}", ann.access_token)).send().await.unwrap();
+    expect_problem(as_ann, 503).await;
+    expect_problem(app.get("/radio/secret/stream?token=nonsense").send().await.unwrap(), 401).await;
+}
+
+engines!(
+    stations_are_managed_by_their_owner_and_seen_by_whom_they_should,
+    a_source_is_relayed_to_listeners_from_a_frame_boundary,
+    a_private_station_needs_its_owners_token,
+);
