@@ -60,6 +60,12 @@ INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq)
 INSERT INTO chat_reactions (message_id, emoji, user_id, created_at) VALUES
  (1, '🎉', 2, '2026-03-04 09:07:00'), (1, '👍🏽', 1, '2026-03-04 09:07:30');
 INSERT INTO chat_attachments (message_id, file_id, position) VALUES (2, 2, 0);
+INSERT INTO file_renditions (file_id, codec, kbps, blob_key, size, sha256, last_used_at) VALUES
+ (1, 'mp3', 128, 'renditions/plan.mp3', 3, 'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc', '2026-03-04 08:02:00');
+INSERT INTO radio_stations (id, slug, name, description, owner_id, is_public, format, key_digest, now_playing_title, now_playing_artist, now_playing_since, created_at) VALUES
+ (1, 'night-owl', 'Night Owl', 'Jazz all night', 1, TRUE, 'mp3', 'abababababababababababababababababababababababababababababababab', 'So What', 'Miles Davis', '2026-03-04 22:00:00', '2026-03-04 21:00:00'),
+ (2, 'diary', 'Diary', NULL, 2, FALSE, 'ogg', 'cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd', NULL, NULL, NULL, '2026-03-04 21:00:01');
+INSERT INTO radio_playlist (station_id, position, file_id) VALUES (1, 0, 1), (1, 1, 2);
 INSERT INTO webhook_subscriptions (id, owner_id, url, events, secret, created_at) VALUES (1, 1, 'https://hooks.example.com/in', '["task.created"]', 'whsec_abc', '2026-03-04 10:00:00');
 INSERT INTO webhook_deliveries (id, subscription_id, event_id, event, message_id, body, status, attempts, created_at) VALUES (1, 1, 7, 'task.created', 'msg_1', '{"id":1}', 'delivered', 2, '2026-03-04 10:01:00');
 INSERT INTO webhook_attempts (id, delivery_id, subscription_id, attempt, attempted_at, response_status, error, duration_ms, succeeded) VALUES
