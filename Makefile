@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIN   := target/debug/workbench
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint fmt openapi openapi-check build release bench bench-tokens bench-project bench-search bench-chat ws-bench fuzz-api clean-data browser-test
+.PHONY: help run demo test lint fmt openapi openapi-check build release bench bench-tokens bench-project bench-search bench-chat bench-radio ws-bench fuzz-api clean-data browser-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ bench-project: ## A project of 100,000 tasks and 50 members on PostgreSQL: rando
 
 browser-test: ## The live dashboard in Debian's chromium (playwright-core): sign in, live charts, an alert, the CSV
 	./scripts/browser-test.sh
+
+bench-radio: ## A radio station against Icecast's figures (1,000 listeners; `./scripts/bench-radio.sh 3000` for more) and a rendition's speed (release build)
+	./scripts/bench-radio.sh
 
 bench-chat: ## Conversations and chat search over 1,000,000 messages on PostgreSQL (release build, wrk); figures in target/bench/chat.md
 	./scripts/bench-chat.sh
