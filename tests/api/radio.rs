@@ -247,7 +247,131 @@ async fn a_private_station_needs_its_owners_token(app: TestApp) {
     expect_problem(app.get("/radio/secret/stream?token=nonsense").send().await.unwrap(), 401).await;
 }
 
+/// Whether this machine has `ffmpeg` (CI must: there a missing one fails instead of skipping).
+fn have_ffmpeg() -> bool {
+    let found = std::process::Command::new("ffmpeg").arg("-version").output().is_ok_and(|o| o.status.success());
+    assert!(found || std::env::var("CI").is_err(), "CI must install ffmpeg (see .ci/run)");
+    found
+}
+
+/// A WAV of `seconds` of a 440 Hz tone, 16-bit mono at 22.05 kHz.
+fn wav(seconds: u32) -> Vec<u8> {
+    let rate = 22_050_u32;
+    let frames = rate * seconds;
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&(36 + frames * 2).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    for (value, width) in [(16, 4), (1, 2), (1, 2), (rate, 4), (rate * 2, 4), (2, 2), (16, 2)] {
+        out.extend_from_slice(&u32::to_le_bytes(value)[..width]);
+    }
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(frames * 2).to_le_bytes());
+    for i in 0..frames {
+        let sample = ((i as f32 / rate as f32 * 440.0 * std::f32::consts::TAU).sin() * 9_000.0) as i16;
+        out.extend_from_slice(&sample.to_le_bytes());
+    }
+    out
+}
+
+/// Whether `bytes` hold one of [`mp3_frame`]'s silent frames: a header, then zeros.
+fn holds_silent_frame(bytes: &[u8]) -> bool {
+    bytes.windows(104).any(|w| w[..4] == [0xFF, 0xFB, 0x90, 0x64] && w[4..].iter().all(|&b| b == 0))
+}
+
+/// Reads from `res` until `seen` says yes of the bytes read since, or panics after 10 s.
+async fn read_until(res: &mut reqwest::Response, what: &str, seen: impl Fn(&[u8]) -> bool) {
+    let mut since = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen(&since) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let chunk = tokio::time::timeout(left, res.chunk()).await.unwrap_or_else(|_| panic!("never heard {what}"));
+        since.extend_from_slice(&chunk.unwrap().unwrap_or_else(|| panic!("the stream ended before {what}")));
+    }
+}
+
+async fn the_playlist_plays_while_no_source_is_live_and_gives_way_to_one(app: TestApp) {
+    if !have_ffmpeg() {
+        return;
+    }
+    let ann = app.signup("ann").await;
+    let created: Value = create(&app, &ann, json!({"slug": "auto", "name": "Auto DJ"})).await.json().await.unwrap();
+    let key = created["source_key"].as_str().unwrap().to_owned();
+    let part = reqwest::multipart::Part::bytes(wav(30)).file_name("tone.wav");
+    let song: Value = app
+        .post("/api/v1/files")
+        .bearer_auth(&ann.access_token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .request(reqwest::Method::PUT, "/api/v1/radio/stations/auto/playlist")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"file_ids": [song["id"]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // No source: the playlist, transcoded to the station's MP3.
+    let mut res = app.get("/radio/auto/stream").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "audio/mpeg");
+    let first = tokio::time::timeout(Duration::from_secs(10), res.chunk()).await.unwrap().unwrap().unwrap();
+    assert_eq!(first[0], 0xFF, "a frame first");
+    assert!(!holds_silent_frame(&first));
+
+    // A source takes over...
+    let mut source = connect_source(&app, "auto", &key).await.expect("the source is accepted");
+    let feeding = tokio::spawn(async move {
+        let _ = send_frames(&mut source, 150).await;
+        source
+    });
+    read_until(&mut res, "the source", holds_silent_frame).await;
+    // ...and when it goes, the playlist comes back.
+    drop(feeding.await.unwrap());
+    read_until(&mut res, "the playlist again", |b| b.len() > 4 * 417 && !holds_silent_frame(&b[b.len() - 2 * 417..]))
+        .await;
+}
+
+async fn listeners_on_another_instance_hear_the_source_and_are_counted(backend: workbench_e2e::Backend) {
+    let Some(apps) = TestApp::spawn_cluster(backend, 2).await else { return };
+    let (a, b) = (&apps[0], &apps[1]);
+    let ann = a.signup("ann").await;
+    let created: Value = create(a, &ann, json!({"slug": "shared", "name": "Shared"})).await.json().await.unwrap();
+    let key = created["source_key"].as_str().unwrap().to_owned();
+    let mut source = connect_source(a, "shared", &key).await.expect("the source is accepted on A");
+    send_frames(&mut source, 10).await.unwrap();
+    let feeding = tokio::spawn(async move {
+        let _ = send_frames(&mut source, 600).await;
+        source
+    });
+
+    // A listener on B hears A's source.
+    let mut res = b.get("/radio/shared/stream").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    read_until(&mut res, "A's source on B", holds_silent_frame).await;
+    // Counted on A, with the source live; a second source on B is refused.
+    let mut shown = Value::Null;
+    for _ in 0..50 {
+        shown = station(a, &ann, "shared").await.json().await.unwrap();
+        if shown["listeners"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!((shown["listeners"].as_u64(), shown["live"].as_bool()), (Some(1), Some(true)), "{shown}");
+    assert_eq!(connect_source(b, "shared", &key).await.unwrap_err().split(' ').nth(1), Some("409"));
+    feeding.abort();
+}
+
+workbench_e2e::per_engine!(listeners_on_another_instance_hear_the_source_and_are_counted);
+
 engines!(
+    the_playlist_plays_while_no_source_is_live_and_gives_way_to_one,
     stations_are_managed_by_their_owner_and_seen_by_whom_they_should,
     a_source_is_relayed_to_listeners_from_a_frame_boundary,
     a_private_station_needs_its_owners_token,

@@ -8,7 +8,7 @@
 //! an Ogg stream's header pages, then the last [`BURST`] of audio, so that playback starts at once.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -23,6 +23,15 @@ pub const BURST: Duration = Duration::from_secs(2);
 /// How much playing time one chunk holds: fewer, larger chunks mean fewer wake-ups per listener.
 pub const CHUNK: Duration = Duration::from_millis(100);
 
+/// How long a source on another instance counts as live after its last audio arrived here.
+pub const REMOTE_GRACE: Duration = Duration::from_secs(3);
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// How many chunks a listener may fall behind (about 25 s of audio) before it is dropped.
 const QUEUE: usize = 256;
 
@@ -36,6 +45,9 @@ pub struct Relay {
     live: AtomicBool,
     /// The auto-DJ is playing into it.
     pub(crate) dj: AtomicBool,
+    /// Until when (ms since the epoch) a source on another instance counts as live here: audio
+    /// relayed from it pushes this on.
+    remote_until: AtomicU64,
 }
 
 /// What a new listener is given before the live chunks.
@@ -66,6 +78,7 @@ impl Relay {
             recent: Mutex::new(Recent::default()),
             live: AtomicBool::new(false),
             dj: AtomicBool::new(false),
+            remote_until: AtomicU64::new(0),
         }
     }
 
@@ -74,7 +87,9 @@ impl Relay {
     }
 
     /// Sends `frames` on: gathered until a chunk's worth, then to every listener at once.
-    pub fn push(&self, frames: impl IntoIterator<Item = Frame>) {
+    /// Answers the chunks sent, with their playing time (what other instances are sent).
+    pub fn push(&self, frames: impl IntoIterator<Item = Frame>) -> Vec<(Bytes, Duration)> {
+        let mut sent = Vec::new();
         let mut recent = self.recent();
         for frame in frames {
             if self.framing == Framing::Ogg && frame.duration.is_zero() {
@@ -91,31 +106,31 @@ impl Relay {
             recent.gathering.extend_from_slice(&frame.bytes);
             recent.gathered += frame.duration;
             if recent.gathered >= CHUNK {
-                self.send(&mut recent);
+                sent.push(self.send(&mut recent));
             }
         }
+        sent
     }
 
     /// Sends what was gathered, whatever its length (the source paused, or went).
-    pub fn flush(&self) {
+    pub fn flush(&self) -> Option<(Bytes, Duration)> {
         let mut recent = self.recent();
-        if !recent.gathering.is_empty() {
-            self.send(&mut recent);
-        }
+        (!recent.gathering.is_empty()).then(|| self.send(&mut recent))
     }
 
-    fn send(&self, recent: &mut Recent) {
+    fn send(&self, recent: &mut Recent) -> (Bytes, Duration) {
         let chunk = recent.gathering.split().freeze();
         let played = std::mem::take(&mut recent.gathered);
         // No listener is no error: the chunk is still kept for the next one's burst.
         let _ = self.sender.send(chunk.clone());
-        recent.chunks.push_back((chunk, played));
+        recent.chunks.push_back((chunk.clone(), played));
         recent.held += played;
         while recent.held > BURST && recent.chunks.len() > 1 {
             if let Some((_, d)) = recent.chunks.pop_front() {
                 recent.held -= d;
             }
         }
+        (chunk, played)
     }
 
     /// A new listener: the burst and the live chunks after it, with nothing lost or repeated
@@ -152,12 +167,28 @@ impl Relay {
     }
 
     pub fn release_source(&self) {
-        self.flush();
         self.live.store(false, Ordering::Release);
     }
 
+    /// Whether a source is live: connected here, or relayed from another instance a moment ago.
     pub fn is_live(&self) -> bool {
+        self.live.load(Ordering::Acquire) || self.remote_until.load(Ordering::Acquire) > now_ms()
+    }
+
+    /// Whether the source is connected to this instance.
+    pub fn is_live_here(&self) -> bool {
         self.live.load(Ordering::Acquire)
+    }
+
+    /// Notes audio relayed from a source on another instance: live for [`REMOTE_GRACE`] more.
+    pub fn heard_remote(&self) {
+        self.remote_until
+            .store(now_ms() + u64::try_from(REMOTE_GRACE.as_millis()).unwrap_or(u64::MAX), Ordering::Release);
+    }
+
+    /// The source on another instance went.
+    pub fn remote_ended(&self) {
+        self.remote_until.store(0, Ordering::Release);
     }
 
     fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {

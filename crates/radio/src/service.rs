@@ -9,11 +9,12 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::broadcast;
+use workbench_core::broadcast::{Broadcast, Delivery};
 use workbench_core::{FieldErrors, Page, PageRequest, RepositoryError, Validator};
 use workbench_users::Principal;
 
 use crate::error::RadioError;
-use crate::frames::Framer;
+use crate::frames::{Framer, Framing};
 use crate::ports::{ListenerCensus, PlaylistFiles, RadioEvents, StationRepository};
 use crate::relay::{Relay, Relays, Tuned};
 use crate::station::{
@@ -22,6 +23,13 @@ use crate::station::{
 
 /// The most files a playlist holds.
 pub const MAX_PLAYLIST: usize = 500;
+
+/// The bus topic of live audio, relayed to the other instances' listeners.
+pub const AUDIO_TOPIC: &str = "radio.audio";
+
+/// How often a connected source's key is checked against the store even when no key changed on
+/// this instance (one may have on another).
+const KEY_RECHECK: Duration = Duration::from_secs(5);
 
 /// How long the auto-DJ plays on with nobody listening before it stops.
 const IDLE_DJ: Duration = Duration::from_secs(5);
@@ -44,6 +52,10 @@ pub struct RadioService {
     relays: Arc<Relays>,
     /// Bumped when a station's key changes: a source that connected before it is cut.
     keys_changed: Arc<AtomicU64>,
+    /// Live audio goes to the other instances through it.
+    bus: Arc<dyn Broadcast>,
+    /// This instance's name on the bus, so that it skips its own audio.
+    instance: Arc<str>,
 }
 
 impl std::fmt::Debug for RadioService {
@@ -58,8 +70,66 @@ impl RadioService {
         files: Arc<dyn PlaylistFiles>,
         census: Arc<dyn ListenerCensus>,
         events: Arc<dyn RadioEvents>,
+        bus: Arc<dyn Broadcast>,
+        instance: &str,
     ) -> Self {
-        Self { stations, files, census, events, relays: Arc::default(), keys_changed: Arc::default() }
+        Self {
+            stations,
+            files,
+            census,
+            events,
+            relays: Arc::default(),
+            keys_changed: Arc::default(),
+            bus,
+            instance: instance.into(),
+        }
+    }
+
+    /// Feeds this instance's relays with the audio of sources connected to other instances,
+    /// until the bus goes. Run once per instance.
+    pub async fn relay_other_instances(self) {
+        let mut subscription = self.bus.subscribe();
+        let mut framers: std::collections::HashMap<String, Framer> = std::collections::HashMap::new();
+        while let Some(delivery) = subscription.recv().await {
+            let Delivery::Message(message) = delivery else { continue };
+            if message.topic != AUDIO_TOPIC {
+                continue;
+            }
+            let Some((slug, instance, audio)) = decode_audio(&message.payload) else { continue };
+            if instance == &*self.instance {
+                continue;
+            }
+            let framing = if audio.starts_with(b"OggS") { Framing::Ogg } else { Framing::Mpeg };
+            let relay = self.relays.get(slug, framing);
+            if audio.is_empty() {
+                // The source went: listeners here go on with the playlist, as there.
+                framers.remove(slug);
+                relay.remote_ended();
+                relay.restart();
+                self.resume_playlist(slug, &relay).await;
+                continue;
+            }
+            relay.heard_remote();
+            let framer = framers.entry(slug.to_owned()).or_insert_with(|| Framer::new(relay.framing()));
+            relay.push(framer.feed(audio));
+        }
+    }
+
+    /// Plays the playlist to the listeners of `relay`, if it has listeners and a playlist.
+    async fn resume_playlist(&self, slug: &str, relay: &Arc<Relay>) {
+        if relay.listeners() > 0
+            && let Ok(Some((station, _))) = self.stations.find(slug).await
+            && let Ok(playlist) = self.stations.playlist(station.id).await
+            && !playlist.is_empty()
+        {
+            self.start_dj(&station, relay, playlist);
+        }
+    }
+
+    async fn send_to_other_instances(&self, slug: &str, chunks: Vec<(Bytes, Duration)>) {
+        for (chunk, _) in chunks {
+            self.bus.publish(AUDIO_TOPIC, encode_audio(slug, &self.instance, &chunk)).await;
+        }
     }
 
     /// A new station owned by the caller, and its source key (shown only now).
@@ -174,7 +244,9 @@ impl RadioService {
     pub async fn tune_in(&self, viewer: Option<&Principal>, slug: &str) -> Result<Listening, RadioError> {
         let station = self.visible(viewer, slug).await?;
         let relay = self.relays.get(slug, station.format.framing());
-        if !relay.is_live() {
+        // A source on another instance is live when its audio arrives here, or when the census
+        // says so before its first chunk did.
+        if !relay.is_live() && !self.census.count(slug).await.1 {
             let playlist = self.stations.playlist(station.id).await?;
             if playlist.is_empty() {
                 return Err(RadioError::OffAir);
@@ -204,7 +276,8 @@ impl RadioService {
             return Err(RadioError::WrongFormat(station.format.content_type()));
         }
         let relay = self.relays.get(slug, station.format.framing());
-        if !relay.claim_source() {
+        // One source at a time: here, and on any other instance as far as the census knows.
+        if relay.is_live() || self.census.count(slug).await.1 || !relay.claim_source() {
             return Err(RadioError::SourceConnected);
         }
         relay.restart();
@@ -216,16 +289,8 @@ impl RadioService {
             framer: Framer::new(station.format.framing()),
             relay,
             epoch,
+            checked: tokio::time::Instant::now(),
         })
-    }
-
-    /// Whether a source connected at `epoch` may go on: its station's key has not changed since
-    /// (checked against the store when any key changed).
-    async fn source_still_valid(&self, slug: &str, key: &str, epoch: u64) -> bool {
-        if self.keys_changed.load(Ordering::Acquire) == epoch {
-            return true;
-        }
-        self.source_station(slug, key).await.is_ok()
     }
 
     async fn source_station(&self, slug: &str, key: &str) -> Result<Station, RadioError> {
@@ -365,35 +430,57 @@ pub struct SourceSession {
     framer: Framer,
     relay: Arc<Relay>,
     epoch: u64,
+    /// When the key was last checked against the store.
+    checked: tokio::time::Instant,
 }
 
 impl SourceSession {
     /// Relays `bytes`; `false` when the source must be cut (its key changed, its station went).
     pub async fn feed(&mut self, key: &str, bytes: &[u8]) -> bool {
         let current = self.service.keys_changed.load(Ordering::Acquire);
-        if current != self.epoch {
-            if !self.service.source_still_valid(&self.slug, key, self.epoch).await {
+        if current != self.epoch || self.checked.elapsed() > KEY_RECHECK {
+            if self.service.source_station(&self.slug, key).await.is_err() {
                 return false;
             }
             self.epoch = current;
+            self.checked = tokio::time::Instant::now();
         }
         let frames = self.framer.feed(bytes);
-        self.relay.push(frames);
+        let sent = self.relay.push(frames);
+        self.service.send_to_other_instances(&self.slug, sent).await;
         true
     }
 
     /// The source went: listeners go on with the playlist, if there is one.
     pub async fn end(self) {
+        let last = self.relay.flush();
+        self.service.send_to_other_instances(&self.slug, last.into_iter().collect()).await;
+        // An empty chunk tells the other instances the source went.
+        self.service.bus.publish(AUDIO_TOPIC, encode_audio(&self.slug, &self.service.instance, &[])).await;
         self.relay.release_source();
         self.relay.restart();
         self.service.report(&self.slug, &self.relay);
         self.service.events.publish(&self.slug, "radio.live", json!({"slug": self.slug, "live": false})).await;
-        if self.relay.listeners() > 0
-            && let Ok(Some((station, _))) = self.service.stations.find(&self.slug).await
-            && let Ok(playlist) = self.service.stations.playlist(station.id).await
-            && !playlist.is_empty()
-        {
-            self.service.start_dj(&station, &self.relay, playlist);
-        }
+        self.service.resume_playlist(&self.slug, &self.relay).await;
     }
+}
+
+/// Live audio on the bus: `<slug>\n<instance>\n<bytes>`; no bytes when the source went.
+fn encode_audio(slug: &str, instance: &str, audio: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(slug.len() + instance.len() + 2 + audio.len());
+    payload.extend_from_slice(slug.as_bytes());
+    payload.push(b'\n');
+    payload.extend_from_slice(instance.as_bytes());
+    payload.push(b'\n');
+    payload.extend_from_slice(audio);
+    payload
+}
+
+fn decode_audio(payload: &[u8]) -> Option<(&str, &str, &[u8])> {
+    let slug_end = payload.iter().position(|&b| b == b'\n')?;
+    let rest = &payload[slug_end + 1..];
+    let instance_end = rest.iter().position(|&b| b == b'\n')?;
+    let slug = std::str::from_utf8(&payload[..slug_end]).ok()?;
+    let instance = std::str::from_utf8(&rest[..instance_end]).ok()?;
+    Some((slug, instance, &rest[instance_end + 1..]))
 }

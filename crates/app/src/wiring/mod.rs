@@ -88,7 +88,17 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
     )?;
     let shares = files::shares(&db, blobs.clone(), accounts.hasher.clone());
     let renditions = files::renditions(settings, &db, blobs.clone(), &files);
-    let radio = radio::service(&db, &files, &renditions, realtime.hub.clone());
+    let radio = radio::service(
+        settings,
+        radio::RadioParts {
+            db: &db,
+            redis: redis.as_ref(),
+            bus: bus.clone(),
+            files: &files,
+            renditions: &renditions,
+            hub: realtime.hub.clone(),
+        },
+    );
     let trades = trades::service(&db);
     let searches = SavedSearchService::new(Arc::new(DieselSavedSearchRepository::new(db.clone())));
     // One job store per process: its wake-up signal is shared by whatever enqueues and the runtime.

@@ -7,20 +7,47 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use workbench_core::RepositoryError;
+use workbench_core::broadcast::Broadcast;
 use workbench_files::{AudioCodec, FileId, FileService, Rendition, RenditionBody, RenditionService};
-use workbench_radio::{LocalCensus, PlaylistFiles, RadioEvents, RadioService, StationFormat, Track};
+use workbench_presence::RedisListenerCensus;
+use workbench_radio::{ListenerCensus, LocalCensus, PlaylistFiles, RadioEvents, RadioService, StationFormat, Track};
 use workbench_realtime::{Hub, Target, event_frame};
 use workbench_store::{Database, DieselStationRepository};
 use workbench_users::UserId;
 
-/// The radio service.
-pub fn service(db: &Database, files: &FileService, renditions: &RenditionService, hub: Hub) -> RadioService {
-    RadioService::new(
+use crate::config::Settings;
+
+/// What the radio service is built from besides the settings.
+pub struct RadioParts<'a> {
+    pub db: &'a Database,
+    pub redis: Option<&'a deadpool_redis::Pool>,
+    pub bus: Arc<dyn Broadcast>,
+    pub files: &'a FileService,
+    pub renditions: &'a RenditionService,
+    pub hub: Hub,
+}
+
+/// The radio service, with its listener counts in Redis when there is one (summed across
+/// instances), and the task that relays other instances' live audio to this one's listeners.
+pub fn service(settings: &Settings, parts: RadioParts<'_>) -> RadioService {
+    let RadioParts { db, redis, bus, files, renditions, hub } = parts;
+    let instance = format!("radio-{}", uuid::Uuid::new_v4().simple());
+    let census: Arc<dyn ListenerCensus> = match redis {
+        Some(pool) => {
+            Arc::new(RedisListenerCensus::start(pool.clone(), settings.redis.prefix.clone(), instance.clone()))
+        }
+        None => Arc::new(LocalCensus::default()),
+    };
+    let service = RadioService::new(
         Arc::new(DieselStationRepository::new(db.clone())),
         Arc::new(OwnersAudio { files: files.clone(), renditions: renditions.clone() }),
-        Arc::new(LocalCensus::default()),
+        census,
         Arc::new(TopicEvents { hub }),
-    )
+        bus,
+        &instance,
+    );
+    tokio::spawn(service.clone().relay_other_instances());
+    service
 }
 
 /// The owner's audio files, played as renditions in the station's format.
