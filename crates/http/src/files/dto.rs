@@ -169,9 +169,9 @@ pub struct TaskReportData {
 #[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// `mp3` (the default, `audio/mpeg`) or `opus` (Opus in Ogg, `audio/ogg`).
-    #[param(nullable = false, example = "mp3")]
+    #[param(nullable = false, pattern = "^(mp3|opus)$", example = "mp3")]
     pub format: Option<String>,
     /// Kilobits per second: `64`, `96`, `128` (the default) or `192`.
-    #[param(nullable = false, example = "128")]
+    #[param(nullable = false, pattern = "^(64|96|128|192)$", example = "128")]
     pub bitrate: Option<String>,
 }

@@ -7,6 +7,7 @@ use workbench_core::{FieldErrors, TypeFailures};
 use workbench_radio::{OnAir, StationChanges, StationDraft};
 
 use crate::body::{Lenient, lenient, nullable};
+use crate::pagination::{PageNumberSchema, PageSizeSchema};
 
 /// What is on air, as last said.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -182,11 +183,9 @@ pub struct NowPlayingRequest {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StationListQuery {
-    /// Page number, from 1.
-    #[param(minimum = 1, nullable = false)]
+    #[param(value_type = Option<PageNumberSchema>, inline)]
     pub page: Option<i64>,
-    /// Stations per page, 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100, nullable = false)]
+    #[param(value_type = Option<PageSizeSchema>, inline)]
     pub per_page: Option<i64>,
 }
 
