@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The live dashboard in a real browser: builds the debug binary, starts it on a free loopback port
+# The live dashboard and a radio station in a real browser: builds the debug binary, starts it on a free loopback port
 # on a fresh SQLite data directory, sampling every second with a CPU threshold of 0 (so an alert
 # fires within seconds), makes an admin, and runs tests/browser/dashboard.mjs against it with
 # Debian's chromium. Installs what is missing: the npm packages (`npm ci`), and chromium when
@@ -76,6 +76,15 @@ say "server on http://127.0.0.1:$port (SQLite in $work/data)"
 status=0
 WORKBENCH_URL="http://127.0.0.1:$port" WB_USER="$email" WB_PASSWORD="$password" SCREENSHOT="$screenshot" \
     node tests/browser/dashboard.mjs || status=$?
+# A radio station in an <audio> element: its playlist is transcoded by ffmpeg.
+if command -v ffmpeg >/dev/null; then
+    WORKBENCH_URL="http://127.0.0.1:$port" WB_USER="$email" WB_PASSWORD="$password" \
+        node tests/browser/radio.mjs || status=$?
+elif [ -n "${CI:-}" ]; then
+    say "ffmpeg is missing: the radio's browser test cannot run"; status=1
+else
+    say "SKIPPED the radio's browser test: no ffmpeg (apt-get install ffmpeg)"
+fi
 if [ "$status" -ne 0 ]; then
     say "the server's last log lines:"
     tail -20 "$work/server.log" >&2
