@@ -3,7 +3,9 @@
 # (one binary) on one fresh PostgreSQL database and one Redis, nginx in front with
 # deploy/gateway/{nginx,routes}.conf and upstreams for this topology, then a user's walk through
 # the gateway: register, sign in, profile, a task, an attachment, an upload and its download,
-# search, the catalogue, and a chat room.
+# search, the catalogue, and a chat room; then a radio station served by two instances (the edge
+# role and a radio role): ffmpeg streams to the edge's source listener, listeners tune in through
+# the gateway on both instances, and the station counts them all.
 #
 #   WORKBENCH_BIN      the binary (default: target/debug/workbench, built when missing or stale)
 #   TEST_DATABASE_URL  a PostgreSQL server where a database may be created (default local)
@@ -18,6 +20,7 @@ PG_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
 GW_PORT=${GATEWAY_PORT:-18380}
 P_AUTH=$((GW_PORT + 1)) P_CORE=$((GW_PORT + 2)) P_EDGE=$((GW_PORT + 3)) P_WORKER=$((GW_PORT + 4))
+P_RADIO=$((GW_PORT + 5)) SRC_EDGE=$((GW_PORT + 6)) SRC_RADIO=$((GW_PORT + 7))
 GW=http://127.0.0.1:$GW_PORT
 
 skip() {
@@ -73,9 +76,11 @@ start_role() {  # NAME PORT ARGS... (the environment above, plus any VAR=value g
 # API roles run no jobs (JOB_WORKERS=0); the worker runs them.
 start_role identity "$P_AUTH" JOB_WORKERS=0 "$BIN" serve --routes auth,users
 start_role core "$P_CORE" JOB_WORKERS=0 WORKBENCH_ROUTES=tasks,search,admin "$BIN" serve
-start_role edge "$P_EDGE" JOB_WORKERS=0 "$BIN" serve --routes files,projects,trades,products,integrations,webhooks,realtime
+start_role edge "$P_EDGE" JOB_WORKERS=0 RADIO_SOURCE_ADDR=127.0.0.1:$SRC_EDGE \
+    "$BIN" serve --routes files,projects,trades,products,integrations,webhooks,realtime,radio
+start_role radio "$P_RADIO" JOB_WORKERS=0 RADIO_SOURCE_ADDR=127.0.0.1:$SRC_RADIO "$BIN" serve --routes radio
 start_role worker "$P_WORKER" "$BIN" worker
-for p in "$P_AUTH" "$P_CORE" "$P_EDGE" "$P_WORKER"; do
+for p in "$P_AUTH" "$P_CORE" "$P_EDGE" "$P_RADIO" "$P_WORKER"; do
     wait_http "http://127.0.0.1:$p/ready" 150 || { tail -n 5 "$D"/*.log; exit 1; }
 done
 
@@ -85,6 +90,8 @@ done
     up auth "$P_AUTH"; up users "$P_AUTH"
     up tasks "$P_CORE"; up search "$P_CORE"; up admin "$P_CORE"
     for g in products files projects trades integrations webhooks realtime; do up "$g" "$P_EDGE"; done
+    # Two instances of the radio group, taken in turn.
+    printf 'upstream radio { server 127.0.0.1:%s; server 127.0.0.1:%s; keepalive 8; }\n' "$P_EDGE" "$P_RADIO"
 } >"$D/gw/upstreams.conf"
 cp deploy/gateway/routes.conf "$D/gw/routes.conf"
 sed -e "s#listen 8080;#listen 127.0.0.1:$GW_PORT;#" -e "s#/etc/nginx/workbench/#$D/gw/#g" \
@@ -185,7 +192,56 @@ secrets_stay_out_of_logs() {
     grep -q '"https://app.example.com/chat"' "$D/gw/access.log" ||
         { echo "FAIL: the Referer is not logged without its query" >&2; return 1; }
 }
+radio() {
+    # A station made through the gateway, a real Icecast source client (ffmpeg) on the edge
+    # role's source listener, and four listeners through the gateway: two on each instance.
+    local key listeners=4 shown user=dj$$
+    TOKEN=
+    call POST /api/v1/auth/register 201 -H 'Content-Type: application/json' \
+        -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"correct horse battery\"}" >/dev/null
+    call POST /api/v1/auth/login 200 -H 'Content-Type: application/json' \
+        -d "{\"email\":\"$user@example.com\",\"password\":\"correct horse battery\"}" >/dev/null
+    TOKEN=$(json .access_token)
+    call POST /api/v1/radio/stations 201 -H 'Content-Type: application/json' \
+        -d '{"slug":"gateway-fm","name":"Gateway FM"}' >/dev/null
+    key=$(json .source_key)
+    ffmpeg -nostdin -loglevel error -re -f lavfi -i "sine=frequency=440:sample_rate=44100" -ac 2 -c:a libmp3lame \
+        -b:a 128k -content_type audio/mpeg -f mp3 "icecast://source:$key@127.0.0.1:$SRC_EDGE/radio/gateway-fm/source" \
+        >"$D/ffmpeg.log" 2>&1 &
+    echo $! >"$D/pids/ffmpeg.pid"
+    sleep 3
+    local i pids=()
+    for i in $(seq 1 $listeners); do
+        curl -s -m 8 -o "$D/listener-$i.mp3" "$GW/radio/gateway-fm/stream" &
+        pids+=($!)
+    done
+    sleep 5
+    call GET /api/v1/radio/stations/gateway-fm 200 >/dev/null
+    shown=$(jq -c '{live, listeners}' "$D/body")
+    for i in "${pids[@]}"; do wait "$i" || true; done
+    kill "$(cat "$D/pids/ffmpeg.pid")" 2>/dev/null || true
+    printf '  station while they listened: %s\n' "$shown" >&2
+    [ "$shown" = "{\"live\":true,\"listeners\":$listeners}" ] ||
+        { echo "FAIL: the station did not count its listeners on both instances" >&2; return 1; }
+    # 8 s at 128 kbit/s is 128 kB; each listener must have had most of it, from a frame's start.
+    for i in $(seq 1 $listeners); do
+        local size
+        size=$(stat -c %s "$D/listener-$i.mp3")
+        printf '  listener %s: %s bytes, starting %s\n' "$i" "$size" "$(head -c 2 "$D/listener-$i.mp3" | od -An -tx1 | tr -d ' ')" >&2
+        [ "$size" -gt 100000 ] && [ "$(head -c 1 "$D/listener-$i.mp3" | od -An -tx1 | tr -d ' ')" = ff ] ||
+            { echo "FAIL: listener $i through the gateway did not get the stream" >&2; return 1; }
+    done
+    grep -q '"GET /radio/gateway-fm/stream' "$D/gw/access.log" ||
+        { echo "FAIL: the listeners did not go through the gateway" >&2; return 1; }
+}
 step "walk through the gateway $GW" walk
 step "roles answer only their groups" roles
 step "no query string reaches a log" secrets_stay_out_of_logs
+if command -v ffmpeg >/dev/null; then
+    step "a radio station on two instances behind the gateway" radio
+elif [ "${CI:-}" = true ]; then
+    echo "gateway-test: the radio step needs ffmpeg" >&2; exit 1
+else
+    echo "gateway-test: SKIPPED the radio step (no ffmpeg)" >&2
+fi
 log "gateway test passed"
