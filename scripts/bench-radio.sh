@@ -49,7 +49,7 @@ DATA_DIR="$W/data" PORT=$PORT MAX_UPLOAD_BYTES=209715200 RADIO_SOURCE_ADDR=127.0
 server_pid=$!
 for _ in $(seq 1 100); do curl -sf "$BASE/health" >/dev/null && break; sleep 0.1; done
 curl -sf "$BASE/api/v1/auth/register" -H 'content-type: application/json' \
-    -d '{"username":"dj","email":"dj@example.com","password":"bench-password"}' >/dev/null
+    -d '{"username":"djbench","email":"dj@example.com","password":"bench-password"}' >/dev/null
 token=$(curl -sf "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
     -d '{"email":"dj@example.com","password":"bench-password"}' | json_field access_token)
 key=$(curl -sf "$BASE/api/v1/radio/stations" -H "authorization: Bearer $token" -H 'content-type: application/json' \

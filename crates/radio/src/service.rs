@@ -199,12 +199,8 @@ impl RadioService {
         }
         let strangers = self.files.not_owned_audio(station.owner_id, &files).await?;
         if !strangers.is_empty() {
-            let ids = strangers.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
-            return Err(FieldErrors::single(
-                "file_ids",
-                format!("must be audio files of the station's owner; these are not: {ids}"),
-            )
-            .into());
+            // One message whatever the ids, so that clients (and the fuzzer) can match it.
+            return Err(FieldErrors::single("file_ids", "must be audio files of the station's owner").into());
         }
         self.stations.set_playlist(station.id, files.clone()).await?;
         Ok(files)
@@ -329,46 +325,61 @@ impl RadioService {
         if relay.dj.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (files, relay, owner, format) = (self.files.clone(), relay.clone(), station.owner_id, station.format);
-        let slug = station.slug.to_string();
+        let (files, stations, relay) = (self.files.clone(), self.stations.clone(), relay.clone());
+        let (id, owner, format, slug) = (station.id, station.owner_id, station.format, station.slug.to_string());
         tokio::spawn(async move {
             let mut idle_since = None;
-            'playing: for file in playlist.iter().cycle() {
-                let track = match files.track(owner, *file, format).await {
-                    Ok(Some(track)) => track,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        tracing::warn!(station = %slug, file, error = %e, "the auto-DJ cannot open a track");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        continue;
-                    }
-                };
-                tracing::debug!(station = %slug, track = %track.title, "the auto-DJ plays");
-                let mut framer = Framer::new(format.framing());
-                let mut audio = track.audio;
-                let started = tokio::time::Instant::now();
-                let mut played = Duration::ZERO;
-                while let Some(chunk) = audio.next().await {
-                    let Ok(chunk) = chunk else { break };
-                    for frame in framer.feed(&chunk) {
-                        if relay.is_live() {
-                            break 'playing;
+            let mut playlist = playlist;
+            'playing: loop {
+                let mut played_any = false;
+                for &file in &playlist {
+                    let track = match files.track(owner, file, format).await {
+                        Ok(Some(track)) => track,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::warn!(station = %slug, file, error = %e, "the auto-DJ cannot open a track");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            continue;
                         }
-                        played += frame.duration;
-                        relay.push([frame]);
-                        // A little ahead of the clock, so that listeners' buffers never run dry.
-                        tokio::time::sleep_until(started + played.saturating_sub(Duration::from_millis(500))).await;
-                    }
-                    if relay.listeners() == 0 {
-                        let since = *idle_since.get_or_insert_with(tokio::time::Instant::now);
-                        if since.elapsed() > IDLE_DJ {
-                            break 'playing;
+                    };
+                    tracing::debug!(station = %slug, track = %track.title, "the auto-DJ plays");
+                    let mut framer = Framer::new(format.framing());
+                    let mut audio = track.audio;
+                    let started = tokio::time::Instant::now();
+                    let mut played = Duration::ZERO;
+                    while let Some(chunk) = audio.next().await {
+                        let Ok(chunk) = chunk else { break };
+                        for frame in framer.feed(&chunk) {
+                            if relay.is_live() {
+                                break 'playing;
+                            }
+                            played += frame.duration;
+                            relay.push([frame]);
+                            // A little ahead of the clock, so that listeners' buffers never run dry.
+                            tokio::time::sleep_until(started + played.saturating_sub(Duration::from_millis(500))).await;
                         }
-                    } else {
-                        idle_since = None;
+                        if relay.listeners() == 0 {
+                            let since = *idle_since.get_or_insert_with(tokio::time::Instant::now);
+                            if since.elapsed() > IDLE_DJ {
+                                break 'playing;
+                            }
+                        } else {
+                            idle_since = None;
+                        }
                     }
+                    played_any |= !played.is_zero();
+                    let _ = relay.flush();
                 }
-                relay.flush();
+                // Nothing of it could be played (its files went): stop rather than spin.
+                if !played_any {
+                    break;
+                }
+                // Each round plays the playlist as it is now.
+                match stations.playlist(id).await {
+                    Ok(now) if now.is_empty() => break,
+                    Ok(now) => playlist = now,
+                    Err(e) => tracing::warn!(station = %slug, error = %e, "the auto-DJ keeps its playlist"),
+                }
             }
             relay.dj.store(false, Ordering::Release);
         });
@@ -402,7 +413,14 @@ impl Listening {
                 Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => None,
             }
         });
-        Box::pin(futures_util::stream::iter(burst).chain(live))
+        // The burst's chunks one at a time, yielding between them: the HTTP layer then writes each
+        // out before it asks for the next, instead of gathering the whole burst (~32 kB) in its
+        // write buffer, which would keep that capacity for the listener's whole life.
+        let burst = futures_util::stream::iter(burst).then(|chunk| async move {
+            tokio::task::yield_now().await;
+            chunk
+        });
+        Box::pin(burst.chain(live))
     }
 }
 
