@@ -98,6 +98,18 @@ pub(crate) fn integral(value: serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// An id in a list, read as JSON Schema's `integer` reads it: `72.0` is 72.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(transparent)]
+pub struct WholeNumber(pub i64);
+
+impl<'de> Deserialize<'de> for WholeNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = integral_deep(serde_json::Value::deserialize(d)?);
+        i64::deserialize(value).map(WholeNumber).map_err(serde::de::Error::custom)
+    }
+}
+
 /// [`integral`] applied to every number inside `value`, however deeply nested.
 pub(crate) fn integral_deep(value: serde_json::Value) -> serde_json::Value {
     match value {

@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use workbench_core::{FieldErrors, TypeFailures};
 use workbench_radio::{OnAir, StationChanges, StationDraft};
 
-use crate::body::{Lenient, lenient, nullable};
+use crate::body::{Lenient, WholeNumber, lenient, nullable};
 use crate::pagination::{PageNumberSchema, PageSizeSchema};
 
 /// What is on air, as last said.
@@ -159,7 +159,7 @@ pub struct PlaylistRequest {
     /// Audio files of the station's owner, played in this order, looping.
     #[schema(value_type = Vec<i64>, required = true)]
     #[serde(default)]
-    pub file_ids: Lenient<Vec<i64>>,
+    pub file_ids: Lenient<Vec<WholeNumber>>,
 }
 
 /// A station's playlist.

@@ -222,6 +222,7 @@ pub async fn set_playlist(
             .unwrap_or_else(|| FieldErrors::single("file_ids", "is required"));
         return Err(ApiError::validation(errors));
     };
+    let files = files.into_iter().map(|id| id.0).collect();
     let file_ids = state.radio.set_playlist(&user, &slug, files).await?;
     Ok(web::Json(PlaylistResponse { file_ids }))
 }

@@ -17,17 +17,7 @@ fn product(p: ProductSummary) -> ProductSummaryResponse {
     ProductSummaryResponse { id: p.id.0, name: p.name, brand: p.brand, model: p.model, category_name: p.category_name }
 }
 
-/// An id in a list, read as JSON Schema's `integer` reads it: `72.0` is 72.
-#[derive(Debug, Clone, Copy, Serialize)]
-#[serde(transparent)]
-pub struct WholeNumber(pub i64);
-
-impl<'de> Deserialize<'de> for WholeNumber {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = crate::body::integral_deep(serde_json::Value::deserialize(d)?);
-        i64::deserialize(value).map(WholeNumber).map_err(serde::de::Error::custom)
-    }
-}
+pub use crate::body::WholeNumber;
 
 fn whole(ids: Option<Vec<WholeNumber>>) -> Option<Vec<i64>> {
     ids.map(|ids| ids.into_iter().map(|id| id.0).collect())
