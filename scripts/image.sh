@@ -27,7 +27,7 @@ standins() {
         mkdir -p "$d"
         cat >"$d/Dockerfile" <<'EOT'
 FROM debian:bookworm
-RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg0 libssl3 ca-certificates \
+RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg0 libssl3 ca-certificates ffmpeg \
  && rm -rf /var/lib/apt/lists/*
 LABEL workbench.standin=runtime
 EOT
