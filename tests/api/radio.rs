@@ -126,7 +126,10 @@ async fn stations_are_managed_by_their_owner_and_seen_by_whom_they_should(app: T
     let shown: Value = station(&app, &bob, "night-owl").await.json().await.unwrap();
     assert_eq!(shown["now_playing"]["title"], "So What");
     assert_eq!(shown["now_playing"]["artist"], "Miles Davis");
-    assert_eq!(say(key.clone(), json!({"title": "Blue in Green"})).await.status(), 204);
+    assert_eq!(say(key.clone(), json!({"title": "Blue in Green", "artist": ""})).await.status(), 204);
+    let shown: Value = station(&app, &bob, "night-owl").await.json().await.unwrap();
+    assert_eq!(shown["now_playing"]["title"], "Blue in Green");
+    assert!(shown["now_playing"]["artist"].is_null(), "an empty artist is no artist: {shown}");
     expect_problem(say(bob.access_token.clone(), json!({"title": "x"})).await, 403).await;
     expect_problem(say(ann.access_token.clone(), json!({})).await, 422).await;
 

@@ -220,6 +220,8 @@ impl RadioService {
         };
         let mut v = Validator::default();
         let title = v.required("title", title, |raw| name(&raw).map_err(|_| "must be 1 to 100 characters"));
+        // An artist is optional: a source that sends an empty one means "no artist", not a mistake.
+        let artist = artist.filter(|raw| !raw.trim().is_empty());
         let artist =
             v.optional("artist", artist, |raw| name(&raw).map_err(|_| "must be 1 to 100 characters")).ok().flatten();
         let title = v.finish_with(title)?;
