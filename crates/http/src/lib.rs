@@ -22,6 +22,7 @@ pub mod dashboard;
 pub mod extract;
 pub mod files;
 pub mod groups;
+pub mod handoff;
 pub mod health;
 pub mod idempotency;
 pub mod integrations;

@@ -8,12 +8,13 @@ use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::Condition;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
+use actix_web::{App, HttpRequest, HttpResponse, ResponseError, web};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::access_log::AccessLog;
 use crate::groups::RouteSet;
+use crate::handoff;
 use crate::limits::Limits;
 use crate::methods::MethodTable;
 use crate::middleware::{self, Admission, CompressWhenAsked, Edge};
@@ -58,7 +59,7 @@ pub fn serve(
     let origins = settings.cors_origins.clone();
     let max_json_bytes = settings.max_json_bytes;
 
-    let mut server = HttpServer::new(move || {
+    let app = move || {
         let (app, _) = App::new()
             .app_data(state.clone())
             .app_data(access.clone())
@@ -79,16 +80,16 @@ pub fn serve(
         app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", doc.clone()))
             .service(web::redirect("/swagger-ui", "/swagger-ui/"))
             .default_service(web::to(no_route))
-    })
-    .shutdown_timeout(settings.shutdown_timeout.as_secs())
-    // A compressed or streamed body goes out in several writes. With Nagle's algorithm on, every
-    // write after the first waited for the client's delayed ACK on a kept-alive connection: 40 ms
-    // per gzip or br answer (50 answers/s on one connection, against 8,500 uncompressed).
-    .tcp_nodelay(true)
-    .listen(listener)?;
+    };
+    // actix-web's `HttpServer`, assembled here so that each connection is a `handoff::Connection`
+    // (a long-lived response can leave the dispatcher; see `handoff`).
+    let addr = listener.local_addr()?;
+    let mut server = Server::build().shutdown_timeout(settings.shutdown_timeout.as_secs());
     if let Some(workers) = settings.workers {
         server = server.workers(workers);
     }
+    let graceful = server.graceful_shutdown_signal();
+    let server = server.listen("workbench", listener, move || handoff::connections(app(), addr, graceful.clone()))?;
     Ok(server.run())
 }
 
