@@ -238,6 +238,82 @@ async fn a_source_is_relayed_to_listeners_from_a_frame_boundary(app: TestApp) {
     assert!(source.is_ok(), "the new key works");
 }
 
+/// Reads `res` until it ends; panics if it still plays after `seconds`.
+async fn ends_within(res: &mut reqwest::Response, seconds: u64, what: &str) {
+    let ended =
+        tokio::time::timeout(Duration::from_secs(seconds), async { while let Ok(Some(_)) = res.chunk().await {} })
+            .await;
+    assert!(ended.is_ok(), "{what}: the listener still plays after {seconds} s");
+}
+
+/// Reads from `res` until `bytes` more arrived; panics if it ends first.
+async fn still_plays(res: &mut reqwest::Response, bytes: usize, what: &str) {
+    let mut received = 0;
+    while received < bytes {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), res.chunk()).await;
+        match chunk {
+            Ok(Ok(Some(chunk))) => received += chunk.len(),
+            other => panic!("{what}: the listener stopped ({other:?})"),
+        }
+    }
+}
+
+async fn a_listener_ends_the_moment_its_right_to_listen_does(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let created: Value = create(&app, &ann, json!({"slug": "open", "name": "Open"})).await.json().await.unwrap();
+    let key = created["source_key"].as_str().unwrap().to_owned();
+    let mut source = connect_source(&app, "open", &key).await.expect("the source is accepted");
+    send_frames(&mut source, 10).await.unwrap();
+    let feeding = tokio::spawn(async move {
+        let _ = send_frames(&mut source, 5_000).await;
+    });
+    let mut anyone = app.get("/radio/open/stream").send().await.unwrap();
+    let mut owner = app.get(&format!("/radio/open/stream?token={}", ann.access_token)).send().await.unwrap();
+    assert_eq!((anyone.status().as_u16(), owner.status().as_u16()), (200, 200));
+    assert_eq!(anyone.headers()["connection"], "close", "the body runs until the connection closes");
+    assert!(anyone.headers().get("content-length").is_none() && anyone.headers().get("transfer-encoding").is_none());
+    still_plays(&mut anyone, 4_000, "anyone, on a public station").await;
+
+    // Turned private: anyone else's stream ends at once; the owner's goes on.
+    let res = patch(&app, &ann, "open", &json!({"is_public": false})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    ends_within(&mut anyone, 3, "anyone, once the station is private").await;
+    still_plays(&mut owner, 4_000, "the owner, on their private station").await;
+
+    // A password change ends what the tokens issued before it let in.
+    let res = app
+        .request(reqwest::Method::PUT, "/api/v1/users/me/password")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"current_password": ann.password, "new_password": "another good password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    ends_within(&mut owner, 3, "the owner's listener, after a password change").await;
+    let again = app.get(&format!("/radio/open/stream?token={}", ann.access_token)).send().await.unwrap();
+    expect_problem(again, 401).await;
+
+    // A deleted station ends its listeners, whoever they are.
+    let signed_in: Value = app
+        .post("/api/v1/auth/login")
+        .json(&json!({"email": ann.email, "password": "another good password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signed_in["access_token"].as_str().expect("signed in with the new password").to_owned();
+    let mut owner = app.get(&format!("/radio/open/stream?token={token}")).send().await.unwrap();
+    assert_eq!(owner.status(), 200);
+    still_plays(&mut owner, 4_000, "the owner, signed in again").await;
+    let res =
+        app.request(reqwest::Method::DELETE, "/api/v1/radio/stations/open").bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    ends_within(&mut owner, 3, "a listener of a deleted station").await;
+    feeding.abort();
+}
+
 async fn a_private_station_needs_its_owners_token(app: TestApp) {
     let ann = app.signup("ann").await;
     let bob = app.signup("bob").await;
@@ -368,6 +444,11 @@ async fn listeners_on_another_instance_hear_the_source_and_are_counted(backend: 
     }
     assert_eq!((shown["listeners"].as_u64(), shown["live"].as_bool()), (Some(1), Some(true)), "{shown}");
     assert_eq!(connect_source(b, "shared", &key).await.unwrap_err().split(' ').nth(1), Some("409"));
+
+    // Turned private on A: the listener on B ends at once.
+    let changed = patch(a, &ann, "shared", &json!({"is_public": false})).send().await.unwrap();
+    assert_eq!(changed.status(), 200);
+    ends_within(&mut res, 3, "B's listener, once A made the station private").await;
     feeding.abort();
 }
 
@@ -375,6 +456,7 @@ workbench_e2e::per_engine!(listeners_on_another_instance_hear_the_source_and_are
 
 engines!(
     the_playlist_plays_while_no_source_is_live_and_gives_way_to_one,
+    a_listener_ends_the_moment_its_right_to_listen_does,
     stations_are_managed_by_their_owner_and_seen_by_whom_they_should,
     a_source_is_relayed_to_listeners_from_a_frame_boundary,
     a_private_station_needs_its_owners_token,

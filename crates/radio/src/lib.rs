@@ -19,7 +19,7 @@ mod station;
 pub use census::LocalCensus;
 pub use error::RadioError;
 pub use ports::{ListenerCensus, PlaylistFiles, RadioEvents, StationRepository, Track};
-pub use service::{Caller, Listening, MAX_PLAYLIST, OnAir, RadioService, SourceSession};
+pub use service::{ACCESS_TOPIC, AccessChange, Caller, Listening, MAX_PLAYLIST, OnAir, RadioService, SourceSession};
 pub use station::{
     NewStation, NowPlaying, SourceKey, Station, StationChanges, StationDraft, StationFormat, StationSlug, digest,
 };

@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::sync::broadcast;
 use workbench_core::broadcast::{Broadcast, Delivery};
 use workbench_core::{FieldErrors, Page, PageRequest, RepositoryError, Validator};
-use workbench_users::Principal;
+use workbench_users::{Accounts, PRINCIPAL_CHANGED, Principal, UserId};
 
 use crate::error::RadioError;
 use crate::frames::{Framer, Framing};
@@ -26,6 +26,13 @@ pub const MAX_PLAYLIST: usize = 500;
 
 /// The bus topic of live audio, relayed to the other instances' listeners.
 pub const AUDIO_TOPIC: &str = "radio.audio";
+
+/// The bus topic of [`AccessChange`]s.
+pub const ACCESS_TOPIC: &str = "radio.access";
+
+/// Changes to who may listen that a listener may have waiting before it misses some (and then
+/// checks everything again).
+const ACCESS_QUEUE: usize = 64;
 
 /// How often a connected source's key is checked against the store even when no key changed on
 /// this instance (one may have on another).
@@ -56,6 +63,25 @@ pub struct RadioService {
     bus: Arc<dyn Broadcast>,
     /// This instance's name on the bus, so that it skips its own audio.
     instance: Arc<str>,
+    /// Accounts as stored now, for listeners whose account changed.
+    accounts: Arc<dyn Accounts>,
+    /// Changes to who may listen, from any instance, for this instance's listeners.
+    access: broadcast::Sender<AccessChange>,
+}
+
+/// A change to who may listen, announced on the bus ([`ACCESS_TOPIC`]) by the instance that made
+/// it, so that a listener ends on every instance the moment its right does.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum AccessChange {
+    /// A station's visibility as it is now: listeners who may no longer see it end.
+    Station { slug: String, owner: UserId, public: bool },
+    /// A station deleted: its listeners end.
+    Gone { slug: String },
+    /// An account changed (password, role, status): its listeners check it again.
+    Account { user: UserId },
+    /// Changes may have been missed (the bus was down): every listener checks again.
+    Missed,
 }
 
 impl std::fmt::Debug for RadioService {
@@ -71,6 +97,7 @@ impl RadioService {
         census: Arc<dyn ListenerCensus>,
         events: Arc<dyn RadioEvents>,
         bus: Arc<dyn Broadcast>,
+        accounts: Arc<dyn Accounts>,
         instance: &str,
     ) -> Self {
         Self {
@@ -82,6 +109,8 @@ impl RadioService {
             keys_changed: Arc::default(),
             bus,
             instance: instance.into(),
+            accounts,
+            access: broadcast::channel(ACCESS_QUEUE).0,
         }
     }
 
@@ -91,7 +120,27 @@ impl RadioService {
         let mut subscription = self.bus.subscribe();
         let mut framers: std::collections::HashMap<String, Framer> = std::collections::HashMap::new();
         while let Some(delivery) = subscription.recv().await {
-            let Delivery::Message(message) = delivery else { continue };
+            let message = match delivery {
+                Delivery::Message(message) => message,
+                // Changes may have been missed while the bus was down: every listener checks again.
+                Delivery::Restored => {
+                    let _ = self.access.send(AccessChange::Missed);
+                    continue;
+                }
+                Delivery::Lost => continue,
+            };
+            if message.topic == ACCESS_TOPIC {
+                if let Ok(change) = serde_json::from_slice::<AccessChange>(&message.payload) {
+                    let _ = self.access.send(change);
+                }
+                continue;
+            }
+            if message.topic == PRINCIPAL_CHANGED {
+                if let Some(user) = std::str::from_utf8(&message.payload).ok().and_then(|s| s.parse().ok()) {
+                    let _ = self.access.send(AccessChange::Account { user: UserId(user) });
+                }
+                continue;
+            }
             if message.topic != AUDIO_TOPIC {
                 continue;
             }
@@ -124,6 +173,45 @@ impl RadioService {
         {
             self.start_dj(&station, relay, playlist);
         }
+    }
+
+    /// Tells this instance's listeners at once, and the other instances' through the bus (a
+    /// listener here that hears it twice checks twice, which changes nothing).
+    async fn announce(&self, change: AccessChange) {
+        if let Ok(payload) = serde_json::to_vec(&change) {
+            self.bus.publish(ACCESS_TOPIC, payload).await;
+        }
+        let _ = self.access.send(change);
+    }
+
+    /// Whether the listener `viewer` of `slug` may go on listening after `change`.
+    async fn still_allowed(&self, slug: &str, viewer: Option<&Principal>, change: &AccessChange) -> bool {
+        match change {
+            AccessChange::Gone { slug: gone } => gone != slug,
+            AccessChange::Station { slug: changed, owner, public } => {
+                changed != slug || *public || viewer.is_some_and(|v| v.id == *owner || v.role.is_admin())
+            }
+            AccessChange::Account { user } => match viewer {
+                Some(v) if v.id == *user => self.recheck(slug, viewer).await,
+                _ => true,
+            },
+            AccessChange::Missed => self.recheck(slug, viewer).await,
+        }
+    }
+
+    /// Reads the listener's account and the station again: the listener goes on only as the
+    /// same token generation and role, on a station it may still see.
+    async fn recheck(&self, slug: &str, viewer: Option<&Principal>) -> bool {
+        if let Some(v) = viewer {
+            match self.accounts.account(v.id).await {
+                Ok(Some(now))
+                    if now.is_active() && now.token_generation == v.token_generation && now.role == v.role => {}
+                Ok(_) => return false,
+                // The store cannot say now: keep the listener rather than cut everyone at a blip.
+                Err(_) => return true,
+            }
+        }
+        !matches!(self.visible(viewer, slug).await, Err(RadioError::NotFound))
     }
 
     async fn send_to_other_instances(&self, slug: &str, chunks: Vec<(Bytes, Duration)>) {
@@ -171,6 +259,14 @@ impl RadioService {
         v.finish()?;
         let changes = StationChanges { name, description, is_public: changes.is_public };
         let station = self.stations.update(station.id, changes).await?.ok_or(RadioError::NotFound)?;
+        if !station.is_public {
+            let change = AccessChange::Station {
+                slug: station.slug.as_str().to_owned(),
+                owner: station.owner_id,
+                public: station.is_public,
+            };
+            self.announce(change).await;
+        }
         Ok(self.on_air(station).await)
     }
 
@@ -179,6 +275,7 @@ impl RadioService {
         self.stations.delete(station.id).await?;
         self.keys_changed.fetch_add(1, Ordering::AcqRel);
         self.relays.remove(slug);
+        self.announce(AccessChange::Gone { slug: slug.to_owned() }).await;
         Ok(())
     }
 
@@ -251,11 +348,14 @@ impl RadioService {
             }
             self.start_dj(&station, &relay, playlist);
         }
+        let access = self.access.subscribe();
         let tuned = relay.tune_in();
         self.report(slug, &relay);
         Ok(Listening {
             content_type: station.format.content_type(),
             tuned,
+            viewer: viewer.copied(),
+            access,
             _counted: Counted { service: self.clone(), slug: slug.to_owned(), relay },
         })
     }
@@ -401,28 +501,46 @@ pub enum Caller<'a> {
 pub struct Listening {
     pub content_type: &'static str,
     pub tuned: Tuned,
+    /// Who listens, when a token said so: checked again when their account or the station changes.
+    viewer: Option<Principal>,
+    access: broadcast::Receiver<AccessChange>,
     _counted: Counted,
 }
 
 impl Listening {
-    /// The audio, ending when the listener falls too far behind or the station goes away.
-    pub fn into_stream(self) -> futures_util::stream::BoxStream<'static, Bytes> {
-        let Listening { tuned: Tuned { burst, live }, _counted, .. } = self;
-        let live = futures_util::stream::unfold((live, _counted), |(mut live, counted)| async move {
-            match live.recv().await {
-                Ok(chunk) => Some((chunk, (live, counted))),
-                // Fell behind by the whole queue: dropped, never waited for.
-                Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => None,
+    /// Writes the audio to `out`, the burst first, until the listener falls too far behind, the
+    /// station goes away, the listener's right to hear it ends (the station turned private or
+    /// was deleted, the account's password, role or status changed: on any instance), or `out`
+    /// fails (the listener went). Each chunk is written as it is shared by every listener: no
+    /// copy, no buffer of the listener's own.
+    pub async fn play<W: tokio::io::AsyncWrite + Unpin>(self, out: &mut W) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let Listening { tuned: Tuned { burst, mut live }, viewer, mut access, _counted, .. } = self;
+        for chunk in burst {
+            out.write_all(&chunk).await?;
+        }
+        loop {
+            tokio::select! {
+                biased;
+                change = access.recv() => {
+                    let allowed = match change {
+                        Ok(change) => _counted.service.still_allowed(&_counted.slug, viewer.as_ref(), &change).await,
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            _counted.service.recheck(&_counted.slug, viewer.as_ref()).await
+                        }
+                        Err(broadcast::error::RecvError::Closed) => false,
+                    };
+                    if !allowed {
+                        return Ok(());
+                    }
+                }
+                chunk = live.recv() => match chunk {
+                    Ok(chunk) => out.write_all(&chunk).await?,
+                    // Fell behind by the whole queue: dropped, never waited for.
+                    Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => return Ok(()),
+                },
             }
-        });
-        // The burst's chunks one at a time, yielding between them: the HTTP layer then writes each
-        // out before it asks for the next, instead of gathering the whole burst (~32 kB) in its
-        // write buffer, which would keep that capacity for the listener's whole life.
-        let burst = futures_util::stream::iter(burst).then(|chunk| async move {
-            tokio::task::yield_now().await;
-            chunk
-        });
-        Box::pin(burst.chain(live))
+        }
     }
 }
 

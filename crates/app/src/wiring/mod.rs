@@ -97,6 +97,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
             files: &files,
             renditions: &renditions,
             hub: realtime.hub.clone(),
+            users: accounts.repository.clone(),
         },
     );
     let trades = trades::service(&db);

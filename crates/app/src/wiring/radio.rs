@@ -13,7 +13,7 @@ use workbench_presence::RedisListenerCensus;
 use workbench_radio::{ListenerCensus, LocalCensus, PlaylistFiles, RadioEvents, RadioService, StationFormat, Track};
 use workbench_realtime::{Hub, Target, event_frame};
 use workbench_store::{Database, DieselStationRepository};
-use workbench_users::UserId;
+use workbench_users::{Accounts, Principal, UserId, UserRepository};
 
 use crate::config::Settings;
 
@@ -25,12 +25,13 @@ pub struct RadioParts<'a> {
     pub files: &'a FileService,
     pub renditions: &'a RenditionService,
     pub hub: Hub,
+    pub users: Arc<dyn UserRepository>,
 }
 
 /// The radio service, with its listener counts in Redis when there is one (summed across
 /// instances), and the task that relays other instances' live audio to this one's listeners.
 pub fn service(settings: &Settings, parts: RadioParts<'_>) -> RadioService {
-    let RadioParts { db, redis, bus, files, renditions, hub } = parts;
+    let RadioParts { db, redis, bus, files, renditions, hub, users } = parts;
     let instance = format!("radio-{}", uuid::Uuid::new_v4().simple());
     let census: Arc<dyn ListenerCensus> = match redis {
         Some(pool) => {
@@ -44,6 +45,7 @@ pub fn service(settings: &Settings, parts: RadioParts<'_>) -> RadioService {
         census,
         Arc::new(TopicEvents { hub }),
         bus,
+        Arc::new(StoredAccounts { users }),
         &instance,
     );
     tokio::spawn(service.clone().relay_other_instances());
@@ -105,5 +107,18 @@ impl RadioEvents for TopicEvents {
     async fn publish(&self, slug: &str, kind: &str, data: serde_json::Value) {
         let frame = event_frame(kind, &data);
         self.hub.publish(&Target::Topic(format!("radio:{slug}")), &frame).await;
+    }
+}
+
+/// Accounts as stored, not as cached: a listener rechecks when its account changed, which is
+/// when the principal cache may still hold what it was.
+struct StoredAccounts {
+    users: Arc<dyn UserRepository>,
+}
+
+#[async_trait]
+impl Accounts for StoredAccounts {
+    async fn account(&self, id: UserId) -> Result<Option<Principal>, RepositoryError> {
+        Ok(self.users.find(id).await?.as_ref().map(Principal::from))
     }
 }

@@ -9,7 +9,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use workbench_core::{FieldErrors, PageRequest};
-use workbench_radio::Caller;
+use workbench_radio::{Caller, Listening};
 
 pub mod dto;
 mod errors;
@@ -17,6 +17,7 @@ mod errors;
 use crate::body::lenient;
 use crate::extract::{CurrentUser, Json, Query};
 use crate::groups::Routes;
+use crate::handoff::{Handoff, until_close};
 use crate::pagination::{Paginated, paginated};
 use crate::problem::{ApiError, Problem};
 use crate::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable};
@@ -281,7 +282,9 @@ pub async fn now_playing(
 /// Listen to a station: its live audio (`audio/mpeg` or `audio/ogg`), from a burst of the last
 /// seconds so that playback starts at once, starting on a frame or page boundary; the playlist
 /// when no source is live; `503` with neither. A private station needs `?token=` of its owner or
-/// an admin. A listener that cannot keep up is dropped.
+/// an admin. A listener that cannot keep up is dropped, and one whose right ends is cut on every
+/// instance: at its token's expiry, when the station turns private or is deleted, when its
+/// account's password, role or status changes. The body runs until the connection closes.
 #[utoipa::path(
     tag = "radio",
     operation_id = "listen_station",
@@ -295,21 +298,63 @@ pub async fn now_playing(
 )]
 #[get("/radio/{slug}/stream")]
 pub async fn listen(
+    req: HttpRequest,
     state: web::Data<AppState>,
     slug: web::Path<String>,
     query: Query<ListenQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let viewer = match query.into_inner().token {
-        Some(token) => Some(state.authenticator.authenticate(&token).await.map_err(|_| ApiError::invalid_token())?),
+        Some(token) => {
+            let claims = state.authenticator.verify(&token).map_err(|_| ApiError::invalid_token())?;
+            let principal = state.authenticator.principal(&claims).await.map_err(|_| ApiError::invalid_token())?;
+            Some((principal, claims.expires_at))
+        }
         None => None,
     };
-    let listening = state.radio.tune_in(viewer.as_ref(), &slug).await?;
-    let content_type = listening.content_type;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type))
+    let listening = state.radio.tune_in(viewer.as_ref().map(|(principal, _)| principal), &slug).await?;
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CONTENT_TYPE, listening.content_type))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         // Long-lived and unbuffered through a proxy (nginx honours this header).
         .insert_header(("X-Accel-Buffering", "no"))
-        .insert_header(crate::files::serving::identity_encoding())
-        .streaming(futures_util::StreamExt::map(listening.into_stream(), Ok::<_, actix_web::Error>)))
+        .insert_header(crate::files::serving::identity_encoding());
+    // A listener lives no longer than the token that let it in.
+    let deadline = viewer.map(|(_, expires_at)| {
+        let left = (expires_at - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::time::Instant::now() + left
+    });
+    match Handoff::of(&req) {
+        // The body is written straight to the socket, outside the dispatcher and its buffers.
+        Some(handoff) => {
+            handoff.claim(move |mut socket, stopping| async move {
+                // A graceful stop ends the stream at once: the listener reconnects, to another
+                // instance, rather than hold the stop until its timeout.
+                tokio::select! {
+                    () = play(listening, &mut socket, deadline) => {}
+                    () = stopping.notified() => {}
+                }
+            });
+            Ok(until_close(response))
+        }
+        // No server of ours underneath (actix's test harness): through the dispatcher.
+        None => {
+            let (mut writer, reader) = tokio::io::duplex(64 * 1024);
+            actix_web::rt::spawn(async move { play(listening, &mut writer, deadline).await });
+            Ok(response.streaming(tokio_util::io::ReaderStream::new(reader)))
+        }
+    }
+}
+
+/// Plays the station to `out` until the listener's right ends, its token expires, or it goes.
+async fn play<W>(listening: Listening, out: &mut W, deadline: Option<tokio::time::Instant>)
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let play = listening.play(out);
+    // Whatever ended it, the connection closes: the listener reconnects if it still may.
+    let _ = match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, play).await.unwrap_or(Ok(())),
+        None => play.await,
+    };
 }
