@@ -5,11 +5,13 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 pub mod protocol;
 mod session;
+mod wire;
 
 pub use session::SYSTEM_TOPIC;
 
 use crate::extract::Query;
 use crate::groups::Routes;
+use crate::handoff::Handoff;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 use protocol::ConnectQuery;
@@ -62,7 +64,6 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 #[get("/ws")]
 pub async fn connect(
     req: HttpRequest,
-    body: web::Payload,
     state: web::Data<AppState>,
     query: Query<ConnectQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -87,16 +88,23 @@ pub async fn connect(
         })?),
         None => None,
     };
-    let (response, socket, stream) =
-        actix_ws::handle(&req, body).map_err(|e| ApiError::bad_request(format!("Not a WebSocket handshake: {e}.")))?;
-    let stream =
-        stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
+    let mut response = actix_http::ws::handshake(req.head())
+        .map_err(|e| ApiError::bad_request(format!("Not a WebSocket handshake: {e}.")))?;
+    // The socket leaves the dispatcher once the `101` is out (see `handoff`): what a socket costs
+    // is then only what it holds.
+    let handoff = Handoff::of(&req)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no connection to take over: not Workbench's server")))?;
     let opening = match registration {
         Some(registration) => session::Opening::Registered(registration),
         None => session::Opening::Anonymous,
     };
-    actix_web::rt::spawn(session::run(state.into_inner(), socket, stream, opening));
-    Ok(response)
+    let state = state.into_inner();
+    handoff.claim(move |socket, _stopping| {
+        // At a graceful stop the hub closes every socket with a code that says to reconnect.
+        let (reader, writer) = wire::split(socket, MAX_FRAME_BYTES);
+        session::run(state, writer, reader, opening)
+    });
+    Ok(HttpResponse::from(response.body(actix_web::body::None::new())).map_into_boxed_body())
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {

@@ -4,16 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, ProtocolError, Session};
+use actix_http::ws::{CloseCode, ProtocolError};
 use bytestring::ByteString;
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use tokio::time::Instant;
 use workbench_chat::{HistoryPage, Typing};
 use workbench_realtime::{CloseReason, Closing, Connection, ConnectionId, Refused, Target, event_frame};
 use workbench_users::{AuthError, Principal};
 
 use super::protocol::{ClientMessage, HistoryAnswer, SocketError};
+use super::wire::{Incoming, Reader, Writer};
 use crate::chat::dto::MessageResponse;
 use crate::state::AppState;
 
@@ -54,8 +54,8 @@ impl Credentials {
     }
 }
 
-async fn close(socket: Session, code: CloseCode, description: &str) {
-    let reason = actix_ws::CloseReason { code, description: Some(description.to_owned()) };
+async fn close(socket: &mut Writer, code: CloseCode, description: &str) {
+    let reason = actix_http::ws::CloseReason { code, description: Some(description.to_owned()) };
     let _ = tokio::time::timeout(CLOSE_WITHIN, socket.close(Some(reason))).await;
 }
 
@@ -85,7 +85,7 @@ pub enum Opening {
 }
 
 /// Runs a socket until either side closes it.
-pub async fn run(state: Arc<AppState>, mut socket: Session, mut stream: AggregatedMessageStream, opening: Opening) {
+pub async fn run(state: Arc<AppState>, mut socket: Writer, mut stream: Reader, opening: Opening) {
     // The steps that run once or per request are boxed, so that the state an idle socket keeps
     // in memory is only the loop's: tens of thousands of sockets each carry this future.
     let Registration { credentials, mut connection, first_here } = match opening {
@@ -98,7 +98,7 @@ pub async fn run(state: Arc<AppState>, mut socket: Session, mut stream: Aggregat
                 Ok(registration) => registration,
                 Err(refused) => {
                     let _ = socket.text(SocketError::new("too_many_sockets", refused.to_string()).frame()).await;
-                    close(socket, CloseCode::Policy, &refused.to_string()).await;
+                    close(&mut socket, CloseCode::Policy, &refused.to_string()).await;
                     return;
                 }
             }
@@ -119,21 +119,17 @@ pub async fn run(state: Arc<AppState>, mut socket: Session, mut stream: Aggregat
 
 /// Waits for `{"type": "auth", "token": ...}`; anything else, a bad token or silence closes the
 /// socket (1008) after an `error` event saying why.
-async fn first_message_auth(
-    state: &AppState,
-    socket: &mut Session,
-    stream: &mut AggregatedMessageStream,
-) -> Option<Credentials> {
+async fn first_message_auth(state: &AppState, socket: &mut Writer, stream: &mut Reader) -> Option<Credentials> {
     let deadline = Instant::now() + AUTH_WITHIN;
     let refusal = loop {
         let message = match tokio::time::timeout_at(deadline, stream.next()).await {
             Err(_) => break SocketError::new("unauthorized", "No auth message within 10 s."),
-            Ok(None | Some(Ok(AggregatedMessage::Close(_)))) => return None,
+            Ok(None | Some(Ok(Incoming::Close(_)))) => return None,
             Ok(Some(Err(_))) => break SocketError::new("bad_request", "Unreadable frame."),
             Ok(Some(Ok(message))) => message,
         };
         match message {
-            AggregatedMessage::Text(text) => match ClientMessage::parse(&text) {
+            Incoming::Text(text) => match ClientMessage::parse(&text) {
                 Ok(ClientMessage::Auth { token }) => match authenticate(state, &token).await {
                     Ok(credentials) => return Some(credentials),
                     Err(AuthError::Unknown(cause)) => {
@@ -150,31 +146,31 @@ async fn first_message_auth(
                 }
                 Err(unreadable) => break unreadable,
             },
-            AggregatedMessage::Ping(bytes) => {
+            Incoming::Ping(bytes) => {
                 if socket.pong(&bytes).await.is_err() {
                     return None;
                 }
             }
-            AggregatedMessage::Pong(_) => {}
-            AggregatedMessage::Binary(_) => break SocketError::new("bad_request", "Only text frames are understood."),
-            AggregatedMessage::Close(_) => return None,
+            Incoming::Pong(_) => {}
+            Incoming::Binary(_) => break SocketError::new("bad_request", "Only text frames are understood."),
+            Incoming::Close(_) => return None,
         }
     };
     let _ = socket.text(refusal.frame()).await;
-    close(socket.clone(), CloseCode::Policy, &refusal.message).await;
+    close(socket, CloseCode::Policy, &refusal.message).await;
     None
 }
 
 /// Writes one queued frame; `false` when the socket is done (the queue ended, the client went, or
 /// the hub asked for it to close, which is then done).
-async fn write_out(socket: &mut Session, frame: Option<ByteString>, closing: &Closing) -> bool {
+async fn write_out(socket: &mut Writer, frame: Option<ByteString>, closing: &Closing) -> bool {
     let Some(frame) = frame else { return false };
     // A client that reads slowly makes this wait; the hub meanwhile queues for it and closes it
     // once its queue fills, which ends the wait too.
     tokio::select! {
         sent = socket.text(frame) => sent.is_ok(),
         reason = closing.wait() => {
-            close(socket.clone(), CloseCode::Other(reason.code()), reason.description()).await;
+            close(socket, CloseCode::Other(reason.code()), reason.description()).await;
             false
         }
     }
@@ -190,7 +186,7 @@ struct Conversation {
 }
 
 impl Conversation {
-    async fn serve(&mut self, connection: &mut Connection, mut socket: Session, mut stream: AggregatedMessageStream) {
+    async fn serve(&mut self, connection: &mut Connection, mut socket: Writer, mut stream: Reader) {
         let mut last_heard = Instant::now();
         // One timer per socket, for whichever comes first: the next ping or the token's expiry.
         let mut next_ping = Instant::now() + PING_EVERY;
@@ -201,7 +197,7 @@ impl Conversation {
             wake.as_mut().reset(next_ping.min(self.expires));
             tokio::select! {
                 reason = closing.wait() => {
-                    close(socket.clone(), CloseCode::Other(reason.code()), reason.description()).await;
+                    close(&mut socket, CloseCode::Other(reason.code()), reason.description()).await;
                     return;
                 }
                 frame = connection.queue.recv() => {
@@ -213,7 +209,7 @@ impl Conversation {
                     last_heard = Instant::now();
                     match message {
                         None => return,
-                        Some(Ok(AggregatedMessage::Text(text))) => {
+                        Some(Ok(Incoming::Text(text))) => {
                             // What the hub queues meanwhile is written while this request waits
                             // on the database: a client that reads is never closed as slow
                             // because its own request took time.
@@ -229,25 +225,25 @@ impl Conversation {
                                 }
                             }
                         }
-                        Some(Ok(AggregatedMessage::Binary(_))) => {
+                        Some(Ok(Incoming::Binary(_))) => {
                             self.reply_error(&SocketError::new("bad_request", "Only text frames are understood."));
                         }
-                        Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        Some(Ok(Incoming::Ping(bytes))) => {
                             if socket.pong(&bytes).await.is_err() {
                                 return;
                             }
                         }
-                        Some(Ok(AggregatedMessage::Pong(_))) => {}
-                        Some(Ok(AggregatedMessage::Close(reason))) => {
+                        Some(Ok(Incoming::Pong(_))) => {}
+                        Some(Ok(Incoming::Close(reason))) => {
                             let _ = tokio::time::timeout(CLOSE_WITHIN, socket.close(reason)).await;
                             return;
                         }
                         Some(Err(ProtocolError::Overflow)) => {
-                            close(socket.clone(), CloseCode::Size, "frames are limited to 64 KiB").await;
+                            close(&mut socket, CloseCode::Size, "frames are limited to 64 KiB").await;
                             return;
                         }
                         Some(Err(e)) => {
-                            close(socket.clone(), CloseCode::Protocol, &e.to_string()).await;
+                            close(&mut socket, CloseCode::Protocol, &e.to_string()).await;
                             return;
                         }
                     }
@@ -256,12 +252,12 @@ impl Conversation {
                     let now = Instant::now();
                     if now >= self.expires {
                         let expired = CloseReason::Expired;
-                        close(socket.clone(), CloseCode::Other(expired.code()), expired.description()).await;
+                        close(&mut socket, CloseCode::Other(expired.code()), expired.description()).await;
                         return;
                     }
                     if now >= next_ping {
                         if last_heard.elapsed() > SILENCE_LIMIT {
-                            close(socket.clone(), CloseCode::Away, "no pong").await;
+                            close(&mut socket, CloseCode::Away, "no pong").await;
                             return;
                         }
                         if socket.ping(b"").await.is_err() {
