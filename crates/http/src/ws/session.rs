@@ -163,12 +163,17 @@ async fn first_message_auth(state: &AppState, socket: &mut Writer, stream: &mut 
 
 /// Writes one queued frame; `false` when the socket is done (the queue ended, the client went, or
 /// the hub asked for it to close, which is then done).
-async fn write_out(socket: &mut Writer, frame: Option<ByteString>, closing: &Closing) -> bool {
+async fn write_out(
+    socket: &mut Writer,
+    frame: Option<ByteString>,
+    queue: &mut tokio::sync::mpsc::Receiver<ByteString>,
+    closing: &Closing,
+) -> bool {
     let Some(frame) = frame else { return false };
     // A client that reads slowly makes this wait; the hub meanwhile queues for it and closes it
     // once its queue fills, which ends the wait too.
     tokio::select! {
-        sent = socket.text(frame) => sent.is_ok(),
+        sent = socket.texts(frame, || queue.try_recv().ok()) => sent.is_ok(),
         reason = closing.wait() => {
             close(socket, CloseCode::Other(reason.code()), reason.description()).await;
             false
@@ -201,7 +206,7 @@ impl Conversation {
                     return;
                 }
                 frame = connection.queue.recv() => {
-                    if !write_out(&mut socket, frame, &closing).await {
+                    if !write_out(&mut socket, frame, &mut connection.queue, &closing).await {
                         return;
                     }
                 }
@@ -218,7 +223,7 @@ impl Conversation {
                                 tokio::select! {
                                     () = &mut handling => break,
                                     frame = connection.queue.recv() => {
-                                        if !write_out(&mut socket, frame, &closing).await {
+                                        if !write_out(&mut socket, frame, &mut connection.queue, &closing).await {
                                             return;
                                         }
                                     }

@@ -27,6 +27,9 @@ pub enum Incoming {
     Close(Option<CloseReason>),
 }
 
+/// At most this much of queued frames goes out in one write.
+const BATCH_BYTES: usize = 32 * 1024;
+
 /// How much is read at a time: a chat message fits, and a larger frame grows the buffer.
 const READ_CHUNK: usize = 2048;
 
@@ -163,6 +166,23 @@ impl Writer {
         self.send(Message::Text(text)).await
     }
 
+    /// Sends `first` and what `more` has ready besides, up to [`BATCH_BYTES`], in one write: a
+    /// burst of events (a room's, presence's) costs one system call, not one per frame.
+    pub async fn texts(&mut self, first: ByteString, mut more: impl FnMut() -> Option<ByteString>) -> io::Result<()> {
+        if self.closed {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the socket is closing"));
+        }
+        self.flush().await?;
+        self.encode(Message::Text(first))?;
+        while self.unsent.len() < BATCH_BYTES {
+            match more() {
+                Some(text) => self.encode(Message::Text(text))?,
+                None => break,
+            }
+        }
+        self.flush().await
+    }
+
     pub async fn ping(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.send(Message::Ping(Bytes::copy_from_slice(bytes))).await
     }
@@ -191,10 +211,14 @@ impl Writer {
     async fn send_frame(&mut self, message: Message) -> io::Result<()> {
         // First what an interrupted write left, so that frames stay whole and in order.
         self.flush().await?;
+        self.encode(message)?;
+        self.flush().await
+    }
+
+    fn encode(&mut self, message: Message) -> io::Result<()> {
         self.codec
             .encode(message, &mut self.unsent)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        self.flush().await
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
     }
 
     /// Writes out what is unsent; cancel-safe (what was not written stays), and lets go of the
