@@ -15,8 +15,8 @@
 //! then costs only what it holds.
 //!
 //! Every connection the server accepts is a [`Connection`]; its [`Handoff`] is in the request's
-//! connection data (`HttpRequest::conn_data`), absent where no server of ours is underneath
-//! (actix's test harness), where handlers stream through the dispatcher as before.
+//! connection data (`HttpRequest::conn_data`). Where no server of ours is underneath (actix's
+//! test harness) there is none, and a handler that needs one answers `500`.
 
 use std::cell::RefCell;
 use std::io;
@@ -35,6 +35,8 @@ use actix_web::body::{MessageBody, None as NoBody};
 use actix_web::dev::{AppConfig, Extensions};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_util::future::LocalBoxFuture;
+
+use crate::problem::ApiError;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -73,9 +75,11 @@ impl std::fmt::Debug for Handoff {
 }
 
 impl Handoff {
-    /// The handoff of the connection `req` came on, when the server underneath offers one.
-    pub fn of(req: &HttpRequest) -> Option<Handoff> {
-        req.conn_data::<Handoff>().cloned()
+    /// The handoff of the connection `req` came on.
+    pub fn of(req: &HttpRequest) -> Result<Handoff, ApiError> {
+        req.conn_data::<Handoff>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no connection to take over: not Workbench's server")))
     }
 
     /// Takes the connection once the response's head is written: `writer` gets the socket (and

@@ -22,6 +22,7 @@ use crate::pagination::{Paginated, paginated};
 use crate::problem::{ApiError, Problem};
 use crate::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable};
 use crate::state::AppState;
+use crate::ws::Credentials;
 use dto::{
     CreateStationRequest, CreatedStationResponse, ListenQuery, NowPlayingRequest, PlaylistRequest, PlaylistResponse,
     SourceKeyResponse, StationListQuery, StationResponse, UpdateStationRequest,
@@ -304,46 +305,31 @@ pub async fn listen(
     query: Query<ListenQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let viewer = match query.into_inner().token {
-        Some(token) => {
-            let claims = state.authenticator.verify(&token).map_err(|_| ApiError::invalid_token())?;
-            let principal = state.authenticator.principal(&claims).await.map_err(|_| ApiError::invalid_token())?;
-            Some((principal, claims.expires_at))
-        }
+        Some(token) => Some(crate::ws::credentials(&state, &token).await?),
         None => None,
     };
-    let listening = state.radio.tune_in(viewer.as_ref().map(|(principal, _)| principal), &slug).await?;
+    let handoff = Handoff::of(&req)?;
+    let listening = state.radio.tune_in(viewer.as_ref().map(|v| &v.principal), &slug).await?;
+    let listening_type = listening.content_type;
+    // A listener lives no longer than the token that let it in.
+    let deadline = viewer.as_ref().map(Credentials::deadline);
+    // The body is written straight to the socket, outside the dispatcher and its buffers.
+    handoff.claim(move |mut socket, stopping| async move {
+        // A graceful stop ends the stream at once: the listener reconnects, to another instance,
+        // rather than hold the stop until its timeout.
+        tokio::select! {
+            () = play(listening, &mut socket, deadline) => {}
+            () = stopping.notified() => {}
+        }
+    });
     let mut response = HttpResponse::Ok();
     response
-        .insert_header((header::CONTENT_TYPE, listening.content_type))
+        .insert_header((header::CONTENT_TYPE, listening_type))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         // Long-lived and unbuffered through a proxy (nginx honours this header).
         .insert_header(("X-Accel-Buffering", "no"))
         .insert_header(crate::files::serving::identity_encoding());
-    // A listener lives no longer than the token that let it in.
-    let deadline = viewer.map(|(_, expires_at)| {
-        let left = (expires_at - chrono::Utc::now()).to_std().unwrap_or_default();
-        tokio::time::Instant::now() + left
-    });
-    match Handoff::of(&req) {
-        // The body is written straight to the socket, outside the dispatcher and its buffers.
-        Some(handoff) => {
-            handoff.claim(move |mut socket, stopping| async move {
-                // A graceful stop ends the stream at once: the listener reconnects, to another
-                // instance, rather than hold the stop until its timeout.
-                tokio::select! {
-                    () = play(listening, &mut socket, deadline) => {}
-                    () = stopping.notified() => {}
-                }
-            });
-            Ok(until_close(response))
-        }
-        // No server of ours underneath (actix's test harness): through the dispatcher.
-        None => {
-            let (mut writer, reader) = tokio::io::duplex(64 * 1024);
-            actix_web::rt::spawn(async move { play(listening, &mut writer, deadline).await });
-            Ok(response.streaming(tokio_util::io::ReaderStream::new(reader)))
-        }
-    }
+    Ok(until_close(response))
 }
 
 /// Plays the station to `out` until the listener's right ends, its token expires, or it goes.

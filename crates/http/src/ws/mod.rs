@@ -7,6 +7,7 @@ pub mod protocol;
 mod session;
 mod wire;
 
+pub(crate) use session::Credentials;
 pub use session::SYSTEM_TOPIC;
 
 use crate::extract::Query;
@@ -75,10 +76,7 @@ pub async fn connect(
     }
     // Checked before the upgrade, so that a bad token is an HTTP 401 the client can read.
     let credentials = match token {
-        Some(token) => Some(session::authenticate(&state, &token).await.map_err(|e| match e {
-            workbench_users::AuthError::Unknown(cause) => ApiError::internal(cause),
-            _ => ApiError::invalid_token(),
-        })?),
+        Some(token) => Some(credentials(&state, &token).await?),
         None => None,
     };
     // Registered before the upgrade, so that an account with all its sockets open hears why.
@@ -92,8 +90,7 @@ pub async fn connect(
         .map_err(|e| ApiError::bad_request(format!("Not a WebSocket handshake: {e}.")))?;
     // The socket leaves the dispatcher once the `101` is out (see `handoff`): what a socket costs
     // is then only what it holds.
-    let handoff = Handoff::of(&req)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no connection to take over: not Workbench's server")))?;
+    let handoff = Handoff::of(&req)?;
     let opening = match registration {
         Some(registration) => session::Opening::Registered(registration),
         None => session::Opening::Anonymous,
@@ -105,6 +102,15 @@ pub async fn connect(
         session::run(state, writer, reader, opening)
     });
     Ok(HttpResponse::from(response.body(actix_web::body::None::new())).map_into_boxed_body())
+}
+
+/// The account and expiry behind an access token given at the start of something long-lived (a
+/// socket, a radio listener): `401` for a bad token, `500` when it cannot be checked now.
+pub(crate) async fn credentials(state: &AppState, token: &str) -> Result<Credentials, ApiError> {
+    session::authenticate(state, token).await.map_err(|e| match e {
+        workbench_users::AuthError::Unknown(cause) => ApiError::internal(cause),
+        _ => ApiError::invalid_token(),
+    })
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {

@@ -48,7 +48,7 @@ pub struct Credentials {
 
 impl Credentials {
     /// The expiry on the runtime's clock.
-    fn deadline(&self) -> Instant {
+    pub(crate) fn deadline(&self) -> Instant {
         let left = (self.expires_at - Utc::now()).to_std().unwrap_or_default();
         Instant::now() + left
     }
