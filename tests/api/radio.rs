@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use workbench_e2e::{Account, TestApp, engines, error_fields, expect_problem};
+use workbench_e2e::{Account, TestApp, engines, error_fields, expect_problem, send_as};
 
 async fn create(app: &TestApp, who: &Account, body: Value) -> reqwest::Response {
     app.post("/api/v1/radio/stations").bearer_auth(&who.access_token).json(&body).send().await.unwrap()
@@ -281,34 +281,26 @@ async fn a_listener_ends_the_moment_its_right_to_listen_does(app: TestApp) {
     still_plays(&mut owner, 4_000, "the owner, on their private station").await;
 
     // A password change ends what the tokens issued before it let in.
-    let res = app
-        .request(reqwest::Method::PUT, "/api/v1/users/me/password")
-        .bearer_auth(&ann.access_token)
-        .json(&json!({"current_password": ann.password, "new_password": "another good password"}))
-        .send()
-        .await
-        .unwrap();
+    let res = send_as(
+        &app,
+        &ann,
+        reqwest::Method::PUT,
+        "/users/me/password",
+        Some(json!({"current_password": ann.password, "new_password": "another good password"})),
+    )
+    .await;
     assert_eq!(res.status(), 204);
     ends_within(&mut owner, 3, "the owner's listener, after a password change").await;
     let again = app.get(&format!("/radio/open/stream?token={}", ann.access_token)).send().await.unwrap();
     expect_problem(again, 401).await;
 
     // A deleted station ends its listeners, whoever they are.
-    let signed_in: Value = app
-        .post("/api/v1/auth/login")
-        .json(&json!({"email": ann.email, "password": "another good password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signed_in["access_token"].as_str().expect("signed in with the new password").to_owned();
+    let ann = app.login(&ann.email, "another good password").await;
+    let token = ann.access_token.clone();
     let mut owner = app.get(&format!("/radio/open/stream?token={token}")).send().await.unwrap();
     assert_eq!(owner.status(), 200);
     still_plays(&mut owner, 4_000, "the owner, signed in again").await;
-    let res =
-        app.request(reqwest::Method::DELETE, "/api/v1/radio/stations/open").bearer_auth(&token).send().await.unwrap();
+    let res = send_as(&app, &ann, reqwest::Method::DELETE, "/radio/stations/open", None).await;
     assert_eq!(res.status(), 204);
     ends_within(&mut owner, 3, "a listener of a deleted station").await;
     feeding.abort();
