@@ -8,10 +8,11 @@ use std::num::NonZeroU32;
 
 use bytestring::ByteString;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use workbench_core::broadcast::{Broadcast, Delivery};
 use workbench_users::{Principal, Role, UserId};
 
+use crate::mailbox::{Mailbox, Offered, Outbox, mailbox};
 use crate::route::{self, TOPIC, Target};
 
 /// How the hub treats its connections.
@@ -125,7 +126,7 @@ struct Peer {
     /// on, the connection closes.
     generation: i64,
     role: Role,
-    outgoing: mpsc::Sender<ByteString>,
+    outgoing: Outbox,
     closing: Arc<Closing>,
     rooms: HashSet<String>,
     topics: HashSet<String>,
@@ -134,13 +135,13 @@ struct Peer {
 impl Peer {
     /// Queues `frame` without waiting; a full queue closes the connection.
     fn offer(&self, frame: &ByteString) -> bool {
-        match self.outgoing.try_send(frame.clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        match self.outgoing.offer(frame) {
+            Offered::Queued => true,
+            Offered::Full => {
                 self.closing.close(CloseReason::SlowConsumer);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Offered::Gone => false,
         }
     }
 }
@@ -282,7 +283,7 @@ impl Hub {
     /// first connection on this instance (they just came online here).
     pub fn register(&self, principal: &Principal) -> Result<(Connection, bool), Refused> {
         let user = principal.id;
-        let (outgoing, queue) = mpsc::channel(self.inner.config.queue);
+        let (outgoing, queue) = mailbox(self.inner.config.queue);
         let closing = Arc::new(Closing::default());
         let peer = Peer {
             user,
@@ -477,7 +478,7 @@ pub struct Connection {
     pub id: ConnectionId,
     pub user: UserId,
     /// Frames to write to the socket, in order.
-    pub queue: mpsc::Receiver<ByteString>,
+    pub queue: Mailbox,
     /// Set when the hub wants the socket closed.
     pub closing: Arc<Closing>,
     hub: Weak<Inner>,
@@ -534,7 +535,7 @@ mod tests {
     }
 
     fn quiet(connection: &mut Connection) -> bool {
-        connection.queue.try_recv().is_err()
+        connection.queue.try_recv().is_none()
     }
 
     #[tokio::test]

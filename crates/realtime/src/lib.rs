@@ -7,7 +7,8 @@
 //! to its own connections. Task events arrive the same way, from the outbox relay (topics
 //! `event.task.*`).
 //!
-//! Every connection has a bounded queue of outgoing frames. Delivery only ever *tries* to queue
+//! Every connection has a bounded queue of outgoing frames ([`Mailbox`]: nothing held while
+//! empty). Delivery only ever *tries* to queue
 //! (it never waits), and a connection whose queue is full is closed as a slow consumer
 //! ([`CloseReason::SlowConsumer`]): one client that stops reading costs nobody else anything.
 //!
@@ -19,10 +20,12 @@
 //! every recipient); the application owns their shapes and the socket itself.
 
 mod hub;
+mod mailbox;
 mod presence;
 mod route;
 
 pub use hub::{CloseReason, Closing, Connection, ConnectionId, Hub, HubConfig, Refused};
+pub use mailbox::Mailbox;
 pub use presence::{
     HEARTBEAT_EVERY, PRESENCE_AUDIENCE_MAX, PRESENCE_SNAPSHOT_MAX, PRESENCE_TTL, Realtime, RealtimeTasks, SWEEP_EVERY,
 };

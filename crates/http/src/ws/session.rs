@@ -9,7 +9,7 @@ use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 use workbench_chat::{HistoryPage, Typing};
-use workbench_realtime::{CloseReason, Closing, Connection, ConnectionId, Refused, Target, event_frame};
+use workbench_realtime::{CloseReason, Closing, Connection, ConnectionId, Mailbox, Refused, Target, event_frame};
 use workbench_users::{AuthError, Principal};
 
 use super::protocol::{ClientMessage, HistoryAnswer, SocketError};
@@ -163,17 +163,12 @@ async fn first_message_auth(state: &AppState, socket: &mut Writer, stream: &mut 
 
 /// Writes one queued frame; `false` when the socket is done (the queue ended, the client went, or
 /// the hub asked for it to close, which is then done).
-async fn write_out(
-    socket: &mut Writer,
-    frame: Option<ByteString>,
-    queue: &mut tokio::sync::mpsc::Receiver<ByteString>,
-    closing: &Closing,
-) -> bool {
+async fn write_out(socket: &mut Writer, frame: Option<ByteString>, queue: &mut Mailbox, closing: &Closing) -> bool {
     let Some(frame) = frame else { return false };
     // A client that reads slowly makes this wait; the hub meanwhile queues for it and closes it
     // once its queue fills, which ends the wait too.
     tokio::select! {
-        sent = socket.texts(frame, || queue.try_recv().ok()) => sent.is_ok(),
+        sent = socket.texts(frame, || queue.try_recv()) => sent.is_ok(),
         reason = closing.wait() => {
             close(socket, CloseCode::Other(reason.code()), reason.description()).await;
             false

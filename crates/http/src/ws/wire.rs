@@ -30,7 +30,7 @@ pub enum Incoming {
 /// At most this much of queued frames goes out in one write.
 const BATCH_BYTES: usize = 32 * 1024;
 
-/// How much is read at a time: a chat message fits, and a larger frame grows the buffer.
+/// How much is read at a time: a chat message fits, and a larger frame takes several reads.
 const READ_CHUNK: usize = 2048;
 
 /// The reading half: frames in, whole messages out.
@@ -95,12 +95,13 @@ impl Reader {
             if let Err(e) = self.half.readable().await {
                 return Some(Err(ProtocolError::Io(e)));
             }
-            if self.buffered.capacity() - self.buffered.len() < READ_CHUNK / 2 {
-                self.buffered.reserve(READ_CHUNK);
-            }
-            match self.half.try_read_buf(&mut self.buffered) {
+            // Read on the stack, and keep only what arrived: a pong or a short message costs
+            // its own few bytes, not a chunk's reservation. Every socket's pong arrives within
+            // the same moment, and the allocator would keep the high-water mark of them all.
+            let mut chunk = [0u8; READ_CHUNK];
+            match self.half.try_read(&mut chunk) {
                 Ok(0) => return None,
-                Ok(_) => {}
+                Ok(n) => self.buffered.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Some(Err(ProtocolError::Io(e))),
             }
