@@ -6,13 +6,13 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use workbench_e2e::{Account, Backend, TestApp, engines};
+use workbench_e2e::{Account, Backend, TestApp, engines, expect_json, send_as};
 
 use crate::chat::create_room;
 
@@ -29,6 +29,7 @@ engines!(
     a_password_change_closes_the_sockets_opened_before,
     a_role_taken_away_closes_the_sockets_that_had_it,
     a_flood_of_messages_is_refused_beyond_the_accounts_pace,
+    a_station_s_events_stop_for_whoever_may_no_longer_listen,
 );
 
 /// The close code of a socket whose credentials no longer hold: sign in again.
@@ -166,7 +167,7 @@ async fn task_events_reach_the_owner_and_the_assignee_only(app: TestApp) {
     }
     let id = task["id"].as_i64().expect("id");
     let res = app
-        .request(reqwest::Method::PATCH, &format!("/api/v1/tasks/{id}"))
+        .request(Method::PATCH, &format!("/api/v1/tasks/{id}"))
         .bearer_auth(&ann.access_token)
         .json(&json!({"status": "in_progress"}))
         .send()
@@ -176,7 +177,7 @@ async fn task_events_reach_the_owner_and_the_assignee_only(app: TestApp) {
     let updated = assignee.next("task.updated").await;
     assert_eq!(updated["data"]["status"], "in_progress");
     let res = app
-        .request(reqwest::Method::DELETE, &format!("/api/v1/tasks/{id}"))
+        .request(Method::DELETE, &format!("/api/v1/tasks/{id}"))
         .bearer_auth(&ann.access_token)
         .send()
         .await
@@ -221,7 +222,7 @@ async fn a_project_tasks_events_reach_its_members_until_they_leave(app: TestApp)
     assert_eq!(event["data"], task, "a viewer who neither owns nor is assigned it is told");
 
     let res = app
-        .request(reqwest::Method::DELETE, &format!("/api/v1/projects/{project}/members/{}", bob.id))
+        .request(Method::DELETE, &format!("/api/v1/projects/{project}/members/{}", bob.id))
         .bearer_auth(&ann.access_token)
         .send()
         .await
@@ -229,7 +230,7 @@ async fn a_project_tasks_events_reach_its_members_until_they_leave(app: TestApp)
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let id = task["id"].as_i64().expect("id");
     let res = app
-        .request(reqwest::Method::PATCH, &format!("/api/v1/tasks/{id}"))
+        .request(Method::PATCH, &format!("/api/v1/tasks/{id}"))
         .bearer_auth(&ann.access_token)
         .json(&json!({"status": "in_progress"}))
         .send()
@@ -374,13 +375,46 @@ async fn the_system_topic_is_for_moderators_and_admins(app: TestApp) {
     assert!(watching.settle().await.iter().all(|e| e["type"] != "error"));
 }
 
+async fn a_station_s_events_stop_for_whoever_may_no_longer_listen(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let bob = app.signup("bob").await;
+    let station = json!({"slug": "late-jazz", "name": "Late Jazz"});
+    expect_json(send_as(&app, &ann, Method::POST, "/radio/stations", Some(station)).await, StatusCode::CREATED).await;
+    let now_playing = |title: &str| {
+        send_as(&app, &ann, Method::POST, "/radio/stations/late-jazz/now-playing", Some(json!({"title": title})))
+    };
+    let mut owner = Socket::open(&app, &ann).await;
+    let mut listener = Socket::open(&app, &bob).await;
+    for socket in [&mut owner, &mut listener] {
+        socket.send(json!({"type": "subscribe", "topic": "radio:late-jazz"})).await;
+        assert!(socket.settle().await.iter().all(|e| e["type"] != "error"));
+    }
+    assert_eq!(now_playing("So What").await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(listener.next("radio.now_playing").await["data"]["title"], "So What");
+    assert_eq!(owner.next("radio.now_playing").await["data"]["title"], "So What");
+
+    let private = Some(json!({"is_public": false}));
+    expect_json(send_as(&app, &ann, Method::PATCH, "/radio/stations/late-jazz", private).await, StatusCode::OK).await;
+    let told = listener.next("error").await;
+    assert_eq!(told["data"]["code"], "not_found", "{told}");
+    assert_eq!(now_playing("Blue in Green").await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(owner.next("radio.now_playing").await["data"]["title"], "Blue in Green", "the owner still hears it");
+    let after = listener.settle().await;
+    assert!(after.iter().all(|e| e["type"] != "radio.now_playing"), "a private station's events: {after:?}");
+    listener.send(json!({"type": "subscribe", "topic": "radio:late-jazz"})).await;
+    assert_eq!(listener.next("error").await["data"]["code"], "not_found", "nor may it subscribe again");
+
+    assert_eq!(send_as(&app, &ann, Method::DELETE, "/radio/stations/late-jazz", None).await.status(), 204);
+    assert_eq!(owner.next("error").await["data"]["code"], "not_found", "a deleted station's subscribers are told");
+}
+
 async fn a_disabled_accounts_sockets_close_at_once(app: TestApp) {
     let admin = app.signup_with_role("root", "admin").await;
     let ann = app.signup("ann").await;
     let mut socket = Socket::open(&app, &ann).await;
     socket.settle().await;
     let res = app
-        .request(reqwest::Method::PATCH, &format!("/api/v1/admin/users/{}", ann.id))
+        .request(Method::PATCH, &format!("/api/v1/admin/users/{}", ann.id))
         .bearer_auth(&admin.access_token)
         .json(&json!({"status": "disabled"}))
         .send()
@@ -395,7 +429,7 @@ async fn a_password_change_closes_the_sockets_opened_before(app: TestApp) {
     let mut socket = Socket::open(&app, &ann).await;
     socket.settle().await;
     let res = app
-        .request(reqwest::Method::PUT, "/api/v1/users/me/password")
+        .request(Method::PUT, "/api/v1/users/me/password")
         .bearer_auth(&ann.access_token)
         .json(&json!({"current_password": ann.password, "new_password": "another good password"}))
         .send()
@@ -420,7 +454,7 @@ async fn a_role_taken_away_closes_the_sockets_that_had_it(app: TestApp) {
     let mut socket = Socket::open(&app, &moderator).await;
     socket.settle().await;
     let res = app
-        .request(reqwest::Method::PATCH, &format!("/api/v1/admin/users/{}", moderator.id))
+        .request(Method::PATCH, &format!("/api/v1/admin/users/{}", moderator.id))
         .bearer_auth(&admin.access_token)
         .json(&json!({"role": "user"}))
         .send()
@@ -692,13 +726,7 @@ async fn typing_reaches_the_others_at_most_once_in_two_seconds(app: TestApp) {
 
 engines!(a_message_is_corrected_by_its_author_and_taken_back_as_a_tombstone);
 
-async fn change(
-    app: &TestApp,
-    who: &Account,
-    method: reqwest::Method,
-    id: &Value,
-    body: Option<Value>,
-) -> reqwest::Response {
+async fn change(app: &TestApp, who: &Account, method: Method, id: &Value, body: Option<Value>) -> reqwest::Response {
     let mut req = app.request(method, &format!("/api/v1/chat/messages/{id}")).bearer_auth(&who.access_token);
     if let Some(body) = body {
         req = req.json(&body);
@@ -709,7 +737,6 @@ async fn change(
 /// `PATCH` and `DELETE /chat/messages/{id}`: the author corrects (others may not), the author,
 /// the room's creator or a moderator takes back, and everyone in the conversation hears of both.
 async fn a_message_is_corrected_by_its_author_and_taken_back_as_a_tombstone(app: TestApp) {
-    use reqwest::Method;
     let (ann, bob, eve) = (app.signup("ann").await, app.signup("bob").await, app.signup("eve").await);
     assert_eq!(create_room(&app, &ann, json!({"name": "ops"})).await.status(), StatusCode::CREATED);
     let (mut a, mut b) = (Socket::open(&app, &ann).await, Socket::open(&app, &bob).await);
@@ -769,7 +796,6 @@ engines!(reactions_are_counted_per_emoji_and_reader);
 /// `PUT`/`DELETE /chat/messages/{id}/reactions/{emoji}`: one emoji each, counted per emoji with
 /// `me` for the reader, at most 20 different a message, `chat.reaction` to the conversation.
 async fn reactions_are_counted_per_emoji_and_reader(app: TestApp) {
-    use reqwest::Method;
     let (ann, bob, eve) = (app.signup("ann").await, app.signup("bob").await, app.signup("eve").await);
     let (mut a, mut b) = (Socket::open(&app, &ann).await, Socket::open(&app, &bob).await);
     a.send(json!({"type": "dm", "to": bob.id, "content": "shipped!"})).await;
@@ -954,7 +980,7 @@ async fn attachments_open_their_files_to_exactly_the_messages_readers(app: TestA
     }
     let bytes = app.get(&format!("/api/v1/files/{}/download", plan["id"])).bearer_auth(&bob.access_token);
     assert_eq!(bytes.send().await.unwrap().text().await.unwrap(), "notes of plan.txt\n");
-    let res = app.request(reqwest::Method::DELETE, &format!("/api/v1/files/{}", plan["id"]));
+    let res = app.request(Method::DELETE, &format!("/api/v1/files/{}", plan["id"]));
     assert_eq!(res.bearer_auth(&bob.access_token).send().await.unwrap().status(), 403, "reading is not owning");
     let res = app.get(&format!("/api/v1/chat/dm/{}", ann.id)).bearer_auth(&bob.access_token).send().await.unwrap();
     let history: Value = res.json().await.unwrap();
@@ -980,7 +1006,7 @@ async fn attachments_open_their_files_to_exactly_the_messages_readers(app: TestA
     assert_eq!(file_status(&app, &moderator, &photo, "").await, StatusCode::OK, "moderators read every room");
 
     // Taken back: the tombstone carries nothing, and the recipient loses the file with it.
-    let res = app.request(reqwest::Method::DELETE, &format!("/api/v1/chat/messages/{}", dm["id"]));
+    let res = app.request(Method::DELETE, &format!("/api/v1/chat/messages/{}", dm["id"]));
     assert_eq!(res.bearer_auth(&ann.access_token).send().await.unwrap().status(), StatusCode::NO_CONTENT);
     assert_eq!(b.next("chat.deleted").await["data"]["attachments"], json!([]));
     assert_eq!(file_status(&app, &bob, &plan, "/download").await, StatusCode::NOT_FOUND);
@@ -992,7 +1018,6 @@ workbench_e2e::per_engine!(conversation_events_reach_every_instance);
 /// Edits, deletions, reactions, read receipts and typing reach the other side's socket when the
 /// two people are connected to different instances sharing Redis, and unread counts agree.
 async fn conversation_events_reach_every_instance(backend: Backend) {
-    use reqwest::Method;
     let Some(apps) = TestApp::spawn_cluster(backend, 2).await else { return };
     let (one, two) = (&apps[0], &apps[1]);
     let (ann, bob) = (one.signup("ann").await, one.signup("bob").await);

@@ -114,6 +114,12 @@ impl RadioService {
         }
     }
 
+    /// Changes to who may listen, as this instance hears them from any instance: for what else
+    /// must end with a listener's right, such as sockets subscribed to a station's events.
+    pub fn access_changes(&self) -> broadcast::Receiver<AccessChange> {
+        self.access.subscribe()
+    }
+
     /// Feeds this instance's relays with the audio of sources connected to other instances,
     /// until the bus goes. Run once per instance.
     pub async fn relay_other_instances(self) {
@@ -523,10 +529,14 @@ impl Listening {
             tokio::select! {
                 biased;
                 change = access.recv() => {
+                    // Boxed: a recheck is rare, and its state would otherwise sit in every
+                    // listener's future for as long as it listens.
                     let allowed = match change {
-                        Ok(change) => _counted.service.still_allowed(&_counted.slug, viewer.as_ref(), &change).await,
+                        Ok(change) => {
+                            Box::pin(_counted.service.still_allowed(&_counted.slug, viewer.as_ref(), &change)).await
+                        }
                         Err(broadcast::error::RecvError::Lagged(_)) => {
-                            _counted.service.recheck(&_counted.slug, viewer.as_ref()).await
+                            Box::pin(_counted.service.recheck(&_counted.slug, viewer.as_ref())).await
                         }
                         Err(broadcast::error::RecvError::Closed) => false,
                     };

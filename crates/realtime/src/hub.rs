@@ -379,6 +379,37 @@ impl Hub {
         }
     }
 
+    /// Unsubscribes from the topics `topic` picks the connections here whose account `keep`
+    /// refuses (by user and role), queuing `notice(topic)` for each: a topic whose events an
+    /// account may no longer see stops reaching it at once. How many were unsubscribed.
+    pub fn unsubscribe_unless(
+        &self,
+        topic: impl Fn(&str) -> bool,
+        keep: impl Fn(UserId, Role) -> bool,
+        notice: impl Fn(&str) -> ByteString,
+    ) -> usize {
+        let mut state = self.inner.write();
+        let State { peers, topics, .. } = &mut *state;
+        let mut dropped = 0;
+        topics.retain(|name, ids| {
+            if !topic(name) {
+                return true;
+            }
+            ids.retain(|id| {
+                let Some(peer) = peers.get_mut(id) else { return false };
+                if keep(peer.user, peer.role) {
+                    return true;
+                }
+                peer.topics.remove(name);
+                peer.offer(&notice(name));
+                dropped += 1;
+                false
+            });
+            !ids.is_empty()
+        });
+        dropped
+    }
+
     /// Queues a frame for one connection of this instance (an answer to what it asked).
     pub fn reply(&self, id: ConnectionId, frame: &ByteString) -> bool {
         self.inner.read().peers.get(&id).is_some_and(|peer| peer.offer(frame))
@@ -615,6 +646,33 @@ mod tests {
         assert_eq!(other.closing.reason(), Some(CloseReason::Revoked));
         assert_eq!(newer.closing.reason(), None);
         assert_eq!(CloseReason::Revoked.code(), 4001);
+    }
+
+    #[tokio::test]
+    async fn a_topic_is_taken_from_the_accounts_that_may_no_longer_see_it() {
+        let hub = hub(4);
+        let (mut owner, _) = hub.register(&who(1, 0)).unwrap();
+        let (mut stranger, _) = hub.register(&who(2, 0)).unwrap();
+        let admin = Principal { role: Role::Admin, ..who(3, 0) };
+        let (mut watching_admin, _) = hub.register(&admin).unwrap();
+        for id in [owner.id, stranger.id, watching_admin.id] {
+            hub.subscribe(id, "radio:jazz");
+        }
+        hub.subscribe(stranger.id, "radio:rock");
+        let dropped = hub.unsubscribe_unless(
+            |topic| topic == "radio:jazz",
+            |user, role| user == UserId(1) || role.is_admin(),
+            |topic| ByteString::from(format!("gone {topic}")),
+        );
+        assert_eq!(dropped, 1);
+        assert_eq!(&*next(&mut stranger).await, "gone radio:jazz");
+        assert!(quiet(&mut owner) && quiet(&mut watching_admin), "the others are not told anything");
+        hub.deliver_topic("radio:jazz", &"now playing".into());
+        assert!(quiet(&mut stranger), "no more of the topic's events");
+        assert_eq!(&*next(&mut owner).await, "now playing");
+        assert_eq!(&*next(&mut watching_admin).await, "now playing");
+        hub.deliver_topic("radio:rock", &"rock".into());
+        assert_eq!(&*next(&mut stranger).await, "rock", "other topics stay");
     }
 
     #[tokio::test]

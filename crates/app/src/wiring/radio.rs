@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
+use tokio::sync::broadcast;
 use workbench_core::RepositoryError;
 use workbench_core::broadcast::Broadcast;
 use workbench_files::{AudioCodec, FileId, FileService, Rendition, RenditionBody, RenditionService};
 use workbench_presence::RedisListenerCensus;
-use workbench_radio::{ListenerCensus, LocalCensus, PlaylistFiles, RadioEvents, RadioService, StationFormat, Track};
+use workbench_radio::{
+    AccessChange, ListenerCensus, LocalCensus, PlaylistFiles, RadioEvents, RadioService, StationFormat, Track,
+};
 use workbench_realtime::{Hub, Target, event_frame};
 use workbench_store::{Database, DieselStationRepository};
 use workbench_users::{Accounts, Principal, UserId, UserRepository};
@@ -32,6 +35,7 @@ pub struct RadioParts<'a> {
 /// instances), and the task that relays other instances' live audio to this one's listeners.
 pub fn service(settings: &Settings, parts: RadioParts<'_>) -> RadioService {
     let RadioParts { db, redis, bus, files, renditions, hub, users } = parts;
+    let hub_for_topics = hub.clone();
     let instance = format!("radio-{}", uuid::Uuid::new_v4().simple());
     let census: Arc<dyn ListenerCensus> = match redis {
         Some(pool) => {
@@ -49,8 +53,48 @@ pub fn service(settings: &Settings, parts: RadioParts<'_>) -> RadioService {
         &instance,
     );
     tokio::spawn(service.clone().relay_other_instances());
+    tokio::spawn(keep_station_topics_to_listeners(hub_for_topics, service.access_changes()));
     service
 }
+
+/// A station's events reach only sockets that may still listen to it, on every instance (the
+/// changes come through the bus): when it turns private, its subscribers other than its owner and
+/// admins are unsubscribed; when it is deleted, all of them; after changes were missed, every
+/// station's subscribers who are not admins, to subscribe again (and be checked again). Each
+/// hears why in an `error` event. An account whose role or password changed has its sockets
+/// closed already.
+async fn keep_station_topics_to_listeners(hub: Hub, mut changes: broadcast::Receiver<AccessChange>) {
+    let notice = |topic: &str| {
+        let slug = topic.strip_prefix(STATION_TOPIC).unwrap_or(topic);
+        event_frame(
+            "error",
+            &serde_json::json!({
+                "code": "not_found",
+                "message": format!("No station {slug:?} to listen to any more: unsubscribed from {topic:?}."),
+            }),
+        )
+    };
+    loop {
+        match changes.recv().await {
+            Ok(AccessChange::Station { slug, owner, public: false }) => {
+                let topic = format!("{STATION_TOPIC}{slug}");
+                hub.unsubscribe_unless(|t| t == topic, |user, role| user == owner || role.is_admin(), notice);
+            }
+            Ok(AccessChange::Gone { slug }) => {
+                let topic = format!("{STATION_TOPIC}{slug}");
+                hub.unsubscribe_unless(|t| t == topic, |_, _| false, notice);
+            }
+            Ok(AccessChange::Station { .. } | AccessChange::Account { .. }) => {}
+            Ok(AccessChange::Missed) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                hub.unsubscribe_unless(|t| t.starts_with(STATION_TOPIC), |_, role| role.is_admin(), notice);
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// The topics of stations' events: `radio:{slug}`.
+const STATION_TOPIC: &str = "radio:";
 
 /// The owner's audio files, played as renditions in the station's format.
 struct OwnersAudio {
@@ -106,7 +150,7 @@ struct TopicEvents {
 impl RadioEvents for TopicEvents {
     async fn publish(&self, slug: &str, kind: &str, data: serde_json::Value) {
         let frame = event_frame(kind, &data);
-        self.hub.publish(&Target::Topic(format!("radio:{slug}")), &frame).await;
+        self.hub.publish(&Target::Topic(format!("{STATION_TOPIC}{slug}")), &frame).await;
     }
 }
 
