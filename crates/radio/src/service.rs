@@ -1,6 +1,7 @@
 //! `RadioService`: stations and their rules, sources and listeners, and the auto-DJ that plays
 //! a station's playlist while no source is live.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -516,41 +517,64 @@ pub struct Listening {
 impl Listening {
     /// Writes the audio to `out`, the burst first, until the listener falls too far behind, the
     /// station goes away, the listener's right to hear it ends (the station turned private or
-    /// was deleted, the account's password, role or status changed: on any instance), or `out`
-    /// fails (the listener went). Each chunk is written as it is shared by every listener: no
-    /// copy, no buffer of the listener's own.
-    pub async fn play<W: tokio::io::AsyncWrite + Unpin>(self, out: &mut W) -> std::io::Result<()> {
+    /// was deleted, the account's password, role or status changed: on any instance), the
+    /// token that let it in expires (`deadline`), `stop` resolves (the server is stopping), or
+    /// `out` fails (the listener went). Each chunk is written as it is shared by every listener:
+    /// no copy, no buffer of the listener's own.
+    ///
+    /// This one future is all a listener holds while it listens, thousands of them at once: so
+    /// it takes everything it waits on itself rather than being wrapped in futures that would
+    /// each keep another copy of the listener, and uses its fields in place.
+    pub async fn play<W, S>(mut self, mut out: W, deadline: Option<tokio::time::Instant>, mut stop: Pin<Box<S>>)
+    where
+        W: tokio::io::AsyncWrite + Unpin,
+        S: Future<Output = ()> + ?Sized,
+    {
         use tokio::io::AsyncWriteExt;
-        let Listening { tuned: Tuned { burst, mut live }, viewer, mut access, _counted, .. } = self;
-        for chunk in burst {
-            out.write_all(&chunk).await?;
+        let mut expiry = deadline.map(|at| Box::pin(tokio::time::sleep_until(at)));
+        for chunk in std::mem::take(&mut self.tuned.burst) {
+            tokio::select! {
+                biased;
+                () = &mut stop => return,
+                () = expired(&mut expiry) => return,
+                written = out.write_all(&chunk) => if written.is_err() { return },
+            }
         }
         loop {
             tokio::select! {
                 biased;
-                change = access.recv() => {
+                () = &mut stop => return,
+                () = expired(&mut expiry) => return,
+                change = self.access.recv() => {
                     // Boxed: a recheck is rare, and its state would otherwise sit in every
                     // listener's future for as long as it listens.
+                    let (counted, viewer) = (&self._counted, self.viewer.as_ref());
                     let allowed = match change {
-                        Ok(change) => {
-                            Box::pin(_counted.service.still_allowed(&_counted.slug, viewer.as_ref(), &change)).await
-                        }
+                        Ok(change) => Box::pin(counted.service.still_allowed(&counted.slug, viewer, &change)).await,
                         Err(broadcast::error::RecvError::Lagged(_)) => {
-                            Box::pin(_counted.service.recheck(&_counted.slug, viewer.as_ref())).await
+                            Box::pin(counted.service.recheck(&counted.slug, viewer)).await
                         }
                         Err(broadcast::error::RecvError::Closed) => false,
                     };
                     if !allowed {
-                        return Ok(());
+                        return;
                     }
                 }
-                chunk = live.recv() => match chunk {
-                    Ok(chunk) => out.write_all(&chunk).await?,
+                chunk = self.tuned.live.recv() => match chunk {
+                    Ok(chunk) => if out.write_all(&chunk).await.is_err() { return },
                     // Fell behind by the whole queue: dropped, never waited for.
-                    Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => return Ok(()),
+                    Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => return,
                 },
             }
         }
+    }
+}
+
+/// Resolves when the deadline, if there is one, has passed.
+async fn expired(expiry: &mut Option<Pin<Box<tokio::time::Sleep>>>) {
+    match expiry {
+        Some(sleep) => sleep.await,
+        None => std::future::pending().await,
     }
 }
 

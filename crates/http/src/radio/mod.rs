@@ -9,7 +9,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use workbench_core::{FieldErrors, PageRequest};
-use workbench_radio::{Caller, Listening};
+use workbench_radio::Caller;
 
 pub mod dto;
 mod errors;
@@ -313,14 +313,11 @@ pub async fn listen(
     let listening_type = listening.content_type;
     // A listener lives no longer than the token that let it in.
     let deadline = viewer.as_ref().map(Credentials::deadline);
-    // The body is written straight to the socket, outside the dispatcher and its buffers.
-    handoff.claim(move |mut socket, stopping| async move {
-        // A graceful stop ends the stream at once: the listener reconnects, to another instance,
-        // rather than hold the stop until its timeout.
-        tokio::select! {
-            () = play(listening, &mut socket, deadline) => {}
-            () = stopping.notified() => {}
-        }
+    // The body is written straight to the socket, outside the dispatcher and its buffers. A
+    // graceful stop ends the stream at once: the listener reconnects, to another instance, rather
+    // than hold the stop until its timeout.
+    handoff.claim(move |socket, stopping| {
+        listening.play(socket, deadline, Box::pin(async move { stopping.notified().await }))
     });
     let mut response = HttpResponse::Ok();
     response
@@ -330,17 +327,4 @@ pub async fn listen(
         .insert_header(("X-Accel-Buffering", "no"))
         .insert_header(crate::files::serving::identity_encoding());
     Ok(until_close(response))
-}
-
-/// Plays the station to `out` until the listener's right ends, its token expires, or it goes.
-async fn play<W>(listening: Listening, out: &mut W, deadline: Option<tokio::time::Instant>)
-where
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    let play = listening.play(out);
-    // Whatever ended it, the connection closes: the listener reconnects if it still may.
-    let _ = match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, play).await.unwrap_or(Ok(())),
-        None => play.await,
-    };
 }
