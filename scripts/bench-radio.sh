@@ -10,13 +10,15 @@
 # are its CPU time over the run. Rendition: a 10-minute WAV uploaded, then
 # `GET /files/{id}/stream` (MP3 128k): time to the first byte and to the last.
 #
-#   scripts/bench-radio.sh [LISTENERS=1000] [SECONDS=20] [RUNS=1]
+#   scripts/bench-radio.sh [LISTENERS=1000] [SECONDS=20] [RUNS=1]     env: RADIO_SETTLE (20 s)
 # Needs ffmpeg, python3 and the anchors (../shared/anchors/radio_listeners.py, or RADIO_LISTENERS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LISTENERS=${1:-1000}; SECONDS_=${2:-20}; RUNS=${3:-1}
 SERVER_CPU=${SERVER_CPU:-1}; LOAD_CPU=${LOAD_CPU:-0}
+# Seconds between the source connecting and the baseline RSS (see below).
+SETTLE=${RADIO_SETTLE:-20}
 PORT=${BENCH_PORT:-18192}
 SOURCE_PORT=${BENCH_SOURCE_PORT:-18193}
 BASE=http://127.0.0.1:$PORT
@@ -60,7 +62,9 @@ for run in $(seq 1 "$RUNS"); do
     taskset -c "$LOAD_CPU" ffmpeg -nostdin -loglevel error -re -f lavfi -i "sine=frequency=440:sample_rate=44100" -ac 2 \
         -c:a libmp3lame -b:a 128k -content_type audio/mpeg -f mp3 \
         "icecast://source:$key@127.0.0.1:$SOURCE_PORT/radio/bench/source" & source_pid=$!
-    sleep 4
+    # The baseline waits until the server's start-up memory has settled: the allocator gives back
+    # what start-up used for several seconds, which made a fresh server's first run negative.
+    sleep "$SETTLE"
     base=$(rss_kb "$server_pid"); t0=$(cpu_ticks "$server_pid")
     taskset -c "$LOAD_CPU" python3 "$LISTENERS_PY" "$BASE/radio/bench/stream" \
         --listeners "$LISTENERS" --seconds "$SECONDS_" --kbps 128 --ramp 500 --settle 3 > "$W/out.json" & lp=$!
