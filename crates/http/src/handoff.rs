@@ -35,10 +35,10 @@ use actix_web::body::{MessageBody, None as NoBody};
 use actix_web::dev::{AppConfig, Extensions};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_util::future::LocalBoxFuture;
-
-use crate::problem::ApiError;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+
+use crate::problem::ApiError;
 
 /// What writes a claimed connection's body, once the dispatcher has let go of the socket.
 type Writer = Box<dyn FnOnce(TcpStream, Stopping) -> LocalBoxFuture<'static, ()>>;

@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::broadcast;
 use workbench_core::broadcast::{Broadcast, Delivery};
 use workbench_core::{FieldErrors, Page, PageRequest, RepositoryError, Validator};
-use workbench_users::{Accounts, PRINCIPAL_CHANGED, Principal, UserId};
+use workbench_users::{Accounts, PRINCIPAL_CHANGED, Principal, Role, UserId};
 
 use crate::error::RadioError;
 use crate::frames::{Framer, Framing};
@@ -83,6 +83,31 @@ pub enum AccessChange {
     Account { user: UserId },
     /// Changes may have been missed (the bus was down): every listener checks again.
     Missed,
+}
+
+impl AccessChange {
+    /// The station a change is about, if it is about one.
+    pub fn station(&self) -> Option<&str> {
+        match self {
+            Self::Station { slug, .. } | Self::Gone { slug } => Some(slug),
+            Self::Account { .. } | Self::Missed => None,
+        }
+    }
+
+    /// Whether someone who could see `slug` until now still may after this change: `who` is their
+    /// account and role (`None`: anonymous). `None` when only the store can tell: their own account
+    /// changed, or changes were missed.
+    pub fn keeps(&self, slug: &str, who: Option<(UserId, Role)>) -> Option<bool> {
+        match self {
+            Self::Gone { slug: gone } => Some(gone != slug),
+            Self::Station { slug: changed, owner, public } => {
+                Some(changed != slug || *public || who.is_some_and(|(user, role)| user == *owner || role.is_admin()))
+            }
+            Self::Account { user } if who.is_some_and(|(id, _)| id == *user) => None,
+            Self::Account { .. } => Some(true),
+            Self::Missed => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for RadioService {
@@ -193,16 +218,9 @@ impl RadioService {
 
     /// Whether the listener `viewer` of `slug` may go on listening after `change`.
     async fn still_allowed(&self, slug: &str, viewer: Option<&Principal>, change: &AccessChange) -> bool {
-        match change {
-            AccessChange::Gone { slug: gone } => gone != slug,
-            AccessChange::Station { slug: changed, owner, public } => {
-                changed != slug || *public || viewer.is_some_and(|v| v.id == *owner || v.role.is_admin())
-            }
-            AccessChange::Account { user } => match viewer {
-                Some(v) if v.id == *user => self.recheck(slug, viewer).await,
-                _ => true,
-            },
-            AccessChange::Missed => self.recheck(slug, viewer).await,
+        match change.keeps(slug, viewer.map(|v| (v.id, v.role))) {
+            Some(keeps) => keeps,
+            None => self.recheck(slug, viewer).await,
         }
     }
 
@@ -655,4 +673,30 @@ fn decode_audio(payload: &[u8]) -> Option<(&str, &str, &[u8])> {
     let slug = std::str::from_utf8(&payload[..slug_end]).ok()?;
     let instance = std::str::from_utf8(&rest[..instance_end]).ok()?;
     Some((slug, instance, &rest[instance_end + 1..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_keeps_whom_the_station_s_rule_keeps_and_leaves_the_rest_to_the_store() {
+        let (ann, bob) = (UserId(1), UserId(2));
+        let private = AccessChange::Station { slug: "jazz".into(), owner: ann, public: false };
+        assert_eq!(private.keeps("jazz", Some((ann, Role::User))), Some(true), "its owner");
+        assert_eq!(private.keeps("jazz", Some((bob, Role::Admin))), Some(true), "an admin");
+        assert_eq!(private.keeps("jazz", Some((bob, Role::User))), Some(false));
+        assert_eq!(private.keeps("jazz", None), Some(false), "an anonymous listener");
+        assert_eq!(private.keeps("rock", None), Some(true), "another station");
+        let public = AccessChange::Station { slug: "jazz".into(), owner: ann, public: true };
+        assert_eq!(public.keeps("jazz", None), Some(true));
+        let gone = AccessChange::Gone { slug: "jazz".into() };
+        assert_eq!(gone.keeps("jazz", Some((ann, Role::Admin))), Some(false));
+        assert_eq!(gone.station(), Some("jazz"));
+        let changed = AccessChange::Account { user: bob };
+        assert_eq!(changed.keeps("jazz", Some((bob, Role::User))), None, "their own account: the store says");
+        assert_eq!(changed.keeps("jazz", Some((ann, Role::User))), Some(true));
+        assert_eq!(AccessChange::Missed.keeps("jazz", None), None);
+        assert_eq!(AccessChange::Missed.station(), None);
+    }
 }

@@ -76,17 +76,17 @@ async fn keep_station_topics_to_listeners(hub: Hub, mut changes: broadcast::Rece
     };
     loop {
         match changes.recv().await {
-            Ok(AccessChange::Station { slug, owner, public: false }) => {
-                let topic = format!("{STATION_TOPIC}{slug}");
-                hub.unsubscribe_unless(|t| t == topic, |user, role| user == owner || role.is_admin(), notice);
-            }
-            Ok(AccessChange::Gone { slug }) => {
-                let topic = format!("{STATION_TOPIC}{slug}");
-                hub.unsubscribe_unless(|t| t == topic, |_, _| false, notice);
-            }
-            Ok(AccessChange::Station { .. } | AccessChange::Account { .. }) => {}
             Ok(AccessChange::Missed) | Err(broadcast::error::RecvError::Lagged(_)) => {
                 hub.unsubscribe_unless(|t| t.starts_with(STATION_TOPIC), |_, role| role.is_admin(), notice);
+            }
+            Ok(change) => {
+                if let Some(slug) = change.station() {
+                    let topic = format!("{STATION_TOPIC}{slug}");
+                    // The station's rule, as its listeners get it; what only the store can tell
+                    // (an account's own change) closes that account's sockets anyway.
+                    let keeps = |user, role| change.keeps(slug, Some((user, role))) != Some(false);
+                    hub.unsubscribe_unless(|t| t == topic, keeps, notice);
+                }
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
