@@ -3,8 +3,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::count_star;
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,9 +83,10 @@ impl DieselChatStore {
     /// After search texts were written (PostgreSQL): merges the trigram index's pending list
     /// [`SearchIndexMerge::AFTER`] from now, on a connection of its own, unless a merge is
     /// already coming. Left to the writers, the insert that finds the 4 MB list full merges it
-    /// while its whole batch waits; small merges at a steady pace keep each one short. At 5,000
-    /// direct messages a second on one core (`make ws-bench`, `dm`): delivery p99 25-28 ms with
-    /// the writers merging, 8-9.5 ms merging every 20 ms (3.9 ms without the index at all).
+    /// while its whole batch waits; small merges at a steady pace keep each one short. This is
+    /// what a message costs beyond what it did before it was searchable: at 5,000 direct messages
+    /// a second on one core (`make ws-bench`, `dm`), without the index the delivery p50 / p99 is
+    /// 1.2 / 3.9 ms, as before search was built (1.6 / 3.5 ms); with it, 1.4-3.0 / 13-30 ms.
     fn written(&self) {
         let merge = &self.search_index;
         if !merge.postgres || merge.refused.load(Ordering::Relaxed) || merge.scheduled.swap(true, Ordering::AcqRel) {
@@ -122,9 +125,12 @@ struct SearchIndexMerge {
 }
 
 impl SearchIndexMerge {
-    /// How long after a write its trigrams are merged: every 5 ms or every 100 ms measured worse
-    /// (a delivery p99 of 13.5 and 25 ms against 8-9.5 ms).
-    const AFTER: std::time::Duration = std::time::Duration::from_millis(20);
+    /// How long after a write its trigrams are merged. Each merge visits every trigram it holds
+    /// once, however many messages carry it, so rarer merges cost less in all but take the core
+    /// for longer at a time. Once a batch of messages became one statement, 20 ms kept the one
+    /// core PostgreSQL shares with the server busy (95 %, a sixth of it merging; delivery p50 9 ms);
+    /// 50 ms and 250 ms both gave p50 1.4-3 ms and p99 13-30 ms, 1 s a p99 of 35 ms.
+    const AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 }
 
 impl Write for NewMessage {
@@ -135,34 +141,26 @@ impl Write for NewMessage {
         one.pop().ok_or_else(|| RepositoryError::Unavailable(anyhow::anyhow!("a chat message was not written")))
     }
 
-    /// One multi-row insert on PostgreSQL; on SQLite, where a statement costs no round trip, one
-    /// insert per message.
+    /// On PostgreSQL one statement per batch ([`PostMessages`]): the messages, their
+    /// conversations' totals and the senders' read marks, so that a batch of direct messages
+    /// costs one round trip and, with no attachments, no transaction around it. On SQLite, where
+    /// a statement costs no round trip, one insert per message and the bookkeeping after them.
     fn apply_together(conn: &mut AnyConnection, messages: &[Self]) -> Result<Vec<Message>, RepositoryError> {
-        let rows = messages
-            .iter()
-            .map(|message| {
-                (
-                    chat_messages::conversation.eq(message.conversation().key()),
-                    chat_messages::room_id.eq(message.room.map(|r| r.0)),
-                    chat_messages::sender_id.eq(message.sender_id.0),
-                    chat_messages::recipient_id.eq(message.recipient_id.map(|r| r.0)),
-                    chat_messages::content.eq(message.content.as_str()),
-                    chat_messages::created_at.eq(stored(message.created_at)),
-                    chat_messages::search_text.eq(message.content.as_str().to_lowercase()),
-                )
-            })
-            .collect::<Vec<_>>();
         let mut stored: Vec<MessageRow> = match conn {
-            AnyConnection::Postgresql(pg) => diesel::insert_into(chat_messages::table)
-                .values(&rows)
-                .returning(MESSAGE_COLUMNS)
-                .get_results(pg)
-                .map_err(db)?,
-            AnyConnection::Sqlite(sqlite) => rows
+            AnyConnection::Postgresql(pg) => PostMessages::new(messages).get_results(pg).map_err(db)?,
+            AnyConnection::Sqlite(sqlite) => messages
                 .iter()
-                .map(|row| {
+                .map(|message| {
                     diesel::insert_into(chat_messages::table)
-                        .values(row.clone())
+                        .values((
+                            chat_messages::conversation.eq(message.conversation().key()),
+                            chat_messages::room_id.eq(message.room.map(|r| r.0)),
+                            chat_messages::sender_id.eq(message.sender_id.0),
+                            chat_messages::recipient_id.eq(message.recipient_id.map(|r| r.0)),
+                            chat_messages::content.eq(message.content.as_str()),
+                            chat_messages::created_at.eq(stored(message.created_at)),
+                            chat_messages::search_text.eq(message.content.as_str().to_lowercase()),
+                        ))
                         .returning(MESSAGE_COLUMNS)
                         .get_result(sqlite)
                 })
@@ -176,14 +174,23 @@ impl Write for NewMessage {
             message.attachments.clone_from(&sent.attachments);
         }
         attach(conn, &stored)?;
-        record_conversations(conn, &stored)?;
+        if let AnyConnection::Sqlite(_) = conn {
+            record_conversations(conn, &stored)?;
+        }
         Ok(stored)
     }
 
-    /// Several statements (the message, its conversation, the read marks): a transaction of its
-    /// own on both engines.
+    /// Attachments are a statement of their own, and SQLite's bookkeeping several: those need a
+    /// transaction; a batch of messages without attachments on PostgreSQL is one statement.
+    fn one_statement(conn: &AnyConnection, messages: &[Self]) -> bool {
+        matches!(conn, AnyConnection::Postgresql(_)) && messages.iter().all(|m| m.attachments.is_empty())
+    }
+
     fn apply_alone(&self, conn: &mut AnyConnection) -> Result<Message, RepositoryError> {
-        write_transaction(conn, |c| self.apply(c))
+        match Self::one_statement(conn, std::slice::from_ref(self)) {
+            true => self.apply(conn),
+            false => write_transaction(conn, |c| self.apply(c)),
+        }
     }
 
     /// A new row locks nothing that exists.
@@ -191,6 +198,121 @@ impl Write for NewMessage {
         0
     }
 }
+
+/// A batch of messages on PostgreSQL, in one statement: the messages (numbered in the order
+/// given), each conversation's new total and latest message, and the read marks: a sender's
+/// moves to what they sent (one's own messages are never unread), a direct message's recipient
+/// gets a row (so that the conversation is in their list) and keeps their mark. A mark that
+/// would not move is not written again. Conversations, then marks, are locked in key order, so
+/// that two instances' batches never wait on each other in a cycle. The same bookkeeping as
+/// [`record_conversations`] (SQLite's), which the store's tests hold both engines to.
+///
+/// One text with seven array parameters (its `?`s) whatever the batch's size, so PostgreSQL plans it once
+/// per connection (a statement built with the batch's values would be parsed and planned for
+/// every batch: a thousand times a second under load).
+struct PostMessages {
+    conversations: Vec<String>,
+    rooms: Vec<Option<i64>>,
+    senders: Vec<i64>,
+    recipients: Vec<Option<i64>>,
+    contents: Vec<String>,
+    created_at: Vec<NaiveDateTime>,
+    search_texts: Vec<String>,
+}
+
+impl PostMessages {
+    const SQL: &'static str = "WITH m AS (
+    INSERT INTO chat_messages (conversation, room_id, sender_id, recipient_id, content, created_at, search_text)
+    SELECT conversation, room_id, sender_id, recipient_id, content, created_at, search_text
+    FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::timestamp[], ?::text[])
+        WITH ORDINALITY AS new(conversation, room_id, sender_id, recipient_id, content, created_at, search_text, ord)
+    ORDER BY ord
+    RETURNING id, conversation, room_id, sender_id, recipient_id, content, created_at, edited_at, deleted_at
+), batch AS (
+    SELECT conversation, MAX(room_id) AS room_id, MAX(id) AS last_id, COUNT(*) AS n FROM m GROUP BY conversation
+), totals AS (
+    INSERT INTO chat_conversations (conversation, room_id, last_message_id, messages)
+    SELECT conversation, room_id, last_id, n FROM batch ORDER BY conversation
+    ON CONFLICT (conversation) DO UPDATE SET
+        last_message_id = GREATEST(chat_conversations.last_message_id, excluded.last_message_id),
+        messages = chat_conversations.messages + excluded.messages
+    RETURNING conversation, messages
+), placed AS (
+    SELECT m.id, m.conversation, m.sender_id, m.recipient_id,
+        t.messages - b.n + ROW_NUMBER() OVER (PARTITION BY m.conversation ORDER BY m.id) AS seq
+    FROM m JOIN batch b USING (conversation) JOIN totals t USING (conversation)
+), marks AS (
+    SELECT sender_id AS user_id, conversation, recipient_id AS partner_id, id AS up_to, seq FROM placed
+    UNION ALL
+    SELECT recipient_id, conversation, sender_id, 0, 0 FROM m WHERE recipient_id IS NOT NULL
+), marked AS (
+    INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq)
+    SELECT user_id, conversation, MAX(partner_id), MAX(up_to), MAX(seq) FROM marks
+    GROUP BY user_id, conversation ORDER BY user_id, conversation
+    ON CONFLICT (user_id, conversation) DO UPDATE SET
+        read_up_to = GREATEST(chat_reads.read_up_to, excluded.read_up_to),
+        read_seq = GREATEST(chat_reads.read_seq, excluded.read_seq)
+    WHERE chat_reads.read_up_to < excluded.read_up_to OR chat_reads.read_seq < excluded.read_seq
+)
+SELECT id, conversation, room_id, sender_id, recipient_id, content, created_at, edited_at, deleted_at FROM m";
+
+    fn new(messages: &[NewMessage]) -> Self {
+        Self {
+            conversations: messages.iter().map(|m| m.conversation().key()).collect(),
+            rooms: messages.iter().map(|m| m.room.map(|r| r.0)).collect(),
+            senders: messages.iter().map(|m| m.sender_id.0).collect(),
+            recipients: messages.iter().map(|m| m.recipient_id.map(|r| r.0)).collect(),
+            contents: messages.iter().map(|m| m.content.as_str().to_owned()).collect(),
+            created_at: messages.iter().map(|m| stored(m.created_at)).collect(),
+            search_texts: messages.iter().map(|m| m.content.as_str().to_lowercase()).collect(),
+        }
+    }
+}
+
+impl QueryFragment<Pg> for PostMessages {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        // The text's placeholders (`?`), in order.
+        let mut text = Self::SQL.split('?');
+        let mut upto_next = move || text.next().unwrap_or_default();
+        out.push_sql(upto_next());
+        out.push_bind_param::<Array<Text>, _>(&self.conversations)?;
+        out.push_sql(upto_next());
+        out.push_bind_param::<Array<Nullable<BigInt>>, _>(&self.rooms)?;
+        out.push_sql(upto_next());
+        out.push_bind_param::<Array<BigInt>, _>(&self.senders)?;
+        out.push_sql(upto_next());
+        out.push_bind_param::<Array<Nullable<BigInt>>, _>(&self.recipients)?;
+        out.push_sql(upto_next());
+        out.push_bind_param::<Array<Text>, _>(&self.contents)?;
+        out.push_sql(upto_next());
+        out.push_bind_param::<Array<Timestamp>, _>(&self.created_at)?;
+        out.push_sql(upto_next());
+        out.push_bind_param::<Array<Text>, _>(&self.search_texts)?;
+        out.push_sql(upto_next());
+        Ok(())
+    }
+}
+
+impl QueryId for PostMessages {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for PostMessages {
+    type SqlType = (
+        BigInt,
+        Text,
+        Nullable<BigInt>,
+        BigInt,
+        Nullable<BigInt>,
+        Text,
+        Timestamp,
+        Nullable<Timestamp>,
+        Nullable<Timestamp>,
+    );
+}
+
+impl RunQueryDsl<PgConnection> for PostMessages {}
 
 #[derive(Debug, Queryable)]
 struct RoomRow {
@@ -384,10 +506,10 @@ impl ChatStore for DieselChatStore {
                     .set((
                         chat_messages::content.eq(""),
                         chat_messages::search_text.eq(""),
-                        chat_messages::deleted_at.eq(diesel::dsl::sql::<Nullable<diesel::sql_types::Timestamp>>(
+                        chat_messages::deleted_at.eq(diesel::dsl::sql::<Nullable<Timestamp>>(
                             "COALESCE(chat_messages.deleted_at, ",
                         )
-                        .bind::<diesel::sql_types::Timestamp, _>(stored(at))
+                        .bind::<Timestamp, _>(stored(at))
                         .sql(")")),
                     ))
                     .returning(MESSAGE_COLUMNS)
@@ -900,7 +1022,8 @@ struct ConversationCount {
 
 /// Counts a batch of stored messages into their conversations and moves their senders' read
 /// marks to what they sent (one's own messages are never unread); a direct message also gives
-/// its recipient a row, so that the conversation is in their list. Two statements per batch,
+/// its recipient a row, so that the conversation is in their list. SQLite's way (PostgreSQL's
+/// is part of [`PostMessages`], the same rules in one statement with the messages). Two statements per batch,
 /// however many messages and conversations: the conversations with their new totals, then the
 /// marks. Conversation keys are made by the store (`room:7`, `dm:3:9`), never client text.
 fn record_conversations(conn: &mut AnyConnection, messages: &[Message]) -> Result<(), RepositoryError> {
@@ -989,7 +1112,8 @@ fn record_conversations(conn: &mut AnyConnection, messages: &[Message]) -> Resul
         "INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq) VALUES {values} \
          ON CONFLICT (user_id, conversation) DO UPDATE SET \
          read_up_to = {max}(chat_reads.read_up_to, excluded.read_up_to), \
-         read_seq = {max}(chat_reads.read_seq, excluded.read_seq)"
+         read_seq = {max}(chat_reads.read_seq, excluded.read_seq) \
+         WHERE chat_reads.read_up_to < excluded.read_up_to OR chat_reads.read_seq < excluded.read_seq"
     ))
     .execute(conn)
     .map_err(db)?;

@@ -40,6 +40,15 @@ pub(crate) trait Write: Send + Sync + 'static {
         writes.iter().map(|w| w.apply(conn)).collect()
     }
 
+    /// Whether `apply_together` writes `writes` in one statement, atomic without a transaction
+    /// around it (which would cost a round trip each to begin and to commit). No by default.
+    fn one_statement(_conn: &AnyConnection, _writes: &[Self]) -> bool
+    where
+        Self: Sized,
+    {
+        false
+    }
+
     /// Applies the write as a transaction of its own: on PostgreSQL its one statement is that
     /// already; on SQLite its statements are wrapped in one.
     fn apply_alone(&self, conn: &mut AnyConnection) -> Result<Self::Output, RepositoryError> {
@@ -204,14 +213,26 @@ fn apply_together<W: Write>(
     if let [write] = writes {
         return write.apply_alone(conn).map(|output| vec![Ok(output)]);
     }
-    let outputs = write_transaction(conn, |c| {
-        let outputs = W::apply_together(c, writes)?;
-        if outputs.len() != writes.len() {
-            // Rolled back: every caller must be answered with its own write's outcome.
-            let why = format!("a batch of {} writes gave {} outcomes", writes.len(), outputs.len());
-            return Err(RepositoryError::Unavailable(anyhow::anyhow!(why)));
+    let miscounted = |outputs: &Vec<W::Output>| {
+        (outputs.len() != writes.len())
+            .then(|| format!("a batch of {} writes gave {} outcomes", writes.len(), outputs.len()))
+    };
+    let outputs = if W::one_statement(conn, writes) {
+        let outputs = W::apply_together(conn, writes)?;
+        if let Some(why) = miscounted(&outputs) {
+            // Committed already: running the writes again could write them twice.
+            return Err(RepositoryError::unreachable(why));
         }
-        Ok(outputs)
-    })?;
+        outputs
+    } else {
+        write_transaction(conn, |c| {
+            let outputs = W::apply_together(c, writes)?;
+            if let Some(why) = miscounted(&outputs) {
+                // Rolled back: every caller must be answered with its own write's outcome.
+                return Err(RepositoryError::Unavailable(anyhow::anyhow!(why)));
+            }
+            Ok(outputs)
+        })?
+    };
     Ok(outputs.into_iter().map(Ok).collect())
 }

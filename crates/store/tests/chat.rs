@@ -4,8 +4,10 @@
 //! presence (room mates, and direct partners who have written both ways), and history pages read backwards (`before`) and forwards (`after`).
 
 use workbench_chat::{
-    AttachedFile, ChatStore, Conversation, HistoryPage, MessageContent, MessageId, NewMessage, NewRoom, RoomSlug,
+    AttachedFile, ChatStore, Conversation, Counterpart, HistoryPage, Marked, MessageContent, MessageId, NewMessage,
+    NewRoom, RoomSlug,
 };
+use workbench_core::PageRequest;
 use workbench_core::RepositoryError;
 use workbench_store::testing::{execute_sql, instant, user, user_with_role};
 use workbench_store::{Database, DieselChatStore, engine_cases};
@@ -22,6 +24,7 @@ engine_cases!(
     messages_sent_at_once_are_each_stored_once_and_a_bad_one_fails_alone,
     attachments_travel_with_their_message_and_open_files_to_its_readers_only,
     a_search_counts_up_to_its_cap_and_still_pages_past_it,
+    unread_counts_stay_exact_when_both_sides_write_at_once,
 );
 
 fn room(slug: &str, private: bool, by: &User) -> NewRoom {
@@ -333,4 +336,90 @@ async fn a_search_counts_up_to_its_cap_and_still_pages_past_it(db: Database) {
     let phrase = store.search(MessageSearch { text: "paint the roof".into(), ..search(1) }).await.unwrap();
     let found: Vec<&str> = phrase.items.iter().map(|f| f.message.content.as_str()).collect();
     assert_eq!(found, ["paint the roofs", "paint the roof"], "the phrase as written, newest first");
+}
+
+/// Unread counts as a reader would count them: in one conversation's history (in id order),
+/// the others' messages after the reader's own last one (they never marked anything read).
+fn unread_after_own_last(history: &[workbench_chat::Message], reader: UserId) -> u64 {
+    let own_last = history.iter().rposition(|m| m.sender_id == reader);
+    let after = own_last.map_or(history, |i| &history[i + 1..]);
+    after.iter().filter(|m| m.sender_id != reader).count() as u64
+}
+
+async fn unread_counts_stay_exact_when_both_sides_write_at_once(db: Database) {
+    let store = DieselChatStore::new(db.clone());
+    let ann = user(&db, "ann").await;
+    let bob = user(&db, "bob").await;
+    let general = store.create_room(room("general", false, &ann)).await.unwrap();
+    assert!(store.add_member(general.id, bob.id, instant()).await.unwrap());
+    // Sent at once from both sides, so that batches mix senders, conversations and kinds.
+    let sends: Vec<_> = (0..160)
+        .map(|n| {
+            let message = match n % 4 {
+                0 => said(None, ann.id, Some(bob.id), &format!("a{n}")),
+                1 => said(None, bob.id, Some(ann.id), &format!("b{n}")),
+                2 => said(Some(general.id), ann.id, None, &format!("r{n}")),
+                _ => said(Some(general.id), bob.id, None, &format!("r{n}")),
+            };
+            let store = store.clone();
+            tokio::spawn(async move { store.insert_message(message).await.unwrap() })
+        })
+        .collect();
+    for send in sends {
+        send.await.unwrap();
+    }
+    let history = |conversation: Conversation| {
+        let store = store.clone();
+        async move {
+            let page = HistoryPage { before: None, after: Some(MessageId(0)), limit: 100 };
+            let (mut seen, mut next) = (Vec::new(), page);
+            loop {
+                let batch = store.history(conversation.clone(), next).await.unwrap();
+                let Some(last) = batch.last() else { break };
+                next = HistoryPage { after: Some(last.id), ..page };
+                seen.extend(batch);
+            }
+            seen
+        }
+    };
+    let direct = history(Conversation::Direct(ann.id, bob.id)).await;
+    let in_room = history(Conversation::Room(general.id)).await;
+    assert_eq!((direct.len(), in_room.len()), (80, 80));
+    let listed = |reader: UserId| {
+        let store = store.clone();
+        async move {
+            let page = store.conversations(reader, PageRequest::new(None, None).unwrap()).await.unwrap();
+            assert_eq!(page.total, 2, "a direct conversation and a room");
+            page.items
+                .into_iter()
+                .map(|c| {
+                    let kind = matches!(c.with, Counterpart::Room(_));
+                    (kind, (c.last_message.id, c.unread))
+                })
+                .collect::<std::collections::HashMap<bool, (MessageId, u64)>>()
+        }
+    };
+    for reader in [ann.id, bob.id] {
+        let seen = listed(reader).await;
+        assert_eq!(
+            seen[&false],
+            (direct.last().unwrap().id, unread_after_own_last(&direct, reader)),
+            "{reader:?}'s direct conversation: its latest message, and the other's after their own last"
+        );
+        assert_eq!(seen[&true], (in_room.last().unwrap().id, unread_after_own_last(&in_room, reader)));
+    }
+    // Read up to the end: nothing unread; a mark never moves back.
+    let last = direct.last().unwrap().id;
+    let marked = store.mark_read(ann.id, Conversation::Direct(ann.id, bob.id), Some(bob.id), last).await.unwrap();
+    let own_was_last = direct.last().unwrap().sender_id == ann.id;
+    assert_eq!(marked, if own_was_last { Marked::Unchanged } else { Marked::Moved });
+    assert_eq!(listed(ann.id).await[&false].1, 0);
+    let first = direct.first().unwrap().id;
+    let back = store.mark_read(ann.id, Conversation::Direct(ann.id, bob.id), Some(bob.id), first).await.unwrap();
+    assert_eq!(back, Marked::Unchanged);
+    assert_eq!(listed(ann.id).await[&false].1, 0);
+    // A message after the mark counts again, for its reader only.
+    store.insert_message(said(None, bob.id, Some(ann.id), "one more")).await.unwrap();
+    assert_eq!(listed(ann.id).await[&false].1, 1);
+    assert_eq!(listed(bob.id).await[&false].1, 0, "one's own message is never unread");
 }
