@@ -292,6 +292,7 @@ pub async fn now_playing(
     params(("slug" = String, Path, description = "The station's slug"), ListenQuery),
     responses(
         (status = 200, description = "The station's audio, for as long as it plays", content((Vec<u8> = "audio/mpeg"), (Vec<u8> = "audio/ogg"))),
+        (status = 400, response = BadRequest),
         (status = 401, description = "`token` is not a valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 404, response = NotFound),
         (status = 503, description = "Off the air: no source is live and the playlist is empty", body = Problem, content_type = "application/problem+json"),
