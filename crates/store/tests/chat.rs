@@ -205,23 +205,10 @@ async fn messages_sent_at_once_are_each_stored_once_and_a_bad_one_fails_alone(db
         assert_eq!(message.room.is_some(), n % 2 == 0);
         assert!(ids.insert(message.id), "ids are distinct");
     }
-    let all = |conversation: Conversation| {
-        let store = store.clone();
-        async move {
-            let page = HistoryPage { before: None, after: Some(MessageId(0)), limit: 100 };
-            let mut seen = Vec::new();
-            let mut next = page;
-            loop {
-                let batch = store.history(conversation.clone(), next).await.unwrap();
-                let Some(last) = batch.last() else { break };
-                next = HistoryPage { after: Some(last.id), ..page };
-                seen.extend(batch);
-            }
-            seen
-        }
-    };
-    let (room_messages, direct) =
-        (all(Conversation::Room(general.id)).await, all(Conversation::Direct(ann.id, bob.id)).await);
+    let (room_messages, direct) = (
+        whole_history(&store, Conversation::Room(general.id)).await,
+        whole_history(&store, Conversation::Direct(ann.id, bob.id)).await,
+    );
     assert_eq!((room_messages.len(), direct.len()), (150, 149), "every message stored once, the bad one not at all");
     assert!(room_messages.iter().chain(&direct).all(|m| ids.contains(&m.id)));
 }
@@ -338,6 +325,19 @@ async fn a_search_counts_up_to_its_cap_and_still_pages_past_it(db: Database) {
     assert_eq!(found, ["paint the roofs", "paint the roof"], "the phrase as written, newest first");
 }
 
+/// A conversation's whole history, oldest first, read forwards a page at a time.
+async fn whole_history(store: &DieselChatStore, conversation: Conversation) -> Vec<workbench_chat::Message> {
+    let page = HistoryPage { before: None, after: Some(MessageId(0)), limit: 100 };
+    let (mut seen, mut next) = (Vec::new(), page);
+    loop {
+        let batch = store.history(conversation.clone(), next).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        next = HistoryPage { after: Some(last.id), ..page };
+        seen.extend(batch);
+    }
+    seen
+}
+
 /// Unread counts as a reader would count them: in one conversation's history (in id order),
 /// the others' messages after the reader's own last one (they never marked anything read).
 fn unread_after_own_last(history: &[workbench_chat::Message], reader: UserId) -> u64 {
@@ -368,22 +368,8 @@ async fn unread_counts_stay_exact_when_both_sides_write_at_once(db: Database) {
     for send in sends {
         send.await.unwrap();
     }
-    let history = |conversation: Conversation| {
-        let store = store.clone();
-        async move {
-            let page = HistoryPage { before: None, after: Some(MessageId(0)), limit: 100 };
-            let (mut seen, mut next) = (Vec::new(), page);
-            loop {
-                let batch = store.history(conversation.clone(), next).await.unwrap();
-                let Some(last) = batch.last() else { break };
-                next = HistoryPage { after: Some(last.id), ..page };
-                seen.extend(batch);
-            }
-            seen
-        }
-    };
-    let direct = history(Conversation::Direct(ann.id, bob.id)).await;
-    let in_room = history(Conversation::Room(general.id)).await;
+    let direct = whole_history(&store, Conversation::Direct(ann.id, bob.id)).await;
+    let in_room = whole_history(&store, Conversation::Room(general.id)).await;
     assert_eq!((direct.len(), in_room.len()), (80, 80));
     let listed = |reader: UserId| {
         let store = store.clone();
