@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use diesel::RunQueryDsl;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
-use workbench_store::{AnyConnection, Backend};
+use workbench_store::{AnyConnection, Backend, DERIVED_TABLES};
 
 use crate::ArchiveError;
 use crate::value::Kind;
@@ -135,7 +135,8 @@ pub fn read(conn: &mut AnyConnection) -> Result<Catalogue, ArchiveError> {
         }
     };
     let mut tables = Vec::new();
-    for name in names.into_iter().filter(|n| n != MIGRATIONS_TABLE) {
+    // Derived tables (PostgreSQL's chat search index) are made again from what is carried.
+    for name in names.into_iter().filter(|n| n != MIGRATIONS_TABLE && !DERIVED_TABLES.contains(&n.as_str())) {
         tables.push(describe(conn, backend, name)?);
     }
     let references = references(conn, backend, &tables)?;

@@ -48,8 +48,8 @@ impl std::fmt::Debug for ImportOptions {
 /// text before the commit): the tables they keep (`task_tags`, `task_counts`,
 /// `task_count_changes`, `market_counts`, `users.last_seen_at`) come from the archive exactly as
 /// they were, rather than recomputed, which could differ (a counter at zero, a last-seen time
-/// later than any token). SQLite's FTS index of tasks, never carried, is rebuilt from its
-/// content. Foreign keys stay checked (tables arrive in dependency order; SQLite defers its
+/// later than any token). SQLite's FTS indexes and PostgreSQL's chat search index, never
+/// carried, are rebuilt from their content. Foreign keys stay checked (tables arrive in dependency order; SQLite defers its
 /// checks to the commit). Every id sequence is then moved past both the largest imported id
 /// and where the source's sequence stood.
 pub async fn import<R>(db: &Database, input: R, options: ImportOptions) -> Result<Summary, ArchiveError>
@@ -366,6 +366,8 @@ fn triggers_on(
             for target in targets {
                 diesel::sql_query(format!("ALTER TABLE {} ENABLE TRIGGER USER", quoted(&target.name))).execute(conn)?;
             }
+            // Its chat search index is derived, never carried: made again from the messages.
+            workbench_store::rebuild_search_index(conn)?;
         }
         Backend::Sqlite => {
             for (_, sql) in triggers {

@@ -9,7 +9,6 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use workbench_chat::{
     AttachedFile, ChatStore, Conversation, ConversationSummary, Counterpart, Emoji, FoundMessage, HistoryPage, Marked,
     Message, MessageContent, MessageId, MessageSearch, NewMessage, NewRoom, Reacted, Reaction, Room, RoomId, RoomSlug,
@@ -17,6 +16,7 @@ use workbench_chat::{
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_users::UserId;
 
+use crate::chat_search::{self, SearchIndexer};
 use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, db, map_db_error};
 use crate::group_commit::{Batching, GroupCommit, Write};
@@ -64,7 +64,7 @@ struct Contact {
 pub struct DieselChatStore {
     db: Database,
     messages: Arc<GroupCommit<NewMessage>>,
-    search_index: Arc<SearchIndexMerge>,
+    search_index: Option<Arc<SearchIndexer>>,
 }
 
 impl DieselChatStore {
@@ -72,65 +72,26 @@ impl DieselChatStore {
         // One writer, so that messages are stored (and numbered) in the order they arrived; 512
         // messages of 7 parameters each are far under either engine's limit for one statement.
         let messages = GroupCommit::new(db.clone(), Batching { runners: 1, max_batch: 512 });
-        let search_index = Arc::new(SearchIndexMerge {
-            postgres: db.backend() == crate::Backend::Postgres,
-            scheduled: AtomicBool::new(false),
-            refused: AtomicBool::new(false),
-        });
+        let search_index = SearchIndexer::new(&db);
         Self { db, messages, search_index }
     }
 
-    /// After search texts were written (PostgreSQL): merges the trigram index's pending list
-    /// [`SearchIndexMerge::AFTER`] from now, on a connection of its own, unless a merge is
-    /// already coming. Left to the writers, the insert that finds the 4 MB list full merges it
-    /// while its whole batch waits; small merges at a steady pace keep each one short. This is
-    /// what a message costs beyond what it did before it was searchable: at 5,000 direct messages
-    /// a second on one core (`make ws-bench`, `dm`), without the index the delivery p50 / p99 is
-    /// 1.2 / 3.9 ms, as before search was built (1.6 / 3.5 ms); with it, 1.4-3.0 / 13-30 ms.
+    /// Messages were written: on PostgreSQL the search index follows them (see [`SearchIndexer`]).
     fn written(&self) {
-        let merge = &self.search_index;
-        if !merge.postgres || merge.refused.load(Ordering::Relaxed) || merge.scheduled.swap(true, Ordering::AcqRel) {
-            return;
+        if let Some(indexer) = &self.search_index {
+            indexer.written();
         }
-        let (database, merge) = (self.db.clone(), self.search_index.clone());
-        tokio::spawn(async move {
-            tokio::time::sleep(SearchIndexMerge::AFTER).await;
-            // Cleared first: what is written during the merge schedules the next one.
-            merge.scheduled.store(false, Ordering::Release);
-            let merged = database
-                .run(|conn| {
-                    diesel::sql_query("SELECT gin_clean_pending_list('chat_messages_search_trgm')")
-                        .execute(conn)
-                        .map_err(db)
-                })
-                .await;
-            if let Err(e) = merged {
-                // Refused, or the database is out of reach: the writers merge meanwhile, as on
-                // any table with a GIN index.
-                merge.refused.store(true, Ordering::Relaxed);
-                tracing::warn!(error = %e, "could not merge the chat search index; writers will from now on");
-            }
-        });
     }
-}
 
-/// The pace of the chat search index's merges (see [`DieselChatStore::written`]).
-#[derive(Debug)]
-struct SearchIndexMerge {
-    postgres: bool,
-    /// Whether a merge is coming.
-    scheduled: AtomicBool,
-    /// Whether the database refused a merge.
-    refused: AtomicBool,
-}
-
-impl SearchIndexMerge {
-    /// How long after a write its trigrams are merged. Each merge visits every trigram it holds
-    /// once, however many messages carry it, so rarer merges cost less in all but take the core
-    /// for longer at a time. Once a batch of messages became one statement, 20 ms kept the one
-    /// core PostgreSQL shares with the server busy (95 %, a sixth of it merging; delivery p50 9 ms);
-    /// 50 ms and 250 ms both gave p50 1.4-3 ms and p99 13-30 ms, 1 s a p99 of 35 ms.
-    const AFTER: std::time::Duration = std::time::Duration::from_millis(50);
+    /// Puts every message written so far into the search index at once, whatever the pace of
+    /// writes (on PostgreSQL; SQLite's is always up to date). Searches find every message
+    /// either way; this is for seeding a benchmark, or a test of the index itself.
+    pub async fn catch_up_search_index(&self) -> Result<(), RepositoryError> {
+        match &self.search_index {
+            Some(indexer) => indexer.catch_up().await,
+            None => Ok(()),
+        }
+    }
 }
 
 impl Write for NewMessage {
@@ -474,49 +435,56 @@ impl ChatStore for DieselChatStore {
     ) -> Result<Option<Message>, RepositoryError> {
         self.db
             .run(move |conn| {
-                let row: Option<MessageRow> =
-                    diesel::update(chat_messages::table.find(id.0).filter(chat_messages::deleted_at.is_null()))
-                        .set((
-                            chat_messages::search_text.eq(content.as_str().to_lowercase()),
-                            chat_messages::content.eq(content.as_str()),
-                            chat_messages::edited_at.eq(Some(stored(at))),
-                        ))
-                        .returning(MESSAGE_COLUMNS)
-                        .get_result(conn)
-                        .optional()
-                        .map_err(db)?;
-                Ok(row.map(Message::from))
+                write_transaction(conn, |conn| {
+                    let row: Option<MessageRow> =
+                        diesel::update(chat_messages::table.find(id.0).filter(chat_messages::deleted_at.is_null()))
+                            .set((
+                                chat_messages::search_text.eq(content.as_str().to_lowercase()),
+                                chat_messages::content.eq(content.as_str()),
+                                chat_messages::edited_at.eq(Some(stored(at))),
+                            ))
+                            .returning(MESSAGE_COLUMNS)
+                            .get_result(conn)
+                            .optional()
+                            .map_err(db)?;
+                    let edited = row.map(Message::from);
+                    reindex(conn, edited.as_ref())?;
+                    Ok(edited)
+                })
             })
             .await
-            .inspect(|_| self.written())
     }
 
     async fn delete_message(&self, id: MessageId, at: DateTime<Utc>) -> Result<Option<Message>, RepositoryError> {
         self.db
             .run(move |conn| {
-                // A tombstone keeps no reactions either, nor attachments: whoever could download
-                // its files through it no longer can.
-                diesel::delete(chat_reactions::table.filter(chat_reactions::message_id.eq(id.0)))
-                    .execute(conn)
-                    .map_err(db)?;
-                diesel::delete(chat_attachments::table.filter(chat_attachments::message_id.eq(id.0)))
-                    .execute(conn)
-                    .map_err(db)?;
-                let row: Option<MessageRow> = diesel::update(chat_messages::table.find(id.0))
-                    .set((
-                        chat_messages::content.eq(""),
-                        chat_messages::search_text.eq(""),
-                        chat_messages::deleted_at.eq(diesel::dsl::sql::<Nullable<Timestamp>>(
-                            "COALESCE(chat_messages.deleted_at, ",
-                        )
-                        .bind::<Timestamp, _>(stored(at))
-                        .sql(")")),
-                    ))
-                    .returning(MESSAGE_COLUMNS)
-                    .get_result(conn)
-                    .optional()
-                    .map_err(db)?;
-                Ok(row.map(Message::from))
+                write_transaction(conn, |conn| {
+                    // A tombstone keeps no reactions either, nor attachments: whoever could
+                    // download its files through it no longer can.
+                    diesel::delete(chat_reactions::table.filter(chat_reactions::message_id.eq(id.0)))
+                        .execute(conn)
+                        .map_err(db)?;
+                    diesel::delete(chat_attachments::table.filter(chat_attachments::message_id.eq(id.0)))
+                        .execute(conn)
+                        .map_err(db)?;
+                    let row: Option<MessageRow> = diesel::update(chat_messages::table.find(id.0))
+                        .set((
+                            chat_messages::content.eq(""),
+                            chat_messages::search_text.eq(""),
+                            chat_messages::deleted_at.eq(diesel::dsl::sql::<Nullable<Timestamp>>(
+                                "COALESCE(chat_messages.deleted_at, ",
+                            )
+                            .bind::<Timestamp, _>(stored(at))
+                            .sql(")")),
+                        ))
+                        .returning(MESSAGE_COLUMNS)
+                        .get_result(conn)
+                        .optional()
+                        .map_err(db)?;
+                    let deleted = row.map(Message::from);
+                    reindex(conn, deleted.as_ref())?;
+                    Ok(deleted)
+                })
             })
             .await
     }
@@ -937,10 +905,18 @@ impl ChatStore for DieselChatStore {
     }
 
     async fn search(&self, search: MessageSearch) -> Result<Page<FoundMessage>, RepositoryError> {
-        self.db
+        let (found, behind) = self
+            .db
             .run(move |conn| {
                 let sqlite = matches!(conn, AnyConnection::Sqlite(_));
-                let matching = || {
+                // On PostgreSQL the index holds the messages up to `through` (see
+                // `chat_search`); newer ones are read from `chat_messages` itself, by id.
+                let progress = match conn {
+                    AnyConnection::Postgresql(_) if !search.text.is_empty() => Some(chat_search::progress(conn)?),
+                    _ => None,
+                };
+                let through = progress.map(|(through, _)| through);
+                let recent = || {
                     let mut q = chat_messages::table.filter(readable_by(search.reader)).into_boxed();
                     if let Some(within) = &search.within {
                         q = q.filter(chat_messages::conversation.eq(within.key()));
@@ -948,17 +924,27 @@ impl ChatStore for DieselChatStore {
                     if let Some(before) = search.before {
                         q = q.filter(chat_messages::id.lt(before.0));
                     }
+                    if let Some(through) = through {
+                        q = q.filter(chat_messages::id.gt(through));
+                    }
                     containing(q, &search.text, sqlite)
                 };
                 // Counted up to the cap: the planner stops there, walking the newest messages
                 // for a common word and the index's few candidates for a rare one.
                 let cap = i64::try_from(MessageSearch::COUNT_CAP).unwrap_or(i64::MAX);
-                let counted: Vec<i64> = matching().select(chat_messages::id).limit(cap + 1).load(conn).map_err(db)?;
-                let counted = i64::try_from(counted.len()).unwrap_or(i64::MAX);
-                let total = counted.min(cap);
+                let counted = |ids: Vec<i64>| i64::try_from(ids.len()).unwrap_or(i64::MAX);
+                let newer = counted(recent().select(chat_messages::id).limit(cap + 1).load(conn).map_err(db)?);
+                // Every newer match comes before every indexed one, newest first.
+                let older = match through {
+                    Some(through) if newer <= cap => {
+                        counted(chat_search::indexed_matches(conn, &search, through, false, 0, cap + 1 - newer)?)
+                    }
+                    _ => 0,
+                };
+                let total = (newer + older).min(cap);
                 let page = search.page;
-                let rows: Vec<MessageRow> = if counted > page.offset() {
-                    matching()
+                let mut rows: Vec<MessageRow> = if newer > page.offset() {
+                    recent()
                         .order(chat_messages::id.desc())
                         .offset(page.offset())
                         .limit(page.limit())
@@ -968,6 +954,21 @@ impl ChatStore for DieselChatStore {
                 } else {
                     Vec::new()
                 };
+                let wanted = page.limit() - i64::try_from(rows.len()).unwrap_or(i64::MAX);
+                if let Some(through) = through.filter(|_| older > 0 && wanted > 0) {
+                    let skip = (page.offset() - newer).max(0);
+                    let ids = chat_search::indexed_matches(conn, &search, through, true, skip, wanted)?;
+                    if !ids.is_empty() {
+                        rows.extend(
+                            chat_messages::table
+                                .filter(chat_messages::id.eq_any(ids))
+                                .order(chat_messages::id.desc())
+                                .select(MESSAGE_COLUMNS)
+                                .load::<MessageRow>(conn)
+                                .map_err(db)?,
+                        );
+                    }
+                }
                 let mut rooms: Vec<i64> = rows.iter().filter_map(|r| r.room_id).collect();
                 rooms.sort_unstable();
                 rooms.dedup();
@@ -998,9 +999,16 @@ impl ChatStore for DieselChatStore {
                         Ok(FoundMessage { message: Message::from(row), room })
                     })
                     .collect::<Result<Vec<_>, RepositoryError>>()?;
-                Ok(Page::new(found, u64::try_from(total).unwrap_or_default(), page))
+                let behind = progress.is_some_and(|(through, newest)| newest > through);
+                Ok((Page::new(found, u64::try_from(total).unwrap_or_default(), page), behind))
             })
-            .await
+            .await?;
+        if behind {
+            // Nothing may have been written here since a restart or an import: the index
+            // catches up anyway.
+            self.written();
+        }
+        Ok(found)
     }
 }
 
@@ -1149,15 +1157,20 @@ fn conversations_of(user: UserId) -> String {
     )
 }
 
+/// An edited or deleted message's text, into PostgreSQL's search index at once, in the same
+/// transaction (SQLite's triggers keep its own).
+fn reindex(conn: &mut AnyConnection, changed: Option<&Message>) -> Result<(), RepositoryError> {
+    match (conn, changed) {
+        (conn @ AnyConnection::Postgresql(_), Some(message)) => chat_search::rewrite(conn, message),
+        _ => Ok(()),
+    }
+}
+
 /// The messages `reader` may read: those of the rooms they are a member of, and the direct
 /// messages they sent or received. Ids are written into the text (read from the caller's
 /// principal, never client text).
 fn readable_by(reader: UserId) -> diesel::expression::SqlLiteral<Bool> {
-    let r = reader.0;
-    diesel::dsl::sql::<Bool>(&format!(
-        "(chat_messages.room_id IN (SELECT m.room_id FROM chat_members m WHERE m.user_id = {r}) \
-         OR (chat_messages.recipient_id IS NOT NULL AND (chat_messages.sender_id = {r} OR chat_messages.recipient_id = {r})))"
-    ))
+    diesel::dsl::sql::<Bool>(&chat_search::readable_in("chat_messages", reader))
 }
 
 /// The messages whose search text contains `text`, through the engine's trigram index: SQLite's
@@ -1204,7 +1217,7 @@ fn containing(
 /// own trigrams include those across its spaces (` th`, `the`, `he `), present in nearly every
 /// row: intersecting their entries cost 60 ms of a 100 ms count over a million messages, the
 /// longest words' 16 ms.
-fn rarest_words(text: &str) -> Option<Vec<&str>> {
+pub(crate) fn rarest_words(text: &str) -> Option<Vec<&str>> {
     let mut words: Vec<&str> = text.split_whitespace().filter(|w| w.chars().count() >= 3).collect();
     if text.split_whitespace().nth(1).is_none() || words.is_empty() {
         return None;

@@ -9,7 +9,7 @@ use workbench_chat::{
 };
 use workbench_core::PageRequest;
 use workbench_core::RepositoryError;
-use workbench_store::testing::{execute_sql, instant, user, user_with_role};
+use workbench_store::testing::{count_rows, execute_sql, instant, user, user_with_role};
 use workbench_store::{Database, DieselChatStore, engine_cases};
 use workbench_users::{User, UserId};
 
@@ -25,6 +25,7 @@ engine_cases!(
     attachments_travel_with_their_message_and_open_files_to_its_readers_only,
     a_search_counts_up_to_its_cap_and_still_pages_past_it,
     unread_counts_stay_exact_when_both_sides_write_at_once,
+    a_search_finds_the_same_messages_however_far_its_index_has_come,
 );
 
 fn room(slug: &str, private: bool, by: &User) -> NewRoom {
@@ -408,4 +409,92 @@ async fn unread_counts_stay_exact_when_both_sides_write_at_once(db: Database) {
     store.insert_message(said(None, bob.id, Some(ann.id), "one more")).await.unwrap();
     assert_eq!(listed(ann.id).await[&false].1, 1);
     assert_eq!(listed(bob.id).await[&false].1, 0, "one's own message is never unread");
+}
+
+/// Every "kettle" message `reader` finds, newest first, read three at a time (so that pages
+/// cross from the newest messages to those in PostgreSQL's index), with the total each page gave.
+async fn found_kettles(store: &DieselChatStore, reader: UserId, text: &str) -> (Vec<String>, Vec<u64>) {
+    use workbench_chat::MessageSearch;
+    let (mut found, mut totals) = (Vec::new(), Vec::new());
+    for page in 1.. {
+        let search = MessageSearch {
+            reader,
+            text: text.into(),
+            within: None,
+            before: None,
+            page: PageRequest::new(Some(page), Some(3)).unwrap(),
+        };
+        let result = store.search(search).await.unwrap();
+        totals.push(result.total);
+        if result.items.is_empty() {
+            break;
+        }
+        found.extend(result.items.into_iter().map(|f| f.message.content));
+    }
+    (found, totals)
+}
+
+async fn a_search_finds_the_same_messages_however_far_its_index_has_come(db: Database) {
+    let store = DieselChatStore::new(db.clone());
+    let (ann, bob, cy) = (user(&db, "ann").await, user(&db, "bob").await, user(&db, "cyd").await);
+    let general = store.create_room(room("general", false, &ann)).await.unwrap();
+    assert!(store.add_member(general.id, bob.id, instant()).await.unwrap());
+    let send = async |n: usize| {
+        let message = match n % 3 {
+            0 => said(None, ann.id, Some(bob.id), &format!("kettle {n}")),
+            1 => said(Some(general.id), ann.id, None, &format!("kettle {n}")),
+            _ => said(None, cy.id, Some(ann.id), &format!("kettle {n}")),
+        };
+        store.insert_message(message).await.unwrap()
+    };
+    let mut sent = Vec::new();
+    for n in 0..9 {
+        sent.push(send(n).await);
+    }
+    // Two instances bring the index up to date at once; then more messages follow it.
+    let other = DieselChatStore::new(db.clone());
+    let (one, two) = tokio::join!(store.catch_up_search_index(), other.catch_up_search_index());
+    one.unwrap();
+    two.unwrap();
+    for n in 9..15 {
+        sent.push(send(n).await);
+    }
+    let bobs: Vec<String> = (0..15).rev().filter(|n| n % 3 != 2).map(|n| format!("kettle {n}")).collect();
+    let (found, totals) = found_kettles(&store, bob.id, "kettle").await;
+    assert_eq!(found, bobs, "his direct messages and his room's, newest first, each once");
+    assert!(totals.iter().all(|t| *t == 10), "every page counts all ten: {totals:?}");
+    let (cyds, _) = found_kettles(&store, cy.id, "kettle").await;
+    assert_eq!(cyds, ["kettle 14", "kettle 11", "kettle 8", "kettle 5", "kettle 2"], "only what cyd sent");
+
+    // Edits and deletions count at once, indexed or not: 4 is in the index, 13 is not yet.
+    for n in [4, 13] {
+        let edited = MessageContent::parse(&format!("teapot {n}")).unwrap();
+        store.edit_message(sent[n].id, edited, instant()).await.unwrap().unwrap();
+    }
+    store.delete_message(sent[3].id, instant()).await.unwrap().unwrap();
+    store.delete_message(sent[12].id, instant()).await.unwrap().unwrap();
+    let left: Vec<String> = bobs
+        .iter()
+        .filter(|k| !["kettle 3", "kettle 4", "kettle 12", "kettle 13"].contains(&k.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(found_kettles(&store, bob.id, "kettle").await.0, left);
+    assert_eq!(found_kettles(&store, bob.id, "teapot").await.0, ["teapot 13", "teapot 4"]);
+    // Once the index holds everything, a search finds exactly the same.
+    store.catch_up_search_index().await.unwrap();
+    assert_eq!(found_kettles(&store, bob.id, "kettle").await.0, left);
+    assert_eq!(found_kettles(&store, bob.id, "teapot").await.0, ["teapot 13", "teapot 4"]);
+    if db.backend() == workbench_store::Backend::Postgres {
+        // The index follows messages written slowly by itself, within a few turns.
+        send(15).await;
+        let indexed = |db: Database| async move { count_rows(&db, "chat_message_search").await };
+        let before = indexed(db.clone()).await;
+        for _ in 0..100 {
+            if indexed(db.clone()).await > before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(indexed(db.clone()).await, before + 1, "the new message was indexed without being asked");
+    }
 }
