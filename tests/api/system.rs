@@ -276,8 +276,9 @@ mod the_history_is_json_or_csv_oldest_first_with_alerts_and_traffic {
     }
 }
 
-/// An app sampling every second whose CPU alert (threshold 0) fires 4 s after start: long enough
-/// for a test to sign in and subscribe first. The memory and disk alerts stay quiet (thresholds of
+/// An app sampling every second whose CPU alert (threshold 0) fires 8 s after start: long enough
+/// for a test to sign in and subscribe first, even on a loaded CI machine (4 s was not once, with
+/// the whole suite running on two cores). The memory and disk alerts stay quiet (thresholds of
 /// 100 %: only a full disk or memory reaches them), whatever the machine running the tests holds
 /// (a disk past the 90 % default made a second alert come before the sample): one alert, then its
 /// sample.
@@ -287,7 +288,7 @@ async fn alerting_soon(backend: Backend) -> Option<TestApp> {
         s.system.alert_cpu_percent = 0.0;
         s.system.alert_memory_percent = 100.0;
         s.system.alert_disk_percent = 100.0;
-        s.system.alert_for = Duration::from_secs(4);
+        s.system.alert_for = Duration::from_secs(8);
     })
     .await
 }
