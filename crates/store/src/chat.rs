@@ -32,19 +32,17 @@ type Db = <AnyConnection as Connection>::Backend;
 /// them, and whoever they have exchanged direct messages with both ways. One message is not
 /// enough: anyone may write to anyone, and a stranger's unanswered message must not let them
 /// watch the recipient come and go. Both halves read indexes only (`chat_members_user` and the
-/// primary key; the two direct-message indexes); the pair of directions is an `INTERSECT`, inside
-/// a subquery because SQLite does not group compound selects by parentheses.
+/// primary key; the read marks' primary key, each side's mark saying whether its user has written).
 const CONTACTS: &str = "SELECT mate.user_id AS id
     FROM chat_members mine
     JOIN chat_members mate ON mate.room_id = mine.room_id
     WHERE mine.user_id = $1 AND mate.user_id <> $1
 UNION
-SELECT partner FROM (
-    SELECT recipient_id AS partner FROM chat_messages WHERE sender_id = $1 AND recipient_id IS NOT NULL
-    INTERSECT
-    SELECT sender_id FROM chat_messages WHERE recipient_id = $1
-) AS answered
-WHERE partner <> $1
+SELECT theirs.user_id
+    FROM chat_reads mine
+    JOIN chat_reads theirs ON theirs.user_id = mine.partner_id AND theirs.conversation = mine.conversation
+    WHERE mine.user_id = $1 AND mine.partner_id IS NOT NULL AND mine.has_written AND theirs.has_written
+        AND theirs.user_id <> $1
 ORDER BY id";
 
 #[derive(QueryableByName)]
@@ -163,7 +161,8 @@ impl Write for NewMessage {
 /// A batch of messages on PostgreSQL, in one statement: the messages (numbered in the order
 /// given), each conversation's new total and latest message, and the read marks: a sender's
 /// moves to what they sent (one's own messages are never unread), a direct message's recipient
-/// gets a row (so that the conversation is in their list) and keeps their mark. A mark that
+/// gets a row (so that the conversation is in their list) and keeps their mark; a sender's records
+/// that they have written (what makes two users contacts, see [`CONTACTS`]). A mark that
 /// would not move is not written again. Conversations, then marks, are locked in key order, so
 /// that two instances' batches never wait on each other in a cycle. The same bookkeeping as
 /// [`record_conversations`] (SQLite's), which the store's tests hold both engines to.
@@ -203,17 +202,19 @@ impl PostMessages {
         t.messages - b.n + ROW_NUMBER() OVER (PARTITION BY m.conversation ORDER BY m.id) AS seq
     FROM m JOIN batch b USING (conversation) JOIN totals t USING (conversation)
 ), marks AS (
-    SELECT sender_id AS user_id, conversation, recipient_id AS partner_id, id AS up_to, seq FROM placed
+    SELECT sender_id AS user_id, conversation, recipient_id AS partner_id, id AS up_to, seq, TRUE AS wrote FROM placed
     UNION ALL
-    SELECT recipient_id, conversation, sender_id, 0, 0 FROM m WHERE recipient_id IS NOT NULL
+    SELECT recipient_id, conversation, sender_id, 0, 0, FALSE FROM m WHERE recipient_id IS NOT NULL
 ), marked AS (
-    INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq)
-    SELECT user_id, conversation, MAX(partner_id), MAX(up_to), MAX(seq) FROM marks
+    INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq, has_written)
+    SELECT user_id, conversation, MAX(partner_id), MAX(up_to), MAX(seq), bool_or(wrote) FROM marks
     GROUP BY user_id, conversation ORDER BY user_id, conversation
     ON CONFLICT (user_id, conversation) DO UPDATE SET
         read_up_to = GREATEST(chat_reads.read_up_to, excluded.read_up_to),
-        read_seq = GREATEST(chat_reads.read_seq, excluded.read_seq)
+        read_seq = GREATEST(chat_reads.read_seq, excluded.read_seq),
+        has_written = chat_reads.has_written OR excluded.has_written
     WHERE chat_reads.read_up_to < excluded.read_up_to OR chat_reads.read_seq < excluded.read_seq
+        OR (excluded.has_written AND NOT chat_reads.has_written)
 )
 SELECT id, conversation, room_id, sender_id, recipient_id, content, created_at, edited_at, deleted_at FROM m";
 
@@ -1028,6 +1029,17 @@ struct ConversationCount {
     messages: i64,
 }
 
+/// A user's read mark in a conversation as a batch of messages leaves it.
+struct Mark {
+    user: i64,
+    key: String,
+    partner: Option<i64>,
+    up_to: i64,
+    seq: i64,
+    /// The user sent one of the batch's messages (what makes two users contacts, see [`CONTACTS`]).
+    wrote: bool,
+}
+
 /// Counts a batch of stored messages into their conversations and moves their senders' read
 /// marks to what they sent (one's own messages are never unread); a direct message also gives
 /// its recipient a row, so that the conversation is in their list. SQLite's way (PostgreSQL's
@@ -1081,19 +1093,22 @@ fn record_conversations(conn: &mut AnyConnection, messages: &[Message]) -> Resul
             (t.conversation, t.messages - in_batch)
         })
         .collect();
-    // Per (user, conversation), the mark to keep: the furthest of this batch's.
-    let mut marks: Vec<(i64, String, Option<i64>, i64, i64)> = Vec::new();
+    // Per (user, conversation), the mark to keep: the furthest of this batch's, and whether the
+    // user wrote in it.
+    let mut marks: Vec<Mark> = Vec::new();
     let mut mark_index: HashMap<(i64, String), usize> = HashMap::new();
-    let mut mark = |user: i64, key: &str, partner: Option<i64>, up_to: i64, seq: i64| match mark_index
-        .get(&(user, key.to_owned()))
-    {
-        Some(&i) => {
-            marks[i].3 = marks[i].3.max(up_to);
-            marks[i].4 = marks[i].4.max(seq);
-        }
-        None => {
-            mark_index.insert((user, key.to_owned()), marks.len());
-            marks.push((user, key.to_owned(), partner, up_to, seq));
+    let mut mark = |user: i64, key: &str, partner: Option<i64>, up_to: i64, seq: i64| {
+        let wrote = up_to > 0;
+        match mark_index.get(&(user, key.to_owned())) {
+            Some(&i) => {
+                marks[i].up_to = marks[i].up_to.max(up_to);
+                marks[i].seq = marks[i].seq.max(seq);
+                marks[i].wrote |= wrote;
+            }
+            None => {
+                mark_index.insert((user, key.to_owned()), marks.len());
+                marks.push(Mark { user, key: key.to_owned(), partner, up_to, seq, wrote });
+            }
         }
     };
     for message in messages {
@@ -1110,18 +1125,21 @@ fn record_conversations(conn: &mut AnyConnection, messages: &[Message]) -> Resul
     }
     let values = marks
         .iter()
-        .map(|(user, key, partner, up_to, seq)| {
+        .map(|Mark { user, key, partner, up_to, seq, wrote }| {
             let partner = partner.map_or_else(|| "NULL".to_owned(), |p| p.to_string());
-            format!("({user}, '{key}', {partner}, {up_to}, {seq})")
+            let wrote = if *wrote { "TRUE" } else { "FALSE" };
+            format!("({user}, '{key}', {partner}, {up_to}, {seq}, {wrote})")
         })
         .collect::<Vec<_>>()
         .join(", ");
     diesel::sql_query(format!(
-        "INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq) VALUES {values} \
+        "INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq, has_written) VALUES {values} \
          ON CONFLICT (user_id, conversation) DO UPDATE SET \
          read_up_to = {max}(chat_reads.read_up_to, excluded.read_up_to), \
-         read_seq = {max}(chat_reads.read_seq, excluded.read_seq) \
-         WHERE chat_reads.read_up_to < excluded.read_up_to OR chat_reads.read_seq < excluded.read_seq"
+         read_seq = {max}(chat_reads.read_seq, excluded.read_seq), \
+         has_written = chat_reads.has_written OR excluded.has_written \
+         WHERE chat_reads.read_up_to < excluded.read_up_to OR chat_reads.read_seq < excluded.read_seq \
+         OR (excluded.has_written AND NOT chat_reads.has_written)"
     ))
     .execute(conn)
     .map_err(db)?;

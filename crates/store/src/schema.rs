@@ -553,6 +553,7 @@ diesel::table! {
         partner_id -> Nullable<BigInt>,
         read_up_to -> BigInt,
         read_seq -> BigInt,
+        has_written -> Bool,
     }
 }
 

@@ -129,8 +129,11 @@ async fn a_direct_message_makes_contacts_only_once_it_is_answered(db: Database) 
     let store = DieselChatStore::new(db.clone());
     let (ann, mallory, dee) = (user(&db, "ann").await, user(&db, "mallory").await, user(&db, "deb").await);
     store.insert_message(said(None, mallory.id, Some(ann.id), "remember me?")).await.unwrap();
-    store.insert_message(said(None, mallory.id, Some(ann.id), "hello?")).await.unwrap();
+    let hello = store.insert_message(said(None, mallory.id, Some(ann.id), "hello?")).await.unwrap();
     store.insert_message(said(None, ann.id, Some(dee.id), "lunch?")).await.unwrap();
+    // Reading is not answering.
+    let direct = Conversation::direct(ann.id, mallory.id);
+    store.mark_read(ann.id, direct, Some(mallory.id), hello.id).await.unwrap();
     assert_eq!(store.contacts(ann.id).await.unwrap(), vec![], "neither the unsolicited nor the unanswered");
     assert_eq!(store.contacts(mallory.id).await.unwrap(), vec![]);
     assert_eq!(store.contacts(dee.id).await.unwrap(), vec![]);
