@@ -1029,6 +1029,21 @@ struct ConversationCount {
     messages: i64,
 }
 
+/// Deletes the messages `user` sent or received, as part of deleting the user, after their row:
+/// on PostgreSQL these are not foreign keys of `chat_messages` (see the
+/// `messages_checked_by_their_marks` migration). A message being stored for them meanwhile either
+/// committed first (its read marks, which do reference the user, held the delete of the user's
+/// marks until then), and is seen here, or waits for this transaction and then fails on those
+/// marks. On SQLite the cascade has done it already.
+pub(crate) fn forget_messages_of(conn: &mut AnyConnection, user: UserId) -> Result<(), RepositoryError> {
+    diesel::delete(
+        chat_messages::table.filter(chat_messages::sender_id.eq(user.0).or(chat_messages::recipient_id.eq(user.0))),
+    )
+    .execute(conn)
+    .map_err(db)?;
+    Ok(())
+}
+
 /// A user's read mark in a conversation as a batch of messages leaves it.
 struct Mark {
     user: i64,

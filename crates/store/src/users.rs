@@ -477,6 +477,7 @@ impl UserRepository for DieselUserRepository {
                     if diesel::delete(target).execute(conn).map_err(db)? == 0 {
                         return Ok(false);
                     }
+                    crate::chat::forget_messages_of(conn, id)?;
                     append(conn, &audit)?;
                     Ok(true)
                 })

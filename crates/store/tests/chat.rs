@@ -10,8 +10,8 @@ use workbench_chat::{
 use workbench_core::PageRequest;
 use workbench_core::RepositoryError;
 use workbench_store::testing::{count_rows, execute_sql, instant, user, user_with_role};
-use workbench_store::{Database, DieselChatStore, engine_cases};
-use workbench_users::{User, UserId};
+use workbench_store::{Database, DieselChatStore, DieselUserRepository, engine_cases};
+use workbench_users::{User, UserId, UserRepository};
 
 engine_cases!(
     a_room_round_trips_and_its_creator_is_a_member,
@@ -26,6 +26,7 @@ engine_cases!(
     a_search_counts_up_to_its_cap_and_still_pages_past_it,
     unread_counts_stay_exact_when_both_sides_write_at_once,
     a_search_finds_the_same_messages_however_far_its_index_has_come,
+    a_deleted_user_takes_their_messages_with_them,
 );
 
 fn room(slug: &str, private: bool, by: &User) -> NewRoom {
@@ -500,4 +501,31 @@ async fn a_search_finds_the_same_messages_however_far_its_index_has_come(db: Dat
         }
         assert_eq!(indexed(db.clone()).await, before + 1, "the new message was indexed without being asked");
     }
+}
+
+/// Deleting a user deletes what they sent and received, and nothing else; a message to them
+/// afterwards is refused, not stored for nobody (on PostgreSQL through the read marks' references:
+/// `chat_messages` has none to users there).
+async fn a_deleted_user_takes_their_messages_with_them(db: Database) {
+    let store = DieselChatStore::new(db.clone());
+    let (ann, bob, cy) = (user(&db, "ann").await, user(&db, "bob").await, user(&db, "cyd").await);
+    let general = store.create_room(room("general", false, &cy)).await.unwrap();
+    store.insert_message(said(None, ann.id, Some(bob.id), "to bob")).await.unwrap();
+    store.insert_message(said(None, bob.id, Some(ann.id), "to ann")).await.unwrap();
+    store.insert_message(said(Some(general.id), ann.id, None, "ann in general")).await.unwrap();
+    store.insert_message(said(Some(general.id), cy.id, None, "cy in general")).await.unwrap();
+    store.insert_message(said(None, cy.id, Some(bob.id), "cy to bob")).await.unwrap();
+
+    assert!(DieselUserRepository::new(db.clone()).delete(ann.id, None, vec![]).await.unwrap());
+    let texts = |messages: Vec<workbench_chat::Message>| messages.into_iter().map(|m| m.content).collect::<Vec<_>>();
+    assert!(whole_history(&store, Conversation::direct(ann.id, bob.id)).await.is_empty());
+    assert_eq!(texts(whole_history(&store, Conversation::Room(general.id)).await), ["cy in general"]);
+    assert_eq!(texts(whole_history(&store, Conversation::direct(cy.id, bob.id)).await), ["cy to bob"]);
+    assert_eq!(count_rows(&db, "chat_messages").await, 2);
+
+    let to_ann = store.insert_message(said(None, bob.id, Some(ann.id), "still there?")).await;
+    assert!(matches!(to_ann, Err(RepositoryError::MissingReference { .. })), "{to_ann:?}");
+    let from_ann = store.insert_message(said(Some(general.id), ann.id, None, "back")).await;
+    assert!(matches!(from_ann, Err(RepositoryError::MissingReference { .. })), "{from_ann:?}");
+    assert_eq!(count_rows(&db, "chat_messages").await, 2, "neither was stored");
 }
