@@ -31,8 +31,8 @@ type Db = <AnyConnection as Connection>::Backend;
 /// A user's contacts for presence, in one statement on either engine: whoever shares a room with
 /// them, and whoever they have exchanged direct messages with both ways. One message is not
 /// enough: anyone may write to anyone, and a stranger's unanswered message must not let them
-/// watch the recipient come and go. Both halves read indexes only (`chat_members_user` and the
-/// primary key; the read marks' primary key, each side's mark saying whether its user has written).
+/// watch the recipient come and go. Both halves are found along primary keys and indexes
+/// (`chat_members_user`; the read marks', each side's mark saying whether its user has written).
 const CONTACTS: &str = "SELECT mate.user_id AS id
     FROM chat_members mine
     JOIN chat_members mate ON mate.room_id = mine.room_id
@@ -1034,8 +1034,11 @@ struct ConversationCount {
 /// `messages_checked_by_their_marks` migration). A message being stored for them meanwhile either
 /// committed first (its read marks, which do reference the user, held the delete of the user's
 /// marks until then), and is seen here, or waits for this transaction and then fails on those
-/// marks. On SQLite the cascade has done it already.
+/// marks. On SQLite the foreign keys' cascade has done it already: nothing to read again.
 pub(crate) fn forget_messages_of(conn: &mut AnyConnection, user: UserId) -> Result<(), RepositoryError> {
+    if matches!(conn, AnyConnection::Sqlite(_)) {
+        return Ok(());
+    }
     diesel::delete(
         chat_messages::table.filter(chat_messages::sender_id.eq(user.0).or(chat_messages::recipient_id.eq(user.0))),
     )
@@ -1113,6 +1116,7 @@ fn record_conversations(conn: &mut AnyConnection, messages: &[Message]) -> Resul
     let mut marks: Vec<Mark> = Vec::new();
     let mut mark_index: HashMap<(i64, String), usize> = HashMap::new();
     let mut mark = |user: i64, key: &str, partner: Option<i64>, up_to: i64, seq: i64| {
+        // A sender's mark is the message they sent; a recipient's is 0 (kept as it was).
         let wrote = up_to > 0;
         match mark_index.get(&(user, key.to_owned())) {
             Some(&i) => {

@@ -2,7 +2,7 @@
 -- from the read marks, which every message writes anyway: a mark records whether its user has
 -- written in its conversation. The two indexes of chat_messages by sender and recipient answered
 -- only that question; without them each message costs two index entries fewer (a fifth of a
--- batch's insert, measured). Deleting a user now scans chat_messages for their received direct
+-- batch's statement, measured with pgbench on batches of 20). Deleting a user now scans chat_messages for their received direct
 -- messages as it already did for their sent ones (a room message's sender was never indexed).
 ALTER TABLE chat_reads ADD COLUMN has_written BOOLEAN NOT NULL DEFAULT FALSE;
 UPDATE chat_reads r SET has_written = TRUE
