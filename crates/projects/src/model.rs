@@ -85,10 +85,11 @@ impl ProjectName {
 /// The most characters a project's description may have.
 pub const DESCRIPTION_MAX_CHARS: usize = 2_000;
 
-/// A description as stored: trimmed, at most 2,000 characters; blank means none.
+/// A description: at most 2,000 characters as sent (so the published `maxLength` is the rule),
+/// stored trimmed; blank means none.
 fn parse_description(raw: &str) -> Result<Option<String>, String> {
-    let trimmed = raw.trim();
-    Ok(at_most_chars(trimmed, DESCRIPTION_MAX_CHARS).map(|t| (!t.is_empty()).then(|| t.to_owned()))?)
+    let trimmed = at_most_chars(raw, DESCRIPTION_MAX_CHARS)?.trim();
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
 
 /// A project as stored, with how many members it has.

@@ -21,5 +21,6 @@ pub use error::RadioError;
 pub use ports::{ListenerCensus, PlaylistFiles, RadioEvents, StationRepository, Track};
 pub use service::{ACCESS_TOPIC, AccessChange, Caller, Listening, MAX_PLAYLIST, OnAir, RadioService, SourceSession};
 pub use station::{
-    NewStation, NowPlaying, SourceKey, Station, StationChanges, StationDraft, StationFormat, StationSlug, digest,
+    DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, NewStation, NowPlaying, SourceKey, Station, StationChanges, StationDraft,
+    StationFormat, StationSlug, digest,
 };

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use workbench_core::{BoundedText, FieldErrors, Validator};
+use workbench_core::{BoundedText, FieldErrors, Validator, at_most_chars};
 use workbench_users::{Principal, UserId};
 
 use crate::frames::Framing;
@@ -145,16 +145,20 @@ pub struct StationChanges {
     pub is_public: Option<bool>,
 }
 
+/// The most characters a station's name, a title or an artist may have once trimmed.
+pub const NAME_MAX_CHARS: usize = 100;
+
+/// The most characters a station's description may have, counted as sent.
+pub const DESCRIPTION_MAX_CHARS: usize = 2_000;
+
 pub(crate) fn name(raw: &str) -> Result<String, String> {
-    BoundedText::<100>::parse(raw).map(BoundedText::into_inner).map_err(|e| e.to_string())
+    BoundedText::<NAME_MAX_CHARS>::parse(raw).map(BoundedText::into_inner).map_err(|e| e.to_string())
 }
 
-/// A description: at most 2,000 characters; blank means none.
+/// A description: at most 2,000 characters as sent (so the published `maxLength` is the rule),
+/// kept trimmed; blank means none.
 pub(crate) fn description(raw: &str) -> Result<String, String> {
-    if raw.trim().is_empty() {
-        return Ok(String::new());
-    }
-    BoundedText::<2000>::parse(raw).map(BoundedText::into_inner).map_err(|e| e.to_string())
+    Ok(at_most_chars(raw, DESCRIPTION_MAX_CHARS)?.trim().to_owned())
 }
 
 impl StationDraft {
@@ -219,6 +223,19 @@ mod tests {
         for bad in ["", "Night", "a b", "é", &"a".repeat(65)] {
             assert!(StationSlug::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn names_count_once_trimmed_and_descriptions_as_sent() {
+        // Schemathesis found `" " + 100 characters` accepted against a `maxLength` of 100: a name's
+        // schema is now the trimmed-text pattern, and a description's bound counts what was sent.
+        assert_eq!(name(&format!(" {} ", "é".repeat(100))).as_deref(), Ok("é".repeat(100).as_str()));
+        assert!(name(&"é".repeat(101)).is_err());
+        assert!(name(" \t").is_err());
+        assert_eq!(description("  a quiet station \n").as_deref(), Ok("a quiet station"));
+        assert_eq!(description(" ").as_deref(), Ok(""));
+        assert!(description(&format!(" {}", "x".repeat(DESCRIPTION_MAX_CHARS))).is_err());
+        assert!(description(&"x".repeat(DESCRIPTION_MAX_CHARS)).is_ok());
     }
 
     #[test]

@@ -197,7 +197,9 @@ impl Proposal {
         }
         let message = v
             .optional("message", draft.message, |m| {
-                at_most_chars(m.trim(), MESSAGE_MAX_CHARS).map(|t| (!t.is_empty()).then(|| t.to_owned()))
+                // Bounded as sent, so the published `maxLength` is the rule; kept trimmed.
+                at_most_chars(m.as_str(), MESSAGE_MAX_CHARS)
+                    .map(|t| Some(t.trim().to_owned()).filter(|t| !t.is_empty()))
             })
             .ok()
             .flatten()

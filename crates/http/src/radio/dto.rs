@@ -4,10 +4,26 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use workbench_core::{FieldErrors, TypeFailures};
-use workbench_radio::{OnAir, StationChanges, StationDraft};
+use workbench_radio::{NAME_MAX_CHARS, OnAir, StationChanges, StationDraft};
 
-use crate::body::{Lenient, WholeNumber, lenient, nullable};
+use crate::body::{Lenient, WholeNumber, component, lenient, nullable, trimmed_text};
 use crate::pagination::{PageNumberSchema, PageSizeSchema};
+
+/// The schema of a station's name and of a title on air, as the radio reads them.
+#[derive(Debug)]
+pub struct RadioNameSchema;
+
+component!(RadioNameSchema, "RadioName", trimmed_text(1, NAME_MAX_CHARS, "1 to 100 characters once trimmed"));
+
+/// The schema of an artist on air: blank means none.
+#[derive(Debug)]
+pub struct ArtistSchema;
+
+component!(
+    ArtistSchema,
+    "RadioArtist",
+    trimmed_text(0, NAME_MAX_CHARS, "At most 100 characters once trimmed; blank means none")
+);
 
 /// What is on air, as last said.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -88,9 +104,10 @@ pub struct CreateStationRequest {
     #[schema(value_type = String, pattern = "^[a-z0-9-]{1,64}$", required = true)]
     #[serde(default)]
     pub slug: Lenient<String>,
-    #[schema(value_type = String, min_length = 1, max_length = 100, required = true)]
+    #[schema(value_type = RadioNameSchema, required = true)]
     #[serde(default)]
     pub name: Lenient<String>,
+    /// At most 2,000 characters; blank or `null` means none.
     #[schema(value_type = Option<String>, max_length = 2000)]
     #[serde(default)]
     pub description: Lenient<String>,
@@ -121,9 +138,10 @@ impl CreateStationRequest {
 /// `PATCH /radio/stations/{slug}`: fields left out are kept; `description: null` clears it.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct UpdateStationRequest {
-    #[schema(value_type = String, min_length = 1, max_length = 100, required = false)]
+    #[schema(value_type = RadioNameSchema, required = false)]
     #[serde(default)]
     pub name: Lenient<String>,
+    /// At most 2,000 characters; `null` (or blank) clears it.
     #[schema(value_type = Option<String>, nullable, max_length = 2000)]
     #[serde(default)]
     pub description: Lenient<String>,
@@ -171,10 +189,10 @@ pub struct PlaylistResponse {
 /// `POST /radio/stations/{slug}/now-playing`.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct NowPlayingRequest {
-    #[schema(value_type = String, min_length = 1, max_length = 100, required = true)]
+    #[schema(value_type = RadioNameSchema, required = true)]
     #[serde(default)]
     pub title: Lenient<String>,
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(value_type = Option<ArtistSchema>)]
     #[serde(default)]
     pub artist: Lenient<String>,
 }
