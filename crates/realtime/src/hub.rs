@@ -152,6 +152,9 @@ struct State {
     by_user: HashMap<UserId, Vec<ConnectionId>>,
     rooms: HashMap<String, HashSet<ConnectionId>>,
     topics: HashMap<String, HashSet<ConnectionId>>,
+    /// How many times [`Hub::unsubscribe_unless`] has swept topics: a subscription checked
+    /// against the store before a sweep is checked again (see [`Hub::subscribe_unless_swept`]).
+    sweeps: u64,
 }
 
 struct Inner {
@@ -371,6 +374,28 @@ impl Hub {
         }
     }
 
+    /// How many sweeps of topics have run here: read it before checking whether a connection
+    /// may subscribe, and hand it to [`Hub::subscribe_unless_swept`].
+    pub fn sweeps(&self) -> u64 {
+        self.inner.read().sweeps
+    }
+
+    /// Subscribes `id` to `topic` unless a sweep ran since `sweeps` was read, in which case the
+    /// caller's check may predate the change that swept, and it must check again (`false`).
+    /// Without this, a right taken away between the check and the subscription would be swept
+    /// before the subscription existed, and the socket would keep hearing the topic.
+    pub fn subscribe_unless_swept(&self, id: ConnectionId, topic: &str, sweeps: u64) -> bool {
+        let mut state = self.inner.write();
+        if state.sweeps != sweeps {
+            return false;
+        }
+        let Some(peer) = state.peers.get_mut(&id) else { return true };
+        if peer.topics.insert(topic.to_owned()) {
+            state.topics.entry(topic.to_owned()).or_default().insert(id);
+        }
+        true
+    }
+
     pub fn unsubscribe(&self, id: ConnectionId, topic: &str) {
         let mut state = self.inner.write();
         let Some(peer) = state.peers.get_mut(&id) else { return };
@@ -389,6 +414,7 @@ impl Hub {
         notice: impl Fn(&str) -> ByteString,
     ) -> usize {
         let mut state = self.inner.write();
+        state.sweeps += 1;
         let State { peers, topics, .. } = &mut *state;
         let mut dropped = 0;
         topics.retain(|name, ids| {
@@ -673,6 +699,23 @@ mod tests {
         assert_eq!(&*next(&mut watching_admin).await, "now playing");
         hub.deliver_topic("radio:rock", &"rock".into());
         assert_eq!(&*next(&mut stranger).await, "rock", "other topics stay");
+    }
+
+    #[tokio::test]
+    async fn a_subscription_checked_before_a_sweep_is_checked_again() {
+        let hub = hub(4);
+        let (mut late, _) = hub.register(&who(2, 0)).unwrap();
+        let before = hub.sweeps();
+        // The station turns private while `late`'s check reads the store: the sweep finds no
+        // subscription of theirs to take.
+        hub.unsubscribe_unless(|topic| topic == "radio:jazz", |_, _| false, |topic| ByteString::from(topic));
+        assert!(!hub.subscribe_unless_swept(late.id, "radio:jazz", before), "checked before the sweep");
+        hub.deliver_topic("radio:jazz", &"now playing".into());
+        assert!(quiet(&mut late));
+        // Checked again after it: subscribed.
+        assert!(hub.subscribe_unless_swept(late.id, "radio:jazz", hub.sweeps()));
+        hub.deliver_topic("radio:jazz", &"now playing".into());
+        assert_eq!(&*next(&mut late).await, "now playing");
     }
 
     #[tokio::test]

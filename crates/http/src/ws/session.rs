@@ -375,12 +375,18 @@ impl Conversation {
             }
             ClientMessage::Subscribe { topic } => {
                 if let Some(slug) = topic.strip_prefix(RADIO_TOPIC_PREFIX) {
-                    // A station's events: for whoever may listen to it.
-                    if !self.state.radio.may_listen(&self.principal, slug).await {
-                        return Err(SocketError::new("not_found", format!("No station {slug:?}.")));
+                    // A station's events: for whoever may listen to it. A change of the
+                    // station's access during the check sweeps its topic before this socket is
+                    // in it, so the check is made again after any sweep.
+                    loop {
+                        let sweeps = hub.sweeps();
+                        if !self.state.radio.may_listen(&self.principal, slug).await {
+                            return Err(SocketError::new("not_found", format!("No station {slug:?}.")));
+                        }
+                        if hub.subscribe_unless_swept(id, &topic, sweeps) {
+                            return Ok(());
+                        }
                     }
-                    hub.subscribe(id, &topic);
-                    return Ok(());
                 }
                 if topic != SYSTEM_TOPIC {
                     return Err(SocketError::new(
