@@ -366,6 +366,17 @@ mod tests {
                 .parse(&owner, Utc::now())
                 .unwrap();
         assert_eq!((ok.name.as_str(), ok.description), ("Kitchen", None));
+        // A description is counted as sent, as the published `maxLength` counts it, and kept trimmed.
+        let padded = format!(" {}", "x".repeat(DESCRIPTION_MAX_CHARS));
+        let errors = ProjectDraft { name: Some("Kitchen".into()), description: Some(padded), ..Default::default() }
+            .parse(&owner, Utc::now())
+            .unwrap_err();
+        assert!(errors.contains("description"), "{errors}");
+        let kept =
+            ProjectDraft { name: Some("Kitchen".into()), description: Some(" Tiles ".into()), ..Default::default() }
+                .parse(&owner, Utc::now())
+                .unwrap();
+        assert_eq!(kept.description.as_deref(), Some("Tiles"));
 
         let terms = InviteTerms::parse(InviteDraft {
             role: Some("owner".into()),

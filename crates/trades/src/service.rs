@@ -277,7 +277,8 @@ mod tests {
             recipient_id: Some(2),
             offered_item_ids: Some(vec![1]),
             requested_item_ids: Some(vec![2]),
-            message: Some("x".repeat(2_001)),
+            // Counted as sent (as the published `maxLength` counts), so the space counts too.
+            message: Some(format!(" {}", "x".repeat(2_000))),
             expires_in_hours: Some(0),
             ..TradeDraft::default()
         };
