@@ -18,6 +18,7 @@ use workbench_events::{EventId, Outbox, OutboxEvent};
 use workbench_users::UserId;
 
 use crate::Database;
+use crate::database::due;
 use crate::error::db;
 use crate::schema::{outbox, outbox_relay};
 use crate::{AnyConnection, Backend};
@@ -122,15 +123,6 @@ impl DieselOutbox {
     pub fn backend(&self) -> Backend {
         self.db.backend()
     }
-}
-
-/// Adds `n` to `counter`; whether it reached `every`, in which case it starts again from zero.
-fn due(counter: &AtomicUsize, n: usize, every: usize) -> bool {
-    let due = counter.fetch_add(n, Ordering::Relaxed) + n >= every;
-    if due {
-        counter.store(0, Ordering::Relaxed);
-    }
-    due
 }
 
 #[async_trait]

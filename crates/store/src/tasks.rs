@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -24,7 +24,7 @@ use workbench_users::UserId;
 use workbench_events::TaskEvent;
 
 use crate::columns::{returning, row, values};
-use crate::database::{read_snapshot, write_transaction};
+use crate::database::{due, read_in_index_order, write_transaction};
 use crate::error::db;
 use crate::group_commit::{Batching, GroupCommit, Write};
 use crate::outbox::{NewEventRow, audience_json, record_in};
@@ -1150,11 +1150,17 @@ pub struct DieselTaskRepository {
 /// hundred unfolded changes at most.
 const FOLD_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// Folded changes between two `VACUUM`s of `task_count_changes` (see migration 000043): a total
+/// reads the user's unfolded changes through their index, dead ones included until a vacuum.
+const VACUUM_CHANGES_EVERY: usize = 10_000;
+
 /// One fold at a time per repository, and one more after it for writes that came while it ran.
 #[derive(Debug, Default)]
 struct Folding {
     running: AtomicBool,
     again: AtomicBool,
+    /// Changes folded since the last vacuum.
+    folded: AtomicUsize,
 }
 
 impl DieselTaskRepository {
@@ -1196,9 +1202,19 @@ impl DieselTaskRepository {
             loop {
                 tokio::time::sleep(FOLD_PAUSE).await;
                 folding.again.store(false, Ordering::SeqCst);
-                if let Err(error) = db.run(fold_counts).await {
+                match db.run(fold_counts).await {
+                    Ok(folded) if due(&folding.folded, folded, VACUUM_CHANGES_EVERY) => {
+                        let vacuum = |conn: &mut AnyConnection| {
+                            diesel::sql_query("VACUUM task_count_changes").execute(conn).map_err(crate::error::db)
+                        };
+                        if let Err(error) = db.run(vacuum).await {
+                            // Only ever slower totals: autovacuum, where it runs, does the same later.
+                            tracing::warn!(%error, "could not vacuum the counted task changes");
+                        }
+                    }
+                    Ok(_) => {}
                     // Nothing is lost: the changes stay, counted, for the next fold.
-                    tracing::warn!(%error, "folding task counts failed");
+                    Err(error) => tracing::warn!(%error, "folding task counts failed"),
                 }
                 folding.running.store(false, Ordering::SeqCst);
                 // Writes since the pause ended: fold them too, unless another fold took over.
@@ -1267,21 +1283,26 @@ impl TaskRepository for DieselTaskRepository {
     ) -> Result<Page<Task>, RepositoryError> {
         self.db
             .run(move |conn| {
-                let scope = &resolve(conn, scope)?;
-                // The total first: a sum of counters for the usual filters. A page past it is
-                // empty without being read.
-                let total = match counted(&filter) {
-                    true => counted_total(conn, scope, &filter.statuses)?,
-                    false => filtered(scope, &filter, conn).count().get_result(conn).map_err(db)?,
+                let read = |conn: &mut AnyConnection| {
+                    let scope = &resolve(conn, scope)?;
+                    // The total first: a sum of counters for the usual filters. A page past it is
+                    // empty without being read.
+                    let total = match counted(&filter) {
+                        true => counted_total(conn, scope, &filter.statuses)?,
+                        false => filtered(scope, &filter, conn).count().get_result(conn).map_err(db)?,
+                    };
+                    if total <= page.offset() {
+                        return Ok(Page::new(Vec::new(), count(total), page));
+                    }
+                    let items = page_of(conn, scope, &filter, page, total)?
+                        .into_iter()
+                        .map(TaskRow::into_task)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(Page::new(items, count(total), page))
                 };
-                if total <= page.offset() {
-                    return Ok(Page::new(Vec::new(), count(total), page));
-                }
-                let items = page_of(conn, scope, &filter, page, total)?
-                    .into_iter()
-                    .map(TaskRow::into_task)
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Page::new(items, count(total), page))
+                // A page in creation order walks its sides' indexes up to the page's end, and its
+                // total and rows come from one snapshot.
+                if by_creation(&filter) { read_in_index_order(conn, read) } else { read(conn) }
             })
             .await
     }
@@ -1500,7 +1521,7 @@ impl TaskRepository for DieselTaskRepository {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db
             .run(move |conn| {
-                read_snapshot(conn, |conn| {
+                read_in_index_order(conn, |conn| {
                     let scope = &resolve(conn, scope)?;
                     let mut keys = CreationKeys::of(scope, after, limit);
                     let rows: Vec<(NaiveDateTime, i64)> = match keys.sides.len() {

@@ -1,0 +1,1 @@
+ALTER TABLE task_count_changes RESET (vacuum_truncate);
