@@ -250,7 +250,7 @@ impl TaskCache for MemoryTaskCache {
         self.shown.insert(key, Arc::new(page.clone())).await;
     }
 
-    async fn creation_window(&self, scope: TaskScope, window: OrderWindow) -> OrderLookup {
+    async fn creation_window(&self, scope: TaskScope, window: OrderWindow, seen: Option<u64>) -> OrderLookup {
         let (Some(members), Some(appended)) =
             (self.generation(scope, ListPart::Members).await, self.generation(scope, ListPart::Appended).await)
         else {
@@ -258,7 +258,10 @@ impl TaskCache for MemoryTaskCache {
         };
         let ticket = OrderTicket { scope, members, appended, extends: None, overlaps: false };
         match self.orders.get(&scope).await {
-            Some(order) if order.members == members && order.appended == appended => {
+            Some(order)
+                if order.members == members
+                    && (order.appended == appended || seen.is_some_and(|seen| order.appended >= seen)) =>
+            {
                 OrderLookup::Hit { ids: window.of(&order.ids), total: order.ids.len() as u64 }
             }
             Some(order) if order.members == members => {

@@ -330,7 +330,7 @@ impl TaskCache for RedisTaskCache {
         self.write(&key, page, self.stats_ttl).await;
     }
 
-    async fn creation_window(&self, scope: TaskScope, window: OrderWindow) -> OrderLookup {
+    async fn creation_window(&self, scope: TaskScope, window: OrderWindow, seen: Option<u64>) -> OrderLookup {
         let (ids, meta) = self.order_keys(scope);
         let mut script = ORDER_WINDOW.prepare_invoke();
         script
@@ -342,7 +342,8 @@ impl TaskCache for RedisTaskCache {
             .arg(window.offset)
             .arg(window.limit)
             .arg(u8::from(window.newest_first))
-            .arg(millis(self.task_ttl));
+            .arg(millis(self.task_ttl))
+            .arg(seen.unwrap_or(0));
         let (found, members, appended, len, data) = match self.invoke::<(u8, u64, u64, u64, Vec<u8>)>(&script).await {
             Ok(answer) => answer,
             Err(e) => {
@@ -492,7 +493,8 @@ fn decode_key(raw: &[u8]) -> Result<Option<CreationKey>, ()> {
 /// A window of a scope's creation order, in one round trip. KEYS: the `Members` and `Appended`
 /// generations (drawn from the counter KEYS[3] when absent, kept ARGV[4] ms), the order's ids
 /// (KEYS[4]) and its meta (KEYS[5]: `members appended length last-key`). ARGV[1..3]: the window's
-/// offset, limit and whether newest first. Answers `{state, members, appended, length, data}`:
+/// offset, limit and whether newest first; ARGV[5]: the `Appended` generation the caller has seen
+/// (an order read under it or later serves too; 0: none). Answers `{state, members, appended, length, data}`:
 /// state [`ORDER_MISSING`], [`ORDER_BEHIND`] (data: the last key) or [`ORDER_CURRENT`] (data: the
 /// window's ids, oldest first). An order whose ids and meta disagree (one evicted) is missing.
 static ORDER_WINDOW: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
@@ -514,7 +516,10 @@ static ORDER_WINDOW: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::n
         if m ~= members or not len or redis.call('STRLEN', KEYS[4]) ~= len * 8 then
             return {0, tonumber(members), tonumber(appended), 0, ''}
         end
-        if a ~= appended then return {1, tonumber(members), tonumber(appended), len, last} end
+        local seen = tonumber(ARGV[5])
+        if a ~= appended and not (seen > 0 and tonumber(a) >= seen) then
+            return {1, tonumber(members), tonumber(appended), len, last}
+        end
         local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
         local first, past
         if ARGV[3] == '1' then

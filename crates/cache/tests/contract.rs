@@ -108,7 +108,7 @@ fn ids(ids: impl IntoIterator<Item = i64>) -> Vec<TaskId> {
 
 /// The ticket of an order lookup that missed; panics on anything else.
 async fn order_miss(cache: &dyn TaskCache, scope: TaskScope) -> OrderTicket {
-    match cache.creation_window(scope, window(0, 20, true)).await {
+    match cache.creation_window(scope, window(0, 20, true), None).await {
         OrderLookup::Miss(ticket) => ticket,
         other => panic!("expected the order of {scope:?} to miss, got {other:?}"),
     }
@@ -358,14 +358,14 @@ async fn a_creation_order_is_served_window_by_window_until_a_task_moves_inside_i
     assert_eq!(ticket.extends, None, "a miss reads the whole order");
     cache.put_creation_order(ticket, &order(1..=50, 50)).await;
     let hit = |ids, total| OrderLookup::Hit { ids, total };
-    assert_eq!(cache.creation_window(alice, window(0, 20, true)).await, hit(ids((31..=50).rev()), 50));
-    assert_eq!(cache.creation_window(alice, window(40, 20, true)).await, hit(ids((1..=10).rev()), 50));
-    assert_eq!(cache.creation_window(alice, window(20, 20, false)).await, hit(ids(21..=40), 50));
-    assert_eq!(cache.creation_window(alice, window(60, 20, true)).await, hit(vec![], 50), "past the end");
+    assert_eq!(cache.creation_window(alice, window(0, 20, true), None).await, hit(ids((31..=50).rev()), 50));
+    assert_eq!(cache.creation_window(alice, window(40, 20, true), None).await, hit(ids((1..=10).rev()), 50));
+    assert_eq!(cache.creation_window(alice, window(20, 20, false), None).await, hit(ids(21..=40), 50));
+    assert_eq!(cache.creation_window(alice, window(60, 20, true), None).await, hit(vec![], 50), "past the end");
     order_miss(&*cache, bob).await;
     // Statuses and the rest change without moving a task in the order.
     cache.forget_parts(vec![alice], vec![ListPart::Rest, ListPart::Status(Status::Pending)]).await;
-    assert_eq!(cache.creation_window(alice, window(0, 2, true)).await, hit(ids([50, 49]), 50));
+    assert_eq!(cache.creation_window(alice, window(0, 2, true), None).await, hit(ids([50, 49]), 50));
     // A delete or a reassignment does.
     cache.forget_parts(vec![alice], vec![ListPart::Members]).await;
     order_miss(&*cache, alice).await;
@@ -377,7 +377,7 @@ async fn creates_leave_the_order_behind_and_an_extension_catches_it_up(caches: &
     let ticket = order_miss(&*cache, alice).await;
     cache.put_creation_order(ticket, &order(1..=50, 50)).await;
     cache.forget_parts(vec![alice], vec![ListPart::Appended, ListPart::Rest]).await;
-    let behind = match cache.creation_window(alice, window(0, 20, true)).await {
+    let behind = match cache.creation_window(alice, window(0, 20, true), None).await {
         OrderLookup::Behind(ticket) => ticket,
         other => panic!("expected the order to be behind, got {other:?}"),
     };
@@ -385,15 +385,29 @@ async fn creates_leave_the_order_behind_and_an_extension_catches_it_up(caches: &
     assert_eq!(behind.extends, Some((50, Some(last))), "it names where the newer tasks start");
     cache.put_creation_order(behind.clone(), &order(51..=53, 53)).await;
     assert_eq!(
-        cache.creation_window(alice, window(0, 4, true)).await,
+        cache.creation_window(alice, window(0, 4, true), None).await,
         OrderLookup::Hit { ids: ids([53, 52, 51, 50]), total: 53 }
     );
     // The same extension again (another request behind at the same moment) adds nothing.
-    cache.put_creation_order(behind, &order(51..=53, 53)).await;
+    cache.put_creation_order(behind.clone(), &order(51..=53, 53)).await;
     assert_eq!(
-        cache.creation_window(alice, window(0, 4, true)).await,
+        cache.creation_window(alice, window(0, 4, true), None).await,
         OrderLookup::Hit { ids: ids([53, 52, 51, 50]), total: 53 }
     );
+    // A create while the extension was read: behind for a new request, and for the one whose first
+    // look came before that create, served (it holds every create answered before that look).
+    cache.forget_parts(vec![alice], vec![ListPart::Appended, ListPart::Rest]).await;
+    let after = cache.creation_window(alice, window(0, 4, true), None).await;
+    assert!(matches!(after, OrderLookup::Behind(_)), "{after:?}");
+    assert_eq!(
+        cache.creation_window(alice, window(0, 4, true), Some(behind.appended)).await,
+        OrderLookup::Hit { ids: ids([53, 52, 51, 50]), total: 53 }
+    );
+    // Not one read under an older generation than the first look's.
+    let OrderLookup::Behind(later) = after else { unreachable!() };
+    assert!(later.appended > behind.appended, "{later:?} after {behind:?}");
+    let again = cache.creation_window(alice, window(0, 4, true), Some(later.appended)).await;
+    assert!(matches!(again, OrderLookup::Behind(_)), "{again:?}");
 }
 
 async fn a_task_committed_late_is_laid_over_the_end_of_the_order(caches: &dyn MakeCache) {
@@ -405,28 +419,28 @@ async fn a_task_committed_late_is_laid_over_the_end_of_the_order(caches: &dyn Ma
     let read = CreationOrder { ids: ids(without_48), last: order(50..=50, 49).last, total: 49 };
     cache.put_creation_order(ticket, &read).await;
     cache.forget_parts(vec![alice], vec![ListPart::Appended, ListPart::Rest]).await;
-    let behind = match cache.creation_window(alice, window(0, 20, true)).await {
+    let behind = match cache.creation_window(alice, window(0, 20, true), None).await {
         OrderLookup::Behind(ticket) => OrderTicket { overlaps: true, ..ticket },
         other => panic!("expected the order to be behind, got {other:?}"),
     };
     // What reaches back further than the tasks read again is not laid over: 45 is missing too.
     cache.put_creation_order(behind.clone(), &order(46..=51, 52)).await;
-    assert!(matches!(cache.creation_window(alice, window(0, 8, true)).await, OrderLookup::Behind(_)));
+    assert!(matches!(cache.creation_window(alice, window(0, 8, true), None).await, OrderLookup::Behind(_)));
     // The tasks created since a moment before the order's end: 46, 47, 49 and 50 it holds.
     cache.put_creation_order(behind.clone(), &order(46..=51, 51)).await;
     assert_eq!(
-        cache.creation_window(alice, window(0, 8, true)).await,
+        cache.creation_window(alice, window(0, 8, true), None).await,
         OrderLookup::Hit { ids: ids((44..=51).rev()), total: 51 }
     );
     assert_eq!(
-        cache.creation_window(alice, window(0, 51, false)).await,
+        cache.creation_window(alice, window(0, 51, false), None).await,
         OrderLookup::Hit { ids: ids(1..=51), total: 51 },
         "every task once, oldest first"
     );
     // The same overlap again (another request behind at the same moment) changes nothing.
     cache.put_creation_order(behind, &order(46..=51, 51)).await;
     assert_eq!(
-        cache.creation_window(alice, window(0, 51, false)).await,
+        cache.creation_window(alice, window(0, 51, false), None).await,
         OrderLookup::Hit { ids: ids(1..=51), total: 51 }
     );
 }
@@ -444,7 +458,10 @@ async fn an_order_read_before_a_reorder_is_never_served_after_it(caches: &dyn Ma
     cache.put_creation_order(fresh, &order(1..=49, 49)).await;
     // The late whole read does not replace the newer one either.
     cache.put_creation_order(stale, &order(1..=50, 50)).await;
-    assert_eq!(cache.creation_window(alice, window(0, 1, true)).await, OrderLookup::Hit { ids: ids([49]), total: 49 });
+    assert_eq!(
+        cache.creation_window(alice, window(0, 1, true), None).await,
+        OrderLookup::Hit { ids: ids([49]), total: 49 }
+    );
 }
 
 async fn a_shown_page_is_shown_again_until_anything_in_its_scope_changes(caches: &dyn MakeCache) {
@@ -534,11 +551,17 @@ mod redis_only {
         let ticket = order_miss(&one, alice).await;
         one.put_creation_order(ticket, &order(1..=30, 30)).await;
         let deep = window(25, 20, true);
-        assert_eq!(two.creation_window(alice, deep).await, OrderLookup::Hit { ids: ids((1..=5).rev()), total: 30 });
+        assert_eq!(
+            two.creation_window(alice, deep, None).await,
+            OrderLookup::Hit { ids: ids((1..=5).rev()), total: 30 }
+        );
         one.forget_parts(vec![alice], vec![ListPart::Appended]).await;
-        let OrderLookup::Behind(behind) = two.creation_window(alice, deep).await else { panic!("behind") };
+        let OrderLookup::Behind(behind) = two.creation_window(alice, deep, None).await else { panic!("behind") };
         two.put_creation_order(behind, &order(31..=31, 31)).await;
-        assert_eq!(one.creation_window(alice, deep).await, OrderLookup::Hit { ids: ids((1..=6).rev()), total: 31 });
+        assert_eq!(
+            one.creation_window(alice, deep, None).await,
+            OrderLookup::Hit { ids: ids((1..=6).rev()), total: 31 }
+        );
         two.forget_parts(vec![alice], vec![ListPart::Members]).await;
         order_miss(&one, alice).await;
         purge(&pool, &prefix).await;

@@ -422,7 +422,13 @@ pub trait TaskCache: Send + Sync {
     /// [`ListPart::Members`] generation is the one it was read under; it only lacks the newest
     /// tasks while its [`ListPart::Appended`] generation is older. Generations are drawn as for
     /// [`Self::list_page`].
-    async fn creation_window(&self, scope: TaskScope, window: OrderWindow) -> OrderLookup;
+    ///
+    /// With `seen`, the `Appended` generation a caller's earlier lookup answered (in its ticket),
+    /// an order read under that generation or a later one serves too: it holds every task whose
+    /// create was answered before that lookup, which is all that the caller may miss. Under a
+    /// steady stream of creates the generation moves on while the order is extended, and without
+    /// this a request would find it behind after every extension.
+    async fn creation_window(&self, scope: TaskScope, window: OrderWindow, seen: Option<u64>) -> OrderLookup;
     /// Stores `order` as the whole creation order of `ticket.scope` or, when `ticket.extends`,
     /// appends it to the cached order, if that is still the order the ticket was made for (same
     /// `Members` generation, same length): otherwise stores nothing. MUST NOT make an order
