@@ -19,6 +19,14 @@ use crate::config::Settings;
 const TASK_TTL: Duration = Duration::from_secs(300);
 const STATS_TTL: Duration = Duration::from_secs(30);
 
+/// How many tasks the in-process task cache holds (and list pages, counted by the tasks they hold,
+/// as many again), taken only as they are read: with 100,000 tasks cached and every page of them
+/// listed, the server's memory went from 127 MB to 264 MB. At 10,000, a user with 100,000 tasks
+/// had nine in ten of a page's tasks read from the database, and every page listed again read
+/// again: `GET /tasks` at 100,000 tasks answered 2,437 pages a second, p99 61 ms, and 18,892, p99
+/// 6.6 ms, at 100,000 (`compare.sh`, one core).
+const LOCAL_TASK_CACHE_ENTRIES: u64 = 100_000;
+
 /// How long a cached catalogue entry (the category list, a product, a quick search) may be
 /// served. Every admin write invalidates the whole catalogue at once; the time to live only bounds
 /// what a lost invalidation (Redis unreachable during the write) could cost.
@@ -48,7 +56,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Shared> {
             })
         }
         None => Ok(Shared {
-            tasks: Arc::new(MemoryTaskCache::new(10_000, TASK_TTL, STATS_TTL)),
+            tasks: Arc::new(MemoryTaskCache::new(LOCAL_TASK_CACHE_ENTRIES, TASK_TTL, STATS_TTL)),
             catalogue: Arc::new(MemoryCatalogueCache::new(10_000, CATALOGUE_TTL)),
             redis: None,
             bus: Arc::new(LocalBroadcast::new()),
