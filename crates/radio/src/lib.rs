@@ -4,7 +4,8 @@
 //! playlist when no source is live. [`RadioService`] holds the rules: stations by slug, public or
 //! private (their owner and admins), managed by their owner or an admin; a source key of 256
 //! bits known by its SHA-256, whose rotation cuts a connected source; playlists of the owner's
-//! audio. [`relay`] hands the audio to listeners, cut on frame boundaries by [`frames`]. The
+//! audio. [`relay`] hands the audio, cut on frame boundaries by [`frames`], to one writer per station and
+//! thread that writes it to every listener's socket (`transmitter`). The
 //! ports: [`StationRepository`], [`PlaylistFiles`] (the files domain), [`ListenerCensus`]
 //! (counts across instances) and [`RadioEvents`] (the sockets' `radio:{slug}` topic).
 
@@ -15,6 +16,7 @@ mod ports;
 pub mod relay;
 mod service;
 mod station;
+mod transmitter;
 
 pub use census::LocalCensus;
 pub use error::RadioError;

@@ -10,6 +10,7 @@ use workbench_users::UserId;
 use crate::station::{NewStation, NowPlaying, Station, StationChanges, StationFormat};
 
 /// Where stations live.
+#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait StationRepository: Send + Sync {
     /// MUST answer `Conflict { field: "slug" }` for a slug taken, decided by a unique index.
@@ -48,6 +49,7 @@ impl std::fmt::Debug for Track {
 }
 
 /// The owner's audio files, as the files domain knows them.
+#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait PlaylistFiles: Send + Sync {
     /// The ids among `files` that are not audio files owned by `owner`.
@@ -68,6 +70,7 @@ pub trait ListenerCensus: Send + Sync {
 }
 
 /// Where `radio.*` events go: sockets subscribed to topic `radio:{slug}`, on every instance.
+#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait RadioEvents: Send + Sync {
     async fn publish(&self, slug: &str, kind: &str, data: serde_json::Value);

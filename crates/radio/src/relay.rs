@@ -1,14 +1,15 @@
 //! The relay of one station on this instance: what its source (or its playlist) sends, handed to
 //! every listener without a copy per listener.
 //!
-//! Audio arrives cut into whole frames (see [`crate::frames`]) and is sent on in chunks of about
-//! [`CHUNK`] of playing time, each starting on a boundary, through one broadcast channel whose
-//! ring holds each chunk once (`Bytes`: listeners share it). A listener that falls more than the
-//! ring behind is told so and dropped; nobody waits for it. A new listener first gets a burst:
-//! an Ogg stream's header pages, then the last [`BURST`] of audio, so that playback starts at once.
+//! Audio arrives cut into whole frames (see [`crate::frames`]) and is sent on in numbered chunks of
+//! about [`CHUNK`] of playing time, each starting on a boundary, through one broadcast channel
+//! (`Bytes`: every listener shares each chunk) to the writers that follow it, one per station and
+//! thread (`crate::transmitter`). A new listener first gets a burst: an Ogg stream's header pages,
+//! then the last [`BURST`] of audio, so that playback starts at once, and then the chunks from the
+//! number [`Relay::tune_in`] gives it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -33,8 +34,8 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// How many chunks a listener may fall behind (about 25 s of audio) before it is dropped.
-const QUEUE: usize = 256;
+/// How many chunks a listener may fall behind (about 50 s of audio) before it is dropped.
+pub(crate) const QUEUE: usize = 256;
 
 /// One station's relay on this instance.
 #[derive(Debug)]
@@ -42,6 +43,8 @@ pub struct Relay {
     framing: Framing,
     sender: broadcast::Sender<Bytes>,
     recent: Mutex<Recent>,
+    /// Listeners tuned in on this instance.
+    listening: AtomicUsize,
     /// A source is connected to this instance.
     live: AtomicBool,
     /// The auto-DJ is playing into it.
@@ -62,13 +65,15 @@ struct Recent {
     /// Frames not yet sent, and their playing time.
     gathering: BytesMut,
     gathered: Duration,
+    /// Chunks sent so far: the number of the next one.
+    sent: u64,
 }
 
-/// A listener's place: the burst, then whatever the relay sends next.
+/// A listener's place: the burst, then the live chunks from chunk number `next` on.
 #[derive(Debug)]
 pub struct Tuned {
     pub burst: Vec<Bytes>,
-    pub live: broadcast::Receiver<Bytes>,
+    pub next: u64,
 }
 
 impl Relay {
@@ -77,6 +82,7 @@ impl Relay {
             framing,
             sender: broadcast::channel(QUEUE).0,
             recent: Mutex::new(Recent::default()),
+            listening: AtomicUsize::new(0),
             live: AtomicBool::new(false),
             dj: AtomicBool::new(false),
             remote_until: AtomicU64::new(0),
@@ -124,6 +130,7 @@ impl Relay {
         let played = std::mem::take(&mut recent.gathered);
         // No listener is no error: the chunk is still kept for the next one's burst.
         let _ = self.sender.send(chunk.clone());
+        recent.sent += 1;
         recent.chunks.push_back((chunk.clone(), played));
         recent.held += played;
         while recent.held > BURST && recent.chunks.len() > 1 {
@@ -134,21 +141,34 @@ impl Relay {
         (chunk, played)
     }
 
-    /// A new listener: the burst and the live chunks after it, with nothing lost or repeated
-    /// between the two.
+    /// A new listener, counted in: the burst, and the number of the live chunk after it, with
+    /// nothing lost or repeated between the two. Whoever writes to it must [`follow`](Self::follow)
+    /// the relay from that chunk or earlier, and [`tune_out`](Self::tune_out) when it goes.
     pub fn tune_in(&self) -> Tuned {
         let recent = self.recent();
-        let live = self.sender.subscribe();
+        self.listening.fetch_add(1, Ordering::AcqRel);
         let mut burst = recent.headers.clone();
         let after_headers = recent.chunks.iter().map(|(c, _)| c.clone());
         // Ogg: a chunk may begin with the header pages themselves; they are sent once.
         burst.extend(after_headers.filter(|c| !recent.headers.iter().any(|h| c.starts_with(h))));
-        Tuned { burst, live }
+        Tuned { burst, next: recent.sent }
+    }
+
+    /// `count` listeners went.
+    pub fn tune_out(&self, count: usize) {
+        let _ = self.listening.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(count)));
+    }
+
+    /// Every chunk sent from now on, and the number of the first: what a writer to listeners
+    /// follows. Not a listener: it is not counted.
+    pub fn follow(&self) -> (broadcast::Receiver<Bytes>, u64) {
+        let recent = self.recent();
+        (self.sender.subscribe(), recent.sent)
     }
 
     /// Listeners tuned in on this instance.
     pub fn listeners(&self) -> usize {
-        self.sender.receiver_count()
+        self.listening.load(Ordering::Acquire)
     }
 
     /// Forgets the recent audio: what follows is another stream (the source took over from the
@@ -230,26 +250,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn listeners_get_the_last_two_seconds_then_every_chunk_once() {
+    async fn a_listener_gets_the_last_two_seconds_and_the_number_of_the_chunk_after_them() {
         let relay = Relay::new(Framing::Mpeg);
         // 3 s of 50 ms frames, gathered into chunks.
         let per_chunk = u8::try_from(CHUNK.as_millis() / 50).unwrap();
         relay.push((0..60).map(|i| frame(i, 50)));
-        let mut tuned = relay.tune_in();
+        let (mut live, first) = relay.follow();
+        let tuned = relay.tune_in();
+        assert_eq!(tuned.next, first, "the burst ends where the live chunks begin");
         let burst: Duration = tuned.burst.iter().map(|_| CHUNK).sum();
         assert!(burst >= BURST && burst <= BURST + CHUNK, "{burst:?}");
         assert_eq!(tuned.burst.last().unwrap()[0], 60 - per_chunk, "the burst ends with the last whole chunk");
         relay.push((100..100 + per_chunk).map(|i| frame(i, 50)));
-        let next = tuned.live.recv().await.unwrap();
+        let next = live.recv().await.unwrap();
         assert_eq!((next[0], next[10], next.len()), (100, 101, 10 * usize::from(per_chunk)));
-        assert_eq!(relay.listeners(), 1);
+        assert_eq!(relay.listeners(), 1, "a follower is not a listener");
+        relay.tune_out(1);
+        assert_eq!(relay.listeners(), 0);
+        assert_eq!(relay.follow().1, first + 1);
     }
 
     #[tokio::test]
-    async fn a_listener_that_falls_behind_is_told_and_the_others_are_not_slowed() {
+    async fn a_follower_that_falls_behind_is_told_and_the_others_are_not_slowed() {
         let relay = Relay::new(Framing::Mpeg);
-        let mut slow = relay.tune_in().live;
-        let mut fast = relay.tune_in().live;
+        let mut slow = relay.follow().0;
+        let mut fast = relay.follow().0;
         for i in 0..(QUEUE as u64 + 10) {
             relay.push([frame(1, u64::try_from(CHUNK.as_millis()).unwrap())]);
             assert!(fast.recv().await.is_ok(), "chunk {i}");

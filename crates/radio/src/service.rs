@@ -1,7 +1,9 @@
 //! `RadioService`: stations and their rules, sources and listeners, and the auto-DJ that plays
 //! a station's playlist while no source is live.
 
+use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -21,6 +23,7 @@ use crate::relay::{Relay, Relays, Tuned};
 use crate::station::{
     NowPlaying, SourceKey, Station, StationChanges, StationDraft, StationSlug, description, digest, name,
 };
+use crate::transmitter::{self, Transmitter};
 
 /// The most files a playlist holds.
 pub const MAX_PLAYLIST: usize = 500;
@@ -216,17 +219,15 @@ impl RadioService {
         let _ = self.access.send(change);
     }
 
-    /// Whether the listener `viewer` of `slug` may go on listening after `change`.
-    async fn still_allowed(&self, slug: &str, viewer: Option<&Principal>, change: &AccessChange) -> bool {
-        match change.keeps(slug, viewer.map(|v| (v.id, v.role))) {
-            Some(keeps) => keeps,
-            None => self.recheck(slug, viewer).await,
-        }
+    /// The relay of `slug` on this instance (tests feed it audio).
+    #[cfg(test)]
+    pub(crate) fn relay(&self, slug: &str) -> Arc<Relay> {
+        self.relays.get(slug, Framing::Mpeg)
     }
 
     /// Reads the listener's account and the station again: the listener goes on only as the
     /// same token generation and role, on a station it may still see.
-    async fn recheck(&self, slug: &str, viewer: Option<&Principal>) -> bool {
+    pub(crate) async fn recheck(&self, slug: &str, viewer: Option<&Principal>) -> bool {
         if let Some(v) = viewer {
             match self.accounts.account(v.id).await {
                 Ok(Some(now))
@@ -373,15 +374,15 @@ impl RadioService {
             }
             self.start_dj(&station, &relay, playlist);
         }
-        let access = self.access.subscribe();
-        let tuned = relay.tune_in();
+        // The writer follows the relay (and the access changes) before the burst is taken.
+        let transmitter = Transmitter::for_relay(self, slug, &relay);
+        let changes_seen = transmitter.changes_seen();
+        let Tuned { burst, next } = relay.tune_in();
         self.report(slug, &relay);
         Ok(Listening {
             content_type: station.format.content_type(),
-            tuned,
-            viewer: viewer.copied(),
-            access,
-            _counted: Counted { service: self.clone(), slug: slug.to_owned(), relay },
+            tuned: Some(transmitter::Tuned { burst, next, changes_seen, viewer: viewer.copied() }),
+            transmitter: Some(transmitter),
         })
     }
 
@@ -442,7 +443,7 @@ impl RadioService {
         OnAir { station, live, listeners }
     }
 
-    fn report(&self, slug: &str, relay: &Relay) {
+    pub(crate) fn report(&self, slug: &str, relay: &Relay) {
         self.census.report(slug, relay.listeners() as u64, relay.is_live());
     }
 
@@ -521,94 +522,41 @@ pub enum Caller<'a> {
     SourceKey(&'a str),
 }
 
-/// A listener's stream: the burst, then the live chunks; counted while it lasts.
+/// A listener tuned in, counted from now: its burst and where its live chunks start, until it
+/// [plays](Self::play) (or is dropped, and counted out).
 #[derive(Debug)]
 pub struct Listening {
     pub content_type: &'static str,
-    pub tuned: Tuned,
-    /// Who listens, when a token said so: checked again when their account or the station changes.
-    viewer: Option<Principal>,
-    access: broadcast::Receiver<AccessChange>,
-    _counted: Counted,
+    tuned: Option<transmitter::Tuned>,
+    /// This thread's writer of the station, following it since before the burst was taken.
+    transmitter: Option<Rc<Transmitter>>,
 }
 
 impl Listening {
-    /// Writes the audio to `out`, the burst first, until the listener falls too far behind, the
-    /// station goes away, the listener's right to hear it ends (the station turned private or
-    /// was deleted, the account's password, role or status changed: on any instance), the
-    /// token that let it in expires (`deadline`), `stop` resolves (the server is stopping), or
-    /// `out` fails (the listener went). Each chunk is written as it is shared by every listener:
-    /// no copy, no buffer of the listener's own.
-    ///
-    /// This one future is all a listener holds while it listens, thousands of them at once: so
-    /// it takes everything it waits on itself rather than being wrapped in futures that would
-    /// each keep another copy of the listener, and uses its fields in place.
-    pub async fn play<W, S>(mut self, mut out: W, deadline: Option<tokio::time::Instant>, mut stop: Pin<Box<S>>)
+    /// Hands `out` to the station's writer on this thread ([`crate::transmitter`]), which writes
+    /// the burst and then every chunk to it until the listener falls too far behind, the station
+    /// goes away, the listener's right to hear it ends (the station turned private or was
+    /// deleted, the account's password, role or status changed: on any instance), the token that
+    /// let it in expires (`deadline`), the server stops (`stop`: the first listener's ends the
+    /// writer, so every listener on a thread must be served by the same server), or `out` fails
+    /// (the listener went). Returns at once: a listener is its socket and a slot in the writer,
+    /// not a task. Each chunk is written as it is shared by every listener: no copy, no buffer of
+    /// the listener's own. Must run on a `LocalSet` (an actix-web worker is one).
+    pub fn play<W>(mut self, out: W, deadline: Option<tokio::time::Instant>, stop: Pin<Box<dyn Future<Output = ()>>>)
     where
-        W: tokio::io::AsyncWrite + Unpin,
-        S: Future<Output = ()> + ?Sized,
+        W: tokio::io::AsyncWrite + Unpin + 'static,
     {
-        use tokio::io::AsyncWriteExt;
-        let mut expiry = deadline.map(|at| Box::pin(tokio::time::sleep_until(at)));
-        for chunk in std::mem::take(&mut self.tuned.burst) {
-            tokio::select! {
-                biased;
-                () = &mut stop => return,
-                () = expired(&mut expiry) => return,
-                written = out.write_all(&chunk) => if written.is_err() { return },
-            }
-        }
-        loop {
-            tokio::select! {
-                biased;
-                () = &mut stop => return,
-                () = expired(&mut expiry) => return,
-                change = self.access.recv() => {
-                    // Boxed: a recheck is rare, and its state would otherwise sit in every
-                    // listener's future for as long as it listens.
-                    let (counted, viewer) = (&self._counted, self.viewer.as_ref());
-                    let allowed = match change {
-                        Ok(change) => Box::pin(counted.service.still_allowed(&counted.slug, viewer, &change)).await,
-                        Err(broadcast::error::RecvError::Lagged(_)) => {
-                            Box::pin(counted.service.recheck(&counted.slug, viewer)).await
-                        }
-                        Err(broadcast::error::RecvError::Closed) => false,
-                    };
-                    if !allowed {
-                        return;
-                    }
-                }
-                chunk = self.tuned.live.recv() => match chunk {
-                    Ok(chunk) => if out.write_all(&chunk).await.is_err() { return },
-                    // Fell behind by the whole queue: dropped, never waited for.
-                    Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => return,
-                },
-            }
+        if let (Some(transmitter), Some(tuned)) = (self.transmitter.take(), self.tuned.take()) {
+            transmitter.join(Box::new(out), tuned, deadline, stop);
         }
     }
 }
 
-/// Resolves when the deadline, if there is one, has passed.
-async fn expired(expiry: &mut Option<Pin<Box<tokio::time::Sleep>>>) {
-    match expiry {
-        Some(sleep) => sleep.await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Keeps the census right when a listener goes.
-#[derive(Debug)]
-struct Counted {
-    service: RadioService,
-    slug: String,
-    relay: Arc<Relay>,
-}
-
-impl Drop for Counted {
+impl Drop for Listening {
     fn drop(&mut self) {
-        // The receiver is dropped after this guard: count it out.
-        let listeners = self.relay.listeners().saturating_sub(1) as u64;
-        self.service.census.report(&self.slug, listeners, self.relay.is_live());
+        if let Some(transmitter) = self.transmitter.take() {
+            transmitter.left_before_joining();
+        }
     }
 }
 

@@ -314,11 +314,13 @@ pub async fn listen(
     let listening_type = listening.content_type;
     // A listener lives no longer than the token that let it in.
     let deadline = viewer.as_ref().map(Credentials::deadline);
-    // The body is written straight to the socket, outside the dispatcher and its buffers. A
-    // graceful stop ends the stream at once: the listener reconnects, to another instance, rather
-    // than hold the stop until its timeout.
+    // The body is written straight to the socket, outside the dispatcher and its buffers, by the
+    // station's writer on this worker: the connection's task ends here. A graceful stop ends the
+    // stream at once: the listener reconnects, to another instance, rather than hold the stop
+    // until its timeout.
     handoff.claim(move |socket, stopping| {
-        listening.play(socket, deadline, Box::pin(async move { stopping.notified().await }))
+        listening.play(socket, deadline, Box::pin(async move { stopping.notified().await }));
+        std::future::ready(())
     });
     let mut response = HttpResponse::Ok();
     response

@@ -1,0 +1,565 @@
+//! One writer per station and thread: the task that writes each chunk of a station's audio to
+//! every listener's socket, as Icecast's one thread writes to all of its clients.
+//!
+//! A listener used to be a task of its own, waiting on the station's broadcast channel and on
+//! its access changes, its deadline and the server's stop, with a copy of the station's context:
+//! 2.3 KB of future and task per listener (heaptrack), against Icecast's 2 KB in all. Here a
+//! listener is its socket and a slot of about a hundred bytes: where it is in the station's
+//! ring of recent chunks, what is left of its burst, its deadline and who it is. The
+//! transmitter follows the relay once, keeps the last [`QUEUE`] chunks, and on each chunk (or
+//! when a socket that was full can take more) writes to every listener what it has not had yet,
+//! without waiting for any of them: a socket that cannot take more now is tried again when it
+//! can, and a listener left behind by the whole ring is dropped, as before.
+//!
+//! A socket belongs to the runtime it was accepted on (actix-web runs one per worker thread), so
+//! a station has one transmitter per thread that has listeners: [`Transmitter::for_relay`] finds
+//! or makes this thread's.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use tokio::io::AsyncWrite;
+use tokio::sync::{Notify, broadcast};
+use tokio::time::Instant;
+use workbench_users::Principal;
+
+use crate::relay::{QUEUE, Relay};
+use crate::service::{AccessChange, RadioService};
+
+/// Writes in one pass before the transmitter lets the thread's other tasks run.
+const PASS: usize = 256;
+
+/// What ends the transmitter's listeners: the server stopping.
+pub(crate) type Stop = Pin<Box<dyn Future<Output = ()>>>;
+
+thread_local! {
+    /// This thread's transmitters, by the address of their relay (a station deleted and made
+    /// again has a new relay, and so a new transmitter).
+    static ON_THIS_THREAD: RefCell<HashMap<usize, Weak<Transmitter>>> = RefCell::new(HashMap::new());
+}
+
+/// One station's writer on this thread; see the module documentation.
+pub(crate) struct Transmitter {
+    station: Station,
+    listeners: RefCell<Vec<Listener>>,
+    /// What the task takes when it starts; `None` once it runs.
+    start: RefCell<Option<Following>>,
+    /// A listener joined, or a tuned-in one went without joining.
+    joined: Notify,
+    /// The task ended (the server stops, or the station went) while listeners were tuning in:
+    /// they are turned away, and the next one gets a new transmitter.
+    ended: Cell<bool>,
+    /// Access changes the task has handled: a listener notes it when it tunes in.
+    changes: Cell<u64>,
+}
+
+impl std::fmt::Debug for Transmitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transmitter")
+            .field("station", &self.station.slug)
+            .field("listeners", &self.listeners.borrow().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The station a transmitter writes, and whom it tells when its listeners change.
+struct Station {
+    service: RadioService,
+    slug: String,
+    relay: Arc<Relay>,
+}
+
+/// The relay's chunks and the access changes, from the moment the transmitter was made: a
+/// listener tuned in after it misses nothing, even before the task runs.
+struct Following {
+    live: broadcast::Receiver<Bytes>,
+    /// The number of the next chunk `live` yields.
+    next: u64,
+    access: broadcast::Receiver<AccessChange>,
+}
+
+/// A listener as it tuned in: its burst, the number of the live chunk after it, the access
+/// changes its writer had handled then, and who it is.
+#[derive(Debug)]
+pub(crate) struct Tuned {
+    pub burst: Vec<Bytes>,
+    pub next: u64,
+    pub changes_seen: u64,
+    pub viewer: Option<Principal>,
+}
+
+/// One listener: its socket and where it is.
+struct Listener {
+    out: Box<dyn AsyncWrite + Unpin>,
+    /// What is left of the burst it was given at connect, written before any live chunk.
+    burst: VecDeque<Bytes>,
+    /// The number of the next live chunk it gets.
+    next: u64,
+    /// How much of the chunk it is in (the burst's first, or chunk `next`) is written.
+    written: usize,
+    deadline: Option<Instant>,
+    viewer: Option<Principal>,
+    gone: bool,
+    /// It tuned in before an access change the task has handled, and joined after: that change
+    /// never saw it, so the store is asked.
+    unchecked: bool,
+}
+
+/// The last chunks, numbered: chunk `first` is `chunks[0]`.
+#[derive(Default)]
+struct Ring {
+    chunks: VecDeque<Bytes>,
+    first: u64,
+}
+
+impl Ring {
+    fn get(&self, seq: u64) -> Option<&Bytes> {
+        seq.checked_sub(self.first).and_then(|i| self.chunks.get(usize::try_from(i).ok()?))
+    }
+
+    fn push(&mut self, chunk: Bytes) {
+        self.chunks.push_back(chunk);
+        if self.chunks.len() > QUEUE {
+            self.chunks.pop_front();
+            self.first += 1;
+        }
+    }
+
+    /// `missed` chunks went by unseen (the task fell behind the relay): whoever needed them is
+    /// behind by more than the ring.
+    fn skip(&mut self, missed: u64) {
+        self.first += self.chunks.len() as u64 + missed;
+        self.chunks.clear();
+    }
+}
+
+impl Transmitter {
+    /// This thread's transmitter of `relay`, made (and following it) if there is none.
+    pub(crate) fn for_relay(service: &RadioService, slug: &str, relay: &Arc<Relay>) -> Rc<Transmitter> {
+        let key = Arc::as_ptr(relay) as usize;
+        ON_THIS_THREAD.with_borrow_mut(|transmitters| {
+            if let Some(transmitter) = transmitters.get(&key).and_then(Weak::upgrade)
+                && !transmitter.ended.get()
+            {
+                return transmitter;
+            }
+            // The access changes first: a change made while the relay is followed is not missed.
+            let access = service.access_changes();
+            let (live, next) = relay.follow();
+            let transmitter = Rc::new(Transmitter {
+                station: Station { service: service.clone(), slug: slug.to_owned(), relay: relay.clone() },
+                listeners: RefCell::default(),
+                start: RefCell::new(Some(Following { live, next, access })),
+                joined: Notify::new(),
+                ended: Cell::new(false),
+                changes: Cell::new(0),
+            });
+            transmitters.insert(key, Rc::downgrade(&transmitter));
+            transmitter
+        })
+    }
+
+    /// Adds a listener as it `tuned` in, and starts the task if it does not run yet (`stop` then
+    /// ends it).
+    pub(crate) fn join(
+        self: Rc<Self>,
+        out: Box<dyn AsyncWrite + Unpin>,
+        tuned: Tuned,
+        deadline: Option<Instant>,
+        stop: Stop,
+    ) {
+        let Tuned { burst, next, changes_seen, viewer } = tuned;
+        if self.ended.get() {
+            // Dropping `out` closes it: the listener reconnects.
+            self.station.relay.tune_out(1);
+            self.station.report();
+            return;
+        }
+        self.listeners.borrow_mut().push(Listener {
+            out,
+            burst: burst.into(),
+            next,
+            written: 0,
+            deadline,
+            viewer,
+            gone: false,
+            unchecked: changes_seen != self.changes.get(),
+        });
+        self.joined.notify_one();
+        let following = self.start.borrow_mut().take();
+        if let Some(following) = following {
+            // Unconstrained: a pass writes to many sockets, and tokio's budget would otherwise
+            // cut it every 128 writes; `PASS` bounds it instead.
+            tokio::task::spawn_local(tokio::task::unconstrained(self.run(following, stop)));
+        }
+    }
+
+    /// The access changes handled so far: what a listener tuning in passes to [`join`](Self::join).
+    pub(crate) fn changes_seen(&self) -> u64 {
+        self.changes.get()
+    }
+
+    /// A listener tuned in but went without joining: the task looks again whether it is needed.
+    pub(crate) fn left_before_joining(&self) {
+        self.station.relay.tune_out(1);
+        self.station.report();
+        self.joined.notify_one();
+    }
+
+    async fn run(self: Rc<Self>, following: Following, mut stop: Stop) {
+        let Following { mut live, next, mut access } = following;
+        let mut ring = Ring { chunks: VecDeque::new(), first: next };
+        loop {
+            let deadline = self.listeners.borrow().iter().filter_map(|l| l.deadline).min();
+            tokio::select! {
+                biased;
+                () = &mut stop => {
+                    self.drop_all();
+                    break;
+                }
+                change = access.recv() => match change {
+                    Ok(change) => self.recheck(Some(&change), false).await,
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.recheck(None, false).await,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        self.drop_all();
+                        break;
+                    }
+                },
+                chunk = live.recv() => match chunk {
+                    Ok(chunk) => ring.push(chunk),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => ring.skip(missed),
+                    Err(broadcast::error::RecvError::Closed) => {
+                        self.drop_all();
+                        break;
+                    }
+                },
+                () = self.joined.notified() => {}
+                () = sleep_until(deadline), if deadline.is_some() => {
+                    let now = Instant::now();
+                    for listener in self.listeners.borrow_mut().iter_mut() {
+                        listener.gone |= listener.deadline.is_some_and(|at| at <= now);
+                    }
+                }
+                () = std::future::poll_fn(|cx| self.write_out(cx, &ring)) => tokio::task::yield_now().await,
+            }
+            if self.listeners.borrow().iter().any(|l| l.unchecked) {
+                self.recheck(None, true).await;
+            }
+            self.sweep(&ring);
+            // Nobody listens and nobody is about to: this thread needs it no more.
+            if self.listeners.borrow().is_empty() && Rc::strong_count(&self) == 1 {
+                break;
+            }
+        }
+        self.ended.set(true);
+        let key = Arc::as_ptr(&self.station.relay) as usize;
+        ON_THIS_THREAD.with_borrow_mut(|transmitters| {
+            if transmitters.get(&key).is_some_and(|t| std::ptr::eq(t.as_ptr(), Rc::as_ptr(&self))) {
+                transmitters.remove(&key);
+            }
+        });
+    }
+
+    /// Writes to every listener what it has not had yet, as far as its socket takes it now.
+    /// Pending when that is done (a full socket wakes the task when it can take more); ready
+    /// when a pass of [`PASS`] writes was cut short, so that other tasks run before the next.
+    fn write_out(&self, cx: &mut Context<'_>, ring: &Ring) -> Poll<()> {
+        let mut writes = 0;
+        for listener in self.listeners.borrow_mut().iter_mut().filter(|l| !l.gone) {
+            loop {
+                let chunk = match listener.burst.front() {
+                    Some(chunk) => chunk,
+                    None => match ring.get(listener.next) {
+                        Some(chunk) => chunk,
+                        None => break,
+                    },
+                };
+                let len = chunk.len();
+                let rest = chunk.get(listener.written..).unwrap_or_default();
+                let wrote = if rest.is_empty() {
+                    0
+                } else {
+                    match Pin::new(&mut listener.out).poll_write(cx, rest) {
+                        Poll::Ready(Ok(n)) if n > 0 => n,
+                        Poll::Ready(_) => {
+                            listener.gone = true;
+                            break;
+                        }
+                        Poll::Pending => break,
+                    }
+                };
+                listener.written += wrote;
+                if listener.written >= len {
+                    listener.written = 0;
+                    if listener.burst.pop_front().is_none() {
+                        listener.next += 1;
+                    } else if listener.burst.is_empty() {
+                        // Its memory goes with the burst.
+                        listener.burst = VecDeque::new();
+                    }
+                }
+                writes += 1;
+                if writes >= PASS {
+                    cx.waker().wake_by_ref();
+                    return Poll::Ready(());
+                }
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Drops the listeners that went, were cut or fell behind the ring, and counts them out.
+    fn sweep(&self, ring: &Ring) {
+        let mut listeners = self.listeners.borrow_mut();
+        let before = listeners.len();
+        listeners.retain(|l| !l.gone && l.next >= ring.first);
+        let left = before - listeners.len();
+        drop(listeners);
+        if left > 0 {
+            self.station.relay.tune_out(left);
+            self.station.report();
+        }
+    }
+
+    fn drop_all(&self) {
+        for listener in self.listeners.borrow_mut().iter_mut() {
+            listener.gone = true;
+        }
+        let left = std::mem::take(&mut *self.listeners.borrow_mut()).len();
+        if left > 0 {
+            self.station.relay.tune_out(left);
+            self.station.report();
+        }
+    }
+
+    /// Cuts the listeners whose right to listen ended with `change` (`None`: changes were missed,
+    /// and everyone is checked against the store; `only_unchecked`: only those that joined after
+    /// a change they did not see). Each distinct listener is asked of the store once, however many
+    /// sockets it has.
+    async fn recheck(&self, change: Option<&AccessChange>, only_unchecked: bool) {
+        self.changes.set(self.changes.get() + u64::from(!only_unchecked));
+        let slug = self.station.slug.as_str();
+        let mut ask = Vec::new();
+        for (i, listener) in self.listeners.borrow_mut().iter_mut().enumerate() {
+            if only_unchecked && !listener.unchecked {
+                continue;
+            }
+            // Whatever happened before now is seen by this check.
+            listener.unchecked = false;
+            let who = listener.viewer.map(|v| (v.id, v.role));
+            match change.and_then(|change| change.keeps(slug, who)) {
+                Some(keeps) => listener.gone |= !keeps,
+                None => ask.push((i, listener.viewer)),
+            }
+        }
+        // Few distinct listeners in practice (most are anonymous): a list is enough.
+        let mut answers: Vec<(Option<Principal>, bool)> = Vec::new();
+        for (i, viewer) in ask {
+            let allowed = match answers.iter().find(|(asked, _)| *asked == viewer) {
+                Some(&(_, allowed)) => allowed,
+                None => {
+                    // Boxed: a recheck is rare, and its state would otherwise sit in the task.
+                    let allowed = Box::pin(self.station.service.recheck(slug, viewer.as_ref())).await;
+                    answers.push((viewer, allowed));
+                    allowed
+                }
+            };
+            // Listeners only join at the end while the store is asked: `i` is still theirs.
+            if let Some(listener) = self.listeners.borrow_mut().get_mut(i) {
+                listener.gone |= !allowed;
+            }
+        }
+    }
+}
+
+impl Station {
+    fn report(&self) {
+        self.service.report(&self.slug, &self.relay);
+    }
+}
+
+/// Resolves at `deadline`; never without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, DuplexStream, duplex};
+    use workbench_core::broadcast::{Broadcast, Subscription, fan_out};
+    use workbench_users::{MockAccounts, UserId};
+
+    use super::*;
+    use crate::LocalCensus;
+    use crate::frames::Frame;
+    use crate::ports::{MockPlaylistFiles, MockRadioEvents, MockStationRepository};
+    use crate::relay::CHUNK;
+    use crate::station::{StationFormat, StationSlug};
+
+    /// A bus with no other instance on it.
+    struct Alone(broadcast::Sender<workbench_core::broadcast::Delivery>);
+
+    #[async_trait::async_trait]
+    impl Broadcast for Alone {
+        async fn publish(&self, _topic: &str, _payload: Vec<u8>) {}
+
+        fn subscribe(&self) -> Subscription {
+            Subscription::new(self.0.subscribe())
+        }
+    }
+
+    /// A service with one public MP3 station, `jazz`, of user 1, until it is deleted.
+    fn service() -> RadioService {
+        let deleted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut stations = MockStationRepository::new();
+        let gone = deleted.clone();
+        stations.expect_delete().returning(move |_| {
+            gone.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(true)
+        });
+        stations.expect_find().returning(move |_| {
+            if deleted.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(None);
+            }
+            let station = crate::Station {
+                id: 1,
+                slug: StationSlug::parse("jazz").unwrap(),
+                name: "Jazz".into(),
+                description: None,
+                owner_id: UserId(1),
+                is_public: true,
+                format: StationFormat::Mp3,
+                now_playing: None,
+                created_at: chrono::Utc::now(),
+            };
+            Ok(Some((station, String::new())))
+        });
+        let census = LocalCensus::default();
+        RadioService::new(
+            Arc::new(stations),
+            Arc::new(MockPlaylistFiles::new()),
+            Arc::new(census),
+            Arc::new(MockRadioEvents::new()),
+            Arc::new(Alone(fan_out())),
+            Arc::new(MockAccounts::new()),
+            "test",
+        )
+    }
+
+    /// One chunk of `CHUNK`'s playing time, every byte `byte`.
+    fn chunk(relay: &Relay, byte: u8, len: usize) {
+        relay.push([Frame { bytes: Bytes::from(vec![byte; len]), duration: CHUNK }]);
+    }
+
+    async fn listen(service: &RadioService, buffer: usize, deadline: Option<Instant>) -> DuplexStream {
+        let (ours, theirs) = duplex(buffer);
+        let listening = service.tune_in(None, "jazz").await.unwrap();
+        listening.play(ours, deadline, Box::pin(std::future::pending()));
+        theirs
+    }
+
+    /// Reads until the writer's end closes: everything it was sent.
+    async fn heard(mut listener: DuplexStream) -> Vec<u8> {
+        let mut all = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), listener.read_to_end(&mut all)).await.unwrap().unwrap();
+        all
+    }
+
+    #[tokio::test]
+    async fn a_listener_gets_the_burst_then_every_chunk_once_and_a_slow_one_is_dropped_without_slowing_it() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let service = service();
+                let relay = service.relay("jazz");
+                assert!(relay.claim_source(), "a source is live here");
+                chunk(&relay, 1, 100);
+                chunk(&relay, 2, 100);
+                // Never read: its socket takes 1,000 bytes, then nothing.
+                let slow = listen(&service, 1_000, None).await;
+                // Cut by its deadline once every chunk is sent, so that its stream ends.
+                let fast = listen(&service, 64 * 1024, Some(Instant::now() + Duration::from_secs(2))).await;
+                assert_eq!(relay.listeners(), 2);
+                let reading = tokio::task::spawn_local(heard(fast));
+                let chunks = QUEUE + 20;
+                for i in 0..chunks {
+                    chunk(&relay, 3 + u8::try_from(i % 200).unwrap(), 1_000);
+                    tokio::task::yield_now().await;
+                }
+                // The slow one fell behind by the whole ring: dropped, counted out, its socket closed.
+                let slow_heard = heard(slow).await;
+                assert_eq!(slow_heard.len(), 1_000, "what its socket took before it was dropped");
+                assert_eq!(&slow_heard[..200], [[1; 100], [2; 100]].concat(), "the burst first");
+                assert_eq!(relay.listeners(), 1);
+                // The fast one heard the burst and every chunk, in order, once.
+                let all = reading.await.unwrap();
+                let mut expected = [[1; 100], [2; 100]].concat();
+                for i in 0..chunks {
+                    expected.extend([3 + u8::try_from(i % 200).unwrap(); 1_000]);
+                }
+                assert_eq!(all.len(), expected.len());
+                assert!(all == expected, "every chunk once, in order");
+            })
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_listener_that_tuned_in_before_a_change_and_joins_after_it_is_checked_too() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let service = service();
+                let relay = service.relay("jazz");
+                assert!(relay.claim_source());
+                let playing = listen(&service, 64 * 1024, None).await;
+                let late = service.tune_in(None, "jazz").await.unwrap();
+                let owner = Principal {
+                    id: UserId(1),
+                    role: workbench_users::Role::User,
+                    status: workbench_users::UserStatus::Active,
+                    token_generation: 0,
+                };
+                service.delete(&owner, "jazz").await.unwrap();
+                // The writer handles the deletion: its listener is cut.
+                assert_eq!(heard(playing).await, Vec::<u8>::new());
+                // The late one tuned in before it and joins after: the store is asked, and says no.
+                let (ours, theirs) = duplex(1024);
+                late.play(ours, None, Box::pin(std::future::pending()));
+                assert_eq!(heard(theirs).await, Vec::<u8>::new());
+                assert_eq!(relay.listeners(), 0);
+            })
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_listener_is_cut_at_its_deadline_and_the_others_play_on() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let service = service();
+                let relay = service.relay("jazz");
+                assert!(relay.claim_source(), "a source is live here");
+                let expiring = listen(&service, 64 * 1024, Some(Instant::now() + Duration::from_millis(100))).await;
+                let staying = listen(&service, 64 * 1024, None).await;
+                chunk(&relay, 7, 10);
+                let started = Instant::now();
+                assert_eq!(heard(expiring).await, [7; 10]);
+                assert!(started.elapsed() < Duration::from_secs(2));
+                assert_eq!(relay.listeners(), 1);
+                chunk(&relay, 8, 10);
+                let mut staying = staying;
+                let mut got = [0; 20];
+                staying.read_exact(&mut got).await.unwrap();
+                assert_eq!(got, *[[7; 10], [8; 10]].concat());
+            })
+            .await;
+    }
+}
