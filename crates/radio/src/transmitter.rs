@@ -177,8 +177,7 @@ impl Transmitter {
         let Tuned { burst, next, changes_seen, viewer } = tuned;
         if self.ended.get() {
             // Dropping `out` closes it: the listener reconnects.
-            self.station.relay.tune_out(1);
-            self.station.report();
+            self.station.count_out(1);
             return;
         }
         self.listeners.borrow_mut().push(Listener {
@@ -207,8 +206,7 @@ impl Transmitter {
 
     /// A listener tuned in but went without joining: the task looks again whether it is needed.
     pub(crate) fn left_before_joining(&self) {
-        self.station.relay.tune_out(1);
-        self.station.report();
+        self.station.count_out(1);
         self.joined.notify_one();
     }
 
@@ -321,21 +319,13 @@ impl Transmitter {
         listeners.retain(|l| !l.gone && l.next >= ring.first);
         let left = before - listeners.len();
         drop(listeners);
-        if left > 0 {
-            self.station.relay.tune_out(left);
-            self.station.report();
-        }
+        self.station.count_out(left);
     }
 
+    /// Ends every listener: their sockets close as they are dropped.
     fn drop_all(&self) {
-        for listener in self.listeners.borrow_mut().iter_mut() {
-            listener.gone = true;
-        }
         let left = std::mem::take(&mut *self.listeners.borrow_mut()).len();
-        if left > 0 {
-            self.station.relay.tune_out(left);
-            self.station.report();
-        }
+        self.station.count_out(left);
     }
 
     /// Cuts the listeners whose right to listen ended with `change` (`None`: changes were missed,
@@ -379,8 +369,12 @@ impl Transmitter {
 }
 
 impl Station {
-    fn report(&self) {
-        self.service.report(&self.slug, &self.relay);
+    /// `left` listeners went: counted out, and the census told.
+    fn count_out(&self, left: usize) {
+        if left > 0 {
+            self.relay.tune_out(left);
+            self.service.report(&self.slug, &self.relay);
+        }
     }
 }
 
@@ -457,6 +451,14 @@ mod tests {
         )
     }
 
+    /// [`service`], and the relay of `jazz` with a source live on it.
+    fn on_air() -> (RadioService, Arc<Relay>) {
+        let service = service();
+        let relay = service.relay("jazz");
+        assert!(relay.claim_source(), "a source is live here");
+        (service, relay)
+    }
+
     /// One chunk of `CHUNK`'s playing time, every byte `byte`.
     fn chunk(relay: &Relay, byte: u8, len: usize) {
         relay.push([Frame { bytes: Bytes::from(vec![byte; len]), duration: CHUNK }]);
@@ -480,9 +482,7 @@ mod tests {
     async fn a_listener_gets_the_burst_then_every_chunk_once_and_a_slow_one_is_dropped_without_slowing_it() {
         tokio::task::LocalSet::new()
             .run_until(async {
-                let service = service();
-                let relay = service.relay("jazz");
-                assert!(relay.claim_source(), "a source is live here");
+                let (service, relay) = on_air();
                 chunk(&relay, 1, 100);
                 chunk(&relay, 2, 100);
                 // Never read: its socket takes 1,000 bytes, then nothing.
@@ -517,9 +517,7 @@ mod tests {
     async fn a_listener_that_tuned_in_before_a_change_and_joins_after_it_is_checked_too() {
         tokio::task::LocalSet::new()
             .run_until(async {
-                let service = service();
-                let relay = service.relay("jazz");
-                assert!(relay.claim_source());
+                let (service, relay) = on_air();
                 let playing = listen(&service, 64 * 1024, None).await;
                 let late = service.tune_in(None, "jazz").await.unwrap();
                 let owner = Principal {
@@ -544,9 +542,7 @@ mod tests {
     async fn a_listener_is_cut_at_its_deadline_and_the_others_play_on() {
         tokio::task::LocalSet::new()
             .run_until(async {
-                let service = service();
-                let relay = service.relay("jazz");
-                assert!(relay.claim_source(), "a source is live here");
+                let (service, relay) = on_air();
                 let expiring = listen(&service, 64 * 1024, Some(Instant::now() + Duration::from_millis(100))).await;
                 let staying = listen(&service, 64 * 1024, None).await;
                 chunk(&relay, 7, 10);
