@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use workbench_chat::{ConversationSummary, Counterpart, Message, Room, RoomDraft, RoomSlug};
 use workbench_core::TypeFailures;
 
-use crate::body::{Lenient, component, lenient, nullable, patterned};
+use crate::body::{Lenient, component, lenient, nullable, patterned, trimmed_text};
 
 /// The schema of a room name as `RoomSlug::parse` reads it.
 #[derive(Debug)]
@@ -188,11 +188,21 @@ impl MessageResponse {
     }
 }
 
+/// The schema of a message's text as `MessageContent::parse` reads it.
+#[derive(Debug)]
+pub struct MessageContentSchema;
+
+component!(
+    MessageContentSchema,
+    "MessageContent",
+    trimmed_text(1, workbench_chat::MessageContent::MAX_CHARS, "1 to 4000 characters once trimmed")
+);
+
 /// `PATCH /chat/messages/{id}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct EditMessageRequest {
     /// The corrected text: 1 to 4,000 characters once trimmed.
-    #[schema(value_type = String, min_length = 1, max_length = 4000, required = true)]
+    #[schema(value_type = MessageContentSchema, required = true)]
     #[serde(default)]
     pub content: Lenient<String>,
 }
