@@ -199,6 +199,13 @@ impl AsyncWrite for Connection {
     }
 }
 
+/// `socket` registered afresh with the runtime's I/O driver: no waker of an earlier reader or
+/// writer left in it.
+fn reregistered(socket: TcpStream) -> io::Result<TcpStream> {
+    // `into_std` deregisters it and leaves it non-blocking, as `from_std` wants it.
+    TcpStream::from_std(socket.into_std()?)
+}
+
 /// The service every accepted socket goes to: HTTP/1 over a [`Connection`] (what actix-web's
 /// `HttpServer` builds, with the timeouts it defaults to), then the claimed connection's writer.
 pub(crate) fn connections<I, S, B>(
@@ -249,11 +256,55 @@ where
                     let served =
                         Box::pin(http.call((Connection::new(socket, handoff.clone()), Protocol::Http1, peer))).await;
                     if let Some((writer, socket)) = handoff.take() {
-                        writer(socket, Stopping(graceful)).await;
+                        // The writer may outlive this task (a radio listener's does): its socket
+                        // must not keep it. The dispatcher's last read left this task's waker in
+                        // the socket's registration, and a waker holds its task: every listener
+                        // kept its finished connection task (about 700 bytes) for as long as it
+                        // listened. A registration of its own holds none.
+                        match reregistered(socket) {
+                            Ok(socket) => writer(socket, Stopping(graceful)).await,
+                            Err(e) => tracing::warn!(error = %e, "cannot hand a connection over"),
+                        }
                     }
                     served
                 }
             }))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A waker that only counts as a reference to whoever made it.
+    struct Task;
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    #[tokio::test]
+    async fn a_socket_handed_over_holds_no_waker_of_who_read_it_before() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (socket, _) = listener.accept().await.unwrap();
+        // The dispatcher's last read: nothing to read yet, so its waker is kept for later.
+        let nothing = socket.try_read(&mut [0; 8]).unwrap_err();
+        assert_eq!(nothing.kind(), io::ErrorKind::WouldBlock);
+        let task = Arc::new(Task);
+        let waker = Waker::from(task.clone());
+        assert!(socket.poll_read_ready(&mut Context::from_waker(&waker)).is_pending());
+        drop(waker);
+        assert_eq!(Arc::strong_count(&task), 2, "the socket's registration holds the reader's waker");
+
+        let socket = reregistered(socket).unwrap();
+        assert_eq!(Arc::strong_count(&task), 1, "handed over, it holds no one");
+        assert!(socket.peer_addr().is_ok(), "and it is the same connection");
+    }
 }
