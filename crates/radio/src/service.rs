@@ -378,6 +378,7 @@ impl RadioService {
         let transmitter = Transmitter::for_relay(self, slug, &relay);
         let changes_seen = transmitter.changes_seen();
         let Tuned { burst, next } = relay.tune_in();
+        transmitter.expect(next);
         self.report(slug, &relay);
         Ok(Listening {
             content_type: station.format.content_type(),
@@ -554,8 +555,8 @@ impl Listening {
 
 impl Drop for Listening {
     fn drop(&mut self) {
-        if let Some(transmitter) = self.transmitter.take() {
-            transmitter.left_before_joining();
+        if let (Some(transmitter), Some(tuned)) = (self.transmitter.take(), self.tuned.take()) {
+            transmitter.left_before_joining(tuned.next);
         }
     }
 }

@@ -6,17 +6,19 @@
 //! 2.3 KB of future and task per listener (heaptrack), against Icecast's 2 KB in all. Here a
 //! listener is its socket and a slot of about a hundred bytes: where it is in the station's
 //! ring of recent chunks, what is left of its burst, its deadline and who it is. The
-//! transmitter follows the relay once, keeps the last [`QUEUE`] chunks, and on each chunk (or
-//! when a socket that was full can take more) writes to every listener what it has not had yet,
-//! without waiting for any of them: a socket that cannot take more now is tried again when it
-//! can, and a listener left behind by the whole ring is dropped, as before.
+//! transmitter follows the relay once, keeps the chunks some listener still needs (at most the
+//! last [`QUEUE`]), and on each chunk (or when a socket that was full can take more) writes to
+//! every listener what it has not had yet, without waiting for any of them: a socket that cannot
+//! take more now is tried again when it can, and a listener left behind by the whole ring is
+//! dropped, as before. As Icecast's queue, the ring holds what its slowest listener has not had:
+//! a chunk or two while everyone keeps up, not 50 s of audio per station and thread.
 //!
 //! A socket belongs to the runtime it was accepted on (actix-web runs one per worker thread), so
 //! a station has one transmitter per thread that has listeners: [`Transmitter::for_relay`] finds
 //! or makes this thread's.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -57,6 +59,11 @@ pub(crate) struct Transmitter {
     ended: Cell<bool>,
     /// Access changes the task has handled: a listener notes it when it tunes in.
     changes: Cell<u64>,
+    /// Listeners tuned in and not joined yet, by the number of the first live chunk each will
+    /// need: the ring keeps those chunks for them.
+    tuning: RefCell<BTreeMap<u64, usize>>,
+    /// Chunks in the ring after the last pass.
+    held: Cell<usize>,
 }
 
 impl std::fmt::Debug for Transmitter {
@@ -64,6 +71,7 @@ impl std::fmt::Debug for Transmitter {
         f.debug_struct("Transmitter")
             .field("station", &self.station.slug)
             .field("listeners", &self.listeners.borrow().len())
+            .field("held", &self.held.get())
             .finish_non_exhaustive()
     }
 }
@@ -123,6 +131,18 @@ impl Ring {
         seq.checked_sub(self.first).and_then(|i| self.chunks.get(usize::try_from(i).ok()?))
     }
 
+    /// The number of the chunk after the newest.
+    fn end(&self) -> u64 {
+        self.first + self.chunks.len() as u64
+    }
+
+    /// Lets go of the chunks before `needed`: nobody will write them again.
+    fn trim(&mut self, needed: u64) {
+        while self.first < needed && self.chunks.pop_front().is_some() {
+            self.first += 1;
+        }
+    }
+
     fn push(&mut self, chunk: Bytes) {
         self.chunks.push_back(chunk);
         if self.chunks.len() > QUEUE {
@@ -159,10 +179,28 @@ impl Transmitter {
                 joined: Notify::new(),
                 ended: Cell::new(false),
                 changes: Cell::new(0),
+                tuning: RefCell::default(),
+                held: Cell::new(0),
             });
             transmitters.insert(key, Rc::downgrade(&transmitter));
             transmitter
         })
+    }
+
+    /// A listener tuned in and will join with `next` (its first live chunk): kept for it.
+    pub(crate) fn expect(&self, next: u64) {
+        *self.tuning.borrow_mut().entry(next).or_default() += 1;
+    }
+
+    /// The listener expected at `next` joined or went.
+    fn arrived(&self, next: u64) {
+        let mut tuning = self.tuning.borrow_mut();
+        if let Some(count) = tuning.get_mut(&next) {
+            *count -= 1;
+            if *count == 0 {
+                tuning.remove(&next);
+            }
+        }
     }
 
     /// Adds a listener as it `tuned` in, and starts the task if it does not run yet (`stop` then
@@ -175,6 +213,7 @@ impl Transmitter {
         stop: Stop,
     ) {
         let Tuned { burst, next, changes_seen, viewer } = tuned;
+        self.arrived(next);
         if self.ended.get() {
             // Dropping `out` closes it: the listener reconnects.
             self.station.count_out(1);
@@ -204,8 +243,10 @@ impl Transmitter {
         self.changes.get()
     }
 
-    /// A listener tuned in but went without joining: the task looks again whether it is needed.
-    pub(crate) fn left_before_joining(&self) {
+    /// A listener tuned in (expected at `next`) but went without joining: the task looks again
+    /// whether it is needed.
+    pub(crate) fn left_before_joining(&self, next: u64) {
+        self.arrived(next);
         self.station.count_out(1);
         self.joined.notify_one();
     }
@@ -250,6 +291,8 @@ impl Transmitter {
                 self.recheck(None, true).await;
             }
             self.sweep(&ring);
+            ring.trim(self.needed_from(&ring));
+            self.held.set(ring.chunks.len());
             // Nobody listens and nobody is about to: this thread needs it no more.
             if self.listeners.borrow().is_empty() && Rc::strong_count(&self) == 1 {
                 break;
@@ -320,6 +363,13 @@ impl Transmitter {
         let left = before - listeners.len();
         drop(listeners);
         self.station.count_out(left);
+    }
+
+    /// The oldest chunk a listener, joined or about to, has not had yet.
+    fn needed_from(&self, ring: &Ring) -> u64 {
+        let joined = self.listeners.borrow().iter().map(|l| l.next).min();
+        let tuning = self.tuning.borrow().keys().next().copied();
+        joined.into_iter().chain(tuning).min().unwrap_or(ring.end())
     }
 
     /// Ends every listener: their sockets close as they are dropped.
@@ -509,6 +559,49 @@ mod tests {
                 }
                 assert_eq!(all.len(), expected.len());
                 assert!(all == expected, "every chunk once, in order");
+            })
+            .await;
+    }
+
+    #[tokio::test]
+    async fn the_ring_holds_only_what_a_listener_has_not_had_yet() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let (service, relay) = on_air();
+                let fast = listen(&service, 64 * 1024, None).await;
+                let reading = tokio::task::spawn_local(heard(fast));
+                let transmitter = Transmitter::for_relay(&service, "jazz", &relay);
+                let settle = || async {
+                    for _ in 0..20 {
+                        tokio::task::yield_now().await;
+                    }
+                };
+                for i in 0..40 {
+                    chunk(&relay, i, 100);
+                    settle().await;
+                }
+                assert!(transmitter.held.get() <= 1, "everyone keeps up: {} chunks held", transmitter.held.get());
+
+                // Tuned in, not joined yet: what it will need is kept for it.
+                let late = service.tune_in(None, "jazz").await.unwrap();
+                for i in 40..45 {
+                    chunk(&relay, i, 100);
+                    settle().await;
+                }
+                assert_eq!(transmitter.held.get(), 5, "kept for the listener about to join");
+                let (ours, mut theirs) = duplex(64 * 1024);
+                late.play(ours, None, Box::pin(std::future::pending()));
+                settle().await;
+                let mut got = vec![0; 15 * 100];
+                theirs.read_exact(&mut got).await.unwrap();
+                let expected: Vec<u8> = (30..45).flat_map(|i| [i; 100]).collect();
+                assert!(got == expected, "its burst, then every chunk since it tuned in");
+                chunk(&relay, 45, 100);
+                settle().await;
+                assert!(transmitter.held.get() <= 1, "and let go once written");
+                drop(theirs);
+                relay.release_source();
+                drop(reading);
             })
             .await;
     }
