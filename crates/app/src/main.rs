@@ -9,7 +9,9 @@ use workbench_app::{Application, Settings, openapi, server, telemetry, wiring};
 use workbench_users::{AuthError, NewAccount, Role};
 
 /// mimalloc instead of the system allocator: requests allocate many small, short-lived buffers
-/// across threads, where glibc's malloc measured several percent of the server's time.
+/// across threads, where glibc's malloc measured several percent of the server's time. The
+/// `system-allocator` feature leaves it out, so that a heap profiler sees every allocation.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
