@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use workbench_e2e::{Account, TestApp, engines, error_fields, expect_problem, send_as};
+use workbench_e2e::{Account, TestApp, engines, error_fields, eventually, expect_problem, send_as};
 
 async fn create(app: &TestApp, who: &Account, body: Value) -> reqwest::Response {
     app.post("/api/v1/radio/stations").bearer_auth(&who.access_token).json(&body).send().await.unwrap()
@@ -441,6 +441,23 @@ async fn listeners_on_another_instance_hear_the_source_and_are_counted(backend: 
     let changed = patch(a, &ann, "shared", &json!({"is_public": false})).send().await.unwrap();
     assert_eq!(changed.status(), 200);
     ends_within(&mut res, 3, "B's listener, once A made the station private").await;
+    expect_problem(b.get("/radio/shared/stream").send().await.unwrap(), 404).await;
+
+    // Turned public again on A: B lets anyone in again.
+    let changed = patch(a, &ann, "shared", &json!({"is_public": true})).send().await.unwrap();
+    assert_eq!(changed.status(), 200);
+    let mut res = eventually("B lets anyone in once A made the station public", Duration::from_secs(3), || async {
+        Some(b.get("/radio/shared/stream").send().await.unwrap()).filter(|res| res.status() == 200)
+    })
+    .await;
+    read_until(&mut res, "A's source on B, public again", holds_silent_frame).await;
+
+    // The owner's account deleted on A takes the station with it: B's listener ends.
+    let admin = a.signup_with_role("adm", "admin").await;
+    let deleted = send_as(a, &admin, reqwest::Method::DELETE, &format!("/admin/users/{}", ann.id), None).await;
+    assert_eq!(deleted.status(), 204);
+    ends_within(&mut res, 3, "B's listener, once the station's owner was deleted on A").await;
+    expect_problem(b.get("/radio/shared/stream").send().await.unwrap(), 404).await;
     feeding.abort();
 }
 

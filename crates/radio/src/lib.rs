@@ -12,6 +12,7 @@
 mod census;
 mod error;
 pub mod frames;
+mod known;
 mod ports;
 pub mod relay;
 mod service;

@@ -18,6 +18,7 @@ use workbench_users::{Accounts, PRINCIPAL_CHANGED, Principal, Role, UserId};
 
 use crate::error::RadioError;
 use crate::frames::{Framer, Framing};
+use crate::known::Known;
 use crate::ports::{ListenerCensus, PlaylistFiles, RadioEvents, StationRepository};
 use crate::relay::{Relay, Relays, Tuned};
 use crate::station::{
@@ -71,6 +72,8 @@ pub struct RadioService {
     accounts: Arc<dyn Accounts>,
     /// Changes to who may listen, from any instance, for this instance's listeners.
     access: broadcast::Sender<AccessChange>,
+    /// Stations as last read, for tune-ins; dropped by the changes above.
+    known: Arc<Known>,
 }
 
 /// A change to who may listen, announced on the bus ([`ACCESS_TOPIC`]) by the instance that made
@@ -140,6 +143,7 @@ impl RadioService {
             instance: instance.into(),
             accounts,
             access: broadcast::channel(ACCESS_QUEUE).0,
+            known: Arc::default(),
         }
     }
 
@@ -159,20 +163,24 @@ impl RadioService {
                 Delivery::Message(message) => message,
                 // Changes may have been missed while the bus was down: every listener checks again.
                 Delivery::Restored => {
-                    let _ = self.access.send(AccessChange::Missed);
+                    self.known.losing(false);
+                    self.heard(AccessChange::Missed);
                     continue;
                 }
-                Delivery::Lost => continue,
+                Delivery::Lost => {
+                    self.known.losing(true);
+                    continue;
+                }
             };
             if message.topic == ACCESS_TOPIC {
                 if let Ok(change) = serde_json::from_slice::<AccessChange>(&message.payload) {
-                    let _ = self.access.send(change);
+                    self.heard(change);
                 }
                 continue;
             }
             if message.topic == PRINCIPAL_CHANGED {
                 if let Some(user) = std::str::from_utf8(&message.payload).ok().and_then(|s| s.parse().ok()) {
-                    let _ = self.access.send(AccessChange::Account { user: UserId(user) });
+                    self.heard(AccessChange::Account { user: UserId(user) });
                 }
                 continue;
             }
@@ -216,7 +224,28 @@ impl RadioService {
         if let Ok(payload) = serde_json::to_vec(&change) {
             self.bus.publish(ACCESS_TOPIC, payload).await;
         }
+        self.heard(change);
+    }
+
+    /// A change heard, from this instance or another: the stations kept for tune-ins that it may
+    /// have made stale are dropped before this instance's listeners hear it. An account's change
+    /// may be its deletion, which takes the owner's stations with it and says nothing of them:
+    /// those the store no longer has are announced gone here.
+    fn heard(&self, change: AccessChange) {
+        let owned = self.known.heard(&change);
         let _ = self.access.send(change);
+        if owned.is_empty() {
+            return;
+        }
+        let service = self.clone();
+        tokio::spawn(async move {
+            for slug in owned {
+                if let Ok(None) = service.stations.find(&slug).await {
+                    service.relays.remove(&slug);
+                    service.heard(AccessChange::Gone { slug });
+                }
+            }
+        });
     }
 
     /// The relay of `slug` on this instance (tests feed it audio).
@@ -285,14 +314,14 @@ impl RadioService {
         v.finish()?;
         let changes = StationChanges { name, description, is_public: changes.is_public };
         let station = self.stations.update(station.id, changes).await?.ok_or(RadioError::NotFound)?;
-        if !station.is_public {
-            let change = AccessChange::Station {
-                slug: station.slug.as_str().to_owned(),
-                owner: station.owner_id,
-                public: station.is_public,
-            };
-            self.announce(change).await;
-        }
+        // Announced whatever changed: listeners who may no longer see it end, and every instance
+        // reads the station afresh at its next tune-in (one turned public is heard at once).
+        let change = AccessChange::Station {
+            slug: station.slug.as_str().to_owned(),
+            owner: station.owner_id,
+            public: station.is_public,
+        };
+        self.announce(change).await;
         Ok(self.on_air(station).await)
     }
 
@@ -363,7 +392,8 @@ impl RadioService {
     /// A listener tuning in: the station's media type and its audio, from a burst of the last
     /// seconds; the playlist when no source is live (started when nobody was playing it).
     pub async fn tune_in(&self, viewer: Option<&Principal>, slug: &str) -> Result<Listening, RadioError> {
-        let station = self.visible(viewer, slug).await?;
+        let changes = self.known.changes();
+        let station = self.kept_visible(viewer, slug).await?;
         let relay = self.relays.get(slug, station.format.framing());
         // A source on another instance is live when its audio arrives here, or when the census
         // says so before its first chunk did.
@@ -376,7 +406,9 @@ impl RadioService {
         }
         // The writer follows the relay (and the access changes) before the burst is taken.
         let transmitter = Transmitter::for_relay(self, slug, &relay);
-        let changes_seen = transmitter.changes_seen();
+        // The station was read across a change its writer may already have handled: the store
+        // says whether this listener may listen, when it joins.
+        let changes_seen = Some(transmitter.changes_seen()).filter(|_| self.known.changes() == changes);
         let Tuned { burst, next } = relay.tune_in();
         transmitter.expect(next);
         self.report(slug, &relay);
@@ -429,6 +461,18 @@ impl RadioService {
         }
         match self.stations.find(slug).await? {
             Some((station, _)) if station.visible_to(viewer) => Ok(station),
+            _ => Err(RadioError::NotFound),
+        }
+    }
+
+    /// [`Self::visible`] from the stations kept for tune-ins.
+    async fn kept_visible(&self, viewer: Option<&Principal>, slug: &str) -> Result<Station, RadioError> {
+        if StationSlug::parse(slug).is_err() {
+            return Err(RadioError::NotFound);
+        }
+        let read = || async { Ok(self.stations.find(slug).await?.map(|(station, _)| station)) };
+        match self.known.station(slug, read).await? {
+            Some(station) if station.visible_to(viewer) => Ok(station),
             _ => Err(RadioError::NotFound),
         }
     }

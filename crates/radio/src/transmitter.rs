@@ -98,7 +98,8 @@ struct Following {
 pub(crate) struct Tuned {
     pub burst: Vec<Bytes>,
     pub next: u64,
-    pub changes_seen: u64,
+    /// `None`: it must be checked against the store when it joins.
+    pub changes_seen: Option<u64>,
     pub viewer: Option<Principal>,
 }
 
@@ -227,7 +228,7 @@ impl Transmitter {
             deadline,
             viewer,
             gone: false,
-            unchecked: changes_seen != self.changes.get(),
+            unchecked: changes_seen != Some(self.changes.get()),
         });
         self.joined.notify_one();
         let following = self.start.borrow_mut().take();
