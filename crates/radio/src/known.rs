@@ -25,7 +25,7 @@ use crate::station::Station;
 pub(crate) struct Known {
     /// By slug; a cell is being filled while its first reader waits on the store, and the others
     /// wait for that reader rather than read too.
-    stations: Mutex<HashMap<String, Arc<OnceCell<Station>>>>,
+    stations: Mutex<HashMap<String, Arc<OnceCell<Option<Station>>>>>,
     /// The owners of stations read so far, kept across changes that drop the rows: an owner's
     /// account deleted takes their stations with it, with no change of its own.
     owners: Mutex<HashMap<String, UserId>>,
@@ -33,12 +33,6 @@ pub(crate) struct Known {
     changes: AtomicU64,
     /// Set while the bus may be losing changes: every tune-in reads the store.
     unheard: AtomicBool,
-}
-
-/// Why a cell stayed empty.
-enum Unread {
-    Absent,
-    Store(RepositoryError),
 }
 
 impl Known {
@@ -59,52 +53,64 @@ impl Known {
     where
         F: Future<Output = Result<Option<Station>, RepositoryError>>,
     {
-        if self.unheard.load(Ordering::Acquire) {
-            return read().await;
-        }
         let cell = {
             let mut stations = self.stations.lock().unwrap_or_else(PoisonError::into_inner);
-            match stations.get(slug) {
-                Some(cell) => cell.clone(),
-                None => stations.entry(slug.to_owned()).or_default().clone(),
+            // Checked under the lock that `losing` sets it under: no cell is handed out after
+            // the rows were dropped for a lost bus.
+            if self.unheard.load(Ordering::Acquire) {
+                None
+            } else {
+                Some(match stations.get(slug) {
+                    Some(cell) => cell.clone(),
+                    None => stations.entry(slug.to_owned()).or_default().clone(),
+                })
             }
         };
-        let found = cell
-            .get_or_try_init(|| async {
-                match read().await {
-                    Ok(Some(station)) => Ok(station),
-                    Ok(None) => Err(Unread::Absent),
-                    Err(e) => Err(Unread::Store(e)),
-                }
-            })
-            .await;
-        match found {
-            Ok(station) => {
-                let owners = &mut self.owners.lock().unwrap_or_else(PoisonError::into_inner);
-                owners.entry(slug.to_owned()).or_insert(station.owner_id);
-                Ok(Some(station.clone()))
+        let Some(cell) = cell else {
+            let found = read().await?;
+            self.owned(slug, found.as_ref());
+            return Ok(found);
+        };
+        // A station not found is shared with whoever waits on the same read, as a station is:
+        // requests for a slug that does not exist cost one read at a time, not one each in turn.
+        let found = cell.get_or_try_init(read).await.cloned();
+        if !matches!(found, Ok(Some(_))) {
+            // Nothing but stations is kept: unknown slugs must not grow the map, and one created
+            // later is found.
+            let mut stations = self.stations.lock().unwrap_or_else(PoisonError::into_inner);
+            if stations.get(slug).is_some_and(|kept| Arc::ptr_eq(kept, &cell)) {
+                stations.remove(slug);
             }
-            Err(unread) => {
-                // No empty cell is left behind: unknown slugs must not grow the map.
-                let mut stations = self.stations.lock().unwrap_or_else(PoisonError::into_inner);
-                if stations.get(slug).is_some_and(|kept| Arc::ptr_eq(kept, &cell) && kept.get().is_none()) {
-                    stations.remove(slug);
-                }
-                match unread {
-                    Unread::Absent => Ok(None),
-                    Unread::Store(e) => Err(e),
-                }
+        }
+        if let Ok(found) = &found {
+            self.owned(slug, found.as_ref());
+        }
+        found
+    }
+
+    /// Notes whom `slug` belongs to, as just read.
+    fn owned(&self, slug: &str, station: Option<&Station>) {
+        if let Some(station) = station {
+            let mut owners = self.owners.lock().unwrap_or_else(PoisonError::into_inner);
+            if owners.get(slug) != Some(&station.owner_id) {
+                owners.insert(slug.to_owned(), station.owner_id);
             }
         }
     }
 
     /// Changes from other instances may be lost from now (`true`: the bus's link is down, or this
-    /// instance fell behind it) until they flow again (`false`, with [`AccessChange::Missed`]
-    /// heard next): meanwhile nothing is kept.
+    /// instance fell behind it) until they flow again (`false`, once [`AccessChange::Missed`]
+    /// dropped what was read meanwhile): meanwhile nothing is kept.
     pub(crate) fn losing(&self, losing: bool) {
-        self.unheard.store(losing, Ordering::Release);
+        {
+            let mut stations = self.stations.lock().unwrap_or_else(PoisonError::into_inner);
+            self.unheard.store(losing, Ordering::Release);
+            if losing {
+                stations.clear();
+            }
+        }
         if losing {
-            self.heard(&AccessChange::Missed);
+            self.changes.fetch_add(1, Ordering::AcqRel);
         }
     }
 
@@ -206,6 +212,31 @@ mod tests {
         assert!(known.stations.lock().unwrap().is_empty(), "no empty cell left for an unknown slug");
         let created = known.station("jazz", || async { Ok(Some(station("jazz", 1))) }).await.unwrap();
         assert!(created.is_some(), "a station created since is found");
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_for_a_slug_that_does_not_exist_share_one_read() {
+        let known = Known::default();
+        let reads = AtomicUsize::new(0);
+        let read = || async {
+            reads.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Ok(None)
+        };
+        let all = futures_util::future::join_all((0..100).map(|_| known.station("nope", read))).await;
+        assert!(all.iter().all(|found| matches!(found, Ok(None))));
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        assert!(known.stations.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_owner_read_while_changes_may_be_lost_is_still_known() {
+        let known = Known::default();
+        known.losing(true);
+        known.station("jazz", || async { Ok(Some(station("jazz", 1))) }).await.unwrap();
+        known.heard(&AccessChange::Missed);
+        known.losing(false);
+        assert_eq!(known.heard(&AccessChange::Account { user: UserId(1) }), vec!["jazz".to_owned()]);
     }
 
     #[tokio::test]

@@ -163,8 +163,9 @@ impl RadioService {
                 Delivery::Message(message) => message,
                 // Changes may have been missed while the bus was down: every listener checks again.
                 Delivery::Restored => {
-                    self.known.losing(false);
+                    // Rows read while changes were lost go first; only then are rows kept again.
                     self.heard(AccessChange::Missed);
+                    self.known.losing(false);
                     continue;
                 }
                 Delivery::Lost => {
@@ -221,10 +222,13 @@ impl RadioService {
     /// Tells this instance's listeners at once, and the other instances' through the bus (a
     /// listener here that hears it twice checks twice, which changes nothing).
     async fn announce(&self, change: AccessChange) {
-        if let Ok(payload) = serde_json::to_vec(&change) {
+        // Here first: this instance must not serve the row it just changed while the bus takes
+        // its time.
+        let payload = serde_json::to_vec(&change);
+        self.heard(change);
+        if let Ok(payload) = payload {
             self.bus.publish(ACCESS_TOPIC, payload).await;
         }
-        self.heard(change);
     }
 
     /// A change heard, from this instance or another: the stations kept for tune-ins that it may
@@ -240,12 +244,34 @@ impl RadioService {
         let service = self.clone();
         tokio::spawn(async move {
             for slug in owned {
-                if let Ok(None) = service.stations.find(&slug).await {
+                // A store that cannot answer is asked again: the station's listeners must not
+                // outlive it for a blip.
+                let mut wait = Duration::from_millis(250);
+                let found = loop {
+                    match service.stations.find(&slug).await {
+                        Ok(found) => break Some(found),
+                        Err(_) if wait < Duration::from_secs(30) => {
+                            tokio::time::sleep(wait).await;
+                            wait *= 2;
+                        }
+                        Err(e) => {
+                            tracing::warn!(station = %slug, error = %e, "cannot tell whether a station went with its owner");
+                            break None;
+                        }
+                    }
+                };
+                if let Some(None) = found {
                     service.relays.remove(&slug);
                     service.heard(AccessChange::Gone { slug });
                 }
             }
         });
+    }
+
+    /// `change` as if heard from another instance (tests).
+    #[cfg(test)]
+    pub(crate) fn hear(&self, change: AccessChange) {
+        self.heard(change);
     }
 
     /// The relay of `slug` on this instance (tests feed it audio).

@@ -391,10 +391,12 @@ impl Transmitter {
             if only_unchecked && !listener.unchecked {
                 continue;
             }
-            // Whatever happened before now is seen by this check.
-            listener.unchecked = false;
+            // One that joined unchecked may have missed a change before this one, which this
+            // change says nothing about: the store decides for it. Whatever happened before now
+            // is seen by this check.
+            let unchecked = std::mem::take(&mut listener.unchecked);
             let who = listener.viewer.map(|v| (v.id, v.role));
-            match change.and_then(|change| change.keeps(slug, who)) {
+            match change.filter(|_| !unchecked).and_then(|change| change.keeps(slug, who)) {
                 Some(keeps) => listener.gone |= !keeps,
                 None => ask.push((i, listener.viewer)),
             }
@@ -621,6 +623,32 @@ mod tests {
                 // The writer handles the deletion: its listener is cut.
                 assert_eq!(heard(playing).await, Vec::<u8>::new());
                 // The late one tuned in before it and joins after: the store is asked, and says no.
+                let (ours, theirs) = duplex(1024);
+                late.play(ours, None, Box::pin(std::future::pending()));
+                assert_eq!(heard(theirs).await, Vec::<u8>::new());
+                assert_eq!(relay.listeners(), 0);
+            })
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_listener_that_joins_unchecked_is_asked_of_the_store_whatever_change_comes_next() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let (service, relay) = on_air();
+                let playing = listen(&service, 64 * 1024, None).await;
+                let late = service.tune_in(None, "jazz").await.unwrap();
+                let owner = Principal {
+                    id: UserId(1),
+                    role: workbench_users::Role::User,
+                    status: workbench_users::UserStatus::Active,
+                    token_generation: 0,
+                };
+                service.delete(&owner, "jazz").await.unwrap();
+                assert_eq!(heard(playing).await, Vec::<u8>::new());
+                // Another station's change is waiting when the late one joins: it says nothing
+                // of this station, so it must not count as the late one's check.
+                service.hear(AccessChange::Station { slug: "rock".into(), owner: UserId(2), public: true });
                 let (ours, theirs) = duplex(1024);
                 late.play(ours, None, Box::pin(std::future::pending()));
                 assert_eq!(heard(theirs).await, Vec::<u8>::new());
