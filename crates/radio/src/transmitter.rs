@@ -606,55 +606,41 @@ mod tests {
             .await;
     }
 
+    /// A listener tunes in, `jazz` is deleted (the writer cuts its playing listener), `meanwhile`
+    /// runs, and then the late one joins: the store is asked, and says no.
+    async fn joins_after_the_deletion(meanwhile: impl FnOnce(&RadioService)) {
+        let (service, relay) = on_air();
+        let playing = listen(&service, 64 * 1024, None).await;
+        let late = service.tune_in(None, "jazz").await.unwrap();
+        let owner = Principal {
+            id: UserId(1),
+            role: workbench_users::Role::User,
+            status: workbench_users::UserStatus::Active,
+            token_generation: 0,
+        };
+        service.delete(&owner, "jazz").await.unwrap();
+        // The writer handles the deletion: its listener is cut.
+        assert_eq!(heard(playing).await, Vec::<u8>::new());
+        meanwhile(&service);
+        let (ours, theirs) = duplex(1024);
+        late.play(ours, None, Box::pin(std::future::pending()));
+        assert_eq!(heard(theirs).await, Vec::<u8>::new());
+        assert_eq!(relay.listeners(), 0);
+    }
+
     #[tokio::test]
     async fn a_listener_that_tuned_in_before_a_change_and_joins_after_it_is_checked_too() {
-        tokio::task::LocalSet::new()
-            .run_until(async {
-                let (service, relay) = on_air();
-                let playing = listen(&service, 64 * 1024, None).await;
-                let late = service.tune_in(None, "jazz").await.unwrap();
-                let owner = Principal {
-                    id: UserId(1),
-                    role: workbench_users::Role::User,
-                    status: workbench_users::UserStatus::Active,
-                    token_generation: 0,
-                };
-                service.delete(&owner, "jazz").await.unwrap();
-                // The writer handles the deletion: its listener is cut.
-                assert_eq!(heard(playing).await, Vec::<u8>::new());
-                // The late one tuned in before it and joins after: the store is asked, and says no.
-                let (ours, theirs) = duplex(1024);
-                late.play(ours, None, Box::pin(std::future::pending()));
-                assert_eq!(heard(theirs).await, Vec::<u8>::new());
-                assert_eq!(relay.listeners(), 0);
-            })
-            .await;
+        tokio::task::LocalSet::new().run_until(joins_after_the_deletion(|_| {})).await;
     }
 
     #[tokio::test]
     async fn a_listener_that_joins_unchecked_is_asked_of_the_store_whatever_change_comes_next() {
-        tokio::task::LocalSet::new()
-            .run_until(async {
-                let (service, relay) = on_air();
-                let playing = listen(&service, 64 * 1024, None).await;
-                let late = service.tune_in(None, "jazz").await.unwrap();
-                let owner = Principal {
-                    id: UserId(1),
-                    role: workbench_users::Role::User,
-                    status: workbench_users::UserStatus::Active,
-                    token_generation: 0,
-                };
-                service.delete(&owner, "jazz").await.unwrap();
-                assert_eq!(heard(playing).await, Vec::<u8>::new());
-                // Another station's change is waiting when the late one joins: it says nothing
-                // of this station, so it must not count as the late one's check.
-                service.hear(AccessChange::Station { slug: "rock".into(), owner: UserId(2), public: true });
-                let (ours, theirs) = duplex(1024);
-                late.play(ours, None, Box::pin(std::future::pending()));
-                assert_eq!(heard(theirs).await, Vec::<u8>::new());
-                assert_eq!(relay.listeners(), 0);
-            })
-            .await;
+        // Another station's change is waiting when the late one joins: it says nothing of this
+        // station, so it must not count as the late one's check.
+        let another = |service: &RadioService| {
+            service.hear(AccessChange::Station { slug: "rock".into(), owner: UserId(2), public: true });
+        };
+        tokio::task::LocalSet::new().run_until(joins_after_the_deletion(another)).await;
     }
 
     #[tokio::test]
