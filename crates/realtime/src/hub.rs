@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use workbench_core::broadcast::{Broadcast, Delivery};
 use workbench_users::{Principal, Role, UserId};
 
-use crate::mailbox::{Mailbox, Offered, Outbox, mailbox};
+use crate::mailbox::{Mailbox, Offered, Outbox, Sender, mailbox};
 use crate::route::{self, TOPIC, Target};
 
 /// How the hub treats its connections.
@@ -118,6 +118,12 @@ impl Closing {
     pub fn reason(&self) -> Option<CloseReason> {
         self.reason.get().copied()
     }
+
+    /// Whether the connection was asked to close: from then on it is sent nothing more (what
+    /// ended may be the right to hear it), even before its task has closed the socket.
+    fn is_asked(&self) -> bool {
+        self.reason.get().is_some()
+    }
 }
 
 struct Peer {
@@ -135,14 +141,35 @@ struct Peer {
 impl Peer {
     /// Queues `frame` without waiting; a full queue closes the connection.
     fn offer(&self, frame: &ByteString) -> bool {
-        match self.outgoing.offer(frame) {
-            Offered::Queued => true,
-            Offered::Full => {
-                self.closing.close(CloseReason::SlowConsumer);
-                false
-            }
-            Offered::Gone => false,
+        !self.closing.is_asked() && settle(self.outgoing.offer(frame), &self.closing)
+    }
+
+    fn recipient(&self) -> Recipient {
+        Recipient { outgoing: self.outgoing.sender(), closing: self.closing.clone() }
+    }
+}
+
+/// A connection a frame is for, found under the hub's lock and written to after it.
+struct Recipient {
+    outgoing: Sender,
+    closing: Arc<Closing>,
+}
+
+impl Recipient {
+    fn offer(&self, frame: &ByteString) -> bool {
+        !self.closing.is_asked() && settle(self.outgoing.offer(frame), &self.closing)
+    }
+}
+
+/// Whether a frame offered was taken; a full queue closes its connection.
+fn settle(offered: Offered, closing: &Closing) -> bool {
+    match offered {
+        Offered::Queued => true,
+        Offered::Full => {
+            closing.close(CloseReason::SlowConsumer);
+            false
         }
+        Offered::Gone => false,
     }
 }
 
@@ -183,39 +210,37 @@ impl Inner {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Hands `frame` to every connection `target` names. The lock is held only to find them:
+    /// a frame may be written to the socket right away (see [`Outbox::offer`]), and a room's
+    /// thousands of writes must not keep connections from coming and going meanwhile.
     fn deliver(&self, target: &Target, frame: &ByteString) {
-        let state = self.read();
-        match target {
-            Target::Users(users) => {
-                for user in users {
-                    for id in state.by_user.get(user).into_iter().flatten() {
-                        if let Some(peer) = state.peers.get(id) {
-                            peer.offer(frame);
-                        }
-                    }
-                }
+        let recipients: Vec<Recipient> = {
+            let state = self.read();
+            let peers = |ids: Option<&HashSet<ConnectionId>>| -> Vec<Recipient> {
+                ids.into_iter().flatten().filter_map(|id| state.peers.get(id)).map(Peer::recipient).collect()
+            };
+            match target {
+                Target::Users(users) => users
+                    .iter()
+                    .flat_map(|user| state.by_user.get(user).into_iter().flatten())
+                    .filter_map(|id| state.peers.get(id))
+                    .map(Peer::recipient)
+                    .collect(),
+                Target::Room(room) => peers(state.rooms.get(room)),
+                Target::RoomExcept { room, except } => state
+                    .rooms
+                    .get(room)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| state.peers.get(id))
+                    .filter(|peer| peer.user != *except)
+                    .map(Peer::recipient)
+                    .collect(),
+                Target::Topic(topic) => peers(state.topics.get(topic)),
             }
-            Target::Room(room) => {
-                for id in state.rooms.get(room).into_iter().flatten() {
-                    if let Some(peer) = state.peers.get(id) {
-                        peer.offer(frame);
-                    }
-                }
-            }
-            Target::RoomExcept { room, except } => {
-                for id in state.rooms.get(room).into_iter().flatten() {
-                    if let Some(peer) = state.peers.get(id).filter(|peer| peer.user != *except) {
-                        peer.offer(frame);
-                    }
-                }
-            }
-            Target::Topic(topic) => {
-                for id in state.topics.get(topic).into_iter().flatten() {
-                    if let Some(peer) = state.peers.get(id) {
-                        peer.offer(frame);
-                    }
-                }
-            }
+        };
+        for recipient in &recipients {
+            recipient.offer(frame);
         }
     }
 
@@ -449,12 +474,7 @@ impl Hub {
     /// Queues `frame` for this instance's subscribers of `topic` (what is about this instance,
     /// such as its system metrics, goes no further).
     pub fn deliver_topic(&self, topic: &str, frame: &ByteString) {
-        let state = self.inner.read();
-        for id in state.topics.get(topic).into_iter().flatten() {
-            if let Some(peer) = state.peers.get(id) {
-                peer.offer(frame);
-            }
-        }
+        self.inner.deliver(&Target::Topic(topic.to_owned()), frame);
     }
 
     /// Whether anyone here subscribes to `topic` (so that nobody builds frames for no one).
@@ -616,6 +636,18 @@ mod tests {
         hub.publish(&Target::Users(vec![UserId(2)]), "direct").await;
         assert_eq!(&*next(&mut b).await, "direct", "a room left is silent");
         assert!(quiet(&mut a1) && quiet(&mut a2));
+    }
+
+    #[tokio::test]
+    async fn a_connection_asked_to_close_is_sent_nothing_more() {
+        let hub = hub(8);
+        let (mut closed, _) = hub.register(&who(1, 0)).unwrap();
+        let (mut other, _) = hub.register(&who(2, 0)).unwrap();
+        hub.close_user(UserId(1), CloseReason::Revoked);
+        hub.publish(&Target::Users(vec![UserId(1), UserId(2)]), "after").await;
+        assert_eq!(&*next(&mut other).await, "after");
+        assert!(quiet(&mut closed), "nothing for a connection on its way out");
+        assert!(!hub.reply(closed.id, &"reply".into()));
     }
 
     #[tokio::test]

@@ -6,8 +6,14 @@
 //! empty, has one reader and one writer (the hub, under its lock), so a `VecDeque` behind a mutex
 //! with the reader's waker does the same work in what it holds: nothing while idle, a burst's
 //! frames while they wait, and that burst's room given back once written.
-
+//!
+//! A frame offered to an empty queue is written through to the socket when the socket task
+//! attached a way to do so ([`Transmit`]): then a room's message to 5,000 members is 5,000 writes
+//! on the thread that fans it out, not 5,000 tasks woken across threads (each wake of a task on
+//! another runtime is a system call to wake that runtime, then the task's poll) before each
+//! writes. A frame queued behind others, or offered while the socket is busy, waits its turn.
 use std::collections::VecDeque;
+use std::fmt;
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
@@ -17,15 +23,50 @@ use bytestring::ByteString;
 /// Room for this many frames is kept when the queue empties; a larger burst's is given back.
 const KEPT_WHEN_EMPTY: usize = 4;
 
-#[derive(Debug, Default)]
+/// A way to write a frame to a connection's socket at once, from whichever thread offers it,
+/// without waiting: the socket task's writer, shared.
+pub trait Transmit: Send + Sync {
+    /// Writes `frame` now if nothing of the socket's own is being written or waits to be.
+    fn transmit(&self, frame: &ByteString) -> Transmitted;
+}
+
+/// What became of a frame handed to [`Transmit::transmit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transmitted {
+    /// All of it is in the socket.
+    Written,
+    /// Its start is; the writer kept the rest, which the socket task must write out
+    /// ([`Mailbox::ready`] then answers).
+    Partly,
+    /// Not written: the socket is busy, full or failing. The frame is queued instead.
+    Busy,
+}
+
+#[derive(Default)]
 struct Slots {
     frames: VecDeque<ByteString>,
     /// The socket task waiting for a frame, if it waits.
     waker: Option<Waker>,
+    /// Frames offered to an empty queue are written through this, when the socket task gave one.
+    direct: Option<Arc<dyn Transmit>>,
+    /// A frame was written through in part: the socket task must write the rest.
+    unfinished: bool,
     /// The hub forgot the connection: once the frames queued are taken, there are no more.
     outbox_gone: bool,
     /// The socket task is done: nothing offered is kept.
     mailbox_gone: bool,
+}
+
+impl fmt::Debug for Slots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slots")
+            .field("frames", &self.frames.len())
+            .field("direct", &self.direct.is_some())
+            .field("unfinished", &self.unfinished)
+            .field("outbox_gone", &self.outbox_gone)
+            .field("mailbox_gone", &self.mailbox_gone)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -62,14 +103,56 @@ pub(crate) enum Offered {
 pub(crate) struct Outbox(Arc<Shared>);
 
 impl Outbox {
-    /// Queues `frame` without waiting.
+    /// Another way to offer frames to this queue, which may outlive the hub's hold on it.
+    pub(crate) fn sender(&self) -> Sender {
+        Sender(self.0.clone())
+    }
+
+    /// Queues `frame` without waiting, or writes it through to the socket when nothing is
+    /// queued ahead of it.
     pub(crate) fn offer(&self, frame: &ByteString) -> Offered {
+        self.0.offer(frame)
+    }
+}
+
+/// A handle that offers frames to a connection's queue, taken while the hub's lock is held and
+/// used after it. Unlike the [`Outbox`], letting go of it says nothing: the hub still knows the
+/// connection.
+#[derive(Debug)]
+pub(crate) struct Sender(Arc<Shared>);
+
+impl Sender {
+    pub(crate) fn offer(&self, frame: &ByteString) -> Offered {
+        self.0.offer(frame)
+    }
+}
+
+impl Shared {
+    fn offer(&self, frame: &ByteString) -> Offered {
         let waker = {
-            let mut slots = self.0.lock();
+            let mut slots = self.lock();
             if slots.mailbox_gone {
                 return Offered::Gone;
             }
-            if slots.frames.len() >= self.0.capacity {
+            // Under the queue's lock: the socket task takes frames only while it holds its
+            // writer, so a frame it took is written before this one can be.
+            if slots.frames.is_empty() && !slots.unfinished {
+                let transmitted = slots.direct.as_ref().map(|direct| direct.transmit(frame));
+                match transmitted {
+                    Some(Transmitted::Written) => return Offered::Queued,
+                    Some(Transmitted::Partly) => {
+                        slots.unfinished = true;
+                        let waker = slots.waker.take();
+                        drop(slots);
+                        if let Some(waker) = waker {
+                            waker.wake();
+                        }
+                        return Offered::Queued;
+                    }
+                    Some(Transmitted::Busy) | None => {}
+                }
+            }
+            if slots.frames.len() >= self.capacity {
                 return Offered::Full;
             }
             slots.frames.push_back(frame.clone());
@@ -100,6 +183,33 @@ impl Drop for Outbox {
 pub struct Mailbox(Arc<Shared>);
 
 impl Mailbox {
+    /// Lets the hub write frames offered to an empty queue through `direct`, at once.
+    pub fn write_through(&self, direct: Arc<dyn Transmit>) {
+        self.0.lock().direct = Some(direct);
+    }
+
+    /// Waits until there is something to write: a frame queued, or the rest of one written
+    /// through in part. `false` once the hub forgot the connection and nothing is left. Takes
+    /// nothing: the socket task takes the frames ([`try_recv`](Self::try_recv)) while it holds
+    /// its writer, and a frame written through in part is its writer's to finish.
+    pub async fn ready(&mut self) -> bool {
+        poll_fn(|cx| {
+            let mut slots = self.0.lock();
+            if !slots.frames.is_empty() || slots.unfinished {
+                slots.unfinished = false;
+                return Poll::Ready(true);
+            }
+            if slots.outbox_gone {
+                return Poll::Ready(false);
+            }
+            if !slots.waker.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) {
+                slots.waker = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
     /// The next frame; `None` once the hub forgot the connection and every frame was taken.
     /// Cancel-safe: a frame is only taken when it is returned.
     pub async fn recv(&mut self) -> Option<ByteString> {
@@ -139,6 +249,8 @@ impl Drop for Mailbox {
         slots.mailbox_gone = true;
         slots.frames = VecDeque::new();
         slots.waker = None;
+        // The writer holds the socket: it goes with the task.
+        slots.direct = None;
     }
 }
 
@@ -191,5 +303,88 @@ mod tests {
         assert_eq!(outbox.offer(&"x".into()), Offered::Queued);
         drop(mailbox);
         assert_eq!(outbox.offer(&"y".into()), Offered::Gone, "nobody reads any more");
+    }
+
+    /// A socket writer that answers what it is told to, and keeps what it wrote.
+    #[derive(Default)]
+    struct Socket {
+        answer: Mutex<Option<Transmitted>>,
+        written: Mutex<Vec<String>>,
+    }
+
+    impl Socket {
+        fn answering(answer: Transmitted) -> Arc<Self> {
+            Arc::new(Self { answer: Mutex::new(Some(answer)), written: Mutex::default() })
+        }
+
+        fn answer(&self, answer: Transmitted) {
+            *self.answer.lock().unwrap() = Some(answer);
+        }
+
+        fn written(&self) -> Vec<String> {
+            self.written.lock().unwrap().clone()
+        }
+    }
+
+    impl Transmit for Socket {
+        fn transmit(&self, frame: &ByteString) -> Transmitted {
+            let answer = self.answer.lock().unwrap().unwrap_or(Transmitted::Busy);
+            if answer != Transmitted::Busy {
+                self.written.lock().unwrap().push(frame.to_string());
+            }
+            answer
+        }
+    }
+
+    #[tokio::test]
+    async fn a_frame_offered_to_an_empty_queue_goes_straight_to_the_socket() {
+        let (outbox, mut mailbox) = mailbox(4);
+        let socket = Socket::answering(Transmitted::Written);
+        mailbox.write_through(socket.clone());
+        assert_eq!(outbox.offer(&"a".into()), Offered::Queued);
+        assert_eq!(outbox.offer(&"b".into()), Offered::Queued);
+        assert_eq!(socket.written(), ["a", "b"]);
+        assert_eq!(mailbox.try_recv(), None, "nothing was left for the socket's task");
+        assert!(tokio::time::timeout(Duration::from_millis(50), mailbox.ready()).await.is_err(), "nothing to do");
+    }
+
+    #[tokio::test]
+    async fn a_busy_socket_s_frames_queue_and_later_ones_wait_behind_them() {
+        let (outbox, mut mailbox) = mailbox(4);
+        let socket = Socket::answering(Transmitted::Busy);
+        mailbox.write_through(socket.clone());
+        assert_eq!(outbox.offer(&"a".into()), Offered::Queued);
+        socket.answer(Transmitted::Written);
+        assert_eq!(outbox.offer(&"b".into()), Offered::Queued);
+        assert!(socket.written().is_empty(), "b may not overtake a, which waits in the queue");
+        assert!(mailbox.ready().await);
+        assert_eq!(mailbox.try_recv().as_deref(), Some("a"));
+        assert_eq!(mailbox.try_recv().as_deref(), Some("b"));
+        assert_eq!(outbox.offer(&"c".into()), Offered::Queued);
+        assert_eq!(socket.written(), ["c"], "the queue is empty again");
+    }
+
+    #[tokio::test]
+    async fn a_frame_written_in_part_wakes_the_socket_task_and_holds_back_the_next() {
+        let (outbox, mut mailbox) = mailbox(4);
+        let socket = Socket::answering(Transmitted::Partly);
+        mailbox.write_through(socket.clone());
+        assert_eq!(outbox.offer(&"a".into()), Offered::Queued);
+        socket.answer(Transmitted::Written);
+        assert_eq!(outbox.offer(&"b".into()), Offered::Queued);
+        assert_eq!(socket.written(), ["a"], "b waits until the task has written the rest of a");
+        assert!(tokio::time::timeout(Duration::from_secs(1), mailbox.ready()).await.unwrap());
+        assert_eq!(mailbox.try_recv().as_deref(), Some("b"));
+    }
+
+    #[tokio::test]
+    async fn the_socket_task_gone_lets_go_of_its_writer() {
+        let (outbox, mailbox) = mailbox(4);
+        let socket = Socket::answering(Transmitted::Written);
+        mailbox.write_through(socket.clone());
+        drop(mailbox);
+        assert_eq!(Arc::strong_count(&socket), 1, "the hub keeps no socket open");
+        assert_eq!(outbox.offer(&"late".into()), Offered::Gone);
+        assert!(socket.written().is_empty());
     }
 }

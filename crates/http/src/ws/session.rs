@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_http::ws::{CloseCode, ProtocolError};
-use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 use workbench_chat::{HistoryPage, Typing};
@@ -54,7 +53,7 @@ impl Credentials {
     }
 }
 
-async fn close(socket: &mut Writer, code: CloseCode, description: &str) {
+async fn close(socket: &Writer, code: CloseCode, description: &str) {
     let reason = actix_http::ws::CloseReason { code, description: Some(description.to_owned()) };
     let _ = tokio::time::timeout(CLOSE_WITHIN, socket.close(Some(reason))).await;
 }
@@ -85,25 +84,28 @@ pub enum Opening {
 }
 
 /// Runs a socket until either side closes it.
-pub async fn run(state: Arc<AppState>, mut socket: Writer, mut stream: Reader, opening: Opening) {
+pub async fn run(state: Arc<AppState>, socket: Writer, mut stream: Reader, opening: Opening) {
     // The steps that run once or per request are boxed, so that the state an idle socket keeps
     // in memory is only the loop's: tens of thousands of sockets each carry this future.
     let Registration { credentials, mut connection, first_here } = match opening {
         Opening::Registered(registration) => registration,
         Opening::Anonymous => {
-            let Some(credentials) = Box::pin(first_message_auth(&state, &mut socket, &mut stream)).await else {
+            let Some(credentials) = Box::pin(first_message_auth(&state, &socket, &mut stream)).await else {
                 return;
             };
             match Registration::new(&state, credentials) {
                 Ok(registration) => registration,
                 Err(refused) => {
                     let _ = socket.text(SocketError::new("too_many_sockets", refused.to_string()).frame()).await;
-                    close(&mut socket, CloseCode::Policy, &refused.to_string()).await;
+                    close(&socket, CloseCode::Policy, &refused.to_string()).await;
                     return;
                 }
             }
         }
     };
+    // From here what the hub has for this socket, when nothing waits ahead of it, is written at
+    // once by whoever hands it over (see `Mailbox`).
+    connection.queue.write_through(Arc::new(socket.clone()));
     state.metrics.websocket_opened();
     Box::pin(state.realtime.opened(&connection, first_here)).await;
     let mut conversation = Conversation {
@@ -119,7 +121,7 @@ pub async fn run(state: Arc<AppState>, mut socket: Writer, mut stream: Reader, o
 
 /// Waits for `{"type": "auth", "token": ...}`; anything else, a bad token or silence closes the
 /// socket (1008) after an `error` event saying why.
-async fn first_message_auth(state: &AppState, socket: &mut Writer, stream: &mut Reader) -> Option<Credentials> {
+async fn first_message_auth(state: &AppState, socket: &Writer, stream: &mut Reader) -> Option<Credentials> {
     let deadline = Instant::now() + AUTH_WITHIN;
     let refusal = loop {
         let message = match tokio::time::timeout_at(deadline, stream.next()).await {
@@ -161,14 +163,17 @@ async fn first_message_auth(state: &AppState, socket: &mut Writer, stream: &mut 
     None
 }
 
-/// Writes one queued frame; `false` when the socket is done (the queue ended, the client went, or
-/// the hub asked for it to close, which is then done).
-async fn write_out(socket: &mut Writer, frame: Option<ByteString>, queue: &mut Mailbox, closing: &Closing) -> bool {
-    let Some(frame) = frame else { return false };
+/// Writes what the hub queued, once [`Mailbox::ready`] said there is something (`ready`);
+/// `false` when the socket is done (the queue ended, the client went, or the hub asked for it to
+/// close, which is then done).
+async fn write_out(socket: &Writer, ready: bool, queue: &mut Mailbox, closing: &Closing) -> bool {
+    if !ready {
+        return false;
+    }
     // A client that reads slowly makes this wait; the hub meanwhile queues for it and closes it
     // once its queue fills, which ends the wait too.
     tokio::select! {
-        sent = socket.texts(frame, || queue.try_recv()) => sent.is_ok(),
+        sent = socket.write_queued(queue) => sent.is_ok(),
         reason = closing.wait() => {
             close(socket, CloseCode::Other(reason.code()), reason.description()).await;
             false
@@ -186,7 +191,7 @@ struct Conversation {
 }
 
 impl Conversation {
-    async fn serve(&mut self, connection: &mut Connection, mut socket: Writer, mut stream: Reader) {
+    async fn serve(&mut self, connection: &mut Connection, socket: Writer, mut stream: Reader) {
         let mut last_heard = Instant::now();
         // One timer per socket, for whichever comes first: the next ping or the token's expiry.
         let mut next_ping = Instant::now() + PING_EVERY;
@@ -194,14 +199,17 @@ impl Conversation {
         tokio::pin!(wake);
         let closing = connection.closing.clone();
         loop {
-            wake.as_mut().reset(next_ping.min(self.expires));
+            let due = next_ping.min(self.expires);
+            if wake.deadline() != due {
+                wake.as_mut().reset(due);
+            }
             tokio::select! {
                 reason = closing.wait() => {
-                    close(&mut socket, CloseCode::Other(reason.code()), reason.description()).await;
+                    close(&socket, CloseCode::Other(reason.code()), reason.description()).await;
                     return;
                 }
-                frame = connection.queue.recv() => {
-                    if !write_out(&mut socket, frame, &mut connection.queue, &closing).await {
+                ready = connection.queue.ready() => {
+                    if !write_out(&socket, ready, &mut connection.queue, &closing).await {
                         return;
                     }
                 }
@@ -217,8 +225,8 @@ impl Conversation {
                             loop {
                                 tokio::select! {
                                     () = &mut handling => break,
-                                    frame = connection.queue.recv() => {
-                                        if !write_out(&mut socket, frame, &mut connection.queue, &closing).await {
+                                    ready = connection.queue.ready() => {
+                                        if !write_out(&socket, ready, &mut connection.queue, &closing).await {
                                             return;
                                         }
                                     }
@@ -239,11 +247,11 @@ impl Conversation {
                             return;
                         }
                         Some(Err(ProtocolError::Overflow)) => {
-                            close(&mut socket, CloseCode::Size, "frames are limited to 64 KiB").await;
+                            close(&socket, CloseCode::Size, "frames are limited to 64 KiB").await;
                             return;
                         }
                         Some(Err(e)) => {
-                            close(&mut socket, CloseCode::Protocol, &e.to_string()).await;
+                            close(&socket, CloseCode::Protocol, &e.to_string()).await;
                             return;
                         }
                     }
@@ -252,12 +260,12 @@ impl Conversation {
                     let now = Instant::now();
                     if now >= self.expires {
                         let expired = CloseReason::Expired;
-                        close(&mut socket, CloseCode::Other(expired.code()), expired.description()).await;
+                        close(&socket, CloseCode::Other(expired.code()), expired.description()).await;
                         return;
                     }
                     if now >= next_ping {
                         if last_heard.elapsed() > SILENCE_LIMIT {
-                            close(&mut socket, CloseCode::Away, "no pong").await;
+                            close(&socket, CloseCode::Away, "no pong").await;
                             return;
                         }
                         if socket.ping(b"").await.is_err() {

@@ -7,15 +7,20 @@
 //! and let go). Behind `actix-ws`, the dispatcher kept 16 KiB of buffers per socket for its whole
 //! life, and the session a channel and a payload stream of its own: most of a socket's 28.6 KB.
 
-use std::io;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, ready};
 
 use actix_http::ws::{CloseReason, Codec, Frame, Item, Message, ProtocolError};
-use actix_web::web::{Bytes, BytesMut};
+use actix_web::web::{Buf, Bytes, BytesMut};
 use bytestring::ByteString;
-use tokio::io::AsyncWriteExt;
+use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::codec::{Decoder, Encoder};
+use workbench_realtime::{Mailbox, Transmit, Transmitted};
 
 /// What a client sends, continuation frames put together.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,13 +51,20 @@ pub struct Reader {
     max_bytes: usize,
 }
 
-/// The writing half: messages out as frames.
+/// The writing half: messages out as frames. Shared (cheap to clone) between the socket's task
+/// and the hub, which writes a frame straight to the socket when nothing is ahead of it
+/// ([`Transmit`]); the lock is held only while bytes are handed to the kernel, never across a
+/// wait.
+#[derive(Debug, Clone)]
+pub struct Writer(Arc<Mutex<Out>>);
+
 #[derive(Debug)]
-pub struct Writer {
+struct Out {
     half: OwnedWriteHalf,
     codec: Codec,
-    /// A frame whose writing was interrupted (a `select!` took another branch): what is left of
-    /// it goes out before anything else, so that frames never interleave.
+    /// Encoded bytes the socket has not taken yet: a frame whose writing waits for room (or was
+    /// interrupted by a `select!`) goes out before anything else, so that frames never
+    /// interleave.
     unsent: BytesMut,
     closed: bool,
 }
@@ -68,9 +80,8 @@ pub fn split(socket: TcpStream, max_bytes: usize) -> (Reader, Writer) {
         continued: None,
         max_bytes,
     };
-    let writer =
-        Writer { half: write, codec: Codec::new().max_size(max_bytes), unsent: BytesMut::new(), closed: false };
-    (reader, writer)
+    let out = Out { half: write, codec: Codec::new().max_size(max_bytes), unsent: BytesMut::new(), closed: false };
+    (reader, Writer(Arc::new(Mutex::new(out))))
 }
 
 impl Reader {
@@ -163,90 +174,174 @@ fn text(bytes: Bytes) -> Result<ByteString, ProtocolError> {
 }
 
 impl Writer {
-    pub async fn text(&mut self, text: ByteString) -> io::Result<()> {
+    fn lock(&self) -> MutexGuard<'_, Out> {
+        // Nothing panics while holding it, so a poisoned lock still guards a consistent writer.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub async fn text(&self, text: ByteString) -> io::Result<()> {
         self.send(Message::Text(text)).await
     }
 
-    /// Sends `first` and what `more` has ready besides, up to [`BATCH_BYTES`], in one write: a
-    /// burst of events (a room's, presence's) costs one system call, not one per frame.
-    pub async fn texts(&mut self, first: ByteString, mut more: impl FnMut() -> Option<ByteString>) -> io::Result<()> {
-        if self.closed {
-            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the socket is closing"));
-        }
-        self.flush().await?;
-        self.encode(Message::Text(first))?;
-        while self.unsent.len() < BATCH_BYTES {
-            match more() {
-                Some(text) => self.encode(Message::Text(text))?,
-                None => break,
+    /// Writes what `queue` holds (and what an earlier write left) until it is empty, up to
+    /// [`BATCH_BYTES`] of frames per system call: a burst of events (a room's, presence's) costs
+    /// one write, not one per frame. Frames are taken from the queue only while the writer is
+    /// held, so that one taken is written before any the hub writes through. Cancel-safe.
+    pub async fn write_queued(&self, queue: &mut Mailbox) -> io::Result<()> {
+        poll_fn(|cx| {
+            let mut out = self.lock();
+            if out.closed {
+                return Poll::Ready(Err(closing()));
             }
-        }
-        self.flush().await
+            loop {
+                ready!(out.poll_flush(cx))?;
+                let mut taken = false;
+                while out.unsent.len() < BATCH_BYTES {
+                    let Some(text) = queue.try_recv() else { break };
+                    out.encode(Message::Text(text))?;
+                    taken = true;
+                }
+                if !taken {
+                    out.release();
+                    return Poll::Ready(Ok(()));
+                }
+            }
+        })
+        .await
     }
 
-    pub async fn ping(&mut self, bytes: &[u8]) -> io::Result<()> {
+    pub async fn ping(&self, bytes: &[u8]) -> io::Result<()> {
         self.send(Message::Ping(Bytes::copy_from_slice(bytes))).await
     }
 
-    pub async fn pong(&mut self, bytes: &[u8]) -> io::Result<()> {
+    pub async fn pong(&self, bytes: &[u8]) -> io::Result<()> {
         self.send(Message::Pong(Bytes::copy_from_slice(bytes))).await
     }
 
     /// Sends the close frame (once) and ends the writing side.
-    pub async fn close(&mut self, reason: Option<CloseReason>) -> io::Result<()> {
-        if self.closed {
-            return Ok(());
+    pub async fn close(&self, reason: Option<CloseReason>) -> io::Result<()> {
+        {
+            let mut out = self.lock();
+            if out.closed {
+                return Ok(());
+            }
+            // From here the hub writes nothing through: whatever follows the close frame would
+            // be a protocol error.
+            out.closed = true;
+            out.encode(Message::Close(reason))?;
         }
-        self.closed = true;
-        self.send_frame(Message::Close(reason)).await?;
-        self.half.shutdown().await
+        poll_fn(|cx| {
+            let mut out = self.lock();
+            ready!(out.poll_flush(cx))?;
+            out.release();
+            Pin::new(&mut out.half).poll_shutdown(cx)
+        })
+        .await
     }
 
-    async fn send(&mut self, message: Message) -> io::Result<()> {
-        if self.closed {
-            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the socket is closing"));
-        }
-        self.send_frame(message).await
+    async fn send(&self, message: Message) -> io::Result<()> {
+        let mut message = Some(message);
+        poll_fn(|cx| {
+            let mut out = self.lock();
+            if out.closed {
+                return Poll::Ready(Err(closing()));
+            }
+            // First what an earlier write left, so that frames stay whole and in order.
+            ready!(out.poll_flush(cx))?;
+            if let Some(message) = message.take() {
+                out.encode(message)?;
+            }
+            ready!(out.poll_flush(cx))?;
+            out.release();
+            Poll::Ready(Ok(()))
+        })
+        .await
     }
+}
 
-    async fn send_frame(&mut self, message: Message) -> io::Result<()> {
-        // First what an interrupted write left, so that frames stay whole and in order.
-        self.flush().await?;
-        self.encode(message)?;
-        self.flush().await
-    }
+fn closing() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the socket is closing")
+}
 
+impl Out {
     fn encode(&mut self, message: Message) -> io::Result<()> {
         self.codec
             .encode(message, &mut self.unsent)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
     }
 
-    /// Writes out what is unsent; cancel-safe (what was not written stays), and lets go of the
-    /// buffer once it is all out.
-    async fn flush(&mut self) -> io::Result<()> {
+    /// Writes out what is unsent, as far as the socket takes it now.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.unsent.is_empty() {
-            self.half.writable().await?;
-            match self.half.try_write(&self.unsent) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    let _ = self.unsent.split_to(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
+            match ready!(Pin::new(&mut self.half).poll_write(cx, &self.unsent)) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(n) => self.unsent.advance(n),
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
-        if self.unsent.capacity() > 0 {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Lets go of the write buffer once it is all out: an idle socket holds none.
+    fn release(&mut self) {
+        if self.unsent.is_empty() && self.unsent.capacity() > 0 {
             self.unsent = BytesMut::new();
         }
-        Ok(())
+    }
+}
+
+impl Transmit for Writer {
+    /// One system call, no allocation: the frame's header from the stack and its text from the
+    /// frame itself, as one vectored write. What the socket does not take is kept for the
+    /// socket's task to finish.
+    fn transmit(&self, frame: &ByteString) -> Transmitted {
+        let Ok(mut out) = self.0.try_lock() else { return Transmitted::Busy };
+        if out.closed || !out.unsent.is_empty() {
+            return Transmitted::Busy;
+        }
+        let (head, head_len) = text_header(frame.len());
+        let head = &head[..head_len];
+        let body = frame.as_bytes();
+        match out.half.try_write_vectored(&[IoSlice::new(head), IoSlice::new(body)]) {
+            Ok(n) if n == head.len() + body.len() => Transmitted::Written,
+            Ok(n) => {
+                if n < head.len() {
+                    out.unsent.extend_from_slice(&head[n..]);
+                    out.unsent.extend_from_slice(body);
+                } else {
+                    out.unsent.extend_from_slice(&body[n - head.len()..]);
+                }
+                Transmitted::Partly
+            }
+            // Full, or failing: the socket's task meets the error when it writes.
+            Err(_) => Transmitted::Busy,
+        }
+    }
+}
+
+/// The header of a server's (unmasked) final text frame of `len` bytes, and how long it is.
+fn text_header(len: usize) -> ([u8; 10], usize) {
+    const FIN_TEXT: u8 = 0x80 | 0x1;
+    let mut head = [0u8; 10];
+    head[0] = FIN_TEXT;
+    if len < 126 {
+        head[1] = len as u8;
+        (head, 2)
+    } else if let Ok(len) = u16::try_from(len) {
+        head[1] = 126;
+        head[2..4].copy_from_slice(&len.to_be_bytes());
+        (head, 4)
+    } else {
+        head[1] = 127;
+        head[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        (head, 10)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use actix_http::ws::{CloseCode, Item};
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     use super::*;
@@ -318,7 +413,7 @@ mod tests {
 
     #[tokio::test]
     async fn frames_go_out_whole_and_the_close_frame_ends_the_writing() {
-        let (_reader, mut writer, mut client) = connected(1024).await;
+        let (_reader, writer, mut client) = connected(1024).await;
         writer.text("hi".into()).await.unwrap();
         let reason = CloseReason { code: CloseCode::Other(4008), description: Some("slow".into()) };
         writer.close(Some(reason.clone())).await.unwrap();
@@ -329,6 +424,112 @@ mod tests {
         let mut received = BytesMut::from(&received[..]);
         assert_eq!(codec.decode(&mut received).unwrap(), Some(Frame::Text(Bytes::from_static(b"hi"))));
         assert_eq!(codec.decode(&mut received).unwrap(), Some(Frame::Close(Some(reason))));
-        assert_eq!(writer.unsent.capacity(), 0, "no write buffer kept");
+        assert_eq!(writer.lock().unsent.capacity(), 0, "no write buffer kept");
+    }
+
+    /// What the client reads until `frames` frames are decoded.
+    async fn read_frames(client: &mut TcpStream, frames: usize) -> Vec<Frame> {
+        let mut codec = Codec::new().client_mode().max_size(1 << 20);
+        let mut buffered = BytesMut::new();
+        let mut out = Vec::new();
+        while out.len() < frames {
+            if let Some(frame) = codec.decode(&mut buffered).unwrap() {
+                out.push(frame);
+                continue;
+            }
+            let mut chunk = [0u8; 8192];
+            let n = client.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the server's side ended after {} frames", out.len());
+            buffered.extend_from_slice(&chunk[..n]);
+        }
+        out
+    }
+
+    #[test]
+    fn a_frame_header_written_through_is_the_codec_s() {
+        for len in [0, 1, 125, 126, 127, 65_535, 65_536, 70_000] {
+            let mut encoded = BytesMut::new();
+            Codec::new().max_size(1 << 20).encode(Message::Text("x".repeat(len).into()), &mut encoded).unwrap();
+            let (head, head_len) = text_header(len);
+            assert_eq!(&encoded[..head_len], &head[..head_len], "a text frame of {len} bytes");
+            assert_eq!(encoded.len(), head_len + len);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_frame_written_through_arrives_whole_between_the_task_s_own() {
+        let (_reader, writer, mut client) = connected(1024).await;
+        writer.text("first".into()).await.unwrap();
+        assert_eq!(writer.transmit(&"through".into()), Transmitted::Written);
+        writer.ping(b"p").await.unwrap();
+        assert_eq!(
+            read_frames(&mut client, 3).await,
+            [
+                Frame::Text(Bytes::from_static(b"first")),
+                Frame::Text(Bytes::from_static(b"through")),
+                Frame::Ping(Bytes::from_static(b"p")),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn nothing_is_written_through_after_the_close_frame() {
+        let (_reader, writer, mut client) = connected(1024).await;
+        writer.close(None).await.unwrap();
+        assert_eq!(writer.transmit(&"late".into()), Transmitted::Busy);
+        let mut received = Vec::new();
+        client.read_to_end(&mut received).await.unwrap();
+        let mut received = BytesMut::from(&received[..]);
+        assert_eq!(Codec::new().client_mode().decode(&mut received).unwrap(), Some(Frame::Close(None)));
+        assert!(received.is_empty(), "nothing after the close frame");
+    }
+
+    #[tokio::test]
+    async fn what_a_full_socket_did_not_take_goes_out_first_and_queued_frames_after_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut client = socket.connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let (_reader, writer) = split(server, 1 << 20);
+        let hub = workbench_realtime::Hub::new(
+            Arc::new(workbench_broadcast::LocalBroadcast::new()),
+            workbench_realtime::HubConfig::default(),
+        );
+        let principal = workbench_users::Principal {
+            id: workbench_users::UserId(1),
+            role: workbench_users::Role::User,
+            status: workbench_users::UserStatus::Active,
+            token_generation: 0,
+        };
+        let (mut connection, _) = hub.register(&principal).unwrap();
+        let id = connection.id;
+        connection.queue.write_through(Arc::new(writer.clone()));
+        // Frames written through while the client reads nothing, until the socket is full.
+        let big: ByteString = "y".repeat(60_000).into();
+        let mut through = 0;
+        let partly = loop {
+            match writer.transmit(&big) {
+                Transmitted::Written => through += 1,
+                other => break other,
+            }
+            assert!(through < 1000, "a socket whose reader reads nothing fills up");
+        };
+        assert_eq!(partly, Transmitted::Partly, "the last frame went in part");
+        assert!(!writer.lock().unsent.is_empty(), "and its rest was kept");
+        assert_eq!(writer.transmit(&"after".into()), Transmitted::Busy, "nothing overtakes the rest");
+        assert!(hub.reply(id, &"queued".into()));
+        let flushing = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                assert!(connection.queue.ready().await);
+                writer.write_queued(&mut connection.queue).await
+            }
+        });
+        let frames = read_frames(&mut client, through + 2).await;
+        flushing.await.unwrap().unwrap();
+        assert!(frames[..=through].iter().all(|f| *f == Frame::Text(big.as_bytes().clone())), "whole frames");
+        assert_eq!(frames[through + 1], Frame::Text(Bytes::from_static(b"queued")));
+        assert_eq!(writer.lock().unsent.capacity(), 0, "the write buffer is let go once empty");
     }
 }
