@@ -210,15 +210,15 @@ impl Inner {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Hands `frame` to every connection `target` names. The lock is held only to find them:
-    /// a frame may be written to the socket right away (see [`Outbox::offer`]), and a room's
-    /// thousands of writes must not keep connections from coming and going meanwhile.
+    /// Hands `frame` to every connection `target` names. For a user's or a room's frame the lock
+    /// is held only to find them: a frame may be written to the socket right away (see
+    /// [`Outbox::offer`]), and a room's thousands of writes must not keep connections from coming
+    /// and going meanwhile. A topic's frame is handed over under the lock: a topic's subscribers
+    /// are swept under the write lock the moment they may no longer see it (a station turned
+    /// private), and none may hear of it after that sweep.
     fn deliver(&self, target: &Target, frame: &ByteString) {
         let recipients: Vec<Recipient> = {
             let state = self.read();
-            let peers = |ids: Option<&HashSet<ConnectionId>>| -> Vec<Recipient> {
-                ids.into_iter().flatten().filter_map(|id| state.peers.get(id)).map(Peer::recipient).collect()
-            };
             match target {
                 Target::Users(users) => users
                     .iter()
@@ -226,7 +226,14 @@ impl Inner {
                     .filter_map(|id| state.peers.get(id))
                     .map(Peer::recipient)
                     .collect(),
-                Target::Room(room) => peers(state.rooms.get(room)),
+                Target::Room(room) => state
+                    .rooms
+                    .get(room)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| state.peers.get(id))
+                    .map(Peer::recipient)
+                    .collect(),
                 Target::RoomExcept { room, except } => state
                     .rooms
                     .get(room)
@@ -236,7 +243,12 @@ impl Inner {
                     .filter(|peer| peer.user != *except)
                     .map(Peer::recipient)
                     .collect(),
-                Target::Topic(topic) => peers(state.topics.get(topic)),
+                Target::Topic(topic) => {
+                    for peer in state.topics.get(topic).into_iter().flatten().filter_map(|id| state.peers.get(id)) {
+                        peer.offer(frame);
+                    }
+                    return;
+                }
             }
         };
         for recipient in &recipients {

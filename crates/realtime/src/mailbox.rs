@@ -27,6 +27,10 @@ const KEPT_WHEN_EMPTY: usize = 4;
 /// without waiting: the socket task's writer, shared.
 pub trait Transmit: Send + Sync {
     /// Writes `frame` now if nothing of the socket's own is being written or waits to be.
+    ///
+    /// It is called under the queue's lock, and the socket task takes the queue's lock while it
+    /// holds its writer: so it must never wait for the writer (try to take it, and answer
+    /// [`Transmitted::Busy`] when it is held), nor for the socket.
     fn transmit(&self, frame: &ByteString) -> Transmitted;
 }
 

@@ -515,8 +515,18 @@ mod tests {
             }
             assert!(through < 1000, "a socket whose reader reads nothing fills up");
         };
-        assert_eq!(partly, Transmitted::Partly, "the last frame went in part");
-        assert!(!writer.lock().unsent.is_empty(), "and its rest was kept");
+        // Mostly the last frame goes in part; when a whole frame happened to fill the socket
+        // exactly, the next one is refused whole instead.
+        let partial = match partly {
+            Transmitted::Partly => {
+                assert!(!writer.lock().unsent.is_empty(), "the rest of the frame that went in part was kept");
+                1
+            }
+            other => {
+                assert_eq!(other, Transmitted::Busy);
+                0
+            }
+        };
         assert_eq!(writer.transmit(&"after".into()), Transmitted::Busy, "nothing overtakes the rest");
         assert!(hub.reply(id, &"queued".into()));
         let flushing = tokio::spawn({
@@ -526,10 +536,11 @@ mod tests {
                 writer.write_queued(&mut connection.queue).await
             }
         });
-        let frames = read_frames(&mut client, through + 2).await;
+        let frames = read_frames(&mut client, through + partial + 1).await;
         flushing.await.unwrap().unwrap();
-        assert!(frames[..=through].iter().all(|f| *f == Frame::Text(big.as_bytes().clone())), "whole frames");
-        assert_eq!(frames[through + 1], Frame::Text(Bytes::from_static(b"queued")));
+        let whole = Frame::Text(big.as_bytes().clone());
+        assert!(frames[..through + partial].iter().all(|f| *f == whole), "whole frames");
+        assert_eq!(frames[through + partial], Frame::Text(Bytes::from_static(b"queued")));
         assert_eq!(writer.lock().unsent.capacity(), 0, "the write buffer is let go once empty");
     }
 }
