@@ -5,17 +5,21 @@
 //! messages a second (`make ws-bench`, `dm`) delivery's p99 went from 4 ms to 13-30 ms, and no
 //! pace of merging its pending list brought it back (small merges keep the core busy, large ones
 //! stall it). So the index lives on a copy of what search reads (`chat_message_search`), filled
-//! by the [`SearchIndexer`] in large batches, when messages are not arriving fast. What the copy
-//! does not hold yet, the newest messages (ids above `chat_search_progress.indexed_through`), a
-//! search reads from `chat_messages` by id: found at once, never a scan of all messages. How far
-//! behind the index may fall is bounded ([`SearchIndexer::MOST_BEHIND`]), and so is what that tail
-//! costs a search.
+//! by the [`SearchIndexer`] behind the writers. What the copy does not hold yet, the newest
+//! messages (ids above `chat_search_progress.indexed_through`), a search reads from
+//! `chat_messages` by id: found at once, never a scan of all messages. How far behind the index
+//! may fall is bounded ([`SearchIndexer::MOST_BEHIND`]), and so is what that tail costs a search.
+//!
+//! The copy is made in steps of a few milliseconds, and mostly while no message arrives: a copy
+//! of 20,000 messages at once held the core for 0.3-0.9 s, and whatever was delivered meanwhile
+//! (a room's message to 5,000 sockets, DMs) shared the core with it and took up to twice as long
+//! (`make ws-bench` after a burst: a room's last member at 64 ms instead of 47, DM p99 38 ms).
 //!
 //! SQLite keeps its FTS5 table with triggers, in the writer's own transaction.
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -37,8 +41,79 @@ pub(crate) struct SearchIndexer {
     db: Database,
     /// Whether a task is following the writers.
     following: AtomicBool,
-    /// The newest message id seen, and when: how fast messages arrive, on every instance.
-    last_seen: Mutex<Option<(i64, Instant)>>,
+    /// What the indexer has seen of the writers, and when it last copied.
+    pace: Mutex<Pace>,
+    /// Messages copied in one step, adjusted after each so that a step takes about
+    /// [`Self::STEP_TIME`].
+    step: AtomicI64,
+    /// An id below which every message is committed (or never will be): no need to wait for the
+    /// writers again while copying up to it.
+    settled: AtomicI64,
+}
+
+/// The newest message id seen (on every instance: ids are shared), when it was first seen and
+/// last looked at; when the chat was last found quiet, and when a step last copied.
+#[derive(Debug, Default)]
+struct Pace {
+    seen: Option<(i64, Instant)>,
+    looked: Option<Instant>,
+    quiet_at: Option<Instant>,
+    stepped_at: Option<Instant>,
+}
+
+impl Pace {
+    /// Records a look at the newest message id, and says why a step should copy now, if it
+    /// should: the chat has been quiet for [`SearchIndexer::QUIET`] (then steps follow each other); the
+    /// index is [`SearchIndexer::MOST_BEHIND`] and no look found it quiet for a [`SearchIndexer::TURN`] (steady
+    /// traffic); messages arrive slower than [`SearchIndexer::FAST`] and no step copied for a turn.
+    /// Otherwise the delivery of what just arrived has the core.
+    fn why(&mut self, newest: i64, behind: i64, now: Instant) -> Option<Why> {
+        type Indexer = SearchIndexer;
+        let ago = |at: Option<Instant>| at.map_or(Duration::MAX, |at| now.duration_since(at));
+        let (quiet, slow) = match self.seen {
+            Some((seen, since)) if seen == newest => (now.duration_since(since) >= Indexer::QUIET, true),
+            Some((seen, _)) => {
+                let millis = i64::try_from(ago(self.looked).as_millis()).unwrap_or(i64::MAX).max(1);
+                self.seen = Some((newest, now));
+                (false, (newest - seen).max(0).saturating_mul(1_000) / millis < Indexer::FAST)
+            }
+            // The first look: the pace is not known yet.
+            None => {
+                self.seen = Some((newest, now));
+                (false, false)
+            }
+        };
+        self.looked = Some(now);
+        if quiet {
+            self.quiet_at = Some(now);
+        }
+        let why = if quiet {
+            Some(Why::Quiet)
+        } else if behind >= Indexer::MOST_BEHIND && ago(self.quiet_at) >= Indexer::TURN {
+            Some(Why::FarBehind)
+        } else if slow && ago(self.stepped_at) >= Indexer::TURN {
+            Some(Why::Slow)
+        } else {
+            None
+        };
+        if why.is_some() && behind > 0 {
+            self.stepped_at = Some(now);
+        }
+        why
+    }
+}
+
+/// Why a step copies now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// No message has arrived for [`SearchIndexer::QUIET`].
+    Quiet,
+    /// Messages arrive, slower than [`SearchIndexer::FAST`]: a step a turn.
+    Slow,
+    /// The index is [`SearchIndexer::MOST_BEHIND`] and the chat has not been quiet for a turn.
+    FarBehind,
+    /// Asked to catch up ([`SearchIndexer::catch_up`]).
+    Asked,
 }
 
 /// What one turn of the indexer did.
@@ -46,33 +121,50 @@ pub(crate) struct SearchIndexer {
 enum Turn {
     /// Every message is in the index.
     CaughtUp,
-    /// Indexed a batch; more are waiting.
-    Indexed,
-    /// Messages are arriving fast and the index is not too far behind: left for later.
+    /// Copied a step's messages in `took`, for the reason given; more are waiting.
+    Indexed { took: Duration, why: Why },
+    /// What just arrived is being delivered, and the index is not too far behind: left for a
+    /// quiet moment.
     Waiting,
     /// Another instance is indexing, or the writers could not be waited for.
     Busy,
 }
 
 impl SearchIndexer {
-    /// How often the indexer looks again while it has something to do.
+    /// How often the indexer looks again while messages arrive, or another instance indexes.
     const TURN: Duration = Duration::from_secs(1);
-    /// Messages a second above which indexing waits: a merge of the index's entries takes the
-    /// core from delivery for as long as it runs. People writing to each other come nowhere near
-    /// this; a burst of traffic, an import or a load test does.
+    /// How long no new message must have arrived for the chat to count as quiet, and how soon
+    /// the indexer looks again when it is not: a message's delivery (its room's thousands of
+    /// writes) is over by then.
+    const QUIET: Duration = Duration::from_millis(100);
+    /// Messages a second below which the index follows them even when the chat is never quiet
+    /// for long, a step a [`Self::TURN`]; above it, only once [`Self::MOST_BEHIND`] behind.
     const FAST: i64 = 1_000;
-    /// The most messages the index may be behind before it catches up whatever the pace: a
-    /// search reads these from `chat_messages` by id. At 100,000 behind over a million messages
+    /// The most messages the index may be behind before it copies whatever the pace: a search
+    /// reads these from `chat_messages` by id. At 100,000 behind over a million messages
     /// (`make bench-chat`), a common word's search took p50 15 ms instead of 10, a three-word
     /// phrase's 100 ms instead of 40: the price of a burst, paid by searches, not by delivery.
+    /// Beyond it, while the chat is never quiet, steps take a tenth of the time.
     const MOST_BEHIND: i64 = 100_000;
-    /// The most messages copied in one turn: one transaction, one merge of the pending entries.
-    const BATCH: i64 = 20_000;
+    /// What one step should take: a delivery that starts during one shares the core with it
+    /// for at most this long.
+    const STEP_TIME: Duration = Duration::from_millis(2);
+    /// Bounds of a step, in messages; the first has [`Self::FIRST_STEP`]. Catching up at once
+    /// ([`Self::catch_up`]) copies the most each time.
+    const STEPS: std::ops::RangeInclusive<i64> = 10..=20_000;
+    const FIRST_STEP: i64 = 100;
 
     /// The indexer of a PostgreSQL store; none on SQLite.
     pub(crate) fn new(db: &Database) -> Option<Arc<Self>> {
-        (db.backend() == crate::Backend::Postgres)
-            .then(|| Arc::new(Self { db: db.clone(), following: AtomicBool::new(false), last_seen: Mutex::new(None) }))
+        (db.backend() == crate::Backend::Postgres).then(|| {
+            Arc::new(Self {
+                db: db.clone(),
+                following: AtomicBool::new(false),
+                pace: Mutex::new(Pace::default()),
+                step: AtomicI64::new(Self::FIRST_STEP),
+                settled: AtomicI64::new(0),
+            })
+        })
     }
 
     /// Messages were written (or the index was found behind): follows them unless already.
@@ -88,16 +180,22 @@ impl SearchIndexer {
     /// One follower per instance: a turn that waits (another instance's, a lock) holds one
     /// connection, never one per message written meanwhile.
     async fn follow(self: Arc<Self>) {
+        let mut pause = Self::QUIET;
         loop {
-            tokio::time::sleep(Self::TURN).await;
-            match self.turn(false).await {
+            tokio::time::sleep(pause).await;
+            pause = match self.turn(false).await {
                 Ok(Turn::CaughtUp) => break,
-                Ok(Turn::Indexed | Turn::Waiting | Turn::Busy) => {}
+                // Half the core while the chat is quiet; a tenth when far behind and never quiet;
+                // a step a turn when messages arrive slowly (the turn's rule).
+                Ok(Turn::Indexed { took, why: Why::Quiet | Why::Asked }) => took,
+                Ok(Turn::Indexed { took, why: Why::FarBehind }) => (took * 9).min(Self::TURN),
+                Ok(Turn::Indexed { why: Why::Slow, .. } | Turn::Waiting) => Self::QUIET,
+                Ok(Turn::Busy) => Self::TURN,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not index chat messages for search; the next write tries again");
                     break;
                 }
-            }
+            };
         }
         // A message written after this turn looked is left to the next write or search, which
         // start another follower; search reads it by id meanwhile.
@@ -110,30 +208,42 @@ impl SearchIndexer {
             match self.turn(true).await? {
                 Turn::CaughtUp => return Ok(()),
                 Turn::Busy => tokio::time::sleep(Duration::from_millis(20)).await,
-                Turn::Indexed | Turn::Waiting => {}
+                Turn::Indexed { .. } | Turn::Waiting => {}
             }
         }
     }
 
-    /// One turn: copies the next batch of messages into the index, unless messages arrive fast
-    /// and it is not far behind. The copy is one transaction holding `chat_search_progress`'s
-    /// row, so that instances take turns.
+    /// One turn: copies the next step's messages into the index when [`Self::why`] says so;
+    /// `regardless`, always, the most at once. The copy is one transaction holding
+    /// `chat_search_progress`'s row, so that instances take turns.
     async fn turn(self: &Arc<Self>, regardless: bool) -> Result<Turn, RepositoryError> {
         let me = self.clone();
+        let started = Instant::now();
         let turn = self
             .db
             .run(move |conn| {
                 let (through, newest) = progress(conn)?;
-                let per_second = me.pace(newest);
                 let behind = newest - through;
+                let why = match regardless {
+                    true => Some(Why::Asked),
+                    false => me.why(newest, behind, Instant::now()),
+                };
                 if behind <= 0 {
                     return Ok(Turn::CaughtUp);
                 }
-                if !regardless && per_second.is_none_or(|rate| rate >= Self::FAST) && behind < Self::MOST_BEHIND {
+                let Some(why) = why else {
                     return Ok(Turn::Waiting);
-                }
-                let Some(newest) = settled_newest(conn)? else {
-                    return Ok(Turn::Busy);
+                };
+                let step = if regardless { *Self::STEPS.end() } else { me.step.load(Ordering::Relaxed) };
+                let upto = newest.min(through + step);
+                let settled = if me.settled.load(Ordering::Relaxed) >= upto {
+                    upto
+                } else {
+                    let Some(settled) = settled_newest(conn)? else {
+                        return Ok(Turn::Busy);
+                    };
+                    me.settled.fetch_max(settled, Ordering::Relaxed);
+                    settled.min(upto)
                 };
                 write_transaction(conn, |conn| {
                     // Nothing else locks the progress row's table; if something ever does, the
@@ -148,10 +258,10 @@ impl SearchIndexer {
                     let Some(Id { id: from }) = claimed else {
                         return Ok(Turn::Busy);
                     };
-                    if from >= newest {
-                        return Ok(Turn::CaughtUp);
+                    if from >= settled {
+                        return Ok(if from >= newest { Turn::CaughtUp } else { Turn::Busy });
                     }
-                    let through = newest.min(from + Self::BATCH);
+                    let through = settled.min(from + step);
                     diesel::sql_query(
                         "INSERT INTO chat_message_search \
                          (message_id, conversation, room_id, sender_id, recipient_id, search_text) \
@@ -167,14 +277,15 @@ impl SearchIndexer {
                         .bind::<BigInt, _>(through)
                         .execute(conn)
                         .map_err(db)?;
-                    Ok(if through < newest { Turn::Indexed } else { Turn::CaughtUp })
+                    Ok(if through < newest { Turn::Indexed { took: Duration::ZERO, why } } else { Turn::CaughtUp })
                 })
             })
             .await?;
-        if matches!(turn, Turn::Indexed | Turn::CaughtUp) {
-            // The batch's entries wait in the index's pending list, which every search reads
-            // through; merged now, in bulk, while the indexer has the core anyway. Refused (not
-            // the index's owner), they are merged by autovacuum or the next insert that fills it.
+        if matches!(turn, Turn::Indexed { .. } | Turn::CaughtUp) {
+            // The step's entries wait in the index's pending list, which every search reads
+            // through; merged now, a step's worth at a time, rather than by the insert that
+            // finds the list full (megabytes at once). Refused (not the index's owner), they are
+            // merged by autovacuum or that insert.
             let merged = self
                 .db
                 .run(|conn| {
@@ -187,20 +298,37 @@ impl SearchIndexer {
                 tracing::debug!(error = %e, "could not merge the chat search index's pending entries");
             }
         }
-        Ok(turn)
+        Ok(match turn {
+            Turn::Indexed { why, .. } => {
+                let took = started.elapsed();
+                if !regardless {
+                    self.adjust_step(took);
+                }
+                Turn::Indexed { took, why }
+            }
+            other => other,
+        })
     }
 
-    /// Messages a second since the last look, on every instance (ids are shared); `None` the
-    /// first time.
-    fn pace(&self, newest: i64) -> Option<i64> {
-        let now = Instant::now();
-        let mut last = self.last_seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let pace = last.map(|(id, at)| {
-            let millis = i64::try_from(now.duration_since(at).as_millis()).unwrap_or(i64::MAX).max(1);
-            (newest - id).max(0).saturating_mul(1_000) / millis
-        });
-        *last = Some((newest, now));
-        pace
+    /// Records a look at the newest message id; why a step should copy now, if it should
+    /// (see [`Pace::why`]).
+    fn why(&self, newest: i64, behind: i64, now: Instant) -> Option<Why> {
+        self.pace.lock().unwrap_or_else(std::sync::PoisonError::into_inner).why(newest, behind, now)
+    }
+
+    /// Doubles the step when it took under half of [`Self::STEP_TIME`], halves it when over
+    /// twice: the messages one step can copy depend on the machine and on what else the core
+    /// is doing.
+    fn adjust_step(&self, took: Duration) {
+        let step = self.step.load(Ordering::Relaxed);
+        let next = if took < Self::STEP_TIME / 2 {
+            step.saturating_mul(2)
+        } else if took > Self::STEP_TIME * 2 {
+            step / 2
+        } else {
+            step
+        };
+        self.step.store(next.clamp(*Self::STEPS.start(), *Self::STEPS.end()), Ordering::Relaxed);
     }
 }
 
@@ -350,4 +478,59 @@ pub fn rebuild_search_index(conn: &mut AnyConnection) -> Result<(), diesel::resu
         .execute(conn)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_quiet_chat_is_indexed_step_after_step_and_a_new_message_stops_it() {
+        let (mut pace, t0) = (Pace::default(), Instant::now());
+        assert_eq!(pace.why(10, 10, t0), None, "the first look knows no pace yet");
+        assert_eq!(pace.why(10, 10, t0 + 50 * MS), Some(Why::Slow), "nothing arrived: a step a turn");
+        assert_eq!(pace.why(10, 10, t0 + 60 * MS), None, "a turn has not passed since that step");
+        assert_eq!(pace.why(10, 10, t0 + 100 * MS), Some(Why::Quiet));
+        assert_eq!(pace.why(10, 9, t0 + 103 * MS), Some(Why::Quiet), "quiet: steps follow each other");
+        // A message arrives: what delivers it has the core, however far behind the index is.
+        assert_eq!(pace.why(11, 200_000, t0 + 106 * MS), None);
+        assert_eq!(pace.why(11, 200_000, t0 + 180 * MS), None, "not quiet for long enough yet");
+        assert_eq!(pace.why(11, 200_000, t0 + 206 * MS), Some(Why::Quiet));
+    }
+
+    #[test]
+    fn steady_traffic_is_indexed_a_step_a_turn_and_more_only_when_far_behind() {
+        let (mut pace, t0) = (Pace::default(), Instant::now());
+        let mut newest = 0;
+        // A look every 20 ms, `added` messages since the one before.
+        let mut at = |ms: u32, pace: &mut Pace, behind: i64, added: i64| {
+            newest += added;
+            pace.why(newest, behind, t0 + ms * MS)
+        };
+        // 50 messages a second (one every 20 ms): never quiet, slow.
+        assert_eq!(at(0, &mut pace, 10, 1), None);
+        let slow: Vec<_> = (1..=150u32).filter_map(|i| at(i * 20, &mut pace, 10, 1).map(|why| (i * 20, why))).collect();
+        assert_eq!(slow, [(20, Why::Slow), (1020, Why::Slow), (2020, Why::Slow)], "one step a turn");
+        // 5,000 a second: nothing while the index is near, steps once it is far behind.
+        let mut fast = Pace::default();
+        let found: Vec<_> = (0..=60u32).map(|i| at(i * 20, &mut fast, 1_000, 100)).collect();
+        assert!(found.iter().all(Option::is_none), "{found:?}");
+        assert_eq!(at(1220, &mut fast, 100_000, 100), Some(Why::FarBehind));
+    }
+
+    #[test]
+    fn a_chat_quiet_within_the_last_turn_catches_up_in_its_quiet_moments_only() {
+        let (mut pace, t0) = (Pace::default(), Instant::now());
+        assert_eq!(pace.why(5, 300_000, t0), Some(Why::FarBehind), "never seen quiet: far behind copies");
+        assert_eq!(pace.why(5, 300_000, t0 + 100 * MS), Some(Why::Quiet));
+        // A room's message every second: between them the index copies, while it is delivered not.
+        for second in 1..5u32 {
+            let sent = t0 + second * 1000 * MS;
+            let newest = 5 + i64::from(second);
+            assert_eq!(pace.why(newest, 300_000, sent + 2 * MS), None, "round {second}");
+            assert_eq!(pace.why(newest, 300_000, sent + 102 * MS), Some(Why::Quiet), "round {second}");
+        }
+    }
 }
