@@ -956,20 +956,19 @@ fn counted_total(conn: &mut AnyConnection, scope: &Resolved, statuses: &[Status]
 fn fold_counts(conn: &mut AnyConnection) -> Result<usize, RepositoryError> {
     write_transaction(conn, |conn| {
         diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn).map_err(db)?;
-        diesel::sql_query(
-            "WITH taken AS (
-                SELECT id FROM task_count_changes ORDER BY id LIMIT 10000 FOR UPDATE SKIP LOCKED
-            ), moved AS (
-                DELETE FROM task_count_changes WHERE id = ANY(ARRAY(SELECT id FROM taken))
-                RETURNING user_id, status, delta)
-            INSERT INTO task_counts (user_id, status, n)
-            SELECT user_id, status, SUM(delta) FROM moved GROUP BY user_id, status ORDER BY user_id, status
-            ON CONFLICT (user_id, status) DO UPDATE SET n = task_counts.n + EXCLUDED.n",
-        )
-        .execute(conn)
-        .map_err(db)
+        diesel::sql_query(FOLD).execute(conn).map_err(db)
     })
 }
+
+/// The statement of [`fold_counts`].
+const FOLD: &str = "WITH taken AS (
+    SELECT id FROM task_count_changes ORDER BY id LIMIT 10000 FOR UPDATE SKIP LOCKED
+), moved AS (
+    DELETE FROM task_count_changes WHERE id = ANY(ARRAY(SELECT id FROM taken))
+    RETURNING user_id, status, delta)
+INSERT INTO task_counts (user_id, status, n)
+SELECT user_id, status, SUM(delta) FROM moved GROUP BY user_id, status ORDER BY user_id, status
+ON CONFLICT (user_id, status) DO UPDATE SET n = task_counts.n + EXCLUDED.n";
 
 /// Whether a page of `filter` is read side by side in creation order (see [`PageByCreation`]):
 /// sorted by `created_at`, and not narrowed by a tag or text, which their own indexes find faster
@@ -1723,3 +1722,50 @@ impl CommentRepository for DieselCommentRepository {
 #[cfg(test)]
 #[path = "tasks_list_cost.rs"]
 mod list_cost;
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::testing::{TestDatabase, execute_sql, user};
+
+    #[derive(QueryableByName)]
+    struct PlanLine {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+
+    /// A burst of changes after the table's statistics were taken empty (as between bursts) is
+    /// folded by finding each change taken through the primary key: never a join that reads the
+    /// changes taken once for every change in the table.
+    #[tokio::test]
+    async fn a_fold_finds_the_changes_it_takes_by_key_whatever_the_statistics() {
+        let Some(test) = TestDatabase::postgres() else { return };
+        let store = test.connect();
+        let ann = user(&store, "ann").await;
+        execute_sql(&store, "ANALYZE task_count_changes").await.unwrap();
+        let burst = format!(
+            "INSERT INTO task_count_changes (user_id, status, delta) \
+             SELECT {}, 'pending', 1 FROM generate_series(1, 12000)",
+            ann.id.0
+        );
+        execute_sql(&store, burst).await.unwrap();
+        let plan = store
+            .run(|conn| {
+                write_transaction(conn, |conn| {
+                    diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn).map_err(db)?;
+                    diesel::sql_query(format!("EXPLAIN {FOLD}")).load::<PlanLine>(conn).map_err(db)
+                })
+            })
+            .await
+            .unwrap();
+        let plan: Vec<String> = plan.into_iter().map(|l| l.line).collect();
+        assert!(plan.iter().all(|l| !l.contains("Nested Loop")), "{plan:#?}");
+        assert!(plan.iter().any(|l| l.contains("Index Cond: (id = ANY")), "{plan:#?}");
+
+        assert_eq!(store.run(fold_counts).await.unwrap(), 1, "one counter, ann's pending");
+        assert_eq!(crate::testing::count_rows(&store, "task_count_changes").await, 2_000, "10,000 a fold");
+        store.run(fold_counts).await.unwrap();
+        let left = crate::testing::count_rows(&store, "task_count_changes").await;
+        assert_eq!(left, 0);
+    }
+}
