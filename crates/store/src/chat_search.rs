@@ -63,10 +63,11 @@ struct Pace {
 
 impl Pace {
     /// Records a look at the newest message id, and says why a step should copy now, if it
-    /// should: the chat has been quiet for [`SearchIndexer::QUIET`] (then steps follow each other); the
-    /// index is [`SearchIndexer::MOST_BEHIND`] and no look found it quiet for a [`SearchIndexer::TURN`] (steady
-    /// traffic); messages arrive slower than [`SearchIndexer::FAST`] and no step copied for a turn.
-    /// Otherwise the delivery of what just arrived has the core.
+    /// should: the chat has been quiet for [`SearchIndexer::QUIET`] (then steps follow each
+    /// other); the index is [`SearchIndexer::MOST_BEHIND`] and no look found the chat quiet for a
+    /// [`SearchIndexer::TURN`] (steady traffic); messages arrive slower than
+    /// [`SearchIndexer::FAST`] and no step copied for a turn. Otherwise the delivery of what just
+    /// arrived has the core.
     fn why(&mut self, newest: i64, behind: i64, now: Instant) -> Option<Why> {
         type Indexer = SearchIndexer;
         let ago = |at: Option<Instant>| at.map_or(Duration::MAX, |at| now.duration_since(at));

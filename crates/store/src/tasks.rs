@@ -24,7 +24,7 @@ use workbench_users::UserId;
 use workbench_events::TaskEvent;
 
 use crate::columns::{returning, row, values};
-use crate::database::{due, read_in_index_order, write_transaction};
+use crate::database::{due, read_in_index_order, write_by_key, write_transaction};
 use crate::error::db;
 use crate::group_commit::{Batching, GroupCommit, Write};
 use crate::outbox::{NewEventRow, audience_json, record_in};
@@ -948,16 +948,13 @@ fn counted_total(conn: &mut AnyConnection, scope: &Resolved, statuses: &[Status]
 /// several instances never wait on each other in a circle. Writers only ever append changes.
 ///
 /// The changes taken are deleted by their ids, each found through the primary key, whatever the
-/// statistics say: planned from statistics taken while the table was empty (as it is between
+/// statistics say ([`write_by_key`]): planned from statistics taken while the table was empty (as it is between
 /// bursts), `id IN (SELECT .. LIMIT 10000 FOR UPDATE SKIP LOCKED)` became a nested loop that read
 /// the 10,000 taken for every row of the table, and a fold of 150,000 changes ran for minutes on
 /// the core the server shares (`make ws-bench` after `tasks`: 128 s, beside later scenarios'
 /// deliveries); 34 ms this way.
 fn fold_counts(conn: &mut AnyConnection) -> Result<usize, RepositoryError> {
-    write_transaction(conn, |conn| {
-        diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn).map_err(db)?;
-        diesel::sql_query(FOLD).execute(conn).map_err(db)
-    })
+    write_by_key(conn, |conn| diesel::sql_query(FOLD).execute(conn).map_err(db))
 }
 
 /// The statement of [`fold_counts`].
@@ -1726,7 +1723,7 @@ mod list_cost;
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use super::*;
-    use crate::testing::{TestDatabase, execute_sql, user};
+    use crate::testing::{TestDatabase, count_rows, execute_sql, user};
 
     #[derive(QueryableByName)]
     struct PlanLine {
@@ -1751,8 +1748,7 @@ mod tests {
         execute_sql(&store, burst).await.unwrap();
         let plan = store
             .run(|conn| {
-                write_transaction(conn, |conn| {
-                    diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn).map_err(db)?;
+                write_by_key(conn, |conn| {
                     diesel::sql_query(format!("EXPLAIN {FOLD}")).load::<PlanLine>(conn).map_err(db)
                 })
             })
@@ -1763,9 +1759,9 @@ mod tests {
         assert!(plan.iter().any(|l| l.contains("Index Cond: (id = ANY")), "{plan:#?}");
 
         assert_eq!(store.run(fold_counts).await.unwrap(), 1, "one counter, ann's pending");
-        assert_eq!(crate::testing::count_rows(&store, "task_count_changes").await, 2_000, "10,000 a fold");
+        assert_eq!(count_rows(&store, "task_count_changes").await, 2_000, "10,000 a fold");
         store.run(fold_counts).await.unwrap();
-        let left = crate::testing::count_rows(&store, "task_count_changes").await;
+        let left = count_rows(&store, "task_count_changes").await;
         assert_eq!(left, 0);
     }
 }
