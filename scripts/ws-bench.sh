@@ -9,6 +9,12 @@
 #   slow   the dm load twice: as a baseline, then with one client that never reads and is sent
 #          SLOW_DM_RATE (500)/s messages: is it dropped (4008), and the others' p99 meanwhile
 #   room   one message to a room of ROOM_MEMBERS (5,000), repeated ROOM_REPEATS (5) times
+#   floor  the same fan-out with no server (wsload writes one frame to ROOM_MEMBERS loopback
+#          connections from a thread on the server's CPU): what the kernel and the client cost
+#          here, in the same window, for the room's figures to be read against
+#   sio-room (not in the default list) the room on Socket.IO 4.8.4 (scripts/bench/sio-room.js):
+#          ROOM_MEMBERS clients join a room, the server emits one message to it, pinned as the
+#          room is; installs socket.io where ../shared/anchors/sio-run.sh does (SIO_SCR)
 #   hold2  HOLD2_CONNECTIONS (20,000) idle sockets over two instances sharing PostgreSQL and
 #          Redis (WSBENCH_REDIS_URL), half on each: one process may hold 20,000 descriptors here,
 #          so 20,000 sockets need two servers; each half reads its own server's memory
@@ -16,7 +22,7 @@
 # server-<scenario>.log each, summary.md); target/ws-bench/latest points at the last run.
 #
 # Environment (defaults in brackets):
-#   SCENARIOS ["hold dm tasks slow room hold2"]   WSBENCH_PROFILE [release] (debug: quicker to build, for a smoke run)
+#   SCENARIOS ["hold dm tasks slow room floor hold2"]   WSBENCH_PROFILE [release] (debug: quicker to build, for a smoke run)
 #   HOLD_CONNECTIONS [19000] HOLD_SECS [40] HOLD_PROCS [0: one client process per 9,500 sockets]
 #   HOLD2_CONNECTIONS [20000] HOLD2_SECS [60] WSBENCH_REDIS_URL [redis://127.0.0.1:6379]
 #   LOAD_CONNECTIONS [10000] LOAD_RATE [5000] LOAD_SECS [20]
@@ -37,7 +43,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-SCENARIOS=${SCENARIOS:-"hold dm tasks slow room hold2"}
+SCENARIOS=${SCENARIOS:-"hold dm tasks slow room floor hold2"}
 HOLD2_CONNECTIONS=${HOLD2_CONNECTIONS:-20000}
 HOLD2_SECS=${HOLD2_SECS:-60}
 REDIS_URL_BENCH=${WSBENCH_REDIS_URL:-redis://127.0.0.1:6379}
@@ -253,6 +259,40 @@ hold2() {
     stop_server
 }
 
+# floor: the room's fan-out with no server, the sender on the server's CPU, the receivers on the load's.
+floor() {
+    wait_quiet
+    echo "== floor: wsload floor --members $ROOM_MEMBERS (no server)"
+    local rc=0
+    local cpu=()
+    [[ -n "$SERVER_CPUS" ]] && cpu=(--sender-cpu "${SERVER_CPUS%%[,-]*}")
+    # shellcheck disable=SC2086 # WSLOAD_ARGS is a list of options
+    pinned "$LOAD_CPUS" "$WSLOAD" --out "$RESULTS" ${WSLOAD_ARGS:-} floor --members "$ROOM_MEMBERS" \
+        --repeats "$ROOM_REPEATS" "${cpu[@]}" 2> >(tee "$RUN/wsload-floor.log" >&2) >/dev/null || rc=$?
+    ((rc == 0)) || echo "   wsload floor exited $rc"
+    if ((rc != 0 && rc != 2)); then
+        jq -nc --arg s floor --argjson rc "$rc" '{scenario: $s, failed: true, exit: $rc}' >>"$RESULTS"
+    fi
+}
+
+# sio-room: the room on Socket.IO, its server on the server's CPU and its clients on the load's.
+sio_room() {
+    local scr=${SIO_SCR:-/tmp/anchors-sio}
+    if [[ ! -d "$scr/node_modules/socket.io" ]]; then
+        mkdir -p "$scr"
+        (cd "$scr" && npm init -y >/dev/null && npm install --no-audit --no-fund socket.io@4.8.4 socket.io-client@4.8.4 >/dev/null)
+    fi
+    wait_quiet
+    echo "== sio-room: Socket.IO, $ROOM_MEMBERS members"
+    local rc=0
+    NODE_PATH="$scr/node_modules" node "$ROOT/scripts/bench/sio-room.js" "$ROOM_MEMBERS" "$ROOM_REPEATS" "${SERVER_CPUS%%[,-]*}" \
+        "${LOAD_CPUS%%[,-]*}" 2> >(tee "$RUN/sio-room.log" >&2) >>"$RESULTS" || rc=$?
+    if ((rc != 0)); then
+        echo "   sio-room exited $rc"
+        jq -nc --argjson rc "$rc" '{scenario: "sio-room", failed: true, exit: $rc}' >>"$RESULTS"
+    fi
+}
+
 echo "== results in $RUN"
 # Every account signed in first, on a server of its own, so that no scenario's server carries the
 # sign-in burst (and hold's memory baseline is a server that has only started).
@@ -284,8 +324,10 @@ for s in $SCENARIOS; do
         tasks) wsload tasks tasks --connections "$LOAD_CONNECTIONS" --rate "$LOAD_RATE" --secs "$LOAD_SECS" ;;
         slow) wsload slow slow --connections "$SLOW_CONNECTIONS" --rate "$SLOW_RATE" --secs "$SLOW_SECS" --slow-rate "$SLOW_DM_RATE" ;;
         room) wsload room --first-user "$ROOM_FIRST_USER" room --members "$ROOM_MEMBERS" --repeats "$ROOM_REPEATS" ;;
+        floor) floor ;;
+        sio-room) sio_room ;;
         hold2) hold2 ;;
-        *) echo "unknown scenario $s (hold dm tasks slow room hold2)" >&2; exit 1 ;;
+        *) echo "unknown scenario $s (hold dm tasks slow room floor sio-room hold2)" >&2; exit 1 ;;
     esac
 done
 
@@ -308,6 +350,10 @@ done
         "| slow | slow client: \(.slow.end) after \(.slow.dms_sent_to_it) DMs (offline seen after \(.slow.presence_offline_after_ms // "-") ms); others p99 \(.p99_ms_baseline) ms baseline vs **\(.p99_ms_with_slow) ms** with it; lost \(.baseline.lost) / \(.with_slow.lost)\(if .valid == false then "; **not valid: a client that was reading was dropped**" else "" end) |"
       elif .scenario == "room" then
         "| room | \(.connected) members, joins in \(.join_secs) s; last member after **\(.last_after_send_ms | map(tostring) | join(", ")) ms** from send (from store: \([.rounds[].last_after_store_ms] | map(tostring) | join(", ")) ms); \(.presence_events) presence events; disconnects \(.disconnects) \(.ends | tostring) |"
+      elif .scenario == "floor" then
+        "| floor | no server: one frame written to \(.members) loopback connections from CPU \(.sender_cpu // "any"); last connection after **\(.last_after_send_ms | map(tostring) | join(", ")) ms** (the writes alone: \([.rounds[].writes_ms] | map(tostring) | join(", ")) ms); disconnects \(.disconnects) |"
+      elif .scenario == "sio-room" then
+        "| sio-room | Socket.IO \(.socketio), \(.connected) members; last member after **\(.last_after_emit_ms | map(tostring) | join(", ")) ms** from the emit (server side) |"
       else "| \(.scenario) | \(tostring) |" end
     ' "$RESULTS"
 } | tee "$RUN/summary.md"

@@ -148,6 +148,9 @@ pub enum Command {
     Tasks(scenarios::tasks::TasksArgs),
     /// One message to a room of M joined members; time until the last member has it.
     Room(scenarios::room::RoomArgs),
+    /// The room's fan-out with no server: one frame written to M loopback connections by a pinned
+    /// thread, read as `room` reads it (what the kernel and this client cost on the machine).
+    Floor(scenarios::floor::FloorArgs),
     /// DM load with one extra client that never reads: is it dropped, and do the others keep their p99?
     Slow(scenarios::dm::SlowArgs),
 }

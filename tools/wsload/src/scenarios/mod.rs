@@ -2,6 +2,7 @@
 //! server's memory.
 
 pub mod dm;
+pub mod floor;
 pub mod hold;
 pub mod room;
 pub mod tasks;
@@ -63,6 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Slow(a) => dm::run_slow(&ctx, &a).await,
         Command::Tasks(a) => tasks::run(&ctx, &a).await,
         Command::Room(a) => room::run(&ctx, &a).await,
+        Command::Floor(a) => floor::run(&a, ctx.common.sources, ctx.common.out.as_deref()).await,
     }
 }
 
