@@ -21,10 +21,13 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::{Value, json};
 use tokio::net::TcpSocket;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
-use super::room::{content, parse_content, round_figures};
+use super::room::{Round, Rounds, content, parse_content};
 use super::{close_all, round2};
 use crate::conn::{End, Event, Handler, Wire, loopback_sources, small_config};
 use crate::log;
@@ -32,15 +35,9 @@ use crate::report::{emit, now_us, row};
 
 #[derive(Debug, Args)]
 pub struct FloorArgs {
-    /// Connections the message is written to.
-    #[arg(long)]
-    pub members: usize,
-    /// Messages sent, one at a time.
-    #[arg(long, default_value_t = 5)]
-    pub repeats: u32,
-    /// Pause between two messages, milliseconds.
-    #[arg(long, default_value_t = 1000)]
-    pub gap_ms: u64,
+    /// `members` is the connections the message is written to.
+    #[command(flatten)]
+    pub rounds: Rounds,
     /// The CPU the sender thread runs on (the server's in `ws-bench`); unpinned when absent.
     #[arg(long)]
     pub sender_cpu: Option<usize>,
@@ -49,15 +46,9 @@ pub struct FloorArgs {
 /// The room a floor message names: any slug the receivers are told to count.
 const ROOM: &str = "floor";
 
-#[derive(Debug, Default)]
-struct Arrivals {
-    rep: u32,
-    at: Vec<i64>,
-}
-
 #[derive(Debug)]
 struct Count {
-    round: Mutex<Arrivals>,
+    round: Mutex<Round>,
     disconnects: AtomicU64,
     /// Set once the rounds are over: the sockets' ends after that are ours.
     closing: AtomicBool,
@@ -71,7 +62,7 @@ impl Handler for Count {
         let Some((rep, _)) = ev.data.content.as_deref().and_then(parse_content) else { return };
         let mut round = self.round.lock().unwrap_or_else(PoisonError::into_inner);
         if rep == round.rep {
-            round.at.push(at_us);
+            round.arrivals.push(at_us);
         }
     }
 
@@ -95,21 +86,12 @@ pub fn message_event(rep: u32, send_us: i64) -> String {
     .to_string()
 }
 
-/// The header of an unmasked (server to client) text frame of `len` bytes.
+/// The header of an unmasked (server to client), final text frame of `len` bytes.
 pub fn text_frame_header(len: usize) -> Vec<u8> {
-    match len {
-        0..=125 => vec![0x81, len as u8],
-        126..=0xFFFF => {
-            let mut h = vec![0x81, 126];
-            h.extend_from_slice(&(len as u16).to_be_bytes());
-            h
-        }
-        _ => {
-            let mut h = vec![0x81, 127];
-            h.extend_from_slice(&(len as u64).to_be_bytes());
-            h
-        }
-    }
+    let header = FrameHeader { opcode: OpCode::Data(Data::Text), ..FrameHeader::default() };
+    let mut out = Vec::with_capacity(header.len(len as u64));
+    header.format(len as u64, &mut out).expect("a Vec takes every byte");
+    out
 }
 
 /// Writes every message it is handed to every socket, header and body in one `writev` each, and
@@ -118,7 +100,7 @@ fn sender(
     sockets: &[std::net::TcpStream],
     cpu: Option<usize>,
     messages: &mpsc::Receiver<String>,
-    done: &mpsc::Sender<Duration>,
+    done: &UnboundedSender<Duration>,
 ) {
     if let Some(cpu) = cpu {
         let mut set = rustix::thread::CpuSet::new();
@@ -153,13 +135,13 @@ fn write_frame(socket: &mut impl Write, header: &[u8], body: &[u8]) -> io::Resul
 }
 
 pub async fn run(a: &FloorArgs, sources: u8, out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    if a.members == 0 {
-        bail!("need at least one member");
-    }
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("floor: listening on loopback")?;
     let addr = listener.local_addr()?;
-    let accepting = std::thread::spawn({
-        let members = a.members;
+    let members = a.rounds.members;
+    if members == 0 {
+        bail!("need at least one member");
+    }
+    let accepting = tokio::task::spawn_blocking({
         move || -> io::Result<Vec<std::net::TcpStream>> {
             let mut accepted = Vec::with_capacity(members);
             while accepted.len() < members {
@@ -171,15 +153,15 @@ pub async fn run(a: &FloorArgs, sources: u8, out: Option<&std::path::Path>) -> a
         }
     });
     let count = Arc::new(Count {
-        round: Mutex::new(Arrivals { rep: u32::MAX, at: Vec::new() }),
+        round: Mutex::new(Round::none()),
         disconnects: AtomicU64::new(0),
         closing: AtomicBool::new(false),
     });
     let wire = Arc::new(Wire::default());
     let started = Instant::now();
     let sources = loopback_sources(sources.max(1));
-    let mut conns = Vec::with_capacity(a.members);
-    for n in 0..a.members {
+    let mut conns = Vec::with_capacity(members);
+    for n in 0..members {
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::new(sources[n % sources.len()].into(), 0))?;
         let stream = socket.connect(addr).await.with_context(|| format!("floor: connection {n}"))?;
@@ -187,30 +169,28 @@ pub async fn run(a: &FloorArgs, sources: u8, out: Option<&std::path::Path>) -> a
         let ws = WebSocketStream::from_raw_socket(stream, Role::Client, Some(small_config())).await;
         conns.push(crate::conn::spawn(ws, n as i64, Arc::clone(&count), Arc::clone(&wire)));
     }
-    let sockets = accepting.join().map_err(|_| anyhow::anyhow!("floor: the accepting thread panicked"))??;
+    let sockets = accepting.await.context("floor: accepting")??;
     let connect_secs = started.elapsed().as_secs_f64();
     log!("floor: {} connections in {connect_secs:.1} s", conns.len());
 
     let (to_sender, messages) = mpsc::channel::<String>();
-    let (written, took) = mpsc::channel::<Duration>();
+    let (written, mut took) = unbounded_channel::<Duration>();
     let cpu = a.sender_cpu;
     let sending = std::thread::spawn(move || sender(&sockets, cpu, &messages, &written));
     let m = conns.len();
     let mut rounds: Vec<Value> = Vec::new();
-    for rep in 0..a.repeats {
-        *count.round.lock().unwrap_or_else(PoisonError::into_inner) = Arrivals { rep, at: Vec::with_capacity(m) };
+    for rep in 0..a.rounds.repeats {
+        *count.round.lock().unwrap_or_else(PoisonError::into_inner) = Round::new(rep, m);
         let send_us = now_us();
         to_sender.send(message_event(rep, send_us)).context("floor: the sender stopped")?;
         super::wait_until(Duration::from_secs(30), || {
-            count.round.lock().unwrap_or_else(PoisonError::into_inner).at.len() >= m
+            count.round.lock().unwrap_or_else(PoisonError::into_inner).arrivals.len() >= m
         })
         .await;
         // The writes are over before the last arrival, so this answer is already waiting.
-        let writes_ms = took.recv_timeout(Duration::from_secs(30)).ok().map(|d| round2(d.as_secs_f64() * 1000.0));
-        let mut fig = {
-            let mut r = count.round.lock().unwrap_or_else(PoisonError::into_inner);
-            round_figures(rep, send_us, 0, &mut r.at, m)
-        };
+        let writes = tokio::time::timeout(Duration::from_secs(30), took.recv()).await.ok().flatten();
+        let writes_ms = writes.map(|d| round2(d.as_secs_f64() * 1000.0));
+        let mut fig = count.round.lock().unwrap_or_else(PoisonError::into_inner).figures(send_us, m);
         fig["writes_ms"] = json!(writes_ms);
         log!(
             "  floor message {rep}: {} of {m}, last after {} ms from send (the writes took {} ms)",
@@ -219,12 +199,13 @@ pub async fn run(a: &FloorArgs, sources: u8, out: Option<&std::path::Path>) -> a
             fig["writes_ms"]
         );
         rounds.push(fig);
-        tokio::time::sleep(Duration::from_millis(a.gap_ms)).await;
+        tokio::time::sleep(Duration::from_millis(a.rounds.gap_ms)).await;
     }
     let disconnects = count.disconnects.load(Ordering::Relaxed);
     count.closing.store(true, Ordering::Relaxed);
     drop(to_sender);
-    let _ = sending.join();
+    // The sender ends once its channel is closed, and closes the server's ends as it goes.
+    let _ = tokio::task::spawn_blocking(move || sending.join()).await;
     close_all(&conns).await;
 
     let lasts: Vec<f64> = rounds.iter().filter_map(|r| r["last_after_send_ms"].as_f64()).collect();

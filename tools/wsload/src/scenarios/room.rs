@@ -17,9 +17,10 @@ use crate::conn::{End, Event, Handler, Out, Tally, Wire};
 use crate::log;
 use crate::report::{emit, now_us, parse_instant_us, row};
 
+/// How many receive a message, how many messages, how far apart: the same in `room` and `floor`.
 #[derive(Debug, Args)]
-pub struct RoomArgs {
-    /// Members connected and joined to the room.
+pub struct Rounds {
+    /// Members connected (in `room`, joined to the room too).
     #[arg(long)]
     pub members: usize,
     /// Messages sent, one at a time.
@@ -28,6 +29,12 @@ pub struct RoomArgs {
     /// Pause between two messages, milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub gap_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RoomArgs {
+    #[command(flatten)]
+    pub rounds: Rounds,
     /// How long to wait for every member to have one message, seconds.
     #[arg(long, default_value_t = 30)]
     pub wait_secs: u64,
@@ -38,10 +45,28 @@ pub struct RoomArgs {
 
 /// One message's arrivals.
 #[derive(Debug, Default)]
-struct Round {
-    rep: u32,
-    created_us: i64,
-    arrivals: Vec<i64>,
+pub struct Round {
+    pub rep: u32,
+    /// The message's `created_at` (µs), once a member has it; 0 where nothing stores it.
+    pub created_us: i64,
+    pub arrivals: Vec<i64>,
+}
+
+impl Round {
+    /// Waiting for message `rep`, at most `members` arrivals.
+    pub fn new(rep: u32, members: usize) -> Self {
+        Round { rep, created_us: 0, arrivals: Vec::with_capacity(members) }
+    }
+
+    /// Before the first message: nothing is counted.
+    pub fn none() -> Self {
+        Round { rep: u32::MAX, ..Round::default() }
+    }
+
+    /// The figures of this message, sent at `send_us` to `members`.
+    pub fn figures(&mut self, send_us: i64, members: usize) -> Value {
+        round_figures(self.rep, send_us, self.created_us, &mut self.arrivals, members)
+    }
 }
 
 #[derive(Debug)]
@@ -103,7 +128,7 @@ impl Handler for Stats {
 }
 
 /// The figures of one message's delivery to `members`.
-pub fn round_figures(rep: u32, send_us: i64, created_us: i64, arrivals: &mut [i64], members: usize) -> Value {
+fn round_figures(rep: u32, send_us: i64, created_us: i64, arrivals: &mut [i64], members: usize) -> Value {
     arrivals.sort_unstable();
     let ms = |us: i64| round2(us as f64 / 1000.0);
     let last = arrivals.last().copied();
@@ -119,7 +144,7 @@ pub fn round_figures(rep: u32, send_us: i64, created_us: i64, arrivals: &mut [i6
 }
 
 pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
-    let (first, count) = ctx.common.accounts(a.members);
+    let (first, count) = ctx.common.accounts(a.rounds.members);
     if count < 2 {
         bail!("need at least 2 members, got {count}");
     }
@@ -140,7 +165,7 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
     let stats = Arc::new(Stats {
         slug: slug.clone(),
         histories: AtomicU64::new(0),
-        round: Mutex::new(Round { rep: u32::MAX, ..Round::default() }),
+        round: Mutex::new(Round::none()),
         presence: AtomicU64::new(0),
         other_messages: AtomicU64::new(0),
         errors: Tally::default(),
@@ -196,10 +221,10 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
     let presence_after_joins = stats.presence.load(Ordering::Relaxed);
 
     let mut rounds = Vec::new();
-    for rep in 0..a.repeats {
+    for rep in 0..a.rounds.repeats {
         {
             let mut r = stats.round.lock().unwrap_or_else(PoisonError::into_inner);
-            *r = Round { rep, created_us: 0, arrivals: Vec::with_capacity(m) };
+            *r = Round::new(rep, m);
         }
         let send_us = now_us();
         let text = json!({"type": "message", "room": slug, "content": content(rep, send_us)}).to_string();
@@ -217,11 +242,7 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
             stats.round.lock().unwrap_or_else(PoisonError::into_inner).arrivals.len() >= open
         })
         .await;
-        let fig = {
-            let mut r = stats.round.lock().unwrap_or_else(PoisonError::into_inner);
-            let created = r.created_us;
-            round_figures(rep, send_us, created, &mut r.arrivals, m)
-        };
+        let fig = stats.round.lock().unwrap_or_else(PoisonError::into_inner).figures(send_us, m);
         log!(
             "  message {rep}: {} of {m} members, last after {} ms from send ({} ms from store)",
             fig["received"],
@@ -229,7 +250,7 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
             fig["last_after_store_ms"]
         );
         rounds.push(fig);
-        tokio::time::sleep(Duration::from_millis(a.gap_ms)).await;
+        tokio::time::sleep(Duration::from_millis(a.rounds.gap_ms)).await;
     }
     let presence_total = stats.presence.load(Ordering::Relaxed);
     let ends = wire.ends.snapshot();
