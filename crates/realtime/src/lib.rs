@@ -25,7 +25,7 @@ mod presence;
 mod route;
 
 pub use hub::{CloseReason, Closing, Connection, ConnectionId, Hub, HubConfig, Refused};
-pub use mailbox::{Mailbox, Transmit, Transmitted};
+pub use mailbox::{CloseSignal, Mailbox, Transmit, Transmitted};
 pub use presence::{
     HEARTBEAT_EVERY, PRESENCE_AUDIENCE_MAX, PRESENCE_SNAPSHOT_MAX, PRESENCE_TTL, Realtime, RealtimeTasks, SWEEP_EVERY,
 };
