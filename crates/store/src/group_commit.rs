@@ -17,6 +17,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 use workbench_core::RepositoryError;
@@ -66,7 +67,8 @@ pub(crate) trait Write: Send + Sync + 'static {
 type Reply<O> = oneshot::Sender<Result<O, RepositoryError>>;
 
 struct Queue<W: Write> {
-    waiting: VecDeque<(W, Reply<W::Output>)>,
+    /// The writes to apply, each with its reply and when it was queued.
+    waiting: VecDeque<(W, Reply<W::Output>, Instant)>,
     /// Runners at work; each takes batches until the queue is empty.
     runners: usize,
 }
@@ -118,7 +120,7 @@ impl<W: Write> GroupCommit<W> {
         let (reply, outcome) = oneshot::channel();
         let start_runner = {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            queue.waiting.push_back((write, reply));
+            queue.waiting.push_back((write, reply, Instant::now()));
             let start = queue.runners < self.batching.runners;
             if start {
                 queue.runners += 1;
@@ -138,7 +140,7 @@ impl<W: Write> GroupCommit<W> {
     async fn run(self: Arc<Self>) {
         let mut slot = RunnerSlot { commit: &self, held: true };
         loop {
-            let mut batch: Vec<(W, Reply<W::Output>)> = {
+            let mut batch: Vec<(W, Reply<W::Output>, Instant)> = {
                 let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
                 // Given up under the lock that `submit` takes, so that a write queued meanwhile
                 // either is seen here or starts a runner of its own.
@@ -150,12 +152,17 @@ impl<W: Write> GroupCommit<W> {
                 let n = queue.waiting.len().min(self.batching.max_batch);
                 queue.waiting.drain(..n).collect()
             };
+            let taken = Instant::now();
+            let oldest = batch.first().map_or(taken, |(_, _, queued)| *queued);
             // Stable: writes that lock nothing keep the order they arrived in.
-            batch.sort_by_key(|(write, _)| write.lock_order());
-            let (writes, replies): (Vec<W>, Vec<Reply<W::Output>>) = batch.into_iter().unzip();
+            batch.sort_by_key(|(write, _, _)| write.lock_order());
+            let (writes, replies): (Vec<W>, Vec<Reply<W::Output>>) =
+                batch.into_iter().map(|(write, reply, _)| (write, reply)).unzip();
             let writes = Arc::new(writes);
             let together = Arc::clone(&writes);
-            match self.db.run(move |conn| apply_together(conn, &together)).await {
+            let applied = self.db.run(move |conn| apply_together(conn, &together)).await;
+            traced::<W>(writes.len(), oldest, taken);
+            match applied {
                 Ok(outcomes) => {
                     for (reply, outcome) in replies.into_iter().zip(outcomes) {
                         let _ = reply.send(outcome);
@@ -185,6 +192,24 @@ impl<W: Write> GroupCommit<W> {
                 }
             }
         }
+    }
+}
+
+/// The stages of one batch, for `RUST_LOG=workbench_store::group_commit=debug`: how long its
+/// oldest write queued (behind the batch before it) and how long applying and committing it took,
+/// so that a write's latency shows where it waits without a profiler.
+fn traced<W>(writes: usize, oldest: Instant, taken: Instant) {
+    if tracing::enabled!(target: "workbench_store::group_commit", tracing::Level::DEBUG) {
+        let micros = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let kind = std::any::type_name::<W>().rsplit("::").next().unwrap_or("write");
+        tracing::debug!(
+            target: "workbench_store::group_commit",
+            kind,
+            writes,
+            queued_us = micros(taken - oldest),
+            commit_us = micros(taken.elapsed()),
+            "committed"
+        );
     }
 }
 
