@@ -97,18 +97,18 @@ FROM plan ORDER BY n;
 INSERT INTO chat_message_search (message_id, conversation, room_id, sender_id, recipient_id, search_text)
 SELECT id, conversation, room_id, sender_id, recipient_id, search_text FROM chat_messages;
 UPDATE chat_search_progress SET indexed_through = (SELECT MAX(id) FROM chat_messages);
--- What the store's writer keeps as it writes: each conversation's count and latest message, a
--- mark per side of a direct conversation; the reader has read half of each of theirs.
-INSERT INTO chat_conversations (conversation, room_id, last_message_id, messages)
-SELECT conversation, MAX(room_id), MAX(id), COUNT(*) FROM chat_messages GROUP BY conversation;
-INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq)
-SELECT sender_id, conversation, recipient_id, 0, 0 FROM chat_messages WHERE recipient_id IS NOT NULL
-UNION
-SELECT recipient_id, conversation, sender_id, 0, 0 FROM chat_messages WHERE recipient_id IS NOT NULL;
-INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq)
-SELECT $reader, conversation, NULL, 0, 0 FROM chat_conversations WHERE room_id IS NOT NULL;
-UPDATE chat_reads r SET read_seq = c.messages / 2, read_up_to = c.last_message_id - 1
-FROM chat_conversations c WHERE r.user_id = $reader AND r.conversation = c.conversation;
+-- What the store's writer keeps as it writes: each conversation's count and latest message (a
+-- direct one with both sides' marks), and the reader's mark in each room; the reader has read half
+-- of each of theirs.
+INSERT INTO chat_conversations (conversation, room_id, last_message_id, messages, low_user_id, high_user_id)
+SELECT conversation, MAX(room_id), MAX(id), COUNT(*),
+       MIN(LEAST(sender_id, recipient_id)) FILTER (WHERE recipient_id IS NOT NULL),
+       MAX(GREATEST(sender_id, recipient_id)) FILTER (WHERE recipient_id IS NOT NULL)
+FROM chat_messages GROUP BY conversation;
+UPDATE chat_conversations SET low_read_seq = messages / 2, low_read_up_to = last_message_id - 1 WHERE low_user_id = $reader;
+UPDATE chat_conversations SET high_read_seq = messages / 2, high_read_up_to = last_message_id - 1 WHERE high_user_id = $reader;
+INSERT INTO chat_reads (user_id, conversation, read_up_to, read_seq)
+SELECT $reader, conversation, last_message_id - 1, messages / 2 FROM chat_conversations WHERE room_id IS NOT NULL;
 VACUUM ANALYZE chat_messages, chat_message_search, chat_conversations, chat_reads, chat_members, chat_rooms;
 SQL
 psql -qtA "$DB_URL" -c "SELECT 'messages ' || COUNT(*) FROM chat_messages"

@@ -53,10 +53,11 @@ INSERT INTO chat_messages (id, conversation, room_id, sender_id, recipient_id, c
  (1, 'room:1', 1, 1, NULL, 'hello <b>world</b>', '2026-03-04 09:02:00.000002', 'hello <b>world</b>', '2026-03-04 09:04:00', NULL),
  (2, 'dm:1:2', NULL, 2, 1, 'psst', '2026-03-04 09:03:00', 'psst', NULL, NULL),
  (3, 'dm:1:2', NULL, 1, 2, '', '2026-03-04 09:05:00', '', NULL, '2026-03-04 09:06:00');
-INSERT INTO chat_conversations (conversation, room_id, last_message_id, messages) VALUES
- ('room:1', 1, 1, 1), ('dm:1:2', NULL, 3, 2);
-INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq) VALUES
- (1, 'room:1', NULL, 1, 1), (1, 'dm:1:2', 2, 3, 2), (2, 'dm:1:2', 1, 2, 1);
+INSERT INTO chat_conversations (conversation, room_id, last_message_id, messages) VALUES ('room:1', 1, 1, 1);
+INSERT INTO chat_conversations (conversation, room_id, last_message_id, messages, low_user_id, high_user_id,
+ low_read_up_to, low_read_seq, low_written, high_read_up_to, high_read_seq, high_written) VALUES
+ ('dm:1:2', NULL, 3, 2, 1, 2, 3, 2, TRUE, 2, 1, TRUE);
+INSERT INTO chat_reads (user_id, conversation, read_up_to, read_seq, has_written) VALUES (1, 'room:1', 1, 1, TRUE);
 INSERT INTO chat_reactions (message_id, emoji, user_id, created_at) VALUES
  (1, '🎉', 2, '2026-03-04 09:07:00'), (1, '👍🏽', 1, '2026-03-04 09:07:30');
 INSERT INTO chat_attachments (message_id, file_id, position) VALUES (2, 2, 0);

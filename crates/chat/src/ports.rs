@@ -99,13 +99,12 @@ pub trait ChatStore: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<ConversationSummary>, RepositoryError>;
 
-    /// Moves `user`'s read mark in `conversation` forward to `up_to` (never back); `partner` is
-    /// the other side of a direct conversation.
+    /// Moves `user`'s read mark in `conversation` (a room, or a direct conversation of theirs)
+    /// forward to `up_to` (never back).
     async fn mark_read(
         &self,
         user: UserId,
         conversation: Conversation,
-        partner: Option<UserId>,
         up_to: MessageId,
     ) -> Result<Marked, RepositoryError>;
 

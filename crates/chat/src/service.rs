@@ -461,11 +461,11 @@ impl ChatService {
         }
         v.finish()?;
         let up_to = up_to.expect("checked");
-        let (conversation, partner, counterpart) = match (with, room) {
+        let (conversation, counterpart) = match (with, room) {
             (Some(other), _) => {
                 self.active_user(other).await?;
                 let other = UserId(other);
-                (Conversation::direct(caller.id, other), Some(other), Counterpart::Direct(other))
+                (Conversation::direct(caller.id, other), Counterpart::Direct(other))
             }
             (None, Some(room)) => {
                 let slug = RoomSlug::parse(room.to_owned()).map_err(|_| ChatError::RoomNotFound)?;
@@ -473,11 +473,11 @@ impl ChatService {
                 if !self.store.is_member(room.id, caller.id).await? {
                     return Err(ChatError::RoomNotFound);
                 }
-                (Conversation::Room(room.id), None, Counterpart::Room(room.slug))
+                (Conversation::Room(room.id), Counterpart::Room(room.slug))
             }
             (None, None) => unreachable!("checked above"),
         };
-        match self.store.mark_read(caller.id, conversation, partner, up_to).await? {
+        match self.store.mark_read(caller.id, conversation, up_to).await? {
             Marked::Moved => Ok(Some(counterpart)),
             Marked::Unchanged => Ok(None),
             Marked::NotInConversation => {

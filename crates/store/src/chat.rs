@@ -31,18 +31,19 @@ type Db = <AnyConnection as Connection>::Backend;
 /// A user's contacts for presence, in one statement on either engine: whoever shares a room with
 /// them, and whoever they have exchanged direct messages with both ways. One message is not
 /// enough: anyone may write to anyone, and a stranger's unanswered message must not let them
-/// watch the recipient come and go. Both halves are found along primary keys and indexes
-/// (`chat_members_user`; the read marks', each side's mark saying whether its user has written).
+/// watch the recipient come and go. Each part is found along an index (`chat_members_user`; a
+/// direct conversation's row by either of its users, where each side's mark says whether they
+/// have written).
 const CONTACTS: &str = "SELECT mate.user_id AS id
     FROM chat_members mine
     JOIN chat_members mate ON mate.room_id = mine.room_id
     WHERE mine.user_id = $1 AND mate.user_id <> $1
 UNION
-SELECT theirs.user_id
-    FROM chat_reads mine
-    JOIN chat_reads theirs ON theirs.user_id = mine.partner_id AND theirs.conversation = mine.conversation
-    WHERE mine.user_id = $1 AND mine.partner_id IS NOT NULL AND mine.has_written AND theirs.has_written
-        AND theirs.user_id <> $1
+SELECT high_user_id FROM chat_conversations
+    WHERE low_user_id = $1 AND high_user_id <> $1 AND low_written AND high_written
+UNION
+SELECT low_user_id FROM chat_conversations
+    WHERE high_user_id = $1 AND low_user_id <> $1 AND low_written AND high_written
 ORDER BY id";
 
 #[derive(QueryableByName)]
@@ -159,13 +160,20 @@ impl Write for NewMessage {
 }
 
 /// A batch of messages on PostgreSQL, in one statement: the messages (numbered in the order
-/// given), each conversation's new total and latest message, and the read marks: a sender's
-/// moves to what they sent (one's own messages are never unread), a direct message's recipient
-/// gets a row (so that the conversation is in their list) and keeps their mark; a sender's records
-/// that they have written (what makes two users contacts, see [`CONTACTS`]). A mark that
-/// would not move is not written again. Conversations, then marks, are locked in key order, so
+/// given), each conversation's new total and latest message, and the read marks. A sender's mark
+/// moves to what they sent (one's own messages are never unread) and records that they have
+/// written (what makes two users contacts, see [`CONTACTS`]). A direct conversation keeps both
+/// sides' marks in its own row, so one upsert a conversation does it all: the recipient's side is
+/// locked with it (what makes a message to a user being deleted fail, see the
+/// `direct_marks_in_their_conversation` migration). A room sender's mark is a row of `chat_reads`,
+/// written only where it would move. Conversations, then room marks, are locked in key order, so
 /// that two instances' batches never wait on each other in a cycle. The same bookkeeping as
 /// [`record_conversations`] (SQLite's), which the store's tests hold both engines to.
+///
+/// A side's `read_seq` counts the messages up to its mark: for a sender, the conversation's total
+/// before the batch plus the place of their last message in it (`pos`). The new row of a
+/// conversation takes that place as it is; an existing one adds its total (`messages` before this
+/// update) to it.
 ///
 /// One text with seven array parameters (its `?`s) whatever the batch's size, so PostgreSQL plans it once
 /// per connection (a statement built with the batch's values would be parsed and planned for
@@ -188,33 +196,49 @@ impl PostMessages {
         WITH ORDINALITY AS new(conversation, room_id, sender_id, recipient_id, content, created_at, search_text, ord)
     ORDER BY ord
     RETURNING id, conversation, room_id, sender_id, recipient_id, content, created_at, edited_at, deleted_at
-), batch AS (
-    SELECT conversation, MAX(room_id) AS room_id, MAX(id) AS last_id, COUNT(*) AS n FROM m GROUP BY conversation
-), totals AS (
-    INSERT INTO chat_conversations (conversation, room_id, last_message_id, messages)
-    SELECT conversation, room_id, last_id, n FROM batch ORDER BY conversation
-    ON CONFLICT (conversation) DO UPDATE SET
-        last_message_id = GREATEST(chat_conversations.last_message_id, excluded.last_message_id),
-        messages = chat_conversations.messages + excluded.messages
-    RETURNING conversation, messages
 ), placed AS (
-    SELECT m.id, m.conversation, m.sender_id, m.recipient_id,
-        t.messages - b.n + ROW_NUMBER() OVER (PARTITION BY m.conversation ORDER BY m.id) AS seq
-    FROM m JOIN batch b USING (conversation) JOIN totals t USING (conversation)
-), marks AS (
-    SELECT sender_id AS user_id, conversation, recipient_id AS partner_id, id AS up_to, seq, TRUE AS wrote FROM placed
-    UNION ALL
-    SELECT recipient_id, conversation, sender_id, 0, 0, FALSE FROM m WHERE recipient_id IS NOT NULL
+    SELECT id, conversation, room_id, sender_id, recipient_id,
+        ROW_NUMBER() OVER (PARTITION BY conversation ORDER BY id) AS pos
+    FROM m
+), batch AS (
+    SELECT conversation, MAX(room_id) AS room_id, MAX(id) AS last_id, COUNT(*) AS n,
+        MIN(LEAST(sender_id, recipient_id)) FILTER (WHERE recipient_id IS NOT NULL) AS low,
+        MAX(GREATEST(sender_id, recipient_id)) FILTER (WHERE recipient_id IS NOT NULL) AS high,
+        COALESCE(MAX(id) FILTER (WHERE sender_id < recipient_id), 0) AS low_up_to,
+        COALESCE(MAX(pos) FILTER (WHERE sender_id < recipient_id), 0) AS low_pos,
+        COALESCE(MAX(id) FILTER (WHERE sender_id > recipient_id), 0) AS high_up_to,
+        COALESCE(MAX(pos) FILTER (WHERE sender_id > recipient_id), 0) AS high_pos
+    FROM placed GROUP BY conversation
+), totals AS (
+    INSERT INTO chat_conversations AS c (conversation, room_id, last_message_id, messages, low_user_id, high_user_id,
+        low_read_up_to, low_read_seq, low_written, high_read_up_to, high_read_seq, high_written)
+    SELECT conversation, room_id, last_id, n, low, high,
+        low_up_to, low_pos, low_up_to > 0, high_up_to, high_pos, high_up_to > 0
+    FROM batch ORDER BY conversation
+    ON CONFLICT (conversation) DO UPDATE SET
+        last_message_id = GREATEST(c.last_message_id, excluded.last_message_id),
+        messages = c.messages + excluded.messages,
+        low_read_up_to = GREATEST(c.low_read_up_to, excluded.low_read_up_to),
+        low_read_seq = CASE WHEN excluded.low_written
+            THEN GREATEST(c.low_read_seq, c.messages + excluded.low_read_seq) ELSE c.low_read_seq END,
+        low_written = c.low_written OR excluded.low_written,
+        high_read_up_to = GREATEST(c.high_read_up_to, excluded.high_read_up_to),
+        high_read_seq = CASE WHEN excluded.high_written
+            THEN GREATEST(c.high_read_seq, c.messages + excluded.high_read_seq) ELSE c.high_read_seq END,
+        high_written = c.high_written OR excluded.high_written
+    RETURNING conversation, messages
 ), marked AS (
-    INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq, has_written)
-    SELECT user_id, conversation, MAX(partner_id), MAX(up_to), MAX(seq), bool_or(wrote) FROM marks
-    GROUP BY user_id, conversation ORDER BY user_id, conversation
+    INSERT INTO chat_reads (user_id, conversation, read_up_to, read_seq, has_written)
+    SELECT p.sender_id, p.conversation, MAX(p.id), MAX(t.messages - b.n + p.pos), TRUE
+    FROM placed p JOIN batch b USING (conversation) JOIN totals t USING (conversation)
+    WHERE p.room_id IS NOT NULL
+    GROUP BY p.sender_id, p.conversation ORDER BY p.sender_id, p.conversation
     ON CONFLICT (user_id, conversation) DO UPDATE SET
         read_up_to = GREATEST(chat_reads.read_up_to, excluded.read_up_to),
         read_seq = GREATEST(chat_reads.read_seq, excluded.read_seq),
-        has_written = chat_reads.has_written OR excluded.has_written
+        has_written = TRUE
     WHERE chat_reads.read_up_to < excluded.read_up_to OR chat_reads.read_seq < excluded.read_seq
-        OR (excluded.has_written AND NOT chat_reads.has_written)
+        OR NOT chat_reads.has_written
 )
 SELECT id, conversation, room_id, sender_id, recipient_id, content, created_at, edited_at, deleted_at FROM m";
 
@@ -625,12 +649,8 @@ impl ChatStore for DieselChatStore {
                     return Ok(Page::new(Vec::new(), u64::try_from(total).unwrap_or_default(), page));
                 }
                 let rows: Vec<ConversationRow> = diesel::sql_query(format!(
-                    "SELECT c.room_id, r.partner_id, c.last_message_id, \
-                            c.messages - COALESCE(r.read_seq, 0) AS unread \
-                     FROM {mine} \
-                     LEFT JOIN chat_reads r ON r.user_id = {u} AND r.conversation = c.conversation \
-                     ORDER BY c.last_message_id DESC LIMIT {limit} OFFSET {offset}",
-                    u = user.0,
+                    "SELECT c.room_id, mine.partner_id, c.last_message_id, c.messages - mine.read_seq AS unread \
+                     FROM {mine} ORDER BY c.last_message_id DESC LIMIT {limit} OFFSET {offset}",
                     limit = page.limit(),
                     offset = page.offset(),
                 ))
@@ -671,7 +691,10 @@ impl ChatStore for DieselChatStore {
                         }
                         (None, Some(partner)) => (Counterpart::Direct(UserId(partner)), names.get(&partner).cloned()),
                         (None, None) => {
-                            return Err(corrupt("chat_reads.partner_id", "a direct conversation without one"));
+                            return Err(corrupt(
+                                "chat_conversations.low_user_id",
+                                "a direct conversation without its users",
+                            ));
                         }
                     };
                     let unread = u64::try_from(row.unread).unwrap_or_default();
@@ -686,10 +709,17 @@ impl ChatStore for DieselChatStore {
         &self,
         user: UserId,
         conversation: Conversation,
-        partner: Option<UserId>,
         up_to: MessageId,
     ) -> Result<Marked, RepositoryError> {
         let key = conversation.key();
+        // Where the user's mark is: their side of a direct conversation's row, or their row of
+        // the room's marks.
+        let side = match conversation {
+            Conversation::Direct(low, _) if low == user => Some("low"),
+            Conversation::Direct(_, high) if high == user => Some("high"),
+            Conversation::Direct(..) => return Ok(Marked::NotInConversation),
+            Conversation::Room(_) => None,
+        };
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
@@ -702,13 +732,23 @@ impl ChatStore for DieselChatStore {
                     if of.as_deref() != Some(key.as_str()) {
                         return Ok(Marked::NotInConversation);
                     }
-                    let (read_up_to, read_seq): (i64, i64) = chat_reads::table
-                        .find((user.0, &key))
-                        .select((chat_reads::read_up_to, chat_reads::read_seq))
-                        .first(conn)
+                    let (read_up_to, read_seq): (i64, i64) = match side {
+                        Some(side) => diesel::sql_query(format!(
+                            "SELECT {side}_read_up_to AS read_up_to, {side}_read_seq AS read_seq \
+                             FROM chat_conversations WHERE conversation = '{key}'"
+                        ))
+                        .get_result::<ReadMark>(conn)
                         .optional()
                         .map_err(db)?
-                        .unwrap_or((0, 0));
+                        .map(|mark| (mark.read_up_to, mark.read_seq)),
+                        None => chat_reads::table
+                            .find((user.0, &key))
+                            .select((chat_reads::read_up_to, chat_reads::read_seq))
+                            .first(conn)
+                            .optional()
+                            .map_err(db)?,
+                    }
+                    .unwrap_or((0, 0));
                     if up_to.0 <= read_up_to {
                         return Ok(Marked::Unchanged);
                     }
@@ -721,19 +761,24 @@ impl ChatStore for DieselChatStore {
                         .get_result(conn)
                         .map_err(db)?;
                     let max = greatest(conn);
-                    let partner = partner.map_or_else(|| "NULL".to_owned(), |p| p.0.to_string());
-                    diesel::sql_query(format!(
-                        "INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq) \
-                         VALUES ({u}, '{key}', {partner}, {up_to}, {seq}) \
-                         ON CONFLICT (user_id, conversation) DO UPDATE SET \
-                         read_up_to = {max}(chat_reads.read_up_to, excluded.read_up_to), \
-                         read_seq = {max}(chat_reads.read_seq, excluded.read_seq)",
-                        u = user.0,
-                        up_to = up_to.0,
-                        seq = read_seq + newly,
-                    ))
-                    .execute(conn)
-                    .map_err(db)?;
+                    let (up_to, seq) = (up_to.0, read_seq + newly);
+                    let moved = match side {
+                        Some(side) => format!(
+                            "UPDATE chat_conversations SET \
+                             {side}_read_up_to = {max}({side}_read_up_to, {up_to}), \
+                             {side}_read_seq = {max}({side}_read_seq, {seq}) \
+                             WHERE conversation = '{key}'"
+                        ),
+                        None => format!(
+                            "INSERT INTO chat_reads (user_id, conversation, read_up_to, read_seq) \
+                             VALUES ({u}, '{key}', {up_to}, {seq}) \
+                             ON CONFLICT (user_id, conversation) DO UPDATE SET \
+                             read_up_to = {max}(chat_reads.read_up_to, excluded.read_up_to), \
+                             read_seq = {max}(chat_reads.read_seq, excluded.read_seq)",
+                            u = user.0,
+                        ),
+                    };
+                    diesel::sql_query(moved).execute(conn).map_err(db)?;
                     Ok(Marked::Moved)
                 })
             })
@@ -1047,39 +1092,69 @@ pub(crate) fn forget_messages_of(conn: &mut AnyConnection, user: UserId) -> Resu
     Ok(())
 }
 
-/// A user's read mark in a conversation as a batch of messages leaves it.
-struct Mark {
+/// A conversation as a batch of messages leaves it: its room, its latest message, how many of the
+/// batch's are its, and for a direct one each side's last message in the batch (0 when they sent
+/// none) and that message's place among the batch's messages of the conversation.
+struct BatchConversation {
+    key: String,
+    room: Option<i64>,
+    last: i64,
+    n: i64,
+    sides: Option<[Side; 2]>,
+}
+
+/// One side of a direct conversation in a batch: who, their last message and its place.
+#[derive(Clone, Copy)]
+struct Side {
+    user: i64,
+    up_to: i64,
+    pos: i64,
+}
+
+/// A room sender's read mark as a batch of messages leaves it.
+struct RoomMark {
     user: i64,
     key: String,
-    partner: Option<i64>,
     up_to: i64,
     seq: i64,
-    /// The user sent one of the batch's messages (what makes two users contacts, see [`CONTACTS`]).
-    wrote: bool,
 }
 
 /// Counts a batch of stored messages into their conversations and moves their senders' read
-/// marks to what they sent (one's own messages are never unread); a direct message also gives
-/// its recipient a row, so that the conversation is in their list. SQLite's way (PostgreSQL's
-/// is part of [`PostMessages`], the same rules in one statement with the messages). Two statements per batch,
-/// however many messages and conversations: the conversations with their new totals, then the
+/// marks to what they sent (one's own messages are never unread): in a direct conversation's own
+/// row (both sides' marks live there, so that its first message puts it in both users' lists), in
+/// `chat_reads` for a room. SQLite's way (PostgreSQL's is part of [`PostMessages`], the same
+/// rules in one statement with the messages). Two statements per batch, however many messages
+/// and conversations: the conversations with their new totals and direct marks, then the room
 /// marks. Conversation keys are made by the store (`room:7`, `dm:3:9`), never client text.
 fn record_conversations(conn: &mut AnyConnection, messages: &[Message]) -> Result<(), RepositoryError> {
-    // Per conversation, in the order first seen: room, last id, how many in this batch; found by
-    // key through `index`, so that a batch of hundreds of conversations costs no quadratic search.
-    let mut batch: Vec<(String, Option<i64>, i64, i64)> = Vec::new();
+    // Per conversation, in the order first seen; found by key through `index`, so that a batch
+    // of hundreds of conversations costs no quadratic search.
+    let mut batch: Vec<BatchConversation> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for message in messages {
-        let key = message.conversation().key();
-        match index.get(&key) {
-            Some(&i) => {
-                batch[i].2 = batch[i].2.max(message.id.0);
-                batch[i].3 += 1;
-            }
+        let conversation = message.conversation();
+        let key = conversation.key();
+        let i = match index.get(&key) {
+            Some(&i) => i,
             None => {
                 index.insert(key.clone(), batch.len());
-                batch.push((key, message.room.map(|r| r.0), message.id.0, 1));
+                let sides = match conversation {
+                    Conversation::Direct(low, high) => {
+                        Some([Side { user: low.0, up_to: 0, pos: 0 }, Side { user: high.0, up_to: 0, pos: 0 }])
+                    }
+                    Conversation::Room(_) => None,
+                };
+                batch.push(BatchConversation { key, room: message.room.map(|r| r.0), last: 0, n: 0, sides });
+                batch.len() - 1
             }
+        };
+        let counted = &mut batch[i];
+        counted.last = counted.last.max(message.id.0);
+        counted.n += 1;
+        let pos = counted.n;
+        if let Some(side) = counted.sides.iter_mut().flatten().find(|side| side.user == message.sender_id.0) {
+            side.up_to = side.up_to.max(message.id.0);
+            side.pos = pos;
         }
     }
     if batch.is_empty() {
@@ -1088,81 +1163,106 @@ fn record_conversations(conn: &mut AnyConnection, messages: &[Message]) -> Resul
     let max = greatest(conn);
     let values = batch
         .iter()
-        .map(|(key, room, last, n)| {
+        .map(|BatchConversation { key, room, last, n, sides }| {
             let room = room.map_or_else(|| "NULL".to_owned(), |r| r.to_string());
-            format!("('{key}', {room}, {last}, {n})")
+            match sides {
+                Some([low, high]) => format!(
+                    "('{key}', {room}, {last}, {n}, {}, {}, {}, {}, {}, {}, {}, {})",
+                    low.user,
+                    high.user,
+                    low.up_to,
+                    low.pos,
+                    low.up_to > 0,
+                    high.up_to,
+                    high.pos,
+                    high.up_to > 0
+                ),
+                None => format!("('{key}', {room}, {last}, {n}, NULL, NULL, 0, 0, FALSE, 0, 0, FALSE)"),
+            }
         })
         .collect::<Vec<_>>()
         .join(", ");
+    // As PostgreSQL's: a side's new seq is the total before the batch plus its place in it.
+    let side = |side: &str| {
+        format!(
+            "{side}_read_up_to = {max}(chat_conversations.{side}_read_up_to, excluded.{side}_read_up_to), \
+             {side}_read_seq = CASE WHEN excluded.{side}_written \
+                 THEN {max}(chat_conversations.{side}_read_seq, chat_conversations.messages + excluded.{side}_read_seq) \
+                 ELSE chat_conversations.{side}_read_seq END, \
+             {side}_written = chat_conversations.{side}_written OR excluded.{side}_written"
+        )
+    };
     let totals: Vec<ConversationCount> = diesel::sql_query(format!(
-        "INSERT INTO chat_conversations (conversation, room_id, last_message_id, messages) VALUES {values} \
+        "INSERT INTO chat_conversations (conversation, room_id, last_message_id, messages, low_user_id, high_user_id, \
+             low_read_up_to, low_read_seq, low_written, high_read_up_to, high_read_seq, high_written) VALUES {values} \
          ON CONFLICT (conversation) DO UPDATE SET \
          last_message_id = {max}(chat_conversations.last_message_id, excluded.last_message_id), \
-         messages = chat_conversations.messages + excluded.messages \
-         RETURNING conversation, messages"
+         messages = chat_conversations.messages + excluded.messages, {low}, {high} \
+         RETURNING conversation, messages",
+        low = side("low"),
+        high = side("high"),
     ))
     .load(conn)
     .map_err(db)?;
-    // The place in its conversation before this batch's first message: the batch's are the last.
+    // A room's place before this batch's first message: the batch's are the last.
     let mut place: HashMap<String, i64> = totals
         .into_iter()
-        .map(|t| {
-            let in_batch = index.get(&t.conversation).map_or(0, |&i| batch[i].3);
-            (t.conversation, t.messages - in_batch)
+        .filter_map(|t| {
+            let counted = &batch[*index.get(&t.conversation)?];
+            counted.sides.is_none().then(|| (t.conversation, t.messages - counted.n))
         })
         .collect();
-    // Per (user, conversation), the mark to keep: the furthest of this batch's, and whether the
-    // user wrote in it.
-    let mut marks: Vec<Mark> = Vec::new();
+    // Per (room sender, room), the mark to keep: the furthest of this batch's.
+    let mut marks: Vec<RoomMark> = Vec::new();
     let mut mark_index: HashMap<(i64, String), usize> = HashMap::new();
-    let mut mark = |user: i64, key: &str, partner: Option<i64>, up_to: i64, seq: i64| {
-        // A sender's mark is the message they sent; a recipient's is 0 (kept as it was).
-        let wrote = up_to > 0;
-        match mark_index.get(&(user, key.to_owned())) {
-            Some(&i) => {
-                marks[i].up_to = marks[i].up_to.max(up_to);
-                marks[i].seq = marks[i].seq.max(seq);
-                marks[i].wrote |= wrote;
-            }
-            None => {
-                mark_index.insert((user, key.to_owned()), marks.len());
-                marks.push(Mark { user, key: key.to_owned(), partner, up_to, seq, wrote });
-            }
-        }
-    };
-    for message in messages {
+    for message in messages.iter().filter(|m| m.room.is_some()) {
         let key = message.conversation().key();
-        let seq = place.get_mut(&key).map_or(0, |p| {
+        let Some(seq) = place.get_mut(&key).map(|p| {
             *p += 1;
             *p
-        });
-        let partner = message.recipient_id.map(|r| r.0);
-        mark(message.sender_id.0, &key, partner, message.id.0, seq);
-        if let Some(recipient) = partner {
-            mark(recipient, &key, Some(message.sender_id.0), 0, 0);
+        }) else {
+            continue;
+        };
+        let user = message.sender_id.0;
+        match mark_index.get(&(user, key.clone())) {
+            Some(&i) => {
+                marks[i].up_to = marks[i].up_to.max(message.id.0);
+                marks[i].seq = marks[i].seq.max(seq);
+            }
+            None => {
+                mark_index.insert((user, key.clone()), marks.len());
+                marks.push(RoomMark { user, key, up_to: message.id.0, seq });
+            }
         }
+    }
+    if marks.is_empty() {
+        return Ok(());
     }
     let values = marks
         .iter()
-        .map(|Mark { user, key, partner, up_to, seq, wrote }| {
-            let partner = partner.map_or_else(|| "NULL".to_owned(), |p| p.to_string());
-            let wrote = if *wrote { "TRUE" } else { "FALSE" };
-            format!("({user}, '{key}', {partner}, {up_to}, {seq}, {wrote})")
-        })
+        .map(|RoomMark { user, key, up_to, seq }| format!("({user}, '{key}', {up_to}, {seq}, TRUE)"))
         .collect::<Vec<_>>()
         .join(", ");
     diesel::sql_query(format!(
-        "INSERT INTO chat_reads (user_id, conversation, partner_id, read_up_to, read_seq, has_written) VALUES {values} \
+        "INSERT INTO chat_reads (user_id, conversation, read_up_to, read_seq, has_written) VALUES {values} \
          ON CONFLICT (user_id, conversation) DO UPDATE SET \
          read_up_to = {max}(chat_reads.read_up_to, excluded.read_up_to), \
          read_seq = {max}(chat_reads.read_seq, excluded.read_seq), \
-         has_written = chat_reads.has_written OR excluded.has_written \
+         has_written = TRUE \
          WHERE chat_reads.read_up_to < excluded.read_up_to OR chat_reads.read_seq < excluded.read_seq \
-         OR (excluded.has_written AND NOT chat_reads.has_written)"
+         OR NOT chat_reads.has_written"
     ))
     .execute(conn)
     .map_err(db)?;
     Ok(())
+}
+
+#[derive(QueryableByName)]
+struct ReadMark {
+    #[diesel(sql_type = BigInt)]
+    read_up_to: i64,
+    #[diesel(sql_type = BigInt)]
+    read_seq: i64,
 }
 
 #[derive(QueryableByName)]
@@ -1183,13 +1283,18 @@ struct Counted {
     n: i64,
 }
 
-/// A user's conversations, by key: their direct conversations (their own mark rows) and their
-/// rooms', each found along an index of theirs.
+/// A user's conversations (`mine`, joined to their rows `c`), each with the other side of a
+/// direct one (`partner_id`) and how many of its messages the user has read (`read_seq`): their
+/// direct conversations, found by either side's index, and their rooms', along theirs.
 fn conversations_of(user: UserId) -> String {
     let u = user.0;
     format!(
-        "(SELECT r.conversation FROM chat_reads r WHERE r.user_id = {u} AND r.partner_id IS NOT NULL \
-          UNION ALL SELECT 'room:' || m.room_id FROM chat_members m WHERE m.user_id = {u}) mine \
+        "(SELECT conversation, high_user_id AS partner_id, low_read_seq AS read_seq \
+          FROM chat_conversations WHERE low_user_id = {u} \
+          UNION ALL SELECT conversation, low_user_id, high_read_seq FROM chat_conversations WHERE high_user_id = {u} \
+          UNION ALL SELECT 'room:' || m.room_id, NULL, COALESCE(r.read_seq, 0) FROM chat_members m \
+          LEFT JOIN chat_reads r ON r.user_id = {u} AND r.conversation = 'room:' || m.room_id \
+          WHERE m.user_id = {u}) mine \
          JOIN chat_conversations c ON c.conversation = mine.conversation"
     )
 }

@@ -546,11 +546,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Each reader's mark in a conversation (see the `conversations` migration).
+    /// Each reader's mark in a room (see the `conversations` migration; a direct conversation's two
+    /// marks are in its row of `chat_conversations`, see `direct_marks_in_their_conversation`).
     chat_reads (user_id, conversation) {
         user_id -> BigInt,
         conversation -> Text,
-        partner_id -> Nullable<BigInt>,
         read_up_to -> BigInt,
         read_seq -> BigInt,
         has_written -> Bool,

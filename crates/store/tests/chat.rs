@@ -134,7 +134,7 @@ async fn a_direct_message_makes_contacts_only_once_it_is_answered(db: Database) 
     store.insert_message(said(None, ann.id, Some(dee.id), "lunch?")).await.unwrap();
     // Reading is not answering.
     let direct = Conversation::direct(ann.id, mallory.id);
-    store.mark_read(ann.id, direct, Some(mallory.id), hello.id).await.unwrap();
+    store.mark_read(ann.id, direct, hello.id).await.unwrap();
     assert_eq!(store.contacts(ann.id).await.unwrap(), vec![], "neither the unsolicited nor the unanswered");
     assert_eq!(store.contacts(mallory.id).await.unwrap(), vec![]);
     assert_eq!(store.contacts(dee.id).await.unwrap(), vec![]);
@@ -401,12 +401,12 @@ async fn unread_counts_stay_exact_when_both_sides_write_at_once(db: Database) {
     }
     // Read up to the end: nothing unread; a mark never moves back.
     let last = direct.last().unwrap().id;
-    let marked = store.mark_read(ann.id, Conversation::Direct(ann.id, bob.id), Some(bob.id), last).await.unwrap();
+    let marked = store.mark_read(ann.id, Conversation::Direct(ann.id, bob.id), last).await.unwrap();
     let own_was_last = direct.last().unwrap().sender_id == ann.id;
     assert_eq!(marked, if own_was_last { Marked::Unchanged } else { Marked::Moved });
     assert_eq!(listed(ann.id).await[&false].1, 0);
     let first = direct.first().unwrap().id;
-    let back = store.mark_read(ann.id, Conversation::Direct(ann.id, bob.id), Some(bob.id), first).await.unwrap();
+    let back = store.mark_read(ann.id, Conversation::Direct(ann.id, bob.id), first).await.unwrap();
     assert_eq!(back, Marked::Unchanged);
     assert_eq!(listed(ann.id).await[&false].1, 0);
     // A message after the mark counts again, for its reader only.
