@@ -149,6 +149,13 @@ async fn only_readable_audio_in_a_known_rendition_is_streamed(app: TestApp) {
     assert_eq!(error_fields(&problem), ["format", "bitrate"]);
     let problem = expect_problem(fetch(&app, &ann, &stream_path(&song, "?bitrate=320")).await, 422).await;
     assert_eq!(error_fields(&problem), ["bitrate"]);
+    // A bitrate that is not a number cannot be read at all: 400, as for any query value.
+    for unreadable in ["abc", "12.5", ""] {
+        let res = fetch(&app, &ann, &stream_path(&song, &format!("?bitrate={unreadable}"))).await;
+        expect_problem(res, 400).await;
+    }
+    let problem = expect_problem(fetch(&app, &ann, &stream_path(&song, "?bitrate=-128")).await, 422).await;
+    assert_eq!(error_fields(&problem), ["bitrate"]);
     let problem = expect_problem(fetch(&app, &ann, &stream_path(&notes, "")).await, 404).await;
     assert!(problem["detail"].as_str().unwrap().contains("not audio"), "{problem}");
     expect_problem(fetch(&app, &bob, &stream_path(&song, "")).await, 404).await;

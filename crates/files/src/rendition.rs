@@ -82,15 +82,16 @@ impl Rendition {
     pub const DEFAULT: Rendition = Rendition { codec: AudioCodec::Mp3, kbps: 128 };
 
     /// The rendition the `format` and `bitrate` parameters ask for (each defaulting to MP3 at
-    /// 128 kbit/s), or every parameter that names none, at once.
-    pub fn parse(format: Option<&str>, bitrate: Option<&str>) -> Result<Self, FieldErrors> {
+    /// 128 kbit/s), or every parameter that names none, at once. `bitrate` arrives as a number:
+    /// text that is not one was refused before (a value that cannot be read, not a wrong one).
+    pub fn parse(format: Option<&str>, bitrate: Option<i64>) -> Result<Self, FieldErrors> {
         let mut v = Validator::default();
         let codec = v
             .optional("format", format, |raw| AudioCodec::parse(raw.trim()).ok_or("must be one of mp3, opus"))
             .map(|c| c.unwrap_or(Self::DEFAULT.codec));
         let kbps = v
             .optional("bitrate", bitrate, |raw| {
-                raw.trim().parse().ok().filter(|k| Self::BITRATES.contains(k)).ok_or("must be one of 64, 96, 128, 192")
+                u32::try_from(raw).ok().filter(|k| Self::BITRATES.contains(k)).ok_or("must be one of 64, 96, 128, 192")
             })
             .map(|k| k.unwrap_or(Self::DEFAULT.kbps));
         v.finish_with(codec.ok().zip(kbps.ok()).map(|(codec, kbps)| Self { codec, kbps }))
@@ -483,14 +484,13 @@ mod tests {
     #[test]
     fn parameters_default_to_mp3_at_128_and_name_every_bad_one() {
         assert_eq!(Rendition::parse(None, None).unwrap(), Rendition::DEFAULT);
-        assert_eq!(
-            Rendition::parse(Some("opus"), Some("64")).unwrap(),
-            Rendition { codec: AudioCodec::Opus, kbps: 64 }
-        );
-        let errors = Rendition::parse(Some("wav"), Some("100")).unwrap_err();
+        assert_eq!(Rendition::parse(Some("opus"), Some(64)).unwrap(), Rendition { codec: AudioCodec::Opus, kbps: 64 });
+        let errors = Rendition::parse(Some("wav"), Some(100)).unwrap_err();
         let fields: Vec<_> = errors.as_slice().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["format", "bitrate"]);
-        assert!(Rendition::parse(Some("mp3"), Some("")).is_err());
+        assert!(Rendition::parse(Some("mp3"), Some(-128)).is_err());
+        assert!(Rendition::parse(Some("mp3"), Some(i64::from(u32::MAX) + 128)).is_err(), "no wrap-around");
+        assert!(Rendition::parse(Some(""), None).is_err());
         assert!(Rendition::parse(Some("MP3"), None).is_err(), "names are lower case, as documented");
     }
 }

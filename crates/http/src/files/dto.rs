@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use workbench_files::{FileKind, StoredFile};
 
-use crate::body::Instant;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use workbench_files::Rendition;
+
+use crate::body::{Instant, component};
 pub use crate::files::schemas::{InvoiceDataSchema, PdfRequestSchema, TaskStatusListSchema};
 
 /// What a file is for.
@@ -171,7 +174,21 @@ pub struct StreamQuery {
     /// `mp3` (the default, `audio/mpeg`) or `opus` (Opus in Ogg, `audio/ogg`).
     #[param(nullable = false, pattern = "^(mp3|opus)$", example = "mp3")]
     pub format: Option<String>,
-    /// Kilobits per second: `64`, `96`, `128` (the default) or `192`.
-    #[param(nullable = false, pattern = "^(64|96|128|192)$", example = "128")]
-    pub bitrate: Option<String>,
+    /// Kilobits per second: `64`, `96`, `128` (the default) or `192`. Text that is not an
+    /// integer is `400`; another integer is `422` naming `bitrate`.
+    #[param(value_type = Option<BitrateSchema>, nullable = false, example = 128)]
+    pub bitrate: Option<i64>,
 }
+
+/// The schema of a rendition's bitrate: an integer, one of those offered.
+#[derive(Debug)]
+pub struct BitrateSchema;
+
+component!(
+    BitrateSchema,
+    "Bitrate",
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .enum_values(Some(Rendition::BITRATES))
+        .description(Some("Kilobits per second"))
+);

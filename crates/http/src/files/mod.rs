@@ -369,7 +369,7 @@ pub async fn stream(
     query: Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let StreamQuery { format, bitrate } = query.into_inner();
-    let rendition = Rendition::parse(format.as_deref(), bitrate.as_deref()).map_err(ApiError::validation)?;
+    let rendition = Rendition::parse(format.as_deref(), bitrate).map_err(ApiError::validation)?;
     let opened = state
         .renditions
         .open(&user, FileId(id.into_inner()), rendition, |tag| serving::requested_range(&req, tag))
