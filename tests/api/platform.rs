@@ -236,3 +236,88 @@ workbench_e2e::engines_with!(
         s.server.cors_allowed_origins = Some(ORIGIN.into());
     },
 );
+
+/// One exchange on a connection of its own, the request written as given: the answer's head
+/// (lower-cased) and its body as the head's framing delimits it. Panics when the framing lies
+/// (a chunked head over a body that is not chunks, a length that is not the body's).
+async fn raw_exchange(app: &TestApp, request: &str) -> (String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut bytes = Vec::new();
+    // A body delimited by the connection's end is read until then; anything else is whole once
+    // its framing says so, and the read stops at the deadline.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut bytes)).await;
+    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a whole head") + 4;
+    let head = String::from_utf8_lossy(&bytes[..split]).to_lowercase();
+    let raw = &bytes[split..];
+    let body = if head.contains("\r\ntransfer-encoding: chunked\r\n") {
+        let (mut body, mut rest) = (Vec::new(), raw);
+        loop {
+            let line_end = rest.windows(2).position(|w| w == b"\r\n").expect("a chunk size line");
+            let size_text = std::str::from_utf8(&rest[..line_end]).expect("a chunk size in text");
+            let size = usize::from_str_radix(size_text.trim(), 16)
+                .unwrap_or_else(|_| panic!("a chunked head over a body that is not chunks: {head}"));
+            rest = &rest[line_end + 2..];
+            if size == 0 {
+                break body;
+            }
+            body.extend_from_slice(&rest[..size]);
+            assert_eq!(&rest[size..size + 2], b"\r\n", "a chunk ends its line");
+            rest = &rest[size + 2..];
+        }
+    } else if let Some(length) = head.split("\r\ncontent-length: ").nth(1) {
+        let length: usize = length.split("\r\n").next().unwrap().parse().unwrap();
+        assert_eq!(raw.len(), length, "the body is as long as its head says");
+        raw.to_vec()
+    } else {
+        assert!(
+            head.contains("\r\nconnection: close\r\n"),
+            "a body neither sized nor chunked ends the connection: {head}"
+        );
+        raw.to_vec()
+    };
+    let body = if head.contains("\r\ncontent-encoding: gzip\r\n") {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain)
+            .expect("a whole gzip body");
+        plain
+    } else {
+        body
+    };
+    (head, body)
+}
+
+/// `Connection: Upgrade` with `Upgrade: websocket` on a route that is not the WebSocket's, and a
+/// compressed answer: actix-http would send the body unframed under a chunked head (curl exits
+/// 56). Every such answer is well-formed, compressed or not, streamed or not.
+async fn an_upgrade_asked_of_a_plain_route_gets_a_well_formed_answer(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let created = app
+        .post("/api/v1/tasks")
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"title": "framed", "description": "x".repeat(4_000)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let upgrade = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    for (path, auth, status) in [
+        ("/api/v1/tasks", format!("Authorization: Bearer {}\r\n", ann.access_token), 200),
+        ("/api/v1/tasks", String::new(), 401),
+        ("/api-docs/openapi.json", String::new(), 200),
+    ] {
+        for encoding in ["Accept-Encoding: gzip\r\n", ""] {
+            let request = format!("GET {path} HTTP/1.1\r\nHost: workbench.test\r\n{upgrade}{auth}{encoding}\r\n");
+            let (head, body) = raw_exchange(&app, &request).await;
+            assert!(head.starts_with(&format!("http/1.1 {status} ")), "{path} {encoding:?}: {head}");
+            let body: Value =
+                serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{path} {encoding:?}: {e}: {head}"));
+            if status == 200 && path == "/api/v1/tasks" {
+                assert_eq!(body["data"][0]["title"], "framed");
+            }
+        }
+    }
+}
+
+engines!(an_upgrade_asked_of_a_plain_route_gets_a_well_formed_answer);

@@ -160,6 +160,9 @@ impl Books {
             tracing::error!(request_id = id.as_str(), method, route, status, error = %cause.0, "request failed");
         }
 
+        if takes_the_connection(response.request()) && status != 101 {
+            frame_to_close(response.response_mut().head_mut());
+        }
         let headers = response.headers_mut();
         for (name, value) in &SECURITY_HEADERS {
             headers.insert(name.clone(), value.clone());
@@ -205,6 +208,29 @@ fn request_id(req: &ServiceRequest) -> RequestId {
             RequestId::Generated(text)
         }
     }
+}
+
+/// Whether actix-http reads everything after this request's head as its body: a WebSocket
+/// upgrade (`Connection: Upgrade`, `Upgrade: websocket`) or a `CONNECT`. For such a request it
+/// also sends a streamed answer (a compressed one, a download) unframed, until the connection
+/// ends, while its head still says `Transfer-Encoding: chunked`; see [`frame_to_close`].
+fn takes_the_connection(req: &actix_web::HttpRequest) -> bool {
+    let websocket = || {
+        req.head().upgrade()
+            && req.headers().get(header::UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+    };
+    req.method() == actix_web::http::Method::CONNECT || websocket()
+}
+
+/// Makes an answer that does not switch protocols well-formed for a request that
+/// [takes the connection](takes_the_connection): its body is delimited by the connection's end,
+/// as HTTP/1.1 allows (RFC 9112 §6.3), so the head must claim no chunking and the connection
+/// must close after it. (Upgrade may be ignored, RFC 9110 §7.8; the connection could not carry
+/// another request anyway, since its remaining bytes were read as this one's body.) A sized
+/// answer keeps its `Content-Length`; only the connection closes.
+fn frame_to_close(head: &mut actix_web::dev::ResponseHead) {
+    head.set_connection_type(actix_web::http::ConnectionType::Close);
+    head.no_chunking(true);
 }
 
 /// Methods get their own label; anything else is `OTHER`, so junk methods cannot grow metrics.
