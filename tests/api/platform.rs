@@ -1,7 +1,7 @@
 //! Health, readiness, docs, metrics and the conventions every endpoint shares.
 
 use serde_json::{Value, json};
-use workbench_e2e::{TestApp, engines, engines_with, error_fields, expect_problem};
+use workbench_e2e::{Backend, TestApp, engines, engines_with, error_fields, expect_problem, per_engine};
 
 async fn health_and_readiness(app: TestApp) {
     let res = app.get("/health").send().await.unwrap();
@@ -319,5 +319,37 @@ async fn an_upgrade_asked_of_a_plain_route_gets_a_well_formed_answer(app: TestAp
         }
     }
 }
+
+/// What the server keeps at rest holds password hashes and TOTP and webhook secrets: the data
+/// directory it makes is `0700`, a SQLite database it makes is `0600` (and so are its `-wal` and
+/// `-shm` files, which SQLite makes with the database's mode), and so is an export archive.
+async fn files_at_rest_are_private(backend: Backend) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = scratch.path().join("made-by-workbench");
+    let made = data_dir.clone();
+    let Some(app) = TestApp::spawn_with(backend, move |s| s.server.data_dir = made).await else { return };
+    assert_eq!(mode(&data_dir), 0o700, "the data directory it made");
+    if backend == Backend::Sqlite {
+        let db = std::path::PathBuf::from(app.database_url());
+        app.signup("ann").await; // a write, so that the write-ahead log exists
+        for file in [db.clone(), db.with_extension("db-wal"), db.with_extension("db-shm")] {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
+    let url = app.database_url().to_owned();
+    let database = tokio::task::spawn_blocking(move || {
+        workbench_store::Database::connect(&url, workbench_store::PoolOptions::default_for(backend)).unwrap()
+    })
+    .await
+    .unwrap();
+    let archive = scratch.path().join("workbench.wbx");
+    workbench_archive::export_to_file(&database, &archive, Default::default()).await.expect("exported");
+    assert_eq!(mode(&archive), 0o600, "the export archive");
+    assert!(std::fs::metadata(&archive).unwrap().len() > 0);
+}
+
+per_engine!(files_at_rest_are_private);
 
 engines!(an_upgrade_asked_of_a_plain_route_gets_a_well_formed_answer);

@@ -225,25 +225,11 @@ fn blob_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn workbenc
 async fn export_archive(settings: &Settings, output: &Path, all: bool, with_files: bool) -> anyhow::Result<()> {
     let db = archive_database(settings).await?;
     let blobs = if with_files { Some(blob_store(settings)?) } else { None };
-    // Written aside and renamed once complete and synced, so that a file under the asked name
-    // is always a whole archive.
-    let mut partial = output.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    let file =
-        std::fs::File::create(&partial).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", partial.display()))?;
-    let options = workbench_archive::ExportOptions { all, blobs };
-    let (file, summary) = match workbench_archive::export(&db, file, options).await {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e.into());
-        }
-    };
-    file.sync_all()?;
-    let size = file.metadata()?.len();
-    drop(file);
-    std::fs::rename(&partial, output)?;
+    // Written aside, synced and renamed once whole, readable by its owner alone.
+    let (summary, size) =
+        workbench_archive::export_to_file(&db, output, workbench_archive::ExportOptions { all, blobs })
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot export to {}: {e}", output.display()))?;
     report("exported", &summary, Some(size))
 }
 

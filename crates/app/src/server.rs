@@ -42,8 +42,10 @@ impl std::fmt::Debug for Application {
     }
 }
 
-/// Opens the database named by the settings and applies pending migrations.
+/// Opens the database named by the settings and applies pending migrations, after making the
+/// data directory when it is missing.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
+    create_data_dir(&settings.server.data_dir)?;
     let url = settings.database_url();
     let backend = Backend::from_url(&url);
     let mut options = PoolOptions::default_for(backend);
@@ -61,6 +63,17 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
     }
     tracing::info!(backend = backend.as_str(), "database ready");
     Ok(db)
+}
+
+/// Makes `DATA_DIR` when it is missing, readable by this account alone (`0700`): it holds the
+/// SQLite database, uploaded files, scratch files and backups. One that exists keeps its mode.
+fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
 }
 
 impl Application {

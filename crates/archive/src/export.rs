@@ -42,6 +42,40 @@ impl std::fmt::Debug for ExportOptions {
     }
 }
 
+/// Writes the whole database to the file at `path` as one archive (see [`export`]) and answers
+/// what was moved and the archive's size in bytes.
+///
+/// The archive is written beside `path` (`<path>.partial`), synced, and renamed into place once
+/// whole, so a file under the asked name is always a complete archive; a failed export leaves
+/// nothing. It holds password hashes and TOTP and webhook secrets, so it is readable and
+/// writable by its owner alone (`0600`) from the moment it exists, whatever the umask.
+pub async fn export_to_file(
+    db: &Database,
+    path: &std::path::Path,
+    options: ExportOptions,
+) -> Result<(Summary, u64), ArchiveError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&partial)?;
+    // `mode` applies only to a file this call creates: one an interrupted export left is narrowed too.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    let written = async {
+        let (file, summary) = export(db, file, options).await?;
+        file.sync_all()?;
+        let size = file.metadata()?.len();
+        drop(file);
+        std::fs::rename(&partial, path)?;
+        Ok((summary, size))
+    }
+    .await;
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
 /// Writes the whole database to `out` as one archive and gives `out` back (finished: every
 /// byte of the zstd stream written to it, not synced).
 ///

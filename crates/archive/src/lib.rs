@@ -23,7 +23,7 @@ use std::time::Duration;
 
 pub use catalogue::OPERATIONAL;
 pub use error::ArchiveError;
-pub use export::{ExportOptions, export};
+pub use export::{ExportOptions, export, export_to_file};
 pub use import::{ImportOptions, import};
 
 /// What an export or an import moved.

@@ -59,6 +59,9 @@ impl JobHandler for SqliteBackup {
                 "not SQLite: back PostgreSQL up with its own tools (pg_dump, base backups)",
             ));
         }
+        // SQLite makes a new database file `0644` less the umask; a copy holds every secret the
+        // database does, so it is its owner's alone (as the directory is when the app made it).
+        tokio::fs::set_permissions(&partial, std::os::unix::fs::PermissionsExt::from_mode(0o600)).await?;
         tokio::fs::rename(&partial, &target).await?;
         let removed = prune(&self.dir, self.keep).await?;
         Ok(JobOutcome::affected(1).with_note(format!("wrote {name}; removed {removed} older copies")))

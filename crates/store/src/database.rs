@@ -77,16 +77,40 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// Makes a SQLite database's directory and file private before SQLite first opens it: they hold
+/// password hashes and TOTP and webhook secrets. A directory the store creates is `0700`; a new
+/// database file is created empty (a valid empty database) with mode `0600`, since SQLite would
+/// make it `0644` less the umask, and it gives its `-wal` and `-shm` files the database file's
+/// mode. What already exists keeps its mode: that is the operator's choice. `:memory:` and
+/// `file:` URIs are left to SQLite.
+fn prepare_sqlite_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let raw = path.as_os_str();
+    if raw.is_empty() || raw == ":memory:" || path.starts_with("file:") {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| StoreError::DataDir { path: dir.display().to_string(), source })?;
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::DataDir { path: path.display().to_string(), source }),
+    }
+}
+
 impl Database {
-    /// Opens a pool on `url`, creating a SQLite file's directory when needed. Blocks while the
+    /// Opens a pool on `url`, creating a SQLite file's directory when needed (see
+    /// [`prepare_sqlite_file`]). Blocks while the
     /// first connection is made, and fails with the engine's own reason when it cannot be.
     pub fn connect(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
         let backend = Backend::from_url(url);
-        if backend == Backend::Sqlite
-            && let Some(dir) = Path::new(sqlite_path(url)).parent().filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| StoreError::DataDir { path: dir.display().to_string(), source })?;
+        if backend == Backend::Sqlite {
+            prepare_sqlite_file(Path::new(sqlite_path(url)))?;
         }
         // Try one connection by hand first: r2d2 would retry until its timeout and then report
         // only "timed out", hiding the reason.

@@ -15,7 +15,8 @@ pub enum StoreError {
         #[source]
         source: anyhow::Error,
     },
-    #[error("cannot create the data directory {path}: {source}")]
+    /// The SQLite database's directory or file could not be created.
+    #[error("cannot create {path}: {source}")]
     DataDir {
         path: String,
         #[source]
