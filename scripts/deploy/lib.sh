@@ -42,16 +42,22 @@ ensure_pip() {
     done
 }
 
-# The Debian mirror apt uses (for debootstrap).
+# The Debian mirror apt uses (for debootstrap): DEBIAN_MIRROR when set, else the first
+# non-security source apt is configured with. The mirror is the machine's to choose: with none
+# named anywhere this fails and says so, rather than reaching for an address of its own.
 debian_mirror() {
-    local m=""
-    if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
+    local m="${DEBIAN_MIRROR:-}"
+    if [ -z "$m" ] && ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
         m=$(awk '/^URIs:/{print $2}' /etc/apt/sources.list.d/*.sources | grep -v security | sed -n 1p)
     fi
     if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
         m=$(awk '$1=="deb" && $3 ~ /^bookworm$/ {print $2; exit}' /etc/apt/sources.list)
     fi
-    echo "${m:-http://deb.debian.org/debian}"
+    if [ -z "$m" ]; then
+        echo "no Debian mirror: apt's sources name none; set DEBIAN_MIRROR to the mirror debootstrap should use" >&2
+        return 1
+    fi
+    echo "$m"
 }
 
 # $WORK/bookworm-minbase.tar: a Debian 12 root made by debootstrap, the stand-in for the
@@ -61,8 +67,10 @@ ensure_base_tarball() {
     [ -s "$tarball" ] && return 0
     ensure_apt debootstrap
     rm -rf "$WORK/rootfs"
+    local mirror
+    mirror=$(debian_mirror) || exit 1
     step "debootstrap --variant=minbase bookworm" \
-        sh -c "timeout 900 $NICE debootstrap --variant=minbase bookworm '$WORK/rootfs' '$(debian_mirror)' >'$WORK/debootstrap.log' 2>&1"
+        sh -c "timeout 900 $NICE debootstrap --variant=minbase bookworm '$WORK/rootfs' '$mirror' >'$WORK/debootstrap.log' 2>&1"
     tar -C "$WORK/rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
     rm -rf "$WORK/rootfs"
 }
