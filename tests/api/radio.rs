@@ -461,7 +461,64 @@ async fn listeners_on_another_instance_hear_the_source_and_are_counted(backend: 
     feeding.abort();
 }
 
+/// Anonymous listeners of a station from `forwarded_for` (through the trusted proxy on
+/// 127.0.0.1) or, with `None`, from 127.0.0.1 itself.
+async fn tune_in(app: &TestApp, slug: &str, forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut request = app.get(&format!("/radio/{slug}/stream"));
+    if let Some(client) = forwarded_for {
+        request = request.header("x-forwarded-for", client);
+    }
+    request.send().await.unwrap()
+}
+
+async fn one_address_has_at_most_so_many_listeners_at_once(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let created: Value = create(&app, &ann, json!({"slug": "capped", "name": "Capped"})).await.json().await.unwrap();
+    let key = created["source_key"].as_str().unwrap().to_owned();
+    let mut source = connect_source(&app, "capped", &key).await.expect("the source is accepted");
+    send_frames(&mut source, 10).await.unwrap();
+    let feeding = tokio::spawn(async move {
+        let _ = send_frames(&mut source, 5_000).await;
+    });
+
+    // Two from one address, the most it may have.
+    let mut first = tune_in(&app, "capped", None).await;
+    let mut second = tune_in(&app, "capped", None).await;
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    still_plays(&mut first, 1_000, "the first listener").await;
+    still_plays(&mut second, 1_000, "the second listener").await;
+    let refused = tune_in(&app, "capped", None).await;
+    assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("10"));
+    let problem = expect_problem(refused, 429).await;
+    assert_eq!(problem["type"], "https://workbench.dev/problems/too-many-listeners");
+
+    // The address is the client's as the rate limits see it: behind the trusted proxy, another
+    // client is another address, and one the proxy forwards for 127.0.0.1 is that address.
+    let mut behind = tune_in(&app, "capped", Some("203.0.113.7")).await;
+    assert_eq!(behind.status(), 200, "another client behind the trusted proxy");
+    still_plays(&mut behind, 1_000, "another client behind the proxy").await;
+    expect_problem(tune_in(&app, "capped", Some("127.0.0.1")).await, 429).await;
+
+    // A listener that hangs up gives its place back.
+    drop(first);
+    let mut again =
+        eventually("127.0.0.1 tunes in again once one of its listeners left", Duration::from_secs(5), || async {
+            Some(tune_in(&app, "capped", None).await).filter(|res| res.status() == 200)
+        })
+        .await;
+    still_plays(&mut again, 1_000, "the listener in the place given back").await;
+    still_plays(&mut second, 1_000, "the second listener, all along").await;
+    feeding.abort();
+}
+
 workbench_e2e::per_engine!(listeners_on_another_instance_hear_the_source_and_are_counted);
+
+workbench_e2e::engines_with!(
+    one_address_has_at_most_so_many_listeners_at_once with |s: &mut workbench_app::Settings| {
+        s.radio.max_listeners_per_ip = 2;
+        s.server.trusted_proxies = Some("127.0.0.1/32".into());
+    },
+);
 
 engines!(
     the_playlist_plays_while_no_source_is_live_and_gives_way_to_one,

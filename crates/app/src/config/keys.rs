@@ -53,6 +53,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("TRANSCODE_WORKERS", "files", "transcode_workers"),
     ("FFMPEG_PATH", "files", "ffmpeg_path"),
     ("RADIO_SOURCE_ADDR", "radio", "source_addr"),
+    ("RADIO_MAX_LISTENERS_PER_IP", "radio", "max_listeners_per_ip"),
     ("INTEGRATIONS_CACHE_TTL", "integrations", "cache_ttl"),
     ("WEATHER_API_URL", "integrations", "weather_api_url"),
     ("WEATHER_GEOCODING_URL", "integrations", "weather_geocoding_url"),

@@ -312,11 +312,14 @@ pub struct MailSection {
 pub struct RadioSection {
     /// Where sources connect (a port of its own, Icecast-style): `host:port`.
     pub source_addr: String,
+    /// Listeners one address (as the rate limits see it; IPv6: one /64) may have at once on this
+    /// instance, across stations; 0: no limit.
+    pub max_listeners_per_ip: usize,
 }
 
 impl Default for RadioSection {
     fn default() -> Self {
-        Self { source_addr: "127.0.0.1:8000".to_owned() }
+        Self { source_addr: "127.0.0.1:8000".to_owned(), max_listeners_per_ip: 10 }
     }
 }
 
