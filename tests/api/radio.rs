@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use workbench_e2e::{Account, TestApp, engines, error_fields, eventually, expect_problem, send_as};
 
-async fn create(app: &TestApp, who: &Account, body: Value) -> reqwest::Response {
+pub(crate) async fn create(app: &TestApp, who: &Account, body: Value) -> reqwest::Response {
     app.post("/api/v1/radio/stations").bearer_auth(&who.access_token).json(&body).send().await.unwrap()
 }
 
@@ -25,7 +25,7 @@ fn patch(app: &TestApp, who: &Account, slug: &str, body: &Value) -> reqwest::Req
 }
 
 /// A silent MPEG-1 Layer III frame at 128 kbit/s, 44.1 kHz (417 bytes).
-fn mp3_frame() -> Vec<u8> {
+pub(crate) fn mp3_frame() -> Vec<u8> {
     let mut frame = vec![0xFF, 0xFB, 0x90, 0x64];
     frame.resize(417, 0);
     frame
@@ -33,7 +33,7 @@ fn mp3_frame() -> Vec<u8> {
 
 /// A source connected as ffmpeg's `icecast://` connects: `PUT` with `Expect: 100-continue` and
 /// a body with no length. Answers the stream after `100 Continue`, or the refusal's status line.
-async fn connect_source(app: &TestApp, slug: &str, key: &str) -> Result<TcpStream, String> {
+pub(crate) async fn connect_source(app: &TestApp, slug: &str, key: &str) -> Result<TcpStream, String> {
     use base64::Engine;
     let addr = app.radio_sources.expect("the source listener is bound");
     let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -50,7 +50,7 @@ async fn connect_source(app: &TestApp, slug: &str, key: &str) -> Result<TcpStrea
 }
 
 /// Sends `seconds` of frames, paced a little faster than they play.
-async fn send_frames(source: &mut TcpStream, frames: usize) -> std::io::Result<()> {
+pub(crate) async fn send_frames(source: &mut TcpStream, frames: usize) -> std::io::Result<()> {
     let frame = mp3_frame();
     for _ in 0..frames {
         source.write_all(&frame).await?;
@@ -185,7 +185,8 @@ async fn a_source_is_relayed_to_listeners_from_a_frame_boundary(app: TestApp) {
     expect_problem(listen().await.unwrap(), 503).await;
 
     assert_eq!(connect_source(&app, "live", "wrong").await.unwrap_err().split(' ').nth(1), Some("401"));
-    assert_eq!(connect_source(&app, "nowhere", &key).await.unwrap_err().split(' ').nth(1), Some("404"));
+    // An unknown station is a wrong key: no key tells which stations exist.
+    assert_eq!(connect_source(&app, "nowhere", &key).await.unwrap_err().split(' ').nth(1), Some("401"));
     let mut source = connect_source(&app, "live", &key).await.expect("the source is accepted");
     assert_eq!(connect_source(&app, "live", &key).await.unwrap_err().split(' ').nth(1), Some("409"));
     // Some audio before anyone listens: the burst.
