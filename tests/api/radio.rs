@@ -131,6 +131,18 @@ async fn stations_are_managed_by_their_owner_and_seen_by_whom_they_should(app: T
     assert_eq!(shown["now_playing"]["title"], "Blue in Green");
     assert!(shown["now_playing"]["artist"].is_null(), "an empty artist is no artist: {shown}");
     expect_problem(say(bob.access_token.clone(), json!({"title": "x"})).await, 403).await;
+    // A key names no station it does not open: another station's, or none, is a wrong key alike.
+    for slug in ["diary", "nowhere"] {
+        let res = app
+            .post(&format!("/api/v1/radio/stations/{slug}/now-playing"))
+            .bearer_auth(&key)
+            .json(&json!({"title": "x"}))
+            .send()
+            .await
+            .unwrap();
+        let problem = expect_problem(res, 401).await;
+        assert_eq!(problem["type"], "https://workbench.dev/problems/invalid-source-key", "{slug}");
+    }
     expect_problem(say(ann.access_token.clone(), json!({})).await, 422).await;
 
     // Playlists hold the owner's audio only.
