@@ -45,8 +45,10 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 json_field() { sed -E "s/.*\"$1\":\"?([^\",}]*)\"?.*/\1/"; echo; }
 
+# Every listener comes from 127.0.0.1: the cap per address (RADIO_MAX_LISTENERS_PER_IP) is off.
 DATA_DIR="$W/data" PORT=$PORT MAX_UPLOAD_BYTES=209715200 RADIO_SOURCE_ADDR=127.0.0.1:$SOURCE_PORT BCRYPT_COST=4 \
     JWT_SECRET=bench-secret-bench-secret-bench-secret RATE_LIMIT_PER_MINUTE=0 RATE_LIMIT_AUTH_PER_MINUTE=0 \
+    RADIO_MAX_LISTENERS_PER_IP=0 \
     LOG_FORMAT=json RUST_LOG=warn taskset -c "$SERVER_CPU" "$BIN" serve > "$OUT/server-radio.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do curl -sf "$BASE/health" >/dev/null && break; sleep 0.1; done

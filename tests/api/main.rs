@@ -19,6 +19,7 @@ mod products;
 mod project_tasks;
 mod projects;
 mod radio;
+mod radio_source;
 mod realtime;
 mod recurring;
 mod routes;

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use workbench_e2e::{Account, TestApp, engines, error_fields, eventually, expect_problem, send_as};
 
-async fn create(app: &TestApp, who: &Account, body: Value) -> reqwest::Response {
+pub(crate) async fn create(app: &TestApp, who: &Account, body: Value) -> reqwest::Response {
     app.post("/api/v1/radio/stations").bearer_auth(&who.access_token).json(&body).send().await.unwrap()
 }
 
@@ -25,7 +25,7 @@ fn patch(app: &TestApp, who: &Account, slug: &str, body: &Value) -> reqwest::Req
 }
 
 /// A silent MPEG-1 Layer III frame at 128 kbit/s, 44.1 kHz (417 bytes).
-fn mp3_frame() -> Vec<u8> {
+pub(crate) fn mp3_frame() -> Vec<u8> {
     let mut frame = vec![0xFF, 0xFB, 0x90, 0x64];
     frame.resize(417, 0);
     frame
@@ -33,7 +33,7 @@ fn mp3_frame() -> Vec<u8> {
 
 /// A source connected as ffmpeg's `icecast://` connects: `PUT` with `Expect: 100-continue` and
 /// a body with no length. Answers the stream after `100 Continue`, or the refusal's status line.
-async fn connect_source(app: &TestApp, slug: &str, key: &str) -> Result<TcpStream, String> {
+pub(crate) async fn connect_source(app: &TestApp, slug: &str, key: &str) -> Result<TcpStream, String> {
     use base64::Engine;
     let addr = app.radio_sources.expect("the source listener is bound");
     let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -50,7 +50,7 @@ async fn connect_source(app: &TestApp, slug: &str, key: &str) -> Result<TcpStrea
 }
 
 /// Sends `seconds` of frames, paced a little faster than they play.
-async fn send_frames(source: &mut TcpStream, frames: usize) -> std::io::Result<()> {
+pub(crate) async fn send_frames(source: &mut TcpStream, frames: usize) -> std::io::Result<()> {
     let frame = mp3_frame();
     for _ in 0..frames {
         source.write_all(&frame).await?;
@@ -131,6 +131,18 @@ async fn stations_are_managed_by_their_owner_and_seen_by_whom_they_should(app: T
     assert_eq!(shown["now_playing"]["title"], "Blue in Green");
     assert!(shown["now_playing"]["artist"].is_null(), "an empty artist is no artist: {shown}");
     expect_problem(say(bob.access_token.clone(), json!({"title": "x"})).await, 403).await;
+    // A key names no station it does not open: another station's, or none, is a wrong key alike.
+    for slug in ["diary", "nowhere"] {
+        let res = app
+            .post(&format!("/api/v1/radio/stations/{slug}/now-playing"))
+            .bearer_auth(&key)
+            .json(&json!({"title": "x"}))
+            .send()
+            .await
+            .unwrap();
+        let problem = expect_problem(res, 401).await;
+        assert_eq!(problem["type"], "https://workbench.dev/problems/invalid-source-key", "{slug}");
+    }
     expect_problem(say(ann.access_token.clone(), json!({})).await, 422).await;
 
     // Playlists hold the owner's audio only.
@@ -185,7 +197,8 @@ async fn a_source_is_relayed_to_listeners_from_a_frame_boundary(app: TestApp) {
     expect_problem(listen().await.unwrap(), 503).await;
 
     assert_eq!(connect_source(&app, "live", "wrong").await.unwrap_err().split(' ').nth(1), Some("401"));
-    assert_eq!(connect_source(&app, "nowhere", &key).await.unwrap_err().split(' ').nth(1), Some("404"));
+    // An unknown station is a wrong key: no key tells which stations exist.
+    assert_eq!(connect_source(&app, "nowhere", &key).await.unwrap_err().split(' ').nth(1), Some("401"));
     let mut source = connect_source(&app, "live", &key).await.expect("the source is accepted");
     assert_eq!(connect_source(&app, "live", &key).await.unwrap_err().split(' ').nth(1), Some("409"));
     // Some audio before anyone listens: the burst.
@@ -461,7 +474,64 @@ async fn listeners_on_another_instance_hear_the_source_and_are_counted(backend: 
     feeding.abort();
 }
 
+/// Anonymous listeners of a station from `forwarded_for` (through the trusted proxy on
+/// 127.0.0.1) or, with `None`, from 127.0.0.1 itself.
+async fn tune_in(app: &TestApp, slug: &str, forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut request = app.get(&format!("/radio/{slug}/stream"));
+    if let Some(client) = forwarded_for {
+        request = request.header("x-forwarded-for", client);
+    }
+    request.send().await.unwrap()
+}
+
+async fn one_address_has_at_most_so_many_listeners_at_once(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let created: Value = create(&app, &ann, json!({"slug": "capped", "name": "Capped"})).await.json().await.unwrap();
+    let key = created["source_key"].as_str().unwrap().to_owned();
+    let mut source = connect_source(&app, "capped", &key).await.expect("the source is accepted");
+    send_frames(&mut source, 10).await.unwrap();
+    let feeding = tokio::spawn(async move {
+        let _ = send_frames(&mut source, 5_000).await;
+    });
+
+    // Two from one address, the most it may have.
+    let mut first = tune_in(&app, "capped", None).await;
+    let mut second = tune_in(&app, "capped", None).await;
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    still_plays(&mut first, 1_000, "the first listener").await;
+    still_plays(&mut second, 1_000, "the second listener").await;
+    let refused = tune_in(&app, "capped", None).await;
+    assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("10"));
+    let problem = expect_problem(refused, 429).await;
+    assert_eq!(problem["type"], "https://workbench.dev/problems/too-many-listeners");
+
+    // The address is the client's as the rate limits see it: behind the trusted proxy, another
+    // client is another address, and one the proxy forwards for 127.0.0.1 is that address.
+    let mut behind = tune_in(&app, "capped", Some("203.0.113.7")).await;
+    assert_eq!(behind.status(), 200, "another client behind the trusted proxy");
+    still_plays(&mut behind, 1_000, "another client behind the proxy").await;
+    expect_problem(tune_in(&app, "capped", Some("127.0.0.1")).await, 429).await;
+
+    // A listener that hangs up gives its place back.
+    drop(first);
+    let mut again =
+        eventually("127.0.0.1 tunes in again once one of its listeners left", Duration::from_secs(5), || async {
+            Some(tune_in(&app, "capped", None).await).filter(|res| res.status() == 200)
+        })
+        .await;
+    still_plays(&mut again, 1_000, "the listener in the place given back").await;
+    still_plays(&mut second, 1_000, "the second listener, all along").await;
+    feeding.abort();
+}
+
 workbench_e2e::per_engine!(listeners_on_another_instance_hear_the_source_and_are_counted);
+
+workbench_e2e::engines_with!(
+    one_address_has_at_most_so_many_listeners_at_once with |s: &mut workbench_app::Settings| {
+        s.radio.max_listeners_per_ip = 2;
+        s.server.trusted_proxies = Some("127.0.0.1/32".into());
+    },
+);
 
 engines!(
     the_playlist_plays_while_no_source_is_live_and_gives_way_to_one,

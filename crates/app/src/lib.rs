@@ -1,10 +1,12 @@
 //! The Workbench binary's composition root: configuration in sections ([`config`]), one wiring
 //! function per domain ([`wiring`]), the background runtime ([`background`]), logging
-//! ([`telemetry`]) and the Prometheus registry ([`metrics`]). The HTTP adapter is
-//! `workbench-http`; `main.rs` only parses the command line.
+//! ([`telemetry`]), the Prometheus registry ([`metrics`]) and the process's descriptor limit
+//! ([`descriptors`]). The HTTP adapter is `workbench-http`; `main.rs` only parses the command
+//! line.
 
 pub mod background;
 pub mod config;
+pub mod descriptors;
 pub mod metrics;
 pub mod seed;
 pub mod server;

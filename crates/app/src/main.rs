@@ -139,6 +139,8 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Every connection is a descriptor: a server may use all that its hard limit allows.
+    workbench_app::descriptors::raise_limit();
     let app = Application::build(settings).await?;
     app.run_until_stopped().await?;
     tracing::info!("stopped");

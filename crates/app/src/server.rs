@@ -208,15 +208,49 @@ fn listener_address(mut addr: std::net::SocketAddr, port: u16) -> std::net::Sock
 /// playlists.
 async fn start_radio_sources(settings: &Settings, state: &AppState) -> Option<(std::net::SocketAddr, AbortOnDrop)> {
     let addr = &settings.radio.source_addr;
+    let bounds = radio_source_bounds(settings);
     match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => {
             let bound = listener.local_addr().ok()?;
-            tracing::info!(address = %bound, "radio sources connect here (Icecast-compatible PUT or SOURCE)");
-            Some((bound, AbortOnDrop(tokio::spawn(workbench_icecast::serve(listener, state.radio.clone())))))
+            tracing::info!(
+                address = %bound,
+                max_connections = bounds.max_connections,
+                max_connections_per_ip = bounds.max_connections_per_ip,
+                "radio sources connect here (Icecast-compatible PUT or SOURCE)"
+            );
+            let serving = workbench_icecast::serve(listener, state.radio.clone(), bounds);
+            Some((bound, AbortOnDrop(tokio::spawn(serving))))
         }
         Err(e) => {
             tracing::warn!(%addr, error = %e, "cannot listen for radio sources; stations play their playlists only");
             None
         }
+    }
+}
+
+/// The source listener's bounds as configured; its connection cap, unless set, derived from the
+/// descriptors this process may hold (see [`workbench_icecast::Bounds::default_max_connections`]).
+fn radio_source_bounds(settings: &Settings) -> workbench_icecast::Bounds {
+    let radio = &settings.radio;
+    let descriptors = crate::descriptors::soft_limit();
+    let max_connections = match (radio.source_max_connections, descriptors) {
+        (Some(max), Some(limit)) => {
+            if max as u64 > limit / 2 {
+                tracing::warn!(
+                    RADIO_SOURCE_MAX_CONNECTIONS = max,
+                    RLIMIT_NOFILE = limit,
+                    "the radio source listener may hold more than half of the process's descriptors: \
+                     a flood of sources could leave the API none to accept with"
+                );
+            }
+            max
+        }
+        (Some(max), None) => max,
+        (None, limit) => workbench_icecast::Bounds::default_max_connections(limit.unwrap_or(u64::MAX)),
+    };
+    workbench_icecast::Bounds {
+        max_connections,
+        max_connections_per_ip: radio.source_max_connections_per_ip,
+        head_timeout: radio.source_head_timeout,
     }
 }

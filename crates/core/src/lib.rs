@@ -5,9 +5,12 @@
 //! every failing field at once, pagination, the error every repository port returns, and the
 //! broadcast port through which instances tell each other what changed, and the idempotency-key
 //! port every creating route shares; also the rule for text a person types ([`BoundedText`], whose
-//! messages are part of the contract), the clock every record is stamped by ([`now`]), and
-//! [`SingleFlight`], which lets concurrent identical reads share one. Nothing here does I/O.
+//! messages are part of the contract), the clock every record is stamped by ([`now`]),
+//! [`SingleFlight`], which lets concurrent identical reads share one, and the group a client
+//! address counts in ([`address_group`]) wherever clients are limited per address. Nothing here
+//! does I/O.
 
+mod address;
 pub mod broadcast;
 mod clock;
 mod dates;
@@ -18,6 +21,7 @@ mod repository;
 mod text;
 mod validation;
 
+pub use address::address_group;
 pub use clock::now;
 pub use dates::{parse_calendar_date, parse_instant};
 pub use flight::SingleFlight;

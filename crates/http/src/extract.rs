@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use workbench_tokens::{Scope, is_personal_token};
 use workbench_users::{ClientInfo, Principal};
 
-use crate::limits::{TrustedProxies, VerifiedClaims};
+use crate::limits::VerifiedClaims;
 use crate::problem::ApiError;
 use crate::scopes::{Requirement, ScopeTable};
 use crate::state::AppState;
@@ -298,11 +298,7 @@ impl FromRequest for Client {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let proxies = req.app_data::<web::Data<TrustedProxies>>();
-        let ip = req.peer_addr().map(|addr| match proxies {
-            Some(proxies) => proxies.client_of(addr.ip(), req.headers()).to_string(),
-            None => addr.ip().to_string(),
-        });
+        let ip = crate::limits::client_address(req).map(|ip| ip.to_string());
         let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
         std::future::ready(Ok(Client(ClientInfo { ip, user_agent })))
     }

@@ -92,11 +92,22 @@ impl TrustedProxies {
     }
 }
 
-/// The bucket key of a client address: the address itself, or its /64 for IPv6.
+/// The client address behind `req`, as the rate limits and the audit log see it: the peer's, or
+/// the one a trusted proxy forwarded (`None` only for a request with no peer, as in unit tests).
+pub fn client_address(req: &actix_web::HttpRequest) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    Some(match req.app_data::<actix_web::web::Data<TrustedProxies>>() {
+        Some(proxies) => proxies.client_of(peer, req.headers()),
+        None => peer,
+    })
+}
+
+/// The bucket key of a client address: the address itself, or its /64 for IPv6
+/// ([`workbench_core::address_group`]).
 pub fn address_bucket(ip: IpAddr) -> String {
-    match ip {
+    match workbench_core::address_group(ip) {
         IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => IpNet::new(IpAddr::V6(v6), 64).map_or_else(|_| v6.to_string(), |net| net.trunc().to_string()),
+        IpAddr::V6(v6) => format!("{v6}/64"),
     }
 }
 

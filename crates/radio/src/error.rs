@@ -26,6 +26,9 @@ pub enum RadioError {
     /// One source at a time.
     #[error("a source is already connected to this station")]
     SourceConnected,
+    /// The listener's address has this many listeners on this instance already, the most it may.
+    #[error("this address has {0} listeners already, the most it may have at once")]
+    TooManyListeners(usize),
     #[error(transparent)]
     Unavailable(#[from] RepositoryError),
 }

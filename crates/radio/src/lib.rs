@@ -7,8 +7,11 @@
 //! audio. [`relay`] hands the audio, cut on frame boundaries by [`frames`], to one writer per station and
 //! thread that writes it to every listener's socket (`transmitter`). The
 //! ports: [`StationRepository`], [`PlaylistFiles`] (the files domain), [`ListenerCensus`]
-//! (counts across instances) and [`RadioEvents`] (the sockets' `radio:{slug}` topic).
+//! (counts across instances) and [`RadioEvents`] (the sockets' `radio:{slug}` topic). A listener
+//! holds a slot among its address's (`addresses`) for as long as it listens, so that one host
+//! cannot take every socket.
 
+mod addresses;
 mod census;
 mod error;
 pub mod frames;

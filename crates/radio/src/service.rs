@@ -2,6 +2,7 @@
 //! a station's playlist while no source is live.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use workbench_core::broadcast::{Broadcast, Delivery};
 use workbench_core::{FieldErrors, Page, PageRequest, RepositoryError, Validator};
 use workbench_users::{Accounts, PRINCIPAL_CHANGED, Principal, Role, UserId};
 
+use crate::addresses::{AddressSlot, Addresses, Slotted};
 use crate::error::RadioError;
 use crate::frames::{Framer, Framing};
 use crate::known::Known;
@@ -42,6 +44,10 @@ const ACCESS_QUEUE: usize = 64;
 /// How often a connected source's key is checked against the store even when no key changed on
 /// this instance (one may have on another).
 const KEY_RECHECK: Duration = Duration::from_secs(5);
+
+/// What a key's digest is compared with when its station does not exist: as long as a digest
+/// (so that the comparison runs as far as a real one), and never one (those are hex).
+const NO_STATION_DIGEST: &str = "no such station: a digest is hex, and these 64 bytes are not hex";
 
 /// How long the auto-DJ plays on with nobody listening before it stops.
 const IDLE_DJ: Duration = Duration::from_secs(5);
@@ -74,6 +80,8 @@ pub struct RadioService {
     access: broadcast::Sender<AccessChange>,
     /// Stations as last read, for tune-ins; dropped by the changes above.
     known: Arc<Known>,
+    /// This instance's listeners per address, and how many one may have.
+    addresses: Arc<Addresses>,
 }
 
 /// A change to who may listen, announced on the bus ([`ACCESS_TOPIC`]) by the instance that made
@@ -144,7 +152,16 @@ impl RadioService {
             accounts,
             access: broadcast::channel(ACCESS_QUEUE).0,
             known: Arc::default(),
+            addresses: Arc::default(),
         }
+    }
+
+    /// At most `max` listeners at once from one address on this instance
+    /// (`RADIO_MAX_LISTENERS_PER_IP`); `0`, as without this, is no limit.
+    #[must_use]
+    pub fn with_max_listeners_per_address(mut self, max: usize) -> Self {
+        self.addresses = Arc::new(Addresses::new(max));
+        self
     }
 
     /// Changes to who may listen, as this instance hears them from any instance: for what else
@@ -415,9 +432,17 @@ impl RadioService {
         self.visible(Some(viewer), slug).await.is_ok()
     }
 
-    /// A listener tuning in: the station's media type and its audio, from a burst of the last
-    /// seconds; the playlist when no source is live (started when nobody was playing it).
-    pub async fn tune_in(&self, viewer: Option<&Principal>, slug: &str) -> Result<Listening, RadioError> {
+    /// A listener tuning in from `address`: the station's media type and its audio, from a
+    /// burst of the last seconds; the playlist when no source is live (started when nobody was
+    /// playing it). An address with as many listeners as it may have here is refused first,
+    /// before anything is read: whatever the station, it gets no more.
+    pub async fn tune_in(
+        &self,
+        viewer: Option<&Principal>,
+        slug: &str,
+        address: IpAddr,
+    ) -> Result<Listening, RadioError> {
+        let slot = self.addresses.claim(address).map_err(RadioError::TooManyListeners)?;
         let changes = self.known.changes();
         let station = self.kept_visible(viewer, slug).await?;
         let relay = self.relays.get(slug, station.format.framing());
@@ -442,6 +467,7 @@ impl RadioService {
             content_type: station.format.content_type(),
             tuned: Some(transmitter::Tuned { burst, next, changes_seen, viewer: viewer.copied() }),
             transmitter: Some(transmitter),
+            slot,
         })
     }
 
@@ -476,9 +502,21 @@ impl RadioService {
         })
     }
 
+    /// The station `key` opens. An unknown station is a wrong key, so that no key tells which
+    /// stations exist (a private one included), and it takes the same steps: one read, one digest,
+    /// one comparison (with a digest no key has), so that it is not the quicker answer either.
     async fn source_station(&self, slug: &str, key: &str) -> Result<Station, RadioError> {
-        let (station, stored) = self.stations.find(slug).await?.ok_or(RadioError::NotFound)?;
-        if digest(key) == stored { Ok(station) } else { Err(RadioError::WrongKey) }
+        let found = self.stations.find(slug).await?;
+        let presented = digest(key);
+        match found {
+            Some((station, stored)) if presented == stored => Ok(station),
+            Some(_) => Err(RadioError::WrongKey),
+            None => {
+                // Compared all the same, and never equal.
+                let _ = std::hint::black_box(presented == NO_STATION_DIGEST);
+                Err(RadioError::WrongKey)
+            }
+        }
     }
 
     async fn visible(&self, viewer: Option<&Principal>, slug: &str) -> Result<Station, RadioError> {
@@ -601,6 +639,8 @@ pub struct Listening {
     tuned: Option<transmitter::Tuned>,
     /// This thread's writer of the station, following it since before the burst was taken.
     transmitter: Option<Rc<Transmitter>>,
+    /// Its place among its address's listeners (none without a limit): it goes with the socket.
+    slot: Option<AddressSlot>,
 }
 
 impl Listening {
@@ -612,13 +652,18 @@ impl Listening {
     /// writer, so every listener on a thread must be served by the same server), or `out` fails
     /// (the listener went). Returns at once: a listener is its socket and a slot in the writer,
     /// not a task. Each chunk is written as it is shared by every listener: no copy, no buffer of
-    /// the listener's own. Must run on a `LocalSet` (an actix-web worker is one).
+    /// the listener's own. The listener's address slot is given back when `out` is dropped. Must
+    /// run on a `LocalSet` (an actix-web worker is one).
     pub fn play<W>(mut self, out: W, deadline: Option<tokio::time::Instant>, stop: Pin<Box<dyn Future<Output = ()>>>)
     where
         W: tokio::io::AsyncWrite + Unpin + 'static,
     {
         if let (Some(transmitter), Some(tuned)) = (self.transmitter.take(), self.tuned.take()) {
-            transmitter.join(Box::new(out), tuned, deadline, stop);
+            let out: Box<dyn tokio::io::AsyncWrite + Unpin> = match self.slot.take() {
+                Some(slot) => Box::new(Slotted { out, _slot: slot }),
+                None => Box::new(out),
+            };
+            transmitter.join(out, tuned, deadline, stop);
         }
     }
 }

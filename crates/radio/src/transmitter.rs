@@ -449,6 +449,7 @@ mod tests {
 
     use super::*;
     use crate::LocalCensus;
+    use crate::RadioError;
     use crate::frames::Frame;
     use crate::ports::{MockPlaylistFiles, MockRadioEvents, MockStationRepository};
     use crate::relay::CHUNK;
@@ -504,6 +505,9 @@ mod tests {
         )
     }
 
+    /// Where the tests' listeners listen from.
+    const HOME: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+
     /// [`service`], and the relay of `jazz` with a source live on it.
     fn on_air() -> (RadioService, Arc<Relay>) {
         let service = service();
@@ -519,7 +523,7 @@ mod tests {
 
     async fn listen(service: &RadioService, buffer: usize, deadline: Option<Instant>) -> DuplexStream {
         let (ours, theirs) = duplex(buffer);
-        let listening = service.tune_in(None, "jazz").await.unwrap();
+        let listening = service.tune_in(None, "jazz", HOME).await.unwrap();
         listening.play(ours, deadline, Box::pin(std::future::pending()));
         theirs
     }
@@ -586,7 +590,7 @@ mod tests {
                 assert!(transmitter.held.get() <= 1, "everyone keeps up: {} chunks held", transmitter.held.get());
 
                 // Tuned in, not joined yet: what it will need is kept for it.
-                let late = service.tune_in(None, "jazz").await.unwrap();
+                let late = service.tune_in(None, "jazz", HOME).await.unwrap();
                 for i in 40..45 {
                     chunk(&relay, i, 100);
                     settle().await;
@@ -611,7 +615,7 @@ mod tests {
     async fn joins_after_the_deletion(meanwhile: impl FnOnce(&RadioService)) {
         let (service, relay) = on_air();
         let playing = listen(&service, 64 * 1024, None).await;
-        let late = service.tune_in(None, "jazz").await.unwrap();
+        let late = service.tune_in(None, "jazz", HOME).await.unwrap();
         let owner = Principal {
             id: UserId(1),
             role: workbench_users::Role::User,
@@ -660,6 +664,36 @@ mod tests {
                 let mut got = [0; 20];
                 staying.read_exact(&mut got).await.unwrap();
                 assert_eq!(got, *[[7; 10], [8; 10]].concat());
+            })
+            .await;
+    }
+
+    #[tokio::test]
+    async fn an_address_gets_its_slot_back_when_its_listener_ends_or_never_plays() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let (service, relay) = on_air();
+                let service = service.with_max_listeners_per_address(1);
+                let playing = listen(&service, 64 * 1024, None).await;
+                let refused = service.tune_in(None, "jazz", HOME).await;
+                assert!(matches!(refused, Err(RadioError::TooManyListeners(1))), "{refused:?}");
+                let elsewhere: std::net::IpAddr = "192.0.2.2".parse().unwrap();
+                // Tuned in from another address and gone before playing: its slot goes with it.
+                drop(service.tune_in(None, "jazz", elsewhere).await.unwrap());
+                drop(service.tune_in(None, "jazz", elsewhere).await.unwrap());
+
+                // The listener hangs up: the writer finds out writing the next chunk, drops it with
+                // the chunk after, and the slot is free.
+                drop(playing);
+                for byte in [1, 2] {
+                    chunk(&relay, byte, 10);
+                    for _ in 0..20 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                assert_eq!(relay.listeners(), 0);
+                let again = listen(&service, 64 * 1024, None).await;
+                assert_eq!(relay.listeners(), 1, "{again:?}");
             })
             .await;
     }

@@ -285,6 +285,7 @@ impl Settings {
         if self.files.max_upload_bytes == 0 {
             return Err(ConfigError::Invalid("MAX_UPLOAD_BYTES must be at least 1".into()));
         }
+        self.check_radio()?;
         if self.files.max_image_pixels == 0 || self.limits.ws_max_sockets_per_user == 0 {
             return Err(ConfigError::Invalid("MAX_IMAGE_PIXELS and WS_MAX_SOCKETS_PER_USER must be at least 1".into()));
         }
@@ -342,6 +343,21 @@ impl Settings {
     }
 
     /// Checks the job queue's settings, every schedule and the outbound services' URLs.
+    /// The source listener's bounds: a cap of 0 would refuse every source, a deadline of 0
+    /// every head.
+    fn check_radio(&self) -> Result<(), ConfigError> {
+        let radio = &self.radio;
+        if radio.source_max_connections == Some(0) || radio.source_max_connections_per_ip == 0 {
+            return Err(ConfigError::Invalid(
+                "RADIO_SOURCE_MAX_CONNECTIONS and RADIO_SOURCE_MAX_CONNECTIONS_PER_IP must be at least 1".into(),
+            ));
+        }
+        if radio.source_head_timeout < Duration::from_secs(1) {
+            return Err(ConfigError::Invalid("RADIO_SOURCE_HEAD_TIMEOUT must be at least 1s".into()));
+        }
+        Ok(())
+    }
+
     fn check_jobs(&self) -> Result<(), ConfigError> {
         if self.jobs.lease < Duration::from_secs(1) {
             return Err(ConfigError::Invalid("JOB_LEASE must be at least 1s".into()));

@@ -312,11 +312,28 @@ pub struct MailSection {
 pub struct RadioSection {
     /// Where sources connect (a port of its own, Icecast-style): `host:port`.
     pub source_addr: String,
+    /// Connections the source listener holds at once, from anyone; unset: a quarter of the
+    /// process's descriptor limit (`RLIMIT_NOFILE`), at most 1024, so that the API keeps the rest.
+    pub source_max_connections: Option<usize>,
+    /// Connections the source listener holds at once from one address (IPv6: one /64).
+    pub source_max_connections_per_ip: usize,
+    /// How long a source's whole request head may take to arrive.
+    #[serde(deserialize_with = "duration", serialize_with = "serialize_duration")]
+    pub source_head_timeout: Duration,
+    /// Listeners one address (as the rate limits see it; IPv6: one /64) may have at once on this
+    /// instance, across stations; 0: no limit.
+    pub max_listeners_per_ip: usize,
 }
 
 impl Default for RadioSection {
     fn default() -> Self {
-        Self { source_addr: "127.0.0.1:8000".to_owned() }
+        Self {
+            source_addr: "127.0.0.1:8000".to_owned(),
+            source_max_connections: None,
+            source_max_connections_per_ip: 8,
+            source_head_timeout: Duration::from_secs(10),
+            max_listeners_per_ip: 10,
+        }
     }
 }
 

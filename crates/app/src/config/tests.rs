@@ -179,3 +179,33 @@ fn an_unreadable_value_is_named_by_its_variable() {
     let err = Settings::default().with_overrides([("BCRYPT_COST", "many".to_owned())]).unwrap_err().to_string();
     assert!(err.contains("BCRYPT_COST"), "{err}");
 }
+
+#[test]
+fn the_radio_s_bounds_are_read_and_checked() {
+    let defaults = Settings::default().radio;
+    assert_eq!(defaults.source_max_connections, None, "derived from the descriptor limit");
+    assert_eq!((defaults.source_max_connections_per_ip, defaults.max_listeners_per_ip), (8, 10));
+    assert_eq!(defaults.source_head_timeout, std::time::Duration::from_secs(10));
+    let s = Settings::default()
+        .with_overrides([
+            ("RADIO_SOURCE_MAX_CONNECTIONS", "50".to_owned()),
+            ("RADIO_SOURCE_MAX_CONNECTIONS_PER_IP", "3".to_owned()),
+            ("RADIO_SOURCE_HEAD_TIMEOUT", "5s".to_owned()),
+            ("RADIO_MAX_LISTENERS_PER_IP", "0".to_owned()),
+        ])
+        .unwrap();
+    assert_eq!(s.radio.source_max_connections, Some(50));
+    assert_eq!(s.radio.source_max_connections_per_ip, 3);
+    assert_eq!(s.radio.source_head_timeout, std::time::Duration::from_secs(5));
+    assert_eq!(s.radio.max_listeners_per_ip, 0, "0: no limit");
+    s.clone().validate().expect("valid");
+    for (key, value) in [
+        ("RADIO_SOURCE_MAX_CONNECTIONS", "0"),
+        ("RADIO_SOURCE_MAX_CONNECTIONS_PER_IP", "0"),
+        ("RADIO_SOURCE_HEAD_TIMEOUT", "0"),
+    ] {
+        let mut bad = s.clone().with_overrides([(key, value.to_owned())]).unwrap();
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains(key), "{key}={value}: {err}");
+    }
+}

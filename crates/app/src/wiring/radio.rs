@@ -51,7 +51,8 @@ pub fn service(settings: &Settings, parts: RadioParts<'_>) -> RadioService {
         bus,
         Arc::new(StoredAccounts { users }),
         &instance,
-    );
+    )
+    .with_max_listeners_per_address(settings.radio.max_listeners_per_ip);
     tokio::spawn(service.clone().relay_other_instances());
     tokio::spawn(keep_station_topics_to_listeners(hub_for_topics, service.access_changes()));
     service

@@ -5,6 +5,11 @@ use workbench_radio::RadioError;
 
 use crate::problem::ApiError;
 
+/// Seconds a listener refused for its address's count is told to wait: a player that reconnects
+/// at once (as most do on any error) would only be refused again, and one of the address's
+/// listeners may end at any moment.
+pub(super) const LISTENER_RETRY_AFTER: u64 = 10;
+
 impl From<RadioError> for ApiError {
     fn from(e: RadioError) -> Self {
         match e {
@@ -28,6 +33,12 @@ impl From<RadioError> for ApiError {
                 format!("This station carries {content_type}."),
             ),
             RadioError::SourceConnected => ApiError::conflict("A source is already connected to this station."),
+            RadioError::TooManyListeners(max) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-listeners",
+                format!("This address has {max} listeners here already, the most it may have at once; end one first."),
+            )
+            .with_retry_after(LISTENER_RETRY_AFTER),
             RadioError::Unavailable(cause) => ApiError::internal(cause),
         }
     }

@@ -286,6 +286,10 @@ pub async fn now_playing(
 /// an admin. A listener that cannot keep up is dropped, and one whose right ends is cut on every
 /// instance: at its token's expiry, when the station turns private or is deleted, when its
 /// account's password, role or status changes. The body runs until the connection closes.
+///
+/// One client address (the one the rate limits see: a trusted proxy's `X-Forwarded-For` is
+/// believed; IPv6 by /64) has at most `RADIO_MAX_LISTENERS_PER_IP` listeners at once on one
+/// instance, whatever the stations; one more is `429` with `Retry-After` until one of them ends.
 #[utoipa::path(
     tag = "radio",
     operation_id = "listen_station",
@@ -295,6 +299,7 @@ pub async fn now_playing(
         (status = 400, response = BadRequest),
         (status = 401, description = "`token` is not a valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 404, response = NotFound),
+        (status = 429, description = "This address has as many listeners as it may have at once (`RADIO_MAX_LISTENERS_PER_IP`, counted per instance); `too-many-listeners`. Try again after `Retry-After` seconds, or once one of its listeners ends", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
         (status = 503, description = "Off the air: no source is live and the playlist is empty", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -310,7 +315,9 @@ pub async fn listen(
         None => None,
     };
     let handoff = Handoff::of(&req)?;
-    let listening = state.radio.tune_in(viewer.as_ref().map(|v| &v.principal), &slug).await?;
+    // The address the rate limits see (a trusted proxy's `X-Forwarded-For` believed).
+    let address = crate::limits::client_address(&req).unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    let listening = state.radio.tune_in(viewer.as_ref().map(|v| &v.principal), &slug, address).await?;
     let listening_type = listening.content_type;
     // A listener lives no longer than the token that let it in.
     let deadline = viewer.as_ref().map(Credentials::deadline);

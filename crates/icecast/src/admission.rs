@@ -1,0 +1,118 @@
+//! Who gets a connection: at most so many at once in all, and so many from one address, counted
+//! as they are accepted, before anything is read or spawned. Each admitted connection holds a
+//! [`Ticket`] until it ends; over a cap, the connection is answered and closed on the spot.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The connections held now, and the caps.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    max_total: usize,
+    max_per_address: usize,
+    held: Arc<Mutex<Held>>,
+}
+
+#[derive(Debug, Default)]
+struct Held {
+    total: usize,
+    /// By address group ([`workbench_core::address_group`]); an address leaves with its last.
+    by_address: HashMap<IpAddr, usize>,
+}
+
+/// Why a connection was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The listener holds this many connections, the most it may.
+    Full(usize),
+    /// The address holds this many, the most it may.
+    Address(usize),
+}
+
+impl Admission {
+    pub(crate) fn new(max_total: usize, max_per_address: usize) -> Self {
+        Self { max_total, max_per_address, held: Arc::default() }
+    }
+
+    /// A ticket for one more connection from `peer`, unless a cap is reached.
+    pub(crate) fn admit(&self, peer: IpAddr) -> Result<Ticket, Refused> {
+        let address = workbench_core::address_group(peer);
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.total >= self.max_total {
+            return Err(Refused::Full(self.max_total));
+        }
+        let from_address = held.by_address.get(&address).copied().unwrap_or(0);
+        if from_address >= self.max_per_address {
+            return Err(Refused::Address(self.max_per_address));
+        }
+        held.total += 1;
+        held.by_address.insert(address, from_address + 1);
+        Ok(Ticket { held: self.held.clone(), address })
+    }
+
+    #[cfg(test)]
+    fn total(&self) -> usize {
+        self.held.lock().unwrap().total
+    }
+}
+
+/// One admitted connection: its place is given back when it is dropped.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    held: Arc<Mutex<Held>>,
+    address: IpAddr,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.total -= 1;
+        if let Some(count) = held.by_address.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                held.by_address.remove(&self.address);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_address_is_capped_before_the_whole_listener_is() {
+        let admission = Admission::new(3, 2);
+        let a1 = admission.admit(ip("192.0.2.1")).unwrap();
+        let _a2 = admission.admit(ip("192.0.2.1")).unwrap();
+        assert_eq!(admission.admit(ip("192.0.2.1")).unwrap_err(), Refused::Address(2));
+        let _b = admission.admit(ip("192.0.2.2")).unwrap();
+        assert_eq!(admission.admit(ip("192.0.2.3")).unwrap_err(), Refused::Full(3), "three held in all");
+        drop(a1);
+        assert_eq!(admission.total(), 2);
+        let _c = admission.admit(ip("192.0.2.3")).expect("a place given back is taken again");
+    }
+
+    #[test]
+    fn tickets_given_back_leave_nothing_behind() {
+        let admission = Admission::new(10, 10);
+        let tickets: Vec<_> = (0..10).map(|i| admission.admit(ip(&format!("2001:db8::{i}"))).unwrap()).collect();
+        assert_eq!(admission.admit(ip("192.0.2.1")).unwrap_err(), Refused::Full(10));
+        drop(tickets);
+        assert_eq!(admission.total(), 0);
+        assert!(admission.held.lock().unwrap().by_address.is_empty());
+    }
+
+    #[test]
+    fn an_ipv6_host_is_one_address_per_64() {
+        let admission = Admission::new(10, 1);
+        let _held = admission.admit(ip("2001:db8:0:1::1")).unwrap();
+        assert_eq!(admission.admit(ip("2001:db8:0:1::2")).unwrap_err(), Refused::Address(1));
+        assert!(admission.admit(ip("2001:db8:0:2::1")).is_ok());
+    }
+}
