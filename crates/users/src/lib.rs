@@ -37,7 +37,9 @@ pub use ports::{
     AuditLog, MfaTokenStore, OAuthProvider, OAuthStateStore, PasswordHasher, RefreshTokenStore, TokenIssuer,
     TotpVerifier, UserQuery, UserRepository,
 };
-pub use principal::{Accounts, Authenticator, CacheEpoch, PRINCIPAL_CHANGED, Principal, PrincipalCache};
+pub use principal::{
+    Accounts, Authenticator, CacheEpoch, PRINCIPAL_CHANGED, Principal, PrincipalCache, StoredAccounts,
+};
 pub use tokens::{
     AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshToken, RefreshTokenRecord, TokenHash,
 };
