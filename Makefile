@@ -18,8 +18,9 @@ demo: ## Fill an empty database (DATABASE_URL, by default ./data/workbench.db) w
 # black-box suite in a third of the time on two cores.
 TEST_THREADS ?= 8
 
-test: ## Run every test (PostgreSQL/Redis tests skip loudly when unreachable, fail with CI=true)
+test: ## Run every test (PostgreSQL/Redis tests skip loudly when unreachable, fail with CI=true), then the library example
 	$(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
+	$(CARGO) run -q -p workbench-example-tasks
 
 lint: ## Formatting check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
