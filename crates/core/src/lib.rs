@@ -8,6 +8,8 @@
 //! messages are part of the contract), the clock every record is stamped by ([`now`]), and
 //! [`SingleFlight`], which lets concurrent identical reads share one. Nothing here does I/O.
 
+#![warn(missing_docs)]
+
 pub mod broadcast;
 mod clock;
 mod dates;

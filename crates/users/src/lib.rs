@@ -10,6 +10,8 @@
 //! GitHub; [`TwoFactorService`] turns TOTP on and off; [`UserService`] is everything else a person
 //! or an administrator does to accounts. Security-relevant actions leave an [`AuditEntry`].
 
+#![warn(missing_docs)]
+
 mod audit;
 mod auth_service;
 mod dashboard;

@@ -12,14 +12,18 @@ use crate::{AccessClaims, AuthError, Role, TokenIssuer, User, UserId, UserReposi
 /// that need the profile (name, email) read the account itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal {
+    /// The account's id.
     pub id: UserId,
+    /// What the account may do, as stored now (not as its token says).
     pub role: Role,
+    /// Whether the account may be used.
     pub status: UserStatus,
     /// The account's token generation: access tokens of an older one are refused.
     pub token_generation: i64,
 }
 
 impl Principal {
+    /// Whether the account may be used: a disabled one is refused at every request.
     pub fn is_active(&self) -> bool {
         self.status == UserStatus::Active
     }
@@ -91,6 +95,8 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
+    /// Checks tokens signed by `issuer`, reading the accounts they name from `principals` first and
+    /// from `users` when it does not have them (caching what it read).
     pub fn new(
         issuer: Arc<dyn TokenIssuer>,
         users: Arc<dyn UserRepository>,
