@@ -9,6 +9,8 @@
 //! ports: [`StationRepository`], [`PlaylistFiles`] (the files domain), [`ListenerCensus`]
 //! (counts across instances) and [`RadioEvents`] (the sockets' `radio:{slug}` topic).
 
+#![warn(missing_docs)]
+
 mod census;
 mod error;
 pub mod frames;
