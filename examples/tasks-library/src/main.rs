@@ -52,8 +52,8 @@ async fn main() -> anyhow::Result<()> {
         println!("created   #{} {:?} {:?}, {}", task.id, task.title, task.tags, task.status.as_str());
     }
 
-    let everything = PageRequest::new(None, None)?;
-    let listed = tasks.list(&ann, TaskFilter::default(), everything).await?;
+    let first_page = PageRequest::first(); // 20 tasks, newest first
+    let listed = tasks.list(&ann, TaskFilter::default(), first_page).await?;
     ensure!(listed.items.len() == 2 && listed.total == 2, "listed {} tasks, not 2", listed.total);
     for task in listed.items {
         let done = TaskPatch { status: Some(Some(Status::Completed)), ..TaskPatch::default() };
@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let pending = TaskFilter { statuses: vec![Status::Pending], ..TaskFilter::default() };
-    let left = tasks.list(&ann, pending, everything).await?.total;
+    let left = tasks.list(&ann, pending, first_page).await?.total;
     let stats = tasks.stats(&ann).await?;
     ensure!(left == 0 && (stats.total, stats.completed) == (2, 2), "{left} pending; {stats:?}");
     println!("{} of {} tasks completed, none pending, in {file}", stats.completed, stats.total);
