@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIN   := target/debug/workbench
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint fmt openapi openapi-check build release bench bench-tokens bench-project bench-search bench-chat bench-radio ws-bench fuzz-api clean-data browser-test
+.PHONY: help run demo test lint doc check-links fmt openapi openapi-check build release bench bench-tokens bench-project bench-search bench-chat bench-radio ws-bench fuzz-api clean-data browser-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -18,12 +18,19 @@ demo: ## Fill an empty database (DATABASE_URL, by default ./data/workbench.db) w
 # black-box suite in a third of the time on two cores.
 TEST_THREADS ?= 8
 
-test: ## Run every test (PostgreSQL/Redis tests skip loudly when unreachable, fail with CI=true)
+test: ## Run every test (PostgreSQL/Redis tests skip loudly when unreachable, fail with CI=true), then the library example
 	$(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
+	$(CARGO) run -q -p workbench-example-tasks
 
 lint: ## Formatting check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+doc: ## API docs of every crate (target/doc/), rustdoc warnings as errors: broken links, undocumented public items of domain crates
+	RUSTDOCFLAGS="$${RUSTDOCFLAGS:-} -D warnings" $(CARGO) doc --workspace --no-deps
+
+check-links: ## Fail when a relative link or #anchor of a Markdown file (README.md, docs/, ...) does not resolve
+	python3 scripts/check-links.py
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

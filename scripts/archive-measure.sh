@@ -1,7 +1,7 @@
 #!/bin/sh
 # 1,000,000 tasks (N) through the CLI: SQLite -> PostgreSQL -> SQLite, each step under
 # /usr/bin/time -v (peak RSS of the whole process). Needs a release build, python3, psql and
-# PostgreSQL at 127.0.0.1:5432 as postgres; the figures are in the README (Export and import).
+# PostgreSQL at 127.0.0.1:5432 as postgres; the figures are in docs/export-import.md.
 set -e
 W=${W:-target/release/workbench}
 N=${N:-1000000}

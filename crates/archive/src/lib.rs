@@ -2,7 +2,7 @@
 //!
 //! [`export`] writes every table the migrations make (the operational ones only when asked, see
 //! [`OPERATIONAL`]) from one consistent snapshot of a running database, as one versioned,
-//! zstd-compressed stream of JSON Lines (see [`format`] for the layout and [`value`] for the
+//! zstd-compressed stream of JSON Lines (see [`format`](mod@format) for the layout and [`value`] for the
 //! canonical form of values); [`import`] loads such an archive into an empty database of either
 //! engine, keeping ids, timestamps, versions and password hashes, and moves id sequences past
 //! the imported ids. Both stream: memory stays flat whatever the database's size.

@@ -1,4 +1,4 @@
-//! The figures of the README: 1,000,000 tasks exported and imported, SQLite to PostgreSQL and
+//! The figures of docs/export-import.md: 1,000,000 tasks exported and imported, SQLite to PostgreSQL and
 //! back, rows per second and the peak resident memory of each step. Ignored by default (minutes,
 //! and a PostgreSQL server): `cargo test --release -p workbench-archive --test million --
 //! --ignored --nocapture`. Set `MILLION_TASKS` for another size.

@@ -2,8 +2,10 @@
 
 use workbench_core::{FieldErrors, RepositoryError};
 
+/// Failures of the chat use cases. The HTTP adapter and the socket map each variant to an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
+    /// Fields of a room or message that failed their rules, each named.
     #[error("invalid fields: {0}")]
     Validation(#[from] FieldErrors),
     /// No such room, or a private one the caller is not a member of: indistinguishable on purpose.
@@ -21,10 +23,17 @@ pub enum ChatError {
     /// The other party of a direct message does not exist or is disabled.
     #[error("no such user")]
     UserNotFound,
+    /// The caller may read but not do this (add a member to another's room, edit another's
+    /// message); the message says why.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A uniqueness rule was broken.
     #[error("{field} is already taken")]
-    Conflict { field: &'static str },
+    Conflict {
+        /// The field whose value is taken (`name`, a room's slug).
+        field: &'static str,
+    },
+    /// Anything else: the store failed.
     #[error(transparent)]
     Unknown(anyhow::Error),
 }

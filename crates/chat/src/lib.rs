@@ -7,6 +7,8 @@
 //! [`ChatService`] holds the rules; [`ChatStore`] is the port the store implements, [`Presence`]
 //! the one that says who is online across instances.
 
+#![warn(missing_docs)]
+
 mod error;
 mod model;
 mod ports;

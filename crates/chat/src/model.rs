@@ -25,8 +25,10 @@ pub struct MessageId(pub i64);
 pub struct RoomSlug(String);
 
 impl RoomSlug {
+    /// The most characters of a slug.
     pub const MAX_CHARS: usize = 64;
 
+    /// A slug from what a client sent, exactly; the message a `422` carries otherwise.
     pub fn parse(raw: impl Into<String>) -> Result<Self, String> {
         let raw = raw.into();
         if raw.is_empty() || raw.len() > Self::MAX_CHARS {
@@ -38,6 +40,7 @@ impl RoomSlug {
         Ok(Self(raw))
     }
 
+    /// The slug.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -54,16 +57,20 @@ impl fmt::Display for RoomSlug {
 pub struct MessageContent(BoundedText<{ MessageContent::MAX_CHARS }>);
 
 impl MessageContent {
+    /// The most characters of a message.
     pub const MAX_CHARS: usize = 4000;
 
+    /// A message's text from what a client sent, trimmed; the message a `422` carries otherwise.
     pub fn parse(raw: &str) -> Result<Self, String> {
         Ok(Self(BoundedText::parse(raw)?))
     }
 
+    /// The text, trimmed.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
 
+    /// The text, trimmed, as an owned `String`.
     pub fn into_string(self) -> String {
         self.0.into_inner()
     }
@@ -72,19 +79,28 @@ impl MessageContent {
 /// A room as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Room {
+    /// The room's id.
     pub id: RoomId,
+    /// Its name, in URLs and on the socket.
     pub slug: RoomSlug,
+    /// What it is for, if said (at most 500 characters).
     pub description: Option<String>,
+    /// Whether only its members may read and join it.
     pub is_private: bool,
+    /// Who made it: they (and moderators) add members.
     pub created_by: UserId,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
 }
 
 /// What a client asks for when it creates a room.
 #[derive(Debug, Clone, Default)]
 pub struct RoomDraft {
+    /// The room's name: its slug; required.
     pub name: Option<String>,
+    /// What it is for, at most 500 characters; blank means none.
     pub description: Option<String>,
+    /// Whether only members may read and join it; public when missing.
     pub is_private: Option<bool>,
     /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
     pub type_failures: TypeFailures,
@@ -93,10 +109,15 @@ pub struct RoomDraft {
 /// A room to store; its creator becomes its first member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRoom {
+    /// Its name.
     pub slug: RoomSlug,
+    /// What it is for, trimmed; `None` when blank.
     pub description: Option<String>,
+    /// Whether only members may read and join it.
     pub is_private: bool,
+    /// Who makes it: its first member.
     pub created_by: UserId,
+    /// When it is made.
     pub created_at: DateTime<Utc>,
 }
 
@@ -121,7 +142,9 @@ impl RoomDraft {
 /// Where a message was said: in a room, or between two users.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Conversation {
+    /// A room.
     Room(RoomId),
+    /// Two users, the lower id first (see [`Conversation::direct`]).
     Direct(UserId, UserId),
 }
 
@@ -145,10 +168,13 @@ impl Conversation {
 pub struct NewMessage {
     /// The room it was said in, or `None` for a direct message.
     pub room: Option<RoomId>,
+    /// Who says it.
     pub sender_id: UserId,
     /// The other party of a direct message.
     pub recipient_id: Option<UserId>,
+    /// What it says.
     pub content: MessageContent,
+    /// When it is said.
     pub created_at: DateTime<Utc>,
     /// Files of the sender's it carries, in the order given (checked by the service).
     pub attachments: Vec<AttachedFile>,
@@ -158,10 +184,15 @@ pub struct NewMessage {
 /// who may read the message may download (the files domain asks [`crate::ChatStore`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachedFile {
+    /// The file's id.
     pub id: i64,
+    /// Its sanitised name.
     pub filename: String,
+    /// Its media type.
     pub content_type: String,
+    /// Its length in bytes.
     pub size: i64,
+    /// What it is for (`image`, `manual`, ...).
     pub kind: String,
 }
 
@@ -171,6 +202,7 @@ impl AttachedFile {
 }
 
 impl NewMessage {
+    /// The conversation the message belongs to.
     pub fn conversation(&self) -> Conversation {
         match (self.room, self.recipient_id) {
             (Some(room), _) => Conversation::Room(room),
@@ -184,12 +216,17 @@ impl NewMessage {
 /// A stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
+    /// The message's id: messages are ordered by it.
     pub id: MessageId,
+    /// The room it was said in, or `None` for a direct message.
     pub room: Option<RoomId>,
+    /// Who said it.
     pub sender_id: UserId,
+    /// The other party of a direct message.
     pub recipient_id: Option<UserId>,
     /// Empty once deleted.
     pub content: String,
+    /// When it was said.
     pub created_at: DateTime<Utc>,
     /// When its author last corrected it.
     pub edited_at: Option<DateTime<Utc>>,
@@ -205,8 +242,11 @@ pub struct Message {
 /// How many people reacted to a message with one emoji, and whether the reader is one of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reaction {
+    /// The emoji.
     pub emoji: String,
+    /// How many people reacted with it.
     pub count: u64,
+    /// Whether the reader is one of them.
     pub me: bool,
 }
 
@@ -219,6 +259,7 @@ impl Emoji {
     /// The most distinct emoji one message may carry.
     pub const MAX_PER_MESSAGE: u64 = 20;
 
+    /// An emoji from what a client sent (one grapheme); the message a `422` carries otherwise.
     pub fn parse(raw: &str) -> Result<Self, String> {
         use unicode_segmentation::UnicodeSegmentation;
         let one = raw.graphemes(true).count() == 1;
@@ -230,6 +271,7 @@ impl Emoji {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The emoji as sent.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -239,9 +281,15 @@ impl Emoji {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reacted {
     /// Added; `count` people now react with that emoji.
-    Added { count: u64 },
+    Added {
+        /// How many people now react with that emoji.
+        count: u64,
+    },
     /// The user had already reacted so.
-    Already { count: u64 },
+    Already {
+        /// How many people react with that emoji.
+        count: u64,
+    },
     /// The message carries [`Emoji::MAX_PER_MESSAGE`] other emoji already.
     Full,
 }
@@ -266,13 +314,18 @@ impl Message {
 /// Either way the page comes oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryPage {
+    /// Read the messages older than this one.
     pub before: Option<MessageId>,
+    /// Read the messages newer than this one.
     pub after: Option<MessageId>,
+    /// How many messages to read, 1 to [`Self::MAX_LIMIT`].
     pub limit: u32,
 }
 
 impl HistoryPage {
+    /// How many messages a page holds when the client names no limit.
     pub const DEFAULT_LIMIT: u32 = 50;
+    /// The most a page holds: a larger limit is read as this.
     pub const MAX_LIMIT: u32 = 100;
 
     /// Checks the values a client sent: `limit` at least 1 (50 when absent; more than 100 is read
@@ -376,6 +429,7 @@ mod tests {
 /// A search of the messages one user may read (see [`crate::ChatStore::search`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageSearch {
+    /// Whose messages to search: those they may read.
     pub reader: UserId,
     /// What the content must contain, lower-cased; empty for anything.
     pub text: String,
@@ -383,12 +437,14 @@ pub struct MessageSearch {
     pub within: Option<Conversation>,
     /// Only messages older than this one.
     pub before: Option<MessageId>,
+    /// Which page of the matches, newest first.
     pub page: PageRequest,
 }
 
 impl MessageSearch {
     /// The fewest and most characters `q` may have on `GET /chat/search`.
     pub const MIN_CHARS: usize = 2;
+    /// The most characters of `q`.
     pub const MAX_CHARS: usize = 200;
 
     /// The most matches a search counts: its total is exact up to this many, and this many when
@@ -411,7 +467,9 @@ impl MessageSearch {
 /// A message a search found, with the slug of the room it was said in (if any).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundMessage {
+    /// The message.
     pub message: Message,
+    /// The slug of the room it was said in, if any.
     pub room: Option<RoomSlug>,
 }
 
@@ -437,10 +495,13 @@ pub enum Counterpart {
 /// the user's read mark.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationSummary {
+    /// Who the conversation is with: a room, or the other side of a direct conversation.
     pub with: Counterpart,
     /// The other side's username, for a direct conversation.
     pub partner_name: Option<String>,
+    /// Its latest message.
     pub last_message: Message,
+    /// How many messages of others came after the reader's read mark.
     pub unread: u64,
 }
 

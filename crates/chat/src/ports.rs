@@ -21,6 +21,7 @@ pub trait ChatStore: Send + Sync {
     /// `Conflict { field: "name" }`.
     async fn create_room(&self, room: NewRoom) -> Result<Room, RepositoryError>;
 
+    /// The room named `slug`, if it exists.
     async fn find_room(&self, slug: &RoomSlug) -> Result<Option<Room>, RepositoryError>;
 
     /// Every public room and every private room `user` is a member of (every room when
@@ -31,6 +32,7 @@ pub trait ChatStore: Send + Sync {
     /// exist is `MissingReference`.
     async fn add_member(&self, room: RoomId, user: UserId, at: DateTime<Utc>) -> Result<bool, RepositoryError>;
 
+    /// Whether `user` is a member of `room`.
     async fn is_member(&self, room: RoomId, user: UserId) -> Result<bool, RepositoryError>;
 
     /// The users who share a room with `user`, or with whom `user` has exchanged direct messages

@@ -36,6 +36,8 @@ fn content(raw: &str) -> Result<MessageContent, ChatError> {
 }
 
 impl ChatService {
+    /// The service over the rooms and messages in `store`, checking that a recipient or new member
+    /// exists and is active through `accounts`.
     pub fn new(store: Arc<dyn ChatStore>, accounts: Arc<dyn Accounts>) -> Self {
         Self { store, accounts }
     }

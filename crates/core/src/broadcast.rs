@@ -19,7 +19,11 @@ use tokio::sync::broadcast;
 /// One message: a topic that says what it is about, and an opaque payload (usually JSON).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusMessage {
+    /// What the message is about, for subscribers to pick theirs (`principal.changed`, a realtime
+    /// frame's topic).
     pub topic: String,
+    /// The message itself, opaque to the bus: usually JSON, decoded by the subscribers of its
+    /// topic.
     pub payload: Vec<u8>,
 }
 

@@ -29,6 +29,7 @@ impl<V: Clone + Send + Sync + 'static> Default for SingleFlight<V> {
 }
 
 impl<V: Clone + Send + Sync + 'static> SingleFlight<V> {
+    /// No run under way yet.
     pub fn new() -> Self {
         Self { flights: Arc::new(Mutex::new(HashMap::new())) }
     }

@@ -13,9 +13,22 @@ pub enum IdempotencyClaim {
     /// The key is now this request's: run it, then `complete` or `release` the key.
     Claimed,
     /// Another request with this key is still running.
-    InProgress { request_hash: String },
+    InProgress {
+        /// The hash of the running request's canonical body: a different one means the key
+        /// was reused for another request.
+        request_hash: String,
+    },
     /// A request with this key already ran; this is its response.
-    Completed { request_hash: String, status: u16, body: String, location: Option<String> },
+    Completed {
+        /// The hash of the request's canonical body, to tell a replay from a reused key.
+        request_hash: String,
+        /// The response's HTTP status.
+        status: u16,
+        /// The response's body, as sent.
+        body: String,
+        /// The response's `Location` header, if it had one.
+        location: Option<String>,
+    },
 }
 
 /// Where claims and stored responses live (the database, so that a replay works across restarts

@@ -10,6 +10,8 @@
 //! address counts in ([`address_group`]) wherever clients are limited per address. Nothing here
 //! does I/O.
 
+#![warn(missing_docs)]
+
 mod address;
 pub mod broadcast;
 mod clock;

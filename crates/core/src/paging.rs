@@ -10,7 +10,9 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
+    /// The page size when the client names none.
     pub const DEFAULT_PER_PAGE: u32 = 20;
+    /// The largest page size served: a larger `per_page` is clamped to it.
     pub const MAX_PER_PAGE: u32 = 100;
 
     /// Validates a `page` and `per_page` known not to be negative; see [`Self::from_signed`].
@@ -49,10 +51,12 @@ impl PageRequest {
         Self { page: 1, per_page: Self::DEFAULT_PER_PAGE }
     }
 
+    /// Which page, from 1.
     pub fn page(&self) -> u32 {
         self.page
     }
 
+    /// How many items a page holds.
     pub fn per_page(&self) -> u32 {
         self.per_page
     }
@@ -62,6 +66,7 @@ impl PageRequest {
         i64::from(self.page - 1) * i64::from(self.per_page)
     }
 
+    /// The most rows to read for this page: its `per_page`, as SQL's `LIMIT` takes it.
     pub fn limit(&self) -> i64 {
         i64::from(self.per_page)
     }
@@ -76,12 +81,16 @@ impl Default for PageRequest {
 /// One page of a list and how many items the whole list holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
+    /// This page's items, in the list's order.
     pub items: Vec<T>,
+    /// How many items the whole list holds, across every page.
     pub total: u64,
+    /// The request this page answers (its number and size).
     pub request: PageRequest,
 }
 
 impl<T> Page<T> {
+    /// A page of `items` out of `total`, as `request` asked.
     pub fn new(items: Vec<T>, total: u64, request: PageRequest) -> Self {
         Self { items, total, request }
     }
@@ -91,6 +100,8 @@ impl<T> Page<T> {
         self.total.div_ceil(u64::from(self.request.per_page()))
     }
 
+    /// The same page with each item turned into another type (a domain type into its wire form,
+    /// say).
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page { items: self.items.into_iter().map(f).collect(), total: self.total, request: self.request }
     }

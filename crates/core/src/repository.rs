@@ -9,10 +9,16 @@
 pub enum RepositoryError {
     /// A uniqueness rule was broken; `field` names what the client sent that is already taken.
     #[error("{field} is already taken")]
-    Conflict { field: &'static str },
+    Conflict {
+        /// The field, as the client names it, whose value is taken (`email`, `username`).
+        field: &'static str,
+    },
     /// The write refers to a row that does not exist (a foreign key failed).
     #[error("{field} refers to something that does not exist")]
-    MissingReference { field: &'static str },
+    MissingReference {
+        /// The field, as the client names it, that refers to nothing (`task_id`).
+        field: &'static str,
+    },
     /// The store could not answer: connection lost, pool exhausted, a bug in a query.
     #[error(transparent)]
     Unavailable(#[from] anyhow::Error),

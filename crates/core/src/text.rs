@@ -13,7 +13,10 @@ pub enum TextError {
     Blank,
     /// More characters than allowed.
     #[error("must be at most {max_chars} characters")]
-    TooLong { max_chars: usize },
+    TooLong {
+        /// The most characters allowed.
+        max_chars: usize,
+    },
 }
 
 // The domains' parsers answer `Result<_, String>`, the message a `422` carries.
@@ -65,10 +68,12 @@ impl<const MAX: usize> BoundedText<MAX> {
         at_most_chars(text, MAX).map(|text| Self(text.to_owned()))
     }
 
+    /// The text, trimmed.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The text, trimmed, as an owned `String`.
     pub fn into_inner(self) -> String {
         self.0
     }

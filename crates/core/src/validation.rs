@@ -13,6 +13,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// A failure of `field` (named as the client spelled it), explained by `message`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self { field: field.into(), message: message.into() }
     }
@@ -33,10 +34,12 @@ impl FieldErrors {
         (!errors.is_empty()).then_some(Self(errors))
     }
 
+    /// Every failure, in the order found.
     pub fn as_slice(&self) -> &[FieldError] {
         &self.0
     }
 
+    /// Every failure, in the order found, owned.
     pub fn into_vec(self) -> Vec<FieldError> {
         self.0
     }
@@ -86,14 +89,17 @@ impl fmt::Display for FieldErrors {
 pub struct TypeFailures(Vec<FieldError>);
 
 impl TypeFailures {
+    /// Notes that `field` could not be read as its type, and why.
     pub fn record(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError::new(field, message));
     }
 
+    /// Whether every field could be read.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// The fields that could not be read, in the order found.
     pub fn into_vec(self) -> Vec<FieldError> {
         self.0
     }
@@ -184,6 +190,7 @@ impl Validator {
         self.record(field, message);
     }
 
+    /// Whether no failure has been recorded so far.
     pub fn is_valid(&self) -> bool {
         self.errors.is_empty()
     }

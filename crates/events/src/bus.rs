@@ -29,6 +29,8 @@ impl BroadcastPublisher {
         format!("event.{name}")
     }
 
+    /// A publisher onto `bus`, each event shaped by `presenter` (a task as `GET /tasks/{id}` shows
+    /// it).
     pub fn new(bus: Arc<dyn Broadcast>, presenter: Arc<dyn EventPresenter>) -> Self {
         Self { bus, presenter }
     }

@@ -16,6 +16,8 @@
 //!   event's subject (the task as `GET /tasks/{id}` shows it).
 //! - [`BroadcastPublisher`]: publishes to the broadcast port, topic `event.<name>`.
 
+#![warn(missing_docs)]
+
 mod bus;
 mod model;
 mod ports;

@@ -29,6 +29,7 @@ impl EventId {
 /// One event waiting in the outbox.
 #[derive(Debug, Clone)]
 pub struct OutboxEvent {
+    /// The event's id: its place in the outbox, and its receivers' key for deduplication.
     pub id: EventId,
     /// `task.created`, `task.updated`, `task.deleted`.
     pub name: String,
@@ -42,6 +43,7 @@ pub struct OutboxEvent {
     /// into a tree on the way. A created task's event is written with its row, before the row's
     /// id exists: `subject_id` is the authority for the id, not the payload.
     pub payload: Box<RawValue>,
+    /// When the change happened.
     pub occurred_at: DateTime<Utc>,
 }
 
@@ -50,8 +52,11 @@ pub struct OutboxEvent {
 /// NATS add `id`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope {
+    /// The event's id (`evt_<n>`) on the bus and NATS; absent in webhook bodies, which carry it in
+    /// `webhook-id`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub id: Option<String>,
+    /// The event's name (`task.updated`).
     #[serde(rename = "type")]
     pub event_type: String,
     /// When the change happened, RFC 3339 in UTC.

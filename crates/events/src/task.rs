@@ -7,12 +7,16 @@ use std::fmt;
 /// change, in the same transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TaskEvent {
+    /// A task was created.
     Created,
+    /// A task was changed.
     Updated,
+    /// A task was deleted: the payload holds only its id.
     Deleted,
 }
 
 impl TaskEvent {
+    /// Every task event.
     pub const ALL: [TaskEvent; 3] = [TaskEvent::Created, TaskEvent::Updated, TaskEvent::Deleted];
 
     /// `task.created`, `task.updated`, `task.deleted`.
@@ -24,6 +28,7 @@ impl TaskEvent {
         }
     }
 
+    /// The event named `name` (`task.created`), if there is one.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|e| e.name() == name)
     }

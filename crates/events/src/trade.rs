@@ -6,15 +6,22 @@ use std::fmt;
 /// change, in the same transaction; both parties are its audience.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TradeEvent {
+    /// A trade was proposed.
     Proposed,
+    /// The recipient accepted: the items changed hands.
     Accepted,
+    /// The recipient declined.
     Declined,
+    /// The proposer withdrew it, or an item changed hands or state.
     Cancelled,
+    /// The recipient answered with a counter-proposal.
     Countered,
+    /// It passed its expiry unanswered.
     Expired,
 }
 
 impl TradeEvent {
+    /// Every trade event.
     pub const ALL: [TradeEvent; 6] = [
         TradeEvent::Proposed,
         TradeEvent::Accepted,
@@ -36,6 +43,7 @@ impl TradeEvent {
         }
     }
 
+    /// The event named `name` (`trade.accepted`), if there is one.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|e| e.name() == name)
     }

@@ -95,7 +95,12 @@ impl std::str::FromStr for BlobKey {
 pub enum ByteRange {
     /// `bytes=first-last`: both ends inclusive, as HTTP counts. A `last` past the end of the
     /// blob means "to the end"; `first > last` is unsatisfiable.
-    Bounded { first: u64, last: u64 },
+    Bounded {
+        /// The first byte's offset.
+        first: u64,
+        /// The last byte's offset, inclusive.
+        last: u64,
+    },
     /// `bytes=first-`: from `first` to the end.
     From(u64),
     /// `bytes=-n`: the last `n` bytes (the whole blob when it is shorter).
@@ -131,8 +136,11 @@ pub struct BlobInfo {
 /// One blob found by [`BlobStore::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobEntry {
+    /// The blob's key.
     pub key: BlobKey,
+    /// Its length in bytes.
     pub size: u64,
+    /// When it was last written, as the store's clock saw it.
     pub last_modified: DateTime<Utc>,
 }
 

@@ -7,10 +7,13 @@ use crate::{BlobError, MediaError, PdfError, ReportError};
 /// The thing that was not found, for the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missing {
+    /// The file.
     File,
     /// A file that is not an image has no thumbnail.
     Thumbnail,
+    /// The task to attach it to.
     Task,
+    /// The collection item to attach it to.
     UserProduct,
     /// A share link: unknown, revoked, expired or used up, alike.
     ShareLink,
@@ -31,6 +34,7 @@ impl std::fmt::Display for Missing {
     }
 }
 
+/// Failures of the file use cases. The HTTP adapter maps each variant to one status.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     /// Invalid fields, every one of them (an unusable image is reported on `file`).
@@ -47,14 +51,25 @@ pub enum FileError {
     Forbidden(&'static str),
     /// The requested byte range selects nothing of a file of `size` bytes.
     #[error("the range selects nothing of a file of {size} bytes")]
-    RangeNotSatisfiable { size: u64 },
+    RangeNotSatisfiable {
+        /// The file's length in bytes.
+        size: u64,
+    },
     /// The document would be longer than the renderer allows.
     #[error("the document would have {pages} pages, more than the {max} allowed")]
-    DocumentTooLong { pages: usize, max: usize },
+    DocumentTooLong {
+        /// How many pages it would have had.
+        pages: usize,
+        /// The most pages the renderer makes.
+        max: usize,
+    },
     /// The renderer abandoned the document at its time bound: the server could not give it the
     /// time, which a later attempt may find.
     #[error("rendering the document took longer than the {} s allowed", .limit.as_secs())]
-    RenderTimedOut { limit: std::time::Duration },
+    RenderTimedOut {
+        /// The time bound the render ran past.
+        limit: std::time::Duration,
+    },
     /// The store, the blob store or a worker failed; the cause is for the logs.
     #[error(transparent)]
     Unavailable(anyhow::Error),

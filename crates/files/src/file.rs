@@ -23,17 +23,26 @@ impl fmt::Display for FileId {
 /// (`image`, `audio`, `document`), and generated PDFs are `pdf`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FileKind {
+    /// A picture: the default for JPEG, PNG, WebP and GIF uploads.
     Image,
+    /// A recording: the default for MP3, Ogg, WAV and FLAC uploads.
     Audio,
+    /// A document: the default for PDF and text uploads.
     Document,
+    /// A product's manual.
     Manual,
+    /// A warranty certificate.
     Warranty,
+    /// A receipt or invoice.
     Invoice,
+    /// A PDF Workbench rendered (`POST /files/pdf`).
     Pdf,
+    /// A file attached to something, without a more telling kind.
     Attachment,
 }
 
 impl FileKind {
+    /// Every kind.
     pub const ALL: [FileKind; 8] = [
         FileKind::Image,
         FileKind::Audio,
@@ -45,6 +54,7 @@ impl FileKind {
         FileKind::Attachment,
     ];
 
+    /// The kind's name on the wire and in the database.
     pub const fn as_str(self) -> &'static str {
         match self {
             FileKind::Image => "image",
@@ -97,23 +107,31 @@ pub enum MediaClass {
 /// What a file is attached to: nothing, one task, or one item of its owner's collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attachment {
+    /// A file of its own.
     None,
+    /// Attached to this task: whoever sees the task may read it, and it goes with the task.
     Task(i64),
+    /// Attached to this item of its owner's collection (a manual, an invoice).
     UserProduct(i64),
 }
 
 /// What the stream headers of an audio file say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioMeta {
+    /// How long it plays, in milliseconds.
     pub duration_ms: u64,
+    /// Samples per second.
     pub sample_rate: u32,
+    /// How many channels (1 mono, 2 stereo).
     pub channels: u16,
 }
 
 /// A stored file, as its record says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredFile {
+    /// The file's id.
     pub id: FileId,
+    /// Who uploaded (or rendered) it: they, and admins, may delete it.
     pub owner_id: UserId,
     /// The sanitised name shown to people and used in `Content-Disposition`.
     pub filename: String,
@@ -121,20 +139,28 @@ pub struct StoredFile {
     pub content_type: String,
     /// The stored bytes' length.
     pub size: u64,
+    /// What it is for.
     pub kind: FileKind,
     /// Hex SHA-256 of the stored bytes: also the download's strong `ETag`.
     pub sha256: String,
+    /// An image's width in pixels, as stored.
     pub width: Option<u32>,
+    /// An image's height in pixels, as stored.
     pub height: Option<u32>,
+    /// An audio file's stream headers.
     pub audio: Option<AudioMeta>,
+    /// What it is attached to.
     pub attachment: Attachment,
+    /// Where its bytes are in the blob store.
     pub blob_key: BlobKey,
     /// Images only.
     pub thumbnail_key: Option<BlobKey>,
+    /// When it was stored.
     pub created_at: DateTime<Utc>,
 }
 
 impl StoredFile {
+    /// The task it is attached to, if any.
     pub fn task_id(&self) -> Option<i64> {
         match self.attachment {
             Attachment::Task(id) => Some(id),
@@ -142,6 +168,7 @@ impl StoredFile {
         }
     }
 
+    /// The collection item it is attached to, if any.
     pub fn user_product_id(&self) -> Option<i64> {
         match self.attachment {
             Attachment::UserProduct(id) => Some(id),
@@ -153,18 +180,32 @@ impl StoredFile {
 /// A file record to insert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewFile {
+    /// Who uploads it.
     pub owner_id: UserId,
+    /// The sanitised name.
     pub filename: String,
+    /// The stored bytes' media type.
     pub content_type: String,
+    /// The stored bytes' length.
     pub size: u64,
+    /// What it is for.
     pub kind: FileKind,
+    /// Hex SHA-256 of the stored bytes.
     pub sha256: String,
+    /// An image's width in pixels.
     pub width: Option<u32>,
+    /// An image's height in pixels.
     pub height: Option<u32>,
+    /// An audio file's stream headers.
     pub audio: Option<AudioMeta>,
+    /// What it is attached to, not yet checked to exist.
     pub attachment: Attachment,
+    /// Where its bytes were stored (before the record, so a crash leaves bytes, never a record
+    /// without them).
     pub blob_key: BlobKey,
+    /// Where an image's thumbnail was stored.
     pub thumbnail_key: Option<BlobKey>,
+    /// When it is stored.
     pub created_at: DateTime<Utc>,
 }
 
@@ -175,12 +216,15 @@ pub struct NewFile {
 /// there. The caller removes `path` afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StagedUpload {
+    /// Where the upload was received.
     pub path: PathBuf,
+    /// Its length in bytes.
     pub size: u64,
     /// Hex SHA-256 of the received bytes.
     pub sha256: String,
     /// The media type decided from the bytes (`image/png`, `text/plain; charset=utf-8`).
     pub content_type: String,
+    /// Its class, decided from the bytes: what the media step does with it.
     pub class: MediaClass,
     /// The client's file name, not yet sanitised (`None` when the part had none).
     pub filename: Option<String>,
@@ -189,8 +233,11 @@ pub struct StagedUpload {
 /// What a client asks of an upload besides its bytes, before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UploadDraft {
+    /// The kind the client chose (a [`FileKind`] name); the media class decides when missing.
     pub kind: Option<String>,
+    /// The task to attach it to, as sent (a positive id).
     pub task_id: Option<String>,
+    /// The collection item to attach it to, as sent (a positive id).
     pub user_product_id: Option<String>,
 }
 
@@ -199,11 +246,17 @@ pub struct UploadDraft {
 pub struct PreparedMedia {
     /// The file to store: the upload itself, or its re-encoded image.
     pub path: PathBuf,
+    /// Its length in bytes.
     pub size: u64,
+    /// Hex SHA-256 of its bytes.
     pub sha256: String,
+    /// Its media type.
     pub content_type: String,
+    /// An image's width in pixels.
     pub width: Option<u32>,
+    /// An image's height in pixels.
     pub height: Option<u32>,
+    /// An audio file's stream headers.
     pub audio: Option<AudioMeta>,
     /// An image's thumbnail, ready to store.
     pub thumbnail: Option<Thumbnail>,
@@ -215,6 +268,7 @@ pub struct PreparedMedia {
 /// An image's thumbnail as the media step wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Thumbnail {
+    /// Where the thumbnail was written.
     pub path: PathBuf,
     /// `image/jpeg`, or `image/png` for an image with transparency.
     pub content_type: String,

@@ -14,6 +14,8 @@
 //! kept within a budget ([`RenditionRepository`]). Nothing
 //! here does I/O but the service's temporary files.
 
+#![warn(missing_docs)]
+
 mod blob;
 mod error;
 mod file;

@@ -25,12 +25,16 @@ pub const MAX_UNIT_PRICE_MINOR: i64 = 1_000_000_000_000;
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PdfTemplate {
+    /// An invoice: lines, totals computed from them, optional tax.
     Invoice,
+    /// The caller's profile, with counts of what they have.
     Profile,
+    /// The caller's visible tasks, filtered, with counts by status.
     TaskReport,
 }
 
 impl PdfTemplate {
+    /// Every template.
     pub const ALL: [PdfTemplate; 3] = [PdfTemplate::Invoice, PdfTemplate::Profile, PdfTemplate::TaskReport];
 
     /// The template's name as clients spell it.
@@ -42,6 +46,7 @@ impl PdfTemplate {
         }
     }
 
+    /// The template named `raw`, or the message a `422` carries.
     pub fn parse(raw: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()
@@ -125,6 +130,8 @@ pub struct Quantity {
 }
 
 impl Quantity {
+    /// A quantity from what a client sent: positive, at most three decimals and [`MAX_QUANTITY`];
+    /// the message a `422` carries otherwise.
     pub fn parse(raw: f64) -> Result<Self, String> {
         if !raw.is_finite() || raw <= 0.0 {
             return Err("must be a positive number".into());
@@ -169,6 +176,7 @@ pub struct TaxRate {
 }
 
 impl TaxRate {
+    /// A rate from a percentage a client sent (`20`, `7.5`); the message a `422` carries otherwise.
     pub fn parse(percent: f64) -> Result<Self, String> {
         if !percent.is_finite() || !(0.0..=100.0).contains(&percent) {
             return Err("must be between 0 and 100".into());
@@ -182,6 +190,7 @@ impl TaxRate {
         Ok(Self { basis_points })
     }
 
+    /// The rate in hundredths of a percent (`7.5 %` is 750).
     pub fn basis_points(self) -> i64 {
         self.basis_points
     }
@@ -217,7 +226,9 @@ pub struct InvoiceDraft {
     pub number: Option<String>,
     /// The invoice date, `YYYY-MM-DD`.
     pub date: Option<String>,
+    /// Who the invoice is addressed to; required.
     pub customer: Option<CustomerDraft>,
+    /// The invoice's lines: at least one, at most [`MAX_INVOICE_LINES`].
     pub lines: Option<Vec<InvoiceLineDraft>>,
     /// ISO 4217 code (`EUR`, `JPY`).
     pub currency: Option<String>,
@@ -230,6 +241,7 @@ pub struct InvoiceDraft {
 #[serde(default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerDraft {
+    /// The customer's name, one line of at most 200 characters; required.
     pub name: Option<String>,
     /// Postal address; line breaks are kept.
     pub address: Option<String>,
@@ -240,6 +252,7 @@ pub struct CustomerDraft {
 #[serde(default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvoiceLineDraft {
+    /// What was sold, at most [`MAX_DESCRIPTION_CHARS`] characters; required.
     pub description: Option<String>,
     /// A positive number with at most three decimals (`3`, `2.5`).
     pub quantity: Option<f64>,
@@ -250,25 +263,35 @@ pub struct InvoiceLineDraft {
 /// A validated invoice.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invoice {
+    /// The invoice number as printed, one line of at most 64 characters.
     pub number: String,
+    /// The invoice date.
     pub date: NaiveDate,
+    /// Who it is addressed to.
     pub customer: Customer,
+    /// Its lines, in order.
     pub lines: Vec<InvoiceLine>,
+    /// The currency of every amount.
     pub currency: Currency,
+    /// The tax rate, when the invoice states tax.
     pub tax_rate: Option<TaxRate>,
 }
 
 /// Who an invoice is addressed to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customer {
+    /// The customer's name, one line.
     pub name: String,
+    /// The postal address, line breaks kept.
     pub address: Option<String>,
 }
 
 /// One validated invoice line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvoiceLine {
+    /// What was sold.
     pub description: String,
+    /// How many, exactly.
     pub quantity: Quantity,
     /// In the currency's minor units, never negative.
     pub unit_price_minor: i64,
@@ -405,11 +428,14 @@ fn unit_price(raw: i64) -> Result<i64, String> {
 /// A labelled count shown in a report (`Tasks owned: 12`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportCount {
+    /// What is counted (`Tasks owned`).
     pub label: String,
+    /// How many.
     pub value: u64,
 }
 
 impl ReportCount {
+    /// A count of `value` under `label`.
     pub fn new(label: impl Into<String>, value: u64) -> Self {
         Self { label: label.into(), value }
     }
@@ -419,13 +445,19 @@ impl ReportCount {
 /// the user and the counts it gathers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileReport {
+    /// The caller's username.
     pub username: String,
+    /// Their given name, if they gave one.
     pub first_name: Option<String>,
+    /// Their family name, if they gave one.
     pub last_name: Option<String>,
+    /// Their email address.
     pub email: String,
     /// The role as the API spells it (`user`, `moderator`, `admin`).
     pub role: String,
+    /// When their account was made.
     pub member_since: DateTime<Utc>,
+    /// What they wrote about themself, if anything.
     pub bio: Option<String>,
     /// Counts to show, in order (`Tasks owned`, `Tasks assigned`, `Files`…).
     pub counts: Vec<ReportCount>,
@@ -436,19 +468,24 @@ pub struct ProfileReport {
 /// The filters a task report was made with, printed in its header as the client gave them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskReportFilters {
+    /// The statuses asked for, as sent.
     pub status: Option<String>,
+    /// The lower bound on due dates asked for, as sent.
     pub due_after: Option<String>,
+    /// The upper bound on due dates asked for, as sent.
     pub due_before: Option<String>,
 }
 
 /// One task in a task report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskReportRow {
+    /// The task's title.
     pub title: String,
     /// As the API spells it (`pending`, `in_progress`, `completed`).
     pub status: String,
     /// As the API spells it (`low`, `medium`, `high`).
     pub priority: String,
+    /// The task's due date, if it has one.
     pub due_date: Option<NaiveDate>,
     /// The assignee's username, if any.
     pub assignee: Option<String>,
@@ -460,8 +497,11 @@ pub struct TaskReportRow {
 pub struct TaskReport {
     /// Whose report this is (a username).
     pub prepared_for: String,
+    /// The filters the report was made with.
     pub filters: TaskReportFilters,
+    /// The tasks, in the order printed.
     pub rows: Vec<TaskReportRow>,
+    /// When the document was made, printed in its footer.
     pub generated_at: DateTime<Utc>,
 }
 
@@ -492,12 +532,16 @@ impl TaskReport {
 /// A document to render, with its template's input.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PdfDocument {
+    /// An invoice.
     Invoice(Invoice),
+    /// A profile.
     Profile(ProfileReport),
+    /// A task report.
     TaskReport(TaskReport),
 }
 
 impl PdfDocument {
+    /// The template that renders this document.
     pub fn template(&self) -> PdfTemplate {
         match self {
             PdfDocument::Invoice(_) => PdfTemplate::Invoice,
@@ -546,11 +590,19 @@ impl fmt::Debug for RenderedPdf {
 pub enum PdfError {
     /// The document would exceed the renderer's page limit (a report over far too many tasks).
     #[error("the document would have {pages} pages, more than the {max} allowed")]
-    TooLong { pages: usize, max: usize },
+    TooLong {
+        /// How many pages the document would have had.
+        pages: usize,
+        /// The most pages the renderer makes.
+        max: usize,
+    },
     /// The render ran past the renderer's time bound and was abandoned: with inputs inside
     /// their limits, that is a busy server rather than a bad request.
     #[error("rendering took longer than the {} s allowed and was abandoned", .limit.as_secs())]
-    TimedOut { limit: std::time::Duration },
+    TimedOut {
+        /// The time bound the render ran past.
+        limit: std::time::Duration,
+    },
     /// Anything else; the cause is for the logs.
     #[error("PDF rendering failed: {0:#}")]
     Failed(#[source] anyhow::Error),

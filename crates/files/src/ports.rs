@@ -22,6 +22,7 @@ pub trait FileRepository: Send + Sync {
     /// attached to nothing.
     async fn insert(&self, file: NewFile) -> Result<StoredFile, RepositoryError>;
 
+    /// The record of file `id`, if any.
     async fn find(&self, id: FileId) -> Result<Option<StoredFile>, RepositoryError>;
 
     /// Deletes the record and returns it, or `None` when there was none. The blobs are the
@@ -87,6 +88,7 @@ pub enum ReportError {
     /// The filters are invalid, every one of them.
     #[error("invalid fields: {0}")]
     Validation(#[from] FieldErrors),
+    /// The store could not read the data.
     #[error(transparent)]
     Unavailable(#[from] RepositoryError),
 }
@@ -129,6 +131,7 @@ pub trait Sniff: Send {
 pub struct SniffedType {
     /// The media type the file is stored and served as.
     pub content_type: String,
+    /// Its class: what the media step does with it.
     pub class: MediaClass,
 }
 

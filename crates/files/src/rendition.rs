@@ -39,8 +39,10 @@ pub enum AudioCodec {
 }
 
 impl AudioCodec {
+    /// Every codec.
     pub const ALL: [AudioCodec; 2] = [AudioCodec::Mp3, AudioCodec::Opus];
 
+    /// The codec named `raw` (`mp3`, `opus`, as the `format` parameter has it), if there is one.
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == raw)
     }
@@ -72,13 +74,16 @@ impl AudioCodec {
 /// One rendition of an audio file: a codec at a bitrate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Rendition {
+    /// The codec.
     pub codec: AudioCodec,
     /// Kilobits per second, one of [`Rendition::BITRATES`].
     pub kbps: u32,
 }
 
 impl Rendition {
+    /// The bitrates offered, in kilobits per second.
     pub const BITRATES: [u32; 4] = [64, 96, 128, 192];
+    /// What `GET /files/{id}/stream` serves when asked nothing: MP3 at 128 kbit/s.
     pub const DEFAULT: Rendition = Rendition { codec: AudioCodec::Mp3, kbps: 128 };
 
     /// The rendition the `format` and `bitrate` parameters ask for (each defaulting to MP3 at
@@ -107,11 +112,17 @@ impl fmt::Display for Rendition {
 /// A finished rendition, as its record says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRendition {
+    /// The audio file it is a rendition of.
     pub file: FileId,
+    /// Which rendition it is.
     pub rendition: Rendition,
+    /// Where its bytes are in the blob store.
     pub blob_key: BlobKey,
+    /// Its length in bytes.
     pub size: u64,
+    /// Hex SHA-256 of its bytes: the download's `ETag`.
     pub sha256: String,
+    /// When it was last served: the least recently used go first when the budget is passed.
     pub last_used_at: DateTime<Utc>,
 }
 
@@ -119,6 +130,7 @@ pub struct StoredRendition {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait RenditionRepository: Send + Sync {
+    /// The record of `file`'s `rendition`, if it was finished and is still kept.
     async fn find(&self, file: FileId, rendition: Rendition) -> Result<Option<StoredRendition>, RepositoryError>;
 
     /// Records a finished rendition. MUST keep the record already there when the same rendition
@@ -139,10 +151,17 @@ pub trait RenditionRepository: Send + Sync {
 pub enum TranscodeError {
     /// This server has no encoder for the rendition (named, as `ffmpeg`).
     #[error("transcoding needs {encoder}, which this server does not have")]
-    Unavailable { encoder: String },
+    Unavailable {
+        /// What is missing (`ffmpeg`).
+        encoder: String,
+    },
     /// More transcodes wait than the pool takes.
     #[error("every transcoding worker is busy")]
-    Busy { retry_after: Duration },
+    Busy {
+        /// When a transcode may have a worker, for `Retry-After`.
+        retry_after: Duration,
+    },
+    /// The transcode failed; the cause is for the logs.
     #[error(transparent)]
     Failed(anyhow::Error),
 }
@@ -150,6 +169,7 @@ pub enum TranscodeError {
 /// How far a transcode got: the bytes written to its output so far, and how it ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TranscodeProgress {
+    /// How many bytes of the output are written so far.
     pub written: u64,
     /// `None` while it runs; the failure's words for the logs.
     pub outcome: Option<Result<(), String>>,
@@ -176,13 +196,19 @@ pub trait Transcoder: Send + Sync {
 #[derive(Debug)]
 pub enum RenditionBody {
     /// Finished and stored: a download, with ranges and an entity tag.
-    Stored { rendition: StoredRendition, read: BlobRead },
+    Stored {
+        /// Its record.
+        rendition: StoredRendition,
+        /// Its bytes (or the range asked).
+        read: BlobRead,
+    },
     /// Being transcoded: the output so far, then the rest as it is written.
     Live(LiveRendition),
 }
 
 /// The output of a transcode in progress, from its first byte.
 pub struct LiveRendition {
+    /// The output's bytes: what is written so far, then the rest as the transcode writes it.
     pub body: BoxStream<'static, std::io::Result<Bytes>>,
 }
 
@@ -384,8 +410,10 @@ impl RenditionService {
 /// Why a rendition cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum RenditionError {
+    /// The file cannot be read by the caller, is not audio, or the rendition is unknown.
     #[error(transparent)]
     File(#[from] FileError),
+    /// The transcode could not start, or failed.
     #[error(transparent)]
     Transcode(#[from] TranscodeError),
 }

@@ -24,6 +24,7 @@ use crate::{
 /// What a generated PDF is made from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PdfRequest {
+    /// An invoice, from what the client sent.
     Invoice(InvoiceDraft),
     /// The caller's profile.
     Profile,
@@ -63,19 +64,27 @@ impl std::fmt::Debug for FileService {
 /// The parts a [`FileService`] is built from.
 #[expect(missing_debug_implementations, reason = "a bag of ports, consumed at once by FileService::new")]
 pub struct FileParts {
+    /// Where file records are stored.
     pub files: Arc<dyn FileRepository>,
+    /// Where file bytes are stored.
     pub blobs: Arc<dyn BlobStore>,
+    /// Re-encodes images and reads audio headers.
     pub media: Arc<dyn MediaProcessor>,
     /// Decides what an upload is from its bytes.
     pub sniffer: Arc<dyn ContentSniffer>,
+    /// Renders PDFs.
     pub pdf: Arc<dyn PdfRenderer>,
+    /// Who may see a task, own a collection item or read a chat message carrying a file: the other
+    /// domains' answers the file rules need.
     pub targets: Arc<dyn AttachmentTargets>,
+    /// The data of the profile and task reports, owned by other domains.
     pub sources: Arc<dyn ReportSources>,
     /// A local directory for temporary files; created when missing.
     pub scratch: PathBuf,
 }
 
 impl FileService {
+    /// The service, from its parts.
     pub fn new(parts: FileParts) -> Self {
         let FileParts { files, blobs, media, sniffer, pdf, targets, sources, scratch } = parts;
         Self { files, blobs, media, sniffer, pdf, targets, sources, scratch }

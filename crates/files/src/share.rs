@@ -42,18 +42,24 @@ impl fmt::Display for ShareLinkId {
 /// A link as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShareLink {
+    /// The link's id, by which its owner revokes it.
     pub id: ShareLinkId,
+    /// The file it hands out.
     pub file_id: FileId,
+    /// When it stops opening.
     pub expires_at: DateTime<Utc>,
     /// `None`: unlimited.
     pub max_downloads: Option<u32>,
+    /// How many downloads it has counted.
     pub downloads: u32,
     /// The bcrypt hash of the link's password, when it has one.
     pub password_hash: Option<String>,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
 }
 
 impl ShareLink {
+    /// Whether opening it needs its password.
     pub fn has_password(&self) -> bool {
         self.password_hash.is_some()
     }
@@ -62,12 +68,17 @@ impl ShareLink {
 /// A link about to be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewShareLink {
+    /// The file it hands out.
     pub file_id: FileId,
     /// [`ShareToken::digest`] of the link's token.
     pub token_digest: String,
+    /// When it stops opening.
     pub expires_at: DateTime<Utc>,
+    /// How many downloads it allows; `None`: unlimited.
     pub max_downloads: Option<u32>,
+    /// The bcrypt hash of its password, if it has one.
     pub password_hash: Option<String>,
+    /// When it is made.
     pub created_at: DateTime<Utc>,
 }
 
@@ -102,15 +113,20 @@ impl ShareToken {
 /// A link just made: the only moment its token is known outside the owner's copy of the URL.
 #[derive(Debug, Clone)]
 pub struct IssuedShareLink {
+    /// The link as it will be listed.
     pub link: ShareLink,
+    /// Its token, to show once in the link's URL.
     pub token: ShareToken,
 }
 
 /// What the owner asks for, as sent (every field optional).
 #[derive(Debug, Clone, Default)]
 pub struct ShareLinkDraft {
+    /// How long it lasts, 1 to [`MAX_LINK_HOURS`] hours; [`DEFAULT_LINK_HOURS`] when missing.
     pub expires_in_hours: Option<i64>,
+    /// How many downloads it allows, 1 to [`MAX_LINK_DOWNLOADS`]; unlimited when missing.
     pub max_downloads: Option<i64>,
+    /// A password visitors must send, 8 to 72 bytes; none when missing.
     pub password: Option<String>,
     /// Fields whose JSON type was wrong, reported with the rest.
     pub type_failures: TypeFailures,
@@ -192,7 +208,9 @@ pub trait ShareLinkRepository: Send + Sync {
 /// A link opened by a visitor: the link, and the file it hands out.
 #[derive(Debug, Clone)]
 pub struct OpenedLink {
+    /// The link.
     pub link: ShareLink,
+    /// The file it hands out.
     pub file: StoredFile,
 }
 
@@ -212,6 +230,8 @@ impl fmt::Debug for ShareService {
 }
 
 impl ShareService {
+    /// The service over the files in `files`, their links in `links` and their bytes in `blobs`,
+    /// hashing link passwords with `hasher`.
     pub fn new(
         files: Arc<dyn FileRepository>,
         links: Arc<dyn ShareLinkRepository>,

@@ -231,7 +231,7 @@ macro_rules! component {
 }
 pub(crate) use component;
 
-/// The schema of an instant as [`instant`] reads it: RFC 3339 or a bare `YYYY-MM-DD` date.
+/// The schema of an instant as `instant` reads it: RFC 3339 or a bare `YYYY-MM-DD` date.
 #[derive(Debug)]
 pub struct Instant;
 

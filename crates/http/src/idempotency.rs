@@ -21,7 +21,7 @@ use workbench_users::{UserId, now};
 use crate::body::{component, patterned};
 use crate::problem::ApiError;
 
-/// The schema of an `Idempotency-Key` header as [`key`] reads it.
+/// The schema of an `Idempotency-Key` header as `key` reads it.
 #[derive(Debug)]
 pub struct IdempotencyKeySchema;
 

@@ -6,7 +6,7 @@
 //! documents), [`body`] (fields read leniently), [`pagination`], [`preconditions`] (`ETag` and
 //! `If-Match`), [`idempotency`] (`Idempotency-Key`), [`responses`] (the OpenAPI responses many
 //! routes repeat), [`groups`] (the route groups: one table) and [`routes`] (every domain's routes), [`openapi`], [`methods`] and [`scopes`] (the
-//! document and the `405` table built from it), the [`middleware`] of the request path, the
+//! document and the `405` table built from it), the `middleware` of the request path, the
 //! [`access_log`], the WebSocket ([`ws`]) and the live dashboard's page ([`dashboard`]).
 //!
 //! Handlers are thin: extract, call one service method, map the result. The crate reaches the

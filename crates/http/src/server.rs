@@ -1,5 +1,5 @@
 //! The actix-web server: the routes of the configured groups, Swagger UI, and the layers every
-//! request passes through (see [`crate::middleware`] for their order and why).
+//! request passes through (see `crate::middleware` for their order and why).
 
 use std::net::TcpListener;
 use std::time::Duration;

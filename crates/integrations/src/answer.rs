@@ -24,7 +24,9 @@ pub struct Weather {
     /// The country it is in, when the provider says.
     #[cfg_attr(feature = "openapi", schema(example = "Senegal"))]
     pub country: Option<String>,
+    /// The place's latitude, in degrees north.
     pub latitude: f64,
+    /// The place's longitude, in degrees east.
     pub longitude: f64,
     /// Air temperature 2 m above ground, in °C.
     pub temperature_c: f64,
@@ -63,6 +65,7 @@ pub struct Price {
     /// The currency of `price` and `market_cap`, lower-case (`usd`).
     #[cfg_attr(feature = "openapi", schema(example = "usd"))]
     pub currency: String,
+    /// One coin's price in `currency`.
     pub price: f64,
     /// The change of the price over the last 24 hours, in percent, when known.
     pub change_24h_percent: Option<f64>,
@@ -134,6 +137,7 @@ impl CacheKey {
         Self(key)
     }
 
+    /// The key as text, for a cache's own key.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -149,8 +153,11 @@ impl fmt::Display for CacheKey {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "answer", rename_all = "snake_case")]
 pub enum AnswerBody {
+    /// The current weather in a city.
     Weather(Weather),
+    /// A coin's price.
     Price(Price),
+    /// A text's translation.
     Translation(Translation),
     /// The provider does not know the city or symbol (kept so that repeated questions about it
     /// do not each cost a provider call).
@@ -160,7 +167,9 @@ pub enum AnswerBody {
 /// An answer in a cache, with when it was fetched from the provider.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredAnswer {
+    /// When the provider gave the answer: how old it is decides whether it is fresh or stale.
     pub fetched_at: DateTime<Utc>,
+    /// What the provider said.
     pub body: AnswerBody,
 }
 

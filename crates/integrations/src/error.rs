@@ -9,8 +9,11 @@ use workbench_core::FieldErrors;
 /// The three kinds of third-party data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Capability {
+    /// The current weather of a city (Open-Meteo).
     Weather,
+    /// Prices of cryptocurrencies (CoinGecko).
     Prices,
+    /// Translation of text (DeepL or LibreTranslate).
     Translation,
 }
 
@@ -40,19 +43,35 @@ pub enum IntegrationError {
     /// The provider does not know the city or symbol (404). `what` names it for a person, such
     /// as `city "Atlantis"`.
     #[error("{what} is not known to the provider")]
-    NotFound { what: String },
+    NotFound {
+        /// What is unknown, for a person (`city "Atlantis"`).
+        what: String,
+    },
     /// No provider is configured for this capability (503): an operator's matter.
     #[error("no {capability} provider is configured")]
-    NotConfigured { capability: Capability },
+    NotConfigured {
+        /// The capability without a provider.
+        capability: Capability,
+    },
     /// The provider failed, timed out, or is being left alone after a 429, and there is no
     /// answer up to a day old to serve instead (502 `provider-unavailable`). `retry_after`,
     /// when set, is how long the provider asked to be left alone (for a `Retry-After` header).
     #[error("the {provider} service is unavailable; try again later")]
-    ProviderUnavailable { provider: &'static str, retry_after: Option<Duration> },
+    ProviderUnavailable {
+        /// The provider's name, for the message (`open-meteo`).
+        provider: &'static str,
+        /// How long the provider asked to be left alone, if it did.
+        retry_after: Option<Duration>,
+    },
     /// The caller's budget for `capability` (its share of the provider's quota) cannot pay for
     /// this request now (429); it can after `retry_after`.
     #[error("the {capability} budget of this account is spent; try again in {retry_after:?}")]
-    BudgetExhausted { capability: Capability, retry_after: Duration },
+    BudgetExhausted {
+        /// The capability whose budget is spent.
+        capability: Capability,
+        /// How long until this request's cost fits in the budget again.
+        retry_after: Duration,
+    },
 }
 
 /// Why a provider gave no usable answer. Adapters map every failure to one of these; the
@@ -66,17 +85,31 @@ pub enum ProviderError {
     Timeout,
     /// The provider could not be reached, or answered 5xx.
     #[error("unavailable: {reason}")]
-    Unavailable { reason: String },
+    Unavailable {
+        /// What went wrong, for the log (never an API key).
+        reason: String,
+    },
     /// The provider answered 429; `retry_after` is its `Retry-After`, when it sent one.
     #[error("rate limited (retry after {retry_after:?})")]
-    RateLimited { retry_after: Option<Duration> },
+    RateLimited {
+        /// The provider's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
+    },
     /// The answer does not have the shape the adapter knows: the provider changed its API.
     #[error("malformed answer: {reason}")]
-    Malformed { reason: String },
+    Malformed {
+        /// What did not parse, for the log.
+        reason: String,
+    },
     /// The provider refused the request with a 4xx other than 429 (a bad or missing key, a quota
     /// used up, a parameter it does not accept).
     #[error("refused with HTTP {status}: {reason}")]
-    Refused { status: u16, reason: String },
+    Refused {
+        /// The HTTP status the provider answered.
+        status: u16,
+        /// The provider's explanation, for the log (never an API key).
+        reason: String,
+    },
 }
 
 impl ProviderError {
@@ -99,10 +132,15 @@ pub enum CallOutcome {
     Answered,
     /// The provider answered that it does not know the city or symbol.
     NotFound,
+    /// No answer within the adapter's timeout.
     Timeout,
+    /// The provider could not be reached, or answered 5xx.
     Unavailable,
+    /// The provider answered 429.
     RateLimited,
+    /// The answer did not have the shape the adapter knows.
     Malformed,
+    /// The provider refused the request with another 4xx.
     Refused,
 }
 

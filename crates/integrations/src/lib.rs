@@ -14,6 +14,8 @@
 //! for one cold key make one provider call; a translation that needs the provider is paid for
 //! from the caller's budget first.
 
+#![warn(missing_docs)]
+
 mod answer;
 mod error;
 mod ports;

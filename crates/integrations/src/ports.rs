@@ -94,9 +94,17 @@ pub enum Spending {
     /// Spent: the provider may be asked.
     Spent,
     /// Not that much is left; it will be after `retry_after`. Nothing was spent.
-    Short { retry_after: Duration },
+    Short {
+        /// How long until that much is left.
+        retry_after: Duration,
+    },
     /// More than the whole budget, `budget` per `period`: no wait is enough. Nothing was spent.
-    OverBudget { budget: u32, period: Duration },
+    OverBudget {
+        /// The whole budget, in the capability's unit (characters).
+        budget: u32,
+        /// The period the budget is granted for.
+        period: Duration,
+    },
 }
 
 /// How much of the deployment's provider quota each account may use: the characters it has the
@@ -152,6 +160,7 @@ impl IntegrationsObserver for NoObserver {
 /// The time, from which the ages of answers and the ends of back-offs are reckoned. Tests use
 /// one they can move.
 pub trait Clock: Send + Sync {
+    /// The current instant.
     fn now(&self) -> DateTime<Utc>;
 }
 

@@ -18,8 +18,10 @@ use crate::CacheKey;
 pub struct City(String);
 
 impl City {
+    /// The most characters a city's name may have, as sent.
     pub const MAX_CHARS: usize = 100;
 
+    /// A city from what a client sent; the message a `422` carries otherwise.
     pub fn parse(raw: &str) -> Result<Self, String> {
         // The bound is on what was sent, not on what is kept, so that the OpenAPI document can
         // state it exactly (`maxLength`).
@@ -31,6 +33,7 @@ impl City {
         Ok(Self(name))
     }
 
+    /// The name, whitespace collapsed, case kept.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -47,8 +50,10 @@ impl fmt::Display for City {
 pub struct CryptoSymbol(String);
 
 impl CryptoSymbol {
+    /// The most characters of a symbol.
     pub const MAX_CHARS: usize = 15;
 
+    /// A symbol from what a client sent, upper-cased; the message a `422` carries otherwise.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let symbol = raw.trim();
         if symbol.is_empty() {
@@ -60,6 +65,7 @@ impl CryptoSymbol {
         Ok(Self(symbol.to_ascii_uppercase()))
     }
 
+    /// The symbol, upper-case (`BTC`).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -88,8 +94,10 @@ pub const SUPPORTED_CURRENCIES: [&str; 63] = [
 pub struct Currency(&'static str);
 
 impl Currency {
+    /// US dollars: the currency when the client names none.
     pub const USD: Currency = Currency("usd");
 
+    /// A currency from what a client sent (any case); the message a `422` carries otherwise.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let wanted = raw.trim().to_ascii_lowercase();
         SUPPORTED_CURRENCIES.iter().find(|c| **c == wanted).map(|c| Self(c)).ok_or_else(|| {
@@ -98,6 +106,7 @@ impl Currency {
         })
     }
 
+    /// The currency's code, lower-case (`usd`).
     pub fn as_str(self) -> &'static str {
         self.0
     }
@@ -121,8 +130,10 @@ impl fmt::Display for Currency {
 pub struct TranslationText(String);
 
 impl TranslationText {
+    /// The most characters a text may have.
     pub const MAX_CHARS: usize = 5_000;
 
+    /// A text from what a client sent, kept exactly; the message a `422` carries otherwise.
     pub fn parse(raw: &str) -> Result<Self, String> {
         if raw.trim().is_empty() {
             return Err(TextError::Blank.into());
@@ -130,6 +141,7 @@ impl TranslationText {
         Ok(Self(at_most_chars(raw, Self::MAX_CHARS)?.to_owned()))
     }
 
+    /// The text, exactly as sent.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -155,6 +167,7 @@ impl fmt::Debug for TranslationText {
 pub struct LanguageCode([u8; 2]);
 
 impl LanguageCode {
+    /// A language code from what a client sent (any case); the message a `422` carries otherwise.
     pub fn parse(raw: &str) -> Result<Self, String> {
         match raw.trim().as_bytes() {
             [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
@@ -164,6 +177,7 @@ impl LanguageCode {
         }
     }
 
+    /// The code, lower-case (`fr`).
     pub fn as_str(&self) -> &str {
         // Two ASCII letters by construction.
         std::str::from_utf8(&self.0).unwrap_or("??")
@@ -193,6 +207,7 @@ pub struct WeatherRequest {
 /// A valid weather question.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WeatherQuery {
+    /// The city whose weather to find.
     pub city: City,
 }
 
@@ -230,7 +245,9 @@ pub struct PriceRequest {
 /// A valid price question.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PriceQuery {
+    /// The coin whose price to find.
     pub symbol: CryptoSymbol,
+    /// The currency to quote it in.
     pub currency: Currency,
 }
 
@@ -273,7 +290,9 @@ pub struct TranslationRequest {
 /// A valid translation question.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TranslationQuery {
+    /// The text to translate.
     pub text: TranslationText,
+    /// The language to translate it into.
     pub to: LanguageCode,
     /// `None`: the provider detects the language.
     pub from: Option<LanguageCode>,

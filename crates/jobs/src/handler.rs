@@ -51,7 +51,9 @@ impl JobOutcome {
 /// (bad arguments, a target that is gone) is discarded at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobFailure {
+    /// What went wrong, kept on the job as its attempt's error.
     pub message: String,
+    /// Whether no retry can fix it: the job is discarded at once.
     pub permanent: bool,
 }
 
@@ -135,6 +137,7 @@ where
 pub struct HandlerOptions {
     /// An attempt running longer than this is stopped and counts as failed (and retried).
     pub timeout: Duration,
+    /// How long to wait before each retry.
     pub retry: RetryPolicy,
 }
 

@@ -19,6 +19,8 @@
 //! Delivery is at least once: a handler may run again after a crash, so handlers are written
 //! to be repeatable.
 
+#![warn(missing_docs)]
+
 mod error;
 mod handler;
 mod model;

@@ -65,6 +65,7 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// Every state.
     pub const ALL: [JobState; 7] = [
         JobState::Available,
         JobState::Scheduled,
@@ -86,6 +87,7 @@ impl JobState {
     /// States an admin may retry from.
     pub const RETRYABLE_BY_ADMIN: [JobState; 2] = [JobState::Discarded, JobState::Cancelled];
 
+    /// The state's name on the wire and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             JobState::Available => "available",
@@ -98,6 +100,7 @@ impl JobState {
         }
     }
 
+    /// The state named `s`, or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| {
             format!("{s:?} is not one of available, scheduled, running, retryable, completed, discarded, cancelled")
@@ -119,8 +122,11 @@ impl fmt::Display for JobState {
 /// The error of one failed attempt, kept on the job for as long as the job is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptError {
+    /// Which attempt failed, from 1.
     pub attempt: u32,
+    /// When it failed.
     pub at: DateTime<Utc>,
+    /// What went wrong: the handler's message, or the timeout or panic that ended it.
     pub error: String,
 }
 
@@ -142,25 +148,32 @@ impl AttemptError {
 /// runs first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
+    /// The job's id.
     pub id: JobId,
     /// What to do: the name a handler is registered under.
     pub kind: String,
     /// The handler's input.
     pub args: serde_json::Value,
+    /// Lower runs first; the default is 0.
     pub priority: i16,
+    /// Where the job stands.
     pub state: JobState,
     /// When the job may run (next).
     pub run_at: DateTime<Utc>,
     /// Attempts started so far, the current one included while running.
     pub attempt: u32,
+    /// How many attempts it gets before it is discarded.
     pub max_attempts: u32,
     /// Each failed attempt's error, oldest first.
     pub errors: Vec<AttemptError>,
+    /// The key no other unfinished job may hold at the same time, if it has one: a second enqueue
+    /// of the same work is a no-op.
     pub unique_key: Option<String>,
     /// The runtime instance holding the job while it runs.
     pub lease_owner: Option<String>,
     /// When the lease lapses unless renewed; after that the job is rescued.
     pub lease_until: Option<DateTime<Utc>>,
+    /// When it was enqueued.
     pub created_at: DateTime<Utc>,
     /// When the latest attempt started.
     pub attempted_at: Option<DateTime<Utc>>,
@@ -179,12 +192,16 @@ impl Job {
 /// with [`NewJob::validate`] before it reaches a store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewJob {
+    /// What to do: the name a handler is registered under (see [`NewJob::validate`] for its form).
     pub kind: String,
+    /// The handler's input, any JSON value.
     pub args: serde_json::Value,
     /// Lower runs first; default 0.
     pub priority: i16,
     /// Run no earlier than this; `None` is "now".
     pub run_at: Option<DateTime<Utc>>,
+    /// How many attempts it gets before it is discarded: 1 to [`MAX_ATTEMPTS_LIMIT`];
+    /// [`DEFAULT_MAX_ATTEMPTS`] unless set.
     pub max_attempts: u32,
     /// At most one active (not finished) job holds a given key; enqueueing another is a no-op
     /// that reports [`Enqueued::Duplicate`]. Once the job finishes, the key is free again.
@@ -330,9 +347,11 @@ impl JobCounts {
 /// How one attempt ended, as the store records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
+    /// The attempt succeeded.
     Completed,
     /// Failed; runs again at this time.
     Retry {
+        /// When the job may run again.
         at: DateTime<Utc>,
     },
     /// Failed for good.
@@ -353,10 +372,13 @@ impl Verdict {
 /// The end of one attempt, for [`crate::JobStore::record`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttemptReport {
+    /// The job the attempt was of.
     pub id: JobId,
     /// The attempt that ended: the store records the report only if the job is still at it.
     pub attempt: u32,
+    /// How the attempt ended.
     pub verdict: Verdict,
+    /// When it ended.
     pub finished_at: DateTime<Utc>,
     /// The job's errors including this attempt's, when it failed; empty (and not written) when it
     /// completed.

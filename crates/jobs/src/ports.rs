@@ -99,6 +99,7 @@ pub trait JobStore: Send + Sync {
 /// How an attempt ended, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AttemptOutcome {
+    /// The attempt succeeded.
     Completed,
     /// Failed and will be retried.
     Retried,
@@ -107,6 +108,7 @@ pub enum AttemptOutcome {
 }
 
 impl AttemptOutcome {
+    /// The outcome's name, as a metrics label.
     pub fn as_str(self) -> &'static str {
         match self {
             AttemptOutcome::Completed => "completed",

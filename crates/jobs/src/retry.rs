@@ -13,7 +13,9 @@ use crate::{AttemptError, Job, JobFailure, Verdict};
 /// not all come back in the same instant.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
+    /// The delay after the first attempt is twice this; each further attempt doubles it.
     pub base: Duration,
+    /// The longest delay, before jitter.
     pub max: Duration,
     /// Between 0 and 1: 0.1 spreads each delay over ±10%.
     pub jitter: f64,

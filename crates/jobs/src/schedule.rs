@@ -26,13 +26,17 @@ const KEY_PREFIX: &str = "schedule:";
 /// A schedule as configured (a `workbench.toml` table or environment variables).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleSpec {
+    /// The schedule's name: it keys its slots and names it in the run log.
     pub name: String,
     /// Five fields (minute to weekday) or six (with seconds first), in UTC; croner syntax
     /// (`L`, `#`, `W` and names such as `MON` are understood).
     pub cron: String,
+    /// The kind of job each firing enqueues (a handler's name).
     pub kind: String,
+    /// The arguments of each job it enqueues; `null` when not configured.
     #[serde(default)]
     pub args: serde_json::Value,
+    /// Whether it fires; `off` in the configuration turns it off. On by default.
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
 }
@@ -128,7 +132,9 @@ fn check_name(name: &str) -> Result<(), String> {
 /// One firing of a schedule: its name and slot, as encoded in the fired job's unique key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleSlot {
+    /// The schedule's name.
     pub schedule: String,
+    /// The instant the slot stands for, in UTC.
     pub slot: DateTime<Utc>,
 }
 
@@ -151,13 +157,16 @@ impl ScheduleSlot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunOutcome {
+    /// The job completed.
     Ok,
+    /// The job failed its latest attempt (it may still be retried).
     Failed,
     /// The job chose not to act (see [`crate::JobOutcome::skipped`]).
     Skipped,
 }
 
 impl RunOutcome {
+    /// The outcome's name on the wire and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             RunOutcome::Ok => "ok",
@@ -166,6 +175,7 @@ impl RunOutcome {
         }
     }
 
+    /// The outcome named `s`, or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         [RunOutcome::Ok, RunOutcome::Failed, RunOutcome::Skipped]
             .into_iter()
@@ -184,44 +194,68 @@ impl fmt::Display for RunOutcome {
 /// until it has run; a retried job's entry shows its latest attempt).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleRun {
+    /// The entry's id.
     pub id: i64,
+    /// The schedule that fired.
     pub schedule: String,
+    /// The slot it fired for.
     pub slot: DateTime<Utc>,
+    /// The job it enqueued, while the job is kept.
     pub job_id: Option<JobId>,
+    /// When the job was enqueued.
     pub enqueued_at: DateTime<Utc>,
+    /// When the job's latest attempt started.
     pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
     pub finished_at: Option<DateTime<Utc>>,
+    /// How it ended.
     pub outcome: Option<RunOutcome>,
+    /// How long it ran, in milliseconds.
     pub duration_ms: Option<u64>,
+    /// How many things it changed, as the job reported.
     pub items_affected: Option<u64>,
+    /// The attempt's error, when it failed.
     pub error: Option<String>,
+    /// The job's line for the run log.
     pub note: Option<String>,
 }
 
 /// What an attempt of a scheduled job writes to its run log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunReport {
+    /// When the attempt started.
     pub started_at: DateTime<Utc>,
+    /// When it ended.
     pub finished_at: DateTime<Utc>,
+    /// How it ended.
     pub outcome: RunOutcome,
+    /// How long it ran, in milliseconds.
     pub duration_ms: u64,
+    /// How many things it changed, as the job reported.
     pub items_affected: Option<u64>,
+    /// The error, when it failed.
     pub error: Option<String>,
+    /// The job's line for the run log, if it gave one.
     pub note: Option<String>,
 }
 
 /// A slot to fire, for [`crate::JobStore::fire`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlotFiring {
+    /// The schedule firing.
     pub schedule: String,
+    /// The slot it fires for: at most one firing of a schedule's slot is ever stored.
     pub slot: DateTime<Utc>,
+    /// The job to enqueue for it, its unique key naming the schedule and slot.
     pub job: NewJob,
+    /// When it fires.
     pub at: DateTime<Utc>,
 }
 
 /// A schedule as configured and as this process runs it, for the admin view.
 #[derive(Debug, Clone)]
 pub struct ScheduleInfo {
+    /// The schedule, its cron parsed.
     pub schedule: Schedule,
     /// Why an enabled schedule is not run here, when it is not.
     pub held_back: Option<&'static str>,

@@ -2,7 +2,7 @@
 //!
 //! - [`sniff`]: decides an upload's type from its bytes as they stream in ([`Sniffer`]), against
 //!   the allowlist of the contract (JPEG, PNG, WebP, GIF, PDF, UTF-8 text, MP3, Ogg, WAV, FLAC),
-//!   and sanitises the client's file name ([`sanitize_filename`]).
+//!   and sanitises the client's file name ([`sanitize_filename`](fn@sanitize_filename)).
 //! - [`image`]: decodes an image with its size checked before any pixel is allocated, turns it
 //!   upright from its EXIF orientation, bounds its dimensions, re-encodes it without metadata and
 //!   makes a thumbnail ([`image::process`]); [`image::transform`] is the general operation.

@@ -34,6 +34,8 @@ impl std::fmt::Debug for CatalogueService {
 }
 
 impl CatalogueService {
+    /// The service over the stored categories and products, read through `cache` (whose epochs keep
+    /// a read racing an admin's write from being cached after it).
     pub fn new(
         categories: Arc<dyn CategoryRepository>,
         products: Arc<dyn ProductRepository>,

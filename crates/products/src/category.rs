@@ -20,10 +20,15 @@ impl std::fmt::Display for CategoryId {
 /// change (the contract's `ETag`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Category {
+    /// The category's id.
     pub id: CategoryId,
+    /// Its name, 1 to 100 characters.
     pub name: String,
+    /// Its name in URLs: 1 to 64 characters of `[a-z0-9-]`, unique.
     pub slug: String,
+    /// What it holds, at most 1,000 characters, if said.
     pub description: Option<String>,
+    /// Starts at 1 and grows by one with every change.
     pub version: i64,
 }
 
@@ -32,16 +37,20 @@ pub struct Category {
 pub struct CategoryName(BoundedText<{ CategoryName::MAX_CHARS }>);
 
 impl CategoryName {
+    /// The most characters of a name.
     pub const MAX_CHARS: usize = 100;
 
+    /// A name from what a client sent, trimmed; the message a `422` carries otherwise.
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
         Ok(Self(BoundedText::parse(raw.as_ref())?))
     }
 
+    /// The name, trimmed.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
 
+    /// The name, trimmed, as an owned `String`.
     pub fn into_inner(self) -> String {
         self.0.into_inner()
     }
@@ -59,6 +68,7 @@ fn parse_description(raw: String) -> Result<String, String> {
 pub struct Slug(String);
 
 impl Slug {
+    /// The most characters of a slug.
     pub const MAX_CHARS: usize = 64;
 
     /// Accepts a slug exactly as given (no case folding: `Audio` is refused, not changed).
@@ -107,10 +117,12 @@ impl Slug {
         Ok(Self(slug.to_owned()))
     }
 
+    /// The slug.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The slug as an owned `String`.
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -155,9 +167,11 @@ fn fold_latin(c: char) -> Option<&'static str> {
 /// A category as a client sent it for creation, before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CategoryDraft {
+    /// The name; required.
     pub name: Option<String>,
     /// Derived from the name when left out.
     pub slug: Option<String>,
+    /// What it holds, at most 1,000 characters.
     pub description: Option<String>,
     /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
     pub type_failures: TypeFailures,
@@ -166,8 +180,11 @@ pub struct CategoryDraft {
 /// A validated new category.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCategory {
+    /// The name, checked.
     pub name: CategoryName,
+    /// The slug, as sent or derived from the name.
     pub slug: Slug,
+    /// The description, if any.
     pub description: Option<String>,
 }
 
@@ -195,8 +212,11 @@ impl NewCategory {
 /// the inner one whether it was `null`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CategoryPatch {
+    /// A new name (the slug stays unless one is sent); `null` is refused.
     pub name: Option<Option<String>>,
+    /// A new slug; `null` is refused.
     pub slug: Option<Option<String>>,
+    /// A new description, or `null` to clear it.
     pub description: Option<Option<String>>,
 }
 
@@ -204,8 +224,11 @@ pub struct CategoryPatch {
 /// the slug (links to the category stay valid) unless a slug is sent too.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CategoryChanges {
+    /// A new name.
     pub name: Option<CategoryName>,
+    /// A new slug.
     pub slug: Option<Slug>,
+    /// A new description, or `Some(None)` to clear it.
     pub description: Option<Option<String>>,
 }
 

@@ -31,6 +31,8 @@ impl std::fmt::Debug for CollectionService {
 }
 
 impl CollectionService {
+    /// The service over the owned items in `items`, checking the products they refer to through
+    /// `catalogue`.
     pub fn new(items: Arc<dyn UserProductRepository>, catalogue: CatalogueService) -> Self {
         Self { items, catalogue }
     }

@@ -12,7 +12,9 @@ use crate::{CategoryDraft, Product, ProductDraft, ProductStatus, UserProductDraf
 /// the id the category gets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoCategory {
+    /// The category to create.
     pub category: CategoryDraft,
+    /// Its products, each to be listed under it.
     pub products: Vec<ProductDraft>,
 }
 

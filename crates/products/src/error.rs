@@ -5,7 +5,9 @@ use workbench_core::{FieldErrors, RepositoryError};
 /// The kind of thing that was not found, for the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
+    /// A category of the catalogue.
     Category,
+    /// A product of the catalogue.
     Product,
     /// An item of the caller's collection.
     UserProduct,
@@ -21,6 +23,8 @@ impl std::fmt::Display for Resource {
     }
 }
 
+/// Failures of the catalogue and collection use cases. The HTTP adapter maps each variant to one
+/// status.
 #[derive(Debug, thiserror::Error)]
 pub enum ProductError {
     /// Invalid fields, every one of them; references to rows that do not exist or may not be
@@ -31,15 +35,24 @@ pub enum ProductError {
     /// purpose.
     #[error("no such {0}")]
     NotFound(Resource),
+    /// The caller may not do this (the catalogue is changed by admins only); the message says why.
     #[error("{0}")]
     Forbidden(&'static str),
     /// A uniqueness rule: `field` names what the client sent that is taken (`slug`,
     /// `serial_number`).
     #[error("{field} is already taken")]
-    Conflict { field: &'static str },
+    Conflict {
+        /// The field whose value is taken (`slug`, `serial_number`).
+        field: &'static str,
+    },
     /// The client's `If-Match` version is not the current one.
     #[error("the resource changed since version {expected}; it is now at version {current}")]
-    VersionMismatch { expected: i64, current: i64 },
+    VersionMismatch {
+        /// The version the client sent in `If-Match`.
+        expected: i64,
+        /// The version now.
+        current: i64,
+    },
     /// A category that still has products cannot be deleted.
     #[error("the category still has products")]
     CategoryInUse,

@@ -9,16 +9,20 @@ use crate::{CategoryId, ProductStatus, UserProductStatus};
 /// is the caller's `400`); names are checked here (an unknown one is a `422`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawProductFilter {
+    /// Only products of this category.
     pub category_id: Option<i64>,
+    /// Only products of this brand (any case).
     pub brand: Option<String>,
     /// Comma-separated statuses.
     pub status: Option<String>,
+    /// Only products whose name, brand or model contains this text (any case).
     pub q: Option<String>,
 }
 
 /// A validated catalogue filter. Lists are ordered by name (without regard to case), then id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProductFilter {
+    /// Of this category.
     pub category_id: Option<CategoryId>,
     /// Equal to the brand without regard to case; already trimmed and lower-cased.
     pub brand: Option<String>,
@@ -61,7 +65,9 @@ pub struct ProductSearch {
 }
 
 impl ProductSearch {
+    /// How many products a quick search answers when the client names no limit.
     pub const DEFAULT_LIMIT: u8 = 10;
+    /// The most a quick search answers: a larger `limit` is clamped to it.
     pub const MAX_LIMIT: u8 = 50;
 
     /// Validates `q` and `limit`: `limit` 0 is refused (naming `limit`), over 50 is clamped.
@@ -79,6 +85,7 @@ impl ProductSearch {
         &self.text
     }
 
+    /// How many products to answer, 1 to [`Self::MAX_LIMIT`].
     pub fn limit(&self) -> u8 {
         self.limit
     }

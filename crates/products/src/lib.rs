@@ -9,6 +9,8 @@
 //! [`UserProductRepository`] and the read-through [`CatalogueCache`]. [`CatalogueService`] and
 //! [`CollectionService`] tie them together; [`demo`] holds seed data for a newcomer.
 
+#![warn(missing_docs)]
+
 mod catalogue;
 mod category;
 mod collection;

@@ -13,6 +13,7 @@ use crate::{
 /// What a delete did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
+    /// The row was deleted.
     Removed,
     /// No such row, or not at the expected version: nothing was deleted.
     NotRemoved,
@@ -31,6 +32,7 @@ pub trait CategoryRepository: Send + Sync {
     /// Every category, by name then id.
     async fn list(&self) -> Result<Vec<Category>, RepositoryError>;
 
+    /// The category `id`, if it exists.
     async fn find(&self, id: CategoryId) -> Result<Option<Category>, RepositoryError>;
 
     /// Stores `category` (already changed, its version already bumped) only if the stored
@@ -54,6 +56,7 @@ pub trait ProductRepository: Send + Sync {
     /// `MissingReference { field: "category_id" }` when the category does not exist.
     async fn create(&self, product: NewProductRecord) -> Result<Product, RepositoryError>;
 
+    /// The product `id`, if it exists.
     async fn find(&self, id: ProductId) -> Result<Option<Product>, RepositoryError>;
 
     /// One page of the products matching `filter`, by name (without regard to case, in every
@@ -156,6 +159,7 @@ pub trait CatalogueCache: Send + Sync {
     /// Caches the category list, read after `read_since` was taken (see the trait's rule).
     async fn put_categories(&self, categories: &[Category], read_since: CatalogueEpoch);
 
+    /// The cached product `id`, if any.
     async fn product(&self, id: ProductId) -> Option<Product>;
 
     /// Caches a product, read after `read_since` was taken (see the trait's rule).

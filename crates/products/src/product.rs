@@ -25,13 +25,18 @@ impl std::fmt::Display for ProductId {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProductStatus {
+    /// Sold: it may be added to a collection.
     Active,
+    /// No longer sold: it stays in the catalogue for those who own it, but cannot be added to a
+    /// collection.
     Discontinued,
 }
 
 impl ProductStatus {
+    /// Every status.
     pub const ALL: [ProductStatus; 2] = [ProductStatus::Active, ProductStatus::Discontinued];
 
+    /// The status's name on the wire and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             ProductStatus::Active => "active",
@@ -39,6 +44,7 @@ impl ProductStatus {
         }
     }
 
+    /// The status named `s`, or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()
@@ -51,25 +57,43 @@ impl ProductStatus {
 /// `version` starts at 1 and grows by one with every change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
+    /// The product's id.
     pub id: ProductId,
+    /// The product's name, 1 to 200 characters.
     pub name: String,
+    /// The category it is listed under.
     pub category_id: CategoryId,
+    /// Its brand, 1 to 100 characters (compared without regard to case).
     pub brand: String,
+    /// Its model designation (`WH-1000XM5`), if any.
     pub model: Option<String>,
+    /// What it is, if anything is said.
     pub description: Option<String>,
+    /// Its price in the minor unit of `currency`, if known.
     pub price_cents: Option<i64>,
+    /// The ISO 4217 currency of `price_cents`; set whenever it is.
     pub currency: Option<Currency>,
+    /// How long the manufacturer's warranty lasts, 0 to 600 months.
     pub warranty_months: u16,
+    /// The warranty's terms, if given.
     pub warranty_conditions: Option<String>,
+    /// The manufacturer's page for it, if known.
     pub manufacturer_website: Option<String>,
+    /// Its technical specifications: a JSON object of at most 64 KiB.
     pub specifications: Specifications,
+    /// Whether it is still sold.
     pub status: ProductStatus,
+    /// Starts at 1 and grows by one with every change: the `ETag`, and what `If-Match` is checked
+    /// against.
     pub version: i64,
+    /// When it was added to the catalogue.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 
 impl Product {
+    /// Whether it is still sold.
     pub fn is_active(&self) -> bool {
         self.status == ProductStatus::Active
     }
@@ -80,16 +104,20 @@ impl Product {
 pub struct ProductName(BoundedText<{ ProductName::MAX_CHARS }>);
 
 impl ProductName {
+    /// The most characters of a name.
     pub const MAX_CHARS: usize = 200;
 
+    /// A name from what a client sent, trimmed; the message a `422` carries otherwise.
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
         Ok(Self(BoundedText::parse(raw.as_ref())?))
     }
 
+    /// The name, trimmed.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
 
+    /// The name, trimmed, as an owned `String`.
     pub fn into_inner(self) -> String {
         self.0.into_inner()
     }
@@ -100,16 +128,20 @@ impl ProductName {
 pub struct Brand(BoundedText<{ Brand::MAX_CHARS }>);
 
 impl Brand {
+    /// The most characters of a brand.
     pub const MAX_CHARS: usize = 100;
 
+    /// A brand from what a client sent, trimmed; the message a `422` carries otherwise.
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
         Ok(Self(BoundedText::parse(raw.as_ref())?))
     }
 
+    /// The brand, trimmed.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
 
+    /// The brand, trimmed, as an owned `String`.
     pub fn into_inner(self) -> String {
         self.0.into_inner()
     }
@@ -214,8 +246,10 @@ impl<'de> Deserialize<'de> for Currency {
 pub struct Website(String);
 
 impl Website {
+    /// The most characters of a website's URL.
     pub const MAX_CHARS: usize = 2_048;
 
+    /// A website from what a client sent, trimmed; the message a `422` carries otherwise.
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
         let raw = raw.as_ref().trim();
         let rest = raw.strip_prefix("https://").or_else(|| raw.strip_prefix("http://"));
@@ -232,10 +266,12 @@ impl Website {
         raw.filter(|s| !s.trim().is_empty())
     }
 
+    /// The URL, trimmed.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The URL, trimmed, as an owned `String`.
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -248,6 +284,7 @@ impl Website {
 pub struct Specifications(Map<String, Value>);
 
 impl Specifications {
+    /// The most bytes of the specifications as JSON.
     pub const MAX_BYTES: usize = 64 * 1024;
 
     /// Accepts a JSON object; anything else (an array, a string, `null`) is refused.
@@ -277,10 +314,12 @@ impl Specifications {
         serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".to_owned())
     }
 
+    /// The specifications' keys and values, in the order given.
     pub fn as_map(&self) -> &Map<String, Value> {
         &self.0
     }
 
+    /// The specifications as one JSON object.
     pub fn into_value(self) -> Value {
         Value::Object(self.0)
     }
@@ -289,17 +328,29 @@ impl Specifications {
 /// A product as a client sent it for creation, before validation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProductDraft {
+    /// The product's name, 1 to 200 characters; required.
     pub name: Option<String>,
+    /// The category it is listed under; required, and it must exist.
     pub category_id: Option<i64>,
+    /// Its brand, 1 to 100 characters (compared without regard to case); required.
     pub brand: Option<String>,
+    /// Its model designation (`WH-1000XM5`), 1 to 100 characters.
     pub model: Option<String>,
+    /// What it is, at most 10,000 characters.
     pub description: Option<String>,
+    /// Its price in the minor unit of `currency`, never negative.
     pub price_cents: Option<i64>,
+    /// The ISO 4217 code of `price_cents`' currency (`EUR`); required with a price.
     pub currency: Option<String>,
+    /// How long the manufacturer's warranty lasts, 0 to 600 months; required.
     pub warranty_months: Option<i64>,
+    /// The warranty's terms, at most 5,000 characters.
     pub warranty_conditions: Option<String>,
+    /// The manufacturer's page for it, an `http` or `https` URL; blank means none.
     pub manufacturer_website: Option<String>,
+    /// Its technical specifications: a JSON object of at most 64 KiB; `{}` when missing.
     pub specifications: Option<Value>,
+    /// Whether it is still sold; `active` when missing.
     pub status: Option<ProductStatus>,
     /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
     pub type_failures: TypeFailures,
@@ -309,17 +360,29 @@ pub struct ProductDraft {
 /// `currency` whenever `price_cents` is set. Specifications default to `{}`, status to `active`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewProduct {
+    /// The product's name, 1 to 200 characters.
     pub name: ProductName,
+    /// The category it is listed under, not yet checked to exist.
     pub category_id: CategoryId,
+    /// Its brand, 1 to 100 characters (compared without regard to case).
     pub brand: Brand,
+    /// Its model designation (`WH-1000XM5`), 1 to 100 characters.
     pub model: Option<String>,
+    /// What it is, at most 10,000 characters.
     pub description: Option<String>,
+    /// Its price in the minor unit of `currency`, never negative.
     pub price_cents: Option<i64>,
+    /// The ISO 4217 currency of `price_cents`.
     pub currency: Option<Currency>,
+    /// How long the manufacturer's warranty lasts, 0 to 600 months.
     pub warranty_months: u16,
+    /// The warranty's terms, at most 5,000 characters.
     pub warranty_conditions: Option<String>,
+    /// The manufacturer's page for it, an `http` or `https` URL.
     pub manufacturer_website: Option<Website>,
+    /// Its technical specifications: a JSON object of at most 64 KiB.
     pub specifications: Specifications,
+    /// Whether it is still sold.
     pub status: ProductStatus,
 }
 
@@ -402,7 +465,9 @@ impl NewProduct {
 /// What the repository stores for a new product.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewProductRecord {
+    /// The product as checked.
     pub product: NewProduct,
+    /// When it is added: its `created_at` and `updated_at`.
     pub created_at: DateTime<Utc>,
 }
 
@@ -410,34 +475,59 @@ pub struct NewProductRecord {
 /// the inner one whether it was `null`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProductPatch {
+    /// A new name, 1 to 200 characters; `null` is refused.
     pub name: Option<Option<String>>,
+    /// Another category, which must exist; `null` is refused.
     pub category_id: Option<Option<i64>>,
+    /// A new brand, 1 to 100 characters; `null` is refused.
     pub brand: Option<Option<String>>,
+    /// A new model designation, 1 to 100 characters, or `null` to clear it.
     pub model: Option<Option<String>>,
+    /// A new description, at most 10,000 characters, or `null` to clear it.
     pub description: Option<Option<String>>,
+    /// A new price in the minor unit of the currency, or `null` to clear it.
     pub price_cents: Option<Option<i64>>,
+    /// A new ISO 4217 currency code, or `null` to clear it (refused while the product has a price).
     pub currency: Option<Option<String>>,
+    /// A new warranty length, 0 to 600 months; `null` is refused.
     pub warranty_months: Option<Option<i64>>,
+    /// New warranty terms, at most 5,000 characters, or `null` to clear them.
     pub warranty_conditions: Option<Option<String>>,
+    /// A new manufacturer's page (blank or `null` clears it).
     pub manufacturer_website: Option<Option<String>>,
+    /// New specifications, replacing the old: a JSON object; `null` is refused.
     pub specifications: Option<Option<Value>>,
+    /// Discontinue (or reinstate) the product; `null` is refused.
     pub status: Option<Option<ProductStatus>>,
 }
 
 /// Validated changes. `None` keeps a field; for nullable fields `Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProductChanges {
+    /// A new name.
     pub name: Option<ProductName>,
+    /// Another category, not yet checked to exist.
     pub category_id: Option<CategoryId>,
+    /// A new brand.
     pub brand: Option<Brand>,
+    /// A new model designation, or `Some(None)` to clear it.
     pub model: Option<Option<String>>,
+    /// A new description, or `Some(None)` to clear it.
     pub description: Option<Option<String>>,
+    /// A new price, or `Some(None)` to clear it.
     pub price_cents: Option<Option<i64>>,
+    /// A new currency, or `Some(None)` to clear it (refused by [`ProductChanges::apply`] while a price
+    /// remains).
     pub currency: Option<Option<Currency>>,
+    /// A new warranty length in months.
     pub warranty_months: Option<u16>,
+    /// New warranty terms, or `Some(None)` to clear them.
     pub warranty_conditions: Option<Option<String>>,
+    /// A new manufacturer's page, or `Some(None)` to clear it.
     pub manufacturer_website: Option<Option<Website>>,
+    /// New specifications, replacing the old.
     pub specifications: Option<Specifications>,
+    /// A new status.
     pub status: Option<ProductStatus>,
 }
 

@@ -26,16 +26,22 @@ impl std::fmt::Display for UserProductId {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UserProductStatus {
+    /// The owner has it and it works.
     Active,
+    /// The owner sold it: kept for the record, no longer theirs to trade.
     Sold,
+    /// The owner still has it, but it does not work.
     Broken,
+    /// No longer in use, kept for the record.
     Archived,
 }
 
 impl UserProductStatus {
+    /// Every status.
     pub const ALL: [UserProductStatus; 4] =
         [UserProductStatus::Active, UserProductStatus::Sold, UserProductStatus::Broken, UserProductStatus::Archived];
 
+    /// The status's name on the wire and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             UserProductStatus::Active => "active",
@@ -45,6 +51,7 @@ impl UserProductStatus {
         }
     }
 
+    /// The status named `s`, or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()
@@ -62,10 +69,15 @@ impl UserProductStatus {
 /// The catalogue product an item is, as an owned item shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductSummary {
+    /// The product's id.
     pub id: ProductId,
+    /// The product's name.
     pub name: String,
+    /// The product's brand.
     pub brand: String,
+    /// The product's model designation, if any.
     pub model: Option<String>,
+    /// The name of the product's category.
     pub category_name: String,
     /// The product's warranty, from which the item's default `warranty_expires` is derived. Not
     /// part of the contract's summary; the HTTP layer leaves it out.
@@ -76,24 +88,35 @@ pub struct ProductSummary {
 /// by one with every change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserProduct {
+    /// The item's id.
     pub id: UserProductId,
+    /// Its owner: the only one who sees it.
     pub user_id: UserId,
+    /// The catalogue product it is.
     pub product: ProductSummary,
+    /// Starts at 1 and grows by one with every change: the `ETag`, and what `If-Match` is checked
+    /// against.
     pub version: i64,
+    /// Its serial number, if the owner noted it (unique per owner and product).
     pub serial_number: Option<String>,
+    /// When the owner bought it, if noted.
     pub purchase_date: Option<NaiveDate>,
     /// What the owner paid, in minor units of their own currency (the contract has no field for
     /// it).
     pub purchase_price_cents: Option<i64>,
     /// The last day the warranty covers.
     pub warranty_expires: Option<NaiveDate>,
+    /// Where it stands in its owner's life.
     pub status: UserProductStatus,
     /// Offered on the market to other users (`GET /market`), who may propose trades for it.
     pub tradeable: bool,
+    /// The owner's notes, at most 10,000 characters.
     pub notes: Option<String>,
     /// How many files (manuals, invoices) are attached.
     pub files_count: u64,
+    /// When it was added to the collection.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -121,16 +144,20 @@ impl UserProduct {
 pub struct SerialNumber(BoundedText<{ SerialNumber::MAX_CHARS }>);
 
 impl SerialNumber {
+    /// The most characters of a serial number.
     pub const MAX_CHARS: usize = 100;
 
+    /// A serial number from what a client sent, trimmed; the message a `422` carries otherwise.
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
         Ok(Self(BoundedText::parse(raw.as_ref())?))
     }
 
+    /// The serial number, trimmed.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
 
+    /// The serial number, trimmed, as an owned `String`.
     pub fn into_inner(self) -> String {
         self.0.into_inner()
     }
@@ -156,12 +183,20 @@ const EXPIRES_BEFORE_PURCHASE: &str = "must not be before purchase_date";
 /// An item as a client sent it for creation, before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserProductDraft {
+    /// The catalogue product the item is; required, and it must be active.
     pub product_id: Option<i64>,
+    /// Its serial number, if noted.
     pub serial_number: Option<String>,
+    /// When it was bought, no later than tomorrow's UTC date.
     pub purchase_date: Option<NaiveDate>,
+    /// What the owner paid, in minor units, never negative.
     pub purchase_price_cents: Option<i64>,
+    /// The last day the warranty covers; derived from the purchase date and the product's warranty
+    /// when missing.
     pub warranty_expires: Option<NaiveDate>,
+    /// Where it stands; `active` when missing.
     pub status: Option<UserProductStatus>,
+    /// The owner's notes, at most 10,000 characters.
     pub notes: Option<String>,
     /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
     pub type_failures: TypeFailures,
@@ -171,13 +206,19 @@ pub struct UserProductDraft {
 /// `warranty_expires` to the purchase date plus the product's warranty when left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUserProduct {
+    /// The catalogue product the item is, not yet checked to exist and be active.
     pub product_id: ProductId,
+    /// Its serial number, checked.
     pub serial_number: Option<SerialNumber>,
+    /// When it was bought.
     pub purchase_date: Option<NaiveDate>,
+    /// What the owner paid, in minor units.
     pub purchase_price_cents: Option<i64>,
     /// As sent; see [`NewUserProduct::into_record`] for the default.
     pub warranty_expires: Option<NaiveDate>,
+    /// Where it stands.
     pub status: UserProductStatus,
+    /// The owner's notes.
     pub notes: Option<String>,
 }
 
@@ -242,14 +283,23 @@ impl NewUserProduct {
 /// What the repository stores for a new item, at version 1 with `updated_at = created_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUserProductRecord {
+    /// Its owner.
     pub user_id: UserId,
+    /// The catalogue product it is.
     pub product_id: ProductId,
+    /// Its serial number, trimmed.
     pub serial_number: Option<String>,
+    /// When it was bought.
     pub purchase_date: Option<NaiveDate>,
+    /// What the owner paid, in minor units.
     pub purchase_price_cents: Option<i64>,
+    /// The last day the warranty covers, as sent or derived.
     pub warranty_expires: Option<NaiveDate>,
+    /// Where it stands.
     pub status: UserProductStatus,
+    /// The owner's notes.
     pub notes: Option<String>,
+    /// When it is added: its `created_at` and `updated_at`.
     pub created_at: DateTime<Utc>,
 }
 
@@ -257,13 +307,21 @@ pub struct NewUserProductRecord {
 /// the inner one whether it was `null`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserProductPatch {
+    /// Another product (the owner picked the wrong one); `null` is refused.
     pub product_id: Option<Option<i64>>,
+    /// A new serial number, or `null` to clear it.
     pub serial_number: Option<Option<String>>,
+    /// A new purchase date, or `null` to clear it.
     pub purchase_date: Option<Option<NaiveDate>>,
+    /// A new purchase price, or `null` to clear it.
     pub purchase_price_cents: Option<Option<i64>>,
+    /// A new warranty end, or `null` to clear it.
     pub warranty_expires: Option<Option<NaiveDate>>,
+    /// A new status; `null` is refused.
     pub status: Option<Option<UserProductStatus>>,
+    /// Offer the item on the market (`true`) or take it off (`false`); `null` is refused.
     pub tradeable: Option<Option<bool>>,
+    /// New notes, or `null` to clear them.
     pub notes: Option<Option<String>>,
 }
 
@@ -272,12 +330,19 @@ pub struct UserProductPatch {
 pub struct UserProductChanges {
     /// Another product (the owner picked the wrong one): it must exist and be active.
     pub product_id: Option<ProductId>,
+    /// A new serial number, or `Some(None)` to clear it.
     pub serial_number: Option<Option<SerialNumber>>,
+    /// A new purchase date, or `Some(None)` to clear it.
     pub purchase_date: Option<Option<NaiveDate>>,
+    /// A new purchase price, or `Some(None)` to clear it.
     pub purchase_price_cents: Option<Option<i64>>,
+    /// A new warranty end, or `Some(None)` to clear it.
     pub warranty_expires: Option<Option<NaiveDate>>,
+    /// A new status.
     pub status: Option<UserProductStatus>,
+    /// Whether the item is offered on the market.
     pub tradeable: Option<bool>,
+    /// New notes, or `Some(None)` to clear them.
     pub notes: Option<Option<String>>,
 }
 

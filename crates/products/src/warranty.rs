@@ -42,8 +42,10 @@ pub enum WarrantyFilter {
 }
 
 impl WarrantyFilter {
+    /// Every filter.
     pub const ALL: [WarrantyFilter; 3] = [WarrantyFilter::Active, WarrantyFilter::Expiring, WarrantyFilter::Expired];
 
+    /// The filter's name in the `filter` parameter.
     pub fn as_str(self) -> &'static str {
         match self {
             WarrantyFilter::Active => "active",
@@ -52,6 +54,7 @@ impl WarrantyFilter {
         }
     }
 
+    /// The filter named `s`, or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()
@@ -64,7 +67,9 @@ impl WarrantyFilter {
 /// used by `expiring`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WarrantyQuery {
+    /// Which items to show.
     pub filter: WarrantyFilter,
+    /// How far ahead `expiring` looks, in days.
     pub days: u64,
 }
 
@@ -75,6 +80,7 @@ impl Default for WarrantyQuery {
 }
 
 impl WarrantyQuery {
+    /// How far ahead `expiring` looks when the client names no `days`.
     pub const DEFAULT_DAYS: u64 = 30;
 
     /// Validates the query parameters, naming each bad one: an unknown `filter`, a negative

@@ -5,11 +5,15 @@ use workbench_core::{FieldErrors, RepositoryError};
 /// The thing that was not found, for the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missing {
+    /// The project.
     Project,
+    /// The member.
     Member,
+    /// The invitation.
     Invite,
 }
 
+/// Failures of the project use cases. The HTTP adapter maps each variant to one status.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
     /// Invalid fields, every one of them.
@@ -29,10 +33,16 @@ pub enum ProjectError {
     LastAdmin,
     /// `If-Match` named another version than the current one.
     #[error("the project is at version {current}, not {expected}")]
-    VersionMismatch { expected: i64, current: i64 },
+    VersionMismatch {
+        /// The version the client sent in `If-Match`.
+        expected: i64,
+        /// The project's version now.
+        current: i64,
+    },
     /// Concurrent writers kept winning.
     #[error("the project kept changing; try again")]
     Contention,
+    /// Anything else: the store failed.
     #[error(transparent)]
     Unavailable(anyhow::Error),
 }

@@ -7,6 +7,8 @@
 //! [`ProjectService`] holds the rules on who sees and changes what; [`ProjectRepository`] is the
 //! port to where projects live. Nothing here does I/O.
 
+#![warn(missing_docs)]
+
 mod error;
 mod model;
 mod ports;

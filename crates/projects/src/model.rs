@@ -34,14 +34,19 @@ impl fmt::Display for InviteId {
 /// assigns and deletes them; an admin also manages the project, its members and invitations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProjectRole {
+    /// Reads the project's tasks and comments on them.
     Viewer,
+    /// Also creates, changes, assigns and deletes the project's tasks.
     Editor,
+    /// Also manages the project, its members and invitations.
     Admin,
 }
 
 impl ProjectRole {
+    /// Every role, least powerful first.
     pub const ALL: [ProjectRole; 3] = [ProjectRole::Viewer, ProjectRole::Editor, ProjectRole::Admin];
 
+    /// The role's name on the wire and in the database.
     pub const fn as_str(self) -> &'static str {
         match self {
             ProjectRole::Viewer => "viewer",
@@ -50,6 +55,7 @@ impl ProjectRole {
         }
     }
 
+    /// The role named `s`, or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| "must be one of viewer, editor, admin".to_owned())
     }
@@ -71,12 +77,15 @@ impl fmt::Display for ProjectRole {
 pub struct ProjectName(BoundedText<{ ProjectName::MAX_CHARS }>);
 
 impl ProjectName {
+    /// The most characters of a name.
     pub const MAX_CHARS: usize = 100;
 
+    /// A name from what a client sent, trimmed; the message a `422` carries otherwise.
     pub fn parse(raw: &str) -> Result<Self, String> {
         Ok(Self(BoundedText::parse(raw)?))
     }
 
+    /// The name, trimmed.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
@@ -95,15 +104,23 @@ fn parse_description(raw: &str) -> Result<Option<String>, String> {
 /// A project as stored, with how many members it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
+    /// The project's id.
     pub id: ProjectId,
+    /// Its name.
     pub name: String,
+    /// What it is about, if anything: at most 2,000 characters.
     pub description: Option<String>,
     /// Its creator, who has no rights beyond their role.
     pub owner_id: UserId,
+    /// Whether it is archived: kept, but out of the default list.
     pub archived: bool,
+    /// How many members it has.
     pub member_count: u64,
+    /// Grows with every change: the `ETag`, and what `If-Match` is checked against.
     pub version: i64,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -111,24 +128,33 @@ pub struct Project {
 /// members.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectView {
+    /// The project.
     pub project: Project,
+    /// The caller's role in it; `None` for platform staff who are not members.
     pub my_role: Option<ProjectRole>,
 }
 
 /// A project about to be stored; its creator becomes its first admin in the same write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProject {
+    /// Its name, checked.
     pub name: ProjectName,
+    /// Its description, trimmed; `None` when blank.
     pub description: Option<String>,
+    /// Its creator.
     pub owner_id: UserId,
+    /// When it is made.
     pub created_at: DateTime<Utc>,
 }
 
 /// What a client sent to create a project.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectDraft {
+    /// The name; required.
     pub name: Option<String>,
+    /// The description; blank or missing means none.
     pub description: Option<String>,
+    /// Fields whose JSON type was wrong, reported with the rest.
     pub type_failures: TypeFailures,
 }
 
@@ -146,9 +172,13 @@ impl ProjectDraft {
 /// What a client sent to change a project: fields left out are kept; `description: null` clears.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectPatch {
+    /// A new name.
     pub name: Option<String>,
+    /// A new description, or `Some(None)` to clear it.
     pub description: Option<Option<String>>,
+    /// Archive (`true`) or restore (`false`) the project.
     pub archived: Option<bool>,
+    /// Fields whose JSON type was wrong, reported with the rest.
     pub type_failures: TypeFailures,
 }
 
@@ -190,41 +220,58 @@ impl ProjectChanges {
 /// A member of a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
+    /// The member's account.
     pub user_id: UserId,
+    /// Their username, for showing.
     pub username: String,
+    /// What they may do in the project.
     pub role: ProjectRole,
+    /// When they joined.
     pub joined_at: DateTime<Utc>,
 }
 
 /// Which projects a list shows: archived ones, or the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ProjectFilter {
+    /// `true` lists the archived projects only; `false` the others.
     pub archived: bool,
 }
 
 /// An invitation: a link that makes whoever follows it a member with its role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invite {
+    /// The invitation's id, by which its project's admins revoke it.
     pub id: InviteId,
+    /// The project it admits to.
     pub project_id: ProjectId,
+    /// The role it gives.
     pub role: ProjectRole,
     /// `None`: unlimited.
     pub max_uses: Option<u32>,
+    /// How many people have joined through it.
     pub uses: u32,
+    /// When it stops admitting anyone.
     pub expires_at: DateTime<Utc>,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
 }
 
 /// An invitation about to be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewInvite {
+    /// The project it admits to.
     pub project_id: ProjectId,
+    /// The role it gives.
     pub role: ProjectRole,
+    /// How many may join through it; `None`: unlimited.
     pub max_uses: Option<u32>,
     /// [`InviteToken::digest`] of its token.
     pub token_digest: String,
+    /// When it stops admitting anyone.
     pub expires_at: DateTime<Utc>,
+    /// The project admin who made it.
     pub created_by: UserId,
+    /// When it is made.
     pub created_at: DateTime<Utc>,
 }
 
@@ -245,6 +292,7 @@ impl InviteToken {
         Self(hex::encode(bytes))
     }
 
+    /// The token itself, shown to the admin who made the invitation, once.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -258,12 +306,15 @@ impl InviteToken {
 /// An invitation just made, with its token (shown only now).
 #[derive(Debug, Clone)]
 pub struct IssuedInvite {
+    /// The invitation as it will be listed.
     pub invite: Invite,
+    /// Its token, to show once.
     pub token: InviteToken,
 }
 
 /// How long an invitation lasts unless told, in hours (a week), and at most (30 days).
 pub const DEFAULT_INVITE_HOURS: i64 = 168;
+/// The longest an invitation may last, in hours (30 days).
 pub const MAX_INVITE_HOURS: i64 = 720;
 /// The most uses a limited invitation may allow.
 pub const MAX_INVITE_USES: i64 = 1_000;
@@ -271,9 +322,13 @@ pub const MAX_INVITE_USES: i64 = 1_000;
 /// What a project admin sent to invite people.
 #[derive(Debug, Clone, Default)]
 pub struct InviteDraft {
+    /// The role it gives; required.
     pub role: Option<String>,
+    /// How many may join through it, 1 to [`MAX_INVITE_USES`]; unlimited when missing.
     pub max_uses: Option<i64>,
+    /// How long it lasts, 1 to [`MAX_INVITE_HOURS`] hours; [`DEFAULT_INVITE_HOURS`] when missing.
     pub expires_in_hours: Option<i64>,
+    /// Fields whose JSON type was wrong, reported with the rest.
     pub type_failures: TypeFailures,
 }
 
@@ -326,7 +381,9 @@ pub enum Acceptance {
 /// Why a member could not be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
+    /// The user is now a member.
     Added,
+    /// The user was a member already: nothing changed.
     AlreadyMember,
     /// No such account, or a disabled one.
     NoSuchUser,
@@ -337,7 +394,9 @@ pub enum Admission {
 /// Why a member's role could not be changed, or the member removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemberChange {
+    /// The change was made.
     Done,
+    /// The user is not a member of the project.
     NotAMember,
     /// The project would be left without an admin.
     LastAdmin,

@@ -18,6 +18,7 @@ pub trait ProjectRepository: Send + Sync {
     /// Stores a project at version 1 and makes its owner its first admin, in one transaction.
     async fn create(&self, project: NewProject) -> Result<Project, RepositoryError>;
 
+    /// The project `id`, if it exists.
     async fn find(&self, id: ProjectId) -> Result<Option<Project>, RepositoryError>;
 
     /// `user`'s role in the project, `None` when they are not a member.
@@ -45,6 +46,7 @@ pub trait ProjectRepository: Send + Sync {
     /// One page of the project's members, earliest joined first.
     async fn members(&self, project: ProjectId, page: PageRequest) -> Result<Page<Member>, RepositoryError>;
 
+    /// `user`'s membership of the project, `None` when they are not a member.
     async fn member(&self, project: ProjectId, user: UserId) -> Result<Option<Member>, RepositoryError>;
 
     /// Adds `user` with `role`, unless they are a member already or not an active account.
@@ -76,6 +78,7 @@ pub trait ProjectRepository: Send + Sync {
     /// The ids of every member of the project.
     async fn member_ids(&self, project: ProjectId) -> Result<Vec<UserId>, RepositoryError>;
 
+    /// Stores an invitation (its token only as the digest) and returns it with its id.
     async fn create_invite(&self, invite: NewInvite) -> Result<Invite, RepositoryError>;
 
     /// One page of the project's invitations that are not revoked, newest first.

@@ -26,8 +26,11 @@ const ADMINS_ONLY: &str = "Only the project's admins may do this.";
 /// What a client sent to add a member.
 #[derive(Debug, Clone, Default)]
 pub struct MemberDraft {
+    /// The account to add; required.
     pub user_id: Option<i64>,
+    /// The role to give; required.
     pub role: Option<String>,
+    /// Fields whose JSON type was wrong, reported with the rest.
     pub type_failures: TypeFailures,
 }
 
@@ -46,6 +49,8 @@ impl std::fmt::Debug for ProjectService {
 }
 
 impl ProjectService {
+    /// The service over the projects stored in `projects`; [`Self::notifying`] adds who is told of
+    /// membership changes.
     pub fn new(projects: Arc<dyn ProjectRepository>) -> Self {
         Self { projects, listeners: Vec::new() }
     }
@@ -75,6 +80,8 @@ impl ProjectService {
         Ok(self.projects.list(member, caller.id, filter, page).await?)
     }
 
+    /// The project, as the caller sees it: members and platform moderators and admins; anyone else
+    /// is told it does not exist.
     pub async fn get(&self, caller: &Principal, id: ProjectId) -> Result<ProjectView, ProjectError> {
         self.visible(caller, id).await
     }

@@ -21,7 +21,9 @@ pub enum Framing {
 /// One whole frame or page and how long it plays (zero for Ogg header pages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
+    /// The frame's or page's bytes, whole.
     pub bytes: Bytes,
+    /// How long it plays.
     pub duration: Duration,
 }
 
@@ -39,6 +41,7 @@ pub struct Framer {
 const MAX_PENDING: usize = 256 * 1024;
 
 impl Framer {
+    /// A framer for `framing`, holding nothing yet.
     pub fn new(framing: Framing) -> Self {
         Self { framing, pending: BytesMut::new(), ogg: OggClock::default() }
     }
@@ -84,9 +87,13 @@ enum Found {
 /// An MPEG audio frame header's facts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MpegHeader {
+    /// The frame's length in bytes, header included.
     pub len: usize,
+    /// Samples per channel it holds.
     pub samples: u32,
+    /// Samples per second.
     pub sample_rate: u32,
+    /// The bitrate, in kilobits per second.
     pub kbps: u32,
 }
 

@@ -11,6 +11,8 @@
 //! holds a slot among its address's (`addresses`) for as long as it listens, so that one host
 //! cannot take every socket.
 
+#![warn(missing_docs)]
+
 mod addresses;
 mod census;
 mod error;

@@ -22,23 +22,30 @@ pub trait StationRepository: Send + Sync {
     /// Public stations and `viewer`'s own, newest first.
     async fn list(&self, viewer: UserId, page: PageRequest) -> Result<Page<Station>, RepositoryError>;
 
+    /// Applies `changes` to station `id`; `None` when there is no such station.
     async fn update(&self, id: i64, changes: StationChanges) -> Result<Option<Station>, RepositoryError>;
 
+    /// Deletes station `id` (its playlist with it); `false` when there was none.
     async fn delete(&self, id: i64) -> Result<bool, RepositoryError>;
 
+    /// Replaces station `id`'s source key by the one whose SHA-256 is `digest`.
     async fn set_key(&self, id: i64, digest: String) -> Result<(), RepositoryError>;
 
+    /// Records what station `id` plays now.
     async fn set_now_playing(&self, id: i64, now: NowPlaying) -> Result<(), RepositoryError>;
 
     /// Replaces the playlist with `files`, in order.
     async fn set_playlist(&self, id: i64, files: Vec<i64>) -> Result<(), RepositoryError>;
 
+    /// Station `id`'s playlist: its owner's audio files, in order.
     async fn playlist(&self, id: i64) -> Result<Vec<i64>, RepositoryError>;
 }
 
 /// One track of a playlist, ready to play: its name and its audio in the station's format.
 pub struct Track {
+    /// What to announce as playing (the file's name).
     pub title: String,
+    /// The track's audio in the station's format, as it is transcoded.
     pub audio: BoxStream<'static, std::io::Result<Bytes>>,
 }
 
@@ -73,5 +80,7 @@ pub trait ListenerCensus: Send + Sync {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait RadioEvents: Send + Sync {
+    /// Sends event `kind` (`radio.live`, `radio.now_playing`) with `data` to the sockets subscribed
+    /// to `slug`'s topic.
     async fn publish(&self, slug: &str, kind: &str, data: serde_json::Value);
 }

@@ -72,11 +72,14 @@ struct Recent {
 /// A listener's place: the burst, then the live chunks from chunk number `next` on.
 #[derive(Debug)]
 pub struct Tuned {
+    /// The last ~2 s of audio (an Ogg stream's header pages first), to send at once.
     pub burst: Vec<Bytes>,
+    /// The number of the first live chunk to send after the burst.
     pub next: u64,
 }
 
 impl Relay {
+    /// A relay of a station broadcasting `framing`, with no source and nobody listening.
     pub fn new(framing: Framing) -> Self {
         Self {
             framing,
@@ -89,6 +92,7 @@ impl Relay {
         }
     }
 
+    /// How the station's audio is cut into frames.
     pub fn framing(&self) -> Framing {
         self.framing
     }
@@ -187,6 +191,7 @@ impl Relay {
         self.live.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
+    /// Marks the source connected here gone, so that another may connect.
     pub fn release_source(&self) {
         self.live.store(false, Ordering::Release);
     }

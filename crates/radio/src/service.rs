@@ -55,8 +55,11 @@ const IDLE_DJ: Duration = Duration::from_secs(5);
 /// A station with what is happening on it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OnAir {
+    /// The station.
     pub station: Station,
+    /// Whether a source is live on it, on any instance.
     pub live: bool,
+    /// How many listen, across every instance.
     pub listeners: u64,
 }
 
@@ -90,11 +93,24 @@ pub struct RadioService {
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum AccessChange {
     /// A station's visibility as it is now: listeners who may no longer see it end.
-    Station { slug: String, owner: UserId, public: bool },
+    Station {
+        /// The station.
+        slug: String,
+        /// Its owner, who may always listen.
+        owner: UserId,
+        /// Whether anyone may listen.
+        public: bool,
+    },
     /// A station deleted: its listeners end.
-    Gone { slug: String },
+    Gone {
+        /// The station deleted.
+        slug: String,
+    },
     /// An account changed (password, role, status): its listeners check it again.
-    Account { user: UserId },
+    Account {
+        /// The account that changed.
+        user: UserId,
+    },
     /// Changes may have been missed (the bus was down): every listener checks again.
     Missed,
 }
@@ -131,6 +147,10 @@ impl std::fmt::Debug for RadioService {
 }
 
 impl RadioService {
+    /// The service: stations stored in `stations`, playlists played from `files`, listeners counted
+    /// by `census` (across instances), events published to `events`, access changes announced on
+    /// `bus`, accounts read from `accounts` when a listener's right is checked again; `instance`
+    /// names this instance among those sharing the census.
     pub fn new(
         stations: Arc<dyn StationRepository>,
         files: Arc<dyn PlaylistFiles>,
@@ -345,6 +365,8 @@ impl RadioService {
         Ok(self.on_air(station).await)
     }
 
+    /// Changes a station's name, description or visibility: its owner and admins may. Listeners who
+    /// may no longer listen are cut off, on every instance.
     pub async fn update(&self, caller: &Principal, slug: &str, changes: StationChanges) -> Result<OnAir, RadioError> {
         let station = self.managed(caller, slug).await?;
         let mut v = Validator::default();
@@ -368,6 +390,7 @@ impl RadioService {
         Ok(self.on_air(station).await)
     }
 
+    /// Deletes a station: its owner and admins may. Its listeners are cut off, on every instance.
     pub async fn delete(&self, caller: &Principal, slug: &str) -> Result<(), RadioError> {
         let station = self.managed(caller, slug).await?;
         self.stations.delete(station.id).await?;
@@ -626,6 +649,7 @@ impl RadioService {
 /// Who says what is playing.
 #[derive(Debug, Clone, Copy)]
 pub enum Caller<'a> {
+    /// A signed-in user: the station's owner or an admin.
     User(&'a Principal),
     /// The source, with its key as a bearer token.
     SourceKey(&'a str),
@@ -635,6 +659,7 @@ pub enum Caller<'a> {
 /// [plays](Self::play) (or is dropped, and counted out).
 #[derive(Debug)]
 pub struct Listening {
+    /// The stream's media type (`audio/mpeg`, `audio/ogg`).
     pub content_type: &'static str,
     tuned: Option<transmitter::Tuned>,
     /// This thread's writer of the station, following it since before the burst was taken.
@@ -644,7 +669,7 @@ pub struct Listening {
 }
 
 impl Listening {
-    /// Hands `out` to the station's writer on this thread ([`crate::transmitter`]), which writes
+    /// Hands `out` to the station's writer on this thread (`crate::transmitter`), which writes
     /// the burst and then every chunk to it until the listener falls too far behind, the station
     /// goes away, the listener's right to hear it ends (the station turned private or was
     /// deleted, the account's password, role or status changed: on any instance), the token that

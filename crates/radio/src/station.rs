@@ -13,11 +13,14 @@ use crate::frames::Framing;
 pub struct StationSlug(String);
 
 impl StationSlug {
+    /// A slug from what a client sent, exactly (no case folding); the message a `422` carries
+    /// otherwise.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let ok = (1..=64).contains(&raw.len()) && raw.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'));
         if ok { Ok(Self(raw.to_owned())) } else { Err("must be 1 to 64 characters of a-z, 0-9 and '-'") }
     }
 
+    /// The slug.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -32,12 +35,14 @@ impl std::fmt::Display for StationSlug {
 /// What a station broadcasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StationFormat {
+    /// MP3 frames.
     Mp3,
     /// Ogg (Vorbis or Opus from a source; Opus from the playlist).
     Ogg,
 }
 
 impl StationFormat {
+    /// The format named `raw` (`mp3`, `ogg`), or the message a `422` carries.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         match raw {
             "mp3" => Ok(Self::Mp3),
@@ -46,6 +51,7 @@ impl StationFormat {
         }
     }
 
+    /// The format's name on the wire and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Mp3 => "mp3",
@@ -53,6 +59,7 @@ impl StationFormat {
         }
     }
 
+    /// The media type listeners receive.
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Mp3 => "audio/mpeg",
@@ -60,6 +67,7 @@ impl StationFormat {
         }
     }
 
+    /// How a source's bytes in this format are cut into frames.
     pub fn framing(self) -> Framing {
         match self {
             Self::Mp3 => Framing::Mpeg,
@@ -82,14 +90,23 @@ impl StationFormat {
 /// A station as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Station {
+    /// The station's id.
     pub id: i64,
+    /// Its name in URLs.
     pub slug: StationSlug,
+    /// Its name, 1 to 100 characters.
     pub name: String,
+    /// What it plays, if said (at most 2,000 characters).
     pub description: Option<String>,
+    /// Who made it: they and admins manage it, and it plays their audio.
     pub owner_id: UserId,
+    /// Whether anyone may listen; a private station is its owner's (and admins') alone.
     pub is_public: bool,
+    /// What it broadcasts.
     pub format: StationFormat,
+    /// What is on air now, if anyone said.
     pub now_playing: Option<NowPlaying>,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
 }
 
@@ -108,40 +125,58 @@ impl Station {
 /// What is on air, as the owner or the source said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NowPlaying {
+    /// The title.
     pub title: String,
+    /// The artist, if known.
     pub artist: Option<String>,
+    /// When it started.
     pub since: DateTime<Utc>,
 }
 
 /// What a client asks a new station to be.
 #[derive(Debug, Clone, Default)]
 pub struct StationDraft {
+    /// The slug; required.
     pub slug: Option<String>,
+    /// The name; required.
     pub name: Option<String>,
+    /// The description; blank means none.
     pub description: Option<String>,
+    /// Whether anyone may listen; public when missing.
     pub is_public: Option<bool>,
+    /// `mp3` or `ogg`; `mp3` when missing.
     pub format: Option<String>,
 }
 
 /// A new station, its fields checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewStation {
+    /// The slug.
     pub slug: StationSlug,
+    /// The name, trimmed.
     pub name: String,
+    /// The description, trimmed; `None` when blank.
     pub description: Option<String>,
+    /// Who makes it.
     pub owner_id: UserId,
+    /// Whether anyone may listen.
     pub is_public: bool,
+    /// What it broadcasts.
     pub format: StationFormat,
+    /// The SHA-256 of its source key: the key itself is shown once and kept nowhere.
     pub key_digest: String,
+    /// When it is made.
     pub created_at: DateTime<Utc>,
 }
 
 /// Changes to a station: absent fields stay.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StationChanges {
+    /// A new name.
     pub name: Option<String>,
     /// `Some(None)` clears it.
     pub description: Option<Option<String>>,
+    /// Make the station public (`true`) or private (`false`).
     pub is_public: Option<bool>,
 }
 
@@ -193,16 +228,19 @@ impl std::fmt::Debug for SourceKey {
 }
 
 impl SourceKey {
+    /// A fresh key: 256 random bits, hex.
     pub fn generate() -> Self {
         let mut bytes = [0_u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         Self(hex::encode(bytes))
     }
 
+    /// The key, to show the owner once.
     pub fn reveal(&self) -> &str {
         &self.0
     }
 
+    /// Its SHA-256, hex: what is stored and compared.
     pub fn digest(&self) -> String {
         digest(&self.0)
     }

@@ -451,7 +451,7 @@ impl Hub {
     }
 
     /// Whether a typing indicator of `user` in `conversation` (its key) is passed on: one every
-    /// [`TYPING_EVERY`], whichever of the user's connections here sends it.
+    /// `TYPING_EVERY`, whichever of the user's connections here sends it.
     pub fn admit_typing(&self, user: UserId, conversation: String) -> bool {
         self.inner.typing.check_key(&(user, conversation)).is_ok()
     }

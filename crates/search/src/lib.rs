@@ -3,6 +3,8 @@
 //! ([`SavedSearchService`] over the [`SavedSearchRepository`] port). The groups themselves are
 //! answered by their own domains, under their own visibility rules.
 
+#![warn(missing_docs)]
+
 mod query;
 mod saved;
 

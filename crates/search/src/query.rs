@@ -22,14 +22,20 @@ pub const FIELD: &str = "q";
 /// What a search covers, in the order its groups are answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
+    /// Accounts, by username or name.
     Users,
+    /// The tasks the caller may see.
     Tasks,
+    /// Products of the public catalogue.
     Products,
+    /// Files, by name: the caller's own (admins: anyone's).
     Files,
+    /// Chat messages the caller may read.
     Messages,
 }
 
 impl Group {
+    /// Every group, in the order they are answered.
     pub const ALL: [Group; 5] = [Group::Users, Group::Tasks, Group::Products, Group::Files, Group::Messages];
 
     /// The group's name in an answer and in the `type` parameter.
@@ -77,14 +83,21 @@ pub struct Query {
     pub excluded: Vec<String>,
     /// The groups named by `type:`; empty when none was.
     pub types: Vec<Group>,
+    /// `status:` values: a task must have one of them.
     pub statuses: Vec<Status>,
+    /// `priority:` values: a task must have one of them.
     pub priorities: Vec<Priority>,
     /// Tags that must all be carried, normalised like stored tags.
     pub tags: Vec<String>,
+    /// `project:` ids: a task must belong to one of them.
     pub projects: Vec<ProjectId>,
+    /// Whose tasks `assignee:` asks for, if it was given.
     pub assignee: Option<Assignee>,
+    /// The bounds `due:` sets, each a task's due date must keep.
     pub due: Vec<Due>,
+    /// `is:overdue`: only tasks past their due date and not completed.
     pub overdue: bool,
+    /// `has:attachment`: only tasks with an attached file.
     pub has_attachment: bool,
 }
 

@@ -22,26 +22,37 @@ pub struct SavedSearchId(pub i64);
 /// A query kept under a name by its user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedSearch {
+    /// The search's id.
     pub id: SavedSearchId,
+    /// Whose search it is: only they see it.
     pub user_id: UserId,
+    /// What its user called it, 1 to [`NAME_MAX_CHARS`] characters.
     pub name: String,
+    /// The query, in the search language, as it parsed when saved.
     pub q: String,
+    /// When it was saved.
     pub created_at: DateTime<Utc>,
 }
 
 /// A saved search to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSavedSearch {
+    /// Whose search it is.
     pub user_id: UserId,
+    /// Its name, trimmed.
     pub name: String,
+    /// Its query, trimmed; it parses.
     pub q: String,
+    /// When it is saved.
     pub created_at: DateTime<Utc>,
 }
 
 /// `POST /searches` as a client sent it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SavedSearchDraft {
+    /// The name; required.
     pub name: Option<String>,
+    /// The query; required, and it must parse.
     pub q: Option<String>,
     /// Fields whose JSON type was wrong, reported with the rest.
     pub type_failures: TypeFailures,
@@ -50,6 +61,8 @@ pub struct SavedSearchDraft {
 /// Why a saved-search operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SavedSearchError {
+    /// The name or the query failed its rules (a query that does not parse names each bad term on
+    /// `q`).
     #[error("invalid saved search: {0}")]
     Invalid(FieldErrors),
     /// The caller already keeps [`MAX_PER_USER`] searches.
@@ -58,6 +71,7 @@ pub enum SavedSearchError {
     /// No search of the caller's has that id.
     #[error("no such saved search")]
     NotFound,
+    /// The store failed.
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -96,6 +110,7 @@ impl std::fmt::Debug for SavedSearchService {
 }
 
 impl SavedSearchService {
+    /// The service over the searches stored in `searches`.
     pub fn new(searches: std::sync::Arc<dyn SavedSearchRepository>) -> Self {
         Self { searches }
     }

@@ -151,7 +151,7 @@ impl Database {
         Self::connect(&self.url, options)
     }
 
-    /// Applies pending migrations (see [`migrations::run_pending`]); returns the versions applied.
+    /// Applies pending migrations (see `migrations::run_pending`); returns the versions applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.pool.get().map_err(|e| StoreError::connect(self.backend, e))?;
         migrations::run_pending(conn.checked_out())

@@ -169,7 +169,7 @@ impl Outbox for DieselOutbox {
     }
 
     /// Deletes the published events; on PostgreSQL, also vacuums the table every
-    /// [`VACUUM_EVERY`] events and merges the tasks' search index every [`MERGE_SEARCH_EVERY`].
+    /// `VACUUM_EVERY` events and merges the tasks' search index every `MERGE_SEARCH_EVERY`.
     ///
     /// The outbox is a queue: each row lives a few milliseconds, and under a write load thousands
     /// are deleted a second. Autovacuum visits a table at most once a minute (and not at all where

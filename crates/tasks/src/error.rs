@@ -2,23 +2,33 @@
 
 use workbench_core::{FieldErrors, RepositoryError};
 
+/// Failures of the task use cases. The HTTP adapter maps each variant to one status.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
+    /// Fields that failed their rules, each named.
     #[error("invalid fields: {0}")]
     Validation(#[from] FieldErrors),
     /// No such task, or one the viewer may not see: the two are indistinguishable on purpose.
     #[error("no such task")]
     NotFound,
+    /// The task has no comment with that id.
     #[error("no such comment")]
     CommentNotFound,
+    /// The viewer sees the task but may not do this; the message says why.
     #[error("{0}")]
     Forbidden(&'static str),
     /// The client's `If-Match` version is not the task's current one.
     #[error("the task changed since version {expected}; it is now at version {current}")]
-    VersionMismatch { expected: i64, current: i64 },
+    VersionMismatch {
+        /// The version the client sent in `If-Match`.
+        expected: i64,
+        /// The task's version now.
+        current: i64,
+    },
     /// Concurrent writers kept winning; the client may retry.
     #[error("the task is being changed by others; try again")]
     Contention,
+    /// Anything else: the store failed.
     #[error(transparent)]
     Unknown(anyhow::Error),
 }

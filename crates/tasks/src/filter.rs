@@ -10,18 +10,24 @@ use crate::{ListPart, Priority, Status};
 /// What a client may sort by. Tasks without a due date sort last in both directions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
+    /// When the task was made (`created_at`).
     CreatedAt,
+    /// When the task last changed (`updated_at`).
     UpdatedAt,
+    /// When the task is due (`due_date`).
     DueDate,
     /// By rank: `low < medium < high`.
     Priority,
+    /// The title, alphabetically (`title`).
     Title,
 }
 
 /// A sort key and direction. The default is newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaskSort {
+    /// What to sort by.
     pub key: SortKey,
+    /// Whether the largest (newest, latest, highest) comes first.
     pub descending: bool,
 }
 
@@ -62,13 +68,22 @@ pub struct RawTaskFilter {
     pub status: Option<String>,
     /// Comma-separated priorities.
     pub priority: Option<String>,
+    /// Only tasks assigned to this user.
     pub assignee_id: Option<i64>,
+    /// Only tasks owned by this user.
     pub owner_id: Option<i64>,
+    /// Only tasks carrying this tag (any case).
     pub tag: Option<String>,
+    /// Only tasks whose title or description contains this text (any case).
     pub q: Option<String>,
+    /// Only tasks due strictly before this instant.
     pub due_before: Option<DateTime<Utc>>,
+    /// Only tasks due at or after this instant.
     pub due_after: Option<DateTime<Utc>>,
+    /// `true`: only tasks past their due date and not completed.
     pub overdue: Option<bool>,
+    /// `created_at`, `-due_date`, ...: a sort key, `-` first for descending (see
+    /// [`TaskSort::parse`]).
     pub sort: Option<String>,
 }
 
@@ -79,7 +94,9 @@ pub struct TaskFilter {
     pub statuses: Vec<Status>,
     /// Any of these priorities; empty means all.
     pub priorities: Vec<Priority>,
+    /// Assigned to this user.
     pub assignee_id: Option<UserId>,
+    /// Owned by this user.
     pub owner_id: Option<UserId>,
     /// Carries this tag (normalised like stored tags).
     pub tag: Option<String>,
@@ -93,6 +110,7 @@ pub struct TaskFilter {
     pub overdue_at: Option<DateTime<Utc>>,
     /// What only the search language asks (more words, exclusions, projects, attachments).
     pub refinement: Refinement,
+    /// The order of the tasks.
     pub sort: TaskSort,
 }
 
@@ -113,6 +131,7 @@ pub struct Refinement {
 }
 
 impl Refinement {
+    /// Whether the search asks nothing more than list parameters can.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }

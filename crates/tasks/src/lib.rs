@@ -5,6 +5,8 @@
 //! concurrency), list filters and statistics, and the ports the rules need:
 //! [`TaskRepository`], [`CommentRepository`] and [`TaskCache`]. [`TaskService`] ties them together.
 
+#![warn(missing_docs)]
+
 mod comment;
 mod error;
 mod filter;

@@ -26,14 +26,19 @@ impl std::fmt::Display for TaskId {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Not started.
     Pending,
+    /// Started, not finished.
     InProgress,
+    /// Done: `completed_at` says when.
     Completed,
 }
 
 impl Status {
+    /// Every status, in the order a task moves through them.
     pub const ALL: [Status; 3] = [Status::Pending, Status::InProgress, Status::Completed];
 
+    /// The status's name on the wire and in the database (`in_progress`).
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
@@ -42,6 +47,7 @@ impl Status {
         }
     }
 
+    /// The status named `s`, or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()
@@ -55,14 +61,19 @@ impl Status {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
+    /// Can wait.
     Low,
+    /// The default.
     Medium,
+    /// Comes first.
     High,
 }
 
 impl Priority {
+    /// Every priority, lowest first.
     pub const ALL: [Priority; 3] = [Priority::Low, Priority::Medium, Priority::High];
 
+    /// The priority's name on the wire and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             Priority::Low => "low",
@@ -80,6 +91,7 @@ impl Priority {
         }
     }
 
+    /// The priority named `s`, or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| format!("{s:?} is not one of low, medium, high"))
     }
@@ -88,18 +100,32 @@ impl Priority {
 /// A task. `version` starts at 1 and grows by one with every change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
+    /// The task's id.
     pub id: TaskId,
+    /// What is to be done: 1 to [`Title::MAX_CHARS`] characters, trimmed.
     pub title: String,
+    /// More about it, up to 10,000 characters.
     pub description: Option<String>,
+    /// Where it stands.
     pub status: Status,
+    /// How much it matters.
     pub priority: Priority,
+    /// When it is due, if ever.
     pub due_date: Option<DateTime<Utc>>,
+    /// Who made it (for a personal task, the one who may delete it).
     pub owner_id: UserId,
+    /// Who is to do it, if anyone: they see and change it.
     pub assignee_id: Option<UserId>,
+    /// Its tags, lower-cased, in the order first given.
     pub tags: Vec<String>,
+    /// When it was completed; set exactly while `status` is `completed`.
     pub completed_at: Option<DateTime<Utc>>,
+    /// Starts at 1 and grows by one with every change: the `ETag`, and what `If-Match` is checked
+    /// against.
     pub version: i64,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
     /// The project the task belongs to; `None` for a personal task. (Defaulted when read, so
     /// that copies cached before projects existed still read.)
@@ -148,7 +174,9 @@ pub enum Access {
 /// the task does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Viewer {
+    /// The viewer's account.
     pub id: UserId,
+    /// Their platform role: moderators and admins see every task.
     pub role: Role,
 }
 
@@ -159,6 +187,7 @@ impl From<&Principal> for Viewer {
 }
 
 impl Viewer {
+    /// Whether the viewer sees every task (moderators and admins).
     pub fn sees_everything(&self) -> bool {
         self.role.is_moderator()
     }
@@ -191,16 +220,20 @@ impl Viewer {
 pub struct Title(BoundedText<{ Title::MAX_CHARS }>);
 
 impl Title {
+    /// The most characters of a title.
     pub const MAX_CHARS: usize = 200;
 
+    /// A title from what a client sent, trimmed; the message a `422` carries otherwise.
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
         Ok(Self(BoundedText::parse(raw.as_ref())?))
     }
 
+    /// The title, trimmed.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
 
+    /// The title, trimmed, as an owned `String`.
     pub fn into_inner(self) -> String {
         self.0.into_inner()
     }
@@ -219,9 +252,13 @@ pub(crate) fn parse_description(raw: String) -> Result<String, String> {
 pub struct Tags(Vec<String>);
 
 impl Tags {
+    /// The most tags a task carries.
     pub const MAX_TAGS: usize = 20;
+    /// The most characters of one tag.
     pub const MAX_CHARS: usize = 32;
 
+    /// Tags from what a client sent: each trimmed and lower-cased, duplicates dropped; the message
+    /// a `422` carries otherwise.
     pub fn parse(raw: Vec<String>) -> Result<Self, String> {
         let mut seen = BTreeSet::new();
         let mut tags = Vec::with_capacity(raw.len());
@@ -243,10 +280,12 @@ impl Tags {
         Ok(Self(tags))
     }
 
+    /// The tags, in the order first given.
     pub fn as_slice(&self) -> &[String] {
         &self.0
     }
 
+    /// The tags as an owned list.
     pub fn into_inner(self) -> Vec<String> {
         self.0
     }
@@ -255,14 +294,23 @@ impl Tags {
 /// A task as a client sent it for creation, before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskDraft {
+    /// The title; required.
     pub title: Option<String>,
+    /// The description; `None` leaves it empty.
     pub description: Option<String>,
+    /// The status; `pending` when missing.
     pub status: Option<Status>,
+    /// The priority; `medium` when missing.
     pub priority: Option<Priority>,
+    /// When it is due; needed for a recurrence.
     pub due_date: Option<DateTime<Utc>>,
+    /// Who is to do it: an active user (for a project task, a member).
     pub assignee_id: Option<i64>,
+    /// The tags, as sent.
     pub tags: Option<Vec<String>>,
+    /// The project it belongs to; `None` makes it a personal task.
     pub project_id: Option<i64>,
+    /// An RFC 5545 `RRULE` (see [`Recurrence`](crate::Recurrence)).
     pub recurrence: Option<String>,
     /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
     pub type_failures: TypeFailures,
@@ -271,14 +319,23 @@ pub struct TaskDraft {
 /// A validated new task. Status defaults to `pending`, priority to `medium`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTask {
+    /// The title.
     pub title: Title,
+    /// The description, at most 10,000 characters.
     pub description: Option<String>,
+    /// The status.
     pub status: Status,
+    /// The priority.
     pub priority: Priority,
+    /// When it is due.
     pub due_date: Option<DateTime<Utc>>,
+    /// Who is to do it, not yet checked to be an active user.
     pub assignee_id: Option<UserId>,
+    /// The tags, normalised.
     pub tags: Tags,
+    /// The project it belongs to, not yet checked to be one the creator edits in.
     pub project_id: Option<ProjectId>,
+    /// The recurrence rule, parsed.
     pub recurrence: Option<Recurrence>,
 }
 
@@ -335,9 +392,13 @@ fn positive_project(id: i64) -> Result<ProjectId, String> {
 /// What the repository stores for a new task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTaskRecord {
+    /// The task as checked.
     pub task: NewTask,
+    /// Who makes it.
     pub owner_id: UserId,
+    /// When it was completed: its creation instant when created completed, else `None`.
     pub completed_at: Option<DateTime<Utc>>,
+    /// When it is made: its `created_at` and `updated_at`.
     pub created_at: DateTime<Utc>,
 }
 
@@ -345,26 +406,42 @@ pub struct NewTaskRecord {
 /// the inner one whether it was `null`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskPatch {
+    /// A new title; `null` is refused.
     pub title: Option<Option<String>>,
+    /// A new description, or `null` to clear it.
     pub description: Option<Option<String>>,
+    /// A new status; `null` is refused.
     pub status: Option<Option<Status>>,
+    /// A new priority; `null` is refused.
     pub priority: Option<Option<Priority>>,
+    /// A new due date, or `null` to clear it.
     pub due_date: Option<Option<DateTime<Utc>>>,
+    /// A new assignee, or `null` to unassign.
     pub assignee_id: Option<Option<i64>>,
+    /// New tags, replacing the old; `null` is refused.
     pub tags: Option<Option<Vec<String>>>,
+    /// Another project, or `null` to make it a personal task again.
     pub project_id: Option<Option<i64>>,
+    /// A new recurrence rule, or `null` to stop it recurring.
     pub recurrence: Option<Option<String>>,
 }
 
 /// Validated changes. `None` keeps a field; for nullable fields `Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskChanges {
+    /// A new title.
     pub title: Option<Title>,
+    /// A new description, or `Some(None)` to clear it.
     pub description: Option<Option<String>>,
+    /// A new status: `completed_at` follows it.
     pub status: Option<Status>,
+    /// A new priority.
     pub priority: Option<Priority>,
+    /// A new due date, or `Some(None)` to clear it.
     pub due_date: Option<Option<DateTime<Utc>>>,
+    /// A new assignee, or `Some(None)` to unassign.
     pub assignee_id: Option<Option<UserId>>,
+    /// New tags, replacing the old.
     pub tags: Option<Tags>,
     /// `Some(None)` makes it a personal task again.
     pub project_id: Option<Option<ProjectId>>,
@@ -474,13 +551,21 @@ fn not_null<T>(v: &mut Validator, field: &str, value: Option<Option<T>>) -> Opti
 /// Counts over the tasks a viewer sees.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskStats {
+    /// Every task counted.
     pub total: u64,
+    /// Those pending.
     pub pending: u64,
+    /// Those in progress.
     pub in_progress: u64,
+    /// Those completed.
     pub completed: u64,
+    /// Those of low priority.
     pub low: u64,
+    /// Those of medium priority.
     pub medium: u64,
+    /// Those of high priority.
     pub high: u64,
+    /// Those due before now and not completed.
     pub overdue: u64,
 }
 
@@ -494,7 +579,9 @@ impl TaskStats {
 /// A tag and how many visible tasks carry it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagUsage {
+    /// The tag, lower-cased.
     pub name: String,
+    /// How many tasks the viewer sees carry it.
     pub usage_count: u64,
 }
 

@@ -20,10 +20,15 @@ pub const FORGOTTEN_FOR: std::time::Duration = std::time::Duration::from_secs(30
 /// priority, tag and project (values no match has are absent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskFacets {
+    /// How many tasks match.
     pub total: u64,
+    /// How many matches have each status.
     pub status: BTreeMap<Status, u64>,
+    /// How many matches have each priority.
     pub priority: BTreeMap<Priority, u64>,
+    /// How many matches carry each tag.
     pub tag: BTreeMap<String, u64>,
+    /// How many matches belong to each project (personal tasks are in none).
     pub project: BTreeMap<ProjectId, u64>,
 }
 
@@ -62,7 +67,14 @@ pub enum UpdateOutcome {
     /// `task` is stored. `replaced` is the stored copy it was rebased on, when the first write
     /// lost a race (`None`: it replaced the version the caller named). `follow_up` is the next
     /// occurrence of a recurring task the write completed, when it made one.
-    Stored { task: Task, replaced: Option<Task>, follow_up: Option<Box<Task>> },
+    Stored {
+        /// The task as stored now.
+        task: Task,
+        /// The stored copy the change was rebased on, when the first write lost a race.
+        replaced: Option<Task>,
+        /// The next occurrence the completion of a recurring task made, if it made one.
+        follow_up: Option<Box<Task>>,
+    },
     /// Nothing was stored: the task as stored now, or `None` when it is gone. `rebase` declined
     /// it, or the attempts ran out.
     Stale(Option<Task>),
@@ -149,11 +161,14 @@ pub trait TaskRepository: Send + Sync {
 /// Where a task stands in its scope's creation order: the order is by `created_at`, then id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct CreationKey {
+    /// When the task was made.
     pub created_at: DateTime<Utc>,
+    /// The task's id, ordering tasks made at the same instant.
     pub id: TaskId,
 }
 
 impl CreationKey {
+    /// Where `task` stands in its scope's creation order.
     pub fn of(task: &Task) -> Self {
         Self { created_at: task.created_at, id: task.id }
     }
@@ -163,6 +178,7 @@ impl CreationKey {
 /// [`TaskRepository::creation_order`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CreationOrder {
+    /// The tasks' ids, oldest first.
     pub ids: Vec<TaskId>,
     /// The key of the last of `ids`.
     pub last: Option<CreationKey>,
@@ -173,9 +189,11 @@ pub struct CreationOrder {
 /// Where a user stands in a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {
+    /// No project has this id.
     NoSuchProject,
     /// The project exists; the user is not a member.
     Outsider,
+    /// The user is a member, with this role.
     Member(ProjectRole),
 }
 
@@ -184,6 +202,7 @@ pub enum Standing {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait ProjectMembership: Send + Sync {
+    /// Where `user` stands in `project`: no such project, an outsider, or a member with a role.
     async fn standing(&self, project: ProjectId, user: UserId) -> Result<Standing, RepositoryError>;
 
     /// Every project `user` is a member of, with their role.
@@ -197,6 +216,7 @@ pub trait ProjectMembership: Send + Sync {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait CommentRepository: Send + Sync {
+    /// Stores a new comment and returns it with its id.
     async fn create(&self, comment: NewComment) -> Result<Comment, RepositoryError>;
 
     /// One page of a task's comments, oldest first, and their total.
@@ -205,6 +225,7 @@ pub trait CommentRepository: Send + Sync {
     /// The comment `id` if it belongs to `task`.
     async fn find(&self, task: TaskId, id: i64) -> Result<Option<Comment>, RepositoryError>;
 
+    /// Deletes comment `id`; `false` when there was no such comment.
     async fn delete(&self, id: i64) -> Result<bool, RepositoryError>;
 }
 
@@ -213,7 +234,9 @@ pub trait CommentRepository: Send + Sync {
 /// that a page outlives writes that change its tasks but not which tasks it holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ListedPage {
+    /// The page's tasks' ids, in the page's order.
     pub ids: Vec<TaskId>,
+    /// How many tasks the whole list holds.
     pub total: u64,
 }
 
@@ -234,6 +257,7 @@ pub enum ListPart {
 }
 
 impl ListPart {
+    /// Every part of a scope's lists, for forgetting them all.
     pub const ALL: [ListPart; 6] = [
         ListPart::Members,
         ListPart::Appended,
@@ -276,17 +300,21 @@ impl ListPart {
 /// lookup, whatever the list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShownPage {
+    /// The page's tasks, in its order.
     pub tasks: Vec<Task>,
+    /// How many tasks the whole list holds.
     pub total: u64,
 }
 
 /// What [`TaskCache::shown_page`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ShownLookup {
+    /// Shown since the scope last changed: this is the page.
     Hit(ShownPage),
     /// Not shown since the scope last changed: list it, then store it with this ticket (its
     /// part is [`ListPart::Rest`]).
     Miss(ListTicket),
+    /// The cache cannot serve pages now: list the page and keep nothing.
     Bypass,
 }
 
@@ -294,8 +322,11 @@ pub enum ShownLookup {
 /// `offset`, from the newest end when `newest_first`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrderWindow {
+    /// How many tasks of the order to skip, from the end it is read from.
     pub offset: u64,
+    /// How many tasks to show.
     pub limit: u64,
+    /// Whether the order is read from its newest end (a list sorted newest first).
     pub newest_first: bool,
 }
 
@@ -331,8 +362,11 @@ impl OrderWindow {
 /// tasks, its length and last key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderTicket {
+    /// Whose creation order it is.
     pub scope: TaskScope,
+    /// The scope's [`ListPart::Members`] generation before the read.
     pub members: u64,
+    /// The scope's [`ListPart::Appended`] generation before the read.
     pub appended: u64,
     /// `(length, last key)` of the cached order to extend; `None` to store a whole order.
     pub extends: Option<(u64, Option<CreationKey>)>,
@@ -348,7 +382,12 @@ pub struct OrderTicket {
 #[derive(Debug, Clone, PartialEq)]
 pub enum OrderLookup {
     /// The window's ids, in its order, and the order's length (the scope's total).
-    Hit { ids: Vec<TaskId>, total: u64 },
+    Hit {
+        /// The window's task ids, in the window's order.
+        ids: Vec<TaskId>,
+        /// The whole order's length: the scope's total.
+        total: u64,
+    },
     /// Cached, but tasks were created since: read those after `ticket.extends`' key and store
     /// them with this ticket.
     Behind(OrderTicket),
@@ -364,15 +403,21 @@ pub enum OrderLookup {
 /// generation no later lookup asks for, however late it is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListTicket {
+    /// Whose lists the page belongs to.
     pub scope: TaskScope,
+    /// Which part of the scope's lists it belongs to.
     pub part: ListPart,
+    /// The part's generation current before the read: the page is reachable only while it is still
+    /// current.
     pub generation: u64,
+    /// The page's query (filter, sort and page), as a cache key.
     pub query: String,
 }
 
 /// What [`TaskCache::list_page`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListLookup {
+    /// Cached under the part's current generation: this is the page.
     Hit(ListedPage),
     /// Not cached: read the database, then store the page with this ticket.
     Miss(ListTicket),
@@ -393,6 +438,7 @@ pub enum ListLookup {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait TaskCache: Send + Sync {
+    /// The cached copy of task `id`, if any.
     async fn task(&self, id: TaskId) -> Option<Task>;
     /// The cached copy of each of `ids`, in their order, `None` for a miss (one round trip to a
     /// shared cache).
@@ -403,7 +449,10 @@ pub trait TaskCache: Send + Sync {
     async fn put_task(&self, task: &Task);
     /// Stops serving the task, and refuses copies of it for [`FORGOTTEN_FOR`].
     async fn forget_task(&self, id: TaskId);
+    /// The cached statistics of `scope`, if any.
     async fn stats(&self, scope: TaskScope) -> Option<TaskStats>;
+    /// Caches `stats` for `scope`, until a change to the scope forgets them (or a short time to
+    /// live passes: statistics of overdue tasks age with the clock).
     async fn put_stats(&self, scope: TaskScope, stats: &TaskStats);
     /// The page `query` of `part` of `scope`'s lists under the part's current generation, or the
     /// ticket to store it with. A part without a generation (new, or its generation evicted) MUST

@@ -27,6 +27,7 @@ static RULE: std::sync::LazyLock<regex::Regex> =
     std::sync::LazyLock::new(|| regex::Regex::new(&Recurrence::pattern()).expect("the rule pattern compiles"));
 
 impl Recurrence {
+    /// The longest rule accepted, in characters.
     pub const MAX_CHARS: usize = 500;
 
     /// The rules accepted, as a regular expression (surrounding whitespace allowed).
@@ -45,6 +46,8 @@ impl Recurrence {
         )
     }
 
+    /// A rule from what a client sent, within the subset (see [`NOT_A_RULE`]), without its `RRULE:`
+    /// prefix; the message a `422` carries otherwise.
     pub fn parse(raw: &str) -> Result<Self, String> {
         if raw.chars().count() > Self::MAX_CHARS {
             return Err(format!("must be at most {} characters", Self::MAX_CHARS));
@@ -59,6 +62,7 @@ impl Recurrence {
         Ok(recurrence)
     }
 
+    /// The rule, without the `RRULE:` prefix.
     pub fn as_str(&self) -> &str {
         &self.0
     }

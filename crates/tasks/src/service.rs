@@ -60,6 +60,9 @@ impl std::fmt::Debug for TaskService {
 }
 
 impl TaskService {
+    /// The service over its ports: tasks and comments where they are stored, `accounts` to check
+    /// that an assignee is an active user, the read-through `cache`, and `projects` for who may see
+    /// and change project tasks.
     pub fn new(
         tasks: Arc<dyn TaskRepository>,
         comments: Arc<dyn CommentRepository>,
@@ -465,6 +468,7 @@ impl TaskService {
         Ok(self.tasks.tags(Self::scope(viewer.into()), search).await?)
     }
 
+    /// One page of the comments on a task the viewer sees, oldest first.
     pub async fn comments(
         &self,
         viewer: &Principal,

@@ -14,6 +14,7 @@ pub enum TokenError {
     /// A presented token is unknown, revoked or expired, or its account may not sign in.
     #[error("the personal access token is not valid")]
     InvalidToken,
+    /// Anything else: the store failed.
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }

@@ -13,6 +13,8 @@
 //! Which scope each route needs is declared with the route (the HTTP adapter reads it from the
 //! route's OpenAPI annotation); this crate only says what a token holds ([`Scopes::grants`]).
 
+#![warn(missing_docs)]
+
 mod error;
 mod model;
 mod ports;

@@ -48,6 +48,7 @@ impl TokenSecret {
         Self(format!("{TOKEN_PREFIX}{random}"))
     }
 
+    /// The secret itself: shown to its user once, when the token is made, and kept nowhere.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -104,34 +105,49 @@ impl fmt::Debug for TokenDigest {
 /// A token as its user sees it in a listing: never the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonalAccessToken {
+    /// The token's id, by which its user lists and revokes it.
     pub id: TokenId,
+    /// Whose token it is: it acts as this user.
     pub user_id: UserId,
+    /// What its user called it (1 to [`NAME_MAX_CHARS`] characters), to tell what it is for.
     pub name: String,
+    /// What it may do.
     pub scopes: Scopes,
     /// The secret's first [`SHOWN_PREFIX_CHARS`] characters.
     pub prefix: String,
+    /// When it stops working.
     pub expires_at: DateTime<Utc>,
     /// When a request last used it, to within about a minute (written off the request path).
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
 }
 
 /// A token just made, with its secret (shown only now).
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
+    /// The token as it will be listed.
     pub token: PersonalAccessToken,
+    /// Its secret, to show once.
     pub secret: TokenSecret,
 }
 
 /// A token to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewToken {
+    /// Whose token it is.
     pub user_id: UserId,
+    /// Its name, checked.
     pub name: String,
+    /// What it may do.
     pub scopes: Scopes,
+    /// The SHA-256 of its secret: what is stored and looked up.
     pub digest: TokenDigest,
+    /// The secret's first [`SHOWN_PREFIX_CHARS`] characters.
     pub prefix: String,
+    /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// When it is made.
     pub created_at: DateTime<Utc>,
 }
 
@@ -139,9 +155,13 @@ pub struct NewToken {
 /// when. Kept in the grant cache, so that it costs no round trip.
 #[derive(Debug)]
 pub struct Grant {
+    /// The token the grant is for.
     pub token_id: TokenId,
+    /// Whose token it is: a request acts as this user.
     pub user_id: UserId,
+    /// What the token may do.
     pub scopes: Scopes,
+    /// When it stops working.
     pub expires_at: DateTime<Utc>,
     /// When a use of the token was last noted for writing (Unix seconds), so that a token in
     /// constant use costs one write a minute, not one per request.
@@ -149,6 +169,8 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// A grant of `scopes` to `user_id` by token `token_id` until `expires_at`; `last_used_at`, as
+    /// stored, keeps a use just written from being noted again within the minute.
     pub fn new(
         token_id: TokenId,
         user_id: UserId,
@@ -160,6 +182,7 @@ impl Grant {
         Self { token_id, user_id, scopes, expires_at, last_noted }
     }
 
+    /// Whether the token no longer works at `now`.
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at <= now
     }
@@ -177,8 +200,11 @@ impl Grant {
 /// `POST /tokens` as sent: each field may be missing or of the wrong type.
 #[derive(Debug, Default)]
 pub struct TokenDraft {
+    /// The token's name.
     pub name: Option<String>,
+    /// The names of the scopes to grant (each must be a [`Scope`](crate::Scope)'s).
     pub scopes: Option<Vec<String>>,
+    /// The token's lifetime in days, 1 to [`MAX_DAYS`]; [`DEFAULT_DAYS`] when missing.
     pub expires_in_days: Option<i64>,
     /// Fields whose JSON type was wrong, reported with the rest.
     pub type_failures: TypeFailures,

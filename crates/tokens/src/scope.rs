@@ -6,17 +6,30 @@ use std::fmt;
 /// One scope a token can be granted, and a route can require.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
+    /// Read the tasks the user sees, their comments, and search them (`GET /search`).
     TasksRead,
+    /// Create, change and delete tasks and comments; implies `tasks:read`.
     TasksWrite,
+    /// Read the user's projects, their members and statistics.
     ProjectsRead,
+    /// Create and change projects, members and invitations; implies `projects:read`.
     ProjectsWrite,
+    /// Read the catalogue, the user's items, the market and their trades.
     ProductsRead,
+    /// Change the user's items and trade them; implies `products:read`.
     ProductsWrite,
+    /// Read and download files the user may read, a task's attachments included.
     FilesRead,
+    /// Upload, attach and delete files, and manage share links; implies `files:read`.
     FilesWrite,
+    /// Read chat rooms, history and conversations, and search messages.
     ChatRead,
+    /// Create rooms, add members, edit and delete messages, react, and move read marks; implies
+    /// `chat:read`.
     ChatWrite,
+    /// Manage the user's outbound webhook subscriptions.
     WebhooksWrite,
+    /// Read the caller's own account and other users' profiles (lists, one user, `GET /auth/me`).
     ProfileRead,
 }
 
@@ -37,6 +50,7 @@ impl Scope {
         Scope::ProfileRead,
     ];
 
+    /// The scope's name, as granted and as a route declares it (`tasks:read`).
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::TasksRead => "tasks:read",
@@ -115,6 +129,7 @@ impl Scopes {
             .any(|held| self.0 & held.bit() != 0 && (*held == required || held.implied() == Some(required)))
     }
 
+    /// Whether no scope is granted.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }

@@ -26,7 +26,9 @@ const GATHER_FOR: StdDuration = StdDuration::from_secs(1);
 pub struct TokenCaller {
     /// The token's user, as the account is now.
     pub principal: Principal,
+    /// What the token may do.
     pub scopes: Scopes,
+    /// The token, for noting its use.
     pub token_id: TokenId,
 }
 
@@ -46,6 +48,8 @@ impl std::fmt::Debug for TokenService {
 }
 
 impl TokenService {
+    /// The service over the tokens stored in `tokens`, their grants kept in `grants` (every
+    /// instance's cache), and the accounts they act for in `accounts`.
     pub fn new(tokens: Arc<dyn TokenRepository>, grants: Arc<dyn GrantCache>, accounts: Arc<dyn Accounts>) -> Self {
         Self { tokens, grants, accounts, uses: Arc::new(UseLog::default()) }
     }

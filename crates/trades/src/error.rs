@@ -4,6 +4,7 @@ use workbench_core::{FieldErrors, RepositoryError};
 
 use crate::TradeStatus;
 
+/// Failures of the trade use cases. The HTTP adapter maps each variant to one status.
 #[derive(Debug, thiserror::Error)]
 pub enum TradeError {
     /// Invalid fields, every one of them.
@@ -26,7 +27,13 @@ pub enum TradeError {
     SerialTaken,
     /// `If-Match` named another version than the current one.
     #[error("the trade is at version {current}, not {expected}")]
-    VersionMismatch { expected: i64, current: i64 },
+    VersionMismatch {
+        /// The version the client sent in `If-Match`.
+        expected: i64,
+        /// The trade's version now.
+        current: i64,
+    },
+    /// Anything else: the store failed.
     #[error(transparent)]
     Unavailable(anyhow::Error),
 }

@@ -8,6 +8,8 @@
 //! number of racing accepts that share an item succeed. [`TradeService`] holds the rules on who
 //! may do what. Nothing here does I/O.
 
+#![warn(missing_docs)]
+
 mod error;
 mod model;
 mod ports;

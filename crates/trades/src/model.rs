@@ -24,16 +24,22 @@ impl fmt::Display for TradeId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TradeStatus {
+    /// Proposed, waiting for the recipient's answer (or the proposer's cancellation).
     Open,
+    /// The recipient accepted: the items changed hands.
     Accepted,
+    /// The recipient said no.
     Declined,
+    /// The proposer withdrew it, or an item it holds changed hands or state.
     Cancelled,
+    /// Nobody answered before `expires_at`.
     Expired,
     /// The recipient answered with a counter-proposal.
     Superseded,
 }
 
 impl TradeStatus {
+    /// Every state.
     pub const ALL: [TradeStatus; 6] = [
         TradeStatus::Open,
         TradeStatus::Accepted,
@@ -43,6 +49,7 @@ impl TradeStatus {
         TradeStatus::Superseded,
     ];
 
+    /// The state's name on the wire and in the database.
     pub const fn as_str(self) -> &'static str {
         match self {
             TradeStatus::Open => "open",
@@ -54,6 +61,7 @@ impl TradeStatus {
         }
     }
 
+    /// The state named `s`, or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()
@@ -71,29 +79,39 @@ impl fmt::Display for TradeStatus {
 /// An item in a trade: the owned item's id (which it keeps when its owner changes) and what it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TradeItem {
+    /// The owned item's id, which it keeps when its owner changes.
     pub id: i64,
+    /// The catalogue product the item is.
     pub product: ProductSummary,
 }
 
 /// A trade between two users. Serialised as it goes into the outbox with each change's event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trade {
+    /// The trade's id.
     pub id: TradeId,
     /// The trade this one answers (a counter-proposal).
     pub parent_id: Option<TradeId>,
+    /// Who proposed it: they give `offered` and may cancel.
     pub proposer_id: UserId,
+    /// Who it is proposed to: they give `requested` and may accept, decline or counter.
     pub recipient_id: UserId,
     /// What the proposer gives.
     pub offered: Vec<TradeItem>,
     /// What the proposer asks of the recipient.
     pub requested: Vec<TradeItem>,
+    /// What the proposer wrote with it, at most 2,000 characters.
     pub message: Option<String>,
     /// As stored: an `Open` trade past `expires_at` is marked `Expired` by a schedule, and reads
     /// as such before ([`Trade::status_at`]).
     pub status: TradeStatus,
+    /// When it stops being open to an answer.
     pub expires_at: DateTime<Utc>,
+    /// Grows with every change: the `ETag`, and what `If-Match` is checked against.
     pub version: i64,
+    /// When it was proposed.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -104,6 +122,7 @@ impl Trade {
         if self.status == TradeStatus::Open && self.expires_at <= now { TradeStatus::Expired } else { self.status }
     }
 
+    /// Whether `user` is the proposer or the recipient: nobody else sees the trade.
     pub fn is_party(&self, user: UserId) -> bool {
         self.proposer_id == user || self.recipient_id == user
     }
@@ -112,11 +131,14 @@ impl Trade {
 /// Which trades of the caller's a list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TradeRole {
+    /// Trades the caller proposed.
     Sent,
+    /// Trades proposed to the caller.
     Received,
 }
 
 impl TradeRole {
+    /// The role named `s` (`sent`, `received`), or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "sent" => Ok(TradeRole::Sent),
@@ -129,12 +151,14 @@ impl TradeRole {
 /// The filter of a list of trades.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TradeFilter {
+    /// Only the trades the caller sent, or only those they received; `None`: both.
     pub role: Option<TradeRole>,
     /// As read at the time of the list (`expired` includes open trades past their expiry).
     pub status: Option<TradeStatus>,
 }
 
 impl TradeFilter {
+    /// Checks the `role` and `status` parameters, naming each bad one.
     pub fn parse(role: Option<&str>, status: Option<&str>) -> Result<Self, FieldErrors> {
         let mut v = Validator::default();
         let role = v.optional("role", role, TradeRole::parse).ok().flatten();
@@ -150,16 +174,25 @@ pub const MAX_ITEMS_PER_SIDE: usize = 20;
 pub const MESSAGE_MAX_CHARS: usize = 2_000;
 /// How long a proposal stays open unless told, and at most, in hours.
 pub const DEFAULT_TRADE_HOURS: i64 = 72;
+/// The longest a proposal may stay open, in hours (30 days).
 pub const MAX_TRADE_HOURS: i64 = 720;
 
 /// What a client sent to propose a trade (or a counter-proposal: no recipient, no expiry).
 #[derive(Debug, Clone, Default)]
 pub struct TradeDraft {
+    /// Whom the trade is proposed to; required, except in a counter-proposal.
     pub recipient_id: Option<i64>,
+    /// The ids of the proposer's items to give, at most [`MAX_ITEMS_PER_SIDE`], none twice.
     pub offered_item_ids: Option<Vec<i64>>,
+    /// The ids of the recipient's tradeable items asked for, at most [`MAX_ITEMS_PER_SIDE`], none
+    /// twice.
     pub requested_item_ids: Option<Vec<i64>>,
+    /// A message to the recipient, at most [`MESSAGE_MAX_CHARS`] characters; blank means none.
     pub message: Option<String>,
+    /// How long the proposal stays open, 1 to [`MAX_TRADE_HOURS`] hours; [`DEFAULT_TRADE_HOURS`]
+    /// when missing.
     pub expires_in_hours: Option<i64>,
+    /// Fields whose JSON type was wrong, reported with the rest.
     pub type_failures: TypeFailures,
 }
 
@@ -241,9 +274,13 @@ fn item_ids(raw: Option<Vec<i64>>) -> Result<Vec<i64>, String> {
 /// An item as a proposal sees it: whose it is and whether it may be traded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemState {
+    /// The item's id.
     pub id: i64,
+    /// Who owns it now.
     pub owner: UserId,
+    /// Where it stands in its owner's life.
     pub status: UserProductStatus,
+    /// Whether its owner offers it on the market.
     pub tradeable: bool,
 }
 
@@ -257,24 +294,34 @@ impl ItemState {
 /// A trade about to be stored, open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTrade {
+    /// The trade a counter-proposal answers, marked `superseded` when this one is stored.
     pub parent_id: Option<TradeId>,
+    /// Who proposes it.
     pub proposer_id: UserId,
+    /// Whom it is proposed to.
     pub recipient_id: UserId,
+    /// The ids of the proposer's items to give.
     pub offered: Vec<i64>,
+    /// The ids of the recipient's items asked for.
     pub requested: Vec<i64>,
+    /// The message, trimmed; `None` when blank.
     pub message: Option<String>,
+    /// When it stops being open to an answer.
     pub expires_at: DateTime<Utc>,
+    /// When it is proposed.
     pub created_at: DateTime<Utc>,
 }
 
 /// What an attempt to change an open trade found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transition {
+    /// The change was made: the trade as stored now.
     Done(Trade),
     /// The trade was not open (any more): its state at the time.
     NotOpen(TradeStatus),
     /// `If-Match` named another version.
     VersionMismatch {
+        /// The trade's version now.
         current: i64,
     },
     /// An item is no longer where the trade put it (accept only); the trade is now cancelled.
@@ -282,18 +329,26 @@ pub enum Transition {
     /// The swap would give a party a second item of one product with one serial number (accept
     /// only); nothing moved, and the trade stays open.
     SerialTaken,
+    /// No such trade.
     NotFound,
 }
 
 /// An item on the market.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MarketItem {
+    /// The owned item's id: what a proposal asks for.
     pub item_id: i64,
+    /// The catalogue product it is.
     pub product: ProductSummary,
+    /// Who owns it.
     pub owner_id: UserId,
+    /// The owner's username, for showing.
     pub owner_username: String,
+    /// When the owner bought it, if noted.
     pub purchase_date: Option<NaiveDate>,
+    /// The last day its warranty covers, if known.
     pub warranty_expires: Option<NaiveDate>,
+    /// Where it stands in its owner's life.
     pub status: UserProductStatus,
 }
 
@@ -302,6 +357,7 @@ pub struct MarketItem {
 pub struct MarketFilter {
     /// A case-insensitive part of the product's name or brand.
     pub q: Option<String>,
+    /// Only items of products in this category.
     pub category_id: Option<i64>,
     /// The product's brand, compared without regard to case.
     pub brand: Option<String>,

@@ -27,6 +27,7 @@ pub trait TradeRepository: Send + Sync {
         supersedes: Option<TradeId>,
     ) -> Result<Result<Trade, TradeStatus>, RepositoryError>;
 
+    /// The trade `id`, whoever's it is (the service decides who may see it).
     async fn find(&self, id: TradeId) -> Result<Option<Trade>, RepositoryError>;
 
     /// One page of `user`'s trades (sent, received, or both), newest first; the status filter

@@ -41,6 +41,7 @@ enum Party {
 }
 
 impl TradeService {
+    /// The service over the trades stored in `trades`.
     pub fn new(trades: Arc<dyn TradeRepository>) -> Self {
         Self { trades }
     }

@@ -19,6 +19,7 @@ use crate::UserId;
 pub struct ClientInfo {
     /// The peer address of the connection.
     pub ip: Option<String>,
+    /// The client's `User-Agent`, at most 512 bytes of it.
     pub user_agent: Option<String>,
 }
 
@@ -31,14 +32,21 @@ pub enum AuditAction {
     Login,
     /// A refused sign-in: unknown email, wrong password, disabled account or missing second factor.
     LoginFailed,
+    /// A sign-out: the session's refresh token was revoked.
     Logout,
     /// An already-exchanged refresh token was presented again; its family was revoked.
     RefreshTokenReuse,
+    /// A password was changed by its owner.
     PasswordChanged,
+    /// An administrator changed an account's role (`details`: `from`, `to`).
     RoleChanged,
+    /// An administrator disabled or enabled an account (`details`: `from`, `to`).
     StatusChanged,
+    /// An account was deleted.
     UserDeleted,
+    /// Two-factor sign-in was turned on.
     TotpEnabled,
+    /// Two-factor sign-in was turned off.
     TotpDisabled,
     /// A recovery code was spent in place of a TOTP code.
     RecoveryCodeUsed,
@@ -53,6 +61,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
+    /// Every action, for listing and parsing.
     pub const ALL: [AuditAction; 15] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
@@ -71,6 +80,7 @@ impl AuditAction {
         AuditAction::TokenRevoked,
     ];
 
+    /// The action's wire name (`login_failed`): stable, since administrators filter on it.
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Login => "login",
@@ -91,6 +101,7 @@ impl AuditAction {
         }
     }
 
+    /// The action named `s`, or the message a `422` carries naming every valid one.
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
             let names: Vec<_> = Self::ALL.iter().map(|a| a.as_str()).collect();
@@ -108,13 +119,19 @@ impl fmt::Display for AuditAction {
 /// An entry to append.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAuditEntry {
+    /// What was done.
     pub action: AuditAction,
+    /// Who did it, when known (`None` for a refused sign-in of an unknown email).
     pub actor_id: Option<UserId>,
+    /// Whose account it was about, if any.
     pub target_id: Option<UserId>,
+    /// The client's address (see [`ClientInfo::ip`]).
     pub ip: Option<String>,
+    /// The client's `User-Agent`, bounded.
     pub user_agent: Option<String>,
     /// A JSON object with what else is worth knowing (`{"from": "user", "to": "admin"}`).
     pub details: Map<String, Value>,
+    /// When it was done.
     pub at: DateTime<Utc>,
 }
 
@@ -170,23 +187,34 @@ impl NewAuditEntry {
 /// A stored entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEntry {
+    /// The entry's id: entries are appended in this order.
     pub id: i64,
+    /// What was done.
     pub action: AuditAction,
+    /// Who did it, when known.
     pub actor_id: Option<UserId>,
+    /// Whose account it was about, if any.
     pub target_id: Option<UserId>,
+    /// The client's address.
     pub ip: Option<String>,
+    /// The client's `User-Agent`, bounded.
     pub user_agent: Option<String>,
+    /// A JSON object with what else is worth knowing.
     pub details: Map<String, Value>,
+    /// When it was recorded.
     pub created_at: DateTime<Utc>,
 }
 
 /// Which entries to list: newest first, filtered by any of the fields set.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditQuery {
+    /// Only the entries of this actor.
     pub actor_id: Option<UserId>,
+    /// Only the entries of this action.
     pub action: Option<AuditAction>,
     /// Entries at or after this instant.
     pub since: Option<DateTime<Utc>>,
+    /// Which page of the matching entries.
     pub page: PageRequest,
 }
 

@@ -28,8 +28,11 @@ impl Default for AuthSettings {
 /// A signed-in session: what a client receives from login and refresh.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The short-lived access token.
     pub access: AccessToken,
+    /// The single-use refresh token, to exchange for the next pair.
     pub refresh_token: RefreshToken,
+    /// The account signed in.
     pub user: User,
 }
 
@@ -45,7 +48,9 @@ pub(crate) struct ProvenSecondFactor {
 /// What a person types to sign in.
 #[derive(Clone, Default)]
 pub struct LoginAttempt {
+    /// The email address signed in with, as typed.
     pub email: String,
+    /// The password, as typed.
     pub password: String,
     /// The current code of their authenticator app, when TOTP is on.
     pub totp_code: Option<String>,
@@ -82,18 +87,26 @@ impl std::fmt::Debug for AuthService {
 /// The ports an [`AuthService`] is built from.
 #[expect(missing_debug_implementations, reason = "a bag of ports, consumed at once by AuthService::new")]
 pub struct AuthParts {
+    /// The accounts.
     pub users: Arc<dyn UserRepository>,
+    /// Where refresh tokens are kept (as hashes).
     pub tokens: Arc<dyn RefreshTokenStore>,
+    /// bcrypt, or whatever the passwords were hashed with.
     pub hasher: Arc<dyn PasswordHasher>,
+    /// Signs and verifies access tokens.
     pub issuer: Arc<dyn TokenIssuer>,
+    /// Checks TOTP codes.
     pub totp: Arc<dyn TotpVerifier>,
+    /// Where sign-ins, refusals and other security-relevant actions are recorded.
     pub audit: Arc<dyn AuditLog>,
     /// Told when an account's access tokens stop working (a stolen refresh token).
     pub principals: Arc<dyn PrincipalCache>,
+    /// Lifetimes.
     pub settings: AuthSettings,
 }
 
 impl AuthService {
+    /// The service, from its ports.
     pub fn new(parts: AuthParts) -> Self {
         let AuthParts { users, tokens, hasher, issuer, totp, audit, principals, settings } = parts;
         let second_factor = SecondFactorCheck { users: users.clone(), totp };

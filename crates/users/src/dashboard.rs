@@ -11,9 +11,13 @@ use crate::{Principal, UserError};
 /// The dashboard's figures, as of one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PlatformCounts {
+    /// Every account, active or not.
     pub users: u64,
+    /// Every task.
     pub tasks: u64,
+    /// Every product of the catalogue.
     pub products: u64,
+    /// Every stored file.
     pub files: u64,
     /// Accounts created since the start of the UTC day.
     pub new_users_today: u64,
@@ -45,6 +49,7 @@ impl std::fmt::Debug for DashboardService {
 }
 
 impl DashboardService {
+    /// The dashboard over the platform's tables, counted by `census`.
     pub fn new(census: Arc<dyn PlatformCensus>) -> Self {
         Self { census }
     }

@@ -10,6 +10,8 @@
 //! GitHub; [`TwoFactorService`] turns TOTP on and off; [`UserService`] is everything else a person
 //! or an administrator does to accounts. Security-relevant actions leave an [`AuditEntry`].
 
+#![warn(missing_docs)]
+
 mod audit;
 mod auth_service;
 mod dashboard;
@@ -37,7 +39,9 @@ pub use ports::{
     AuditLog, MfaTokenStore, OAuthProvider, OAuthStateStore, PasswordHasher, RefreshTokenStore, TokenIssuer,
     TotpVerifier, UserQuery, UserRepository,
 };
-pub use principal::{Accounts, Authenticator, CacheEpoch, PRINCIPAL_CHANGED, Principal, PrincipalCache};
+pub use principal::{
+    Accounts, Authenticator, CacheEpoch, PRINCIPAL_CHANGED, Principal, PrincipalCache, StoredAccounts,
+};
 pub use tokens::{
     AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshToken, RefreshTokenRecord, TokenHash,
 };

@@ -26,15 +26,21 @@ impl fmt::Display for UserId {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// An ordinary account: their own tasks, products and files, and what is shared with them.
     User,
+    /// Also sees every task and may remove others' comments and chat messages.
     Moderator,
+    /// Also administers accounts (roles, status, deletion) and sees every email.
     Admin,
+    /// An admin no admin can manage: only a super admin grants the role or changes such an account.
     SuperAdmin,
 }
 
 impl Role {
+    /// Every role, in increasing power.
     pub const ALL: [Role; 4] = [Role::User, Role::Moderator, Role::Admin, Role::SuperAdmin];
 
+    /// The role's name on the wire and in the database (`super_admin`).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::User => "user",
@@ -44,6 +50,7 @@ impl Role {
         }
     }
 
+    /// The role named `s` (as [`Role::as_str`] spells it), or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()
@@ -74,11 +81,15 @@ impl fmt::Display for Role {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UserStatus {
+    /// The account may sign in and its tokens work.
     Active,
+    /// The account keeps its data but may not sign in; its tokens stop working at their next
+    /// request.
     Disabled,
 }
 
 impl UserStatus {
+    /// The status's name on the wire and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             UserStatus::Active => "active",
@@ -86,6 +97,7 @@ impl UserStatus {
         }
     }
 
+    /// The status named `s` (`active`, `disabled`), or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "active" => Ok(UserStatus::Active),
@@ -99,18 +111,29 @@ impl UserStatus {
 /// sign-in path ever reads one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
+    /// The account's id.
     pub id: UserId,
+    /// The unique username, as its owner spelled it (unique regardless of case).
     pub username: String,
     /// Always stored lower-case, so that comparisons are case-insensitive.
     pub email: String,
+    /// What the account may do.
     pub role: Role,
+    /// Whether the account may be used.
     pub status: UserStatus,
+    /// The given name, if the user gave one.
     pub first_name: Option<String>,
+    /// The family name, if the user gave one.
     pub last_name: Option<String>,
+    /// A few words the user wrote about themself, if any.
     pub bio: Option<String>,
+    /// The URL of the user's picture, if any.
     pub avatar_url: Option<String>,
+    /// Whether signing in with a password also needs a TOTP code (or a recovery code).
     pub totp_enabled: bool,
+    /// When the account was made.
     pub created_at: DateTime<Utc>,
+    /// When the account last changed.
     pub updated_at: DateTime<Utc>,
     /// Access tokens carry the generation they were issued under and are refused once it moves
     /// on (it does when the account is disabled), even if the account is enabled again.
@@ -121,6 +144,7 @@ pub struct User {
 }
 
 impl User {
+    /// Whether the account may be used (its status is active).
     pub fn is_active(&self) -> bool {
         self.status == UserStatus::Active
     }
@@ -159,6 +183,7 @@ impl User {
 pub struct Username(String);
 
 impl Username {
+    /// A username from what a client sent, trimmed; the message a `422` carries otherwise.
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
         let s = raw.as_ref().trim();
         if !(3..=32).contains(&s.len()) {
@@ -170,10 +195,12 @@ impl Username {
         Ok(Self(s.to_owned()))
     }
 
+    /// The username as its owner spelled it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The username as an owned `String`.
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -187,6 +214,8 @@ impl Username {
 pub struct Email(String);
 
 impl Email {
+    /// An email address from what a client sent, trimmed and lower-cased; the message a `422`
+    /// carries otherwise.
     pub fn parse(raw: impl AsRef<str>) -> Result<Self, String> {
         const INVALID: &str = "must be a valid email address";
         let s = raw.as_ref().trim().to_lowercase();
@@ -206,10 +235,12 @@ impl Email {
         Ok(Self(s))
     }
 
+    /// The address, lower-cased.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The address, lower-cased, as an owned `String`.
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -221,9 +252,13 @@ impl Email {
 pub struct Password(String);
 
 impl Password {
+    /// The shortest password accepted, in bytes.
     pub const MIN_BYTES: usize = 8;
+    /// The longest password accepted, in bytes: all that bcrypt reads.
     pub const MAX_BYTES: usize = 72;
 
+    /// A new password of 8 to 72 bytes, as sent (never trimmed); the message a `422` carries
+    /// otherwise.
     pub fn parse(raw: impl Into<String>) -> Result<Self, String> {
         let s = raw.into();
         if s.len() < Self::MIN_BYTES {
@@ -235,6 +270,7 @@ impl Password {
         Ok(Self(s))
     }
 
+    /// The password itself, for the hasher alone.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -249,8 +285,11 @@ impl fmt::Debug for Password {
 /// A validated registration.
 #[derive(Debug, Clone)]
 pub struct NewAccount {
+    /// The chosen username.
     pub username: Username,
+    /// The email address, lower-cased.
     pub email: Email,
+    /// The chosen password, not yet hashed.
     pub password: Password,
 }
 
@@ -287,21 +326,31 @@ impl NewAccount {
 /// What the repository stores for a new account: the password is already hashed.
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    /// The username to store.
     pub username: Username,
+    /// The email address to store, lower-cased.
     pub email: Email,
+    /// The bcrypt hash of the password; `None` for an account made through an OAuth provider alone,
+    /// which has none.
     pub password_hash: Option<String>,
+    /// What the account may do.
     pub role: Role,
+    /// When the account is made: its `created_at` and `updated_at`.
     pub created_at: DateTime<Utc>,
 }
 
 /// A validated password change.
 #[derive(Debug, Clone)]
 pub struct PasswordChange {
+    /// The password the account has now, to be checked before anything changes.
     pub current_password: String,
+    /// The password that replaces it.
     pub new_password: Password,
 }
 
 impl PasswordChange {
+    /// Checks both passwords at once: the current one must be sent, the new one must be a valid
+    /// [`Password`]; every failing field is reported.
     pub fn parse(
         current_password: Option<String>,
         new_password: Option<String>,
@@ -324,16 +373,24 @@ impl PasswordChange {
 /// value and `None` keeps it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProfileChanges {
+    /// A new username; `None` keeps it.
     pub username: Option<Username>,
+    /// A new given name, or `Some(None)` to clear it.
     pub first_name: Option<Option<String>>,
+    /// A new family name, or `Some(None)` to clear it.
     pub last_name: Option<Option<String>>,
+    /// A new text about the user, or `Some(None)` to clear it.
     pub bio: Option<Option<String>>,
+    /// A new picture URL, or `Some(None)` to clear it.
     pub avatar_url: Option<Option<String>>,
 }
 
 impl ProfileChanges {
+    /// The most characters of a first or last name.
     pub const MAX_NAME_CHARS: usize = 100;
+    /// The most characters of a bio.
     pub const MAX_BIO_CHARS: usize = 2000;
+    /// The most bytes of an avatar URL.
     pub const MAX_URL_BYTES: usize = 2048;
 
     /// A first or last name: trimmed, at most 100 characters; blank clears it.
@@ -371,6 +428,7 @@ impl ProfileChanges {
         }
     }
 
+    /// Whether nothing would change.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }

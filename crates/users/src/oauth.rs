@@ -39,13 +39,17 @@ pub const STATE_TTL: Duration = Duration::minutes(10);
 /// The providers Workbench knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OAuthProviderName {
+    /// Google, through OpenID Connect's userinfo.
     Google,
+    /// GitHub, through its REST API's `/user` and `/user/emails`.
     GitHub,
 }
 
 impl OAuthProviderName {
+    /// Every provider Workbench knows.
     pub const ALL: [OAuthProviderName; 2] = [OAuthProviderName::Google, OAuthProviderName::GitHub];
 
+    /// The provider's name in routes (`/auth/oauth/{provider}`) and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             OAuthProviderName::Google => "google",
@@ -53,6 +57,7 @@ impl OAuthProviderName {
         }
     }
 
+    /// The provider named `s` (`google`, `github`), if Workbench knows it.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
@@ -67,8 +72,13 @@ impl fmt::Display for OAuthProviderName {
 /// Where to send the browser, and what to remember until it comes back.
 #[derive(Clone)]
 pub struct AuthorizationRequest {
+    /// The provider's authorization URL to redirect the browser to, carrying `state` and the PKCE
+    /// challenge.
     pub url: String,
+    /// The single-use value the provider sends back with the callback; stored only as a hash.
     pub state: String,
+    /// The PKCE verifier whose challenge the URL carries, presented again when the code is
+    /// exchanged.
     pub pkce_verifier: String,
 }
 
@@ -81,8 +91,11 @@ impl fmt::Debug for AuthorizationRequest {
 /// An authorization waiting for its callback, stored under the hash of its `state`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PendingAuthorization {
+    /// Which provider the browser was sent to.
     pub provider: OAuthProviderName,
+    /// The PKCE verifier to present when the callback's code is exchanged.
     pub pkce_verifier: String,
+    /// When the authorization stops being accepted ([`STATE_TTL`] after it started).
     pub expires_at: DateTime<Utc>,
     /// The hash of the [`BrowserBinding`] given to the browser that started it.
     pub browser: TokenHash,
@@ -94,14 +107,17 @@ pub struct PendingAuthorization {
 pub struct BrowserBinding(String);
 
 impl BrowserBinding {
+    /// A fresh binding: 256 random bits, hex.
     pub fn generate() -> Self {
         Self(random_hex())
     }
 
+    /// The SHA-256 under which the binding is stored with its authorization.
     pub fn hash(&self) -> TokenHash {
         TokenHash::of(&self.0)
     }
 
+    /// The binding itself, to hand to the browser (a cookie) and nowhere else.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -116,7 +132,9 @@ impl fmt::Debug for BrowserBinding {
 /// A started sign-in: where to send the browser, and what it must keep until it comes back.
 #[derive(Debug, Clone)]
 pub struct OAuthStart {
+    /// The provider's URL to send the browser to.
     pub url: String,
+    /// The value the browser must keep (a cookie) and present with the callback.
     pub binding: BrowserBinding,
     /// How long the sign-in may wait for its callback (and the browser keep its binding).
     pub ttl: Duration,
@@ -125,6 +143,7 @@ pub struct OAuthStart {
 /// How a callback ended, when it did not fail.
 #[derive(Debug, Clone)]
 pub enum OAuthSignIn {
+    /// The person is signed in: the same token pair as a password sign-in.
     SignedIn(Box<Session>),
     /// The account has TOTP on: no session yet, a challenge to complete with a code.
     SecondFactorRequired(MfaChallenge),
@@ -144,6 +163,7 @@ impl fmt::Debug for PendingAuthorization {
 pub struct ExternalProfile {
     /// The provider's stable id of the person (Google's `sub`, GitHub's numeric id).
     pub subject: String,
+    /// The email address the provider shares, if any.
     pub email: Option<String>,
     /// Whether the provider has verified that the person controls `email`.
     pub email_verified: bool,
@@ -154,10 +174,13 @@ pub struct ExternalProfile {
 /// An identity to link to an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalIdentity {
+    /// The provider that vouches for the identity.
     pub provider: OAuthProviderName,
+    /// The provider's stable id of the person (Google's `sub`, GitHub's numeric id).
     pub subject: String,
     /// The email the provider gave when the identity was linked, for the record.
     pub email: Option<String>,
+    /// When the identity was linked to the account.
     pub linked_at: DateTime<Utc>,
 }
 
@@ -175,7 +198,9 @@ pub enum ProviderError {
 /// What came back to the callback URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Callback {
+    /// The authorization code to exchange for the provider's tokens.
     pub code: Option<String>,
+    /// The `state` the sign-in started with, echoed by the provider.
     pub state: Option<String>,
     /// The provider's `error` parameter, when the person declined or the request was refused.
     pub error: Option<String>,
@@ -184,14 +209,18 @@ pub struct Callback {
 /// Failures of signing in through a provider.
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {
+    /// The provider named is not one with a client id and secret configured (its routes answer
+    /// `404`).
     #[error("sign-in with {0} is not configured")]
     NotConfigured(String),
     /// A missing, unknown, expired, replayed or other provider's `state`, or one that another
     /// browser started.
     #[error("the sign-in request is unknown, expired, was already used or was started in another browser; start again")]
     InvalidState,
+    /// The callback has a valid `state` but no `code` (and no `error`).
     #[error("the callback carries no authorization code")]
     MissingCode,
+    /// The provider refused the code or could not be reached.
     #[error(transparent)]
     Provider(#[from] ProviderError),
     /// The provider's email belongs to an account but the provider has not verified it.
@@ -202,6 +231,8 @@ pub enum OAuthError {
     /// The provider shared no email address, and an account cannot be made without one.
     #[error("{0} shared no email address; add one to your {0} account, then sign in again")]
     NoEmail(OAuthProviderName),
+    /// Signing in failed after the provider vouched for the person (a disabled account, a store
+    /// failure).
     #[error(transparent)]
     Auth(#[from] AuthError),
 }
@@ -229,6 +260,9 @@ impl fmt::Debug for OAuthService {
 }
 
 impl OAuthService {
+    /// The service over the configured `providers` (one per name; the others answer
+    /// `NotConfigured`), the pending authorizations in `states`, the second-factor challenges in
+    /// `challenges`, the accounts in `users`, and `auth` to open sessions.
     pub fn new(
         providers: Vec<Arc<dyn OAuthProvider>>,
         states: Arc<dyn OAuthStateStore>,

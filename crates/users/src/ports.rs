@@ -24,6 +24,7 @@ pub struct UserQuery {
     pub exclude: Option<UserId>,
     /// Only active accounts.
     pub only_active: bool,
+    /// Which page of the matching accounts, ordered by id.
     pub page: PageRequest,
 }
 
@@ -275,6 +276,7 @@ pub trait TotpVerifier: Send + Sync {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait OAuthProvider: Send + Sync {
+    /// Which provider this is.
     fn name(&self) -> OAuthProviderName;
 
     /// Where to send the browser, with a fresh random `state` and PKCE challenge.

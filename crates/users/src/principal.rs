@@ -12,14 +12,18 @@ use crate::{AccessClaims, AuthError, Role, TokenIssuer, User, UserId, UserReposi
 /// that need the profile (name, email) read the account itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal {
+    /// The account's id.
     pub id: UserId,
+    /// What the account may do, as stored now (not as its token says).
     pub role: Role,
+    /// Whether the account may be used.
     pub status: UserStatus,
     /// The account's token generation: access tokens of an older one are refused.
     pub token_generation: i64,
 }
 
 impl Principal {
+    /// Whether the account may be used: a disabled one is refused at every request.
     pub fn is_active(&self) -> bool {
         self.status == UserStatus::Active
     }
@@ -91,6 +95,8 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
+    /// Checks tokens signed by `issuer`, reading the accounts they name from `principals` first and
+    /// from `users` when it does not have them (caching what it read).
     pub fn new(
         issuer: Arc<dyn TokenIssuer>,
         users: Arc<dyn UserRepository>,
@@ -134,6 +140,37 @@ impl Accounts for Authenticator {
         let principal = Principal::from(&user);
         self.principals.put(principal, read_since);
         Ok(Some(principal))
+    }
+}
+
+/// [`Accounts`] read from the [`UserRepository`] itself: one read per question, nothing cached.
+///
+/// For a program that keeps no [`PrincipalCache`] (a script, or another program reusing the domain
+/// crates as a library), and for a check that must see an account as stored right now, when a
+/// cache may still hold what it was a moment ago. A server answering requests wants
+/// [`Authenticator`], which costs no round trip for a recent caller.
+#[derive(Clone)]
+pub struct StoredAccounts {
+    users: Arc<dyn UserRepository>,
+}
+
+impl StoredAccounts {
+    /// Accounts as `users` stores them.
+    pub fn new(users: Arc<dyn UserRepository>) -> Self {
+        Self { users }
+    }
+}
+
+impl std::fmt::Debug for StoredAccounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredAccounts").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Accounts for StoredAccounts {
+    async fn account(&self, id: UserId) -> Result<Option<Principal>, RepositoryError> {
+        Ok(self.users.find(id).await?.as_ref().map(Principal::from))
     }
 }
 
@@ -205,5 +242,19 @@ mod tests {
             .authenticate("jwt")
             .await
             .expect("valid");
+    }
+
+    #[tokio::test]
+    async fn stored_accounts_read_every_answer_from_the_repository() {
+        let mut users = MockUserRepository::new();
+        let disabled = User { status: UserStatus::Disabled, token_generation: 2, ..User::sample(1) };
+        users.expect_find().withf(|id| *id == UserId(1)).times(2).returning(move |_| Ok(Some(disabled.clone())));
+        users.expect_find().withf(|id| *id == UserId(2)).times(1).returning(|_| Ok(None));
+        let accounts = StoredAccounts::new(Arc::new(users));
+        for _ in 0..2 {
+            let found = accounts.account(UserId(1)).await.expect("read").expect("exists");
+            assert_eq!((found.status, found.token_generation), (UserStatus::Disabled, 2));
+        }
+        assert_eq!(accounts.account(UserId(2)).await.expect("read"), None);
     }
 }

@@ -14,18 +14,22 @@ use crate::{Role, UserId};
 /// What a verified access token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessClaims {
+    /// Whose token it is.
     pub user_id: UserId,
+    /// The role the account had when the token was issued (the request reads the current one).
     pub role: Role,
     /// The token's unique id (`jti`).
     pub token_id: String,
     /// The user's token generation when the token was issued.
     pub generation: i64,
+    /// When the token stops being accepted (`exp`).
     pub expires_at: DateTime<Utc>,
 }
 
 /// A freshly signed access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {
+    /// The signed token (a JWT), sent as `Authorization: Bearer`.
     pub token: String,
     /// Seconds until it expires.
     pub expires_in: i64,
@@ -53,6 +57,7 @@ impl RefreshToken {
         TokenHash::of(&self.0)
     }
 
+    /// The token itself, to hand to the client once.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -80,6 +85,7 @@ impl TokenHash {
         Self(hex)
     }
 
+    /// The SHA-256, hex.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -88,19 +94,29 @@ impl TokenHash {
 /// A refresh token to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRefreshToken {
+    /// Whose token it is.
     pub user_id: UserId,
+    /// The sign-in the token belongs to: every token refreshed from one login shares it, and a
+    /// reuse revokes them together.
     pub family_id: String,
+    /// The token's SHA-256: the token itself is never stored.
     pub hash: TokenHash,
+    /// When the token was issued.
     pub created_at: DateTime<Utc>,
+    /// When the token stops being accepted.
     pub expires_at: DateTime<Utc>,
 }
 
 /// A stored refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
+    /// The stored token's id.
     pub id: i64,
+    /// Whose token it is.
     pub user_id: UserId,
+    /// The sign-in the token belongs to (see [`NewRefreshToken::family_id`]).
     pub family_id: String,
+    /// When the token stops being accepted.
     pub expires_at: DateTime<Utc>,
     /// Set when the token was exchanged for a new pair; presenting it again is reuse.
     pub used_at: Option<DateTime<Utc>>,

@@ -54,6 +54,7 @@ impl MfaToken {
         TokenHash::of(&self.0)
     }
 
+    /// The token itself, to hand to the client once.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -76,24 +77,31 @@ pub(crate) fn random_hex() -> String {
 /// [`MfaToken`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingSecondFactor {
+    /// Whose sign-in it is.
     pub user_id: UserId,
     /// The provider that proved the first factor, for the audit trail of the completed sign-in.
     pub provider: OAuthProviderName,
+    /// When the sign-in can no longer be completed ([`MFA_TOKEN_TTL`] after it stopped).
     pub expires_at: DateTime<Utc>,
 }
 
 /// What a client is told when a sign-in stops at the second factor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MfaChallenge {
+    /// The ticket to send back with the code, shown once.
     pub token: MfaToken,
+    /// When the ticket stops being accepted.
     pub expires_at: DateTime<Utc>,
 }
 
 /// The second step of a sign-in that stopped at `totp-required`.
 #[derive(Clone, Default)]
 pub struct SecondFactorAttempt {
+    /// The ticket the first step answered with.
     pub mfa_token: String,
+    /// The current code of the user's authenticator app.
     pub totp_code: Option<String>,
+    /// One of the user's recovery codes, in place of `totp_code`.
     pub recovery_code: Option<String>,
 }
 
@@ -108,6 +116,7 @@ impl std::fmt::Debug for SecondFactorAttempt {
 pub struct TotpState {
     /// Set from `setup` on; cleared by `disable`.
     pub secret: Option<String>,
+    /// Whether sign-in needs a code: set by `enable`, cleared by `disable`.
     pub enabled: bool,
     /// The time step of the last accepted code.
     pub last_step: Option<i64>,
@@ -129,7 +138,9 @@ impl std::fmt::Debug for TotpState {
 /// What an authenticator app needs; shown once, at setup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TotpSetup {
+    /// The shared secret, base32, for typing into an app by hand.
     pub secret: String,
+    /// The `otpauth://` URL with the secret, the account and the issuer, for a QR code.
     pub otpauth_url: String,
 }
 
@@ -141,6 +152,7 @@ pub struct RecoveryCode(String);
 const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
 impl RecoveryCode {
+    /// A fresh code: 16 characters of the alphabet, drawn at random.
     pub fn generate() -> Self {
         let mut rng = rand::rng();
         let chars: String =
@@ -156,6 +168,7 @@ impl RecoveryCode {
         TokenHash::of(&normalized)
     }
 
+    /// The hash under which the code is stored.
     pub fn hash(&self) -> TokenHash {
         Self::hash_of(&self.0)
     }
@@ -174,6 +187,7 @@ impl RecoveryCode {
         count == 16
     }
 
+    /// The code as shown to its user, once.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -192,8 +206,10 @@ pub enum TwoFactorError {
     /// password is missing or wrong: every failing one of `code` and `password` is named.
     #[error("invalid fields: {0}")]
     Invalid(FieldErrors),
+    /// `setup` or `enable` while TOTP is already on.
     #[error("two-factor authentication is already enabled")]
     AlreadyEnabled,
+    /// `disable` while TOTP is off.
     #[error("two-factor authentication is not enabled")]
     NotEnabled,
     /// `enable` before `setup`.
@@ -201,7 +217,11 @@ pub enum TwoFactorError {
     NotSetUp,
     /// Too many wrong codes in a row; nothing is checked until `until`.
     #[error("too many wrong codes; try again later")]
-    Locked { until: DateTime<Utc> },
+    Locked {
+        /// When codes are checked again.
+        until: DateTime<Utc>,
+    },
+    /// Anything else: the store failed.
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -215,11 +235,14 @@ impl From<workbench_core::RepositoryError> for TwoFactorError {
 /// How a second factor was proven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecondFactor {
+    /// A code of the user's authenticator app.
     Totp,
+    /// One of the user's single-use recovery codes.
     RecoveryCode,
 }
 
 impl SecondFactor {
+    /// The factor's name in the audit trail (`totp`, `recovery_code`).
     pub fn as_str(self) -> &'static str {
         match self {
             SecondFactor::Totp => "totp",
@@ -311,6 +334,8 @@ impl std::fmt::Debug for TwoFactorService {
 }
 
 impl TwoFactorService {
+    /// The service over the accounts in `users`, checking codes with `totp` and passwords with
+    /// `hasher`; secrets are issued under the label `Workbench`.
     pub fn new(users: Arc<dyn UserRepository>, totp: Arc<dyn TotpVerifier>, hasher: Arc<dyn PasswordHasher>) -> Self {
         Self { users, totp, hasher, issuer_label: "Workbench".into() }
     }

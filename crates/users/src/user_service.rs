@@ -13,7 +13,9 @@ use crate::{
 /// What an administrator may change on someone else's account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AdminChanges {
+    /// A new role; `None` keeps it. Nobody grants a role above their own.
     pub role: Option<Role>,
+    /// Disable or enable the account; `None` keeps its status.
     pub status: Option<UserStatus>,
 }
 
@@ -34,6 +36,9 @@ impl std::fmt::Debug for UserService {
 }
 
 impl UserService {
+    /// The service over the accounts in `users`, hashing new passwords with `hasher`, recording
+    /// changes in `audit` and telling `principals` (every instance's cache) when an account's role,
+    /// status or password changes.
     pub fn new(
         users: Arc<dyn UserRepository>,
         hasher: Arc<dyn PasswordHasher>,

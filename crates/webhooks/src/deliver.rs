@@ -37,8 +37,12 @@ pub fn delivery_options() -> HandlerOptions {
 /// One HTTP request to a subscriber.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutgoingWebhook {
+    /// Where to send it: the subscription's URL.
     pub url: String,
+    /// The headers to send: the content type, the Standard Webhooks `webhook-id`,
+    /// `webhook-timestamp` and `webhook-signature`, and `x-workbench-event`.
     pub headers: Vec<(&'static str, String)>,
+    /// The event's envelope, as JSON.
     pub body: Vec<u8>,
 }
 
@@ -80,6 +84,9 @@ impl fmt::Debug for FanOut {
 }
 
 impl FanOut {
+    /// The publisher that turns each event into a delivery (and its job) for every subscription of
+    /// its audience that wants it: subscriptions from `subscriptions`, deliveries stored in
+    /// `deliveries`, bodies shaped by `presenter`.
     pub fn new(
         subscriptions: Arc<dyn SubscriptionRepository>,
         deliveries: Arc<dyn DeliveryStore>,
@@ -158,6 +165,8 @@ impl fmt::Debug for DeliveryHandler {
 }
 
 impl DeliveryHandler {
+    /// The handler of delivery jobs: each attempt's request sent by `sender`, recorded in
+    /// `deliveries`, and counted by `observer`.
     pub fn new(
         deliveries: Arc<dyn DeliveryStore>,
         sender: Arc<dyn WebhookSender>,

@@ -4,8 +4,10 @@ use workbench_core::{FieldErrors, RepositoryError};
 
 use crate::{Provider, SignatureError};
 
+/// Failures of the webhook use cases. The HTTP adapter maps each variant to one status.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
+    /// Fields of a subscription that failed their rules, each named.
     #[error("invalid fields: {0}")]
     Validation(#[from] FieldErrors),
     /// No such subscription, or one of another user.
@@ -23,6 +25,7 @@ pub enum WebhookError {
     /// The delivery is signed but lacks what it must carry (a delivery id, an event type, JSON).
     #[error("malformed delivery: {0}")]
     Malformed(String),
+    /// Anything else: the store failed.
     #[error(transparent)]
     Unknown(anyhow::Error),
 }

@@ -24,13 +24,17 @@ pub const INBOUND_MAX_ATTEMPTS: u32 = 10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
+    /// GitHub, signed with `X-Hub-Signature-256`.
     Github,
+    /// Stripe, signed with `Stripe-Signature`.
     Stripe,
 }
 
 impl Provider {
+    /// Every provider.
     pub const ALL: [Provider; 2] = [Provider::Github, Provider::Stripe];
 
+    /// The provider's name in routes (`/webhooks/github`) and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Github => "github",
@@ -38,6 +42,7 @@ impl Provider {
         }
     }
 
+    /// The provider named `s`, or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| format!("{s:?} is not one of github, stripe"))
     }
@@ -64,9 +69,11 @@ pub enum InboundStatus {
 }
 
 impl InboundStatus {
+    /// Every status.
     pub const ALL: [InboundStatus; 4] =
         [InboundStatus::Received, InboundStatus::Processed, InboundStatus::Ignored, InboundStatus::Failed];
 
+    /// The status's name on the wire and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             InboundStatus::Received => "received",
@@ -76,6 +83,7 @@ impl InboundStatus {
         }
     }
 
+    /// The status named `s`, or the message a `422` carries.
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()
@@ -87,28 +95,42 @@ impl InboundStatus {
 /// A delivery as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboundDelivery {
+    /// The delivery's id.
     pub id: i64,
+    /// Who sent it.
     pub provider: Provider,
+    /// What it is about (`push`, `invoice.paid`).
     pub event_type: String,
     /// The provider's id of the delivery (`X-GitHub-Delivery`, Stripe's event id).
     pub delivery_id: String,
+    /// The delivery's JSON body, as received.
     pub payload: Value,
+    /// When it arrived.
     pub received_at: DateTime<Utc>,
+    /// Where it stands.
     pub status: InboundStatus,
+    /// Processing attempts so far.
     pub attempts: u32,
+    /// The error of the latest failed attempt.
     pub last_error: Option<String>,
     /// What processing did.
     pub result: Option<Value>,
+    /// When processing ended, if it has.
     pub processed_at: Option<DateTime<Utc>>,
 }
 
 /// A checked delivery, to store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewInboundDelivery {
+    /// Who sent it.
     pub provider: Provider,
+    /// What it is about, from the header or the body.
     pub event_type: String,
+    /// The provider's id of the delivery, which makes a redelivery a duplicate.
     pub delivery_id: String,
+    /// The delivery's JSON body.
     pub payload: Value,
+    /// When it arrived.
     pub received_at: DateTime<Utc>,
 }
 
@@ -124,9 +146,14 @@ pub enum Recorded {
 /// How one processing attempt ended, for [`InboundStore::finish`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finished {
+    /// How it ended: `processed`, `ignored`, or `failed` for good (a retried attempt leaves it
+    /// `received`).
     pub status: InboundStatus,
+    /// What processing did, when it succeeded.
     pub result: Option<Value>,
+    /// The attempt's error, when it failed.
     pub error: Option<String>,
+    /// When it ended.
     pub at: DateTime<Utc>,
 }
 
@@ -169,7 +196,9 @@ pub struct DeliveryHeaders {
 /// The secrets deliveries are signed with; a provider without one is not accepted.
 #[derive(Clone, Default)]
 pub struct ProviderSecrets {
+    /// GitHub's webhook secret; `None`: GitHub's deliveries are refused.
     pub github: Option<String>,
+    /// Stripe's signing secret (`whsec_...`); `None`: Stripe's deliveries are refused.
     pub stripe: Option<String>,
 }
 
@@ -199,6 +228,7 @@ impl fmt::Debug for InboundService {
 const FIELD_MAX: usize = 255;
 
 impl InboundService {
+    /// The service over the deliveries stored in `store`, checking signatures with `secrets`.
     pub fn new(store: Arc<dyn InboundStore>, secrets: ProviderSecrets) -> Self {
         Self { store, secrets }
     }
@@ -368,6 +398,8 @@ impl fmt::Debug for InboundProcessor {
 }
 
 impl InboundProcessor {
+    /// The handler of processing jobs: deliveries read from and finished in `store`, counted by
+    /// `observer`.
     pub fn new(store: Arc<dyn InboundStore>, observer: Arc<dyn WebhookObserver>) -> Self {
         Self { store, observer }
     }

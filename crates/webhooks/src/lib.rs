@@ -12,6 +12,8 @@
 //! Standard Webhooks way ([`signing::sign`]), never follows redirects, never reaches an internal
 //! address ([`target`]) unless allowed, and is logged.
 
+#![warn(missing_docs)]
+
 mod deliver;
 mod error;
 mod inbound;

@@ -31,12 +31,18 @@ impl fmt::Display for SubscriptionId {
 /// A user's subscription to their task events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subscription {
+    /// The subscription's id.
     pub id: SubscriptionId,
+    /// Whose it is: only their task events reach it.
     pub owner_id: UserId,
+    /// Where deliveries are sent: an `http` or `https` URL of at most [`URL_MAX_LEN`] characters.
     pub url: String,
     /// The event names delivered (`task.created`, ...).
     pub events: Vec<String>,
+    /// The key its deliveries are signed with (`whsec_...`): shown to its owner once, when the
+    /// subscription is made.
     pub secret: WebhookSecret,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
 }
 
@@ -50,6 +56,7 @@ impl Subscription {
 /// What a client sends to subscribe, before validation.
 #[derive(Debug, Clone, Default)]
 pub struct SubscriptionDraft {
+    /// Where to send deliveries; required.
     pub url: Option<String>,
     /// `None`: every task event.
     pub events: Option<Vec<String>>,
@@ -60,10 +67,15 @@ pub struct SubscriptionDraft {
 /// A valid subscription to store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewSubscription {
+    /// Whose it is.
     pub owner_id: UserId,
+    /// Where deliveries are sent, trimmed.
     pub url: String,
+    /// The event names delivered.
     pub events: Vec<String>,
+    /// A fresh signing secret.
     pub secret: WebhookSecret,
+    /// When it is made.
     pub created_at: DateTime<Utc>,
 }
 
@@ -147,11 +159,13 @@ pub fn check_events(events: Option<Vec<String>>) -> Result<Vec<String>, String> 
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait SubscriptionRepository: Send + Sync {
+    /// Stores a subscription and returns it with its id.
     async fn create(&self, subscription: NewSubscription) -> Result<Subscription, RepositoryError>;
 
     /// The user's subscriptions, oldest first.
     async fn list(&self, owner: UserId) -> Result<Vec<Subscription>, RepositoryError>;
 
+    /// The subscription `id`, whoever's it is.
     async fn find(&self, id: SubscriptionId) -> Result<Option<Subscription>, RepositoryError>;
 
     /// Deletes the subscription if `owner` has it (with its deliveries); whether it did.
@@ -170,12 +184,14 @@ pub struct DeliveryId(pub i64);
 pub enum DeliveryStatus {
     /// Not delivered yet; attempts may follow.
     Pending,
+    /// The receiver answered 2xx.
     Delivered,
     /// Given up on.
     Failed,
 }
 
 impl DeliveryStatus {
+    /// The status's name on the wire and in the database.
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryStatus::Pending => "pending",
@@ -184,6 +200,7 @@ impl DeliveryStatus {
         }
     }
 
+    /// The status named `s`, if it is one.
     pub fn parse(s: &str) -> Result<Self, String> {
         [DeliveryStatus::Pending, DeliveryStatus::Delivered, DeliveryStatus::Failed]
             .into_iter()
@@ -195,44 +212,67 @@ impl DeliveryStatus {
 /// One event for one subscription: the exact body sent on every attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
+    /// The delivery's id.
     pub id: DeliveryId,
+    /// The subscription it is for.
     pub subscription_id: SubscriptionId,
+    /// The outbox event it carries.
     pub event_id: i64,
+    /// The event's name (`task.updated`).
     pub event: String,
     /// `webhook-id`: the same on every attempt.
     pub message_id: String,
+    /// The body sent, the same on every attempt.
     pub body: String,
+    /// Where it stands.
     pub status: DeliveryStatus,
+    /// Attempts so far.
     pub attempts: u32,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
 }
 
 /// A delivery to store, with the job that makes its attempts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewDelivery {
+    /// The subscription it is for.
     pub subscription_id: SubscriptionId,
+    /// The outbox event it carries.
     pub event_id: i64,
+    /// The event's name.
     pub event: String,
+    /// `webhook-id`, the same on every attempt.
     pub message_id: String,
+    /// The body to send.
     pub body: String,
+    /// The job that makes its attempts, stored in the same transaction.
     pub job: NewJob,
 }
 
 /// One attempt, as listed at `GET /webhooks/subscriptions/{id}/deliveries`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryAttempt {
+    /// The attempt's id.
     pub id: i64,
+    /// The delivery it was of.
     pub delivery_id: DeliveryId,
+    /// The outbox event the delivery carries.
     pub event_id: i64,
+    /// The event's name.
     pub event: String,
+    /// The delivery's `webhook-id`.
     pub message_id: String,
+    /// Which attempt it was, from 1.
     pub attempt: u32,
+    /// When it was made.
     pub attempted_at: DateTime<Utc>,
     /// The receiver's HTTP status, when it answered.
     pub response_status: Option<u16>,
     /// Why the attempt failed, when it did.
     pub error: Option<String>,
+    /// How long the request took, in milliseconds.
     pub duration_ms: u64,
+    /// Whether the receiver answered 2xx.
     pub succeeded: bool,
     /// The delivery's status after this attempt.
     pub delivery_status: DeliveryStatus,
@@ -241,12 +281,19 @@ pub struct DeliveryAttempt {
 /// An attempt to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAttempt {
+    /// The delivery it was of.
     pub delivery_id: DeliveryId,
+    /// Which attempt it was, from 1.
     pub attempt: u32,
+    /// When it was made.
     pub attempted_at: DateTime<Utc>,
+    /// The receiver's HTTP status, when it answered.
     pub response_status: Option<u16>,
+    /// Why it failed, when it did.
     pub error: Option<String>,
+    /// How long the request took, in milliseconds.
     pub duration_ms: u64,
+    /// Whether the receiver answered 2xx.
     pub succeeded: bool,
     /// The delivery's status from now on.
     pub status: DeliveryStatus,

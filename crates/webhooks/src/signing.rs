@@ -19,12 +19,16 @@ fn mac(key: &[u8]) -> HmacSha256 {
 /// Why a signature was refused. Said to nobody but the logs: the sender only learns "400".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
+    /// The request carries no signature header.
     #[error("the signature header is missing")]
     Missing,
+    /// The header is not in the provider's format.
     #[error("the signature header is malformed")]
     Malformed,
+    /// The signature is not the body's: a wrong secret, or a changed body.
     #[error("the signature does not match")]
     Mismatch,
+    /// The signed timestamp is older (or newer) than the tolerance allows.
     #[error("the signature's timestamp is outside the tolerance")]
     Expired,
 }

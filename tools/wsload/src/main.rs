@@ -69,10 +69,10 @@ pub struct Common {
     /// 0 lets the kernel choose (a single address).
     #[arg(long, global = true, default_value_t = 8)]
     pub sources: u8,
-    /// The server's process id, to read its memory (VmRSS in /proc/<pid>/status).
+    /// The server's process id, to read its memory (VmRSS in `/proc/<pid>/status`).
     #[arg(long, global = true)]
     pub server_pid: Option<u32>,
-    /// The first account index: accounts are wsload-<first-user> onwards.
+    /// The first account index: accounts are `wsload-<first-user>` onwards.
     #[arg(long, global = true, default_value_t = 0)]
     pub first_user: usize,
     /// This process's part of the accounts, `K/N` (0-based K): its accounts are the K-th of N equal

@@ -25,7 +25,7 @@ pub use sections::{
 };
 pub use workbench_http::LogFormat;
 
-/// The server's whole configuration. See the README's configuration table for each key.
+/// The server's whole configuration. See docs/configuration.md for each key.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {

@@ -1,5 +1,5 @@
 //! The sections of [`Settings`](super::Settings), each with its defaults. The environment
-//! variable of each field is in [`super::keys::KEYS`]; the README's configuration table says
+//! variable of each field is in [`super::keys::KEYS`]; `docs/configuration.md` says
 //! what each one does.
 
 use std::path::PathBuf;

@@ -16,7 +16,7 @@ use workbench_radio::{
 };
 use workbench_realtime::{Hub, Target, event_frame};
 use workbench_store::{Database, DieselStationRepository};
-use workbench_users::{Accounts, Principal, UserId, UserRepository};
+use workbench_users::{StoredAccounts, UserId, UserRepository};
 
 use crate::config::Settings;
 
@@ -49,7 +49,9 @@ pub fn service(settings: &Settings, parts: RadioParts<'_>) -> RadioService {
         census,
         Arc::new(TopicEvents { hub }),
         bus,
-        Arc::new(StoredAccounts { users }),
+        // As stored, not as cached: a listener rechecks when its account changed, which is when
+        // the principal cache may still hold what it was.
+        Arc::new(StoredAccounts::new(users)),
         &instance,
     )
     .with_max_listeners_per_address(settings.radio.max_listeners_per_ip);
@@ -152,18 +154,5 @@ impl RadioEvents for TopicEvents {
     async fn publish(&self, slug: &str, kind: &str, data: serde_json::Value) {
         let frame = event_frame(kind, &data);
         self.hub.publish(&Target::Topic(format!("{STATION_TOPIC}{slug}")), &frame).await;
-    }
-}
-
-/// Accounts as stored, not as cached: a listener rechecks when its account changed, which is
-/// when the principal cache may still hold what it was.
-struct StoredAccounts {
-    users: Arc<dyn UserRepository>,
-}
-
-#[async_trait]
-impl Accounts for StoredAccounts {
-    async fn account(&self, id: UserId) -> Result<Option<Principal>, RepositoryError> {
-        Ok(self.users.find(id).await?.as_ref().map(Principal::from))
     }
 }

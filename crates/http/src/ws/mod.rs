@@ -1,6 +1,6 @@
 //! The WebSocket: `GET /api/v1/ws` upgrades to a socket that carries task events, chat, presence
 //! and (for moderators and admins) live system metrics. The protocol is in [`protocol`]; one
-//! socket's life in [`session`]; what outlives a socket (presence, the hub) in `crate::realtime`.
+//! socket's life in `session`; what outlives a socket (presence, the hub) in `crate::realtime`.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 pub mod protocol;

@@ -32,7 +32,7 @@ pub struct Ctx {
 
 #[derive(Debug, Args)]
 pub struct UsersArgs {
-    /// How many accounts (wsload-<first-user> onwards).
+    /// How many accounts (`wsload-<first-user>` onwards).
     #[arg(long)]
     pub count: usize,
 }
