@@ -25,7 +25,9 @@ pub use ports::{
     OrderLookup, OrderTicket, OrderWindow, ProjectMembership, Rebase, ShownLookup, ShownPage, Standing, TaskCache,
     TaskFacets, TaskRepository, TaskScope, UpdateOutcome,
 };
-pub use recurrence::{NOT_A_RULE, Recurrence, UNTIL_NOT_AN_INSTANT, next_occurrence};
+pub use recurrence::{
+    COUNT_AND_UNTIL, MONTH_DAY_NOT_WEEKLY, NOT_A_RULE, REPEATED_PART, Recurrence, UNTIL_NOT_AN_INSTANT, next_occurrence,
+};
 pub use service::TaskService;
 
 #[cfg(feature = "mock")]
