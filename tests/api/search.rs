@@ -267,6 +267,35 @@ fn letters(n: usize) -> Vec<String> {
         .collect()
 }
 
+/// Thirty `tag:` terms (the search, which cost PostgreSQL half a second) answer exactly:
+/// the tasks carrying every tag, no other, counted alike in `totals` and `facets`.
+async fn thirty_tag_terms_find_the_tasks_carrying_every_tag(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let twenty = letters(20);
+    let mut one_short = twenty[..19].to_vec();
+    one_short.push("z".into());
+    let mut reversed = twenty.clone();
+    reversed.reverse();
+    for (title, tags) in [("All twenty", &twenty), ("Reversed", &reversed), ("One short", &one_short)] {
+        create_task(&app, &ann, json!({"title": title, "tags": tags})).await;
+    }
+    create_task(&app, &ann, json!({"title": "Untagged"})).await;
+
+    // A task carries at most 20 tags: thirty terms name 20 tags, ten of them twice.
+    let thirty = tag_terms(twenty.iter().chain(&twenty[..10]).cloned());
+    let found = search(&app, &ann, &q(&thirty)).await;
+    assert_eq!(titles(&found), ["All twenty", "Reversed"]);
+    assert_eq!(found["totals"]["tasks"], 2);
+    assert_eq!(found["facets"]["tag"]["a"], 2);
+    assert!(found["facets"]["tag"].get("z").is_none(), "{found}");
+    let nineteen = tag_terms(twenty[..19].iter().cloned());
+    assert_eq!(titles(&search(&app, &ann, &q(&nineteen)).await), ["All twenty", "One short", "Reversed"]);
+
+    let thirty_distinct = search(&app, &ann, &q(&tag_terms(letters(30)))).await;
+    assert_eq!(thirty_distinct["tasks"], json!([]), "no task carries thirty tags");
+    assert_eq!(thirty_distinct["totals"]["tasks"], 0);
+}
+
 /// A query holds at most 32 terms: the 33rd is named on `q`, in a search as in a saved search,
 /// whatever the terms (repeats count: each is text to read).
 async fn a_query_holds_at_most_32_terms(app: TestApp) {
@@ -295,6 +324,7 @@ async fn a_query_holds_at_most_32_terms(app: TestApp) {
 }
 
 engines!(
+    thirty_tag_terms_find_the_tasks_carrying_every_tag,
     a_query_holds_at_most_32_terms,
     each_group_shows_only_what_its_domain_would,
     the_groups_and_the_limit_are_the_callers_choice,
