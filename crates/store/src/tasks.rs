@@ -795,11 +795,12 @@ macro_rules! narrow {
             q = q.filter(tasks::due_date.lt(at.naive_utc())).filter(tasks::status.ne(Status::Completed.as_str()));
         }
         let refinement = &filter.refinement;
+        // The further words are checked on the rows the first word's index found (SQLite) or on
+        // the caller's rows: each through the trigram index, they would each collect every task of
+        // the database containing them, which with 31 words found in every task took SQLite 2 s at
+        // 110,000 tasks (0.45 s this way, most of it the first word's lookup).
         for text in refinement.contains.iter().filter(|t| !t.is_empty()) {
-            q = match conn {
-                AnyConnection::Sqlite(_) if trigram_searchable(text) => q.filter(in_trigram_index(text)),
-                _ => q.filter(tasks::search_text.like(contains_pattern(text)).escape('\\')),
-            };
+            q = q.filter(tasks::search_text.like(contains_pattern(text)).escape('\\'));
         }
         for text in refinement.excludes.iter().filter(|t| !t.is_empty()) {
             q = q.filter(tasks::search_text.not_like(contains_pattern(text)).escape('\\'));
@@ -830,22 +831,24 @@ fn carries_all(tags: &[String], conn: &AnyConnection) -> Option<CarriesAll> {
 }
 
 /// The condition of [`carries_all`]: the task's tags hold every one of `list` (a JSON array of
-/// `wanted` distinct tags).
+/// `wanted` distinct tags). Measured with 10,000 tasks of the caller's beside 100,000 of another
+/// user's, on a busy two-core machine:
 ///
-/// One `EXISTS` per tag, as the first tag of a filter has, made PostgreSQL plan a semi-join per
-/// tag: with 30 tags, 0.9 s of planning (10 tags 0.16 s, 20 tags 0.43 s) before a row was read,
-/// for a user with no task as for one with 10,000. PostgreSQL: `@>` of the list as `jsonb`, a
-/// containment test on each row of the scope (1 ms of planning, 20 ms for a user's 10,000
-/// tasks). `id IN (SELECT task_id .. GROUP BY task_id HAVING count(*) = n)` plans as fast but
-/// reads every task of the database carrying any of the tags (0.2 to 0.4 s beside 100,000 tasks
-/// of other users). SQLite: the task's tags that are among the wanted ones, counted
-/// (`json_each`): each list holds a tag once, so the task carries them all when the count is
-/// `wanted`; 40 ms at 10,000 tasks, where one `EXISTS` per tag took 60 ms.
+/// - One `EXISTS` per tag, as the first tag of a filter has, made PostgreSQL plan a semi-join per
+///   tag: 30 tags took 0.44 to 0.9 s to plan (10 tags 0.1 s, 20 tags 0.3 s) before a row was read,
+///   for a user with no task as for one with 10,000.
+/// - PostgreSQL: `@>` of the list as `jsonb`, a containment test on each row of the scope: 1 ms of
+///   planning, 0.1 ms to run for a user with no task, 5 to 17 ms for 10,000. `id IN (SELECT
+///   task_id .. GROUP BY task_id HAVING count(*) = n)` plans as fast but reads every task of the
+///   database carrying any of the tags (0.17 to 0.37 s).
+/// - SQLite: the task's tags that are among the wanted ones, counted (`json_each`); each list
+///   holds a tag once, so the task carries them all when the count is `wanted`. 10 to 35 ms at
+///   10,000 tasks, about what one `EXISTS` per tag took (SQLite plans either in no time).
 ///
 /// A filter's first tag keeps its `EXISTS` beside this (`narrow!`): one semi-join plans in no
 /// time, can start from the tag's index when the tag is rare, and its estimate keeps PostgreSQL
-/// reading the caller's tasks for a page of a search (18 ms at 10,000 tasks) where `@>` alone
-/// made it walk every task of the database in creation order (60 to 70 ms beside 100,000 others).
+/// reading the caller's tasks for a page (the figures above) where `@>` alone made it walk every
+/// task of the database in creation order (60 to 77 ms).
 #[derive(Debug, Clone)]
 struct CarriesAll {
     list: String,
@@ -1898,5 +1901,37 @@ mod tests {
             };
             assert_eq!(reads, 1, "{:?}, planned in {planned_in:?}: {plan}", test.backend());
         }
+    }
+
+    /// On SQLite, a search's first word is found through the trigram index and the others are
+    /// checked on the rows it found: a lookup per word collected every task containing the word,
+    /// 2 s for 31 words found in every one of 110,000 tasks.
+    #[tokio::test]
+    async fn a_search_of_many_words_looks_up_the_trigram_index_once() {
+        use diesel::sql_types::Integer;
+        use workbench_tasks::Refinement;
+
+        use super::list_cost::Explain;
+
+        let store = TestDatabase::sqlite().connect();
+        let ann = user(&store, "ann").await;
+        let words: Vec<String> = (1..=32).map(|i| format!("word{i}")).collect();
+        let filter = TaskFilter {
+            text: Some(words[0].clone()),
+            refinement: Refinement { contains: words[1..].to_vec(), ..Refinement::default() },
+            ..TaskFilter::default()
+        };
+        let steps = store
+            .run(move |conn| {
+                let scope = resolve(conn, TaskScope::InvolvedUser(ann.id))?;
+                let page = sorted(filtered(&scope, &filter, conn), &filter).select(TaskRow::as_select()).limit(10);
+                Explain::<_, (Integer, Integer, Integer, Text)>::new("EXPLAIN QUERY PLAN ", page)
+                    .load::<(i32, i32, i32, String)>(conn)
+                    .map_err(db)
+            })
+            .await
+            .unwrap();
+        let lookups = steps.iter().filter(|(.., step)| step.contains("tasks_fts")).count();
+        assert_eq!(lookups, 1, "{steps:#?}");
     }
 }
