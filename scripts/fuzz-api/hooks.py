@@ -15,6 +15,9 @@ the server's *state* instead, and no schema can predict them for a generated val
   `due_date`), which JSON Schema can state only by listing every pair;
 - a project the caller edits in (`project_id` of a task) and an assignee who is its member;
 - a calendar (an `UNTIL` of a recurrence that matches its pattern but names a 13th month);
+- a rule between the parts of a recurrence, whose pattern states each part's form in any order
+  (RFC 5545 fixes none): each part at most once, `COUNT` and `UNTIL` not together, `BYMONTHDAY`
+  not with `FREQ=WEEKLY`, which a pattern could state only by listing every order;
 - an `Idempotency-Key` that this user already sent with another body;
 - a webhook URL naming an internal address (the operator decides whether those are allowed);
 - a file attached to a task the caller cannot see or an item not theirs, or to both at once;
@@ -84,6 +87,9 @@ STATE_DEPENDENT_REFUSALS = {
     ("assignee_id", "must be a member of the task's project"),
     ("recurrence", "needs a due_date, where its occurrences start"),
     ("recurrence", "UNTIL must be a real date and time"),
+    ("recurrence", "each rule part may be given once"),
+    ("recurrence", "COUNT and UNTIL cannot be given together"),
+    ("recurrence", "BYMONTHDAY cannot be given with FREQ=WEEKLY"),
     ("room", "give `with` or `room`, not both"),
     ("with", "give `with` (a user) or `room`"),
     ("with", "cannot be yourself"),

@@ -25,6 +25,7 @@ fn following<'a>(tasks: &'a [Value], id: &Value) -> Vec<&'a Value> {
 
 engines!(
     a_rule_outside_the_subset_or_without_a_due_date_is_named,
+    rule_parts_come_in_any_order_and_are_given_back_as_written,
     completing_a_recurring_task_makes_the_next_until_the_rule_ends,
     two_completions_at_once_make_one_next_occurrence,
 );
@@ -37,8 +38,11 @@ async fn a_rule_outside_the_subset_or_without_a_due_date_is_named(app: TestApp) 
         json!({"title": "t", "due_date": "2026-12-01", "recurrence": "FREQ=DAILY;BYHOUR=9"}),
         json!({"title": "t", "due_date": "2026-12-01", "recurrence": "FREQ=DAILY;COUNT=0"}),
         json!({"title": "t", "due_date": "2026-12-01", "recurrence": 7}),
-        json!({"title": "t", "due_date": "2026-12-01", "recurrence": "freq=daily"}),
         json!({"title": "t", "due_date": "2026-12-01", "recurrence": "FREQ=DAILY;UNTIL=20261399T000000Z"}),
+        json!({"title": "t", "due_date": "2026-12-01", "recurrence": "INTERVAL=2;FREQ=DAILY;INTERVAL=3"}),
+        json!({"title": "t", "due_date": "2026-12-01", "recurrence": "COUNT=2;FREQ=DAILY;UNTIL=20301231T000000Z"}),
+        json!({"title": "t", "due_date": "2026-12-01", "recurrence": "BYMONTHDAY=1;FREQ=WEEKLY"}),
+        json!({"title": "t", "due_date": "2026-12-01", "recurrence": "BYMONTH=2;BYMONTHDAY=29"}),
     ] {
         let problem = expect_problem(send_as(&app, &ann, Method::POST, "/tasks", Some(body.clone())).await, 422).await;
         assert_eq!(error_fields(&problem), ["recurrence"], "{body}");
@@ -66,6 +70,47 @@ async fn a_rule_outside_the_subset_or_without_a_due_date_is_named(app: TestApp) 
     }
     let stranger = app.signup("bob").await;
     expect_problem(send_as(&app, &stranger, Method::GET, &format!("{path}/occurrences"), None).await, 404).await;
+}
+
+/// RFC 5545 fixes no order of rule parts, and every CalDAV client writes its own: any order is
+/// read, and the rule is given back as the client wrote it, only its `COUNT` changing from one
+/// occurrence to the next.
+async fn rule_parts_come_in_any_order_and_are_given_back_as_written(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let body =
+        json!({"title": "Leap day", "due_date": "2028-02-29", "recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29"});
+    let leap = expect_json(send_as(&app, &ann, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await;
+    assert_eq!(leap["recurrence"], "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29");
+    let preview = format!("/tasks/{}/occurrences?count=3", leap["id"]);
+    let dates = expect_json(send_as(&app, &ann, Method::GET, &preview, None).await, StatusCode::OK).await;
+    assert_eq!(
+        dates,
+        json!({"data": ["2032-02-29T00:00:00Z", "2036-02-29T00:00:00Z", "2040-02-29T00:00:00Z"]}),
+        "every fourth year has the day"
+    );
+
+    let body = json!({
+        "title": "Backup", "due_date": "2026-12-01T09:00:00Z", "recurrence": "RRULE:count=3;ByDay=TU,fr;FREQ=weekly",
+    });
+    let backup = expect_json(send_as(&app, &ann, Method::POST, "/tasks", Some(body)).await, StatusCode::CREATED).await;
+    assert_eq!(backup["recurrence"], "count=3;ByDay=TU,fr;FREQ=weekly", "as written, less the property's name");
+    let read =
+        expect_json(send_as(&app, &ann, Method::GET, &format!("/tasks/{}", backup["id"]), None).await, StatusCode::OK)
+            .await;
+    assert_eq!(read["recurrence"], backup["recurrence"]);
+    complete(&app, &ann, &backup["id"]).await;
+    let tasks = all_tasks(&app, &ann).await;
+    let next = following(&tasks, &backup["id"]);
+    assert_eq!(next.len(), 1, "{tasks:?}");
+    assert_eq!(
+        (next[0]["due_date"].as_str(), next[0]["recurrence"].as_str()),
+        (Some("2026-12-04T09:00:00Z"), Some("count=2;ByDay=TU,fr;FREQ=weekly"))
+    );
+
+    let path = format!("/tasks/{}", leap["id"]);
+    let reordered = json!({"recurrence": "BYMONTHDAY=29;UNTIL=20400301T000000Z;BYMONTH=2;FREQ=YEARLY"});
+    let changed = expect_json(send_as(&app, &ann, Method::PATCH, &path, Some(reordered)).await, StatusCode::OK).await;
+    assert_eq!(changed["recurrence"], "BYMONTHDAY=29;UNTIL=20400301T000000Z;BYMONTH=2;FREQ=YEARLY");
 }
 
 async fn completing_a_recurring_task_makes_the_next_until_the_rule_ends(app: TestApp) {

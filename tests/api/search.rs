@@ -249,7 +249,83 @@ async fn searches_are_saved_per_user(app: TestApp) {
     expect_problem(app.get("/api/v1/searches").send().await.unwrap(), 401).await;
 }
 
+/// `tag:<letter>` for each of `letters`, as one query.
+fn tag_terms(letters: impl IntoIterator<Item = String>) -> String {
+    letters.into_iter().map(|t| format!("tag:{t}")).collect::<Vec<_>>().join(" ")
+}
+
+/// The letters `a`, `b`, ... (then `aa`, `ab`, ...): `n` distinct one- or two-letter tags.
+fn letters(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            if i < 26 {
+                ((b'a' + i as u8) as char).to_string()
+            } else {
+                format!("a{}", (b'a' + (i - 26) as u8) as char)
+            }
+        })
+        .collect()
+}
+
+/// Thirty `tag:` terms (the search, which cost PostgreSQL half a second) answer exactly:
+/// the tasks carrying every tag, no other, counted alike in `totals` and `facets`.
+async fn thirty_tag_terms_find_the_tasks_carrying_every_tag(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let twenty = letters(20);
+    let mut one_short = twenty[..19].to_vec();
+    one_short.push("z".into());
+    let mut reversed = twenty.clone();
+    reversed.reverse();
+    for (title, tags) in [("All twenty", &twenty), ("Reversed", &reversed), ("One short", &one_short)] {
+        create_task(&app, &ann, json!({"title": title, "tags": tags})).await;
+    }
+    create_task(&app, &ann, json!({"title": "Untagged"})).await;
+
+    // A task carries at most 20 tags: thirty terms name 20 tags, ten of them twice.
+    let thirty = tag_terms(twenty.iter().chain(&twenty[..10]).cloned());
+    let found = search(&app, &ann, &q(&thirty)).await;
+    assert_eq!(titles(&found), ["All twenty", "Reversed"]);
+    assert_eq!(found["totals"]["tasks"], 2);
+    assert_eq!(found["facets"]["tag"]["a"], 2);
+    assert!(found["facets"]["tag"].get("z").is_none(), "{found}");
+    let nineteen = tag_terms(twenty[..19].iter().cloned());
+    assert_eq!(titles(&search(&app, &ann, &q(&nineteen)).await), ["All twenty", "One short", "Reversed"]);
+
+    let thirty_distinct = search(&app, &ann, &q(&tag_terms(letters(30)))).await;
+    assert_eq!(thirty_distinct["tasks"], json!([]), "no task carries thirty tags");
+    assert_eq!(thirty_distinct["totals"]["tasks"], 0);
+}
+
+/// A query holds at most 32 terms: the 33rd is named on `q`, in a search as in a saved search,
+/// whatever the terms (repeats count: each is text to read).
+async fn a_query_holds_at_most_32_terms(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let words = |n: usize| letters(n).join(" ");
+    assert_eq!(search(&app, &ann, &q(&words(32))).await["users"], json!([]));
+    // 33 terms (q is at most 200 characters: short ones).
+    let tags_and_words = format!("{} a b c d e f g", tag_terms(letters(26)));
+    for query in [words(33), tags_and_words.clone(), ["a"; 40].join(" ")] {
+        let res = as_user(&app, &ann, Method::GET, &format!("/api/v1/search?{}", q(&query))).send().await.unwrap();
+        let problem = expect_problem(res, 422).await;
+        assert_eq!(error_fields(&problem), ["q"], "{query}");
+        let message = problem["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("a search holds at most 32 terms"), "{message}");
+    }
+
+    let save = |q: String| {
+        as_user(&app, &ann, Method::POST, "/api/v1/searches").json(&json!({"name": "Many tags", "q": q})).send()
+    };
+    let problem = expect_problem(save(tags_and_words).await.unwrap(), 422).await;
+    assert_eq!(error_fields(&problem), ["q"]);
+    assert!(problem["errors"][0]["message"].as_str().unwrap().contains("at most 32 terms"), "{problem}");
+    let saved = expect_json(save(tag_terms(letters(32))).await.unwrap(), 201).await;
+    let rerun = search(&app, &ann, &q(saved["q"].as_str().unwrap())).await;
+    assert_eq!(rerun["totals"]["tasks"], 0, "a saved search runs as GET /search does");
+}
+
 engines!(
+    thirty_tag_terms_find_the_tasks_carrying_every_tag,
+    a_query_holds_at_most_32_terms,
     each_group_shows_only_what_its_domain_would,
     the_groups_and_the_limit_are_the_callers_choice,
     bad_parameters_are_named,

@@ -28,6 +28,6 @@ pub use clock::now;
 pub use dates::{parse_calendar_date, parse_instant};
 pub use flight::SingleFlight;
 pub use paging::{Page, PageRequest};
-pub use repository::{RepositoryError, StoreUnreachable, is_unreachable};
+pub use repository::{RepositoryError, StatementTimedOut, StoreUnreachable, is_unreachable};
 pub use text::{BoundedText, TextError, at_most_chars};
 pub use validation::{FieldError, FieldErrors, TypeFailures, Validator, WHITESPACE_CLASS};

@@ -32,10 +32,31 @@ pub enum RepositoryError {
 #[error("the database cannot be reached: {0}")]
 pub struct StoreUnreachable(pub String);
 
+/// A statement was stopped by the time limit its caller gave it (a search's: see
+/// `workbench_tasks::SEARCH_TIME_LIMIT`). Carried inside [`RepositoryError::Unavailable`], as
+/// [`StoreUnreachable`] is: the request was valid and the store sound, so the domain answers that
+/// it could not be given its time (a `503` to retry later), never an opaque `500`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the statement ran past its time limit of {} ms and was stopped", .0.as_millis())]
+pub struct StatementTimedOut(pub std::time::Duration);
+
 impl RepositoryError {
     /// [`RepositoryError::Unavailable`] because the database cannot be reached.
     pub fn unreachable(why: impl Into<String>) -> Self {
         Self::Unavailable(anyhow::Error::new(StoreUnreachable(why.into())))
+    }
+
+    /// [`RepositoryError::Unavailable`] because a statement ran past `limit` and was stopped.
+    pub fn timed_out(limit: std::time::Duration) -> Self {
+        Self::Unavailable(anyhow::Error::new(StatementTimedOut(limit)))
+    }
+
+    /// The limit a statement ran past, when that is why this failed.
+    pub fn time_limit(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Unavailable(cause) => cause.downcast_ref::<StatementTimedOut>().map(|t| t.0),
+            _ => None,
+        }
     }
 
     /// Whether this is the database being out of reach rather than a failed statement.
@@ -63,5 +84,15 @@ mod tests {
         assert!(is_unreachable(&anyhow::Error::new(RepositoryError::unreachable("refused"))));
         assert!(!is_unreachable(&anyhow::anyhow!("syntax error at or near SELECT")));
         assert!(!RepositoryError::Conflict { field: "email" }.is_unreachable());
+    }
+
+    #[test]
+    fn a_timeout_names_its_limit_and_is_not_unreachable() {
+        let limit = std::time::Duration::from_secs(2);
+        let timed_out = RepositoryError::timed_out(limit);
+        assert_eq!(timed_out.time_limit(), Some(limit));
+        assert!(!timed_out.is_unreachable());
+        assert_eq!(timed_out.to_string(), "the statement ran past its time limit of 2000 ms and was stopped");
+        assert_eq!(RepositoryError::unreachable("refused").time_limit(), None);
     }
 }

@@ -8,7 +8,7 @@
 mod query;
 mod saved;
 
-pub use query::{Assignee, Due, FIELD, Group, Query};
+pub use query::{Assignee, Due, FIELD, Group, MAX_TERMS, Query};
 #[cfg(feature = "mock")]
 pub use saved::MockSavedSearchRepository;
 pub use saved::{

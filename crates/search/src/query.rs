@@ -19,6 +19,12 @@ use workbench_users::UserId;
 /// The field every error of the language is reported on.
 pub const FIELD: &str = "q";
 
+/// The most terms a query may hold. Each term is a condition the database checks on every task
+/// in the caller's scope (a tag or a word, one more index probe or text match per task): without
+/// a bound, a `q` of 200 characters holds up to 100 of them (33 tags). 32 is more than a query
+/// typed by hand, or built by a client's filter panel, needs.
+pub const MAX_TERMS: usize = 32;
+
 /// What a search covers, in the order its groups are answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
@@ -102,12 +108,23 @@ pub struct Query {
 }
 
 impl Query {
-    /// Reads `q` (already known not to be blank), naming every term it cannot read.
+    /// Reads `q` (already known not to be blank), naming every term it cannot read, and the
+    /// first beyond [`MAX_TERMS`] (counted as written, repeats included: each is text to read).
     pub fn parse(q: &str) -> Result<Self, FieldErrors> {
         let mut query = Self::default();
         let mut errors = Vec::new();
-        for term in terms(q) {
-            if let Err(message) = query.add(&term) {
+        let terms = terms(q);
+        if let Some(first_beyond) = terms.get(MAX_TERMS) {
+            let message = format!(
+                "{}: a search holds at most {MAX_TERMS} terms, and this is term {} of {}",
+                first_beyond.quoted(),
+                MAX_TERMS + 1,
+                terms.len()
+            );
+            errors.push(FieldError::new(FIELD, message));
+        }
+        for term in &terms {
+            if let Err(message) = query.add(term) {
                 errors.push(FieldError::new(FIELD, format!("{}: {message}", term.quoted())));
             }
         }
@@ -408,6 +425,27 @@ mod tests {
             assert!(errors.iter().any(|e| e.contains(&format!("`{term}`"))), "{term} in {errors:?}");
         }
         assert!(errors[0].contains("unknown qualifier"));
+    }
+
+    #[test]
+    fn a_query_holds_at_most_max_terms() {
+        let tags = |n: usize| (1..=n).map(|i| format!("tag:t{i}")).collect::<Vec<_>>().join(" ");
+        let q = Query::parse(&tags(MAX_TERMS)).unwrap();
+        assert_eq!(q.tags.len(), MAX_TERMS);
+        assert_eq!(
+            messages(&format!("{} kettle", tags(MAX_TERMS))),
+            ["q: term `kettle`: a search holds at most 32 terms, and this is term 33 of 33"]
+        );
+        let repeated = ["a"; 40].join(" ");
+        assert_eq!(
+            messages(&repeated),
+            ["q: term `a`: a search holds at most 32 terms, and this is term 33 of 40"],
+            "repeats count: each is text to read"
+        );
+        let errors = messages(&format!("{} colour:red", ["\"one two\""; 33].join(" ")));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("q: term `\"one two\"`: a search holds at most 32 terms"), "{errors:?}");
+        assert!(errors[1].contains("unknown qualifier"), "the other bad terms are still named: {errors:?}");
     }
 
     #[test]

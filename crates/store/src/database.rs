@@ -316,6 +316,54 @@ pub(crate) fn read_in_index_order<T>(
     )
 }
 
+/// Runs `work`, statements that only read, in a transaction (one snapshot) whose statements are
+/// each stopped once they have run for `limit`: a failure then is [`RepositoryError::timed_out`].
+///
+/// PostgreSQL: `READ ONLY`, with `SET LOCAL statement_timeout` (begun in one round trip), so the
+/// limit ends with the transaction and never reaches the connection's next user. The server
+/// reports the cancellation as SQLSTATE 57014, which Diesel does not surface (and its message is
+/// in the server's language): a statement that failed once `limit` had passed since the
+/// transaction began was stopped by it, the server's clock for a statement starting later than
+/// this one.
+///
+/// SQLite: a deferred transaction, and no limit. Diesel exposes neither
+/// `sqlite3_progress_handler` nor `sqlite3_interrupt` (nor the handle they take), so a statement
+/// cannot be stopped; none needs to be. The database is in the process, a reader never waits on a
+/// writer (WAL), and what a statement reads is bounded by the caller's rows and the query's terms.
+pub(crate) fn read_within<T>(
+    conn: &mut AnyConnection,
+    limit: Duration,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, RepositoryError>,
+) -> Result<T, RepositoryError> {
+    let began = std::time::Instant::now();
+    let postgres = matches!(conn, AnyConnection::Postgresql(_));
+    // At least 1: a `statement_timeout` of 0 is no limit at all.
+    let millis = limit.as_millis().clamp(1, i32::MAX as u128);
+    let result = transaction(
+        conn,
+        |conn| match conn {
+            AnyConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN DEFERRED"),
+            AnyConnection::Postgresql(pg) => AnsiTransactionManager::begin_transaction_sql(
+                pg,
+                &format!("BEGIN READ ONLY; SET LOCAL statement_timeout = {millis}"),
+            ),
+        },
+        work,
+    );
+    result.map_err(|e| match postgres && began.elapsed() >= limit && stopped_by_the_server(&e) {
+        true => RepositoryError::timed_out(limit),
+        false => e,
+    })
+}
+
+/// Whether `e` is a statement the server refused or stopped (not the connection failing, nor a
+/// rule a write broke): what a statement stopped by `statement_timeout` reads as through Diesel.
+fn stopped_by_the_server(e: &RepositoryError) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(e, RepositoryError::Unavailable(cause)
+        if matches!(cause.downcast_ref::<Error>(), Some(Error::DatabaseError(DatabaseErrorKind::Unknown, _))))
+}
+
 /// `work` in the transaction `begin` opens: committed when it succeeds, rolled back when not.
 fn transaction<T>(
     conn: &mut AnyConnection,

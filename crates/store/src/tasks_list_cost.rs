@@ -49,14 +49,14 @@ fn fill(backend: Backend, ann: i64, bob: i64, cat: i64) -> Vec<String> {
 
 /// `EXPLAIN ...` of a query, with its binds, answering rows of `ST`: PostgreSQL's JSON plan is one
 /// text, SQLite's `EXPLAIN QUERY PLAN` four columns (the last is the step).
-struct Explain<Q, ST> {
+pub(super) struct Explain<Q, ST> {
     prefix: &'static str,
     query: Q,
     answers: std::marker::PhantomData<ST>,
 }
 
 impl<Q, ST> Explain<Q, ST> {
-    fn new(prefix: &'static str, query: Q) -> Self {
+    pub(super) fn new(prefix: &'static str, query: Q) -> Self {
         Self { prefix, query, answers: std::marker::PhantomData }
     }
 }

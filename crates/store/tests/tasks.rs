@@ -12,12 +12,13 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_store::testing::{count_rows, execute_sql, instant, user};
 use workbench_store::{
-    Database, DieselCommentRepository, DieselIdempotencyStore, DieselTaskRepository, IdempotencyClaim, engine_cases,
+    Backend, Database, DieselCommentRepository, DieselIdempotencyStore, DieselTaskRepository, IdempotencyClaim,
+    engine_cases,
 };
 use workbench_tasks::{
     Comment, CommentBody, CommentRepository, CreationKey, CreationOrder, NewComment, NewTask, NewTaskRecord, Priority,
-    SortKey, Status, TagUsage, Tags, Task, TaskFilter, TaskId, TaskRepository, TaskScope, TaskSort, TaskStats, Title,
-    UpdateOutcome,
+    Refinement, SEARCH_TIME_LIMIT, SortKey, Status, TagUsage, Tags, Task, TaskFilter, TaskId, TaskRepository,
+    TaskScope, TaskSort, TaskStats, Title, UpdateOutcome,
 };
 use workbench_users::{User, UserId};
 
@@ -30,6 +31,8 @@ engine_cases!(
     text_search_is_case_insensitive_including_non_ascii,
     text_search_wildcards_are_literal,
     first_matching_is_the_head_of_the_list_without_a_total,
+    a_search_of_many_tags_finds_the_tasks_carrying_them_all,
+    a_search_statement_past_its_time_limit_is_stopped_on_postgres,
     every_sort_key_both_directions,
     pagination_totals,
     totals_stay_exact_through_every_kind_of_change,
@@ -415,13 +418,113 @@ async fn first_matching_is_the_head_of_the_list_without_a_total(db: Database) {
     create_at(&repo, &ann, draft("Toaster"), at + secs(11)).await;
     let kettles = TaskFilter { text: Some("kettle".into()), ..TaskFilter::default() };
 
-    let newest = repo.first_matching(TaskScope::InvolvedUser(ann.id), kettles.clone(), 3).await.unwrap();
+    let newest =
+        repo.first_matching(TaskScope::InvolvedUser(ann.id), kettles.clone(), 3, SEARCH_TIME_LIMIT).await.unwrap();
     assert_eq!(newest.iter().map(|t| t.id).collect::<Vec<_>>(), [anns[3], anns[2], anns[1]], "newest first, hers");
-    let all = repo.first_matching(TaskScope::All, kettles.clone(), 10).await.unwrap();
+    let all = repo.first_matching(TaskScope::All, kettles.clone(), 10, SEARCH_TIME_LIMIT).await.unwrap();
     assert_eq!(all.len(), 5);
     let listed = list(&repo, TaskScope::All, kettles.clone(), page(1, 2)).await;
-    let head = repo.first_matching(TaskScope::All, kettles, 2).await.unwrap();
+    let head = repo.first_matching(TaskScope::All, kettles, 2, SEARCH_TIME_LIMIT).await.unwrap();
     assert_eq!(head, listed.items, "the same order as the list");
+}
+
+/// A search's tags: the first as the list's `tag`, the rest as its refinement, all to be carried
+/// (each condition checked once whatever their number, see `carries_all`); the page and the
+/// facets agree.
+async fn a_search_of_many_tags_finds_the_tasks_carrying_them_all(db: Database) {
+    let repo = repo(&db);
+    let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
+    let tagged = |title: &str, tags: &[String]| NewTask { tags: Tags::parse(tags.to_vec()).unwrap(), ..draft(title) };
+    let twenty: Vec<String> = (1..=Tags::MAX_TAGS).map(|i| format!("t{i}")).collect();
+    let at = instant();
+    let all = create_at(&repo, &ann, tagged("all twenty", &twenty), at).await;
+    let mut reversed = twenty.clone();
+    reversed.reverse();
+    let reordered = create_at(&repo, &ann, tagged("all twenty, reversed", &reversed), at + secs(1)).await;
+    let one_short = create_at(&repo, &ann, tagged("one short", &twenty[1..]), at + secs(2)).await;
+    let mut swapped = twenty[..19].to_vec();
+    swapped.push("t200".into());
+    create_at(&repo, &ann, tagged("one swapped", &swapped), at + secs(3)).await;
+    create_at(&repo, &ann, tagged("untagged", &[]), at + secs(4)).await;
+    create_at(&repo, &bob, tagged("bob's, all twenty", &twenty), at + secs(5)).await;
+
+    let search = |tags: &[String]| TaskFilter {
+        tag: tags.first().cloned(),
+        refinement: Refinement { tags: tags.iter().skip(1).cloned().collect(), ..Refinement::default() },
+        ..TaskFilter::default()
+    };
+    let ids = |tasks: Vec<Task>| tasks.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    let anns = TaskScope::InvolvedUser(ann.id);
+    let found = |filter: TaskFilter| {
+        let repo = repo.clone();
+        async move {
+            let page = repo.first_matching(anns, filter.clone(), 10, SEARCH_TIME_LIMIT).await.unwrap();
+            let facets = repo.facets(anns, filter, SEARCH_TIME_LIMIT).await.unwrap();
+            assert_eq!(facets.total, page.len() as u64, "the facets count what the page finds");
+            ids(page)
+        }
+    };
+    assert_eq!(found(search(&twenty)).await, [reordered.id, all.id], "every tag, in any order");
+    assert_eq!(found(search(&twenty[1..])).await, [one_short.id, reordered.id, all.id]);
+    let mut repeated = twenty.clone();
+    repeated.extend(twenty[..10].iter().cloned());
+    assert_eq!(found(search(&repeated)).await, [reordered.id, all.id], "a tag asked twice is one tag");
+    let thirty: Vec<String> = (1..=30).map(|i| format!("t{i}")).collect();
+    assert_eq!(found(search(&thirty)).await, Vec::<TaskId>::new(), "no task carries thirty tags");
+    let facets = repo.facets(anns, search(&twenty[..2]), SEARCH_TIME_LIMIT).await.unwrap();
+    assert_eq!((facets.total, facets.tag.get("t1"), facets.tag.get("t200")), (3, Some(&3), Some(&1)));
+    let everyone = repo.first_matching(TaskScope::All, search(&twenty), 10, SEARCH_TIME_LIMIT).await.unwrap();
+    assert_eq!(everyone.len(), 3, "bob's too, in the scope of all tasks");
+}
+
+/// PostgreSQL stops a search's statement at its time limit: here one that waits behind a lock on
+/// the table. SQLite has no limit and needs none: its readers never wait on a writer.
+async fn a_search_statement_past_its_time_limit_is_stopped_on_postgres(db: Database) {
+    let repo = repo(&db);
+    let ann = user(&db, "ann").await;
+    create_at(&repo, &ann, draft("Kettle"), instant()).await;
+    let filter = TaskFilter { text: Some("kettle".into()), ..TaskFilter::default() };
+    let scope = TaskScope::InvolvedUser(ann.id);
+    let limit = std::time::Duration::from_millis(300);
+    let (locked, unlocked) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
+    let holder = {
+        let (db, locked, unlocked) = (db.clone(), locked.clone(), unlocked.clone());
+        let lock = match db.backend() {
+            Backend::Postgres => "LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE",
+            Backend::Sqlite => "UPDATE tasks SET title = 'Kettle!'",
+        };
+        tokio::spawn(async move {
+            let handle = tokio::runtime::Handle::current();
+            db.run(move |conn| {
+                use diesel::connection::SimpleConnection;
+                conn.batch_execute(&format!("BEGIN; {lock}")).map_err(|e| RepositoryError::Unavailable(e.into()))?;
+                locked.notify_one();
+                // Held until the searches are over, or 5 s at most (a search that waits for it
+                // then answers late, and the test says so).
+                let _ = handle.block_on(tokio::time::timeout(std::time::Duration::from_secs(5), unlocked.notified()));
+                conn.batch_execute("ROLLBACK").map_err(|e| RepositoryError::Unavailable(e.into()))
+            })
+            .await
+        })
+    };
+    locked.notified().await;
+    let started = std::time::Instant::now();
+    let page = repo.first_matching(scope, filter.clone(), 10, limit).await;
+    let facets = repo.facets(scope, filter, limit).await;
+    let waited = started.elapsed();
+    unlocked.notify_one();
+    holder.await.unwrap().unwrap();
+    match db.backend() {
+        Backend::Postgres => {
+            assert_eq!(page.unwrap_err().time_limit(), Some(limit));
+            assert_eq!(facets.unwrap_err().time_limit(), Some(limit));
+            assert!(waited < limit * 2 + std::time::Duration::from_secs(1), "stopped at the limit: {waited:?}");
+        }
+        Backend::Sqlite => {
+            assert_eq!(page.unwrap().len(), 1, "a reader reads beside the writer");
+            assert_eq!(facets.unwrap().total, 1);
+        }
+    }
 }
 
 async fn text_search_wildcards_are_literal(db: Database) {

@@ -28,6 +28,13 @@ pub enum TaskError {
     /// Concurrent writers kept winning; the client may retry.
     #[error("the task is being changed by others; try again")]
     Contention,
+    /// A search's statement ran past its time limit (see [`crate::SEARCH_TIME_LIMIT`]) and was
+    /// stopped: the search was valid, the server could not give it its time.
+    #[error("the search ran past its time limit of {} s and was stopped", .limit.as_secs_f64())]
+    SearchTimedOut {
+        /// The limit it ran past.
+        limit: std::time::Duration,
+    },
     /// Anything else: the store failed.
     #[error(transparent)]
     Unknown(anyhow::Error),
@@ -35,6 +42,9 @@ pub enum TaskError {
 
 impl From<RepositoryError> for TaskError {
     fn from(e: RepositoryError) -> Self {
+        if let Some(limit) = e.time_limit() {
+            return TaskError::SearchTimedOut { limit };
+        }
         match e {
             RepositoryError::Unavailable(e) => TaskError::Unknown(e),
             other => TaskError::Unknown(other.into()),

@@ -16,6 +16,13 @@ use crate::{Comment, NewComment, NewTaskRecord, Priority, Status, TagUsage, Task
 /// database read that started before the forget can take.
 pub const FORGOTTEN_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long each statement of a search ([`TaskRepository::first_matching`],
+/// [`TaskRepository::facets`]) may run. A search's cost is bounded by its terms (at most
+/// `workbench_search::MAX_TERMS`) and its scope; a statement that still takes longer than this is
+/// waiting on a server that cannot give it its time, and is better stopped than left to hold a
+/// connection of the pool while its client has given up.
+pub const SEARCH_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How the tasks matching a search spread: the total, and how many of them have each status,
 /// priority, tag and project (values no match has are absent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,12 +111,14 @@ pub trait TaskRepository: Send + Sync {
 
     /// The first `limit` tasks of [`TaskRepository::list`]'s order, without the total: what a
     /// search that shows a few needs, and much cheaper when many tasks match (the store can stop
-    /// at `limit` rather than count every match).
+    /// at `limit` rather than count every match). MUST stop each statement that runs past
+    /// `time_limit`, where the engine can stop one, and answer [`RepositoryError::timed_out`].
     async fn first_matching(
         &self,
         scope: TaskScope,
         filter: TaskFilter,
         limit: u32,
+        time_limit: std::time::Duration,
     ) -> Result<Vec<Task>, RepositoryError>;
 
     /// Stores `task` (already changed, its version already bumped) only if the stored version is
@@ -140,8 +149,14 @@ pub trait TaskRepository: Send + Sync {
 
     /// How the tasks in `scope` matching `filter` spread over statuses, priorities, tags and
     /// projects, and how many they are (`filter.sort` aside). MUST read the matches once, not
-    /// once per facet, and MUST count each task once per facet value it has.
-    async fn facets(&self, scope: TaskScope, filter: TaskFilter) -> Result<TaskFacets, RepositoryError>;
+    /// once per facet, and MUST count each task once per facet value it has. MUST stop each
+    /// statement that runs past `time_limit`, as [`TaskRepository::first_matching`] does.
+    async fn facets(
+        &self,
+        scope: TaskScope,
+        filter: TaskFilter,
+        time_limit: std::time::Duration,
+    ) -> Result<TaskFacets, RepositoryError>;
 
     /// The tags on tasks in `scope`, with how many tasks carry each, most used first; only tags
     /// containing `search` (lower-case) when given.

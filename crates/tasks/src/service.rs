@@ -311,15 +311,17 @@ impl TaskService {
         Ok(tasks.into_iter().filter(|task| viewer.access(task, role(task)) >= Access::Read).collect())
     }
 
-    /// The first `limit` tasks the viewer sees that match `filter`, without a total (a search).
+    /// The first `limit` tasks the viewer sees that match `filter`, without a total (a search);
+    /// [`TaskError::SearchTimedOut`] when a statement runs past [`crate::SEARCH_TIME_LIMIT`].
     pub async fn search(&self, viewer: &Principal, filter: TaskFilter, limit: u32) -> Result<Vec<Task>, TaskError> {
-        Ok(self.tasks.first_matching(Self::scope(viewer.into()), filter, limit).await?)
+        Ok(self.tasks.first_matching(Self::scope(viewer.into()), filter, limit, crate::SEARCH_TIME_LIMIT).await?)
     }
 
     /// How the tasks the viewer sees that match `filter` spread over statuses, priorities, tags
-    /// and projects, and how many they are: a search's totals and facets.
+    /// and projects, and how many they are: a search's totals and facets; as [`Self::search`],
+    /// within [`crate::SEARCH_TIME_LIMIT`].
     pub async fn facets(&self, viewer: &Principal, filter: TaskFilter) -> Result<TaskFacets, TaskError> {
-        Ok(self.tasks.facets(Self::scope(viewer.into()), filter).await?)
+        Ok(self.tasks.facets(Self::scope(viewer.into()), filter, crate::SEARCH_TIME_LIMIT).await?)
     }
 
     /// Applies the changes a client sent, validated like [`Self::create`]'s draft. With

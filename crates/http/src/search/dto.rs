@@ -60,7 +60,8 @@ pub struct SearchQuery {
     /// dates or RFC 3339 instants), `is:overdue`, `has:attachment`. A qualifier other than
     /// `type:` narrows tasks only, so without `type:` such a search covers tasks alone. Several
     /// `type:`, `status:`, `priority:` or `project:` values mean any of them; several `tag:`s
-    /// all of them. Every term that cannot be read is named in one `422` on `q`.
+    /// all of them. A query holds at most 32 terms. Every term that cannot be read (and the first
+    /// beyond 32) is named in one `422` on `q`.
     #[param(required = true, value_type = SearchTextSchema, inline)]
     pub q: Option<String>,
     /// Which groups to search; all of them when left out.
@@ -224,8 +225,9 @@ pub struct SaveSearchRequest {
     #[schema(value_type = SavedSearchNameSchema, required = true)]
     #[serde(default)]
     pub name: Lenient<String>,
-    /// A query of the search language, as `GET /search?q=` takes it (1 to 200 characters); every
-    /// term that cannot be read is named in one `422` on `q`.
+    /// A query of the search language, as `GET /search?q=` takes it (1 to 200 characters, at most
+    /// 32 terms); every term that cannot be read (and the first beyond 32) is named in one `422`
+    /// on `q`.
     #[schema(value_type = SearchTextSchema, required = true)]
     #[serde(default)]
     pub q: Lenient<String>,

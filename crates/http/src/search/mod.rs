@@ -38,7 +38,8 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 /// Users, tasks, products, files and messages matching `q` (a query of the search language), grouped by
 /// type; each group holds at most `limit` results the caller may see, and is present only when
 /// searched. `totals` counts every match of each group, and `facets` how the matching tasks
-/// spread over statuses, priorities, tags and projects.
+/// spread over statuses, priorities, tags and projects. A query holds at most 32 terms; each
+/// statement reading the matching tasks is stopped after 2 s (`503 search-timeout`, to retry).
 #[utoipa::path(
     tag = "search",
     operation_id = "search",
@@ -49,6 +50,8 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 422, response = Unprocessable),
+        (status = 503, description = "`search-timeout`: reading the matching tasks ran past its time limit and was stopped; try again after `Retry-After` seconds, or narrow the query", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 #[get("/search")]

@@ -29,11 +29,19 @@ component!(
     "Recurrence",
     crate::body::patterned(
         workbench_tasks::Recurrence::pattern(),
-        "An RFC 5545 RRULE: FREQ=DAILY|WEEKLY|MONTHLY|YEARLY, then any of INTERVAL, BYDAY, BYMONTHDAY (not with \
-         WEEKLY), BYMONTH, and COUNT or UNTIL (UTC), in that order"
+        "An RFC 5545 RRULE (an optional `RRULE:` prefix, then rule parts separated by `;` in any order, names \
+         and values in any case): FREQ=DAILY|WEEKLY|MONTHLY|YEARLY and any of INTERVAL, BYDAY (weekdays, no \
+         ordinal), BYMONTHDAY, BYMONTH, COUNT, UNTIL (UTC, YYYYMMDDTHHMMSSZ). The pattern states each part's \
+         form; beyond it, each part may be given once, COUNT and UNTIL not together, BYMONTHDAY not with \
+         FREQ=WEEKLY, and UNTIL must be a real instant. Kept as written (without the prefix); only COUNT \
+         changes, in place, from one occurrence to the next."
     )
     .max_length(Some(workbench_tasks::Recurrence::MAX_CHARS))
-    .examples(["FREQ=WEEKLY;BYDAY=MO", "FREQ=MONTHLY;BYMONTHDAY=1;COUNT=12"])
+    .examples([
+        "FREQ=WEEKLY;BYDAY=MO",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+        "BYMONTHDAY=1;COUNT=12;FREQ=MONTHLY"
+    ])
 );
 
 /// The schema of one tag as `Tags::parse` reads it.
