@@ -102,15 +102,30 @@ impl TaskService {
 
     /// One task the viewer may see; otherwise `NotFound`, whether it exists or not.
     pub async fn get(&self, viewer: &Principal, id: TaskId) -> Result<Task, TaskError> {
-        let task = match self.cache.task(id).await {
-            Some(task) => task,
-            None => {
-                let task = self.tasks.find(id).await?.ok_or(TaskError::NotFound)?;
-                self.cache.put_task(&task).await;
-                task
-            }
-        };
+        let task = self.cached(id).await?.ok_or(TaskError::NotFound)?;
         if self.access(viewer.into(), &task).await? >= Access::Read { Ok(task) } else { Err(TaskError::NotFound) }
+    }
+
+    /// What the viewer may do with a task (`Access::None` for one they may not see and for one
+    /// that does not exist, alike), read through the cache as [`Self::get`] reads it: for other
+    /// domains' rules on what hangs on a task (attaching a file to it is a change).
+    pub async fn access_to(&self, viewer: &Principal, id: TaskId) -> Result<Access, TaskError> {
+        match self.cached(id).await? {
+            Some(task) => self.access(viewer.into(), &task).await,
+            None => Ok(Access::None),
+        }
+    }
+
+    /// The task from the cache, or from the database (and then cached).
+    async fn cached(&self, id: TaskId) -> Result<Option<Task>, TaskError> {
+        if let Some(task) = self.cache.task(id).await {
+            return Ok(Some(task));
+        }
+        let task = self.tasks.find(id).await?;
+        if let Some(task) = &task {
+            self.cache.put_task(task).await;
+        }
+        Ok(task)
     }
 
     /// One page of the tasks the viewer sees that match `filter`, with their total. Pages are
