@@ -721,7 +721,39 @@ engines!(
     text_is_stored_under_a_text_extension,
     a_form_without_its_file_and_with_a_stranger_names_both,
     invoice_limits_are_decided_before_any_layout,
+    a_projects_viewers_read_its_tasks_files_but_attach_none,
 );
+
+/// Attaching a file is a change of the task: a project's viewer, who sees its tasks, reads their
+/// files and is refused (`403`) on every route that attaches; its editors attach.
+async fn a_projects_viewers_read_its_tasks_files_but_attach_none(app: TestApp) {
+    let (ann, vic) = (app.signup("ann").await, app.signup("vic").await);
+    let send = |who: &Account, path: &str, body: Value| {
+        app.post(&format!("/api/v1{path}")).bearer_auth(who.access_token.clone()).json(&body).send()
+    };
+    let res = send(&ann, "/projects", json!({"name": "Kitchen"})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let kitchen = res.json::<Value>().await.unwrap()["id"].clone();
+    let res = send(&ann, &format!("/projects/{kitchen}/members"), json!({"user_id": vic.id, "role": "viewer"})).await;
+    assert_eq!(res.unwrap().status(), StatusCode::CREATED);
+    let res = send(&ann, "/tasks", json!({"title": "Tiles", "project_id": kitchen})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let task = res.json::<Value>().await.unwrap()["id"].clone();
+    let attachments = format!("/api/v1/tasks/{task}/attachments");
+    let res = upload_to(&app, &ann, &attachments, form("plan.txt", b"plan".to_vec(), &[])).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "an editor (here its admin) attaches");
+    let plan: Value = res.json().await.unwrap();
+
+    assert_eq!(download(&app, &vic, &plan).await, b"plan", "a viewer reads the task's files");
+    let listed: Value = get(&app, &vic, &attachments).await.json().await.unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    expect_problem(upload_to(&app, &vic, &attachments, form("mine.txt", b"mine".to_vec(), &[])).await, 403).await;
+    let task_field = task.to_string();
+    let res = upload_to(&app, &vic, "/api/v1/files", form("mine.txt", b"mine".to_vec(), &[("task_id", &task_field)]));
+    expect_problem(res.await, 403).await;
+    let listed: Value = get(&app, &ann, &attachments).await.json().await.unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "nothing was attached by the refusals");
+}
 
 engines_with!(an_upload_over_the_limit_is_refused_with_413_and_the_client_hears_it with |s| s.files.max_upload_bytes = 64 * 1024);
 engines_with!(max_image_pixels_bounds_what_is_decoded with |s| s.files.max_image_pixels = 1_000_000);

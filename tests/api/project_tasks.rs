@@ -1,8 +1,8 @@
 //! Project tasks as a team meets them, on both engines: every member sees them (in the task,
 //! its list, the statistics, search and comments), editors and admins change them, viewers read
 //! and comment, the assignee must be a member, a task moves only between projects where its
-//! mover edits, and a member removed loses all of it at their next request, their assignments
-//! with it.
+//! mover edits (and out of its project only by its owner while a member, or an admin), and a
+//! member removed loses all of it at their next request, their assignments with it.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -41,6 +41,8 @@ engines!(
     members_see_project_tasks_and_their_roles_decide_the_rest,
     a_removed_member_loses_the_projects_tasks_at_their_next_request,
     tasks_move_between_projects_where_the_mover_edits,
+    a_task_leaves_its_project_only_by_its_owner_while_a_member_or_an_admin,
+    a_personal_task_moves_into_a_project_by_its_owner_where_they_edit,
 );
 
 async fn members_see_project_tasks_and_their_roles_decide_the_rest(app: TestApp) {
@@ -186,6 +188,87 @@ async fn tasks_move_between_projects_where_the_mover_edits(app: TestApp) {
     assert_eq!(personal["project_id"], Value::Null);
     expect_problem(send_as(&app, &ann, Method::GET, &path, None).await, 404).await;
     assert_eq!(listed(&app, &bob, "/tasks").await.0, 1);
+}
+
+async fn a_task_leaves_its_project_only_by_its_owner_while_a_member_or_an_admin(app: TestApp) {
+    let (ann, bob, cat, dan) =
+        (app.signup("ann").await, app.signup("bob").await, app.signup("cat").await, app.signup("dan").await);
+    let moderator = app.signup_with_role("mod", "moderator").await;
+    let root = app.signup_with_role("root", "admin").await;
+    let kitchen = project(&app, &ann, "Kitchen").await;
+    add(&app, &ann, kitchen, &bob, "editor").await;
+    add(&app, &ann, kitchen, &cat, "editor").await;
+    let out = json!({"project_id": null});
+    let bobs = task(&app, &bob, json!({"title": "Bob's shelves", "project_id": kitchen})).await;
+    let bobs_path = format!("/tasks/{}", bobs["id"]);
+
+    // Bob, its owner, is removed: an editor (or a moderator) handing it back would give a
+    // non-member what the project took from him.
+    let res = send_as(&app, &ann, Method::DELETE, &format!("/projects/{kitchen}/members/{}", bob.id), None).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    expect_problem(send_as(&app, &bob, Method::GET, &bobs_path, None).await, 404).await;
+    for refused in [&cat, &moderator] {
+        expect_problem(send_as(&app, refused, Method::PATCH, &bobs_path, Some(out.clone())).await, 403).await;
+        expect_problem(send_as(&app, refused, Method::PUT, &bobs_path, Some(out.clone())).await, 403).await;
+    }
+    expect_problem(send_as(&app, &dan, Method::PATCH, &bobs_path, Some(out.clone())).await, 404).await;
+    expect_problem(send_as(&app, &bob, Method::GET, &bobs_path, None).await, 404).await;
+    assert_eq!(listed(&app, &bob, "/tasks").await.0, 0, "still nothing of the project's is his");
+    let kept = expect_json(send_as(&app, &ann, Method::GET, &bobs_path, None).await, StatusCode::OK).await;
+    assert_eq!(kept["project_id"].as_i64(), Some(kitchen));
+
+    // Its owner, while a member (and an editor), takes their own out.
+    let cats = task(&app, &cat, json!({"title": "Cat's lamp", "project_id": kitchen})).await;
+    let cats_path = format!("/tasks/{}", cats["id"]);
+    let mine =
+        expect_json(send_as(&app, &cat, Method::PATCH, &cats_path, Some(out.clone())).await, StatusCode::OK).await;
+    assert_eq!(mine["project_id"], Value::Null);
+    expect_problem(send_as(&app, &ann, Method::GET, &cats_path, None).await, 404).await;
+
+    // A project admin (or a platform admin, acting as one) takes out anyone's, deliberately.
+    let anns = task(&app, &ann, json!({"title": "Ann's tiles", "project_id": kitchen})).await;
+    let by_root = expect_json(
+        send_as(&app, &root, Method::PATCH, &format!("/tasks/{}", anns["id"]), Some(out.clone())).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(by_root["project_id"], Value::Null);
+    let handed = expect_json(send_as(&app, &ann, Method::PATCH, &bobs_path, Some(out)).await, StatusCode::OK).await;
+    assert_eq!((handed["project_id"].clone(), handed["owner_id"].as_i64()), (Value::Null, Some(bob.id)));
+    expect_json(send_as(&app, &bob, Method::GET, &bobs_path, None).await, StatusCode::OK).await;
+}
+
+async fn a_personal_task_moves_into_a_project_by_its_owner_where_they_edit(app: TestApp) {
+    let (ann, bob, cat) = (app.signup("ann").await, app.signup("bob").await, app.signup("cat").await);
+    let kitchen = project(&app, &ann, "Kitchen").await;
+    let garden = project(&app, &ann, "Garden").await;
+    add(&app, &ann, kitchen, &bob, "editor").await;
+    add(&app, &ann, garden, &bob, "viewer").await;
+    add(&app, &ann, kitchen, &cat, "editor").await;
+    let personal = task(&app, &bob, json!({"title": "Bob's own", "assignee_id": cat.id})).await;
+    let path = format!("/tasks/{}", personal["id"]);
+
+    // Its assignee changes it, but it is not theirs to move, even where they edit.
+    let into_kitchen = json!({"project_id": kitchen});
+    expect_problem(send_as(&app, &cat, Method::PATCH, &path, Some(into_kitchen.clone())).await, 403).await;
+    // Its owner: not where they only read, nor where they are no member.
+    expect_problem(send_as(&app, &bob, Method::PATCH, &path, Some(json!({"project_id": garden}))).await, 403).await;
+    let elsewhere = project(&app, &cat, "Attic").await;
+    let refused =
+        expect_problem(send_as(&app, &bob, Method::PATCH, &path, Some(json!({"project_id": elsewhere}))).await, 422)
+            .await;
+    assert_eq!(error_fields(&refused), ["project_id"]);
+    let unchanged = expect_json(send_as(&app, &bob, Method::GET, &path, None).await, StatusCode::OK).await;
+    assert_eq!(
+        (unchanged["project_id"].clone(), unchanged["version"].clone()),
+        (Value::Null, personal["version"].clone())
+    );
+    expect_problem(send_as(&app, &ann, Method::GET, &path, None).await, 404).await;
+
+    // Where the owner edits (and the assignee is a member), it moves, and the project sees it.
+    let moved = expect_json(send_as(&app, &bob, Method::PATCH, &path, Some(into_kitchen)).await, StatusCode::OK).await;
+    assert_eq!(moved["project_id"].as_i64(), Some(kitchen));
+    expect_json(send_as(&app, &ann, Method::GET, &path, None).await, StatusCode::OK).await;
 }
 
 /// Two instances on one database and Redis: a member removed through one instance loses the

@@ -1,7 +1,7 @@
 //! Projects as teams meet them: a project and its first admin, who sees it (members, platform
 //! staff) and who changes it (its admins, platform admins), members added, re-roled and leaving
-//! with the last admin kept, and invitations that admit as many people as they allow, on both
-//! engines.
+//! with the last admin kept, and invitations that admit as many people as they allow (and end
+//! with the membership of whoever made them), on both engines.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -28,6 +28,7 @@ engines!(
     admins_manage_and_other_roles_are_refused,
     members_change_roles_and_leave_but_the_last_admin_stays,
     invitations_admit_as_many_as_they_allow,
+    a_member_who_leaves_or_is_removed_loses_the_invitations_they_made,
 );
 
 async fn a_project_is_seen_by_its_members_and_platform_staff_only(app: TestApp) {
@@ -234,4 +235,55 @@ async fn invitations_admit_as_many_as_they_allow(app: TestApp) {
     let mut fields = error_fields(&problem);
     fields.sort();
     assert_eq!(fields, ["expires_in_hours", "max_uses", "role"]);
+}
+
+/// An invitation of `who`'s to `project`: its id and token.
+async fn invite(app: &TestApp, who: &Account, project: &Value, role: &str) -> (Value, String) {
+    let made = expect_json(
+        send_as(app, who, Method::POST, &format!("/projects/{}/invites", project["id"]), Some(json!({"role": role})))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    (made["id"].clone(), made["token"].as_str().unwrap().to_owned())
+}
+
+async fn a_member_who_leaves_or_is_removed_loses_the_invitations_they_made(app: TestApp) {
+    let (ann, bob, cid, eve) =
+        (app.signup("ann").await, app.signup("bob").await, app.signup("cid").await, app.signup("eve").await);
+    let kitchen = project(&app, &ann, "Kitchen").await;
+    let path = format!("/projects/{}", kitchen["id"]);
+    add(&app, &ann, &kitchen, &bob, "admin").await;
+    add(&app, &ann, &kitchen, &cid, "admin").await;
+    let (_, anns) = invite(&app, &ann, &kitchen, "viewer").await;
+    let (bobs_id, bobs) = invite(&app, &bob, &kitchen, "admin").await;
+    let (_, cids) = invite(&app, &cid, &kitchen, "editor").await;
+    let listed = || async {
+        let page =
+            expect_json(send_as(&app, &ann, Method::GET, &format!("{path}/invites"), None).await, StatusCode::OK).await;
+        page["data"].as_array().unwrap().iter().map(|i| i["id"].clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(listed().await.len(), 3);
+
+    // Bob, an admin, is removed: the invitation he made stops working at once, for him and anyone.
+    let res = send_as(&app, &ann, Method::DELETE, &format!("{path}/members/{}", bob.id), None).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    for who in [&bob, &eve] {
+        expect_problem(send_as(&app, who, Method::POST, &format!("/invites/{bobs}/accept"), None).await, 404).await;
+    }
+    expect_problem(send_as(&app, &bob, Method::GET, &path, None).await, 404).await;
+    let left = listed().await;
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(!left.contains(&bobs_id), "revoked invitations leave the listing");
+
+    // Cid leaves: the same. What the others made still admits.
+    let res = send_as(&app, &cid, Method::DELETE, &format!("{path}/members/{}", cid.id), None).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    expect_problem(send_as(&app, &cid, Method::POST, &format!("/invites/{cids}/accept"), None).await, 404).await;
+    expect_problem(send_as(&app, &eve, Method::POST, &format!("/invites/{cids}/accept"), None).await, 404).await;
+    let joined =
+        expect_json(send_as(&app, &eve, Method::POST, &format!("/invites/{anns}/accept"), None).await, StatusCode::OK)
+            .await;
+    assert_eq!(joined["my_role"], "viewer");
+    assert_eq!(listed().await.len(), 1);
 }

@@ -38,14 +38,14 @@ const SIGN_IN_AGAIN: CloseCode = CloseCode::Library(4001);
 const WAIT: Duration = Duration::from_secs(10);
 
 /// A client's socket.
-struct Socket(WebSocketStream<MaybeTlsStream<TcpStream>>);
+pub(crate) struct Socket(WebSocketStream<MaybeTlsStream<TcpStream>>);
 
 fn ws_url(app: &TestApp, query: &str) -> String {
     format!("{}/api/v1/ws{query}", app.base.replacen("http://", "ws://", 1))
 }
 
 impl Socket {
-    async fn open(app: &TestApp, who: &Account) -> Self {
+    pub(crate) async fn open(app: &TestApp, who: &Account) -> Self {
         let (ws, _) = tokio_tungstenite::connect_async(ws_url(app, &format!("?token={}", who.access_token)))
             .await
             .expect("the socket opens");
@@ -57,7 +57,7 @@ impl Socket {
         Self(ws)
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.0.send(Message::text(message.to_string())).await.expect("sent");
     }
 
@@ -74,7 +74,7 @@ impl Socket {
     }
 
     /// The next event of type `kind`, skipping others (presence comes and goes meanwhile).
-    async fn next(&mut self, kind: &str) -> Value {
+    pub(crate) async fn next(&mut self, kind: &str) -> Value {
         loop {
             let event = self.event().await;
             if event["type"] == kind {

@@ -1,7 +1,8 @@
 //! Share links as their users meet them: the owner hands a file to someone without an account;
 //! the link serves the bytes like a download (validators, ranges), counts downloads, asks for
-//! its password, stops at its limit, its expiry or its revocation at once, belongs to the owner
-//! alone, and is limited per client address.
+//! its password, stops at its limit (however its bytes are asked for), its expiry, its
+//! revocation or its owner's disabling at once, belongs to the owner alone, and is limited per
+//! client address.
 
 use reqwest::multipart::{Form, Part};
 use reqwest::{Response, StatusCode};
@@ -62,6 +63,8 @@ engines!(
     a_password_a_limit_and_revocation_close_a_link,
     links_are_the_owners_alone_and_their_terms_are_checked,
     an_expired_link_and_a_deleted_file_are_gone,
+    on_a_limited_link_every_answer_that_sends_bytes_counts,
+    a_disabled_owners_links_stop_until_the_account_is_enabled_again,
 );
 engines_with!(downloads_are_limited_per_address_apart_from_sign_in with |s| s.limits.auth_per_minute = 3);
 
@@ -230,4 +233,77 @@ async fn downloads_are_limited_per_address_apart_from_sign_in(app: TestApp) {
     // Guessing at links does not lock anyone out of signing in, nor the reverse.
     app.login(&ann.email, &ann.password).await;
     assert_eq!(listing(&app, &ann, &file).await[0]["downloads"], 3, "the refused request was not counted");
+}
+
+async fn on_a_limited_link_every_answer_that_sends_bytes_counts(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let file = upload(&app, &ann).await;
+    let limited = link(&app, &ann, &file, Some(json!({"max_downloads": 2}))).await;
+    let path = path_of(&limited);
+    let downloads = || async {
+        let links = listing(&app, &ann, &file).await;
+        links.iter().find(|l| l["id"] == limited["id"]).map(|l| l["downloads"].clone()).unwrap()
+    };
+
+    // Ranges that skip the first byte still fetch the file: each one uses a download up.
+    for counted in 1..=2 {
+        let res = visit(&app, &path, &[("Range", "bytes=1-")]).await;
+        assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(res.bytes().await.unwrap(), &CONTENT[1..]);
+        assert_eq!(downloads().await, counted);
+    }
+    expect_problem(visit(&app, &path, &[("Range", "bytes=1-")]).await, 404).await;
+    expect_problem(visit(&app, &path, &[]).await, 404).await;
+    assert_eq!(downloads().await, 2, "a refusal counts nothing");
+
+    // An answer that sends nothing (a range past the end, a validator that matches) counts nothing.
+    let once = link(&app, &ann, &file, Some(json!({"max_downloads": 1}))).await;
+    let path = path_of(&once);
+    let past_the_end = format!("bytes={}-", CONTENT.len());
+    assert_eq!(visit(&app, &path, &[("Range", &past_the_end)]).await.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    let etag = file["sha256"].as_str().map(|tag| format!("\"{tag}\"")).unwrap();
+    assert_eq!(visit(&app, &path, &[("If-None-Match", &etag)]).await.status(), StatusCode::NOT_MODIFIED);
+    let res = visit(&app, &path, &[("Range", "bytes=-4")]).await;
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(res.bytes().await.unwrap(), &CONTENT[CONTENT.len() - 4..]);
+    expect_problem(visit(&app, &path, &[]).await, 404).await;
+
+    // An unlimited link counts downloads only: a resumed answer is not one.
+    let open = link(&app, &ann, &file, None).await;
+    for _ in 0..3 {
+        assert_eq!(visit(&app, &path_of(&open), &[("Range", "bytes=1-")]).await.status(), StatusCode::PARTIAL_CONTENT);
+    }
+    let open = listing(&app, &ann, &file).await.into_iter().find(|l| l["id"] == open["id"]).unwrap();
+    assert_eq!(open["downloads"], 0);
+}
+
+/// Disabling an account stops its files' links; they are refused, not revoked, so that enabling
+/// the account again brings them back within their own terms.
+async fn a_disabled_owners_links_stop_until_the_account_is_enabled_again(app: TestApp) {
+    let (ann, root) = (app.signup("ann").await, app.signup_with_role("root", "admin").await);
+    let file = upload(&app, &ann).await;
+    let limited = link(&app, &ann, &file, Some(json!({"max_downloads": 5}))).await;
+    let open = link(&app, &ann, &file, Some(json!({"password": "open sesame"}))).await;
+    let sesame = [("X-Share-Password", "open sesame")];
+    assert_eq!(visit(&app, &path_of(&limited), &[]).await.status(), StatusCode::OK);
+    let status = |value: &'static str| {
+        app.request(reqwest::Method::PATCH, &format!("/api/v1/admin/users/{}", ann.id))
+            .bearer_auth(&root.access_token)
+            .json(&json!({"status": value}))
+            .send()
+    };
+    assert_eq!(status("disabled").await.unwrap().status(), StatusCode::OK);
+    expect_problem(visit(&app, &path_of(&limited), &[]).await, 404).await;
+    expect_problem(visit(&app, &path_of(&limited), &[("Range", "bytes=1-")]).await, 404).await;
+    expect_problem(visit(&app, &path_of(&open), &sesame).await, 404).await;
+
+    assert_eq!(status("active").await.unwrap().status(), StatusCode::OK);
+    let ann = app.login(&ann.email, &ann.password).await;
+    assert_eq!(visit(&app, &path_of(&open), &sesame).await.status(), StatusCode::OK);
+    let res = visit(&app, &path_of(&limited), &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().await.unwrap(), CONTENT);
+    let links = listing(&app, &ann, &file).await;
+    let limited = links.iter().find(|l| l["id"] == limited["id"]).unwrap();
+    assert_eq!(limited["downloads"], 2, "nothing was counted while the owner was disabled");
 }

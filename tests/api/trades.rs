@@ -1,8 +1,10 @@
 //! Trades as owners meet them: items offered on the market, proposals checked field by field,
 //! each party acting for itself, a swap that moves every item (with its files) at once or none,
-//! counter-proposals, and an item that leaves the market closing its trades; on both engines.
+//! counter-proposals, an item that leaves the market closing its trades, and a party disabled
+//! closing theirs; on both engines.
 
 use crate::events::next_event;
+use crate::realtime::Socket;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -65,6 +67,8 @@ engines!(
     each_party_acts_for_itself_and_only_open_trades_change,
     a_counter_supersedes_and_a_sold_item_closes_its_trades,
     every_change_is_an_event_for_both_parties,
+    a_traded_items_files_leave_the_chat_messages_that_carried_them,
+    disabling_an_account_cancels_its_open_trades,
 );
 
 async fn every_change_is_an_event_for_both_parties(app: TestApp) {
@@ -343,4 +347,109 @@ async fn a_counter_supersedes_and_a_sold_item_closes_its_trades(app: TestApp) {
     )
     .await;
     assert_eq!(closed["status"], "cancelled");
+}
+
+/// Bob sends the manual of an item he owns in a direct message, then trades the item away: the
+/// manual is its new owner's, and the message no longer opens it to Bob or to whom he sent it.
+async fn a_traded_items_files_leave_the_chat_messages_that_carried_them(app: TestApp) {
+    let (ann, bob, cid) = (app.signup("ann").await, app.signup("bob").await, app.signup("cid").await);
+    let speaker = product(&app, "Speaker", "Acme").await;
+    let ann_item = item(&app, &ann, speaker, false).await;
+    let bob_item = item(&app, &bob, speaker, true).await;
+    let manual = Form::new().part("file", Part::bytes(b"Manual: keep dry.\n".to_vec()).file_name("manual.txt"));
+    let res = app
+        .post(&format!("/api/v1/user-products/{bob_item}/files"))
+        .bearer_auth(&bob.access_token)
+        .multipart(manual)
+        .send()
+        .await
+        .unwrap();
+    let file: Value = expect_json(res, StatusCode::CREATED).await;
+    let mut socket = Socket::open(&app, &bob).await;
+    socket.send(json!({"type": "dm", "to": cid.id, "content": "the manual", "attachments": [file["id"]]})).await;
+    assert_eq!(socket.next("chat.dm").await["data"]["attachments"][0]["id"], file["id"]);
+    let read = |who: &Account, what: &'static str| {
+        app.get(&format!("/api/v1/files/{}{what}", file["id"])).bearer_auth(who.access_token.clone()).send()
+    };
+    let history = |who: &Account, with: &Account| {
+        app.get(&format!("/api/v1/chat/dm/{}", with.id)).bearer_auth(who.access_token.clone()).send()
+    };
+    assert_eq!(read(&cid, "/download").await.unwrap().status(), StatusCode::OK, "the message opens it to cid");
+
+    let trade = propose(
+        &app,
+        &ann,
+        json!({"recipient_id": bob.id, "offered_item_ids": [ann_item], "requested_item_ids": [bob_item]}),
+    )
+    .await;
+    expect_json(
+        send_as(&app, &bob, Method::POST, &format!("/trades/{}/accept", trade["id"]), None).await,
+        StatusCode::OK,
+    )
+    .await;
+
+    assert_eq!(read(&ann, "/download").await.unwrap().status(), StatusCode::OK, "its new owner's");
+    for who in [&bob, &cid] {
+        for what in ["", "/download"] {
+            expect_problem(read(who, what).await.unwrap(), 404).await;
+        }
+    }
+    let seen: Value = history(&cid, &bob).await.unwrap().json().await.unwrap();
+    assert_eq!(seen["data"][0]["content"], "the manual", "the message stays: {seen}");
+    assert_eq!(seen["data"][0]["attachments"], json!([]), "without the file: {seen}");
+}
+
+async fn disabling_an_account_cancels_its_open_trades(app: TestApp) {
+    let mut events = app.bus.subscribe();
+    let (ann, bob, cid) = (app.signup("ann").await, app.signup("bob").await, app.signup("cid").await);
+    let root = app.signup_with_role("root", "admin").await;
+    let speaker = product(&app, "Speaker", "Acme").await;
+    let (ann_item, bob_item, cid_item) = (
+        item(&app, &ann, speaker, true).await,
+        item(&app, &bob, speaker, true).await,
+        item(&app, &cid, speaker, true).await,
+    );
+    // Ann proposes to Bob, Cid to Ann; Bob to Cid does not involve her.
+    let sent = propose(&app, &ann, json!({"recipient_id": bob.id, "requested_item_ids": [bob_item]})).await;
+    let received = propose(&app, &cid, json!({"recipient_id": ann.id, "requested_item_ids": [ann_item]})).await;
+    let apart = propose(&app, &bob, json!({"recipient_id": cid.id, "requested_item_ids": [cid_item]})).await;
+    let status = |trade: &Value, who: &Account| {
+        let path = format!("/trades/{}", trade["id"]);
+        let (app, who) = (&app, who.clone());
+        async move {
+            expect_json(send_as(app, &who, Method::GET, &path, None).await, StatusCode::OK).await["status"].clone()
+        }
+    };
+
+    let res = app
+        .request(Method::PATCH, &format!("/api/v1/admin/users/{}", ann.id))
+        .bearer_auth(&root.access_token)
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let accept = format!("/trades/{}/accept", sent["id"]);
+    expect_problem(send_as(&app, &bob, Method::POST, &accept, None).await, 409).await;
+    assert_eq!(owner_of(&app, &bob, bob_item).await, StatusCode::OK, "nothing moved");
+    assert_eq!(status(&sent, &bob).await, "cancelled");
+    assert_eq!(status(&received, &cid).await, "cancelled", "trades proposed to her too");
+    assert_eq!(status(&apart, &cid).await, "open", "others' trades are not hers");
+    let mut cancelled = Vec::new();
+    for _ in 0..2 {
+        let event = next_event(&mut events, "event.trade.cancelled").await;
+        cancelled.push(event["data"]["id"].as_i64().unwrap());
+    }
+    cancelled.sort_unstable();
+    assert_eq!(cancelled, [sent["id"].as_i64().unwrap(), received["id"].as_i64().unwrap()], "each with its event");
+
+    // An open trade whose party was disabled without it being cancelled (one left from before
+    // this rule, or proposed while the account was being disabled) cannot be accepted either.
+    let late = propose(&app, &bob, json!({"recipient_id": cid.id, "offered_item_ids": [bob_item]})).await;
+    assert_eq!(app.execute_sql(&format!("UPDATE users SET status = 'disabled' WHERE id = {}", bob.id)).await, 1);
+    let accept = format!("/trades/{}/accept", late["id"]);
+    expect_problem(send_as(&app, &cid, Method::POST, &accept, None).await, 409).await;
+    assert_eq!(status(&late, &cid).await, "cancelled");
+    assert_eq!(owner_of(&app, &cid, bob_item).await, StatusCode::NOT_FOUND, "nothing moved");
 }

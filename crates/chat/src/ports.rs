@@ -115,7 +115,9 @@ pub trait ChatStore: Send + Sync {
     async fn files_owned(&self, owner: UserId, files: Vec<i64>) -> Result<Vec<AttachedFile>, RepositoryError>;
 
     /// The files each of `messages` carries (those that carry any), in the order sent. One query,
-    /// however many messages.
+    /// however many messages. A message carries a file only while its sender owns it: a file
+    /// that changed hands (an item's file moving with a trade) MUST be left out, even when a
+    /// message sent while the file moved still names it.
     async fn attachments(
         &self,
         messages: Vec<MessageId>,
@@ -123,7 +125,8 @@ pub trait ChatStore: Send + Sync {
 
     /// Whether a message `reader` may read carries the file: a direct message they sent or
     /// received, or a message of a public room, of a room they are a member of, or of any room
-    /// when `every_room` (moderators). Tombstones carry nothing. One query.
+    /// when `every_room` (moderators). Tombstones carry nothing, and no message carries a file
+    /// its sender no longer owns (as for [`Self::attachments`]). One query.
     async fn carries_readable(&self, reader: UserId, every_room: bool, file: i64) -> Result<bool, RepositoryError>;
 
     /// Stores a message with its attachments; its id is above every id stored before. A file

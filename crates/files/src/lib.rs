@@ -41,7 +41,7 @@ pub use pdf::{
 };
 pub use ports::{
     AttachmentTargets, ContentSniffer, FileRepository, MediaError, MediaProcessor, Refusal, ReportError, ReportSources,
-    Sniff, SniffedType,
+    Sniff, SniffedType, TaskAccess,
 };
 pub use rendition::{
     AudioCodec, LiveRendition, Rendition, RenditionBody, RenditionError, RenditionRepository, RenditionService,

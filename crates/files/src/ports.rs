@@ -68,12 +68,26 @@ pub trait MediaProcessor: Send + Sync {
     async fn prepare(&self, upload: &StagedUpload, scratch: &Path) -> Result<PreparedMedia, MediaError>;
 }
 
+/// What a caller may do with a task's files, in increasing power (the derived order), as the
+/// tasks domain decides who may see and change the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TaskAccess {
+    /// The task is not theirs to see, or does not exist: they are told it does not exist.
+    Hidden,
+    /// They see the task, and read its files (a project's viewers).
+    Read,
+    /// They may also change it, and attaching a file is a change (its owner and assignee, a
+    /// project's editors and admins, moderators and admins).
+    Attach,
+}
+
 /// What the files domain asks of the tasks and products domains.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait AttachmentTargets: Send + Sync {
-    /// Whether `caller` may see the task (its owner, its assignee, moderators and admins).
-    async fn can_see_task(&self, caller: &Principal, task: i64) -> Result<bool, RepositoryError>;
+    /// What `caller` may do with the task: `Hidden` when they may not see it or it does not
+    /// exist, `Read` when they may see but not change it, `Attach` when they may change it.
+    async fn task_access(&self, caller: &Principal, task: i64) -> Result<TaskAccess, RepositoryError>;
 
     /// Whether the item belongs to `owner`'s collection.
     async fn owns_user_product(&self, owner: UserId, item: i64) -> Result<bool, RepositoryError>;

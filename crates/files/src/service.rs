@@ -18,8 +18,11 @@ use crate::file::may_delete;
 use crate::{
     Attachment, AttachmentTargets, BlobKey, BlobRead, BlobStore, ByteRange, ContentSniffer, FileError, FileId,
     FileKind, FileRepository, Invoice, InvoiceDraft, MediaProcessor, NewFile, PdfDocument, PdfRenderer, ReportSources,
-    Sniff, StagedUpload, StoredFile, TaskReportFilters, Thumbnail, UploadDraft,
+    Sniff, StagedUpload, StoredFile, TaskAccess, TaskReportFilters, Thumbnail, UploadDraft,
 };
+
+/// Why a project's viewer may not attach a file to its task.
+const VIEWERS_READ: &str = "A project's viewers read its tasks' files; attaching one is a change, for its editors.";
 
 /// What a generated PDF is made from.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,7 +109,8 @@ impl FileService {
     /// Every failing field is reported at once: `kind`, `task_id` and `user_product_id` (a task
     /// the caller cannot see, an item not in their collection, or both at once), and `file` for an
     /// image that cannot be used. With [`Destination::Bound`], a task the caller cannot see or an
-    /// item of someone else is `NotFound`.
+    /// item of someone else is `NotFound`. Attaching is a change of the task: a task the caller
+    /// sees but may not change (a project's viewers) is `Forbidden`, whichever way it is named.
     pub async fn upload(
         &self,
         caller: &Principal,
@@ -118,7 +122,7 @@ impl FileService {
         let kind = v.optional("kind", draft.kind, |raw| FileKind::parse(&raw)).ok().flatten();
         let attachment = match destination {
             Destination::Bound(attachment) => {
-                self.check_bound(caller, attachment).await?;
+                self.check_bound(caller, attachment, TaskAccess::Attach).await?;
                 Some(attachment)
             }
             Destination::AsRequested => {
@@ -251,13 +255,13 @@ impl FileService {
 
     /// The files attached to a task the caller can see, oldest first.
     pub async fn task_attachments(&self, caller: &Principal, task: i64) -> Result<Vec<StoredFile>, FileError> {
-        self.check_bound(caller, Attachment::Task(task)).await?;
+        self.check_bound(caller, Attachment::Task(task), TaskAccess::Read).await?;
         Ok(self.files.attached(Attachment::Task(task)).await?)
     }
 
     /// The files of an item of the caller's collection, oldest first.
     pub async fn item_files(&self, caller: &Principal, item: i64) -> Result<Vec<StoredFile>, FileError> {
-        self.check_bound(caller, Attachment::UserProduct(item)).await?;
+        self.check_bound(caller, Attachment::UserProduct(item), TaskAccess::Read).await?;
         Ok(self.files.attached(Attachment::UserProduct(item)).await?)
     }
 
@@ -278,17 +282,22 @@ impl FileService {
             return Ok(true);
         }
         let through_task = match file.attachment {
-            Attachment::Task(task) => self.targets.can_see_task(caller, task).await?,
+            Attachment::Task(task) => self.targets.task_access(caller, task).await? >= TaskAccess::Read,
             // An item's files are its owner's alone, unless they send one in a message.
             Attachment::UserProduct(_) | Attachment::None => false,
         };
         Ok(through_task || self.targets.carried_to(caller, file.id).await?)
     }
 
-    /// A route's task must be visible to the caller, a route's item in their collection.
-    async fn check_bound(&self, caller: &Principal, attachment: Attachment) -> Result<(), FileError> {
+    /// A route's task must be visible to the caller (and, with `need` of `Attach`, theirs to
+    /// change: else `Forbidden`), a route's item in their collection.
+    async fn check_bound(&self, caller: &Principal, attachment: Attachment, need: TaskAccess) -> Result<(), FileError> {
         let (allowed, missing) = match attachment {
-            Attachment::Task(task) => (self.targets.can_see_task(caller, task).await?, Missing::Task),
+            Attachment::Task(task) => match self.targets.task_access(caller, task).await? {
+                TaskAccess::Hidden => (false, Missing::Task),
+                access if access < need => return Err(FileError::Forbidden(VIEWERS_READ)),
+                _ => (true, Missing::Task),
+            },
             Attachment::UserProduct(item) => {
                 (self.targets.owns_user_product(caller.id, item).await?, Missing::UserProduct)
             }
@@ -313,14 +322,14 @@ impl FileService {
                 v.fail("user_product_id", "a file is attached to a task or to an item, not both");
                 Ok(None)
             }
-            (Some(task), None) => {
-                if self.targets.can_see_task(caller, task).await? {
-                    Ok(Some(Attachment::Task(task)))
-                } else {
+            (Some(task), None) => match self.targets.task_access(caller, task).await? {
+                TaskAccess::Attach => Ok(Some(Attachment::Task(task))),
+                TaskAccess::Read => Err(FileError::Forbidden(VIEWERS_READ)),
+                TaskAccess::Hidden => {
                     v.fail("task_id", "must be a task you can see");
                     Ok(None)
                 }
-            }
+            },
             (None, Some(item)) => {
                 if self.targets.owns_user_product(caller.id, item).await? {
                     Ok(Some(Attachment::UserProduct(item)))
@@ -513,7 +522,7 @@ mod tests {
     #[tokio::test]
     async fn every_failing_field_of_an_upload_is_reported_at_once_and_nothing_is_stored() {
         let mut m = Mocks::new();
-        m.targets.expect_can_see_task().returning(|_, _| Ok(false));
+        m.targets.expect_task_access().returning(|_, _| Ok(TaskAccess::Hidden));
         let draft = UploadDraft { kind: Some("photo".into()), task_id: Some("7".into()), user_product_id: None };
         let err = m.service().upload(&caller(1, Role::User), upload(), draft, Destination::AsRequested).await;
         let Err(FileError::Validation(errors)) = err else { panic!("{err:?}") };
@@ -534,6 +543,24 @@ mod tests {
             Mocks::new().service().upload(&caller(1, Role::User), upload(), draft, Destination::AsRequested).await;
         let Err(FileError::Validation(errors)) = err else { panic!("{err:?}") };
         assert!(errors.contains("user_product_id"), "{errors}");
+    }
+
+    #[tokio::test]
+    async fn attaching_to_a_task_is_a_change_whichever_way_the_task_is_named() {
+        for destination in [Destination::Bound(Attachment::Task(7)), Destination::AsRequested] {
+            let mut m = Mocks::new();
+            m.targets.expect_task_access().returning(|_, _| Ok(TaskAccess::Read));
+            m.media.expect_prepare().never();
+            m.blobs.expect_put_file().never();
+            let draft = UploadDraft { task_id: Some("7".into()), ..UploadDraft::default() };
+            let err = m.service().upload(&caller(4, Role::User), upload(), draft, destination).await;
+            assert!(matches!(err, Err(FileError::Forbidden(_))), "{destination:?}: {err:?}");
+        }
+        // Reading the task's files is not.
+        let mut m = Mocks::new();
+        m.targets.expect_task_access().returning(|_, _| Ok(TaskAccess::Read));
+        m.files.expect_attached().returning(|_| Ok(vec![stored(1, 2, Attachment::Task(7), false)]));
+        assert_eq!(m.service().task_attachments(&caller(4, Role::User), 7).await.unwrap().len(), 1);
     }
 
     #[tokio::test]
@@ -570,7 +597,7 @@ mod tests {
         let mut m = Mocks::new();
         m.media.expect_prepare().returning(|_, _| Ok(prepared()));
         m.blobs.expect_put_file().returning(|_, _| Ok(crate::BlobInfo { size: 3, last_modified: Utc::now() }));
-        m.targets.expect_can_see_task().returning(|_, _| Ok(true));
+        m.targets.expect_task_access().returning(|_, _| Ok(TaskAccess::Attach));
         m.files.expect_insert().returning(|_| Err(RepositoryError::MissingReference { field: "task_id" }));
         m.blobs.expect_delete().times(1).returning(|_| Ok(()));
         let bound = Destination::Bound(Attachment::Task(3));
@@ -581,17 +608,17 @@ mod tests {
     #[tokio::test]
     async fn who_may_read_a_file() {
         let on_task = stored(1, 2, Attachment::Task(9), false);
-        for (who, can_see_task, readable) in [
-            (caller(2, Role::User), false, true),     // the owner
-            (caller(3, Role::Admin), false, true),    // an admin
-            (caller(4, Role::User), true, true),      // someone who sees the task
-            (caller(5, Role::User), false, false),    // anyone else
-            (caller(6, Role::Moderator), true, true), // moderators see every task
+        for (who, task_access, readable) in [
+            (caller(2, Role::User), TaskAccess::Hidden, true),      // the owner
+            (caller(3, Role::Admin), TaskAccess::Hidden, true),     // an admin
+            (caller(4, Role::User), TaskAccess::Read, true),        // someone who sees the task
+            (caller(5, Role::User), TaskAccess::Hidden, false),     // anyone else
+            (caller(6, Role::Moderator), TaskAccess::Attach, true), // moderators see every task
         ] {
             let mut m = Mocks::new();
             let file = on_task.clone();
             m.files.expect_find().returning(move |_| Ok(Some(file.clone())));
-            m.targets.expect_can_see_task().returning(move |_, _| Ok(can_see_task));
+            m.targets.expect_task_access().returning(move |_, _| Ok(task_access));
             m.targets.expect_carried_to().returning(|_, _| Ok(false));
             let got = m.service().get(&who, FileId(1)).await;
             assert_eq!(got.is_ok(), readable, "{who:?}: {got:?}");
@@ -615,7 +642,7 @@ mod tests {
     async fn a_reader_who_is_not_the_owner_may_not_delete() {
         let mut m = Mocks::new();
         m.files.expect_find().returning(|_| Ok(Some(stored(1, 2, Attachment::Task(9), true))));
-        m.targets.expect_can_see_task().returning(|_, _| Ok(true));
+        m.targets.expect_task_access().returning(|_, _| Ok(TaskAccess::Read));
         m.files.expect_delete().never();
         let err = m.service().delete(&caller(4, Role::User), FileId(1)).await;
         assert!(matches!(err, Err(FileError::Forbidden(_))), "{err:?}");

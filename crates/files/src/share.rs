@@ -4,8 +4,16 @@
 //! A link is known to the database only by the SHA-256 of its token: whoever reads the table
 //! (a backup, a replica) cannot download anything, and the owner sees the link's URL only once,
 //! when it is made. Its password, when it has one, is stored as a bcrypt hash. Whether a link
-//! still opens (not revoked, not expired, a download left) is decided by the database in the
-//! statement that counts the download, so two downloads racing for the last one cannot both get it.
+//! still opens (not revoked, not expired, a download left, its file's owner not disabled) is
+//! decided by the database in the statement that counts the download, so two downloads racing
+//! for the last one cannot both get it.
+//!
+//! A disabled owner's links are refused while the account is disabled, not revoked: they open
+//! again, within their own terms, if the account is enabled again. Disabling is how an
+//! administrator suspends an account, and is undone the same way; revoking would make that undo
+//! lossy (every link handed out gone for good), while the check costs nothing more than the
+//! statement that reads the link. Expiry keeps running meanwhile, so a link never outlives its
+//! own terms, and the owner sees and revokes their links as before.
 
 use std::fmt;
 use std::sync::Arc;
@@ -196,12 +204,14 @@ pub trait ShareLinkRepository: Send + Sync {
     /// Revokes the file's link; `false` when the file has no such link.
     async fn revoke(&self, file: FileId, link: ShareLinkId) -> Result<bool, RepositoryError>;
 
-    /// The link whose token has `token_digest`, when it still opens at `now`: not expired, and
-    /// with a download left.
+    /// The link whose token has `token_digest`, when it still opens at `now`: not expired, with
+    /// a download left, and its file's owner an active account (a disabled owner's links MUST NOT
+    /// open, decided in the same statement).
     async fn find_open(&self, token_digest: String, now: DateTime<Utc>) -> Result<Option<ShareLink>, RepositoryError>;
 
     /// Counts one download of the link, in one statement that also checks that it still opens
-    /// at `now`; `false` (and nothing counted) when it does not.
+    /// at `now` (as [`Self::find_open`] decides it, the owner's status included); `false` (and
+    /// nothing counted) when it does not.
     async fn count_download(&self, link: ShareLinkId, now: DateTime<Utc>) -> Result<bool, RepositoryError>;
 }
 
@@ -305,11 +315,16 @@ impl ShareService {
         Ok(OpenedLink { link, file })
     }
 
-    /// The bytes an opened link hands out, whole or one range. An answer that starts at the
-    /// file's first byte is a download and is counted (when none is left, the link no longer
-    /// opens: `NotFound`); one that resumes later in the file is not.
+    /// The bytes an opened link hands out, whole or one range, counted as [`counts_as_download`]
+    /// says. The count is taken by the statement that checks a download is left, so that of two
+    /// visitors racing for a limited link's last one, one is served and the other finds the link
+    /// gone (`NotFound`). A range that selects nothing sends nothing, and is refused before
+    /// anything is counted.
     pub async fn read(&self, opened: &OpenedLink, range: Option<ByteRange>) -> Result<BlobRead, FileError> {
-        if starts_at_first_byte(range, opened.file.size)
+        if let Some(range) = range {
+            range.resolve(opened.file.size)?;
+        }
+        if counts_as_download(&opened.link, range, opened.file.size)
             && !self.links.count_download(opened.link.id, workbench_users::now()).await?
         {
             return Err(FileError::NotFound(Missing::ShareLink));
@@ -323,6 +338,16 @@ impl ShareService {
             _ => Err(FileError::NotFound(Missing::File)),
         }
     }
+}
+
+/// Whether an answer for `range` of a file of `size` bytes (a range that selects something)
+/// counts as one of `link`'s downloads. On an unlimited link, only an answer that starts at the
+/// file's first byte is a download: one that resumes later in the file finishes a download
+/// already counted. On a link limited in downloads every answer that sends bytes counts, a
+/// `Range` answer too: otherwise ranges that each start past the first byte would fetch the whole
+/// file, again and again, without ever using a download up.
+fn counts_as_download(link: &ShareLink, range: Option<ByteRange>, size: u64) -> bool {
+    link.max_downloads.is_some() || starts_at_first_byte(range, size)
 }
 
 /// Whether an answer for `range` of a file of `size` bytes starts with its first byte.
@@ -505,6 +530,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn on_a_limited_link_every_answer_that_sends_bytes_counts() {
+        let limited = ShareLink { max_downloads: Some(3), ..link(None) };
+        for range in [None, Some(ByteRange::From(1)), Some(ByteRange::Suffix(10)), Some(ByteRange::From(99))] {
+            assert!(counts_as_download(&limited, range, 100), "{range:?}");
+        }
+        // A resumed answer when nothing is left: refused, nothing sent.
+        let mut m = Mocks::new();
+        m.links.expect_count_download().times(1).returning(|_, _| Ok(false));
+        m.blobs.expect_get().never();
+        let opened = OpenedLink { link: limited.clone(), file: file(1) };
+        let got = m.service().read(&opened, Some(ByteRange::From(1))).await;
+        assert!(matches!(got, Err(FileError::NotFound(Missing::ShareLink))), "{got:?}");
+        // A range that selects nothing sends nothing, and uses nothing up.
+        let mut m = Mocks::new();
+        m.links.expect_count_download().never();
+        m.blobs.expect_get().never();
+        let opened = OpenedLink { link: limited, file: file(1) };
+        let got = m.service().read(&opened, Some(ByteRange::From(100))).await;
+        assert!(matches!(got, Err(FileError::RangeNotSatisfiable { size: 100 })), "{got:?}");
+    }
+
+    #[tokio::test]
     async fn only_an_answer_from_the_first_byte_is_a_download() {
         for (range, counted) in [
             (None, true),
@@ -516,6 +563,7 @@ mod tests {
             (Some(ByteRange::Bounded { first: 10, last: 19 }), false),
         ] {
             assert_eq!(starts_at_first_byte(range, 100), counted, "{range:?}");
+            assert_eq!(counts_as_download(&link(None), range, 100), counted, "unlimited: {range:?}");
         }
         // The last download went to someone else meanwhile: nothing is served.
         let mut m = Mocks::new();

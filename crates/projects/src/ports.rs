@@ -67,8 +67,11 @@ pub trait ProjectRepository: Send + Sync {
         role: ProjectRole,
     ) -> Result<MemberChange, RepositoryError>;
 
-    /// Removes a member, unless they are its last admin (decided as for `change_role`), and in
-    /// the same transaction unassigns them from the project's tasks: the ids of those tasks.
+    /// Removes a member, unless they are its last admin (decided as for `change_role`). In the
+    /// same transaction it MUST revoke every invitation of the project they made (so that nobody
+    /// removed rejoins, or lets others in, through a link of their own; an accept racing with the
+    /// removal either admitted its user before it or finds the invitation gone) and unassign them
+    /// from the project's tasks: the ids of those tasks.
     async fn remove_member(
         &self,
         project: ProjectId,

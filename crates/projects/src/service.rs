@@ -192,7 +192,7 @@ impl ProjectService {
     }
 
     /// Removes a member: its admins, or the member themself (leaving). The last admin can
-    /// neither be removed nor leave.
+    /// neither be removed nor leave. The invitations the member made are revoked with them.
     pub async fn remove_member(&self, caller: &Principal, id: ProjectId, user: UserId) -> Result<(), ProjectError> {
         if user == caller.id {
             self.visible(caller, id).await?;

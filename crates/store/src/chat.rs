@@ -877,7 +877,9 @@ impl ChatStore for DieselChatStore {
                 let ids: Vec<i64> = messages.iter().map(|m| m.0).collect();
                 let rows: Vec<(i64, AttachmentRow)> = chat_attachments::table
                     .inner_join(files::table)
+                    .inner_join(chat_messages::table)
                     .filter(chat_attachments::message_id.eq_any(ids))
+                    .filter(files::owner_id.eq(chat_messages::sender_id))
                     .order((chat_attachments::message_id, chat_attachments::position))
                     .select((chat_attachments::message_id, ATTACHMENT_COLUMNS))
                     .load(conn)
@@ -905,8 +907,10 @@ impl ChatStore for DieselChatStore {
                 diesel::select(diesel::dsl::exists(
                     chat_attachments::table
                         .inner_join(chat_messages::table)
+                        .inner_join(files::table)
                         .filter(chat_attachments::file_id.eq(file))
                         .filter(chat_messages::deleted_at.is_null())
+                        .filter(files::owner_id.eq(chat_messages::sender_id))
                         .filter(diesel::dsl::sql::<Bool>(&readable)),
                 ))
                 .get_result(conn)
@@ -1089,6 +1093,19 @@ pub(crate) fn forget_messages_of(conn: &mut AnyConnection, user: UserId) -> Resu
     )
     .execute(conn)
     .map_err(db)?;
+    Ok(())
+}
+
+/// Takes `files` out of every chat message that carries them, in the caller's transaction: the
+/// files changed hands (an item's files moving with a trade), and a message carries only files
+/// its sender owns. Whoever could read them through a message cannot any more; the messages stay.
+/// (A message stored while the files moved, naming them still, is held to the same rule where
+/// attachments are read: `attachments` and `carries_readable` leave out a file its sender no
+/// longer owns.)
+pub(crate) fn forget_attachments_of(conn: &mut AnyConnection, files: &[i64]) -> Result<(), RepositoryError> {
+    diesel::delete(chat_attachments::table.filter(chat_attachments::file_id.eq_any(files)))
+        .execute(conn)
+        .map_err(db)?;
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //! Whether a link still opens is decided in SQL, by the statement that reads it or counts a
 //! download of it: `expires_at` against the caller's clock, `downloads` against `max_downloads`
 //! in the same `UPDATE` that adds one, so that two visitors racing for a link's last download
-//! cannot both be counted.
+//! cannot both be counted, and the file's owner's status (a disabled owner's links do not open)
+//! by a lookup of the file's and its owner's rows by key.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -13,6 +14,7 @@ use workbench_files::{FileId, NewShareLink, ShareLink, ShareLinkId, ShareLinkRep
 
 use crate::database::stored;
 use crate::error::{corrupt, db, map_db_error};
+use crate::schema::{files, users};
 use crate::{AnyConnection, Database};
 
 diesel::table! {
@@ -27,6 +29,23 @@ diesel::table! {
         downloads -> Integer,
         created_at -> Timestamp,
     }
+}
+
+diesel::joinable!(file_links -> files (file_id));
+diesel::allow_tables_to_appear_in_same_query!(file_links, files);
+diesel::allow_tables_to_appear_in_same_query!(file_links, users);
+
+/// Whether the link's file belongs to an active account: a disabled owner's links do not open
+/// (see the files domain's `share` module for why they are refused rather than revoked).
+#[diesel::dsl::auto_type]
+fn owner_is_active() -> _ {
+    let active: &'static str = "active";
+    diesel::dsl::exists(
+        files::table
+            .inner_join(users::table)
+            .filter(files::id.eq(file_links::file_id))
+            .filter(users::status.eq(active)),
+    )
 }
 
 /// Revokes every share link to `files`, in the caller's transaction (a file changing owner).
@@ -177,6 +196,7 @@ impl ShareLinkRepository for DieselShareLinkRepository {
                             .is_null()
                             .or(file_links::downloads.nullable().lt(file_links::max_downloads)),
                     )
+                    .filter(owner_is_active())
                     .select(LINK_COLUMNS)
                     .first::<LinkRow>(conn)
                     .optional()
@@ -198,7 +218,8 @@ impl ShareLinkRepository for DieselShareLinkRepository {
                             file_links::max_downloads
                                 .is_null()
                                 .or(file_links::downloads.nullable().lt(file_links::max_downloads)),
-                        ),
+                        )
+                        .filter(owner_is_active()),
                 )
                 .set(file_links::downloads.eq(file_links::downloads + 1))
                 .execute(conn)

@@ -489,6 +489,16 @@ impl ProjectRepository for DieselProjectRepository {
                         return Ok((MemberChange::LastAdmin, Vec::new()));
                     }
                     diesel::delete(project_members::table.find((project.0, user.0))).execute(conn).map_err(db)?;
+                    // The invitations they made go with them, or a removed admin could rejoin (or
+                    // let anyone in) through a link of their own. After the project's lock: an
+                    // accept of one of them either joined before this, or finds it gone.
+                    diesel::delete(
+                        project_invites::table
+                            .filter(project_invites::project_id.eq(project.0))
+                            .filter(project_invites::created_by.eq(user.0)),
+                    )
+                    .execute(conn)
+                    .map_err(db)?;
                     // Only members are assigned a project's tasks: the one leaving is unassigned,
                     // each task one version later, in the transaction that removes them.
                     let at = workbench_core::now().naive_utc();

@@ -7,9 +7,14 @@
 //! then the trade and every open trade sharing an item with it, each in ascending id order (the
 //! order in which an owner's change to an item reaches its trades through the trigger), so that
 //! writers never wait on each other in a circle; a deadlock PostgreSQL reports anyway is retried
-//! (the retry finds the items moved). A moved file's share links are revoked with the move. Each
-//! move is in the audit log, written in the same transaction (the recipient who accepted is its
-//! actor, the new owner its target).
+//! (the retry finds the items moved). A moved file's share links are revoked with the move, and
+//! the chat messages that carried it carry it no more. Each move is in the audit log, written in
+//! the same transaction (the recipient who accepted is its actor, the new owner its target).
+//!
+//! A trade needs two active parties: disabling an account cancels its open trades in the
+//! transaction that disables it ([`cancel_open_of`], called by the users adapter), and an accept
+//! that finds a party disabled under its locks (a proposal stored while its party was being
+//! disabled, or one left from before that rule) cancels the trade instead of moving anything.
 
 use std::collections::HashMap;
 
@@ -312,6 +317,14 @@ fn accept_once(
                 other => other,
             });
         }
+        // A disabling that committed before this trade was locked has cancelled it (seen just
+        // above); one that commits later waits for this transaction, and finds it closed.
+        if !both_active(conn, current.proposer_id, current.recipient_id)? {
+            if transition(conn, id, current.version, TradeStatus::Cancelled, now)? {
+                changed(conn, id, TradeEvent::Cancelled, now)?;
+            }
+            return Ok(Transition::NotOpen(TradeStatus::Cancelled));
+        }
         let untradeable =
             [UserProductStatus::Sold, UserProductStatus::Broken, UserProductStatus::Archived].map(|s| s.as_str());
         // Serial numbers are set aside while items move: two items of one product with one serial
@@ -351,11 +364,13 @@ fn accept_once(
                 .set(files::owner_id.eq(to))
                 .execute(conn)
                 .map_err(db)?;
-            // The previous owner's share links to these files end with their ownership.
+            // The previous owner's share links to these files end with their ownership, and so do
+            // the chat messages through which they handed them to others.
             let moved_files: Vec<i64> =
                 files::table.filter(files::user_product_id.eq(item)).select(files::id).load(conn).map_err(db)?;
             if !moved_files.is_empty() {
                 crate::file_links::revoke_all(conn, &moved_files)?;
+                crate::chat::forget_attachments_of(conn, &moved_files)?;
             }
             let mut details = serde_json::Map::new();
             details.insert("item_id".into(), (*item).into());
@@ -393,6 +408,39 @@ fn accept_once(
         }
         Ok(Transition::Done(accepted))
     })
+}
+
+/// Whether both parties are active accounts.
+fn both_active(conn: &mut AnyConnection, proposer: i64, recipient: i64) -> Result<bool, RepositoryError> {
+    let active: i64 = users::table
+        .filter(users::id.eq_any([proposer, recipient]))
+        .filter(users::status.eq("active"))
+        .count()
+        .get_result(conn)
+        .map_err(db)?;
+    Ok(active == 2)
+}
+
+/// Cancels every open trade `user` proposed or was proposed, each with its `trade.cancelled`
+/// event, in the caller's transaction: the account is being disabled (after its row was
+/// changed, so that its lock comes first, as for an owner's change to an item). Trades past
+/// their expiry are left to the schedule that marks them expired: they read so already.
+pub(crate) fn cancel_open_of(conn: &mut AnyConnection, user: UserId, at: NaiveDateTime) -> Result<(), RepositoryError> {
+    let open: Vec<(i64, i64)> = trades::table
+        .filter(trades::proposer_id.eq(user.0).or(trades::recipient_id.eq(user.0)))
+        .filter(trades::status.eq(TradeStatus::Open.as_str()))
+        .filter(trades::expires_at.gt(at))
+        .order(trades::id.asc())
+        .select((trades::id, trades::version))
+        .load(conn)
+        .map_err(db)?;
+    for (id, version) in open {
+        // Accepted or closed meanwhile by its other party: then there is nothing to cancel.
+        if transition(conn, id, version, TradeStatus::Cancelled, at)? {
+            changed(conn, id, TradeEvent::Cancelled, at)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether `e` is PostgreSQL choosing this transaction as a deadlock's (or a serialisation

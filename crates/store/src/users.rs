@@ -455,6 +455,9 @@ impl UserRepository for DieselUserRepository {
                     };
                     if disabling {
                         revoke_user_tokens(conn, id, at.naive_utc())?;
+                        // A trade needs two active parties: the other side must not wait on one
+                        // that cannot answer, nor accept what a disabled account offered.
+                        crate::trades::cancel_open_of(conn, id, at.naive_utc())?;
                     }
                     append(conn, &audit)?;
                     row.into_user().map(Some)

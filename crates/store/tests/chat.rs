@@ -23,6 +23,7 @@ engine_cases!(
     history_pages_backwards_and_forwards,
     messages_sent_at_once_are_each_stored_once_and_a_bad_one_fails_alone,
     attachments_travel_with_their_message_and_open_files_to_its_readers_only,
+    a_file_that_changed_hands_is_carried_by_no_message,
     a_search_counts_up_to_its_cap_and_still_pages_past_it,
     unread_counts_stay_exact_when_both_sides_write_at_once,
     a_search_finds_the_same_messages_however_far_its_index_has_come,
@@ -290,6 +291,27 @@ async fn attachments_travel_with_their_message_and_open_files_to_its_readers_onl
     assert!(matches!(refused, Err(RepositoryError::MissingReference { .. })), "{refused:?}");
     let after = store.history(Conversation::direct(ann.id, bob.id), HistoryPage::latest(10)).await.unwrap();
     assert_eq!(after.len(), 1, "only the tombstone: nothing else was stored");
+}
+
+/// A message carries a file only while its sender owns it: one stored while the file changed
+/// hands (a traded item's files do), still naming it, neither shows it nor opens it to anyone.
+async fn a_file_that_changed_hands_is_carried_by_no_message(db: Database) {
+    let store = DieselChatStore::new(db.clone());
+    let (ann, bob, cat) = (user(&db, "ann").await, user(&db, "bob").await, user(&db, "cat").await);
+    let (manual, photo) = (file(&db, 101, &ann).await, file(&db, 102, &ann).await);
+    let mut dm = said(None, ann.id, Some(bob.id), "the manual and the photo");
+    dm.attachments = vec![manual, photo.clone()];
+    let dm = store.insert_message(dm).await.unwrap();
+    assert!(store.carries_readable(bob.id, false, 101).await.unwrap());
+
+    execute_sql(&db, format!("UPDATE files SET owner_id = {} WHERE id = 101", cat.id.0)).await.unwrap();
+    for reader in [&ann, &bob] {
+        assert!(!store.carries_readable(reader.id, false, 101).await.unwrap(), "{}", reader.username);
+        assert!(!store.carries_readable(reader.id, true, 101).await.unwrap(), "not for moderators either");
+    }
+    assert!(store.carries_readable(bob.id, false, 102).await.unwrap(), "the file still ann's is still carried");
+    let carried = store.attachments(vec![dm.id]).await.unwrap();
+    assert_eq!(carried.get(&dm.id), Some(&vec![photo]));
 }
 
 async fn a_search_counts_up_to_its_cap_and_still_pages_past_it(db: Database) {

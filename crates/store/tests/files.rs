@@ -244,12 +244,16 @@ mod share_links {
     use chrono::TimeDelta;
     use workbench_core::RepositoryError;
     use workbench_files::{Attachment, FileId, FileRepository, NewShareLink, ShareLinkId, ShareLinkRepository};
-    use workbench_store::testing::{instant, user};
+    use workbench_store::testing::{execute_sql, instant, user};
     use workbench_store::{Database, DieselShareLinkRepository, engine_cases};
 
     use super::{new_file, repo};
 
-    engine_cases!(a_link_opens_until_it_expires_runs_out_or_is_revoked, racing_for_the_last_download_counts_once);
+    engine_cases!(
+        a_link_opens_until_it_expires_runs_out_or_is_revoked,
+        racing_for_the_last_download_counts_once,
+        a_disabled_owners_links_open_again_once_the_account_is_enabled,
+    );
 
     fn links(db: &Database) -> DieselShareLinkRepository {
         DieselShareLinkRepository::new(db.clone())
@@ -309,6 +313,28 @@ mod share_links {
         repo(&db).delete(file.id).await.unwrap();
         assert_eq!(links(&db).list(file.id).await.unwrap(), vec![], "links go with their file");
         assert!(!links(&db).revoke(file.id, ShareLinkId(made.id.0)).await.unwrap());
+    }
+
+    async fn a_disabled_owners_links_open_again_once_the_account_is_enabled(db: Database) {
+        let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
+        let file = repo(&db).insert(new_file(&ann, "manual.pdf", Attachment::None)).await.unwrap();
+        let bobs = repo(&db).insert(new_file(&bob, "notes.pdf", Attachment::None)).await.unwrap();
+        let made = links(&db).insert(new_link(file.id, 'f', Some(3))).await.unwrap();
+        let others = links(&db).insert(new_link(bobs.id, 'g', None)).await.unwrap();
+        let (digest, now) = ("f".repeat(64), instant());
+        let status =
+            |status: &str| execute_sql(&db, format!("UPDATE users SET status = '{status}' WHERE id = {}", ann.id.0));
+
+        status("disabled").await.unwrap();
+        assert_eq!(links(&db).find_open(digest.clone(), now).await.unwrap(), None, "refused while disabled");
+        assert!(!links(&db).count_download(made.id, now).await.unwrap(), "and nothing counted");
+        assert!(links(&db).find_open("g".repeat(64), now).await.unwrap().is_some(), "another owner's link opens");
+        assert!(links(&db).count_download(others.id, now).await.unwrap());
+
+        status("active").await.unwrap();
+        assert_eq!(links(&db).find_open(digest, now).await.unwrap(), Some(made.clone()), "not revoked");
+        assert!(links(&db).count_download(made.id, now).await.unwrap());
+        assert_eq!(links(&db).list(file.id).await.unwrap()[0].downloads, 1);
     }
 
     async fn racing_for_the_last_download_counts_once(db: Database) {

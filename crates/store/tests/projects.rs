@@ -1,7 +1,8 @@
 //! The projects adapter, on SQLite always and PostgreSQL when it is reachable (always under
 //! `CI=true`), held to the `ProjectRepository` contract (`crates/projects/src/ports.rs`): a
 //! project and its first admin in one write, lists by membership, roles, the last admin kept
-//! even when two admins demote each other at once, and invitations whose last use goes to one.
+//! even when two admins demote each other at once, invitations whose last use goes to one, and
+//! invitations that end with their maker's membership.
 
 use chrono::TimeDelta;
 use workbench_core::PageRequest;
@@ -19,6 +20,7 @@ engine_cases!(
     two_admins_demoting_each_other_at_once_leave_one,
     an_invitation_admits_as_many_as_it_allows_and_members_are_not_counted,
     a_project_goes_with_its_members_and_invitations,
+    a_removed_member_takes_the_invitations_they_made_with_them,
 );
 
 fn repo(db: &Database) -> DieselProjectRepository {
@@ -187,4 +189,25 @@ async fn a_project_goes_with_its_members_and_invitations(db: Database) {
     assert_eq!(repo(&db).role_of(kitchen, ann.id).await.unwrap(), None);
     assert_eq!(repo(&db).invites(kitchen, page()).await.unwrap().total, 0);
     assert!(!repo(&db).delete(kitchen, None).await.unwrap());
+}
+
+async fn a_removed_member_takes_the_invitations_they_made_with_them(db: Database) {
+    let (ann, bob, cid) = (user(&db, "ann").await, user(&db, "bob").await, user(&db, "cid").await);
+    let (kitchen, garden) = (project(&db, &ann, "Kitchen").await, project(&db, &ann, "Garden").await);
+    for place in [kitchen, garden] {
+        assert_eq!(repo(&db).add_member(place, bob.id, ProjectRole::Admin, instant()).await.unwrap(), Admission::Added);
+    }
+    let anns = repo(&db).create_invite(invite(kitchen, "anns", None, ann.id)).await.unwrap();
+    repo(&db).create_invite(invite(kitchen, "bobs", None, bob.id)).await.unwrap();
+    repo(&db).create_invite(invite(garden, "bobs-garden", None, bob.id)).await.unwrap();
+
+    let (removed, _) = repo(&db).remove_member(kitchen, bob.id).await.unwrap();
+    assert_eq!(removed, MemberChange::Done);
+    let projects = repo(&db);
+    let accept = |token: &str, who: UserId| projects.accept_invite(InviteToken::digest(token), who, instant());
+    assert_eq!(accept("bobs", bob.id).await.unwrap(), Acceptance::Closed, "not for himself");
+    assert_eq!(accept("bobs", cid.id).await.unwrap(), Acceptance::Closed, "nor for anyone");
+    let left = repo(&db).invites(kitchen, page()).await.unwrap();
+    assert_eq!(left.items.iter().map(|i| i.id).collect::<Vec<_>>(), [anns.id], "ann's stays");
+    assert_eq!(accept("bobs-garden", cid.id).await.unwrap(), Acceptance::Joined(garden), "another project's stays");
 }

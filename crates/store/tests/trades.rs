@@ -1,29 +1,33 @@
 //! The trades adapter, on SQLite always and PostgreSQL when it is reachable (always under
 //! `CI=true`), held to the `TradeRepository` contract (`crates/trades/src/ports.rs`): proposals
 //! read back with their items, counter-proposals that supersede, expiry read at once, items that
-//! leave the market cancelling their trades, and 50 concurrent accepts over trades that share
-//! items: every accepted trade's items moved together, and no item moved twice.
+//! leave the market cancelling their trades, a party disabled cancelling theirs, an accept taking
+//! the moved files out of the chat messages that carried them, and 50 concurrent accepts over
+//! trades that share items: every accepted trade's items moved together, and no item moved twice.
 
 use std::collections::HashMap;
 
 use chrono::TimeDelta;
+use workbench_chat::{AttachedFile, ChatStore, MessageContent, NewMessage};
 use workbench_core::PageRequest;
 use workbench_products::{
     Brand, CategoryName, CategoryRepository, NewCategory, NewProduct, NewProductRecord, NewUserProductRecord,
     ProductId, ProductName, ProductRepository, ProductStatus, Slug, Specifications, UserProductRepository,
     UserProductStatus,
 };
-use workbench_store::testing::{execute_sql, instant, user};
+use workbench_store::testing::{count_rows, execute_sql, instant, user};
 use workbench_store::{
-    Database, DieselCategoryRepository, DieselProductRepository, DieselTradeRepository, DieselUserProductRepository,
-    engine_cases,
+    Database, DieselCategoryRepository, DieselChatStore, DieselProductRepository, DieselTradeRepository,
+    DieselUserProductRepository, DieselUserRepository, engine_cases,
 };
 use workbench_trades::{MarketFilter, NewTrade, TradeFilter, TradeId, TradeRepository, TradeStatus, Transition};
-use workbench_users::{User, UserId};
+use workbench_users::{User, UserId, UserRepository, UserStatus};
 
 engine_cases!(
     a_trade_reads_back_with_its_items_and_counters_supersede,
     an_item_leaving_the_market_cancels_its_open_trades,
+    a_disabled_partys_open_trades_are_cancelled_and_none_is_accepted,
+    an_accept_takes_the_moved_files_out_of_the_messages_that_carried_them,
     items_with_one_serial_swap_but_never_double_up,
     fifty_concurrent_accepts_over_shared_items_move_each_item_once,
     the_markets_total_is_kept_through_every_change,
@@ -214,6 +218,77 @@ async fn an_item_leaving_the_market_cancels_its_open_trades(db: Database) {
     execute_sql(&db, format!("DELETE FROM user_products WHERE id = {b2}")).await.unwrap();
     assert_eq!(repo(&db).find(sold.id).await.unwrap().unwrap().status, TradeStatus::Cancelled);
     assert_eq!(repo(&db).find(deleted.id).await.unwrap().unwrap().status, TradeStatus::Cancelled);
+}
+
+const CANCELLED_EVENTS: &str = "outbox WHERE event = 'trade.cancelled'";
+
+async fn a_disabled_partys_open_trades_are_cancelled_and_none_is_accepted(db: Database) {
+    let (ann, bob, cid) = (user(&db, "ann").await, user(&db, "bob").await, user(&db, "cid").await);
+    let speaker = product(&db).await;
+    let (a1, b1, c1) = (item(&db, &ann, speaker).await, item(&db, &bob, speaker).await, item(&db, &cid, speaker).await);
+    let sent = repo(&db).create(proposal(&ann, &bob, vec![], vec![b1]), None).await.unwrap().unwrap();
+    let received = repo(&db).create(proposal(&cid, &ann, vec![], vec![a1]), None).await.unwrap().unwrap();
+    let apart = repo(&db).create(proposal(&bob, &cid, vec![], vec![c1]), None).await.unwrap().unwrap();
+    let events = count_rows(&db, CANCELLED_EVENTS).await;
+
+    let users = DieselUserRepository::new(db.clone());
+    let disabled = users.set_role_and_status(ann.id, None, Some(UserStatus::Disabled), instant(), None, vec![]).await;
+    assert!(disabled.unwrap().is_some());
+    for (trade, status) in
+        [(&sent, TradeStatus::Cancelled), (&received, TradeStatus::Cancelled), (&apart, TradeStatus::Open)]
+    {
+        let now = repo(&db).find(trade.id).await.unwrap().unwrap();
+        assert_eq!(now.status, status, "{:?}", trade.id);
+    }
+    assert_eq!(count_rows(&db, CANCELLED_EVENTS).await, events + 2, "each cancelled trade with its event");
+
+    // A party disabled without its trades being cancelled (a proposal stored while the account
+    // was being disabled, or one from before the rule): the accept cancels it, and moves nothing.
+    let late = repo(&db).create(proposal(&bob, &cid, vec![b1], vec![]), None).await.unwrap().unwrap();
+    execute_sql(&db, format!("UPDATE users SET status = 'disabled' WHERE id = {}", bob.id.0)).await.unwrap();
+    let refused = repo(&db).accept(late.id, None, instant()).await.unwrap();
+    assert_eq!(refused, Transition::NotOpen(TradeStatus::Cancelled));
+    assert_eq!(repo(&db).find(late.id).await.unwrap().unwrap().status, TradeStatus::Cancelled);
+    assert_eq!(owners(&db, &[b1]).await[&b1], bob.id, "nothing moved");
+    assert_eq!(count_rows(&db, CANCELLED_EVENTS).await, events + 3);
+}
+
+async fn an_accept_takes_the_moved_files_out_of_the_messages_that_carried_them(db: Database) {
+    let (ann, bob, cid) = (user(&db, "ann").await, user(&db, "bob").await, user(&db, "cid").await);
+    let speaker = product(&db).await;
+    let (a1, b1) = (item(&db, &ann, speaker).await, item(&db, &bob, speaker).await);
+    let sql = format!(
+        "INSERT INTO files (id, owner_id, filename, name_key, content_type, size, kind, sha256, blob_key, \
+         user_product_id, created_at) VALUES (201, {}, 'manual.txt', 'manual.txt', 'text/plain', 5, 'manual', '{}', \
+         'files/201', {b1}, '2026-01-01 00:00:00')",
+        bob.id.0,
+        "a".repeat(64)
+    );
+    execute_sql(&db, sql).await.unwrap();
+    let manual = AttachedFile {
+        id: 201,
+        filename: "manual.txt".into(),
+        content_type: "text/plain".into(),
+        size: 5,
+        kind: "manual".into(),
+    };
+    let chat = DieselChatStore::new(db.clone());
+    let dm = NewMessage {
+        room: None,
+        sender_id: bob.id,
+        recipient_id: Some(cid.id),
+        content: MessageContent::parse("the manual").unwrap(),
+        created_at: instant(),
+        attachments: vec![manual],
+    };
+    chat.insert_message(dm).await.unwrap();
+    assert!(chat.carries_readable(cid.id, false, 201).await.unwrap());
+
+    let trade = repo(&db).create(proposal(&ann, &bob, vec![a1], vec![b1]), None).await.unwrap().unwrap();
+    assert!(matches!(repo(&db).accept(trade.id, None, instant()).await.unwrap(), Transition::Done(_)));
+    assert_eq!(count_rows(&db, "chat_attachments").await, 0, "taken out with the move");
+    assert!(!chat.carries_readable(cid.id, false, 201).await.unwrap());
+    assert!(!chat.carries_readable(bob.id, false, 201).await.unwrap());
 }
 
 async fn fifty_concurrent_accepts_over_shared_items_move_each_item_once(db: Database) {

@@ -105,15 +105,30 @@ impl TaskService {
 
     /// One task the viewer may see; otherwise `NotFound`, whether it exists or not.
     pub async fn get(&self, viewer: &Principal, id: TaskId) -> Result<Task, TaskError> {
-        let task = match self.cache.task(id).await {
-            Some(task) => task,
-            None => {
-                let task = self.tasks.find(id).await?.ok_or(TaskError::NotFound)?;
-                self.cache.put_task(&task).await;
-                task
-            }
-        };
+        let task = self.cached(id).await?.ok_or(TaskError::NotFound)?;
         if self.access(viewer.into(), &task).await? >= Access::Read { Ok(task) } else { Err(TaskError::NotFound) }
+    }
+
+    /// What the viewer may do with a task (`Access::None` for one they may not see and for one
+    /// that does not exist, alike), read through the cache as [`Self::get`] reads it: for other
+    /// domains' rules on what hangs on a task (attaching a file to it is a change).
+    pub async fn access_to(&self, viewer: &Principal, id: TaskId) -> Result<Access, TaskError> {
+        match self.cached(id).await? {
+            Some(task) => self.access(viewer.into(), &task).await,
+            None => Ok(Access::None),
+        }
+    }
+
+    /// The task from the cache, or from the database (and then cached).
+    async fn cached(&self, id: TaskId) -> Result<Option<Task>, TaskError> {
+        if let Some(task) = self.cache.task(id).await {
+            return Ok(Some(task));
+        }
+        let task = self.tasks.find(id).await?;
+        if let Some(task) = &task {
+            self.cache.put_task(task).await;
+        }
+        Ok(task)
     }
 
     /// One page of the tasks the viewer sees that match `filter`, with their total. Pages are
@@ -626,8 +641,9 @@ impl TaskService {
     }
 
     /// The rules a project adds to a change from `before` to `after`: moving a task takes delete
-    /// rights on it and editor rights in the project it moves to; a project task's assignee
-    /// must be a member of its project.
+    /// rights on it and editor rights in the project it moves to; taking it out of its project
+    /// (making it its owner's personal task) is for [`Self::check_taking_out`]; a project task's
+    /// assignee must be a member of its project.
     async fn check_project_rules(
         &self,
         viewer: Viewer,
@@ -639,6 +655,9 @@ impl TaskService {
         if moved && access < Access::Delete {
             return Err(TaskError::Forbidden("only those who may delete a task move it between projects"));
         }
+        if let (true, Some(project), None) = (moved, before.project_id, after.project_id) {
+            self.check_taking_out(viewer, project, before).await?;
+        }
         let mut v = Validator::default();
         if let Some(project) = after.project_id.filter(|_| moved) {
             self.check_editor(&mut v, viewer, project).await?;
@@ -647,6 +666,30 @@ impl TaskService {
             self.check_member_assignee(&mut v, project, after.assignee_id).await?;
         }
         Ok(v.finish()?)
+    }
+
+    /// Refuses to take `task` out of `project` unless `viewer` is its owner and a member (an
+    /// editor or admin: a viewer changes nothing), an admin of the project, or a platform admin
+    /// (who acts as a project admin anywhere). A personal task is seen by its owner: an editor
+    /// taking out the task of an owner who was removed from the project would hand a non-member
+    /// what the project took from them. Moderators change every task, but are no project's
+    /// admins: they take one out only as its owner while a member.
+    async fn check_taking_out(&self, viewer: Viewer, project: ProjectId, task: &Task) -> Result<(), TaskError> {
+        if viewer.role.is_admin() {
+            return Ok(());
+        }
+        let allowed = match self.projects.standing(project, viewer.id).await? {
+            Standing::Member(ProjectRole::Admin) => true,
+            Standing::Member(_) => task.owner_id == viewer.id,
+            Standing::Outsider | Standing::NoSuchProject => false,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(TaskError::Forbidden(
+                "only the task's owner, while a member, and the project's admins take a task out of its project",
+            ))
+        }
     }
 
     async fn stored(&self, id: TaskId) -> Result<Task, TaskError> {
@@ -1443,6 +1486,42 @@ mod tests {
         let refused = svc.update(&caller(3, Role::User), TaskId(7), rename(), None).await;
         assert!(matches!(refused, Err(TaskError::Forbidden(_))), "{refused:?}");
         svc.update(&caller(2, Role::User), TaskId(7), rename(), None).await.expect("an editor changes it");
+    }
+
+    #[tokio::test]
+    async fn a_task_leaves_its_project_by_its_owner_while_a_member_or_an_admin_only() {
+        // Task 7 of project 9, created by user 1, who is no longer a member.
+        let mut projects = MockProjectMembership::new();
+        projects.expect_standing().returning(|_, user| {
+            Ok(match user.0 {
+                2 => Standing::Member(ProjectRole::Editor),
+                4 => Standing::Member(ProjectRole::Admin),
+                _ => Standing::Outsider,
+            })
+        });
+        projects.expect_member_ids().returning(|_| Ok(vec![UserId(2), UserId(4)]));
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_find().returning(|_| Ok(Some(in_project(9, 1, None))));
+        tasks
+            .expect_update()
+            .times(2)
+            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
+        let svc = TaskService::new(
+            Arc::new(tasks),
+            Arc::new(MockCommentRepository::new()),
+            Arc::new(MockAccounts::new()),
+            Arc::new(quiet_cache()),
+            Arc::new(projects),
+        );
+        let out = || TaskPatch { project_id: Some(None), ..TaskPatch::default() };
+        for refused in [caller(2, Role::User), caller(5, Role::Moderator)] {
+            let got = svc.update(&refused, TaskId(7), out(), None).await;
+            assert!(matches!(got, Err(TaskError::Forbidden(_))), "{refused:?}: {got:?}");
+        }
+        for allowed in [caller(4, Role::User), caller(6, Role::Admin)] {
+            let moved = svc.update(&allowed, TaskId(7), out(), None).await.expect("a project or platform admin");
+            assert_eq!((moved.project_id, moved.owner_id), (None, UserId(1)));
+        }
     }
 
     #[tokio::test]

@@ -55,8 +55,13 @@ pub trait TradeRepository: Send + Sync {
     /// `tradeable`), the trade `accepted`, every other open trade holding any of its items
     /// `cancelled`. When an item moved meanwhile, nothing of it is applied, the trade becomes
     /// `cancelled` and `ItemsChanged` is returned. When the new owner of an item already has that
-    /// product with the same serial number, nothing is applied and `SerialTaken` is returned. Of any number of accepts racing for an item,
-    /// on any number of instances, exactly one MUST succeed.
+    /// product with the same serial number, nothing is applied and `SerialTaken` is returned.
+    /// When either party is no longer an active account, nothing is applied and the trade
+    /// becomes `cancelled` (`NotOpen(Cancelled)`), decided after the trade is locked, so that an
+    /// accept racing with a party's disabling either completes before it or finds the trade
+    /// closed. Each moved file's share links are revoked, and the chat messages that carried it
+    /// no longer do. Of any number of accepts racing for an item, on any number of instances,
+    /// exactly one MUST succeed.
     async fn accept(
         &self,
         id: TradeId,

@@ -78,8 +78,10 @@ pub trait UserRepository: Send + Sync {
     ) -> Result<(), RepositoryError>;
 
     /// Changes role and/or status, bumps `version` and appends `audit`, in one transaction.
-    /// Disabling MUST also revoke every refresh token of the user and start a new token
-    /// generation. With `expected`, changes nothing unless the account is at that version.
+    /// Disabling MUST also revoke every refresh token of the user, start a new token generation,
+    /// and cancel every open trade the user proposed or was proposed (each with its
+    /// `trade.cancelled` event), in that transaction. With `expected`, changes nothing unless the
+    /// account is at that version.
     /// Returns `None` (and records nothing) when there is no such user (or it is not at
     /// `expected`).
     async fn set_role_and_status(

@@ -166,7 +166,9 @@ impl UserService {
 
     /// An administrator changes another account's role or status. Nobody may act on their own
     /// account this way, on an account that outranks them, or grant a role above their own.
-    /// Disabling an account revokes its refresh tokens; its access tokens fail at the next request.
+    /// Disabling an account revokes its refresh tokens (its access tokens fail at the next
+    /// request) and cancels its open trades; its files' share links stop opening while it stays
+    /// disabled.
     pub async fn administer(
         &self,
         actor: &Principal,

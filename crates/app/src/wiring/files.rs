@@ -14,10 +14,10 @@ use workbench_core::{FieldErrors, PageRequest, RepositoryError, Validator, parse
 use workbench_files::{
     AttachmentTargets, BlobStore, FileId, FileParts, FileService, MediaClass, MediaError, MediaProcessor,
     PreparedMedia, ProfileReport, RenditionService, ReportCount, ReportError, ReportSources, ShareService,
-    StagedUpload, TaskReport, TaskReportFilters, TaskReportRow,
+    StagedUpload, TaskAccess, TaskReport, TaskReportFilters, TaskReportRow,
 };
 use workbench_products::{CollectionService, ProductError, UserProductId};
-use workbench_tasks::{RawTaskFilter, TaskError, TaskFilter, TaskId, TaskService};
+use workbench_tasks::{Access, RawTaskFilter, TaskError, TaskFilter, TaskId, TaskService};
 use workbench_users::{PasswordHasher, Principal, UserError, UserId, UserService, now};
 
 use anyhow::Context;
@@ -146,12 +146,12 @@ struct Targets {
 
 #[async_trait]
 impl AttachmentTargets for Targets {
-    async fn can_see_task(&self, caller: &Principal, task: i64) -> Result<bool, RepositoryError> {
-        match self.tasks.get(caller, TaskId(task)).await {
-            Ok(_) => Ok(true),
-            Err(TaskError::NotFound) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+    async fn task_access(&self, caller: &Principal, task: i64) -> Result<TaskAccess, RepositoryError> {
+        Ok(match self.tasks.access_to(caller, TaskId(task)).await.map_err(unavailable)? {
+            Access::None => TaskAccess::Hidden,
+            Access::Read => TaskAccess::Read,
+            Access::Change | Access::Delete => TaskAccess::Attach,
+        })
     }
 
     async fn owns_user_product(&self, owner: UserId, item: i64) -> Result<bool, RepositoryError> {

@@ -111,7 +111,8 @@ pub struct UploadForm {
     /// `image`, `audio` or `document` by default, from the bytes.
     #[schema(required = false)]
     pub kind: FileKindName,
-    /// Attach to a task the caller can see.
+    /// Attach to a task the caller may change (a viewer of its project is refused with `403`;
+    /// a task they cannot see is `422` naming this field).
     #[schema(minimum = 1)]
     pub task_id: Option<i64>,
     /// Attach to an item of the caller's collection (not together with `task_id`).

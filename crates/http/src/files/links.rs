@@ -30,8 +30,8 @@ pub struct CreateShareLinkRequest {
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 720, default = 168)]
     #[serde(default)]
     pub expires_in_hours: Lenient<i64>,
-    /// How many downloads the link allows, 1 to 10,000; unlimited when left out. A download is
-    /// an answer that starts at the file's first byte.
+    /// How many downloads the link allows, 1 to 10,000; unlimited when left out. On a limited
+    /// link every answer that sends bytes is a download, a `Range` answer too.
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 10000)]
     #[serde(default)]
     pub max_downloads: Lenient<i64>,
@@ -67,7 +67,8 @@ pub struct ShareLinkResponse {
     pub expires_at: DateTime<Utc>,
     /// `null`: unlimited.
     pub max_downloads: Option<u32>,
-    /// Answers that started at the file's first byte.
+    /// Downloads counted: answers that started at the file's first byte, and on a link with
+    /// `max_downloads`, every answer that sent bytes.
     pub downloads: u32,
     pub has_password: bool,
     pub created_at: DateTime<Utc>,
@@ -199,8 +200,10 @@ pub async fn revoke_link(
 
 /// Download a shared file, no account needed: the bytes as an attachment, with a strong `ETag`
 /// and one `Range` honoured (`206`). An answer that starts at the first byte counts as a
-/// download. A link with a password needs it in `X-Share-Password`. Unknown, revoked, expired and
-/// used-up links are all `404`. Limited per client address (`RATE_LIMIT_AUTH_PER_MINUTE`).
+/// download; on a link with `max_downloads`, every answer that sends bytes does (a `Range` answer
+/// too). A link with a password needs it in `X-Share-Password`. Unknown, revoked, expired and
+/// used-up links, and the links of a disabled account's files, are all `404`. Limited per client
+/// address (`RATE_LIMIT_AUTH_PER_MINUTE`).
 #[utoipa::path(
     tag = "files",
     operation_id = "download_shared_file",

@@ -110,8 +110,8 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 
 /// Upload a file: streamed to storage, its type decided by its bytes, images re-encoded
 /// (upright, bounded to 2048 px, metadata stripped) with a 256 px thumbnail. Attach it to a task
-/// the caller can see (`task_id`) or to an item of their collection (`user_product_id`), or to
-/// nothing. Honours `Idempotency-Key`.
+/// the caller may change (`task_id`) or to an item of their collection (`user_product_id`), or
+/// to nothing. Honours `Idempotency-Key`.
 #[utoipa::path(
     tag = "files",
     operation_id = "upload_file",
@@ -127,6 +127,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
             )),
         (status = 400, description = "Not a multipart body, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
+        (status = 403, description = "`task_id` names a task the caller sees but may not change (a viewer of its project): attaching is a change", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The bytes are not of an accepted type; text that opens as HTML, XML or SVG is not plain text", body = Problem, content_type = "application/problem+json"),
@@ -176,7 +177,8 @@ pub async fn upload_to_user_product(
     store_upload(req, state, user, payload, destination).await
 }
 
-/// Upload a file attached to a task the caller can see (see `POST /files`).
+/// Upload a file attached to a task the caller may change (see `POST /files`): attaching is a
+/// change, so a project's viewers, who see its tasks, are refused.
 #[utoipa::path(
     tag = "files",
     operation_id = "upload_task_attachment",
@@ -190,6 +192,7 @@ pub async fn upload_to_user_product(
         (status = 201, body = FileResponse, headers(("Location" = String))),
         (status = 400, description = "Not a multipart body, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller sees the task but may not change it (a viewer of its project)", body = Problem, content_type = "application/problem+json"),
         (status = 404, response = NotFound),
         (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`", body = Problem, content_type = "application/problem+json"),

@@ -208,7 +208,8 @@ pub struct UpdateTaskRequest {
     #[schema(value_type = Vec<TagSchema>, max_items = 20)]
     pub tags: Option<Option<Vec<String>>>,
     /// Moves the task to another project, where the caller must be an editor too (as in the one
-    /// it leaves); `null` makes it a personal task of its owner.
+    /// it leaves; a personal task moves in by its owner); `null` makes it a personal task of its
+    /// owner, which only its owner (while a member) and the project's admins may do (`403`).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, nullable, minimum = 1)]
     pub project_id: Option<Option<i64>>,
