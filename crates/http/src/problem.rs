@@ -125,6 +125,13 @@ impl ApiError {
         }
     }
 
+    /// 403 for a signed-in session that must prove again that it is its account's owner, and
+    /// can only do so by signing in again (an account without a password, whose sign-in is not
+    /// recent enough).
+    pub fn reauthentication_required(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "reauthentication-required", detail)
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
     }
