@@ -5,7 +5,7 @@
 //! - Query strings and path segments that cannot be parsed are a `400` ([`configure`]).
 //! - [`CurrentUser`]: the signed-in, active user, or a `401` with a `Bearer` challenge; for a
 //!   personal access token, also a `403` when the route's declared scope is not among its own
-//!   (always on routes declared `session`).
+//!   (always on routes declared `session` or `admin`).
 //! - [`SignedIn`]: the same for a session-only route, with the session the access token names.
 //! - [`Client`]: the caller's address and user agent, for the audit trail.
 
@@ -322,7 +322,7 @@ async fn session_caller(
 }
 
 /// The scope the route `req` reached declares, for a request made with a personal access token,
-/// or a `403` for a route only a session may use, or one that declares nothing (a
+/// or a `403` for a route only a session may use, an admin route, or one that declares nothing (a
 /// forgotten declaration closes a route to tokens, it never opens one). This is where every
 /// route's answer to a token is decided: no handler decides it.
 fn required_scope(req: &HttpRequest) -> Result<Scope, ApiError> {
@@ -332,6 +332,7 @@ fn required_scope(req: &HttpRequest) -> Result<Scope, ApiError> {
     let required = req.match_pattern().and_then(|pattern| table.required(req.method(), &pattern));
     match required {
         Some(Requirement::Scope(scope)) => Ok(scope),
+        Some(Requirement::Admin) => Err(ApiError::admin_route_for_sessions()),
         Some(Requirement::Session) | None => Err(ApiError::insufficient_scope(None)),
     }
 }
