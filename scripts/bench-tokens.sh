@@ -45,7 +45,7 @@ post() { curl -sf "$BASE$1" -H 'content-type: application/json' ${3:+-H "authori
 post /api/v1/auth/register '{"username":"bench","email":"bench@example.com","password":"bench-password"}' >/dev/null
 JWT=$(post /api/v1/auth/login '{"email":"bench@example.com","password":"bench-password"}' | field access_token)
 TASK=$(post /api/v1/tasks '{"title":"The benchmarked task"}' "$JWT" | field id)
-PAT=$(post /api/v1/tokens '{"name":"bench","scopes":["tasks:read"]}' "$JWT" | field token)
+PAT=$(post /api/v1/tokens '{"name":"bench","scopes":["tasks:read"],"password":"bench-password"}' "$JWT" | field token)
 URL=$BASE/api/v1/tasks/$TASK
 
 run() { # $1 bearer name, $2 bearer: prints "requests/s p50 p99"

@@ -4,8 +4,9 @@ The OpenAPI document states every rule about the *shape* of a request. A few ref
 the server's *state* instead, and no schema can predict them for a generated value:
 
 - a TOTP code that is not the current one (`code`), the account's real password
-  (`current_password`, and `password` when TOTP is turned on or off: required exactly when the
-  account has one, which accounts made through OAuth alone do not);
+  (`current_password`, and `password` when TOTP is turned on or off or a personal access token is
+  made: required exactly when the account has one, which accounts made through OAuth alone do
+  not);
 - an id that names no usable row (`assignee_id` of a task: an active user; `category_id` of a
   product; `product_id` of an owned item: an active product; `user_id` of a new room member: a user;
   `user_id` of a new project member: an active user);

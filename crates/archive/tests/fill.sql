@@ -6,9 +6,9 @@ INSERT INTO users (id, username, username_key, email, password_hash, role, statu
 line two "quoted" \ backslash', 'https://example.com/a.png', TRUE, 'alice älice o''neil', '2026-03-04 05:06:07.001234', '2026-03-05 05:06:07.000001', 3, '2026-03-06 07:08:09.123456'),
  (2, 'bob', 'bob', 'bob@example.com', '$2b$12$zyxwvutsrqponmlkjihgfe9876543210ZYXWVUTSRQPONMLKJIHGFEd', 'user', 'active', NULL, NULL, NULL, NULL, FALSE, 'bob', '2026-03-04 05:06:08', '2026-03-04 05:06:08', 0, NULL),
  (3, 'carol', 'carol', 'carol@example.com', NULL, 'moderator', 'disabled', 'Carol', '日本', NULL, NULL, FALSE, 'carol 日本', '2026-03-04 05:06:09.5', '2026-03-04 05:06:09.5', 1, NULL);
-INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, created_at, expires_at, used_at, revoked_at) VALUES
- (1, 1, 'fam-1', 'hash-1', '2026-03-04 06:00:00.000001', '2026-04-04 06:00:00', NULL, NULL),
- (2, 2, 'fam-2', 'hash-2', '2026-03-04 06:00:01', '2026-04-04 06:00:01', '2026-03-04 07:00:00', '2026-03-04 07:00:00');
+INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, signed_in_at, created_at, expires_at, used_at, revoked_at) VALUES
+ (1, 1, 'fam-1', 'hash-1', '2026-03-04 05:00:00.000002', '2026-03-04 06:00:00.000001', '2026-04-04 06:00:00', NULL, NULL),
+ (2, 2, 'fam-2', 'hash-2', '2026-03-04 06:00:01', '2026-03-04 06:00:01', '2026-04-04 06:00:01', '2026-03-04 07:00:00', '2026-03-04 07:00:00');
 INSERT INTO totp_credentials (user_id, secret, last_step, failed_attempts, locked_until, created_at) VALUES
  (1, 'JBSWY3DPEHPK3PXP', 59000001, 1, NULL, '2026-03-04 05:10:00');
 INSERT INTO totp_recovery_codes (id, user_id, code_hash, created_at, used_at) VALUES
@@ -75,8 +75,9 @@ INSERT INTO inbound_webhooks (id, provider, delivery_id, event_type, payload, re
  (1, 'github', 'gh-1', 'push', '{"ref":"main"}', '2026-03-04 11:00:00', 'processed', 1, NULL, '{"ok":true}', '2026-03-04 11:00:01');
 INSERT INTO idempotency_keys (user_id, key, request_hash, state, response_status, response_body, response_location, created_at, expires_at) VALUES
  (1, 'key-1', 'rh', 'completed', 201, '{"id":3}', '/api/v1/tasks/3', '2026-03-04 12:00:00', '2026-03-05 12:00:00');
-INSERT INTO personal_access_tokens (id, user_id, name, scopes, token_digest, prefix, expires_at, last_used_at, created_at) VALUES
- (1, 1, 'ci', 'tasks:write', 'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc', 'wbp_abcdefgh', '2027-03-04 00:00:00', '2026-03-04 13:00:00', '2026-03-04 12:30:00');
+INSERT INTO personal_access_tokens (id, user_id, name, scopes, token_digest, prefix, expires_at, last_used_at, created_at, session_id) VALUES
+ (1, 1, 'ci', 'tasks:write', 'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc', 'wbp_abcdefgh', '2027-03-04 00:00:00', '2026-03-04 13:00:00', '2026-03-04 12:30:00', 'fam-1'),
+ (2, 2, 'old', 'tasks:read', 'dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd', 'wbp_ijklmnop', '2027-03-04 00:00:00', NULL, '2026-03-04 12:31:00', NULL);
 INSERT INTO saved_searches (id, user_id, name, query, created_at) VALUES
  (1, 1, 'Due soon', 'status:pending due:<2026-04-01', '2026-03-04 12:40:00');
 INSERT INTO jobs (id, kind, args, priority, state, run_at, attempt, max_attempts, errors, unique_key, lease_owner, lease_until, created_at, attempted_at, finished_at) VALUES

@@ -40,6 +40,10 @@ struct Claims {
     /// The user's token generation at issue time.
     #[serde(default)]
     generation: i64,
+    /// The session (refresh-token family) it was issued under, as OpenID Connect names a
+    /// session: absent only from tokens issued before the claim existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 
 /// [`TokenIssuer`] with HS256 JWTs. The algorithm is pinned: a token whose header names any other
@@ -112,10 +116,17 @@ impl JwtIssuer {
         let claims = data.claims;
         let user_id = claims.sub.parse().map(UserId).map_err(|_| InvalidAccessToken("sub is not a user id".into()))?;
         let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or_else(|| InvalidAccessToken("bad exp".into()))?;
-        Ok(AccessClaims { user_id, role: claims.role, token_id: claims.jti, generation: claims.generation, expires_at })
+        Ok(AccessClaims {
+            user_id,
+            role: claims.role,
+            token_id: claims.jti,
+            generation: claims.generation,
+            session_id: claims.sid,
+            expires_at,
+        })
     }
 
-    fn issue_at(&self, user: &User, now: DateTime<Utc>) -> anyhow::Result<AccessToken> {
+    fn issue_at(&self, user: &User, session_id: &str, now: DateTime<Utc>) -> anyhow::Result<AccessToken> {
         let exp = now + self.settings.ttl;
         let claims = Claims {
             sub: user.id.to_string(),
@@ -126,6 +137,7 @@ impl JwtIssuer {
             aud: self.settings.audience.clone(),
             jti: uuid::Uuid::new_v4().to_string(),
             generation: user.token_generation,
+            sid: Some(session_id.to_owned()),
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok(AccessToken { token, expires_in: self.settings.ttl.num_seconds() })
@@ -133,8 +145,8 @@ impl JwtIssuer {
 }
 
 impl TokenIssuer for JwtIssuer {
-    fn issue(&self, user: &User) -> anyhow::Result<AccessToken> {
-        self.issue_at(user, Utc::now())
+    fn issue(&self, user: &User, session_id: &str) -> anyhow::Result<AccessToken> {
+        self.issue_at(user, session_id, Utc::now())
     }
 
     fn verify(&self, token: &str) -> Result<AccessClaims, InvalidAccessToken> {
@@ -160,27 +172,46 @@ mod tests {
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    const SESSION: &str = "3f2b9c1e-5d0a-4e7f-9b8a-2c6d1e0f4a5b";
 
     #[test]
     fn round_trip() {
         let issuer = JwtIssuer::new(settings(SECRET));
-        let token = issuer.issue(&user()).unwrap();
+        let token = issuer.issue(&user(), SESSION).unwrap();
         assert_eq!(token.expires_in, 900);
         let claims = issuer.verify(&token.token).unwrap();
         assert_eq!((claims.user_id, claims.role), (UserId(42), Role::Moderator));
+        assert_eq!(claims.session_id.as_deref(), Some(SESSION), "the session travels as `sid`");
+        let payload = token.token.split('.').nth(1).unwrap();
+        let payload = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+        let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(payload["sid"], SESSION);
+    }
+
+    #[test]
+    fn a_token_from_before_the_session_claim_still_verifies_without_one() {
+        let issuer = JwtIssuer::new(settings(SECRET));
+        let now = Utc::now();
+        let claims = serde_json::json!({
+            "sub": "42", "role": "user", "iat": now.timestamp(), "exp": (now + Duration::minutes(5)).timestamp(),
+            "iss": "https://wb.example", "aud": "workbench", "jti": "j", "generation": 0,
+        });
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(SECRET.as_bytes()));
+        let claims = issuer.verify(&token.unwrap()).expect("valid");
+        assert_eq!((claims.user_id, claims.session_id), (UserId(42), None));
     }
 
     #[test]
     fn expired_tokens_are_refused() {
         let issuer = JwtIssuer::new(settings(SECRET));
-        let token = issuer.issue_at(&user(), Utc::now() - Duration::hours(1)).unwrap();
+        let token = issuer.issue_at(&user(), SESSION, Utc::now() - Duration::hours(1)).unwrap();
         assert!(issuer.verify(&token.token).is_err());
     }
 
     #[test]
     fn other_keys_issuers_and_audiences_are_refused() {
         let issuer = JwtIssuer::new(settings(SECRET));
-        let token = issuer.issue(&user()).unwrap().token;
+        let token = issuer.issue(&user(), SESSION).unwrap().token;
         // Remembered by its own issuer, which must not make anyone else accept it.
         assert!(issuer.verify(&token).is_ok());
         assert!(JwtIssuer::new(settings("another-secret-another-secret-xx")).verify(&token).is_err());
@@ -197,7 +228,7 @@ mod tests {
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let issuer = JwtIssuer::new(settings(SECRET));
-        let valid = issuer.issue(&user()).unwrap().token;
+        let valid = issuer.issue(&user(), SESSION).unwrap().token;
         assert!(issuer.verify(&valid).is_ok());
         let payload = valid.split('.').nth(1).unwrap();
         for alg in ["none", "HS512"] {
@@ -212,7 +243,8 @@ mod tests {
         let issuer = JwtIssuer::new(settings(SECRET));
         let now = Utc::now();
         // Issued long enough ago that it expires 30 s from now.
-        let token = issuer.issue_at(&user(), now - Duration::minutes(15) + Duration::seconds(30)).unwrap().token;
+        let token =
+            issuer.issue_at(&user(), SESSION, now - Duration::minutes(15) + Duration::seconds(30)).unwrap().token;
         assert!(issuer.verify_at(&token, now).is_ok());
         assert!(issuer.verify_at(&token, now + Duration::seconds(34)).is_ok(), "within the leeway");
         assert!(issuer.verify_at(&token, now + Duration::seconds(60)).is_err());
@@ -221,7 +253,7 @@ mod tests {
     #[test]
     fn altered_copies_of_a_remembered_token_are_refused() {
         let issuer = JwtIssuer::new(settings(SECRET));
-        let token = issuer.issue(&user()).unwrap().token;
+        let token = issuer.issue(&user(), SESSION).unwrap().token;
         assert_eq!(issuer.verify(&token).unwrap().user_id, UserId(42));
         let last = token.chars().last().unwrap();
         let altered = format!("{}{}", &token[..token.len() - 1], if last == 'A' { 'B' } else { 'A' });

@@ -1,6 +1,8 @@
 //! The grant cache of personal access tokens: in process on every instance, so that a request
 //! made with a token costs no round trip, and kept honest across instances through the broadcast
-//! port: a revoked token is forgotten on every instance (see [`crate::invalidated`]).
+//! port: a revoked token is forgotten on every instance (see [`crate::invalidated`]), and so is
+//! every grant of an account whose principal changed (a stolen session ends the tokens made from
+//! it in the transaction that revokes it, and the principal's invalidation follows).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use workbench_core::broadcast::Broadcast;
 use workbench_tokens::{Grant, GrantCache, TokenDigest};
-use workbench_users::CacheEpoch;
+use workbench_users::{CacheEpoch, PRINCIPAL_CHANGED};
 
 use crate::invalidated::{BusKey, Invalidated};
 
@@ -35,7 +37,10 @@ impl SharedGrantCache {
     /// A cache of at most `max_entries` grants, each kept at most `ttl`, following `bus` from now
     /// on. Must be called within a Tokio runtime: it spawns the follower.
     pub fn start(bus: Arc<dyn Broadcast>, max_entries: u64, ttl: Duration) -> Arc<Self> {
-        Arc::new(Self { cache: Invalidated::start(bus, TOKEN_REVOKED, max_entries, ttl) })
+        let owner = |grant: &Arc<Grant>| grant.user_id;
+        Arc::new(Self {
+            cache: Invalidated::start_sweeping(bus, TOKEN_REVOKED, PRINCIPAL_CHANGED, owner, max_entries, ttl),
+        })
     }
 }
 
@@ -67,7 +72,11 @@ mod tests {
     use workbench_users::UserId;
 
     fn grant(id: i64) -> Arc<Grant> {
-        Arc::new(Grant::new(TokenId(id), UserId(1), Scopes::default(), workbench_core::now(), None))
+        owned(id, 1)
+    }
+
+    fn owned(id: i64, user: i64) -> Arc<Grant> {
+        Arc::new(Grant::new(TokenId(id), UserId(user), Scopes::default(), workbench_core::now(), None))
     }
 
     fn start() -> (Arc<SharedGrantCache>, tokio::sync::broadcast::Sender<Delivery>) {
@@ -100,6 +109,30 @@ mod tests {
         let _ = bus.send(Delivery::Message(Arc::new(BusMessage { topic: TOKEN_REVOKED.into(), payload })));
         settle().await;
         assert_eq!(cached(&cache, &digest), None);
+    }
+
+    #[tokio::test]
+    async fn a_principal_change_forgets_every_grant_of_that_user_and_only_theirs() {
+        let (cache, bus) = start();
+        let (anns, anns_other, bobs) = (TokenDigest::of("wbp_a"), TokenDigest::of("wbp_b"), TokenDigest::of("wbp_c"));
+        cache.put(anns, owned(1, 7), cache.epoch());
+        cache.put(anns_other, owned(2, 7), cache.epoch());
+        cache.put(bobs, owned(3, 8), cache.epoch());
+        let since = cache.epoch();
+        let changed = BusMessage { topic: PRINCIPAL_CHANGED.into(), payload: b"7".to_vec() };
+        let _ = bus.send(Delivery::Message(Arc::new(changed)));
+        settle().await;
+        assert_eq!((cached(&cache, &anns), cached(&cache, &anns_other)), (None, None));
+        assert_eq!(cached(&cache, &bobs), Some(TokenId(3)), "another user's grant stays");
+        cache.put(anns, owned(1, 7), since);
+        assert_eq!(cached(&cache, &anns), None, "a grant read before the change is not cached after it");
+        cache.put(anns, owned(1, 7), cache.epoch());
+        assert_eq!(cached(&cache, &anns), Some(TokenId(1)), "one read after it is");
+
+        let unreadable = BusMessage { topic: PRINCIPAL_CHANGED.into(), payload: b"ann".to_vec() };
+        let _ = bus.send(Delivery::Message(Arc::new(unreadable)));
+        settle().await;
+        assert_eq!(cached(&cache, &anns), Some(TokenId(1)), "an unreadable owner names nothing");
     }
 
     #[tokio::test]

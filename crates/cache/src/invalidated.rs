@@ -8,6 +8,10 @@
 //! since the caller took the epoch before reading it, so a value read before an invalidation is
 //! never cached after it. While the bus reports its link lost, the cache holds nothing and
 //! answers nothing, so every check reads the database until the link is restored.
+//!
+//! A cache may also follow a second topic, whose messages name an *owner* of entries rather than
+//! a key ([`Invalidated::start_sweeping`]): each forgets every entry of that owner (a grant is
+//! keyed by its token's digest and owned by its user, whose changes are announced by user id).
 
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,6 +29,17 @@ pub(crate) trait BusKey: Hash + Eq + Send + Sync + Copy + std::fmt::Debug + 'sta
     fn decode(payload: &[u8]) -> Option<Self>;
 }
 
+/// Which entries a message names: a test of an entry's value.
+type Named<V> = Box<dyn Fn(&V) -> bool + Send + Sync>;
+/// What a payload names; `None` for a payload that names no owner.
+type Reader<V> = Box<dyn Fn(&[u8]) -> Option<Named<V>> + Send + Sync>;
+
+/// The second topic of a sweeping cache, and what each of its messages names.
+struct Sweep<V> {
+    topic: &'static str,
+    names: Reader<V>,
+}
+
 /// A bounded in-process cache invalidated on every instance through the bus.
 pub(crate) struct Invalidated<K: BusKey, V: Clone + Send + Sync + 'static> {
     entries: moka::sync::Cache<K, V>,
@@ -33,6 +48,7 @@ pub(crate) struct Invalidated<K: BusKey, V: Clone + Send + Sync + 'static> {
     /// Whether the bus vouches that no invalidation was missed.
     trusted: AtomicBool,
     topic: &'static str,
+    sweep: Option<Sweep<V>>,
     bus: Arc<dyn Broadcast>,
 }
 
@@ -52,12 +68,45 @@ impl<K: BusKey, V: Clone + Send + Sync + 'static> Invalidated<K, V> {
     /// missed invalidation could cost, not the mechanism), following `topic` on `bus` from now
     /// on. Must be called within a Tokio runtime: it spawns the follower.
     pub(crate) fn start(bus: Arc<dyn Broadcast>, topic: &'static str, max_entries: u64, ttl: Duration) -> Arc<Self> {
+        Self::following(bus, topic, None, max_entries, ttl)
+    }
+
+    /// [`Self::start`], also forgetting on every instance, as each message on `owners` names an
+    /// owner, every entry whose `owner` it is. The owner's own invalidation is published by
+    /// whoever changes it; this cache only follows.
+    pub(crate) fn start_sweeping<O: BusKey>(
+        bus: Arc<dyn Broadcast>,
+        topic: &'static str,
+        owners: &'static str,
+        owner: fn(&V) -> O,
+        max_entries: u64,
+        ttl: Duration,
+    ) -> Arc<Self> {
+        let names = move |payload: &[u8]| -> Option<Named<V>> {
+            let named = O::decode(payload)?;
+            Some(Box::new(move |value: &V| owner(value) == named))
+        };
+        Self::following(bus, topic, Some(Sweep { topic: owners, names: Box::new(names) }), max_entries, ttl)
+    }
+
+    fn following(
+        bus: Arc<dyn Broadcast>,
+        topic: &'static str,
+        sweep: Option<Sweep<V>>,
+        max_entries: u64,
+        ttl: Duration,
+    ) -> Arc<Self> {
         let mut subscription = bus.subscribe();
+        let mut entries = moka::sync::Cache::builder().max_capacity(max_entries).time_to_live(ttl);
+        if sweep.is_some() {
+            entries = entries.support_invalidation_closures();
+        }
         let cache = Arc::new(Self {
-            entries: moka::sync::Cache::builder().max_capacity(max_entries).time_to_live(ttl).build(),
+            entries: entries.build(),
             epoch: AtomicU64::new(0),
             trusted: AtomicBool::new(true),
             topic,
+            sweep,
             bus,
         });
         // The follower holds the cache weakly: it ends when the cache (and with it the bus) goes.
@@ -79,6 +128,15 @@ impl<K: BusKey, V: Clone + Send + Sync + 'static> Invalidated<K, V> {
                     tracing::warn!(topic = self.topic, payload = ?message.payload, "unreadable invalidation ignored")
                 }
             },
+            Delivery::Message(message) if self.sweep.as_ref().is_some_and(|s| s.topic == message.topic) => {
+                let names = self.sweep.as_ref().and_then(|sweep| (sweep.names)(&message.payload));
+                match names {
+                    Some(names) => self.forget_named(names),
+                    None => {
+                        tracing::warn!(topic = message.topic, payload = ?message.payload, "unreadable owner ignored")
+                    }
+                }
+            }
             Delivery::Message(_) => {}
             Delivery::Lost => {
                 self.trusted.store(false, Ordering::SeqCst);
@@ -97,6 +155,16 @@ impl<K: BusKey, V: Clone + Send + Sync + 'static> Invalidated<K, V> {
         // The epoch moves first: a `put` that read before this point must not store after it.
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.entries.invalidate(&key);
+    }
+
+    /// Forgets every entry `names` holds true for; gets never answer one of them from now on.
+    fn forget_named(&self, names: Named<V>) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Err(e) = self.entries.invalidate_entries_if(move |_, value| names(value)) {
+            // Only a cache built without closures refuses, and a sweeping cache never is.
+            tracing::error!(topic = self.topic, error = %e, "could not forget by owner; forgetting everything");
+            self.entries.invalidate_all();
+        }
     }
 
     fn forget_all(&self) {

@@ -4,7 +4,9 @@
 //!   shape is a `422` naming the field, found with `serde_path_to_error`.
 //! - Query strings and path segments that cannot be parsed are a `400` ([`configure`]).
 //! - [`CurrentUser`]: the signed-in, active user, or a `401` with a `Bearer` challenge; for a
-//!   personal access token, also a `403` when the route's declared scope is not among its own.
+//!   personal access token, also a `403` when the route's declared scope is not among its own
+//!   (always on routes declared `session` or `admin`).
+//! - [`SignedIn`]: the same for a session-only route, with the session the access token names.
 //! - [`Client`]: the caller's address and user agent, for the audit trail.
 
 use std::future::Future;
@@ -16,7 +18,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
 use workbench_tokens::{Scope, is_personal_token};
-use workbench_users::{ClientInfo, Principal};
+use workbench_users::{AccessClaims, AuthError, ClientInfo, Principal};
 
 use crate::limits::VerifiedClaims;
 use crate::problem::ApiError;
@@ -246,9 +248,7 @@ impl FromRequest for CurrentUser {
         let req = req.clone();
         Box::pin(async move {
             let token = bearer_token(&req)?;
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState is not registered")))?;
+            let state = app_state(&req)?;
             if is_personal_token(token) {
                 let caller = state.tokens.authenticate(token).await.map_err(ApiError::from)?;
                 let scope = required_scope(&req)?;
@@ -258,25 +258,73 @@ impl FromRequest for CurrentUser {
                 req.extensions_mut().insert(LoggedUser(caller.principal.id.0));
                 return Ok(CurrentUser(caller.principal));
             }
-            // The rate limiter may have verified the token already.
-            let verified = req.extensions().get::<VerifiedClaims>().map(|v| v.0.clone());
-            let outcome = match verified {
-                Some(claims) => state.authenticator.principal(&claims).await,
-                None => state.authenticator.authenticate(token).await,
-            };
-            let caller = outcome.map_err(|e| match e {
-                workbench_users::AuthError::Unknown(cause) => ApiError::internal(cause),
-                _ => ApiError::invalid_token(),
-            })?;
-            req.extensions_mut().insert(LoggedUser(caller.id.0));
+            let (caller, _) = session_caller(&req, state, token).await?;
             Ok(CurrentUser(caller))
         })
     }
 }
 
+/// The caller of a route that only a signed-in session may use (declared `session`), and the
+/// session its access token was issued under (`sid`; `None` for a token issued before the claim
+/// existed): for what must know which sign-in it acts for. A personal access token is refused
+/// with `403 insufficient-scope`, as the declaration says.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub principal: Principal,
+    pub session_id: Option<String>,
+}
+
+impl FromRequest for SignedIn {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let token = bearer_token(&req)?;
+            let state = app_state(&req)?;
+            if is_personal_token(token) {
+                // Checked like any token (a revoked one is a 401), then refused: no token signs in.
+                state.tokens.authenticate(token).await.map_err(ApiError::from)?;
+                return Err(ApiError::insufficient_scope(None).into());
+            }
+            let (principal, claims) = session_caller(&req, state, token).await?;
+            Ok(SignedIn { principal, session_id: claims.session_id })
+        })
+    }
+}
+
+fn app_state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState is not registered")))
+}
+
+/// The caller behind an access token from sign-in, and what the token says: the account must
+/// exist, be active and be at the token's generation. The claims come from the rate limiter
+/// when it verified the token already.
+async fn session_caller(
+    req: &HttpRequest,
+    state: &AppState,
+    token: &str,
+) -> Result<(Principal, AccessClaims), ApiError> {
+    let refused = |e| match e {
+        AuthError::Unknown(cause) => ApiError::internal(cause),
+        _ => ApiError::invalid_token(),
+    };
+    let verified = req.extensions().get::<VerifiedClaims>().map(|v| v.0.clone());
+    let claims = match verified {
+        Some(claims) => claims,
+        None => state.authenticator.verify(token).map_err(refused)?,
+    };
+    let caller = state.authenticator.principal(&claims).await.map_err(refused)?;
+    req.extensions_mut().insert(LoggedUser(caller.id.0));
+    Ok((caller, claims))
+}
+
 /// The scope the route `req` reached declares, for a request made with a personal access token,
-/// or a `403` for a route only a session may use or one that declares nothing (a forgotten
-/// declaration closes a route to tokens, it never opens one).
+/// or a `403` for a route only a session may use, an admin route, or one that declares nothing (a
+/// forgotten declaration closes a route to tokens, it never opens one). This is where every
+/// route's answer to a token is decided: no handler decides it.
 fn required_scope(req: &HttpRequest) -> Result<Scope, ApiError> {
     let table = req
         .app_data::<web::Data<ScopeTable>>()
@@ -284,6 +332,7 @@ fn required_scope(req: &HttpRequest) -> Result<Scope, ApiError> {
     let required = req.match_pattern().and_then(|pattern| table.required(req.method(), &pattern));
     match required {
         Some(Requirement::Scope(scope)) => Ok(scope),
+        Some(Requirement::Admin) => Err(ApiError::admin_route_for_sessions()),
         Some(Requirement::Session) | None => Err(ApiError::insufficient_scope(None)),
     }
 }

@@ -6,6 +6,10 @@
 //!   are slowed per source.
 //! - Share-link downloads (`/s/{token}`) draw from a bucket per client address of their own at
 //!   the same rate: a link's password is as guessable as an account's.
+//! - Where a signed-in account confirms its current password (making a personal access token,
+//!   changing the password, turning two-factor sign-in on or off), each request draws from a
+//!   bucket of that account's own at the sign-in rate: whoever holds a stolen session guesses the
+//!   password no faster than a login from one address can, from however many addresses.
 //! - Every other authenticated request draws from its user's bucket, every other anonymous one
 //!   from its client address's (`RATE_LIMIT_PER_MINUTE`); a personal access token, from its
 //!   user's once its grant is cached on this instance (its address's for its first request).
@@ -24,6 +28,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 
 use actix_web::dev::{ResourceDef, ServiceRequest};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use ipnet::IpNet;
@@ -51,6 +56,14 @@ static SIGN_IN: LazyLock<Vec<ResourceDef>> =
     LazyLock::new(|| SIGN_IN_ROUTES.iter().map(|r| ResourceDef::new(*r)).collect());
 /// Where share-link downloads live (see `crate::files::links`).
 const SHARE_PREFIX: &str = "/s/";
+/// The operations that take the account's current password (`password` or `current_password`),
+/// each a fixed path: a listing of tokens is not one of them, so the method is part of the match.
+const PASSWORD_CONFIRMATIONS: [(Method, &str); 4] = [
+    (Method::POST, "/api/v1/tokens"),
+    (Method::PUT, "/api/v1/users/me/password"),
+    (Method::POST, "/api/v1/auth/totp/enable"),
+    (Method::POST, "/api/v1/auth/totp/disable"),
+];
 /// Routes that are never limited.
 const UNLIMITED: [&str; 3] = ["/health", "/ready", "/metrics"];
 
@@ -63,6 +76,11 @@ pub fn routed_path(req: &ServiceRequest) -> &str {
 /// Whether the router will send `path` to a sign-in route.
 fn is_sign_in(path: &str) -> bool {
     path.starts_with(SIGN_IN_PREFIX) && SIGN_IN.iter().any(|route| route.is_match(path))
+}
+
+/// Whether `method` on `path` is an operation that takes the account's current password.
+fn confirms_password(method: &Method, path: &str) -> bool {
+    PASSWORD_CONFIRMATIONS.iter().any(|(m, p)| m == method && *p == path)
 }
 
 /// The proxies whose `X-Forwarded-For` is believed.
@@ -162,6 +180,19 @@ pub fn bucket(req: &ServiceRequest, limits: &Limits, state: &AppState) -> Option
     if path.starts_with(SHARE_PREFIX) {
         return limits.auth.map(|policy| (policy, format!("share:{}", address())));
     }
+    if confirms_password(req.method(), path) {
+        // The account's own bucket; a request that names no account is refused before any
+        // password is checked, and waits in its address's bucket meanwhile.
+        let key = match bearer(req).and_then(|token| state.authenticator.verify(token).ok()) {
+            Some(claims) => {
+                let key = format!("confirm:user:{}", claims.user_id);
+                req.extensions_mut().insert(VerifiedClaims(claims));
+                key
+            }
+            None => format!("confirm:{}", address()),
+        };
+        return limits.auth.map(|policy| (policy, key));
+    }
     let policy = limits.general?;
     // A personal access token draws from its user's bucket once its grant is cached (from its
     // first request on), and from its address's until then: no round trip is spent on choosing.
@@ -232,6 +263,16 @@ mod tests {
         for path in ["/api/v1/auth/me", "/api/v1/auth/login/x", "/api/v1/tasks", "/api/v1/auth/oauth/a/b/c"] {
             assert!(!is_sign_in(path), "{path}");
         }
+    }
+
+    #[test]
+    fn password_confirmations_are_known_by_method_and_path() {
+        assert!(confirms_password(&Method::POST, "/api/v1/tokens"));
+        assert!(confirms_password(&Method::PUT, "/api/v1/users/me/password"));
+        assert!(confirms_password(&Method::POST, "/api/v1/auth/totp/disable"));
+        assert!(!confirms_password(&Method::GET, "/api/v1/tokens"), "listing tokens takes no password");
+        assert!(!confirms_password(&Method::DELETE, "/api/v1/tokens/1"));
+        assert!(!confirms_password(&Method::POST, "/api/v1/auth/totp/setup"));
     }
 
     #[actix_web::test]

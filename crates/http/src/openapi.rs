@@ -14,7 +14,7 @@ use crate::files::dto::{InvoiceDataSchema, TaskReportData, TaskStatusListSchema}
 use crate::groups::RouteSet;
 use crate::problem::Problem;
 use crate::responses::{
-    BadRequest, Forbidden, InsufficientScope, NotFound, PreconditionFailed, TooManyRequests, Unauthorized,
+    AdminRoute, BadRequest, Forbidden, InsufficientScope, NotFound, PreconditionFailed, TooManyRequests, Unauthorized,
     Unprocessable,
 };
 use crate::routes;
@@ -27,9 +27,11 @@ use crate::routes;
 documents (`application/problem+json`). Lists carry `pagination` and a `Link` header. Sign in with \
 `POST /api/v1/auth/login`, then use **Authorize** with the `access_token`. Scripts may use a personal \
 access token instead (`POST /api/v1/tokens`, then **Authorize** with its `wbp_…` token): it acts as its user within \
-its scopes. Each operation names what it needs in `x-required-scope`: a scope (`:write` implies `:read`), or \
-`session` for what only a signed-in session may do (managing tokens, the password, two-factor sign-in, the admin \
-routes); a token outside it is answered `403` with a `type` ending in `insufficient-scope`. No text the API keeps \
+its scopes. Each operation names what it needs in `x-required-scope`: a scope (`:write` implies `:read`), \
+`session` for what only a signed-in session may do (managing tokens, the password, two-factor sign-in), or `admin` \
+for an admin route (one that needs a platform role of moderator or above: the catalogue's writes, `/admin/*`, the \
+system metrics), which no token may use whatever its scopes or its user's role; a token outside it is answered \
+`403` with a `type` ending in `insufficient-scope`. No text the API keeps \
 may hold U+0000: a body string holding it is a `422` naming the field, a query parameter a `400`.",
         license(name = "MIT OR Apache-2.0")
     ),
@@ -48,6 +50,7 @@ may hold U+0000: a body string holding it is a `422` naming the field, a query p
             Unauthorized,
             Forbidden,
             InsufficientScope,
+            AdminRoute,
             NotFound,
             PreconditionFailed,
             Unprocessable,
@@ -87,7 +90,8 @@ impl Modify for BearerAuth {
         scheme.description = Some(
             "An access token from sign-in (a JWT), or a personal access token (`wbp_…`) limited to its scopes. \
 Each operation's requirement lists the scope it needs (also shown as `x-required-scope`); `session` means only a \
-signed-in session's access token is accepted."
+signed-in session's access token is accepted, `admin` only a signed-in session's of an account whose role the \
+route needs."
                 .into(),
         );
         components.add_security_scheme("bearer_auth", SecurityScheme::Http(scheme));

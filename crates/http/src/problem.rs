@@ -125,6 +125,28 @@ impl ApiError {
         }
     }
 
+    /// 403 for a personal access token on an admin route (one that needs a platform role of
+    /// moderator or above): no token may use one, whatever its scopes or its user's role. The
+    /// type is `insufficient-scope`, as on every route a token's scopes cannot open.
+    pub fn admin_route_for_sessions() -> Self {
+        Self {
+            challenge: Some("insufficient_scope"),
+            ..Self::new(
+                StatusCode::FORBIDDEN,
+                "insufficient-scope",
+                "This is an admin route: no personal access token may use it, whatever its scopes or its user's \
+                 role. Sign in and use the session's access token.",
+            )
+        }
+    }
+
+    /// 403 for a signed-in session that must prove again that it is its account's owner, and
+    /// can only do so by signing in again (an account without a password, whose sign-in is not
+    /// recent enough).
+    pub fn reauthentication_required(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "reauthentication-required", detail)
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
     }

@@ -29,7 +29,7 @@ pub struct Unauthorized(#[expect(dead_code, reason = "only its OpenAPI descripti
 pub struct Forbidden(#[expect(dead_code, reason = "only its OpenAPI description is read")] Problem);
 
 /// `403 insufficient-scope`: a personal access token whose scopes do not include the one the
-/// operation names in `x-required-scope` (or any token, where that is `session`). Every
+/// operation names in `x-required-scope` (or any token, where that is `session` or `admin`). Every
 /// authenticated operation may answer it; the document lists it on each that lists no `403` of
 /// its own (see `scopes::show_required_scopes`).
 #[derive(Debug, ToResponse)]
@@ -39,6 +39,18 @@ pub struct Forbidden(#[expect(dead_code, reason = "only its OpenAPI description 
     headers(("WWW-Authenticate" = String, description = "`Bearer error=\"insufficient_scope\", scope=\"<the scope needed>\"`"))
 )]
 pub struct InsufficientScope(#[expect(dead_code, reason = "only its OpenAPI description is read")] Problem);
+
+/// `403` of an admin route (declared `admin`, see `crate::scopes`): an account whose platform role
+/// is not enough, or any personal access token. Every admin route lists this one (see
+/// `scopes::show_required_scopes`), in place of a `403` of its own.
+#[derive(Debug, ToResponse)]
+#[response(
+    description = "An admin route: refused to an account whose platform role is not enough for it (`type` ending in \
+`forbidden`), and to every personal access token, whatever its scopes or its user's role (`type` ending in \
+`insufficient-scope`); only a signed-in session of a moderator or an admin, as the route says, may use it",
+    content_type = "application/problem+json"
+)]
+pub struct AdminRoute(#[expect(dead_code, reason = "only its OpenAPI description is read")] Problem);
 
 /// `404`: no such resource, or one the caller may not see (existence is never revealed).
 #[derive(Debug, ToResponse)]

@@ -1,8 +1,11 @@
 //! Which scope each operation needs from a personal access token, declared once per operation:
 //! as the scope of its bearer security requirement in its annotation,
-//! `security(("bearer_auth" = ["tasks:read"]))`, or [`SESSION`] for what only a signed-in session
-//! may do (managing tokens, the password, two-factor sign-in, the admin routes), which no scope
-//! opens.
+//! `security(("bearer_auth" = ["tasks:read"]))`, or one of two names no scope satisfies:
+//! [`SESSION`] for what only a signed-in session may do (managing tokens, the password,
+//! two-factor sign-in), and [`ADMIN`] for the admin routes, those that need a platform role of
+//! moderator or above (the catalogue's writes, `/admin/*`, the system metrics). No token may use
+//! an admin route, whatever its scopes or its user's role: a token is for scripts acting as their
+//! user, and a leaked one must never carry the platform's powers.
 //!
 //! Both sides come from that one declaration, so they cannot drift: the document shows it as the
 //! operation's `x-required-scope` ([`show_required_scopes`]), and the [`ScopeTable`] that the
@@ -15,7 +18,7 @@ use std::collections::HashMap;
 
 use actix_web::http::Method;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::{OpenApi as Document, PathItem};
+use utoipa::openapi::{OpenApi as Document, PathItem, Ref, RefOr};
 use workbench_tokens::Scope;
 
 /// The security scheme whose scopes declare what an operation needs.
@@ -23,8 +26,14 @@ pub const BEARER: &str = "bearer_auth";
 /// The declaration of an operation that only a signed-in session (an access token from sign-in)
 /// may call.
 pub const SESSION: &str = "session";
+/// The declaration of an admin route: one that needs a platform role of moderator or above, and
+/// that only a signed-in session of such an account may call.
+pub const ADMIN: &str = "admin";
 /// The extension that shows an operation's requirement in the document.
 pub const EXTENSION: &str = "x-required-scope";
+/// What an admin route's own `403` description is extended with.
+const NO_TOKEN_ON_ADMIN_ROUTES: &str = "; and every personal access token, whatever its scopes or its user's role \
+(`type` ending in `insufficient-scope`): no token may use an admin route";
 
 /// What an operation asks of a personal access token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,20 +42,24 @@ pub enum Requirement {
     Scope(Scope),
     /// No token may call it, whatever its scopes.
     Session,
+    /// An admin route: no token may call it, whatever its scopes or its user's role.
+    Admin,
 }
 
 impl Requirement {
     pub fn parse(name: &str) -> Result<Self, String> {
-        if name == SESSION {
-            return Ok(Self::Session);
+        match name {
+            SESSION => Ok(Self::Session),
+            ADMIN => Ok(Self::Admin),
+            _ => Scope::parse(name).map(Self::Scope).map_err(|e| format!("{e}, {SESSION} or {ADMIN}")),
         }
-        Scope::parse(name).map(Self::Scope).map_err(|e| format!("{e}, or {SESSION}"))
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Scope(scope) => scope.as_str(),
             Self::Session => SESSION,
+            Self::Admin => ADMIN,
         }
     }
 }
@@ -82,7 +95,9 @@ fn operations(item: &PathItem) -> [(Method, Option<&Operation>); 5] {
 }
 
 /// Writes each operation's declared requirement into the document as `x-required-scope`, and
-/// lists the `403` a token outside it gets on each operation that lists no `403` of its own.
+/// lists the `403` a token outside it gets on each operation that lists no `403` of its own. An
+/// admin route's `403` says that no token is let in either: its own description is extended when
+/// it has one of its own, else it is the one of admin routes (`AdminRoute`).
 ///
 /// # Panics
 /// On a declaration that names no scope (a typo): the document is built by every test that
@@ -94,8 +109,17 @@ pub fn show_required_scopes(doc: &mut Document) {
         {
             let requirement = declared(operation).unwrap_or_else(|e| panic!("an operation of {path} {e}"));
             if let Some(requirement) = requirement {
-                let refused = utoipa::openapi::Ref::from_response_name("InsufficientScope");
-                operation.responses.responses.entry("403".into()).or_insert_with(|| refused.into());
+                let responses = &mut operation.responses.responses;
+                match (requirement, responses.get_mut("403")) {
+                    (Requirement::Admin, Some(RefOr::T(own))) => own.description.push_str(NO_TOKEN_ON_ADMIN_ROUTES),
+                    (Requirement::Admin, _) => {
+                        responses.insert("403".into(), Ref::from_response_name("AdminRoute").into());
+                    }
+                    (_, Some(_)) => {}
+                    (_, None) => {
+                        responses.insert("403".into(), Ref::from_response_name("InsufficientScope").into());
+                    }
+                }
                 operation
                     .extensions
                     .get_or_insert_with(Default::default)
@@ -147,10 +171,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requirements_are_a_scope_or_the_session_and_nothing_else() {
+    fn requirements_are_a_scope_the_session_or_admin_and_nothing_else() {
         assert_eq!(Requirement::parse("tasks:write"), Ok(Requirement::Scope(Scope::TasksWrite)));
         assert_eq!(Requirement::parse("session"), Ok(Requirement::Session));
+        assert_eq!(Requirement::parse("admin"), Ok(Requirement::Admin));
         let err = Requirement::parse("task:read").unwrap_err();
-        assert!(err.contains("tasks:read") && err.contains("session"), "{err}");
+        assert!(err.contains("tasks:read") && err.contains("session") && err.contains("admin"), "{err}");
     }
 }

@@ -68,9 +68,10 @@ fn every_reference_resolves() {
 #[test]
 fn every_authenticated_operation_names_the_scope_a_token_needs() {
     let doc: serde_json::Value = serde_json::from_str(&workbench_http::openapi::document_json()).unwrap();
-    let known: Vec<&str> =
-        workbench_tokens::Scope::ALL.iter().map(|s| s.as_str()).chain([workbench_http::scopes::SESSION]).collect();
+    use workbench_http::scopes::{ADMIN, SESSION};
+    let known: Vec<&str> = workbench_tokens::Scope::ALL.iter().map(|s| s.as_str()).chain([SESSION, ADMIN]).collect();
     let mut session_only = Vec::new();
+    let mut admin = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let declared: Vec<&str> = op["security"]
@@ -92,8 +93,17 @@ fn every_authenticated_operation_names_the_scope_a_token_needs() {
             assert_eq!(declared, [shown], "{method} {path}: one declaration, shown as it is");
             assert!(known.contains(&shown), "{method} {path}: {shown} is no scope");
             assert!(op["responses"].get("403").is_some(), "{method} {path} must document the 403 a token can get");
-            if shown == workbench_http::scopes::SESSION {
-                session_only.push(format!("{method} {path}"));
+            match shown {
+                SESSION => session_only.push(format!("{method} {path}")),
+                ADMIN => {
+                    let refused = op["responses"]["403"].to_string();
+                    assert!(
+                        refused.contains("AdminRoute") || refused.contains("no token"),
+                        "{method} {path}: {refused}"
+                    );
+                    admin.push(format!("{method} {path}"));
+                }
+                _ => {}
             }
         }
     }
@@ -106,14 +116,26 @@ fn every_authenticated_operation_names_the_scope_a_token_needs() {
         "post /api/v1/auth/totp/setup",
         "post /api/v1/auth/totp/enable",
         "post /api/v1/auth/totp/disable",
-        "patch /api/v1/admin/users/{id}",
-        "get /api/v1/admin/audit",
     ] {
         assert!(session_only.iter().any(|s| s == never), "{never} must be for sessions only");
     }
+    // The admin routes: the catalogue's writes, everything under /admin, the system metrics.
+    for never in [
+        "post /api/v1/categories",
+        "put /api/v1/categories/{id}",
+        "delete /api/v1/categories/{id}",
+        "post /api/v1/products",
+        "put /api/v1/products/{id}",
+        "patch /api/v1/products/{id}",
+        "delete /api/v1/products/{id}",
+        "get /api/v1/system/metrics",
+        "get /api/v1/system/metrics/history",
+    ] {
+        assert!(admin.iter().any(|s| s == never), "{never} is an admin route");
+    }
     for (path, item) in doc["paths"].as_object().unwrap().iter().filter(|(p, _)| p.starts_with("/api/v1/admin/")) {
         for (method, op) in item.as_object().unwrap() {
-            assert_eq!(op["x-required-scope"], "session", "{method} {path}: admin routes are for sessions only");
+            assert_eq!(op["x-required-scope"], ADMIN, "{method} {path}: everything under /admin is an admin route");
         }
     }
 }
@@ -143,6 +165,8 @@ fn the_scope_table_answers_what_the_document_declares() {
     assert_eq!(table.required(&Method::HEAD, "/api/v1/tasks/{id}"), tasks_read);
     assert_eq!(table.required(&Method::PATCH, "/api/v1/tasks/{id}"), Some(Requirement::Scope(Scope::TasksWrite)));
     assert_eq!(table.required(&Method::POST, "/api/v1/tokens"), Some(Requirement::Session));
+    assert_eq!(table.required(&Method::POST, "/api/v1/categories"), Some(Requirement::Admin));
+    assert_eq!(table.required(&Method::GET, "/api/v1/admin/audit"), Some(Requirement::Admin));
     assert_eq!(table.required(&Method::GET, "/api/v1/categories"), None, "public: nothing to check");
     assert_eq!(table.required(&Method::GET, "/api/v1/nowhere"), None);
     assert_eq!(table.required(&Method::OPTIONS, "/api/v1/tasks/{id}"), None);

@@ -32,6 +32,7 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        signed_in_at -> Timestamp,
     }
 }
 

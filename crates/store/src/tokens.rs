@@ -1,7 +1,8 @@
 //! Personal access tokens (the tokens domain's `TokenRepository`), known by their SHA-256.
 //!
 //! A token's creation and revocation are written with their audit entries, in one transaction
-//! each. `last_used_at` only moves forward: instances write uses they noted on their own, so the
+//! each; a token made from a session that is found stolen is deleted in the transaction that
+//! revokes the session ([`delete_made_from`]). `last_used_at` only moves forward: instances write uses they noted on their own, so the
 //! statement keeps whichever is later.
 
 use async_trait::async_trait;
@@ -27,6 +28,7 @@ diesel::table! {
         expires_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        session_id -> Nullable<Text>,
     }
 }
 
@@ -91,6 +93,7 @@ struct NewTokenRow<'a> {
     prefix: &'a str,
     expires_at: NaiveDateTime,
     created_at: NaiveDateTime,
+    session_id: Option<&'a str>,
 }
 
 fn insert(conn: &mut AnyConnection, token: &NewToken, entry: &NewAuditEntry) -> Result<TokenRow, RepositoryError> {
@@ -102,6 +105,7 @@ fn insert(conn: &mut AnyConnection, token: &NewToken, entry: &NewAuditEntry) -> 
         prefix: &token.prefix,
         expires_at: stored(token.expires_at),
         created_at: stored(token.created_at),
+        session_id: token.session_id.as_deref(),
     };
     let inserted = diesel::insert_into(pat::table)
         .values(&row)
@@ -115,6 +119,24 @@ fn insert(conn: &mut AnyConnection, token: &NewToken, entry: &NewAuditEntry) -> 
     let entry = entry.clone().with("token_id", inserted.id);
     audit::append(conn, &[entry])?;
     Ok(inserted)
+}
+
+/// Deletes `user`'s tokens made from the session `session_id`, answering their ids in order: a
+/// step of the transaction that revokes a stolen session (see `users.rs`). Their grants are
+/// forgotten by every instance's grant cache, which follows the principal invalidation that
+/// comes after.
+pub(crate) fn delete_made_from(
+    conn: &mut AnyConnection,
+    user: UserId,
+    session_id: &str,
+) -> Result<Vec<i64>, RepositoryError> {
+    let mut ids: Vec<i64> =
+        diesel::delete(pat::table.filter(pat::user_id.eq(user.0)).filter(pat::session_id.eq(session_id)))
+            .returning(pat::id)
+            .get_results(conn)
+            .map_err(db)?;
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 #[async_trait]

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use workbench_core::{Page, RepositoryError};
 use workbench_users::{
     Email, ExternalIdentity, NewAuditEntry, NewRefreshToken, NewUser, OAuthProviderName, ProfileChanges,
-    RefreshTokenRecord, RefreshTokenStore, Role, TokenHash, TotpState, User, UserId, UserQuery, UserRepository,
+    RefreshTokenRecord, RefreshTokenStore, Role, SignIn, TokenHash, TotpState, User, UserId, UserQuery, UserRepository,
     UserStatus, Username,
 };
 
@@ -779,6 +779,7 @@ struct RefreshTokenRow {
     id: i64,
     user_id: i64,
     family_id: String,
+    signed_in_at: NaiveDateTime,
     expires_at: NaiveDateTime,
     used_at: Option<NaiveDateTime>,
     revoked_at: Option<NaiveDateTime>,
@@ -790,6 +791,7 @@ struct NewRefreshTokenRow<'a> {
     user_id: i64,
     family_id: &'a str,
     token_hash: &'a str,
+    signed_in_at: NaiveDateTime,
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
 }
@@ -800,6 +802,7 @@ impl<'a> From<&'a NewRefreshToken> for NewRefreshTokenRow<'a> {
             user_id: t.user_id.0,
             family_id: &t.family_id,
             token_hash: t.hash.as_str(),
+            signed_in_at: t.signed_in_at.naive_utc(),
             created_at: t.created_at.naive_utc(),
             expires_at: t.expires_at.naive_utc(),
         }
@@ -848,6 +851,7 @@ impl RefreshTokenStore for DieselRefreshTokenStore {
                     id: r.id,
                     user_id: UserId(r.user_id),
                     family_id: r.family_id,
+                    signed_in_at: r.signed_in_at.and_utc(),
                     expires_at: r.expires_at.and_utc(),
                     used_at: r.used_at.map(|t| t.and_utc()),
                     revoked_at: r.revoked_at.map(|t| t.and_utc()),
@@ -901,6 +905,28 @@ impl RefreshTokenStore for DieselRefreshTokenStore {
             .await
     }
 
+    async fn sign_in(&self, family_id: &str) -> Result<Option<SignIn>, RepositoryError> {
+        let family_id = family_id.to_owned();
+        self.db
+            .run(move |conn| {
+                // The family's newest token: revoking a family revokes every token it has left,
+                // so the newest says whether the session ended; all carry its sign-in's time.
+                let newest: Option<(i64, NaiveDateTime, Option<NaiveDateTime>)> = refresh_tokens::table
+                    .filter(refresh_tokens::family_id.eq(&family_id))
+                    .order(refresh_tokens::id.desc())
+                    .select((refresh_tokens::user_id, refresh_tokens::signed_in_at, refresh_tokens::revoked_at))
+                    .first(conn)
+                    .optional()
+                    .map_err(db)?;
+                Ok(newest.map(|(user_id, signed_in_at, revoked_at)| SignIn {
+                    user_id: UserId(user_id),
+                    signed_in_at: signed_in_at.and_utc(),
+                    ended: revoked_at.is_some(),
+                }))
+            })
+            .await
+    }
+
     async fn revoke_stolen_family(
         &self,
         family_id: &str,
@@ -914,6 +940,9 @@ impl RefreshTokenStore for DieselRefreshTokenStore {
                 write_transaction(conn, |conn| {
                     revoke_family_in(conn, &family_id, at)?;
                     end_access_tokens(conn, user)?;
+                    let revoked = crate::tokens::delete_made_from(conn, user, &family_id)?;
+                    let audit: Vec<NewAuditEntry> =
+                        audit.iter().map(|entry| entry.clone().with("revoked_token_ids", revoked.as_slice())).collect();
                     append(conn, &audit)
                 })
             })

@@ -130,6 +130,7 @@ fn new_token(user: UserId, family: &str, at: DateTime<Utc>) -> NewRefreshToken {
         user_id: user,
         family_id: family.to_owned(),
         hash: RefreshToken::generate().hash(),
+        signed_in_at: at,
         created_at: at,
         expires_at: at + TimeDelta::days(30),
     }

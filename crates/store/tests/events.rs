@@ -433,6 +433,7 @@ async fn sign_in(db: &Database, user: &User, at: DateTime<Utc>, expires: DateTim
         user_id: user.id,
         family_id: uuid_like(user.id.0, at),
         hash: TokenHash::of(&format!("token-{}-{at}", user.id)),
+        signed_in_at: at,
         created_at: at,
         expires_at: expires,
     };

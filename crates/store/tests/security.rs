@@ -84,6 +84,7 @@ fn token(user: UserId, family: &str) -> NewRefreshToken {
         user_id: user,
         family_id: family.to_owned(),
         hash: RefreshToken::generate().hash(),
+        signed_in_at: at,
         created_at: at,
         expires_at: at + TimeDelta::days(1),
     }

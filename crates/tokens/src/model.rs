@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use sha2::{Digest, Sha256};
-use workbench_core::{BoundedText, FieldErrors, TypeFailures, Validator};
+use workbench_core::{BoundedText, TypeFailures, Validator};
 use workbench_users::UserId;
 
 use crate::{Scope, Scopes};
@@ -149,6 +149,9 @@ pub struct NewToken {
     pub expires_at: DateTime<Utc>,
     /// When it is made.
     pub created_at: DateTime<Utc>,
+    /// The session it is made from (the `sid` of the access token that made it): a detected
+    /// theft of that session revokes the token. `None` when that access token named none.
+    pub session_id: Option<String>,
 }
 
 /// What a request made with a token needs to know of it: whose it is, what it may do and until
@@ -198,7 +201,7 @@ impl Grant {
 }
 
 /// `POST /tokens` as sent: each field may be missing or of the wrong type.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct TokenDraft {
     /// The token's name.
     pub name: Option<String>,
@@ -206,8 +209,21 @@ pub struct TokenDraft {
     pub scopes: Option<Vec<String>>,
     /// The token's lifetime in days, 1 to [`MAX_DAYS`]; [`DEFAULT_DAYS`] when missing.
     pub expires_in_days: Option<i64>,
+    /// The account's current password (never printed): see `workbench_users::Reauthentication`.
+    pub password: Option<String>,
     /// Fields whose JSON type was wrong, reported with the rest.
     pub type_failures: TypeFailures,
+}
+
+impl fmt::Debug for TokenDraft {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenDraft")
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .field("expires_in_days", &self.expires_in_days)
+            .field("type_failures", &self.type_failures)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A draft whose every field is within its bounds.
@@ -219,9 +235,23 @@ pub(crate) struct TokenTerms {
 }
 
 impl TokenTerms {
-    pub(crate) fn parse(draft: TokenDraft) -> Result<Self, FieldErrors> {
+    /// The terms of `draft`, every failing field named at once.
+    #[cfg(test)]
+    pub(crate) fn parse(draft: TokenDraft) -> Result<Self, workbench_core::FieldErrors> {
         let mut v = Validator::seeded(draft.type_failures);
-        let name = v.required("name", draft.name, |n| {
+        let terms = Self::check(&mut v, draft.name, draft.scopes, draft.expires_in_days);
+        v.finish_with(terms)
+    }
+
+    /// The terms the fields make, each failing field named in `v` (which may hold others: the
+    /// draft's type failures first, and what the caller checks after).
+    pub(crate) fn check(
+        v: &mut Validator,
+        name: Option<String>,
+        scopes: Option<Vec<String>>,
+        expires_in_days: Option<i64>,
+    ) -> Option<Self> {
+        let name = v.required("name", name, |n| {
             let name = BoundedText::<NAME_MAX_CHARS>::parse(&n).map_err(|e| e.to_string())?;
             // A label shown in listings: control characters (a NUL above all, which PostgreSQL
             // cannot store) have no place in it.
@@ -230,25 +260,20 @@ impl TokenTerms {
             }
             Ok(name)
         });
-        let scopes = v.required("scopes", draft.scopes, |names| {
+        let scopes = v.required("scopes", scopes, |names| {
             let scopes =
                 names.iter().map(|n| Scope::parse(n)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
             let scopes = Scopes::of(scopes);
             if scopes.is_empty() { Err("must name at least one scope".to_owned()) } else { Ok(scopes) }
         });
         let days = v
-            .optional("expires_in_days", draft.expires_in_days, |d| {
+            .optional("expires_in_days", expires_in_days, |d| {
                 if (1..=MAX_DAYS).contains(&d) { Ok(d) } else { Err(format!("must be between 1 and {MAX_DAYS}")) }
             })
             .ok()
             .flatten()
             .unwrap_or(DEFAULT_DAYS);
-        let terms = name.zip(scopes).map(|(name, scopes)| Self {
-            name: name.into_inner(),
-            scopes,
-            lifetime: Duration::days(days),
-        });
-        v.finish_with(terms)
+        name.zip(scopes).map(|(name, scopes)| Self { name: name.into_inner(), scopes, lifetime: Duration::days(days) })
     }
 }
 
@@ -284,6 +309,7 @@ mod tests {
             name: name.map(str::to_owned),
             scopes: scopes.map(|s| s.iter().map(|s| (*s).to_owned()).collect()),
             expires_in_days: days,
+            password: None,
             type_failures: TypeFailures::default(),
         }
     }

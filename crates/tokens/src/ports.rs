@@ -40,6 +40,12 @@ pub trait TokenRepository: Send + Sync {
 
 /// The grants of recently used tokens, kept in process so that checking a token costs no round
 /// trip, and forgotten on every instance as soon as a token is revoked.
+///
+/// An implementation MUST also forget on every instance every grant of an account whose
+/// principal is invalidated (`workbench_users::PRINCIPAL_CHANGED`), with the same guarantee as
+/// [`Self::put`] gives for revocations: what changed the account may have ended tokens with it
+/// (a detected theft of a session deletes the tokens made from it, in the transaction that
+/// revokes the session, and invalidates the principal after).
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait GrantCache: Send + Sync {

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use workbench_core::{Page, PageRequest, now};
-use workbench_users::{Accounts, AuditAction, ClientInfo, NewAuditEntry, Principal, UserId};
+use workbench_core::{Page, PageRequest, Validator, now};
+use workbench_users::{Accounts, AuditAction, ClientInfo, NewAuditEntry, Principal, Reauthentication, UserId};
 
 use crate::model::TokenTerms;
 use crate::{
@@ -38,6 +38,8 @@ pub struct TokenService {
     tokens: Arc<dyn TokenRepository>,
     grants: Arc<dyn GrantCache>,
     accounts: Arc<dyn Accounts>,
+    /// What a session must prove before it makes a token (the password, or a recent sign-in).
+    reauth: Reauthentication,
     uses: Arc<UseLog>,
 }
 
@@ -49,19 +51,38 @@ impl std::fmt::Debug for TokenService {
 
 impl TokenService {
     /// The service over the tokens stored in `tokens`, their grants kept in `grants` (every
-    /// instance's cache), and the accounts they act for in `accounts`.
-    pub fn new(tokens: Arc<dyn TokenRepository>, grants: Arc<dyn GrantCache>, accounts: Arc<dyn Accounts>) -> Self {
-        Self { tokens, grants, accounts, uses: Arc::new(UseLog::default()) }
+    /// instance's cache), the accounts they act for in `accounts`, and `reauth`, which asks a
+    /// session for its password (or a recent sign-in) before it makes a token.
+    pub fn new(
+        tokens: Arc<dyn TokenRepository>,
+        grants: Arc<dyn GrantCache>,
+        accounts: Arc<dyn Accounts>,
+        reauth: Reauthentication,
+    ) -> Self {
+        Self { tokens, grants, accounts, reauth, uses: Arc::new(UseLog::default()) }
     }
 
-    /// Makes a token for `caller`. Its secret is in the answer and nowhere else.
+    /// Makes a token for `caller`, signed in as the session `session_id`. Its secret is in the
+    /// answer and nowhere else.
+    ///
+    /// A token outlives the session by up to a year, so a session alone (a stolen access token)
+    /// is not enough: the draft's `password` must be the account's current one (named with the
+    /// other failing fields when it is not), and an account without one must have signed in
+    /// within `workbench_users::RECENT_SIGN_IN` ([`TokenError::ReauthenticationRequired`]
+    /// otherwise, whatever the fields say). The token remembers the session, so that a theft of
+    /// it detected later revokes the token too.
     pub async fn create(
         &self,
         caller: &Principal,
+        session_id: Option<&str>,
         draft: TokenDraft,
         client: &ClientInfo,
     ) -> Result<IssuedToken, TokenError> {
-        let terms = TokenTerms::parse(draft)?;
+        let TokenDraft { name, scopes, expires_in_days, password, type_failures } = draft;
+        let mut v = Validator::seeded(type_failures);
+        let terms = TokenTerms::check(&mut v, name, scopes, expires_in_days);
+        self.reauth.confirm(caller.id, session_id, password.as_deref(), &mut v).await?;
+        let terms = v.finish_with(terms)?;
         let secret = TokenSecret::generate();
         let created_at = now();
         let expires_at = created_at + terms.lifetime;
@@ -83,6 +104,7 @@ impl TokenService {
                     prefix: secret.shown_prefix().to_owned(),
                     expires_at,
                     created_at,
+                    session_id: session_id.map(str::to_owned),
                 },
                 audit,
             )
@@ -186,7 +208,10 @@ impl UseLog {
 mod tests {
     use super::*;
     use crate::{Grant, MockGrantCache, MockTokenRepository, Scope};
-    use workbench_users::{CacheEpoch, MockAccounts, Role, UserId, UserStatus};
+    use workbench_users::{
+        CacheEpoch, MockAccounts, MockPasswordHasher, MockRefreshTokenStore, MockUserRepository, Role, SignIn, UserId,
+        UserStatus,
+    };
 
     fn principal(status: UserStatus) -> Principal {
         Principal { id: UserId(7), role: Role::User, status, token_generation: 3 }
@@ -200,6 +225,29 @@ mod tests {
         let mut accounts = MockAccounts::new();
         accounts.expect_account().returning(move |_| Ok(Some(principal(status))));
         accounts
+    }
+
+    /// Proof of ownership for an account whose password is `password` (none when `None`), whose
+    /// only session, `fam`, signed in `ago`.
+    fn reauth(password: Option<&'static str>, ago: Duration) -> Reauthentication {
+        let mut users = MockUserRepository::new();
+        users.expect_password_hash().returning(move |_| Ok(password.map(|p| format!("hash of {p}"))));
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().returning(|typed, hash| Ok(hash == Some(format!("hash of {typed}"))));
+        let mut sign_ins = MockRefreshTokenStore::new();
+        sign_ins.expect_sign_in().returning(move |family| {
+            Ok((family == "fam").then(|| SignIn { user_id: UserId(7), signed_in_at: now() - ago, ended: false }))
+        });
+        Reauthentication::new(Arc::new(users), Arc::new(sign_ins), Arc::new(hasher))
+    }
+
+    /// Proof for the tests that make no token: any use of it would panic.
+    fn no_reauth() -> Reauthentication {
+        Reauthentication::new(
+            Arc::new(MockUserRepository::new()),
+            Arc::new(MockRefreshTokenStore::new()),
+            Arc::new(MockPasswordHasher::new()),
+        )
     }
 
     fn grant(expires_in: Duration) -> Grant {
@@ -221,6 +269,7 @@ mod tests {
             Arc::new(no_reads),
             Arc::new(holding(grant(Duration::days(1)))),
             Arc::new(accounts(UserStatus::Active)),
+            no_reauth(),
         );
         let caller = service.authenticate("wbp_secret").await.expect("valid");
         assert_eq!((caller.principal.id, caller.token_id), (UserId(7), TokenId(5)));
@@ -234,12 +283,14 @@ mod tests {
             Arc::new(MockTokenRepository::new()),
             Arc::new(holding(grant(Duration::seconds(-1)))),
             Arc::new(accounts(UserStatus::Active)),
+            no_reauth(),
         );
         assert!(matches!(expired.authenticate("wbp_x").await, Err(TokenError::InvalidToken)));
         let disabled = TokenService::new(
             Arc::new(MockTokenRepository::new()),
             Arc::new(holding(grant(Duration::days(1)))),
             Arc::new(accounts(UserStatus::Disabled)),
+            no_reauth(),
         );
         assert!(matches!(disabled.authenticate("wbp_x").await, Err(TokenError::InvalidToken)));
     }
@@ -262,7 +313,8 @@ mod tests {
             .withf(|digest| *digest == TokenDigest::of("wbp_x"))
             .times(1)
             .returning(|_| Ok(Some(grant(Duration::days(1)))));
-        let service = TokenService::new(Arc::new(tokens), Arc::new(cache), Arc::new(accounts(UserStatus::Active)));
+        let service =
+            TokenService::new(Arc::new(tokens), Arc::new(cache), Arc::new(accounts(UserStatus::Active)), no_reauth());
         service.authenticate("wbp_x").await.expect("valid");
 
         let mut unknown = MockTokenRepository::new();
@@ -270,7 +322,8 @@ mod tests {
         let mut empty = MockGrantCache::new();
         empty.expect_get().returning(|_| None);
         empty.expect_epoch().returning(|| CacheEpoch(0));
-        let service = TokenService::new(Arc::new(unknown), Arc::new(empty), Arc::new(accounts(UserStatus::Active)));
+        let service =
+            TokenService::new(Arc::new(unknown), Arc::new(empty), Arc::new(accounts(UserStatus::Active)), no_reauth());
         assert!(matches!(service.authenticate("wbp_nope").await, Err(TokenError::InvalidToken)));
     }
 
@@ -280,6 +333,7 @@ mod tests {
             Arc::new(MockTokenRepository::new()),
             Arc::new(holding(grant(Duration::days(1)))),
             Arc::new(accounts(UserStatus::Active)),
+            no_reauth(),
         );
         service.authenticate("wbp_x").await.expect("valid");
         service.authenticate("wbp_x").await.expect("valid");
@@ -301,14 +355,53 @@ mod tests {
         tokens.expect_revoke().returning(|_, _, _| Ok(None));
         let mut cache = MockGrantCache::new();
         cache.expect_invalidate().withf(move |d| *d == digest).times(1).returning(|_| ());
-        let service = TokenService::new(Arc::new(tokens), Arc::new(cache), Arc::new(accounts(UserStatus::Active)));
+        let service =
+            TokenService::new(Arc::new(tokens), Arc::new(cache), Arc::new(accounts(UserStatus::Active)), no_reauth());
         let caller = principal(UserStatus::Active);
         service.revoke(&caller, TokenId(5), &client()).await.expect("revoked");
         assert!(matches!(service.revoke(&caller, TokenId(6), &client()).await, Err(TokenError::NotFound)));
     }
 
+    /// `token` as the store answers it once stored.
+    fn stored(token: NewToken) -> Result<PersonalAccessToken, workbench_core::RepositoryError> {
+        Ok(PersonalAccessToken {
+            id: TokenId(1),
+            user_id: token.user_id,
+            name: token.name,
+            scopes: token.scopes,
+            prefix: token.prefix,
+            expires_at: token.expires_at,
+            last_used_at: None,
+            created_at: token.created_at,
+        })
+    }
+
+    /// A repository that stores whatever it is given.
+    fn storing() -> MockTokenRepository {
+        let mut tokens = MockTokenRepository::new();
+        tokens.expect_insert().returning(|token, _| stored(token));
+        tokens
+    }
+
+    fn draft(password: Option<&str>) -> TokenDraft {
+        TokenDraft {
+            name: Some("ci".into()),
+            scopes: Some(vec!["tasks:write".into()]),
+            expires_in_days: None,
+            password: password.map(str::to_owned),
+            type_failures: Default::default(),
+        }
+    }
+
+    fn failing_fields(result: Result<IssuedToken, TokenError>) -> Vec<String> {
+        match result {
+            Err(TokenError::Invalid(errors)) => errors.into_vec().into_iter().map(|e| e.field).collect(),
+            other => panic!("expected a 422, got {other:?}"),
+        }
+    }
+
     #[tokio::test]
-    async fn a_token_is_stored_by_its_digest_with_its_audit_entry() {
+    async fn a_token_is_stored_by_its_digest_with_its_audit_entry_and_its_session() {
         let mut tokens = MockTokenRepository::new();
         tokens
             .expect_insert()
@@ -317,34 +410,57 @@ mod tests {
                     && token.prefix.starts_with("wbp_")
                     && token.prefix.len() == 12
                     && token.expires_at - token.created_at == Duration::days(90)
+                    && token.session_id.as_deref() == Some("fam")
                     && audit.action == AuditAction::TokenCreated
             })
-            .returning(|token, _| {
-                Ok(PersonalAccessToken {
-                    id: TokenId(1),
-                    user_id: token.user_id,
-                    name: token.name,
-                    scopes: token.scopes,
-                    prefix: token.prefix,
-                    expires_at: token.expires_at,
-                    last_used_at: None,
-                    created_at: token.created_at,
-                })
-            });
+            .times(1)
+            .returning(|token, _| stored(token));
         let service = TokenService::new(
             Arc::new(tokens),
             Arc::new(MockGrantCache::new()),
             Arc::new(accounts(UserStatus::Active)),
+            reauth(Some("right password"), Duration::days(3)),
         );
-        let draft = TokenDraft {
-            name: Some("ci".into()),
-            scopes: Some(vec!["tasks:write".into()]),
-            expires_in_days: None,
-            type_failures: Default::default(),
-        };
-        let issued = service.create(&principal(UserStatus::Active), draft, &client()).await.expect("made");
+        let caller = principal(UserStatus::Active);
+        let issued =
+            service.create(&caller, Some("fam"), draft(Some("right password")), &client()).await.expect("made");
         assert_eq!(issued.token.prefix, issued.secret.shown_prefix());
-        let invalid = service.create(&principal(UserStatus::Active), TokenDraft::default(), &client()).await;
-        assert!(matches!(invalid, Err(TokenError::Invalid(_))));
+        let invalid = service.create(&caller, Some("fam"), TokenDraft::default(), &client()).await;
+        assert_eq!(failing_fields(invalid), ["name", "scopes", "password"], "every field at once, the password last");
+    }
+
+    #[tokio::test]
+    async fn a_session_alone_makes_no_token_without_the_password() {
+        let service = TokenService::new(
+            Arc::new(storing()),
+            Arc::new(MockGrantCache::new()),
+            Arc::new(accounts(UserStatus::Active)),
+            reauth(Some("right password"), Duration::seconds(1)),
+        );
+        let caller = principal(UserStatus::Active);
+        for password in [None, Some(""), Some("a guess")] {
+            let refused = service.create(&caller, Some("fam"), draft(password), &client()).await;
+            assert_eq!(failing_fields(refused), ["password"], "{password:?}, however recent the sign-in");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_account_without_a_password_needs_a_sign_in_of_the_last_ten_minutes() {
+        let service = |ago| {
+            TokenService::new(
+                Arc::new(storing()),
+                Arc::new(MockGrantCache::new()),
+                Arc::new(accounts(UserStatus::Active)),
+                reauth(None, ago),
+            )
+        };
+        let caller = principal(UserStatus::Active);
+        let recent = service(Duration::minutes(9));
+        assert!(recent.create(&caller, Some("fam"), draft(None), &client()).await.is_ok());
+        let refused = recent.create(&caller, None, draft(None), &client()).await;
+        assert!(matches!(refused, Err(TokenError::ReauthenticationRequired)), "an access token naming no session");
+        let stale = service(Duration::minutes(11));
+        let refused = stale.create(&caller, Some("fam"), TokenDraft::default(), &client()).await;
+        assert!(matches!(refused, Err(TokenError::ReauthenticationRequired)), "before the fields: {refused:?}");
     }
 }

@@ -217,6 +217,7 @@ impl AuthService {
             user_id: user.id,
             family_id: record.family_id.clone(),
             hash: next.hash(),
+            signed_in_at: record.signed_in_at,
             created_at: at,
             expires_at: at + self.settings.refresh_ttl,
         };
@@ -224,14 +225,15 @@ impl AuthService {
             // Another request exchanged the same token a moment ago: that is reuse too.
             return Err(self.stolen(&record, at, reuse()).await);
         }
-        let access = self.issuer.issue(&user)?;
+        let access = self.issuer.issue(&user, &record.family_id)?;
         Ok(Session { access, refresh_token: next, user })
     }
 
     /// A refresh token of `record`'s family was presented twice: only a thief and the rightful
-    /// client can both hold it, and nobody can tell which is which. The family is revoked and
-    /// every access token of the user issued before now stops working, on every instance at its
-    /// next request.
+    /// client can both hold it, and nobody can tell which is which. The family is revoked, the
+    /// personal access tokens made from its session are deleted, and every access token of the
+    /// user issued before now stops working, on every instance at its next request (the principal
+    /// cache, and the caches of those personal access tokens with it, forget the user).
     async fn stolen(&self, record: &RefreshTokenRecord, at: DateTime<Utc>, audit: Vec<NewAuditEntry>) -> AuthError {
         if let Err(e) = self.tokens.revoke_stolen_family(&record.family_id, record.user_id, at, audit).await {
             return e.into();
@@ -261,11 +263,12 @@ impl AuthService {
             user_id: user.id,
             family_id: uuid::Uuid::new_v4().to_string(),
             hash: refresh_token.hash(),
+            signed_in_at: at,
             created_at: at,
             expires_at: at + self.settings.refresh_ttl,
         };
+        let access = self.issuer.issue(&user, &token.family_id)?;
         self.tokens.insert(token, audit).await?;
-        let access = self.issuer.issue(&user)?;
         Ok(Session { access, refresh_token, user })
     }
 
@@ -333,7 +336,7 @@ mod tests {
 
     fn issuer() -> MockTokenIssuer {
         let mut issuer = MockTokenIssuer::new();
-        issuer.expect_issue().returning(|_| Ok(AccessToken { token: "jwt".into(), expires_in: 900 }));
+        issuer.expect_issue().returning(|_, _| Ok(AccessToken { token: "jwt".into(), expires_in: 900 }));
         issuer
     }
 
@@ -391,6 +394,8 @@ mod tests {
             id: 9,
             user_id: UserId(1),
             family_id: "fam".into(),
+            // A fixed instant: every record of the test's family began with the same sign-in.
+            signed_in_at: DateTime::from_timestamp(1_790_000_000, 0).expect("in range"),
             expires_at: now() + expires_in,
             used_at: used.then(now),
             revoked_at: revoked.then(now),
@@ -457,6 +462,7 @@ mod tests {
         let stored = stored.lock().unwrap().clone().unwrap();
         assert_eq!(stored.hash, session.refresh_token.hash());
         assert_ne!(stored.hash.as_str(), session.refresh_token.expose());
+        assert_eq!(stored.signed_in_at, stored.created_at, "a new family begins with its sign-in");
         assert_eq!(session.access.token, "jwt");
     }
 
@@ -518,14 +524,37 @@ mod tests {
     async fn refresh_rotates_within_the_family() {
         let mut tokens = MockRefreshTokenStore::new();
         tokens.expect_find().returning(|_| Ok(Some(record(false, false, Duration::days(1)))));
+        let signed_in_at = record(false, false, Duration::days(1)).signed_in_at;
         tokens
             .expect_rotate()
-            .withf(|used, next, _| *used == 9 && next.family_id == "fam" && next.user_id == UserId(1))
+            .withf(move |used, next, _| {
+                *used == 9
+                    && next.family_id == "fam"
+                    && next.user_id == UserId(1)
+                    && next.signed_in_at == signed_in_at
+                    && next.created_at > signed_in_at
+            })
             .returning(|_, _, _| Ok(true));
         let mut users = MockUserRepository::new();
         users.expect_find().returning(|id| Ok(Some(user(id.0, UserStatus::Active))));
-        let session = service(users, tokens, MockPasswordHasher::new()).refresh("t", &client()).await.unwrap();
-        assert_eq!(session.user.id, UserId(1));
+        let mut issuer = MockTokenIssuer::new();
+        issuer
+            .expect_issue()
+            .withf(|_, session| session == "fam")
+            .times(1)
+            .returning(|_, _| Ok(AccessToken { token: "jwt".into(), expires_in: 900 }));
+        let svc = AuthService::new(AuthParts {
+            users: Arc::new(users),
+            tokens: Arc::new(tokens),
+            hasher: Arc::new(MockPasswordHasher::new()),
+            issuer: Arc::new(issuer),
+            totp: Arc::new(MockTotpVerifier::new()),
+            audit: Arc::new(audit_sink().0),
+            principals: Arc::new(forgetting_cache()),
+            settings: AuthSettings::default(),
+        });
+        let session = svc.refresh("t", &client()).await.unwrap();
+        assert_eq!(session.user.id, UserId(1), "the same session, signed in when it was");
     }
 
     #[tokio::test]

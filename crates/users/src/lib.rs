@@ -7,8 +7,9 @@
 //! SQL or a particular hashing or token library; adapters implement the ports.
 //!
 //! [`AuthService`] signs people in and out; [`OAuthService`] signs them in through Google or
-//! GitHub; [`TwoFactorService`] turns TOTP on and off; [`UserService`] is everything else a person
-//! or an administrator does to accounts. Security-relevant actions leave an [`AuditEntry`].
+//! GitHub; [`TwoFactorService`] turns TOTP on and off; [`Reauthentication`] proves that the holder
+//! of a session owns the account before what a session alone must not be enough for;
+//! [`UserService`] is everything else a person or an administrator does to accounts. Security-relevant actions leave an [`AuditEntry`].
 
 #![warn(missing_docs)]
 
@@ -20,6 +21,7 @@ mod model;
 mod oauth;
 mod ports;
 mod principal;
+mod reauth;
 mod tokens;
 mod two_factor;
 mod user_service;
@@ -42,8 +44,9 @@ pub use ports::{
 pub use principal::{
     Accounts, Authenticator, CacheEpoch, PRINCIPAL_CHANGED, Principal, PrincipalCache, StoredAccounts,
 };
+pub use reauth::{RECENT_SIGN_IN, ReauthError, Reauthentication};
 pub use tokens::{
-    AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshToken, RefreshTokenRecord, TokenHash,
+    AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshToken, RefreshTokenRecord, SignIn, TokenHash,
 };
 pub use two_factor::{
     MFA_TOKEN_TTL, MfaChallenge, MfaToken, PendingSecondFactor, RECOVERY_CODES, RecoveryCode, SecondFactor,

@@ -516,7 +516,7 @@ mod tests {
 
     fn auth(users: Arc<MockUserRepository>) -> AuthService {
         let mut issuer = MockTokenIssuer::new();
-        issuer.expect_issue().returning(|_| Ok(AccessToken { token: "jwt".into(), expires_in: 900 }));
+        issuer.expect_issue().returning(|_, _| Ok(AccessToken { token: "jwt".into(), expires_in: 900 }));
         let mut tokens = MockRefreshTokenStore::new();
         tokens.expect_insert().returning(|_, _| Ok(()));
         AuthService::new(AuthParts {
@@ -776,7 +776,7 @@ mod tests {
         tokens: MockRefreshTokenStore,
     ) -> (OAuthService, Arc<std::sync::Mutex<Vec<NewAuditEntry>>>) {
         let mut issuer = MockTokenIssuer::new();
-        issuer.expect_issue().returning(|_| Ok(AccessToken { token: "jwt".into(), expires_in: 900 }));
+        issuer.expect_issue().returning(|_, _| Ok(AccessToken { token: "jwt".into(), expires_in: 900 }));
         let mut totp = MockTotpVerifier::new();
         totp.expect_verify().returning(|_, code, _| (code == "123456").then_some(7));
         let (audit, seen) = audit_sink();

@@ -9,7 +9,9 @@ use crate::audit::{AuditEntry, AuditQuery, NewAuditEntry};
 use crate::oauth::{
     AuthorizationRequest, ExternalIdentity, ExternalProfile, OAuthProviderName, PendingAuthorization, ProviderError,
 };
-use crate::tokens::{AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshTokenRecord, TokenHash};
+use crate::tokens::{
+    AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshTokenRecord, SignIn, TokenHash,
+};
 use crate::two_factor::{PendingSecondFactor, TotpState};
 use crate::{Email, NewUser, ProfileChanges, Role, User, UserId, UserStatus, Username};
 
@@ -207,10 +209,17 @@ pub trait RefreshTokenStore: Send + Sync {
         audit: Vec<NewAuditEntry>,
     ) -> Result<(), RepositoryError>;
 
+    /// The session `family_id` names (see [`SignIn`]); `None` when no token of it is left.
+    async fn sign_in(&self, family_id: &str) -> Result<Option<SignIn>, RepositoryError>;
+
     /// A family's token was presented again, so it was stolen: revokes the family as
-    /// [`Self::revoke_family`] does and moves `user`'s token generation on, so that every access
-    /// token issued before (the thief's among them) stops working, and appends `audit`, all in
-    /// one transaction.
+    /// [`Self::revoke_family`] does, moves `user`'s token generation on, so that every access
+    /// token issued before (the thief's among them) stops working, deletes every credential
+    /// `user` made from that session that would outlive those access tokens (personal access
+    /// tokens, which name the session they were made from), and appends `audit`, all in one
+    /// transaction. Each audit entry MUST name the personal access tokens deleted
+    /// (`revoked_token_ids`). The caller then invalidates `user`'s principal, which every cache
+    /// of those credentials follows.
     async fn revoke_stolen_family(
         &self,
         family_id: &str,
@@ -239,8 +248,9 @@ pub trait PasswordHasher: Send + Sync {
 /// Signs and checks access tokens.
 #[cfg_attr(feature = "mock", mockall::automock)]
 pub trait TokenIssuer: Send + Sync {
-    /// A signed access token for `user`, valid for the configured lifetime.
-    fn issue(&self, user: &User) -> anyhow::Result<AccessToken>;
+    /// A signed access token for `user`, valid for the configured lifetime, issued under the
+    /// session `session_id` (its refresh-token family), which the token MUST carry (`sid`).
+    fn issue(&self, user: &User, session_id: &str) -> anyhow::Result<AccessToken>;
 
     /// The claims of a valid token. MUST refuse a token that is expired, signed with another key
     /// or algorithm, or issued for another issuer or audience.

@@ -187,6 +187,7 @@ mod tests {
                 role: Role::User,
                 token_id: "j".into(),
                 generation: 0,
+                session_id: Some("fam".into()),
                 expires_at: now(),
             })
         });

@@ -4,6 +4,12 @@
 //! port signs and checks them). Refresh tokens are opaque random strings: the server keeps only a
 //! SHA-256 hash of each, grouped in *families* — one family per sign-in — so that presenting an
 //! already-rotated token can revoke every token descended from the same sign-in.
+//!
+//! A family's id is also the id of its *session*: every access token names the session it was
+//! issued under (the JWT's `sid`), so that what a request does can be traced to the sign-in
+//! behind it (a personal access token remembers the session it was made from, and ends with it
+//! when the session is found stolen), and every token of a family carries when the sign-in
+//! happened, which refreshing does not change.
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -22,6 +28,9 @@ pub struct AccessClaims {
     pub token_id: String,
     /// The user's token generation when the token was issued.
     pub generation: i64,
+    /// The session it was issued under (`sid`): its refresh-token family's id. `None` only for
+    /// tokens issued before the claim existed.
+    pub session_id: Option<String>,
     /// When the token stops being accepted (`exp`).
     pub expires_at: DateTime<Utc>,
 }
@@ -101,6 +110,9 @@ pub struct NewRefreshToken {
     pub family_id: String,
     /// The token's SHA-256: the token itself is never stored.
     pub hash: TokenHash,
+    /// When the sign-in that began the family happened: the first token's `created_at`, carried
+    /// unchanged by every rotation.
+    pub signed_in_at: DateTime<Utc>,
     /// When the token was issued.
     pub created_at: DateTime<Utc>,
     /// When the token stops being accepted.
@@ -116,12 +128,24 @@ pub struct RefreshTokenRecord {
     pub user_id: UserId,
     /// The sign-in the token belongs to (see [`NewRefreshToken::family_id`]).
     pub family_id: String,
+    /// When the family's sign-in happened (see [`NewRefreshToken::signed_in_at`]).
+    pub signed_in_at: DateTime<Utc>,
     /// When the token stops being accepted.
     pub expires_at: DateTime<Utc>,
     /// Set when the token was exchanged for a new pair; presenting it again is reuse.
     pub used_at: Option<DateTime<Utc>>,
     /// Set when its family was revoked (logout, reuse, password change, account disabled).
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A session (a refresh-token family) as an access check sees it: whose it is, when its sign-in
+/// happened, and whether it was ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    pub user_id: UserId,
+    pub signed_in_at: DateTime<Utc>,
+    /// Whether the family was revoked (logout, reuse, password change, account disabled).
+    pub ended: bool,
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use workbench_core::{FieldErrors, Validator};
 
 use crate::audit::{AuditAction, ClientInfo, NewAuditEntry};
 use crate::oauth::OAuthProviderName;
+use crate::reauth::check_current_password;
 use crate::tokens::TokenHash;
 use crate::{PasswordHasher, TotpVerifier, User, UserId, UserRepository, now};
 
@@ -442,15 +443,7 @@ impl TwoFactorService {
         password: Option<&str>,
         v: &mut Validator,
     ) -> Result<(), TwoFactorError> {
-        let Some(hash) = self.users.password_hash(user.id).await? else { return Ok(()) };
-        match password.filter(|p| !p.is_empty()) {
-            None => v.fail("password", "is required: the current password of the account"),
-            Some(password) => {
-                if !self.hasher.verify(password, Some(hash)).await? {
-                    v.fail("password", "is not the current password");
-                }
-            }
-        }
+        check_current_password(self.users.as_ref(), self.hasher.as_ref(), user.id, password, v).await?;
         Ok(())
     }
 

@@ -15,7 +15,7 @@ use workbench_store::{
 };
 use workbench_users::{
     AuthParts, AuthService, AuthSettings, Authenticator, DashboardService, OAuthProvider, OAuthService, PasswordHasher,
-    PrincipalCache, TwoFactorService, UserRepository, UserService,
+    PrincipalCache, Reauthentication, TwoFactorService, UserRepository, UserService,
 };
 
 use crate::config::{Settings, non_empty};
@@ -35,6 +35,8 @@ pub struct Accounts {
     pub auth: AuthService,
     pub oauth: OAuthService,
     pub two_factor: TwoFactorService,
+    /// What a session proves before making a personal access token.
+    pub reauthentication: Reauthentication,
     pub users: UserService,
     pub dashboard: DashboardService,
     /// The accounts themselves, for the background's jobs and the realtime recheck.
@@ -65,6 +67,7 @@ pub async fn wire(settings: &Settings, db: &Database, bus: Arc<dyn Broadcast>) -
     let totp = Arc::new(TotpRs::new("Workbench"));
     let audit = Arc::new(DieselAuditLog::new(db.clone()));
     let authenticator = Authenticator::new(issuer.clone(), users.clone(), principals.clone());
+    let reauthentication = Reauthentication::new(users.clone(), tokens.clone(), hasher.clone());
     let auth = AuthService::new(AuthParts {
         users: users.clone(),
         tokens,
@@ -86,6 +89,7 @@ pub async fn wire(settings: &Settings, db: &Database, bus: Arc<dyn Broadcast>) -
         authenticator,
         oauth,
         two_factor: TwoFactorService::new(users.clone(), totp, hasher.clone()),
+        reauthentication,
         users: UserService::new(users.clone(), hasher.clone(), audit, principals.clone()),
         dashboard: DashboardService::new(Arc::new(DieselPlatformCensus::new(db.clone()))),
         auth,

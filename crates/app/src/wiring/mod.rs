@@ -58,7 +58,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         shared::connect(settings).await?;
     let metrics = Metrics::new();
     let accounts = accounts::wire(settings, &db, bus.clone()).await?;
-    let tokens = tokens::service(&db, bus.clone(), &accounts.authenticator);
+    let tokens = tokens::service(&db, bus.clone(), &accounts.authenticator, accounts.reauthentication.clone());
     let system = SystemMonitor::start(settings.system()?, Arc::new(metrics.clone()));
     let integrations = integrations::service(settings, redis.as_ref(), &metrics)?;
     let (catalogue, collection) = products::services(&db, catalogue_cache);

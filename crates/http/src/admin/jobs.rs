@@ -25,7 +25,7 @@ fn parse_status(s: &str) -> Result<JobState, String> {
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_list_jobs",
-    security(("bearer_auth" = ["session"])),
+    security(("bearer_auth" = ["admin"])),
     params(JobListQuery),
     responses(
         (status = 200, body = Paginated<JobResponse>, headers(("Link" = String))),
@@ -65,7 +65,7 @@ pub async fn list(
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_list_schedule_runs",
-    security(("bearer_auth" = ["session"])),
+    security(("bearer_auth" = ["admin"])),
     params(RunListQuery),
     responses(
         (status = 200, body = Paginated<ScheduleRunResponse>, headers(("Link" = String))),
@@ -95,7 +95,7 @@ pub async fn runs(
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_list_schedules",
-    security(("bearer_auth" = ["session"])),
+    security(("bearer_auth" = ["admin"])),
     responses(
         (status = 200, body = DataList<ScheduleResponse>),
         (status = 401, response = Unauthorized),
@@ -122,7 +122,7 @@ pub async fn schedules(
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_get_job",
-    security(("bearer_auth" = ["session"])),
+    security(("bearer_auth" = ["admin"])),
     params(("id" = i64, Path, minimum = 1, description = "Job id")),
     responses(
         (status = 200, body = JobResponse),
@@ -147,7 +147,7 @@ pub async fn get(
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_retry_job",
-    security(("bearer_auth" = ["session"])),
+    security(("bearer_auth" = ["admin"])),
     params(("id" = i64, Path, minimum = 1, description = "Job id")),
     responses(
         (status = 200, description = "The job, `available` again", body = JobResponse),
@@ -175,7 +175,7 @@ pub async fn retry(
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_cancel_job",
-    security(("bearer_auth" = ["session"])),
+    security(("bearer_auth" = ["admin"])),
     params(("id" = i64, Path, minimum = 1, description = "Job id")),
     responses(
         (status = 200, description = "The job, `cancelled`", body = JobResponse),

@@ -40,7 +40,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_update_user",
-    security(("bearer_auth" = ["session"])),
+    security(("bearer_auth" = ["admin"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "User id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
@@ -75,7 +75,7 @@ pub async fn update_user(
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_delete_user",
-    security(("bearer_auth" = ["session"])),
+    security(("bearer_auth" = ["admin"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "User id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the deletion is based on"),
@@ -114,7 +114,7 @@ pub async fn delete_user(
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_audit",
-    security(("bearer_auth" = ["session"])),
+    security(("bearer_auth" = ["admin"])),
     params(AuditListQuery),
     responses(
         (status = 200, body = Paginated<AuditEntryResponse>,
@@ -144,7 +144,7 @@ pub async fn audit(
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_dashboard",
-    security(("bearer_auth" = ["session"])),
+    security(("bearer_auth" = ["admin"])),
     responses(
         (status = 200, body = DashboardResponse),
         (status = 401, response = Unauthorized),

@@ -88,7 +88,7 @@ pub async fn get_category(state: web::Data<AppState>, id: web::Path<i64>) -> Res
 #[utoipa::path(
     tag = "products",
     operation_id = "create_category",
-    security(("bearer_auth" = ["products:write"])),
+    security(("bearer_auth" = ["admin"])),
     params(("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h")),
     request_body = CreateCategoryRequest,
     responses(
@@ -128,7 +128,7 @@ pub async fn create_category(
 #[utoipa::path(
     tag = "products",
     operation_id = "update_category",
-    security(("bearer_auth" = ["products:write"])),
+    security(("bearer_auth" = ["admin"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Category id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
@@ -164,7 +164,7 @@ pub async fn update_category(
 #[utoipa::path(
     tag = "products",
     operation_id = "delete_category",
-    security(("bearer_auth" = ["products:write"])),
+    security(("bearer_auth" = ["admin"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Category id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the deletion is based on"),
@@ -264,7 +264,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>, id: web::Path<i64
 #[utoipa::path(
     tag = "products",
     operation_id = "create_product",
-    security(("bearer_auth" = ["products:write"])),
+    security(("bearer_auth" = ["admin"])),
     params(("Idempotency-Key" = inline(Option<IdempotencyKeySchema>), Header, nullable = false, description = "Replays the first response for 24 h")),
     request_body = CreateProductRequest,
     responses(
@@ -322,7 +322,7 @@ async fn apply_update(
 #[utoipa::path(
     tag = "products",
     operation_id = "replace_product",
-    security(("bearer_auth" = ["products:write"])),
+    security(("bearer_auth" = ["admin"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Product id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
@@ -355,7 +355,7 @@ pub async fn replace(
 #[utoipa::path(
     tag = "products",
     operation_id = "update_product",
-    security(("bearer_auth" = ["products:write"])),
+    security(("bearer_auth" = ["admin"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Product id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the change is based on"),
@@ -387,7 +387,7 @@ pub async fn update(
 #[utoipa::path(
     tag = "products",
     operation_id = "delete_product",
-    security(("bearer_auth" = ["products:write"])),
+    security(("bearer_auth" = ["admin"])),
     params(
         ("id" = i64, Path, minimum = 1, description = "Product id"),
         ("If-Match" = inline(Option<IfMatchSchema>), Header, nullable = false, description = "The `ETag` the deletion is based on"),

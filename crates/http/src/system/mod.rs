@@ -43,7 +43,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
 #[utoipa::path(
     tag = "system",
     operation_id = "get_system_metrics",
-    security(("bearer_auth" = ["session"])),
+    security(("bearer_auth" = ["admin"])),
     responses(
         (status = 200, description = "The latest sample", body = Sample),
         (status = 401, response = Unauthorized),
@@ -67,7 +67,7 @@ pub async fn latest(state: web::Data<AppState>, CurrentUser(user): CurrentUser) 
 #[utoipa::path(
     tag = "system",
     operation_id = "get_system_metrics_history",
-    security(("bearer_auth" = ["session"])),
+    security(("bearer_auth" = ["admin"])),
     params(HistoryQuery),
     responses(
         (status = 200, description = "The samples, oldest first", content(

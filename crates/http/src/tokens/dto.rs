@@ -57,7 +57,7 @@ pub enum ScopeSchema {
 }
 
 /// `POST /tokens`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 pub struct CreateTokenRequest {
     #[schema(value_type = TokenNameSchema, required = true)]
     #[serde(default)]
@@ -71,6 +71,23 @@ pub struct CreateTokenRequest {
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 365, default = 90)]
     #[serde(default)]
     pub expires_in_days: Lenient<i64>,
+    /// The account's current password: a session alone does not make a token that outlives it.
+    /// Required when the account has one (`422` naming `password` when it is missing or wrong);
+    /// an account made through a sign-in provider alone has none, leaves it out, and must have
+    /// signed in within the last 10 minutes instead.
+    #[schema(value_type = Option<String>, example = "correct horse battery")]
+    #[serde(default)]
+    pub password: Lenient<String>,
+}
+
+impl std::fmt::Debug for CreateTokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateTokenRequest")
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .field("expires_in_days", &self.expires_in_days)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CreateTokenRequest {
@@ -79,7 +96,8 @@ impl CreateTokenRequest {
         let name = lenient("name", self.name, &mut type_failures);
         let scopes = lenient("scopes", self.scopes, &mut type_failures);
         let expires_in_days = nullable("expires_in_days", self.expires_in_days, &mut type_failures);
-        TokenDraft { name, scopes, expires_in_days, type_failures }
+        let password = nullable("password", self.password, &mut type_failures);
+        TokenDraft { name, scopes, expires_in_days, password, type_failures }
     }
 }
 

@@ -243,7 +243,7 @@ pub async fn deliveries(
 #[utoipa::path(
     tag = "admin",
     operation_id = "admin_list_inbound_webhooks",
-    security(("bearer_auth" = ["session"])),
+    security(("bearer_auth" = ["admin"])),
     params(InboundListQuery),
     responses(
         (status = 200, body = Paginated<InboundDeliveryResponse>, headers(("Link" = String))),
