@@ -57,6 +57,7 @@ pub enum ReauthError {
     /// [`RECENT_SIGN_IN`] (or has ended, or is not known): only signing in again proves it.
     #[error("the account has no password and its sign-in is not recent: sign in again")]
     SignInRequired,
+    /// The account or its session could not be read.
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -82,6 +83,8 @@ impl std::fmt::Debug for Reauthentication {
 }
 
 impl Reauthentication {
+    /// The check over the accounts in `users` (their password hashes, compared by `hasher`) and
+    /// the sessions in `sign_ins` (when each began).
     pub fn new(
         users: Arc<dyn UserRepository>,
         sign_ins: Arc<dyn RefreshTokenStore>,

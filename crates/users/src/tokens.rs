@@ -142,7 +142,9 @@ pub struct RefreshTokenRecord {
 /// happened, and whether it was ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignIn {
+    /// Whose session it is.
     pub user_id: UserId,
+    /// When the sign-in that began it happened (refreshes keep it).
     pub signed_in_at: DateTime<Utc>,
     /// Whether the family was revoked (logout, reuse, password change, account disabled).
     pub ended: bool,
