@@ -29,7 +29,7 @@ if [ ! -x /usr/bin/chromium ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
-cargo build -q -p workbench-app --bin workbench
+make -s build
 
 work=$(mktemp -d)
 server=

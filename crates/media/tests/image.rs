@@ -250,6 +250,31 @@ fn a_grey_jpeg_stays_grey() {
     assert_eq!(decoded(&processed.image).color(), image::ColorType::L8);
 }
 
+#[test]
+fn a_cmyk_jpeg_is_stored_in_its_colours() {
+    // Red, green, blue and white quadrants as CMYK, written by an independent encoder (with
+    // Adobe's marker, whose convention stores the samples inverted).
+    let rgb = quadrants(200, 100);
+    let cmyk: Vec<u8> = rgb
+        .pixels()
+        .flat_map(|p| {
+            let [c, m, y] = p.0.map(|v| 255 - v);
+            [c, m, y, 0]
+        })
+        .collect();
+    let mut jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut jpeg, 95)
+        .encode(&cmyk, 200, 100, jpeg_encoder::ColorType::Cmyk)
+        .expect("encode CMYK");
+    let processed = process(&jpeg, &policy()).expect("process");
+    assert_eq!(processed.image.media_type, MediaType::Jpeg);
+    let img = decoded(&processed.image);
+    assert_colour(near(&img, false, false), RED, "top-left");
+    assert_colour(near(&img, true, false), GREEN, "top-right");
+    assert_colour(near(&img, false, true), BLUE, "bottom-left");
+    assert_colour(near(&img, true, true), WHITE, "bottom-right");
+}
+
 /// A PNG whose header declares `width`×`height` of 8-bit RGB, followed by a few bytes of
 /// (unusable) data.
 fn png_declaring(width: u32, height: u32) -> Vec<u8> {

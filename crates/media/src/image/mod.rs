@@ -26,9 +26,10 @@
 //! Samples deeper than 8 bits are reduced to 8. Colour profiles are dropped without converting
 //! the pixels, so a wide-gamut (Display P3) photo shows slightly less saturated.
 //!
-//! Speed: JPEG is decoded and encoded by libjpeg-turbo, with shrink-on-load (a JPEG that must
-//! shrink by 2, 4 or 8 or more is decoded at 1/2, 1/4 or 1/8 of its size in the DCT domain, as
-//! libvips does), resizing is `fast_image_resize`'s SIMD Lanczos3 convolution, and the
+//! Speed: with the `turbojpeg` feature JPEG is decoded and encoded by libjpeg-turbo, with
+//! shrink-on-load (a JPEG that must shrink by 2, 4 or 8 or more is decoded at 1/2, 1/4 or 1/8 of
+//! its size in the DCT domain, as libvips does); the default pure-Rust codec decodes at the stored
+//! size. Resizing is `fast_image_resize`'s SIMD Lanczos3 convolution, and the
 //! orientation is applied after resizing, to the smaller image.
 
 mod jpeg;
