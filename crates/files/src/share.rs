@@ -315,7 +315,7 @@ impl ShareService {
         Ok(OpenedLink { link, file })
     }
 
-    /// The bytes an opened link hands out, whole or one range, counted as [`counts_as_download`]
+    /// The bytes an opened link hands out, whole or one range, counted as `counts_as_download`
     /// says. The count is taken by the statement that checks a download is left, so that of two
     /// visitors racing for a limited link's last one, one is served and the other finds the link
     /// gone (`NotFound`). A range that selects nothing sends nothing, and is refused before

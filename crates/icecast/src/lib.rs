@@ -59,7 +59,7 @@ impl Bounds {
     /// The connections to hold at most when none is configured, for a process that may open
     /// `descriptors` files (its soft `RLIMIT_NOFILE`): a quarter of them, so that the API, the
     /// database pool and the listeners of stations keep three quarters; at least one, and at most
-    /// [`DEFAULT_MAX_CONNECTIONS`].
+    /// 1,024.
     pub fn default_max_connections(descriptors: u64) -> usize {
         usize::try_from(descriptors / 4).unwrap_or(usize::MAX).clamp(1, DEFAULT_MAX_CONNECTIONS)
     }

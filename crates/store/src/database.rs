@@ -104,9 +104,9 @@ fn prepare_sqlite_file(path: &Path) -> Result<(), StoreError> {
 }
 
 impl Database {
-    /// Opens a pool on `url`, creating a SQLite file's directory when needed (see
-    /// [`prepare_sqlite_file`]). Blocks while the
-    /// first connection is made, and fails with the engine's own reason when it cannot be.
+    /// Opens a pool on `url`, creating a SQLite file's directory when needed (the directory
+    /// `0700`, the file `0600`: only the server's user reads them). Blocks while the first
+    /// connection is made, and fails with the engine's own reason when it cannot be.
     pub fn connect(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
         let backend = Backend::from_url(url);
         if backend == Backend::Sqlite {
