@@ -243,6 +243,19 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// Runs `$body` with `$c` bound to the concrete connection, for what `MultiConnection` cannot
+/// express (`RETURNING` with `ON CONFLICT`, arrays): the body is written once and type-checked
+/// against each engine.
+macro_rules! per_engine {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::AnyConnection::Postgresql($c) => $body,
+            $crate::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use per_engine;
+
 #[cfg(test)]
 mod tests {
     use super::plain_on_loopback;

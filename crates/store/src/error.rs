@@ -62,6 +62,11 @@ pub(crate) fn corrupt(column: &str, why: impl std::fmt::Display) -> RepositoryEr
     RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {column}: {why}"))
 }
 
+/// A count from SQL (`BIGINT`) as the domain's `u64`: never negative, so never lost.
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
 /// `map_db_error` for queries that have no unique index a client could break.
 pub(crate) fn db(e: DieselError) -> RepositoryError {
     map_db_error(e, &[])

@@ -14,7 +14,7 @@ use workbench_scheduled::KnownBlobs;
 use workbench_users::UserId;
 
 use crate::database::stored;
-use crate::error::{db, map_db_error};
+use crate::error::{corrupt, db, map_db_error};
 use crate::schema::files;
 use crate::users::contains_pattern;
 use crate::{AnyConnection, Database};
@@ -33,10 +33,6 @@ impl DieselFileRepository {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
-}
-
-fn corrupt(column: &str, why: impl std::fmt::Display) -> RepositoryError {
-    RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {column}: {why}"))
 }
 
 /// The audio column: what the stream headers said, as JSON.

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use workbench_core::RepositoryError;
 
-use crate::error::db;
+use crate::error::{corrupt, db};
 use crate::schema::idempotency_keys;
 use crate::{AnyConnection, Database};
 
@@ -53,10 +53,6 @@ impl KeyRow {
             other => Err(corrupt("idempotency_keys.state", other)),
         }
     }
-}
-
-fn corrupt(column: &str, why: &str) -> RepositoryError {
-    RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {column}: {why}"))
 }
 
 #[derive(Insertable)]

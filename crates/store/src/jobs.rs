@@ -34,8 +34,9 @@ use workbench_jobs::{
     SlotFiring, Verdict,
 };
 
+use crate::connection::per_engine;
 use crate::database::write_transaction;
-use crate::error::{db, map_db_error};
+use crate::error::{corrupt, count, db, map_db_error};
 use crate::schema::{jobs, schedule_runs};
 use crate::{AnyConnection, Backend, Database};
 
@@ -47,17 +48,6 @@ const CHANNEL: &str = "workbench_jobs";
 const LISTEN_POLL: Duration = Duration::from_millis(10);
 /// Rows per statement when a list of ids becomes bind parameters.
 const ID_CHUNK: usize = 1_000;
-
-/// Runs `$body` with `$c` bound to the concrete connection, for what `MultiConnection` cannot
-/// express (`RETURNING`, `ON CONFLICT`, arrays); the body is written once and checked per engine.
-macro_rules! per_engine {
-    ($conn:expr, $c:ident => $body:expr) => {
-        match $conn {
-            AnyConnection::Postgresql($c) => $body,
-            AnyConnection::Sqlite($c) => $body,
-        }
-    };
-}
 
 #[derive(Debug, Queryable, QueryableByName)]
 #[diesel(table_name = jobs)]
@@ -84,8 +74,8 @@ impl JobRow {
         Ok(Job {
             id: JobId(self.id),
             state: JobState::parse(&self.state).map_err(|e| corrupt("jobs.state", &e))?,
-            args: serde_json::from_str(&self.args).map_err(|e| corrupt("jobs.args", &e.to_string()))?,
-            errors: serde_json::from_str(&self.errors).map_err(|e| corrupt("jobs.errors", &e.to_string()))?,
+            args: serde_json::from_str(&self.args).map_err(|e| corrupt("jobs.args", e))?,
+            errors: serde_json::from_str(&self.errors).map_err(|e| corrupt("jobs.errors", e))?,
             kind: self.kind,
             priority: self.priority,
             run_at: self.run_at.and_utc(),
@@ -103,14 +93,6 @@ impl JobRow {
 
 fn into_jobs(rows: Vec<JobRow>) -> Result<Vec<Job>, RepositoryError> {
     rows.into_iter().map(JobRow::into_job).collect()
-}
-
-fn corrupt(column: &str, why: &str) -> RepositoryError {
-    RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {column}: {why}"))
-}
-
-fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
 }
 
 fn int(n: u32) -> i32 {

@@ -22,7 +22,7 @@ use workbench_users::UserId;
 
 use crate::columns::{returning, row, values};
 use crate::database::{stored, write_transaction};
-use crate::error::{db, map_db_error};
+use crate::error::{corrupt, count, db, map_db_error};
 use crate::schema::{categories, products, user_products};
 use crate::users::contains_pattern;
 use crate::{AnyConnection, Database};
@@ -34,14 +34,6 @@ type Db = <AnyConnection as Connection>::Backend;
 /// disagree with the files themselves.
 fn files_count() -> SqlLiteral<BigInt> {
     sql::<BigInt>("(SELECT COUNT(*) FROM files WHERE files.user_product_id = user_products.id)")
-}
-
-fn corrupt(column: &str, why: &str) -> RepositoryError {
-    RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {column}: {why}"))
-}
-
-fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
 }
 
 /// Maps a write's error: a broken unique index to `Conflict` on the field `unique` names, a
@@ -293,8 +285,7 @@ impl ProductRow {
             description: self.description,
             price_cents: self.price_cents,
             currency,
-            warranty_months: u16::try_from(self.warranty_months)
-                .map_err(|e| corrupt("products.warranty_months", &e.to_string()))?,
+            warranty_months: u16::try_from(self.warranty_months).map_err(|e| corrupt("products.warranty_months", e))?,
             warranty_conditions: self.warranty_conditions,
             manufacturer_website: self.manufacturer_website,
             specifications: Specifications::from_json(&self.specifications)
@@ -612,7 +603,7 @@ fn into_item((row, summary, files_count): (UserProductRow, SummaryRow, i64)) -> 
             model: summary.model,
             category_name: summary.category_name,
             warranty_months: u16::try_from(summary.warranty_months)
-                .map_err(|e| corrupt("products.warranty_months", &e.to_string()))?,
+                .map_err(|e| corrupt("products.warranty_months", e))?,
         },
         version: row.version,
         serial_number: row.serial_number,

@@ -26,7 +26,7 @@ use workbench_events::TaskEvent;
 
 use crate::columns::{returning, row, values};
 use crate::database::{due, read_in_index_order, read_within, write_by_key, write_transaction};
-use crate::error::db;
+use crate::error::{corrupt, count, db};
 use crate::group_commit::{Batching, GroupCommit, Write};
 use crate::outbox::{NewEventRow, audience_json, record_in};
 use crate::schema::{files, outbox, project_members, task_comments, task_count_changes, task_counts, task_tags, tasks};
@@ -65,7 +65,7 @@ impl TaskRow {
     fn into_task(self) -> Result<Task, RepositoryError> {
         let status = Status::parse(&self.status).map_err(|e| corrupt("tasks.status", &e))?;
         let priority = Priority::parse(&self.priority).map_err(|e| corrupt("tasks.priority", &e))?;
-        let tags: Vec<String> = serde_json::from_str(&self.tags).map_err(|e| corrupt("tasks.tags", &e.to_string()))?;
+        let tags: Vec<String> = serde_json::from_str(&self.tags).map_err(|e| corrupt("tasks.tags", e))?;
         Ok(Task {
             id: TaskId(self.id),
             title: self.title,
@@ -87,10 +87,6 @@ impl TaskRow {
     }
 }
 
-fn corrupt(column: &str, why: &str) -> RepositoryError {
-    RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {column}: {why}"))
-}
-
 /// The lower-cased text that the `q` filter matches against. Folded here rather than in SQL
 /// because SQLite's `lower()` only folds ASCII.
 fn search_text(title: &str, description: Option<&str>) -> String {
@@ -103,10 +99,6 @@ fn search_text(title: &str, description: Option<&str>) -> String {
 /// The stored form of a task's tags: a JSON array, which the `task_tags` triggers mirror.
 fn tags_json(tags: &[String]) -> String {
     serde_json::to_string(tags).unwrap_or_else(|_| "[]".to_owned())
-}
-
-fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
 }
 
 values! {
@@ -913,7 +905,7 @@ fn fold_facets(groups: Vec<(String, String, Option<i64>, String, i64)>) -> Resul
         let n = u64::try_from(n).unwrap_or_default();
         let status = Status::parse(&status).map_err(|e| corrupt("tasks.status", &e))?;
         let priority = Priority::parse(&priority).map_err(|e| corrupt("tasks.priority", &e))?;
-        let tags: Vec<String> = serde_json::from_str(&tags).map_err(|e| corrupt("tasks.tags", &e.to_string()))?;
+        let tags: Vec<String> = serde_json::from_str(&tags).map_err(|e| corrupt("tasks.tags", e))?;
         facets.total += n;
         *facets.status.entry(status).or_default() += n;
         *facets.priority.entry(priority).or_default() += n;

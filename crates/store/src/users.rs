@@ -13,7 +13,7 @@ use workbench_users::{
 use crate::audit::{append, naming};
 use crate::columns::returning;
 use crate::database::write_transaction;
-use crate::error::{db, map_db_error};
+use crate::error::{corrupt, db, map_db_error};
 use crate::schema::{oauth_identities, refresh_tokens, totp_credentials, totp_recovery_codes, users};
 use crate::{AnyConnection, Database};
 
@@ -86,10 +86,6 @@ fn accepted_instants(expected: Option<i64>) -> (NaiveDateTime, NaiveDateTime) {
             NaiveDate::from_ymd_opt(9999, 12, 31).and_then(|d| d.and_hms_opt(23, 59, 59)).expect("a valid date"),
         ),
     }
-}
-
-fn corrupt(column: &str, why: &str) -> RepositoryError {
-    RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {column}: {why}"))
 }
 
 /// The lower-cased text that user search matches against. Folded here rather than in SQL because

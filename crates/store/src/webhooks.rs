@@ -18,30 +18,12 @@ use workbench_webhooks::{
     SubscriptionId, SubscriptionRepository, WebhookSecret,
 };
 
+use crate::connection::per_engine;
 use crate::database::write_transaction;
-use crate::error::db;
+use crate::error::{corrupt, count, db};
 use crate::jobs::{JobsWaker, enqueue_in};
 use crate::schema::{inbound_webhooks, webhook_attempts, webhook_deliveries, webhook_subscriptions};
 use crate::{AnyConnection, Database};
-
-/// Runs `$body` with `$c` bound to the concrete connection, for `ON CONFLICT` with `RETURNING`,
-/// which `MultiConnection` cannot express.
-macro_rules! per_engine {
-    ($conn:expr, $c:ident => $body:expr) => {
-        match $conn {
-            AnyConnection::Postgresql($c) => $body,
-            AnyConnection::Sqlite($c) => $body,
-        }
-    };
-}
-
-fn corrupt(what: &str, why: impl std::fmt::Display) -> RepositoryError {
-    RepositoryError::Unavailable(anyhow::anyhow!("unexpected value in {what}: {why}"))
-}
-
-fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
 
 fn int(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
