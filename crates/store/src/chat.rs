@@ -20,10 +20,10 @@ use crate::chat_search::{self, SearchIndexer};
 use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, db, map_db_error};
 use crate::group_commit::{Batching, GroupCommit, Write};
+use crate::like::contains_pattern;
 use crate::schema::{
     chat_attachments, chat_members, chat_messages, chat_reactions, chat_reads, chat_rooms, files, users,
 };
-use crate::users::contains_pattern;
 use crate::{AnyConnection, Database};
 
 type Db = <AnyConnection as Connection>::Backend;

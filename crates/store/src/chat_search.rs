@@ -30,7 +30,7 @@ use workbench_users::UserId;
 
 use crate::database::write_transaction;
 use crate::error::db;
-use crate::users::contains_pattern;
+use crate::like::contains_pattern;
 use crate::{AnyConnection, Database};
 
 type Db = <AnyConnection as Connection>::Backend;

@@ -15,8 +15,8 @@ use workbench_users::UserId;
 
 use crate::database::stored;
 use crate::error::{corrupt, db, map_db_error};
+use crate::like::contains_pattern;
 use crate::schema::files;
-use crate::users::contains_pattern;
 use crate::{AnyConnection, Database};
 
 /// Keys asked about in one statement by [`KnownBlobs::unknown`] (well below SQLite's limit on

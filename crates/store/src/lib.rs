@@ -22,6 +22,7 @@ mod files;
 mod group_commit;
 mod idempotency;
 mod jobs;
+mod like;
 mod mfa;
 mod migrations;
 mod oauth;

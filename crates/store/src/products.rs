@@ -23,8 +23,8 @@ use workbench_users::UserId;
 use crate::columns::{returning, row, values};
 use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, count, db, map_db_error};
+use crate::like::{contains_pattern, prefix_pattern};
 use crate::schema::{categories, products, user_products};
-use crate::users::contains_pattern;
 use crate::{AnyConnection, Database};
 
 type Db = <AnyConnection as Connection>::Backend;
@@ -60,13 +60,6 @@ fn removal(result: QueryResult<usize>) -> Result<Removal, RepositoryError> {
         }
         Err(e) => Err(db(e)),
     }
-}
-
-/// `term` lower-cased as a `LIKE` prefix pattern, its wildcards escaped with `\`.
-fn prefix_pattern(term: &str) -> String {
-    let mut pattern = contains_pattern(term);
-    pattern.remove(0);
-    pattern
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,9 +28,9 @@ use crate::columns::{returning, row, values};
 use crate::database::{due, read_in_index_order, read_within, write_by_key, write_transaction};
 use crate::error::{corrupt, count, db};
 use crate::group_commit::{Batching, GroupCommit, Write};
+use crate::like::contains_pattern;
 use crate::outbox::{NewEventRow, audience_json, record_in};
 use crate::schema::{files, outbox, project_members, task_comments, task_count_changes, task_counts, task_tags, tasks};
-use crate::users::contains_pattern;
 use crate::{AnyConnection, Backend, Database};
 
 type Db = <AnyConnection as Connection>::Backend;

@@ -33,10 +33,10 @@ use workbench_events::TradeEvent;
 
 use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, db, map_db_error};
+use crate::like::contains_pattern;
 use crate::outbox::{NewEventRow, audience_json, record_in};
 use crate::products::{brand_key, search_text};
 use crate::schema::{categories, files, products, trade_items, trades, user_products, users};
-use crate::users::contains_pattern;
 use crate::{AnyConnection, Database};
 
 diesel::table! {

@@ -14,6 +14,7 @@ use crate::audit::{append, naming};
 use crate::columns::returning;
 use crate::database::write_transaction;
 use crate::error::{corrupt, db, map_db_error};
+use crate::like::contains_pattern;
 use crate::schema::{oauth_identities, refresh_tokens, totp_credentials, totp_recovery_codes, users};
 use crate::{AnyConnection, Database};
 
@@ -92,20 +93,6 @@ fn accepted_instants(expected: Option<i64>) -> (NaiveDateTime, NaiveDateTime) {
 /// SQLite's `lower()` only folds ASCII.
 fn search_text(username: &str, first_name: Option<&str>, last_name: Option<&str>) -> String {
     [Some(username), first_name, last_name].into_iter().flatten().collect::<Vec<_>>().join(" ").to_lowercase()
-}
-
-/// A `LIKE` pattern matching `term` anywhere, with the pattern's own wildcards escaped.
-pub(crate) fn contains_pattern(term: &str) -> String {
-    let mut pattern = String::with_capacity(term.len() + 2);
-    pattern.push('%');
-    for c in term.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 #[derive(Insertable)]
