@@ -10,7 +10,7 @@ use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
-use crate::files::dto::{InvoiceDataSchema, TaskReportData, TaskStatusListSchema};
+use crate::files::dto::{BitrateSchema, InvoiceDataSchema, TaskReportData, TaskStatusListSchema};
 use crate::groups::RouteSet;
 use crate::problem::Problem;
 use crate::responses::{
@@ -44,6 +44,8 @@ may hold U+0000: a body string holding it is a `422` naming the field, a query p
             InvoiceDataSchema,
             TaskReportData,
             TaskStatusListSchema,
+            // Referenced by name from `StreamQuery`'s `bitrate` parameter.
+            BitrateSchema,
         ),
         responses(
             BadRequest,
