@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use diesel::{Connection, PgConnection, RunQueryDsl};
+use workbench_chat::AttachedFile;
 use workbench_core::RepositoryError;
 use workbench_users::{Email, NewUser, Role, User, UserRepository, Username};
 
@@ -105,6 +106,25 @@ pub async fn user_with_role(db: &Database, name: &str, role: Role) -> User {
         created_at: instant(),
     };
     DieselUserRepository::new(db.clone()).create(new).await.expect("the user is created")
+}
+
+/// Stores the record of a 5-byte text file `f{id}.txt` of `owner`'s with this id (its bytes are
+/// not the store's business); what a chat message attaching it carries.
+pub async fn file(db: &Database, id: i64, owner: &User) -> AttachedFile {
+    let sql = format!(
+        "INSERT INTO files (id, owner_id, filename, name_key, content_type, size, kind, sha256, blob_key, created_at) \
+         VALUES ({id}, {}, 'f{id}.txt', 'f{id}.txt', 'text/plain', 5, 'document', '{}', 'files/{id}', '2026-01-01 00:00:00')",
+        owner.id.0,
+        "a".repeat(64)
+    );
+    execute_sql(db, sql).await.expect("the file record is stored");
+    AttachedFile {
+        id,
+        filename: format!("f{id}.txt"),
+        content_type: "text/plain".into(),
+        size: 5,
+        kind: "document".into(),
+    }
 }
 
 /// The PostgreSQL server tests use.

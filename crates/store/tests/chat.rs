@@ -9,7 +9,7 @@ use workbench_chat::{
 };
 use workbench_core::PageRequest;
 use workbench_core::RepositoryError;
-use workbench_store::testing::{count_rows, execute_sql, instant, user, user_with_role};
+use workbench_store::testing::{count_rows, execute_sql, file, instant, user, user_with_role};
 use workbench_store::{Database, DieselChatStore, DieselUserRepository, engine_cases};
 use workbench_users::{User, UserId, UserRepository};
 
@@ -217,24 +217,6 @@ async fn messages_sent_at_once_are_each_stored_once_and_a_bad_one_fails_alone(db
     );
     assert_eq!((room_messages.len(), direct.len()), (150, 149), "every message stored once, the bad one not at all");
     assert!(room_messages.iter().chain(&direct).all(|m| ids.contains(&m.id)));
-}
-
-/// Stores a file record of `owner`'s with this id (its bytes are not the store's business).
-async fn file(db: &Database, id: i64, owner: &User) -> AttachedFile {
-    let sql = format!(
-        "INSERT INTO files (id, owner_id, filename, name_key, content_type, size, kind, sha256, blob_key, created_at) \
-         VALUES ({id}, {}, 'f{id}.txt', 'f{id}.txt', 'text/plain', 5, 'document', '{}', 'files/{id}', '2026-01-01 00:00:00')",
-        owner.id.0,
-        "a".repeat(64)
-    );
-    execute_sql(db, sql).await.unwrap();
-    AttachedFile {
-        id,
-        filename: format!("f{id}.txt"),
-        content_type: "text/plain".into(),
-        size: 5,
-        kind: "document".into(),
-    }
 }
 
 async fn attachments_travel_with_their_message_and_open_files_to_its_readers_only(db: Database) {

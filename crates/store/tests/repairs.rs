@@ -5,10 +5,10 @@
 //! and that running it again changes nothing.
 
 use diesel::connection::SimpleConnection;
-use workbench_chat::{AttachedFile, ChatStore, Conversation, HistoryPage, MessageContent, NewMessage};
+use workbench_chat::{ChatStore, Conversation, HistoryPage, MessageContent, NewMessage};
 use workbench_core::RepositoryError;
 use workbench_projects::{InviteToken, NewInvite, NewProject, ProjectName, ProjectRepository, ProjectRole};
-use workbench_store::testing::{count_rows, execute_sql, instant, user, user_with_role};
+use workbench_store::testing::{count_rows, execute_sql, file, instant, user, user_with_role};
 use workbench_store::{Backend, Database, DieselChatStore, DieselProjectRepository, engine_cases};
 use workbench_users::{Role, User, UserId};
 
@@ -21,23 +21,6 @@ async fn repair(db: &Database, postgres: &'static str, sqlite: &'static str) {
         Backend::Sqlite => sqlite,
     };
     db.run(move |conn| conn.batch_execute(sql).map_err(|e| RepositoryError::Unavailable(e.into()))).await.unwrap();
-}
-
-async fn file(db: &Database, id: i64, owner: &User) -> AttachedFile {
-    let sql = format!(
-        "INSERT INTO files (id, owner_id, filename, name_key, content_type, size, kind, sha256, blob_key, created_at) \
-         VALUES ({id}, {}, 'f{id}.txt', 'f{id}.txt', 'text/plain', 5, 'document', '{}', 'files/{id}', '2026-01-01 00:00:00')",
-        owner.id.0,
-        "a".repeat(64)
-    );
-    execute_sql(db, sql).await.unwrap();
-    AttachedFile {
-        id,
-        filename: format!("f{id}.txt"),
-        content_type: "text/plain".into(),
-        size: 5,
-        kind: "document".into(),
-    }
 }
 
 /// An open trade from `proposer` to `recipient`, far from its expiry; its id.
