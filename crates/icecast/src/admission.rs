@@ -1,24 +1,21 @@
 //! Who gets a connection: at most so many at once in all, and so many from one address, counted
 //! as they are accepted, before anything is read or spawned. Each admitted connection holds a
-//! [`Ticket`] until it ends; over a cap, the connection is answered and closed on the spot.
+//! [`Ticket`] until it ends; over a cap, the connection is answered and closed on the spot. The
+//! count per address is the radio's own ([`Addresses`], which counts its listeners likewise).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use workbench_radio::{AddressSlot, Addresses};
 
 /// The connections held now, and the caps.
 #[derive(Debug)]
 pub(crate) struct Admission {
     max_total: usize,
-    max_per_address: usize,
-    held: Arc<Mutex<Held>>,
-}
-
-#[derive(Debug, Default)]
-struct Held {
-    total: usize,
-    /// By address group ([`workbench_core::address_group`]); an address leaves with its last.
-    by_address: HashMap<IpAddr, usize>,
+    /// Connections held in all; locked while a connection is admitted, so that both caps are
+    /// checked and taken together.
+    total: Arc<Mutex<usize>>,
+    by_address: Arc<Addresses>,
 }
 
 /// Why a connection was not admitted.
@@ -31,49 +28,39 @@ pub(crate) enum Refused {
 }
 
 impl Admission {
+    /// `max_per_address` is at least 1 (the configuration says so); 0 would mean no cap per address.
     pub(crate) fn new(max_total: usize, max_per_address: usize) -> Self {
-        Self { max_total, max_per_address, held: Arc::default() }
+        Self { max_total, total: Arc::default(), by_address: Arc::new(Addresses::new(max_per_address)) }
     }
 
     /// A ticket for one more connection from `peer`, unless a cap is reached.
     pub(crate) fn admit(&self, peer: IpAddr) -> Result<Ticket, Refused> {
-        let address = workbench_core::address_group(peer);
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if held.total >= self.max_total {
+        let mut total = self.total.lock().unwrap_or_else(PoisonError::into_inner);
+        if *total >= self.max_total {
             return Err(Refused::Full(self.max_total));
         }
-        let from_address = held.by_address.get(&address).copied().unwrap_or(0);
-        if from_address >= self.max_per_address {
-            return Err(Refused::Address(self.max_per_address));
-        }
-        held.total += 1;
-        held.by_address.insert(address, from_address + 1);
-        Ok(Ticket { held: self.held.clone(), address })
+        let slot = self.by_address.claim(peer).map_err(Refused::Address)?;
+        *total += 1;
+        Ok(Ticket { total: self.total.clone(), _slot: slot })
     }
 
     #[cfg(test)]
     fn total(&self) -> usize {
-        self.held.lock().unwrap().total
+        *self.total.lock().unwrap()
     }
 }
 
 /// One admitted connection: its place is given back when it is dropped.
 #[derive(Debug)]
 pub(crate) struct Ticket {
-    held: Arc<Mutex<Held>>,
-    address: IpAddr,
+    total: Arc<Mutex<usize>>,
+    /// Its address's place, given back by its own drop.
+    _slot: Option<AddressSlot>,
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        held.total -= 1;
-        if let Some(count) = held.by_address.get_mut(&self.address) {
-            *count -= 1;
-            if *count == 0 {
-                held.by_address.remove(&self.address);
-            }
-        }
+        *self.total.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
     }
 }
 
@@ -105,7 +92,7 @@ mod tests {
         assert_eq!(admission.admit(ip("192.0.2.1")).unwrap_err(), Refused::Full(10));
         drop(tickets);
         assert_eq!(admission.total(), 0);
-        assert!(admission.held.lock().unwrap().by_address.is_empty());
+        assert!(admission.admit(ip("2001:db8::1")).is_ok(), "an address's places are given back too");
     }
 
     #[test]

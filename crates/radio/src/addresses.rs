@@ -3,6 +3,9 @@
 //! hold every socket and all the bandwidth a station has. A listener holds an [`AddressSlot`] for
 //! as long as it listens: the slot goes with its socket.
 //!
+//! The radio's source listener (`workbench-icecast`) caps its connections per address with the
+//! same count.
+//!
 //! Counted per instance, not across them: a listener costs the instance it is connected to, and a
 //! count in Redis would cost a round trip per tune-in for a bound that a load balancer spreading
 //! one address over `n` instances multiplies by `n` at most.
@@ -15,9 +18,10 @@ use std::task::{Context, Poll};
 
 use tokio::io::AsyncWrite;
 
-/// The listeners of each address on this instance, and how many one may have.
+/// The holders (listeners, connections) of each address on this instance, and how many one may
+/// have.
 #[derive(Debug, Default)]
-pub(crate) struct Addresses {
+pub struct Addresses {
     /// The most listeners one address may have at once; `None`: no limit.
     max: Option<usize>,
     /// Listeners now, by address group ([`workbench_core::address_group`]); an address is
@@ -26,14 +30,14 @@ pub(crate) struct Addresses {
 }
 
 impl Addresses {
-    /// `max` listeners per address at most; `0`: no limit.
-    pub(crate) fn new(max: usize) -> Self {
+    /// `max` per address at most; `0`: no limit.
+    pub fn new(max: usize) -> Self {
         Self { max: Some(max).filter(|&max| max > 0), counts: Mutex::default() }
     }
 
-    /// A slot for one more listener from `address`, or `None` when it has `max` already. With no
+    /// A slot for one more holder from `address`, or `Err(max)` when it has `max` already. With no
     /// limit, no slot is needed and none is counted (`Ok(None)`).
-    pub(crate) fn claim(self: &Arc<Self>, address: IpAddr) -> Result<Option<AddressSlot>, usize> {
+    pub fn claim(self: &Arc<Self>, address: IpAddr) -> Result<Option<AddressSlot>, usize> {
         let Some(max) = self.max else { return Ok(None) };
         let address = workbench_core::address_group(address);
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
@@ -62,9 +66,9 @@ impl Addresses {
     }
 }
 
-/// One listener's place among its address's: given back when it is dropped.
+/// One holder's place among its address's: given back when it is dropped.
 #[derive(Debug)]
-pub(crate) struct AddressSlot {
+pub struct AddressSlot {
     addresses: Arc<Addresses>,
     address: IpAddr,
 }

@@ -24,6 +24,7 @@ mod service;
 mod station;
 mod transmitter;
 
+pub use addresses::{AddressSlot, Addresses};
 pub use census::LocalCensus;
 pub use error::RadioError;
 pub use ports::{ListenerCensus, PlaylistFiles, RadioEvents, StationRepository, Track};
