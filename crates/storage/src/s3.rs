@@ -65,6 +65,10 @@ impl S3BlobStore {
         if let (Some(id), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key) {
             builder = builder.with_access_key_id(id).with_secret_access_key(secret.expose());
         }
+        // object_store's reqwest has rustls with no crypto provider compiled in; it takes the
+        // process's default, which must be there before the client is built. An installed one
+        // (by an earlier store) stays.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = builder.build().map_err(|e| StorageError::S3(e.to_string()))?;
         Ok(Self {
             store: Arc::new(store),

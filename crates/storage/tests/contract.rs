@@ -392,3 +392,31 @@ async fn s3_wrong_credentials_are_unavailable_not_missing() {
     assert!(matches!(store.head(&key("any")).await, Err(BlobError::Unavailable(_))));
     assert!(matches!(store.get(&key("any"), None).await, Err(BlobError::Unavailable(_))));
 }
+
+/// The S3 client speaks TLS to an `https://` endpoint (AWS itself is only reached that way): the
+/// first bytes it sends are a TLS handshake record, and the refused handshake is an unavailable
+/// store rather than a panic for want of a crypto provider.
+#[tokio::test]
+async fn s3_over_https_opens_with_a_tls_handshake() {
+    use tokio::io::AsyncReadExt;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("https://{}", listener.local_addr().unwrap());
+    let first_bytes = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut head = [0u8; 3];
+        socket.read_exact(&mut head).await.unwrap();
+        head
+    });
+    let settings = S3Settings {
+        endpoint: Some(endpoint),
+        access_key_id: Some(ACCESS_KEY.into()),
+        secret_access_key: Some(Secret::new(SECRET_KEY)),
+        ..S3Settings::default()
+    };
+    let store = open(&StorageUrl::parse(&format!("s3://{BUCKET}")).unwrap(), &settings).unwrap();
+    let answer = store.head(&key("any")).await;
+    // A TLS record: content type 22 (handshake), protocol version 3.x.
+    assert_eq!(first_bytes.await.unwrap()[..2], [0x16, 0x03]);
+    assert!(matches!(answer, Err(BlobError::Unavailable(_))), "{answer:?}");
+}
