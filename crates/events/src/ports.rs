@@ -7,7 +7,7 @@ use workbench_core::RepositoryError;
 use crate::{EventId, OutboxEvent};
 
 /// Where events wait until they are published (a table written in the same transaction as the
-/// changes). Tested against this contract in `crates/store/tests/outbox.rs`.
+/// changes). Tested against this contract in `crates/store/tests/store/events.rs`.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait Outbox: Send + Sync {

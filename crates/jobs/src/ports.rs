@@ -1,5 +1,5 @@
 //! What the job queue needs from the outside world. Each method's doc says what an adapter MUST
-//! do; every adapter is tested against that contract (`crates/store/tests/jobs.rs`).
+//! do; every adapter is tested against that contract (`crates/store/tests/store/jobs.rs`).
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! What the products domain needs from the outside world. Each method's doc says what an adapter
-//! MUST do; every adapter is tested against that contract (`crates/store/tests/products.rs`).
+//! MUST do; every adapter is tested against that contract (`crates/store/tests/store/products.rs`).
 
 use async_trait::async_trait;
 use workbench_core::{Page, PageRequest, RepositoryError};

@@ -93,8 +93,8 @@ async fn access_that_outlived_the_right_ends(db: Database) {
     for _ in 0..2 {
         repair(
             &db,
-            include_str!("../../../migrations/postgres/2026-12-11-000046_access_that_outlived_the_right/up.sql"),
-            include_str!("../../../migrations/sqlite/2026-12-11-000046_access_that_outlived_the_right/up.sql"),
+            include_str!("../../../../migrations/postgres/2026-12-11-000046_access_that_outlived_the_right/up.sql"),
+            include_str!("../../../../migrations/sqlite/2026-12-11-000046_access_that_outlived_the_right/up.sql"),
         )
         .await;
 

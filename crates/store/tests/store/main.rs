@@ -1,0 +1,21 @@
+//! The store's adapters against their ports' contracts, on SQLite always and on PostgreSQL when
+//! it is reachable (always under `CI=true`): one module per domain, each case written once and
+//! run on both engines (`workbench_store::engine_cases!`).
+//!
+//! One test binary rather than one per file: each would link the whole store (Diesel, libpq,
+//! SQLite) again, which made a cold `make test` build the store's tests fourteen times over.
+
+mod chat;
+mod connections;
+mod contract;
+mod events;
+mod files;
+mod jobs;
+mod mfa;
+mod products;
+mod projects;
+mod repairs;
+mod security;
+mod tasks;
+mod tokens;
+mod trades;
