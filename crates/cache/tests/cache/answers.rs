@@ -3,7 +3,7 @@
 //! `REQUIRE_SERVICES=1`); then what only Redis does: sharing answers between instances, keeping
 //! them a day, and shrugging off an unreadable value or an unreachable server.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! the in-process cache always, Redis when it is reachable (and always under `CI=true` or
 //! `REQUIRE_SERVICES=1`). For Redis, two caches on one prefix stand for two instances.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

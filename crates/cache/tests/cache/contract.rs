@@ -7,7 +7,7 @@
 //! different times to live); for Redis they share one key prefix of the test's own, purged
 //! afterwards.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! reports it with the cause, and the cache behaves as an empty one without failing or stalling.
 //! Needs no Redis server.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

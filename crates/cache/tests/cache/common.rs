@@ -1,7 +1,5 @@
-//! What the cache test binaries share: key prefixes of their own and sample values. The test
-//! Redis server and its skip rule are `workbench_cache::testing`, as for every crate's tests.
-
-#![allow(dead_code, reason = "each test binary uses a different part")]
+//! What the cache tests share: key prefixes of their own and sample values. The test Redis
+//! server and its skip rule are `workbench_cache::testing`, as for every crate's tests.
 
 use chrono::{DateTime, TimeZone, Utc};
 use workbench_cache::RedisPool;
