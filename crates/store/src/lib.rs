@@ -12,7 +12,6 @@
 mod audit;
 mod census;
 mod chat;
-mod chat_search;
 mod columns;
 mod connection;
 mod database;
@@ -45,8 +44,7 @@ pub mod testing;
 
 pub use audit::DieselAuditLog;
 pub use census::DieselPlatformCensus;
-pub use chat::DieselChatStore;
-pub use chat_search::{DERIVED_TABLES, rebuild_search_index};
+pub use chat::{DERIVED_TABLES, DieselChatStore, rebuild_search_index};
 pub use connection::{AnyConnection, Backend};
 pub use database::{Database, PoolOptions, PoolState};
 pub use error::StoreError;

@@ -1798,7 +1798,6 @@ impl CommentRepository for DieselCommentRepository {
 }
 
 #[cfg(test)]
-#[path = "tasks_list_cost.rs"]
 mod list_cost;
 
 #[cfg(all(test, feature = "testing"))]

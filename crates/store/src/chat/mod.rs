@@ -16,7 +16,6 @@ use workbench_chat::{
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_users::UserId;
 
-use crate::chat_search::{self, SearchIndexer};
 use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, db, map_db_error};
 use crate::group_commit::{Batching, GroupCommit, Write};
@@ -25,6 +24,11 @@ use crate::schema::{
     chat_attachments, chat_members, chat_messages, chat_reactions, chat_reads, chat_rooms, files, users,
 };
 use crate::{AnyConnection, Database};
+
+mod search;
+
+use search::SearchIndexer;
+pub use search::{DERIVED_TABLES, rebuild_search_index};
 
 type Db = <AnyConnection as Connection>::Backend;
 
@@ -962,7 +966,7 @@ impl ChatStore for DieselChatStore {
                 // On PostgreSQL the index holds the messages up to `through` (see
                 // `chat_search`); newer ones are read from `chat_messages` itself, by id.
                 let progress = match conn {
-                    AnyConnection::Postgresql(_) if !search.text.is_empty() => Some(chat_search::progress(conn)?),
+                    AnyConnection::Postgresql(_) if !search.text.is_empty() => Some(search::progress(conn)?),
                     _ => None,
                 };
                 let through = progress.map(|(through, _)| through);
@@ -987,7 +991,7 @@ impl ChatStore for DieselChatStore {
                 // Every newer match comes before every indexed one, newest first.
                 let older = match through {
                     Some(through) if newer <= cap => {
-                        counted(chat_search::indexed_matches(conn, &search, through, false, 0, cap + 1 - newer)?)
+                        counted(search::indexed_matches(conn, &search, through, false, 0, cap + 1 - newer)?)
                     }
                     _ => 0,
                 };
@@ -1007,7 +1011,7 @@ impl ChatStore for DieselChatStore {
                 let wanted = page.limit() - i64::try_from(rows.len()).unwrap_or(i64::MAX);
                 if let Some(through) = through.filter(|_| older > 0 && wanted > 0) {
                     let skip = (page.offset() - newer).max(0);
-                    let ids = chat_search::indexed_matches(conn, &search, through, true, skip, wanted)?;
+                    let ids = search::indexed_matches(conn, &search, through, true, skip, wanted)?;
                     if !ids.is_empty() {
                         rows.extend(
                             chat_messages::table
@@ -1320,7 +1324,7 @@ fn conversations_of(user: UserId) -> String {
 /// transaction (SQLite's triggers keep its own).
 fn reindex(conn: &mut AnyConnection, changed: Option<&Message>) -> Result<(), RepositoryError> {
     match (conn, changed) {
-        (conn @ AnyConnection::Postgresql(_), Some(message)) => chat_search::rewrite(conn, message),
+        (conn @ AnyConnection::Postgresql(_), Some(message)) => search::rewrite(conn, message),
         _ => Ok(()),
     }
 }
@@ -1329,7 +1333,7 @@ fn reindex(conn: &mut AnyConnection, changed: Option<&Message>) -> Result<(), Re
 /// messages they sent or received. Ids are written into the text (read from the caller's
 /// principal, never client text).
 fn readable_by(reader: UserId) -> diesel::expression::SqlLiteral<Bool> {
-    diesel::dsl::sql::<Bool>(&chat_search::readable_in("chat_messages", reader))
+    diesel::dsl::sql::<Bool>(&search::readable_in("chat_messages", reader))
 }
 
 /// The messages whose search text contains `text`, through the engine's trigram index: SQLite's

@@ -422,7 +422,7 @@ pub(crate) fn indexed_matches(
     if let Some(within) = &search.within {
         next(&mut sql, " AND s.conversation = #", within.key());
     }
-    match super::chat::rarest_words(&search.text) {
+    match super::rarest_words(&search.text) {
         // As on `chat_messages`: the longest words narrow through the index, the phrase is
         // checked on the rows left.
         Some(words) => {
