@@ -1,12 +1,15 @@
 //! What a list costs at 100,000 tasks: the statements [`TaskRepository::list`] runs, explained by
 //! each engine, read a bounded number of rows, and answer what the plain query would.
 
-use diesel::query_builder::Query;
-use diesel::sql_types::Integer;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Integer, Text};
 use serde_json::Value;
+use workbench_tasks::SortKey;
 
+use super::list::page_statement;
 use super::*;
 use crate::engine_cases;
+use crate::schema::task_counts;
 use crate::testing::{execute_sql, user};
 
 engine_cases!(a_page_of_a_hundred_thousand_tasks_reads_a_page_and_its_total_a_few_counters);

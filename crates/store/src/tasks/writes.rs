@@ -1,0 +1,121 @@
+//! Task creates and updates as group commit's writes: a batch shares one transaction, and on
+//! PostgreSQL counts itself.
+
+use diesel::prelude::*;
+use workbench_core::RepositoryError;
+use workbench_events::TaskEvent;
+use workbench_tasks::{Task, next_occurrence};
+
+use super::counts::{CountChanges, Counted};
+use super::statements::{EventValues, insert_follow_up, insert_recorded, update_recorded};
+use crate::AnyConnection;
+use crate::database::write_transaction;
+use crate::error::db;
+use crate::group_commit::Write;
+
+/// A task write that may share its transaction with others (see `group_commit`): the creates
+/// and the first attempt of each update, which is nearly always the only one.
+pub(super) enum TaskWrite {
+    /// A new task (its id not yet known) and its `task.created` event.
+    Create { task: Task, event: EventValues },
+    /// `task` if the stored version is still `expected_version` (at which it was `before`), and
+    /// its `task.updated` event; then `follow_up`, the next occurrence of a recurring task it
+    /// completes.
+    Update { task: Task, before: Counted, expected_version: i64, event: EventValues, follow_up: Option<Box<Task>> },
+}
+
+pub(super) enum TaskWritten {
+    Created(Task),
+    /// Whether the version was still the expected one, and the next occurrence stored with it.
+    Updated(bool, Option<Task>),
+}
+
+impl TaskWrite {
+    pub(super) fn create(task: Task) -> Self {
+        let event = EventValues::of(TaskEvent::Created, &task, task.created_at.naive_utc());
+        Self::Create { task, event }
+    }
+
+    /// `task` written over `before`, and the next occurrence if the change completes a recurring task.
+    pub(super) fn update(task: Task, before: &Task) -> Self {
+        let event = EventValues::of(TaskEvent::Updated, &task, task.updated_at.naive_utc());
+        let follow_up = next_occurrence(before, &task).map(Box::new);
+        Self::Update { task, before: Counted::of(before), expected_version: before.version, event, follow_up }
+    }
+
+    /// Adds what the write did, as `written`, to the counters' changes.
+    fn count(&self, written: &TaskWritten, changes: &mut CountChanges) {
+        match (self, written) {
+            (_, TaskWritten::Created(task)) => changes.add(Counted::of(task), 1),
+            (Self::Update { task, before, .. }, TaskWritten::Updated(true, follow_up)) => {
+                changes.add(*before, -1);
+                changes.add(Counted::of(task), 1);
+                if let Some(next) = follow_up {
+                    changes.add(Counted::of(next), 1);
+                }
+            }
+            (_, TaskWritten::Updated(false, _)) | (Self::Create { .. }, TaskWritten::Updated(..)) => {}
+        }
+    }
+}
+
+impl Write for TaskWrite {
+    type Output = TaskWritten;
+
+    fn apply(&self, conn: &mut AnyConnection) -> Result<TaskWritten, RepositoryError> {
+        match self {
+            Self::Create { task, event } => {
+                let event = event.for_members(conn, task)?;
+                insert_recorded(conn, task, &event).map(TaskWritten::Created)
+            }
+            Self::Update { task, expected_version, event, follow_up, .. } => {
+                let event = event.for_members(conn, task)?;
+                let applied = update_recorded(conn, task, *expected_version, &event)?;
+                let follow_up = match follow_up.as_deref().filter(|_| applied) {
+                    Some(next) => insert_follow_up(conn, next)?,
+                    None => None,
+                };
+                Ok(TaskWritten::Updated(applied, follow_up))
+            }
+        }
+    }
+
+    /// On PostgreSQL, the batch counts itself (see [`CountChanges`]): the count triggers skip
+    /// the rows of a transaction that set `workbench.counted`.
+    fn apply_together(conn: &mut AnyConnection, writes: &[Self]) -> Result<Vec<TaskWritten>, RepositoryError> {
+        if matches!(conn, AnyConnection::Sqlite(_)) {
+            return writes.iter().map(|write| write.apply(conn)).collect();
+        }
+        diesel::sql_query("SET LOCAL workbench.counted = 'on'").execute(conn).map_err(db)?;
+        let mut changes = CountChanges::default();
+        let mut written = Vec::with_capacity(writes.len());
+        for write in writes {
+            let output = write.apply(conn)?;
+            write.count(&output, &mut changes);
+            written.push(output);
+        }
+        if let AnyConnection::Postgresql(pg) = conn {
+            changes.append(pg)?;
+        }
+        Ok(written)
+    }
+
+    /// As the trait's, but an update that may make a next occurrence takes a transaction on
+    /// PostgreSQL too: its two statements commit together.
+    fn apply_alone(&self, conn: &mut AnyConnection) -> Result<TaskWritten, RepositoryError> {
+        match (&*conn, self) {
+            (AnyConnection::Postgresql(_), Self::Create { .. } | Self::Update { follow_up: None, .. }) => {
+                self.apply(conn)
+            }
+            _ => write_transaction(conn, |c| self.apply(c)),
+        }
+    }
+
+    /// Creates lock no existing row; updates lock their task's.
+    fn lock_order(&self) -> i64 {
+        match self {
+            Self::Create { .. } => 0,
+            Self::Update { task, .. } => task.id.0,
+        }
+    }
+}
