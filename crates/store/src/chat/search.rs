@@ -1,4 +1,5 @@
-//! Chat search on PostgreSQL: a trigram index kept behind the writers.
+//! Chat search: what a search reads on either engine, and on PostgreSQL a trigram index kept
+//! behind the writers.
 //!
 //! A trigram index costs each message dozens of entries. Kept on `chat_messages`, every batch of
 //! messages paid for it on the one core PostgreSQL shares with the server: at 5,000 direct
@@ -17,27 +18,30 @@
 //!
 //! SQLite keeps its FTS5 table with triggers, in the writer's own transaction.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
-use workbench_chat::{Message, MessageSearch};
-use workbench_core::RepositoryError;
+use diesel::sql_types::{BigInt, Bool, Text};
+use workbench_chat::{FoundMessage, Message, MessageSearch, RoomSlug};
+use workbench_core::{Page, RepositoryError};
 use workbench_users::UserId;
 
+use super::reads::{MESSAGE_COLUMNS, MessageRow};
 use crate::database::write_transaction;
-use crate::error::db;
+use crate::error::{corrupt, db};
 use crate::like::contains_pattern;
+use crate::schema::{chat_messages, chat_rooms};
 use crate::{AnyConnection, Database};
 
 type Db = <AnyConnection as Connection>::Backend;
 
 /// Copies new messages into the search index, from any instance, one at a time.
 #[derive(Debug)]
-pub(crate) struct SearchIndexer {
+pub(super) struct SearchIndexer {
     db: Database,
     /// Whether a task is following the writers.
     following: AtomicBool,
@@ -156,7 +160,7 @@ impl SearchIndexer {
     const FIRST_STEP: i64 = 100;
 
     /// The indexer of a PostgreSQL store; none on SQLite.
-    pub(crate) fn new(db: &Database) -> Option<Arc<Self>> {
+    pub(super) fn new(db: &Database) -> Option<Arc<Self>> {
         (db.backend() == crate::Backend::Postgres).then(|| {
             Arc::new(Self {
                 db: db.clone(),
@@ -169,7 +173,7 @@ impl SearchIndexer {
     }
 
     /// Messages were written (or the index was found behind): follows them unless already.
-    pub(crate) fn written(self: &Arc<Self>) {
+    pub(super) fn written(self: &Arc<Self>) {
         if self.following.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -204,7 +208,7 @@ impl SearchIndexer {
     }
 
     /// Indexes every message written so far, whatever the pace (tests, benchmarks' seeding).
-    pub(crate) async fn catch_up(self: &Arc<Self>) -> Result<(), RepositoryError> {
+    pub(super) async fn catch_up(self: &Arc<Self>) -> Result<(), RepositoryError> {
         loop {
             match self.turn(true).await? {
                 Turn::CaughtUp => return Ok(()),
@@ -357,13 +361,13 @@ fn settled_newest(conn: &mut AnyConnection) -> Result<Option<i64>, RepositoryErr
 }
 
 #[derive(QueryableByName)]
-pub(crate) struct Id {
+struct Id {
     #[diesel(sql_type = BigInt)]
-    pub(crate) id: i64,
+    id: i64,
 }
 
 /// Up to which id every message is in the index, and the newest message's id.
-pub(crate) fn progress(conn: &mut AnyConnection) -> Result<(i64, i64), RepositoryError> {
+fn progress(conn: &mut AnyConnection) -> Result<(i64, i64), RepositoryError> {
     #[derive(QueryableByName)]
     struct Progress {
         #[diesel(sql_type = BigInt)]
@@ -383,7 +387,7 @@ pub(crate) fn progress(conn: &mut AnyConnection) -> Result<(i64, i64), Repositor
 /// Writes a message's current text into the index at once (an edit; a deletion's empty text).
 /// An upsert, so that it is right whichever of it and the indexer's copy of the message comes
 /// first: the indexer's copy never overwrites a row that exists, and waits on one being written.
-pub(crate) fn rewrite(conn: &mut AnyConnection, message: &Message) -> Result<(), RepositoryError> {
+fn rewrite(conn: &mut AnyConnection, message: &Message) -> Result<(), RepositoryError> {
     diesel::sql_query(
         "INSERT INTO chat_message_search (message_id, conversation, room_id, sender_id, recipient_id, search_text) \
          VALUES ($1, $2, $3, $4, $5, $6) \
@@ -402,7 +406,7 @@ pub(crate) fn rewrite(conn: &mut AnyConnection, message: &Message) -> Result<(),
 
 /// The ids of indexed messages (up to `through`) that `search` finds, newest first: `offset`
 /// and `limit` as given, or every one up to `limit` when counting.
-pub(crate) fn indexed_matches(
+fn indexed_matches(
     conn: &mut AnyConnection,
     search: &MessageSearch,
     through: i64,
@@ -422,7 +426,7 @@ pub(crate) fn indexed_matches(
     if let Some(within) = &search.within {
         next(&mut sql, " AND s.conversation = #", within.key());
     }
-    match super::rarest_words(&search.text) {
+    match rarest_words(&search.text) {
         // As on `chat_messages`: the longest words narrow through the index, the phrase is
         // checked on the rows left.
         Some(words) => {
@@ -449,7 +453,7 @@ pub(crate) fn indexed_matches(
 
 /// Whether `reader` may read the message of a row of `table` (which has its readers' columns):
 /// a member of its room, or either side of a direct message. The id is a number, written in.
-pub(crate) fn readable_in(table: &str, reader: UserId) -> String {
+fn readable_in(table: &str, reader: UserId) -> String {
     let r = reader.0;
     format!(
         "({table}.room_id IN (SELECT m.room_id FROM chat_members m WHERE m.user_id = {r}) \
@@ -479,6 +483,176 @@ pub fn rebuild_search_index(conn: &mut AnyConnection) -> Result<(), diesel::resu
         .execute(conn)?;
     }
     Ok(())
+}
+
+/// The page of messages `search` finds, newest first, and whether the index is behind the
+/// messages (PostgreSQL), so that the indexer catches up.
+pub(super) fn search_page(
+    conn: &mut AnyConnection,
+    search: &MessageSearch,
+) -> Result<(Page<FoundMessage>, bool), RepositoryError> {
+    let sqlite = matches!(conn, AnyConnection::Sqlite(_));
+    // On PostgreSQL the index holds the messages up to `through` (see the
+    // module's doc); newer ones are read from `chat_messages` itself, by id.
+    let progress = match conn {
+        AnyConnection::Postgresql(_) if !search.text.is_empty() => Some(progress(conn)?),
+        _ => None,
+    };
+    let through = progress.map(|(through, _)| through);
+    let recent = || {
+        let mut q = chat_messages::table.filter(readable_by(search.reader)).into_boxed();
+        if let Some(within) = &search.within {
+            q = q.filter(chat_messages::conversation.eq(within.key()));
+        }
+        if let Some(before) = search.before {
+            q = q.filter(chat_messages::id.lt(before.0));
+        }
+        if let Some(through) = through {
+            q = q.filter(chat_messages::id.gt(through));
+        }
+        containing(q, &search.text, sqlite)
+    };
+    // Counted up to the cap: the planner stops there, walking the newest messages
+    // for a common word and the index's few candidates for a rare one.
+    let cap = i64::try_from(MessageSearch::COUNT_CAP).unwrap_or(i64::MAX);
+    let counted = |ids: Vec<i64>| i64::try_from(ids.len()).unwrap_or(i64::MAX);
+    let newer = counted(recent().select(chat_messages::id).limit(cap + 1).load(conn).map_err(db)?);
+    // Every newer match comes before every indexed one, newest first.
+    let older = match through {
+        Some(through) if newer <= cap => counted(indexed_matches(conn, search, through, false, 0, cap + 1 - newer)?),
+        _ => 0,
+    };
+    let total = (newer + older).min(cap);
+    let page = search.page;
+    let mut rows: Vec<MessageRow> = if newer > page.offset() {
+        recent()
+            .order(chat_messages::id.desc())
+            .offset(page.offset())
+            .limit(page.limit())
+            .select(MESSAGE_COLUMNS)
+            .load(conn)
+            .map_err(db)?
+    } else {
+        Vec::new()
+    };
+    let wanted = page.limit() - i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    if let Some(through) = through.filter(|_| older > 0 && wanted > 0) {
+        let skip = (page.offset() - newer).max(0);
+        let ids = indexed_matches(conn, search, through, true, skip, wanted)?;
+        if !ids.is_empty() {
+            rows.extend(
+                chat_messages::table
+                    .filter(chat_messages::id.eq_any(ids))
+                    .order(chat_messages::id.desc())
+                    .select(MESSAGE_COLUMNS)
+                    .load::<MessageRow>(conn)
+                    .map_err(db)?,
+            );
+        }
+    }
+    let mut rooms: Vec<i64> = rows.iter().filter_map(|r| r.room_id).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    let slugs: HashMap<i64, String> = if rooms.is_empty() {
+        HashMap::new()
+    } else {
+        chat_rooms::table
+            .filter(chat_rooms::id.eq_any(rooms))
+            .select((chat_rooms::id, chat_rooms::slug))
+            .load::<(i64, String)>(conn)
+            .map_err(db)?
+            .into_iter()
+            .collect()
+    };
+    let found = rows
+        .into_iter()
+        .map(|row| {
+            let room = match row.room_id {
+                None => None,
+                Some(id) => Some(
+                    slugs
+                        .get(&id)
+                        .cloned()
+                        .and_then(|slug| RoomSlug::parse(slug).ok())
+                        .ok_or_else(|| corrupt("chat_rooms.slug", "missing or not a slug"))?,
+                ),
+            };
+            Ok(FoundMessage { message: Message::from(row), room })
+        })
+        .collect::<Result<Vec<_>, RepositoryError>>()?;
+    let behind = progress.is_some_and(|(through, newest)| newest > through);
+    Ok((Page::new(found, u64::try_from(total).unwrap_or_default(), page), behind))
+}
+
+/// An edited or deleted message's text, into PostgreSQL's search index at once, in the same
+/// transaction (SQLite's triggers keep its own).
+pub(super) fn reindex(conn: &mut AnyConnection, changed: Option<&Message>) -> Result<(), RepositoryError> {
+    match (conn, changed) {
+        (conn @ AnyConnection::Postgresql(_), Some(message)) => rewrite(conn, message),
+        _ => Ok(()),
+    }
+}
+
+/// The messages `reader` may read: those of the rooms they are a member of, and the direct
+/// messages they sent or received. Ids are written into the text (read from the caller's
+/// principal, never client text).
+fn readable_by(reader: UserId) -> diesel::expression::SqlLiteral<Bool> {
+    diesel::dsl::sql::<Bool>(&readable_in("chat_messages", reader))
+}
+
+/// The messages whose search text contains `text`, through the engine's trigram index: SQLite's
+/// FTS5 table needs three characters and a pattern without `LIKE` wildcards (with an `ESCAPE` it
+/// reads every row); PostgreSQL's GIN index answers the plain `LIKE`, and a phrase through its
+/// longest words (see [`rarest_words`]).
+fn containing(
+    q: chat_messages::BoxedQuery<'static, Db>,
+    text: &str,
+    sqlite: bool,
+) -> chat_messages::BoxedQuery<'static, Db> {
+    if text.is_empty() {
+        return q;
+    }
+    match sqlite {
+        true if text.chars().count() >= 3 && !text.contains(['%', '_', '\\']) => q.filter(
+            diesel::dsl::sql::<Bool>(
+                "chat_messages.id IN (SELECT rowid FROM chat_messages_fts WHERE chat_messages_fts.search_text LIKE ",
+            )
+            .bind::<Text, _>(format!("%{text}%"))
+            .sql(")"),
+        ),
+        false => match rarest_words(text) {
+            // The words narrow through the index; the phrase itself is checked on the rows left.
+            Some(words) => {
+                let mut q = q;
+                for word in words {
+                    q = q.filter(chat_messages::search_text.like(contains_pattern(word)).escape('\\'));
+                }
+                q.filter(
+                    diesel::dsl::sql::<Bool>("strpos(chat_messages.search_text, ")
+                        .bind::<Text, _>(text.to_owned())
+                        .sql(") > 0"),
+                )
+            }
+            None => q.filter(chat_messages::search_text.like(contains_pattern(text)).escape('\\')),
+        },
+        true => q.filter(chat_messages::search_text.like(contains_pattern(text)).escape('\\')),
+    }
+}
+
+/// The words of a phrase that PostgreSQL's trigram index narrows to first: the longest one, and
+/// the next longest when it has four characters or more. `None` for a single word. A phrase's
+/// own trigrams include those across its spaces (` th`, `the`, `he `), present in nearly every
+/// row: intersecting their entries cost 60 ms of a 100 ms count over a million messages, the
+/// longest words' 16 ms.
+fn rarest_words(text: &str) -> Option<Vec<&str>> {
+    let mut words: Vec<&str> = text.split_whitespace().filter(|w| w.chars().count() >= 3).collect();
+    if text.split_whitespace().nth(1).is_none() || words.is_empty() {
+        return None;
+    }
+    words.sort_by_key(|w| (std::cmp::Reverse(w.chars().count()), *w));
+    words.dedup();
+    let second = words.get(1).filter(|w| w.chars().count() >= 4).copied();
+    Some(std::iter::once(words[0]).chain(second).collect())
 }
 
 #[cfg(test)]
