@@ -60,6 +60,8 @@ cp -a "$sysroot/bin" "$sysroot/lib" "$CHROOT/usr/local/rust/"
 # would refuse the registry here.
 cp /etc/ssl/certs/ca-certificates.crt "$CHROOT/etc/ssl/certs/ca-certificates.crt"
 cp /etc/resolv.conf "$CHROOT/etc/resolv.conf" 2>/dev/null || true
+# What every installed system has and debootstrap does not write.
+[ -s "$CHROOT/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$CHROOT/etc/hosts"
 
 mkdir -p "$CHROOT/mnt/origin"
 mount --bind "$ROOT_DIR" "$CHROOT/mnt/origin"

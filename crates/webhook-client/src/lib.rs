@@ -58,11 +58,26 @@ impl Resolve for GuardedResolver {
         let guard = *self;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let resolved: Vec<SocketAddr> = if is_localhost(&host) {
+                LOOPBACK.iter().map(|ip| SocketAddr::new(*ip, 0)).collect()
+            } else {
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect()
+            };
             let allowed = guard.keep_allowed(&host, resolved)?;
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
     }
+}
+
+/// Where `localhost` points.
+const LOOPBACK: [IpAddr; 2] = [IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)];
+
+/// `localhost` and the names under it are loopback by definition (RFC 6761 §6.3), not by what a
+/// resolver says: a machine without a `hosts` entry for it must not turn a refusal into a DNS
+/// error, nor may a resolver point it elsewhere.
+fn is_localhost(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    host == "localhost" || host.ends_with(".localhost")
 }
 
 /// Sends deliveries over HTTP(S).
@@ -159,6 +174,16 @@ mod tests {
     /// deprecated site-local range.
     const DISGUISED: [&str; 6] =
         ["64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::1", "2002:a9fe:a9fe::", "2002:a00:1::1", "fec0::1"];
+
+    #[test]
+    fn localhost_names_are_loopback_whatever_the_resolver_says() {
+        for name in ["localhost", "LocalHost.", "hooks.localhost"] {
+            assert!(is_localhost(name), "{name}");
+        }
+        for name in ["localhost.example.com", "notlocalhost", "example.com"] {
+            assert!(!is_localhost(name), "{name}");
+        }
+    }
 
     #[test]
     fn a_name_resolving_only_to_disguised_internal_addresses_is_refused() {
