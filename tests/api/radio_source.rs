@@ -185,6 +185,18 @@ async fn connections_are_capped_per_address_and_in_all(app: TestApp) {
     let refused = answer_of(&mut third).await;
     refused.expect_problem(429, "too-many-connections");
     assert_eq!(refused.header("retry-after"), Some("10"));
+    drop(third);
+
+    // A client that sends more than the listener reads before it answers (a body it did not hold
+    // back for `100 Continue`) still reads the answer whole: the listener closes its side and
+    // reads on, where closing with the rest unread resets the connection, and the client sees
+    // "connection reset" instead of why.
+    let mut eager = connect_from([127, 0, 0, 1], addr).await;
+    let mut head_and_body = wrong.clone();
+    head_and_body.extend(std::iter::repeat_n(b'x', 256 * 1024));
+    let _ = eager.write_all(&head_and_body).await;
+    answer_of(&mut eager).await.expect_problem(429, "too-many-connections");
+    drop(eager);
 
     // Another address has places of its own, until the listener holds three in all.
     let mut other = connect_from([127, 0, 0, 2], addr).await;
@@ -194,6 +206,7 @@ async fn connections_are_capped_per_address_and_in_all(app: TestApp) {
     let full = answer_of(&mut fourth).await;
     full.expect_problem(503, "service-unavailable");
     assert_eq!(full.header("retry-after"), Some("10"));
+    drop(fourth);
 
     // A connection that ends gives its place back: 127.0.0.1 is let in again.
     drop(first);

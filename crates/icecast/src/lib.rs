@@ -13,13 +13,21 @@
 //!
 //! What a connection may cost is bounded before it costs anything ([`Bounds`]): connections are
 //! counted as they are accepted, in all and per address (`admission`), and one over a cap is
-//! answered and closed on the spot, without a task; an admitted one has its whole request head
+//! answered on the spot, without reading its request first; an admitted one has its whole request head
 //! within a deadline, so that a client sending a byte now and then cannot hold a socket for
 //! minutes. The descriptors this port can take are so bounded, and the API's port (which shares
 //! the process's descriptor limit) keeps the rest: 240 slow connections here under a limit of 256
 //! used to take every descriptor, so that the API could accept nothing and `/health` timed out.
 //! An accept that fails (`EMFILE` when descriptors run out all the same) is tried again after a
 //! pause that grows while it keeps failing, never in a loop that spins.
+//!
+//! A connection turned away is closed in stages, as RFC 9112 §9.6 asks of a server that answers
+//! before it has read the request: its own side first, then what the client still sends is read
+//! and dropped until the client closes, for at most [`LINGER`]. Closed at once, a connection whose
+//! request arrives after the answer is reset, and the reset can take the answer with it: the
+//! client sees "connection reset" instead of why. At most [`MAX_LINGERING`] linger at once
+//! (no more than the listener may hold), so that a flood of refusals costs a bounded number of
+//! descriptors for a bounded time; beyond that, a refused connection is closed at once as before.
 
 mod admission;
 mod chunked;
@@ -27,9 +35,12 @@ mod head;
 mod problem;
 mod source;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use workbench_radio::RadioService;
 
 use crate::admission::{Admission, Refused};
@@ -42,6 +53,13 @@ const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// The pauses after a failed accept: the first, and the longest it grows to.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 const ACCEPT_PAUSE_MAX: Duration = Duration::from_secs(1);
+
+/// How long a turned-away connection is read from after its answer, at most: long enough for a
+/// request already on its way, short enough that a client which never closes costs little.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// The most turned-away connections lingering at once (fewer when the listener may hold fewer).
+const MAX_LINGERING: usize = 64;
 
 /// What the source listener lets a connection cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +86,7 @@ impl Bounds {
 /// Accepts sources until the task is dropped.
 pub async fn serve(listener: TcpListener, radio: RadioService, bounds: Bounds) {
     let admission = Admission::new(bounds.max_connections, bounds.max_connections_per_ip);
+    let lingering = Arc::new(Semaphore::new(bounds.max_connections.clamp(1, MAX_LINGERING)));
     let mut failing = AcceptFailures::default();
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -92,17 +111,17 @@ pub async fn serve(listener: TcpListener, radio: RadioService, bounds: Bounds) {
             }
             Err(refused) => {
                 tracing::debug!(%peer, ?refused, "a radio source connection was turned away");
-                turn_away(&stream, &refused);
+                turn_away(stream, &refused, &lingering);
             }
         }
     }
 }
 
-/// Answers a connection over a cap and closes it, at once and without waiting on the client:
-/// what has arrived of its request is read first (closing with it unread would reset the
-/// connection, and the client could lose the answer), then the answer is written if the socket
-/// takes it now. A few hundred bytes on a new connection always fit; if not, closing says enough.
-fn turn_away(stream: &TcpStream, refused: &Refused) {
+/// Answers a connection over a cap and closes it, without waiting on the client: what has
+/// arrived of its request is read first, then the answer is written if the socket takes it now
+/// (a few hundred bytes on a new connection always fit; if not, closing says enough). The close
+/// lingers when a place is free ([`linger`]), and is immediate otherwise.
+fn turn_away(stream: TcpStream, refused: &Refused, lingering: &Arc<Semaphore>) {
     let mut sink = [0_u8; 4096];
     for _ in 0..4 {
         match stream.try_read(&mut sink) {
@@ -115,6 +134,21 @@ fn turn_away(stream: &TcpStream, refused: &Refused) {
         Refused::Address(max) => Problem::too_many_from_address(max),
     };
     let _ = stream.try_write(&problem.response());
+    if let Ok(place) = lingering.clone().try_acquire_owned() {
+        tokio::spawn(linger(stream, place));
+    }
+}
+
+/// Closes a turned-away connection in stages: this side first, so that the client reads the
+/// answer and then its end, then reads and drops what the client still sends until it closes
+/// (or [`LINGER`] passes), so that nothing arrives at a closed socket to be answered with a reset.
+async fn linger(mut stream: TcpStream, _place: OwnedSemaphorePermit) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0_u8; 4096];
+    let drained = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(LINGER, drained).await;
 }
 
 /// Failed accepts in a row, and the pause before the next try.
