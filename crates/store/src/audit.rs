@@ -11,11 +11,11 @@ use serde_json::Value;
 use workbench_core::{Page, RepositoryError};
 use workbench_users::{AuditAction, AuditEntry, AuditLog, AuditQuery, NewAuditEntry, UserId};
 
+use crate::connection::Db;
 use crate::error::db;
+use crate::paging::counted_page;
 use crate::schema::audit_log;
 use crate::{AnyConnection, Database};
-
-type Db = <AnyConnection as Connection>::Backend;
 
 #[derive(Insertable)]
 #[diesel(table_name = audit_log)]
@@ -133,15 +133,16 @@ impl AuditLog for DieselAuditLog {
         self.db
             .run(move |conn| {
                 let total: i64 = filtered(&query).count().get_result(conn).map_err(db)?;
-                let rows: Vec<AuditRow> = filtered(&query)
-                    .select(AuditRow::as_select())
-                    .order(audit_log::id.desc())
-                    .limit(query.page.limit())
-                    .offset(query.page.offset())
-                    .load(conn)
-                    .map_err(db)?;
-                let items = rows.into_iter().map(AuditRow::into_entry).collect::<Result<Vec<_>, _>>()?;
-                Ok(Page::new(items, u64::try_from(total).unwrap_or(0), query.page))
+                counted_page(query.page, total, || {
+                    let rows: Vec<AuditRow> = filtered(&query)
+                        .select(AuditRow::as_select())
+                        .order(audit_log::id.desc())
+                        .limit(query.page.limit())
+                        .offset(query.page.offset())
+                        .load(conn)
+                        .map_err(db)?;
+                    rows.into_iter().map(AuditRow::into_entry).collect()
+                })
             })
             .await
     }

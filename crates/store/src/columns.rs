@@ -6,11 +6,9 @@
 //! out) also need the columns as SQL text and their binds: [`row!`] and [`values!`] declare such
 //! a row once and derive those from it, so they cannot drift apart.
 
-use diesel::{Connection, Selectable};
+use diesel::Selectable;
 
-use crate::AnyConnection;
-
-type Db = <AnyConnection as Connection>::Backend;
+use crate::connection::Db;
 
 /// `a, b, c`: the names, as SQL text, in the order given.
 macro_rules! column_list {
@@ -22,24 +20,24 @@ macro_rules! column_list {
 /// A row read by name from `$table`: the struct, `Queryable` and `Selectable` (so
 /// `Row::as_select()` is its select clause), and `Row::COLUMNS`, the same columns as SQL text in
 /// the same order, for statements written out by hand (`RETURNING ...`). Its field names are its
-/// column names.
+/// column names; a visibility before `struct` is given to the struct, its fields and `COLUMNS`.
 macro_rules! row {
     (
         $(#[$meta:meta])*
-        struct $name:ident in $table:ident {
+        $vis:vis struct $name:ident in $table:ident {
             $($(#[$field_meta:meta])* $field:ident: $ty:ty),+ $(,)?
         }
     ) => {
         $(#[$meta])*
         #[derive(diesel::Queryable, diesel::Selectable)]
         #[diesel(table_name = $table)]
-        struct $name {
-            $($(#[$field_meta])* $field: $ty,)+
+        $vis struct $name {
+            $($(#[$field_meta])* $vis $field: $ty,)+
         }
 
         impl $name {
             /// The columns `Self::as_select()` reads, as SQL, in its order.
-            const COLUMNS: &'static str = $crate::columns::column_list!($($field),+);
+            $vis const COLUMNS: &'static str = $crate::columns::column_list!($($field),+);
         }
     };
 }

@@ -15,6 +15,10 @@ pub enum AnyConnection {
     Sqlite(SqliteConnection),
 }
 
+/// The backend Diesel sees through [`AnyConnection`]: what boxed queries and `Selectable` rows are
+/// built for.
+pub(crate) type Db = <AnyConnection as Connection>::Backend;
+
 impl std::fmt::Debug for AnyConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

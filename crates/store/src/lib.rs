@@ -16,6 +16,8 @@ mod columns;
 mod connection;
 mod database;
 mod error;
+#[cfg(test)]
+mod explain;
 mod file_links;
 mod files;
 mod group_commit;
@@ -26,6 +28,7 @@ mod mfa;
 mod migrations;
 mod oauth;
 mod outbox;
+mod paging;
 mod products;
 mod projects;
 mod radio;

@@ -21,13 +21,12 @@ use workbench_products::{
 use workbench_users::UserId;
 
 use crate::columns::{returning, row, values};
+use crate::connection::Db;
 use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, count, db, map_db_error};
 use crate::like::{contains_pattern, prefix_pattern};
 use crate::schema::{categories, products, user_products};
 use crate::{AnyConnection, Database};
-
-type Db = <AnyConnection as Connection>::Backend;
 
 /// How many files are attached to the item of the row being read: counted where it is read (the
 /// files' index on `user_product_id` makes it one index probe per item), so that it can never

@@ -20,6 +20,7 @@ use workbench_users::UserId;
 
 use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, db};
+use crate::paging::counted_page;
 use crate::schema::{project_invites, project_members, projects, tasks, users};
 use crate::{AnyConnection, Database};
 
@@ -145,6 +146,27 @@ struct NewInviteRow<'a> {
     expires_at: NaiveDateTime,
     created_by: i64,
     created_at: NaiveDateTime,
+}
+
+/// `rows` as their viewer sees them: with their member counts, and the viewer's role in each.
+fn views(conn: &mut AnyConnection, viewer: UserId, rows: Vec<ProjectRow>) -> Result<Vec<ProjectView>, RepositoryError> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let counts = member_counts(conn, &ids)?;
+    let roles: HashMap<i64, String> = project_members::table
+        .filter(project_members::user_id.eq(viewer.0))
+        .filter(project_members::project_id.eq_any(&ids))
+        .select((project_members::project_id, project_members::role))
+        .load::<(i64, String)>(conn)
+        .map_err(db)?
+        .into_iter()
+        .collect();
+    rows.into_iter()
+        .map(|row| {
+            let my_role = roles.get(&row.id).map(|r| role(r, "project_members.role")).transpose()?;
+            let count = counts.get(&row.id).copied().unwrap_or_default();
+            Ok(ProjectView { project: row.into_project(count), my_role })
+        })
+        .collect()
 }
 
 /// How many members each of `ids` has (projects without members are left out).
@@ -291,56 +313,36 @@ impl ProjectRepository for DieselProjectRepository {
         self.db
             .run(move |conn| {
                 let order = (projects::created_at.desc(), projects::id.desc());
-                let (rows, total): (Vec<ProjectRow>, i64) = match member {
-                    Some(member) => {
-                        let mine = || {
-                            projects::table
-                                .inner_join(project_members::table)
-                                .filter(project_members::user_id.eq(member.0))
-                                .filter(projects::archived.eq(filter.archived))
-                        };
-                        let total = mine().count().get_result(conn).map_err(db)?;
-                        let rows = mine()
-                            .order(order)
-                            .limit(page.limit())
-                            .offset(page.offset())
-                            .select(ProjectRow::as_select())
-                            .load(conn)
-                            .map_err(db)?;
-                        (rows, total)
-                    }
-                    None => {
-                        let all = || projects::table.filter(projects::archived.eq(filter.archived));
-                        let total = all().count().get_result(conn).map_err(db)?;
-                        let rows = all()
-                            .order(order)
-                            .limit(page.limit())
-                            .offset(page.offset())
-                            .select(ProjectRow::as_select())
-                            .load(conn)
-                            .map_err(db)?;
-                        (rows, total)
-                    }
+                let mine = |member: UserId| {
+                    projects::table
+                        .inner_join(project_members::table)
+                        .filter(project_members::user_id.eq(member.0))
+                        .filter(projects::archived.eq(filter.archived))
                 };
-                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-                let counts = member_counts(conn, &ids)?;
-                let roles: HashMap<i64, String> = project_members::table
-                    .filter(project_members::user_id.eq(viewer.0))
-                    .filter(project_members::project_id.eq_any(&ids))
-                    .select((project_members::project_id, project_members::role))
-                    .load::<(i64, String)>(conn)
-                    .map_err(db)?
-                    .into_iter()
-                    .collect();
-                let views = rows
-                    .into_iter()
-                    .map(|row| {
-                        let my_role = roles.get(&row.id).map(|r| role(r, "project_members.role")).transpose()?;
-                        let count = counts.get(&row.id).copied().unwrap_or_default();
-                        Ok(ProjectView { project: row.into_project(count), my_role })
-                    })
-                    .collect::<Result<Vec<_>, RepositoryError>>()?;
-                Ok(Page::new(views, u64::try_from(total).unwrap_or_default(), page))
+                let all = || projects::table.filter(projects::archived.eq(filter.archived));
+                let total: i64 = match member {
+                    Some(member) => mine(member).count().get_result(conn),
+                    None => all().count().get_result(conn),
+                }
+                .map_err(db)?;
+                counted_page(page, total, || {
+                    let rows: Vec<ProjectRow> = match member {
+                        Some(member) => mine(member)
+                            .order(order)
+                            .limit(page.limit())
+                            .offset(page.offset())
+                            .select(ProjectRow::as_select())
+                            .load(conn),
+                        None => all()
+                            .order(order)
+                            .limit(page.limit())
+                            .offset(page.offset())
+                            .select(ProjectRow::as_select())
+                            .load(conn),
+                    }
+                    .map_err(db)?;
+                    views(conn, viewer, rows)
+                })
             })
             .await
     }
@@ -384,22 +386,25 @@ impl ProjectRepository for DieselProjectRepository {
                     .count()
                     .get_result(conn)
                     .map_err(db)?;
-                let rows = project_members::table
-                    .inner_join(users::table)
-                    .filter(project_members::project_id.eq(project.0))
-                    .order((project_members::joined_at.asc(), project_members::user_id.asc()))
-                    .limit(page.limit())
-                    .offset(page.offset())
-                    .select((
-                        project_members::user_id,
-                        users::username,
-                        project_members::role,
-                        project_members::joined_at,
-                    ))
-                    .load::<(i64, String, String, NaiveDateTime)>(conn)
-                    .map_err(db)?;
-                let members = rows.into_iter().map(into_member).collect::<Result<Vec<_>, _>>()?;
-                Ok(Page::new(members, u64::try_from(total).unwrap_or_default(), page))
+                counted_page(page, total, || {
+                    project_members::table
+                        .inner_join(users::table)
+                        .filter(project_members::project_id.eq(project.0))
+                        .order((project_members::joined_at.asc(), project_members::user_id.asc()))
+                        .limit(page.limit())
+                        .offset(page.offset())
+                        .select((
+                            project_members::user_id,
+                            users::username,
+                            project_members::role,
+                            project_members::joined_at,
+                        ))
+                        .load::<(i64, String, String, NaiveDateTime)>(conn)
+                        .map_err(db)?
+                        .into_iter()
+                        .map(into_member)
+                        .collect()
+                })
             })
             .await
     }
@@ -557,18 +562,19 @@ impl ProjectRepository for DieselProjectRepository {
                     .count()
                     .get_result(conn)
                     .map_err(db)?;
-                let invites = project_invites::table
-                    .filter(project_invites::project_id.eq(project.0))
-                    .order((project_invites::created_at.desc(), project_invites::id.desc()))
-                    .limit(page.limit())
-                    .offset(page.offset())
-                    .select(InviteRow::as_select())
-                    .load::<InviteRow>(conn)
-                    .map_err(db)?
-                    .into_iter()
-                    .map(InviteRow::into_invite)
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Page::new(invites, u64::try_from(total).unwrap_or_default(), page))
+                counted_page(page, total, || {
+                    project_invites::table
+                        .filter(project_invites::project_id.eq(project.0))
+                        .order((project_invites::created_at.desc(), project_invites::id.desc()))
+                        .limit(page.limit())
+                        .offset(page.offset())
+                        .select(InviteRow::as_select())
+                        .load::<InviteRow>(conn)
+                        .map_err(db)?
+                        .into_iter()
+                        .map(InviteRow::into_invite)
+                        .collect()
+                })
             })
             .await
     }

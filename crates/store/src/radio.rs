@@ -10,6 +10,7 @@ use workbench_users::UserId;
 use crate::Database;
 use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, db, map_db_error};
+use crate::paging::counted_page;
 use crate::schema::{radio_playlist, radio_stations};
 
 /// `StationRepository` on the shared database.
@@ -121,15 +122,16 @@ impl StationRepository for DieselStationRepository {
                         .into_boxed()
                 };
                 let total: i64 = query().count().get_result(conn).map_err(db)?;
-                let rows: Vec<StationRow> = query()
-                    .order((radio_stations::created_at.desc(), radio_stations::id.desc()))
-                    .limit(page.limit())
-                    .offset(page.offset())
-                    .select(StationRow::as_select())
-                    .load(conn)
-                    .map_err(db)?;
-                let stations = rows.into_iter().map(station_only).collect::<Result<_, _>>()?;
-                Ok(Page::new(stations, u64::try_from(total).unwrap_or_default(), page))
+                counted_page(page, total, || {
+                    let rows: Vec<StationRow> = query()
+                        .order((radio_stations::created_at.desc(), radio_stations::id.desc()))
+                        .limit(page.limit())
+                        .offset(page.offset())
+                        .select(StationRow::as_select())
+                        .load(conn)
+                        .map_err(db)?;
+                    rows.into_iter().map(station_only).collect()
+                })
             })
             .await
     }

@@ -13,6 +13,7 @@ use workbench_users::UserId;
 
 use crate::database::{stored, write_transaction};
 use crate::error::{db, map_db_error};
+use crate::paging::counted_page;
 use crate::schema::users;
 use crate::{AnyConnection, Database};
 
@@ -123,23 +124,17 @@ impl SavedSearchRepository for DieselSavedSearchRepository {
         self.db
             .run(move |conn| {
                 let total = count_of(conn, user)?;
-                let rows: Vec<SearchRow> = if total > page.offset() {
-                    saved_searches::table
+                counted_page(page, total, || {
+                    let rows: Vec<SearchRow> = saved_searches::table
                         .filter(saved_searches::user_id.eq(user.0))
                         .order((saved_searches::created_at.desc(), saved_searches::id.desc()))
                         .offset(page.offset())
                         .limit(page.limit())
                         .select(COLUMNS)
                         .load(conn)
-                        .map_err(db)?
-                } else {
-                    Vec::new()
-                };
-                Ok(Page::new(
-                    rows.into_iter().map(Into::into).collect(),
-                    u64::try_from(total).unwrap_or_default(),
-                    page,
-                ))
+                        .map_err(db)?;
+                    Ok(rows.into_iter().map(Into::into).collect())
+                })
             })
             .await
     }

@@ -11,6 +11,8 @@ use workbench_chat::AttachedFile;
 use workbench_core::RepositoryError;
 use workbench_users::{Email, NewUser, Role, User, UserRepository, Username};
 
+use crate::{Backend, Database, DieselUserRepository, PoolOptions};
+
 /// For each case, a module with a `sqlite` and a `postgres` test, so that both engines are held
 /// to the same contract. Each case is written once:
 ///
@@ -56,8 +58,6 @@ macro_rules! engine_cases {
         }
     )+};
 }
-
-use crate::{Backend, Database, DieselUserRepository, PoolOptions};
 
 /// A fixed instant with microseconds (leading zeros included), as both engines keep it: the store
 /// suites do not depend on the clock.

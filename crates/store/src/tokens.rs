@@ -14,6 +14,7 @@ use workbench_users::{NewAuditEntry, UserId};
 
 use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, db, map_db_error};
+use crate::paging::counted_page;
 use crate::{AnyConnection, Database, audit};
 
 diesel::table! {
@@ -149,7 +150,7 @@ impl TokenRepository for DieselTokenRepository {
         self.db
             .run(move |conn| {
                 let total: i64 = pat::table.filter(pat::user_id.eq(user.0)).count().get_result(conn).map_err(db)?;
-                let rows = if total > page.offset() {
+                counted_page(page, total, || {
                     pat::table
                         .filter(pat::user_id.eq(user.0))
                         .order((pat::created_at.desc(), pat::id.desc()))
@@ -158,11 +159,10 @@ impl TokenRepository for DieselTokenRepository {
                         .select(TOKEN_COLUMNS)
                         .load::<TokenRow>(conn)
                         .map_err(db)?
-                } else {
-                    Vec::new()
-                };
-                let tokens = rows.into_iter().map(TokenRow::into_token).collect::<Result<_, _>>()?;
-                Ok(Page::new(tokens, u64::try_from(total).unwrap_or_default(), page))
+                        .into_iter()
+                        .map(TokenRow::into_token)
+                        .collect()
+                })
             })
             .await
     }

@@ -35,6 +35,7 @@ use crate::database::{stored, write_transaction};
 use crate::error::{corrupt, db, map_db_error};
 use crate::like::contains_pattern;
 use crate::outbox::{NewEventRow, audience_json, record_in};
+use crate::paging::counted_page;
 use crate::products::{brand_key, search_text};
 use crate::schema::{categories, files, products, trade_items, trades, user_products, users};
 use crate::{AnyConnection, Database};
@@ -581,15 +582,16 @@ impl TradeRepository for DieselTradeRepository {
                     }
                 };
                 let total: i64 = query().count().get_result(conn).map_err(db)?;
-                let rows: Vec<TradeRow> = query()
-                    .order((trades::created_at.desc(), trades::id.desc()))
-                    .limit(page.limit())
-                    .offset(page.offset())
-                    .select(TradeRow::as_select())
-                    .load(conn)
-                    .map_err(db)?;
-                let trades = with_items(conn, rows)?;
-                Ok(Page::new(trades, u64::try_from(total).unwrap_or_default(), page))
+                counted_page(page, total, || {
+                    let rows: Vec<TradeRow> = query()
+                        .order((trades::created_at.desc(), trades::id.desc()))
+                        .limit(page.limit())
+                        .offset(page.offset())
+                        .select(TradeRow::as_select())
+                        .load(conn)
+                        .map_err(db)?;
+                    with_items(conn, rows)
+                })
             })
             .await
     }
@@ -726,71 +728,73 @@ impl TradeRepository for DieselTradeRepository {
                 } else {
                     query().count().get_result(conn).map_err(db)?
                 };
-                #[expect(clippy::type_complexity, reason = "one row of a join, read once just below")]
-                let rows: Vec<(
-                    i64,
-                    i64,
-                    String,
-                    Option<chrono::NaiveDate>,
-                    Option<chrono::NaiveDate>,
-                    String,
-                    i64,
-                    String,
-                    String,
-                    Option<String>,
-                    String,
-                    i32,
-                )> = query()
-                    .order((user_products::created_at.desc(), user_products::id.desc()))
-                    .limit(page.limit())
-                    .offset(page.offset())
-                    .select((
-                        user_products::id,
-                        users::id,
-                        users::username,
-                        user_products::purchase_date,
-                        user_products::warranty_expires,
-                        user_products::status,
-                        products::id,
-                        products::name,
-                        products::brand,
-                        products::model,
-                        categories::name,
-                        products::warranty_months,
-                    ))
-                    .load(conn)
-                    .map_err(db)?;
-                let items = rows
-                    .into_iter()
-                    .map(
-                        |(
-                            item,
-                            owner,
-                            username,
-                            purchased,
-                            expires,
-                            status,
-                            product,
-                            name,
-                            brand,
-                            model,
-                            category,
-                            months,
-                        )| {
-                            Ok(MarketItem {
-                                item_id: item,
-                                product: summary(product, name, brand, model, category, months)?,
-                                owner_id: UserId(owner),
-                                owner_username: username,
-                                purchase_date: purchased,
-                                warranty_expires: expires,
-                                status: UserProductStatus::parse(&status)
-                                    .map_err(|e| corrupt("user_products.status", e))?,
-                            })
-                        },
-                    )
-                    .collect::<Result<Vec<_>, RepositoryError>>()?;
-                Ok(Page::new(items, u64::try_from(total).unwrap_or_default(), page))
+                counted_page(page, total, || {
+                    #[expect(clippy::type_complexity, reason = "one row of a join, read once just below")]
+                    let rows: Vec<(
+                        i64,
+                        i64,
+                        String,
+                        Option<chrono::NaiveDate>,
+                        Option<chrono::NaiveDate>,
+                        String,
+                        i64,
+                        String,
+                        String,
+                        Option<String>,
+                        String,
+                        i32,
+                    )> = query()
+                        .order((user_products::created_at.desc(), user_products::id.desc()))
+                        .limit(page.limit())
+                        .offset(page.offset())
+                        .select((
+                            user_products::id,
+                            users::id,
+                            users::username,
+                            user_products::purchase_date,
+                            user_products::warranty_expires,
+                            user_products::status,
+                            products::id,
+                            products::name,
+                            products::brand,
+                            products::model,
+                            categories::name,
+                            products::warranty_months,
+                        ))
+                        .load(conn)
+                        .map_err(db)?;
+                    let items = rows
+                        .into_iter()
+                        .map(
+                            |(
+                                item,
+                                owner,
+                                username,
+                                purchased,
+                                expires,
+                                status,
+                                product,
+                                name,
+                                brand,
+                                model,
+                                category,
+                                months,
+                            )| {
+                                Ok(MarketItem {
+                                    item_id: item,
+                                    product: summary(product, name, brand, model, category, months)?,
+                                    owner_id: UserId(owner),
+                                    owner_username: username,
+                                    purchase_date: purchased,
+                                    warranty_expires: expires,
+                                    status: UserProductStatus::parse(&status)
+                                        .map_err(|e| corrupt("user_products.status", e))?,
+                                })
+                            },
+                        )
+                        .collect::<Result<Vec<_>, RepositoryError>>()?;
+                    Ok(items)
+                })
             })
             .await
     }

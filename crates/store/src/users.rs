@@ -12,13 +12,13 @@ use workbench_users::{
 
 use crate::audit::{append, naming};
 use crate::columns::returning;
+use crate::connection::Db;
 use crate::database::write_transaction;
 use crate::error::{corrupt, db, map_db_error};
 use crate::like::contains_pattern;
+use crate::paging::counted_page;
 use crate::schema::{oauth_identities, refresh_tokens, totp_credentials, totp_recovery_codes, users};
 use crate::{AnyConnection, Database};
-
-type Db = <AnyConnection as Connection>::Backend;
 
 /// Unique indexes of `users` and the request field each protects.
 const USER_UNIQUE: &[(&str, &str)] = &[("email", "email"), ("username", "username")];
@@ -291,15 +291,16 @@ impl UserRepository for DieselUserRepository {
         self.db
             .run(move |conn| {
                 let total: i64 = filtered(&query).count().get_result(conn).map_err(db)?;
-                let rows: Vec<UserRow> = filtered(&query)
-                    .select(UserRow::as_select())
-                    .order(users::id.asc())
-                    .limit(query.page.limit())
-                    .offset(query.page.offset())
-                    .load(conn)
-                    .map_err(db)?;
-                let items = rows.into_iter().map(UserRow::into_user).collect::<Result<Vec<_>, _>>()?;
-                Ok(Page::new(items, u64::try_from(total).unwrap_or(0), query.page))
+                counted_page(query.page, total, || {
+                    let rows: Vec<UserRow> = filtered(&query)
+                        .select(UserRow::as_select())
+                        .order(users::id.asc())
+                        .limit(query.page.limit())
+                        .offset(query.page.offset())
+                        .load(conn)
+                        .map_err(db)?;
+                    rows.into_iter().map(UserRow::into_user).collect()
+                })
             })
             .await
     }

@@ -22,6 +22,7 @@ use crate::connection::per_engine;
 use crate::database::write_transaction;
 use crate::error::{corrupt, count, db};
 use crate::jobs::{JobsWaker, enqueue_in};
+use crate::paging::counted_page;
 use crate::schema::{inbound_webhooks, webhook_attempts, webhook_deliveries, webhook_subscriptions};
 use crate::{AnyConnection, Database};
 
@@ -455,16 +456,17 @@ impl DeliveryStore for DieselWebhookStore {
                 let of_subscription =
                     || webhook_attempts::table.filter(webhook_attempts::subscription_id.eq(subscription.0));
                 let total: i64 = of_subscription().count().get_result(conn).map_err(db)?;
-                let rows: Vec<AttemptRow> = of_subscription()
-                    .inner_join(webhook_deliveries::table)
-                    .select(AttemptRow::as_select())
-                    .order(webhook_attempts::id.desc())
-                    .limit(page.limit())
-                    .offset(page.offset())
-                    .load(conn)
-                    .map_err(db)?;
-                let items = rows.into_iter().map(AttemptRow::into_attempt).collect::<Result<Vec<_>, _>>()?;
-                Ok(Page::new(items, count(total), page))
+                counted_page(page, total, || {
+                    let rows: Vec<AttemptRow> = of_subscription()
+                        .inner_join(webhook_deliveries::table)
+                        .select(AttemptRow::as_select())
+                        .order(webhook_attempts::id.desc())
+                        .limit(page.limit())
+                        .offset(page.offset())
+                        .load(conn)
+                        .map_err(db)?;
+                    rows.into_iter().map(AttemptRow::into_attempt).collect()
+                })
             })
             .await
     }
@@ -570,14 +572,15 @@ impl InboundStore for DieselWebhookStore {
                     }
                 };
                 let total: i64 = filtered().count().get_result(conn).map_err(db)?;
-                let rows: Vec<InboundRow> = filtered()
-                    .order(inbound_webhooks::id.desc())
-                    .limit(page.limit())
-                    .offset(page.offset())
-                    .load(conn)
-                    .map_err(db)?;
-                let items = rows.into_iter().map(InboundRow::into_delivery).collect::<Result<Vec<_>, _>>()?;
-                Ok(Page::new(items, count(total), page))
+                counted_page(page, total, || {
+                    let rows: Vec<InboundRow> = filtered()
+                        .order(inbound_webhooks::id.desc())
+                        .limit(page.limit())
+                        .offset(page.offset())
+                        .load(conn)
+                        .map_err(db)?;
+                    rows.into_iter().map(InboundRow::into_delivery).collect()
+                })
             })
             .await
     }

@@ -29,13 +29,12 @@ use reads::{
 pub use search::{DERIVED_TABLES, rebuild_search_index};
 use search::{SearchIndexer, reindex, search_page};
 
+use crate::connection::Db;
 use crate::database::{stored, write_transaction};
 use crate::error::{db, map_db_error};
 use crate::group_commit::{Batching, GroupCommit};
 use crate::schema::{chat_attachments, chat_members, chat_messages, chat_reactions, chat_reads, chat_rooms, files};
 use crate::{AnyConnection, Database};
-
-type Db = <AnyConnection as Connection>::Backend;
 
 /// `ChatStore` on the shared database.
 ///

@@ -12,6 +12,7 @@ use workbench_users::UserId;
 
 use crate::AnyConnection;
 use crate::error::{corrupt, db};
+use crate::paging::counted_page;
 use crate::schema::{chat_messages, chat_rooms, files, users};
 
 #[derive(Debug, Queryable)]
@@ -155,9 +156,15 @@ pub(super) fn conversations_page(
     let mine = conversations_of(user);
     let total =
         diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {mine}")).get_result::<Counted>(conn).map_err(db)?.n;
-    if total <= page.offset() {
-        return Ok(Page::new(Vec::new(), u64::try_from(total).unwrap_or_default(), page));
-    }
+    counted_page(page, total, || summaries(conn, &mine, page))
+}
+
+/// The conversations of `page` among `mine`, the latest first.
+fn summaries(
+    conn: &mut AnyConnection,
+    mine: &str,
+    page: PageRequest,
+) -> Result<Vec<ConversationSummary>, RepositoryError> {
     let rows: Vec<ConversationRow> = diesel::sql_query(format!(
         "SELECT c.room_id, mine.partner_id, c.last_message_id, c.messages - mine.read_seq AS unread \
          FROM {mine} ORDER BY c.last_message_id DESC LIMIT {limit} OFFSET {offset}",
@@ -207,7 +214,7 @@ pub(super) fn conversations_page(
         let unread = u64::try_from(row.unread).unwrap_or_default();
         items.push(ConversationSummary { with, partner_name, last_message, unread });
     }
-    Ok(Page::new(items, u64::try_from(total).unwrap_or_default(), page))
+    Ok(items)
 }
 
 #[derive(QueryableByName)]

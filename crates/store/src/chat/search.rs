@@ -31,13 +31,12 @@ use workbench_core::{Page, RepositoryError};
 use workbench_users::UserId;
 
 use super::reads::{MESSAGE_COLUMNS, MessageRow};
+use crate::connection::Db;
 use crate::database::write_transaction;
 use crate::error::{corrupt, db};
 use crate::like::contains_pattern;
 use crate::schema::{chat_messages, chat_rooms};
 use crate::{AnyConnection, Database};
-
-type Db = <AnyConnection as Connection>::Backend;
 
 /// Copies new messages into the search index, from any instance, one at a time.
 #[derive(Debug)]

@@ -10,7 +10,7 @@ use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamp};
 use workbench_core::RepositoryError;
 use workbench_jobs::{AttemptReport, Holder, JobId, JobState, Verdict};
 
-use super::{ID_CHUNK, JobRow, int, to_json};
+use super::row::{ID_CHUNK, JobRow, int, to_json};
 use crate::AnyConnection;
 use crate::error::db;
 use crate::schema::{jobs, schedule_runs};

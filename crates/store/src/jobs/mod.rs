@@ -22,6 +22,7 @@
 
 mod attempts;
 mod enqueue;
+mod row;
 mod runs;
 mod signal;
 
@@ -41,6 +42,7 @@ use workbench_jobs::{
 
 use attempts::{PG_PRUNE, SQLITE_CLAIM, SQLITE_PRUNE, claim_pg, record_in};
 pub(crate) use enqueue::enqueue_in;
+use row::{ID_CHUNK, JobRow, find_job, int, into_jobs};
 use runs::{RunRow, fire_in};
 pub use signal::JobsWaker;
 use signal::{Signal, listen, notify_in};
@@ -48,11 +50,9 @@ use signal::{Signal, listen, notify_in};
 use crate::connection::per_engine;
 use crate::database::write_transaction;
 use crate::error::{corrupt, count, db, map_db_error};
+use crate::paging::counted_page;
 use crate::schema::{jobs, schedule_runs};
 use crate::{AnyConnection, Backend, Database};
-
-/// Rows per statement when a list of ids becomes bind parameters.
-const ID_CHUNK: usize = 1_000;
 
 /// Jobs and schedule runs on PostgreSQL or SQLite.
 #[derive(Debug, Clone)]
@@ -280,13 +280,15 @@ impl JobStore for DieselJobStore {
                     }
                 };
                 let total: i64 = filtered().count().get_result(conn).map_err(db)?;
-                let rows: Vec<JobRow> = filtered()
-                    .order(jobs::id.desc())
-                    .limit(page.limit())
-                    .offset(page.offset())
-                    .load(conn)
-                    .map_err(db)?;
-                Ok(Page::new(into_jobs(rows)?, count(total), page))
+                counted_page(page, total, || {
+                    let rows: Vec<JobRow> = filtered()
+                        .order(jobs::id.desc())
+                        .limit(page.limit())
+                        .offset(page.offset())
+                        .load(conn)
+                        .map_err(db)?;
+                    into_jobs(rows)
+                })
             })
             .await
     }
@@ -388,14 +390,15 @@ impl JobStore for DieselJobStore {
                     }
                 };
                 let total: i64 = filtered().count().get_result(conn).map_err(db)?;
-                let rows: Vec<RunRow> = filtered()
-                    .order((schedule_runs::slot.desc(), schedule_runs::id.desc()))
-                    .limit(page.limit())
-                    .offset(page.offset())
-                    .load(conn)
-                    .map_err(db)?;
-                let runs = rows.into_iter().map(RunRow::into_run).collect::<Result<Vec<_>, _>>()?;
-                Ok(Page::new(runs, count(total), page))
+                counted_page(page, total, || {
+                    let rows: Vec<RunRow> = filtered()
+                        .order((schedule_runs::slot.desc(), schedule_runs::id.desc()))
+                        .limit(page.limit())
+                        .offset(page.offset())
+                        .load(conn)
+                        .map_err(db)?;
+                    rows.into_iter().map(RunRow::into_run).collect()
+                })
             })
             .await
     }
@@ -412,62 +415,4 @@ impl JobStore for DieselJobStore {
         }
         rx
     }
-}
-
-#[derive(Debug, Queryable, QueryableByName)]
-#[diesel(table_name = jobs)]
-struct JobRow {
-    id: i64,
-    kind: String,
-    args: String,
-    priority: i16,
-    state: String,
-    run_at: NaiveDateTime,
-    attempt: i32,
-    max_attempts: i32,
-    errors: String,
-    unique_key: Option<String>,
-    lease_owner: Option<String>,
-    lease_until: Option<NaiveDateTime>,
-    created_at: NaiveDateTime,
-    attempted_at: Option<NaiveDateTime>,
-    finished_at: Option<NaiveDateTime>,
-}
-
-impl JobRow {
-    fn into_job(self) -> Result<Job, RepositoryError> {
-        Ok(Job {
-            id: JobId(self.id),
-            state: JobState::parse(&self.state).map_err(|e| corrupt("jobs.state", &e))?,
-            args: serde_json::from_str(&self.args).map_err(|e| corrupt("jobs.args", e))?,
-            errors: serde_json::from_str(&self.errors).map_err(|e| corrupt("jobs.errors", e))?,
-            kind: self.kind,
-            priority: self.priority,
-            run_at: self.run_at.and_utc(),
-            attempt: u32::try_from(self.attempt).unwrap_or(0),
-            max_attempts: u32::try_from(self.max_attempts).unwrap_or(1),
-            unique_key: self.unique_key,
-            lease_owner: self.lease_owner,
-            lease_until: self.lease_until.map(|t| t.and_utc()),
-            created_at: self.created_at.and_utc(),
-            attempted_at: self.attempted_at.map(|t| t.and_utc()),
-            finished_at: self.finished_at.map(|t| t.and_utc()),
-        })
-    }
-}
-
-fn into_jobs(rows: Vec<JobRow>) -> Result<Vec<Job>, RepositoryError> {
-    rows.into_iter().map(JobRow::into_job).collect()
-}
-
-fn int(n: u32) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-fn to_json(encoded: serde_json::Result<String>) -> Result<String, RepositoryError> {
-    encoded.map_err(|e| RepositoryError::Unavailable(e.into()))
-}
-
-fn find_job(conn: &mut AnyConnection, id: JobId) -> Result<Option<Job>, RepositoryError> {
-    jobs::table.find(id.0).first::<JobRow>(conn).optional().map_err(db)?.map(JobRow::into_job).transpose()
 }

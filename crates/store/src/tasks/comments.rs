@@ -9,7 +9,8 @@ use workbench_users::UserId;
 
 use crate::Database;
 use crate::columns::returning;
-use crate::error::{count, db};
+use crate::error::db;
+use crate::paging::counted_page;
 use crate::schema::task_comments;
 
 #[derive(Debug, Queryable, Selectable)]
@@ -86,15 +87,17 @@ impl CommentRepository for DieselCommentRepository {
             .run(move |conn| {
                 let of_task = || task_comments::table.filter(task_comments::task_id.eq(task.0));
                 let total: i64 = of_task().count().get_result(conn).map_err(db)?;
-                let rows: Vec<CommentRow> = of_task()
-                    .select(CommentRow::as_select())
-                    // Ids grow with insertion, so this is oldest first, served by (task_id, id).
-                    .order(task_comments::id.asc())
-                    .limit(page.limit())
-                    .offset(page.offset())
-                    .load(conn)
-                    .map_err(db)?;
-                Ok(Page::new(rows.into_iter().map(Comment::from).collect(), count(total), page))
+                counted_page(page, total, || {
+                    let rows: Vec<CommentRow> = of_task()
+                        .select(CommentRow::as_select())
+                        // Ids grow with insertion, so this is oldest first, served by (task_id, id).
+                        .order(task_comments::id.asc())
+                        .limit(page.limit())
+                        .offset(page.offset())
+                        .load(conn)
+                        .map_err(db)?;
+                    Ok(rows.into_iter().map(Comment::from).collect())
+                })
             })
             .await
     }

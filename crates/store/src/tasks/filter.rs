@@ -9,7 +9,7 @@ use workbench_core::RepositoryError;
 use workbench_projects::ProjectId;
 use workbench_tasks::{Priority, SortKey, Status, TaskFacets, TaskFilter, TaskScope};
 
-use super::Db;
+use crate::connection::Db;
 use crate::error::{corrupt, db};
 use crate::like::contains_pattern;
 use crate::schema::{files, project_members, task_tags, tasks};

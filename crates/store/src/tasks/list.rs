@@ -9,8 +9,9 @@ use workbench_tasks::{CreationKey, SortKey, TaskFilter};
 use workbench_users::UserId;
 
 use super::filter::{Resolved, filtered, narrowed, sorted};
-use super::{Db, TaskRow};
+use super::row::TaskRow;
 use crate::AnyConnection;
+use crate::connection::Db;
 use crate::error::db;
 use crate::schema::tasks;
 

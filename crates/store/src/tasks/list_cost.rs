@@ -1,14 +1,16 @@
 //! What a list costs at 100,000 tasks: the statements [`TaskRepository::list`] runs, explained by
 //! each engine, read a bounded number of rows, and answer what the plain query would.
 
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::QueryFragment;
 use diesel::sql_types::{BigInt, Integer, Text};
 use serde_json::Value;
+use workbench_projects::ProjectId;
 use workbench_tasks::SortKey;
 
 use super::list::page_statement;
 use super::*;
 use crate::engine_cases;
+use crate::explain::Explain;
 use crate::schema::task_counts;
 use crate::testing::{execute_sql, user};
 
@@ -49,38 +51,6 @@ fn fill(backend: Backend, ann: i64, bob: i64, cat: i64) -> Vec<String> {
         rows(OWNED, "n + 200000", cat, "NULL"),
     ]
 }
-
-/// `EXPLAIN ...` of a query, with its binds, answering rows of `ST`: PostgreSQL's JSON plan is one
-/// text, SQLite's `EXPLAIN QUERY PLAN` four columns (the last is the step).
-pub(super) struct Explain<Q, ST> {
-    prefix: &'static str,
-    query: Q,
-    answers: std::marker::PhantomData<ST>,
-}
-
-impl<Q, ST> Explain<Q, ST> {
-    pub(super) fn new(prefix: &'static str, query: Q) -> Self {
-        Self { prefix, query, answers: std::marker::PhantomData }
-    }
-}
-
-impl<Q, ST: diesel::expression::TypedExpressionType> Query for Explain<Q, ST> {
-    type SqlType = ST;
-}
-
-impl<Q, ST> QueryId for Explain<Q, ST> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<Q: QueryFragment<Db>, ST> QueryFragment<Db> for Explain<Q, ST> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Db>) -> QueryResult<()> {
-        out.push_sql(self.prefix);
-        self.query.walk_ast(out.reborrow())
-    }
-}
-
-impl<Q, ST> RunQueryDsl<AnyConnection> for Explain<Q, ST> {}
 
 /// The rows every scan of a PostgreSQL plan read (`EXPLAIN (ANALYZE, FORMAT JSON)`): those it
 /// produced and those its filter removed, over all its loops.

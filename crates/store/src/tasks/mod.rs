@@ -9,6 +9,7 @@ mod comments;
 mod counts;
 mod filter;
 mod list;
+mod row;
 mod statements;
 mod writes;
 
@@ -23,7 +24,6 @@ use diesel::prelude::*;
 use tokio::sync::Notify;
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_events::TaskEvent;
-use workbench_projects::ProjectId;
 use workbench_tasks::{
     CreationKey, CreationOrder, NewTaskRecord, Priority, Rebase, Status, TagUsage, Task, TaskFacets, TaskFilter,
     TaskId, TaskRepository, TaskScope, TaskStats, UpdateOutcome, next_occurrence,
@@ -34,19 +34,19 @@ pub use comments::DieselCommentRepository;
 use counts::{counted, counted_total, fold_counts};
 use filter::{facet_groups, filtered, fold_facets, resolve, scope_condition, scoped, sorted};
 use list::{CreationKeys, by_creation, page_of};
+use row::TaskRow;
 use statements::{DeleteTaskRecorded, find_task, store_update};
 use writes::{TaskWrite, TaskWritten};
 
-use crate::columns::row;
+use crate::connection::Db;
 use crate::database::{due, read_in_index_order, read_within};
 use crate::error::{corrupt, count, db};
 use crate::group_commit::{Batching, GroupCommit};
 use crate::like::contains_pattern;
 use crate::outbox::{NewEventRow, audience_json};
+use crate::paging::counted_page;
 use crate::schema::{outbox, project_members, task_tags, tasks};
 use crate::{AnyConnection, Backend, Database};
-
-type Db = <AnyConnection as Connection>::Backend;
 
 /// [`TaskRepository`] on PostgreSQL or SQLite.
 #[derive(Debug, Clone)]
@@ -206,14 +206,9 @@ impl TaskRepository for DieselTaskRepository {
                         true => counted_total(conn, scope, &filter.statuses)?,
                         false => filtered(scope, &filter, conn).count().get_result(conn).map_err(db)?,
                     };
-                    if total <= page.offset() {
-                        return Ok(Page::new(Vec::new(), count(total), page));
-                    }
-                    let items = page_of(conn, scope, &filter, page, total)?
-                        .into_iter()
-                        .map(TaskRow::into_task)
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Ok(Page::new(items, count(total), page))
+                    counted_page(page, total, || {
+                        page_of(conn, scope, &filter, page, total)?.into_iter().map(TaskRow::into_task).collect()
+                    })
                 };
                 // A page in creation order walks its sides' indexes up to the page's end, and its
                 // total and rows come from one snapshot.
@@ -456,58 +451,6 @@ impl TaskRepository for DieselTaskRepository {
     }
 }
 
-row! {
-    /// A task as read: every column but the derived ones (`priority_rank`, `search_text`).
-    #[derive(Debug)]
-    struct TaskRow in tasks {
-        id: i64,
-        title: String,
-        description: Option<String>,
-        status: String,
-        priority: String,
-        due_date: Option<NaiveDateTime>,
-        owner_id: i64,
-        assignee_id: Option<i64>,
-        completed_at: Option<NaiveDateTime>,
-        version: i64,
-        created_at: NaiveDateTime,
-        updated_at: NaiveDateTime,
-        tags: String,
-        project_id: Option<i64>,
-        recurrence: Option<String>,
-        previous_id: Option<i64>,
-    }
-}
-
-/// The SQL types of what a statement returning [`TaskRow::COLUMNS`] answers.
-type TaskRowSqlType = diesel::dsl::SqlTypeOf<<TaskRow as Selectable<Db>>::SelectExpression>;
-
-impl TaskRow {
-    fn into_task(self) -> Result<Task, RepositoryError> {
-        let status = Status::parse(&self.status).map_err(|e| corrupt("tasks.status", &e))?;
-        let priority = Priority::parse(&self.priority).map_err(|e| corrupt("tasks.priority", &e))?;
-        let tags: Vec<String> = serde_json::from_str(&self.tags).map_err(|e| corrupt("tasks.tags", e))?;
-        Ok(Task {
-            id: TaskId(self.id),
-            title: self.title,
-            description: self.description,
-            status,
-            priority,
-            due_date: self.due_date.map(|t| t.and_utc()),
-            owner_id: UserId(self.owner_id),
-            assignee_id: self.assignee_id.map(UserId),
-            tags,
-            completed_at: self.completed_at.map(|t| t.and_utc()),
-            version: self.version,
-            created_at: self.created_at.and_utc(),
-            updated_at: self.updated_at.and_utc(),
-            project_id: self.project_id.map(ProjectId),
-            recurrence: self.recurrence,
-            previous_id: self.previous_id.map(TaskId),
-        })
-    }
-}
-
 #[cfg(test)]
 mod list_cost;
 
@@ -567,7 +510,7 @@ mod tests {
         use diesel::sql_types::Integer;
         use workbench_tasks::Refinement;
 
-        use super::list_cost::Explain;
+        use crate::explain::Explain;
 
         for test in [Some(TestDatabase::sqlite()), TestDatabase::postgres()].into_iter().flatten() {
             let store = test.connect();
@@ -617,7 +560,7 @@ mod tests {
         use diesel::sql_types::Integer;
         use workbench_tasks::Refinement;
 
-        use super::list_cost::Explain;
+        use crate::explain::Explain;
 
         let store = TestDatabase::sqlite().connect();
         let ann = user(&store, "ann").await;

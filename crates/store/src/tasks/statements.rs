@@ -11,9 +11,10 @@ use workbench_core::RepositoryError;
 use workbench_events::TaskEvent;
 use workbench_tasks::Task;
 
-use super::{Db, TaskRow, TaskRowSqlType};
+use super::row::{TaskRow, TaskRowSqlType};
 use crate::AnyConnection;
 use crate::columns::values;
+use crate::connection::Db;
 use crate::database::write_transaction;
 use crate::error::db;
 use crate::outbox::{NewEventRow, audience_json, record_in};

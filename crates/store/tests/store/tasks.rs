@@ -5,20 +5,16 @@
 //! `sqlite` and a `postgres` test for it, so that both engines are held to the same port contract
 //! (`crates/tasks/src/ports.rs`).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use workbench_core::{Page, PageRequest, RepositoryError};
-use workbench_store::testing::{count_rows, execute_sql, instant, user};
-use workbench_store::{
-    Backend, Database, DieselCommentRepository, DieselIdempotencyStore, DieselTaskRepository, IdempotencyClaim,
-    engine_cases,
-};
+use workbench_store::testing::{execute_sql, instant, user};
+use workbench_store::{Backend, Database, DieselCommentRepository, DieselTaskRepository, engine_cases};
 use workbench_tasks::{
-    Comment, CommentBody, CommentRepository, CreationKey, CreationOrder, NewComment, NewTask, NewTaskRecord, Priority,
-    Refinement, SEARCH_TIME_LIMIT, SortKey, Status, TagUsage, Tags, Task, TaskFilter, TaskId, TaskRepository,
-    TaskScope, TaskSort, TaskStats, Title, UpdateOutcome,
+    CommentBody, CommentRepository, NewComment, NewTask, NewTaskRecord, Priority, Refinement, SEARCH_TIME_LIMIT,
+    SortKey, Status, TagUsage, Tags, Task, TaskFilter, TaskId, TaskRepository, TaskScope, TaskSort, TaskStats, Title,
+    UpdateOutcome,
 };
 use workbench_users::{User, UserId};
 
@@ -35,9 +31,6 @@ engine_cases!(
     a_search_statement_past_its_time_limit_is_stopped_on_postgres,
     every_sort_key_both_directions,
     pagination_totals,
-    totals_stay_exact_through_every_kind_of_change,
-    totals_stay_exact_when_writes_commit_together,
-    the_creation_order_is_every_task_oldest_first_with_the_total,
     update_with_current_version_stores_everything,
     update_with_stale_version_changes_nothing,
     concurrent_updates_exactly_one_wins,
@@ -46,32 +39,26 @@ engine_cases!(
     delete_with_and_without_version,
     stats_count_by_status_priority_and_overdue,
     tags_with_counts_and_search,
-    comments_crud_and_pagination,
-    idempotency_claim_complete_replay,
-    idempotency_release_allows_a_retry,
-    idempotency_expired_keys_are_claimed_again,
-    idempotency_concurrent_claims_exactly_one_wins,
-    idempotency_purge_expired,
 );
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-fn repo(db: &Database) -> DieselTaskRepository {
+pub(crate) fn repo(db: &Database) -> DieselTaskRepository {
     DieselTaskRepository::new(db.clone())
 }
 
-fn secs(n: i64) -> TimeDelta {
+pub(crate) fn secs(n: i64) -> TimeDelta {
     TimeDelta::seconds(n)
 }
 
-fn days(n: i64) -> TimeDelta {
+pub(crate) fn days(n: i64) -> TimeDelta {
     TimeDelta::days(n)
 }
 
 /// A pending, medium-priority task titled `title`, without anything else.
-fn draft(title: &str) -> NewTask {
+pub(crate) fn draft(title: &str) -> NewTask {
     NewTask {
         title: Title::parse(title).expect("a valid test title"),
         description: None,
@@ -85,58 +72,63 @@ fn draft(title: &str) -> NewTask {
     }
 }
 
-fn tags(raw: &[&str]) -> Tags {
+pub(crate) fn tags(raw: &[&str]) -> Tags {
     Tags::parse(raw.iter().map(|t| (*t).to_owned()).collect()).expect("valid test tags")
 }
 
 /// Stores `task` owned by `owner`, created at `at` (completed then if its status says so).
-async fn create_at(repo: &DieselTaskRepository, owner: &User, task: NewTask, at: DateTime<Utc>) -> Task {
+pub(crate) async fn create_at(repo: &DieselTaskRepository, owner: &User, task: NewTask, at: DateTime<Utc>) -> Task {
     let completed_at = (task.status == Status::Completed).then_some(at);
     repo.create(NewTaskRecord { task, owner_id: owner.id, completed_at, created_at: at })
         .await
         .expect("the task is created")
 }
 
-async fn find(repo: &DieselTaskRepository, id: TaskId) -> Option<Task> {
+pub(crate) async fn find(repo: &DieselTaskRepository, id: TaskId) -> Option<Task> {
     repo.find(id).await.expect("the task loads")
 }
 
-fn page(page: u64, per_page: u64) -> PageRequest {
+pub(crate) fn page(page: u64, per_page: u64) -> PageRequest {
     PageRequest::new(Some(page), Some(per_page)).unwrap()
 }
 
 /// Oldest first, so that lists compare in creation order.
-fn oldest_first() -> TaskFilter {
+pub(crate) fn oldest_first() -> TaskFilter {
     TaskFilter { sort: TaskSort { key: SortKey::CreatedAt, descending: false }, ..TaskFilter::default() }
 }
 
-async fn list(repo: &DieselTaskRepository, scope: TaskScope, filter: TaskFilter, req: PageRequest) -> Page<Task> {
+pub(crate) async fn list(
+    repo: &DieselTaskRepository,
+    scope: TaskScope,
+    filter: TaskFilter,
+    req: PageRequest,
+) -> Page<Task> {
     repo.list(scope, filter, req).await.expect("the list loads")
 }
 
 /// The ids a one-page list finds, in order; checks that the total counts exactly those.
-async fn found(repo: &DieselTaskRepository, scope: TaskScope, filter: TaskFilter) -> Vec<TaskId> {
+pub(crate) async fn found(repo: &DieselTaskRepository, scope: TaskScope, filter: TaskFilter) -> Vec<TaskId> {
     let page = list(repo, scope, filter, page(1, 100)).await;
     assert_eq!(page.total, page.items.len() as u64, "total counts exactly the matching tasks");
     page.items.iter().map(|t| t.id).collect()
 }
 
-fn ids(tasks: &[&Task]) -> Vec<TaskId> {
+pub(crate) fn ids(tasks: &[&Task]) -> Vec<TaskId> {
     tasks.iter().map(|t| t.id).collect()
 }
 
-fn usage(name: &str, usage_count: u64) -> TagUsage {
+pub(crate) fn usage(name: &str, usage_count: u64) -> TagUsage {
     TagUsage { name: name.to_owned(), usage_count }
 }
 
 /// `task` as it was at `version`: what an update names as the copy it replaces.
-fn at_version(task: &Task, version: i64) -> Task {
+pub(crate) fn at_version(task: &Task, version: i64) -> Task {
     Task { version, ..task.clone() }
 }
 
 /// `task` changed as the domain would change it at `at`: version bumped, `updated_at` moved on.
 /// `update` without a second attempt: whether `task` was stored over version `expected`.
-async fn stored_over(repo: &DieselTaskRepository, task: Task, expected: i64) -> bool {
+pub(crate) async fn stored_over(repo: &DieselTaskRepository, task: Task, expected: i64) -> bool {
     // The copy the change was made from, as the port asks (a stale version: any copy at it).
     let before = match find(repo, task.id).await {
         Some(stored) if stored.version == expected => stored,
@@ -146,12 +138,21 @@ async fn stored_over(repo: &DieselTaskRepository, task: Task, expected: i64) -> 
     matches!(outcome, UpdateOutcome::Stored { replaced: None, .. })
 }
 
-fn changed(task: &Task, at: DateTime<Utc>, change: impl FnOnce(&mut Task)) -> Task {
+pub(crate) fn changed(task: &Task, at: DateTime<Utc>, change: impl FnOnce(&mut Task)) -> Task {
     let mut task = task.clone();
     change(&mut task);
     task.version += 1;
     task.updated_at = at;
     task
+}
+
+pub(crate) fn new_comment(task: &Task, author: &User, body: &str, at: DateTime<Utc>) -> NewComment {
+    NewComment {
+        task_id: task.id,
+        author_id: author.id,
+        body: CommentBody::parse(body).expect("a valid comment"),
+        created_at: at,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,7 +222,7 @@ async fn create_with_unknown_assignee_is_a_missing_reference(db: Database) {
 }
 
 /// Five tasks between three users, used by the filter, scope, stats and tag cases.
-struct Fixture {
+pub(crate) struct Fixture {
     ann: User,
     bob: User,
     cat: User,
@@ -260,7 +261,7 @@ async fn the_schema_refuses_an_unknown_priority_or_a_rank_that_disagrees(db: Dat
     assert_eq!(find(&repo, task.id).await.expect("still there").priority, Priority::High);
 }
 
-async fn fixture(db: &Database) -> Fixture {
+pub(crate) async fn fixture(db: &Database) -> Fixture {
     let repo = repo(db);
     let (ann, bob, cat) = (user(db, "ann").await, user(db, "bob").await, user(db, "cat").await);
     let now = instant();
@@ -608,148 +609,6 @@ async fn pagination_totals(db: Database) {
 }
 
 /// How many tasks `scope` holds with one of `statuses` (any when empty), as a list's total says.
-async fn total(repo: &DieselTaskRepository, scope: TaskScope, statuses: &[Status]) -> u64 {
-    let filter = TaskFilter { statuses: statuses.to_vec(), ..TaskFilter::default() };
-    list(repo, scope, filter, page(1, 1)).await.total
-}
-
-/// `[all, pending, in progress, completed]` of `scope`, as list totals.
-async fn totals(repo: &DieselTaskRepository, scope: TaskScope) -> [u64; 4] {
-    [
-        total(repo, scope, &[]).await,
-        total(repo, scope, &[Status::Pending]).await,
-        total(repo, scope, &[Status::InProgress]).await,
-        total(repo, scope, &[Status::Completed, Status::InProgress]).await
-            - total(repo, scope, &[Status::InProgress]).await,
-    ]
-}
-
-/// A total by scope and status is read from counters, not counted (issue 35): creates, status
-/// changes, reassignments, deletions and the cascade of a deleted user all keep it exact, on
-/// PostgreSQL before and after the changes are folded into the counters.
-async fn totals_stay_exact_through_every_kind_of_change(db: Database) {
-    let repo = repo(&db);
-    let (ann, bob, cat) = (user(&db, "ann").await, user(&db, "bob").await, user(&db, "cat").await);
-    let at = instant();
-    let mine = create_at(&repo, &ann, draft("mine"), at).await;
-    let shared = create_at(&repo, &ann, NewTask { assignee_id: Some(bob.id), ..draft("shared") }, at).await;
-    let bobs = NewTask { status: Status::InProgress, assignee_id: Some(ann.id), ..draft("bob's") };
-    create_at(&repo, &bob, bobs, at).await;
-    let own = NewTask { status: Status::Completed, assignee_id: Some(ann.id), ..draft("to myself") };
-    create_at(&repo, &ann, own, at).await;
-    let (anns, bobs, cats) =
-        (TaskScope::InvolvedUser(ann.id), TaskScope::InvolvedUser(bob.id), TaskScope::InvolvedUser(cat.id));
-    assert_eq!(totals(&repo, anns).await, [4, 2, 1, 1], "a task assigned to its owner counts once");
-    assert_eq!(totals(&repo, bobs).await, [2, 1, 1, 0]);
-    assert_eq!(totals(&repo, TaskScope::All).await, [4, 2, 1, 1]);
-
-    let moved = changed(&shared, at + secs(1), |t| {
-        t.status = Status::Completed;
-        t.assignee_id = Some(cat.id);
-    });
-    assert!(stored_over(&repo, moved, shared.version).await);
-    assert_eq!(totals(&repo, anns).await, [4, 1, 1, 2]);
-    assert_eq!(totals(&repo, bobs).await, [1, 0, 1, 0]);
-    assert_eq!(totals(&repo, cats).await, [1, 0, 0, 1]);
-
-    assert!(repo.delete(mine.id, None).await.unwrap());
-    assert_eq!(totals(&repo, anns).await, [3, 0, 1, 2]);
-    assert_eq!(totals(&repo, TaskScope::All).await, [3, 0, 1, 2]);
-
-    // Behind the repository's back: the schema cascades bob's tasks away with him.
-    execute_sql(&db, format!("DELETE FROM users WHERE id = {}", bob.id.0)).await.unwrap();
-    assert_eq!(totals(&repo, anns).await, [2, 0, 0, 2]);
-    assert_eq!(totals(&repo, cats).await, [1, 0, 0, 1]);
-    assert_eq!(totals(&repo, TaskScope::All).await, [2, 0, 0, 2]);
-
-    // A write folds the changes into the counters (PostgreSQL); the totals stay.
-    create_at(&repo, &cat, draft("cat's"), at).await;
-    let mut waited = 0;
-    while count_rows(&db, "task_count_changes").await > 0 {
-        assert!(waited < 100, "the changes are folded into the counters");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        waited += 1;
-    }
-    assert_eq!(totals(&repo, cats).await, [2, 1, 0, 1]);
-    assert_eq!(totals(&repo, TaskScope::All).await, [3, 1, 0, 2]);
-}
-
-/// What `SELECT COUNT(*)` says: `[all, pending, in progress, completed]` of the tasks ann owns or
-/// is assigned, to hold the counters to.
-async fn counted_by_hand(db: &Database, user: UserId) -> [u64; 4] {
-    let mut counts = [0; 4];
-    for (i, status) in ["", "pending", "in_progress", "completed"].into_iter().enumerate() {
-        let status = if status.is_empty() { String::new() } else { format!(" AND status = '{status}'") };
-        let table = format!("tasks WHERE (owner_id = {0} OR assignee_id = {0}){status}", user.0);
-        let n = count_rows(db, &table).await;
-        counts[i] = u64::try_from(n).unwrap();
-    }
-    counts
-}
-
-/// Writes that arrive together commit in one transaction, which counts them itself on
-/// PostgreSQL (one change per counter and status for the batch): the totals stay exact.
-async fn totals_stay_exact_when_writes_commit_together(db: Database) {
-    let repo = Arc::new(repo(&db));
-    let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
-    let mut creates = tokio::task::JoinSet::new();
-    for n in 0..60_i64 {
-        let (repo, owner) = (Arc::clone(&repo), if n % 3 == 0 { bob.clone() } else { ann.clone() });
-        let assignee = match n % 4 {
-            0 => Some(ann.id),
-            1 => Some(bob.id),
-            _ => None,
-        };
-        let status = [Status::Pending, Status::InProgress, Status::Completed][(n % 3) as usize];
-        let task = NewTask { status, assignee_id: assignee, ..draft(&format!("together {n}")) };
-        creates.spawn(async move { create_at(&repo, &owner, task, instant() + secs(n)).await });
-    }
-    let created: Vec<Task> = creates.join_all().await;
-    for who in [ann.id, bob.id] {
-        assert_eq!(totals(&repo, TaskScope::InvolvedUser(who)).await, counted_by_hand(&db, who).await);
-    }
-    // Then every one changes status, and some change hands, all at once.
-    let mut updates = tokio::task::JoinSet::new();
-    for task in created {
-        let repo = Arc::clone(&repo);
-        let moved = changed(&task, instant() + secs(100), |t| {
-            t.status = if t.status == Status::Completed { Status::Pending } else { Status::Completed };
-            if t.id.0 % 5 == 0 {
-                t.assignee_id = if t.assignee_id == Some(bob.id) { Some(ann.id) } else { Some(bob.id) };
-            }
-        });
-        updates.spawn(async move { stored_over(&repo, moved, task.version).await });
-    }
-    assert!(updates.join_all().await.into_iter().all(|stored| stored));
-    for who in [ann.id, bob.id] {
-        assert_eq!(totals(&repo, TaskScope::InvolvedUser(who)).await, counted_by_hand(&db, who).await);
-    }
-    let all = count_rows(&db, "tasks").await;
-    assert_eq!(totals(&repo, TaskScope::All).await[0], u64::try_from(all).unwrap());
-}
-
-async fn the_creation_order_is_every_task_oldest_first_with_the_total(db: Database) {
-    let repo = repo(&db);
-    let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
-    let anns = TaskScope::InvolvedUser(ann.id);
-    assert_eq!(repo.creation_order(anns, None, 100).await.unwrap(), CreationOrder::default());
-    // Created out of id order: the order is by creation time, then id.
-    let second = create_at(&repo, &ann, draft("second"), instant() + secs(2)).await;
-    let first = create_at(&repo, &ann, draft("first"), instant() + secs(1)).await;
-    let tied =
-        create_at(&repo, &bob, NewTask { assignee_id: Some(ann.id), ..draft("tied") }, instant() + secs(2)).await;
-    create_at(&repo, &bob, draft("bob's own"), instant()).await;
-    let whole = repo.creation_order(anns, None, 100).await.unwrap();
-    assert_eq!(whole.ids, [first.id, second.id, tied.id]);
-    assert_eq!((whole.last, whole.total), (Some(CreationKey::of(&tied)), 3));
-    let cut = repo.creation_order(anns, None, 2).await.unwrap();
-    assert_eq!((cut.ids.len(), cut.total), (2, 3), "at most the limit, and the whole total");
-    let after = repo.creation_order(anns, Some(CreationKey::of(&second)), 100).await.unwrap();
-    assert_eq!((after.ids, after.total), (vec![tied.id], 3));
-    let none_after = repo.creation_order(anns, Some(CreationKey::of(&tied)), 100).await.unwrap();
-    assert_eq!((none_after.ids, none_after.last, none_after.total), (vec![], None, 3));
-}
-
 async fn update_with_current_version_stores_everything(db: Database) {
     let repo = repo(&db);
     let ann = user(&db, "ann").await;
@@ -1006,198 +865,4 @@ async fn tags_with_counts_and_search(db: Database) {
     assert!(stored_over(&repo, t4, f.t4.version).await);
     assert_eq!(tags_of(TaskScope::All, Some("_")).await, vec![usage("snake_tag", 1)]);
     assert_eq!(tags_of(TaskScope::All, None).await[0], usage("home", 3));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Comments
-// ---------------------------------------------------------------------------------------------
-
-fn new_comment(task: &Task, author: &User, body: &str, at: DateTime<Utc>) -> NewComment {
-    NewComment {
-        task_id: task.id,
-        author_id: author.id,
-        body: CommentBody::parse(body).expect("a valid comment"),
-        created_at: at,
-    }
-}
-
-async fn comments_crud_and_pagination(db: Database) {
-    let tasks = repo(&db);
-    let repo = DieselCommentRepository::new(db.clone());
-    let ann = user(&db, "ann").await;
-    let bob = user(&db, "bob").await;
-    let at = instant();
-    let task = create_at(&tasks, &ann, draft("Discussed"), at).await;
-    let other = create_at(&tasks, &ann, draft("Elsewhere"), at).await;
-
-    let mut made: Vec<Comment> = Vec::new();
-    for i in 0..5 {
-        let author = if i % 2 == 0 { &ann } else { &bob };
-        let created = repo.create(new_comment(&task, author, &format!("comment {i}"), at + secs(i))).await.unwrap();
-        assert_eq!(
-            (created.task_id, created.author_id, created.body.as_str(), created.created_at, created.updated_at),
-            (task.id, author.id, format!("comment {i}").as_str(), at + secs(i), at + secs(i))
-        );
-        made.push(created);
-    }
-    let elsewhere = repo.create(new_comment(&other, &bob, "elsewhere", at)).await.unwrap();
-
-    let first = repo.list(task.id, page(1, 2)).await.unwrap();
-    assert_eq!((first.total, first.items.clone()), (5, made[..2].to_vec()), "oldest first");
-    let last = repo.list(task.id, page(3, 2)).await.unwrap();
-    assert_eq!((last.total, last.items), (5, made[4..].to_vec()));
-    let beyond = repo.list(task.id, page(4, 2)).await.unwrap();
-    assert_eq!((beyond.total, beyond.items.len()), (5, 0));
-    assert_eq!(repo.list(other.id, page(1, 20)).await.unwrap().items, vec![elsewhere.clone()]);
-
-    assert_eq!(repo.find(task.id, made[1].id).await.unwrap(), Some(made[1].clone()));
-    assert_eq!(repo.find(other.id, made[1].id).await.unwrap(), None, "a comment belongs to one task");
-    assert_eq!(repo.find(task.id, elsewhere.id).await.unwrap(), None);
-
-    assert!(repo.delete(made[1].id).await.unwrap());
-    assert!(!repo.delete(made[1].id).await.unwrap(), "a deleted comment is not deleted twice");
-    assert_eq!(repo.find(task.id, made[1].id).await.unwrap(), None);
-    let rest = repo.list(task.id, page(1, 20)).await.unwrap();
-    let expected: Vec<Comment> = made.iter().filter(|c| c.id != made[1].id).cloned().collect();
-    assert_eq!((rest.total, rest.items), (4, expected));
-
-    let missing =
-        repo.create(NewComment { task_id: TaskId(other.id.0 + 1000), ..new_comment(&task, &ann, "x", at) }).await;
-    assert!(matches!(missing, Err(RepositoryError::MissingReference { .. })), "got {missing:?}");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Idempotency keys
-// ---------------------------------------------------------------------------------------------
-
-fn keys(db: &Database) -> DieselIdempotencyStore {
-    DieselIdempotencyStore::new(db.clone())
-}
-
-fn in_progress(hash: &str) -> IdempotencyClaim {
-    IdempotencyClaim::InProgress { request_hash: hash.to_owned() }
-}
-
-async fn idempotency_claim_complete_replay(db: Database) {
-    let store = keys(&db);
-    let now = instant();
-    let until = now + TimeDelta::hours(24);
-    assert_eq!(store.claim(1, "k1", "h1", now, until).await.unwrap(), IdempotencyClaim::Claimed);
-    assert_eq!(store.claim(1, "k1", "h1", now, until).await.unwrap(), in_progress("h1"));
-    assert_eq!(store.claim(1, "k1", "h2", now, until).await.unwrap(), in_progress("h1"), "the first hash is kept");
-    assert_eq!(store.claim(2, "k1", "h1", now, until).await.unwrap(), IdempotencyClaim::Claimed, "keys are per user");
-
-    store.complete(1, "k1", 201, r#"{"id":7}"#.into(), Some("/api/v1/tasks/7".into())).await.unwrap();
-    let replay = IdempotencyClaim::Completed {
-        request_hash: "h1".into(),
-        status: 201,
-        body: r#"{"id":7}"#.into(),
-        location: Some("/api/v1/tasks/7".into()),
-    };
-    assert_eq!(store.claim(1, "k1", "h1", now + secs(5), until).await.unwrap(), replay);
-    assert_eq!(store.claim(1, "k1", "other", now + secs(5), until).await.unwrap(), replay);
-    assert_eq!(store.claim(2, "k1", "h1", now, until).await.unwrap(), in_progress("h1"));
-
-    store.complete(2, "k1", 422, "problem".into(), None).await.unwrap();
-    let failed =
-        IdempotencyClaim::Completed { request_hash: "h1".into(), status: 422, body: "problem".into(), location: None };
-    assert_eq!(store.claim(2, "k1", "h1", now, until).await.unwrap(), failed);
-}
-
-async fn idempotency_release_allows_a_retry(db: Database) {
-    let store = keys(&db);
-    let now = instant();
-    let until = now + TimeDelta::hours(24);
-    assert_eq!(store.claim(1, "k", "h1", now, until).await.unwrap(), IdempotencyClaim::Claimed);
-    store.release(1, "k").await.unwrap();
-    assert_eq!(store.claim(1, "k", "h2", now, until).await.unwrap(), IdempotencyClaim::Claimed, "released");
-    assert_eq!(store.claim(1, "k", "h1", now, until).await.unwrap(), in_progress("h2"));
-
-    store.complete(1, "k", 201, "{}".into(), None).await.unwrap();
-    store.release(1, "k").await.unwrap();
-    assert!(
-        matches!(store.claim(1, "k", "h2", now, until).await.unwrap(), IdempotencyClaim::Completed { .. }),
-        "release only forgets a claim in progress"
-    );
-    store.release(1, "never-claimed").await.unwrap();
-}
-
-async fn idempotency_expired_keys_are_claimed_again(db: Database) {
-    let store = keys(&db);
-    let t0 = instant();
-    let hour = TimeDelta::hours(1);
-    assert_eq!(store.claim(1, "k", "h1", t0, t0 + hour).await.unwrap(), IdempotencyClaim::Claimed);
-    assert_eq!(store.claim(1, "k", "h2", t0 + hour - secs(1), t0 + hour * 2).await.unwrap(), in_progress("h1"));
-    assert_eq!(
-        store.claim(1, "k", "h2", t0 + hour, t0 + hour * 2).await.unwrap(),
-        IdempotencyClaim::Claimed,
-        "a key expires at expires_at"
-    );
-    assert_eq!(store.claim(1, "k", "h3", t0 + hour, t0 + hour * 2).await.unwrap(), in_progress("h2"));
-
-    // A completed, expired key: claimed again, and its old response is gone.
-    store.complete(1, "k", 201, "old".into(), Some("/old".into())).await.unwrap();
-    let t1 = t0 + hour * 3;
-    assert_eq!(store.claim(1, "k", "h4", t1, t1 + hour).await.unwrap(), IdempotencyClaim::Claimed);
-    assert_eq!(store.claim(1, "k", "h5", t1, t1 + hour).await.unwrap(), in_progress("h4"));
-    store.complete(1, "k", 200, "new".into(), None).await.unwrap();
-    let replay =
-        IdempotencyClaim::Completed { request_hash: "h4".into(), status: 200, body: "new".into(), location: None };
-    assert_eq!(store.claim(1, "k", "h4", t1, t1 + hour).await.unwrap(), replay);
-}
-
-async fn idempotency_concurrent_claims_exactly_one_wins(db: Database) {
-    const RACERS: usize = 8;
-    let store = Arc::new(keys(&db));
-    let t0 = instant();
-    let hour = TimeDelta::hours(1);
-    // Rounds 0 and 1 race on new keys; round 2 on the key of round 1, expired by then.
-    for (round, key, now) in [(0, "fresh", t0), (1, "reused", t0), (2, "reused", t0 + hour * 2)] {
-        let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
-        let mut racers = tokio::task::JoinSet::new();
-        for racer in 0..RACERS {
-            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
-            racers.spawn(async move {
-                let hash = format!("round {round} racer {racer}");
-                barrier.wait().await;
-                (store.claim(1, key, &hash, now, now + hour).await, hash)
-            });
-        }
-        let mut winners = Vec::new();
-        let mut seen = HashSet::new();
-        while let Some(joined) = racers.join_next().await {
-            match joined.expect("the task completes") {
-                (Ok(IdempotencyClaim::Claimed), hash) => winners.push(hash),
-                (Ok(IdempotencyClaim::InProgress { request_hash }), _) => {
-                    seen.insert(request_hash);
-                }
-                (other, _) => panic!("round {round}: unexpected claim result {other:?}"),
-            }
-        }
-        assert_eq!(winners.len(), 1, "round {round}: exactly one claim wins");
-        assert!(
-            seen.iter().all(|h| *h == winners[0]),
-            "round {round}: the losers see the winner's hash, got {seen:?} vs {winners:?}"
-        );
-    }
-}
-
-async fn idempotency_purge_expired(db: Database) {
-    let store = keys(&db);
-    let t0 = instant();
-    let hour = TimeDelta::hours(1);
-    for (i, expires) in [t0 + hour, t0 + hour * 2, t0 + hour * 3].into_iter().enumerate() {
-        let key = format!("k{i}");
-        assert_eq!(store.claim(1, &key, "h", t0, expires).await.unwrap(), IdempotencyClaim::Claimed);
-    }
-    store.complete(1, "k0", 201, "{}".into(), None).await.unwrap();
-    assert_eq!(store.purge_expired(t0).await.unwrap(), 0);
-    assert_eq!(store.purge_expired(t0 + hour * 2).await.unwrap(), 2, "expires_at <= now is expired");
-    assert_eq!(store.purge_expired(t0 + hour * 2).await.unwrap(), 0);
-    assert_eq!(store.claim(1, "k2", "x", t0 + hour * 2, t0 + hour * 4).await.unwrap(), in_progress("h"), "kept");
-    assert_eq!(
-        store.claim(1, "k0", "x", t0 + hour * 2, t0 + hour * 4).await.unwrap(),
-        IdempotencyClaim::Claimed,
-        "purged"
-    );
 }
