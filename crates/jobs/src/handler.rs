@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::model::check_kind;
+use crate::kind::check_kind;
 use crate::{Job, JobsError, RetryPolicy};
 
 /// What a successful job reports. Written to the schedule's run log for scheduled jobs, and

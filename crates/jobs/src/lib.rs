@@ -23,6 +23,7 @@
 
 mod error;
 mod handler;
+mod kind;
 mod model;
 mod ports;
 mod queue;
@@ -32,9 +33,10 @@ mod schedule;
 
 pub use error::JobsError;
 pub use handler::{FnHandler, HandlerOptions, Handlers, JobFailure, JobHandler, JobOutcome, handler_fn};
+pub use kind::KIND_MAX_LEN;
 pub use model::{
     AttemptError, AttemptReport, DEFAULT_MAX_ATTEMPTS, ERROR_MAX_LEN, Enqueued, Holder, Job, JobCounts, JobId,
-    JobState, KIND_MAX_LEN, MAX_ATTEMPTS_LIMIT, NewJob, UNIQUE_KEY_MAX_LEN, Verdict, now,
+    JobState, MAX_ATTEMPTS_LIMIT, NewJob, UNIQUE_KEY_MAX_LEN, Verdict, now,
 };
 pub use ports::{AttemptOutcome, Clock, JobStore, JobsObserver, NoObserver, SystemClock};
 pub use queue::JobQueue;

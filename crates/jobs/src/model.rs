@@ -6,6 +6,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use workbench_core::{FieldErrors, Validator};
 
+use crate::kind::check_kind;
 use crate::schedule::ScheduleSlot;
 
 // Defined once for every domain; kept here so that `workbench_jobs::now` callers need not change.
@@ -16,8 +17,6 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 20;
 /// The most attempts a producer may ask for: beyond it the backoff is capped anyway and a job
 /// that failed a thousand times is not going to succeed.
 pub const MAX_ATTEMPTS_LIMIT: u32 = 1_000;
-/// The longest job kind; kinds are code constants such as `webhook.deliver`.
-pub const KIND_MAX_LEN: usize = 64;
 /// The longest unique key.
 pub const UNIQUE_KEY_MAX_LEN: usize = 255;
 /// How much of an attempt's error message is kept: enough to diagnose, bounded so that a handler
@@ -245,7 +244,7 @@ impl NewJob {
         self
     }
 
-    /// Checks every field at once: a kind of 1 to [`KIND_MAX_LEN`] characters among lower-case
+    /// Checks every field at once: a kind of 1 to [`KIND_MAX_LEN`](crate::KIND_MAX_LEN) characters among lower-case
     /// letters, digits and `._-:`; 1 to [`MAX_ATTEMPTS_LIMIT`] attempts; a unique key of 1 to
     /// [`UNIQUE_KEY_MAX_LEN`] characters.
     pub fn validate(&self) -> Result<(), FieldErrors> {
@@ -279,16 +278,6 @@ impl NewJob {
             Some(at) if at > now => (JobState::Scheduled, at),
             _ => (JobState::Available, now),
         }
-    }
-}
-
-/// Checks a job kind: 1 to [`KIND_MAX_LEN`] characters among `a-z 0-9 . _ - :`.
-pub(crate) fn check_kind(kind: &str) -> Result<(), String> {
-    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | ':');
-    if kind.is_empty() || kind.len() > KIND_MAX_LEN || !kind.chars().all(allowed) {
-        Err(format!("must be 1 to {KIND_MAX_LEN} characters among a-z, 0-9, '.', '_', '-', ':'"))
-    } else {
-        Ok(())
     }
 }
 
@@ -417,7 +406,7 @@ mod tests {
         let errors = job.validate().unwrap_err();
         assert!(errors.contains("kind") && errors.contains("max_attempts") && errors.contains("unique_key"));
         assert!(NewJob::new("webhook.deliver", serde_json::json!({})).validate().is_ok());
-        assert!(NewJob::new("k".repeat(KIND_MAX_LEN + 1), serde_json::json!({})).validate().is_err());
+        assert!(NewJob::new("k".repeat(crate::KIND_MAX_LEN + 1), serde_json::json!({})).validate().is_err());
     }
 
     #[test]

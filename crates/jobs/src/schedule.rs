@@ -18,7 +18,7 @@ use croner::Cron;
 use serde::{Deserialize, Serialize};
 use workbench_core::{FieldErrors, Validator};
 
-use crate::model::check_kind;
+use crate::kind::check_kind;
 use crate::{JobId, NewJob};
 
 const KEY_PREFIX: &str = "schedule:";

@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 use workbench_core::RepositoryError;
 use workbench_users::UserId;
 
-use crate::service::AccessChange;
+use crate::access::AccessChange;
 use crate::station::Station;
 
 /// Station rows kept per instance: see the module documentation.

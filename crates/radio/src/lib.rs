@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+mod access;
 mod addresses;
 mod census;
 mod error;
@@ -24,11 +25,12 @@ mod service;
 mod station;
 mod transmitter;
 
+pub use access::{ACCESS_TOPIC, AccessChange};
 pub use addresses::{AddressSlot, Addresses};
 pub use census::LocalCensus;
 pub use error::RadioError;
 pub use ports::{ListenerCensus, PlaylistFiles, RadioEvents, StationRepository, Track};
-pub use service::{ACCESS_TOPIC, AccessChange, Caller, Listening, MAX_PLAYLIST, OnAir, RadioService, SourceSession};
+pub use service::{Caller, Listening, MAX_PLAYLIST, OnAir, RadioService, SourceSession};
 pub use station::{
     DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, NewStation, NowPlaying, SourceKey, Station, StationChanges, StationDraft,
     StationFormat, StationSlug, digest,

@@ -31,8 +31,8 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 use workbench_users::Principal;
 
+use crate::access::AccessChange;
 use crate::relay::{QUEUE, Relay};
-use crate::service::{AccessChange, RadioService};
 
 /// Writes in one pass before the transmitter lets the thread's other tasks run.
 const PASS: usize = 256;
@@ -44,6 +44,23 @@ thread_local! {
     /// This thread's transmitters, by the address of their relay (a station deleted and made
     /// again has a new relay, and so a new transmitter).
     static ON_THIS_THREAD: RefCell<HashMap<usize, Weak<Transmitter>>> = RefCell::new(HashMap::new());
+}
+
+/// What a transmitter asks of the radio around it, and nothing more: the access changes to follow,
+/// whether a listener may still listen when a change is one it cannot judge alone, and where its
+/// station's listener count goes. [`RadioService`](crate::RadioService) answers; the transmitter,
+/// a low-level writer of sockets, holds no more of it than this.
+pub(crate) trait Oversight {
+    /// Changes to who may listen, from now on.
+    fn access_changes(&self) -> broadcast::Receiver<AccessChange>;
+    /// Whether `viewer` (`None`: anonymous) may still listen to `slug`, as stored now.
+    fn may_still_listen<'a>(
+        &'a self,
+        slug: &'a str,
+        viewer: Option<&'a Principal>,
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
+    /// `relay`'s listeners changed in number.
+    fn report(&self, slug: &str, relay: &Relay);
 }
 
 /// One station's writer on this thread; see the module documentation.
@@ -78,7 +95,7 @@ impl std::fmt::Debug for Transmitter {
 
 /// The station a transmitter writes, and whom it tells when its listeners change.
 struct Station {
-    service: RadioService,
+    oversight: Rc<dyn Oversight>,
     slug: String,
     relay: Arc<Relay>,
 }
@@ -162,7 +179,11 @@ impl Ring {
 
 impl Transmitter {
     /// This thread's transmitter of `relay`, made (and following it) if there is none.
-    pub(crate) fn for_relay(service: &RadioService, slug: &str, relay: &Arc<Relay>) -> Rc<Transmitter> {
+    pub(crate) fn for_relay<O: Oversight + Clone + 'static>(
+        radio: &O,
+        slug: &str,
+        relay: &Arc<Relay>,
+    ) -> Rc<Transmitter> {
         let key = Arc::as_ptr(relay) as usize;
         ON_THIS_THREAD.with_borrow_mut(|transmitters| {
             if let Some(transmitter) = transmitters.get(&key).and_then(Weak::upgrade)
@@ -171,10 +192,10 @@ impl Transmitter {
                 return transmitter;
             }
             // The access changes first: a change made while the relay is followed is not missed.
-            let access = service.access_changes();
+            let access = radio.access_changes();
             let (live, next) = relay.follow();
             let transmitter = Rc::new(Transmitter {
-                station: Station { service: service.clone(), slug: slug.to_owned(), relay: relay.clone() },
+                station: Station { oversight: Rc::new(radio.clone()), slug: slug.to_owned(), relay: relay.clone() },
                 listeners: RefCell::default(),
                 start: RefCell::new(Some(Following { live, next, access })),
                 joined: Notify::new(),
@@ -408,7 +429,7 @@ impl Transmitter {
                 Some(&(_, allowed)) => allowed,
                 None => {
                     // Boxed: a recheck is rare, and its state would otherwise sit in the task.
-                    let allowed = Box::pin(self.station.service.recheck(slug, viewer.as_ref())).await;
+                    let allowed = self.station.oversight.may_still_listen(slug, viewer.as_ref()).await;
                     answers.push((viewer, allowed));
                     allowed
                 }
@@ -426,7 +447,7 @@ impl Station {
     fn count_out(&self, left: usize) {
         if left > 0 {
             self.relay.tune_out(left);
-            self.service.report(&self.slug, &self.relay);
+            self.oversight.report(&self.slug, &self.relay);
         }
     }
 }
@@ -450,6 +471,7 @@ mod tests {
     use super::*;
     use crate::LocalCensus;
     use crate::RadioError;
+    use crate::RadioService;
     use crate::frames::Frame;
     use crate::ports::{MockPlaylistFiles, MockRadioEvents, MockStationRepository};
     use crate::relay::CHUNK;

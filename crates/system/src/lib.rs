@@ -11,13 +11,15 @@
 //! only `probe` touches the operating system.
 
 mod alerts;
+mod evaluator;
 mod gauges;
 mod history;
 mod monitor;
 mod probe;
 mod sample;
 
-pub use alerts::{Alert, AlertEvaluator, AlertMetric, AlertState, Thresholds};
+pub use alerts::{Alert, AlertMetric, AlertState, Thresholds};
+pub use evaluator::AlertEvaluator;
 pub use gauges::{AppGauges, AppSnapshot, LatencyBucket, LatencyHistogram};
 pub use history::{CSV_HEADER, History, to_csv};
 pub use monitor::{ConfigError, SystemConfig, SystemEvent, SystemMonitor};

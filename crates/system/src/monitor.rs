@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use chrono::{SubsecRound, Utc};
 use tokio::sync::{broadcast, watch};
 
-use crate::alerts::{Alert, AlertEvaluator, AlertMetric, AlertState, Thresholds};
+use crate::alerts::{Alert, AlertMetric, AlertState, Thresholds};
+use crate::evaluator::AlertEvaluator;
 use crate::gauges::{AppGauges, AppSnapshot};
 use crate::history::History;
 use crate::probe::{ByteTotals, Probe, Reading};

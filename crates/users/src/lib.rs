@@ -21,6 +21,7 @@ mod model;
 mod oauth;
 mod ports;
 mod principal;
+mod provider;
 mod reauth;
 mod tokens;
 mod two_factor;
@@ -34,8 +35,8 @@ pub use model::{
     Email, NewAccount, NewUser, Password, PasswordChange, ProfileChanges, Role, User, UserId, UserStatus, Username, now,
 };
 pub use oauth::{
-    AuthorizationRequest, BrowserBinding, Callback, ExternalIdentity, ExternalProfile, OAuthError, OAuthProviderName,
-    OAuthService, OAuthSignIn, OAuthStart, PendingAuthorization, ProviderError, STATE_TTL,
+    AuthorizationRequest, BrowserBinding, Callback, ExternalIdentity, ExternalProfile, OAuthError, OAuthService,
+    OAuthSignIn, OAuthStart, PendingAuthorization, ProviderError, STATE_TTL,
 };
 pub use ports::{
     AuditLog, MfaTokenStore, OAuthProvider, OAuthStateStore, PasswordHasher, RefreshTokenStore, TokenIssuer,
@@ -44,6 +45,7 @@ pub use ports::{
 pub use principal::{
     Accounts, Authenticator, CacheEpoch, PRINCIPAL_CHANGED, Principal, PrincipalCache, StoredAccounts,
 };
+pub use provider::OAuthProviderName;
 pub use reauth::{RECENT_SIGN_IN, ReauthError, Reauthentication};
 pub use tokens::{
     AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshToken, RefreshTokenRecord, SignIn, TokenHash,

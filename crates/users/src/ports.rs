@@ -6,9 +6,8 @@ use chrono::{DateTime, Utc};
 use workbench_core::{Page, PageRequest, RepositoryError};
 
 use crate::audit::{AuditEntry, AuditQuery, NewAuditEntry};
-use crate::oauth::{
-    AuthorizationRequest, ExternalIdentity, ExternalProfile, OAuthProviderName, PendingAuthorization, ProviderError,
-};
+use crate::oauth::{AuthorizationRequest, ExternalIdentity, ExternalProfile, PendingAuthorization, ProviderError};
+use crate::provider::OAuthProviderName;
 use crate::tokens::{
     AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshTokenRecord, SignIn, TokenHash,
 };

@@ -19,7 +19,7 @@ use rand::{Rng, RngCore};
 use workbench_core::{FieldErrors, Validator};
 
 use crate::audit::{AuditAction, ClientInfo, NewAuditEntry};
-use crate::oauth::OAuthProviderName;
+use crate::provider::OAuthProviderName;
 use crate::reauth::check_current_password;
 use crate::tokens::TokenHash;
 use crate::{PasswordHasher, TotpVerifier, User, UserId, UserRepository, now};

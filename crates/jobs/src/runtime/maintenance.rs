@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::watch;
 
-use super::Shared;
+use super::shared::Shared;
 use super::worker::{judge, pause};
 use crate::{Clock, Holder, JobFailure, JobStore, JobsObserver, Schedule, SlotFiring};
 

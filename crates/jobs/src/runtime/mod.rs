@@ -17,105 +17,25 @@
 //! once. Dropping a runtime instead aborts its tasks where they stand, like a crash: its jobs
 //! stay `running` until their leases lapse and a rescuer (of any instance) retries them.
 
+mod config;
 mod maintenance;
+mod shared;
 mod worker;
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::{Clock, Handlers, JobId, JobStore, JobsError, JobsObserver, NoObserver, Schedule, SystemClock};
+pub use config::RuntimeConfig;
+use shared::Shared;
 
-/// How the runtime behaves. [`RuntimeConfig::new`] gives production defaults.
-#[derive(Debug, Clone)]
-pub struct RuntimeConfig {
-    /// Jobs run at once (`JOB_WORKERS`). 0 runs no jobs, but still the scheduler, rescuer and
-    /// pruner: an instance that only serves HTTP.
-    pub workers: usize,
-    /// Jobs claimed ahead of the workers. A claim takes up to this many when the queue is
-    /// half empty; bigger means fewer, larger claims.
-    pub local_queue: usize,
-    /// How long a claim holds a job without renewal; renewed every third of it.
-    pub lease: Duration,
-    /// How often to look for jobs when no notification came (always, on SQLite).
-    pub poll_interval: Duration,
-    /// How often to look for jobs whose lease lapsed.
-    pub rescue_interval: Duration,
-    /// How long finished jobs (and schedule runs) are kept; `None` keeps them forever.
-    pub retention: Option<Duration>,
-    /// How often to prune.
-    pub prune_interval: Duration,
-    /// This instance's name on the leases it takes; unique per runtime.
-    pub instance: String,
-    /// The schedules this runtime fires. Every instance may fire the same ones.
-    pub schedules: Vec<Schedule>,
-}
-
-impl RuntimeConfig {
-    /// `workers` concurrent jobs, a local queue of twice that (at least 16), a 30 s lease, 1 s
-    /// polling, a rescue pass every 15 s, a week's retention pruned hourly, no schedules.
-    pub fn new(workers: usize) -> Self {
-        Self {
-            workers,
-            local_queue: (workers * 2).max(16),
-            lease: Duration::from_secs(30),
-            poll_interval: Duration::from_secs(1),
-            rescue_interval: Duration::from_secs(15),
-            retention: Some(Duration::from_secs(7 * 24 * 3600)),
-            prune_interval: Duration::from_secs(3600),
-            instance: default_instance(),
-            schedules: Vec::new(),
-        }
-    }
-
-    fn check(&self, handlers: &Handlers) -> Result<(), JobsError> {
-        let positive = [
-            ("lease", self.lease),
-            ("poll_interval", self.poll_interval),
-            ("rescue_interval", self.rescue_interval),
-            ("prune_interval", self.prune_interval),
-        ];
-        if let Some((name, _)) = positive.iter().find(|(_, d)| d.is_zero()) {
-            return Err(JobsError::Configuration(format!("{name} must be longer than zero")));
-        }
-        if self.instance.is_empty() || self.instance.chars().count() > 128 {
-            return Err(JobsError::Configuration("instance must be 1 to 128 characters".to_owned()));
-        }
-        if self.workers > 0 && self.local_queue == 0 {
-            return Err(JobsError::Configuration("local_queue must be at least 1".to_owned()));
-        }
-        let mut names = HashSet::new();
-        for schedule in &self.schedules {
-            if !names.insert(schedule.name()) {
-                return Err(JobsError::Configuration(format!("schedule {:?} is configured twice", schedule.name())));
-            }
-            // A schedule whose jobs nobody runs would fill the queue with discarded jobs; only a
-            // runtime with workers can tell, since a 0-worker instance runs no handlers at all.
-            if self.workers > 0 && schedule.enabled() && handlers.get(schedule.kind()).is_none() {
-                return Err(JobsError::Configuration(format!(
-                    "schedule {:?} enqueues {:?}, which has no handler",
-                    schedule.name(),
-                    schedule.kind()
-                )));
-            }
-        }
-        Ok(())
-    }
-}
+use crate::{Clock, Handlers, JobStore, JobsError, JobsObserver, NoObserver, Schedule, SystemClock};
 
 /// How long a shutdown waits for the last results to be written, at least.
 const RECORD_GRACE: Duration = Duration::from_secs(5);
-
-/// `{host}-{pid}-{random}`: readable in the admin view, unique across restarts.
-fn default_instance() -> String {
-    let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "workbench".to_owned());
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("{host}-{}-{}", std::process::id(), &random[..8])
-}
 
 /// What a graceful shutdown did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -134,57 +54,6 @@ async fn finish_by(deadline: Instant, mut task: JoinHandle<()>) -> bool {
     task.abort();
     let _ = task.await;
     false
-}
-
-/// Everything the runtime's tasks share.
-pub(crate) struct Shared {
-    pub(crate) store: Arc<dyn JobStore>,
-    pub(crate) handlers: Handlers,
-    pub(crate) observer: Arc<dyn JobsObserver>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) config: RuntimeConfig,
-    /// Jobs claimed and not yet recorded: the heartbeat renews their leases; a shutdown
-    /// releases those still here once the workers and recorder are done.
-    in_flight: Mutex<HashSet<JobId>>,
-}
-
-impl Shared {
-    pub(crate) fn owner(&self) -> &str {
-        &self.config.instance
-    }
-
-    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<JobId>> {
-        // The set stays consistent whatever panicked while holding it (inserts and removes only).
-        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn track(&self, ids: impl IntoIterator<Item = JobId>) {
-        self.in_flight().extend(ids);
-    }
-
-    pub(crate) fn untrack(&self, ids: impl IntoIterator<Item = JobId>) {
-        let mut set = self.in_flight();
-        for id in ids {
-            set.remove(&id);
-        }
-    }
-
-    pub(crate) fn tracked(&self) -> Vec<JobId> {
-        self.in_flight().iter().copied().collect()
-    }
-}
-
-#[cfg(test)]
-impl Shared {
-    pub(crate) fn for_test(
-        store: Arc<dyn JobStore>,
-        handlers: Handlers,
-        observer: Arc<dyn JobsObserver>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        let config = RuntimeConfig { instance: "test-instance".to_owned(), ..RuntimeConfig::new(2) };
-        Self { store, handlers, observer, clock, config, in_flight: Mutex::new(HashSet::new()) }
-    }
 }
 
 /// Assembles a [`JobRuntime`].
@@ -227,14 +96,7 @@ impl JobRuntimeBuilder {
         self.config.check(&self.handlers)?;
         let config = self.config;
         let workers = config.workers;
-        let shared = Arc::new(Shared {
-            store: self.store,
-            handlers: self.handlers,
-            observer: self.observer,
-            clock: self.clock,
-            config,
-            in_flight: Mutex::new(HashSet::new()),
-        });
+        let shared = Arc::new(Shared::new(self.store, self.handlers, self.observer, self.clock, config));
         // `stop`: no more claims, no more job starts, no more firing, rescuing or pruning.
         // `halt`: the end, once the running jobs are recorded (the heartbeat keeps their
         // leases until then).

@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio::time::Instant;
 
-use super::Shared;
+use super::shared::Shared;
 use crate::retry::{after_failure, random_spread};
 use crate::{
     AttemptOutcome, AttemptReport, Holder, Job, JobFailure, JobOutcome, RetryPolicy, RunOutcome, RunReport, Verdict,

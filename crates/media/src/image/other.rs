@@ -9,8 +9,8 @@ use image::codecs::webp::WebPDecoder;
 use image::metadata::Orientation;
 use image::{ColorType, ExtendedColorType, ImageDecoder, ImageEncoder};
 
+use super::limits::{ImageError, Limits, MIB};
 use super::raster::{Layout, Raster};
-use super::{ImageError, Limits};
 use crate::MediaType;
 
 /// A decoded PNG, GIF (first frame) or WebP, and the orientation its metadata states.
@@ -150,7 +150,7 @@ fn limit_error(error: image::ImageError, width: u32, height: u32, limits: &Limit
             }
             _ => ImageError::Malformed(format!(
                 "decoding it needs more than the {} MiB allowed",
-                limits.max_decoded_bytes / super::MIB
+                limits.max_decoded_bytes / MIB
             )),
         },
         other => decode_error(&other),

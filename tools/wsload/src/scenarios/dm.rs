@@ -19,7 +19,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::{Ctx, close_all, connect_all, round2};
+use super::shared::{Ctx, close_all, connect_all, round2};
 use crate::conn::{Conn, End, Event, Handler, Out, Tally, Wire};
 use crate::pacer::Pacer;
 use crate::report::{Latency, emit, now_us, parse_instant_us, row};
@@ -240,7 +240,7 @@ async fn pace_to_one(conns: &[Conn], to: i64, rate: f64, bytes: usize, stop: &At
 async fn phase(conns: &[Conn], stats: &Stats, a: &DmArgs, rate: f64, phase_no: u64) -> Value {
     stats.start_phase(phase_no);
     let sent = pace(conns, rate, a.secs, a.warmup_secs, phase_no).await;
-    let drained = super::wait_until(Duration::from_secs(a.drain_secs), || {
+    let drained = super::shared::wait_until(Duration::from_secs(a.drain_secs), || {
         stats.received.load(Ordering::Relaxed) >= sent.sent && stats.echoes.load(Ordering::Relaxed) >= sent.sent
     })
     .await;
@@ -284,12 +284,12 @@ async fn open(
     ctx: &Ctx,
     total: usize,
     extra: usize,
-) -> anyhow::Result<(Vec<users::User>, Arc<Stats>, Arc<Wire>, super::Connected)> {
+) -> anyhow::Result<(Vec<users::User>, Arc<Stats>, Arc<Wire>, super::shared::Connected)> {
     let (first, count) = ctx.common.accounts(total);
     if count < 2 {
         bail!("need at least 2 connections in this process, got {count}");
     }
-    let accounts = super::accounts(ctx, first, count + extra).await?;
+    let accounts = super::shared::accounts(ctx, first, count + extra).await?;
     let stats = Arc::new(Stats::default());
     let wire = Arc::new(Wire::default());
     let connected = connect_all(ctx, &accounts[..count], &stats, &wire).await;
@@ -299,7 +299,7 @@ async fn open(
     Ok((accounts, stats, wire, connected))
 }
 
-fn common_json(ctx: &Ctx, count: usize, connected: &super::Connected, stats: &Stats, wire: &Wire) -> Value {
+fn common_json(ctx: &Ctx, count: usize, connected: &super::shared::Connected, stats: &Stats, wire: &Wire) -> Value {
     json!({
         "connections": count, "connected": connected.conns.len(), "connect_failed": connected.failed.total(),
         "connect_failures": connected.failed.snapshot(), "connect_secs": round2(connected.secs),

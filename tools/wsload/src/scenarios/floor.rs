@@ -28,7 +28,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use super::room::{Round, Rounds, content, parse_content};
-use super::{close_all, round2};
+use super::shared::{close_all, round2};
 use crate::conn::{End, Event, Handler, Wire, loopback_sources, small_config};
 use crate::log;
 use crate::report::{emit, now_us, row};
@@ -183,7 +183,7 @@ pub async fn run(a: &FloorArgs, sources: u8, out: Option<&std::path::Path>) -> a
         *count.round.lock().unwrap_or_else(PoisonError::into_inner) = Round::new(rep, m);
         let send_us = now_us();
         to_sender.send(message_event(rep, send_us)).context("floor: the sender stopped")?;
-        super::wait_until(Duration::from_secs(30), || {
+        super::shared::wait_until(Duration::from_secs(30), || {
             count.round.lock().unwrap_or_else(PoisonError::into_inner).arrivals.len() >= m
         })
         .await;

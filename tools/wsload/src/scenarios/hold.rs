@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
-use super::{Ctx, close_all, connect_all, own_rss_kb, round2, rss_kb};
+use super::shared::{Ctx, close_all, connect_all, own_rss_kb, round2, rss_kb};
 use crate::conn::{End, Event, Handler, Wire};
 use crate::report::{emit, row};
 use crate::{Shard, log, users};
@@ -67,7 +67,7 @@ impl Handler for Idle {
 
 /// The sockets of this process.
 struct Local {
-    connected: super::Connected,
+    connected: super::shared::Connected,
     idle: Arc<Idle>,
     wire: Arc<Wire>,
 }
@@ -76,7 +76,7 @@ async fn open(ctx: &Ctx, first: usize, count: usize, from_cache_only: bool) -> a
     let accounts = if from_cache_only {
         users::from_cache(&ctx.common.tokens, &ctx.base, first, count)?
     } else {
-        super::accounts(ctx, first, count).await?
+        super::shared::accounts(ctx, first, count).await?
     };
     let idle = Arc::new(Idle::default());
     let wire = Arc::new(Wire::default());
@@ -127,7 +127,7 @@ pub async fn run(ctx: &Ctx, a: &HoldArgs) -> anyhow::Result<ExitCode> {
     }
     let procs = if a.procs == 0 { count.div_ceil(9_500).max(1) } else { a.procs };
     // Every account signed in before any socket opens (and before the memory baseline).
-    super::accounts(ctx, first, count).await?;
+    super::shared::accounts(ctx, first, count).await?;
     if let Some(pid) = ctx.common.server_pid {
         // Let the sign-in burst's allocations settle out of the baseline.
         tokio::time::sleep(Duration::from_secs(a.settle_secs)).await;

@@ -12,7 +12,7 @@ use anyhow::bail;
 use clap::Args;
 use serde_json::{Value, json};
 
-use super::{Ctx, close_all, connect_all, round2};
+use super::shared::{Ctx, close_all, connect_all, round2};
 use crate::conn::{End, Event, Handler, Out, Tally, Wire};
 use crate::log;
 use crate::report::{emit, now_us, parse_instant_us, row};
@@ -148,7 +148,7 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
     if count < 2 {
         bail!("need at least 2 members, got {count}");
     }
-    let accounts = super::accounts(ctx, first, count).await?;
+    let accounts = super::shared::accounts(ctx, first, count).await?;
     let slug = format!("bench-{}", now_us() / 1000);
     let resp = ctx
         .http
@@ -194,7 +194,7 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
     .await;
     let joined_or_gone = {
         let mut last_log = Instant::now();
-        super::wait_until(Duration::from_secs(a.join_secs), || {
+        super::shared::wait_until(Duration::from_secs(a.join_secs), || {
             if last_log.elapsed() >= Duration::from_secs(5) {
                 last_log = Instant::now();
                 log!(
@@ -237,7 +237,7 @@ pub async fn run(ctx: &Ctx, a: &RoomArgs) -> anyhow::Result<ExitCode> {
             log!("the sending member's socket is gone");
             continue;
         }
-        super::wait_until(Duration::from_secs(a.wait_secs), || {
+        super::shared::wait_until(Duration::from_secs(a.wait_secs), || {
             let open = m.saturating_sub(stats.disconnects.load(Ordering::Relaxed) as usize);
             stats.round.lock().unwrap_or_else(PoisonError::into_inner).arrivals.len() >= open
         })

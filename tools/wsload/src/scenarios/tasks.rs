@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use super::dm::{content, parse_content, partner};
-use super::{Ctx, close_all, connect_all, round2};
+use super::shared::{Ctx, close_all, connect_all, round2};
 use crate::conn::{End, Event, Handler, Tally, Wire};
 use crate::log;
 use crate::pacer::Pacer;
@@ -114,7 +114,7 @@ pub async fn run(ctx: &Ctx, a: &TasksArgs) -> anyhow::Result<ExitCode> {
     if count < 2 {
         bail!("need at least 2 connections in this process, got {count}");
     }
-    let accounts = super::accounts(ctx, first, count).await?;
+    let accounts = super::shared::accounts(ctx, first, count).await?;
     let stats = Arc::new(Stats::default());
     let wire = Arc::new(Wire::default());
     let connected = connect_all(ctx, &accounts, &stats, &wire).await;
@@ -196,7 +196,7 @@ pub async fn run(ctx: &Ctx, a: &TasksArgs) -> anyhow::Result<ExitCode> {
              lease is (a server killed without giving it up holds it for its lease, 30 s)"
         );
     }
-    let all_arrived = super::wait_until(Duration::from_secs(a.drain_secs), || {
+    let all_arrived = super::shared::wait_until(Duration::from_secs(a.drain_secs), || {
         stats.owner_events.load(Ordering::Relaxed) >= n_created
             && stats.assignee_events.load(Ordering::Relaxed) >= n_created
     })

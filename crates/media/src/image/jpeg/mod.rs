@@ -26,7 +26,7 @@ use turbo as codec;
 
 use image::metadata::Orientation;
 
-use super::ImageError;
+use super::limits::ImageError;
 use super::raster::Raster;
 
 /// What a JPEG's samples are, as its frame header and Adobe marker declare them.
