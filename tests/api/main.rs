@@ -8,6 +8,7 @@ mod auth;
 mod chat;
 mod cluster;
 mod comments;
+mod conversations;
 mod events;
 mod files;
 mod integrations;
