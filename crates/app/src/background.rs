@@ -15,7 +15,7 @@ use anyhow::Context;
 use workbench_core::broadcast::Broadcast;
 use workbench_events::{BroadcastPublisher, EventPublisher, Relay, RelayConfig};
 use workbench_files::BlobStore;
-use workbench_http::tasks::events::WirePresenter;
+use workbench_http::events::WirePresenter;
 use workbench_jobs::{
     HandlerOptions, Handlers, JobQueue, JobRuntime, RuntimeConfig, Schedule, ScheduleInfo, ScheduleSpec,
 };

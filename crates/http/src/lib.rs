@@ -19,6 +19,7 @@ pub mod auth;
 pub mod body;
 pub mod chat;
 pub mod dashboard;
+pub mod events;
 pub mod extract;
 pub mod files;
 pub mod groups;

@@ -9,7 +9,7 @@ use workbench_users::now;
 
 pub mod dto;
 mod errors;
-pub mod events;
+pub(crate) mod events;
 
 use crate::extract::{CurrentUser, Json, Query};
 use crate::groups::Routes;
@@ -17,7 +17,10 @@ use crate::idempotency::{Created, IdempotencyKeySchema};
 use crate::pagination::{DataList, PageQuery, Paginated, paginated};
 use crate::preconditions::{IfMatchSchema, etag, if_match, none_match_hits};
 use crate::problem::{ApiError, Problem};
-use crate::responses::{BadRequest, Forbidden, NotFound, PreconditionFailed, Unauthorized, Unprocessable};
+use crate::responses::{
+    BadRequest, Forbidden, KEY_IN_USE, NOT_JSON_OR_BAD_KEY, NOT_MODIFIED, NotFound, PreconditionFailed, Unauthorized,
+    Unprocessable,
+};
 use crate::state::AppState;
 use dto::{
     CommentResponse, CreateCommentRequest, CreateTaskRequest, OccurrencesQuery, OccurrencesResponse, TagQuery,
@@ -68,10 +71,10 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
                 ("ListTaskComments" = (operation_id = "list_task_comments", parameters(("id" = "$response.body#/id")))),
                 ("CreateTaskComment" = (operation_id = "create_task_comment", parameters(("id" = "$response.body#/id")))),
             )),
-        (status = 400, description = "The body is not JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = NOT_JSON_OR_BAD_KEY, body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
         (status = 403, description = "A viewer of the project named by `project_id`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = KEY_IN_USE, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, all listed (or a reused Idempotency-Key with another body)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -155,7 +158,7 @@ pub async fn stats(
     ),
     responses(
         (status = 200, body = TaskResponse, headers(("ETag" = String))),
-        (status = 304, description = "Not modified since the `If-None-Match` version"),
+        (status = 304, description = NOT_MODIFIED),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
@@ -360,7 +363,7 @@ pub async fn comments(
         (status = 400, description = "The body is not JSON, the path cannot be parsed, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = KEY_IN_USE, body = Problem, content_type = "application/problem+json"),
         (status = 422, response = Unprocessable),
     )
 )]

@@ -9,6 +9,7 @@ use workbench_trades::{MarketFilter, Trade, TradeFilter, TradeId};
 
 pub mod dto;
 mod errors;
+pub(crate) mod events;
 
 use crate::extract::{CurrentUser, Json, Query};
 use crate::groups::Routes;
@@ -16,7 +17,10 @@ use crate::idempotency::{Created, IdempotencyKeySchema};
 use crate::pagination::{Paginated, paginated};
 use crate::preconditions::{IfMatchSchema, etag, if_match, none_match_hits};
 use crate::problem::{ApiError, Problem};
-use crate::responses::{BadRequest, Forbidden, NotFound, PreconditionFailed, Unauthorized, Unprocessable};
+use crate::responses::{
+    BadRequest, Forbidden, KEY_IN_USE, NOT_JSON_OR_BAD_KEY, NOT_MODIFIED, NotFound, PreconditionFailed, Unauthorized,
+    Unprocessable,
+};
 use crate::state::AppState;
 use dto::{CounterTradeRequest, CreateTradeRequest, MarketItemResponse, MarketQuery, TradeListQuery, TradeResponse};
 
@@ -119,9 +123,9 @@ pub async fn list(
                 ("GetTrade" = (operation_id = "get_trade", parameters(("id" = "$response.body#/id")))),
                 ("CancelTrade" = (operation_id = "cancel_trade", parameters(("id" = "$response.body#/id")))),
             )),
-        (status = 400, description = "The body is not JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = NOT_JSON_OR_BAD_KEY, body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
-        (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = KEY_IN_USE, body = Problem, content_type = "application/problem+json"),
         (status = 422, response = Unprocessable),
     )
 )]
@@ -157,7 +161,7 @@ pub async fn propose(
     ),
     responses(
         (status = 200, body = TradeResponse, headers(("ETag" = String))),
-        (status = 304, description = "Not modified since the `If-None-Match` version"),
+        (status = 304, description = NOT_MODIFIED),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
