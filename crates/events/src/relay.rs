@@ -180,7 +180,7 @@ impl State {
 
     /// Takes the lease, or renews it when less than half is left; whether this instance holds it.
     async fn hold_lease(&mut self) -> bool {
-        let now = crate_now();
+        let now = workbench_core::now();
         let lease = TimeDelta::from_std(self.config.lease).unwrap_or(TimeDelta::seconds(30));
         if let Some(until) = self.held_until
             && until - now > lease / 2
@@ -260,12 +260,6 @@ impl State {
         let delay = Duration::from_millis(250).saturating_mul(1 << self.failures.min(10));
         delay.min(self.config.max_backoff)
     }
-}
-
-/// Now, truncated to microseconds like every stored instant.
-fn crate_now() -> DateTime<Utc> {
-    use chrono::SubsecRound;
-    Utc::now().trunc_subsecs(6)
 }
 
 #[cfg(test)]
@@ -358,7 +352,7 @@ mod tests {
             subject_id: id,
             audience: vec![UserId(1)],
             payload: serde_json::value::to_raw_value(&serde_json::json!({"id": id})).unwrap(),
-            occurred_at: crate_now(),
+            occurred_at: workbench_core::now(),
         }
     }
 

@@ -19,6 +19,11 @@ impl TaskEvent {
     /// Every task event.
     pub const ALL: [TaskEvent; 3] = [TaskEvent::Created, TaskEvent::Updated, TaskEvent::Deleted];
 
+    /// What the bus topics of task events start with (`event.task.updated`, as
+    /// [`BroadcastPublisher::topic`](crate::BroadcastPublisher::topic) names them): the realtime
+    /// hub is given it to deliver them to their audience.
+    pub const BUS_PREFIX: &'static str = "event.task.";
+
     /// `task.created`, `task.updated`, `task.deleted`.
     pub fn name(self) -> &'static str {
         match self {

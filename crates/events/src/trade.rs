@@ -31,6 +31,11 @@ impl TradeEvent {
         TradeEvent::Expired,
     ];
 
+    /// What the bus topics of trade events start with (`event.trade.accepted`, as
+    /// [`BroadcastPublisher::topic`](crate::BroadcastPublisher::topic) names them): the realtime
+    /// hub is given it to deliver them to both parties.
+    pub const BUS_PREFIX: &'static str = "event.trade.";
+
     /// `trade.proposed`, `trade.accepted`, ...
     pub fn name(self) -> &'static str {
         match self {

@@ -2,17 +2,17 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Instant;
 
 use std::num::NonZeroU32;
 
 use bytestring::ByteString;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tokio::sync::Notify;
 use workbench_core::broadcast::{Broadcast, Delivery};
 use workbench_users::{Principal, Role, UserId};
 
+use crate::closing::{CloseReason, Closing};
 use crate::mailbox::{CloseSignal, Mailbox, Offered, Outbox, Sender, mailbox};
 use crate::route::{self, TOPIC, Target};
 
@@ -28,6 +28,10 @@ pub struct HubConfig {
     /// a stream of database writes (nor multiply its allowance by opening more of them).
     pub messages_per_second: NonZeroU32,
     pub messages_burst: NonZeroU32,
+    /// The bus topics of domain events delivered to their audience, by prefix (`event.task.`):
+    /// each domain with such events names its own (`workbench_events::TaskEvent::BUS_PREFIX`),
+    /// and the app lists them. None by default.
+    pub event_topics: &'static [&'static str],
 }
 
 impl Default for HubConfig {
@@ -39,6 +43,7 @@ impl Default for HubConfig {
             max_per_user: 16,
             messages_per_second: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
             messages_burst: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN),
+            event_topics: &[],
         }
     }
 }
@@ -54,78 +59,6 @@ pub enum Refused {
 /// One connection's id, unique within this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(u64);
-
-/// Why the server closes a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// Its queue of outgoing frames filled: the client stopped reading.
-    SlowConsumer,
-    /// The account lost what the connection was opened with: it was disabled or deleted, its
-    /// password or role changed, or its tokens were revoked.
-    Revoked,
-    /// The access token the connection lives by expired, and no newer one was sent.
-    Expired,
-    /// The server is shutting down.
-    Shutdown,
-}
-
-impl CloseReason {
-    /// The WebSocket close code: application codes 4008 ("slow consumer") and 4001 ("sign in
-    /// again": the credentials no longer hold), or 1001 (going away).
-    pub fn code(self) -> u16 {
-        match self {
-            Self::SlowConsumer => 4008,
-            Self::Revoked | Self::Expired => 4001,
-            Self::Shutdown => 1001,
-        }
-    }
-
-    pub fn description(self) -> &'static str {
-        match self {
-            Self::SlowConsumer => "slow consumer: too many undelivered messages",
-            Self::Revoked => "the account's access changed: sign in again",
-            Self::Expired => "the access token expired: send a newer one before it does",
-            Self::Shutdown => "the server is shutting down",
-        }
-    }
-}
-
-/// A connection's close signal: set once, by whoever decides first; the socket task waits on it.
-#[derive(Debug, Default)]
-pub struct Closing {
-    reason: OnceLock<CloseReason>,
-    notify: Notify,
-}
-
-impl Closing {
-    /// Asks the connection to close for `reason`, unless it was already asked.
-    pub fn close(&self, reason: CloseReason) {
-        if self.reason.set(reason).is_ok() {
-            // `notify_one` keeps a permit when nobody waits yet, so the signal is not missed.
-            self.notify.notify_one();
-        }
-    }
-
-    /// Resolves once the connection was asked to close, with the reason.
-    pub async fn wait(&self) -> CloseReason {
-        loop {
-            if let Some(reason) = self.reason.get() {
-                return *reason;
-            }
-            self.notify.notified().await;
-        }
-    }
-
-    pub fn reason(&self) -> Option<CloseReason> {
-        self.reason.get().copied()
-    }
-
-    /// Whether the connection was asked to close: from then on it is sent nothing more (what
-    /// ended may be the right to hear it), even before its task has closed the socket.
-    fn is_asked(&self) -> bool {
-        self.reason.get().is_some()
-    }
-}
 
 struct Peer {
     user: UserId,
@@ -636,7 +569,8 @@ async fn route_bus(hub: Weak<Inner>, mut subscription: workbench_core::broadcast
         let Some(hub) = hub.upgrade() else { return };
         match delivery {
             Delivery::Message(message) => {
-                if let Some((target, frame)) = route::decode(&message.topic, &message.payload) {
+                if let Some((target, frame)) = route::decode(&message.topic, &message.payload, hub.config.event_topics)
+                {
                     hub.deliver(&target, &frame);
                 }
             }
@@ -931,7 +865,7 @@ mod tests {
     #[tokio::test]
     async fn task_events_from_the_relay_reach_their_audience() {
         let bus = Arc::new(LocalBroadcast::new());
-        let hub = Hub::new(bus.clone(), HubConfig::default());
+        let hub = Hub::new(bus.clone(), HubConfig { event_topics: &["event.task."], ..HubConfig::default() });
         let (mut owner, _) = hub.register(&who(1, 0)).unwrap();
         let (mut stranger, _) = hub.register(&who(3, 0)).unwrap();
         let envelope = br#"{"id":"evt_1","type":"task.created","timestamp":"2026-01-15T10:30:00Z","data":{"id":5},"audience":[1,2]}"#;

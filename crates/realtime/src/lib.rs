@@ -19,12 +19,14 @@
 //! The hub is transport-agnostic: frames are ready-made JSON text (serialised once, shared by
 //! every recipient); the application owns their shapes and the socket itself.
 
+mod closing;
 mod hub;
 mod mailbox;
 mod presence;
 mod route;
 
-pub use hub::{CloseReason, Closing, Connection, ConnectionId, Hub, HubConfig, Refused};
+pub use closing::{CloseReason, Closing};
+pub use hub::{Connection, ConnectionId, Hub, HubConfig, Refused};
 pub use mailbox::{CloseSignal, Mailbox, Transmit, Transmitted};
 pub use presence::{
     HEARTBEAT_EVERY, PRESENCE_AUDIENCE_MAX, PRESENCE_SNAPSHOT_MAX, PRESENCE_TTL, Realtime, RealtimeTasks, SWEEP_EVERY,

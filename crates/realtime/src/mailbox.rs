@@ -21,7 +21,7 @@ use std::task::{Poll, Waker};
 
 use bytestring::ByteString;
 
-use crate::hub::Closing;
+use crate::closing::Closing;
 
 /// Room for this many frames is kept when the queue empties; a larger burst's is given back.
 const KEPT_WHEN_EMPTY: usize = 4;

@@ -8,10 +8,6 @@ use workbench_users::UserId;
 /// The bus topic of frames for users or a room.
 pub const TOPIC: &str = "realtime";
 
-/// The prefixes of domain events on the bus (`event.task.updated`, `event.trade.accepted`),
-/// published by the outbox relay.
-const EVENT_TOPIC_PREFIXES: [&str; 2] = ["event.task.", "event.trade."];
-
 /// Who a frame published on the bus is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -42,9 +38,10 @@ pub(crate) fn encode(target: &Target, frame: &str) -> Vec<u8> {
     payload
 }
 
-/// Reads a bus message meant for realtime clients: a frame of [`TOPIC`], or a task event
-/// published by the relay. `None` for other topics and for what cannot be read.
-pub(crate) fn decode(topic: &str, payload: &[u8]) -> Option<(Target, ByteString)> {
+/// Reads a bus message meant for realtime clients: a frame of [`TOPIC`], or a domain event
+/// published by the relay under one of `events` (the prefixes the domains named, such as
+/// `event.task.`). `None` for other topics and for what cannot be read.
+pub(crate) fn decode(topic: &str, payload: &[u8], events: &[&str]) -> Option<(Target, ByteString)> {
     if topic == TOPIC {
         let text = std::str::from_utf8(payload).ok()?;
         let (header, frame) = text.split_once('\n')?;
@@ -62,7 +59,7 @@ pub(crate) fn decode(topic: &str, payload: &[u8]) -> Option<(Target, ByteString)
         };
         return Some((target, ByteString::from(frame)));
     }
-    if EVENT_TOPIC_PREFIXES.iter().any(|prefix| topic.starts_with(prefix)) {
+    if events.iter().any(|prefix| topic.starts_with(prefix)) {
         return domain_event(payload);
     }
     None
@@ -94,13 +91,15 @@ fn domain_event(payload: &[u8]) -> Option<(Target, ByteString)> {
 mod tests {
     use super::*;
 
+    const EVENTS: &[&str] = &["event.task.", "event.trade."];
+
     #[test]
     fn trade_events_reach_both_parties() {
         let payload = br#"{"type":"trade.accepted","data":{"id":3},"audience":[1,2]}"#;
-        let (target, frame) = decode("event.trade.accepted", payload).expect("decodes");
+        let (target, frame) = decode("event.trade.accepted", payload, EVENTS).expect("decodes");
         assert_eq!(target, Target::Users(vec![UserId(1), UserId(2)]));
         assert_eq!(&*frame, r#"{"type":"trade.accepted","data":{"id":3}}"#);
-        assert!(decode("event.chat.sent", payload).is_none(), "only the domains' events");
+        assert!(decode("event.chat.sent", payload, EVENTS).is_none(), "only the domains' events");
     }
 
     #[test]
@@ -111,22 +110,22 @@ mod tests {
             Target::RoomExcept { room: "ops-team".into(), except: UserId(7) },
         ] {
             let payload = encode(&target, r#"{"type":"x","data":{"a":"b\nc"}}"#);
-            let (decoded, frame) = decode(TOPIC, &payload).expect("decodes");
+            let (decoded, frame) = decode(TOPIC, &payload, EVENTS).expect("decodes");
             assert_eq!(decoded, target);
             assert_eq!(&*frame, r#"{"type":"x","data":{"a":"b\nc"}}"#);
         }
-        assert!(decode(TOPIC, b"q 1\n{}").is_none());
-        assert!(decode(TOPIC, b"u 1,x\n{}").is_none());
-        assert!(decode("principal.changed", b"7").is_none());
+        assert!(decode(TOPIC, b"q 1\n{}", EVENTS).is_none());
+        assert!(decode(TOPIC, b"u 1,x\n{}", EVENTS).is_none());
+        assert!(decode("principal.changed", b"7", EVENTS).is_none());
     }
 
     #[test]
     fn a_task_event_goes_to_its_audience_as_type_and_data() {
         let payload = br#"{"id":"evt_3","type":"task.deleted","timestamp":"2026-01-15T10:30:00Z","data":{"id":9},"audience":[1,2]}"#;
-        let (target, frame) = decode("event.task.deleted", payload).expect("decodes");
+        let (target, frame) = decode("event.task.deleted", payload, EVENTS).expect("decodes");
         assert_eq!(target, Target::Users(vec![UserId(1), UserId(2)]));
         assert_eq!(&*frame, r#"{"type":"task.deleted","data":{"id":9}}"#);
         // Without an audience nobody may see it.
-        assert!(decode("event.task.deleted", br#"{"type":"task.deleted","data":{"id":9}}"#).is_none());
+        assert!(decode("event.task.deleted", br#"{"type":"task.deleted","data":{"id":9}}"#, EVENTS).is_none());
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use workbench_chat::{ChatService, Presence};
 use workbench_core::broadcast::Broadcast;
+use workbench_events::{TaskEvent, TradeEvent};
 use workbench_presence::{MemoryPresence, RedisPresence};
 use workbench_realtime::{Hub, HubConfig, PRESENCE_TTL, Realtime};
 use workbench_store::{Database, DieselChatStore};
@@ -27,6 +28,8 @@ pub fn services(
     };
     let hub = HubConfig {
         max_per_user: usize::try_from(settings.limits.ws_max_sockets_per_user).unwrap_or(usize::MAX),
+        // The domains whose events reach their audience's sockets.
+        event_topics: &[TaskEvent::BUS_PREFIX, TradeEvent::BUS_PREFIX],
         ..HubConfig::default()
     };
     let realtime = Realtime::new(
