@@ -7,6 +7,7 @@
 
 mod query;
 mod saved;
+mod tasks;
 
 pub use query::{Assignee, Due, FIELD, Group, MAX_TERMS, Query};
 #[cfg(feature = "mock")]
@@ -15,3 +16,4 @@ pub use saved::{
     MAX_PER_USER, NAME_MAX_CHARS, NewSavedSearch, QUERY_MAX_CHARS, SavedSearch, SavedSearchDraft, SavedSearchError,
     SavedSearchId, SavedSearchRepository, SavedSearchService,
 };
+pub use tasks::TaskFilterError;

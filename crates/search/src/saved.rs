@@ -129,22 +129,13 @@ impl SavedSearchService {
         let q = v.required("q", draft.q, |q| {
             BoundedText::<QUERY_MAX_CHARS>::parse(&q).map(BoundedText::into_inner).map_err(|e| e.to_string())
         });
-        let mut errors = v.finish().err();
-        if let Some(Err(terms)) = q.as_deref().map(Query::parse) {
-            match &mut errors {
-                Some(errors) => errors.append(terms),
-                None => errors = Some(terms),
-            }
-        }
-        if let Some(errors) = errors {
-            return Err(errors.into());
-        }
-        let search = NewSavedSearch {
-            user_id: caller.id,
-            name: name.expect("checked"),
-            q: q.expect("checked"),
-            created_at: now(),
+        // The query's own terms are checked too, and named after the fields.
+        let terms = match q.as_deref().map(Query::parse) {
+            Some(Err(terms)) => Err(terms),
+            _ => Ok(()),
         };
+        let ((name, q), ()) = FieldErrors::both(v.finish_with(name.zip(q)), terms)?;
+        let search = NewSavedSearch { user_id: caller.id, name, q, created_at: now() };
         self.searches.insert(search, MAX_PER_USER).await?.ok_or(SavedSearchError::TooMany)
     }
 

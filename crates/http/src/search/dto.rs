@@ -115,10 +115,9 @@ impl SearchQuery {
                 Some(n) => Ok(n.unsigned_abs().min(MAX_LIMIT)),
             },
         );
-        v.finish()?;
-        let query = query.expect("checked");
-        let groups = query.groups(&groups.expect("checked"));
-        Ok(Search { query, groups, limit: limit.expect("checked") })
+        let (query, (groups, limit)) = v.finish_with(query.zip(groups.zip(limit)))?;
+        let groups = query.groups(&groups);
+        Ok(Search { query, groups, limit })
     }
 }
 

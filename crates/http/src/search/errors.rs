@@ -1,7 +1,7 @@
 //! The search domain's errors as problem documents.
 
 use workbench_core::RepositoryError;
-use workbench_search::SavedSearchError;
+use workbench_search::{SavedSearchError, TaskFilterError};
 
 use crate::problem::ApiError;
 
@@ -16,6 +16,15 @@ impl From<SavedSearchError> for ApiError {
             SavedSearchError::NotFound => ApiError::not_found("You keep no saved search with that id."),
             SavedSearchError::Repository(RepositoryError::Unavailable(cause)) => ApiError::internal(cause),
             SavedSearchError::Repository(other) => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<TaskFilterError> for ApiError {
+    fn from(e: TaskFilterError) -> Self {
+        match e {
+            TaskFilterError::Invalid(errors) => ApiError::validation(errors),
+            TaskFilterError::Users(e) => e.into(),
         }
     }
 }

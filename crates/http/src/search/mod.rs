@@ -4,9 +4,9 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
-use workbench_core::{FieldErrors, PageRequest};
+use workbench_core::PageRequest;
 use workbench_products::{ProductFilter, ProductSearch, ProductStatus};
-use workbench_search::{Assignee, FIELD, Group, SavedSearchId};
+use workbench_search::{Group, SavedSearchId};
 
 pub mod dto;
 mod errors;
@@ -81,19 +81,8 @@ pub async fn search(
         if !wanted(Group::Tasks) {
             return Ok((None, None));
         }
-        let assignee = match &query.assignee {
-            None => None,
-            Some(Assignee::Me) => Some(viewer.id),
-            Some(Assignee::Username(name)) => match state.users.by_username(&viewer, name).await? {
-                Some(user) => Some(user.id),
-                None => {
-                    let message = format!("term `assignee:{name}`: no user is called {name:?}");
-                    return Err(FieldErrors::single(FIELD, message).into());
-                }
-            },
-        };
         // Newest first, as `GET /tasks?q=` lists them.
-        let filter = query.task_filter(assignee, workbench_users::now());
+        let filter = query.tasks_for(&viewer, &state.users, workbench_users::now()).await?;
         let (found, facets) = futures_util::try_join!(
             state.tasks.search(&viewer, filter.clone(), page.per_page()),
             state.tasks.facets(&viewer, filter),
