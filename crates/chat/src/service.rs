@@ -263,7 +263,7 @@ impl ChatService {
         if before.is_some_and(|b| b < 1) {
             v.fail("before", "must be a message id (at least 1)");
         }
-        v.finish()?;
+        let text = v.finish_with(text)?;
         let within = match (with, room) {
             (Some(other), _) => Some(Conversation::direct(caller.id, UserId(other))),
             (None, Some(room)) => {
@@ -277,13 +277,7 @@ impl ChatService {
             }
             (None, None) => None,
         };
-        let search = MessageSearch {
-            reader: caller.id,
-            text: text.expect("checked"),
-            within,
-            before: before.map(MessageId),
-            page,
-        };
+        let search = MessageSearch { reader: caller.id, text, within, before: before.map(MessageId), page };
         self.found_as_read(caller, self.store.search(search).await?).await
     }
 
@@ -461,8 +455,7 @@ impl ChatService {
             (Some(w), None) if w == caller.id.0 => v.fail("with", "cannot be yourself"),
             _ => {}
         }
-        v.finish()?;
-        let up_to = up_to.expect("checked");
+        let up_to = v.finish_with(up_to)?;
         let (conversation, counterpart) = match (with, room) {
             (Some(other), _) => {
                 self.active_user(other).await?;

@@ -1,10 +1,21 @@
 //! Problem responses that many routes share, declared once in the OpenAPI document's components
 //! and referenced from each route's annotation (`(status = 401, response = Unauthorized)`), so an
-//! annotation lists only what is particular to its route.
+//! annotation lists only what is particular to its route. Responses whose description several
+//! routes repeat inline (a `304`, an `Idempotency-Key`'s `400` and `409`) name it here once, as a
+//! constant, so that the document keeps them inline as it always did.
 
 use utoipa::ToResponse;
 
 use crate::problem::Problem;
+
+/// `304` of a conditional `GET`: the description of every route that answers one.
+pub const NOT_MODIFIED: &str = "Not modified since the `If-None-Match` version";
+
+/// `400` of a route that takes a JSON body and an `Idempotency-Key`.
+pub const NOT_JSON_OR_BAD_KEY: &str = "The body is not JSON, or a bad Idempotency-Key";
+
+/// `409` of a route that takes an `Idempotency-Key`, when a request with the same key is under way.
+pub const KEY_IN_USE: &str = "The same Idempotency-Key is still being processed";
 
 /// `400`: the body is not JSON (or not labelled as JSON), or a path or query value cannot be parsed.
 #[derive(Debug, ToResponse)]

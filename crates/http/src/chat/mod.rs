@@ -18,7 +18,7 @@ use crate::groups::Routes;
 use crate::idempotency::{Created, IdempotencyKeySchema};
 use crate::pagination::{DataList, PageQuery, Paginated, paginated};
 use crate::problem::{ApiError, Problem};
-use crate::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable};
+use crate::responses::{BadRequest, Forbidden, NOT_JSON_OR_BAD_KEY, NotFound, Unauthorized, Unprocessable};
 use crate::state::AppState;
 use dto::{
     AddMemberRequest, ChatSearchQuery, ConversationResponse, CreateRoomRequest, EditMessageRequest, HistoryQuery,
@@ -80,7 +80,7 @@ pub async fn rooms(
                 ("ListRoomMessages" = (operation_id = "list_chat_room_messages", parameters(("room" = "$response.body#/name")))),
                 ("AddRoomMember" = (operation_id = "add_chat_room_member", parameters(("room" = "$response.body#/name")))),
             )),
-        (status = 400, description = "The body is not JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = NOT_JSON_OR_BAD_KEY, body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
         (status = 409, description = "A room of this name exists, or the same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, all listed (`name` not a slug)", body = Problem, content_type = "application/problem+json"),

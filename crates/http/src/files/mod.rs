@@ -26,7 +26,7 @@ use crate::groups::Routes;
 use crate::idempotency::{Created, IdempotencyKeySchema};
 use crate::pagination::DataList;
 use crate::problem::{ApiError, Problem};
-use crate::responses::{BadRequest, NotFound, Unauthorized, Unprocessable};
+use crate::responses::{BadRequest, KEY_IN_USE, NOT_JSON_OR_BAD_KEY, NotFound, Unauthorized, Unprocessable};
 use crate::state::AppState;
 use dto::{
     BoundUploadForm, FileResponse, PdfRequestBody, PdfRequestSchema, PdfTemplateName, StreamQuery, TaskReportData,
@@ -128,7 +128,7 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
         (status = 400, description = "Not a multipart body, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
         (status = 403, description = "`task_id` names a task the caller sees but may not change (a viewer of its project): attaching is a change", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = KEY_IN_USE, body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The bytes are not of an accepted type; text that opens as HTML, XML or SVG is not plain text", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No `file` part, or a part the form does not have (every one named, with `file` when it is missing too); an unknown `kind`; a task the caller cannot see or an item not theirs; both at once; an image whose decoded size would pass `MAX_IMAGE_PIXELS` or 512 MiB (refused before decoding), or damaged", body = Problem, content_type = "application/problem+json"),
@@ -159,7 +159,7 @@ pub async fn upload(
         (status = 400, description = "Not a multipart body, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = KEY_IN_USE, body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The bytes are not of an accepted type; text that opens as HTML, XML or SVG is not plain text", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No `file` part, or a part the form does not have (every one named, with `file` when it is missing too); an unknown `kind`; an image whose decoded size would pass `MAX_IMAGE_PIXELS` or 512 MiB (refused before decoding), or damaged", body = Problem, content_type = "application/problem+json"),
@@ -194,7 +194,7 @@ pub async fn upload_to_user_product(
         (status = 401, response = Unauthorized),
         (status = 403, description = "The caller sees the task but may not change it (a viewer of its project)", body = Problem, content_type = "application/problem+json"),
         (status = 404, response = NotFound),
-        (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = KEY_IN_USE, body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The bytes are not of an accepted type; text that opens as HTML, XML or SVG is not plain text", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No `file` part, or a part the form does not have (every one named, with `file` when it is missing too); an unknown `kind`; an image whose decoded size would pass `MAX_IMAGE_PIXELS` or 512 MiB (refused before decoding), or damaged", body = Problem, content_type = "application/problem+json"),
@@ -460,9 +460,9 @@ pub async fn remove(
                 ("GetPdf" = (operation_id = "get_file", parameters(("id" = "$response.body#/id")))),
                 ("DownloadPdf" = (operation_id = "download_file", parameters(("id" = "$response.body#/id")))),
             )),
-        (status = 400, description = "The body is not JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = NOT_JSON_OR_BAD_KEY, body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
-        (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = KEY_IN_USE, body = Problem, content_type = "application/problem+json"),
         (status = 422, response = Unprocessable),
         (status = 503, description = "`pdf-render-timeout`: the render ran past its time bound and was abandoned; try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),

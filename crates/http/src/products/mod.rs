@@ -14,7 +14,10 @@ use crate::idempotency::{Created, IdempotencyKeySchema};
 use crate::pagination::{DataList, Paginated, paginated};
 use crate::preconditions::{IfMatchSchema, etag, if_match, none_match_hits};
 use crate::problem::{ApiError, Problem};
-use crate::responses::{BadRequest, Forbidden, NotFound, PreconditionFailed, Unauthorized, Unprocessable};
+use crate::responses::{
+    BadRequest, Forbidden, KEY_IN_USE, NOT_JSON_OR_BAD_KEY, NOT_MODIFIED, NotFound, PreconditionFailed, Unauthorized,
+    Unprocessable,
+};
 use crate::state::AppState;
 use dto::{
     CategoryResponse, CreateCategoryRequest, CreateProductRequest, ProductListQuery, ProductResponse,
@@ -93,7 +96,7 @@ pub async fn get_category(state: web::Data<AppState>, id: web::Path<i64>) -> Res
     request_body = CreateCategoryRequest,
     responses(
         (status = 201, body = CategoryResponse, headers(("Location" = String), ("ETag" = String))),
-        (status = 400, description = "The body is not JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = NOT_JSON_OR_BAD_KEY, body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 409, description = "The slug is taken, or the same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
@@ -246,7 +249,7 @@ pub async fn search(
     ),
     responses(
         (status = 200, body = ProductResponse, headers(("ETag" = String))),
-        (status = 304, description = "Not modified since the `If-None-Match` version"),
+        (status = 304, description = NOT_MODIFIED),
         (status = 400, response = BadRequest),
         (status = 404, response = NotFound),
     )
@@ -275,10 +278,10 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>, id: web::Path<i64
                     parameters(("id" = "$response.body#/id"), ("If-Match" = "$response.header.ETag")))),
                 ("DeleteProduct" = (operation_id = "delete_product", parameters(("id" = "$response.body#/id")))),
             )),
-        (status = 400, description = "The body is not JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = NOT_JSON_OR_BAD_KEY, body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
-        (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = KEY_IN_USE, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, all listed (an unknown `category_id` among them), or a reused Idempotency-Key with another body", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -18,7 +18,10 @@ use crate::idempotency::{Created, IdempotencyKeySchema};
 use crate::pagination::{PageQuery, Paginated, paginated};
 use crate::preconditions::{IfMatchSchema, etag, if_match, none_match_hits};
 use crate::problem::{ApiError, Problem};
-use crate::responses::{BadRequest, Forbidden, NotFound, PreconditionFailed, Unauthorized, Unprocessable};
+use crate::responses::{
+    BadRequest, Forbidden, KEY_IN_USE, NOT_JSON_OR_BAD_KEY, NOT_MODIFIED, NotFound, PreconditionFailed, Unauthorized,
+    Unprocessable,
+};
 use crate::state::AppState;
 use dto::{
     AddProjectMemberRequest, ChangeProjectRoleRequest, CreateProjectInviteRequest, CreateProjectRequest,
@@ -98,9 +101,9 @@ pub async fn list(
                     parameters(("id" = "$response.body#/id"), ("If-Match" = "$response.header.ETag")))),
                 ("DeleteProject" = (operation_id = "delete_project", parameters(("id" = "$response.body#/id")))),
             )),
-        (status = 400, description = "The body is not JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = NOT_JSON_OR_BAD_KEY, body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
-        (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = KEY_IN_USE, body = Problem, content_type = "application/problem+json"),
         (status = 422, response = Unprocessable),
     )
 )]
@@ -136,7 +139,7 @@ pub async fn create(
     ),
     responses(
         (status = 200, body = ProjectResponse, headers(("ETag" = String))),
-        (status = 304, description = "Not modified since the `If-None-Match` version"),
+        (status = 304, description = NOT_MODIFIED),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),

@@ -14,7 +14,9 @@ use crate::idempotency::{Created, IdempotencyKeySchema};
 use crate::pagination::{DataList, Paginated, paginated};
 use crate::preconditions::{IfMatchSchema, etag, if_match, none_match_hits};
 use crate::problem::{ApiError, Problem};
-use crate::responses::{BadRequest, NotFound, PreconditionFailed, Unauthorized, Unprocessable};
+use crate::responses::{
+    BadRequest, NOT_JSON_OR_BAD_KEY, NOT_MODIFIED, NotFound, PreconditionFailed, Unauthorized, Unprocessable,
+};
 use crate::state::AppState;
 use dto::{
     CreateUserProductRequest, UpdateUserProductRequest, UserProductListQuery, UserProductResponse, WarrantyQueryParams,
@@ -109,7 +111,7 @@ pub async fn warranty(
                     parameters(("id" = "$response.body#/id"), ("If-Match" = "$response.header.ETag")))),
                 ("DeleteUserProduct" = (operation_id = "delete_user_product", parameters(("id" = "$response.body#/id")))),
             )),
-        (status = 400, description = "The body is not JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = NOT_JSON_OR_BAD_KEY, body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
         (status = 409, description = "The caller already has this product with this serial number, or the same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, all listed (an unknown or discontinued `product_id` among them), or a reused Idempotency-Key with another body", body = Problem, content_type = "application/problem+json"),
@@ -147,7 +149,7 @@ pub async fn create(
     ),
     responses(
         (status = 200, body = UserProductResponse, headers(("ETag" = String))),
-        (status = 304, description = "Not modified since the `If-None-Match` version"),
+        (status = 304, description = NOT_MODIFIED),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),

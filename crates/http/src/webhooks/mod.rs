@@ -16,7 +16,7 @@ use crate::groups::Routes;
 use crate::idempotency::{Created, IdempotencyKeySchema};
 use crate::pagination::{DataList, PageQuery, Paginated, paginated};
 use crate::problem::{ApiError, Problem};
-use crate::responses::{BadRequest, NotFound, Unauthorized, Unprocessable};
+use crate::responses::{BadRequest, NOT_JSON_OR_BAD_KEY, NotFound, Unauthorized, Unprocessable};
 use crate::state::AppState;
 use dto::{
     CreateSubscriptionRequest, DeliveryAttemptResponse, InboundDeliveryResponse, InboundListQuery, InboundReceipt,
@@ -137,7 +137,7 @@ pub async fn stripe(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -
     request_body = CreateSubscriptionRequest,
     responses(
         (status = 201, body = SubscriptionCreatedResponse),
-        (status = 400, description = "The body is not JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = NOT_JSON_OR_BAD_KEY, body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
         (status = 409, description = "The caller has as many subscriptions as allowed (20), or the same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `url` (not http(s), credentials, an internal address) or `events`, all listed; or a reused Idempotency-Key with another body", body = Problem, content_type = "application/problem+json"),
