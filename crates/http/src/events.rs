@@ -3,7 +3,7 @@
 //! broadcast port under `event.<name>`, to outbound webhook subscriptions and to NATS, then
 //! removes them, so the outbox holds only what is not yet published. What an event carries is its
 //! subject as this API shows it: each domain that has such events presents its own, next to its
-//! wire types ([`crate::tasks::events`], [`crate::trades::events`]).
+//! wire types (`tasks/events.rs`, `trades/events.rs`).
 
 use serde_json::value::RawValue;
 use workbench_events::{EventPresenter, OutboxEvent};

@@ -23,9 +23,9 @@
 //!
 //! A connection turned away is closed in stages, as RFC 9112 §9.6 asks of a server that answers
 //! before it has read the request: its own side first, then what the client still sends is read
-//! and dropped until the client closes, for at most [`LINGER`]. Closed at once, a connection whose
+//! and dropped until the client closes, for at most 2 s. Closed at once, a connection whose
 //! request arrives after the answer is reset, and the reset can take the answer with it: the
-//! client sees "connection reset" instead of why. At most [`MAX_LINGERING`] linger at once
+//! client sees "connection reset" instead of why. At most 64 linger at once
 //! (no more than the listener may hold), so that a flood of refusals costs a bounded number of
 //! descriptors for a bounded time; beyond that, a refused connection is closed at once as before.
 
