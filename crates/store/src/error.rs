@@ -67,6 +67,12 @@ pub(crate) fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// A count or attempt number of the domain (`u32`) as SQL's `INTEGER`, saturating (never past
+/// `i32::MAX`, which no such number reaches).
+pub(crate) fn int(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
 /// `map_db_error` for queries that have no unique index a client could break.
 pub(crate) fn db(e: DieselError) -> RepositoryError {
     map_db_error(e, &[])

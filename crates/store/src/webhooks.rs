@@ -20,15 +20,11 @@ use workbench_webhooks::{
 
 use crate::connection::per_engine;
 use crate::database::write_transaction;
-use crate::error::{corrupt, count, db};
+use crate::error::{corrupt, count, db, int};
 use crate::jobs::{JobsWaker, enqueue_in};
 use crate::paging::counted_page;
 use crate::schema::{inbound_webhooks, webhook_attempts, webhook_deliveries, webhook_subscriptions};
 use crate::{AnyConnection, Database};
-
-fn int(n: u32) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
 
 /// Stores `job`, failing the transaction if it is not stored: its unique key (if any) is free by
 /// construction, so anything else is a broken invariant rather than a duplicate to ignore.

@@ -63,6 +63,6 @@ impl Shared {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let config = RuntimeConfig { instance: "test-instance".to_owned(), ..RuntimeConfig::new(2) };
-        Self { store, handlers, observer, clock, config, in_flight: Mutex::new(HashSet::new()) }
+        Self::new(store, handlers, observer, clock, config)
     }
 }

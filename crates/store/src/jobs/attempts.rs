@@ -10,9 +10,9 @@ use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamp};
 use workbench_core::RepositoryError;
 use workbench_jobs::{AttemptReport, Holder, JobId, JobState, Verdict};
 
-use super::row::{ID_CHUNK, JobRow, int, to_json};
+use super::row::{ID_CHUNK, JobRow, to_json};
 use crate::AnyConnection;
-use crate::error::db;
+use crate::error::{db, int};
 use crate::schema::{jobs, schedule_runs};
 
 const PG_CLAIM: &str = "WITH next AS (

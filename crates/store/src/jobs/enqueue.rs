@@ -9,10 +9,10 @@ use diesel::sql_types::{Array, BigInt, Integer, Nullable, SmallInt, Text, Timest
 use workbench_core::RepositoryError;
 use workbench_jobs::{Enqueued, JobId, NewJob};
 
-use super::row::{int, to_json};
+use super::row::to_json;
 use crate::AnyConnection;
 use crate::connection::per_engine;
-use crate::error::db;
+use crate::error::{db, int};
 use crate::schema::jobs;
 
 #[derive(Insertable)]

@@ -42,14 +42,14 @@ use workbench_jobs::{
 
 use attempts::{PG_PRUNE, SQLITE_CLAIM, SQLITE_PRUNE, claim_pg, record_in};
 pub(crate) use enqueue::enqueue_in;
-use row::{ID_CHUNK, JobRow, find_job, int, into_jobs};
+use row::{ID_CHUNK, JobRow, find_job, into_jobs};
 use runs::{RunRow, fire_in};
 pub use signal::JobsWaker;
 use signal::{Signal, listen, notify_in};
 
 use crate::connection::per_engine;
 use crate::database::write_transaction;
-use crate::error::{corrupt, count, db, map_db_error};
+use crate::error::{corrupt, count, db, int, map_db_error};
 use crate::paging::counted_page;
 use crate::schema::{jobs, schedule_runs};
 use crate::{AnyConnection, Backend, Database};

@@ -58,10 +58,6 @@ pub(super) fn into_jobs(rows: Vec<JobRow>) -> Result<Vec<Job>, RepositoryError> 
     rows.into_iter().map(JobRow::into_job).collect()
 }
 
-pub(super) fn int(n: u32) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
 pub(super) fn to_json(encoded: serde_json::Result<String>) -> Result<String, RepositoryError> {
     encoded.map_err(|e| RepositoryError::Unavailable(e.into()))
 }
