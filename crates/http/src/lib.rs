@@ -17,6 +17,7 @@ pub mod access_log;
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod caldav;
 pub mod chat;
 pub mod dashboard;
 pub mod events;

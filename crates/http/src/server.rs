@@ -77,6 +77,8 @@ pub fn serve(
             .configure(routes::operational)
             .configure(|cfg| routes::api(cfg, &routes))
             .split_for_parts();
+        // CalDAV, outside `/api/v1` and the OpenAPI document, with the tasks it serves.
+        let app = if routes.serves("tasks") { app.configure(crate::caldav::configure) } else { app };
         app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", doc.clone()))
             .service(web::redirect("/swagger-ui", "/swagger-ui/"))
             .default_service(web::to(no_route))

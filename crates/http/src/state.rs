@@ -40,6 +40,8 @@ pub struct AppState {
     /// The administrators' counts across the platform.
     pub dashboard: DashboardService,
     pub tasks: TaskService,
+    /// Tasks as calendars (CalDAV), written through `tasks`.
+    pub calendars: workbench_calendars::CalendarService,
     /// Projects shared by a team: members, roles and invitations.
     pub projects: ProjectService,
     /// Chat rooms, members, messages and their history.

@@ -10,6 +10,7 @@
 //! domain only ever sees its own types and [`RepositoryError`](workbench_core::RepositoryError).
 
 mod audit;
+mod calendars;
 mod census;
 mod chat;
 mod columns;
@@ -46,6 +47,7 @@ mod webhooks;
 pub mod testing;
 
 pub use audit::DieselAuditLog;
+pub use calendars::DieselCalendarStore;
 pub use census::DieselPlatformCensus;
 pub use chat::{DERIVED_TABLES, DieselChatStore, rebuild_search_index};
 pub use connection::{AnyConnection, Backend};

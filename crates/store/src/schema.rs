@@ -563,6 +563,31 @@ diesel::joinable!(totp_recovery_codes -> users (user_id));
 diesel::joinable!(totp_credentials -> users (user_id));
 diesel::joinable!(oauth_identities -> users (user_id));
 diesel::joinable!(mfa_tokens -> users (user_id));
+diesel::table! {
+    /// What a CalDAV client wrote beside a task: the UID and resource name it chose and its last
+    /// calendar object as sent. A task no client wrote has no row.
+    calendar_objects (task_id) {
+        task_id -> BigInt,
+        uid -> Text,
+        name -> Text,
+        source -> Text,
+    }
+}
+
+diesel::table! {
+    /// Each calendar's change log, kept by triggers on `tasks` (migration `calendars`): `calendar`
+    /// is a user's id for their personal tasks, minus a project's id for its tasks; `seq` is the
+    /// row's place in commit order, null until numbered.
+    calendar_changes (id) {
+        id -> BigInt,
+        calendar -> BigInt,
+        task_id -> BigInt,
+        gone_name -> Nullable<Text>,
+        seq -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(calendar_objects -> tasks (task_id));
 diesel::joinable!(task_tags -> tasks (task_id));
 diesel::joinable!(tasks -> projects (project_id));
 diesel::joinable!(task_comments -> tasks (task_id));
@@ -628,4 +653,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_invites,
     trades,
     trade_items,
+    calendar_objects,
+    calendar_changes,
 );

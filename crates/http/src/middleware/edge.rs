@@ -261,8 +261,21 @@ fn ensure_problem<B: MessageBody + 'static>(response: ServiceResponse<B>) -> Ser
     if !(status.is_client_error() || status.is_server_error()) || is_problem() {
         return response.map_into_boxed_body();
     }
+    // CalDAV's errors are `DAV:error` bodies: those its handlers wrote are kept, and actix's own
+    // (an object over the size limit) become one.
+    let dav = crate::caldav::paths::is_dav(response.request().path());
+    let is_xml =
+        || response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/xml"));
+    if dav && is_xml() {
+        return response.map_into_boxed_body();
+    }
     let (req, old) = response.into_parts();
-    let mut replacement = ApiError::from_status(status).error_response();
+    let mut replacement = if dav {
+        let reason = status.canonical_reason().unwrap_or("Refused");
+        crate::caldav::DavError::new(status, None, reason).error_response()
+    } else {
+        ApiError::from_status(status).error_response()
+    };
     // Only the body is replaced: what the inner middleware and handlers said about the exchange
     // (Allow, WWW-Authenticate, Retry-After, RateLimit-*, CORS) holds for the problem too.
     // Headers describing the old body would lie about the new one.

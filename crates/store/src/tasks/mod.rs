@@ -9,7 +9,7 @@ mod comments;
 mod counts;
 mod filter;
 mod list;
-mod row;
+pub(crate) mod row;
 mod statements;
 mod writes;
 

@@ -15,7 +15,7 @@ use crate::schema::tasks;
 row! {
     /// A task as read: every column but the derived ones (`priority_rank`, `search_text`).
     #[derive(Debug)]
-    pub(super) struct TaskRow in tasks {
+    pub(crate) struct TaskRow in tasks {
         id: i64,
         title: String,
         description: Option<String>,
@@ -39,7 +39,7 @@ row! {
 pub(super) type TaskRowSqlType = diesel::dsl::SqlTypeOf<<TaskRow as Selectable<Db>>::SelectExpression>;
 
 impl TaskRow {
-    pub(super) fn into_task(self) -> Result<Task, RepositoryError> {
+    pub(crate) fn into_task(self) -> Result<Task, RepositoryError> {
         let status = Status::parse(&self.status).map_err(|e| corrupt("tasks.status", &e))?;
         let priority = Priority::parse(&self.priority).map_err(|e| corrupt("tasks.priority", &e))?;
         let tags: Vec<String> = serde_json::from_str(&self.tags).map_err(|e| corrupt("tasks.tags", e))?;

@@ -1,0 +1,301 @@
+//! The calendar use cases: what a CalDAV client reads and writes, on the task domain's rules.
+
+use std::sync::Arc;
+
+use workbench_projects::ProjectId;
+use workbench_tasks::{ProjectMembership, Standing, Task, TaskDraft, TaskId, TaskPatch, TaskService};
+use workbench_users::Principal;
+
+use crate::vtodo::{self, ClientTodo, VtodoError};
+use crate::{Calendar, CalendarError, CalendarId, CalendarObject, CalendarStore, ChangesSince, ObjectEntry, SyncToken};
+
+/// The resource name of a task no client named: `workbench-task-<id>.ics`. The store writes the
+/// same name in SQL (the change log of a deleted task); the two are kept in step by its tests.
+pub fn default_name(task: TaskId) -> String {
+    format!("{DEFAULT_NAME_PREFIX}{}.ics", task.0)
+}
+
+/// What every default name starts with: reserved, so that no client's name can ever be a task's.
+pub const DEFAULT_NAME_PREFIX: &str = "workbench-task-";
+
+/// The most changes one sync answer carries when the client set no `DAV:limit`: more are
+/// reported as a truncated answer the client continues from.
+pub const MAX_CHANGES: usize = 5_000;
+
+/// What a write asks of the object's current state (`If-Match`, `If-None-Match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// Nothing asked.
+    None,
+    /// `If-None-Match: *`: create only.
+    Absent,
+    /// `If-Match: *`: change only.
+    Exists,
+    /// `If-Match` with this version's `ETag`.
+    Version(i64),
+    /// `If-Match` with tags of which none is a version of this server: never holds.
+    Never,
+}
+
+/// A calendar object as a client reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectData {
+    /// Its resource name.
+    pub name: String,
+    /// Its task's version: the `ETag`.
+    pub version: i64,
+    /// The iCalendar text.
+    pub data: String,
+}
+
+/// What a `PUT` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Made a task.
+    Created,
+    /// Changed one.
+    Updated,
+}
+
+/// CalDAV's view of tasks: calendars, their objects and changes. Writes are the task domain's
+/// (`TaskService`): the same validation, visibility, events, caches, webhooks and recurrence as
+/// REST; what the task does not hold is kept beside it ([`CalendarStore::keep`]).
+#[derive(Clone)]
+pub struct CalendarService {
+    store: Arc<dyn CalendarStore>,
+    tasks: TaskService,
+    projects: Arc<dyn ProjectMembership>,
+}
+
+impl std::fmt::Debug for CalendarService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CalendarService").finish_non_exhaustive()
+    }
+}
+
+impl CalendarService {
+    /// The service over the calendar store, the task domain's service and project membership.
+    pub fn new(store: Arc<dyn CalendarStore>, tasks: TaskService, projects: Arc<dyn ProjectMembership>) -> Self {
+        Self { store, tasks, projects }
+    }
+
+    /// Every calendar `user` sees: their personal tasks, then one per project they belong to.
+    pub async fn calendars(&self, user: &Principal) -> Result<Vec<Calendar>, CalendarError> {
+        let mut calendars = vec![personal(user)];
+        let mut projects = self.store.projects_of(user.id).await?;
+        projects.sort_by_key(|(id, _, _)| *id);
+        calendars.extend(projects.into_iter().map(|(id, role, name)| Calendar {
+            id: CalendarId::Project(id),
+            display_name: name,
+            role: Some(role),
+        }));
+        Ok(calendars)
+    }
+
+    /// One calendar of `user`'s, as their membership stands at this moment: a project they left a
+    /// moment ago, or another user's personal calendar, is not found.
+    pub async fn calendar(&self, user: &Principal, id: CalendarId) -> Result<Calendar, CalendarError> {
+        match id {
+            CalendarId::Personal(owner) if owner == user.id => Ok(personal(user)),
+            CalendarId::Personal(_) => Err(CalendarError::NotFound),
+            CalendarId::Project(project) => self.project_calendar(user, project).await,
+        }
+    }
+
+    async fn project_calendar(&self, user: &Principal, project: ProjectId) -> Result<Calendar, CalendarError> {
+        let Standing::Member(_) = self.projects.standing(project, user.id).await? else {
+            return Err(CalendarError::NotFound);
+        };
+        let projects = self.store.projects_of(user.id).await?;
+        let (_, role, name) = projects.into_iter().find(|(id, _, _)| *id == project).ok_or(CalendarError::NotFound)?;
+        Ok(Calendar { id: CalendarId::Project(project), display_name: name, role: Some(role) })
+    }
+
+    /// The calendar's sync token now (also its `CS:getctag`).
+    pub async fn token(&self, calendar: &Calendar) -> Result<SyncToken, CalendarError> {
+        Ok(self.store.token(calendar.id).await?)
+    }
+
+    /// Every object of the calendar (at most `limit`, in task-id order) and the token of the same
+    /// moment: an initial sync.
+    pub async fn listing(
+        &self,
+        calendar: &Calendar,
+        limit: Option<usize>,
+    ) -> Result<(Vec<ObjectEntry>, SyncToken), CalendarError> {
+        Ok(self.store.listing(calendar.id, limit).await?)
+    }
+
+    /// What changed since the token `uri` (a URI this calendar gave), at most `limit` tasks.
+    pub async fn changes(
+        &self,
+        calendar: &Calendar,
+        uri: &str,
+        limit: Option<usize>,
+    ) -> Result<ChangesSince, CalendarError> {
+        let since = SyncToken::from_uri(calendar.id, uri).ok_or(CalendarError::InvalidSyncToken)?;
+        let limit = limit.unwrap_or(MAX_CHANGES).clamp(1, MAX_CHANGES);
+        self.store.changes(calendar.id, since, limit).await?.ok_or(CalendarError::InvalidSyncToken)
+    }
+
+    /// The objects named (every object of the calendar for `None`), rendered; a name that
+    /// designates nothing in the calendar is left out.
+    pub async fn read(&self, calendar: &Calendar, names: Option<&[String]>) -> Result<Vec<ObjectData>, CalendarError> {
+        let tasks = match names {
+            None => None,
+            Some(names) => {
+                let mut ids = Vec::with_capacity(names.len());
+                for name in names {
+                    if let Some(id) = self.store.named(calendar.id, name).await? {
+                        ids.push(id);
+                    }
+                }
+                Some(ids)
+            }
+        };
+        let objects = self.store.objects(calendar.id, tasks).await?;
+        Ok(objects.iter().map(|(task, object)| render(task, object.as_ref())).collect())
+    }
+
+    /// One object of the calendar.
+    pub async fn get(&self, calendar: &Calendar, name: &str) -> Result<ObjectData, CalendarError> {
+        let id = self.store.named(calendar.id, name).await?.ok_or(CalendarError::NotFound)?;
+        let objects = self.store.objects(calendar.id, Some(vec![id])).await?;
+        let (task, object) = objects.first().ok_or(CalendarError::NotFound)?;
+        Ok(render(task, object.as_ref()))
+    }
+
+    /// Writes the object `name` of the calendar from a client's iCalendar text: a new task, or a
+    /// change to the task it designates, as `user`, if `precondition` holds.
+    pub async fn put(
+        &self,
+        user: &Principal,
+        calendar: &Calendar,
+        name: &str,
+        body: &str,
+        precondition: Precondition,
+    ) -> Result<Written, CalendarError> {
+        if !calendar.writable() {
+            return Err(CalendarError::Forbidden("a project's viewers read its tasks; editors change them".into()));
+        }
+        let todo = vtodo::parse(body)?;
+        match self.store.named(calendar.id, name).await? {
+            None => {
+                if !matches!(precondition, Precondition::None | Precondition::Absent) {
+                    return Err(CalendarError::PreconditionFailed);
+                }
+                self.create(user, calendar, name, body, todo).await
+            }
+            Some(id) => {
+                let if_match = match precondition {
+                    Precondition::Absent | Precondition::Never => return Err(CalendarError::PreconditionFailed),
+                    Precondition::Version(version) => Some(version),
+                    Precondition::None | Precondition::Exists => None,
+                };
+                self.update(user, calendar, id, name, body, todo, if_match).await
+            }
+        }
+    }
+
+    async fn create(
+        &self,
+        user: &Principal,
+        calendar: &Calendar,
+        name: &str,
+        body: &str,
+        todo: ClientTodo,
+    ) -> Result<Written, CalendarError> {
+        if name.starts_with(DEFAULT_NAME_PREFIX) {
+            return Err(CalendarError::Forbidden(format!(
+                "names starting with {DEFAULT_NAME_PREFIX} are Workbench's own; choose another name"
+            )));
+        }
+        if let Some(other) = self.store.with_uid(calendar.id, &todo.uid).await? {
+            return Err(CalendarError::UidConflict(other.name));
+        }
+        let project_id = match calendar.id {
+            CalendarId::Project(project) => Some(project.0),
+            CalendarId::Personal(_) => None,
+        };
+        let uid = todo.uid.clone();
+        let draft = TaskDraft {
+            title: todo.title,
+            description: todo.description,
+            status: Some(todo.status),
+            priority: Some(todo.priority),
+            due_date: todo.due,
+            assignee_id: None,
+            tags: Some(todo.tags),
+            project_id,
+            recurrence: todo.recurrence,
+            type_failures: Default::default(),
+        };
+        let task = self.tasks.create(user, draft).await?;
+        let object = CalendarObject { task_id: task.id, uid, name: name.to_owned(), source: body.to_owned() };
+        self.store.keep(calendar.id, object).await?;
+        Ok(Written::Created)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn update(
+        &self,
+        user: &Principal,
+        calendar: &Calendar,
+        id: TaskId,
+        name: &str,
+        body: &str,
+        todo: ClientTodo,
+        if_match: Option<i64>,
+    ) -> Result<Written, CalendarError> {
+        let kept = self.store.objects(calendar.id, Some(vec![id])).await?;
+        let (task, object) = kept.first().ok_or(CalendarError::NotFound)?;
+        let uid = object.as_ref().map_or_else(|| vtodo::default_uid(task.id), |o| o.uid.clone());
+        if todo.uid != uid {
+            return Err(VtodoError::InvalidObject(format!("the object's UID is {uid}; a UID cannot change")).into());
+        }
+        let patch = TaskPatch {
+            title: Some(todo.title),
+            description: Some(todo.description),
+            status: Some(Some(todo.status)),
+            priority: Some(Some(todo.priority)),
+            due_date: Some(todo.due),
+            assignee_id: None,
+            tags: Some(Some(todo.tags)),
+            project_id: None,
+            recurrence: Some(todo.recurrence),
+        };
+        self.tasks.update(user, id, patch, if_match).await?;
+        let object = CalendarObject { task_id: id, uid, name: name.to_owned(), source: body.to_owned() };
+        self.store.keep(calendar.id, object).await?;
+        Ok(Written::Updated)
+    }
+
+    /// Deletes the task the object `name` designates, as `user`, if `precondition` holds.
+    pub async fn delete(
+        &self,
+        user: &Principal,
+        calendar: &Calendar,
+        name: &str,
+        precondition: Precondition,
+    ) -> Result<(), CalendarError> {
+        let id = self.store.named(calendar.id, name).await?.ok_or(CalendarError::NotFound)?;
+        let if_match = match precondition {
+            Precondition::Absent | Precondition::Never => return Err(CalendarError::PreconditionFailed),
+            Precondition::Version(version) => Some(version),
+            Precondition::None | Precondition::Exists => None,
+        };
+        Ok(self.tasks.delete(user, id, if_match).await?)
+    }
+}
+
+fn personal(user: &Principal) -> Calendar {
+    Calendar { id: CalendarId::Personal(user.id), display_name: Calendar::PERSONAL_NAME.to_owned(), role: None }
+}
+
+fn render(task: &Task, object: Option<&CalendarObject>) -> ObjectData {
+    let (name, uid, source) = match object {
+        Some(o) => (o.name.clone(), o.uid.clone(), Some(o.source.as_str())),
+        None => (default_name(task.id), vtodo::default_uid(task.id), None),
+    };
+    ObjectData { name, version: task.version, data: vtodo::render(task, &uid, source) }
+}
