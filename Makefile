@@ -15,7 +15,7 @@ endif
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: fresh-check help run demo test lint doc check-links fmt openapi openapi-check build release bench bench-tokens bench-project bench-search bench-chat bench-radio ws-bench fuzz-api clean-data browser-test
+.PHONY: fresh-check help run demo test lint doc check-links fmt openapi openapi-check build release bench bench-caldav bench-tokens bench-project bench-search bench-chat bench-radio ws-bench fuzz-api clean-data browser-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,6 +72,12 @@ clean-data: ## Delete the local SQLite database
 
 bench: ## Load-test hot task paths on SQLite and PostgreSQL (release build, wrk); figures in target/bench/
 	./scripts/bench.sh
+
+bench-caldav: ## CalDAV beside Radicale 3 and Xandikos at 1,000 todos: PUT, initial sync, multiget, incremental sync (SIZES=1000,100000 adds Workbench alone at 100,000; BENCH_DATABASE_URL for PostgreSQL); figures in target/bench/caldav.md
+	$(CARGO) build --release $(FEATURES) -p workbench-app --bin workbench
+	@[ -x target/caldav-venv/bin/python ] || python3 -m venv target/caldav-venv
+	@target/caldav-venv/bin/pip install -q --disable-pip-version-check -r tests/caldav/requirements.txt
+	target/caldav-venv/bin/python scripts/bench-caldav.py --serve target/release/workbench --sizes $${SIZES:-1000}
 
 bench-tokens: ## A personal access token against a JWT on GET /tasks/{id}, same binary and task, alternating runs; figures in target/bench/tokens.md
 	./scripts/bench-tokens.sh

@@ -5,6 +5,7 @@ mod admin;
 mod audio;
 mod audit;
 mod auth;
+mod caldav;
 mod chat;
 mod cluster;
 mod comments;

@@ -33,6 +33,15 @@ newlines', 'completed', 'high', 3, '2026-03-10 00:00:00', 1, 2, '2026-03-05 10:0
 -- keep a row at zero.
 DELETE FROM tasks WHERE id = 4;
 INSERT INTO task_comments (id, task_id, author_id, body, created_at, updated_at) VALUES (1, 1, 2, 'Looks good 👍', '2026-03-04 06:00:00', '2026-03-04 06:00:00');
+INSERT INTO calendar_objects (task_id, uid, name, source) VALUES (2, 'a1b2@phone.example', 'a1b2.ics', 'BEGIN:VCALENDAR
+VERSION:2.0
+BEGIN:VTODO
+UID:a1b2@phone.example
+SUMMARY:Write the plan
+X-APP:kept
+END:VTODO
+END:VCALENDAR
+');
 INSERT INTO categories (id, name, name_key, slug, description, version, created_at, updated_at) VALUES (1, 'Laptops', 'laptops', 'laptops', 'Portable', 1, '2026-03-01 00:00:00', '2026-03-01 00:00:00');
 INSERT INTO products (id, name, name_key, category_id, brand, brand_key, model, description, price_cents, currency, warranty_months, warranty_conditions, manufacturer_website, specifications, status, search_text, version, created_at, updated_at) VALUES
  (1, 'ThinkPad X1', 'thinkpad x1', 1, 'Lenovo', 'lenovo', 'Gen 12', NULL, 199999, 'EUR', 24, NULL, 'https://lenovo.com', '{"ram":"32 GB","cpu":{"cores":12}}', 'active', 'thinkpad x1 lenovo', 3, '2026-03-01 00:00:00', '2026-03-02 00:00:00');

@@ -160,8 +160,19 @@ mod tests {
         assert!(!params[0].text_match.as_ref().unwrap().negate);
         assert!(params[1].is_not_defined);
 
-        let unicode = br#"<C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:filter><C:comp-filter name="VCALENDAR"><C:prop-filter name="X"><C:text-match collation="i;unicode-casemap">a</C:text-match></C:prop-filter></C:comp-filter></C:filter></C:calendar-query>"#;
-        assert_eq!(parse_report(unicode).unwrap_err(), XmlError::UnsupportedCollation("i;unicode-casemap".to_owned()));
+        let query = |collation: &str| {
+            format!(
+                r#"<C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:filter><C:comp-filter name="VCALENDAR"><C:prop-filter name="X"><C:text-match collation="{collation}">a</C:text-match></C:prop-filter></C:comp-filter></C:filter></C:calendar-query>"#
+            )
+        };
+        let Report::CalendarQuery { filter: Some(filter), .. } =
+            parse_report(query("i;unicode-casemap").as_bytes()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(filter.props[0].text_match.as_ref().unwrap().collation, Collation::UnicodeCasemap);
+        let refused = parse_report(query("i;basic").as_bytes()).unwrap_err();
+        assert_eq!(refused, XmlError::UnsupportedCollation("i;basic".to_owned()));
     }
 
     #[test]

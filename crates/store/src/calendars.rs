@@ -23,7 +23,7 @@ use workbench_tasks::{Task, TaskId};
 use workbench_users::UserId;
 
 use crate::connection::Db;
-use crate::database::{read_in_index_order, write_transaction};
+use crate::database::{read_snapshot, write_transaction};
 use crate::error::{corrupt, db};
 use crate::schema::{calendar_changes, calendar_objects, project_members, projects, tasks};
 use crate::tasks::row::TaskRow;
@@ -107,6 +107,41 @@ fn last_change(conn: &mut AnyConnection, calendar: CalendarId) -> Result<i64, Re
         .map_err(db)
 }
 
+/// The ids and versions of the tasks of `calendar` after task `after`, in id order, at most
+/// `limit`. A personal calendar is read as its two halves, the tasks the user owns and those they
+/// are assigned, each along its own index: one user's tasks, never the table's.
+fn members(
+    conn: &mut AnyConnection,
+    calendar: CalendarId,
+    after: Option<TaskId>,
+    limit: Option<usize>,
+) -> Result<Vec<(i64, i64)>, RepositoryError> {
+    let after = after.map_or(0, |a| a.0);
+    let bounded = |q: Boxed| match limit {
+        Some(limit) => q.order(tasks::id).limit(i64::try_from(limit).unwrap_or(i64::MAX)),
+        None => q.order(tasks::id),
+    };
+    let read = |q: Boxed, conn: &mut AnyConnection| {
+        bounded(q.filter(tasks::id.gt(after))).select((tasks::id, tasks::version)).load::<(i64, i64)>(conn).map_err(db)
+    };
+    let mut rows = match calendar {
+        CalendarId::Project(project) => read(tasks::table.into_boxed().filter(tasks::project_id.eq(project.0)), conn)?,
+        CalendarId::Personal(user) => {
+            let personal = || tasks::table.into_boxed().filter(tasks::project_id.is_null());
+            let mut rows = read(personal().filter(tasks::owner_id.eq(user.0)), conn)?;
+            let assigned =
+                personal().filter(tasks::assignee_id.assume_not_null().eq(user.0)).filter(tasks::owner_id.ne(user.0));
+            rows.extend(read(assigned, conn)?);
+            rows.sort_unstable();
+            rows
+        }
+    };
+    if let Some(limit) = limit {
+        rows.truncate(limit);
+    }
+    Ok(rows)
+}
+
 /// The objects of `calendar` after task `after` in id order, at most `limit`.
 fn entries(
     conn: &mut AnyConnection,
@@ -114,11 +149,7 @@ fn entries(
     after: Option<TaskId>,
     limit: Option<usize>,
 ) -> Result<Vec<ObjectEntry>, RepositoryError> {
-    let mut q = tasks_of(calendar).filter(tasks::id.gt(after.map_or(0, |a| a.0))).order(tasks::id);
-    if let Some(limit) = limit {
-        q = q.limit(i64::try_from(limit).unwrap_or(i64::MAX));
-    }
-    let rows = q.select((tasks::id, tasks::version)).load::<(i64, i64)>(conn).map_err(db)?;
+    let rows = members(conn, calendar, after, limit)?;
     let names = names_of(conn, &rows.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
     Ok(rows
         .into_iter()
@@ -251,7 +282,7 @@ impl CalendarStore for DieselCalendarStore {
         self.db
             .run(move |conn| {
                 number_committed(conn)?;
-                read_in_index_order(conn, |conn| {
+                read_snapshot(conn, |conn| {
                     // One more than asked tells whether the listing stops short.
                     let mut entries = entries(conn, calendar, None, limit.map(|l| l + 1))?;
                     let seq = last_change(conn, calendar)?;
@@ -286,7 +317,7 @@ impl CalendarStore for DieselCalendarStore {
         self.db
             .run(move |conn| {
                 number_committed(conn)?;
-                read_in_index_order(conn, |conn| {
+                read_snapshot(conn, |conn| {
                     let last = last_change(conn, calendar)?;
                     if since.seq > last {
                         return Ok(None);
@@ -390,24 +421,16 @@ impl CalendarStore for DieselCalendarStore {
     ) -> Result<Vec<(Task, Option<CalendarObject>)>, RepositoryError> {
         self.db
             .run(move |conn| {
-                let rows: Vec<TaskRow> = match ids.clone() {
-                    None => tasks_of(calendar).order(tasks::id).select(TaskRow::as_select()).load(conn).map_err(db)?,
-                    Some(ids) => {
-                        let mut rows = Vec::with_capacity(ids.len());
-                        for chunk in ids.chunks(1_000) {
-                            let chunk: Vec<i64> = chunk.iter().map(|id| id.0).collect();
-                            rows.extend(
-                                tasks_of(calendar)
-                                    .filter(tasks::id.eq_any(chunk))
-                                    .order(tasks::id)
-                                    .select(TaskRow::as_select())
-                                    .load::<TaskRow>(conn)
-                                    .map_err(db)?,
-                            );
-                        }
-                        rows
-                    }
+                let ids = match ids.clone() {
+                    Some(ids) => ids,
+                    None => members(conn, calendar, None, None)?.into_iter().map(|(id, _)| TaskId(id)).collect(),
                 };
+                let mut rows: Vec<TaskRow> = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(1_000) {
+                    let chunk: Vec<i64> = chunk.iter().map(|id| id.0).collect();
+                    let q = tasks_of(calendar).filter(tasks::id.eq_any(chunk)).order(tasks::id);
+                    rows.extend(q.select(TaskRow::as_select()).load::<TaskRow>(conn).map_err(db)?);
+                }
                 let mut kept: HashMap<i64, CalendarObject> = HashMap::new();
                 let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
                 for chunk in ids.chunks(1_000) {

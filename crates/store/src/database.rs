@@ -316,6 +316,27 @@ pub(crate) fn read_in_index_order<T>(
     )
 }
 
+/// Runs `work` in a read-only transaction that sees one snapshot of the database throughout, the
+/// planner left to its statistics: for reads that must belong together (a calendar's objects and
+/// the sync token of the same moment) over statements with no one index order to walk.
+/// PostgreSQL: `REPEATABLE READ READ ONLY`; SQLite: a deferred transaction (see
+/// [`read_in_index_order`]).
+pub(crate) fn read_snapshot<T>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, RepositoryError>,
+) -> Result<T, RepositoryError> {
+    transaction(
+        conn,
+        |conn| match conn {
+            AnyConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN DEFERRED"),
+            AnyConnection::Postgresql(pg) => {
+                AnsiTransactionManager::begin_transaction_sql(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            }
+        },
+        work,
+    )
+}
+
 /// Runs `work`, statements that only read, in a transaction (one snapshot) whose statements are
 /// each stopped once they have run for `limit`: a failure then is [`RepositoryError::timed_out`].
 ///

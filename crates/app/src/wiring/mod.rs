@@ -3,7 +3,6 @@
 //! order their dependencies need and hands the result to the HTTP adapter as its state.
 
 mod accounts;
-mod calendars;
 mod chat;
 mod files;
 mod integrations;
@@ -66,7 +65,7 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
     let events_written = Arc::new(tokio::sync::Notify::new());
     let tasks = tasks::service(&db, &accounts.authenticator, task_cache, events_written.clone());
     let projects = projects::service(&db, &tasks);
-    let calendars = calendars::service(&db, &tasks);
+    let calendars = tasks::calendars(&db, &tasks);
     let (chat, realtime) = chat::services(
         settings,
         &db,

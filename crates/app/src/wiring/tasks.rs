@@ -1,9 +1,13 @@
 //! Tasks and their comments: rows in the database (their events in the outbox, in the same
-//! transaction), tasks, pages and statistics cached as [`super::shared`] decides.
+//! transaction), tasks, pages and statistics cached as [`super::shared`] decides; and the
+//! calendars of them that CalDAV serves.
 
 use std::sync::Arc;
 
-use workbench_store::{Database, DieselCommentRepository, DieselProjectRepository, DieselTaskRepository};
+use workbench_calendars::CalendarService;
+use workbench_store::{
+    Database, DieselCalendarStore, DieselCommentRepository, DieselProjectRepository, DieselTaskRepository,
+};
 use workbench_tasks::{TaskCache, TaskService};
 use workbench_users::Authenticator;
 
@@ -23,4 +27,10 @@ pub fn service(
         // Who may see project tasks: read from the members table at each request.
         Arc::new(DieselProjectRepository::new(db.clone())),
     )
+}
+
+/// Tasks as calendars (CalDAV): `tasks`'s writes, what clients wrote and each calendar's change log.
+pub fn calendars(db: &Database, tasks: &TaskService) -> CalendarService {
+    let store = Arc::new(DieselCalendarStore::new(db.clone()));
+    CalendarService::new(store, tasks.clone(), Arc::new(DieselProjectRepository::new(db.clone())))
 }

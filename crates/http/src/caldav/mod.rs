@@ -21,11 +21,8 @@ pub use errors::DavError;
 use self::auth::Caller;
 use self::errors::XML;
 use self::paths::Resource;
-use self::props::{Target, answer, etag, wants_data};
+use self::props::{MAX_OBJECT_BYTES, Target, answer, etag, wants_data};
 use crate::state::AppState;
-
-/// The largest calendar object a client may write, and the largest request body here.
-pub const MAX_OBJECT_BYTES: usize = 256 * 1024;
 
 /// What `OPTIONS` and a `405` name.
 const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT";

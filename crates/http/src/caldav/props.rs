@@ -7,6 +7,10 @@ use workbench_users::UserId;
 
 use super::paths;
 
+/// The largest calendar object a client may write (`max-resource-size`), and the largest request
+/// body under `/dav`.
+pub const MAX_OBJECT_BYTES: usize = 256 * 1024;
+
 /// The media type of a task's calendar object.
 pub const CALENDAR_DATA_TYPE: &str = "text/calendar; charset=utf-8";
 
@@ -115,7 +119,7 @@ fn value(user: UserId, target: &Target<'_>, name: &PropName) -> Option<Value> {
             (ns::CALDAV, "supported-calendar-data") => Some(Value::Elements(vec![
                 el(caldav("calendar-data")).attr("content-type", "text/calendar").attr("version", "2.0"),
             ])),
-            (ns::CALDAV, "max-resource-size") => Some(Value::Text(super::MAX_OBJECT_BYTES.to_string())),
+            (ns::CALDAV, "max-resource-size") => Some(Value::Text(MAX_OBJECT_BYTES.to_string())),
             _ => None,
         },
         Target::Object { entry, data } => match (name.ns.as_str(), name.name.as_str()) {
