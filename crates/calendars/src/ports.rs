@@ -45,6 +45,14 @@ pub trait CalendarStore: Send + Sync {
     /// The task `name` designates in `calendar`.
     async fn named(&self, calendar: CalendarId, name: &str) -> Result<Option<TaskId>, RepositoryError>;
 
+    /// The tasks `names` designate in `calendar`, each with its name (names that designate
+    /// nothing left out): a multiget's hrefs, in a few statements rather than one per name.
+    async fn named_all(
+        &self,
+        calendar: CalendarId,
+        names: Vec<String>,
+    ) -> Result<Vec<(String, TaskId)>, RepositoryError>;
+
     /// The object in `calendar` whose UID is `uid`.
     async fn with_uid(&self, calendar: CalendarId, uid: &str) -> Result<Option<ObjectEntry>, RepositoryError>;
 

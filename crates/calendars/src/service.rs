@@ -144,13 +144,8 @@ impl CalendarService {
         let tasks = match names {
             None => None,
             Some(names) => {
-                let mut ids = Vec::with_capacity(names.len());
-                for name in names {
-                    if let Some(id) = self.store.named(calendar.id, name).await? {
-                        ids.push(id);
-                    }
-                }
-                Some(ids)
+                let named = self.store.named_all(calendar.id, names.to_vec()).await?;
+                Some(named.into_iter().map(|(_, id)| id).collect())
             }
         };
         let objects = self.store.objects(calendar.id, tasks).await?;

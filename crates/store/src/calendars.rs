@@ -386,6 +386,52 @@ impl CalendarStore for DieselCalendarStore {
             .await
     }
 
+    async fn named_all(
+        &self,
+        calendar: CalendarId,
+        names: Vec<String>,
+    ) -> Result<Vec<(String, TaskId)>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let mut found = Vec::with_capacity(names.len());
+                for chunk in names.chunks(1_000) {
+                    // The names clients gave, then the default names of tasks no client named.
+                    let kept = calendar_objects::table
+                        .filter(calendar_objects::name.eq_any(chunk))
+                        .select((calendar_objects::name, calendar_objects::task_id))
+                        .load::<(String, i64)>(conn)
+                        .map_err(db)?;
+                    let defaults: Vec<(String, i64)> =
+                        chunk.iter().filter_map(|name| default_id(name).map(|id| (name.clone(), id))).collect();
+                    let default_ids: Vec<i64> = defaults.iter().map(|(_, id)| *id).collect();
+                    let named_otherwise: HashSet<i64> = calendar_objects::table
+                        .filter(calendar_objects::task_id.eq_any(&default_ids))
+                        .select(calendar_objects::task_id)
+                        .load::<i64>(conn)
+                        .map_err(db)?
+                        .into_iter()
+                        .collect();
+                    let candidates: Vec<(String, i64)> = kept
+                        .into_iter()
+                        .chain(defaults.into_iter().filter(|(_, id)| !named_otherwise.contains(id)))
+                        .collect();
+                    let ids: Vec<i64> = candidates.iter().map(|(_, id)| *id).collect();
+                    let here: HashSet<i64> = tasks_of(calendar)
+                        .filter(tasks::id.eq_any(&ids))
+                        .select(tasks::id)
+                        .load::<i64>(conn)
+                        .map_err(db)?
+                        .into_iter()
+                        .collect();
+                    found.extend(
+                        candidates.into_iter().filter(|(_, id)| here.contains(id)).map(|(name, id)| (name, TaskId(id))),
+                    );
+                }
+                Ok(found)
+            })
+            .await
+    }
+
     async fn with_uid(&self, calendar: CalendarId, uid: &str) -> Result<Option<ObjectEntry>, RepositoryError> {
         let uid = uid.to_owned();
         self.db

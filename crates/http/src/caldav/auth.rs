@@ -3,6 +3,10 @@
 //! accepted here, so a second factor cannot be stepped around through a task app; failures
 //! count against the sign-in limit of the client's address.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, web};
 use base64::Engine;
@@ -32,10 +36,10 @@ impl Caller {
 }
 
 /// The caller of `req`, or the 401 (or 429, once this address failed too often) to answer.
-pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, DavError> {
+pub async fn caller(req: &HttpRequest, state: &AppState, names: &KnownNames) -> Result<Caller, DavError> {
     match credentials(req) {
         None => Err(DavError::unauthorized("Sign in with your username and a personal access token.")),
-        Some(presented) => match check(state, presented).await {
+        Some(presented) => match check(state, names, presented).await {
             Ok(caller) => Ok(caller),
             Err(Refusal::Invalid) => Err(failed(req).await),
             Err(Refusal::Store(e)) => Err(e),
@@ -65,12 +69,40 @@ fn credentials(req: &HttpRequest) -> Option<Presented> {
     Some(Presented { user: Some(user.to_owned()), secret: secret.to_owned() })
 }
 
+/// The user names each account was seen to answer to, for a minute: a task app sends its user
+/// name with every request, and reading the account each time would double what a sync costs.
+/// Only matches are kept; a renamed account's old name is taken for at most that minute (the token
+/// is the credential; the name only has to be its account's). One per worker, bounded.
+#[derive(Debug, Default)]
+pub struct KnownNames(Mutex<HashMap<(i64, String), Instant>>);
+
+impl KnownNames {
+    const FOR: Duration = Duration::from_secs(60);
+    const MAX: usize = 10_000;
+
+    fn holds(&self, key: &(i64, String)) -> bool {
+        let known = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.get(key).is_some_and(|seen| seen.elapsed() < Self::FOR)
+    }
+
+    fn note(&self, key: (i64, String)) {
+        let mut known = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.len() >= Self::MAX {
+            known.retain(|_, seen| seen.elapsed() < Self::FOR);
+            if known.len() >= Self::MAX {
+                known.clear();
+            }
+        }
+        known.insert(key, Instant::now());
+    }
+}
+
 enum Refusal {
     Invalid,
     Store(DavError),
 }
 
-async fn check(state: &AppState, presented: Presented) -> Result<Caller, Refusal> {
+async fn check(state: &AppState, names: &KnownNames, presented: Presented) -> Result<Caller, Refusal> {
     // Anything but a personal access token (an account password above all) is refused unread.
     if !is_personal_token(&presented.secret) {
         return Err(Refusal::Invalid);
@@ -81,10 +113,14 @@ async fn check(state: &AppState, presented: Presented) -> Result<Caller, Refusal
     })?;
     if let Some(user) = presented.user.filter(|u| !u.is_empty()) {
         // The token must be the named account's: a user name that is not its owner's is a failure.
-        let account = state.users.me(&caller.principal).await.map_err(|_| Refusal::Invalid)?;
-        let named = user.eq_ignore_ascii_case(&account.username) || user.eq_ignore_ascii_case(&account.email);
-        if !named {
-            return Err(Refusal::Invalid);
+        let key = (caller.principal.id.0, user.to_lowercase());
+        if !names.holds(&key) {
+            let account = state.users.me(&caller.principal).await.map_err(|_| Refusal::Invalid)?;
+            let named = user.eq_ignore_ascii_case(&account.username) || user.eq_ignore_ascii_case(&account.email);
+            if !named {
+                return Err(Refusal::Invalid);
+            }
+            names.note(key);
         }
     }
     Ok(Caller { principal: caller.principal, scopes: caller.scopes })

@@ -44,12 +44,17 @@ async fn well_known() -> HttpResponse {
     HttpResponse::PermanentRedirect().insert_header((header::LOCATION, paths::ROOT)).finish()
 }
 
-async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, DavError> {
+async fn dispatch(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+    names: web::Data<auth::KnownNames>,
+) -> Result<HttpResponse, DavError> {
     let method = req.method().as_str().to_owned();
     if method == "OPTIONS" {
         return Ok(options());
     }
-    let caller = auth::caller(&req, &state).await?;
+    let caller = auth::caller(&req, &state, &names).await?;
     if method == "MKCALENDAR" || method == "MKCOL" {
         // Wherever asked: no collection is made over DAV.
         return Err(DavError::forbidden(

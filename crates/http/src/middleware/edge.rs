@@ -243,6 +243,9 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
         "DELETE" => "DELETE",
         "HEAD" => "HEAD",
         "OPTIONS" => "OPTIONS",
+        // CalDAV's reads.
+        "PROPFIND" => "PROPFIND",
+        "REPORT" => "REPORT",
         _ => "OTHER",
     }
 }
