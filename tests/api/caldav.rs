@@ -79,6 +79,26 @@ engines!(
     writes_follow_the_task_rules_and_errors_are_dav_errors,
 );
 per_engine!(two_instances_on_one_database_sync_as_one);
+workbench_e2e::engines_with!(
+    failed_sign_ins_count_against_the_sign_in_limit with |s: &mut workbench_app::Settings| s.limits.auth_per_minute = 3
+);
+
+async fn failed_sign_ins_count_against_the_sign_in_limit(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let secret = token(&app, &ann, &["tasks:read"]).await;
+    let home = format!("/dav/calendars/{}/", ann.id);
+    // Guessing the account password: refused, then limited like a sign-in from that address.
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(dav(&app, "PROPFIND", &home, ("ann", PASSWORD), Some(ETAGS)).await.status().as_u16());
+    }
+    assert!(statuses.starts_with(&[401]) && statuses.ends_with(&[429]), "{statuses:?}");
+    let limited = dav(&app, "PROPFIND", &home, ("ann", "wbp_guess"), Some(ETAGS)).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+    // The token itself is never limited by others' failures.
+    multistatus(dav(&app, "PROPFIND", &home, ("ann", &secret), Some(ETAGS)).await).await;
+}
 
 async fn the_caldav_library_finds_reads_writes_and_syncs_todos(app: TestApp) {
     let Some(clients) = clients() else { return };

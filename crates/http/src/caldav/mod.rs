@@ -35,7 +35,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // A guard on the resource, not its route: any other method on `/` goes on to the 404.
         .service(web::resource("/").guard(actix_web::guard::Method(propfind)).to(well_known))
         .service(
-            web::scope("/dav").app_data(web::PayloadConfig::new(MAX_OBJECT_BYTES)).default_service(web::to(dispatch)),
+            web::scope("/dav")
+                .app_data(web::PayloadConfig::new(MAX_OBJECT_BYTES))
+                .app_data(web::Data::new(auth::KnownNames::default()))
+                // Resources, not the scope's default service: only they see the scope's data.
+                .service(web::resource(["", "/{tail:.*}"]).to(dispatch)),
         );
 }
 
