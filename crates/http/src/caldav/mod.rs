@@ -1,9 +1,9 @@
 //! CalDAV (RFC 4791 on WebDAV, RFC 4918, with RFC 6578 collection sync and RFC 6764 discovery):
 //! tasks in the task apps people already use. A driving adapter beside REST: it reads the
 //! protocol, authenticates, and calls the calendars service, whose writes are the task domain's.
-//! Its errors are `DAV:error` bodies ([`errors`]), not problem documents.
+//! Its errors are `DAV:error` bodies (`errors.rs`), not problem documents.
 //!
-//! Paths are in [`paths`]; the properties each resource answers in [`props`]; sign-in in [`auth`].
+//! Paths are in [`paths`]; the properties each resource answers in `props.rs`; sign-in in `auth.rs`.
 
 mod auth;
 mod errors;
