@@ -356,20 +356,19 @@ impl CalendarStore for DieselCalendarStore {
         let name = name.to_owned();
         self.db
             .run(move |conn| {
-                let kept = tasks_of(calendar)
-                    .filter(
-                        tasks::id.eq_any(
-                            calendar_objects::table
-                                .filter(calendar_objects::name.eq(&name))
-                                .select(calendar_objects::task_id),
-                        ),
-                    )
-                    .select(tasks::id)
-                    .first::<i64>(conn)
-                    .optional()
+                // The tasks a client gave this name, then which of them is here: two lookups by
+                // key. (One statement with the name as a subquery let SQLite walk every task of
+                // the user's calendar instead, once per PUT.)
+                let named: Vec<i64> = calendar_objects::table
+                    .filter(calendar_objects::name.eq(&name))
+                    .select(calendar_objects::task_id)
+                    .load(conn)
                     .map_err(db)?;
-                if let Some(id) = kept {
-                    return Ok(Some(TaskId(id)));
+                if !named.is_empty() {
+                    let here = tasks_of(calendar).filter(tasks::id.eq_any(named)).select(tasks::id);
+                    if let Some(id) = here.first::<i64>(conn).optional().map_err(db)? {
+                        return Ok(Some(TaskId(id)));
+                    }
                 }
                 // A default name designates its task while no client gave it another.
                 let Some(id) = default_id(&name) else { return Ok(None) };
