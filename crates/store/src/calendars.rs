@@ -12,7 +12,6 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use diesel::connection::SimpleConnection;
-use diesel::dsl::max;
 use diesel::prelude::*;
 use workbench_calendars::{
     CalendarId, CalendarObject, CalendarStore, Change, ChangesSince, ObjectEntry, SyncToken, default_name,
@@ -57,6 +56,34 @@ fn tasks_of(calendar: CalendarId) -> Boxed {
     }
 }
 
+/// Whether a task with these columns is in `calendar`.
+fn belongs(calendar: CalendarId, project_id: Option<i64>, owner_id: i64, assignee_id: Option<i64>) -> bool {
+    match calendar {
+        CalendarId::Project(project) => project_id == Some(project.0),
+        CalendarId::Personal(user) => project_id.is_none() && (owner_id == user.0 || assignee_id == Some(user.0)),
+    }
+}
+
+/// The ids and versions of those of the tasks `ids` that are in `calendar`. Read by key and
+/// sorted out here: given the calendar's condition too, SQLite walked a user's every task along
+/// its owner index (once a user owns many) rather than look up the few ids.
+fn present(conn: &mut AnyConnection, calendar: CalendarId, ids: &[i64]) -> Result<Vec<(i64, i64)>, RepositoryError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(1_000) {
+        let rows = tasks::table
+            .filter(tasks::id.eq_any(chunk))
+            .select((tasks::id, tasks::version, tasks::project_id, tasks::owner_id, tasks::assignee_id))
+            .load::<(i64, i64, Option<i64>, i64, Option<i64>)>(conn)
+            .map_err(db)?;
+        found.extend(
+            rows.into_iter()
+                .filter(|(_, _, project, owner, assignee)| belongs(calendar, *project, *owner, *assignee))
+                .map(|(id, version, ..)| (id, version)),
+        );
+    }
+    Ok(found)
+}
+
 /// The calendars `task` is in (the log's keys): its project's, or its owner's and assignee's.
 fn calendars_of(task: &Task) -> Vec<i64> {
     match task.project_id {
@@ -98,11 +125,14 @@ fn number_committed(conn: &mut AnyConnection) -> Result<(), RepositoryError> {
 
 /// The calendar's last change, as a token (0 for a calendar that never changed).
 fn last_change(conn: &mut AnyConnection, calendar: CalendarId) -> Result<i64, RepositoryError> {
+    // The newest row along `(calendar, seq)`: SQLite's `max()` under the `IS NOT NULL` walked them all.
     calendar_changes::table
         .filter(calendar_changes::calendar.eq(calendar.key()))
         .filter(calendar_changes::seq.is_not_null())
-        .select(max(calendar_changes::seq))
-        .first::<Option<i64>>(conn)
+        .order(calendar_changes::seq.desc())
+        .select(calendar_changes::seq.assume_not_null())
+        .first::<i64>(conn)
+        .optional()
         .map(Option::unwrap_or_default)
         .map_err(db)
 }
@@ -217,15 +247,7 @@ fn resolve(conn: &mut AnyConnection, calendar: CalendarId, logged: &[Logged]) ->
             names.push(name.clone());
         }
     }
-    let mut present: HashMap<i64, i64> = HashMap::with_capacity(order.len());
-    for chunk in order.chunks(1_000) {
-        let rows = tasks_of(calendar)
-            .filter(tasks::id.eq_any(chunk))
-            .select((tasks::id, tasks::version))
-            .load::<(i64, i64)>(conn)
-            .map_err(db)?;
-        present.extend(rows);
-    }
+    let present: HashMap<i64, i64> = present(conn, calendar, &order)?.into_iter().collect();
     let names = names_of(conn, &order)?;
     let mut changes = Vec::with_capacity(order.len());
     for id in order {
@@ -356,19 +378,16 @@ impl CalendarStore for DieselCalendarStore {
         let name = name.to_owned();
         self.db
             .run(move |conn| {
-                // The tasks a client gave this name, then which of them is here: two lookups by
-                // key. (One statement with the name as a subquery let SQLite walk every task of
-                // the user's calendar instead, once per PUT.)
+                // The tasks a client gave this name, then which of them is here: lookups by key.
+                // (One statement with the name as a subquery let SQLite walk every task of the
+                // user's calendar instead, once per PUT.)
                 let named: Vec<i64> = calendar_objects::table
                     .filter(calendar_objects::name.eq(&name))
                     .select(calendar_objects::task_id)
                     .load(conn)
                     .map_err(db)?;
-                if !named.is_empty() {
-                    let here = tasks_of(calendar).filter(tasks::id.eq_any(named)).select(tasks::id);
-                    if let Some(id) = here.first::<i64>(conn).optional().map_err(db)? {
-                        return Ok(Some(TaskId(id)));
-                    }
+                if let Some((id, _)) = present(conn, calendar, &named)?.first() {
+                    return Ok(Some(TaskId(*id)));
                 }
                 // A default name designates its task while no client gave it another.
                 let Some(id) = default_id(&name) else { return Ok(None) };
@@ -415,13 +434,7 @@ impl CalendarStore for DieselCalendarStore {
                         .chain(defaults.into_iter().filter(|(_, id)| !named_otherwise.contains(id)))
                         .collect();
                     let ids: Vec<i64> = candidates.iter().map(|(_, id)| *id).collect();
-                    let here: HashSet<i64> = tasks_of(calendar)
-                        .filter(tasks::id.eq_any(&ids))
-                        .select(tasks::id)
-                        .load::<i64>(conn)
-                        .map_err(db)?
-                        .into_iter()
-                        .collect();
+                    let here: HashSet<i64> = present(conn, calendar, &ids)?.into_iter().map(|(id, _)| id).collect();
                     found.extend(
                         candidates.into_iter().filter(|(_, id)| here.contains(id)).map(|(name, id)| (name, TaskId(id))),
                     );
@@ -473,8 +486,11 @@ impl CalendarStore for DieselCalendarStore {
                 let mut rows: Vec<TaskRow> = Vec::with_capacity(ids.len());
                 for chunk in ids.chunks(1_000) {
                     let chunk: Vec<i64> = chunk.iter().map(|id| id.0).collect();
-                    let q = tasks_of(calendar).filter(tasks::id.eq_any(chunk)).order(tasks::id);
-                    rows.extend(q.select(TaskRow::as_select()).load::<TaskRow>(conn).map_err(db)?);
+                    let q = tasks::table.filter(tasks::id.eq_any(chunk)).order(tasks::id);
+                    let read = q.select(TaskRow::as_select()).load::<TaskRow>(conn).map_err(db)?;
+                    rows.extend(
+                        read.into_iter().filter(|r| belongs(calendar, r.project_id, r.owner_id, r.assignee_id)),
+                    );
                 }
                 let mut kept: HashMap<i64, CalendarObject> = HashMap::new();
                 let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
