@@ -65,6 +65,6 @@ pub trait CalendarStore: Send + Sync {
     ) -> Result<Vec<(Task, Option<CalendarObject>)>, RepositoryError>;
 
     /// Keeps what a client wrote for a task (replacing what was kept), logging the change of name
-    /// in `calendar` when the task had another one there.
-    async fn keep(&self, calendar: CalendarId, object: CalendarObject) -> Result<(), RepositoryError>;
+    /// in every calendar the task is in when it had another one there.
+    async fn keep(&self, object: CalendarObject) -> Result<(), RepositoryError>;
 }

@@ -227,7 +227,7 @@ impl CalendarService {
         };
         let task = self.tasks.create(user, draft).await?;
         let object = CalendarObject { task_id: task.id, uid, name: name.to_owned(), source: body.to_owned() };
-        self.store.keep(calendar.id, object).await?;
+        self.store.keep(object).await?;
         Ok(Written::Created)
     }
 
@@ -261,7 +261,7 @@ impl CalendarService {
         };
         self.tasks.update(user, id, patch, if_match).await?;
         let object = CalendarObject { task_id: id, uid, name: name.to_owned(), source: body.to_owned() };
-        self.store.keep(calendar.id, object).await?;
+        self.store.keep(object).await?;
         Ok(Written::Updated)
     }
 

@@ -519,7 +519,7 @@ impl CalendarStore for DieselCalendarStore {
             .await
     }
 
-    async fn keep(&self, _calendar: CalendarId, object: CalendarObject) -> Result<(), RepositoryError> {
+    async fn keep(&self, object: CalendarObject) -> Result<(), RepositoryError> {
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
