@@ -14,6 +14,7 @@ pub mod vtodo;
 mod calendar;
 mod error;
 mod ports;
+mod rendered;
 mod service;
 
 pub use calendar::{Calendar, CalendarId, CalendarObject, Change, ChangesSince, ObjectEntry, SyncToken};

@@ -6,6 +6,7 @@ use workbench_projects::ProjectId;
 use workbench_tasks::{ProjectMembership, Standing, Task, TaskDraft, TaskId, TaskPatch, TaskService};
 use workbench_users::Principal;
 
+use crate::rendered::Rendered;
 use crate::vtodo::{self, ClientTodo, VtodoError};
 use crate::{Calendar, CalendarError, CalendarId, CalendarObject, CalendarStore, ChangesSince, ObjectEntry, SyncToken};
 
@@ -44,8 +45,8 @@ pub struct ObjectData {
     pub name: String,
     /// Its task's version: the `ETag`.
     pub version: i64,
-    /// The iCalendar text.
-    pub data: String,
+    /// The iCalendar text (shared with the rendered-object cache).
+    pub data: Arc<str>,
 }
 
 /// What a `PUT` did.
@@ -65,6 +66,7 @@ pub struct CalendarService {
     store: Arc<dyn CalendarStore>,
     tasks: TaskService,
     projects: Arc<dyn ProjectMembership>,
+    rendered: Rendered,
 }
 
 impl std::fmt::Debug for CalendarService {
@@ -76,7 +78,7 @@ impl std::fmt::Debug for CalendarService {
 impl CalendarService {
     /// The service over the calendar store, the task domain's service and project membership.
     pub fn new(store: Arc<dyn CalendarStore>, tasks: TaskService, projects: Arc<dyn ProjectMembership>) -> Self {
-        Self { store, tasks, projects }
+        Self { store, tasks, projects, rendered: Rendered::new() }
     }
 
     /// Every calendar `user` sees: their personal tasks, then one per project they belong to.
@@ -149,7 +151,7 @@ impl CalendarService {
             }
         };
         let objects = self.store.objects(calendar.id, tasks).await?;
-        Ok(objects.iter().map(|(task, object)| render(task, object.as_ref())).collect())
+        Ok(objects.iter().map(|(task, object)| self.render(task, object.as_ref())).collect())
     }
 
     /// One object of the calendar.
@@ -157,7 +159,16 @@ impl CalendarService {
         let id = self.store.named(calendar.id, name).await?.ok_or(CalendarError::NotFound)?;
         let objects = self.store.objects(calendar.id, Some(vec![id])).await?;
         let (task, object) = objects.first().ok_or(CalendarError::NotFound)?;
-        Ok(render(task, object.as_ref()))
+        Ok(self.render(task, object.as_ref()))
+    }
+
+    fn render(&self, task: &Task, object: Option<&CalendarObject>) -> ObjectData {
+        let data = self.rendered.get_or_render(task, object, || match object {
+            Some(o) => vtodo::render(task, &o.uid, Some(&o.source)),
+            None => vtodo::render(task, &vtodo::default_uid(task.id), None),
+        });
+        let name = object.map_or_else(|| default_name(task.id), |o| o.name.clone());
+        ObjectData { name, version: task.version, data }
     }
 
     /// Writes the object `name` of the calendar from a client's iCalendar text: a new task, or a
@@ -285,12 +296,4 @@ impl CalendarService {
 
 fn personal(user: &Principal) -> Calendar {
     Calendar { id: CalendarId::Personal(user.id), display_name: Calendar::PERSONAL_NAME.to_owned(), role: None }
-}
-
-fn render(task: &Task, object: Option<&CalendarObject>) -> ObjectData {
-    let (name, uid, source) = match object {
-        Some(o) => (o.name.clone(), o.uid.clone(), Some(o.source.as_str())),
-        None => (default_name(task.id), vtodo::default_uid(task.id), None),
-    };
-    ObjectData { name, version: task.version, data: vtodo::render(task, &uid, source) }
 }

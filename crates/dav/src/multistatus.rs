@@ -1,6 +1,8 @@
 //! Answers: the 207 multistatus of PROPFIND, PROPPATCH and REPORT (RFC 4918 §13, RFC 6578 §3),
 //! and the `DAV:error` body of a failed precondition (RFC 4918 §16).
 
+use std::borrow::Cow;
+
 use crate::writer::{self, DECLARATION, ROOT_NAMESPACES};
 use crate::{PropName, Value};
 
@@ -115,27 +117,28 @@ pub fn error_body(precondition: Option<&PropName>, reason: Option<&str>) -> Stri
     out
 }
 
-/// The status line of `status` (`HTTP/1.1 404 Not Found`).
-pub fn status_line(status: u16) -> String {
-    let reason = match status {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        412 => "Precondition Failed",
-        422 => "Unprocessable Entity",
-        423 => "Locked",
-        424 => "Failed Dependency",
-        500 => "Internal Server Error",
-        507 => "Insufficient Storage",
+/// The status line of `status` (`HTTP/1.1 404 Not Found`); written once per response, so the
+/// usual ones are constants.
+pub fn status_line(status: u16) -> Cow<'static, str> {
+    let line = match status {
+        200 => "HTTP/1.1 200 OK",
+        201 => "HTTP/1.1 201 Created",
+        204 => "HTTP/1.1 204 No Content",
+        400 => "HTTP/1.1 400 Bad Request",
+        401 => "HTTP/1.1 401 Unauthorized",
+        403 => "HTTP/1.1 403 Forbidden",
+        404 => "HTTP/1.1 404 Not Found",
+        409 => "HTTP/1.1 409 Conflict",
+        412 => "HTTP/1.1 412 Precondition Failed",
+        422 => "HTTP/1.1 422 Unprocessable Entity",
+        423 => "HTTP/1.1 423 Locked",
+        424 => "HTTP/1.1 424 Failed Dependency",
+        500 => "HTTP/1.1 500 Internal Server Error",
+        507 => "HTTP/1.1 507 Insufficient Storage",
         // The reason phrase is informative only (RFC 9112 §4): a bare code is a valid line.
-        _ => "",
+        _ => return Cow::Owned(format!("HTTP/1.1 {status} ")),
     };
-    format!("HTTP/1.1 {status} {reason}")
+    Cow::Borrowed(line)
 }
 
 fn propstat(out: &mut String, status: u16, props: impl FnOnce(&mut String)) {

@@ -27,11 +27,26 @@ fn prefix(namespace: &str) -> Option<&'static str> {
     }
 }
 
-/// Text content escaped. A CR is written as a reference because XML parsers turn a literal
-/// CRLF into LF (XML 1.0 §2.11), and `calendar-data` must keep iCalendar's CRLF line ends.
-pub(crate) fn escape_text(text: &str) -> Cow<'_, str> {
-    let escaped = escape(text);
-    if escaped.contains('\r') { Cow::Owned(escaped.replace('\r', "&#13;")) } else { escaped }
+/// Text content, escaped as it is appended: `<`, `>` and `&` as entities (quotes need none in
+/// text, XML 1.0 §2.4), and a CR as a reference, because XML parsers turn a literal CRLF into LF
+/// (XML 1.0 §2.11) and `calendar-data` must keep iCalendar's CRLF line ends. Written straight
+/// into the answer: a multiget escapes every object it sends.
+pub(crate) fn push_text(out: &mut String, text: &str) {
+    let mut written = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let reference = match byte {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'\r' => "&#13;",
+            _ => continue,
+        };
+        // ASCII bytes: `at` is a character boundary.
+        out.push_str(&text[written..at]);
+        out.push_str(reference);
+        written = at + 1;
+    }
+    out.push_str(&text[written..]);
 }
 
 /// An attribute value escaped. Parsers turn literal tabs and line ends in attributes into
@@ -84,7 +99,7 @@ pub(crate) fn empty(out: &mut String, name: &PropName) {
 pub(crate) fn text(out: &mut String, name: &PropName, text: &str) {
     start(out, name);
     out.push('>');
-    out.push_str(&escape_text(text));
+    push_text(out, text);
     end(out, name);
 }
 
@@ -114,7 +129,7 @@ pub(crate) fn element(out: &mut String, element: &Element) {
     }
     out.push('>');
     if let Some(text) = &element.text {
-        out.push_str(&escape_text(text));
+        push_text(out, text);
     }
     for child in &element.children {
         self::element(out, child);
@@ -130,7 +145,7 @@ pub(crate) fn property(out: &mut String, name: &PropName, value: &Value) {
         Value::Href(href) => {
             start(out, name);
             out.push('>');
-            wrap(out, "href", |out| out.push_str(&escape_text(href)));
+            wrap(out, "href", |out| push_text(out, href));
             end(out, name);
         }
         Value::Elements(children) => {

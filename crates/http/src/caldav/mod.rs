@@ -10,6 +10,8 @@ mod errors;
 pub mod paths;
 mod props;
 
+use std::collections::HashMap;
+
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use workbench_calendars::{Calendar, CalendarId, Change, ObjectData, Precondition, Written};
@@ -210,7 +212,7 @@ impl Dav {
             name: object.name.clone(),
             version: object.version,
         };
-        let target = Target::Object { entry: &entry, data: Some(&object.data) };
+        let target = Target::Object { entry: &entry, data: Some(&*object.data) };
         answer(ms, &paths::object(self.user(), calendar, &object.name), self.user(), &target, request);
     }
 
@@ -272,8 +274,9 @@ impl Dav {
                 }
                 let wanted: Vec<String> = names.iter().map(|(_, name)| name.clone()).collect();
                 let objects = self.state.calendars.read(&calendar, Some(&wanted)).await?;
+                let objects: HashMap<&str, &ObjectData> = objects.iter().map(|o| (o.name.as_str(), o)).collect();
                 for (href, name) in names {
-                    match objects.iter().find(|o| o.name == name) {
+                    match objects.get(name.as_str()) {
                         Some(object) => self.answer_object(&mut ms, id, object, &props),
                         None => ms.status(&href, 404),
                     }
@@ -329,11 +332,12 @@ impl Dav {
         } else {
             Vec::new()
         };
+        let data: HashMap<&str, &ObjectData> = data.iter().map(|o| (o.name.as_str(), o)).collect();
         for change in &changes {
             match change {
                 Change::Changed(entry) => {
-                    let text = data.iter().find(|o| o.name == entry.name);
-                    let target = Target::Object { entry, data: text.map(|o| o.data.as_str()) };
+                    let text = data.get(entry.name.as_str());
+                    let target = Target::Object { entry, data: text.map(|o| &*o.data) };
                     answer(ms, &paths::object(user, id, &entry.name), user, &target, props);
                 }
                 Change::Removed { name } => ms.status(&paths::object(user, id, name), 404),
@@ -356,7 +360,7 @@ impl Dav {
             response.insert_header((header::CONTENT_LENGTH, object.data.len()));
             return Ok(response.finish());
         }
-        Ok(response.body(object.data))
+        Ok(response.body(object.data.to_string()))
     }
 
     async fn put(&self, req: &HttpRequest, resource: Resource, body: &[u8]) -> Result<HttpResponse, DavError> {
