@@ -439,6 +439,15 @@ async fn writes_follow_the_task_rules_and_errors_are_dav_errors(app: TestApp) {
     assert_eq!(fresh.status(), StatusCode::NO_CONTENT);
     let task = expect_json(send_as(&app, &ann, Method::GET, &format!("/tasks/{id}"), None).await, StatusCode::OK).await;
     assert_eq!((task["title"].as_str(), task["version"].as_i64()), (Some("Oat milk"), Some(3)));
+    // A client's COMPLETED is the task's completed_at, both ways.
+    let done = todo("milk@test", "Oat milk")
+        .replace("X-APP-COLOR", "STATUS:COMPLETED\r\nCOMPLETED:20261128T090000Z\r\nX-APP-COLOR");
+    assert_eq!(dav(&app, "PUT", &object, as_ann, Some(&done)).await.status(), StatusCode::NO_CONTENT);
+    let task = expect_json(send_as(&app, &ann, Method::GET, &format!("/tasks/{id}"), None).await, StatusCode::OK).await;
+    let completed_at = task["completed_at"].as_str().unwrap_or_default();
+    assert!(task["status"] == "completed" && completed_at.starts_with("2026-11-28T09:00:00"), "{task}");
+    let text = dav(&app, "GET", &object, as_ann, None).await.text().await.unwrap();
+    assert!(text.contains("COMPLETED:20261128T090000Z\r\n"), "{text}");
     // The same UID under another name is refused.
     let twin = dav(&app, "PUT", &format!("{calendar}twin.ics"), as_ann, Some(&todo("milk@test", "Twin"))).await;
     assert_eq!(twin.status(), StatusCode::FORBIDDEN);

@@ -49,6 +49,7 @@ from common import (  # noqa: E402
 ensure_deps(["caldav", "icalendar", "requests", "lxml"])
 
 import logging  # noqa: E402
+import datetime  # noqa: E402
 from datetime import timezone  # noqa: E402
 from urllib.parse import urljoin, urlsplit  # noqa: E402
 
@@ -372,10 +373,12 @@ def main():
     def complete():
         t = S.extra[0]
         t.load()
-        t.complete()
+        when = datetime.datetime(2026, 11, 28, 9, 30, tzinfo=datetime.timezone.utc)
+        t.complete(completion_timestamp=when)
         c = vtodo_of(raw.get(str(t.url)).text)
         assert prop_text(c, "STATUS") == "COMPLETED", "STATUS %r after complete()" % prop_text(c, "STATUS")
         assert c.get("COMPLETED") is not None, "no COMPLETED date-time after complete()"
+        assert c.decoded("COMPLETED") == when, "COMPLETED %r, the client wrote %r" % (c.decoded("COMPLETED"), when)
         pending = {prop_text(vtodo_of(x.data), "UID") for x in S.cal.todos()}
         everything = {prop_text(vtodo_of(x.data), "UID") for x in S.cal.todos(include_completed=True)}
         uid = prop_text(c, "UID")

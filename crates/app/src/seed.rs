@@ -291,6 +291,7 @@ fn demo_tasks() -> Vec<TaskDraft> {
         tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
         project_id: None,
         recurrence: None,
+        completed_at: None,
         type_failures: TypeFailures::default(),
     };
     vec![

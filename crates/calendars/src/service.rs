@@ -234,6 +234,7 @@ impl CalendarService {
             tags: Some(todo.tags),
             project_id,
             recurrence: todo.recurrence,
+            completed_at: todo.completed_at,
             type_failures: Default::default(),
         };
         let task = self.tasks.create(user, draft).await?;
@@ -269,6 +270,7 @@ impl CalendarService {
             tags: Some(Some(todo.tags)),
             project_id: None,
             recurrence: Some(todo.recurrence),
+            completed_at: todo.completed_at,
         };
         self.tasks.update(user, id, patch, if_match).await?;
         let object = CalendarObject { task_id: id, uid, name: name.to_owned(), source: body.to_owned() };

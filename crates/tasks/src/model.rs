@@ -312,6 +312,9 @@ pub struct TaskDraft {
     pub project_id: Option<i64>,
     /// An RFC 5545 `RRULE` (see [`Recurrence`](crate::Recurrence)).
     pub recurrence: Option<String>,
+    /// When a task made completed was completed, for a client that records it (CalDAV's
+    /// `COMPLETED`); the moment it is made when missing, and never later. Ignored unless completed.
+    pub completed_at: Option<DateTime<Utc>>,
     /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
     pub type_failures: TypeFailures,
 }
@@ -424,6 +427,9 @@ pub struct TaskPatch {
     pub project_id: Option<Option<i64>>,
     /// A new recurrence rule, or `null` to stop it recurring.
     pub recurrence: Option<Option<String>>,
+    /// When it was completed, for a client that records it (CalDAV's `COMPLETED`): taken when the
+    /// task is or becomes completed (never later than the change), ignored otherwise.
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 /// Validated changes. `None` keeps a field; for nullable fields `Some(None)` clears it.
@@ -447,6 +453,8 @@ pub struct TaskChanges {
     pub project_id: Option<Option<ProjectId>>,
     /// `Some(None)` stops it recurring.
     pub recurrence: Option<Option<Recurrence>>,
+    /// When it was completed, as the client recorded it (see [`TaskPatch::completed_at`]).
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 impl TaskChanges {
@@ -496,12 +504,14 @@ impl TaskChanges {
             tags,
             project_id,
             recurrence,
+            completed_at: patch.completed_at,
         };
         (v, changes)
     }
 
     /// Applies the changes to `task` as of `now`: `completed_at` is set when the status becomes
-    /// `completed` and cleared when it leaves it; `version` and `updated_at` move on.
+    /// `completed` (to `now`, or the time the client recorded) and cleared when it leaves it;
+    /// `version` and `updated_at` move on.
     pub fn apply(&self, task: &mut Task, now: DateTime<Utc>) {
         if let Some(title) = &self.title {
             task.title = title.as_str().to_owned();
@@ -527,14 +537,14 @@ impl TaskChanges {
         if let Some(recurrence) = &self.recurrence {
             task.recurrence = recurrence.as_ref().map(|r| r.as_str().to_owned());
         }
-        if let Some(status) = self.status {
-            task.completed_at = match (task.status, status) {
-                (Status::Completed, Status::Completed) => task.completed_at,
-                (_, Status::Completed) => Some(now),
-                _ => None,
-            };
-            task.status = status;
-        }
+        let status = self.status.unwrap_or(task.status);
+        task.completed_at = match (task.status, status, self.completed_at) {
+            (_, Status::Completed, Some(recorded)) => Some(recorded.min(now)),
+            (Status::Completed, Status::Completed, None) => task.completed_at,
+            (_, Status::Completed, None) => Some(now),
+            _ => None,
+        };
+        task.status = status;
         task.version += 1;
         task.updated_at = now;
     }
@@ -672,6 +682,25 @@ mod tests {
         assert_eq!(t.completed_at, Some(now), "re-completing keeps the first completion time");
         TaskChanges { status: Some(Status::InProgress), ..TaskChanges::default() }.apply(&mut t, later);
         assert_eq!((t.completed_at, t.version, t.updated_at), (None, 4, later));
+    }
+
+    #[test]
+    fn a_recorded_completion_time_is_kept_but_never_in_the_future() {
+        let now = workbench_users::now();
+        let yesterday = now - chrono::Duration::days(1);
+        let mut t = task(Status::Pending);
+        let recorded =
+            |at| TaskChanges { status: Some(Status::Completed), completed_at: Some(at), ..TaskChanges::default() };
+        recorded(yesterday).apply(&mut t, now);
+        assert_eq!(t.completed_at, Some(yesterday));
+        recorded(now + chrono::Duration::days(3)).apply(&mut t, now);
+        assert_eq!(t.completed_at, Some(now), "a client's clock ahead of ours");
+        let unchanged_status = TaskChanges { completed_at: Some(yesterday), ..TaskChanges::default() };
+        unchanged_status.apply(&mut t, now);
+        assert_eq!(t.completed_at, Some(yesterday), "a completed task's time corrected");
+        TaskChanges { status: Some(Status::Pending), completed_at: Some(yesterday), ..TaskChanges::default() }
+            .apply(&mut t, now);
+        assert_eq!(t.completed_at, None, "a time for a task not completed is ignored");
     }
 
     #[test]

@@ -87,6 +87,7 @@ impl TaskService {
         // From the draft, not the checked task: an unknown assignee is reported even beside other failures.
         let assignee = draft.assignee_id.filter(|id| *id > 0).map(UserId);
         let project = draft.project_id.filter(|id| *id > 0).map(ProjectId);
+        let recorded = draft.completed_at;
         let (mut v, task) = NewTask::check(draft);
         self.check_assignee(&mut v, assignee).await?;
         if let Some(project) = project {
@@ -95,7 +96,7 @@ impl TaskService {
         }
         let task = v.finish_with(task)?;
         let at = now();
-        let completed_at = (task.status == Status::Completed).then_some(at);
+        let completed_at = (task.status == Status::Completed).then(|| recorded.map_or(at, |recorded| recorded.min(at)));
         let created =
             self.tasks.create(NewTaskRecord { task, owner_id: owner.id, completed_at, created_at: at }).await?;
         self.cache.put_task(&created).await;

@@ -173,6 +173,7 @@ impl CreateTaskRequest {
             tags: lenient("tags", self.tags, &mut failures),
             project_id: nullable("project_id", self.project_id, &mut failures),
             recurrence: nullable("recurrence", self.recurrence, &mut failures),
+            completed_at: None,
             type_failures: failures,
         }
     }
@@ -231,6 +232,8 @@ impl From<UpdateTaskRequest> for TaskPatch {
             tags: r.tags,
             project_id: r.project_id,
             recurrence: r.recurrence,
+            // Set only by clients that record it (CalDAV's COMPLETED); REST completes as of now.
+            completed_at: None,
         }
     }
 }
