@@ -109,15 +109,26 @@ fn number_committed(conn: &mut AnyConnection) -> Result<(), RepositoryError> {
     }
     write_transaction(conn, |conn| {
         let AnyConnection::Postgresql(pg) = conn else { return Ok(()) };
-        // Under the lock, the statement's snapshot holds every number given before it: the new
-        // ones follow them, and every row committed by then gets one.
+        // Under the lock, every number given is committed and seen here: the new ones follow
+        // the last, and every row committed by now gets one.
+        pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({NUMBERING_LOCK})")).map_err(db)?;
+        let last: i64 = calendar_changes::table
+            .filter(calendar_changes::seq.is_not_null())
+            .select(diesel::dsl::max(calendar_changes::seq))
+            .first::<Option<i64>>(pg)
+            .map_err(db)?
+            .unwrap_or_default();
+        // Then the older rows of the tasks just numbered go, in each calendar (one row per task
+        // and calendar is all a sync reads, migration 000048), but those that gave a name up. The
+        // newest row is numbered before, so a calendar's last number never goes back.
         pg.batch_execute(&format!(
-            "SELECT pg_advisory_xact_lock({NUMBERING_LOCK}); \
-             UPDATE calendar_changes SET seq = numbered.seq FROM ( \
-                 SELECT id, (SELECT COALESCE(MAX(seq), 0) FROM calendar_changes WHERE seq IS NOT NULL) \
-                     + row_number() OVER (ORDER BY id) AS seq \
-                 FROM calendar_changes WHERE seq IS NULL) AS numbered \
-             WHERE calendar_changes.id = numbered.id"
+            "UPDATE calendar_changes SET seq = next.seq FROM ( \
+                 SELECT id, {last} + row_number() OVER (ORDER BY id) AS seq \
+                 FROM calendar_changes WHERE seq IS NULL) AS next \
+             WHERE calendar_changes.id = next.id; \
+             DELETE FROM calendar_changes AS old USING calendar_changes AS newer \
+             WHERE newer.seq > {last} AND newer.task_id = old.task_id AND newer.calendar = old.calendar \
+                 AND old.gone_name IS NULL AND old.seq < newer.seq"
         ))
         .map_err(db)
     })

@@ -5,6 +5,7 @@
 //! One test binary rather than one per file: each would link the whole store (Diesel, libpq,
 //! SQLite) again, which made a cold `make test` build the store's tests fourteen times over.
 
+mod calendars;
 mod chat;
 mod connections;
 mod contract;
