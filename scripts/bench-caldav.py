@@ -21,7 +21,9 @@ On each server a VTODO calendar is filled to each size (PUT in a loop, one keep-
 progress every 10,000) and measured with one persistent requests.Session:
   PUT p50        200 PUTs of new UIDs (If-None-Match: *), p50; they are deleted afterwards
   initial sync   REPORT sync-collection with an empty token, every href + ETag; median of 5
-  multiget       calendar-multiget of every object in batches of 500, total; median of 3
+                 (and of it, the answer: sent, answered and read, before the client parses it)
+  multiget       calendar-multiget of every object in batches of 500, total; median of 3 runs
+                 after a first one, which is shown too (caches cold)
   incr. sync     change 10 todos, then sync-collection from the last token; median of 5
   REST create    Workbench only: POST /api/v1/tasks, p50 over as many as PUTs; deleted afterwards
 The anchors run only at sizes <= --anchors-max (default 1000: Radicale takes minutes per 10,000
@@ -341,13 +343,19 @@ def parse_sync(content):
     return members, removed, root.findtext("d:sync-token", namespaces=NS), truncated
 
 
-def full_sync(srv):
-    """Every href and ETag from an empty token, following truncated answers. (members, token, seconds)"""
+def full_sync(srv, answers=None):
+    """Every href and ETag from an empty token, following truncated answers. (members, token, seconds);
+    the seconds spent waiting for the answers (sent, answered and read, not parsed) are added to
+    answers[0] when given."""
     t0 = time.perf_counter()
     members, token = {}, ""
     for _ in range(100000):
+        t1 = time.perf_counter()
         r = sync_report(srv, token)
-        m, removed, token, truncated = parse_sync(r.content)
+        content = r.content
+        if answers is not None:
+            answers[0] += time.perf_counter() - t1
+        m, removed, token, truncated = parse_sync(content)
         members.update(m)
         if not truncated:
             break
@@ -395,12 +403,15 @@ def measure(srv, size, puts, run):
         request(srv, "DELETE", url, (200, 204))
 
     # initial sync
-    runs = []
+    runs, answered = [], []
     members = None
     for _ in range(6):
-        members, token, dt = full_sync(srv)
+        answers = [0.0]
+        members, token, dt = full_sync(srv, answers)
         runs.append(dt)
+        answered.append(answers[0])
     out["sync"] = statistics.median(runs[1:]) * 1000
+    out["sync_answer"] = statistics.median(answered[1:]) * 1000
     out["size"] = len(members)
 
     # multiget of everything, batches of 500
@@ -420,6 +431,8 @@ def measure(srv, size, puts, run):
             raise SystemExit("error: %s: multiget returned %d of %d objects" % (srv.name, got, len(hrefs)))
         if k:
             runs.append(dt)
+        else:
+            out["multiget_first"] = dt * 1000
     out["multiget"] = statistics.median(runs) * 1000
 
     # incremental sync after 10 changes
@@ -548,7 +561,8 @@ def main():
                     gone += 1
             log("Workbench: deleted the %d todos filled by this run" % gone)
 
-    metrics = [("put", "PUT p50 ms"), ("sync", "initial sync ms"), ("multiget", "multiget ms"),
+    metrics = [("put", "PUT p50 ms"), ("sync", "initial sync ms"), ("sync_answer", "of which the answer ms"),
+               ("multiget", "multiget ms"), ("multiget_first", "first multiget ms"),
                ("incr", "incremental sync ms"), ("rest", "REST create p50 ms")]
     lines = ["| server | size | " + " | ".join(m[1] for m in metrics) + " |",
              "|---|---:|" + "---:|" * len(metrics)]
