@@ -30,6 +30,8 @@ The anchors run only at sizes <= --anchors-max (default 1000: Radicale takes min
 PUTs). One markdown table is printed (and written to --out, default target/bench/caldav.md), with
 Workbench's time divided by the faster anchor's at the same size (or the anchors' largest).
 Radicale's built-in server speaks HTTP/1.0, so it closes every connection: that is how it runs.
+At the anchors' sizes, the initial sync is measured once more against a stub that answers at once
+with Workbench's recorded listing: the client's own cost, below which no server can be measured.
 """
 
 import argparse
@@ -384,6 +386,61 @@ def fill(srv, target, run, counter):
     log("  %s: %d PUTs in %.1f s" % (srv.name, todo, time.perf_counter() - t0))
 
 
+class InstantStub:
+    """A loopback HTTP/1.1 server that answers every request at once with the same recorded body:
+    what the client alone costs, for a server that took no time at all."""
+
+    def __init__(self, body):
+        import threading
+
+        self.reply = (b"HTTP/1.1 207 Multi-Status\r\nContent-Type: application/xml; charset=utf-8\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(body)) + body
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = "http://127.0.0.1:%d/stub/" % self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            buf = b""
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                buf += data
+                while b"\r\n\r\n" in buf:
+                    head, rest = buf.split(b"\r\n\r\n", 1)
+                    m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+                    need = int(m.group(1)) if m else 0
+                    if len(rest) < need:
+                        break
+                    buf = rest[need:]
+                    conn.sendall(self.reply)
+            conn.close()
+
+
+def client_floor(srv):
+    """The initial sync measured as for a server, against an InstantStub replaying srv's listing
+    (one answer, not truncated): the client's own cost. (ms, answer ms)"""
+    body = sync_report(srv, "").content
+    stub = InstantStub(body)
+    session = requests.Session()
+    fake = Server("client alone", stub.url, session)
+    runs, answered = [], []
+    for _ in range(6):
+        answers = [0.0]
+        _, _, dt = full_sync(fake, answers)
+        runs.append(dt)
+        answered.append(answers[0])
+    stub.sock.close()
+    return statistics.median(runs[1:]) * 1000, statistics.median(answered[1:]) * 1000
+
+
 def measure(srv, size, puts, run):
     out = {}
     # PUT: new UIDs, p50; then removed (untimed) so that the calendar keeps its size
@@ -538,6 +595,7 @@ def main():
         servers.append(wb)
 
     results = []  # (server, size, figures)
+    floors = []  # (size, initial sync ms, of which the answer ms) of the client against an instant stub
     counter = {s.name: [0] for s in servers}
     try:
         for size in sizes:
@@ -550,6 +608,9 @@ def main():
                 fig = measure(srv, size, a.puts, run)
                 log("  measured in %.1f s: %s" % (time.perf_counter() - t0, {k: round(v, 2) for k, v in fig.items()}))
                 results.append((srv.name, size, fig))
+                if srv.name == "Workbench" and size <= a.anchors_max:
+                    sync_ms, answer_ms = client_floor(srv)
+                    floors.append((size, sync_ms, answer_ms))
     finally:
         if a.cleanup and a.url:
             srv = [s for s in servers if s.name == "Workbench"][0]
@@ -591,6 +652,10 @@ def main():
         small, large = wbs[0], wbs[-1]
         note = ("\nWorkbench's incremental sync of 10 changes: %.1f ms at %d todos, %.1f ms at %d (%.2f×).\n"
                 % (small[1]["incr"], small[1]["size"], large[1]["incr"], large[1]["size"], large[1]["incr"] / small[1]["incr"]))
+    for size, sync_ms, answer_ms in floors:
+        note += ("\nThe client alone, against a stub that answers at once with Workbench's listing of %d: initial sync "
+                 "%.1f ms, of which the answer %.1f ms: no server can be measured faster than that here.\n"
+                 % (size, sync_ms, answer_ms))
     head = ("CalDAV on loopback, one keep-alive requests.Session per server (Radicale's HTTP/1.0 server closes "
             "each connection), %d PUTs for the p50, times in milliseconds; a ratio below 1 means Workbench is "
             "faster. %s%s, Python %s, %d cores.\n\n" % (
