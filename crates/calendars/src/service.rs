@@ -239,7 +239,9 @@ impl CalendarService {
         };
         let task = self.tasks.create(user, draft).await?;
         let object = CalendarObject { task_id: task.id, uid, name: name.to_owned(), source: body.to_owned() };
-        self.store.keep(object).await?;
+        self.store.keep(object.clone()).await?;
+        // Every client reads an object back after its PUT (which gives no ETag): render it now.
+        self.render(&task, Some(&object));
         Ok(Written::Created)
     }
 
@@ -272,9 +274,10 @@ impl CalendarService {
             recurrence: Some(todo.recurrence),
             completed_at: todo.completed_at,
         };
-        self.tasks.update(user, id, patch, if_match).await?;
+        let task = self.tasks.update(user, id, patch, if_match).await?;
         let object = CalendarObject { task_id: id, uid, name: name.to_owned(), source: body.to_owned() };
-        self.store.keep(object).await?;
+        self.store.keep(object.clone()).await?;
+        self.render(&task, Some(&object));
         Ok(Written::Updated)
     }
 
