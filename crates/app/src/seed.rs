@@ -7,7 +7,7 @@
 //! unread messages, an edit, a reaction and an attachment.
 
 use anyhow::Context;
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use workbench_chat::ChatError;
 use workbench_core::TypeFailures;
 use workbench_files::{FileId, PdfRequest, ShareLinkDraft};
@@ -74,7 +74,7 @@ pub async fn demo(wired: &Wired, force: bool) -> anyhow::Result<SeedReport> {
     let (user, email) = demo_account(state).await?;
     let owner = Principal::from(&user);
     let mut tasks = 0;
-    for draft in demo_tasks() {
+    for draft in workbench_tasks::demo_tasks(Utc::now()) {
         state.tasks.create(&owner, draft).await.map_err(|e| anyhow::anyhow!("demo task: {e}"))?;
         tasks += 1;
     }
@@ -277,43 +277,4 @@ async fn account(state: &AppState, base: &str) -> anyhow::Result<(workbench_user
         }
     }
     anyhow::bail!("every {base} account name is taken")
-}
-
-fn demo_tasks() -> Vec<TaskDraft> {
-    let now = Utc::now();
-    let task = |title: &str, status, priority, due: Option<Duration>, tags: &[&str]| TaskDraft {
-        title: Some(title.to_owned()),
-        description: None,
-        status: Some(status),
-        priority: Some(priority),
-        due_date: due.map(|d| now + d),
-        assignee_id: None,
-        tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
-        project_id: None,
-        recurrence: None,
-        completed_at: None,
-        type_failures: TypeFailures::default(),
-    };
-    vec![
-        task(
-            "Register the new headphones for the extended warranty",
-            Status::Pending,
-            Priority::High,
-            Some(Duration::days(7)),
-            &["warranty", "audio"],
-        ),
-        task("Sell the old coffee machine", Status::InProgress, Priority::Medium, None, &["home"]),
-        task(
-            "Send the broken blender back for repair",
-            Status::Pending,
-            Priority::High,
-            Some(Duration::days(-2)),
-            &["warranty", "kitchen"],
-        ),
-        task("Scan the invoices of this year", Status::Completed, Priority::Low, None, &["paperwork"]),
-        TaskDraft {
-            recurrence: Some("FREQ=WEEKLY;BYDAY=SA".to_owned()),
-            ..task("Water the plants", Status::Pending, Priority::Low, Some(Duration::days(3)), &["home"])
-        },
-    ]
 }

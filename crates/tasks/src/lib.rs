@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod comment;
+mod demo;
 mod error;
 mod filter;
 mod model;
@@ -16,6 +17,7 @@ mod recurrence;
 mod service;
 
 pub use comment::{Comment, CommentBody, NewComment};
+pub use demo::demo_tasks;
 pub use error::TaskError;
 pub use filter::{RawTaskFilter, Refinement, SortKey, TaskFilter, TaskSort};
 pub use model::{
