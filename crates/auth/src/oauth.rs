@@ -16,18 +16,22 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use oauth2::basic::{BasicClient, BasicErrorResponse};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
 use oauth2::{
     AsyncHttpClient, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    TokenResponse, TokenUrl,
+    EndpointSet, ExtraTokenFields, HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, USER_AGENT};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use url::Url;
-use workbench_users::{AuthorizationRequest, ExternalProfile, OAuthProvider, OAuthProviderName, ProviderError};
+use workbench_users::{
+    AuthorizationRequest, ExternalProfile, LogoutRequest, OAuthProvider, OAuthProviderName, ProviderError,
+};
 
 /// Google's authorization endpoint.
 pub const GOOGLE_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
@@ -89,63 +93,114 @@ impl fmt::Debug for OAuthClientSettings {
     }
 }
 
-/// An `oauth2` client with its authorization and token endpoints set.
-type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+/// The token endpoint's answer: OAuth 2.0's, plus OpenID Connect's `id_token` when there is one.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub(crate) struct IdTokenField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
 
-/// The part both providers share: building the authorization URL and exchanging the code.
-struct CodeFlow {
+impl fmt::Debug for IdTokenField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdTokenField").field("id_token", &self.id_token.as_ref().map(|_| "***")).finish()
+    }
+}
+
+impl ExtraTokenFields for IdTokenField {}
+
+/// An `oauth2` client with its authorization and token endpoints set, whose token answers keep
+/// an `id_token`.
+type Client = oauth2::Client<
+    BasicErrorResponse,
+    StandardTokenResponse<IdTokenField, BasicTokenType>,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// What a code exchange gave: the access token, and the ID token when the provider sent one.
+pub(crate) struct Exchanged {
+    pub(crate) access_token: oauth2::AccessToken,
+    pub(crate) id_token: Option<String>,
+}
+
+/// The part every provider shares: building the authorization URL and exchanging the code.
+pub(crate) struct CodeFlow {
     client: Client,
-    scopes: &'static [&'static str],
-    http: reqwest::Client,
+    scopes: Vec<String>,
+    /// Whether the flow is OpenID Connect's: a `nonce` goes with each authorization request.
+    with_nonce: bool,
+    pub(crate) http: reqwest::Client,
     /// For `Debug` only; the `oauth2` client keeps the rest, and only it holds the secret.
     client_id: String,
     token_url: String,
 }
 
 impl CodeFlow {
-    fn new(
+    fn new(settings: OAuthClientSettings, scopes: &[&str], http: reqwest::Client) -> anyhow::Result<Self> {
+        // Google and GitHub both document the credentials as form fields of the token request.
+        let scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        Self::with(settings, scopes, AuthType::RequestBody, false, http)
+    }
+
+    /// A flow with these scopes and client authentication; `with_nonce` for OpenID Connect.
+    pub(crate) fn with(
         settings: OAuthClientSettings,
-        scopes: &'static [&'static str],
+        scopes: Vec<String>,
+        auth_type: AuthType,
+        with_nonce: bool,
         http: reqwest::Client,
     ) -> anyhow::Result<Self> {
         anyhow::ensure!(!settings.client_id.is_empty(), "the OAuth client id is empty");
         anyhow::ensure!(!settings.client_secret.is_empty(), "the OAuth client secret is empty");
         let url = |what: &str, value: &str| anyhow::anyhow!("the OAuth {what} {value:?} is not a valid URL");
-        let client = BasicClient::new(ClientId::new(settings.client_id.clone()))
-            .set_client_secret(ClientSecret::new(settings.client_secret.clone()))
-            .set_auth_uri(
-                AuthUrl::new(settings.auth_url.clone()).map_err(|_| url("authorization URL", &settings.auth_url))?,
-            )
-            .set_token_uri(
-                TokenUrl::new(settings.token_url.clone()).map_err(|_| url("token URL", &settings.token_url))?,
-            )
-            .set_redirect_uri(
-                RedirectUrl::new(settings.redirect_url.clone())
-                    .map_err(|_| url("redirect URL", &settings.redirect_url))?,
-            )
-            // Google and GitHub both document the credentials as form fields of the token request.
-            .set_auth_type(AuthType::RequestBody);
+        let client = oauth2::Client::<
+            BasicErrorResponse,
+            StandardTokenResponse<IdTokenField, BasicTokenType>,
+            BasicTokenIntrospectionResponse,
+            StandardRevocableToken,
+            BasicRevocationErrorResponse,
+        >::new(ClientId::new(settings.client_id.clone()))
+        .set_client_secret(ClientSecret::new(settings.client_secret.clone()))
+        .set_auth_uri(
+            AuthUrl::new(settings.auth_url.clone()).map_err(|_| url("authorization URL", &settings.auth_url))?,
+        )
+        .set_token_uri(TokenUrl::new(settings.token_url.clone()).map_err(|_| url("token URL", &settings.token_url))?)
+        .set_redirect_uri(
+            RedirectUrl::new(settings.redirect_url.clone()).map_err(|_| url("redirect URL", &settings.redirect_url))?,
+        )
+        .set_auth_type(auth_type);
         let OAuthClientSettings { client_id, token_url, .. } = settings;
-        Ok(Self { client, scopes, http, client_id, token_url })
+        Ok(Self { client, scopes, with_nonce, http, client_id, token_url })
     }
 
-    fn authorization_request(&self) -> AuthorizationRequest {
+    pub(crate) fn authorization_request(&self) -> AuthorizationRequest {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state) = self
+        let nonce = self.with_nonce.then(|| CsrfToken::new_random().secret().clone());
+        let mut request = self
             .client
             .authorize_url(CsrfToken::new_random)
-            .add_scopes(self.scopes.iter().map(|s| Scope::new((*s).to_owned())))
-            .set_pkce_challenge(challenge)
-            .url();
+            .add_scopes(self.scopes.iter().map(|s| Scope::new(s.clone())))
+            .set_pkce_challenge(challenge);
+        if let Some(nonce) = &nonce {
+            request = request.add_extra_param("nonce", nonce.clone());
+        }
+        let (url, state) = request.url();
         AuthorizationRequest {
             url: url.into(),
             state: state.secret().clone(),
             pkce_verifier: verifier.secret().clone(),
+            nonce,
         }
     }
 
-    /// The access token for `code`.
-    async fn exchange(&self, code: &str, pkce_verifier: &str) -> Result<oauth2::AccessToken, ProviderError> {
+    /// The tokens for `code`.
+    pub(crate) async fn exchange(&self, code: &str, pkce_verifier: &str) -> Result<Exchanged, ProviderError> {
         let token = self
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -153,7 +208,7 @@ impl CodeFlow {
             .request_async(&TokenHttp(&self.http))
             .await
             .map_err(token_error)?;
-        Ok(token.access_token().clone())
+        Ok(Exchanged { access_token: token.access_token().clone(), id_token: token.extra_fields().id_token.clone() })
     }
 }
 
@@ -247,7 +302,7 @@ fn token_error(error: RequestTokenError<TokenCallError, BasicErrorResponse>) -> 
 }
 
 /// What went wrong with a request, without its URL (which may carry parameters) or body.
-fn describe(error: &reqwest::Error) -> &'static str {
+pub(crate) fn describe(error: &reqwest::Error) -> &'static str {
     if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
@@ -261,7 +316,10 @@ fn describe(error: &reqwest::Error) -> &'static str {
 
 /// Sends a profile request and reads its JSON answer. 401 and 403 mean the token was not accepted
 /// (refused); 5xx, 429, timeouts and unreadable answers mean the provider is unavailable.
-async fn get_json<T: DeserializeOwned>(request: reqwest::RequestBuilder, what: &str) -> Result<T, ProviderError> {
+pub(crate) async fn get_json<T: DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<T, ProviderError> {
     let response = request.send().await.map_err(|e| ProviderError::Unavailable(format!("{what}: {}", describe(&e))))?;
     let status = response.status();
     if !status.is_success() {
@@ -276,7 +334,7 @@ async fn get_json<T: DeserializeOwned>(request: reqwest::RequestBuilder, what: &
 }
 
 /// Checks, once at start-up, a URL the provider's API is reached at.
-fn check_url(what: &str, value: &str) -> anyhow::Result<()> {
+pub(crate) fn check_url(what: &str, value: &str) -> anyhow::Result<()> {
     match Url::parse(value) {
         Ok(url) if matches!(url.scheme(), "https" | "http") => Ok(()),
         _ => Err(anyhow::anyhow!("the {what} {value:?} is not an http(s) URL")),
@@ -313,13 +371,13 @@ struct GoogleUserInfo {
 /// OpenID Connect says `email_verified` is a boolean; some Google endpoints have sent `"true"`.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum Flag {
+pub(crate) enum Flag {
     Bool(bool),
     Text(String),
 }
 
 impl Flag {
-    fn is_true(&self) -> bool {
+    pub(crate) fn is_true(&self) -> bool {
         match self {
             Flag::Bool(b) => *b,
             Flag::Text(s) => s.eq_ignore_ascii_case("true"),
@@ -336,6 +394,7 @@ impl From<GoogleUserInfo> for ExternalProfile {
             email_verified: email.is_some() && info.email_verified.is_some_and(|f| f.is_true()),
             email,
             username_hint,
+            ..ExternalProfile::default()
         }
     }
 }
@@ -346,18 +405,35 @@ impl OAuthProvider for GoogleProvider {
         OAuthProviderName::Google
     }
 
-    fn authorization_request(&self) -> AuthorizationRequest {
-        self.flow.authorization_request()
+    fn display_name(&self) -> String {
+        "Google".into()
     }
 
-    async fn profile(&self, code: &str, pkce_verifier: &str) -> Result<ExternalProfile, ProviderError> {
-        let token = self.flow.exchange(code, pkce_verifier).await?;
+    fn identity_namespace(&self) -> String {
+        OAuthProviderName::Google.as_str().to_owned()
+    }
+
+    async fn authorization_request(&self) -> Result<AuthorizationRequest, ProviderError> {
+        Ok(self.flow.authorization_request())
+    }
+
+    async fn profile(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        _nonce: Option<String>,
+    ) -> Result<ExternalProfile, ProviderError> {
+        let token = self.flow.exchange(code, pkce_verifier).await?.access_token;
         let request = self.flow.http.get(&self.userinfo_url).bearer_auth(token.secret());
         let info: GoogleUserInfo = get_json(request, "Google userinfo").await?;
         if info.sub.is_empty() {
             return Err(ProviderError::Unavailable("Google userinfo has no subject".into()));
         }
         Ok(info.into())
+    }
+
+    async fn verify_logout_token(&self, _token: &str) -> Result<LogoutRequest, ProviderError> {
+        Err(ProviderError::InvalidToken("Google's sign-in has no back-channel logout here".into()))
     }
 }
 
@@ -428,12 +504,25 @@ impl OAuthProvider for GitHubProvider {
         OAuthProviderName::GitHub
     }
 
-    fn authorization_request(&self) -> AuthorizationRequest {
-        self.flow.authorization_request()
+    fn display_name(&self) -> String {
+        "GitHub".into()
     }
 
-    async fn profile(&self, code: &str, pkce_verifier: &str) -> Result<ExternalProfile, ProviderError> {
-        let token = self.flow.exchange(code, pkce_verifier).await?;
+    fn identity_namespace(&self) -> String {
+        OAuthProviderName::GitHub.as_str().to_owned()
+    }
+
+    async fn authorization_request(&self) -> Result<AuthorizationRequest, ProviderError> {
+        Ok(self.flow.authorization_request())
+    }
+
+    async fn profile(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        _nonce: Option<String>,
+    ) -> Result<ExternalProfile, ProviderError> {
+        let token = self.flow.exchange(code, pkce_verifier).await?.access_token;
         let user: GitHubUser = get_json(self.get("/user", &token), "GitHub /user").await?;
         let emails: Vec<GitHubEmail> = get_json(self.get("/user/emails", &token), "GitHub /user/emails").await?;
         let (email, email_verified) = github_email(user.email, &emails);
@@ -442,7 +531,12 @@ impl OAuthProvider for GitHubProvider {
             email,
             email_verified,
             username_hint: Some(user.login).filter(|l| !l.is_empty()),
+            ..ExternalProfile::default()
         })
+    }
+
+    async fn verify_logout_token(&self, _token: &str) -> Result<LogoutRequest, ProviderError> {
+        Err(ProviderError::InvalidToken("GitHub has no back-channel logout".into()))
     }
 }
 

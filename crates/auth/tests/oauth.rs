@@ -84,7 +84,7 @@ async fn browse(url: &str) -> Callback {
 
 /// A full sign-in up to the callback; checks the state came back unchanged.
 async fn sign_in(provider: &dyn OAuthProvider) -> (AuthorizationRequest, Callback) {
-    let request = provider.authorization_request();
+    let request = provider.authorization_request().await.unwrap();
     let callback = browse(&request.url).await;
     assert_eq!(callback.get("state"), Some(request.state.as_str()));
     (request, callback)
@@ -93,7 +93,7 @@ async fn sign_in(provider: &dyn OAuthProvider) -> (AuthorizationRequest, Callbac
 /// A full sign-in: authorization, callback, code exchange and profile.
 async fn full_sign_in(provider: &dyn OAuthProvider) -> Result<ExternalProfile, ProviderError> {
     let (request, callback) = sign_in(provider).await;
-    provider.profile(callback.code(), &request.pkce_verifier).await
+    provider.profile(callback.code(), &request.pkce_verifier, None).await
 }
 
 /// The message of a refusal; fails on anything else.
@@ -134,6 +134,7 @@ async fn google_sign_in_gives_the_profile() {
             email: Some("ann.lee@example.com".into()),
             email_verified: true,
             username_hint: Some("ann.lee".into()),
+            ..ExternalProfile::default()
         }
     );
     assert_eq!(fake.token_requests(), 1);
@@ -170,6 +171,7 @@ async fn github_sign_in_gives_the_profile_with_the_primary_verified_email() {
             email: Some("main@example.com".into()),
             email_verified: true,
             username_hint: Some("octocat".into()),
+            ..ExternalProfile::default()
         }
     );
 }
@@ -218,7 +220,7 @@ async fn the_person_is_the_one_signed_in_when_the_code_was_issued() {
     let google = google(&fake);
     let (request, callback) = sign_in(&google).await;
     fake.set_google_user(FakeGoogleUser { sub: "second".into(), email: "2@example.com".into(), email_verified: true });
-    let profile = google.profile(callback.code(), &request.pkce_verifier).await.unwrap();
+    let profile = google.profile(callback.code(), &request.pkce_verifier, None).await.unwrap();
     assert_eq!(profile.subject, "first");
 }
 
@@ -255,10 +257,10 @@ fn assert_authorization_url(request: &AuthorizationRequest, base: &str, client_i
 #[tokio::test]
 async fn the_authorization_urls_carry_state_pkce_client_redirect_and_scopes() {
     let fake = FakeProvider::start().await;
-    let google = google(&fake).authorization_request();
+    let google = google(&fake).authorization_request().await.unwrap();
     let google_auth = format!("{}/google/authorize", fake.url());
     assert_authorization_url(&google, &google_auth, GOOGLE_CLIENT_ID, "openid email profile");
-    let github = github(&fake).authorization_request();
+    let github = github(&fake).authorization_request().await.unwrap();
     let github_auth = format!("{}/github/login/oauth/authorize", fake.url());
     assert_authorization_url(&github, &github_auth, GITHUB_CLIENT_ID, "read:user user:email");
 }
@@ -267,7 +269,7 @@ async fn the_authorization_urls_carry_state_pkce_client_redirect_and_scopes() {
 async fn every_authorization_request_is_fresh() {
     let fake = FakeProvider::start().await;
     let google = google(&fake);
-    let (a, b) = (google.authorization_request(), google.authorization_request());
+    let (a, b) = (google.authorization_request().await.unwrap(), google.authorization_request().await.unwrap());
     assert_ne!(a.state, b.state);
     assert_ne!(a.pkce_verifier, b.pkce_verifier);
 }
@@ -280,8 +282,8 @@ async fn a_wrong_verifier_is_refused() {
     let providers: [Box<dyn OAuthProvider>; 2] = [Box::new(google(&fake)), Box::new(github(&fake))];
     for provider in &providers {
         let (_, callback) = sign_in(provider.as_ref()).await;
-        let other = provider.authorization_request().pkce_verifier;
-        assert_refused(provider.profile(callback.code(), &other).await);
+        let other = provider.authorization_request().await.unwrap().pkce_verifier;
+        assert_refused(provider.profile(callback.code(), &other, None).await);
     }
 }
 
@@ -291,8 +293,8 @@ async fn a_replayed_code_is_refused() {
     let providers: [Box<dyn OAuthProvider>; 2] = [Box::new(google(&fake)), Box::new(github(&fake))];
     for provider in &providers {
         let (request, callback) = sign_in(provider.as_ref()).await;
-        provider.profile(callback.code(), &request.pkce_verifier).await.unwrap();
-        assert_refused(provider.profile(callback.code(), &request.pkce_verifier).await);
+        provider.profile(callback.code(), &request.pkce_verifier, None).await.unwrap();
+        assert_refused(provider.profile(callback.code(), &request.pkce_verifier, None).await);
     }
 }
 
@@ -300,18 +302,21 @@ async fn a_replayed_code_is_refused() {
 async fn an_unknown_code_and_another_providers_code_are_refused() {
     let fake = FakeProvider::start().await;
     let (google, github) = (google(&fake), github(&fake));
-    let request = google.authorization_request();
-    assert_refused(google.profile("made-up", &request.pkce_verifier).await);
+    let request = google.authorization_request().await.unwrap();
+    assert_refused(google.profile("made-up", &request.pkce_verifier, None).await);
     let (request, callback) = sign_in(&google).await;
-    assert_refused(github.profile(callback.code(), &request.pkce_verifier).await);
+    assert_refused(github.profile(callback.code(), &request.pkce_verifier, None).await);
 }
 
 #[tokio::test]
 async fn a_changed_redirect_uri_is_refused() {
     let fake = FakeProvider::start().await;
-    let request = google_with(&fake, http_client().unwrap(), "http://127.0.0.1:9/elsewhere").authorization_request();
+    let request = google_with(&fake, http_client().unwrap(), "http://127.0.0.1:9/elsewhere")
+        .authorization_request()
+        .await
+        .unwrap();
     let callback = browse(&request.url).await;
-    assert_refused(google(&fake).profile(callback.code(), &request.pkce_verifier).await);
+    assert_refused(google(&fake).profile(callback.code(), &request.pkce_verifier, None).await);
 }
 
 #[tokio::test]
@@ -336,11 +341,11 @@ async fn githubs_200_with_an_error_is_a_refusal() {
     fake.refuse_tokens_with_200();
     let github = github(&fake);
     let (request, callback) = sign_in(&github).await;
-    let err = github.profile(callback.code(), "a-wrong-verifier-that-is-long-enough-for-pkce-rules").await;
+    let err = github.profile(callback.code(), "a-wrong-verifier-that-is-long-enough-for-pkce-rules", None).await;
     let message = assert_refused(err);
     assert!(message.contains("bad_verification_code"), "{message}");
     // The code was spent by the failed attempt; a good one still works afterwards.
-    assert_refused(github.profile(callback.code(), &request.pkce_verifier).await);
+    assert_refused(github.profile(callback.code(), &request.pkce_verifier, None).await);
     fake.reset_failures();
     full_sign_in(&github).await.unwrap();
 }
@@ -361,7 +366,7 @@ async fn a_refused_profile_token_is_refused() {
 async fn a_declined_authorization_comes_back_with_access_denied() {
     let fake = FakeProvider::start().await;
     fake.deny_next_authorization();
-    let request = github(&fake).authorization_request();
+    let request = github(&fake).authorization_request().await.unwrap();
     let callback = browse(&request.url).await;
     assert_eq!(callback.get("error"), Some("access_denied"));
     assert_eq!(callback.get("state"), Some(request.state.as_str()));
@@ -435,7 +440,7 @@ async fn errors_carry_no_secrets() {
             fake.fail_profile_with(401);
         }
         let (request, callback) = sign_in(&github).await;
-        let err = github.profile(callback.code(), &request.pkce_verifier).await.unwrap_err();
+        let err = github.profile(callback.code(), &request.pkce_verifier, None).await.unwrap_err();
         let text = format!("{err} {err:?}");
         for secret in [callback.code(), request.pkce_verifier.as_str(), GITHUB_CLIENT_SECRET] {
             assert!(!text.contains(secret), "{text}");
@@ -469,7 +474,7 @@ async fn the_fake_gives_the_documented_settings() {
 #[tokio::test]
 async fn the_fake_refuses_incomplete_authorization_requests() {
     let fake = FakeProvider::start().await;
-    let good = google(&fake).authorization_request().url;
+    let good = google(&fake).authorization_request().await.unwrap().url;
     let http = http_client().unwrap();
     for drop in ["client_id", "response_type", "code_challenge", "code_challenge_method", "state", "redirect_uri"] {
         let mut url = Url::parse(&good).unwrap();
@@ -488,7 +493,7 @@ async fn the_fake_refuses_incomplete_authorization_requests() {
 async fn the_fake_keeps_the_callback_query_and_accepts_basic_client_auth() {
     let fake = FakeProvider::start().await;
     let redirect = "http://127.0.0.1:9/cb?from=test";
-    let request = google_with(&fake, http_client().unwrap(), redirect).authorization_request();
+    let request = google_with(&fake, http_client().unwrap(), redirect).authorization_request().await.unwrap();
     let callback = browse(&request.url).await;
     assert_eq!(callback.get("from"), Some("test"));
     assert_eq!(callback.location.path(), "/cb");
@@ -511,7 +516,7 @@ async fn the_fake_keeps_the_callback_query_and_accepts_basic_client_auth() {
     assert_eq!(answer.status(), reqwest::StatusCode::BAD_REQUEST);
     assert_eq!(answer.json::<serde_json::Value>().await.unwrap()["error"], "invalid_grant");
 
-    let request = google_with(&fake, http_client().unwrap(), redirect).authorization_request();
+    let request = google_with(&fake, http_client().unwrap(), redirect).authorization_request().await.unwrap();
     let callback = browse(&request.url).await;
     let form = [
         ("grant_type", "authorization_code"),

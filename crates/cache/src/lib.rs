@@ -22,6 +22,7 @@ mod invalidated;
 mod memory;
 mod principals;
 pub mod redis;
+mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -32,3 +33,4 @@ pub use error::CacheError;
 pub use grants::{SharedGrantCache, TOKEN_REVOKED};
 pub use memory::MemoryTaskCache;
 pub use principals::SharedPrincipalCache;
+pub use sessions::SharedSessionCache;

@@ -66,6 +66,9 @@ struct Peer {
     /// on, the connection closes.
     generation: i64,
     role: Role,
+    /// The session (refresh-token family) its token was issued under: when that session ends
+    /// (signed out, or ended by the identity provider), the connection closes.
+    session: Option<Arc<str>>,
     outgoing: Outbox,
     rooms: HashSet<String>,
     topics: HashSet<String>,
@@ -343,12 +346,23 @@ impl Hub {
     /// Registers a connection of `principal`'s account. Also answers whether it is the user's
     /// first connection on this instance (they just came online here).
     pub fn register(&self, principal: &Principal) -> Result<(Connection, bool), Refused> {
+        self.register_in_session(principal, None)
+    }
+
+    /// [`Self::register`], for a connection whose token was issued under `session`: it closes
+    /// when that session ends ([`Self::close_session`]).
+    pub fn register_in_session(
+        &self,
+        principal: &Principal,
+        session: Option<Arc<str>>,
+    ) -> Result<(Connection, bool), Refused> {
         let user = principal.id;
         let (outgoing, queue, closing) = mailbox(self.inner.config.queue);
         let peer = Peer {
             user,
             generation: principal.token_generation,
             role: principal.role,
+            session,
             outgoing,
             rooms: HashSet::new(),
             topics: HashSet::new(),
@@ -370,10 +384,20 @@ impl Hub {
 
     /// The connection authenticated again, with a newer token of its account: what it is checked
     /// against from now on.
-    pub fn reauthenticated(&self, id: ConnectionId, principal: &Principal) {
+    pub fn reauthenticated(&self, id: ConnectionId, principal: &Principal, session: Option<Arc<str>>) {
         if let Some(peer) = self.inner.write().peers.get_mut(&id).filter(|peer| peer.user == principal.id) {
             peer.generation = principal.token_generation;
             peer.role = principal.role;
+            peer.session = session;
+        }
+    }
+
+    /// Asks every connection here whose token was issued under `session` to close: the session
+    /// ended. Rare enough (a sign-out, a provider's logout) to look at every connection.
+    pub fn close_session(&self, session: &str, reason: CloseReason) {
+        let state = self.inner.read();
+        for peer in state.peers.values().filter(|peer| peer.session.as_deref() == Some(session)) {
+            peer.close(reason);
         }
     }
 
@@ -832,7 +856,7 @@ mod tests {
         let moderator = Principal { role: Role::Moderator, ..who(1, 0) };
         let (opened_as_moderator, _) = hub.register(&moderator).unwrap();
         let (renewed, _) = hub.register(&moderator).unwrap();
-        hub.reauthenticated(renewed.id, &who(1, 0));
+        hub.reauthenticated(renewed.id, &who(1, 0), None);
         hub.close_stale(&who(1, 0), CloseReason::Revoked);
         assert_eq!(opened_as_moderator.closing.reason(), Some(CloseReason::Revoked));
         assert_eq!(renewed.closing.reason(), None, "re-authenticated with the role it has now");

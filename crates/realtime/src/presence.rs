@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::task::JoinHandle;
 use workbench_chat::{ChatService, Presence};
 use workbench_core::broadcast::{Broadcast, Delivery};
-use workbench_users::{PRINCIPAL_CHANGED, Principal, UserId, UserRepository, UserStatus};
+use workbench_users::{PRINCIPAL_CHANGED, Principal, SESSION_ENDED, UserId, UserRepository, UserStatus};
 
 use crate::{CloseReason, Connection, Hub, Target, event_frame};
 
@@ -167,6 +167,12 @@ impl Realtime {
         let accounts = tokio::spawn(async move {
             while let Some(delivery) = changes.recv().await {
                 let Delivery::Message(message) = delivery else { continue };
+                if message.topic == SESSION_ENDED {
+                    if let Ok(session) = std::str::from_utf8(&message.payload) {
+                        watcher.hub.close_session(session, CloseReason::Revoked);
+                    }
+                    continue;
+                }
                 if message.topic != PRINCIPAL_CHANGED {
                     continue;
                 }

@@ -28,6 +28,7 @@ mod like;
 mod mfa;
 mod migrations;
 mod oauth;
+mod oidc;
 mod outbox;
 mod paging;
 mod products;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use workbench_core::RepositoryError;
-use workbench_users::{MfaTokenStore, OAuthProviderName, PendingSecondFactor, TokenHash, UserId, now};
+use workbench_users::{MfaTokenStore, OAuthProviderName, PendingSecondFactor, ProviderSession, TokenHash, UserId, now};
 
 use crate::Database;
 use crate::error::db;
@@ -15,9 +15,12 @@ use crate::schema::mfa_tokens;
 struct NewMfaTokenRow<'a> {
     token_hash: &'a str,
     user_id: i64,
-    provider: &'static str,
+    provider: &'a str,
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
+    idp_issuer: Option<&'a str>,
+    idp_subject: Option<&'a str>,
+    idp_sid: Option<&'a str>,
 }
 
 /// [`MfaTokenStore`] on PostgreSQL or SQLite.
@@ -48,6 +51,9 @@ impl MfaTokenStore for DieselMfaTokenStore {
                         provider: pending.provider.as_str(),
                         created_at: at,
                         expires_at: pending.expires_at.naive_utc(),
+                        idp_issuer: pending.session.as_ref().map(|s| s.issuer.as_str()),
+                        idp_subject: pending.session.as_ref().map(|s| s.subject.as_str()),
+                        idp_sid: pending.session.as_ref().and_then(|s| s.sid.as_deref()),
                     })
                     .execute(conn)
                     .map(drop)
@@ -60,17 +66,34 @@ impl MfaTokenStore for DieselMfaTokenStore {
         let hash = token.as_str().to_owned();
         self.db
             .run(move |conn| {
-                let row: Option<(i64, String, NaiveDateTime)> = mfa_tokens::table
+                type Row = (i64, String, NaiveDateTime, Option<String>, Option<String>, Option<String>);
+                let row: Option<Row> = mfa_tokens::table
                     .find(&hash)
-                    .select((mfa_tokens::user_id, mfa_tokens::provider, mfa_tokens::expires_at))
+                    .select((
+                        mfa_tokens::user_id,
+                        mfa_tokens::provider,
+                        mfa_tokens::expires_at,
+                        mfa_tokens::idp_issuer,
+                        mfa_tokens::idp_subject,
+                        mfa_tokens::idp_sid,
+                    ))
                     .first(conn)
                     .optional()
                     .map_err(db)?;
-                let Some((user_id, provider, expires_at)) = row else { return Ok(None) };
+                let Some((user_id, provider, expires_at, issuer, subject, sid)) = row else { return Ok(None) };
+                let session = match (issuer, subject) {
+                    (Some(issuer), Some(subject)) => Some(ProviderSession { issuer, subject, sid }),
+                    _ => None,
+                };
                 let provider = OAuthProviderName::parse(&provider).ok_or_else(|| {
                     RepositoryError::Unavailable(anyhow::anyhow!("unexpected mfa_tokens.provider {provider:?}"))
                 })?;
-                Ok(Some(PendingSecondFactor { user_id: UserId(user_id), provider, expires_at: expires_at.and_utc() }))
+                Ok(Some(PendingSecondFactor {
+                    user_id: UserId(user_id),
+                    provider,
+                    expires_at: expires_at.and_utc(),
+                    session,
+                }))
             })
             .await
     }

@@ -15,11 +15,12 @@ use crate::schema::oauth_states;
 #[diesel(table_name = oauth_states)]
 struct NewStateRow<'a> {
     state_hash: &'a str,
-    provider: &'static str,
+    provider: &'a str,
     pkce_verifier: &'a str,
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
     browser_hash: &'a str,
+    nonce: Option<&'a str>,
 }
 
 /// [`OAuthStateStore`] on PostgreSQL or SQLite.
@@ -52,6 +53,7 @@ impl OAuthStateStore for DieselOAuthStateStore {
                         created_at: at,
                         expires_at: pending.expires_at.naive_utc(),
                         browser_hash: pending.browser.as_str(),
+                        nonce: pending.nonce.as_deref(),
                     })
                     .execute(conn)
                     .map(drop)
@@ -65,18 +67,19 @@ impl OAuthStateStore for DieselOAuthStateStore {
         self.db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    let row: Option<(String, String, NaiveDateTime, String)> = oauth_states::table
+                    let row: Option<(String, String, NaiveDateTime, String, Option<String>)> = oauth_states::table
                         .find(&hash)
                         .select((
                             oauth_states::provider,
                             oauth_states::pkce_verifier,
                             oauth_states::expires_at,
                             oauth_states::browser_hash,
+                            oauth_states::nonce,
                         ))
                         .first(conn)
                         .optional()
                         .map_err(db)?;
-                    let Some((provider, pkce_verifier, expires_at, browser)) = row else { return Ok(None) };
+                    let Some((provider, pkce_verifier, expires_at, browser, nonce)) = row else { return Ok(None) };
                     // The delete decides who gets the state when two callbacks race with it.
                     if diesel::delete(oauth_states::table.find(&hash)).execute(conn).map_err(db)? == 0 {
                         return Ok(None);
@@ -89,6 +92,7 @@ impl OAuthStateStore for DieselOAuthStateStore {
                         pkce_verifier,
                         expires_at: expires_at.and_utc(),
                         browser: TokenHash::stored(browser),
+                        nonce,
                     }))
                 })
             })

@@ -30,6 +30,9 @@ const PG_PURGE: &str =
     "DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)";
 const SQLITE_PURGE: &str =
     "DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < ? LIMIT ?)";
+/// The provider session of a family whose tokens are all gone (OpenID Connect sign-ins).
+const ORPHANED_PROVIDER_SESSIONS: &str = "DELETE FROM provider_sessions WHERE NOT EXISTS \
+     (SELECT 1 FROM refresh_tokens WHERE refresh_tokens.family_id = provider_sessions.family_id)";
 
 /// `last_seen_at` is kept by a trigger on `refresh_tokens` (see the migration) and is not part of
 /// the `users` schema the application maps, so it is read here in SQL.
@@ -108,6 +111,8 @@ impl AccountHousekeeping for DieselHousekeeping {
                 .await?;
             purged += deleted as u64;
             if (deleted as i64) < PURGE_CHUNK {
+                // The provider sessions of families with no token left go with them.
+                self.db.run(|conn| diesel::sql_query(ORPHANED_PROVIDER_SESSIONS).execute(conn).map_err(db)).await?;
                 return Ok(purged);
             }
         }

@@ -155,6 +155,26 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         browser_hash -> Text,
+        nonce -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    provider_sessions (family_id) {
+        family_id -> Text,
+        user_id -> BigInt,
+        issuer -> Text,
+        subject -> Text,
+        sid -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    logout_tokens (issuer, jti) {
+        issuer -> Text,
+        jti -> Text,
+        expires_at -> Timestamp,
     }
 }
 
@@ -165,6 +185,9 @@ diesel::table! {
         provider -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        idp_issuer -> Nullable<Text>,
+        idp_subject -> Nullable<Text>,
+        idp_sid -> Nullable<Text>,
     }
 }
 
@@ -613,6 +636,7 @@ diesel::joinable!(project_invites -> projects (project_id));
 diesel::joinable!(chat_rooms -> users (created_by));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    provider_sessions,
     refresh_tokens,
     tasks,
     task_counts,

@@ -5,9 +5,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use workbench_core::{Page, RepositoryError};
 use workbench_users::{
-    Email, ExternalIdentity, NewAuditEntry, NewRefreshToken, NewUser, OAuthProviderName, ProfileChanges,
-    RefreshTokenRecord, RefreshTokenStore, Role, SignIn, TokenHash, TotpState, User, UserId, UserQuery, UserRepository,
-    UserStatus, Username,
+    Email, ExternalIdentity, NewAuditEntry, NewRefreshToken, NewUser, ProfileChanges, RefreshTokenRecord,
+    RefreshTokenStore, Role, SignIn, TokenHash, TotpState, User, UserId, UserQuery, UserRepository, UserStatus,
+    Username,
 };
 
 use crate::audit::{append, naming};
@@ -166,7 +166,7 @@ fn insert_user(conn: &mut AnyConnection, user: &NewUser) -> Result<User, Reposit
 #[derive(Insertable)]
 #[diesel(table_name = oauth_identities)]
 struct IdentityRow<'a> {
-    provider: &'static str,
+    provider: &'a str,
     subject: &'a str,
     user_id: i64,
     email: Option<&'a str>,
@@ -472,17 +472,13 @@ impl UserRepository for DieselUserRepository {
             .await
     }
 
-    async fn find_by_identity(
-        &self,
-        provider: OAuthProviderName,
-        subject: &str,
-    ) -> Result<Option<User>, RepositoryError> {
-        let subject = subject.to_owned();
+    async fn find_by_identity(&self, provider: &str, subject: &str) -> Result<Option<User>, RepositoryError> {
+        let (provider, subject) = (provider.to_owned(), subject.to_owned());
         self.db
             .run(move |conn| {
                 let row: Option<UserRow> = users::table
                     .inner_join(oauth_identities::table)
-                    .filter(oauth_identities::provider.eq(provider.as_str()))
+                    .filter(oauth_identities::provider.eq(&provider))
                     .filter(oauth_identities::subject.eq(&subject))
                     .select(UserRow::as_select())
                     .first(conn)
@@ -815,6 +811,9 @@ impl RefreshTokenStore for DieselRefreshTokenStore {
                         .values(NewRefreshTokenRow::from(&token))
                         .execute(conn)
                         .map_err(db)?;
+                    if let Some(session) = &token.provider_session {
+                        crate::oidc::insert_provider_session(conn, &token, session)?;
+                    }
                     append(conn, &audit)
                 })
             })
@@ -935,5 +934,57 @@ impl RefreshTokenStore for DieselRefreshTokenStore {
 
     async fn revoke_all_for_user(&self, user_id: UserId, at: DateTime<Utc>) -> Result<(), RepositoryError> {
         self.db.run(move |conn| revoke_user_tokens(conn, user_id, at.naive_utc())).await
+    }
+
+    async fn end_provider_session(
+        &self,
+        issuer: &str,
+        sid: &str,
+        subject: Option<String>,
+        at: DateTime<Utc>,
+        audit: NewAuditEntry,
+    ) -> Result<Vec<(String, UserId)>, RepositoryError> {
+        let (issuer, sid) = (issuer.to_owned(), sid.to_owned());
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let families = crate::oidc::sessions_of(conn, &issuer, &sid, subject.as_deref())?;
+                    let mut entries = Vec::with_capacity(families.len());
+                    for (family, user) in &families {
+                        revoke_family_in(conn, family, at)?;
+                        entries.push(audit.clone().by(*user).on(*user));
+                    }
+                    append(conn, &entries)?;
+                    Ok(families)
+                })
+            })
+            .await
+    }
+
+    async fn end_every_session(
+        &self,
+        user: UserId,
+        at: DateTime<Utc>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<(), RepositoryError> {
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    revoke_user_tokens(conn, user, at.naive_utc())?;
+                    end_access_tokens(conn, user)?;
+                    append(conn, &audit)
+                })
+            })
+            .await
+    }
+
+    async fn claim_logout_token(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        let (issuer, jti) = (issuer.to_owned(), jti.to_owned());
+        self.db.run(move |conn| crate::oidc::claim_logout_token(conn, &issuer, &jti, expires_at)).await
     }
 }

@@ -8,8 +8,8 @@ use crate::audit::{AuditAction, ClientInfo, NewAuditEntry};
 use crate::tokens::{AccessToken, NewRefreshToken, RefreshToken, RefreshTokenRecord, TokenHash};
 use crate::two_factor::{SecondFactor, SecondFactorCheck, SecondFactorOutcome};
 use crate::{
-    AuditLog, AuthError, Email, NewAccount, NewUser, PasswordHasher, PrincipalCache, RefreshTokenStore, Role,
-    TokenIssuer, TotpVerifier, User, UserRepository, UserStatus, now,
+    AuditLog, AuthError, Email, LogoutRequest, NewAccount, NewUser, PasswordHasher, PrincipalCache, ProviderSession,
+    RefreshTokenStore, Role, SessionCache, TokenIssuer, TotpVerifier, User, UserId, UserRepository, UserStatus, now,
 };
 
 /// Policy knobs of the sign-in rules.
@@ -75,6 +75,8 @@ pub struct AuthService {
     audit: Arc<dyn AuditLog>,
     /// Told when an account's access tokens stop working (a stolen refresh token).
     principals: Arc<dyn PrincipalCache>,
+    /// Told when a session ends, so that its access tokens end with it on every instance.
+    sessions: Arc<dyn SessionCache>,
     settings: AuthSettings,
 }
 
@@ -101,6 +103,8 @@ pub struct AuthParts {
     pub audit: Arc<dyn AuditLog>,
     /// Told when an account's access tokens stop working (a stolen refresh token).
     pub principals: Arc<dyn PrincipalCache>,
+    /// Told when a session ends (signed out, or ended by its identity provider).
+    pub sessions: Arc<dyn SessionCache>,
     /// Lifetimes.
     pub settings: AuthSettings,
 }
@@ -108,9 +112,9 @@ pub struct AuthParts {
 impl AuthService {
     /// The service, from its ports.
     pub fn new(parts: AuthParts) -> Self {
-        let AuthParts { users, tokens, hasher, issuer, totp, audit, principals, settings } = parts;
+        let AuthParts { users, tokens, hasher, issuer, totp, audit, principals, sessions, settings } = parts;
         let second_factor = SecondFactorCheck { users: users.clone(), totp };
-        Self { users, tokens, hasher, issuer, second_factor, audit, principals, settings }
+        Self { users, tokens, hasher, issuer, second_factor, audit, principals, sessions, settings }
     }
 
     /// Creates an account with `role`. Self-registration always passes [`Role::User`]; other
@@ -184,7 +188,7 @@ impl AuthService {
             audit[0].details.insert("second_factor".into(), proven.factor.as_str().into());
             audit.extend(proven.entries);
         }
-        self.sign_in(user, audit).await
+        self.sign_in(user, audit, None).await
     }
 
     /// Exchanges a refresh token for a new pair. The presented token stops working; presenting
@@ -220,6 +224,7 @@ impl AuthService {
             signed_in_at: record.signed_in_at,
             created_at: at,
             expires_at: at + self.settings.refresh_ttl,
+            provider_session: None,
         };
         if !self.tokens.rotate(record.id, stored, at).await? {
             // Another request exchanged the same token a moment ago: that is reuse too.
@@ -250,13 +255,62 @@ impl AuthService {
             let audit = NewAuditEntry::new(AuditAction::Logout, client).by(record.user_id).on(record.user_id).at(at);
             let audit = if record.revoked_at.is_none() { vec![audit] } else { Vec::new() };
             self.tokens.revoke_family(&record.family_id, at, audit).await?;
+            // The session's access tokens end with it, on every instance.
+            self.sessions.invalidate(&record.family_id).await;
         }
         Ok(())
     }
 
+    /// Claims a provider's logout token: `false` when it was honoured before (on any instance).
+    pub(crate) async fn claim_logout_token(&self, request: &LogoutRequest) -> Result<bool, AuthError> {
+        Ok(self.tokens.claim_logout_token(&request.issuer, &request.jti, request.expires_at).await?)
+    }
+
+    /// Ends the sessions a provider's verified logout token names (see
+    /// [`crate::OAuthService::backchannel_logout`]), with their access tokens and sockets, on
+    /// every instance. Returns how many sessions ended.
+    pub(crate) async fn end_provider_sessions(
+        &self,
+        request: &LogoutRequest,
+        method: &str,
+        client: &ClientInfo,
+    ) -> Result<usize, AuthError> {
+        let at = now();
+        let entry = || {
+            NewAuditEntry::new(AuditAction::Logout, client)
+                .at(at)
+                .with("method", method)
+                .with("reason", "provider_logout")
+        };
+        if let Some(sid) = &request.sid {
+            let ended =
+                self.tokens.end_provider_session(&request.issuer, sid, request.subject.clone(), at, entry()).await?;
+            for (family, _) in &ended {
+                self.sessions.invalidate(family).await;
+            }
+            return Ok(ended.len());
+        }
+        // `sub` alone: every session of the person's account, and every access token of it.
+        let Some(subject) = &request.subject else { return Ok(0) };
+        let Some(user) = self.users.find_by_identity(&request.issuer, subject).await? else { return Ok(0) };
+        self.tokens.end_every_session(user.id, at, vec![entry().by(user.id).on(user.id)]).await?;
+        self.principals.invalidate(user.id).await;
+        Ok(1)
+    }
+
+    /// Forgets `user`'s principal on every instance (its role changed).
+    pub(crate) async fn forget_principal(&self, user: UserId) {
+        self.principals.invalidate(user).await;
+    }
+
     /// Starts a new session (a new refresh-token family) for a user whose credentials were
     /// checked, recording `audit` with it.
-    pub(crate) async fn sign_in(&self, user: User, audit: Vec<NewAuditEntry>) -> Result<Session, AuthError> {
+    pub(crate) async fn sign_in(
+        &self,
+        user: User,
+        audit: Vec<NewAuditEntry>,
+        provider_session: Option<ProviderSession>,
+    ) -> Result<Session, AuthError> {
         let at = now();
         let refresh_token = RefreshToken::generate();
         let token = NewRefreshToken {
@@ -266,6 +320,7 @@ impl AuthService {
             signed_in_at: at,
             created_at: at,
             expires_at: at + self.settings.refresh_ttl,
+            provider_session,
         };
         let access = self.issuer.issue(&user, &token.family_id)?;
         self.tokens.insert(token, audit).await?;
@@ -377,6 +432,11 @@ mod tests {
             totp: Arc::new(totp),
             audit: Arc::new(audit_sink().0),
             principals: Arc::new(forgetting_cache()),
+            sessions: {
+                let mut sessions = crate::MockSessionCache::new();
+                sessions.expect_invalidate().returning(|_| ());
+                Arc::new(sessions)
+            },
             settings: AuthSettings::default(),
         })
     }
@@ -487,6 +547,11 @@ mod tests {
             totp: Arc::new(MockTotpVerifier::new()),
             audit: Arc::new(audit_sink().0),
             principals: Arc::new(cache),
+            sessions: {
+                let mut sessions = crate::MockSessionCache::new();
+                sessions.expect_invalidate().returning(|_| ());
+                Arc::new(sessions)
+            },
             settings: AuthSettings::default(),
         });
         let err = svc.refresh("old", &client()).await;
@@ -551,6 +616,11 @@ mod tests {
             totp: Arc::new(MockTotpVerifier::new()),
             audit: Arc::new(audit_sink().0),
             principals: Arc::new(forgetting_cache()),
+            sessions: {
+                let mut sessions = crate::MockSessionCache::new();
+                sessions.expect_invalidate().returning(|_| ());
+                Arc::new(sessions)
+            },
             settings: AuthSettings::default(),
         });
         let session = svc.refresh("t", &client()).await.unwrap();
@@ -654,6 +724,11 @@ mod tests {
             totp: Arc::new(MockTotpVerifier::new()),
             audit: Arc::new(audit),
             principals: Arc::new(forgetting_cache()),
+            sessions: {
+                let mut sessions = crate::MockSessionCache::new();
+                sessions.expect_invalidate().returning(|_| ());
+                Arc::new(sessions)
+            },
             settings: AuthSettings::default(),
         });
         let _ = svc.login(attempt("Who@Example.com", "whatever1"), &client()).await;

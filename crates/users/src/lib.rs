@@ -35,17 +35,18 @@ pub use model::{
     Email, NewAccount, NewUser, Password, PasswordChange, ProfileChanges, Role, User, UserId, UserStatus, Username, now,
 };
 pub use oauth::{
-    AuthorizationRequest, BrowserBinding, Callback, ExternalIdentity, ExternalProfile, OAuthError, OAuthService,
-    OAuthSignIn, OAuthStart, PendingAuthorization, ProviderError, STATE_TTL,
+    AuthorizationRequest, BrowserBinding, Callback, ExternalIdentity, ExternalProfile, LogoutRequest, OAuthError,
+    OAuthService, OAuthSignIn, OAuthStart, PendingAuthorization, ProviderError, ProviderInfo, STATE_TTL,
 };
 pub use ports::{
     AuditLog, MfaTokenStore, OAuthProvider, OAuthStateStore, PasswordHasher, RefreshTokenStore, TokenIssuer,
     TotpVerifier, UserQuery, UserRepository,
 };
 pub use principal::{
-    Accounts, Authenticator, CacheEpoch, PRINCIPAL_CHANGED, Principal, PrincipalCache, StoredAccounts,
+    Accounts, Authenticator, CacheEpoch, PRINCIPAL_CHANGED, Principal, PrincipalCache, SESSION_ENDED, SessionCache,
+    StoredAccounts,
 };
-pub use provider::OAuthProviderName;
+pub use provider::{OAuthProviderName, ProviderKind, ProviderSession};
 pub use reauth::{RECENT_SIGN_IN, ReauthError, Reauthentication};
 pub use tokens::{
     AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshToken, RefreshTokenRecord, SignIn, TokenHash,
@@ -64,4 +65,4 @@ pub use ports::{
     MockTokenIssuer, MockTotpVerifier, MockUserRepository,
 };
 #[cfg(feature = "mock")]
-pub use principal::{MockAccounts, MockPrincipalCache};
+pub use principal::{MockAccounts, MockPrincipalCache, MockSessionCache};

@@ -26,7 +26,7 @@ use subtle::ConstantTimeEq;
 use workbench_core::RepositoryError;
 
 use crate::audit::{AuditAction, ClientInfo, NewAuditEntry};
-use crate::provider::OAuthProviderName;
+use crate::provider::{OAuthProviderName, ProviderKind, ProviderSession};
 use crate::tokens::TokenHash;
 use crate::two_factor::{MFA_TOKEN_TTL, MfaChallenge, MfaToken, PendingSecondFactor, SecondFactorAttempt, random_hex};
 use crate::{
@@ -48,6 +48,9 @@ pub struct AuthorizationRequest {
     /// The PKCE verifier whose challenge the URL carries, presented again when the code is
     /// exchanged.
     pub pkce_verifier: String,
+    /// The OpenID Connect `nonce` the URL carries, which the ID token must echo (`None` for a
+    /// provider without ID tokens).
+    pub nonce: Option<String>,
 }
 
 impl fmt::Debug for AuthorizationRequest {
@@ -67,6 +70,8 @@ pub struct PendingAuthorization {
     pub expires_at: DateTime<Utc>,
     /// The hash of the [`BrowserBinding`] given to the browser that started it.
     pub browser: TokenHash,
+    /// The `nonce` sent to an OpenID Connect provider, which its ID token must carry back.
+    pub nonce: Option<String>,
 }
 
 /// A random value kept by the browser that started a sign-in (256 bits, hex), and presented
@@ -137,13 +142,45 @@ pub struct ExternalProfile {
     pub email_verified: bool,
     /// A username to start from (GitHub's login, or the local part of the email).
     pub username_hint: Option<String>,
+    /// The role the provider's claims map to, when the provider is configured to decide roles
+    /// (`OIDC_<NAME>_ROLE_CLAIM`): applied at every sign-in, up and down.
+    pub role: Option<Role>,
+    /// The provider's sign-in session this sign-in belongs to (OpenID Connect), kept with the
+    /// Workbench session it starts so that the provider can end it (back-channel logout).
+    pub session: Option<ProviderSession>,
+}
+
+/// What a provider's back-channel logout token asks to end, once its signature and claims were
+/// checked: the sessions of `sid`, or every session of `subject` when no `sid` is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutRequest {
+    /// The provider that signed the token.
+    pub issuer: String,
+    /// The person whose sessions end (`sub`), when named.
+    pub subject: Option<String>,
+    /// The provider session that ends (`sid`), when named.
+    pub sid: Option<String>,
+    /// The token's id: a token is honoured once.
+    pub jti: String,
+    /// Until when the token would be accepted, so that its id need be kept no longer.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How a configured provider presents itself on a login page (`GET /auth/providers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderInfo {
+    /// The name its routes carry.
+    pub name: OAuthProviderName,
+    /// What people see on the button.
+    pub display_name: String,
 }
 
 /// An identity to link to an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalIdentity {
-    /// The provider that vouches for the identity.
-    pub provider: OAuthProviderName,
+    /// Who vouches for the identity: `google`, `github`, or an OpenID Connect provider's issuer
+    /// (so that an identity survives its provider being renamed in the configuration).
+    pub provider: String,
     /// The provider's stable id of the person (Google's `sub`, GitHub's numeric id).
     pub subject: String,
     /// The email the provider gave when the identity was linked, for the record.
@@ -158,6 +195,9 @@ pub enum ProviderError {
     /// The provider refused: the user denied access, the code was invalid, the client is misconfigured.
     #[error("the provider refused: {0}")]
     Refused(String),
+    /// The provider's ID token (or logout token) failed a check: the message names which.
+    #[error("the provider's token was refused: {0}")]
+    InvalidToken(String),
     /// A network failure, a timeout, a 5xx or an answer that cannot be read.
     #[error("the provider is unavailable: {0}")]
     Unavailable(String),
@@ -199,6 +239,9 @@ pub enum OAuthError {
     /// The provider shared no email address, and an account cannot be made without one.
     #[error("{0} shared no email address; add one to your {0} account, then sign in again")]
     NoEmail(OAuthProviderName),
+    /// A back-channel logout token that is invalid, expired or was already used.
+    #[error("the logout token was refused: {0}")]
+    InvalidLogoutToken(String),
     /// Signing in failed after the provider vouched for the person (a disabled account, a store
     /// failure).
     #[error(transparent)]
@@ -215,6 +258,8 @@ impl From<RepositoryError> for OAuthError {
 #[derive(Clone)]
 pub struct OAuthService {
     providers: HashMap<OAuthProviderName, Arc<dyn OAuthProvider>>,
+    /// The providers' names in the order they were configured, for a login page.
+    order: Vec<OAuthProviderName>,
     states: Arc<dyn OAuthStateStore>,
     challenges: Arc<dyn MfaTokenStore>,
     users: Arc<dyn UserRepository>,
@@ -238,13 +283,18 @@ impl OAuthService {
         users: Arc<dyn UserRepository>,
         auth: AuthService,
     ) -> Self {
+        let order = providers.iter().map(|p| p.name()).collect();
         let providers = providers.into_iter().map(|p| (p.name(), p)).collect();
-        Self { providers, states, challenges, users, auth }
+        Self { providers, order, states, challenges, users, auth }
     }
 
-    /// The configured providers.
-    pub fn configured(&self) -> Vec<OAuthProviderName> {
-        OAuthProviderName::ALL.into_iter().filter(|p| self.providers.contains_key(p)).collect()
+    /// The configured providers, in the order they were configured.
+    pub fn configured(&self) -> Vec<ProviderInfo> {
+        self.order
+            .iter()
+            .filter_map(|name| self.providers.get(name))
+            .map(|p| ProviderInfo { name: p.name(), display_name: p.display_name() })
+            .collect()
     }
 
     fn provider(&self, name: &str) -> Result<&Arc<dyn OAuthProvider>, OAuthError> {
@@ -257,13 +307,14 @@ impl OAuthService {
     /// the provider URL to send the browser to with the binding for the browser to keep.
     pub async fn begin(&self, provider: &str) -> Result<OAuthStart, OAuthError> {
         let provider = self.provider(provider)?;
-        let request = provider.authorization_request();
+        let request = provider.authorization_request().await?;
         let binding = BrowserBinding::generate();
         let pending = PendingAuthorization {
             provider: provider.name(),
             pkce_verifier: request.pkce_verifier,
             expires_at: now() + STATE_TTL,
             browser: binding.hash(),
+            nonce: request.nonce,
         };
         self.states.save(TokenHash::of(&request.state), pending).await?;
         Ok(OAuthStart { url: request.url, binding, ttl: STATE_TTL })
@@ -296,9 +347,13 @@ impl OAuthService {
             return Err(ProviderError::Refused(error).into());
         }
         let code = callback.code.filter(|c| !c.is_empty()).ok_or(OAuthError::MissingCode)?;
-        let profile = provider.profile(&code, &pending.pkce_verifier).await?;
-        let user = self.account_for(provider.name(), profile, client).await?;
-        let method = provider.name().as_str();
+        let profile = provider.profile(&code, &pending.pkce_verifier, pending.nonce.clone()).await?;
+        let session = profile.session.clone();
+        let role = profile.role;
+        let user = self.account_for(provider.as_ref(), profile, client).await?;
+        let user = self.apply_role(user, role, provider.name(), client).await?;
+        let method = provider.name();
+        let method = method.as_str();
         if user.status == UserStatus::Disabled {
             let failed = NewAuditEntry::new(AuditAction::LoginFailed, client)
                 .on(user.id)
@@ -310,7 +365,7 @@ impl OAuthService {
         if user.totp_enabled {
             let token = MfaToken::generate();
             let expires_at = now() + MFA_TOKEN_TTL;
-            let pending = PendingSecondFactor { user_id: user.id, provider: provider.name(), expires_at };
+            let pending = PendingSecondFactor { user_id: user.id, provider: provider.name(), expires_at, session };
             self.challenges.save(token.hash(), pending).await?;
             // As a password sign-in without its code is: the first factor was right, the sign-in
             // is not complete.
@@ -322,7 +377,7 @@ impl OAuthService {
             return Ok(OAuthSignIn::SecondFactorRequired(MfaChallenge { token, expires_at }));
         }
         let login = NewAuditEntry::new(AuditAction::Login, client).by(user.id).on(user.id).with("method", method);
-        Ok(OAuthSignIn::SignedIn(Box::new(self.auth.sign_in(user, vec![login]).await?)))
+        Ok(OAuthSignIn::SignedIn(Box::new(self.auth.sign_in(user, vec![login], session).await?)))
     }
 
     /// Completes a sign-in that stopped at the second factor: the challenge's token and a TOTP
@@ -340,7 +395,8 @@ impl OAuthService {
             self.challenges.find(&token).await?.filter(|p| p.expires_at > now()).ok_or(AuthError::InvalidToken)?;
         // Deleted accounts take their challenges with them; this is a concurrent deletion.
         let user = self.users.find(pending.user_id).await?.ok_or(AuthError::InvalidToken)?;
-        let method = pending.provider.as_str();
+        let method = pending.provider.as_str().to_owned();
+        let method = method.as_str();
         if user.status == UserStatus::Disabled {
             let failed = NewAuditEntry::new(AuditAction::LoginFailed, client)
                 .on(user.id)
@@ -378,42 +434,110 @@ impl OAuthService {
             .with("second_factor", proven.factor.as_str());
         let mut audit = vec![login];
         audit.extend(proven.entries);
-        self.auth.sign_in(user, audit).await
+        self.auth.sign_in(user, audit, pending.session).await
+    }
+
+    /// Ends what a provider's back-channel logout token names, on every instance at once: the
+    /// Workbench sessions started from provider session `sid`, or, with `sub` alone, every
+    /// session of the account linked to that person (and every access token of it). A token is
+    /// honoured once: its `jti` is claimed in the store first. Returns how many sessions ended.
+    pub async fn backchannel_logout(
+        &self,
+        provider_name: &str,
+        logout_token: &str,
+        client: &ClientInfo,
+    ) -> Result<usize, OAuthError> {
+        let provider = self.provider(provider_name).ok().filter(|p| p.name().kind() == ProviderKind::Oidc);
+        let provider = provider.ok_or_else(|| OAuthError::NotConfigured(provider_name.to_owned()))?;
+        let request = provider.verify_logout_token(logout_token).await.map_err(|e| match e {
+            ProviderError::InvalidToken(why) => OAuthError::InvalidLogoutToken(why),
+            other => OAuthError::Provider(other),
+        })?;
+        if !self.auth.claim_logout_token(&request).await? {
+            return Err(OAuthError::InvalidLogoutToken("this logout token was already used (jti)".into()));
+        }
+        let method = provider.name();
+        Ok(self.auth.end_provider_sessions(&request, method.as_str(), client).await?)
+    }
+
+    /// Sets the role the provider's claims map to, when the provider decides roles. A
+    /// `super_admin` keeps that role: no claim grants it, and none takes it away.
+    async fn apply_role(
+        &self,
+        user: User,
+        role: Option<Role>,
+        provider: OAuthProviderName,
+        client: &ClientInfo,
+    ) -> Result<User, OAuthError> {
+        let Some(role) = role else { return Ok(user) };
+        if user.role == role || user.role == Role::SuperAdmin || role == Role::SuperAdmin {
+            return Ok(user);
+        }
+        let changed = NewAuditEntry::new(AuditAction::RoleChanged, client)
+            .on(user.id)
+            .with("from", user.role.as_str())
+            .with("to", role.as_str())
+            .with("provider", provider.as_str());
+        let id = user.id;
+        match self.users.set_role_and_status(id, Some(role), None, now(), None, vec![changed]).await? {
+            Some(updated) => {
+                // Every instance forgets the old role: access tokens and sockets follow at once.
+                self.auth.forget_principal(id).await;
+                Ok(updated)
+            }
+            None => Ok(user),
+        }
     }
 
     async fn account_for(
         &self,
-        provider: OAuthProviderName,
+        provider: &dyn OAuthProvider,
         profile: ExternalProfile,
         client: &ClientInfo,
     ) -> Result<User, OAuthError> {
-        if let Some(user) = self.users.find_by_identity(provider, &profile.subject).await? {
+        let name = provider.name();
+        let namespace = provider.identity_namespace();
+        if let Some(user) = self.users.find_by_identity(&namespace, &profile.subject).await? {
             return Ok(user);
         }
         let email = profile.email.as_deref().and_then(|e| Email::parse(e).ok());
-        let identity = ExternalIdentity {
-            provider,
+        let mut identity = ExternalIdentity {
+            provider: namespace.clone(),
             subject: profile.subject.clone(),
             email: email.as_ref().map(|e| e.as_str().to_owned()),
             linked_at: now(),
         };
         let linked = |created: bool| {
             NewAuditEntry::new(AuditAction::OauthLinked, client)
-                .with("provider", provider.as_str())
+                .with("provider", name.as_str())
                 .with("created", created)
         };
+        let oidc = name.kind() == ProviderKind::Oidc;
         if let Some(email) = &email
             && let Some((user, _)) = self.users.find_for_login(email).await?
         {
-            if !profile.email_verified {
-                return Err(OAuthError::UnverifiedEmail(provider));
+            if profile.email_verified {
+                if user.status == UserStatus::Active {
+                    self.users.link_identity(user.id, identity, vec![linked(false).by(user.id).on(user.id)]).await?;
+                }
+                return Ok(user);
             }
-            if user.status == UserStatus::Active {
-                self.users.link_identity(user.id, identity, vec![linked(false).by(user.id).on(user.id)]).await?;
+            if !oidc {
+                return Err(OAuthError::UnverifiedEmail(name));
             }
-            return Ok(user);
+            // The contract for OpenID Connect: an address the provider has not verified links
+            // nothing, and the person gets an account of their own. The address is somebody
+            // else's here, so the new account cannot have it: it gets one that can receive
+            // nothing (RFC 2606 `.invalid`) until its owner sets theirs.
+            let placeholder = placeholder_email(&name, &namespace, &profile.subject)?;
+            identity.email = None;
+            return self.create_account(placeholder, &profile, identity, linked(true)).await;
         }
-        let Some(email) = email else { return Err(OAuthError::NoEmail(provider)) };
+        let email = match email {
+            Some(email) => email,
+            None if oidc => placeholder_email(&name, &namespace, &profile.subject)?,
+            None => return Err(OAuthError::NoEmail(name)),
+        };
         self.create_account(email, &profile, identity, linked(true)).await
     }
 
@@ -451,6 +575,15 @@ impl OAuthService {
         }
         Err(anyhow::anyhow!("no free username derived from {base:?}").into())
     }
+}
+
+/// An address for an account whose provider vouched for no address of its own: unique per
+/// identity, and undeliverable by definition (RFC 2606 reserves `.invalid`).
+fn placeholder_email(provider: &OAuthProviderName, namespace: &str, subject: &str) -> Result<Email, OAuthError> {
+    let digest = TokenHash::of(&format!("{namespace}\n{subject}"));
+    let name = provider.as_str();
+    let address = format!("{name}-{}@{name}.invalid", &digest.as_str()[..16]);
+    Ok(Email::parse(&address).map_err(|e| anyhow::anyhow!("placeholder address {address:?}: {e}"))?)
 }
 
 impl From<anyhow::Error> for OAuthError {
@@ -495,6 +628,11 @@ mod tests {
             totp: Arc::new(MockTotpVerifier::new()),
             audit: Arc::new(MockAuditLog::new()),
             principals: Arc::new(crate::MockPrincipalCache::new()),
+            sessions: {
+                let mut sessions = crate::MockSessionCache::new();
+                sessions.expect_invalidate().returning(|_| ());
+                Arc::new(sessions)
+            },
             settings: AuthSettings::default(),
         })
     }
@@ -502,7 +640,8 @@ mod tests {
     fn provider(profile: ExternalProfile) -> MockOAuthProvider {
         let mut provider = MockOAuthProvider::new();
         provider.expect_name().return_const(OAuthProviderName::GitHub);
-        provider.expect_profile().returning(move |_, _| Ok(profile.clone()));
+        provider.expect_identity_namespace().return_const("github".to_owned());
+        provider.expect_profile().returning(move |_, _, _| Ok(profile.clone()));
         provider
     }
 
@@ -521,6 +660,7 @@ mod tests {
             pkce_verifier: "v".into(),
             expires_at: now() + expires_in,
             browser: TokenHash::of(BROWSER),
+            nonce: None,
         })
     }
 
@@ -562,6 +702,7 @@ mod tests {
             email: Some(email.into()),
             email_verified: verified,
             username_hint: Some("octo cat!".into()),
+            ..ExternalProfile::default()
         }
     }
 
@@ -658,10 +799,13 @@ mod tests {
     async fn begin_binds_the_state_to_the_browser() {
         let mut provider = MockOAuthProvider::new();
         provider.expect_name().return_const(OAuthProviderName::GitHub);
-        provider.expect_authorization_request().returning(|| AuthorizationRequest {
-            url: "https://github.example/authorize?state=s".into(),
-            state: "s".into(),
-            pkce_verifier: "v".into(),
+        provider.expect_authorization_request().returning(|| {
+            Ok(AuthorizationRequest {
+                url: "https://github.example/authorize?state=s".into(),
+                state: "s".into(),
+                pkce_verifier: "v".into(),
+                nonce: None,
+            })
         });
         let saved = Arc::new(std::sync::Mutex::new(None));
         let sink = saved.clone();
@@ -757,6 +901,11 @@ mod tests {
             totp: Arc::new(totp),
             audit: Arc::new(audit),
             principals: Arc::new(crate::MockPrincipalCache::new()),
+            sessions: {
+                let mut sessions = crate::MockSessionCache::new();
+                sessions.expect_invalidate().returning(|_| ());
+                Arc::new(sessions)
+            },
             settings: AuthSettings::default(),
         });
         let providers: Vec<Arc<dyn OAuthProvider>> =
@@ -778,6 +927,7 @@ mod tests {
                 user_id: UserId(5),
                 provider: OAuthProviderName::GitHub,
                 expires_at: now() + expires_in,
+                session: None,
             }))
         });
         challenges

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use workbench_core::{Page, PageRequest, RepositoryError};
 
 use crate::audit::{AuditEntry, AuditQuery, NewAuditEntry};
-use crate::oauth::{AuthorizationRequest, ExternalIdentity, ExternalProfile, PendingAuthorization, ProviderError};
+use crate::oauth::{
+    AuthorizationRequest, ExternalIdentity, ExternalProfile, LogoutRequest, PendingAuthorization, ProviderError,
+};
 use crate::provider::OAuthProviderName;
 use crate::tokens::{
     AccessClaims, AccessToken, InvalidAccessToken, NewRefreshToken, RefreshTokenRecord, SignIn, TokenHash,
@@ -105,12 +107,9 @@ pub trait UserRepository: Send + Sync {
         audit: Vec<NewAuditEntry>,
     ) -> Result<bool, RepositoryError>;
 
-    /// The account an external identity is linked to.
-    async fn find_by_identity(
-        &self,
-        provider: OAuthProviderName,
-        subject: &str,
-    ) -> Result<Option<User>, RepositoryError>;
+    /// The account an external identity is linked to: `provider` is the identity's namespace
+    /// ([`ExternalIdentity::provider`]: `google`, `github` or an OpenID Connect issuer).
+    async fn find_by_identity(&self, provider: &str, subject: &str) -> Result<Option<User>, RepositoryError>;
 
     /// Stores a new account (as [`Self::create`]) together with its first external identity and
     /// `audit`, in one transaction. Entries without an actor or target get the new account's id.
@@ -229,6 +228,39 @@ pub trait RefreshTokenStore: Send + Sync {
 
     /// Revokes every token of a user that is not revoked yet.
     async fn revoke_all_for_user(&self, user_id: UserId, at: DateTime<Utc>) -> Result<(), RepositoryError>;
+
+    /// Revokes the families started from a provider's sign-in session: those of `issuer` whose
+    /// provider session is `sid` (and, when `subject` is given too, whose person is `subject`),
+    /// appends one `audit` entry per family ended (its actor and target filled in with the
+    /// family's user), all in one transaction. Returns the families ended, with their users.
+    async fn end_provider_session(
+        &self,
+        issuer: &str,
+        sid: &str,
+        subject: Option<String>,
+        at: DateTime<Utc>,
+        audit: NewAuditEntry,
+    ) -> Result<Vec<(String, UserId)>, RepositoryError>;
+
+    /// Ends every session of `user`: revokes all its tokens and moves its token generation on,
+    /// so that every access token issued before stops working, and appends `audit`, in one
+    /// transaction. The caller then invalidates the user's principal.
+    async fn end_every_session(
+        &self,
+        user: UserId,
+        at: DateTime<Utc>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<(), RepositoryError>;
+
+    /// Claims a provider's logout token by its `jti`, remembered until `expires_at`. MUST return
+    /// `false` when the same issuer's `jti` was claimed before (by any instance), so that a
+    /// token is honoured once.
+    async fn claim_logout_token(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError>;
 }
 
 /// Password hashing. Implementations are slow on purpose and MUST NOT block the async executor.
@@ -282,20 +314,39 @@ pub trait TotpVerifier: Send + Sync {
     fn verify(&self, secret: &str, code: &str, at: DateTime<Utc>) -> Option<i64>;
 }
 
-/// One OAuth2 identity provider (Google, GitHub), spoken to with the authorization-code flow
-/// and PKCE.
+/// One OAuth2 identity provider (Google, GitHub, an OpenID Connect provider), spoken to with the
+/// authorization-code flow and PKCE.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait OAuthProvider: Send + Sync {
     /// Which provider this is.
     fn name(&self) -> OAuthProviderName;
 
-    /// Where to send the browser, with a fresh random `state` and PKCE challenge.
-    fn authorization_request(&self) -> AuthorizationRequest;
+    /// What a login page shows on its button.
+    fn display_name(&self) -> String;
+
+    /// The namespace of the identities this provider vouches for: its name for Google and
+    /// GitHub, its issuer for an OpenID Connect provider (accounts are linked by issuer and
+    /// subject).
+    fn identity_namespace(&self) -> String;
+
+    /// Where to send the browser, with a fresh random `state`, PKCE challenge and (OpenID
+    /// Connect) `nonce`. Fails only when the provider's metadata cannot be read.
+    async fn authorization_request(&self) -> Result<AuthorizationRequest, ProviderError>;
 
     /// Exchanges an authorization code (with the PKCE verifier of its request) and reads the
-    /// signed-in person's profile.
-    async fn profile(&self, code: &str, pkce_verifier: &str) -> Result<ExternalProfile, ProviderError>;
+    /// signed-in person's profile; an OpenID Connect provider's ID token MUST carry `nonce`.
+    async fn profile(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: Option<String>,
+    ) -> Result<ExternalProfile, ProviderError>;
+
+    /// Checks a back-channel logout token (OpenID Connect Back-Channel Logout 1.0 §2.6): its
+    /// signature, `iss`, `aud`, `iat`, `jti`, `events`, `sub`/`sid` and the absence of `nonce`.
+    /// A provider without back-channel logout refuses every token.
+    async fn verify_logout_token(&self, token: &str) -> Result<LogoutRequest, ProviderError>;
 }
 
 /// Pending OAuth authorizations, between the redirect to the provider and its callback. They

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use workbench_core::RepositoryError;
 
-use crate::{AccessClaims, AuthError, Role, TokenIssuer, User, UserId, UserRepository, UserStatus};
+use crate::{AccessClaims, AuthError, RefreshTokenStore, Role, TokenIssuer, User, UserId, UserRepository, UserStatus};
 
 /// The caller as a request sees it: enough to decide what they may do, nothing more. Requests
 /// that need the profile (name, email) read the account itself.
@@ -67,6 +67,33 @@ pub trait PrincipalCache: Send + Sync {
     async fn invalidate(&self, id: UserId);
 }
 
+/// The broadcast topic on which a [`SessionCache`] tells every instance that a session ended
+/// (signed out, or ended by its identity provider); the payload is the session id (the refresh
+/// token family). Open sockets of that session listen to it too.
+pub const SESSION_ENDED: &str = "session.ended";
+
+/// Whether recent callers' sessions (refresh-token families, the `sid` of their access tokens)
+/// are still live, kept in process so that checking costs no round trip, and forgotten on every
+/// instance the moment a session ends: an access token never outlives its session.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SessionCache: Send + Sync {
+    /// Whether session `id` is live (`Some(false)`: it ended). MUST answer `None` whenever the
+    /// cache cannot vouch that no ending was missed.
+    fn get(&self, id: &str) -> Option<bool>;
+
+    /// Where the invalidation history stands now.
+    fn epoch(&self) -> CacheEpoch;
+
+    /// Caches whether session `id` is live, as read from the store after `read_since` was
+    /// taken. MUST store nothing when any invalidation happened since then.
+    fn put(&self, id: &str, live: bool, read_since: CacheEpoch);
+
+    /// Session `id` ended: forgets it on this instance before returning, and on every other
+    /// instance as soon as the broadcast ([`SESSION_ENDED`]) reaches it. MUST NOT fail.
+    async fn invalidate(&self, id: &str);
+}
+
 /// The facts of any account by id, as access checks see them: for a domain that must know
 /// whether another user exists and is active (a direct message's recipient) without a round
 /// trip per question. [`Authenticator`] answers it from the [`PrincipalCache`].
@@ -86,6 +113,8 @@ pub struct Authenticator {
     issuer: Arc<dyn TokenIssuer>,
     users: Arc<dyn UserRepository>,
     principals: Arc<dyn PrincipalCache>,
+    sessions: Arc<dyn SessionCache>,
+    sign_ins: Arc<dyn RefreshTokenStore>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -96,13 +125,16 @@ impl std::fmt::Debug for Authenticator {
 
 impl Authenticator {
     /// Checks tokens signed by `issuer`, reading the accounts they name from `principals` first and
-    /// from `users` when it does not have them (caching what it read).
+    /// from `users` when it does not have them (caching what it read), and their sessions from
+    /// `sessions` first and from `sign_ins` (the refresh-token families) when it does not.
     pub fn new(
         issuer: Arc<dyn TokenIssuer>,
         users: Arc<dyn UserRepository>,
         principals: Arc<dyn PrincipalCache>,
+        sessions: Arc<dyn SessionCache>,
+        sign_ins: Arc<dyn RefreshTokenStore>,
     ) -> Self {
-        Self { issuer, users, principals }
+        Self { issuer, users, principals, sessions, sign_ins }
     }
 
     /// The caller an access token belongs to, if the token is valid, the account exists and is
@@ -121,11 +153,28 @@ impl Authenticator {
     /// The caller behind verified `claims` (see [`Self::authenticate`]).
     pub async fn principal(&self, claims: &AccessClaims) -> Result<Principal, AuthError> {
         let principal = self.account(claims.user_id).await?.ok_or(AuthError::InvalidToken)?;
-        if principal.is_active() && principal.token_generation == claims.generation {
-            Ok(principal)
-        } else {
-            Err(AuthError::InvalidToken)
+        if !principal.is_active() || principal.token_generation != claims.generation {
+            return Err(AuthError::InvalidToken);
         }
+        if let Some(session) = &claims.session_id
+            && !self.session_is_live(session, principal.id).await?
+        {
+            return Err(AuthError::InvalidToken);
+        }
+        Ok(principal)
+    }
+
+    /// Whether the session an access token was issued under is still live: signed out, or
+    /// ended by the identity provider, it takes its access tokens with it.
+    async fn session_is_live(&self, session: &str, user: UserId) -> Result<bool, AuthError> {
+        if let Some(live) = self.sessions.get(session) {
+            return Ok(live);
+        }
+        let read_since = self.sessions.epoch();
+        // A family whose tokens were all purged is long expired: nothing live is left of it.
+        let live = self.sign_ins.sign_in(session).await?.is_some_and(|s| !s.ended && s.user_id == user);
+        self.sessions.put(session, live, read_since);
+        Ok(live)
     }
 }
 
@@ -194,6 +243,18 @@ mod tests {
         issuer
     }
 
+    /// Sessions the cache vouches are live.
+    fn live_sessions() -> Arc<dyn SessionCache> {
+        let mut sessions = MockSessionCache::new();
+        sessions.expect_get().returning(|_| Some(true));
+        Arc::new(sessions)
+    }
+
+    /// A store no test here should need to read.
+    fn no_sign_ins() -> Arc<dyn RefreshTokenStore> {
+        Arc::new(crate::MockRefreshTokenStore::new())
+    }
+
     /// A cache that holds nothing, as after an invalidation.
     fn empty_cache() -> MockPrincipalCache {
         let mut cache = MockPrincipalCache::new();
@@ -207,7 +268,9 @@ mod tests {
     async fn authenticate_against(stored: User) -> Result<Principal, AuthError> {
         let mut users = MockUserRepository::new();
         users.expect_find().returning(move |_| Ok(Some(stored.clone())));
-        Authenticator::new(Arc::new(issuer()), Arc::new(users), Arc::new(empty_cache())).authenticate("jwt").await
+        Authenticator::new(Arc::new(issuer()), Arc::new(users), Arc::new(empty_cache()), live_sessions(), no_sign_ins())
+            .authenticate("jwt")
+            .await
     }
 
     #[tokio::test]
@@ -227,10 +290,16 @@ mod tests {
         let mut cached = MockPrincipalCache::new();
         cached.expect_get().returning(|_| Some(Principal::from(&User::sample(1))));
         let no_reads = MockUserRepository::new(); // any call would panic
-        let found = Authenticator::new(Arc::new(issuer()), Arc::new(no_reads), Arc::new(cached))
-            .authenticate("jwt")
-            .await
-            .expect("valid");
+        let found = Authenticator::new(
+            Arc::new(issuer()),
+            Arc::new(no_reads),
+            Arc::new(cached),
+            live_sessions(),
+            no_sign_ins(),
+        )
+        .authenticate("jwt")
+        .await
+        .expect("valid");
         assert_eq!(found.id, UserId(1));
 
         let mut cache = MockPrincipalCache::new();
@@ -239,7 +308,7 @@ mod tests {
         cache.expect_put().withf(|p, since| p.id == UserId(1) && *since == CacheEpoch(3)).times(1).returning(|_, _| ());
         let mut users = MockUserRepository::new();
         users.expect_find().times(1).returning(|_| Ok(Some(User::sample(1))));
-        Authenticator::new(Arc::new(issuer()), Arc::new(users), Arc::new(cache))
+        Authenticator::new(Arc::new(issuer()), Arc::new(users), Arc::new(cache), live_sessions(), no_sign_ins())
             .authenticate("jwt")
             .await
             .expect("valid");

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::{Role, UserId};
+use crate::{ProviderSession, Role, UserId};
 
 /// What a verified access token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +117,9 @@ pub struct NewRefreshToken {
     pub created_at: DateTime<Utc>,
     /// When the token stops being accepted.
     pub expires_at: DateTime<Utc>,
+    /// The OpenID Connect provider's session the family was started from (on its first token
+    /// only; rotations carry `None`), so that the provider can end it.
+    pub provider_session: Option<ProviderSession>,
 }
 
 /// A stored refresh token.

@@ -19,7 +19,7 @@ use rand::{Rng, RngCore};
 use workbench_core::{FieldErrors, Validator};
 
 use crate::audit::{AuditAction, ClientInfo, NewAuditEntry};
-use crate::provider::OAuthProviderName;
+use crate::provider::{OAuthProviderName, ProviderSession};
 use crate::reauth::check_current_password;
 use crate::tokens::TokenHash;
 use crate::{PasswordHasher, TotpVerifier, User, UserId, UserRepository, now};
@@ -84,6 +84,9 @@ pub struct PendingSecondFactor {
     pub provider: OAuthProviderName,
     /// When the sign-in can no longer be completed ([`MFA_TOKEN_TTL`] after it stopped).
     pub expires_at: DateTime<Utc>,
+    /// The OpenID Connect provider's session the sign-in came from, kept with the session it
+    /// completes.
+    pub session: Option<ProviderSession>,
 }
 
 /// What a client is told when a sign-in stops at the second factor.

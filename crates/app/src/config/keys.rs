@@ -37,6 +37,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("OAUTH_GITHUB_API_URL", "oauth", "github_api_url"),
     ("OAUTH_REDIRECT_BASE_URL", "oauth", "redirect_base_url"),
     ("FRONTEND_URL", "oauth", "frontend_url"),
+    ("OIDC_PROVIDERS", "oauth", "oidc_providers"),
     ("RATE_LIMIT_PER_MINUTE", "limits", "per_minute"),
     ("RATE_LIMIT_AUTH_PER_MINUTE", "limits", "auth_per_minute"),
     ("WS_MAX_SOCKETS_PER_USER", "limits", "ws_max_sockets_per_user"),

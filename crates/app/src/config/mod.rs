@@ -148,7 +148,10 @@ impl Settings {
     /// exists, then the environment.
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var("WORKBENCH_CONFIG").unwrap_or_else(|_| "workbench.toml".into());
-        Self::figment(ConfigFile(Toml::file(file))).extract_lossy().map_err(|e| ConfigError::Load(Box::new(e)))
+        let mut settings: Self =
+            Self::figment(ConfigFile(Toml::file(file))).extract_lossy().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        settings.oauth.oidc_env.extend(std::env::vars().filter(|(key, _)| key.starts_with("OIDC_")));
+        Ok(settings)
     }
 
     fn figment(file: impl Provider) -> Figment {
@@ -161,14 +164,17 @@ impl Settings {
     /// the server (tests pointing it at a fake provider, say). A name the server does not read is
     /// refused rather than ignored.
     pub fn with_overrides<'a>(self, pairs: impl IntoIterator<Item = (&'a str, String)>) -> Result<Self, ConfigError> {
-        let pairs: Vec<(&str, String)> = pairs.into_iter().collect();
+        let (oidc, pairs): (Vec<_>, Vec<_>) =
+            pairs.into_iter().partition(|(n, _)| n.starts_with("OIDC_") && keys::place(n).is_none());
         if let Some((name, _)) = pairs.iter().find(|(name, _)| keys::place(name).is_none()) {
             return Err(ConfigError::Invalid(format!("{name} is not a setting Workbench reads")));
         }
-        Figment::from(Serialized::defaults(self))
+        let mut settings: Self = Figment::from(Serialized::defaults(self))
             .merge(Variables::from_text(pairs))
             .extract_lossy()
-            .map_err(|e| ConfigError::Load(Box::new(e)))
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        settings.oauth.oidc_env.extend(oidc.into_iter().map(|(name, value)| (name.to_owned(), value)));
+        Ok(settings)
     }
 
     /// The socket address to listen on: `BIND_ADDR`, with its port replaced by `PORT` if set.

@@ -112,8 +112,8 @@ impl Default for AuthSection {
     }
 }
 
-/// Sign-in with Google and GitHub: each is offered when its client id and secret are set; their
-/// endpoints are the real ones unless set (tests point them at a local fake).
+/// Sign-in with Google and GitHub (each offered when its client id and secret are set; endpoints
+/// real unless set) and with the OpenID Connect providers `OIDC_PROVIDERS` names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OAuthSection {
@@ -132,6 +132,9 @@ pub struct OAuthSection {
     pub redirect_base_url: Option<String>,
     /// When set, the callback redirects here with the tokens in the URL fragment.
     pub frontend_url: Option<String>,
+    pub oidc_providers: Option<String>,
+    /// Every `OIDC_*` variable; `workbench_auth::oidc_providers_from` reads each name's.
+    pub oidc_env: std::collections::BTreeMap<String, String>,
 }
 
 /// Rate limits; 0 turns one off.

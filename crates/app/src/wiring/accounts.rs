@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use workbench_auth::{
-    BcryptHasher, GitHubProvider, GoogleProvider, JwtIssuer, JwtSettings, OAuthClientSettings, TotpRs,
+    BcryptHasher, GitHubProvider, GoogleProvider, JwtIssuer, JwtSettings, OAuthClientSettings, OidcProvider, TotpRs,
+    oidc_providers_from,
 };
-use workbench_cache::SharedPrincipalCache;
+use workbench_cache::{SharedPrincipalCache, SharedSessionCache};
 use workbench_core::broadcast::Broadcast;
 use workbench_store::{
     Database, DieselAuditLog, DieselMfaTokenStore, DieselOAuthStateStore, DieselPlatformCensus,
@@ -63,10 +64,12 @@ pub async fn wire(settings: &Settings, db: &Database, bus: Arc<dyn Broadcast>) -
         refresh_ttl: chrono::Duration::from_std(settings.auth.refresh_token_ttl)
             .context("REFRESH_TOKEN_TTL is too large")?,
     };
-    let principals = SharedPrincipalCache::start(bus, PRINCIPALS_MAX, PRINCIPAL_TTL);
+    let principals = SharedPrincipalCache::start(bus.clone(), PRINCIPALS_MAX, PRINCIPAL_TTL);
+    let sessions = SharedSessionCache::start(bus, PRINCIPALS_MAX, PRINCIPAL_TTL);
     let totp = Arc::new(TotpRs::new("Workbench"));
     let audit = Arc::new(DieselAuditLog::new(db.clone()));
-    let authenticator = Authenticator::new(issuer.clone(), users.clone(), principals.clone());
+    let authenticator =
+        Authenticator::new(issuer.clone(), users.clone(), principals.clone(), sessions.clone(), tokens.clone());
     let reauthentication = Reauthentication::new(users.clone(), tokens.clone(), hasher.clone());
     let auth = AuthService::new(AuthParts {
         users: users.clone(),
@@ -76,6 +79,7 @@ pub async fn wire(settings: &Settings, db: &Database, bus: Arc<dyn Broadcast>) -
         totp: totp.clone(),
         audit: audit.clone(),
         principals: principals.clone(),
+        sessions,
         settings: auth_settings,
     });
     let oauth = OAuthService::new(
@@ -99,39 +103,40 @@ pub async fn wire(settings: &Settings, db: &Database, bus: Arc<dyn Broadcast>) -
     })
 }
 
-/// The OAuth providers whose client id and secret are configured, on the real endpoints unless
-/// the `OAUTH_*_URL` settings point elsewhere.
+/// The sign-in providers configured: Google and GitHub when their client id and secret are set
+/// (on the real endpoints unless the `OAUTH_*_URL` settings point elsewhere), then every OpenID
+/// Connect provider `OIDC_PROVIDERS` names.
 fn oauth_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn OAuthProvider>>> {
     let oauth = &settings.oauth;
     let or = |value: &Option<String>, default: &str| non_empty(value).unwrap_or(default).to_owned();
+    let client =
+        |id: &String, secret: &String, auth: &Option<String>, token: &Option<String>, name, urls: (&str, &str)| {
+            let (auth_url, token_url) = (or(auth, urls.0), or(token, urls.1));
+            let (client_id, client_secret, redirect_url) =
+                (id.clone(), secret.clone(), settings.oauth_redirect_url(name));
+            OAuthClientSettings { client_id, client_secret, auth_url, token_url, redirect_url }
+        };
     let mut providers: Vec<Arc<dyn OAuthProvider>> = Vec::new();
     if let (Some(id), Some(secret)) = (&oauth.google_client_id, &oauth.google_client_secret) {
-        let client = OAuthClientSettings {
-            client_id: id.clone(),
-            client_secret: secret.clone(),
-            auth_url: or(&oauth.google_auth_url, workbench_auth::GOOGLE_AUTH_URL),
-            token_url: or(&oauth.google_token_url, workbench_auth::GOOGLE_TOKEN_URL),
-            redirect_url: settings.oauth_redirect_url("google"),
-        };
+        let urls = (workbench_auth::GOOGLE_AUTH_URL, workbench_auth::GOOGLE_TOKEN_URL);
+        let client = client(id, secret, &oauth.google_auth_url, &oauth.google_token_url, "google", urls);
         let userinfo = or(&oauth.google_userinfo_url, workbench_auth::GOOGLE_USERINFO_URL);
-        providers.push(Arc::new(
-            GoogleProvider::new(client, userinfo, workbench_auth::http_client()?).context("Google OAuth settings")?,
-        ));
-        tracing::info!("sign-in with Google is enabled");
+        let google = GoogleProvider::new(client, userinfo, workbench_auth::http_client()?);
+        providers.push(Arc::new(google.context("Google OAuth settings")?));
     }
     if let (Some(id), Some(secret)) = (&oauth.github_client_id, &oauth.github_client_secret) {
-        let client = OAuthClientSettings {
-            client_id: id.clone(),
-            client_secret: secret.clone(),
-            auth_url: or(&oauth.github_auth_url, workbench_auth::GITHUB_AUTH_URL),
-            token_url: or(&oauth.github_token_url, workbench_auth::GITHUB_TOKEN_URL),
-            redirect_url: settings.oauth_redirect_url("github"),
-        };
+        let urls = (workbench_auth::GITHUB_AUTH_URL, workbench_auth::GITHUB_TOKEN_URL);
+        let client = client(id, secret, &oauth.github_auth_url, &oauth.github_token_url, "github", urls);
         let api = or(&oauth.github_api_url, workbench_auth::GITHUB_API_URL);
         providers.push(Arc::new(
             GitHubProvider::new(client, api, workbench_auth::http_client()?).context("GitHub OAuth settings")?,
         ));
-        tracing::info!("sign-in with GitHub is enabled");
     }
+    let names = non_empty(&oauth.oidc_providers).unwrap_or_default();
+    for oidc in oidc_providers_from(names, &oauth.oidc_env, |name| settings.oauth_redirect_url(name))? {
+        providers.push(Arc::new(OidcProvider::new(oidc, workbench_auth::http_client()?)?));
+    }
+    let names: Vec<String> = providers.iter().map(|p| p.name().to_string()).collect();
+    tracing::info!(?names, "sign-in providers");
     Ok(providers)
 }

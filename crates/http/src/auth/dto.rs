@@ -319,9 +319,46 @@ component!(
     "OAuthProvider",
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["google", "github"]))
-        .description(Some("A provider that is not configured answers `404`"))
+        .pattern(Some("^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"))
+        .examples(["google", "github", "keycloak"])
+        .description(Some(
+            "`google`, `github`, or the name of an OpenID Connect provider configured in `OIDC_PROVIDERS`. \
+             A provider that is not configured answers `404`"
+        ))
 );
+
+/// One way to sign in, as `GET /auth/providers` lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInProvider {
+    /// The name in the provider's routes.
+    #[schema(example = "keycloak")]
+    pub name: String,
+    /// What a login page shows on its button.
+    #[schema(example = "Company SSO")]
+    pub display_name: String,
+    /// What kind of provider it is.
+    #[schema(value_type = String, example = "oidc", pattern = "^(oidc|google|github)$")]
+    pub kind: &'static str,
+    /// Where a login page sends the browser to start signing in (`GET /auth/oauth/{name}`).
+    #[schema(example = "https://workbench.example.com/api/v1/auth/oauth/keycloak")]
+    pub start_url: String,
+}
+
+/// `GET /auth/providers`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInProviders {
+    /// Every configured way to sign in besides a password, in the order configured (Google,
+    /// GitHub, then `OIDC_PROVIDERS`).
+    pub data: Vec<SignInProvider>,
+}
+
+/// `POST /auth/oidc/{provider}/backchannel-logout`, as the provider sends it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BackchannelLogoutForm {
+    /// The logout token: a JWT signed by the provider (OpenID Connect Back-Channel Logout 1.0 §2.4).
+    #[schema(example = "eyJhbGciOiJSUzI1NiIsInR5cCI6ImxvZ291dCtqd3QifQ...")]
+    pub logout_token: Option<String>,
+}
 
 /// The query of `GET /auth/oauth/{provider}/callback`, as the provider sends it.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -81,9 +81,20 @@ impl From<OAuthError> for ApiError {
             OAuthError::Provider(ProviderError::Unavailable(why)) => ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "oauth-provider-unavailable",
-                "The identity provider could not be reached or gave an unusable answer; try again later.",
-            )
-            .with_cause(anyhow::anyhow!(why)),
+                format!(
+                    "The identity provider could not be reached or gave an unusable answer ({why}); try again later."
+                ),
+            ),
+            OAuthError::Provider(ProviderError::InvalidToken(why)) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid-id-token",
+                format!("The identity provider's token was refused: {why}."),
+            ),
+            OAuthError::InvalidLogoutToken(why) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-logout-token",
+                format!("The logout token was refused: {why}."),
+            ),
             e @ OAuthError::NoEmail(_) => ApiError::new(StatusCode::BAD_GATEWAY, "oauth-email-missing", e.to_string()),
             e @ OAuthError::UnverifiedEmail(_) => {
                 ApiError::new(StatusCode::CONFLICT, "oauth-email-unverified", e.to_string())

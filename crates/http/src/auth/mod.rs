@@ -15,8 +15,9 @@ use crate::responses::{BadRequest, Unauthorized, Unprocessable};
 use crate::state::AppState;
 use crate::users::dto::UserResponse;
 use dto::{
-    LoginRequest, LoginTotpRequest, OAuthCallbackQuery, OAuthProviderSchema, RecoveryCodesResponse, RefreshRequest,
-    RegisterRequest, TokenResponse, TotpCodeRequest, TotpRequiredProblem, TotpSetupResponse,
+    BackchannelLogoutForm, LoginRequest, LoginTotpRequest, OAuthCallbackQuery, OAuthProviderSchema,
+    RecoveryCodesResponse, RefreshRequest, RegisterRequest, SignInProvider, SignInProviders, TokenResponse,
+    TotpCodeRequest, TotpRequiredProblem, TotpSetupResponse,
 };
 
 /// The cookie that binds a pending OAuth sign-in to the browser that started it.
@@ -31,8 +32,10 @@ pub fn routes(routes: &mut Routes<'_, '_>) {
             .service(refresh)
             .service(logout)
             .service(me)
+            .service(providers)
             .service(oauth_start)
             .service(oauth_callback)
+            .service(backchannel_logout)
             .service(totp_setup)
             .service(totp_enable)
             .service(totp_disable);
@@ -188,7 +191,75 @@ pub async fn me(state: web::Data<AppState>, CurrentUser(caller): CurrentUser) ->
     Ok(crate::users::own_response(actix_web::http::StatusCode::OK, state.users.me(&caller).await?))
 }
 
-/// Start signing in with Google or GitHub: redirects to the provider with a single-use `state`
+/// Every configured way to sign in besides a password (Google, GitHub, OpenID Connect
+/// providers), for a login page to show its buttons.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "list_sign_in_providers",
+    responses((status = 200, body = SignInProviders)),
+)]
+#[get("/auth/providers")]
+pub async fn providers(state: web::Data<AppState>) -> HttpResponse {
+    let base = state.web.public_url.trim_end_matches('/');
+    let data = state
+        .oauth
+        .configured()
+        .into_iter()
+        .map(|p| SignInProvider {
+            start_url: format!("{base}/api/v1/auth/oauth/{}", p.name),
+            kind: p.name.kind().as_str(),
+            name: p.name.to_string(),
+            display_name: p.display_name,
+        })
+        .collect();
+    HttpResponse::Ok().json(SignInProviders { data })
+}
+
+/// OpenID Connect Back-Channel Logout 1.0, called by the provider: checks the logout token
+/// (signature against the provider's keys, `iss`, `aud`, `iat`, `jti` never seen before, the
+/// back-channel logout event, `sub` or `sid`, no `nonce`), then ends at once, on every instance,
+/// the sessions it names: those started from provider session `sid`, or every session of the
+/// person (`sub` alone), with their refresh tokens, access tokens and sockets.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "oidc_backchannel_logout",
+    params(("provider" = inline(OAuthProviderSchema), Path, description = "An OpenID Connect provider's name")),
+    request_body(content = BackchannelLogoutForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The sessions named ended (also when none was open)",
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "No, an invalid, expired or replayed logout token (type ending in `invalid-logout-token`, naming what failed)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No OpenID Connect provider of that name is configured", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider's keys could not be read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/oidc/{provider}/backchannel-logout")]
+pub async fn backchannel_logout(
+    state: web::Data<AppState>,
+    provider: web::Path<String>,
+    Client(client): Client,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form: Option<BackchannelLogoutForm> = serde_urlencoded::from_bytes(&body).ok();
+    let token = form.and_then(|f| f.logout_token).filter(|t| !t.is_empty());
+    let outcome = match token {
+        Some(token) => state.oauth.backchannel_logout(&provider, &token, &client).await,
+        None => Err(workbench_users::OAuthError::InvalidLogoutToken(
+            "the form carries no `logout_token` (application/x-www-form-urlencoded)".into(),
+        )),
+    };
+    let mut response = match outcome {
+        Ok(ended) => {
+            tracing::info!(provider = %provider, sessions = ended, "back-channel logout");
+            HttpResponse::Ok().finish()
+        }
+        Err(e) => ApiError::from(e).error_response(),
+    };
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Start signing in with Google, GitHub or an OpenID Connect provider: redirects to the provider with a single-use `state`
 /// (valid 10 minutes) and a PKCE challenge, and binds the sign-in to this browser with an
 /// `HttpOnly` cookie scoped to the callback: only this browser can finish it.
 #[utoipa::path(

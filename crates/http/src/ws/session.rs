@@ -35,14 +35,16 @@ pub const RADIO_TOPIC_PREFIX: &str = "radio:";
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Credentials, AuthError> {
     let claims = state.authenticator.verify(token)?;
     let principal = state.authenticator.principal(&claims).await?;
-    Ok(Credentials { principal, expires_at: claims.expires_at })
+    Ok(Credentials { principal, expires_at: claims.expires_at, session: claims.session_id.map(Arc::from) })
 }
 
-/// A verified access token: its account as it is now, and its expiry.
-#[derive(Debug, Clone, Copy)]
+/// A verified access token: its account as it is now, its expiry, and the session it was issued
+/// under (the socket closes when that session ends).
+#[derive(Debug, Clone)]
 pub struct Credentials {
     pub principal: Principal,
     pub expires_at: DateTime<Utc>,
+    pub session: Option<Arc<str>>,
 }
 
 impl Credentials {
@@ -69,7 +71,8 @@ pub struct Registration {
 impl Registration {
     /// Registers the connection with the hub, unless its account holds as many as it may.
     pub fn new(state: &AppState, credentials: Credentials) -> Result<Self, Refused> {
-        let (connection, first_here) = state.realtime.hub.register(&credentials.principal)?;
+        let (connection, first_here) =
+            state.realtime.hub.register_in_session(&credentials.principal, credentials.session.clone())?;
         Ok(Self { credentials, connection, first_here })
     }
 }
@@ -313,7 +316,7 @@ impl Conversation {
                     Ok(credentials) if credentials.principal.id == self.principal.id => {
                         self.principal = credentials.principal;
                         self.expires = self.expires.max(credentials.deadline());
-                        hub.reauthenticated(id, &self.principal);
+                        hub.reauthenticated(id, &self.principal, credentials.session);
                     }
                     Ok(_) => return Err(SocketError::new("bad_request", "This socket belongs to another account.")),
                     Err(_) => return Err(SocketError::new("unauthorized", "The token is invalid or expired.")),

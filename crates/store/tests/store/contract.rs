@@ -133,6 +133,7 @@ fn new_token(user: UserId, family: &str, at: DateTime<Utc>) -> NewRefreshToken {
         signed_in_at: at,
         created_at: at,
         expires_at: at + TimeDelta::days(30),
+        provider_session: None,
     }
 }
 

@@ -436,6 +436,7 @@ async fn sign_in(db: &Database, user: &User, at: DateTime<Utc>, expires: DateTim
         signed_in_at: at,
         created_at: at,
         expires_at: expires,
+        provider_session: None,
     };
     DieselRefreshTokenStore::new(db.clone()).insert(token, vec![]).await.unwrap();
 }

@@ -14,6 +14,7 @@ mod files;
 mod idempotency;
 mod jobs;
 mod mfa;
+mod oidc;
 mod products;
 mod projects;
 mod repairs;

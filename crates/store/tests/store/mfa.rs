@@ -30,7 +30,7 @@ async fn account(db: &Database, name: &str) -> UserId {
 }
 
 fn pending(user_id: UserId, expires_in: TimeDelta) -> PendingSecondFactor {
-    PendingSecondFactor { user_id, provider: OAuthProviderName::GitHub, expires_at: now() + expires_in }
+    PendingSecondFactor { user_id, provider: OAuthProviderName::GitHub, expires_at: now() + expires_in, session: None }
 }
 
 async fn mfa_tokens_round_trip_and_are_spent_once(db: Database) {

@@ -87,12 +87,13 @@ fn token(user: UserId, family: &str) -> NewRefreshToken {
         signed_in_at: at,
         created_at: at,
         expires_at: at + TimeDelta::days(1),
+        provider_session: None,
     }
 }
 
-fn identity(provider: OAuthProviderName, subject: &str) -> ExternalIdentity {
+fn identity(provider: &OAuthProviderName, subject: &str) -> ExternalIdentity {
     ExternalIdentity {
-        provider,
+        provider: provider.as_str().to_owned(),
         subject: subject.to_owned(),
         email: Some(format!("{subject}@provider.test")),
         linked_at: now(),
@@ -234,15 +235,15 @@ async fn identities_link_once_and_find_their_account(db: Database) {
     let ann = create(&db, "ann").await;
     let bob = create(&db, "bob").await;
     let linked = entry(AuditAction::OauthLinked).by(ann.id).on(ann.id);
-    repo.link_identity(ann.id, identity(OAuthProviderName::GitHub, "42"), vec![linked]).await.unwrap();
+    repo.link_identity(ann.id, identity(&OAuthProviderName::GitHub, "42"), vec![linked]).await.unwrap();
 
-    let found = repo.find_by_identity(OAuthProviderName::GitHub, "42").await.unwrap();
+    let found = repo.find_by_identity("github", "42").await.unwrap();
     assert_eq!(found.map(|u| u.id), Some(ann.id));
-    assert_eq!(repo.find_by_identity(OAuthProviderName::Google, "42").await.unwrap(), None, "per provider");
-    assert_eq!(repo.find_by_identity(OAuthProviderName::GitHub, "43").await.unwrap(), None);
+    assert_eq!(repo.find_by_identity("google", "42").await.unwrap(), None, "per provider");
+    assert_eq!(repo.find_by_identity("github", "43").await.unwrap(), None);
 
     let again =
-        repo.link_identity(bob.id, identity(OAuthProviderName::GitHub, "42"), vec![entry(AuditAction::OauthLinked)]);
+        repo.link_identity(bob.id, identity(&OAuthProviderName::GitHub, "42"), vec![entry(AuditAction::OauthLinked)]);
     match again.await {
         Err(RepositoryError::Conflict { field }) => assert_eq!(field, "identity"),
         other => panic!("expected a conflict, got {other:?}"),
@@ -250,10 +251,10 @@ async fn identities_link_once_and_find_their_account(db: Database) {
     assert_eq!(audit(&db).list(all()).await.unwrap().total, 1, "the refused link is not recorded");
 
     // One account may hold identities of both providers; they go with the account.
-    repo.link_identity(ann.id, identity(OAuthProviderName::Google, "g-1"), vec![]).await.unwrap();
+    repo.link_identity(ann.id, identity(&OAuthProviderName::Google, "g-1"), vec![]).await.unwrap();
     assert!(repo.delete(ann.id, None, vec![]).await.unwrap());
-    assert_eq!(repo.find_by_identity(OAuthProviderName::Google, "g-1").await.unwrap(), None);
-    repo.link_identity(bob.id, identity(OAuthProviderName::GitHub, "42"), vec![]).await.unwrap();
+    assert_eq!(repo.find_by_identity("google", "g-1").await.unwrap(), None);
+    repo.link_identity(bob.id, identity(&OAuthProviderName::GitHub, "42"), vec![]).await.unwrap();
 }
 
 async fn new_account_with_identity_is_one_change(db: Database) {
@@ -261,13 +262,13 @@ async fn new_account_with_identity_is_one_change(db: Database) {
     let made = repo
         .create_with_identity(
             NewUser { password_hash: None, ..new_user("octocat") },
-            identity(OAuthProviderName::GitHub, "7"),
+            identity(&OAuthProviderName::GitHub, "7"),
             vec![entry(AuditAction::OauthLinked).with("created", true)],
         )
         .await
         .unwrap();
     assert_eq!(repo.password_hash(made.id).await.unwrap(), None, "an OAuth account has no password");
-    assert_eq!(repo.find_by_identity(OAuthProviderName::GitHub, "7").await.unwrap(), Some(made.clone()));
+    assert_eq!(repo.find_by_identity("github", "7").await.unwrap(), Some(made.clone()));
     let trail = audit(&db).list(all()).await.unwrap();
     assert_eq!((trail.items[0].actor_id, trail.items[0].target_id), (Some(made.id), Some(made.id)));
 
@@ -275,12 +276,12 @@ async fn new_account_with_identity_is_one_change(db: Database) {
     let clash = repo
         .create_with_identity(
             NewUser { email: Email::parse("other@example.com").unwrap(), ..new_user("OctoCat") },
-            identity(OAuthProviderName::GitHub, "8"),
+            identity(&OAuthProviderName::GitHub, "8"),
             vec![entry(AuditAction::OauthLinked)],
         )
         .await;
     assert!(matches!(clash, Err(RepositoryError::Conflict { field: "username" })), "{clash:?}");
-    assert_eq!(repo.find_by_identity(OAuthProviderName::GitHub, "8").await.unwrap(), None);
+    assert_eq!(repo.find_by_identity("github", "8").await.unwrap(), None);
     assert_eq!(audit(&db).list(all()).await.unwrap().total, 1);
 }
 
@@ -291,6 +292,7 @@ async fn oauth_states_are_single_use(db: Database) {
         pkce_verifier: "verifier-1".into(),
         expires_at: now() + TimeDelta::minutes(10),
         browser: TokenHash::of("browser-1"),
+        nonce: Some("nonce-1".into()),
     };
     let state = TokenHash::of("state-1");
     store.save(state.clone(), pending.clone()).await.unwrap();

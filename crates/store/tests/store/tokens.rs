@@ -165,6 +165,7 @@ fn signed_in(user: UserId, session: &str, at: chrono::DateTime<chrono::Utc>) -> 
         signed_in_at: at,
         created_at: at,
         expires_at: at + Duration::days(7),
+        provider_session: None,
     }
 }
 

@@ -1,0 +1,12 @@
+DROP TABLE logout_tokens;
+DROP TABLE provider_sessions;
+ALTER TABLE mfa_tokens DROP COLUMN idp_sid;
+ALTER TABLE mfa_tokens DROP COLUMN idp_subject;
+ALTER TABLE mfa_tokens DROP COLUMN idp_issuer;
+ALTER TABLE oauth_states DROP COLUMN nonce;
+DELETE FROM oauth_states WHERE length(provider) > 16;
+DELETE FROM mfa_tokens WHERE length(provider) > 16;
+DELETE FROM oauth_identities WHERE length(provider) > 16;
+ALTER TABLE mfa_tokens ALTER COLUMN provider TYPE VARCHAR(16);
+ALTER TABLE oauth_states ALTER COLUMN provider TYPE VARCHAR(16);
+ALTER TABLE oauth_identities ALTER COLUMN provider TYPE VARCHAR(16);
