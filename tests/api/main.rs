@@ -16,6 +16,7 @@ mod integrations;
 mod jobs;
 mod limits;
 mod oauth;
+mod oidc;
 mod platform;
 mod products;
 mod project_tasks;
