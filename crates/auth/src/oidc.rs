@@ -439,7 +439,10 @@ impl OAuthProvider for OidcProvider {
         nonce: Option<String>,
     ) -> Result<ExternalProfile, ProviderError> {
         let discovered = self.discovered().await?;
-        let exchanged = discovered.flow.exchange(code, pkce_verifier).await?;
+        let exchanged = discovered.flow.exchange(code, pkce_verifier).await.map_err(|e| match e {
+            ProviderError::Unavailable(why) => self.unavailable(why),
+            refused => refused,
+        })?;
         let id_token = exchanged
             .id_token
             .ok_or_else(|| ProviderError::InvalidToken("the token endpoint sent no ID token".into()))?;

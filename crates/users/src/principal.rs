@@ -273,6 +273,44 @@ mod tests {
             .await
     }
 
+    /// What `authenticate` says of user 1's token when the session cache knows nothing and the
+    /// store says the session `ended` (or that it is another user's).
+    async fn with_session(ended: bool, owner: i64) -> Result<Principal, AuthError> {
+        let mut cached = MockPrincipalCache::new();
+        cached.expect_get().returning(|_| Some(Principal::from(&User::sample(1))));
+        let mut sessions = MockSessionCache::new();
+        sessions.expect_get().returning(|_| None);
+        sessions.expect_epoch().returning(|| CacheEpoch(7));
+        let put = Arc::new(std::sync::Mutex::new(None));
+        let seen = put.clone();
+        sessions
+            .expect_put()
+            .returning(move |id, live, since| *seen.lock().unwrap() = Some((id.to_owned(), live, since)));
+        let mut sign_ins = crate::MockRefreshTokenStore::new();
+        sign_ins
+            .expect_sign_in()
+            .returning(move |_| Ok(Some(crate::SignIn { user_id: UserId(owner), signed_in_at: now(), ended })));
+        let authenticator = Authenticator::new(
+            Arc::new(issuer()),
+            Arc::new(MockUserRepository::new()),
+            Arc::new(cached),
+            Arc::new(sessions),
+            Arc::new(sign_ins),
+        );
+        let outcome = authenticator.authenticate("jwt").await;
+        let expected = (outcome.is_ok(), CacheEpoch(7));
+        let (id, live, since) = put.lock().unwrap().clone().expect("what was read is cached");
+        assert_eq!((id.as_str(), live, since), ("fam", expected.0, expected.1));
+        outcome
+    }
+
+    #[tokio::test]
+    async fn an_access_token_ends_with_its_session() {
+        assert!(with_session(false, 1).await.is_ok());
+        assert!(matches!(with_session(true, 1).await, Err(AuthError::InvalidToken)), "signed out");
+        assert!(matches!(with_session(false, 2).await, Err(AuthError::InvalidToken)), "another's session");
+    }
+
     #[tokio::test]
     async fn a_disabled_users_access_token_is_refused() {
         let err = authenticate_against(User { status: UserStatus::Disabled, ..User::sample(1) }).await;
