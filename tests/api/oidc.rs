@@ -38,8 +38,13 @@ impl Idp {
     /// Starts the provider with no client yet (Workbench's port is known only once it runs);
     /// `None` when Node or the fixture's packages are missing outside CI (`npm ci --prefix
     /// tests/oidc`), which `.ci/run` installs.
-    #[expect(clippy::print_stderr, reason = "a skipped test must be visible in the test output")]
     fn start() -> Option<Self> {
+        Self::start_with(r#"{"port":0,"quiet":true,"clients":[],"accounts":{}}"#)
+    }
+
+    /// [`Self::start`] with this fixture configuration (`tests/oidc/README.md`).
+    #[expect(clippy::print_stderr, reason = "a skipped test must be visible in the test output")]
+    fn start_with(config: &str) -> Option<Self> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("oidc");
         let installed = dir.join("node_modules/oidc-provider").is_dir();
         if !installed || Command::new("node").arg("--version").output().is_err() {
@@ -49,7 +54,7 @@ impl Idp {
         }
         let mut child = Command::new("node")
             .arg(dir.join("provider.mjs"))
-            .env("OIDC_FIXTURE", r#"{"port":0,"quiet":true,"clients":[],"accounts":{}}"#)
+            .env("OIDC_FIXTURE", config)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -507,5 +512,38 @@ mod two_instances {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
         logout_reaches_every_instance(Backend::Postgres).await;
+    }
+}
+
+/// A provider whose ID tokens carry only what OpenID Connect requires (oidc-provider's default,
+/// and many providers'): e-mail, its verification and the groups come from the userinfo endpoint,
+/// and still link the account and decide its role.
+mod claims_from_userinfo {
+    use super::*;
+
+    async fn case(backend: Backend) {
+        let Some(idp) = Idp::start_with(r#"{"port":0,"quiet":true,"conform_id_token_claims":true}"#) else {
+            return;
+        };
+        let env = idp.env("workbench");
+        let Some(app) = TestApp::spawn_with(backend, move |settings| apply_oauth_env(settings, &env)).await else {
+            return;
+        };
+        idp.client("workbench", &app.base, &app.base).await;
+        let ann = app.signup("ann").await;
+        idp.account("ann-at-corp", json!({"email": ann.email, "email_verified": true, "groups": ["wb-mods"]})).await;
+        let session = signed_in(&app, &idp, "ann-at-corp").await;
+        assert_eq!(session["user"]["id"], ann.id, "linked by the verified address userinfo gave");
+        assert_eq!(session["user"]["role"], "moderator", "the role from userinfo's groups");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        case(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        case(Backend::Postgres).await;
     }
 }

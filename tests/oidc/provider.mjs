@@ -80,6 +80,7 @@ const state = {
   accounts: new Map(), // sub -> claims object
   keys: [], // private RSA JWKs; keys[0] signs, all are published in the JWKS
   scopeClaims: { ...DEFAULT_SCOPE_CLAIMS },
+  conformIdTokenClaims: false,
   pendingTamper: undefined, // { mode, client_id? }
   lastIdTokenByClient: new Map(), // client_id -> last real id_token
   lastIdToken: undefined,
@@ -252,7 +253,7 @@ function providerConfiguration() {
       acr: null, sid: null, auth_time: null, iss: null, openid: ['sub'], ...state.scopeClaims,
     },
     scopes: ['openid', 'offline_access', ...Object.keys(state.scopeClaims)],
-    conformIdTokenClaims: false,
+    conformIdTokenClaims: state.conformIdTokenClaims,
     responseTypes: ['code'],
     pkce: { methods: ['S256'], required: () => true },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
@@ -787,6 +788,9 @@ async function main() {
       state.clients.set(md.client_id, md);
     }
     for (const [sub, claims] of Object.entries(cfg.accounts ?? {})) state.accounts.set(sub, checkAccount(claims));
+    // true: the ID token carries only what oidc-provider puts there by default; the scopes' claims
+    // come from userinfo (oidc-provider's own default, and many providers').
+    state.conformIdTokenClaims = cfg.conform_id_token_claims === true;
     if (cfg.scope_claims) {
       for (const [scope, claims] of Object.entries(cfg.scope_claims)) {
         if (!Array.isArray(claims) || !claims.every((c) => typeof c === 'string')) throw new Error(`scope_claims.${scope} must be an array of strings`);

@@ -108,6 +108,8 @@ struct Metadata {
     token_endpoint: String,
     jwks_uri: String,
     #[serde(default)]
+    userinfo_endpoint: Option<String>,
+    #[serde(default)]
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
 }
 
@@ -123,6 +125,8 @@ struct Discovered {
     issuer: String,
     flow: CodeFlow,
     jwks_uri: String,
+    /// Where the claims the scopes release are read when the ID token does not carry them.
+    userinfo: Option<String>,
     read_at: Instant,
 }
 
@@ -255,7 +259,8 @@ impl OidcProvider {
         };
         let flow = CodeFlow::with(client, self.settings.scopes.clone(), auth_type, true, self.http.clone())
             .map_err(|e| self.unavailable(e))?;
-        Ok(Discovered { issuer: metadata.issuer, flow, jwks_uri: metadata.jwks_uri, read_at: Instant::now() })
+        let userinfo = metadata.userinfo_endpoint.filter(|url| check_url("userinfo endpoint", url).is_ok());
+        Ok(Discovered { issuer: metadata.issuer, flow, jwks_uri: metadata.jwks_uri, userinfo, read_at: Instant::now() })
     }
 
     /// The key that verifies a token signed with `alg` under `kid`: from the keys known, else
@@ -446,7 +451,8 @@ impl OAuthProvider for OidcProvider {
         let id_token = exchanged
             .id_token
             .ok_or_else(|| ProviderError::InvalidToken("the token endpoint sent no ID token".into()))?;
-        let claims = self.verified_claims(&discovered, &id_token, "ID token", &["exp", "iss", "aud", "sub"]).await?;
+        let mut claims =
+            self.verified_claims(&discovered, &id_token, "ID token", &["exp", "iss", "aud", "sub"]).await?;
         let sent = nonce.unwrap_or_default();
         let sent = sent.as_str();
         match text(&claims, "nonce") {
@@ -457,6 +463,24 @@ impl OAuthProvider for OidcProvider {
         let subject = text(&claims, "sub")
             .ok_or_else(|| ProviderError::InvalidToken("ID token: sub is empty".into()))?
             .to_owned();
+        // Core §5.4: the claims the scopes ask for may come from the userinfo endpoint only (a
+        // provider that keeps its ID tokens small does so), so they are read there too, after the
+        // ID token was checked; what the ID token says wins.
+        if let Some(url) = &discovered.userinfo {
+            let request = self.http.get(url).bearer_auth(exchanged.access_token.secret());
+            let info: Map<String, Value> = get_json(request, "the userinfo endpoint").await.map_err(|e| match e {
+                ProviderError::Refused(why) | ProviderError::Unavailable(why) | ProviderError::InvalidToken(why) => {
+                    self.unavailable(why)
+                }
+            })?;
+            // Core §5.3.2: a userinfo answer about someone else must not be used.
+            if text(&info, "sub") != Some(subject.as_str()) {
+                return Err(ProviderError::InvalidToken("userinfo's sub is not the ID token's".into()));
+            }
+            for (claim, value) in info {
+                claims.entry(claim).or_insert(value);
+            }
+        }
         let email = text(&claims, "email").map(str::to_owned);
         let email_verified = email.is_some()
             && claims.get("email_verified").and_then(|v| Flag::deserialize(v).ok()).is_some_and(|f| f.is_true());
