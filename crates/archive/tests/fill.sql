@@ -16,6 +16,13 @@ INSERT INTO totp_recovery_codes (id, user_id, code_hash, created_at, used_at) VA
 INSERT INTO oauth_identities (provider, subject, user_id, email, created_at) VALUES ('github', '12345', 2, 'bob@example.com', '2026-03-04 05:11:00');
 INSERT INTO oauth_states (state_hash, provider, pkce_verifier, created_at, expires_at, browser_hash) VALUES ('st-1', 'google', 'verifier', '2026-03-04 05:12:00', '2026-03-04 05:22:00', 'bh');
 INSERT INTO mfa_tokens (token_hash, user_id, provider, created_at, expires_at) VALUES ('mfa-1', 1, 'github', '2026-03-04 05:13:00', '2026-03-04 05:18:00');
+INSERT INTO oauth_states (state_hash, provider, pkce_verifier, created_at, expires_at, browser_hash, nonce) VALUES ('st-2', 'corp-sso', 'verifier-2', '2026-03-04 05:12:00', '2026-03-04 05:22:00', 'bh-2', 'nonce-2');
+INSERT INTO mfa_tokens (token_hash, user_id, provider, created_at, expires_at, idp_issuer, idp_subject, idp_sid) VALUES ('mfa-2', 1, 'corp-sso', '2026-03-04 05:13:00', '2026-03-04 05:18:00', 'https://id.example/realms/corp', 'ann-sub', 'sid-9');
+INSERT INTO oauth_identities (provider, subject, user_id, email, created_at) VALUES ('https://id.example/realms/corp', 'ann-sub', 1, NULL, '2026-03-04 05:11:30');
+INSERT INTO provider_sessions (family_id, user_id, issuer, subject, sid, created_at) VALUES
+ ('fam-1', 1, 'https://id.example/realms/corp', 'ann-sub', 'sid-1', '2026-03-04 06:00:00.000001'),
+ ('fam-2', 2, 'https://id.example/realms/corp', 'bob-sub', NULL, '2026-03-04 06:00:01');
+INSERT INTO logout_tokens (issuer, jti, expires_at) VALUES ('https://id.example/realms/corp', 'jti-1', '2026-03-04 06:10:00');
 INSERT INTO audit_log (id, actor_id, action, target_id, ip, user_agent, details, created_at) VALUES
  (1, 1, 'user.role_changed', 2, '127.0.0.1', 'curl/8', '{"from":"user","to":"admin"}', '2026-03-04 05:14:00.000100');
 INSERT INTO projects (id, name, description, owner_id, archived, version, created_at, updated_at) VALUES
