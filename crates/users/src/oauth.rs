@@ -449,6 +449,11 @@ impl OAuthService {
     ) -> Result<usize, OAuthError> {
         let provider = self.provider(provider_name).ok().filter(|p| p.name().kind() == ProviderKind::Oidc);
         let provider = provider.ok_or_else(|| OAuthError::NotConfigured(provider_name.to_owned()))?;
+        if logout_token.is_empty() {
+            return Err(OAuthError::InvalidLogoutToken(
+                "the form carries no `logout_token` (application/x-www-form-urlencoded)".into(),
+            ));
+        }
         let request = provider.verify_logout_token(logout_token).await.map_err(|e| match e {
             ProviderError::InvalidToken(why) => OAuthError::InvalidLogoutToken(why),
             other => OAuthError::Provider(other),

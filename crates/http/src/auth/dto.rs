@@ -356,7 +356,7 @@ pub struct SignInProviders {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BackchannelLogoutForm {
     /// The logout token: a JWT signed by the provider (OpenID Connect Back-Channel Logout 1.0 §2.4).
-    #[schema(example = "eyJhbGciOiJSUzI1NiIsInR5cCI6ImxvZ291dCtqd3QifQ...")]
+    #[schema(example = "eyJhbGciOiJSUzI1NiIsInR5cCI6ImxvZ291dCtqd3QifQ...", required = true)]
     pub logout_token: Option<String>,
 }
 
