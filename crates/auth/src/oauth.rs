@@ -29,9 +29,7 @@ use reqwest::header::{ACCEPT, USER_AGENT};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use url::Url;
-use workbench_users::{
-    AuthorizationRequest, ExternalProfile, LogoutRequest, OAuthProvider, OAuthProviderName, ProviderError,
-};
+use workbench_users::{AuthorizationRequest, ExternalProfile, OAuthProvider, OAuthProviderName, ProviderError};
 
 /// Google's authorization endpoint.
 pub const GOOGLE_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
@@ -52,6 +50,9 @@ const USER_AGENT_VALUE: &str = "workbench";
 const GITHUB_API_VERSION: &str = "2022-11-28";
 /// A provider that has not answered by then is treated as unavailable.
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// The most a provider's answer may hold (a token response, a profile, a discovery document, a
+/// JWKS: a few kilobytes each). A larger one is refused as it arrives, never held whole.
+const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 const GOOGLE_SCOPES: &[&str] = &["openid", "email", "profile"];
 const GITHUB_SCOPES: &[&str] = &["read:user", "user:email"];
@@ -262,7 +263,7 @@ async fn token_call(http: &reqwest::Client, request: HttpRequest) -> Result<Http
         return Err(TokenCallError::Failed(status));
     }
     let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).cloned();
-    let body = response.bytes().await.map_err(|e| TokenCallError::Unreachable(describe(&e)))?.to_vec();
+    let body = read_bounded(response).await.map_err(TokenCallError::Unreachable)?;
     let is_oauth_error = is_oauth_error(&body);
     let status = match status {
         s if s.is_success() && is_oauth_error => StatusCode::BAD_REQUEST,
@@ -301,6 +302,23 @@ fn token_error(error: RequestTokenError<TokenCallError, BasicErrorResponse>) -> 
     }
 }
 
+/// A provider's answer, read chunk by chunk up to [`MAX_ANSWER_BYTES`]: a provider (or whatever
+/// answers at its address) cannot make us hold more.
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, &'static str> {
+    const TOO_LARGE: &str = "the answer is larger than 1 MiB";
+    if response.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
+        return Err(TOO_LARGE);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(TOO_LARGE);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// What went wrong with a request, without its URL (which may carry parameters) or body.
 pub(crate) fn describe(error: &reqwest::Error) -> &'static str {
     if error.is_timeout() {
@@ -330,7 +348,8 @@ pub(crate) async fn get_json<T: DeserializeOwned>(
             ProviderError::Unavailable(message)
         });
     }
-    response.json::<T>().await.map_err(|_| ProviderError::Unavailable(format!("{what}: the answer cannot be read")))
+    let body = read_bounded(response).await.map_err(|why| ProviderError::Unavailable(format!("{what}: {why}")))?;
+    serde_json::from_slice(&body).map_err(|_| ProviderError::Unavailable(format!("{what}: the answer cannot be read")))
 }
 
 /// Checks, once at start-up, a URL the provider's API is reached at.
@@ -409,10 +428,6 @@ impl OAuthProvider for GoogleProvider {
         "Google".into()
     }
 
-    fn identity_namespace(&self) -> String {
-        OAuthProviderName::Google.as_str().to_owned()
-    }
-
     async fn authorization_request(&self) -> Result<AuthorizationRequest, ProviderError> {
         Ok(self.flow.authorization_request())
     }
@@ -430,10 +445,6 @@ impl OAuthProvider for GoogleProvider {
             return Err(ProviderError::Unavailable("Google userinfo has no subject".into()));
         }
         Ok(info.into())
-    }
-
-    async fn verify_logout_token(&self, _token: &str) -> Result<LogoutRequest, ProviderError> {
-        Err(ProviderError::InvalidToken("Google's sign-in has no back-channel logout here".into()))
     }
 }
 
@@ -508,10 +519,6 @@ impl OAuthProvider for GitHubProvider {
         "GitHub".into()
     }
 
-    fn identity_namespace(&self) -> String {
-        OAuthProviderName::GitHub.as_str().to_owned()
-    }
-
     async fn authorization_request(&self) -> Result<AuthorizationRequest, ProviderError> {
         Ok(self.flow.authorization_request())
     }
@@ -533,10 +540,6 @@ impl OAuthProvider for GitHubProvider {
             username_hint: Some(user.login).filter(|l| !l.is_empty()),
             ..ExternalProfile::default()
         })
-    }
-
-    async fn verify_logout_token(&self, _token: &str) -> Result<LogoutRequest, ProviderError> {
-        Err(ProviderError::InvalidToken("GitHub has no back-channel logout".into()))
     }
 }
 
@@ -580,6 +583,37 @@ mod tests {
         assert!(!ExternalProfile::from(text).email_verified);
         let bare: GoogleUserInfo = serde_json::from_str(r#"{"sub":"1"}"#).unwrap();
         assert_eq!(ExternalProfile::from(bare), ExternalProfile { subject: "1".into(), ..Default::default() });
+    }
+
+    /// A server that answers every connection with `head` and then `body_bytes` bytes of `x`.
+    async fn answering(head: &'static str, body_bytes: usize) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 1024];
+                let _ = socket.read(&mut request).await;
+                let _ = socket.write_all(head.as_bytes()).await;
+                for _ in 0..body_bytes / 8192 {
+                    if socket.write_all(&[b'x'; 8192]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn an_answer_larger_than_the_bound_is_refused_as_it_arrives() {
+        let http = http_client().unwrap();
+        let declared = answering("HTTP/1.1 200 OK\r\ncontent-length: 4194304\r\n\r\n", 0).await;
+        let err = get_json::<serde_json::Value>(http.get(&declared), "profile").await.unwrap_err();
+        assert_eq!(err, ProviderError::Unavailable("profile: the answer is larger than 1 MiB".into()));
+        let streamed = answering("HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n", 4 << 20).await;
+        let err = get_json::<serde_json::Value>(http.get(&streamed), "profile").await.unwrap_err();
+        assert_eq!(err, ProviderError::Unavailable("profile: the answer is larger than 1 MiB".into()));
     }
 
     #[test]

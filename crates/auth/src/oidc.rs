@@ -189,6 +189,16 @@ impl OidcProvider {
         ProviderError::Unavailable(format!("{}: {what}", self.settings.name))
     }
 
+    /// A metadata, keys or userinfo read that failed, whatever the status: the provider is
+    /// unusable for now (a `502` naming it), never the person's fault.
+    fn unreachable(&self, error: ProviderError) -> ProviderError {
+        match error {
+            ProviderError::Refused(why) | ProviderError::Unavailable(why) | ProviderError::InvalidToken(why) => {
+                self.unavailable(why)
+            }
+        }
+    }
+
     fn current(&self) -> Option<Arc<Discovered>> {
         self.discovered.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
@@ -221,9 +231,8 @@ impl OidcProvider {
 
     async fn discover(&self) -> Result<Discovered, ProviderError> {
         let url = format!("{}/.well-known/openid-configuration", self.settings.issuer.trim_end_matches('/'));
-        let metadata: Metadata = get_json(self.http.get(&url), "the discovery document")
-            .await
-            .map_err(|e| self.unavailable(e.to_string().trim_start_matches("the provider is unavailable: ")))?;
+        let metadata: Metadata =
+            get_json(self.http.get(&url), "the discovery document").await.map_err(|e| self.unreachable(e))?;
         // Discovery §4.3: the issuer in the document is the one asked for. A trailing `/` is the
         // one difference tolerated, as operators copy issuers with and without it.
         if metadata.issuer.trim_end_matches('/') != self.settings.issuer.trim_end_matches('/') {
@@ -284,9 +293,8 @@ impl OidcProvider {
             (keys.set.is_empty(), keys.refetched_at.is_some_and(|at| at.elapsed() < JWKS_REFETCH_EVERY))
         };
         if empty || !recently {
-            let set: RawJwks = get_json(self.http.get(&discovered.jwks_uri), "the JWKS")
-                .await
-                .map_err(|e| self.unavailable(e.to_string().trim_start_matches("the provider is unavailable: ")))?;
+            let set: RawJwks =
+                get_json(self.http.get(&discovered.jwks_uri), "the JWKS").await.map_err(|e| self.unreachable(e))?;
             // Each key on its own: one of a kind `jsonwebtoken` does not know (an encryption
             // key of another algorithm) must not hide the others.
             let set: Vec<Jwk> = set.keys.into_iter().filter_map(|key| serde_json::from_value(key).ok()).collect();
@@ -468,11 +476,8 @@ impl OAuthProvider for OidcProvider {
         // ID token was checked; what the ID token says wins.
         if let Some(url) = &discovered.userinfo {
             let request = self.http.get(url).bearer_auth(exchanged.access_token.secret());
-            let info: Map<String, Value> = get_json(request, "the userinfo endpoint").await.map_err(|e| match e {
-                ProviderError::Refused(why) | ProviderError::Unavailable(why) | ProviderError::InvalidToken(why) => {
-                    self.unavailable(why)
-                }
-            })?;
+            let info: Map<String, Value> =
+                get_json(request, "the userinfo endpoint").await.map_err(|e| self.unreachable(e))?;
             // Core §5.3.2: a userinfo answer about someone else must not be used.
             if text(&info, "sub") != Some(subject.as_str()) {
                 return Err(ProviderError::InvalidToken("userinfo's sub is not the ID token's".into()));

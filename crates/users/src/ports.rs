@@ -328,7 +328,9 @@ pub trait OAuthProvider: Send + Sync {
     /// The namespace of the identities this provider vouches for: its name for Google and
     /// GitHub, its issuer for an OpenID Connect provider (accounts are linked by issuer and
     /// subject).
-    fn identity_namespace(&self) -> String;
+    fn identity_namespace(&self) -> String {
+        self.name().as_str().to_owned()
+    }
 
     /// Where to send the browser, with a fresh random `state`, PKCE challenge and (OpenID
     /// Connect) `nonce`. Fails only when the provider's metadata cannot be read.
@@ -346,7 +348,9 @@ pub trait OAuthProvider: Send + Sync {
     /// Checks a back-channel logout token (OpenID Connect Back-Channel Logout 1.0 §2.6): its
     /// signature, `iss`, `aud`, `iat`, `jti`, `events`, `sub`/`sid` and the absence of `nonce`.
     /// A provider without back-channel logout refuses every token.
-    async fn verify_logout_token(&self, token: &str) -> Result<LogoutRequest, ProviderError>;
+    async fn verify_logout_token(&self, _token: &str) -> Result<LogoutRequest, ProviderError> {
+        Err(ProviderError::InvalidToken(format!("{} has no back-channel logout", self.name())))
+    }
 }
 
 /// Pending OAuth authorizations, between the redirect to the provider and its callback. They
