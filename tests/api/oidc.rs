@@ -180,6 +180,18 @@ async fn signed_in(app: &TestApp, idp: &Idp, sub: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The signed-in person of a token response, as the socket helpers take them.
+fn account_of(session: &Value) -> workbench_e2e::Account {
+    workbench_e2e::Account {
+        id: session["user"]["id"].as_i64().unwrap(),
+        username: session["user"]["username"].as_str().unwrap().into(),
+        email: session["user"]["email"].as_str().unwrap().into(),
+        password: String::new(),
+        access_token: session["access_token"].as_str().unwrap().into(),
+        refresh_token: session["refresh_token"].as_str().unwrap().into(),
+    }
+}
+
 async fn me(app: &TestApp, token: &str) -> reqwest::Response {
     app.get("/api/v1/auth/me").bearer_auth(token).send().await.unwrap()
 }
@@ -387,14 +399,7 @@ async fn backchannel_logout_ends_that_session_with_its_tokens_and_sockets(app: T
     let sid = idp.new_sid("alice", "workbench", &[]).await;
     let kept = signed_in(&app, &idp, "alice").await;
     assert_eq!(idp.sids("alice", "workbench").await.len(), 2, "two provider sessions");
-    let account = workbench_e2e::Account {
-        id: ended["user"]["id"].as_i64().unwrap(),
-        username: "alice".into(),
-        email: "alice@corp.example".into(),
-        password: String::new(),
-        access_token: ended["access_token"].as_str().unwrap().into(),
-        refresh_token: ended["refresh_token"].as_str().unwrap().into(),
-    };
+    let account = account_of(&ended);
     let mut socket = Socket::open(&app, &account).await;
     socket.settle().await;
     let (status, sent) = idp.logout("workbench", "normal", json!({"sub": "alice", "sid": sid})).await;
@@ -477,14 +482,7 @@ mod two_instances {
         let res = sign_in(a, a, &idp, "alice").await;
         assert_eq!(res.status(), StatusCode::OK);
         let session: Value = res.json().await.unwrap();
-        let account = workbench_e2e::Account {
-            id: session["user"]["id"].as_i64().unwrap(),
-            username: "alice".into(),
-            email: "alice@corp.example".into(),
-            password: String::new(),
-            access_token: session["access_token"].as_str().unwrap().into(),
-            refresh_token: session["refresh_token"].as_str().unwrap().into(),
-        };
+        let account = account_of(&session);
         let mut socket = Socket::open(a, &account).await;
         socket.settle().await;
         // Both instances have seen the session live (and cached it so).
