@@ -28,6 +28,7 @@ mod recurring;
 mod routes;
 mod search;
 mod share_links;
+mod structure;
 mod system;
 mod tasks;
 mod tokens;

@@ -39,6 +39,19 @@ newlines', 'completed', 'high', 3, '2026-03-10 00:00:00', 1, 2, '2026-03-05 10:0
 -- A deleted task: its id stays used (the sequence is ahead of the largest id) and the counters
 -- keep a row at zero.
 DELETE FROM tasks WHERE id = 4;
+-- Task structure: a done bucket beside the one each project starts with, fields with values on a
+-- project task, a subtask, a blocker and a related task.
+INSERT INTO buckets (id, project_id, name, task_limit, done, position, created_at, updated_at) VALUES
+ (3, 1, 'Done', 5, TRUE, 1, '2026-03-04 05:33:00', '2026-03-04 05:34:00');
+INSERT INTO project_fields (id, project_id, name, kind, options, required, created_at) VALUES
+ (1, 1, 'Room', 'text', NULL, FALSE, '2026-03-04 05:35:00'),
+ (2, 1, 'Points', 'number', NULL, TRUE, '2026-03-04 05:35:01'),
+ (3, 1, 'Size', 'select', '["S","M"]', FALSE, '2026-03-04 05:35:02');
+UPDATE tasks SET bucket_id = 1, position = 98305, fields = '{"1":"Kitchen","2":3.5}' WHERE id = 3;
+UPDATE tasks SET parent_id = 1 WHERE id = 2;
+INSERT INTO task_relations (task_id, kind, other_id, created_at) VALUES
+ (3, 'blocks', 2, '2026-03-04 05:36:00'),
+ (1, 'relates', 3, '2026-03-04 05:36:01');
 INSERT INTO task_comments (id, task_id, author_id, body, created_at, updated_at) VALUES (1, 1, 2, 'Looks good 👍', '2026-03-04 06:00:00', '2026-03-04 06:00:00');
 INSERT INTO calendar_objects (task_id, uid, name, source) VALUES (2, 'a1b2@phone.example', 'a1b2.ics', 'BEGIN:VCALENDAR
 VERSION:2.0

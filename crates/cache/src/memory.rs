@@ -358,6 +358,11 @@ mod tests {
             project_id: None,
             recurrence: None,
             previous_id: None,
+            parent_id: None,
+            blocked: false,
+            bucket_id: None,
+            position: None,
+            fields: Default::default(),
         }
     }
 

@@ -235,6 +235,7 @@ impl CalendarService {
             project_id,
             recurrence: todo.recurrence,
             completed_at: todo.completed_at,
+            fields: None,
             type_failures: Default::default(),
         };
         let task = self.tasks.create(user, draft).await?;
@@ -273,6 +274,7 @@ impl CalendarService {
             project_id: None,
             recurrence: Some(todo.recurrence),
             completed_at: todo.completed_at,
+            fields: None,
         };
         let task = self.tasks.update(user, id, patch, if_match).await?;
         let object = CalendarObject { task_id: id, uid, name: name.to_owned(), source: body.to_owned() };

@@ -697,6 +697,11 @@ END:VCALENDAR
             project_id: None,
             recurrence: todo.recurrence.clone(),
             previous_id: None,
+            parent_id: None,
+            blocked: false,
+            bucket_id: None,
+            position: None,
+            fields: Default::default(),
         }
     }
 

@@ -45,6 +45,7 @@ pub mod scopes;
 pub mod search;
 pub mod server;
 pub mod state;
+pub mod structure;
 pub mod system;
 pub mod tasks;
 pub mod tokens;
@@ -62,6 +63,7 @@ const DOMAINS: &[fn(&mut groups::Routes<'_, '_>)] = &[
     users::routes,
     admin::routes,
     tasks::routes,
+    structure::routes,
     products::routes,
     user_products::routes,
     files::routes,

@@ -13,7 +13,7 @@
 use chrono::{DateTime, Days, Utc};
 use workbench_core::{FieldError, FieldErrors, parse_instant};
 use workbench_projects::ProjectId;
-use workbench_tasks::{Priority, Refinement, Status, TaskFilter, TaskSort};
+use workbench_tasks::{FieldComparison, Priority, Refinement, Status, TaskFilter, TaskSort, split_field_term};
 use workbench_users::UserId;
 
 /// The field every error of the language is reported on.
@@ -105,6 +105,9 @@ pub struct Query {
     pub overdue: bool,
     /// `has:attachment`: only tasks with an attached file.
     pub has_attachment: bool,
+    /// `field:<name>=<value>` (or `>=`, `<=`): custom field values a task must have, by the
+    /// field's name (resolved per viewer, see [`Query::tasks_for`]).
+    pub fields: Vec<(String, FieldComparison, String)>,
 }
 
 impl Query {
@@ -144,7 +147,8 @@ impl Query {
             && self.assignee.is_none()
             && self.due.is_empty()
             && !self.overdue
-            && !self.has_attachment)
+            && !self.has_attachment
+            && self.fields.is_empty())
     }
 
     /// The groups this query covers: those named by `type:`, else tasks alone when a term narrows
@@ -187,6 +191,7 @@ impl Query {
                 tags: tags.collect(),
                 project_ids: self.projects.clone(),
                 has_attachment: self.has_attachment,
+                fields: Vec::new(),
             },
             sort: TaskSort::default(),
         }
@@ -242,9 +247,14 @@ impl Query {
             "is" => return Err(format!("{value:?} is not a state `is:` knows (overdue)")),
             "has" if value == "attachment" => self.has_attachment = true,
             "has" => return Err(format!("{value:?} is not something `has:` knows (attachment)")),
+            "field" => {
+                let (name, comparison, raw) = split_field_term(value)
+                    .ok_or_else(|| format!("{value:?} is not <name>=<value>, <name>>=<value> or <name><=<value>"))?;
+                self.fields.push((name.to_owned(), comparison, raw.to_owned()));
+            }
             _ => {
                 return Err(format!(
-                    "unknown qualifier {key:?} (known: type, status, priority, tag, project, assignee, due, is, has)"
+                    "unknown qualifier {key:?} (known: type, status, priority, tag, project, assignee, due, is, has, field)"
                 ));
             }
         }

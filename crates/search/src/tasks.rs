@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use workbench_core::FieldErrors;
-use workbench_tasks::TaskFilter;
+use workbench_tasks::{TaskError, TaskFilter, TaskService, named_condition};
 use workbench_users::{Principal, UserError, UserService};
 
 use crate::query::{Assignee, FIELD, Query};
@@ -17,15 +17,20 @@ pub enum TaskFilterError {
     /// The accounts could not be read.
     #[error(transparent)]
     Users(#[from] UserError),
+    /// The custom fields could not be read.
+    #[error(transparent)]
+    Tasks(#[from] TaskError),
 }
 
 impl Query {
     /// The task filter of this query as `viewer` means it (see [`Query::task_filter`]), with
-    /// `assignee:` resolved through `users` as `viewer` may see them; overdue as of `now`.
+    /// `assignee:` resolved through `users` as `viewer` may see them, `field:` names through
+    /// `tasks` as the fields of the projects `viewer` is a member of; overdue as of `now`.
     pub async fn tasks_for(
         &self,
         viewer: &Principal,
         users: &UserService,
+        tasks: &TaskService,
         now: DateTime<Utc>,
     ) -> Result<TaskFilter, TaskFilterError> {
         let assignee = match &self.assignee {
@@ -39,6 +44,13 @@ impl Query {
                 }
             },
         };
-        Ok(self.task_filter(assignee, now))
+        let mut filter = self.task_filter(assignee, now);
+        for (name, comparison, raw) in &self.fields {
+            let named = tasks.fields_named(viewer, name).await?;
+            let condition = named_condition(&named, *comparison, raw)
+                .map_err(|why| FieldErrors::single(FIELD, format!("term `field:{name}`: {why}")))?;
+            filter.refinement.fields.push(condition);
+        }
+        Ok(filter)
     }
 }

@@ -67,7 +67,10 @@ pub use radio::DieselStationRepository;
 pub use renditions::DieselRenditionRepository;
 pub use scheduled::DieselHousekeeping;
 pub use searches::DieselSavedSearchRepository;
-pub use tasks::{DieselCommentRepository, DieselTaskRepository};
+pub use tasks::{
+    DieselBoardRepository, DieselCommentRepository, DieselFieldRepository, DieselRelationRepository,
+    DieselTaskRepository,
+};
 pub use tokens::DieselTokenRepository;
 pub use trades::DieselTradeRepository;
 pub use users::{DieselRefreshTokenStore, DieselUserRepository};

@@ -60,6 +60,65 @@ diesel::table! {
         recurrence -> Nullable<Text>,
         /// The occurrence this one follows (unique: one next occurrence per task).
         previous_id -> Nullable<BigInt>,
+        /// The task it is a subtask of.
+        parent_id -> Nullable<BigInt>,
+        /// Whether an open task blocks it, kept by triggers on `task_relations` and `tasks`.
+        blocked -> Bool,
+        /// The bucket of its project's board; null for a personal task.
+        bucket_id -> Nullable<BigInt>,
+        /// Where a move put it in its bucket; null: `id * 65536` (see `workbench_tasks::board`).
+        position -> Nullable<BigInt>,
+        /// JSON object of its custom field values by field id; `task_field_values` mirrors it.
+        fields -> Text,
+    }
+}
+
+diesel::table! {
+    /// Blockers, related tasks and duplicates (subtasks are `tasks.parent_id`), stored from the
+    /// side that names them.
+    task_relations (task_id, kind, other_id) {
+        task_id -> BigInt,
+        kind -> Text,
+        other_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The columns of project boards.
+    buckets (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        name -> Text,
+        task_limit -> Nullable<Integer>,
+        done -> Bool,
+        position -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Projects' custom fields.
+    project_fields (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        /// A select field's options, as a JSON array.
+        options -> Nullable<Text>,
+        required -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The index of custom field values: `tasks.fields` mirrored by triggers, a row per value.
+    task_field_values (task_id, field_id) {
+        task_id -> BigInt,
+        field_id -> BigInt,
+        value_text -> Nullable<Text>,
+        value_number -> Nullable<Double>,
     }
 }
 

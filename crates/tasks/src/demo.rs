@@ -18,6 +18,7 @@ pub fn demo_tasks(now: DateTime<Utc>) -> Vec<TaskDraft> {
         project_id: None,
         recurrence: None,
         completed_at: None,
+        fields: None,
         type_failures: TypeFailures::default(),
     };
     vec![

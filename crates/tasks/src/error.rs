@@ -14,6 +14,17 @@ pub enum TaskError {
     /// The task has no comment with that id.
     #[error("no such comment")]
     CommentNotFound,
+    /// A bucket, field or relation that does not exist (or is not the project's): what is
+    /// missing.
+    #[error("no such {0}")]
+    Missing(&'static str),
+    /// The request conflicts with the state of the board or the project's fields (a full
+    /// bucket, the last bucket, a field name taken); the message says how.
+    #[error("{0}")]
+    Conflict(String),
+    /// A query parameter whose value cannot be read (a field filter's value of the wrong type).
+    #[error("{0}")]
+    BadQuery(String),
     /// The viewer sees the task but may not do this; the message says why.
     #[error("{0}")]
     Forbidden(&'static str),

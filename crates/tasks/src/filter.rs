@@ -5,7 +5,7 @@ use workbench_core::{FieldErrors, Validator};
 use workbench_projects::ProjectId;
 use workbench_users::UserId;
 
-use crate::{ListPart, Priority, Status};
+use crate::{FieldCondition, ListPart, Priority, Status};
 
 /// What a client may sort by. Tasks without a due date sort last in both directions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +128,8 @@ pub struct Refinement {
     pub project_ids: Vec<ProjectId>,
     /// Only tasks with at least one attached file.
     pub has_attachment: bool,
+    /// Only tasks whose custom field values meet every one of these.
+    pub fields: Vec<FieldCondition>,
 }
 
 impl Refinement {

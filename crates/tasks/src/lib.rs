@@ -7,18 +7,31 @@
 
 #![warn(missing_docs)]
 
+mod board;
 mod comment;
 mod demo;
 mod error;
+mod field;
 mod filter;
 mod model;
 mod ports;
 mod recurrence;
+mod relation;
 mod service;
+mod structure;
 
+pub use board::{
+    Bucket, BucketDraft, BucketId, BucketPatch, FIRST_BUCKET_NAME, MoveRequest, POSITION_STEP, Placement,
+    REBALANCE_WINDOW, position_between, respread,
+};
 pub use comment::{Comment, CommentBody, NewComment};
 pub use demo::demo_tasks;
 pub use error::TaskError;
+pub use field::{
+    FieldComparison, FieldCondition, FieldDefinition, FieldDraft, FieldId, FieldOperand, FieldType, FieldValues,
+    MAX_FIELDS_PER_PROJECT, NewField, RawFieldValues, check_values, field_filter_key, named_condition,
+    split_field_term,
+};
 pub use filter::{RawTaskFilter, Refinement, SortKey, TaskFilter, TaskSort};
 pub use model::{
     Access, NewTask, NewTaskRecord, Priority, Status, TagUsage, Tags, Task, TaskChanges, TaskDraft, TaskId, TaskPatch,
@@ -32,7 +45,11 @@ pub use ports::{
 pub use recurrence::{
     COUNT_AND_UNTIL, MONTH_DAY_NOT_WEEKLY, NOT_A_RULE, REPEATED_PART, Recurrence, UNTIL_NOT_AN_INSTANT, next_occurrence,
 };
+pub use relation::{Related, RelatedTasks, Relation, RelationKind, StoredKind};
 pub use service::TaskService;
+pub use structure::{BoardRepository, BucketDeleted, FieldRepository, Moved, RelationRepository, StructureStores};
 
 #[cfg(feature = "mock")]
 pub use ports::{MockCommentRepository, MockProjectMembership, MockTaskCache, MockTaskRepository};
+#[cfg(feature = "mock")]
+pub use structure::{MockBoardRepository, MockFieldRepository, MockRelationRepository};

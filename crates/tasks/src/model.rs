@@ -2,12 +2,13 @@
 
 use std::collections::BTreeSet;
 
+use crate::RawFieldValues;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use workbench_core::{BoundedText, FieldErrors, TypeFailures, Validator, at_most_chars};
 use workbench_projects::{ProjectId, ProjectRole};
 
-use crate::Recurrence;
+use crate::{BucketId, FieldValues, Recurrence};
 use workbench_users::{Principal, Role, UserId};
 
 /// A task's database id.
@@ -137,12 +138,35 @@ pub struct Task {
     /// The occurrence this one follows, for a task made by completing a recurring one.
     #[serde(default)]
     pub previous_id: Option<TaskId>,
+    /// The task it is a subtask of, if any (a task has at most one parent).
+    #[serde(default)]
+    pub parent_id: Option<TaskId>,
+    /// Whether a task that blocks it is still open. Kept by the store as relations and their
+    /// blockers change, moving the task's version on.
+    #[serde(default)]
+    pub blocked: bool,
+    /// The bucket of its project's board that holds it; `None` for a personal task.
+    #[serde(default)]
+    pub bucket_id: Option<BucketId>,
+    /// Where a move put it in its bucket; `None` where it landed by itself (see
+    /// [`Task::board_position`]).
+    #[serde(default)]
+    pub position: Option<i64>,
+    /// Its values of its project's custom fields, by field id.
+    #[serde(default)]
+    pub fields: FieldValues,
 }
 
 impl Task {
     /// Overdue: due in the past and not completed.
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
         self.status != Status::Completed && self.due_date.is_some_and(|due| due < now)
+    }
+
+    /// Its place in its bucket: where a move put it, else `id * POSITION_STEP` (a new task, or
+    /// one that came in by completion or from another project, lands there with nothing written).
+    pub fn board_position(&self) -> i64 {
+        self.position.unwrap_or_else(|| self.id.0.saturating_mul(crate::POSITION_STEP))
     }
 
     /// Its owner and assignee: the users whose view of statistics and tags a personal task is
@@ -315,6 +339,9 @@ pub struct TaskDraft {
     /// When a task made completed was completed, for a client that records it (CalDAV's
     /// `COMPLETED`); the moment it is made when missing, and never later. Ignored unless completed.
     pub completed_at: Option<DateTime<Utc>>,
+    /// Custom field values by field id, as sent (checked against the project's fields by the
+    /// service).
+    pub fields: Option<RawFieldValues>,
     /// Fields sent with a value of the wrong type: absent above, and reported as they failed.
     pub type_failures: TypeFailures,
 }
@@ -340,6 +367,10 @@ pub struct NewTask {
     pub project_id: Option<ProjectId>,
     /// The recurrence rule, parsed.
     pub recurrence: Option<Recurrence>,
+    /// Its custom field values, checked against its project's fields.
+    pub fields: FieldValues,
+    /// The bucket it lands in: its project's first.
+    pub bucket_id: Option<BucketId>,
 }
 
 impl NewTask {
@@ -374,6 +405,8 @@ impl NewTask {
                 tags: tags.unwrap_or_default(),
                 project_id,
                 recurrence,
+                fields: FieldValues::default(),
+                bucket_id: None,
             }),
             _ => None,
         };
@@ -430,6 +463,8 @@ pub struct TaskPatch {
     /// When it was completed, for a client that records it (CalDAV's `COMPLETED`): taken when the
     /// task is or becomes completed (never later than the change), ignored otherwise.
     pub completed_at: Option<DateTime<Utc>>,
+    /// Custom field values to set (`null` removes one), merged into the task's.
+    pub fields: Option<RawFieldValues>,
 }
 
 /// Validated changes. `None` keeps a field; for nullable fields `Some(None)` clears it.
@@ -455,6 +490,14 @@ pub struct TaskChanges {
     pub recurrence: Option<Option<Recurrence>>,
     /// When it was completed, as the client recorded it (see [`TaskPatch::completed_at`]).
     pub completed_at: Option<DateTime<Utc>>,
+    /// Custom field values to set or (`None`) remove, checked by the service against the
+    /// project's fields.
+    pub fields: Option<std::collections::BTreeMap<crate::FieldId, Option<serde_json::Value>>>,
+    /// Raw field values as sent, kept for the service to check.
+    pub raw_fields: Option<RawFieldValues>,
+    /// Where the task goes on its project's board, set by the service (a move, a completion
+    /// that takes it to the done bucket, a change of project): its bucket and position.
+    pub placement: Option<(Option<BucketId>, Option<i64>)>,
 }
 
 impl TaskChanges {
@@ -505,6 +548,9 @@ impl TaskChanges {
             project_id,
             recurrence,
             completed_at: patch.completed_at,
+            fields: None,
+            raw_fields: patch.fields,
+            placement: None,
         };
         (v, changes)
     }
@@ -532,10 +578,26 @@ impl TaskChanges {
             task.tags = tags.as_slice().to_vec();
         }
         if let Some(project_id) = self.project_id {
+            if project_id != task.project_id {
+                // Fields are a project's: a task that changes project leaves its values behind.
+                task.fields.clear();
+            }
             task.project_id = project_id;
         }
         if let Some(recurrence) = &self.recurrence {
             task.recurrence = recurrence.as_ref().map(|r| r.as_str().to_owned());
+        }
+        if let Some(fields) = &self.fields {
+            for (id, value) in fields {
+                match value {
+                    Some(value) => task.fields.insert(*id, value.clone()),
+                    None => task.fields.remove(id),
+                };
+            }
+        }
+        if let Some((bucket_id, position)) = self.placement {
+            task.bucket_id = bucket_id;
+            task.position = position;
         }
         let status = self.status.unwrap_or(task.status);
         task.completed_at = match (task.status, status, self.completed_at) {
@@ -618,6 +680,11 @@ mod tests {
             project_id: None,
             recurrence: None,
             previous_id: None,
+            parent_id: None,
+            blocked: false,
+            bucket_id: None,
+            position: None,
+            fields: FieldValues::default(),
         }
     }
 

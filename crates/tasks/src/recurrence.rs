@@ -206,6 +206,14 @@ pub fn next_occurrence(before: &Task, after: &Task) -> Option<Task> {
         project_id: after.project_id,
         recurrence: Some(carried.0),
         previous_id: Some(after.id),
+        // A subtask's next occurrence is a subtask of the same parent, with the same field
+        // values, in the bucket the completed one was in before its completion took it to the
+        // done bucket. Its blockers are the completed one's, not its own.
+        parent_id: after.parent_id,
+        blocked: false,
+        bucket_id: before.bucket_id,
+        position: None,
+        fields: after.fields.clone(),
     })
 }
 
@@ -377,6 +385,11 @@ mod tests {
             project_id: None,
             recurrence: Some("FREQ=DAILY;COUNT=2".into()),
             previous_id: None,
+            parent_id: None,
+            blocked: false,
+            bucket_id: None,
+            position: None,
+            fields: Default::default(),
         };
         let done = Task { status: Status::Completed, completed_at: Some(now), version: 4, ..before.clone() };
         let next = next_occurrence(&before, &done).expect("a next occurrence");

@@ -7,11 +7,17 @@ use workbench_core::{FieldErrors, Page, PageRequest, SingleFlight, Validator};
 use workbench_projects::{ProjectId, ProjectRole};
 use workbench_users::{Accounts, Principal, UserId, now};
 
+mod boards;
+mod fields;
+mod relations;
+
+use fields::no_fields_outside_projects;
+
 use crate::{
-    Access, Comment, CommentBody, CommentRepository, CreationKey, CreationOrder, ListLookup, ListPart, ListedPage,
-    NewComment, NewTask, NewTaskRecord, OrderLookup, OrderWindow, ProjectMembership, Rebase, ShownLookup, ShownPage,
-    Standing, Status, TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError, TaskFacets, TaskFilter, TaskId,
-    TaskPatch, TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
+    Access, Comment, CommentBody, CommentRepository, CreationKey, CreationOrder, FieldValues, ListLookup, ListPart,
+    ListedPage, NewComment, NewTask, NewTaskRecord, OrderLookup, OrderWindow, ProjectMembership, Rebase, ShownLookup,
+    ShownPage, Standing, Status, StructureStores, TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError,
+    TaskFacets, TaskFilter, TaskId, TaskPatch, TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
 };
 
 const VIEWERS_READ: &str = "A project's viewers read its tasks and comment on them; its editors change them.";
@@ -51,6 +57,9 @@ pub struct TaskService {
     /// Whole creation orders being read, so that the requests that miss one at once (the first
     /// of a busy scope, or all of them when it expires) share one read.
     order_reads: Arc<SingleFlight<Option<Arc<CreationOrder>>>>,
+    /// Relations, boards and custom fields, when the service has them (see
+    /// [`Self::with_structure`]).
+    structure: Option<StructureStores>,
 }
 
 impl std::fmt::Debug for TaskService {
@@ -70,7 +79,14 @@ impl TaskService {
         cache: Arc<dyn TaskCache>,
         projects: Arc<dyn ProjectMembership>,
     ) -> Self {
-        Self { tasks, comments, accounts, cache, projects, order_reads: Arc::new(SingleFlight::new()) }
+        Self { tasks, comments, accounts, cache, projects, order_reads: Arc::new(SingleFlight::new()), structure: None }
+    }
+
+    /// The service with task structure: relations between tasks, project boards and custom
+    /// fields. Without it, tasks have none (a program that uses the domain for flat lists).
+    pub fn with_structure(mut self, structure: StructureStores) -> Self {
+        self.structure = Some(structure);
+        self
     }
 
     fn scope(viewer: Viewer) -> TaskScope {
@@ -83,18 +99,25 @@ impl TaskService {
     ///
     /// A project task needs the creator to be an editor or admin there (a viewer is refused, a
     /// non-member told the project is not theirs) and its assignee to be a member.
-    pub async fn create(&self, owner: &Principal, draft: TaskDraft) -> Result<Task, TaskError> {
+    pub async fn create(&self, owner: &Principal, mut draft: TaskDraft) -> Result<Task, TaskError> {
         // From the draft, not the checked task: an unknown assignee is reported even beside other failures.
         let assignee = draft.assignee_id.filter(|id| *id > 0).map(UserId);
         let project = draft.project_id.filter(|id| *id > 0).map(ProjectId);
         let recorded = draft.completed_at;
+        let raw_fields = draft.fields.take().unwrap_or_default();
+        let completed = draft.status == Some(Status::Completed);
         let (mut v, task) = NewTask::check(draft);
         self.check_assignee(&mut v, assignee).await?;
+        let mut structure = (FieldValues::default(), None);
         if let Some(project) = project {
             self.check_editor(&mut v, owner.into(), project).await?;
             self.check_member_assignee(&mut v, project, assignee).await?;
+            structure = self.new_task_structure(&mut v, project, &raw_fields, completed).await?;
+        } else {
+            no_fields_outside_projects(&mut v, &raw_fields);
         }
-        let task = v.finish_with(task)?;
+        let mut task = v.finish_with(task)?;
+        (task.fields, task.bucket_id) = structure;
         let at = now();
         let completed_at = (task.status == Status::Completed).then(|| recorded.map_or(at, |recorded| recorded.min(at)));
         let created =
@@ -376,6 +399,13 @@ impl TaskService {
                 Err(refused) => return Err(refused),
             }
         };
+        let (changes, first) = match self.structure_changes(&current, changes).await? {
+            (changes, true) => {
+                let first = changed(viewer, role, &current, &changes, if_match)?;
+                (changes, first)
+            }
+            (changes, false) => (changes, first),
+        };
         self.check_project_rules(viewer, viewer.access(&current, role), &current, &first).await?;
         // If someone changed it since that version, the repository starts again from the stored
         // copy, on the same connection. With `If-Match`, the stored copy must still be at the
@@ -392,6 +422,9 @@ impl TaskService {
                 // What it replaced: the copy it was rebased on, or the version it was written over.
                 let before = replaced.as_ref().unwrap_or(&current);
                 self.cache.put_task(&task).await;
+                if (before.status == Status::Completed) != (task.status == Status::Completed) {
+                    self.refresh_dependants(&[task.id]).await?;
+                }
                 let same_ground = before.assignee_id == task.assignee_id && before.project_id == task.project_id;
                 if let Some(next) = follow_up.as_deref() {
                     self.cache.put_task(next).await;
@@ -436,6 +469,10 @@ impl TaskService {
         if let Some(expected) = if_match.filter(|v| *v != current.version) {
             return Err(TaskError::VersionMismatch { expected, current: current.version });
         }
+        let dependants = match &self.structure {
+            Some(structure) => structure.relations.dependants(id).await?,
+            None => Vec::new(),
+        };
         if !self.tasks.delete(id, if_match).await? {
             return match if_match {
                 Some(expected) => Err(TaskError::VersionMismatch { expected, current: expected + 1 }),
@@ -444,6 +481,7 @@ impl TaskService {
         }
         self.cache.forget_task(id).await;
         self.forget_scopes_of(&[&current]).await?;
+        self.recache(dependants).await?;
         Ok(())
     }
 
@@ -819,6 +857,11 @@ mod tests {
             project_id: None,
             recurrence: None,
             previous_id: None,
+            parent_id: None,
+            blocked: false,
+            bucket_id: None,
+            position: None,
+            fields: FieldValues::default(),
         }
     }
 

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use workbench_calendars::CalendarService;
 use workbench_store::{
-    Database, DieselCalendarStore, DieselCommentRepository, DieselProjectRepository, DieselTaskRepository,
+    Database, DieselBoardRepository, DieselCalendarStore, DieselCommentRepository, DieselFieldRepository,
+    DieselProjectRepository, DieselRelationRepository, DieselTaskRepository,
 };
-use workbench_tasks::{TaskCache, TaskService};
+use workbench_tasks::{StructureStores, TaskCache, TaskService};
 use workbench_users::Authenticator;
 
 /// The task service; `events_written` is rung once a change and its event committed (it wakes
@@ -27,6 +28,11 @@ pub fn service(
         // Who may see project tasks: read from the members table at each request.
         Arc::new(DieselProjectRepository::new(db.clone())),
     )
+    .with_structure(StructureStores {
+        relations: Arc::new(DieselRelationRepository::new(db.clone())),
+        boards: Arc::new(DieselBoardRepository::new(db.clone())),
+        fields: Arc::new(DieselFieldRepository::new(db.clone())),
+    })
 }
 
 /// Tasks as calendars (CalDAV): `tasks`'s writes, what clients wrote and each calendar's change log.

@@ -43,6 +43,11 @@ pub fn full_task(id: i64) -> Task {
         project_id: None,
         recurrence: None,
         previous_id: None,
+        parent_id: None,
+        blocked: false,
+        bucket_id: None,
+        position: None,
+        fields: Default::default(),
     }
 }
 
@@ -65,6 +70,11 @@ pub fn bare_task(id: i64) -> Task {
         project_id: None,
         recurrence: None,
         previous_id: None,
+        parent_id: None,
+        blocked: false,
+        bucket_id: None,
+        position: None,
+        fields: Default::default(),
     }
 }
 

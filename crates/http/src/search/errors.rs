@@ -25,6 +25,7 @@ impl From<TaskFilterError> for ApiError {
         match e {
             TaskFilterError::Invalid(errors) => ApiError::validation(errors),
             TaskFilterError::Users(e) => e.into(),
+            TaskFilterError::Tasks(e) => e.into(),
         }
     }
 }

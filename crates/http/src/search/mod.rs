@@ -82,7 +82,7 @@ pub async fn search(
             return Ok((None, None));
         }
         // Newest first, as `GET /tasks?q=` lists them.
-        let filter = query.tasks_for(&viewer, &state.users, workbench_users::now()).await?;
+        let filter = query.tasks_for(&viewer, &state.users, &state.tasks, workbench_users::now()).await?;
         let (found, facets) = futures_util::try_join!(
             state.tasks.search(&viewer, filter.clone(), page.per_page()),
             state.tasks.facets(&viewer, filter),

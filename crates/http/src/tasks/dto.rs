@@ -90,10 +90,22 @@ pub struct TaskResponse {
     pub recurrence: Option<String>,
     /// The occurrence this one follows, for a task made by completing a recurring one.
     pub previous_id: Option<i64>,
+    /// The task it is a subtask of (`POST /tasks/{id}/relations` with `subtask`); null for none.
+    pub parent_id: Option<i64>,
+    /// True while a task that blocks it is not completed.
+    pub blocked: bool,
+    /// The bucket of its project's board that holds it; null for a personal task.
+    pub bucket_id: Option<i64>,
+    /// Its place in its bucket: buckets list their tasks by it, lowest first.
+    pub position: Option<i64>,
+    /// Its values of its project's custom fields, by field id (`{}` for a personal task).
+    #[schema(value_type = Object, example = json!({"12": "Kitchen", "13": 3}))]
+    pub fields: workbench_tasks::FieldValues,
 }
 
 impl From<Task> for TaskResponse {
     fn from(t: Task) -> Self {
+        let position = t.bucket_id.map(|_| t.board_position());
         Self {
             id: t.id.0,
             title: t.title,
@@ -111,6 +123,11 @@ impl From<Task> for TaskResponse {
             project_id: t.project_id.map(|p| p.0),
             recurrence: t.recurrence,
             previous_id: t.previous_id.map(|p| p.0),
+            parent_id: t.parent_id.map(|p| p.0),
+            blocked: t.blocked,
+            bucket_id: t.bucket_id.map(|b| b.0),
+            position,
+            fields: t.fields,
         }
     }
 }
@@ -157,6 +174,11 @@ pub struct CreateTaskRequest {
     #[schema(value_type = Option<RecurrenceSchema>)]
     #[serde(default)]
     pub recurrence: Lenient<String>,
+    /// Values of the project's custom fields by field id, each of the field's type (`422` naming
+    /// `fields.<id>` otherwise); a required field must be given.
+    #[schema(value_type = Option<Object>, example = json!({"12": "Kitchen"}))]
+    #[serde(default)]
+    pub fields: Lenient<workbench_tasks::RawFieldValues>,
 }
 
 impl CreateTaskRequest {
@@ -174,6 +196,7 @@ impl CreateTaskRequest {
             project_id: nullable("project_id", self.project_id, &mut failures),
             recurrence: nullable("recurrence", self.recurrence, &mut failures),
             completed_at: None,
+            fields: nullable("fields", self.fields, &mut failures),
             type_failures: failures,
         }
     }
@@ -218,6 +241,10 @@ pub struct UpdateTaskRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<RecurrenceSchema>, nullable)]
     pub recurrence: Option<Option<String>>,
+    /// Custom field values to set, by field id; `null` removes one. Values not named are kept.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>, example = json!({"12": "Hall", "13": null}))]
+    pub fields: Option<workbench_tasks::RawFieldValues>,
 }
 
 impl From<UpdateTaskRequest> for TaskPatch {
@@ -234,6 +261,7 @@ impl From<UpdateTaskRequest> for TaskPatch {
             recurrence: r.recurrence,
             // Set only by clients that record it (CalDAV's COMPLETED); REST completes as of now.
             completed_at: None,
+            fields: r.fields,
         }
     }
 }
@@ -307,6 +335,25 @@ pub struct TaskListQuery {
     /// Items per page, from 1; more than 100 is read as 100. Default 20.
     #[param(value_type = Option<PageSizeSchema>, inline)]
     pub per_page: Option<i64>,
+}
+
+/// The field filters of a list's query string: `field.<id>=v` (equal), `field.<id>>=v` and
+/// `field.<id><=v` (at least, at most: number and date fields), as `(id, comparison, value)`.
+/// A key naming no field is a `400`.
+pub fn field_filters(
+    query: &str,
+) -> Result<Vec<(workbench_tasks::FieldId, workbench_tasks::FieldComparison, String)>, crate::problem::ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|e| crate::problem::ApiError::bad_request(format!("The query string cannot be read: {e}")))?;
+    let mut filters = Vec::new();
+    for (key, value) in pairs {
+        match workbench_tasks::field_filter_key(&key) {
+            Some(Ok((id, comparison))) => filters.push((id, comparison, value)),
+            Some(Err(why)) => return Err(crate::problem::ApiError::bad_request(why)),
+            None => {}
+        }
+    }
+    Ok(filters)
 }
 
 impl TaskListQuery {

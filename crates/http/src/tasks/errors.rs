@@ -13,6 +13,9 @@ impl From<TaskError> for ApiError {
             TaskError::NotFound => ApiError::not_found("No such task."),
             TaskError::CommentNotFound => ApiError::not_found("No such comment on this task."),
             TaskError::Forbidden(why) => ApiError::forbidden(why),
+            TaskError::Missing(what) => ApiError::not_found(format!("No such {what}.")),
+            TaskError::Conflict(why) => ApiError::conflict(why),
+            TaskError::BadQuery(why) => ApiError::bad_request(why),
             TaskError::VersionMismatch { expected, current } => precondition_failed(format!(
                 "The task is at version {current}, not {expected}: fetch it again and reapply your change."
             )),

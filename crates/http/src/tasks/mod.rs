@@ -121,7 +121,11 @@ pub async fn list(
     query: Query<TaskListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw, project, page) = query.into_inner().split();
-    let (filter, page) = FieldErrors::both(TaskFilter::parse(raw, now()), page)?;
+    let (mut filter, page) = FieldErrors::both(TaskFilter::parse(raw, now()), page)?;
+    let fields = dto::field_filters(req.query_string())?;
+    if !fields.is_empty() {
+        filter.refinement.fields = state.tasks.field_conditions(&user, fields).await?;
+    }
     let tasks = match project {
         Some(project) => state.tasks.list_project(&user, ProjectId(project), filter, page).await?,
         None => state.tasks.list(&user, filter, page).await?,

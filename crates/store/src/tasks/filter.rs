@@ -7,7 +7,9 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Text};
 use workbench_core::RepositoryError;
 use workbench_projects::ProjectId;
-use workbench_tasks::{Priority, SortKey, Status, TaskFacets, TaskFilter, TaskScope};
+use workbench_tasks::{
+    FieldComparison, FieldCondition, FieldOperand, Priority, SortKey, Status, TaskFacets, TaskFilter, TaskScope,
+};
 
 use crate::connection::Db;
 use crate::error::{corrupt, db};
@@ -159,8 +161,39 @@ macro_rules! narrow {
         if refinement.has_attachment {
             q = q.filter(exists(files::table.filter(files::task_id.eq(tasks::id.nullable()))));
         }
+        for condition in &refinement.fields {
+            q = q.filter(field_condition(condition));
+        }
         q
     }};
+}
+
+/// The tasks whose value of one custom field meets `condition`: a lookup of the field's index
+/// in `task_field_values` (by field, then value), which a list can start from when the value is
+/// rare and probe per task when it is common.
+fn field_condition(condition: &FieldCondition) -> Box<dyn BoxableExpression<tasks::table, Db, SqlType = Bool>> {
+    let comparison = match condition.comparison {
+        FieldComparison::Equal => " = ",
+        FieldComparison::AtLeast => " >= ",
+        FieldComparison::AtMost => " <= ",
+    };
+    // Ids read from the database, never client text: safe to write into the statement.
+    let mut ids: Vec<String> = condition.fields.iter().map(|f| f.0.to_string()).collect();
+    if ids.is_empty() {
+        ids.push("NULL".to_owned());
+    }
+    let lookup = diesel::dsl::sql::<Bool>(&format!(
+        "EXISTS (SELECT 1 FROM task_field_values v WHERE v.task_id = tasks.id AND v.field_id IN ({})",
+        ids.join(",")
+    ));
+    match &condition.operand {
+        FieldOperand::Text(text) => {
+            Box::new(lookup.sql(" AND v.value_text").sql(comparison).bind::<Text, _>(text.clone()).sql(")"))
+        }
+        FieldOperand::Number(number) => Box::new(
+            lookup.sql(" AND v.value_number").sql(comparison).bind::<diesel::sql_types::Double, _>(*number).sql(")"),
+        ),
+    }
 }
 
 /// The tasks carrying every one of `tags` (none: `None`), in one condition on the task's own

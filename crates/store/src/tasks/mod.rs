@@ -11,6 +11,7 @@ mod filter;
 mod list;
 pub(crate) mod row;
 mod statements;
+mod structure;
 mod writes;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use filter::{facet_groups, filtered, fold_facets, resolve, scope_condition, scop
 use list::{CreationKeys, by_creation, page_of};
 use row::TaskRow;
 use statements::{DeleteTaskRecorded, find_task, store_update};
+pub use structure::{DieselBoardRepository, DieselFieldRepository, DieselRelationRepository};
 use writes::{TaskWrite, TaskWritten};
 
 use crate::connection::Db;
@@ -162,6 +164,11 @@ impl TaskRepository for DieselTaskRepository {
             project_id: record.task.project_id,
             recurrence: record.task.recurrence.map(|r| r.as_str().to_owned()),
             previous_id: None,
+            parent_id: None,
+            blocked: false,
+            bucket_id: record.task.bucket_id,
+            position: None,
+            fields: record.task.fields,
         };
         match self.writes.submit(TaskWrite::create(task)).await? {
             TaskWritten::Created(task) => {

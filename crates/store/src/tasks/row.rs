@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use workbench_core::RepositoryError;
 use workbench_projects::ProjectId;
-use workbench_tasks::{Priority, Status, Task, TaskId};
+use workbench_tasks::{BucketId, Priority, Status, Task, TaskId};
 use workbench_users::UserId;
 
 use crate::columns::row;
@@ -32,6 +32,11 @@ row! {
         project_id: Option<i64>,
         recurrence: Option<String>,
         previous_id: Option<i64>,
+        parent_id: Option<i64>,
+        blocked: bool,
+        bucket_id: Option<i64>,
+        position: Option<i64>,
+        fields: String,
     }
 }
 
@@ -43,6 +48,7 @@ impl TaskRow {
         let status = Status::parse(&self.status).map_err(|e| corrupt("tasks.status", &e))?;
         let priority = Priority::parse(&self.priority).map_err(|e| corrupt("tasks.priority", &e))?;
         let tags: Vec<String> = serde_json::from_str(&self.tags).map_err(|e| corrupt("tasks.tags", e))?;
+        let fields = serde_json::from_str(&self.fields).map_err(|e| corrupt("tasks.fields", e))?;
         Ok(Task {
             id: TaskId(self.id),
             title: self.title,
@@ -60,6 +66,11 @@ impl TaskRow {
             project_id: self.project_id.map(ProjectId),
             recurrence: self.recurrence,
             previous_id: self.previous_id.map(TaskId),
+            parent_id: self.parent_id.map(TaskId),
+            blocked: self.blocked,
+            bucket_id: self.bucket_id.map(BucketId),
+            position: self.position,
+            fields,
         })
     }
 }

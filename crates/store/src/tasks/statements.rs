@@ -34,6 +34,12 @@ fn tags_json(tags: &[String]) -> String {
     serde_json::to_string(tags).unwrap_or_else(|_| "[]".to_owned())
 }
 
+/// The stored form of a task's custom field values: a JSON object by field id, which the
+/// `task_field_values` triggers mirror.
+pub(super) fn fields_json(fields: &workbench_tasks::FieldValues) -> String {
+    serde_json::to_string(fields).unwrap_or_else(|_| "{}".to_owned())
+}
+
 values! {
     /// What a task's row holds besides its id and `created_at`: written whole by both the insert
     /// and the update.
@@ -54,6 +60,10 @@ values! {
         project_id: Option<i64> => Nullable<BigInt>,
         recurrence: Option<&'a str> => Nullable<Text>,
         previous_id: Option<i64> => Nullable<BigInt>,
+        parent_id: Option<i64> => Nullable<BigInt>,
+        bucket_id: Option<i64> => Nullable<BigInt>,
+        position: Option<i64> => Nullable<BigInt>,
+        fields: String => Text,
     }
 }
 
@@ -76,6 +86,10 @@ impl<'a> TaskValues<'a> {
             project_id: task.project_id.map(|p| p.0),
             recurrence: task.recurrence.as_deref(),
             previous_id: task.previous_id.map(|p| p.0),
+            parent_id: task.parent_id.map(|p| p.0),
+            bucket_id: task.bucket_id.map(|b| b.0),
+            position: task.position,
+            fields: fields_json(&task.fields),
         }
     }
 }
@@ -220,7 +234,7 @@ impl EventValues {
         Ok(Cow::Owned(Self { audience: audience_json(audience), ..self.clone() }))
     }
 
-    fn row(&self, subject_id: i64) -> NewEventRow {
+    pub(super) fn row(&self, subject_id: i64) -> NewEventRow {
         NewEventRow {
             event: self.event,
             subject_id,

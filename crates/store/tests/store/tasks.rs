@@ -193,6 +193,11 @@ async fn create_then_find(db: Database) {
         project_id: None,
         recurrence: None,
         previous_id: None,
+        parent_id: None,
+        blocked: false,
+        bucket_id: None,
+        position: None,
+        fields: Default::default(),
     };
     assert_eq!(created, expected, "create returns the stored task at version 1, updated_at = created_at");
     assert_eq!(find(&repo, created.id).await, Some(expected), "find reads it back exactly, tags in their order");

@@ -1,0 +1,18 @@
+DROP TRIGGER projects_first_bucket;
+DROP TRIGGER tasks_fields_changed;
+DROP TRIGGER tasks_fields_inserted;
+DROP TABLE task_field_values;
+ALTER TABLE tasks DROP COLUMN fields;
+DROP TABLE project_fields;
+DROP INDEX tasks_bucket_position;
+ALTER TABLE tasks DROP COLUMN position;
+ALTER TABLE tasks DROP COLUMN bucket_id;
+DROP TABLE buckets;
+DROP TRIGGER tasks_orphaned;
+DROP TRIGGER tasks_blocking_status;
+DROP TRIGGER task_relations_unblocking;
+DROP TRIGGER task_relations_blocking;
+DROP TABLE task_relations;
+DROP INDEX tasks_parent;
+ALTER TABLE tasks DROP COLUMN blocked;
+ALTER TABLE tasks DROP COLUMN parent_id;
