@@ -80,6 +80,7 @@ engines!(
     a_project_is_a_calendar_its_viewers_read_and_its_leavers_lose,
     sync_tokens_report_changes_moves_deletions_and_limits,
     writes_follow_the_task_rules_and_errors_are_dav_errors,
+    related_to_makes_subtasks_and_subtasks_carry_related_to,
 );
 per_engine!(two_instances_on_one_database_sync_as_one);
 workbench_e2e::engines_with!(
@@ -531,4 +532,60 @@ async fn two_instances_on_one_database_sync_as_one(backend: Backend) {
         (after.status() == StatusCode::UNAUTHORIZED).then_some(())
     })
     .await;
+}
+
+fn child_todo(uid: &str, summary: &str, parent: Option<&str>) -> String {
+    let related = parent.map(|p| format!("RELATED-TO:{p}\r\n")).unwrap_or_default();
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTODO\r\nUID:{uid}\r\nDTSTAMP:20261129T120000Z\r\n\
+         SUMMARY:{summary}\r\n{related}END:VTODO\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+async fn task_titled(app: &TestApp, who: &Account, title: &str) -> serde_json::Value {
+    let list = expect_json(send_as(app, who, Method::GET, "/tasks?per_page=100", None).await, StatusCode::OK).await;
+    list["data"].as_array().unwrap().iter().find(|t| t["title"] == title).cloned().unwrap_or_else(|| panic!("{title}"))
+}
+
+async fn related_to_makes_subtasks_and_subtasks_carry_related_to(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let secret = token(&app, &ann, &["tasks:write"]).await;
+    let at = |name: &str| format!("/dav/calendars/{}/tasks/{name}", ann.id);
+    let put = |name: &'static str, body: String| {
+        let (app, path, secret) = (&app, at(name), secret.clone());
+        async move { dav(app, "PUT", &path, ("ann", &secret), Some(&body)).await.status() }
+    };
+
+    // A client uploads a subtask before its parent (as vdirsyncer may): the link waits for it.
+    assert_eq!(put("kid.ics", child_todo("kid@test", "Kid", Some("mom@test"))).await, StatusCode::CREATED);
+    assert_eq!(task_titled(&app, &ann, "Kid").await["parent_id"], serde_json::Value::Null);
+    let waiting = dav(&app, "GET", &at("kid.ics"), ("ann", &secret), None).await.text().await.unwrap();
+    assert!(waiting.contains("\r\nRELATED-TO:mom@test\r\n"), "an unknown parent is given back as written: {waiting}");
+    assert_eq!(put("mom.ics", child_todo("mom@test", "Mom", None)).await, StatusCode::CREATED);
+    let mom = task_titled(&app, &ann, "Mom").await;
+    assert_eq!(task_titled(&app, &ann, "Kid").await["parent_id"], mom["id"], "the parent's arrival links the subtask");
+
+    // Over REST: a subtask made there carries RELATED-TO;RELTYPE=PARENT with the parent's UID.
+    let rest = expect_json(
+        send_as(&app, &ann, Method::POST, "/tasks", Some(json!({"title": "Rest kid"}))).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let relation = json!({"kind": "subtask", "task_id": rest["id"]});
+    let path = format!("/tasks/{}/relations", mom["id"]);
+    expect_json(send_as(&app, &ann, Method::POST, &path, Some(relation)).await, StatusCode::CREATED).await;
+    let object = at(&format!("workbench-task-{}.ics", rest["id"]));
+    let rendered = dav(&app, "GET", &object, ("ann", &secret), None).await.text().await.unwrap();
+    assert!(rendered.contains("\r\nRELATED-TO;RELTYPE=PARENT:mom@test\r\n"), "{rendered}");
+
+    // A client that drops the line ends the relation; one that names another parent moves it.
+    assert_eq!(put("kid.ics", child_todo("kid@test", "Kid", None)).await, StatusCode::NO_CONTENT);
+    assert_eq!(task_titled(&app, &ann, "Kid").await["parent_id"], serde_json::Value::Null);
+    let other = format!("workbench-task-{}", rest["id"]);
+    assert_eq!(put("kid.ics", child_todo("kid@test", "Kid", Some(&other))).await, StatusCode::NO_CONTENT);
+    assert_eq!(task_titled(&app, &ann, "Kid").await["parent_id"], rest["id"]);
+    let relations = format!("/tasks/{}/relations", rest["id"]);
+    let shown = expect_json(send_as(&app, &ann, Method::GET, &relations, None).await, StatusCode::OK).await;
+    assert_eq!(shown["subtask"][0]["title"], "Kid", "{shown}");
+    assert_eq!(shown["parent"][0]["title"], "Mom", "{shown}");
 }

@@ -64,6 +64,14 @@ pub trait CalendarStore: Send + Sync {
         tasks: Option<Vec<TaskId>>,
     ) -> Result<Vec<(Task, Option<CalendarObject>)>, RepositoryError>;
 
+    /// The UID each of `tasks` is known by in calendars: the one its client chose, else its
+    /// default (`workbench-task-<id>`). Tasks that do not exist are left out.
+    async fn uids(&self, tasks: Vec<TaskId>) -> Result<Vec<(TaskId, String)>, RepositoryError>;
+
+    /// The objects of `calendar` whose kept source mentions `uid` (candidates for a
+    /// `RELATED-TO` naming it), with their sources.
+    async fn mentioning(&self, calendar: CalendarId, uid: String) -> Result<Vec<(TaskId, String)>, RepositoryError>;
+
     /// Keeps what a client wrote for a task (replacing what was kept), logging the change of name
     /// in every calendar the task is in when it had another one there.
     async fn keep(&self, object: CalendarObject) -> Result<(), RepositoryError>;

@@ -50,9 +50,10 @@ impl Rendered {
         &self,
         task: &Task,
         object: Option<&CalendarObject>,
+        parent_uid: Option<&str>,
         render: impl FnOnce() -> String,
     ) -> Arc<str> {
-        let key = self.made_of(task, object);
+        let key = self.made_of(task, object, parent_uid);
         if let Some(text) = self.objects.get(&key) {
             return text;
         }
@@ -61,8 +62,8 @@ impl Rendered {
         text
     }
 
-    fn made_of(&self, task: &Task, object: Option<&CalendarObject>) -> MadeOf {
-        let digest = self.keys.hash_one((task.updated_at, object.map(|o| (&o.uid, &o.source))));
+    fn made_of(&self, task: &Task, object: Option<&CalendarObject>, parent_uid: Option<&str>) -> MadeOf {
+        let digest = self.keys.hash_one((task.updated_at, object.map(|o| (&o.uid, &o.source)), parent_uid));
         MadeOf { task: task.id.0, version: task.version, digest }
     }
 }
@@ -109,7 +110,7 @@ mod tests {
         };
         let mut renders = 0;
         let mut get = |version, kept: Option<&CalendarObject>| {
-            cache.get_or_render(&task(version), kept, || {
+            cache.get_or_render(&task(version), kept, None, || {
                 renders += 1;
                 format!("render {renders}")
             })

@@ -1,9 +1,10 @@
 //! The calendar use cases: what a CalDAV client reads and writes, on the task domain's rules.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use workbench_projects::ProjectId;
-use workbench_tasks::{ProjectMembership, Standing, Task, TaskDraft, TaskId, TaskPatch, TaskService};
+use workbench_tasks::{ProjectMembership, Standing, Task, TaskDraft, TaskError, TaskId, TaskPatch, TaskService};
 use workbench_users::Principal;
 
 use crate::rendered::Rendered;
@@ -151,7 +152,11 @@ impl CalendarService {
             }
         };
         let objects = self.store.objects(calendar.id, tasks).await?;
-        Ok(objects.iter().map(|(task, object)| self.render(task, object.as_ref())).collect())
+        let parents = self.parent_links(calendar, &objects).await?;
+        Ok(objects
+            .iter()
+            .map(|(task, object)| self.render(task, object.as_ref(), parents.get(&task.id).map(String::as_str)))
+            .collect())
     }
 
     /// One object of the calendar.
@@ -159,13 +164,41 @@ impl CalendarService {
         let id = self.store.named(calendar.id, name).await?.ok_or(CalendarError::NotFound)?;
         let objects = self.store.objects(calendar.id, Some(vec![id])).await?;
         let (task, object) = objects.first().ok_or(CalendarError::NotFound)?;
-        Ok(self.render(task, object.as_ref()))
+        let parents = self.parent_links(calendar, &objects).await?;
+        Ok(self.render(task, object.as_ref(), parents.get(&task.id).map(String::as_str)))
     }
 
-    fn render(&self, task: &Task, object: Option<&CalendarObject>) -> ObjectData {
-        let data = self.rendered.get_or_render(task, object, || match object {
-            Some(o) => vtodo::render(task, &o.uid, Some(&o.source)),
-            None => vtodo::render(task, &vtodo::default_uid(task.id), None),
+    /// The `RELATED-TO;RELTYPE=PARENT` each of `objects` carries: its parent's UID, for a subtask;
+    /// for a task without a parent whose client named one that is no task of the calendar (yet: a
+    /// client may upload a subtask before its parent), that UID, given back as written. A line
+    /// naming a task of the calendar that is not the parent is dropped: the relation was removed.
+    async fn parent_links(
+        &self,
+        calendar: &Calendar,
+        objects: &[(Task, Option<CalendarObject>)],
+    ) -> Result<HashMap<TaskId, String>, CalendarError> {
+        let parents: Vec<TaskId> = objects.iter().filter_map(|(task, _)| task.parent_id).collect();
+        let uids: HashMap<TaskId, String> =
+            if parents.is_empty() { HashMap::new() } else { self.store.uids(parents).await?.into_iter().collect() };
+        let mut links = HashMap::new();
+        for (task, object) in objects {
+            if let Some(parent) = task.parent_id {
+                links.insert(task.id, uids.get(&parent).cloned().unwrap_or_else(|| vtodo::default_uid(parent)));
+                continue;
+            }
+            let Some(object) = object.as_ref().filter(|o| o.source.contains("RELATED-TO")) else { continue };
+            let Some(named) = vtodo::parse(&object.source).ok().and_then(|todo| todo.parent_uid) else { continue };
+            if self.store.with_uid(calendar.id, &named).await?.is_none() {
+                links.insert(task.id, named);
+            }
+        }
+        Ok(links)
+    }
+
+    fn render(&self, task: &Task, object: Option<&CalendarObject>, parent_uid: Option<&str>) -> ObjectData {
+        let data = self.rendered.get_or_render(task, object, parent_uid, || match object {
+            Some(o) => vtodo::render(task, &o.uid, Some(&o.source), parent_uid),
+            None => vtodo::render(task, &vtodo::default_uid(task.id), None, parent_uid),
         });
         let name = object.map_or_else(|| default_name(task.id), |o| o.name.clone());
         ObjectData { name, version: task.version, data }
@@ -238,11 +271,12 @@ impl CalendarService {
             fields: None,
             type_failures: Default::default(),
         };
+        let parent_uid = todo.parent_uid.clone();
         let task = self.tasks.create(user, draft).await?;
         let object = CalendarObject { task_id: task.id, uid, name: name.to_owned(), source: body.to_owned() };
         self.store.keep(object.clone()).await?;
-        // Every client reads an object back after its PUT (which gives no ETag): render it now.
-        self.render(&task, Some(&object));
+        self.link_parent(user, calendar, &task, parent_uid.as_deref()).await?;
+        self.adopt_children(user, calendar, &task, &object.uid).await?;
         Ok(Written::Created)
     }
 
@@ -276,11 +310,85 @@ impl CalendarService {
             completed_at: todo.completed_at,
             fields: None,
         };
+        let parent_uid = todo.parent_uid.clone();
         let task = self.tasks.update(user, id, patch, if_match).await?;
         let object = CalendarObject { task_id: id, uid, name: name.to_owned(), source: body.to_owned() };
         self.store.keep(object.clone()).await?;
-        self.render(&task, Some(&object));
+        self.link_parent(user, calendar, &task, parent_uid.as_deref()).await?;
         Ok(Written::Updated)
+    }
+
+    /// Makes `task`'s parent the task its client named in `RELATED-TO` (`parent_uid`), when that
+    /// is a task of the calendar, and removes a parent the client no longer names. A link the
+    /// rules refuse (a cycle, a parent the user may not see) leaves the task as it is; its object
+    /// then shows the parent it has. Renders the task as it is now: every client reads an object
+    /// back after its `PUT` (which gives no `ETag`).
+    async fn link_parent(
+        &self,
+        user: &Principal,
+        calendar: &Calendar,
+        task: &Task,
+        parent_uid: Option<&str>,
+    ) -> Result<(), CalendarError> {
+        let parent = match parent_uid {
+            Some(uid) => self.store.with_uid(calendar.id, uid).await?.map(|entry| entry.task_id),
+            None => None,
+        };
+        let outcome = match (parent, task.parent_id) {
+            (Some(parent), current) if current != Some(parent) && parent != task.id => {
+                if let Some(current) = current {
+                    self.tasks.unrelate(user, task.id, "parent", current).await?;
+                }
+                self.tasks.relate(user, task.id, Some("parent".to_owned()), Some(parent.0)).await.map(drop)
+            }
+            (None, Some(current)) if parent_uid.is_none() => {
+                self.tasks.unrelate(user, task.id, "parent", current).await
+            }
+            _ => Ok(()),
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(TaskError::Validation(why)) => {
+                tracing::info!(task = %task.id, %why, "a client's RELATED-TO was not taken")
+            }
+            Err(other) => return Err(other.into()),
+        }
+        let objects = self.store.objects(calendar.id, Some(vec![task.id])).await?;
+        let parents = self.parent_links(calendar, &objects).await?;
+        if let Some((task, object)) = objects.first() {
+            self.render(task, object.as_ref(), parents.get(&task.id).map(String::as_str));
+        }
+        Ok(())
+    }
+
+    /// After `parent` was made from a client's object with UID `uid`: the objects of the calendar
+    /// whose `RELATED-TO` named it before it existed (a client uploading a subtask before its
+    /// parent) become its subtasks.
+    async fn adopt_children(
+        &self,
+        user: &Principal,
+        calendar: &Calendar,
+        parent: &Task,
+        uid: &str,
+    ) -> Result<(), CalendarError> {
+        for (child, source) in self.store.mentioning(calendar.id, uid.to_owned()).await? {
+            if child == parent.id {
+                continue;
+            }
+            let named = vtodo::parse(&source).ok().and_then(|todo| todo.parent_uid);
+            if named.as_deref() != Some(uid) {
+                continue;
+            }
+            match self.tasks.relate(user, child, Some("parent".to_owned()), Some(parent.id.0)).await {
+                Ok(_) => {}
+                Err(TaskError::Validation(why)) => {
+                    tracing::info!(task = %child, %why, "a client's RELATED-TO was not taken")
+                }
+                Err(TaskError::NotFound | TaskError::Forbidden(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Deletes the task the object `name` designates, as `user`, if `precondition` holds.

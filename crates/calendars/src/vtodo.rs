@@ -54,6 +54,8 @@ pub struct ClientTodo {
     pub recurrence: Option<String>,
     /// `COMPLETED`: when the client says the task was done.
     pub completed_at: Option<DateTime<Utc>>,
+    /// The UID of its parent: the first `RELATED-TO` whose `RELTYPE` is `PARENT` (the default).
+    pub parent_uid: Option<String>,
 }
 
 /// Why a client's calendar object is not one Workbench stores as a task. Each variant is a
@@ -94,7 +96,26 @@ pub fn parse(text: &str) -> Result<ClientTodo, VtodoError> {
         // the series without a word.
         return Err(VtodoError::Invalid("RRULE is given more than once; a task repeats by one rule".into()));
     }
-    Ok(ClientTodo { uid, title, description, status, priority, due, tags: categories(props), recurrence, completed_at })
+    let parent_uid = all(props, "RELATED-TO").find(|p| is_parent_link(p)).map(|p| value(p).trim().to_owned());
+    Ok(ClientTodo {
+        uid,
+        title,
+        description,
+        status,
+        priority,
+        due,
+        tags: categories(props),
+        recurrence,
+        completed_at,
+        parent_uid: parent_uid.filter(|uid| !uid.is_empty()),
+    })
+}
+
+/// Whether a `RELATED-TO` names the task's parent: its `RELTYPE` is `PARENT`, or absent (RFC 5545
+/// §3.2.15: the default).
+fn is_parent_link(prop: &Property) -> bool {
+    let reltype = prop.params.iter().flatten().find(|(name, _)| name.eq_ignore_ascii_case("RELTYPE"));
+    reltype.is_none_or(|(_, values)| values.iter().any(|v| v.eq_ignore_ascii_case("PARENT")))
 }
 
 /// The UID a task made over REST gets: stable, derived from its id.
@@ -107,7 +128,10 @@ pub fn default_uid(task: TaskId) -> String {
 ///
 /// `uid` is the UID to write; `source` is the client's last `PUT` body for this task (`None` for
 /// a task only ever written over REST): what it holds beyond the task is given back as written.
-pub fn render(task: &Task, uid: &str, source: Option<&str>) -> String {
+/// `parent_uid` is the UID of the task's parent, when it has one: written as
+/// `RELATED-TO;RELTYPE=PARENT` (a client's line naming it is given back as written; one naming
+/// another parent is not).
+pub fn render(task: &Task, uid: &str, source: Option<&str>, parent_uid: Option<&str>) -> String {
     // The source was read when it was stored; one that no longer reads still leaves the task
     // readable, as if it had only been written over REST.
     let source = source.and_then(|text| read(text).ok());
@@ -125,7 +149,15 @@ pub fn render(task: &Task, uid: &str, source: Option<&str>) -> String {
     // RFC 5545 defines a recurrence set from DTSTART: without one, strict clients see no series.
     let mut start_pending = task.recurrence.is_some() && first(written, "DTSTART").is_none();
     let mut done = [false; Mapped::ALL.len()];
+    let mut parent_pending = parent_uid;
     for prop in written {
+        if named(prop, "RELATED-TO") && is_parent_link(prop) {
+            if parent_pending.is_some_and(|parent| parent == value(prop).trim()) {
+                property(&mut out, prop);
+                parent_pending = None;
+            }
+            continue;
+        }
         let Some(mapped) = Mapped::of(prop) else {
             property(&mut out, prop);
             continue;
@@ -142,6 +174,10 @@ pub fn render(task: &Task, uid: &str, source: Option<&str>) -> String {
         if !done && let Lines::New(props) = lines {
             props.iter().for_each(|p| emit(&mut out, p, &mut start_pending));
         }
+    }
+    if let Some(parent) = parent_pending {
+        let params = Some(vec![("RELTYPE".to_owned(), vec!["PARENT".to_owned()])]);
+        property(&mut out, &Property { name: "RELATED-TO".into(), params, value: Some(parent.to_owned()) });
     }
     for alarm in source.iter().flat_map(|s| &s.todo.alarms) {
         line(&mut out, "BEGIN:VALARM");
@@ -744,10 +780,16 @@ END:VCALENDAR
     /// that what Workbench does not map came back as written.
     fn round_trip(source: &str) -> (ClientTodo, String) {
         let todo = parse(source).unwrap();
-        let rendered = render(&task(&todo), &todo.uid, Some(source));
+        // A parent the client named that is no task (yet) is given back as written.
+        let parent = todo.parent_uid.as_deref();
+        let rendered = render(&task(&todo), &todo.uid, Some(source), parent);
         assert_eq!(parse(&rendered).unwrap(), todo, "\n{rendered}");
         assert_kept(source, &rendered);
-        assert_eq!(rendered, render(&task(&todo), &todo.uid, Some(source)), "the same version renders the same bytes");
+        assert_eq!(
+            rendered,
+            render(&task(&todo), &todo.uid, Some(source), parent),
+            "the same version renders the same bytes"
+        );
         (todo, rendered)
     }
 
@@ -790,7 +832,7 @@ END:VCALENDAR
         edited.status = Status::InProgress;
         edited.due_date = Some(at("2026-12-03T17:00:00Z"));
         edited.description = Some("Zuerst den Ordner\nsuchen".into());
-        let rendered = render(&edited, &before.uid, Some(THUNDERBIRD));
+        let rendered = render(&edited, &before.uid, Some(THUNDERBIRD), None);
         let after = parse(&rendered).unwrap();
         assert_eq!(after.title.as_deref(), Some("Steuererklärung abgeben; Belege, Quittungen"));
         assert_eq!(after.description.as_deref(), Some("Zuerst den Ordner\nsuchen"));
@@ -833,7 +875,7 @@ END:VCALENDAR
 
         let mut tagged = task(&todo);
         tagged.tags.push("fence".into());
-        let rendered = render(&tagged, &todo.uid, Some(TASKS_ORG));
+        let rendered = render(&tagged, &todo.uid, Some(TASKS_ORG), None);
         assert!(rendered.contains("\r\nCATEGORIES:garden,home\\, outside,fence\r\n"), "{rendered}");
         assert_eq!(parse(&rendered).unwrap().tags, ["garden", "home, outside", "fence"]);
     }
@@ -846,7 +888,7 @@ END:VCALENDAR
         assert!(rendered.contains("\r\nPRIORITY:0\r\n") && rendered.contains("\r\nSEQUENCE:1\r\n"));
         let mut urgent = task(&todo);
         urgent.priority = Priority::High;
-        assert!(render(&urgent, &todo.uid, Some(TODOMAN)).contains("\r\nPRIORITY:1\r\n"));
+        assert!(render(&urgent, &todo.uid, Some(TODOMAN), None).contains("\r\nPRIORITY:1\r\n"));
     }
 
     #[test]
@@ -855,15 +897,15 @@ END:VCALENDAR
         let todo = parse(&source).unwrap();
         assert_eq!(todo.priority, Priority::High);
         let mut t = task(&todo);
-        assert!(render(&t, "u-1", Some(&source)).contains("\r\nPRIORITY:2\r\n"));
+        assert!(render(&t, "u-1", Some(&source), None).contains("\r\nPRIORITY:2\r\n"));
         t.priority = Priority::Low;
-        let rendered = render(&t, "u-1", Some(&source));
+        let rendered = render(&t, "u-1", Some(&source), None);
         assert!(rendered.contains("\r\nPRIORITY:9\r\n") && !rendered.contains("PRIORITY:2"));
 
         // A client that set none sees none while the task stays medium.
         let plain = object("");
         let t = task(&parse(&plain).unwrap());
-        assert!(!render(&t, "u-1", Some(&plain)).contains("PRIORITY"));
+        assert!(!render(&t, "u-1", Some(&plain), None).contains("PRIORITY"));
     }
 
     #[test]
@@ -872,13 +914,13 @@ END:VCALENDAR
         let todo = parse(&source).unwrap();
         assert_eq!((todo.status, todo.completed_at), (Status::Completed, Some(at("2026-11-19T12:00:00Z"))));
         let mut t = task(&todo);
-        let rendered = render(&t, "u-1", Some(&source));
+        let rendered = render(&t, "u-1", Some(&source), None);
         assert!(
             rendered.contains("\r\nSTATUS:CANCELLED\r\n") && rendered.contains("\r\nCOMPLETED:20261119T120000Z\r\n")
         );
         t.status = Status::Pending;
         t.completed_at = None;
-        let rendered = render(&t, "u-1", Some(&source));
+        let rendered = render(&t, "u-1", Some(&source), None);
         assert!(rendered.contains("\r\nSTATUS:NEEDS-ACTION\r\n"), "{rendered}");
         assert!(!rendered.contains("CANCELLED") && !rendered.contains("\r\nCOMPLETED"));
     }
@@ -910,11 +952,27 @@ END:VCALENDAR
         assert_eq!(todo.description.as_deref(), Some(expected));
         let mut t = task(&todo);
         t.title = "Steuer".into();
-        let rendered = render(&t, "u-1", Some(source));
+        let rendered = render(&t, "u-1", Some(source), None);
         assert_eq!(parse(&rendered).unwrap().description.as_deref(), Some(expected));
         t.description = Some(format!("{expected} (ergänzt)"));
-        let rendered = render(&t, "u-1", Some(source));
+        let rendered = render(&t, "u-1", Some(source), None);
         assert_eq!(parse(&rendered).unwrap().description, t.description);
+    }
+
+    #[test]
+    fn a_subtask_names_its_parent_and_a_client_line_naming_another_goes() {
+        let mut t =
+            task(&parse(&object("RELATED-TO;RELTYPE=PARENT:old-parent\nRELATED-TO;RELTYPE=SIBLING:sib\n")).unwrap());
+        t.parent_id = Some(TaskId(3));
+        let source = object("RELATED-TO;RELTYPE=PARENT:old-parent\nRELATED-TO;RELTYPE=SIBLING:sib\n");
+        let rendered = render(&t, "u-1", Some(&source), Some("new-parent"));
+        assert!(rendered.contains("\r\nRELATED-TO;RELTYPE=PARENT:new-parent\r\n"), "{rendered}");
+        assert!(!rendered.contains("old-parent"), "{rendered}");
+        assert!(rendered.contains("\r\nRELATED-TO;RELTYPE=SIBLING:sib\r\n"), "other relations are kept: {rendered}");
+        let kept = render(&t, "u-1", Some(&object("RELATED-TO:new-parent\n")), Some("new-parent"));
+        assert!(kept.contains("\r\nRELATED-TO:new-parent\r\n"), "a line naming the parent is kept as written: {kept}");
+        assert_eq!(parse(&kept).unwrap().parent_uid.as_deref(), Some("new-parent"), "RELTYPE defaults to PARENT");
+        assert!(!render(&t, "u-1", Some(&source), None).contains("PARENT"), "no parent, no line");
     }
 
     #[test]
@@ -924,7 +982,7 @@ END:VCALENDAR
         t.title = "Überweisung für die Ölheizung prüfen 🔥 ".repeat(5).trim().into();
         t.description = Some("Zeile eins\r\nZeile zwei, mit Komma; und Semikolon \\".repeat(20));
         t.tags = (0..20).map(|i| format!("schlagwort-ä{i}")).collect();
-        let rendered = render(&t, &default_uid(t.id), Some(TASKS_ORG));
+        let rendered = render(&t, &default_uid(t.id), Some(TASKS_ORG), None);
         assert!(rendered.ends_with("\r\n"));
         for line in rendered.strip_suffix("\r\n").unwrap().split("\r\n") {
             assert!(line.len() <= 75, "{} octets: {line:?}", line.len());
@@ -945,7 +1003,7 @@ END:VCALENDAR
         t.recurrence = Some("FREQ=WEEKLY;BYDAY=MO".into());
         let uid = default_uid(t.id);
         assert_eq!(uid, "workbench-task-7");
-        let rendered = render(&t, &uid, None);
+        let rendered = render(&t, &uid, None, None);
         let expected = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Workbench//Tasks//EN\r\nBEGIN:VTODO\r\n\
                         UID:workbench-task-7\r\nDTSTAMP:20261122T100000Z\r\nCREATED:20261120T101500Z\r\n\
                         LAST-MODIFIED:20261122T100000Z\r\nSUMMARY:Water the plants\r\nSTATUS:NEEDS-ACTION\r\n\
@@ -957,7 +1015,7 @@ END:VCALENDAR
 
         t.status = Status::Completed;
         t.completed_at = Some(at("2026-11-23T18:30:00.750Z"));
-        let rendered = render(&t, &uid, None);
+        let rendered = render(&t, &uid, None, None);
         assert!(
             rendered.contains("\r\nSTATUS:COMPLETED\r\n") && rendered.contains("\r\nCOMPLETED:20261123T183000Z\r\n")
         );
@@ -970,14 +1028,14 @@ END:VCALENDAR
         let todo = parse(&source).unwrap();
         assert_eq!(todo.tags, ["Garden", "Home, outside", "Errands"]);
         let mut t = task(&todo);
-        let rendered = render(&t, "u-1", Some(&source));
+        let rendered = render(&t, "u-1", Some(&source), None);
         assert!(rendered.contains("\r\nCATEGORIES:Garden,Home\\, outside\r\nCATEGORIES:garden, Errands ,,\r\n"));
         t.tags.remove(0);
-        let rendered = render(&t, "u-1", Some(&source));
+        let rendered = render(&t, "u-1", Some(&source), None);
         assert_eq!(rendered.matches("CATEGORIES").count(), 1);
         assert!(rendered.contains("\r\nCATEGORIES:home\\, outside,errands\r\n"));
         t.tags.clear();
-        assert!(!render(&t, "u-1", Some(&source)).contains("CATEGORIES"));
+        assert!(!render(&t, "u-1", Some(&source), None).contains("CATEGORIES"));
     }
 
     #[test]
@@ -986,7 +1044,7 @@ END:VCALENDAR
         let source = source.replace("SUMMARY:", "summary:").replace("STATUS:NEEDS-ACTION", "STATUS:needs-action");
         let todo = parse(&source).unwrap();
         assert_eq!((todo.title.as_deref(), todo.status), (Some("Renew passport"), Status::Pending));
-        let rendered = render(&task(&todo), &todo.uid, Some(&source));
+        let rendered = render(&task(&todo), &todo.uid, Some(&source), None);
         assert!(
             rendered.contains("\r\nsummary:Renew passport\r\n") && rendered.contains("\r\nSTATUS:needs-action\r\n")
         );

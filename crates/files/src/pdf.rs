@@ -489,6 +489,9 @@ pub struct TaskReportRow {
     pub due_date: Option<NaiveDate>,
     /// The assignee's username, if any.
     pub assignee: Option<String>,
+    /// What its structure says (`subtask of #12`, `blocked`, `in Doing`, `Room: Kitchen`),
+    /// printed under its title.
+    pub notes: Vec<String>,
 }
 
 /// The caller's visible tasks as the `task_report` template prints them; the files service
@@ -780,6 +783,7 @@ mod tests {
             priority: "low".into(),
             due_date: None,
             assignee: None,
+            notes: Vec::new(),
         };
         let report = TaskReport {
             prepared_for: "alice".into(),

@@ -113,6 +113,7 @@ fn task_report() -> PdfDocument {
                     .then(|| NaiveDate::from_ymd_opt(2026, 1 + (i % 3) as u32, 1 + (i % 28) as u32))
                     .flatten(),
                 assignee: (i % 4 != 0).then(|| ["bob", "Søren", "Мария"][i % 3].into()),
+                notes: if i % 5 == 1 { vec!["blocked".into(), "in Doing".into()] } else { Vec::new() },
             })
             .collect(),
         generated_at: at("2026-01-15T10:30:00Z"),

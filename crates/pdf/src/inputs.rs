@@ -171,6 +171,7 @@ fn task_report_inputs(report: &TaskReport) -> Dict {
                 ("priority", text(humanise(&row.priority))),
                 ("due_date", optional(row.due_date.map(date))),
                 ("assignee", optional(row.assignee.as_deref())),
+                ("notes", text(row.notes.join(" · "))),
             ])
             .into_value()
         })

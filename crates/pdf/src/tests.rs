@@ -133,6 +133,11 @@ fn task_report(rows: usize) -> PdfDocument {
                 priority: "high".into(),
                 due_date: NaiveDate::from_ymd_opt(2026, 2, 1 + (i % 28) as u32),
                 assignee: (i % 2 == 0).then(|| "bob".into()),
+                notes: if i == 2 {
+                    vec!["subtask of #1".into(), "blocked".into(), "in Doing".into()]
+                } else {
+                    Vec::new()
+                },
             })
             .collect(),
         generated_at: Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 0).unwrap(),

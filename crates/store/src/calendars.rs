@@ -530,6 +530,42 @@ impl CalendarStore for DieselCalendarStore {
             .await
     }
 
+    async fn uids(&self, ids: Vec<TaskId>) -> Result<Vec<(TaskId, String)>, RepositoryError> {
+        let ids: Vec<i64> = ids.into_iter().map(|id| id.0).collect();
+        self.db
+            .run(move |conn| {
+                let found: Vec<(i64, Option<String>)> = tasks::table
+                    .left_join(calendar_objects::table)
+                    .filter(tasks::id.eq_any(&ids))
+                    .select((tasks::id, calendar_objects::uid.nullable()))
+                    .load(conn)
+                    .map_err(db)?;
+                Ok(found
+                    .into_iter()
+                    .map(|(id, uid)| {
+                        (TaskId(id), uid.unwrap_or_else(|| format!("{}{id}", workbench_calendars::DEFAULT_NAME_PREFIX)))
+                    })
+                    .collect())
+            })
+            .await
+    }
+
+    async fn mentioning(&self, calendar: CalendarId, uid: String) -> Result<Vec<(TaskId, String)>, RepositoryError> {
+        self.db
+            .run(move |conn| {
+                let found: Vec<(i64, String)> = tasks_of(calendar)
+                    .inner_join(calendar_objects::table)
+                    .filter(calendar_objects::source.like(crate::like::contains_pattern(&uid)).escape('\\'))
+                    .filter(tasks::parent_id.is_null())
+                    .select((tasks::id, calendar_objects::source))
+                    .limit(1_000)
+                    .load(conn)
+                    .map_err(db)?;
+                Ok(found.into_iter().map(|(id, source)| (TaskId(id), source)).collect())
+            })
+            .await
+    }
+
     async fn keep(&self, object: CalendarObject) -> Result<(), RepositoryError> {
         self.db
             .run(move |conn| {

@@ -247,7 +247,8 @@ impl ReportSources for Reports {
                 )));
             }
             let last = page_number >= page.pages();
-            for task in page.items {
+            let notes = self.tasks.structure_notes(&page.items).await.map_err(Self::task_error)?;
+            for (task, notes) in page.items.into_iter().zip(notes) {
                 let assignee = match task.assignee_id {
                     None => None,
                     Some(id) => Some(match usernames.get(&id) {
@@ -269,6 +270,7 @@ impl ReportSources for Reports {
                     priority: task.priority.as_str().to_owned(),
                     due_date: task.due_date.map(|d| d.date_naive()),
                     assignee,
+                    notes,
                 });
             }
             if last {

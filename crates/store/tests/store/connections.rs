@@ -84,6 +84,8 @@ async fn hot_task_statements_are_prepared_once_per_connection() {
     let tasks = DieselTaskRepository::new(db.clone());
     for n in 0..3 {
         let task = NewTask {
+            fields: Default::default(),
+            bucket_id: None,
             title: Title::parse(format!("task {n}")).expect("valid"),
             description: None,
             status: Status::Pending,

@@ -41,6 +41,8 @@ engine_cases!(
 
 fn draft(title: &str, assignee: Option<UserId>) -> NewTask {
     NewTask {
+        fields: Default::default(),
+        bucket_id: None,
         title: Title::parse(title).unwrap(),
         description: None,
         status: Status::Pending,

@@ -35,6 +35,8 @@ fn repo(db: &Database) -> DieselFileRepository {
 
 async fn task(db: &Database, owner: &User) -> TaskId {
     let task = NewTask {
+        fields: Default::default(),
+        bucket_id: None,
         title: Title::parse("With attachments").unwrap(),
         description: None,
         status: Status::Pending,

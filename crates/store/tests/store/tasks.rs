@@ -60,6 +60,8 @@ pub(crate) fn days(n: i64) -> TimeDelta {
 /// A pending, medium-priority task titled `title`, without anything else.
 pub(crate) fn draft(title: &str) -> NewTask {
     NewTask {
+        fields: Default::default(),
+        bucket_id: None,
         title: Title::parse(title).expect("a valid test title"),
         description: None,
         status: Status::Pending,
@@ -167,6 +169,8 @@ async fn create_then_find(db: Database) {
     let due = Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap() + TimeDelta::microseconds(7);
 
     let task = NewTask {
+        fields: Default::default(),
+        bucket_id: None,
         description: Some("Milk, eggs".into()),
         status: Status::Completed,
         priority: Priority::High,
@@ -271,6 +275,8 @@ pub(crate) async fn fixture(db: &Database) -> Fixture {
     let (ann, bob, cat) = (user(db, "ann").await, user(db, "bob").await, user(db, "cat").await);
     let now = instant();
     let t1 = NewTask {
+        fields: Default::default(),
+        bucket_id: None,
         priority: Priority::High,
         due_date: Some(now - days(1)),
         assignee_id: Some(bob.id),
@@ -282,6 +288,8 @@ pub(crate) async fn fixture(db: &Database) -> Fixture {
         NewTask { status: Status::InProgress, due_date: Some(now + days(1)), tags: tags(&["work"]), ..draft("two") };
     let t2 = create_at(&repo, &ann, t2, now - secs(40)).await;
     let t3 = NewTask {
+        fields: Default::default(),
+        bucket_id: None,
         status: Status::Completed,
         priority: Priority::Low,
         due_date: Some(now - days(2)),
@@ -620,6 +628,8 @@ async fn update_with_current_version_stores_everything(db: Database) {
     let bob = user(&db, "bob").await;
     let at = instant();
     let task = NewTask {
+        fields: Default::default(),
+        bucket_id: None,
         description: Some("old".into()),
         assignee_id: Some(bob.id),
         due_date: Some(at + days(1)),

@@ -256,6 +256,41 @@ impl TaskService {
         Ok(self.structure()?.fields.fields_named(projects, name.to_owned()).await?)
     }
 
+    /// What structure says of each of `tasks` (visible to the viewer), in words, for a report
+    /// that prints tasks: its parent, whether it is blocked, its bucket, its field values by name.
+    /// A project's buckets and fields are read once for all its tasks.
+    pub async fn structure_notes(&self, tasks: &[crate::Task]) -> Result<Vec<Vec<String>>, TaskError> {
+        let Some(structure) = &self.structure else { return Ok(vec![Vec::new(); tasks.len()]) };
+        let mut boards: BTreeMap<ProjectId, (Vec<Bucket>, Vec<FieldDefinition>)> = BTreeMap::new();
+        let mut notes = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let mut said = Vec::new();
+            if let Some(parent) = task.parent_id {
+                said.push(format!("subtask of #{parent}"));
+            }
+            if task.blocked {
+                said.push("blocked".to_owned());
+            }
+            if let Some(project) = task.project_id {
+                if !boards.contains_key(&project) {
+                    let board = (structure.boards.buckets(project).await?, structure.fields.fields(project).await?);
+                    boards.insert(project, board);
+                }
+                let (buckets, fields) = &boards[&project];
+                if let Some(bucket) = buckets.iter().find(|b| Some(b.id) == task.bucket_id) {
+                    said.push(format!("in {}", bucket.name));
+                }
+                for (id, value) in &task.fields {
+                    let Some(field) = fields.iter().find(|f| f.id == *id) else { continue };
+                    let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                    said.push(format!("{}: {value}", field.name));
+                }
+            }
+            notes.push(said);
+        }
+        Ok(notes)
+    }
+
     /// The structure stores, which every structure use case needs.
     pub(super) fn structure(&self) -> Result<&crate::StructureStores, TaskError> {
         self.structure.as_ref().ok_or_else(|| TaskError::Unknown(anyhow::anyhow!("task structure is not wired")))
