@@ -162,6 +162,11 @@ pub trait TaskRepository: Send + Sync {
     /// containing `search` (lower-case) when given.
     async fn tags(&self, scope: TaskScope, search: Option<String>) -> Result<Vec<TagUsage>, RepositoryError>;
 
+    /// Records a `task.updated` event for each of `tasks`, as stored now: tasks that a write to
+    /// another changed in the store (a blocker completed, a parent deleted, a bucket or field
+    /// removed), so that sockets and webhooks hear of them as of any change.
+    async fn announce(&self, tasks: Vec<Task>) -> Result<(), RepositoryError>;
+
     /// The ids of `scope`'s tasks created after `after` (all of them when `None`), oldest first
     /// (by `created_at`, then id), at most `limit`, and the scope's total: both as of one moment,
     /// so that a caller can tell whether the ids it holds and these are every task of the scope.

@@ -179,6 +179,26 @@ impl TaskRepository for DieselTaskRepository {
         }
     }
 
+    async fn announce(&self, tasks: Vec<Task>) -> Result<(), RepositoryError> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .run(move |conn| {
+                crate::database::write_transaction(conn, |c| {
+                    for task in &tasks {
+                        let event = statements::EventValues::of(TaskEvent::Updated, task, task.updated_at.naive_utc());
+                        let event = event.for_members(c, task)?;
+                        crate::outbox::record_in(c, &event.row(task.id.0))?;
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
+        self.ring();
+        Ok(())
+    }
+
     async fn find(&self, id: TaskId) -> Result<Option<Task>, RepositoryError> {
         self.db.run(move |conn| find_task(conn, id.0)).await
     }

@@ -21,7 +21,6 @@ use super::row::TaskRow;
 use super::statements::{EventValues, find_task, insert_follow_up, update_recorded};
 use crate::database::write_transaction;
 use crate::error::{corrupt, db, map_db_error};
-use crate::outbox::record_in;
 use crate::paging::counted_page;
 use crate::schema::{buckets, project_fields, task_relations, tasks};
 use crate::{AnyConnection, Database};
@@ -96,8 +95,8 @@ const TO_PARENT: &str = "SELECT t.parent_id FROM tasks t JOIN reach ON t.id = re
 const TO_BLOCKED: &str =
     "SELECT r.other_id FROM task_relations r JOIN reach ON r.task_id = reach.id WHERE r.kind = 'blocks'";
 
-/// Writes `child`'s new parent (or none) as a change of the child, with its `task.updated`
-/// event: the child as stored, or `None` when it was not as expected (`expected_parent`).
+/// Writes `child`'s new parent (or none) as a change of the child: the child as stored, or
+/// `None` when it was not as expected (`expected_parent`).
 fn set_parent(
     conn: &mut AnyConnection,
     child: i64,
@@ -118,11 +117,20 @@ fn set_parent(
     if changed == 0 {
         return Ok(None);
     }
-    let task = find_task(conn, child)?.ok_or_else(|| corrupt("tasks", "a task changed in this transaction is gone"))?;
-    let event = EventValues::of(TaskEvent::Updated, &task, at);
-    let event = event.for_members(conn, &task)?;
-    record_in(conn, &event.row(task.id.0))?;
-    Ok(Some(task))
+    // Its `task.updated` event is the service's to record, with those of the other tasks a
+    // relation changes (`TaskRepository::announce`).
+    find_task(conn, child)?.ok_or_else(|| corrupt("tasks", "a task changed in this transaction is gone")).map(Some)
+}
+
+/// Whether task `id` is blocked now.
+fn blocked(conn: &mut AnyConnection, id: i64) -> Result<bool, RepositoryError> {
+    Ok(tasks::table.find(id).select(tasks::blocked).first(conn).optional().map_err(db)?.unwrap_or(false))
+}
+
+/// Task `id` as stored now if its `blocked` is no longer `was` (the triggers changed it, and its
+/// version with it), else nothing.
+fn if_reblocked(conn: &mut AnyConnection, id: i64, was: bool) -> Result<Vec<Task>, RepositoryError> {
+    Ok(find_task(conn, id)?.into_iter().filter(|task| task.blocked != was).collect())
 }
 
 fn relate_in(
@@ -175,6 +183,7 @@ fn relate_in(
             if kind == StoredKind::Blocks && reaches(conn, to, from, TO_BLOCKED)? {
                 return Ok((Related::Cycle, Vec::new()));
             }
+            let was_blocked = blocked(conn, to)?;
             diesel::insert_into(task_relations::table)
                 .values((
                     task_relations::task_id.eq(from),
@@ -184,11 +193,7 @@ fn relate_in(
                 ))
                 .execute(conn)
                 .map_err(db)?;
-            let changed = match kind {
-                StoredKind::Blocks => find_task(conn, to)?.into_iter().collect(),
-                _ => Vec::new(),
-            };
-            Ok((Related::Created, changed))
+            Ok((Related::Created, if_reblocked(conn, to, was_blocked)?))
         }
     }
 }
@@ -208,16 +213,14 @@ impl workbench_tasks::RelationRepository for DieselRelationRepository {
                 write_transaction(conn, |c| match relation.kind {
                     StoredKind::Subtask => Ok(set_parent(c, to, Some(from), None, at)?.map(|child| vec![child])),
                     kind => {
+                        let was_blocked = blocked(c, to)?;
                         let deleted = diesel::delete(task_relations::table.find((from, kind.as_str(), to)))
                             .execute(c)
                             .map_err(db)?;
                         if deleted == 0 {
                             return Ok(None);
                         }
-                        Ok(Some(match kind {
-                            StoredKind::Blocks => find_task(c, to)?.into_iter().collect(),
-                            _ => Vec::new(),
-                        }))
+                        Ok(Some(if_reblocked(c, to, was_blocked)?))
                     }
                 })
             })
@@ -410,14 +413,18 @@ fn following(
     Ok(rows.into_iter().map(|p| (p.id, p.pos)).collect())
 }
 
-/// Gives each of `rows` its new position: first out of the way (below every position a move or
-/// a landing takes), then in place, so that the unique index never sees two rows at one place.
+/// Gives each of `rows` its new position (a change of each: its version moves on): first out of
+/// the way (below every position a move or a landing takes), then in place, so that the unique
+/// index never sees two rows at one place.
 fn reposition(conn: &mut AnyConnection, rows: &[(i64, i64)]) -> Result<(), RepositoryError> {
     for (id, _) in rows {
         diesel::update(tasks::table.find(*id)).set(tasks::position.eq(i64::MIN / 2 + *id)).execute(conn).map_err(db)?;
     }
     for (id, position) in rows {
-        diesel::update(tasks::table.find(*id)).set(tasks::position.eq(*position)).execute(conn).map_err(db)?;
+        diesel::update(tasks::table.find(*id))
+            .set((tasks::position.eq(*position), tasks::version.eq(tasks::version + 1)))
+            .execute(conn)
+            .map_err(db)?;
     }
     Ok(())
 }

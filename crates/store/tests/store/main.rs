@@ -19,6 +19,7 @@ mod products;
 mod projects;
 mod repairs;
 mod security;
+mod structure;
 mod task_comments;
 mod task_totals;
 mod tasks;

@@ -176,8 +176,11 @@ impl TaskService {
         for task in &tasks {
             self.cache.put_task(task).await;
         }
-        let tasks: Vec<&Task> = tasks.iter().collect();
-        self.forget_parts_of(&tasks, vec![ListPart::Rest]).await
+        let shown: Vec<&Task> = tasks.iter().collect();
+        self.forget_parts_of(&shown, vec![ListPart::Rest]).await?;
+        // Announced after the change committed, not with it: a crash between the two loses the
+        // event, never the change.
+        Ok(self.tasks.announce(tasks).await?)
     }
 
     /// After `ids` were completed, reopened or deleted: the tasks they block (and their subtasks)
