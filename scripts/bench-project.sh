@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # make bench-project: a project of 100,000 tasks and 50 members on PostgreSQL, the release binary
-# pinned to one core (CPU 1, beside PostgreSQL's backends) and wrk on the other. Two runs of
+# pinned to one core (CPU 1, beside PostgreSQL's backends) and wrk on the other. Runs of
 # BENCH_DURATION (default 10 s) at 16 connections, each request by a random member:
-#   reads  GET /tasks?project_id=P&page=N, N random over every page (all 5,000 reachable);
-#   mixed  the same, with one request in ten a POST /tasks into the project, so that the
-#          project's cached pages are forgotten all the time and most reads reach the database.
+#   reads     GET /tasks?project_id=P&page=N, N random over every page (all 5,000 reachable);
+#   mixed     the same, with one request in ten a POST /tasks into the project, so that the
+#             project's cached pages are forgotten all the time and most reads reach the database;
+#   bucket    GET /projects/P/buckets/B/tasks?page=N: the board's column of all 100,000, in order;
+#   move      POST /tasks/{random}/move into that column after another random task: one row
+#             written (the column never renumbered), moves serialised per bucket;
+#   relate    POST /tasks/{random}/relations {blocks, random}: each with its cycle check over the
+#             blockers reachable from the blocked task (a cycle is a 422, counted apart);
+#   field     GET /tasks?project_id=P&field.<room>=<one of 4>&page=N: a custom field's filter
+#             matching a quarter of the project, a random page of it;
+#   range     GET /tasks?project_id=P&field.<points>>=<random>&page=1: a number field's range.
 # Figures (req/s, p50, p99) go to target/bench/project.md. Needs wrk and psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,17 +71,26 @@ for m in $(seq 2 "$MEMBERS"); do
 done
 owner=$(cat "$OUT/project-id-1")
 
-echo "== $TASKS tasks in it"
+field_id() { curl -sf "$BASE/api/v1/projects/$project/fields" -H "authorization: Bearer $admin" \
+    -H 'content-type: application/json' -d "$1" | json_field id; }
+room=$(field_id '{"name":"Room","type":"select","options":["Kitchen","Hall","Bath","Attic"]}')
+points=$(field_id '{"name":"Points","type":"number"}')
+bucket=$(curl -sf "$BASE/api/v1/projects/$project/buckets" -H "authorization: Bearer $admin" \
+    | sed -E 's/.*"data":\[\{"id":([0-9]+).*/\1/')
+
+echo "== $TASKS tasks in it, all in its first bucket, each with a room and points"
 psql -q "$DB_URL" <<SQL
-INSERT INTO tasks (title, status, priority, priority_rank, owner_id, version, search_text, created_at, updated_at, tags, project_id)
+INSERT INTO tasks (title, status, priority, priority_rank, owner_id, version, search_text, created_at, updated_at, tags, project_id,
+                   bucket_id, fields)
 SELECT 'Task ' || n, (ARRAY['pending','in_progress','completed'])[1 + n % 3], 'medium', 2, $owner, 1, 'task ' || n,
-       TIMESTAMP '2026-01-01' + n * INTERVAL '1 second', TIMESTAMP '2026-01-01' + n * INTERVAL '1 second', '[]', $project
+       TIMESTAMP '2026-01-01' + n * INTERVAL '1 second', TIMESTAMP '2026-01-01' + n * INTERVAL '1 second', '[]', $project,
+       $bucket, json_build_object('$room', (ARRAY['Kitchen','Hall','Bath','Attic'])[1 + n % 4], '$points', n % 100)::text
 FROM generate_series(1, $TASKS) AS n;
 WITH moved AS (DELETE FROM task_count_changes RETURNING user_id, status, delta)
 INSERT INTO task_counts (user_id, status, n)
 SELECT user_id, status, SUM(delta) FROM moved GROUP BY user_id, status
 ON CONFLICT (user_id, status) DO UPDATE SET n = task_counts.n + EXCLUDED.n;
-VACUUM ANALYZE tasks, task_counts, task_count_changes;
+VACUUM ANALYZE tasks, task_counts, task_count_changes, task_field_values, buckets;
 SQL
 pages=$(( (TASKS + 19) / 20 ))
 total=$(curl -sf "$BASE/api/v1/tasks?project_id=$project" -H "authorization: Bearer $admin" | sed -E 's/.*"total":([0-9]+).*/\1/')
@@ -84,10 +101,29 @@ local tokens = {}
 for line in io.lines(os.getenv("TOKENS")) do tokens[#tokens + 1] = line end
 local project, pages = os.getenv("PROJECT"), tonumber(os.getenv("PAGES"))
 local writes = tonumber(os.getenv("WRITES"))
+local mode, tasks = os.getenv("MODE"), tonumber(os.getenv("TASKS"))
+local bucket, room, points = os.getenv("BUCKET"), os.getenv("ROOM"), os.getenv("POINTS")
+local rooms = { "Kitchen", "Hall", "Bath", "Attic" }
 local n = 0
 request = function()
     n = n + 1
     local headers = { ["Authorization"] = "Bearer " .. tokens[math.random(#tokens)] }
+    if mode == "bucket" then
+        return wrk.format("GET", "/api/v1/projects/" .. project .. "/buckets/" .. bucket .. "/tasks?page=" .. math.random(pages), headers)
+    elseif mode == "move" then
+        headers["Content-Type"] = "application/json"
+        return wrk.format("POST", "/api/v1/tasks/" .. math.random(tasks) .. "/move", headers,
+            '{"bucket_id":' .. bucket .. ',"after_id":' .. math.random(tasks) .. '}')
+    elseif mode == "relate" then
+        headers["Content-Type"] = "application/json"
+        return wrk.format("POST", "/api/v1/tasks/" .. math.random(tasks) .. "/relations", headers,
+            '{"kind":"blocks","task_id":' .. math.random(tasks) .. '}')
+    elseif mode == "field" then
+        return wrk.format("GET", "/api/v1/tasks?project_id=" .. project .. "&field." .. room .. "=" .. rooms[math.random(4)]
+            .. "&page=" .. math.random(math.floor(pages / 4)), headers)
+    elseif mode == "range" then
+        return wrk.format("GET", "/api/v1/tasks?project_id=" .. project .. "&field." .. points .. "%3E=" .. math.random(0, 99), headers)
+    end
     if writes > 0 and n % writes == 0 then
         headers["Content-Type"] = "application/json"
         return wrk.format("POST", "/api/v1/tasks", headers, '{"title":"New","project_id":' .. project .. '}')
@@ -96,22 +132,30 @@ request = function()
 end
 LUA
 
-run() { # $1 name, $2 one write in how many requests (0: none)
+run() { # $1 name, $2 one write in how many requests (0: none), $3 the request kind (lists when absent)
     pin_postgres 1
-    TOKENS="$OUT/project-tokens" PROJECT=$project PAGES=$pages WRITES=$2 \
+    TOKENS="$OUT/project-tokens" PROJECT=$project PAGES=$pages WRITES=$2 MODE=${3:-list} TASKS=$TASKS \
+        BUCKET=$bucket ROOM=$room POINTS=$points \
         taskset -c 0 wrk -t2 -c16 -d"$DURATION" --latency -s "$OUT/project.lua" "$BASE" > "$OUT/project-$1.txt"
-    local rps p50 p99
+    local rps p50 p99 refused
     rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/project-$1.txt")
     p50=$(awk '$1 == "50%" {print $2}' "$OUT/project-$1.txt")
     p99=$(awk '$1 == "99%" {print $2}' "$OUT/project-$1.txt")
-    echo "| $1 | $rps | $p50 | $p99 |" | tee -a "$OUT/project.md"
+    refused=$(awk '/Non-2xx/ {print $4}' "$OUT/project-$1.txt")
+    echo "| $1 | $rps | $p50 | $p99 | ${refused:-0} |" | tee -a "$OUT/project.md"
 }
 
 {
     echo "# A project of $TASKS tasks, $MEMBERS members (PostgreSQL, server on CPU 1, wrk on CPU 0, 16 connections, $DURATION)"
     echo
-    echo "| run | req/s | p50 | p99 |"
-    echo "|---|---:|---:|---:|"
+    echo "| run | req/s | p50 | p99 | non-2xx |"
+    echo "|---|---:|---:|---:|---:|"
 } > "$OUT/project.md"
 run reads 0
 run mixed 10
+run bucket 0 bucket
+run field 0 field
+run range 0 range
+run move 0 move
+run relate 0 relate
+psql -qtA "$DB_URL" -c "SELECT 'relations stored: ' || count(*) FROM task_relations" | tee -a "$OUT/project.md"

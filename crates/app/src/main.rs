@@ -194,6 +194,13 @@ async fn seed(mut settings: Settings, force: bool) -> anyhow::Result<()> {
         workbench_app::seed::SHARE_PASSWORD,
         report.team.share_url
     )?;
+    let (project, board) = report.team.board;
+    writeln!(
+        out,
+        "Board: Backlog, Doing, Done (GET /api/v1/projects/{project}/buckets); task {} has subtask {}; task {} blocks {} \
+         (GET /api/v1/tasks/{}/relations).",
+        board.parent, board.subtask, board.blocker, board.blocked, board.blocked
+    )?;
     if let Some(trade) = report.trade {
         writeln!(
             out,

@@ -16,7 +16,6 @@ use workbench_products::{
 };
 use workbench_projects::{MemberDraft, ProjectDraft, ProjectRole};
 use workbench_store::DieselUserRepository;
-use workbench_tasks::{Priority, Status, TaskDraft};
 use workbench_trades::TradeDraft;
 use workbench_users::{AuthError, NewAccount, Principal, Role, UserId, UserQuery, UserRepository, UserStatus};
 
@@ -52,6 +51,8 @@ pub struct TeamReport {
     pub members: Vec<(String, &'static str)>,
     /// Where anyone may download the demo user's profile PDF, with [`SHARE_PASSWORD`].
     pub share_url: String,
+    /// The project's id and what its board shows: a subtask and a blocker.
+    pub board: (i64, workbench_tasks::DemoBoard),
 }
 
 /// The demo share link's password.
@@ -197,24 +198,11 @@ async fn team(
             .map_err(|e| anyhow::anyhow!("demo member: {e}"))?;
         members.push((mate.username, role.as_str()));
     }
-    // The project's tasks: every member sees them; the editor is assigned the first.
-    let plans = [
-        ("Choose the wall tiles", Status::InProgress, Priority::High, editor.as_ref().map(|e| e.id.0)),
-        ("Book the plumber for the taps", Status::Pending, Priority::Medium, None),
-        ("Order the new oven", Status::Completed, Priority::Low, None),
-    ];
-    for (title, status, priority, assignee) in plans {
-        let draft = TaskDraft {
-            title: Some(title.to_owned()),
-            status: Some(status),
-            priority: Some(priority),
-            assignee_id: assignee,
-            tags: Some(vec!["kitchen".to_owned()]),
-            project_id: Some(project.project.id.0),
-            ..TaskDraft::default()
-        };
-        state.tasks.create(owner, draft).await.map_err(|e| anyhow::anyhow!("demo project task: {e}"))?;
-    }
+    // The project's board: buckets, fields, tasks every member sees (the editor does the first),
+    // a subtask and a blocker.
+    let editor_id = editor.as_ref().map(|e| e.id);
+    let board = state.tasks.demo_board(owner, project.project.id, editor_id).await;
+    let board = (project.project.id.0, board.map_err(|e| anyhow::anyhow!("demo board: {e}"))?);
     let pdf = state.files.render_pdf(owner, PdfRequest::Profile).await.map_err(|e| anyhow::anyhow!("demo PDF: {e}"))?;
     let link = ShareLinkDraft {
         password: Some(SHARE_PASSWORD.to_owned()),
@@ -226,6 +214,7 @@ async fn team(
         project: project.project.name,
         members,
         share_url: format!("{}/s/{}", state.web.public_url, issued.token.expose()),
+        board,
     };
     Ok((report, editor.context("the demo team has an editor")?, pdf.id))
 }

@@ -62,6 +62,9 @@ struct StoredOrder {
 /// The ids a cache of creation orders holds by default: 32 MB of them.
 pub const DEFAULT_ORDER_CAPACITY: u64 = 4_000_000;
 
+// Tasks are most of the entries, and moka keeps each value in an allocation of its own: boxing the
+// task would add a second allocation to every put to spare the few other entries some bytes.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Entry {
     Task(Task),

@@ -83,7 +83,9 @@ pub struct BucketPatch {
 }
 
 fn bucket_name(raw: String) -> Result<String, String> {
-    Ok(BoundedText::<100>::parse(&raw).map_err(|e| e.to_string())?.into_inner())
+    let name = BoundedText::<100>::parse(&raw).map_err(|e| e.to_string())?;
+    // Trimmed text as sent: the allocation is kept when there was nothing to trim.
+    Ok(if name.as_str().len() == raw.len() { raw } else { name.into_inner() })
 }
 
 fn bucket_limit(raw: i64) -> Result<i32, String> {

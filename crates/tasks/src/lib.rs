@@ -25,7 +25,7 @@ pub use board::{
     REBALANCE_WINDOW, position_between, respread,
 };
 pub use comment::{Comment, CommentBody, NewComment};
-pub use demo::demo_tasks;
+pub use demo::{DemoBoard, demo_tasks};
 pub use error::TaskError;
 pub use field::{
     FieldComparison, FieldCondition, FieldDefinition, FieldDraft, FieldId, FieldOperand, FieldType, FieldValues,

@@ -11,8 +11,6 @@ mod boards;
 mod fields;
 mod relations;
 
-use fields::no_fields_outside_projects;
-
 use crate::{
     Access, Comment, CommentBody, CommentRepository, CreationKey, CreationOrder, FieldValues, ListLookup, ListPart,
     ListedPage, NewComment, NewTask, NewTaskRecord, OrderLookup, OrderWindow, ProjectMembership, Rebase, ShownLookup,
@@ -114,7 +112,7 @@ impl TaskService {
             self.check_member_assignee(&mut v, project, assignee).await?;
             structure = self.new_task_structure(&mut v, project, &raw_fields, completed).await?;
         } else {
-            no_fields_outside_projects(&mut v, &raw_fields);
+            Self::no_fields_outside_projects(&mut v, &raw_fields);
         }
         let mut task = v.finish_with(task)?;
         (task.fields, task.bucket_id) = structure;

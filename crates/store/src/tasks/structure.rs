@@ -26,7 +26,7 @@ use crate::schema::{buckets, project_fields, task_relations, tasks};
 use crate::{AnyConnection, Database};
 
 /// The advisory lock that serialises relation writes on PostgreSQL (any number of ours).
-const RELATIONS_LOCK: i64 = 0x5441_534B_5245_4C; // "TASKREL"
+const RELATIONS_LOCK: i64 = 0x0054_4153_4B52_454C; // "TASKREL"
 
 /// A task's place in its bucket, as the index `tasks_bucket_position` holds it.
 const BOARD_POSITION: &str = "COALESCE(tasks.position, tasks.id * 65536)";
@@ -370,8 +370,8 @@ fn neighbour(
     );
     let query = diesel::sql_query(sql.as_str()).bind::<BigInt, _>(bucket).bind::<BigInt, _>(moved);
     let found: Option<Placed> = match position {
-        Some(p) => on_either!(conn, query.clone().bind::<BigInt, _>(p), |q, c| q.get_result(c)),
-        None => on_either!(conn, query.clone(), |q, c| q.get_result(c)),
+        Some(p) => on_either!(conn, query.bind::<BigInt, _>(p), |q, c| q.get_result(c)),
+        None => on_either!(conn, query, |q, c| q.get_result(c)),
     }
     .optional()
     .map_err(db)?;

@@ -98,8 +98,8 @@ async fn moves_to_one_spot_at_once_keep_every_task_once_in_order(db: Database) {
     let boards = Arc::new(DieselBoardRepository::new(db.clone()));
     let first = tasks[0].id;
     let mut moves = Vec::new();
-    for task in tasks[1..].iter().cloned() {
-        let boards = boards.clone();
+    for task in &tasks[1..] {
+        let (boards, task) = (boards.clone(), task.clone());
         moves.push(tokio::spawn(async move { move_to(&boards, &task, bucket, Placement::After(first)).await }));
     }
     for one in moves {

@@ -14,13 +14,6 @@ use crate::{
     MAX_FIELDS_PER_PROJECT, NewField, RawFieldValues, Standing, Status, TaskChanges, TaskError, Viewer, check_values,
 };
 
-/// Records a failure on each field value sent for a personal task: fields are a project's.
-pub(super) fn no_fields_outside_projects(v: &mut Validator, raw: &RawFieldValues) {
-    for key in raw.keys() {
-        v.fail(&format!("fields.{key}"), "a personal task has no custom fields");
-    }
-}
-
 /// The bucket a task of a project with `buckets` lands in: the done bucket when it is completed
 /// and there is one, else the first other bucket.
 fn landing(buckets: &[Bucket], completed: bool) -> Option<BucketId> {
@@ -29,6 +22,13 @@ fn landing(buckets: &[Bucket], completed: bool) -> Option<BucketId> {
 }
 
 impl TaskService {
+    /// Records a failure on each field value sent for a personal task: fields are a project's.
+    pub(super) fn no_fields_outside_projects(v: &mut Validator, raw: &RawFieldValues) {
+        for key in raw.keys() {
+            v.fail(&format!("fields.{key}"), "a personal task has no custom fields");
+        }
+    }
+
     /// A new task of `project`'s custom field values (checked into `v`, every failure named
     /// `fields.<id>`) and the bucket it lands in.
     pub(super) async fn new_task_structure(
@@ -39,7 +39,7 @@ impl TaskService {
         completed: bool,
     ) -> Result<(FieldValues, Option<BucketId>), TaskError> {
         let Some(structure) = &self.structure else {
-            no_fields_outside_projects(v, raw);
+            Self::no_fields_outside_projects(v, raw);
             return Ok((FieldValues::default(), None));
         };
         let definitions = structure.fields.fields(project).await?;
@@ -75,7 +75,7 @@ impl TaskService {
                 changes.fields = Some(checked);
             }
             Some(_) => {}
-            None => no_fields_outside_projects(&mut v, &raw.unwrap_or_default()),
+            None => Self::no_fields_outside_projects(&mut v, &raw.unwrap_or_default()),
         }
         v.finish()?;
         let completed = changes.status.unwrap_or(current.status) == Status::Completed;
@@ -272,11 +272,12 @@ impl TaskService {
                 said.push("blocked".to_owned());
             }
             if let Some(project) = task.project_id {
-                if !boards.contains_key(&project) {
-                    let board = (structure.boards.buckets(project).await?, structure.fields.fields(project).await?);
-                    boards.insert(project, board);
-                }
-                let (buckets, fields) = &boards[&project];
+                let (buckets, fields) = match boards.entry(project) {
+                    std::collections::btree_map::Entry::Occupied(known) => known.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(new) => {
+                        new.insert((structure.boards.buckets(project).await?, structure.fields.fields(project).await?))
+                    }
+                };
                 if let Some(bucket) = buckets.iter().find(|b| Some(b.id) == task.bucket_id) {
                     said.push(format!("in {}", bucket.name));
                 }
