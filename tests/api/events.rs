@@ -107,5 +107,41 @@ fn nats_url() -> String {
     std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
 }
 
-engines!(task_changes_are_published_in_the_apis_shape);
+engines!(task_changes_are_published_in_the_apis_shape, a_task_freed_by_its_blocker_is_announced);
 workbench_e2e::engines_with!(task_changes_reach_nats with |s: &mut workbench_app::Settings| s.events.nats_url = Some(nats_url()));
+
+/// A task whose blocker is completed changes with it (`blocked`, its version): sockets and
+/// webhooks hear of it as of any change, and a move is announced as the change it is.
+async fn a_task_freed_by_its_blocker_is_announced(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let new =
+        |title: &str| app.post("/api/v1/tasks").bearer_auth(&ann.access_token).json(&json!({"title": title})).send();
+    let blocker: Value = new("Book the plumber").await.unwrap().json().await.unwrap();
+    let blocked: Value = new("Fit the taps").await.unwrap().json().await.unwrap();
+    let relate = app
+        .post(&format!("/api/v1/tasks/{}/relations", blocker["id"]))
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"kind": "blocks", "task_id": blocked["id"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(relate.status(), StatusCode::CREATED);
+    let mut events = app.bus.subscribe();
+    let done = app
+        .request(reqwest::Method::PATCH, &format!("/api/v1/tasks/{}", blocker["id"]))
+        .bearer_auth(&ann.access_token)
+        .json(&json!({"status": "completed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    // The relation's own event (the task became blocked) may still be on its way.
+    let freed = (blocked["id"].clone(), json!(false), json!("pending"));
+    let mut seen = Vec::new();
+    while !seen.contains(&freed) && seen.len() < 4 {
+        let event = next_event(&mut events, "event.task.updated").await;
+        seen.push((event["data"]["id"].clone(), event["data"]["blocked"].clone(), event["data"]["status"].clone()));
+    }
+    assert!(seen.contains(&(blocker["id"].clone(), json!(false), json!("completed"))), "{seen:?}");
+    assert!(seen.contains(&freed), "the freed task: {seen:?}");
+}
