@@ -132,30 +132,33 @@ request = function()
 end
 LUA
 
-run() { # $1 name, $2 one write in how many requests (0: none), $3 the request kind (lists when absent)
+run() { # $1 name, $2 one write in how many requests (0: none), $3 the request kind (lists when absent), $4 connections
     pin_postgres 1
+    local conns=${4:-16}
     TOKENS="$OUT/project-tokens" PROJECT=$project PAGES=$pages WRITES=$2 MODE=${3:-list} TASKS=$TASKS \
         BUCKET=$bucket ROOM=$room POINTS=$points \
-        taskset -c 0 wrk -t2 -c16 -d"$DURATION" --latency -s "$OUT/project.lua" "$BASE" > "$OUT/project-$1.txt"
+        taskset -c 0 wrk -t1 -c"$conns" -d"$DURATION" --latency -s "$OUT/project.lua" "$BASE" > "$OUT/project-$1.txt"
     local rps p50 p99 refused
     rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/project-$1.txt")
     p50=$(awk '$1 == "50%" {print $2}' "$OUT/project-$1.txt")
     p99=$(awk '$1 == "99%" {print $2}' "$OUT/project-$1.txt")
     refused=$(awk '/Non-2xx/ {print $4}' "$OUT/project-$1.txt")
-    echo "| $1 | $rps | $p50 | $p99 | ${refused:-0} |" | tee -a "$OUT/project.md"
+    echo "| $1 | $conns | $rps | $p50 | $p99 | ${refused:-0} |" | tee -a "$OUT/project.md"
 }
 
 {
-    echo "# A project of $TASKS tasks, $MEMBERS members (PostgreSQL, server on CPU 1, wrk on CPU 0, 16 connections, $DURATION)"
+    echo "# A project of $TASKS tasks, $MEMBERS members (PostgreSQL, server on CPU 1, wrk on CPU 0, $DURATION each)"
     echo
-    echo "| run | req/s | p50 | p99 | non-2xx |"
-    echo "|---|---:|---:|---:|---:|"
+    echo "| run | connections | req/s | p50 | p99 | non-2xx |"
+    echo "|---|---:|---:|---:|---:|---:|"
 } > "$OUT/project.md"
 run reads 0
 run mixed 10
-run bucket 0 bucket
-run field 0 field
-run range 0 range
-run move 0 move
-run relate 0 relate
+for conns in 1 16; do
+    run bucket 0 bucket "$conns"
+    run field 0 field "$conns"
+    run range 0 range "$conns"
+    run move 0 move "$conns"
+    run relate 0 relate "$conns"
+done
 psql -qtA "$DB_URL" -c "SELECT 'relations stored: ' || count(*) FROM task_relations" | tee -a "$OUT/project.md"

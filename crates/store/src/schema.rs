@@ -93,6 +93,8 @@ diesel::table! {
         task_limit -> Nullable<Integer>,
         done -> Bool,
         position -> BigInt,
+        /// How many tasks it holds, kept by triggers on `tasks`.
+        task_count -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }

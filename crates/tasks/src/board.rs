@@ -49,6 +49,8 @@ pub struct Bucket {
     pub done: bool,
     /// Its place on the board (lowest first, then by id).
     pub position: i64,
+    /// How many tasks it holds.
+    pub task_count: u64,
     /// When it was made.
     pub created_at: DateTime<Utc>,
     /// When it last changed.

@@ -77,6 +77,7 @@ CREATE TABLE buckets (
     task_limit INTEGER   CHECK (task_limit > 0),
     done       BOOLEAN   NOT NULL DEFAULT FALSE,
     position   BIGINT    NOT NULL,
+    task_count BIGINT    NOT NULL DEFAULT 0,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
@@ -85,12 +86,34 @@ CREATE UNIQUE INDEX buckets_one_done ON buckets (project_id) WHERE done;
 
 ALTER TABLE tasks ADD COLUMN bucket_id BIGINT REFERENCES buckets (id);
 ALTER TABLE tasks ADD COLUMN position BIGINT;
-CREATE UNIQUE INDEX tasks_bucket_position ON tasks (bucket_id, (COALESCE(position, id * 65536)))
+-- `INCLUDE (id)`: a page of a bucket finds its ids from the index alone.
+CREATE UNIQUE INDEX tasks_bucket_position ON tasks (bucket_id, (COALESCE(position, id * 65536))) INCLUDE (id)
 WHERE bucket_id IS NOT NULL;
 
 INSERT INTO buckets (project_id, name, position, created_at, updated_at)
 SELECT id, 'Backlog', 0, (now() AT TIME ZONE 'UTC'), (now() AT TIME ZONE 'UTC') FROM projects;
 UPDATE tasks SET bucket_id = b.id FROM buckets b WHERE b.project_id = tasks.project_id;
+UPDATE buckets SET task_count = (SELECT count(*) FROM tasks WHERE tasks.bucket_id = buckets.id);
+
+-- A bucket's `task_count`, kept by the statements that put tasks in and take them out: a page of
+-- a bucket knows its total without counting the column.
+CREATE FUNCTION tasks_bucket_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.bucket_id IS NOT NULL THEN
+        UPDATE buckets SET task_count = task_count - 1 WHERE id = OLD.bucket_id;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.bucket_id IS NOT NULL THEN
+        UPDATE buckets SET task_count = task_count + 1 WHERE id = NEW.bucket_id;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER tasks_bucket_entered AFTER INSERT ON tasks
+FOR EACH ROW WHEN (NEW.bucket_id IS NOT NULL) EXECUTE FUNCTION tasks_bucket_counted();
+CREATE TRIGGER tasks_bucket_left AFTER DELETE ON tasks
+FOR EACH ROW WHEN (OLD.bucket_id IS NOT NULL) EXECUTE FUNCTION tasks_bucket_counted();
+CREATE TRIGGER tasks_bucket_moved AFTER UPDATE OF bucket_id ON tasks
+FOR EACH ROW WHEN (OLD.bucket_id IS DISTINCT FROM NEW.bucket_id) EXECUTE FUNCTION tasks_bucket_counted();
 
 -- Custom fields: a project's typed fields; a task's values travel with its row as a JSON object
 -- (`fields`, keyed by field id), which the triggers mirror into `task_field_values`, the index

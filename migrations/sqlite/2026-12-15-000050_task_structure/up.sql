@@ -57,6 +57,7 @@ CREATE TABLE buckets (
     task_limit INTEGER   CHECK (task_limit > 0),
     done       BOOLEAN   NOT NULL DEFAULT FALSE,
     position   BIGINT    NOT NULL,
+    task_count BIGINT    NOT NULL DEFAULT 0,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
@@ -72,6 +73,24 @@ INSERT INTO buckets (project_id, name, position, created_at, updated_at)
 SELECT id, 'Backlog', 0, strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now') FROM projects;
 UPDATE tasks SET bucket_id = (SELECT b.id FROM buckets b WHERE b.project_id = tasks.project_id)
 WHERE project_id IS NOT NULL;
+UPDATE buckets SET task_count = (SELECT count(*) FROM tasks WHERE tasks.bucket_id = buckets.id);
+
+CREATE TRIGGER tasks_bucket_entered AFTER INSERT ON tasks
+WHEN NEW.bucket_id IS NOT NULL
+BEGIN
+    UPDATE buckets SET task_count = task_count + 1 WHERE id = NEW.bucket_id;
+END;
+CREATE TRIGGER tasks_bucket_left AFTER DELETE ON tasks
+WHEN OLD.bucket_id IS NOT NULL
+BEGIN
+    UPDATE buckets SET task_count = task_count - 1 WHERE id = OLD.bucket_id;
+END;
+CREATE TRIGGER tasks_bucket_moved AFTER UPDATE OF bucket_id ON tasks
+WHEN OLD.bucket_id IS NOT NEW.bucket_id
+BEGIN
+    UPDATE buckets SET task_count = task_count - 1 WHERE id = OLD.bucket_id;
+    UPDATE buckets SET task_count = task_count + 1 WHERE id = NEW.bucket_id;
+END;
 
 CREATE TABLE project_fields (
     id         INTEGER   PRIMARY KEY AUTOINCREMENT,

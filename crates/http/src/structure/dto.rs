@@ -80,6 +80,8 @@ pub struct BucketResponse {
     pub done: bool,
     /// Its place on the board, lowest first.
     pub position: i64,
+    /// How many tasks it holds.
+    pub task_count: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -93,6 +95,7 @@ impl From<Bucket> for BucketResponse {
             limit: b.limit,
             done: b.done,
             position: b.position,
+            task_count: b.task_count,
             created_at: b.created_at,
             updated_at: b.updated_at,
         }

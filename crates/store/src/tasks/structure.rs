@@ -316,6 +316,7 @@ struct BucketRow {
     task_limit: Option<i32>,
     done: bool,
     position: i64,
+    task_count: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
@@ -329,6 +330,7 @@ impl From<BucketRow> for Bucket {
             limit: row.task_limit,
             done: row.done,
             position: row.position,
+            task_count: crate::error::count(row.task_count),
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
         }
@@ -466,6 +468,40 @@ fn make_room(
     };
     reposition(conn, &respread_rows)?;
     Ok((mine, respread_rows.into_iter().map(|(id, _)| TaskId(id)).collect()))
+}
+
+/// A page of `bucket` at the cost of a page: its total from the bucket's counter, its ids from
+/// the board-order index alone (`INCLUDE (id)` on PostgreSQL; SQLite's indexes hold the rowid),
+/// walked from the nearer end (a page past the middle is read backwards), then its rows by id.
+fn bucket_page_in(conn: &mut AnyConnection, bucket: i64, page: PageRequest) -> Result<Page<Task>, RepositoryError> {
+    let total: i64 =
+        buckets::table.find(bucket).select(buckets::task_count).first(conn).optional().map_err(db)?.unwrap_or(0);
+    counted_page(page, total, || {
+        let (offset, limit) = (page.offset(), page.limit());
+        let from_end = offset > total / 2;
+        let (order, skip, take) = if from_end {
+            let end = (offset + limit).min(total);
+            ("DESC", total - end, end - offset)
+        } else {
+            ("ASC", offset, limit)
+        };
+        let sql = format!(
+            "SELECT tasks.id AS id, {BOARD_POSITION} AS pos FROM tasks WHERE tasks.bucket_id = $1 \
+             ORDER BY {BOARD_POSITION} {order} LIMIT $2 OFFSET $3"
+        );
+        let query =
+            diesel::sql_query(sql.as_str()).bind::<BigInt, _>(bucket).bind::<BigInt, _>(take).bind::<BigInt, _>(skip);
+        let mut placed: Vec<Placed> = on_either!(conn, query, |q, c| q.load(c)).map_err(db)?;
+        if from_end {
+            placed.reverse();
+        }
+        let ids: Vec<i64> = placed.iter().map(|p| p.id).collect();
+        let rows: Vec<TaskRow> =
+            tasks::table.filter(tasks::id.eq_any(&ids)).select(TaskRow::as_select()).load(conn).map_err(db)?;
+        let mut tasks: Vec<Task> = rows.into_iter().map(TaskRow::into_task).collect::<Result<_, _>>()?;
+        tasks.sort_by_key(|t| ids.iter().position(|id| *id == t.id.0));
+        Ok(tasks)
+    })
 }
 
 fn move_in(
@@ -652,23 +688,8 @@ impl workbench_tasks::BoardRepository for DieselBoardRepository {
     }
 
     async fn bucket_page(&self, bucket: BucketId, page: PageRequest) -> Result<Page<Task>, RepositoryError> {
-        self.db
-            .run(move |conn| {
-                let total: i64 =
-                    tasks::table.filter(tasks::bucket_id.eq(bucket.0)).count().get_result(conn).map_err(db)?;
-                counted_page(page, total, || {
-                    let rows: Vec<TaskRow> = tasks::table
-                        .filter(tasks::bucket_id.eq(bucket.0))
-                        .order(diesel::dsl::sql::<BigInt>(BOARD_POSITION).asc())
-                        .offset(page.offset())
-                        .limit(page.limit())
-                        .select(TaskRow::as_select())
-                        .load(conn)
-                        .map_err(db)?;
-                    rows.into_iter().map(TaskRow::into_task).collect()
-                })
-            })
-            .await
+        // One snapshot (the counter and the rows agree), walking the index as written.
+        self.db.run(move |conn| crate::database::read_in_index_order(conn, |c| bucket_page_in(c, bucket.0, page))).await
     }
 
     async fn move_task(&self, task: Task, before: Task, placement: Placement) -> Result<Moved, RepositoryError> {
