@@ -336,10 +336,22 @@ impl CalendarService {
         };
         let outcome = match (parent, task.parent_id) {
             (Some(parent), current) if current != Some(parent) && parent != task.id => {
-                if let Some(current) = current {
-                    self.tasks.unrelate(user, task.id, "parent", current).await?;
+                let unlinked = match current {
+                    Some(current) => self.tasks.unrelate(user, task.id, "parent", current).await,
+                    None => Ok(()),
+                };
+                match unlinked {
+                    Ok(()) => {
+                        let linked = self.tasks.relate(user, task.id, Some("parent".to_owned()), Some(parent.0)).await;
+                        if let (Err(_), Some(current)) = (&linked, current) {
+                            // Refused (a cycle, a parent it may not change): it keeps the one it had.
+                            let again = self.tasks.relate(user, task.id, Some("parent".to_owned()), Some(current.0));
+                            let _ = again.await;
+                        }
+                        linked.map(drop)
+                    }
+                    Err(why) => Err(why),
                 }
-                self.tasks.relate(user, task.id, Some("parent".to_owned()), Some(parent.0)).await.map(drop)
             }
             (None, Some(current)) if parent_uid.is_none() => {
                 self.tasks.unrelate(user, task.id, "parent", current).await
@@ -348,9 +360,14 @@ impl CalendarService {
         };
         match outcome {
             Ok(()) => {}
-            Err(TaskError::Validation(why)) => {
-                tracing::info!(task = %task.id, %why, "a client's RELATED-TO was not taken")
-            }
+            // The object is stored either way; what the rules refused shows as the parent it has.
+            Err(
+                why @ (TaskError::Validation(_)
+                | TaskError::Missing(_)
+                | TaskError::Forbidden(_)
+                | TaskError::NotFound
+                | TaskError::Conflict(_)),
+            ) => tracing::info!(task = %task.id, %why, "a client's RELATED-TO was not taken"),
             Err(other) => return Err(other.into()),
         }
         let objects = self.store.objects(calendar.id, Some(vec![task.id])).await?;

@@ -28,10 +28,14 @@ CREATE FUNCTION task_blocked(target BIGINT) RETURNS BOOLEAN LANGUAGE sql STABLE 
     )
 $$;
 
+-- Each recount first locks the tasks it recounts: a transaction that changes one of their blockers
+-- at the same time then recounts after this one commits, from a snapshot that sees it (two blockers
+-- completed at once must not each see the other still open).
 CREATE FUNCTION task_relations_reblock() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     target BIGINT := CASE WHEN TG_OP = 'DELETE' THEN OLD.other_id ELSE NEW.other_id END;
 BEGIN
+    PERFORM 1 FROM tasks WHERE id = target FOR NO KEY UPDATE;
     UPDATE tasks SET blocked = task_blocked(target), version = version + 1
     WHERE id = target AND blocked IS DISTINCT FROM task_blocked(target);
     RETURN NULL;
@@ -44,6 +48,9 @@ FOR EACH ROW WHEN (OLD.kind = 'blocks') EXECUTE FUNCTION task_relations_reblock(
 
 CREATE FUNCTION tasks_reblock_blocked() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM 1 FROM tasks
+    WHERE id IN (SELECT other_id FROM task_relations WHERE task_id = NEW.id AND kind = 'blocks')
+    ORDER BY id FOR NO KEY UPDATE;
     UPDATE tasks SET blocked = task_blocked(tasks.id), version = version + 1
     WHERE id IN (SELECT other_id FROM task_relations WHERE task_id = NEW.id AND kind = 'blocks')
       AND blocked IS DISTINCT FROM task_blocked(tasks.id);
@@ -56,14 +63,15 @@ EXECUTE FUNCTION tasks_reblock_blocked();
 
 -- A deleted task: its subtasks lose their parent (a change: their version moves on), and the
 -- tasks it blocked are recounted once its relations are gone (their own trigger, through the
--- cascade).
+-- cascade). After the delete, not before: a cascade that deletes a parent and its subtasks in one
+-- statement must not find a row it is deleting already changed by this trigger.
 CREATE FUNCTION tasks_orphan_children() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE tasks SET parent_id = NULL, version = version + 1 WHERE parent_id = OLD.id;
-    RETURN OLD;
+    RETURN NULL;
 END;
 $$;
-CREATE TRIGGER tasks_orphaned BEFORE DELETE ON tasks FOR EACH ROW EXECUTE FUNCTION tasks_orphan_children();
+CREATE TRIGGER tasks_orphaned AFTER DELETE ON tasks FOR EACH ROW EXECUTE FUNCTION tasks_orphan_children();
 
 -- Boards. Every project task is in one bucket of its project; a project has at least one (the
 -- first by `position`, then id, takes new tasks) and at most one `done` bucket. A task's place in
@@ -99,6 +107,11 @@ UPDATE buckets SET task_count = (SELECT count(*) FROM tasks WHERE tasks.bucket_i
 -- a bucket knows its total without counting the column.
 CREATE FUNCTION tasks_bucket_counted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- A task changing bucket takes both rows in id order, as a move does: two tasks crossing
+    -- between the same two buckets in opposite directions wait, never deadlock.
+    IF TG_OP = 'UPDATE' THEN
+        PERFORM 1 FROM buckets WHERE id IN (OLD.bucket_id, NEW.bucket_id) ORDER BY id FOR NO KEY UPDATE;
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.bucket_id IS NOT NULL THEN
         UPDATE buckets SET task_count = task_count - 1 WHERE id = OLD.bucket_id;
     END IF;

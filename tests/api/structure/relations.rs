@@ -69,6 +69,8 @@ engines!(
     relations_are_deleted_by_any_of_their_names,
     deleted_tasks_leave_their_relations,
     opposite_blocks_posted_at_once_store_exactly_one,
+    a_project_goes_with_its_subtasks_and_blockers,
+    a_reader_does_not_tie_a_task_it_cannot_change,
 );
 
 async fn a_subtask_is_shown_from_both_sides_and_posting_it_again_changes_nothing(app: TestApp) {
@@ -380,4 +382,35 @@ async fn opposite_blocks_posted_at_once_store_exactly_one(app: TestApp) {
         assert_eq!(read_task(&app, &ann, blocked).await["blocked"], true);
         assert_eq!(read_task(&app, &ann, blocker).await["blocked"], false);
     }
+}
+
+/// Deleting a project deletes a parent and its subtask, a blocker and what it blocks, in one
+/// statement's cascade.
+async fn a_project_goes_with_its_subtasks_and_blockers(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let p = project(&app, &ann, "Gone").await;
+    let parent = id(&task(&app, &ann, json!({"title": "Parent", "project_id": p})).await);
+    let child = id(&task(&app, &ann, json!({"title": "Child", "project_id": p})).await);
+    let other = id(&task(&app, &ann, json!({"title": "Other", "project_id": p})).await);
+    expect(relate(&app, &ann, parent, "subtask", child).await, 201).await;
+    expect(relate(&app, &ann, child, "blocks", other).await, 201).await;
+    let gone = send_as(&app, &ann, Method::DELETE, &format!("/projects/{p}"), None).await;
+    assert_eq!(gone.status().as_u16(), 204, "{}", gone.text().await.unwrap());
+    let left = send_as(&app, &ann, Method::GET, &format!("/tasks/{child}"), None).await;
+    assert_eq!(left.status().as_u16(), 404);
+}
+
+/// A project viewer may relate their own task to a project task they only read, but not make it
+/// a subtask or blocked: that would change a task they may not change.
+async fn a_reader_does_not_tie_a_task_it_cannot_change(app: TestApp) {
+    let (ann, kim) = (app.signup("ann").await, app.signup("kim").await);
+    let p = project(&app, &ann, "Shared").await;
+    add(&app, &ann, p, &kim, "viewer").await;
+    let theirs = id(&task(&app, &ann, json!({"title": "Project task", "project_id": p})).await);
+    let mine = id(&task(&app, &kim, json!({"title": "Personal"})).await);
+    refused(relate(&app, &kim, mine, "subtask", theirs).await, 403).await;
+    refused(relate(&app, &kim, mine, "blocks", theirs).await, 403).await;
+    expect(relate(&app, &kim, mine, "relates", theirs).await, 201).await;
+    expect(relate(&app, &kim, mine, "parent", theirs).await, 201).await;
+    assert_eq!(read_task(&app, &kim, mine).await["parent_id"], json!(theirs), "their task changes nothing");
 }

@@ -3,8 +3,9 @@
 //! Relation writes that can close a cycle are serialised: on PostgreSQL by a transaction-level
 //! advisory lock taken before the cycle check, on SQLite by its single writer (`BEGIN
 //! IMMEDIATE`). Moves into a bucket are serialised by a lock of the bucket's row (`FOR NO KEY
-//! UPDATE`, which task writes' foreign-key checks do not wait for), so that two moves never pick
-//! one position; `tasks_bucket_position` is the arbiter behind both.
+//! UPDATE`, which task writes' foreign-key checks do not wait for; the bucket left is locked too,
+//! in id order, as its counter's trigger takes both), so that two moves never pick one position;
+//! `tasks_bucket_position` is the arbiter behind both.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -142,11 +143,14 @@ fn relate_in(
     if relation.kind.is_acyclic() && matches!(conn, AnyConnection::Postgresql(_)) {
         diesel::sql_query(format!("SELECT pg_advisory_xact_lock({RELATIONS_LOCK})")).execute(conn).map_err(db)?;
     }
-    let parents: Vec<(i64, Option<i64>)> = tasks::table
-        .filter(tasks::id.eq_any([from, to]))
-        .select((tasks::id, tasks::parent_id))
-        .load(conn)
-        .map_err(db)?;
+    // On PostgreSQL both rows are held against deletion until the relation commits: a parent
+    // deleted meanwhile orphans its new subtask after this commits, rather than missing it.
+    let both = tasks::table.filter(tasks::id.eq_any([from, to])).select((tasks::id, tasks::parent_id));
+    let parents: Vec<(i64, Option<i64>)> = match conn {
+        AnyConnection::Postgresql(pg) => both.for_key_share().load(pg),
+        AnyConnection::Sqlite(_) => both.load(conn),
+    }
+    .map_err(db)?;
     if parents.len() < 2 {
         return Ok((Related::Gone, Vec::new()));
     }
@@ -418,12 +422,13 @@ fn following(
 /// Gives each of `rows` its new position (a change of each: its version moves on): first out of
 /// the way (below every position a move or a landing takes), then in place, so that the unique
 /// index never sees two rows at one place.
-fn reposition(conn: &mut AnyConnection, rows: &[(i64, i64)]) -> Result<(), RepositoryError> {
+fn reposition(conn: &mut AnyConnection, bucket: i64, rows: &[(i64, i64)]) -> Result<(), RepositoryError> {
+    let in_bucket = |id: i64| tasks::table.filter(tasks::id.eq(id)).filter(tasks::bucket_id.eq(bucket));
     for (id, _) in rows {
-        diesel::update(tasks::table.find(*id)).set(tasks::position.eq(i64::MIN / 2 + *id)).execute(conn).map_err(db)?;
+        diesel::update(in_bucket(*id)).set(tasks::position.eq(i64::MIN / 2 + *id)).execute(conn).map_err(db)?;
     }
     for (id, position) in rows {
-        diesel::update(tasks::table.find(*id))
+        diesel::update(in_bucket(*id))
             .set((tasks::position.eq(*position), tasks::version.eq(tasks::version + 1)))
             .execute(conn)
             .map_err(db)?;
@@ -466,7 +471,7 @@ fn make_room(
             (mine, spread.into_iter().filter(|(id, _)| *id != moved).collect())
         }
     };
-    reposition(conn, &respread_rows)?;
+    reposition(conn, bucket, &respread_rows)?;
     Ok((mine, respread_rows.into_iter().map(|(id, _)| TaskId(id)).collect()))
 }
 
@@ -511,24 +516,21 @@ fn move_in(
     placement: Placement,
 ) -> Result<Moved, RepositoryError> {
     let Some(bucket) = task.bucket_id.map(|b| b.0) else { return Ok(Moved::NoBucket) };
-    let locked: Option<i64> = match conn {
-        AnyConnection::Postgresql(pg) => buckets::table
-            .find(bucket)
-            .select(buckets::task_limit)
+    if let AnyConnection::Postgresql(pg) = conn {
+        // The bucket it leaves too, in id order: its counter's trigger takes both, and a move the
+        // other way between the same two buckets must wait, not deadlock.
+        let both: Vec<i64> = before.bucket_id.map(|b| b.0).into_iter().chain([bucket]).collect();
+        buckets::table
+            .filter(buckets::id.eq_any(both))
+            .order(buckets::id.asc())
+            .select(buckets::id)
             .for_no_key_update()
-            .first::<Option<i32>>(pg)
-            .optional()
-            .map_err(db)?
-            .map(|limit| limit.map_or(-1, i64::from)),
-        AnyConnection::Sqlite(_) => buckets::table
-            .find(bucket)
-            .select(buckets::task_limit)
-            .first::<Option<i32>>(conn)
-            .optional()
-            .map_err(db)?
-            .map(|limit| limit.map_or(-1, i64::from)),
-    };
-    let Some(limit) = locked else { return Ok(Moved::NoBucket) };
+            .load::<i64>(pg)
+            .map_err(db)?;
+    }
+    let locked: Option<Option<i32>> =
+        buckets::table.find(bucket).select(buckets::task_limit).first(conn).optional().map_err(db)?;
+    let Some(limit) = locked.map(|limit| limit.map_or(-1, i64::from)) else { return Ok(Moved::NoBucket) };
     let stored = find_task(conn, task.id.0)?;
     match &stored {
         Some(s) if s.version == before.version => {}

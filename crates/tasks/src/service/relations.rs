@@ -10,7 +10,8 @@ use crate::{Access, Related, RelatedTasks, RelationKind, TaskError, TaskId};
 impl TaskService {
     /// Relates task `id` to `other` (`kind` as seen from `id`): both must be visible to the
     /// viewer (an invisible `id` is a `NotFound`, an invisible `other` a `422` naming `task_id`),
-    /// who must be able to change `id`. A cycle of subtasks or blockers, or a second parent, is a
+    /// who must be able to change `id`, and `other` too when the relation changes it (it becomes
+    /// a subtask, or blocked). A cycle of subtasks or blockers, or a second parent, is a
     /// `422` naming `task_id`. Whether the relation is new.
     pub async fn relate(
         &self,
@@ -33,10 +34,20 @@ impl TaskService {
         if self.access(viewer.into(), &this).await? < Access::Change {
             return Err(TaskError::Forbidden("only those who may change a task relate it to others"));
         }
-        if self.access_to(viewer, other).await? < Access::Read {
-            return Err(FieldErrors::single("task_id", "no such task").into());
+        let stored = kind.stored(id, other);
+        match self.access_to(viewer, other).await? {
+            Access::None => return Err(FieldErrors::single("task_id", "no such task").into()),
+            // A subtask's parent and a blocker change the subtask and the blocked task: the
+            // caller must be able to change them, or a reader could tie a task to one its
+            // editors cannot see, and never untie it.
+            Access::Read if stored.kind.is_acyclic() && stored.to == other => {
+                return Err(TaskError::Forbidden(
+                    "a subtask or a blocked task changes with the relation: only those who may change it relate it",
+                ));
+            }
+            Access::Read | Access::Change | Access::Delete => {}
         }
-        let (related, changed) = self.structure()?.relations.relate(kind.stored(id, other), now()).await?;
+        let (related, changed) = self.structure()?.relations.relate(stored, now()).await?;
         self.recache_tasks(changed).await?;
         match related {
             Related::Created => Ok((kind, other, true)),
