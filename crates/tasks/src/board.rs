@@ -253,11 +253,18 @@ mod tests {
             moves += 1;
         }
         assert!(moves >= 14, "{moves} moves before the room ran out");
+        // The smallest window with room: the moved task and the packed row, spread up to the next
+        // row at 2 * STEP, which stays where it is.
         let following = [high, 2 * POSITION_STEP, 3 * POSITION_STEP];
         let spread = respread(Some(low), &following, false).unwrap();
-        assert_eq!(spread.len(), 3, "the moved task and the two rows before 3 * STEP");
-        assert!(spread.windows(2).all(|w| w[0] < w[1]) && spread[0] > low && spread[2] < 3 * POSITION_STEP);
+        assert_eq!(spread.len(), 2, "{spread:?}");
+        assert!(spread.windows(2).all(|w| w[0] < w[1]) && spread[0] > low && spread[1] < 2 * POSITION_STEP);
         assert!(spread.iter().all(|p| movable(*p)));
+        // A window packed to its end takes more rows.
+        let packed = [low + 1, low + 2, low + 3, 3 * POSITION_STEP];
+        let spread = respread(Some(low), &packed, false).unwrap();
+        assert_eq!(spread.len(), 4, "{spread:?}");
+        assert!(spread.windows(2).all(|w| w[0] < w[1]) && spread[3] < 3 * POSITION_STEP);
     }
 
     #[test]
