@@ -91,9 +91,24 @@ impl TaskService {
         let mut related: RelatedTasks = RelationKind::ALL.into_iter().map(|k| (k, Vec::new())).collect();
         let ids: Vec<TaskId> = seen.iter().map(|(_, other)| *other).collect();
         let tasks = self.tasks.find_many(ids).await?;
+        // The viewer's standing is read once per project, not once per related task (a parent
+        // may have a thousand subtasks, all in one project).
+        let viewer = crate::Viewer::from(viewer);
+        let mut roles = std::collections::HashMap::new();
         for (kind, other) in seen {
             let Some(task) = tasks.iter().find(|t| t.id == other) else { continue };
-            if self.access(viewer.into(), task).await? >= Access::Read {
+            let role = match task.project_id {
+                Some(project) if viewer.needs_project_role(task) => match roles.get(&project) {
+                    Some(role) => *role,
+                    None => {
+                        let role = self.project_role(viewer, task).await?;
+                        roles.insert(project, role);
+                        role
+                    }
+                },
+                _ => None,
+            };
+            if viewer.access(task, role) >= Access::Read {
                 related.entry(kind).or_default().push(task.clone());
             }
         }
