@@ -12,7 +12,6 @@
 #![warn(missing_docs)]
 
 mod component;
-mod duration;
 mod element;
 mod error;
 mod filter;

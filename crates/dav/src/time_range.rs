@@ -11,7 +11,7 @@ use workbench_calendars::ical_time::{instant, is_date, param};
 
 use crate::TimeRange;
 use crate::component::Component;
-use crate::duration::parse_duration;
+use workbench_core::parse_duration;
 
 /// Whether `component` (inside `parent`, which a `VALARM`'s trigger is relative to) overlaps
 /// `range`. Components that §9.9 gives no table (`VTIMEZONE`...) never do.

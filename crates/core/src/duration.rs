@@ -1,12 +1,15 @@
-//! iCalendar durations (RFC 5545 §3.3.6): `P1W`, `P1DT2H`, `-PT15M`.
+//! Durations as iCalendar writes them (RFC 5545 §3.3.6, ISO 8601's weeks, days, hours, minutes
+//! and seconds): `P1W`, `P1DT2H`, `-PT15M`. A VTODO's alarm and a task reminder's `before_due`
+//! alike.
 
 use chrono::TimeDelta;
 
 /// The duration `text` names, or `None` when it names none.
 ///
 /// A day is 24 hours here: a VTODO's `DURATION` only decides whether it overlaps a query's
-/// range, and the hour a daylight-saving change would add or take does not justify a zone.
-pub(crate) fn parse_duration(text: &str) -> Option<TimeDelta> {
+/// range, a reminder is told in UTC, and the hour a daylight-saving change would add or take
+/// does not justify a zone. Months and years, of no fixed length, name no duration.
+pub fn parse_duration(text: &str) -> Option<TimeDelta> {
     let text = text.trim();
     let (negative, rest) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
