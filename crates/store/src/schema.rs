@@ -121,6 +121,9 @@ diesel::table! {
         field_id -> BigInt,
         value_text -> Nullable<Text>,
         value_number -> Nullable<Double>,
+        /// The task's `created_at` (which never changes): a field's values walked in the tasks'
+        /// creation order, along the value indexes.
+        created_at -> Timestamp,
     }
 }
 

@@ -92,6 +92,8 @@ engines!(
     malformed_filter_values_are_bad_requests,
     search_finds_tasks_by_a_field_value,
     a_deleted_field_leaves_the_tasks,
+    a_filtered_list_pages_in_creation_order,
+    a_task_leaving_its_project_leaves_its_values,
 );
 
 async fn admins_define_fields_that_members_read(app: TestApp) {
@@ -364,4 +366,60 @@ async fn a_deleted_field_leaves_the_tasks(app: TestApp) {
     assert_eq!(refused(send_as(&app, &bob, Method::POST, "/tasks", Some(body)).await, 422).await, [named(room)]);
     let again = new_field(&app, &ann, project, json!({"name": "Room", "type": "text"})).await;
     assert_ne!(again, room, "the name is free again");
+}
+
+async fn a_filtered_list_pages_in_creation_order(app: TestApp) {
+    let Team { ann, cat, project, .. } = team(&app).await;
+    let room =
+        new_field(&app, &ann, project, json!({"name": "Room", "type": "select", "options": ["Kitchen", "Hall"]})).await;
+    let points = new_field(&app, &ann, project, json!({"name": "Points", "type": "number"})).await;
+    let mut kitchen = Vec::new();
+    let mut many = Vec::new();
+    for n in 0..11 {
+        let place = if n % 3 == 0 { "Hall" } else { "Kitchen" };
+        let made =
+            valued(&app, &ann, project, &format!("T{n}"), values(&[(room, json!(place)), (points, json!(n))])).await;
+        if place == "Kitchen" {
+            kitchen.push(made);
+        }
+        if n >= 4 {
+            many.push(made);
+        }
+    }
+    // Newest first by default, oldest first with `sort=created_at`; every page of 3, the last one
+    // short, and one past the end empty with the same total.
+    for (filter, mut expected) in [(format!("field.{room}=Kitchen"), kitchen), (format!("field.{points}>=4"), many)] {
+        for sort in ["-created_at", "created_at"] {
+            if sort == "-created_at" {
+                expected.reverse();
+            }
+            let mut read = Vec::new();
+            for page in 1..=4 {
+                let path = format!("/tasks?project_id={project}&{filter}&sort={sort}&per_page=3&page={page}");
+                let body = expect(send_as(&app, &cat, Method::GET, &path, None).await, 200).await;
+                assert_eq!(body["pagination"]["total"].as_u64(), Some(expected.len() as u64), "{path}: {body}");
+                read.extend(ids(&body["data"]));
+            }
+            assert_eq!(read, expected, "{filter}, {sort}");
+            if sort == "-created_at" {
+                expected.reverse();
+            }
+        }
+    }
+}
+
+async fn a_task_leaving_its_project_leaves_its_values(app: TestApp) {
+    let Team { ann, project, .. } = team(&app).await;
+    let room = new_field(&app, &ann, project, json!({"name": "Room", "type": "text"})).await;
+    let made = valued(&app, &ann, project, "Tiles", values(&[(room, json!("Kitchen"))])).await;
+    assert_eq!(filtered(&app, &ann, project, &format!("field.{room}=Kitchen")).await, vec![made]);
+
+    let path = format!("/tasks/{made}");
+    let personal =
+        expect(send_as(&app, &ann, Method::PATCH, &path, Some(json!({"project_id": null}))).await, 200).await;
+    assert!(no_values(&personal), "{personal}");
+    assert_eq!(filtered(&app, &ann, project, &format!("field.{room}=Kitchen")).await, Vec::<i64>::new());
+    let back = expect(send_as(&app, &ann, Method::PATCH, &path, Some(json!({"project_id": project}))).await, 200).await;
+    assert!(no_values(&back), "nothing came back with it: {back}");
+    assert_eq!(filtered(&app, &ann, project, &format!("field.{room}=Kitchen")).await, Vec::<i64>::new());
 }

@@ -68,6 +68,12 @@ impl CountChanges {
 /// Whether `filter` narrows its scope by status alone (or not at all), so that its total is a sum
 /// of counters (see [`counted_total`]) rather than a count of rows.
 pub(super) fn counted(filter: &TaskFilter) -> bool {
+    filter.refinement.is_empty() && nothing_but_status_refinement_and_order(filter)
+}
+
+/// Whether `filter` asks for nothing beyond statuses, a refinement and an order: the plain
+/// shapes that counters and indexes answer without reading the scope's tasks.
+pub(super) fn nothing_but_status_refinement_and_order(filter: &TaskFilter) -> bool {
     // Destructured, so that a new filter cannot be forgotten here.
     let TaskFilter {
         statuses: _,
@@ -79,11 +85,10 @@ pub(super) fn counted(filter: &TaskFilter) -> bool {
         due_before,
         due_after,
         overdue_at,
-        refinement,
+        refinement: _,
         sort: _,
     } = filter;
-    refinement.is_empty()
-        && priorities.is_empty()
+    priorities.is_empty()
         && assignee_id.is_none()
         && owner_id.is_none()
         && tag.is_none()

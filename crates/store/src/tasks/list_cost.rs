@@ -5,9 +5,9 @@ use diesel::query_builder::QueryFragment;
 use diesel::sql_types::{BigInt, Integer, Text};
 use serde_json::Value;
 use workbench_projects::ProjectId;
-use workbench_tasks::SortKey;
+use workbench_tasks::{FieldComparison, FieldCondition, FieldId, FieldOperand, Refinement, SortKey};
 
-use super::list::page_statement;
+use super::list::{FieldWalk, page_statement};
 use super::*;
 use crate::engine_cases;
 use crate::explain::Explain;
@@ -178,6 +178,31 @@ async fn a_page_of_a_hundred_thousand_tasks_reads_a_page_and_its_total_a_few_cou
     ] {
         execute_sql(&db, statement).await.expect("the project is made");
     }
+    // Two custom fields of the project: a room on every task of it (a quarter in the kitchen) and
+    // points from 0 to 99.
+    let (room, points) = (901, 902);
+    for statement in [
+        format!(
+            "INSERT INTO project_fields (id, project_id, name, kind, options, required, created_at) VALUES \
+             ({room}, {project}, 'Room', 'select', '[\"Kitchen\",\"Hall\"]', FALSE, '2026-01-01 00:00:00'), \
+             ({points}, {project}, 'Points', 'number', NULL, FALSE, '2026-01-01 00:00:00')"
+        ),
+        format!(
+            "UPDATE tasks SET fields = '{{\"{room}\":\"' || CASE WHEN id % 4 = 0 THEN 'Kitchen' ELSE 'Hall' END \
+             || '\",\"{points}\":' || (id % 100) || '}}' WHERE project_id = {project}"
+        ),
+    ] {
+        execute_sql(&db, statement).await.expect("the fields are set");
+    }
+    let field = |id: i64, comparison: FieldComparison, operand: FieldOperand| TaskFilter {
+        refinement: Refinement {
+            fields: vec![FieldCondition { fields: vec![FieldId(id)], comparison, operand }],
+            ..Refinement::default()
+        },
+        ..TaskFilter::default()
+    };
+    let in_kitchen = field(room, FieldComparison::Equal, FieldOperand::Text("Kitchen".into()));
+    let many_points = field(points, FieldComparison::AtLeast, FieldOperand::Number(50.0));
     let repo = DieselTaskRepository::new(db.clone());
     let involved = format!("(owner_id = {0} OR assignee_id = {0})", ann.0);
     let newest = TaskFilter::default();
@@ -198,6 +223,8 @@ async fn a_page_of_a_hundred_thousand_tasks_reads_a_page_and_its_total_a_few_cou
         (TaskScope::Project(ProjectId(project)), &newest, format!("project_id = {project}")),
         (TaskScope::Project(ProjectId(project)), &pending, format!("project_id = {project} AND status = 'pending'")),
         (TaskScope::InvolvedUser(dee), &oldest_done, format!("project_id = {project} AND status <> 'pending'")),
+        (TaskScope::Project(ProjectId(project)), &in_kitchen, format!("project_id = {project} AND id % 4 = 0")),
+        (TaskScope::InvolvedUser(dee), &many_points, format!("project_id = {project} AND id % 100 >= 50")),
     ];
 
     // Before the table's statistics exist (autovacuum behind, or off) as after.
@@ -219,6 +246,10 @@ async fn a_page_of_a_hundred_thousand_tasks_reads_a_page_and_its_total_a_few_cou
     }
 
     assert_pages_bounded(&db, &cases, "analysed").await;
+
+    // A field of a project the viewer is not a member of shows nothing.
+    let listed = repo.list(TaskScope::InvolvedUser(ann), in_kitchen.clone(), PageRequest::first()).await.unwrap();
+    assert_eq!((listed.total, listed.items.len()), (0, 0), "another project's field");
 
     // A scope's creation order, read whole once, is the plain query's; what a create adds to
     // it is read from the order's last key, along the indexes, not from its start.
@@ -261,7 +292,7 @@ async fn a_page_of_a_hundred_thousand_tasks_reads_a_page_and_its_total_a_few_cou
 /// data, planned as the list plans them (see [`read_in_index_order`]).
 async fn assert_pages_bounded(db: &Database, cases: &[(TaskScope, &TaskFilter, String)], when: &str) {
     for (scope, filter, condition) in cases {
-        let (scope, filter) = (*scope, (*filter).clone());
+        let (scope, filter, label) = (*scope, (*filter).clone(), condition.clone());
         let counted_rows = plain_count(db, condition).await;
         let last = PageRequest::new(Some(counted_rows.div_ceil(20)), Some(20)).unwrap();
         let total = i64::try_from(counted_rows).unwrap();
@@ -270,8 +301,13 @@ async fn assert_pages_bounded(db: &Database, cases: &[(TaskScope, &TaskFilter, S
                 read_in_index_order(conn, |conn| {
                     let mut pages = Vec::new();
                     let resolved = resolve(conn, scope)?;
+                    let walk = FieldWalk::of(conn, &resolved, &filter)?;
+                    if let Some(walk) = &walk {
+                        assert_eq!(walk.total(conn)?, total, "{label}: the field's total");
+                    }
                     for page in [PageRequest::first(), last] {
-                        let statement = page_statement(&resolved, &filter, page, total, conn).expect("a page to read");
+                        let statement = page_statement(&resolved, &filter, walk.as_ref(), page, total, conn)
+                            .expect("a page to read");
                         pages.push(explained(conn, statement)?);
                     }
                     let counters = task_counts::table

@@ -34,7 +34,7 @@ use workbench_users::UserId;
 pub use comments::DieselCommentRepository;
 use counts::{counted, counted_total, fold_counts};
 use filter::{facet_groups, filtered, fold_facets, resolve, scope_condition, scoped, sorted};
-use list::{CreationKeys, by_creation, page_of};
+use list::{CreationKeys, FieldWalk, by_creation, page_of};
 use row::TaskRow;
 use statements::{DeleteTaskRecorded, find_task, store_update};
 pub use structure::{DieselBoardRepository, DieselFieldRepository, DieselRelationRepository};
@@ -227,14 +227,17 @@ impl TaskRepository for DieselTaskRepository {
             .run(move |conn| {
                 let read = |conn: &mut AnyConnection| {
                     let scope = &resolve(conn, scope)?;
-                    // The total first: a sum of counters for the usual filters. A page past it is
-                    // empty without being read.
-                    let total = match counted(&filter) {
-                        true => counted_total(conn, scope, &filter.statuses)?,
-                        false => filtered(scope, &filter, conn).count().get_result(conn).map_err(db)?,
+                    let walk = FieldWalk::of(conn, scope, &filter)?;
+                    // The total first: a sum of counters for the usual filters, a field's index
+                    // for one field's value. A page past it is empty without being read.
+                    let total = match (&walk, counted(&filter)) {
+                        (Some(walk), _) => walk.total(conn)?,
+                        (None, true) => counted_total(conn, scope, &filter.statuses)?,
+                        (None, false) => filtered(scope, &filter, conn).count().get_result(conn).map_err(db)?,
                     };
                     counted_page(page, total, || {
-                        page_of(conn, scope, &filter, page, total)?.into_iter().map(TaskRow::into_task).collect()
+                        let rows = page_of(conn, scope, &filter, walk.as_ref(), page, total)?;
+                        rows.into_iter().map(TaskRow::into_task).collect()
                     })
                 };
                 // A page in creation order walks its sides' indexes up to the page's end, and its
