@@ -1,13 +1,12 @@
 //! The Workbench binary's composition root: configuration in sections ([`config`]), one wiring
 //! function per domain ([`wiring`]), the background runtime ([`background`]), logging
-//! ([`telemetry`]), the Prometheus registry ([`metrics`]) and the process's descriptor limit
-//! ([`descriptors`]). The HTTP adapter is `workbench-http`; `main.rs` only parses the command
+//! ([`telemetry`]) and the process's descriptor limit ([`descriptors`]); the Prometheus
+//! registry is `workbench-metrics`. The HTTP adapter is `workbench-http`; `main.rs` only parses the command
 //! line.
 
 pub mod background;
 pub mod config;
 pub mod descriptors;
-pub mod metrics;
 pub mod seed;
 pub mod server;
 pub mod telemetry;
@@ -16,3 +15,4 @@ pub mod wiring;
 pub use config::Settings;
 pub use server::Application;
 pub use workbench_http::openapi;
+pub use workbench_metrics as metrics;

@@ -253,12 +253,13 @@ impl Metrics {
         }
     }
 
-    /// The text exposition, with pool gauges read at scrape time.
-    pub fn render(&self, pool: PoolState) -> String {
+    /// The text exposition, with the pool gauges and the count of dropped log lines read at
+    /// scrape time.
+    pub fn render(&self, pool: PoolState, dropped_log_lines: u64) -> String {
         self.db_pool.with_label_values(&["in_use"]).set(i64::from(pool.in_use));
         self.db_pool.with_label_values(&["idle"]).set(i64::from(pool.idle));
         self.db_pool.with_label_values(&["max"]).set(i64::from(pool.max_size));
-        self.dropped_log_lines.set(i64::try_from(crate::telemetry::dropped_lines()).unwrap_or(i64::MAX));
+        self.dropped_log_lines.set(i64::try_from(dropped_log_lines).unwrap_or(i64::MAX));
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail for well-formed metrics.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
@@ -414,6 +415,6 @@ mod tests {
         assert_eq!(snapshot.latency.count, 4);
         let le = |bound: f64| snapshot.latency.buckets.iter().find(|b| b.le == bound).map(|b| b.count);
         assert_eq!((le(0.001), le(0.005), le(0.1), le(0.25), le(10.0)), (Some(1), Some(3), Some(3), Some(4), Some(4)));
-        assert!(metrics.render(PoolState { in_use: 0, idle: 0, max_size: 1 }).contains("websocket_connections 1"));
+        assert!(metrics.render(PoolState { in_use: 0, idle: 0, max_size: 1 }, 0).contains("websocket_connections 1"));
     }
 }
