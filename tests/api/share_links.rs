@@ -11,7 +11,7 @@ use workbench_e2e::{Account, TestApp, engines, engines_with, error_fields, expec
 
 const CONTENT: &[u8] = b"The boiler's manual: bleed the radiators every autumn.\n";
 
-async fn upload(app: &TestApp, who: &Account) -> Value {
+pub(crate) async fn upload(app: &TestApp, who: &Account) -> Value {
     let form = Form::new().part("file", Part::bytes(CONTENT.to_vec()).file_name("manual.txt"));
     let res = app.post("/api/v1/files").bearer_auth(&who.access_token).multipart(form).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
@@ -27,7 +27,7 @@ async fn make_link(app: &TestApp, who: &Account, file: &Value, body: Option<Valu
 }
 
 /// A new link's body, after checking it was made.
-async fn link(app: &TestApp, who: &Account, file: &Value, body: Option<Value>) -> Value {
+pub(crate) async fn link(app: &TestApp, who: &Account, file: &Value, body: Option<Value>) -> Value {
     let res = make_link(app, who, file, body).await;
     let status = res.status();
     let link: Value = res.json().await.unwrap();
@@ -36,7 +36,7 @@ async fn link(app: &TestApp, who: &Account, file: &Value, body: Option<Value>) -
 }
 
 /// The link's path on this server (`/s/<token>`): the URL names the configured public address.
-fn path_of(link: &Value) -> String {
+pub(crate) fn path_of(link: &Value) -> String {
     let url = link["url"].as_str().expect("a new link shows its URL");
     let at = url.find("/s/").unwrap_or_else(|| panic!("{url} is no share link"));
     url[at..].to_owned()

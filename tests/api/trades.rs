@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use workbench_e2e::{Account, TestApp, engines, error_fields, expect_json, expect_problem, location, send_as};
 
 /// A catalogue product (made by an admin); its id.
-async fn product(app: &TestApp, name: &str, brand: &str) -> i64 {
+pub(crate) async fn product(app: &TestApp, name: &str, brand: &str) -> i64 {
     let root = app.signup_with_role(&format!("root-{}", name.to_lowercase()), "admin").await;
     let category = expect_json(
         send_as(app, &root, Method::POST, "/categories", Some(json!({"name": format!("{name}s")}))).await,
@@ -25,7 +25,7 @@ async fn product(app: &TestApp, name: &str, brand: &str) -> i64 {
 }
 
 /// An item of `who`'s, offered on the market when `tradeable`; its id.
-async fn item(app: &TestApp, who: &Account, product: i64, tradeable: bool) -> i64 {
+pub(crate) async fn item(app: &TestApp, who: &Account, product: i64, tradeable: bool) -> i64 {
     let made = expect_json(
         send_as(
             app,
@@ -52,7 +52,7 @@ async fn item(app: &TestApp, who: &Account, product: i64, tradeable: bool) -> i6
     id
 }
 
-async fn propose(app: &TestApp, who: &Account, body: Value) -> Value {
+pub(crate) async fn propose(app: &TestApp, who: &Account, body: Value) -> Value {
     expect_json(send_as(app, who, Method::POST, "/trades", Some(body)).await, StatusCode::CREATED).await
 }
 

@@ -22,8 +22,10 @@ use workbench_jobs::{
 use workbench_mail::SmtpMailer;
 use workbench_scheduled::{
     BACKUP_KIND, BLOB_SWEEP_KIND, DAILY_REPORT_KIND, DISABLE_INACTIVE_KIND, DailyTaskReport, DisableInactiveUsers,
-    EXPIRE_TRADES_KIND, ExpireTrades, KnownBlobs, Mailer, OrphanBlobSweep, PURGE_TOKENS_KIND, PurgeExpiredTokens,
-    SqliteBackup, USER_REPORT_KIND, USER_WARRANTY_KIND, UserTaskReport, UserWarrantyReminder, WARRANTY_REMINDERS_KIND,
+    EXPIRE_TRADES_KIND, ExpireTrades, KnownBlobs, Mailer, NOTIFICATION_DIGEST_KIND, NOTIFICATION_MAIL_KIND,
+    NotificationDigestRun, NotificationMail, OrphanBlobSweep, PURGE_TOKENS_KIND, PurgeExpiredTokens,
+    REMINDER_SWEEP_KIND, ReminderSweep, SqliteBackup, USER_NOTIFICATION_DIGEST_KIND, USER_REPORT_KIND,
+    USER_WARRANTY_KIND, UserNotificationDigest, UserTaskReport, UserWarrantyReminder, WARRANTY_REMINDERS_KIND,
     WarrantyReminderRun,
 };
 use workbench_store::{Backend, Database, DieselHousekeeping, DieselJobStore, DieselOutbox, DieselWebhookStore};
@@ -32,7 +34,7 @@ use workbench_webhook_client::HttpWebhookSender;
 use workbench_webhooks::{DELIVER_KIND, DeliveryHandler, FanOut, INBOUND_KIND, InboundProcessor, delivery_options};
 
 use crate::config::Settings;
-use crate::metrics::Metrics;
+use workbench_metrics::Metrics;
 
 /// How long a stopping process lets the relay finish the batch in hand.
 pub const RELAY_GRACE: Duration = Duration::from_secs(5);
@@ -90,6 +92,10 @@ pub struct Parts<'a> {
     pub known_blobs: Arc<dyn KnownBlobs>,
     /// Trades, for the expiry schedule.
     pub trades: workbench_trades::TradeService,
+    /// Task reminders, for their sweep.
+    pub reminders: workbench_notifications::Reminders,
+    /// Who may still see what a notification is about, asked when it is e-mailed.
+    pub notification_access: Arc<dyn workbench_notifications::SubjectAccess>,
     /// What the task repository rings when it wrote an event (see `Plan`).
     pub events_written: Arc<tokio::sync::Notify>,
 }
@@ -111,6 +117,19 @@ fn mailer(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Mailer>>> {
     Ok(Some(Arc::new(mailer)))
 }
 
+/// What e-mails notifications (at once, and each user's digest), with links to this server's
+/// public URL, to those who still see what they are about.
+fn notification_mail(
+    settings: &Settings,
+    db: &Database,
+    access: Arc<dyn workbench_notifications::SubjectAccess>,
+    mailer: &Option<Arc<dyn Mailer>>,
+) -> NotificationMail {
+    let store = Arc::new(workbench_store::DieselNotificationRepository::new(db.clone()));
+    let key = workbench_notifications::UnsubscribeKey::derive(&settings.jwt_secret_bytes());
+    NotificationMail::new(store, access, mailer.clone(), key, settings.public_url())
+}
+
 /// Registers every job kind's handler and decides which configured schedules this process runs.
 pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
     let Parts {
@@ -126,9 +145,13 @@ pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
         blobs,
         known_blobs,
         trades,
+        reminders,
+        notification_access,
         events_written,
     } = parts;
     let mailer = mailer(settings)?;
+    let notification_mail = Arc::new(notification_mail(settings, db, notification_access, &mailer));
+    let notification_store = Arc::new(workbench_store::DieselNotificationRepository::new(db.clone()));
     let housekeeping = Arc::new(DieselHousekeeping::new(db.clone()));
     let sender = HttpWebhookSender::new(settings.webhooks.allow_private_targets).context("the webhook HTTP client")?;
     let observer = Arc::new(metrics.clone());
@@ -161,6 +184,14 @@ pub fn build(parts: Parts<'_>) -> anyhow::Result<Plan> {
             long,
         )?
         .register_with(USER_REPORT_KIND, Arc::new(UserTaskReport::new(housekeeping.clone(), mailer.clone())), long)?
+        .register_with(NOTIFICATION_MAIL_KIND, notification_mail.clone(), long)?
+        .register_with(
+            NOTIFICATION_DIGEST_KIND,
+            Arc::new(NotificationDigestRun::new(notification_store, queue.clone(), mailer.is_some())),
+            long,
+        )?
+        .register_with(USER_NOTIFICATION_DIGEST_KIND, Arc::new(UserNotificationDigest::new(notification_mail)), long)?
+        .register_with(REMINDER_SWEEP_KIND, Arc::new(ReminderSweep::new(reminders)), long)?
         .register_with(
             WARRANTY_REMINDERS_KIND,
             Arc::new(WarrantyReminderRun::new(

@@ -113,5 +113,16 @@ INSERT INTO jobs (id, kind, args, priority, state, run_at, attempt, max_attempts
  (1, 'daily_report', '{}', 0, 'completed', '2026-03-04 00:00:00', 1, 3, '[]', NULL, NULL, NULL, '2026-03-04 00:00:00', '2026-03-04 00:00:01', '2026-03-04 00:00:02');
 INSERT INTO schedule_runs (id, schedule, slot, job_id, enqueued_at, started_at, finished_at, outcome, duration_ms, items_affected, error, note) VALUES
  (1, 'daily_report', '2026-03-04 00:00:00', 1, '2026-03-04 00:00:00', '2026-03-04 00:00:01', '2026-03-04 00:00:02', 'ok', 1000, 3, NULL, NULL);
+INSERT INTO notifications (id, recipient_id, kind, actor_id, subject_type, subject_id, title, body, created_at, read_at) VALUES
+ (1, 2, 'assigned', 1, 'task', 3, 'You were assigned “Shelves”', '', '2026-03-04 05:31:00', NULL),
+ (2, 2, 'commented', 1, 'task', 3, 'New comment on “Shelves”', 'Looks good', '2026-03-04 05:32:00', '2026-03-04 06:00:00');
+INSERT INTO notification_inboxes (user_id, total, unread) VALUES (2, 2, 1);
+INSERT INTO notification_preferences (user_id, kind, in_app, email) VALUES (2, 'commented', TRUE, 'off');
+INSERT INTO follows (subject_type, subject_id, user_id, following, created_at) VALUES
+ ('task', 3, 3, TRUE, '2026-03-04 05:30:00'), ('project', 1, 2, TRUE, '2026-03-04 05:30:00');
+INSERT INTO task_reminders (id, task_id, kind, remind_at, before_due, before_secs, fire_at, fired_at, created_by, created_at) VALUES
+ (100, 2, 'reminder', '2026-03-16 09:00:00', NULL, NULL, '2026-03-16 09:00:00', '2026-03-16 09:00:01.5', 1, '2026-03-05 10:00:00'),
+ (101, 2, 'reminder', NULL, 'PT2H', 7200, '2026-03-16 22:00:00', NULL, 2, '2026-03-05 10:00:00');
+INSERT INTO notification_digests (user_id, since_id) VALUES (2, 1);
 INSERT INTO outbox (id, event, subject_id, audience, payload, occurred_at) VALUES (1, 'task.created', 3, '[2]', '{"id":3}', '2026-03-04 05:31:00');
 UPDATE outbox_relay SET holder = 'instance-a', lease_until = '2026-03-04 05:31:30' WHERE name = 'outbox';

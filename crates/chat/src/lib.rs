@@ -20,8 +20,8 @@ pub use model::{
     MessageContent, MessageId, MessageSearch, NewMessage, NewRoom, Reacted, Reaction, Room, RoomDraft, RoomId,
     RoomSlug, Typing,
 };
-pub use ports::{ChatStore, Presence};
+pub use ports::{ChatActivity, ChatStore, Presence};
 pub use service::ChatService;
 
 #[cfg(feature = "mock")]
-pub use ports::{MockChatStore, MockPresence};
+pub use ports::{MockChatActivity, MockChatStore, MockPresence};

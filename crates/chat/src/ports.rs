@@ -163,3 +163,12 @@ pub trait Presence: Send + Sync {
     /// Which of `users` are online now.
     async fn online(&self, users: &[UserId]) -> Result<Vec<UserId>, RepositoryError>;
 }
+
+/// Who hears of messages as they are said (the notifications domain): told after each is
+/// stored; what it does cannot undo it.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ChatActivity: Send + Sync {
+    /// `message` was said in `room`.
+    async fn said(&self, room: &Room, message: &Message);
+}

@@ -6,9 +6,9 @@ use workbench_core::{FieldErrors, Page, PageRequest, Validator};
 use workbench_users::{Accounts, Principal, UserId, now};
 
 use crate::{
-    AttachedFile, ChatError, ChatStore, Conversation, ConversationSummary, Counterpart, Emoji, FoundMessage,
-    HistoryPage, Marked, Message, MessageContent, MessageId, MessageSearch, NewMessage, Reacted, Room, RoomDraft,
-    RoomSlug, Typing,
+    AttachedFile, ChatActivity, ChatError, ChatStore, Conversation, ConversationSummary, Counterpart, Emoji,
+    FoundMessage, HistoryPage, Marked, Message, MessageContent, MessageId, MessageSearch, NewMessage, Reacted, Room,
+    RoomDraft, RoomSlug, Typing,
 };
 
 /// Rooms, their members, messages and history, with who may see and say what.
@@ -18,6 +18,8 @@ pub struct ChatService {
     /// Who exists and is active, from the principal cache: a direct message costs no read of
     /// its recipient's account.
     accounts: Arc<dyn Accounts>,
+    /// Told of each message said in a room (its mentions).
+    activity: Option<Arc<dyn ChatActivity>>,
 }
 
 impl std::fmt::Debug for ChatService {
@@ -39,7 +41,34 @@ impl ChatService {
     /// The service over the rooms and messages in `store`, checking that a recipient or new member
     /// exists and is active through `accounts`.
     pub fn new(store: Arc<dyn ChatStore>, accounts: Arc<dyn Accounts>) -> Self {
-        Self { store, accounts }
+        Self { store, accounts, activity: None }
+    }
+
+    /// The service telling `activity` of each message said in a room.
+    pub fn with_activity(mut self, activity: Arc<dyn ChatActivity>) -> Self {
+        self.activity = Some(activity);
+        self
+    }
+
+    /// Whether `user` may read message `id` now: a direct message its two parties, a room's
+    /// message whoever may read the room; a deleted one nobody.
+    pub async fn may_read_message(&self, user: &Principal, id: MessageId) -> Result<bool, ChatError> {
+        let Some(message) = self.store.find_message(id).await?.filter(|m| m.deleted_at.is_none()) else {
+            return Ok(false);
+        };
+        match message.room {
+            None => Ok(message.sender_id == user.id || message.recipient_id == Some(user.id)),
+            Some(room) => match self.store.room_by_id(room).await? {
+                Some(room) => self.may_read_room(user, &room).await,
+                None => Ok(false),
+            },
+        }
+    }
+
+    /// Whether `user` may read `room`: a public room anyone, a private one its members (and
+    /// moderators).
+    pub async fn may_read_room(&self, user: &Principal, room: &Room) -> Result<bool, ChatError> {
+        Ok(!room.is_private || user.role.is_moderator() || self.store.is_member(room.id, user.id).await?)
     }
 
     /// Creates a room; the caller becomes its creator and first member.
@@ -119,6 +148,9 @@ impl ChatService {
             attachments,
         };
         let message = self.store_message(message, ChatError::RoomNotFound).await?;
+        if let Some(activity) = &self.activity {
+            activity.said(&room, &message).await;
+        }
         Ok((room, message))
     }
 

@@ -50,7 +50,7 @@ pub use rendition::{
 pub use service::{Destination, FileParts, FileService, PdfRequest};
 pub use share::{
     DEFAULT_LINK_HOURS, IssuedShareLink, LINK_PASSWORD_BYTES, MAX_LINK_DOWNLOADS, MAX_LINK_HOURS, NewShareLink,
-    OpenedLink, ShareLink, ShareLinkDraft, ShareLinkId, ShareLinkRepository, ShareService, ShareToken,
+    OpenedLink, ShareActivity, ShareLink, ShareLinkDraft, ShareLinkId, ShareLinkRepository, ShareService, ShareToken,
 };
 
 #[cfg(feature = "mock")]
@@ -62,4 +62,4 @@ pub use ports::{MockAttachmentTargets, MockContentSniffer, MockFileRepository, M
 #[cfg(feature = "mock")]
 pub use rendition::{MockRenditionRepository, MockTranscoder};
 #[cfg(feature = "mock")]
-pub use share::MockShareLinkRepository;
+pub use share::{MockShareActivity, MockShareLinkRepository};

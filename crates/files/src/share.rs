@@ -210,9 +210,18 @@ pub trait ShareLinkRepository: Send + Sync {
     async fn find_open(&self, token_digest: String, now: DateTime<Utc>) -> Result<Option<ShareLink>, RepositoryError>;
 
     /// Counts one download of the link, in one statement that also checks that it still opens
-    /// at `now` (as [`Self::find_open`] decides it, the owner's status included); `false` (and
-    /// nothing counted) when it does not.
-    async fn count_download(&self, link: ShareLinkId, now: DateTime<Utc>) -> Result<bool, RepositoryError>;
+    /// at `now` (as [`Self::find_open`] decides it, the owner's status included): its count
+    /// after this one (1 for the first, however many visitors race), or `None` (and nothing
+    /// counted) when it does not open.
+    async fn count_download(&self, link: ShareLinkId, now: DateTime<Utc>) -> Result<Option<u32>, RepositoryError>;
+}
+
+/// Who hears of a link's use (the notifications domain).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait ShareActivity: Send + Sync {
+    /// `link` to `file` was downloaded for the first time (once, however many visitors race).
+    async fn first_download(&self, file: &StoredFile, link: &ShareLink);
 }
 
 /// A link opened by a visitor: the link, and the file it hands out.
@@ -231,6 +240,8 @@ pub struct ShareService {
     links: Arc<dyn ShareLinkRepository>,
     blobs: Arc<dyn BlobStore>,
     hasher: Arc<dyn PasswordHasher>,
+    /// Told of each link's first download.
+    activity: Option<Arc<dyn ShareActivity>>,
 }
 
 impl fmt::Debug for ShareService {
@@ -248,7 +259,13 @@ impl ShareService {
         blobs: Arc<dyn BlobStore>,
         hasher: Arc<dyn PasswordHasher>,
     ) -> Self {
-        Self { files, links, blobs, hasher }
+        Self { files, links, blobs, hasher, activity: None }
+    }
+
+    /// The service telling `activity` of each link's first download.
+    pub fn with_activity(mut self, activity: Arc<dyn ShareActivity>) -> Self {
+        self.activity = Some(activity);
+        self
     }
 
     /// Makes a link to the caller's file. Links are the owner's alone: to anyone else (an admin
@@ -324,10 +341,16 @@ impl ShareService {
         if let Some(range) = range {
             range.resolve(opened.file.size)?;
         }
-        if counts_as_download(&opened.link, range, opened.file.size)
-            && !self.links.count_download(opened.link.id, workbench_users::now()).await?
-        {
-            return Err(FileError::NotFound(Missing::ShareLink));
+        if counts_as_download(&opened.link, range, opened.file.size) {
+            match self.links.count_download(opened.link.id, workbench_users::now()).await? {
+                None => return Err(FileError::NotFound(Missing::ShareLink)),
+                Some(1) => {
+                    if let Some(activity) = &self.activity {
+                        activity.first_download(&opened.file, &opened.link).await;
+                    }
+                }
+                Some(_) => {}
+            }
         }
         Ok(self.blobs.get(&opened.file.blob_key, range).await?)
     }
@@ -537,7 +560,7 @@ mod tests {
         }
         // A resumed answer when nothing is left: refused, nothing sent.
         let mut m = Mocks::new();
-        m.links.expect_count_download().times(1).returning(|_, _| Ok(false));
+        m.links.expect_count_download().times(1).returning(|_, _| Ok(None));
         m.blobs.expect_get().never();
         let opened = OpenedLink { link: limited.clone(), file: file(1) };
         let got = m.service().read(&opened, Some(ByteRange::From(1))).await;
@@ -567,7 +590,7 @@ mod tests {
         }
         // The last download went to someone else meanwhile: nothing is served.
         let mut m = Mocks::new();
-        m.links.expect_count_download().returning(|_, _| Ok(false));
+        m.links.expect_count_download().returning(|_, _| Ok(None));
         m.blobs.expect_get().never();
         let opened = OpenedLink { link: link(None), file: file(1) };
         let got = m.service().read(&opened, None).await;

@@ -27,7 +27,7 @@ pub struct RouteGroup {
 /// Every route group.
 pub const GROUPS: &[RouteGroup] = &[
     RouteGroup { name: "auth", prefixes: &["/auth", "/tokens"] },
-    RouteGroup { name: "users", prefixes: &["/users"] },
+    RouteGroup { name: "users", prefixes: &["/users", "/notifications"] },
     RouteGroup { name: "admin", prefixes: &["/admin"] },
     RouteGroup { name: "tasks", prefixes: &["/tasks", "/tags"] },
     RouteGroup { name: "products", prefixes: &["/categories", "/products", "/user-products"] },

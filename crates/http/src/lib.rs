@@ -31,6 +31,7 @@ pub mod integrations;
 pub mod limits;
 pub mod methods;
 pub(crate) mod middleware;
+pub mod notifications;
 pub mod openapi;
 pub mod pagination;
 pub mod ports;
@@ -68,6 +69,7 @@ const DOMAINS: &[fn(&mut groups::Routes<'_, '_>)] = &[
     user_products::routes,
     files::routes,
     projects::routes,
+    notifications::routes,
     trades::routes,
     radio::routes,
     integrations::routes,

@@ -69,6 +69,7 @@ may hold U+0000: a body string holding it is a `422` naming the field, a query p
         (name = "user-products", description = "The caller's own products, their serials and warranties"),
         (name = "files", description = "Uploads (typed by their bytes), downloads with ranges, thumbnails, generated PDFs and share links"),
         (name = "trades", description = "The market of tradeable items, and trades that swap them between owners at once"),
+        (name = "notifications", description = "What concerns the caller: assignments, comments on followed tasks, mentions, status changes; read marks, delivery preferences, and following tasks and projects"),
         (name = "radio", description = "Radio stations: one live source (Icecast-compatible, on the source listener's port) or the playlist, relayed to any number of listeners"),
         (name = "projects", description = "Projects shared by a team: members with roles (viewer, editor, admin) and invitations by link"),
         (name = "integrations", description = "Weather, crypto prices and translations from third parties, cached"),

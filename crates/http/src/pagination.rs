@@ -29,22 +29,22 @@ pub struct Paginated<T: ToSchema> {
 /// 200 with one page of a list and its `Link` header (`first` and `last` always, `prev` and
 /// `next` when they exist). Links keep every other query parameter of the request.
 pub fn paginated<T: ToSchema + Serialize>(req: &HttpRequest, page: Page<T>) -> HttpResponse {
-    let pages = page.pages();
-    let current = u64::from(page.request.page());
-    let link = link_header(req, current, pages);
-    let body = Paginated {
-        pagination: Pagination {
-            page: page.request.page(),
-            per_page: page.request.per_page(),
-            total: page.total,
-            pages,
-        },
-        data: page.items,
-    };
+    let link = link_header(req, &page);
+    let body = Paginated { pagination: pagination_of(&page), data: page.items };
     HttpResponse::Ok().insert_header((header::LINK, link)).json(body)
 }
 
-fn link_header(req: &HttpRequest, current: u64, pages: u64) -> String {
+/// The `pagination` block of `page`.
+pub fn pagination_of<T>(page: &Page<T>) -> Pagination {
+    Pagination { page: page.request.page(), per_page: page.request.per_page(), total: page.total, pages: page.pages() }
+}
+
+/// The `Link` header of `page`, answering `req` (see [`paginated`]).
+pub fn link_header<T>(req: &HttpRequest, page: &Page<T>) -> String {
+    links(req, u64::from(page.request.page()), page.pages())
+}
+
+fn links(req: &HttpRequest, current: u64, pages: u64) -> String {
     let others: Vec<(String, String)> = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
         .unwrap_or_default()
         .into_iter()
@@ -125,13 +125,13 @@ mod tests {
     #[test]
     fn links_keep_other_parameters_and_omit_missing_neighbours() {
         let req = TestRequest::get().uri("/api/v1/users?search=a%20b&page=2&per_page=10").to_http_request();
-        let link = link_header(&req, 2, 3);
+        let link = links(&req, 2, 3);
         assert!(link.contains("</api/v1/users?search=a+b&per_page=10&page=1>; rel=\"first\""), "{link}");
         assert!(link.contains("page=1>; rel=\"prev\""));
         assert!(link.contains("page=3>; rel=\"next\""));
         assert!(link.contains("page=3>; rel=\"last\""));
 
-        let link = link_header(&req, 1, 0);
+        let link = links(&req, 1, 0);
         assert!(!link.contains("prev") && !link.contains("next"), "{link}");
         assert!(link.contains("page=1>; rel=\"last\""), "an empty list's last page is 1: {link}");
     }

@@ -54,6 +54,9 @@ pub struct AppState {
     pub collection: CollectionService,
     /// The market of tradeable items, and trades between owners.
     pub trades: TradeService,
+    pub notifications: workbench_notifications::NotificationService,
+    /// Task reminders.
+    pub reminders: workbench_notifications::Reminders,
     /// Uploads, downloads and generated PDFs.
     pub files: FileService,
     /// Share links: files handed out without an account.

@@ -26,10 +26,13 @@ fn every_operation_is_documented_with_errors_and_security() {
                 method == "get" && (path.starts_with("/api/v1/categories") || path.starts_with("/api/v1/products"));
             // Inbound webhooks authenticate by the provider's signature, not a bearer token.
             let inbound = path == "/api/v1/webhooks/github" || path == "/api/v1/webhooks/stripe";
+            // A one-click unsubscribe link authenticates by its signed token (RFC 8058).
+            let unsubscribe = path == "/api/v1/notifications/unsubscribe";
             let public = path.starts_with("/api/v1/auth/") && !path.ends_with("/me")
                 || !path.starts_with("/api/")
                 || catalogue
-                || inbound;
+                || inbound
+                || unsubscribe;
             if !public {
                 assert!(op["security"].is_array(), "{where_} needs the bearer security requirement");
                 assert!(responses.contains_key("401"), "{where_} must document 401");

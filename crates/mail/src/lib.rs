@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use lettre::message::Mailbox;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use workbench_scheduled::{MailError, MailMessage, Mailer};
 
@@ -61,10 +61,13 @@ impl Mailer for SmtpMailer {
     async fn send(&self, email: &MailMessage) -> Result<(), MailError> {
         let to: Mailbox =
             email.to.parse().map_err(|e| MailError::Rejected(format!("{:?} is not an address: {e}", email.to)))?;
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(email.subject.as_str())
+        let mut builder = Message::builder().from(self.from.clone()).to(to).subject(email.subject.as_str());
+        for (name, value) in &email.headers {
+            let name = HeaderName::new_from_ascii(name.clone())
+                .map_err(|e| MailError::Rejected(format!("{name:?} is not a header name: {e}")))?;
+            builder = builder.raw_header(HeaderValue::new(name, value.clone()));
+        }
+        let message = builder
             .header(ContentType::TEXT_PLAIN)
             .body(email.text.clone())
             .map_err(|e| MailError::Rejected(format!("the message cannot be built: {e}")))?;

@@ -110,6 +110,9 @@ pub trait ProjectRepository: Send + Sync {
 pub trait MembershipListener: Send + Sync {
     /// `user` joined `project` (added, or by invitation).
     async fn joined(&self, project: ProjectId, user: UserId);
+    /// `by` (an admin of it) added `user` to `project`, named `name`, with `role`: told after
+    /// [`Self::joined`]. Nothing by default.
+    async fn added(&self, _project: ProjectId, _name: &str, _user: UserId, _role: ProjectRole, _by: UserId) {}
     /// `user` left `project` or was removed, and was unassigned from the tasks `unassigned`.
     async fn left(&self, project: ProjectId, user: UserId, unassigned: Vec<i64>);
     /// `project` was deleted with its tasks; `members` were its members.

@@ -149,7 +149,7 @@ impl ProjectService {
         id: ProjectId,
         draft: MemberDraft,
     ) -> Result<Member, ProjectError> {
-        self.managed(caller, id).await?;
+        let view = self.managed(caller, id).await?;
         let mut v = Validator::seeded(draft.type_failures);
         let user = v.required("user_id", draft.user_id, |id| {
             if id > 0 { Ok(UserId(id)) } else { Err("must be a positive integer") }
@@ -160,6 +160,7 @@ impl ProjectService {
             Admission::Added => {
                 for listener in &self.listeners {
                     listener.joined(id, user).await;
+                    listener.added(id, &view.project.name, user, role, caller.id).await;
                 }
                 self.projects.member(id, user).await?.ok_or(ProjectError::NotFound(Missing::Member))
             }

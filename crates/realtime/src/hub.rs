@@ -527,6 +527,18 @@ impl Hub {
         self.inner.bus.publish(TOPIC, route::encode(target, frame)).await;
     }
 
+    /// Sends each user their own frame, on every instance: one bus message per
+    /// [`Self::EACH_PER_MESSAGE`] users, however many.
+    pub async fn publish_each(&self, frames: &[(UserId, String)]) {
+        for chunk in frames.chunks(Self::EACH_PER_MESSAGE) {
+            self.inner.bus.publish(TOPIC, route::encode_each(chunk)).await;
+        }
+    }
+
+    /// How many users' frames one bus message of [`Self::publish_each`] carries (a few hundred
+    /// kilobytes at most, under any broker's limit).
+    pub const EACH_PER_MESSAGE: usize = 500;
+
     /// Queues `frame` for this instance's subscribers of `topic` (what is about this instance,
     /// such as its system metrics, goes no further).
     pub fn deliver_topic(&self, topic: &str, frame: &ByteString) {
@@ -593,8 +605,7 @@ async fn route_bus(hub: Weak<Inner>, mut subscription: workbench_core::broadcast
         let Some(hub) = hub.upgrade() else { return };
         match delivery {
             Delivery::Message(message) => {
-                if let Some((target, frame)) = route::decode(&message.topic, &message.payload, hub.config.event_topics)
-                {
+                for (target, frame) in route::decode_all(&message.topic, &message.payload, hub.config.event_topics) {
                     hub.deliver(&target, &frame);
                 }
             }

@@ -22,6 +22,7 @@
 mod closing;
 mod hub;
 mod mailbox;
+mod notify;
 mod presence;
 mod route;
 

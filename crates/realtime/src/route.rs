@@ -38,6 +38,39 @@ pub(crate) fn encode(target: &Target, frame: &str) -> Vec<u8> {
     payload
 }
 
+/// One payload carrying a frame of its own for each of many users (`m`, then a line `<user>
+/// <frame>` each: a JSON frame holds no raw line break), so that telling a thousand users is one
+/// bus message, not a thousand.
+pub(crate) fn encode_each(frames: &[(UserId, String)]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(2 + frames.iter().map(|(_, f)| f.len() + 12).sum::<usize>());
+    payload.extend_from_slice(b"m\n");
+    for (user, frame) in frames {
+        debug_assert!(!frame.contains('\n'), "a frame of one line");
+        payload.extend_from_slice(format!("{} ", user.0).as_bytes());
+        payload.extend_from_slice(frame.as_bytes());
+        payload.push(b'\n');
+    }
+    payload
+}
+
+/// Every (target, frame) a bus message carries: those of a many-users payload
+/// ([`encode_each`]), or the one [`decode`] reads.
+pub(crate) fn decode_all(topic: &str, payload: &[u8], events: &[&str]) -> Vec<(Target, ByteString)> {
+    if topic == TOPIC
+        && let Some(rest) = payload.strip_prefix(b"m\n")
+    {
+        let Ok(text) = std::str::from_utf8(rest) else { return Vec::new() };
+        return text
+            .lines()
+            .filter_map(|line| {
+                let (user, frame) = line.split_once(' ')?;
+                Some((Target::Users(vec![UserId(user.parse().ok()?)]), ByteString::from(frame.to_owned())))
+            })
+            .collect();
+    }
+    decode(topic, payload, events).into_iter().collect()
+}
+
 /// Reads a bus message meant for realtime clients: a frame of [`TOPIC`], or a domain event
 /// published by the relay under one of `events` (the prefixes the domains named, such as
 /// `event.task.`). `None` for other topics and for what cannot be read.
@@ -114,6 +147,11 @@ mod tests {
             assert_eq!(decoded, target);
             assert_eq!(&*frame, r#"{"type":"x","data":{"a":"b\nc"}}"#);
         }
+        let each = encode_each(&[(UserId(1), r#"{"a":"b\nc"}"#.into()), (UserId(2), "{}".into())]);
+        let decoded = decode_all(TOPIC, &each, EVENTS);
+        assert_eq!(decoded.len(), 2);
+        assert_eq!((&decoded[0].0, &*decoded[0].1), (&Target::Users(vec![UserId(1)]), r#"{"a":"b\nc"}"#));
+        assert_eq!((&decoded[1].0, &*decoded[1].1), (&Target::Users(vec![UserId(2)]), "{}"));
         assert!(decode(TOPIC, b"q 1\n{}", EVENTS).is_none());
         assert!(decode(TOPIC, b"u 1,x\n{}", EVENTS).is_none());
         assert!(decode("principal.changed", b"7", EVENTS).is_none());

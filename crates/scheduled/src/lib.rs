@@ -12,13 +12,17 @@
 //! | `sqlite-backup` | `db.backup` | SQLite: an online copy (`VACUUM INTO`) into `DATA_DIR/backups`, the newest `BACKUP_KEEP` kept; skipped on PostgreSQL |
 //! | `orphan-blob-sweep` | `blobs.sweep_orphans` | deletes blobs older than a day that no file refers to (wired once the files table exists) |
 //! | `expire-trades` | `trades.expire` | marks open trades past their expiry `expired` (reads show them so before) |
+//! | `notification-reminders` | `notifications.reminders` | tells the task reminders (and `due_soon`s) that have come, each once; a new reminder also queues this job at its moment |
+//! | `notification-digest` | `notifications.digest` | queues one daily digest per user with notifications waiting for it (`notifications.digest.user`), each mailed on its own |
 //!
 //! Every handler is repeatable (the queue delivers at least once).
 
 mod backup;
 mod blobs;
 mod mail;
+mod notifications;
 mod per_user;
+mod reminders;
 mod report;
 mod trades;
 mod users;
@@ -27,6 +31,11 @@ mod warranty;
 pub use backup::{BACKUP_KIND, DatabaseBackup, SqliteBackup};
 pub use blobs::{BLOB_SWEEP_KIND, KnownBlobs, OrphanBlobSweep};
 pub use mail::{MailError, MailMessage, Mailer};
+pub use notifications::{
+    DIGEST_LINES, JobMailQueue, NOTIFICATION_DIGEST_KIND, NOTIFICATION_MAIL_KIND, NotificationDigestRun,
+    NotificationMail, USER_NOTIFICATION_DIGEST_KIND, UserNotificationDigest,
+};
+pub use reminders::{JobReminderWake, REMINDER_SWEEP_KIND, ReminderSweep};
 pub use report::{
     DAILY_REPORT_KIND, DailyTaskReport, TaskDigest, TaskDigests, TaskLine, USER_REPORT_KIND, UserTaskReport,
 };
@@ -63,4 +72,6 @@ pub const CONTRACT_SCHEDULES: &[(&str, &str, &str)] = &[
     ("sqlite-backup", "0 2 * * *", BACKUP_KIND),
     ("orphan-blob-sweep", "0 4 * * *", BLOB_SWEEP_KIND),
     ("expire-trades", "* * * * *", EXPIRE_TRADES_KIND),
+    ("notification-reminders", "* * * * *", REMINDER_SWEEP_KIND),
+    ("notification-digest", "0 7 * * *", NOTIFICATION_DIGEST_KIND),
 ];

@@ -8,6 +8,8 @@ pub struct MailMessage {
     pub to: String,
     pub subject: String,
     pub text: String,
+    /// Further header fields, by name (`List-Unsubscribe`): ASCII names, values as they go out.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Why a message was not sent.

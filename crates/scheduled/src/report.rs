@@ -154,6 +154,7 @@ pub(crate) fn compose(digest: &TaskDigest, date: NaiveDate) -> MailMessage {
         to: digest.email.clone(),
         subject: format!("Your tasks for {date}: {} open, {} overdue", digest.open, digest.overdue.len()),
         text,
+        headers: Vec::new(),
     }
 }
 

@@ -191,7 +191,7 @@ pub(crate) fn compose(digest: &WarrantyDigest, date: NaiveDate) -> MailMessage {
         1 => format!("Warranty ending on {first}: {}", digest.items[0].product),
         n => format!("Warranties ending soon: {n} items, the first on {first}"),
     };
-    MailMessage { to: digest.email.clone(), subject, text }
+    MailMessage { to: digest.email.clone(), subject, text, headers: Vec::new() }
 }
 
 #[cfg(test)]

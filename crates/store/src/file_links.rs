@@ -207,7 +207,7 @@ impl ShareLinkRepository for DieselShareLinkRepository {
             .await
     }
 
-    async fn count_download(&self, link: ShareLinkId, now: DateTime<Utc>) -> Result<bool, RepositoryError> {
+    async fn count_download(&self, link: ShareLinkId, now: DateTime<Utc>) -> Result<Option<u32>, RepositoryError> {
         self.db
             .run(move |conn| {
                 let counted = diesel::update(
@@ -222,9 +222,11 @@ impl ShareLinkRepository for DieselShareLinkRepository {
                         .filter(owner_is_active()),
                 )
                 .set(file_links::downloads.eq(file_links::downloads + 1))
-                .execute(conn)
+                .returning(file_links::downloads)
+                .get_result::<i32>(conn)
+                .optional()
                 .map_err(db)?;
-                Ok(counted == 1)
+                Ok(counted.map(|n| u32::try_from(n).unwrap_or_default()))
             })
             .await
     }

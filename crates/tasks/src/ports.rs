@@ -511,3 +511,18 @@ pub trait TaskCache: Send + Sync {
     /// leaves the others as they were.
     async fn forget_parts(&self, scopes: Vec<TaskScope>, parts: Vec<ListPart>);
 }
+
+/// Who hears of the changes the task service makes, once they are stored: notifications. Each
+/// call is made after the change is stored and returns nothing: what a listener fails to do it
+/// reports itself, and the change stands.
+#[async_trait]
+pub trait TaskActivity: Send + Sync {
+    /// `actor` made `task`.
+    async fn created(&self, actor: UserId, task: &Task);
+
+    /// `actor` changed `before` into `after`.
+    async fn changed(&self, actor: UserId, before: &Task, after: &Task);
+
+    /// `actor` commented on `task`.
+    async fn commented(&self, actor: UserId, task: &Task, comment: &Comment);
+}

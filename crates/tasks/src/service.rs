@@ -14,8 +14,8 @@ mod relations;
 use crate::{
     Access, Comment, CommentBody, CommentRepository, CreationKey, CreationOrder, FieldValues, ListLookup, ListPart,
     ListedPage, NewComment, NewTask, NewTaskRecord, OrderLookup, OrderWindow, ProjectMembership, Rebase, ShownLookup,
-    ShownPage, Standing, Status, StructureStores, TagUsage, Task, TaskCache, TaskChanges, TaskDraft, TaskError,
-    TaskFacets, TaskFilter, TaskId, TaskPatch, TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
+    ShownPage, Standing, Status, StructureStores, TagUsage, Task, TaskActivity, TaskCache, TaskChanges, TaskDraft,
+    TaskError, TaskFacets, TaskFilter, TaskId, TaskPatch, TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
 };
 
 const VIEWERS_READ: &str = "A project's viewers read its tasks and comment on them; its editors change them.";
@@ -58,6 +58,8 @@ pub struct TaskService {
     /// Relations, boards and custom fields, when the service has them (see
     /// [`Self::with_structure`]).
     structure: Option<StructureStores>,
+    /// Who hears of what changed (see [`Self::with_activity`]).
+    activity: Option<Arc<dyn TaskActivity>>,
 }
 
 impl std::fmt::Debug for TaskService {
@@ -77,13 +79,29 @@ impl TaskService {
         cache: Arc<dyn TaskCache>,
         projects: Arc<dyn ProjectMembership>,
     ) -> Self {
-        Self { tasks, comments, accounts, cache, projects, order_reads: Arc::new(SingleFlight::new()), structure: None }
+        Self {
+            tasks,
+            comments,
+            accounts,
+            cache,
+            projects,
+            order_reads: Arc::new(SingleFlight::new()),
+            structure: None,
+            activity: None,
+        }
     }
 
     /// The service with task structure: relations between tasks, project boards and custom
     /// fields. Without it, tasks have none (a program that uses the domain for flat lists).
     pub fn with_structure(mut self, structure: StructureStores) -> Self {
         self.structure = Some(structure);
+        self
+    }
+
+    /// The service telling `activity` of each task it makes and changes and each comment, once
+    /// stored (notifications).
+    pub fn with_activity(mut self, activity: Arc<dyn TaskActivity>) -> Self {
+        self.activity = Some(activity);
         self
     }
 
@@ -122,6 +140,9 @@ impl TaskService {
             self.tasks.create(NewTaskRecord { task, owner_id: owner.id, completed_at, created_at: at }).await?;
         self.cache.put_task(&created).await;
         self.forget_parts_of(&[&created], ListPart::created(&created)).await?;
+        if let Some(activity) = &self.activity {
+            activity.created(owner.id, &created).await;
+        }
         Ok(created)
     }
 
@@ -139,6 +160,12 @@ impl TaskService {
             Some(task) => self.access(viewer.into(), &task).await,
             None => Ok(Access::None),
         }
+    }
+
+    /// Task `id` as it is, for the system's own work (a reminder that has come): no viewer, so
+    /// no access is checked; the caller decides whom it may tell.
+    pub async fn find(&self, id: TaskId) -> Result<Option<Task>, TaskError> {
+        self.cached(id).await
     }
 
     /// The task from the cache, or from the database (and then cached).
@@ -440,6 +467,9 @@ impl TaskService {
                 } else {
                     self.forget_scopes_of(&[before, &task]).await?;
                 }
+                if let Some(activity) = &self.activity {
+                    activity.changed(viewer.id, before, &task).await;
+                }
                 Ok(task)
             }
             UpdateOutcome::Stale(None) => Err(TaskError::NotFound),
@@ -540,9 +570,13 @@ impl TaskService {
             Some(Err(message)) => return Err(FieldErrors::single("body", message).into()),
             None => return Err(FieldErrors::single("body", "is required").into()),
         };
-        self.visible_fresh(viewer, task).await?;
-        let comment = NewComment { task_id: task, author_id: viewer.id, body, created_at: now() };
-        Ok(self.comments.create(comment).await?)
+        let task = self.visible_fresh(viewer, task).await?;
+        let comment = NewComment { task_id: task.id, author_id: viewer.id, body, created_at: now() };
+        let comment = self.comments.create(comment).await?;
+        if let Some(activity) = &self.activity {
+            activity.commented(viewer.id, &task, &comment).await;
+        }
+        Ok(comment)
     }
 
     /// Removes a comment: its author, moderators and admins may.

@@ -20,8 +20,8 @@ pub use model::{
     DEFAULT_TRADE_HOURS, ItemState, MAX_ITEMS_PER_SIDE, MAX_TRADE_HOURS, MESSAGE_MAX_CHARS, MarketFilter, MarketItem,
     NewTrade, Trade, TradeDraft, TradeFilter, TradeId, TradeItem, TradeRole, TradeStatus, Transition,
 };
-pub use ports::TradeRepository;
+pub use ports::{TradeActivity, TradeRepository};
 pub use service::TradeService;
 
 #[cfg(feature = "mock")]
-pub use ports::MockTradeRepository;
+pub use ports::{MockTradeActivity, MockTradeRepository};

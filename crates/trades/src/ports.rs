@@ -81,3 +81,14 @@ pub trait TradeRepository: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<MarketItem>, RepositoryError>;
 }
+
+/// Who hears of trades as they happen (the notifications domain): told after each change is
+/// stored; what it does cannot undo the change.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait TradeActivity: Send + Sync {
+    /// `trade` was proposed to its recipient (a counter-proposal: `trade.parent_id` is set).
+    async fn proposed(&self, trade: &Trade);
+    /// The recipient accepted or declined `trade` (its status says which).
+    async fn answered(&self, trade: &Trade);
+}

@@ -11,7 +11,7 @@ use workbench_users::{Principal, UserId};
 
 use crate::model::Proposal;
 use crate::{
-    ItemState, MarketFilter, MarketItem, NewTrade, Trade, TradeDraft, TradeError, TradeFilter, TradeId,
+    ItemState, MarketFilter, MarketItem, NewTrade, Trade, TradeActivity, TradeDraft, TradeError, TradeFilter, TradeId,
     TradeRepository, TradeStatus, Transition,
 };
 
@@ -25,6 +25,8 @@ pub(crate) const NOT_THEIRS: &str = "must be tradeable items of the recipient th
 #[derive(Clone)]
 pub struct TradeService {
     trades: Arc<dyn TradeRepository>,
+    /// Told of proposals and answers once they are stored.
+    activity: Option<Arc<dyn TradeActivity>>,
 }
 
 impl std::fmt::Debug for TradeService {
@@ -43,7 +45,27 @@ enum Party {
 impl TradeService {
     /// The service over the trades stored in `trades`.
     pub fn new(trades: Arc<dyn TradeRepository>) -> Self {
-        Self { trades }
+        Self { trades, activity: None }
+    }
+
+    /// The service telling `activity` of each proposal and answer.
+    pub fn with_activity(mut self, activity: Arc<dyn TradeActivity>) -> Self {
+        self.activity = Some(activity);
+        self
+    }
+
+    async fn tell_proposed(&self, trade: Result<Trade, TradeError>) -> Result<Trade, TradeError> {
+        if let (Ok(trade), Some(activity)) = (&trade, &self.activity) {
+            activity.proposed(trade).await;
+        }
+        trade
+    }
+
+    async fn tell_answered(&self, trade: Result<Trade, TradeError>) -> Result<Trade, TradeError> {
+        if let (Ok(trade), Some(activity)) = (&trade, &self.activity) {
+            activity.answered(trade).await;
+        }
+        trade
     }
 
     /// Proposes a trade to another active user. Every failing rule is reported at once, on the
@@ -67,7 +89,8 @@ impl TradeService {
         let p = v.finish_with(proposal)?;
         let recipient = p.recipient.unwrap_or(caller.id);
         let created = self.trades.create(new_trade(&p, None, caller.id, recipient), None).await;
-        self.stored(created, &p, caller.id, recipient).await
+        let trade = self.stored(created, &p, caller.id, recipient).await;
+        self.tell_proposed(trade).await
     }
 
     /// One trade: its parties only.
@@ -90,13 +113,15 @@ impl TradeService {
     /// the trade put it, none does and the trade is cancelled (`ItemsChanged`).
     pub async fn accept(&self, caller: &Principal, id: TradeId, if_match: Option<i64>) -> Result<Trade, TradeError> {
         self.party_to(caller, id, Party::Recipient).await?;
-        settle(self.trades.accept(id, if_match, now()).await?, if_match)
+        let trade = settle(self.trades.accept(id, if_match, now()).await?, if_match);
+        self.tell_answered(trade).await
     }
 
     /// Declines a trade: its recipient.
     pub async fn decline(&self, caller: &Principal, id: TradeId, if_match: Option<i64>) -> Result<Trade, TradeError> {
         self.party_to(caller, id, Party::Recipient).await?;
-        settle(self.trades.close(id, TradeStatus::Declined, if_match, now()).await?, if_match)
+        let trade = settle(self.trades.close(id, TradeStatus::Declined, if_match, now()).await?, if_match);
+        self.tell_answered(trade).await
     }
 
     /// Cancels a trade: its proposer.
@@ -122,7 +147,8 @@ impl TradeService {
         }
         let p = v.finish_with(proposal)?;
         let created = self.trades.create(new_trade(&p, Some(id), caller.id, parent.proposer_id), Some(id)).await;
-        self.stored(created, &p, caller.id, parent.proposer_id).await
+        let trade = self.stored(created, &p, caller.id, parent.proposer_id).await;
+        self.tell_proposed(trade).await
     }
 
     /// One page of the market: other active users' tradeable items, newest first.

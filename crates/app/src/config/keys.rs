@@ -79,6 +79,8 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("SCHEDULE_SQLITE_BACKUP", "jobs", "schedule_sqlite_backup"),
     ("SCHEDULE_ORPHAN_BLOB_SWEEP", "jobs", "schedule_orphan_blob_sweep"),
     ("SCHEDULE_EXPIRE_TRADES", "jobs", "schedule_expire_trades"),
+    ("SCHEDULE_NOTIFICATION_REMINDERS", "jobs", "schedule_notification_reminders"),
+    ("SCHEDULE_NOTIFICATION_DIGEST", "jobs", "schedule_notification_digest"),
     ("GITHUB_WEBHOOK_SECRET", "webhooks", "github_secret"),
     ("STRIPE_WEBHOOK_SECRET", "webhooks", "stripe_secret"),
     ("WEBHOOK_ALLOW_PRIVATE_TARGETS", "webhooks", "allow_private_targets"),

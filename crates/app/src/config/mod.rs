@@ -404,6 +404,8 @@ impl Settings {
                     "sqlite-backup" => &jobs.schedule_sqlite_backup,
                     "orphan-blob-sweep" => &jobs.schedule_orphan_blob_sweep,
                     "expire-trades" => &jobs.schedule_expire_trades,
+                    "notification-reminders" => &jobs.schedule_notification_reminders,
+                    "notification-digest" => &jobs.schedule_notification_digest,
                     _ => &None,
                 };
                 let value = non_empty(setting);

@@ -265,6 +265,10 @@ pub struct JobsSection {
     #[serde(deserialize_with = "schedule_setting")]
     pub schedule_orphan_blob_sweep: Option<String>,
     pub schedule_expire_trades: Option<String>,
+    #[serde(deserialize_with = "schedule_setting")]
+    pub schedule_notification_reminders: Option<String>,
+    #[serde(deserialize_with = "schedule_setting")]
+    pub schedule_notification_digest: Option<String>,
 }
 
 impl Default for JobsSection {
@@ -283,6 +287,8 @@ impl Default for JobsSection {
             schedule_sqlite_backup: None,
             schedule_orphan_blob_sweep: None,
             schedule_expire_trades: None,
+            schedule_notification_reminders: None,
+            schedule_notification_digest: None,
         }
     }
 }

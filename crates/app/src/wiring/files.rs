@@ -27,7 +27,7 @@ use workbench_pdf::TypstPdfRenderer;
 use workbench_store::{Database, DieselFileRepository, DieselRenditionRepository, DieselShareLinkRepository};
 
 use crate::config::Settings;
-use crate::metrics::Metrics;
+use workbench_metrics::Metrics;
 
 /// The most tasks a task report lists; a report over more is refused as too long (narrow the
 /// filters) rather than rendered for minutes.

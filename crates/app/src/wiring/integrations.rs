@@ -16,7 +16,7 @@ use workbench_providers::{ApiKey, ProvidersConfig};
 use workbench_ratelimit::{LocalLimiter, Policy, RateLimiter, RedisLimiter};
 
 use crate::config::Settings;
-use crate::metrics::Metrics;
+use workbench_metrics::Metrics;
 
 pub fn service(
     settings: &Settings,

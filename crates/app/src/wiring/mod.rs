@@ -6,6 +6,7 @@ mod accounts;
 mod chat;
 mod files;
 mod integrations;
+mod notifications;
 mod operations;
 mod products;
 mod projects;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use workbench_http::idempotency::Idempotency;
 use workbench_http::{AppState, WebSettings};
 use workbench_jobs::JobQueue;
+use workbench_notifications::{ProjectNotices, ShareNotices, TradeNotices};
 use workbench_search::SavedSearchService;
 use workbench_store::{
     Database, DieselIdempotencyStore, DieselJobStore, DieselSavedSearchRepository, DieselWebhookStore,
@@ -34,7 +36,7 @@ pub use system_topic::relay as relay_system_topic;
 
 use crate::background::{self, Plan};
 use crate::config::Settings;
-use crate::metrics::Metrics;
+use workbench_metrics::Metrics;
 
 /// Everything one process runs, wired once.
 pub struct Wired {
@@ -63,17 +65,27 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
     let integrations = integrations::service(settings, redis.as_ref(), &metrics)?;
     let (catalogue, collection) = products::services(&db, catalogue_cache);
     let events_written = Arc::new(tokio::sync::Notify::new());
-    let tasks = tasks::service(&db, &accounts.authenticator, task_cache, events_written.clone());
-    let projects = projects::service(&db, &tasks);
-    let calendars = tasks::calendars(&db, &tasks);
+    // One job store per process: its wake-up signal is shared by whatever enqueues and the runtime.
+    let job_store = DieselJobStore::new(db.clone());
+    let jobs = JobQueue::new(Arc::new(job_store.clone()));
+    let hub = chat::hub(settings, bus.clone());
+    let (notifications, task_notices) =
+        notifications::service(settings, &db, &hub, bus.clone(), &accounts.authenticator, &jobs);
     let (chat, realtime) = chat::services(
         settings,
         &db,
         redis.as_ref(),
-        bus.clone(),
+        hub,
         &accounts.authenticator,
         accounts.repository.clone(),
+        |plain| notifications::chat(&notifications, plain, &accounts.authenticator),
     );
+    let tasks = tasks::service(&db, &accounts.authenticator, task_cache, events_written.clone())
+        .with_activity(task_notices.clone());
+    let (reminders, notification_access) =
+        notifications::reminders(&db, &jobs, &tasks, task_notices, &accounts.authenticator, &chat);
+    let projects = projects::service(&db, &tasks).notifying(Arc::new(ProjectNotices::new(notifications.clone())));
+    let calendars = tasks::calendars(&db, &tasks);
     let blobs = files::blobs(settings)?;
     let files = files::service(
         settings,
@@ -87,7 +99,8 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
             chat: &chat,
         },
     )?;
-    let shares = files::shares(&db, blobs.clone(), accounts.hasher.clone());
+    let shares = files::shares(&db, blobs.clone(), accounts.hasher.clone())
+        .with_activity(Arc::new(ShareNotices::new(notifications.clone())));
     let renditions = files::renditions(settings, &db, blobs.clone(), &files);
     let radio = radio::service(
         settings,
@@ -101,12 +114,9 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
             users: accounts.repository.clone(),
         },
     );
-    let trades = trades::service(&db);
+    let trades = trades::service(&db).with_activity(Arc::new(TradeNotices::new(notifications.clone())));
     let searches = SavedSearchService::new(Arc::new(DieselSavedSearchRepository::new(db.clone())));
-    // One job store per process: its wake-up signal is shared by whatever enqueues and the runtime.
-    let job_store = DieselJobStore::new(db.clone());
     let webhook_store = DieselWebhookStore::new(db.clone()).waking(job_store.waker());
-    let jobs = JobQueue::new(Arc::new(job_store.clone()));
     let plan = background::build(background::Parts {
         settings,
         db: &db,
@@ -120,6 +130,8 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         blobs,
         known_blobs: Arc::new(workbench_store::DieselFileRepository::new(db.clone())),
         trades: trades.clone(),
+        reminders: reminders.clone(),
+        notification_access,
         events_written,
     })?;
     let (webhooks, inbound) = webhooks::services(settings, &webhook_store);
@@ -142,6 +154,8 @@ pub async fn build(settings: &Settings, db: Database) -> anyhow::Result<Wired> {
         catalogue,
         collection,
         trades,
+        notifications,
+        reminders,
         files,
         shares,
         renditions,

@@ -14,7 +14,7 @@ use workbench_ratelimit::{LocalLimiter, Policy, RateLimiter, RedisLimiter};
 use workbench_store::Database;
 
 use crate::config::Settings;
-use crate::metrics::Metrics;
+use workbench_metrics::Metrics;
 
 /// How long a readiness check waits for each dependency.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -59,7 +59,7 @@ impl Operations for Deployment {
             Ok(counts) => self.metrics.set_queue_depth(&counts),
             Err(e) => tracing::warn!(error = %e, "could not count jobs for /metrics"),
         }
-        self.metrics.render(self.db.pool_state())
+        self.metrics.render(self.db.pool_state(), crate::telemetry::dropped_lines())
     }
 }
 

@@ -54,7 +54,7 @@ crates/http/src/groups.rs (a unit test there compares them).
 */}}
 {{- define "workbench.routeGroups" -}}
 auth: [auth, tokens]
-users: [users]
+users: [users, notifications]
 admin: [admin]
 tasks: [tasks, tags]
 products: [categories, products, user-products]
