@@ -3,7 +3,8 @@
 //! deadpool-redis pool); and the [`PrincipalCache`](workbench_users::PrincipalCache) port, in
 //! process on every instance and invalidated through the broadcast port ([`SharedPrincipalCache`]),
 //! and the personal access tokens' [`GrantCache`](workbench_tokens::GrantCache) likewise
-//! ([`SharedGrantCache`]);
+//! ([`SharedGrantCache`]), and the notifications domain's
+//! [`FollowsCache`](workbench_notifications::FollowsCache) ([`SharedFollowsCache`]);
 //! and the third-party answers' [`AnswerCache`](workbench_integrations::AnswerCache), in process
 //! ([`MemoryAnswerCache`]) or in Redis ([`RedisAnswerCache`]); and the products domain's
 //! [`CatalogueCache`](workbench_products::CatalogueCache), in process ([`MemoryCatalogueCache`])
@@ -17,6 +18,7 @@
 mod answers;
 mod catalogue;
 mod error;
+mod follows;
 mod grants;
 mod invalidated;
 mod memory;
@@ -30,6 +32,7 @@ pub use crate::redis::{RedisPool, RedisTaskCache, build_pool, connect, ping};
 pub use answers::{DEFAULT_ANSWER_CACHE_BYTES, MemoryAnswerCache, RedisAnswerCache};
 pub use catalogue::{MemoryCatalogueCache, RedisCatalogueCache};
 pub use error::CacheError;
+pub use follows::SharedFollowsCache;
 pub use grants::{SharedGrantCache, TOKEN_REVOKED};
 pub use memory::MemoryTaskCache;
 pub use principals::SharedPrincipalCache;
