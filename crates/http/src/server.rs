@@ -10,7 +10,7 @@ use actix_web::http::header;
 use actix_web::middleware::Condition;
 use actix_web::{App, HttpRequest, HttpResponse, ResponseError, web};
 use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::access_log::AccessLog;
 use crate::groups::RouteSet;
@@ -51,6 +51,12 @@ pub fn serve(
     let doc = crate::openapi::document_for(&routes);
     let methods = web::Data::new(MethodTable::from_document(&doc));
     let scopes = web::Data::new(ScopeTable::from_document(&doc));
+    // The document is served as the bytes it serialises to, made once and shared by every worker:
+    // handing Swagger UI the document itself kept a copy of the whole tree in each worker (about
+    // ten megabytes apiece) and serialised it again on every request.
+    let document =
+        web::Data::new(OpenApiJson(serde_json::to_vec(&doc).map(web::Bytes::from).map_err(std::io::Error::other)?));
+    drop(doc);
     let proxies = web::Data::new(limits.proxies.clone());
     let limits = web::Data::new(limits);
     let metrics = state.metrics.clone();
@@ -67,6 +73,7 @@ pub fn serve(
             .app_data(scopes.clone())
             .app_data(limits.clone())
             .app_data(proxies.clone())
+            .app_data(document.clone())
             .configure(|cfg| crate::extract::configure(cfg, max_json_bytes))
             // Outermost last; see `middleware` for what each layer does and why in this order.
             .wrap(Admission::new(limits.clone(), methods.clone(), state.clone()))
@@ -79,7 +86,8 @@ pub fn serve(
             .split_for_parts();
         // CalDAV, outside `/api/v1` and the OpenAPI document, with the tasks it serves.
         let app = if routes.serves("tasks") { app.configure(crate::caldav::configure) } else { app };
-        app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", doc.clone()))
+        app.service(SwaggerUi::new("/swagger-ui/{_:.*}").config(Config::new([OPENAPI_JSON])))
+            .route(OPENAPI_JSON, web::get().to(openapi_json))
             .service(web::redirect("/swagger-ui", "/swagger-ui/"))
             .default_service(web::to(no_route))
     };
@@ -93,6 +101,16 @@ pub fn serve(
     let graceful = server.graceful_shutdown_signal();
     let server = server.listen("workbench", listener, move || handoff::connections(app(), addr, graceful.clone()))?;
     Ok(server.run())
+}
+
+/// Where the OpenAPI document is served (and Swagger UI reads it).
+const OPENAPI_JSON: &str = "/api-docs/openapi.json";
+
+/// The OpenAPI document of the routes served, serialised.
+struct OpenApiJson(web::Bytes);
+
+async fn openapi_json(document: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok().content_type(header::ContentType::json()).body(document.0.clone())
 }
 
 /// CORS for the configured origins (`*` for any, without credentials).
