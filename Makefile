@@ -15,7 +15,7 @@ endif
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: fresh-check help run demo test lint doc check-links fmt openapi openapi-check build release bench bench-caldav bench-tokens bench-project bench-search bench-chat bench-radio ws-bench fuzz-api clean-data browser-test
+.PHONY: fresh-check help run demo test lint doc check-links fmt openapi openapi-check build release bench bench-caldav bench-tokens bench-project bench-latency bench-search bench-chat bench-radio ws-bench fuzz-api clean-data browser-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ bench-caldav: ## CalDAV beside Radicale 3 and Xandikos at 1,000 todos: PUT, init
 
 bench-tokens: ## A personal access token against a JWT on GET /tasks/{id}, same binary and task, alternating runs; figures in target/bench/tokens.md
 	./scripts/bench-tokens.sh
+
+bench-latency: ## The bench's `mixed` scenario at a fixed rate (RATE=1000 req/s) to Workbench, Go/Gin and Express, p50/p99/p99.9 without coordinated omission (needs ../shared/bench/setup.sh); figures in target/bench/latency-*/
+	./scripts/bench-latency.sh
 
 bench-search: ## GET /search with three qualifiers over 100,000 tasks on PostgreSQL: req/s, p50/p95/p99; figures in target/bench/search.md
 	./scripts/bench-search.sh
