@@ -115,6 +115,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The creation keys of the tasks of each side of a list and each status, kept by triggers on
+    /// `tasks` (the `task_status_keys` migration): a status-filtered page in creation order is a
+    /// range of the primary key. `side`: 0, the personal tasks `side_id` owns; 1, the personal
+    /// tasks assigned to `side_id` that it does not own; 2, the tasks of project `side_id`.
+    task_status_keys (side, side_id, status, created_at, task_id) {
+        side -> SmallInt,
+        side_id -> BigInt,
+        status -> Text,
+        created_at -> Timestamp,
+        task_id -> BigInt,
+    }
+}
+
+diesel::table! {
     /// The index of custom field values: `tasks.fields` mirrored by triggers, a row per value.
     task_field_values (task_id, field_id) {
         task_id -> BigInt,

@@ -1,6 +1,7 @@
 //! The paths a list page takes: sorted and cut by the database, merged side by side in creation
-//! order along each side's index, or read from one custom field's index in the same order; and
-//! the creation order's keys, read the same way.
+//! order along each side's index (or, for a status filter, along each side's status keys), or
+//! read from one custom field's index in the same order; and the creation order's keys, read the
+//! same way.
 
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -15,7 +16,7 @@ use super::row::TaskRow;
 use crate::AnyConnection;
 use crate::connection::Db;
 use crate::error::db;
-use crate::schema::{project_fields, task_field_values, tasks};
+use crate::schema::{project_fields, task_field_values, task_status_keys, tasks};
 
 /// Whether a page of `filter` is read side by side in creation order (see [`PageByCreation`]):
 /// sorted by `created_at`, and not narrowed by a tag or text, which their own indexes find faster
@@ -188,6 +189,13 @@ pub(super) fn page_statement(
         }
         return Some(sorted(tasks::table.into_boxed(), filter).filter(ids).select(TaskRow::as_select()));
     }
+    if let Some(sides) = status_sides(scope, filter) {
+        let ids = by_status(sides, filter, page, total);
+        if ids.sides.is_empty() {
+            return None;
+        }
+        return Some(sorted(tasks::table.into_boxed(), filter).filter(ids).select(TaskRow::as_select()));
+    }
     if !by_creation(filter) {
         let q = sorted(filtered(scope, filter, conn), filter).select(TaskRow::as_select());
         return Some(q.limit(page.limit()).offset(page.offset()));
@@ -212,6 +220,76 @@ pub(super) fn page_of(
         Some(statement) => statement.load(conn).map_err(db),
         None => Ok(Vec::new()),
     }
+}
+
+/// `task_status_keys.side`: the personal tasks a user owns.
+const OWNED: i16 = 0;
+/// `task_status_keys.side`: the personal tasks assigned to a user who does not own them.
+const ASSIGNED: i16 = 1;
+/// `task_status_keys.side`: a project's tasks.
+const PROJECT: i16 = 2;
+
+/// The status keys of each side of `scope` (see [`sides`]) and each status of `filter`, when a
+/// page of `filter` is read from them: a list in creation order whose only condition is one or
+/// more statuses (its total is a sum of counters), in a user's or a project's scope. Every task
+/// is walked in the moderators' scope, which has no side of its own here.
+///
+/// The walk of [`sides`] checks each task's status in the table: a deep page of one status read
+/// tens of thousands of task rows at 100,000 tasks. Each side's keys of one status are a range
+/// of `task_status_keys`'s primary key, in creation order, so a page reads the index entries up
+/// to its end from its nearer end and only its own task rows.
+fn status_sides(scope: &Resolved, filter: &TaskFilter) -> Option<Vec<task_status_keys::BoxedQuery<'static, Db>>> {
+    if filter.statuses.is_empty() || !counts::counted(filter) || !by_creation(filter) {
+        return None;
+    }
+    let keys: Vec<(i16, i64)> = match scope {
+        Resolved::All => return None,
+        Resolved::Project(project) => vec![(PROJECT, *project)],
+        Resolved::User { user, projects } => {
+            [(OWNED, *user), (ASSIGNED, *user)].into_iter().chain(projects.iter().map(|p| (PROJECT, *p))).collect()
+        }
+    };
+    let sides = keys.into_iter().flat_map(|(side, id)| {
+        filter.statuses.iter().map(move |status| {
+            task_status_keys::table
+                .filter(task_status_keys::side.eq(side))
+                .filter(task_status_keys::side_id.eq(id))
+                .filter(task_status_keys::status.eq(status.as_str()))
+                .into_boxed()
+        })
+    });
+    Some(sides.collect())
+}
+
+/// `(created_at, task_id)` of one side's tasks of one status, in the page's order, up to the
+/// page's end.
+type StatusSide = task_status_keys::BoxedQuery<'static, Db, (Timestamp, BigInt)>;
+
+/// The ids of page `page` of a list of `total` tasks read from `sides` ([`status_sides`]), from
+/// its nearer end.
+fn by_status(
+    sides: Vec<task_status_keys::BoxedQuery<'static, Db>>,
+    filter: &TaskFilter,
+    page: PageRequest,
+    total: i64,
+) -> PageByCreation<StatusSide> {
+    use task_status_keys::{created_at, task_id};
+    let (descending, offset, limit) = nearer_end(filter.sort.descending, page, total);
+    let end = offset.saturating_add(limit);
+    let alone = sides.len() == 1;
+    let sides = sides
+        .into_iter()
+        .map(|side| {
+            let side = if descending {
+                side.order((created_at.desc(), task_id.desc()))
+            } else {
+                side.order((created_at.asc(), task_id.asc()))
+            };
+            let side = side.select((created_at, task_id));
+            if alone { side.limit(limit).offset(offset) } else { side.limit(end) }
+        })
+        .collect();
+    PageByCreation { sides, id: "task_id", descending, limit, offset }
 }
 
 /// `(created_at, task_id)` of one field's values, in the page's order, up to the page's end.

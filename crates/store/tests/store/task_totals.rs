@@ -1,11 +1,15 @@
 //! A user's task totals: exact through every kind of change, when writes commit together, and
-//! in the creation order's list.
+//! in the creation order's list; and the status filter's pages, read from the status keys.
 
 use std::sync::Arc;
 
+use workbench_projects::ProjectId;
 use workbench_store::testing::{count_rows, execute_sql, instant, user};
-use workbench_store::{Database, DieselTaskRepository, engine_cases};
-use workbench_tasks::{CreationKey, CreationOrder, NewTask, Status, Task, TaskFilter, TaskRepository, TaskScope};
+use workbench_store::{Database, DieselBoardRepository, DieselTaskRepository, engine_cases};
+use workbench_tasks::{
+    BoardRepository, CreationKey, CreationOrder, NewTask, SortKey, Status, Task, TaskFilter, TaskId, TaskRepository,
+    TaskScope, TaskSort,
+};
 use workbench_users::UserId;
 
 use crate::tasks::*;
@@ -14,6 +18,7 @@ engine_cases!(
     totals_stay_exact_through_every_kind_of_change,
     totals_stay_exact_when_writes_commit_together,
     the_creation_order_is_every_task_oldest_first_with_the_total,
+    status_pages_hold_the_scopes_tasks_of_the_status_through_every_change,
 );
 
 async fn total(repo: &DieselTaskRepository, scope: TaskScope, statuses: &[Status]) -> u64 {
@@ -156,4 +161,102 @@ async fn the_creation_order_is_every_task_oldest_first_with_the_total(db: Databa
     assert_eq!((after.ids, after.total), (vec![tied.id], 3));
     let none_after = repo.creation_order(anns, Some(CreationKey::of(&tied)), 100).await.unwrap();
     assert_eq!((none_after.ids, none_after.last, none_after.total), (vec![], None, 3));
+}
+
+/// Every page of `scope` filtered by each status (and by two), in both orders and so from both
+/// ends, holds exactly the tasks of the unfiltered list with that status, in its order.
+async fn status_pages_agree_with_the_whole_list(repo: &DieselTaskRepository, scope: TaskScope) {
+    let everything = list(repo, scope, oldest_first(), page(1, 100)).await.items;
+    let sets: [&[Status]; 4] =
+        [&[Status::Pending], &[Status::InProgress], &[Status::Completed], &[Status::Pending, Status::Completed]];
+    for statuses in sets {
+        let oldest: Vec<TaskId> = everything.iter().filter(|t| statuses.contains(&t.status)).map(|t| t.id).collect();
+        for descending in [false, true] {
+            let filter = TaskFilter {
+                statuses: statuses.to_vec(),
+                sort: TaskSort { key: SortKey::CreatedAt, descending },
+                ..TaskFilter::default()
+            };
+            let mut read = Vec::new();
+            for n in 1..=oldest.len().div_ceil(2).max(1) as u64 {
+                let one = list(repo, scope, filter.clone(), page(n, 2)).await;
+                assert_eq!(one.total, oldest.len() as u64, "{scope:?} {statuses:?}: the total");
+                read.extend(one.items.iter().map(|t| t.id));
+            }
+            let expected: Vec<TaskId> =
+                if descending { oldest.iter().rev().copied().collect() } else { oldest.clone() };
+            assert_eq!(read, expected, "{scope:?} {statuses:?}, newest first: {descending}");
+        }
+    }
+}
+
+/// A change made to one task, given bob's id.
+type Change = fn(&mut Task, UserId);
+
+/// A status filter's page in creation order is read from the status keys that triggers keep
+/// beside the tasks (the `task_status_keys` migration), side by side: a user's own personal
+/// tasks, those assigned to them, their projects'. Through creates (some at the same instant),
+/// status changes, reassignments, moves into and out of a project and deletions, its pages hold
+/// what the whole list holds.
+async fn status_pages_hold_the_scopes_tasks_of_the_status_through_every_change(db: Database) {
+    let repo = repo(&db);
+    let (ann, bob) = (user(&db, "ann").await, user(&db, "bob").await);
+    for sql in [
+        format!(
+            "INSERT INTO projects (id, name, owner_id, created_at, updated_at) \
+             VALUES (1, 'P', {}, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            ann.id.0
+        ),
+        format!(
+            "INSERT INTO project_members (project_id, user_id, role, joined_at) \
+             VALUES (1, {}, 'admin', '2026-01-01 00:00:00')",
+            ann.id.0
+        ),
+    ] {
+        execute_sql(&db, sql).await.unwrap();
+    }
+    let bucket = DieselBoardRepository::new(db.clone()).buckets(ProjectId(1)).await.unwrap()[0].id;
+    let at = instant();
+    let mut made = Vec::new();
+    for i in 0..14 {
+        let status = Status::ALL[i % 3];
+        let mut task = NewTask { status, ..draft(&format!("t{i}")) };
+        match i % 4 {
+            0 => {}
+            1 => task.assignee_id = Some(bob.id),
+            2 => task.assignee_id = Some(ann.id),
+            _ => (task.project_id, task.bucket_id) = (Some(ProjectId(1)), Some(bucket)),
+        }
+        let owner = if i % 5 == 4 { &bob } else { &ann };
+        if i % 5 == 4 {
+            task.assignee_id = Some(ann.id);
+        }
+        made.push(create_at(&repo, owner, task, at + secs(i as i64 / 3)).await);
+    }
+    let scopes = [TaskScope::InvolvedUser(ann.id), TaskScope::InvolvedUser(bob.id), TaskScope::Project(ProjectId(1))];
+    for scope in scopes {
+        status_pages_agree_with_the_whole_list(&repo, scope).await;
+    }
+
+    let later = at + secs(60);
+    let changes: [(usize, Change); 5] = [
+        (0, |t, _| t.status = Status::Completed),
+        (1, |t, _| t.assignee_id = None),
+        (2, |t, bob| (t.assignee_id, t.status) = (Some(bob), Status::InProgress)),
+        (3, |t, _| (t.project_id, t.bucket_id, t.status) = (None, None, Status::Pending)),
+        (4, |t, _| t.status = Status::Completed),
+    ];
+    for (i, change) in changes {
+        let task = &made[i];
+        assert!(stored_over(&repo, changed(task, later, |t| change(t, bob.id)), task.version).await, "change {i}");
+    }
+    let mut moved = find(&repo, made[5].id).await.unwrap();
+    let version = moved.version;
+    (moved.project_id, moved.bucket_id, moved.assignee_id) = (Some(ProjectId(1)), Some(bucket), None);
+    assert!(stored_over(&repo, changed(&moved, later, |_| {}), version).await, "a move into the project");
+    assert!(repo.delete(made[6].id, None).await.unwrap());
+    assert!(repo.delete(made[7].id, None).await.unwrap());
+    for scope in scopes {
+        status_pages_agree_with_the_whole_list(&repo, scope).await;
+    }
 }
