@@ -53,7 +53,60 @@ macro_rules! row {
 ///
 /// `walk` serves every backend, bounded by each field's type: two fields whose types differ only
 /// in a lifetime (`&'a str` and `&'static str`) make those bounds ambiguous, so give them one.
+///
+/// Followed by `columns Name;`, it also declares `Name`: the same values for many rows, one
+/// `Vec` per column, whose `walk` binds each as a PostgreSQL array (`unnest(...)`'s arguments),
+/// so that one statement of fixed text writes a whole batch of rows.
 macro_rules! values {
+    (
+        $(#[$meta:meta])*
+        struct $name:ident $(<$lt:lifetime>)? {
+            $first:ident: $first_ty:ty => $first_sql:ty
+            $(, $field:ident: $ty:ty => $sql:ty)* $(,)?
+        }
+        $(#[$cols_meta:meta])*
+        columns $cols:ident;
+    ) => {
+        $crate::columns::values! {
+            $(#[$meta])*
+            struct $name $(<$lt>)? { $first: $first_ty => $first_sql $(, $field: $ty => $sql)* }
+        }
+
+        $(#[$cols_meta])*
+        struct $cols $(<$lt>)? {
+            $first: Vec<$first_ty>,
+            $($field: Vec<$ty>,)*
+        }
+
+        impl $(<$lt>)? $cols $(<$lt>)? {
+            /// `column = v.column, ...`: an `UPDATE ... FROM v`'s `SET`, `v` the rows unnested.
+            const ASSIGNED_FROM_V: &'static str =
+                concat!(stringify!($first), " = v.", stringify!($first) $(, ", ", stringify!($field), " = v.", stringify!($field))*);
+
+            fn with_capacity(rows: usize) -> Self {
+                Self { $first: Vec::with_capacity(rows), $($field: Vec::with_capacity(rows),)* }
+            }
+
+            fn push(&mut self, row: $name $(<$lt>)?) {
+                self.$first.push(row.$first);
+                $(self.$field.push(row.$field);)*
+            }
+
+            /// One array bind per column, separated by commas, in the order of the row's
+            /// `COLUMNS`.
+            fn walk<'b>(
+                &'b self,
+                out: &mut diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+            ) -> diesel::QueryResult<()> {
+                out.push_bind_param::<diesel::sql_types::Array<$first_sql>, _>(&self.$first)?;
+                $(
+                    out.push_sql(", ");
+                    out.push_bind_param::<diesel::sql_types::Array<$sql>, _>(&self.$field)?;
+                )*
+                Ok(())
+            }
+        }
+    };
     (
         $(#[$meta:meta])*
         struct $name:ident $(<$lt:lifetime>)? {

@@ -20,6 +20,8 @@ use crate::error::db;
 use crate::outbox::{NewEventRow, audience_json, record_in};
 use crate::schema::tasks;
 
+pub(super) mod batch;
+
 /// The lower-cased text that the `q` filter matches against. Folded here rather than in SQL
 /// because SQLite's `lower()` only folds ASCII.
 fn search_text(title: &str, description: Option<&str>) -> String {
@@ -65,6 +67,8 @@ values! {
         position: Option<i64> => Nullable<BigInt>,
         fields: String => Text,
     }
+    /// Many tasks' values, a batch's: see [`batch`].
+    columns TaskColumns;
 }
 
 impl<'a> TaskValues<'a> {

@@ -1,13 +1,16 @@
 //! Task creates and updates as group commit's writes: a batch shares one transaction, and on
 //! PostgreSQL counts itself.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
+
 use diesel::prelude::*;
 use workbench_core::RepositoryError;
 use workbench_events::TaskEvent;
 use workbench_tasks::{Task, next_occurrence};
 
 use super::counts::{CountChanges, Counted};
-use super::statements::{EventValues, insert_follow_up, insert_recorded, update_recorded};
+use super::statements::{EventValues, batch, insert_follow_up, insert_recorded, update_recorded};
 use crate::AnyConnection;
 use crate::database::write_transaction;
 use crate::error::db;
@@ -43,6 +46,33 @@ impl TaskWrite {
         Self::Update { task, before: Counted::of(before), expected_version: before.version, event, follow_up }
     }
 
+    fn task(&self) -> &Task {
+        match self {
+            Self::Create { task, .. } | Self::Update { task, .. } => task,
+        }
+    }
+
+    fn event(&self) -> &EventValues {
+        match self {
+            Self::Create { event, .. } | Self::Update { event, .. } => event,
+        }
+    }
+
+    /// The write, with `event` (its own, with its audience) for the outbox.
+    fn apply_with(&self, conn: &mut AnyConnection, event: &EventValues) -> Result<TaskWritten, RepositoryError> {
+        match self {
+            Self::Create { task, .. } => insert_recorded(conn, task, event).map(TaskWritten::Created),
+            Self::Update { task, expected_version, follow_up, .. } => {
+                let applied = update_recorded(conn, task, *expected_version, event)?;
+                let follow_up = match follow_up.as_deref().filter(|_| applied) {
+                    Some(next) => insert_follow_up(conn, next)?,
+                    None => None,
+                };
+                Ok(TaskWritten::Updated(applied, follow_up))
+            }
+        }
+    }
+
     /// Adds what the write did, as `written`, to the counters' changes.
     fn count(&self, written: &TaskWritten, changes: &mut CountChanges) {
         match (self, written) {
@@ -63,41 +93,42 @@ impl Write for TaskWrite {
     type Output = TaskWritten;
 
     fn apply(&self, conn: &mut AnyConnection) -> Result<TaskWritten, RepositoryError> {
-        match self {
-            Self::Create { task, event } => {
-                let event = event.for_members(conn, task)?;
-                insert_recorded(conn, task, &event).map(TaskWritten::Created)
-            }
-            Self::Update { task, expected_version, event, follow_up, .. } => {
-                let event = event.for_members(conn, task)?;
-                let applied = update_recorded(conn, task, *expected_version, &event)?;
-                let follow_up = match follow_up.as_deref().filter(|_| applied) {
-                    Some(next) => insert_follow_up(conn, next)?,
-                    None => None,
-                };
-                Ok(TaskWritten::Updated(applied, follow_up))
-            }
-        }
+        let event = self.event().for_members(conn, self.task())?;
+        self.apply_with(conn, &event)
     }
 
-    /// On PostgreSQL, the batch counts itself (see [`CountChanges`]): the count triggers skip
-    /// the rows of a transaction that set `workbench.counted`.
+    /// On PostgreSQL, the batch's creates are one statement and its updates another (see
+    /// `statements::batch`), and the batch counts itself (see [`CountChanges`]): the count
+    /// triggers skip the rows of a transaction that set `workbench.counted`. What one statement
+    /// cannot take runs after them one by one: a task's second update in the batch, an update
+    /// that may make a next occurrence, and a lone create or update.
     fn apply_together(conn: &mut AnyConnection, writes: &[Self]) -> Result<Vec<TaskWritten>, RepositoryError> {
         if matches!(conn, AnyConnection::Sqlite(_)) {
             return writes.iter().map(|write| write.apply(conn)).collect();
         }
         diesel::sql_query("SET LOCAL workbench.counted = 'on'").execute(conn).map_err(db)?;
+        // Each with its audience, a project's members as they are in this transaction.
+        let events =
+            writes.iter().map(|write| write.event().for_members(conn, write.task())).collect::<Result<Vec<_>, _>>()?;
+        let mut written: Vec<Option<TaskWritten>> = writes.iter().map(|_| None).collect();
+        if let AnyConnection::Postgresql(pg) = conn {
+            create_together(pg, writes, &events, &mut written)?;
+            update_together(pg, writes, &events, &mut written)?;
+        }
         let mut changes = CountChanges::default();
-        let mut written = Vec::with_capacity(writes.len());
-        for write in writes {
-            let output = write.apply(conn)?;
+        let mut outputs = Vec::with_capacity(writes.len());
+        for ((write, event), output) in writes.iter().zip(&events).zip(written) {
+            let output = match output {
+                Some(output) => output,
+                None => write.apply_with(conn, event)?,
+            };
             write.count(&output, &mut changes);
-            written.push(output);
+            outputs.push(output);
         }
         if let AnyConnection::Postgresql(pg) = conn {
             changes.append(pg)?;
         }
-        Ok(written)
+        Ok(outputs)
     }
 
     /// As the trait's, but an update that may make a next occurrence takes a transaction on
@@ -118,4 +149,58 @@ impl Write for TaskWrite {
             Self::Update { task, .. } => task.id.0,
         }
     }
+}
+
+/// The batch's creates, if more than one, as one statement: their outcomes into `written`.
+fn create_together(
+    conn: &mut PgConnection,
+    writes: &[TaskWrite],
+    events: &[Cow<'_, EventValues>],
+    written: &mut [Option<TaskWritten>],
+) -> Result<(), RepositoryError> {
+    let creates: Vec<usize> = (0..writes.len()).filter(|&i| matches!(writes[i], TaskWrite::Create { .. })).collect();
+    if creates.len() > 1 {
+        let rows: Vec<_> = creates.iter().map(|&i| (writes[i].task(), &*events[i])).collect();
+        for (&i, created) in creates.iter().zip(batch::insert_tasks(conn, &rows)?) {
+            written[i] = Some(TaskWritten::Created(created));
+        }
+    }
+    Ok(())
+}
+
+/// If the batch holds more than one update: locks every updated task, in id order, and applies
+/// the first update of each task that cannot make a next occurrence, as one statement; their
+/// outcomes into `written`. The others run after it, one by one, on rows already locked.
+fn update_together(
+    conn: &mut PgConnection,
+    writes: &[TaskWrite],
+    events: &[Cow<'_, EventValues>],
+    written: &mut [Option<TaskWritten>],
+) -> Result<(), RepositoryError> {
+    let locked: Vec<i64> = writes
+        .iter()
+        .filter_map(|write| match write {
+            TaskWrite::Update { task, .. } => Some(task.id.0),
+            TaskWrite::Create { .. } => None,
+        })
+        .collect();
+    if locked.len() < 2 {
+        return Ok(());
+    }
+    let mut seen = HashSet::new();
+    let (together, rows): (Vec<usize>, Vec<_>) = writes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, write)| match write {
+            TaskWrite::Update { task, expected_version, follow_up: None, .. } if seen.insert(task.id.0) => {
+                Some((i, (task, *expected_version, &*events[i])))
+            }
+            _ => None,
+        })
+        .unzip();
+    let applied = batch::update_tasks(conn, locked, &rows)?;
+    for i in together {
+        written[i] = Some(TaskWritten::Updated(applied.contains(&writes[i].task().id.0), None));
+    }
+    Ok(())
 }

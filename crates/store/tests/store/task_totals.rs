@@ -7,8 +7,8 @@ use workbench_projects::ProjectId;
 use workbench_store::testing::{count_rows, execute_sql, instant, user};
 use workbench_store::{Database, DieselBoardRepository, DieselTaskRepository, engine_cases};
 use workbench_tasks::{
-    BoardRepository, CreationKey, CreationOrder, NewTask, SortKey, Status, Task, TaskFilter, TaskId, TaskRepository,
-    TaskScope, TaskSort,
+    BoardRepository, CreationKey, CreationOrder, NewTask, Recurrence, SortKey, Status, Task, TaskFilter, TaskId,
+    TaskRepository, TaskScope, TaskSort,
 };
 use workbench_users::UserId;
 
@@ -114,10 +114,30 @@ async fn totals_stay_exact_when_writes_commit_together(db: Database) {
             _ => None,
         };
         let status = [Status::Pending, Status::InProgress, Status::Completed][(n % 3) as usize];
-        let task = NewTask { status, assignee_id: assignee, ..draft(&format!("together {n}")) };
-        creates.spawn(async move { create_at(&repo, &owner, task, instant() + secs(n)).await });
+        // Every sixth is pending and recurs: completing it below makes its next occurrence.
+        let recurrence = (n % 6 == 0).then(|| Recurrence::parse("FREQ=DAILY").unwrap());
+        let due_date = recurrence.as_ref().map(|_| instant() + days(1));
+        let task = NewTask { status, assignee_id: assignee, recurrence, due_date, ..draft(&format!("together {n}")) };
+        creates.spawn(async move { (n, owner.id, create_at(&repo, &owner, task, instant() + secs(n)).await) });
     }
-    let created: Vec<Task> = creates.join_all().await;
+    let created: Vec<Task> = creates
+        .join_all()
+        .await
+        .into_iter()
+        .map(|(n, owner, task)| {
+            // Written together (one statement on PostgreSQL), each answered with its own task.
+            assert_eq!((task.title.as_str(), task.owner_id), (format!("together {n}").as_str(), owner));
+            task
+        })
+        .collect();
+    for task in &created {
+        assert_eq!(find(&repo, task.id).await.as_ref(), Some(task), "stored as answered");
+        let its_event = format!(
+            "outbox WHERE event = 'task.created' AND subject_id = {} AND payload LIKE '%\"{}\"%'",
+            task.id.0, task.title
+        );
+        assert_eq!(count_rows(&db, &its_event).await, 1, "its own event, once");
+    }
     for who in [ann.id, bob.id] {
         assert_eq!(totals(&repo, TaskScope::InvolvedUser(who)).await, counted_by_hand(&db, who).await);
     }
@@ -131,9 +151,33 @@ async fn totals_stay_exact_when_writes_commit_together(db: Database) {
                 t.assignee_id = if t.assignee_id == Some(bob.id) { Some(ann.id) } else { Some(bob.id) };
             }
         });
-        updates.spawn(async move { stored_over(&repo, moved, task.version).await });
+        updates.spawn(async move { (stored_over(&repo, moved.clone(), task.version).await, moved) });
     }
-    assert!(updates.join_all().await.into_iter().all(|stored| stored));
+    let moved: Vec<Task> = updates
+        .join_all()
+        .await
+        .into_iter()
+        .map(|(stored, moved)| {
+            assert!(stored);
+            moved
+        })
+        .collect();
+    for task in &moved {
+        assert_eq!(find(&repo, task.id).await.as_ref(), Some(task), "each update stored whole");
+        let its_event = format!(
+            "outbox WHERE event = 'task.updated' AND subject_id = {} AND payload LIKE '%\"{}\"%'",
+            task.id.0,
+            task.status.as_str()
+        );
+        assert_eq!(count_rows(&db, &its_event).await, 1, "its own event, once");
+        let next = format!("tasks WHERE previous_id = {}", task.id.0);
+        let recurring_completed = task.recurrence.is_some() && task.status == Status::Completed;
+        assert_eq!(
+            count_rows(&db, &next).await,
+            i64::from(recurring_completed),
+            "a recurring task completed in a batch: one next occurrence"
+        );
+    }
     for who in [ann.id, bob.id] {
         assert_eq!(totals(&repo, TaskScope::InvolvedUser(who)).await, counted_by_hand(&db, who).await);
     }
