@@ -153,6 +153,20 @@ async fn blocked_follows_the_blockers(db: Database) {
     relations.relate(RelationKind::BlockedBy.stored(c, b), now()).await.unwrap();
     let before = find(c).await;
     assert!(before.blocked);
+    // What a change of `a`'s completion changes with it: the tasks it blocks and its subtasks,
+    // read in one statement.
+    let sub = {
+        let mut task = draft("a's subtask");
+        task.project_id = Some(ProjectId(1));
+        let record = NewTaskRecord { task, owner_id: owner.id, completed_at: None, created_at: now() };
+        repo.create(record).await.unwrap().id
+    };
+    relations.relate(RelationKind::Subtask.stored(a, sub), now()).await.unwrap();
+    let mut dependants = relations.dependants(a).await.unwrap();
+    dependants.sort();
+    assert_eq!(dependants, [c, sub]);
+    assert_eq!(relations.dependants(b).await.unwrap(), [c]);
+    assert_eq!(relations.dependants(c).await.unwrap(), []);
 
     // Completing one blocker leaves the other; completing both frees it, and each change moves
     // its version on (a cached copy of it is stale).
