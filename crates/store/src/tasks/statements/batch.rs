@@ -20,9 +20,8 @@ use workbench_core::RepositoryError;
 use workbench_events::TaskEvent;
 use workbench_tasks::Task;
 
-use super::{EventValues, TaskColumns, TaskValues};
+use super::{EventValues, TaskColumns, TaskRow, TaskRowSqlType, TaskValues};
 use crate::error::db;
-use crate::tasks::row::{TaskRow, TaskRowSqlType};
 
 /// The outbox rows of a batch, one array per column; the event's name is the batch's.
 struct EventColumns<'a> {
@@ -166,7 +165,7 @@ impl QueryFragment<Pg> for UpdateTasks<'_> {
 
 /// Inserts `creates` (each a new task and its event) in one statement: the tasks as stored, in
 /// the same order.
-pub(in crate::tasks) fn insert_tasks(
+pub(crate) fn insert_tasks(
     conn: &mut PgConnection,
     creates: &[(&Task, &EventValues)],
 ) -> Result<Vec<Task>, RepositoryError> {
@@ -203,7 +202,7 @@ pub(in crate::tasks) fn insert_tasks(
 /// Applies `updates` (each a task, the version it expects stored, and its event) in one
 /// statement, after locking every task in `locked` (which holds theirs); the ids of the tasks
 /// whose update applied. The updates' tasks must differ.
-pub(in crate::tasks) fn update_tasks(
+pub(crate) fn update_tasks(
     conn: &mut PgConnection,
     locked: Vec<i64>,
     updates: &[(&Task, i64, &EventValues)],
