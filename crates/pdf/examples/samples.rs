@@ -12,7 +12,7 @@ use workbench_pdf::TypstPdfRenderer;
 fn main() -> anyhow::Result<()> {
     let dir = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "/tmp/pdf-samples".into()));
     std::fs::create_dir_all(&dir)?;
-    let renderer = TypstPdfRenderer::new()?;
+    let renderer = TypstPdfRenderer::new();
     for (name, document) in [("invoice", invoice()?), ("profile", profile()), ("task_report", task_report())] {
         let pdf = renderer.render_sync(&document)?;
         std::fs::write(dir.join(format!("{name}.pdf")), pdf.bytes)?;

@@ -20,7 +20,7 @@ mod world;
 
 use std::fmt;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -59,6 +59,12 @@ const FONT_FILES: [&[u8]; 3] = [
     include_bytes!("../fonts/DroidSansFallbackFull.ttf"),
 ];
 
+/// The embedded fonts, read at the first render, once for the process: reading one walks its
+/// whole character map (the fallback font's is tens of thousands of glyphs), which at start
+/// brought megabytes of the binary and the fonts' tables into a server that may never render.
+static FONTS: LazyLock<Vec<Font>> =
+    LazyLock::new(|| FONT_FILES.iter().flat_map(|bytes| Font::iter(typst::foundations::Bytes::new(*bytes))).collect());
+
 /// The [`PdfRenderer`] of Workbench. Cheap to clone; clones share the fonts and the limit on
 /// concurrent renders.
 #[derive(Clone)]
@@ -71,7 +77,6 @@ pub struct TypstPdfRenderer {
 
 #[derive(Clone)]
 struct Inner {
-    fonts: Vec<Font>,
     templates: Templates,
     max_pages: usize,
     time_limit: Duration,
@@ -80,38 +85,32 @@ struct Inner {
 impl fmt::Debug for TypstPdfRenderer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TypstPdfRenderer")
-            .field("fonts", &self.inner.fonts.len())
+            .field("fonts", &FONT_FILES.len())
             .field("max_pages", &self.inner.max_pages)
             .field("time_limit", &self.inner.time_limit)
             .finish_non_exhaustive()
     }
 }
 
+impl Default for TypstPdfRenderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TypstPdfRenderer {
     /// A renderer with the embedded fonts and templates, [`DEFAULT_MAX_PAGES`] and
-    /// [`DEFAULT_RENDER_TIME_LIMIT`].
-    ///
-    /// Fails only if an embedded font cannot be read, which the tests rule out.
-    pub fn new() -> Result<Self, PdfError> {
-        let fonts: Vec<Font> =
-            FONT_FILES.iter().flat_map(|bytes| Font::iter(typst::foundations::Bytes::new(*bytes))).collect();
-        if fonts.len() != FONT_FILES.len() {
-            return Err(PdfError::Failed(anyhow::anyhow!(
-                "read {} of the {} embedded fonts",
-                fonts.len(),
-                FONT_FILES.len()
-            )));
-        }
+    /// [`DEFAULT_RENDER_TIME_LIMIT`]. The fonts are read at the first render.
+    pub fn new() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
-                fonts,
                 templates: Templates::new(),
                 max_pages: DEFAULT_MAX_PAGES,
                 time_limit: DEFAULT_RENDER_TIME_LIMIT,
             }),
             permits: Arc::new(Semaphore::new(cores)),
-        })
+        }
     }
 
     /// The same renderer refusing documents longer than `max_pages`.
@@ -158,13 +157,16 @@ impl TypstPdfRenderer {
             return Err(PdfError::TooLong { pages: at_least, max });
         }
 
-        let world = TemplateWorld::new(
-            &self.inner.templates,
-            &self.inner.fonts,
-            document.template(),
-            inputs::of(document),
-            deadline,
-        );
+        let fonts = FONTS.as_slice();
+        if fonts.len() != FONT_FILES.len() {
+            return Err(PdfError::Failed(anyhow::anyhow!(
+                "read {} of the {} embedded fonts",
+                fonts.len(),
+                FONT_FILES.len()
+            )));
+        }
+        let world =
+            TemplateWorld::new(&self.inner.templates, fonts, document.template(), inputs::of(document), deadline);
         // Nothing of the compilation outlives an unwinding out of it but the memo cache, which
         // only ever holds finished results.
         let compiled = std::panic::catch_unwind(AssertUnwindSafe(|| typst::compile::<PagedDocument>(&world).output));

@@ -145,7 +145,7 @@ fn task_report(rows: usize) -> PdfDocument {
 }
 
 fn renderer() -> TypstPdfRenderer {
-    TypstPdfRenderer::new().unwrap()
+    TypstPdfRenderer::new()
 }
 
 #[test]

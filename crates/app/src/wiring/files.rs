@@ -63,7 +63,7 @@ pub fn service(settings: &Settings, parts: FilesParts<'_>) -> anyhow::Result<Fil
         blobs,
         media,
         sniffer: Arc::new(AllowlistSniffer),
-        pdf: Arc::new(TypstPdfRenderer::new()?),
+        pdf: Arc::new(TypstPdfRenderer::new()),
         targets: Arc::new(Targets { tasks: tasks.clone(), collection: collection.clone(), chat: chat.clone() }),
         sources: Arc::new(Reports { users: users.clone(), tasks: tasks.clone() }),
         scratch,
