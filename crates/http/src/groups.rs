@@ -13,7 +13,11 @@
 
 use std::fmt;
 
-use utoipa_actix_web::service_config::ServiceConfig;
+use actix_web::Route;
+use actix_web::dev::HttpServiceFactory;
+use actix_web::web;
+use utoipa_actix_web::OpenApiFactory;
+use utoipa_actix_web::service_config::ServiceConfig as DocumentedConfig;
 
 /// A named group of routes under `/api/v1`: what a deployment can run as a service of its own.
 #[derive(Debug)]
@@ -45,10 +49,77 @@ pub const GROUPS: &[RouteGroup] = &[
     RouteGroup { name: "realtime", prefixes: &["/ws", "/chat", "/system"] },
 ];
 
+/// Where routes are registered: into a serving app, or into the app the OpenAPI document is
+/// collected from. The same registration functions feed both, so a route cannot be served without
+/// being documented; but only the document needs each route's paths and schemas, built as an
+/// OpenAPI tree per route and merged. The document is built once per process
+/// ([`crate::openapi::document_for`]); the workers register their routes as plain actix services,
+/// sparing each of them that tree (tens of megabytes of allocations, which an idle worker's
+/// allocator would keep as resident memory).
+pub enum Registrar<'a, 'c> {
+    /// A worker's app: the routes are served.
+    Served(&'a mut web::ServiceConfig),
+    /// The document's app: the routes are collected with their paths and schemas.
+    Documented(&'a mut DocumentedConfig<'c>),
+}
+
+impl fmt::Debug for Registrar<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Served(_) => "Registrar::Served",
+            Self::Documented(_) => "Registrar::Documented",
+        })
+    }
+}
+
+impl Registrar<'_, '_> {
+    /// Registers a documented handler (a `#[utoipa::path]` function).
+    pub fn service<F>(&mut self, factory: F) -> &mut Self
+    where
+        F: HttpServiceFactory + OpenApiFactory + 'static,
+    {
+        match self {
+            Self::Served(cfg) => {
+                cfg.service(factory);
+            }
+            Self::Documented(cfg) => {
+                cfg.service(factory);
+            }
+        }
+        self
+    }
+
+    /// Registers a route that is served but not an API operation (it stays out of the document).
+    pub fn route(&mut self, path: &str, route: Route) -> &mut Self {
+        match self {
+            Self::Served(cfg) => {
+                cfg.route(path, route);
+            }
+            Self::Documented(cfg) => {
+                cfg.route(path, route);
+            }
+        }
+        self
+    }
+
+    /// Registers what `register` registers under the path prefix `path`.
+    pub fn scope(&mut self, path: &'static str, register: impl FnOnce(Registrar<'_, '_>)) -> &mut Self {
+        match self {
+            Self::Served(cfg) => {
+                cfg.service(web::scope(path).configure(|cfg| register(Registrar::Served(cfg))));
+            }
+            Self::Documented(cfg) => {
+                cfg.service(utoipa_actix_web::scope(path).configure(|cfg| register(Registrar::Documented(cfg))));
+            }
+        }
+        self
+    }
+}
+
 /// Where a domain registers its routes: only those under the prefixes of the groups this process
 /// serves are registered (and so documented, and answered).
 pub struct Routes<'a, 'c> {
-    cfg: &'a mut ServiceConfig<'c>,
+    cfg: Registrar<'a, 'c>,
     served: &'a RouteSet,
 }
 
@@ -60,23 +131,23 @@ impl fmt::Debug for Routes<'_, '_> {
 
 impl<'a, 'c> Routes<'a, 'c> {
     /// Registration into `cfg` of the routes of the groups `served`.
-    pub fn new(cfg: &'a mut ServiceConfig<'c>, served: &'a RouteSet) -> Self {
+    pub fn new(cfg: Registrar<'a, 'c>, served: &'a RouteSet) -> Self {
         Self { cfg, served }
     }
 
-    /// The configuration to register routes whose paths start with `prefix` (a first segment
-    /// under `/api/v1`, with its slash), or `None` when this process does not serve its group.
+    /// Where to register routes whose paths start with `prefix` (a first segment under
+    /// `/api/v1`, with its slash), or `None` when this process does not serve its group.
     /// Within one call, fixed paths go before the templated paths that would claim them
     /// (`/tasks/stats` before `/tasks/{id}`).
     ///
     /// # Panics
     /// When `prefix` belongs to no group: every path must be routable by the gateway.
-    pub fn under(&mut self, prefix: &str) -> Option<&mut ServiceConfig<'c>> {
+    pub fn under(&mut self, prefix: &str) -> Option<&mut Registrar<'a, 'c>> {
         let group = GROUPS
             .iter()
             .find(|g| g.prefixes.contains(&prefix))
             .unwrap_or_else(|| panic!("{prefix} belongs to no route group: add it to GROUPS"));
-        self.served.0.contains(&group.name).then_some(&mut *self.cfg)
+        self.served.0.contains(&group.name).then_some(&mut self.cfg)
     }
 }
 

@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use crate::files::dto::{BitrateSchema, InvoiceDataSchema, TaskReportData, TaskStatusListSchema};
-use crate::groups::RouteSet;
+use crate::groups::{Registrar, RouteSet};
 use crate::problem::Problem;
 use crate::responses::{
     AdminRoute, BadRequest, Forbidden, InsufficientScope, NotFound, PreconditionFailed, TooManyRequests, Unauthorized,
@@ -132,8 +132,8 @@ pub fn document_for(routes: &RouteSet) -> Document {
     let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(routes::operational)
-        .configure(|cfg| routes::api(cfg, routes))
+        .configure(|cfg| routes::operational(&mut Registrar::Documented(cfg)))
+        .configure(|cfg| routes::api(&mut Registrar::Documented(cfg), routes))
         .split_for_parts();
     RateLimited.modify(&mut doc);
     crate::scopes::show_required_scopes(&mut doc);

@@ -1,14 +1,11 @@
 //! Registering the API: every domain's routes under `/api/v1` (for the groups a process serves,
 //! see [`crate::groups`]), and the operational routes every process serves.
 
-use utoipa_actix_web::scope;
-use utoipa_actix_web::service_config::ServiceConfig;
-
 use crate::DOMAINS;
-use crate::groups::{RouteSet, Routes};
+use crate::groups::{Registrar, RouteSet, Routes};
 
 /// Registers the routes of every group `served` (relative to `/api/v1`).
-fn register(cfg: &mut ServiceConfig, served: &RouteSet) {
+fn register(cfg: Registrar<'_, '_>, served: &RouteSet) {
     let mut routes = Routes::new(cfg, served);
     for domain in DOMAINS {
         domain(&mut routes);
@@ -16,9 +13,9 @@ fn register(cfg: &mut ServiceConfig, served: &RouteSet) {
 }
 
 /// The versioned API, under `/api/v1`: the route groups of `routes` (see [`crate::groups::GROUPS`]).
-pub fn api(cfg: &mut ServiceConfig, routes: &RouteSet) {
+pub fn api(cfg: &mut Registrar<'_, '_>, routes: &RouteSet) {
     if !routes.is_empty() {
-        cfg.service(scope("/api/v1").configure(|cfg| register(cfg, routes)));
+        cfg.scope("/api/v1", |cfg| register(cfg, routes));
     }
     // Share links are handed to people, so they are short and unversioned; the files group
     // serves them (the gateway sends `/s/` there too).
@@ -32,7 +29,7 @@ pub fn api(cfg: &mut ServiceConfig, routes: &RouteSet) {
 
 /// Health, readiness, metrics and the live dashboard, outside the versioned API: every process
 /// serves them, whatever its route groups.
-pub fn operational(cfg: &mut ServiceConfig) {
+pub fn operational(cfg: &mut Registrar<'_, '_>) {
     cfg.service(crate::health::health)
         .service(crate::health::ready)
         .service(crate::health::metrics)

@@ -9,11 +9,10 @@ use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::Condition;
 use actix_web::{App, HttpRequest, HttpResponse, ResponseError, web};
-use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::access_log::AccessLog;
-use crate::groups::RouteSet;
+use crate::groups::{Registrar, RouteSet};
 use crate::handoff;
 use crate::limits::Limits;
 use crate::methods::MethodTable;
@@ -66,7 +65,7 @@ pub fn serve(
     let max_json_bytes = settings.max_json_bytes;
 
     let app = move || {
-        let (app, _) = App::new()
+        let app = App::new()
             .app_data(state.clone())
             .app_data(access.clone())
             .app_data(methods.clone())
@@ -80,10 +79,8 @@ pub fn serve(
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(CompressWhenAsked)
             .wrap(Edge::new(metrics.clone(), access.clone()))
-            .into_utoipa_app()
-            .configure(routes::operational)
-            .configure(|cfg| routes::api(cfg, &routes))
-            .split_for_parts();
+            .configure(|cfg| routes::operational(&mut Registrar::Served(cfg)))
+            .configure(|cfg| routes::api(&mut Registrar::Served(cfg), &routes));
         // CalDAV, outside `/api/v1` and the OpenAPI document, with the tasks it serves.
         let app = if routes.serves("tasks") { app.configure(crate::caldav::configure) } else { app };
         app.service(SwaggerUi::new("/swagger-ui/{_:.*}").config(Config::new([OPENAPI_JSON])))
