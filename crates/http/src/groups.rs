@@ -16,6 +16,7 @@ use std::fmt;
 use actix_web::Route;
 use actix_web::dev::HttpServiceFactory;
 use actix_web::web;
+use utoipa::openapi::path::Paths;
 use utoipa_actix_web::OpenApiFactory;
 use utoipa_actix_web::service_config::ServiceConfig as DocumentedConfig;
 
@@ -49,18 +50,22 @@ pub const GROUPS: &[RouteGroup] = &[
     RouteGroup { name: "realtime", prefixes: &["/ws", "/chat", "/system"] },
 ];
 
-/// Where routes are registered: into a serving app, or into the app the OpenAPI document is
-/// collected from. The same registration functions feed both, so a route cannot be served without
-/// being documented; but only the document needs each route's paths and schemas, built as an
-/// OpenAPI tree per route and merged. The document is built once per process
-/// ([`crate::openapi::document_for`]); the workers register their routes as plain actix services,
-/// sparing each of them that tree (tens of megabytes of allocations, which an idle worker's
-/// allocator would keep as resident memory).
+/// Where routes are registered: into a serving app, into the app the OpenAPI document is
+/// collected from, or into the list of paths the server's tables are made of. The same
+/// registration functions feed all three, so a route cannot be served without being documented.
+/// Only the document needs every route's schemas, each route building its own OpenAPI tree of
+/// them to be merged: tens of megabytes allocated and freed, which the allocator of a thread that
+/// goes idle keeps as resident memory. So the workers register their routes as plain actix
+/// services, the server's tables read the paths alone ([`crate::openapi::paths_for`]), and the
+/// document is built when it is first asked for ([`crate::openapi::document_for`]).
 pub enum Registrar<'a, 'c> {
     /// A worker's app: the routes are served.
     Served(&'a mut web::ServiceConfig),
     /// The document's app: the routes are collected with their paths and schemas.
     Documented(&'a mut DocumentedConfig<'c>),
+    /// The routes' paths and operations, without the schemas they name: what the `405` and
+    /// scope tables read.
+    Listed(&'a mut Paths),
 }
 
 impl fmt::Debug for Registrar<'_, '_> {
@@ -68,6 +73,7 @@ impl fmt::Debug for Registrar<'_, '_> {
         f.write_str(match self {
             Self::Served(_) => "Registrar::Served",
             Self::Documented(_) => "Registrar::Documented",
+            Self::Listed(_) => "Registrar::Listed",
         })
     }
 }
@@ -85,6 +91,7 @@ impl Registrar<'_, '_> {
             Self::Documented(cfg) => {
                 cfg.service(factory);
             }
+            Self::Listed(paths) => paths.merge(factory.paths()),
         }
         self
     }
@@ -98,6 +105,7 @@ impl Registrar<'_, '_> {
             Self::Documented(cfg) => {
                 cfg.route(path, route);
             }
+            Self::Listed(_) => {}
         }
         self
     }
@@ -110,6 +118,13 @@ impl Registrar<'_, '_> {
             }
             Self::Documented(cfg) => {
                 cfg.service(utoipa_actix_web::scope(path).configure(|cfg| register(Registrar::Documented(cfg))));
+            }
+            Self::Listed(paths) => {
+                let mut scoped = Paths::new();
+                register(Registrar::Listed(&mut scoped));
+                // As `utoipa_actix_web::scope` writes them: the prefix, then the route's path.
+                scoped.paths = scoped.paths.into_iter().map(|(route, item)| (format!("{path}{route}"), item)).collect();
+                paths.merge(scoped);
             }
         }
         self

@@ -1,11 +1,12 @@
 //! Which methods each documented path accepts: the table behind `405 Method Not Allowed`, built
-//! from the same OpenAPI document the routes are registered with.
+//! from the same paths the OpenAPI document is made of ([`crate::openapi::paths_for`]).
 
 use actix_web::dev::ResourceDef;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use utoipa::openapi::{OpenApi as Document, PathItem};
+use utoipa::openapi::PathItem;
+use utoipa::openapi::path::Paths;
 
 use crate::problem::ApiError;
 
@@ -20,13 +21,12 @@ pub struct MethodTable {
 }
 
 impl MethodTable {
-    pub fn from_document(doc: &Document) -> Self {
+    pub fn from_paths(paths: &Paths) -> Self {
         let mut table: Vec<_> =
-            doc.paths.paths.iter().map(|(path, item)| (ResourceDef::new(path.as_str()), methods(item))).collect();
+            paths.paths.iter().map(|(path, item)| (ResourceDef::new(path.as_str()), methods(item))).collect();
         // The most specific path decides: `/tasks/stats` before `/tasks/{id}`, which matches it too.
         table.sort_by_key(|(def, _)| def.pattern().unwrap_or_default().matches('{').count());
-        let fixed = doc
-            .paths
+        let fixed = paths
             .paths
             .iter()
             .filter(|(path, _)| !path.contains('{'))

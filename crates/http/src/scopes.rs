@@ -9,15 +9,15 @@
 //!
 //! Both sides come from that one declaration, so they cannot drift: the document shows it as the
 //! operation's `x-required-scope` ([`show_required_scopes`]), and the [`ScopeTable`] that the
-//! caller extractor checks tokens against is built from the same document the routes are
-//! registered with. An authenticated operation that declares nothing fails the OpenAPI test, and
+//! caller extractor checks tokens against is built from the paths the document is made of
+//! ([`crate::openapi::paths_for`]). An authenticated operation that declares nothing fails the OpenAPI test, and
 //! answers every token `403` until it does: forgetting a scope closes the route to tokens, it never
 //! opens it.
 
 use std::collections::HashMap;
 
 use actix_web::http::Method;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, Paths};
 use utoipa::openapi::{OpenApi as Document, PathItem, Ref, RefOr};
 use workbench_tokens::Scope;
 
@@ -138,9 +138,8 @@ pub struct ScopeTable {
 }
 
 impl ScopeTable {
-    pub fn from_document(doc: &Document) -> Self {
-        let routes = doc
-            .paths
+    pub fn from_paths(paths: &Paths) -> Self {
+        let routes = paths
             .paths
             .iter()
             .map(|(path, item)| {

@@ -2,6 +2,7 @@
 //! request passes through (see `crate::middleware` for their order and why).
 
 use std::net::TcpListener;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use actix_cors::Cors;
@@ -47,15 +48,11 @@ pub fn serve(
     limits: Limits,
 ) -> std::io::Result<Server> {
     let routes = settings.routes.clone();
-    let doc = crate::openapi::document_for(&routes);
-    let methods = web::Data::new(MethodTable::from_document(&doc));
-    let scopes = web::Data::new(ScopeTable::from_document(&doc));
-    // The document is served as the bytes it serialises to, made once and shared by every worker:
-    // handing Swagger UI the document itself kept a copy of the whole tree in each worker (about
-    // ten megabytes apiece) and serialised it again on every request.
-    let document =
-        web::Data::new(OpenApiJson(serde_json::to_vec(&doc).map(web::Bytes::from).map_err(std::io::Error::other)?));
-    drop(doc);
+    let paths = crate::openapi::paths_for(&routes);
+    let methods = web::Data::new(MethodTable::from_paths(&paths));
+    let scopes = web::Data::new(ScopeTable::from_paths(&paths));
+    drop(paths);
+    let document = web::Data::new(OpenApiJson { routes: routes.clone(), bytes: OnceLock::new() });
     let proxies = web::Data::new(limits.proxies.clone());
     let limits = web::Data::new(limits);
     let metrics = state.metrics.clone();
@@ -103,11 +100,31 @@ pub fn serve(
 /// Where the OpenAPI document is served (and Swagger UI reads it).
 const OPENAPI_JSON: &str = "/api-docs/openapi.json";
 
-/// The OpenAPI document of the routes served, serialised.
-struct OpenApiJson(web::Bytes);
+/// The OpenAPI document of the routes served, serialised once, at its first request, and shared
+/// by every worker. Not at start: building it allocates tens of megabytes (every route's schemas,
+/// merged) that a server which nobody asks for its document would keep as allocator garbage.
+struct OpenApiJson {
+    routes: RouteSet,
+    bytes: OnceLock<Result<web::Bytes, String>>,
+}
 
-async fn openapi_json(document: web::Data<OpenApiJson>) -> HttpResponse {
-    HttpResponse::Ok().content_type(header::ContentType::json()).body(document.0.clone())
+impl OpenApiJson {
+    fn bytes(&self) -> &Result<web::Bytes, String> {
+        self.bytes.get_or_init(|| {
+            let document = crate::openapi::document_for(&self.routes);
+            serde_json::to_vec(&document).map(web::Bytes::from).map_err(|e| e.to_string())
+        })
+    }
+}
+
+async fn openapi_json(document: web::Data<OpenApiJson>) -> Result<HttpResponse, ApiError> {
+    let bytes = match document.bytes.get() {
+        Some(bytes) => bytes.clone(),
+        // Off the worker: the first build takes a while, and the worker has other requests.
+        None => web::block(move || document.bytes().clone()).await.map_err(ApiError::internal)?,
+    };
+    let bytes = bytes.map_err(|e| ApiError::internal(anyhow::anyhow!("serialising the OpenAPI document: {e}")))?;
+    Ok(HttpResponse::Ok().content_type(header::ContentType::json()).body(bytes))
 }
 
 /// CORS for the configured origins (`*` for any, without credentials).

@@ -162,7 +162,7 @@ fn the_scope_table_answers_what_the_document_declares() {
     use workbench_http::scopes::{Requirement, ScopeTable};
     use workbench_tokens::Scope;
 
-    let table = ScopeTable::from_document(&workbench_http::openapi::document());
+    let table = ScopeTable::from_paths(&workbench_http::openapi::paths_for(&workbench_http::groups::RouteSet::all()));
     let tasks_read = Some(Requirement::Scope(Scope::TasksRead));
     assert_eq!(table.required(&Method::GET, "/api/v1/tasks/{id}"), tasks_read);
     assert_eq!(table.required(&Method::HEAD, "/api/v1/tasks/{id}"), tasks_read);
@@ -173,4 +173,37 @@ fn the_scope_table_answers_what_the_document_declares() {
     assert_eq!(table.required(&Method::GET, "/api/v1/categories"), None, "public: nothing to check");
     assert_eq!(table.required(&Method::GET, "/api/v1/nowhere"), None);
     assert_eq!(table.required(&Method::OPTIONS, "/api/v1/tasks/{id}"), None);
+}
+
+/// The server's `405` and scope tables read the paths alone (`paths_for`), never the document: for
+/// any set of route groups, those are the document's paths, with the same operations and the same
+/// security requirements.
+#[test]
+fn the_tables_paths_are_the_documents() {
+    use workbench_http::groups::RouteSet;
+    use workbench_http::openapi::{document_for, paths_for};
+
+    // Per path: each operation's method, id and security, as the document writes them.
+    fn operations(paths: &utoipa::openapi::path::Paths) -> Vec<(String, serde_json::Value)> {
+        paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let item = serde_json::to_value(item).unwrap();
+                let ops = item
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(method, op)| serde_json::json!([method, op["operationId"], op["security"]]))
+                    .collect();
+                (path.clone(), serde_json::Value::Array(ops))
+            })
+            .collect()
+    }
+    for spec in ["all", "none", "tasks", "auth,files,realtime"] {
+        let routes = RouteSet::parse(spec).unwrap();
+        let (listed, documented) = (operations(&paths_for(&routes)), operations(&document_for(&routes).paths));
+        assert!(!listed.is_empty(), "{spec}: the operational routes at least");
+        assert_eq!(listed, documented, "{spec}");
+    }
 }
