@@ -1,7 +1,6 @@
 //! Which methods each documented path accepts: the table behind `405 Method Not Allowed`, built
 //! from the same paths the OpenAPI document is made of ([`crate::openapi::paths_for`]).
 
-use actix_web::dev::ResourceDef;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -14,7 +13,7 @@ use crate::problem::ApiError;
 /// method is answered `405` with `Allow`, and only unknown paths are `404`.
 #[derive(Debug)]
 pub struct MethodTable {
-    table: Vec<(ResourceDef, Vec<Method>)>,
+    table: Vec<(Template, Vec<Method>)>,
     /// The paths without parameters, for a lookup that costs one hash per request (foldhash:
     /// the keys are our own routes, so nothing a client sends can be aimed at its collisions).
     fixed: std::collections::HashMap<String, Vec<Method>, foldhash::fast::FixedState>,
@@ -22,10 +21,9 @@ pub struct MethodTable {
 
 impl MethodTable {
     pub fn from_paths(paths: &Paths) -> Self {
-        let mut table: Vec<_> =
-            paths.paths.iter().map(|(path, item)| (ResourceDef::new(path.as_str()), methods(item))).collect();
+        let mut table: Vec<_> = paths.paths.iter().map(|(path, item)| (Template::parse(path), methods(item))).collect();
         // The most specific path decides: `/tasks/stats` before `/tasks/{id}`, which matches it too.
-        table.sort_by_key(|(def, _)| def.pattern().unwrap_or_default().matches('{').count());
+        table.sort_by_key(|(template, _)| template.parameters());
         let fixed = paths
             .paths
             .iter()
@@ -37,7 +35,7 @@ impl MethodTable {
 
     /// The methods allowed on `path`, or `None` when no route has that path.
     pub fn allowed(&self, path: &str) -> Option<&[Method]> {
-        self.table.iter().find(|(def, _)| def.is_match(path)).map(|(_, methods)| methods.as_slice())
+        self.table.iter().find(|(template, _)| template.matches(path)).map(|(_, methods)| methods.as_slice())
     }
 
     /// `405` with `Allow` when `path` is a documented path without parameters that does not
@@ -53,6 +51,35 @@ impl MethodTable {
     pub fn refuse(&self, path: &str, method: &Method) -> Option<HttpResponse> {
         let allowed = self.allowed(path).filter(|allowed| !allowed.contains(method))?;
         Some(method_not_allowed(allowed))
+    }
+}
+
+/// A documented path, matched segment by segment: a `{name}` segment is any one non-empty
+/// segment, as actix's router matches it (`[^/]+`), and any other segment is itself. The
+/// documented paths have no other kind of parameter (`openapi`'s tests hold every one of them to
+/// the router's own matching). A compiled regex per path, as the router keeps, would hold several
+/// kilobytes each for what a comparison of segments decides.
+#[derive(Debug)]
+pub(crate) struct Template(Vec<Option<String>>);
+
+impl Template {
+    pub(crate) fn parse(path: &str) -> Self {
+        let parameter = |segment: &str| segment.starts_with('{') && segment.ends_with('}');
+        Self(path.split('/').map(|segment| (!parameter(segment)).then(|| segment.to_owned())).collect())
+    }
+
+    fn parameters(&self) -> usize {
+        self.0.iter().filter(|segment| segment.is_none()).count()
+    }
+
+    pub(crate) fn matches(&self, path: &str) -> bool {
+        let mut segments = path.split('/');
+        let all_match = self.0.iter().all(|expected| match (expected, segments.next()) {
+            (Some(fixed), Some(segment)) => fixed == segment,
+            (None, Some(segment)) => !segment.is_empty(),
+            (_, None) => false,
+        });
+        all_match && segments.next().is_none()
     }
 }
 

@@ -191,7 +191,45 @@ mod tests {
     use actix_web::http::{Method, StatusCode};
 
     use super::*;
-    use crate::methods::MethodTable;
+    use crate::methods::{MethodTable, Template};
+
+    /// Every documented path matches exactly what the router's own pattern for it matches, over
+    /// every documented path filled in several ways and some paths no route has.
+    #[test]
+    fn a_template_matches_what_the_router_matches() {
+        let paths = paths_for(&RouteSet::all());
+        let templates: Vec<&String> = paths.paths.keys().collect();
+        let mut samples = vec![
+            String::new(),
+            "/".into(),
+            "/api/v1".into(),
+            "/api/v1/".into(),
+            "/api/v1/tasks/".into(),
+            "/api/v1/tasks//comments".into(),
+            "/api/v1/tasks/7/".into(),
+            "api/v1/tasks".into(),
+        ];
+        for template in &templates {
+            for filler in ["7", "stats", "a%2Fb", "x.y", ""] {
+                let mut filled = String::new();
+                for (n, segment) in template.split('/').enumerate() {
+                    if n > 0 {
+                        filled.push('/');
+                    }
+                    filled.push_str(if segment.starts_with('{') { filler } else { segment });
+                }
+                samples.push(filled.clone());
+                samples.push(format!("{filled}/"));
+                samples.push(format!("{filled}/more"));
+            }
+        }
+        for template in templates {
+            let (ours, router) = (Template::parse(template), actix_web::dev::ResourceDef::new(template.as_str()));
+            for sample in &samples {
+                assert_eq!(ours.matches(sample), router.is_match(sample), "{template} against {sample:?}");
+            }
+        }
+    }
 
     #[test]
     fn the_most_specific_documented_path_decides_the_methods() {
