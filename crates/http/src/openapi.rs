@@ -1,8 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 //!
 //! Paths are collected by `utoipa-actix-web` from the very `ServiceConfig` functions the server
-//! registers, so a route cannot be served without being documented. The same document drives
-//! `405 Method Not Allowed` answers (see [`crate::methods::MethodTable`]).
+//! registers, so a route cannot be served without being documented. The same paths, listed without
+//! their schemas ([`paths_for`]), drive `405 Method Not Allowed` answers (see
+//! [`crate::methods::MethodTable`]) and the scope table.
 
 use actix_web::App;
 use utoipa::openapi::path::Paths;

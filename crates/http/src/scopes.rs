@@ -10,9 +10,9 @@
 //! Both sides come from that one declaration, so they cannot drift: the document shows it as the
 //! operation's `x-required-scope` ([`show_required_scopes`]), and the [`ScopeTable`] that the
 //! caller extractor checks tokens against is built from the paths the document is made of
-//! ([`crate::openapi::paths_for`]). An authenticated operation that declares nothing fails the OpenAPI test, and
-//! answers every token `403` until it does: forgetting a scope closes the route to tokens, it never
-//! opens it.
+//! ([`crate::openapi::paths_for`]). An authenticated operation that declares nothing fails the
+//! OpenAPI test, and answers every token `403` until it does: forgetting a scope closes the route
+//! to tokens, it never opens it.
 
 use std::collections::HashMap;
 
