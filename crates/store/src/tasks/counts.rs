@@ -1,7 +1,10 @@
 //! How many tasks a scope holds: the `task_counts` counters, the changes a batch of writes
 //! appends to them (PostgreSQL), and the fold that adds those in.
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Text};
 use workbench_core::RepositoryError;
 use workbench_tasks::{Status, Task, TaskFilter};
 
@@ -30,6 +33,11 @@ impl Counted {
             task.assignee_id.filter(|who| task.project_id.is_none() && *who != task.owner_id).map(|who| who.0);
         Self { status: task.status, counters: [Some(0), Some(home), assignee] }
     }
+
+    /// The status it is counted under.
+    pub(super) fn status(&self) -> Status {
+        self.status
+    }
 }
 
 /// What a batch of task writes changed in `task_counts`, summed per counter and status, appended
@@ -46,21 +54,45 @@ impl CountChanges {
     }
 
     pub(super) fn append(self, conn: &mut PgConnection) -> Result<(), RepositoryError> {
-        let rows: Vec<_> = self
-            .0
-            .into_iter()
-            .filter(|(_, delta)| *delta != 0)
-            .map(|((counter, status), delta)| {
-                (
-                    task_count_changes::user_id.eq(counter),
-                    task_count_changes::status.eq(status),
-                    task_count_changes::delta.eq(delta),
-                )
-            })
-            .collect();
-        if !rows.is_empty() {
-            diesel::insert_into(task_count_changes::table).values(rows).execute(conn).map_err(db)?;
+        let mut rows = AppendCountChanges::default();
+        for ((counter, status), delta) in self.0.into_iter().filter(|(_, delta)| *delta != 0) {
+            rows.user_ids.push(counter);
+            rows.statuses.push(status);
+            rows.deltas.push(delta);
         }
+        if !rows.user_ids.is_empty() {
+            rows.execute(conn).map_err(db)?;
+        }
+        Ok(())
+    }
+}
+
+/// `INSERT INTO task_count_changes ... SELECT * FROM unnest(...)`: one array per column, so that
+/// the statement's text is the same for any number of rows and is prepared once per connection
+/// (a multi-row `VALUES` would be parsed and planned again by every batch).
+#[derive(Debug, Default)]
+struct AppendCountChanges {
+    user_ids: Vec<i64>,
+    statuses: Vec<&'static str>,
+    deltas: Vec<i64>,
+}
+
+impl QueryId for AppendCountChanges {
+    type QueryId = AppendCountChanges;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl RunQueryDsl<PgConnection> for AppendCountChanges {}
+
+impl QueryFragment<Pg> for AppendCountChanges {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("INSERT INTO task_count_changes (user_id, status, delta) SELECT * FROM unnest(");
+        out.push_bind_param::<Array<BigInt>, _>(&self.user_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.statuses)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.deltas)?;
+        out.push_sql(")");
         Ok(())
     }
 }

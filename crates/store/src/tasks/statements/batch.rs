@@ -153,8 +153,13 @@ impl QueryFragment<Pg> for UpdateTasks<'_> {
         out.push_bind_param::<Array<BigInt>, _>(&self.locked)?;
         out.push_sql(") ORDER BY id FOR NO KEY UPDATE), t AS (UPDATE tasks SET ");
         out.push_sql(TaskColumns::ASSIGNED_FROM_V);
+        // `tasks.id = ANY(ids)` as well as the join: a plan that reaches the rows through the
+        // primary key whatever the statistics say (a table the planner believes small was read
+        // whole, once per batch, to join it to `v`).
+        out.push_sql(" FROM v WHERE tasks.id = v.id AND tasks.id = ANY(");
+        out.push_bind_param::<Array<BigInt>, _>(&self.ids)?;
         out.push_sql(
-            " FROM v WHERE tasks.id = v.id AND tasks.version = v.expected_version \
+            ") AND tasks.version = v.expected_version \
              AND tasks.id IN (SELECT id FROM l) RETURNING tasks.id), e AS (",
         );
         push_outbox_insert(&mut out, TaskEvent::Updated, "v.id");
