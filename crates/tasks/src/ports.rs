@@ -73,7 +73,8 @@ pub type Rebase = std::sync::Arc<dyn Fn(&Task) -> Option<Task> + Send + Sync>;
 pub enum UpdateOutcome {
     /// `task` is stored. `replaced` is the stored copy it was rebased on, when the first write
     /// lost a race (`None`: it replaced the version the caller named). `follow_up` is the next
-    /// occurrence of a recurring task the write completed, when it made one.
+    /// occurrence of a recurring task the write completed, when it made one. `dependants` are
+    /// the tasks that changed with it, read by the write itself.
     Stored {
         /// The task as stored now.
         task: Task,
@@ -81,6 +82,10 @@ pub enum UpdateOutcome {
         replaced: Option<Task>,
         /// The next occurrence the completion of a recurring task made, if it made one.
         follow_up: Option<Box<Task>>,
+        /// When the write completed or reopened the task: the tasks it blocks and its subtasks
+        /// (as [`crate::RelationRepository::dependants`]), whose stored copies changed with it.
+        /// Empty otherwise.
+        dependants: Vec<TaskId>,
     },
     /// Nothing was stored: the task as stored now, or `None` when it is gone. `rebase` declined
     /// it, or the attempts ran out.

@@ -443,13 +443,12 @@ impl TaskService {
             same_ground.then(|| changed(viewer, role, latest, &changes, if_match).ok()).flatten()
         });
         match self.tasks.update(first, current.clone(), rebase, UPDATE_ATTEMPTS).await? {
-            UpdateOutcome::Stored { task, replaced, follow_up } => {
+            UpdateOutcome::Stored { task, replaced, follow_up, dependants } => {
                 // What it replaced: the copy it was rebased on, or the version it was written over.
                 let before = replaced.as_ref().unwrap_or(&current);
                 self.cache.put_task(&task).await;
-                if (before.status == Status::Completed) != (task.status == Status::Completed) {
-                    self.refresh_dependants(&[task.id]).await?;
-                }
+                // Completed or reopened: the tasks it blocks (and its subtasks) changed with it.
+                self.recache(dependants).await?;
                 let same_ground = before.assignee_id == task.assignee_id && before.project_id == task.project_id;
                 if let Some(next) = follow_up.as_deref() {
                     self.cache.put_task(next).await;
@@ -960,7 +959,7 @@ mod tests {
             let stored = task(1, None, 4);
             let again = rebase(&stored).expect("rebased");
             assert_eq!(again.version, 5);
-            Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored), follow_up: None })
+            Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored), follow_up: None, dependants: Vec::new() })
         });
         let svc = service(tasks, MockAccounts::new(), quiet_cache());
         let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskPatch::default(), None).await.unwrap();
@@ -971,9 +970,9 @@ mod tests {
     async fn assignees_may_change_but_not_delete() {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(task(1, Some(2), 1))));
-        tasks
-            .expect_update()
-            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
+        tasks.expect_update().returning(|t, _, _, _| {
+            Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None, dependants: Vec::new() })
+        });
         tasks.expect_delete().never();
         let svc = service(tasks, MockAccounts::new(), quiet_cache());
         let changes = TaskPatch { status: Some(Some(Status::Completed)), ..TaskPatch::default() };
@@ -1052,9 +1051,9 @@ mod tests {
     async fn writes_cache_the_new_version_and_forget_everyones_stats() {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(task(1, Some(2), 1))));
-        tasks
-            .expect_update()
-            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
+        tasks.expect_update().returning(|t, _, _, _| {
+            Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None, dependants: Vec::new() })
+        });
         let mut cache = MockTaskCache::new();
         cache.expect_task().returning(|_| None);
         cache.expect_put_task().withf(|t| t.id == TaskId(7) && t.version == 2).times(1).returning(|_| ());
@@ -1093,9 +1092,9 @@ mod tests {
     #[tokio::test]
     async fn a_change_that_keeps_the_assignee_forgets_only_the_parts_it_moves() {
         let mut tasks = MockTaskRepository::new();
-        tasks
-            .expect_update()
-            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
+        tasks.expect_update().returning(|t, _, _, _| {
+            Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None, dependants: Vec::new() })
+        });
         let mut cache = MockTaskCache::new();
         cache.expect_task().returning(|_| Some(task(1, Some(2), 1)));
         cache.expect_put_task().returning(|_| ());
@@ -1120,11 +1119,9 @@ mod tests {
     async fn an_update_starts_from_a_current_cached_copy_without_reading() {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().never();
-        tasks
-            .expect_update()
-            .withf(|t, before, _, _| t.version == 4 && before.version == 3)
-            .times(1)
-            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
+        tasks.expect_update().withf(|t, before, _, _| t.version == 4 && before.version == 3).times(1).returning(
+            |t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None, dependants: Vec::new() }),
+        );
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 3)));
         let updated = svc.update(&caller(1, Role::User), TaskId(7), TaskPatch::default(), Some(3)).await.unwrap();
         assert_eq!(updated.version, 4);
@@ -1140,7 +1137,12 @@ mod tests {
                 let stored = task(1, None, 5);
                 let again = rebase(&stored).expect("the caller still may");
                 assert_eq!(again.version, 6);
-                Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored), follow_up: None })
+                Ok(UpdateOutcome::Stored {
+                    task: again,
+                    replaced: Some(stored),
+                    follow_up: None,
+                    dependants: Vec::new(),
+                })
             },
         );
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(1, None, 2)));
@@ -1157,7 +1159,7 @@ mod tests {
             let stored = task(1, Some(3), 5);
             let again = rebase(&stored).expect("the owner may");
             assert_eq!(again.assignee_id, None);
-            Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored), follow_up: None })
+            Ok(UpdateOutcome::Stored { task: again, replaced: Some(stored), follow_up: None, dependants: Vec::new() })
         });
         let mut cache = MockTaskCache::new();
         cache.expect_task().returning(|_| Some(task(1, Some(2), 2)));
@@ -1177,11 +1179,9 @@ mod tests {
         // The cache says someone else owns it at version 2; the database says the caller does, at 3.
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().times(1).returning(|_| Ok(Some(task(1, None, 3))));
-        tasks
-            .expect_update()
-            .withf(|_, before, _, _| before.version == 3)
-            .times(1)
-            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
+        tasks.expect_update().withf(|_, before, _, _| before.version == 3).times(1).returning(|t, _, _, _| {
+            Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None, dependants: Vec::new() })
+        });
         let svc = service(tasks, MockAccounts::new(), cache_holding(task(9, None, 2)));
         svc.update(&caller(1, Role::User), TaskId(7), TaskPatch::default(), Some(3)).await.expect("allowed");
 
@@ -1542,10 +1542,9 @@ mod tests {
     async fn a_projects_viewer_reads_its_tasks_but_only_editors_change_them() {
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(in_project(9, 1, None))));
-        tasks
-            .expect_update()
-            .times(1)
-            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
+        tasks.expect_update().times(1).returning(|t, _, _, _| {
+            Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None, dependants: Vec::new() })
+        });
         let svc = TaskService::new(
             Arc::new(tasks),
             Arc::new(MockCommentRepository::new()),
@@ -1578,10 +1577,9 @@ mod tests {
         projects.expect_member_ids().returning(|_| Ok(vec![UserId(2), UserId(4)]));
         let mut tasks = MockTaskRepository::new();
         tasks.expect_find().returning(|_| Ok(Some(in_project(9, 1, None))));
-        tasks
-            .expect_update()
-            .times(2)
-            .returning(|t, _, _, _| Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None }));
+        tasks.expect_update().times(2).returning(|t, _, _, _| {
+            Ok(UpdateOutcome::Stored { task: t, replaced: None, follow_up: None, dependants: Vec::new() })
+        });
         let svc = TaskService::new(
             Arc::new(tasks),
             Arc::new(MockCommentRepository::new()),

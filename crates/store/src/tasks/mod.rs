@@ -37,8 +37,9 @@ use filter::{facet_groups, filtered, fold_facets, resolve, scope_condition, scop
 use list::{CreationKeys, FieldWalk, by_creation, page_of};
 use row::TaskRow;
 use statements::{DeleteTaskRecorded, find_task, store_update};
+use structure::dependants_of;
 pub use structure::{DieselBoardRepository, DieselFieldRepository, DieselRelationRepository};
-use writes::{TaskWrite, TaskWritten};
+use writes::{TaskWrite, TaskWritten, reblocks};
 
 use crate::connection::Db;
 use crate::database::{due, read_in_index_order, read_within};
@@ -175,7 +176,7 @@ impl TaskRepository for DieselTaskRepository {
                 self.ring();
                 Ok(task)
             }
-            TaskWritten::Updated(..) => unreachable!("a create is answered with the task it created"),
+            TaskWritten::Updated { .. } => unreachable!("a create is answered with the task it created"),
         }
     }
 
@@ -295,11 +296,12 @@ impl TaskRepository for DieselTaskRepository {
         // The first attempt in a batch with whatever else is being written.
         let first = TaskWrite::update(task.clone(), &before);
         match self.writes.submit(first).await? {
-            TaskWritten::Updated(true, follow_up) => {
+            TaskWritten::Updated { applied: true, follow_up, dependants } => {
                 self.ring();
-                return Ok(UpdateOutcome::Stored { task, replaced: None, follow_up: follow_up.map(Box::new) });
+                let follow_up = follow_up.map(Box::new);
+                return Ok(UpdateOutcome::Stored { task, replaced: None, follow_up, dependants });
             }
-            TaskWritten::Updated(false, _) => {}
+            TaskWritten::Updated { applied: false, .. } => {}
             TaskWritten::Created(_) => unreachable!("an update is answered with whether it applied"),
         }
         // Someone changed it first: the rest on one connection.
@@ -317,7 +319,13 @@ impl TaskRepository for DieselTaskRepository {
                     let follow_up = next_occurrence(&stored, &next);
                     if let (true, follow_up) = store_update(conn, &next, stored.version, follow_up.as_ref())? {
                         let follow_up = follow_up.map(Box::new);
-                        return Ok(UpdateOutcome::Stored { task: next, replaced: Some(stored), follow_up });
+                        let dependants = if reblocks(stored.status, next.status) {
+                            dependants_of(conn, &[next.id.0])?.into_iter().map(|(_, dependant)| dependant).collect()
+                        } else {
+                            Vec::new()
+                        };
+                        let replaced = Some(stored);
+                        return Ok(UpdateOutcome::Stored { task: next, replaced, follow_up, dependants });
                     }
                 }
             })

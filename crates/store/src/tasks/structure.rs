@@ -278,24 +278,32 @@ impl workbench_tasks::RelationRepository for DieselRelationRepository {
     async fn dependants(&self, task: TaskId) -> Result<Vec<TaskId>, RepositoryError> {
         let id = task.0;
         self.db
-            .run(move |conn| {
-                // One statement, one round trip: it runs after every change that completes or
-                // reopens a task, so about every second `PATCH` of a status.
-                // The children's ids through a subquery, so that their limit holds on either
-                // engine (SQLite takes no `LIMIT` in a compound's first part).
-                let child = diesel::alias!(tasks as child);
-                let children =
-                    child.filter(child.field(tasks::parent_id).eq(id)).select(child.field(tasks::id)).limit(1_000);
-                let both = task_relations::table
-                    .filter(task_relations::task_id.eq(id))
-                    .filter(task_relations::kind.eq(StoredKind::Blocks.as_str()))
-                    .select(task_relations::other_id)
-                    .union_all(tasks::table.filter(tasks::id.eq_any(children)).select(tasks::id));
-                let ids: Vec<i64> = per_engine!(conn, c => both.load(c)).map_err(db)?;
-                Ok(ids.into_iter().map(TaskId).collect())
-            })
+            .run(move |conn| Ok(dependants_of(conn, &[id])?.into_iter().map(|(_, dependant)| dependant).collect()))
             .await
     }
+}
+
+/// The subtasks a task's completion may change, at most, in one look (per task asked about).
+const CHILDREN_RECACHED: i64 = 1_000;
+
+/// The tasks that change in the store when one of `ids` is completed or reopened: those it
+/// blocks (their `blocked` flag) and its subtasks, as `(id, dependant)` pairs. One statement
+/// for any number of tasks: a batch of writes asks once, on its own connection.
+pub(super) fn dependants_of(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<(i64, TaskId)>, RepositoryError> {
+    // The children's ids through a subquery, so that their limit holds on either engine (SQLite
+    // takes no `LIMIT` in a compound's first part).
+    let child = diesel::alias!(tasks as child);
+    let limit = CHILDREN_RECACHED.saturating_mul(i64::try_from(ids.len()).unwrap_or(i64::MAX));
+    let children = child.filter(child.field(tasks::parent_id).eq_any(ids)).select(child.field(tasks::id)).limit(limit);
+    let both = task_relations::table
+        .filter(task_relations::task_id.eq_any(ids))
+        .filter(task_relations::kind.eq(StoredKind::Blocks.as_str()))
+        .select((task_relations::task_id, task_relations::other_id))
+        .union_all(
+            tasks::table.filter(tasks::id.eq_any(children)).select((tasks::parent_id.assume_not_null(), tasks::id)),
+        );
+    let pairs: Vec<(i64, i64)> = per_engine!(conn, c => both.load(c)).map_err(db)?;
+    Ok(pairs.into_iter().map(|(id, dependant)| (id, TaskId(dependant))).collect())
 }
 
 /// Project boards in the database.

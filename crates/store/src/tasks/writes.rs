@@ -2,15 +2,16 @@
 //! PostgreSQL counts itself.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 use workbench_core::RepositoryError;
 use workbench_events::TaskEvent;
-use workbench_tasks::{Task, next_occurrence};
+use workbench_tasks::{Status, Task, TaskId, next_occurrence};
 
 use super::counts::{CountChanges, Counted};
 use super::statements::{EventValues, batch, insert_follow_up, insert_recorded, update_recorded};
+use super::structure::dependants_of;
 use crate::AnyConnection;
 use crate::database::write_transaction;
 use crate::error::db;
@@ -29,8 +30,21 @@ pub(super) enum TaskWrite {
 
 pub(super) enum TaskWritten {
     Created(Task),
-    /// Whether the version was still the expected one, and the next occurrence stored with it.
-    Updated(bool, Option<Task>),
+    Updated {
+        /// Whether the version was still the expected one.
+        applied: bool,
+        /// The next occurrence stored with it.
+        follow_up: Option<Task>,
+        /// The tasks that changed with it, when it completed or reopened the task (see
+        /// [`reblocks`]).
+        dependants: Vec<TaskId>,
+    },
+}
+
+/// Whether writing a task at `after` over its stored `before` completes or reopens it: the store
+/// then changes the tasks it blocks with it (`tasks_reblock_blocked`), and its subtasks show it.
+pub(super) fn reblocks(before: Status, after: Status) -> bool {
+    (before == Status::Completed) != (after == Status::Completed)
 }
 
 impl TaskWrite {
@@ -68,7 +82,7 @@ impl TaskWrite {
                     Some(next) => insert_follow_up(conn, next)?,
                     None => None,
                 };
-                Ok(TaskWritten::Updated(applied, follow_up))
+                Ok(TaskWritten::Updated { applied, follow_up, dependants: Vec::new() })
             }
         }
     }
@@ -77,16 +91,52 @@ impl TaskWrite {
     fn count(&self, written: &TaskWritten, changes: &mut CountChanges) {
         match (self, written) {
             (_, TaskWritten::Created(task)) => changes.add(Counted::of(task), 1),
-            (Self::Update { task, before, .. }, TaskWritten::Updated(true, follow_up)) => {
+            (Self::Update { task, before, .. }, TaskWritten::Updated { applied: true, follow_up, .. }) => {
                 changes.add(*before, -1);
                 changes.add(Counted::of(task), 1);
                 if let Some(next) = follow_up {
                     changes.add(Counted::of(next), 1);
                 }
             }
-            (_, TaskWritten::Updated(false, _)) | (Self::Create { .. }, TaskWritten::Updated(..)) => {}
+            (_, TaskWritten::Updated { applied: false, .. }) | (Self::Create { .. }, TaskWritten::Updated { .. }) => {}
         }
     }
+
+    /// The task's id, if `written` says this update applied and completed or reopened it.
+    fn reblocking(&self, written: &TaskWritten) -> Option<i64> {
+        match (self, written) {
+            (Self::Update { task, before, .. }, TaskWritten::Updated { applied: true, .. })
+                if reblocks(before.status(), task.status) =>
+            {
+                Some(task.id.0)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Fills in the dependants of every write in `outputs` that completed or reopened its task, with
+/// one statement on the batch's connection (none when no write did): read where the change was
+/// made, they cost the caller no round trip of its own.
+fn find_dependants(
+    conn: &mut AnyConnection,
+    writes: &[TaskWrite],
+    outputs: &mut [TaskWritten],
+) -> Result<(), RepositoryError> {
+    let reblocking: Vec<i64> = writes.iter().zip(outputs.iter()).filter_map(|(w, o)| w.reblocking(o)).collect();
+    if reblocking.is_empty() {
+        return Ok(());
+    }
+    let mut by_task: HashMap<i64, Vec<TaskId>> = HashMap::new();
+    for (id, dependant) in dependants_of(conn, &reblocking)? {
+        by_task.entry(id).or_default().push(dependant);
+    }
+    for (write, output) in writes.iter().zip(outputs.iter_mut()) {
+        if let (Some(id), TaskWritten::Updated { dependants, .. }) = (write.reblocking(output), &mut *output) {
+            dependants.clone_from(by_task.get(&id).unwrap_or(&Vec::new()));
+        }
+    }
+    Ok(())
 }
 
 impl Write for TaskWrite {
@@ -94,7 +144,10 @@ impl Write for TaskWrite {
 
     fn apply(&self, conn: &mut AnyConnection) -> Result<TaskWritten, RepositoryError> {
         let event = self.event().for_members(conn, self.task())?;
-        self.apply_with(conn, &event)
+        let mut written = [self.apply_with(conn, &event)?];
+        find_dependants(conn, std::slice::from_ref(self), &mut written)?;
+        let [written] = written;
+        Ok(written)
     }
 
     /// On PostgreSQL, the batch's creates are one statement and its updates another (see
@@ -128,6 +181,7 @@ impl Write for TaskWrite {
         if let AnyConnection::Postgresql(pg) = conn {
             changes.append(pg)?;
         }
+        find_dependants(conn, writes, &mut outputs)?;
         Ok(outputs)
     }
 
@@ -200,7 +254,8 @@ fn update_together(
         .unzip();
     let applied = batch::update_tasks(conn, locked, &rows)?;
     for i in together {
-        written[i] = Some(TaskWritten::Updated(applied.contains(&writes[i].task().id.0), None));
+        let applied = applied.contains(&writes[i].task().id.0);
+        written[i] = Some(TaskWritten::Updated { applied, follow_up: None, dependants: Vec::new() });
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use workbench_store::testing::{execute_sql, user};
 use workbench_store::{Database, DieselBoardRepository, DieselRelationRepository, DieselTaskRepository, engine_cases};
 use workbench_tasks::{
     BoardRepository, BucketId, Moved, NewTaskRecord, Placement, Related, RelationKind, RelationRepository, Status,
-    Task, TaskId, TaskRepository,
+    Task, TaskId, TaskRepository, UpdateOutcome,
 };
 use workbench_users::{User, now};
 
@@ -170,24 +170,37 @@ async fn blocked_follows_the_blockers(db: Database) {
 
     // Completing one blocker leaves the other; completing both frees it, and each change moves
     // its version on (a cached copy of it is stale).
-    let mut done = find(a).await;
-    let prior = done.clone();
-    (done.status, done.version) = (Status::Completed, done.version + 1);
-    repo.update(done, prior, Arc::new(|_| None), 1).await.unwrap();
+    // The update that completes or reopens a task says which tasks changed with it.
+    let set = |task: Task, status: Status| {
+        let repo = repo.clone();
+        async move {
+            let mut changed = task.clone();
+            (changed.status, changed.version) = (status, task.version + 1);
+            match repo.update(changed, task, Arc::new(|_| None), 1).await.unwrap() {
+                UpdateOutcome::Stored { mut dependants, .. } => {
+                    dependants.sort();
+                    dependants
+                }
+                stale => panic!("not stored: {stale:?}"),
+            }
+        }
+    };
+    assert_eq!(set(find(a).await, Status::Completed).await, [c, sub]);
     assert!(find(c).await.blocked, "b still blocks it");
-    let mut done = find(b).await;
-    let prior = done.clone();
-    (done.status, done.version) = (Status::Completed, done.version + 1);
-    repo.update(done, prior, Arc::new(|_| None), 1).await.unwrap();
+    assert_eq!(set(find(b).await, Status::Completed).await, [c]);
     let freed = find(c).await;
     assert!(!freed.blocked && freed.version > before.version, "{freed:?}");
+    // Neither completed nor reopened: nothing else changed.
+    assert!(set(find(b).await, Status::Completed).await.is_empty());
+    assert!(set(find(c).await, Status::InProgress).await.is_empty());
 
-    // Reopening a blocker blocks it again; deleting that blocker frees it.
-    let mut open = find(b).await;
-    let prior = open.clone();
-    (open.status, open.version) = (Status::Pending, open.version + 1);
-    repo.update(open, prior, Arc::new(|_| None), 1).await.unwrap();
+    // Reopening a blocker blocks it again, each update told its own dependants when they are
+    // written together (one batch on PostgreSQL); deleting that blocker frees it.
+    let (a_reopened, b_reopened) =
+        tokio::join!(set(find(a).await, Status::Pending), set(find(b).await, Status::Pending));
+    assert_eq!((a_reopened, b_reopened), (vec![c, sub], vec![c]));
     assert!(find(c).await.blocked);
+    assert_eq!(set(find(a).await, Status::Completed).await, [c, sub]);
     assert!(repo.delete(b, None).await.unwrap());
     assert!(!find(c).await.blocked, "a deleted blocker blocks nothing");
     assert!(relations.relations_of(c).await.unwrap().iter().all(|r| r.from != b));

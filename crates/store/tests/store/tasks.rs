@@ -719,7 +719,8 @@ async fn concurrent_updates_exactly_one_wins(db: Database) {
         let mut winners = Vec::new();
         while let Some(joined) = racers.join_next().await {
             match joined.expect("the task completes") {
-                (Ok(UpdateOutcome::Stored { task, replaced: None, follow_up: None }), mine) => {
+                (Ok(UpdateOutcome::Stored { task, replaced: None, follow_up: None, dependants }), mine) => {
+                    assert!(dependants.is_empty(), "a title changes no other task");
                     assert_eq!(task, mine);
                     winners.push(task)
                 }
@@ -752,7 +753,12 @@ async fn a_lost_race_is_rebased_on_the_stored_copy_in_the_same_call(db: Database
     let rebased = changed(&second, at + secs(3), |t| t.tags = vec!["a".into(), "rebased".into()]);
     assert_eq!(
         outcome,
-        UpdateOutcome::Stored { task: rebased.clone(), replaced: Some(second.clone()), follow_up: None }
+        UpdateOutcome::Stored {
+            task: rebased.clone(),
+            replaced: Some(second.clone()),
+            follow_up: None,
+            dependants: Vec::new()
+        }
     );
     assert_eq!(find(&repo, first.id).await, Some(rebased.clone()), "the rebased copy is stored whole");
 

@@ -183,8 +183,8 @@ impl TaskService {
         Ok(self.tasks.announce(tasks).await?)
     }
 
-    /// After `ids` were completed, reopened or deleted: the tasks they block (and their subtasks)
-    /// changed with them in the store.
+    /// After `ids` were completed or reopened by a move on a board: the tasks they block (and
+    /// their subtasks) changed with them in the store. (An update is told them by its write.)
     pub(super) async fn refresh_dependants(&self, ids: &[TaskId]) -> Result<(), TaskError> {
         let Some(structure) = &self.structure else { return Ok(()) };
         let mut dependants = Vec::new();
