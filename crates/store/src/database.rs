@@ -263,6 +263,23 @@ pub(crate) fn write_transaction<T>(
     )
 }
 
+/// As [`write_transaction`], begun on PostgreSQL with `begin` (`BEGIN` and the `SET LOCAL`s the
+/// work relies on) in one round trip.
+pub(crate) fn write_transaction_begun_by<T>(
+    conn: &mut AnyConnection,
+    begin: &'static str,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, RepositoryError>,
+) -> Result<T, RepositoryError> {
+    transaction(
+        conn,
+        |conn| match conn {
+            AnyConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE"),
+            AnyConnection::Postgresql(pg) => AnsiTransactionManager::begin_transaction_sql(pg, begin),
+        },
+        work,
+    )
+}
+
 /// Runs `work` in a transaction that may write, whose statements PostgreSQL plans to find rows
 /// through their indexes whatever the tables' statistics say (sequential scans ruled out), for
 /// statements written to reach a bounded number of rows by key. Statistics taken while a table

@@ -22,7 +22,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 use workbench_core::RepositoryError;
 
-use crate::database::write_transaction;
+use crate::database::{write_transaction, write_transaction_begun_by};
 use crate::{AnyConnection, Backend, Database};
 
 /// One write that may share a transaction with others. On PostgreSQL it is one statement.
@@ -32,8 +32,13 @@ pub(crate) trait Write: Send + Sync + 'static {
     /// Applies the write inside a transaction that the caller opened and will commit.
     fn apply(&self, conn: &mut AnyConnection) -> Result<Self::Output, RepositoryError>;
 
-    /// Applies `writes` inside a transaction that the caller opened and will commit; their
-    /// outputs in the same order. One by one unless a kind of write knows better.
+    /// How a batch's transaction begins on PostgreSQL: `BEGIN`, and any `SET LOCAL` that
+    /// [`Self::apply_together`] relies on, sent in the same round trip.
+    const BEGIN_POSTGRES: &'static str = "BEGIN";
+
+    /// Applies `writes` inside a transaction that the caller opened (on PostgreSQL with
+    /// [`Self::BEGIN_POSTGRES`]) and will commit; their outputs in the same order. One by one
+    /// unless a kind of write knows better.
     fn apply_together(conn: &mut AnyConnection, writes: &[Self]) -> Result<Vec<Self::Output>, RepositoryError>
     where
         Self: Sized,
@@ -250,7 +255,7 @@ fn apply_together<W: Write>(
         }
         outputs
     } else {
-        write_transaction(conn, |c| {
+        write_transaction_begun_by(conn, W::BEGIN_POSTGRES, |c| {
             let outputs = W::apply_together(c, writes)?;
             if let Some(why) = miscounted(&outputs) {
                 // Rolled back: every caller must be answered with its own write's outcome.

@@ -14,7 +14,6 @@ use super::statements::{EventValues, batch, insert_follow_up, insert_recorded, u
 use super::structure::dependants_of;
 use crate::AnyConnection;
 use crate::database::write_transaction;
-use crate::error::db;
 use crate::group_commit::Write;
 
 /// A task write that may share its transaction with others (see `group_commit`): the creates
@@ -142,6 +141,10 @@ fn find_dependants(
 impl Write for TaskWrite {
     type Output = TaskWritten;
 
+    /// The batch counts itself (see [`CountChanges`]): the count triggers skip the rows of a
+    /// transaction that set `workbench.counted`, set with its `BEGIN`, in one round trip.
+    const BEGIN_POSTGRES: &'static str = "BEGIN; SET LOCAL workbench.counted = 'on'";
+
     fn apply(&self, conn: &mut AnyConnection) -> Result<TaskWritten, RepositoryError> {
         let event = self.event().for_members(conn, self.task())?;
         let mut written = [self.apply_with(conn, &event)?];
@@ -151,15 +154,14 @@ impl Write for TaskWrite {
     }
 
     /// On PostgreSQL, the batch's creates are one statement and its updates another (see
-    /// `statements::batch`), and the batch counts itself (see [`CountChanges`]): the count
-    /// triggers skip the rows of a transaction that set `workbench.counted`. What one statement
+    /// `statements::batch`), and the batch counts itself in the transaction
+    /// [`Self::BEGIN_POSTGRES`] began. What one statement
     /// cannot take runs after them one by one: a task's second update in the batch, an update
     /// that may make a next occurrence, and a lone create or update.
     fn apply_together(conn: &mut AnyConnection, writes: &[Self]) -> Result<Vec<TaskWritten>, RepositoryError> {
         if matches!(conn, AnyConnection::Sqlite(_)) {
             return writes.iter().map(|write| write.apply(conn)).collect();
         }
-        diesel::sql_query("SET LOCAL workbench.counted = 'on'").execute(conn).map_err(db)?;
         // Each with its audience, a project's members as they are in this transaction.
         let events =
             writes.iter().map(|write| write.event().for_members(conn, write.task())).collect::<Result<Vec<_>, _>>()?;
