@@ -289,20 +289,42 @@ const CHILDREN_RECACHED: i64 = 1_000;
 /// The tasks that change in the store when one of `ids` is completed or reopened: those it
 /// blocks (their `blocked` flag) and its subtasks, as `(id, dependant)` pairs. One statement
 /// for any number of tasks: a batch of writes asks once, on its own connection.
+///
+/// PostgreSQL plans without statistics on some servers (autovacuum off): a lone task is asked
+/// about by `= $1`, which it plans through the indexes whatever it believes of the table, and
+/// several by `= ANY($1)` only inside a batch's transaction, where sequential scans are ruled out
+/// (`TaskWrite::BEGIN_POSTGRES`); by `= ANY($1)` alone it read every task for a batch's subtasks.
 pub(super) fn dependants_of(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<(i64, TaskId)>, RepositoryError> {
     // The children's ids through a subquery, so that their limit holds on either engine (SQLite
     // takes no `LIMIT` in a compound's first part).
     let child = diesel::alias!(tasks as child);
     let limit = CHILDREN_RECACHED.saturating_mul(i64::try_from(ids.len()).unwrap_or(i64::MAX));
-    let children = child.filter(child.field(tasks::parent_id).eq_any(ids)).select(child.field(tasks::id)).limit(limit);
-    let both = task_relations::table
-        .filter(task_relations::task_id.eq_any(ids))
-        .filter(task_relations::kind.eq(StoredKind::Blocks.as_str()))
-        .select((task_relations::task_id, task_relations::other_id))
-        .union_all(
-            tasks::table.filter(tasks::id.eq_any(children)).select((tasks::parent_id.assume_not_null(), tasks::id)),
-        );
-    let pairs: Vec<(i64, i64)> = per_engine!(conn, c => both.load(c)).map_err(db)?;
+    let blocks = task_relations::kind.eq(StoredKind::Blocks.as_str());
+    let blocked_and_children = (task_relations::task_id, task_relations::other_id);
+    let parent_and_child = (tasks::parent_id.assume_not_null(), tasks::id);
+    let pairs: Vec<(i64, i64)> = match ids {
+        [id] => {
+            let children =
+                child.filter(child.field(tasks::parent_id).eq(*id)).select(child.field(tasks::id)).limit(limit);
+            let both = task_relations::table
+                .filter(task_relations::task_id.eq(*id))
+                .filter(blocks)
+                .select(blocked_and_children)
+                .union_all(tasks::table.filter(tasks::id.eq_any(children)).select(parent_and_child));
+            per_engine!(conn, c => both.load(c))
+        }
+        _ => {
+            let children =
+                child.filter(child.field(tasks::parent_id).eq_any(ids)).select(child.field(tasks::id)).limit(limit);
+            let both = task_relations::table
+                .filter(task_relations::task_id.eq_any(ids))
+                .filter(blocks)
+                .select(blocked_and_children)
+                .union_all(tasks::table.filter(tasks::id.eq_any(children)).select(parent_and_child));
+            per_engine!(conn, c => both.load(c))
+        }
+    }
+    .map_err(db)?;
     Ok(pairs.into_iter().map(|(id, dependant)| (id, TaskId(dependant))).collect())
 }
 

@@ -142,8 +142,12 @@ impl Write for TaskWrite {
     type Output = TaskWritten;
 
     /// The batch counts itself (see [`CountChanges`]): the count triggers skip the rows of a
-    /// transaction that set `workbench.counted`, set with its `BEGIN`, in one round trip.
-    const BEGIN_POSTGRES: &'static str = "BEGIN; SET LOCAL workbench.counted = 'on'";
+    /// transaction that set `workbench.counted`, set with its `BEGIN`, in one round trip. And
+    /// every statement of a batch reaches its rows by key (the tasks and events it writes, their
+    /// projects' members, the dependants of those it completes or reopens), so sequential scans
+    /// are ruled out, as in `database::write_by_key`: without statistics PostgreSQL joined a
+    /// batch's updates to the whole table, and read every task to find a batch's subtasks.
+    const BEGIN_POSTGRES: &'static str = "BEGIN; SET LOCAL workbench.counted = 'on'; SET LOCAL enable_seqscan = off";
 
     fn apply(&self, conn: &mut AnyConnection) -> Result<TaskWritten, RepositoryError> {
         let event = self.event().for_members(conn, self.task())?;
