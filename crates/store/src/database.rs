@@ -252,19 +252,24 @@ pub(crate) fn write_transaction<T>(
     conn: &mut AnyConnection,
     work: impl FnOnce(&mut AnyConnection) -> Result<T, RepositoryError>,
 ) -> Result<T, RepositoryError> {
-    type Manager = <AnyConnection as Connection>::TransactionManager;
-    transaction(
-        conn,
-        |conn| match conn {
-            AnyConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE"),
-            AnyConnection::Postgresql(_) => Manager::begin_transaction(conn),
-        },
-        work,
-    )
+    write_transaction_begun_by(conn, "BEGIN", work)
+}
+
+/// Runs `work` in a transaction that may write, whose statements PostgreSQL plans to find rows
+/// through their indexes whatever the tables' statistics say (sequential scans ruled out), for
+/// statements written to reach a bounded number of rows by key. Statistics taken while a table
+/// was empty, as a queue's is between bursts, otherwise make a join look free that reads every
+/// row once for each row taken. SQLite as [`write_transaction`].
+pub(crate) fn write_by_key<T>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, RepositoryError>,
+) -> Result<T, RepositoryError> {
+    write_transaction_begun_by(conn, "BEGIN; SET LOCAL enable_seqscan = off", work)
 }
 
 /// As [`write_transaction`], begun on PostgreSQL with `begin` (`BEGIN` and the `SET LOCAL`s the
-/// work relies on) in one round trip.
+/// work relies on) in one round trip. The one place a writing transaction is begun: the callers
+/// above only name what they begin with.
 pub(crate) fn write_transaction_begun_by<T>(
     conn: &mut AnyConnection,
     begin: &'static str,
@@ -275,27 +280,6 @@ pub(crate) fn write_transaction_begun_by<T>(
         |conn| match conn {
             AnyConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE"),
             AnyConnection::Postgresql(pg) => AnsiTransactionManager::begin_transaction_sql(pg, begin),
-        },
-        work,
-    )
-}
-
-/// Runs `work` in a transaction that may write, whose statements PostgreSQL plans to find rows
-/// through their indexes whatever the tables' statistics say (sequential scans ruled out), for
-/// statements written to reach a bounded number of rows by key. Statistics taken while a table
-/// was empty, as a queue's is between bursts, otherwise make a join look free that reads every
-/// row once for each row taken. Begun in one round trip. SQLite as [`write_transaction`].
-pub(crate) fn write_by_key<T>(
-    conn: &mut AnyConnection,
-    work: impl FnOnce(&mut AnyConnection) -> Result<T, RepositoryError>,
-) -> Result<T, RepositoryError> {
-    transaction(
-        conn,
-        |conn| match conn {
-            AnyConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE"),
-            AnyConnection::Postgresql(pg) => {
-                AnsiTransactionManager::begin_transaction_sql(pg, "BEGIN; SET LOCAL enable_seqscan = off")
-            }
         },
         work,
     )
