@@ -16,7 +16,7 @@ use std::fmt;
 use actix_web::Route;
 use actix_web::dev::HttpServiceFactory;
 use actix_web::web;
-use utoipa::openapi::path::Paths;
+use utoipa::openapi::path::{Operation, Paths};
 use utoipa_actix_web::OpenApiFactory;
 use utoipa_actix_web::service_config::ServiceConfig as DocumentedConfig;
 
@@ -51,21 +51,27 @@ pub const GROUPS: &[RouteGroup] = &[
 ];
 
 /// Where routes are registered: into a serving app, into the app the OpenAPI document is
-/// collected from, or into the list of paths the server's tables are made of. The same
-/// registration functions feed all three, so a route cannot be served without being documented.
+/// collected from, or into the lists of paths the server's tables are made of. The same
+/// registration functions feed all four, so a route cannot be served without being documented.
 /// Only the document needs every route's schemas, each route building its own OpenAPI tree of
 /// them to be merged: tens of megabytes allocated and freed, which the allocator of a thread that
 /// goes idle keeps as resident memory. So the workers register their routes as plain actix
-/// services, the server's tables read the paths alone ([`crate::openapi::paths_for`]), and the
-/// document is built when it is first asked for ([`crate::openapi::document_for`]).
+/// services, the `405` table reads the paths and methods alone ([`crate::openapi::methods_for`]),
+/// the scope table the operations too ([`crate::openapi::paths_for`], at the first request made
+/// with a token), and the document is built when it is first asked for
+/// ([`crate::openapi::document_for`]).
 pub enum Registrar<'a, 'c> {
     /// A worker's app: the routes are served.
     Served(&'a mut web::ServiceConfig),
     /// The document's app: the routes are collected with their paths and schemas.
     Documented(&'a mut DocumentedConfig<'c>),
-    /// The routes' paths and operations, without the schemas they name: what the `405` and
-    /// scope tables read.
+    /// The routes' paths and operations, without the schemas they name: what the scope table
+    /// reads.
     Listed(&'a mut Paths),
+    /// The routes' paths and methods, each operation left empty: what the `405` table reads. No
+    /// operation is built (their code, text and allocations are most of what listing costs), so a
+    /// server that starts and idles never runs it.
+    Located(&'a mut Paths),
 }
 
 impl fmt::Debug for Registrar<'_, '_> {
@@ -74,6 +80,7 @@ impl fmt::Debug for Registrar<'_, '_> {
             Self::Served(_) => "Registrar::Served",
             Self::Documented(_) => "Registrar::Documented",
             Self::Listed(_) => "Registrar::Listed",
+            Self::Located(_) => "Registrar::Located",
         })
     }
 }
@@ -82,7 +89,7 @@ impl Registrar<'_, '_> {
     /// Registers a documented handler (a `#[utoipa::path]` function).
     pub fn service<F>(&mut self, factory: F) -> &mut Self
     where
-        F: HttpServiceFactory + OpenApiFactory + 'static,
+        F: HttpServiceFactory + OpenApiFactory + utoipa::Path + 'static,
     {
         match self {
             Self::Served(cfg) => {
@@ -92,6 +99,7 @@ impl Registrar<'_, '_> {
                 cfg.service(factory);
             }
             Self::Listed(paths) => paths.merge(factory.paths()),
+            Self::Located(paths) => paths.add_path_operation(F::path(), F::methods(), Operation::default()),
         }
         self
     }
@@ -105,7 +113,7 @@ impl Registrar<'_, '_> {
             Self::Documented(cfg) => {
                 cfg.route(path, route);
             }
-            Self::Listed(_) => {}
+            Self::Listed(_) | Self::Located(_) => {}
         }
         self
     }
@@ -119,16 +127,20 @@ impl Registrar<'_, '_> {
             Self::Documented(cfg) => {
                 cfg.service(utoipa_actix_web::scope(path).configure(|cfg| register(Registrar::Documented(cfg))));
             }
-            Self::Listed(paths) => {
-                let mut scoped = Paths::new();
-                register(Registrar::Listed(&mut scoped));
-                // As `utoipa_actix_web::scope` writes them: the prefix, then the route's path.
-                scoped.paths = scoped.paths.into_iter().map(|(route, item)| (format!("{path}{route}"), item)).collect();
-                paths.merge(scoped);
-            }
+            Self::Listed(paths) => paths.merge(prefixed(path, |scoped| register(Registrar::Listed(scoped)))),
+            Self::Located(paths) => paths.merge(prefixed(path, |scoped| register(Registrar::Located(scoped)))),
         }
         self
     }
+}
+
+/// The paths `register` lists, under `prefix`: as `utoipa_actix_web::scope` writes them, the
+/// prefix, then the route's path.
+fn prefixed(prefix: &str, register: impl FnOnce(&mut Paths)) -> Paths {
+    let mut scoped = Paths::new();
+    register(&mut scoped);
+    scoped.paths = scoped.paths.into_iter().map(|(route, item)| (format!("{prefix}{route}"), item)).collect();
+    scoped
 }
 
 /// Where a domain registers its routes: only those under the prefixes of the groups this process

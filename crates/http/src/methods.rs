@@ -1,5 +1,5 @@
 //! Which methods each documented path accepts: the table behind `405 Method Not Allowed`, built
-//! from the same paths the OpenAPI document is made of ([`crate::openapi::paths_for`]).
+//! from the same paths the OpenAPI document is made of ([`crate::openapi::methods_for`]).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};

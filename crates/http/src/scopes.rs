@@ -10,11 +10,13 @@
 //! Both sides come from that one declaration, so they cannot drift: the document shows it as the
 //! operation's `x-required-scope` ([`show_required_scopes`]), and the [`ScopeTable`] that the
 //! caller extractor checks tokens against is built from the paths the document is made of
-//! ([`crate::openapi::paths_for`]). An authenticated operation that declares nothing fails the
+//! ([`crate::openapi::paths_for`], at the first request made with a token). An authenticated operation that declares nothing fails the
 //! OpenAPI test, and answers every token `403` until it does: forgetting a scope closes the route
 //! to tokens, it never opens it.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
 
 use actix_web::http::Method;
 use utoipa::openapi::path::{Operation, Paths};
@@ -129,25 +131,38 @@ pub fn show_required_scopes(doc: &mut Document) {
     }
 }
 
+/// Requirements by pattern (`/api/v1/tasks/{id}`), for GET, POST, PUT, PATCH, DELETE.
+type Requirements = HashMap<String, [Option<Requirement>; 5], foldhash::fast::FixedState>;
+
 /// The requirement of every documented operation, by route pattern and method: what a token is
 /// checked against, at the cost of one hash per request made with a token.
-#[derive(Debug, Default)]
+///
+/// Made at the first request made with a token, not at start: listing the operations runs every
+/// handler's annotation code (megabytes of the binary's text, and allocations the idle start's
+/// thread would keep), which a server that only ever sees sessions never needs.
 pub struct ScopeTable {
-    /// Requirements by pattern (`/api/v1/tasks/{id}`), for GET, POST, PUT, PATCH, DELETE.
-    routes: HashMap<String, [Option<Requirement>; 5], foldhash::fast::FixedState>,
+    routes: OnceLock<Requirements>,
+    /// Lists the paths with their operations, once, at the first request with a token.
+    list: Box<dyn Fn() -> Paths + Send + Sync>,
+}
+
+impl fmt::Debug for ScopeTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeTable").field("routes", &self.routes.get().map(HashMap::len)).finish_non_exhaustive()
+    }
 }
 
 impl ScopeTable {
+    /// The table of the paths `list` lists, made when it is first asked.
+    pub fn when_needed(list: impl Fn() -> Paths + Send + Sync + 'static) -> Self {
+        Self { routes: OnceLock::new(), list: Box::new(list) }
+    }
+
+    /// The table of `paths`, made now.
     pub fn from_paths(paths: &Paths) -> Self {
-        let routes = paths
-            .paths
-            .iter()
-            .map(|(path, item)| {
-                let requirements = operations(item).map(|(_, op)| op.and_then(|op| declared(op).ok().flatten()));
-                (path.clone(), requirements)
-            })
-            .collect();
-        Self { routes }
+        let table = Self::when_needed(Paths::new);
+        let _ = table.routes.set(requirements(paths));
+        table
     }
 
     /// What the operation at route `pattern` (as the router matched it) answering `method` asks
@@ -161,8 +176,20 @@ impl ScopeTable {
             Method::DELETE => 4,
             _ => return None,
         };
-        self.routes.get(pattern).and_then(|requirements| requirements[index])
+        let routes = self.routes.get_or_init(|| requirements(&(self.list)()));
+        routes.get(pattern).and_then(|requirements| requirements[index])
     }
+}
+
+fn requirements(paths: &Paths) -> Requirements {
+    paths
+        .paths
+        .iter()
+        .map(|(path, item)| {
+            let requirements = operations(item).map(|(_, op)| op.and_then(|op| declared(op).ok().flatten()));
+            (path.clone(), requirements)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -176,5 +203,29 @@ mod tests {
         assert_eq!(Requirement::parse("admin"), Ok(Requirement::Admin));
         let err = Requirement::parse("task:read").unwrap_err();
         assert!(err.contains("tasks:read") && err.contains("session") && err.contains("admin"), "{err}");
+    }
+
+    /// The paths are listed at the first question, once, whatever is asked after it.
+    #[test]
+    fn the_table_is_made_at_its_first_question_and_only_then() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+        use utoipa::openapi::security::SecurityRequirement;
+
+        let lists = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&lists);
+        let table = ScopeTable::when_needed(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let mut paths = Paths::new();
+            let read = OperationBuilder::new().security(SecurityRequirement::new(BEARER, ["tasks:read"])).build();
+            paths.add_path_operation("/api/v1/tasks/{id}", vec![HttpMethod::Get], read);
+            paths
+        });
+        assert_eq!(lists.load(Ordering::SeqCst), 0, "not listed before it is asked");
+        assert_eq!(table.required(&Method::GET, "/api/v1/tasks/{id}"), Some(Requirement::Scope(Scope::TasksRead)));
+        assert_eq!(table.required(&Method::PATCH, "/api/v1/tasks/{id}"), None, "not declared: no token passes");
+        assert_eq!(table.required(&Method::GET, "/api/v1/nowhere"), None);
+        assert_eq!(lists.load(Ordering::SeqCst), 1, "listed once");
     }
 }

@@ -48,10 +48,9 @@ pub fn serve(
     limits: Limits,
 ) -> std::io::Result<Server> {
     let routes = settings.routes.clone();
-    let paths = crate::openapi::paths_for(&routes);
-    let methods = web::Data::new(MethodTable::from_paths(&paths));
-    let scopes = web::Data::new(ScopeTable::from_paths(&paths));
-    drop(paths);
+    let methods = web::Data::new(MethodTable::from_paths(&crate::openapi::methods_for(&routes)));
+    let listed = routes.clone();
+    let scopes = web::Data::new(ScopeTable::when_needed(move || crate::openapi::paths_for(&listed)));
     let document = web::Data::new(OpenApiJson { routes: routes.clone(), bytes: OnceLock::new() });
     let proxies = web::Data::new(limits.proxies.clone());
     let limits = web::Data::new(limits);

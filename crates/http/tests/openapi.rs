@@ -175,13 +175,25 @@ fn the_scope_table_answers_what_the_document_declares() {
     assert_eq!(table.required(&Method::OPTIONS, "/api/v1/tasks/{id}"), None);
 }
 
-/// The server's `405` and scope tables read the paths alone (`paths_for`), never the document: for
-/// any set of route groups, those are the document's paths, with the same operations and the same
-/// security requirements.
+/// The server's `405` and scope tables read the paths alone (`methods_for`, `paths_for`), never the
+/// document: for any set of route groups, those are the document's paths, with the same methods,
+/// and (`paths_for`) the same operations and security requirements.
 #[test]
 fn the_tables_paths_are_the_documents() {
     use workbench_http::groups::RouteSet;
-    use workbench_http::openapi::{document_for, paths_for};
+    use workbench_http::openapi::{document_for, methods_for, paths_for};
+
+    // Per path: the methods it takes.
+    fn methods(paths: &utoipa::openapi::path::Paths) -> Vec<(String, Vec<String>)> {
+        paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let item = serde_json::to_value(item).unwrap();
+                (path.clone(), item.as_object().unwrap().keys().cloned().collect())
+            })
+            .collect()
+    }
 
     // Per path: each operation's method, id and security, as the document writes them.
     fn operations(paths: &utoipa::openapi::path::Paths) -> Vec<(String, serde_json::Value)> {
@@ -205,5 +217,7 @@ fn the_tables_paths_are_the_documents() {
         let (listed, documented) = (operations(&paths_for(&routes)), operations(&document_for(&routes).paths));
         assert!(!listed.is_empty(), "{spec}: the operational routes at least");
         assert_eq!(listed, documented, "{spec}");
+        let document = document_for(&routes).paths;
+        assert_eq!(methods(&methods_for(&routes)), methods(&document), "{spec}: the 405 table's methods");
     }
 }
