@@ -15,7 +15,7 @@ endif
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: fresh-check help run demo test lint doc check-links fmt openapi openapi-check build release bench bench-caldav bench-tokens bench-project bench-latency bench-search bench-chat bench-radio ws-bench fuzz-api clean-data browser-test
+.PHONY: fresh-check help run demo test lint doc check-links fmt openapi openapi-check build release link-order bench bench-caldav bench-tokens bench-project bench-latency bench-search bench-chat bench-radio ws-bench fuzz-api clean-data browser-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,8 +61,12 @@ openapi-check: ## Fail when openapi/openapi.json differs from what the code gene
 build: ## Debug build of the binary
 	$(CARGO) build $(FEATURES) -p workbench-app --bin workbench
 
-release: ## Optimised build of the binary (target/release/workbench)
+release: ## Optimised build of the binary (target/release/workbench), its code laid out by crates/app/link-order.txt
 	$(CARGO) build --release $(FEATURES) -p workbench-app --bin workbench
+	@scripts/link-order.sh --check target/release/workbench
+
+link-order: release ## Regenerate crates/app/link-order.txt: what a release server runs at start and idle, under callgrind (docs/development.md)
+	scripts/link-order.sh target/release/workbench
 
 fresh-check: ## On a bare Debian root (gcc, make, git; no -dev package): git clone, make run serving, make test green, timed (root; ~40 min)
 	./scripts/fresh-check.sh
