@@ -251,7 +251,7 @@ impl FromRequest for CurrentUser {
             let state = app_state(&req)?;
             if is_personal_token(token) {
                 let caller = state.tokens.authenticate(token).await.map_err(ApiError::from)?;
-                let scope = required_scope(&req)?;
+                let scope = required_scope(&req).await?;
                 if !caller.scopes.grants(scope) {
                     return Err(ApiError::insufficient_scope(Some(scope.as_str())).into());
                 }
@@ -325,10 +325,18 @@ async fn session_caller(
 /// or a `403` for a route only a session may use, an admin route, or one that declares nothing (a
 /// forgotten declaration closes a route to tokens, it never opens one). This is where every
 /// route's answer to a token is decided: no handler decides it.
-fn required_scope(req: &HttpRequest) -> Result<Scope, ApiError> {
+///
+/// The table is made at the first request with a token (see [`ScopeTable`]), on the blocking
+/// pool: the worker that received it serves its other connections meanwhile.
+async fn required_scope(req: &HttpRequest) -> Result<Scope, ApiError> {
     let table = req
         .app_data::<web::Data<ScopeTable>>()
+        .cloned()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("ScopeTable is not registered")))?;
+    if !table.is_made() {
+        let making = table.clone();
+        web::block(move || making.make()).await.map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
+    }
     let required = req.match_pattern().and_then(|pattern| table.required(req.method(), &pattern));
     match required {
         Some(Requirement::Scope(scope)) => Ok(scope),

@@ -10,9 +10,9 @@
 //! Both sides come from that one declaration, so they cannot drift: the document shows it as the
 //! operation's `x-required-scope` ([`show_required_scopes`]), and the [`ScopeTable`] that the
 //! caller extractor checks tokens against is built from the paths the document is made of
-//! ([`crate::openapi::paths_for`], at the first request made with a token). An authenticated operation that declares nothing fails the
-//! OpenAPI test, and answers every token `403` until it does: forgetting a scope closes the route
-//! to tokens, it never opens it.
+//! ([`crate::openapi::paths_for`], at the first request made with a token). An authenticated
+//! operation that declares nothing fails the OpenAPI test, and answers every token `403` until it
+//! does: forgetting a scope closes the route to tokens, it never opens it.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -165,6 +165,23 @@ impl ScopeTable {
         table
     }
 
+    /// Whether the table is made: until it is, [`ScopeTable::required`] makes it first.
+    pub fn is_made(&self) -> bool {
+        self.routes.get().is_some()
+    }
+
+    /// Makes the table if it is not made yet (once, however many threads ask at the same time).
+    /// Tens of milliseconds of CPU: an async caller runs it on the blocking pool (see
+    /// `extract::required_scope`), so the worker that meets the first token keeps serving its
+    /// other connections meanwhile.
+    pub fn make(&self) {
+        self.routes();
+    }
+
+    fn routes(&self) -> &Requirements {
+        self.routes.get_or_init(|| requirements(&(self.list)()))
+    }
+
     /// What the operation at route `pattern` (as the router matched it) answering `method` asks
     /// of a token; `None` when it declares nothing, which no token satisfies.
     pub fn required(&self, method: &Method, pattern: &str) -> Option<Requirement> {
@@ -176,8 +193,7 @@ impl ScopeTable {
             Method::DELETE => 4,
             _ => return None,
         };
-        let routes = self.routes.get_or_init(|| requirements(&(self.list)()));
-        routes.get(pattern).and_then(|requirements| requirements[index])
+        self.routes().get(pattern).and_then(|requirements| requirements[index])
     }
 }
 
@@ -223,9 +239,12 @@ mod tests {
             paths
         });
         assert_eq!(lists.load(Ordering::SeqCst), 0, "not listed before it is asked");
+        assert!(!table.is_made());
         assert_eq!(table.required(&Method::GET, "/api/v1/tasks/{id}"), Some(Requirement::Scope(Scope::TasksRead)));
         assert_eq!(table.required(&Method::PATCH, "/api/v1/tasks/{id}"), None, "not declared: no token passes");
         assert_eq!(table.required(&Method::GET, "/api/v1/nowhere"), None);
+        table.make();
+        assert!(table.is_made());
         assert_eq!(lists.load(Ordering::SeqCst), 1, "listed once");
     }
 }
