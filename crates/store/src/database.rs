@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::{Connection, RunQueryDsl};
+use scheduled_thread_pool::ScheduledThreadPool;
 use workbench_core::RepositoryError;
 
 use crate::connection::{Manager, Retired, sqlite_path};
@@ -25,6 +26,10 @@ pub(crate) fn stored(at: DateTime<Utc>) -> NaiveDateTime {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolOptions {
     pub max_size: u32,
+    /// Connections kept open and unused: r2d2 opens one more whenever a checkout leaves fewer.
+    /// One on PostgreSQL, where opening one is a round trip and a backend process; none on
+    /// SQLite, where it is a file's open and each spare kept its own schema and page cache (a
+    /// server's start, whose steps each take one, left four to eight open at idle).
     pub min_idle: Option<u32>,
     /// How long a request waits for a free connection before failing.
     pub acquire_timeout: Duration,
@@ -32,11 +37,11 @@ pub struct PoolOptions {
 
 impl PoolOptions {
     pub fn default_for(backend: Backend) -> Self {
-        let max_size = match backend {
-            Backend::Postgres => 16,
-            Backend::Sqlite => 8,
+        let (max_size, min_idle) = match backend {
+            Backend::Postgres => (16, 1),
+            Backend::Sqlite => (8, 0),
         };
-        Self { max_size, min_idle: Some(1), acquire_timeout: Duration::from_secs(5) }
+        Self { max_size, min_idle: Some(min_idle), acquire_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -63,7 +68,14 @@ pub struct Database {
     reachable: Arc<AtomicBool>,
     acquire_timeout: Duration,
     url: Arc<str>,
+    /// The threads that open connections and close idle ones, shared with the pools made by
+    /// [`Database::dedicated`]: r2d2 would give each pool three of its own, idle almost always.
+    threads: Arc<ScheduledThreadPool>,
 }
+
+/// Threads a pool and its dedicated pools share for opening connections and closing idle ones
+/// (r2d2's own default for one pool).
+const POOL_THREADS: usize = 3;
 
 /// How long a request waits for a connection while the last attempt to open one failed. The
 /// pool keeps trying in the background (every 0.2 s, backing off to half the acquire timeout), so
@@ -108,6 +120,12 @@ impl Database {
     /// `0700`, the file `0600`: only the server's user reads them). Blocks while the first
     /// connection is made, and fails with the engine's own reason when it cannot be.
     pub fn connect(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
+        let threads = ScheduledThreadPool::builder().num_threads(POOL_THREADS).thread_name_pattern("r2d2-worker-{}");
+        let threads = Arc::new(threads.build());
+        Self::connect_with(url, options, threads)
+    }
+
+    fn connect_with(url: &str, options: PoolOptions, threads: Arc<ScheduledThreadPool>) -> Result<Self, StoreError> {
         let backend = Backend::from_url(url);
         if backend == Backend::Sqlite {
             prepare_sqlite_file(Path::new(sqlite_path(url)))?;
@@ -126,11 +144,12 @@ impl Database {
             // the last one found lost (see `Manager`).
             .test_on_check_out(true)
             .error_handler(Box::new(PoolErrors))
+            .thread_pool(Arc::clone(&threads))
             .build(manager)
             .map_err(|e| StoreError::connect(backend, e))?;
         let permits = Arc::new(tokio::sync::Semaphore::new(options.max_size as usize));
         let acquire_timeout = options.acquire_timeout;
-        Ok(Self { pool, permits, backend, epoch, reachable, acquire_timeout, url: url.into() })
+        Ok(Self { pool, permits, backend, epoch, reachable, acquire_timeout, url: url.into(), threads })
     }
 
     pub fn backend(&self) -> Backend {
@@ -145,10 +164,11 @@ impl Database {
     /// A pool of its own on the same database, `max_size` connections, for work that must not
     /// queue behind requests: the outbox relay, which under a write load would otherwise wait its
     /// turn behind hundreds of them for each statement and fall seconds behind. Blocks while the
-    /// first connection is made.
+    /// first connection is made. It shares this pool's threads.
     pub fn dedicated(&self, max_size: u32) -> Result<Self, StoreError> {
-        let options = PoolOptions { max_size, min_idle: Some(1), acquire_timeout: self.acquire_timeout };
-        Self::connect(&self.url, options)
+        let options =
+            PoolOptions { max_size, acquire_timeout: self.acquire_timeout, ..PoolOptions::default_for(self.backend) };
+        Self::connect_with(&self.url, options, Arc::clone(&self.threads))
     }
 
     /// Applies pending migrations (see `migrations::run_pending`); returns the versions applied.
