@@ -25,6 +25,7 @@ mod memory;
 mod principals;
 pub mod redis;
 mod sessions;
+mod statuses;
 #[cfg(feature = "testing")]
 pub mod testing;
 

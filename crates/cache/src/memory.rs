@@ -11,8 +11,10 @@ use moka::future::Cache;
 use moka::ops::compute::Op;
 use workbench_tasks::{
     CreationKey, CreationOrder, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, OrderLookup, OrderTicket,
-    OrderWindow, ShownLookup, ShownPage, Task, TaskCache, TaskId, TaskScope, TaskStats,
+    OrderWindow, Restatus, ShownLookup, ShownPage, Status, Task, TaskCache, TaskId, TaskScope, TaskStats,
 };
+
+use crate::statuses::{OrderStates, Records, draw};
 
 /// A [`TaskCache`] in this process's memory: at most `max_entries` tasks, statistics and list
 /// generations, and list pages holding at most `max_entries` tasks, each dropped after its time to
@@ -35,8 +37,11 @@ pub struct MemoryTaskCache {
     /// Scopes' creation orders, weighed by the ids they hold.
     orders: Cache<TaskScope, Arc<StoredOrder>>,
     /// The source of list generations: every generation handed out is greater than all before
-    /// it, so that a scope whose generation was evicted never returns to an old one.
+    /// it, so that a scope whose generation was evicted never returns to an old one. Changes of
+    /// status take their places in `restatuses` from it too.
     generations: Arc<AtomicU64>,
+    /// The changes of status told for each scope, for the orders read while they were made.
+    restatuses: Arc<Records>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -69,9 +74,13 @@ struct StoredOrder {
     appended: u64,
     ids: Vec<TaskId>,
     last: Option<CreationKey>,
+    /// The statuses of `ids`, kept current by [`TaskCache::restatus`]; `None` when the order was
+    /// read without them or more changes were made during its read than are recorded.
+    states: Option<OrderStates>,
 }
 
-/// The ids a cache of creation orders holds by default: 32 MB of them.
+/// The ids a cache of creation orders holds by default: 32 MB of them (an id with its status
+/// and place in [`OrderStates`] weighs three).
 pub const DEFAULT_ORDER_CAPACITY: u64 = 4_000_000;
 
 // Tasks are most of the entries, and moka keeps each value in an allocation of its own: boxing the
@@ -168,7 +177,7 @@ impl MemoryTaskCache {
             .time_to_live(stats_ttl)
             .build();
         let orders = Self::orders(DEFAULT_ORDER_CAPACITY, stats_ttl);
-        Self { entries, pages, shown, orders, generations: Arc::new(AtomicU64::new(1)) }
+        Self { entries, pages, shown, orders, generations: Arc::new(AtomicU64::new(1)), restatuses: Arc::default() }
     }
 
     /// The same cache holding creation orders of at most `ids` task ids in all.
@@ -182,8 +191,10 @@ impl MemoryTaskCache {
     fn orders(capacity: u64, ttl: Duration) -> Cache<TaskScope, Arc<StoredOrder>> {
         Cache::builder()
             .max_capacity(capacity)
+            // An id weighs one (8 bytes); with its status and place, three.
             .weigher(|_: &TaskScope, order: &Arc<StoredOrder>| {
-                u32::try_from(order.ids.len()).unwrap_or(u32::MAX).saturating_add(1)
+                let each = if order.states.is_some() { 3 } else { 1 };
+                u32::try_from(order.ids.len() * each).unwrap_or(u32::MAX).saturating_add(1)
             })
             .time_to_live(ttl)
             .build()
@@ -204,6 +215,35 @@ impl MemoryTaskCache {
         match entry {
             Entry::Generation(generation) => Some(generation),
             _ => None,
+        }
+    }
+
+    /// `scope`'s cached order if it is current (see [`TaskCache::creation_window`]) with the
+    /// ticket to read it again, or what to do instead.
+    async fn cached_order(
+        &self,
+        scope: TaskScope,
+        seen: Option<u64>,
+    ) -> Result<(Arc<StoredOrder>, OrderTicket), OrderLookup> {
+        // Before the generations: a change of status told after this may be missing from a read.
+        let since = self.generations.load(Ordering::Acquire);
+        let (Some(members), Some(appended)) =
+            (self.generation(scope, ListPart::Members).await, self.generation(scope, ListPart::Appended).await)
+        else {
+            return Err(OrderLookup::Bypass);
+        };
+        let ticket = OrderTicket { scope, members, appended, extends: None, overlaps: false, since };
+        match self.orders.get(&scope).await {
+            Some(order)
+                if order.members == members
+                    && (order.appended == appended || seen.is_some_and(|seen| order.appended >= seen)) =>
+            {
+                Ok((order, ticket))
+            }
+            Some(order) if order.members == members => {
+                Err(OrderLookup::Behind(OrderTicket { extends: Some((order.ids.len() as u64, order.last)), ..ticket }))
+            }
+            _ => Err(OrderLookup::Miss(ticket)),
         }
     }
 }
@@ -281,27 +321,36 @@ impl TaskCache for MemoryTaskCache {
     }
 
     async fn creation_window(&self, scope: TaskScope, window: OrderWindow, seen: Option<u64>) -> OrderLookup {
-        let (Some(members), Some(appended)) =
-            (self.generation(scope, ListPart::Members).await, self.generation(scope, ListPart::Appended).await)
-        else {
-            return OrderLookup::Bypass;
-        };
-        let ticket = OrderTicket { scope, members, appended, extends: None, overlaps: false };
-        match self.orders.get(&scope).await {
-            Some(order)
-                if order.members == members
-                    && (order.appended == appended || seen.is_some_and(|seen| order.appended >= seen)) =>
-            {
-                OrderLookup::Hit { ids: window.of(&order.ids), total: order.ids.len() as u64 }
-            }
-            Some(order) if order.members == members => {
-                OrderLookup::Behind(OrderTicket { extends: Some((order.ids.len() as u64, order.last)), ..ticket })
-            }
-            _ => OrderLookup::Miss(ticket),
+        match self.cached_order(scope, seen).await {
+            Ok((order, _)) => OrderLookup::Hit { ids: window.of(&order.ids), total: order.ids.len() as u64 },
+            Err(lookup) => lookup,
+        }
+    }
+
+    async fn status_window(
+        &self,
+        scope: TaskScope,
+        status: Status,
+        window: OrderWindow,
+        seen: Option<u64>,
+    ) -> OrderLookup {
+        match self.cached_order(scope, seen).await {
+            Ok((order, ticket)) => match &order.states {
+                Some(states) => {
+                    let (ids, total) = states.window(&order.ids, status, window);
+                    OrderLookup::Hit { ids, total }
+                }
+                None => OrderLookup::Miss(ticket),
+            },
+            Err(lookup) => lookup,
         }
     }
 
     async fn put_creation_order(&self, ticket: OrderTicket, order: &CreationOrder) {
+        // Held while the order is stored, as a change of status holds it while it is recorded and
+        // applied: a change is either in the record when the order takes it, or finds the order.
+        let record = self.restatuses.of(ticket.scope, self.generations.load(Ordering::Acquire));
+        let record = record.lock().await;
         self.orders
             .entry(ticket.scope)
             .and_compute_with(|cached| {
@@ -314,6 +363,7 @@ impl TaskCache for MemoryTaskCache {
                         appended: ticket.appended,
                         ids: order.ids.clone(),
                         last: order.last,
+                        states: OrderStates::read(order),
                     }),
                     (Some((len, _)), Some(cached))
                         if cached.members == ticket.members && cached.ids.len() as u64 == len =>
@@ -329,17 +379,45 @@ impl TaskCache for MemoryTaskCache {
                                 appended: ticket.appended,
                                 ids,
                                 last: order.last.or(cached.last),
+                                states: OrderStates::extended(cached.states.as_ref(), kept, order),
                             }
                         })
                     }
                     (Some(_), _) => None,
                 };
+                let stored = stored.map(|mut stored| {
+                    // The changes told since the read began, which it may not have seen.
+                    match record.since(ticket.since) {
+                        Some(changes) => {
+                            if let Some(states) = &stored.states {
+                                changes.for_each(|change| states.apply(&stored.ids, change));
+                            }
+                        }
+                        None => stored.states = None,
+                    }
+                    stored
+                });
                 std::future::ready(match stored {
                     Some(stored) => Op::Put(Arc::new(stored)),
                     None => Op::Nop,
                 })
             })
             .await;
+    }
+
+    async fn restatus(&self, scopes: Vec<TaskScope>, changes: Vec<Restatus>) {
+        for scope in scopes {
+            let record = self.restatuses.of(scope, self.generations.load(Ordering::Acquire));
+            let mut record = record.lock().await;
+            for change in &changes {
+                record.record(draw(&self.generations), *change);
+            }
+            if let Some(order) = self.orders.get(&scope).await
+                && let Some(states) = &order.states
+            {
+                changes.iter().for_each(|change| states.apply(&order.ids, change));
+            }
+        }
     }
 
     async fn forget_scopes(&self, scopes: Vec<TaskScope>) {
@@ -466,5 +544,109 @@ mod tests {
         assert_eq!(page.tasks[0].id, TaskId(50), "the latest read is shown");
         cache.forget_scopes(vec![scope]).await;
         assert!(matches!(cache.shown_page(scope, "1x20").await, ShownLookup::Miss(_)), "stale after a change");
+    }
+
+    /// An order of tasks 1..=n read from the database, task `id` pending unless in `completed`,
+    /// each at version 1.
+    fn order_with_statuses(ids: std::ops::RangeInclusive<i64>, completed: &[i64]) -> CreationOrder {
+        let start = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let key = |id: i64| CreationKey { created_at: start + chrono::Duration::seconds(id), id: TaskId(id) };
+        let ids: Vec<TaskId> = ids.map(TaskId).collect();
+        let states = ids
+            .iter()
+            .map(|id| workbench_tasks::OrderedState {
+                created_at: key(id.0).created_at,
+                status: if completed.contains(&id.0) { Status::Completed } else { Status::Pending },
+                version: 1,
+            })
+            .collect();
+        CreationOrder { last: ids.last().map(|id| key(id.0)), total: ids.len() as u64, ids, states }
+    }
+
+    fn change(order: &CreationOrder, id: i64, status: Status, version: i64) -> Restatus {
+        let at = order.ids.iter().position(|t| t.0 == id).unwrap();
+        Restatus { key: CreationKey { created_at: order.states[at].created_at, id: TaskId(id) }, status, version }
+    }
+
+    const FIRST_TEN: OrderWindow = OrderWindow { offset: 0, limit: 10, newest_first: false };
+
+    async fn completed(cache: &MemoryTaskCache, scope: TaskScope) -> (Vec<i64>, u64) {
+        match cache.status_window(scope, Status::Completed, FIRST_TEN, None).await {
+            OrderLookup::Hit { ids, total } => (ids.iter().map(|id| id.0).collect(), total),
+            other => panic!("a current order serves the status: {other:?}"),
+        }
+    }
+
+    async fn miss(cache: &MemoryTaskCache, scope: TaskScope) -> OrderTicket {
+        match cache.status_window(scope, Status::Completed, FIRST_TEN, None).await {
+            OrderLookup::Miss(ticket) => ticket,
+            other => panic!("an empty cache misses: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_status_window_comes_out_of_the_order_and_takes_each_newer_change() {
+        let cache = MemoryTaskCache::new(1_000, Duration::from_secs(60), Duration::from_secs(60));
+        let scope = TaskScope::InvolvedUser(UserId(1));
+        let read = order_with_statuses(1..=30, &[3, 6, 9]);
+        cache.put_creation_order(miss(&cache, scope).await, &read).await;
+        assert_eq!(completed(&cache, scope).await, (vec![3, 6, 9], 3));
+        let newest = OrderWindow { offset: 1, limit: 2, newest_first: true };
+        let OrderLookup::Hit { ids, total } = cache.status_window(scope, Status::Pending, newest, None).await else {
+            panic!("pending out of the same order")
+        };
+        assert_eq!((ids, total), (vec![TaskId(29), TaskId(28)], 27), "second and third newest pending");
+
+        cache.restatus(vec![scope], vec![change(&read, 12, Status::Completed, 2)]).await;
+        cache.restatus(vec![scope], vec![change(&read, 3, Status::Pending, 2)]).await;
+        assert_eq!(completed(&cache, scope).await, (vec![6, 9, 12], 3));
+        // A change told late, older than what the order holds, changes nothing.
+        cache.restatus(vec![scope], vec![change(&read, 12, Status::InProgress, 1)]).await;
+        assert_eq!(completed(&cache, scope).await, (vec![6, 9, 12], 3));
+        // Another scope's order is not touched.
+        cache.restatus(vec![TaskScope::All], vec![change(&read, 6, Status::Pending, 9)]).await;
+        assert_eq!(completed(&cache, scope).await, (vec![6, 9, 12], 3));
+    }
+
+    #[tokio::test]
+    async fn a_change_told_while_the_order_was_read_is_in_the_order_stored() {
+        let cache = MemoryTaskCache::new(1_000, Duration::from_secs(60), Duration::from_secs(60));
+        let scope = TaskScope::InvolvedUser(UserId(1));
+        let ticket = miss(&cache, scope).await;
+        // Read before task 4 was completed, stored after the completion was told.
+        let read = order_with_statuses(1..=10, &[]);
+        cache.restatus(vec![scope], vec![change(&read, 4, Status::Completed, 2)]).await;
+        cache.put_creation_order(ticket, &read).await;
+        assert_eq!(completed(&cache, scope).await, (vec![4], 1));
+
+        // Extended with tasks created since: the statuses it held stay, the new ones join.
+        cache.forget_parts(vec![scope], vec![ListPart::Appended]).await;
+        let OrderLookup::Behind(behind) = cache.status_window(scope, Status::Completed, FIRST_TEN, None).await else {
+            panic!("the order lacks the new tasks")
+        };
+        let newer = order_with_statuses(11..=12, &[12]);
+        cache.restatus(vec![scope], vec![change(&read, 5, Status::Completed, 2)]).await;
+        cache.put_creation_order(behind, &CreationOrder { total: 12, ..newer }).await;
+        assert_eq!(completed(&cache, scope).await, (vec![4, 5, 12], 3));
+    }
+
+    #[tokio::test]
+    async fn an_order_read_during_more_changes_than_are_kept_serves_no_status() {
+        let cache = MemoryTaskCache::new(1_000, Duration::from_secs(60), Duration::from_secs(60));
+        let scope = TaskScope::InvolvedUser(UserId(1));
+        let ticket = miss(&cache, scope).await;
+        let read = order_with_statuses(1..=10, &[]);
+        for version in 2..4_200 {
+            let status = if version % 2 == 0 { Status::Completed } else { Status::Pending };
+            cache.restatus(vec![scope], vec![change(&read, 1, status, version)]).await;
+        }
+        cache.put_creation_order(ticket, &read).await;
+        // The order itself serves; its statuses are read again.
+        let all = OrderWindow { offset: 0, limit: 20, newest_first: false };
+        assert!(matches!(cache.creation_window(scope, all, None).await, OrderLookup::Hit { total: 10, .. }));
+        let again = miss(&cache, scope).await;
+        let reread = order_with_statuses(1..=10, &[1]);
+        cache.put_creation_order(again, &reread).await;
+        assert_eq!(completed(&cache, scope).await, (vec![1], 1));
     }
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use workbench_tasks::{
     CreationKey, CreationOrder, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage, OrderLookup, OrderTicket,
-    OrderWindow, ShownLookup, ShownPage, Task, TaskCache, TaskId, TaskScope, TaskStats,
+    OrderWindow, Restatus, ShownLookup, ShownPage, Status, Task, TaskCache, TaskId, TaskScope, TaskStats,
 };
 
 use crate::CacheError;
@@ -351,7 +351,7 @@ impl TaskCache for RedisTaskCache {
                 return OrderLookup::Bypass;
             }
         };
-        let ticket = OrderTicket { scope, members, appended, extends: None, overlaps: false };
+        let ticket = OrderTicket { scope, members, appended, extends: None, overlaps: false, since: 0 };
         match found {
             ORDER_CURRENT => {
                 let mut ids: Vec<TaskId> = data
@@ -381,6 +381,16 @@ impl TaskCache for RedisTaskCache {
             }
         }
     }
+
+    /// Statuses are not kept in the shared orders: a status's pages are read from the database
+    /// (and filed as pages under the status's generation).
+    async fn status_window(&self, _: TaskScope, _: Status, _: OrderWindow, _: Option<u64>) -> OrderLookup {
+        OrderLookup::Bypass
+    }
+
+    /// Nothing to apply: see [`Self::status_window`]; the status's generation moves on with the
+    /// change ([`TaskCache::forget_parts`]).
+    async fn restatus(&self, _: Vec<TaskScope>, _: Vec<Restatus>) {}
 
     async fn put_creation_order(&self, ticket: OrderTicket, order: &CreationOrder) {
         let (ids, meta) = self.order_keys(ticket.scope);

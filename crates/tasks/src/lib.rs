@@ -39,8 +39,8 @@ pub use model::{
 };
 pub use ports::{
     CommentRepository, CreationKey, CreationOrder, FORGOTTEN_FOR, ListLookup, ListPart, ListTicket, ListedPage,
-    OrderLookup, OrderTicket, OrderWindow, ProjectMembership, Rebase, SEARCH_TIME_LIMIT, ShownLookup, ShownPage,
-    Standing, TaskActivity, TaskCache, TaskFacets, TaskRepository, TaskScope, UpdateOutcome,
+    OrderLookup, OrderTicket, OrderWindow, OrderedState, ProjectMembership, Rebase, Restatus, SEARCH_TIME_LIMIT,
+    ShownLookup, ShownPage, Standing, TaskActivity, TaskCache, TaskFacets, TaskRepository, TaskScope, UpdateOutcome,
 };
 pub use recurrence::{
     COUNT_AND_UNTIL, MONTH_DAY_NOT_WEEKLY, NOT_A_RULE, REPEATED_PART, Recurrence, UNTIL_NOT_AN_INSTANT, next_occurrence,

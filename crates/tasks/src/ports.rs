@@ -209,6 +209,40 @@ pub struct CreationOrder {
     pub last: Option<CreationKey>,
     /// How many tasks the whole scope held at the moment `ids` were read.
     pub total: u64,
+    /// What each of `ids` was when read (same positions): where it stands, its status and the
+    /// version it was read at, so that a cache can serve a status's pages out of the order.
+    pub states: Vec<OrderedState>,
+}
+
+/// What a creation order knows of one of its tasks besides its id (see [`CreationOrder`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderedState {
+    /// When the task was made: with its id, where it stands in the order.
+    pub created_at: DateTime<Utc>,
+    /// Its status when read.
+    pub status: Status,
+    /// Its version when read: a change of status is newer than the order's copy only if its
+    /// version is greater.
+    pub version: i64,
+}
+
+/// A task whose status a write changed, as the cache is told of it (see
+/// [`TaskCache::restatus`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restatus {
+    /// Where the task stands in its scopes' creation orders.
+    pub key: CreationKey,
+    /// Its status now.
+    pub status: Status,
+    /// The version that status was written at.
+    pub version: i64,
+}
+
+impl Restatus {
+    /// The change `task` carries, as stored.
+    pub fn of(task: &Task) -> Self {
+        Self { key: CreationKey::of(task), status: task.status, version: task.version }
+    }
 }
 
 /// Where a user stands in a project.
@@ -378,6 +412,19 @@ impl OrderWindow {
         }
         window
     }
+
+    /// The window's ids out of the tasks of `status` in a whole order read from the database
+    /// (its [`CreationOrder::states`]), in the window's order, and how many of them there are.
+    pub fn of_status(&self, order: &CreationOrder, status: Status) -> (Vec<TaskId>, u64) {
+        let matching: Vec<TaskId> = order
+            .ids
+            .iter()
+            .zip(&order.states)
+            .filter(|(_, state)| state.status == status)
+            .map(|(id, _)| *id)
+            .collect();
+        (self.of(&matching), matching.len() as u64)
+    }
 }
 
 /// Where a scope's creation order read from the database may be cached, and what the cache held
@@ -401,6 +448,10 @@ pub struct OrderTicket {
     /// first id it holds of them and puts them after it, only when that comes to the total;
     /// otherwise it keeps what it has (and the reader reads the order whole).
     pub overlaps: bool,
+    /// Where the cache's record of changes of status stood before the read (see
+    /// [`TaskCache::restatus`]): a change told after it may be missing from what is read, and is
+    /// laid over it when it is stored. `0` for a cache that serves no status from its orders.
+    pub since: u64,
 }
 
 /// What [`TaskCache::creation_window`] found.
@@ -508,6 +559,24 @@ pub trait TaskCache: Send + Sync {
     /// `Members` generation, same length): otherwise stores nothing. MUST NOT make an order
     /// reachable under a `Members` generation later than the ticket's.
     async fn put_creation_order(&self, ticket: OrderTicket, order: &CreationOrder);
+    /// As [`Self::creation_window`], for the window of `scope`'s tasks of `status` in creation
+    /// order, out of the same cached order: its [`ListPart::Status`] pages, at the cost of the
+    /// order, not of a walk to the page. A cache that does not keep statuses in its orders
+    /// answers [`OrderLookup::Bypass`].
+    async fn status_window(
+        &self,
+        scope: TaskScope,
+        status: Status,
+        window: OrderWindow,
+        seen: Option<u64>,
+    ) -> OrderLookup;
+    /// `changes` of status were stored to tasks of `scopes`, without moving them in or out of
+    /// those scopes (a status's pages then come out of a creation order that is current for its
+    /// members): the cached orders of `scopes` take them, and so does any order whose read was
+    /// under way (its ticket's `since`). A change applies only over an older version of its task.
+    /// Called after the change is stored, before it is answered, for every change of status
+    /// that does not forget the scopes' [`ListPart::Members`].
+    async fn restatus(&self, scopes: Vec<TaskScope>, changes: Vec<Restatus>);
     /// Forgets the statistics of each scope and moves every part of its lists to a new
     /// generation, on every instance sharing the cache. Called after the change is stored,
     /// before it is answered.

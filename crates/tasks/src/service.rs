@@ -13,9 +13,10 @@ mod relations;
 
 use crate::{
     Access, Comment, CommentBody, CommentRepository, CreationKey, CreationOrder, FieldValues, ListLookup, ListPart,
-    ListedPage, NewComment, NewTask, NewTaskRecord, OrderLookup, OrderWindow, ProjectMembership, Rebase, ShownLookup,
-    ShownPage, Standing, Status, StructureStores, TagUsage, Task, TaskActivity, TaskCache, TaskChanges, TaskDraft,
-    TaskError, TaskFacets, TaskFilter, TaskId, TaskPatch, TaskRepository, TaskScope, TaskStats, UpdateOutcome, Viewer,
+    ListedPage, NewComment, NewTask, NewTaskRecord, OrderLookup, OrderWindow, ProjectMembership, Rebase, Restatus,
+    ShownLookup, ShownPage, Standing, Status, StructureStores, TagUsage, Task, TaskActivity, TaskCache, TaskChanges,
+    TaskDraft, TaskError, TaskFacets, TaskFilter, TaskId, TaskPatch, TaskRepository, TaskScope, TaskStats,
+    UpdateOutcome, Viewer,
 };
 
 const VIEWERS_READ: &str = "A project's viewers read its tasks and comment on them; its editors change them.";
@@ -139,7 +140,10 @@ impl TaskService {
         let created =
             self.tasks.create(NewTaskRecord { task, owner_id: owner.id, completed_at, created_at: at }).await?;
         self.cache.put_task(&created).await;
-        self.forget_parts_of(&[&created], ListPart::created(&created)).await?;
+        // Not a change of status to lay over the cached orders: they end before the new task, and
+        // take it, as it was created, when extended.
+        let scopes = self.scopes_of(&[&created]).await?;
+        self.cache.forget_parts(scopes, ListPart::created(&created)).await;
         if let Some(activity) = &self.activity {
             activity.created(owner.id, &created).await;
         }
@@ -247,16 +251,22 @@ impl TaskService {
         query: String,
     ) -> Result<Page<Task>, TaskError> {
         let part = filter.list_part();
-        if part == ListPart::Members {
+        if let ListPart::Members | ListPart::Status(_) = part {
             let window = OrderWindow {
                 offset: u64::try_from(page.offset()).unwrap_or(0),
                 limit: u64::from(page.per_page()),
                 newest_first: filter.sort.descending,
             };
-            if let Some((ids, total)) = self.creation_window(scope, window).await? {
+            let status = match part {
+                ListPart::Status(status) => Some(status),
+                _ => None,
+            };
+            if let Some((ids, total)) = self.creation_window(scope, status, window).await? {
                 return Ok(Page::new(self.bodies(viewer, &ids).await?, total, page));
             }
-            return Ok(self.tasks.list(scope, filter, page).await?);
+            if part == ListPart::Members {
+                return Ok(self.tasks.list(scope, filter, page).await?);
+            }
         }
         match self.cache.list_page(scope, part, &query).await {
             ListLookup::Hit(cached) => Ok(Page::new(self.bodies(viewer, &cached.ids).await?, cached.total, page)),
@@ -270,22 +280,29 @@ impl TaskService {
         }
     }
 
-    /// The ids `window` shows of `scope`'s creation order, and the scope's total, from the cached
-    /// order: read whole from the database when the cache lacks it or it was reordered, extended
-    /// with the tasks created since when it only lacks those. `None` when the cache cannot serve
-    /// it (unreachable, or the scope holds over [`ORDER_LIMIT`] tasks): the caller reads the page
-    /// from the database.
+    /// The ids `window` shows of `scope`'s creation order (or of its tasks of `status` in that
+    /// order), and their total, from the cached order: read whole from the database when the
+    /// cache lacks it or it was reordered, extended with the tasks created since when it only
+    /// lacks those. `None` when the cache cannot serve it (unreachable, a cache that keeps no
+    /// statuses, or the scope holds over [`ORDER_LIMIT`] tasks): the caller reads the page from
+    /// the database.
     ///
     /// So a page costs a slice of the order, however deep, and the order is read whole once per
-    /// change that moves a task inside it (a delete, a reassignment), not per create or patch.
+    /// change that moves a task inside it (a delete, a reassignment), not per create or patch: a
+    /// patch's change of status is laid over the cached order ([`TaskCache::restatus`]).
     async fn creation_window(
         &self,
         scope: TaskScope,
+        status: Option<Status>,
         window: OrderWindow,
     ) -> Result<Option<(Vec<TaskId>, u64)>, TaskError> {
         let (mut extensions, mut seen) = (0, None);
         let ticket = loop {
-            match self.cache.creation_window(scope, window, seen).await {
+            let lookup = match status {
+                Some(status) => self.cache.status_window(scope, status, window, seen).await,
+                None => self.cache.creation_window(scope, window, seen).await,
+            };
+            match lookup {
                 OrderLookup::Hit { ids, total } => return Ok(Some((ids, total))),
                 OrderLookup::Bypass => return Ok(None),
                 // Extended, by this request or, while it read, by another: look again, taking an
@@ -301,7 +318,13 @@ impl TaskService {
                 OrderLookup::Miss(miss) => break miss,
             }
         };
-        let key = format!("{}:{}:{}", scope.key(), ticket.members, ticket.appended);
+        // Requests share a read only if nothing it shows changed between their lookups: for a
+        // status, that includes every change of status told since (the ticket's `since`), or a
+        // request could be shown a read that began before its own client's change.
+        let key = match status {
+            Some(_) => format!("{}:{}:{}:{}", scope.key(), ticket.members, ticket.appended, ticket.since),
+            None => format!("{}:{}:{}", scope.key(), ticket.members, ticket.appended),
+        };
         let (tasks, cache) = (Arc::clone(&self.tasks), Arc::clone(&self.cache));
         let read = async move {
             match tasks.creation_order(scope, None, ORDER_LIMIT).await {
@@ -317,7 +340,10 @@ impl TaskService {
                 }
             }
         };
-        Ok(self.order_reads.run(&key, read, None).await.map(|order| (window.of(&order.ids), order.total)))
+        Ok(self.order_reads.run(&key, read, None).await.map(|order| match status {
+            Some(status) => window.of_status(&order, status),
+            None => (window.of(&order.ids), order.total),
+        }))
     }
 
     /// Appends to `scope`'s cached order the tasks created since it was read (`ticket.extends`).
@@ -779,8 +805,15 @@ impl TaskService {
     /// Forgets the cached statistics of everyone who sees the tasks and of the scope of all tasks,
     /// and the `parts` of their lists: after a create, or a change that kept the task's owner,
     /// assignee and project.
+    ///
+    /// When a status is among `parts`, the tasks' statuses changed: the cache lays them over the
+    /// scopes' creation orders, which serve the statuses' pages.
     async fn forget_parts_of(&self, tasks: &[&Task], parts: Vec<ListPart>) -> Result<(), TaskError> {
         let scopes = self.scopes_of(tasks).await?;
+        if parts.iter().any(|part| matches!(part, ListPart::Status(_))) {
+            let changes = tasks.iter().map(|task| Restatus::of(task)).collect();
+            self.cache.restatus(scopes.clone(), changes).await;
+        }
         self.cache.forget_parts(scopes, parts).await;
         Ok(())
     }
@@ -903,6 +936,7 @@ mod tests {
         cache.expect_forget_task().returning(|_| ());
         cache.expect_forget_scopes().returning(|_| ());
         cache.expect_forget_parts().returning(|_, _| ());
+        cache.expect_restatus().returning(|_, _| ());
         cache
     }
 
@@ -1086,6 +1120,7 @@ mod tests {
         cache.expect_put_task().returning(|_| ());
         cache.expect_forget_scopes().returning(|_| ());
         cache.expect_forget_parts().returning(|_, _| ());
+        cache.expect_restatus().returning(|_, _| ());
         cache
     }
 
@@ -1107,6 +1142,18 @@ mod tests {
             .times(1)
             .returning(|_, _| ());
         cache.expect_forget_parts().withf(|_, parts| *parts == [ListPart::Rest]).times(1).returning(|_, _| ());
+        // The completion is laid over the scopes' creation orders, which serve the statuses' pages;
+        // the rename is not (no status moved).
+        let scopes = vec![TaskScope::InvolvedUser(UserId(1)), TaskScope::InvolvedUser(UserId(2)), TaskScope::All];
+        cache
+            .expect_restatus()
+            .withf(move |s, changes| {
+                *s == scopes
+                    && matches!(changes.as_slice(), [change] if change.key.id == TaskId(7)
+                        && change.status == Status::Completed && change.version == 2)
+            })
+            .times(1)
+            .returning(|_, _| ());
         let svc = service(tasks, MockAccounts::new(), cache);
         let done = TaskPatch { status: Some(Some(Status::Completed)), ..TaskPatch::default() };
         svc.update(&caller(1, Role::User), TaskId(7), done, None).await.unwrap();
@@ -1248,6 +1295,8 @@ mod tests {
             .returning(move |_, _, page| Ok(Page::new(vec![from_db.clone()], 21, page)));
         let mut cache = MockTaskCache::new();
         cache.expect_shown_page().returning(|_, _| ShownLookup::Bypass);
+        // A cache that keeps no statuses in its orders: the pages are filed by status.
+        cache.expect_status_window().times(2).returning(|_, _, _, _| OrderLookup::Bypass);
         let miss = ticket.clone();
         cache
             .expect_list_page()
@@ -1286,6 +1335,7 @@ mod tests {
         let mut cache = MockTaskCache::new();
         cache.expect_shown_page().times(2).returning(|_, _| ShownLookup::Bypass);
         cache.expect_list_page().times(1).returning(|_, _, _| ListLookup::Bypass);
+        cache.expect_status_window().times(1).returning(|_, _, _, _| OrderLookup::Bypass);
         cache.expect_creation_window().times(1).returning(|_, _, _| OrderLookup::Bypass);
         let svc = service(tasks, MockAccounts::new(), cache);
         let overdue = TaskFilter { overdue_at: Some(now()), ..TaskFilter::default() };
@@ -1304,6 +1354,7 @@ mod tests {
         let mut cache = MockTaskCache::new();
         let miss = ticket.clone();
         cache.expect_shown_page().times(1).returning(move |_, _| ShownLookup::Miss(miss.clone()));
+        cache.expect_status_window().times(1).returning(|_, _, _, _| OrderLookup::Bypass);
         cache.expect_list_page().times(1).returning(|_, _, _| ListLookup::Bypass);
         let stored = shown.clone();
         cache
@@ -1341,13 +1392,13 @@ mod tests {
 
     fn order_of(ids: std::ops::RangeInclusive<i64>, total: u64) -> CreationOrder {
         let last = ids.clone().last().map(|id| CreationKey { created_at: now(), id: TaskId(id) });
-        CreationOrder { ids: ids.map(TaskId).collect(), last, total }
+        CreationOrder { ids: ids.map(TaskId).collect(), last, total, ..CreationOrder::default() }
     }
 
     #[tokio::test]
     async fn a_deep_page_by_creation_is_a_window_of_the_order_read_once() {
         let scope = TaskScope::InvolvedUser(UserId(1));
-        let ticket = crate::OrderTicket { scope, members: 3, appended: 5, extends: None, overlaps: false };
+        let ticket = crate::OrderTicket { scope, members: 3, appended: 5, extends: None, overlaps: false, since: 0 };
         let mut tasks = MockTaskRepository::new();
         tasks
             .expect_creation_order()
@@ -1370,12 +1421,80 @@ mod tests {
         assert_eq!(read.total, 100);
     }
 
+    /// A status's page, out of the scope's creation order: the first read takes the order whole
+    /// from the database (with each task's status) and shows the status's window of it; the next
+    /// is the cache's window, neither reading the database's list.
+    #[tokio::test]
+    async fn a_status_page_is_a_window_of_the_order_and_its_statuses() {
+        let scope = TaskScope::InvolvedUser(UserId(1));
+        let ticket = crate::OrderTicket { scope, members: 3, appended: 5, extends: None, overlaps: false, since: 7 };
+        let mut tasks = MockTaskRepository::new();
+        tasks.expect_list().never();
+        tasks.expect_creation_order().times(1).returning(|_, _, _| {
+            // Every third task (3, 6, .. 99) completed: 33 of them.
+            let mut order = order_of(1..=100, 100);
+            order.states = order
+                .ids
+                .iter()
+                .map(|id| crate::OrderedState {
+                    created_at: now(),
+                    status: if id.0 % 3 == 0 { Status::Completed } else { Status::Pending },
+                    version: 1,
+                })
+                .collect();
+            Ok(order)
+        });
+        let mut cache = MockTaskCache::new();
+        cache.expect_shown_page().returning(|_, _| ShownLookup::Bypass);
+        cache.expect_creation_window().never();
+        cache.expect_list_page().never();
+        let miss = ticket.clone();
+        cache
+            .expect_status_window()
+            .withf(move |s, status, window, _| *s == scope && *status == Status::Completed && window.offset == 20)
+            .times(1)
+            .returning(move |_, _, _, _| OrderLookup::Miss(miss.clone()));
+        cache
+            .expect_put_creation_order()
+            .withf(move |t, order| *t == ticket && order.states.len() == 100)
+            .times(1)
+            .returning(|_, _| ());
+        cache
+            .expect_status_window()
+            .times(1)
+            .returning(|_, _, _, _| OrderLookup::Hit { ids: vec![TaskId(9), TaskId(6), TaskId(3)], total: 33 });
+        let all = numbered(100);
+        cache
+            .expect_tasks()
+            .returning(move |ids| ids.iter().map(|id| all.iter().find(|t| t.id == *id).cloned()).collect());
+        let svc = service(tasks, MockAccounts::new(), cache);
+        let completed = TaskFilter { statuses: vec![Status::Completed], ..TaskFilter::default() };
+        let page = PageRequest::new(Some(2), Some(20)).unwrap();
+        let read = svc.list(&caller(1, Role::User), completed.clone(), page).await.unwrap();
+        let ids: Vec<i64> = read.items.iter().map(|t| t.id.0).collect();
+        assert_eq!(ids, [39, 36, 33, 30, 27, 24, 21, 18, 15, 12, 9, 6, 3], "page 2, newest first");
+        assert_eq!(read.total, 33);
+        let cached = svc.list(&caller(1, Role::User), completed, page).await.unwrap();
+        assert_eq!((cached.items.len(), cached.total), (3, 33), "the cache's window");
+    }
+
+    /// The ticket of an order of 100 tasks ending at `last` that lacks the tasks created since.
+    fn behind_at(scope: TaskScope, last: CreationKey) -> crate::OrderTicket {
+        crate::OrderTicket {
+            scope,
+            members: 3,
+            appended: 6,
+            extends: Some((100, Some(last))),
+            overlaps: false,
+            since: 0,
+        }
+    }
+
     #[tokio::test]
     async fn an_order_behind_is_extended_with_the_tasks_created_since() {
         let scope = TaskScope::InvolvedUser(UserId(1));
         let last = CreationKey { created_at: now(), id: TaskId(100) };
-        let behind =
-            crate::OrderTicket { scope, members: 3, appended: 6, extends: Some((100, Some(last))), overlaps: false };
+        let behind = behind_at(scope, last);
         let mut tasks = MockTaskRepository::new();
         tasks
             .expect_creation_order()
@@ -1409,8 +1528,7 @@ mod tests {
     async fn a_task_committed_late_is_laid_over_the_end_of_the_order() {
         let scope = TaskScope::InvolvedUser(UserId(1));
         let last = CreationKey { created_at: now(), id: TaskId(100) };
-        let behind =
-            crate::OrderTicket { scope, members: 3, appended: 6, extends: Some((100, Some(last))), overlaps: false };
+        let behind = behind_at(scope, last);
         let mut tasks = MockTaskRepository::new();
         late_arrival(&mut tasks, last);
         // The tasks of the last moments: 99 and 100 the order holds, and both new ones.
@@ -1438,8 +1556,7 @@ mod tests {
     async fn a_task_older_than_the_last_moments_makes_the_order_read_whole_again() {
         let scope = TaskScope::InvolvedUser(UserId(1));
         let last = CreationKey { created_at: now(), id: TaskId(100) };
-        let behind =
-            crate::OrderTicket { scope, members: 3, appended: 6, extends: Some((100, Some(last))), overlaps: false };
+        let behind = behind_at(scope, last);
         let rounds = ORDER_EXTENSIONS;
         let mut tasks = MockTaskRepository::new();
         tasks
@@ -1479,8 +1596,7 @@ mod tests {
         let scope = TaskScope::InvolvedUser(UserId(1));
         let key = |id| CreationKey { created_at: now(), id: TaskId(id) };
         let (first, second) = (key(100), key(101));
-        let behind =
-            crate::OrderTicket { scope, members: 3, appended: 6, extends: Some((100, Some(first))), overlaps: false };
+        let behind = behind_at(scope, first);
         // While this request read task 101, another stored it and a create moved the order on.
         let behind_again = crate::OrderTicket { appended: 7, extends: Some((101, Some(second))), ..behind.clone() };
         let mut tasks = MockTaskRepository::new();
@@ -1508,7 +1624,7 @@ mod tests {
     #[tokio::test]
     async fn a_scope_too_large_to_cache_is_read_page_by_page() {
         let scope = TaskScope::All;
-        let ticket = crate::OrderTicket { scope, members: 1, appended: 1, extends: None, overlaps: false };
+        let ticket = crate::OrderTicket { scope, members: 1, appended: 1, extends: None, overlaps: false, since: 0 };
         let mut tasks = MockTaskRepository::new();
         tasks.expect_creation_order().times(1).returning(|_, _, _| Ok(order_of(1..=10, ORDER_LIMIT + 1)));
         tasks.expect_list().times(1).returning(|_, _, page| Ok(Page::new(vec![], ORDER_LIMIT + 1, page)));

@@ -2,7 +2,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use workbench_e2e::{TestApp, engines, error_fields, expect_problem};
+use workbench_e2e::{Account, TestApp, engines, error_fields, expect_problem, send_as};
 
 use super::support::*;
 
@@ -266,6 +266,69 @@ async fn lists_are_paginated_with_links(app: TestApp) {
     assert_eq!(list(&app, &ann, "per_page=100").await["pagination"]["per_page"], 100);
 }
 
+/// A status's pages follow every change of status at once, through patches, creates and
+/// deletes, read back page by page (newest first, and oldest first) with their totals, for the
+/// owner and for the assignee whose list holds some of the tasks.
+async fn status_pages_follow_every_change_of_status(app: TestApp) {
+    let ann = app.signup("ann").await;
+    let cat = app.signup("cat").await;
+    let statuses = ["pending", "in_progress", "completed"];
+    // Oldest first: (id, status, assigned to cat).
+    let mut tasks: Vec<(i64, &str, bool)> = Vec::new();
+    for n in 0..24 {
+        let (status, assigned) = (statuses[n % 3], n % 4 == 0);
+        let mut body = json!({"title": format!("task {n}"), "status": status});
+        if assigned {
+            body["assignee_id"] = json!(cat.id);
+        }
+        tasks.push((id(&create_task(&app, &ann, body).await), status, assigned));
+    }
+    async fn check(app: &TestApp, ann: &Account, cat: &Account, tasks: &[(i64, &str, bool)], when: &str) {
+        for status in ["pending", "in_progress", "completed"] {
+            for (who, mine) in [(ann, false), (cat, true)] {
+                let oldest: Vec<i64> = tasks.iter().filter(|t| t.1 == status && (!mine || t.2)).map(|t| t.0).collect();
+                let newest: Vec<i64> = oldest.iter().rev().copied().collect();
+                for (order, expected) in [("", &newest), ("&sort=created_at", &oldest)] {
+                    let mut seen = Vec::new();
+                    for page in 1..=4 {
+                        let body = list(app, who, &format!("status={status}&per_page=3&page={page}{order}")).await;
+                        assert_eq!(body["pagination"]["total"], expected.len(), "{when}: {status}{order}, total");
+                        seen.extend(ids(&body));
+                    }
+                    let shown = expected.len().min(12);
+                    assert_eq!(seen, expected[..shown], "{when}: {status}{order}, {} pages", who.id);
+                }
+            }
+        }
+    }
+    check(&app, &ann, &cat, &tasks, "created").await;
+
+    // Completed, reopened, started: each page shows them where they now belong.
+    for (n, status) in [(1, "completed"), (4, "completed"), (2, "pending"), (8, "in_progress"), (20, "pending")] {
+        let path = format!("/tasks/{}", tasks[n].0);
+        let res = send_as(&app, &ann, Method::PATCH, &path, Some(json!({"status": status}))).await;
+        assert_eq!(res.status(), 200, "patch {n}");
+        tasks[n].1 = status;
+        check(&app, &ann, &cat, &tasks, &format!("after task {n} became {status}")).await;
+    }
+    // New tasks join the newest end; a deleted one leaves.
+    for n in 24..27 {
+        let status = statuses[n % 3];
+        let body = json!({"title": format!("task {n}"), "status": status, "assignee_id": cat.id});
+        tasks.push((id(&create_task(&app, &ann, body).await), status, true));
+    }
+    let res =
+        send_as(&app, &ann, Method::PATCH, &format!("/tasks/{}", tasks[25].0), Some(json!({"status": "completed"})))
+            .await;
+    assert_eq!(res.status(), 200);
+    tasks[25].1 = "completed";
+    check(&app, &ann, &cat, &tasks, "after creates").await;
+    let gone = tasks.remove(3);
+    let res = send_as(&app, &ann, Method::DELETE, &format!("/tasks/{}", gone.0), None).await;
+    assert_eq!(res.status(), 204);
+    check(&app, &ann, &cat, &tasks, "after a delete").await;
+}
+
 async fn bad_list_parameters_are_400_or_422(app: TestApp) {
     let ann = app.signup("ann").await;
     let get = |query: &'static str| as_user(&app, &ann, Method::GET, &format!("/api/v1/tasks?{query}")).send();
@@ -394,6 +457,7 @@ engines!(
     due_date_filters_and_overdue,
     lists_sort_by_every_key,
     lists_are_paginated_with_links,
+    status_pages_follow_every_change_of_status,
     bad_list_parameters_are_400_or_422,
     stats_count_visible_tasks_and_follow_every_write,
     tags_count_visible_tasks,

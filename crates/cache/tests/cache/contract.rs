@@ -95,7 +95,7 @@ suite!(
 /// Tasks `ids` as an order read from the database: task `n` created at second `n`.
 fn order(ids: std::ops::RangeInclusive<i64>, total: u64) -> CreationOrder {
     let last = ids.clone().last().map(|id| CreationKey { created_at: at(id), id: TaskId(id) });
-    CreationOrder { ids: ids.map(TaskId).collect(), last, total }
+    CreationOrder { ids: ids.map(TaskId).collect(), last, total, ..CreationOrder::default() }
 }
 
 fn window(offset: u64, limit: u64, newest_first: bool) -> OrderWindow {
@@ -416,7 +416,8 @@ async fn a_task_committed_late_is_laid_over_the_end_of_the_order(caches: &dyn Ma
     let ticket = order_miss(&*cache, alice).await;
     // Task 48 took its key before 49 and 50 but had not committed when the order was read.
     let without_48: Vec<i64> = (1..=47).chain([49, 50]).collect();
-    let read = CreationOrder { ids: ids(without_48), last: order(50..=50, 49).last, total: 49 };
+    let read =
+        CreationOrder { ids: ids(without_48), last: order(50..=50, 49).last, total: 49, ..CreationOrder::default() };
     cache.put_creation_order(ticket, &read).await;
     cache.forget_parts(vec![alice], vec![ListPart::Appended, ListPart::Rest]).await;
     let behind = match cache.creation_window(alice, window(0, 20, true), None).await {

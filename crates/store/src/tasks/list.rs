@@ -5,7 +5,7 @@
 
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Bool, Nullable, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 use workbench_core::{PageRequest, RepositoryError};
 use workbench_tasks::{CreationKey, FieldComparison, FieldCondition, FieldOperand, Refinement, SortKey, TaskFilter};
 use workbench_users::UserId;
@@ -393,9 +393,13 @@ impl FieldWalk {
 /// (see [`sides`]) each read along its index from the key, merged (PostgreSQL: a Merge Append of
 /// index-only scans, stopped at the limit).
 pub(super) struct CreationKeys {
-    pub(super) sides: Vec<SideKeys>,
+    pub(super) sides: Vec<OrderSide>,
     limit: i64,
 }
+
+/// `(created_at, id, status, version)` of the rows of one side, in creation order: a creation
+/// order carries each task's status and version (see [`workbench_tasks::OrderedState`]).
+pub(super) type OrderSide = tasks::BoxedQuery<'static, Db, (Timestamp, BigInt, Text, BigInt)>;
 
 impl CreationKeys {
     pub(super) fn of(scope: &Resolved, after: Option<CreationKey>, limit: i64) -> Self {
@@ -411,7 +415,12 @@ impl CreationKeys {
                     }
                     None => side,
                 };
-                side.order((tasks::created_at.asc(), tasks::id.asc())).select((tasks::created_at, tasks::id))
+                side.order((tasks::created_at.asc(), tasks::id.asc())).select((
+                    tasks::created_at,
+                    tasks::id,
+                    tasks::status,
+                    tasks::version,
+                ))
             })
             .collect();
         Self { sides, limit }
@@ -419,7 +428,7 @@ impl CreationKeys {
 }
 
 impl Query for CreationKeys {
-    type SqlType = (Timestamp, BigInt);
+    type SqlType = (Timestamp, BigInt, Text, BigInt);
 }
 
 impl QueryId for CreationKeys {
@@ -431,7 +440,7 @@ impl RunQueryDsl<AnyConnection> for CreationKeys {}
 
 impl QueryFragment<Db> for CreationKeys {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Db>) -> QueryResult<()> {
-        out.push_sql("SELECT keys.created_at, keys.id FROM (");
+        out.push_sql("SELECT keys.created_at, keys.id, keys.status, keys.version FROM (");
         for (i, side) in self.sides.iter().enumerate() {
             if i > 0 {
                 out.push_sql(" UNION ALL ");

@@ -266,6 +266,8 @@ async fn a_page_of_a_hundred_thousand_tasks_reads_a_page_and_its_total_a_few_cou
         assert_eq!(order.total, all.len() as u64, "{condition}");
         let cut = all.len() - 10;
         let known = repo.find(TaskId(all[cut - 1])).await.unwrap().expect("the task");
+        let state = OrderedState { created_at: known.created_at, status: known.status, version: known.version };
+        assert_eq!((order.states.len(), order.states[cut - 1]), (all.len(), state), "{condition}: each task's state");
         let key = CreationKey::of(&known);
         let newer = repo.creation_order(scope, Some(key), 1_000).await.unwrap();
         let newer_ids: Vec<i64> = newer.ids.iter().map(|id| id.0).collect();

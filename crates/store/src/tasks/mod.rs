@@ -26,8 +26,8 @@ use tokio::sync::Notify;
 use workbench_core::{Page, PageRequest, RepositoryError};
 use workbench_events::TaskEvent;
 use workbench_tasks::{
-    CreationKey, CreationOrder, NewTaskRecord, Priority, Rebase, Status, TagUsage, Task, TaskFacets, TaskFilter,
-    TaskId, TaskRepository, TaskScope, TaskStats, UpdateOutcome, next_occurrence,
+    CreationKey, CreationOrder, NewTaskRecord, OrderedState, Priority, Rebase, Status, TagUsage, Task, TaskFacets,
+    TaskFilter, TaskId, TaskRepository, TaskScope, TaskStats, UpdateOutcome, next_occurrence,
 };
 use workbench_users::UserId;
 
@@ -471,18 +471,23 @@ impl TaskRepository for DieselTaskRepository {
                 read_in_index_order(conn, |conn| {
                     let scope = &resolve(conn, scope)?;
                     let mut keys = CreationKeys::of(scope, after, limit);
-                    let rows: Vec<(NaiveDateTime, i64)> = match keys.sides.len() {
+                    let rows: Vec<(NaiveDateTime, i64, String, i64)> = match keys.sides.len() {
                         0 => Vec::new(),
                         1 => keys.sides.remove(0).limit(limit).load(conn).map_err(db)?,
                         _ => keys.load(conn).map_err(db)?,
                     };
                     let total = counted_total(conn, scope, &[])?;
-                    let last = rows.last().map(|(at, id)| CreationKey { created_at: at.and_utc(), id: TaskId(*id) });
-                    Ok(CreationOrder {
-                        ids: rows.into_iter().map(|(_, id)| TaskId(id)).collect(),
-                        last,
-                        total: count(total),
-                    })
+                    let last =
+                        rows.last().map(|(at, id, _, _)| CreationKey { created_at: at.and_utc(), id: TaskId(*id) });
+                    let mut order = CreationOrder { last, total: count(total), ..CreationOrder::default() };
+                    order.ids.reserve_exact(rows.len());
+                    order.states.reserve_exact(rows.len());
+                    for (at, id, status, version) in rows {
+                        let status = Status::parse(&status).map_err(|e| corrupt("tasks.status", &e))?;
+                        order.ids.push(TaskId(id));
+                        order.states.push(OrderedState { created_at: at.and_utc(), status, version });
+                    }
+                    Ok(order)
                 })
             })
             .await
