@@ -527,10 +527,20 @@ async fn inserts_wake_subscribers(db: Database) {
     enqueue(&here, vec![job("k", 1)], t0()).await;
     assert!(woken(&mut signal).await, "an insert through this store wakes its runtimes");
     if db.backend() == Backend::Postgres {
-        // Another instance (its own store) inserting wakes this one too, through NOTIFY.
+        // Another instance (its own store) inserting wakes this one too, through NOTIFY. The
+        // listener starts on a pooled connection after the subscription: a NOTIFY sent before its
+        // `LISTEN` is not delivered (the workers' polling covers that moment), so the other
+        // instance inserts again until one arrives.
         let elsewhere = DieselJobStore::new(db.clone());
-        enqueue(&elsewhere, vec![job("k", 2)], t0()).await;
-        assert!(woken(&mut signal).await, "a NOTIFY from another instance wakes this one");
+        let mut arrived = false;
+        for n in 2..12 {
+            enqueue(&elsewhere, vec![job("k", n)], t0()).await;
+            if tokio::time::timeout(Duration::from_secs(1), signal.changed()).await.is_ok_and(|r| r.is_ok()) {
+                arrived = true;
+                break;
+            }
+        }
+        assert!(arrived, "a NOTIFY from another instance wakes this one");
     }
 }
 
