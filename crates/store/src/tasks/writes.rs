@@ -41,7 +41,7 @@ pub(super) enum TaskWritten {
 }
 
 /// Whether writing a task at `after` over its stored `before` completes or reopens it: the store
-/// then changes the tasks it blocks with it (`tasks_reblock_blocked`), and its subtasks show it.
+/// then changes the tasks it blocks with it (trigger `tasks_blocking_status`), and its subtasks show it.
 pub(super) fn reblocks(before: Status, after: Status) -> bool {
     (before == Status::Completed) != (after == Status::Completed)
 }

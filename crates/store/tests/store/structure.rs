@@ -200,6 +200,13 @@ async fn blocked_follows_the_blockers(db: Database) {
         tokio::join!(set(find(a).await, Status::Pending), set(find(b).await, Status::Pending));
     assert_eq!((a_reopened, b_reopened), (vec![c, sub], vec![c]));
     assert!(find(c).await.blocked);
+    // Both blockers completed together (one statement on PostgreSQL, whose trigger recounts once
+    // for the whole statement) free it; reopened together, they block it again.
+    let (a_done, b_done) = tokio::join!(set(find(a).await, Status::Completed), set(find(b).await, Status::Completed));
+    assert_eq!((a_done, b_done), (vec![c, sub], vec![c]));
+    assert!(!find(c).await.blocked, "both blockers are completed");
+    tokio::join!(set(find(a).await, Status::Pending), set(find(b).await, Status::Pending));
+    assert!(find(c).await.blocked);
     assert_eq!(set(find(a).await, Status::Completed).await, [c, sub]);
     assert!(repo.delete(b, None).await.unwrap());
     assert!(!find(c).await.blocked, "a deleted blocker blocks nothing");
